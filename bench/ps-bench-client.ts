@@ -1,0 +1,67 @@
+/**
+ * The client half of bench:ps, run as its own process: pulls and pushes through PsClient
+ * against running PS processes and prints one JSON line of figures.
+ * Usage: node dist/bench/ps-bench-client.js ADDR[,ADDR...] SECONDS INFLIGHT ENCODING
+ */
+import { silentLogger } from '../src/common/logger';
+import { planShardMap } from '../src/sharding/shard-map';
+import { PsClient } from '../src/worker/ps-client';
+import { zipfBatches } from './zipf-ids';
+
+const BATCH = 8192;
+const DIM = 16;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+/** Runs `inflight` concurrent loops of `op` for `seconds`; returns ops done and latencies. */
+async function drive(seconds: number, inflight: number, op: (k: number) => Promise<void>) {
+  const lat: number[] = [];
+  let done = 0;
+  const end = performance.now() + seconds * 1000;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: inflight }, async (_, lane) => {
+    for (let k = lane; performance.now() < end; k += inflight) {
+      const s = performance.now();
+      await op(k);
+      lat.push(performance.now() - s);
+      done++;
+    }
+  }));
+  return { done, seconds: (performance.now() - t0) / 1000, lat: lat.sort((a, b) => a - b) };
+}
+
+async function main(): Promise<void> {
+  const [addrs, secondsArg, inflightArg, encoding] = process.argv.slice(2);
+  const seconds = Number(secondsArg);
+  const inflight = Number(inflightArg);
+  const map = planShardMap(addrs.split(',').map((addr, id) => ({ id, addr })));
+  const client = new PsClient({ shardMap: map, logger: silentLogger(), maxInflightPushes: inflight, encoding: encoding === 'f16' ? 'f16' : 'f32' });
+  await client.waitReady();
+  await client.installShardMap();
+  await client.createTable({ name: 'bench', kind: 'embedding', dim: DIM, optimizer: { kind: 'adagrad', lr: 0.05 } });
+  const batches = zipfBatches(64, BATCH);
+  const grads = new Float32Array(BATCH * DIM).fill(0.01);
+  for (const ids of batches) await client.pull('bench', ids, DIM); // create the rows, warm up
+  const pull = await drive(seconds, inflight, async (k) => { await client.pull('bench', batches[k % batches.length], DIM); });
+  const t0 = performance.now();
+  let pushes = 0;
+  for (let k = 0; performance.now() - t0 < seconds * 1000; k++, pushes++) await client.push('bench', batches[k % batches.length], grads);
+  await client.flush();
+  const pushSeconds = (performance.now() - t0) / 1000;
+  const stats = await client.stats();
+  client.close();
+  process.stdout.write(`${JSON.stringify({
+    pull_rows_per_s: (pull.done * BATCH) / pull.seconds,
+    push_rows_per_s: (pushes * BATCH) / pushSeconds,
+    pull_p50_ms: percentile(pull.lat, 0.5),
+    pull_p99_ms: percentile(pull.lat, 0.99),
+    rows_per_ps: stats.map((s) => s.tables[0]?.rows ?? 0),
+  })}\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err.stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,78 @@
+/**
+ * bench:ps — PS pull/push throughput over gRPC between separate processes, beside Redis MGET
+ * of the same rows and the raw-TCP limit for the same bytes, all measured in this run.
+ *
+ *   npm run bench:ps -- [--json] [--seconds S] [--inflight K] [--encoding f32|f16]
+ *
+ * Setup: two `tessera ps` processes and one client process on loopback; batches of 8,192
+ * distinct ids, dim 16, Zipf-distributed over a 2^40 id space; Adagrad for pushes.
+ */
+import { spawn } from 'child_process';
+import * as path from 'path';
+import { spawnPs } from '../src/cli/ps-process';
+import { measureRedisMget } from './peers/redis-peer';
+import { measureTcpRequestResponse } from './peers/tcp-echo';
+
+const BATCH = 8192;
+const DIM = 16;
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
+function runClient(addrs: string[], seconds: number, inflight: number, encoding: string): Promise<Record<string, number | number[]>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'ps-bench-client.js'), addrs.join(','), String(seconds), String(inflight), encoding],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c) => { out += c; });
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`bench client exited ${code}`))));
+  });
+}
+
+async function main(): Promise<void> {
+  const json = process.argv.includes('--json');
+  const seconds = Number(arg('seconds', '5'));
+  const inflight = Number(arg('inflight', '4'));
+  const encoding = arg('encoding', 'f32');
+  const ps = await Promise.all([0, 1].map((i) => spawnPs({ args: ['--id', `ps-${i}`, '--log-level', 'warn'] })));
+  let client;
+  try {
+    client = await runClient(ps.map((p) => p.addr), seconds, inflight, encoding);
+  } finally {
+    await Promise.all(ps.map((p) => p.stop()));
+  }
+  const bytesPerValue = encoding === 'f16' ? 2 : 4;
+  const redis = await measureRedisMget({ rows: 1_000_000, batch: BATCH, valueBytes: DIM * bytesPerValue, seconds, pipelineDepth: inflight });
+  const tcp = await measureTcpRequestResponse({ requestBytes: BATCH * 8, responseBytes: BATCH * DIM * bytesPerValue, seconds, inflight });
+  const redisRows = 'skipped' in redis ? null : Math.max(redis.rowsPerS, redis.pipelinedRowsPerS ?? 0);
+  const tcpRows = tcp.roundTripsPerS * BATCH;
+  const pull = client.pull_rows_per_s as number;
+  const lines = [
+    `setup: 2 PS processes + 1 client process, batch ${BATCH} distinct Zipf ids over 2^40, dim ${DIM}, ${encoding} on the wire, ${inflight} requests in flight`,
+    `pull:  ${(pull / 1e6).toFixed(2)} M rows/s   p50 ${(client.pull_p50_ms as number).toFixed(2)} ms   p99 ${(client.pull_p99_ms as number).toFixed(2)} ms`,
+    `push:  ${((client.push_rows_per_s as number) / 1e6).toFixed(2)} M rows/s (Adagrad)`,
+    'skipped' in redis ? `redis: skipped (${redis.skipped})`
+      : `redis MGET: ${(redis.rowsPerS / 1e6).toFixed(2)} M rows/s (1 in flight), ${((redis.pipelinedRowsPerS ?? 0) / 1e6).toFixed(2)} M rows/s (${inflight} in flight)  → pull is ${(pull / redisRows!).toFixed(2)}×`,
+    `raw TCP limit: ${(tcpRows / 1e6).toFixed(2)} M rows/s (${tcp.responseMbPerS.toFixed(0)} MB/s of values)  → pull is ${((100 * pull) / tcpRows).toFixed(1)}% of it`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  const summary = {
+    bench: 'ps',
+    pull_rows_per_s: Math.round(pull),
+    push_rows_per_s: Math.round(client.push_rows_per_s as number),
+    pull_p50_ms: Number((client.pull_p50_ms as number).toFixed(3)),
+    pull_p99_ms: Number((client.pull_p99_ms as number).toFixed(3)),
+    redis_mget_rows_per_s: redisRows === null ? null : Math.round(redisRows),
+    tcp_limit_rows_per_s: Math.round(tcpRows),
+    encoding,
+    inflight,
+  };
+  if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err.stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Makes sure npm packages and the etcd binary are present. Runs before every `npm test` and
+# `npm start` (package.json pretest/prestart), so it is idempotent and silent when nothing is
+# missing; it prints one line per action it takes.
+#
+#   TESSERA_REQUIRE_ETCD=1  fail (exit 1) when etcd is absent and cannot be installed;
+#                           otherwise warn, and etcd tests skip with a message.
+#   TESSERA_WITH_REDIS=1    also install redis-server (benchmark peer; root only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "ensure-deps: $*" >&2; }
+
+# --- npm packages -------------------------------------------------------------------------
+# npm writes node_modules/.package-lock.json on every install, so it is older than the
+# lockfile exactly when the lockfile changed since the last install.
+if [[ -f package-lock.json ]]; then
+  if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+    say "node_modules missing or older than package-lock.json: npm ci"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+elif [[ ! -d node_modules || package.json -nt node_modules ]]; then
+  say "no package-lock.json: npm install"
+  npm install --no-audit --no-fund --loglevel=error
+fi
+
+# --- system packages (Debian) ---------------------------------------------------------------
+apt_updated=0
+# Installs Debian packages without letting their services start: Debian's etcd-server and
+# redis-server enable a service on 2379/6379, and our tests start their own on free ports.
+apt_install() {
+  if [[ $apt_updated == 0 ]]; then
+    say "apt-get update"
+    apt-get update -qq >/dev/null
+    apt_updated=1
+  fi
+  say "apt-get install -y $*"
+  local policy=/usr/sbin/policy-rc.d own_policy=0
+  if [[ ! -e $policy ]]; then
+    # exit 101 = "action forbidden": invoke-rc.d and deb-systemd-invoke start nothing.
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  if [[ $own_policy == 1 ]]; then rm -f "$policy"; fi
+  stop_service etcd 2379
+  stop_service redis-server 6379
+}
+
+# Stops and disables a packaged service if something answers on its default port.
+stop_service() {
+  local name=$1 port=$2
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || return 0
+  say "stopping packaged $name service on port $port"
+  if [[ -d /run/systemd/system ]]; then systemctl disable --now "$name" >/dev/null 2>&1 || true; fi
+  if [[ -x /etc/init.d/$name ]]; then "/etc/init.d/$name" stop >/dev/null 2>&1 || true; fi
+}
+
+is_root() { [[ $(id -u) == 0 ]]; }
+
+if ! command -v etcd >/dev/null 2>&1; then
+  if is_root; then
+    apt_install etcd-server
+  elif [[ ${TESSERA_REQUIRE_ETCD:-0} == 1 ]]; then
+    say "etcd is not installed; install it with: sudo apt-get install -y etcd-server"
+    exit 1
+  else
+    say "WARNING: etcd is not installed; etcd tests will skip. Install it with: sudo apt-get install -y etcd-server"
+  fi
+fi
+
+if [[ ${TESSERA_WITH_REDIS:-0} == 1 ]] && ! command -v redis-server >/dev/null 2>&1; then
+  if is_root; then
+    apt_install redis-server
+  else
+    say "WARNING: redis-server is not installed (Redis bench peer will skip). Install it with: sudo apt-get install -y redis-server"
+  fi
+fi

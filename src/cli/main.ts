@@ -1,0 +1,56 @@
+/**
+ * Entry point of the `tessera` binary: dispatches to a subcommand. Every subcommand takes --help.
+ */
+import { TesseraError } from '../common/errors';
+
+interface Command {
+  summary: string;
+  help: () => string;
+  run: (argv: string[]) => Promise<number>;
+}
+
+const COMMANDS: Record<string, () => Command> = {
+  ps: () => {
+    const m = require('../ps/main') as typeof import('../ps/main');
+    return { summary: 'run one parameter server', help: () => m.PS_HELP, run: m.runPs };
+  },
+  demo: () => {
+    const m = require('./demo') as typeof import('./demo');
+    return { summary: 'start 2 PS processes and pull/push through them (npm start)', help: () => m.DEMO_HELP, run: m.runDemo };
+  },
+};
+
+function usage(): string {
+  const lines = ['Usage: tessera <command> [options]', '', 'Commands:'];
+  for (const [name, load] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${load().summary}`);
+  lines.push('', 'Run `tessera <command> --help` for a command\'s options.');
+  return lines.join('\n');
+}
+
+/** Runs the CLI and resolves with the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name ? 0 : 2;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`tessera: unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  const cmd = load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${cmd.help()}\n`);
+    return 0;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (err) {
+    if (err instanceof TesseraError) {
+      process.stderr.write(`tessera ${name}: ${err.message} [${err.code}]\n`);
+      return 2;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * One catalog of Tessera errors. Every error carries a stable `code` and a `retryable` flag;
+ * conversion to and from gRPC status happens only at the transport edge (src/wire/status-map.ts).
+ */
+
+/** Stable error codes. Add new codes at the end; never rename one. */
+export const ERROR_CODES = {
+  INVALID_ARGUMENT: 'TESSERA_ERR_INVALID_ARGUMENT',
+  BAD_IDS: 'TESSERA_ERR_BAD_IDS',
+  BAD_GRADIENT: 'TESSERA_ERR_BAD_GRADIENT',
+  NON_FINITE: 'TESSERA_ERR_NON_FINITE',
+  UNKNOWN_TABLE: 'TESSERA_ERR_UNKNOWN_TABLE',
+  TABLE_EXISTS: 'TESSERA_ERR_TABLE_EXISTS',
+  DIM_MISMATCH: 'TESSERA_ERR_DIM_MISMATCH',
+  TOO_LARGE: 'TESSERA_ERR_TOO_LARGE',
+  STALE_SHARD_MAP: 'TESSERA_ERR_STALE_SHARD_MAP',
+  WRONG_SHARD: 'TESSERA_ERR_WRONG_SHARD',
+  UNAVAILABLE: 'TESSERA_ERR_UNAVAILABLE',
+  DEADLINE: 'TESSERA_ERR_DEADLINE',
+  INTERNAL: 'TESSERA_ERR_INTERNAL',
+  CONFIG: 'TESSERA_ERR_CONFIG',
+} as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  ERROR_CODES.UNAVAILABLE,
+  ERROR_CODES.DEADLINE,
+]);
+
+/**
+ * The one error type Tessera throws on purpose.
+ *
+ * ```ts
+ * throw new TesseraError('TESSERA_ERR_UNKNOWN_TABLE', 'table "user" does not exist');
+ * ```
+ */
+export class TesseraError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, opts: { retryable?: boolean; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'TesseraError';
+    this.code = code;
+    this.retryable = opts.retryable ?? RETRYABLE.has(code);
+  }
+}
+
+/** True when `err` is a TesseraError (or carries `retryable: true`) that a caller may retry. */
+export function isRetryable(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === true;
+}
+
+/** Shorthand for an INVALID_ARGUMENT-class error. */
+export function invalidArgument(code: ErrorCode, message: string): TesseraError {
+  return new TesseraError(code, message);
+}

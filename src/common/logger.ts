@@ -1,0 +1,26 @@
+/**
+ * Logging: one pino root per process, created in main.ts; components get child loggers
+ * (`logger.child({ component: 'ps-node' })`). Nothing is logged per id on the hot path.
+ */
+import pino from 'pino';
+
+export type Logger = pino.Logger;
+
+export interface LoggerOptions {
+  level?: string;
+  /** Bindings on every line, e.g. { role: 'ps', nodeId: 'ps-0' }. */
+  base?: Record<string, unknown>;
+  /** Destination file descriptor or path; defaults to stderr so stdout stays for --json output. */
+  destination?: number | string;
+}
+
+/** Creates the process's root logger. */
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const dest = pino.destination({ dest: opts.destination ?? 2, sync: true });
+  return pino({ level: opts.level ?? 'info', base: { pid: process.pid, ...opts.base } }, dest);
+}
+
+/** A logger that drops everything (tests and benchmarks that assert nothing about logs). */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

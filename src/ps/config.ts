@@ -1,0 +1,53 @@
+/**
+ * PS configuration: defaults < TESSERA_* environment < command-line flags (STYLE P6). Parsed
+ * once in main.ts, validated, frozen. Every variable is listed in docs/config.md.
+ */
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import { DEFAULT_MAX_REQUEST_BYTES } from '../wire/grpc-options';
+
+export interface PsConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly maxRequestBytes: number;
+  readonly logLevel: string;
+  readonly id: string;
+}
+
+export const PS_DEFAULTS: PsConfig = {
+  host: '0.0.0.0',
+  port: 7000,
+  maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
+  logLevel: 'info',
+  id: 'ps-0',
+};
+
+const ENV: Record<keyof PsConfig, string> = {
+  host: 'TESSERA_PS_HOST',
+  port: 'TESSERA_PS_PORT',
+  maxRequestBytes: 'TESSERA_MAX_REQUEST_BYTES',
+  logLevel: 'TESSERA_LOG_LEVEL',
+  id: 'TESSERA_PS_ID',
+};
+
+function int(name: string, raw: string, min: number, max: number): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new TesseraError(ERROR_CODES.CONFIG, `${name} must be an integer in [${min}, ${max}], got "${raw}"`);
+  }
+  return n;
+}
+
+/** Merges defaults, environment and flags (flags as strings, undefined when absent). */
+export function loadPsConfig(env: NodeJS.ProcessEnv, flags: Partial<Record<keyof PsConfig, string>>): PsConfig {
+  const pick = (k: keyof PsConfig): string | undefined => flags[k] ?? env[ENV[k]];
+  const port = pick('port');
+  const max = pick('maxRequestBytes');
+  return Object.freeze({
+    host: pick('host') ?? PS_DEFAULTS.host,
+    port: port === undefined ? PS_DEFAULTS.port : int(flags.port ? '--port' : ENV.port, port, 0, 65535),
+    maxRequestBytes: max === undefined ? PS_DEFAULTS.maxRequestBytes
+      : int(flags.maxRequestBytes ? '--max-request-bytes' : ENV.maxRequestBytes, max, 1024, 1 << 30),
+    logLevel: pick('logLevel') ?? PS_DEFAULTS.logLevel,
+    id: pick('id') ?? PS_DEFAULTS.id,
+  });
+}

@@ -1,0 +1,42 @@
+/**
+ * `tessera ps`: a standalone parameter server. Membership through etcd arrives with the
+ * control-plane work; until then a PS is addressed directly by host:port.
+ */
+import { helpText, OptionSpec, parseArgs } from '../cli/args';
+import { createLogger } from '../common/logger';
+import { loadPsConfig } from './config';
+import { startPsServer } from './ps-server';
+
+const SPEC: Record<string, OptionSpec> = {
+  port: { type: 'string', describe: 'port to listen on; 0 picks a free one [TESSERA_PS_PORT]' },
+  host: { type: 'string', describe: 'address to bind [TESSERA_PS_HOST]' },
+  id: { type: 'string', describe: 'this PS\'s id, used in logs [TESSERA_PS_ID]' },
+  'max-request-bytes': { type: 'string', describe: 'largest data-plane request accepted [TESSERA_MAX_REQUEST_BYTES]' },
+  'log-level': { type: 'string', describe: 'pino log level [TESSERA_LOG_LEVEL]' },
+};
+
+export const PS_HELP = helpText('tessera ps [--port P] [--host H] [--id ID]',
+  'Starts one parameter server serving Pull/Push, admin and gRPC health on one port.\n'
+  + 'It prints "ps listening <addr>" on stdout once ready; logs (JSON) go to stderr.', SPEC);
+
+/** Runs a PS until SIGINT/SIGTERM; resolves with the exit code. */
+export async function runPs(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, SPEC);
+  const o = args.options as Record<string, string | undefined>;
+  const config = loadPsConfig(process.env, {
+    port: o.port, host: o.host, id: o.id, maxRequestBytes: o['max-request-bytes'], logLevel: o['log-level'],
+  });
+  const logger = createLogger({ level: config.logLevel, base: { role: 'ps', nodeId: config.id } });
+  const server = await startPsServer({ host: config.host, port: config.port, maxRequestBytes: config.maxRequestBytes, logger });
+  // One stdout line a parent process (tests, tessera local, the demo) can wait for.
+  process.stdout.write(`ps listening ${server.addr}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      server.stop().then(resolve, resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+}

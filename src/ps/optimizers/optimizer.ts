@@ -1,0 +1,86 @@
+/**
+ * The optimizer contract used by every table on a parameter server.
+ *
+ * Tables lay each row out as `[weights | state]` inside one large Float32Array slab, so an optimizer
+ * never owns memory: it is told where a row's weights, its state and its gradient live and updates
+ * them in place. Weights and state may be the same array at different offsets; implementations
+ * read and write element `j` of each region only, so non-overlapping regions of one array are safe.
+ *
+ * Arithmetic happens in float64 locals and is rounded to float32 once per stored value.
+ */
+
+/** Plain SGD: `w -= lr * g`. */
+export interface SgdConfig {
+  kind: 'sgd';
+  lr: number;
+}
+
+/** Adagrad (Duchi et al. 2011), TF v1 semantics plus an epsilon. See adagrad.ts for the formula. */
+export interface AdagradConfig {
+  kind: 'adagrad';
+  lr: number;
+  /** starting value of the squared-gradient accumulator; default 0.1 (TF's default) */
+  initialAccumulator?: number;
+  /** added to `sqrt(acc)` in the denominator; default 1e-10 */
+  eps?: number;
+}
+
+/** Lazy Adam: moments and the step count are per row, so rows not pushed do not decay. */
+export interface AdamConfig {
+  kind: 'adam';
+  lr: number;
+  /** default 0.9 */
+  beta1?: number;
+  /** default 0.999 */
+  beta2?: number;
+  /** default 1e-8 */
+  eps?: number;
+}
+
+/** FTRL-Proximal (McMahan et al. 2013) with TensorFlow's `ApplyFtrl` semantics (power -0.5). */
+export interface FtrlConfig {
+  kind: 'ftrl';
+  alpha: number;
+  /** default 0 */
+  beta?: number;
+  /** L1 strength; weights with `|z| <= l1` are exactly 0. Default 0 */
+  l1?: number;
+  /** L2 strength; default 0 */
+  l2?: number;
+  /** starting value of the `n` accumulator; default 0.1 (TF's `initial_accumulator_value`) */
+  initialAccumulator?: number;
+}
+
+/** Which optimizer a table uses, with its hyper-parameters. Validated by `createOptimizer`. */
+export type OptimizerConfig = SgdConfig | AdagradConfig | AdamConfig | FtrlConfig;
+
+/** The optimizer kinds this build knows. */
+export type OptimizerKind = OptimizerConfig['kind'];
+
+/**
+ * One optimizer algorithm with fixed hyper-parameters. Stateless itself: all per-row state lives
+ * in the table's slab beside the row's weights.
+ *
+ * ```ts
+ * const opt = createOptimizer({ kind: 'adagrad', lr: 0.05 });
+ * const row = new Float32Array(dim + opt.stateWidth(dim)); // [weights | state]
+ * opt.initState(row, 0, row, dim, dim);
+ * opt.apply(row, 0, row, dim, grad, 0, dim);
+ * ```
+ */
+export interface Optimizer {
+  readonly kind: OptimizerKind;
+  /** The configuration with every default filled in (what checkpoints and spec comparison use). */
+  readonly config: Readonly<Required<OptimizerConfig>>;
+  /** Floats of optimizer state stored beside each row of width `dim`. */
+  stateWidth(dim: number): number;
+  /** Initialises state for a freshly created row; `w[wOff..wOff+dim)` is already initialised. */
+  initState(w: Float32Array, wOff: number, s: Float32Array, sOff: number, dim: number): void;
+  /** Applies one (already duplicate-summed) gradient row in place. */
+  apply(
+    w: Float32Array, wOff: number,
+    s: Float32Array, sOff: number,
+    g: Float32Array, gOff: number,
+    dim: number,
+  ): void;
+}

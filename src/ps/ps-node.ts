@@ -1,0 +1,258 @@
+/**
+ * The parameter server's logic, free of transport (STYLE P1): tables, optimizers, shard-map
+ * fencing, request validation and counters. data-service.ts and admin-service.ts adapt it to gRPC.
+ * It never touches etcd or disk.
+ */
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { Logger } from '../common/logger';
+import { bucketOf } from '../sharding/buckets';
+import { Encoding } from '../wire/data-plane-codec';
+import { decodeF16, encodeF16 } from '../wire/f16';
+import { f32FromBytes, idsFromBytes } from '../wire/key-block';
+import { DenseTable } from './store/dense-table';
+import { EmbeddingTable } from './store/embedding-table';
+import { TableInfo, TableSpec, TableStore } from './store/table-store';
+
+export interface PsNodeConfig {
+  /** Largest data-plane request accepted, in bytes. */
+  maxRequestBytes: number;
+}
+
+export interface PsNodeDeps {
+  config: PsNodeConfig;
+  logger: Logger;
+  store?: TableStore;
+  /** Monotonic milliseconds; injected for tests. */
+  now?: () => number;
+}
+
+/** A data-plane pull as the node sees it (decoded, transport-independent). */
+export interface PullInput {
+  table: string;
+  shardMapVersion: number;
+  ids: Uint8Array;
+  encoding: Encoding;
+  encodedBytes?: number;
+}
+
+export interface PushInput extends PullInput {
+  grads: Uint8Array;
+}
+
+/** Gives the node an output region of `bytes` bytes, 4-byte aligned, for `dim`-wide rows. */
+export type ValueAllocator = (bytes: number, dim: number) => Uint8Array;
+
+export interface PsCounters {
+  pulls: number;
+  pushes: number;
+  rowsPulled: number;
+  rowsPushed: number;
+  rejected: number;
+}
+
+function bad(code: (typeof ERROR_CODES)[keyof typeof ERROR_CODES], msg: string): TesseraError {
+  return new TesseraError(code, msg);
+}
+
+/**
+ * One parameter server.
+ *
+ * ```ts
+ * const node = new PsNode({ config: { maxRequestBytes: 64 << 20 }, logger });
+ * node.createTable({ name: 'emb', kind: 'embedding', dim: 16, optimizer: { kind: 'adagrad', lr: 0.05 } });
+ * ```
+ */
+export class PsNode {
+  readonly store: TableStore;
+  readonly counters: PsCounters = { pulls: 0, pushes: 0, rowsPulled: 0, rowsPushed: 0, rejected: 0 };
+  private version = 0;
+  private owned: Uint8Array | null = null; // bucket -> 1 if this PS owns it; null = owns all
+  private scratch = new Float32Array(0);
+  private readonly log: Logger;
+  private readonly startedAt: number;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: PsNodeDeps) {
+    this.store = deps.store ?? new TableStore();
+    this.log = deps.logger.child({ component: 'ps-node' });
+    this.now = deps.now ?? (() => performance.now());
+    this.startedAt = this.now();
+  }
+
+  get shardMapVersion(): number {
+    return this.version;
+  }
+
+  /** Creates a table; false when an identical one exists. */
+  createTable(spec: TableSpec): boolean {
+    const existed = this.store.has(spec.name);
+    this.store.create(spec);
+    if (!existed) this.log.info({ table: spec.name, kind: spec.kind }, 'table created');
+    return !existed;
+  }
+
+  dropTable(name: string): boolean {
+    const dropped = this.store.drop(name);
+    if (dropped) this.log.info({ table: name }, 'table dropped');
+    return dropped;
+  }
+
+  /**
+   * Installs shard-map `version`. `ownedBuckets` lists the buckets this PS serves; ids of other
+   * buckets are refused so a client with a wrong map can never write rows here by mistake.
+   */
+  setShardMap(version: number, numBuckets: number, ownedBuckets: ArrayLike<number> | null): number {
+    if (!Number.isSafeInteger(version) || version < this.version) {
+      throw bad(ERROR_CODES.INVALID_ARGUMENT,
+        `version: shard-map version ${version} is older than the current version ${this.version}`);
+    }
+    let owned: Uint8Array | null = null;
+    if (ownedBuckets) {
+      owned = new Uint8Array(numBuckets);
+      for (let i = 0; i < ownedBuckets.length; i++) {
+        const b = ownedBuckets[i];
+        if (!(b >= 0 && b < numBuckets)) {
+          throw bad(ERROR_CODES.INVALID_ARGUMENT, `owned_buckets: bucket ${b} is outside [0, ${numBuckets})`);
+        }
+        owned[b] = 1;
+      }
+    }
+    const previous = this.version;
+    this.version = version;
+    this.owned = owned;
+    this.log.info({ previous, version, owned: ownedBuckets?.length ?? 'all' }, 'shard map installed');
+    return previous;
+  }
+
+  /** Serves a pull: validates, then gathers rows straight into the region `alloc` returns. */
+  pull(req: PullInput, alloc: ValueAllocator): number {
+    try {
+      const table = this.admit(req);
+      if (table instanceof DenseTable) {
+        const out = this.output(alloc, table.size, table.size, req.encoding);
+        this.finishOutput(out, req.encoding, () => table.pull(out.f32));
+        this.count(true, 1);
+        return 1;
+      }
+      const ids = this.checkIds(req.ids);
+      const n = ids.length >>> 1;
+      const out = this.output(alloc, n * table.dim, table.dim, req.encoding);
+      this.finishOutput(out, req.encoding, () => table.pull(ids, out.f32));
+      this.count(true, n);
+      return n;
+    } catch (err) {
+      this.counters.rejected++;
+      throw err;
+    }
+  }
+
+  /** Applies a push; all-or-nothing. Returns the number of distinct rows updated. */
+  push(req: PushInput): number {
+    try {
+      const table = this.admit(req);
+      const grads = this.decodeGrads(req.grads, req.encoding);
+      if (table instanceof DenseTable) {
+        if (req.ids.byteLength !== 0) {
+          throw bad(ERROR_CODES.BAD_IDS, `ids: dense table "${table.name}" takes no ids`);
+        }
+        table.push(grads);
+        this.count(false, 1);
+        return 1;
+      }
+      const ids = this.checkIds(req.ids);
+      const applied = table.push(ids, grads);
+      this.count(false, ids.length >>> 1);
+      return applied;
+    } catch (err) {
+      this.counters.rejected++;
+      throw err;
+    }
+  }
+
+  /** Tables, counters and memory. */
+  stats(): { tables: TableInfo[]; shardMapVersion: number; counters: PsCounters; uptimeS: number } {
+    return {
+      tables: this.store.list(),
+      shardMapVersion: this.version,
+      counters: { ...this.counters },
+      uptimeS: (this.now() - this.startedAt) / 1000,
+    };
+  }
+
+  private count(isPull: boolean, rows: number): void {
+    if (isPull) {
+      this.counters.pulls++;
+      this.counters.rowsPulled += rows;
+    } else {
+      this.counters.pushes++;
+      this.counters.rowsPushed += rows;
+    }
+  }
+
+  /** Size limit, shard-map version and table lookup, in that order (cheapest first). */
+  private admit(req: PullInput): EmbeddingTable | DenseTable {
+    const size = req.encodedBytes ?? req.ids.byteLength;
+    if (size > this.deps.config.maxRequestBytes) {
+      throw bad(ERROR_CODES.TOO_LARGE,
+        `request: ${size} bytes exceeds max_request_bytes ${this.deps.config.maxRequestBytes}; split the batch`);
+    }
+    if (req.shardMapVersion !== this.version) {
+      throw bad(ERROR_CODES.STALE_SHARD_MAP,
+        `shard_map_version: request was routed with version ${req.shardMapVersion}, this PS serves version ${this.version}`);
+    }
+    if (req.encoding !== Encoding.F32 && req.encoding !== Encoding.F16) {
+      throw bad(ERROR_CODES.INVALID_ARGUMENT, `encoding: unknown encoding ${req.encoding}`);
+    }
+    return this.store.get(req.table);
+  }
+
+  private checkIds(bytes: Uint8Array): Uint32Array {
+    if (bytes.byteLength % 8 !== 0) {
+      throw bad(ERROR_CODES.BAD_IDS, `ids: ${bytes.byteLength} bytes is not a multiple of 8 (packed uint64)`);
+    }
+    const ids = idsFromBytes(bytes);
+    const owned = this.owned;
+    if (owned) {
+      for (let i = 0; i < ids.length; i += 2) {
+        const b = bucketOf(ids[i], ids[i + 1], owned.length);
+        if (owned[b] === 0) {
+          throw bad(ERROR_CODES.WRONG_SHARD,
+            `ids: id at index ${i >>> 1} belongs to bucket ${b}, which this PS does not own at shard-map version ${this.version}`);
+        }
+      }
+    }
+    return ids;
+  }
+
+  private decodeGrads(bytes: Uint8Array, encoding: Encoding): Float32Array {
+    const width = encoding === Encoding.F16 ? 2 : 4;
+    if (bytes.byteLength % width !== 0) {
+      throw bad(ERROR_CODES.BAD_GRADIENT, `grads: ${bytes.byteLength} bytes is not a multiple of ${width}`);
+    }
+    if (encoding === Encoding.F32) return f32FromBytes(bytes);
+    const n = bytes.byteLength >>> 1;
+    const half = bytes.byteOffset % 2 === 0
+      ? new Uint16Array(bytes.buffer, bytes.byteOffset, n)
+      : new Uint16Array(Uint8Array.from(bytes).buffer);
+    const out = new Float32Array(n);
+    decodeF16(half, out);
+    return out;
+  }
+
+  private output(alloc: ValueAllocator, values: number, dim: number, enc: Encoding) {
+    const region = alloc(values * (enc === Encoding.F16 ? 2 : 4), dim);
+    if (enc === Encoding.F32) {
+      return { f32: new Float32Array(region.buffer, region.byteOffset, values), region };
+    }
+    if (this.scratch.length < values) this.scratch = new Float32Array(values);
+    return { f32: this.scratch.subarray(0, values), region };
+  }
+
+  private finishOutput(out: { f32: Float32Array; region: Uint8Array }, enc: Encoding, fill: () => void): void {
+    fill();
+    if (enc === Encoding.F16) {
+      const r = out.region;
+      encodeF16(out.f32, new Uint16Array(r.buffer, r.byteOffset, r.byteLength >>> 1));
+    }
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Puts a PsNode behind a gRPC server: data plane, admin and health on one port.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../common/logger';
+import { serverOptions } from '../wire/grpc-options';
+import { HealthRegistry } from '../wire/health-service';
+import { addAdminService } from './admin-service';
+import { addDataService } from './data-service';
+import { PsNode } from './ps-node';
+
+export interface PsServerOptions {
+  host?: string;
+  /** 0 picks a free port. */
+  port: number;
+  maxRequestBytes: number;
+  logger: Logger;
+  node?: PsNode;
+}
+
+/**
+ * A running PS. `addr` is "host:port" with the bound port.
+ *
+ * ```ts
+ * const ps = await startPsServer({ port: 0, maxRequestBytes: 64 << 20, logger });
+ * console.log(ps.addr); // 127.0.0.1:41234
+ * await ps.stop();
+ * ```
+ */
+export interface PsServer {
+  readonly node: PsNode;
+  readonly addr: string;
+  readonly port: number;
+  readonly health: HealthRegistry;
+  /** Graceful shutdown: stops accepting calls and waits for in-flight ones (bounded). */
+  stop(): Promise<void>;
+}
+
+/** Grace period for in-flight calls at shutdown before connections are cut. */
+const SHUTDOWN_GRACE_MS = 2_000;
+
+/** HTTP/2 receive window the PS advertises: pushes of ~0.5 MiB arrive without WINDOW_UPDATE stalls. */
+const SERVER_WINDOW_BYTES = 16 * 1024 * 1024;
+
+/**
+ * grpc-js has no server option for the HTTP/2 flow-control window (clients have
+ * 'grpc-node.flow_control_window'), so a PS receiving large pushes would stall every 64 KiB.
+ * This sets `initialWindowSize` in the settings grpc-js passes to http2.createServer. It relies
+ * on a private field (checked here); if a grpc-js upgrade removes it, the PS still works at the
+ * default window and says so in the log. See docs/adr/0002-data-plane-transport.md.
+ */
+function widenReceiveWindow(server: grpc.Server, logger: Logger): void {
+  const opts = (server as unknown as { commonServerOptions?: { settings?: Record<string, number> } }).commonServerOptions;
+  if (!opts) {
+    logger.warn('grpc-js internals changed: PS keeps the default 64 KiB HTTP/2 receive window');
+    return;
+  }
+  opts.settings = { ...opts.settings, initialWindowSize: SERVER_WINDOW_BYTES };
+}
+
+/** Same reason, for the connection-level window, which HTTP/2 settings do not cover. */
+function widenConnectionWindow(server: grpc.Server): void {
+  const servers = (server as unknown as { http2Servers?: Map<import('http2').Http2Server, unknown> }).http2Servers;
+  for (const h2 of servers?.keys() ?? []) {
+    h2.on('session', (session: import('http2').ServerHttp2Session) => session.setLocalWindowSize(SERVER_WINDOW_BYTES));
+  }
+}
+
+export async function startPsServer(opts: PsServerOptions): Promise<PsServer> {
+  const node = opts.node ?? new PsNode({ config: { maxRequestBytes: opts.maxRequestBytes }, logger: opts.logger });
+  const server = new grpc.Server(serverOptions(opts.maxRequestBytes));
+  widenReceiveWindow(server, opts.logger);
+  const health = new HealthRegistry({ '': 'SERVING', 'tessera.v1.ParameterServer': 'SERVING' });
+  addDataService(server, node);
+  addAdminService(server, node);
+  health.addTo(server);
+  const host = opts.host ?? '127.0.0.1';
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  });
+  widenConnectionWindow(server);
+  const addr = `${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  opts.logger.info({ addr, maxRequestBytes: opts.maxRequestBytes }, 'ps listening');
+  return {
+    node, addr, port, health,
+    stop: () => new Promise<void>((resolve) => {
+      health.set('', 'NOT_SERVING');
+      health.close();
+      const timer = setTimeout(() => server.forceShutdown(), SHUTDOWN_GRACE_MS);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    }),
+  };
+}

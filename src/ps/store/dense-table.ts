@@ -1,0 +1,91 @@
+/**
+ * A dense table: one vector of `size` floats (e.g. an MLP's flattened weights) with the same
+ * optimizers as embedding rows. The whole vector is treated as one row of width `size`, so Adam
+ * keeps a single step count for the table and `initRow` fills it as the row of id 0.
+ */
+import type { Optimizer, OptimizerConfig } from '../optimizers/optimizer';
+import { createOptimizer } from '../optimizers/registry';
+import { checkNumber } from '../optimizers/config-check';
+import { DEFAULT_INITIALIZER, InitializerConfig, initRow, validateInitializer } from './initializers';
+import { checkFinite, checkRegion } from './row-ops';
+import { checkSeed, checkTableName, MAX_DENSE_SIZE } from './table-spec';
+
+/** Construction options; see `DenseTableSpec`. */
+export interface DenseTableOptions {
+  name: string;
+  size: number;
+  optimizer: OptimizerConfig;
+  initializer?: InitializerConfig;
+  seed?: number;
+}
+
+/**
+ * A dense parameter vector.
+ *
+ * ```ts
+ * const t = new DenseTable({ name: 'mlp', size: 429 * 400, optimizer: { kind: 'adam', lr: 1e-3 } });
+ * const w = t.pull();   // a copy of the weights
+ * t.push(grads);        // grads.length === t.size
+ * ```
+ */
+export class DenseTable {
+  readonly name: string;
+  /** Number of floats in the vector. */
+  readonly size: number;
+  /** Optimizer config with defaults filled in. */
+  readonly optimizerConfig: Readonly<Required<OptimizerConfig>>;
+  readonly initializer: InitializerConfig;
+  readonly seed: number;
+  /** The weights, live (not a copy). */
+  readonly values: Float32Array;
+  /** The optimizer state, live; `optimizer.stateWidth(size)` floats. */
+  readonly state: Float32Array;
+  private readonly opt: Optimizer;
+
+  /** Validates `opts` (errors name the key) and initialises weights and state. */
+  constructor(opts: DenseTableOptions) {
+    this.name = checkTableName(opts.name);
+    this.size = checkNumber('size', opts.size, { integer: true, min: 1, max: MAX_DENSE_SIZE });
+    this.opt = createOptimizer(opts.optimizer);
+    this.optimizerConfig = this.opt.config;
+    this.initializer = validateInitializer(opts.initializer ?? DEFAULT_INITIALIZER);
+    this.seed = checkSeed(opts.seed);
+    this.values = new Float32Array(this.size);
+    this.state = new Float32Array(this.opt.stateWidth(this.size));
+    initRow(this.initializer, this.seed, 0, 0, this.values, 0, this.size);
+    this.opt.initState(this.values, 0, this.state, 0, this.size);
+  }
+
+  /** Bytes of weights and state. */
+  memoryBytes(): number {
+    return this.values.byteLength + this.state.byteLength;
+  }
+
+  /** Copies the weights into `out` (at least `size` floats) or a new array, and returns it. */
+  pull(out?: Float32Array): Float32Array {
+    if (out === undefined) return this.values.slice();
+    checkRegion(this.name, 'out', out, 0, this.size);
+    out.set(this.values);
+    return out;
+  }
+
+  /**
+   * Applies one gradient of exactly `size` finite floats. Validated first, so a rejected push
+   * leaves the table unchanged.
+   */
+  push(grads: Float32Array): void {
+    checkRegion(this.name, 'grads', grads, 0, this.size, true);
+    checkFinite(this.name, 'grads', grads, this.size, null);
+    this.opt.apply(this.values, 0, this.state, 0, grads, 0, this.size);
+  }
+
+  /** Overwrites weights and state with copies (the restore path); validated first. */
+  restore(values: Float32Array, state: Float32Array): void {
+    checkRegion(this.name, 'values', values, 0, this.size, true);
+    checkRegion(this.name, 'state', state, 0, this.state.length, true);
+    checkFinite(this.name, 'values', values, this.size, null);
+    checkFinite(this.name, 'state', state, this.state.length, null);
+    this.values.set(values);
+    this.state.set(state);
+  }
+}

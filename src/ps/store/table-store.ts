@@ -1,0 +1,111 @@
+/**
+ * The tables one parameter server holds, by name. Creation is idempotent so a retried or
+ * re-broadcast CreateTable is harmless, while a conflicting spec for an existing name is refused.
+ */
+import { ERROR_CODES, TesseraError } from '../../common/errors';
+import { DenseTable } from './dense-table';
+import { EmbeddingTable } from './embedding-table';
+import { normalizeTableSpec, sameSpec, TableInfo, TableSpec } from './table-spec';
+
+export type { DenseTableSpec, EmbeddingTableSpec, TableInfo, TableSpec } from './table-spec';
+
+/** Options applied to every embedding table the store creates. */
+export interface TableStoreOptions {
+  /** rows per slab for embedding tables (default `DEFAULT_SLAB_ROWS`) */
+  slabRows?: number;
+}
+
+interface Entry {
+  spec: TableSpec;
+  table: EmbeddingTable | DenseTable;
+}
+
+/**
+ * Named tables.
+ *
+ * ```ts
+ * const store = new TableStore();
+ * store.create({ name: 'user', kind: 'embedding', dim: 16, optimizer: { kind: 'adagrad', lr: 0.05 } });
+ * const user = store.getEmbedding('user');
+ * ```
+ */
+export class TableStore {
+  private readonly tables = new Map<string, Entry>();
+  private readonly opts: TableStoreOptions;
+
+  constructor(opts: TableStoreOptions = {}) {
+    this.opts = { ...opts };
+  }
+
+  /**
+   * Creates a table from `spec` (validated; errors name the key). Creating a table that exists
+   * with an identical spec (after defaults are filled in) does nothing; a different spec throws
+   * TESSERA_ERR_TABLE_EXISTS.
+   */
+  create(spec: TableSpec): void {
+    const norm = normalizeTableSpec(spec);
+    const existing = this.tables.get(norm.name);
+    if (existing) {
+      if (sameSpec(existing.spec, norm)) return;
+      throw new TesseraError(ERROR_CODES.TABLE_EXISTS,
+        `table "${norm.name}" already exists with a different spec: ${JSON.stringify(existing.spec)}`);
+    }
+    const table = norm.kind === 'embedding'
+      ? new EmbeddingTable({ ...norm, slabRows: this.opts.slabRows })
+      : new DenseTable(norm);
+    this.tables.set(norm.name, { spec: norm, table });
+  }
+
+  /** Removes a table; false when it did not exist. */
+  drop(name: string): boolean {
+    return this.tables.delete(name);
+  }
+
+  /** True when a table of that name exists. */
+  has(name: string): boolean {
+    return this.tables.has(name);
+  }
+
+  /** The table, or TESSERA_ERR_UNKNOWN_TABLE naming it. */
+  get(name: string): EmbeddingTable | DenseTable {
+    const e = this.tables.get(name);
+    if (!e) throw new TesseraError(ERROR_CODES.UNKNOWN_TABLE, `table "${name}" does not exist`);
+    return e.table;
+  }
+
+  /** The embedding table `name`; TESSERA_ERR_INVALID_ARGUMENT when it is dense. */
+  getEmbedding(name: string): EmbeddingTable {
+    const t = this.get(name);
+    if (!(t instanceof EmbeddingTable)) {
+      throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `table "${name}" is dense, not an embedding table`);
+    }
+    return t;
+  }
+
+  /** The dense table `name`; TESSERA_ERR_INVALID_ARGUMENT when it is an embedding table. */
+  getDense(name: string): DenseTable {
+    const t = this.get(name);
+    if (!(t instanceof DenseTable)) {
+      throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `table "${name}" is an embedding table, not dense`);
+    }
+    return t;
+  }
+
+  /** The normalised spec a table was created with (defaults filled in). */
+  spec(name: string): TableSpec {
+    this.get(name);
+    return structuredClone(this.tables.get(name)!.spec);
+  }
+
+  /** One line per table, sorted by name. */
+  list(): TableInfo[] {
+    const out: TableInfo[] = [];
+    for (const { table: t } of this.tables.values()) {
+      const optimizer = t.optimizerConfig.kind;
+      out.push(t instanceof EmbeddingTable
+        ? { name: t.name, kind: 'embedding', dim: t.dim, rows: t.size, bytes: t.memoryBytes(), optimizer }
+        : { name: t.name, kind: 'dense', dim: t.size, size: t.size, rows: 1, bytes: t.memoryBytes(), optimizer });
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+}

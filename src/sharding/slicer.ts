@@ -1,0 +1,148 @@
+/**
+ * Splits a (deduplicated) id batch into one slice per owning PS, and stitches the per-PS answers
+ * back into batch order. Like ps-lite's DefaultSlicer, PS that own no id of the batch get no
+ * slice, so no empty request is sent (STYLE P3).
+ *
+ * ```ts
+ * const slices = sliceByOwner(unique, map);
+ * const rows = await Promise.all(slices.map((s) => pull(map.ps[s.psIndex], s.ids)));
+ * stitchRows(slices, rows, dim, values);                 // values: [unique count × dim]
+ * slices.forEach((s) => push(map.ps[s.psIndex], s.ids, gatherRows(s, grads, dim)));
+ * ```
+ */
+
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { IdArray } from '../wire/key-block';
+import { ownerOf, type ShardMap } from './shard-map';
+
+/** The ids of one batch that one PS owns. */
+export interface Slice {
+  /** Index into `map.ps` of the owner. */
+  psIndex: number;
+  /** The ids, in input order. */
+  ids: IdArray;
+  /** positions[j] = index in the input batch of the j-th id of this slice. */
+  positions: Uint32Array;
+}
+
+/**
+ * Partition function: the index (into `map.ps`) of the PS that owns id (lo, hi). Injectable
+ * (STYLE P3, like TFRA's `partition_fn`); it must be deterministic, since it is called twice per id.
+ */
+export type OwnerFn = (lo: number, hi: number) => number;
+
+/**
+ * Owner of each id of the current batch, computed in the counting pass and reused by the filling
+ * pass. Module scratch (grown, never shrunk) so slicing allocates nothing per id; safe because
+ * slicing is synchronous.
+ */
+let ownerScratch = new Uint16Array(0);
+
+function invalid(message: string): TesseraError {
+  return new TesseraError(ERROR_CODES.INVALID_ARGUMENT, message);
+}
+
+function checkDim(dim: number): void {
+  if (!Number.isInteger(dim) || dim < 1) throw invalid(`dim must be a positive integer, got ${dim}`);
+}
+
+/**
+ * Splits `ids` by owning PS: one {@link Slice} per PS that owns at least one id, ordered by
+ * psIndex; ids keep their input order within a slice. Two passes (count, then fill), so each slice
+ * is exactly one allocation (its ids and positions share one ArrayBuffer).
+ *
+ * @param ownerFn partition function; defaults to the bucket map, `ownerOf(map, lo, hi)`.
+ * @throws TesseraError BAD_IDS for an odd-length IdArray; INVALID_ARGUMENT when ownerFn returns
+ *   something that is not an index into map.ps.
+ */
+export function sliceByOwner(ids: IdArray, map: ShardMap, ownerFn?: OwnerFn): Slice[] {
+  if (ids.length % 2 !== 0) throw new TesseraError(ERROR_CODES.BAD_IDS, `ids has odd length ${ids.length}`);
+  const n = ids.length >>> 1;
+  const numPs = map.ps.length;
+  if (ownerScratch.length < n) ownerScratch = new Uint16Array(Math.max(n, 2 * ownerScratch.length));
+  const owners = ownerScratch;
+  const counts = new Uint32Array(numPs);
+  for (let i = 0; i < n; i++) {
+    const lo = ids[2 * i], hi = ids[2 * i + 1];
+    const o = ownerFn === undefined ? ownerOf(map, lo, hi) : ownerFn(lo, hi);
+    if (o !== o >>> 0 || o >= numPs) {
+      throw invalid(`ownerFn returned ${o} for id index ${i}; expected an integer in [0, ${numPs})`);
+    }
+    owners[i] = o;
+    counts[o]++;
+  }
+  const slices: Slice[] = [];
+  const sliceOf: (Slice | undefined)[] = new Array(numPs);
+  for (let p = 0; p < numPs; p++) {
+    const c = counts[p];
+    if (c === 0) continue;
+    const buf = new ArrayBuffer(12 * c);
+    const s: Slice = { psIndex: p, ids: new Uint32Array(buf, 0, 2 * c), positions: new Uint32Array(buf, 8 * c, c) };
+    sliceOf[p] = s;
+    slices.push(s);
+  }
+  counts.fill(0); // reused as the fill cursor per PS
+  for (let i = 0; i < n; i++) {
+    const o = owners[i];
+    const s = sliceOf[o] as Slice;
+    const j = counts[o]++;
+    s.ids[2 * j] = ids[2 * i];
+    s.ids[2 * j + 1] = ids[2 * i + 1];
+    s.positions[j] = i;
+  }
+  return slices;
+}
+
+/**
+ * Writes the per-slice answers back in batch order: row j of `rows[k]` lands at row
+ * `slices[k].positions[j]` of `out`. `rows[k]` must hold exactly `positions.length × dim` values
+ * and `out` exactly (total ids × dim).
+ *
+ * @throws TesseraError DIM_MISMATCH naming `rows[k]` when a PS answered with the wrong length;
+ *   INVALID_ARGUMENT for a bad dim, rows count or out length.
+ */
+export function stitchRows(slices: Slice[], rows: Float32Array[], dim: number, out: Float32Array): void {
+  checkDim(dim);
+  if (rows.length !== slices.length) throw invalid(`rows has ${rows.length} entries, expected one per slice (${slices.length})`);
+  let total = 0;
+  for (let k = 0; k < slices.length; k++) {
+    const count = slices[k].positions.length;
+    if (rows[k].length !== count * dim) {
+      throw new TesseraError(
+        ERROR_CODES.DIM_MISMATCH,
+        `rows[${k}] (ps index ${slices[k].psIndex}) has ${rows[k].length} values, expected ${count} ids × dim ${dim} = ${count * dim}`,
+      );
+    }
+    total += count;
+  }
+  if (out.length !== total * dim) throw invalid(`out has ${out.length} values, expected ${total} ids × dim ${dim} = ${total * dim}`);
+  for (let k = 0; k < slices.length; k++) {
+    const positions = slices[k].positions, row = rows[k];
+    for (let j = 0; j < positions.length; j++) {
+      const dst = positions[j] * dim, src = j * dim;
+      for (let d = 0; d < dim; d++) out[dst + d] = row[src + d];
+    }
+  }
+}
+
+/**
+ * Picks this slice's rows out of a batch-ordered `src` ([n × dim], e.g. gradients for a push),
+ * in slice order.
+ *
+ * @throws TesseraError INVALID_ARGUMENT for a bad dim, or a `src` that is not [n × dim] with every
+ *   slice position < n.
+ */
+export function gatherRows(slice: Slice, src: Float32Array, dim: number): Float32Array {
+  checkDim(dim);
+  if (src.length % dim !== 0) throw invalid(`src has ${src.length} values, not a multiple of dim ${dim}`);
+  const n = src.length / dim;
+  const positions = slice.positions;
+  const out = new Float32Array(positions.length * dim);
+  for (let j = 0; j < positions.length; j++) {
+    const p = positions[j];
+    if (p >= n) throw invalid(`slice position ${p} is outside src ([${n} × ${dim}])`);
+    const from = p * dim, to = j * dim;
+    for (let d = 0; d < dim; d++) out[to + d] = src[from + d];
+  }
+  return out;
+}

@@ -1,0 +1,205 @@
+/**
+ * Hand-written protobuf codec for the data-plane messages of protos/tessera/v1/data_plane.proto.
+ *
+ * Why not protobufjs: its decoder copies every `bytes` field and its encoder builds the message
+ * through an intermediate writer. On the hot path we want the id and value payloads as views of
+ * the received buffer, and responses whose values are gathered straight into the outgoing
+ * buffer. The output is ordinary protobuf, byte-compatible with the .proto (tested against
+ * protobufjs in test/unit/wire/data-plane-codec.test.ts), so any gRPC client can talk to a PS.
+ */
+import { ProtoReader, ProtoWriter, bytesFieldSize, uintFieldSize, varintSize } from './proto-bytes';
+
+/** Wire encodings of values and gradients (enum tessera.v1.Encoding). */
+export const enum Encoding {
+  F32 = 0,
+  F16 = 1,
+}
+
+/** An error carried in a streamed response (message tessera.v1.RpcError). */
+export interface RpcErrorMsg {
+  code: number;
+  message: string;
+  tesseraCode: string;
+}
+
+export interface PullRequestMsg {
+  table: string;
+  shardMapVersion: number;
+  ids: Uint8Array;
+  encoding: Encoding;
+  requestId: number;
+  /** Size of the encoded message; set by the decoder, used for the request-size limit. */
+  encodedBytes?: number;
+}
+
+export interface PullResponseMsg {
+  requestId: number;
+  values: Uint8Array;
+  dim: number;
+  encoding: Encoding;
+  error?: RpcErrorMsg;
+  /** Pre-encoded form; when present the serializer sends it as is. */
+  encoded?: Buffer;
+}
+
+export interface PushRequestMsg {
+  table: string;
+  shardMapVersion: number;
+  ids: Uint8Array;
+  grads: Uint8Array;
+  encoding: Encoding;
+  requestId: number;
+  encodedBytes?: number;
+}
+
+export interface PushResponseMsg {
+  requestId: number;
+  rowsApplied: number;
+  error?: RpcErrorMsg;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function encodeRpcError(w: ProtoWriter, field: number, e: RpcErrorMsg): void {
+  const inner = new ProtoWriter();
+  inner.uint(1, e.code).string(2, e.message).string(3, e.tesseraCode);
+  w.bytes(field, inner.finish());
+}
+
+function decodeRpcError(buf: Uint8Array): RpcErrorMsg {
+  const r = new ProtoReader(buf);
+  const e: RpcErrorMsg = { code: 0, message: '', tesseraCode: '' };
+  while (r.more()) {
+    const f = r.tag();
+    if (f === 1) e.code = r.varint();
+    else if (f === 2) e.message = r.string();
+    else if (f === 3) e.tesseraCode = r.string();
+    else r.skip();
+  }
+  return e;
+}
+
+export function encodePullRequest(m: PullRequestMsg): Buffer {
+  const size = bytesFieldSize(1, Buffer.byteLength(m.table)) + uintFieldSize(2, m.shardMapVersion)
+    + bytesFieldSize(3, m.ids.byteLength) + uintFieldSize(4, m.encoding) + uintFieldSize(5, m.requestId);
+  return new ProtoWriter(Buffer.allocUnsafe(size))
+    .string(1, m.table)
+    .uint(2, m.shardMapVersion)
+    .bytes(3, m.ids)
+    .uint(4, m.encoding)
+    .uint(5, m.requestId)
+    .finish();
+}
+
+export function decodePullRequest(buf: Buffer): PullRequestMsg {
+  const r = new ProtoReader(buf);
+  const m: PullRequestMsg = {
+    table: '', shardMapVersion: 0, ids: EMPTY, encoding: Encoding.F32, requestId: 0,
+    encodedBytes: buf.byteLength,
+  };
+  while (r.more()) {
+    const f = r.tag();
+    if (f === 1) m.table = r.string();
+    else if (f === 2) m.shardMapVersion = r.varint();
+    else if (f === 3) m.ids = r.bytes();
+    else if (f === 4) m.encoding = r.varint();
+    else if (f === 5) m.requestId = r.varint();
+    else r.skip();
+  }
+  return m;
+}
+
+export function encodePushRequest(m: PushRequestMsg): Buffer {
+  const size = bytesFieldSize(1, Buffer.byteLength(m.table)) + uintFieldSize(2, m.shardMapVersion)
+    + bytesFieldSize(3, m.ids.byteLength) + bytesFieldSize(4, m.grads.byteLength)
+    + uintFieldSize(5, m.encoding) + uintFieldSize(6, m.requestId);
+  return new ProtoWriter(Buffer.allocUnsafe(size))
+    .string(1, m.table)
+    .uint(2, m.shardMapVersion)
+    .bytes(3, m.ids)
+    .bytes(4, m.grads)
+    .uint(5, m.encoding)
+    .uint(6, m.requestId)
+    .finish();
+}
+
+export function decodePushRequest(buf: Buffer): PushRequestMsg {
+  const r = new ProtoReader(buf);
+  const m: PushRequestMsg = {
+    table: '', shardMapVersion: 0, ids: EMPTY, grads: EMPTY, encoding: Encoding.F32,
+    requestId: 0, encodedBytes: buf.byteLength,
+  };
+  while (r.more()) {
+    const f = r.tag();
+    if (f === 1) m.table = r.string();
+    else if (f === 2) m.shardMapVersion = r.varint();
+    else if (f === 3) m.ids = r.bytes();
+    else if (f === 4) m.grads = r.bytes();
+    else if (f === 5) m.encoding = r.varint();
+    else if (f === 6) m.requestId = r.varint();
+    else r.skip();
+  }
+  return m;
+}
+
+export function encodePullResponse(m: PullResponseMsg): Buffer {
+  if (m.encoded) return m.encoded;
+  const w = new ProtoWriter().uint(1, m.requestId).bytes(2, m.values).uint(3, m.dim).uint(4, m.encoding);
+  if (m.error) encodeRpcError(w, 5, m.error);
+  return w.finish();
+}
+
+/**
+ * Allocates an encoded PullResponse whose `values` payload (`valueBytes` long) starts at a
+ * 4-byte-aligned offset, so the caller can gather rows straight into it through a typed view.
+ * `values` (field 2) is written first; protobuf allows fields in any order.
+ */
+export function allocPullResponse(
+  requestId: number, dim: number, encoding: Encoding, valueBytes: number,
+): { encoded: Buffer; values: Uint8Array } {
+  const head = 1 + varintSize(valueBytes);
+  const tail = 1 + varintSize(requestId) + 1 + varintSize(dim) + 1 + varintSize(encoding);
+  const pad = (4 - (head % 4)) % 4;
+  const ab = new ArrayBuffer(pad + head + valueBytes + tail);
+  const encoded = Buffer.from(ab, pad, head + valueBytes + tail);
+  const w = new ProtoWriter(encoded);
+  w.lengthHeader(2, valueBytes);
+  const values = new Uint8Array(ab, pad + head, valueBytes);
+  w.advance(valueBytes);
+  w.uint(1, requestId).uint(3, dim).uint(4, encoding);
+  return { encoded, values };
+}
+
+export function decodePullResponse(buf: Buffer): PullResponseMsg {
+  const r = new ProtoReader(buf);
+  const m: PullResponseMsg = { requestId: 0, values: EMPTY, dim: 0, encoding: Encoding.F32 };
+  while (r.more()) {
+    const f = r.tag();
+    if (f === 1) m.requestId = r.varint();
+    else if (f === 2) m.values = r.bytes();
+    else if (f === 3) m.dim = r.varint();
+    else if (f === 4) m.encoding = r.varint();
+    else if (f === 5) m.error = decodeRpcError(r.bytes());
+    else r.skip();
+  }
+  return m;
+}
+
+export function encodePushResponse(m: PushResponseMsg): Buffer {
+  const w = new ProtoWriter().uint(1, m.requestId).uint(2, m.rowsApplied);
+  if (m.error) encodeRpcError(w, 3, m.error);
+  return w.finish();
+}
+
+export function decodePushResponse(buf: Buffer): PushResponseMsg {
+  const r = new ProtoReader(buf);
+  const m: PushResponseMsg = { requestId: 0, rowsApplied: 0 };
+  while (r.more()) {
+    const f = r.tag();
+    if (f === 1) m.requestId = r.varint();
+    else if (f === 2) m.rowsApplied = r.varint();
+    else if (f === 3) m.error = decodeRpcError(r.bytes());
+    else r.skip();
+  }
+  return m;
+}

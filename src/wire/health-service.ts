@@ -1,0 +1,60 @@
+/**
+ * The standard gRPC health service (grpc.health.v1.Health), so Kubernetes gRPC probes work.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { healthService } from './services';
+
+export type ServingStatus = 'SERVING' | 'NOT_SERVING';
+
+interface CheckRequest { service: string }
+interface CheckResponse { status: ServingStatus | 'SERVICE_UNKNOWN' }
+
+/**
+ * Holds a status per service name ("" is the whole server) and serves Check and Watch.
+ *
+ * ```ts
+ * const health = new HealthRegistry({ '': 'SERVING' });
+ * health.addTo(server);
+ * health.set('', 'NOT_SERVING'); // watchers are told at once
+ * ```
+ */
+export class HealthRegistry {
+  private readonly statuses = new Map<string, ServingStatus>();
+  private readonly watchers = new Map<string, Set<grpc.ServerWritableStream<CheckRequest, CheckResponse>>>();
+
+  constructor(initial: Record<string, ServingStatus> = { '': 'SERVING' }) {
+    for (const [k, v] of Object.entries(initial)) this.statuses.set(k, v);
+  }
+
+  /** Sets a service's status and notifies its watchers. */
+  set(service: string, status: ServingStatus): void {
+    this.statuses.set(service, status);
+    for (const w of this.watchers.get(service) ?? []) w.write({ status });
+  }
+
+  /** Registers the Health service on a server. */
+  addTo(server: grpc.Server): void {
+    server.addService(healthService().service, {
+      Check: (call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, cb: grpc.sendUnaryData<CheckResponse>) => {
+        const status = this.statuses.get(call.request.service);
+        if (!status) cb({ code: grpc.status.NOT_FOUND, details: `unknown service "${call.request.service}"` });
+        else cb(null, { status });
+      },
+      Watch: (call: grpc.ServerWritableStream<CheckRequest, CheckResponse>) => {
+        const name = call.request.service;
+        let set = this.watchers.get(name);
+        if (!set) this.watchers.set(name, (set = new Set()));
+        set.add(call);
+        call.write({ status: this.statuses.get(name) ?? 'SERVICE_UNKNOWN' });
+        call.on('cancelled', () => set!.delete(call));
+        call.on('close', () => set!.delete(call));
+      },
+    });
+  }
+
+  /** Ends every open Watch stream (server shutdown). */
+  close(): void {
+    for (const set of this.watchers.values()) for (const w of set) w.end();
+    this.watchers.clear();
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Minimal protobuf wire-format primitives for the hand-written hot-path codec.
+ * Supports varint (wire type 0) and length-delimited (wire type 2) fields, which is all the
+ * data-plane messages use; unknown fields of any wire type are skipped on read.
+ * Integers are JS numbers and must stay below 2^53.
+ */
+import { TesseraError, ERROR_CODES } from '../common/errors';
+
+/** Bytes a varint encoding of `v` takes. */
+export function varintSize(v: number): number {
+  let n = 1;
+  while (v >= 128) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+/** Encoded size of a varint field. */
+export function uintFieldSize(field: number, v: number): number {
+  return varintSize(field << 3) + varintSize(v);
+}
+
+/** Encoded size of a length-delimited field with a payload of `len` bytes. */
+export function bytesFieldSize(field: number, len: number): number {
+  return varintSize((field << 3) | 2) + varintSize(len) + len;
+}
+
+/** Writes fields into a buffer; grows by doubling if constructed without one. */
+export class ProtoWriter {
+  private buf: Buffer;
+  private pos = 0;
+
+  constructor(buf?: Buffer) {
+    this.buf = buf ?? Buffer.allocUnsafe(64);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(grown, 0, 0, this.pos);
+    this.buf = grown;
+  }
+
+  private rawVarint(v: number): void {
+    this.ensure(varintSize(v));
+    while (v >= 128) {
+      this.buf[this.pos++] = (v % 128) | 128;
+      v = Math.floor(v / 128);
+    }
+    this.buf[this.pos++] = v;
+  }
+
+  uint(field: number, v: number): this {
+    this.rawVarint(field << 3);
+    this.rawVarint(v);
+    return this;
+  }
+
+  /** Writes the tag and length of a length-delimited field, without the payload. */
+  lengthHeader(field: number, len: number): this {
+    this.rawVarint((field << 3) | 2);
+    this.rawVarint(len);
+    return this;
+  }
+
+  bytes(field: number, data: Uint8Array): this {
+    this.lengthHeader(field, data.byteLength);
+    this.ensure(data.byteLength);
+    this.buf.set(data, this.pos);
+    this.pos += data.byteLength;
+    return this;
+  }
+
+  string(field: number, s: string): this {
+    const len = Buffer.byteLength(s);
+    this.lengthHeader(field, len);
+    this.ensure(len);
+    this.pos += this.buf.write(s, this.pos);
+    return this;
+  }
+
+  /** Skips `n` bytes the caller fills in itself. */
+  advance(n: number): this {
+    this.ensure(n);
+    this.pos += n;
+    return this;
+  }
+
+  /** The written bytes (a view, not a copy). */
+  finish(): Buffer {
+    return this.pos === this.buf.length ? this.buf : this.buf.subarray(0, this.pos);
+  }
+}
+
+function malformed(what: string): TesseraError {
+  return new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `malformed protobuf message: ${what}`);
+}
+
+/** Reads fields from a buffer. `bytes()` returns views into it, never copies. */
+export class ProtoReader {
+  private pos = 0;
+  private wireType = 0;
+
+  constructor(private readonly buf: Uint8Array) {}
+
+  more(): boolean {
+    return this.pos < this.buf.length;
+  }
+
+  varint(): number {
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.buf.length) throw malformed('truncated varint');
+      const b = this.buf[this.pos++];
+      result += (b & 127) * mul;
+      if (b < 128) return result;
+      mul *= 128;
+    }
+    throw malformed('varint longer than 10 bytes');
+  }
+
+  /** Reads a tag and returns its field number. */
+  tag(): number {
+    const t = this.varint();
+    this.wireType = t & 7;
+    return Math.floor(t / 8);
+  }
+
+  bytes(): Uint8Array {
+    if (this.wireType !== 2) throw malformed(`expected a length-delimited field, got wire type ${this.wireType}`);
+    const len = this.varint();
+    if (this.pos + len > this.buf.length) throw malformed(`field of ${len} bytes overruns the message`);
+    const out = this.buf.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    return out;
+  }
+
+  string(): string {
+    const b = this.bytes();
+    return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
+  }
+
+  /** Skips the value of the field whose tag was just read. */
+  skip(): void {
+    switch (this.wireType) {
+      case 0: this.varint(); break;
+      case 1: this.pos += 8; break;
+      case 2: this.bytes(); break;
+      case 5: this.pos += 4; break;
+      default: throw malformed(`unsupported wire type ${this.wireType}`);
+    }
+    if (this.pos > this.buf.length) throw malformed('truncated field');
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The client side of one PS: streamed pulls and pushes plus unary admin calls, on one channel.
+ * Retries live one level up, in PsClient; this class only turns failures into TesseraErrors.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { PullRequestMsg, PullResponseMsg, PushRequestMsg, PushResponseMsg } from './data-plane-codec';
+import { clientChannelOptions } from './grpc-options';
+import { ParameterServerClient, psAdminService } from './services';
+import { fromServiceError } from './status-map';
+import { StreamMux } from './stream-mux';
+
+export interface PsConnectionOptions {
+  /** "host:port" */
+  addr: string;
+  /** Largest message either way, bytes. */
+  maxMessageBytes: number;
+}
+
+type AnyClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+
+/** Stats as returned by PsAdmin.Stats (proto-loader shape). */
+export interface PsStats {
+  tables: { name: string; kind: string; dim: number; rows: number; bytes: number; optimizer: string }[];
+  shardMapVersion: number;
+  pulls: number;
+  pushes: number;
+  rowsPulled: number;
+  rowsPushed: number;
+  rejected: number;
+  rssBytes: number;
+  uptimeS: number;
+}
+
+export class PsConnection {
+  readonly addr: string;
+  private readonly data: AnyClient;
+  private readonly admin: AnyClient;
+  private readonly pulls: StreamMux<PullRequestMsg, PullResponseMsg>;
+  private readonly pushes: StreamMux<PushRequestMsg, PushResponseMsg>;
+
+  constructor(opts: PsConnectionOptions) {
+    this.addr = opts.addr;
+    const creds = grpc.credentials.createInsecure();
+    const options = clientChannelOptions(opts.maxMessageBytes);
+    this.data = new ParameterServerClient(opts.addr, creds, options) as unknown as AnyClient;
+    const Admin = psAdminService();
+    // The admin client shares the data client's channel: one connection per PS.
+    this.admin = new Admin(opts.addr, creds, { channelOverride: this.data.getChannel() }) as unknown as AnyClient;
+    this.pulls = new StreamMux(() => this.data.PullStream() as grpc.ClientDuplexStream<PullRequestMsg, PullResponseMsg>, opts.addr);
+    this.pushes = new StreamMux(() => this.data.PushStream() as grpc.ClientDuplexStream<PushRequestMsg, PushResponseMsg>, opts.addr);
+  }
+
+  /** Pulls over the shared stream. `requestId` is assigned by the mux. */
+  pull(req: PullRequestMsg, timeoutMs: number): Promise<PullResponseMsg> {
+    return this.pulls.call(req, timeoutMs);
+  }
+
+  push(req: PushRequestMsg, timeoutMs: number): Promise<PushResponseMsg> {
+    return this.pushes.call(req, timeoutMs);
+  }
+
+  /** Unary Pull (not on the hot path; used by tools and tests of the unary RPC). */
+  pullUnary(req: PullRequestMsg, timeoutMs: number): Promise<PullResponseMsg> {
+    return this.unary<PullResponseMsg>(this.data, 'Pull', req, timeoutMs);
+  }
+
+  pushUnary(req: PushRequestMsg, timeoutMs: number): Promise<PushResponseMsg> {
+    return this.unary<PushResponseMsg>(this.data, 'Push', req, timeoutMs);
+  }
+
+  /** Calls a PsAdmin method by name with a deadline. */
+  adminCall<Res>(method: 'CreateTable' | 'DropTable' | 'SetShardMap' | 'Stats', req: object, timeoutMs: number): Promise<Res> {
+    return this.unary<Res>(this.admin, method, req, timeoutMs);
+  }
+
+  /** Waits until the channel is connected, or rejects with UNAVAILABLE at the deadline. */
+  waitReady(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.data.waitForReady(Date.now() + timeoutMs, (err) => (err
+        ? reject(new TesseraError(ERROR_CODES.UNAVAILABLE, `${this.addr}: not reachable within ${timeoutMs} ms`, { cause: err }))
+        : resolve()));
+    });
+  }
+
+  close(): void {
+    this.pulls.close();
+    this.pushes.close();
+    this.data.close();
+  }
+
+  private unary<Res>(client: AnyClient, method: string, req: object, timeoutMs: number): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      client[method](req, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: Res) => {
+        if (err) reject(fromServiceError(err, this.addr));
+        else resolve(res);
+      });
+    });
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The only place where Tessera errors meet gRPC status codes (STYLE P7).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { ERROR_CODES, ErrorCode, TesseraError } from '../common/errors';
+import type { RpcErrorMsg } from './data-plane-codec';
+
+const TO_STATUS: Record<ErrorCode, grpc.status> = {
+  [ERROR_CODES.INVALID_ARGUMENT]: grpc.status.INVALID_ARGUMENT,
+  [ERROR_CODES.BAD_IDS]: grpc.status.INVALID_ARGUMENT,
+  [ERROR_CODES.BAD_GRADIENT]: grpc.status.INVALID_ARGUMENT,
+  [ERROR_CODES.NON_FINITE]: grpc.status.INVALID_ARGUMENT,
+  [ERROR_CODES.DIM_MISMATCH]: grpc.status.INVALID_ARGUMENT,
+  [ERROR_CODES.TOO_LARGE]: grpc.status.INVALID_ARGUMENT,
+  [ERROR_CODES.CONFIG]: grpc.status.INVALID_ARGUMENT,
+  [ERROR_CODES.UNKNOWN_TABLE]: grpc.status.NOT_FOUND,
+  [ERROR_CODES.TABLE_EXISTS]: grpc.status.ALREADY_EXISTS,
+  [ERROR_CODES.STALE_SHARD_MAP]: grpc.status.FAILED_PRECONDITION,
+  [ERROR_CODES.WRONG_SHARD]: grpc.status.FAILED_PRECONDITION,
+  [ERROR_CODES.UNAVAILABLE]: grpc.status.UNAVAILABLE,
+  [ERROR_CODES.DEADLINE]: grpc.status.DEADLINE_EXCEEDED,
+  [ERROR_CODES.INTERNAL]: grpc.status.INTERNAL,
+};
+
+const KNOWN = new Set<string>(Object.values(ERROR_CODES));
+
+/** Metadata key that carries the stable TESSERA_ERR_* code next to the gRPC status. */
+export const TESSERA_CODE_KEY = 'tessera-code';
+
+/** Normalises anything thrown by a handler into a TesseraError (unknown errors are INTERNAL). */
+export function asTesseraError(err: unknown): TesseraError {
+  if (err instanceof TesseraError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new TesseraError(ERROR_CODES.INTERNAL, message, { cause: err });
+}
+
+/** Converts an error into a gRPC ServiceError for a unary callback or stream.destroy(). */
+export function toServiceError(err: unknown): Partial<grpc.ServiceError> {
+  const e = asTesseraError(err);
+  const metadata = new grpc.Metadata();
+  metadata.set(TESSERA_CODE_KEY, e.code);
+  return { code: TO_STATUS[e.code], details: e.message, metadata };
+}
+
+/** Converts an error into the in-band RpcError of a streamed response. */
+export function toRpcError(err: unknown): RpcErrorMsg {
+  const e = asTesseraError(err);
+  return { code: TO_STATUS[e.code], message: e.message, tesseraCode: e.code };
+}
+
+function codeForStatus(status: number): ErrorCode {
+  switch (status) {
+    case grpc.status.INVALID_ARGUMENT: return ERROR_CODES.INVALID_ARGUMENT;
+    case grpc.status.NOT_FOUND: return ERROR_CODES.UNKNOWN_TABLE;
+    case grpc.status.ALREADY_EXISTS: return ERROR_CODES.TABLE_EXISTS;
+    case grpc.status.FAILED_PRECONDITION: return ERROR_CODES.STALE_SHARD_MAP;
+    case grpc.status.UNAVAILABLE: return ERROR_CODES.UNAVAILABLE;
+    case grpc.status.DEADLINE_EXCEEDED: return ERROR_CODES.DEADLINE;
+    case grpc.status.CANCELLED: return ERROR_CODES.UNAVAILABLE;
+    default: return ERROR_CODES.INTERNAL;
+  }
+}
+
+/** Converts an in-band RpcError back into a TesseraError on the client. */
+export function fromRpcError(e: RpcErrorMsg, peer: string): TesseraError {
+  const code = KNOWN.has(e.tesseraCode) ? (e.tesseraCode as ErrorCode) : codeForStatus(e.code);
+  return new TesseraError(code, `${peer}: ${e.message}`);
+}
+
+/** Converts a gRPC client error into a TesseraError, keeping the server's stable code. */
+export function fromServiceError(err: unknown, peer: string): TesseraError {
+  if (err instanceof TesseraError) return err;
+  const se = err as Partial<grpc.ServiceError>;
+  const fromMeta = se.metadata?.get(TESSERA_CODE_KEY)?.[0];
+  const code = typeof fromMeta === 'string' && KNOWN.has(fromMeta)
+    ? (fromMeta as ErrorCode)
+    : codeForStatus(se.code ?? grpc.status.UNKNOWN);
+  return new TesseraError(code, `${peer}: ${se.details ?? se.message ?? String(err)}`, { cause: err });
+}

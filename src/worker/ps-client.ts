@@ -1,0 +1,275 @@
+/**
+ * PsClient: the worker's view of the sharded parameter servers.
+ *
+ * Pull: dedup ids → slice by owner (shard map) → split into bounded requests → fan out to every
+ * PS in parallel → stitch the answers back into the caller's order (duplicates included).
+ * Push: dedup ids and sum their gradients → slice → fan out, without waiting, up to
+ * `maxInflightPushes` outstanding (bounded staleness). Every call has a deadline; UNAVAILABLE
+ * and deadline errors are retried with backoff until `retryDeadlineMs`.
+ *
+ * ```ts
+ * const client = new PsClient({ shardMap, logger });
+ * await client.createTable({ name: 'emb', kind: 'embedding', dim: 16, optimizer: { kind: 'adagrad', lr: 0.05 } });
+ * const rows = await client.pull('emb', idsFrom([1n, 2n, 1n]), 16);   // [3 × 16]
+ * await client.push('emb', idsFrom([1n]), new Float32Array(16).fill(0.1));
+ * await client.flush();
+ * ```
+ */
+import { DEFAULT_BACKOFF, BackoffOptions } from '../common/backoff';
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { Logger } from '../common/logger';
+import type { TableSpec } from '../ps/store/table-store';
+import { tableSpecToWire } from '../ps/table-spec-wire';
+import { bucketOf } from '../sharding/buckets';
+import { dedupIds } from '../sharding/dedup';
+import { hashFeature } from '../sharding/feature-hash';
+import { ShardMap, bucketsOwnedBy } from '../sharding/shard-map';
+import { sliceByOwner, Slice } from '../sharding/slicer';
+import { Encoding, PullResponseMsg } from '../wire/data-plane-codec';
+import { decodeF16, encodeF16 } from '../wire/f16';
+import { DEFAULT_MAX_REQUEST_BYTES } from '../wire/grpc-options';
+import { asBytes, f32FromBytes, IdArray } from '../wire/key-block';
+import { PsConnection, PsStats } from '../wire/ps-connection';
+import { PushWindow } from './push-window';
+import { withRetry } from './retry';
+
+export interface PsClientOptions {
+  shardMap: ShardMap;
+  logger: Logger;
+  /** Outstanding async pushes allowed; 0 = synchronous. Default 2. */
+  maxInflightPushes?: number;
+  /** Deadline of one RPC attempt, ms. Default 10 s. */
+  callTimeoutMs?: number;
+  /** Keep retrying UNAVAILABLE for this long, ms. Default 60 s. */
+  retryDeadlineMs?: number;
+  backoff?: BackoffOptions;
+  /** Wire encoding for values and gradients. Default f32. */
+  encoding?: 'f32' | 'f16';
+  /** Largest number of ids in one request; bigger slices are split. Default 65,536. */
+  maxRowsPerRequest?: number;
+  /** Opens a connection to a PS (injected in tests). */
+  connect?: (addr: string) => PsConnection;
+}
+
+const DENSE_SALT_FIELD = '__tessera_dense_table__';
+
+export class PsClient {
+  private shardMap: ShardMap;
+  private readonly conns: PsConnection[];
+  private readonly window: PushWindow;
+  private readonly encoding: Encoding;
+  private readonly callTimeoutMs: number;
+  private readonly maxRows: number;
+  private readonly retry;
+  private readonly log: Logger;
+  private readonly denseOwner = new Map<string, number>();
+
+  constructor(opts: PsClientOptions) {
+    this.shardMap = opts.shardMap;
+    this.log = opts.logger.child({ component: 'ps-client' });
+    const connect = opts.connect ?? ((addr: string) => new PsConnection({ addr, maxMessageBytes: DEFAULT_MAX_REQUEST_BYTES * 2 }));
+    this.conns = opts.shardMap.ps.map((p) => connect(p.addr));
+    this.window = new PushWindow(opts.maxInflightPushes ?? 2, this.log);
+    this.encoding = opts.encoding === 'f16' ? Encoding.F16 : Encoding.F32;
+    this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
+    this.maxRows = opts.maxRowsPerRequest ?? 65_536;
+    this.retry = { backoff: opts.backoff ?? DEFAULT_BACKOFF, retryDeadlineMs: opts.retryDeadlineMs ?? 60_000, logger: this.log };
+  }
+
+  get map(): ShardMap {
+    return this.shardMap;
+  }
+
+  /** Outstanding pushes right now. */
+  get inflightPushes(): number {
+    return this.window.size;
+  }
+
+  /** Times push() had to wait for the window. */
+  get pushThrottles(): number {
+    return this.window.throttleCount;
+  }
+
+  /** Waits until every PS accepts connections. */
+  async waitReady(timeoutMs = 10_000): Promise<void> {
+    await Promise.all(this.conns.map((c) => c.waitReady(timeoutMs)));
+  }
+
+  /** Installs this client's shard map on every PS (the chief's job in a cluster). */
+  async installShardMap(): Promise<void> {
+    const m = this.shardMap;
+    await Promise.all(this.conns.map((c, i) => {
+      const owned = Uint32Array.from(bucketsOwnedBy(m, i));
+      const req = { version: m.version, psIndex: i, numBuckets: m.numBuckets, ownedBuckets: asBytes(owned) };
+      return this.call(`SetShardMap on ${c.addr}`, () => c.adminCall('SetShardMap', req, this.callTimeoutMs));
+    }));
+  }
+
+  /** Creates an embedding table on every PS, or a dense table on its owner. Idempotent. */
+  async createTable(spec: TableSpec): Promise<void> {
+    const req = { spec: tableSpecToWire(spec) };
+    const targets = spec.kind === 'dense' ? [this.conns[this.ownerOfDense(spec.name)]] : this.conns;
+    await Promise.all(targets.map((c) => this.call(`CreateTable on ${c.addr}`, () => c.adminCall('CreateTable', req, this.callTimeoutMs))));
+  }
+
+  async dropTable(name: string): Promise<void> {
+    await Promise.all(this.conns.map((c) => this.call(`DropTable on ${c.addr}`, () => c.adminCall('DropTable', { name }, this.callTimeoutMs))));
+  }
+
+  /** Rows for `ids` (duplicates allowed), as [n × dim] in the caller's order. */
+  async pull(table: string, ids: IdArray, dim: number): Promise<Float32Array> {
+    const { unique, inverse } = dedupIds(ids);
+    const uniqueRows = new Float32Array((unique.length >>> 1) * dim);
+    const slices = sliceByOwner(unique, this.shardMap);
+    await Promise.all(slices.map((s) => this.pullSlice(table, s, dim, uniqueRows)));
+    if (inverse.length === unique.length >>> 1 && isIdentity(inverse)) return uniqueRows;
+    const out = new Float32Array(inverse.length * dim);
+    for (let i = 0; i < inverse.length; i++) {
+      const src = inverse[i] * dim;
+      const dst = i * dim;
+      for (let d = 0; d < dim; d++) out[dst + d] = uniqueRows[src + d];
+    }
+    return out;
+  }
+
+  /** All values of a dense table. */
+  async pullDense(table: string): Promise<Float32Array> {
+    const c = this.conns[this.ownerOfDense(table)];
+    const res = await this.call(`pull ${table} from ${c.addr}`, () => c.pull(this.pullReq(table, new Uint8Array(0)), this.callTimeoutMs));
+    return this.decodeValues(res);
+  }
+
+  /**
+   * Pushes gradients [n × dim] for `ids`. Returns once the push is in flight and the window has
+   * room; `flush()` waits for completion. Duplicate ids are summed here before sending.
+   */
+  async push(table: string, ids: IdArray, grads: Float32Array): Promise<void> {
+    const n = ids.length >>> 1;
+    if (grads.length % Math.max(n, 1) !== 0 || (n === 0 && grads.length !== 0)) {
+      throw new TesseraError(ERROR_CODES.BAD_GRADIENT, `grads: length ${grads.length} is not a multiple of ${n} ids`);
+    }
+    const dim = n === 0 ? 0 : grads.length / n;
+    const { unique, inverse } = dedupIds(ids);
+    const summed = new Float32Array((unique.length >>> 1) * dim);
+    for (let i = 0; i < n; i++) {
+      const dst = inverse[i] * dim;
+      const src = i * dim;
+      for (let d = 0; d < dim; d++) summed[dst + d] += grads[src + d];
+    }
+    const slices = sliceByOwner(unique, this.shardMap);
+    await this.window.admit(async () => {
+      await Promise.all(slices.map((s) => this.pushSlice(table, s, summed, dim)));
+    });
+  }
+
+  /** Pushes a dense table's gradient (async, same window as push()). */
+  async pushDense(table: string, grads: Float32Array): Promise<void> {
+    const c = this.conns[this.ownerOfDense(table)];
+    const copy = Float32Array.from(grads); // the caller may reuse its buffer while this is in flight
+    await this.window.admit(async () => {
+      await this.call(`push ${table} to ${c.addr}`, () => c.push(this.pushReq(table, new Uint8Array(0), copy), this.callTimeoutMs));
+    });
+  }
+
+  /** Waits for every outstanding push and throws the first failure. */
+  flush(): Promise<void> {
+    return this.window.drain();
+  }
+
+  /** Stats of every PS, in shard-map order. */
+  stats(): Promise<PsStats[]> {
+    return Promise.all(this.conns.map((c) => this.call(`Stats on ${c.addr}`, () => c.adminCall<PsStats>('Stats', {}, this.callTimeoutMs))));
+  }
+
+  close(): void {
+    for (const c of this.conns) c.close();
+  }
+
+  private ownerOfDense(table: string): number {
+    let owner = this.denseOwner.get(table);
+    if (owner === undefined) {
+      const h = hashFeature(DENSE_SALT_FIELD, table);
+      owner = this.shardMap.owner[bucketOf(Number(h & 0xffffffffn), Number(h >> 32n), this.shardMap.numBuckets)];
+      this.denseOwner.set(table, owner);
+    }
+    return owner;
+  }
+
+  private async pullSlice(table: string, s: Slice, dim: number, out: Float32Array): Promise<void> {
+    const c = this.conns[s.psIndex];
+    const n = s.ids.length >>> 1;
+    const chunks: Promise<void>[] = [];
+    for (let a = 0; a < n; a += this.maxRows) {
+      const b = Math.min(n, a + this.maxRows);
+      const ids = asBytes(s.ids.subarray(2 * a, 2 * b));
+      chunks.push(this.call(`pull ${table} from ${c.addr}`, () => c.pull(this.pullReq(table, ids), this.callTimeoutMs)).then((res) => {
+        const rows = this.decodeValues(res);
+        if (res.dim !== dim || rows.length !== (b - a) * dim) {
+          throw new TesseraError(ERROR_CODES.DIM_MISMATCH, `${c.addr}: table "${table}" has dim ${res.dim}, caller expected ${dim}`);
+        }
+        copyRows(rows, out, s.positions, a, b, dim, true);
+      }));
+    }
+    await Promise.all(chunks);
+  }
+
+  private async pushSlice(table: string, s: Slice, summed: Float32Array, dim: number): Promise<void> {
+    const c = this.conns[s.psIndex];
+    const n = s.ids.length >>> 1;
+    const sends: Promise<unknown>[] = [];
+    for (let a = 0; a < n; a += this.maxRows) {
+      const b = Math.min(n, a + this.maxRows);
+      const g = new Float32Array((b - a) * dim);
+      copyRows(summed, g, s.positions, a, b, dim, false);
+      const ids = asBytes(s.ids.subarray(2 * a, 2 * b));
+      sends.push(this.call(`push ${table} to ${c.addr}`, () => c.push(this.pushReq(table, ids, g), this.callTimeoutMs)));
+    }
+    await Promise.all(sends);
+  }
+
+  private pullReq(table: string, ids: Uint8Array) {
+    return { table, shardMapVersion: this.shardMap.version, ids, encoding: this.encoding, requestId: 0 };
+  }
+
+  private pushReq(table: string, ids: Uint8Array, grads: Float32Array) {
+    let payload: Uint8Array = asBytes(grads);
+    if (this.encoding === Encoding.F16) {
+      const half = new Uint16Array(grads.length);
+      encodeF16(grads, half);
+      payload = asBytes(half);
+    }
+    return { table, shardMapVersion: this.shardMap.version, ids, grads: payload, encoding: this.encoding, requestId: 0 };
+  }
+
+  private decodeValues(res: PullResponseMsg): Float32Array {
+    if (res.encoding !== Encoding.F16) return f32FromBytes(res.values);
+    const v = res.values;
+    const half = v.byteOffset % 2 === 0 ? new Uint16Array(v.buffer, v.byteOffset, v.byteLength >>> 1) : new Uint16Array(Uint8Array.from(v).buffer);
+    const out = new Float32Array(half.length);
+    decodeF16(half, out);
+    return out;
+  }
+
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return withRetry(what, this.retry, fn);
+  }
+}
+
+/**
+ * Moves rows between a slice-ordered buffer and a batch-ordered one without creating a view per
+ * row. scatter=true: row k-a of `src` goes to row positions[k] of `dst`; false: the reverse.
+ */
+function copyRows(src: Float32Array, dst: Float32Array, positions: Uint32Array, a: number, b: number, dim: number, scatter: boolean): void {
+  for (let k = a; k < b; k++) {
+    const sliceRow = (k - a) * dim;
+    const batchRow = positions[k] * dim;
+    const from = scatter ? sliceRow : batchRow;
+    const to = scatter ? batchRow : sliceRow;
+    for (let d = 0; d < dim; d++) dst[to + d] = src[from + d];
+  }
+}
+
+function isIdentity(inverse: Uint32Array): boolean {
+  for (let i = 0; i < inverse.length; i++) if (inverse[i] !== i) return false;
+  return true;
+}

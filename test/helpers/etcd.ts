@@ -1,0 +1,65 @@
+/**
+ * Real etcd for tests (no mock etcd in membership tests, DESIGN §3). Wraps
+ * src/common/etcd-launcher.ts; every test that starts one stops it in after()/afterEach().
+ */
+import type { ChildProcess } from 'node:child_process';
+import { EtcdProcess, etcdAvailable as launcherEtcdAvailable, launchEtcd } from '../../src/common/etcd-launcher';
+
+/** Message used when a suite skips because etcd is absent. */
+export const ETCD_SKIP_MESSAGE = 'etcd not installed: apt-get install -y etcd-server';
+
+/** A running test etcd. */
+export interface EtcdHandle {
+  /** Client URL, `http://127.0.0.1:PORT`. */
+  url: string;
+  /** Data dir (a mkdtemp dir unless the caller passed one). */
+  dataDir: string;
+  /** The current etcd child; a new one after `restart()`. */
+  proc: ChildProcess;
+  /** SIGTERM, await exit, remove the data dir unless `keepData`. Safe to call twice. */
+  stop(): Promise<void>;
+  /** SIGKILL and await exit (a crash); the data dir stays for `restart()`. */
+  kill(): Promise<void>;
+  /** Start again on the same port and data dir; resolves when healthy. */
+  restart(): Promise<void>;
+}
+
+/** True when the `etcd` binary is on PATH. */
+export function etcdAvailable(): boolean {
+  return launcherEtcdAvailable();
+}
+
+/**
+ * Starts etcd on free ports with a temp data dir and resolves once `/health` is true.
+ *
+ * ```ts
+ * before(async function () { requireEtcd(this); etcd = await startEtcd(); });
+ * after(async () => etcd?.stop());
+ * ```
+ */
+export async function startEtcd(opts: { dataDir?: string; keepData?: boolean } = {}): Promise<EtcdHandle> {
+  const p: EtcdProcess = await launchEtcd(opts);
+  return {
+    url: p.url,
+    dataDir: p.dataDir,
+    get proc() {
+      return p.proc;
+    },
+    stop: () => p.stop(),
+    kill: () => p.kill(),
+    restart: () => p.restart(),
+  };
+}
+
+/**
+ * Skips the current suite/test with {@link ETCD_SKIP_MESSAGE} when etcd is not installed.
+ * With `TESSERA_REQUIRE_ETCD=1` (CI) it throws instead, so a missing etcd fails rather than skips.
+ */
+export function requireEtcd(ctx: Mocha.Context): void {
+  if (!etcdAvailable()) {
+    if (process.env.TESSERA_REQUIRE_ETCD === '1') throw new Error(`TESSERA_REQUIRE_ETCD=1 but ${ETCD_SKIP_MESSAGE}`);
+    // eslint-disable-next-line no-console
+    console.warn(`  skipping: ${ETCD_SKIP_MESSAGE}`);
+    ctx.skip();
+  }
+}

@@ -1,0 +1,120 @@
+import { expect } from 'chai';
+import { silentLogger } from '../../src/common/logger';
+import { PsNode } from '../../src/ps/ps-node';
+import { EmbeddingTable } from '../../src/ps/store/embedding-table';
+import type { TableSpec } from '../../src/ps/store/table-store';
+import { dedupIds } from '../../src/sharding/dedup';
+import { PsClient } from '../../src/worker/ps-client';
+import { createTestCluster, TestCluster } from '../helpers/ps';
+
+const DIM = 8;
+const SPEC: TableSpec = { name: 'emb', kind: 'embedding', dim: DIM, optimizer: { kind: 'adagrad', lr: 0.1 }, initializer: { kind: 'uniform', scale: 0.05 }, seed: 7 };
+
+/** n distinct pseudo-random 64-bit ids. */
+function randomIds(n: number, seed: number): Uint32Array {
+  const ids = new Uint32Array(2 * n);
+  let s = seed >>> 0;
+  for (let i = 0; i < ids.length; i++) {
+    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
+    ids[i] = s;
+  }
+  return dedupIds(ids).unique;
+}
+
+function bits(a: Float32Array): Uint32Array {
+  return new Uint32Array(a.buffer, a.byteOffset, a.length);
+}
+
+describe('PS over real gRPC (2 servers on port 0)', function () {
+  this.timeout(120_000);
+  let c: TestCluster;
+  afterEach(async () => c?.tearDown());
+
+  it('pulls and pushes 1M distinct ids exactly like one in-process table', async () => {
+    c = await createTestCluster(2, { maxInflightPushes: 2 });
+    await c.client.createTable(SPEC);
+    const ref = new EmbeddingTable({ ...SPEC });
+    const ids = randomIds(1_000_000, 1);
+    const n = ids.length >>> 1;
+    const pulled = await c.client.pull('emb', ids, DIM);
+    const expected = new Float32Array(n * DIM);
+    ref.pull(ids, expected);
+    expect(Buffer.from(bits(pulled).buffer).equals(Buffer.from(bits(expected).buffer))).to.equal(true);
+
+    for (let round = 0; round < 3; round++) {
+      const grads = new Float32Array(n * DIM).map((_, i) => Math.sin(i * 0.001 + round));
+      await c.client.push('emb', ids, grads);
+      ref.push(ids, grads);
+    }
+    await c.client.flush();
+    const after = await c.client.pull('emb', ids, DIM);
+    ref.pull(ids, expected);
+    expect(Buffer.from(bits(after).buffer).equals(Buffer.from(bits(expected).buffer))).to.equal(true);
+
+    const stats = await c.client.stats();
+    const rows = stats.map((s) => s.tables[0].rows);
+    expect(rows[0] + rows[1]).to.equal(n);
+    expect(Math.min(...rows)).to.be.greaterThan(n * 0.45); // buckets spread rows evenly
+  });
+
+  it('returns duplicate ids in caller order and sums their gradients', async () => {
+    c = await createTestCluster(2);
+    await c.client.createTable(SPEC);
+    const ids = new Uint32Array([5, 0, 9, 1, 5, 0, 5, 0]); // 5, 2^32+9, 5, 5
+    const rows = await c.client.pull('emb', ids, DIM);
+    expect(Array.from(rows.subarray(0, DIM))).to.deep.equal(Array.from(rows.subarray(2 * DIM, 3 * DIM)));
+    const single = new EmbeddingTable({ ...SPEC });
+    const g = new Float32Array(4 * DIM).fill(0.5);
+    await c.client.push('emb', ids, g);
+    await c.client.flush();
+    single.push(new Uint32Array([5, 0, 9, 1]), new Float32Array([...new Float32Array(DIM).fill(1.5), ...new Float32Array(DIM).fill(0.5)]));
+    const want = new Float32Array(2 * DIM);
+    single.pull(new Uint32Array([5, 0, 9, 1]), want);
+    const got = await c.client.pull('emb', new Uint32Array([5, 0, 9, 1]), DIM);
+    for (let i = 0; i < want.length; i++) expect(got[i]).to.be.closeTo(want[i], 1e-6);
+  });
+
+  it('serves dense tables from one owner', async () => {
+    c = await createTestCluster(2);
+    await c.client.createTable({ name: 'mlp', kind: 'dense', size: 1000, optimizer: { kind: 'sgd', lr: 0.5 }, initializer: { kind: 'zeros' } });
+    await c.client.pushDense('mlp', new Float32Array(1000).fill(2));
+    await c.client.flush();
+    const v = await c.client.pullDense('mlp');
+    expect(v.length).to.equal(1000);
+    expect(v[0]).to.equal(-1);
+    const owners = (await c.client.stats()).filter((s) => s.tables.some((t) => t.name === 'mlp'));
+    expect(owners).to.have.length(1);
+  });
+
+  it('moves values in fp16 on the wire within fp16 precision', async () => {
+    c = await createTestCluster(2, { encoding: 'f16' });
+    await c.client.createTable(SPEC);
+    const ref = new EmbeddingTable({ ...SPEC });
+    const ids = randomIds(5000, 3);
+    const got = await c.client.pull('emb', ids, DIM);
+    const want = new Float32Array(got.length);
+    ref.pull(ids, want);
+    for (let i = 0; i < want.length; i++) expect(got[i]).to.be.closeTo(want[i], Math.abs(want[i]) * 2 ** -10 + 1e-7);
+  });
+
+  it('retries an unreachable PS until it answers, then fails with UNAVAILABLE past the deadline', async () => {
+    c = await createTestCluster(1);
+    const dead = new PsClient({ shardMap: { ...c.map, ps: [{ id: 0, addr: '127.0.0.1:1' }] }, logger: silentLogger(), retryDeadlineMs: 300, callTimeoutMs: 200 });
+    try {
+      const err = await dead.pull('emb', new Uint32Array([1, 0]), DIM).then(() => null, (e) => e);
+      expect(err).to.have.property('code').that.is.oneOf(['TESSERA_ERR_UNAVAILABLE', 'TESSERA_ERR_DEADLINE']);
+      expect(err.message).to.contain('127.0.0.1:1');
+    } finally {
+      dead.close();
+    }
+  });
+
+  it('exposes PsNode logic without any transport (one node, direct calls)', () => {
+    const node = new PsNode({ config: { maxRequestBytes: 1 << 20 }, logger: silentLogger() });
+    expect(node.createTable(SPEC)).to.equal(true);
+    expect(node.createTable(SPEC)).to.equal(false);
+    let region = new Uint8Array(0);
+    node.pull({ table: 'emb', shardMapVersion: 0, ids: new Uint8Array(16), encoding: 0 }, (bytes) => (region = new Uint8Array(bytes)));
+    expect(region.byteLength).to.equal(2 * DIM * 4);
+  });
+});
