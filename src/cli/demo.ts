@@ -69,7 +69,7 @@ export async function runDemo(argv: string[]): Promise<number> {
         for (let d = 0; d < dim; d++) {
           const diff = rows[i * dim + d] - target(ids[2 * i], d);
           loss += diff * diff;
-          grads[i * dim + d] = (2 * diff) / batch;
+          grads[i * dim + d] = 2 * diff; // per-row squared error: each row fits its own target
         }
       }
       loss /= batch * dim;

@@ -7,7 +7,9 @@
  * buffer. The output is ordinary protobuf, byte-compatible with the .proto (tested against
  * protobufjs in test/unit/wire/data-plane-codec.test.ts), so any gRPC client can talk to a PS.
  */
-import { ProtoReader, ProtoWriter, bytesFieldSize, uintFieldSize, varintSize } from './proto-bytes';
+import {
+  GRPC_FRAME_HEADER, MAX_PADDING, ProtoReader, ProtoWriter, bytesFieldSize, uintFieldSize, varintSize,
+} from './proto-bytes';
 
 /** Wire encodings of values and gradients (enum tessera.v1.Encoding). */
 export const enum Encoding {
@@ -81,13 +83,14 @@ function decodeRpcError(buf: Uint8Array): RpcErrorMsg {
 
 export function encodePullRequest(m: PullRequestMsg): Buffer {
   const size = bytesFieldSize(1, Buffer.byteLength(m.table)) + uintFieldSize(2, m.shardMapVersion)
-    + bytesFieldSize(3, m.ids.byteLength) + uintFieldSize(4, m.encoding) + uintFieldSize(5, m.requestId);
+    + bytesFieldSize(3, m.ids.byteLength) + uintFieldSize(4, m.encoding) + uintFieldSize(5, m.requestId) + MAX_PADDING;
   return new ProtoWriter(Buffer.allocUnsafe(size))
     .string(1, m.table)
     .uint(2, m.shardMapVersion)
-    .bytes(3, m.ids)
     .uint(4, m.encoding)
     .uint(5, m.requestId)
+    .alignNext(3, m.ids.byteLength, GRPC_FRAME_HEADER)
+    .bytes(3, m.ids)
     .finish();
 }
 
@@ -112,14 +115,16 @@ export function decodePullRequest(buf: Buffer): PullRequestMsg {
 export function encodePushRequest(m: PushRequestMsg): Buffer {
   const size = bytesFieldSize(1, Buffer.byteLength(m.table)) + uintFieldSize(2, m.shardMapVersion)
     + bytesFieldSize(3, m.ids.byteLength) + bytesFieldSize(4, m.grads.byteLength)
-    + uintFieldSize(5, m.encoding) + uintFieldSize(6, m.requestId);
+    + uintFieldSize(5, m.encoding) + uintFieldSize(6, m.requestId) + 2 * MAX_PADDING;
   return new ProtoWriter(Buffer.allocUnsafe(size))
     .string(1, m.table)
     .uint(2, m.shardMapVersion)
-    .bytes(3, m.ids)
-    .bytes(4, m.grads)
     .uint(5, m.encoding)
     .uint(6, m.requestId)
+    .alignNext(3, m.ids.byteLength, GRPC_FRAME_HEADER)
+    .bytes(3, m.ids)
+    .alignNext(4, m.grads.byteLength, GRPC_FRAME_HEADER)
+    .bytes(4, m.grads)
     .finish();
 }
 
@@ -150,24 +155,24 @@ export function encodePullResponse(m: PullResponseMsg): Buffer {
 }
 
 /**
- * Allocates an encoded PullResponse whose `values` payload (`valueBytes` long) starts at a
- * 4-byte-aligned offset, so the caller can gather rows straight into it through a typed view.
- * `values` (field 2) is written first; protobuf allows fields in any order.
+ * Allocates an encoded PullResponse whose `values` payload (`valueBytes` long) is 4-byte aligned
+ * both here, so the PS gathers rows straight into it through a typed view, and where the client
+ * reads it (gRPC puts a received message 5 bytes into a fresh buffer), so the client decodes
+ * values as a view too. The message starts 1 byte into its ArrayBuffer (1 ≡ 5 mod 4), and a
+ * padding field before `values` fixes the payload offset; protobuf allows any field order.
  */
 export function allocPullResponse(
   requestId: number, dim: number, encoding: Encoding, valueBytes: number,
 ): { encoded: Buffer; values: Uint8Array } {
-  const head = 1 + varintSize(valueBytes);
-  const tail = 1 + varintSize(requestId) + 1 + varintSize(dim) + 1 + varintSize(encoding);
-  const pad = (4 - (head % 4)) % 4;
-  const ab = new ArrayBuffer(pad + head + valueBytes + tail);
-  const encoded = Buffer.from(ab, pad, head + valueBytes + tail);
-  const w = new ProtoWriter(encoded);
-  w.lengthHeader(2, valueBytes);
-  const values = new Uint8Array(ab, pad + head, valueBytes);
-  w.advance(valueBytes);
-  w.uint(1, requestId).uint(3, dim).uint(4, encoding);
-  return { encoded, values };
+  const size = MAX_PADDING + bytesFieldSize(2, valueBytes) + uintFieldSize(1, requestId)
+    + uintFieldSize(3, dim) + uintFieldSize(4, encoding);
+  const START = GRPC_FRAME_HEADER % 4;
+  const ab = new ArrayBuffer(START + size);
+  const w = new ProtoWriter(Buffer.from(ab, START, size));
+  w.alignNext(2, valueBytes, GRPC_FRAME_HEADER).lengthHeader(2, valueBytes);
+  const values = new Uint8Array(ab, START + w.position, valueBytes);
+  w.advance(valueBytes).uint(1, requestId).uint(3, dim).uint(4, encoding);
+  return { encoded: w.finish(), values };
 }
 
 export function decodePullResponse(buf: Buffer): PullResponseMsg {

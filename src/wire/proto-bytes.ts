@@ -6,6 +6,15 @@
  */
 import { TesseraError, ERROR_CODES } from '../common/errors';
 
+/** Field number reserved in every data-plane message for alignment padding. */
+export const PADDING_FIELD = 15;
+
+/** Most bytes one alignNext() call adds. */
+export const MAX_PADDING = 5;
+
+/** Offset at which gRPC receivers place a message in its buffer (compress flag + length). */
+export const GRPC_FRAME_HEADER = 5;
+
 /** Bytes a varint encoding of `v` takes. */
 export function varintSize(v: number): number {
   let n = 1;
@@ -80,11 +89,36 @@ export class ProtoWriter {
     return this;
   }
 
+  /**
+   * Before a length-delimited field of `len` bytes, writes a padding field (field
+   * {@link PADDING_FIELD}, ignored by every decoder) so that the payload will start at a
+   * multiple of 4 bytes from `base` bytes before this writer's start. gRPC receivers place a
+   * message 5 bytes into a fresh buffer (after the frame header), so base = 5 makes payloads
+   * aligned where they are read, and typed-array views replace copies. Costs at most 5 bytes.
+   */
+  alignNext(field: number, len: number, base: number): this {
+    const head = varintSize((field << 3) | 2) + varintSize(len);
+    let p = (4 - ((base + this.pos + head) % 4)) % 4;
+    if (p === 0) return this;
+    if (p < 2) p += 4; // the smallest padding field is 2 bytes (tag + zero length)
+    this.ensure(p);
+    this.buf[this.pos++] = (PADDING_FIELD << 3) | 2;
+    this.buf[this.pos++] = p - 2;
+    this.buf.fill(0, this.pos, this.pos + p - 2);
+    this.pos += p - 2;
+    return this;
+  }
+
   /** Skips `n` bytes the caller fills in itself. */
   advance(n: number): this {
     this.ensure(n);
     this.pos += n;
     return this;
+  }
+
+  /** Bytes written so far. */
+  get position(): number {
+    return this.pos;
   }
 
   /** The written bytes (a view, not a copy). */

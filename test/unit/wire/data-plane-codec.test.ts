@@ -50,6 +50,31 @@ describe('data-plane codec vs protobufjs', () => {
     expect(Buffer.from(back.values).equals(values)).to.equal(true);
   });
 
+  /** What a gRPC receiver does: frame header + message in one fresh buffer, message at offset 5. */
+  function asReceived(encoded: Buffer): Buffer {
+    const framed = Buffer.alloc(encoded.length + 5 + 8192); // > 4 KiB: not from Node's pool
+    encoded.copy(framed, 5);
+    return framed.subarray(5, 5 + encoded.length);
+  }
+
+  it('aligns id and value payloads where the receiver reads them, for any table name length', () => {
+    for (let nameLen = 1; nameLen <= 9; nameLen++) {
+      const table = 't'.repeat(nameLen);
+      const push = codec.decodePushRequest(asReceived(codec.encodePushRequest({ table, shardMapVersion: 300, ids, grads: values, encoding: 0, requestId: 99999 })));
+      expect(push.table).to.equal(table);
+      expect(push.ids.byteOffset % 4, `push ids, name ${nameLen}`).to.equal(0);
+      expect(push.grads.byteOffset % 4, `push grads, name ${nameLen}`).to.equal(0);
+      expect(Buffer.from(push.grads).equals(values)).to.equal(true);
+      const pull = codec.decodePullRequest(asReceived(codec.encodePullRequest({ table, shardMapVersion: 1, ids, encoding: 0, requestId: 2 ** nameLen })));
+      expect(pull.ids.byteOffset % 4, `pull ids, name ${nameLen}`).to.equal(0);
+      expect(pull.requestId).to.equal(2 ** nameLen);
+    }
+    for (const bytes of [4, 12, 400, 70_000, 300_000]) {
+      const { encoded } = codec.allocPullResponse(7, 1, codec.Encoding.F32, bytes);
+      expect(codec.decodePullResponse(asReceived(encoded)).values.byteOffset % 4, `response of ${bytes} bytes`).to.equal(0);
+    }
+  });
+
   it('round-trips an in-band error on Pull and Push responses', () => {
     const error = { code: 9, message: 'stale', tesseraCode: 'TESSERA_ERR_STALE_SHARD_MAP' };
     const pull = codec.decodePullResponse(codec.encodePullResponse({ requestId: 1, values: new Uint8Array(0), dim: 0, encoding: 0, error }));
