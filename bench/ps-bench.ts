@@ -11,6 +11,7 @@ import { spawn } from 'child_process';
 import * as path from 'path';
 import { spawnPs } from '../src/cli/ps-process';
 import { measureRedisMget } from './peers/redis-peer';
+import { measureGrpcStream } from './peers/grpc-echo';
 import { measureTcpRequestResponse } from './peers/tcp-echo';
 
 const BATCH = 8192;
@@ -46,6 +47,8 @@ async function main(): Promise<void> {
   const bytesPerValue = encoding === 'f16' ? 2 : 4;
   const redis = await measureRedisMget({ rows: 1_000_000, batch: BATCH, valueBytes: DIM * bytesPerValue, seconds, pipelineDepth: inflight });
   const tcp = await measureTcpRequestResponse({ requestBytes: BATCH * 8, responseBytes: BATCH * DIM * bytesPerValue, seconds, inflight });
+  const grpcStream = await measureGrpcStream({ requestBytes: BATCH * 8, responseBytes: BATCH * DIM * bytesPerValue, seconds, inflight });
+  const grpcRows = grpcStream.roundTripsPerS * BATCH;
   const redisRows = 'skipped' in redis ? null : Math.max(redis.rowsPerS, redis.pipelinedRowsPerS ?? 0);
   const tcpRows = tcp.roundTripsPerS * BATCH;
   const pull = client.pull_rows_per_s as number;
@@ -55,6 +58,7 @@ async function main(): Promise<void> {
     `push:  ${((client.push_rows_per_s as number) / 1e6).toFixed(2)} M rows/s (Adagrad)`,
     'skipped' in redis ? `redis: skipped (${redis.skipped})`
       : `redis MGET: ${(redis.rowsPerS / 1e6).toFixed(2)} M rows/s (1 in flight), ${((redis.pipelinedRowsPerS ?? 0) / 1e6).toFixed(2)} M rows/s (${inflight} in flight)  → pull is ${(pull / redisRows!).toFixed(2)}×`,
+    `grpc-js stream, no PS work: ${(grpcRows / 1e6).toFixed(2)} M rows/s (${grpcStream.responseMbPerS.toFixed(0)} MB/s of values)  → pull is ${((100 * pull) / grpcRows).toFixed(1)}% of it`,
     `raw TCP limit: ${(tcpRows / 1e6).toFixed(2)} M rows/s (${tcp.responseMbPerS.toFixed(0)} MB/s of values)  → pull is ${((100 * pull) / tcpRows).toFixed(1)}% of it`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -66,6 +70,7 @@ async function main(): Promise<void> {
     pull_p99_ms: Number((client.pull_p99_ms as number).toFixed(3)),
     redis_mget_rows_per_s: redisRows === null ? null : Math.round(redisRows),
     tcp_limit_rows_per_s: Math.round(tcpRows),
+    grpc_stream_limit_rows_per_s: Math.round(grpcRows),
     encoding,
     inflight,
   };

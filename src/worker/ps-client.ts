@@ -21,7 +21,7 @@ import type { Logger } from '../common/logger';
 import type { TableSpec } from '../ps/store/table-store';
 import { tableSpecToWire } from '../ps/table-spec-wire';
 import { bucketOf } from '../sharding/buckets';
-import { dedupIds } from '../sharding/dedup';
+import { Deduper } from '../sharding/dedup';
 import { hashFeature } from '../sharding/feature-hash';
 import { ShardMap, bucketsOwnedBy } from '../sharding/shard-map';
 import { sliceByOwner, Slice } from '../sharding/slicer';
@@ -63,6 +63,11 @@ export class PsClient {
   private readonly retry;
   private readonly log: Logger;
   private readonly denseOwner = new Map<string, number>();
+  // Dedup scratch, reused by every call. Safe with concurrent calls because each call consumes
+  // it synchronously (slicing copies the ids) before its first await.
+  private readonly deduper = new Deduper();
+  private scratchUnique = new Uint32Array(0);
+  private scratchInverse = new Uint32Array(0);
 
   constructor(opts: PsClientOptions) {
     this.shardMap = opts.shardMap;
@@ -118,11 +123,10 @@ export class PsClient {
 
   /** Rows for `ids` (duplicates allowed), as [n × dim] in the caller's order. */
   async pull(table: string, ids: IdArray, dim: number): Promise<Float32Array> {
-    const { unique, inverse } = dedupIds(ids);
-    const uniqueRows = new Float32Array((unique.length >>> 1) * dim);
-    const slices = sliceByOwner(unique, this.shardMap);
+    const { slices, count, inverse } = this.dedupAndSlice(ids);
+    const uniqueRows = new Float32Array(count * dim);
     await Promise.all(slices.map((s) => this.pullSlice(table, s, dim, uniqueRows)));
-    if (inverse.length === unique.length >>> 1 && isIdentity(inverse)) return uniqueRows;
+    if (!inverse) return uniqueRows;
     const out = new Float32Array(inverse.length * dim);
     for (let i = 0; i < inverse.length; i++) {
       const src = inverse[i] * dim;
@@ -149,17 +153,35 @@ export class PsClient {
       throw new TesseraError(ERROR_CODES.BAD_GRADIENT, `grads: length ${grads.length} is not a multiple of ${n} ids`);
     }
     const dim = n === 0 ? 0 : grads.length / n;
-    const { unique, inverse } = dedupIds(ids);
-    const summed = new Float32Array((unique.length >>> 1) * dim);
-    for (let i = 0; i < n; i++) {
-      const dst = inverse[i] * dim;
-      const src = i * dim;
-      for (let d = 0; d < dim; d++) summed[dst + d] += grads[src + d];
+    const { slices, count, inverse } = this.dedupAndSlice(ids);
+    let rows = grads;
+    if (inverse) {
+      rows = new Float32Array(count * dim); // duplicate ids: sum their gradients here
+      for (let i = 0; i < n; i++) {
+        const dst = inverse[i] * dim;
+        const src = i * dim;
+        for (let d = 0; d < dim; d++) rows[dst + d] += grads[src + d];
+      }
     }
-    const slices = sliceByOwner(unique, this.shardMap);
+    // pushSlice copies each slice's rows before the first await, so the caller may reuse `grads`.
     await this.window.admit(async () => {
-      await Promise.all(slices.map((s) => this.pushSlice(table, s, summed, dim)));
+      await Promise.all(slices.map((s) => this.pushSlice(table, s, rows, dim)));
     });
+  }
+
+  /**
+   * Dedups `ids` and slices the distinct ids by owner. `inverse` (input position → distinct
+   * index) is returned only when there were duplicates; otherwise distinct order = input order.
+   */
+  private dedupAndSlice(ids: IdArray): { slices: Slice[]; count: number; inverse: Uint32Array | null } {
+    const n = ids.length >>> 1;
+    if (this.scratchInverse.length < n) {
+      this.scratchUnique = new Uint32Array(2 * n);
+      this.scratchInverse = new Uint32Array(n);
+    }
+    const count = this.deduper.dedupInto(ids, this.scratchUnique, this.scratchInverse);
+    const slices = sliceByOwner(this.scratchUnique.subarray(0, 2 * count), this.shardMap);
+    return { slices, count, inverse: count === n ? null : this.scratchInverse.slice(0, n) };
   }
 
   /** Pushes a dense table's gradient (async, same window as push()). */
@@ -267,9 +289,4 @@ function copyRows(src: Float32Array, dst: Float32Array, positions: Uint32Array, 
     const to = scatter ? batchRow : sliceRow;
     for (let d = 0; d < dim; d++) dst[to + d] = src[from + d];
   }
-}
-
-function isIdentity(inverse: Uint32Array): boolean {
-  for (let i = 0; i < inverse.length; i++) if (inverse[i] !== i) return false;
-  return true;
 }
