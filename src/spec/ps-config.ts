@@ -1,0 +1,77 @@
+/**
+ * The bridge between the job spec and the parameter server's own config types. Optimizer,
+ * initializer, table-name, dim and seed checks are the PS's (src/ps), called with the YAML path as
+ * their key so their messages name the spec location; this file only translates key spelling:
+ * YAML is snake_case (`initial_accumulator`), the PS configs are camelCase (`initialAccumulator`).
+ */
+import type { OptimizerConfig } from '../ps/optimizers/optimizer';
+import { createOptimizer } from '../ps/optimizers/registry';
+import type { InitializerConfig } from '../ps/store/initializers';
+import { validateInitializer } from '../ps/store/initializers';
+import type { EmbeddingTableSpec } from '../ps/store/table-spec';
+import { checkDim, checkSeed, checkTableName } from '../ps/store/table-spec';
+import { at, fail, show, snake, viaPs } from './spec-error';
+import type { JobSpec } from './types';
+
+/** snake_case YAML optimizer key → the PS's camelCase key, where they differ. */
+const OPTIMIZER_KEYS_TO_PS: Readonly<Record<string, string>> = Object.freeze({
+  initial_accumulator: 'initialAccumulator',
+});
+
+/**
+ * Validates a YAML optimizer mapping (`{ kind: adagrad, lr: 0.05, initial_accumulator: 0.1 }`)
+ * with the PS's `createOptimizer` and returns the PS config with every default filled in.
+ */
+export function specOptimizer(path: string, v: unknown): OptimizerConfig {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, `must be a mapping (got ${show(v)})`);
+  const ps: Record<string, unknown> = {};
+  for (const [k, value] of Object.entries(v as Record<string, unknown>)) {
+    // The camelCase spelling would reach createOptimizer unchanged and pass; keep YAML one-case.
+    if (/[A-Z]/.test(k)) fail(at(path, k), `unknown key (did you mean ${snake(k)}?)`);
+    ps[OPTIMIZER_KEYS_TO_PS[k] ?? k] = value;
+  }
+  return viaPs(path, () => ({ ...createOptimizer(ps as unknown as OptimizerConfig, path).config }) as OptimizerConfig);
+}
+
+/** An optimizer config spelled the YAML way (snake_case keys), for `jobSpecToYaml`. */
+export function optimizerToYaml(cfg: OptimizerConfig): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(cfg).map(([k, v]) => [snake(k), v]));
+}
+
+/** Validates an initializer mapping with the PS's `validateInitializer`; returns a normalised copy. */
+export function specInitializer(path: string, v: unknown): InitializerConfig {
+  return viaPs(path, () => validateInitializer(v, path));
+}
+
+/** The PS table-name rule (`[A-Za-z0-9_.-]{1,128}`). */
+export function specTableName(path: string, v: unknown): string {
+  return viaPs(path, () => checkTableName(v, path));
+}
+
+/** The PS embedding-dim rule (integer in [1, MAX_EMBEDDING_DIM]). */
+export function specDim(path: string, v: unknown): number {
+  return viaPs(path, () => checkDim(v, path));
+}
+
+/** The PS table-seed rule (uint32), with `fallback` when absent. */
+export function specSeed(path: string, v: unknown, fallback: number): number {
+  return v === undefined ? fallback : viaPs(path, () => checkSeed(v, path));
+}
+
+/**
+ * The embedding tables a job needs, as `TableStore.create` / `CreateTable` specs.
+ *
+ * ```ts
+ * for (const t of embeddingTableSpecs(spec)) await admin.createTable(t);
+ * ```
+ */
+export function embeddingTableSpecs(spec: JobSpec): EmbeddingTableSpec[] {
+  return spec.features.tables.map((t) => ({
+    name: t.name,
+    kind: 'embedding',
+    dim: t.dim,
+    optimizer: { ...t.optimizer },
+    initializer: { ...t.initializer },
+    seed: t.seed,
+  }));
+}

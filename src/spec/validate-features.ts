@@ -1,0 +1,181 @@
+/**
+ * Validation of the `features` section: numeric and categorical fields, embedding tables, and the
+ * cross-references between them (every field known to the format and listed once, every table
+ * referenced defined, every table defined referenced).
+ */
+import { DEFAULT_INITIALIZER } from '../ps/store/initializers';
+import type { OptimizerConfig } from '../ps/optimizers/optimizer';
+import type { InitializerConfig } from '../ps/store/initializers';
+import type { FeatureSchema } from './formats';
+import { specDim, specInitializer, specOptimizer, specSeed, specTableName } from './ps-config';
+import { at, fail, list, mapping, num, oneOf, str } from './spec-error';
+import {
+  CategoricalFeatureSpec, FeaturesSpec, FeatureTableSpec, JOB_SPEC_DEFAULTS, JOB_SPEC_LIMITS,
+  MISSING_CATEGORICAL_POLICIES, NUMERIC_TRANSFORMS, NumericFeatureSpec,
+} from './types';
+
+const FEATURES_KEYS = ['numeric', 'categorical', 'tables', 'table_defaults', 'missing_categorical'];
+const NUMERIC_KEYS = ['name', 'names', 'transform', 'missing', 'boundaries', 'table'];
+const CATEGORICAL_KEYS = ['name', 'names', 'table'];
+const TABLE_KEYS = ['name', 'dim', 'optimizer', 'initializer', 'seed'];
+const TABLE_DEFAULT_KEYS = ['dim', 'optimizer', 'initializer'];
+
+/** What the features section is checked against. */
+export interface FeatureContext {
+  /** `data.format`, for messages */
+  format: string;
+  /** the format's column names */
+  schema: FeatureSchema;
+  /** `training.seed`: the default table seed */
+  seed: number;
+}
+
+/** A field name and where it was written. */
+interface Named {
+  name: string;
+  path: string;
+}
+
+/** Bookkeeping shared by the field parsers: where each field and each table reference was seen. */
+interface Refs {
+  fields: Map<string, string>;
+  tables: Named[];
+}
+
+/** Validates `features`; see job-spec.ts for the keys. */
+export function validateFeatures(path: string, v: unknown, ctx: FeatureContext): FeaturesSpec {
+  const o = mapping(path, v, FEATURES_KEYS);
+  const refs: Refs = { fields: new Map(), tables: [] };
+  const numeric = list(at(path, 'numeric'), o.numeric ?? []).flatMap((e, i) =>
+    numericEntry(`${at(path, 'numeric')}[${i}]`, e, ctx, refs));
+  const categorical = list(at(path, 'categorical'), o.categorical ?? []).flatMap((e, i) =>
+    categoricalEntry(`${at(path, 'categorical')}[${i}]`, e, ctx, refs));
+  if (numeric.length + categorical.length === 0) fail(path, 'needs at least one numeric or categorical field');
+  const defaults = tableDefaults(at(path, 'table_defaults'), o.table_defaults);
+  const tablesPath = at(path, 'tables');
+  const tables = list(tablesPath, o.tables ?? []).map((e, i) => tableEntry(`${tablesPath}[${i}]`, e, defaults, ctx.seed));
+  checkTableRefs(tablesPath, tables, refs.tables);
+  const missingCategorical = oneOf(at(path, 'missing_categorical'), o.missing_categorical,
+    MISSING_CATEGORICAL_POLICIES, 'policy', JOB_SPEC_DEFAULTS.missingCategorical);
+  return { numeric, categorical, tables, missingCategorical };
+}
+
+/**
+ * The field names of an entry: `name: X` or `names: [X, Y]` (exactly one of them), each checked
+ * against the format's columns and against every field seen so far.
+ */
+function entryNames(path: string, o: Record<string, unknown>, columns: readonly string[], kind: string,
+  ctx: FeatureContext, refs: Refs): Named[] {
+  if (o.name !== undefined && o.names !== undefined) fail(path, 'give either name or names, not both');
+  let named: Named[];
+  if (o.names !== undefined) {
+    const names = list(at(path, 'names'), o.names);
+    if (names.length === 0) fail(at(path, 'names'), 'must list at least one field');
+    named = names.map((n, i) => ({ name: str(`${at(path, 'names')}[${i}]`, n), path: `${at(path, 'names')}[${i}]` }));
+  } else {
+    if (o.name === undefined) fail(at(path, 'name'), 'required (or names: [...])');
+    named = [{ name: str(at(path, 'name'), o.name), path: at(path, 'name') }];
+  }
+  for (const { name, path: p } of named) {
+    if (!columns.includes(name)) {
+      fail(p, `unknown ${kind} field "${name}" for format ${ctx.format} (expected one of ${columns.join(', ') || 'none'})`);
+    }
+    const first = refs.fields.get(name);
+    if (first !== undefined) fail(p, `field "${name}" is listed twice (first at ${first})`);
+    refs.fields.set(name, p);
+  }
+  return named;
+}
+
+function numericEntry(path: string, v: unknown, ctx: FeatureContext, refs: Refs): NumericFeatureSpec[] {
+  const o = mapping(path, v, NUMERIC_KEYS);
+  const named = entryNames(path, o, ctx.schema.numericNames, 'numeric', ctx, refs);
+  const transform = oneOf(at(path, 'transform'), o.transform, NUMERIC_TRANSFORMS, 'transform', JOB_SPEC_DEFAULTS.transform);
+  const missing = num(at(path, 'missing'), o.missing, {}, JOB_SPEC_DEFAULTS.missingNumeric);
+  if (transform !== 'bucketize') {
+    for (const k of ['boundaries', 'table']) {
+      if (o[k] !== undefined) fail(at(path, k), `only used with transform: bucketize (transform is ${transform})`);
+    }
+    return named.map(({ name }) => ({ name, transform, missing }));
+  }
+  const boundaries = bucketBoundaries(at(path, 'boundaries'), o.boundaries);
+  const table = str(at(path, 'table'), o.table);
+  refs.tables.push({ name: table, path: at(path, 'table') });
+  return named.map(({ name }) => ({ name, transform, missing, boundaries, table }));
+}
+
+/** Non-empty, finite and strictly increasing (so every bucket is non-empty and well defined). */
+function bucketBoundaries(path: string, v: unknown): number[] {
+  if (v === undefined) fail(path, 'required with transform: bucketize (a sorted list of cut points)');
+  const raw = list(path, v);
+  if (raw.length === 0) fail(path, 'must list at least one boundary');
+  if (raw.length > JOB_SPEC_LIMITS.maxBoundaries) fail(path, `must list at most ${JOB_SPEC_LIMITS.maxBoundaries} boundaries`);
+  const out = raw.map((b, i) => num(`${path}[${i}]`, b, {}));
+  for (let i = 1; i < out.length; i++) {
+    if (!(out[i] > out[i - 1])) fail(`${path}[${i}]`, `boundaries must be strictly increasing (${out[i]} after ${out[i - 1]})`);
+  }
+  return out;
+}
+
+function categoricalEntry(path: string, v: unknown, ctx: FeatureContext, refs: Refs): CategoricalFeatureSpec[] {
+  const o = mapping(path, v, CATEGORICAL_KEYS);
+  const named = entryNames(path, o, ctx.schema.categoricalNames, 'categorical', ctx, refs);
+  if (o.table === undefined) fail(at(path, 'table'), 'required (the embedding table this field is hashed into)');
+  const table = str(at(path, 'table'), o.table);
+  refs.tables.push({ name: table, path: at(path, 'table') });
+  return named.map(({ name }) => ({ name, table }));
+}
+
+/** `table_defaults`: what a table entry inherits for each key it leaves out. */
+interface TableDefaults {
+  dim?: number;
+  optimizer?: OptimizerConfig;
+  initializer?: InitializerConfig;
+}
+
+function tableDefaults(path: string, v: unknown): TableDefaults {
+  if (v === undefined) return {};
+  const o = mapping(path, v, TABLE_DEFAULT_KEYS);
+  return {
+    dim: o.dim === undefined ? undefined : specDim(at(path, 'dim'), o.dim),
+    optimizer: o.optimizer === undefined ? undefined : specOptimizer(at(path, 'optimizer'), o.optimizer),
+    initializer: o.initializer === undefined ? undefined : specInitializer(at(path, 'initializer'), o.initializer),
+  };
+}
+
+function tableEntry(path: string, v: unknown, defaults: TableDefaults, seed: number): FeatureTableSpec {
+  const o = mapping(path, v, TABLE_KEYS);
+  const name = specTableName(at(path, 'name'), o.name);
+  const inherit = '(or set it in features.table_defaults)';
+  if (o.dim === undefined && defaults.dim === undefined) fail(at(path, 'dim'), `required ${inherit}`);
+  if (o.optimizer === undefined && defaults.optimizer === undefined) fail(at(path, 'optimizer'), `required ${inherit}`);
+  return {
+    name,
+    dim: o.dim === undefined ? defaults.dim as number : specDim(at(path, 'dim'), o.dim),
+    optimizer: o.optimizer === undefined ? { ...defaults.optimizer as OptimizerConfig }
+      : specOptimizer(at(path, 'optimizer'), o.optimizer),
+    initializer: o.initializer !== undefined ? specInitializer(at(path, 'initializer'), o.initializer)
+      : { ...(defaults.initializer ?? DEFAULT_INITIALIZER) },
+    seed: specSeed(at(path, 'seed'), o.seed, seed),
+  };
+}
+
+/** Unique table names; every reference resolves; every table is referenced. */
+function checkTableRefs(path: string, tables: FeatureTableSpec[], refs: Named[]): void {
+  const index = new Map<string, number>();
+  tables.forEach((t, i) => {
+    const first = index.get(t.name);
+    if (first !== undefined) fail(`${path}[${i}].name`, `table "${t.name}" is defined twice (first at ${path}[${first}])`);
+    index.set(t.name, i);
+  });
+  for (const ref of refs) {
+    if (!index.has(ref.name)) {
+      const known = tables.length === 0 ? 'no tables are defined' : `defined: ${tables.map((t) => t.name).join(', ')}`;
+      fail(ref.path, `unknown table "${ref.name}" (${known} in ${path})`);
+    }
+  }
+  const used = new Set(refs.map((r) => r.name));
+  tables.forEach((t, i) => {
+    if (!used.has(t.name)) fail(`${path}[${i}].name`, `table "${t.name}" is never used by a feature`);
+  });
+}
