@@ -150,15 +150,16 @@ describe('spec/transform', () => {
     expect([0, 1, 2, 3].map((i) => idAt(b.ids.t, i))).to.deep.equal([hashFeature('C1', 'u'), 0n, 0n, hashFeature('C2', 'v')]);
   });
 
-  it('avazu schema: 22 categorical columns in file order, no dense', () => {
-    expect(AVAZU_SCHEMA.categoricalNames).to.have.length(22);
+  it('avazu schema: 22 categorical columns in file order plus the reader\'s hour_of_day, no dense', () => {
+    expect(AVAZU_SCHEMA.categoricalNames).to.have.length(23);
+    expect(AVAZU_SCHEMA.categoricalNames[22]).to.equal('hour_of_day');
     const spec = parseJobSpec('name: a\ndata: { format: avazu }\nmodel: { kind: fm }\nfeatures:\n'
       + '  categorical: [{ names: [hour, site_id, C21], table: emb }]\n'
       + `  tables: [${TABLE('emb', 8)}]\n`);
     const tf = new FeatureTransformer(spec, AVAZU_SCHEMA);
     // id,click,hour,C1,banner_pos,site_id,... from a real train.csv line, after id and click.
     const cols = ('14102100,1005,0,1fbe01fe,f3845767,28905ebd,ecad2386,7801e8d9,07d7df22,a99f214a,ddd2926e,'
-      + '44956a24,1,2,15706,320,50,1722,0,35,-1,79').split(',');
+      + '44956a24,1,2,15706,320,50,1722,0,35,-1,79,00').split(',');
     const b = tf.transformBatch([{ label: 1, numeric: [], categorical: cols }]);
     expect(b.dense).to.have.length(0);
     expect([0, 1, 2].map((i) => idAt(b.ids.emb, i))).to.deep.equal([
