@@ -2,10 +2,15 @@
  * gRPC adapter for tessera.v1.PsAdmin: table lifecycle, shard-map fencing and stats.
  */
 import * as grpc from '@grpc/grpc-js';
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import { asBytes, f32FromBytes } from '../wire/key-block';
 import { psAdminService } from '../wire/services';
 import { toServiceError } from '../wire/status-map';
 import type { PsNode } from './ps-node';
 import { tableSpecFromWire, WireTableSpec } from './table-spec-wire';
+
+/** Rows per ExportTable chunk when the request leaves it 0. */
+const DEFAULT_EXPORT_CHUNK_ROWS = 65_536;
 
 type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => void;
 
@@ -30,6 +35,20 @@ export function addAdminService(server: grpc.Server, node: PsNode): void {
         { length: req.ownedBuckets.byteLength >>> 2 }, (_, i) => req.ownedBuckets.readUInt32LE(i * 4));
       return { previousVersion: node.setShardMap(req.version, req.numBuckets, owned) };
     }),
+    AssignDense: unary((req: { table: string; values: Buffer; onlyIfFresh: boolean }) => {
+      if (req.values.byteLength % 4 !== 0) throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `values: ${req.values.byteLength} bytes is not a multiple of 4`);
+      return { assigned: node.assignDense(req.table, f32FromBytes(req.values), req.onlyIfFresh) };
+    }),
+    ExportTable: (call: grpc.ServerWritableStream<{ table: string; chunkRows: number }, object>) => {
+      try {
+        for (const c of node.exportRows(call.request.table, call.request.chunkRows || DEFAULT_EXPORT_CHUNK_ROWS)) {
+          call.write({ ids: asBytes(c.ids), values: asBytes(c.values), dim: c.dim });
+        }
+        call.end();
+      } catch (err) {
+        call.destroy(toServiceError(err) as Error);
+      }
+    },
     Stats: unary(() => {
       const s = node.stats();
       return {

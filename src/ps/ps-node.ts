@@ -33,6 +33,8 @@ export interface PullInput {
   ids: Uint8Array;
   encoding: Encoding;
   encodedBytes?: number;
+  /** Evaluation/serving: missing rows come from the initializer and are not inserted. */
+  readOnly?: boolean;
 }
 
 export interface PushInput extends PullInput {
@@ -68,6 +70,7 @@ export class PsNode {
   private version = 0;
   private owned: Uint8Array | null = null; // bucket -> 1 if this PS owns it; null = owns all
   private scratch = new Float32Array(0);
+  private readonly touchedDense = new Set<string>(); // dense tables pushed to or assigned
   private readonly log: Logger;
   private readonly startedAt: number;
   private readonly now: () => number;
@@ -137,7 +140,7 @@ export class PsNode {
       const ids = this.checkIds(req.ids);
       const n = ids.length >>> 1;
       const out = this.output(alloc, n * table.dim, table.dim, req.encoding);
-      this.finishOutput(out, req.encoding, () => table.pull(ids, out.f32));
+      this.finishOutput(out, req.encoding, () => (req.readOnly ? table.peek(ids, out.f32) : table.pull(ids, out.f32)));
       this.count(true, n);
       return n;
     } catch (err) {
@@ -156,6 +159,7 @@ export class PsNode {
           throw bad(ERROR_CODES.BAD_IDS, `ids: dense table "${table.name}" takes no ids`);
         }
         table.push(grads);
+        this.touchedDense.add(table.name);
         this.count(false, 1);
         return 1;
       }
@@ -167,6 +171,55 @@ export class PsNode {
       this.counters.rejected++;
       throw err;
     }
+  }
+
+  /**
+   * Sets a dense table's values; with `onlyIfFresh`, only if nothing was pushed or assigned to
+   * it yet (so every worker can offer the model's initial weights and the first one wins).
+   */
+  assignDense(name: string, values: Float32Array, onlyIfFresh: boolean): boolean {
+    const table = this.store.getDense(name);
+    if (values.length !== table.size) {
+      throw bad(ERROR_CODES.DIM_MISMATCH, `values: ${values.length} floats for dense table "${name}" of size ${table.size}`);
+    }
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i])) throw bad(ERROR_CODES.NON_FINITE, `values[${i}] is ${values[i]}`);
+    }
+    if (onlyIfFresh && this.touchedDense.has(name)) return false;
+    table.restore(values, table.state);
+    this.touchedDense.add(name);
+    return true;
+  }
+
+  /**
+   * Yields a table's rows in chunks of at most `chunkRows`: ids (lo, hi pairs) and weights.
+   * Dense tables yield one chunk with no ids. The rows are copied out in one synchronous pass
+   * (a consistent view, but a full copy of the weights); checkpoints (issue #5) stream slabs.
+   */
+  *exportRows(name: string, chunkRows: number): Generator<{ ids: Uint32Array; values: Float32Array; dim: number }> {
+    const table = this.store.get(name);
+    if (table instanceof DenseTable) {
+      yield { ids: new Uint32Array(0), values: table.pull(), dim: table.size };
+      return;
+    }
+    const dim = table.dim;
+    let ids = new Uint32Array(2 * chunkRows);
+    let values = new Float32Array(chunkRows * dim);
+    let n = 0;
+    const chunks: { ids: Uint32Array; values: Float32Array; dim: number }[] = [];
+    table.forEachRow((lo, hi, w) => {
+      ids[2 * n] = lo;
+      ids[2 * n + 1] = hi;
+      values.set(w.subarray(0, dim), n * dim);
+      if (++n === chunkRows) {
+        chunks.push({ ids, values, dim });
+        ids = new Uint32Array(2 * chunkRows);
+        values = new Float32Array(chunkRows * dim);
+        n = 0;
+      }
+    });
+    if (n > 0) chunks.push({ ids: ids.subarray(0, 2 * n), values: values.subarray(0, n * dim), dim });
+    yield* chunks;
   }
 
   /** Tables, counters and memory. */

@@ -30,6 +30,8 @@ export interface PullRequestMsg {
   ids: Uint8Array;
   encoding: Encoding;
   requestId: number;
+  /** Evaluation/serving pull: missing rows are not created. */
+  readOnly?: boolean;
   /** Size of the encoded message; set by the decoder, used for the request-size limit. */
   encodedBytes?: number;
 }
@@ -83,12 +85,14 @@ function decodeRpcError(buf: Uint8Array): RpcErrorMsg {
 
 export function encodePullRequest(m: PullRequestMsg): Buffer {
   const size = bytesFieldSize(1, Buffer.byteLength(m.table)) + uintFieldSize(2, m.shardMapVersion)
-    + bytesFieldSize(3, m.ids.byteLength) + uintFieldSize(4, m.encoding) + uintFieldSize(5, m.requestId) + MAX_PADDING;
+    + bytesFieldSize(3, m.ids.byteLength) + uintFieldSize(4, m.encoding) + uintFieldSize(5, m.requestId)
+    + uintFieldSize(6, 1) + MAX_PADDING;
   return new ProtoWriter(Buffer.allocUnsafe(size))
     .string(1, m.table)
     .uint(2, m.shardMapVersion)
     .uint(4, m.encoding)
     .uint(5, m.requestId)
+    .uint(6, m.readOnly ? 1 : 0)
     .alignNext(3, m.ids.byteLength, GRPC_FRAME_HEADER)
     .bytes(3, m.ids)
     .finish();
@@ -107,6 +111,7 @@ export function decodePullRequest(buf: Buffer): PullRequestMsg {
     else if (f === 3) m.ids = r.bytes();
     else if (f === 4) m.encoding = r.varint();
     else if (f === 5) m.requestId = r.varint();
+    else if (f === 6) m.readOnly = r.varint() !== 0;
     else r.skip();
   }
   return m;

@@ -70,8 +70,18 @@ export class PsConnection {
   }
 
   /** Calls a PsAdmin method by name with a deadline. */
-  adminCall<Res>(method: 'CreateTable' | 'DropTable' | 'SetShardMap' | 'Stats', req: object, timeoutMs: number): Promise<Res> {
+  adminCall<Res>(method: 'CreateTable' | 'DropTable' | 'SetShardMap' | 'Stats' | 'AssignDense', req: object, timeoutMs: number): Promise<Res> {
     return this.unary<Res>(this.admin, method, req, timeoutMs);
+  }
+
+  /** Streams a table's rows from this PS (PsAdmin.ExportTable). */
+  async *exportTable(table: string, timeoutMs: number): AsyncGenerator<{ ids: Uint8Array; values: Uint8Array; dim: number }> {
+    const call = this.admin.ExportTable({ table, chunkRows: 0 }, { deadline: Date.now() + timeoutMs }) as grpc.ClientReadableStream<{ ids: Buffer; values: Buffer; dim: number }>;
+    try {
+      for await (const chunk of call) yield chunk;
+    } catch (err) {
+      throw fromServiceError(err, this.addr);
+    }
   }
 
   /** Waits until the channel is connected, or rejects with UNAVAILABLE at the deadline. */

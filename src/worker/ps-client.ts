@@ -28,7 +28,7 @@ import { sliceByOwner, Slice } from '../sharding/slicer';
 import { Encoding, PullResponseMsg } from '../wire/data-plane-codec';
 import { decodeF16, encodeF16 } from '../wire/f16';
 import { DEFAULT_MAX_REQUEST_BYTES } from '../wire/grpc-options';
-import { asBytes, f32FromBytes, IdArray } from '../wire/key-block';
+import { asBytes, f32FromBytes, IdArray, idsFromBytes } from '../wire/key-block';
 import { PsConnection, PsStats } from '../wire/ps-connection';
 import { PushWindow } from './push-window';
 import { withRetry } from './retry';
@@ -121,11 +121,15 @@ export class PsClient {
     await Promise.all(this.conns.map((c) => this.call(`DropTable on ${c.addr}`, () => c.adminCall('DropTable', { name }, this.callTimeoutMs))));
   }
 
-  /** Rows for `ids` (duplicates allowed), as [n × dim] in the caller's order. */
-  async pull(table: string, ids: IdArray, dim: number): Promise<Float32Array> {
+  /**
+   * Rows for `ids` (duplicates allowed), as [n × dim] in the caller's order. With
+   * `readOnly` (evaluation, serving) rows that do not exist yet are computed by the table's
+   * initializer but not created on the PS.
+   */
+  async pull(table: string, ids: IdArray, dim: number, opts: { readOnly?: boolean } = {}): Promise<Float32Array> {
     const { slices, count, inverse } = this.dedupAndSlice(ids);
     const uniqueRows = new Float32Array(count * dim);
-    await Promise.all(slices.map((s) => this.pullSlice(table, s, dim, uniqueRows)));
+    await Promise.all(slices.map((s) => this.pullSlice(table, s, dim, uniqueRows, opts.readOnly === true)));
     if (!inverse) return uniqueRows;
     const out = new Float32Array(inverse.length * dim);
     for (let i = 0; i < inverse.length; i++) {
@@ -193,6 +197,30 @@ export class PsClient {
     });
   }
 
+  /**
+   * Offers a dense table's values (a model's initial weights). With `onlyIfFresh` the first
+   * caller wins; returns whether this call assigned them.
+   */
+  async assignDense(table: string, values: Float32Array, onlyIfFresh = true): Promise<boolean> {
+    const c = this.conns[this.ownerOfDense(table)];
+    const res = await this.call(`AssignDense on ${c.addr}`, () =>
+      c.adminCall<{ assigned: boolean }>('AssignDense', { table, values: asBytes(values), onlyIfFresh }, this.callTimeoutMs));
+    return res.assigned;
+  }
+
+  /**
+   * Streams every row of an embedding table from every PS (ids and weights per chunk), or a
+   * dense table's values from its owner (one chunk, no ids).
+   */
+  async *exportTable(table: string, kind: 'embedding' | 'dense', timeoutMs = 600_000): AsyncGenerator<{ ids: IdArray; values: Float32Array; dim: number }> {
+    const conns = kind === 'dense' ? [this.conns[this.ownerOfDense(table)]] : this.conns;
+    for (const c of conns) {
+      for await (const chunk of c.exportTable(table, timeoutMs)) {
+        yield { ids: idsFromBytes(chunk.ids), values: f32FromBytes(chunk.values), dim: chunk.dim };
+      }
+    }
+  }
+
   /** Waits for every outstanding push and throws the first failure. */
   flush(): Promise<void> {
     return this.window.drain();
@@ -217,14 +245,14 @@ export class PsClient {
     return owner;
   }
 
-  private async pullSlice(table: string, s: Slice, dim: number, out: Float32Array): Promise<void> {
+  private async pullSlice(table: string, s: Slice, dim: number, out: Float32Array, readOnly: boolean): Promise<void> {
     const c = this.conns[s.psIndex];
     const n = s.ids.length >>> 1;
     const chunks: Promise<void>[] = [];
     for (let a = 0; a < n; a += this.maxRows) {
       const b = Math.min(n, a + this.maxRows);
       const ids = asBytes(s.ids.subarray(2 * a, 2 * b));
-      chunks.push(this.call(`pull ${table} from ${c.addr}`, () => c.pull(this.pullReq(table, ids), this.callTimeoutMs)).then((res) => {
+      chunks.push(this.call(`pull ${table} from ${c.addr}`, () => c.pull({ ...this.pullReq(table, ids), readOnly }, this.callTimeoutMs)).then((res) => {
         const rows = this.decodeValues(res);
         if (res.dim !== dim || rows.length !== (b - a) * dim) {
           throw new TesseraError(ERROR_CODES.DIM_MISMATCH, `${c.addr}: table "${table}" has dim ${res.dim}, caller expected ${dim}`);
