@@ -14,9 +14,21 @@ const COMMANDS: Record<string, () => Command> = {
     const m = require('../ps/main') as typeof import('../ps/main');
     return { summary: 'run one parameter server', help: () => m.PS_HELP, run: m.runPs };
   },
+  train: () => {
+    const m = require('./train') as typeof import('./train');
+    return { summary: 'train one worker against PS shards, evaluate, save the model', help: () => m.TRAIN_HELP, run: m.runTrain };
+  },
+  eval: () => {
+    const m = require('./eval') as typeof import('./eval');
+    return { summary: 'evaluate a saved model on a data file (AUC, LogLoss)', help: () => m.EVAL_HELP, run: m.runEval };
+  },
   demo: () => {
     const m = require('./demo') as typeof import('./demo');
     return { summary: 'start 2 PS processes and pull/push through them (npm start)', help: () => m.DEMO_HELP, run: m.runDemo };
+  },
+  gen: () => {
+    const m = require('../gen/cli') as typeof import('../gen/cli');
+    return { summary: 'write synthetic Criteo-format rows from a planted model', help: () => m.GEN_HELP, run: m.runGen };
   },
 };
 

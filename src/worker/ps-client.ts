@@ -152,6 +152,33 @@ export class PsClient {
    * room; `flush()` waits for completion. Duplicate ids are summed here before sending.
    */
   async push(table: string, ids: IdArray, grads: Float32Array): Promise<void> {
+    const send = this.preparePush(table, ids, grads);
+    await this.window.admit(send);
+  }
+
+  /**
+   * Pushes one training step's gradients, sparse tables and dense ones, as ONE entry of the
+   * push window: bounded staleness counts steps, not tables.
+   */
+  async pushStep(sparse: { table: string; ids: IdArray; grads: Float32Array }[], dense: { table: string; grads: Float32Array }[] = []): Promise<void> {
+    const sends = [
+      ...sparse.map((p) => this.preparePush(p.table, p.ids, p.grads)),
+      ...dense.map((d) => this.prepareDensePush(d.table, d.grads)),
+    ];
+    await this.window.admit(async () => { await Promise.all(sends.map((send) => send())); });
+  }
+
+  /** Pushes a dense table's gradient (async, same window as push()). */
+  async pushDense(table: string, grads: Float32Array): Promise<void> {
+    await this.window.admit(this.prepareDensePush(table, grads));
+  }
+
+  /**
+   * Validates, dedups (summing duplicate ids' gradients) and slices a push; returns the thunk
+   * that sends it. Slices copy their rows when sent, so the caller may reuse `grads` once the
+   * returned promise of the admission resolves.
+   */
+  private preparePush(table: string, ids: IdArray, grads: Float32Array): () => Promise<void> {
     const n = ids.length >>> 1;
     if (grads.length % Math.max(n, 1) !== 0 || (n === 0 && grads.length !== 0)) {
       throw new TesseraError(ERROR_CODES.BAD_GRADIENT, `grads: length ${grads.length} is not a multiple of ${n} ids`);
@@ -167,10 +194,15 @@ export class PsClient {
         for (let d = 0; d < dim; d++) rows[dst + d] += grads[src + d];
       }
     }
-    // pushSlice copies each slice's rows before the first await, so the caller may reuse `grads`.
-    await this.window.admit(async () => {
-      await Promise.all(slices.map((s) => this.pushSlice(table, s, rows, dim)));
-    });
+    return async () => { await Promise.all(slices.map((s) => this.pushSlice(table, s, rows, dim))); };
+  }
+
+  private prepareDensePush(table: string, grads: Float32Array): () => Promise<void> {
+    const c = this.conns[this.ownerOfDense(table)];
+    const copy = Float32Array.from(grads); // the caller may reuse its buffer while this is in flight
+    return async () => {
+      await this.call(`push ${table} to ${c.addr}`, () => c.push(this.pushReq(table, new Uint8Array(0), copy), this.callTimeoutMs));
+    };
   }
 
   /**
@@ -188,14 +220,7 @@ export class PsClient {
     return { slices, count, inverse: count === n ? null : this.scratchInverse.slice(0, n) };
   }
 
-  /** Pushes a dense table's gradient (async, same window as push()). */
-  async pushDense(table: string, grads: Float32Array): Promise<void> {
-    const c = this.conns[this.ownerOfDense(table)];
-    const copy = Float32Array.from(grads); // the caller may reuse its buffer while this is in flight
-    await this.window.admit(async () => {
-      await this.call(`push ${table} to ${c.addr}`, () => c.push(this.pushReq(table, new Uint8Array(0), copy), this.callTimeoutMs));
-    });
-  }
+
 
   /**
    * Offers a dense table's values (a model's initial weights). With `onlyIfFresh` the first

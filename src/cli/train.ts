@@ -1,0 +1,99 @@
+/**
+ * `tessera train`: one worker trains a job against in-process PS shards (real gRPC servers in
+ * this process) or against running PS processes (--ps), evaluates, and saves the model.
+ */
+import * as path from 'path';
+import { createLogger, Logger } from '../common/logger';
+import { RowReader } from '../data/reader';
+import { schemaFor } from '../data/record';
+import { selectBackend } from '../model/backend';
+import { startPsServer, PsServer } from '../ps/ps-server';
+import { planShardMap } from '../sharding/shard-map';
+import { loadJobSpec } from '../spec/job-spec';
+import type { JobSpec } from '../spec/types';
+import { buildJob, overrideSpec } from '../worker/job';
+import { saveModel } from '../worker/model-dir';
+import { PsClient } from '../worker/ps-client';
+import { DENSE_TABLE } from '../worker/trainer';
+import { helpText, intOption, OptionSpec, parseArgs } from './args';
+import { ProgressLine } from './progress';
+
+const EXAMPLES = path.resolve(__dirname, '..', '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '', 'examples');
+
+const SPEC: Record<string, OptionSpec> = {
+  job: { type: 'string', describe: 'job spec YAML', default: path.join(EXAMPLES, 'synthetic-deepfm.yaml') },
+  model: { type: 'string', describe: 'override model.kind: lr | fm | deepfm | widedeep | dcn' },
+  data: { type: 'string', describe: 'training data file (overrides data.train)' },
+  eval: { type: 'string', describe: 'evaluation data file (overrides data.eval)' },
+  epochs: { type: 'string', describe: 'override training.epochs' },
+  ps: { type: 'string', describe: 'comma-separated host:port of running PS processes; default: 2 in-process shards' },
+  out: { type: 'string', describe: 'directory to save the trained model in', default: 'tessera-model' },
+  backend: { type: 'string', describe: 'tfjs backend to prefer: tensorflow | wasm | cpu [TESSERA_TF_BACKEND]' },
+  json: { type: 'boolean', describe: 'print a JSON summary as the last line' },
+};
+
+export const TRAIN_HELP = helpText('tessera train [--job FILE] [--model NAME] [--data PATH] [--eval PATH] [--epochs E] [--ps host:port,…] [--out DIR] [--json]',
+  'Trains one worker against PS shards, evaluates on --eval after each epoch, and saves the\n'
+  + 'model to --out (readable by `tessera eval --checkpoint DIR`). With --json the last line is\n'
+  + '{"samples","samples_per_s","auc","logloss","model","backend"}.', SPEC);
+
+/** PS shards for the run: running processes (--ps) or in-process gRPC servers. */
+async function connect(psArg: string | undefined, spec: JobSpec, logger: Logger): Promise<{ client: PsClient; servers: PsServer[] }> {
+  const servers = psArg ? [] : await Promise.all([0, 1].map(() => startPsServer({ port: 0, maxRequestBytes: 64 << 20, logger: logger.child({ role: 'ps' }) })));
+  const addrs = psArg ? psArg.split(',').map((a) => a.trim()).filter(Boolean) : servers.map((s) => s.addr);
+  const client = new PsClient({ shardMap: planShardMap(addrs.map((addr, id) => ({ id, addr }))), logger, maxInflightPushes: spec.training.maxInflightPushes });
+  await client.waitReady();
+  await client.installShardMap();
+  return { client, servers };
+}
+
+function reader(file: string, spec: JobSpec): RowReader {
+  return new RowReader(file, schemaFor(spec.data.format), { maxErrorRate: spec.data.maxErrorRate });
+}
+
+export async function runTrain(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, SPEC);
+  const o = args.options as Record<string, string | undefined>;
+  const logger = createLogger({ base: { role: 'worker' }, level: process.env.TESSERA_LOG_LEVEL ?? 'warn' });
+  const spec = overrideSpec(loadJobSpec(o.job!), {
+    model: o.model, train: o.data, eval: o.eval, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1),
+  });
+  if (!spec.data.train) throw new Error('no training data: pass --data PATH or set data.train in the job spec');
+  const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND);
+  process.stderr.write(`tessera train: ${spec.model.kind} on ${spec.data.train}, tfjs backend ${backend.name}\n`);
+  const { client, servers } = await connect(o.ps, spec, logger);
+  const progress = new ProgressLine(process.stderr);
+  try {
+    const started = performance.now();
+    const { trainer } = buildJob(spec, client, logger, (s) => progress.update(
+      `step ${s.step}  samples ${s.samples}  ${(s.samples / ((performance.now() - started) / 1000)).toFixed(0)} samples/s  loss ${s.loss.toFixed(4)}`));
+    await trainer.init();
+    let samples = 0;
+    let evalResult = { auc: NaN, logloss: NaN, rows: 0 };
+    for (let epoch = 0; epoch < spec.training.epochs; epoch++) {
+      const r = reader(spec.data.train, spec);
+      const e = await trainer.trainEpoch(r.batches(spec.training.batchSize));
+      samples += e.samples;
+      progress.done(`epoch ${epoch + 1}: ${e.samples} samples, mean loss ${e.loss.toFixed(4)}; ${r.summary()}`);
+      if (spec.data.eval) {
+        evalResult = await trainer.evaluate(reader(spec.data.eval, spec).batches(4096));
+        process.stderr.write(`epoch ${epoch + 1} eval: AUC ${evalResult.auc.toFixed(4)}  LogLoss ${evalResult.logloss.toFixed(4)}  (${evalResult.rows} rows)\n`);
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const out = path.resolve(o.out!);
+    await saveModel(out, {
+      spec, tables: trainer.tableSpecs(), step: trainer.step, samples,
+      dense: { name: DENSE_TABLE, kind: 'dense', size: (await client.pullDense(DENSE_TABLE)).length, optimizer: spec.model.denseOptimizer, initializer: { kind: 'zeros' } },
+      rows: (table, kind) => client.exportTable(table, kind),
+    });
+    process.stderr.write(`model saved to ${out}\n`);
+    if (args.options.json) {
+      process.stdout.write(`${JSON.stringify({ samples, samples_per_s: samples / seconds, auc: evalResult.auc, logloss: evalResult.logloss, model: out, backend: backend.name })}\n`);
+    }
+    return 0;
+  } finally {
+    client.close();
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}

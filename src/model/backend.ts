@@ -1,0 +1,144 @@
+/**
+ * Start-up choice of the tfjs backend (DESIGN §3): `tensorflow` (from @tensorflow/tfjs-node-gpu,
+ * then @tensorflow/tfjs-node, when installed) → `wasm` → `cpu`. The choice, and why each faster
+ * backend was skipped, is logged once per call.
+ *
+ * tfjs keeps its active backend in a process-wide engine; this module only switches it and keeps
+ * no state of its own, so calling `selectBackend` again with the same preference re-selects the
+ * same, already initialised backend cheaply.
+ */
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { Logger } from '../common/logger';
+
+/** Backends Tessera knows, fastest first. */
+export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
+/** A tfjs backend name. */
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** The selected backend and a one-line description of what provides it. */
+export interface BackendChoice {
+  name: BackendName;
+  detail: string;
+}
+
+/** Injection points for tests; production passes nothing. */
+export interface BackendDeps {
+  /** Loads a module by id (default: Node's `require`). */
+  requireModule?: (id: string) => unknown;
+}
+
+/** Packages that register the `tensorflow` backend, GPU build first. */
+const TFJS_NODE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+const WASM_PACKAGE = '@tensorflow/tfjs-backend-wasm';
+/** The wasm binaries ship next to this file of the package. */
+const WASM_BINARY = `${WASM_PACKAGE}/dist/tfjs-backend-wasm.wasm`;
+
+type Attempt = { ok: true; detail: string } | { ok: false; reason: string };
+
+/** First line of an error, with "not installed" for a missing package. */
+function loadFailure(id: string, err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  const msg = String(e?.message ?? err).split('\n')[0];
+  if (e?.code === 'MODULE_NOT_FOUND' && msg.includes(`'${id}'`)) return `${id}: not installed`;
+  return `${id}: failed to load (${msg})`;
+}
+
+async function tryTensorflow(load: (id: string) => unknown): Promise<Attempt> {
+  const reasons: string[] = [];
+  for (const id of TFJS_NODE_PACKAGES) {
+    try {
+      load(id);
+    } catch (err) {
+      reasons.push(loadFailure(id, err));
+      continue;
+    }
+    // A tfjs-node built against another tfjs-core copy registers on that copy, not ours.
+    if (tf.findBackendFactory('tensorflow') === null) {
+      reasons.push(`${id}: loaded but did not register the 'tensorflow' backend with this @tensorflow/tfjs`);
+    } else if (await tf.setBackend('tensorflow')) {
+      return { ok: true, detail: `${id} (libtensorflow)` };
+    } else {
+      reasons.push(`${id}: the 'tensorflow' backend failed to initialise`);
+    }
+  }
+  return { ok: false, reason: reasons.join('; ') };
+}
+
+/**
+ * Points the wasm backend at the binaries inside node_modules. In Node the Emscripten loader
+ * already looks next to its own script (`__dirname`); resolving the path explicitly keeps that
+ * working when the JS is bundled elsewhere, and fails here with a clear reason if a binary is gone.
+ */
+function configureWasmPaths(mod: { setWasmPaths?: (prefix: string) => void }): string {
+  const dir = path.dirname(require.resolve(WASM_BINARY)) + path.sep;
+  for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm']) {
+    if (!fs.existsSync(dir + f)) throw new Error(`missing ${dir}${f}`);
+  }
+  // setWasmPaths must run before the backend initialises; once it has, the paths are settled.
+  if (tf.findBackend('wasm') === null && mod.setWasmPaths !== undefined) mod.setWasmPaths(dir);
+  return dir;
+}
+
+async function tryWasm(load: (id: string) => unknown): Promise<Attempt> {
+  let dir: string;
+  try {
+    dir = configureWasmPaths(load(WASM_PACKAGE) as { setWasmPaths?: (prefix: string) => void });
+  } catch (err) {
+    return { ok: false, reason: loadFailure(WASM_PACKAGE, err) };
+  }
+  if (!(await tf.setBackend('wasm'))) return { ok: false, reason: `${WASM_PACKAGE}: the 'wasm' backend failed to initialise` };
+  const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+  const threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
+  return { ok: true, detail: `${WASM_PACKAGE} (simd=${simd}, threads=${threads}) from ${dir}` };
+}
+
+async function tryCpu(): Promise<Attempt> {
+  return (await tf.setBackend('cpu'))
+    ? { ok: true, detail: '@tensorflow/tfjs-backend-cpu (plain JS)' }
+    : { ok: false, reason: "the 'cpu' backend failed to initialise" };
+}
+
+function checkPrefer(prefer: string | undefined): BackendName | undefined {
+  if (prefer === undefined || prefer === '') return undefined;
+  if ((BACKEND_NAMES as readonly string[]).includes(prefer)) return prefer as BackendName;
+  throw new TesseraError(ERROR_CODES.CONFIG,
+    `TESSERA_TF_BACKEND: unknown backend '${prefer}' (expected one of ${BACKEND_NAMES.join(', ')})`);
+}
+
+/**
+ * Selects and initialises the tfjs backend: `prefer` first (from config, e.g. the
+ * `TESSERA_TF_BACKEND` variable), then the default order tensorflow → wasm → cpu. A preferred
+ * backend that cannot start falls through to the next, with a warning.
+ *
+ * ```ts
+ * const { name, detail } = await selectBackend(logger.child({ component: 'model' }), config.tfBackend);
+ * ```
+ *
+ * @throws TesseraError TESSERA_ERR_CONFIG when `prefer` is not a backend name.
+ */
+export async function selectBackend(logger?: Logger, prefer?: string, deps: BackendDeps = {}): Promise<BackendChoice> {
+  const wanted = checkPrefer(prefer);
+  const load = deps.requireModule ?? ((id: string) => require(id) as unknown);
+  const order: BackendName[] = wanted === undefined ? [...BACKEND_NAMES] : [wanted, ...BACKEND_NAMES.filter((n) => n !== wanted)];
+  const skipped: Array<{ backend: BackendName; reason: string }> = [];
+  for (const name of order) {
+    const attempt = name === 'tensorflow' ? await tryTensorflow(load) : name === 'wasm' ? await tryWasm(load) : await tryCpu();
+    if (!attempt.ok) {
+      skipped.push({ backend: name, reason: attempt.reason });
+      if (name === wanted) logger?.warn({ backend: name, reason: attempt.reason }, 'preferred tfjs backend unavailable');
+      continue;
+    }
+    for (const n of BACKEND_NAMES) {
+      if (n === name || skipped.some((x) => x.backend === n)) continue;
+      const faster = BACKEND_NAMES.indexOf(n) < BACKEND_NAMES.indexOf(name);
+      skipped.push({ backend: n, reason: faster ? `not tried: prefer=${wanted}` : `not needed: '${name}' is faster` });
+    }
+    logger?.info({ backend: name, detail: attempt.detail, prefer: wanted ?? null, skipped }, `tfjs backend: ${name}`);
+    return { name, detail: attempt.detail };
+  }
+  // Unreachable in practice: the cpu backend ships with @tensorflow/tfjs.
+  throw new TesseraError(ERROR_CODES.INTERNAL, `no tfjs backend could start: ${skipped.map((s) => s.reason).join('; ')}`);
+}

@@ -1,0 +1,65 @@
+/**
+ * Validation of `ModelConfig`. Errors name the offending key (`model.kind: unknown model 'dfm'`)
+ * and carry TESSERA_ERR_CONFIG, so a job spec typo fails before any tensor is built.
+ */
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import { towerWidth } from './blocks';
+import { DEFAULT_CROSS_LAYERS } from './dcn';
+import { MODEL_KINDS } from './types';
+import type { ModelConfig, ModelKind } from './types';
+
+/** Kinds whose logit includes the FM pairwise term, which needs at least one field. */
+const NEEDS_FIELDS: ReadonlySet<ModelKind> = new Set<ModelKind>(['fm', 'deepfm']);
+/** Kinds with an MLP or cross tower over flatten(emb) ++ dense, which needs a non-empty input. */
+const HAS_TOWER: ReadonlySet<ModelKind> = new Set<ModelKind>(['deepfm', 'widedeep', 'dcn']);
+
+function bad(key: string, msg: string): TesseraError {
+  return new TesseraError(ERROR_CODES.CONFIG, `model${key === '' ? '' : `.${key}`}: ${msg}`);
+}
+
+function checkInt(key: string, v: unknown, min: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+    throw bad(key, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function checkKind(v: unknown): ModelKind {
+  if (typeof v !== 'string' || !(MODEL_KINDS as readonly string[]).includes(v)) {
+    throw bad('kind', `unknown model ${typeof v === 'string' ? `'${v}'` : JSON.stringify(v)} (expected one of ${MODEL_KINDS.join(', ')})`);
+  }
+  return v as ModelKind;
+}
+
+function checkHidden(v: unknown): number[] {
+  if (!Array.isArray(v)) throw bad('hidden', `must be an array of layer widths, got ${JSON.stringify(v)}`);
+  return v.map((h, i) => checkInt(`hidden[${i}]`, h, 1));
+}
+
+/**
+ * Validates `cfg` and returns a deeply frozen copy with defaults filled in (`seed` 0, and
+ * `crossLayers` 3 for dcn).
+ *
+ * ```ts
+ * validateModelConfig({ kind: 'dfm', numFields: 26, embDim: 16, numDense: 13, hidden: [400] });
+ * // throws TesseraError TESSERA_ERR_CONFIG "model.kind: unknown model 'dfm' (expected one of ...)"
+ * ```
+ */
+export function validateModelConfig(cfg: ModelConfig): Readonly<ModelConfig> {
+  if (typeof cfg !== 'object' || cfg === null) throw bad('', 'expected an object');
+  const kind = checkKind(cfg.kind);
+  const out: ModelConfig = {
+    kind,
+    numFields: checkInt('numFields', cfg.numFields, NEEDS_FIELDS.has(kind) ? 1 : 0),
+    embDim: checkInt('embDim', cfg.embDim, 1),
+    numDense: checkInt('numDense', cfg.numDense, 0),
+    hidden: Object.freeze(checkHidden(cfg.hidden ?? [])) as number[],
+    seed: cfg.seed === undefined ? 0 : checkInt('seed', cfg.seed, 0),
+  };
+  if (kind === 'dcn') out.crossLayers = cfg.crossLayers === undefined ? DEFAULT_CROSS_LAYERS : checkInt('crossLayers', cfg.crossLayers, 0);
+  else if (cfg.crossLayers !== undefined) out.crossLayers = checkInt('crossLayers', cfg.crossLayers, 0);
+  if (HAS_TOWER.has(kind) && towerWidth(out) < 1) {
+    throw bad('numFields', `${kind} needs at least one categorical field or numeric feature`);
+  }
+  return Object.freeze(out);
+}

@@ -1,0 +1,73 @@
+/**
+ * Checks a batch against the model's shapes and turns it into tensors. Shape errors name the
+ * argument (`inputs.emb: expected 3 × 3 × 2 = 18 floats, got 17`) and carry
+ * TESSERA_ERR_INVALID_ARGUMENT: a worker bug must not surface as an opaque tfjs shape error.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { BatchInputs, ModelConfig } from './types';
+
+/** The batch as tensors; a part is absent when it is empty or the model does not read it. */
+export interface InputTensors {
+  emb?: tf.Tensor3D;
+  linear?: tf.Tensor2D;
+  dense?: tf.Tensor2D;
+}
+
+function invalid(key: string, msg: string): TesseraError {
+  return new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `${key}: ${msg}`);
+}
+
+function checkLength(key: string, arr: unknown, dims: number[], allowEmpty: boolean): void {
+  const want = dims.reduce((a, b) => a * b, 1);
+  if (!(arr instanceof Float32Array)) throw invalid(key, 'expected a Float32Array');
+  if (arr.length === want || (allowEmpty && arr.length === 0)) return;
+  throw invalid(key, `expected ${dims.join(' × ')} = ${want} floats, got ${arr.length}`);
+}
+
+function checkLabels(labels: Float32Array | undefined, batch: number): void {
+  if (labels === undefined) throw invalid('inputs.labels', 'required by trainStep');
+  checkLength('inputs.labels', labels, [batch], false);
+  for (let i = 0; i < batch; i++) {
+    const y = labels[i];
+    if (!(y >= 0 && y <= 1)) throw invalid('inputs.labels', `label ${i} is ${y}; expected a value in [0, 1]`);
+  }
+}
+
+/**
+ * Validates `params` and `inputs`. An input the model does not read (`reads`) may be passed empty.
+ */
+export function checkBatch(
+  cfg: Readonly<ModelConfig>, reads: Readonly<{ emb: boolean; linear: boolean }>, denseSize: number,
+  params: Float32Array, inputs: BatchInputs, needLabels: boolean,
+): void {
+  checkLength('params', params, [denseSize], false);
+  const b = inputs.batch;
+  if (!Number.isInteger(b) || b < 1) throw invalid('inputs.batch', `must be a positive integer, got ${b}`);
+  checkLength('inputs.emb', inputs.emb, [b, cfg.numFields, cfg.embDim], !reads.emb);
+  checkLength('inputs.linear', inputs.linear, [b, cfg.numFields], !reads.linear);
+  checkLength('inputs.dense', inputs.dense, [b, cfg.numDense], false);
+  if (needLabels) checkLabels(inputs.labels, b);
+}
+
+/** Tensors of the parts the model reads (call inside tf.tidy). */
+export function inputTensors(
+  cfg: Readonly<ModelConfig>, reads: Readonly<{ emb: boolean; linear: boolean }>, inputs: BatchInputs,
+): InputTensors {
+  const b = inputs.batch;
+  const f = cfg.numFields;
+  return {
+    emb: reads.emb && f > 0 ? tf.tensor3d(inputs.emb, [b, f, cfg.embDim]) : undefined,
+    linear: reads.linear && f > 0 ? tf.tensor2d(inputs.linear, [b, f]) : undefined,
+    dense: cfg.numDense > 0 ? tf.tensor2d(inputs.dense, [b, cfg.numDense]) : undefined,
+  };
+}
+
+/** Writes sigmoid(z) into `out`, in the overflow-free form. */
+export function sigmoidInto(z: ArrayLike<number>, out: Float32Array): void {
+  for (let i = 0; i < out.length; i++) {
+    const v = z[i];
+    if (v >= 0) out[i] = 1 / (1 + Math.exp(-v));
+    else { const e = Math.exp(v); out[i] = e / (1 + e); }
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Public types of the CTR models. The parameter server owns every weight: per batch the worker
+ * pulls embedding rows and the flat dense-parameter vector, calls `trainStep`, and pushes the
+ * returned gradients back. A model therefore holds no trainable tf.Variable and no optimizer.
+ */
+
+/** Model families (`model.kind` in a job spec). */
+export const MODEL_KINDS = ['lr', 'fm', 'deepfm', 'widedeep', 'dcn'] as const;
+/** `model.kind` */
+export type ModelKind = (typeof MODEL_KINDS)[number];
+
+/** Shape of one model; validated by `createModel`. */
+export interface ModelConfig {
+  kind: ModelKind;
+  /** Categorical fields F. */
+  numFields: number;
+  /** Embedding dim D, the same for every field. */
+  embDim: number;
+  /** Numeric features. */
+  numDense: number;
+  /** Hidden widths of the MLP tower (deepfm, widedeep, dcn); ignored by lr and fm. */
+  hidden: number[];
+  /** Cross layers of DCN-v2 (default 3); ignored by the other kinds. */
+  crossLayers?: number;
+  /** Seed of `initialDense` (default 0). */
+  seed?: number;
+}
+
+/** One batch, already gathered per field. All arrays are row-major. */
+export interface BatchInputs {
+  /** Batch size B. */
+  batch: number;
+  /** [B × F × D] field embeddings; a dropped or missing field is all-zero. */
+  emb: Float32Array;
+  /** [B × F] first-order (wide) weight of each field's value, from a dim-1 PS table. */
+  linear: Float32Array;
+  /** [B × numDense] numeric features. */
+  dense: Float32Array;
+  /** [B] labels in {0, 1}; required by `trainStep`. */
+  labels?: Float32Array;
+}
+
+/** What one forward + backward pass returns. Gradients are of the MEAN loss over the batch. */
+export interface StepResult {
+  /** Mean sigmoid cross-entropy (log loss). */
+  loss: number;
+  /** [B] predicted click probabilities. */
+  probs: Float32Array;
+  /** [B × F × D] dLoss/d emb; all zero when the model does not read `emb` (lr). */
+  embGrad: Float32Array;
+  /** [B × F] dLoss/d linear; all zero when the model does not read `linear` (dcn). */
+  linearGrad: Float32Array;
+  /** [denseSize] dLoss/d params, laid out as `CtrModel.layout`. */
+  denseGrad: Float32Array;
+}
+
+/** One named piece of the flat dense-parameter vector. */
+export interface ParamSlice {
+  /** Stable name, e.g. `mlp.0.w`. */
+  readonly name: string;
+  /** Row-major shape: `[fanIn, fanOut]` for weights, `[n]` for biases. */
+  readonly shape: readonly number[];
+  /** First element in the flat vector. */
+  readonly offset: number;
+  /** Product of `shape`. */
+  readonly size: number;
+  /** `glorot` (uniform, limit sqrt(6 / (fanIn + fanOut))) or `zeros`. */
+  readonly init: 'glorot' | 'zeros';
+}
+
+/** A CTR model that computes on parameters it is given. */
+export interface CtrModel {
+  readonly config: Readonly<ModelConfig>;
+  /** Length of the flat dense-parameter vector. */
+  readonly denseSize: number;
+  /** The named slices of the flat vector, in order; stable for a given config. */
+  readonly layout: readonly ParamSlice[];
+  /** Which batch inputs the model reads; a worker may skip pulling a table it ignores. */
+  readonly reads: Readonly<{ emb: boolean; linear: boolean }>;
+  /** Seeded Glorot-uniform init of the flat vector; biases 0. Same bits for the same config. */
+  initialDense(): Float32Array;
+  /** Forward + backward; gradients of the mean loss. Needs `inputs.labels`. */
+  trainStep(params: Float32Array, inputs: BatchInputs): StepResult;
+  /** Forward only; probabilities [B]. */
+  predict(params: Float32Array, inputs: BatchInputs): Float32Array;
+  /** Releases what the model holds (no tensors live between steps); later calls throw. */
+  dispose(): void;
+}
+
+/**
+ * How dense layers compute their backward pass.
+ * - `explicit-transpose` (default): `tf.customGrad` with materialised `tf.transpose` and plain
+ *   matMuls: 4.3–6.5× faster than `autodiff` on the wasm backend for DeepFM at batch 1024
+ *   (bench/model-bench.ts; DESIGN §4 measured 5.3× for the bare MLP).
+ * - `autodiff`: tfjs's own gradient of `matMul`, which uses transposeA/transposeB matMuls.
+ */
+export const DENSE_LAYER_IMPLS = ['explicit-transpose', 'autodiff'] as const;
+/** One of `DENSE_LAYER_IMPLS`. */
+export type DenseLayerImpl = (typeof DENSE_LAYER_IMPLS)[number];
+
+/** Options of `createModel` that do not change the math. */
+export interface ModelOptions {
+  denseLayer?: DenseLayerImpl;
+}

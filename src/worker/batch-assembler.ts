@@ -1,0 +1,89 @@
+/**
+ * Moves data between the feature transformer's per-table layout and the model's per-row layout.
+ *
+ * Transformer: for each table t, ids[t] holds B × F_t ids (one row's fields adjacent).
+ * Model: emb is [B × F × D] and linear is [B × F], with the F = Σ F_t fields of a row adjacent,
+ * tables in spec order. `gather` builds the model inputs from pulled rows; `scatter` splits the
+ * model's gradients back into per-table push buffers. Fields dropped as missing (mask 0) get a
+ * zero vector and no gradient.
+ */
+import type { TransformedBatch } from '../spec/transform';
+
+export interface TableSlot {
+  name: string;
+  /** Fields of this table per row. */
+  fields: number;
+  /** Offset of this table's first field within a row's F fields. */
+  fieldOffset: number;
+}
+
+/** Plans the field layout once per job. */
+export function planSlots(tables: readonly string[], fieldsPerTable: Record<string, readonly string[]>): { slots: TableSlot[]; numFields: number } {
+  let offset = 0;
+  const slots = tables.map((name) => {
+    const fields = fieldsPerTable[name]?.length ?? 0;
+    const slot = { name, fields, fieldOffset: offset };
+    offset += fields;
+    return slot;
+  });
+  return { slots: slots.filter((s) => s.fields > 0), numFields: offset };
+}
+
+/**
+ * Copies one table's pulled rows [B × F_t × width] into the model buffer [B × F × width].
+ * `mask` (1 = present) zeroes dropped fields.
+ */
+export function gatherTable(rows: Float32Array, slot: TableSlot, numFields: number, width: number, batch: number,
+  out: Float32Array, mask?: Uint8Array): void {
+  const rowWidth = slot.fields * width;
+  for (let b = 0; b < batch; b++) {
+    const src = b * rowWidth;
+    const dst = (b * numFields + slot.fieldOffset) * width;
+    for (let k = 0; k < rowWidth; k++) out[dst + k] = rows[src + k];
+    if (mask) {
+      for (let f = 0; f < slot.fields; f++) {
+        if (mask[b * slot.fields + f] === 0) out.fill(0, dst + f * width, dst + (f + 1) * width);
+      }
+    }
+  }
+}
+
+/** The reverse of gatherTable: the model's gradient for one table's fields, [B × F_t × width]. */
+export function scatterTable(grad: Float32Array, slot: TableSlot, numFields: number, width: number, batch: number,
+  mask?: Uint8Array): Float32Array {
+  const rowWidth = slot.fields * width;
+  const out = new Float32Array(batch * rowWidth);
+  for (let b = 0; b < batch; b++) {
+    const src = (b * numFields + slot.fieldOffset) * width;
+    const dst = b * rowWidth;
+    for (let k = 0; k < rowWidth; k++) out[dst + k] = grad[src + k];
+    if (mask) {
+      for (let f = 0; f < slot.fields; f++) {
+        if (mask[b * slot.fields + f] === 0) out.fill(0, dst + f * width, dst + (f + 1) * width);
+      }
+    }
+  }
+  return out;
+}
+
+/** Ids of a table restricted to present fields (mask 1), with the matching rows of `grads`. */
+export function presentOnly(ids: Uint32Array, grads: Float32Array, width: number, mask?: Uint8Array): { ids: Uint32Array; grads: Float32Array } {
+  if (!mask || mask.every((m) => m === 1)) return { ids, grads };
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) n += mask[i];
+  const outIds = new Uint32Array(2 * n);
+  const outGrads = new Float32Array(n * width);
+  for (let i = 0, j = 0; i < mask.length; i++) {
+    if (mask[i] === 0) continue;
+    outIds[2 * j] = ids[2 * i];
+    outIds[2 * j + 1] = ids[2 * i + 1];
+    outGrads.set(grads.subarray(i * width, (i + 1) * width), j * width);
+    j++;
+  }
+  return { ids: outIds, grads: outGrads };
+}
+
+/** The mask of a table in a batch, if the transformer produced one. */
+export function maskOf(batch: TransformedBatch, table: string): Uint8Array | undefined {
+  return batch.mask?.[table];
+}

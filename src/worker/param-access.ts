@@ -1,0 +1,23 @@
+/**
+ * What the training loop needs from parameter storage. PsClient (gRPC to PS processes) and
+ * LocalParams (an in-process TableStore, for evaluation of a saved model) both provide it, so
+ * the trainer's logic stays free of transport.
+ */
+import type { TableSpec } from '../ps/store/table-store';
+import type { IdArray } from '../wire/key-block';
+
+export interface ParameterAccess {
+  createTable(spec: TableSpec): Promise<void>;
+  /** Rows [n × dim] for ids, in order; readOnly pulls never create rows. */
+  pull(table: string, ids: IdArray, dim: number, opts?: { readOnly?: boolean }): Promise<Float32Array>;
+  /** Gradients [n × dim]; may return before they are applied (bounded staleness). */
+  push(table: string, ids: IdArray, grads: Float32Array): Promise<void>;
+  /** One training step's pushes, counted as one entry against the in-flight bound. */
+  pushStep(sparse: { table: string; ids: IdArray; grads: Float32Array }[], dense?: { table: string; grads: Float32Array }[]): Promise<void>;
+  pullDense(table: string): Promise<Float32Array>;
+  pushDense(table: string, grads: Float32Array): Promise<void>;
+  /** Offers initial dense values; the first offer wins when onlyIfFresh. */
+  assignDense(table: string, values: Float32Array, onlyIfFresh?: boolean): Promise<boolean>;
+  /** Waits until every push has been applied. */
+  flush(): Promise<void>;
+}

@@ -1,0 +1,106 @@
+/** Shared fixtures of the model tests: seeded random batches, finite differences, AUC, log sink. */
+import * as tf from '@tensorflow/tfjs';
+import pino from 'pino';
+import { selectBackend } from '../../../src/model/models';
+import type { BackendName, BatchInputs, CtrModel, ModelConfig } from '../../../src/model/models';
+
+/**
+ * Runs the enclosing suite on `name`, then puts back whatever backend was active before, so
+ * other suites in the same mocha process see the tf engine as they left it.
+ */
+export function useBackend(name: BackendName): void {
+  let previous: string | null = null;
+  before(async () => {
+    previous = tf.engine().backendName ?? null;
+    const got = await selectBackend(undefined, name);
+    if (got.name !== name) throw new Error(`backend ${name} unavailable here (got ${got.name})`);
+  });
+  after(async () => {
+    if (previous !== null) await tf.setBackend(previous);
+  });
+}
+
+/** Uniform [0, 1) stream (mulberry32). */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Float32Array of `n` values uniform in [-scale, scale). */
+export function uniform(rand: () => number, n: number, scale: number): Float32Array {
+  return Float32Array.from({ length: n }, () => (2 * rand() - 1) * scale);
+}
+
+/** A random batch for `cfg` with 0/1 labels. */
+export function randomBatch(cfg: ModelConfig, batch: number, seed: number): BatchInputs {
+  const rand = rng(seed);
+  return {
+    batch,
+    emb: uniform(rand, batch * cfg.numFields * cfg.embDim, 0.8),
+    linear: uniform(rand, batch * cfg.numFields, 0.5),
+    dense: uniform(rand, batch * cfg.numDense, 1),
+    labels: Float32Array.from({ length: batch }, (_, i) => i % 2),
+  };
+}
+
+/** Mean log loss of `model` in float64 from its float32 probabilities. */
+export function lossOf(model: CtrModel, params: Float32Array, inputs: BatchInputs): number {
+  const p = model.predict(params, inputs);
+  const y = inputs.labels as Float32Array;
+  let sum = 0;
+  for (let i = 0; i < p.length; i++) sum -= y[i] * Math.log(p[i]) + (1 - y[i]) * Math.log(1 - p[i]);
+  return sum / p.length;
+}
+
+/** Central differences of `f` w.r.t. every element of `x` (perturbed in place, then restored). */
+export function centralDiff(x: Float32Array, eps: number, f: () => number): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const keep = x[i];
+    x[i] = keep + eps;
+    const up = f();
+    x[i] = keep - eps;
+    const down = f();
+    x[i] = keep;
+    out[i] = (up - down) / (2 * eps);
+  }
+  return out;
+}
+
+/** Indices where |a − b| > atol + rtol·|b|, as readable strings (empty when all agree). */
+export function mismatches(a: ArrayLike<number>, b: ArrayLike<number>, atol: number, rtol: number): string[] {
+  const bad: string[] = [];
+  for (let i = 0; i < b.length; i++) {
+    if (!(Math.abs(a[i] - b[i]) <= atol + rtol * Math.abs(b[i]))) bad.push(`[${i}] got ${a[i]}, want ${b[i]}`);
+  }
+  if (a.length !== b.length) bad.push(`length ${a.length} vs ${b.length}`);
+  return bad;
+}
+
+/** Rank AUC with tie handling (Mann-Whitney U). */
+export function auc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
+  const idx = Array.from({ length: scores.length }, (_, i) => i).sort((i, j) => scores[i] - scores[j]);
+  let pos = 0;
+  let rankSum = 0;
+  for (let i = 0; i < idx.length;) {
+    let j = i;
+    while (j < idx.length && scores[idx[j]] === scores[idx[i]]) j++;
+    const avgRank = (i + j + 1) / 2;
+    for (let k = i; k < j; k++) if (labels[idx[k]] === 1) { pos++; rankSum += avgRank; }
+    i = j;
+  }
+  const neg = idx.length - pos;
+  return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
+}
+
+/** A pino logger whose JSON lines land in `lines`. */
+export function logSink(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'debug' }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } });
+  return { logger, lines };
+}

@@ -1,0 +1,75 @@
+/**
+ * Plain float64 reference forward passes of every model, written from the formulas in the model
+ * files' headers and reading the flat vector only through `layout` names. Tests compare the tfjs
+ * models to these, so a missing or wrong term shows up even though autodiff would stay consistent.
+ */
+import type { BatchInputs, CtrModel } from '../../../src/model/models';
+
+type Vec = number[];
+
+function slice(model: CtrModel, params: Float32Array, name: string): Float32Array {
+  const s = model.layout.find((x) => x.name === name);
+  if (s === undefined) throw new Error(`no slice ${name}`);
+  return params.subarray(s.offset, s.offset + s.size);
+}
+
+/** y = act(x·W + b), W row-major [in, out]. */
+function dense(x: Vec, w: Float32Array, b: Float32Array, relu: boolean): Vec {
+  const out = Array.from(b);
+  x.forEach((xi, i) => { for (let j = 0; j < out.length; j++) out[j] += xi * w[i * out.length + j]; });
+  return relu ? out.map((v) => Math.max(0, v)) : out;
+}
+
+function dot(a: Vec, b: ArrayLike<number>): number {
+  return a.reduce((s, v, i) => s + v * b[i], 0);
+}
+
+function mlpHidden(model: CtrModel, params: Float32Array, x: Vec): Vec {
+  return model.config.hidden.reduce((h, _, i) => dense(h, slice(model, params, `mlp.${i}.w`), slice(model, params, `mlp.${i}.b`), true), x);
+}
+
+function mlpLogit(model: CtrModel, params: Float32Array, x: Vec): number {
+  return dense(mlpHidden(model, params, x), slice(model, params, 'mlp.out.w'), slice(model, params, 'mlp.out.b'), false)[0];
+}
+
+function fm(v: Vec[], dim: number): number {
+  let s = 0;
+  for (let d = 0; d < dim; d++) {
+    const sum = v.reduce((a, row) => a + row[d], 0);
+    const sq = v.reduce((a, row) => a + row[d] * row[d], 0);
+    s += 0.5 * (sum * sum - sq);
+  }
+  return s;
+}
+
+function dcn(model: CtrModel, params: Float32Array, x0: Vec): number {
+  let x = x0;
+  for (let l = 0; l < (model.config.crossLayers ?? 3); l++) {
+    const wx = dense(x, slice(model, params, `cross.${l}.w`), slice(model, params, `cross.${l}.b`), false);
+    x = x0.map((v, i) => v * wx[i] + x[i]);
+  }
+  const top = model.config.hidden.length > 0 ? [...x, ...mlpHidden(model, params, x0)] : x;
+  return dense(top, slice(model, params, 'out.w'), slice(model, params, 'out.b'), false)[0];
+}
+
+/** Logit of example `b` by the reference formulas. */
+export function referenceLogit(model: CtrModel, params: Float32Array, inputs: BatchInputs, b: number): number {
+  const { numFields: F, embDim: D, numDense: N, kind } = model.config;
+  const v: Vec[] = Array.from({ length: F }, (_, f) => Array.from(inputs.emb.subarray((b * F + f) * D, (b * F + f + 1) * D)));
+  const lin = Array.from(inputs.linear.subarray(b * F, (b + 1) * F)).reduce((a, x) => a + x, 0);
+  const dn = Array.from(inputs.dense.subarray(b * N, (b + 1) * N));
+  const x0 = [...v.flat(), ...dn];
+  const wide = (): number => (N > 0 ? dot(dn, slice(model, params, 'dense.w')) : 0);
+  switch (kind) {
+    case 'lr': return lin + wide() + slice(model, params, 'bias')[0];
+    case 'fm': return lin + wide() + slice(model, params, 'bias')[0] + fm(v, D);
+    case 'deepfm': return lin + fm(v, D) + mlpLogit(model, params, x0);
+    case 'widedeep': return lin + wide() + mlpLogit(model, params, x0);
+    case 'dcn': return dcn(model, params, x0);
+  }
+}
+
+/** Reference probabilities of the whole batch. */
+export function referenceProbs(model: CtrModel, params: Float32Array, inputs: BatchInputs): number[] {
+  return Array.from({ length: inputs.batch }, (_, b) => 1 / (1 + Math.exp(-referenceLogit(model, params, inputs, b))));
+}
