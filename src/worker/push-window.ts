@@ -40,7 +40,8 @@ export class PushWindow {
     if (this.inflight.size > this.maxInflight) {
       this.throttled++;
       if (this.throttled === 1 || this.throttled % 1000 === 0) {
-        this.logger.info({ maxInflight: this.maxInflight, throttled: this.throttled },
+        // warn: it means the PS, not the worker, sets the pace right now; visible at the CLI's default level.
+        this.logger.warn({ maxInflight: this.maxInflight, throttled: this.throttled },
           'push window full: waiting for the oldest push before continuing (max_inflight_pushes)');
       }
       while (this.inflight.size > this.maxInflight) await Promise.race(this.inflight);
