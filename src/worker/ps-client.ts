@@ -63,6 +63,7 @@ export class PsClient {
   private readonly retry;
   private readonly log: Logger;
   private readonly denseOwner = new Map<string, number>();
+  private closed = false;
   // Dedup scratch, reused by every call. Safe with concurrent calls because each call consumes
   // it synchronously (slicing copies the ids) before its first await.
   private readonly deduper = new Deduper();
@@ -257,6 +258,7 @@ export class PsClient {
   }
 
   close(): void {
+    this.closed = true;
     for (const c of this.conns) c.close();
   }
 
@@ -326,7 +328,11 @@ export class PsClient {
   }
 
   private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return withRetry(what, this.retry, fn);
+    return withRetry(what, this.retry, () => {
+      // A closed client stops retrying at once, so shutdown after an error is prompt.
+      if (this.closed) throw new TesseraError(ERROR_CODES.UNAVAILABLE, `${what}: client closed`, { retryable: false });
+      return fn();
+    });
   }
 }
 

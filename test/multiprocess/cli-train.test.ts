@@ -1,0 +1,66 @@
+import { expect } from 'chai';
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { TESSERA_BIN } from '../../src/cli/ps-process';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const CRITEO = path.resolve(ROOT, '..', 'shared', 'data', 'criteo_dac', 'train_rows_00001-08000.txt');
+
+function tessera(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [TESSERA_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c) => { stdout += c; });
+    p.stderr.on('data', (c) => { stderr += c; });
+    p.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const lastJson = (out: string) => JSON.parse(out.trim().split('\n').pop()!);
+
+describe('tessera train / eval / gen binaries (real processes)', function () {
+  this.timeout(120_000);
+  let dir: string;
+  before(function () {
+    if (!fs.existsSync(CRITEO)) this.skip();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-cli-'));
+    const lines = fs.readFileSync(CRITEO, 'utf8').split('\n').filter(Boolean);
+    fs.writeFileSync(path.join(dir, 'train.txt'), `${lines.slice(0, 7000).join('\n')}\n`);
+    fs.writeFileSync(path.join(dir, 'eval.txt'), `${lines.slice(7000).join('\n')}\n`);
+  });
+  after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('train --json saves a model that eval --json scores identically', async () => {
+    const model = path.join(dir, 'model');
+    const t = await tessera(['train', '--job', path.join(ROOT, 'examples', 'criteo-deepfm.yaml'), '--data', path.join(dir, 'train.txt'),
+      '--eval', path.join(dir, 'eval.txt'), '--epochs', '1', '--out', model, '--json']);
+    expect(t.code, t.stderr).to.equal(0);
+    const trained = lastJson(t.stdout);
+    expect(trained).to.include.keys('samples', 'samples_per_s', 'auc', 'logloss', 'model');
+    expect(trained.samples).to.equal(7000);
+    const e = await tessera(['eval', '--checkpoint', model, '--data', path.join(dir, 'eval.txt'), '--json']);
+    expect(e.code, e.stderr).to.equal(0);
+    const scored = lastJson(e.stdout);
+    expect(scored.rows).to.equal(1000);
+    expect(scored.auc).to.be.closeTo(trained.auc, 1e-9);
+    expect(scored.logloss).to.be.closeTo(trained.logloss, 1e-6);
+  });
+
+  it('stops with a message naming the file when malformed lines exceed the error budget', async () => {
+    const bad = path.join(dir, 'bad.txt');
+    const good = fs.readFileSync(path.join(dir, 'eval.txt'), 'utf8').split('\n').filter(Boolean);
+    fs.writeFileSync(bad, `${[...good, ...Array.from({ length: 50 }, () => '1\tnot-a-number\tx')].join('\n')}\n`);
+    const t = await tessera(['train', '--job', path.join(ROOT, 'examples', 'criteo-deepfm.yaml'), '--data', bad, '--out', path.join(dir, 'm2')]);
+    expect(t.code).to.not.equal(0);
+    expect(t.stderr).to.contain('bad.txt');
+  });
+
+  it('refuses an unknown model naming the key', async () => {
+    const t = await tessera(['train', '--model', 'dfm', '--data', path.join(dir, 'train.txt')]);
+    expect(t.code).to.equal(2);
+    expect(t.stderr).to.match(/model\.kind.*dfm/);
+  });
+});
