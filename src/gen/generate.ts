@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import { logLoss, rocAuc } from './oracle-metrics';
+import { auc, logLoss } from '../eval/metrics';
 import { MAX_SEED, Xoshiro128 } from './rng';
 import { FeatureSpec, NUM_CATEGORICAL, RowSampler, featureSpec, newFeatureRow } from './rows';
 import { DEFAULT_CTR, DEFAULT_LOGIT_STD, Teacher } from './teacher';
@@ -132,7 +132,7 @@ async function writeSplit(ctx: SplitContext, rows: number, streamId: number, str
     }
     await writeChunk(stream, buf.subarray(0, pos));
   }
-  return { rows, positives, oracleAuc: rocAuc(probs, labels), oracleLogloss: logLoss(probs, labels) };
+  return { rows, positives, oracleAuc: auc(labels, probs), oracleLogloss: logLoss(labels, probs) };
 }
 
 /** Writes one split to a path (opened, then closed) or to a caller's Writable (left open). */

@@ -17,21 +17,9 @@ function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
-/**
- * The murmur3 32-bit finalizer: a bijection on uint32 with full avalanche. Returns a uint32.
- *
- * ```ts
- * fmix32(1); // 0x514e28b7
- * ```
- */
-export function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { fmix32 } from '../common/fmix32';
+
+export { fmix32 };
 
 /**
  * xoshiro128** (Blackman & Vigna): a small, fast PRNG with 128 bits of state, period 2^128 − 1.

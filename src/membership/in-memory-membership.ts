@@ -8,7 +8,7 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import { Logger, silentLogger } from '../common/logger';
 import { memberKey, Role, validateMemberId, validateRole } from './keys';
 import {
-  DuplicateMemberError, Listeners, Member, MemberWatch, Membership, MembershipEvent, newMemberValue, Registration,
+  DuplicateMemberError, EventGate, Listeners, Member, MemberWatch, Membership, MembershipEvent, newMemberValue, Registration,
   RegistrationEvents, sortMembers,
 } from './membership';
 
@@ -132,7 +132,7 @@ export class InMemoryMembership implements Membership {
   private readonly logger: Logger;
   private readonly now: () => Date;
   private readonly registrations = new Set<InMemoryRegistration>();
-  private readonly watches = new Set<WatchEntry>();
+  private readonly watchStops = new Set<() => Promise<void>>();
 
   constructor(opts: InMemoryMembershipOptions = {}) {
     this.store = opts.store ?? new InMemoryMembershipStore();
@@ -155,21 +155,27 @@ export class InMemoryMembership implements Membership {
 
   async watch(role: Role | undefined, onChange: (ev: MembershipEvent) => void): Promise<MemberWatch> {
     const snapshot = await this.list(role);
-    const entry: WatchEntry = { role, onChange };
+    const gate = new EventGate<MembershipEvent>((ev) => {
+      try {
+        onChange(ev);
+      } catch (err) {
+        this.logger.error({ err }, 'membership watch callback threw');
+      }
+    });
+    const entry: WatchEntry = { role, onChange: (ev) => gate.push(ev) };
     this.store.watches.add(entry);
-    this.watches.add(entry);
-    return {
-      snapshot,
-      stop: async () => {
-        this.store.watches.delete(entry);
-        this.watches.delete(entry);
-      },
+    const stop = async (): Promise<void> => {
+      gate.close();
+      this.store.watches.delete(entry);
+      this.watchStops.delete(stop);
     };
+    this.watchStops.add(stop);
+    gate.open();
+    return { snapshot, stop };
   }
 
   async close(): Promise<void> {
-    for (const w of this.watches) this.store.watches.delete(w);
-    this.watches.clear();
+    await Promise.all([...this.watchStops].map((stop) => stop()));
     await Promise.all([...this.registrations].map((r) => r.close()));
     this.registrations.clear();
   }
@@ -183,8 +189,7 @@ export class InMemoryMembership implements Membership {
 
   /** Test hook: this "process" dies. Its keys vanish (peers see removes); it emits nothing. */
   crash(): void {
-    for (const w of this.watches) this.store.watches.delete(w);
-    this.watches.clear();
+    for (const stop of [...this.watchStops]) void stop();
     for (const r of this.registrations) {
       r.state = 'dead';
       r.drop();

@@ -182,3 +182,38 @@ export class Listeners<Events extends { [K in keyof Events]: (...args: never[]) 
     }
   }
 }
+
+/**
+ * Holds events back until `open()`, then delivers them (and every later one) in order. Watches use
+ * it so `onChange` never runs before `watch()` has resolved with the snapshot: the caller has
+ * its snapshot in hand before the first event. `open()` flushes on `setImmediate`, after the
+ * caller's `await` continuation (a microtask) has run.
+ */
+export class EventGate<T> {
+  private pending: T[] | undefined = [];
+  private closed = false;
+
+  constructor(private readonly deliver: (ev: T) => void) {}
+
+  /** Delivers `ev` now if open, else queues it. Dropped after `close()`. */
+  push(ev: T): void {
+    if (this.closed) return;
+    if (this.pending === undefined) this.deliver(ev);
+    else this.pending.push(ev);
+  }
+
+  /** Opens the gate on the next macrotask. */
+  open(): void {
+    setImmediate(() => {
+      const queued = this.pending ?? [];
+      this.pending = undefined;
+      for (const ev of queued) if (!this.closed) this.deliver(ev);
+    });
+  }
+
+  /** Drops queued and future events. */
+  close(): void {
+    this.closed = true;
+    this.pending = [];
+  }
+}

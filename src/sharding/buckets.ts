@@ -14,6 +14,7 @@
  * (the product is < 2^48, exact in a double).
  */
 
+import { fmix32 } from '../common/fmix32';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { IdArray } from '../wire/key-block';
 
@@ -46,14 +47,7 @@ function mixBlock(h: number, k: number): number {
  */
 export function bucketHash(lo: number, hi: number): number {
   let h = mixBlock(mixBlock(BUCKET_HASH_SEED, lo), hi);
-  h ^= 8; // murmur3 xors in the input length before finalizing
-  // fmix32
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h ^ 8); // murmur3 xors in the input length before finalizing
 }
 
 /**

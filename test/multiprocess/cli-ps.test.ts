@@ -1,21 +1,10 @@
 import { expect } from 'chai';
-import { spawn } from 'child_process';
-import { TESSERA_BIN, spawnPs } from '../../src/cli/ps-process';
+import { spawnPs } from '../../src/cli/ps-process';
+import { runTessera } from '../helpers/tessera';
 import { silentLogger } from '../../src/common/logger';
 import { planShardMap } from '../../src/sharding/shard-map';
 import { PsClient } from '../../src/worker/ps-client';
 
-/** Runs the tessera binary to completion and collects its output. */
-function runTessera(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [TESSERA_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c) => { stdout += c; });
-    p.stderr.on('data', (c) => { stderr += c; });
-    p.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('tessera binary (real OS processes)', function () {
   this.timeout(60_000);

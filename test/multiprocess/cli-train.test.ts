@@ -1,25 +1,13 @@
 import { expect } from 'chai';
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { TESSERA_BIN } from '../../src/cli/ps-process';
+import { lastJson, runTessera as tessera } from '../helpers/tessera';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CRITEO = path.resolve(ROOT, '..', 'shared', 'data', 'criteo_dac', 'train_rows_00001-08000.txt');
 
-function tessera(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [TESSERA_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c) => { stdout += c; });
-    p.stderr.on('data', (c) => { stderr += c; });
-    p.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
-const lastJson = (out: string) => JSON.parse(out.trim().split('\n').pop()!);
 
 describe('tessera train / eval / gen binaries (real processes)', function () {
   this.timeout(120_000);
