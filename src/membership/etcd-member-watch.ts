@@ -29,16 +29,21 @@ export async function readMembers(ns: Namespace, role: Role | undefined, logger:
   return { members: sortMembers(members), revision: res.header.revision };
 }
 
-/** Waits for etcd to confirm a watcher's creation. */
-export function watcherConnected(watcher: Watcher): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    watcher.once('connected', () => {
-      watcher.off('error', onError);
-      resolve();
+/** Waits for etcd to confirm a watcher's creation; cancels the watcher if creation fails. */
+export async function watcherConnected(watcher: Watcher): Promise<void> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      watcher.once('connected', () => {
+        watcher.off('error', onError);
+        resolve();
+      });
+      watcher.once('error', onError);
     });
-    watcher.once('error', onError);
-  });
+  } catch (err) {
+    await watcher.cancel().catch(() => undefined);
+    throw err;
+  }
 }
 
 /**
@@ -81,12 +86,7 @@ export async function watchMembers(
   // etcd3 reconnects a dropped watch by itself, resuming after the last revision it saw. An
   // 'error' means etcd cancelled the watch (e.g. its revision was compacted): changes may be lost.
   watcher.on('error', (err: Error) => logger.error({ err }, 'membership watch cancelled by etcd; restart it'));
-  try {
-    await watcherConnected(watcher);
-  } catch (err) {
-    await watcher.cancel().catch(() => undefined);
-    throw err;
-  }
+  await watcherConnected(watcher);
   gate.open();
   let stopped = false;
   return {

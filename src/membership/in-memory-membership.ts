@@ -148,13 +148,18 @@ export class InMemoryMembership implements Membership {
   }
 
   async list(role?: Role): Promise<Member[]> {
+    return this.snapshot(role);
+  }
+
+  private snapshot(role: Role | undefined): Member[] {
     if (role !== undefined) validateRole(role);
     const out = [...this.store.entries.values()].map((e) => ({ ...e.member }));
     return sortMembers(out.filter((m) => role === undefined || m.role === role));
   }
 
   async watch(role: Role | undefined, onChange: (ev: MembershipEvent) => void): Promise<MemberWatch> {
-    const snapshot = await this.list(role);
+    // Snapshot and subscription in one synchronous step: no mutation can fall between them.
+    const snapshot = this.snapshot(role);
     const gate = new EventGate<MembershipEvent>((ev) => {
       try {
         onChange(ev);

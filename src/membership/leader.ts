@@ -113,8 +113,8 @@ export class LeaderElection {
    * before that (lease lost, etcd error) or is resigned (via {@link resign}) while still waiting.
    */
   campaign(id: string, value: string): Promise<LeaderHandle> {
-    validateMemberId(id);
     return new Promise<LeaderHandle>((resolve, reject) => {
+      validateMemberId(id); // a throw here rejects the promise
       const campaign = this.election.campaign(value);
       const candidate: Candidate = new Candidate(id, value, campaign, this.logger, () => {
         this.active.delete(candidate);

@@ -1,0 +1,85 @@
+/** EtcdMembership specifics the contract cannot see: the raw keys, lease hygiene, JSON logs. */
+import { expect } from 'chai';
+import { Etcd3 } from 'etcd3';
+import { silentLogger } from '../../src/common/logger';
+import { EtcdMembership } from '../../src/membership/etcd-membership';
+import { EtcdHandle, requireEtcd, startEtcd } from '../helpers/etcd';
+import { createLogSink } from '../helpers/log-sink';
+
+/** Short member TTL, as in the contract suite. */
+const TEST_TTL_S = 2;
+/** Bound for a log line that follows a lease revoke: keepalives run every TTL/3 (~0.7 s). */
+const LOG_WAIT_MS = 8_000;
+
+describe('EtcdMembership (real etcd)', function () {
+  // One etcd (~0.2 s to start); no test here waits for a TTL to run out.
+  this.timeout(30_000);
+  let etcd: EtcdHandle | undefined;
+  let client: Etcd3;
+  let membership: EtcdMembership | undefined;
+
+  before(async function () {
+    requireEtcd(this);
+    etcd = await startEtcd();
+  });
+  beforeEach(() => {
+    client = new Etcd3({ hosts: etcd!.url });
+  });
+  afterEach(async () => {
+    await membership?.close();
+    membership = undefined;
+    client.close();
+  });
+  after(async () => etcd?.stop());
+
+  it('writes members/<role>/<id> under /tessera/<job>/, leased, with a JSON value', async () => {
+    membership = new EtcdMembership({ client, job: 'layout', logger: silentLogger(), leaseTtlS: TEST_TTL_S });
+    const reg = await membership.register('worker', 'w-1', '10.0.0.7:7100');
+    const kv = (await client.get('/tessera/layout/members/worker/w-1').exec()).kvs[0];
+    const value = JSON.parse(kv.value.toString()) as Record<string, unknown>;
+    expect(Object.keys(value).sort()).to.deep.equal(['addr', 'host', 'incarnation', 'pid', 'startedAt']);
+    expect(value).to.deep.include({ addr: '10.0.0.7:7100', incarnation: reg.incarnation, pid: process.pid });
+    expect(new Date(value.startedAt as string).toISOString()).to.equal(value.startedAt);
+    const ttl = await client.leaseClient.leaseTimeToLive({ ID: kv.lease });
+    expect(Number(ttl.grantedTTL)).to.equal(TEST_TTL_S);
+  });
+
+  it('close() revokes its leases: keys vanish at once and no keepalive is left running', async () => {
+    membership = new EtcdMembership({ client, job: 'hygiene', logger: silentLogger(), leaseTtlS: TEST_TTL_S });
+    await membership.register('ps', 'ps-0', '127.0.0.1:7000');
+    await membership.register('ps', 'ps-1', '127.0.0.1:7001');
+    const leases = (await client.getAll().prefix('/tessera/hygiene/').exec()).kvs.map((kv) => kv.lease);
+    expect(leases).to.have.length(2);
+    await membership.close();
+    // No waiting: a revoked lease's keys are gone in the same etcd revision.
+    expect(await client.getAll().prefix('/tessera/hygiene/').keys()).to.deep.equal([]);
+    for (const ID of leases) expect((await client.leaseClient.leaseTimeToLive({ ID })).TTL).to.equal('-1');
+    // DESIGN §7: etcd3's client.close() would have left these keepalives renewing the leases.
+    const live = (await client.leaseClient.leaseLeases()).leases.map((l) => l.ID);
+    expect(live.filter((id) => leases.includes(id))).to.deep.equal([]);
+    await membership.register('ps', 'ps-0', '127.0.0.1:7000').then(() => expect.fail('registered after close()'), (e: Error) => {
+      expect(e.message).to.equal('membership is closed');
+    });
+  });
+
+  it('logs the lease loss and the re-registration as JSON', async () => {
+    const sink = createLogSink('info');
+    membership = new EtcdMembership({ client, job: 'logs', logger: sink.logger, leaseTtlS: TEST_TTL_S });
+    const reg = await membership.register('ps', 'ps-0', '127.0.0.1:7000');
+    const first = reg.incarnation;
+    const kv = (await client.get('/tessera/logs/members/ps/ps-0').exec()).kvs[0];
+    await client.leaseClient.leaseRevoke({ ID: kv.lease });
+    const isReregistered = (l: Record<string, unknown>) => l.msg === 'membership re-registered with a new incarnation';
+    await sink.waitFor(isReregistered, 1, LOG_WAIT_MS);
+    const lost = sink.lines.findIndex((l) => l.msg === 'membership lease lost; fencing and re-registering');
+    const back = sink.lines.findIndex(isReregistered);
+    expect(lost).to.be.greaterThan(-1).and.lessThan(back);
+    expect(sink.lines[lost]).to.deep.include({ component: 'membership', job: 'logs', role: 'ps', id: 'ps-0', incarnation: first, level: 40 });
+    expect(sink.lines[back]).to.deep.include({ previous: first, incarnation: reg.incarnation });
+  });
+
+  it('rejects a bad job name or TTL, naming the field', () => {
+    expect(() => new EtcdMembership({ client, job: 'a/b', logger: silentLogger() })).to.throw(/^job must be 1-128 characters/);
+    expect(() => new EtcdMembership({ client, job: 'ok', logger: silentLogger(), leaseTtlS: 0.5 })).to.throw(/^leaseTtlS must be/);
+  });
+});
