@@ -2,7 +2,9 @@
  * `tessera ps`: a standalone parameter server. Membership through etcd arrives with the
  * control-plane work; until then a PS is addressed directly by host:port.
  */
-import { helpText, OptionSpec, parseArgs } from '../cli/args';
+import { helpText, intOption, OptionSpec, parseArgs } from '../cli/args';
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import { registerPs, PsRegistration } from './ps-registration';
 import { createLogger } from '../common/logger';
 import { loadPsConfig } from './config';
 import { startPsServer } from './ps-server';
@@ -13,9 +15,13 @@ const SPEC: Record<string, OptionSpec> = {
   id: { type: 'string', describe: 'this PS\'s id, used in logs [TESSERA_PS_ID]' },
   'max-request-bytes': { type: 'string', describe: 'largest data-plane request accepted [TESSERA_MAX_REQUEST_BYTES]' },
   'log-level': { type: 'string', describe: 'pino log level [TESSERA_LOG_LEVEL]' },
+  etcd: { type: 'string', describe: 'etcd endpoints (http://host:port[,...]); registers members/ps/<id> under --job [TESSERA_ETCD]' },
+  job: { type: 'string', describe: 'job name in etcd (with --etcd) [TESSERA_JOB]' },
+  'lease-ttl': { type: 'string', describe: 'etcd lease TTL in seconds', default: '5' },
+  'advertise': { type: 'string', describe: 'host:port peers should dial (default: the bound address)' },
 };
 
-export const PS_HELP = helpText('tessera ps [--port P] [--host H] [--id ID]',
+export const PS_HELP = helpText('tessera ps [--port P] [--host H] [--id ID] [--etcd URL --job NAME]',
   'Starts one parameter server serving Pull/Push, admin and gRPC health on one port.\n'
   + 'It prints "ps listening <addr>" on stdout once ready; logs (JSON) go to stderr.', SPEC);
 
@@ -28,12 +34,28 @@ export async function runPs(argv: string[]): Promise<number> {
   });
   const logger = createLogger({ level: config.logLevel, base: { role: 'ps', nodeId: config.id } });
   const server = await startPsServer({ host: config.host, port: config.port, maxRequestBytes: config.maxRequestBytes, logger });
+  const etcd = o.etcd ?? process.env.TESSERA_ETCD;
+  const job = o.job ?? process.env.TESSERA_JOB;
+  if (etcd && !job) throw new TesseraError(ERROR_CODES.CONFIG, '--etcd needs --job NAME (the job this PS serves)');
+  let registration: PsRegistration | null = null;
+  if (etcd && job) {
+    try {
+      registration = await registerPs({
+        etcd, job, id: config.id, addr: o.advertise ?? server.addr, leaseTtlS: intOption(args, 'lease-ttl', 1), node: server.node, logger,
+        onFailed: (err) => { logger.error({ err: err.message }, 'lost the ps id to another process; exiting'); process.kill(process.pid, 'SIGTERM'); },
+      });
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+  }
   // One stdout line a parent process (tests, tessera local, the demo) can wait for.
   process.stdout.write(`ps listening ${server.addr}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal }, 'shutting down');
-      server.stop().then(resolve, resolve);
+      const reg = registration ?? { close: async () => undefined };
+      reg.close().catch(() => undefined).then(() => server.stop()).then(resolve, resolve);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

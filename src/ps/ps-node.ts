@@ -71,6 +71,7 @@ export class PsNode {
   private owned: Uint8Array | null = null; // bucket -> 1 if this PS owns it; null = owns all
   private scratch = new Float32Array(0);
   private readonly touchedDense = new Set<string>(); // dense tables pushed to or assigned
+  private fencedReason: string | null = null;
   private readonly log: Logger;
   private readonly startedAt: number;
   private readonly now: () => number;
@@ -84,6 +85,16 @@ export class PsNode {
 
   get shardMapVersion(): number {
     return this.version;
+  }
+
+  /**
+   * Fences the PS (it lost its etcd lease, so peers may already consider it dead): pushes are
+   * refused with a retryable UNAVAILABLE until unfenced. Pulls still answer, since they change
+   * nothing. `null` unfences.
+   */
+  setFenced(reason: string | null): void {
+    this.fencedReason = reason;
+    this.log.warn({ fenced: reason !== null, reason }, reason ? 'fenced: refusing pushes' : 'unfenced: accepting pushes');
   }
 
   /** Creates a table; false when an identical one exists. */
@@ -152,6 +163,9 @@ export class PsNode {
   /** Applies a push; all-or-nothing. Returns the number of distinct rows updated. */
   push(req: PushInput): number {
     try {
+      if (this.fencedReason !== null) {
+        throw new TesseraError(ERROR_CODES.UNAVAILABLE, `ps is fenced (${this.fencedReason}); retry once it has re-registered`);
+      }
       const table = this.admit(req);
       const grads = this.decodeGrads(req.grads, req.encoding);
       if (table instanceof DenseTable) {
