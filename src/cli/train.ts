@@ -10,6 +10,9 @@ import { selectBackend } from '../model/backend';
 import { startPsServer, PsServer } from '../ps/ps-server';
 import { planShardMap } from '../sharding/shard-map';
 import { loadJobSpec } from '../spec/job-spec';
+import { createMetrics } from '../metrics/registry';
+import { serveMetrics } from '../metrics/http';
+import { WorkerMetrics } from '../metrics/worker-metrics';
 import type { JobSpec } from '../spec/types';
 import { buildJob, overrideSpec } from '../worker/job';
 import { saveModel } from '../worker/model-dir';
@@ -29,6 +32,7 @@ const SPEC: Record<string, OptionSpec> = {
   ps: { type: 'string', describe: 'comma-separated host:port of running PS processes; default: 2 in-process shards' },
   out: { type: 'string', describe: 'directory to save the trained model in', default: 'tessera-model' },
   backend: { type: 'string', describe: 'tfjs backend to prefer: tensorflow | wasm | cpu [TESSERA_TF_BACKEND]' },
+  'metrics-port': { type: 'string', describe: 'port for Prometheus GET /metrics on 127.0.0.1 (URL printed on stderr); 0 picks a free one', default: '0' },
   json: { type: 'boolean', describe: 'print a JSON summary as the last line' },
 };
 
@@ -61,12 +65,23 @@ export async function runTrain(argv: string[]): Promise<number> {
   if (!spec.data.train) throw new Error('no training data: pass --data PATH or set data.train in the job spec');
   const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND);
   process.stderr.write(`tessera train: ${spec.model.kind} on ${spec.data.train}, tfjs backend ${backend.name}\n`);
+  const metricsPort = intOption(args, 'metrics-port', 0);
   const { client, servers } = await connect(o.ps, spec, logger);
+  const metrics = createMetrics({ job: spec.name, role: 'worker', id: 'worker-0' }, { processMetrics: true });
+  const workerMetrics = new WorkerMetrics(metrics.registry, { pushes: client });
+  const metricsHttp = await serveMetrics(metrics.registry, { port: metricsPort }).catch(async (err: unknown) => {
+    client.close();
+    await Promise.all(servers.map((s) => s.stop()));
+    throw err;
+  });
+  process.stderr.write(`tessera train: metrics at ${metricsHttp.url}\n`);
   const progress = new ProgressLine(process.stderr);
   try {
     const started = performance.now();
-    const { trainer } = buildJob(spec, client, logger, (s) => progress.update(
-      `step ${s.step}  samples ${s.samples}  ${(s.samples / ((performance.now() - started) / 1000)).toFixed(0)} samples/s  loss ${s.loss.toFixed(4)}`));
+    const { trainer } = buildJob(spec, client, logger, (s) => {
+      workerMetrics.onStep(s);
+      progress.update(`step ${s.step}  samples ${s.samples}  ${(s.samples / ((performance.now() - started) / 1000)).toFixed(0)} samples/s  loss ${s.loss.toFixed(4)}`);
+    });
     await trainer.init();
     let samples = 0;
     let evalResult = { auc: NaN, logloss: NaN, rows: 0 };
@@ -77,6 +92,7 @@ export async function runTrain(argv: string[]): Promise<number> {
       progress.done(`epoch ${epoch + 1}: ${e.samples} samples, mean loss ${e.loss.toFixed(4)}; ${r.summary()}`);
       if (spec.data.eval) {
         evalResult = await trainer.evaluate(reader(spec.data.eval, spec).batches(4096));
+        workerMetrics.onEval(evalResult);
         process.stderr.write(`epoch ${epoch + 1} eval: AUC ${evalResult.auc.toFixed(4)}  LogLoss ${evalResult.logloss.toFixed(4)}  (${evalResult.rows} rows)\n`);
       }
     }
@@ -93,6 +109,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
+    await metricsHttp.close();
     client.close();
     await Promise.all(servers.map((s) => s.stop()));
   }

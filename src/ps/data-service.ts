@@ -9,36 +9,58 @@ import {
 } from '../wire/data-plane-codec';
 import { PARAMETER_SERVER_SERVICE } from '../wire/services';
 import { toRpcError, toServiceError } from '../wire/status-map';
+import type { OpRecorder, PsMetrics } from '../metrics/ps-metrics';
 import type { PsNode } from './ps-node';
 
+/** `rows` rides along for metrics only; the encoders write named fields and ignore it. */
+type Served<M> = M & { rows: number };
+
 /** Runs a pull and returns the pre-encoded response (values gathered in place). */
-function servePull(node: PsNode, req: PullRequestMsg): PullResponseMsg {
+function servePull(node: PsNode, req: PullRequestMsg): Served<PullResponseMsg> {
   let encoded: Buffer | undefined;
-  node.pull(req, (bytes, dim) => {
+  const rows = node.pull(req, (bytes, dim) => {
     const r = allocPullResponse(req.requestId, dim, req.encoding, bytes);
     encoded = r.encoded;
     return r.values;
   });
-  return { requestId: req.requestId, values: new Uint8Array(0), dim: 0, encoding: req.encoding, encoded };
+  return { requestId: req.requestId, values: new Uint8Array(0), dim: 0, encoding: req.encoding, encoded, rows };
 }
 
-function servePush(node: PsNode, req: PushRequestMsg): PushResponseMsg {
-  return { requestId: req.requestId, rowsApplied: node.push(req) };
+function servePush(node: PsNode, req: PushRequestMsg): Served<PushResponseMsg> {
+  const rowsApplied = node.push(req);
+  // Rows as PsNode counts them: ids sent (8 bytes each), or 1 for a dense table.
+  return { requestId: req.requestId, rowsApplied, rows: req.ids.byteLength ? req.ids.byteLength >>> 3 : 1 };
 }
 
-/** Registers the data-plane service for `node` on `server`. */
-export function addDataService(server: grpc.Server, node: PsNode): void {
+/** Runs `serve` and records its outcome and latency on `rec` (when metrics are on). */
+function timed<Req, Res extends { rows: number }>(rec: OpRecorder | undefined, serve: (node: PsNode, req: Req) => Res, node: PsNode, req: Req): Res {
+  if (!rec) return serve(node, req);
+  const start = performance.now();
+  try {
+    const res = serve(node, req);
+    rec.ok(start, res.rows);
+    return res;
+  } catch (err) {
+    rec.error(start);
+    throw err;
+  }
+}
+
+/** Registers the data-plane service for `node` on `server`; `metrics` (optional) records each request. */
+export function addDataService(server: grpc.Server, node: PsNode, metrics?: PsMetrics): void {
+  const pull = (req: PullRequestMsg) => timed(metrics?.pull, servePull, node, req);
+  const push = (req: PushRequestMsg) => timed(metrics?.push, servePush, node, req);
   server.addService(PARAMETER_SERVER_SERVICE, {
     Pull(call: grpc.ServerUnaryCall<PullRequestMsg, PullResponseMsg>, cb: grpc.sendUnaryData<PullResponseMsg>) {
       try {
-        cb(null, servePull(node, call.request));
+        cb(null, pull(call.request));
       } catch (err) {
         cb(toServiceError(err));
       }
     },
     Push(call: grpc.ServerUnaryCall<PushRequestMsg, PushResponseMsg>, cb: grpc.sendUnaryData<PushResponseMsg>) {
       try {
-        cb(null, servePush(node, call.request));
+        cb(null, push(call.request));
       } catch (err) {
         cb(toServiceError(err));
       }
@@ -47,7 +69,7 @@ export function addDataService(server: grpc.Server, node: PsNode): void {
       call.on('data', (req: PullRequestMsg) => {
         let res: PullResponseMsg;
         try {
-          res = servePull(node, req);
+          res = pull(req);
         } catch (err) {
           res = { requestId: req.requestId, values: new Uint8Array(0), dim: 0, encoding: req.encoding, error: toRpcError(err) };
         }
@@ -60,7 +82,7 @@ export function addDataService(server: grpc.Server, node: PsNode): void {
       call.on('data', (req: PushRequestMsg) => {
         let res: PushResponseMsg;
         try {
-          res = servePush(node, req);
+          res = push(req);
         } catch (err) {
           res = { requestId: req.requestId, rowsApplied: 0, error: toRpcError(err) };
         }

@@ -8,6 +8,8 @@ import { registerPs, PsRegistration } from './ps-registration';
 import { createLogger } from '../common/logger';
 import { loadPsConfig } from './config';
 import { startPsServer } from './ps-server';
+import { createMetrics } from '../metrics/registry';
+import { serveMetrics } from '../metrics/http';
 
 const SPEC: Record<string, OptionSpec> = {
   port: { type: 'string', describe: 'port to listen on; 0 picks a free one [TESSERA_PS_PORT]' },
@@ -18,6 +20,7 @@ const SPEC: Record<string, OptionSpec> = {
   etcd: { type: 'string', describe: 'etcd endpoints (http://host:port[,...]); registers members/ps/<id> under --job [TESSERA_ETCD]' },
   job: { type: 'string', describe: 'job name in etcd (with --etcd) [TESSERA_JOB]' },
   'lease-ttl': { type: 'string', describe: 'etcd lease TTL in seconds', default: '5' },
+  'metrics-port': { type: 'string', describe: 'port for Prometheus GET /metrics (logged as metricsUrl); 0 picks a free one', default: '0' },
   'advertise': { type: 'string', describe: 'host:port peers should dial (default: the bound address)' },
 };
 
@@ -33,10 +36,16 @@ export async function runPs(argv: string[]): Promise<number> {
     port: o.port, host: o.host, id: o.id, maxRequestBytes: o['max-request-bytes'], logLevel: o['log-level'],
   });
   const logger = createLogger({ level: config.logLevel, base: { role: 'ps', nodeId: config.id } });
-  const server = await startPsServer({ host: config.host, port: config.port, maxRequestBytes: config.maxRequestBytes, logger });
   const etcd = o.etcd ?? process.env.TESSERA_ETCD;
   const job = o.job ?? process.env.TESSERA_JOB;
   if (etcd && !job) throw new TesseraError(ERROR_CODES.CONFIG, '--etcd needs --job NAME (the job this PS serves)');
+  const metricsPort = intOption(args, 'metrics-port', 0);
+  const metrics = createMetrics({ job: job ?? 'standalone', role: 'ps', id: config.id }, { processMetrics: true });
+  const server = await startPsServer({ host: config.host, port: config.port, maxRequestBytes: config.maxRequestBytes, logger, metrics: metrics.registry });
+  const metricsHttp = await serveMetrics(metrics.registry, { host: config.host, port: metricsPort })
+    .catch(async (err: unknown) => { await server.stop(); throw err; });
+  // Logged, not printed: stdout carries only the "ps listening" line parents wait for.
+  logger.info({ metricsUrl: metricsHttp.url }, 'metrics listening');
   let registration: PsRegistration | null = null;
   if (etcd && job) {
     try {
@@ -45,6 +54,7 @@ export async function runPs(argv: string[]): Promise<number> {
         onFailed: (err) => { logger.error({ err: err.message }, 'lost the ps id to another process; exiting'); process.kill(process.pid, 'SIGTERM'); },
       });
     } catch (err) {
+      await metricsHttp.close();
       await server.stop();
       throw err;
     }
@@ -55,7 +65,7 @@ export async function runPs(argv: string[]): Promise<number> {
     const stop = (signal: string) => {
       logger.info({ signal }, 'shutting down');
       const reg = registration ?? { close: async () => undefined };
-      reg.close().catch(() => undefined).then(() => server.stop()).then(resolve, resolve);
+      reg.close().catch(() => undefined).then(() => metricsHttp.close()).then(() => server.stop()).then(resolve, resolve);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

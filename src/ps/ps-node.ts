@@ -83,6 +83,11 @@ export class PsNode {
     this.startedAt = this.now();
   }
 
+  /** True while fenced (see setFenced). */
+  get fenced(): boolean {
+    return this.fencedReason !== null;
+  }
+
   get shardMapVersion(): number {
     return this.version;
   }

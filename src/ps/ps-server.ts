@@ -3,6 +3,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../common/logger';
+import { PsMetrics } from '../metrics/ps-metrics';
+import type { Registry } from 'prom-client';
 import { serverOptions } from '../wire/grpc-options';
 import { HealthRegistry } from '../wire/health-service';
 import { addAdminService } from './admin-service';
@@ -16,6 +18,8 @@ export interface PsServerOptions {
   maxRequestBytes: number;
   logger: Logger;
   node?: PsNode;
+  /** Registers this PS's metrics (requests, latency, table sizes) here; none when absent. */
+  metrics?: Registry;
 }
 
 /**
@@ -71,7 +75,7 @@ export async function startPsServer(opts: PsServerOptions): Promise<PsServer> {
   const server = new grpc.Server(serverOptions(opts.maxRequestBytes));
   widenReceiveWindow(server, opts.logger);
   const health = new HealthRegistry({ '': 'SERVING', 'tessera.v1.ParameterServer': 'SERVING' });
-  addDataService(server, node);
+  addDataService(server, node, opts.metrics ? new PsMetrics(opts.metrics, node) : undefined);
   addAdminService(server, node);
   health.addTo(server);
   const host = opts.host ?? '127.0.0.1';

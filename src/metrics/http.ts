@@ -1,0 +1,66 @@
+/**
+ * Serves a registry over plain HTTP: `GET /metrics` in the Prometheus text format, 404 for
+ * anything else. Separate from the gRPC port so a scraper never competes with the data plane.
+ */
+import * as http from 'http';
+import type { AddressInfo } from 'net';
+import type { Registry } from 'prom-client';
+
+/** Where to listen. */
+export interface MetricsHttpOptions {
+  /** Defaults to 127.0.0.1. */
+  host?: string;
+  /** 0 picks a free port. */
+  port: number;
+}
+
+/** A running /metrics endpoint. */
+export interface MetricsServer {
+  /** The bound port. */
+  readonly port: number;
+  /** e.g. http://127.0.0.1:9464/metrics (0.0.0.0 is shown as 127.0.0.1). */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts serving `registry`.
+ *
+ * ```ts
+ * const m = await serveMetrics(metrics.registry, { host: '0.0.0.0', port: 0 });
+ * logger.info({ metricsUrl: m.url }, 'metrics listening');
+ * await m.close();
+ * ```
+ */
+export async function serveMetrics(registry: Registry, opts: MetricsHttpOptions): Promise<MetricsServer> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method !== 'GET' || path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; try GET /metrics\n');
+      return;
+    }
+    registry.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
+      (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
+    );
+  });
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return {
+    port,
+    url: `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/metrics`,
+    close: () => new Promise<void>((resolve) => {
+      // A scraper keeps its connection alive between scrapes; cut it so close() does not wait for it.
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

@@ -1,0 +1,160 @@
+import { expect } from 'chai';
+import { silentLogger } from '../../src/common/logger';
+import { serveMetrics, MetricsServer } from '../../src/metrics/http';
+import { createMetrics } from '../../src/metrics/registry';
+import { WorkerMetrics } from '../../src/metrics/worker-metrics';
+import { startPsServer, PsServer } from '../../src/ps/ps-server';
+import type { TableSpec } from '../../src/ps/store/table-store';
+import { planShardMap } from '../../src/sharding/shard-map';
+import { Encoding } from '../../src/wire/data-plane-codec';
+import { PsConnection } from '../../src/wire/ps-connection';
+import { PsClient } from '../../src/worker/ps-client';
+
+const DIM = 4;
+const SPEC: TableSpec = { name: 'emb', kind: 'embedding', dim: DIM, optimizer: { kind: 'sgd', lr: 0.1 }, initializer: { kind: 'uniform', scale: 0.1 }, seed: 1 };
+/** Ids 1, 2, 3 as (lo, hi) u32 pairs. */
+const IDS = new Uint32Array([1, 0, 2, 0, 3, 0]);
+
+/** Samples of a Prometheus text exposition: name, labels, value. */
+function parse(text: string): { name: string; labels: Record<string, string>; value: number }[] {
+  const out: { name: string; labels: Record<string, string>; value: number }[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
+    out.push({ name: m[1], labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+/** The one sample named `name` whose labels include `labels`. */
+function value(text: string, name: string, labels: Record<string, string> = {}): number {
+  const hits = parse(text).filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  expect(hits, `${name} ${JSON.stringify(labels)} in:\n${text}`).to.have.length(1);
+  return hits[0].value;
+}
+
+async function scrape(http: MetricsServer): Promise<string> {
+  const res = await fetch(http.url);
+  expect(res.status).to.equal(200);
+  expect(res.headers.get('content-type')).to.match(/^text\/plain; version=0\.0\.4/);
+  return res.text();
+}
+
+describe('Prometheus /metrics', function () {
+  this.timeout(20_000);
+
+  describe('on a PS (real gRPC and HTTP)', () => {
+    let ps: PsServer;
+    let http: MetricsServer;
+    let client: PsClient;
+    let conn: PsConnection;
+
+    beforeEach(async () => {
+      const metrics = createMetrics({ job: 'metrics-test', role: 'ps', id: 'ps-7' });
+      ps = await startPsServer({ port: 0, maxRequestBytes: 1 << 20, logger: silentLogger(), metrics: metrics.registry });
+      http = await serveMetrics(metrics.registry, { port: 0 });
+      client = new PsClient({ shardMap: planShardMap([{ id: 0, addr: ps.addr }]), logger: silentLogger() });
+      await client.installShardMap();
+      await client.createTable(SPEC);
+      conn = new PsConnection({ addr: ps.addr, maxMessageBytes: 1 << 20 });
+    });
+    afterEach(async () => {
+      conn.close();
+      client.close();
+      await http.close();
+      await ps.stop();
+    });
+
+    const badPush = (table: string) => conn.push({
+      table, shardMapVersion: ps.node.shardMapVersion, ids: Buffer.from(new BigUint64Array([1n]).buffer),
+      grads: Buffer.from(new Float32Array(DIM).buffer), encoding: Encoding.F32, requestId: 0,
+    }, 5000).then(() => null, (e: Error) => e);
+
+    it('counts pulls, pushes and rows, times them, and reports table sizes with job/role/id labels', async () => {
+      const before = await scrape(http);
+      expect(value(before, 'tessera_ps_requests_total', { op: 'pull', outcome: 'ok' })).to.equal(0);
+      await client.pull('emb', IDS, DIM);
+      await client.pull('emb', IDS, DIM);
+      await client.push('emb', IDS, new Float32Array(3 * DIM).fill(0.5));
+      await client.flush();
+
+      const text = await scrape(http);
+      const ps7 = { job: 'metrics-test', role: 'ps', id: 'ps-7' };
+      expect(value(text, 'tessera_ps_requests_total', { ...ps7, op: 'pull', outcome: 'ok' })).to.equal(2);
+      expect(value(text, 'tessera_ps_requests_total', { op: 'push', outcome: 'ok' })).to.equal(1);
+      expect(value(text, 'tessera_ps_requests_total', { op: 'push', outcome: 'error' })).to.equal(0);
+      expect(value(text, 'tessera_ps_rows_total', { op: 'pull' })).to.equal(6);
+      expect(value(text, 'tessera_ps_rows_total', { op: 'push' })).to.equal(3);
+      expect(value(text, 'tessera_ps_request_seconds_count', { op: 'pull' })).to.equal(2);
+      expect(value(text, 'tessera_ps_request_seconds_count', { op: 'push' })).to.equal(1);
+      expect(value(text, 'tessera_ps_request_seconds_bucket', { op: 'pull', le: '+Inf' })).to.equal(2);
+      expect(value(text, 'tessera_ps_request_seconds_sum', { op: 'pull' })).to.be.greaterThan(0);
+      const table = ps.node.stats().tables.find((t) => t.name === 'emb')!;
+      expect(table.rows).to.equal(3);
+      expect(value(text, 'tessera_ps_table_rows', { ...ps7, table: 'emb' })).to.equal(table.rows);
+      expect(value(text, 'tessera_ps_table_bytes', { table: 'emb' })).to.equal(table.bytes);
+      expect(value(text, 'tessera_ps_fenced', ps7)).to.equal(0);
+    });
+
+    it('counts a failed push under outcome="error" and shows fencing', async () => {
+      expect(await badPush('nope')).to.be.instanceOf(Error);
+      let text = await scrape(http);
+      expect(value(text, 'tessera_ps_requests_total', { op: 'push', outcome: 'error' })).to.equal(1);
+      expect(value(text, 'tessera_ps_requests_total', { op: 'push', outcome: 'ok' })).to.equal(0);
+      expect(value(text, 'tessera_ps_rows_total', { op: 'push' })).to.equal(0);
+      expect(value(text, 'tessera_ps_request_seconds_count', { op: 'push' })).to.equal(1);
+
+      ps.node.setFenced('test');
+      expect(await badPush('emb')).to.be.instanceOf(Error);
+      text = await scrape(http);
+      expect(value(text, 'tessera_ps_fenced')).to.equal(1);
+      expect(value(text, 'tessera_ps_requests_total', { op: 'push', outcome: 'error' })).to.equal(2);
+    });
+
+    it('answers 404 off /metrics', async () => {
+      const res = await fetch(http.url.replace('/metrics', '/nope'));
+      expect(res.status).to.equal(404);
+      await res.text();
+    });
+  });
+
+  describe('on a worker', () => {
+    let http: MetricsServer | null = null;
+    afterEach(async () => {
+      await http?.close();
+      http = null;
+    });
+
+    it('reports samples, samples/s, loss, step, eval and the push window', async () => {
+      const metrics = createMetrics({ job: 'ctr', role: 'worker', id: 'worker-0' });
+      let nowMs = 0;
+      const window = { inflightPushes: 2, pushThrottles: 5 };
+      const wm = new WorkerMetrics(metrics.registry, { pushes: window, now: () => nowMs, rateWindowMs: 1000 });
+      http = await serveMetrics(metrics.registry, { port: 0 });
+      for (const [t, step] of [[0, 1], [500, 2], [1000, 3]]) {
+        nowMs = t;
+        wm.onStep({ step, samples: 100 * step, loss: 0.7 - 0.1 * step });
+      }
+      wm.onEval({ auc: 0.75, logloss: 0.45 });
+
+      let text = await scrape(http);
+      const w0 = { job: 'ctr', role: 'worker', id: 'worker-0' };
+      expect(value(text, 'tessera_worker_samples_total', w0)).to.equal(300);
+      expect(value(text, 'tessera_worker_samples_per_second')).to.equal(200); // (300 - 100) samples in 1 s
+      expect(value(text, 'tessera_worker_loss')).to.be.closeTo(0.4, 1e-9);
+      expect(value(text, 'tessera_worker_step')).to.equal(3);
+      expect(value(text, 'tessera_worker_eval_auc', w0)).to.equal(0.75);
+      expect(value(text, 'tessera_worker_eval_logloss')).to.equal(0.45);
+      expect(value(text, 'tessera_worker_inflight_pushes')).to.equal(2);
+      expect(value(text, 'tessera_worker_push_throttles_total')).to.equal(5);
+
+      window.pushThrottles = 7;
+      window.inflightPushes = 0;
+      text = await scrape(http);
+      expect(value(text, 'tessera_worker_push_throttles_total')).to.equal(7);
+      expect(value(text, 'tessera_worker_inflight_pushes')).to.equal(0);
+    });
+  });
+});
