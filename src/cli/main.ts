@@ -22,6 +22,10 @@ const COMMANDS: Record<string, () => Command> = {
     const m = require('./eval') as typeof import('./eval');
     return { summary: 'evaluate a saved model on a data file (AUC, LogLoss)', help: () => m.EVAL_HELP, run: m.runEval };
   },
+  status: () => {
+    const m = require('./status') as typeof import('./status');
+    return { summary: 'show a job\'s members, chief and shard map from etcd', help: () => m.STATUS_HELP, run: m.runStatus };
+  },
   demo: () => {
     const m = require('./demo') as typeof import('./demo');
     return { summary: 'start 2 PS processes and pull/push through them (npm start)', help: () => m.DEMO_HELP, run: m.runDemo };

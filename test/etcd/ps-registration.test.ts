@@ -8,6 +8,9 @@ import { silentLogger } from '../../src/common/logger';
 import { EtcdMembership } from '../../src/membership/etcd-membership';
 import type { MembershipEvent } from '../../src/membership/membership';
 import { EtcdHandle, requireEtcd, startEtcd } from '../helpers/etcd';
+import { lastJson, runTessera } from '../helpers/tessera';
+import { ShardMapStore } from '../../src/membership/shard-map-store';
+import { planShardMap } from '../../src/sharding/shard-map';
 
 /** Issue #4: PS processes register in etcd under a lease; a second PS with the same id is refused. */
 describe('tessera ps --etcd (real etcd, real PS processes)', function () {
@@ -53,6 +56,22 @@ describe('tessera ps --etcd (real etcd, real PS processes)', function () {
     const removed = await next((ev) => ev.type === 'remove');
     expect(removed.id).to.equal('ps-7');
     watch.stop();
+  });
+
+  it('tessera status --json reports the registered PS and the published shard map', async () => {
+    const ps = await spawnPs({ args: ['--etcd', etcd.url, '--job', job, '--id', 'ps-9'] });
+    try {
+      await new ShardMapStore({ client, job, logger: silentLogger() }).publish(planShardMap([{ id: 9, addr: ps.addr }], { numBuckets: 64 }), 0);
+      const r = await runTessera(['status', '--etcd', etcd.url, '--job', job, '--json']);
+      expect(r.code, r.stderr).to.equal(0);
+      const s = lastJson(r.stdout);
+      expect(s.members.map((m: { id: string; addr: string }) => `${m.id}@${m.addr}`)).to.include(`ps-9@${ps.addr}`);
+      expect(s.chief).to.equal(null);
+      expect(s.shard_map).to.deep.include({ version: 1, num_buckets: 64 });
+      expect(s.shard_map.ps).to.deep.equal([{ id: 9, addr: ps.addr, buckets: 64 }]);
+    } finally {
+      await ps.stop();
+    }
   });
 
   it('a PS stopped with SIGTERM revokes its lease at once and exits 0', async () => {

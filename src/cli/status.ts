@@ -1,0 +1,68 @@
+/**
+ * `tessera status --etcd URL --job NAME`: what etcd says about a job — members and their
+ * addresses, the elected chief, the shard-map version and how buckets are spread. (Data-shard
+ * assignments, step and epoch join it with the chief.)
+ */
+import { Etcd3 } from 'etcd3';
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import { silentLogger } from '../common/logger';
+import { EtcdMembership } from '../membership/etcd-membership';
+import { LeaderElection } from '../membership/leader';
+import { ShardMapStore } from '../membership/shard-map-store';
+import { bucketsOwnedBy } from '../sharding/shard-map';
+import { helpText, OptionSpec, parseArgs } from './args';
+
+const SPEC: Record<string, OptionSpec> = {
+  etcd: { type: 'string', describe: 'etcd endpoints, comma-separated [TESSERA_ETCD]' },
+  job: { type: 'string', describe: 'job name [TESSERA_JOB]' },
+  json: { type: 'boolean', describe: 'print the status as one JSON object' },
+};
+
+export const STATUS_HELP = helpText('tessera status --etcd URL --job NAME [--json]',
+  'Shows a job\'s members, its chief and its shard map, as recorded in etcd.', SPEC);
+
+/** How long to wait for etcd before reporting it unreachable. */
+const ETCD_TIMEOUT_MS = 5_000;
+
+export async function runStatus(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, SPEC);
+  const o = args.options as Record<string, string | undefined>;
+  const etcd = o.etcd ?? process.env.TESSERA_ETCD;
+  const job = o.job ?? process.env.TESSERA_JOB;
+  if (!etcd || !job) throw new TesseraError(ERROR_CODES.CONFIG, '--etcd URL and --job NAME are required');
+  const client = new Etcd3({ hosts: etcd.split(','), dialTimeout: ETCD_TIMEOUT_MS });
+  const logger = silentLogger();
+  const membership = new EtcdMembership({ client, job, logger });
+  try {
+    const [members, chief, map] = await Promise.race([
+      Promise.all([membership.list(), new LeaderElection({ client, job, logger }).leader(), new ShardMapStore({ client, job, logger }).get()]),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new TesseraError(ERROR_CODES.UNAVAILABLE, `etcd at ${etcd} did not answer within ${ETCD_TIMEOUT_MS} ms`)), ETCD_TIMEOUT_MS).unref()),
+    ]).catch((err: Error) => {
+      if (err instanceof TesseraError) throw err;
+      throw new TesseraError(ERROR_CODES.UNAVAILABLE, `cannot read job "${job}" from etcd at ${etcd}: ${err.message.split('\n')[0]}`);
+    });
+    const status = {
+      job,
+      chief: chief ?? null,
+      members: members.map((m) => ({ role: m.role, id: m.id, addr: m.addr, incarnation: m.incarnation, startedAt: m.startedAt })),
+      shard_map: map ? {
+        version: map.version, num_buckets: map.numBuckets,
+        ps: map.ps.map((p, i) => ({ id: p.id, addr: p.addr, buckets: bucketsOwnedBy(map, i).length })),
+      } : null,
+    };
+    if (args.options.json) {
+      process.stdout.write(`${JSON.stringify(status)}\n`);
+    } else {
+      const lines = [`job ${job}`, `chief: ${status.chief ?? '(none elected)'}`, `members (${members.length}):`];
+      for (const m of status.members) lines.push(`  ${m.role.padEnd(6)} ${m.id.padEnd(12)} ${m.addr}  since ${m.startedAt}`);
+      lines.push(status.shard_map
+        ? `shard map v${status.shard_map.version}: ${status.shard_map.num_buckets} buckets over ${status.shard_map.ps.map((p) => `ps ${p.id} (${p.buckets})`).join(', ')}`
+        : 'shard map: (none published)');
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+    return 0;
+  } finally {
+    await membership.close();
+    client.close();
+  }
+}
