@@ -61,6 +61,7 @@ export class Trainer {
   private readonly embTables: boolean;
   private readonly linTables: boolean;
   private dense: Float32Array = new Float32Array(0);
+  private densePull: Promise<Float32Array> | null = null;
   private stepNo = 0;
   private samples = 0;
 
@@ -117,6 +118,7 @@ export class Trainer {
   /** Evaluates with read-only pulls: AUC, LogLoss, calibration. */
   async evaluate(batches: AsyncIterable<RawRow[]>): Promise<EvalResult> {
     await this.deps.params.flush();
+    this.densePull = null;
     this.dense = await this.deps.params.pullDense(DENSE_TABLE);
     const acc = new EvalAccumulator();
     for await (const p of this.prefetch(batches, true)) {
@@ -128,13 +130,22 @@ export class Trainer {
 
   private async trainOne(p: Prepared): Promise<number> {
     const { params, model, spec } = this.deps;
-    if (this.stepNo > 0 && this.stepNo % spec.training.denseSyncEvery === 0) this.dense = await params.pullDense(DENSE_TABLE);
+    if (this.densePull) {
+      this.dense = await this.densePull;
+      this.densePull = null;
+    }
     const inputs = await this.inputs(p);
     const r = model.trainStep(this.dense, inputs);
     if (!Number.isFinite(r.loss)) {
       throw new TesseraError(ERROR_CODES.NON_FINITE, `loss is ${r.loss} at step ${this.stepNo} (batch of ${p.tb.size} rows after ${this.samples} samples); nothing from this batch was pushed`);
     }
     await params.pushStep(this.sparseGrads(p.tb, r.embGrad, r.linearGrad), [{ table: DENSE_TABLE, grads: r.denseGrad }]);
+    if ((this.stepNo + 1) % spec.training.denseSyncEvery === 0) {
+      // Issued now, awaited at the next step: the round trip overlaps the next batch's
+      // preparation. With synchronous pushes it still starts after this step's push is applied.
+      this.densePull = params.pullDense(DENSE_TABLE);
+      this.densePull.catch(() => undefined); // awaited next step; avoid an unhandled rejection meanwhile
+    }
     this.stepNo++;
     this.samples += p.tb.size;
     this.deps.onStep?.({ step: this.stepNo, samples: this.samples, loss: r.loss });
