@@ -3,18 +3,10 @@
  * Rank r is drawn log-uniformly (≈ Zipf with s = 1), then scrambled into the id space by an
  * invertible 40-bit mix, so hot ids are spread over every bucket.
  */
+import { mulberry32Unit } from '../src/common/mulberry32';
 
-/** A seeded 32-bit generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+/** A seeded generator of doubles in [0, 1) (mulberry32). */
+export const rng = mulberry32Unit;
 
 const SPACE_BITS = 40;
 

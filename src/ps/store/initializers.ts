@@ -6,6 +6,7 @@
  * generator state is kept anywhere.
  */
 import { badConfig, checkKeys, checkNumber, checkObject } from '../optimizers/config-check';
+import { fmix32 } from '../../common/fmix32';
 
 /**
  * How fresh rows are filled.
@@ -28,16 +29,6 @@ const MAX_INIT_MAGNITUDE = 1e30;
 const MAGNITUDE_BOUNDS = { min: -MAX_INIT_MAGNITUDE, max: MAX_INIT_MAGNITUDE };
 const TWO_POW_NEG_32 = 1 / 4294967296;
 const GOLDEN = 0x9e3779b9;
-
-/** murmur3 fmix32: a bijective avalanche mix of a 32-bit integer. */
-function fmix32(x: number): number {
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x85ebca6b);
-  x ^= x >>> 13;
-  x = Math.imul(x, 0xc2b2ae35);
-  x ^= x >>> 16;
-  return x >>> 0;
-}
 
 /** First key half of a row's counter stream, derived from the table seed and the id. */
 function rowKeyA(seed: number, lo: number): number {

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LineInfo, ReadLinesOptions, readLines } from '../../../src/data/line-reader';
 import { ByteRange, splitByteRanges } from '../../../src/data/splits';
+import { mulberry32Unit } from '../../../src/common/mulberry32';
 
 /** /work/shared/data: five levels up from dist/test/unit/data is the repo's parent directory. */
 const SHARED_DATA = path.resolve(__dirname, '../../../../../shared/data');
@@ -64,14 +65,5 @@ export async function collectSplits(file: string, n: number, opts?: ReadLinesOpt
   return collectRanges(file, splitByteRanges(fs.statSync(file).size, n), opts);
 }
 
-/** A deterministic small PRNG (mulberry32) for property tests. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic small PRNG (mulberry32) for property tests: doubles in [0, 1). */
+export const rng = mulberry32Unit;

@@ -1,17 +1,12 @@
+import { mulberry32 } from '../../../src/common/mulberry32';
+
 /** Seeded PRNG (mulberry32) so sharding tests are reproducible. */
 export class Rng {
-  private s: number;
+  /** Uniform uint32. */
+  readonly u32: () => number;
 
   constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-
-  /** Uniform uint32. */
-  u32(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) | 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
+    this.u32 = mulberry32(seed);
   }
 
   /** Uniform integer in [0, n). */
