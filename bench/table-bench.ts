@@ -12,6 +12,7 @@
  * With --json the last stdout line is one JSON object.
  */
 import { EmbeddingTable } from '../src/ps/store';
+import { fmix32 } from '../src/common/fmix32';
 
 const BATCH = 8192;
 
@@ -21,16 +22,6 @@ function argNum(name: string, fallback: number): number {
   const v = Number(process.argv[i + 1]);
   if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} needs a positive integer, got ${process.argv[i + 1]}`);
   return v;
-}
-
-/** murmur3 fmix32 (a bijection): id number k is (fmix32(k), fmix32(k ^ c)), distinct for k < 2^32. */
-function fmix32(x: number): number {
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x85ebca6b);
-  x ^= x >>> 13;
-  x = Math.imul(x, 0xc2b2ae35);
-  x ^= x >>> 16;
-  return x >>> 0;
 }
 
 function writeId(ids: Uint32Array, i: number, k: number): void {

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { Etcd3 } from 'etcd3';
 import { silentLogger } from '../../src/common/logger';
 import { EtcdMembership } from '../../src/membership/etcd-membership';
-import { EtcdHandle, requireEtcd, startEtcd } from '../helpers/etcd';
+import { etcdForSuite } from '../helpers/etcd';
 import { createLogSink } from '../helpers/log-sink';
 
 /** Short member TTL, as in the contract suite. */
@@ -14,23 +14,18 @@ const LOG_WAIT_MS = 8_000;
 describe('EtcdMembership (real etcd)', function () {
   // One etcd (~0.2 s to start); no test here waits for a TTL to run out.
   this.timeout(30_000);
-  let etcd: EtcdHandle | undefined;
+  const etcd = etcdForSuite();
   let client: Etcd3;
   let membership: EtcdMembership | undefined;
 
-  before(async function () {
-    requireEtcd(this);
-    etcd = await startEtcd();
-  });
   beforeEach(() => {
-    client = new Etcd3({ hosts: etcd!.url });
+    client = new Etcd3({ hosts: etcd.url });
   });
   afterEach(async () => {
     await membership?.close();
     membership = undefined;
     client.close();
   });
-  after(async () => etcd?.stop());
 
   it('writes members/<role>/<id> under /tessera/<job>/, leased, with a JSON value', async () => {
     membership = new EtcdMembership({ client, job: 'layout', logger: silentLogger(), leaseTtlS: TEST_TTL_S });

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { Etcd3 } from 'etcd3';
 import { silentLogger } from '../../src/common/logger';
 import { LeaderElection, LeaderHandle } from '../../src/membership/leader';
-import { EtcdHandle, requireEtcd, startEtcd } from '../helpers/etcd';
+import { etcdForSuite } from '../helpers/etcd';
 import { createDoomedClient, EventLog, once, TcpProxy } from '../helpers/etcd-fixtures';
 
 /** Candidate lease TTL in tests: short, so a takeover costs ~2.5 s of suite time. */
@@ -21,24 +21,19 @@ const LOST_WAIT_MS = 2 * TEST_TTL_S * 1000 + 4_000;
 describe('LeaderElection (real etcd)', function () {
   // One etcd; the takeover test waits out one 2 s TTL and then the dead leader's 4 s give-up.
   this.timeout(30_000);
-  let etcd: EtcdHandle | undefined;
+  const etcd = etcdForSuite();
   let client: Etcd3;
   let jobSeq = 0;
   const cleanups: (() => Promise<void> | void)[] = [];
   const election = (c: Etcd3, job: string) => new LeaderElection({ client: c, job, logger: silentLogger(), ttlS: TEST_TTL_S });
 
-  before(async function () {
-    requireEtcd(this);
-    etcd = await startEtcd();
-  });
   beforeEach(() => {
-    client = new Etcd3({ hosts: etcd!.url });
+    client = new Etcd3({ hosts: etcd.url });
   });
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
     client.close();
   });
-  after(async () => etcd?.stop());
 
   it('observe() started before any candidate reports the real leader first (DESIGN §7 trap)', async () => {
     const job = `trap-${++jobSeq}`;
@@ -70,7 +65,7 @@ describe('LeaderElection (real etcd)', function () {
 
   it('a standby takes over within TTL + 2 s after the leader dies without resigning', async () => {
     const job = `takeover-${++jobSeq}`;
-    const doomed = await createDoomedClient(etcd!.url);
+    const doomed = await createDoomedClient(etcd.url);
     cleanups.push(() => doomed.client.close(), () => doomed.proxy.cut());
     const leaderSide = election(doomed.client, job);
     const standbySide = election(client, job);

@@ -1,11 +1,10 @@
 /** ShardMapStore over a real etcd: version-guarded publish, stale writers refused, watch. */
 import { expect } from 'chai';
-import { Etcd3 } from 'etcd3';
 import { TesseraError } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
 import { ShardMapStore } from '../../src/membership/shard-map-store';
 import { planShardMap, ShardMap, shardMapToJSON } from '../../src/sharding/shard-map';
-import { EtcdHandle, requireEtcd, startEtcd } from '../helpers/etcd';
+import { etcdClientPerTest } from '../helpers/etcd';
 import { createLogSink } from '../helpers/log-sink';
 import { EventLog } from '../helpers/etcd-fixtures';
 
@@ -16,21 +15,11 @@ const PS = [{ id: 0, addr: 'ps-0:7000' }, { id: 1, addr: 'ps-1:7000' }];
 describe('ShardMapStore (real etcd)', function () {
   // One etcd; every step here is a handful of etcd round trips.
   this.timeout(30_000);
-  let etcd: EtcdHandle | undefined;
-  let client: Etcd3;
+  const etcd = etcdClientPerTest();
   let jobSeq = 0;
-  const store = (job: string, logger = silentLogger()) => new ShardMapStore({ client, job, logger });
+  const store = (job: string, logger = silentLogger()) => new ShardMapStore({ client: etcd.client, job, logger });
   const json = (m: ShardMap | undefined) => (m === undefined ? undefined : shardMapToJSON(m));
 
-  before(async function () {
-    requireEtcd(this);
-    etcd = await startEtcd();
-  });
-  beforeEach(() => {
-    client = new Etcd3({ hosts: etcd!.url });
-  });
-  afterEach(() => client.close());
-  after(async () => etcd?.stop());
 
   it('publishes v1 then v2, each guarded by the previous version, and watch delivers both', async () => {
     const s = store(`maps-${++jobSeq}`);
@@ -81,8 +70,8 @@ describe('ShardMapStore (real etcd)', function () {
     expect(await s.publish(v1, 1).then(() => '', (e: Error) => e.message)).to.match(/version 1 must be greater than expectedPreviousVersion 1/);
     const seen = new EventLog<ShardMap>();
     const w = await s.watch(seen.push);
-    await client.put(`/tessera/${job}/shardmap`).value('{"version": "oops"}');
-    await client.put(`/tessera/${job}/shardmap`).value(JSON.stringify(shardMapToJSON(v1)));
+    await etcd.client.put(`/tessera/${job}/shardmap`).value('{"version": "oops"}');
+    await etcd.client.put(`/tessera/${job}/shardmap`).value(JSON.stringify(shardMapToJSON(v1)));
     await seen.waitFor((m) => m.version === 1, EVENT_WAIT_MS, 'v1 after the corrupt value');
     expect(seen.events).to.have.length(1);
     expect(sink.lines.some((l) => l.msg === 'ignoring a stored shard map that does not decode')).to.equal(true);

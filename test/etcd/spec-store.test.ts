@@ -1,10 +1,9 @@
 /** SpecStore over a real etcd: one spec per job name unless forced. */
 import { expect } from 'chai';
-import { Etcd3 } from 'etcd3';
 import { TesseraError } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
 import { SpecStore } from '../../src/membership/spec-store';
-import { EtcdHandle, requireEtcd, startEtcd } from '../helpers/etcd';
+import { etcdClientPerTest } from '../helpers/etcd';
 
 const YAML_A = 'name: criteo\nmodel: { kind: lr }\n';
 const YAML_B = 'name: criteo\nmodel: { kind: deepfm }\n';
@@ -14,20 +13,10 @@ const FP_B = 'fedcba9876543210';
 describe('SpecStore (real etcd)', function () {
   // One etcd; each test is a few etcd round trips.
   this.timeout(30_000);
-  let etcd: EtcdHandle | undefined;
-  let client: Etcd3;
+  const etcd = etcdClientPerTest();
   let jobSeq = 0;
-  const specs = (job: string) => new SpecStore({ client, job, logger: silentLogger(), now: () => new Date('2025-01-02T03:04:05Z') });
+  const specs = (job: string) => new SpecStore({ client: etcd.client, job, logger: silentLogger(), now: () => new Date('2025-01-02T03:04:05Z') });
 
-  before(async function () {
-    requireEtcd(this);
-    etcd = await startEtcd();
-  });
-  beforeEach(() => {
-    client = new Etcd3({ hosts: etcd!.url });
-  });
-  afterEach(() => client.close());
-  after(async () => etcd?.stop());
 
   it('stores a spec once, accepts the same fingerprint again, keeps the first text', async () => {
     const job = `spec-${++jobSeq}`;
@@ -36,7 +25,7 @@ describe('SpecStore (real etcd)', function () {
     expect(await s.putIfAbsentOrSame(YAML_A, FP_A)).to.equal('created');
     expect(await s.putIfAbsentOrSame(`# reformatted\n${YAML_A}`, FP_A)).to.equal('same');
     expect(await s.get()).to.deep.equal({ fingerprint: FP_A, yaml: YAML_A, writtenAt: '2025-01-02T03:04:05.000Z' });
-    const raw = JSON.parse((await client.get(`/tessera/${job}/spec`).string())!) as Record<string, unknown>;
+    const raw = JSON.parse((await etcd.client.get(`/tessera/${job}/spec`).string())!) as Record<string, unknown>;
     expect(raw).to.deep.equal({ fingerprint: FP_A, yaml: YAML_A, writtenAt: '2025-01-02T03:04:05.000Z' });
   });
 

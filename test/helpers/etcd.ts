@@ -2,6 +2,7 @@
  * Real etcd for tests (no mock etcd in membership tests, DESIGN §3). Wraps
  * src/common/etcd-launcher.ts; every test that starts one stops it in after()/afterEach().
  */
+import { Etcd3 } from 'etcd3';
 import type { ChildProcess } from 'node:child_process';
 import { EtcdProcess, etcdAvailable as launcherEtcdAvailable, launchEtcd } from '../../src/common/etcd-launcher';
 
@@ -62,4 +63,42 @@ export function requireEtcd(ctx: Mocha.Context): void {
     console.warn(`  skipping: ${ETCD_SKIP_MESSAGE}`);
     ctx.skip();
   }
+}
+
+/**
+ * Starts one real etcd for the calling `describe` block (skipping it when etcd is absent) and
+ * stops it after the block. Call it at the top of the block.
+ */
+export function etcdForSuite(): { readonly url: string } {
+  let handle: EtcdHandle | undefined;
+  before(async function () {
+    requireEtcd(this);
+    handle = await startEtcd();
+  });
+  after(async () => handle?.stop());
+  return {
+    get url(): string {
+      if (!handle) throw new Error('etcdForSuite: etcd is not running (used outside a test?)');
+      return handle.url;
+    },
+  };
+}
+
+/** etcdForSuite plus a fresh etcd3 client for each test, closed after it. */
+export function etcdClientPerTest(): { readonly url: string; readonly client: Etcd3 } {
+  const etcd = etcdForSuite();
+  let client: Etcd3 | undefined;
+  beforeEach(() => {
+    client = new Etcd3({ hosts: etcd.url });
+  });
+  afterEach(() => client?.close());
+  return {
+    get url(): string {
+      return etcd.url;
+    },
+    get client(): Etcd3 {
+      if (!client) throw new Error('etcdClientPerTest: no client outside a test');
+      return client;
+    },
+  };
 }

@@ -5,22 +5,13 @@
  */
 import { expect } from 'chai';
 import { EmbeddingTable, InitializerConfig, initRow } from '../../../src/ps/store';
+import { fmix32 } from '../../../src/common/fmix32';
 
 const N = 10_000_000;
 const DIM = 4;
 const BATCH = 8192;
 const SEED = 1234;
 const INIT: InitializerConfig = { kind: 'uniform', scale: 0.05 };
-
-/** murmur3 fmix32, a bijection on uint32: id i has lo = fmix32(i), so ids < 2^32 are distinct. */
-function fmix32(x: number): number {
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x85ebca6b);
-  x ^= x >>> 13;
-  x = Math.imul(x, 0xc2b2ae35);
-  x ^= x >>> 16;
-  return x >>> 0;
-}
 
 /** Fills `ids` with pseudo-random 64-bit ids number `from .. from + count`. */
 function genIds(ids: Uint32Array, from: number, count: number): Uint32Array {
