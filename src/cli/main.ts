@@ -30,6 +30,14 @@ const COMMANDS: Record<string, () => Command> = {
     const m = require('./demo') as typeof import('./demo');
     return { summary: 'start 2 PS processes and pull/push through them (npm start)', help: () => m.DEMO_HELP, run: m.runDemo };
   },
+  chief: () => {
+    const m = require('../chief/main') as typeof import('../chief/main');
+    return { summary: 'one chief candidate: leads the job (tables, data shards, eval) once elected', help: () => m.CHIEF_HELP, run: m.runChief };
+  },
+  worker: () => {
+    const m = require('../worker/main') as typeof import('../worker/main');
+    return { summary: 'one training worker: trains the data shards the chief assigns', help: () => m.WORKER_HELP, run: m.runWorker };
+  },
   gen: () => {
     const m = require('../gen/cli') as typeof import('../gen/cli');
     return { summary: 'write synthetic Criteo-format rows from a planted model', help: () => m.GEN_HELP, run: m.runGen };

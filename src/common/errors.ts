@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   DEADLINE: 'TESSERA_ERR_DEADLINE',
   INTERNAL: 'TESSERA_ERR_INTERNAL',
   CONFIG: 'TESSERA_ERR_CONFIG',
+  NOT_LEADER: 'TESSERA_ERR_NOT_LEADER',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -27,6 +27,8 @@ export interface LineInfo {
   lineNo?: number;
   /** Byte offset of the line start (decompressed bytes for gzip); a resumable position. */
   offset: number;
+  /** Byte offset just past the line's terminator: where reading resumes after this line. */
+  next: number;
   /** True when the line exceeded `maxLineBytes`; its content was skipped, not read. */
   tooLong?: boolean;
 }
@@ -93,7 +95,7 @@ class LineSplitter {
         this.hold(chunk, i);
         break;
       }
-      this.complete(chunk, i, nl, out);
+      this.complete(chunk, i, nl, out, this.base + nl + 1);
       i = nl + 1;
       this.lineStart = this.base + i;
     }
@@ -103,7 +105,7 @@ class LineSplitter {
   /** Emits the unterminated last line, if any, at end of input. */
   finish(out: LineInfo[]): void {
     if (!this.done && !this.skipping && (this.pendingLen > 0 || this.tooLong) && this.lineStart < this.end) {
-      this.complete(EMPTY, 0, 0, out);
+      this.complete(EMPTY, 0, 0, out, this.lineStart + this.pendingLen);
     }
   }
 
@@ -119,11 +121,11 @@ class LineSplitter {
     }
   }
 
-  /** Emits the line made of the held parts plus chunk[i, stop). */
-  private complete(chunk: Buffer, i: number, stop: number, out: LineInfo[]): void {
+  /** Emits the line made of the held parts plus chunk[i, stop); the next line starts at `next`. */
+  private complete(chunk: Buffer, i: number, stop: number, out: LineInfo[], next: number): void {
     const lineNo = this.lineNo;
     if (lineNo !== undefined) this.lineNo = lineNo + 1;
-    let info: LineInfo = { line: '', lineNo, offset: this.lineStart, tooLong: true };
+    let info: LineInfo = { line: '', lineNo, offset: this.lineStart, next, tooLong: true };
     if (!this.tooLong) {
       let buf = chunk;
       let s = i;
@@ -135,7 +137,7 @@ class LineSplitter {
         e = buf.length;
       }
       if (e > s && buf[e - 1] === CR) e--;
-      if (e - s <= this.maxLineBytes) info = { line: buf.toString('utf8', s, e), lineNo, offset: this.lineStart, tooLong: false };
+      if (e - s <= this.maxLineBytes) info = { line: buf.toString('utf8', s, e), lineNo, offset: this.lineStart, next, tooLong: false };
     }
     out.push(info);
     this.parts = [];

@@ -24,6 +24,21 @@ export interface RowReaderOptions extends ReadLinesOptions {
   maxErrorRate?: number;
   /** Name used in samples and errors (default: the path). */
   name?: string;
+  /**
+   * Ignore every line starting before this byte offset (not counted anywhere). How a resumed
+   * gzip shard, which cannot seek, skips what an earlier reader already consumed.
+   */
+  skipBefore?: number;
+}
+
+/** A batch of rows and where reading resumes after it. */
+export interface PositionedBatch {
+  rows: RawRow[];
+  /**
+   * Byte offset (decompressed for gzip) just past the last line this batch consumed: a reader
+   * of [next, end) reads exactly the rows after this batch.
+   */
+  next: number;
 }
 
 /** Counters of one pass over the input. Blank lines are neither rows nor bad. */
@@ -85,28 +100,40 @@ export class RowReader implements AsyncIterable<RawRow> {
    * batch is valid only until the iterator is advanced; copy anything kept longer.
    */
   async *batches(batchSize: number, opts: { reuse?: boolean } = {}): AsyncGenerator<RawRow[]> {
+    for await (const b of this.positionedBatches(batchSize, opts)) if (b.rows.length > 0) yield b.rows;
+  }
+
+  /**
+   * Like {@link batches}, with each batch's resume position (see {@link PositionedBatch}). The
+   * last batch may be empty when only blank or bad lines followed the previous one.
+   */
+  async *positionedBatches(batchSize: number, opts: { reuse?: boolean } = {}): AsyncGenerator<PositionedBatch> {
     if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
       throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `batchSize must be a positive integer, got ${batchSize}`);
     }
     const reuse = opts.reuse === true;
+    const skipBefore = this.opts.skipBefore ?? 0;
     const pool: RawRow[] = [];
     let batch: RawRow[] = [];
+    let next = this.opts.range?.start ?? 0;
     this.counts = { rows: 0, bad: 0, blank: 0, samples: [] };
     const lineOpts = { maxLineBytes: this.opts.maxLineBytes, chunkBytes: this.opts.chunkBytes };
     for await (const lines of readLineBatches(this.path, this.opts.range, lineOpts)) {
       for (const info of lines) {
+        if (info.offset < skipBefore) continue;
+        next = info.next;
         const row = reuse ? (pool[batch.length] ??= newRawRow(this.schema)) : newRawRow(this.schema);
         if (!this.accept(info, row)) continue;
         batch.push(row);
         if (batch.length === batchSize) {
-          yield batch;
+          yield { rows: batch, next };
           if (reuse) batch.length = 0;
           else batch = [];
         }
       }
     }
     this.checkErrorRate(true);
-    if (batch.length > 0) yield batch;
+    if (batch.length > 0 || next > (this.opts.range?.start ?? 0)) yield { rows: batch, next };
   }
 
   /** A copy of the counters of the current (or last) pass. */

@@ -36,6 +36,10 @@ export const KEYS = {
   ASSIGNMENTS: 'assignments/',
   /** `progress/<shard>`: how far data shard `<shard>` has been read. */
   PROGRESS: 'progress/',
+  /** The job's epoch, phase and data-shard plan (JSON), written by the elected chief. */
+  STATE: 'state',
+  /** Live figures for `tessera status` and `tessera local` (JSON), written by the chief. */
+  STATUS: 'status',
 } as const;
 
 /** Name of the chief election, the `<name>` in `election/<name>/`. */

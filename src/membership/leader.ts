@@ -45,6 +45,11 @@ export interface LeaderHandle {
   readonly id: string;
   readonly value: string;
   on<E extends keyof LeaderEvents>(event: E, listener: LeaderEvents[E]): () => void;
+  /**
+   * This candidate's election key, relative to the job prefix (`election/chief/<leaseId>`). It
+   * exists exactly while the candidate's lease lives: writes conditioned on it are fenced.
+   */
+  key(): Promise<string>;
   /** Gives leadership up (revokes the lease); a standby is elected at once. Idempotent. */
   resign(): Promise<void>;
 }
@@ -63,8 +68,15 @@ class Candidate implements LeaderHandle {
   elected = false;
   resigned = false;
 
-  constructor(readonly id: string, readonly value: string, readonly campaign: Campaign, private readonly logger: Logger, private readonly onResign: () => void) {
+  constructor(readonly id: string, readonly value: string, readonly campaign: Campaign, private readonly logger: Logger,
+              private readonly prefix: string, private readonly onResign: () => void) {
     this.listeners = new Listeners((err) => logger.error({ err }, 'leader listener threw'));
+  }
+
+  async key(): Promise<string> {
+    const full = await this.campaign.getCampaignKey();
+    const at = full.indexOf(this.prefix); // the client itself may be namespaced
+    return at >= 0 ? full.slice(at + this.prefix.length) : full;
   }
 
   on<E extends keyof LeaderEvents>(event: E, listener: LeaderEvents[E]): () => void {
@@ -96,12 +108,14 @@ export class LeaderElection {
   private readonly candidates: Namespace;
   private readonly logger: Logger;
   private readonly active = new Set<Candidate>();
+  private readonly prefix: string;
 
   constructor(deps: LeaderElectionDeps) {
     const name = deps.name ?? CHIEF_ELECTION;
     const ttlS = deps.ttlS ?? DEFAULT_ELECTION_TTL_S;
     if (!Number.isInteger(ttlS) || ttlS < 1) throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `ttlS must be an integer >= 1 (got ${ttlS})`);
-    const ns = deps.client.namespace(jobPrefix(deps.job));
+    this.prefix = jobPrefix(deps.job);
+    const ns = deps.client.namespace(this.prefix);
     this.election = ns.election(name, ttlS);
     // etcd3 campaigns under `${Election.prefix}/${name}/`; keys.ts spells the same prefix.
     this.candidates = ns.namespace(electionPrefix(name));
@@ -116,7 +130,7 @@ export class LeaderElection {
     return new Promise<LeaderHandle>((resolve, reject) => {
       validateMemberId(id); // a throw here rejects the promise
       const campaign = this.election.campaign(value);
-      const candidate: Candidate = new Candidate(id, value, campaign, this.logger, () => {
+      const candidate: Candidate = new Candidate(id, value, campaign, this.logger, this.prefix, () => {
         this.active.delete(candidate);
         if (!candidate.elected) reject(new TesseraError(ERROR_CODES.UNAVAILABLE, `campaign of ${id} was resigned before it was elected`, { retryable: false }));
       });

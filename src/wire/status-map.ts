@@ -20,6 +20,7 @@ const TO_STATUS: Record<ErrorCode, grpc.status> = {
   [ERROR_CODES.UNAVAILABLE]: grpc.status.UNAVAILABLE,
   [ERROR_CODES.DEADLINE]: grpc.status.DEADLINE_EXCEEDED,
   [ERROR_CODES.INTERNAL]: grpc.status.INTERNAL,
+  [ERROR_CODES.NOT_LEADER]: grpc.status.FAILED_PRECONDITION,
 };
 
 const KNOWN = new Set<string>(Object.values(ERROR_CODES));

@@ -100,8 +100,12 @@ export class Trainer {
     return [...tables, ...tables.map((t): TableSpec => ({ ...t, name: linearTableOf(t.name), kind: 'embedding', dim: 1, initializer: { kind: 'zeros' } }))];
   }
 
-  /** Trains on every batch; returns samples seen and the mean loss. */
-  async trainEpoch(batches: AsyncIterable<RawRow[]>): Promise<{ samples: number; loss: number; steps: number }> {
+  /**
+   * Trains on every batch; returns samples seen and the mean loss. `afterStep` runs after each
+   * step (its pushes issued, maybe not yet applied) and is awaited before the next step; a
+   * worker commits its data position there. Pushes are flushed before this resolves.
+   */
+  async trainEpoch(batches: AsyncIterable<RawRow[]>, hooks: { afterStep?: (s: StepInfo & { size: number }) => Promise<void> | void } = {}): Promise<{ samples: number; loss: number; steps: number }> {
     let lossSum = 0;
     let n = 0;
     let steps = 0;
@@ -110,6 +114,7 @@ export class Trainer {
       lossSum += loss * p.tb.size;
       n += p.tb.size;
       steps++;
+      if (hooks.afterStep) await hooks.afterStep({ step: this.stepNo, samples: this.samples, loss, size: p.tb.size });
     }
     await this.deps.params.flush();
     return { samples: n, loss: n ? lossSum / n : NaN, steps };

@@ -1,0 +1,215 @@
+/**
+ * The elected chief's work, free of transport: attach the PS (shard map, tables), plan the data
+ * shards, hand them out as assignments, take back those of dead workers, evaluate at the end of
+ * each epoch, and finish the job. Everything it decides from lives in etcd (through JobStore,
+ * Membership and the shard-map store), so a standby that takes over resumes from there.
+ *
+ * ```ts
+ * const chief = new Chief({ id, spec, membership, store, shardMaps, connect, logger, options });
+ * const result = await chief.lead();   // resolves when the job is done
+ * ```
+ */
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { Logger } from '../common/logger';
+import { Signal } from '../common/signal';
+import type { JobStore } from '../control/job-store';
+import type { Assignment, DataShard, JobResult, JobState, JobStatus } from '../control/job-types';
+import type { Membership } from '../membership/membership';
+import type { ShardMap } from '../sharding/shard-map';
+import type { ChiefModel } from './chief-model';
+import { epochTotals, jobStatus } from './job-status';
+import { decidePsSet } from './ps-set';
+import { planAssignments } from './scheduler';
+
+export interface ChiefOptions {
+  /** PS count of the first shard map. */
+  expectedPs: number;
+  epochs: number;
+  /** Plans the data shards (called once, when the job has no state yet). */
+  planShards: () => Promise<DataShard[]>;
+  evalPath?: string;
+  /** Where the final model is saved; none: not saved. */
+  modelDir?: string;
+  /** Longest wait between reconciles when nothing changes, ms. Default 1000. */
+  tickMs?: number;
+  /** Least time between two status writes, ms. Default 500. */
+  statusEveryMs?: number;
+}
+
+export interface ChiefDeps {
+  id: string;
+  membership: Pick<Membership, 'list' | 'watch'>;
+  /** Leader-guarded: every write fails with NOT_LEADER once this chief's lease is gone. */
+  store: JobStore;
+  shardMaps: { get(): Promise<ShardMap | undefined>; publish(map: ShardMap, expectedPreviousVersion: number): Promise<string> };
+  connect: (map: ShardMap) => ChiefModel;
+  logger: Logger;
+  options: ChiefOptions;
+  onStatus?: (s: JobStatus) => void;
+  now?: () => number;
+}
+
+export class Chief {
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly signal = new Signal();
+  private psChanged = true;
+  private model: ChiefModel | null = null;
+  private lastStatusAt = -Infinity;
+  private lastPhase = '';
+  private lastLoss: number | null = null;
+  private stopped = false;
+
+  constructor(private readonly deps: ChiefDeps) {
+    this.log = deps.logger.child({ component: 'chief' });
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Leads until the job is done (or `stop()`); resolves with the job's result. */
+  async lead(): Promise<JobResult | undefined> {
+    const { membership, store } = this.deps;
+    const members = await membership.watch(undefined, (ev) => {
+      if (ev.role === 'ps') this.psChanged = true;
+      this.signal.notify();
+    });
+    const changes = await store.watch(() => this.signal.notify());
+    try {
+      return await this.loop();
+    } finally {
+      await Promise.allSettled([members.stop(), changes.stop()]);
+      this.model?.close();
+      this.model = null;
+    }
+  }
+
+  /** Makes `lead()` return at its next wake-up. */
+  stop(): void {
+    this.stopped = true;
+    this.signal.notify();
+  }
+
+  private async loop(): Promise<JobResult | undefined> {
+    const tickMs = this.deps.options.tickMs ?? 1000;
+    while (!this.stopped) {
+      if (this.psChanged && !(await this.attachPs())) {
+        await this.signal.wait(tickMs);
+        continue;
+      }
+      const snap = await this.deps.store.snapshot();
+      const state = snap.state ?? await this.createState();
+      if (state.phase === 'done') {
+        await this.publishStatus(state, snap.progress, state.shards.length, 0, true);
+        return state.result;
+      }
+      if (state.phase === 'eval') {
+        await this.finishEpoch(state);
+        continue;
+      }
+      const workers = (await this.deps.membership.list('worker')).map((m) => ({ id: m.id, incarnation: m.incarnation }));
+      const plan = planAssignments(state, workers, snap.assignments, snap.progress);
+      for (const a of plan.revoke) await this.revoke(a, workers.some((w) => w.id === a.worker && w.incarnation === a.incarnation));
+      for (const a of plan.assign) {
+        if (await this.deps.store.assign(a)) this.log.info({ shard: a.shard, worker: a.worker, epoch: a.epoch, resumeAt: snap.progress.get(a.shard)?.next }, 'assigned data shard');
+      }
+      if (plan.epochDone) {
+        const e = epochTotals(state, snap.progress);
+        const seconds = (this.now() - Date.parse(state.epochStartedAt)) / 1000;
+        this.log.info({ epoch: state.epoch, samples: e.samples, seconds }, 'epoch trained');
+        await this.deps.store.putState({
+          ...state, phase: 'eval', samplesBefore: state.samplesBefore + e.samples, stepsBefore: state.stepsBefore + e.steps,
+          trainSecondsBefore: state.trainSecondsBefore + seconds,
+        });
+        continue;
+      }
+      await this.publishStatus(state, snap.progress, plan.shardsDone, workers.length, false);
+      await this.signal.wait(tickMs);
+    }
+    return undefined;
+  }
+
+  private async revoke(a: Assignment, workerLive: boolean): Promise<void> {
+    if (!(await this.deps.store.revoke(a))) return;
+    const why = a.epoch !== undefined && workerLive ? 'shard finished or epoch over' : 'worker incarnation gone';
+    this.log.info({ shard: a.shard, worker: a.worker, incarnation: a.incarnation, why }, 'took back data shard');
+  }
+
+  /** Decides and publishes the shard map, then (re)creates the tables; false while PS are missing. */
+  private async attachPs(): Promise<boolean> {
+    this.psChanged = false;
+    const { membership, shardMaps, options } = this.deps;
+    const stored = await shardMaps.get();
+    const decision = decidePsSet(await membership.list('ps'), stored, options.expectedPs);
+    if (decision.kind === 'wait') {
+      this.log.info({ reason: decision.reason }, 'waiting for parameter servers');
+      this.psChanged = true;
+      return false;
+    }
+    const { map } = decision;
+    if (decision.publish) await shardMaps.publish(map, stored?.version ?? 0);
+    if (this.model?.mapVersion !== map.version) {
+      this.model?.close();
+      this.model = this.deps.connect(map);
+    }
+    await this.model.initTables();
+    this.log.info({ version: map.version, ps: map.ps.map((p) => `${p.id}@${p.addr}`) }, 'parameter servers attached');
+    return true;
+  }
+
+  private async createState(): Promise<JobState> {
+    const { options, store } = this.deps;
+    const shards = await options.planShards();
+    const state: JobState = {
+      epoch: 0, epochs: options.epochs, phase: 'train', shards, samplesBefore: 0, stepsBefore: 0, trainSecondsBefore: 0,
+      epochStartedAt: new Date(this.now()).toISOString(), evals: [],
+    };
+    if (!(await store.createState(state))) {
+      const snap = await store.snapshot();
+      if (!snap.state) throw new TesseraError(ERROR_CODES.INTERNAL, 'job state vanished while it was being created');
+      return snap.state;
+    }
+    this.log.info({ shards: shards.length, epochs: options.epochs }, 'job started');
+    return state;
+  }
+
+  /** Evaluates the finished epoch, then starts the next one or finishes the job. */
+  private async finishEpoch(state: JobState): Promise<void> {
+    const { options, store } = this.deps;
+    const model = this.model!;
+    const evals = [...state.evals];
+    if (options.evalPath) {
+      const r = await model.evaluate(options.evalPath);
+      evals.push({ epoch: state.epoch, auc: finiteOr(r.auc, 0.5), logloss: finiteOr(r.logloss, 0), rows: r.rows });
+      this.log.info({ epoch: state.epoch, auc: r.auc, logloss: r.logloss, rows: r.rows }, 'evaluated');
+    }
+    if (state.epoch + 1 < state.epochs) {
+      await store.startEpoch({ ...state, epoch: state.epoch + 1, phase: 'train', evals, epochStartedAt: new Date(this.now()).toISOString() });
+      return;
+    }
+    if (options.modelDir) await model.save(options.modelDir, { step: state.stepsBefore, samples: state.samplesBefore });
+    const last = evals[evals.length - 1];
+    const result: JobResult = {
+      samples: state.samplesBefore,
+      samples_per_s: state.trainSecondsBefore > 0 ? state.samplesBefore / state.trainSecondsBefore : 0,
+      auc: last?.auc ?? null, logloss: last?.logloss ?? null, checkpoint: options.modelDir ?? null,
+    };
+    await store.putState({ ...state, phase: 'done', evals, result });
+    this.log.info(result, 'job done');
+  }
+
+  private async publishStatus(state: JobState, progress: JobStateProgress, shardsDone: number, workers: number, force: boolean): Promise<void> {
+    const now = this.now();
+    if (!force && state.phase === this.lastPhase && now - this.lastStatusAt < (this.deps.options.statusEveryMs ?? 500)) return;
+    const status = jobStatus({ state, progress, shardsDone, workers, chief: this.deps.id, nowMs: now, lastLoss: this.lastLoss });
+    this.lastLoss = status.loss;
+    this.lastStatusAt = now;
+    this.lastPhase = state.phase;
+    await this.deps.store.putStatus(status);
+    this.deps.onStatus?.(status);
+  }
+}
+
+type JobStateProgress = Parameters<typeof epochTotals>[1];
+
+function finiteOr(x: number, fallback: number): number {
+  return Number.isFinite(x) ? x : fallback;
+}

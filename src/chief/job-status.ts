@@ -1,0 +1,42 @@
+/**
+ * The status figures the chief publishes, computed from the job state and progress records. Pure.
+ */
+import type { JobState, JobStatus, Progress } from '../control/job-types';
+
+/** Samples, steps and mean recent loss of the epoch in training (zero outside the train phase). */
+export function epochTotals(state: JobState, progress: ReadonlyMap<number, Progress>): { samples: number; steps: number; loss: number | null } {
+  if (state.phase !== 'train') return { samples: 0, steps: 0, loss: null };
+  let samples = 0;
+  let steps = 0;
+  let lossSum = 0;
+  let lossN = 0;
+  for (const p of progress.values()) {
+    if (p.epoch !== state.epoch) continue;
+    samples += p.rows;
+    steps += p.steps;
+    if (p.loss !== null && !p.done) {
+      lossSum += p.loss;
+      lossN++;
+    }
+  }
+  return { samples, steps, loss: lossN ? lossSum / lossN : null };
+}
+
+export function jobStatus(args: {
+  state: JobState; progress: ReadonlyMap<number, Progress>; shardsDone: number; workers: number; chief: string; nowMs: number; lastLoss: number | null;
+}): JobStatus {
+  const { state, progress, nowMs } = args;
+  const e = epochTotals(state, progress);
+  const epochSeconds = Math.max(1e-3, (nowMs - Date.parse(state.epochStartedAt)) / 1000);
+  const samplesPerS = state.phase === 'train' ? e.samples / epochSeconds
+    : state.trainSecondsBefore > 0 ? state.samplesBefore / state.trainSecondsBefore : 0;
+  const status: JobStatus = {
+    epoch: state.epoch, epochs: state.epochs, phase: state.phase,
+    step: state.stepsBefore + e.steps, samples: state.samplesBefore + e.samples, samplesPerS,
+    loss: e.loss ?? args.lastLoss, lastEval: state.evals.length ? state.evals[state.evals.length - 1] : null,
+    shardsDone: args.shardsDone, shardsTotal: state.shards.length, workers: args.workers, chief: args.chief,
+    at: new Date(nowMs).toISOString(),
+  };
+  if (state.result) status.result = state.result;
+  return status;
+}

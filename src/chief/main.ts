@@ -1,0 +1,110 @@
+/**
+ * `tessera chief --etcd URL --job NAME`: one chief candidate. Candidates campaign through etcd;
+ * the elected one runs the job (src/chief/chief.ts) and the others wait as standbys, taking over
+ * within the lease TTL when the leader dies.
+ */
+import * as path from 'node:path';
+import { helpText, intOption, OptionSpec, parseArgs } from '../cli/args';
+import { startRoleRuntime } from '../cli/role-runtime';
+import { ROLE_OPTIONS } from '../cli/role-runtime';
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import { EtcdJobStore } from '../control/etcd-job-store';
+import type { JobResult } from '../control/job-types';
+import { EtcdMembership } from '../membership/etcd-membership';
+import { LeaderElection } from '../membership/leader';
+import { ShardMapStore } from '../membership/shard-map-store';
+import { ChiefMetrics } from '../metrics/chief-metrics';
+import { selectBackend } from '../model/backend';
+import { psChiefModel } from './chief-model';
+import { Chief } from './chief';
+import { describeDataFiles, planDataShards } from './data-shards';
+import { resolveJobSpec } from './job-spec-source';
+
+export const CHIEF_SPEC: Record<string, OptionSpec> = {
+  ...ROLE_OPTIONS,
+  id: { type: 'string', describe: 'this candidate\'s id (default chief-<host>-<pid>) [TESSERA_CHIEF_ID]' },
+  spec: { type: 'string', describe: 'job spec YAML to store in etcd (default: the one already there)' },
+  force: { type: 'boolean', describe: 'replace a different spec already stored under this job name' },
+  ps: { type: 'string', describe: 'number of parameter servers the shard map spreads over', default: '2' },
+  data: { type: 'string', describe: 'training data files, comma-separated (overrides data.train)' },
+  eval: { type: 'string', describe: 'evaluation data file (overrides data.eval)' },
+  epochs: { type: 'string', describe: 'override training.epochs' },
+  shards: { type: 'string', describe: 'data shards per epoch (default: one per 64 MiB, at least 8)' },
+  'checkpoint-dir': { type: 'string', describe: 'directory the trained model is saved under (DIR/model)' },
+  backend: { type: 'string', describe: 'tfjs backend for evaluation: tensorflow | wasm | cpu [TESSERA_TF_BACKEND]' },
+  linger: { type: 'boolean', describe: 'after the job is done, keep serving health and metrics until SIGTERM (Kubernetes Deployments)' },
+  json: { type: 'boolean', describe: 'print the job result as one JSON line when done' },
+};
+
+export const CHIEF_HELP = helpText('tessera chief --etcd URL --job NAME [--spec FILE] [--ps N] [--data PATH] [--eval PATH] [--epochs E] [--checkpoint-dir DIR]',
+  'Campaigns to lead the job. The leader creates the tables, publishes the shard map, hands data\n'
+  + 'shards to workers, evaluates after each epoch and saves the model; standbys wait and take\n'
+  + 'over when it dies. Exits 0 when the job is done ({"samples","samples_per_s","auc","logloss",\n'
+  + '"checkpoint"} with --json), 3 if it lost leadership.', CHIEF_SPEC);
+
+export async function runChief(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, CHIEF_SPEC);
+  if (args.positional.length > 0) throw new TesseraError(ERROR_CODES.CONFIG, `unexpected argument "${args.positional[0]}" (see --help)`);
+  const o = args.options as Record<string, string | undefined>;
+  const rt = await startRoleRuntime('chief', args, process.env.TESSERA_CHIEF_ID);
+  const { logger, etcd, job } = rt;
+  const membership = new EtcdMembership({ client: etcd, job, logger, leaseTtlS: rt.leaseTtlS });
+  const election = new LeaderElection({ client: etcd, job, logger, ttlS: rt.leaseTtlS });
+  const metrics = new ChiefMetrics(rt.metrics.registry);
+  let chief: Chief | null = null;
+  let lost = false;
+  const stop = rt.stopping.then((signal) => {
+    logger.info({ signal }, 'shutting down');
+    chief?.stop();
+  });
+  try {
+    const spec = await resolveJobSpec({ client: etcd, job, logger, specPath: o.spec, force: args.options.force === true, overrides: { data: o.data, eval: o.eval, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1) } });
+    const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND);
+    await membership.register('chief', rt.id, rt.health.addr);
+    logger.info({ backend: backend.name }, 'campaigning to lead the job');
+    const handle = await Promise.race([election.campaign(rt.id, JSON.stringify({ id: rt.id, addr: rt.health.addr })), stop.then(() => null)]);
+    if (handle === null) return 0;
+    metrics.setLeader(true);
+    const store = new EtcdJobStore({ client: etcd, job, logger, leaderKey: await handle.key() });
+    const trainPaths = (spec.data.train ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+    const shardCount = o.shards === undefined ? undefined : intOption(args, 'shards', 1);
+    const checkpointDir = o['checkpoint-dir'];
+    chief = new Chief({
+      id: rt.id, membership, store, shardMaps: new ShardMapStore({ client: etcd, job, logger }), logger,
+      connect: (map) => psChiefModel(spec, map, logger),
+      onStatus: (s) => metrics.onStatus(s),
+      options: {
+        expectedPs: intOption(args, 'ps', 1), epochs: spec.training.epochs, evalPath: spec.data.eval ?? undefined,
+        modelDir: checkpointDir ? path.resolve(checkpointDir, 'model') : undefined,
+        planShards: async () => planDataShards(await describeDataFiles(trainPaths), shardCount),
+      },
+    });
+    handle.on('lost', (err) => {
+      lost = true;
+      logger.error({ err: err.message }, 'lost leadership; stepping down');
+      chief?.stop();
+    });
+    const result: JobResult | undefined = await chief.lead().catch((err: unknown) => {
+      if (err instanceof TesseraError && err.code === ERROR_CODES.NOT_LEADER) {
+        lost = true;
+        logger.error({ err: err.message }, 'lost leadership; stepping down');
+        return undefined;
+      }
+      throw err;
+    });
+    metrics.setLeader(false);
+    if (lost) return 3;
+    if (result === undefined) {
+      await handle.resign().catch(() => undefined);
+      return 0; // stopped by a signal; a standby takes over
+    }
+    process.stdout.write(args.options.json ? `${JSON.stringify(result)}\n` : `job done: ${JSON.stringify(result)}\n`);
+    await handle.resign().catch(() => undefined);
+    if (args.options.linger) await stop;
+    return 0;
+  } finally {
+    await election.resign().catch(() => undefined);
+    await membership.close().catch(() => undefined);
+    await rt.close();
+  }
+}

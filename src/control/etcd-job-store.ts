@@ -1,0 +1,158 @@
+/**
+ * The JobStore on etcd, under `/tessera/<job>/` (docs/etcd-keys.md): `state`, `status`,
+ * `assignments/<shard>`, `progress/<shard>`.
+ *
+ * Fencing. A chief store is built with `leaderKey`, the chief's own election key; every chief
+ * write is a transaction conditioned on that key still existing, so a chief that lost its lease
+ * (and whose standby may already lead) cannot write anything. A worker's progress commit is
+ * conditioned on its assignment's exact bytes, so a worker whose shard was taken back (it was
+ * presumed dead) cannot move that shard's position: each row is committed once per epoch.
+ */
+import type { IKeyValue, Namespace } from 'etcd3';
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { Logger } from '../common/logger';
+import { callOptions, keyOf, nextRevision } from '../membership/etcd-common';
+import { watcherConnected } from '../membership/etcd-member-watch';
+import { assignmentKey, jobPrefix, KEYS, progressKey } from '../membership/keys';
+import type { JobSnapshot, JobStore, JobStoreWatch } from './job-store';
+import {
+  Assignment, assignmentJSON, JobState, JobStatus, parseAssignment, parseJobState, parseJobStatus, parseProgress, Progress,
+} from './job-types';
+
+export interface EtcdJobStoreDeps {
+  /** An etcd3 client (or namespace). Not closed here. */
+  client: Namespace;
+  job: string;
+  logger: Logger;
+  /** The writer's election key (relative to the job prefix); chief writes require it to exist. */
+  leaderKey?: string;
+}
+
+function isWatched(key: string): boolean {
+  return key === KEYS.STATE || key.startsWith(KEYS.ASSIGNMENTS) || key.startsWith(KEYS.PROGRESS);
+}
+
+export class EtcdJobStore implements JobStore {
+  private readonly ns: Namespace;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: EtcdJobStoreDeps) {
+    this.ns = deps.client.namespace(jobPrefix(deps.job));
+    this.log = deps.logger.child({ component: 'job-store' });
+  }
+
+  async snapshot(): Promise<JobSnapshot> {
+    const res = await this.ns.getAll().prefix('').options(callOptions()).exec();
+    const snap: JobSnapshot = { state: undefined, assignments: new Map(), progress: new Map(), revision: res.header.revision };
+    for (const kv of res.kvs) this.absorb(snap, kv);
+    return snap;
+  }
+
+  async watch(onChange: () => void): Promise<JobStoreWatch> {
+    const first = await this.ns.get(KEYS.STATE).options(callOptions()).exec();
+    const watcher = this.ns.watch().prefix('').startRevision(nextRevision(first.header.revision)).watcher();
+    watcher.on('data', (res: { events: { kv: IKeyValue }[] }) => {
+      if (!res.events.some((e) => isWatched(keyOf(e.kv)))) return;
+      try {
+        onChange();
+      } catch (err) {
+        this.log.error({ err }, 'job store watch callback threw');
+      }
+    });
+    watcher.on('error', (err: Error) => this.log.warn({ err: err.message }, 'job store watch error; etcd3 reconnects it'));
+    await watcherConnected(watcher);
+    return { stop: async () => { await watcher.cancel(); } };
+  }
+
+  async createState(state: JobState): Promise<boolean> {
+    const res = await this.guarded(this.ns.if(KEYS.STATE, 'Version', '==', 0)).then(this.ns.put(KEYS.STATE).value(JSON.stringify(state))).options(callOptions()).commit();
+    if (!res.succeeded) await this.checkLeader();
+    return res.succeeded;
+  }
+
+  async putState(state: JobState): Promise<void> {
+    await this.leaderTxn([this.ns.put(KEYS.STATE).value(JSON.stringify(state))], 'write the job state');
+  }
+
+  async startEpoch(state: JobState): Promise<void> {
+    await this.leaderTxn([
+      this.ns.put(KEYS.STATE).value(JSON.stringify(state)),
+      this.ns.delete().prefix(KEYS.ASSIGNMENTS),
+      this.ns.delete().prefix(KEYS.PROGRESS),
+    ], `start epoch ${state.epoch}`);
+  }
+
+  async assign(a: Assignment): Promise<boolean> {
+    const key = assignmentKey(a.shard);
+    const res = await this.guarded(this.ns.if(key, 'Version', '==', 0)).then(this.ns.put(key).value(assignmentJSON(a))).options(callOptions()).commit();
+    if (!res.succeeded) await this.checkLeader();
+    return res.succeeded;
+  }
+
+  async revoke(a: Assignment): Promise<boolean> {
+    const key = assignmentKey(a.shard);
+    const res = await this.guarded(this.ns.if(key, 'Value', '==', assignmentJSON(a))).then(this.ns.delete().key(key)).options(callOptions()).commit();
+    if (!res.succeeded) await this.checkLeader();
+    return res.succeeded;
+  }
+
+  async putStatus(status: JobStatus): Promise<void> {
+    await this.leaderTxn([this.ns.put(KEYS.STATUS).value(JSON.stringify(status))], 'write the status');
+  }
+
+  async commitProgress(a: Assignment, p: Progress): Promise<boolean> {
+    const res = await this.ns.if(assignmentKey(a.shard), 'Value', '==', assignmentJSON(a))
+      .then(this.ns.put(progressKey(a.shard)).value(JSON.stringify(p))).options(callOptions()).commit();
+    return res.succeeded;
+  }
+
+  async progress(shard: number): Promise<Progress | undefined> {
+    const text = await this.ns.get(progressKey(shard)).options(callOptions()).string();
+    return text === null ? undefined : parseProgress(text);
+  }
+
+  async status(): Promise<JobStatus | undefined> {
+    const text = await this.ns.get(KEYS.STATUS).options(callOptions()).string();
+    return text === null ? undefined : parseJobStatus(text);
+  }
+
+  private absorb(snap: JobSnapshot, kv: IKeyValue): void {
+    const key = keyOf(kv);
+    const text = kv.value.toString('utf8');
+    try {
+      if (key === KEYS.STATE) snap.state = parseJobState(text);
+      else if (key.startsWith(KEYS.ASSIGNMENTS)) { const a = parseAssignment(text); snap.assignments.set(a.shard, a); }
+      else if (key.startsWith(KEYS.PROGRESS)) { const p = parseProgress(text); snap.progress.set(p.shard, p); }
+    } catch (err) {
+      if (key === KEYS.STATE) throw err; // nothing sensible can run over a corrupt state
+      this.log.error({ key, err: (err as Error).message }, 'ignoring a control record that does not parse');
+    }
+  }
+
+  /** A transaction builder whose comparisons include the leader guard (if any). */
+  private guarded(base?: ReturnType<Namespace['if']>): ReturnType<Namespace['if']> {
+    const { leaderKey } = this.deps;
+    if (base === undefined) {
+      return leaderKey === undefined ? this.ns.if(KEYS.STATE, 'Version', '>', -1) : this.ns.if(leaderKey, 'Create', '>', 0);
+    }
+    return leaderKey === undefined ? base : base.and(leaderKey, 'Create', '>', 0);
+  }
+
+  private async leaderTxn(ops: Parameters<ReturnType<Namespace['if']>['then']>, what: string): Promise<void> {
+    const res = await this.guarded().then(...ops).options(callOptions()).commit();
+    if (!res.succeeded) throw this.notLeader(what);
+  }
+
+  /** After a failed guarded transaction: throws NOT_LEADER if the guard, not the condition, failed. */
+  private async checkLeader(): Promise<void> {
+    const { leaderKey } = this.deps;
+    if (leaderKey === undefined) return;
+    const n = await this.ns.get(leaderKey).options(callOptions()).exec();
+    if (n.kvs.length === 0) throw this.notLeader('write');
+  }
+
+  private notLeader(what: string): TesseraError {
+    return new TesseraError(ERROR_CODES.NOT_LEADER,
+      `cannot ${what}: this chief's election key ${this.deps.leaderKey} is gone (its lease expired), so another chief may lead; stepping down`);
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * JobStore: the control-plane records of one job (state, assignments, progress, status), and the
+ * guarded writes the chief and workers make to them. `EtcdJobStore` is the implementation.
+ */
+import type { Assignment, JobState, JobStatus, Progress } from './job-types';
+
+/** Everything the chief reconciles over, read at one etcd revision. */
+export interface JobSnapshot {
+  state: JobState | undefined;
+  assignments: Map<number, Assignment>;
+  progress: Map<number, Progress>;
+  revision: string;
+}
+
+export interface JobStoreWatch {
+  stop(): Promise<void>;
+}
+
+export interface JobStore {
+  snapshot(): Promise<JobSnapshot>;
+  /** Calls `onChange` after every change to state, assignments or progress after the call. */
+  watch(onChange: () => void): Promise<JobStoreWatch>;
+
+  // ---- chief only; with a leader guard each write fails with NOT_LEADER once leadership is gone
+  /** Creates `state` if there is none; false if one exists. */
+  createState(state: JobState): Promise<boolean>;
+  putState(state: JobState): Promise<void>;
+  /** Writes `state` and clears every assignment and progress record, in one transaction. */
+  startEpoch(state: JobState): Promise<void>;
+  /** Creates the assignment if the shard has none; false otherwise. */
+  assign(a: Assignment): Promise<boolean>;
+  /** Deletes the assignment if it is still exactly `a`; false otherwise. */
+  revoke(a: Assignment): Promise<boolean>;
+  putStatus(status: JobStatus): Promise<void>;
+
+  // ---- workers
+  /**
+   * Stores `p` if the shard is still assigned exactly as `a` (same worker incarnation and epoch);
+   * false when it is not, and then nothing is written: the worker has lost the shard.
+   */
+  commitProgress(a: Assignment, p: Progress): Promise<boolean>;
+  progress(shard: number): Promise<Progress | undefined>;
+
+  // ---- anyone
+  status(): Promise<JobStatus | undefined>;
+}

@@ -1,0 +1,193 @@
+/**
+ * The job's control-plane records, as stored (JSON) under `/tessera/<job>/`: the job state, data
+ * shard assignments and progress, and the status line. Shared by the chief (which writes state
+ * and assignments) and the workers (which commit progress). Parsing validates every field and
+ * names the one that is wrong, so a corrupt record is reported, never half-trusted.
+ */
+import { ERROR_CODES, TesseraError } from '../common/errors';
+
+/** A byte range of one data file that one worker reads at a time (see src/data/splits.ts). */
+export interface DataShard {
+  id: number;
+  path: string;
+  start: number;
+  end: number;
+  /** Gzip files cannot seek: their shard is the whole file and a resume skips lines. */
+  gzip: boolean;
+}
+
+/** One end-of-epoch evaluation. */
+export interface EvalRecord {
+  epoch: number;
+  auc: number;
+  logloss: number;
+  rows: number;
+}
+
+/** What a finished job reports (also `tessera local --json`). */
+export interface JobResult {
+  samples: number;
+  samples_per_s: number;
+  auc: number | null;
+  logloss: number | null;
+  checkpoint: string | null;
+}
+
+export type JobPhase = 'train' | 'eval' | 'done';
+
+/** `state`: where the job is. Only the elected chief writes it. */
+export interface JobState {
+  /** 0-based epoch being trained or evaluated. */
+  epoch: number;
+  epochs: number;
+  phase: JobPhase;
+  shards: DataShard[];
+  /** Training rows consumed in finished epochs. */
+  samplesBefore: number;
+  /** Steps taken in finished epochs. */
+  stepsBefore: number;
+  /** Wall seconds spent training (not evaluating) in finished epochs. */
+  trainSecondsBefore: number;
+  /** When the current epoch's training started (ISO-8601). */
+  epochStartedAt: string;
+  evals: EvalRecord[];
+  result?: JobResult;
+}
+
+/** `assignments/<shard>`: the worker incarnation that reads a shard now. */
+export interface Assignment {
+  shard: number;
+  epoch: number;
+  worker: string;
+  incarnation: string;
+}
+
+/** `progress/<shard>`: committed by the assigned worker after the pushes before `next` were acked. */
+export interface Progress {
+  shard: number;
+  epoch: number;
+  /** Byte offset where reading resumes. */
+  next: number;
+  /** Rows of this shard consumed (committed) so far in this epoch. */
+  rows: number;
+  steps: number;
+  done: boolean;
+  /** Mean training loss of the rows since the previous commit. */
+  loss: number | null;
+  worker: string;
+}
+
+/** `status`: the chief's live summary. */
+export interface JobStatus {
+  epoch: number;
+  epochs: number;
+  phase: JobPhase;
+  step: number;
+  samples: number;
+  samplesPerS: number;
+  loss: number | null;
+  lastEval: EvalRecord | null;
+  shardsDone: number;
+  shardsTotal: number;
+  workers: number;
+  chief: string;
+  result?: JobResult;
+  at: string;
+}
+
+type Obj = Record<string, unknown>;
+
+function fail(what: string, msg: string): never {
+  throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `${what}: ${msg}`);
+}
+
+function object(text: string, what: string): Obj {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    fail(what, `not JSON (${(err as Error).message})`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(what, 'not a JSON object');
+  return v as Obj;
+}
+
+function int(o: Obj, key: string, what: string): number {
+  const v = o[key];
+  if (!Number.isSafeInteger(v) || (v as number) < 0) fail(what, `${key} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  return v as number;
+}
+
+function num(o: Obj, key: string, what: string): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(what, `${key} must be a finite number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function str(o: Obj, key: string, what: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || v.length === 0) fail(what, `${key} must be a non-empty string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function nullableNum(o: Obj, key: string, what: string): number | null {
+  return o[key] === null || o[key] === undefined ? null : num(o, key, what);
+}
+
+const PHASES: readonly JobPhase[] = ['train', 'eval', 'done'];
+
+function shardOf(v: unknown, what: string): DataShard {
+  if (typeof v !== 'object' || v === null) fail(what, 'shard must be an object');
+  const o = v as Obj;
+  const s: DataShard = { id: int(o, 'id', what), path: str(o, 'path', what), start: int(o, 'start', what), end: int(o, 'end', what), gzip: o.gzip === true };
+  if (s.end < s.start) fail(what, `shard ${s.id} ends (${s.end}) before it starts (${s.start})`);
+  return s;
+}
+
+function evalOf(v: unknown, what: string): EvalRecord {
+  const o = (v ?? {}) as Obj;
+  return { epoch: int(o, 'epoch', what), auc: num(o, 'auc', what), logloss: num(o, 'logloss', what), rows: int(o, 'rows', what) };
+}
+
+export function parseJobState(text: string): JobState {
+  const what = 'job state';
+  const o = object(text, what);
+  const phase = o.phase as JobPhase;
+  if (!PHASES.includes(phase)) fail(what, `phase must be one of ${PHASES.join(', ')}, got ${JSON.stringify(o.phase)}`);
+  if (!Array.isArray(o.shards)) fail(what, 'shards must be an array');
+  if (!Array.isArray(o.evals)) fail(what, 'evals must be an array');
+  const state: JobState = {
+    epoch: int(o, 'epoch', what), epochs: int(o, 'epochs', what), phase,
+    shards: o.shards.map((s) => shardOf(s, what)),
+    samplesBefore: int(o, 'samplesBefore', what), stepsBefore: int(o, 'stepsBefore', what),
+    trainSecondsBefore: num(o, 'trainSecondsBefore', what), epochStartedAt: str(o, 'epochStartedAt', what),
+    evals: o.evals.map((e) => evalOf(e, what)),
+  };
+  state.shards.forEach((s, i) => { if (s.id !== i) fail(what, `shards[${i}] has id ${s.id}; ids must be 0..n-1 in order`); });
+  if (o.result !== undefined) state.result = o.result as JobResult;
+  return state;
+}
+
+export function parseAssignment(text: string): Assignment {
+  const what = 'assignment';
+  const o = object(text, what);
+  return { shard: int(o, 'shard', what), epoch: int(o, 'epoch', what), worker: str(o, 'worker', what), incarnation: str(o, 'incarnation', what) };
+}
+
+export function parseProgress(text: string): Progress {
+  const what = 'progress';
+  const o = object(text, what);
+  return {
+    shard: int(o, 'shard', what), epoch: int(o, 'epoch', what), next: int(o, 'next', what), rows: int(o, 'rows', what),
+    steps: int(o, 'steps', what), done: o.done === true, loss: nullableNum(o, 'loss', what), worker: str(o, 'worker', what),
+  };
+}
+
+export function parseJobStatus(text: string): JobStatus {
+  return object(text, 'job status') as unknown as JobStatus;
+}
+
+/** The exact JSON an assignment is stored as; commits compare against these bytes. */
+export function assignmentJSON(a: Assignment): string {
+  return JSON.stringify({ shard: a.shard, epoch: a.epoch, worker: a.worker, incarnation: a.incarnation });
+}

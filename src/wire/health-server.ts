@@ -1,0 +1,31 @@
+/**
+ * A gRPC server with only the health service, for roles that serve no other RPC (chief, worker),
+ * so Kubernetes gRPC probes and `grpc_health_probe` work on every pod.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { HealthRegistry } from './health-service';
+
+export interface HealthServer {
+  readonly addr: string;
+  readonly health: HealthRegistry;
+  stop(): Promise<void>;
+}
+
+export async function startHealthServer(opts: { host?: string; port: number }): Promise<HealthServer> {
+  const server = new grpc.Server();
+  const health = new HealthRegistry({ '': 'SERVING' });
+  health.addTo(server);
+  const host = opts.host ?? '127.0.0.1';
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  });
+  return {
+    addr: `${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    health,
+    stop: () => new Promise<void>((resolve) => {
+      health.set('', 'NOT_SERVING');
+      health.close();
+      server.tryShutdown(() => resolve());
+    }),
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * `tessera worker --etcd URL --job NAME --id ID`: one training worker. It registers under
+ * members/worker/<id> (a second process with the same id is refused), reads the job spec and
+ * shard map from etcd, and trains the data shards the chief assigns it until the job is done.
+ */
+import { helpText, intOption, OptionSpec, parseArgs } from '../cli/args';
+import { ROLE_OPTIONS, startRoleRuntime } from '../cli/role-runtime';
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import { resolveJobSpec } from '../chief/job-spec-source';
+import { EtcdJobStore } from '../control/etcd-job-store';
+import { EtcdMembership } from '../membership/etcd-membership';
+import { ShardMapStore } from '../membership/shard-map-store';
+import { WorkerMetrics } from '../metrics/worker-metrics';
+import { selectBackend } from '../model/backend';
+import { PsClient } from './ps-client';
+import { WorkerRole } from './worker-role';
+
+export const WORKER_SPEC: Record<string, OptionSpec> = {
+  ...ROLE_OPTIONS,
+  id: { type: 'string', describe: 'worker id, unique in the job (default worker-<JOB_COMPLETION_INDEX> or worker-<host>-<pid>) [TESSERA_WORKER_ID]' },
+  backend: { type: 'string', describe: 'tfjs backend to prefer: tensorflow | wasm | cpu [TESSERA_TF_BACKEND]' },
+  'commit-every-ms': { type: 'string', describe: 'least time between two data-position commits to etcd', default: '1000' },
+};
+
+export const WORKER_HELP = helpText('tessera worker --etcd URL --job NAME [--id ID] [--port P] [--metrics-port M]',
+  'Joins the job as a training worker: pulls rows from the PS, trains the data shards the chief\n'
+  + 'assigns, pushes gradients, and commits its position in each shard to etcd. Exits 0 when the\n'
+  + 'job is done.', WORKER_SPEC);
+
+function defaultWorkerId(): string | undefined {
+  if (process.env.TESSERA_WORKER_ID) return process.env.TESSERA_WORKER_ID;
+  const index = process.env.JOB_COMPLETION_INDEX; // Kubernetes Indexed Job
+  return index !== undefined && /^\d+$/.test(index) ? `worker-${index}` : undefined;
+}
+
+export async function runWorker(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, WORKER_SPEC);
+  if (args.positional.length > 0) throw new TesseraError(ERROR_CODES.CONFIG, `unexpected argument "${args.positional[0]}" (see --help)`);
+  const o = args.options as Record<string, string | undefined>;
+  const rt = await startRoleRuntime('worker', args, defaultWorkerId());
+  const { logger, etcd, job } = rt;
+  const membership = new EtcdMembership({ client: etcd, job, logger, leaseTtlS: rt.leaseTtlS });
+  let role: WorkerRole | null = null;
+  let stopSignal: string | null = null;
+  void rt.stopping.then((signal) => {
+    stopSignal = signal;
+    logger.info({ signal }, 'shutting down: committing the current position');
+    role?.stop();
+  });
+  try {
+    const reg = await membership.register('worker', rt.id, rt.health.addr);
+    reg.on('lost', () => logger.warn('membership lease lost: this incarnation\'s shards will be taken back'));
+    reg.on('failed', (err) => {
+      logger.error({ err: err.message }, 'worker id taken by another process; stopping');
+      role?.stop();
+    });
+    const spec = await resolveJobSpec({ client: etcd, job, logger });
+    const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND);
+    logger.info({ backend: backend.name, model: spec.model.kind }, 'worker ready');
+    const metrics = new WorkerMetrics(rt.metrics.registry);
+    role = new WorkerRole({
+      id: rt.id, incarnation: () => reg.incarnation, spec, logger,
+      store: new EtcdJobStore({ client: etcd, job, logger }),
+      shardMaps: new ShardMapStore({ client: etcd, job, logger }),
+      connect: (map) => new PsClient({ shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes }),
+      commitEveryMs: intOption(args, 'commit-every-ms', 1),
+      onStep: (s) => metrics.onStep(s),
+    });
+    if (stopSignal) return 0;
+    const outcome = await role.run();
+    logger.info({ outcome }, outcome === 'done' ? 'job done; exiting' : 'stopped');
+    return 0;
+  } finally {
+    await membership.close().catch(() => undefined);
+    await rt.close();
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Trains one assigned data shard from its last committed position, committing progress as it
+ * goes. Free of transport: the JobStore and ParameterAccess are passed in.
+ *
+ * The commit rule: a position is committed only after every push of the rows before it has been
+ * applied (`params.flush()`), and only while the shard is still assigned to this worker
+ * incarnation (the store's guarded commit). So each row is counted once per epoch: a worker that
+ * dies loses only uncommitted rows, which the next reader reads again from `next`; a worker that
+ * was presumed dead (lease lost) cannot commit past the point its successor resumed from. The
+ * price is that a dead worker's pushes since its last commit are applied twice; the commit
+ * interval bounds that (documented in docs/control-plane.md).
+ */
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { Logger } from '../common/logger';
+import { backoffDelay, DEFAULT_BACKOFF, delay } from '../common/backoff';
+import type { JobStore } from '../control/job-store';
+import type { Assignment, DataShard, Progress } from '../control/job-types';
+import { RowReader } from '../data/reader';
+import type { RowSchema } from '../data/record';
+import type { ParameterAccess } from './param-access';
+import type { Trainer } from './trainer';
+
+/** The shard was taken back (or the epoch moved on): stop reading it, commit nothing more. */
+export class ShardLostError extends Error {
+  constructor(readonly shard: number) {
+    super(`data shard ${shard} is no longer assigned to this worker`);
+  }
+}
+
+export interface ShardTrainerDeps {
+  workerId: string;
+  store: JobStore;
+  params: ParameterAccess;
+  trainer: Trainer;
+  schema: RowSchema;
+  batchSize: number;
+  maxErrorRate: number;
+  /** Least time between two progress commits, ms. */
+  commitEveryMs: number;
+  logger: Logger;
+  /** True once the process is asked to stop: commit where we are and return. */
+  stopping: () => boolean;
+  now?: () => number;
+}
+
+export interface ShardOutcome {
+  rows: number;
+  done: boolean;
+}
+
+export async function trainShard(deps: ShardTrainerDeps, a: Assignment, shard: DataShard, committed: Progress | undefined): Promise<ShardOutcome> {
+  const now = deps.now ?? Date.now;
+  const prior = committed && committed.epoch === a.epoch ? committed : undefined;
+  if (prior?.done) return { rows: 0, done: true };
+  let next = prior?.next ?? shard.start;
+  let rows = prior?.rows ?? 0;
+  let steps = prior?.steps ?? 0;
+  let sinceRows = 0;
+  let sinceLoss = 0;
+  let lastCommit = now();
+  const reader = new RowReader(shard.path, deps.schema, shard.gzip
+    ? { skipBefore: next, maxErrorRate: deps.maxErrorRate }
+    : { range: { start: next, end: shard.end }, maxErrorRate: deps.maxErrorRate });
+  const log = deps.logger.child({ shard: a.shard, epoch: a.epoch });
+  log.info({ path: shard.path, from: next, end: shard.end, rowsBefore: rows }, 'reading data shard');
+
+  const commit = async (done: boolean): Promise<void> => {
+    const p: Progress = { shard: a.shard, epoch: a.epoch, next, rows, steps, done, loss: sinceRows ? sinceLoss / sinceRows : null, worker: deps.workerId };
+    if (!(await commitWithRetry(deps, a, p, log))) throw new ShardLostError(a.shard);
+    sinceRows = 0;
+    sinceLoss = 0;
+    lastCommit = now();
+  };
+
+  const positions: number[] = [];
+  let stoppedEarly = false;
+  async function* batches(): AsyncGenerator<import('../data/record').RawRow[]> {
+    for await (const b of reader.positionedBatches(deps.batchSize)) {
+      if (b.rows.length === 0) continue;
+      if (deps.stopping()) {
+        stoppedEarly = true;
+        return;
+      }
+      positions.push(b.next);
+      yield b.rows;
+    }
+  }
+  await deps.trainer.trainEpoch(batches(), {
+    afterStep: async (s) => {
+      next = positions.shift()!;
+      rows += s.size;
+      steps++;
+      sinceRows += s.size;
+      sinceLoss += s.loss * s.size;
+      if (now() - lastCommit >= deps.commitEveryMs) {
+        await deps.params.flush();
+        await commit(false);
+      }
+    },
+  });
+  // trainEpoch flushed every push: everything read so far is applied.
+  if (stoppedEarly) {
+    await commit(false);
+    log.info({ rows, next }, 'stopping: committed the shard position for the next reader');
+    return { rows, done: false };
+  }
+  next = shard.gzip ? Math.max(next, shard.end) : shard.end;
+  await commit(true);
+  log.info({ rows, steps }, 'data shard done');
+  return { rows, done: true };
+}
+
+/** Commits, retrying while etcd is unreachable (training stalls meanwhile); false if the shard was lost. */
+async function commitWithRetry(deps: ShardTrainerDeps, a: Assignment, p: Progress, log: Logger): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await deps.store.commitProgress(a, p);
+    } catch (err) {
+      if (err instanceof TesseraError && err.code !== ERROR_CODES.UNAVAILABLE) throw err;
+      const waitMs = backoffDelay({ ...DEFAULT_BACKOFF, maxMs: 1_000 }, attempt);
+      log.warn({ err: (err as Error).message, attempt, waitMs }, 'cannot commit progress to etcd; training waits until it answers');
+      await delay(waitMs);
+    }
+  }
+}
