@@ -30,6 +30,10 @@ const COMMANDS: Record<string, () => Command> = {
     const m = require('./demo') as typeof import('./demo');
     return { summary: 'start 2 PS processes and pull/push through them (npm start)', help: () => m.DEMO_HELP, run: m.runDemo };
   },
+  local: () => {
+    const m = require('./local') as typeof import('./local');
+    return { summary: 'run a whole cluster here: etcd, N PS, M workers, a chief (npm start)', help: () => m.LOCAL_HELP, run: m.runLocal };
+  },
   chief: () => {
     const m = require('../chief/main') as typeof import('../chief/main');
     return { summary: 'one chief candidate: leads the job (tables, data shards, eval) once elected', help: () => m.CHIEF_HELP, run: m.runChief };

@@ -1,0 +1,43 @@
+/**
+ * One child OS process of a local cluster: `tessera <role> …` with its stdout and stderr appended
+ * to a log file in the run directory.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { TESSERA_BIN } from '../cli/ps-process';
+
+export interface Child {
+  readonly name: string;
+  readonly proc: ChildProcess;
+  readonly logFile: string;
+  /** Resolves with the exit code (null when killed by a signal) once the process has exited. */
+  readonly exited: Promise<number | null>;
+  readonly running: boolean;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. */
+  stop(graceMs?: number): Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+export function spawnTessera(name: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = {}): Child {
+  const fd = fs.openSync(logFile, 'a');
+  const proc = spawn(process.execPath, [TESSERA_BIN, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+  fs.closeSync(fd);
+  let running = true;
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => { running = false; resolve(code); }));
+  return {
+    name, proc, logFile, exited,
+    get running() { return running; },
+    async stop(graceMs = 10_000) {
+      if (!running) return exited;
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+    async kill() {
+      if (running) proc.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
