@@ -9,6 +9,7 @@
  * const result = await chief.lead();   // resolves when the job is done
  * ```
  */
+import { backoffDelay, DEFAULT_BACKOFF } from '../common/backoff';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { Signal } from '../common/signal';
@@ -90,20 +91,39 @@ export class Chief {
 
   private async loop(): Promise<JobResult | undefined> {
     const tickMs = this.deps.options.tickMs ?? 1000;
+    let failures = 0;
     while (!this.stopped) {
+      try {
+        const done = await this.step(tickMs);
+        failures = 0;
+        if (done) return done.result;
+      } catch (err) {
+        if (!isTransient(err)) throw err;
+        const waitMs = backoffDelay({ ...DEFAULT_BACKOFF, initialMs: 200 }, failures++);
+        this.log.warn({ err: (err as Error).message.split('\n')[0], waitMs }, 'etcd or a PS is unreachable; the job waits and retries');
+        await this.signal.wait(waitMs);
+      }
+    }
+    return undefined;
+  }
+
+  /** One reconcile; returns the state once the job is done. */
+  private async step(tickMs: number): Promise<{ result: JobResult | undefined } | undefined> {
+    {
       if (this.psChanged && !(await this.attachPs())) {
         await this.signal.wait(tickMs);
-        continue;
+        return undefined;
       }
       const snap = await this.deps.store.snapshot();
       const state = snap.state ?? await this.createState();
       if (state.phase === 'done') {
         await this.publishStatus(state, snap.progress, state.shards.length, 0, true);
-        return state.result;
+        return { result: state.result };
       }
       if (state.phase === 'eval') {
+        await this.publishStatus(state, snap.progress, state.shards.length, 0, true);
         await this.finishEpoch(state);
-        continue;
+        return undefined;
       }
       const workers = (await this.deps.membership.list('worker')).map((m) => ({ id: m.id, incarnation: m.incarnation }));
       const plan = planAssignments(state, workers, snap.assignments, snap.progress);
@@ -119,12 +139,12 @@ export class Chief {
           ...state, phase: 'eval', samplesBefore: state.samplesBefore + e.samples, stepsBefore: state.stepsBefore + e.steps,
           trainSecondsBefore: state.trainSecondsBefore + seconds,
         });
-        continue;
+        return undefined;
       }
       await this.publishStatus(state, snap.progress, plan.shardsDone, workers.length, false);
       await this.signal.wait(tickMs);
+      return undefined;
     }
-    return undefined;
   }
 
   private async revoke(a: Assignment, workerLive: boolean): Promise<void> {
@@ -209,6 +229,13 @@ export class Chief {
 }
 
 type JobStateProgress = Parameters<typeof epochTotals>[1];
+
+/** Errors worth waiting out: etcd or a PS unreachable. Leadership loss and bad config are not. */
+function isTransient(err: unknown): boolean {
+  if (err instanceof TesseraError) return err.retryable || err.code === ERROR_CODES.UNAVAILABLE || err.code === ERROR_CODES.DEADLINE;
+  // etcd3's GRPC*Error and network errors are plain Errors; programming errors are not retried.
+  return err instanceof Error && !(err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || err instanceof SyntaxError);
+}
 
 function finiteOr(x: number, fallback: number): number {
   return Number.isFinite(x) ? x : fallback;

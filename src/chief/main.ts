@@ -7,7 +7,9 @@ import * as path from 'node:path';
 import { helpText, intOption, OptionSpec, parseArgs } from '../cli/args';
 import { startRoleRuntime } from '../cli/role-runtime';
 import { ROLE_OPTIONS } from '../cli/role-runtime';
+import { backoffDelay, DEFAULT_BACKOFF, delay } from '../common/backoff';
 import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { Logger } from '../common/logger';
 import { EtcdJobStore } from '../control/etcd-job-store';
 import type { JobResult } from '../control/job-types';
 import { EtcdMembership } from '../membership/etcd-membership';
@@ -40,7 +42,7 @@ export const CHIEF_HELP = helpText('tessera chief --etcd URL --job NAME [--spec 
   'Campaigns to lead the job. The leader creates the tables, publishes the shard map, hands data\n'
   + 'shards to workers, evaluates after each epoch and saves the model; standbys wait and take\n'
   + 'over when it dies. Exits 0 when the job is done ({"samples","samples_per_s","auc","logloss",\n'
-  + '"checkpoint"} with --json), 3 if it lost leadership.', CHIEF_SPEC);
+  + '"checkpoint"} with --json). A chief that loses leadership campaigns again.', CHIEF_SPEC);
 
 export async function runChief(argv: string[]): Promise<number> {
   const args = parseArgs(argv, CHIEF_SPEC);
@@ -61,50 +63,71 @@ export async function runChief(argv: string[]): Promise<number> {
     const spec = await resolveJobSpec({ client: etcd, job, logger, specPath: o.spec, force: args.options.force === true, overrides: { data: o.data, eval: o.eval, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1) } });
     const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND);
     await membership.register('chief', rt.id, rt.health.addr);
-    logger.info({ backend: backend.name }, 'campaigning to lead the job');
-    const handle = await Promise.race([election.campaign(rt.id, JSON.stringify({ id: rt.id, addr: rt.health.addr })), stop.then(() => null)]);
-    if (handle === null) return 0;
-    metrics.setLeader(true);
-    const store = new EtcdJobStore({ client: etcd, job, logger, leaderKey: await handle.key() });
     const trainPaths = (spec.data.train ?? '').split(',').map((p) => p.trim()).filter(Boolean);
     const shardCount = o.shards === undefined ? undefined : intOption(args, 'shards', 1);
     const checkpointDir = o['checkpoint-dir'];
-    chief = new Chief({
-      id: rt.id, membership, store, shardMaps: new ShardMapStore({ client: etcd, job, logger }), logger,
-      connect: (map) => psChiefModel(spec, map, logger),
-      onStatus: (s) => metrics.onStatus(s),
-      options: {
-        expectedPs: intOption(args, 'ps', 1), epochs: spec.training.epochs, evalPath: spec.data.eval ?? undefined,
-        modelDir: checkpointDir ? path.resolve(checkpointDir, 'model') : undefined,
-        planShards: async () => planDataShards(await describeDataFiles(trainPaths), shardCount),
-      },
-    });
-    handle.on('lost', (err) => {
-      lost = true;
-      logger.error({ err: err.message }, 'lost leadership; stepping down');
-      chief?.stop();
-    });
-    const result: JobResult | undefined = await chief.lead().catch((err: unknown) => {
-      if (err instanceof TesseraError && err.code === ERROR_CODES.NOT_LEADER) {
+    let stopped = false;
+    void stop.then(() => { stopped = true; });
+    // A chief that loses leadership (its lease expired, e.g. etcd was unreachable) steps down
+    // and campaigns again: whoever leads next resumes from etcd, which may be this process.
+    for (let term = 0; !stopped; term++) {
+      logger.info({ backend: backend.name, term }, 'campaigning to lead the job');
+      const handle = await Promise.race([campaignWithRetry(election, rt.id, rt.health.addr, logger, () => stopped), stop.then(() => null)]);
+      if (handle === null) return 0;
+      lost = false;
+      metrics.setLeader(true);
+      const store = new EtcdJobStore({ client: etcd, job, logger, leaderKey: await handle.key() });
+      chief = new Chief({
+        id: rt.id, membership, store, shardMaps: new ShardMapStore({ client: etcd, job, logger }), logger,
+        connect: (map) => psChiefModel(spec, map, logger),
+        onStatus: (s) => metrics.onStatus(s),
+        options: {
+          expectedPs: intOption(args, 'ps', 1), epochs: spec.training.epochs, evalPath: spec.data.eval ?? undefined,
+          modelDir: checkpointDir ? path.resolve(checkpointDir, 'model') : undefined,
+          planShards: async () => planDataShards(await describeDataFiles(trainPaths), shardCount),
+        },
+      });
+      const current = chief;
+      const off = handle.on('lost', (err) => {
         lost = true;
         logger.error({ err: err.message }, 'lost leadership; stepping down');
-        return undefined;
-      }
-      throw err;
-    });
-    metrics.setLeader(false);
-    if (lost) return 3;
-    if (result === undefined) {
+        current.stop();
+      });
+      const result: JobResult | undefined = await current.lead().catch((err: unknown) => {
+        if (err instanceof TesseraError && err.code === ERROR_CODES.NOT_LEADER) {
+          lost = true;
+          logger.error({ err: err.message }, 'lost leadership; stepping down');
+          return undefined;
+        }
+        throw err;
+      });
+      off();
+      metrics.setLeader(false);
       await handle.resign().catch(() => undefined);
-      return 0; // stopped by a signal; a standby takes over
+      if (lost) continue;
+      if (result === undefined) return 0; // stopped by a signal; a standby takes over
+      process.stdout.write(args.options.json ? `${JSON.stringify(result)}\n` : `job done: ${JSON.stringify(result)}\n`);
+      if (args.options.linger) await stop;
+      return 0;
     }
-    process.stdout.write(args.options.json ? `${JSON.stringify(result)}\n` : `job done: ${JSON.stringify(result)}\n`);
-    await handle.resign().catch(() => undefined);
-    if (args.options.linger) await stop;
     return 0;
   } finally {
     await election.resign().catch(() => undefined);
     await membership.close().catch(() => undefined);
     await rt.close();
   }
+}
+
+/** Campaigns, retrying while etcd is unreachable; null once stopped. */
+async function campaignWithRetry(election: LeaderElection, id: string, addr: string, logger: Logger, stopped: () => boolean) {
+  for (let attempt = 0; !stopped(); attempt++) {
+    try {
+      return await election.campaign(id, JSON.stringify({ id, addr }));
+    } catch (err) {
+      const waitMs = backoffDelay({ ...DEFAULT_BACKOFF, initialMs: 200 }, attempt);
+      logger.warn({ err: (err as Error).message, waitMs }, 'campaign failed (etcd unreachable?); retrying');
+      await delay(waitMs);
+    }
+  }
+  return null;
 }

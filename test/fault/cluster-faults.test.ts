@@ -1,0 +1,87 @@
+/**
+ * Fault tests on a whole local cluster (real etcd, PS, chief and worker processes): kill -9 a
+ * worker mid-shard, kill -9 the leading chief, restart etcd mid-run. Each job must complete, and
+ * each epoch must consume every row exactly once (committed rows per shard = rows in its range).
+ */
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as path from 'path';
+import { LocalCluster, LocalClusterOptions } from '../../src/local/local-cluster';
+import { requireEtcd } from '../helpers/etcd';
+import { awaitSnapshot, shardLedger, snapshotOf, syntheticData, SYNTHETIC_SPEC } from '../helpers/cluster';
+
+const ROWS = 40_000;
+
+describe('cluster faults (real processes)', function () {
+  this.timeout(180_000);
+  let data: { dir: string; train: string; evalFile: string };
+  let cluster: LocalCluster | undefined;
+  let seq = 0;
+
+  before(async function () {
+    requireEtcd(this);
+    data = await syntheticData(ROWS);
+  });
+  let keep = false;
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') keep = true; // leave the logs for the failure report
+    await cluster?.stop();
+    cluster = undefined;
+  });
+  after(() => data && !keep && fs.rmSync(data.dir, { recursive: true, force: true }));
+
+  async function start(extra: Partial<LocalClusterOptions> = {}): Promise<LocalCluster> {
+    const runDir = path.join(data.dir, `run-${++seq}`);
+    fs.mkdirSync(runDir);
+    cluster = await LocalCluster.start({
+      runDir, job: `faults-${seq}`, specPath: SYNTHETIC_SPEC, ps: 2, workers: 2, data: data.train, eval: data.evalFile,
+      epochs: 1, shards: 4, leaseTtlS: 2, commitEveryMs: 100, backend: 'wasm', ...extra,
+    });
+    return cluster;
+  }
+
+  async function expectExactlyOnce(c: LocalCluster): Promise<void> {
+    const ledger = await shardLedger(await snapshotOf(c));
+    for (const s of ledger) {
+      expect(s.done, `shard ${s.shard} done`).to.equal(true);
+      expect(s.committed, `rows committed for shard ${s.shard}`).to.equal(s.actual);
+    }
+    expect(ledger.reduce((n, s) => n + s.actual, 0)).to.equal(ROWS);
+  }
+
+  it('kill -9 of a worker mid-shard: its shard resumes on the other worker from the committed position, every row once', async () => {
+    const c = await start();
+    const victim = await awaitSnapshot(c, (s) => [...s.progress.values()].find((p) => p.worker === 'worker-0' && !p.done && p.rows > 0 && p.epoch === 0),
+      'worker-0 to commit part of a shard');
+    await c.workers[0].kill();
+    const result = await c.waitDone();
+    expect(result.samples).to.equal(ROWS);
+    const final = (await snapshotOf(c)).progress.get(victim.shard)!;
+    expect(final.worker, 'the shard was finished by the surviving worker').to.equal('worker-1');
+    expect(final.rows).to.be.greaterThan(victim.rows);
+    await expectExactlyOnce(c);
+    expect(result.auc!).to.be.greaterThan(0.6);
+  });
+
+  it('kill -9 of the leading chief: the standby takes over from etcd and the job completes', async () => {
+    const c = await start();
+    c.startChief('chief-1');
+    await awaitSnapshot(c, (s) => ([...s.progress.values()].some((p) => p.rows > 0) ? true : undefined), 'training to start');
+    const status = await c.status();
+    expect(status?.chief).to.equal('chief-0');
+    await c.chiefs[0].kill();
+    const result = await c.waitDone();
+    expect(result.samples).to.equal(ROWS);
+    expect((await c.status())?.chief).to.equal('chief-1');
+    await expectExactlyOnce(c);
+  });
+
+  it('etcd stopped and restarted on the same data dir mid-run: the job completes, every row once', async () => {
+    const c = await start();
+    await awaitSnapshot(c, (s) => ([...s.progress.values()].some((p) => p.rows > 0) ? true : undefined), 'training to start');
+    await c.etcd!.restart();
+    const result = await c.waitDone();
+    expect(result.samples).to.equal(ROWS);
+    await expectExactlyOnce(c);
+  });
+});
