@@ -1,0 +1,68 @@
+/**
+ * `tessera local` end to end on the Criteo sample (real etcd, PS, chief and worker processes),
+ * plus the refusals a cluster owes its users: a duplicate worker id, a conflicting job spec.
+ */
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { LocalCluster } from '../../src/local/local-cluster';
+import { requireEtcd } from '../helpers/etcd';
+import { lastJson, runTessera } from '../helpers/tessera';
+import { awaitSnapshot, ROOT, syntheticData, SYNTHETIC_SPEC } from '../helpers/cluster';
+
+const CRITEO = path.resolve(ROOT, '..', 'shared', 'data', 'criteo_dac', 'train_rows_00001-08000.txt');
+
+describe('tessera local (real processes)', function () {
+  this.timeout(180_000);
+  let dir: string;
+  before(function () {
+    requireEtcd(this);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-local-test-'));
+  });
+  after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('--ps 2 --workers 2 on the Criteo sample: every row consumed per epoch, AUC >= 0.70, a model tessera eval reads', async () => {
+    const lines = fs.readFileSync(CRITEO, 'utf8').split('\n').filter((l) => l.length > 0);
+    const train = path.join(dir, 'train.txt');
+    const evalFile = path.join(dir, 'eval.txt');
+    fs.writeFileSync(train, `${lines.slice(0, 7000).join('\n')}\n`);
+    fs.writeFileSync(evalFile, `${lines.slice(7000).join('\n')}\n`);
+    const run = await runTessera(['local', '--ps', '2', '--workers', '2', '--job', path.join(ROOT, 'examples', 'criteo-deepfm.yaml'),
+      '--data', train, '--eval', evalFile, '--epochs', '2', '--run-dir', path.join(dir, 'run'), '--json']);
+    expect(run.code, run.stderr).to.equal(0);
+    const out = lastJson(run.stdout);
+    expect(out).to.include.keys('samples', 'samples_per_s', 'auc', 'logloss', 'checkpoint');
+    expect(out.samples).to.equal(14_000);
+    expect(out.samples_per_s).to.be.greaterThan(0);
+    expect(out.auc, run.stderr).to.be.at.least(0.70);
+    expect(run.stderr).to.match(/logs in .*run/);
+    for (const f of ['chief-0.log', 'ps-0.log', 'ps-1.log', 'worker-0.log', 'worker-1.log']) expect(fs.existsSync(path.join(dir, 'run', f)), f).to.equal(true);
+    const ev = await runTessera(['eval', '--checkpoint', out.checkpoint, '--data', evalFile, '--json']);
+    expect(ev.code, ev.stderr).to.equal(0);
+    expect(lastJson(ev.stdout).auc).to.be.closeTo(out.auc, 1e-6);
+  });
+
+  it('refuses a second worker with a live worker\'s id, and a different spec under the same job name', async () => {
+    const data = await syntheticData(20_000);
+    const runDir = path.join(dir, 'refusals');
+    fs.mkdirSync(runDir);
+    const cluster = await LocalCluster.start({ runDir, job: 'refusals', specPath: SYNTHETIC_SPEC, ps: 1, workers: 1, data: data.train, epochs: 1, backend: 'wasm' });
+    try {
+      await awaitSnapshot(cluster, (s) => s.state, 'the chief to start the job');
+      const dup = await runTessera(['worker', '--etcd', cluster.etcdUrl, '--job', 'refusals', '--id', 'worker-0']);
+      expect(dup.code).to.equal(2);
+      expect(dup.stderr).to.match(/worker-0 is already registered by pid \d+/);
+      const other = path.join(runDir, 'other.yaml');
+      fs.writeFileSync(other, fs.readFileSync(SYNTHETIC_SPEC, 'utf8').replace('batch_size: 256', 'batch_size: 128'));
+      const conflict = await runTessera(['chief', '--etcd', cluster.etcdUrl, '--job', 'refusals', '--spec', other, '--data', data.train]);
+      expect(conflict.code).to.equal(2);
+      expect(conflict.stderr).to.match(/already has a different spec in etcd .* pass --force/);
+      const result = await cluster.waitDone();
+      expect(result.samples).to.equal(20_000);
+    } finally {
+      await cluster.stop();
+      fs.rmSync(data.dir, { recursive: true, force: true });
+    }
+  });
+});
