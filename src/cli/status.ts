@@ -1,7 +1,7 @@
 /**
  * `tessera status --etcd URL --job NAME`: what etcd says about a job — members and their
- * addresses, the elected chief, the shard-map version and how buckets are spread. (Data-shard
- * assignments, step and epoch join it with the chief.)
+ * addresses, the elected chief, the shard-map version and how buckets are spread, the job's
+ * epoch, step, samples/s, loss and last eval, and each data shard's worker and position.
  */
 import { Etcd3 } from 'etcd3';
 import { ERROR_CODES, TesseraError } from '../common/errors';
@@ -9,6 +9,7 @@ import { silentLogger } from '../common/logger';
 import { EtcdMembership } from '../membership/etcd-membership';
 import { LeaderElection } from '../membership/leader';
 import { ShardMapStore } from '../membership/shard-map-store';
+import { EtcdJobStore } from '../control/etcd-job-store';
 import { bucketsOwnedBy } from '../sharding/shard-map';
 import { helpText, OptionSpec, parseArgs } from './args';
 
@@ -34,8 +35,9 @@ export async function runStatus(argv: string[]): Promise<number> {
   const logger = silentLogger();
   const membership = new EtcdMembership({ client, job, logger });
   try {
-    const [members, chief, map] = await Promise.race([
-      Promise.all([membership.list(), new LeaderElection({ client, job, logger }).leader(), new ShardMapStore({ client, job, logger }).get()]),
+    const [members, chief, map, snap, live] = await Promise.race([
+      Promise.all([membership.list(), new LeaderElection({ client, job, logger }).leader(), new ShardMapStore({ client, job, logger }).get(),
+        new EtcdJobStore({ client, job, logger }).snapshot(), new EtcdJobStore({ client, job, logger }).status()]),
       new Promise<never>((_, reject) => setTimeout(() => reject(new TesseraError(ERROR_CODES.UNAVAILABLE, `etcd at ${etcd} did not answer within ${ETCD_TIMEOUT_MS} ms`)), ETCD_TIMEOUT_MS).unref()),
     ]).catch((err: Error) => {
       if (err instanceof TesseraError) throw err;
@@ -49,6 +51,16 @@ export async function runStatus(argv: string[]): Promise<number> {
         version: map.version, num_buckets: map.numBuckets,
         ps: map.ps.map((p, i) => ({ id: p.id, addr: p.addr, buckets: bucketsOwnedBy(map, i).length })),
       } : null,
+      progress: live ? {
+        phase: live.phase, epoch: live.epoch, epochs: live.epochs, step: live.step, samples: live.samples,
+        samples_per_s: live.samplesPerS, loss: live.loss, last_eval: live.lastEval, result: live.result ?? null,
+      } : null,
+      shards: snap.state ? snap.state.shards.map((sh) => {
+        const a = snap.assignments.get(sh.id);
+        const p = snap.progress.get(sh.id);
+        const current = p && p.epoch === snap.state!.epoch ? p : undefined;
+        return { shard: sh.id, path: sh.path, start: sh.start, end: sh.end, worker: a?.worker ?? null, rows: current?.rows ?? 0, next: current?.next ?? sh.start, done: current?.done ?? false };
+      }) : [],
     };
     if (args.options.json) {
       process.stdout.write(`${JSON.stringify(status)}\n`);
@@ -58,6 +70,14 @@ export async function runStatus(argv: string[]): Promise<number> {
       lines.push(status.shard_map
         ? `shard map v${status.shard_map.version}: ${status.shard_map.num_buckets} buckets over ${status.shard_map.ps.map((p) => `ps ${p.id} (${p.buckets})`).join(', ')}`
         : 'shard map: (none published)');
+      const pr = status.progress;
+      lines.push(pr
+        ? `job: epoch ${pr.epoch + 1}/${pr.epochs} ${pr.phase}, step ${pr.step}, ${pr.samples} samples, ${pr.samples_per_s.toFixed(0)} samples/s`
+          + `${pr.loss === null ? '' : `, loss ${pr.loss.toFixed(4)}`}${pr.last_eval ? `, last eval AUC ${pr.last_eval.auc.toFixed(4)}` : ''}`
+        : 'job: (not started)');
+      for (const sh of status.shards) {
+        lines.push(`  shard ${String(sh.shard).padStart(3)} ${sh.done ? 'done' : sh.worker ? `→ ${sh.worker}` : 'pending'}  ${sh.rows} rows, at byte ${sh.next} of [${sh.start}, ${sh.end})`);
+      }
       process.stdout.write(`${lines.join('\n')}\n`);
     }
     return 0;

@@ -60,6 +60,12 @@ describe('tessera local (real processes)', function () {
       expect(conflict.stderr).to.match(/already has a different spec in etcd .* pass --force/);
       const result = await cluster.waitDone();
       expect(result.samples).to.equal(20_000);
+      const st = await runTessera(['status', '--etcd', cluster.etcdUrl, '--job', 'refusals', '--json']);
+      expect(st.code, st.stderr).to.equal(0);
+      const status = lastJson(st.stdout);
+      expect(status.progress).to.include({ phase: 'done', samples: 20_000, epoch: 0, epochs: 1 });
+      expect(status.shards.reduce((n: number, s: { rows: number }) => n + s.rows, 0)).to.equal(20_000);
+      expect(status.members.map((m: { role: string }) => m.role)).to.include('ps');
     } finally {
       await cluster.stop();
       fs.rmSync(data.dir, { recursive: true, force: true });
