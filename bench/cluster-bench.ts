@@ -1,0 +1,81 @@
+/**
+ * bench:cluster — `tessera local`'s cluster (its own etcd, 2 PS, a chief, 1 then 2 workers, all
+ * separate processes) on the same synthetic data as bench:train, then the PyTorch peer
+ * (`../shared/peers/torch_deepfm.py`, 2 threads) on the same files, in the same run.
+ *
+ *   npm run bench:cluster -- --json [--rows 200000] [--epochs 1] [--threads 2]
+ *
+ * Last line: {"bench":"cluster","samples_per_s_1w","samples_per_s_2w","torch_samples_per_s",
+ * "auc","torch_auc",...}. samples/s is training rows consumed over the chief's training time
+ * (reading, pulls, compute, pushes; not start-up or evaluation), like the peer's own figure.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { generate } from '../src/gen/generate';
+import { LocalCluster } from '../src/local/local-cluster';
+import { parseJobSpec } from '../src/spec/job-spec';
+import { runTorchPeer } from './peers/torch-peer';
+import { TRAIN_BENCH_JOB_YAML } from './bench-job';
+
+function intArg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const n = i > 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
+  return n;
+}
+
+const num = (x: number | null | undefined): number | null => (x === null || x === undefined || !Number.isFinite(x) ? null : x);
+
+async function clusterRun(dir: string, workers: number, jobFile: string, train: string, evalFile: string, epochs: number) {
+  const runDir = path.join(dir, `cluster-${workers}w`);
+  const cluster = await LocalCluster.start({
+    runDir: (require('node:fs').mkdirSync(runDir, { recursive: true }), runDir), job: `bench-${workers}w`, specPath: jobFile,
+    ps: 2, workers, data: train, eval: evalFile, epochs, shards: workers * 4, logLevel: 'warn',
+  });
+  try {
+    const r = await cluster.waitDone();
+    process.stderr.write(`cluster 2 PS × ${workers} worker(s): ${r.samples} samples at ${r.samples_per_s.toFixed(0)} samples/s, AUC ${r.auc?.toFixed(4)}\n`);
+    return r;
+  } finally {
+    await cluster.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const rows = intArg('rows', 200_000);
+  const epochs = intArg('epochs', 1);
+  const threads = intArg('threads', 2);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-cluster-bench-'));
+  try {
+    const train = path.join(dir, 'train.tsv');
+    const evalFile = path.join(dir, 'eval.tsv');
+    const g = await generate({ rows, seed: 7, out: train, evalRows: 20_000, evalOut: evalFile });
+    const jobFile = path.join(dir, 'job.yaml');
+    writeFileSync(jobFile, TRAIN_BENCH_JOB_YAML.replace('name: train-bench', 'name: cluster-bench'));
+    parseJobSpec(TRAIN_BENCH_JOB_YAML, jobFile);
+    const one = await clusterRun(dir, 1, jobFile, train, evalFile, epochs);
+    const two = await clusterRun(dir, 2, jobFile, train, evalFile, epochs);
+    const torch = await runTorchPeer({ train, test: evalFile, epochs, threads });
+    const peer = 'skipped' in torch ? undefined : torch;
+    if (!peer) process.stderr.write(`torch peer skipped: ${(torch as { skipped: string }).skipped}\n`);
+    else process.stderr.write(`torch peer (${threads} threads): ${peer.samplesPerS.toFixed(0)} samples/s, AUC ${peer.auc.toFixed(4)}`
+      + ` → 2-worker cluster is ${(two.samples_per_s / peer.samplesPerS).toFixed(2)}× its throughput\n`);
+    const out = {
+      bench: 'cluster',
+      samples_per_s_1w: Math.round(one.samples_per_s), samples_per_s_2w: Math.round(two.samples_per_s),
+      torch_samples_per_s: peer ? Math.round(peer.samplesPerS) : null,
+      auc: num(two.auc), auc_1w: num(one.auc), torch_auc: peer ? num(peer.auc) : null,
+      ratio_2w_vs_torch: peer ? two.samples_per_s / peer.samplesPerS : null,
+      oracle_auc: num(g.eval?.oracleAuc), rows, epochs, ps: 2, torch_threads: threads,
+    };
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench:cluster failed: ${err instanceof Error ? err.stack : err}\n`);
+  process.exit(1);
+});
