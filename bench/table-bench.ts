@@ -126,12 +126,12 @@ function main(): void {
   const gatherZipf = rate(zipfIds, 3, (ids) => table.pull(ids, out));
   const scatter = rate(uniformIds, 3, (ids) => table.push(ids, grads));
   const bytesPerRow = table.memoryBytes() / table.size;
-  const payload = table.stride * 4;
+  const payload = table.rowBytes;
   const peer = plainCopy(rows, dim, uniform, 3);
   const f32 = Math.max(peer.set, peer.loop);
   const m = (x: number): string => `${(x / 1e6).toFixed(2)} M rows/s`;
   const lines = [
-    `setup: ${rows} rows, dim ${dim}, Adagrad (stride ${table.stride} floats), batches of ${BATCH} ids, ` +
+    `setup: ${rows} rows, dim ${dim}, Adagrad (${table.rowBytes} bytes per row slot), batches of ${BATCH} ids, ` +
       `${nb} batches per pass, best of 3 passes`,
     `fill (pull of new ids, index rehashes included): ${m(fillRate)}`,
     `gather uniform: ${m(gather)}   gather Zipf-ish: ${m(gatherZipf)}`,

@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Command> = {
     const m = require('./eval') as typeof import('./eval');
     return { summary: 'evaluate a saved model on a data file (AUC, LogLoss)', help: () => m.EVAL_HELP, run: m.runEval };
   },
+  plan: () => { const m = require('./plan') as typeof import('./plan'); return { summary: 'plan PS pods for a table from its measured bytes per row', help: () => m.PLAN_HELP, run: m.runPlan }; },
   status: () => {
     const m = require('./status') as typeof import('./status');
     return { summary: 'show a job\'s members, chief and shard map from etcd', help: () => m.STATUS_HELP, run: m.runStatus };

@@ -8,6 +8,11 @@
  * - tessera_ps_request_seconds{op}                               histogram
  * - tessera_ps_table_rows{table}, tessera_ps_table_bytes{table}  gauges
  * - tessera_ps_fenced                                            gauge, 1 while pushes are refused
+ * - tessera_ps_admissions_total{table,outcome="admitted|rejected"} counter: ids given a row by
+ *   feature admission, and pulled ids refused one
+ * - tessera_ps_dropped_gradient_rows_total{table}                 counter: pushed rows of ids not admitted
+ * - tessera_ps_evictions_total{table,reason="ttl|budget"}         counter: rows evicted
+ * The last three are read from the tables' own counters at scrape time, like the gauges.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PsNode } from '../ps/ps-node';
@@ -88,6 +93,38 @@ export class PsMetrics {
       collect() {
         this.reset();
         for (const t of node.stats().tables) this.labels(t.name).set(t.bytes);
+      },
+    });
+    new Counter({
+      name: 'tessera_ps_admissions_total', help: 'Feature admission: ids given a row (admitted) and pulled ids refused one (rejected).',
+      labelNames: ['table', 'outcome'], registers,
+      collect() {
+        this.reset();
+        for (const t of node.stats().tables) {
+          if (!t.memory) continue;
+          this.labels(t.name, 'admitted').inc(t.memory.admitted);
+          this.labels(t.name, 'rejected').inc(t.memory.rejected);
+        }
+      },
+    });
+    new Counter({
+      name: 'tessera_ps_dropped_gradient_rows_total', help: 'Pushed gradient rows dropped because their id was not admitted.',
+      labelNames: ['table'], registers,
+      collect() {
+        this.reset();
+        for (const t of node.stats().tables) if (t.memory) this.labels(t.name).inc(t.memory.droppedGradients);
+      },
+    });
+    new Counter({
+      name: 'tessera_ps_evictions_total', help: 'Rows evicted, by reason: ttl (untouched too long) or budget (LFU under the row budget).',
+      labelNames: ['table', 'reason'], registers,
+      collect() {
+        this.reset();
+        for (const t of node.stats().tables) {
+          if (!t.memory) continue;
+          this.labels(t.name, 'ttl').inc(t.memory.evictedTtl);
+          this.labels(t.name, 'budget').inc(t.memory.evictedBudget);
+        }
       },
     });
     new Gauge({

@@ -77,7 +77,7 @@ export class PsNode {
   private readonly now: () => number;
 
   constructor(private readonly deps: PsNodeDeps) {
-    this.store = deps.store ?? new TableStore();
+    this.store = deps.store ?? new TableStore({ now: deps.now });
     this.log = deps.logger.child({ component: 'ps-node' });
     this.now = deps.now ?? (() => performance.now());
     this.startedAt = this.now();

@@ -6,6 +6,8 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { OptimizerConfig } from './optimizers/optimizer';
 import type { InitializerConfig } from './store/initializers';
 import type { TableSpec } from './store/table-store';
+import type { WeightFormat } from './store/row-storage';
+import type { AdmissionConfig, EvictionConfig } from './store/table-options';
 
 /** TableSpec as proto-loader produces it (enums as strings, oneof name in `kind`). */
 export interface WireTableSpec {
@@ -16,6 +18,15 @@ export interface WireTableSpec {
   optimizer?: { kind?: string; sgd?: object; adagrad?: object; adam?: object; ftrl?: object } | null;
   initializer?: { kind: string; value: number; scale: number; std: number } | null;
   seed: number;
+  weightFormat?: string;
+  admission?: { minCount: number; sketchWidth: number; sketchDepth: number; unadmitted: string } | null;
+  eviction?: { policy: string; ttlSteps: number; ttlSeconds: number; maxRows: number; maxBytes: number } | null;
+}
+
+/** Proto3 zero/empty means "not set": drop those keys so the PS's validation fills defaults. */
+function setOnly<T extends object>(o: T | null | undefined): Partial<T> | undefined {
+  if (!o) return undefined;
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== 0 && v !== '' && v !== null && v !== undefined)) as Partial<T>;
 }
 
 function optimizerFromWire(o: WireTableSpec['optimizer'], table: string): OptimizerConfig {
@@ -50,7 +61,14 @@ export function tableSpecFromWire(w: WireTableSpec): TableSpec {
   const optimizer = optimizerFromWire(w.optimizer, w.name);
   const initializer = initializerFromWire(w.initializer);
   if (w.kind === 'DENSE') return { name: w.name, kind: 'dense', size: w.size, optimizer, initializer, seed: w.seed };
-  return { name: w.name, kind: 'embedding', dim: w.dim, optimizer, initializer, seed: w.seed };
+  const spec: TableSpec = { name: w.name, kind: 'embedding', dim: w.dim, optimizer, initializer, seed: w.seed };
+  if (w.weightFormat) spec.weightFormat = w.weightFormat as WeightFormat;
+  if (w.admission) {
+    // min_count 0 must reach validation (and be refused), not read as "unset".
+    spec.admission = { ...setOnly(w.admission), minCount: w.admission.minCount } as AdmissionConfig;
+  }
+  if (w.eviction) spec.eviction = setOnly(w.eviction) as EvictionConfig;
+  return spec;
 }
 
 /** Store → wire (for CreateTable requests from clients). */
@@ -65,5 +83,10 @@ export function tableSpecToWire(s: TableSpec): Record<string, unknown> {
     optimizer: { [optKind]: optBody },
     initializer: init ? { ...init, kind: init.kind.toUpperCase() } : undefined,
     seed: s.seed ?? 0,
+    ...(s.kind === 'embedding' ? {
+      weightFormat: s.weightFormat ?? '',
+      admission: s.admission ? { ...s.admission } : undefined,
+      eviction: s.eviction ? { ...s.eviction } : undefined,
+    } : {}),
   };
 }

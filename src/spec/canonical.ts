@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Document, isMap, isScalar, visit } from 'yaml';
-import { optimizerToYaml } from './ps-config';
+import { memoryOptionToYaml, optimizerToYaml } from './ps-config';
 import { JobSpec, MODEL_TRAITS, NumericFeatureSpec } from './types';
 
 /** Characters of the sha256 hex digest kept in a fingerprint (64 bits). */
@@ -53,6 +53,10 @@ export function jobSpecToPlain(spec: JobSpec): Record<string, unknown> {
       categorical: f.categorical.map((c) => ({ name: c.name, table: c.table })),
       tables: f.tables.map((tb) => ({
         name: tb.name, dim: tb.dim, optimizer: optimizerToYaml(tb.optimizer), initializer: { ...tb.initializer }, seed: tb.seed,
+        // Written only when set, so specs without them keep their fingerprints.
+        ...(tb.weightFormat === undefined ? {} : { weight_format: tb.weightFormat }),
+        ...(tb.admission ? { admission: memoryOptionToYaml(tb.admission) } : {}),
+        ...(tb.eviction ? { eviction: memoryOptionToYaml(tb.eviction) } : {}),
       })),
       missing_categorical: f.missingCategorical,
     },

@@ -10,6 +10,10 @@ import type { InitializerConfig } from '../ps/store/initializers';
 import { validateInitializer } from '../ps/store/initializers';
 import type { EmbeddingTableSpec } from '../ps/store/table-spec';
 import { checkDim, checkSeed, checkTableName } from '../ps/store/table-spec';
+import { DEFAULT_SLAB_ROWS } from '../ps/store/embedding-table';
+import type { WeightFormat } from '../ps/store/row-storage';
+import type { AdmissionConfig, EvictionConfig } from '../ps/store/table-options';
+import { checkWeightFormat, validateAdmission, validateEviction } from '../ps/store/table-options';
 import { at, fail, show, snake, viaPs } from './spec-error';
 import type { JobSpec } from './types';
 
@@ -58,6 +62,41 @@ export function specSeed(path: string, v: unknown, fallback: number): number {
   return v === undefined ? fallback : viaPs(path, () => checkSeed(v, path));
 }
 
+/** A YAML mapping with snake_case keys → the PS's camelCase keys (camelCase in YAML is refused). */
+function camelKeys(path: string, v: unknown): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, `must be a mapping (got ${show(v)})`);
+  const out: Record<string, unknown> = {};
+  for (const [k, value] of Object.entries(v as Record<string, unknown>)) {
+    if (/[A-Z]/.test(k)) fail(at(path, k), `unknown key (did you mean ${snake(k)}?)`);
+    out[k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = value;
+  }
+  return out;
+}
+
+/** `weight_format`: f32 | f16 (the PS rule), `f32` when absent. */
+export function specWeightFormat(path: string, v: unknown): WeightFormat {
+  return viaPs(path, () => checkWeightFormat(v, path));
+}
+
+/** `admission`: validated by the PS's `validateAdmission`, defaults filled in. */
+export function specAdmission(path: string, v: unknown): AdmissionConfig {
+  return viaPs(path, () => validateAdmission(camelKeys(path, v), path));
+}
+
+/** `eviction`: validated by the PS's `validateEviction`; a row budget must hold one slab. */
+export function specEviction(path: string, v: unknown): EvictionConfig {
+  const e = viaPs(path, () => validateEviction(camelKeys(path, v), path));
+  if (e.maxRows !== undefined && e.maxRows < DEFAULT_SLAB_ROWS) {
+    fail(at(path, 'max_rows'), `must be at least one slab (${DEFAULT_SLAB_ROWS} rows) (got ${e.maxRows})`);
+  }
+  return e;
+}
+
+/** The YAML spelling of an admission or eviction config (snake_case keys). */
+export function memoryOptionToYaml(cfg: AdmissionConfig | EvictionConfig): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(cfg).map(([k, v]) => [snake(k), v]));
+}
+
 /**
  * The embedding tables a job needs, as `TableStore.create` / `CreateTable` specs.
  *
@@ -73,5 +112,8 @@ export function embeddingTableSpecs(spec: JobSpec): EmbeddingTableSpec[] {
     optimizer: { ...t.optimizer },
     initializer: { ...t.initializer },
     seed: t.seed,
+    ...(t.weightFormat === undefined ? {} : { weightFormat: t.weightFormat }),
+    ...(t.admission ? { admission: { ...t.admission } } : {}),
+    ...(t.eviction ? { eviction: { ...t.eviction } } : {}),
   }));
 }

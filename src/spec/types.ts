@@ -5,6 +5,8 @@
  */
 import type { OptimizerConfig } from '../ps/optimizers/optimizer';
 import type { InitializerConfig } from '../ps/store/initializers';
+import type { WeightFormat } from '../ps/store/row-storage';
+import type { AdmissionConfig, EvictionConfig } from '../ps/store/table-options';
 
 /** Input formats a job can read (`data.format`). */
 export const DATA_FORMATS = ['criteo', 'avazu'] as const;
@@ -128,6 +130,12 @@ export interface FeatureTableSpec {
   readonly initializer: InitializerConfig;
   /** uint32 initialiser seed */
   readonly seed: number;
+  /** `weight_format`: `f16`, or undefined for the default f32; optimizer state is float32 either way */
+  readonly weightFormat?: WeightFormat;
+  /** `admission`, defaults filled in; undefined when absent */
+  readonly admission?: AdmissionConfig;
+  /** `eviction`; undefined when absent */
+  readonly eviction?: EvictionConfig;
 }
 
 /** `features` */

@@ -7,7 +7,11 @@ import { DEFAULT_INITIALIZER } from '../ps/store/initializers';
 import type { OptimizerConfig } from '../ps/optimizers/optimizer';
 import type { InitializerConfig } from '../ps/store/initializers';
 import type { FeatureSchema } from './formats';
-import { specDim, specInitializer, specOptimizer, specSeed, specTableName } from './ps-config';
+import {
+  specAdmission, specDim, specEviction, specInitializer, specOptimizer, specSeed, specTableName, specWeightFormat,
+} from './ps-config';
+import type { WeightFormat } from '../ps/store/row-storage';
+import type { AdmissionConfig, EvictionConfig } from '../ps/store/table-options';
 import { at, fail, list, mapping, num, oneOf, str } from './spec-error';
 import {
   CategoricalFeatureSpec, FeaturesSpec, FeatureTableSpec, JOB_SPEC_DEFAULTS, JOB_SPEC_LIMITS,
@@ -17,8 +21,9 @@ import {
 const FEATURES_KEYS = ['numeric', 'categorical', 'tables', 'table_defaults', 'missing_categorical'];
 const NUMERIC_KEYS = ['name', 'names', 'transform', 'missing', 'boundaries', 'table'];
 const CATEGORICAL_KEYS = ['name', 'names', 'table'];
-const TABLE_KEYS = ['name', 'dim', 'optimizer', 'initializer', 'seed'];
-const TABLE_DEFAULT_KEYS = ['dim', 'optimizer', 'initializer'];
+const MEMORY_KEYS = ['weight_format', 'admission', 'eviction'];
+const TABLE_KEYS = ['name', 'dim', 'optimizer', 'initializer', 'seed', ...MEMORY_KEYS];
+const TABLE_DEFAULT_KEYS = ['dim', 'optimizer', 'initializer', ...MEMORY_KEYS];
 
 /** What the features section is checked against. */
 export interface FeatureContext {
@@ -131,6 +136,18 @@ interface TableDefaults {
   dim?: number;
   optimizer?: OptimizerConfig;
   initializer?: InitializerConfig;
+  weightFormat?: WeightFormat;
+  admission?: AdmissionConfig;
+  eviction?: EvictionConfig;
+}
+
+/** The memory options of a table entry (or of table_defaults), each validated where written. */
+function memoryOptions(path: string, o: Record<string, unknown>): Pick<TableDefaults, 'weightFormat' | 'admission' | 'eviction'> {
+  return {
+    weightFormat: o.weight_format === undefined ? undefined : specWeightFormat(at(path, 'weight_format'), o.weight_format),
+    admission: o.admission === undefined ? undefined : specAdmission(at(path, 'admission'), o.admission),
+    eviction: o.eviction === undefined ? undefined : specEviction(at(path, 'eviction'), o.eviction),
+  };
 }
 
 function tableDefaults(path: string, v: unknown): TableDefaults {
@@ -140,6 +157,7 @@ function tableDefaults(path: string, v: unknown): TableDefaults {
     dim: o.dim === undefined ? undefined : specDim(at(path, 'dim'), o.dim),
     optimizer: o.optimizer === undefined ? undefined : specOptimizer(at(path, 'optimizer'), o.optimizer),
     initializer: o.initializer === undefined ? undefined : specInitializer(at(path, 'initializer'), o.initializer),
+    ...memoryOptions(path, o),
   };
 }
 
@@ -149,6 +167,7 @@ function tableEntry(path: string, v: unknown, defaults: TableDefaults, seed: num
   const inherit = '(or set it in features.table_defaults)';
   if (o.dim === undefined && defaults.dim === undefined) fail(at(path, 'dim'), `required ${inherit}`);
   if (o.optimizer === undefined && defaults.optimizer === undefined) fail(at(path, 'optimizer'), `required ${inherit}`);
+  const mem = memoryOptions(path, o);
   return {
     name,
     dim: o.dim === undefined ? defaults.dim as number : specDim(at(path, 'dim'), o.dim),
@@ -157,6 +176,9 @@ function tableEntry(path: string, v: unknown, defaults: TableDefaults, seed: num
     initializer: o.initializer !== undefined ? specInitializer(at(path, 'initializer'), o.initializer)
       : { ...(defaults.initializer ?? DEFAULT_INITIALIZER) },
     seed: specSeed(at(path, 'seed'), o.seed, seed),
+    ...((mem.weightFormat ?? defaults.weightFormat ?? 'f32') === 'f32' ? {} : { weightFormat: mem.weightFormat ?? defaults.weightFormat }),
+    ...(mem.admission ?? defaults.admission ? { admission: { ...(mem.admission ?? defaults.admission)! } } : {}),
+    ...(mem.eviction ?? defaults.eviction ? { eviction: { ...(mem.eviction ?? defaults.eviction)! } } : {}),
   };
 }
 

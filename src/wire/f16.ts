@@ -58,3 +58,8 @@ export function decodeF16(src: Uint16Array, dst: Float32Array): void {
   const table = decodeTable ?? (decodeTable = buildDecodeTable());
   for (let i = 0; i < src.length; i++) dst[i] = table[src[i]];
 }
+
+/** The shared 65,536-entry fp16 → float32 table (built on first use); index it by half bits. */
+export function halfDecodeTable(): Float32Array {
+  return decodeTable ?? (decodeTable = buildDecodeTable());
+}

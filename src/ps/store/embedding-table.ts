@@ -1,32 +1,44 @@
 /**
- * A sparse embedding table: u64 id → `dim` float32 weights plus the optimizer's per-row state.
+ * A sparse embedding table: u64 id → `dim` weights plus the optimizer's per-row state.
  *
- * Memory layout. Rows live in large Float32Array slabs of `slabRows` rows each, one row being
- * `[weights (dim) | state (stateWidth)]`. Slabs are allocated one at a time as the table grows, so
- * growth never copies row data; only the IdIndex (id → row slot) rehashes. A row keeps its slot
- * for its whole life, so views handed out by `forEachRow` stay valid until the row is overwritten.
+ * Layout. An `IdIndex` maps ids to row slots; a `RowStorage` (f32 or f16 weights, see
+ * row-storage.ts) holds the slots in slabs of `slabRows` rows, so growth never copies row data and
+ * a slot never moves while its row lives. No JS object, BigInt or Map entry exists per row.
  *
- * Gather speed. When `dim` and the row stride are even, rows are copied as float64 pairs through
- * Float64Array views with a loop unrolled by four (DESIGN §4 measured 10.6 M vs 2.5 M rows/s for a
- * plain float32 loop; `set(subarray)` is slower still because it allocates a view per row; see
- * bench/table-bench.ts for this run's figures). Moving float32 pairs as float64 keeps bits: a pair
- * is a float64 NaN (whose payload an engine could canonicalise) only when its high float32 is
- * itself a NaN, which validated finite input cannot produce short of float32 overflow.
+ * Memory options (table-options.ts):
+ * - admission: a missing id gets a row only once a count-min sketch has seen it `minCount` times;
+ *   before that it reads zeros or the shared unknown row, and its gradients are dropped (zeros) or
+ *   go to the unknown row (unknown);
+ * - eviction: TTL by pushes or seconds, and an LFU row budget (row-eviction.ts); freed slots are
+ *   reused, so the slabs never outgrow the budget.
+ *
+ * Without either option, requests take the original single-pass path (`resolvePlain`).
  */
 import type { IdArray } from '../../wire/key-block';
+import { ERROR_CODES, TesseraError } from '../../common/errors';
 import { createOptimizer } from '../optimizers/registry';
 import type { Optimizer, OptimizerConfig } from '../optimizers/optimizer';
+import { badConfig, checkNumber } from '../optimizers/config-check';
+import { CountMinSketch } from './count-min-sketch';
+import { F16RowSlabs } from './f16-row-slabs';
+import { F32RowSlabs } from './f32-row-slabs';
+import { GradSum } from './grad-sum';
 import { IdIndex } from './id-index';
 import { DEFAULT_INITIALIZER, InitializerConfig, initRow, validateInitializer } from './initializers';
+import type { RowStorage, WeightFormat } from './row-storage';
+import { EVICTION_META_BYTES_PER_ROW, EvictionCounts, RowEviction } from './row-eviction';
+import { checkFinite, checkIds, checkRegion, growInt32 } from './row-ops';
+import { rowsForBytes } from './table-budget';
+import { AdmissionConfig, checkWeightFormat, EvictionConfig, validateAdmission, validateEviction } from './table-options';
 import { checkDim, checkSeed, checkTableName } from './table-spec';
-import { badConfig, checkNumber } from '../optimizers/config-check';
-import { checkFinite, checkIds, checkRegion, growInt32, rowCopy } from './row-ops';
 
 /** Default rows per slab: 2^16 rows, 8 MiB per slab for dim 16 with Adagrad. */
 export const DEFAULT_SLAB_ROWS = 1 << 16;
 
 const SLAB_ROWS_BOUNDS = { integer: true, min: 1, max: 1 << 24 };
 const CAPACITY_BOUNDS = { integer: true, min: 0, max: 1 << 29 };
+/** Id halves the shared unknown row is initialised as (it is never in the index). */
+const UNKNOWN_ID = 0xffffffff;
 
 /** Construction options; see `EmbeddingTableSpec` for the meaning of the shared fields. */
 export interface EmbeddingTableOptions {
@@ -39,6 +51,23 @@ export interface EmbeddingTableOptions {
   initialCapacity?: number;
   /** rows per slab, a power of two in [1, 2^24] (default 2^16) */
   slabRows?: number;
+  /** weight storage (default f32; optimizer state is always f32) */
+  weightFormat?: WeightFormat;
+  admission?: AdmissionConfig;
+  eviction?: EvictionConfig;
+  /** monotonic milliseconds, for `eviction.ttlSeconds` (default performance.now) */
+  now?: () => number;
+}
+
+/** Admission and eviction counters of one table. */
+export interface TableMemoryCounters {
+  /** ids given a row through admission */
+  admitted: number;
+  /** sightings (pulled ids) refused a row by admission */
+  rejected: number;
+  /** pushed rows whose gradient was dropped because the id was not admitted */
+  droppedGradients: number;
+  evicted: EvictionCounts;
 }
 
 /**
@@ -61,20 +90,20 @@ export class EmbeddingTable {
   readonly seed: number;
   /** Floats of optimizer state per row. */
   readonly stateWidth: number;
-  /** Floats per row in a slab: `dim + stateWidth`. */
-  readonly stride: number;
+  readonly weightFormat: WeightFormat;
+  readonly admission: Readonly<Required<AdmissionConfig>> | null;
+  readonly eviction: Readonly<EvictionConfig> | null;
+  readonly counters: TableMemoryCounters = { admitted: 0, rejected: 0, droppedGradients: 0, evicted: { ttl: 0, budget: 0 } };
   private readonly opt: Optimizer;
   private readonly index: IdIndex;
-  private readonly slabs: Float32Array[] = [];
-  private readonly slabs64: Float64Array[] = [];
-  private readonly slabShift: number;
-  private readonly slabMask: number;
-  private readonly wide: boolean;
+  private readonly storage: RowStorage;
+  private readonly sketch: CountMinSketch | null;
+  private readonly evict: RowEviction | null;
+  /** Slot of the shared unknown row, or -1 (unadmitted ids then read zeros). */
+  private readonly unknownSlot: number;
+  private readonly grad: GradSum;
   private rowCount = 0;
   private rowScratch: Int32Array = new Int32Array(0);
-  private dedup: Int32Array = new Int32Array(0);
-  private uniq: Int32Array = new Int32Array(0);
-  private gsum: Float32Array = new Float32Array(0);
 
   /** Validates `opts` (errors name the key) and creates an empty table. */
   constructor(opts: EmbeddingTableOptions) {
@@ -87,15 +116,24 @@ export class EmbeddingTable {
     const slabRows = checkNumber('slabRows', opts.slabRows, SLAB_ROWS_BOUNDS, DEFAULT_SLAB_ROWS);
     if ((slabRows & (slabRows - 1)) !== 0) badConfig('slabRows', 'must be a power of two', slabRows);
     const expected = checkNumber('initialCapacity', opts.initialCapacity, CAPACITY_BOUNDS, 0);
+    this.weightFormat = checkWeightFormat(opts.weightFormat);
+    this.admission = opts.admission === undefined ? null : validateAdmission(opts.admission);
+    this.eviction = opts.eviction === undefined ? null : validateEviction(opts.eviction);
     this.stateWidth = this.opt.stateWidth(this.dim);
-    this.stride = this.dim + this.stateWidth;
-    this.slabShift = Math.log2(slabRows);
-    this.slabMask = slabRows - 1;
-    this.wide = this.dim % 2 === 0 && this.stride % 2 === 0;
+    this.storage = this.weightFormat === 'f16'
+      ? new F16RowSlabs(this.dim, this.stateWidth, slabRows)
+      : new F32RowSlabs(this.dim, this.stateWidth, slabRows);
     this.index = new IdIndex(expected);
+    this.grad = new GradSum(this.dim);
+    this.sketch = this.admission ? new CountMinSketch(this.admission.sketchWidth, this.admission.sketchDepth) : null;
+    const unknown = this.admission?.unadmitted === 'unknown';
+    this.evict = this.eviction
+      ? new RowEviction(this.eviction, this.rowBudget(this.eviction, slabRows, unknown), slabRows, opts.now ?? (() => performance.now()))
+      : null;
+    this.unknownSlot = unknown ? this.newSlot(UNKNOWN_ID, UNKNOWN_ID) : -1;
   }
 
-  /** Rows resident. */
+  /** Rows resident (ids in the index; the shared unknown row is not counted). */
   get size(): number {
     return this.index.size;
   }
@@ -105,9 +143,25 @@ export class EmbeddingTable {
     return this.index.capacity;
   }
 
-  /** Bytes used by the id index and the row slabs. */
+  /** Resident-row budget on this PS (Infinity without one). */
+  get maxRows(): number {
+    return this.evict?.maxRows ?? Infinity;
+  }
+
+  /** Bytes of one row slot in the slabs (weights + optimizer state). */
+  get rowBytes(): number {
+    return this.storage.rowBytes;
+  }
+
+  /** Bytes used by the id index, the row slabs, eviction metadata and the admission sketch. */
   memoryBytes(): number {
-    return this.index.bytes() + this.slabs.length * (this.slabMask + 1) * this.stride * 4;
+    return this.index.bytes() + this.storage.bytes() + (this.evict?.bytes() ?? 0) + (this.sketch?.bytes() ?? 0);
+  }
+
+  /** Admission and eviction counters (a copy). */
+  memoryCounters(): TableMemoryCounters {
+    const c = this.counters;
+    return { ...c, evicted: { ...(this.evict?.evicted ?? c.evicted) } };
   }
 
   /** True when row `(lo, hi)` is resident. */
@@ -117,27 +171,35 @@ export class EmbeddingTable {
 
   /**
    * Gathers the rows of `ids` into `out[outOff .. outOff + n*dim)`, creating missing rows from the
-   * initializer (and the optimizer's initial state). Duplicate ids are gathered twice.
+   * initializer (and the optimizer's initial state). Duplicate ids are gathered twice. With
+   * admission, an id not yet admitted reads zeros or the unknown row and gets no row.
    */
   pull(ids: IdArray, out: Float32Array, outOff = 0): void {
     const n = checkIds(this.name, ids);
     checkRegion(this.name, 'out', out, outOff, n * this.dim);
-    const rows = this.resolve(ids, n, true);
-    this.gather(rows, n, out, outOff);
+    const rows = this.resolve(ids, n, false);
+    this.gatherOrZero(rows, n, out, outOff);
   }
 
   /**
-   * Like `pull`, but a missing row is produced by the initializer into `out` without being
-   * inserted (evaluation and serving must not grow the table).
+   * Like `pull`, but a missing row is not inserted (evaluation and serving must not grow the
+   * table), nothing is counted or touched, and it reads what a pull would: the initializer's row,
+   * or, for an id admission has not admitted yet, zeros or the unknown row.
    */
   peek(ids: IdArray, out: Float32Array, outOff = 0): void {
     const n = checkIds(this.name, ids);
     checkRegion(this.name, 'out', out, outOff, n * this.dim);
-    const rows = this.resolve(ids, n, false);
-    this.gather(rows, n, out, outOff);
-    const { initializer, seed, dim } = this;
+    if (this.rowScratch.length < n) this.rowScratch = growInt32(n);
+    const rows = this.rowScratch;
+    for (let i = 0; i < n; i++) rows[i] = this.index.find(ids[2 * i], ids[2 * i + 1]);
+    this.storage.gather(rows, n, out, outOff);
+    const { initializer, seed, dim, sketch, admission } = this;
     for (let i = 0; i < n; i++) {
-      if (rows[i] < 0) initRow(initializer, seed, ids[2 * i], ids[2 * i + 1], out, outOff + i * dim, dim);
+      if (rows[i] >= 0) continue;
+      const lo = ids[2 * i];
+      const hi = ids[2 * i + 1];
+      if (sketch && admission && sketch.estimate(lo, hi) < admission.minCount) this.readDefault(out, outOff + i * dim);
+      else initRow(initializer, seed, lo, hi, out, outOff + i * dim, dim);
     }
   }
 
@@ -145,8 +207,8 @@ export class EmbeddingTable {
    * Applies gradients `grads [n × dim]` for `ids`. Input is validated completely first (id pairs,
    * `grads.length === n*dim`, every value finite), so a rejected push leaves the table unchanged.
    * Gradients of duplicate ids are summed (float32, in input order), then the optimizer runs once
-   * per distinct row, in first-occurrence order. Missing
-   * rows are created from the initializer first (a row evicted between pull and push).
+   * per distinct row, in first-occurrence order. Missing rows are created from the initializer
+   * first (a row evicted between pull and push), unless admission has not admitted the id.
    * @returns the number of distinct rows updated
    */
   push(ids: IdArray, grads: Float32Array): number {
@@ -154,27 +216,28 @@ export class EmbeddingTable {
     checkRegion(this.name, 'grads', grads, 0, n * this.dim, true);
     checkFinite(this.name, 'grads', grads, this.dim, ids);
     const rows = this.resolve(ids, n, true);
-    const u = this.sumDuplicates(rows, n, grads);
-    const { dim, uniq, gsum, slabs, slabShift, slabMask, stride, opt } = this;
-    for (let k = 0; k < u; k++) {
-      const r = uniq[k];
-      const slab = slabs[r >>> slabShift];
-      const off = (r & slabMask) * stride;
-      opt.apply(slab, off, slab, off + dim, gsum, k * dim, dim);
-    }
+    const u = this.grad.sum(rows, n, grads);
+    this.storage.applyRows(this.opt, this.grad.uniq, u, this.grad.gsum);
+    this.evict?.afterPush(this.index, n);
     return u;
   }
 
+  /** Evicts every row past its TTL now (pushes also sweep a little each); returns the count. */
+  evictExpired(): number {
+    return this.evict?.evictExpired(this.index) ?? 0;
+  }
+
   /**
-   * Calls `fn` for every resident row with its id halves and views (not copies) of its weights
-   * and state. The table must not be modified during iteration.
+   * Calls `fn` for every resident row with its id halves, weights and state. For f32 tables these
+   * are views (valid until the row changes); for f16 tables, float32 copies in reused scratch.
+   * The table must not be modified during iteration.
    */
   forEachRow(fn: (lo: number, hi: number, weights: Float32Array, state: Float32Array) => void): void {
-    const { dim, stride, slabs, slabShift, slabMask } = this;
+    const w = new Float32Array(this.dim);
+    const s = new Float32Array(this.stateWidth);
     this.index.forEach((lo, hi, r) => {
-      const slab = slabs[r >>> slabShift];
-      const off = (r & slabMask) * stride;
-      fn(lo, hi, slab.subarray(off, off + dim), slab.subarray(off + dim, off + stride));
+      this.storage.read(r, w, 0, s, 0);
+      fn(lo, hi, w, s);
     });
   }
 
@@ -186,108 +249,150 @@ export class EmbeddingTable {
     checkRegion(this.name, 'state', state, 0, this.stateWidth, true);
     checkFinite(this.name, 'weights', weights, this.dim, null);
     checkFinite(this.name, 'state', state, this.stateWidth, null);
-    let r = this.index.findOrInsert(lo, hi, this.rowCount);
-    if (r === this.rowCount) r = this.allocRow();
-    const slab = this.slabs[r >>> this.slabShift];
-    const off = (r & this.slabMask) * this.stride;
-    slab.set(weights, off);
-    slab.set(state, off + this.dim);
+    let r = this.index.find(lo, hi);
+    if (r < 0) {
+      if (this.evict?.bounded && this.size + 1 > this.evict.maxRows) this.evict.makeRoom(this.index, this.size + 1 - this.evict.maxRows);
+      r = this.insert(lo, hi, false);
+    }
+    this.storage.write(r, weights, 0, state, 0);
   }
 
-  /** Row slots of `ids` into the shared scratch; with `create`, missing rows are created. */
-  private resolve(ids: IdArray, n: number, create: boolean): Int32Array {
+  /** Row slots of `ids` into the shared scratch, creating (or admitting) missing rows. */
+  private resolve(ids: IdArray, n: number, isPush: boolean): Int32Array {
     if (this.rowScratch.length < n) this.rowScratch = growInt32(n);
+    if (!this.sketch && !this.evict) return this.resolvePlain(ids, n);
+    return this.resolveManaged(ids, n, isPush);
+  }
+
+  /** One pass of find-or-insert: the path of tables without admission or eviction. */
+  private resolvePlain(ids: IdArray, n: number): Int32Array {
     const rows = this.rowScratch;
     const index = this.index;
     for (let i = 0; i < n; i++) {
       const lo = ids[2 * i];
       const hi = ids[2 * i + 1];
-      if (!create) {
-        rows[i] = index.find(lo, hi);
-        continue;
-      }
       const next = this.rowCount;
       const r = index.findOrInsert(lo, hi, next);
-      rows[i] = r === next ? this.createRow(lo, hi) : r;
+      rows[i] = r === next ? this.fillNew(r, lo, hi) : r;
     }
     return rows;
   }
 
-  /** Allocates the next slot (and a slab when needed) and initialises weights and state. */
-  private createRow(lo: number, hi: number): number {
-    const r = this.allocRow();
-    const slab = this.slabs[r >>> this.slabShift];
-    const off = (r & this.slabMask) * this.stride;
-    initRow(this.initializer, this.seed, lo, hi, slab, off, this.dim);
-    this.opt.initState(slab, off, slab, off + this.dim, this.dim);
-    return r;
-  }
-
-  private allocRow(): number {
-    const r = this.rowCount++;
-    if (r >>> this.slabShift >= this.slabs.length) {
-      const slab = new Float32Array((this.slabMask + 1) * this.stride);
-      this.slabs.push(slab);
-      if (this.wide) this.slabs64.push(new Float64Array(slab.buffer));
+  /**
+   * Three passes: find and pin the rows present; make room under the budget (pinned rows are
+   * never chosen); then admit and create the missing ones. Unpins before returning. Slot -1 means
+   * "not admitted, read zeros and drop the gradient".
+   */
+  private resolveManaged(ids: IdArray, n: number, isPush: boolean): Int32Array {
+    const { index, evict } = this;
+    const rows = this.rowScratch;
+    if (evict && n > evict.maxRows) {
+      throw new TesseraError(ERROR_CODES.TOO_LARGE, `table "${this.name}": ids: ${n} ids exceed the table's row budget of ${evict.maxRows} on this PS`);
     }
+    evict?.begin();
+    let missing = 0;
+    for (let i = 0; i < n; i++) {
+      const r = index.find(ids[2 * i], ids[2 * i + 1]);
+      rows[i] = r;
+      if (r < 0) missing++;
+      else evict?.touch(r);
+    }
+    if (evict?.bounded && missing > 0 && this.size + missing > evict.maxRows) {
+      evict.makeRoom(index, this.size + missing - evict.maxRows);
+    }
+    if (missing > 0) this.createMissing(ids, n, rows, isPush);
+    evict?.unpin(rows, n);
+    return rows;
+  }
+
+  /** Fills the slots < 0 of `rows`: an admitted id gets a (new or just created) row. */
+  private createMissing(ids: IdArray, n: number, rows: Int32Array, isPush: boolean): void {
+    const { sketch, admission, counters } = this;
+    for (let i = 0; i < n; i++) {
+      if (rows[i] >= 0) continue;
+      const lo = ids[2 * i];
+      const hi = ids[2 * i + 1];
+      if (sketch && admission && this.index.find(lo, hi) < 0) {
+        // A pull is a sighting; a push only checks (its id was counted when it was pulled).
+        const seen = isPush ? sketch.estimate(lo, hi) : sketch.add(lo, hi);
+        if (seen < admission.minCount) {
+          rows[i] = this.unknownSlot;
+          if (isPush) counters.droppedGradients++;
+          else counters.rejected++;
+          continue;
+        }
+        counters.admitted++;
+      }
+      rows[i] = this.insert(lo, hi, true);
+    }
+  }
+
+  /** Row of `(lo, hi)`, inserting a fresh one (from the free list when there is one). */
+  private insert(lo: number, hi: number, init: boolean): number {
+    const fresh = this.rowCount;
+    const next = this.evict ? this.evict.nextSlot(fresh) : fresh;
+    const r = this.index.findOrInsert(lo, hi, next);
+    if (r !== next) return r;
+    if (next === fresh) this.rowCount++;
+    else this.evict!.claim(next);
+    this.storage.ensure(r);
+    this.evict?.ensure(r);
+    if (init) this.storage.initRow(r, lo, hi, this.initializer, this.seed, this.opt);
+    this.evict?.created(r);
     return r;
   }
 
-  /** Copies the weights of `rows[0..n)` into `out`; slots < 0 are skipped. */
-  private gather(rows: Int32Array, n: number, out: Float32Array, outOff: number): void {
-    const { dim, stride, slabShift, slabMask } = this;
-    const byteOff = out.byteOffset + outOff * 4;
-    if (this.wide && byteOff % 8 === 0) {
-      const o64 = new Float64Array(out.buffer, byteOff, (n * dim) >>> 1);
-      rowCopy(this.slabs64, rows, n, o64, dim >>> 1, stride >>> 1, slabShift, slabMask);
+  /** Claims the next fresh slot for `(lo, hi)` (already inserted as `rowCount`) and fills it. */
+  private fillNew(r: number, lo: number, hi: number): number {
+    this.rowCount++;
+    this.storage.ensure(r);
+    this.storage.initRow(r, lo, hi, this.initializer, this.seed, this.opt);
+    return r;
+  }
+
+  /** A slot outside the index (the unknown row), filled as the row of `(lo, hi)`. */
+  private newSlot(lo: number, hi: number): number {
+    const r = this.rowCount++;
+    this.storage.ensure(r);
+    this.evict?.ensure(r);
+    this.storage.initRow(r, lo, hi, this.initializer, this.seed, this.opt);
+    return r;
+  }
+
+  /** Gathers `rows`, writing the unadmitted default (zeros) for slots < 0. */
+  private gatherOrZero(rows: Int32Array, n: number, out: Float32Array, outOff: number): void {
+    this.storage.gather(rows, n, out, outOff);
+    if (!this.sketch) return;
+    const dim = this.dim;
+    for (let i = 0; i < n; i++) if (rows[i] < 0) out.fill(0, outOff + i * dim, outOff + (i + 1) * dim);
+  }
+
+  /** Writes what an unadmitted id reads: the unknown row, or zeros. */
+  private readDefault(out: Float32Array, off: number): void {
+    if (this.unknownSlot < 0) {
+      out.fill(0, off, off + this.dim);
       return;
     }
-    for (let i = 0; i < n; i++) {
-      const r = rows[i];
-      if (r < 0) continue;
-      const src = this.slabs[r >>> slabShift];
-      const s = (r & slabMask) * stride;
-      const o = outOff + i * dim;
-      for (let j = 0; j < dim; j++) out[o + j] = src[s + j];
-    }
+    const one = Int32Array.of(this.unknownSlot);
+    this.storage.gather(one, 1, out, off);
   }
 
-  /**
-   * Sums gradient rows of equal row slots into `gsum`, in first-occurrence order, and lists the
-   * distinct slots in `uniq`. A scratch open-addressing set keyed by row slot (reused across calls)
-   * finds duplicates without sorting. Returns the number of distinct rows.
-   */
-  private sumDuplicates(rows: Int32Array, n: number, grads: Float32Array): number {
-    const dim = this.dim;
-    let bits = 4;
-    while (1 << bits < 2 * n) bits++;
-    if (this.dedup.length < 1 << bits) this.dedup = new Int32Array(1 << bits);
-    if (this.uniq.length < n) this.uniq = growInt32(n);
-    if (this.gsum.length < n * dim) this.gsum = new Float32Array(this.uniq.length * dim);
-    const { dedup, uniq, gsum } = this;
-    const mask = (1 << bits) - 1;
-    dedup.fill(-1, 0, mask + 1);
-    let u = 0;
-    for (let i = 0; i < n; i++) {
-      const r = rows[i];
-      let h = Math.imul(r, 0x9e3779b1) >>> (32 - bits);
-      let k = dedup[h];
-      while (k >= 0 && uniq[k] !== r) {
-        h = (h + 1) & mask;
-        k = dedup[h];
-      }
-      const g = i * dim;
-      if (k < 0) {
-        dedup[h] = u;
-        uniq[u] = r;
-        const s = u * dim;
-        for (let j = 0; j < dim; j++) gsum[s + j] = grads[g + j];
-        u++;
-      } else {
-        const s = k * dim;
-        for (let j = 0; j < dim; j++) gsum[s + j] += grads[g + j];
-      }
+  /** The resident-row budget `cfg` implies; a budget below one slab is refused. */
+  private rowBudget(cfg: EvictionConfig, slabRows: number, unknown: boolean): number {
+    const extra = unknown ? 1 : 0;
+    if (cfg.maxRows !== undefined) {
+      if (cfg.maxRows < slabRows) badConfig('eviction.maxRows', `must be at least one slab (${slabRows} rows)`, cfg.maxRows);
+      return cfg.maxRows - extra;
     }
-    return u;
+    if (cfg.maxBytes === undefined) return Infinity;
+    const cost = {
+      rowBytes: this.storage.rowBytes, metaBytes: EVICTION_META_BYTES_PER_ROW, slabRows,
+      fixedBytes: this.sketch?.bytes() ?? 0, extraSlots: extra,
+    };
+    const rows = rowsForBytes(cfg.maxBytes, cost);
+    if (rows < slabRows) {
+      badConfig('eviction.maxBytes', `holds ${rows} rows, less than one slab (${slabRows} rows)`, cfg.maxBytes);
+    }
+    return rows;
   }
 }

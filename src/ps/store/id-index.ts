@@ -56,6 +56,8 @@ export class IdIndex {
   private mask: number;
   private count = 0;
   private growAt: number;
+  /** Ids removed by the last `sweep`. */
+  lastRemoved = 0;
 
   /** @param expected number of keys to hold without rehashing (default 0: minimum capacity) */
   constructor(expected = 0) {
@@ -150,6 +152,33 @@ export class IdIndex {
       const r = slots[b + ROW];
       if (r !== 0) fn(slots[b], slots[b + 1], r - 1);
     }
+  }
+
+  /**
+   * Visits up to `maxSlots` slots from slot `from` (wrapping), removing each id for which
+   * `evict(row)` returns true, and stops early once `want` ids are removed. A slot is looked at
+   * again after a removal, since backward shift may have moved a later id into it, so no id is
+   * skipped (one that wraps from the start of the table to the end may be seen twice). `evict`
+   * must not modify the index. Returns the slot to continue from; `lastRemoved` holds the count.
+   */
+  sweep(from: number, maxSlots: number, want: number, evict: (row: number) => boolean): number {
+    const slots = this.slots;
+    const mask = this.mask;
+    let s = from & mask;
+    let removed = 0;
+    for (let k = 0; k < maxSlots && removed < want; k++) {
+      const b = s * W;
+      const r = slots[b + ROW];
+      if (r !== 0 && evict(r - 1)) {
+        this.backwardShift(b);
+        this.count--;
+        removed++;
+        continue;
+      }
+      s = (s + 1) & mask;
+    }
+    this.lastRemoved = removed;
+    return s;
   }
 
   /** Removes every id, keeping the current capacity. */

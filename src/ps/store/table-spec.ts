@@ -6,6 +6,10 @@ import type { OptimizerConfig, OptimizerKind } from '../optimizers/optimizer';
 import { createOptimizer } from '../optimizers/registry';
 import { badConfig, checkKeys, checkNumber, checkObject } from '../optimizers/config-check';
 import { DEFAULT_INITIALIZER, InitializerConfig, validateInitializer } from './initializers';
+import type { WeightFormat } from './row-storage';
+import {
+  AdmissionConfig, checkWeightFormat, EvictionConfig, validateAdmission, validateEviction,
+} from './table-options';
 
 /** Largest embedding row width. */
 export const MAX_EMBEDDING_DIM = 4096;
@@ -24,7 +28,17 @@ export interface EmbeddingTableSpec {
   initializer?: InitializerConfig;
   /** uint32 salt of the row initialiser; default 0. Tables sharing seed and id start equal. */
   seed?: number;
+  /** weight storage: `f32` (default) or `f16`; optimizer state is float32 either way */
+  weightFormat?: WeightFormat;
+  /** feature admission (table-options.ts); absent: every id gets a row on first pull */
+  admission?: AdmissionConfig;
+  /** eviction (table-options.ts); absent: rows are never evicted */
+  eviction?: EvictionConfig;
 }
+
+/** An embedding spec as `normalizeTableSpec` returns it: defaults filled; memory options only when set. */
+export type NormalizedEmbeddingTableSpec = Required<Omit<EmbeddingTableSpec, 'weightFormat' | 'admission' | 'eviction'>>
+  & Pick<EmbeddingTableSpec, 'weightFormat' | 'admission' | 'eviction'>;
 
 /** One dense vector of `size` floats (an MLP's weights, flattened). */
 export interface DenseTableSpec {
@@ -57,6 +71,14 @@ export interface TableInfo {
   /** bytes of index, weights and optimizer state */
   bytes: number;
   optimizer: OptimizerKind;
+  /** embedding tables only: admission and eviction counters */
+  memory?: {
+    admitted: number;
+    rejected: number;
+    droppedGradients: number;
+    evictedTtl: number;
+    evictedBudget: number;
+  };
 }
 
 /** Throws unless `name` matches TABLE_NAME_PATTERN; returns it. */
@@ -82,15 +104,23 @@ export function checkSeed(seed: unknown, key = 'seed'): number {
  * filled in, `seed` set. Two specs describe the same table exactly when their normalised forms
  * are deep-equal (see `sameSpec`).
  */
-export function normalizeTableSpec(spec: TableSpec): Required<EmbeddingTableSpec> | Required<DenseTableSpec> {
+export function normalizeTableSpec(spec: TableSpec): NormalizedEmbeddingTableSpec | Required<DenseTableSpec> {
   const o = checkObject('spec', spec);
   const name = checkTableName(o.name);
   const optimizer = { ...createOptimizer(o.optimizer as OptimizerConfig).config } as OptimizerConfig;
   const initializer = o.initializer === undefined ? { ...DEFAULT_INITIALIZER } : validateInitializer(o.initializer);
   const seed = checkSeed(o.seed);
   if (o.kind === 'embedding') {
-    checkKeys('spec', o, ['name', 'kind', 'dim', 'optimizer', 'initializer', 'seed']);
-    return { name, kind: 'embedding', dim: checkDim(o.dim), optimizer, initializer, seed };
+    checkKeys('spec', o, ['name', 'kind', 'dim', 'optimizer', 'initializer', 'seed', 'weightFormat', 'admission', 'eviction']);
+    // Memory options appear only when they differ from the defaults, so specs that do not use
+    // them keep their normalised shape (and sameSpec with older clients' specs).
+    const weightFormat = checkWeightFormat(o.weightFormat);
+    return {
+      name, kind: 'embedding', dim: checkDim(o.dim), optimizer, initializer, seed,
+      ...(weightFormat === 'f32' ? {} : { weightFormat }),
+      ...(o.admission === undefined ? {} : { admission: validateAdmission(o.admission) }),
+      ...(o.eviction === undefined ? {} : { eviction: validateEviction(o.eviction) }),
+    };
   }
   if (o.kind === 'dense') {
     checkKeys('spec', o, ['name', 'kind', 'size', 'optimizer', 'initializer', 'seed']);

@@ -13,11 +13,21 @@ export type { DenseTableSpec, EmbeddingTableSpec, TableInfo, TableSpec } from '.
 export interface TableStoreOptions {
   /** rows per slab for embedding tables (default `DEFAULT_SLAB_ROWS`) */
   slabRows?: number;
+  /** monotonic milliseconds, for tables with `eviction.ttlSeconds` (default performance.now) */
+  now?: () => number;
 }
 
 interface Entry {
   spec: TableSpec;
   table: EmbeddingTable | DenseTable;
+}
+
+function memoryOf(t: EmbeddingTable): NonNullable<TableInfo['memory']> {
+  const c = t.memoryCounters();
+  return {
+    admitted: c.admitted, rejected: c.rejected, droppedGradients: c.droppedGradients,
+    evictedTtl: c.evicted.ttl, evictedBudget: c.evicted.budget,
+  };
 }
 
 /**
@@ -51,7 +61,7 @@ export class TableStore {
         `table "${norm.name}" already exists with a different spec: ${JSON.stringify(existing.spec)}`);
     }
     const table = norm.kind === 'embedding'
-      ? new EmbeddingTable({ ...norm, slabRows: this.opts.slabRows })
+      ? new EmbeddingTable({ ...norm, slabRows: this.opts.slabRows, now: this.opts.now })
       : new DenseTable(norm);
     this.tables.set(norm.name, { spec: norm, table });
   }
@@ -103,7 +113,7 @@ export class TableStore {
     for (const { table: t } of this.tables.values()) {
       const optimizer = t.optimizerConfig.kind;
       out.push(t instanceof EmbeddingTable
-        ? { name: t.name, kind: 'embedding', dim: t.dim, rows: t.size, bytes: t.memoryBytes(), optimizer }
+        ? { name: t.name, kind: 'embedding', dim: t.dim, rows: t.size, bytes: t.memoryBytes(), optimizer, memory: memoryOf(t) }
         : { name: t.name, kind: 'dense', dim: t.size, size: t.size, rows: 1, bytes: t.memoryBytes(), optimizer });
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -145,7 +145,7 @@ describe('spec/job-spec errors name the key path', () => {
     expectSpecError(edited((s) => { s.features.table_defaults = { optimizer: { kind: 'sgd' } }; }),
       'features.table_defaults.optimizer.lr', 'must be a finite number (got undefined)');
     expectSpecError(edited((s) => { s.features.table_defaults = { dim: 4, seed: 3 }; }),
-      'features.table_defaults.seed', 'unknown key (expected one of dim, optimizer, initializer)');
+      'features.table_defaults.seed', 'unknown key (expected one of dim, optimizer, initializer, weight_format, admission, eviction)');
   });
 
   it('model and table dims must agree', () => {

@@ -1,0 +1,122 @@
+/**
+ * Half-precision weights with float32 optimizer state: per slab, a Uint16Array of `slabRows × dim`
+ * IEEE fp16 weights and a Float32Array of `slabRows × stateWidth` state.
+ *
+ * An update decodes the row's weights to float32, runs the optimizer exactly as for an f32 table,
+ * and rounds the result back to fp16 (round to nearest even). Keeping the accumulators in float32
+ * is what keeps Adagrad/Adam/FTRL stable: their state spans many more orders of magnitude than
+ * the weights. fp16 has an 11-bit significand, so a weight near 0.05 moves in steps of about 3e-5;
+ * updates smaller than half a step are lost. ADR 0010 records the choice of fp16 over bf16 and the
+ * measured effect on AUC.
+ */
+import { halfDecodeTable, toHalfBits } from '../../wire/f16';
+import type { Optimizer } from '../optimizers/optimizer';
+import { InitializerConfig, initRow } from './initializers';
+import type { RowStorage } from './row-storage';
+
+/** fp16 weights, float32 state. */
+export class F16RowSlabs implements RowStorage {
+  readonly format = 'f16' as const;
+  readonly rowBytes: number;
+  private readonly weights: Uint16Array[] = [];
+  private readonly states: Float32Array[] = [];
+  private readonly shift: number;
+  private readonly mask: number;
+  private readonly decode = halfDecodeTable();
+  /** One row of weights (and of state, for stateless optimizers) in float32, for updates. */
+  private readonly w32: Float32Array;
+  private readonly s32: Float32Array;
+
+  /** `slabRows` must be a power of two (the table validates it). */
+  constructor(readonly dim: number, readonly stateWidth: number, readonly slabRows: number) {
+    this.rowBytes = dim * 2 + stateWidth * 4;
+    this.shift = Math.log2(slabRows);
+    this.mask = slabRows - 1;
+    this.w32 = new Float32Array(dim);
+    this.s32 = new Float32Array(Math.max(1, stateWidth));
+  }
+
+  get allocatedSlots(): number {
+    return this.weights.length * this.slabRows;
+  }
+
+  bytes(): number {
+    return this.weights.length * this.slabRows * this.rowBytes;
+  }
+
+  ensure(r: number): void {
+    while (r >>> this.shift >= this.weights.length) {
+      this.weights.push(new Uint16Array(this.slabRows * this.dim));
+      this.states.push(new Float32Array(this.slabRows * this.stateWidth));
+    }
+  }
+
+  initRow(r: number, lo: number, hi: number, init: InitializerConfig, seed: number, opt: Optimizer): void {
+    const { w32, dim } = this;
+    initRow(init, seed, lo, hi, w32, 0, dim);
+    this.storeWeights(r, w32);
+    // Optimizers initialise state from the float32 weights (FTRL derives z from w); the stored
+    // fp16 weights may differ from them by half a step, as every later update's rounding does.
+    const [s, sOff] = this.stateOf(r);
+    opt.initState(w32, 0, s, sOff, dim);
+  }
+
+  gather(rows: Int32Array, n: number, out: Float32Array, outOff: number): void {
+    const { dim, shift, mask, weights, decode } = this;
+    for (let i = 0; i < n; i++) {
+      const r = rows[i];
+      if (r < 0) continue;
+      const src = weights[r >>> shift];
+      const s = (r & mask) * dim;
+      const o = outOff + i * dim;
+      for (let j = 0; j < dim; j++) out[o + j] = decode[src[s + j]];
+    }
+  }
+
+  applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array): void {
+    const { dim, w32 } = this;
+    const sw = this.stateWidth;
+    for (let k = 0; k < u; k++) {
+      const r = slots[k];
+      this.loadWeights(r, w32);
+      const s = sw === 0 ? this.s32 : this.states[r >>> this.shift];
+      opt.apply(w32, 0, s, (r & this.mask) * sw, g, k * dim, dim);
+      this.storeWeights(r, w32);
+    }
+  }
+
+  read(r: number, w: Float32Array, wOff: number, s: Float32Array, sOff: number): void {
+    const { dim, decode } = this;
+    const src = this.weights[r >>> this.shift];
+    const off = (r & this.mask) * dim;
+    for (let j = 0; j < dim; j++) w[wOff + j] = decode[src[off + j]];
+    const [st, stOff] = this.stateOf(r);
+    s.set(st.subarray(stOff, stOff + this.stateWidth), sOff);
+  }
+
+  write(r: number, w: Float32Array, wOff: number, s: Float32Array, sOff: number): void {
+    this.storeWeights(r, w.subarray(wOff, wOff + this.dim));
+    const [st, stOff] = this.stateOf(r);
+    st.set(s.subarray(sOff, sOff + this.stateWidth), stOff);
+  }
+
+  private loadWeights(r: number, w: Float32Array): void {
+    const { dim, decode } = this;
+    const src = this.weights[r >>> this.shift];
+    const off = (r & this.mask) * dim;
+    for (let j = 0; j < dim; j++) w[j] = decode[src[off + j]];
+  }
+
+  private storeWeights(r: number, w: Float32Array): void {
+    const dim = this.dim;
+    const dst = this.weights[r >>> this.shift];
+    const off = (r & this.mask) * dim;
+    for (let j = 0; j < dim; j++) dst[off + j] = toHalfBits(w[j]);
+  }
+
+  /** The state region of slot `r`; a scratch row for optimizers without state (SGD). */
+  private stateOf(r: number): [Float32Array, number] {
+    if (this.stateWidth === 0) return [this.s32, 0];
+    return [this.states[r >>> this.shift], (r & this.mask) * this.stateWidth];
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * Per-row eviction bookkeeping of one embedding table: when each row was last touched, an ageing
+ * use counter, a pin bit, and the list of freed row slots.
+ *
+ * Per row: a uint32 tick (the table's push count for `ttlSteps`, whole seconds since creation for
+ * `ttlSeconds`) and a uint8 whose low 7 bits count uses and whose top bit pins the row while a
+ * request holds its slot. 5 bytes per row, in per-slab arrays beside the row slabs.
+ *
+ * Victims are found by a clock hand over the id index's slots (`IdIndex.sweep`), so no list or
+ * heap is kept per row. Budget eviction is approximate LFU with ageing: the hand evicts a row
+ * whose count is 0 and halves every other count it passes, so a row survives about log2(uses)
+ * sweeps without use. Expired rows are evicted whenever the hand passes them.
+ *
+ * Ordering. Eviction runs only inside a table call, at two points: while a request makes room
+ * for its new rows (after pinning every row the request already holds, so none of them can be
+ * chosen), and after a push has applied its gradients. Nothing awaits in between, so a pull or
+ * push never sees a slot change under it.
+ */
+import type { EvictionConfig } from './table-options';
+import type { IdIndex } from './id-index';
+
+/** Metadata bytes per row: uint32 tick + uint8 count/pin. */
+export const EVICTION_META_BYTES_PER_ROW = 5;
+const PIN = 0x80;
+const COUNT = 0x7f;
+/** Index slots the after-push TTL sweep visits per pushed row, plus a floor. */
+const TTL_SLOTS_PER_ROW = 2;
+const TTL_SLOTS_MIN = 64;
+
+/** Evicted rows by cause. */
+export interface EvictionCounts {
+  ttl: number;
+  budget: number;
+}
+
+/** Eviction state of one table. */
+export class RowEviction {
+  /** Resident-row budget (Infinity without one). */
+  readonly maxRows: number;
+  readonly evicted: EvictionCounts = { ttl: 0, budget: 0 };
+  private readonly ttl: number;
+  private readonly bySeconds: boolean;
+  private readonly ticks: Uint32Array[] = [];
+  private readonly uses: Uint8Array[] = [];
+  private readonly shift: number;
+  private readonly mask: number;
+  /** Head of the free-slot list, -1 when empty; a free slot's tick holds `next + 1`. */
+  private freeHead = -1;
+  private step = 0;
+  private hand = 0;
+  private readonly startMs: number;
+  private nowTick = 0;
+  private readonly expire: (row: number) => boolean;
+  private readonly victim: (row: number) => boolean;
+
+  /**
+   * @param maxRows resident-row budget already derived from `maxRows`/`maxBytes` (Infinity: none)
+   * @param now monotonic milliseconds (injected so tests control TTL by seconds)
+   */
+  constructor(cfg: EvictionConfig, maxRows: number, readonly slabRows: number, private readonly now: () => number) {
+    this.maxRows = maxRows;
+    this.ttl = cfg.ttlSteps ?? cfg.ttlSeconds ?? 0;
+    this.bySeconds = cfg.ttlSeconds !== undefined;
+    this.shift = Math.log2(slabRows);
+    this.mask = slabRows - 1;
+    this.startMs = now();
+    // Bound once: the sweep calls these per slot, and fresh closures per sweep would allocate.
+    this.expire = (r) => {
+      if (!this.expired(r)) return false;
+      this.release(r);
+      this.evicted.ttl++;
+      return true;
+    };
+    this.victim = (r) => this.chooseVictim(r);
+  }
+
+  /** Bytes of metadata (the free-slot list lives in freed slots' ticks, so costs nothing). */
+  bytes(): number {
+    return this.ticks.length * this.slabRows * EVICTION_META_BYTES_PER_ROW;
+  }
+
+  /** Makes slot `r`'s metadata addressable. */
+  ensure(r: number): void {
+    while (r >>> this.shift >= this.ticks.length) {
+      this.ticks.push(new Uint32Array(this.slabRows));
+      this.uses.push(new Uint8Array(this.slabRows));
+    }
+  }
+
+  /** Starts a request: reads the clock once, so every row of the request gets the same tick. */
+  begin(): void {
+    this.nowTick = this.bySeconds ? Math.floor((this.now() - this.startMs) / 1000) >>> 0 : this.step;
+  }
+
+  /** Marks row `r` used now and pins it until `unpin`. */
+  touch(r: number): void {
+    const s = r >>> this.shift;
+    const i = r & this.mask;
+    this.ticks[s][i] = this.nowTick;
+    const u = this.uses[s][i] & COUNT;
+    this.uses[s][i] = (u === COUNT ? u : u + 1) | PIN;
+  }
+
+  /** Marks a freshly created row: count 1, pinned, touched now. */
+  created(r: number): void {
+    const s = r >>> this.shift;
+    const i = r & this.mask;
+    this.ticks[s][i] = this.nowTick;
+    this.uses[s][i] = 1 | PIN;
+  }
+
+  /** Clears the pin of every slot in `rows[0..n)` (slots < 0 are skipped). */
+  unpin(rows: Int32Array, n: number): void {
+    const { uses, shift, mask } = this;
+    for (let i = 0; i < n; i++) {
+      const r = rows[i];
+      if (r >= 0) uses[r >>> shift][r & mask] &= COUNT;
+    }
+  }
+
+  /** The slot a new row would take: the head of the free list, or `fresh` when it is empty. */
+  nextSlot(fresh: number): number {
+    return this.freeHead >= 0 ? this.freeHead : fresh;
+  }
+
+  /** Takes `r` off the free list; `r` must be what `nextSlot` returned from the list. */
+  claim(r: number): void {
+    if (r !== this.freeHead) return;
+    this.freeHead = this.ticks[r >>> this.shift][r & this.mask] - 1;
+  }
+
+  /** True when there is a resident-row budget. */
+  get bounded(): boolean {
+    return this.maxRows !== Infinity;
+  }
+
+  /**
+   * Evicts at least `want` unpinned rows (expired ones first as the hand meets them, then the
+   * least used), and about 1/64 of the budget more, so this runs once per that many new rows
+   * instead of on every request. Returns the number evicted.
+   */
+  makeRoom(index: IdIndex, want: number): number {
+    const target = want + Math.max(1, Math.floor(this.maxRows / 64));
+    let removed = 0;
+    // Each full pass halves every unpinned count (≤ 127), so 9 passes always reach the target
+    // unless the pinned rows alone exceed it.
+    const limit = index.capacity * 9;
+    for (let visited = 0; removed < target && visited < limit; visited += index.capacity) {
+      this.hand = index.sweep(this.hand, index.capacity, target - removed, this.victim);
+      removed += index.lastRemoved;
+    }
+    return removed;
+  }
+
+  /** Counts a push (the step clock of `ttlSteps`) and sweeps part of the index for expired rows. */
+  afterPush(index: IdIndex, rows: number): void {
+    this.step = (this.step + 1) >>> 0;
+    if (this.ttl === 0) return;
+    this.begin();
+    this.hand = index.sweep(this.hand, TTL_SLOTS_PER_ROW * rows + TTL_SLOTS_MIN, Infinity, this.expire);
+  }
+
+  /** Sweeps the whole index for expired rows now; returns how many were evicted. */
+  evictExpired(index: IdIndex): number {
+    if (this.ttl === 0) return 0;
+    this.begin();
+    this.hand = index.sweep(this.hand, index.capacity, Infinity, this.expire);
+    return index.lastRemoved;
+  }
+
+  private expired(r: number): boolean {
+    return this.ttl > 0 && ((this.nowTick - this.ticks[r >>> this.shift][r & this.mask]) >>> 0) > this.ttl;
+  }
+
+  private chooseVictim(r: number): boolean {
+    const s = r >>> this.shift;
+    const i = r & this.mask;
+    const u = this.uses[s][i];
+    if (u & PIN) return false;
+    if (this.expired(r)) {
+      this.release(r);
+      this.evicted.ttl++;
+      return true;
+    }
+    if (u === 0) {
+      this.release(r);
+      this.evicted.budget++;
+      return true;
+    }
+    this.uses[s][i] = u >>> 1;
+    return false;
+  }
+
+  private release(r: number): void {
+    this.ticks[r >>> this.shift][r & this.mask] = this.freeHead + 1;
+    this.uses[r >>> this.shift][r & this.mask] = 0;
+    this.freeHead = r;
+  }
+}

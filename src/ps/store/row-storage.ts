@@ -1,0 +1,46 @@
+/**
+ * Where an embedding table keeps its rows' bytes. The table owns the id index, admission and
+ * eviction; a RowStorage owns only numbered row slots, each holding `dim` weights and the
+ * optimizer's `stateWidth` floats of state. Slots live in slabs of `slabRows` rows allocated one
+ * at a time, so growth never copies row data and a slot never moves.
+ *
+ * Two implementations, chosen per table by `weightFormat`:
+ * - `F32RowSlabs` (`f32`, the default): `[weights | state]` interleaved float32, gathered as
+ *   float64 pairs (the fast path measured by bench:table);
+ * - `F16RowSlabs` (`f16`): weights as IEEE half floats, optimizer state kept in float32, so a
+ *   row of dim 16 with Adagrad is 96 bytes instead of 128.
+ */
+import type { Optimizer } from '../optimizers/optimizer';
+import type { InitializerConfig } from './initializers';
+
+/** How a table stores weights: `f32`, or `f16` (optimizer state stays float32 either way). */
+export type WeightFormat = 'f32' | 'f16';
+
+/** The weight formats this build knows. */
+export const WEIGHT_FORMATS: readonly WeightFormat[] = Object.freeze(['f32', 'f16']);
+
+/** Numbered row slots of one table. */
+export interface RowStorage {
+  readonly format: WeightFormat;
+  readonly dim: number;
+  readonly stateWidth: number;
+  readonly slabRows: number;
+  /** Bytes of one row slot (weights and state). */
+  readonly rowBytes: number;
+  /** Slots allocated so far (a multiple of `slabRows`). */
+  readonly allocatedSlots: number;
+  /** Bytes of every slab allocated. */
+  bytes(): number;
+  /** Makes slot `r` addressable, allocating the next slab when `r` is its first slot. */
+  ensure(r: number): void;
+  /** Fills slot `r` with the initial row of id `(lo, hi)` and the optimizer's initial state. */
+  initRow(r: number, lo: number, hi: number, init: InitializerConfig, seed: number, opt: Optimizer): void;
+  /** Copies the weights of slots `rows[0..n)` into `out[outOff..]`; slots < 0 are skipped. */
+  gather(rows: Int32Array, n: number, out: Float32Array, outOff: number): void;
+  /** Applies gradient row `k` of `g` (rows of `dim`) to slot `slots[k]`, for k in [0, u). */
+  applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array): void;
+  /** Copies slot `r` out: weights to `w[wOff..]`, state to `s[sOff..]`. */
+  read(r: number, w: Float32Array, wOff: number, s: Float32Array, sOff: number): void;
+  /** Overwrites slot `r` with `w[wOff..]` and `s[sOff..]`. */
+  write(r: number, w: Float32Array, wOff: number, s: Float32Array, sOff: number): void;
+}

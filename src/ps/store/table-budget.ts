@@ -1,0 +1,47 @@
+/**
+ * Memory arithmetic of an embedding table: what R resident rows cost, and how many rows a byte
+ * budget holds. Used to turn `eviction.maxBytes` into a row budget, by `tessera plan` and in
+ * docs/capacity-planning.md.
+ */
+import { ID_INDEX_MAX_LOAD, ID_INDEX_MIN_CAPACITY } from './id-index';
+
+/** Bytes per id-index slot: `[lo, hi, row + 1]` as uint32. */
+export const INDEX_SLOT_BYTES = 12;
+
+/** The id-index capacity (slots) that holds `rows` ids without growing. */
+export function indexCapacityFor(rows: number): number {
+  let cap = ID_INDEX_MIN_CAPACITY;
+  while (Math.floor(cap * ID_INDEX_MAX_LOAD) < rows) cap *= 2;
+  return cap;
+}
+
+/** Shape of a table for the arithmetic. */
+export interface RowCost {
+  /** bytes of one row slot in the slabs (weights + optimizer state) */
+  rowBytes: number;
+  /** per-row metadata in slab-sized arrays (eviction ticks and counts), 0 without eviction */
+  metaBytes: number;
+  slabRows: number;
+  /** fixed bytes (an admission sketch) */
+  fixedBytes: number;
+  /** row slots outside the index (the shared unknown row) */
+  extraSlots: number;
+}
+
+/** Largest bytes `rows` resident rows may occupy: index at its capacity for them, whole slabs. */
+export function bytesForRows(rows: number, c: RowCost): number {
+  const slabs = Math.ceil((rows + c.extraSlots) / c.slabRows);
+  return indexCapacityFor(rows) * INDEX_SLOT_BYTES + slabs * c.slabRows * (c.rowBytes + c.metaBytes) + c.fixedBytes;
+}
+
+/** The most rows whose `bytesForRows` fits `budget` (0 when not even one does). */
+export function rowsForBytes(budget: number, c: RowCost): number {
+  let lo = 0;
+  let hi = Math.floor(budget / (c.rowBytes + c.metaBytes)) + 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (bytesForRows(mid, c) <= budget) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}

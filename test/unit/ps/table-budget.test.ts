@@ -1,0 +1,31 @@
+import { expect } from 'chai';
+import { planCapacity } from '../../../src/cli/plan';
+import { EmbeddingTable } from '../../../src/ps/store';
+import { bytesForRows, indexCapacityFor, rowsForBytes } from '../../../src/ps/store/table-budget';
+
+const COST = { rowBytes: 128, metaBytes: 5, slabRows: 1 << 16, fixedBytes: 0, extraSlots: 0 };
+
+describe('table memory arithmetic (issue #6)', () => {
+  it('indexCapacityFor matches the index a table grows to', () => {
+    const t = new EmbeddingTable({ name: 't', dim: 1, optimizer: { kind: 'sgd', lr: 1 } });
+    const ids = new Uint32Array(2 * 1000);
+    for (let i = 0; i < 1000; i++) ids[2 * i] = i;
+    t.pull(ids, new Float32Array(1000));
+    expect(t.indexCapacity).to.equal(indexCapacityFor(1000));
+  });
+
+  it('rowsForBytes is the largest row count whose bytes fit', () => {
+    for (const budget of [20e6, 1e9, 37e9]) {
+      const rows = rowsForBytes(budget, COST);
+      expect(bytesForRows(rows, COST)).to.be.at.most(budget);
+      expect(bytesForRows(rows + 1, COST)).to.be.greaterThan(budget);
+    }
+  });
+
+  it('plans 10^9 dim-16 Adagrad rows: 3 pods of 64 GiB, the fullest shard by the bucket map', () => {
+    const p = planCapacity(1e9, { ...COST, metaBytes: 0 }, 64 * 2 ** 30, 2 * 2 ** 30);
+    expect(p.psCount).to.equal(3);
+    expect(p.rowsPerPs).to.equal(Math.ceil((1e9 * 1366) / 4096)); // ceil(4096 / 3) buckets
+    expect(p.bytesPerPs).to.be.at.most(62 * 2 ** 30);
+  });
+});
