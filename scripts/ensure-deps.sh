@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Makes sure npm packages and the etcd binary are present. Runs before every `npm test` and
+# Makes sure npm packages and the etcd and kubectl binaries are present. Runs before every `npm test` and
 # `npm start` (package.json pretest/prestart), so it is idempotent and silent when nothing is
 # missing; it prints one line per action it takes.
 #
 #   TESSERA_REQUIRE_ETCD=1  fail (exit 1) when etcd is absent and cannot be installed;
 #                           otherwise warn, and etcd tests skip with a message.
+#   TESSERA_REQUIRE_KUBECTL=1  the same for kubectl (test/k8s renders deploy/k8s with it).
 #   TESSERA_WITH_REDIS=1    also install redis-server (benchmark peer; root only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +66,19 @@ if ! command -v etcd >/dev/null 2>&1; then
     exit 1
   else
     say "WARNING: etcd is not installed; etcd tests will skip. Install it with: sudo apt-get install -y etcd-server"
+  fi
+fi
+
+# kubectl renders deploy/k8s in test/k8s (kubectl kustomize; no cluster needed). Debian's
+# kubernetes-client is kubectl 1.20, which the kustomizations are written to work with.
+if ! command -v "${KUBECTL:-kubectl}" >/dev/null 2>&1; then
+  if is_root; then
+    apt_install kubernetes-client
+  elif [[ ${TESSERA_REQUIRE_KUBECTL:-0} == 1 ]]; then
+    say "kubectl is not installed; install it with: sudo apt-get install -y kubernetes-client"
+    exit 1
+  else
+    say "WARNING: kubectl is not installed; the deploy/k8s overlay tests will skip. Install it with: sudo apt-get install -y kubernetes-client"
   fi
 fi
 

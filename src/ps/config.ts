@@ -3,6 +3,7 @@
  * once in main.ts, validated, frozen. Every variable is listed in docs/config.md.
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
+import { expandOrdinal } from '../common/pod-ordinal';
 import { DEFAULT_MAX_REQUEST_BYTES } from '../wire/grpc-options';
 
 export interface PsConfig {
@@ -37,7 +38,13 @@ function int(name: string, raw: string, min: number, max: number): number {
   return n;
 }
 
-/** Merges defaults, environment and flags (flags as strings, undefined when absent). */
+/** Environment variable holding the pod name that fills `{ordinal}` in the id (src/common/pod-ordinal.ts). */
+export const POD_NAME_ENV = 'TESSERA_POD_NAME';
+
+/**
+ * Merges defaults, environment and flags (flags as strings, undefined when absent). An id such
+ * as `ps-{ordinal}` takes the ordinal of the StatefulSet pod named in TESSERA_POD_NAME.
+ */
 export function loadPsConfig(env: NodeJS.ProcessEnv, flags: Partial<Record<keyof PsConfig, string>>): PsConfig {
   const pick = (k: keyof PsConfig): string | undefined => flags[k] ?? env[ENV[k]];
   const port = pick('port');
@@ -48,6 +55,6 @@ export function loadPsConfig(env: NodeJS.ProcessEnv, flags: Partial<Record<keyof
     maxRequestBytes: max === undefined ? PS_DEFAULTS.maxRequestBytes
       : int(flags.maxRequestBytes ? '--max-request-bytes' : ENV.maxRequestBytes, max, 1024, 1 << 30),
     logLevel: pick('logLevel') ?? PS_DEFAULTS.logLevel,
-    id: pick('id') ?? PS_DEFAULTS.id,
+    id: expandOrdinal(pick('id') ?? PS_DEFAULTS.id, env[POD_NAME_ENV], flags.id ? '--id' : ENV.id),
   });
 }

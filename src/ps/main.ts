@@ -11,10 +11,11 @@ import { startPsServer } from './ps-server';
 import { createMetrics } from '../metrics/registry';
 import { serveMetrics } from '../metrics/http';
 
-const SPEC: Record<string, OptionSpec> = {
+/** Options of `tessera ps`; exported so deploy checks parse manifest args with the real parser. */
+export const PS_OPTIONS: Record<string, OptionSpec> = {
   port: { type: 'string', describe: 'port to listen on; 0 picks a free one [TESSERA_PS_PORT]' },
   host: { type: 'string', describe: 'address to bind [TESSERA_PS_HOST]' },
-  id: { type: 'string', describe: 'this PS\'s id, used in logs [TESSERA_PS_ID]' },
+  id: { type: 'string', describe: 'this PS\'s id; {ordinal} is replaced by the ordinal of the pod named in TESSERA_POD_NAME (ps-{ordinal} in tessera-ps-3 → ps-3) [TESSERA_PS_ID]' },
   'max-request-bytes': { type: 'string', describe: 'largest data-plane request accepted [TESSERA_MAX_REQUEST_BYTES]' },
   'log-level': { type: 'string', describe: 'pino log level [TESSERA_LOG_LEVEL]' },
   etcd: { type: 'string', describe: 'etcd endpoints (http://host:port[,...]); registers members/ps/<id> under --job [TESSERA_ETCD]' },
@@ -26,11 +27,11 @@ const SPEC: Record<string, OptionSpec> = {
 
 export const PS_HELP = helpText('tessera ps [--port P] [--host H] [--id ID] [--etcd URL --job NAME]',
   'Starts one parameter server serving Pull/Push, admin and gRPC health on one port.\n'
-  + 'It prints "ps listening <addr>" on stdout once ready; logs (JSON) go to stderr.', SPEC);
+  + 'It prints "ps listening <addr>" on stdout once ready; logs (JSON) go to stderr.', PS_OPTIONS);
 
 /** Runs a PS until SIGINT/SIGTERM; resolves with the exit code. */
 export async function runPs(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, SPEC);
+  const args = parseArgs(argv, PS_OPTIONS);
   const o = args.options as Record<string, string | undefined>;
   const config = loadPsConfig(process.env, {
     port: o.port, host: o.host, id: o.id, maxRequestBytes: o['max-request-bytes'], logLevel: o['log-level'],

@@ -1,0 +1,106 @@
+import { expect } from 'chai';
+import * as path from 'path';
+import { Finding, formatFindings } from './lib/finding';
+import { K8sObject, kustomizationFiles, loadFile, Manifest, REPO_ROOT } from './lib/manifests';
+import { validateManifests } from './lib/validate';
+
+const BASE = path.join(REPO_ROOT, 'deploy', 'k8s', 'base');
+
+/** The base objects (no kubectl needed), deep-copied so each test can break one thing. */
+function base(): Manifest[] {
+  return kustomizationFiles(BASE).resources.flatMap(loadFile).map((m) => ({ ...m, obj: structuredClone(m.obj) }));
+}
+
+function obj(ms: Manifest[], kind: string, name: string): K8sObject {
+  return ms.find((m) => m.obj.kind === kind && m.obj.metadata?.name === name)!.obj;
+}
+
+function container(ms: Manifest[], kind: string, name: string): K8sObject {
+  return obj(ms, kind, name).spec.template.spec.containers[0];
+}
+
+function setFlag(c: K8sObject, flag: string, value: string): void {
+  c.args[c.args.indexOf(`--${flag}`) + 1] = value;
+}
+
+/** Breaks the base with `mutate` and returns the findings. */
+function after(mutate: (ms: Manifest[]) => void): Finding[] {
+  const ms = base();
+  mutate(ms);
+  return validateManifests(ms);
+}
+
+function expectFinding(f: Finding[], want: Partial<Finding> & { message?: string }, contains: string): void {
+  const { message: _m, ...fields } = want;
+  const hit = f.find((x) => Object.entries(fields).every(([k, v]) => (x as unknown as Record<string, unknown>)[k] === v) && x.message.includes(contains));
+  expect(hit, `no finding like ${JSON.stringify(want)} "${contains}" in:\n${formatFindings(f)}`).not.to.equal(undefined);
+}
+
+describe('deploy checks catch real mistakes in the base manifests (issue #7)', function () {
+  this.timeout(20_000);
+
+  it('the untouched base has no findings', () => {
+    const f = validateManifests(base());
+    expect(f, formatFindings(f)).to.deep.equal([]);
+  });
+
+  it('args: an option the tessera parser does not know, named with the file', () => {
+    const f = after((ms) => { container(ms, 'Job', 'tessera-worker').args.push('--prot', '1'); });
+    expectFinding(f, { file: 'deploy/k8s/base/worker.yaml', object: 'Job/tessera-worker', path: '/spec/template/spec/containers/0/args', check: 'args' }, 'unknown option --prot');
+  });
+
+  it('args: the real PS config loader refuses a bad port; --id {ordinal} needs TESSERA_POD_NAME', () => {
+    expectFinding(after((ms) => setFlag(container(ms, 'StatefulSet', 'tessera-ps'), 'port', '70000')), { check: 'args' }, 'must be an integer in [0, 65535]');
+    const noPodName = after((ms) => {
+      const c = container(ms, 'StatefulSet', 'tessera-ps');
+      c.env = c.env.filter((e: K8sObject) => e.name !== 'TESSERA_POD_NAME');
+    });
+    expectFinding(noPodName, { object: 'StatefulSet/tessera-ps', check: 'args' }, 'TESSERA_POD_NAME is not set');
+  });
+
+  it('args: chief --ps must equal the PS replicas, and --spec must be a valid job spec', () => {
+    expectFinding(after((ms) => { obj(ms, 'StatefulSet', 'tessera-ps').spec.replicas = 3; }), { object: 'Deployment/tessera-chief' }, '--ps 2 but the PS workloads run 3 replicas');
+    const badSpec = after((ms) => {
+      const cm = obj(ms, 'ConfigMap', 'tessera-job-spec');
+      cm.data['job.yaml'] = cm.data['job.yaml'].replace('batch_size', 'bacth_size');
+    });
+    expectFinding(badSpec, { object: 'Deployment/tessera-chief', check: 'args' }, 'bacth_size');
+  });
+
+  it('ports: a probe, a Service, a NetworkPolicy or a scrape annotation on a port no container has', () => {
+    expectFinding(after((ms) => { container(ms, 'Deployment', 'tessera-chief').readinessProbe.grpc.port = 7101; }),
+      { path: '/spec/template/spec/containers/0/readinessProbe/grpc/port', check: 'xref' }, 'not a port of container "chief"');
+    expectFinding(after((ms) => { obj(ms, 'Service', 'tessera-ps').spec.ports[0].targetPort = 'grpcc'; }),
+      { object: 'Service/tessera-ps', path: '/spec/ports/0/targetPort', check: 'xref' }, '"grpcc" is not a container port');
+    expectFinding(after((ms) => { obj(ms, 'NetworkPolicy', 'tessera-chief').spec.ingress[0].ports[0].port = 7001; }),
+      { object: 'NetworkPolicy/tessera-chief', path: '/spec/ingress/0/ports/0/port' }, 'not a container port');
+    expectFinding(after((ms) => { obj(ms, 'StatefulSet', 'tessera-ps').spec.template.metadata.annotations['prometheus.io/port'] = '9401'; }),
+      { object: 'StatefulSet/tessera-ps', path: '/spec/template/metadata/annotations/prometheus.io~1port' }, '9401');
+  });
+
+  it('references: selectors that select nothing, missing ServiceAccounts, PVCs, ConfigMap keys and $(VARS)', () => {
+    expectFinding(after((ms) => { obj(ms, 'Service', 'tessera-chief').spec.selector['app.kubernetes.io/component'] = 'chef'; }),
+      { object: 'Service/tessera-chief', path: '/spec/selector' }, 'selects no pod template');
+    expectFinding(after((ms) => { obj(ms, 'Job', 'tessera-worker').spec.template.spec.serviceAccountName = 'tessera-wroker'; }),
+      { path: '/spec/template/spec/serviceAccountName' }, 'ServiceAccount "tessera-wroker" not found');
+    expectFinding(after((ms) => { obj(ms, 'StatefulSet', 'tessera-ps').spec.template.spec.volumes[1].persistentVolumeClaim.claimName = 'ckpt'; }),
+      { path: '/spec/template/spec/volumes/1/persistentVolumeClaim/claimName' }, 'PersistentVolumeClaim "ckpt" not found');
+    expectFinding(after((ms) => { container(ms, 'Deployment', 'tessera-chief').env[0].valueFrom.configMapKeyRef.key = 'ETCD'; }),
+      { path: '/spec/template/spec/containers/0/env/0/valueFrom/configMapKeyRef/key' }, 'has no key "ETCD"');
+    expectFinding(after((ms) => setFlag(container(ms, 'Job', 'tessera-worker'), 'id', 'worker-$(JOB_INDEX)')),
+      { object: 'Job/tessera-worker', check: 'xref' }, '$(JOB_INDEX) is not a variable of this container');
+  });
+
+  it('policy: a workload without a PodDisruptionBudget, probes, limits or a read-only root', () => {
+    expectFinding(after((ms) => ms.splice(ms.findIndex((m) => m.obj.kind === 'PodDisruptionBudget' && m.obj.metadata.name === 'tessera-worker'), 1)),
+      { object: 'Job/tessera-worker', check: 'policy' }, 'no PodDisruptionBudget');
+    expectFinding(after((ms) => { delete container(ms, 'StatefulSet', 'tessera-ps').livenessProbe; }),
+      { path: '/spec/template/spec/containers/0/livenessProbe', check: 'policy' }, 'missing');
+    expectFinding(after((ms) => { delete container(ms, 'Deployment', 'tessera-chief').resources.limits.memory; }),
+      { path: '/spec/template/spec/containers/0/resources/limits/memory', check: 'policy' }, 'missing');
+    expectFinding(after((ms) => { container(ms, 'Job', 'tessera-worker').securityContext.readOnlyRootFilesystem = false; }),
+      { path: '/spec/template/spec/containers/0/securityContext/readOnlyRootFilesystem', check: 'policy' }, 'must be true');
+    expectFinding(after((ms) => { delete obj(ms, 'Job', 'tessera-worker').spec.template.spec.enableServiceLinks; }),
+      { path: '/spec/template/spec/enableServiceLinks', check: 'policy' }, 'TESSERA_*_PORT');
+  });
+});

@@ -1,0 +1,173 @@
+/**
+ * Checks the command lines of Tessera containers: the args parse with the real `tessera` option
+ * parser (src/cli/args.ts parseArgs) and each role's option spec, pass the flags the deployment
+ * relies on, and agree with the rest of the manifest: --port is the probed gRPC port,
+ * --metrics-port the scraped port, the PS advertises its own headless-Service name, the chief's
+ * --ps is the PS replica count, and its --spec is a mounted ConfigMap key holding a valid job spec.
+ */
+import * as path from 'path';
+import { parseArgs, ParsedArgs } from '../../../src/cli/args';
+import { loadPsConfig } from '../../../src/ps/config';
+import { parseJobSpec } from '../../../src/spec/job-spec';
+import { INTEGER_FLAGS, REQUIRED_FLAGS, ROLE_OPTIONS } from '../role-options';
+import { Finding, findingAt, pointer } from './finding';
+import type { K8sObject, Manifest } from './manifests';
+import { byKind, containerHasPort, PodTemplate, podTemplates } from './pods';
+import { isTesseraContainer } from './policy';
+
+const CHECK = 'args';
+
+/** A Tessera container with its parsed command line. */
+interface RoleContainer {
+  pod: PodTemplate;
+  container: K8sObject;
+  /** JSON pointer of the container. */
+  at: string;
+  role: string;
+  args: ParsedArgs;
+  /** The container's environment as it would be in the first pod (downward API filled in). */
+  env: Record<string, string>;
+}
+
+/** Every args problem in `manifests`. */
+export function argsFindings(manifests: Manifest[]): Finding[] {
+  const out: Finding[] = [];
+  const roles: RoleContainer[] = [];
+  for (const pod of podTemplates(manifests)) {
+    (pod.spec.containers ?? []).forEach((c: K8sObject, i: number) => {
+      if (!isTesseraContainer(c)) return;
+      const at = `${pod.specPath}${pointer(['containers', i])}`;
+      const parsed = parseContainer(pod, c, at, manifests, out);
+      if (parsed) roles.push(parsed);
+    });
+  }
+  for (const r of roles) out.push(...portFindings(r), ...roleFindings(r, roles, manifests));
+  return out;
+}
+
+function parseContainer(pod: PodTemplate, c: K8sObject, at: string, manifests: Manifest[], out: Finding[]): RoleContainer | undefined {
+  const argv: string[] = (c.args ?? []).map(String);
+  const role = argv[0];
+  const spec = ROLE_OPTIONS[role];
+  if (!spec) {
+    out.push(findingAt(pod.manifest, `${at}/args/0`, `"${role}" is not a tessera role command (${Object.keys(ROLE_OPTIONS).join(', ')})`, CHECK));
+    return undefined;
+  }
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(argv.slice(1), spec);
+  } catch (err) {
+    out.push(findingAt(pod.manifest, `${at}/args`, `tessera ${role}: ${(err as Error).message}`, CHECK));
+    return undefined;
+  }
+  const fail = (message: string): void => void out.push(findingAt(pod.manifest, `${at}/args`, `tessera ${role}: ${message}`, CHECK));
+  if (args.positional.length > 0) fail(`unexpected argument "${args.positional[0]}"`);
+  for (const flag of REQUIRED_FLAGS[role]) if (args.options[flag] === undefined) fail(`--${flag} is required in a manifest`);
+  const env = podEnv(pod, c, manifests);
+  for (const flag of INTEGER_FLAGS) {
+    const v = args.options[flag];
+    if (typeof v === 'string' && !/^[1-9][0-9]*$/.test(expand(v, env))) fail(`--${flag} must be a positive integer, got "${v}"`);
+  }
+  return { pod, container: c, at, role, args, env };
+}
+
+/** The container's env as in the workload's first pod: literals, ConfigMap keys, pod name. */
+function podEnv(pod: PodTemplate, c: K8sObject, manifests: Manifest[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  const podName = `${String(pod.manifest.obj.metadata?.name)}-0`;
+  for (const e of c.env ?? []) {
+    const ref = e.valueFrom?.configMapKeyRef;
+    const field = e.valueFrom?.fieldRef?.fieldPath;
+    env[e.name] = e.value !== undefined ? expand(String(e.value), env)
+      : ref ? String(byKind(manifests, 'ConfigMap').get(ref.name)?.obj.data?.[ref.key] ?? '')
+        : field === 'metadata.name' ? podName
+          : field?.includes('job-completion-index') ? '0' : 'sample';
+  }
+  return env;
+}
+
+function expand(s: string, env: Record<string, string>): string {
+  return s.replace(/(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name: string) => env[name] ?? m);
+}
+
+function str(r: RoleContainer, flag: string): string | undefined {
+  const v = r.args.options[flag];
+  return typeof v === 'string' ? expand(v, r.env) : undefined;
+}
+
+function portFindings(r: RoleContainer): Finding[] {
+  const out: Finding[] = [];
+  const fail = (where: string, message: string): void => void out.push(findingAt(r.pod.manifest, where, message, CHECK));
+  const port = Number(str(r, 'port'));
+  const grpc = (r.container.ports ?? []).find((p: K8sObject) => p.name === 'grpc');
+  if (!grpc || grpc.containerPort !== port) fail(`${r.at}/ports`, `--port ${port} must be the container port named "grpc"`);
+  for (const probe of ['readinessProbe', 'livenessProbe']) {
+    const probed = r.container[probe]?.grpc?.port;
+    if (probed !== undefined && probed !== port && probed !== 'grpc') fail(`${r.at}/${probe}/grpc/port`, `probes port ${probed}, but tessera ${r.role} serves gRPC health on --port ${port}`);
+  }
+  const metrics = Number(str(r, 'metrics-port'));
+  if (!containerHasPort(r.container, metrics)) fail(`${r.at}/ports`, `--metrics-port ${metrics} is not a container port`);
+  const scraped = r.pod.annotations['prometheus.io/port'];
+  if (scraped !== undefined && Number(scraped) !== metrics) {
+    fail('/spec/template/metadata/annotations/prometheus.io~1port', `scrapes port ${scraped}, but tessera ${r.role} serves /metrics on --metrics-port ${metrics}`);
+  }
+  return out;
+}
+
+function roleFindings(r: RoleContainer, all: RoleContainer[], manifests: Manifest[]): Finding[] {
+  if (r.role === 'ps') return psFindings(r);
+  if (r.role === 'chief') return chiefFindings(r, all, manifests);
+  return [];
+}
+
+function psFindings(r: RoleContainer): Finding[] {
+  const out: Finding[] = [];
+  const fail = (message: string): void => void out.push(findingAt(r.pod.manifest, `${r.at}/args`, `tessera ps: ${message}`, CHECK));
+  try {
+    // The real PS config loader, with the env of pod <statefulset>-0: validates the port and
+    // fills --id's {ordinal} from TESSERA_POD_NAME.
+    loadPsConfig(r.env, { port: str(r, 'port'), host: str(r, 'host'), id: str(r, 'id'), maxRequestBytes: str(r, 'max-request-bytes'), logLevel: str(r, 'log-level') });
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const sts = r.pod.manifest.obj;
+  const advertise = str(r, 'advertise') ?? '';
+  const want = `${String(sts.metadata?.name)}-0.${String(sts.spec?.serviceName)}:${str(r, 'port')}`;
+  if (sts.kind === 'StatefulSet' && advertise !== want) fail(`--advertise must be the pod's name under the headless Service (pod 0: "${want}"), got "${advertise}"`);
+  return out;
+}
+
+function chiefFindings(r: RoleContainer, all: RoleContainer[], manifests: Manifest[]): Finding[] {
+  const out: Finding[] = [];
+  const fail = (message: string): void => void out.push(findingAt(r.pod.manifest, `${r.at}/args`, `tessera chief: ${message}`, CHECK));
+  const psSets = [...new Set(all.filter((x) => x.role === 'ps').map((x) => x.pod.manifest.obj))];
+  const replicas = psSets.map((s) => s.spec?.replicas ?? 1).reduce((a, b) => a + b, 0);
+  if (psSets.length > 0 && Number(str(r, 'ps')) !== replicas) fail(`--ps ${str(r, 'ps')} but the PS workloads run ${replicas} replicas`);
+  const mounts = (r.container.volumeMounts ?? []) as K8sObject[];
+  const volumes = new Map<string, K8sObject>((r.pod.spec.volumes ?? []).map((v: K8sObject) => [v.name, v]));
+  const mountOf = (file: string): K8sObject | undefined => mounts.find((m) => file === m.mountPath || file.startsWith(`${m.mountPath}/`));
+  for (const flag of ['data', 'eval', 'checkpoint-dir', 'spec']) {
+    const v = str(r, flag);
+    if (v !== undefined && !mountOf(v)) fail(`--${flag} ${v} is not on a mounted volume (the root filesystem is read-only)`);
+  }
+  const ckpt = mountOf(str(r, 'checkpoint-dir') ?? '');
+  if (ckpt && (ckpt.readOnly || !volumes.get(ckpt.name)?.persistentVolumeClaim)) fail('--checkpoint-dir must be on a writable PersistentVolumeClaim mount');
+  const specFile = str(r, 'spec');
+  const specMount = specFile ? mountOf(specFile) : undefined;
+  const cmName = specMount ? volumes.get(specMount.name)?.configMap?.name : undefined;
+  if (specFile && specMount && cmName) {
+    const rel = path.posix.relative(specMount.mountPath, specFile);
+    const items = volumes.get(specMount.name)?.configMap?.items as K8sObject[] | undefined;
+    const key = items ? items.find((i) => i.path === rel)?.key : rel;
+    const text = key === undefined ? undefined : byKind(manifests, 'ConfigMap').get(cmName)?.obj.data?.[key];
+    if (text === undefined) fail(`--spec ${specFile}: ConfigMap "${cmName}" provides no such file`);
+    else {
+      try {
+        parseJobSpec(String(text), `ConfigMap ${cmName} key ${key}`);
+      } catch (err) {
+        fail(`--spec ${specFile}: ${(err as Error).message}`);
+      }
+    }
+  }
+  return out;
+}

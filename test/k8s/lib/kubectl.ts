@@ -1,0 +1,36 @@
+/**
+ * `kubectl kustomize` for the deploy tests: renders a kustomization directory offline (no API
+ * server). Uses $KUBECTL or `kubectl` on PATH; .ci/run installs Debian's kubernetes-client
+ * when there is none.
+ */
+import { spawnSync } from 'child_process';
+
+/** Message a suite skips with when kubectl is absent (and TESSERA_REQUIRE_KUBECTL is not 1). */
+export const KUBECTL_SKIP_MESSAGE = 'kubectl not installed: apt-get install -y kubernetes-client (or set KUBECTL)';
+
+/** The kubectl binary the tests use. */
+export function kubectlBinary(): string {
+  return process.env.KUBECTL || 'kubectl';
+}
+
+/** True when the kubectl binary runs. */
+export function kubectlAvailable(): boolean {
+  const r = spawnSync(kubectlBinary(), ['version', '--client'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return r.status === 0;
+}
+
+/** True when a missing kubectl must fail the suite instead of skipping it (CI sets it). */
+export function kubectlRequired(): boolean {
+  return process.env.TESSERA_REQUIRE_KUBECTL === '1';
+}
+
+/**
+ * Renders `dir` with `kubectl kustomize` and returns the YAML stream. Throws with kubectl's
+ * stderr on failure. Deprecation warnings on stderr (newer kustomize) are ignored.
+ */
+export function kustomize(dir: string): string {
+  const r = spawnSync(kubectlBinary(), ['kustomize', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  if (r.error) throw new Error(`${kubectlBinary()} kustomize ${dir}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${kubectlBinary()} kustomize ${dir} failed (exit ${r.status}): ${r.stderr.trim()}`);
+  return r.stdout;
+}
