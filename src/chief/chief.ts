@@ -18,6 +18,7 @@ import type { Assignment, DataShard, JobResult, JobState, JobStatus } from '../c
 import type { Membership } from '../membership/membership';
 import type { ShardMap } from '../sharding/shard-map';
 import type { ChiefModel } from './chief-model';
+import type { CheckpointJob, Checkpointer } from './checkpointer';
 import { epochTotals, jobStatus } from './job-status';
 import { decidePsSet } from './ps-set';
 import { planAssignments } from './scheduler';
@@ -35,6 +36,10 @@ export interface ChiefOptions {
   tickMs?: number;
   /** Least time between two status writes, ms. Default 500. */
   statusEveryMs?: number;
+  /** Consistent checkpoints: at each epoch end, at the job end, and every `everyMs` while training. */
+  checkpoints?: { checkpointer: Checkpointer; everyMs?: number };
+  /** Restore the job from a checkpoint before leading (once: a restarted chief sees `restoredFrom`). */
+  restore?: { id: string; load: () => Promise<CheckpointJob> };
 }
 
 export interface ChiefDeps {
@@ -60,10 +65,13 @@ export class Chief {
   private lastPhase = '';
   private lastLoss: number | null = null;
   private stopped = false;
+  private restored = false;
+  private lastCheckpointAt: number;
 
   constructor(private readonly deps: ChiefDeps) {
     this.log = deps.logger.child({ component: 'chief' });
     this.now = deps.now ?? Date.now;
+    this.lastCheckpointAt = this.now();
   }
 
   /** Leads until the job is done (or `stop()`); resolves with the job's result. */
@@ -114,6 +122,7 @@ export class Chief {
         await this.signal.wait(tickMs);
         return undefined;
       }
+      await this.restoreIfAsked();
       const snap = await this.deps.store.snapshot();
       const state = snap.state ?? await this.createState();
       if (state.phase === 'done') {
@@ -142,6 +151,12 @@ export class Chief {
         return undefined;
       }
       await this.publishStatus(state, snap.progress, plan.shardsDone, workers.length, false);
+      const ck = this.deps.options.checkpoints;
+      if (ck?.everyMs && this.now() - this.lastCheckpointAt >= ck.everyMs) {
+        this.lastCheckpointAt = this.now();
+        await ck.checkpointer.take(this.signal);
+        return undefined;
+      }
       await this.signal.wait(tickMs);
       return undefined;
     }
@@ -151,6 +166,21 @@ export class Chief {
     if (!(await this.deps.store.revoke(a))) return;
     const why = a.epoch !== undefined && workerLive ? 'shard finished or epoch over' : 'worker incarnation gone';
     this.log.info({ shard: a.shard, worker: a.worker, incarnation: a.incarnation, why }, 'took back data shard');
+  }
+
+  /** Restores the PS rows and the job state from the requested checkpoint, once per job. */
+  private async restoreIfAsked(): Promise<void> {
+    const r = this.deps.options.restore;
+    if (!r || this.restored) return;
+    const snap = await this.deps.store.snapshot();
+    if (snap.state?.restoredFrom !== r.id) {
+      const job = await r.load(); // restores every PS's rows for the buckets it owns now
+      const state: JobState = { ...job.state, restoredFrom: r.id, epochStartedAt: new Date(this.now()).toISOString() };
+      await this.deps.store.restoreJob(state, job.progress);
+      this.log.info({ checkpoint: r.id, epoch: state.epoch, phase: state.phase, step: job.step, samples: job.samples }, 'job restored from checkpoint');
+    }
+    this.deps.options.checkpoints?.checkpointer.continueFrom(r.id);
+    this.restored = true;
   }
 
   /** Decides and publishes the shard map, then (re)creates the tables; false while PS are missing. */
@@ -201,8 +231,13 @@ export class Chief {
       evals.push({ epoch: state.epoch, auc: finiteOr(r.auc, 0.5), logloss: finiteOr(r.logloss, 0), rows: r.rows });
       this.log.info({ epoch: state.epoch, auc: r.auc, logloss: r.logloss, rows: r.rows }, 'evaluated');
     }
+    const ck = options.checkpoints?.checkpointer;
     if (state.epoch + 1 < state.epochs) {
-      await store.startEpoch({ ...state, epoch: state.epoch + 1, phase: 'train', evals, epochStartedAt: new Date(this.now()).toISOString() });
+      const next: JobState = { ...state, epoch: state.epoch + 1, phase: 'train', evals, epochStartedAt: new Date(this.now()).toISOString() };
+      // The epoch-end checkpoint resumes into the next epoch, with no position read yet.
+      if (ck) await ck.take(this.signal, () => ({ state: next, progress: [] }));
+      this.lastCheckpointAt = this.now();
+      await store.startEpoch({ ...next, epochStartedAt: new Date(this.now()).toISOString() });
       return;
     }
     if (options.modelDir) await model.save(options.modelDir, { step: state.stepsBefore, samples: state.samplesBefore });
@@ -212,7 +247,12 @@ export class Chief {
       samples_per_s: state.trainSecondsBefore > 0 ? state.samplesBefore / state.trainSecondsBefore : 0,
       auc: last?.auc ?? null, logloss: last?.logloss ?? null, checkpoint: options.modelDir ?? null,
     };
-    await store.putState({ ...state, phase: 'done', evals, result });
+    const done: JobState = { ...state, phase: 'done', evals, result };
+    if (ck) {
+      const out = await ck.take(this.signal, () => ({ state: done, progress: [] }));
+      result.checkpoint = options.modelDir ?? out.path;
+    }
+    await store.putState({ ...done, result });
     this.log.info(result, 'job done');
   }
 

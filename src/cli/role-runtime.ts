@@ -3,8 +3,9 @@
  * JSON logger, a gRPC health server (Kubernetes probes), Prometheus /metrics, and a promise that
  * resolves on SIGINT/SIGTERM. Closing it stops all of them; close the role's registrations first.
  */
+import { createEtcdClient } from '../membership/etcd-client';
 import { hostname } from 'node:os';
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { createLogger, Logger } from '../common/logger';
 import { validateJobName, validateMemberId } from '../membership/keys';
@@ -52,7 +53,7 @@ export async function startRoleRuntime(role: MetricsRole, args: ParsedArgs, defa
   const metricsHttp = await serveMetrics(metrics.registry, { host: o.host, port: intOption(args, 'metrics-port', 0) })
     .catch(async (err: unknown) => { await health.stop(); throw err; });
   logger.info({ metricsUrl: metricsHttp.url, healthAddr: health.addr }, 'metrics and health listening');
-  const etcd = new Etcd3({ hosts: etcdUrl.split(','), dialTimeout: 5_000 });
+  const etcd = createEtcdClient(etcdUrl);
   const stopping = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));

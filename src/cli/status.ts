@@ -3,7 +3,7 @@
  * addresses, the elected chief, the shard-map version and how buckets are spread, the job's
  * epoch, step, samples/s, loss and last eval, and each data shard's worker and position.
  */
-import { Etcd3 } from 'etcd3';
+import { createEtcdClient } from '../membership/etcd-client';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { silentLogger } from '../common/logger';
 import { EtcdMembership } from '../membership/etcd-membership';
@@ -31,7 +31,7 @@ export async function runStatus(argv: string[]): Promise<number> {
   const etcd = o.etcd ?? process.env.TESSERA_ETCD;
   const job = o.job ?? process.env.TESSERA_JOB;
   if (!etcd || !job) throw new TesseraError(ERROR_CODES.CONFIG, '--etcd URL and --job NAME are required');
-  const client = new Etcd3({ hosts: etcd.split(','), dialTimeout: ETCD_TIMEOUT_MS });
+  const client = createEtcdClient(etcd, { dialTimeoutMs: ETCD_TIMEOUT_MS });
   const logger = silentLogger();
   const membership = new EtcdMembership({ client, job, logger });
   try {

@@ -16,7 +16,8 @@ import { watcherConnected } from '../membership/etcd-member-watch';
 import { assignmentKey, jobPrefix, KEYS, progressKey } from '../membership/keys';
 import type { JobSnapshot, JobStore, JobStoreWatch } from './job-store';
 import {
-  Assignment, assignmentJSON, JobState, JobStatus, parseAssignment, parseJobState, parseJobStatus, parseProgress, Progress,
+  Assignment, assignmentJSON, Barrier, BarrierAck, CheckpointPointer, JobState, JobStatus, parseAssignment, parseBarrier,
+  parseBarrierAck, parseCheckpointPointer, parseJobState, parseJobStatus, parseProgress, Progress,
 } from './job-types';
 
 export interface EtcdJobStoreDeps {
@@ -29,7 +30,7 @@ export interface EtcdJobStoreDeps {
 }
 
 function isWatched(key: string): boolean {
-  return key === KEYS.STATE || key.startsWith(KEYS.ASSIGNMENTS) || key.startsWith(KEYS.PROGRESS);
+  return key === KEYS.STATE || key.startsWith(KEYS.ASSIGNMENTS) || key.startsWith(KEYS.PROGRESS) || key.startsWith(KEYS.CHECKPOINT_ACKS);
 }
 
 export class EtcdJobStore implements JobStore {
@@ -98,6 +99,68 @@ export class EtcdJobStore implements JobStore {
 
   async putStatus(status: JobStatus): Promise<void> {
     await this.leaderTxn([this.ns.put(KEYS.STATUS).value(JSON.stringify(status))], 'write the status');
+  }
+
+  async putBarrier(b: Barrier): Promise<void> {
+    const ops = [this.ns.put(KEYS.CHECKPOINT_BARRIER).value(JSON.stringify(b))];
+    if (b.phase === 'pause') ops.push(this.ns.delete().prefix(KEYS.CHECKPOINT_ACKS) as unknown as typeof ops[number]);
+    await this.leaderTxn(ops, `${b.phase} workers for checkpoint ${b.id}`);
+  }
+
+  async putCheckpointPointer(p: CheckpointPointer): Promise<void> {
+    await this.leaderTxn([this.ns.put(KEYS.CHECKPOINTS_LATEST).value(JSON.stringify(p))], `point at checkpoint ${p.id}`);
+  }
+
+  async restoreJob(state: JobState, progress: readonly Progress[]): Promise<void> {
+    await this.leaderTxn([
+      this.ns.put(KEYS.STATE).value(JSON.stringify(state)),
+      this.ns.delete().prefix(KEYS.ASSIGNMENTS),
+      this.ns.delete().prefix(KEYS.PROGRESS),
+      this.ns.delete().key(KEYS.CHECKPOINT_BARRIER),
+      ...progress.map((p) => this.ns.put(progressKey(p.shard)).value(JSON.stringify(p))),
+    ] as Parameters<ReturnType<Namespace['if']>['then']>, `restore the job state from checkpoint ${state.restoredFrom}`);
+  }
+
+  async ackBarrier(ack: BarrierAck): Promise<void> {
+    await this.ns.put(`${KEYS.CHECKPOINT_ACKS}${ack.worker}`).value(JSON.stringify(ack)).options(callOptions()).exec();
+  }
+
+  async acks(): Promise<BarrierAck[]> {
+    const res = await this.ns.getAll().prefix(KEYS.CHECKPOINT_ACKS).options(callOptions()).strings();
+    const out: BarrierAck[] = [];
+    for (const text of Object.values(res)) {
+      try {
+        out.push(parseBarrierAck(text));
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'ignoring a checkpoint ack that does not parse');
+      }
+    }
+    return out;
+  }
+
+  async checkpointPointer(): Promise<CheckpointPointer | undefined> {
+    const text = await this.ns.get(KEYS.CHECKPOINTS_LATEST).options(callOptions()).string();
+    return text === null ? undefined : parseCheckpointPointer(text);
+  }
+
+  async watchBarrier(onBarrier: (b: Barrier | undefined) => void): Promise<JobStoreWatch> {
+    const first = await this.ns.get(KEYS.CHECKPOINT_BARRIER).options(callOptions()).exec();
+    const decode = (kv: IKeyValue | undefined): Barrier | undefined => {
+      if (!kv) return undefined;
+      try {
+        return parseBarrier(kv.value.toString('utf8'));
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'ignoring a checkpoint barrier that does not parse');
+        return undefined;
+      }
+    };
+    onBarrier(decode(first.kvs[0]));
+    const watcher = this.ns.watch().key(KEYS.CHECKPOINT_BARRIER).startRevision(nextRevision(first.header.revision)).watcher();
+    watcher.on('put', (kv: IKeyValue) => onBarrier(decode(kv)));
+    watcher.on('delete', () => onBarrier(undefined));
+    watcher.on('error', (err: Error) => this.log.warn({ err: err.message }, 'barrier watch error; etcd3 reconnects it'));
+    await watcherConnected(watcher);
+    return { stop: async () => { await watcher.cancel(); } };
   }
 
   async commitProgress(a: Assignment, p: Progress): Promise<boolean> {

@@ -2,7 +2,7 @@
  * JobStore: the control-plane records of one job (state, assignments, progress, status), and the
  * guarded writes the chief and workers make to them. `EtcdJobStore` is the implementation.
  */
-import type { Assignment, JobState, JobStatus, Progress } from './job-types';
+import type { Assignment, Barrier, BarrierAck, CheckpointPointer, JobState, JobStatus, Progress } from './job-types';
 
 /** Everything the chief reconciles over, read at one etcd revision. */
 export interface JobSnapshot {
@@ -32,6 +32,14 @@ export interface JobStore {
   /** Deletes the assignment if it is still exactly `a`; false otherwise. */
   revoke(a: Assignment): Promise<boolean>;
   putStatus(status: JobStatus): Promise<void>;
+  /** Raises or lowers the checkpoint barrier. */
+  putBarrier(b: Barrier): Promise<void>;
+  putCheckpointPointer(p: CheckpointPointer): Promise<void>;
+  /**
+   * Replaces the job's state with a restored one: writes `state`, deletes every assignment and
+   * progress record and the barrier, then writes `progress` (the checkpoint's data positions).
+   */
+  restoreJob(state: JobState, progress: readonly Progress[]): Promise<void>;
 
   // ---- workers
   /**
@@ -40,7 +48,12 @@ export interface JobStore {
    */
   commitProgress(a: Assignment, p: Progress): Promise<boolean>;
   progress(shard: number): Promise<Progress | undefined>;
+  ackBarrier(ack: BarrierAck): Promise<void>;
+  /** Calls `onBarrier` with the current barrier (undefined: none) and every change after it. */
+  watchBarrier(onBarrier: (b: Barrier | undefined) => void): Promise<JobStoreWatch>;
 
   // ---- anyone
   status(): Promise<JobStatus | undefined>;
+  acks(): Promise<BarrierAck[]>;
+  checkpointPointer(): Promise<CheckpointPointer | undefined>;
 }

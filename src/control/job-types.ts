@@ -52,6 +52,32 @@ export interface JobState {
   epochStartedAt: string;
   evals: EvalRecord[];
   result?: JobResult;
+  /** The checkpoint this state was restored from (so a restarted chief does not restore twice). */
+  restoredFrom?: string;
+}
+
+/** `checkpoint/barrier`: workers pause at their next step boundary while `phase` is `pause`. */
+export interface Barrier {
+  id: string;
+  phase: 'pause' | 'resume';
+}
+
+/** `checkpoint/acks/<worker>`: paused for barrier `id` with every push applied and the position committed. */
+export interface BarrierAck {
+  id: string;
+  worker: string;
+  incarnation: string;
+  /** When the worker stopped training (ms since the epoch). */
+  at: number;
+}
+
+/** `checkpoints/latest`: the newest complete checkpoint (its manifest is on disk). */
+export interface CheckpointPointer {
+  id: string;
+  root: string;
+  step: number;
+  epoch: number;
+  at: string;
 }
 
 /** `assignments/<shard>`: the worker incarnation that reads a shard now. */
@@ -165,6 +191,7 @@ export function parseJobState(text: string): JobState {
   };
   state.shards.forEach((s, i) => { if (s.id !== i) fail(what, `shards[${i}] has id ${s.id}; ids must be 0..n-1 in order`); });
   if (o.result !== undefined) state.result = o.result as JobResult;
+  if (typeof o.restoredFrom === 'string') state.restoredFrom = o.restoredFrom;
   return state;
 }
 
@@ -190,4 +217,23 @@ export function parseJobStatus(text: string): JobStatus {
 /** The exact JSON an assignment is stored as; commits compare against these bytes. */
 export function assignmentJSON(a: Assignment): string {
   return JSON.stringify({ shard: a.shard, epoch: a.epoch, worker: a.worker, incarnation: a.incarnation });
+}
+
+export function parseBarrier(text: string): Barrier {
+  const what = 'checkpoint barrier';
+  const o = object(text, what);
+  if (o.phase !== 'pause' && o.phase !== 'resume') fail(what, `phase must be pause or resume, got ${JSON.stringify(o.phase)}`);
+  return { id: str(o, 'id', what), phase: o.phase };
+}
+
+export function parseBarrierAck(text: string): BarrierAck {
+  const what = 'checkpoint ack';
+  const o = object(text, what);
+  return { id: str(o, 'id', what), worker: str(o, 'worker', what), incarnation: str(o, 'incarnation', what), at: num(o, 'at', what) };
+}
+
+export function parseCheckpointPointer(text: string): CheckpointPointer {
+  const what = 'checkpoint pointer';
+  const o = object(text, what);
+  return { id: str(o, 'id', what), root: str(o, 'root', what), step: int(o, 'step', what), epoch: int(o, 'epoch', what), at: str(o, 'at', what) };
 }

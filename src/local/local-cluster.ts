@@ -9,8 +9,9 @@
  * await cluster.stop();
  * ```
  */
+import { createEtcdClient } from '../membership/etcd-client';
 import * as path from 'node:path';
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { silentLogger } from '../common/logger';
 import { EtcdProcess, launchEtcd } from '../common/etcd-launcher';
@@ -51,7 +52,7 @@ export class LocalCluster {
   private stopped = false;
 
   private constructor(readonly opts: LocalClusterOptions, readonly etcdUrl: string, readonly etcd: EtcdProcess | null) {
-    this.client = new Etcd3({ hosts: etcdUrl, dialTimeout: 5_000 });
+    this.client = createEtcdClient(etcdUrl);
   }
 
   /** Starts etcd (unless given), the PS (waiting until each listens), one chief and the workers. */

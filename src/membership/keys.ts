@@ -40,6 +40,10 @@ export const KEYS = {
   STATE: 'state',
   /** Live figures for `tessera status` and `tessera local` (JSON), written by the chief. */
   STATUS: 'status',
+  /** The checkpoint barrier `{id, phase}` the chief raises to pause workers at a cut. */
+  CHECKPOINT_BARRIER: 'checkpoint/barrier',
+  /** `checkpoint/acks/<worker>`: a worker's "paused for checkpoint <id>, position committed". */
+  CHECKPOINT_ACKS: 'checkpoint/acks/',
 } as const;
 
 /** Name of the chief election, the `<name>` in `election/<name>/`. */

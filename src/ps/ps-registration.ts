@@ -3,7 +3,7 @@
  * while the lease is lost. Lives beside main.ts, not in the data plane: PsNode only learns
  * "fenced" or "not fenced".
  */
-import { Etcd3 } from 'etcd3';
+import { createEtcdClient } from '../membership/etcd-client';
 import type { Logger } from '../common/logger';
 import { EtcdMembership } from '../membership/etcd-membership';
 import type { PsNode } from './ps-node';
@@ -15,7 +15,7 @@ export interface PsRegistration {
 
 /** Registers `id` at `addr` and wires lease loss to fencing. Rejects on a duplicate id. */
 export async function registerPs(opts: { etcd: string; job: string; id: string; addr: string; leaseTtlS?: number; node: PsNode; logger: Logger; onFailed: (err: Error) => void }): Promise<PsRegistration> {
-  const client = new Etcd3({ hosts: opts.etcd.split(',') });
+  const client = createEtcdClient(opts.etcd);
   const membership = new EtcdMembership({ client, job: opts.job, logger: opts.logger, leaseTtlS: opts.leaseTtlS });
   try {
     const reg = await membership.register('ps', opts.id, opts.addr);

@@ -17,6 +17,7 @@ import type { JobStore } from '../control/job-store';
 import type { Assignment, DataShard, Progress } from '../control/job-types';
 import { RowReader } from '../data/reader';
 import type { RowSchema } from '../data/record';
+import type { BarrierGate } from './barrier-gate';
 import type { ParameterAccess } from './param-access';
 import type { Trainer } from './trainer';
 
@@ -40,6 +41,8 @@ export interface ShardTrainerDeps {
   logger: Logger;
   /** True once the process is asked to stop: commit where we are and return. */
   stopping: () => boolean;
+  /** The checkpoint barrier; absent: never paused. */
+  barrier?: BarrierGate;
   now?: () => number;
 }
 
@@ -92,7 +95,12 @@ export async function trainShard(deps: ShardTrainerDeps, a: Assignment, shard: D
       steps++;
       sinceRows += s.size;
       sinceLoss += s.loss * s.size;
-      if (now() - lastCommit >= deps.commitEveryMs) {
+      if (deps.barrier?.pauseRequested) {
+        await deps.barrier.holdIfPaused(async () => {
+          await deps.params.flush();
+          await commit(false);
+        }, deps.stopping);
+      } else if (now() - lastCommit >= deps.commitEveryMs) {
         await deps.params.flush();
         await commit(false);
       }

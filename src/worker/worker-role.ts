@@ -19,6 +19,7 @@ import type { ShardMap } from '../sharding/shard-map';
 import type { JobSpec } from '../spec/types';
 import { buildJob } from './job';
 import type { ParameterAccess } from './param-access';
+import { BarrierGate } from './barrier-gate';
 import { ShardLostError, trainShard } from './shard-trainer';
 import type { StepInfo, Trainer } from './trainer';
 
@@ -48,6 +49,7 @@ export class WorkerRole {
   private conn: { version: number; params: WorkerParams; trainer: Trainer } | null = null;
   private stopped = false;
   private failures = 0;
+  private barrier: BarrierGate | null = null;
 
   constructor(private readonly deps: WorkerRoleDeps) {
     this.log = deps.logger.child({ component: 'worker' });
@@ -66,10 +68,12 @@ export class WorkerRole {
     });
     this.map ??= maps.initial;
     const changes = await this.deps.store.watch(() => this.signal.notify());
+    this.barrier = new BarrierGate({ store: this.deps.store, worker: this.deps.id, incarnation: this.deps.incarnation, logger: this.log, onChange: () => this.signal.notify() });
+    await this.barrier.start();
     try {
       return await this.loop();
     } finally {
-      await Promise.allSettled([maps.stop(), changes.stop()]);
+      await Promise.allSettled([maps.stop(), changes.stop(), this.barrier.stop()]);
       this.conn?.params.close();
       this.conn = null;
     }
@@ -92,6 +96,8 @@ export class WorkerRole {
       }
       const state = snap.state;
       if (state?.phase === 'done') return 'done';
+      // Not training a shard: nothing to settle, acknowledge a pause at once.
+      if (this.barrier?.pauseRequested) { await this.barrier.holdIfPaused(async () => undefined, () => this.stopped); continue; }
       if (!this.map) { waiting('the shard map'); await this.signal.wait(1000); continue; }
       if (!state) { waiting('the chief to start the job'); await this.signal.wait(1000); continue; }
       const mine = [...snap.assignments.values()]
@@ -114,7 +120,7 @@ export class WorkerRole {
       await trainShard({
         workerId: this.deps.id, store: this.deps.store, params, trainer, schema: schemaFor(spec.data.format),
         batchSize: spec.training.batchSize, maxErrorRate: spec.data.maxErrorRate, commitEveryMs: this.deps.commitEveryMs ?? 1000,
-        logger: this.log, stopping: () => this.stopped,
+        logger: this.log, stopping: () => this.stopped, barrier: this.barrier ?? undefined,
       }, a, state.shards[a.shard], committed);
       this.failures = 0;
     } catch (err) {

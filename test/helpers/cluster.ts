@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Etcd3 } from 'etcd3';
+import { createEtcdClient } from '../../src/membership/etcd-client';
 import { silentLogger } from '../../src/common/logger';
 import { EtcdJobStore } from '../../src/control/etcd-job-store';
 import type { JobSnapshot } from '../../src/control/job-store';
@@ -28,7 +28,7 @@ export async function syntheticData(rows: number): Promise<{ dir: string; train:
 
 /** The job's control records, read through a fresh client. */
 export async function snapshotOf(cluster: LocalCluster): Promise<JobSnapshot> {
-  const client = new Etcd3({ hosts: cluster.etcdUrl });
+  const client = createEtcdClient(cluster.etcdUrl);
   try {
     return await new EtcdJobStore({ client, job: cluster.opts.job, logger: silentLogger() }).snapshot();
   } finally {

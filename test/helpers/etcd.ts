@@ -2,7 +2,8 @@
  * Real etcd for tests (no mock etcd in membership tests, DESIGN §3). Wraps
  * src/common/etcd-launcher.ts; every test that starts one stops it in after()/afterEach().
  */
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
+import { createEtcdClient } from '../../src/membership/etcd-client';
 import type { ChildProcess } from 'node:child_process';
 import { EtcdProcess, etcdAvailable as launcherEtcdAvailable, launchEtcd } from '../../src/common/etcd-launcher';
 
@@ -89,7 +90,7 @@ export function etcdClientPerTest(): { readonly url: string; readonly client: Et
   const etcd = etcdForSuite();
   let client: Etcd3 | undefined;
   beforeEach(() => {
-    client = new Etcd3({ hosts: etcd.url });
+    client = createEtcdClient(etcd.url);
   });
   afterEach(() => client?.close());
   return {

@@ -1,0 +1,139 @@
+/**
+ * The chief's side of a consistent checkpoint (docs/control-plane.md, "Checkpoints"):
+ *
+ *   1. raise the barrier: every live worker, at its next step boundary, waits for its pushes to
+ *      be applied, commits its data position and acknowledges;
+ *   2. once every live worker incarnation has acknowledged, cut every PS (Snapshot: copy-on-write
+ *      armed, O(slabs)) and read the data positions and job state, which no one can change now;
+ *   3. lower the barrier: training resumes while each PS writes its chunk files from the cut;
+ *   4. when every PS is done, write the manifest (atomically, last), point `checkpoints/latest`
+ *      at it, and collect old checkpoints.
+ *
+ * Free of transport: the PS side, the manifest files and the job store are passed in.
+ */
+import { join as joinPath } from 'node:path';
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { Logger } from '../common/logger';
+import { Signal } from '../common/signal';
+import type { JobStore } from '../control/job-store';
+import type { JobState, Progress } from '../control/job-types';
+import type { Membership } from '../membership/membership';
+
+/** What the manifest's `job` field holds: everything the chief needs to resume. */
+export interface CheckpointJob {
+  spec: { yaml: string; fingerprint: string };
+  step: number;
+  epoch: number;
+  samples: number;
+  state: JobState;
+  progress: Progress[];
+  pause_ms: number;
+}
+
+/** The PS and file operations a checkpoint needs (PsClient and src/checkpoint provide them). */
+export interface CheckpointBackend {
+  /** Cuts every PS; resolves once every cut is taken. */
+  cut(id: string, kind: 'full' | 'incremental', baseId: string | undefined): Promise<void>;
+  /** Waits until every PS has written its files, then writes the manifest with `job`; returns its size in bytes. */
+  finish(id: string, kind: 'full' | 'incremental', baseId: string | undefined, job: CheckpointJob): Promise<{ bytes: number }>;
+  /** Removes checkpoints beyond the newest `keep`, never one a kept chain needs. */
+  collect(keep: number): Promise<void>;
+  newId(): string;
+}
+
+export interface CheckpointerDeps {
+  store: JobStore;
+  membership: Pick<Membership, 'list'>;
+  backend: CheckpointBackend;
+  root: string;
+  spec: { yaml: string; fingerprint: string };
+  logger: Logger;
+  /** Checkpoints kept. Default 3. */
+  keep?: number;
+  /** A full checkpoint after this many incrementals. Default 4. */
+  fullEvery?: number;
+  /** Give up waiting for acknowledgements after this long, ms. Default 60 s. */
+  ackTimeoutMs?: number;
+  now?: () => number;
+}
+
+export interface CheckpointOutcome {
+  id: string;
+  /** Directory of the checkpoint (root/id). */
+  path: string;
+  kind: 'full' | 'incremental';
+  pauseMs: number;
+  bytes: number;
+}
+
+export class Checkpointer {
+  private last: string | undefined;
+  private sinceFull = 0;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: CheckpointerDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * Takes a checkpoint. `jobAtCut` maps the state and progress read at the cut to what is saved
+   * (e.g. the next epoch's state at an epoch end). `wake` is notified on every store change.
+   */
+  async take(wake: Signal, jobAtCut?: (state: JobState, progress: Progress[], id: string) => { state: JobState; progress: Progress[] }): Promise<CheckpointOutcome> {
+    const { store, backend, logger } = this.deps;
+    const id = backend.newId();
+    const kind: 'full' | 'incremental' = this.last === undefined || this.sinceFull >= (this.deps.fullEvery ?? 4) ? 'full' : 'incremental';
+    const base = kind === 'incremental' ? this.last : undefined;
+    const raised = this.now();
+    await store.putBarrier({ id, phase: 'pause' });
+    let cutAt: number;
+    let firstAck: number;
+    let saved: { state: JobState; progress: Progress[] };
+    try {
+      firstAck = await this.awaitAcks(id, wake);
+      await backend.cut(id, kind, base);
+      cutAt = this.now();
+      const snap = await store.snapshot();
+      if (!snap.state) throw new TesseraError(ERROR_CODES.INTERNAL, 'no job state at the checkpoint cut');
+      const progress = [...snap.progress.values()].filter((p) => p.epoch === snap.state!.epoch);
+      saved = jobAtCut ? jobAtCut(snap.state, progress, id) : { state: snap.state, progress };
+    } finally {
+      await store.putBarrier({ id, phase: 'resume' });
+    }
+    const resumed = this.now();
+    const pauseMs = resumed - Math.min(firstAck, resumed); // the longest any worker stood still
+    logger.info({ checkpoint: id, kind, base, waitForAcksMs: firstAck - raised, cutMs: resumed - cutAt, pauseMs }, 'checkpoint cut taken; training resumed');
+    const { state, progress } = saved;
+    const samples = state.samplesBefore + (state.phase === 'train' ? progress.reduce((n, p) => n + p.rows, 0) : 0);
+    const step = state.stepsBefore + (state.phase === 'train' ? progress.reduce((n, p) => n + p.steps, 0) : 0);
+    const job: CheckpointJob = { spec: this.deps.spec, step, epoch: state.epoch, samples, state, progress, pause_ms: pauseMs };
+    const { bytes } = await backend.finish(id, kind, base, job);
+    await store.putCheckpointPointer({ id, root: this.deps.root, step, epoch: state.epoch, at: new Date(this.now()).toISOString() });
+    this.last = id;
+    this.sinceFull = kind === 'full' ? 0 : this.sinceFull + 1;
+    await backend.collect(this.deps.keep ?? 3).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'checkpoint garbage collection failed'));
+    logger.info({ checkpoint: id, kind, step, bytes, pauseMs }, 'checkpoint written');
+    return { id, path: joinPath(this.deps.root, id), kind, pauseMs, bytes };
+  }
+
+  /** Continues a chain after a restart or restore: the next checkpoint is incremental on `id`. */
+  continueFrom(id: string): void {
+    this.last = id;
+    this.sinceFull = 1;
+  }
+
+  /** Waits until every live worker incarnation acknowledged `id`; returns the first ack's time. */
+  private async awaitAcks(id: string, wake: Signal): Promise<number> {
+    const deadline = this.now() + (this.deps.ackTimeoutMs ?? 60_000);
+    for (;;) {
+      const [workers, acks] = await Promise.all([this.deps.membership.list('worker'), this.deps.store.acks()]);
+      const mine = acks.filter((a) => a.id === id);
+      const missing = workers.filter((w) => !mine.some((a) => a.worker === w.id && a.incarnation === w.incarnation));
+      if (missing.length === 0) return mine.length ? Math.min(...mine.map((a) => a.at)) : this.now();
+      if (this.now() > deadline) {
+        throw new TesseraError(ERROR_CODES.UNAVAILABLE, `checkpoint ${id}: workers ${missing.map((w) => w.id).join(', ')} did not pause within ${this.deps.ackTimeoutMs ?? 60_000} ms`);
+      }
+      await wake.wait(200);
+    }
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * The one way Tessera opens an etcd client. etcd3's defaults suit a long-lived client badly
+ * here: its per-host circuit breaker opens after 3 consecutive recoverable errors (cancelling
+ * three watches in a row is enough) and then refuses every call to that host for 5 s, even once
+ * etcd answers again; and a dropped watch backs off up to 30 s before reconnecting. So:
+ * - one host: no breaker (there is no other host to fail over to; callers retry themselves);
+ * - several hosts: a breaker that half-opens after 1 s;
+ * - watches reconnect with backoff from 100 ms up to 2 s.
+ */
+import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, noop } from 'cockatiel';
+import { Etcd3, isRecoverableError } from 'etcd3';
+
+type WatchBackoff = NonNullable<NonNullable<ConstructorParameters<typeof Etcd3>[0]>['faultHandling']>['watchBackoff'];
+
+export function createEtcdClient(hosts: string | readonly string[], opts: { dialTimeoutMs?: number } = {}): Etcd3 {
+  const list = (typeof hosts === 'string' ? hosts.split(',') : [...hosts]).map((h) => h.trim()).filter(Boolean);
+  return new Etcd3({
+    hosts: list,
+    dialTimeout: opts.dialTimeoutMs ?? 5_000,
+    faultHandling: {
+      host: () => (list.length > 1
+        ? circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1_000, breaker: new ConsecutiveBreaker(3) })
+        : noop),
+      // etcd3 calls `.next()` on this to get the first delay, i.e. it wants cockatiel's backoff
+      // factory; its .d.ts names the backoff type instead.
+      watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2_000 }) as unknown as WatchBackoff,
+    },
+  });
+}

@@ -1,0 +1,70 @@
+/**
+ * The checkpoint barrier over a real etcd: the chief cuts only after every live worker settled
+ * (pushes applied, position committed) and acknowledged; workers stay paused until the cut is
+ * taken; the pointer names the checkpoint afterwards.
+ */
+import { expect } from 'chai';
+import { silentLogger } from '../../src/common/logger';
+import { Signal } from '../../src/common/signal';
+import { Checkpointer, CheckpointBackend, CheckpointJob } from '../../src/chief/checkpointer';
+import { EtcdJobStore } from '../../src/control/etcd-job-store';
+import type { JobState } from '../../src/control/job-types';
+import { EtcdMembership } from '../../src/membership/etcd-membership';
+import { LeaderElection } from '../../src/membership/leader';
+import { BarrierGate } from '../../src/worker/barrier-gate';
+import { etcdClientPerTest } from '../helpers/etcd';
+
+const state: JobState = {
+  epoch: 0, epochs: 1, phase: 'train', samplesBefore: 0, stepsBefore: 0, trainSecondsBefore: 0, epochStartedAt: new Date().toISOString(), evals: [],
+  shards: [{ id: 0, path: '/d', start: 0, end: 10, gzip: false }],
+};
+
+describe('checkpoint barrier (real etcd)', function () {
+  this.timeout(30_000);
+  const etcd = etcdClientPerTest();
+
+  it('cuts after every worker settled and acknowledged, and holds them until the cut is taken', async () => {
+    const job = 'barrier-1';
+    const log = require('../../src/common/logger').createLogger({ level: 'debug' });
+    const membership = new EtcdMembership({ client: etcd.client, job, logger: log });
+    const events: string[] = [];
+    try {
+      const regs = await Promise.all(['w0', 'w1'].map((id) => membership.register('worker', id, `${id}:1`)));
+      const handle = await new LeaderElection({ client: etcd.client, job, logger: log }).campaign('chief', 'c');
+      const chiefStore = new EtcdJobStore({ client: etcd.client, job, logger: log, leaderKey: await handle.key() });
+      await chiefStore.createState(state);
+      const gates = regs.map((r) => new BarrierGate({ store: new EtcdJobStore({ client: etcd.client, job, logger: log }), worker: r.id, incarnation: () => r.incarnation, logger: log }));
+      await Promise.all(gates.map((g) => g.start()));
+      const wake = new Signal();
+      const w = await chiefStore.watch(() => wake.notify());
+      let saved: CheckpointJob | undefined;
+      const backend: CheckpointBackend = {
+        newId: () => 'ckpt-1',
+        cut: async () => { events.push('cut'); },
+        finish: async (_id, _kind, _base, job) => { saved = job; events.push('finish'); return { bytes: 1 }; },
+        collect: async () => undefined,
+      };
+      const ck = new Checkpointer({ store: chiefStore, membership, backend, root: '/ckpt', spec: { yaml: 'x', fingerprint: 'f' }, logger: log });
+      const taking = ck.take(wake);
+      // Each worker notices the pause at its next step boundary: settle, ack, wait.
+      await Promise.all(gates.map(async (g, i) => {
+        while (!g.pauseRequested) await new Promise((r) => setImmediate(r));
+        const paused = await g.holdIfPaused(async () => { events.push(`settle w${i}`); });
+        events.push(`resumed w${i}`);
+        expect(paused).to.be.at.least(0);
+      }));
+      const out = await taking;
+      const pointer = await chiefStore.checkpointPointer();
+      await w.stop();
+      for (const g of gates) await g.stop();
+      expect(events.indexOf('cut')).to.be.greaterThan(Math.max(events.indexOf('settle w0'), events.indexOf('settle w1')));
+      expect(events.indexOf('cut')).to.be.lessThan(Math.min(events.indexOf('resumed w0'), events.indexOf('resumed w1')));
+      expect(out).to.include({ id: 'ckpt-1', kind: 'full' });
+      expect(saved?.state.epoch).to.equal(0);
+      expect(pointer?.id).to.equal('ckpt-1');
+      await handle.resign();
+    } finally {
+      await membership.close();
+    }
+  });
+});
