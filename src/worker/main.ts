@@ -57,7 +57,10 @@ export async function runWorker(argv: string[]): Promise<number> {
     const spec = await resolveJobSpec({ client: etcd, job, logger });
     const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND);
     logger.info({ backend: backend.name, model: spec.model.kind }, 'worker ready');
-    const metrics = new WorkerMetrics(rt.metrics.registry);
+    let current: WorkerRole | null = null;
+    const metrics = new WorkerMetrics(rt.metrics.registry, {
+      pushes: { get inflightPushes() { return current?.inflightPushes ?? 0; }, get pushThrottles() { return current?.pushThrottles ?? 0; } },
+    });
     role = new WorkerRole({
       id: rt.id, incarnation: () => reg.incarnation, spec, logger,
       store: new EtcdJobStore({ client: etcd, job, logger }),
@@ -66,6 +69,7 @@ export async function runWorker(argv: string[]): Promise<number> {
       commitEveryMs: intOption(args, 'commit-every-ms', 1),
       onStep: (s) => metrics.onStep(s),
     });
+    current = role;
     if (stopSignal) return 0;
     const outcome = await role.run();
     logger.info({ outcome }, outcome === 'done' ? 'job done; exiting' : 'stopped');

@@ -26,6 +26,9 @@ import type { StepInfo, Trainer } from './trainer';
 /** A connection to the PS of one shard map. */
 export interface WorkerParams extends ParameterAccess {
   close(): void;
+  /** Steps whose pushes are still in flight (PsClient has it). */
+  readonly inflightPushes?: number;
+  readonly pushThrottles?: number;
 }
 
 export interface WorkerRoleDeps {
@@ -50,6 +53,8 @@ export class WorkerRole {
   private stopped = false;
   private failures = 0;
   private barrier: BarrierGate | null = null;
+  /** Throttles counted by connections closed since (the counter must not go back). */
+  private throttlesBefore = 0;
 
   constructor(private readonly deps: WorkerRoleDeps) {
     this.log = deps.logger.child({ component: 'worker' });
@@ -58,6 +63,15 @@ export class WorkerRole {
   stop(): void {
     this.stopped = true;
     this.signal.notify();
+  }
+
+  /** Push-window figures of the current PS connection, for metrics (push staleness). */
+  get inflightPushes(): number {
+    return this.conn?.params.inflightPushes ?? 0;
+  }
+
+  get pushThrottles(): number {
+    return this.throttlesBefore + (this.conn?.params.pushThrottles ?? 0);
   }
 
   /** Trains assigned shards until the job is done ('done') or stop() ('stopped'). */
@@ -133,10 +147,16 @@ export class WorkerRole {
       this.failures++;
       this.log.warn({ shard: a.shard, err: (err as Error).message, waitMs },
         'training the data shard failed (a PS may be restarting); reconnecting and resuming from the last committed position');
-      this.conn?.params.close();
-      this.conn = null;
+      this.dropConnection();
       await this.signal.wait(waitMs);
     }
+  }
+
+  private dropConnection(): void {
+    if (!this.conn) return;
+    this.throttlesBefore += this.conn.params.pushThrottles ?? 0;
+    this.conn.params.close();
+    this.conn = null;
   }
 
   private retryMs(): number {
@@ -147,8 +167,7 @@ export class WorkerRole {
   private async connection(): Promise<{ params: WorkerParams; trainer: Trainer }> {
     const map = this.map!;
     if (this.conn && this.conn.version === map.version) return this.conn;
-    this.conn?.params.close();
-    this.conn = null;
+    this.dropConnection();
     const params = this.deps.connect(map);
     const { trainer } = buildJob(this.deps.spec, params, this.deps.logger, this.deps.onStep);
     try {
