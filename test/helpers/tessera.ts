@@ -10,13 +10,16 @@ export interface TesseraRun {
   stderr: string;
 }
 
-export function runTessera(args: string[]): Promise<TesseraRun> {
+export function runTessera(args: string[], opts: { env?: NodeJS.ProcessEnv; onStderr?: (text: string, child: import('child_process').ChildProcess) => void } = {}): Promise<TesseraRun> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [TESSERA_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [TESSERA_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (c) => { stdout += c; });
-    p.stderr.on('data', (c) => { stderr += c; });
+    p.stderr.on('data', (c) => {
+      stderr += c;
+      opts.onStderr?.(stderr, p);
+    });
     p.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }

@@ -43,6 +43,30 @@ describe('tessera local (real processes)', function () {
     expect(lastJson(ev.stdout).auc).to.be.closeTo(out.auc, 1e-6);
   });
 
+  it('fails with the install command when etcd is missing, and stops every child on Ctrl-C', async () => {
+    const noEtcd = await runTessera(['local', '--run-dir', path.join(dir, 'no-etcd')], { env: { PATH: '/nonexistent' } });
+    expect(noEtcd.code).to.equal(2);
+    expect(noEtcd.stderr).to.contain('apt-get install -y etcd-server');
+
+    const name = `ctrl-c-${process.pid}`;
+    let sent = false;
+    const run = await runTessera(['local', '--synthetic-rows', '200000', '--name', name, '--run-dir', path.join(dir, 'ctrl-c')], {
+      // SIGINT once the cluster is up and training (the progress line shows samples).
+      onStderr: (text, child) => {
+        if (!sent && /samples [1-9]/.test(text)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      },
+    });
+    expect(sent, run.stderr).to.equal(true);
+    expect(run.code).to.equal(130);
+    expect(run.stderr).to.contain('stopping every process');
+    const pgrep = (pattern: string) => require('child_process').spawnSync('pgrep', ['-f', pattern]).stdout.toString().trim();
+    expect(pgrep(name), 'PS, chief and worker processes of the stopped cluster').to.equal('');
+    expect(pgrep(path.join(dir, 'ctrl-c', 'etcd-data')), 'its etcd').to.equal('');
+  });
+
   it('refuses a second worker with a live worker\'s id, and a different spec under the same job name', async () => {
     const data = await syntheticData(20_000);
     const runDir = path.join(dir, 'refusals');
