@@ -83,6 +83,7 @@ export class Chief {
     });
     const changes = await store.watch(() => this.signal.notify());
     try {
+      await this.lowerAbandonedBarrier();
       return await this.loop();
     } finally {
       await Promise.allSettled([members.stop(), changes.stop()]);
@@ -166,6 +167,14 @@ export class Chief {
     if (!(await this.deps.store.revoke(a))) return;
     const why = a.epoch !== undefined && workerLive ? 'shard finished or epoch over' : 'worker incarnation gone';
     this.log.info({ shard: a.shard, worker: a.worker, incarnation: a.incarnation, why }, 'took back data shard');
+  }
+
+  /** A barrier raised by a chief that died mid-checkpoint would hold the workers forever. */
+  private async lowerAbandonedBarrier(): Promise<void> {
+    const b = await this.deps.store.barrier();
+    if (b?.phase !== 'pause') return;
+    await this.deps.store.putBarrier({ id: b.id, phase: 'resume' });
+    this.log.warn({ checkpoint: b.id }, 'lowered the barrier of a checkpoint the previous chief did not finish');
   }
 
   /** Restores the PS rows and the job state from the requested checkpoint, once per job. */

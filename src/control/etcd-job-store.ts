@@ -138,6 +138,11 @@ export class EtcdJobStore implements JobStore {
     return out;
   }
 
+  async barrier(): Promise<Barrier | undefined> {
+    const text = await this.ns.get(KEYS.CHECKPOINT_BARRIER).options(callOptions()).string();
+    return text === null ? undefined : parseBarrier(text);
+  }
+
   async checkpointPointer(): Promise<CheckpointPointer | undefined> {
     const text = await this.ns.get(KEYS.CHECKPOINTS_LATEST).options(callOptions()).string();
     return text === null ? undefined : parseCheckpointPointer(text);

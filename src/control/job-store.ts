@@ -55,5 +55,6 @@ export interface JobStore {
   // ---- anyone
   status(): Promise<JobStatus | undefined>;
   acks(): Promise<BarrierAck[]>;
+  barrier(): Promise<Barrier | undefined>;
   checkpointPointer(): Promise<CheckpointPointer | undefined>;
 }
