@@ -66,6 +66,7 @@ export class Chief {
   private lastLoss: number | null = null;
   private stopped = false;
   private restored = false;
+  private barrierChecked = false;
   private lastCheckpointAt: number;
 
   constructor(private readonly deps: ChiefDeps) {
@@ -83,7 +84,6 @@ export class Chief {
     });
     const changes = await store.watch(() => this.signal.notify());
     try {
-      await this.lowerAbandonedBarrier();
       return await this.loop();
     } finally {
       await Promise.allSettled([members.stop(), changes.stop()]);
@@ -119,6 +119,10 @@ export class Chief {
   /** One reconcile; returns the state once the job is done. */
   private async step(tickMs: number): Promise<{ result: JobResult | undefined } | undefined> {
     {
+      if (!this.barrierChecked) {
+        await this.lowerAbandonedBarrier();
+        this.barrierChecked = true;
+      }
       if (this.psChanged && !(await this.attachPs())) {
         await this.signal.wait(tickMs);
         return undefined;
