@@ -10,6 +10,7 @@ import { parseArgs, ParsedArgs } from '../../../src/cli/args';
 import { loadPsConfig } from '../../../src/ps/config';
 import { parseJobSpec } from '../../../src/spec/job-spec';
 import { INTEGER_FLAGS, REQUIRED_FLAGS, ROLE_OPTIONS } from '../role-options';
+import { expandK8s } from './expansion';
 import { Finding, findingAt, pointer } from './finding';
 import type { K8sObject, Manifest } from './manifests';
 import { byKind, containerHasPort, PodTemplate, podTemplates } from './pods';
@@ -87,7 +88,7 @@ function podEnv(pod: PodTemplate, c: K8sObject, manifests: Manifest[]): Record<s
 }
 
 function expand(s: string, env: Record<string, string>): string {
-  return s.replace(/(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name: string) => env[name] ?? m);
+  return expandK8s(s, env);
 }
 
 function str(r: RoleContainer, flag: string): string | undefined {
