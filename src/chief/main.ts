@@ -62,7 +62,7 @@ export async function runChief(argv: string[]): Promise<number> {
   try {
     const spec = await resolveJobSpec({ client: etcd, job, logger, specPath: o.spec, force: args.options.force === true, overrides: { data: o.data, eval: o.eval, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1) } });
     const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND);
-    await membership.register('chief', rt.id, rt.health.addr);
+    await membership.register('chief', rt.id, rt.advertise);
     const trainPaths = (spec.data.train ?? '').split(',').map((p) => p.trim()).filter(Boolean);
     const shardCount = o.shards === undefined ? undefined : intOption(args, 'shards', 1);
     const checkpointDir = o['checkpoint-dir'];
@@ -72,7 +72,7 @@ export async function runChief(argv: string[]): Promise<number> {
     // and campaigns again: whoever leads next resumes from etcd, which may be this process.
     for (let term = 0; !stopped; term++) {
       logger.info({ backend: backend.name, term }, 'campaigning to lead the job');
-      const handle = await Promise.race([campaignWithRetry(election, rt.id, rt.health.addr, logger, () => stopped), stop.then(() => null)]);
+      const handle = await Promise.race([campaignWithRetry(election, rt.id, rt.advertise, logger, () => stopped), stop.then(() => null)]);
       if (handle === null) return 0;
       lost = false;
       metrics.setLeader(true);

@@ -24,6 +24,7 @@ export const ROLE_OPTIONS: Record<string, OptionSpec> = {
   'metrics-port': { type: 'string', describe: 'Prometheus GET /metrics port (logged as metricsUrl); 0 picks a free one', default: '0' },
   'lease-ttl': { type: 'string', describe: 'etcd lease TTL in seconds', default: '5' },
   'log-level': { type: 'string', describe: 'pino log level [TESSERA_LOG_LEVEL]' },
+  advertise: { type: 'string', describe: 'host:port registered in etcd (default: the bound address; with --host 0.0.0.0, $POD_IP or the hostname)' },
 };
 
 export interface RoleRuntime {
@@ -33,6 +34,8 @@ export interface RoleRuntime {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly health: HealthServer;
+  /** The address registered in etcd for this process (its health port). */
+  readonly advertise: string;
   readonly leaseTtlS: number;
   /** Resolves with the signal name on SIGINT or SIGTERM. */
   readonly stopping: Promise<string>;
@@ -54,12 +57,14 @@ export async function startRoleRuntime(role: MetricsRole, args: ParsedArgs, defa
     .catch(async (err: unknown) => { await health.stop(); throw err; });
   logger.info({ metricsUrl: metricsHttp.url, healthAddr: health.addr }, 'metrics and health listening');
   const etcd = createEtcdClient(etcdUrl);
+  const port = health.addr.slice(health.addr.lastIndexOf(':') + 1);
+  const advertise = o.advertise ?? (o.host === '0.0.0.0' ? `${process.env.POD_IP ?? hostname()}:${port}` : health.addr);
   const stopping = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
   return {
-    job, id, etcd, logger, metrics, health, leaseTtlS, stopping,
+    job, id, etcd, logger, metrics, health, advertise, leaseTtlS, stopping,
     close: async () => {
       await Promise.allSettled([metricsHttp.close(), health.stop()]);
       etcd.close();

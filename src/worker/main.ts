@@ -48,7 +48,7 @@ export async function runWorker(argv: string[]): Promise<number> {
     role?.stop();
   });
   try {
-    const reg = await membership.register('worker', rt.id, rt.health.addr);
+    const reg = await membership.register('worker', rt.id, rt.advertise);
     reg.on('lost', () => logger.warn('membership lease lost: this incarnation\'s shards will be taken back'));
     reg.on('failed', (err) => {
       logger.error({ err: err.message }, 'worker id taken by another process; stopping');
