@@ -58,7 +58,9 @@ export class SnapshotJobs {
     };
     this.remember(req.id, job);
     const t0 = performance.now();
-    const written = writeSnapshot(cursor, { root: req.root, psId: req.psId }).then((files) => {
+    // Start writing on the next turn of the event loop, so the Snapshot answer goes out first
+    // (the write's synchronous slab encoding would otherwise delay it).
+    const written = new Promise<void>((r) => setImmediate(r)).then(() => writeSnapshot(cursor, { root: req.root, psId: req.psId })).then((files) => {
       job.files = files;
       job.copiedSlabs = cursor.copyStats().copiedSlabs;
       job.state = 'DONE';

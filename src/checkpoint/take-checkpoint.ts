@@ -9,7 +9,7 @@
  */
 import * as path from 'path';
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import type { PsClient, PsSnapshotStatus } from '../worker/ps-client';
+import type { PsClient, PsSnapshotResult, PsSnapshotStatus } from '../worker/ps-client';
 import { Manifest, MANIFEST_FORMAT, writeManifest } from './manifest';
 
 export interface TakeCheckpointOptions {
@@ -43,12 +43,12 @@ export function buildManifest(opts: TakeCheckpointOptions, statuses: PsSnapshotS
 }
 
 /** Snapshots every PS into `root/<id>`, waits for the files, writes the manifest; returns it and the cut times. */
-export async function takeCheckpoint(client: PsClient, root: string, opts: TakeCheckpointOptions): Promise<{ manifest: Manifest; cutMs: number; writeMs: number }> {
+export async function takeCheckpoint(client: PsClient, root: string, opts: TakeCheckpointOptions): Promise<{ manifest: Manifest; cutMs: number; writeMs: number; cuts: PsSnapshotResult[] }> {
   const t0 = performance.now();
-  await client.snapshot(opts.id, root, opts.kind, opts.base);
+  const cuts = await client.snapshot(opts.id, root, opts.kind, opts.base);
   const cutMs = performance.now() - t0;
   const statuses = await client.awaitSnapshot(opts.id, opts.timeoutMs ?? 600_000);
   const manifest = buildManifest(opts, statuses);
   await writeManifest(path.join(root, opts.id), manifest);
-  return { manifest, cutMs, writeMs: performance.now() - t0 };
+  return { manifest, cutMs, writeMs: performance.now() - t0, cuts };
 }
