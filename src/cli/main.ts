@@ -43,6 +43,10 @@ const COMMANDS: Record<string, () => Command> = {
     const m = require('../worker/main') as typeof import('../worker/main');
     return { summary: 'one training worker: trains the data shards the chief assigns', help: () => m.WORKER_HELP, run: m.runWorker };
   },
+  checkpoint: () => {
+    const m = require('./checkpoint') as typeof import('./checkpoint');
+    return { summary: 'checkpoints on disk: ls DIR, inspect DIR/ID, verify DIR[/ID]', help: () => m.CHECKPOINT_HELP, run: m.runCheckpoint };
+  },
   gen: () => {
     const m = require('../gen/cli') as typeof import('../gen/cli');
     return { summary: 'write synthetic Criteo-format rows from a planted model', help: () => m.GEN_HELP, run: m.runGen };

@@ -9,6 +9,7 @@ import { createOptimizer } from '../ps/optimizers/registry';
 import type { OptimizerConfig } from '../ps/optimizers/optimizer';
 import { DEFAULT_SLAB_ROWS } from '../ps/store/embedding-table';
 import { EVICTION_META_BYTES_PER_ROW } from '../ps/store/row-eviction';
+import { SLOT_META_BYTES_PER_ROW } from '../ps/store/slot-meta';
 import { bytesForRows, RowCost } from '../ps/store/table-budget';
 import { checkWeightFormat } from '../ps/store/table-options';
 import { DEFAULT_NUM_BUCKETS } from '../sharding/buckets';
@@ -100,13 +101,13 @@ export async function runPlan(argv: string[]): Promise<number> {
   }
   const rowBytes = dim * (format === 'f16' ? 2 : 4) + stateWidth * 4;
   const cost: RowCost = {
-    rowBytes, metaBytes: args.options.eviction === true ? EVICTION_META_BYTES_PER_ROW : 0,
+    rowBytes, metaBytes: SLOT_META_BYTES_PER_ROW + (args.options.eviction === true ? EVICTION_META_BYTES_PER_ROW + 1 : 0),
     slabRows: DEFAULT_SLAB_ROWS, fixedBytes: 0, extraSlots: 0,
   };
   const p = planCapacity(rows, cost, positive(args, 'pod-gib') * GIB, positive(args, 'runtime-gib') * GIB);
   const gib = (x: number): string => `${(x / GIB).toFixed(1)} GiB`;
   process.stdout.write([
-    `table: ${rows} rows × dim ${dim}, ${kind} (${stateWidth} state floats), ${format} weights${cost.metaBytes ? ', eviction metadata' : ''}`,
+    `table: ${rows} rows × dim ${dim}, ${kind} (${stateWidth} state floats), ${format} weights${cost.metaBytes > SLOT_META_BYTES_PER_ROW ? ', eviction metadata' : ''}`,
     `payload: ${p.payloadBytesPerRow} bytes/row (weights + state + 8-byte id); resident: ${p.bytesPerRow.toFixed(1)} bytes/row ` +
       `(${(p.bytesPerRow / p.payloadBytesPerRow).toFixed(3)}×: index at its capacity, whole slabs)`,
     `pods: ${p.psCount} PS of ${gib(p.podBytes)} (${gib(p.runtimeBytes)} runtime each); fullest PS holds ${p.rowsPerPs} rows = ${gib(p.bytesPerPs)}`,

@@ -20,6 +20,14 @@ export const ERROR_CODES = {
   INTERNAL: 'TESSERA_ERR_INTERNAL',
   CONFIG: 'TESSERA_ERR_CONFIG',
   NOT_LEADER: 'TESSERA_ERR_NOT_LEADER',
+  /** a checkpoint file is missing, truncated, or fails its checksum */
+  CHECKPOINT_CORRUPT: 'TESSERA_ERR_CHECKPOINT_CORRUPT',
+  /** no checkpoint with that id (or no complete checkpoint at all) under the root */
+  CHECKPOINT_NOT_FOUND: 'TESSERA_ERR_CHECKPOINT_NOT_FOUND',
+  /** a checkpoint's table does not match the table on the PS (dim, state width, weight format) */
+  INCOMPATIBLE_SPEC: 'TESSERA_ERR_INCOMPATIBLE_SPEC',
+  /** a snapshot is already being written, or an incremental's base is unknown to this PS */
+  SNAPSHOT_CONFLICT: 'TESSERA_ERR_SNAPSHOT_CONFLICT',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -6,6 +6,9 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import { asBytes, f32FromBytes } from '../wire/key-block';
 import { psAdminService } from '../wire/services';
 import { toServiceError } from '../wire/status-map';
+import type { Logger } from '../common/logger';
+import { silentLogger } from '../common/logger';
+import { checkpointHandlers } from './checkpoint-handlers';
 import type { PsNode } from './ps-node';
 import { tableSpecFromWire, WireTableSpec } from './table-spec-wire';
 
@@ -25,9 +28,20 @@ function unary<Req, Res>(body: (req: Req) => Res): Unary<Req, Res> {
   };
 }
 
+/** Like `unary`, for handlers that finish asynchronously. */
+function unaryAsync<Req, Res>(body: (req: Req) => Promise<Res>): Unary<Req, Res> {
+  return (call, cb) => {
+    body(call.request).then((res) => cb(null, res), (err: unknown) => cb(toServiceError(err)));
+  };
+}
+
 /** Registers the admin service for `node` on `server`. */
-export function addAdminService(server: grpc.Server, node: PsNode): void {
+export function addAdminService(server: grpc.Server, node: PsNode, logger: Logger = silentLogger()): void {
+  const ckpt = checkpointHandlers(node, logger);
   server.addService(psAdminService().service, {
+    Snapshot: unary(ckpt.snapshot),
+    SnapshotStatus: unary(ckpt.snapshotStatus),
+    Restore: unaryAsync(ckpt.restore),
     CreateTable: unary((req: { spec: WireTableSpec }) => ({ created: node.createTable(tableSpecFromWire(req.spec)) })),
     DropTable: unary((req: { name: string }) => ({ dropped: node.dropTable(req.name) })),
     SetShardMap: unary((req: { version: number; psIndex: number; numBuckets: number; ownedBuckets: Buffer }) => {

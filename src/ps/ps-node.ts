@@ -5,13 +5,18 @@
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
-import { bucketOf } from '../sharding/buckets';
+import { bucketOf, DEFAULT_NUM_BUCKETS } from '../sharding/buckets';
 import { Encoding } from '../wire/data-plane-codec';
 import { decodeF16, encodeF16 } from '../wire/f16';
 import { f32FromBytes, idsFromBytes } from '../wire/key-block';
 import { DenseTable } from './store/dense-table';
 import { EmbeddingTable } from './store/embedding-table';
 import { TableInfo, TableSpec, TableStore } from './store/table-store';
+import { denseAtCut, SnapshotCursor, SnapshotOptions } from './snapshot-cursor';
+
+/** Cuts a PS remembers as possible bases of an incremental snapshot (older ones are refused). */
+export const KNOWN_CUTS = 16;
+const CHECKPOINT_ID_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 
 export interface PsNodeConfig {
   /** Largest data-plane request accepted, in bytes. */
@@ -69,6 +74,12 @@ export class PsNode {
   readonly counters: PsCounters = { pulls: 0, pushes: 0, rowsPulled: 0, rowsPushed: 0, rejected: 0 };
   private version = 0;
   private owned: Uint8Array | null = null; // bucket -> 1 if this PS owns it; null = owns all
+  private numBuckets = DEFAULT_NUM_BUCKETS;
+  /** Snapshot epoch: rows changed now are stamped with it; each cut advances it. */
+  private epoch = 1;
+  /** checkpoint id → the epoch right after its cut (rows stamped >= it changed since). */
+  private readonly knownCuts = new Map<string, number>();
+  private snapshot: SnapshotCursor | null = null;
   private scratch = new Float32Array(0);
   private readonly touchedDense = new Set<string>(); // dense tables pushed to or assigned
   private fencedReason: string | null = null;
@@ -106,6 +117,8 @@ export class PsNode {
   createTable(spec: TableSpec): boolean {
     const existed = this.store.has(spec.name);
     this.store.create(spec);
+    const created = this.store.get(spec.name);
+    if (!existed && created instanceof EmbeddingTable && this.epoch > 1) created.setEpoch(this.epoch);
     if (!existed) this.log.info({ table: spec.name, kind: spec.kind }, 'table created');
     return !existed;
   }
@@ -139,6 +152,7 @@ export class PsNode {
     const previous = this.version;
     this.version = version;
     this.owned = owned;
+    this.numBuckets = numBuckets;
     this.log.info({ previous, version, owned: ownedBuckets?.length ?? 'all' }, 'shard map installed');
     return previous;
   }
@@ -239,6 +253,140 @@ export class PsNode {
     });
     if (n > 0) chunks.push({ ids: ids.subarray(0, 2 * n), values: values.subarray(0, n * dim), dim });
     yield* chunks;
+  }
+
+  /** Buckets per table in the installed shard map (DEFAULT_NUM_BUCKETS before one is installed). */
+  get bucketCount(): number {
+    return this.numBuckets;
+  }
+
+  /**
+   * Takes a consistent cut of every table, synchronously and in O(slabs): the returned cursor
+   * yields each embedding table's rows (only the buckets this PS owns) exactly as they are now,
+   * grouped by bucket, while pulls and pushes go on (copy-on-write per slab). Dense tables are
+   * copied whole. An incremental snapshot yields only rows created or written since the cut of
+   * `baseId`, plus the ids evicted since then (`tombstones`). One snapshot at a time.
+   */
+  beginSnapshot(opts: SnapshotOptions): SnapshotCursor {
+    const t0 = this.now();
+    if (this.snapshot) {
+      throw bad(ERROR_CODES.SNAPSHOT_CONFLICT, `snapshot "${opts.id}": snapshot "${this.snapshot.cut.id}" is still being written`);
+    }
+    if (typeof opts.id !== 'string' || !CHECKPOINT_ID_PATTERN.test(opts.id)) {
+      throw bad(ERROR_CODES.INVALID_ARGUMENT, `checkpoint_id: ${JSON.stringify(opts.id)} must be 1-128 characters of [A-Za-z0-9_.-]`);
+    }
+    let sinceEpoch = 0;
+    if (opts.kind === 'incremental') {
+      const base = opts.baseId === undefined ? undefined : this.knownCuts.get(opts.baseId);
+      if (base === undefined) {
+        throw bad(ERROR_CODES.SNAPSHOT_CONFLICT, `base_id: checkpoint "${opts.baseId ?? ''}" was not cut on this PS since it started (known: ${[...this.knownCuts.keys()].join(', ') || 'none'}); take a full checkpoint`);
+      }
+      sinceEpoch = base;
+    } else if (opts.kind !== 'full') {
+      throw bad(ERROR_CODES.INVALID_ARGUMENT, `kind: must be "full" or "incremental", got ${JSON.stringify(opts.kind)}`);
+    }
+    const nextEpoch = this.epoch + 1;
+    const snaps = [];
+    const dense = [];
+    let cutRows = 0;
+    const specs: TableSpec[] = [];
+    for (const info of this.store.list()) {
+      const t = this.store.get(info.name);
+      specs.push(this.store.spec(info.name));
+      if (t instanceof DenseTable) {
+        dense.push(denseAtCut(t));
+        continue;
+      }
+      cutRows += t.size;
+      snaps.push({ table: t, snap: t.beginSnapshot({ sinceEpoch, nextEpoch, numBuckets: this.numBuckets, owned: this.owned }) });
+    }
+    this.epoch = nextEpoch;
+    this.rememberCut(opts.id, nextEpoch);
+    const cut = {
+      id: opts.id, kind: opts.kind, baseId: opts.baseId, numBuckets: this.numBuckets, shardMapVersion: this.version,
+      cutRows, cutMicros: Math.round((this.now() - t0) * 1000), tables: specs,
+    };
+    const cursor = new SnapshotCursor(cut, snaps, dense, () => { if (this.snapshot === cursor) this.snapshot = null; });
+    this.snapshot = cursor;
+    this.log.info({ id: opts.id, kind: opts.kind, baseId: opts.baseId, cutRows, cutMicros: cut.cutMicros }, 'snapshot cut');
+    return cursor;
+  }
+
+  /** True while a snapshot is being written (restores are refused meanwhile). */
+  get snapshotting(): boolean {
+    return this.snapshot !== null;
+  }
+
+  /**
+   * Checks that embedding table `name` exists and can take a checkpoint's rows of this layout;
+   * TESSERA_ERR_INCOMPATIBLE_SPEC names the table and the field that differs.
+   */
+  checkRestorable(name: string, layout: { dim: number; stateWidth: number; weightFormat: string }): EmbeddingTable {
+    const t = this.store.getEmbedding(name);
+    for (const field of ['dim', 'stateWidth', 'weightFormat'] as const) {
+      if (t[field] !== layout[field]) {
+        throw bad(ERROR_CODES.INCOMPATIBLE_SPEC,
+          `table "${name}": checkpoint has ${field} ${layout[field]}, the table on this PS has ${field} ${t[field]}`);
+      }
+    }
+    if (this.snapshot) throw bad(ERROR_CODES.SNAPSHOT_CONFLICT, `table "${name}": cannot restore while snapshot "${this.snapshot.cut.id}" is being written`);
+    return t;
+  }
+
+  /** Removes the rows of `buckets` (bucket → 1) from table `name` before a restore; returns the count. */
+  clearBuckets(name: string, buckets: Uint8Array | null): number {
+    return this.store.getEmbedding(name).clearBuckets(buckets, this.numBuckets);
+  }
+
+  /**
+   * Loads checkpoint rows `[from, to)` into table `name` bit-exactly (weights in the table's
+   * stored format, optimizer state as saved); `keep` filters rows (by bucket).
+   */
+  restoreRows(name: string, ids: Uint32Array, weights: Float32Array | Uint16Array, state: Float32Array,
+    from: number, to: number, keep?: (k: number) => boolean): number {
+    return this.store.getEmbedding(name).loadRows(ids, weights, state, from, to, keep);
+  }
+
+  /** Removes checkpoint tombstones (ids evicted in an incremental's interval) from table `name`. */
+  deleteRows(name: string, ids: Uint32Array, keep?: (k: number) => boolean): number {
+    return this.store.getEmbedding(name).deleteIds(ids, keep);
+  }
+
+  /** Sets a dense table's weights and optimizer state from a checkpoint. */
+  restoreDense(name: string, values: Float32Array, state: Float32Array): void {
+    const t = this.store.getDense(name);
+    if (state.length !== t.state.length) {
+      throw bad(ERROR_CODES.INCOMPATIBLE_SPEC, `table "${name}": checkpoint has state width ${state.length}, the table on this PS has ${t.state.length}`);
+    }
+    if (values.length !== t.size) {
+      throw bad(ERROR_CODES.INCOMPATIBLE_SPEC, `table "${name}": checkpoint has size ${values.length}, the table on this PS has size ${t.size}`);
+    }
+    t.restore(values, state);
+    this.touchedDense.add(name);
+  }
+
+  /**
+   * Ends a restore of checkpoint `id`: advances the epoch so `id` can serve as the base of the
+   * next incremental snapshot (the rows just loaded are its content, not changes since).
+   */
+  finishRestore(id: string): void {
+    this.epoch++;
+    for (const info of this.store.list()) {
+      const t = this.store.get(info.name);
+      if (t instanceof EmbeddingTable) t.setEpoch(this.epoch);
+    }
+    this.rememberCut(id, this.epoch);
+  }
+
+  private rememberCut(id: string, epoch: number): void {
+    this.knownCuts.delete(id);
+    this.knownCuts.set(id, epoch);
+    while (this.knownCuts.size > KNOWN_CUTS) this.knownCuts.delete(this.knownCuts.keys().next().value as string);
+    const oldest = Math.min(...this.knownCuts.values());
+    for (const info of this.store.list()) {
+      const t = this.store.get(info.name);
+      if (t instanceof EmbeddingTable) t.pruneTombstones(oldest);
+    }
   }
 
   /** Tables, counters and memory. */

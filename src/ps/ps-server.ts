@@ -76,7 +76,7 @@ export async function startPsServer(opts: PsServerOptions): Promise<PsServer> {
   widenReceiveWindow(server, opts.logger);
   const health = new HealthRegistry({ '': 'SERVING', 'tessera.v1.ParameterServer': 'SERVING' });
   addDataService(server, node, opts.metrics ? new PsMetrics(opts.metrics, node) : undefined);
-  addAdminService(server, node);
+  addAdminService(server, node, opts.logger);
   health.addTo(server);
   const host = opts.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) => {

@@ -70,7 +70,7 @@ export class PsConnection {
   }
 
   /** Calls a PsAdmin method by name with a deadline. */
-  adminCall<Res>(method: 'CreateTable' | 'DropTable' | 'SetShardMap' | 'Stats' | 'AssignDense', req: object, timeoutMs: number): Promise<Res> {
+  adminCall<Res>(method: 'CreateTable' | 'DropTable' | 'SetShardMap' | 'Stats' | 'AssignDense' | 'Snapshot' | 'SnapshotStatus' | 'Restore', req: object, timeoutMs: number): Promise<Res> {
     return this.unary<Res>(this.admin, method, req, timeoutMs);
   }
 

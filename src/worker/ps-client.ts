@@ -30,6 +30,8 @@ import { decodeF16, encodeF16 } from '../wire/f16';
 import { DEFAULT_MAX_REQUEST_BYTES } from '../wire/grpc-options';
 import { asBytes, f32FromBytes, IdArray, idsFromBytes } from '../wire/key-block';
 import { PsConnection, PsStats } from '../wire/ps-connection';
+import * as path from 'path';
+import { readManifest, CheckpointFileEntry } from '../checkpoint/manifest';
 import { PushWindow } from './push-window';
 import { withRetry } from './retry';
 
@@ -52,6 +54,27 @@ export interface PsClientOptions {
 }
 
 const DENSE_SALT_FIELD = '__tessera_dense_table__';
+/** How often awaitSnapshot polls SnapshotStatus. */
+const SNAPSHOT_POLL_MS = 25;
+/** Deadline of one Restore call: it reads and loads this PS's share of the checkpoint. */
+const RESTORE_TIMEOUT_MS = 30 * 60_000;
+
+/** One PS's answer to Snapshot. */
+export interface PsSnapshotResult { psId: number; addr: string; cutRows: number; cutMicros: number }
+
+/** One PS's SnapshotStatus. */
+export interface PsSnapshotStatus {
+  psId: number;
+  addr: string;
+  state: 'WRITING' | 'DONE' | 'FAILED';
+  files: CheckpointFileEntry[];
+  error: string;
+  /** wire-level specs of the tables in the snapshot */
+  tables: Record<string, unknown>[];
+  numBuckets: number;
+  shardMapVersion: number;
+  copiedSlabs: number;
+}
 
 export class PsClient {
   private shardMap: ShardMap;
@@ -245,6 +268,67 @@ export class PsClient {
         yield { ids: idsFromBytes(chunk.ids), values: f32FromBytes(chunk.values), dim: chunk.dim };
       }
     }
+  }
+
+  /**
+   * Takes checkpoint `id`'s cut on every PS in parallel; each returns as soon as its cut is taken
+   * and writes `dir/<id>/ps-<psId>/` in the background (see awaitSnapshot).
+   */
+  async snapshot(id: string, dir: string, kind: 'full' | 'incremental', baseId?: string): Promise<PsSnapshotResult[]> {
+    return Promise.all(this.conns.map(async (c, i) => {
+      const psId = this.shardMap.ps[i].id;
+      const req = { checkpointId: id, dir, kind, baseId: baseId ?? '', psId };
+      // Not retried: a cut is not idempotent (a retry after a lost answer is refused as a conflict).
+      const res = await c.adminCall<{ cutRows: number; cutMicros: number }>('Snapshot', req, this.callTimeoutMs);
+      return { psId, addr: c.addr, cutRows: res.cutRows, cutMicros: res.cutMicros };
+    }));
+  }
+
+  /** SnapshotStatus of checkpoint `id` on every PS, in shard-map order. */
+  async snapshotStatus(id: string): Promise<PsSnapshotStatus[]> {
+    return Promise.all(this.conns.map(async (c, i) => {
+      const res = await this.call(`SnapshotStatus on ${c.addr}`, () =>
+        c.adminCall<Omit<PsSnapshotStatus, 'psId' | 'addr'>>('SnapshotStatus', { checkpointId: id }, this.callTimeoutMs));
+      return { ...res, psId: this.shardMap.ps[i].id, addr: c.addr };
+    }));
+  }
+
+  /** Polls until every PS has written snapshot `id`; throws naming a PS that failed, or at the timeout. */
+  async awaitSnapshot(id: string, timeoutMs: number): Promise<PsSnapshotStatus[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const all = await this.snapshotStatus(id);
+      const failed = all.find((s) => s.state === 'FAILED');
+      if (failed) throw new TesseraError(ERROR_CODES.CHECKPOINT_CORRUPT, `snapshot "${id}" failed on ps ${failed.psId} (${failed.addr}): ${failed.error}`);
+      if (all.every((s) => s.state === 'DONE')) return all;
+      if (Date.now() > deadline) {
+        const slow = all.filter((s) => s.state !== 'DONE').map((s) => `ps ${s.psId} (${s.addr})`).join(', ');
+        throw new TesseraError(ERROR_CODES.DEADLINE, `snapshot "${id}": still writing after ${timeoutMs} ms on ${slow}`);
+      }
+      // Polling (not sleeping to order events): the status only moves towards DONE or FAILED.
+      await new Promise((r) => setTimeout(r, SNAPSHOT_POLL_MS));
+    }
+  }
+
+  /**
+   * Restores checkpoint `root/id` (with its chain) onto every PS of this client's shard map, in
+   * parallel: each PS loads the buckets it owns now and the dense tables placed on it, so the
+   * checkpoint may come from any number of PS. Tables must exist (createTable) first.
+   */
+  async restore(root: string, id: string): Promise<{ psId: number; tables: { table: string; rows: number }[] }[]> {
+    const m = this.shardMap;
+    const manifest = await readManifest(path.join(root, id));
+    const dense = manifest.tables.filter((t) => t.kind === 'DENSE').map((t) => String(t.name));
+    return Promise.all(this.conns.map(async (c, i) => {
+      const req = {
+        root, checkpointId: id, numBuckets: m.numBuckets,
+        buckets: asBytes(Uint16Array.from(bucketsOwnedBy(m, i))),
+        denseTables: dense.filter((t) => this.ownerOfDense(t) === i),
+      };
+      const res = await this.call(`Restore on ${c.addr}`, () =>
+        c.adminCall<{ tables: { table: string; rows: number }[] }>('Restore', req, RESTORE_TIMEOUT_MS));
+      return { psId: m.ps[i].id, tables: res.tables };
+    }));
   }
 
   /** Waits for every outstanding push and throws the first failure. */

@@ -28,9 +28,13 @@ import { DEFAULT_INITIALIZER, InitializerConfig, initRow, validateInitializer } 
 import type { RowStorage, WeightFormat } from './row-storage';
 import { EVICTION_META_BYTES_PER_ROW, EvictionCounts, RowEviction } from './row-eviction';
 import { checkFinite, checkIds, checkRegion, growInt32 } from './row-ops';
+import { SlotMeta, SLOT_META_BYTES_PER_ROW } from './slot-meta';
 import { rowsForBytes } from './table-budget';
+import { TableSnapshot } from './table-snapshot';
+import { TombstoneLog } from './tombstone-log';
 import { AdmissionConfig, checkWeightFormat, EvictionConfig, validateAdmission, validateEviction } from './table-options';
 import { checkDim, checkSeed, checkTableName } from './table-spec';
+import { bucketOf } from '../../sharding/buckets';
 
 /** Default rows per slab: 2^16 rows, 8 MiB per slab for dim 16 with Adagrad. */
 export const DEFAULT_SLAB_ROWS = 1 << 16;
@@ -102,6 +106,15 @@ export class EmbeddingTable {
   /** Slot of the shared unknown row, or -1 (unadmitted ids then read zeros). */
   private readonly unknownSlot: number;
   private readonly grad: GradSum;
+  /** Slot → id, change stamp and liveness (checkpoints, slot-meta.ts). */
+  private readonly meta: SlotMeta;
+  /** Evicted ids since the oldest possible incremental base; only after the first snapshot. */
+  private readonly tombs = new TombstoneLog();
+  private trackTombstones = false;
+  /** Snapshot epoch stamped on rows as they change (see beginSnapshot). */
+  private epoch = 1;
+  /** The snapshot being written, which must see every change before it happens. */
+  private snap: TableSnapshot | null = null;
   private rowCount = 0;
   private rowScratch: Int32Array = new Int32Array(0);
 
@@ -125,10 +138,12 @@ export class EmbeddingTable {
       : new F32RowSlabs(this.dim, this.stateWidth, slabRows);
     this.index = new IdIndex(expected);
     this.grad = new GradSum(this.dim);
+    this.meta = new SlotMeta(slabRows, this.eviction !== null);
     this.sketch = this.admission ? new CountMinSketch(this.admission.sketchWidth, this.admission.sketchDepth) : null;
     const unknown = this.admission?.unadmitted === 'unknown';
     this.evict = this.eviction
-      ? new RowEviction(this.eviction, this.rowBudget(this.eviction, slabRows, unknown), slabRows, opts.now ?? (() => performance.now()))
+      ? new RowEviction(this.eviction, this.rowBudget(this.eviction, slabRows, unknown), slabRows,
+        opts.now ?? (() => performance.now()), (r) => this.onEvicted(r))
       : null;
     this.unknownSlot = unknown ? this.newSlot(UNKNOWN_ID, UNKNOWN_ID) : -1;
   }
@@ -155,7 +170,8 @@ export class EmbeddingTable {
 
   /** Bytes used by the id index, the row slabs, eviction metadata and the admission sketch. */
   memoryBytes(): number {
-    return this.index.bytes() + this.storage.bytes() + (this.evict?.bytes() ?? 0) + (this.sketch?.bytes() ?? 0);
+    return this.index.bytes() + this.storage.bytes() + this.meta.bytes() + this.tombs.bytes()
+      + (this.evict?.bytes() ?? 0) + (this.sketch?.bytes() ?? 0);
   }
 
   /** Admission and eviction counters (a copy). */
@@ -217,7 +233,9 @@ export class EmbeddingTable {
     checkFinite(this.name, 'grads', grads, this.dim, ids);
     const rows = this.resolve(ids, n, true);
     const u = this.grad.sum(rows, n, grads);
+    if (this.snap) this.snap.guardRows(this.grad.uniq, u);
     this.storage.applyRows(this.opt, this.grad.uniq, u, this.grad.gsum);
+    this.meta.stampRows(this.grad.uniq, u, this.epoch);
     this.evict?.afterPush(this.index, n);
     return u;
   }
@@ -249,12 +267,145 @@ export class EmbeddingTable {
     checkRegion(this.name, 'state', state, 0, this.stateWidth, true);
     checkFinite(this.name, 'weights', weights, this.dim, null);
     checkFinite(this.name, 'state', state, this.stateWidth, null);
-    let r = this.index.find(lo, hi);
-    if (r < 0) {
-      if (this.evict?.bounded && this.size + 1 > this.evict.maxRows) this.evict.makeRoom(this.index, this.size + 1 - this.evict.maxRows);
-      r = this.insert(lo, hi, false);
-    }
+    const r = this.slotFor(lo, hi);
     this.storage.write(r, weights, 0, state, 0);
+    this.meta.assign(r, lo, hi, this.epoch);
+    if (this.evict) this.evict.unpin(Int32Array.of(r), 1);
+  }
+
+  /**
+   * Takes a cut of the table (O(slabs), nothing copied yet): the returned snapshot reads every
+   * row as it is now, while pulls and pushes go on (table-snapshot.ts). Rows stamped before
+   * `sinceEpoch` are left out (incremental; 0 = all). Then the epoch advances to `nextEpoch`, so
+   * rows changed from now on carry a stamp the next incremental snapshot will pick.
+   */
+  beginSnapshot(opts: { sinceEpoch: number; nextEpoch: number; numBuckets: number; owned: Uint8Array | null }): TableSnapshot {
+    if (this.snap) throw new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, `table "${this.name}": a snapshot is already being written`);
+    const snap = new TableSnapshot({
+      table: this.name, dim: this.dim, stateWidth: this.stateWidth, weightFormat: this.weightFormat,
+      storage: this.storage, meta: this.meta, cutSlots: this.rowCount, excludeSlot: this.unknownSlot,
+      sinceEpoch: opts.sinceEpoch, numBuckets: opts.numBuckets, owned: opts.owned,
+      tombstones: opts.sinceEpoch > 0 ? this.tombs.since(opts.sinceEpoch) : new Uint32Array(0),
+    });
+    this.snap = snap;
+    this.setEpoch(opts.nextEpoch);
+    return snap;
+  }
+
+  /** Stops guarding writes for `snap` (written, failed or abandoned). */
+  endSnapshot(snap: TableSnapshot): void {
+    if (this.snap === snap) this.snap = null;
+  }
+
+  /** True while a snapshot of this table is being written. */
+  get snapshotting(): boolean {
+    return this.snap !== null;
+  }
+
+  /** Sets the epoch stamped on changed rows from now on; evictions are logged from the first cut. */
+  setEpoch(epoch: number): void {
+    this.epoch = epoch;
+    this.trackTombstones = true;
+  }
+
+  /** Forgets evictions older than `minEpoch` (no incremental base that old is kept). */
+  pruneTombstones(minEpoch: number): void {
+    this.tombs.prune(minEpoch);
+  }
+
+  /**
+   * Removes every row whose bucket has `buckets[b] === 1` (null: every row), before a restore
+   * loads them. When that is every resident row, slots are reset for reuse; otherwise the rows
+   * leave the index and, without eviction's free list, their slots stay allocated.
+   * @returns rows removed
+   */
+  clearBuckets(buckets: Uint8Array | null, numBuckets: number): number {
+    this.refuseWhileSnapshotting('clear');
+    const inSet = (r: number): boolean => {
+      if (!buckets) return true;
+      const [lo, hi] = this.meta.idOf(r);
+      return buckets[bucketOf(lo, hi, numBuckets)] === 1;
+    };
+    let keep = 0;
+    this.index.forEach((_lo, _hi, r) => { if (!inSet(r)) keep++; });
+    const removed = this.size - keep;
+    if (keep === 0) {
+      this.index.clear();
+      this.rowCount = this.unknownSlot >= 0 ? this.unknownSlot + 1 : 0;
+      this.meta.clearLive();
+      this.evict?.reset();
+      this.tombs.clear();
+      return removed;
+    }
+    this.index.sweep(0, this.index.capacity, Infinity, (r) => {
+      if (!inSet(r)) return false;
+      this.meta.free(r);
+      this.evict?.free(r);
+      return true;
+    });
+    return removed;
+  }
+
+  /**
+   * Inserts or overwrites rows `[from, to)` of a checkpoint chunk bit-exactly: `ids` (lo, hi
+   * pairs), `weights` in the stored format (float32, or fp16 bits for `f16` tables) and `state`.
+   * `keep(k)` may skip rows (a bucket this PS does not own).
+   */
+  loadRows(ids: Uint32Array, weights: Float32Array | Uint16Array, state: Float32Array, from: number, to: number, keep?: (k: number) => boolean): number {
+    this.refuseWhileSnapshotting('load');
+    const { dim, stateWidth: sw } = this;
+    let loaded = 0;
+    for (let k = from; k < to; k++) {
+      if (keep && !keep(k)) continue;
+      const lo = ids[2 * k];
+      const hi = ids[2 * k + 1];
+      const r = this.slotFor(lo, hi);
+      this.storage.writeStored(r, weights, k * dim, state, k * sw);
+      this.meta.assign(r, lo, hi, this.epoch);
+      if (this.evict) this.evict.unpin(Int32Array.of(r), 1);
+      loaded++;
+    }
+    return loaded;
+  }
+
+  /** Removes the ids (lo, hi pairs) that are resident (tombstones of a checkpoint chain). */
+  deleteIds(ids: Uint32Array, keep?: (k: number) => boolean): number {
+    this.refuseWhileSnapshotting('delete');
+    let removed = 0;
+    for (let k = 0; k < ids.length >>> 1; k++) {
+      if (keep && !keep(k)) continue;
+      const r = this.index.remove(ids[2 * k], ids[2 * k + 1]);
+      if (r < 0) continue;
+      this.meta.free(r);
+      this.evict?.free(r);
+      removed++;
+    }
+    return removed;
+  }
+
+  private refuseWhileSnapshotting(what: string): void {
+    if (this.snap) throw new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, `table "${this.name}": cannot ${what} rows while a snapshot is being written`);
+  }
+
+  /** Slot of `(lo, hi)`, inserting it (under the row budget) without initialising it. */
+  private slotFor(lo: number, hi: number): number {
+    const r = this.index.find(lo, hi);
+    if (r >= 0) {
+      if (this.snap) this.snap.guard(r);
+      return r;
+    }
+    if (this.evict?.bounded && this.size + 1 > this.evict.maxRows) this.evict.makeRoom(this.index, this.size + 1 - this.evict.maxRows);
+    return this.insert(lo, hi, false);
+  }
+
+  /** Eviction freed slot `r`: keep its row for a pending snapshot, log the id for incrementals. */
+  private onEvicted(r: number): void {
+    if (this.snap) this.snap.guard(r);
+    this.meta.free(r);
+    if (this.trackTombstones) {
+      const [lo, hi] = this.meta.idOf(r);
+      this.tombs.add(lo, hi, this.epoch);
+    }
   }
 
   /** Row slots of `ids` into the shared scratch, creating (or admitting) missing rows. */
@@ -335,7 +486,10 @@ export class EmbeddingTable {
     if (r !== next) return r;
     if (next === fresh) this.rowCount++;
     else this.evict!.claim(next);
+    if (this.snap) this.snap.guard(r);
     this.storage.ensure(r);
+    this.meta.ensure(r);
+    this.meta.assign(r, lo, hi, this.epoch);
     this.evict?.ensure(r);
     if (init) this.storage.initRow(r, lo, hi, this.initializer, this.seed, this.opt);
     this.evict?.created(r);
@@ -345,7 +499,10 @@ export class EmbeddingTable {
   /** Claims the next fresh slot for `(lo, hi)` (already inserted as `rowCount`) and fills it. */
   private fillNew(r: number, lo: number, hi: number): number {
     this.rowCount++;
+    if (this.snap) this.snap.guard(r);
     this.storage.ensure(r);
+    this.meta.ensure(r);
+    this.meta.assign(r, lo, hi, this.epoch);
     this.storage.initRow(r, lo, hi, this.initializer, this.seed, this.opt);
     return r;
   }
@@ -354,6 +511,8 @@ export class EmbeddingTable {
   private newSlot(lo: number, hi: number): number {
     const r = this.rowCount++;
     this.storage.ensure(r);
+    this.meta.ensure(r);
+    this.meta.assign(r, lo, hi, this.epoch);
     this.evict?.ensure(r);
     this.storage.initRow(r, lo, hi, this.initializer, this.seed, this.opt);
     return r;
@@ -386,7 +545,7 @@ export class EmbeddingTable {
     }
     if (cfg.maxBytes === undefined) return Infinity;
     const cost = {
-      rowBytes: this.storage.rowBytes, metaBytes: EVICTION_META_BYTES_PER_ROW, slabRows,
+      rowBytes: this.storage.rowBytes, metaBytes: EVICTION_META_BYTES_PER_ROW + SLOT_META_BYTES_PER_ROW + 1, slabRows,
       fixedBytes: this.sketch?.bytes() ?? 0, extraSlots: extra,
     };
     const rows = rowsForBytes(cfg.maxBytes, cost);

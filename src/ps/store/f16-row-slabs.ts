@@ -12,7 +12,9 @@
 import { halfDecodeTable, toHalfBits } from '../../wire/f16';
 import type { Optimizer } from '../optimizers/optimizer';
 import { InitializerConfig, initRow } from './initializers';
-import type { RowStorage } from './row-storage';
+import type { RowStorage, SlabView } from './row-storage';
+
+const EMPTY_STATE = new Float32Array(0);
 
 /** fp16 weights, float32 state. */
 export class F16RowSlabs implements RowStorage {
@@ -98,6 +100,25 @@ export class F16RowSlabs implements RowStorage {
     this.storeWeights(r, w.subarray(wOff, wOff + this.dim));
     const [st, stOff] = this.stateOf(r);
     st.set(s.subarray(sOff, sOff + this.stateWidth), stOff);
+  }
+
+  slabView(s: number): SlabView {
+    const sw = this.stateWidth;
+    return { weights: this.weights[s], wStride: this.dim, state: sw === 0 ? EMPTY_STATE : this.states[s], sOff: 0, sStride: sw };
+  }
+
+  copySlab(s: number): SlabView {
+    const sw = this.stateWidth;
+    return { weights: this.weights[s].slice(), wStride: this.dim, state: sw === 0 ? EMPTY_STATE : this.states[s].slice(), sOff: 0, sStride: sw };
+  }
+
+  writeStored(r: number, w: Float32Array | Uint16Array, wOff: number, s: Float32Array, sOff: number): void {
+    const { dim } = this;
+    const dst = this.weights[r >>> this.shift];
+    const off = (r & this.mask) * dim;
+    for (let j = 0; j < dim; j++) dst[off + j] = w[wOff + j];
+    const [st, stOff] = this.stateOf(r);
+    for (let j = 0; j < this.stateWidth; j++) st[stOff + j] = s[sOff + j];
   }
 
   private loadWeights(r: number, w: Float32Array): void {

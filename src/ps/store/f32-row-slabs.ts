@@ -11,7 +11,7 @@
  */
 import type { Optimizer } from '../optimizers/optimizer';
 import { InitializerConfig, initRow } from './initializers';
-import type { RowStorage } from './row-storage';
+import type { RowStorage, SlabView } from './row-storage';
 import { rowCopy } from './row-ops';
 
 /** Interleaved float32 weights and state. */
@@ -98,5 +98,23 @@ export class F32RowSlabs implements RowStorage {
     const off = (r & this.mask) * this.stride;
     slab.set(w.subarray(wOff, wOff + this.dim), off);
     slab.set(s.subarray(sOff, sOff + this.stateWidth), off + this.dim);
+  }
+
+  slabView(s: number): SlabView {
+    const slab = this.slabs[s];
+    return { weights: slab, wStride: this.stride, state: slab, sOff: this.dim, sStride: this.stride };
+  }
+
+  copySlab(s: number): SlabView {
+    const slab = this.slabs[s].slice();
+    return { weights: slab, wStride: this.stride, state: slab, sOff: this.dim, sStride: this.stride };
+  }
+
+  writeStored(r: number, w: Float32Array | Uint16Array, wOff: number, s: Float32Array, sOff: number): void {
+    const slab = this.slabs[r >>> this.shift];
+    const off = (r & this.mask) * this.stride;
+    const { dim, stateWidth } = this;
+    for (let j = 0; j < dim; j++) slab[off + j] = w[wOff + j];
+    for (let j = 0; j < stateWidth; j++) slab[off + dim + j] = s[sOff + j];
   }
 }

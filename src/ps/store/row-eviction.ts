@@ -57,7 +57,10 @@ export class RowEviction {
    * @param maxRows resident-row budget already derived from `maxRows`/`maxBytes` (Infinity: none)
    * @param now monotonic milliseconds (injected so tests control TTL by seconds)
    */
-  constructor(cfg: EvictionConfig, maxRows: number, readonly slabRows: number, private readonly now: () => number) {
+  constructor(
+    cfg: EvictionConfig, maxRows: number, readonly slabRows: number, private readonly now: () => number,
+    private readonly onEvict: (row: number) => void = () => undefined,
+  ) {
     this.maxRows = maxRows;
     this.ttl = cfg.ttlSteps ?? cfg.ttlSeconds ?? 0;
     this.bySeconds = cfg.ttlSeconds !== undefined;
@@ -67,6 +70,7 @@ export class RowEviction {
     // Bound once: the sweep calls these per slot, and fresh closures per sweep would allocate.
     this.expire = (r) => {
       if (!this.expired(r)) return false;
+      this.onEvict(r);
       this.release(r);
       this.evicted.ttl++;
       return true;
@@ -178,17 +182,30 @@ export class RowEviction {
     const u = this.uses[s][i];
     if (u & PIN) return false;
     if (this.expired(r)) {
+      this.onEvict(r);
       this.release(r);
       this.evicted.ttl++;
       return true;
     }
     if (u === 0) {
+      this.onEvict(r);
       this.release(r);
       this.evicted.budget++;
       return true;
     }
     this.uses[s][i] = u >>> 1;
     return false;
+  }
+
+  /** Puts slot `r` on the free list without counting an eviction (a restore removed its row). */
+  free(r: number): void {
+    this.release(r);
+  }
+
+  /** Forgets every slot (the table was cleared): the free list is empty and the hand restarts. */
+  reset(): void {
+    this.freeHead = -1;
+    this.hand = 0;
   }
 
   private release(r: number): void {

@@ -19,6 +19,19 @@ export type WeightFormat = 'f32' | 'f16';
 /** The weight formats this build knows. */
 export const WEIGHT_FORMATS: readonly WeightFormat[] = Object.freeze(['f32', 'f16']);
 
+/**
+ * One slab's rows as strided arrays (the live slab or a copy): row `i`'s weights are
+ * `weights[i*wStride .. +dim)` (float32, or fp16 bits for `f16` tables) and its state is
+ * `state[sOff + i*sStride .. +stateWidth)`.
+ */
+export interface SlabView {
+  readonly weights: Float32Array | Uint16Array;
+  readonly wStride: number;
+  readonly state: Float32Array;
+  readonly sOff: number;
+  readonly sStride: number;
+}
+
 /** Numbered row slots of one table. */
 export interface RowStorage {
   readonly format: WeightFormat;
@@ -43,4 +56,13 @@ export interface RowStorage {
   read(r: number, w: Float32Array, wOff: number, s: Float32Array, sOff: number): void;
   /** Overwrites slot `r` with `w[wOff..]` and `s[sOff..]`. */
   write(r: number, w: Float32Array, wOff: number, s: Float32Array, sOff: number): void;
+  /** Slab `s` as stored (no copy). */
+  slabView(s: number): SlabView;
+  /** A copy of slab `s` (a snapshot's copy-on-write). */
+  copySlab(s: number): SlabView;
+  /**
+   * Overwrites slot `r` bit-exactly in the stored format: `w[wOff..]` holds float32 weights for
+   * `f32` storage and fp16 bits for `f16`; `s[sOff..]` the state (the restore path).
+   */
+  writeStored(r: number, w: Float32Array | Uint16Array, wOff: number, s: Float32Array, sOff: number): void;
 }

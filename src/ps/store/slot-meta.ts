@@ -1,0 +1,97 @@
+/**
+ * Per-slot metadata that checkpoints need, in slab-sized arrays beside the row slabs:
+ * - the id held by each slot (the reverse of the id index), so a snapshot can walk slabs in
+ *   order and name every row without reading the index, which keeps changing after the cut;
+ * - a change stamp (the table's snapshot epoch when the row was last created or written), so an
+ *   incremental snapshot picks exactly the rows changed since its base;
+ * - with eviction only, a live byte (free slots exist only when rows can be evicted).
+ *
+ * 12 bytes per slot (13 with eviction). A snapshot copies a slab's metadata together with its
+ * rows (copy-on-write), so what it reads is the metadata as it was at the cut.
+ */
+
+/** Metadata bytes per row slot: u64 id + u32 stamp (the live byte of eviction tables is extra). */
+export const SLOT_META_BYTES_PER_ROW = 12;
+
+/** One slab's metadata arrays (live or a copy). */
+export interface SlotMetaSlab {
+  /** `[lo, hi]` per slot */
+  readonly ids: Uint32Array;
+  readonly stamps: Uint32Array;
+  /** 1 when the slot holds a row; null when every slot below the row count does */
+  readonly live: Uint8Array | null;
+}
+
+/** Ids, change stamps and (with eviction) liveness of every row slot. */
+export class SlotMeta {
+  private readonly ids: Uint32Array[] = [];
+  private readonly stamps: Uint32Array[] = [];
+  private readonly live: Uint8Array[] = [];
+  private readonly shift: number;
+  private readonly mask: number;
+
+  constructor(readonly slabRows: number, readonly tracksLive: boolean) {
+    this.shift = Math.log2(slabRows);
+    this.mask = slabRows - 1;
+  }
+
+  /** Bytes of every metadata slab allocated. */
+  bytes(): number {
+    return this.stamps.length * this.slabRows * (SLOT_META_BYTES_PER_ROW + (this.tracksLive ? 1 : 0));
+  }
+
+  /** Makes slot `r` addressable. */
+  ensure(r: number): void {
+    while (r >>> this.shift >= this.stamps.length) {
+      this.ids.push(new Uint32Array(2 * this.slabRows));
+      this.stamps.push(new Uint32Array(this.slabRows));
+      if (this.tracksLive) this.live.push(new Uint8Array(this.slabRows));
+    }
+  }
+
+  /** Slot `r` now holds id `(lo, hi)`, written at `epoch`. */
+  assign(r: number, lo: number, hi: number, epoch: number): void {
+    const s = r >>> this.shift;
+    const i = r & this.mask;
+    this.ids[s][2 * i] = lo;
+    this.ids[s][2 * i + 1] = hi;
+    this.stamps[s][i] = epoch;
+    if (this.tracksLive) this.live[s][i] = 1;
+  }
+
+  /** Marks the slots `rows[0..n)` written at `epoch` (slots < 0 are skipped). */
+  stampRows(rows: Int32Array, n: number, epoch: number): void {
+    const { stamps, shift, mask } = this;
+    for (let k = 0; k < n; k++) {
+      const r = rows[k];
+      if (r >= 0) stamps[r >>> shift][r & mask] = epoch;
+    }
+  }
+
+  /** Slot `r` no longer holds a row. */
+  free(r: number): void {
+    if (this.tracksLive) this.live[r >>> this.shift][r & this.mask] = 0;
+  }
+
+  /** Id halves of slot `r`. */
+  idOf(r: number): [number, number] {
+    const a = this.ids[r >>> this.shift];
+    const i = r & this.mask;
+    return [a[2 * i], a[2 * i + 1]];
+  }
+
+  /** Marks every slot free (the table was cleared). */
+  clearLive(): void {
+    for (const l of this.live) l.fill(0);
+  }
+
+  /** The live arrays of slab `s` (not a copy). */
+  slab(s: number): SlotMetaSlab {
+    return { ids: this.ids[s], stamps: this.stamps[s], live: this.tracksLive ? this.live[s] : null };
+  }
+
+  /** A copy of slab `s`'s arrays. */
+  copySlab(s: number): SlotMetaSlab {
+    return { ids: this.ids[s].slice(), stamps: this.stamps[s].slice(), live: this.tracksLive ? this.live[s].slice() : null };
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Helpers for checkpoint tests: in-process PS clusters with small slabs (so a few thousand rows
+ * span many slabs), a bit-exact dump of what every PS holds, and deterministic training traffic.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { silentLogger } from '../../src/common/logger';
+import { PsNode } from '../../src/ps/ps-node';
+import { startPsServer, PsServer } from '../../src/ps/ps-server';
+import { DenseTable } from '../../src/ps/store/dense-table';
+import { TableStore } from '../../src/ps/store/table-store';
+import type { TableSpec } from '../../src/ps/store/table-spec';
+import { planShardMap, ShardMap } from '../../src/sharding/shard-map';
+import { PsClient } from '../../src/worker/ps-client';
+
+export interface CkptCluster {
+  servers: PsServer[];
+  map: ShardMap;
+  client: PsClient;
+  tearDown(): Promise<void>;
+}
+
+/** `n` PS on port 0 with `slabRows`-row slabs, tables created, shard map installed. */
+export async function ckptCluster(n: number, tables: TableSpec[], slabRows = 64): Promise<CkptCluster> {
+  const servers = await Promise.all(Array.from({ length: n }, () => {
+    const node = new PsNode({ config: { maxRequestBytes: 64 << 20 }, logger: silentLogger(), store: new TableStore({ slabRows }) });
+    return startPsServer({ port: 0, maxRequestBytes: 64 << 20, logger: silentLogger(), node });
+  }));
+  const map = planShardMap(servers.map((s, id) => ({ id, addr: s.addr })));
+  const client = new PsClient({ shardMap: map, logger: silentLogger(), maxInflightPushes: 0 });
+  await client.installShardMap();
+  for (const t of tables) await client.createTable(t);
+  return {
+    servers, map, client,
+    tearDown: async () => {
+      client.close();
+      await Promise.all(servers.map((s) => s.stop()));
+    },
+  };
+}
+
+function bits(a: Float32Array): string {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
+}
+
+/** Every row of `table` over all PS as `lo:hi → weight bits|state bits`; a dense table as one entry. */
+export function dumpTable(servers: PsServer[], table: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const s of servers) {
+    if (!s.node.store.has(table)) continue;
+    const t = s.node.store.get(table);
+    if (t instanceof DenseTable) {
+      if (!m.has('dense') || s.node.stats().tables.length > 0) m.set(`dense@${s.addr}`, `${bits(t.values)}|${bits(t.state)}`);
+      continue;
+    }
+    t.forEachRow((lo, hi, w, st) => {
+      const key = `${lo}:${hi}`;
+      if (m.has(key)) throw new Error(`row ${key} held by two PS`);
+      m.set(key, `${bits(w)}|${bits(st)}`);
+    });
+  }
+  return m;
+}
+
+/** The dense table's weights and state bits on the PS that owns it (the one that was written). */
+export function denseBits(servers: PsServer[], table: string, owner: number): string {
+  const t = servers[owner].node.store.getDense(table);
+  return `${bits(t.values)}|${bits(t.state)}`;
+}
+
+/** `n` ids (lo, hi pairs) starting at `from`, spread over buckets. */
+export function idRange(from: number, n: number): Uint32Array {
+  const ids = new Uint32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    ids[2 * i] = Math.imul(from + i, 2654435761) >>> 0;
+    ids[2 * i + 1] = (from + i) >>> 3;
+  }
+  return ids;
+}
+
+/** Deterministic gradients for `n` rows of `dim`. */
+export function gradsFor(n: number, dim: number, round: number): Float32Array {
+  return new Float32Array(n * dim).map((_, i) => Math.sin(i * 0.37 + round) * 0.1);
+}
+
+/** One training round: pull `ids` (creating rows) and push gradients for them. */
+export async function trainRound(client: PsClient, table: string, ids: Uint32Array, dim: number, round: number): Promise<void> {
+  await client.pull(table, ids, dim);
+  await client.push(table, ids, gradsFor(ids.length / 2, dim, round));
+  await client.flush();
+}
+
+export function tempRoot(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-ckpt-'));
+}
