@@ -68,6 +68,7 @@ export interface CheckpointOutcome {
 
 export class Checkpointer {
   private last: string | undefined;
+  private inFlight: Promise<CheckpointOutcome> | undefined;
   private sinceFull = 0;
   private readonly now: () => number;
 
@@ -79,19 +80,43 @@ export class Checkpointer {
    * Takes a checkpoint. `jobAtCut` maps the state and progress read at the cut to what is saved
    * (e.g. the next epoch's state at an epoch end). `wake` is notified on every store change.
    */
-  async take(wake: Signal, jobAtCut?: (state: JobState, progress: Progress[], id: string) => { state: JobState; progress: Progress[] }): Promise<CheckpointOutcome> {
+  async take(wake: Signal, jobAtCut?: (state: JobState, progress: Progress[], id: string) => { state: JobState; progress: Progress[] },
+    canCut?: () => boolean): Promise<CheckpointOutcome> {
+    return (await this.begin(wake, jobAtCut, canCut)).written;
+  }
+
+  /**
+   * Pauses, cuts and resumes; resolves as soon as training resumes, with `written`, which
+   * settles once every PS has written its files and the manifest and pointer are in place. One
+   * checkpoint at a time: a begin waits for the previous one to be written.
+   */
+  async begin(wake: Signal, jobAtCut?: (state: JobState, progress: Progress[], id: string) => { state: JobState; progress: Progress[] },
+    canCut: () => boolean = () => true): Promise<{ id: string; pauseMs: number; written: Promise<CheckpointOutcome> }> {
+    await this.inFlight?.catch(() => undefined);
     const { store, backend, logger } = this.deps;
-    const id = backend.newId();
-    const kind: 'full' | 'incremental' = this.last === undefined || this.sinceFull >= (this.deps.fullEvery ?? 4) ? 'full' : 'incremental';
-    const base = kind === 'incremental' ? this.last : undefined;
+    let id = backend.newId();
+    let kind: 'full' | 'incremental' = this.last === undefined || this.sinceFull >= (this.deps.fullEvery ?? 4) ? 'full' : 'incremental';
+    let base = kind === 'incremental' ? this.last : undefined;
     const raised = this.now();
     await store.putBarrier({ id, phase: 'pause' });
     let cutAt: number;
     let firstAck: number;
     let saved: { state: JobState; progress: Progress[] };
     try {
-      firstAck = await this.awaitAcks(id, wake);
-      await backend.cut(id, kind, base);
+      firstAck = await this.awaitAcks(id, wake, canCut);
+      // A PS that restarted empty and is not restored yet would put a hole in the checkpoint.
+      if (!canCut()) throw abandoned(id);
+      try {
+        await backend.cut(id, kind, base);
+      } catch (err) {
+        // A PS that restarted since the base cannot cut an incremental on it: take a full one.
+        if (!(kind === 'incremental' && err instanceof TesseraError && err.code === ERROR_CODES.SNAPSHOT_CONFLICT)) throw err;
+        logger.warn({ checkpoint: id, base, err: err.message }, 'incremental refused; taking a full checkpoint instead');
+        id = backend.newId();
+        kind = 'full';
+        base = undefined;
+        await backend.cut(id, kind, base);
+      }
       cutAt = this.now();
       const snap = await store.snapshot();
       if (!snap.state) throw new TesseraError(ERROR_CODES.INTERNAL, 'no job state at the checkpoint cut');
@@ -103,6 +128,14 @@ export class Checkpointer {
     const resumed = this.now();
     const pauseMs = resumed - Math.min(firstAck, resumed); // the longest any worker stood still
     logger.info({ checkpoint: id, kind, base, waitForAcksMs: firstAck - raised, cutMs: resumed - cutAt, pauseMs }, 'checkpoint cut taken; training resumed');
+    const written = this.write(id, kind, base, saved, pauseMs);
+    this.inFlight = written;
+    written.catch(() => undefined); // the caller awaits it or logs it; never unhandled
+    return { id, pauseMs, written };
+  }
+
+  private async write(id: string, kind: 'full' | 'incremental', base: string | undefined, saved: { state: JobState; progress: Progress[] }, pauseMs: number): Promise<CheckpointOutcome> {
+    const { store, backend, logger } = this.deps;
     const { state, progress } = saved;
     const samples = state.samplesBefore + (state.phase === 'train' ? progress.reduce((n, p) => n + p.rows, 0) : 0);
     const step = state.stepsBefore + (state.phase === 'train' ? progress.reduce((n, p) => n + p.steps, 0) : 0);
@@ -123,17 +156,31 @@ export class Checkpointer {
   }
 
   /** Waits until every live worker incarnation acknowledged `id`; returns the first ack's time. */
-  private async awaitAcks(id: string, wake: Signal): Promise<number> {
-    const deadline = this.now() + (this.deps.ackTimeoutMs ?? 60_000);
+  private async awaitAcks(id: string, wake: Signal, canCut: () => boolean): Promise<number> {
+    const deadline = this.now() + (this.deps.ackTimeoutMs ?? 20_000);
     for (;;) {
+      if (!canCut()) throw abandoned(id);
       const [workers, acks] = await Promise.all([this.deps.membership.list('worker'), this.deps.store.acks()]);
       const mine = acks.filter((a) => a.id === id);
       const missing = workers.filter((w) => !mine.some((a) => a.worker === w.id && a.incarnation === w.incarnation));
       if (missing.length === 0) return mine.length ? Math.min(...mine.map((a) => a.at)) : this.now();
       if (this.now() > deadline) {
-        throw new TesseraError(ERROR_CODES.UNAVAILABLE, `checkpoint ${id}: workers ${missing.map((w) => w.id).join(', ')} did not pause within ${this.deps.ackTimeoutMs ?? 60_000} ms`);
+        throw new TesseraError(ERROR_CODES.UNAVAILABLE, `checkpoint ${id}: workers ${missing.map((w) => w.id).join(', ')} did not pause within ${this.deps.ackTimeoutMs ?? 20_000} ms`);
       }
       await wake.wait(200);
     }
   }
+}
+
+function abandoned(id: string): TesseraError {
+  return new TesseraError(ERROR_CODES.UNAVAILABLE, `checkpoint ${id} abandoned: the parameter servers changed (one restarted); recovering them first`);
+}
+
+/** The chief's record inside a manifest (`job`), checked enough to resume from. */
+export function checkpointJobOf(manifest: { id: string; job: unknown }): CheckpointJob {
+  const j = manifest.job as Partial<CheckpointJob> | null;
+  if (!j || typeof j !== 'object' || !j.spec || typeof j.spec.yaml !== 'string' || !j.state || !Array.isArray(j.progress)) {
+    throw new TesseraError(ERROR_CODES.CHECKPOINT_CORRUPT, `checkpoint ${manifest.id}: its manifest has no job record (spec, state, data positions) to resume from; it was not written by a chief`);
+  }
+  return j as CheckpointJob;
 }

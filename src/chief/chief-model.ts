@@ -16,6 +16,8 @@ import { DENSE_TABLE } from '../worker/trainer';
 
 export interface ChiefModel {
   readonly mapVersion: number;
+  /** The PS client of this shard map (checkpoints cut and restore through it). */
+  readonly client: PsClient;
   /** Installs the shard map on every PS, creates the tables and offers the initial dense weights (idempotent). */
   initTables(): Promise<void>;
   evaluate(path: string): Promise<EvalResult>;
@@ -32,6 +34,7 @@ export function psChiefModel(spec: JobSpec, map: ShardMap, logger: Logger): Chie
   const { trainer } = buildJob(spec, client, logger);
   return {
     mapVersion: map.version,
+    client,
     async initTables() {
       await client.installShardMap();
       await trainer.init();

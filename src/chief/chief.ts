@@ -20,7 +20,7 @@ import type { ShardMap } from '../sharding/shard-map';
 import type { ChiefModel } from './chief-model';
 import type { CheckpointJob, Checkpointer } from './checkpointer';
 import { epochTotals, jobStatus } from './job-status';
-import { decidePsSet } from './ps-set';
+import { decidePsSet, psNumber } from './ps-set';
 import { planAssignments } from './scheduler';
 
 export interface ChiefOptions {
@@ -39,7 +39,9 @@ export interface ChiefOptions {
   /** Consistent checkpoints: at each epoch end, at the job end, and every `everyMs` while training. */
   checkpoints?: { checkpointer: Checkpointer; everyMs?: number };
   /** Restore the job from a checkpoint before leading (once: a restarted chief sees `restoredFrom`). */
-  restore?: { id: string; load: () => Promise<CheckpointJob> };
+  restore?: { id: string; load: (model: ChiefModel) => Promise<CheckpointJob> };
+  /** Warm start: a new job begins from this checkpoint's tables and dense weights, with fresh data positions. */
+  initFrom?: { root: string; id: string };
 }
 
 export interface ChiefDeps {
@@ -52,6 +54,8 @@ export interface ChiefDeps {
   logger: Logger;
   options: ChiefOptions;
   onStatus?: (s: JobStatus) => void;
+  /** Called after PS that restarted empty were restored from a checkpoint (metrics). */
+  onPsRestored?: (psIds: number[], checkpoint: string) => void;
   now?: () => number;
 }
 
@@ -66,6 +70,8 @@ export class Chief {
   private lastLoss: number | null = null;
   private stopped = false;
   private restored = false;
+  /** Incarnation of each PS (by number) at the last attach: a change means it restarted empty. */
+  private readonly psIncarnations = new Map<number, string>();
   private barrierChecked = false;
   private lastCheckpointAt: number;
 
@@ -158,8 +164,10 @@ export class Chief {
       await this.publishStatus(state, snap.progress, plan.shardsDone, workers.length, false);
       const ck = this.deps.options.checkpoints;
       if (ck?.everyMs && this.now() - this.lastCheckpointAt >= ck.everyMs) {
+        // Training resumes right after the cut; the PS write their files meanwhile.
+        const { id, written } = await ck.checkpointer.begin(this.signal, undefined, () => !this.psChanged);
+        written.then(() => { this.lastCheckpointAt = this.now(); }, (err: Error) => this.log.error({ checkpoint: id, err: err.message }, 'checkpoint failed; the previous one stays the latest'));
         this.lastCheckpointAt = this.now();
-        await ck.checkpointer.take(this.signal);
         return undefined;
       }
       await this.signal.wait(tickMs);
@@ -171,6 +179,23 @@ export class Chief {
     if (!(await this.deps.store.revoke(a))) return;
     const why = a.epoch !== undefined && workerLive ? 'shard finished or epoch over' : 'worker incarnation gone';
     this.log.info({ shard: a.shard, worker: a.worker, incarnation: a.incarnation, why }, 'took back data shard');
+  }
+
+  /**
+   * PS that came back empty get their buckets from the latest checkpoint, so training goes on
+   * without a global restart. Lost: the updates those shards took since that checkpoint.
+   */
+  private async recoverPs(psIds: number[]): Promise<void> {
+    const ptr = this.deps.options.checkpoints ? await this.deps.store.checkpointPointer() : undefined;
+    if (!ptr) {
+      this.log.warn({ ps: psIds }, 'parameter servers restarted empty and there is no checkpoint: their rows start over');
+      return;
+    }
+    const out = await this.model!.client.restore(ptr.root, ptr.id, { onlyPsIds: psIds });
+    const rows = out.reduce((n, r) => n + r.tables.reduce((k, t) => k + t.rows, 0), 0);
+    this.log.warn({ ps: psIds, checkpoint: ptr.id, checkpointStep: ptr.step, rows },
+      'parameter servers restarted empty: restored their buckets from the latest checkpoint; the updates those shards took since it are lost');
+    this.deps.onPsRestored?.(psIds, ptr.id);
   }
 
   /** A barrier raised by a chief that died mid-checkpoint would hold the workers forever. */
@@ -187,7 +212,7 @@ export class Chief {
     if (!r || this.restored) return;
     const snap = await this.deps.store.snapshot();
     if (snap.state?.restoredFrom !== r.id) {
-      const job = await r.load(); // restores every PS's rows for the buckets it owns now
+      const job = await r.load(this.model!); // restores every PS's rows for the buckets it owns now
       const state: JobState = { ...job.state, restoredFrom: r.id, epochStartedAt: new Date(this.now()).toISOString() };
       await this.deps.store.restoreJob(state, job.progress);
       this.log.info({ checkpoint: r.id, epoch: state.epoch, phase: state.phase, step: job.step, samples: job.samples }, 'job restored from checkpoint');
@@ -213,13 +238,27 @@ export class Chief {
       this.model?.close();
       this.model = this.deps.connect(map);
     }
+    const live = await membership.list('ps');
+    const restarted: number[] = [];
+    for (const p of map.ps) {
+      const m = live.find((x) => psNumber(x.id) === p.id);
+      const before = this.psIncarnations.get(p.id);
+      if (m && before !== undefined && before !== m.incarnation) restarted.push(p.id);
+      if (m) this.psIncarnations.set(p.id, m.incarnation);
+    }
     await this.model.initTables();
+    if (restarted.length > 0) await this.recoverPs(restarted);
     this.log.info({ version: map.version, ps: map.ps.map((p) => `${p.id}@${p.addr}`) }, 'parameter servers attached');
     return true;
   }
 
   private async createState(): Promise<JobState> {
     const { options, store } = this.deps;
+    if (options.initFrom) {
+      const out = await this.model!.client.restore(options.initFrom.root, options.initFrom.id);
+      const rows = out.reduce((n, r) => n + r.tables.reduce((k, t) => k + t.rows, 0), 0);
+      this.log.info({ checkpoint: options.initFrom.id, rows }, 'warm start: tables and dense weights loaded from the checkpoint; data positions start fresh');
+    }
     const shards = await options.planShards();
     const state: JobState = {
       epoch: 0, epochs: options.epochs, phase: 'train', shards, samplesBefore: 0, stepsBefore: 0, trainSecondsBefore: 0,
@@ -248,7 +287,7 @@ export class Chief {
     if (state.epoch + 1 < state.epochs) {
       const next: JobState = { ...state, epoch: state.epoch + 1, phase: 'train', evals, epochStartedAt: new Date(this.now()).toISOString() };
       // The epoch-end checkpoint resumes into the next epoch, with no position read yet.
-      if (ck) await ck.take(this.signal, () => ({ state: next, progress: [] }));
+      if (ck) await ck.take(this.signal, () => ({ state: next, progress: [] }), () => !this.psChanged);
       this.lastCheckpointAt = this.now();
       await store.startEpoch({ ...next, epochStartedAt: new Date(this.now()).toISOString() });
       return;
@@ -262,8 +301,8 @@ export class Chief {
     };
     const done: JobState = { ...state, phase: 'done', evals, result };
     if (ck) {
-      const out = await ck.take(this.signal, () => ({ state: done, progress: [] }));
-      result.checkpoint = options.modelDir ?? out.path;
+      const out = await ck.take(this.signal, () => ({ state: done, progress: [] }), () => !this.psChanged);
+      result.checkpoint = out.path; // the consistent checkpoint (tessera eval reads it); the model is also in modelDir
     }
     await store.putState({ ...done, result });
     this.log.info(result, 'job done');

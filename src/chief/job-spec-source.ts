@@ -16,6 +16,8 @@ export interface SpecSourceOptions {
   job: string;
   logger: Logger;
   specPath?: string;
+  /** A spec's YAML text to store (as with specPath), e.g. the one saved in a checkpoint. */
+  specText?: string;
   force?: boolean;
   overrides?: { data?: string; eval?: string; epochs?: number };
   /** Without specPath: how long to wait for a spec to appear in etcd, ms. Default 10 min. */
@@ -25,8 +27,9 @@ export interface SpecSourceOptions {
 export async function resolveJobSpec(opts: SpecSourceOptions): Promise<JobSpec> {
   const store = new SpecStore({ client: opts.client, job: opts.job, logger: opts.logger });
   const o = opts.overrides ?? {};
-  if (opts.specPath) {
-    const spec = overrideSpec(loadJobSpec(opts.specPath), { train: o.data, eval: o.eval, epochs: o.epochs });
+  if (opts.specPath || opts.specText) {
+    const base = opts.specPath ? loadJobSpec(opts.specPath) : parseJobSpec(opts.specText!, 'the checkpoint\'s job spec');
+    const spec = overrideSpec(base, { train: o.data, eval: o.eval, epochs: o.epochs });
     const outcome = await store.putIfAbsentOrSame(jobSpecToYaml(spec), specFingerprint(spec), opts.force);
     opts.logger.info({ outcome, fingerprint: specFingerprint(spec) }, 'job spec in etcd');
     return spec;

@@ -20,6 +20,13 @@ import { selectBackend } from '../model/backend';
 import { psChiefModel } from './chief-model';
 import { Chief } from './chief';
 import { describeDataFiles, planDataShards } from './data-shards';
+import { readManifest } from '../checkpoint';
+import { jobSpecToYaml, modelFingerprint, parseJobSpec, specFingerprint } from '../spec/job-spec';
+import type { JobSpec } from '../spec/types';
+import { resolveCheckpointRef } from './checkpoint-args';
+import { psCheckpointBackend } from './checkpoint-backend';
+import { Checkpointer, checkpointJobOf, CheckpointJob } from './checkpointer';
+import type { ChiefModel } from './chief-model';
 import { resolveJobSpec } from './job-spec-source';
 
 export const CHIEF_SPEC: Record<string, OptionSpec> = {
@@ -32,13 +39,18 @@ export const CHIEF_SPEC: Record<string, OptionSpec> = {
   eval: { type: 'string', describe: 'evaluation data file (overrides data.eval)' },
   epochs: { type: 'string', describe: 'override training.epochs' },
   shards: { type: 'string', describe: 'data shards per epoch (default: one per 64 MiB, at least 8)' },
-  'checkpoint-dir': { type: 'string', describe: 'directory the trained model is saved under (DIR/model)' },
+  'checkpoint-dir': { type: 'string', describe: 'checkpoint root (shared by every PS): consistent checkpoints DIR/<id>, and the trained model DIR/model' },
+  'checkpoint-every': { type: 'string', describe: 'seconds between checkpoints while training (0: only at epoch ends and the job end)', default: '0' },
+  keep: { type: 'string', describe: 'checkpoints kept (older ones are removed, never one a kept incremental needs)', default: '3' },
+  resume: { type: 'string', describe: 'resume the job from a checkpoint: latest | ID | DIR/ID' },
+  checkpoint: { type: 'string', describe: 'with `tessera chief resume`: latest | ID | DIR/ID' },
+  'init-from': { type: 'string', describe: 'warm start a new job from a checkpoint\'s tables and dense weights (DIR/ID, or DIR for its latest); data positions start fresh' },
   backend: { type: 'string', describe: 'tfjs backend for evaluation: tensorflow | wasm | cpu [TESSERA_TF_BACKEND]' },
   linger: { type: 'boolean', describe: 'after the job is done, keep serving health and metrics until SIGTERM (Kubernetes Deployments)' },
   json: { type: 'boolean', describe: 'print the job result as one JSON line when done' },
 };
 
-export const CHIEF_HELP = helpText('tessera chief --etcd URL --job NAME [--spec FILE] [--ps N] [--data PATH] [--eval PATH] [--epochs E] [--checkpoint-dir DIR]',
+export const CHIEF_HELP = helpText('tessera chief [resume --checkpoint latest|ID] --etcd URL --job NAME [--spec FILE] [--ps N] [--data PATH] [--eval PATH] [--epochs E] [--checkpoint-dir DIR] [--resume latest|ID] [--init-from CKPT]',
   'Campaigns to lead the job. The leader creates the tables, publishes the shard map, hands data\n'
   + 'shards to workers, evaluates after each epoch and saves the model; standbys wait and take\n'
   + 'over when it dies. Exits 0 when the job is done ({"samples","samples_per_s","auc","logloss",\n'
@@ -46,8 +58,17 @@ export const CHIEF_HELP = helpText('tessera chief --etcd URL --job NAME [--spec 
 
 export async function runChief(argv: string[]): Promise<number> {
   const args = parseArgs(argv, CHIEF_SPEC);
-  if (args.positional.length > 0) throw new TesseraError(ERROR_CODES.CONFIG, `unexpected argument "${args.positional[0]}" (see --help)`);
   const o = args.options as Record<string, string | undefined>;
+  if (args.positional[0] === 'resume' && args.positional.length === 1) {
+    if (!o.checkpoint) throw new TesseraError(ERROR_CODES.CONFIG, 'tessera chief resume needs --checkpoint latest|ID|DIR/ID');
+    o.resume = o.checkpoint;
+  } else if (args.positional.length > 0) {
+    throw new TesseraError(ERROR_CODES.CONFIG, `unexpected argument "${args.positional.join(' ')}" (see --help)`);
+  }
+  const checkpointDir = o['checkpoint-dir'] ? path.resolve(o['checkpoint-dir']) : undefined;
+  const resumeRef = o.resume ? await resolveCheckpointRef(o.resume, checkpointDir) : undefined;
+  const initRef = o['init-from'] ? await resolveCheckpointRef(o['init-from'], checkpointDir) : undefined;
+  const resumeManifest = resumeRef ? await readManifest(path.join(resumeRef.root, resumeRef.id)) : undefined;
   const rt = await startRoleRuntime('chief', args, process.env.TESSERA_CHIEF_ID);
   const { logger, etcd, job } = rt;
   const membership = new EtcdMembership({ client: etcd, job, logger, leaseTtlS: rt.leaseTtlS });
@@ -60,12 +81,18 @@ export async function runChief(argv: string[]): Promise<number> {
     chief?.stop();
   });
   try {
-    const spec = await resolveJobSpec({ client: etcd, job, logger, specPath: o.spec, force: args.options.force === true, overrides: { data: o.data, eval: o.eval, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1) } });
+    const overrides = { data: o.data, eval: o.eval, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1) };
+    const saved = resumeManifest ? checkpointJobOf(resumeManifest) : undefined;
+    const spec = await resolveJobSpec({
+      client: etcd, job, logger, specPath: o.spec, force: args.options.force === true, overrides,
+      // Resuming with no --spec: the job's spec is the one saved in the checkpoint.
+      specText: o.spec ? undefined : saved?.spec.yaml,
+    });
+    if (saved) checkSameModel(spec, saved, resumeRef!.id);
     const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND);
     await membership.register('chief', rt.id, rt.advertise);
     const trainPaths = (spec.data.train ?? '').split(',').map((p) => p.trim()).filter(Boolean);
     const shardCount = o.shards === undefined ? undefined : intOption(args, 'shards', 1);
-    const checkpointDir = o['checkpoint-dir'];
     let stopped = false;
     void stop.then(() => { stopped = true; });
     // A chief that loses leadership (its lease expired, e.g. etcd was unreachable) steps down
@@ -77,14 +104,30 @@ export async function runChief(argv: string[]): Promise<number> {
       lost = false;
       metrics.setLeader(true);
       const store = new EtcdJobStore({ client: etcd, job, logger, leaderKey: await handle.key() });
+      let model: ChiefModel | null = null;
+      const checkpointer = checkpointDir ? new Checkpointer({
+        store, membership, root: checkpointDir, logger, keep: intOption(args, 'keep', 1),
+        spec: { yaml: jobSpecToYaml(spec), fingerprint: specFingerprint(spec) },
+        backend: await psCheckpointBackend(() => model!.client, checkpointDir),
+      }) : undefined;
       chief = new Chief({
         id: rt.id, membership, store, shardMaps: new ShardMapStore({ client: etcd, job, logger }), logger,
-        connect: (map) => psChiefModel(spec, map, logger),
+        connect: (map) => (model = psChiefModel(spec, map, logger)),
         onStatus: (s) => metrics.onStatus(s),
+        onPsRestored: (ps) => metrics.onPsRestored(ps.length),
         options: {
           expectedPs: intOption(args, 'ps', 1), epochs: spec.training.epochs, evalPath: spec.data.eval ?? undefined,
           modelDir: checkpointDir ? path.resolve(checkpointDir, 'model') : undefined,
           planShards: async () => planDataShards(await describeDataFiles(trainPaths), shardCount),
+          checkpoints: checkpointer ? { checkpointer, everyMs: 1000 * intOption(args, 'checkpoint-every', 0) } : undefined,
+          restore: resumeRef && saved ? {
+            id: resumeRef.id,
+            load: async (m) => {
+              await m.client.restore(resumeRef.root, resumeRef.id);
+              return { ...saved, state: { ...saved.state, epochs: spec.training.epochs } };
+            },
+          } : undefined,
+          initFrom: initRef,
         },
       });
       const current = chief;
@@ -130,4 +173,14 @@ async function campaignWithRetry(election: LeaderElection, id: string, addr: str
     }
   }
   return null;
+}
+
+/** Refuses to resume a job whose model differs from the checkpoint's (tables, dims, layers). */
+function checkSameModel(spec: JobSpec, saved: CheckpointJob, id: string): void {
+  const ckpt = modelFingerprint(parseJobSpec(saved.spec.yaml, `checkpoint ${id} spec`));
+  const mine = modelFingerprint(spec);
+  if (ckpt !== mine) {
+    throw new TesseraError(ERROR_CODES.INCOMPATIBLE_SPEC,
+      `checkpoint ${id} was trained with a different model (model fingerprint ${ckpt}; this job's is ${mine}): features, tables, dims or layers differ`);
+  }
 }

@@ -7,18 +7,19 @@ import { RowReader } from '../data/reader';
 import { schemaFor } from '../data/record';
 import { selectBackend } from '../model/backend';
 import { buildJob } from '../worker/job';
+import { isCheckpointPath, loadCheckpointModel } from '../worker/checkpoint-model';
 import { loadModel } from '../worker/model-dir';
 import { helpText, OptionSpec, parseArgs } from './args';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 
 const SPEC: Record<string, OptionSpec> = {
-  checkpoint: { type: 'string', describe: 'model directory written by tessera train --out' },
+  checkpoint: { type: 'string', describe: 'a checkpoint DIR/ID, a checkpoint root DIR (its latest), or a model directory written by tessera train --out' },
   data: { type: 'string', describe: 'data file to evaluate on (same format as training)' },
   batch: { type: 'string', describe: 'rows per batch', default: '4096' },
   json: { type: 'boolean', describe: 'print {"auc","logloss","rows"} as the last line' },
 };
 
-export const EVAL_HELP = helpText('tessera eval --checkpoint DIR --data PATH [--json]',
+export const EVAL_HELP = helpText('tessera eval --checkpoint DIR[/ID] --data PATH [--json]',
   'Computes AUC, LogLoss and calibration of a saved model on a labelled data file.', SPEC);
 
 export async function runEval(argv: string[]): Promise<number> {
@@ -28,7 +29,10 @@ export async function runEval(argv: string[]): Promise<number> {
   if (!o.data) throw new TesseraError(ERROR_CODES.CONFIG, '--data PATH is required');
   const logger = createLogger({ base: { role: 'eval' }, level: process.env.TESSERA_LOG_LEVEL ?? 'warn' });
   await selectBackend(logger, process.env.TESSERA_TF_BACKEND);
-  const { spec, params, manifest } = loadModel(o.checkpoint);
+  const loaded = isCheckpointPath(o.checkpoint)
+    ? await loadCheckpointModel(o.checkpoint).then((m) => ({ spec: m.spec, params: m.params, manifest: { step: m.step } }))
+    : loadModel(o.checkpoint);
+  const { spec, params, manifest } = loaded;
   const { trainer } = buildJob(spec, params, logger);
   await trainer.init();
   const reader = new RowReader(o.data, schemaFor(spec.data.format), { maxErrorRate: spec.data.maxErrorRate });

@@ -26,7 +26,10 @@ export const LOCAL_SPEC: Record<string, OptionSpec> = {
   eval: { type: 'string', describe: 'evaluation data (default: data.eval, or the synthetic held-out split)' },
   epochs: { type: 'string', describe: 'override training.epochs' },
   shards: { type: 'string', describe: 'data shards per epoch (default 4 per worker)' },
-  'checkpoint-dir': { type: 'string', describe: 'where the model is saved (DIR/model); default RUN_DIR/checkpoints' },
+  'checkpoint-dir': { type: 'string', describe: 'checkpoint root: checkpoints DIR/<id> and the model DIR/model; default RUN_DIR/checkpoints' },
+  'checkpoint-every': { type: 'string', describe: 'seconds between checkpoints while training (0: epoch ends and the job end)', default: '0' },
+  resume: { type: 'string', describe: 'resume a stopped job from a checkpoint under --checkpoint-dir: latest | ID' },
+  'init-from': { type: 'string', describe: 'warm start from a checkpoint (DIR/ID, or DIR for its latest) on new data' },
   'run-dir': { type: 'string', describe: 'directory for logs and generated data (default: a new temp dir)' },
   etcd: { type: 'string', describe: 'use this etcd (http://host:port) instead of starting one' },
   name: { type: 'string', describe: 'job name in etcd (default: the spec name plus a time stamp)' },
@@ -36,7 +39,7 @@ export const LOCAL_SPEC: Record<string, OptionSpec> = {
   json: { type: 'boolean', describe: 'print {"samples","samples_per_s","auc","logloss","checkpoint"} as the last line' },
 };
 
-export const LOCAL_HELP = helpText('tessera local [--job FILE] [--ps N] [--workers M] [--data PATH] [--eval PATH] [--epochs E] [--checkpoint-dir DIR] [--etcd URL] [--json]',
+export const LOCAL_HELP = helpText('tessera local [--job FILE] [--ps N] [--workers M] [--data PATH] [--eval PATH] [--epochs E] [--checkpoint-dir DIR] [--resume latest|ID] [--etcd URL] [--json]',
   'Runs a whole cluster on this machine as separate processes, trains, evaluates after each\n'
   + 'epoch and saves the model (readable by `tessera eval --checkpoint DIR/model`). Logs of every\n'
   + 'process go to the run directory it prints. Ctrl-C stops every process.', LOCAL_SPEC);
@@ -69,7 +72,8 @@ export async function runLocal(argv: string[]): Promise<number> {
   let data = o.data ?? spec.data.train ?? undefined;
   let evalPath = o.eval ?? spec.data.eval ?? undefined;
   let oracleAuc: number | undefined;
-  if (!data) {
+  if (o.resume && !o['checkpoint-dir']) throw new TesseraError(ERROR_CODES.CONFIG, '--resume needs --checkpoint-dir DIR (where the stopped job checkpointed)');
+  if (!data && !o.resume) {
     const rows = intOption(args, 'synthetic-rows', 1);
     data = path.join(runDir, 'synthetic-train.tsv');
     evalPath ??= path.join(runDir, 'synthetic-eval.tsv');
@@ -80,7 +84,8 @@ export async function runLocal(argv: string[]): Promise<number> {
   }
   const checkpointDir = path.resolve(o['checkpoint-dir'] ?? path.join(runDir, 'checkpoints'));
   const cluster = await LocalCluster.start({
-    runDir, job: o.name ?? `${spec.name}-${stamp()}`, specPath, ps: numPs, workers: numWorkers, data: path.resolve(data),
+    runDir, job: o.name ?? `${spec.name}-${stamp()}`, specPath: o.resume && !argvHas(argv, '--job') ? '' : specPath, ps: numPs, workers: numWorkers,
+    data: data ? path.resolve(data) : undefined, resume: o.resume, initFrom: o['init-from'], checkpointEvery: intOption(args, 'checkpoint-every', 0),
     eval: evalPath ? path.resolve(evalPath) : undefined, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1),
     shards: o.shards === undefined ? numWorkers * 4 : intOption(args, 'shards', 1), checkpointDir, etcdUrl: o.etcd,
     backend: o.backend, force: args.options.force === true,
@@ -112,4 +117,8 @@ export async function runLocal(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSigint);
     await cluster.stop();
   }
+}
+
+function argvHas(argv: string[], flag: string): boolean {
+  return argv.some((a) => a === flag || a.startsWith(`${flag}=`));
 }

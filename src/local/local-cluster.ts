@@ -17,6 +17,8 @@ import { silentLogger } from '../common/logger';
 import { EtcdProcess, launchEtcd } from '../common/etcd-launcher';
 import { Signal } from '../common/signal';
 import { EtcdJobStore } from '../control/etcd-job-store';
+import { EtcdMembership } from '../membership/etcd-membership';
+import type { Member } from '../membership/membership';
 import type { JobResult, JobStatus } from '../control/job-types';
 import { spawnPs, PsProcess } from '../cli/ps-process';
 import { Child, spawnTessera } from './child';
@@ -27,12 +29,19 @@ export interface LocalClusterOptions {
   specPath: string;
   ps: number;
   workers: number;
-  data: string;
+  /** Training data (not needed to resume: the checkpoint holds the data plan). */
+  data?: string;
   eval?: string;
   epochs?: number;
   shards?: number;
-  /** The chief saves the model under DIR/model. */
+  /** Checkpoint root: consistent checkpoints DIR/<id>, and the model DIR/model. */
   checkpointDir?: string;
+  /** Seconds between checkpoints while training (0: epoch ends and the job end). */
+  checkpointEvery?: number;
+  /** Resume from this checkpoint (latest | ID | DIR/ID). */
+  resume?: string;
+  /** Warm start from this checkpoint. */
+  initFrom?: string;
   /** Use this etcd instead of starting one. */
   etcdUrl?: string;
   leaseTtlS?: number;
@@ -82,13 +91,26 @@ export class LocalCluster {
   /** Starts PS `ps-<i>` (again, after a kill: same id, new incarnation). */
   async startPs(i: number): Promise<PsProcess> {
     const args = ['--id', `ps-${i}`, '--etcd', this.etcdUrl, '--job', this.opts.job, '--lease-ttl', String(this.opts.leaseTtlS ?? 5)];
-    return spawnPs({ args, logFile: path.join(this.opts.runDir, `ps-${i}.log`), env: this.env() });
+    // A restarted PS comes back on its old port, as a StatefulSet pod keeps its DNS name.
+    const port = this.psPorts.get(i);
+    if (port !== undefined) args.push('--port', String(port));
+    const ps = await spawnPs({ args, logFile: path.join(this.opts.runDir, `ps-${i}.log`), env: this.env() });
+    this.psPorts.set(i, Number(ps.addr.slice(ps.addr.lastIndexOf(':') + 1)));
+    return ps;
   }
+
+  private readonly psPorts = new Map<number, number>();
 
   /** Starts one more chief candidate (a standby if another leads). */
   startChief(id: string): Child {
     const o = this.opts;
-    const args = ['chief', ...this.common(), '--id', id, '--spec', o.specPath, '--ps', String(o.ps), '--data', o.data, '--json'];
+    const args = ['chief', ...this.common(), '--id', id, '--ps', String(o.ps), '--json'];
+    // Resuming takes the spec saved in the checkpoint unless one is given.
+    if (!o.resume || o.specPath) args.push('--spec', o.specPath);
+    if (o.data) args.push('--data', o.data);
+    if (o.resume) args.push('--resume', o.resume);
+    if (o.initFrom) args.push('--init-from', o.initFrom);
+    if (o.checkpointEvery !== undefined) args.push('--checkpoint-every', String(o.checkpointEvery));
     if (o.eval) args.push('--eval', o.eval);
     if (o.epochs !== undefined) args.push('--epochs', String(o.epochs));
     if (o.shards !== undefined) args.push('--shards', String(o.shards));
@@ -106,6 +128,11 @@ export class LocalCluster {
     const child = spawnTessera(`worker-${i}`, args, path.join(this.opts.runDir, `worker-${i}.log`), this.env());
     this.workers[i] = child;
     return child;
+  }
+
+  /** Live members of the job (from etcd). */
+  members(): Promise<Member[]> {
+    return new EtcdMembership({ client: this.client, job: this.opts.job, logger: silentLogger() }).list();
   }
 
   /** The chief's latest status, if it has written one. */

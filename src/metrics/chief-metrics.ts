@@ -4,12 +4,13 @@
  * tessera_job_eval_auc, tessera_job_eval_logloss, tessera_job_shards_done, tessera_job_workers,
  * tessera_chief_is_leader.
  */
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { JobStatus } from '../control/job-types';
 
 export class ChiefMetrics {
   private readonly gauges: Record<string, Gauge>;
   private readonly leader: Gauge;
+  private readonly psRestored: Counter;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -26,6 +27,11 @@ export class ChiefMetrics {
       workers: g('tessera_job_workers', 'Live workers.'),
     };
     this.leader = g('tessera_chief_is_leader', '1 while this chief leads the job.');
+    this.psRestored = new Counter({ name: 'tessera_job_ps_restored_total', help: 'PS that restarted empty and were restored from the latest checkpoint.', registers });
+  }
+
+  onPsRestored(n: number): void {
+    this.psRestored.inc(n);
   }
 
   setLeader(leading: boolean): void {

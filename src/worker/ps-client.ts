@@ -315,11 +315,12 @@ export class PsClient {
    * parallel: each PS loads the buckets it owns now and the dense tables placed on it, so the
    * checkpoint may come from any number of PS. Tables must exist (createTable) first.
    */
-  async restore(root: string, id: string): Promise<{ psId: number; tables: { table: string; rows: number }[] }[]> {
+  async restore(root: string, id: string, opts: { onlyPsIds?: readonly number[] } = {}): Promise<{ psId: number; tables: { table: string; rows: number }[] }[]> {
     const m = this.shardMap;
     const manifest = await readManifest(path.join(root, id));
     const dense = manifest.tables.filter((t) => t.kind === 'DENSE').map((t) => String(t.name));
-    return Promise.all(this.conns.map(async (c, i) => {
+    const targets = this.conns.map((c, i) => ({ c, i })).filter(({ i }) => !opts.onlyPsIds || opts.onlyPsIds.includes(m.ps[i].id));
+    return Promise.all(targets.map(async ({ c, i }) => {
       const req = {
         root, checkpointId: id, numBuckets: m.numBuckets,
         buckets: asBytes(Uint16Array.from(bucketsOwnedBy(m, i))),

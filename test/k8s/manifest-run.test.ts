@@ -186,8 +186,10 @@ describe('deploy/k8s overlays/cpu, run as local processes: the manifests\' comma
       const workersUsed = new Set(ledger.map((s) => s.worker));
       expect([...workersUsed].every((w) => /^worker-[0-3]$/.test(w)), [...workersUsed].join(',')).to.equal(true);
 
+      // The final consistent checkpoint lives on the checkpoint PVC, beside the saved model.
+      expect(path.dirname(result.checkpoint!)).to.equal(chiefArgs['checkpoint-dir']);
+      expect(fs.existsSync(path.join(result.checkpoint!, 'manifest.json')), 'the final checkpoint\'s manifest').to.equal(true);
       const modelDir = path.join(chiefArgs['checkpoint-dir'], 'model');
-      expect(result.checkpoint).to.equal(modelDir);
       expect(fs.readdirSync(modelDir).length, 'files in the saved model').to.be.greaterThan(0);
 
       // Workers complete the Indexed Job by exiting 0 on their own; PS and chiefs exit 0 on SIGTERM.
