@@ -90,6 +90,18 @@ describe('checkpoints through the cluster (real processes)', function () {
       expect(differing, `rows of ${table} that differ`).to.equal(0);
     }
     expect(resumed.auc).to.equal(full.auc);
+
+    // Warm start: a new job on new rows begins from the finished job's tables and dense weights.
+    const fresh = await syntheticData(4_000);
+    try {
+      const cold = await run('cold', { data: fresh.train, eval: data.evalFile, epochs: 1 });
+      const warm = await run('warm', { data: fresh.train, eval: data.evalFile, epochs: 1, initFrom: full.checkpoint! });
+      expect(warm.samples).to.equal(4_000);
+      expect(fs.readFileSync(path.join(data.dir, 'warm', 'chief-0.log'), 'utf8')).to.match(/warm start: tables and dense weights loaded/);
+      expect(warm.auc!, `warm ${warm.auc} vs cold ${cold.auc}`).to.be.greaterThan(cold.auc! + 0.02);
+    } finally {
+      fs.rmSync(fresh.dir, { recursive: true, force: true });
+    }
   });
 
   it('a PS killed mid-run comes back from the latest checkpoint and the job completes', async () => {
