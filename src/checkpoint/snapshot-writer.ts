@@ -14,8 +14,13 @@ import { fsyncDir } from './fs-durable';
 import type { CheckpointFileEntry } from './manifest';
 import { formatChecksum } from './verify';
 
-/** Files per table and PS: the bucket space is cut into this many ranges (fewer when smaller). */
+/** Most files per table and PS: the bucket space is cut into at most this many ranges. */
 export const DEFAULT_FILE_RANGES = 16;
+/**
+ * Aimed-at bytes per file: a small table gets one file, not 16 tiny ones (a Criteo job has 54
+ * tables; 16 files each, on each PS, made a checkpoint thousands of fsyncs).
+ */
+export const TARGET_FILE_BYTES = 32 << 20;
 /** Ids per tombstone chunk. */
 const TOMBSTONE_CHUNK_IDS = 1 << 20;
 
@@ -77,9 +82,14 @@ export async function writeSnapshot(cursor: SnapshotCursor, opts: SnapshotWriteO
   const ckDir = path.join(opts.root, cut.id);
   const psRel = `ps-${opts.psId}`;
   const psDir = path.join(ckDir, psRel);
-  const ranges = Math.max(1, Math.min(opts.fileRanges ?? DEFAULT_FILE_RANGES, cut.numBuckets));
-  const per = Math.ceil(cut.numBuckets / ranges);
+  const maxRanges = Math.max(1, Math.min(opts.fileRanges ?? DEFAULT_FILE_RANGES, cut.numBuckets));
   const layouts = new Map(cursor.layouts().map((l) => [l.table, l]));
+  // Buckets per file, per table: enough files for ~TARGET_FILE_BYTES each, at most maxRanges.
+  const perOf = new Map([...layouts.values()].map((l) => {
+    const bytes = l.rows * (8 + 4 * (l.dim + l.stateWidth));
+    const ranges = opts.fileRanges !== undefined ? maxRanges : Math.max(1, Math.min(maxRanges, Math.ceil(bytes / TARGET_FILE_BYTES)));
+    return [l.table, Math.ceil(cut.numBuckets / ranges)];
+  }));
   const files = new Map<string, ChunkFile>();
   const fileFor = async (key: string, entry: Omit<CheckpointFileEntry, 'rows' | 'bytes' | 'checksum'>): Promise<ChunkFile> => {
     let f = files.get(key);
@@ -93,6 +103,7 @@ export async function writeSnapshot(cursor: SnapshotCursor, opts: SnapshotWriteO
     await fs.promises.mkdir(psDir, { recursive: true });
     for (let b = cursor.next(); b; b = cursor.next()) {
       const lay = layouts.get(b.table)!;
+      const per = perOf.get(b.table)!;
       const { dim, stateWidth: sw } = lay;
       for (let a = 0; a < b.rows;) {
         const range = Math.floor(b.buckets[a] / per);
