@@ -39,8 +39,41 @@ export class BarrierGate {
   }
 
   /**
+   * If a pause is requested: runs `settle` (flush pushes, commit the position) and acknowledges,
+   * without waiting. The worker keeps computing; its next push waits in {@link untilLowered}.
+   * So the pause costs a trainer only the time its next push is held, not a whole cut.
+   */
+  async ackIfPaused(settle: () => Promise<void>): Promise<void> {
+    if (!this.pauseRequested) return;
+    const id = this.barrier!.id;
+    const now = this.deps.now ?? Date.now;
+    await settle();
+    await this.deps.store.ackBarrier({ id, worker: this.deps.worker, incarnation: this.deps.incarnation(), at: now() });
+    this.acked = id;
+    this.heldSince = now();
+  }
+
+  /** Resolves once no acknowledged pause is raised; returns the milliseconds it waited. */
+  async untilLowered(stopping: () => boolean = () => false): Promise<number> {
+    const id = this.acked;
+    if (!id || !(this.barrier?.phase === 'pause' && this.barrier.id === id)) return 0;
+    const now = this.deps.now ?? Date.now;
+    const started = now();
+    while (this.barrier?.phase === 'pause' && this.barrier.id === id && this.watch !== null && !stopping()) await this.changed.wait(1_000);
+    const held = now() - started;
+    this.deps.logger.info({ checkpoint: id, pushHeldMs: held, sinceAckMs: now() - this.heldSince }, 'checkpoint cut taken; pushes resume');
+    this.lastHeldMs = held;
+    return held;
+  }
+
+  /** Milliseconds the last push was held by a checkpoint (the training pause this worker saw). */
+  lastHeldMs = 0;
+  private heldSince = 0;
+
+  /**
    * If a pause is requested: runs `settle` (flush pushes, commit the position), acknowledges and
    * waits for the barrier to drop. Returns the milliseconds spent paused (0 if none was asked).
+   * For a worker with nothing to compute meanwhile (idle between shards).
    */
   async holdIfPaused(settle: () => Promise<void>, stopping: () => boolean = () => false): Promise<number> {
     if (!this.pauseRequested) return 0;

@@ -96,10 +96,11 @@ export async function trainShard(deps: ShardTrainerDeps, a: Assignment, shard: D
       sinceRows += s.size;
       sinceLoss += s.loss * s.size;
       if (deps.barrier?.pauseRequested) {
-        await deps.barrier.holdIfPaused(async () => {
+        // Acknowledge and keep computing: the next step's push waits for the cut (gated params).
+        await deps.barrier.ackIfPaused(async () => {
           await deps.params.flush();
           await commit(false);
-        }, deps.stopping);
+        });
       } else if (now() - lastCommit >= deps.commitEveryMs) {
         await deps.params.flush();
         await commit(false);

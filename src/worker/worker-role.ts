@@ -20,6 +20,7 @@ import type { JobSpec } from '../spec/types';
 import { buildJob } from './job';
 import type { ParameterAccess } from './param-access';
 import { BarrierGate } from './barrier-gate';
+import { gatedParams } from './gated-params';
 import { ShardLostError, trainShard } from './shard-trainer';
 import type { StepInfo, Trainer } from './trainer';
 
@@ -168,7 +169,8 @@ export class WorkerRole {
     const map = this.map!;
     if (this.conn && this.conn.version === map.version) return this.conn;
     this.dropConnection();
-    const params = this.deps.connect(map);
+    const raw = this.deps.connect(map);
+    const params = this.barrier ? gatedParams(raw, this.barrier, () => this.stopped) : raw;
     const { trainer } = buildJob(this.deps.spec, params, this.deps.logger, this.deps.onStep);
     try {
       await trainer.init();

@@ -77,7 +77,11 @@ describe('checkpoints through the cluster (real processes)', function () {
     fs.cpSync(path.join(a, ids[0]), path.join(b, ids[0]), { recursive: true });
     const verify = await runTessera(['checkpoint', 'verify', b, '--json']);
     expect(verify.code, verify.stderr).to.equal(0);
-    const resumed = await run('resumed', { checkpointDir: b, resume: 'latest', data: undefined, specPath: '' });
+    // The user's command: `tessera local --resume latest --checkpoint-dir DIR` (spec and data plan from the checkpoint).
+    const cli = await runTessera(['local', '--resume', 'latest', '--checkpoint-dir', b, '--ps', '2', '--workers', '1', '--run-dir', path.join(data.dir, 'resumed'), '--json'],
+      { env: { TESSERA_TF_BACKEND: 'wasm' } });
+    expect(cli.code, cli.stderr).to.equal(0);
+    const resumed = lastJson(cli.stdout) as { checkpoint: string | null; auc: number | null; samples: number };
     expect(resumed.samples).to.equal(2 * ROWS);
     expect(path.basename(resumed.checkpoint!)).to.match(/^ckpt-00000002-/);
     const [x, y] = await Promise.all([dump(full.checkpoint!), dump(resumed.checkpoint!)]);
@@ -129,6 +133,9 @@ describe('checkpoints through the cluster (real processes)', function () {
     const r = await c.waitDone();
     expect(r.samples).to.equal(ROWS);
     for (const s of await shardLedger(await snapshotOf(c))) expect(s.committed, `shard ${s.shard}`).to.equal(s.actual);
+    // Whatever the kill interrupted, the checkpoints left behind verify.
+    const verify = await runTessera(['checkpoint', 'verify', root, '--json']);
+    expect(verify.code, verify.stdout + verify.stderr).to.equal(0);
     const chiefLog = fs.readFileSync(path.join(runDir, 'chief-0.log'), 'utf8');
     expect(chiefLog).to.match(/restored their buckets from the latest checkpoint/);
     expect(Math.abs(r.auc! - clean.auc!), `AUC ${r.auc} vs clean ${clean.auc}`).to.be.at.most(0.01);
