@@ -325,8 +325,10 @@ type JobStateProgress = Parameters<typeof epochTotals>[1];
 /** Errors worth waiting out: etcd or a PS unreachable. Leadership loss and bad config are not. */
 function isTransient(err: unknown): boolean {
   if (err instanceof TesseraError) return err.retryable || err.code === ERROR_CODES.UNAVAILABLE || err.code === ERROR_CODES.DEADLINE;
-  // etcd3's GRPC*Error and network errors are plain Errors; programming errors are not retried.
-  return err instanceof Error && !(err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || err instanceof SyntaxError);
+  // etcd3's GRPC*Error and network errors are plain Errors; programming errors and requests
+  // etcd refuses as malformed (gRPC INVALID_ARGUMENT, FAILED_PRECONDITION) are not retried.
+  if (!(err instanceof Error) || err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || err instanceof SyntaxError) return false;
+  return !/^(3 INVALID_ARGUMENT|9 FAILED_PRECONDITION)\b/.test(err.message);
 }
 
 function finiteOr(x: number, fallback: number): number {

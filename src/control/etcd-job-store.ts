@@ -20,6 +20,8 @@ import {
   parseBarrierAck, parseCheckpointPointer, parseJobState, parseJobStatus, parseProgress, Progress,
 } from './job-types';
 
+type TxnOps = Parameters<ReturnType<Namespace['if']>['then']>;
+
 export interface EtcdJobStoreDeps {
   /** An etcd3 client (or namespace). Not closed here. */
   client: Namespace;
@@ -112,13 +114,18 @@ export class EtcdJobStore implements JobStore {
   }
 
   async restoreJob(state: JobState, progress: readonly Progress[]): Promise<void> {
+    // 1. Take every assignment back (and drop the barrier): from here on no worker can commit.
+    await this.leaderTxn([this.ns.delete().prefix(KEYS.ASSIGNMENTS), this.ns.delete().key(KEYS.CHECKPOINT_BARRIER)] as TxnOps,
+      `take back the assignments before restoring checkpoint ${state.restoredFrom}`);
+    // 2. The state and the checkpoint's positions in one transaction. etcd refuses a range
+    //    delete and puts inside that range in one transaction, so stale records go one by one.
+    const existing = await this.ns.getAll().prefix(KEYS.PROGRESS).options(callOptions()).keys();
+    const keep = new Set(progress.map((p) => progressKey(p.shard)));
     await this.leaderTxn([
       this.ns.put(KEYS.STATE).value(JSON.stringify(state)),
-      this.ns.delete().prefix(KEYS.ASSIGNMENTS),
-      this.ns.delete().prefix(KEYS.PROGRESS),
-      this.ns.delete().key(KEYS.CHECKPOINT_BARRIER),
+      ...existing.filter((k) => !keep.has(k)).map((k) => this.ns.delete().key(k)),
       ...progress.map((p) => this.ns.put(progressKey(p.shard)).value(JSON.stringify(p))),
-    ] as Parameters<ReturnType<Namespace['if']>['then']>, `restore the job state from checkpoint ${state.restoredFrom}`);
+    ] as TxnOps, `restore the job state from checkpoint ${state.restoredFrom}`);
   }
 
   async ackBarrier(ack: BarrierAck): Promise<void> {
