@@ -136,12 +136,13 @@ export class Chief {
       await this.restoreIfAsked();
       const snap = await this.deps.store.snapshot();
       const state = snap.state ?? await this.createState();
+      const liveWorkers = async () => (await this.deps.membership.list('worker')).length;
       if (state.phase === 'done') {
-        await this.publishStatus(state, snap.progress, state.shards.length, 0, true);
+        await this.publishStatus(state, snap.progress, state.shards.length, await liveWorkers(), true);
         return { result: state.result };
       }
       if (state.phase === 'eval') {
-        await this.publishStatus(state, snap.progress, state.shards.length, 0, true);
+        await this.publishStatus(state, snap.progress, state.shards.length, await liveWorkers(), true);
         await this.finishEpoch(state);
         return undefined;
       }
