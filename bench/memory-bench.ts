@@ -13,12 +13,21 @@
  *    the normal path in three layouts (f32; f32 with eviction metadata; f16 weights with eviction
  *    metadata), and `memoryBytes / rows` is compared with the payload `weights + state + 8-byte id`.
  *    RAM pull rows/s is measured on the f32 table with Zipf-like batches of resident ids.
- * The disk tier (issue #6 part 4) is not built, so `tier_pull_rows_per_s` is null.
+ * 3. Disk tier: `--tier-rows` (default 1M) rows are created in a table with a one-slab RAM budget
+ *    (65,536 rows) and `eviction.spill` on an LMDB tier in a temporary directory, so ~94% of them
+ *    live on disk. `tier_pull_rows_per_s` is the pull rate over batches of ids drawn uniformly
+ *    from all of them: almost every row is loaded back from disk (and another spilled to make
+ *    room), against `ram_pull_rows_per_s` for resident rows.
  */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { LmdbRowTier } from '../src/ps/tier/lmdb-row-tier';
 import { silentLogger } from '../src/common/logger';
 import { BILLION, ZipfIdStream } from '../src/gen/zipf-id-stream';
 import { PsNode } from '../src/ps/ps-node';
 import { EmbeddingTable, EmbeddingTableOptions } from '../src/ps/store';
+import { TIER_RELOAD_BUCKETS_S } from '../src/ps/store/tier-rows';
 import { Encoding } from '../src/wire/data-plane-codec';
 import { fmix32 } from '../src/common/fmix32';
 
@@ -120,6 +129,54 @@ function pullRate(table: EmbeddingTable, rows: number): number {
   return best;
 }
 
+interface TierRun {
+  rows: number;
+  spilled: number;
+  hitRate: number;
+  pullRowsPerS: number;
+  reloadP50Us: number;
+}
+
+/** Part 3: pulls over a table whose rows mostly live in the disk tier. */
+function tierRun(rows: number, dim: number): TierRun {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-tier-'));
+  const tier = new LmdbRowTier({ dir });
+  try {
+    const slab = 1 << 16;
+    const table = new EmbeddingTable({
+      name: 'tier', dim, optimizer: { kind: 'adagrad', lr: 0.05 }, eviction: { maxRows: slab, spill: true }, tier: tier.openTable('tier'),
+    });
+    fill(table, rows);
+    const batch = 4096;
+    let s = 777;
+    const batches = Array.from({ length: 60 }, () => {
+      const ids = new Uint32Array(2 * batch);
+      for (let i = 0; i < batch; i++) {
+        s = fmix32((s + 0x6d2b79f5) >>> 0);
+        writeId(ids, i, s % rows);
+      }
+      return ids;
+    });
+    const out = new Float32Array(batch * dim);
+    const before = table.memoryCounters().tier!;
+    const t0 = process.hrtime.bigint();
+    for (const b of batches) table.pull(b, out);
+    const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+    const after = table.memoryCounters().tier!;
+    const hits = after.hits - before.hits;
+    const counts = after.reload.counts.map((c, i) => c - before.reload.counts[i]);
+    let acc = 0;
+    let b = 0;
+    while (b < counts.length && (acc += counts[b]) < hits / 2) b++;
+    return {
+      rows, spilled: table.spilledRows, hitRate: hits / (batches.length * batch), pullRowsPerS: (batches.length * batch) / sec,
+      reloadP50Us: (TIER_RELOAD_BUCKETS_S[b] ?? Infinity) * 1e6,
+    };
+  } finally {
+    void tier.close().then(() => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+}
+
 interface Layout {
   name: string;
   bytesPerRow: number;
@@ -142,6 +199,7 @@ function main(): void {
   const pushes = argNum('pushes', 3000);
   const budgetBytes = argNum('budget-mib', 512) * MIB;
   const dim = argNum('dim', 16);
+  const tierRows = argNum('tier-rows', 1_000_000);
   const b = budgetRun(pushes, budgetBytes, dim);
   const mib = (x: number): string => `${(x / MIB).toFixed(0)} MiB`;
   const lines = [
@@ -159,7 +217,10 @@ function main(): void {
     process.stdout.write(`bytes/row at ${rows} rows, ${l.name}: ${l.bytesPerRow.toFixed(1)} vs payload ${l.payload} ` +
       `(weights + state + 8-byte id) = ${(l.bytesPerRow / l.payload).toFixed(3)}× (target ≤ 1.25×)\n`);
   }
-  process.stdout.write(`RAM pull (f32, Zipf-like resident ids): ${(f32.pullRowsPerS! / 1e6).toFixed(2)} M rows/s; disk tier: not built (null)\n`);
+  const tr = tierRun(tierRows, dim);
+  process.stdout.write(`RAM pull (f32, Zipf-like resident ids): ${(f32.pullRowsPerS! / 1e6).toFixed(2)} M rows/s\n`);
+  process.stdout.write(`disk-tier pull (f32, ${tr.rows} rows, ${tr.spilled} on disk, 1-slab RAM budget, uniform ids): ` +
+    `${(tr.pullRowsPerS / 1e6).toFixed(3)} M rows/s, ${(tr.hitRate * 100).toFixed(1)}% of rows loaded from disk, reload p50 ≤ ${tr.reloadP50Us} µs\n`);
   if (json) {
     process.stdout.write(`${JSON.stringify({
       bench: 'memory', rows, dim,
@@ -169,7 +230,8 @@ function main(): void {
       budget_bytes: b.budgetBytes, budget_table_bytes: b.tableBytes, budget_rows: b.rows, budget_evicted_rows: b.evicted,
       base_rss_bytes: b.baseRss, max_rss_bytes: b.maxRss, pushes, zipf_vocab: BILLION,
       budget_pull_push_rows_per_s: Math.round(b.pushRowsPerS),
-      tier_pull_rows_per_s: null, ram_pull_rows_per_s: Math.round(f32.pullRowsPerS!),
+      tier_rows: tr.rows, tier_spilled_rows: tr.spilled, tier_hit_rate: Number(tr.hitRate.toFixed(3)),
+      tier_pull_rows_per_s: Math.round(tr.pullRowsPerS), ram_pull_rows_per_s: Math.round(f32.pullRowsPerS!),
     })}\n`);
   }
 }

@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   INCOMPATIBLE_SPEC: 'TESSERA_ERR_INCOMPATIBLE_SPEC',
   /** a snapshot is already being written, or an incremental's base is unknown to this PS */
   SNAPSHOT_CONFLICT: 'TESSERA_ERR_SNAPSHOT_CONFLICT',
+  /** the PS's disk tier cannot be used (no tier configured, directory unusable, disk full) */
+  TIER_UNAVAILABLE: 'TESSERA_ERR_TIER_UNAVAILABLE',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -13,9 +13,11 @@
  * - tessera_ps_dropped_gradient_rows_total{table}                 counter: pushed rows of ids not admitted
  * - tessera_ps_evictions_total{table,reason="ttl|budget"}         counter: rows evicted
  * The last three are read from the tables' own counters at scrape time, like the gauges.
+ * Disk-tier series (tessera_ps_tier_*{table}): tier-metrics.ts.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PsNode } from '../ps/ps-node';
+import { registerTierMetrics } from './tier-metrics';
 
 /** Latency buckets in seconds, 0.1 ms to 1 s: a local pull takes well under 1 ms, a large push tens of ms. */
 export const PS_REQUEST_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
@@ -127,6 +129,7 @@ export class PsMetrics {
         }
       },
     });
+    registerTierMetrics(registry, node);
     new Gauge({
       name: 'tessera_ps_fenced', help: '1 while the PS refuses pushes (its etcd lease was lost), else 0.', registers,
       collect() {

@@ -12,6 +12,8 @@ export interface PsConfig {
   readonly maxRequestBytes: number;
   readonly logLevel: string;
   readonly id: string;
+  /** directory of the disk tier (tables with `eviction.spill`); null: no tier */
+  readonly tierDir: string | null;
 }
 
 export const PS_DEFAULTS: PsConfig = {
@@ -20,6 +22,7 @@ export const PS_DEFAULTS: PsConfig = {
   maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
   logLevel: 'info',
   id: 'ps-0',
+  tierDir: null,
 };
 
 const ENV: Record<keyof PsConfig, string> = {
@@ -28,6 +31,7 @@ const ENV: Record<keyof PsConfig, string> = {
   maxRequestBytes: 'TESSERA_MAX_REQUEST_BYTES',
   logLevel: 'TESSERA_LOG_LEVEL',
   id: 'TESSERA_PS_ID',
+  tierDir: 'TESSERA_TIER_DIR',
 };
 
 function int(name: string, raw: string, min: number, max: number): number {
@@ -55,6 +59,7 @@ export function loadPsConfig(env: NodeJS.ProcessEnv, flags: Partial<Record<keyof
     maxRequestBytes: max === undefined ? PS_DEFAULTS.maxRequestBytes
       : int(flags.maxRequestBytes ? '--max-request-bytes' : ENV.maxRequestBytes, max, 1024, 1 << 30),
     logLevel: pick('logLevel') ?? PS_DEFAULTS.logLevel,
+    tierDir: pick('tierDir') || null,
     id: expandOrdinal(pick('id') ?? PS_DEFAULTS.id, env[POD_NAME_ENV], flags.id ? '--id' : ENV.id),
   });
 }

@@ -8,6 +8,8 @@ import { registerPs, PsRegistration } from './ps-registration';
 import { createLogger } from '../common/logger';
 import { loadPsConfig } from './config';
 import { startPsServer } from './ps-server';
+import { PsNode } from './ps-node';
+import { LmdbRowTier } from './tier/lmdb-row-tier';
 import { createMetrics } from '../metrics/registry';
 import { serveMetrics } from '../metrics/http';
 
@@ -22,6 +24,7 @@ export const PS_OPTIONS: Record<string, OptionSpec> = {
   job: { type: 'string', describe: 'job name in etcd (with --etcd) [TESSERA_JOB]' },
   'lease-ttl': { type: 'string', describe: 'etcd lease TTL in seconds', default: '5' },
   'metrics-port': { type: 'string', describe: 'port for Prometheus GET /metrics (logged as metricsUrl); 0 picks a free one', default: '0' },
+  'tier-dir': { type: 'string', describe: 'directory of the disk tier for tables with eviction.spill; emptied per table at creation [TESSERA_TIER_DIR]' },
   'advertise': { type: 'string', describe: 'host:port peers should dial (default: the bound address)' },
 };
 
@@ -34,7 +37,7 @@ export async function runPs(argv: string[]): Promise<number> {
   const args = parseArgs(argv, PS_OPTIONS);
   const o = args.options as Record<string, string | undefined>;
   const config = loadPsConfig(process.env, {
-    port: o.port, host: o.host, id: o.id, maxRequestBytes: o['max-request-bytes'], logLevel: o['log-level'],
+    port: o.port, host: o.host, id: o.id, maxRequestBytes: o['max-request-bytes'], logLevel: o['log-level'], tierDir: o['tier-dir'],
   });
   const logger = createLogger({ level: config.logLevel, base: { role: 'ps', nodeId: config.id } });
   const etcd = o.etcd ?? process.env.TESSERA_ETCD;
@@ -42,7 +45,10 @@ export async function runPs(argv: string[]): Promise<number> {
   if (etcd && !job) throw new TesseraError(ERROR_CODES.CONFIG, '--etcd needs --job NAME (the job this PS serves)');
   const metricsPort = intOption(args, 'metrics-port', 0);
   const metrics = createMetrics({ job: job ?? 'standalone', role: 'ps', id: config.id }, { processMetrics: true });
-  const server = await startPsServer({ host: config.host, port: config.port, maxRequestBytes: config.maxRequestBytes, logger, metrics: metrics.registry });
+  // Opened lazily by the first table that spills, so a bad directory fails CreateTable, not the PS.
+  const tier = config.tierDir ? new LmdbRowTier({ dir: config.tierDir }) : undefined;
+  const node = new PsNode({ config: { maxRequestBytes: config.maxRequestBytes }, logger, tier });
+  const server = await startPsServer({ host: config.host, port: config.port, maxRequestBytes: config.maxRequestBytes, logger, metrics: metrics.registry, node });
   const metricsHttp = await serveMetrics(metrics.registry, { host: config.host, port: metricsPort })
     .catch(async (err: unknown) => { await server.stop(); throw err; });
   // Logged, not printed: stdout carries only the "ps listening" line parents wait for.
@@ -66,7 +72,7 @@ export async function runPs(argv: string[]): Promise<number> {
     const stop = (signal: string) => {
       logger.info({ signal }, 'shutting down');
       const reg = registration ?? { close: async () => undefined };
-      reg.close().catch(() => undefined).then(() => metricsHttp.close()).then(() => server.stop()).then(resolve, resolve);
+      reg.close().catch(() => undefined).then(() => metricsHttp.close()).then(() => server.stop()).then(() => tier?.close()).then(resolve, resolve);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

@@ -1,7 +1,7 @@
 /**
  * The parameter server's logic, free of transport (STYLE P1): tables, optimizers, shard-map
  * fencing, request validation and counters. data-service.ts and admin-service.ts adapt it to gRPC.
- * It never touches etcd or disk.
+ * It never touches etcd, and disk only through the injected `RowTier` (tables with `eviction.spill`).
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
@@ -12,6 +12,7 @@ import { f32FromBytes, idsFromBytes } from '../wire/key-block';
 import { DenseTable } from './store/dense-table';
 import { EmbeddingTable } from './store/embedding-table';
 import { TableInfo, TableSpec, TableStore } from './store/table-store';
+import type { RowTier } from './store/row-tier';
 import { denseAtCut, SnapshotCursor, SnapshotOptions } from './snapshot-cursor';
 
 /** Cuts a PS remembers as possible bases of an incremental snapshot (older ones are refused). */
@@ -27,6 +28,8 @@ export interface PsNodeDeps {
   config: PsNodeConfig;
   logger: Logger;
   store?: TableStore;
+  /** The PS's disk tier for tables with `eviction.spill` (ignored when `store` is given). */
+  tier?: RowTier;
   /** Monotonic milliseconds; injected for tests. */
   now?: () => number;
 }
@@ -88,7 +91,7 @@ export class PsNode {
   private readonly now: () => number;
 
   constructor(private readonly deps: PsNodeDeps) {
-    this.store = deps.store ?? new TableStore({ now: deps.now });
+    this.store = deps.store ?? new TableStore({ now: deps.now, tier: deps.tier });
     this.log = deps.logger.child({ component: 'ps-node' });
     this.now = deps.now ?? (() => performance.now());
     this.startedAt = this.now();
@@ -297,7 +300,7 @@ export class PsNode {
         dense.push(denseAtCut(t));
         continue;
       }
-      cutRows += t.size;
+      cutRows += t.size + t.spilledRows;
       snaps.push({ table: t, snap: t.beginSnapshot({ sinceEpoch, nextEpoch, numBuckets: this.numBuckets, owned: this.owned }) });
     }
     this.epoch = nextEpoch;

@@ -32,7 +32,7 @@ export interface EmbeddingLayout {
   dim: number;
   stateWidth: number;
   weightFormat: 'f32' | 'f16';
-  /** rows resident now (about the cut's count; used to size files) */
+  /** rows resident or spilled now (about the cut's count; used to size files) */
   rows: number;
 }
 
@@ -70,7 +70,7 @@ export class SnapshotCursor {
 
   /** Row layout of every embedding table in the snapshot. */
   layouts(): EmbeddingLayout[] {
-    return this.snaps.map(({ table: t }) => ({ table: t.name, dim: t.dim, stateWidth: t.stateWidth, weightFormat: t.weightFormat, rows: t.size }));
+    return this.snaps.map(({ table: t }) => ({ table: t.name, dim: t.dim, stateWidth: t.stateWidth, weightFormat: t.weightFormat, rows: t.size + t.spilledRows }));
   }
 
   /** Ids (lo, hi pairs) evicted from `table` since the base (empty for full snapshots). */

@@ -20,7 +20,7 @@ export interface WireTableSpec {
   seed: number;
   weightFormat?: string;
   admission?: { minCount: number; sketchWidth: number; sketchDepth: number; unadmitted: string } | null;
-  eviction?: { policy: string; ttlSteps: number; ttlSeconds: number; maxRows: number; maxBytes: number } | null;
+  eviction?: { policy: string; ttlSteps: number; ttlSeconds: number; maxRows: number; maxBytes: number; spill?: boolean } | null;
 }
 
 /** Proto3 zero/empty means "not set": drop those keys so the PS's validation fills defaults. */

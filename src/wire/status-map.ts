@@ -25,6 +25,7 @@ const TO_STATUS: Record<ErrorCode, grpc.status> = {
   [ERROR_CODES.CHECKPOINT_NOT_FOUND]: grpc.status.NOT_FOUND,
   [ERROR_CODES.INCOMPATIBLE_SPEC]: grpc.status.FAILED_PRECONDITION,
   [ERROR_CODES.SNAPSHOT_CONFLICT]: grpc.status.FAILED_PRECONDITION,
+  [ERROR_CODES.TIER_UNAVAILABLE]: grpc.status.FAILED_PRECONDITION,
 };
 
 const KNOWN = new Set<string>(Object.values(ERROR_CODES));

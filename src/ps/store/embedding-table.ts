@@ -10,7 +10,8 @@
  *   before that it reads zeros or the shared unknown row, and its gradients are dropped (zeros) or
  *   go to the unknown row (unknown);
  * - eviction: TTL by pushes or seconds, and an LFU row budget (row-eviction.ts); freed slots are
- *   reused, so the slabs never outgrow the budget.
+ *   reused, so the slabs never outgrow the budget. With `eviction.spill`, budget victims go to the
+ *   disk tier (tier-rows.ts) and a pull or push of a spilled id loads it back within the call.
  *
  * Without either option, requests take the original single-pass path (`resolvePlain`).
  */
@@ -29,8 +30,11 @@ import type { RowStorage, WeightFormat } from './row-storage';
 import { EVICTION_META_BYTES_PER_ROW, EvictionCounts, RowEviction } from './row-eviction';
 import { checkFinite, checkIds, checkRegion, growInt32 } from './row-ops';
 import { SlotMeta, SLOT_META_BYTES_PER_ROW } from './slot-meta';
-import { rowsForBytes } from './table-budget';
+import { rowBudgetFor } from './table-budget';
 import { TableSnapshot } from './table-snapshot';
+import type { TableTier } from './row-tier';
+import { TierCounters, TierRows } from './tier-rows';
+import { TierCut } from './tier-snapshot';
 import { TombstoneLog } from './tombstone-log';
 import { AdmissionConfig, checkWeightFormat, EvictionConfig, validateAdmission, validateEviction } from './table-options';
 import { checkDim, checkSeed, checkTableName } from './table-spec';
@@ -61,6 +65,8 @@ export interface EmbeddingTableOptions {
   eviction?: EvictionConfig;
   /** monotonic milliseconds, for `eviction.ttlSeconds` (default performance.now) */
   now?: () => number;
+  /** this table's store in the PS's disk tier; required by `eviction.spill` (row-tier.ts) */
+  tier?: TableTier;
 }
 
 /** Admission and eviction counters of one table. */
@@ -72,6 +78,8 @@ export interface TableMemoryCounters {
   /** pushed rows whose gradient was dropped because the id was not admitted */
   droppedGradients: number;
   evicted: EvictionCounts;
+  /** disk-tier counters; null without `eviction.spill` */
+  tier: TierCounters | null;
 }
 
 /**
@@ -97,7 +105,7 @@ export class EmbeddingTable {
   readonly weightFormat: WeightFormat;
   readonly admission: Readonly<Required<AdmissionConfig>> | null;
   readonly eviction: Readonly<EvictionConfig> | null;
-  readonly counters: TableMemoryCounters = { admitted: 0, rejected: 0, droppedGradients: 0, evicted: { ttl: 0, budget: 0 } };
+  readonly counters: TableMemoryCounters = { admitted: 0, rejected: 0, droppedGradients: 0, evicted: { ttl: 0, budget: 0 }, tier: null };
   private readonly opt: Optimizer;
   private readonly index: IdIndex;
   private readonly storage: RowStorage;
@@ -111,6 +119,9 @@ export class EmbeddingTable {
   /** Evicted ids since the oldest possible incremental base; only after the first snapshot. */
   private readonly tombs = new TombstoneLog();
   private trackTombstones = false;
+  /** Spilled rows (with `eviction.spill`), and the snapshot generation their records carry. */
+  private readonly tier: TierRows | null;
+  private tierGen = 0;
   /** Snapshot epoch stamped on rows as they change (see beginSnapshot). */
   private epoch = 1;
   /** The snapshot being written, which must see every change before it happens. */
@@ -139,13 +150,23 @@ export class EmbeddingTable {
     this.index = new IdIndex(expected);
     this.grad = new GradSum(this.dim);
     this.meta = new SlotMeta(slabRows, this.eviction !== null);
+    if (this.eviction?.spill && !opts.tier) badConfig('eviction.spill', 'needs a disk tier: start the PS with --tier-dir (TESSERA_TIER_DIR)', true);
+    this.tier = this.eviction?.spill && opts.tier ? new TierRows(opts.tier, this.storage, this.meta) : null;
     this.sketch = this.admission ? new CountMinSketch(this.admission.sketchWidth, this.admission.sketchDepth) : null;
     const unknown = this.admission?.unadmitted === 'unknown';
     this.evict = this.eviction
-      ? new RowEviction(this.eviction, this.rowBudget(this.eviction, slabRows, unknown), slabRows,
-        opts.now ?? (() => performance.now()), (r) => this.onEvicted(r))
+      ? new RowEviction(this.eviction, rowBudgetFor(this.eviction, {
+        rowBytes: this.storage.rowBytes, metaBytes: EVICTION_META_BYTES_PER_ROW + SLOT_META_BYTES_PER_ROW + 1, slabRows,
+        fixedBytes: this.sketch?.bytes() ?? 0, extraSlots: unknown ? 1 : 0,
+      }), slabRows,
+        opts.now ?? (() => performance.now()), (r, cause) => this.onEvicted(r, cause))
       : null;
     this.unknownSlot = unknown ? this.newSlot(UNKNOWN_ID, UNKNOWN_ID) : -1;
+  }
+
+  /** Rows spilled to the disk tier (0 without `eviction.spill`). */
+  get spilledRows(): number {
+    return this.tier?.counters.rows ?? 0;
   }
 
   /** Rows resident (ids in the index; the shared unknown row is not counted). */
@@ -177,7 +198,9 @@ export class EmbeddingTable {
   /** Admission and eviction counters (a copy). */
   memoryCounters(): TableMemoryCounters {
     const c = this.counters;
-    return { ...c, evicted: { ...(this.evict?.evicted ?? c.evicted) } };
+    const t = this.tier?.counters;
+    const tier = t ? { ...t, reload: { counts: [...t.reload.counts], sum: t.reload.sum } } : null;
+    return { ...c, evicted: { ...(this.evict?.evicted ?? c.evicted) }, tier };
   }
 
   /** True when row `(lo, hi)` is resident. */
@@ -214,6 +237,7 @@ export class EmbeddingTable {
       if (rows[i] >= 0) continue;
       const lo = ids[2 * i];
       const hi = ids[2 * i + 1];
+      if (this.tier?.peek(lo, hi, out, outOff + i * dim)) continue;
       if (sketch && admission && sketch.estimate(lo, hi) < admission.minCount) this.readDefault(out, outOff + i * dim);
       else initRow(initializer, seed, lo, hi, out, outOff + i * dim, dim);
     }
@@ -271,6 +295,7 @@ export class EmbeddingTable {
     this.storage.write(r, weights, 0, state, 0);
     this.meta.assign(r, lo, hi, this.epoch);
     if (this.evict) this.evict.unpin(Int32Array.of(r), 1);
+    this.tier?.commit();
   }
 
   /**
@@ -286,6 +311,7 @@ export class EmbeddingTable {
       storage: this.storage, meta: this.meta, cutSlots: this.rowCount, excludeSlot: this.unknownSlot,
       sinceEpoch: opts.sinceEpoch, numBuckets: opts.numBuckets, owned: opts.owned,
       tombstones: opts.sinceEpoch > 0 ? this.tombs.since(opts.sinceEpoch) : new Uint32Array(0),
+      tier: this.tier ? this.cutTier(opts) : undefined,
     });
     this.snap = snap;
     this.setEpoch(opts.nextEpoch);
@@ -294,7 +320,19 @@ export class EmbeddingTable {
 
   /** Stops guarding writes for `snap` (written, failed or abandoned). */
   endSnapshot(snap: TableSnapshot): void {
-    if (this.snap === snap) this.snap = null;
+    if (this.snap !== snap) return;
+    this.snap = null;
+    if (this.tier) this.tier.cut = null;
+  }
+
+  /** The disk-tier reader of a cut taken now; rows spilled from now on carry a newer generation. */
+  private cutTier(opts: { sinceEpoch: number; numBuckets: number; owned: Uint8Array | null }): TierCut {
+    const t = this.tier!;
+    t.cut = new TierCut({
+      table: this.name, store: t.store, layout: t.layout, cutGen: ++this.tierGen, sinceEpoch: opts.sinceEpoch,
+      numBuckets: opts.numBuckets, owned: opts.owned, batchRows: this.storage.slabRows,
+    });
+    return t.cut;
   }
 
   /** True while a snapshot of this table is being written. */
@@ -326,9 +364,11 @@ export class EmbeddingTable {
       const [lo, hi] = this.meta.idOf(r);
       return buckets[bucketOf(lo, hi, numBuckets)] === 1;
     };
+    const spilled = this.tier?.clear(buckets ? (lo, hi) => buckets[bucketOf(lo, hi, numBuckets)] === 1 : null) ?? 0;
+    this.tier?.commit();
     let keep = 0;
     this.index.forEach((_lo, _hi, r) => { if (!inSet(r)) keep++; });
-    const removed = this.size - keep;
+    const removed = this.size - keep + spilled;
     if (keep === 0) {
       this.index.clear();
       this.rowCount = this.unknownSlot >= 0 ? this.unknownSlot + 1 : 0;
@@ -365,6 +405,7 @@ export class EmbeddingTable {
       if (this.evict) this.evict.unpin(Int32Array.of(r), 1);
       loaded++;
     }
+    this.tier?.commit();
     return loaded;
   }
 
@@ -375,11 +416,15 @@ export class EmbeddingTable {
     for (let k = 0; k < ids.length >>> 1; k++) {
       if (keep && !keep(k)) continue;
       const r = this.index.remove(ids[2 * k], ids[2 * k + 1]);
-      if (r < 0) continue;
+      if (r < 0) {
+        if (this.tier?.discard(ids[2 * k], ids[2 * k + 1])) removed++;
+        continue;
+      }
       this.meta.free(r);
       this.evict?.free(r);
       removed++;
     }
+    this.tier?.commit();
     return removed;
   }
 
@@ -394,18 +439,21 @@ export class EmbeddingTable {
       if (this.snap) this.snap.guard(r);
       return r;
     }
+    this.tier?.discard(lo, hi); // the row is about to be written whole: a spilled copy would be stale
     if (this.evict?.bounded && this.size + 1 > this.evict.maxRows) this.evict.makeRoom(this.index, this.size + 1 - this.evict.maxRows);
     return this.insert(lo, hi, false);
   }
 
-  /** Eviction freed slot `r`: keep its row for a pending snapshot, log the id for incrementals. */
-  private onEvicted(r: number): void {
+  /**
+   * Eviction freed slot `r`: keep its row for a pending snapshot; spill a budget victim to the
+   * disk tier (the row still exists, so no tombstone), or log the dropped id for incrementals.
+   */
+  private onEvicted(r: number, cause: 'ttl' | 'budget'): void {
     if (this.snap) this.snap.guard(r);
+    const [lo, hi] = this.meta.idOf(r);
+    if (this.tier && cause === 'budget') this.tier.spill(r, lo, hi, this.tierGen);
+    else if (this.trackTombstones) this.tombs.add(lo, hi, this.epoch);
     this.meta.free(r);
-    if (this.trackTombstones) {
-      const [lo, hi] = this.meta.idOf(r);
-      this.tombs.add(lo, hi, this.epoch);
-    }
   }
 
   /** Row slots of `ids` into the shared scratch, creating (or admitting) missing rows. */
@@ -453,6 +501,9 @@ export class EmbeddingTable {
     }
     if (missing > 0) this.createMissing(ids, n, rows, isPush);
     evict?.unpin(rows, n);
+    // One write transaction for the call's spills and reloads. If it fails (disk full) they stay
+    // staged and readable, so no row is lost, and the request fails before a push applies anything.
+    this.tier?.commit();
     return rows;
   }
 
@@ -463,6 +514,11 @@ export class EmbeddingTable {
       if (rows[i] >= 0) continue;
       const lo = ids[2 * i];
       const hi = ids[2 * i + 1];
+      if (this.tier && this.index.find(lo, hi) < 0 && this.tier.take(lo, hi)) {
+        rows[i] = this.insert(lo, hi, false); // back as it left (it was admitted once), pinned
+        this.tier.restore(rows[i]);
+        continue;
+      }
       if (sketch && admission && this.index.find(lo, hi) < 0) {
         // A pull is a sighting; a push only checks (its id was counted when it was pulled).
         const seen = isPush ? sketch.estimate(lo, hi) : sketch.add(lo, hi);
@@ -534,24 +590,5 @@ export class EmbeddingTable {
     }
     const one = Int32Array.of(this.unknownSlot);
     this.storage.gather(one, 1, out, off);
-  }
-
-  /** The resident-row budget `cfg` implies; a budget below one slab is refused. */
-  private rowBudget(cfg: EvictionConfig, slabRows: number, unknown: boolean): number {
-    const extra = unknown ? 1 : 0;
-    if (cfg.maxRows !== undefined) {
-      if (cfg.maxRows < slabRows) badConfig('eviction.maxRows', `must be at least one slab (${slabRows} rows)`, cfg.maxRows);
-      return cfg.maxRows - extra;
-    }
-    if (cfg.maxBytes === undefined) return Infinity;
-    const cost = {
-      rowBytes: this.storage.rowBytes, metaBytes: EVICTION_META_BYTES_PER_ROW + SLOT_META_BYTES_PER_ROW + 1, slabRows,
-      fixedBytes: this.sketch?.bytes() ?? 0, extraSlots: extra,
-    };
-    const rows = rowsForBytes(cfg.maxBytes, cost);
-    if (rows < slabRows) {
-      badConfig('eviction.maxBytes', `holds ${rows} rows, less than one slab (${slabRows} rows)`, cfg.maxBytes);
-    }
-    return rows;
   }
 }

@@ -59,7 +59,7 @@ export class RowEviction {
    */
   constructor(
     cfg: EvictionConfig, maxRows: number, readonly slabRows: number, private readonly now: () => number,
-    private readonly onEvict: (row: number) => void = () => undefined,
+    private readonly onEvict: (row: number, cause: keyof EvictionCounts) => void = () => undefined,
   ) {
     this.maxRows = maxRows;
     this.ttl = cfg.ttlSteps ?? cfg.ttlSeconds ?? 0;
@@ -70,7 +70,7 @@ export class RowEviction {
     // Bound once: the sweep calls these per slot, and fresh closures per sweep would allocate.
     this.expire = (r) => {
       if (!this.expired(r)) return false;
-      this.onEvict(r);
+      this.onEvict(r, 'ttl');
       this.release(r);
       this.evicted.ttl++;
       return true;
@@ -182,13 +182,13 @@ export class RowEviction {
     const u = this.uses[s][i];
     if (u & PIN) return false;
     if (this.expired(r)) {
-      this.onEvict(r);
+      this.onEvict(r, 'ttl');
       this.release(r);
       this.evicted.ttl++;
       return true;
     }
     if (u === 0) {
-      this.onEvict(r);
+      this.onEvict(r, 'budget');
       this.release(r);
       this.evicted.budget++;
       return true;

@@ -68,6 +68,16 @@ export class SlotMeta {
     }
   }
 
+  /** Sets slot `r`'s change stamp (a row reloaded from the disk tier keeps the stamp it had). */
+  setStamp(r: number, stamp: number): void {
+    this.stamps[r >>> this.shift][r & this.mask] = stamp;
+  }
+
+  /** The change stamp of slot `r`. */
+  stampOf(r: number): number {
+    return this.stamps[r >>> this.shift][r & this.mask];
+  }
+
   /** Slot `r` no longer holds a row. */
   free(r: number): void {
     if (this.tracksLive) this.live[r >>> this.shift][r & this.mask] = 0;

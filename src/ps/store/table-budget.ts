@@ -3,6 +3,7 @@
  * budget holds. Used to turn `eviction.maxBytes` into a row budget, by `tessera plan` and in
  * docs/capacity-planning.md.
  */
+import { badConfig } from '../optimizers/config-check';
 import { ID_INDEX_MAX_LOAD, ID_INDEX_MIN_CAPACITY } from './id-index';
 
 /** Bytes per id-index slot: `[lo, hi, row + 1]` as uint32. */
@@ -44,4 +45,22 @@ export function rowsForBytes(budget: number, c: RowCost): number {
     else hi = mid - 1;
   }
   return lo;
+}
+
+/**
+ * The resident-row budget an eviction config implies for a table of `cost` (`extraSlots` 1 with
+ * the shared unknown row, which the budget includes); Infinity without a budget. A budget below
+ * one slab is refused, naming the key.
+ */
+export function rowBudgetFor(cfg: { maxRows?: number; maxBytes?: number }, cost: RowCost): number {
+  if (cfg.maxRows !== undefined) {
+    if (cfg.maxRows < cost.slabRows) badConfig('eviction.maxRows', `must be at least one slab (${cost.slabRows} rows)`, cfg.maxRows);
+    return cfg.maxRows - cost.extraSlots;
+  }
+  if (cfg.maxBytes === undefined) return Infinity;
+  const rows = rowsForBytes(cfg.maxBytes, cost);
+  if (rows < cost.slabRows) {
+    badConfig('eviction.maxBytes', `holds ${rows} rows, less than one slab (${cost.slabRows} rows)`, cfg.maxBytes);
+  }
+  return rows;
 }

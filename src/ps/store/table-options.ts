@@ -49,6 +49,12 @@ export interface EvictionConfig {
   maxRows?: number;
   /** per-PS byte budget; must hold at least one slab */
   maxBytes?: number;
+  /**
+   * Budget victims go to the PS's disk tier instead of being dropped, and come back on access
+   * (ADR 0012). Needs `maxRows` or `maxBytes`, and a PS started with a tier directory. TTL
+   * expiry still drops rows. Default false.
+   */
+  spill?: boolean;
 }
 
 export const DEFAULT_SKETCH_WIDTH = 1 << 20;
@@ -80,7 +86,7 @@ export function validateAdmission(v: unknown, key = 'admission'): Required<Admis
 /** Validates an eviction config; returns it with `policy` filled in and absent limits omitted. */
 export function validateEviction(v: unknown, key = 'eviction'): EvictionConfig & { policy: EvictionPolicy } {
   const o = checkObject(key, v);
-  checkKeys(key, o, ['policy', 'ttlSteps', 'ttlSeconds', 'maxRows', 'maxBytes']);
+  checkKeys(key, o, ['policy', 'ttlSteps', 'ttlSeconds', 'maxRows', 'maxBytes', 'spill']);
   const policy = o.policy ?? 'lfu';
   if (typeof policy !== 'string' || !(EVICTION_POLICIES as readonly string[]).includes(policy)) {
     badConfig(`${key}.policy`, `must be one of ${EVICTION_POLICIES.join(', ')}`, policy);
@@ -101,6 +107,13 @@ export function validateEviction(v: unknown, key = 'eviction'): EvictionConfig &
   }
   if (Object.keys(out).length === 1) {
     badConfig(key, 'needs at least one of ttlSteps, ttlSeconds, maxRows, maxBytes', v);
+  }
+  if (o.spill !== undefined && typeof o.spill !== 'boolean') badConfig(`${key}.spill`, 'must be true or false', o.spill);
+  if (o.spill === true) {
+    if (out.maxRows === undefined && out.maxBytes === undefined) {
+      badConfig(`${key}.spill`, 'needs a budget (maxRows or maxBytes): rows spill only when the budget is full', o.spill);
+    }
+    out.spill = true;
   }
   return out;
 }

@@ -15,6 +15,7 @@
 import { bucketOf } from '../../sharding/buckets';
 import type { RowStorage, SlabView, WeightFormat } from './row-storage';
 import type { SlotMeta, SlotMetaSlab } from './slot-meta';
+import type { TierCut } from './tier-snapshot';
 
 const PENDING = 1;
 const COPIED = 2;
@@ -53,6 +54,8 @@ export interface TableSnapshotInit {
   owned: Uint8Array | null;
   /** ids (lo, hi pairs) evicted since the base (incremental snapshots) */
   tombstones: Uint32Array;
+  /** the table's spilled rows at the cut (tier-snapshot.ts), read after the slabs; absent: none */
+  tier?: TierCut;
 }
 
 /** Copy-on-write reader of one table's rows at a cut. */
@@ -79,7 +82,7 @@ export class TableSnapshot {
     this.copies = new Array(slabs);
   }
 
-  /** True once every slab has been returned by `next`. */
+  /** True once every slab has been returned by `next` (spilled rows may follow). */
   get done(): boolean {
     return this.nextSlab >= this.state.length;
   }
@@ -111,9 +114,12 @@ export class TableSnapshot {
     }
   }
 
-  /** The next slab's rows at the cut, or null when done. Frees that slab's copy. */
+  /**
+   * The next slab's rows at the cut, or null when done. Frees that slab's copy. After the slabs,
+   * batches of the rows that were spilled to the disk tier at the cut.
+   */
   next(): SnapshotBatch | null {
-    if (this.done) return null;
+    if (this.done) return this.init.tier?.next() ?? null;
     const s = this.nextSlab++;
     const copy = this.copies[s];
     const rows = copy?.rows ?? this.init.storage.slabView(s);

@@ -7,6 +7,7 @@ import { createOptimizer } from '../optimizers/registry';
 import { badConfig, checkKeys, checkNumber, checkObject } from '../optimizers/config-check';
 import { DEFAULT_INITIALIZER, InitializerConfig, validateInitializer } from './initializers';
 import type { WeightFormat } from './row-storage';
+import type { TierCounters } from './tier-rows';
 import {
   AdmissionConfig, checkWeightFormat, EvictionConfig, validateAdmission, validateEviction,
 } from './table-options';
@@ -78,6 +79,8 @@ export interface TableInfo {
     droppedGradients: number;
     evictedTtl: number;
     evictedBudget: number;
+    /** tables with `eviction.spill`: disk-tier counters (tier-rows.ts) */
+    tier?: TierCounters;
   };
 }
 

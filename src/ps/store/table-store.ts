@@ -5,6 +5,7 @@
 import { ERROR_CODES, TesseraError } from '../../common/errors';
 import { DenseTable } from './dense-table';
 import { EmbeddingTable } from './embedding-table';
+import type { RowTier } from './row-tier';
 import { normalizeTableSpec, sameSpec, TableInfo, TableSpec } from './table-spec';
 
 export type { DenseTableSpec, EmbeddingTableSpec, TableInfo, TableSpec } from './table-spec';
@@ -15,6 +16,8 @@ export interface TableStoreOptions {
   slabRows?: number;
   /** monotonic milliseconds, for tables with `eviction.ttlSeconds` (default performance.now) */
   now?: () => number;
+  /** the PS's disk tier, for tables with `eviction.spill` (none: such tables are refused) */
+  tier?: RowTier;
 }
 
 interface Entry {
@@ -27,6 +30,7 @@ function memoryOf(t: EmbeddingTable): NonNullable<TableInfo['memory']> {
   return {
     admitted: c.admitted, rejected: c.rejected, droppedGradients: c.droppedGradients,
     evictedTtl: c.evicted.ttl, evictedBudget: c.evicted.budget,
+    ...(c.tier ? { tier: c.tier } : {}),
   };
 }
 
@@ -60,15 +64,27 @@ export class TableStore {
       throw new TesseraError(ERROR_CODES.TABLE_EXISTS,
         `table "${norm.name}" already exists with a different spec: ${JSON.stringify(existing.spec)}`);
     }
-    const table = norm.kind === 'embedding'
-      ? new EmbeddingTable({ ...norm, slabRows: this.opts.slabRows, now: this.opts.now })
-      : new DenseTable(norm);
+    const table = norm.kind === 'embedding' ? this.createEmbedding(norm) : new DenseTable(norm);
     this.tables.set(norm.name, { spec: norm, table });
   }
 
-  /** Removes a table; false when it did not exist. */
+  /** Removes a table (and its rows in the disk tier); false when it did not exist. */
   drop(name: string): boolean {
+    const e = this.tables.get(name);
+    if (e && e.table instanceof EmbeddingTable && e.table.eviction?.spill) this.opts.tier?.dropTable(name);
     return this.tables.delete(name);
+  }
+
+  /** An embedding table, with its store in the disk tier when it spills (opened first: a bad tier dir fails here). */
+  private createEmbedding(norm: Extract<TableSpec, { kind: 'embedding' }>): EmbeddingTable {
+    const spill = norm.eviction?.spill === true && this.opts.tier !== undefined;
+    const tier = spill ? this.opts.tier!.openTable(norm.name) : undefined;
+    try {
+      return new EmbeddingTable({ ...norm, slabRows: this.opts.slabRows, now: this.opts.now, tier });
+    } catch (err) {
+      if (spill) this.opts.tier!.dropTable(norm.name);
+      throw err;
+    }
   }
 
   /** True when a table of that name exists. */

@@ -1,0 +1,203 @@
+/**
+ * An embedding table's side of the disk tier (ADR 0012): encodes a row slot into a record,
+ * spills it, and loads it back into a slot bit-exactly, with hit/miss/spill counters and a
+ * reload-latency histogram. The table owns the ordering (embedding-table.ts): a row leaves RAM
+ * only as an unpinned eviction victim, and comes back inside the request that needs it.
+ *
+ * Record (little-endian, as the slabs): `[stamp u32 | gen u32 | state f32 × stateWidth |
+ * weights × dim]`, weights as float32 or as fp16 bits for `f16` tables. `stamp` is the row's
+ * checkpoint change stamp (slot-meta.ts), so an incremental checkpoint still sees whether it
+ * changed; `gen` is the table's snapshot generation at the spill (tier-snapshot.ts).
+ */
+import { halfDecodeTable } from '../../wire/f16';
+import type { RowStorage } from './row-storage';
+import { TIER_KEY_BYTES, TableTier, writeTierKey } from './row-tier';
+import type { SlotMeta } from './slot-meta';
+import type { TierCut } from './tier-snapshot';
+
+/** Reload latency buckets, seconds: a reload is a B-tree lookup in a memory map plus a copy. */
+export const TIER_RELOAD_BUCKETS_S = [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2];
+const HEADER_BYTES = 8;
+
+/** Disk-tier counters of one table. */
+export interface TierCounters {
+  /** spilled rows loaded back on access */
+  hits: number;
+  /** ids looked up on disk and not found (then created fresh, or refused by admission) */
+  misses: number;
+  /** rows written to disk by budget eviction */
+  spills: number;
+  /** rows on disk now */
+  rows: number;
+  /** reload latency: counts per `TIER_RELOAD_BUCKETS_S` bucket (not cumulative) plus +Inf, sum in seconds */
+  reload: { counts: number[]; sum: number };
+}
+
+/** Byte layout of one record. */
+export interface TierRecordLayout {
+  readonly dim: number;
+  readonly stateWidth: number;
+  readonly f16: boolean;
+  readonly bytes: number;
+}
+
+/** The layout of a table's records. */
+export function recordLayout(dim: number, stateWidth: number, f16: boolean): TierRecordLayout {
+  return { dim, stateWidth, f16, bytes: HEADER_BYTES + 4 * stateWidth + (f16 ? 2 : 4) * dim };
+}
+
+/** Typed views over one record's bytes (copied to an aligned buffer). */
+export class TierRecord {
+  readonly bytes: Uint8Array;
+  readonly header: Uint32Array;
+  readonly state: Float32Array;
+  readonly weights: Float32Array | Uint16Array;
+
+  constructor(readonly layout: TierRecordLayout) {
+    const buf = new ArrayBuffer(Math.ceil(layout.bytes / 4) * 4);
+    this.bytes = new Uint8Array(buf, 0, layout.bytes);
+    this.header = new Uint32Array(buf, 0, 2);
+    this.state = new Float32Array(buf, HEADER_BYTES, layout.stateWidth);
+    const wOff = HEADER_BYTES + 4 * layout.stateWidth;
+    this.weights = layout.f16 ? new Uint16Array(buf, wOff, layout.dim) : new Float32Array(buf, wOff, layout.dim);
+  }
+
+  /** Copies `src` (one record as stored) into this record's aligned bytes. */
+  load(src: Uint8Array): this {
+    this.bytes.set(src.subarray(0, this.layout.bytes));
+    return this;
+  }
+
+  get stamp(): number { return this.header[0]; }
+  get gen(): number { return this.header[1]; }
+}
+
+/** Spills and reloads the rows of one table. */
+export class TierRows {
+  readonly counters: TierCounters = {
+    hits: 0, misses: 0, spills: 0, rows: 0, reload: { counts: new Array<number>(TIER_RELOAD_BUCKETS_S.length + 1).fill(0), sum: 0 },
+  };
+  /** The checkpoint reader of the snapshot being written, which must see rows leave the tier. */
+  cut: TierCut | null = null;
+  readonly layout: TierRecordLayout;
+  private readonly rec: TierRecord;
+  private readonly key = new Uint8Array(TIER_KEY_BYTES);
+  private readonly shift: number;
+  private readonly mask: number;
+  private takenAt = 0;
+
+  constructor(readonly store: TableTier, private readonly storage: RowStorage, private readonly meta: SlotMeta) {
+    this.layout = recordLayout(storage.dim, storage.stateWidth, storage.format === 'f16');
+    this.rec = new TierRecord(this.layout);
+    this.shift = Math.log2(storage.slabRows);
+    this.mask = storage.slabRows - 1;
+  }
+
+  /** Writes slot `r` (id `(lo, hi)`) to the tier, tagged with snapshot generation `gen`. */
+  spill(r: number, lo: number, hi: number, gen: number): void {
+    const { dim, stateWidth: sw } = this.layout;
+    const v = this.storage.slabView(r >>> this.shift);
+    const i = r & this.mask;
+    const { weights, state, header } = this.rec;
+    header[0] = this.meta.stampOf(r);
+    header[1] = gen;
+    const w = i * v.wStride;
+    for (let j = 0; j < dim; j++) weights[j] = v.weights[w + j];
+    const s = v.sOff + i * v.sStride;
+    for (let j = 0; j < sw; j++) state[j] = v.state[s + j];
+    this.store.put(writeTierKey(this.key, lo, hi), this.rec.bytes);
+    this.counters.spills++;
+    this.counters.rows++;
+  }
+
+  /**
+   * Takes the record of `(lo, hi)` off the tier into this object's scratch (then `restore` puts
+   * it in a slot). False, counted as a miss, when the id is not on disk.
+   */
+  take(lo: number, hi: number): boolean {
+    this.takenAt = performance.now();
+    const key = writeTierKey(this.key, lo, hi);
+    const found = this.store.get(key);
+    if (!found) {
+      this.counters.misses++;
+      return false;
+    }
+    this.rec.load(found);
+    this.cut?.keep(key, this.rec);
+    this.store.delete(key);
+    this.counters.rows--;
+    return true;
+  }
+
+  /** Writes the record `take` found into slot `r` bit-exactly, with its change stamp. */
+  restore(r: number): void {
+    this.storage.writeStored(r, this.rec.weights, 0, this.rec.state, 0);
+    this.meta.setStamp(r, this.rec.stamp);
+    this.counters.hits++;
+    this.observe((performance.now() - this.takenAt) / 1000);
+  }
+
+  /** Reads the weights of spilled `(lo, hi)` as float32 into `out[off..]` without loading it; false if absent. */
+  peek(lo: number, hi: number, out: Float32Array, off: number): boolean {
+    const found = this.store.get(writeTierKey(this.key, lo, hi));
+    if (!found) return false;
+    const w = this.rec.load(found).weights;
+    if (w instanceof Uint16Array) {
+      const decode = halfDecodeTable();
+      for (let j = 0; j < w.length; j++) out[off + j] = decode[w[j]];
+    } else {
+      out.set(w, off);
+    }
+    return true;
+  }
+
+  /** Removes `(lo, hi)` from the tier if it is there (the row is being overwritten or deleted). */
+  discard(lo: number, hi: number): boolean {
+    const key = writeTierKey(this.key, lo, hi);
+    const found = this.store.get(key);
+    if (!found) return false;
+    this.cut?.keep(key, this.rec.load(found));
+    this.store.delete(key);
+    this.counters.rows--;
+    return true;
+  }
+
+  /** Removes every spilled row whose id `inSet` accepts (every row when null). */
+  clear(inSet: ((lo: number, hi: number) => boolean) | null): number {
+    if (!inSet) {
+      const n = this.counters.rows;
+      this.store.clear();
+      this.counters.rows = 0;
+      return n;
+    }
+    const doomed: Uint8Array[] = [];
+    let after: Uint8Array | null = null;
+    for (;;) {
+      let last: Uint8Array | null = null;
+      const seen = this.store.scan(after, 4096, (key) => {
+        last = Uint8Array.from(key);
+        const lo = ((key[4] << 24) | (key[5] << 16) | (key[6] << 8) | key[7]) >>> 0;
+        const hi = ((key[0] << 24) | (key[1] << 16) | (key[2] << 8) | key[3]) >>> 0;
+        if (inSet(lo, hi)) doomed.push(Uint8Array.from(key));
+      });
+      if (seen < 4096) break;
+      after = last;
+    }
+    for (const key of doomed) this.store.delete(key);
+    this.counters.rows -= doomed.length;
+    return doomed.length;
+  }
+
+  /** Makes staged spills and removals durable in the store (end of every table call). */
+  commit(): void {
+    this.store.commit();
+  }
+
+  private observe(seconds: number): void {
+    const { counts } = this.counters.reload;
+    let b = 0;
+    while (b < TIER_RELOAD_BUCKETS_S.length && seconds > TIER_RELOAD_BUCKETS_S[b]) b++;
+    counts[b]++;
+    this.counters.reload.sum += seconds;
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * `RowTier` on LMDB (the `lmdb` package, prebuilt binaries; ADR 0012). One LMDB environment per
+ * PS in its tier directory, one named database per table, binary 8-byte keys and raw row records.
+ *
+ * Durability is deliberately off (`noSync`): the tier holds rows only for the life of the PS
+ * process (checkpoints are what survive it), so a write transaction costs page writes into the
+ * memory map and no fsync. Reads are `getBinaryFast`, synchronous and zero-copy until the next
+ * read, which fits the PS's synchronous request handling.
+ *
+ * ```ts
+ * const tier = new LmdbRowTier({ dir: '/var/lib/tessera/tier' });
+ * const t = tier.openTable('user');       // throws TESSERA_ERR_TIER_UNAVAILABLE if the dir is unusable
+ * t.put(writeTierKey(new Uint8Array(8), 7, 0), record); t.commit();
+ * ```
+ */
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { ERROR_CODES, TesseraError } from '../../common/errors';
+import type { RowTier, TableTier } from '../store/row-tier';
+
+/** Named databases (tables that spill) one PS can hold. */
+const MAX_TABLES = 256;
+
+export interface LmdbRowTierOptions {
+  /** directory of the LMDB environment; created if missing */
+  dir: string;
+}
+
+function unavailable(where: string, err: unknown): TesseraError {
+  const msg = err instanceof Error ? err.message : String(err);
+  return new TesseraError(ERROR_CODES.TIER_UNAVAILABLE, `disk tier at ${where}: ${msg}`, { cause: err });
+}
+
+type Db = Database<Buffer, Buffer>;
+
+/** One table's named database with writes staged until `commit`. */
+class LmdbTableTier implements TableTier {
+  /** Staged writes by key (latin1 string of the 8 key bytes); null stages a delete. */
+  private readonly staged = new Map<string, Buffer | null>();
+
+  constructor(private readonly db: Db, private readonly where: string) {}
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    if (this.staged.size > 0) {
+      const s = this.staged.get(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'));
+      if (s !== undefined) return s ?? undefined;
+    }
+    return this.db.getBinaryFast(Buffer.from(key.buffer, key.byteOffset, key.byteLength));
+  }
+
+  put(key: Uint8Array, record: Uint8Array): void {
+    this.staged.set(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'), Buffer.from(record));
+  }
+
+  delete(key: Uint8Array): void {
+    this.staged.set(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'), null);
+  }
+
+  commit(): void {
+    if (this.staged.size === 0) return;
+    try {
+      this.db.transactionSync(() => {
+        for (const [k, v] of this.staged) {
+          const key = Buffer.from(k, 'latin1');
+          if (v) this.db.put(key, v);
+          else this.db.remove(key);
+        }
+      });
+    } catch (err) {
+      throw unavailable(this.where, err);
+    }
+    this.staged.clear();
+  }
+
+  scan(after: Uint8Array | null, limit: number, fn: (key: Uint8Array, record: Uint8Array) => void): number {
+    this.commit();
+    const start = after ? Buffer.from(after) : undefined;
+    let n = 0;
+    for (const { key, value } of this.db.getRange({ start, limit: limit + 1 })) {
+      if (start && key.equals(start)) continue;
+      if (n === limit) break;
+      fn(key, value);
+      n++;
+    }
+    return n;
+  }
+
+  clear(): void {
+    this.staged.clear();
+    try {
+      this.db.clearSync();
+    } catch (err) {
+      throw unavailable(this.where, err);
+    }
+  }
+
+  drop(): void {
+    this.staged.clear();
+    this.db.dropSync();
+  }
+}
+
+/** The PS's disk tier in one directory. */
+export class LmdbRowTier implements RowTier {
+  readonly location: string;
+  private env: RootDatabase | null = null;
+  private readonly tables = new Map<string, LmdbTableTier>();
+
+  constructor(opts: LmdbRowTierOptions) {
+    this.location = opts.dir;
+  }
+
+  openTable(name: string): TableTier {
+    const env = this.environment();
+    try {
+      const db = env.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' });
+      const t = new LmdbTableTier(db, `${this.location} (table "${name}")`);
+      // A previous process's rows are stale (the PS restores from checkpoints), and this write
+      // proves the directory is writable now rather than at the first spill.
+      t.clear();
+      this.tables.set(name, t);
+      return t;
+    } catch (err) {
+      throw err instanceof TesseraError ? err : unavailable(this.location, err);
+    }
+  }
+
+  dropTable(name: string): void {
+    const t = this.tables.get(name);
+    if (!t) return;
+    this.tables.delete(name);
+    t.drop();
+  }
+
+  async close(): Promise<void> {
+    const env = this.env;
+    this.env = null;
+    this.tables.clear();
+    if (env) await env.close();
+  }
+
+  /** Opens the environment on first use, so a PS with an unusable dir still starts and serves. */
+  private environment(): RootDatabase {
+    if (this.env) return this.env;
+    try {
+      this.env = open({ path: this.location, noSync: true, maxDbs: MAX_TABLES });
+    } catch (err) {
+      throw unavailable(this.location, err);
+    }
+    return this.env;
+  }
+}
