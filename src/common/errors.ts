@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   SNAPSHOT_CONFLICT: 'TESSERA_ERR_SNAPSHOT_CONFLICT',
   /** the PS's disk tier cannot be used (no tier configured, directory unusable, disk full) */
   TIER_UNAVAILABLE: 'TESSERA_ERR_TIER_UNAVAILABLE',
+  RESOURCE_EXHAUSTED: 'TESSERA_ERR_RESOURCE_EXHAUSTED',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -30,12 +30,31 @@ function unavailable(where: string, err: unknown): TesseraError {
   return new TesseraError(ERROR_CODES.TIER_UNAVAILABLE, `disk tier at ${where}: ${msg}`, { cause: err });
 }
 
+/**
+ * The error for a failed tier write. A full disk (ENOSPC, or LMDB's map full) is
+ * RESOURCE_EXHAUSTED: spilling stops, a request that needs room for new rows is refused, resident
+ * rows keep serving, and the rows whose spill failed stay staged in memory, readable, until a
+ * later commit succeeds. Anything else is TIER_UNAVAILABLE.
+ */
+export function tierWriteError(where: string, err: unknown): TesseraError {
+  const code = (err as { code?: unknown } | null)?.code;
+  const msg = err instanceof Error ? err.message : String(err);
+  if (code === 'ENOSPC' || code === -30792 || /ENOSPC|No space left|MDB_MAP_FULL/i.test(msg)) {
+    return new TesseraError(ERROR_CODES.RESOURCE_EXHAUSTED,
+      `disk tier at ${where} is full (${msg}): spilling stopped; requests that need room for new rows are refused until space is freed; resident rows keep serving and no spilled row is lost`,
+      { cause: err });
+  }
+  return unavailable(where, err);
+}
+
 type Db = Database<Buffer, Buffer>;
 
 /** One table's named database with writes staged until `commit`. */
-class LmdbTableTier implements TableTier {
+export class LmdbTableTier implements TableTier {
   /** Staged writes by key (latin1 string of the 8 key bytes); null stages a delete. */
   private readonly staged = new Map<string, Buffer | null>();
+  /** Writes staged since the last commit attempt: what the current table call needs. */
+  private fresh = 0;
 
   constructor(private readonly db: Db, private readonly where: string) {}
 
@@ -49,14 +68,30 @@ class LmdbTableTier implements TableTier {
 
   put(key: Uint8Array, record: Uint8Array): void {
     this.staged.set(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'), Buffer.from(record));
+    this.fresh++;
   }
 
   delete(key: Uint8Array): void {
-    this.staged.set(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'), null);
+    const buf = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+    const k = buf.toString('latin1');
+    // Reloading a row whose spill never reached the disk (it failed) just cancels that spill.
+    if (this.staged.get(k) && this.db.getBinaryFast(buf) === undefined) {
+      this.staged.delete(k);
+      return;
+    }
+    this.staged.set(k, null);
+    this.fresh++;
   }
 
+  /**
+   * Commits the staged writes. A full disk fails only the call that staged new writes; writes
+   * left staged by an earlier failure stay staged (and readable) and are retried at every commit,
+   * so calls that need no room keep being served from RAM.
+   */
   commit(): void {
     if (this.staged.size === 0) return;
+    const needed = this.fresh > 0;
+    this.fresh = 0;
     try {
       this.db.transactionSync(() => {
         for (const [k, v] of this.staged) {
@@ -66,7 +101,9 @@ class LmdbTableTier implements TableTier {
         }
       });
     } catch (err) {
-      throw unavailable(this.where, err);
+      const e = tierWriteError(this.where, err);
+      if (needed || e.code !== ERROR_CODES.RESOURCE_EXHAUSTED) throw e;
+      return; // still full; this call needed no room
     }
     this.staged.clear();
   }

@@ -9,7 +9,9 @@ import { silentLogger } from '../../../src/common/logger';
 import { PsNode } from '../../../src/ps/ps-node';
 import { EmbeddingTable, EmbeddingTableOptions, TableStore } from '../../../src/ps/store';
 import type { SnapshotBatch } from '../../../src/ps/store/table-snapshot';
-import { LmdbRowTier } from '../../../src/ps/tier/lmdb-row-tier';
+import { open as openLmdb } from 'lmdb';
+import { LmdbRowTier, LmdbTableTier } from '../../../src/ps/tier/lmdb-row-tier';
+import type { TableTier } from '../../../src/ps/store/row-tier';
 import { Encoding } from '../../../src/wire/data-plane-codec';
 import { Registry } from 'prom-client';
 import { PsMetrics } from '../../../src/metrics/ps-metrics';
@@ -92,6 +94,54 @@ describe('disk tier (issue #6 part 4)', () => {
       expect(c.reload.counts.reduce((a, b) => a + b, 0)).to.equal(SLAB);
     });
   }
+
+  it('a full disk: RESOURCE_EXHAUSTED for rows that need room, resident rows keep serving, no spilled row lost', () => {
+    // A real LMDB database whose write transactions fail as a full disk fails them while `full`.
+    const env = openLmdb({ path: path.join(dir, 'full-env'), noSync: true });
+    const db = env.openDB<Buffer, Buffer>({ name: 'full', keyEncoding: 'binary', encoding: 'binary' });
+    let full = false;
+    const diskFull = new Proxy(db, {
+      get(target, prop, receiver) {
+        if (prop === 'transactionSync' && full) return () => { throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }); };
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const failing: TableTier = new LmdbTableTier(diskFull, `${dir}/full-env`);
+    const base = { name: 'full', dim: DIM, optimizer: { kind: 'adagrad' as const, lr: 0.1 }, seed: 3, slabRows: SLAB };
+    const t = new EmbeddingTable({ ...base, eviction: { maxRows: SLAB, spill: true }, tier: failing });
+    const ref = new EmbeddingTable(base);
+    const resident = Array.from({ length: SLAB }, (_, i) => i);
+    for (const x of [t, ref]) x.push(idsOf(resident), gradsFor(resident, 0));
+    full = true;
+    const fresh = Array.from({ length: 8 }, (_, i) => 500 + i);
+    const err = (() => { try { t.push(idsOf(fresh), gradsFor(fresh, 1)); return null; } catch (e) { return e; } })();
+    expect(err).to.be.instanceOf(TesseraError);
+    expect((err as TesseraError).code).to.equal(ERROR_CODES.RESOURCE_EXHAUSTED);
+    expect((err as Error).message).to.match(/is full .*spilling stopped/);
+    // Rows still resident are served, and pushes to them still apply.
+    const still = resident.filter((k) => t.has(...(Array.from(idsOf([k])) as [number, number])));
+    expect(still.length).to.be.greaterThan(0);
+    for (const x of [t, ref]) x.push(idsOf(still), gradsFor(still, 2));
+    const a = new Float32Array(still.length * DIM);
+    const b = new Float32Array(still.length * DIM);
+    t.pull(idsOf(still), a);
+    ref.pull(idsOf(still), b);
+    expect(Array.from(a)).to.deep.equal(Array.from(b));
+    // Space is back: every row, including those whose spill failed, is intact.
+    full = false;
+    const all = [...resident, ...fresh];
+    for (const x of [t, ref]) x.push(idsOf(fresh), gradsFor(fresh, 1));
+    for (let i = 0; i < all.length; i += 8) { // a request may not exceed the 16-row budget
+      const part = all.slice(i, i + 8);
+      const c = new Float32Array(part.length * DIM);
+      const d = new Float32Array(part.length * DIM);
+      t.pull(idsOf(part), c);
+      ref.pull(idsOf(part), d);
+      expect(Array.from(c), `rows ${part}`).to.deep.equal(Array.from(d));
+    }
+    void env.close();
+  });
 
   it('a 1-slab table trains 40× more ids than fit and every row equals a never-evicting table (f16)', () => {
     const { t, ref } = pair('train', { weightFormat: 'f16' });
