@@ -16,14 +16,8 @@ import { generate } from '../src/gen/generate';
 import { LocalCluster } from '../src/local/local-cluster';
 import { parseJobSpec } from '../src/spec/job-spec';
 import { runTorchPeer } from './peers/torch-peer';
+import { argNum } from './bench-args';
 import { TRAIN_BENCH_JOB_YAML } from './bench-job';
-
-function intArg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const n = i > 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
-  return n;
-}
 
 const num = (x: number | null | undefined): number | null => (x === null || x === undefined || !Number.isFinite(x) ? null : x);
 
@@ -43,9 +37,9 @@ async function clusterRun(dir: string, workers: number, jobFile: string, train: 
 }
 
 async function main(): Promise<void> {
-  const rows = intArg('rows', 200_000);
-  const epochs = intArg('epochs', 1);
-  const threads = intArg('threads', 2);
+  const rows = argNum('rows', 200_000);
+  const epochs = argNum('epochs', 1);
+  const threads = argNum('threads', 2);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-cluster-bench-'));
   try {
     const train = path.join(dir, 'train.tsv');

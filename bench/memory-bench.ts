@@ -31,17 +31,10 @@ import { EmbeddingTable, EmbeddingTableOptions } from '../src/ps/store';
 import { TIER_RELOAD_BUCKETS_S } from '../src/ps/store/tier-rows';
 import { Encoding } from '../src/wire/data-plane-codec';
 import { fmix32 } from '../src/common/fmix32';
+import { argNum } from './bench-args';
 
 const BATCH = 8192;
 const MIB = 1 << 20;
-
-function argNum(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} needs a positive integer, got ${process.argv[i + 1]}`);
-  return v;
-}
 
 const bytesOf = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 

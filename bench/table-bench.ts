@@ -13,16 +13,9 @@
  */
 import { EmbeddingTable } from '../src/ps/store';
 import { fmix32 } from '../src/common/fmix32';
+import { argNum } from './bench-args';
 
 const BATCH = 8192;
-
-function argNum(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} needs a positive integer, got ${process.argv[i + 1]}`);
-  return v;
-}
 
 function writeId(ids: Uint32Array, i: number, k: number): void {
   ids[2 * i] = fmix32(k);

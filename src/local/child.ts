@@ -18,9 +18,15 @@ export interface Child {
   kill(): Promise<void>;
 }
 
+/** Runs `tessera <args…>` with this process's environment plus `env`. */
 export function spawnTessera(name: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = {}): Child {
+  return spawnNode(name, [TESSERA_BIN, ...args], logFile, { ...process.env, ...env });
+}
+
+/** Runs `node <argv…>` with exactly `env`, its stdout and stderr appended to `logFile`. */
+export function spawnNode(name: string, argv: string[], logFile: string, env: NodeJS.ProcessEnv): Child {
   const fd = fs.openSync(logFile, 'a');
-  const proc = spawn(process.execPath, [TESSERA_BIN, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+  const proc = spawn(process.execPath, argv, { stdio: ['ignore', fd, fd], env });
   fs.closeSync(fd);
   let running = true;
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => { running = false; resolve(code); }));
