@@ -5,6 +5,7 @@
  * (snake_case) and `[i]` for list items, so a user can find the line from the message alone.
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
+import { editDistance } from '../common/edit-distance';
 
 /**
  * A job spec that failed validation. `keyPath` is the dotted YAML path (`''` for the document
@@ -78,19 +79,6 @@ export function mapping(path: string, v: unknown, allowed: readonly string[]): R
 /** camelCase → snake_case (`initialAccumulator` → `initial_accumulator`). */
 export function snake(s: string): string {
   return s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-}
-
-/** Levenshtein distance; keys are short, so the O(|a|·|b|) table is fine. */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length];
 }
 
 /** Throws unless `v` is a list; returns it. */

@@ -94,3 +94,21 @@ export async function trainRound(client: PsClient, table: string, ids: Uint32Arr
 export function tempRoot(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-ckpt-'));
 }
+
+/**
+ * Per-test checkpoint root and cluster bookkeeping for a describe block: a fresh `root` before
+ * each test; clusters passed to `track` are torn down and the root removed after it.
+ */
+export function ckptPerTest(): { readonly root: string; track(c: CkptCluster): CkptCluster } {
+  const clusters: CkptCluster[] = [];
+  let root = '';
+  beforeEach(() => { root = tempRoot(); });
+  afterEach(async () => {
+    await Promise.all(clusters.splice(0).map((c) => c.tearDown()));
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  return {
+    get root() { return root; },
+    track(c: CkptCluster) { clusters.push(c); return c; },
+  };
+}

@@ -1,10 +1,9 @@
 import { expect } from 'chai';
-import * as fs from 'fs';
 import { newCheckpointId } from '../../src/checkpoint/checkpoint-id';
 import { takeCheckpoint } from '../../src/checkpoint/take-checkpoint';
 import { verifyCheckpoint } from '../../src/checkpoint/verify';
 import type { TableSpec } from '../../src/ps/store/table-spec';
-import { CkptCluster, ckptCluster, dumpTable, gradsFor, idRange, tempRoot, trainRound } from '../helpers/checkpoint';
+import { CkptCluster, ckptCluster, dumpTable, gradsFor, idRange, trainRound, ckptPerTest } from '../helpers/checkpoint';
 
 const DIM = 8;
 const TABLES: TableSpec[] = [
@@ -33,21 +32,15 @@ function normalize(d: Record<string, Map<string, string>>): Record<string, unkno
 
 describe('checkpoint snapshot and restore (issue #5)', function () {
   this.timeout(60_000);
-  const clusters: CkptCluster[] = [];
-  let root = '';
-  beforeEach(() => { root = tempRoot(); });
-  afterEach(async () => {
-    await Promise.all(clusters.splice(0).map((c) => c.tearDown()));
-    fs.rmSync(root, { recursive: true, force: true });
-  });
+  const suite = ckptPerTest();
 
   it('a snapshot taken under concurrent pushes holds exactly the state at the cut', async () => {
     const c = await ckptCluster(2, TABLES);
-    clusters.push(c);
+    suite.track(c);
     await fill(c, 4000, 2);
     const atCut = dumpAll(c);
     const id = newCheckpointId(1);
-    await c.client.snapshot(id, root, 'full');
+    await c.client.snapshot(id, suite.root, 'full');
     // Pushes land while the PS write their files: each slab they touch is copied first.
     for (let r = 10; r < 14; r++) await fill(c, 4000, 1);
     const statuses = await c.client.awaitSnapshot(id, 30_000);
@@ -55,25 +48,25 @@ describe('checkpoint snapshot and restore (issue #5)', function () {
     expect(dumpAll(c).emb).to.not.deep.equal(atCut.emb);
     const { buildManifest } = await import('../../src/checkpoint/take-checkpoint');
     const { writeManifest } = await import('../../src/checkpoint/manifest');
-    await writeManifest(`${root}/${id}`, buildManifest({ id, kind: 'full' }, statuses));
-    expect((await verifyCheckpoint(root, id)).faults).to.deep.equal([]);
+    await writeManifest(`${suite.root}/${id}`, buildManifest({ id, kind: 'full' }, statuses));
+    expect((await verifyCheckpoint(suite.root, id)).faults).to.deep.equal([]);
     const fresh = await ckptCluster(2, TABLES);
-    clusters.push(fresh);
-    await fresh.client.restore(root, id);
+    suite.track(fresh);
+    await fresh.client.restore(suite.root, id);
     expect(normalize(dumpAll(fresh))).to.deep.equal(normalize(atCut));
   });
 
   for (const target of [3, 1]) {
     it(`restores a 4-PS checkpoint onto ${target} PS: every row and optimizer state bit-identical`, async () => {
       const src = await ckptCluster(4, TABLES);
-      clusters.push(src);
+      suite.track(src);
       await fill(src, 3000, 3);
       const before = dumpAll(src);
       const id = newCheckpointId(7);
-      await takeCheckpoint(src.client, root, { id, kind: 'full', job: { step: 3 } });
+      await takeCheckpoint(src.client, suite.root, { id, kind: 'full', job: { step: 3 } });
       const dst = await ckptCluster(target, TABLES);
-      clusters.push(dst);
-      const res = await dst.client.restore(root, id);
+      suite.track(dst);
+      const res = await dst.client.restore(suite.root, id);
       expect(res.flatMap((r) => r.tables).filter((t) => t.table === 'emb').reduce((s, t) => s + t.rows, 0)).to.equal(before.emb.size);
       expect(normalize(dumpAll(dst))).to.deep.equal(normalize(before));
       // Every row sits on the PS that owns its bucket now: pulls through the new map read it.

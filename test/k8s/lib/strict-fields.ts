@@ -13,6 +13,7 @@
 import * as path from 'path';
 import * as ts from 'typescript';
 import { pointer } from './finding';
+import { editDistance } from '../../../src/common/edit-distance';
 
 /** A problem found by the walk: where (JSON pointer) and what. */
 export interface FieldProblem {
@@ -176,18 +177,6 @@ function closest(key: string, names: string[]): string | undefined {
     if (d < bestDistance) [best, bestDistance] = [name, d];
   }
   return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length];
 }
 
 let shared: StrictFieldChecker | undefined;
