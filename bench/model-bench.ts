@@ -3,7 +3,7 @@
  * MLP 429→400→400→1, batch 1024) on the selected tfjs backend, with the explicit-transpose dense
  * layers and, as the peer measured in the same run, the same model with tfjs autodiff layers.
  *
- *   node dist/bench/model-bench.js [--json] [--backend tensorflow|wasm|cpu] [--batch N] [--steps N] [--max-seconds S]
+ *   node dist/bench/model-bench.js [--json] [--backend tensorflow|wasm|cpu] [--threads auto|N] [--batch N] [--steps N] [--max-seconds S]
  *
  * Each variant runs one untimed warm-up step, then `--steps` timed steps (default 10) or until
  * `--max-seconds` (default 30) pass, whichever comes first. Inputs are random but fixed; the
@@ -12,6 +12,7 @@
  */
 import { createLogger } from '../src/common/logger';
 import { createModel, selectBackend } from '../src/model/models';
+import { tfThreads } from '../src/model/backend';
 import type { BatchInputs, CtrModel, DenseLayerImpl, ModelConfig } from '../src/model/models';
 
 const CONFIG: ModelConfig = { kind: 'deepfm', numFields: 26, embDim: 16, numDense: 13, hidden: [400, 400], seed: 1 };
@@ -68,7 +69,8 @@ async function main(): Promise<void> {
   const batch = argNum('batch', 1024);
   const steps = argNum('steps', 10);
   const maxS = argNum('max-seconds', 30);
-  const backend = await selectBackend(createLogger({ level: 'info', base: { component: 'model-bench' } }), arg('backend'));
+  const backend = await selectBackend(createLogger({ level: 'info', base: { component: 'model-bench' } }), arg('backend'),
+    { threads: tfThreads(arg('threads') ?? process.env.TESSERA_TF_THREADS) });
   const inputs = randomInputs(CONFIG, batch);
   const fast = measure('explicit-transpose', inputs, steps, maxS);
   const params = fast.model.initialDense();

@@ -16,7 +16,7 @@ import { EtcdMembership } from '../membership/etcd-membership';
 import { LeaderElection } from '../membership/leader';
 import { ShardMapStore } from '../membership/shard-map-store';
 import { ChiefMetrics } from '../metrics/chief-metrics';
-import { selectBackend } from '../model/backend';
+import { selectBackend, tfThreads } from '../model/backend';
 import { psChiefModel } from './chief-model';
 import { Chief } from './chief';
 import { describeDataFiles, planDataShards } from './data-shards';
@@ -46,6 +46,7 @@ export const CHIEF_SPEC: Record<string, OptionSpec> = {
   checkpoint: { type: 'string', describe: 'with `tessera chief resume`: latest | ID | DIR/ID' },
   'init-from': { type: 'string', describe: 'warm start a new job from a checkpoint\'s tables and dense weights (DIR/ID, or DIR for its latest); data positions start fresh' },
   backend: { type: 'string', describe: 'tfjs backend for evaluation: tensorflow | wasm | cpu [TESSERA_TF_BACKEND]' },
+  'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8, or auto (the host\'s cores, at most 4); default 1 [TESSERA_TF_THREADS]' },
   linger: { type: 'boolean', describe: 'after the job is done, keep serving health and metrics until SIGTERM (Kubernetes Deployments)' },
   json: { type: 'boolean', describe: 'print the job result as one JSON line when done' },
 };
@@ -89,7 +90,7 @@ export async function runChief(argv: string[]): Promise<number> {
       specText: o.spec ? undefined : saved?.spec.yaml,
     });
     if (saved) checkSameModel(spec, saved, resumeRef!.id);
-    const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND);
+    const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
     await membership.register('chief', rt.id, rt.advertise);
     const trainPaths = (spec.data.train ?? '').split(',').map((p) => p.trim()).filter(Boolean);
     const shardCount = o.shards === undefined ? undefined : intOption(args, 'shards', 1);

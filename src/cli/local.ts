@@ -12,6 +12,7 @@ import { etcdAvailable, ETCD_MISSING_MESSAGE } from '../common/etcd-launcher';
 import type { JobStatus } from '../control/job-types';
 import { generate } from '../gen/generate';
 import { LocalCluster } from '../local/local-cluster';
+import { tfThreads } from '../model/tf-threads';
 import { loadJobSpec } from '../spec/job-spec';
 import { helpText, intOption, OptionSpec, parseArgs } from './args';
 import { ProgressLine } from './progress';
@@ -35,6 +36,7 @@ export const LOCAL_SPEC: Record<string, OptionSpec> = {
   name: { type: 'string', describe: 'job name in etcd (default: the spec name plus a time stamp)' },
   'synthetic-rows': { type: 'string', describe: 'training rows generated when no data is given', default: '200000' },
   backend: { type: 'string', describe: 'tfjs backend for workers and chief: tensorflow | wasm | cpu' },
+  'tf-threads': { type: 'string', describe: 'wasm kernel threads of each worker and the chief: 1..8 or auto (default 1, or TESSERA_TF_THREADS)' },
   force: { type: 'boolean', describe: 'replace a different spec stored under the same job name' },
   json: { type: 'boolean', describe: 'print {"samples","samples_per_s","auc","logloss","checkpoint"} as the last line' },
 };
@@ -88,7 +90,7 @@ export async function runLocal(argv: string[]): Promise<number> {
     data: data ? path.resolve(data) : undefined, resume: o.resume, initFrom: o['init-from'], checkpointEvery: intOption(args, 'checkpoint-every', 0),
     eval: evalPath ? path.resolve(evalPath) : undefined, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1),
     shards: o.shards === undefined ? numWorkers * 4 : intOption(args, 'shards', 1), checkpointDir, etcdUrl: o.etcd,
-    backend: o.backend, force: args.options.force === true,
+    backend: o.backend, force: args.options.force === true, tfThreads: o['tf-threads'] === undefined ? undefined : tfThreads(o['tf-threads']),
   });
   err.write(`tessera local: etcd ${cluster.etcdUrl}, job ${cluster.opts.job}\n`);
   let interrupted = false;

@@ -6,7 +6,7 @@ import * as path from 'path';
 import { createLogger, Logger } from '../common/logger';
 import { RowReader } from '../data/reader';
 import { schemaFor } from '../data/record';
-import { selectBackend } from '../model/backend';
+import { selectBackend, tfThreads } from '../model/backend';
 import { startPsServer, PsServer } from '../ps/ps-server';
 import { planShardMap } from '../sharding/shard-map';
 import { loadJobSpec } from '../spec/job-spec';
@@ -32,6 +32,7 @@ const SPEC: Record<string, OptionSpec> = {
   ps: { type: 'string', describe: 'comma-separated host:port of running PS processes; default: 2 in-process shards' },
   out: { type: 'string', describe: 'directory to save the trained model in', default: 'tessera-model' },
   backend: { type: 'string', describe: 'tfjs backend to prefer: tensorflow | wasm | cpu [TESSERA_TF_BACKEND]' },
+  'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8, or auto (the host\'s cores, at most 4); default 1 [TESSERA_TF_THREADS]' },
   'metrics-port': { type: 'string', describe: 'port for Prometheus GET /metrics on 127.0.0.1 (URL printed on stderr); 0 picks a free one', default: '0' },
   json: { type: 'boolean', describe: 'print a JSON summary as the last line' },
 };
@@ -63,7 +64,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     model: o.model, train: o.data, eval: o.eval, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1),
   });
   if (!spec.data.train) throw new Error('no training data: pass --data PATH or set data.train in the job spec');
-  const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND);
+  const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
   process.stderr.write(`tessera train: ${spec.model.kind} on ${spec.data.train}, tfjs backend ${backend.name}\n`);
   const metricsPort = intOption(args, 'metrics-port', 0);
   const { client, servers } = await connect(o.ps, spec, logger);

@@ -46,6 +46,8 @@ export interface LocalClusterOptions {
   etcdUrl?: string;
   leaseTtlS?: number;
   backend?: string;
+  /** Kernel threads of each worker's (and the chief's) wasm backend: TESSERA_TF_THREADS. */
+  tfThreads?: number;
   commitEveryMs?: number;
   force?: boolean;
   logLevel?: string;
@@ -85,7 +87,12 @@ export class LocalCluster {
   }
 
   private env(): NodeJS.ProcessEnv {
-    return { ...this.opts.env, ...(this.opts.backend ? { TESSERA_TF_BACKEND: this.opts.backend } : {}) };
+    const o = this.opts;
+    return {
+      ...o.env,
+      ...(o.backend ? { TESSERA_TF_BACKEND: o.backend } : {}),
+      ...(o.tfThreads !== undefined ? { TESSERA_TF_THREADS: String(o.tfThreads) } : {}),
+    };
   }
 
   /** Starts PS `ps-<i>` (again, after a kill: same id, new incarnation). */

@@ -12,6 +12,8 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
+import { enableWasmThreads, type WasmThreadsModule } from './wasm-threads';
+export { tfThreads } from './tf-threads';
 
 /** Backends Tessera knows, fastest first. */
 export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
@@ -24,10 +26,15 @@ export interface BackendChoice {
   detail: string;
 }
 
-/** Injection points for tests; production passes nothing. */
+/** Start-up settings, and injection points for tests. */
 export interface BackendDeps {
   /** Loads a module by id (default: Node's `require`). */
   requireModule?: (id: string) => unknown;
+  /**
+   * Threads for the wasm backend's kernels (default 1). Decided once per process: the first
+   * initialisation of the wasm backend fixes it (see `wasm-threads.ts`).
+   */
+  threads?: number;
 }
 
 /** Packages that register the `tensorflow` backend, GPU build first. */
@@ -72,27 +79,48 @@ async function tryTensorflow(load: (id: string) => unknown): Promise<Attempt> {
  * already looks next to its own script (`__dirname`); resolving the path explicitly keeps that
  * working when the JS is bundled elsewhere, and fails here with a clear reason if a binary is gone.
  */
+/**
+ * True once a backend has been initialised. (`tf.findBackend` is no test: it starts initialising a
+ * registered backend as a side effect, before paths and threads are set.)
+ */
+function initialised(name: string): boolean {
+  return name in (tf.engine() as unknown as { registry: Record<string, unknown> }).registry;
+}
+
 function configureWasmPaths(mod: { setWasmPaths?: (prefix: string) => void }): string {
   const dir = path.dirname(require.resolve(WASM_BINARY)) + path.sep;
   for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm']) {
     if (!fs.existsSync(dir + f)) throw new Error(`missing ${dir}${f}`);
   }
   // setWasmPaths must run before the backend initialises; once it has, the paths are settled.
-  if (tf.findBackend('wasm') === null && mod.setWasmPaths !== undefined) mod.setWasmPaths(dir);
+  if (!initialised('wasm') && mod.setWasmPaths !== undefined) mod.setWasmPaths(dir);
   return dir;
 }
 
-async function tryWasm(load: (id: string) => unknown): Promise<Attempt> {
+type WasmModule = WasmThreadsModule & { setWasmPaths?: (prefix: string) => void; getThreadsCount?: () => number };
+
+async function tryWasm(load: (id: string) => unknown, threads: number, logger?: Logger): Promise<Attempt> {
   let dir: string;
+  let mod: WasmModule;
   try {
-    dir = configureWasmPaths(load(WASM_PACKAGE) as { setWasmPaths?: (prefix: string) => void });
+    mod = load(WASM_PACKAGE) as WasmModule;
+    dir = configureWasmPaths(mod);
   } catch (err) {
     return { ok: false, reason: loadFailure(WASM_PACKAGE, err) };
   }
-  if (!(await tf.setBackend('wasm'))) return { ok: false, reason: `${WASM_PACKAGE}: the 'wasm' backend failed to initialise` };
+  let started: boolean;
+  if (initialised('wasm')) {
+    started = await tf.setBackend('wasm'); // already initialised: its thread count is settled
+  } else {
+    const setFlag = (on: boolean): void => { tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', on); };
+    const { result, value } = await enableWasmThreads(mod, dir, threads, setFlag, () => tf.setBackend('wasm'));
+    if (!result.ok && threads > 1) logger?.warn({ threads, reason: result.reason }, 'wasm backend: staying single-threaded');
+    started = value;
+  }
+  if (!started) return { ok: false, reason: `${WASM_PACKAGE}: the 'wasm' backend failed to initialise` };
   const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
-  const threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
-  return { ok: true, detail: `${WASM_PACKAGE} (simd=${simd}, threads=${threads}) from ${dir}` };
+  const n = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? mod.getThreadsCount?.() ?? 1 : 1;
+  return { ok: true, detail: `${WASM_PACKAGE} (simd=${simd}, threads=${n}) from ${dir}` };
 }
 
 async function tryCpu(): Promise<Attempt> {
@@ -125,7 +153,7 @@ export async function selectBackend(logger?: Logger, prefer?: string, deps: Back
   const order: BackendName[] = wanted === undefined ? [...BACKEND_NAMES] : [wanted, ...BACKEND_NAMES.filter((n) => n !== wanted)];
   const skipped: Array<{ backend: BackendName; reason: string }> = [];
   for (const name of order) {
-    const attempt = name === 'tensorflow' ? await tryTensorflow(load) : name === 'wasm' ? await tryWasm(load) : await tryCpu();
+    const attempt = name === 'tensorflow' ? await tryTensorflow(load) : name === 'wasm' ? await tryWasm(load, deps.threads ?? 1, logger) : await tryCpu();
     if (!attempt.ok) {
       skipped.push({ backend: name, reason: attempt.reason });
       if (name === wanted) logger?.warn({ backend: name, reason: attempt.reason }, 'preferred tfjs backend unavailable');
@@ -142,3 +170,4 @@ export async function selectBackend(logger?: Logger, prefer?: string, deps: Back
   // Unreachable in practice: the cpu backend ships with @tensorflow/tfjs.
   throw new TesseraError(ERROR_CODES.INTERNAL, `no tfjs backend could start: ${skipped.map((s) => s.reason).join('; ')}`);
 }
+

@@ -6,7 +6,7 @@
  * (DESIGN §4: 1,300 vs 6,900 samples/s for a 429→400→400→1 MLP). `denseExplicit` therefore
  * materialises `tf.transpose` and runs plain matMuls:
  *
- *   dz = dy ⊙ act'(y),  dx = dz·transpose(W),  dW = transpose(x)·dz,  db = Σ_rows dz
+ *   dz = dy ⊙ act'(y),  dx = dz·transpose(W),  dW = transpose(x)·dz,  db = 1ᵀ·dz
  *
  * `denseAutodiff` is the same forward with tfjs's gradient; tests check the two agree and the
  * benchmark compares their speed.
@@ -28,6 +28,14 @@ export type DenseFn = (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, activatio
 
 type CustomDense = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
 
+/**
+ * `Σ_rows m` as `1ᵀ·m`: on the wasm backend a column sum of a [1024, 400] matrix takes 3.7 ms
+ * (it is reduced along the slow axis), the matMul 0.08 ms.
+ */
+function columnSums(m: tf.Tensor2D): tf.Tensor1D {
+  return tf.reshape(tf.matMul(tf.ones([1, m.shape[0]]), m), [m.shape[1]]);
+}
+
 /** Builds the customGrad op for one activation (customGrad takes tensors only). */
 function makeCustomDense(activation: Activation): CustomDense {
   return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -40,11 +48,11 @@ function makeCustomDense(activation: Activation): CustomDense {
       gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
         const [sx, sw, sy] = saved as tf.Tensor2D[];
         // relu'(z) is 1 exactly where relu(z) > 0, so the saved output stands in for z.
-        const dz = activation === 'relu' ? tf.mul(dy, tf.step(sy)) : dy;
+        const dz: tf.Tensor2D = activation === 'relu' ? tf.mul(dy, tf.step(sy)) : dy;
         return [
           tf.matMul(dz, tf.transpose(sw)),
           tf.matMul(tf.transpose(sx), dz),
-          tf.sum(dz, 0),
+          columnSums(dz),
         ];
       },
     };

@@ -11,7 +11,7 @@ import { EtcdJobStore } from '../control/etcd-job-store';
 import { EtcdMembership } from '../membership/etcd-membership';
 import { ShardMapStore } from '../membership/shard-map-store';
 import { WorkerMetrics } from '../metrics/worker-metrics';
-import { selectBackend } from '../model/backend';
+import { selectBackend, tfThreads } from '../model/backend';
 import { PsClient } from './ps-client';
 import { WorkerRole } from './worker-role';
 
@@ -19,6 +19,7 @@ export const WORKER_SPEC: Record<string, OptionSpec> = {
   ...ROLE_OPTIONS,
   id: { type: 'string', describe: 'worker id, unique in the job (default worker-<JOB_COMPLETION_INDEX> or worker-<host>-<pid>) [TESSERA_WORKER_ID]' },
   backend: { type: 'string', describe: 'tfjs backend to prefer: tensorflow | wasm | cpu [TESSERA_TF_BACKEND]' },
+  'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8, or auto (the host\'s cores, at most 4); default 1 [TESSERA_TF_THREADS]' },
   'commit-every-ms': { type: 'string', describe: 'least time between two data-position commits to etcd', default: '1000' },
 };
 
@@ -55,7 +56,7 @@ export async function runWorker(argv: string[]): Promise<number> {
       role?.stop();
     });
     const spec = await resolveJobSpec({ client: etcd, job, logger });
-    const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND);
+    const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
     logger.info({ backend: backend.name, model: spec.model.kind }, 'worker ready');
     let current: WorkerRole | null = null;
     const metrics = new WorkerMetrics(rt.metrics.registry, {
