@@ -10,8 +10,9 @@ import type { OptimizerConfig } from '../ps/optimizers/optimizer';
 import { DEFAULT_SLAB_ROWS } from '../ps/store/embedding-table';
 import { EVICTION_META_BYTES_PER_ROW } from '../ps/store/row-eviction';
 import { SLOT_META_BYTES_PER_ROW } from '../ps/store/slot-meta';
-import { bytesForRows, RowCost } from '../ps/store/table-budget';
+import { bytesForRows, indexSlotBytesFor, RowCost } from '../ps/store/table-budget';
 import { checkWeightFormat } from '../ps/store/table-options';
+import type { WeightFormat } from '../ps/store/row-storage';
 import { DEFAULT_NUM_BUCKETS } from '../sharding/buckets';
 import { helpText, OptionSpec, parseArgs, ParsedArgs } from './args';
 
@@ -61,7 +62,7 @@ function positive(args: ParsedArgs, name: string): number {
  * The fewest PS whose fullest shard fits `podBytes - runtimeBytes`.
  *
  * ```ts
- * planCapacity(1e9, { rowBytes: 128, metaBytes: 0, slabRows: 65536, fixedBytes: 0, extraSlots: 0 }, 64 * 2 ** 30, 2 * 2 ** 30);
+ * planCapacity(1e9, { rowBytes: 128, indexSlotBytes: 12, metaBytes: 0, slabRows: 65536, fixedBytes: 0, extraSlots: 0 }, 64 * 2 ** 30, 2 * 2 ** 30);
  * ```
  */
 export function planCapacity(rows: number, cost: RowCost, podBytes: number, runtimeBytes: number): CapacityPlan {
@@ -93,7 +94,7 @@ export async function runPlan(argv: string[]): Promise<number> {
   } catch {
     throw new TesseraError(ERROR_CODES.CONFIG, `--optimizer must be one of sgd, adagrad, adam, ftrl, got "${kind}"`);
   }
-  let format: string;
+  let format: WeightFormat;
   try {
     format = checkWeightFormat(args.options['weight-format'], '--weight-format');
   } catch (e) {
@@ -101,7 +102,7 @@ export async function runPlan(argv: string[]): Promise<number> {
   }
   const rowBytes = dim * (format === 'f16' ? 2 : 4) + stateWidth * 4;
   const cost: RowCost = {
-    rowBytes, metaBytes: SLOT_META_BYTES_PER_ROW + (args.options.eviction === true ? EVICTION_META_BYTES_PER_ROW + 1 : 0),
+    rowBytes, indexSlotBytes: indexSlotBytesFor(format), metaBytes: SLOT_META_BYTES_PER_ROW + (args.options.eviction === true ? EVICTION_META_BYTES_PER_ROW + 1 : 0),
     slabRows: DEFAULT_SLAB_ROWS, fixedBytes: 0, extraSlots: 0,
   };
   const p = planCapacity(rows, cost, positive(args, 'pod-gib') * GIB, positive(args, 'runtime-gib') * GIB);

@@ -9,7 +9,7 @@
  * counters on an unbounded id stream (10^9 distinct ids would otherwise drive every counter of a
  * 2^20-wide sketch to 255 and admit everything).
  */
-import { hashId } from './id-index';
+import { hashId } from './id-index-base';
 
 /** Counters saturate here; admission thresholds are at most this. */
 export const SKETCH_MAX_COUNT = 255;

@@ -25,13 +25,15 @@ import { F16RowSlabs } from './f16-row-slabs';
 import { F32RowSlabs } from './f32-row-slabs';
 import { GradSum } from './grad-sum';
 import { IdIndex } from './id-index';
+import type { IdIndexBase } from './id-index-base';
 import { DEFAULT_INITIALIZER, InitializerConfig, initRow, validateInitializer } from './initializers';
 import type { RowStorage, WeightFormat } from './row-storage';
 import { EVICTION_META_BYTES_PER_ROW, EvictionCounts, RowEviction } from './row-eviction';
 import { checkFinite, checkIds, checkRegion, growInt32 } from './row-ops';
 import { SlotMeta, SLOT_META_BYTES_PER_ROW } from './slot-meta';
-import { rowBudgetFor } from './table-budget';
+import { indexSlotBytesFor, rowBudgetFor } from './table-budget';
 import { TableSnapshot } from './table-snapshot';
+import { TaggedIdIndex } from './tagged-id-index';
 import type { TableTier } from './row-tier';
 import { TierCounters, TierRows } from './tier-rows';
 import { TierCut } from './tier-snapshot';
@@ -107,7 +109,8 @@ export class EmbeddingTable {
   readonly eviction: Readonly<EvictionConfig> | null;
   readonly counters: TableMemoryCounters = { admitted: 0, rejected: 0, droppedGradients: 0, evicted: { ttl: 0, budget: 0 }, tier: null };
   private readonly opt: Optimizer;
-  private readonly index: IdIndex;
+  /** `IdIndex` for f32 tables; for f16 tables (a memory option), the leaner `TaggedIdIndex`. */
+  private readonly index: IdIndexBase;
   private readonly storage: RowStorage;
   private readonly sketch: CountMinSketch | null;
   private readonly evict: RowEviction | null;
@@ -128,6 +131,8 @@ export class EmbeddingTable {
   private snap: TableSnapshot | null = null;
   private rowCount = 0;
   private rowScratch: Int32Array = new Int32Array(0);
+  /** `fillNew`, bound once for `findOrInsertAll`. */
+  private readonly createRow = (lo: number, hi: number): number => this.fillNew(lo, hi);
 
   /** Validates `opts` (errors name the key) and creates an empty table. */
   constructor(opts: EmbeddingTableOptions) {
@@ -147,21 +152,23 @@ export class EmbeddingTable {
     this.storage = this.weightFormat === 'f16'
       ? new F16RowSlabs(this.dim, this.stateWidth, slabRows)
       : new F32RowSlabs(this.dim, this.stateWidth, slabRows);
-    this.index = new IdIndex(expected);
-    this.grad = new GradSum(this.dim);
     this.meta = new SlotMeta(slabRows, this.eviction !== null);
+    this.index = this.weightFormat === 'f16' ? new TaggedIdIndex(expected, this.meta) : new IdIndex(expected);
+    this.grad = new GradSum(this.dim);
     if (this.eviction?.spill && !opts.tier) badConfig('eviction.spill', 'needs a disk tier: start the PS with --tier-dir (TESSERA_TIER_DIR)', true);
     this.tier = this.eviction?.spill && opts.tier ? new TierRows(opts.tier, this.storage, this.meta) : null;
     this.sketch = this.admission ? new CountMinSketch(this.admission.sketchWidth, this.admission.sketchDepth) : null;
     const unknown = this.admission?.unadmitted === 'unknown';
     this.evict = this.eviction
       ? new RowEviction(this.eviction, rowBudgetFor(this.eviction, {
-        rowBytes: this.storage.rowBytes, metaBytes: EVICTION_META_BYTES_PER_ROW + SLOT_META_BYTES_PER_ROW + 1, slabRows,
+        rowBytes: this.storage.rowBytes, indexSlotBytes: indexSlotBytesFor(this.weightFormat),
+        metaBytes: EVICTION_META_BYTES_PER_ROW + SLOT_META_BYTES_PER_ROW + 1, slabRows,
         fixedBytes: this.sketch?.bytes() ?? 0, extraSlots: unknown ? 1 : 0,
       }), slabRows,
         opts.now ?? (() => performance.now()), (r, cause) => this.onEvicted(r, cause))
       : null;
     this.unknownSlot = unknown ? this.newSlot(UNKNOWN_ID, UNKNOWN_ID) : -1;
+    if (unknown) this.evict?.reserve(this.unknownSlot);
   }
 
   /** Rows spilled to the disk tier (0 without `eviction.spill`). */
@@ -174,7 +181,7 @@ export class EmbeddingTable {
     return this.index.size;
   }
 
-  /** Slots in the id index (a power of two; grows ×2 at load 0.7). */
+  /** Slots in the id index (grows ×1.25 at load 0.8). */
   get indexCapacity(): number {
     return this.index.capacity;
   }
@@ -230,7 +237,7 @@ export class EmbeddingTable {
     checkRegion(this.name, 'out', out, outOff, n * this.dim);
     if (this.rowScratch.length < n) this.rowScratch = growInt32(n);
     const rows = this.rowScratch;
-    for (let i = 0; i < n; i++) rows[i] = this.index.find(ids[2 * i], ids[2 * i + 1]);
+    this.index.findAll(ids, n, rows);
     this.storage.gather(rows, n, out, outOff);
     const { initializer, seed, dim, sketch, admission } = this;
     for (let i = 0; i < n; i++) {
@@ -260,13 +267,13 @@ export class EmbeddingTable {
     if (this.snap) this.snap.guardRows(this.grad.uniq, u);
     this.storage.applyRows(this.opt, this.grad.uniq, u, this.grad.gsum);
     this.meta.stampRows(this.grad.uniq, u, this.epoch);
-    this.evict?.afterPush(this.index, n);
+    this.evict?.afterPush(n);
     return u;
   }
 
   /** Evicts every row past its TTL now (pushes also sweep a little each); returns the count. */
   evictExpired(): number {
-    return this.evict?.evictExpired(this.index) ?? 0;
+    return this.evict?.evictExpired() ?? 0;
   }
 
   /**
@@ -277,7 +284,8 @@ export class EmbeddingTable {
   forEachRow(fn: (lo: number, hi: number, weights: Float32Array, state: Float32Array) => void): void {
     const w = new Float32Array(this.dim);
     const s = new Float32Array(this.stateWidth);
-    this.index.forEach((lo, hi, r) => {
+    this.index.forEach((r) => {
+      const [lo, hi] = this.meta.idOf(r);
       this.storage.read(r, w, 0, s, 0);
       fn(lo, hi, w, s);
     });
@@ -367,7 +375,7 @@ export class EmbeddingTable {
     const spilled = this.tier?.clear(buckets ? (lo, hi) => buckets[bucketOf(lo, hi, numBuckets)] === 1 : null) ?? 0;
     this.tier?.commit();
     let keep = 0;
-    this.index.forEach((_lo, _hi, r) => { if (!inSet(r)) keep++; });
+    this.index.forEach((r) => { if (!inSet(r)) keep++; });
     const removed = this.size - keep + spilled;
     if (keep === 0) {
       this.index.clear();
@@ -440,17 +448,19 @@ export class EmbeddingTable {
       return r;
     }
     this.tier?.discard(lo, hi); // the row is about to be written whole: a spilled copy would be stale
-    if (this.evict?.bounded && this.size + 1 > this.evict.maxRows) this.evict.makeRoom(this.index, this.size + 1 - this.evict.maxRows);
+    if (this.evict?.bounded && this.size + 1 > this.evict.maxRows) this.evict.makeRoom(this.size + 1 - this.evict.maxRows);
     return this.insert(lo, hi, false);
   }
 
   /**
-   * Eviction freed slot `r`: keep its row for a pending snapshot; spill a budget victim to the
-   * disk tier (the row still exists, so no tombstone), or log the dropped id for incrementals.
+   * Eviction chose slot `r`: keep its row for a pending snapshot; spill a budget victim to the
+   * disk tier (the row still exists, so no tombstone), or log the dropped id for incrementals;
+   * remove the id from the index.
    */
   private onEvicted(r: number, cause: 'ttl' | 'budget'): void {
     if (this.snap) this.snap.guard(r);
     const [lo, hi] = this.meta.idOf(r);
+    this.index.remove(lo, hi);
     if (this.tier && cause === 'budget') this.tier.spill(r, lo, hi, this.tierGen);
     else if (this.trackTombstones) this.tombs.add(lo, hi, this.epoch);
     this.meta.free(r);
@@ -463,18 +473,10 @@ export class EmbeddingTable {
     return this.resolveManaged(ids, n, isPush);
   }
 
-  /** One pass of find-or-insert: the path of tables without admission or eviction. */
+  /** Find-or-insert of every id: the path of tables without admission or eviction. */
   private resolvePlain(ids: IdArray, n: number): Int32Array {
-    const rows = this.rowScratch;
-    const index = this.index;
-    for (let i = 0; i < n; i++) {
-      const lo = ids[2 * i];
-      const hi = ids[2 * i + 1];
-      const next = this.rowCount;
-      const r = index.findOrInsert(lo, hi, next);
-      rows[i] = r === next ? this.fillNew(r, lo, hi) : r;
-    }
-    return rows;
+    this.index.findOrInsertAll(ids, n, this.rowScratch, this.createRow);
+    return this.rowScratch;
   }
 
   /**
@@ -489,15 +491,10 @@ export class EmbeddingTable {
       throw new TesseraError(ERROR_CODES.TOO_LARGE, `table "${this.name}": ids: ${n} ids exceed the table's row budget of ${evict.maxRows} on this PS`);
     }
     evict?.begin();
-    let missing = 0;
-    for (let i = 0; i < n; i++) {
-      const r = index.find(ids[2 * i], ids[2 * i + 1]);
-      rows[i] = r;
-      if (r < 0) missing++;
-      else evict?.touch(r);
-    }
+    const missing = index.findAll(ids, n, rows);
+    if (evict) for (let i = 0; i < n; i++) if (rows[i] >= 0) evict.touch(rows[i]);
     if (evict?.bounded && missing > 0 && this.size + missing > evict.maxRows) {
-      evict.makeRoom(index, this.size + missing - evict.maxRows);
+      evict.makeRoom(this.size + missing - evict.maxRows);
     }
     if (missing > 0) this.createMissing(ids, n, rows, isPush);
     evict?.unpin(rows, n);
@@ -552,9 +549,9 @@ export class EmbeddingTable {
     return r;
   }
 
-  /** Claims the next fresh slot for `(lo, hi)` (already inserted as `rowCount`) and fills it. */
-  private fillNew(r: number, lo: number, hi: number): number {
-    this.rowCount++;
+  /** Claims the next fresh slot for the new id `(lo, hi)` and fills it; returns the slot. */
+  private fillNew(lo: number, hi: number): number {
+    const r = this.rowCount++;
     if (this.snap) this.snap.guard(r);
     this.storage.ensure(r);
     this.meta.ensure(r);

@@ -5,7 +5,11 @@ export { EmbeddingTable, DEFAULT_SLAB_ROWS } from './embedding-table';
 export type { EmbeddingTableOptions } from './embedding-table';
 export { DenseTable } from './dense-table';
 export type { DenseTableOptions } from './dense-table';
-export { IdIndex, hashId, ID_INDEX_MAX_LOAD, ID_INDEX_MIN_CAPACITY, ID_INDEX_MAX_CAPACITY } from './id-index';
+export {
+  IdIndex, IdIndexBase, hashId, capacityFor, nextCapacity, ID_INDEX_MAX_LOAD, ID_INDEX_GROWTH, ID_INDEX_MIN_CAPACITY, ID_INDEX_MAX_CAPACITY,
+} from './id-index';
+export { TaggedIdIndex } from './tagged-id-index';
+export type { RowIds } from './tagged-id-index';
 export { initRow, validateInitializer, DEFAULT_INITIALIZER } from './initializers';
 export type { InitializerConfig } from './initializers';
 export {

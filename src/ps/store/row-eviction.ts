@@ -4,12 +4,17 @@
  *
  * Per row: a uint32 tick (the table's push count for `ttlSteps`, whole seconds since creation for
  * `ttlSeconds`) and a uint8 whose low 7 bits count uses and whose top bit pins the row while a
- * request holds its slot. 5 bytes per row, in per-slab arrays beside the row slabs.
+ * request holds its slot. 5 bytes per row, in per-slab arrays beside the row slabs. A free slot
+ * has the pin bit with count 0, which no row has (a pinned row has been used), so sweeps skip it.
  *
- * Victims are found by a clock hand over the id index's slots (`IdIndex.sweep`), so no list or
- * heap is kept per row. Budget eviction is approximate LFU with ageing: the hand evicts a row
- * whose count is 0 and halves every other count it passes, so a row survives about log2(uses)
- * sweeps without use. Expired rows are evicted whenever the hand passes them.
+ * Victims are found by a clock hand over the row slots, so no list or heap is kept per row; the
+ * table removes each victim's id from the index (`onEvict`). Budget eviction is approximate LFU
+ * with ageing: the hand evicts a row whose count is 0 and halves every other count it passes, so
+ * a row survives about log2(uses) sweeps without use. Expired rows are evicted whenever the hand
+ * passes them. The hand goes over row slots, not index slots: an index-order hand empties the
+ * index just behind it and leaves it fullest just ahead (a full cycle of new rows), and at index
+ * loads near 0.8 linear probing then builds runs of tens of thousands of slots. Row slots are
+ * unrelated to hashes, so victims leave the index evenly.
  *
  * Ordering. Eviction runs only inside a table call, at two points: while a request makes room
  * for its new rows (after pinning every row the request already holds, so none of them can be
@@ -17,12 +22,13 @@
  * push never sees a slot change under it.
  */
 import type { EvictionConfig } from './table-options';
-import type { IdIndex } from './id-index';
 
 /** Metadata bytes per row: uint32 tick + uint8 count/pin. */
 export const EVICTION_META_BYTES_PER_ROW = 5;
 const PIN = 0x80;
 const COUNT = 0x7f;
+/** `uses` of a free slot: pinned with count 0, which no row has. */
+const FREE = PIN;
 /** Index slots the after-push TTL sweep visits per pushed row, plus a floor. */
 const TTL_SLOTS_PER_ROW = 2;
 const TTL_SLOTS_MIN = 64;
@@ -47,7 +53,12 @@ export class RowEviction {
   /** Head of the free-slot list, -1 when empty; a free slot's tick holds `next + 1`. */
   private freeHead = -1;
   private step = 0;
+  /** Next row slot the clock hand visits. */
   private hand = 0;
+  /** One past the highest slot a row was created in since the last reset: the hand's range. */
+  private top = 0;
+  /** A slot the hand never visits (the table's shared unknown row), or -1. */
+  private reserved = -1;
   private readonly startMs: number;
   private nowTick = 0;
   private readonly expire: (row: number) => boolean;
@@ -69,7 +80,7 @@ export class RowEviction {
     this.startMs = now();
     // Bound once: the sweep calls these per slot, and fresh closures per sweep would allocate.
     this.expire = (r) => {
-      if (!this.expired(r)) return false;
+      if ((this.uses[r >>> this.shift][r & this.mask] & PIN) !== 0 || !this.expired(r)) return false;
       this.onEvict(r, 'ttl');
       this.release(r);
       this.evicted.ttl++;
@@ -111,6 +122,12 @@ export class RowEviction {
     const i = r & this.mask;
     this.ticks[s][i] = this.nowTick;
     this.uses[s][i] = 1 | PIN;
+    if (r >= this.top) this.top = r + 1;
+  }
+
+  /** Slot `r` holds a row that is never evicted: the hand skips it. */
+  reserve(r: number): void {
+    this.reserved = r;
   }
 
   /** Clears the pin of every slot in `rows[0..n)` (slots < 0 are skipped). */
@@ -143,33 +160,43 @@ export class RowEviction {
    * least used), and about 1/64 of the budget more, so this runs once per that many new rows
    * instead of on every request. Returns the number evicted.
    */
-  makeRoom(index: IdIndex, want: number): number {
+  makeRoom(want: number): number {
     const target = want + Math.max(1, Math.floor(this.maxRows / 64));
-    let removed = 0;
     // Each full pass halves every unpinned count (≤ 127), so 9 passes always reach the target
     // unless the pinned rows alone exceed it.
-    const limit = index.capacity * 9;
-    for (let visited = 0; removed < target && visited < limit; visited += index.capacity) {
-      this.hand = index.sweep(this.hand, index.capacity, target - removed, this.victim);
-      removed += index.lastRemoved;
-    }
-    return removed;
+    return this.sweep(this.top * 9, target, this.victim);
   }
 
-  /** Counts a push (the step clock of `ttlSteps`) and sweeps part of the index for expired rows. */
-  afterPush(index: IdIndex, rows: number): void {
+  /** Counts a push (the step clock of `ttlSteps`) and sweeps part of the rows for expired ones. */
+  afterPush(rows: number): void {
     this.step = (this.step + 1) >>> 0;
     if (this.ttl === 0) return;
     this.begin();
-    this.hand = index.sweep(this.hand, TTL_SLOTS_PER_ROW * rows + TTL_SLOTS_MIN, Infinity, this.expire);
+    this.sweep(TTL_SLOTS_PER_ROW * rows + TTL_SLOTS_MIN, Infinity, this.expire);
   }
 
-  /** Sweeps the whole index for expired rows now; returns how many were evicted. */
-  evictExpired(index: IdIndex): number {
+  /** Sweeps every row for expired ones now; returns how many were evicted. */
+  evictExpired(): number {
     if (this.ttl === 0) return 0;
     this.begin();
-    this.hand = index.sweep(this.hand, index.capacity, Infinity, this.expire);
-    return index.lastRemoved;
+    return this.sweep(this.top, Infinity, this.expire);
+  }
+
+  /**
+   * Moves the hand over up to `maxSlots` row slots (wrapping below `top`), evicting each row for
+   * which `evict(r)` returns true, until `want` are evicted. Returns how many were.
+   */
+  private sweep(maxSlots: number, want: number, evict: (r: number) => boolean): number {
+    const { top, reserved } = this;
+    if (top === 0) return 0;
+    let r = this.hand < top ? this.hand : 0;
+    let removed = 0;
+    for (let k = 0; k < maxSlots && removed < want; k++) {
+      if (r !== reserved && evict(r)) removed++;
+      if (++r === top) r = 0;
+    }
+    this.hand = r;
+    return removed;
   }
 
   private expired(r: number): boolean {
@@ -206,11 +233,12 @@ export class RowEviction {
   reset(): void {
     this.freeHead = -1;
     this.hand = 0;
+    this.top = 0;
   }
 
   private release(r: number): void {
     this.ticks[r >>> this.shift][r & this.mask] = this.freeHead + 1;
-    this.uses[r >>> this.shift][r & this.mask] = 0;
+    this.uses[r >>> this.shift][r & this.mask] = FREE;
     this.freeHead = r;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Per-slot metadata that checkpoints need, in slab-sized arrays beside the row slabs:
  * - the id held by each slot (the reverse of the id index), so a snapshot can walk slabs in
- *   order and name every row without reading the index, which keeps changing after the cut;
+ *   order and name every row without reading the index, which keeps changing after the cut; the
+ *   index of f16 tables keeps only a 32-bit hash per id and confirms its matches here (`holds`);
  * - a change stamp (the table's snapshot epoch when the row was last created or written), so an
  *   incremental snapshot picks exactly the rows changed since its base;
  * - with eviction only, a live byte (free slots exist only when rows can be evicted).
@@ -9,6 +10,7 @@
  * 12 bytes per slot (13 with eviction). A snapshot copies a slab's metadata together with its
  * rows (copy-on-write), so what it reads is the metadata as it was at the cut.
  */
+import type { RowIds } from './tagged-id-index';
 
 /** Metadata bytes per row slot: u64 id + u32 stamp (the live byte of eviction tables is extra). */
 export const SLOT_META_BYTES_PER_ROW = 12;
@@ -23,7 +25,7 @@ export interface SlotMetaSlab {
 }
 
 /** Ids, change stamps and (with eviction) liveness of every row slot. */
-export class SlotMeta {
+export class SlotMeta implements RowIds {
   private readonly ids: Uint32Array[] = [];
   private readonly stamps: Uint32Array[] = [];
   private readonly live: Uint8Array[] = [];
@@ -81,6 +83,13 @@ export class SlotMeta {
   /** Slot `r` no longer holds a row. */
   free(r: number): void {
     if (this.tracksLive) this.live[r >>> this.shift][r & this.mask] = 0;
+  }
+
+  /** True when slot `r` holds id `(lo, hi)` (the id index confirms its tag matches here). */
+  holds(r: number, lo: number, hi: number): boolean {
+    const a = this.ids[r >>> this.shift];
+    const i = 2 * (r & this.mask);
+    return a[i] === lo && a[i + 1] === hi;
   }
 
   /** Id halves of slot `r`. */

@@ -4,22 +4,29 @@
  * docs/capacity-planning.md.
  */
 import { badConfig } from '../optimizers/config-check';
-import { ID_INDEX_MAX_LOAD, ID_INDEX_MIN_CAPACITY } from './id-index';
+import { capacityFor, ID_INDEX_SLOT_BYTES } from './id-index';
+import type { WeightFormat } from './row-storage';
+import { TAGGED_ID_INDEX_SLOT_BYTES } from './tagged-id-index';
 
-/** Bytes per id-index slot: `[lo, hi, row + 1]` as uint32. */
-export const INDEX_SLOT_BYTES = 12;
+/**
+ * Bytes per id-index slot of a table with `format` weights: `[lo, hi, row + 1]` (f32) or
+ * `[tag, row + 1]` (f16), as uint32.
+ */
+export function indexSlotBytesFor(format: WeightFormat): number {
+  return format === 'f16' ? TAGGED_ID_INDEX_SLOT_BYTES : ID_INDEX_SLOT_BYTES;
+}
 
 /** The id-index capacity (slots) that holds `rows` ids without growing. */
 export function indexCapacityFor(rows: number): number {
-  let cap = ID_INDEX_MIN_CAPACITY;
-  while (Math.floor(cap * ID_INDEX_MAX_LOAD) < rows) cap *= 2;
-  return cap;
+  return capacityFor(rows);
 }
 
 /** Shape of a table for the arithmetic. */
 export interface RowCost {
   /** bytes of one row slot in the slabs (weights + optimizer state) */
   rowBytes: number;
+  /** bytes of one id-index slot (`indexSlotBytesFor`) */
+  indexSlotBytes: number;
   /** per-row metadata in slab-sized arrays (eviction ticks and counts), 0 without eviction */
   metaBytes: number;
   slabRows: number;
@@ -32,7 +39,7 @@ export interface RowCost {
 /** Largest bytes `rows` resident rows may occupy: index at its capacity for them, whole slabs. */
 export function bytesForRows(rows: number, c: RowCost): number {
   const slabs = Math.ceil((rows + c.extraSlots) / c.slabRows);
-  return indexCapacityFor(rows) * INDEX_SLOT_BYTES + slabs * c.slabRows * (c.rowBytes + c.metaBytes) + c.fixedBytes;
+  return indexCapacityFor(rows) * c.indexSlotBytes + slabs * c.slabRows * (c.rowBytes + c.metaBytes) + c.fixedBytes;
 }
 
 /** The most rows whose `bytesForRows` fits `budget` (0 when not even one does). */

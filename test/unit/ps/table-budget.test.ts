@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { planCapacity } from '../../../src/cli/plan';
 import { EmbeddingTable } from '../../../src/ps/store';
-import { bytesForRows, indexCapacityFor, rowsForBytes } from '../../../src/ps/store/table-budget';
+import { bytesForRows, indexCapacityFor, indexSlotBytesFor, rowsForBytes } from '../../../src/ps/store/table-budget';
+import { SLOT_META_BYTES_PER_ROW } from '../../../src/ps/store/slot-meta';
 
-const COST = { rowBytes: 128, metaBytes: 5, slabRows: 1 << 16, fixedBytes: 0, extraSlots: 0 };
+const COST = { rowBytes: 128, indexSlotBytes: 12, metaBytes: 5, slabRows: 1 << 16, fixedBytes: 0, extraSlots: 0 };
 
 describe('table memory arithmetic (issue #6)', () => {
   it('indexCapacityFor matches the index a table grows to', () => {
@@ -12,6 +13,22 @@ describe('table memory arithmetic (issue #6)', () => {
     for (let i = 0; i < 1000; i++) ids[2 * i] = i;
     t.pull(ids, new Float32Array(1000));
     expect(t.indexCapacity).to.equal(indexCapacityFor(1000));
+  });
+
+  it('bytesForRows is what a table of each weight format holds once its slabs are full', () => {
+    for (const weightFormat of ['f32', 'f16'] as const) {
+      const t = new EmbeddingTable({ name: 't', dim: 16, optimizer: { kind: 'adagrad', lr: 1 }, slabRows: 1024, weightFormat });
+      const rows = 3 * 1024;
+      const ids = new Uint32Array(2 * rows);
+      for (let i = 0; i < rows; i++) ids[2 * i] = i;
+      t.pull(ids, new Float32Array(rows * 16));
+      const cost = {
+        rowBytes: t.rowBytes, indexSlotBytes: indexSlotBytesFor(weightFormat), metaBytes: SLOT_META_BYTES_PER_ROW, slabRows: 1024,
+        fixedBytes: 0, extraSlots: 0,
+      };
+      expect(t.memoryBytes()).to.equal(bytesForRows(rows, cost));
+    }
+    expect([indexSlotBytesFor('f32'), indexSlotBytesFor('f16')]).to.deep.equal([12, 8]);
   });
 
   it('rowsForBytes is the largest row count whose bytes fit', () => {

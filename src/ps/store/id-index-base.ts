@@ -1,0 +1,241 @@
+/**
+ * What the two id indexes share (id-index.ts: 12-byte slots holding the id; tagged-id-index.ts:
+ * 8-byte slots holding a 32-bit hash): an open-addressing table of u64 ids (as two uint32 halves)
+ * to row slots in one interleaved `Uint32Array`, linear probing, growth, deletion and the sweep.
+ *
+ * Every slot's last word is `row + 1`, 0 marking an empty slot, so every one of the 2^64 ids
+ * (0 included) is a valid key. No per-key JS object or BigInt is ever created (a `Map` with BigInt
+ * keys costs ~85 bytes per key and is ~10x slower).
+ *
+ * Home slot: `floor(hashId(id) * capacity / 2^32)` ("fastrange"), so the capacity need not be a
+ * power of two: it grows ×1.25 when an insert would pass load 0.8, so the load stays in about
+ * [0.64, 0.8] and an index costs 1.25-1.56 slots per key. The product exceeds 2^53 above 2^21
+ * slots, so for a few hashes the home is rounded to the next slot; it is still deterministic and
+ * below the capacity (rounding moves the product by at most 2^8, and the largest product is
+ * `capacity` below `capacity * 2^32`), which is all probing needs.
+ * Growth visits old slots in order, and homes increase with the hash, so rehashing writes the new
+ * array almost sequentially.
+ *
+ * Deletion uses backward shift (Knuth 6.4 Algorithm R), so there are no tombstones and probe
+ * lengths do not degrade under insert/remove churn (needed for eviction) as long as removals are
+ * spread over the slots: removing ids slot by slot empties one region and crowds the others, so
+ * eviction picks its victims by row slot (row-eviction.ts).
+ *
+ * Word offsets reach 3 * 2^30 - 1, past int32, so they are formed with `*` and `+` (never `<<`,
+ * `|` or `&`), which stay exact as doubles at any capacity.
+ */
+import { ERROR_CODES, TesseraError } from '../../common/errors';
+
+/** Grow when an insert would push `size / capacity` above this. */
+export const ID_INDEX_MAX_LOAD = 0.8;
+/** Capacity factor of one growth step: load just after growing is about 0.8 / 1.25 = 0.64. */
+export const ID_INDEX_GROWTH = 1.25;
+/** Smallest capacity an index allocates. */
+export const ID_INDEX_MIN_CAPACITY = 16;
+/** Largest capacity: 2^30 slots is 8-12 GiB of index, far beyond one PS. */
+export const ID_INDEX_MAX_CAPACITY = 2 ** 30;
+
+const TWO_POW_32 = 2 ** 32;
+
+/** Slot hash of an id: murmur3-style mix of both halves (ids are often sequential or share hi). */
+export function hashId(lo: number, hi: number): number {
+  let h = lo ^ Math.imul(hi ^ (hi >>> 16), 0x85ebca6b);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** The capacity one growth step after `cap`. */
+export function nextCapacity(cap: number): number {
+  return Math.min(ID_INDEX_MAX_CAPACITY, Math.ceil(cap * ID_INDEX_GROWTH));
+}
+
+/** The capacity an index grows to (from the minimum) to hold `keys` ids. */
+export function capacityFor(keys: number): number {
+  let cap = ID_INDEX_MIN_CAPACITY;
+  while (cap < ID_INDEX_MAX_CAPACITY && Math.floor(cap * ID_INDEX_MAX_LOAD) < keys) cap = nextCapacity(cap);
+  return cap;
+}
+
+/** Hash index of ids to row slots; the slot format is the subclass's. */
+export abstract class IdIndexBase {
+  /** `capacity * w` words; slot `i` is words `[i * w, i * w + w)`, the last one `row + 1`. */
+  protected slots: Uint32Array;
+  protected cap: number;
+  /** `capacity / 2^32`: `floor(hash * scale)` is a hash's home slot. */
+  protected scale: number;
+  protected count = 0;
+  protected growAt: number;
+  /** Ids removed by the last `sweep`. */
+  lastRemoved = 0;
+
+  /**
+   * @param expected number of keys to hold without rehashing (0: minimum capacity)
+   * @param w uint32 words per slot
+   */
+  protected constructor(expected: number, private readonly w: number) {
+    this.cap = capacityFor(expected);
+    this.slots = new Uint32Array(this.cap * w);
+    this.scale = this.cap / TWO_POW_32;
+    this.growAt = Math.floor(this.cap * ID_INDEX_MAX_LOAD);
+  }
+
+  /** Row of id `(lo, hi)`, or -1 when absent. */
+  abstract find(lo: number, hi: number): number;
+
+  /**
+   * Row of id `(lo, hi)`; when absent, inserts it with row `nextRow` and returns `nextRow`.
+   * Callers detect insertion by comparing the result with `nextRow`. `lo`/`hi` must be uint32
+   * values (as read from a Uint32Array) and `nextRow` a non-negative int32.
+   */
+  abstract findOrInsert(lo: number, hi: number, nextRow: number): number;
+
+  /** Removes id `(lo, hi)`; returns the row it held, or -1 when absent. */
+  abstract remove(lo: number, hi: number): number;
+
+  /** The hash (`hashId`) of the id in the slot at word offset `b`. */
+  protected abstract hashAt(b: number): number;
+
+  /** Inserts every entry of `old` into the empty `slots`, whose home scale is `scale`. */
+  protected abstract rehash(old: Uint32Array, slots: Uint32Array, scale: number): void;
+
+  /**
+   * Rows of the `n` ids (lo, hi pairs) of `ids` into `rows` (-1 when absent); returns how many are
+   * absent.
+   */
+  findAll(ids: Uint32Array, n: number, rows: Int32Array): number {
+    let missing = 0;
+    for (let i = 0; i < n; i++) {
+      const r = this.find(ids[2 * i], ids[2 * i + 1]);
+      rows[i] = r;
+      if (r < 0) missing++;
+    }
+    return missing;
+  }
+
+  /**
+   * Rows of the `n` ids of `ids` into `rows`, inserting the absent ones: for each, in order,
+   * `create(lo, hi)` is called when it is found absent and returns its new row, which it must
+   * make `RowIds` hold (tagged-id-index.ts) before the index is used again. Each absent id is
+   * probed again right away to insert it, while its slots are still in cache.
+   */
+  findOrInsertAll(ids: Uint32Array, n: number, rows: Int32Array, create: (lo: number, hi: number) => number): void {
+    for (let i = 0; i < n; i++) {
+      const lo = ids[2 * i];
+      const hi = ids[2 * i + 1];
+      let r = this.find(lo, hi);
+      if (r < 0) {
+        r = create(lo, hi);
+        this.findOrInsert(lo, hi, r);
+      }
+      rows[i] = r;
+    }
+  }
+
+  /** Number of ids held. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Number of slots. */
+  get capacity(): number {
+    return this.cap;
+  }
+
+  /** Bytes held by the slot array. */
+  bytes(): number {
+    return this.slots.byteLength;
+  }
+
+  /** Calls `fn` for the row of every id, in slot order. The index must not be modified meanwhile. */
+  forEach(fn: (row: number) => void): void {
+    const { slots, w } = this;
+    for (let b = w - 1; b < slots.length; b += w) {
+      const r = slots[b];
+      if (r !== 0) fn(r - 1);
+    }
+  }
+
+  /**
+   * Visits up to `maxSlots` slots from slot `from` (wrapping; taken modulo the capacity),
+   * removing each id for which `evict(row)` returns true, and stops early once `want` ids are
+   * removed. A slot is looked at again after a removal, since backward shift may have moved a
+   * later id into it, so no id is skipped (one that wraps from the start of the table to the end
+   * may be seen twice). `evict` must not modify the index. Returns the slot to continue from;
+   * `lastRemoved` holds the count.
+   */
+  sweep(from: number, maxSlots: number, want: number, evict: (row: number) => boolean): number {
+    const { slots, cap, w } = this;
+    let s = from % cap;
+    let removed = 0;
+    for (let k = 0; k < maxSlots && removed < want; k++) {
+      const b = s * w;
+      const r = slots[b + w - 1];
+      if (r !== 0 && evict(r - 1)) {
+        this.removeAt(b);
+        removed++;
+        continue;
+      }
+      s++;
+      if (s === cap) s = 0;
+    }
+    this.lastRemoved = removed;
+    return s;
+  }
+
+  /** Removes every id, keeping the current capacity. */
+  clear(): void {
+    this.slots.fill(0);
+    this.count = 0;
+  }
+
+  /** Word offset of the home slot of hash `h`. */
+  protected homeOf(h: number): number {
+    return Math.floor(h * this.scale) * this.w;
+  }
+
+  /**
+   * Empties the slot at word offset `hole` and moves later entries of the probe run back into it
+   * when their home slot does not lie cyclically in `(hole, j]`, so every entry stays reachable
+   * from its home. Offsets are compared directly: they are slot indices times `w`.
+   */
+  protected removeAt(hole: number): void {
+    const { slots, w } = this;
+    const end = slots.length;
+    let j = hole;
+    for (;;) {
+      j += w;
+      if (j === end) j = 0;
+      if (slots[j + w - 1] === 0) break;
+      const home = this.homeOf(this.hashAt(j));
+      // Entry j may fill the hole unless its home lies cyclically in (hole, j].
+      const homeInRange = hole <= j ? hole < home && home <= j : hole < home || home <= j;
+      if (homeInRange) continue;
+      for (let k = 0; k < w; k++) slots[hole + k] = slots[j + k];
+      hole = j;
+    }
+    slots[hole + w - 1] = 0;
+    this.count--;
+  }
+
+  /**
+   * Grows the capacity ×1.25 and reinserts every entry (subclasses call it when `count` reaches
+   * `growAt` before an insert). Row slots are untouched.
+   */
+  protected grow(): void {
+    if (this.cap >= ID_INDEX_MAX_CAPACITY) {
+      throw new TesseraError(ERROR_CODES.TOO_LARGE, `index: id index is full at ${this.count} ids`);
+    }
+    const cap = nextCapacity(this.cap);
+    const slots = new Uint32Array(cap * this.w);
+    const scale = cap / TWO_POW_32;
+    this.rehash(this.slots, slots, scale);
+    this.slots = slots;
+    this.cap = cap;
+    this.scale = scale;
+    this.growAt = Math.floor(cap * ID_INDEX_MAX_LOAD);
+  }
+}
