@@ -84,7 +84,10 @@ export abstract class IdIndexBase {
   }
 
   /** Row of id `(lo, hi)`, or -1 when absent. */
-  abstract find(lo: number, hi: number): number;
+  find(lo: number, hi: number): number {
+    const b = this.slotOf(lo, hi);
+    return b < 0 ? -1 : this.slots[b + this.w - 1] - 1;
+  }
 
   /**
    * Row of id `(lo, hi)`; when absent, inserts it with row `nextRow` and returns `nextRow`.
@@ -94,7 +97,16 @@ export abstract class IdIndexBase {
   abstract findOrInsert(lo: number, hi: number, nextRow: number): number;
 
   /** Removes id `(lo, hi)`; returns the row it held, or -1 when absent. */
-  abstract remove(lo: number, hi: number): number;
+  remove(lo: number, hi: number): number {
+    const b = this.slotOf(lo, hi);
+    if (b < 0) return -1;
+    const freed = this.slots[b + this.w - 1] - 1;
+    this.removeAt(b);
+    return freed;
+  }
+
+  /** Word offset of id `(lo, hi)`'s slot, or -1 when absent. */
+  protected abstract slotOf(lo: number, hi: number): number;
 
   /** The hash (`hashId`) of the id in the slot at word offset `b`. */
   protected abstract hashAt(b: number): number;

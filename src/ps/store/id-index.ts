@@ -38,11 +38,6 @@ export class IdIndex extends IdIndexBase {
     super(expected, W);
   }
 
-  find(lo: number, hi: number): number {
-    const b = this.slotOf(lo, hi);
-    return b < 0 ? -1 : this.slots[b + ROW] - 1;
-  }
-
   findOrInsert(lo: number, hi: number, nextRow: number): number {
     if (this.count >= this.growAt) {
       const r = this.find(lo, hi);
@@ -64,14 +59,6 @@ export class IdIndex extends IdIndexBase {
     slots[b + ROW] = nextRow + 1;
     this.count++;
     return nextRow;
-  }
-
-  remove(lo: number, hi: number): number {
-    const b = this.slotOf(lo, hi);
-    if (b < 0) return -1;
-    const freed = this.slots[b + ROW] - 1;
-    this.removeAt(b);
-    return freed;
   }
 
   protected hashAt(b: number): number {
@@ -96,8 +83,7 @@ export class IdIndex extends IdIndexBase {
     }
   }
 
-  /** Word offset of id `(lo, hi)`'s slot, or -1 when absent. */
-  private slotOf(lo: number, hi: number): number {
+  protected slotOf(lo: number, hi: number): number {
     const slots = this.slots;
     const end = slots.length;
     let b = Math.floor(hashId(lo, hi) * this.scale) * W;

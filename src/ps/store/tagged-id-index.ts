@@ -46,11 +46,6 @@ export class TaggedIdIndex extends IdIndexBase {
     super(expected, W);
   }
 
-  find(lo: number, hi: number): number {
-    const b = this.slotOf(lo, hi);
-    return b < 0 ? -1 : this.slots[b + ROW] - 1;
-  }
-
   /**
    * `find` for each id in two passes: first every probe up to its first tag match, then the
    * confirmations, so that the memory reads of different ids overlap.
@@ -123,14 +118,6 @@ export class TaggedIdIndex extends IdIndexBase {
     return nextRow;
   }
 
-  remove(lo: number, hi: number): number {
-    const b = this.slotOf(lo, hi);
-    if (b < 0) return -1;
-    const freed = this.slots[b + ROW] - 1;
-    this.removeAt(b);
-    return freed;
-  }
-
   protected hashAt(b: number): number {
     return this.slots[b];
   }
@@ -151,8 +138,7 @@ export class TaggedIdIndex extends IdIndexBase {
     }
   }
 
-  /** Word offset of id `(lo, hi)`'s slot, or -1 when absent. */
-  private slotOf(lo: number, hi: number): number {
+  protected slotOf(lo: number, hi: number): number {
     const { slots, ids } = this;
     const end = slots.length;
     const t = hashId(lo, hi);
