@@ -1,7 +1,9 @@
 /**
  * bench:model — trainStep throughput of DeepFM (Criteo shape: F=26, D=16, 13 numeric features,
- * MLP 429→400→400→1, batch 1024) on the selected tfjs backend, with the explicit-transpose dense
- * layers and, as the peer measured in the same run, the same model with tfjs autodiff layers.
+ * MLP 429→400→400→1, batch 1024) on the selected tfjs backend, for each dense-layer backward
+ * (explicit transposes, transposed matMuls, and as the peer measured in the same run, tfjs
+ * autodiff). The wasm backend runs with the native OpenBLAS matMul kernels when they are built;
+ * `TESSERA_NATIVE_KERNELS=0` measures the wasm backend's own kernels.
  *
  *   node dist/bench/model-bench.js [--json] [--backend tensorflow|wasm|cpu] [--threads auto|N] [--batch N] [--steps N] [--max-seconds S]
  *
@@ -11,7 +13,7 @@
  * With --json the last stdout line is one JSON object.
  */
 import { createLogger } from '../src/common/logger';
-import { createModel, selectBackend } from '../src/model/models';
+import { createModel, defaultDenseLayer, selectBackend } from '../src/model/models';
 import { tfThreads } from '../src/model/backend';
 import type { BatchInputs, CtrModel, DenseLayerImpl, ModelConfig } from '../src/model/models';
 
@@ -72,7 +74,10 @@ async function main(): Promise<void> {
   const backend = await selectBackend(createLogger({ level: 'info', base: { component: 'model-bench' } }), arg('backend'),
     { threads: tfThreads(arg('threads') ?? process.env.TESSERA_TF_THREADS) });
   const inputs = randomInputs(CONFIG, batch);
-  const fast = measure('explicit-transpose', inputs, steps, maxS);
+  const chosen = defaultDenseLayer();
+  const explicit = measure('explicit-transpose', inputs, steps, maxS);
+  const flags = measure('transposed-matmul', inputs, steps, maxS);
+  const fast = chosen === 'transposed-matmul' ? flags : explicit;
   const params = fast.model.initialDense();
   const predict = rate(batch, steps, maxS, () => { fast.model.predict(params, inputs); });
   const slow = measure('autodiff', inputs, steps, maxS);
@@ -83,15 +88,19 @@ async function main(): Promise<void> {
     model: 'deepfm F=26 D=16 dense=13 mlp 429-400-400-1',
     batch,
     dense_size: fast.model.denseSize,
+    dense_layer: chosen,
     deepfm_samples_per_s: Math.round(fast.train),
+    explicit_transpose_samples_per_s: Math.round(explicit.train),
+    transposed_matmul_samples_per_s: Math.round(flags.train),
     autodiff_samples_per_s: Math.round(slow.train),
     speedup: Number((fast.train / slow.train).toFixed(2)),
     predict_samples_per_s: Math.round(predict.perS),
-    steps: { explicit: fast.steps, autodiff: slow.steps, predict: predict.steps },
+    steps: { explicit: explicit.steps, transposed: flags.steps, autodiff: slow.steps, predict: predict.steps },
   };
   console.log(`backend ${backend.name}: ${backend.detail}`);
-  console.log(`trainStep, explicit transposes: ${result.deepfm_samples_per_s} samples/s (${fast.steps} steps of ${batch})`);
-  console.log(`trainStep, tfjs autodiff:       ${result.autodiff_samples_per_s} samples/s (${slow.steps} steps) → ${result.speedup}×`);
+  console.log(`trainStep, explicit transposes: ${result.explicit_transpose_samples_per_s} samples/s (${explicit.steps} steps of ${batch})`);
+  console.log(`trainStep, transposed matMuls:  ${result.transposed_matmul_samples_per_s} samples/s (${flags.steps} steps)`);
+  console.log(`trainStep, tfjs autodiff:       ${result.autodiff_samples_per_s} samples/s (${slow.steps} steps) → default (${chosen}) is ${result.speedup}×`);
   console.log(`predict:                        ${result.predict_samples_per_s} samples/s`);
   if (json) console.log(JSON.stringify(result));
 }

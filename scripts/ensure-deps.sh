@@ -7,6 +7,8 @@
 #                           otherwise warn, and etcd tests skip with a message.
 #   TESSERA_REQUIRE_KUBECTL=1  the same for kubectl (test/k8s renders deploy/k8s with it).
 #   TESSERA_WITH_REDIS=1    also install redis-server (benchmark peer; root only).
+#   TESSERA_REQUIRE_NATIVE=1  fail when the native OpenBLAS kernels (native/, ADR 0014) cannot be
+#                           built; otherwise warn, and models run on the slower wasm kernels.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -87,5 +89,22 @@ if [[ ${TESSERA_WITH_REDIS:-0} == 1 ]] && ! command -v redis-server >/dev/null 2
     apt_install redis-server
   else
     say "WARNING: redis-server is not installed (Redis bench peer will skip). Install it with: sudo apt-get install -y redis-server"
+  fi
+fi
+
+# --- native matMul kernels (scripts/build-native.sh) ----------------------------------------
+if ! bash scripts/build-native.sh; then
+  if is_root && ! dpkg -s libopenblas-dev >/dev/null 2>&1; then
+    apt_install libopenblas-dev
+  fi
+  if is_root && ! command -v cc >/dev/null 2>&1; then
+    apt_install gcc libc6-dev
+  fi
+  if ! bash scripts/build-native.sh; then
+    if [[ ${TESSERA_REQUIRE_NATIVE:-0} == 1 ]]; then
+      say "the native matMul kernels could not be built (see above); install gcc and libopenblas-dev"
+      exit 1
+    fi
+    say "WARNING: native matMul kernels not built; training uses tfjs's wasm kernels (about 3x slower). Install gcc and libopenblas-dev."
   fi
 fi

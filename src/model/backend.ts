@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { enableWasmThreads, type WasmThreadsModule } from './wasm-threads';
+import { installNativeKernels, loadNativeBlas, uninstallNativeKernels, type NativeBlas } from './native-kernels';
 export { tfThreads } from './tf-threads';
 
 /** Backends Tessera knows, fastest first. */
@@ -35,6 +36,13 @@ export interface BackendDeps {
    * initialisation of the wasm backend fixes it (see `wasm-threads.ts`).
    */
   threads?: number;
+  /**
+   * Swap the wasm backend's matMul/transpose kernels for native OpenBLAS ones when the addon is
+   * built (default: on unless `TESSERA_NATIVE_KERNELS=0`; see `native-kernels.ts`).
+   */
+  nativeKernels?: boolean;
+  /** Loads the native addon (tests inject a failing one). */
+  loadNative?: () => { ok: true; blas: NativeBlas } | { ok: false; reason: string };
 }
 
 /** Packages that register the `tensorflow` backend, GPU build first. */
@@ -99,7 +107,24 @@ function configureWasmPaths(mod: { setWasmPaths?: (prefix: string) => void }): s
 
 type WasmModule = WasmThreadsModule & { setWasmPaths?: (prefix: string) => void; getThreadsCount?: () => number };
 
-async function tryWasm(load: (id: string) => unknown, threads: number, logger?: Logger): Promise<Attempt> {
+/** Installs the native kernels over the started wasm backend; the detail says which, or why not. */
+function withNativeKernels(deps: BackendDeps, threads: number, logger?: Logger): string {
+  const on = deps.nativeKernels ?? process.env.TESSERA_NATIVE_KERNELS !== '0';
+  if (!on) {
+    uninstallNativeKernels();
+    return 'native kernels off';
+  }
+  const loaded = (deps.loadNative ?? loadNativeBlas)();
+  if (!loaded.ok) {
+    uninstallNativeKernels();
+    logger?.warn({ reason: loaded.reason }, 'native matMul kernels unavailable: the wasm kernels run instead (several times slower)');
+    return `native kernels unavailable: ${loaded.reason}`;
+  }
+  return installNativeKernels(loaded.blas, threads);
+}
+
+async function tryWasm(load: (id: string) => unknown, deps: BackendDeps, logger?: Logger): Promise<Attempt> {
+  const threads = deps.threads ?? 1;
   let dir: string;
   let mod: WasmModule;
   try {
@@ -120,7 +145,8 @@ async function tryWasm(load: (id: string) => unknown, threads: number, logger?: 
   if (!started) return { ok: false, reason: `${WASM_PACKAGE}: the 'wasm' backend failed to initialise` };
   const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
   const n = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? mod.getThreadsCount?.() ?? 1 : 1;
-  return { ok: true, detail: `${WASM_PACKAGE} (simd=${simd}, threads=${n}) from ${dir}` };
+  const native = withNativeKernels(deps, threads, logger);
+  return { ok: true, detail: `${WASM_PACKAGE} (simd=${simd}, threads=${n}) from ${dir}; ${native}` };
 }
 
 async function tryCpu(): Promise<Attempt> {
@@ -153,7 +179,7 @@ export async function selectBackend(logger?: Logger, prefer?: string, deps: Back
   const order: BackendName[] = wanted === undefined ? [...BACKEND_NAMES] : [wanted, ...BACKEND_NAMES.filter((n) => n !== wanted)];
   const skipped: Array<{ backend: BackendName; reason: string }> = [];
   for (const name of order) {
-    const attempt = name === 'tensorflow' ? await tryTensorflow(load) : name === 'wasm' ? await tryWasm(load, deps.threads ?? 1, logger) : await tryCpu();
+    const attempt = name === 'tensorflow' ? await tryTensorflow(load) : name === 'wasm' ? await tryWasm(load, deps, logger) : await tryCpu();
     if (!attempt.ok) {
       skipped.push({ backend: name, reason: attempt.reason });
       if (name === wanted) logger?.warn({ backend: name, reason: attempt.reason }, 'preferred tfjs backend unavailable');

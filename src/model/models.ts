@@ -13,7 +13,7 @@ export { createModel } from './registry';
 export { validateModelConfig } from './config';
 export { selectBackend, BACKEND_NAMES } from './backend';
 export type { BackendChoice, BackendDeps, BackendName } from './backend';
-export { denseAutodiff, denseExplicit, denseLayerFn } from './dense-layers';
+export { defaultDenseLayer, denseAutodiff, denseExplicit, denseLayerFn, denseTransposed } from './dense-layers';
 export type { Activation, DenseFn } from './dense-layers';
 export { describeLayout } from './param-layout';
 export { DENSE_LAYER_IMPLS, MODEL_KINDS } from './types';

@@ -1,10 +1,11 @@
 /**
- * The explicit-transpose dense layer (custom backward) against tfjs autodiff: same values and the
- * same gradients w.r.t. x, W and b, for both activations, on the cpu and wasm backends.
+ * The custom-backward dense layers (explicit transposes, transposed matMuls) against tfjs
+ * autodiff: same values and the same gradients w.r.t. x, W and b, for both activations, on the
+ * cpu and wasm backends (the latter with the native matMul kernels when they are built).
  */
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
-import { denseAutodiff, denseExplicit } from '../../../src/model/models';
+import { denseAutodiff, denseExplicit, denseTransposed } from '../../../src/model/models';
 import type { Activation, DenseFn } from '../../../src/model/models';
 import { mismatches, rng, uniform, useBackend } from './helpers';
 
@@ -34,27 +35,31 @@ describe('dense layers: explicit transposes vs autodiff', () => {
     describe(backend, () => {
       useBackend(backend);
 
-      for (const act of ['linear', 'relu'] as const) {
-        it(`${act}: values and d/dx, d/dW, d/db agree on random inputs`, () => {
-          for (const [seed, [n, i, o]] of [[1, [7, 5, 3]], [2, [32, 17, 9]], [3, [1, 4, 1]]] as const) {
-            const c = randomCase(n, i, o, seed);
-            const got = run(denseExplicit, act, c);
-            const want = run(denseAutodiff, act, c);
-            ['y', 'dx', 'dW', 'db'].forEach((name, k) => {
-              expect(mismatches(got[k], want[k], 1e-5, 1e-5), `${name} seed ${seed}`).to.deep.equal([]);
-            });
-            // The relu case must actually mask something, or it would test nothing beyond linear.
-            if (act === 'relu' && n * o >= 20) expect(Array.from(got[0]).some((v) => v === 0)).to.equal(true);
-          }
-        });
+      for (const [label, fn] of [['explicit transposes', denseExplicit], ['transposed matMuls', denseTransposed]] as const) {
+        for (const act of ['linear', 'relu'] as const) {
+          it(`${label}, ${act}: values and d/dx, d/dW, d/db agree with autodiff on random inputs`, () => {
+            for (const [seed, [n, i, o]] of [[1, [7, 5, 3]], [2, [32, 17, 9]], [3, [1, 4, 1]]] as const) {
+              const c = randomCase(n, i, o, seed);
+              const got = run(fn, act, c);
+              const want = run(denseAutodiff, act, c);
+              ['y', 'dx', 'dW', 'db'].forEach((name, k) => {
+                expect(mismatches(got[k], want[k], 1e-5, 1e-5), `${name} seed ${seed}`).to.deep.equal([]);
+              });
+              // The relu case must actually mask something, or it would test nothing beyond linear.
+              if (act === 'relu' && n * o >= 20) expect(Array.from(got[0]).some((v) => v === 0)).to.equal(true);
+            }
+          });
+        }
       }
 
       it('leaves no tensors behind', () => {
         const c = randomCase(8, 6, 4, 9);
-        run(denseExplicit, 'relu', c);
-        const before = tf.memory().numTensors;
-        for (let k = 0; k < 5; k++) run(denseExplicit, 'relu', c);
-        expect(tf.memory().numTensors).to.equal(before);
+        for (const fn of [denseExplicit, denseTransposed]) {
+          run(fn, 'relu', c);
+          const before = tf.memory().numTensors;
+          for (let k = 0; k < 5; k++) run(fn, 'relu', c);
+          expect(tf.memory().numTensors).to.equal(before);
+        }
       });
     });
   }

@@ -1,0 +1,219 @@
+/*
+ * tessera_blas: matrix kernels for tfjs's wasm backend, run natively through OpenBLAS.
+ *
+ * The wasm backend keeps every tensor in one WebAssembly heap. These functions take that heap as
+ * a typed array (tfjs's HEAPU8) plus byte offsets, so they read and write tensors in place: no
+ * copy in or out. Every range is checked against the heap before any work, and a bad argument
+ * throws a RangeError / TypeError naming it instead of touching memory.
+ *
+ * Exports (all synchronous, called on the JS thread that owns the heap):
+ *   gemm(heap, a, b, c, bias, batch, m, n, k, transA, transB, strideA, strideB, relu)
+ *       c[i] = act(op(a[i]) · op(b[i]) + bias) for i < batch, row-major float32.
+ *       op(x) transposes when trans* is true; a[i] starts at a + 4·i·strideA (stride 0 broadcasts).
+ *       bias < 0 means none, else a float32[n] added to every row; relu != 0 applies max(0, ·).
+ *   transpose(heap, x, y, rows, cols)   y[cols, rows] = x[rows, cols]ᵀ, float32.
+ *   setThreads(n)                        OpenBLAS worker threads (1 = the calling thread only).
+ *   info()                               { corename, threads } of the loaded OpenBLAS.
+ */
+#include <node_api.h>
+#include <cblas.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Declared by OpenBLAS's cblas.h on most builds; repeated so other cblas.h headers compile too. */
+extern void openblas_set_num_threads(int);
+extern int openblas_get_num_threads(void);
+extern char *openblas_get_corename(void);
+
+#define CHECK(call)                                                          \
+  do {                                                                       \
+    if ((call) != napi_ok) {                                                 \
+      napi_throw_error(env, NULL, "tessera_blas: N-API call failed: " #call); \
+      return NULL;                                                           \
+    }                                                                        \
+  } while (0)
+
+typedef struct {
+  uint8_t *data;
+  size_t bytes;
+} Heap;
+
+static int get_heap(napi_env env, napi_value v, Heap *heap) {
+  bool is_ta = false;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) {
+    napi_throw_type_error(env, NULL, "tessera_blas: heap must be a typed array over the wasm memory");
+    return 0;
+  }
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok) {
+    napi_throw_error(env, NULL, "tessera_blas: cannot read the heap typed array");
+    return 0;
+  }
+  if (type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "tessera_blas: heap must be a Uint8Array (tfjs HEAPU8)");
+    return 0;
+  }
+  heap->data = (uint8_t *)data;
+  heap->bytes = length;
+  return 1;
+}
+
+/* A non-negative integer argument; `name` goes into the error. */
+static int get_index(napi_env env, napi_value v, const char *name, int64_t min, int64_t *out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || d != d || d < (double)min || d > 9007199254740991.0 ||
+      d != (double)(int64_t)d) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "tessera_blas: %s must be an integer >= %lld", name, (long long)min);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
+  }
+  *out = (int64_t)d;
+  return 1;
+}
+
+static int get_flag(napi_env env, napi_value v, int *out) {
+  bool b;
+  if (napi_get_value_bool(env, v, &b) == napi_ok) { *out = b ? 1 : 0; return 1; }
+  double d;
+  if (napi_get_value_double(env, v, &d) == napi_ok) { *out = d != 0; return 1; }
+  napi_throw_type_error(env, NULL, "tessera_blas: flags must be booleans or numbers");
+  return 0;
+}
+
+/* True when float32 elements [off, off + 4·count) lie inside the heap and off is 4-aligned. */
+static int span_ok(napi_env env, const Heap *heap, int64_t off, int64_t count, const char *name) {
+  if (off % 4 == 0 && count >= 0 && (uint64_t)off <= heap->bytes && (uint64_t)count <= (heap->bytes - (uint64_t)off) / 4) return 1;
+  char msg[160];
+  snprintf(msg, sizeof msg, "tessera_blas: %s (byte offset %lld, %lld floats) lies outside the %zu-byte heap or is unaligned",
+           name, (long long)off, (long long)count, heap->bytes);
+  napi_throw_range_error(env, NULL, msg);
+  return 0;
+}
+
+static napi_value Gemm(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value argv[14];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 14) {
+    napi_throw_type_error(env, NULL, "tessera_blas.gemm: expected 14 arguments");
+    return NULL;
+  }
+  Heap heap;
+  if (!get_heap(env, argv[0], &heap)) return NULL;
+  int64_t a, b, c, bias, batch, m, n, k, sa, sb;
+  int ta, tb, relu;
+  if (!get_index(env, argv[1], "a", 0, &a) || !get_index(env, argv[2], "b", 0, &b) ||
+      !get_index(env, argv[3], "c", 0, &c) || !get_index(env, argv[4], "bias", -1, &bias) ||
+      !get_index(env, argv[5], "batch", 1, &batch) || !get_index(env, argv[6], "m", 1, &m) ||
+      !get_index(env, argv[7], "n", 1, &n) || !get_index(env, argv[8], "k", 1, &k) ||
+      !get_flag(env, argv[9], &ta) || !get_flag(env, argv[10], &tb) ||
+      !get_index(env, argv[11], "strideA", 0, &sa) || !get_index(env, argv[12], "strideB", 0, &sb) ||
+      !get_flag(env, argv[13], &relu)) {
+    return NULL;
+  }
+  if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX) {
+    napi_throw_range_error(env, NULL, "tessera_blas.gemm: m, n and k must fit in 32 bits");
+    return NULL;
+  }
+  if ((sa != 0 && sa < m * k) || (sb != 0 && sb < k * n)) {
+    napi_throw_range_error(env, NULL, "tessera_blas.gemm: strideA/strideB must be 0 or at least one matrix");
+    return NULL;
+  }
+  if (!span_ok(env, &heap, a, sa * (batch - 1) + m * k, "a") || !span_ok(env, &heap, b, sb * (batch - 1) + k * n, "b") ||
+      !span_ok(env, &heap, c, batch * m * n, "c") || (bias >= 0 && !span_ok(env, &heap, bias, n, "bias"))) {
+    return NULL;
+  }
+  const int lda = ta ? (int)m : (int)k;
+  const int ldb = tb ? (int)k : (int)n;
+  for (int64_t i = 0; i < batch; i++) {
+    const float *A = (const float *)(heap.data + a) + i * sa;
+    const float *B = (const float *)(heap.data + b) + i * sb;
+    float *C = (float *)(heap.data + c) + i * m * n;
+    float beta = 0.0f;
+    if (bias >= 0) {
+      const float *bv = (const float *)(heap.data + bias);
+      for (int64_t r = 0; r < m; r++) memcpy(C + r * n, bv, (size_t)n * sizeof(float));
+      beta = 1.0f;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+                1.0f, A, lda, B, ldb, beta, C, (int)n);
+    if (relu) {
+      const int64_t total = m * n;
+      for (int64_t j = 0; j < total; j++) C[j] = C[j] > 0.0f ? C[j] : 0.0f;
+    }
+  }
+  return NULL;
+}
+
+/* Blocked so that both the reads and the writes stay within a few cache lines per tile. */
+#define TILE 32
+static napi_value Transpose(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 5) {
+    napi_throw_type_error(env, NULL, "tessera_blas.transpose: expected 5 arguments");
+    return NULL;
+  }
+  Heap heap;
+  if (!get_heap(env, argv[0], &heap)) return NULL;
+  int64_t x, y, rows, cols;
+  if (!get_index(env, argv[1], "x", 0, &x) || !get_index(env, argv[2], "y", 0, &y) ||
+      !get_index(env, argv[3], "rows", 1, &rows) || !get_index(env, argv[4], "cols", 1, &cols)) {
+    return NULL;
+  }
+  if (!span_ok(env, &heap, x, rows * cols, "x") || !span_ok(env, &heap, y, rows * cols, "y")) return NULL;
+  const float *X = (const float *)(heap.data + x);
+  float *Y = (float *)(heap.data + y);
+  for (int64_t r0 = 0; r0 < rows; r0 += TILE) {
+    const int64_t r1 = r0 + TILE < rows ? r0 + TILE : rows;
+    for (int64_t c0 = 0; c0 < cols; c0 += TILE) {
+      const int64_t c1 = c0 + TILE < cols ? c0 + TILE : cols;
+      for (int64_t r = r0; r < r1; r++) {
+        for (int64_t cc = c0; cc < c1; cc++) Y[cc * rows + r] = X[r * cols + cc];
+      }
+    }
+  }
+  return NULL;
+}
+
+static napi_value SetThreads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t n;
+  if (argc != 1 || !get_index(env, argv[0], "threads", 1, &n)) return NULL;
+  if (n > 256) n = 256;
+  openblas_set_num_threads((int)n);
+  return NULL;
+}
+
+static napi_value Info(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value obj, core, threads;
+  CHECK(napi_create_object(env, &obj));
+  const char *name = openblas_get_corename();
+  CHECK(napi_create_string_utf8(env, name ? name : "unknown", NAPI_AUTO_LENGTH, &core));
+  CHECK(napi_create_int32(env, openblas_get_num_threads(), &threads));
+  CHECK(napi_set_named_property(env, obj, "corename", core));
+  CHECK(napi_set_named_property(env, obj, "threads", threads));
+  return obj;
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"gemm", NULL, Gemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"transpose", NULL, Transpose, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"info", NULL, Info, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
