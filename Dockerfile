@@ -19,6 +19,12 @@ RUN npm ci --omit=optional --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src src
 RUN npx tsc -p tsconfig.build.json
+# The native OpenBLAS matMul kernels (ADR 0014): the fallback when tfjs-node cannot load.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev libopenblas-dev \
+ && rm -rf /var/lib/apt/lists/*
+COPY native native
+COPY scripts/build-native.sh scripts/
+RUN bash scripts/build-native.sh
 
 # --- deps: production node_modules, with @tensorflow/tfjs-node and without the GPU build -----
 FROM ${NODE_IMAGE} AS deps
@@ -38,6 +44,8 @@ WORKDIR /opt/tessera
 COPY --from=deps /opt/tessera/node_modules node_modules
 COPY --from=deps /opt/tessera/package.json package.json
 COPY --from=build /src/dist/src dist/src
+COPY --from=build /src/native/build native/build
+RUN apt-get update && apt-get install -y --no-install-recommends libopenblas0 && rm -rf /var/lib/apt/lists/*
 COPY bin bin
 COPY protos protos
 RUN chmod 755 bin/tessera.js && ln -s /opt/tessera/bin/tessera.js /usr/local/bin/tessera
