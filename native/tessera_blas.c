@@ -95,16 +95,26 @@ static int span_ok(napi_env env, const Heap *heap, int64_t off, int64_t count, c
   return 0;
 }
 
-static napi_value Gemm(napi_env env, napi_callback_info info) {
-  size_t argc = 14;
-  napi_value argv[14];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 14) {
-    napi_throw_type_error(env, NULL, "tessera_blas.gemm: expected 14 arguments");
-    return NULL;
+/* Reads exactly `want` arguments (at most 16) into argv, the first being the heap. */
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *fn, Heap *heap) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "tessera_blas: cannot read the arguments");
+    return 0;
   }
+  if (argc != want) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "tessera_blas.%s: expected %zu arguments, got %zu", fn, want, argc);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  return get_heap(env, argv[0], heap);
+}
+
+static napi_value Gemm(napi_env env, napi_callback_info info) {
+  napi_value argv[14];
   Heap heap;
-  if (!get_heap(env, argv[0], &heap)) return NULL;
+  if (!get_args(env, info, 14, argv, "gemm", &heap)) return NULL;
   int64_t a, b, c, bias, batch, m, n, k, sa, sb;
   int ta, tb, relu;
   if (!get_index(env, argv[1], "a", 0, &a) || !get_index(env, argv[2], "b", 0, &b) ||
@@ -153,15 +163,9 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
 /* Blocked so that both the reads and the writes stay within a few cache lines per tile. */
 #define TILE 32
 static napi_value Transpose(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 5) {
-    napi_throw_type_error(env, NULL, "tessera_blas.transpose: expected 5 arguments");
-    return NULL;
-  }
   Heap heap;
-  if (!get_heap(env, argv[0], &heap)) return NULL;
+  if (!get_args(env, info, 5, argv, "transpose", &heap)) return NULL;
   int64_t x, y, rows, cols;
   if (!get_index(env, argv[1], "x", 0, &x) || !get_index(env, argv[2], "y", 0, &y) ||
       !get_index(env, argv[3], "rows", 1, &rows) || !get_index(env, argv[4], "cols", 1, &cols)) {

@@ -144,6 +144,7 @@ describe('native matMul kernels for the wasm backend', function () {
       expect(() => blas.gemm(heap, 0, 16, 32, 60, 1, 2, 2, 2, false, false, 0, 0, false)).to.throw(RangeError, /bias/);
       expect(() => blas.transpose(heap, 0, 52, 2, 2)).to.throw(RangeError, /y \(byte offset 52/);
       expect(() => blas.transpose(new Float32Array(4) as never, 0, 0, 1, 1)).to.throw(TypeError, /Uint8Array/);
+      expect(() => (blas.transpose as (...a: unknown[]) => void)(heap, 0, 0, 1)).to.throw(TypeError, /transpose: expected 5 arguments, got 4/);
       expect(Array.from(f.subarray(8, 16))).to.deep.equal([9, 9, 9, 9, 9, 9, 9, 9]);
     });
   });
