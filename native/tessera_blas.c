@@ -111,6 +111,19 @@ static int get_args(napi_env env, napi_callback_info info, size_t want, napi_val
   return get_heap(env, argv[0], heap);
 }
 
+/*
+ * max(x, 0) in place (NaN becomes 0). Kept out of line because GCC 12 vectorises it only here:
+ * inlined into Gemm it stayed a scalar compare-and-branch, which mispredicts on real activations
+ * (about half negative) and cost 2 ms per [1024, 400] output, as much as half the sgemm; the
+ * vectorised loop costs under 0.1 ms.
+ */
+__attribute__((noinline)) static void relu_in_place(float *restrict x, int64_t count) {
+  for (int64_t j = 0; j < count; j++) {
+    const float v = x[j];
+    x[j] = v > 0.0f ? v : 0.0f;
+  }
+}
+
 static napi_value Gemm(napi_env env, napi_callback_info info) {
   napi_value argv[14];
   Heap heap;
@@ -152,10 +165,7 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
                 1.0f, A, lda, B, ldb, beta, C, (int)n);
-    if (relu) {
-      const int64_t total = m * n;
-      for (int64_t j = 0; j < total; j++) C[j] = C[j] > 0.0f ? C[j] : 0.0f;
-    }
+    if (relu) relu_in_place(C, m * n);
   }
   return NULL;
 }

@@ -33,6 +33,6 @@ fi
 
 mkdir -p "$(dirname "$out")"
 tmp=$out.tmp.$$
-"$cc" -O2 -Wall -Wextra -shared -fPIC -DNODE_GYP_MODULE_NAME=tessera_blas -I"$include" "$src" -o "$tmp" -lopenblas
+"$cc" -O3 -Wall -Wextra -shared -fPIC -DNODE_GYP_MODULE_NAME=tessera_blas -I"$include" "$src" -o "$tmp" -lopenblas
 mv -f "$tmp" "$out"
 say "built $out"
