@@ -16,7 +16,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Runs `inflight` concurrent loops of `op` for `seconds`; returns ops done and latencies. */
-async function drive(seconds: number, inflight: number, op: (k: number) => Promise<void>) {
+async function drive(seconds: number, inflight: number, op: (k: number, lane: number) => Promise<void>) {
   const lat: number[] = [];
   let done = 0;
   const end = performance.now() + seconds * 1000;
@@ -24,7 +24,7 @@ async function drive(seconds: number, inflight: number, op: (k: number) => Promi
   await Promise.all(Array.from({ length: inflight }, async (_, lane) => {
     for (let k = lane; performance.now() < end; k += inflight) {
       const s = performance.now();
-      await op(k);
+      await op(k, lane);
       lat.push(performance.now() - s);
       done++;
     }
@@ -44,7 +44,9 @@ async function main(): Promise<void> {
   const batches = zipfBatches(64, BATCH);
   const grads = new Float32Array(BATCH * DIM).fill(0.01);
   for (const ids of batches) await client.pull('bench', ids, DIM); // create the rows, warm up
-  const pull = await drive(seconds, inflight, async (k) => { await client.pull('bench', batches[k % batches.length], DIM); });
+  // Each lane pulls into its own reused buffer, as a worker double-buffering its batches would.
+  const outs = Array.from({ length: inflight }, () => new Float32Array(BATCH * DIM));
+  const pull = await drive(seconds, inflight, async (k, lane) => { await client.pull('bench', batches[k % batches.length], DIM, { out: outs[lane] }); });
   const t0 = performance.now();
   let pushes = 0;
   for (let k = 0; performance.now() - t0 < seconds * 1000; k++, pushes++) await client.push('bench', batches[k % batches.length], grads);

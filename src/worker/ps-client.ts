@@ -148,14 +148,22 @@ export class PsClient {
   /**
    * Rows for `ids` (duplicates allowed), as [n × dim] in the caller's order. With
    * `readOnly` (evaluation, serving) rows that do not exist yet are computed by the table's
-   * initializer but not created on the PS.
+   * initializer but not created on the PS. With `out` ([n × dim], not shared with another call
+   * in flight) the rows are written there and `out` is returned, so a caller that reuses its
+   * buffers allocates nothing per pull when the ids are distinct.
+   *
+   * @throws TesseraError INVALID_ARGUMENT when `out` does not hold exactly n × dim values.
    */
-  async pull(table: string, ids: IdArray, dim: number, opts: { readOnly?: boolean } = {}): Promise<Float32Array> {
+  async pull(table: string, ids: IdArray, dim: number, opts: { readOnly?: boolean; out?: Float32Array } = {}): Promise<Float32Array> {
+    const n = ids.length >>> 1;
+    if (opts.out !== undefined && opts.out.length !== n * dim) {
+      throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `out: ${opts.out.length} values, expected ${n} ids × dim ${dim} = ${n * dim}`);
+    }
     const { slices, count, inverse } = this.dedupAndSlice(ids);
-    const uniqueRows = new Float32Array(count * dim);
+    const uniqueRows = !inverse && opts.out !== undefined ? opts.out : new Float32Array(count * dim);
     await Promise.all(slices.map((s) => this.pullSlice(table, s, dim, uniqueRows, opts.readOnly === true)));
     if (!inverse) return uniqueRows;
-    const out = new Float32Array(inverse.length * dim);
+    const out = opts.out ?? new Float32Array(inverse.length * dim);
     for (let i = 0; i < inverse.length; i++) {
       const src = inverse[i] * dim;
       const dst = i * dim;

@@ -74,6 +74,28 @@ describe('PS over real gRPC (2 servers on port 0)', function () {
     for (let i = 0; i < want.length; i++) expect(got[i]).to.be.closeTo(want[i], 1e-6);
   });
 
+  it('pulls into a caller-owned buffer, overwriting it whole, with or without duplicate ids', async () => {
+    c = await createTestCluster(2);
+    await c.client.createTable(SPEC);
+    const distinct = randomIds(5_000, 3);
+    const n = distinct.length >>> 1;
+    const want = await c.client.pull('emb', distinct, DIM);
+    const out = new Float32Array(n * DIM).fill(Number.NaN); // stale contents must not survive
+    const got = await c.client.pull('emb', distinct, DIM, { out });
+    expect(got).to.equal(out);
+    expect(Buffer.from(bits(got).buffer).equals(Buffer.from(bits(want).buffer))).to.equal(true);
+
+    const dups = new Uint32Array([...distinct.subarray(0, 4), ...distinct.subarray(0, 2)]); // ids 0, 1, 0
+    const dupOut = new Float32Array(3 * DIM).fill(Number.NaN);
+    await c.client.pull('emb', dups, DIM, { out: dupOut });
+    expect(Array.from(dupOut)).to.deep.equal([...want.subarray(0, 2 * DIM), ...want.subarray(0, DIM)]);
+
+    let err: unknown;
+    await c.client.pull('emb', distinct, DIM, { out: new Float32Array(n * DIM - 1) }).catch((e: unknown) => { err = e; });
+    expect(String(err)).to.match(new RegExp(`out: ${n * DIM - 1} values, expected ${n} ids × dim ${DIM}`));
+    expect(Buffer.from(bits(await c.client.pull('emb', distinct, DIM)).buffer).equals(Buffer.from(bits(want).buffer))).to.equal(true);
+  });
+
   it('serves dense tables from one owner', async () => {
     c = await createTestCluster(2);
     await c.client.createTable({ name: 'mlp', kind: 'dense', size: 1000, optimizer: { kind: 'sgd', lr: 0.5 }, initializer: { kind: 'zeros' } });
