@@ -17,11 +17,12 @@ if [[ -f $out && $out -nt $src && $out -nt "$0" ]]; then exit 0; fi
 cc=${CC:-$(command -v cc || command -v gcc || true)}
 if [[ -z $cc ]]; then say "no C compiler (install gcc)"; exit 1; fi
 
-# node_api.h: next to the running node (official tarballs, Debian's nodejs), else npm's nodedir.
+# node_api.h: next to the running node (official tarballs, Debian's nodejs), else npm's nodedir,
+# else the node-api-headers package (a devDependency; Node-API is ABI-stable across versions).
 node_bin=$(command -v node)
 include=""
 for dir in "$(dirname "$(readlink -f "$node_bin")")/../include/node" /usr/include/node /usr/local/include/node \
-           "$(npm config get nodedir 2>/dev/null)/include/node"; do
+           "$(npm config get nodedir 2>/dev/null)/include/node" node_modules/node-api-headers/include; do
   if [[ -f $dir/node_api.h ]]; then include=$dir; break; fi
 done
 if [[ -z $include ]]; then say "node_api.h not found (Node's headers)"; exit 1; fi
