@@ -94,7 +94,17 @@ export abstract class IdIndexBase {
    * Callers detect insertion by comparing the result with `nextRow`. `lo`/`hi` must be uint32
    * values (as read from a Uint32Array) and `nextRow` a non-negative int32.
    */
-  abstract findOrInsert(lo: number, hi: number, nextRow: number): number;
+  findOrInsert(lo: number, hi: number, nextRow: number): number {
+    let b = this.slotOf(lo, hi);
+    if (b >= 0) return this.slots[b + this.w - 1] - 1;
+    if (this.count >= this.growAt) {
+      this.grow();
+      b = this.slotOf(lo, hi);
+    }
+    this.writeSlot(-1 - b, lo, hi, nextRow + 1);
+    this.count++;
+    return nextRow;
+  }
 
   /** Removes id `(lo, hi)`; returns the row it held, or -1 when absent. */
   remove(lo: number, hi: number): number {
@@ -105,8 +115,14 @@ export abstract class IdIndexBase {
     return freed;
   }
 
-  /** Word offset of id `(lo, hi)`'s slot, or -1 when absent. */
+  /**
+   * Word offset of id `(lo, hi)`'s slot; when absent, `-1 - b` where `b` is the empty slot that
+   * ended the probe (where the id would be inserted).
+   */
   protected abstract slotOf(lo: number, hi: number): number;
+
+  /** Fills the empty slot at word offset `b` with id `(lo, hi)` and `rowPlusOne`. */
+  protected abstract writeSlot(b: number, lo: number, hi: number, rowPlusOne: number): void;
 
   /** The hash (`hashId`) of the id in the slot at word offset `b`. */
   protected abstract hashAt(b: number): number;

@@ -38,28 +38,6 @@ export class IdIndex extends IdIndexBase {
     super(expected, W);
   }
 
-  findOrInsert(lo: number, hi: number, nextRow: number): number {
-    if (this.count >= this.growAt) {
-      const r = this.find(lo, hi);
-      if (r >= 0) return r;
-      this.grow();
-    }
-    const slots = this.slots;
-    const end = slots.length;
-    let b = Math.floor(hashId(lo, hi) * this.scale) * W;
-    for (;;) {
-      const r = slots[b + ROW];
-      if (r === 0) break;
-      if (slots[b] === lo && slots[b + 1] === hi) return r - 1;
-      b += W;
-      if (b === end) b = 0;
-    }
-    slots[b] = lo;
-    slots[b + 1] = hi;
-    slots[b + ROW] = nextRow + 1;
-    this.count++;
-    return nextRow;
-  }
 
   protected hashAt(b: number): number {
     return hashId(this.slots[b], this.slots[b + 1]);
@@ -92,6 +70,12 @@ export class IdIndex extends IdIndexBase {
       b += W;
       if (b === end) b = 0;
     }
-    return -1;
+    return -1 - b;
+  }
+
+  protected writeSlot(b: number, lo: number, hi: number, rowPlusOne: number): void {
+    this.slots[b] = lo;
+    this.slots[b + 1] = hi;
+    this.slots[b + ROW] = rowPlusOne;
   }
 }

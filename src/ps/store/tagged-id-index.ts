@@ -95,29 +95,6 @@ export class TaggedIdIndex extends IdIndexBase {
     }
   }
 
-  findOrInsert(lo: number, hi: number, nextRow: number): number {
-    if (this.count >= this.growAt) {
-      const r = this.find(lo, hi);
-      if (r >= 0) return r;
-      this.grow();
-    }
-    const { slots, ids } = this;
-    const end = slots.length;
-    const t = hashId(lo, hi);
-    let b = Math.floor(t * this.scale) * W;
-    for (;;) {
-      const r = slots[b + ROW];
-      if (r === 0) break;
-      if (slots[b] === t && ids.holds(r - 1, lo, hi)) return r - 1;
-      b += W;
-      if (b === end) b = 0;
-    }
-    slots[b] = t;
-    slots[b + ROW] = nextRow + 1;
-    this.count++;
-    return nextRow;
-  }
-
   protected hashAt(b: number): number {
     return this.slots[b];
   }
@@ -145,10 +122,15 @@ export class TaggedIdIndex extends IdIndexBase {
     let b = Math.floor(t * this.scale) * W;
     for (;;) {
       const r = slots[b + ROW];
-      if (r === 0) return -1;
+      if (r === 0) return -1 - b;
       if (slots[b] === t && ids.holds(r - 1, lo, hi)) return b;
       b += W;
       if (b === end) b = 0;
     }
+  }
+
+  protected writeSlot(b: number, lo: number, hi: number, rowPlusOne: number): void {
+    this.slots[b] = hashId(lo, hi);
+    this.slots[b + ROW] = rowPlusOne;
   }
 }
