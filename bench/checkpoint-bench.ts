@@ -17,7 +17,7 @@ import * as path from 'path';
 import { silentLogger } from '../src/common/logger';
 import { newCheckpointId } from '../src/checkpoint/checkpoint-id';
 import { takeCheckpoint } from '../src/checkpoint/take-checkpoint';
-import { PsProcess, spawnPs } from '../src/cli/ps-process';
+import { PsProcess, spawnPs } from '../src/local/ps-process';
 import { planShardMap } from '../src/sharding/shard-map';
 import { PsClient } from '../src/worker/ps-client';
 

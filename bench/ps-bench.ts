@@ -9,7 +9,7 @@
  */
 import { spawn } from 'child_process';
 import * as path from 'path';
-import { spawnPs } from '../src/cli/ps-process';
+import { spawnPs } from '../src/local/ps-process';
 import { measureRedisMget } from './peers/redis-peer';
 import { measureGrpcStream } from './peers/grpc-echo';
 import { measureTcpRequestResponse } from './peers/tcp-echo';

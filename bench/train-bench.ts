@@ -28,7 +28,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PsProcess, spawnPs, TESSERA_BIN } from '../src/cli/ps-process';
+import { PsProcess, spawnPs, TESSERA_BIN } from '../src/local/ps-process';
 import { parseJobSpec } from '../src/spec/job-spec';
 import { runTorchPeer, TorchPeerResult } from './peers/torch-peer';
 import { TRAIN_BENCH_JOB_YAML } from './bench-job';

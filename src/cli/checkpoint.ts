@@ -6,7 +6,7 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import { listCheckpoints, resolveCheckpointArg } from '../checkpoint/catalog';
 import { readManifest } from '../checkpoint/manifest';
 import { verifyCheckpoint } from '../checkpoint/verify';
-import { helpText, OptionSpec, parseArgs } from './args';
+import { helpText, OptionSpec, parseArgs } from '../runtime/args';
 
 const SPEC: Record<string, OptionSpec> = {
   json: { type: 'boolean', describe: 'print one JSON object summarising the result as the last line' },

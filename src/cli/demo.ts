@@ -6,11 +6,11 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { helpText, intOption, OptionSpec, parseArgs } from './args';
+import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
 import { createLogger } from '../common/logger';
 import { planShardMap } from '../sharding/shard-map';
 import { PsClient } from '../worker/ps-client';
-import { spawnPs, PsProcess } from './ps-process';
+import { spawnPs, PsProcess } from '../local/ps-process';
 
 const SPEC: Record<string, OptionSpec> = {
   ps: { type: 'string', describe: 'number of PS processes', default: '2' },

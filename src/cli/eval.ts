@@ -9,7 +9,7 @@ import { selectBackend } from '../model/backend';
 import { buildJob } from '../worker/job';
 import { isCheckpointPath, loadCheckpointModel } from '../worker/checkpoint-model';
 import { loadModel } from '../worker/model-dir';
-import { helpText, OptionSpec, parseArgs } from './args';
+import { helpText, OptionSpec, parseArgs } from '../runtime/args';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 
 const SPEC: Record<string, OptionSpec> = {

@@ -14,7 +14,7 @@ import { generate } from '../gen/generate';
 import { LocalCluster } from '../local/local-cluster';
 import { tfThreads } from '../model/tf-threads';
 import { loadJobSpec } from '../spec/job-spec';
-import { helpText, intOption, OptionSpec, parseArgs } from './args';
+import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
 import { ProgressLine } from './progress';
 
 const EXAMPLES = path.resolve(__dirname, '..', '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '', 'examples');

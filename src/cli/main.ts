@@ -11,7 +11,7 @@ interface Command {
 
 const COMMANDS: Record<string, () => Command> = {
   ps: () => {
-    const m = require('../ps/main') as typeof import('../ps/main');
+    const m = require('./ps') as typeof import('./ps');
     return { summary: 'run one parameter server', help: () => m.PS_HELP, run: m.runPs };
   },
   train: () => {
@@ -36,11 +36,11 @@ const COMMANDS: Record<string, () => Command> = {
     return { summary: 'run a whole cluster here: etcd, N PS, M workers, a chief (npm start)', help: () => m.LOCAL_HELP, run: m.runLocal };
   },
   chief: () => {
-    const m = require('../chief/main') as typeof import('../chief/main');
+    const m = require('./chief') as typeof import('./chief');
     return { summary: 'one chief candidate: leads the job (tables, data shards, eval) once elected', help: () => m.CHIEF_HELP, run: m.runChief };
   },
   worker: () => {
-    const m = require('../worker/main') as typeof import('../worker/main');
+    const m = require('./worker') as typeof import('./worker');
     return { summary: 'one training worker: trains the data shards the chief assigns', help: () => m.WORKER_HELP, run: m.runWorker };
   },
   checkpoint: () => {
@@ -48,7 +48,7 @@ const COMMANDS: Record<string, () => Command> = {
     return { summary: 'checkpoints on disk: ls DIR, inspect DIR/ID, verify DIR[/ID]', help: () => m.CHECKPOINT_HELP, run: m.runCheckpoint };
   },
   gen: () => {
-    const m = require('../gen/cli') as typeof import('../gen/cli');
+    const m = require('./gen') as typeof import('./gen');
     return { summary: 'write synthetic Criteo-format rows from a planted model', help: () => m.GEN_HELP, run: m.runGen };
   },
 };

@@ -14,7 +14,7 @@ import { bytesForRows, indexSlotBytesFor, RowCost } from '../ps/store/table-budg
 import { checkWeightFormat } from '../ps/store/table-options';
 import type { WeightFormat } from '../ps/store/row-storage';
 import { DEFAULT_NUM_BUCKETS } from '../sharding/buckets';
-import { helpText, OptionSpec, parseArgs, ParsedArgs } from './args';
+import { helpText, OptionSpec, parseArgs, ParsedArgs } from '../runtime/args';
 
 const GIB = 2 ** 30;
 

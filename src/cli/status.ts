@@ -3,7 +3,7 @@
  * addresses, the elected chief, the shard-map version and how buckets are spread, the job's
  * epoch, step, samples/s, loss and last eval, and each data shard's worker and position.
  */
-import { createEtcdClient } from '../membership/etcd-client';
+import { createEtcdClient } from '../runtime/etcd-client';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { silentLogger } from '../common/logger';
 import { EtcdMembership } from '../membership/etcd-membership';
@@ -11,7 +11,7 @@ import { LeaderElection } from '../membership/leader';
 import { ShardMapStore } from '../membership/shard-map-store';
 import { EtcdJobStore } from '../control/etcd-job-store';
 import { bucketsOwnedBy } from '../sharding/shard-map';
-import { helpText, OptionSpec, parseArgs } from './args';
+import { helpText, OptionSpec, parseArgs } from '../runtime/args';
 
 const SPEC: Record<string, OptionSpec> = {
   etcd: { type: 'string', describe: 'etcd endpoints, comma-separated [TESSERA_ETCD]' },

@@ -18,7 +18,7 @@ import { buildJob, overrideSpec } from '../worker/job';
 import { saveModel } from '../worker/model-dir';
 import { PsClient } from '../worker/ps-client';
 import { DENSE_TABLE } from '../worker/trainer';
-import { helpText, intOption, OptionSpec, parseArgs } from './args';
+import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
 import { ProgressLine } from './progress';
 
 const EXAMPLES = path.resolve(__dirname, '..', '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '', 'examples');

@@ -4,7 +4,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { TESSERA_BIN } from '../cli/ps-process';
+import { TESSERA_BIN } from './ps-process';
 
 export interface Child {
   readonly name: string;

@@ -9,7 +9,7 @@
  * await cluster.stop();
  * ```
  */
-import { createEtcdClient } from '../membership/etcd-client';
+import { createEtcdClient } from '../runtime/etcd-client';
 import * as path from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { ERROR_CODES, TesseraError } from '../common/errors';
@@ -20,7 +20,7 @@ import { EtcdJobStore } from '../control/etcd-job-store';
 import { EtcdMembership } from '../membership/etcd-membership';
 import type { Member } from '../membership/membership';
 import type { JobResult, JobStatus } from '../control/job-types';
-import { spawnPs, PsProcess } from '../cli/ps-process';
+import { spawnPs, PsProcess } from './ps-process';
 import { Child, spawnTessera } from './child';
 
 export interface LocalClusterOptions {

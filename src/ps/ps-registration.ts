@@ -3,7 +3,7 @@
  * while the lease is lost. Lives beside main.ts, not in the data plane: PsNode only learns
  * "fenced" or "not fenced".
  */
-import { createEtcdClient } from '../membership/etcd-client';
+import { createEtcdClient } from '../runtime/etcd-client';
 import type { Logger } from '../common/logger';
 import { EtcdMembership } from '../membership/etcd-membership';
 import type { PsNode } from './ps-node';

@@ -3,7 +3,7 @@ import { Etcd3 } from 'etcd3';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { spawnPs } from '../../src/cli/ps-process';
+import { spawnPs } from '../../src/local/ps-process';
 import { silentLogger } from '../../src/common/logger';
 import { EtcdMembership } from '../../src/membership/etcd-membership';
 import type { MembershipEvent } from '../../src/membership/membership';

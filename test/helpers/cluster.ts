@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { createEtcdClient } from '../../src/membership/etcd-client';
+import { createEtcdClient } from '../../src/runtime/etcd-client';
 import { silentLogger } from '../../src/common/logger';
 import { EtcdJobStore } from '../../src/control/etcd-job-store';
 import type { JobSnapshot } from '../../src/control/job-store';

@@ -3,7 +3,7 @@
  * src/common/etcd-launcher.ts; every test that starts one stops it in after()/afterEach().
  */
 import type { Etcd3 } from 'etcd3';
-import { createEtcdClient } from '../../src/membership/etcd-client';
+import { createEtcdClient } from '../../src/runtime/etcd-client';
 import type { ChildProcess } from 'node:child_process';
 import { EtcdProcess, etcdAvailable as launcherEtcdAvailable, launchEtcd } from '../../src/common/etcd-launcher';
 

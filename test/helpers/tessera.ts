@@ -2,7 +2,7 @@
  * Runs the real `tessera` binary as a child process to completion (multi-process tests).
  */
 import { spawn } from 'child_process';
-import { TESSERA_BIN } from '../../src/cli/ps-process';
+import { TESSERA_BIN } from '../../src/local/ps-process';
 
 export interface TesseraRun {
   code: number | null;

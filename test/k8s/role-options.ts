@@ -2,10 +2,10 @@
  * The command-line contract of the role commands as the manifests use them: the real exported
  * option specs, so the manifests' args are parsed by the real parser.
  */
-import type { OptionSpec } from '../../src/cli/args';
-import { CHIEF_SPEC } from '../../src/chief/main';
-import { PS_OPTIONS } from '../../src/ps/main';
-import { WORKER_SPEC } from '../../src/worker/main';
+import type { OptionSpec } from '../../src/runtime/args';
+import { CHIEF_SPEC } from '../../src/cli/chief';
+import { PS_OPTIONS } from '../../src/cli/ps';
+import { WORKER_SPEC } from '../../src/cli/worker';
 
 const CHIEF_OPTIONS = CHIEF_SPEC;
 const WORKER_OPTIONS = WORKER_SPEC;

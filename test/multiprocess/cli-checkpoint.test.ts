@@ -6,7 +6,7 @@ import { newCheckpointId } from '../../src/checkpoint/checkpoint-id';
 import { readManifest } from '../../src/checkpoint/manifest';
 import { takeCheckpoint } from '../../src/checkpoint/take-checkpoint';
 import { verifyCheckpoint } from '../../src/checkpoint/verify';
-import { PsProcess, spawnPs } from '../../src/cli/ps-process';
+import { PsProcess, spawnPs } from '../../src/local/ps-process';
 import { planShardMap } from '../../src/sharding/shard-map';
 import { PsClient } from '../../src/worker/ps-client';
 import { idRange, tempRoot, trainRound } from '../helpers/checkpoint';

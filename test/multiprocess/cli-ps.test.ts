@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { spawnPs } from '../../src/cli/ps-process';
+import { spawnPs } from '../../src/local/ps-process';
 import { runTessera } from '../helpers/tessera';
 import { silentLogger } from '../../src/common/logger';
 import { planShardMap } from '../../src/sharding/shard-map';

@@ -6,7 +6,7 @@
  * --ps is the PS replica count, and its --spec is a mounted ConfigMap key holding a valid job spec.
  */
 import * as path from 'path';
-import { parseArgs, ParsedArgs } from '../../../src/cli/args';
+import { parseArgs, ParsedArgs } from '../../../src/runtime/args';
 import { loadPsConfig } from '../../../src/ps/config';
 import { parseJobSpec } from '../../../src/spec/job-spec';
 import { INTEGER_FLAGS, REQUIRED_FLAGS, ROLE_OPTIONS } from '../role-options';

@@ -2,14 +2,14 @@
  * `tessera ps`: a standalone parameter server. Membership through etcd arrives with the
  * control-plane work; until then a PS is addressed directly by host:port.
  */
-import { helpText, intOption, OptionSpec, parseArgs } from '../cli/args';
+import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import { registerPs, PsRegistration } from './ps-registration';
+import { registerPs, PsRegistration } from '../ps/ps-registration';
 import { createLogger } from '../common/logger';
-import { loadPsConfig } from './config';
-import { startPsServer } from './ps-server';
-import { PsNode } from './ps-node';
-import { LmdbRowTier } from './tier/lmdb-row-tier';
+import { loadPsConfig } from '../ps/config';
+import { startPsServer } from '../ps/ps-server';
+import { PsNode } from '../ps/ps-node';
+import { LmdbRowTier } from '../ps/tier/lmdb-row-tier';
 import { createMetrics } from '../metrics/registry';
 import { serveMetrics } from '../metrics/http';
 

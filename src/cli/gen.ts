@@ -3,10 +3,10 @@
  * teacher's oracle AUC — the ceiling a model trained on these rows can approach.
  */
 import type { Writable } from 'node:stream';
-import { helpText, intOption, OptionSpec, ParsedArgs, parseArgs } from '../cli/args';
+import { helpText, intOption, OptionSpec, ParsedArgs, parseArgs } from '../runtime/args';
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import { DEFAULT_VOCAB, DEFAULT_ZIPF, GenerateResult, generate } from './generate';
-import { DEFAULT_CTR } from './teacher';
+import { DEFAULT_VOCAB, DEFAULT_ZIPF, GenerateResult, generate } from '../gen/generate';
+import { DEFAULT_CTR } from '../gen/teacher';
 
 /** `--out -` writes the rows to stdout; the summary then goes to stderr. */
 const STDOUT_PATH = '-';

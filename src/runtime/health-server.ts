@@ -3,7 +3,7 @@
  * so Kubernetes gRPC probes and `grpc_health_probe` work on every pod.
  */
 import * as grpc from '@grpc/grpc-js';
-import { HealthRegistry } from './health-service';
+import { HealthRegistry } from '../wire/health-service';
 
 export interface HealthServer {
   readonly addr: string;

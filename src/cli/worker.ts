@@ -3,8 +3,8 @@
  * members/worker/<id> (a second process with the same id is refused), reads the job spec and
  * shard map from etcd, and trains the data shards the chief assigns it until the job is done.
  */
-import { helpText, intOption, OptionSpec, parseArgs } from '../cli/args';
-import { ROLE_OPTIONS, startRoleRuntime } from '../cli/role-runtime';
+import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
+import { ROLE_OPTIONS, startRoleRuntime } from '../runtime/role-runtime';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { resolveJobSpec } from '../chief/job-spec-source';
 import { EtcdJobStore } from '../control/etcd-job-store';
@@ -12,8 +12,8 @@ import { EtcdMembership } from '../membership/etcd-membership';
 import { ShardMapStore } from '../membership/shard-map-store';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { selectBackend, tfThreads } from '../model/backend';
-import { PsClient } from './ps-client';
-import { WorkerRole } from './worker-role';
+import { PsClient } from '../worker/ps-client';
+import { WorkerRole } from '../worker/worker-role';
 
 export const WORKER_SPEC: Record<string, OptionSpec> = {
   ...ROLE_OPTIONS,

@@ -3,7 +3,7 @@
  * JSON logger, a gRPC health server (Kubernetes probes), Prometheus /metrics, and a promise that
  * resolves on SIGINT/SIGTERM. Closing it stops all of them; close the role's registrations first.
  */
-import { createEtcdClient } from '../membership/etcd-client';
+import { createEtcdClient } from './etcd-client';
 import { hostname } from 'node:os';
 import type { Etcd3 } from 'etcd3';
 import { ERROR_CODES, TesseraError } from '../common/errors';
@@ -11,7 +11,7 @@ import { createLogger, Logger } from '../common/logger';
 import { validateJobName, validateMemberId } from '../membership/keys';
 import { serveMetrics } from '../metrics/http';
 import { createMetrics, Metrics, MetricsRole } from '../metrics/registry';
-import { startHealthServer, HealthServer } from '../wire/health-server';
+import { startHealthServer, HealthServer } from './health-server';
 import type { OptionSpec, ParsedArgs } from './args';
 import { intOption } from './args';
 

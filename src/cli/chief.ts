@@ -4,9 +4,9 @@
  * within the lease TTL when the leader dies.
  */
 import * as path from 'node:path';
-import { helpText, intOption, OptionSpec, parseArgs } from '../cli/args';
-import { startRoleRuntime } from '../cli/role-runtime';
-import { ROLE_OPTIONS } from '../cli/role-runtime';
+import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
+import { startRoleRuntime } from '../runtime/role-runtime';
+import { ROLE_OPTIONS } from '../runtime/role-runtime';
 import { backoffDelay, DEFAULT_BACKOFF, delay } from '../common/backoff';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
@@ -17,17 +17,17 @@ import { LeaderElection } from '../membership/leader';
 import { ShardMapStore } from '../membership/shard-map-store';
 import { ChiefMetrics } from '../metrics/chief-metrics';
 import { selectBackend, tfThreads } from '../model/backend';
-import { psChiefModel } from './chief-model';
-import { Chief } from './chief';
-import { describeDataFiles, planDataShards } from './data-shards';
+import { psChiefModel } from '../chief/chief-model';
+import { Chief } from '../chief/chief';
+import { describeDataFiles, planDataShards } from '../chief/data-shards';
 import { readManifest } from '../checkpoint';
 import { jobSpecToYaml, modelFingerprint, parseJobSpec, specFingerprint } from '../spec/job-spec';
 import type { JobSpec } from '../spec/types';
-import { resolveCheckpointRef } from './checkpoint-args';
-import { psCheckpointBackend } from './checkpoint-backend';
-import { Checkpointer, checkpointJobOf, CheckpointJob } from './checkpointer';
-import type { ChiefModel } from './chief-model';
-import { resolveJobSpec } from './job-spec-source';
+import { resolveCheckpointRef } from '../chief/checkpoint-args';
+import { psCheckpointBackend } from '../chief/checkpoint-backend';
+import { Checkpointer, checkpointJobOf, CheckpointJob } from '../chief/checkpointer';
+import type { ChiefModel } from '../chief/chief-model';
+import { resolveJobSpec } from '../chief/job-spec-source';
 
 export const CHIEF_SPEC: Record<string, OptionSpec> = {
   ...ROLE_OPTIONS,
