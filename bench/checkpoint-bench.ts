@@ -16,10 +16,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { silentLogger } from '../src/common/logger';
 import { newCheckpointId } from '../src/checkpoint/checkpoint-id';
-import { takeCheckpoint } from '../src/checkpoint/take-checkpoint';
+import { takeCheckpoint } from '../src/client/take-checkpoint';
 import { PsProcess, spawnPs } from '../src/local/ps-process';
 import { planShardMap } from '../src/sharding/shard-map';
-import { PsClient } from '../src/worker/ps-client';
+import { PsClient } from '../src/client/data-client';
 
 const DIM = 16;
 const BATCH = 65_536;

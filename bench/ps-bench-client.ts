@@ -5,7 +5,7 @@
  */
 import { silentLogger } from '../src/common/logger';
 import { planShardMap } from '../src/sharding/shard-map';
-import { PsClient } from '../src/worker/ps-client';
+import { PsClient } from '../src/client/data-client';
 import { zipfBatches } from './zipf-ids';
 
 const BATCH = 8192;

@@ -8,7 +8,7 @@ export { listCheckpoints, latestCheckpointId, resolveChain, collectGarbage, reso
 export type { CheckpointInfo } from './catalog';
 export { verifyCheckpoint, formatChecksum } from './verify';
 export type { VerifyReport } from './verify';
-export { writeSnapshot, DEFAULT_FILE_RANGES } from './snapshot-writer';
-export { restoreCheckpoint } from './restore-loader';
-export { buildManifest, takeCheckpoint } from './take-checkpoint';
-export type { TakeCheckpointOptions } from './take-checkpoint';
+export { writeSnapshot, DEFAULT_FILE_RANGES } from '../ps/checkpoint/snapshot-writer';
+export { restoreCheckpoint } from '../ps/checkpoint/restore-loader';
+export { buildManifest, takeCheckpoint } from '../client/take-checkpoint';
+export type { TakeCheckpointOptions } from '../client/take-checkpoint';

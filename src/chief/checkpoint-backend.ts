@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { buildManifest, checkpointSeq, collectGarbage, latestCheckpointId, newCheckpointId, writeManifest } from '../checkpoint';
-import type { PsClient } from '../worker/ps-client';
+import type { PsClient } from '../client/data-client';
 import type { CheckpointBackend, CheckpointJob } from './checkpointer';
 
 /** How long every PS together may take to write its files. */

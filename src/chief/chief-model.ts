@@ -11,7 +11,7 @@ import type { ShardMap } from '../sharding/shard-map';
 import type { JobSpec } from '../spec/types';
 import { buildJob } from '../worker/job';
 import { saveModel } from '../worker/model-dir';
-import { PsClient } from '../worker/ps-client';
+import { PsClient } from '../client/data-client';
 import { DENSE_TABLE } from '../worker/trainer';
 
 export interface ChiefModel {

@@ -15,7 +15,7 @@ import type { JobResult } from '../control/job-types';
 import { EtcdMembership } from '../membership/etcd-membership';
 import { LeaderElection } from '../membership/leader';
 import { ShardMapStore } from '../membership/shard-map-store';
-import { ChiefMetrics } from '../metrics/chief-metrics';
+import { ChiefMetrics } from '../chief/chief-metrics';
 import { selectBackend, tfThreads } from '../model/backend';
 import { psChiefModel } from '../chief/chief-model';
 import { Chief } from '../chief/chief';
@@ -27,7 +27,7 @@ import { resolveCheckpointRef } from '../chief/checkpoint-args';
 import { psCheckpointBackend } from '../chief/checkpoint-backend';
 import { Checkpointer, checkpointJobOf, CheckpointJob } from '../chief/checkpointer';
 import type { ChiefModel } from '../chief/chief-model';
-import { resolveJobSpec } from '../chief/job-spec-source';
+import { resolveJobSpec } from '../spec/job-spec-source';
 
 export const CHIEF_SPEC: Record<string, OptionSpec> = {
   ...ROLE_OPTIONS,

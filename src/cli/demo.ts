@@ -9,7 +9,7 @@ import * as path from 'path';
 import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
 import { createLogger } from '../common/logger';
 import { planShardMap } from '../sharding/shard-map';
-import { PsClient } from '../worker/ps-client';
+import { PsClient } from '../client/data-client';
 import { spawnPs, PsProcess } from '../local/ps-process';
 
 const SPEC: Record<string, OptionSpec> = {

@@ -6,13 +6,13 @@
 import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
 import { ROLE_OPTIONS, startRoleRuntime } from '../runtime/role-runtime';
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import { resolveJobSpec } from '../chief/job-spec-source';
+import { resolveJobSpec } from '../spec/job-spec-source';
 import { EtcdJobStore } from '../control/etcd-job-store';
 import { EtcdMembership } from '../membership/etcd-membership';
 import { ShardMapStore } from '../membership/shard-map-store';
-import { WorkerMetrics } from '../metrics/worker-metrics';
+import { WorkerMetrics } from '../worker/worker-metrics';
 import { selectBackend, tfThreads } from '../model/backend';
-import { PsClient } from '../worker/ps-client';
+import { PsClient } from '../client/data-client';
 import { WorkerRole } from '../worker/worker-role';
 
 export const WORKER_SPEC: Record<string, OptionSpec> = {

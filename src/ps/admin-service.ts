@@ -8,7 +8,7 @@ import { psAdminService } from '../wire/services';
 import { toServiceError } from '../wire/status-map';
 import type { Logger } from '../common/logger';
 import { silentLogger } from '../common/logger';
-import { checkpointHandlers } from './checkpoint-handlers';
+import { checkpointHandlers } from './checkpoint/checkpoint-handlers';
 import type { PsNode } from './ps-node';
 import { tableSpecFromWire, WireTableSpec } from './table-spec-wire';
 

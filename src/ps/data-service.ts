@@ -9,7 +9,7 @@ import {
 } from '../wire/data-plane-codec';
 import { PARAMETER_SERVER_SERVICE } from '../wire/services';
 import { toRpcError, toServiceError } from '../wire/status-map';
-import type { OpRecorder, PsMetrics } from '../metrics/ps-metrics';
+import type { OpRecorder, PsMetrics } from './ps-metrics';
 import type { PsNode } from './ps-node';
 
 /** `rows` rides along for metrics only; the encoders write named fields and ignore it. */

@@ -13,7 +13,7 @@ import { DenseTable } from './store/dense-table';
 import { EmbeddingTable } from './store/embedding-table';
 import { TableInfo, TableSpec, TableStore } from './store/table-store';
 import type { RowTier } from './store/row-tier';
-import { denseAtCut, SnapshotCursor, SnapshotOptions } from './snapshot-cursor';
+import { denseAtCut, SnapshotCursor, SnapshotOptions } from './checkpoint/snapshot-cursor';
 
 /** Cuts a PS remembers as possible bases of an incremental snapshot (older ones are refused). */
 export const KNOWN_CUTS = 16;

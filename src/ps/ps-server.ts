@@ -3,7 +3,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../common/logger';
-import { PsMetrics } from '../metrics/ps-metrics';
+import { PsMetrics } from './ps-metrics';
 import type { Registry } from 'prom-client';
 import { serverOptions } from '../wire/grpc-options';
 import { HealthRegistry } from '../wire/health-service';

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readManifest, resolveCheckpointArg } from '../checkpoint';
-import { restoreCheckpoint } from '../checkpoint/restore-loader';
+import { restoreCheckpoint } from '../ps/checkpoint/restore-loader';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { silentLogger } from '../common/logger';
 import { PsNode } from '../ps/ps-node';

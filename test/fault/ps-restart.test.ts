@@ -4,7 +4,7 @@ import { PsNode } from '../../src/ps/ps-node';
 import { startPsServer, PsServer } from '../../src/ps/ps-server';
 import type { TableSpec } from '../../src/ps/store/table-store';
 import { planShardMap } from '../../src/sharding/shard-map';
-import { PsClient } from '../../src/worker/ps-client';
+import { PsClient } from '../../src/client/data-client';
 import { createLogSink } from '../helpers/log-sink';
 
 const SPEC: TableSpec = { name: 'emb', kind: 'embedding', dim: 4, optimizer: { kind: 'sgd', lr: 1 }, initializer: { kind: 'uniform', scale: 0.1 }, seed: 11 };

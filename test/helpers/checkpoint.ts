@@ -12,7 +12,7 @@ import { DenseTable } from '../../src/ps/store/dense-table';
 import { TableStore } from '../../src/ps/store/table-store';
 import type { TableSpec } from '../../src/ps/store/table-spec';
 import { planShardMap, ShardMap } from '../../src/sharding/shard-map';
-import { PsClient } from '../../src/worker/ps-client';
+import { PsClient } from '../../src/client/data-client';
 
 export interface CkptCluster {
   servers: PsServer[];

@@ -4,7 +4,7 @@
 import { silentLogger } from '../../src/common/logger';
 import { startPsServer, PsServer } from '../../src/ps/ps-server';
 import { planShardMap, ShardMap } from '../../src/sharding/shard-map';
-import { PsClient, PsClientOptions } from '../../src/worker/ps-client';
+import { PsClient, PsClientOptions } from '../../src/client/data-client';
 
 export interface TestCluster {
   servers: PsServer[];

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ERROR_CODES } from '../../src/common/errors';
 import { newCheckpointId } from '../../src/checkpoint/checkpoint-id';
-import { takeCheckpoint } from '../../src/checkpoint/take-checkpoint';
+import { takeCheckpoint } from '../../src/client/take-checkpoint';
 import { verifyCheckpoint } from '../../src/checkpoint/verify';
 import type { TableSpec } from '../../src/ps/store/table-spec';
 import { CkptCluster, ckptCluster, dumpTable, idRange, trainRound, ckptPerTest } from '../helpers/checkpoint';

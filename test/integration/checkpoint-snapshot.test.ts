@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { newCheckpointId } from '../../src/checkpoint/checkpoint-id';
-import { takeCheckpoint } from '../../src/checkpoint/take-checkpoint';
+import { takeCheckpoint } from '../../src/client/take-checkpoint';
 import { verifyCheckpoint } from '../../src/checkpoint/verify';
 import type { TableSpec } from '../../src/ps/store/table-spec';
 import { CkptCluster, ckptCluster, dumpTable, gradsFor, idRange, trainRound, ckptPerTest } from '../helpers/checkpoint';
@@ -46,7 +46,7 @@ describe('checkpoint snapshot and restore (issue #5)', function () {
     const statuses = await c.client.awaitSnapshot(id, 30_000);
     expect(statuses.reduce((s, x) => s + x.copiedSlabs, 0), 'pushes overlapped the write').to.be.greaterThan(0);
     expect(dumpAll(c).emb).to.not.deep.equal(atCut.emb);
-    const { buildManifest } = await import('../../src/checkpoint/take-checkpoint');
+    const { buildManifest } = await import('../../src/client/take-checkpoint');
     const { writeManifest } = await import('../../src/checkpoint/manifest');
     await writeManifest(`${suite.root}/${id}`, buildManifest({ id, kind: 'full' }, statuses));
     expect((await verifyCheckpoint(suite.root, id)).faults).to.deep.equal([]);

@@ -2,13 +2,13 @@ import { expect } from 'chai';
 import { silentLogger } from '../../src/common/logger';
 import { serveMetrics, MetricsServer } from '../../src/metrics/http';
 import { createMetrics } from '../../src/metrics/registry';
-import { WorkerMetrics } from '../../src/metrics/worker-metrics';
+import { WorkerMetrics } from '../../src/worker/worker-metrics';
 import { startPsServer, PsServer } from '../../src/ps/ps-server';
 import type { TableSpec } from '../../src/ps/store/table-store';
 import { planShardMap } from '../../src/sharding/shard-map';
 import { Encoding } from '../../src/wire/data-plane-codec';
 import { PsConnection } from '../../src/wire/ps-connection';
-import { PsClient } from '../../src/worker/ps-client';
+import { PsClient } from '../../src/client/data-client';
 
 const DIM = 4;
 const SPEC: TableSpec = { name: 'emb', kind: 'embedding', dim: DIM, optimizer: { kind: 'sgd', lr: 0.1 }, initializer: { kind: 'uniform', scale: 0.1 }, seed: 1 };

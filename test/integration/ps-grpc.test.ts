@@ -4,7 +4,7 @@ import { PsNode } from '../../src/ps/ps-node';
 import { EmbeddingTable } from '../../src/ps/store/embedding-table';
 import type { TableSpec } from '../../src/ps/store/table-store';
 import { dedupIds } from '../../src/sharding/dedup';
-import { PsClient } from '../../src/worker/ps-client';
+import { PsClient } from '../../src/client/data-client';
 import { createTestCluster, TestCluster } from '../helpers/ps';
 
 const DIM = 8;

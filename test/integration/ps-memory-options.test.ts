@@ -5,7 +5,7 @@ import { createMetrics } from '../../src/metrics/registry';
 import { startPsServer, PsServer } from '../../src/ps/ps-server';
 import type { TableSpec } from '../../src/ps/store/table-store';
 import { planShardMap } from '../../src/sharding/shard-map';
-import { PsClient } from '../../src/worker/ps-client';
+import { PsClient } from '../../src/client/data-client';
 
 const DIM = 2;
 const SPEC: TableSpec = {

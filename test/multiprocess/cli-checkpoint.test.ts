@@ -4,11 +4,11 @@ import * as path from 'path';
 import { silentLogger } from '../../src/common/logger';
 import { newCheckpointId } from '../../src/checkpoint/checkpoint-id';
 import { readManifest } from '../../src/checkpoint/manifest';
-import { takeCheckpoint } from '../../src/checkpoint/take-checkpoint';
+import { takeCheckpoint } from '../../src/client/take-checkpoint';
 import { verifyCheckpoint } from '../../src/checkpoint/verify';
 import { PsProcess, spawnPs } from '../../src/local/ps-process';
 import { planShardMap } from '../../src/sharding/shard-map';
-import { PsClient } from '../../src/worker/ps-client';
+import { PsClient } from '../../src/client/data-client';
 import { idRange, tempRoot, trainRound } from '../helpers/checkpoint';
 import { lastJson, runTessera } from '../helpers/tessera';
 

@@ -3,7 +3,7 @@ import { spawnPs } from '../../src/local/ps-process';
 import { runTessera } from '../helpers/tessera';
 import { silentLogger } from '../../src/common/logger';
 import { planShardMap } from '../../src/sharding/shard-map';
-import { PsClient } from '../../src/worker/ps-client';
+import { PsClient } from '../../src/client/data-client';
 
 
 describe('tessera binary (real OS processes)', function () {

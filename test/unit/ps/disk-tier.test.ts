@@ -14,7 +14,7 @@ import { LmdbRowTier, LmdbTableTier } from '../../../src/ps/tier/lmdb-row-tier';
 import type { TableTier } from '../../../src/ps/store/row-tier';
 import { Encoding } from '../../../src/wire/data-plane-codec';
 import { Registry } from 'prom-client';
-import { PsMetrics } from '../../../src/metrics/ps-metrics';
+import { PsMetrics } from '../../../src/ps/ps-metrics';
 
 const DIM = 4;
 const SLAB = 16;

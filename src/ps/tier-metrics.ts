@@ -10,9 +10,9 @@
  * (TIER_RELOAD_BUCKETS_S) and prom-client's Histogram cannot be set from counts.
  */
 import { Counter, Gauge, MetricObjectWithValues, MetricValueWithName, Registry } from 'prom-client';
-import type { PsNode } from '../ps/ps-node';
-import { TIER_RELOAD_BUCKETS_S } from '../ps/store/tier-rows';
-import type { TableInfo } from '../ps/store/table-spec';
+import type { PsNode } from './ps-node';
+import { TIER_RELOAD_BUCKETS_S } from './store/tier-rows';
+import type { TableInfo } from './store/table-spec';
 
 type TierOf = NonNullable<NonNullable<TableInfo['memory']>['tier']>;
 

@@ -9,8 +9,8 @@
  */
 import * as path from 'path';
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import type { PsClient, PsSnapshotResult, PsSnapshotStatus } from '../worker/ps-client';
-import { Manifest, MANIFEST_FORMAT, writeManifest } from './manifest';
+import type { PsClient, PsSnapshotResult, PsSnapshotStatus } from './data-client';
+import { Manifest, MANIFEST_FORMAT, writeManifest } from '../checkpoint/manifest';
 
 export interface TakeCheckpointOptions {
   id: string;

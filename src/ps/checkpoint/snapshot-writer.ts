@@ -8,11 +8,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import type { SnapshotCursor } from '../ps/snapshot-cursor';
-import { ChunkHeader, encodeChunk } from './chunk-format';
-import { fsyncDir } from './fs-durable';
-import type { CheckpointFileEntry } from './manifest';
-import { formatChecksum } from './verify';
+import type { SnapshotCursor } from './snapshot-cursor';
+import { ChunkHeader, encodeChunk } from '../../checkpoint/chunk-format';
+import { fsyncDir } from '../../checkpoint/fs-durable';
+import type { CheckpointFileEntry } from '../../checkpoint/manifest';
+import { formatChecksum } from '../../checkpoint/verify';
 
 /** Most files per table and PS: the bucket space is cut into at most this many ranges. */
 export const DEFAULT_FILE_RANGES = 16;

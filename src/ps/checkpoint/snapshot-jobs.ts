@@ -3,11 +3,11 @@
  * background; SnapshotStatus reports WRITING, DONE (with the file entries) or FAILED (with the
  * error). The last few are remembered so the chief can poll after the fact.
  */
-import { ERROR_CODES, TesseraError } from '../common/errors';
-import type { Logger } from '../common/logger';
-import type { PsNode } from '../ps/ps-node';
-import type { TableSpec } from '../ps/store/table-spec';
-import type { CheckpointFileEntry } from './manifest';
+import { ERROR_CODES, TesseraError } from '../../common/errors';
+import type { Logger } from '../../common/logger';
+import type { PsNode } from '../ps-node';
+import type { TableSpec } from '../store/table-spec';
+import type { CheckpointFileEntry } from '../../checkpoint/manifest';
 import { writeSnapshot } from './snapshot-writer';
 
 /** Snapshots remembered for SnapshotStatus. */

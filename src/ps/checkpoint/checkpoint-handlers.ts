@@ -2,12 +2,12 @@
  * gRPC handlers of the PsAdmin checkpoint RPCs (Snapshot, SnapshotStatus, Restore): request
  * shapes in, src/checkpoint out. The data plane never reaches these.
  */
-import { ERROR_CODES, TesseraError } from '../common/errors';
-import type { Logger } from '../common/logger';
-import { restoreCheckpoint } from '../checkpoint/restore-loader';
-import { SnapshotJobs } from '../checkpoint/snapshot-jobs';
-import type { PsNode } from './ps-node';
-import { tableSpecToWire } from './table-spec-wire';
+import { ERROR_CODES, TesseraError } from '../../common/errors';
+import type { Logger } from '../../common/logger';
+import { restoreCheckpoint } from './restore-loader';
+import { SnapshotJobs } from './snapshot-jobs';
+import type { PsNode } from '../ps-node';
+import { tableSpecToWire } from '../table-spec-wire';
 
 export interface SnapshotRequestMsg { checkpointId: string; dir: string; kind: string; baseId: string; psId: number }
 export interface RestoreRequestMsg { root: string; checkpointId: string; buckets: Buffer; numBuckets: number; denseTables: string[] }

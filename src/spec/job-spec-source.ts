@@ -7,8 +7,8 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { Signal } from '../common/signal';
 import { SpecStore } from '../membership/spec-store';
-import { jobSpecToYaml, loadJobSpec, parseJobSpec, specFingerprint } from '../spec/job-spec';
-import type { JobSpec } from '../spec/types';
+import { jobSpecToYaml, loadJobSpec, parseJobSpec, specFingerprint } from './job-spec';
+import type { JobSpec } from './types';
 import { overrideSpec } from '../worker/job';
 
 export interface SpecSourceOptions {

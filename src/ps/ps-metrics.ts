@@ -16,7 +16,7 @@
  * Disk-tier series (tessera_ps_tier_*{table}): tier-metrics.ts.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { PsNode } from '../ps/ps-node';
+import type { PsNode } from './ps-node';
 import { registerTierMetrics } from './tier-metrics';
 
 /** Latency buckets in seconds, 0.1 ms to 1 s: a local pull takes well under 1 ms, a large push tens of ms. */

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { PushWindow } from '../../../src/worker/push-window';
+import { PushWindow } from '../../../src/client/push-window';
 import { createLogSink } from '../../helpers/log-sink';
 
 /** A push whose completion the test controls. */

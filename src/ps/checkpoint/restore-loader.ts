@@ -7,15 +7,15 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { ERROR_CODES, TesseraError } from '../common/errors';
-import { createOptimizer } from '../ps/optimizers/registry';
-import type { PsNode } from '../ps/ps-node';
-import { tableSpecFromWire, WireTableSpec } from '../ps/table-spec-wire';
-import { bucketOf } from '../sharding/buckets';
-import { resolveChain } from './catalog';
-import { Chunk, readChunks } from './chunk-format';
-import type { CheckpointFileEntry, Manifest } from './manifest';
-import { verifyFile } from './verify';
+import { ERROR_CODES, TesseraError } from '../../common/errors';
+import { createOptimizer } from '../optimizers/registry';
+import type { PsNode } from '../ps-node';
+import { tableSpecFromWire, WireTableSpec } from '../table-spec-wire';
+import { bucketOf } from '../../sharding/buckets';
+import { resolveChain } from '../../checkpoint/catalog';
+import { Chunk, readChunks } from '../../checkpoint/chunk-format';
+import type { CheckpointFileEntry, Manifest } from '../../checkpoint/manifest';
+import { verifyFile } from '../../checkpoint/verify';
 
 /** Bytes of verified files kept in memory between the check and the load (beyond that, re-read). */
 const KEEP_VERIFIED_BYTES = 1 << 30;

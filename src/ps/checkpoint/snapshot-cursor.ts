@@ -3,12 +3,12 @@
  * the tombstones of an incremental, and a copy of every dense table. Transport- and disk-free;
  * the PS process's writer (src/checkpoint/snapshot-writer.ts) drains it into chunk files.
  */
-import type { DenseTable } from './store/dense-table';
-import type { EmbeddingTable } from './store/embedding-table';
-import type { TableSnapshot, SnapshotBatch } from './store/table-snapshot';
-import type { TableSpec } from './store/table-spec';
+import type { DenseTable } from '../store/dense-table';
+import type { EmbeddingTable } from '../store/embedding-table';
+import type { TableSnapshot, SnapshotBatch } from '../store/table-snapshot';
+import type { TableSpec } from '../store/table-spec';
 
-export type { SnapshotBatch } from './store/table-snapshot';
+export type { SnapshotBatch } from '../store/table-snapshot';
 
 /** What to snapshot. */
 export interface SnapshotOptions {
