@@ -19,7 +19,8 @@ import { newCheckpointId } from '../src/checkpoint/checkpoint-id';
 import { takeCheckpoint } from '../src/client/take-checkpoint';
 import { PsProcess, spawnPs } from '../src/local/ps-process';
 import { planShardMap } from '../src/sharding/shard-map';
-import { PsClient } from '../src/client/data-client';
+import { PsClient } from '../src/client/ps-client';
+import { restoreFromCheckpoint } from '../src/client/restore-checkpoint';
 
 const DIM = 16;
 const BATCH = 65_536;
@@ -33,8 +34,8 @@ function arg(name: string, fallback: string): string {
 async function cluster(n: number): Promise<{ ps: PsProcess[]; client: PsClient }> {
   const ps = await Promise.all(Array.from({ length: n }, (_, i) => spawnPs({ args: ['--id', `ps-${i}`, '--log-level', 'warn'] })));
   const client = new PsClient({ shardMap: planShardMap(ps.map((p, id) => ({ id, addr: p.addr }))), logger: silentLogger(), maxInflightPushes: 4, callTimeoutMs: 120_000 });
-  await client.installShardMap();
-  await client.createTable(TABLE);
+  await client.admin.installShardMap();
+  await client.admin.createTable(TABLE);
   return { ps, client };
 }
 
@@ -52,10 +53,10 @@ async function fill(client: PsClient, rows: number): Promise<void> {
       ids[2 * i] = Math.imul(a + i, 2654435761) >>> 0;
       ids[2 * i + 1] = (a + i) >>> 5;
     }
-    await client.pull('emb', ids, DIM);
-    await client.push('emb', ids, grads.subarray(0, n * DIM));
+    await client.data.pull('emb', ids, DIM);
+    await client.data.push('emb', ids, grads.subarray(0, n * DIM));
   }
-  await client.flush();
+  await client.data.flush();
 }
 
 /** Sequential write + fsync of `bytes` in 8 MiB blocks; MB/s. */
@@ -76,7 +77,7 @@ async function restoreRate(root: string, id: string, n: number, rows: number): P
   const c = await cluster(n);
   try {
     const t0 = performance.now();
-    const res = await c.client.restore(root, id);
+    const res = await restoreFromCheckpoint(c.client.checkpoints, root, id);
     const s = (performance.now() - t0) / 1000;
     const loaded = res.flatMap((r) => r.tables).reduce((x, t) => x + t.rows, 0);
     if (loaded !== rows) throw new Error(`restore onto ${n} PS loaded ${loaded} rows, expected ${rows}`);
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       await fill(src.client, rows);
       log(`filled ${rows} rows (dim ${DIM}, Adagrad) on 2 PS in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      const r = await takeCheckpoint(src.client, root, { id, kind: 'full' });
+      const r = await takeCheckpoint(src.client.checkpoints, root, { id, kind: 'full' });
       cutMs = r.cutMs;
       writeMs = r.writeMs;
       bytes = r.manifest.files.reduce((s, f) => s + f.bytes, 0);

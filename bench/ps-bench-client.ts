@@ -5,7 +5,7 @@
  */
 import { silentLogger } from '../src/common/logger';
 import { planShardMap } from '../src/sharding/shard-map';
-import { PsClient } from '../src/client/data-client';
+import { PsClient } from '../src/client/ps-client';
 import { zipfBatches } from './zipf-ids';
 
 const BATCH = 8192;
@@ -39,20 +39,20 @@ async function main(): Promise<void> {
   const map = planShardMap(addrs.split(',').map((addr, id) => ({ id, addr })));
   const client = new PsClient({ shardMap: map, logger: silentLogger(), maxInflightPushes: inflight, encoding: encoding === 'f16' ? 'f16' : 'f32' });
   await client.waitReady();
-  await client.installShardMap();
-  await client.createTable({ name: 'bench', kind: 'embedding', dim: DIM, optimizer: { kind: 'adagrad', lr: 0.05 } });
+  await client.admin.installShardMap();
+  await client.admin.createTable({ name: 'bench', kind: 'embedding', dim: DIM, optimizer: { kind: 'adagrad', lr: 0.05 } });
   const batches = zipfBatches(64, BATCH);
   const grads = new Float32Array(BATCH * DIM).fill(0.01);
-  for (const ids of batches) await client.pull('bench', ids, DIM); // create the rows, warm up
+  for (const ids of batches) await client.data.pull('bench', ids, DIM); // create the rows, warm up
   // Each lane pulls into its own reused buffer, as a worker double-buffering its batches would.
   const outs = Array.from({ length: inflight }, () => new Float32Array(BATCH * DIM));
-  const pull = await drive(seconds, inflight, async (k, lane) => { await client.pull('bench', batches[k % batches.length], DIM, { out: outs[lane] }); });
+  const pull = await drive(seconds, inflight, async (k, lane) => { await client.data.pull('bench', batches[k % batches.length], DIM, { out: outs[lane] }); });
   const t0 = performance.now();
   let pushes = 0;
-  for (let k = 0; performance.now() - t0 < seconds * 1000; k++, pushes++) await client.push('bench', batches[k % batches.length], grads);
-  await client.flush();
+  for (let k = 0; performance.now() - t0 < seconds * 1000; k++, pushes++) await client.data.push('bench', batches[k % batches.length], grads);
+  await client.data.flush();
   const pushSeconds = (performance.now() - t0) / 1000;
-  const stats = await client.stats();
+  const stats = await client.admin.stats();
   client.close();
   process.stdout.write(`${JSON.stringify({
     pull_rows_per_s: (pull.done * BATCH) / pull.seconds,

@@ -1,4 +1,9 @@
-/** Checkpoints on disk (issue #5): chunk format, manifest, catalog, verify, write and restore. */
+/**
+ * The checkpoint file format (docs/checkpoint-format.md): TSCK chunks, the manifest, checkpoint
+ * ids, the catalog of a checkpoint root (ls, latest, chains, garbage collection) and verification.
+ * Nothing here talks to a PS: the PS writes and loads these files in src/ps/checkpoint/, and
+ * callers cut and restore through src/client/.
+ */
 export { CHUNK_MAGIC, CHUNK_VERSION, CHUNK_HEADER_BYTES, readChunks, encodeChunk } from './chunk-format';
 export type { Chunk, ChunkHeader, ChunkKind } from './chunk-format';
 export { MANIFEST_FILE, MANIFEST_FORMAT, readManifest, writeManifest, validateManifest } from './manifest';
@@ -8,7 +13,3 @@ export { listCheckpoints, latestCheckpointId, resolveChain, collectGarbage, reso
 export type { CheckpointInfo } from './catalog';
 export { verifyCheckpoint, formatChecksum } from './verify';
 export type { VerifyReport } from './verify';
-export { writeSnapshot, DEFAULT_FILE_RANGES } from '../ps/checkpoint/snapshot-writer';
-export { restoreCheckpoint } from '../ps/checkpoint/restore-loader';
-export { buildManifest, takeCheckpoint } from '../client/take-checkpoint';
-export type { TakeCheckpointOptions } from '../client/take-checkpoint';

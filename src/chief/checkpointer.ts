@@ -30,7 +30,7 @@ export interface CheckpointJob {
   pause_ms: number;
 }
 
-/** The PS and file operations a checkpoint needs (PsClient and src/checkpoint provide them). */
+/** The PS and file operations a checkpoint needs (src/client and src/checkpoint provide them). */
 export interface CheckpointBackend {
   /** Cuts every PS; resolves once every cut is taken. */
   cut(id: string, kind: 'full' | 'incremental', baseId: string | undefined): Promise<void>;

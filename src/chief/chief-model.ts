@@ -11,8 +11,9 @@ import type { ShardMap } from '../sharding/shard-map';
 import type { JobSpec } from '../spec/types';
 import { buildJob } from '../worker/job';
 import { saveModel } from '../worker/model-dir';
-import { PsClient } from '../client/data-client';
+import { PsClient } from '../client/ps-client';
 import { DENSE_TABLE } from '../worker/trainer';
+import { psParams } from '../worker/ps-params';
 
 export interface ChiefModel {
   readonly mapVersion: number;
@@ -31,21 +32,21 @@ const EVAL_BATCH = 4096;
 
 export function psChiefModel(spec: JobSpec, map: ShardMap, logger: Logger): ChiefModel {
   const client = new PsClient({ shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes });
-  const { trainer } = buildJob(spec, client, logger);
+  const { trainer } = buildJob(spec, psParams(client), logger);
   return {
     mapVersion: map.version,
     client,
     async initTables() {
-      await client.installShardMap();
+      await client.admin.installShardMap();
       await trainer.init();
     },
     evaluate: (path) => trainer.evaluate(new RowReader(path, schemaFor(spec.data.format), { maxErrorRate: spec.data.maxErrorRate }).batches(EVAL_BATCH)),
     async save(dir, info) {
-      const dense = await client.pullDense(DENSE_TABLE);
+      const dense = await client.data.pullDense(DENSE_TABLE);
       await saveModel(dir, {
         spec, tables: trainer.tableSpecs(), step: info.step, samples: info.samples,
         dense: { name: DENSE_TABLE, kind: 'dense', size: dense.length, optimizer: spec.model.denseOptimizer, initializer: { kind: 'zeros' } },
-        rows: (table, kind) => client.exportTable(table, kind),
+        rows: (table, kind) => client.admin.exportTable(table, kind),
       });
     },
     close: () => client.close(),

@@ -22,6 +22,7 @@ import type { CheckpointJob, Checkpointer } from './checkpointer';
 import { epochTotals, jobStatus } from './job-status';
 import { decidePsSet, psNumber } from './ps-set';
 import { planAssignments } from './scheduler';
+import { restoreFromCheckpoint } from '../client/restore-checkpoint';
 
 export interface ChiefOptions {
   /** PS count of the first shard map. */
@@ -192,7 +193,7 @@ export class Chief {
       this.log.warn({ ps: psIds }, 'parameter servers restarted empty and there is no checkpoint: their rows start over');
       return;
     }
-    const out = await this.model!.client.restore(ptr.root, ptr.id, { onlyPsIds: psIds });
+    const out = await restoreFromCheckpoint(this.model!.client.checkpoints, ptr.root, ptr.id, { onlyPsIds: psIds });
     const rows = out.reduce((n, r) => n + r.tables.reduce((k, t) => k + t.rows, 0), 0);
     this.log.warn({ ps: psIds, checkpoint: ptr.id, checkpointStep: ptr.step, rows },
       'parameter servers restarted empty: restored their buckets from the latest checkpoint; the updates those shards took since it are lost');
@@ -256,7 +257,7 @@ export class Chief {
   private async createState(): Promise<JobState> {
     const { options, store } = this.deps;
     if (options.initFrom) {
-      const out = await this.model!.client.restore(options.initFrom.root, options.initFrom.id);
+      const out = await restoreFromCheckpoint(this.model!.client.checkpoints, options.initFrom.root, options.initFrom.id);
       const rows = out.reduce((n, r) => n + r.tables.reduce((k, t) => k + t.rows, 0), 0);
       this.log.info({ checkpoint: options.initFrom.id, rows }, 'warm start: tables and dense weights loaded from the checkpoint; data positions start fresh');
     }

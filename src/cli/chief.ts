@@ -28,6 +28,7 @@ import { psCheckpointBackend } from '../chief/checkpoint-backend';
 import { Checkpointer, checkpointJobOf, CheckpointJob } from '../chief/checkpointer';
 import type { ChiefModel } from '../chief/chief-model';
 import { resolveJobSpec } from '../spec/job-spec-source';
+import { restoreFromCheckpoint } from '../client/restore-checkpoint';
 
 export const CHIEF_SPEC: Record<string, OptionSpec> = {
   ...ROLE_OPTIONS,
@@ -124,7 +125,7 @@ export async function runChief(argv: string[]): Promise<number> {
           restore: resumeRef && saved ? {
             id: resumeRef.id,
             load: async (m) => {
-              await m.client.restore(resumeRef.root, resumeRef.id);
+              await restoreFromCheckpoint(m.client.checkpoints, resumeRef.root, resumeRef.id);
               return { ...saved, state: { ...saved.state, epochs: spec.training.epochs } };
             },
           } : undefined,

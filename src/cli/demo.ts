@@ -9,7 +9,7 @@ import * as path from 'path';
 import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
 import { createLogger } from '../common/logger';
 import { planShardMap } from '../sharding/shard-map';
-import { PsClient } from '../client/data-client';
+import { PsClient } from '../client/ps-client';
 import { spawnPs, PsProcess } from '../local/ps-process';
 
 const SPEC: Record<string, OptionSpec> = {
@@ -55,14 +55,14 @@ export async function runDemo(argv: string[]): Promise<number> {
   const client = new PsClient({ shardMap: map, logger, maxInflightPushes: 2 });
   try {
     await client.waitReady();
-    await client.installShardMap();
-    await client.createTable({ name: 'demo', kind: 'embedding', dim, optimizer: { kind: 'adagrad', lr: 0.3 },
+    await client.admin.installShardMap();
+    await client.admin.createTable({ name: 'demo', kind: 'embedding', dim, optimizer: { kind: 'adagrad', lr: 0.3 },
       initializer: { kind: 'uniform', scale: 0.05 } });
     const started = performance.now();
     let loss = 0;
     for (let step = 0; step < steps; step++) {
       const ids = batchIds(step, batch, 100_000);
-      const rows = await client.pull('demo', ids, dim);
+      const rows = await client.data.pull('demo', ids, dim);
       const grads = new Float32Array(rows.length);
       loss = 0;
       for (let i = 0; i < batch; i++) {
@@ -73,12 +73,12 @@ export async function runDemo(argv: string[]): Promise<number> {
         }
       }
       loss /= batch * dim;
-      await client.push('demo', ids, grads);
+      await client.data.push('demo', ids, grads);
       if (step % 20 === 0 || step === steps - 1) process.stdout.write(`step ${step}  loss ${loss.toFixed(5)}\n`);
     }
-    await client.flush();
+    await client.data.flush();
     const seconds = (performance.now() - started) / 1000;
-    const stats = await client.stats();
+    const stats = await client.admin.stats();
     const rows = stats.map((s) => s.tables.find((t) => t.name === 'demo')?.rows ?? 0);
     process.stdout.write(`rows per PS: ${rows.join(', ')}; ${((steps * batch * 2) / seconds / 1e6).toFixed(2)} M rows/s pulled+pushed\n`);
     if (args.options.json) {

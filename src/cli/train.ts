@@ -16,10 +16,11 @@ import { WorkerMetrics } from '../worker/worker-metrics';
 import type { JobSpec } from '../spec/types';
 import { buildJob, overrideSpec } from '../worker/job';
 import { saveModel } from '../worker/model-dir';
-import { PsClient } from '../client/data-client';
+import { PsClient } from '../client/ps-client';
 import { DENSE_TABLE } from '../worker/trainer';
 import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
 import { ProgressLine } from './progress';
+import { psParams } from '../worker/ps-params';
 
 const EXAMPLES = path.resolve(__dirname, '..', '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '', 'examples');
 
@@ -48,7 +49,7 @@ async function connect(psArg: string | undefined, spec: JobSpec, logger: Logger)
   const addrs = psArg ? psArg.split(',').map((a) => a.trim()).filter(Boolean) : servers.map((s) => s.addr);
   const client = new PsClient({ shardMap: planShardMap(addrs.map((addr, id) => ({ id, addr }))), logger, maxInflightPushes: spec.training.maxInflightPushes });
   await client.waitReady();
-  await client.installShardMap();
+  await client.admin.installShardMap();
   return { client, servers };
 }
 
@@ -69,7 +70,7 @@ export async function runTrain(argv: string[]): Promise<number> {
   const metricsPort = intOption(args, 'metrics-port', 0);
   const { client, servers } = await connect(o.ps, spec, logger);
   const metrics = createMetrics({ job: spec.name, role: 'worker', id: 'worker-0' }, { processMetrics: true });
-  const workerMetrics = new WorkerMetrics(metrics.registry, { pushes: client });
+  const workerMetrics = new WorkerMetrics(metrics.registry, { pushes: client.data });
   const metricsHttp = await serveMetrics(metrics.registry, { port: metricsPort }).catch(async (err: unknown) => {
     client.close();
     await Promise.all(servers.map((s) => s.stop()));
@@ -79,7 +80,7 @@ export async function runTrain(argv: string[]): Promise<number> {
   const progress = new ProgressLine(process.stderr);
   try {
     const started = performance.now();
-    const { trainer } = buildJob(spec, client, logger, (s) => {
+    const { trainer } = buildJob(spec, psParams(client), logger, (s) => {
       workerMetrics.onStep(s);
       progress.update(`step ${s.step}  samples ${s.samples}  ${(s.samples / ((performance.now() - started) / 1000)).toFixed(0)} samples/s  loss ${s.loss.toFixed(4)}`);
     });
@@ -103,8 +104,8 @@ export async function runTrain(argv: string[]): Promise<number> {
     const out = path.resolve(o.out!);
     await saveModel(out, {
       spec, tables: trainer.tableSpecs(), step: trainer.step, samples,
-      dense: { name: DENSE_TABLE, kind: 'dense', size: (await client.pullDense(DENSE_TABLE)).length, optimizer: spec.model.denseOptimizer, initializer: { kind: 'zeros' } },
-      rows: (table, kind) => client.exportTable(table, kind),
+      dense: { name: DENSE_TABLE, kind: 'dense', size: (await client.data.pullDense(DENSE_TABLE)).length, optimizer: spec.model.denseOptimizer, initializer: { kind: 'zeros' } },
+      rows: (table, kind) => client.admin.exportTable(table, kind),
     });
     process.stderr.write(`model saved to ${out}\n`);
     if (args.options.json) {

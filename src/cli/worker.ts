@@ -12,8 +12,9 @@ import { EtcdMembership } from '../membership/etcd-membership';
 import { ShardMapStore } from '../membership/shard-map-store';
 import { WorkerMetrics } from '../worker/worker-metrics';
 import { selectBackend, tfThreads } from '../model/backend';
-import { PsClient } from '../client/data-client';
+import { PsClient } from '../client/ps-client';
 import { WorkerRole } from '../worker/worker-role';
+import { psParams } from '../worker/ps-params';
 
 export const WORKER_SPEC: Record<string, OptionSpec> = {
   ...ROLE_OPTIONS,
@@ -66,7 +67,7 @@ export async function runWorker(argv: string[]): Promise<number> {
       id: rt.id, incarnation: () => reg.incarnation, spec, logger,
       store: new EtcdJobStore({ client: etcd, job, logger }),
       shardMaps: new ShardMapStore({ client: etcd, job, logger }),
-      connect: (map) => new PsClient({ shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes }),
+      connect: (map) => psParams(new PsClient({ shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes })),
       commitEveryMs: intOption(args, 'commit-every-ms', 1),
       onStep: (s) => metrics.onStep(s),
     });

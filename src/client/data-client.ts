@@ -1,112 +1,60 @@
 /**
- * PsClient: the worker's view of the sharded parameter servers.
+ * The data plane from the caller's side: pull and push rows of the sharded tables.
  *
  * Pull: dedup ids → slice by owner (shard map) → split into bounded requests → fan out to every
  * PS in parallel → stitch the answers back into the caller's order (duplicates included).
  * Push: dedup ids and sum their gradients → slice → fan out, without waiting, up to
- * `maxInflightPushes` outstanding (bounded staleness). Every call has a deadline; UNAVAILABLE
- * and deadline errors are retried with backoff until `retryDeadlineMs`.
+ * `maxInflightPushes` outstanding (bounded staleness, PushWindow). Every call has a deadline;
+ * UNAVAILABLE and deadline errors are retried with backoff until the fleet's retry deadline.
  *
  * ```ts
- * const client = new PsClient({ shardMap, logger });
- * await client.createTable({ name: 'emb', kind: 'embedding', dim: 16, optimizer: { kind: 'adagrad', lr: 0.05 } });
- * const rows = await client.pull('emb', idsFrom([1n, 2n, 1n]), 16);   // [3 × 16]
- * await client.push('emb', idsFrom([1n]), new Float32Array(16).fill(0.1));
- * await client.flush();
+ * const ps = new PsClient({ shardMap, logger });
+ * const rows = await ps.data.pull('emb', idsFrom([1n, 2n, 1n]), 16);   // [3 × 16]
+ * await ps.data.push('emb', idsFrom([1n]), new Float32Array(16).fill(0.1));
+ * await ps.data.flush();
  * ```
  */
-import { DEFAULT_BACKOFF, BackoffOptions } from '../common/backoff';
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import type { Logger } from '../common/logger';
-import type { TableSpec } from '../ps/store/table-store';
-import { tableSpecToWire } from '../ps/table-spec-wire';
-import { bucketOf } from '../sharding/buckets';
 import { Deduper } from '../sharding/dedup';
-import { hashFeature } from '../sharding/feature-hash';
-import { ShardMap, bucketsOwnedBy } from '../sharding/shard-map';
+import type { ShardMap } from '../sharding/shard-map';
 import { sliceByOwner, Slice } from '../sharding/slicer';
 import { Encoding, PullResponseMsg } from '../wire/data-plane-codec';
 import { decodeF16, encodeF16 } from '../wire/f16';
-import { DEFAULT_MAX_REQUEST_BYTES } from '../wire/grpc-options';
-import { asBytes, f32FromBytes, IdArray, idsFromBytes } from '../wire/key-block';
-import { PsConnection, PsStats } from '../wire/ps-connection';
-import * as path from 'path';
-import { readManifest, CheckpointFileEntry } from '../checkpoint/manifest';
+import { asBytes, f32FromBytes, IdArray } from '../wire/key-block';
+import type { PsConnection } from '../wire/ps-connection';
+import type { PsFleet } from './ps-fleet';
 import { PushWindow } from './push-window';
-import { withRetry } from './retry';
 
-export interface PsClientOptions {
-  shardMap: ShardMap;
-  logger: Logger;
+/** How the data client sends rows. */
+export interface DataClientOptions {
   /** Outstanding async pushes allowed; 0 = synchronous. Default 2. */
   maxInflightPushes?: number;
-  /** Deadline of one RPC attempt, ms. Default 10 s. */
-  callTimeoutMs?: number;
-  /** Keep retrying UNAVAILABLE for this long, ms. Default 60 s. */
-  retryDeadlineMs?: number;
-  backoff?: BackoffOptions;
   /** Wire encoding for values and gradients. Default f32. */
   encoding?: 'f32' | 'f16';
   /** Largest number of ids in one request; bigger slices are split. Default 65,536. */
   maxRowsPerRequest?: number;
-  /** Opens a connection to a PS (injected in tests). */
-  connect?: (addr: string) => PsConnection;
 }
 
-const DENSE_SALT_FIELD = '__tessera_dense_table__';
-/** How often awaitSnapshot polls SnapshotStatus. */
-const SNAPSHOT_POLL_MS = 25;
-/** Deadline of one Restore call: it reads and loads this PS's share of the checkpoint. */
-const RESTORE_TIMEOUT_MS = 30 * 60_000;
-
-/** One PS's answer to Snapshot. */
-export interface PsSnapshotResult { psId: number; addr: string; cutRows: number; cutMicros: number }
-
-/** One PS's SnapshotStatus. */
-export interface PsSnapshotStatus {
-  psId: number;
-  addr: string;
-  state: 'WRITING' | 'DONE' | 'FAILED';
-  files: CheckpointFileEntry[];
-  error: string;
-  /** wire-level specs of the tables in the snapshot */
-  tables: Record<string, unknown>[];
-  numBuckets: number;
-  shardMapVersion: number;
-  copiedSlabs: number;
-}
-
-export class PsClient {
-  private shardMap: ShardMap;
-  private readonly conns: PsConnection[];
+/** Pull, push, flush over the PS of one shard map. */
+export class PsDataClient {
   private readonly window: PushWindow;
   private readonly encoding: Encoding;
-  private readonly callTimeoutMs: number;
   private readonly maxRows: number;
-  private readonly retry;
-  private readonly log: Logger;
-  private readonly denseOwner = new Map<string, number>();
-  private closed = false;
   // Dedup scratch, reused by every call. Safe with concurrent calls because each call consumes
   // it synchronously (slicing copies the ids) before its first await.
   private readonly deduper = new Deduper();
   private scratchUnique = new Uint32Array(0);
   private scratchInverse = new Uint32Array(0);
 
-  constructor(opts: PsClientOptions) {
-    this.shardMap = opts.shardMap;
-    this.log = opts.logger.child({ component: 'ps-client' });
-    const connect = opts.connect ?? ((addr: string) => new PsConnection({ addr, maxMessageBytes: DEFAULT_MAX_REQUEST_BYTES * 2 }));
-    this.conns = opts.shardMap.ps.map((p) => connect(p.addr));
-    this.window = new PushWindow(opts.maxInflightPushes ?? 2, this.log);
+  constructor(private readonly fleet: PsFleet, opts: DataClientOptions = {}) {
+    this.window = new PushWindow(opts.maxInflightPushes ?? 2, fleet.log);
     this.encoding = opts.encoding === 'f16' ? Encoding.F16 : Encoding.F32;
-    this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
     this.maxRows = opts.maxRowsPerRequest ?? 65_536;
-    this.retry = { backoff: opts.backoff ?? DEFAULT_BACKOFF, retryDeadlineMs: opts.retryDeadlineMs ?? 60_000, logger: this.log };
   }
 
+  /** The shard map this client routes by. */
   get map(): ShardMap {
-    return this.shardMap;
+    return this.fleet.map;
   }
 
   /** Outstanding pushes right now. */
@@ -117,32 +65,6 @@ export class PsClient {
   /** Times push() had to wait for the window. */
   get pushThrottles(): number {
     return this.window.throttleCount;
-  }
-
-  /** Waits until every PS accepts connections. */
-  async waitReady(timeoutMs = 10_000): Promise<void> {
-    await Promise.all(this.conns.map((c) => c.waitReady(timeoutMs)));
-  }
-
-  /** Installs this client's shard map on every PS (the chief's job in a cluster). */
-  async installShardMap(): Promise<void> {
-    const m = this.shardMap;
-    await Promise.all(this.conns.map((c, i) => {
-      const owned = Uint32Array.from(bucketsOwnedBy(m, i));
-      const req = { version: m.version, psIndex: i, numBuckets: m.numBuckets, ownedBuckets: asBytes(owned) };
-      return this.call(`SetShardMap on ${c.addr}`, () => c.adminCall('SetShardMap', req, this.callTimeoutMs));
-    }));
-  }
-
-  /** Creates an embedding table on every PS, or a dense table on its owner. Idempotent. */
-  async createTable(spec: TableSpec): Promise<void> {
-    const req = { spec: tableSpecToWire(spec) };
-    const targets = spec.kind === 'dense' ? [this.conns[this.ownerOfDense(spec.name)]] : this.conns;
-    await Promise.all(targets.map((c) => this.call(`CreateTable on ${c.addr}`, () => c.adminCall('CreateTable', req, this.callTimeoutMs))));
-  }
-
-  async dropTable(name: string): Promise<void> {
-    await Promise.all(this.conns.map((c) => this.call(`DropTable on ${c.addr}`, () => c.adminCall('DropTable', { name }, this.callTimeoutMs))));
   }
 
   /**
@@ -252,117 +174,30 @@ export class PsClient {
     return { slices, count, inverse: count === n ? null : this.scratchInverse.slice(0, n) };
   }
 
-
-
-  /**
-   * Offers a dense table's values (a model's initial weights). With `onlyIfFresh` the first
-   * caller wins; returns whether this call assigned them.
-   */
-  async assignDense(table: string, values: Float32Array, onlyIfFresh = true): Promise<boolean> {
-    const c = this.conns[this.ownerOfDense(table)];
-    const res = await this.call(`AssignDense on ${c.addr}`, () =>
-      c.adminCall<{ assigned: boolean }>('AssignDense', { table, values: asBytes(values), onlyIfFresh }, this.callTimeoutMs));
-    return res.assigned;
-  }
-
-  /**
-   * Streams every row of an embedding table from every PS (ids and weights per chunk), or a
-   * dense table's values from its owner (one chunk, no ids).
-   */
-  async *exportTable(table: string, kind: 'embedding' | 'dense', timeoutMs = 600_000): AsyncGenerator<{ ids: IdArray; values: Float32Array; dim: number }> {
-    const conns = kind === 'dense' ? [this.conns[this.ownerOfDense(table)]] : this.conns;
-    for (const c of conns) {
-      for await (const chunk of c.exportTable(table, timeoutMs)) {
-        yield { ids: idsFromBytes(chunk.ids), values: f32FromBytes(chunk.values), dim: chunk.dim };
-      }
-    }
-  }
-
-  /**
-   * Takes checkpoint `id`'s cut on every PS in parallel; each returns as soon as its cut is taken
-   * and writes `dir/<id>/ps-<psId>/` in the background (see awaitSnapshot).
-   */
-  async snapshot(id: string, dir: string, kind: 'full' | 'incremental', baseId?: string): Promise<PsSnapshotResult[]> {
-    return Promise.all(this.conns.map(async (c, i) => {
-      const psId = this.shardMap.ps[i].id;
-      const req = { checkpointId: id, dir, kind, baseId: baseId ?? '', psId };
-      // Not retried: a cut is not idempotent (a retry after a lost answer is refused as a conflict).
-      const res = await c.adminCall<{ cutRows: number; cutMicros: number }>('Snapshot', req, this.callTimeoutMs);
-      return { psId, addr: c.addr, cutRows: res.cutRows, cutMicros: res.cutMicros };
-    }));
-  }
-
-  /** SnapshotStatus of checkpoint `id` on every PS, in shard-map order. */
-  async snapshotStatus(id: string): Promise<PsSnapshotStatus[]> {
-    return Promise.all(this.conns.map(async (c, i) => {
-      const res = await this.call(`SnapshotStatus on ${c.addr}`, () =>
-        c.adminCall<Omit<PsSnapshotStatus, 'psId' | 'addr'>>('SnapshotStatus', { checkpointId: id }, this.callTimeoutMs));
-      return { ...res, psId: this.shardMap.ps[i].id, addr: c.addr };
-    }));
-  }
-
-  /** Polls until every PS has written snapshot `id`; throws naming a PS that failed, or at the timeout. */
-  async awaitSnapshot(id: string, timeoutMs: number): Promise<PsSnapshotStatus[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const all = await this.snapshotStatus(id);
-      const failed = all.find((s) => s.state === 'FAILED');
-      if (failed) throw new TesseraError(ERROR_CODES.CHECKPOINT_CORRUPT, `snapshot "${id}" failed on ps ${failed.psId} (${failed.addr}): ${failed.error}`);
-      if (all.every((s) => s.state === 'DONE')) return all;
-      if (Date.now() > deadline) {
-        const slow = all.filter((s) => s.state !== 'DONE').map((s) => `ps ${s.psId} (${s.addr})`).join(', ');
-        throw new TesseraError(ERROR_CODES.DEADLINE, `snapshot "${id}": still writing after ${timeoutMs} ms on ${slow}`);
-      }
-      // Polling (not sleeping to order events): the status only moves towards DONE or FAILED.
-      await new Promise((r) => setTimeout(r, SNAPSHOT_POLL_MS));
-    }
-  }
-
-  /**
-   * Restores checkpoint `root/id` (with its chain) onto every PS of this client's shard map, in
-   * parallel: each PS loads the buckets it owns now and the dense tables placed on it, so the
-   * checkpoint may come from any number of PS. Tables must exist (createTable) first.
-   */
-  async restore(root: string, id: string, opts: { onlyPsIds?: readonly number[] } = {}): Promise<{ psId: number; tables: { table: string; rows: number }[] }[]> {
-    const m = this.shardMap;
-    const manifest = await readManifest(path.join(root, id));
-    const dense = manifest.tables.filter((t) => t.kind === 'DENSE').map((t) => String(t.name));
-    const targets = this.conns.map((c, i) => ({ c, i })).filter(({ i }) => !opts.onlyPsIds || opts.onlyPsIds.includes(m.ps[i].id));
-    return Promise.all(targets.map(async ({ c, i }) => {
-      const req = {
-        root, checkpointId: id, numBuckets: m.numBuckets,
-        buckets: asBytes(Uint16Array.from(bucketsOwnedBy(m, i))),
-        denseTables: dense.filter((t) => this.ownerOfDense(t) === i),
-      };
-      const res = await this.call(`Restore on ${c.addr}`, () =>
-        c.adminCall<{ tables: { table: string; rows: number }[] }>('Restore', req, RESTORE_TIMEOUT_MS));
-      return { psId: m.ps[i].id, tables: res.tables };
-    }));
-  }
-
   /** Waits for every outstanding push and throws the first failure. */
   flush(): Promise<void> {
     return this.window.drain();
   }
 
-  /** Stats of every PS, in shard-map order. */
-  stats(): Promise<PsStats[]> {
-    return Promise.all(this.conns.map((c) => this.call(`Stats on ${c.addr}`, () => c.adminCall<PsStats>('Stats', {}, this.callTimeoutMs))));
+  // The fleet's connections and call policy, under the names the methods below use.
+  private get conns(): readonly PsConnection[] {
+    return this.fleet.conns;
   }
 
-  close(): void {
-    this.closed = true;
-    for (const c of this.conns) c.close();
+  private get callTimeoutMs(): number {
+    return this.fleet.callTimeoutMs;
+  }
+
+  private get shardMap(): ShardMap {
+    return this.fleet.map;
   }
 
   private ownerOfDense(table: string): number {
-    let owner = this.denseOwner.get(table);
-    if (owner === undefined) {
-      const h = hashFeature(DENSE_SALT_FIELD, table);
-      owner = this.shardMap.owner[bucketOf(Number(h & 0xffffffffn), Number(h >> 32n), this.shardMap.numBuckets)];
-      this.denseOwner.set(table, owner);
-    }
-    return owner;
+    return this.fleet.ownerOfDense(table);
+  }
+
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return this.fleet.call(what, fn);
   }
 
   private async pullSlice(table: string, s: Slice, dim: number, out: Float32Array, readOnly: boolean): Promise<void> {
@@ -420,13 +255,6 @@ export class PsClient {
     return out;
   }
 
-  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return withRetry(what, this.retry, () => {
-      // A closed client stops retrying at once, so shutdown after an error is prompt.
-      if (this.closed) throw new TesseraError(ERROR_CODES.UNAVAILABLE, `${what}: client closed`, { retryable: false });
-      return fn();
-    });
-  }
 }
 
 /**

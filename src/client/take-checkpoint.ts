@@ -4,12 +4,12 @@
  * tests, benchmarks and tools call it directly.
  *
  * ```ts
- * const m = await takeCheckpoint(client, '/ckpt', { id: newCheckpointId(1), kind: 'full', job: { step: 100 } });
+ * const m = await takeCheckpoint(ps.checkpoints, '/ckpt', { id: newCheckpointId(1), kind: 'full', job: { step: 100 } });
  * ```
  */
 import * as path from 'path';
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import type { PsClient, PsSnapshotResult, PsSnapshotStatus } from './data-client';
+import type { PsCheckpointClient, PsSnapshotResult, PsSnapshotStatus } from './checkpoint-client';
 import { Manifest, MANIFEST_FORMAT, writeManifest } from '../checkpoint/manifest';
 
 export interface TakeCheckpointOptions {
@@ -43,7 +43,7 @@ export function buildManifest(opts: TakeCheckpointOptions, statuses: PsSnapshotS
 }
 
 /** Snapshots every PS into `root/<id>`, waits for the files, writes the manifest; returns it and the cut times. */
-export async function takeCheckpoint(client: PsClient, root: string, opts: TakeCheckpointOptions): Promise<{ manifest: Manifest; cutMs: number; writeMs: number; cuts: PsSnapshotResult[] }> {
+export async function takeCheckpoint(client: PsCheckpointClient, root: string, opts: TakeCheckpointOptions): Promise<{ manifest: Manifest; cutMs: number; writeMs: number; cuts: PsSnapshotResult[] }> {
   const t0 = performance.now();
   const cuts = await client.snapshot(opts.id, root, opts.kind, opts.base);
   const cutMs = performance.now() - t0;

@@ -1,6 +1,7 @@
 /**
  * The client side of one PS: streamed pulls and pushes plus unary admin calls, on one channel.
- * Retries live one level up, in PsClient; this class only turns failures into TesseraErrors.
+ * Retries live one level up, in src/client/; this class only turns failures into TesseraErrors.
+ * Request and response shapes of the admin RPCs: src/client/admin-messages.ts.
  */
 import * as grpc from '@grpc/grpc-js';
 import { ERROR_CODES, TesseraError } from '../common/errors';
@@ -18,19 +19,6 @@ export interface PsConnectionOptions {
 }
 
 type AnyClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
-
-/** Stats as returned by PsAdmin.Stats (proto-loader shape). */
-export interface PsStats {
-  tables: { name: string; kind: string; dim: number; rows: number; bytes: number; optimizer: string }[];
-  shardMapVersion: number;
-  pulls: number;
-  pushes: number;
-  rowsPulled: number;
-  rowsPushed: number;
-  rejected: number;
-  rssBytes: number;
-  uptimeS: number;
-}
 
 export class PsConnection {
   readonly addr: string;

@@ -5,7 +5,7 @@
  */
 import type { IdArray } from '../wire/key-block';
 import type { BarrierGate } from './barrier-gate';
-import type { WorkerParams } from './worker-role';
+import type { WorkerParams } from './param-access';
 
 export function gatedParams(inner: WorkerParams, gate: BarrierGate, stopping: () => boolean): WorkerParams {
   const held = () => gate.untilLowered(stopping);

@@ -32,7 +32,7 @@ export interface ModelManifest {
   dense: { spec: TableSpec; file: string; sha256: string };
 }
 
-/** A source of rows for one table (PsClient.exportTable has this shape). */
+/** A source of rows for one table (PsAdminClient.exportTable has this shape). */
 export type RowSource = (table: string, kind: 'embedding' | 'dense') => AsyncIterable<{ ids: Uint32Array; values: Float32Array; dim: number }>;
 
 async function writeTable(file: string, rows: AsyncIterable<{ ids: Uint32Array; values: Float32Array; dim: number }>): Promise<{ rows: number; sha256: string }> {

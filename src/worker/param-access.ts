@@ -1,7 +1,7 @@
 /**
- * What the training loop needs from parameter storage. PsClient (gRPC to PS processes) and
- * LocalParams (an in-process TableStore, for evaluation of a saved model) both provide it, so
- * the trainer's logic stays free of transport.
+ * What the training loop needs from parameter storage. psParams (over a PsClient: gRPC to PS
+ * processes) and LocalParams (an in-process TableStore, for evaluation of a saved model) both
+ * provide it, so the trainer's logic stays free of transport.
  */
 import type { TableSpec } from '../ps/store/table-store';
 import type { IdArray } from '../wire/key-block';
@@ -20,4 +20,13 @@ export interface ParameterAccess {
   assignDense(table: string, values: Float32Array, onlyIfFresh?: boolean): Promise<boolean>;
   /** Waits until every push has been applied. */
   flush(): Promise<void>;
+}
+
+/** A worker's connection to the PS of one shard map. */
+export interface WorkerParams extends ParameterAccess {
+  close(): void;
+  /** Steps whose pushes are still in flight. */
+  readonly inflightPushes?: number;
+  /** Times a step waited for the push window. */
+  readonly pushThrottles?: number;
 }

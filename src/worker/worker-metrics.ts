@@ -17,7 +17,7 @@ export interface StepFigures {
   loss: number;
 }
 
-/** The push window of a PS client (PsClient satisfies this). */
+/** The push window of a PS client (PsDataClient satisfies this). */
 export interface PushWindowSource {
   readonly inflightPushes: number;
   readonly pushThrottles: number;

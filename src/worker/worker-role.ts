@@ -18,19 +18,11 @@ import { schemaFor } from '../data/record';
 import type { ShardMap } from '../sharding/shard-map';
 import type { JobSpec } from '../spec/types';
 import { buildJob } from './job';
-import type { ParameterAccess } from './param-access';
+import type { WorkerParams } from './param-access';
 import { BarrierGate } from './barrier-gate';
 import { gatedParams } from './gated-params';
 import { ShardLostError, trainShard } from './shard-trainer';
 import type { StepInfo, Trainer } from './trainer';
-
-/** A connection to the PS of one shard map. */
-export interface WorkerParams extends ParameterAccess {
-  close(): void;
-  /** Steps whose pushes are still in flight (PsClient has it). */
-  readonly inflightPushes?: number;
-  readonly pushThrottles?: number;
-}
 
 export interface WorkerRoleDeps {
   id: string;

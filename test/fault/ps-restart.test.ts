@@ -4,7 +4,7 @@ import { PsNode } from '../../src/ps/ps-node';
 import { startPsServer, PsServer } from '../../src/ps/ps-server';
 import type { TableSpec } from '../../src/ps/store/table-store';
 import { planShardMap } from '../../src/sharding/shard-map';
-import { PsClient } from '../../src/client/data-client';
+import { PsClient } from '../../src/client/ps-client';
 import { createLogSink } from '../helpers/log-sink';
 
 const SPEC: TableSpec = { name: 'emb', kind: 'embedding', dim: 4, optimizer: { kind: 'sgd', lr: 1 }, initializer: { kind: 'uniform', scale: 0.1 }, seed: 11 };
@@ -31,13 +31,13 @@ describe('PsClient rides out a PS restart', function () {
     const sink = createLogSink();
     client = new PsClient({ shardMap: planShardMap([{ id: 0, addr: server.addr }]), logger: sink.logger, retryDeadlineMs: 20_000, callTimeoutMs: 2_000 });
     const ids = new Uint32Array([1, 0, 2, 0]);
-    const before = await client.pull('emb', ids, 4);
+    const before = await client.data.pull('emb', ids, 4);
 
     await server.stop();
     server = undefined;
     // Both calls start while nothing listens on the port; they must keep retrying, not fail.
-    const pull = client.pull('emb', ids, 4);
-    const push = client.push('emb', ids, new Float32Array(8).fill(1)).then(() => client!.flush());
+    const pull = client.data.pull('emb', ids, 4);
+    const push = client.data.push('emb', ids, new Float32Array(8).fill(1)).then(() => client!.data.flush());
     let settled = false;
     void Promise.allSettled([pull, push]).then(() => { settled = true; });
     // Await the client's own retry log lines for both calls, rather than sleeping.
@@ -53,7 +53,7 @@ describe('PsClient rides out a PS restart', function () {
     // unless the retried push happened to land first (the two retry independently).
     const pushedFirst = Array.from(before, (v) => Math.fround(v - 1));
     expect([JSON.stringify(Array.from(before)), JSON.stringify(pushedFirst)]).to.include(JSON.stringify(Array.from(during)));
-    const after = await client.pull('emb', ids, 4);
+    const after = await client.data.pull('emb', ids, 4);
     for (let i = 0; i < after.length; i++) expect(after[i]).to.be.closeTo(before[i] - 1, 1e-6);
   });
 });

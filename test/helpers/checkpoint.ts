@@ -12,7 +12,7 @@ import { DenseTable } from '../../src/ps/store/dense-table';
 import { TableStore } from '../../src/ps/store/table-store';
 import type { TableSpec } from '../../src/ps/store/table-spec';
 import { planShardMap, ShardMap } from '../../src/sharding/shard-map';
-import { PsClient } from '../../src/client/data-client';
+import { PsClient } from '../../src/client/ps-client';
 
 export interface CkptCluster {
   servers: PsServer[];
@@ -29,8 +29,8 @@ export async function ckptCluster(n: number, tables: TableSpec[], slabRows = 64)
   }));
   const map = planShardMap(servers.map((s, id) => ({ id, addr: s.addr })));
   const client = new PsClient({ shardMap: map, logger: silentLogger(), maxInflightPushes: 0 });
-  await client.installShardMap();
-  for (const t of tables) await client.createTable(t);
+  await client.admin.installShardMap();
+  for (const t of tables) await client.admin.createTable(t);
   return {
     servers, map, client,
     tearDown: async () => {
@@ -86,9 +86,9 @@ export function gradsFor(n: number, dim: number, round: number): Float32Array {
 
 /** One training round: pull `ids` (creating rows) and push gradients for them. */
 export async function trainRound(client: PsClient, table: string, ids: Uint32Array, dim: number, round: number): Promise<void> {
-  await client.pull(table, ids, dim);
-  await client.push(table, ids, gradsFor(ids.length / 2, dim, round));
-  await client.flush();
+  await client.data.pull(table, ids, dim);
+  await client.data.push(table, ids, gradsFor(ids.length / 2, dim, round));
+  await client.data.flush();
 }
 
 export function tempRoot(): string {

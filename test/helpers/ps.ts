@@ -4,7 +4,7 @@
 import { silentLogger } from '../../src/common/logger';
 import { startPsServer, PsServer } from '../../src/ps/ps-server';
 import { planShardMap, ShardMap } from '../../src/sharding/shard-map';
-import { PsClient, PsClientOptions } from '../../src/client/data-client';
+import { PsClient, PsClientOptions } from '../../src/client/ps-client';
 
 export interface TestCluster {
   servers: PsServer[];
@@ -18,7 +18,7 @@ export async function createTestCluster(n: number, clientOpts: Partial<PsClientO
   const servers = await Promise.all(Array.from({ length: n }, () => startPsServer({ port: 0, maxRequestBytes, logger: silentLogger() })));
   const map = planShardMap(servers.map((s, id) => ({ id, addr: s.addr })));
   const client = new PsClient({ shardMap: map, logger: silentLogger(), ...clientOpts });
-  await client.installShardMap();
+  await client.admin.installShardMap();
   return {
     servers, map, client,
     tearDown: async () => {

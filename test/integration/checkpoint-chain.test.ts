@@ -7,6 +7,7 @@ import { takeCheckpoint } from '../../src/client/take-checkpoint';
 import { verifyCheckpoint } from '../../src/checkpoint/verify';
 import type { TableSpec } from '../../src/ps/store/table-spec';
 import { CkptCluster, ckptCluster, dumpTable, idRange, trainRound, ckptPerTest } from '../helpers/checkpoint';
+import { restoreFromCheckpoint } from '../../src/client/restore-checkpoint';
 
 const DIM = 4;
 const SLAB = 64;
@@ -41,26 +42,26 @@ describe('checkpoint chains, corruption and bad input (issue #5)', function () {
     const c = await cluster(2);
     await trainRound(c.client, 'emb', idRange(0, 300), DIM, 0);
     const a = newCheckpointId(1);
-    await takeCheckpoint(c.client, suite.root, { id: a, kind: 'full' });
+    await takeCheckpoint(c.client.checkpoints, suite.root, { id: a, kind: 'full' });
     await trainRound(c.client, 'emb', idRange(0, 50), DIM, 1); // pushed rows
     await trainRound(c.client, 'emb', idRange(1000, 300), DIM, 2); // new rows; the budget evicts old ones
     const b = newCheckpointId(2);
-    const mb = await takeCheckpoint(c.client, suite.root, { id: b, kind: 'incremental', base: a });
+    const mb = await takeCheckpoint(c.client.checkpoints, suite.root, { id: b, kind: 'incremental', base: a });
     await trainRound(c.client, 'emb', idRange(2000, 200), DIM, 3);
     await trainRound(c.client, 'emb', idRange(1000, 20), DIM, 4);
     const cId = newCheckpointId(3);
-    const mc = await takeCheckpoint(c.client, suite.root, { id: cId, kind: 'incremental', base: b });
+    const mc = await takeCheckpoint(c.client.checkpoints, suite.root, { id: cId, kind: 'incremental', base: b });
     const d = newCheckpointId(4);
-    await takeCheckpoint(c.client, suite.root, { id: d, kind: 'full' });
+    await takeCheckpoint(c.client.checkpoints, suite.root, { id: d, kind: 'full' });
     const evictions = c.servers.reduce((s, sv) => s + sv.node.store.list()[0].memory!.evictedBudget, 0);
     expect(evictions, 'eviction happened between the checkpoints').to.be.greaterThan(0);
     expect(mb.manifest.files.some((f) => f.kind === 'tombstones')).to.equal(true);
     expect(mc.manifest.files.filter((f) => f.kind === 'rows').reduce((s, f) => s + f.rows, 0)).to.be.lessThan(dumpTable(c.servers, 'emb').size);
     const live = dumpTable(c.servers, 'emb');
     const viaChain = await cluster(2);
-    await viaChain.client.restore(suite.root, cId);
+    await restoreFromCheckpoint(viaChain.client.checkpoints, suite.root, cId);
     const viaFull = await cluster(2);
-    await viaFull.client.restore(suite.root, d);
+    await restoreFromCheckpoint(viaFull.client.checkpoints, suite.root, d);
     expect(dumpTable(viaChain.servers, 'emb')).to.deep.equal(dumpTable(viaFull.servers, 'emb'));
     expect(dumpTable(viaChain.servers, 'emb')).to.deep.equal(live);
     expect((await verifyCheckpoint(suite.root, cId)).chain).to.deep.equal([a, b, cId]);
@@ -70,15 +71,15 @@ describe('checkpoint chains, corruption and bad input (issue #5)', function () {
     const c = await cluster(1, PLAIN);
     await trainRound(c.client, 'emb', idRange(0, 200), DIM, 0);
     const a = newCheckpointId(1);
-    await takeCheckpoint(c.client, suite.root, { id: a, kind: 'full' });
+    await takeCheckpoint(c.client.checkpoints, suite.root, { id: a, kind: 'full' });
     const r = await cluster(1, PLAIN);
-    await r.client.restore(suite.root, a);
+    await restoreFromCheckpoint(r.client.checkpoints, suite.root, a);
     await trainRound(r.client, 'emb', idRange(0, 10), DIM, 1);
     const b = newCheckpointId(2);
-    const mb = await takeCheckpoint(r.client, suite.root, { id: b, kind: 'incremental', base: a });
+    const mb = await takeCheckpoint(r.client.checkpoints, suite.root, { id: b, kind: 'incremental', base: a });
     expect(mb.manifest.files.reduce((s, f) => s + f.rows, 0)).to.equal(10);
     const again = await cluster(1, PLAIN);
-    await again.client.restore(suite.root, b);
+    await restoreFromCheckpoint(again.client.checkpoints, suite.root, b);
     expect(dumpTable(again.servers, 'emb')).to.deep.equal(dumpTable(r.servers, 'emb'));
   });
 
@@ -86,7 +87,7 @@ describe('checkpoint chains, corruption and bad input (issue #5)', function () {
     const c = await cluster(2, PLAIN);
     await trainRound(c.client, 'emb', idRange(0, 2000), DIM, 0);
     const id = newCheckpointId(1);
-    const { manifest } = await takeCheckpoint(c.client, suite.root, { id, kind: 'full' });
+    const { manifest } = await takeCheckpoint(c.client.checkpoints, suite.root, { id, kind: 'full' });
     const victim = manifest.files.find((f) => f.kind === 'rows' && f.bytes > 2000)!;
     const file = path.join(suite.root, id, victim.path);
     const good = fs.readFileSync(file);
@@ -101,7 +102,7 @@ describe('checkpoint chains, corruption and bad input (issue #5)', function () {
       const fresh = await cluster(2, PLAIN);
       await trainRound(fresh.client, 'emb', idRange(0, 5), DIM, 9);
       const rowsBefore = dumpTable(fresh.servers, 'emb');
-      await expectError(fresh.client.restore(suite.root, id), ERROR_CODES.CHECKPOINT_CORRUPT, victim.path, pattern);
+      await expectError(restoreFromCheckpoint(fresh.client.checkpoints, suite.root, id), ERROR_CODES.CHECKPOINT_CORRUPT, victim.path, pattern);
       expect(dumpTable(fresh.servers, 'emb'), 'a refused restore changes nothing').to.deep.equal(rowsBefore);
       await trainRound(fresh.client, 'emb', idRange(0, 5), DIM, 10);
     }
@@ -113,19 +114,19 @@ describe('checkpoint chains, corruption and bad input (issue #5)', function () {
     const c = await cluster(1, PLAIN);
     await trainRound(c.client, 'emb', idRange(0, 100), DIM, 0);
     const id = newCheckpointId(1);
-    const { manifest } = await takeCheckpoint(c.client, suite.root, { id, kind: 'full' });
-    await expectError(c.client.restore(suite.root, 'ckpt-00000099-20260101T000000Z'), ERROR_CODES.CHECKPOINT_NOT_FOUND, 'no checkpoint here');
+    const { manifest } = await takeCheckpoint(c.client.checkpoints, suite.root, { id, kind: 'full' });
+    await expectError(restoreFromCheckpoint(c.client.checkpoints, suite.root, 'ckpt-00000099-20260101T000000Z'), ERROR_CODES.CHECKPOINT_NOT_FOUND, 'no checkpoint here');
     const wide = await cluster(1, [{ name: 'emb', kind: 'embedding', dim: 8, optimizer: { kind: 'adagrad', lr: 0.05 } }]);
-    await expectError(wide.client.restore(suite.root, id), ERROR_CODES.INCOMPATIBLE_SPEC, 'table "emb"', 'dim 4', 'dim 8');
+    await expectError(restoreFromCheckpoint(wide.client.checkpoints, suite.root, id), ERROR_CODES.INCOMPATIBLE_SPEC, 'table "emb"', 'dim 4', 'dim 8');
     const f16 = await cluster(1, [{ name: 'emb', kind: 'embedding', dim: DIM, optimizer: { kind: 'adagrad', lr: 0.05 }, weightFormat: 'f16' }]);
-    await expectError(f16.client.restore(suite.root, id), ERROR_CODES.INCOMPATIBLE_SPEC, 'table "emb"', 'weightFormat');
+    await expectError(restoreFromCheckpoint(f16.client.checkpoints, suite.root, id), ERROR_CODES.INCOMPATIBLE_SPEC, 'table "emb"', 'weightFormat');
     const sgd = await cluster(1, [{ name: 'emb', kind: 'embedding', dim: DIM, optimizer: { kind: 'sgd', lr: 0.05 } }]);
-    await expectError(sgd.client.restore(suite.root, id), ERROR_CODES.INCOMPATIBLE_SPEC, 'table "emb"', 'stateWidth');
+    await expectError(restoreFromCheckpoint(sgd.client.checkpoints, suite.root, id), ERROR_CODES.INCOMPATIBLE_SPEC, 'table "emb"', 'stateWidth');
     const victim = manifest.files[0];
     fs.writeFileSync(path.join(suite.root, id, victim.path), Buffer.alloc(300, 0xab));
-    await expectError(c.client.restore(suite.root, id), ERROR_CODES.CHECKPOINT_CORRUPT, `${victim.path} chunk 0 (offset 0): bad magic`);
-    await expectError(c.client.snapshot(newCheckpointId(2), suite.root, 'incremental', 'nope'), ERROR_CODES.SNAPSHOT_CONFLICT, 'base_id', 'take a full checkpoint');
-    await expectError(c.client.snapshot('../escape', suite.root, 'full'), ERROR_CODES.INVALID_ARGUMENT, 'checkpoint_id');
+    await expectError(restoreFromCheckpoint(c.client.checkpoints, suite.root, id), ERROR_CODES.CHECKPOINT_CORRUPT, `${victim.path} chunk 0 (offset 0): bad magic`);
+    await expectError(c.client.checkpoints.snapshot(newCheckpointId(2), suite.root, 'incremental', 'nope'), ERROR_CODES.SNAPSHOT_CONFLICT, 'base_id', 'take a full checkpoint');
+    await expectError(c.client.checkpoints.snapshot('../escape', suite.root, 'full'), ERROR_CODES.INVALID_ARGUMENT, 'checkpoint_id');
     // Still serving after every refusal.
     await trainRound(c.client, 'emb', idRange(0, 100), DIM, 1);
   });

@@ -8,7 +8,7 @@ import type { TableSpec } from '../../src/ps/store/table-store';
 import { planShardMap } from '../../src/sharding/shard-map';
 import { Encoding } from '../../src/wire/data-plane-codec';
 import { PsConnection } from '../../src/wire/ps-connection';
-import { PsClient } from '../../src/client/data-client';
+import { PsClient } from '../../src/client/ps-client';
 
 const DIM = 4;
 const SPEC: TableSpec = { name: 'emb', kind: 'embedding', dim: DIM, optimizer: { kind: 'sgd', lr: 0.1 }, initializer: { kind: 'uniform', scale: 0.1 }, seed: 1 };
@@ -56,8 +56,8 @@ describe('Prometheus /metrics', function () {
       ps = await startPsServer({ port: 0, maxRequestBytes: 1 << 20, logger: silentLogger(), metrics: metrics.registry });
       http = await serveMetrics(metrics.registry, { port: 0 });
       client = new PsClient({ shardMap: planShardMap([{ id: 0, addr: ps.addr }]), logger: silentLogger() });
-      await client.installShardMap();
-      await client.createTable(SPEC);
+      await client.admin.installShardMap();
+      await client.admin.createTable(SPEC);
       conn = new PsConnection({ addr: ps.addr, maxMessageBytes: 1 << 20 });
     });
     afterEach(async () => {
@@ -75,10 +75,10 @@ describe('Prometheus /metrics', function () {
     it('counts pulls, pushes and rows, times them, and reports table sizes with job/role/id labels', async () => {
       const before = await scrape(http);
       expect(value(before, 'tessera_ps_requests_total', { op: 'pull', outcome: 'ok' })).to.equal(0);
-      await client.pull('emb', IDS, DIM);
-      await client.pull('emb', IDS, DIM);
-      await client.push('emb', IDS, new Float32Array(3 * DIM).fill(0.5));
-      await client.flush();
+      await client.data.pull('emb', IDS, DIM);
+      await client.data.pull('emb', IDS, DIM);
+      await client.data.push('emb', IDS, new Float32Array(3 * DIM).fill(0.5));
+      await client.data.flush();
 
       const text = await scrape(http);
       const ps7 = { job: 'metrics-test', role: 'ps', id: 'ps-7' };

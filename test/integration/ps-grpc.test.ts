@@ -4,7 +4,7 @@ import { PsNode } from '../../src/ps/ps-node';
 import { EmbeddingTable } from '../../src/ps/store/embedding-table';
 import type { TableSpec } from '../../src/ps/store/table-store';
 import { dedupIds } from '../../src/sharding/dedup';
-import { PsClient } from '../../src/client/data-client';
+import { PsClient } from '../../src/client/ps-client';
 import { createTestCluster, TestCluster } from '../helpers/ps';
 
 const DIM = 8;
@@ -32,26 +32,26 @@ describe('PS over real gRPC (2 servers on port 0)', function () {
 
   it('pulls and pushes 1M distinct ids exactly like one in-process table', async () => {
     c = await createTestCluster(2, { maxInflightPushes: 2 });
-    await c.client.createTable(SPEC);
+    await c.client.admin.createTable(SPEC);
     const ref = new EmbeddingTable({ ...SPEC });
     const ids = randomIds(1_000_000, 1);
     const n = ids.length >>> 1;
-    const pulled = await c.client.pull('emb', ids, DIM);
+    const pulled = await c.client.data.pull('emb', ids, DIM);
     const expected = new Float32Array(n * DIM);
     ref.pull(ids, expected);
     expect(Buffer.from(bits(pulled).buffer).equals(Buffer.from(bits(expected).buffer))).to.equal(true);
 
     for (let round = 0; round < 3; round++) {
       const grads = new Float32Array(n * DIM).map((_, i) => Math.sin(i * 0.001 + round));
-      await c.client.push('emb', ids, grads);
+      await c.client.data.push('emb', ids, grads);
       ref.push(ids, grads);
     }
-    await c.client.flush();
-    const after = await c.client.pull('emb', ids, DIM);
+    await c.client.data.flush();
+    const after = await c.client.data.pull('emb', ids, DIM);
     ref.pull(ids, expected);
     expect(Buffer.from(bits(after).buffer).equals(Buffer.from(bits(expected).buffer))).to.equal(true);
 
-    const stats = await c.client.stats();
+    const stats = await c.client.admin.stats();
     const rows = stats.map((s) => s.tables[0].rows);
     expect(rows[0] + rows[1]).to.equal(n);
     expect(Math.min(...rows)).to.be.greaterThan(n * 0.45); // buckets spread rows evenly
@@ -59,61 +59,61 @@ describe('PS over real gRPC (2 servers on port 0)', function () {
 
   it('returns duplicate ids in caller order and sums their gradients', async () => {
     c = await createTestCluster(2);
-    await c.client.createTable(SPEC);
+    await c.client.admin.createTable(SPEC);
     const ids = new Uint32Array([5, 0, 9, 1, 5, 0, 5, 0]); // 5, 2^32+9, 5, 5
-    const rows = await c.client.pull('emb', ids, DIM);
+    const rows = await c.client.data.pull('emb', ids, DIM);
     expect(Array.from(rows.subarray(0, DIM))).to.deep.equal(Array.from(rows.subarray(2 * DIM, 3 * DIM)));
     const single = new EmbeddingTable({ ...SPEC });
     const g = new Float32Array(4 * DIM).fill(0.5);
-    await c.client.push('emb', ids, g);
-    await c.client.flush();
+    await c.client.data.push('emb', ids, g);
+    await c.client.data.flush();
     single.push(new Uint32Array([5, 0, 9, 1]), new Float32Array([...new Float32Array(DIM).fill(1.5), ...new Float32Array(DIM).fill(0.5)]));
     const want = new Float32Array(2 * DIM);
     single.pull(new Uint32Array([5, 0, 9, 1]), want);
-    const got = await c.client.pull('emb', new Uint32Array([5, 0, 9, 1]), DIM);
+    const got = await c.client.data.pull('emb', new Uint32Array([5, 0, 9, 1]), DIM);
     for (let i = 0; i < want.length; i++) expect(got[i]).to.be.closeTo(want[i], 1e-6);
   });
 
   it('pulls into a caller-owned buffer, overwriting it whole, with or without duplicate ids', async () => {
     c = await createTestCluster(2);
-    await c.client.createTable(SPEC);
+    await c.client.admin.createTable(SPEC);
     const distinct = randomIds(5_000, 3);
     const n = distinct.length >>> 1;
-    const want = await c.client.pull('emb', distinct, DIM);
+    const want = await c.client.data.pull('emb', distinct, DIM);
     const out = new Float32Array(n * DIM).fill(Number.NaN); // stale contents must not survive
-    const got = await c.client.pull('emb', distinct, DIM, { out });
+    const got = await c.client.data.pull('emb', distinct, DIM, { out });
     expect(got).to.equal(out);
     expect(Buffer.from(bits(got).buffer).equals(Buffer.from(bits(want).buffer))).to.equal(true);
 
     const dups = new Uint32Array([...distinct.subarray(0, 4), ...distinct.subarray(0, 2)]); // ids 0, 1, 0
     const dupOut = new Float32Array(3 * DIM).fill(Number.NaN);
-    await c.client.pull('emb', dups, DIM, { out: dupOut });
+    await c.client.data.pull('emb', dups, DIM, { out: dupOut });
     expect(Array.from(dupOut)).to.deep.equal([...want.subarray(0, 2 * DIM), ...want.subarray(0, DIM)]);
 
     let err: unknown;
-    await c.client.pull('emb', distinct, DIM, { out: new Float32Array(n * DIM - 1) }).catch((e: unknown) => { err = e; });
+    await c.client.data.pull('emb', distinct, DIM, { out: new Float32Array(n * DIM - 1) }).catch((e: unknown) => { err = e; });
     expect(String(err)).to.match(new RegExp(`out: ${n * DIM - 1} values, expected ${n} ids × dim ${DIM}`));
-    expect(Buffer.from(bits(await c.client.pull('emb', distinct, DIM)).buffer).equals(Buffer.from(bits(want).buffer))).to.equal(true);
+    expect(Buffer.from(bits(await c.client.data.pull('emb', distinct, DIM)).buffer).equals(Buffer.from(bits(want).buffer))).to.equal(true);
   });
 
   it('serves dense tables from one owner', async () => {
     c = await createTestCluster(2);
-    await c.client.createTable({ name: 'mlp', kind: 'dense', size: 1000, optimizer: { kind: 'sgd', lr: 0.5 }, initializer: { kind: 'zeros' } });
-    await c.client.pushDense('mlp', new Float32Array(1000).fill(2));
-    await c.client.flush();
-    const v = await c.client.pullDense('mlp');
+    await c.client.admin.createTable({ name: 'mlp', kind: 'dense', size: 1000, optimizer: { kind: 'sgd', lr: 0.5 }, initializer: { kind: 'zeros' } });
+    await c.client.data.pushDense('mlp', new Float32Array(1000).fill(2));
+    await c.client.data.flush();
+    const v = await c.client.data.pullDense('mlp');
     expect(v.length).to.equal(1000);
     expect(v[0]).to.equal(-1);
-    const owners = (await c.client.stats()).filter((s) => s.tables.some((t) => t.name === 'mlp'));
+    const owners = (await c.client.admin.stats()).filter((s) => s.tables.some((t) => t.name === 'mlp'));
     expect(owners).to.have.length(1);
   });
 
   it('moves values in fp16 on the wire within fp16 precision', async () => {
     c = await createTestCluster(2, { encoding: 'f16' });
-    await c.client.createTable(SPEC);
+    await c.client.admin.createTable(SPEC);
     const ref = new EmbeddingTable({ ...SPEC });
     const ids = randomIds(5000, 3);
-    const got = await c.client.pull('emb', ids, DIM);
+    const got = await c.client.data.pull('emb', ids, DIM);
     const want = new Float32Array(got.length);
     ref.pull(ids, want);
     for (let i = 0; i < want.length; i++) expect(got[i]).to.be.closeTo(want[i], Math.abs(want[i]) * 2 ** -10 + 1e-7);
@@ -123,7 +123,7 @@ describe('PS over real gRPC (2 servers on port 0)', function () {
     c = await createTestCluster(1);
     const dead = new PsClient({ shardMap: { ...c.map, ps: [{ id: 0, addr: '127.0.0.1:1' }] }, logger: silentLogger(), retryDeadlineMs: 300, callTimeoutMs: 200 });
     try {
-      const err = await dead.pull('emb', new Uint32Array([1, 0]), DIM).then(() => null, (e) => e);
+      const err = await dead.data.pull('emb', new Uint32Array([1, 0]), DIM).then(() => null, (e) => e);
       expect(err).to.have.property('code').that.is.oneOf(['TESSERA_ERR_UNAVAILABLE', 'TESSERA_ERR_DEADLINE']);
       expect(err.message).to.contain('127.0.0.1:1');
     } finally {

@@ -10,6 +10,7 @@ import { selectBackend } from '../../src/model/backend';
 import { parseJobSpec } from '../../src/spec/job-spec';
 import { buildJob } from '../../src/worker/job';
 import { createTestCluster } from '../helpers/ps';
+import { psParams } from '../../src/worker/ps-params';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -18,7 +19,7 @@ async function trainAuc(yaml: string, train: string, evalFile: string): Promise<
   const spec = parseJobSpec(yaml);
   const c = await createTestCluster(2, { maxInflightPushes: 0 });
   try {
-    const { trainer } = buildJob(spec, c.client, silentLogger());
+    const { trainer } = buildJob(spec, psParams(c.client), silentLogger());
     await trainer.init();
     await trainer.trainEpoch(new RowReader(train, schemaFor('criteo')).batches(spec.training.batchSize));
     return (await trainer.evaluate(new RowReader(evalFile, schemaFor('criteo')).batches(4096))).auc;

@@ -10,6 +10,7 @@ import { selectBackend } from '../../src/model/backend';
 import { loadJobSpec } from '../../src/spec/job-spec';
 import { buildJob } from '../../src/worker/job';
 import { createTestCluster, TestCluster } from '../helpers/ps';
+import { psParams } from '../../src/worker/ps-params';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -27,7 +28,7 @@ describe('DeepFM recovers the planted teacher of tessera gen', function () {
     const g = await generate({ rows: 200_000, seed: 7, vocab: 1_000_000, zipf: 1.1, out: train, evalRows: 20_000, evalOut: evalFile });
     const spec = loadJobSpec(path.join(ROOT, 'examples', 'synthetic-deepfm.yaml'));
     c = await createTestCluster(2, { maxInflightPushes: 0 });
-    const { trainer } = buildJob(spec, c.client, silentLogger());
+    const { trainer } = buildJob(spec, psParams(c.client), silentLogger());
     await trainer.init();
     for (let e = 0; e < 2; e++) await trainer.trainEpoch(new RowReader(train, schemaFor('criteo')).batches(spec.training.batchSize));
     const r = await trainer.evaluate(new RowReader(evalFile, schemaFor('criteo')).batches(4096));

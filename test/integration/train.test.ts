@@ -10,6 +10,7 @@ import type { JobSpec } from '../../src/spec/types';
 import { buildJob } from '../../src/worker/job';
 import { LocalParams } from '../../src/worker/local-params';
 import { createTestCluster, TestCluster } from '../helpers/ps';
+import { psParams } from '../../src/worker/ps-params';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CRITEO = path.resolve(ROOT, '..', 'shared', 'data', 'criteo_dac', 'train_rows_00001-08000.txt');
@@ -25,7 +26,7 @@ function criteoSplit(dir: string): { train: string; evalFile: string } {
 }
 
 async function trainAndEval(c: TestCluster, spec: JobSpec, train: string, evalFile: string, epochs: number) {
-  const { trainer } = buildJob(spec, c.client, silentLogger());
+  const { trainer } = buildJob(spec, psParams(c.client), silentLogger());
   await trainer.init();
   for (let e = 0; e < epochs; e++) await trainer.trainEpoch(new RowReader(train, schemaFor('criteo')).batches(spec.training.batchSize));
   return trainer.evaluate(new RowReader(evalFile, schemaFor('criteo')).batches(4096));

@@ -8,7 +8,7 @@ import { takeCheckpoint } from '../../src/client/take-checkpoint';
 import { verifyCheckpoint } from '../../src/checkpoint/verify';
 import { PsProcess, spawnPs } from '../../src/local/ps-process';
 import { planShardMap } from '../../src/sharding/shard-map';
-import { PsClient } from '../../src/client/data-client';
+import { PsClient } from '../../src/client/ps-client';
 import { idRange, tempRoot, trainRound } from '../helpers/checkpoint';
 import { lastJson, runTessera } from '../helpers/tessera';
 
@@ -30,13 +30,13 @@ describe('tessera checkpoint ls|inspect|verify and a PS killed mid-write (issue 
   it('kill -9 of a PS while it writes a snapshot leaves the previous checkpoint verifying; ls/latest ignore the partial one', async () => {
     ps = await spawnPs();
     client = new PsClient({ shardMap: planShardMap([{ id: 0, addr: ps.addr }]), logger: silentLogger(), maxInflightPushes: 0 });
-    await client.installShardMap();
-    await client.createTable({ name: 'emb', kind: 'embedding', dim: 16, optimizer: { kind: 'adagrad', lr: 0.05 } });
+    await client.admin.installShardMap();
+    await client.admin.createTable({ name: 'emb', kind: 'embedding', dim: 16, optimizer: { kind: 'adagrad', lr: 0.05 } });
     for (let a = 0; a < 300_000; a += 50_000) await trainRound(client, 'emb', idRange(a, 50_000), 16, 0);
     first = newCheckpointId(1);
-    await takeCheckpoint(client, root, { id: first, kind: 'full', job: { step: 42, spec: 'model: {kind: lr}\n' } });
+    await takeCheckpoint(client.checkpoints, root, { id: first, kind: 'full', job: { step: 42, spec: 'model: {kind: lr}\n' } });
     const second = newCheckpointId(2);
-    await client.snapshot(second, root, 'full');
+    await client.checkpoints.snapshot(second, root, 'full');
     await ps.kill(); // SIGKILL right after the cut, while the PS writes
     ps = null;
     expect(fs.existsSync(path.join(root, second, 'manifest.json'))).to.equal(false);

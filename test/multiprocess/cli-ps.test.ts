@@ -3,7 +3,7 @@ import { spawnPs } from '../../src/local/ps-process';
 import { runTessera } from '../helpers/tessera';
 import { silentLogger } from '../../src/common/logger';
 import { planShardMap } from '../../src/sharding/shard-map';
-import { PsClient } from '../../src/client/data-client';
+import { PsClient } from '../../src/client/ps-client';
 
 
 describe('tessera binary (real OS processes)', function () {
@@ -26,14 +26,14 @@ describe('tessera binary (real OS processes)', function () {
     const ps = await Promise.all([0, 1].map((i) => spawnPs({ args: ['--id', `ps-${i}`] })));
     const client = new PsClient({ shardMap: planShardMap(ps.map((p, id) => ({ id, addr: p.addr }))), logger: silentLogger() });
     try {
-      await client.installShardMap();
-      await client.createTable({ name: 't', kind: 'embedding', dim: 4, optimizer: { kind: 'sgd', lr: 1 }, initializer: { kind: 'zeros' } });
+      await client.admin.installShardMap();
+      await client.admin.createTable({ name: 't', kind: 'embedding', dim: 4, optimizer: { kind: 'sgd', lr: 1 }, initializer: { kind: 'zeros' } });
       const ids = new Uint32Array(2000).map((_, i) => (i % 2 === 0 ? i : 0));
-      await client.push('t', ids, new Float32Array(1000 * 4).fill(1));
-      await client.flush();
-      const rows = await client.pull('t', ids, 4);
+      await client.data.push('t', ids, new Float32Array(1000 * 4).fill(1));
+      await client.data.flush();
+      const rows = await client.data.pull('t', ids, 4);
       expect(Array.from(new Set(rows))).to.deep.equal([-1]);
-      const stats = await client.stats();
+      const stats = await client.admin.stats();
       expect(stats.map((s) => s.tables[0].rows).every((r) => r > 300)).to.equal(true);
     } finally {
       client.close();

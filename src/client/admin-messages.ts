@@ -1,0 +1,87 @@
+/**
+ * Request and response of every tessera.v1.PsAdmin RPC (protos/tessera/v1/admin.proto), in the
+ * shape proto-loader gives them (camelCase fields, enums as strings, 64-bit integers as
+ * numbers). The admin and checkpoint clients send and receive exactly these; ExportTable, the one
+ * streaming RPC, is typed by PsConnection.exportTable.
+ */
+import type { CheckpointFileEntry } from '../checkpoint/manifest';
+import type { tableSpecToWire } from '../ps/table-spec-wire';
+
+/** CreateTable: a table spec as it travels on the wire. */
+export interface CreateTableRequest { spec: ReturnType<typeof tableSpecToWire> }
+/** `created` is false when an identical table already existed. */
+export interface CreateTableResponse { created: boolean }
+
+/** DropTable. */
+export interface DropTableRequest { name: string }
+/** `dropped` is false when there was no such table. */
+export interface DropTableResponse { dropped: boolean }
+
+/** SetShardMap: the map's version and the buckets this PS owns (packed little-endian uint32). */
+export interface SetShardMapRequest { version: number; psIndex: number; numBuckets: number; ownedBuckets: Uint8Array }
+/** The version installed before. */
+export interface SetShardMapResponse { previousVersion: number }
+
+/** AssignDense: packed little-endian float32 values, exactly the table's size. */
+export interface AssignDenseRequest { table: string; values: Uint8Array; onlyIfFresh: boolean }
+/** `assigned` is false when `onlyIfFresh` and the table had been written already. */
+export interface AssignDenseResponse { assigned: boolean }
+
+/** Stats. */
+export type StatsRequest = Record<string, never>;
+/** One PS's tables and counters. */
+export interface StatsResponse {
+  tables: { name: string; kind: string; dim: number; rows: number; bytes: number; optimizer: string }[];
+  shardMapVersion: number;
+  pulls: number;
+  pushes: number;
+  rowsPulled: number;
+  rowsPushed: number;
+  rejected: number;
+  rssBytes: number;
+  uptimeS: number;
+}
+
+/** Snapshot: take checkpoint `checkpointId`'s cut; files go to `dir/<checkpointId>/ps-<psId>/`. */
+export interface SnapshotRequest { checkpointId: string; dir: string; kind: 'full' | 'incremental'; baseId: string; psId: number }
+/** Rows resident at the cut and how long the cut took on the PS. */
+export interface SnapshotResponse { cutRows: number; cutMicros: number }
+
+/** SnapshotStatus. */
+export interface SnapshotStatusRequest { checkpointId: string }
+/** Where a snapshot's background write stands; files when DONE, error when FAILED. */
+export interface SnapshotStatusResponse {
+  state: 'WRITING' | 'DONE' | 'FAILED';
+  files: CheckpointFileEntry[];
+  error: string;
+  /** wire-level specs of the tables in the snapshot (as a manifest stores them) */
+  tables: Record<string, unknown>[];
+  numBuckets: number;
+  shardMapVersion: number;
+  copiedSlabs: number;
+}
+
+/** Restore: checkpoint `root/checkpointId` (with its chain) for the buckets this PS owns now. */
+export interface RestoreRequest {
+  root: string;
+  checkpointId: string;
+  /** packed little-endian uint16 bucket numbers */
+  buckets: Uint8Array;
+  numBuckets: number;
+  /** dense tables this PS holds and should load */
+  denseTables: string[];
+}
+/** Rows loaded per table. */
+export interface RestoreResponse { tables: { table: string; rows: number }[] }
+
+/** Every unary PsAdmin RPC by method name: its request and its response. */
+export interface AdminRpcs {
+  CreateTable: { req: CreateTableRequest; res: CreateTableResponse };
+  DropTable: { req: DropTableRequest; res: DropTableResponse };
+  SetShardMap: { req: SetShardMapRequest; res: SetShardMapResponse };
+  AssignDense: { req: AssignDenseRequest; res: AssignDenseResponse };
+  Stats: { req: StatsRequest; res: StatsResponse };
+  Snapshot: { req: SnapshotRequest; res: SnapshotResponse };
+  SnapshotStatus: { req: SnapshotStatusRequest; res: SnapshotStatusResponse };
+  Restore: { req: RestoreRequest; res: RestoreResponse };
+}

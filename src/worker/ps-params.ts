@@ -1,0 +1,24 @@
+/**
+ * ParameterAccess over a PsClient: the training loop's pulls and pushes go to the data client,
+ * table creation and the initial dense weights to the admin client.
+ */
+import type { PsClient } from '../client/ps-client';
+import type { WorkerParams } from './param-access';
+
+/** The worker's view of the PS behind `client`; closing it closes the client. */
+export function psParams(client: PsClient): WorkerParams {
+  const { data, admin } = client;
+  return {
+    createTable: (spec) => admin.createTable(spec),
+    assignDense: (table, values, onlyIfFresh) => admin.assignDense(table, values, onlyIfFresh),
+    pull: (table, ids, dim, opts) => data.pull(table, ids, dim, opts),
+    push: (table, ids, grads) => data.push(table, ids, grads),
+    pushStep: (sparse, dense) => data.pushStep(sparse, dense),
+    pullDense: (table) => data.pullDense(table),
+    pushDense: (table, grads) => data.pushDense(table, grads),
+    flush: () => data.flush(),
+    close: () => client.close(),
+    get inflightPushes() { return data.inflightPushes; },
+    get pushThrottles() { return data.pushThrottles; },
+  };
+}
