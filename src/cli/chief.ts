@@ -12,7 +12,6 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { EtcdJobStore } from '../control/etcd-job-store';
 import type { JobResult } from '../control/job-types';
-import { EtcdMembership } from '../membership/etcd-membership';
 import { LeaderElection } from '../membership/leader';
 import { ShardMapStore } from '../membership/shard-map-store';
 import { ChiefMetrics } from '../chief/chief-metrics';
@@ -72,8 +71,7 @@ export async function runChief(argv: string[]): Promise<number> {
   const initRef = o['init-from'] ? await resolveCheckpointRef(o['init-from'], checkpointDir) : undefined;
   const resumeManifest = resumeRef ? await readManifest(path.join(resumeRef.root, resumeRef.id)) : undefined;
   const rt = await startRoleRuntime('chief', args, process.env.TESSERA_CHIEF_ID);
-  const { logger, etcd, job } = rt;
-  const membership = new EtcdMembership({ client: etcd, job, logger, leaseTtlS: rt.leaseTtlS });
+  const { logger, etcd, job, membership } = rt;
   const election = new LeaderElection({ client: etcd, job, logger, ttlS: rt.leaseTtlS });
   const metrics = new ChiefMetrics(rt.metrics.registry);
   let chief: Chief | null = null;
@@ -158,7 +156,6 @@ export async function runChief(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await election.resign().catch(() => undefined);
-    await membership.close().catch(() => undefined);
     await rt.close();
   }
 }

@@ -1,17 +1,16 @@
 /**
- * `tessera ps`: a standalone parameter server. Membership through etcd arrives with the
- * control-plane work; until then a PS is addressed directly by host:port.
+ * `tessera ps`: one parameter server serving Pull/Push, admin and gRPC health on one port. On its
+ * own it is addressed by host:port; with `--etcd URL --job NAME` it also registers under
+ * members/ps/<id>, and fences itself (refuses pushes) while that lease is lost.
  */
 import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import { registerPs, PsRegistration } from '../ps/ps-registration';
-import { createLogger } from '../common/logger';
+import type { Logger } from '../common/logger';
 import { loadPsConfig } from '../ps/config';
 import { startPsServer } from '../ps/ps-server';
 import { PsNode } from '../ps/ps-node';
 import { LmdbRowTier } from '../ps/tier/lmdb-row-tier';
-import { createMetrics } from '../metrics/registry';
-import { serveMetrics } from '../metrics/http';
+import { ClusterLink, startRuntime } from '../runtime/role-runtime';
 
 /** Options of `tessera ps`; exported so deploy checks parse manifest args with the real parser. */
 export const PS_OPTIONS: Record<string, OptionSpec> = {
@@ -39,43 +38,47 @@ export async function runPs(argv: string[]): Promise<number> {
   const config = loadPsConfig(process.env, {
     port: o.port, host: o.host, id: o.id, maxRequestBytes: o['max-request-bytes'], logLevel: o['log-level'], tierDir: o['tier-dir'],
   });
-  const logger = createLogger({ level: config.logLevel, base: { role: 'ps', nodeId: config.id } });
-  const etcd = o.etcd ?? process.env.TESSERA_ETCD;
+  const etcdUrl = o.etcd ?? process.env.TESSERA_ETCD;
   const job = o.job ?? process.env.TESSERA_JOB;
-  if (etcd && !job) throw new TesseraError(ERROR_CODES.CONFIG, '--etcd needs --job NAME (the job this PS serves)');
-  const metricsPort = intOption(args, 'metrics-port', 0);
-  const metrics = createMetrics({ job: job ?? 'standalone', role: 'ps', id: config.id }, { processMetrics: true });
+  if (etcdUrl && !job) throw new TesseraError(ERROR_CODES.CONFIG, '--etcd needs --job NAME (the job this PS serves)');
+  const rt = await startRuntime({
+    role: 'ps', id: config.id, logLevel: config.logLevel, host: config.host, metricsPort: intOption(args, 'metrics-port', 0),
+    cluster: etcdUrl && job ? { job, etcdUrl, leaseTtlS: intOption(args, 'lease-ttl', 1) } : undefined,
+  });
+  const { logger } = rt;
   // Opened lazily by the first table that spills, so a bad directory fails CreateTable, not the PS.
   const tier = config.tierDir ? new LmdbRowTier({ dir: config.tierDir }) : undefined;
   const node = new PsNode({ config: { maxRequestBytes: config.maxRequestBytes }, logger, tier });
-  const server = await startPsServer({ host: config.host, port: config.port, maxRequestBytes: config.maxRequestBytes, logger, metrics: metrics.registry, node });
-  const metricsHttp = await serveMetrics(metrics.registry, { host: config.host, port: metricsPort })
-    .catch(async (err: unknown) => { await server.stop(); throw err; });
-  // Logged, not printed: stdout carries only the "ps listening" line parents wait for.
-  logger.info({ metricsUrl: metricsHttp.url }, 'metrics listening');
-  let registration: PsRegistration | null = null;
-  if (etcd && job) {
-    try {
-      registration = await registerPs({
-        etcd, job, id: config.id, addr: o.advertise ?? server.addr, leaseTtlS: intOption(args, 'lease-ttl', 1), node: server.node, logger,
-        onFailed: (err) => { logger.error({ err: err.message }, 'lost the ps id to another process; exiting'); process.kill(process.pid, 'SIGTERM'); },
-      });
-    } catch (err) {
-      await metricsHttp.close();
-      await server.stop();
-      throw err;
-    }
+  const server = await startPsServer({ host: config.host, port: config.port, maxRequestBytes: config.maxRequestBytes, logger, metrics: rt.metrics.registry, node })
+    .catch(async (err: unknown) => { await rt.close(); throw err; });
+  const stop = async () => {
+    await rt.close();
+    await server.stop();
+    await tier?.close();
+  };
+  if (rt.cluster) {
+    await register(rt.cluster, config.id, o.advertise ?? server.addr, node, logger).catch(async (err: unknown) => { await stop(); throw err; });
   }
   // One stdout line a parent process (tests, tessera local, the demo) can wait for.
   process.stdout.write(`ps listening ${server.addr}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      const reg = registration ?? { close: async () => undefined };
-      reg.close().catch(() => undefined).then(() => metricsHttp.close()).then(() => server.stop()).then(() => tier?.close()).then(resolve, resolve);
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  const signal = await rt.stopping;
+  logger.info({ signal }, 'shutting down');
+  await stop().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'error while shutting down'));
   return 0;
+}
+
+/**
+ * Registers members/ps/<id> at `addr` and wires the lease to fencing: while the lease is lost the
+ * node refuses pushes, and a re-registration lifts that. The data plane only learns "fenced" or
+ * "not fenced"; etcd stays here. Rejects on a duplicate id.
+ */
+async function register(cluster: ClusterLink, id: string, addr: string, node: PsNode, logger: Logger): Promise<void> {
+  const reg = await cluster.membership.register('ps', id, addr);
+  reg.on('lost', (ev) => node.setFenced(`etcd lease of incarnation ${ev.incarnation} lost: ${ev.error.message}`));
+  reg.on('reregistered', () => node.setFenced(null));
+  reg.on('failed', (err) => {
+    logger.error({ err: err.message }, 'lost the ps id to another process; exiting');
+    process.kill(process.pid, 'SIGTERM');
+  });
+  logger.info({ job: cluster.job, id, addr, incarnation: reg.incarnation }, 'registered in etcd');
 }

@@ -8,7 +8,6 @@ import { ROLE_OPTIONS, startRoleRuntime } from '../runtime/role-runtime';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { resolveJobSpec } from '../spec/job-spec-source';
 import { EtcdJobStore } from '../control/etcd-job-store';
-import { EtcdMembership } from '../membership/etcd-membership';
 import { ShardMapStore } from '../membership/shard-map-store';
 import { WorkerMetrics } from '../worker/worker-metrics';
 import { selectBackend, tfThreads } from '../model/backend';
@@ -40,8 +39,7 @@ export async function runWorker(argv: string[]): Promise<number> {
   if (args.positional.length > 0) throw new TesseraError(ERROR_CODES.CONFIG, `unexpected argument "${args.positional[0]}" (see --help)`);
   const o = args.options as Record<string, string | undefined>;
   const rt = await startRoleRuntime('worker', args, defaultWorkerId());
-  const { logger, etcd, job } = rt;
-  const membership = new EtcdMembership({ client: etcd, job, logger, leaseTtlS: rt.leaseTtlS });
+  const { logger, etcd, job, membership } = rt;
   let role: WorkerRole | null = null;
   let stopSignal: string | null = null;
   void rt.stopping.then((signal) => {
@@ -77,7 +75,6 @@ export async function runWorker(argv: string[]): Promise<number> {
     logger.info({ outcome }, outcome === 'done' ? 'job done; exiting' : 'stopped');
     return 0;
   } finally {
-    await membership.close().catch(() => undefined);
     await rt.close();
   }
 }

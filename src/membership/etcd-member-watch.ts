@@ -6,7 +6,8 @@
 import type { IKeyValue, Namespace, Watcher } from 'etcd3';
 import type { Logger } from '../common/logger';
 import { callOptions, keyOf, nextRevision } from './etcd-common';
-import { memberPrefix, parseMemberKey, Role } from './keys';
+import type { Role } from '../common/roles';
+import { memberPrefix, parseMemberKey } from './keys';
 import { EventGate, Member, MemberWatch, MembershipEvent, parseMemberValue, sortMembers } from './membership';
 
 /** Decodes one member kv; logs and returns undefined for a key or value that is not a member. */

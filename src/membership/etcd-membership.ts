@@ -8,7 +8,8 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { watchMembers, readMembers } from './etcd-member-watch';
 import { EtcdRegistration } from './etcd-registration';
-import { jobPrefix, Role, validateMemberId, validateRole } from './keys';
+import type { Role } from '../common/roles';
+import { jobPrefix, validateMemberId, validateRole } from './keys';
 import { Member, MemberWatch, Membership, MembershipEvent, Registration } from './membership';
 
 /**

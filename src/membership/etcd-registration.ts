@@ -8,7 +8,8 @@ import type { Lease, Namespace } from 'etcd3';
 import { BackoffOptions, backoffDelay } from '../common/backoff';
 import type { Logger } from '../common/logger';
 import { callOptions } from './etcd-common';
-import { memberKey, Role } from './keys';
+import type { Role } from '../common/roles';
+import { memberKey } from './keys';
 import {
   DuplicateMemberError, Listeners, MemberValue, newMemberValue, parseMemberValue, Registration, RegistrationEvents,
 } from './membership';

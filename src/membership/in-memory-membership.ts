@@ -6,7 +6,8 @@
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { Logger, silentLogger } from '../common/logger';
-import { memberKey, Role, validateMemberId, validateRole } from './keys';
+import type { Role } from '../common/roles';
+import { memberKey, validateMemberId, validateRole } from './keys';
 import {
   DuplicateMemberError, EventGate, Listeners, Member, MemberWatch, Membership, MembershipEvent, newMemberValue, Registration,
   RegistrationEvents, sortMembers,

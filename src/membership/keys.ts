@@ -9,16 +9,13 @@
  * ```
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import { JOB_NAME_PATTERN } from '../spec/validate';
+import { ROLES, Role } from '../common/roles';
+
+/** Job names appear in etcd keys (`/tessera/<name>/`), metric labels and directory names. */
+export const JOB_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 
 /** Root of every Tessera key. */
 export const KEY_ROOT = '/tessera/';
-
-/** The fixed role vocabulary (STYLE P12). */
-export const ROLES = ['ps', 'worker', 'chief'] as const;
-
-/** A process role. */
-export type Role = (typeof ROLES)[number];
 
 /** Relative keys and prefixes under the job prefix. */
 export const KEYS = {

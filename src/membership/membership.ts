@@ -6,9 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import type { Role } from './keys';
-
-export type { Role } from './keys';
+import type { Role } from '../common/roles';
 
 /** What a member key holds (the JSON value of `members/<role>/<id>`). */
 export interface MemberValue {

@@ -4,14 +4,12 @@
  * series colliding. Every series carries the `job`, `role` and `id` labels of its owner.
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
-
-/** Role vocabulary (STYLE P12). */
-export type MetricsRole = 'ps' | 'worker' | 'chief';
+import type { Role } from '../common/roles';
 
 /** Labels added to every series of a registry. */
 export interface MetricsLabels {
   job: string;
-  role: MetricsRole;
+  role: Role;
   id: string;
 }
 

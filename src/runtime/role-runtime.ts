@@ -1,21 +1,34 @@
 /**
- * What every cluster role process (chief, worker) sets up around its work: the etcd client, a
- * JSON logger, a gRPC health server (Kubernetes probes), Prometheus /metrics, and a promise that
- * resolves on SIGINT/SIGTERM. Closing it stops all of them; close the role's registrations first.
+ * What every role process (ps, chief, worker) sets up around its work, the same way for each:
+ * the JSON logger, a Prometheus registry served at /metrics, a promise that resolves on SIGINT or
+ * SIGTERM, and, once the process joins a job, the etcd client and its membership (leases). Roles
+ * that serve no gRPC of their own (chief, worker) also get a gRPC health server for Kubernetes
+ * probes; the PS answers health checks on its own port. Closing the runtime revokes the
+ * membership leases first, then stops the servers and closes the etcd client.
+ *
+ * ```ts
+ * const rt = await startRuntime({ role: 'ps', id: 'ps-0', logLevel: 'info', host: '0.0.0.0', metricsPort: 0,
+ *   cluster: { job: 'ctr', etcdUrl: 'http://127.0.0.1:2379', leaseTtlS: 5 } });
+ * const reg = await rt.cluster?.membership.register('ps', rt.id, addr);
+ * await rt.stopping;
+ * await rt.close();
+ * ```
  */
-import { createEtcdClient } from './etcd-client';
 import { hostname } from 'node:os';
 import type { Etcd3 } from 'etcd3';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { createLogger, Logger } from '../common/logger';
+import type { Role } from '../common/roles';
+import { EtcdMembership } from '../membership/etcd-membership';
 import { validateJobName, validateMemberId } from '../membership/keys';
 import { serveMetrics } from '../metrics/http';
-import { createMetrics, Metrics, MetricsRole } from '../metrics/registry';
-import { startHealthServer, HealthServer } from './health-server';
+import { createMetrics, Metrics } from '../metrics/registry';
 import type { OptionSpec, ParsedArgs } from './args';
 import { intOption } from './args';
+import { createEtcdClient } from './etcd-client';
+import { startHealthServer, HealthServer } from './health-server';
 
-/** Options every role command takes. */
+/** Options the chief and worker commands take (the PS has its own, in cli/ps.ts). */
 export const ROLE_OPTIONS: Record<string, OptionSpec> = {
   etcd: { type: 'string', describe: 'etcd endpoints, comma-separated http://host:port [TESSERA_ETCD]' },
   job: { type: 'string', describe: 'job name in etcd [TESSERA_JOB]' },
@@ -27,22 +40,95 @@ export const ROLE_OPTIONS: Record<string, OptionSpec> = {
   advertise: { type: 'string', describe: 'host:port registered in etcd (default: the bound address; with --host 0.0.0.0, $POD_IP or the hostname)' },
 };
 
-export interface RoleRuntime {
+/** How to start a role process's runtime. */
+export interface RuntimeOptions {
+  role: Role;
+  id: string;
+  logLevel: string;
+  /** address the metrics (and health) servers bind */
+  host: string;
+  /** /metrics port; 0 picks a free one */
+  metricsPort: number;
+  /** the job to join in etcd; absent: a process on its own (a PS addressed by host:port) */
+  cluster?: { job: string; etcdUrl: string; leaseTtlS: number };
+  /** start a gRPC health server on this port (roles with no gRPC server of their own) */
+  healthPort?: number;
+}
+
+/** A process's link to its job in etcd. */
+export interface ClusterLink {
   readonly job: string;
-  readonly id: string;
   readonly etcd: Etcd3;
+  /** Registrations made here are revoked by the runtime's close(). */
+  readonly membership: EtcdMembership;
+  readonly leaseTtlS: number;
+}
+
+/** The process-level services of one role process. */
+export interface Runtime {
+  readonly role: Role;
+  readonly id: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** The standalone health server, when `healthPort` was given. */
+  readonly health: HealthServer | null;
+  /** The job in etcd, when `cluster` was given. */
+  readonly cluster: ClusterLink | null;
+  /** Resolves with the signal name on SIGINT or SIGTERM. */
+  readonly stopping: Promise<string>;
+  /** Revokes the membership's leases, stops the metrics and health servers, closes etcd. */
+  close(): Promise<void>;
+}
+
+/** Starts a role process's logger, metrics, health server and etcd membership. */
+export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
+  const { role, id, cluster } = opts;
+  const logger = createLogger({ level: opts.logLevel, base: { role, nodeId: id, ...(cluster ? { job: cluster.job } : {}) } });
+  const metrics = createMetrics({ job: cluster?.job ?? 'standalone', role, id }, { processMetrics: true });
+  const health = opts.healthPort === undefined ? null : await startHealthServer({ host: opts.host, port: opts.healthPort });
+  const metricsHttp = await serveMetrics(metrics.registry, { host: opts.host, port: opts.metricsPort })
+    .catch(async (err: unknown) => { await health?.stop(); throw err; });
+  // Logged, not printed: a role's stdout carries only the lines its parent process waits for.
+  logger.info({ metricsUrl: metricsHttp.url, ...(health ? { healthAddr: health.addr } : {}) }, 'metrics and health listening');
+  const link = cluster ? joinCluster(cluster, logger) : null;
+  const stopping = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  return {
+    role, id, logger, metrics, health, cluster: link, stopping,
+    close: async () => {
+      // Leases first: etcd3's close() alone would leave their keepalives running.
+      await link?.membership.close().catch(() => undefined);
+      await Promise.allSettled([metricsHttp.close(), health?.stop()]);
+      link?.etcd.close();
+    },
+  };
+}
+
+function joinCluster(c: { job: string; etcdUrl: string; leaseTtlS: number }, logger: Logger): ClusterLink {
+  const etcd = createEtcdClient(c.etcdUrl);
+  try {
+    return { job: c.job, etcd, leaseTtlS: c.leaseTtlS, membership: new EtcdMembership({ client: etcd, job: c.job, logger, leaseTtlS: c.leaseTtlS }) };
+  } catch (err) {
+    etcd.close();
+    throw err;
+  }
+}
+
+/** The runtime of a chief or worker: always in a job, with a health server and an advertised address. */
+export interface RoleRuntime extends Runtime {
+  readonly job: string;
+  readonly etcd: Etcd3;
+  readonly membership: EtcdMembership;
   readonly health: HealthServer;
   /** The address registered in etcd for this process (its health port). */
   readonly advertise: string;
   readonly leaseTtlS: number;
-  /** Resolves with the signal name on SIGINT or SIGTERM. */
-  readonly stopping: Promise<string>;
-  close(): Promise<void>;
 }
 
-export async function startRoleRuntime(role: MetricsRole, args: ParsedArgs, defaultId: string | undefined): Promise<RoleRuntime> {
+/** Starts a chief's or worker's runtime from ROLE_OPTIONS (flags, then TESSERA_* variables). */
+export async function startRoleRuntime(role: Role, args: ParsedArgs, defaultId: string | undefined): Promise<RoleRuntime> {
   const o = args.options as Record<string, string | undefined>;
   const etcdUrl = o.etcd ?? process.env.TESSERA_ETCD;
   const job = o.job ?? process.env.TESSERA_JOB;
@@ -50,24 +136,13 @@ export async function startRoleRuntime(role: MetricsRole, args: ParsedArgs, defa
   validateJobName(job);
   const id = validateMemberId(o.id ?? defaultId ?? `${role}-${hostname()}-${process.pid}`, 'id');
   const leaseTtlS = intOption(args, 'lease-ttl', 1);
-  const logger = createLogger({ level: o['log-level'] ?? process.env.TESSERA_LOG_LEVEL ?? 'info', base: { role, nodeId: id, job } });
-  const metrics = createMetrics({ job, role, id }, { processMetrics: true });
-  const health = await startHealthServer({ host: o.host, port: intOption(args, 'port', 0) });
-  const metricsHttp = await serveMetrics(metrics.registry, { host: o.host, port: intOption(args, 'metrics-port', 0) })
-    .catch(async (err: unknown) => { await health.stop(); throw err; });
-  logger.info({ metricsUrl: metricsHttp.url, healthAddr: health.addr }, 'metrics and health listening');
-  const etcd = createEtcdClient(etcdUrl);
+  const rt = await startRuntime({
+    role, id, logLevel: o['log-level'] ?? process.env.TESSERA_LOG_LEVEL ?? 'info', host: o.host ?? '127.0.0.1',
+    metricsPort: intOption(args, 'metrics-port', 0), healthPort: intOption(args, 'port', 0), cluster: { job, etcdUrl, leaseTtlS },
+  });
+  const health = rt.health!;
+  const link = rt.cluster!;
   const port = health.addr.slice(health.addr.lastIndexOf(':') + 1);
   const advertise = o.advertise ?? (o.host === '0.0.0.0' ? `${process.env.POD_IP ?? hostname()}:${port}` : health.addr);
-  const stopping = new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
-  return {
-    job, id, etcd, logger, metrics, health, advertise, leaseTtlS, stopping,
-    close: async () => {
-      await Promise.allSettled([metricsHttp.close(), health.stop()]);
-      etcd.close();
-    },
-  };
+  return { ...rt, health, job, etcd: link.etcd, membership: link.membership, leaseTtlS, advertise };
 }

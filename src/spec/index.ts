@@ -9,7 +9,7 @@ export { FeatureTransformer, bucketIndex } from './transform';
 export type { RawRow, TransformedBatch } from './transform';
 export { FORMAT_SCHEMAS, CRITEO_SCHEMA, AVAZU_SCHEMA } from './formats';
 export type { FeatureSchema } from './formats';
-export { JOB_NAME_PATTERN } from './validate';
+export { JOB_NAME_PATTERN } from '../membership/keys';
 export {
   DATA_FORMATS, MODEL_KINDS, NUMERIC_TRANSFORMS, MISSING_CATEGORICAL_POLICIES, MODEL_TRAITS,
   JOB_SPEC_DEFAULTS, JOB_SPEC_LIMITS,

@@ -9,7 +9,7 @@ import { Signal } from '../common/signal';
 import { SpecStore } from '../membership/spec-store';
 import { jobSpecToYaml, loadJobSpec, parseJobSpec, specFingerprint } from './job-spec';
 import type { JobSpec } from './types';
-import { overrideSpec } from '../worker/job';
+import { overrideSpec } from './overrides';
 
 export interface SpecSourceOptions {
   client: Namespace;

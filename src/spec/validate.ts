@@ -4,6 +4,7 @@
  * validate-features.ts. Sections are checked in dependency order (training's seed is the tables'
  * default seed; data's format fixes the column names), and the first failure is thrown.
  */
+import { JOB_NAME_PATTERN } from '../membership/keys';
 import { FORMAT_SCHEMAS } from './formats';
 import { specOptimizer } from './ps-config';
 import { at, fail, list, mapping, num, oneOf, str } from './spec-error';
@@ -12,9 +13,6 @@ import {
   ModelSpec, TrainingSpec,
 } from './types';
 import { validateFeatures } from './validate-features';
-
-/** Job names appear in etcd keys (`/tessera/<name>/`), metric labels and directory names. */
-export const JOB_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 
 const TOP_KEYS = ['name', 'data', 'features', 'model', 'training'];
 const DATA_KEYS = ['format', 'train', 'eval', 'max_error_rate'];
