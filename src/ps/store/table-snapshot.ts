@@ -15,7 +15,6 @@
 import { bucketOf } from '../../sharding/buckets';
 import type { RowStorage, SlabView, WeightFormat } from './row-storage';
 import type { SlotMeta, SlotMetaSlab } from './slot-meta';
-import type { TierCut } from './tier-snapshot';
 
 const PENDING = 1;
 const COPIED = 2;
@@ -33,6 +32,12 @@ export interface SnapshotBatch {
   weights: Float32Array | Uint16Array;
   /** `rows × stateWidth` float32 optimizer state */
   state: Float32Array;
+}
+
+/** A reader of more rows at the cut, read after the slabs (the disk tier's TierCut). */
+export interface SnapshotBatchSource {
+  /** The next batch; null when done. */
+  next(): SnapshotBatch | null;
 }
 
 /** What the table hands the snapshot at the cut. */
@@ -55,7 +60,7 @@ export interface TableSnapshotInit {
   /** ids (lo, hi pairs) evicted since the base (incremental snapshots) */
   tombstones: Uint32Array;
   /** the table's spilled rows at the cut (tier-snapshot.ts), read after the slabs; absent: none */
-  tier?: TierCut;
+  tier?: SnapshotBatchSource;
 }
 
 /** Copy-on-write reader of one table's rows at a cut. */

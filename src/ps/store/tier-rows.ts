@@ -4,20 +4,17 @@
  * reload-latency histogram. The table owns the ordering (embedding-table.ts): a row leaves RAM
  * only as an unpinned eviction victim, and comes back inside the request that needs it.
  *
- * Record (little-endian, as the slabs): `[stamp u32 | gen u32 | state f32 × stateWidth |
- * weights × dim]`, weights as float32 or as fp16 bits for `f16` tables. `stamp` is the row's
- * checkpoint change stamp (slot-meta.ts), so an incremental checkpoint still sees whether it
- * changed; `gen` is the table's snapshot generation at the spill (tier-snapshot.ts).
+ * The record format is in tier-record.ts.
  */
 import { halfDecodeTable } from '../../wire/f16';
 import type { RowStorage } from './row-storage';
 import { TIER_KEY_BYTES, TableTier, writeTierKey } from './row-tier';
 import type { SlotMeta } from './slot-meta';
+import { recordLayout, TierRecord, TierRecordLayout } from './tier-record';
 import type { TierCut } from './tier-snapshot';
 
 /** Reload latency buckets, seconds: a reload is a B-tree lookup in a memory map plus a copy. */
 export const TIER_RELOAD_BUCKETS_S = [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2];
-const HEADER_BYTES = 8;
 
 /** Disk-tier counters of one table. */
 export interface TierCounters {
@@ -31,45 +28,6 @@ export interface TierCounters {
   rows: number;
   /** reload latency: counts per `TIER_RELOAD_BUCKETS_S` bucket (not cumulative) plus +Inf, sum in seconds */
   reload: { counts: number[]; sum: number };
-}
-
-/** Byte layout of one record. */
-export interface TierRecordLayout {
-  readonly dim: number;
-  readonly stateWidth: number;
-  readonly f16: boolean;
-  readonly bytes: number;
-}
-
-/** The layout of a table's records. */
-export function recordLayout(dim: number, stateWidth: number, f16: boolean): TierRecordLayout {
-  return { dim, stateWidth, f16, bytes: HEADER_BYTES + 4 * stateWidth + (f16 ? 2 : 4) * dim };
-}
-
-/** Typed views over one record's bytes (copied to an aligned buffer). */
-export class TierRecord {
-  readonly bytes: Uint8Array;
-  readonly header: Uint32Array;
-  readonly state: Float32Array;
-  readonly weights: Float32Array | Uint16Array;
-
-  constructor(readonly layout: TierRecordLayout) {
-    const buf = new ArrayBuffer(Math.ceil(layout.bytes / 4) * 4);
-    this.bytes = new Uint8Array(buf, 0, layout.bytes);
-    this.header = new Uint32Array(buf, 0, 2);
-    this.state = new Float32Array(buf, HEADER_BYTES, layout.stateWidth);
-    const wOff = HEADER_BYTES + 4 * layout.stateWidth;
-    this.weights = layout.f16 ? new Uint16Array(buf, wOff, layout.dim) : new Float32Array(buf, wOff, layout.dim);
-  }
-
-  /** Copies `src` (one record as stored) into this record's aligned bytes. */
-  load(src: Uint8Array): this {
-    this.bytes.set(src.subarray(0, this.layout.bytes));
-    return this;
-  }
-
-  get stamp(): number { return this.header[0]; }
-  get gen(): number { return this.header[1]; }
 }
 
 /** Spills and reloads the rows of one table. */

@@ -15,7 +15,7 @@
 import { bucketOf } from '../../sharding/buckets';
 import { readTierKey, TableTier } from './row-tier';
 import type { SnapshotBatch } from './table-snapshot';
-import { TierRecord, TierRecordLayout } from './tier-rows';
+import { TierRecord, TierRecordLayout } from './tier-record';
 
 /** What the reader emits: the snapshot's table, filter and batch size. */
 export interface TierCutInit {
