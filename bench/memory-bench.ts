@@ -27,7 +27,7 @@ import { LmdbRowTier } from '../src/ps/tier/lmdb-row-tier';
 import { silentLogger } from '../src/common/logger';
 import { BILLION, ZipfIdStream } from '../src/gen/zipf-id-stream';
 import { PsNode } from '../src/ps/ps-node';
-import { EmbeddingTable, EmbeddingTableOptions } from '../src/ps/store';
+import { EmbeddingTable, EmbeddingTableOptions } from '../src/ps/store/embedding-table';
 import { TIER_RELOAD_BUCKETS_S } from '../src/ps/store/tier-rows';
 import { Encoding } from '../src/wire/data-plane-codec';
 import { fmix32 } from '../src/common/fmix32';

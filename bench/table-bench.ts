@@ -11,7 +11,7 @@
  * `out.set(src.subarray(..))` and by an element loop; the faster of the two is reported.
  * With --json the last stdout line is one JSON object.
  */
-import { EmbeddingTable } from '../src/ps/store';
+import { EmbeddingTable } from '../src/ps/store/embedding-table';
 import { fmix32 } from '../src/common/fmix32';
 import { argNum } from './bench-args';
 

@@ -3,7 +3,9 @@
  * Inputs as in optimizers.test.ts: w0 = [0.5, -0.25], g1 = [0.2, -0.4], g2 = [1.0, 0.5], g3 = [-0.3, 0].
  */
 import { expect } from 'chai';
-import { AdamOptimizer, createOptimizer, Optimizer } from '../../../src/ps/optimizers';
+import { AdamOptimizer } from '../../../src/ps/optimizers/adam';
+import { createOptimizer } from '../../../src/ps/optimizers/registry';
+import { Optimizer } from '../../../src/ps/optimizers/optimizer';
 
 const G = [[0.2, -0.4], [1.0, 0.5], [-0.3, 0]];
 const TOL = 1e-6;

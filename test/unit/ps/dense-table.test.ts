@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { AdamOptimizer } from '../../../src/ps/optimizers';
-import { DenseTable, initRow } from '../../../src/ps/store';
+import { AdamOptimizer } from '../../../src/ps/optimizers/adam';
+import { DenseTable } from '../../../src/ps/store/dense-table';
+import { initRow } from '../../../src/ps/store/initializers';
 
 describe('DenseTable', () => {
   it('initialises as the row of id 0 and pulls a copy', () => {

@@ -5,7 +5,8 @@
  * well under 30 s on a 2-core machine.
  */
 import { expect } from 'chai';
-import { EmbeddingTable, InitializerConfig, initRow } from '../../../src/ps/store';
+import { EmbeddingTable } from '../../../src/ps/store/embedding-table';
+import { InitializerConfig, initRow } from '../../../src/ps/store/initializers';
 import { fmix32 } from '../../../src/common/fmix32';
 import { halfDecodeTable, toHalfBits } from '../../../src/wire/f16';
 

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { idsFrom } from '../../../src/wire/key-block';
-import { AdamOptimizer } from '../../../src/ps/optimizers';
-import { EmbeddingTable, EmbeddingTableOptions, initRow } from '../../../src/ps/store';
+import { AdamOptimizer } from '../../../src/ps/optimizers/adam';
+import { EmbeddingTable, EmbeddingTableOptions } from '../../../src/ps/store/embedding-table';
+import { initRow } from '../../../src/ps/store/initializers';
 
 const DIM = 4;
 

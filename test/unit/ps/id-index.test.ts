@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import {
-  capacityFor, hashId, IdIndex, IdIndexBase, ID_INDEX_MAX_CAPACITY, ID_INDEX_MAX_LOAD, nextCapacity, RowIds, TaggedIdIndex,
-} from '../../../src/ps/store';
+import { capacityFor, hashId, IdIndex, IdIndexBase, ID_INDEX_MAX_CAPACITY, ID_INDEX_MAX_LOAD, nextCapacity } from '../../../src/ps/store/id-index';
+import { RowIds, TaggedIdIndex } from '../../../src/ps/store/tagged-id-index';
 
 /** xorshift32: a tiny deterministic generator for test ids. */
 function rng(seed: number): () => number {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { InitializerConfig, initRow, validateInitializer } from '../../../src/ps/store';
+import { InitializerConfig, initRow, validateInitializer } from '../../../src/ps/store/initializers';
 
 function bits(a: Float32Array): number[] {
   return Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));

@@ -4,7 +4,8 @@
  * The implementation stores float32, so comparisons use closeTo(…, 1e-6).
  */
 import { expect } from 'chai';
-import { createOptimizer, Optimizer } from '../../../src/ps/optimizers';
+import { createOptimizer } from '../../../src/ps/optimizers/registry';
+import { Optimizer } from '../../../src/ps/optimizers/optimizer';
 
 const G = [[0.2, -0.4], [1.0, 0.5], [-0.3, 0]];
 const TOL = 1e-6;

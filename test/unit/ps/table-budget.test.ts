@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { planCapacity } from '../../../src/cli/plan';
-import { EmbeddingTable } from '../../../src/ps/store';
+import { EmbeddingTable } from '../../../src/ps/store/embedding-table';
 import { bytesForRows, indexCapacityFor, indexSlotBytesFor, rowsForBytes } from '../../../src/ps/store/table-budget';
 import { SLOT_META_BYTES_PER_ROW } from '../../../src/ps/store/slot-meta';
 

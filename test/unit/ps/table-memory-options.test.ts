@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { ERROR_CODES, TesseraError } from '../../../src/common/errors';
-import { EmbeddingTable, EmbeddingTableOptions, IdIndexBase, initRow } from '../../../src/ps/store';
+import { EmbeddingTable, EmbeddingTableOptions } from '../../../src/ps/store/embedding-table';
+import { IdIndexBase } from '../../../src/ps/store/id-index';
+import { initRow } from '../../../src/ps/store/initializers';
 
 const SLAB_ROWS = 64;
 import { toHalfBits } from '../../../src/wire/f16';

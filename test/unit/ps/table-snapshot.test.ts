@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { EmbeddingTable, EmbeddingTableOptions } from '../../../src/ps/store';
+import { EmbeddingTable, EmbeddingTableOptions } from '../../../src/ps/store/embedding-table';
 import type { SnapshotBatch } from '../../../src/ps/store/table-snapshot';
 import { bucketOf } from '../../../src/sharding/buckets';
 

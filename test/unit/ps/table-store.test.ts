@@ -1,5 +1,8 @@
 import { expect } from 'chai';
-import { DenseTable, EmbeddingTable, TableSpec, TableStore } from '../../../src/ps/store';
+import { DenseTable } from '../../../src/ps/store/dense-table';
+import { EmbeddingTable } from '../../../src/ps/store/embedding-table';
+import { TableSpec } from '../../../src/ps/store/table-spec';
+import { TableStore } from '../../../src/ps/store/table-store';
 import { idsFrom } from '../../../src/wire/key-block';
 
 const EMB: TableSpec = { name: 'user', kind: 'embedding', dim: 8, optimizer: { kind: 'adagrad', lr: 0.05 } };

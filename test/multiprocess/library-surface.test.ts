@@ -1,0 +1,61 @@
+/**
+ * Issue #13: the package's public surface. The examples in examples/library/ are compiled by tsc
+ * against the published types (package.json `exports`, resolved as `tessera` and
+ * `tessera/model`) and run: a pull and a push through a real `tessera ps` process.
+ */
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
+import { PsProcess, spawnPs } from '../../src/local/ps-process';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const OUT = path.join(ROOT, 'dist', 'examples', 'library');
+
+function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, argv, { cwd: ROOT }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('the tessera package as a library (issue #13)', function () {
+  this.timeout(120_000);
+  let ps: PsProcess | undefined;
+  afterEach(async () => {
+    await ps?.stop();
+    ps = undefined;
+  });
+
+  before(async () => {
+    const tsc = await run([require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'examples', 'library', 'tsconfig.json')]);
+    expect(tsc.stdout + tsc.stderr, 'tsc output').to.equal('');
+    expect(tsc.code).to.equal(0);
+  });
+
+  it('pulls and pushes through `tessera` against a real tessera ps process', async () => {
+    ps = await spawnPs();
+    const r = await run([path.join(OUT, 'pull-push.js'), ps.addr]);
+    expect(r.stderr).to.equal('');
+    expect(r.code).to.equal(0);
+    const { before, after } = JSON.parse(r.stdout) as { before: number[]; after: number[] };
+    expect(before).to.have.length(12);
+    expect(before.slice(8)).to.deep.equal(before.slice(0, 4)); // id 42 twice: the same row
+    expect(new Set(before).size).to.be.greaterThan(1);          // initialised, not zeros
+    // SGD lr 0.5: id 42 was pushed twice (0.1 + 0.1, summed), id 7 once.
+    for (let d = 0; d < 4; d++) {
+      expect(after[d]).to.be.closeTo(before[d] - 0.1, 1e-6);
+      expect(after[4 + d]).to.be.closeTo(before[4 + d] - 0.05, 1e-6);
+      expect(after[8 + d]).to.equal(after[d]);
+    }
+  });
+
+  it('builds a model through `tessera/model`', async () => {
+    const r = await run([path.join(OUT, 'model.js'), 'lr']);
+    expect(r.code, r.stderr).to.equal(0);
+    const out = JSON.parse(r.stdout) as { kinds: string[]; kind: string; denseSize: number };
+    expect(out.kinds).to.include.members(['lr', 'fm', 'deepfm', 'widedeep', 'dcn']);
+    expect(out.kind).to.equal('lr');
+    expect(out.denseSize).to.be.greaterThan(0);
+  });
+});
