@@ -2,7 +2,7 @@
  * The DeepFM job bench:train and bench:cluster run: the architecture of the PyTorch peer
  * (../shared/peers/torch_deepfm.py), so throughput and AUC compare like for like.
  */
-export const TRAIN_BENCH_JOB_YAML = `# Written by bench/train-bench.ts; DESIGN's bench setup.
+export const TRAIN_BENCH_JOB_YAML = `# Written by bench/train-bench.ts: 26 fields x dim 16, MLP 400-400, like the PyTorch peer.
 name: train-bench
 data:
   format: criteo

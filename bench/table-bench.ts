@@ -82,7 +82,7 @@ function plainCopy(rows: number, dim: number, batches: Int32Array[], reps: numbe
       for (let j = 0; j < dim; j++) out[o + j] = src[s + j];
     }
   });
-  // The table's own kernel on the plain array: float64 pairs, unrolled (DESIGN §4's 10.6 M figure).
+  // The table's own kernel on the plain array: float64 pairs, unrolled (f32-row-slabs.ts).
   const s64 = new Float64Array(src.buffer);
   const o64 = new Float64Array(out.buffer);
   const h = dim >>> 1;

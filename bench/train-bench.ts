@@ -33,7 +33,7 @@ import { parseJobSpec } from '../src/spec/job-spec';
 import { runTorchPeer, TorchPeerResult } from './peers/torch-peer';
 import { TRAIN_BENCH_JOB_YAML } from './bench-job';
 
-/** The job spec the bench trains: DESIGN's bench setup (26 fields × dim 16, MLP 400-400). */
+/** The job spec the bench trains: 26 fields × dim 16, MLP 400-400, as the PyTorch peer. */
 
 const EVAL_ROWS = 20_000;
 const GEN_SEED = 7;

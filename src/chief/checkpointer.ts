@@ -19,6 +19,14 @@ import type { JobStore } from '../control/job-store';
 import type { JobState, Progress } from '../control/job-types';
 import type { Membership } from '../membership/membership';
 
+/**
+ * How long the chief waits for every live worker to acknowledge the barrier. A worker acknowledges
+ * at its next step boundary, after its pushes are applied and its position committed: well under
+ * a second normally. Past this, the checkpoint is abandoned (UNAVAILABLE, the barrier lowered) and
+ * training goes on, so one stuck worker cannot hold every other worker paused for long.
+ */
+export const DEFAULT_ACK_TIMEOUT_MS = 20_000;
+
 /** What the manifest's `job` field holds: everything the chief needs to resume. */
 export interface CheckpointJob {
   spec: { yaml: string; fingerprint: string };
@@ -52,7 +60,7 @@ export interface CheckpointerDeps {
   keep?: number;
   /** A full checkpoint after this many incrementals. Default 4. */
   fullEvery?: number;
-  /** Give up waiting for acknowledgements after this long, ms. Default 60 s. */
+  /** Give up waiting for acknowledgements after this long, ms. Default {@link DEFAULT_ACK_TIMEOUT_MS} (20 s). */
   ackTimeoutMs?: number;
   now?: () => number;
 }
@@ -157,7 +165,8 @@ export class Checkpointer {
 
   /** Waits until every live worker incarnation acknowledged `id`; returns the first ack's time. */
   private async awaitAcks(id: string, wake: Signal, canCut: () => boolean): Promise<number> {
-    const deadline = this.now() + (this.deps.ackTimeoutMs ?? 20_000);
+    const timeoutMs = this.deps.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
+    const deadline = this.now() + timeoutMs;
     for (;;) {
       if (!canCut()) throw abandoned(id);
       const [workers, acks] = await Promise.all([this.deps.membership.list('worker'), this.deps.store.acks()]);
@@ -165,7 +174,7 @@ export class Checkpointer {
       const missing = workers.filter((w) => !mine.some((a) => a.worker === w.id && a.incarnation === w.incarnation));
       if (missing.length === 0) return mine.length ? Math.min(...mine.map((a) => a.at)) : this.now();
       if (this.now() > deadline) {
-        throw new TesseraError(ERROR_CODES.UNAVAILABLE, `checkpoint ${id}: workers ${missing.map((w) => w.id).join(', ')} did not pause within ${this.deps.ackTimeoutMs ?? 20_000} ms`);
+        throw new TesseraError(ERROR_CODES.UNAVAILABLE, `checkpoint ${id}: workers ${missing.map((w) => w.id).join(', ')} did not pause within ${timeoutMs} ms`);
       }
       await wake.wait(200);
     }

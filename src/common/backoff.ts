@@ -1,5 +1,6 @@
 /**
- * Exponential backoff with full jitter, injected wherever something retries (STYLE P8).
+ * Exponential backoff with full jitter, injected wherever something retries, so tests can pass a
+ * deterministic `random` and short delays instead of waiting out real ones.
  */
 
 export interface BackoffOptions {

@@ -6,7 +6,7 @@ import type { IKeyValue } from 'etcd3';
 /**
  * Deadline of one control-plane etcd call. A call to a healthy etcd takes milliseconds; 5 s covers
  * a slow WAL fsync or an etcd leader change, and still bounds how long a partitioned etcd can stall
- * a re-registration loop or a `close()` (STYLE P9: every RPC has a deadline).
+ * a re-registration loop or a `close()`: no etcd call waits without a deadline.
  */
 export const ETCD_CALL_DEADLINE_MS = 5_000;
 

@@ -1,6 +1,6 @@
 /**
  * The membership watch over etcd: one range read for the snapshot, then a watch that starts at
- * the revision right after it (STYLE P8: etcd3's own tests use `start_revision` this way), so
+ * the revision right after it (etcd3's own tests use `start_revision` this way), so
  * every change after the snapshot arrives exactly once and nothing before it arrives at all.
  */
 import type { IKeyValue, Namespace, Watcher } from 'etcd3';
@@ -16,7 +16,8 @@ export function decodeMember(kv: IKeyValue, logger: Logger): Member | undefined 
   const who = parseMemberKey(key);
   const value = parseMemberValue(kv.value.toString('utf8'));
   if (who === undefined || value === undefined) {
-    // Bad peer input is skipped, never fatal (STYLE P7); someone wrote the key by hand.
+    // A malformed key is skipped and logged, never fatal: someone wrote it by hand, and the
+    // other members must keep being seen.
     logger.warn({ key }, 'ignoring malformed membership key');
     return undefined;
   }

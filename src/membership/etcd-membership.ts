@@ -1,5 +1,5 @@
 /**
- * EtcdMembership: {@link Membership} over etcd leases and watches (STYLE P4, P8). Keys live under
+ * EtcdMembership: {@link Membership} over etcd leases and watches (never polling). Keys live under
  * `client.namespace('/tessera/<job>/')`; docs/etcd-keys.md describes them.
  */
 import type { Namespace } from 'etcd3';
@@ -19,7 +19,7 @@ import { Member, MemberWatch, Membership, MembershipEvent, Registration } from '
  */
 export const DEFAULT_LEASE_TTL_S = 5;
 
-/** Dependencies of {@link EtcdMembership} (STYLE P5: injected, no globals). */
+/** Dependencies of {@link EtcdMembership}, injected: no process-global client or clock. */
 export interface EtcdMembershipDeps {
   /** An etcd3 client (or any namespace of one). Not closed by `close()`: the caller owns it. */
   client: Namespace;

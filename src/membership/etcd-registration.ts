@@ -1,7 +1,7 @@
 /**
  * One registration in etcd: a leased `members/<role>/<id>` key kept alive by etcd3's keepalive,
  * created only if absent (a transaction), and re-created under a new incarnation after the lease is
- * lost (STYLE P8).
+ * lost: the owner hears `lost` first (a PS fences itself), then `reregistered`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Lease, Namespace } from 'etcd3';

@@ -1,7 +1,7 @@
 /**
  * The etcd key layout of one job (docs/etcd-keys.md is the reference; keep the two in step).
  * Every key lives under `/tessera/<job>/`; code opens `client.namespace(jobPrefix(job))` and then
- * uses the relative keys built here, so no other module spells a key by hand (STYLE P8).
+ * uses the relative keys built here, so no other module spells a key by hand.
  *
  * ```ts
  * const ns = client.namespace(jobPrefix('criteo'));     // '/tessera/criteo/'

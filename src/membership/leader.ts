@@ -3,7 +3,7 @@
  * oldest key leads). Candidates campaign and wait; the leader's lease TTL bounds how long a dead
  * leader blocks its standby.
  *
- * Known trap (DESIGN §7): an etcd3 `ElectionObserver` created before any candidate exists can
+ * Known trap: an etcd3 `ElectionObserver` created before any candidate exists can
  * report the wrong leader (it takes the last put of a watch batch, not the oldest key). `observe`
  * here does not use it: on every change under the prefix it re-reads the oldest key, which is
  * what `election.leader()` does.

@@ -1,7 +1,8 @@
 /**
- * Membership: who is alive in a job, and how a process announces itself (STYLE P4, P8). One
- * interface, two implementations named by mechanism: `EtcdMembership` (leases and watches) and
- * `InMemoryMembership` (a fake for unit and integration tests; both pass the same contract tests).
+ * Membership: who is alive in a job, and how a process announces itself. The interface is small
+ * (register, list, watch, close) so a role sees no etcd; `EtcdMembership` implements it with
+ * leases and watches, never by polling, and test/etcd/membership-contract.test.ts pins down its
+ * behaviour against a real etcd.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';

@@ -1,6 +1,6 @@
 /**
  * The published shard map in etcd (`/tessera/<job>/shardmap`, JSON from shardMapToJSON). Only the
- * elected chief publishes (STYLE P3); everyone else reads and watches.
+ * elected chief publishes; everyone else reads and watches.
  *
  * The guard: `publish(map, expectedPreviousVersion)` succeeds only if the stored map's `version`
  * is `expectedPreviousVersion` (0: no map yet). It reads the key, checks the JSON `version`, then

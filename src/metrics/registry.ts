@@ -1,5 +1,5 @@
 /**
- * One Prometheus registry per component (STYLE P5: no process-global default registry), so
+ * One Prometheus registry per component (no process-global default registry), so
  * several PS nodes and a worker can live in one process (tests, `tessera train`) without their
  * series colliding. Every series carries the `job`, `role` and `id` labels of its owner.
  */

@@ -1,6 +1,7 @@
 /**
- * PS configuration: defaults < TESSERA_* environment < command-line flags (STYLE P6). Parsed
- * once in main.ts, validated, frozen. Every variable is listed in docs/config.md.
+ * PS configuration: defaults < TESSERA_* environment < command-line flags. Parsed once at start
+ * (cli/ps.ts), validated, frozen, so no code reads the environment later. Every variable is
+ * listed in docs/config.md.
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { expandOrdinal } from '../common/pod-ordinal';

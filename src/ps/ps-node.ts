@@ -1,5 +1,5 @@
 /**
- * The parameter server's logic, free of transport (STYLE P1): tables, optimizers, shard-map
+ * The parameter server's logic, free of transport: tables, optimizers, shard-map
  * fencing, request validation and counters. data-service.ts and admin-service.ts adapt it to gRPC.
  * It never touches etcd, and disk only through the injected `RowTier` (tables with `eviction.spill`).
  */

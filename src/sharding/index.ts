@@ -4,7 +4,7 @@
  *
  * ```ts
  * import { FeatureHasher, planShardMap, Deduper, sliceByOwner, stitchRows } from './sharding';
- * const map = planShardMap(psEndpoints);           // chief only (STYLE P3)
+ * const map = planShardMap(psEndpoints);           // the chief plans and publishes it
  * const c1 = new FeatureHasher('C1');
  * for (let i = 0; i < raws.length; i++) c1.hash(raws[i], ids, i);
  * const { unique, inverse } = new Deduper().dedup(ids);

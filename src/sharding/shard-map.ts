@@ -1,6 +1,6 @@
 /**
- * The versioned bucket → PS map, and its pure planner (STYLE P3: only the chief runs
- * `planShardMap` and publishes the result; everyone else reads it).
+ * The versioned bucket → PS map, and its pure planner (only the chief runs `planShardMap` and
+ * publishes the result; everyone else reads it).
  *
  * ids map to buckets with {@link bucketOf}; a ShardMap maps each bucket to a PS. Re-planning after
  * membership changes moves the fewest buckets possible, so only those rows migrate.
@@ -19,7 +19,10 @@ export interface PsEndpoint {
 
 /** A versioned assignment of every bucket to one PS. */
 export interface ShardMap {
-  /** Starts at 1 and grows by 1 per re-plan; every data-plane request carries it (STYLE P2). */
+  /**
+   * Starts at 1 and grows by 1 per re-plan. Every data-plane request carries it, and a PS on
+   * another version refuses the request (FAILED_PRECONDITION).
+   */
   version: number;
   /** Number of virtual buckets, in [1, 65536]. */
   numBuckets: number;

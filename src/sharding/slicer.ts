@@ -1,7 +1,7 @@
 /**
  * Splits a (deduplicated) id batch into one slice per owning PS, and stitches the per-PS answers
  * back into batch order. Like ps-lite's DefaultSlicer, PS that own no id of the batch get no
- * slice, so no empty request is sent (STYLE P3).
+ * slice, so no empty request is sent.
  *
  * ```ts
  * const slices = sliceByOwner(unique, map);
@@ -27,7 +27,7 @@ export interface Slice {
 
 /**
  * Partition function: the index (into `map.ps`) of the PS that owns id (lo, hi). Injectable
- * (STYLE P3, like TFRA's `partition_fn`); it must be deterministic, since it is called twice per id.
+ * (like TFRA's `partition_fn`); it must be deterministic, since it is called twice per id.
  */
 export type OwnerFn = (lo: number, hi: number) => number;
 

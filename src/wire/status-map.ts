@@ -1,5 +1,7 @@
 /**
- * The only place where Tessera errors meet gRPC status codes (STYLE P7).
+ * The only place where Tessera errors meet gRPC status codes: servers turn a TesseraError into a
+ * status (its stable code in `tessera-code` metadata, or in the RpcError of a streamed answer),
+ * and clients turn either back into the same TesseraError.
  */
 import * as grpc from '@grpc/grpc-js';
 import { ERROR_CODES, ErrorCode, TesseraError } from '../common/errors';

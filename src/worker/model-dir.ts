@@ -1,6 +1,8 @@
 /**
- * The saved-model format written by `tessera train --out DIR` and read by `tessera eval`,
- * until the checkpoint format (issue #5) replaces it. Documented in docs/model-format.md.
+ * The saved-model format: the trained weights without optimizer state, written by `tessera train
+ * --out DIR` and by the chief at the end of a job (`--checkpoint-dir`'s `model/`), read by
+ * `tessera eval`. Checkpoints (src/checkpoint) are the other thing eval reads; they also hold the
+ * optimizer state and data positions a job resumes from. Documented in docs/model-format.md.
  *
  *   DIR/model.json        manifest: format, step, samples, spec fingerprint, tables, checksums
  *   DIR/spec.yaml         the canonical job spec the model was trained with

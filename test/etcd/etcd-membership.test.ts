@@ -49,7 +49,7 @@ describe('EtcdMembership (real etcd)', function () {
     // No waiting: a revoked lease's keys are gone in the same etcd revision.
     expect(await client.getAll().prefix('/tessera/hygiene/').keys()).to.deep.equal([]);
     for (const ID of leases) expect((await client.leaseClient.leaseTimeToLive({ ID })).TTL).to.equal('-1');
-    // DESIGN §7: etcd3's client.close() would have left these keepalives renewing the leases.
+    // etcd3's client.close() alone would have left these keepalives renewing the leases.
     const live = (await client.leaseClient.leaseLeases()).leases.map((l) => l.ID);
     expect(live.filter((id) => leases.includes(id))).to.deep.equal([]);
     await membership.register('ps', 'ps-0', '127.0.0.1:7000').then(() => expect.fail('registered after close()'), (e: Error) => {

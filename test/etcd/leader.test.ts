@@ -35,7 +35,7 @@ describe('LeaderElection (real etcd)', function () {
     client.close();
   });
 
-  it('observe() started before any candidate reports the real leader first (DESIGN §7 trap)', async () => {
+  it('observe() started before any candidate reports the real leader first (the etcd3 ElectionObserver trap)', async () => {
     const job = `trap-${++jobSeq}`;
     const a = election(client, job);
     const b = election(client, job);

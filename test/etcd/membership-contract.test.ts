@@ -1,13 +1,15 @@
 /**
- * Membership contract: the SAME test body runs against InMemoryMembership and EtcdMembership
- * (STYLE §3 "Fakes, not deep mocks"), so the fake other suites use behaves like the real thing.
+ * The Membership contract, run against EtcdMembership on a real etcd: listing and watching,
+ * the watch starting after its snapshot, duplicate ids, lease loss and re-registration, expiry
+ * of a dead process, and bad roles and ids. Each case is written against the interface (a
+ * fixture supplies a second process and a way to take a lease away), so every implementation
+ * of Membership must pass the same cases.
  */
 import { expect } from 'chai';
 import { Etcd3 } from 'etcd3';
 import { TesseraError } from '../../src/common/errors';
 import { silentLogger } from '../../src/common/logger';
 import { EtcdMembership } from '../../src/membership/etcd-membership';
-import { InMemoryMembership, InMemoryMembershipStore } from '../../src/membership/in-memory-membership';
 import type { Role } from '../../src/common/roles';
 import { jobPrefix, memberKey } from '../../src/membership/keys';
 import { DuplicateMemberError, Membership, MembershipEvent } from '../../src/membership/membership';
@@ -139,23 +141,6 @@ function membershipContract(makeFixture: () => Promise<Fixture>): void {
     expect(await bad(fx.membership.register('worker', '..', 'h:1'))).to.match(/^id must be/);
   });
 }
-
-describe('Membership contract: InMemoryMembership', () => {
-  membershipContract(async () => {
-    const store = new InMemoryMembershipStore();
-    const all: InMemoryMembership[] = [new InMemoryMembership({ store })];
-    return {
-      membership: all[0],
-      peer: async () => {
-        const m = new InMemoryMembership({ store });
-        all.push(m);
-        return { membership: m, kill: async () => m.crash() };
-      },
-      loseLease: async (role, id) => all[0].expireLease(role, id),
-      teardown: async () => void (await Promise.all(all.map((m) => m.close()))),
-    };
-  });
-});
 
 describe('Membership contract: EtcdMembership (real etcd)', function () {
   // One etcd for the suite (~0.2 s to start); the expiry test alone waits one 2 s TTL.

@@ -1,6 +1,6 @@
 /**
  * Shared fixtures of the etcd suites: a TCP proxy that lets a test make one etcd client "die",
- * and an event log to await events instead of sleeping (STYLE §3). Candidates for test/helpers/
+ * and an event log to await events instead of sleeping. Candidates for test/helpers/
  * (tcp-proxy.ts) once that folder is open to this work.
  */
 import * as net from 'node:net';

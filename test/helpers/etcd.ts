@@ -1,5 +1,6 @@
 /**
- * Real etcd for tests (no mock etcd in membership tests, DESIGN §3). Wraps
+ * Real etcd for tests: membership, election and store tests run against an etcd process, never a
+ * mock, because the traps they guard against are etcd3's and etcd's own. Wraps
  * src/common/etcd-launcher.ts; every test that starts one stops it in after()/afterEach().
  */
 import type { Etcd3 } from 'etcd3';

@@ -1,6 +1,6 @@
 /**
  * A pino logger whose JSON lines are captured in memory, so tests can await and assert on log
- * events instead of sleeping (STYLE §3: assert on logs as JSON).
+ * events instead of sleeping: a test waits for the line it expects, never for a fixed time.
  */
 import { EventEmitter } from 'events';
 import { Writable } from 'stream';

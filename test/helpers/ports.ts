@@ -8,7 +8,7 @@ import * as net from 'node:net';
  *
  * ```ts
  * const port = await freePort();
- * spawnNode('dist/src/ps/main.js', ['--port', String(port)]);
+ * spawnNode('bin/tessera.js', ['ps', '--port', String(port)]);
  * ```
  */
 export function freePort(): Promise<number> {

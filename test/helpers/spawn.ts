@@ -37,7 +37,7 @@ const OUTPUT_TAIL_LINES = 60;
  * Runs `process.execPath script ...args` with piped output.
  *
  * ```ts
- * const ps = spawnNode('dist/src/ps/main.js', ['--port', String(port)]);
+ * const ps = spawnNode('bin/tessera.js', ['ps', '--port', String(port)]);
  * await ps.waitForLine(/"msg":"listening"/, 5000);
  * afterEach(() => ps.kill());
  * ```

@@ -1,7 +1,7 @@
 /**
  * A PS-wide snapshot at one cut: every embedding table's rows (copy-on-write, table-snapshot.ts),
  * the tombstones of an incremental, and a copy of every dense table. Transport- and disk-free;
- * the PS process's writer (src/checkpoint/snapshot-writer.ts) drains it into chunk files.
+ * the PS process's writer (snapshot-writer.ts) drains it into chunk files.
  */
 import type { DenseTable } from '../store/dense-table';
 import type { EmbeddingTable } from '../store/embedding-table';

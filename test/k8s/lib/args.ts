@@ -1,6 +1,6 @@
 /**
  * Checks the command lines of Tessera containers: the args parse with the real `tessera` option
- * parser (src/cli/args.ts parseArgs) and each role's option spec, pass the flags the deployment
+ * parser (src/runtime/args.ts parseArgs) and each role's option spec, pass the flags the deployment
  * relies on, and agree with the rest of the manifest: --port is the probed gRPC port,
  * --metrics-port the scraped port, the PS advertises its own headless-Service name, the chief's
  * --ps is the PS replica count, and its --spec is a mounted ConfigMap key holding a valid job spec.

@@ -16,7 +16,7 @@ function lastLine(text: string): string {
   return all[all.length - 1];
 }
 
-describe('gen/cli (the real binary)', function () {
+describe('tessera gen (the real binary)', function () {
   this.timeout(60_000);
   let dir: string;
 
