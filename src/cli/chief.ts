@@ -29,6 +29,7 @@ import type { ChiefModel } from '../chief/chief-model';
 import { resolveJobSpec } from '../spec/job-spec-source';
 import { restoreFromCheckpoint } from '../client/restore-checkpoint';
 
+/** Options of `tessera chief`; exported so deploy checks parse manifest args with the real parser. */
 export const CHIEF_SPEC: Record<string, OptionSpec> = {
   ...ROLE_OPTIONS,
   id: { type: 'string', describe: 'this candidate\'s id (default chief-<host>-<pid>) [TESSERA_CHIEF_ID]' },
@@ -51,12 +52,14 @@ export const CHIEF_SPEC: Record<string, OptionSpec> = {
   json: { type: 'boolean', describe: 'print the job result as one JSON line when done' },
 };
 
+/** `tessera chief --help`. */
 export const CHIEF_HELP = helpText('tessera chief [resume --checkpoint latest|ID] --etcd URL --job NAME [--spec FILE] [--ps N] [--data PATH] [--eval PATH] [--epochs E] [--checkpoint-dir DIR] [--resume latest|ID] [--init-from CKPT]',
   'Campaigns to lead the job. The leader creates the tables, publishes the shard map, hands data\n'
   + 'shards to workers, evaluates after each epoch and saves the model; standbys wait and take\n'
   + 'over when it dies. Exits 0 when the job is done ({"samples","samples_per_s","auc","logloss",\n'
   + '"checkpoint"} with --json). A chief that loses leadership campaigns again.', CHIEF_SPEC);
 
+/** Runs one chief candidate until the job is done or SIGINT/SIGTERM; resolves with the exit code. */
 export async function runChief(argv: string[]): Promise<number> {
   const args = parseArgs(argv, CHIEF_SPEC);
   const o = args.options as Record<string, string | undefined>;

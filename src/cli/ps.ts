@@ -27,6 +27,7 @@ export const PS_OPTIONS: Record<string, OptionSpec> = {
   'advertise': { type: 'string', describe: 'host:port peers should dial (default: the bound address)' },
 };
 
+/** `tessera ps --help`. */
 export const PS_HELP = helpText('tessera ps [--port P] [--host H] [--id ID] [--etcd URL --job NAME]',
   'Starts one parameter server serving Pull/Push, admin and gRPC health on one port.\n'
   + 'It prints "ps listening <addr>" on stdout once ready; logs (JSON) go to stderr.', PS_OPTIONS);

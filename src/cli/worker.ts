@@ -15,6 +15,7 @@ import { PsClient } from '../client/ps-client';
 import { WorkerRole } from '../worker/worker-role';
 import { psParams } from '../worker/ps-params';
 
+/** Options of `tessera worker`; exported so deploy checks parse manifest args with the real parser. */
 export const WORKER_SPEC: Record<string, OptionSpec> = {
   ...ROLE_OPTIONS,
   id: { type: 'string', describe: 'worker id, unique in the job (default worker-<JOB_COMPLETION_INDEX> or worker-<host>-<pid>) [TESSERA_WORKER_ID]' },
@@ -23,6 +24,7 @@ export const WORKER_SPEC: Record<string, OptionSpec> = {
   'commit-every-ms': { type: 'string', describe: 'least time between two data-position commits to etcd', default: '1000' },
 };
 
+/** `tessera worker --help`. */
 export const WORKER_HELP = helpText('tessera worker --etcd URL --job NAME [--id ID] [--port P] [--metrics-port M]',
   'Joins the job as a training worker: pulls rows from the PS, trains the data shards the chief\n'
   + 'assigns, pushes gradients, and commits its position in each shard to etcd. Exits 0 when the\n'
@@ -34,6 +36,7 @@ function defaultWorkerId(): string | undefined {
   return index !== undefined && /^\d+$/.test(index) ? `worker-${index}` : undefined;
 }
 
+/** Runs a worker until the job is done or SIGINT/SIGTERM; resolves with the exit code. */
 export async function runWorker(argv: string[]): Promise<number> {
   const args = parseArgs(argv, WORKER_SPEC);
   if (args.positional.length > 0) throw new TesseraError(ERROR_CODES.CONFIG, `unexpected argument "${args.positional[0]}" (see --help)`);

@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../common/logger';
 
+/** The bound on pushes in flight, shared by every push of one data client. */
 export class PushWindow {
   private readonly inflight = new Set<Promise<void>>();
   private failure: Error | null = null;

@@ -6,6 +6,7 @@ import { backoffDelay, BackoffOptions, delay } from '../common/backoff';
 import { isRetryable } from '../common/errors';
 import type { Logger } from '../common/logger';
 
+/** How withRetry waits: the backoff between attempts, the overall deadline, where it logs. */
 export interface RetryOptions {
   backoff: BackoffOptions;
   /** Give up after this long, in ms, counted from the first attempt. */

@@ -12,6 +12,7 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { PsCheckpointClient, PsSnapshotResult, PsSnapshotStatus } from './checkpoint-client';
 import { Manifest, MANIFEST_FORMAT, writeManifest } from '../checkpoint/manifest';
 
+/** Which checkpoint to take: its id, full or incremental on `base`, and the manifest's `job`. */
 export interface TakeCheckpointOptions {
   id: string;
   kind: 'full' | 'incremental';

@@ -9,6 +9,7 @@ import * as path from 'path';
 /** The tessera binary (bin/tessera.js) of this checkout. */
 export const TESSERA_BIN = path.resolve(__dirname, '..', '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '', 'bin', 'tessera.js');
 
+/** A `tessera ps` child process and the address it listens on. */
 export interface PsProcess {
   readonly addr: string;
   readonly proc: ChildProcess;

@@ -4,6 +4,7 @@
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
 
+/** One option of a command: whether it takes a value, its help line and its default. */
 export interface OptionSpec {
   /** 'string' takes a value; 'boolean' does not. */
   type: 'string' | 'boolean';
@@ -11,6 +12,7 @@ export interface OptionSpec {
   default?: string;
 }
 
+/** Parsed options (by name, defaults filled in) and the positional arguments, in order. */
 export interface ParsedArgs {
   options: Record<string, string | boolean | undefined>;
   positional: string[];

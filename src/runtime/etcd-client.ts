@@ -12,6 +12,7 @@ import { Etcd3, isRecoverableError } from 'etcd3';
 
 type WatchBackoff = NonNullable<NonNullable<ConstructorParameters<typeof Etcd3>[0]>['faultHandling']>['watchBackoff'];
 
+/** Opens an etcd3 client on comma-separated `hosts` with the fault handling above. */
 export function createEtcdClient(hosts: string | readonly string[], opts: { dialTimeoutMs?: number } = {}): Etcd3 {
   const list = (typeof hosts === 'string' ? hosts.split(',') : [...hosts]).map((h) => h.trim()).filter(Boolean);
   return new Etcd3({

@@ -5,12 +5,14 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthRegistry } from '../wire/health-service';
 
+/** A running health-only gRPC server; `addr` is dialable (0.0.0.0 shown as 127.0.0.1). */
 export interface HealthServer {
   readonly addr: string;
   readonly health: HealthRegistry;
   stop(): Promise<void>;
 }
 
+/** Binds a health server on `host:port` (port 0: a free one), SERVING until stopped. */
 export async function startHealthServer(opts: { host?: string; port: number }): Promise<HealthServer> {
   const server = new grpc.Server();
   const health = new HealthRegistry({ '': 'SERVING' });

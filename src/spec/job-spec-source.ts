@@ -11,6 +11,7 @@ import { jobSpecToYaml, loadJobSpec, parseJobSpec, specFingerprint } from './job
 import type { JobSpec } from './types';
 import { overrideSpec } from './overrides';
 
+/** Where resolveJobSpec looks: etcd (`client`, `job`), a file or YAML text, and the overrides. */
 export interface SpecSourceOptions {
   client: Namespace;
   job: string;
@@ -24,6 +25,10 @@ export interface SpecSourceOptions {
   waitMs?: number;
 }
 
+/**
+ * The job's spec: the file or text given (stored in etcd, refused when a different spec is stored
+ * unless `force`), else the one in etcd once it appears; overrides applied either way.
+ */
 export async function resolveJobSpec(opts: SpecSourceOptions): Promise<JobSpec> {
   const store = new SpecStore({ client: opts.client, job: opts.job, logger: opts.logger });
   const o = opts.overrides ?? {};

@@ -7,6 +7,7 @@ import type { IdArray } from '../wire/key-block';
 import type { BarrierGate } from './barrier-gate';
 import type { WorkerParams } from './param-access';
 
+/** Wraps `inner` so pushes wait at a raised checkpoint barrier until it is lowered (or stopping). */
 export function gatedParams(inner: WorkerParams, gate: BarrierGate, stopping: () => boolean): WorkerParams {
   const held = () => gate.untilLowered(stopping);
   return {

@@ -6,6 +6,7 @@
 import type { TableSpec } from '../ps/store/table-store';
 import type { IdArray } from '../wire/key-block';
 
+/** Parameter storage as the training loop sees it. */
 export interface ParameterAccess {
   createTable(spec: TableSpec): Promise<void>;
   /** Rows [n × dim] for ids, in order; readOnly pulls never create rows. */

@@ -9,7 +9,9 @@ import { SnapshotJobs } from './snapshot-jobs';
 import type { PsNode } from '../ps-node';
 import { tableSpecToWire } from '../table-spec-wire';
 
+/** A Snapshot request as proto-loader decodes it. */
 export interface SnapshotRequestMsg { checkpointId: string; dir: string; kind: string; baseId: string; psId: number }
+/** A Restore request as proto-loader decodes it. */
 export interface RestoreRequestMsg { root: string; checkpointId: string; buckets: Buffer; numBuckets: number; denseTables: string[] }
 
 /** Decodes packed little-endian uint16 bucket numbers into a bucket → 1 mask (empty: no bucket). */

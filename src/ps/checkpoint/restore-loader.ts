@@ -20,6 +20,7 @@ import { verifyFile } from '../../checkpoint/verify';
 /** Bytes of verified files kept in memory between the check and the load (beyond that, re-read). */
 const KEEP_VERIFIED_BYTES = 1 << 30;
 
+/** What one PS restores: the checkpoint, its buckets now, and its dense tables. */
 export interface RestoreOptions {
   root: string;
   id: string;

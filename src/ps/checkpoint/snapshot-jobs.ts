@@ -13,8 +13,10 @@ import { writeSnapshot } from './snapshot-writer';
 /** Snapshots remembered for SnapshotStatus. */
 const REMEMBERED = 32;
 
+/** Where a snapshot's background write stands. */
 export type SnapshotState = 'WRITING' | 'DONE' | 'FAILED';
 
+/** One snapshot as SnapshotStatus reports it: its state, and once DONE its files and tables. */
 export interface SnapshotJobStatus {
   state: SnapshotState;
   files: CheckpointFileEntry[];
@@ -25,6 +27,7 @@ export interface SnapshotJobStatus {
   copiedSlabs: number;
 }
 
+/** Which snapshot to start: checkpoint id, root directory, kind and base, this PS's stable id. */
 export interface SnapshotStart {
   id: string;
   root: string;

@@ -24,6 +24,7 @@ export const TARGET_FILE_BYTES = 32 << 20;
 /** Ids per tombstone chunk. */
 const TOMBSTONE_CHUNK_IDS = 1 << 20;
 
+/** Where one PS writes its share of checkpoint `id`, and how the files are cut. */
 export interface SnapshotWriteOptions {
   /** checkpoint root: files go to `root/<id>/ps-<psId>/` */
   root: string;
