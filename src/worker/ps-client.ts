@@ -19,7 +19,7 @@ import { DEFAULT_BACKOFF, BackoffOptions } from '../common/backoff';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import type { TableSpec } from '../ps/store/table-store';
-import { tableSpecToWire } from '../ps/table-spec-wire';
+import { tableSpecFromWire, tableSpecToWire, WireTableSpec } from '../ps/table-spec-wire';
 import { bucketOf } from '../sharding/buckets';
 import { Deduper } from '../sharding/dedup';
 import { hashFeature } from '../sharding/feature-hash';
@@ -69,8 +69,8 @@ export interface PsSnapshotStatus {
   state: 'WRITING' | 'DONE' | 'FAILED';
   files: CheckpointFileEntry[];
   error: string;
-  /** wire-level specs of the tables in the snapshot */
-  tables: Record<string, unknown>[];
+  /** the tables in the snapshot, as the PS holds them (every default filled in) */
+  tables: TableSpec[];
   numBuckets: number;
   shardMapVersion: number;
   copiedSlabs: number;
@@ -296,8 +296,8 @@ export class PsClient {
   async snapshotStatus(id: string): Promise<PsSnapshotStatus[]> {
     return Promise.all(this.conns.map(async (c, i) => {
       const res = await this.call(`SnapshotStatus on ${c.addr}`, () =>
-        c.adminCall<Omit<PsSnapshotStatus, 'psId' | 'addr'>>('SnapshotStatus', { checkpointId: id }, this.callTimeoutMs));
-      return { ...res, psId: this.shardMap.ps[i].id, addr: c.addr };
+        c.adminCall<Omit<PsSnapshotStatus, 'psId' | 'addr' | 'tables'> & { tables: WireTableSpec[] }>('SnapshotStatus', { checkpointId: id }, this.callTimeoutMs));
+      return { ...res, tables: res.tables.map(tableSpecFromWire), psId: this.shardMap.ps[i].id, addr: c.addr };
     }));
   }
 
@@ -326,7 +326,7 @@ export class PsClient {
   async restore(root: string, id: string, opts: { onlyPsIds?: readonly number[] } = {}): Promise<{ psId: number; tables: { table: string; rows: number }[] }[]> {
     const m = this.shardMap;
     const manifest = await readManifest(path.join(root, id));
-    const dense = manifest.tables.filter((t) => t.kind === 'DENSE').map((t) => String(t.name));
+    const dense = manifest.tables.filter((t) => t.kind === 'dense').map((t) => t.name);
     const targets = this.conns.map((c, i) => ({ c, i })).filter(({ i }) => !opts.onlyPsIds || opts.onlyPsIds.includes(m.ps[i].id));
     return Promise.all(targets.map(async ({ c, i }) => {
       const req = {
