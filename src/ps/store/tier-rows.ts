@@ -9,7 +9,7 @@
  * checkpoint change stamp (slot-meta.ts), so an incremental checkpoint still sees whether it
  * changed; `gen` is the table's snapshot generation at the spill (tier-snapshot.ts).
  */
-import { halfDecodeTable } from '../../wire/f16';
+import { decodeF16 } from '../../wire/f16';
 import type { RowStorage } from './row-storage';
 import { TIER_KEY_BYTES, TableTier, writeTierKey } from './row-tier';
 import type { SlotMeta } from './slot-meta';
@@ -142,12 +142,8 @@ export class TierRows {
     const found = this.store.get(writeTierKey(this.key, lo, hi));
     if (!found) return false;
     const w = this.rec.load(found).weights;
-    if (w instanceof Uint16Array) {
-      const decode = halfDecodeTable();
-      for (let j = 0; j < w.length; j++) out[off + j] = decode[w[j]];
-    } else {
-      out.set(w, off);
-    }
+    if (w instanceof Uint16Array) decodeF16(w, out, 0, off);
+    else out.set(w, off);
     return true;
   }
 
