@@ -16,7 +16,7 @@
  * - weight format "" meant f32.
  * This file is frozen with format 1; the format this build writes is `ManifestTable`.
  */
-import type { ManifestTable } from './manifest';
+import type { ManifestTable } from './manifest-table';
 
 /** The one field each format-1 initializer kind used. */
 const FORMAT1_INITIALIZER_FIELD: Readonly<Record<string, string | null>> = Object.freeze({
