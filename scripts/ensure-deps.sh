@@ -6,6 +6,8 @@
 #   TESSERA_REQUIRE_ETCD=1  fail (exit 1) when etcd is absent and cannot be installed;
 #                           otherwise warn, and etcd tests skip with a message.
 #   TESSERA_REQUIRE_KUBECTL=1  the same for kubectl (test/k8s renders deploy/k8s with it).
+#   TESSERA_REQUIRE_PYTHON_GRPC=1  the same for Python's grpcio and grpc_tools (the interop test of
+#                           a Python client built from protos/).
 #   TESSERA_WITH_REDIS=1    also install redis-server (benchmark peer; root only).
 #   TESSERA_REQUIRE_NATIVE=1  fail when the native OpenBLAS kernels (native/, ADR 0014) cannot be
 #                           built; otherwise warn, and models run on the slower wasm kernels.
@@ -81,6 +83,19 @@ if ! command -v "${KUBECTL:-kubectl}" >/dev/null 2>&1; then
     exit 1
   else
     say "WARNING: kubectl is not installed; the deploy/k8s overlay tests will skip. Install it with: sudo apt-get install -y kubernetes-client"
+  fi
+fi
+
+# Python grpcio and grpc_tools: test/multiprocess/python-client.test.ts generates a Python client
+# from protos/ with Debian's protoc (3.5) and creates tables with it.
+if ! python3 -c 'import grpc, grpc_tools' >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import grpc, grpc_tools' >/dev/null 2>&1; then
+  if is_root; then
+    apt_install python3-grpcio python3-grpc-tools
+  elif [[ ${TESSERA_REQUIRE_PYTHON_GRPC:-0} == 1 ]]; then
+    say "Python grpc is not installed; install it with: sudo apt-get install -y python3-grpcio python3-grpc-tools"
+    exit 1
+  else
+    say "WARNING: Python grpc is not installed; the Python interop test will skip. Install it with: sudo apt-get install -y python3-grpcio python3-grpc-tools"
   fi
 fi
 

@@ -8,9 +8,17 @@ import * as path from 'path';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { ChunkKind } from './chunk-format';
 import { writeFileAtomic } from './fs-durable';
+import { tableFromFormat1 } from './manifest-format1';
+import type { ManifestTable } from './manifest-table';
+
+export type { ManifestTable } from './manifest-table';
 
 export const MANIFEST_FILE = 'manifest.json';
-export const MANIFEST_FORMAT = 1;
+/**
+ * The format this build writes. 2: tables are `ManifestTable` records. 1 (before issue 13):
+ * tables in the gRPC TableSpec shape of that time, still read (manifest-format1.ts).
+ */
+export const MANIFEST_FORMAT = 2;
 
 /** One chunk file of a checkpoint. */
 export interface CheckpointFileEntry {
@@ -30,9 +38,9 @@ export interface CheckpointFileEntry {
   checksum: string;
 }
 
-/** The manifest of one checkpoint. */
+/** The manifest of one checkpoint (tables in the `ManifestTable` shape whatever the file's format). */
 export interface Manifest {
-  format: 1;
+  format: 1 | 2;
   id: string;
   kind: 'full' | 'incremental';
   /** incremental: the checkpoint this one applies on top of; null for full */
@@ -41,8 +49,8 @@ export interface Manifest {
   createdAt: string;
   numBuckets: number;
   shardMapVersion: number;
-  /** wire-level table specs (tableSpecToWire), optimizer and memory options included */
-  tables: Record<string, unknown>[];
+  /** the tables, sorted by name */
+  tables: ManifestTable[];
   files: CheckpointFileEntry[];
   /** unused: tombstones travel as `kind: 'tombstones'` files */
   tombstones?: unknown;
@@ -54,17 +62,34 @@ function bad(file: string, what: string): TesseraError {
   return new TesseraError(ERROR_CODES.CHECKPOINT_CORRUPT, `${file}: ${what}`);
 }
 
-/** Checks a parsed manifest's shape; errors name the file and the field. */
+function checkTable(t: unknown, file: string, where: string): ManifestTable {
+  const o = t as Record<string, unknown>;
+  if (typeof o !== 'object' || o === null || typeof o.name !== 'string') throw bad(file, `${where}: needs a name`);
+  if (o.kind !== 'embedding' && o.kind !== 'dense') throw bad(file, `${where}.kind: must be embedding or dense, got ${JSON.stringify(o.kind)}`);
+  const width = o.kind === 'embedding' ? 'dim' : 'size';
+  if (!Number.isInteger(o[width])) throw bad(file, `${where}.${width}: must be an integer`);
+  const opt = o.optimizer as Record<string, unknown> | null;
+  if (typeof opt !== 'object' || opt === null || typeof opt.kind !== 'string' || typeof opt.params !== 'object' || opt.params === null
+    || !Object.values(opt.params).every((v) => typeof v === 'number')) {
+    throw bad(file, `${where}.optimizer: must be {kind, params} with numeric params`);
+  }
+  const init = o.initializer as Record<string, unknown> | null;
+  if (typeof init !== 'object' || init === null || typeof init.kind !== 'string') throw bad(file, `${where}.initializer: must be {kind, ...}`);
+  return o as unknown as ManifestTable;
+}
+
+/** Checks a parsed manifest's shape; errors name the file and the field. Format-1 tables are converted. */
 export function validateManifest(m: unknown, file: string): Manifest {
   if (typeof m !== 'object' || m === null) throw bad(file, 'not a JSON object');
   const o = m as Record<string, unknown>;
-  if (o.format !== MANIFEST_FORMAT) throw bad(file, `format: expected ${MANIFEST_FORMAT}, got ${JSON.stringify(o.format)}`);
+  if (o.format !== MANIFEST_FORMAT && o.format !== 1) throw bad(file, `format: expected 1 or ${MANIFEST_FORMAT}, got ${JSON.stringify(o.format)}`);
   if (typeof o.id !== 'string' || !o.id) throw bad(file, 'id: missing');
   if (o.kind !== 'full' && o.kind !== 'incremental') throw bad(file, `kind: must be full or incremental, got ${JSON.stringify(o.kind)}`);
   if (o.kind === 'incremental' && (typeof o.base !== 'string' || !o.base)) throw bad(file, 'base: an incremental checkpoint needs its base id');
   if (o.kind === 'full' && o.base !== null) throw bad(file, 'base: a full checkpoint has base null');
   if (!Number.isInteger(o.numBuckets) || (o.numBuckets as number) < 1) throw bad(file, 'numBuckets: must be a positive integer');
   if (!Array.isArray(o.tables)) throw bad(file, 'tables: must be an array');
+  const tables = o.tables.map((t: unknown, i: number) => checkTable(o.format === 1 ? tableFromFormat1(t, (what) => bad(file, `tables[${i}]: ${what}`)) : t, file, `tables[${i}]`));
   if (!Array.isArray(o.files)) throw bad(file, 'files: must be an array');
   o.files.forEach((f: unknown, i: number) => {
     const e = f as Record<string, unknown>;
@@ -73,7 +98,7 @@ export function validateManifest(m: unknown, file: string): Manifest {
     if (!ok) throw bad(file, `files[${i}]: needs path, ps, table, bucketStart, bucketEnd, rows, bytes, checksum`);
     if (path.isAbsolute(e.path as string) || (e.path as string).split(/[\\/]/).includes('..')) throw bad(file, `files[${i}].path: must stay inside the checkpoint directory`);
   });
-  return o as unknown as Manifest;
+  return { ...o, tables } as unknown as Manifest;
 }
 
 /** Writes `DIR/manifest.json` atomically (tmp, fsync, rename, fsync dir). */

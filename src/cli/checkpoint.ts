@@ -46,9 +46,8 @@ async function inspect(arg: string, json: boolean): Promise<number> {
   out(`checkpoint ${m.id} (${m.kind}${m.base ? `, base ${m.base}` : ''}) created ${m.createdAt}`);
   out(`buckets ${m.numBuckets}, shard map v${m.shardMapVersion}, ${m.files.length} files, ${mib(m.files.reduce((s, f) => s + f.bytes, 0))}`);
   for (const t of m.tables) {
-    const name = String(t.name);
-    const shape = t.kind === 'DENSE' ? `dense size ${t.size}` : `dim ${t.dim}${t.weightFormat ? ` ${t.weightFormat}` : ''}`;
-    out(`  table ${name.padEnd(24)} ${shape.padEnd(18)} optimizer ${Object.keys((t.optimizer as object) ?? {})[0] ?? '?'}  rows ${rows[name] ?? (t.kind === 'DENSE' ? 1 : 0)}`);
+    const shape = t.kind === 'dense' ? `dense size ${t.size}` : `dim ${t.dim} ${t.weightFormat}`;
+    out(`  table ${t.name.padEnd(24)} ${shape.padEnd(18)} optimizer ${t.optimizer.kind}  rows ${rows[t.name] ?? (t.kind === 'dense' ? 1 : 0)}`);
   }
   if (spec !== null) out(`spec:\n${typeof spec === 'string' ? spec : JSON.stringify(spec, null, 2)}`);
   if (json) out(JSON.stringify({ root, id, manifest: m, rows }));

@@ -5,8 +5,7 @@
  * docs/capacity-planning.md walks through the same numbers for 10^9 rows of dim 16 with Adagrad.
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import { createOptimizer } from '../ps/optimizers/registry';
-import type { OptimizerConfig } from '../ps/optimizers/optimizer';
+import { OPTIMIZER_KINDS, optimizerDescriptor } from '../ps/optimizers/registry';
 import { DEFAULT_SLAB_ROWS } from '../ps/store/embedding-table';
 import { EVICTION_META_BYTES_PER_ROW } from '../ps/store/row-eviction';
 import { SLOT_META_BYTES_PER_ROW } from '../ps/store/slot-meta';
@@ -21,7 +20,7 @@ const GIB = 2 ** 30;
 const SPEC: Record<string, OptionSpec> = {
   rows: { type: 'string', describe: 'rows of the table across all PS (e.g. 1e9)', default: '1e9' },
   dim: { type: 'string', describe: 'embedding dim', default: '16' },
-  optimizer: { type: 'string', describe: 'sgd | adagrad | adam | ftrl (sets the state per row)', default: 'adagrad' },
+  optimizer: { type: 'string', describe: `${OPTIMIZER_KINDS.join(' | ')} (sets the state per row)`, default: 'adagrad' },
   'weight-format': { type: 'string', describe: 'f32 | f16', default: 'f32' },
   eviction: { type: 'boolean', describe: 'count eviction metadata (5 bytes/row)' },
   'pod-gib': { type: 'string', describe: 'memory limit of one PS pod, GiB', default: '64' },
@@ -87,13 +86,10 @@ export async function runPlan(argv: string[]): Promise<number> {
   const rows = Math.ceil(positive(args, 'rows'));
   const dim = positive(args, 'dim');
   const kind = String(args.options.optimizer);
-  const cfg = kind === 'ftrl' ? { kind, alpha: 0.01 } : { kind, lr: 0.01 };
-  let stateWidth: number;
-  try {
-    stateWidth = createOptimizer(cfg as OptimizerConfig).stateWidth(dim);
-  } catch {
-    throw new TesseraError(ERROR_CODES.CONFIG, `--optimizer must be one of sgd, adagrad, adam, ftrl, got "${kind}"`);
+  if (!(OPTIMIZER_KINDS as readonly string[]).includes(kind)) {
+    throw new TesseraError(ERROR_CODES.CONFIG, `--optimizer must be one of ${OPTIMIZER_KINDS.join(', ')}, got "${kind}"`);
   }
+  const stateWidth = optimizerDescriptor(kind).stateWidth(dim);
   let format: WeightFormat;
   try {
     format = checkWeightFormat(args.options['weight-format'], '--weight-format');

@@ -5,7 +5,7 @@
  * streaming RPC, is typed by PsConnection.exportTable.
  */
 import type { CheckpointFileEntry } from '../checkpoint/manifest';
-import type { tableSpecToWire } from '../ps/table-spec-wire';
+import type { tableSpecToWire, WireTableSpec } from '../ps/table-spec-wire';
 
 /** CreateTable: a table spec as it travels on the wire. */
 export interface CreateTableRequest { spec: ReturnType<typeof tableSpecToWire> }
@@ -54,8 +54,8 @@ export interface SnapshotStatusResponse {
   state: 'WRITING' | 'DONE' | 'FAILED';
   files: CheckpointFileEntry[];
   error: string;
-  /** wire-level specs of the tables in the snapshot (as a manifest stores them) */
-  tables: Record<string, unknown>[];
+  /** the tables in the snapshot, as the PS holds them (every default filled in) */
+  tables: WireTableSpec[];
   numBuckets: number;
   shardMapVersion: number;
   copiedSlabs: number;

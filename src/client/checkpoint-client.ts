@@ -12,6 +12,8 @@
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { bucketsOwnedBy } from '../sharding/shard-map';
 import { asBytes } from '../wire/key-block';
+import type { TableSpec } from '../ps/store/table-spec';
+import { tableSpecFromWire } from '../ps/table-spec-wire';
 import type { SnapshotRequest, SnapshotResponse, SnapshotStatusResponse } from './admin-messages';
 import { adminCall } from './admin-client';
 import type { PsFleet } from './ps-fleet';
@@ -24,10 +26,11 @@ const RESTORE_TIMEOUT_MS = 30 * 60_000;
 /** One PS's answer to Snapshot. */
 export interface PsSnapshotResult { psId: number; addr: string; cutRows: number; cutMicros: number }
 
-/** One PS's SnapshotStatus, with the PS it came from. */
-export interface PsSnapshotStatus extends SnapshotStatusResponse {
+/** One PS's SnapshotStatus, with the PS it came from and its tables as table specs. */
+export interface PsSnapshotStatus extends Omit<SnapshotStatusResponse, 'tables'> {
   psId: number;
   addr: string;
+  tables: TableSpec[];
 }
 
 /** What to restore, and onto which PS of the fleet. */
@@ -64,7 +67,7 @@ export class PsCheckpointClient {
   async snapshotStatus(id: string): Promise<PsSnapshotStatus[]> {
     return Promise.all(this.fleet.conns.map(async (c, i) => {
       const res = await adminCall(this.fleet, c, 'SnapshotStatus', { checkpointId: id });
-      return { ...res, psId: this.fleet.map.ps[i].id, addr: c.addr };
+      return { ...res, tables: res.tables.map(tableSpecFromWire), psId: this.fleet.map.ps[i].id, addr: c.addr };
     }));
   }
 

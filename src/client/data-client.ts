@@ -17,7 +17,7 @@
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { Deduper } from '../sharding/dedup';
 import type { ShardMap } from '../sharding/shard-map';
-import { sliceByOwner, Slice } from '../sharding/slicer';
+import { gatherRows, sliceByOwner, Slice, stitchRows } from '../sharding/slicer';
 import { Encoding, PullResponseMsg } from '../wire/data-plane-codec';
 import { decodeF16, encodeF16 } from '../wire/f16';
 import { asBytes, f32FromBytes, IdArray } from '../wire/key-block';
@@ -212,7 +212,7 @@ export class PsDataClient {
         if (res.dim !== dim || rows.length !== (b - a) * dim) {
           throw new TesseraError(ERROR_CODES.DIM_MISMATCH, `${c.addr}: table "${table}" has dim ${res.dim}, caller expected ${dim}`);
         }
-        copyRows(rows, out, s.positions, a, b, dim, true);
+        stitchRows(s, rows, dim, out, a, b);
       }));
     }
     await Promise.all(chunks);
@@ -224,8 +224,7 @@ export class PsDataClient {
     const sends: Promise<unknown>[] = [];
     for (let a = 0; a < n; a += this.maxRows) {
       const b = Math.min(n, a + this.maxRows);
-      const g = new Float32Array((b - a) * dim);
-      copyRows(summed, g, s.positions, a, b, dim, false);
+      const g = gatherRows(s, summed, dim, a, b);
       const ids = asBytes(s.ids.subarray(2 * a, 2 * b));
       sends.push(this.call(`push ${table} to ${c.addr}`, () => c.push(this.pushReq(table, ids, g), this.callTimeoutMs)));
     }
@@ -255,18 +254,4 @@ export class PsDataClient {
     return out;
   }
 
-}
-
-/**
- * Moves rows between a slice-ordered buffer and a batch-ordered one without creating a view per
- * row. scatter=true: row k-a of `src` goes to row positions[k] of `dst`; false: the reverse.
- */
-function copyRows(src: Float32Array, dst: Float32Array, positions: Uint32Array, a: number, b: number, dim: number, scatter: boolean): void {
-  for (let k = a; k < b; k++) {
-    const sliceRow = (k - a) * dim;
-    const batchRow = positions[k] * dim;
-    const from = scatter ? sliceRow : batchRow;
-    const to = scatter ? batchRow : sliceRow;
-    for (let d = 0; d < dim; d++) dst[to + d] = src[from + d];
-  }
 }

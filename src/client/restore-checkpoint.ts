@@ -20,6 +20,6 @@ export async function restoreFromCheckpoint(
   client: PsCheckpointClient, root: string, id: string, opts: { onlyPsIds?: readonly number[] } = {},
 ): Promise<{ psId: number; tables: { table: string; rows: number }[] }[]> {
   const manifest = await readManifest(path.join(root, id));
-  const denseTables = manifest.tables.filter((t) => t.kind === 'DENSE').map((t) => String(t.name));
+  const denseTables = manifest.tables.filter((t) => t.kind === 'dense').map((t) => t.name);
   return client.restore({ root, id, denseTables, onlyPsIds: opts.onlyPsIds });
 }

@@ -9,8 +9,9 @@
  */
 import * as path from 'path';
 import { ERROR_CODES, TesseraError } from '../common/errors';
+import { tableLayoutOf } from '../ps/table-layout';
 import type { PsCheckpointClient, PsSnapshotResult, PsSnapshotStatus } from './checkpoint-client';
-import { Manifest, MANIFEST_FORMAT, writeManifest } from '../checkpoint/manifest';
+import { Manifest, MANIFEST_FORMAT, ManifestTable, writeManifest } from '../checkpoint/manifest';
 
 /** Which checkpoint to take: its id, full or incremental on `base`, and the manifest's `job`. */
 export interface TakeCheckpointOptions {
@@ -32,12 +33,12 @@ export function buildManifest(opts: TakeCheckpointOptions, statuses: PsSnapshotS
         `checkpoint "${opts.id}": ps ${s.psId} cut at shard map ${s.shardMapVersion}/${s.numBuckets} buckets, ps ${first.psId} at ${first.shardMapVersion}/${first.numBuckets}`);
     }
   }
-  const tables = new Map<string, Record<string, unknown>>();
-  for (const s of statuses) for (const t of s.tables) tables.set(String(t.name), t);
+  const tables = new Map<string, ManifestTable>();
+  for (const s of statuses) for (const t of s.tables) tables.set(t.name, tableLayoutOf(t));
   return {
     format: MANIFEST_FORMAT, id: opts.id, kind: opts.kind, base: opts.kind === 'incremental' ? opts.base ?? null : null,
     createdAt: createdAt.toISOString(), numBuckets: first.numBuckets, shardMapVersion: first.shardMapVersion,
-    tables: [...tables.values()].sort((a, b) => (String(a.name) < String(b.name) ? -1 : 1)),
+    tables: [...tables.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
     files: statuses.flatMap((s) => s.files),
     job: opts.job ?? null,
   };

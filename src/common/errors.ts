@@ -63,8 +63,3 @@ export class TesseraError extends Error {
 export function isRetryable(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === true;
 }
-
-/** Shorthand for an INVALID_ARGUMENT-class error. */
-export function invalidArgument(code: ErrorCode, message: string): TesseraError {
-  return new TesseraError(code, message);
-}

@@ -7,14 +7,6 @@
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { IdArray } from '../wire/key-block';
 
-/** Result of {@link dedupIds}. */
-export interface DedupResult {
-  /** Distinct ids in first-occurrence order. */
-  unique: IdArray;
-  /** inverse[i] = index into `unique` of the i-th input id, so unique[inverse[i]] == ids[i]. */
-  inverse: Uint32Array;
-}
-
 /** Smallest table capacity; avoids regrowing for tiny batches. */
 const MIN_CAPACITY = 64;
 
@@ -97,20 +89,6 @@ export class Deduper {
   }
 
   /**
-   * De-duplicates into freshly allocated, exactly sized arrays (the convenient form).
-   *
-   * ```ts
-   * const { unique, inverse } = new Deduper().dedup(idsFrom([7n, 9n, 7n])); // unique=[7,9], inverse=[0,1,0]
-   * ```
-   */
-  dedup(ids: IdArray): DedupResult {
-    const inverse = new Uint32Array(ids.length >>> 1);
-    const scratch = new Uint32Array(ids.length);
-    const k = this.dedupInto(ids, scratch, inverse);
-    return { unique: scratch.slice(0, 2 * k), inverse };
-  }
-
-  /**
    * Uses 2n..4n slots (load factor ≤ 0.5 keeps linear probes short), growing the arrays if needed,
    * and clears only those slots, so a small batch after a huge one stays cheap.
    */
@@ -130,17 +108,4 @@ export class Deduper {
   private tooSmall(name: string, have: number, need: number): TesseraError {
     return new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `${name} holds ${have} entries, need ${need}`);
   }
-}
-
-/**
- * Unique ids of `ids` in first-occurrence order, with `inverse[i]` = index into unique of input id i.
- * Allocates its own table; training loops should keep a {@link Deduper} instead.
- *
- * ```ts
- * const { unique, inverse } = dedupIds(batchIds);
- * // pull rows for `unique`, then row i of the batch is pulled[inverse[i]]
- * ```
- */
-export function dedupIds(ids: IdArray): DedupResult {
-  return new Deduper().dedup(ids);
 }

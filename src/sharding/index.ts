@@ -7,8 +7,8 @@
  * const map = planShardMap(psEndpoints);           // the chief plans and publishes it
  * const c1 = new FeatureHasher('C1');
  * for (let i = 0; i < raws.length; i++) c1.hash(raws[i], ids, i);
- * const { unique, inverse } = new Deduper().dedup(ids);
- * const slices = sliceByOwner(unique, map);        // one Pull per slice
+ * const k = new Deduper().dedupInto(ids, unique, inverse); // unique[0, 2k): distinct ids
+ * const slices = sliceByOwner(unique.subarray(0, 2 * k), map); // one Pull per slice
  * ```
  */
 
@@ -27,5 +27,5 @@ export {
   shardMapToJSON,
   shardMapFromJSON,
 } from './shard-map';
-export { type DedupResult, Deduper, dedupIds } from './dedup';
+export { Deduper } from './dedup';
 export { type Slice, type OwnerFn, sliceByOwner, stitchRows, gatherRows } from './slicer';

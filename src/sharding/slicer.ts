@@ -6,7 +6,7 @@
  * ```ts
  * const slices = sliceByOwner(unique, map);
  * const rows = await Promise.all(slices.map((s) => pull(map.ps[s.psIndex], s.ids)));
- * stitchRows(slices, rows, dim, values);                 // values: [unique count × dim]
+ * slices.forEach((s, k) => stitchRows(s, rows[k], dim, values)); // values: [unique count × dim]
  * slices.forEach((s) => push(map.ps[s.psIndex], s.ids, gatherRows(s, grads, dim)));
  * ```
  */
@@ -21,7 +21,7 @@ export interface Slice {
   psIndex: number;
   /** The ids, in input order. */
   ids: IdArray;
-  /** positions[j] = index in the input batch of the j-th id of this slice. */
+  /** positions[j] = index in the input batch of the j-th id of this slice (ascending). */
   positions: Uint32Array;
 }
 
@@ -94,55 +94,56 @@ export function sliceByOwner(ids: IdArray, map: ShardMap, ownerFn?: OwnerFn): Sl
 }
 
 /**
- * Writes the per-slice answers back in batch order: row j of `rows[k]` lands at row
- * `slices[k].positions[j]` of `out`. `rows[k]` must hold exactly `positions.length × dim` values
- * and `out` exactly (total ids × dim).
+ * Writes a PS's answer for rows `[from, to)` of `slice` back in batch order: row j of `rows`
+ * lands at row `slice.positions[from + j]` of `out`. A slice's answer may come in several
+ * requests, so the range says which part this is (default: the whole slice).
  *
- * @throws TesseraError DIM_MISMATCH naming `rows[k]` when a PS answered with the wrong length;
- *   INVALID_ARGUMENT for a bad dim, rows count or out length.
+ * @throws TesseraError DIM_MISMATCH when `rows` is not `(to - from) × dim` values (a PS answered
+ *   with the wrong length); INVALID_ARGUMENT for a bad dim or range, or an `out` too short.
  */
-export function stitchRows(slices: Slice[], rows: Float32Array[], dim: number, out: Float32Array): void {
-  checkDim(dim);
-  if (rows.length !== slices.length) throw invalid(`rows has ${rows.length} entries, expected one per slice (${slices.length})`);
-  let total = 0;
-  for (let k = 0; k < slices.length; k++) {
-    const count = slices[k].positions.length;
-    if (rows[k].length !== count * dim) {
-      throw new TesseraError(
-        ERROR_CODES.DIM_MISMATCH,
-        `rows[${k}] (ps index ${slices[k].psIndex}) has ${rows[k].length} values, expected ${count} ids × dim ${dim} = ${count * dim}`,
-      );
-    }
-    total += count;
+export function stitchRows(slice: Slice, rows: Float32Array, dim: number, out: Float32Array, from = 0, to = slice.positions.length): void {
+  checkRange(slice, dim, from, to);
+  const count = to - from;
+  if (rows.length !== count * dim) {
+    throw new TesseraError(
+      ERROR_CODES.DIM_MISMATCH,
+      `rows (ps index ${slice.psIndex}) has ${rows.length} values, expected ${count} ids × dim ${dim} = ${count * dim}`,
+    );
   }
-  if (out.length !== total * dim) throw invalid(`out has ${out.length} values, expected ${total} ids × dim ${dim} = ${total * dim}`);
-  for (let k = 0; k < slices.length; k++) {
-    const positions = slices[k].positions, row = rows[k];
-    for (let j = 0; j < positions.length; j++) {
-      const dst = positions[j] * dim, src = j * dim;
-      for (let d = 0; d < dim; d++) out[dst + d] = row[src + d];
-    }
+  const positions = slice.positions;
+  if (count > 0 && (positions[to - 1] + 1) * dim > out.length) {
+    throw invalid(`out has ${out.length} values, too short for row ${positions[to - 1]} × dim ${dim}`);
+  }
+  for (let k = from; k < to; k++) {
+    const dst = positions[k] * dim, src = (k - from) * dim;
+    for (let d = 0; d < dim; d++) out[dst + d] = rows[src + d];
   }
 }
 
 /**
- * Picks this slice's rows out of a batch-ordered `src` ([n × dim], e.g. gradients for a push),
- * in slice order.
+ * Picks rows `[from, to)` of `slice` (default: all of it) out of a batch-ordered `src`
+ * ([n × dim], e.g. gradients for a push), in slice order.
  *
- * @throws TesseraError INVALID_ARGUMENT for a bad dim, or a `src` that is not [n × dim] with every
- *   slice position < n.
+ * @throws TesseraError INVALID_ARGUMENT for a bad dim or range, or a `src` that is not [n × dim]
+ *   with every slice position < n.
  */
-export function gatherRows(slice: Slice, src: Float32Array, dim: number): Float32Array {
-  checkDim(dim);
+export function gatherRows(slice: Slice, src: Float32Array, dim: number, from = 0, to = slice.positions.length): Float32Array {
+  checkRange(slice, dim, from, to);
   if (src.length % dim !== 0) throw invalid(`src has ${src.length} values, not a multiple of dim ${dim}`);
   const n = src.length / dim;
   const positions = slice.positions;
-  const out = new Float32Array(positions.length * dim);
-  for (let j = 0; j < positions.length; j++) {
-    const p = positions[j];
-    if (p >= n) throw invalid(`slice position ${p} is outside src ([${n} × ${dim}])`);
-    const from = p * dim, to = j * dim;
-    for (let d = 0; d < dim; d++) out[to + d] = src[from + d];
+  if (to > from && positions[to - 1] >= n) throw invalid(`slice position ${positions[to - 1]} is outside src ([${n} × ${dim}])`);
+  const out = new Float32Array((to - from) * dim);
+  for (let k = from; k < to; k++) {
+    const srcRow = positions[k] * dim, dst = (k - from) * dim;
+    for (let d = 0; d < dim; d++) out[dst + d] = src[srcRow + d];
   }
   return out;
+}
+
+function checkRange(slice: Slice, dim: number, from: number, to: number): void {
+  checkDim(dim);
+  if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to < from || to > slice.positions.length) {
+    throw invalid(`rows [${from}, ${to}) are not within the slice's ${slice.positions.length}`);
+  }
 }

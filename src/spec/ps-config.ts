@@ -3,8 +3,10 @@
  * initializer, table-name, dim and seed checks are the PS's (src/ps), called with the YAML path as
  * their key so their messages name the spec location; this file only translates key spelling:
  * YAML is snake_case (`initial_accumulator`), the PS configs are camelCase (`initialAccumulator`).
+ * Optimizer key names come from the optimizer descriptors (src/ps/optimizers/registry.ts).
  */
 import type { OptimizerConfig } from '../ps/optimizers/optimizer';
+import { configFromNames, namesFromConfig } from '../ps/optimizers/optimizer-spec';
 import { createOptimizer } from '../ps/optimizers/registry';
 import type { InitializerConfig } from '../ps/store/initializers';
 import { validateInitializer } from '../ps/store/initializers';
@@ -17,29 +19,23 @@ import { checkWeightFormat, validateAdmission, validateEviction } from '../ps/st
 import { at, fail, show, snake, viaPs } from './spec-error';
 import type { JobSpec } from './types';
 
-/** snake_case YAML optimizer key → the PS's camelCase key, where they differ. */
-const OPTIMIZER_KEYS_TO_PS: Readonly<Record<string, string>> = Object.freeze({
-  initial_accumulator: 'initialAccumulator',
-});
-
 /**
  * Validates a YAML optimizer mapping (`{ kind: adagrad, lr: 0.05, initial_accumulator: 0.1 }`)
  * with the PS's `createOptimizer` and returns the PS config with every default filled in.
  */
 export function specOptimizer(path: string, v: unknown): OptimizerConfig {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, `must be a mapping (got ${show(v)})`);
-  const ps: Record<string, unknown> = {};
-  for (const [k, value] of Object.entries(v as Record<string, unknown>)) {
-    // The camelCase spelling would reach createOptimizer unchanged and pass; keep YAML one-case.
+  const { kind, ...params } = v as Record<string, unknown>;
+  for (const k of Object.keys(params)) {
+    // Say what the camelCase spelling should be, rather than only that it is unknown.
     if (/[A-Z]/.test(k)) fail(at(path, k), `unknown key (did you mean ${snake(k)}?)`);
-    ps[OPTIMIZER_KEYS_TO_PS[k] ?? k] = value;
   }
-  return viaPs(path, () => ({ ...createOptimizer(ps as unknown as OptimizerConfig, path).config }) as OptimizerConfig);
+  return viaPs(path, () => ({ ...createOptimizer(configFromNames(kind, params, path), path).config }) as OptimizerConfig);
 }
 
 /** An optimizer config spelled the YAML way (snake_case keys), for `jobSpecToYaml`. */
 export function optimizerToYaml(cfg: OptimizerConfig): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(cfg).map(([k, v]) => [snake(k), v]));
+  return { kind: cfg.kind, ...namesFromConfig(cfg) };
 }
 
 /** Validates an initializer mapping with the PS's `validateInitializer`; returns a normalised copy. */

@@ -53,10 +53,13 @@ export function encodeF16(src: Float32Array, dst: Uint16Array): void {
   for (let i = 0; i < src.length; i++) dst[i] = toHalfBits(src[i]);
 }
 
-/** Decodes fp16 bits in `src` into `dst` (same length). */
-export function decodeF16(src: Uint16Array, dst: Float32Array): void {
-  const table = decodeTable ?? (decodeTable = buildDecodeTable());
-  for (let i = 0; i < src.length; i++) dst[i] = table[src[i]];
+/**
+ * Decodes `n` fp16 values from `src[srcOff..]` into `dst[dstOff..]`; by default all of `src` into
+ * `dst` (same length). The one fp16 decode: the wire, the f16 row slabs and the disk tier use it.
+ */
+export function decodeF16(src: Uint16Array, dst: Float32Array, srcOff = 0, dstOff = 0, n = src.length - srcOff): void {
+  const table = halfDecodeTable();
+  for (let i = 0; i < n; i++) dst[dstOff + i] = table[src[srcOff + i]];
 }
 
 /** The shared 65,536-entry fp16 → float32 table (built on first use); index it by half bits. */

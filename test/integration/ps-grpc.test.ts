@@ -3,8 +3,8 @@ import { silentLogger } from '../../src/common/logger';
 import { PsNode } from '../../src/ps/ps-node';
 import { EmbeddingTable } from '../../src/ps/store/embedding-table';
 import type { TableSpec } from '../../src/ps/store/table-store';
-import { dedupIds } from '../../src/sharding/dedup';
 import { PsClient } from '../../src/client/ps-client';
+import { dedup } from '../helpers/ids';
 import { createTestCluster, TestCluster } from '../helpers/ps';
 
 const DIM = 8;
@@ -18,7 +18,7 @@ function randomIds(n: number, seed: number): Uint32Array {
     s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
     ids[i] = s;
   }
-  return dedupIds(ids).unique;
+  return dedup(ids).unique;
 }
 
 function bits(a: Float32Array): Uint32Array {

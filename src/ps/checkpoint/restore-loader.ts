@@ -10,11 +10,11 @@ import * as path from 'path';
 import { ERROR_CODES, TesseraError } from '../../common/errors';
 import { createOptimizer } from '../optimizers/registry';
 import type { PsNode } from '../ps-node';
-import { tableSpecFromWire, WireTableSpec } from '../table-spec-wire';
+import { tableSpecOfLayout } from '../table-layout';
 import { bucketOf } from '../../sharding/buckets';
 import { resolveChain } from '../../checkpoint/catalog';
 import { Chunk, readChunks } from '../../checkpoint/chunk-format';
-import type { CheckpointFileEntry, Manifest } from '../../checkpoint/manifest';
+import type { CheckpointFileEntry, Manifest, ManifestTable } from '../../checkpoint/manifest';
 import { verifyFile } from '../../checkpoint/verify';
 
 /** Bytes of verified files kept in memory between the check and the load (beyond that, re-read). */
@@ -33,8 +33,8 @@ export interface RestoreOptions {
 
 interface Layout { dim: number; stateWidth: number; weightFormat: 'f32' | 'f16' }
 
-function layoutOf(wire: Record<string, unknown>): { name: string; kind: 'embedding' | 'dense'; layout: Layout } {
-  const spec = tableSpecFromWire(wire as unknown as WireTableSpec);
+function layoutOf(t: ManifestTable): { name: string; kind: 'embedding' | 'dense'; layout: Layout } {
+  const spec = tableSpecOfLayout(t);
   const opt = createOptimizer(spec.optimizer);
   if (spec.kind === 'dense') return { name: spec.name, kind: 'dense', layout: { dim: spec.size, stateWidth: opt.stateWidth(spec.size), weightFormat: 'f32' } };
   return { name: spec.name, kind: 'embedding', layout: { dim: spec.dim, stateWidth: opt.stateWidth(spec.dim), weightFormat: spec.weightFormat ?? 'f32' } };

@@ -1,4 +1,5 @@
-import type { AdagradConfig, Optimizer } from './optimizer';
+import { badConfig } from './config-check';
+import type { AdagradConfig, Optimizer, OptimizerDescriptor } from './optimizer';
 
 /** TF's default `initial_accumulator_value`. */
 export const ADAGRAD_DEFAULT_INITIAL_ACCUMULATOR = 0.1;
@@ -27,16 +28,16 @@ export class AdagradOptimizer implements Optimizer {
   private readonly eps: number;
 
   /** `cfg` must already be validated (use `createOptimizer`). */
-  constructor(cfg: AdagradConfig) {
+  constructor(cfg: Required<AdagradConfig>) {
     this.lr = cfg.lr;
-    this.init = cfg.initialAccumulator ?? ADAGRAD_DEFAULT_INITIAL_ACCUMULATOR;
-    this.eps = cfg.eps ?? ADAGRAD_DEFAULT_EPS;
+    this.init = cfg.initialAccumulator;
+    this.eps = cfg.eps;
     this.config = Object.freeze({ kind: 'adagrad', lr: this.lr, initialAccumulator: this.init, eps: this.eps });
   }
 
   /** One accumulator per weight. */
   stateWidth(dim: number): number {
-    return dim;
+    return ADAGRAD.stateWidth(dim);
   }
 
   /** Sets every accumulator to `initialAccumulator`. */
@@ -61,3 +62,19 @@ export class AdagradOptimizer implements Optimizer {
     }
   }
 }
+
+/** Adagrad's descriptor. */
+export const ADAGRAD: OptimizerDescriptor<AdagradConfig> = Object.freeze({
+  kind: 'adagrad',
+  params: [
+    { key: 'lr', name: 'lr', bounds: { gt: 0 } },
+    { key: 'initialAccumulator', name: 'initial_accumulator', bounds: { min: 0 }, default: ADAGRAD_DEFAULT_INITIAL_ACCUMULATOR },
+    { key: 'eps', name: 'eps', bounds: { min: 0 }, default: ADAGRAD_DEFAULT_EPS },
+  ],
+  stateWidth: (dim: number) => dim,
+  check(cfg: Required<AdagradConfig>, key: string): void {
+    // 0/0 on a zero gradient otherwise.
+    if (cfg.initialAccumulator === 0 && cfg.eps === 0) badConfig(`${key}.eps`, 'must be > 0 when initialAccumulator is 0', cfg.eps);
+  },
+  create: (cfg: Required<AdagradConfig>) => new AdagradOptimizer(cfg),
+});

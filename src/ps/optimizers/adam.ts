@@ -1,4 +1,4 @@
-import type { AdamConfig, Optimizer } from './optimizer';
+import type { AdamConfig, Optimizer, OptimizerDescriptor } from './optimizer';
 
 /** Default first-moment decay. */
 export const ADAM_DEFAULT_BETA1 = 0.9;
@@ -37,17 +37,17 @@ export class AdamOptimizer implements Optimizer {
   private readonly eps: number;
 
   /** `cfg` must already be validated (use `createOptimizer`). */
-  constructor(cfg: AdamConfig) {
+  constructor(cfg: Required<AdamConfig>) {
     this.lr = cfg.lr;
-    this.b1 = cfg.beta1 ?? ADAM_DEFAULT_BETA1;
-    this.b2 = cfg.beta2 ?? ADAM_DEFAULT_BETA2;
-    this.eps = cfg.eps ?? ADAM_DEFAULT_EPS;
+    this.b1 = cfg.beta1;
+    this.b2 = cfg.beta2;
+    this.eps = cfg.eps;
     this.config = Object.freeze({ kind: 'adam', lr: this.lr, beta1: this.b1, beta2: this.b2, eps: this.eps });
   }
 
   /** Two moments per weight plus a two-float step count. */
   stateWidth(dim: number): number {
-    return 2 * dim + 2;
+    return ADAM.stateWidth(dim);
   }
 
   /** Zero moments, step count 0. */
@@ -92,3 +92,16 @@ export class AdamOptimizer implements Optimizer {
     s[at + 1] = Math.floor(t / STEP_RADIX);
   }
 }
+
+/** Lazy Adam's descriptor. */
+export const ADAM: OptimizerDescriptor<AdamConfig> = Object.freeze({
+  kind: 'adam',
+  params: [
+    { key: 'lr', name: 'lr', bounds: { gt: 0 } },
+    { key: 'beta1', name: 'beta1', bounds: { min: 0, lt: 1 }, default: ADAM_DEFAULT_BETA1 },
+    { key: 'beta2', name: 'beta2', bounds: { min: 0, lt: 1 }, default: ADAM_DEFAULT_BETA2 },
+    { key: 'eps', name: 'eps', bounds: { gt: 0 }, default: ADAM_DEFAULT_EPS },
+  ],
+  stateWidth: (dim: number) => 2 * dim + 2,
+  create: (cfg: Required<AdamConfig>) => new AdamOptimizer(cfg),
+});

@@ -1,4 +1,4 @@
-import type { FtrlConfig, Optimizer } from './optimizer';
+import type { FtrlConfig, Optimizer, OptimizerDescriptor } from './optimizer';
 
 /** Default `beta` (McMahan et al. 2013 suggest 1; TF/Keras default to 0). */
 export const FTRL_DEFAULT_BETA = 0;
@@ -34,12 +34,12 @@ export class FtrlOptimizer implements Optimizer {
   private readonly n0: number;
 
   /** `cfg` must already be validated (use `createOptimizer`). */
-  constructor(cfg: FtrlConfig) {
+  constructor(cfg: Required<FtrlConfig>) {
     this.alpha = cfg.alpha;
-    this.beta = cfg.beta ?? FTRL_DEFAULT_BETA;
-    this.l1 = cfg.l1 ?? 0;
-    this.l2 = cfg.l2 ?? 0;
-    this.n0 = cfg.initialAccumulator ?? FTRL_DEFAULT_INITIAL_ACCUMULATOR;
+    this.beta = cfg.beta;
+    this.l1 = cfg.l1;
+    this.l2 = cfg.l2;
+    this.n0 = cfg.initialAccumulator;
     this.config = Object.freeze({
       kind: 'ftrl', alpha: this.alpha, beta: this.beta, l1: this.l1, l2: this.l2, initialAccumulator: this.n0,
     });
@@ -47,7 +47,7 @@ export class FtrlOptimizer implements Optimizer {
 
   /** `z` and `n` per weight. */
   stateWidth(dim: number): number {
-    return 2 * dim;
+    return FTRL.stateWidth(dim);
   }
 
   /** `z = 0`, `n = initialAccumulator`; the initialiser's weights are kept until the first push. */
@@ -83,3 +83,17 @@ export class FtrlOptimizer implements Optimizer {
     }
   }
 }
+
+/** FTRL-Proximal's descriptor. */
+export const FTRL: OptimizerDescriptor<FtrlConfig> = Object.freeze({
+  kind: 'ftrl',
+  params: [
+    { key: 'alpha', name: 'alpha', bounds: { gt: 0 } },
+    { key: 'beta', name: 'beta', bounds: { min: 0 }, default: FTRL_DEFAULT_BETA },
+    { key: 'l1', name: 'l1', bounds: { min: 0 }, default: 0 },
+    { key: 'l2', name: 'l2', bounds: { min: 0 }, default: 0 },
+    { key: 'initialAccumulator', name: 'initial_accumulator', bounds: { min: 0 }, default: FTRL_DEFAULT_INITIAL_ACCUMULATOR },
+  ],
+  stateWidth: (dim: number) => 2 * dim,
+  create: (cfg: Required<FtrlConfig>) => new FtrlOptimizer(cfg),
+});

@@ -1,5 +1,7 @@
 /**
- * The optimizer contract used by every table on a parameter server.
+ * The optimizer contract used by every table on a parameter server, and the descriptor each
+ * optimizer module exports (its kind, hyper-parameters, state width and factory; registry.ts
+ * registers them).
  *
  * Tables lay each row out as `[weights | state]` inside one large Float32Array slab, so an optimizer
  * never owns memory: it is told where a row's weights, its state and its gradient live and updates
@@ -8,6 +10,7 @@
  *
  * Arithmetic happens in float64 locals and is rounded to float32 once per stored value.
  */
+import type { NumberBounds } from './config-check';
 
 /** Plain SGD: `w -= lr * g`. */
 export interface SgdConfig {
@@ -83,4 +86,42 @@ export interface Optimizer {
     g: Float32Array, gOff: number,
     dim: number,
   ): void;
+}
+
+/** One hyper-parameter of an optimizer, as its descriptor declares it. */
+export interface OptimizerParam {
+  /** the key in the TypeScript config, e.g. `initialAccumulator` */
+  readonly key: string;
+  /**
+   * the name outside the process: in the job YAML, in the wire's `OptimizerSpec.params` and in
+   * checkpoint manifests, e.g. `initial_accumulator`
+   */
+  readonly name: string;
+  /** the values validation accepts */
+  readonly bounds: NumberBounds;
+  /** the value when the key is absent; none: the key is required */
+  readonly default?: number;
+}
+
+/**
+ * Everything the rest of the code knows about one optimizer: validation, the list of kinds, the
+ * YAML and wire key spellings, `tessera plan`'s state per row and table creation all read it.
+ *
+ * ```ts
+ * export const SGD: OptimizerDescriptor<SgdConfig> = {
+ *   kind: 'sgd', params: [{ key: 'lr', name: 'lr', bounds: { gt: 0 } }],
+ *   stateWidth: () => 0, create: (cfg) => new SgdOptimizer(cfg),
+ * };
+ * ```
+ */
+export interface OptimizerDescriptor<C extends OptimizerConfig = OptimizerConfig> {
+  readonly kind: C['kind'];
+  /** every hyper-parameter, in the order messages and configs list them */
+  readonly params: readonly OptimizerParam[];
+  /** floats of state per row of width `dim` */
+  stateWidth(dim: number): number;
+  /** a rule across keys that bounds cannot say; throws naming the key (`${key}.eps ...`) */
+  check?(cfg: Required<C>, key: string): void;
+  /** builds the optimizer from a validated config with every default filled in */
+  create(cfg: Required<C>): Optimizer;
 }

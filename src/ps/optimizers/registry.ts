@@ -1,18 +1,46 @@
-import { ADAGRAD_DEFAULT_EPS, ADAGRAD_DEFAULT_INITIAL_ACCUMULATOR, AdagradOptimizer } from './adagrad';
-import { ADAM_DEFAULT_BETA1, ADAM_DEFAULT_BETA2, ADAM_DEFAULT_EPS, AdamOptimizer } from './adam';
+/**
+ * The table of optimizer descriptors. Everything that needs to know which optimizers exist and
+ * what their keys are (validation here, the job spec's YAML keys, the wire's and the checkpoint
+ * manifest's `{kind, params}` value, `tessera plan`) reads it, so adding an optimizer is one
+ * module with its descriptor plus one entry below.
+ */
+import { ADAGRAD } from './adagrad';
+import { ADAM } from './adam';
 import { badConfig, checkKeys, checkNumber, checkObject } from './config-check';
-import { FTRL_DEFAULT_BETA, FTRL_DEFAULT_INITIAL_ACCUMULATOR, FtrlOptimizer } from './ftrl';
-import type { Optimizer, OptimizerConfig, OptimizerKind } from './optimizer';
-import { SgdOptimizer } from './sgd';
+import { FTRL } from './ftrl';
+import type { Optimizer, OptimizerConfig, OptimizerDescriptor, OptimizerKind } from './optimizer';
+import { SGD } from './sgd';
+
+/** Every optimizer this build can create, by kind. */
+export const OPTIMIZERS: Readonly<Record<OptimizerKind, OptimizerDescriptor>> = Object.freeze({
+  sgd: SGD as OptimizerDescriptor,
+  adagrad: ADAGRAD as OptimizerDescriptor,
+  adam: ADAM as OptimizerDescriptor,
+  ftrl: FTRL as OptimizerDescriptor,
+});
 
 /** Every optimizer kind this build can create. */
-export const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['sgd', 'adagrad', 'adam', 'ftrl'];
+export const OPTIMIZER_KINDS: readonly OptimizerKind[] = Object.freeze(Object.keys(OPTIMIZERS) as OptimizerKind[]);
+
+/**
+ * The descriptor of optimizer `kind`; INVALID_ARGUMENT naming `${key}.kind` when there is none.
+ *
+ * ```ts
+ * optimizerDescriptor('adam').stateWidth(16); // 34
+ * ```
+ */
+export function optimizerDescriptor(kind: unknown, key = 'optimizer'): OptimizerDescriptor {
+  if (typeof kind !== 'string' || !Object.prototype.hasOwnProperty.call(OPTIMIZERS, kind)) {
+    return badConfig(`${key}.kind`, `must be one of ${OPTIMIZER_KINDS.join(', ')}`, kind);
+  }
+  return OPTIMIZERS[kind as OptimizerKind];
+}
 
 /**
  * Validates an optimizer config (typically straight from a table spec or the wire) and builds the
  * optimizer. Errors are TESSERA_ERR_INVALID_ARGUMENT whose message starts with the offending key,
  * e.g. `optimizer.lr must be > 0 (got 0)`. Unknown keys are rejected so a typo such as `beta_1`
- * does not silently fall back to a default.
+ * does not silently fall back to a default; a key set to `undefined` counts as absent.
  *
  * ```ts
  * const opt = createOptimizer({ kind: 'adam', lr: 1e-3 });
@@ -24,53 +52,11 @@ export const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['sgd', 'adagrad', 'ada
  */
 export function createOptimizer(cfg: OptimizerConfig, key = 'optimizer'): Optimizer {
   const o = checkObject(key, cfg);
-  const kind = o.kind;
-  switch (kind) {
-    case 'sgd':
-      checkKeys(key, o, ['kind', 'lr']);
-      return new SgdOptimizer({ kind, lr: lr(key, o.lr) });
-    case 'adagrad':
-      checkKeys(key, o, ['kind', 'lr', 'initialAccumulator', 'eps']);
-      return adagrad(key, o);
-    case 'adam':
-      checkKeys(key, o, ['kind', 'lr', 'beta1', 'beta2', 'eps']);
-      return new AdamOptimizer({
-        kind,
-        lr: lr(key, o.lr),
-        beta1: checkNumber(`${key}.beta1`, o.beta1, { min: 0, lt: 1 }, ADAM_DEFAULT_BETA1),
-        beta2: checkNumber(`${key}.beta2`, o.beta2, { min: 0, lt: 1 }, ADAM_DEFAULT_BETA2),
-        eps: checkNumber(`${key}.eps`, o.eps, { gt: 0 }, ADAM_DEFAULT_EPS),
-      });
-    case 'ftrl':
-      checkKeys(key, o, ['kind', 'alpha', 'beta', 'l1', 'l2', 'initialAccumulator']);
-      return ftrl(key, o);
-    default:
-      return badConfig(`${key}.kind`, `must be one of ${OPTIMIZER_KINDS.join(', ')}`, kind);
-  }
-}
-
-function lr(key: string, v: unknown): number {
-  return checkNumber(`${key}.lr`, v, { gt: 0 });
-}
-
-function adagrad(key: string, o: Record<string, unknown>): Optimizer {
-  const initialAccumulator = checkNumber(
-    `${key}.initialAccumulator`, o.initialAccumulator, { min: 0 }, ADAGRAD_DEFAULT_INITIAL_ACCUMULATOR);
-  const eps = checkNumber(`${key}.eps`, o.eps, { min: 0 }, ADAGRAD_DEFAULT_EPS);
-  // 0/0 on a zero gradient otherwise.
-  if (initialAccumulator === 0 && eps === 0) badConfig(`${key}.eps`, 'must be > 0 when initialAccumulator is 0', eps);
-  return new AdagradOptimizer({ kind: 'adagrad', lr: lr(key, o.lr), initialAccumulator, eps });
-}
-
-function ftrl(key: string, o: Record<string, unknown>): Optimizer {
-  const cfg = {
-    kind: 'ftrl' as const,
-    alpha: checkNumber(`${key}.alpha`, o.alpha, { gt: 0 }),
-    beta: checkNumber(`${key}.beta`, o.beta, { min: 0 }, FTRL_DEFAULT_BETA),
-    l1: checkNumber(`${key}.l1`, o.l1, { min: 0 }, 0),
-    l2: checkNumber(`${key}.l2`, o.l2, { min: 0 }, 0),
-    initialAccumulator: checkNumber(
-      `${key}.initialAccumulator`, o.initialAccumulator, { min: 0 }, FTRL_DEFAULT_INITIAL_ACCUMULATOR),
-  };
-  return new FtrlOptimizer(cfg);
+  const d = optimizerDescriptor(o.kind, key);
+  checkKeys(key, o, ['kind', ...d.params.map((p) => p.key)]);
+  const full: Record<string, unknown> = { kind: d.kind };
+  for (const p of d.params) full[p.key] = checkNumber(`${key}.${p.key}`, o[p.key], p.bounds, p.default);
+  const valid = full as Required<OptimizerConfig>;
+  d.check?.(valid, key);
+  return d.create(valid);
 }

@@ -1,4 +1,4 @@
-import type { Optimizer, SgdConfig } from './optimizer';
+import type { Optimizer, OptimizerDescriptor, SgdConfig } from './optimizer';
 
 /**
  * Plain stochastic gradient descent: `w[j] -= lr * g[j]`. Keeps no state.
@@ -13,14 +13,14 @@ export class SgdOptimizer implements Optimizer {
   private readonly lr: number;
 
   /** `cfg` must already be validated (use `createOptimizer`). */
-  constructor(cfg: SgdConfig) {
+  constructor(cfg: Required<SgdConfig>) {
     this.config = Object.freeze({ kind: 'sgd', lr: cfg.lr });
     this.lr = cfg.lr;
   }
 
   /** SGD keeps no state. */
-  stateWidth(_dim: number): number {
-    return 0;
+  stateWidth(dim: number): number {
+    return SGD.stateWidth(dim);
   }
 
   /** Nothing to initialise. */
@@ -39,3 +39,11 @@ export class SgdOptimizer implements Optimizer {
     for (let j = 0; j < dim; j++) w[wOff + j] = w[wOff + j] - lr * g[gOff + j];
   }
 }
+
+/** SGD's descriptor: `lr > 0`, no state. */
+export const SGD: OptimizerDescriptor<SgdConfig> = Object.freeze({
+  kind: 'sgd',
+  params: [{ key: 'lr', name: 'lr', bounds: { gt: 0 } }],
+  stateWidth: (_dim: number) => 0,
+  create: (cfg: Required<SgdConfig>) => new SgdOptimizer(cfg),
+});

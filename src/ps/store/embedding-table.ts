@@ -1,281 +1,30 @@
 /**
- * A sparse embedding table: u64 id → `dim` weights plus the optimizer's per-row state.
- *
- * Layout. An `IdIndex` maps ids to row slots; a `RowStorage` (f32 or f16 weights, see
- * row-storage.ts) holds the slots in slabs of `slabRows` rows, so growth never copies row data and
- * a slot never moves while its row lives. No JS object, BigInt or Map entry exists per row.
- *
- * Memory options (table-options.ts):
- * - admission: a missing id gets a row only once a count-min sketch has seen it `minCount` times;
- *   before that it reads zeros or the shared unknown row, and its gradients are dropped (zeros) or
- *   go to the unknown row (unknown);
- * - eviction: TTL by pushes or seconds, and an LFU row budget (row-eviction.ts); freed slots are
- *   reused, so the slabs never outgrow the budget. With `eviction.spill`, budget victims go to the
- *   disk tier (tier-rows.ts) and a pull or push of a spilled id loads it back within the call.
- *
- * Without either option, requests take the original single-pass path (`resolvePlain`).
- */
-import type { IdArray } from '../../wire/key-block';
-import { ERROR_CODES, TesseraError } from '../../common/errors';
-import { createOptimizer } from '../optimizers/registry';
-import type { Optimizer, OptimizerConfig } from '../optimizers/optimizer';
-import { badConfig, checkNumber } from '../optimizers/config-check';
-import { CountMinSketch } from './count-min-sketch';
-import { F16RowSlabs } from './f16-row-slabs';
-import { F32RowSlabs } from './f32-row-slabs';
-import { GradSum } from './grad-sum';
-import { IdIndex } from './id-index';
-import type { IdIndexBase } from './id-index-base';
-import { DEFAULT_INITIALIZER, InitializerConfig, initRow, validateInitializer } from './initializers';
-import type { RowStorage, WeightFormat } from './row-storage';
-import { EVICTION_META_BYTES_PER_ROW, EvictionCounts, RowEviction } from './row-eviction';
-import { checkFinite, checkIds, checkRegion, growInt32 } from './row-ops';
-import { SlotMeta, SLOT_META_BYTES_PER_ROW } from './slot-meta';
-import { indexSlotBytesFor, rowBudgetFor } from './table-budget';
-import { TableSnapshot } from './table-snapshot';
-import { TaggedIdIndex } from './tagged-id-index';
-import type { TableTier } from './row-tier';
-import { TierCounters, TierRows } from './tier-rows';
-import { TierCut } from './tier-snapshot';
-import { TombstoneLog } from './tombstone-log';
-import { AdmissionConfig, checkWeightFormat, EvictionConfig, validateAdmission, validateEviction } from './table-options';
-import { checkDim, checkSeed, checkTableName } from './table-spec';
-import { bucketOf } from '../../sharding/buckets';
-
-/** Default rows per slab: 2^16 rows, 8 MiB per slab for dim 16 with Adagrad. */
-export const DEFAULT_SLAB_ROWS = 1 << 16;
-
-const SLAB_ROWS_BOUNDS = { integer: true, min: 1, max: 1 << 24 };
-const CAPACITY_BOUNDS = { integer: true, min: 0, max: 1 << 29 };
-/** Id halves the shared unknown row is initialised as (it is never in the index). */
-const UNKNOWN_ID = 0xffffffff;
-
-/** Construction options; see `EmbeddingTableSpec` for the meaning of the shared fields. */
-export interface EmbeddingTableOptions {
-  name: string;
-  dim: number;
-  optimizer: OptimizerConfig;
-  initializer?: InitializerConfig;
-  seed?: number;
-  /** rows to hold before the first index rehash (default 0) */
-  initialCapacity?: number;
-  /** rows per slab, a power of two in [1, 2^24] (default 2^16) */
-  slabRows?: number;
-  /** weight storage (default f32; optimizer state is always f32) */
-  weightFormat?: WeightFormat;
-  admission?: AdmissionConfig;
-  eviction?: EvictionConfig;
-  /** monotonic milliseconds, for `eviction.ttlSeconds` (default performance.now) */
-  now?: () => number;
-  /** this table's store in the PS's disk tier; required by `eviction.spill` (row-tier.ts) */
-  tier?: TableTier;
-}
-
-/** Admission and eviction counters of one table. */
-export interface TableMemoryCounters {
-  /** ids given a row through admission */
-  admitted: number;
-  /** sightings (pulled ids) refused a row by admission */
-  rejected: number;
-  /** pushed rows whose gradient was dropped because the id was not admitted */
-  droppedGradients: number;
-  evicted: EvictionCounts;
-  /** disk-tier counters; null without `eviction.spill` */
-  tier: TierCounters | null;
-}
-
-/**
- * Sparse table with lazily created rows.
+ * A sparse embedding table: u64 id → `dim` weights plus the optimizer's per-row state. Serving
+ * (pull, peek, push, admission, eviction, disk tier) is `EmbeddingRows` (embedding-rows.ts); this
+ * class adds the checkpoint half: a copy-on-write cut for snapshots, the restore writes, and row
+ * dumps. Every slot change of either half goes through `RowSlots` (row-slots.ts), which guards
+ * the snapshot being written.
  *
  * ```ts
  * const t = new EmbeddingTable({ name: 'user', dim: 16, optimizer: { kind: 'adagrad', lr: 0.05 } });
- * const ids = idsFrom([7n, 42n, 7n]);
- * const out = new Float32Array(3 * 16);
- * t.pull(ids, out);            // creates rows 7 and 42 from the initializer
- * t.push(ids, grads);          // grads [3 × 16]; the two rows for id 7 are summed first
+ * t.pull(ids, out);                                   // rows created on first touch
+ * const snap = t.beginSnapshot({ sinceEpoch: 0, nextEpoch: 2, numBuckets: 4096, owned: null });
+ * t.push(ids, grads);                                 // the snapshot still reads the rows at the cut
  * ```
  */
-export class EmbeddingTable {
-  readonly name: string;
-  readonly dim: number;
-  /** Optimizer config with defaults filled in. */
-  readonly optimizerConfig: Readonly<Required<OptimizerConfig>>;
-  readonly initializer: InitializerConfig;
-  readonly seed: number;
-  /** Floats of optimizer state per row. */
-  readonly stateWidth: number;
-  readonly weightFormat: WeightFormat;
-  readonly admission: Readonly<Required<AdmissionConfig>> | null;
-  readonly eviction: Readonly<EvictionConfig> | null;
-  readonly counters: TableMemoryCounters = { admitted: 0, rejected: 0, droppedGradients: 0, evicted: { ttl: 0, budget: 0 }, tier: null };
-  private readonly opt: Optimizer;
-  /** `IdIndex` for f32 tables; for f16 tables (a memory option), the leaner `TaggedIdIndex`. */
-  private readonly index: IdIndexBase;
-  private readonly storage: RowStorage;
-  private readonly sketch: CountMinSketch | null;
-  private readonly evict: RowEviction | null;
-  /** Slot of the shared unknown row, or -1 (unadmitted ids then read zeros). */
-  private readonly unknownSlot: number;
-  private readonly grad: GradSum;
-  /** Slot → id, change stamp and liveness (checkpoints, slot-meta.ts). */
-  private readonly meta: SlotMeta;
-  /** Evicted ids since the oldest possible incremental base; only after the first snapshot. */
-  private readonly tombs = new TombstoneLog();
-  private trackTombstones = false;
-  /** Spilled rows (with `eviction.spill`), and the snapshot generation their records carry. */
-  private readonly tier: TierRows | null;
-  private tierGen = 0;
-  /** Snapshot epoch stamped on rows as they change (see beginSnapshot). */
-  private epoch = 1;
-  /** The snapshot being written, which must see every change before it happens. */
-  private snap: TableSnapshot | null = null;
-  private rowCount = 0;
-  private rowScratch: Int32Array = new Int32Array(0);
-  /** `fillNew`, bound once for `findOrInsertAll`. */
-  private readonly createRow = (lo: number, hi: number): number => this.fillNew(lo, hi);
+import { ERROR_CODES, TesseraError } from '../../common/errors';
+import { bucketOf } from '../../sharding/buckets';
+import { checkNumber } from '../optimizers/config-check';
+import { EmbeddingRows } from './embedding-rows';
+import { checkFinite, checkRegion } from './row-ops';
+import { TableSnapshot } from './table-snapshot';
+import { TierCut } from './tier-snapshot';
 
-  /** Validates `opts` (errors name the key) and creates an empty table. */
-  constructor(opts: EmbeddingTableOptions) {
-    this.name = checkTableName(opts.name);
-    this.dim = checkDim(opts.dim);
-    this.opt = createOptimizer(opts.optimizer);
-    this.optimizerConfig = this.opt.config;
-    this.initializer = validateInitializer(opts.initializer ?? DEFAULT_INITIALIZER);
-    this.seed = checkSeed(opts.seed);
-    const slabRows = checkNumber('slabRows', opts.slabRows, SLAB_ROWS_BOUNDS, DEFAULT_SLAB_ROWS);
-    if ((slabRows & (slabRows - 1)) !== 0) badConfig('slabRows', 'must be a power of two', slabRows);
-    const expected = checkNumber('initialCapacity', opts.initialCapacity, CAPACITY_BOUNDS, 0);
-    this.weightFormat = checkWeightFormat(opts.weightFormat);
-    this.admission = opts.admission === undefined ? null : validateAdmission(opts.admission);
-    this.eviction = opts.eviction === undefined ? null : validateEviction(opts.eviction);
-    this.stateWidth = this.opt.stateWidth(this.dim);
-    this.storage = this.weightFormat === 'f16'
-      ? new F16RowSlabs(this.dim, this.stateWidth, slabRows)
-      : new F32RowSlabs(this.dim, this.stateWidth, slabRows);
-    this.meta = new SlotMeta(slabRows, this.eviction !== null);
-    this.index = this.weightFormat === 'f16' ? new TaggedIdIndex(expected, this.meta) : new IdIndex(expected);
-    this.grad = new GradSum(this.dim);
-    if (this.eviction?.spill && !opts.tier) badConfig('eviction.spill', 'needs a disk tier: start the PS with --tier-dir (TESSERA_TIER_DIR)', true);
-    this.tier = this.eviction?.spill && opts.tier ? new TierRows(opts.tier, this.storage, this.meta) : null;
-    this.sketch = this.admission ? new CountMinSketch(this.admission.sketchWidth, this.admission.sketchDepth) : null;
-    const unknown = this.admission?.unadmitted === 'unknown';
-    this.evict = this.eviction
-      ? new RowEviction(this.eviction, rowBudgetFor(this.eviction, {
-        rowBytes: this.storage.rowBytes, indexSlotBytes: indexSlotBytesFor(this.weightFormat),
-        metaBytes: EVICTION_META_BYTES_PER_ROW + SLOT_META_BYTES_PER_ROW + 1, slabRows,
-        fixedBytes: this.sketch?.bytes() ?? 0, extraSlots: unknown ? 1 : 0,
-      }), slabRows,
-        opts.now ?? (() => performance.now()), (r, cause) => this.onEvicted(r, cause))
-      : null;
-    this.unknownSlot = unknown ? this.newSlot(UNKNOWN_ID, UNKNOWN_ID) : -1;
-    if (unknown) this.evict?.reserve(this.unknownSlot);
-  }
+export { DEFAULT_SLAB_ROWS } from './embedding-rows';
+export type { EmbeddingTableOptions, TableMemoryCounters } from './embedding-rows';
 
-  /** Rows spilled to the disk tier (0 without `eviction.spill`). */
-  get spilledRows(): number {
-    return this.tier?.counters.rows ?? 0;
-  }
-
-  /** Rows resident (ids in the index; the shared unknown row is not counted). */
-  get size(): number {
-    return this.index.size;
-  }
-
-  /** Slots in the id index (grows ×1.25 at load 0.8). */
-  get indexCapacity(): number {
-    return this.index.capacity;
-  }
-
-  /** Resident-row budget on this PS (Infinity without one). */
-  get maxRows(): number {
-    return this.evict?.maxRows ?? Infinity;
-  }
-
-  /** Bytes of one row slot in the slabs (weights + optimizer state). */
-  get rowBytes(): number {
-    return this.storage.rowBytes;
-  }
-
-  /** Bytes used by the id index, the row slabs, eviction metadata and the admission sketch. */
-  memoryBytes(): number {
-    return this.index.bytes() + this.storage.bytes() + this.meta.bytes() + this.tombs.bytes()
-      + (this.evict?.bytes() ?? 0) + (this.sketch?.bytes() ?? 0);
-  }
-
-  /** Admission and eviction counters (a copy). */
-  memoryCounters(): TableMemoryCounters {
-    const c = this.counters;
-    const t = this.tier?.counters;
-    const tier = t ? { ...t, reload: { counts: [...t.reload.counts], sum: t.reload.sum } } : null;
-    return { ...c, evicted: { ...(this.evict?.evicted ?? c.evicted) }, tier };
-  }
-
-  /** True when row `(lo, hi)` is resident. */
-  has(lo: number, hi: number): boolean {
-    return this.index.find(lo, hi) >= 0;
-  }
-
-  /**
-   * Gathers the rows of `ids` into `out[outOff .. outOff + n*dim)`, creating missing rows from the
-   * initializer (and the optimizer's initial state). Duplicate ids are gathered twice. With
-   * admission, an id not yet admitted reads zeros or the unknown row and gets no row.
-   */
-  pull(ids: IdArray, out: Float32Array, outOff = 0): void {
-    const n = checkIds(this.name, ids);
-    checkRegion(this.name, 'out', out, outOff, n * this.dim);
-    const rows = this.resolve(ids, n, false);
-    this.gatherOrZero(rows, n, out, outOff);
-  }
-
-  /**
-   * Like `pull`, but a missing row is not inserted (evaluation and serving must not grow the
-   * table), nothing is counted or touched, and it reads what a pull would: the initializer's row,
-   * or, for an id admission has not admitted yet, zeros or the unknown row.
-   */
-  peek(ids: IdArray, out: Float32Array, outOff = 0): void {
-    const n = checkIds(this.name, ids);
-    checkRegion(this.name, 'out', out, outOff, n * this.dim);
-    if (this.rowScratch.length < n) this.rowScratch = growInt32(n);
-    const rows = this.rowScratch;
-    this.index.findAll(ids, n, rows);
-    this.storage.gather(rows, n, out, outOff);
-    const { initializer, seed, dim, sketch, admission } = this;
-    for (let i = 0; i < n; i++) {
-      if (rows[i] >= 0) continue;
-      const lo = ids[2 * i];
-      const hi = ids[2 * i + 1];
-      if (this.tier?.peek(lo, hi, out, outOff + i * dim)) continue;
-      if (sketch && admission && sketch.estimate(lo, hi) < admission.minCount) this.readDefault(out, outOff + i * dim);
-      else initRow(initializer, seed, lo, hi, out, outOff + i * dim, dim);
-    }
-  }
-
-  /**
-   * Applies gradients `grads [n × dim]` for `ids`. Input is validated completely first (id pairs,
-   * `grads.length === n*dim`, every value finite), so a rejected push leaves the table unchanged.
-   * Gradients of duplicate ids are summed (float32, in input order), then the optimizer runs once
-   * per distinct row, in first-occurrence order. Missing rows are created from the initializer
-   * first (a row evicted between pull and push), unless admission has not admitted the id.
-   * @returns the number of distinct rows updated
-   */
-  push(ids: IdArray, grads: Float32Array): number {
-    const n = checkIds(this.name, ids);
-    checkRegion(this.name, 'grads', grads, 0, n * this.dim, true);
-    checkFinite(this.name, 'grads', grads, this.dim, ids);
-    const rows = this.resolve(ids, n, true);
-    const u = this.grad.sum(rows, n, grads);
-    if (this.snap) this.snap.guardRows(this.grad.uniq, u);
-    this.storage.applyRows(this.opt, this.grad.uniq, u, this.grad.gsum);
-    this.meta.stampRows(this.grad.uniq, u, this.epoch);
-    this.evict?.afterPush(n);
-    return u;
-  }
-
-  /** Evicts every row past its TTL now (pushes also sweep a little each); returns the count. */
-  evictExpired(): number {
-    return this.evict?.evictExpired() ?? 0;
-  }
-
+/** A sparse embedding table with snapshot and restore (the class the PS uses). */
+export class EmbeddingTable extends EmbeddingRows {
   /**
    * Calls `fn` for every resident row with its id halves, weights and state. For f32 tables these
    * are views (valid until the row changes); for f16 tables, float32 copies in reused scratch.
@@ -300,8 +49,7 @@ export class EmbeddingTable {
     checkFinite(this.name, 'weights', weights, this.dim, null);
     checkFinite(this.name, 'state', state, this.stateWidth, null);
     const r = this.slotFor(lo, hi);
-    this.storage.write(r, weights, 0, state, 0);
-    this.meta.assign(r, lo, hi, this.epoch);
+    this.slots.writeRow(r, weights, 0, state, 0, false);
     if (this.evict) this.evict.unpin(Int32Array.of(r), 1);
     this.tier?.commit();
   }
@@ -313,23 +61,23 @@ export class EmbeddingTable {
    * rows changed from now on carry a stamp the next incremental snapshot will pick.
    */
   beginSnapshot(opts: { sinceEpoch: number; nextEpoch: number; numBuckets: number; owned: Uint8Array | null }): TableSnapshot {
-    if (this.snap) throw new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, `table "${this.name}": a snapshot is already being written`);
+    if (this.slots.snap) throw new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, `table "${this.name}": a snapshot is already being written`);
     const snap = new TableSnapshot({
       table: this.name, dim: this.dim, stateWidth: this.stateWidth, weightFormat: this.weightFormat,
-      storage: this.storage, meta: this.meta, cutSlots: this.rowCount, excludeSlot: this.unknownSlot,
+      storage: this.storage, meta: this.meta, cutSlots: this.slots.count, excludeSlot: this.unknownSlot,
       sinceEpoch: opts.sinceEpoch, numBuckets: opts.numBuckets, owned: opts.owned,
       tombstones: opts.sinceEpoch > 0 ? this.tombs.since(opts.sinceEpoch) : new Uint32Array(0),
       tier: this.tier ? this.cutTier(opts) : undefined,
     });
-    this.snap = snap;
+    this.slots.snap = snap;
     this.setEpoch(opts.nextEpoch);
     return snap;
   }
 
   /** Stops guarding writes for `snap` (written, failed or abandoned). */
   endSnapshot(snap: TableSnapshot): void {
-    if (this.snap !== snap) return;
-    this.snap = null;
+    if (this.slots.snap !== snap) return;
+    this.slots.snap = null;
     if (this.tier) this.tier.cut = null;
   }
 
@@ -345,12 +93,12 @@ export class EmbeddingTable {
 
   /** True while a snapshot of this table is being written. */
   get snapshotting(): boolean {
-    return this.snap !== null;
+    return this.slots.snap !== null;
   }
 
   /** Sets the epoch stamped on changed rows from now on; evictions are logged from the first cut. */
   setEpoch(epoch: number): void {
-    this.epoch = epoch;
+    this.slots.epoch = epoch;
     this.trackTombstones = true;
   }
 
@@ -379,16 +127,13 @@ export class EmbeddingTable {
     const removed = this.size - keep + spilled;
     if (keep === 0) {
       this.index.clear();
-      this.rowCount = this.unknownSlot >= 0 ? this.unknownSlot + 1 : 0;
-      this.meta.clearLive();
-      this.evict?.reset();
+      this.slots.reset(this.unknownSlot >= 0 ? this.unknownSlot + 1 : 0);
       this.tombs.clear();
       return removed;
     }
     this.index.sweep(0, this.index.capacity, Infinity, (r) => {
       if (!inSet(r)) return false;
-      this.meta.free(r);
-      this.evict?.free(r);
+      this.slots.free(r);
       return true;
     });
     return removed;
@@ -408,8 +153,7 @@ export class EmbeddingTable {
       const lo = ids[2 * k];
       const hi = ids[2 * k + 1];
       const r = this.slotFor(lo, hi);
-      this.storage.writeStored(r, weights, k * dim, state, k * sw);
-      this.meta.assign(r, lo, hi, this.epoch);
+      this.slots.writeRow(r, weights, k * dim, state, k * sw, true);
       if (this.evict) this.evict.unpin(Int32Array.of(r), 1);
       loaded++;
     }
@@ -428,8 +172,7 @@ export class EmbeddingTable {
         if (this.tier?.discard(ids[2 * k], ids[2 * k + 1])) removed++;
         continue;
       }
-      this.meta.free(r);
-      this.evict?.free(r);
+      this.slots.free(r);
       removed++;
     }
     this.tier?.commit();
@@ -437,155 +180,15 @@ export class EmbeddingTable {
   }
 
   private refuseWhileSnapshotting(what: string): void {
-    if (this.snap) throw new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, `table "${this.name}": cannot ${what} rows while a snapshot is being written`);
+    if (this.slots.snap) throw new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, `table "${this.name}": cannot ${what} rows while a snapshot is being written`);
   }
 
   /** Slot of `(lo, hi)`, inserting it (under the row budget) without initialising it. */
   private slotFor(lo: number, hi: number): number {
     const r = this.index.find(lo, hi);
-    if (r >= 0) {
-      if (this.snap) this.snap.guard(r);
-      return r;
-    }
+    if (r >= 0) return r;
     this.tier?.discard(lo, hi); // the row is about to be written whole: a spilled copy would be stale
     if (this.evict?.bounded && this.size + 1 > this.evict.maxRows) this.evict.makeRoom(this.size + 1 - this.evict.maxRows);
     return this.insert(lo, hi, false);
-  }
-
-  /**
-   * Eviction chose slot `r`: keep its row for a pending snapshot; spill a budget victim to the
-   * disk tier (the row still exists, so no tombstone), or log the dropped id for incrementals;
-   * remove the id from the index.
-   */
-  private onEvicted(r: number, cause: 'ttl' | 'budget'): void {
-    if (this.snap) this.snap.guard(r);
-    const [lo, hi] = this.meta.idOf(r);
-    this.index.remove(lo, hi);
-    if (this.tier && cause === 'budget') this.tier.spill(r, lo, hi, this.tierGen);
-    else if (this.trackTombstones) this.tombs.add(lo, hi, this.epoch);
-    this.meta.free(r);
-  }
-
-  /** Row slots of `ids` into the shared scratch, creating (or admitting) missing rows. */
-  private resolve(ids: IdArray, n: number, isPush: boolean): Int32Array {
-    if (this.rowScratch.length < n) this.rowScratch = growInt32(n);
-    if (!this.sketch && !this.evict) return this.resolvePlain(ids, n);
-    return this.resolveManaged(ids, n, isPush);
-  }
-
-  /** Find-or-insert of every id: the path of tables without admission or eviction. */
-  private resolvePlain(ids: IdArray, n: number): Int32Array {
-    this.index.findOrInsertAll(ids, n, this.rowScratch, this.createRow);
-    return this.rowScratch;
-  }
-
-  /**
-   * Three passes: find and pin the rows present; make room under the budget (pinned rows are
-   * never chosen); then admit and create the missing ones. Unpins before returning. Slot -1 means
-   * "not admitted, read zeros and drop the gradient".
-   */
-  private resolveManaged(ids: IdArray, n: number, isPush: boolean): Int32Array {
-    const { index, evict } = this;
-    const rows = this.rowScratch;
-    if (evict && n > evict.maxRows) {
-      throw new TesseraError(ERROR_CODES.TOO_LARGE, `table "${this.name}": ids: ${n} ids exceed the table's row budget of ${evict.maxRows} on this PS`);
-    }
-    evict?.begin();
-    const missing = index.findAll(ids, n, rows);
-    if (evict) for (let i = 0; i < n; i++) if (rows[i] >= 0) evict.touch(rows[i]);
-    if (evict?.bounded && missing > 0 && this.size + missing > evict.maxRows) {
-      evict.makeRoom(this.size + missing - evict.maxRows);
-    }
-    if (missing > 0) this.createMissing(ids, n, rows, isPush);
-    evict?.unpin(rows, n);
-    // One write transaction for the call's spills and reloads. If it fails (disk full) they stay
-    // staged and readable, so no row is lost, and the request fails before a push applies anything.
-    this.tier?.commit();
-    return rows;
-  }
-
-  /** Fills the slots < 0 of `rows`: an admitted id gets a (new or just created) row. */
-  private createMissing(ids: IdArray, n: number, rows: Int32Array, isPush: boolean): void {
-    const { sketch, admission, counters } = this;
-    for (let i = 0; i < n; i++) {
-      if (rows[i] >= 0) continue;
-      const lo = ids[2 * i];
-      const hi = ids[2 * i + 1];
-      if (this.tier && this.index.find(lo, hi) < 0 && this.tier.take(lo, hi)) {
-        rows[i] = this.insert(lo, hi, false); // back as it left (it was admitted once), pinned
-        this.tier.restore(rows[i]);
-        continue;
-      }
-      if (sketch && admission && this.index.find(lo, hi) < 0) {
-        // A pull is a sighting; a push only checks (its id was counted when it was pulled).
-        const seen = isPush ? sketch.estimate(lo, hi) : sketch.add(lo, hi);
-        if (seen < admission.minCount) {
-          rows[i] = this.unknownSlot;
-          if (isPush) counters.droppedGradients++;
-          else counters.rejected++;
-          continue;
-        }
-        counters.admitted++;
-      }
-      rows[i] = this.insert(lo, hi, true);
-    }
-  }
-
-  /** Row of `(lo, hi)`, inserting a fresh one (from the free list when there is one). */
-  private insert(lo: number, hi: number, init: boolean): number {
-    const fresh = this.rowCount;
-    const next = this.evict ? this.evict.nextSlot(fresh) : fresh;
-    const r = this.index.findOrInsert(lo, hi, next);
-    if (r !== next) return r;
-    if (next === fresh) this.rowCount++;
-    else this.evict!.claim(next);
-    if (this.snap) this.snap.guard(r);
-    this.storage.ensure(r);
-    this.meta.ensure(r);
-    this.meta.assign(r, lo, hi, this.epoch);
-    this.evict?.ensure(r);
-    if (init) this.storage.initRow(r, lo, hi, this.initializer, this.seed, this.opt);
-    this.evict?.created(r);
-    return r;
-  }
-
-  /** Claims the next fresh slot for the new id `(lo, hi)` and fills it; returns the slot. */
-  private fillNew(lo: number, hi: number): number {
-    const r = this.rowCount++;
-    if (this.snap) this.snap.guard(r);
-    this.storage.ensure(r);
-    this.meta.ensure(r);
-    this.meta.assign(r, lo, hi, this.epoch);
-    this.storage.initRow(r, lo, hi, this.initializer, this.seed, this.opt);
-    return r;
-  }
-
-  /** A slot outside the index (the unknown row), filled as the row of `(lo, hi)`. */
-  private newSlot(lo: number, hi: number): number {
-    const r = this.rowCount++;
-    this.storage.ensure(r);
-    this.meta.ensure(r);
-    this.meta.assign(r, lo, hi, this.epoch);
-    this.evict?.ensure(r);
-    this.storage.initRow(r, lo, hi, this.initializer, this.seed, this.opt);
-    return r;
-  }
-
-  /** Gathers `rows`, writing the unadmitted default (zeros) for slots < 0. */
-  private gatherOrZero(rows: Int32Array, n: number, out: Float32Array, outOff: number): void {
-    this.storage.gather(rows, n, out, outOff);
-    if (!this.sketch) return;
-    const dim = this.dim;
-    for (let i = 0; i < n; i++) if (rows[i] < 0) out.fill(0, outOff + i * dim, outOff + (i + 1) * dim);
-  }
-
-  /** Writes what an unadmitted id reads: the unknown row, or zeros. */
-  private readDefault(out: Float32Array, off: number): void {
-    if (this.unknownSlot < 0) {
-      out.fill(0, off, off + this.dim);
-      return;
-    }
-    const one = Int32Array.of(this.unknownSlot);
-    this.storage.gather(one, 1, out, off);
   }
 }

@@ -9,7 +9,7 @@
  * updates smaller than half a step are lost. ADR 0010 records the choice of fp16 over bf16 and the
  * measured effect on AUC.
  */
-import { halfDecodeTable, toHalfBits } from '../../wire/f16';
+import { decodeF16, toHalfBits } from '../../wire/f16';
 import type { Optimizer } from '../optimizers/optimizer';
 import { InitializerConfig, initRow } from './initializers';
 import type { RowStorage, SlabView } from './row-storage';
@@ -24,7 +24,6 @@ export class F16RowSlabs implements RowStorage {
   private readonly states: Float32Array[] = [];
   private readonly shift: number;
   private readonly mask: number;
-  private readonly decode = halfDecodeTable();
   /** One row of weights (and of state, for stateless optimizers) in float32, for updates. */
   private readonly w32: Float32Array;
   private readonly s32: Float32Array;
@@ -64,15 +63,7 @@ export class F16RowSlabs implements RowStorage {
   }
 
   gather(rows: Int32Array, n: number, out: Float32Array, outOff: number): void {
-    const { dim, shift, mask, weights, decode } = this;
-    for (let i = 0; i < n; i++) {
-      const r = rows[i];
-      if (r < 0) continue;
-      const src = weights[r >>> shift];
-      const s = (r & mask) * dim;
-      const o = outOff + i * dim;
-      for (let j = 0; j < dim; j++) out[o + j] = decode[src[s + j]];
-    }
+    for (let i = 0; i < n; i++) if (rows[i] >= 0) this.decodeRow(rows[i], out, outOff + i * this.dim);
   }
 
   applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array): void {
@@ -80,7 +71,7 @@ export class F16RowSlabs implements RowStorage {
     const sw = this.stateWidth;
     for (let k = 0; k < u; k++) {
       const r = slots[k];
-      this.loadWeights(r, w32);
+      this.decodeRow(r, w32, 0);
       const s = sw === 0 ? this.s32 : this.states[r >>> this.shift];
       opt.apply(w32, 0, s, (r & this.mask) * sw, g, k * dim, dim);
       this.storeWeights(r, w32);
@@ -88,10 +79,7 @@ export class F16RowSlabs implements RowStorage {
   }
 
   read(r: number, w: Float32Array, wOff: number, s: Float32Array, sOff: number): void {
-    const { dim, decode } = this;
-    const src = this.weights[r >>> this.shift];
-    const off = (r & this.mask) * dim;
-    for (let j = 0; j < dim; j++) w[wOff + j] = decode[src[off + j]];
+    this.decodeRow(r, w, wOff);
     const [st, stOff] = this.stateOf(r);
     s.set(st.subarray(stOff, stOff + this.stateWidth), sOff);
   }
@@ -121,11 +109,9 @@ export class F16RowSlabs implements RowStorage {
     for (let j = 0; j < this.stateWidth; j++) st[stOff + j] = s[sOff + j];
   }
 
-  private loadWeights(r: number, w: Float32Array): void {
-    const { dim, decode } = this;
-    const src = this.weights[r >>> this.shift];
-    const off = (r & this.mask) * dim;
-    for (let j = 0; j < dim; j++) w[j] = decode[src[off + j]];
+  /** Slot `r`'s weights as float32 into `w[wOff..]`. */
+  private decodeRow(r: number, w: Float32Array, wOff: number): void {
+    decodeF16(this.weights[r >>> this.shift], w, (r & this.mask) * this.dim, wOff, this.dim);
   }
 
   private storeWeights(r: number, w: Float32Array): void {

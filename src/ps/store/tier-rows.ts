@@ -6,10 +6,9 @@
  *
  * The record format is in tier-record.ts.
  */
-import { halfDecodeTable } from '../../wire/f16';
-import type { RowStorage } from './row-storage';
+import { decodeF16 } from '../../wire/f16';
+import type { RowSlots } from './row-slots';
 import { TIER_KEY_BYTES, TableTier, writeTierKey } from './row-tier';
-import type { SlotMeta } from './slot-meta';
 import { recordLayout, TierRecord, TierRecordLayout } from './tier-record';
 import type { TierCut } from './tier-snapshot';
 
@@ -44,7 +43,8 @@ export class TierRows {
   private readonly mask: number;
   private takenAt = 0;
 
-  constructor(readonly store: TableTier, private readonly storage: RowStorage, private readonly meta: SlotMeta) {
+  constructor(readonly store: TableTier, private readonly slots: RowSlots) {
+    const { storage } = slots;
     this.layout = recordLayout(storage.dim, storage.stateWidth, storage.format === 'f16');
     this.rec = new TierRecord(this.layout);
     this.shift = Math.log2(storage.slabRows);
@@ -54,10 +54,10 @@ export class TierRows {
   /** Writes slot `r` (id `(lo, hi)`) to the tier, tagged with snapshot generation `gen`. */
   spill(r: number, lo: number, hi: number, gen: number): void {
     const { dim, stateWidth: sw } = this.layout;
-    const v = this.storage.slabView(r >>> this.shift);
+    const v = this.slots.storage.slabView(r >>> this.shift);
     const i = r & this.mask;
     const { weights, state, header } = this.rec;
-    header[0] = this.meta.stampOf(r);
+    header[0] = this.slots.meta.stampOf(r);
     header[1] = gen;
     const w = i * v.wStride;
     for (let j = 0; j < dim; j++) weights[j] = v.weights[w + j];
@@ -89,8 +89,7 @@ export class TierRows {
 
   /** Writes the record `take` found into slot `r` bit-exactly, with its change stamp. */
   restore(r: number): void {
-    this.storage.writeStored(r, this.rec.weights, 0, this.rec.state, 0);
-    this.meta.setStamp(r, this.rec.stamp);
+    this.slots.writeRow(r, this.rec.weights, 0, this.rec.state, 0, true, this.rec.stamp);
     this.counters.hits++;
     this.observe((performance.now() - this.takenAt) / 1000);
   }
@@ -100,12 +99,8 @@ export class TierRows {
     const found = this.store.get(writeTierKey(this.key, lo, hi));
     if (!found) return false;
     const w = this.rec.load(found).weights;
-    if (w instanceof Uint16Array) {
-      const decode = halfDecodeTable();
-      for (let j = 0; j < w.length; j++) out[off + j] = decode[w[j]];
-    } else {
-      out.set(w, off);
-    }
+    if (w instanceof Uint16Array) decodeF16(w, out, 0, off);
+    else out.set(w, off);
     return true;
   }
 

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { ERROR_CODES } from '../../../src/common/errors';
-import { dedupIds } from '../../../src/sharding/dedup';
 import { ownerOf, planShardMap, type PsEndpoint, type ShardMap } from '../../../src/sharding/shard-map';
 import { gatherRows, sliceByOwner, stitchRows, type Slice } from '../../../src/sharding/slicer';
 import { idsFrom } from '../../../src/wire/key-block';
+import { dedup } from '../../helpers/ids';
 import { Rng } from './rng';
 
 const ps = (n: number): PsEndpoint[] => Array.from({ length: n }, (_, i) => ({ id: i, addr: `ps-${i}:7000` }));
@@ -21,7 +21,7 @@ function answer(slice: Slice, dim: number): Float32Array {
 function randomIds(rng: Rng, n: number): Uint32Array {
   const ids = new Uint32Array(2 * n);
   for (let i = 0; i < 2 * n; i++) ids[i] = rng.u32();
-  return dedupIds(ids).unique;
+  return dedup(ids).unique;
 }
 
 /** Checks the slice invariants: owner, input order, positions form an exact cover of the batch. */
@@ -54,7 +54,7 @@ describe('sharding/slicer', () => {
         const slices = sliceByOwner(ids, map);
         expectValidSlices(ids, map, slices);
         const out = new Float32Array(n * dim).fill(NaN);
-        stitchRows(slices, slices.map((s) => answer(s, dim)), dim, out);
+        for (const s of slices) stitchRows(s, answer(s, dim), dim, out);
         for (let i = 0; i < n; i++) {
           for (let d = 0; d < dim; d++) {
             if (out[i * dim + d] !== valueOf(ids[2 * i], ids[2 * i + 1], d)) expect.fail(`row ${i} dim ${d}, ${numPs} PS`);
@@ -116,19 +116,37 @@ describe('sharding/slicer', () => {
     expect(() => gatherRows(slice, new Float32Array(8), 0)).to.throw(/dim must be a positive integer/);
   });
 
-  it('stitchRows rejects a PS answer of the wrong length, naming rows[k]', () => {
+  it('stitches and gathers a slice a range of rows at a time, as the client splits requests', () => {
+    const map = planShardMap(ps(3), { numBuckets: 32 });
+    const n = 400, dim = 3;
+    const ids = randomIds(new Rng(56), n);
+    const grads = new Float32Array(n * dim).map((_, k) => k);
+    const out = new Float32Array(n * dim).fill(NaN);
+    for (const s of sliceByOwner(ids, map)) {
+      const rows = answer(s, dim);
+      for (let a = 0; a < s.positions.length; a += 7) {
+        const b = Math.min(s.positions.length, a + 7);
+        stitchRows(s, rows.subarray(a * dim, b * dim), dim, out, a, b);
+        expect(Array.from(gatherRows(s, grads, dim, a, b))).to.deep.equal(Array.from(gatherRows(s, grads, dim).subarray(a * dim, b * dim)));
+      }
+    }
+    for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) expect(out[i * dim + d]).to.equal(valueOf(ids[2 * i], ids[2 * i + 1], d));
+    const s = sliceByOwner(ids, map)[0];
+    expect(() => stitchRows(s, answer(s, dim), dim, out, 1, 0)).to.throw(/rows \[1, 0\) are not within the slice's/);
+  });
+
+  it('stitchRows rejects a PS answer of the wrong length, naming the PS', () => {
     const map = planShardMap(ps(2), { numBuckets: 16 });
     const ids = randomIds(new Rng(55), 50);
     const slices = sliceByOwner(ids, map);
     expect(slices).to.have.length(2);
-    const rows = slices.map((s) => answer(s, 4));
-    rows[1] = rows[1].subarray(1);
+    const short = answer(slices[1], 4).subarray(1);
     const n1 = slices[1].positions.length;
-    expect(() => stitchRows(slices, rows, 4, new Float32Array(200)))
-      .to.throw(new RegExp(`rows\\[1\\] \\(ps index 1\\) has ${4 * n1 - 1} values, expected ${n1} ids × dim 4`))
+    expect(() => stitchRows(slices[1], short, 4, new Float32Array(200)))
+      .to.throw(new RegExp(`rows \\(ps index 1\\) has ${4 * n1 - 1} values, expected ${n1} ids × dim 4`))
       .with.property('code', ERROR_CODES.DIM_MISMATCH);
-    expect(() => stitchRows(slices, rows.slice(0, 1), 4, new Float32Array(200))).to.throw(/rows has 1 entries, expected one per slice \(2\)/);
-    const good = slices.map((s) => answer(s, 4));
-    expect(() => stitchRows(slices, good, 4, new Float32Array(199))).to.throw(/out has 199 values, expected 50 ids/);
+    const last = slices.reduce((m, s) => Math.max(m, s.positions[s.positions.length - 1]), 0);
+    const owner = slices.find((s) => s.positions[s.positions.length - 1] === last)!;
+    expect(() => stitchRows(owner, answer(owner, 4), 4, new Float32Array(199))).to.throw(/out has 199 values, too short for row 49 × dim 4/);
   });
 });
