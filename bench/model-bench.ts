@@ -46,23 +46,23 @@ function randomInputs(cfg: ModelConfig, batch: number): BatchInputs {
 }
 
 /** Samples per second of `fn` (one call = one batch). */
-function rate(batch: number, steps: number, maxSeconds: number, fn: () => void): { perS: number; steps: number } {
-  fn(); // warm-up: kernel compilation, first allocations
+async function rate(batch: number, steps: number, maxSeconds: number, fn: () => Promise<unknown>): Promise<{ perS: number; steps: number }> {
+  await fn(); // warm-up: kernel compilation, first allocations
   const t0 = process.hrtime.bigint();
   let done = 0;
   let s = 0;
   while (done < steps && s < maxSeconds) {
-    fn();
+    await fn();
     done++;
     s = Number(process.hrtime.bigint() - t0) / 1e9;
   }
   return { perS: (done * batch) / s, steps: done };
 }
 
-function measure(impl: DenseLayerImpl, inputs: BatchInputs, steps: number, maxS: number): { train: number; steps: number; model: CtrModel } {
+async function measure(impl: DenseLayerImpl, inputs: BatchInputs, steps: number, maxS: number): Promise<{ train: number; steps: number; model: CtrModel }> {
   const model = createModel(CONFIG, { denseLayer: impl });
   const params = model.initialDense();
-  const r = rate(inputs.batch, steps, maxS, () => { model.trainStep(params, inputs); });
+  const r = await rate(inputs.batch, steps, maxS, () => model.trainStep(params, inputs));
   return { train: r.perS, steps: r.steps, model };
 }
 
@@ -75,12 +75,12 @@ async function main(): Promise<void> {
     { threads: tfThreads(arg('threads') ?? process.env.TESSERA_TF_THREADS) });
   const inputs = randomInputs(CONFIG, batch);
   const chosen = defaultDenseLayer();
-  const explicit = measure('explicit-transpose', inputs, steps, maxS);
-  const flags = measure('transposed-matmul', inputs, steps, maxS);
+  const explicit = await measure('explicit-transpose', inputs, steps, maxS);
+  const flags = await measure('transposed-matmul', inputs, steps, maxS);
   const fast = chosen === 'transposed-matmul' ? flags : explicit;
   const params = fast.model.initialDense();
-  const predict = rate(batch, steps, maxS, () => { fast.model.predict(params, inputs); });
-  const slow = measure('autodiff', inputs, steps, maxS);
+  const predict = await rate(batch, steps, maxS, () => fast.model.predict(params, inputs));
+  const slow = await measure('autodiff', inputs, steps, maxS);
   const result = {
     bench: 'model',
     backend: backend.name,

@@ -30,7 +30,7 @@ const MODEL_DEFS: Readonly<Record<ModelKind, ModelDef>> = Object.freeze({
  * await selectBackend(logger, config.tfBackend);
  * const model = createModel({ kind: 'deepfm', numFields: 26, embDim: 16, numDense: 13, hidden: [400, 400] });
  * const params = model.initialDense();            // what the PS dense table starts from
- * const step = model.trainStep(params, batch);    // push step.embGrad, step.linearGrad, step.denseGrad
+ * const step = await model.trainStep(params, batch); // push step.embGrad, step.linearGrad, step.denseGrad
  * ```
  *
  * @throws TesseraError TESSERA_ERR_CONFIG naming the key, e.g. "model.kind: unknown model 'dfm' …".

@@ -94,9 +94,9 @@ describe('selectBackend', function () {
     const params = model.initialDense();
     const inputs = randomBatch(model.config, 32, 4);
     await selectBackend(undefined, 'cpu');
-    const cpu = model.trainStep(params, inputs);
+    const cpu = await model.trainStep(params, inputs);
     await selectBackend(undefined, 'wasm');
-    const wasm = model.trainStep(params, inputs);
+    const wasm = await model.trainStep(params, inputs);
     expect(wasm.loss).to.be.closeTo(cpu.loss, 1e-5);
     for (const k of ['probs', 'embGrad', 'linearGrad', 'denseGrad'] as const) {
       expect(mismatches(wasm[k], cpu[k], 1e-6, 1e-4), k).to.deep.equal([]);
