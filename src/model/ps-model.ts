@@ -44,7 +44,7 @@ export class PsModel implements CtrModel {
   }
 
   async trainStep(params: Float32Array, inputs: BatchInputs): Promise<StepResult> {
-    this.check(params, inputs, true);
+    this.checkStep(params, inputs, true);
     const { numFields: f, embDim: d } = this.config;
     const b = inputs.batch;
     const res: StepResult = {
@@ -79,7 +79,7 @@ export class PsModel implements CtrModel {
   }
 
   async predict(params: Float32Array, inputs: BatchInputs): Promise<Float32Array> {
-    this.check(params, inputs, false);
+    this.checkStep(params, inputs, false);
     const logits = tf.tidy(() => {
       const x = inputTensors(this.config, this.reads, inputs);
       return this.def.logits(this.context(inputs.batch, x, sliceTensors(this.layout, params)));
@@ -95,7 +95,11 @@ export class PsModel implements CtrModel {
     this.disposed = true;
   }
 
-  private check(params: Float32Array, inputs: BatchInputs, needLabels: boolean): void {
+  /**
+   * Validates one step's arguments (TESSERA_ERR_INVALID_ARGUMENT naming the argument), and that the
+   * model is not disposed. Other implementations of a model's step call it too.
+   */
+  checkStep(params: Float32Array, inputs: BatchInputs, needLabels: boolean): void {
     if (this.disposed) throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `model (${this.config.kind}): used after dispose()`);
     checkBatch(this.config, this.reads, this.denseSize, params, inputs, needLabels);
   }
