@@ -165,17 +165,17 @@ export class FusedTowerModel implements CtrModel {
 
   private upload(res: TowerResources, params: Float32Array, inputs: BatchInputs, shape: StepShape, train: boolean): void {
     const q = this.device.queue;
-    const { buffers: buf, layout: lay } = res;
+    const buf = res.buffers;
     if (!this.paramsOnGpu || !sameBits(params, this.shadow)) {
       q.writeBuffer(buf.params, 0, params);
       this.shadow.set(params);
       this.paramsOnGpu = true;
       this.stats.paramUploads++;
     }
-    if (this.plan.fd > 0) q.writeBuffer(buf.inp, lay.emb * 4, inputs.emb);
-    if (this.plan.linear) q.writeBuffer(buf.inp, lay.lin * 4, inputs.linear);
-    if (this.plan.nd > 0) q.writeBuffer(buf.inp, lay.dense * 4, inputs.dense);
-    if (train) q.writeBuffer(buf.inp, lay.labels * 4, inputs.labels as Float32Array);
+    if (this.plan.fd > 0) q.writeBuffer(buf.emb, 0, inputs.emb);
+    if (this.plan.linear) q.writeBuffer(buf.lin, 0, inputs.linear);
+    if (this.plan.nd > 0) q.writeBuffer(buf.dense, 0, inputs.dense);
+    if (train) q.writeBuffer(buf.labels, 0, inputs.labels as Float32Array);
     const u = new ArrayBuffer(UNIFORM_BYTES);
     new Uint32Array(u, 0, 6).set([shape.batch, shape.splits, shape.rowsPerSplit, shape.outLogits, shape.outLinear, shape.outEmb]);
     new Float32Array(u, 24, 1)[0] = 1 / shape.batch;

@@ -19,7 +19,7 @@
  * its wide weights. A prediction is the forward kernels and the head.
  */
 import { matmulGrid, matmulWgsl, type MatmulSpec } from './wgsl-matmul';
-import type { BufferLayout, StepShape, TowerPlan } from './tower-plan';
+import { workRow, type StepShape, type TowerPlan, type WorkRow } from './tower-plan';
 
 /** One compute kernel and its grid for a step. */
 export interface TowerKernel {
@@ -30,25 +30,24 @@ export interface TowerKernel {
 
 /** Bytes of the uniform block (`Step` below). */
 export const UNIFORM_BYTES = 32;
-/** Storage buffers after the uniforms, in binding order. */
-export const STORAGE_BINDINGS = ['params', 'inp', 'work', 'res', 'part'] as const;
+/** Storage buffers after the uniforms, in binding order (the default limit is eight per stage). */
+export const STORAGE_BINDINGS = ['params', 'emb', 'lin', 'dense', 'labels', 'work', 'res', 'part'] as const;
+/** The storage buffers the kernels only read. */
+export const READ_ONLY_BINDINGS: ReadonlySet<string> = new Set(STORAGE_BINDINGS.slice(0, 5));
 const HEAD_WG = 64;
 const REDUCE_WG = 256;
 const MAX_GRID = 65535;
 
-function header(plan: TowerPlan, lay: BufferLayout): string {
+function header(plan: TowerPlan, row: WorkRow): string {
   const consts: Array<[string, number]> = [
-    ['F', plan.f], ['D', plan.d], ['FD', plan.fd], ['ND', plan.nd], ['P', plan.p],
-    ['EMB', lay.emb], ['LIN', lay.lin], ['DENSE', lay.dense], ['LABELS', lay.labels],
-    ['SUMS', lay.sums], ['DLOGIT', lay.dlogit], ['OUTW', plan.outW], ['OUTB', plan.outB], ['WIDEW', Math.max(plan.wideW, 0)],
+    ['F', plan.f], ['D', plan.d], ['FD', plan.fd], ['ND', plan.nd], ['P', plan.p], ['WROW', row.width],
+    ['SUMS', row.sums], ['DLOGIT', row.dlogit], ['OUTW', plan.outW], ['OUTB', plan.outB], ['WIDEW', Math.max(plan.wideW, 0)],
   ];
+  const bindings = STORAGE_BINDINGS.map((name, i) =>
+    `@group(0) @binding(${i + 1}) var<storage, ${READ_ONLY_BINDINGS.has(name) ? 'read' : 'read_write'}> ${name}: array<f32>;`);
   return `struct Step { batch: u32, splits: u32, rowsPerSplit: u32, outLogits: u32, outLinear: u32, outEmb: u32, invBatch: f32, pad: u32, }
 @group(0) @binding(0) var<uniform> u: Step;
-@group(0) @binding(1) var<storage, read> params: array<f32>;
-@group(0) @binding(2) var<storage, read> inp: array<f32>;
-@group(0) @binding(3) var<storage, read_write> work: array<f32>;
-@group(0) @binding(4) var<storage, read_write> res: array<f32>;
-@group(0) @binding(5) var<storage, read_write> part: array<f32>;
+${bindings.join('\n')}
 ${consts.map(([k, v]) => `const ${k} = ${v}u;`).join('\n')}
 fn relu1(h: f32) -> f32 { return select(0.0, 1.0, h > 0.0); }
 fn x0(r: u32, k: u32) -> f32 { ${x0Body(plan)} }
@@ -57,34 +56,33 @@ fn x0(r: u32, k: u32) -> f32 { ${x0Body(plan)} }
 
 /** Column k of row r of `emb ++ dense`, read from the two regions of the input buffer. */
 function x0Body(plan: TowerPlan): string {
-  if (plan.nd === 0) return 'return inp[EMB + r * FD + k];';
-  if (plan.fd === 0) return 'return inp[DENSE + r * ND + k];';
-  return 'if (k < FD) { return inp[EMB + r * FD + k]; } return inp[DENSE + r * ND + (k - FD)];';
+  if (plan.nd === 0) return 'return emb[r * FD + k];';
+  if (plan.fd === 0) return 'return dense[r * ND + k];';
+  return 'if (k < FD) { return emb[r * FD + k]; } return dense[r * ND + (k - FD)];';
 }
 
 /** Layer i's input x_i(r, k). */
-function xOf(plan: TowerPlan, lay: BufferLayout, i: number, r: string, k: string): string {
-  return i === 0 ? `x0(${r}, ${k})` : `work[${lay.h[i - 1]}u + ${r} * ${plan.inWidth[i]}u + ${k}]`;
+function xOf(row: WorkRow, i: number, r: string, k: string): string {
+  return i === 0 ? `x0(${r}, ${k})` : `work[${r} * WROW + ${row.h[i - 1]}u + ${k}]`;
 }
 
 /** Layer i's dz(r, c); the last layer's is dlogit ⊗ w_out ⊙ relu'(h), formed here. */
-function dzOf(plan: TowerPlan, lay: BufferLayout, i: number, r: string, c: string): string {
-  const h = plan.hidden[i];
-  if (i < plan.hidden.length - 1) return `work[${lay.dz[i]}u + ${r} * ${h}u + ${c}]`;
-  return `work[DLOGIT + ${r}] * params[OUTW + ${c}] * relu1(work[${lay.h[i]}u + ${r} * ${h}u + ${c}])`;
+function dzOf(plan: TowerPlan, row: WorkRow, i: number, r: string, c: string): string {
+  if (i < plan.hidden.length - 1) return `work[${r} * WROW + ${row.dz[i]}u + ${c}]`;
+  return `work[${r} * WROW + DLOGIT] * params[OUTW + ${c}] * relu1(work[${r} * WROW + ${row.h[i]}u + ${c}])`;
 }
 
 function matmul(name: string, head: string, spec: MatmulSpec, m: (s: StepShape) => number, n: number): TowerKernel {
   return { name, code: matmulWgsl(head, spec), grid: (s) => matmulGrid(m(s), n, spec.split ? s.splits : 1) };
 }
 
-function forward(plan: TowerPlan, lay: BufferLayout, head: string, i: number): TowerKernel {
+function forward(plan: TowerPlan, row: WorkRow, head: string, i: number): TowerKernel {
   const h = plan.hidden[i];
   return matmul(`forward.${i}`, head, {
     m: 'u.batch', n: `${h}u`, k: `${plan.inWidth[i]}u`, aAlongK: true, bAlongN: true, split: false,
-    loadA: `return ${xOf(plan, lay, i, 'r', 'k')};`,
+    loadA: `return ${xOf(row, i, 'r', 'k')};`,
     loadB: `return params[${plan.w[i]}u + k * ${h}u + c];`,
-    store: `work[${lay.h[i]}u + r * ${h}u + c] = max(v + params[${plan.b[i]}u + c], 0.0);`,
+    store: `work[r * WROW + ${row.h[i]}u + c] = max(v + params[${plan.b[i]}u + c], 0.0);`,
   }, (s) => s.batch, h);
 }
 
@@ -100,16 +98,16 @@ function weightGrad(name: string, head: string, rows: number, withOnes: boolean,
 }
 
 /** dz_i·W_iᵀ: dz of the layer below (masked by its ReLU), or for layer 0 the embedding gradient. */
-function inputGrad(plan: TowerPlan, lay: BufferLayout, head: string, i: number): TowerKernel {
+function inputGrad(plan: TowerPlan, row: WorkRow, head: string, i: number): TowerKernel {
   const h = plan.hidden[i];
   const n = i === 0 ? plan.fd : plan.inWidth[i];
-  const fmGrad = plan.fm ? ' + work[DLOGIT + r] * (work[SUMS + r * D + c % D] - inp[EMB + r * FD + c])' : '';
+  const fmGrad = plan.fm ? ' + work[r * WROW + DLOGIT] * (work[r * WROW + SUMS + c % D] - emb[r * FD + c])' : '';
   const store = i === 0
     ? `res[u.outEmb + r * FD + c] = v${fmGrad};`
-    : `work[${lay.dz[i - 1]}u + r * ${n}u + c] = v * relu1(work[${lay.h[i - 1]}u + r * ${n}u + c]);`;
+    : `work[r * WROW + ${row.dz[i - 1]}u + c] = v * relu1(work[r * WROW + ${row.h[i - 1]}u + c]);`;
   return matmul(`input-grad.${i}`, head, {
     m: 'u.batch', n: `${n}u`, k: `${h}u`, aAlongK: true, bAlongN: false, split: false,
-    loadA: `return ${dzOf(plan, lay, i, 'r', 'k')};`,
+    loadA: `return ${dzOf(plan, row, i, 'r', 'k')};`,
     loadB: `return params[${plan.w[i]}u + c * ${h}u + k];`,
     store,
   }, (s) => s.batch, n);
@@ -123,36 +121,36 @@ function grid1d(items: number, size: number): [number, number, number] {
 
 const INDEX_1D = `@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32`;
 
-function headTerms(plan: TowerPlan, lay: BufferLayout, train: boolean): string {
+function headTerms(plan: TowerPlan, row: WorkRow, train: boolean): string {
   const hl = plan.hidden[plan.hidden.length - 1];
   const lines = [`var z = params[OUTB];`,
-    `for (var k = 0u; k < ${hl}u; k++) { z = fma(work[${lay.h[plan.hidden.length - 1]}u + r * ${hl}u + k], params[OUTW + k], z); }`];
-  if (plan.linear) lines.push('for (var f = 0u; f < F; f++) { z += inp[LIN + r * F + f]; }');
+    `for (var k = 0u; k < ${hl}u; k++) { z = fma(work[r * WROW + ${row.h[plan.hidden.length - 1]}u + k], params[OUTW + k], z); }`];
+  if (plan.linear) lines.push('for (var f = 0u; f < F; f++) { z += lin[r * F + f]; }');
   if (plan.fm) {
     lines.push(`var fm = 0.0;
   for (var d = 0u; d < D; d++) {
     var s = 0.0; var q = 0.0;
-    for (var f = 0u; f < F; f++) { let v = inp[EMB + r * FD + f * D + d]; s += v; q = fma(v, v, q); }
-    fm += s * s - q;${train ? '\n    work[SUMS + r * D + d] = s;' : ''}
+    for (var f = 0u; f < F; f++) { let v = emb[r * FD + f * D + d]; s += v; q = fma(v, v, q); }
+    fm += s * s - q;${train ? '\n    work[r * WROW + SUMS + d] = s;' : ''}
   }
   z += 0.5 * fm;`);
   }
-  if (plan.wideW >= 0) lines.push('for (var j = 0u; j < ND; j++) { z = fma(inp[DENSE + r * ND + j], params[WIDEW + j], z); }');
+  if (plan.wideW >= 0) lines.push('for (var j = 0u; j < ND; j++) { z = fma(dense[r * ND + j], params[WIDEW + j], z); }');
   return lines.join('\n  ');
 }
 
 /** One thread per row: the logit, and when training dlogit and the linear gradient. */
-function headKernel(plan: TowerPlan, lay: BufferLayout, head: string, train: boolean): TowerKernel {
+function headKernel(plan: TowerPlan, row: WorkRow, head: string, train: boolean): TowerKernel {
   const grad = !train ? '' : `
   let p = select(exp(z) / (1.0 + exp(z)), 1.0 / (1.0 + exp(-z)), z >= 0.0);
-  let dl = (p - inp[LABELS + r]) * u.invBatch;
-  work[DLOGIT + r] = dl;${plan.linear ? '\n  for (var f = 0u; f < F; f++) { res[u.outLinear + r * F + f] = dl; }' : ''}`;
+  let dl = (p - labels[r]) * u.invBatch;
+  work[r * WROW + DLOGIT] = dl;${plan.linear ? '\n  for (var f = 0u; f < F; f++) { res[u.outLinear + r * F + f] = dl; }' : ''}`;
   const code = `${head}
 @compute @workgroup_size(${HEAD_WG})
 fn main(${INDEX_1D}) {
   let r = (wg.y * nwg.x + wg.x) * ${HEAD_WG}u + li;
   if (r >= u.batch) { return; }
-  ${headTerms(plan, lay, train)}
+  ${headTerms(plan, row, train)}
   res[u.outLogits + r] = z;${grad}
 }
 `;
@@ -174,23 +172,24 @@ fn main(${INDEX_1D}) {
 }
 
 /** The kernels of a training step and of a prediction, in dispatch order. */
-export function towerKernels(plan: TowerPlan, lay: BufferLayout): { train: TowerKernel[]; predict: TowerKernel[] } {
-  const head = header(plan, lay);
+export function towerKernels(plan: TowerPlan): { train: TowerKernel[]; predict: TowerKernel[] } {
+  const row = workRow(plan);
+  const head = header(plan, row);
   const last = plan.hidden.length - 1;
-  const fwd = plan.hidden.map((_, i) => forward(plan, lay, head, i));
-  const hl = plan.hidden[last];
-  const back: TowerKernel[] = [weightGrad('weight-grad.out', head, hl, true,
-    (k, r) => `work[${lay.h[last]}u + ${k} * ${hl}u + ${r}]`, (k) => `work[DLOGIT + ${k}]`, 1, plan.outW)];
+  const fwd = plan.hidden.map((_, i) => forward(plan, row, head, i));
+  const dlogit = (k: string): string => `work[${k} * WROW + DLOGIT]`;
+  const back: TowerKernel[] = [weightGrad('weight-grad.out', head, plan.hidden[last], true,
+    (k, r) => `work[${k} * WROW + ${row.h[last]}u + ${r}]`, dlogit, 1, plan.outW)];
   if (plan.wideW >= 0) {
-    back.push(weightGrad('weight-grad.wide', head, plan.nd, false, (k, r) => `inp[DENSE + ${k} * ND + ${r}]`, (k) => `work[DLOGIT + ${k}]`, 1, plan.wideW));
+    back.push(weightGrad('weight-grad.wide', head, plan.nd, false, (k, r) => `dense[${k} * ND + ${r}]`, dlogit, 1, plan.wideW));
   }
   for (let i = last; i >= 0; i--) {
-    back.push(weightGrad(`weight-grad.${i}`, head, plan.inWidth[i], true, (k, r) => xOf(plan, lay, i, k, r),
-      (k, c) => dzOf(plan, lay, i, k, c), plan.hidden[i], plan.w[i]));
-    if (i > 0 || plan.fd > 0) back.push(inputGrad(plan, lay, head, i));
+    back.push(weightGrad(`weight-grad.${i}`, head, plan.inWidth[i], true, (k, r) => xOf(row, i, k, r),
+      (k, c) => dzOf(plan, row, i, k, c), plan.hidden[i], plan.w[i]));
+    if (i > 0 || plan.fd > 0) back.push(inputGrad(plan, row, head, i));
   }
   return {
-    train: [...fwd, headKernel(plan, lay, head, true), ...back, reduceKernel(plan, head)],
-    predict: [...fwd, headKernel(plan, lay, head, false)],
+    train: [...fwd, headKernel(plan, row, head, true), ...back, reduceKernel(plan, head)],
+    predict: [...fwd, headKernel(plan, row, head, false)],
   };
 }

@@ -6,12 +6,15 @@
  * least one hidden layer: DeepFM (Σ linear + FM + MLP) and Wide & Deep (Σ linear + dense·w + MLP).
  * LR, FM and DCN, and towers without hidden layers, step through tfjs's kernels instead.
  *
- * Buffer layouts (offsets in floats, `cap` = batch capacity):
- * - batch: `emb [cap×F·D] | linear [cap×F] | dense [cap×numDense] | labels [cap]`
- * - work: `h_i [cap×hidden[i]]` for each layer, `dz_i [cap×hidden[i]]` for all but the last
- *   (its dz is formed where it is read), `sums [cap×D]` (FM, per row Σ_f v_fd), `dlogit [cap]`
- * - out (what is read back, laid out per step for the actual batch B): `denseGrad [P] |
- *   logits [B] | linearGrad [B×F] | embGrad [B×F·D]`
+ * Buffers (sizes in floats, `cap` = batch capacity). Every offset a kernel uses is independent of
+ * the capacity, so the kernels depend only on the model's shape and a growing batch only
+ * reallocates buffers:
+ * - one input buffer per part of the batch: `emb [cap×F·D]`, `linear [cap×F]`,
+ *   `dense [cap×numDense]`, `labels [cap]`, written as the host holds them;
+ * - work, row-interleaved: row r holds `h_i [hidden[i]]` for each layer, `dz_i [hidden[i]]` for all
+ *   but the last (its dz is formed where it is read), `sums [D]` (FM: Σ_f v_fd) and `dlogit [1]`;
+ * - res, what is read back, laid out per step for the actual batch B: `denseGrad [P] | logits [B] |
+ *   linearGrad [B×F] | embGrad [B×F·D]`;
  * - partials: `[MAX_SPLITS × P]`, one copy of the dense gradient per slice of the batch.
  */
 import type { ModelConfig, ParamSlice } from '../types';
@@ -48,22 +51,26 @@ export interface TowerPlan {
   readonly p: number;
 }
 
-/** Offsets of the batch-sized buffers for a capacity (see the file header). */
-export interface BufferLayout {
-  readonly cap: number;
-  readonly emb: number;
-  readonly lin: number;
-  readonly dense: number;
-  readonly labels: number;
-  readonly batchSize: number;
+/** Offsets within one row of the work buffer (see the file header). */
+export interface WorkRow {
+  /** Floats per row. */
+  readonly width: number;
   readonly h: readonly number[];
   /** dz of each layer; -1 for the last (formed on the fly). */
   readonly dz: readonly number[];
   readonly sums: number;
   readonly dlogit: number;
-  readonly workSize: number;
-  readonly outSize: number;
-  readonly partSize: number;
+}
+
+/** Floats of each buffer for batches of up to `cap` rows. */
+export interface BufferSizes {
+  readonly emb: number;
+  readonly lin: number;
+  readonly dense: number;
+  readonly labels: number;
+  readonly work: number;
+  readonly res: number;
+  readonly part: number;
 }
 
 /** The per-step values every kernel reads from its uniform buffer. */
@@ -107,23 +114,24 @@ export function towerPlan(cfg: Readonly<ModelConfig>, layout: readonly ParamSlic
   };
 }
 
-/** Buffer offsets for batches of up to `cap` rows. */
-export function bufferLayout(plan: TowerPlan, cap: number): BufferLayout {
-  const emb = 0;
-  const lin = emb + cap * plan.fd;
-  const dense = lin + cap * plan.f;
-  const labels = dense + cap * plan.nd;
+/** The layout of a work row. */
+export function workRow(plan: TowerPlan): WorkRow {
   let at = 0;
-  const h = plan.hidden.map((w) => { const o = at; at += cap * w; return o; });
-  const dz = plan.hidden.map((w, i) => { if (i === plan.hidden.length - 1) return -1; const o = at; at += cap * w; return o; });
-  const sums = at;
-  at += plan.fm ? cap * plan.d : 0;
-  const dlogit = at;
+  const take = (n: number): number => { const o = at; at += n; return o; };
+  const h = plan.hidden.map((w) => take(w));
+  const dz = plan.hidden.map((w, i) => (i === plan.hidden.length - 1 ? -1 : take(w)));
+  const sums = take(plan.fm ? plan.d : 0);
+  const dlogit = take(1);
+  return { width: at, h, dz, sums, dlogit };
+}
+
+/** Buffer sizes for batches of up to `cap` rows. */
+export function bufferSizes(plan: TowerPlan, cap: number): BufferSizes {
   return {
-    cap, emb, lin, dense, labels, batchSize: labels + cap, h, dz, sums, dlogit,
-    workSize: dlogit + cap,
-    outSize: plan.p + cap * (1 + plan.f + plan.fd),
-    partSize: MAX_SPLITS * plan.p,
+    emb: cap * plan.fd, lin: cap * plan.f, dense: cap * plan.nd, labels: cap,
+    work: cap * workRow(plan).width,
+    res: plan.p + cap * (1 + plan.f + plan.fd),
+    part: MAX_SPLITS * plan.p,
   };
 }
 

@@ -47,7 +47,7 @@ function refusal(description: string): string {
     + 'set TESSERA_WEBGPU_ALLOW_FALLBACK=1 to use it anyway (tests and CI do)';
 }
 
-/** The limits tfjs-backend-webgpu's own factory asks for: the adapter's, for large tensors. */
+/** The limits tfjs-backend-webgpu's own factory asks for (the adapter's, for large tensors), and more bindings. */
 function deviceDescriptor(adapter: GPUAdapter): GPUDeviceDescriptor {
   const l = adapter.limits;
   return {
@@ -59,6 +59,8 @@ function deviceDescriptor(adapter: GPUAdapter): GPUDeviceDescriptor {
       maxBufferSize: l.maxBufferSize,
       maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      // The fused steps bind eight storage buffers, the default maximum: take what the adapter has.
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
     },
   };
 }
