@@ -53,7 +53,7 @@ function loadReason(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown };
   const msg = String(e?.message ?? err).split('\n')[0];
   if (e?.code === 'MODULE_NOT_FOUND' && msg.includes('dawn.node')) return `${DAWN_PACKAGE}: no prebuilt Dawn binding for ${process.platform}-${process.arch} (${msg})`;
-  if (e?.code === 'MODULE_NOT_FOUND') return `${DAWN_PACKAGE}: not installed`;
+  if (e?.code === 'MODULE_NOT_FOUND' || e?.code === 'ENOENT') return `${DAWN_PACKAGE}: not installed`;
   return `${DAWN_PACKAGE}: failed to load Dawn's binding (${msg})`;
 }
 
@@ -64,6 +64,7 @@ function loadReason(err: unknown): string {
 function dawnGpu(load: (id: string) => unknown): GPU {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu !== undefined) return nav.gpu;
+  load(`${DAWN_PACKAGE}/package.json`); // throws MODULE_NOT_FOUND when the package is absent
   const dawn = load(dawnBindingPath()) as DawnBinding;
   for (const [name, value] of Object.entries(dawn.globals)) {
     if (!(name in globalThis)) Object.defineProperty(globalThis, name, { value, configurable: true, writable: true });

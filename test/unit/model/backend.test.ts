@@ -23,11 +23,15 @@ describe('selectBackend', function () {
   before(() => { previous = tf.engine().backendName ?? null; });
   after(async () => { if (previous !== null) await tf.setBackend(previous); });
 
-  it('picks wasm when tfjs-node is absent (here), logging why tensorflow was skipped', async () => {
+  it('picks wasm when tfjs-node is absent and no GPU adapter is allowed (here), logging why tensorflow and webgpu were skipped', async () => {
     const { logger, lines } = logSink();
     const choice = await selectBackend(logger);
-    if (hasTfjsNode()) { // the GPU image installs tfjs-node; then tensorflow must win
+    if (hasTfjsNode()) { // an image with tfjs-node: then tensorflow must win
       expect(choice.name).to.equal('tensorflow');
+      return;
+    }
+    if (choice.name === 'webgpu') { // a GPU host; a software adapter is never taken by default
+      expect(choice.detail).to.not.match(/fallback adapter/);
       return;
     }
     expect(choice.name).to.equal('wasm');
@@ -38,6 +42,8 @@ describe('selectBackend', function () {
     const skipped = line?.skipped as Skipped;
     const tfReason = skipped.find((s) => s.backend === 'tensorflow')?.reason;
     expect(tfReason).to.equal('@tensorflow/tfjs-node-gpu: not installed; @tensorflow/tfjs-node: not installed');
+    // Not installed, no Vulkan driver, or a refused software adapter (issue #20): said, not silent.
+    expect(skipped.find((s) => s.backend === 'webgpu')?.reason).to.match(/^webgpu: |refused: a fallback/);
     expect(skipped.find((s) => s.backend === 'cpu')?.reason).to.match(/not needed/);
   });
 
@@ -51,7 +57,7 @@ describe('selectBackend', function () {
     expect(tf.getBackend()).to.equal('cpu');
     expect(tf.memory().numTensors).to.equal(tensors);
     const skipped = lines[0].skipped as Skipped;
-    expect(skipped.map((s) => s.reason)).to.deep.equal(['not tried: prefer=cpu', 'not tried: prefer=cpu']);
+    expect(skipped.map((s) => s.reason)).to.deep.equal(['not tried: prefer=cpu', 'not tried: prefer=cpu', 'not tried: prefer=cpu']);
   });
 
   it('a preferred backend that cannot start falls through, with a warning', async () => {
@@ -79,7 +85,7 @@ describe('selectBackend', function () {
     const skipped = lines[0].skipped as Skipped;
     expect(skipped[0].reason).to.equal('@tensorflow/tfjs-node-gpu: not installed; '
       + "@tensorflow/tfjs-node: loaded but did not register the 'tensorflow' backend with this @tensorflow/tfjs");
-    expect(skipped[1].reason).to.equal('@tensorflow/tfjs-backend-wasm: failed to load (boom)');
+    expect(skipped.find((x) => x.backend === 'wasm')?.reason).to.equal('@tensorflow/tfjs-backend-wasm: failed to load (boom)');
   });
 
   it('rejects an unknown preference, naming the variable', async () => {
