@@ -16,6 +16,7 @@ import { createLogger } from '../src/common/logger';
 import { createModel, defaultDenseLayer, selectBackend } from '../src/model/models';
 import { tfThreads } from '../src/model/backend';
 import type { BatchInputs, CtrModel, DenseLayerImpl, ModelConfig } from '../src/model/models';
+import { randomInputs } from './bench-inputs';
 
 const CONFIG: ModelConfig = { kind: 'deepfm', numFields: 26, embDim: 16, numDense: 13, hidden: [400, 400], seed: 1 };
 
@@ -30,19 +31,6 @@ function argNum(name: string, fallback: number): number {
   const v = Number(raw);
   if (!(v > 0)) throw new Error(`--${name} needs a positive number, got ${raw}`);
   return v;
-}
-
-function randomInputs(cfg: ModelConfig, batch: number): BatchInputs {
-  let s = 12345;
-  const rand = (): number => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s / 4294967296 - 0.5; };
-  const fill = (n: number, scale: number): Float32Array => Float32Array.from({ length: n }, () => rand() * scale);
-  return {
-    batch,
-    emb: fill(batch * cfg.numFields * cfg.embDim, 0.1),
-    linear: fill(batch * cfg.numFields, 0.1),
-    dense: fill(batch * cfg.numDense, 2),
-    labels: Float32Array.from({ length: batch }, (_, i) => (i % 4 === 0 ? 1 : 0)),
-  };
 }
 
 /** Samples per second of `fn` (one call = one batch). */

@@ -23,10 +23,12 @@ export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 /** A tfjs backend name. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
-/** The selected backend and a one-line description of what provides it. */
+/** The selected backend, a one-line description of what provides it, and why others were not. */
 export interface BackendChoice {
   name: BackendName;
   detail: string;
+  /** Every other backend, with why it was skipped (as logged). */
+  skipped: Array<{ backend: BackendName; reason: string }>;
 }
 
 /** Start-up settings, and injection points for tests. */
@@ -206,7 +208,7 @@ export async function selectBackend(logger?: Logger, prefer?: string, deps: Back
       skipped.push({ backend: n, reason: faster ? `not tried: prefer=${wanted}` : `not needed: '${name}' is faster` });
     }
     logger?.info({ backend: name, detail: tried.detail, prefer: wanted ?? null, skipped }, `tfjs backend: ${name}`);
-    return { name, detail: tried.detail };
+    return { name, detail: tried.detail, skipped };
   }
   // Unreachable in practice: the cpu backend ships with @tensorflow/tfjs.
   throw new TesseraError(ERROR_CODES.INTERNAL, `no tfjs backend could start: ${skipped.map((s) => s.reason).join('; ')}`);

@@ -10,7 +10,6 @@
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/model/backend';
-import { createLogSink } from './log-sink';
 
 /** Software Vulkan drivers (ICD manifests), in order of preference. */
 export const SOFTWARE_VULKAN_ICDS = [
@@ -33,11 +32,9 @@ export function webgpuRequired(): boolean {
 
 /** Selects webgpu, software adapters allowed; resolves with why not when it cannot start. */
 export async function startWebgpu(): Promise<{ ok: true } | { ok: false; reason: string }> {
-  const sink = createLogSink('info');
-  const got = await selectBackend(sink.logger, 'webgpu', { allowFallbackAdapter: true });
+  const got = await selectBackend(undefined, 'webgpu', { allowFallbackAdapter: true });
   if (got.name === 'webgpu') return { ok: true };
-  const skipped = sink.lines.find((l) => l.msg === `tfjs backend: ${got.name}`)?.skipped as Array<{ backend: string; reason: string }> | undefined;
-  return { ok: false, reason: skipped?.find((s) => s.backend === 'webgpu')?.reason ?? 'unknown' };
+  return { ok: false, reason: got.skipped.find((s) => s.backend === 'webgpu')?.reason ?? 'unknown' };
 }
 
 /**
