@@ -10,7 +10,9 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TESSERA_BIN } from '../src/cli/ps-process';
+
+/** The `tessera` binary of this checkout (this file runs from dist/bench/). */
+const TESSERA_BIN = path.resolve(__dirname, '..', '..', 'bin', 'tessera.js');
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
