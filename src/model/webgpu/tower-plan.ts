@@ -17,6 +17,7 @@
  *   linearGrad [B×F] | embGrad [B×F·D]`;
  * - partials: `[MAX_SPLITS × P]`, one copy of the dense gradient per slice of the batch.
  */
+import { ERROR_CODES, TesseraError } from '../../common/errors';
 import type { ModelConfig, ParamSlice } from '../types';
 
 /** The batch is cut into at most this many slices for the weight gradients (split-K). */
@@ -90,7 +91,7 @@ export function fusable(cfg: Readonly<ModelConfig>): boolean {
 
 function offsetOf(layout: readonly ParamSlice[], name: string): number {
   const s = layout.find((x) => x.name === name);
-  if (s === undefined) throw new Error(`fused step: the layout has no slice '${name}'`);
+  if (s === undefined) throw new TesseraError(ERROR_CODES.INTERNAL, `fused webgpu step: the layout has no slice '${name}'`);
   return s.offset;
 }
 
