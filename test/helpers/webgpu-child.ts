@@ -5,7 +5,7 @@
  * backend and prints the backend detail and the loss. Either way it returns without calling
  * `process.exit`, so the test also sees whether anything keeps the process alive.
  */
-import '../helpers/webgpu';
+import './webgpu';
 import { createLogSink } from './log-sink';
 import { createModel } from '../../src/model/registry';
 import { releaseBackend, selectBackend } from '../../src/model/backend';
