@@ -16,6 +16,7 @@ import { createLogger } from '../src/common/logger';
 import { createModel, defaultDenseLayer, selectBackend } from '../src/model/models';
 import { tfThreads } from '../src/model/backend';
 import type { BatchInputs, CtrModel, DenseLayerImpl, ModelConfig } from '../src/model/models';
+import { randomInputs } from './bench-inputs';
 
 const CONFIG: ModelConfig = { kind: 'deepfm', numFields: 26, embDim: 16, numDense: 13, hidden: [400, 400], seed: 1 };
 
@@ -32,37 +33,24 @@ function argNum(name: string, fallback: number): number {
   return v;
 }
 
-function randomInputs(cfg: ModelConfig, batch: number): BatchInputs {
-  let s = 12345;
-  const rand = (): number => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s / 4294967296 - 0.5; };
-  const fill = (n: number, scale: number): Float32Array => Float32Array.from({ length: n }, () => rand() * scale);
-  return {
-    batch,
-    emb: fill(batch * cfg.numFields * cfg.embDim, 0.1),
-    linear: fill(batch * cfg.numFields, 0.1),
-    dense: fill(batch * cfg.numDense, 2),
-    labels: Float32Array.from({ length: batch }, (_, i) => (i % 4 === 0 ? 1 : 0)),
-  };
-}
-
 /** Samples per second of `fn` (one call = one batch). */
-function rate(batch: number, steps: number, maxSeconds: number, fn: () => void): { perS: number; steps: number } {
-  fn(); // warm-up: kernel compilation, first allocations
+async function rate(batch: number, steps: number, maxSeconds: number, fn: () => Promise<unknown>): Promise<{ perS: number; steps: number }> {
+  await fn(); // warm-up: kernel compilation, first allocations
   const t0 = process.hrtime.bigint();
   let done = 0;
   let s = 0;
   while (done < steps && s < maxSeconds) {
-    fn();
+    await fn();
     done++;
     s = Number(process.hrtime.bigint() - t0) / 1e9;
   }
   return { perS: (done * batch) / s, steps: done };
 }
 
-function measure(impl: DenseLayerImpl, inputs: BatchInputs, steps: number, maxS: number): { train: number; steps: number; model: CtrModel } {
+async function measure(impl: DenseLayerImpl, inputs: BatchInputs, steps: number, maxS: number): Promise<{ train: number; steps: number; model: CtrModel }> {
   const model = createModel(CONFIG, { denseLayer: impl });
   const params = model.initialDense();
-  const r = rate(inputs.batch, steps, maxS, () => { model.trainStep(params, inputs); });
+  const r = await rate(inputs.batch, steps, maxS, () => model.trainStep(params, inputs));
   return { train: r.perS, steps: r.steps, model };
 }
 
@@ -75,12 +63,12 @@ async function main(): Promise<void> {
     { threads: tfThreads(arg('threads') ?? process.env.TESSERA_TF_THREADS) });
   const inputs = randomInputs(CONFIG, batch);
   const chosen = defaultDenseLayer();
-  const explicit = measure('explicit-transpose', inputs, steps, maxS);
-  const flags = measure('transposed-matmul', inputs, steps, maxS);
+  const explicit = await measure('explicit-transpose', inputs, steps, maxS);
+  const flags = await measure('transposed-matmul', inputs, steps, maxS);
   const fast = chosen === 'transposed-matmul' ? flags : explicit;
   const params = fast.model.initialDense();
-  const predict = rate(batch, steps, maxS, () => { fast.model.predict(params, inputs); });
-  const slow = measure('autodiff', inputs, steps, maxS);
+  const predict = await rate(batch, steps, maxS, () => fast.model.predict(params, inputs));
+  const slow = await measure('autodiff', inputs, steps, maxS);
   const result = {
     bench: 'model',
     backend: backend.name,

@@ -46,7 +46,7 @@ export const CHIEF_SPEC: Record<string, OptionSpec> = {
   resume: { type: 'string', describe: 'resume the job from a checkpoint: latest | ID | DIR/ID' },
   checkpoint: { type: 'string', describe: 'with `tessera chief resume`: latest | ID | DIR/ID' },
   'init-from': { type: 'string', describe: 'warm start a new job from a checkpoint\'s tables and dense weights (DIR/ID, or DIR for its latest); data positions start fresh' },
-  backend: { type: 'string', describe: 'tfjs backend for evaluation: tensorflow | wasm | cpu [TESSERA_TF_BACKEND]' },
+  backend: { type: 'string', describe: 'tfjs backend for evaluation: tensorflow | webgpu | wasm | cpu [TESSERA_TF_BACKEND]' },
   'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8, or auto (the host\'s cores, at most 4); default 1 [TESSERA_TF_THREADS]' },
   linger: { type: 'boolean', describe: 'after the job is done, keep serving health and metrics until SIGTERM (Kubernetes Deployments)' },
   json: { type: 'boolean', describe: 'print the job result as one JSON line when done' },

@@ -35,7 +35,7 @@ export const LOCAL_SPEC: Record<string, OptionSpec> = {
   etcd: { type: 'string', describe: 'use this etcd (http://host:port) instead of starting one' },
   name: { type: 'string', describe: 'job name in etcd (default: the spec name plus a time stamp)' },
   'synthetic-rows': { type: 'string', describe: 'training rows generated when no data is given', default: '200000' },
-  backend: { type: 'string', describe: 'tfjs backend for workers and chief: tensorflow | wasm | cpu' },
+  backend: { type: 'string', describe: 'tfjs backend for workers and chief: tensorflow | webgpu | wasm | cpu' },
   'tf-threads': { type: 'string', describe: 'wasm kernel threads of each worker and the chief: 1..8 or auto (default 1, or TESSERA_TF_THREADS)' },
   force: { type: 'boolean', describe: 'replace a different spec stored under the same job name' },
   json: { type: 'boolean', describe: 'print {"samples","samples_per_s","auc","logloss","checkpoint"} as the last line' },

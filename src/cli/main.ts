@@ -85,5 +85,17 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     throw err;
+  } finally {
+    releaseModelBackend();
   }
+}
+
+/**
+ * Destroys the GPU device of a command that computed on the webgpu backend: a live Dawn device
+ * may keep the event loop, and so the process, alive. Commands that never loaded the model
+ * package are not made to load it (and tfjs with it) here.
+ */
+function releaseModelBackend(): void {
+  const id = require.resolve('../model/backend');
+  if (require.cache[id] !== undefined) (require(id) as typeof import('../model/backend')).releaseBackend();
 }

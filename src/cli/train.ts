@@ -33,7 +33,7 @@ const SPEC: Record<string, OptionSpec> = {
   epochs: { type: 'string', describe: 'override training.epochs' },
   ps: { type: 'string', describe: 'comma-separated host:port of running PS processes; default: 2 in-process shards' },
   out: { type: 'string', describe: 'directory to save the trained model in', default: 'tessera-model' },
-  backend: { type: 'string', describe: 'tfjs backend to prefer: tensorflow | wasm | cpu [TESSERA_TF_BACKEND]' },
+  backend: { type: 'string', describe: 'tfjs backend to prefer: tensorflow | webgpu | wasm | cpu [TESSERA_TF_BACKEND]' },
   'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8, or auto (the host\'s cores, at most 4); default 1 [TESSERA_TF_THREADS]' },
   'metrics-port': { type: 'string', describe: 'port for Prometheus GET /metrics on 127.0.0.1 (URL printed on stderr); 0 picks a free one', default: '0' },
   json: { type: 'boolean', describe: 'print a JSON summary as the last line' },

@@ -19,7 +19,7 @@ import { psParams } from '../worker/ps-params';
 export const WORKER_SPEC: Record<string, OptionSpec> = {
   ...ROLE_OPTIONS,
   id: { type: 'string', describe: 'worker id, unique in the job (default worker-<JOB_COMPLETION_INDEX> or worker-<host>-<pid>) [TESSERA_WORKER_ID]' },
-  backend: { type: 'string', describe: 'tfjs backend to prefer: tensorflow | wasm | cpu [TESSERA_TF_BACKEND]' },
+  backend: { type: 'string', describe: 'tfjs backend to prefer: tensorflow | webgpu | wasm | cpu [TESSERA_TF_BACKEND]' },
   'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8, or auto (the host\'s cores, at most 4); default 1 [TESSERA_TF_THREADS]' },
   'commit-every-ms': { type: 'string', describe: 'least time between two data-position commits to etcd', default: '1000' },
 };

@@ -161,7 +161,7 @@ const INITIAL_CAPACITY = 1024;
  *
  * ```ts
  * const acc = new EvalAccumulator();
- * for (const batch of evalBatches) acc.add(batch.labels, model.predict(batch));
+ * for (const batch of evalBatches) acc.add(batch.labels, await model.predict(params, batch));
  * const { auc, logloss, calibration } = acc.result();
  * ```
  */

@@ -1,7 +1,8 @@
 /**
- * Start-up choice of the tfjs backend (DESIGN §3): `tensorflow` (from @tensorflow/tfjs-node-gpu,
- * then @tensorflow/tfjs-node, when installed) → `wasm` → `cpu`. The choice, and why each faster
- * backend was skipped, is logged once per call.
+ * Start-up choice of the tfjs backend: `tensorflow` (from @tensorflow/tfjs-node-gpu, then
+ * @tensorflow/tfjs-node, when installed) → `webgpu` (Dawn on a Vulkan GPU, webgpu/webgpu-backend.ts;
+ * a software adapter only with TESSERA_WEBGPU_ALLOW_FALLBACK=1) → `wasm` → `cpu`. The choice, and
+ * why each faster backend was skipped, is logged once per call.
  *
  * tfjs keeps its active backend in a process-wide engine; this module only switches it and keeps
  * no state of its own, so calling `selectBackend` again with the same preference re-selects the
@@ -14,17 +15,20 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { enableWasmThreads, type WasmThreadsModule } from './wasm-threads';
 import { installNativeKernels, loadNativeBlas, uninstallNativeKernels, type NativeBlas } from './native-kernels';
+import { releaseWebgpu, tryWebgpu } from './webgpu/webgpu-backend';
 export { tfThreads } from './tf-threads';
 
 /** Backends Tessera knows, fastest first. */
-export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 /** A tfjs backend name. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
-/** The selected backend and a one-line description of what provides it. */
+/** The selected backend, a one-line description of what provides it, and why others were not. */
 export interface BackendChoice {
   name: BackendName;
   detail: string;
+  /** Every other backend, with why it was skipped (as logged). */
+  skipped: Array<{ backend: BackendName; reason: string }>;
 }
 
 /** Start-up settings, and injection points for tests. */
@@ -43,6 +47,11 @@ export interface BackendDeps {
   nativeKernels?: boolean;
   /** Loads the native addon (tests inject a failing one). */
   loadNative?: () => { ok: true; blas: NativeBlas } | { ok: false; reason: string };
+  /**
+   * Accept a fallback (software) WebGPU adapter such as SwiftShader (default: only when
+   * `TESSERA_WEBGPU_ALLOW_FALLBACK=1`). Without it such an adapter is refused, with the reason logged.
+   */
+  allowFallbackAdapter?: boolean;
 }
 
 /** Packages that register the `tensorflow` backend, GPU build first. */
@@ -162,10 +171,18 @@ function checkPrefer(prefer: string | undefined): BackendName | undefined {
     `TESSERA_TF_BACKEND: unknown backend '${prefer}' (expected one of ${BACKEND_NAMES.join(', ')})`);
 }
 
+async function attempt(name: BackendName, load: (id: string) => unknown, deps: BackendDeps, logger?: Logger): Promise<Attempt> {
+  if (name === 'tensorflow') return tryTensorflow(load);
+  if (name === 'webgpu') {
+    return tryWebgpu(load, { allowFallback: deps.allowFallbackAdapter ?? process.env.TESSERA_WEBGPU_ALLOW_FALLBACK === '1' });
+  }
+  return name === 'wasm' ? tryWasm(load, deps, logger) : tryCpu();
+}
+
 /**
  * Selects and initialises the tfjs backend: `prefer` first (from config, e.g. the
- * `TESSERA_TF_BACKEND` variable), then the default order tensorflow → wasm → cpu. A preferred
- * backend that cannot start falls through to the next, with a warning.
+ * `TESSERA_TF_BACKEND` variable), then the default order tensorflow → webgpu → wasm → cpu. A
+ * preferred backend that cannot start falls through to the next, with a warning.
  *
  * ```ts
  * const { name, detail } = await selectBackend(logger.child({ component: 'model' }), config.tfBackend);
@@ -179,10 +196,10 @@ export async function selectBackend(logger?: Logger, prefer?: string, deps: Back
   const order: BackendName[] = wanted === undefined ? [...BACKEND_NAMES] : [wanted, ...BACKEND_NAMES.filter((n) => n !== wanted)];
   const skipped: Array<{ backend: BackendName; reason: string }> = [];
   for (const name of order) {
-    const attempt = name === 'tensorflow' ? await tryTensorflow(load) : name === 'wasm' ? await tryWasm(load, deps, logger) : await tryCpu();
-    if (!attempt.ok) {
-      skipped.push({ backend: name, reason: attempt.reason });
-      if (name === wanted) logger?.warn({ backend: name, reason: attempt.reason }, 'preferred tfjs backend unavailable');
+    const tried = await attempt(name, load, deps, logger);
+    if (!tried.ok) {
+      skipped.push({ backend: name, reason: tried.reason });
+      if (name === wanted) logger?.warn({ backend: name, reason: tried.reason }, 'preferred tfjs backend unavailable');
       continue;
     }
     for (const n of BACKEND_NAMES) {
@@ -190,10 +207,19 @@ export async function selectBackend(logger?: Logger, prefer?: string, deps: Back
       const faster = BACKEND_NAMES.indexOf(n) < BACKEND_NAMES.indexOf(name);
       skipped.push({ backend: n, reason: faster ? `not tried: prefer=${wanted}` : `not needed: '${name}' is faster` });
     }
-    logger?.info({ backend: name, detail: attempt.detail, prefer: wanted ?? null, skipped }, `tfjs backend: ${name}`);
-    return { name, detail: attempt.detail };
+    logger?.info({ backend: name, detail: tried.detail, prefer: wanted ?? null, skipped }, `tfjs backend: ${name}`);
+    return { name, detail: tried.detail, skipped };
   }
   // Unreachable in practice: the cpu backend ships with @tensorflow/tfjs.
   throw new TesseraError(ERROR_CODES.INTERNAL, `no tfjs backend could start: ${skipped.map((s) => s.reason).join('; ')}`);
 }
 
+
+/**
+ * Releases what the backend holds outside tfjs's tensors: the `webgpu` backend's Dawn device, which
+ * may keep Node's event loop alive. Call it when the process is done with the model (the CLI does
+ * after every command); a later `selectBackend` starts afresh.
+ */
+export function releaseBackend(): void {
+  releaseWebgpu();
+}

@@ -94,9 +94,13 @@ export function denseAutodiff(
   return tf.fused.matMul({ a: x, b: w, bias: b, activation }) as tf.Tensor2D;
 }
 
-/** The fastest implementation for the kernels registered now. */
+/**
+ * The fastest implementation for the kernels registered now: transposed matMuls where they cost no
+ * more than plain ones (the native OpenBLAS kernels, and tfjs-backend-webgpu's matMul, which reads
+ * either layout), explicit transposes on the wasm backend's own kernels.
+ */
 export function defaultDenseLayer(): DenseLayerImpl {
-  return nativeKernelsInstalled() ? 'transposed-matmul' : 'explicit-transpose';
+  return nativeKernelsInstalled() || tf.engine().backendName === 'webgpu' ? 'transposed-matmul' : 'explicit-transpose';
 }
 
 /** The dense layer for `impl` (default: `defaultDenseLayer()` when the model is built). */

@@ -71,3 +71,16 @@ export function sigmoidInto(z: ArrayLike<number>, out: Float32Array): void {
     else { const e = Math.exp(v); out[i] = e / (1 + e); }
   }
 }
+
+/**
+ * Mean sigmoid cross-entropy of logits `z` against `labels`, in float64 and in the stable form
+ * max(z, 0) − z·y + log(1 + exp(−|z|)): the loss a step reports when it is computed on the host.
+ */
+export function meanLogLossOf(z: ArrayLike<number>, labels: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < z.length; i++) {
+    const v = z[i];
+    sum += Math.max(v, 0) - v * labels[i] + Math.log1p(Math.exp(-Math.abs(v)));
+  }
+  return sum / z.length;
+}

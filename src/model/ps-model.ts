@@ -1,8 +1,9 @@
 /**
  * `PsModel`: the one `CtrModel` implementation. It binds a `ModelDef` (layout + logit) to the
  * step machinery: cut the flat parameter vector into tensors, run forward under the gradient tape,
- * and copy every gradient back into plain Float32Arrays. All tensors live inside one `tf.tidy`, so
- * a step leaves the tf engine exactly as it found it.
+ * and copy every gradient back into plain Float32Arrays, with one readback per step on a GPU
+ * backend (readback.ts). A step's tensors are built inside one `tf.tidy` and its results are
+ * disposed once read, so a step leaves the tf engine exactly as it found it.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ERROR_CODES, TesseraError } from '../common/errors';
@@ -11,6 +12,7 @@ import type { ForwardContext, ModelDef } from './blocks';
 import { denseLayerFn } from './dense-layers';
 import type { DenseFn } from './dense-layers';
 import { checkBatch, inputTensors, sigmoidInto } from './inputs';
+import { readTensors } from './readback';
 import type { InputTensors } from './inputs';
 import { byName, initialVector, LayoutBuilder, layoutSize, sliceTensors } from './param-layout';
 import type { BatchInputs, CtrModel, ModelConfig, ModelOptions, ParamSlice, StepResult } from './types';
@@ -41,8 +43,8 @@ export class PsModel implements CtrModel {
     return initialVector(this.layout, this.config.seed ?? 0);
   }
 
-  trainStep(params: Float32Array, inputs: BatchInputs): StepResult {
-    this.check(params, inputs, true);
+  async trainStep(params: Float32Array, inputs: BatchInputs): Promise<StepResult> {
+    this.checkStep(params, inputs, true);
     const { numFields: f, embDim: d } = this.config;
     const b = inputs.batch;
     const res: StepResult = {
@@ -52,36 +54,39 @@ export class PsModel implements CtrModel {
       linearGrad: new Float32Array(b * f),
       denseGrad: new Float32Array(this.denseSize),
     };
-    tf.tidy(() => {
+    const leafGrads: Array<'embGrad' | 'linearGrad'> = [];
+    const outs = tf.tidy(() => {
       const x = inputTensors(this.config, this.reads, inputs);
       const labels = tf.tensor1d(inputs.labels as Float32Array);
       const slices = sliceTensors(this.layout, params);
       const leaves: tf.Tensor[] = [];
-      if (x.emb !== undefined) leaves.push(x.emb);
-      if (x.linear !== undefined) leaves.push(x.linear);
+      if (x.emb !== undefined) { leaves.push(x.emb); leafGrads.push('embGrad'); }
+      if (x.linear !== undefined) { leaves.push(x.linear); leafGrads.push('linearGrad'); }
+      let logits: tf.Tensor1D | undefined;
       const lossOf = (): tf.Scalar => {
-        const logits = this.def.logits(this.context(b, x, slices));
-        sigmoidInto(logits.dataSync(), res.probs);
+        logits = tf.keep(this.def.logits(this.context(b, x, slices)));
         return meanLogLoss(logits, labels);
       };
       const { value, grads } = tf.valueAndGrads(lossOf)([...leaves, ...slices]);
-      res.loss = value.dataSync()[0];
-      let g = 0;
-      if (x.emb !== undefined) res.embGrad.set(grads[g++].dataSync());
-      if (x.linear !== undefined) res.linearGrad.set(grads[g++].dataSync());
-      for (const s of this.layout) res.denseGrad.set(grads[g++].dataSync(), s.offset);
+      return [value, logits as tf.Tensor1D, ...grads];
     });
+    const [loss, logits, ...grads] = await readTensors(outs);
+    res.loss = loss[0];
+    sigmoidInto(logits, res.probs);
+    leafGrads.forEach((key, i) => res[key].set(grads[i]));
+    this.layout.forEach((s, i) => res.denseGrad.set(grads[leafGrads.length + i], s.offset));
     return res;
   }
 
-  predict(params: Float32Array, inputs: BatchInputs): Float32Array {
-    this.check(params, inputs, false);
-    const probs = new Float32Array(inputs.batch);
-    tf.tidy(() => {
+  async predict(params: Float32Array, inputs: BatchInputs): Promise<Float32Array> {
+    this.checkStep(params, inputs, false);
+    const logits = tf.tidy(() => {
       const x = inputTensors(this.config, this.reads, inputs);
-      const logits = this.def.logits(this.context(inputs.batch, x, sliceTensors(this.layout, params)));
-      sigmoidInto(logits.dataSync(), probs);
+      return this.def.logits(this.context(inputs.batch, x, sliceTensors(this.layout, params)));
     });
+    const [z] = await readTensors([logits]);
+    const probs = new Float32Array(inputs.batch);
+    sigmoidInto(z, probs);
     return probs;
   }
 
@@ -90,7 +95,11 @@ export class PsModel implements CtrModel {
     this.disposed = true;
   }
 
-  private check(params: Float32Array, inputs: BatchInputs, needLabels: boolean): void {
+  /**
+   * Validates one step's arguments (TESSERA_ERR_INVALID_ARGUMENT naming the argument), and that the
+   * model is not disposed. Other implementations of a model's step call it too.
+   */
+  checkStep(params: Float32Array, inputs: BatchInputs, needLabels: boolean): void {
     if (this.disposed) throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `model (${this.config.kind}): used after dispose()`);
     checkBatch(this.config, this.reads, this.denseSize, params, inputs, needLabels);
   }

@@ -10,9 +10,12 @@ import { DEEPFM_MODEL } from './deepfm';
 import { FM_MODEL } from './fm';
 import { LR_MODEL } from './lr';
 import { PsModel } from './ps-model';
-import { DENSE_LAYER_IMPLS } from './types';
+import { DENSE_LAYER_IMPLS, WEBGPU_STEPS } from './types';
 import type { CtrModel, ModelConfig, ModelKind, ModelOptions } from './types';
 import { WIDEDEEP_MODEL } from './widedeep';
+import { FusedTowerModel } from './webgpu/fused-tower-model';
+import { fusable } from './webgpu/tower-plan';
+import { webgpuDevice } from './webgpu/webgpu-backend';
 
 const MODEL_DEFS: Readonly<Record<ModelKind, ModelDef>> = Object.freeze({
   lr: LR_MODEL,
@@ -24,13 +27,14 @@ const MODEL_DEFS: Readonly<Record<ModelKind, ModelDef>> = Object.freeze({
 
 /**
  * Validates `cfg` and builds the model. Needs a tfjs backend only when it computes (see
- * `selectBackend`); building it allocates no tensors.
+ * `selectBackend`); building it allocates no tensors. When the `webgpu` backend is active, DeepFM
+ * and Wide & Deep (with hidden layers) step on fused WGSL kernels (`webgpuStep`, ADR 0015).
  *
  * ```ts
  * await selectBackend(logger, config.tfBackend);
  * const model = createModel({ kind: 'deepfm', numFields: 26, embDim: 16, numDense: 13, hidden: [400, 400] });
  * const params = model.initialDense();            // what the PS dense table starts from
- * const step = model.trainStep(params, batch);    // push step.embGrad, step.linearGrad, step.denseGrad
+ * const step = await model.trainStep(params, batch); // push step.embGrad, step.linearGrad, step.denseGrad
  * ```
  *
  * @throws TesseraError TESSERA_ERR_CONFIG naming the key, e.g. "model.kind: unknown model 'dfm' …".
@@ -40,5 +44,10 @@ export function createModel(cfg: ModelConfig, opts: ModelOptions = {}): CtrModel
   if (opts.denseLayer !== undefined && !(DENSE_LAYER_IMPLS as readonly string[]).includes(opts.denseLayer)) {
     throw new TesseraError(ERROR_CODES.CONFIG, `denseLayer: unknown dense layer '${opts.denseLayer}' (expected one of ${DENSE_LAYER_IMPLS.join(', ')})`);
   }
-  return new PsModel(valid, MODEL_DEFS[valid.kind], opts);
+  if (opts.webgpuStep !== undefined && !(WEBGPU_STEPS as readonly string[]).includes(opts.webgpuStep)) {
+    throw new TesseraError(ERROR_CODES.CONFIG, `webgpuStep: unknown step '${opts.webgpuStep}' (expected one of ${WEBGPU_STEPS.join(', ')})`);
+  }
+  const model = new PsModel(valid, MODEL_DEFS[valid.kind], opts);
+  const device = opts.webgpuStep === 'tfjs' ? undefined : webgpuDevice();
+  return device !== undefined && fusable(valid) ? new FusedTowerModel(model, device) : model;
 }

@@ -79,10 +79,15 @@ export interface CtrModel {
   readonly reads: Readonly<{ emb: boolean; linear: boolean }>;
   /** Seeded Glorot-uniform init of the flat vector; biases 0. Same bits for the same config. */
   initialDense(): Float32Array;
-  /** Forward + backward; gradients of the mean loss. Needs `inputs.labels`. */
-  trainStep(params: Float32Array, inputs: BatchInputs): StepResult;
+  /**
+   * Forward + backward; gradients of the mean loss. Needs `inputs.labels`. Asynchronous because
+   * a GPU backend reads its results back asynchronously (one readback per step); every backend
+   * gives the same results through this interface. A GPU model may run a second call while the
+   * first is still in flight (its upload then overlaps the first one's compute).
+   */
+  trainStep(params: Float32Array, inputs: BatchInputs): Promise<StepResult>;
   /** Forward only; probabilities [B]. */
-  predict(params: Float32Array, inputs: BatchInputs): Float32Array;
+  predict(params: Float32Array, inputs: BatchInputs): Promise<Float32Array>;
   /** Releases what the model holds (no tensors live between steps); later calls throw. */
   dispose(): void;
 }
@@ -101,7 +106,20 @@ export const DENSE_LAYER_IMPLS = ['explicit-transpose', 'transposed-matmul', 'au
 /** One of `DENSE_LAYER_IMPLS`. */
 export type DenseLayerImpl = (typeof DENSE_LAYER_IMPLS)[number];
 
+/**
+ * How a model steps on the `webgpu` backend:
+ * - `fused` (default where the model supports it: DeepFM and Wide&Deep with at least one hidden
+ *   layer): Tessera's own WGSL kernels with the dense weights resident on the GPU
+ *   (src/model/webgpu/, ADR 0015);
+ * - `tfjs`: the same graph as on the other backends, op by op through tfjs-backend-webgpu.
+ */
+export const WEBGPU_STEPS = ['fused', 'tfjs'] as const;
+/** One of `WEBGPU_STEPS`. */
+export type WebgpuStep = (typeof WEBGPU_STEPS)[number];
+
 /** Options of `createModel` that do not change the math. */
 export interface ModelOptions {
   denseLayer?: DenseLayerImpl;
+  /** Ignored on other backends. */
+  webgpuStep?: WebgpuStep;
 }

@@ -128,7 +128,7 @@ export class Trainer {
     const acc = new EvalAccumulator();
     for await (const p of this.prefetch(batches, true)) {
       const inputs = await this.inputs(p);
-      acc.add(p.tb.labels, this.deps.model.predict(this.dense, inputs));
+      acc.add(p.tb.labels, await this.deps.model.predict(this.dense, inputs));
     }
     return acc.result();
   }
@@ -140,7 +140,7 @@ export class Trainer {
       this.densePull = null;
     }
     const inputs = await this.inputs(p);
-    const r = model.trainStep(this.dense, inputs);
+    const r = await model.trainStep(this.dense, inputs);
     if (!Number.isFinite(r.loss)) {
       throw new TesseraError(ERROR_CODES.NON_FINITE, `loss is ${r.loss} at step ${this.stepNo} (batch of ${p.tb.size} rows after ${this.samples} samples); nothing from this batch was pushed`);
     }

@@ -62,11 +62,15 @@ describe('deploy/k8s overlays render and validate (issue #7)', function () {
     expect(f, formatFindings(f)).to.deep.equal([]);
   });
 
-  it('gpu: workers request one GPU each on GPU nodes from the CUDA image; PS and chief stay on the CPU image', () => {
+  it('gpu: workers request one GPU each on GPU nodes from the GPU image, on webgpu with Vulkan mounted; PS and chief stay on the CPU image', () => {
     const ms = rendered.get('gpu')!;
     const pod = find(ms, 'Job', 'tessera-worker').spec.template.spec;
     const worker = pod.containers[0];
     expect(worker.image).to.match(/^tessera-gpu:/);
+    const env = Object.fromEntries(worker.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+    expect(env.TESSERA_TF_BACKEND).to.equal('webgpu');
+    expect(env.NVIDIA_DRIVER_CAPABILITIES.split(',')).to.include('graphics'); // issue #20: Vulkan needs it
+    expect(worker.env.map((e: { name: string }) => e.name), 'the base env survives the patch').to.include.members(['TESSERA_ETCD', 'TESSERA_JOB']);
     expect(worker.resources.limits['nvidia.com/gpu']).to.equal('1');
     expect(worker.resources.requests['nvidia.com/gpu']).to.equal('1');
     expect(pod.nodeSelector).to.deep.equal({ 'nvidia.com/gpu.present': 'true' });

@@ -21,17 +21,17 @@ const RTOL = 2e-2;
 
 interface Checked { model: CtrModel; step: StepResult; fd: { emb: Float64Array; linear: Float64Array; dense: Float64Array } }
 
-function check(kind: ModelConfig['kind']): Checked {
+async function check(kind: ModelConfig['kind']): Promise<Checked> {
   const model = createModel({ kind, ...TINY });
   const inputs = randomBatch(model.config, 3, 11);
   // Non-zero biases so that their gradients and the kinks they move are exercised too.
   const params = model.initialDense();
   const jitter = uniform(rng(5), params.length, 0.1);
   params.forEach((v, i) => { params[i] = v + jitter[i]; });
-  const step = model.trainStep(params, inputs);
-  const f = (): number => lossOf(model, params, inputs);
-  const fd = { emb: centralDiff(inputs.emb, EPS, f), linear: centralDiff(inputs.linear, EPS, f), dense: centralDiff(params, EPS, f) };
-  expect(step.loss).to.be.closeTo(f(), 1e-5);
+  const step = await model.trainStep(params, inputs);
+  const f = (): Promise<number> => lossOf(model, params, inputs);
+  const fd = { emb: await centralDiff(inputs.emb, EPS, f), linear: await centralDiff(inputs.linear, EPS, f), dense: await centralDiff(params, EPS, f) };
+  expect(step.loss).to.be.closeTo(await f(), 1e-5);
   return { model, step, fd };
 }
 
@@ -46,8 +46,8 @@ describe('model gradients vs finite differences (cpu)', function () {
   useBackend('cpu');
 
   for (const kind of KINDS) {
-    it(`${kind}: embGrad, linearGrad and denseGrad match`, () => {
-      const { model, step, fd } = check(kind);
+    it(`${kind}: embGrad, linearGrad and denseGrad match`, async () => {
+      const { model, step, fd } = await check(kind);
       expect(mismatches(step.embGrad, fd.emb, ATOL, RTOL), 'embGrad').to.deep.equal([]);
       expect(mismatches(step.linearGrad, fd.linear, ATOL, RTOL), 'linearGrad').to.deep.equal([]);
       expect(mismatches(step.denseGrad, fd.dense, ATOL, RTOL), 'denseGrad').to.deep.equal([]);
@@ -62,17 +62,17 @@ describe('model gradients vs finite differences (cpu)', function () {
     });
   }
 
-  it('lr ignores emb and dcn ignores linear: those gradients are exactly zero', () => {
-    const lr = check('lr');
+  it('lr ignores emb and dcn ignores linear: those gradients are exactly zero', async () => {
+    const lr = await check('lr');
     expect(lr.model.reads.emb).to.equal(false);
     expect(Array.from(lr.step.embGrad).every((v) => v === 0)).to.equal(true);
-    const dcn = check('dcn');
+    const dcn = await check('dcn');
     expect(dcn.model.reads.linear).to.equal(false);
     expect(Array.from(dcn.step.linearGrad).every((v) => v === 0)).to.equal(true);
   });
 
-  it('the check rejects a gradient with one sign flipped', () => {
-    const { step, fd } = check('deepfm');
+  it('the check rejects a gradient with one sign flipped', async () => {
+    const { step, fd } = await check('deepfm');
     for (const [g, want] of [[step.embGrad, fd.emb], [step.denseGrad, fd.dense]] as const) {
       const flipped = Float32Array.from(g);
       const i = flipped.reduce((best, v, k) => (Math.abs(v) > Math.abs(flipped[best]) ? k : best), 0);

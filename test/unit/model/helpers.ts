@@ -20,6 +20,16 @@ export function useBackend(name: BackendName): void {
   });
 }
 
+/** The message a promise rejects with (fails the test when it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('expected a rejection; the promise resolved');
+}
+
 /** Uniform [0, 1) stream (mulberry32). */
 export function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -49,8 +59,8 @@ export function randomBatch(cfg: ModelConfig, batch: number, seed: number): Batc
 }
 
 /** Mean log loss of `model` in float64 from its float32 probabilities. */
-export function lossOf(model: CtrModel, params: Float32Array, inputs: BatchInputs): number {
-  const p = model.predict(params, inputs);
+export async function lossOf(model: CtrModel, params: Float32Array, inputs: BatchInputs): Promise<number> {
+  const p = await model.predict(params, inputs);
   const y = inputs.labels as Float32Array;
   let sum = 0;
   for (let i = 0; i < p.length; i++) sum -= y[i] * Math.log(p[i]) + (1 - y[i]) * Math.log(1 - p[i]);
@@ -58,14 +68,14 @@ export function lossOf(model: CtrModel, params: Float32Array, inputs: BatchInput
 }
 
 /** Central differences of `f` w.r.t. every element of `x` (perturbed in place, then restored). */
-export function centralDiff(x: Float32Array, eps: number, f: () => number): Float64Array {
+export async function centralDiff(x: Float32Array, eps: number, f: () => Promise<number>): Promise<Float64Array> {
   const out = new Float64Array(x.length);
   for (let i = 0; i < x.length; i++) {
     const keep = x[i];
     x[i] = keep + eps;
-    const up = f();
+    const up = await f();
     x[i] = keep - eps;
-    const down = f();
+    const down = await f();
     x[i] = keep;
     out[i] = (up - down) / (2 * eps);
   }

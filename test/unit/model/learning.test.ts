@@ -76,10 +76,10 @@ class FakePs {
   }
 }
 
-function predictAll(model: CtrModel, ps: FakePs, rows: Rows): Float32Array {
+async function predictAll(model: CtrModel, ps: FakePs, rows: Rows): Promise<Float32Array> {
   const n = rows.labels.length;
   const out = new Float32Array(n);
-  for (let from = 0; from < n; from += BATCH) out.set(model.predict(ps.dense, ps.pull(rows, from, Math.min(BATCH, n - from))), from);
+  for (let from = 0; from < n; from += BATCH) out.set(await model.predict(ps.dense, ps.pull(rows, from, Math.min(BATCH, n - from))), from);
   return out;
 }
 
@@ -87,19 +87,19 @@ describe('DeepFM learns a planted rule through PS-style updates', function () {
   this.timeout(30000);
   useBackend('cpu');
 
-  it('reaches held-out AUC > 0.8 in a few epochs', () => {
+  it('reaches held-out AUC > 0.8 in a few epochs', async () => {
     const model = createModel({ kind: 'deepfm', numFields: F, embDim: D, numDense: N_DENSE, hidden: [16, 8], seed: 1 });
     const ps = new FakePs(model.initialDense());
     const train = plantedRows(2000, 1);
     const test = plantedRows(1000, 2);
-    const before = auc(predictAll(model, ps, test), test.labels);
+    const before = auc(await predictAll(model, ps, test), test.labels);
     for (let epoch = 0; epoch < 5; epoch++) {
       for (let from = 0; from < 2000; from += BATCH) {
-        const step = model.trainStep(ps.dense, ps.pull(train, from, BATCH));
+        const step = await model.trainStep(ps.dense, ps.pull(train, from, BATCH));
         ps.push(train, from, BATCH, step, { sparse: 2, dense: 0.2 });
       }
     }
-    const after = auc(predictAll(model, ps, test), test.labels);
+    const after = auc(await predictAll(model, ps, test), test.labels);
     const oracle = auc(test.oracle, test.labels);
     expect(oracle, 'the planted rule is learnable').to.be.above(0.85);
     expect(before, 'untrained model is near chance').to.be.below(0.65);
