@@ -8,6 +8,8 @@
 #   TESSERA_REQUIRE_KUBECTL=1  the same for kubectl (test/k8s renders deploy/k8s with it).
 #   TESSERA_REQUIRE_PYTHON_GRPC=1  the same for Python's grpcio and grpc_tools (the interop test of
 #                           a Python client built from protos/).
+#   TESSERA_REQUIRE_PYTHON_SKLEARN=1  the same for Python's scikit-learn (the check of `tessera eval
+#                           --slice-by` against sklearn.metrics).
 #   TESSERA_WITH_REDIS=1    also install redis-server (benchmark peer; root only).
 #   TESSERA_REQUIRE_NATIVE=1  fail when the native OpenBLAS kernels (native/, ADR 0014) cannot be
 #                           built; otherwise warn, and models run on the slower wasm kernels.
@@ -96,6 +98,19 @@ if ! python3 -c 'import grpc, grpc_tools' >/dev/null 2>&1 && ! /usr/bin/python3 
     exit 1
   else
     say "WARNING: Python grpc is not installed; the Python interop test will skip. Install it with: sudo apt-get install -y python3-grpcio python3-grpc-tools"
+  fi
+fi
+
+# scikit-learn: test/multiprocess/cli-eval-slices.test.ts checks `tessera eval --slice-by` and
+# `--group-by` against sklearn.metrics over the rows' predictions.
+if ! python3 -c 'import sklearn' >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import sklearn' >/dev/null 2>&1; then
+  if is_root; then
+    apt_install python3-sklearn
+  elif [[ ${TESSERA_REQUIRE_PYTHON_SKLEARN:-0} == 1 ]]; then
+    say "scikit-learn is not installed; install it with: sudo apt-get install -y python3-sklearn"
+    exit 1
+  else
+    say "WARNING: scikit-learn is not installed; the sliced-evaluation check against sklearn will skip. Install it with: sudo apt-get install -y python3-sklearn"
   fi
 fi
 

@@ -9,10 +9,11 @@
  * A missing value (undefined, null or "") is the value `(missing)`.
  *
  * **Top K and `other`, in bounded memory.** Each slicing holds its first `maxSlices` distinct
- * values (default 256) — a plain cap, not a sketch. Rows of any value first seen after the cap is
+ * values (default 128) — a plain cap, not a sketch. Rows of any value first seen after the cap is
  * reached go to an overflow accumulator (counted as `over_cap_rows`), so with millions of values
- * (a user id) memory stays at `maxSlices + 1` StreamingAucs per slicing: with the default 4,096
- * bins, 64 KiB each, 16 MiB at most. The report lists the `topK` held slices by count (default
+ * (a user id) memory stays at `maxSlices + 1` StreamingAucs per slicing: with the default 16,384
+ * bins, 256 KiB each, 32 MiB at most (a smaller `bins` trades AUC resolution for memory; each
+ * slice reports its own resolution bound, `auc_max_error`). The report lists the `topK` held slices by count (default
  * 10) and one `other` slice: the remaining held slices merged with the overflow. Every row is in
  * exactly one reported slice, so the counts add up to the total; a frequent value that first
  * appears only after the cap is full is counted in `other` rather than ranked.
@@ -28,14 +29,12 @@
  */
 import { checkScoredRow, invalidArgument, positiveInt } from './argument-checks';
 import { GroupedAuc, GroupedAucReport } from './grouped-auc';
-import { AucSummary, StreamingAuc } from './streaming-auc';
+import { AucSummary, DEFAULT_AUC_BINS, StreamingAuc } from './streaming-auc';
 
 /** Default number of slices listed per slicing. */
 export const DEFAULT_TOP_K = 10;
 /** Default number of distinct slice values held per slicing. */
-export const DEFAULT_MAX_SLICES = 256;
-/** Default score bins of each slice's StreamingAuc (64 KiB each). */
-export const DEFAULT_SLICE_BINS = 4096;
+export const DEFAULT_MAX_SLICES = 128;
 /** How a missing field value is shown in a slice name. */
 export const MISSING_VALUE = '(missing)';
 
@@ -50,9 +49,9 @@ export interface SlicedEvalOptions {
   groupBy?: string;
   /** slices listed per slicing, largest first (default 10) */
   topK?: number;
-  /** distinct values held per slicing (default 256) */
+  /** distinct values held per slicing (default 128) */
   maxSlices?: number;
-  /** score bins of each slice's StreamingAuc (default 4,096) */
+  /** score bins of each slice's StreamingAuc (default 16,384: 256 KiB a slice) */
   bins?: number;
   /** GroupedAuc caps (defaults 100,000 groups and 10,000,000 rows) */
   maxGroups?: number;
@@ -106,10 +105,10 @@ export class SlicedEval {
   constructor(private readonly opts: SlicedEvalOptions) {
     const { sliceBy } = opts;
     const repeated = sliceBy.find((f, i) => sliceBy.indexOf(f) !== i);
-    if (repeated !== undefined) invalidArgument(`sliceBy names field ${repeated} twice`);
+    if (repeated !== undefined) invalidArgument(`field ${repeated} is named twice among the slice fields`);
     this.topK = positiveInt(opts.topK ?? DEFAULT_TOP_K, 'topK');
     this.maxSlices = positiveInt(opts.maxSlices ?? DEFAULT_MAX_SLICES, 'maxSlices');
-    this.bins = opts.bins ?? DEFAULT_SLICE_BINS;
+    this.bins = opts.bins ?? DEFAULT_AUC_BINS;
     this.overall = new StreamingAuc({ bins: this.bins });
     const fieldSets = sliceBy.length > 1 ? [...sliceBy.map((f) => [f]), [...sliceBy]] : sliceBy.map((f) => [f]);
     this.slicings = fieldSets.map((fields) => ({ fields, held: new Map(), overflow: new StreamingAuc({ bins: this.bins }) }));

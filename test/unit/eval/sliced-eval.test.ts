@@ -118,6 +118,6 @@ describe('eval/SlicedEval (issue 14)', () => {
     expect(() => s.add({ city: 'a' }, 0.5, 3)).to.throw('label must be 0 or 1 (got 3)');
     expect(s.report().overall.count).to.equal(ROWS.length);
     expect(s.report().slicings[0].top[0].count).to.equal(4);
-    expect(() => new SlicedEval({ sliceBy: ['city', 'city'] })).to.throw('sliceBy names field city twice');
+    expect(() => new SlicedEval({ sliceBy: ['city', 'city'] })).to.throw('field city is named twice among the slice fields');
   });
 });
