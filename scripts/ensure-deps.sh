@@ -8,6 +8,8 @@
 #   TESSERA_REQUIRE_KUBECTL=1  the same for kubectl (test/k8s renders deploy/k8s with it).
 #   TESSERA_REQUIRE_PYTHON_GRPC=1  the same for Python's grpcio and grpc_tools (the interop test of
 #                           a Python client built from protos/).
+#   TESSERA_REQUIRE_PYTHON_SKLEARN=1  the same for Python's scikit-learn (the check of `tessera eval
+#                           --slice-by` against sklearn.metrics).
 #   TESSERA_WITH_REDIS=1    also install redis-server (benchmark peer; root only).
 #   TESSERA_REQUIRE_NATIVE=1  fail when the native OpenBLAS kernels (native/, ADR 0014) cannot be
 #                           built; otherwise warn, and models run on the slower wasm kernels.
@@ -62,42 +64,40 @@ stop_service() {
 
 is_root() { [[ $(id -u) == 0 ]]; }
 
-if ! command -v etcd >/dev/null 2>&1; then
+# A missing dependency: installed as root; otherwise a failure when the REQUIRE variable is 1,
+# else a warning saying which tests skip.  missing_dependency WHAT REQUIRE_VAR SKIPS PKG...
+missing_dependency() {
+  local what=$1 require=$2 skips=$3
+  shift 3
   if is_root; then
-    apt_install etcd-server
-  elif [[ ${TESSERA_REQUIRE_ETCD:-0} == 1 ]]; then
-    say "etcd is not installed; install it with: sudo apt-get install -y etcd-server"
+    apt_install "$@"
+  elif [[ ${!require:-0} == 1 ]]; then
+    say "$what is not installed; install it with: sudo apt-get install -y $*"
     exit 1
   else
-    say "WARNING: etcd is not installed; etcd tests will skip. Install it with: sudo apt-get install -y etcd-server"
+    say "WARNING: $what is not installed; $skips. Install it with: sudo apt-get install -y $*"
   fi
-fi
+}
+
+# True when python3 on PATH or Debian's /usr/bin/python3 imports the module(s) "$1".
+has_python_module() { python3 -c "import $1" >/dev/null 2>&1 || /usr/bin/python3 -c "import $1" >/dev/null 2>&1; }
+
+command -v etcd >/dev/null 2>&1 || missing_dependency etcd TESSERA_REQUIRE_ETCD 'etcd tests will skip' etcd-server
 
 # kubectl renders deploy/k8s in test/k8s (kubectl kustomize; no cluster needed). Debian's
 # kubernetes-client is kubectl 1.20, which the kustomizations are written to work with.
-if ! command -v "${KUBECTL:-kubectl}" >/dev/null 2>&1; then
-  if is_root; then
-    apt_install kubernetes-client
-  elif [[ ${TESSERA_REQUIRE_KUBECTL:-0} == 1 ]]; then
-    say "kubectl is not installed; install it with: sudo apt-get install -y kubernetes-client"
-    exit 1
-  else
-    say "WARNING: kubectl is not installed; the deploy/k8s overlay tests will skip. Install it with: sudo apt-get install -y kubernetes-client"
-  fi
-fi
+command -v "${KUBECTL:-kubectl}" >/dev/null 2>&1 \
+  || missing_dependency kubectl TESSERA_REQUIRE_KUBECTL 'the deploy/k8s overlay tests will skip' kubernetes-client
 
 # Python grpcio and grpc_tools: test/multiprocess/python-client.test.ts generates a Python client
 # from protos/ with Debian's protoc (3.5) and creates tables with it.
-if ! python3 -c 'import grpc, grpc_tools' >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import grpc, grpc_tools' >/dev/null 2>&1; then
-  if is_root; then
-    apt_install python3-grpcio python3-grpc-tools
-  elif [[ ${TESSERA_REQUIRE_PYTHON_GRPC:-0} == 1 ]]; then
-    say "Python grpc is not installed; install it with: sudo apt-get install -y python3-grpcio python3-grpc-tools"
-    exit 1
-  else
-    say "WARNING: Python grpc is not installed; the Python interop test will skip. Install it with: sudo apt-get install -y python3-grpcio python3-grpc-tools"
-  fi
-fi
+has_python_module 'grpc, grpc_tools' \
+  || missing_dependency 'Python grpc' TESSERA_REQUIRE_PYTHON_GRPC 'the Python interop test will skip' python3-grpcio python3-grpc-tools
+
+# scikit-learn: test/multiprocess/cli-eval-slices.test.ts checks `tessera eval --slice-by` and
+# `--group-by` against sklearn.metrics over the rows' predictions.
+has_python_module sklearn \
+  || missing_dependency scikit-learn TESSERA_REQUIRE_PYTHON_SKLEARN 'the sliced-evaluation check against sklearn will skip' python3-sklearn
 
 if [[ ${TESSERA_WITH_REDIS:-0} == 1 ]] && ! command -v redis-server >/dev/null 2>&1; then
   if is_root; then

@@ -20,7 +20,7 @@ const COMMANDS: Record<string, () => Command> = {
   },
   eval: () => {
     const m = require('./eval') as typeof import('./eval');
-    return { summary: 'evaluate a saved model on a data file (AUC, LogLoss)', help: () => m.EVAL_HELP, run: m.runEval };
+    return { summary: 'evaluate a saved model on a data file (AUC, LogLoss; per slice with --slice-by)', help: () => m.EVAL_HELP, run: m.runEval };
   },
   plan: () => { const m = require('./plan') as typeof import('./plan'); return { summary: 'plan PS pods for a table from its measured bytes per row', help: () => m.PLAN_HELP, run: m.runPlan }; },
   status: () => {

@@ -102,12 +102,17 @@ export function logLoss(labels: ArrayLike<number>, probs: ArrayLike<number>, eps
   return n === 0 ? NaN : sum / n;
 }
 
-function checkEps(eps: number): void {
+/** Throws INVALID_ARGUMENT unless `eps` is a usable log-loss clip, in (0, 0.5). */
+export function checkEps(eps: number): void {
   if (!(eps > 0 && eps < 0.5)) invalid(`logLoss: eps must be in (0, 0.5) (got ${eps})`);
 }
 
-/** One row's clipped cross-entropy; validates the row. */
-function lossTerm(y: number, p: number, eps: number, i: number): number {
+/**
+ * One row's cross-entropy with the prediction clipped to `[eps, 1 - eps]` (the term `logLoss`
+ * averages); `i` names the row in the error.
+ * @throws TesseraError INVALID_ARGUMENT when the label is outside [0, 1] or the prediction is NaN.
+ */
+export function lossTerm(y: number, p: number, eps: number, i: number): number {
   if (!(y >= 0 && y <= 1)) invalid(`label #${i} must be in [0, 1] (got ${y})`);
   if (Number.isNaN(p)) invalid(`prediction #${i} is NaN`);
   const q = p < eps ? eps : p > 1 - eps ? 1 - eps : p;

@@ -50,6 +50,7 @@ export interface StepInfo {
 }
 
 interface Prepared {
+  rows: RawRow[];
   tb: TransformedBatch;
   pulled: Promise<{ emb: Float32Array[]; linear: Float32Array[] }>;
 }
@@ -120,15 +121,20 @@ export class Trainer {
     return { samples: n, loss: n ? lossSum / n : NaN, steps };
   }
 
-  /** Evaluates with read-only pulls: AUC, LogLoss, calibration. */
-  async evaluate(batches: AsyncIterable<RawRow[]>): Promise<EvalResult> {
+  /**
+   * Evaluates with read-only pulls: AUC, LogLoss, calibration. `onScored`, when given, sees each
+   * batch's raw rows with their predictions (row i scored `probs[i]`) and is awaited before the
+   * next batch; the batches must not reuse row objects (RowReader's default).
+   */
+  async evaluate(batches: AsyncIterable<RawRow[]>, onScored?: (rows: readonly RawRow[], probs: Float32Array) => void | Promise<void>): Promise<EvalResult> {
     await this.deps.params.flush();
     this.densePull = null;
     this.dense = await this.deps.params.pullDense(DENSE_TABLE);
     const acc = new EvalAccumulator();
     for await (const p of this.prefetch(batches, true)) {
-      const inputs = await this.inputs(p);
-      acc.add(p.tb.labels, await this.deps.model.predict(this.dense, inputs));
+      const probs = await this.deps.model.predict(this.dense, await this.inputs(p));
+      acc.add(p.tb.labels, probs);
+      if (onScored) await onScored(p.rows, probs);
     }
     return acc.result();
   }
@@ -197,7 +203,7 @@ export class Trainer {
       : Promise.resolve([]);
     const pulled = Promise.all([emb, lin]).then(([e, l]) => ({ emb: e, linear: l }));
     pulled.catch(() => undefined); // awaited by the consumer; avoid an unhandled rejection meanwhile
-    return { tb, pulled };
+    return { rows, tb, pulled };
   }
 
   private async inputs(p: Prepared): Promise<BatchInputs> {
