@@ -33,6 +33,11 @@ export interface ChiefOptions {
   evalPath?: string;
   /** Where the final model is saved; none: not saved. */
   modelDir?: string;
+  /**
+   * Model root the job publishes versions into (`ROOT/<spec name>/<version>/`): one at the end of
+   * every epoch and one at the job end. None: nothing is published.
+   */
+  exportRoot?: string;
   /** Longest wait between reconciles when nothing changes, ms. Default 1000. */
   tickMs?: number;
   /** Least time between two status writes, ms. Default 500. */
@@ -287,6 +292,7 @@ export class Chief {
     }
     const ck = options.checkpoints?.checkpointer;
     if (state.epoch + 1 < state.epochs) {
+      await this.publishVersion(state);
       const next: JobState = { ...state, epoch: state.epoch + 1, phase: 'train', evals, epochStartedAt: new Date(this.now()).toISOString() };
       // The epoch-end checkpoint resumes into the next epoch, with no position read yet.
       if (ck) await ck.take(this.signal, () => ({ state: next, progress: [] }), () => !this.psChanged);
@@ -294,12 +300,14 @@ export class Chief {
       await store.startEpoch({ ...next, epochStartedAt: new Date(this.now()).toISOString() });
       return;
     }
-    if (options.modelDir) await model.save(options.modelDir, { step: state.stepsBefore, samples: state.samplesBefore });
+    if (options.modelDir) await model.save({ dir: options.modelDir }, { step: state.stepsBefore, samples: state.samplesBefore });
+    const version = await this.publishVersion(state);
     const last = evals[evals.length - 1];
     const result: JobResult = {
       samples: state.samplesBefore,
       samples_per_s: state.trainSecondsBefore > 0 ? state.samplesBefore / state.trainSecondsBefore : 0,
       auc: last?.auc ?? null, logloss: last?.logloss ?? null, checkpoint: options.modelDir ?? null,
+      ...(version !== undefined ? { model_version: version } : {}),
     };
     const done: JobState = { ...state, phase: 'done', evals, result };
     if (ck) {
@@ -308,6 +316,20 @@ export class Chief {
     }
     await store.putState({ ...done, result });
     this.log.info(result, 'job done');
+  }
+
+  /**
+   * Publishes the trained model as the next version under `exportRoot`. Runs in the `eval`
+   * phase, when no worker holds a data shard, so the PS rows are those of the finished epoch.
+   * A chief that dies after publishing and before moving on publishes the same epoch again as
+   * a newer version on takeover: versions stay monotonic, and the copy holds the same weights.
+   */
+  private async publishVersion(state: JobState): Promise<number | undefined> {
+    const root = this.deps.options.exportRoot;
+    if (!root) return undefined;
+    const version = await this.model!.save({ exportRoot: root }, { step: state.stepsBefore, samples: state.samplesBefore });
+    this.log.info({ epoch: state.epoch, version, root }, 'published model version');
+    return version;
   }
 
   private async publishStatus(state: JobState, progress: JobStateProgress, shardsDone: number, workers: number, force: boolean): Promise<void> {
