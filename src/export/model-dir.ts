@@ -28,7 +28,7 @@ import type { JobSpec } from '../spec/types';
 export const MODEL_FORMAT = 'tessera-model/1';
 /** The manifest's file name: a directory holding it is a saved model. */
 export const MODEL_MANIFEST = 'model.json';
-/** Bytes read per chunk of a table file. */
+/** Bytes read per chunk of a table file, by default. */
 const READ_CHUNK_BYTES = 1 << 20;
 
 /** model.json. */
@@ -170,10 +170,15 @@ export interface LoadModelOptions {
   store?: TableStore;
   /** the spec each embedding table is created with (default: the manifest's) */
   tableSpec?: (saved: EmbeddingTableSpec) => EmbeddingTableSpec;
+  /**
+   * bytes read (and rows inserted) per step (default 1 MiB); each read yields to the event
+   * loop, so a server loading a version keeps answering between steps
+   */
+  chunkBytes?: number;
 }
 
 /** Streams one table file into `table`, checking its size and SHA-256. */
-async function readTable(dir: string, t: ModelManifest['tables'][number], store: TableStore): Promise<void> {
+async function readTable(dir: string, t: ModelManifest['tables'][number], store: TableStore, chunkBytes: number): Promise<void> {
   const table = store.getEmbedding(t.spec.name);
   const dim = table.dim;
   const rec = 8 + 4 * dim;
@@ -184,7 +189,7 @@ async function readTable(dir: string, t: ModelManifest['tables'][number], store:
     if (size !== t.rows * rec) throw fail(dir, `${t.file}: ${size} bytes for ${t.rows} rows of dim ${dim}`);
     const hash = createHash('sha256');
     // Whole records per chunk; records are 4-byte multiples, so the views below are aligned.
-    const buf = Buffer.allocUnsafeSlow(Math.max(rec, Math.floor(READ_CHUNK_BYTES / rec) * rec));
+    const buf = Buffer.allocUnsafeSlow(Math.max(rec, Math.floor(chunkBytes / rec) * rec));
     const ids = new Uint32Array(buf.buffer, 0, buf.length >>> 2);
     const state = new Float32Array(table.stateWidth);
     for (let pos = 0; pos < size;) {
@@ -219,7 +224,7 @@ export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promi
   for (const t of manifest.tables) {
     const saved = t.spec as EmbeddingTableSpec;
     store.create(opts.tableSpec ? opts.tableSpec(saved) : saved);
-    await readTable(dir, t, store);
+    await readTable(dir, t, store, opts.chunkBytes ?? READ_CHUNK_BYTES);
   }
   const denseBuf = await fs.promises.readFile(path.join(dir, manifest.dense.file)).catch(() => { throw fail(dir, `${manifest.dense.file} not found`); });
   if (createHash('sha256').update(denseBuf).digest('hex') !== manifest.dense.sha256) throw fail(dir, `${manifest.dense.file}: checksum mismatch`);

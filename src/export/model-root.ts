@@ -4,19 +4,21 @@
  *
  *   ROOT/<name>/<version>/     a complete saved model (model-dir.ts); version = decimal 1, 2, …
  *   ROOT/<name>/.tmp-*         a version being written: never read, never listed
+ *   ROOT/<name>/.last-version  the last version number published here
  *   ROOT/<name>/labels.json    serving's labels (stable, canary, …), written by `tessera serve label|rollback`
  *
  * A version appears atomically: it is written under a dot-prefixed temporary directory, every
  * file fsynced, then renamed to the next free number and the parent directory fsynced. A reader
  * listing the directory sees a version whole or not at all. Versions only grow: the new number is
- * one more than the largest present, and if another publisher takes it first (the rename finds
- * the directory there) the next number is tried.
+ * one more than the largest present or ever published here (`.last-version`), and if another
+ * publisher takes it first (the rename finds the directory there) the next number is tried.
  *
  * ```ts
  * const v = await publishVersion('/models', 'ctr', (dir) => writeModel(dir, content));
  * listVersions('/models', 'ctr'); // [1, 2, …, v]
  * ```
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fsyncDir } from '../checkpoint/fs-durable';
@@ -28,6 +30,30 @@ export const MODEL_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const VERSION_DIR = /^[1-9][0-9]{0,14}$/;
 /** Renames tried before giving up on a root that keeps taking the next number. */
 const MAX_PUBLISH_RACES = 64;
+/**
+ * The last version number published, kept beside the versions so that deleting the newest
+ * version never lets its number be published again with other weights (a server that still holds
+ * the deleted version would not see the new one as new).
+ */
+const LAST_VERSION_FILE = '.last-version';
+
+function lastPublished(modelDir: string): number {
+  try {
+    const n = Number(fs.readFileSync(path.join(modelDir, LAST_VERSION_FILE), 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Raises the last-published mark to `v` (never lowers it; a racing publisher may raise it further). */
+async function markPublished(modelDir: string, v: number): Promise<void> {
+  if (lastPublished(modelDir) >= v) return;
+  const tmp = path.join(modelDir, `${LAST_VERSION_FILE}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  fs.writeFileSync(tmp, `${v}\n`);
+  fs.renameSync(tmp, path.join(modelDir, LAST_VERSION_FILE));
+  await fsyncDir(modelDir);
+}
 
 /** Throws CONFIG unless `name` is a valid model name; returns it. */
 export function checkModelName(name: string, what = 'model name'): string {
@@ -77,10 +103,12 @@ export async function publishVersion(root: string, name: string, write: (dir: st
   fs.mkdirSync(modelDir, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(modelDir, `.tmp-${process.pid}-`));
   try {
+    // mkdtemp makes it 0700; a version must be readable by servers running as other users.
+    fs.chmodSync(tmp, 0o755 & ~process.umask());
     await write(tmp);
     await fsyncDir(tmp);
     for (let attempt = 0; attempt < MAX_PUBLISH_RACES; attempt++) {
-      const version = (listVersions(root, name).pop() ?? 0) + 1;
+      const version = Math.max(listVersions(root, name).pop() ?? 0, lastPublished(modelDir)) + 1;
       const dir = versionDir(root, name, version);
       try {
         fs.renameSync(tmp, dir);
@@ -90,6 +118,7 @@ export async function publishVersion(root: string, name: string, write: (dir: st
         throw err;
       }
       await fsyncDir(modelDir);
+      await markPublished(modelDir, version);
       return { version, dir };
     }
     throw new TesseraError(ERROR_CODES.INTERNAL, `could not publish a version of ${name} under ${root}: the next number was taken ${MAX_PUBLISH_RACES} times`);

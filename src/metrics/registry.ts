@@ -4,12 +4,12 @@
  * series colliding. Every series carries the `job`, `role` and `id` labels of its owner.
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import type { Role } from '../common/roles';
+import type { ProcessRole } from '../common/roles';
 
 /** Labels added to every series of a registry. */
 export interface MetricsLabels {
   job: string;
-  role: Role;
+  role: ProcessRole;
   id: string;
 }
 

@@ -18,7 +18,7 @@ import { hostname } from 'node:os';
 import type { Etcd3 } from 'etcd3';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { createLogger, Logger } from '../common/logger';
-import type { Role } from '../common/roles';
+import type { ProcessRole, Role } from '../common/roles';
 import { EtcdMembership } from '../membership/etcd-membership';
 import { validateJobName, validateMemberId } from '../membership/keys';
 import { serveMetrics } from '../metrics/http';
@@ -42,7 +42,7 @@ export const ROLE_OPTIONS: Record<string, OptionSpec> = {
 
 /** How to start a role process's runtime. */
 export interface RuntimeOptions {
-  role: Role;
+  role: ProcessRole;
   id: string;
   logLevel: string;
   /** address the metrics (and health) servers bind */
@@ -66,10 +66,12 @@ export interface ClusterLink {
 
 /** The process-level services of one role process. */
 export interface Runtime {
-  readonly role: Role;
+  readonly role: ProcessRole;
   readonly id: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** The /metrics URL. */
+  readonly metricsUrl: string;
   /** The standalone health server, when `healthPort` was given. */
   readonly health: HealthServer | null;
   /** The job in etcd, when `cluster` was given. */
@@ -96,7 +98,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
   return {
-    role, id, logger, metrics, health, cluster: link, stopping,
+    role, id, logger, metrics, metricsUrl: metricsHttp.url, health, cluster: link, stopping,
     close: async () => {
       // Leases first: etcd3's close() alone would leave their keepalives running.
       await link?.membership.close().catch(() => undefined);

@@ -29,6 +29,7 @@ const TO_STATUS: Record<ErrorCode, grpc.status> = {
   [ERROR_CODES.SNAPSHOT_CONFLICT]: grpc.status.FAILED_PRECONDITION,
   [ERROR_CODES.TIER_UNAVAILABLE]: grpc.status.FAILED_PRECONDITION,
   [ERROR_CODES.RESOURCE_EXHAUSTED]: grpc.status.RESOURCE_EXHAUSTED,
+  [ERROR_CODES.UNKNOWN_MODEL]: grpc.status.NOT_FOUND,
 };
 
 const KNOWN = new Set<string>(Object.values(ERROR_CODES));

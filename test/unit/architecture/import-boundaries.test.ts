@@ -32,6 +32,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   runtime: ['common', 'wire', 'metrics', 'membership'],
   export: ['common', 'checkpoint', 'ps', 'spec'],
   infer: ['common', 'wire', 'data', 'model', 'ps', 'spec'],
+  serve: ['common', 'wire', 'sharding', 'data', 'eval', 'model', 'metrics', 'ps', 'spec', 'export', 'infer'],
   worker: ['common', 'wire', 'sharding', 'data', 'eval', 'model', 'checkpoint', 'ps', 'client', 'control', 'spec', 'export', 'infer'],
   chief: ['common', 'sharding', 'data', 'eval', 'checkpoint', 'client', 'membership', 'control', 'spec', 'worker'],
   gen: ['common', 'eval'],

@@ -36,10 +36,14 @@ describe('model root: numbered, atomic model versions (issue 14)', () => {
     expect(fs.readdirSync(path.join(root, 'ctr')).filter((e) => e.startsWith('.tmp-') && e !== '.tmp-123-abc')).to.deep.equal([]);
   });
 
-  it('continues after the largest version, even when older ones were deleted', async () => {
+  it('continues after the largest version, and never reuses the number of a deleted newest version', async () => {
     fs.mkdirSync(path.join(root, 'ctr', '41'), { recursive: true });
     fs.writeFileSync(path.join(root, 'ctr', '41', 'x'), '');
     expect((await publishVersion(root, 'ctr', (dir) => writeFiles(dir, 'next'))).version).to.equal(42);
+    fs.rmSync(path.join(root, 'ctr', '42'), { recursive: true });
+    fs.rmSync(path.join(root, 'ctr', '41'), { recursive: true });
+    expect((await publishVersion(root, 'ctr', (dir) => writeFiles(dir, 'after'))).version).to.equal(43);
+    expect(listVersions(root, 'ctr')).to.deep.equal([43]);
   });
 
   it('gives racing publishers distinct, consecutive versions', async () => {
@@ -63,7 +67,7 @@ describe('model root: numbered, atomic model versions (issue 14)', () => {
     }).catch((e: Error) => { failed = e; });
     expect(failed?.message).to.equal('disk went away');
     expect(listVersions(root, 'ctr')).to.deep.equal([1]);
-    expect(fs.readdirSync(path.join(root, 'ctr'))).to.deep.equal(['1']);
+    expect(fs.readdirSync(path.join(root, 'ctr')).sort()).to.deep.equal(['.last-version', '1']);
   });
 
   it('refuses a model name that is not one path component, naming it', async () => {
