@@ -38,7 +38,10 @@ export interface VersionRows {
 export class LoadedVersion {
   private refs = 0;
   private retired = false;
-  private released = false;
+  private isReleased = false;
+  private markReleased!: () => void;
+  /** Resolves once the version is released (retired, no request holding it, its tier closed). */
+  readonly released = new Promise<void>((resolve) => { this.markReleased = resolve; });
 
   /**
    * @param release frees what the version holds beyond the JS heap (its disk tier); called once,
@@ -112,9 +115,9 @@ export class LoadedVersion {
   }
 
   private releaseIfIdle(): void {
-    if (!this.retired || this.refs > 0 || this.released) return;
-    this.released = true;
+    if (!this.retired || this.refs > 0 || this.isReleased) return;
+    this.isReleased = true;
     this.parts.model.dispose();
-    void Promise.resolve(this.release()).catch(() => undefined);
+    void Promise.resolve().then(this.release).catch(() => undefined).then(this.markReleased);
   }
 }

@@ -53,6 +53,37 @@ describe('tessera serve (real process) and tessera serve status (issue 14)', fun
     expect(serve.lines.some((l) => /"signal":"SIGTERM","msg":"shutting down"/.test(l))).to.equal(true);
   });
 
+  it('tessera serve rollback and label: applied by the running server at once, kept by a restarted one', async () => {
+    const startServer = async (): Promise<string> => {
+      serve = spawnNode(TESSERA_BIN, ['serve', '--model-root', root, '--port', '0', '--json']);
+      const url = (JSON.parse(await serve.waitForLine(/^\{"rest":/, 30_000)) as { rest: string }).rest;
+      await serve.waitForLine(/"msg":"first scan done"/, 30_000);
+      return url;
+    };
+    const version = async (url: string, p = ':predict'): Promise<string> => (await curl('POST', `${url}/v1/models/srv${p}`, JSON.stringify({ instances: testInstances(2) }))).body.model_version;
+    let url = await startServer();
+    expect(await version(url)).to.equal('2');
+    const rb = await runTessera(['serve', 'rollback', '--model', 'srv', '--to', '1', '--model-root', root, '--server', url]);
+    expect(rb.code, rb.stderr).to.equal(0);
+    expect(rb.stdout).to.equal('srv: stable → 1\n');
+    expect(await version(url), 'in effect when the command returns').to.equal('1');
+    await serve!.kill('SIGTERM');
+    url = await startServer();
+    expect(await version(url), 'a restarted server keeps the rollback').to.equal('1');
+    const lb = await runTessera(['serve', 'label', '--model', 'srv', '--set', 'canary=2', '--model-root', root, '--server', url, '--json']);
+    expect(lb.code, lb.stderr).to.equal(0);
+    expect(lastJson(lb.stdout)).to.deep.include({ model: 'srv', labels: { stable: 1, canary: 2 } });
+    expect(await version(url, '/labels/canary:predict')).to.equal('2');
+    const status = await runTessera(['serve', 'status', '--server', url]);
+    expect(status.stdout).to.match(/v1 \[stable\] default/).and.match(/v2 \[canary\]/);
+    const bad = await runTessera(['serve', 'rollback', '--model', 'srv', '--to', '9', '--model-root', root]);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.match(/--to: version 9 of srv is not in .* \(versions: 1, 2\)/);
+    const unset = await runTessera(['serve', 'label', '--model', 'srv', '--remove', 'stable,canary', '--model-root', root, '--server', url]);
+    expect(unset.code, unset.stderr).to.equal(0);
+    expect(await version(url), 'without labels the newest serves').to.equal('2');
+  });
+
   it('refuses bad flags with one line naming the flag (exit 2)', async () => {
     const cases: [string[], RegExp][] = [
       [['serve'], /tessera serve needs --model-root ROOT/],
