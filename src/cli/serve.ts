@@ -22,6 +22,7 @@ export const SERVE_SPEC: Record<string, OptionSpec> = {
   'model-root': { type: 'string', describe: 'model root to serve: ROOT/<name>/<version>/ as training publishes them [TESSERA_MODEL_ROOT]' },
   host: { type: 'string', describe: 'address the REST, gRPC and metrics servers bind', default: '127.0.0.1' },
   port: { type: 'string', describe: 'REST port (KServe v2 and TF Serving style); 0 picks a free one', default: '8501' },
+  'grpc-port': { type: 'string', describe: 'gRPC port (tessera.v1.Prediction and grpc.health.v1); 0 picks a free one; absent: no gRPC' },
   'metrics-port': { type: 'string', describe: 'Prometheus GET /metrics port; 0 picks a free one', default: '0' },
   'version-policy': { type: 'string', describe: 'versions kept loaded: latest | latest:N | specific:V1,V2 (versions a label names are loaded too)', default: 'latest' },
   split: { type: 'string', describe: 'canary split of requests that name no version or label: LABEL=WEIGHT,… e.g. stable=90,canary=10' },
@@ -36,11 +37,11 @@ export const SERVE_SPEC: Record<string, OptionSpec> = {
   'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8 or auto [TESSERA_TF_THREADS]' },
   id: { type: 'string', describe: 'this server\'s id in logs and metrics (default serve-<pid>)' },
   'log-level': { type: 'string', describe: 'pino log level [TESSERA_LOG_LEVEL]' },
-  json: { type: 'boolean', describe: 'print {"rest","metrics","backend"} as one JSON line on stdout once listening' },
+  json: { type: 'boolean', describe: 'print {"rest","grpc","metrics","backend"} as one JSON line on stdout once listening' },
 };
 
 /** `tessera serve --help`. */
-export const SERVE_HELP = `${helpText('tessera serve --model-root ROOT [--port P] [--metrics-port M] [--version-policy latest|latest:N|specific:V,…] [--split stable=90,canary=10 --split-key FIELD]',
+export const SERVE_HELP = `${helpText('tessera serve --model-root ROOT [--port P] [--grpc-port G] [--metrics-port M] [--version-policy latest|latest:N|specific:V,…] [--split stable=90,canary=10 --split-key FIELD]',
   'Serves every model under ROOT: predictions over REST (POST /v1/models/NAME:predict, POST\n'
   + '/v2/models/NAME/infer) and gRPC, from raw feature values through the training code\'s feature\n'
   + 'transform. New versions are loaded, checked and swapped in as they appear; labels and\n'
@@ -72,6 +73,7 @@ export async function runServe(argv: string[]): Promise<number> {
   if (args.positional.length > 0) throw new TesseraError(ERROR_CODES.CONFIG, `unknown subcommand "${args.positional[0]}": expected status, rollback or label (see --help)`);
   const o = args.options as Record<string, string | undefined>;
   const opts = serverOptions(args);
+  const grpcPort = o['grpc-port'] === undefined ? undefined : intOption(args, 'grpc-port', 0);
   const rt = await startRuntime({
     role: 'serve', id: o.id ?? `serve-${process.pid}`, logLevel: o['log-level'] ?? process.env.TESSERA_LOG_LEVEL ?? 'info',
     host: opts.host, metricsPort: intOption(args, 'metrics-port', 0),
@@ -79,8 +81,13 @@ export async function runServe(argv: string[]): Promise<number> {
   const { logger } = rt;
   try {
     const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
-    const server = await ModelServer.start({ ...opts, serverVersion: packageVersion() }, { logger, registry: rt.metrics.registry });
-    const where = { rest: server.rest.url, metrics: rt.metricsUrl, backend: backend.name };
+    const server = await ModelServer.start({ ...opts, serverVersion: packageVersion() }, { logger, registry: rt.metrics.registry })
+      .catch((err: Error) => { throw new TesseraError(ERROR_CODES.CONFIG, `--port ${opts.port}: cannot serve REST on ${opts.host}: ${err.message}`); });
+    const grpc = grpcPort === undefined ? null : await server.startGrpc(opts.host, grpcPort).catch(async (err: Error) => {
+      await server.close();
+      throw new TesseraError(ERROR_CODES.CONFIG, `--grpc-port ${grpcPort}: cannot serve gRPC on ${opts.host}: ${err.message}`);
+    });
+    const where = { rest: server.rest.url, grpc: grpc?.addr ?? null, metrics: rt.metricsUrl, backend: backend.name };
     logger.info({ ...where, root: opts.root }, 'serving');
     if (args.options.json) process.stdout.write(`${JSON.stringify(where)}\n`);
     void server.registry.rescan().then(() => logger.info({ ready: server.registry.ready(), models: server.status().models.map((m) => ({ name: m.name, versions: m.versions.map((v) => v.version) })) }, 'first scan done'));

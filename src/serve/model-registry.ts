@@ -52,6 +52,7 @@ export class ModelRegistry {
   private readonly models = new Map<string, ServedModel>();
   private readonly log: Logger;
   private running: Promise<void> | null = null;
+  private readonly scanListeners = new Set<() => void>();
   private again = false;
   private closed = false;
   /** Why the root could not be listed at the last scan; null when it could. */
@@ -88,9 +89,16 @@ export class ModelRegistry {
         this.again = false;
         await this.scan();
         this.scans++;
+        for (const fn of this.scanListeners) fn();
       } while (this.again && !this.closed);
     })().finally(() => { this.running = null; });
     return this.running;
+  }
+
+  /** Calls `fn` after every scan; returns the function that stops it. */
+  afterScan(fn: () => void): () => void {
+    this.scanListeners.add(fn);
+    return () => this.scanListeners.delete(fn);
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
  * A whole model server in one object: the registry over the model root, its watcher, the
- * prediction service, the serving metrics and the REST server. `tessera serve` starts one in its
+ * prediction service, the serving metrics, the REST server and (when started) the gRPC server. `tessera serve` starts one in its
  * process (cli/serve.ts adds the logger, /metrics and signals); tests start one in theirs.
  *
  * ```ts
@@ -19,7 +19,8 @@ import { ModelRegistry } from './model-registry';
 import { PredictionService } from './prediction-service';
 import type { UnknownFieldPolicy } from './request-rows';
 import { restRoutes } from './rest-routes';
-import { RestServer, startRestServer } from './rest-server';
+import { DEFAULT_MAX_BODY_BYTES, RestServer, startRestServer } from './rest-server';
+import { GrpcDeps, GrpcServer, startGrpcServer } from './grpc-service';
 import { RootWatcher } from './root-watcher';
 import { ServeMetrics } from './serve-metrics';
 import { serverStatus, ServerStatus } from './serve-status';
@@ -57,6 +58,8 @@ export interface ModelServerDeps {
 
 /** See the file comment. */
 export class ModelServer {
+  private grpc: GrpcServer | null = null;
+
   private constructor(
     readonly registry: ModelRegistry,
     readonly service: PredictionService,
@@ -64,7 +67,14 @@ export class ModelServer {
     private readonly watcher: RootWatcher | null,
     private readonly statusOf: () => ServerStatus,
     private readonly ownTierDir: string | null,
+    private readonly grpcDeps: Omit<GrpcDeps, 'registry' | 'service'>,
   ) {}
+
+  /** Starts the gRPC server (tessera.v1.Prediction and health) on host:port; 0 picks a free port. */
+  async startGrpc(host: string, port: number): Promise<GrpcServer> {
+    this.grpc = await startGrpcServer({ ...this.grpcDeps, registry: this.registry, service: this.service }, host, port);
+    return this.grpc;
+  }
 
   /** The status document (`GET /status`). */
   status(): ServerStatus {
@@ -106,12 +116,14 @@ export class ModelServer {
     registry.rescan().catch((err: Error) => deps.logger.error({ err: err.message }, 'first scan of the model root failed'));
     const watcher = o.pollMs === 0 ? null : new RootWatcher({ registry, pollMs: o.pollMs, logger: deps.logger });
     watcher?.start();
-    return new ModelServer(registry, service, rest, watcher, statusOf, ownTierDir);
+    return new ModelServer(registry, service, rest, watcher, statusOf, ownTierDir,
+      { logger: deps.logger, metrics, maxMessageBytes: o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES });
   }
 
   /** Stops watching and serving, and retires every version. */
   async close(): Promise<void> {
     this.watcher?.stop();
+    await this.grpc?.stop();
     await this.rest.close();
     await this.registry.close();
     if (this.ownTierDir) fs.rmSync(this.ownTierDir, { recursive: true, force: true });

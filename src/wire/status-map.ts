@@ -87,3 +87,12 @@ export function fromServiceError(err: unknown, peer: string): TesseraError {
     : codeForStatus(se.code ?? grpc.status.UNKNOWN);
   return new TesseraError(code, `${peer}: ${se.details ?? se.message ?? String(err)}`, { cause: err });
 }
+
+const STATUS_NAMES: Readonly<Record<number, string>> = Object.freeze(
+  Object.fromEntries(Object.entries(grpc.status).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v as number, k])),
+);
+
+/** A gRPC status code's name (`OK`, `INVALID_ARGUMENT`, …), e.g. for a metric label. */
+export function statusName(code: number): string {
+  return STATUS_NAMES[code] ?? String(code);
+}

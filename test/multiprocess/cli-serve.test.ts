@@ -29,8 +29,9 @@ describe('tessera serve (real process) and tessera serve status (issue 14)', fun
   });
 
   it('serves the root: ready, predictions, status from the server and from the root, clean exit on SIGTERM', async () => {
-    serve = spawnNode(TESSERA_BIN, ['serve', '--model-root', root, '--port', '0', '--metrics-port', '0', '--version-policy', 'latest:2', '--json']);
-    const where = JSON.parse(await serve.waitForLine(/^\{"rest":/, 30_000)) as { rest: string; metrics: string };
+    serve = spawnNode(TESSERA_BIN, ['serve', '--model-root', root, '--port', '0', '--grpc-port', '0', '--metrics-port', '0', '--version-policy', 'latest:2', '--json']);
+    const where = JSON.parse(await serve.waitForLine(/^\{"rest":/, 30_000)) as { rest: string; grpc: string; metrics: string };
+    expect(where.grpc).to.match(/^127\.0\.0\.1:\d+$/);
     await serve.waitForLine(/"msg":"first scan done"/, 30_000);
     expect((await curl('GET', `${where.rest}/v2/health/ready`)).status).to.equal(200);
     const r = await curl('POST', `${where.rest}/v1/models/srv:predict`, JSON.stringify({ instances: testInstances(4) }));
