@@ -10,6 +10,7 @@ import { selectBackend, tfThreads } from '../model/backend';
 import { bytesOption, helpText, intOption, OptionSpec, parseArgs, ParsedArgs } from '../runtime/args';
 import { startRuntime } from '../runtime/role-runtime';
 import { ModelServer, ModelServerOptions } from '../serve/model-server';
+import { DEFAULT_FEEDBACK_ROWS } from '../serve/feedback';
 import { DEFAULT_MAX_BATCH } from '../serve/prediction-service';
 import { DEFAULT_MAX_BODY_BYTES } from '../serve/rest-server';
 import { DEFAULT_POLL_MS } from '../serve/root-watcher';
@@ -31,6 +32,9 @@ export const SERVE_SPEC: Record<string, OptionSpec> = {
   'max-body-bytes': { type: 'string', describe: 'largest request body; larger ones get 413', default: String(DEFAULT_MAX_BODY_BYTES) },
   'max-batch': { type: 'string', describe: 'most examples per request', default: String(DEFAULT_MAX_BATCH) },
   'max-resident-bytes': { type: 'string', describe: 'embedding rows each loaded version keeps in RAM (e.g. 512MiB); the coldest go to a disk tier (LMDB) and come back when read; default: all in RAM' },
+  'feedback-slice-by': { type: 'string', describe: 'FIELD[,FIELD…]: per-version feedback quality also per slice of these raw fields (POST /v1/models/NAME:feedback)' },
+  'feedback-group-by': { type: 'string', describe: 'FIELD: per-version grouped AUC of feedback (e.g. a user id)' },
+  'feedback-rows': { type: 'string', describe: 'answered rows remembered for feedback by request id (oldest dropped first)', default: String(DEFAULT_FEEDBACK_ROWS) },
   'tier-dir': { type: 'string', describe: 'directory for the versions\' disk tiers (default: a new directory under the OS temp dir)' },
   'poll-ms': { type: 'string', describe: 'period of the model root rescan beside file-system events (network file systems send none)', default: String(DEFAULT_POLL_MS) },
   backend: { type: 'string', describe: 'tfjs backend: tensorflow | webgpu | wasm | cpu [TESSERA_TF_BACKEND]' },
@@ -62,6 +66,11 @@ export function serverOptions(args: ParsedArgs): ModelServerOptions {
     unknownFields: unknown, maxBodyBytes: bytesOption(args, 'max-body-bytes'), maxBatch: intOption(args, 'max-batch', 1),
     maxResidentBytes: bytesOption(args, 'max-resident-bytes'), tierDir: o['tier-dir'] ? path.resolve(o['tier-dir']) : undefined,
     pollMs: intOption(args, 'poll-ms', 1),
+    feedback: {
+      cacheRows: intOption(args, 'feedback-rows', 0),
+      sliceBy: (o['feedback-slice-by'] ?? '').split(',').map((f) => f.trim()).filter(Boolean),
+      groupBy: o['feedback-group-by']?.trim() || undefined,
+    },
   };
 }
 

@@ -122,11 +122,12 @@ export class ModelRegistry {
     return wanted.length > 0 && wanted.every((m) => m.loaded().length > 0);
   }
 
-  /** Stops scanning and retires every version (each is released when its last request ends). */
+  /** Stops scanning, retires every version and resolves once each is released (its last request ended). */
   async close(): Promise<void> {
     this.closed = true;
     await this.running?.catch(() => undefined);
-    for (const m of this.models.values()) for (const v of m.loaded()) m.remove(v.version);
+    const retired = this.list().flatMap((m) => m.loaded().map((v) => m.remove(v.version)!));
+    await Promise.all(retired.map((v) => v.released));
   }
 
   private async scan(): Promise<void> {

@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../common/logger';
+import { FeedbackOptions, FeedbackStore } from './feedback';
 import { ModelRegistry } from './model-registry';
 import { PredictionService } from './prediction-service';
 import type { UnknownFieldPolicy } from './request-rows';
@@ -46,6 +47,8 @@ export interface ModelServerOptions {
   tierDir?: string;
   /** period of the safety-net rescan, ms; 0: no watcher (tests rescan by hand) */
   pollMs?: number;
+  /** how online feedback is kept (cache size, slices) */
+  feedback?: FeedbackOptions;
   serverVersion?: string;
 }
 
@@ -93,11 +96,13 @@ export class ModelServer {
     });
     metrics.watch(registry);
     const ignored = new Set<string>();
+    const feedback = new FeedbackStore(o.feedback);
+    metrics.watchFeedback(feedback);
     const service = new PredictionService({
-      registry, maxBatch: o.maxBatch,
+      registry, maxBatch: o.maxBatch, onAnswered: (r, spec) => feedback.remember(r, spec),
       split: o.split ? { router: new SplitRouter(o.split), key: o.splitKey } : undefined,
       rows: {
-        unknown: o.unknownFields ?? 'reject',
+        unknown: o.unknownFields ?? 'reject', extra: feedback.sliceFields,
         onIgnored: (field) => {
           // One warning per field name (bounded), not one per request.
           if (ignored.size >= 256 || ignored.has(field)) return;
@@ -106,9 +111,11 @@ export class ModelServer {
         },
       },
     });
-    const statusOf = (): ServerStatus => serverStatus(registry, o.split ? { split: o.split, key: o.splitKey } : undefined);
+    const statusOf = (): ServerStatus => serverStatus(registry, o.split ? { split: o.split, key: o.splitKey } : undefined, (m, s) => {
+      s.feedback = { versions: feedback.report(m.name), unmatched: feedback.unmatchedOf(m.name) };
+    });
     const rest = await startRestServer({
-      routes: restRoutes({ registry, service, status: statusOf, serverVersion: o.serverVersion ?? '0' }),
+      routes: restRoutes({ registry, service, feedback, status: statusOf, serverVersion: o.serverVersion ?? '0' }),
       logger: deps.logger, metrics, maxBodyBytes: o.maxBodyBytes,
       knownModel: (name) => registry.list().some((m) => m.name === name),
     }, { host: o.host, port: o.port });

@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { RawRow } from '../data/record';
 import { rawFieldReader, RawValue, specFieldNames } from '../spec/raw-fields';
+import type { JobSpec } from '../spec/types';
 import { schemaFor } from '../data/record';
 import type { LoadedVersion } from './loaded-version';
 import type { ModelRegistry } from './model-registry';
@@ -35,6 +36,8 @@ export interface PredictCall {
   splitKey?: string;
   /** the client's request id; one is made when absent */
   requestId?: string;
+  /** a prediction made for feedback: not counted as traffic, not remembered */
+  quiet?: boolean;
 }
 
 /** The rows one version answered. */
@@ -65,8 +68,8 @@ export interface PredictionDeps {
   /** the canary split and the server's key field (`--split`, `--split-key`) */
   split?: { router: SplitRouter; key?: string };
   maxBatch?: number;
-  /** sees every answered request (feedback keeps its predictions) */
-  onAnswered?: (r: PredictResult, model: ServedModel) => void;
+  /** sees every answered request, with the spec its inputs were decoded by (feedback keeps them) */
+  onAnswered?: (r: PredictResult, spec: JobSpec) => void;
 }
 
 interface Route {
@@ -108,9 +111,11 @@ export class PredictionService {
         });
       }));
       const groups = routes.map((r) => ({ version: r.version.version, label: r.label, rows: r.indices.length }));
-      for (const g of groups) model.count(g.version, g.rows);
       const result: PredictResult = { model: model.name, requestId: call.requestId ?? randomUUID(), probs, versions, groups, decoded };
-      this.deps.onAnswered?.(result, model);
+      if (!call.quiet) {
+        for (const g of groups) model.count(g.version, g.rows);
+        this.deps.onAnswered?.(result, base.spec);
+      }
       return result;
     } finally {
       for (const r of routes) r.version.unhold();

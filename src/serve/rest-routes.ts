@@ -10,11 +10,14 @@
  * TensorFlow Serving style
  *   GET  /v1/models/{name}[/versions/{v} | /labels/{l}]             version status
  *   POST /v1/models/{name}[/versions/{v} | /labels/{l}]:predict     {"instances": [{…}, …]} or {"inputs": {field: […]}}
+ *   POST /v1/models/{name}:feedback                                  labels of earlier predictions: per-version AUC (feedback-route.ts)
  * Tessera
  *   GET  /status                                     every model's versions, labels, load times, traffic
  *   POST /admin/rescan                               rescans the model root now; answers the status after it
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { FeedbackStore } from './feedback';
+import { handleFeedback } from './feedback-route';
 import type { ModelRegistry } from './model-registry';
 import { decodeV2Request, encodeV2Response, probabilityList, versionText } from './kserve-v2';
 import type { PredictionService, PredictResult } from './prediction-service';
@@ -27,6 +30,7 @@ import type { ServerStatus } from './serve-status';
 export interface RouteContext {
   registry: ModelRegistry;
   service: PredictionService;
+  feedback: FeedbackStore;
   status: () => ServerStatus;
   /** the server's own version, for GET /v2 */
   serverVersion: string;
@@ -128,6 +132,7 @@ export function restRoutes(ctx: RouteContext): RestRoute[] {
     { method: 'POST', pattern: new RegExp(`^/v2/models/${NAME}(?:/versions/(?<version>[^/:]+))?/infer$`), metered: true, handle: (req) => inferV2(ctx, req) },
     { method: 'GET', pattern: new RegExp(`^/v1/models/${NAME}${TARGET}$`), handle: (req) => ({ status: 200, body: statusTf(model(req), targetOf(req.params)) }) },
     { method: 'POST', pattern: new RegExp(`^/v1/models/${NAME}${TARGET}:predict$`), metered: true, handle: (req) => predictTf(ctx, req) },
+    { method: 'POST', pattern: new RegExp(`^/v1/models/${NAME}:feedback$`), handle: (req) => handleFeedback(ctx, req) },
     { method: 'GET', pattern: /^\/status$/, handle: () => ({ status: 200, body: ctx.status() }) },
     { method: 'POST', pattern: /^\/admin\/rescan$/, handle: async () => { await ctx.registry.rescan(); return { status: 200, body: ctx.status() }; } },
   ];

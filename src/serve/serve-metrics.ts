@@ -12,6 +12,10 @@
  * - tessera_serve_rows{model,version,tier}                embedding rows: tier "resident" (RAM) or "disk"
  * - tessera_serve_versions_loaded{model}                  versions loaded now
  * - tessera_serve_ready                                   1 once every model has a version loaded
+ * - tessera_serve_feedback_rows{model,version,label}      labelled predictions scored (feedback)
+ * - tessera_serve_feedback_auc{model,version,label}       streaming AUC of those, with
+ *   tessera_serve_feedback_auc_ci_lower / _upper          its DeLong 95% interval, and
+ * - tessera_serve_feedback_logloss{model,version,label}   their LogLoss
  *
  * Gauges read the registry at scrape time; requests touch only counters and histograms.
  */
@@ -20,6 +24,8 @@ import type { LoadedVersion } from './loaded-version';
 import type { ModelRegistry, RegistryEvents } from './model-registry';
 import type { RouteGroup } from './prediction-service';
 import type { ServedModel } from './served-model';
+import type { AucSummary } from '../eval/streaming-auc';
+import type { FeedbackStore } from './feedback';
 
 /** Request latency buckets, seconds: from a cached batch-1 answer to a slow large batch. */
 const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -46,6 +52,7 @@ export class ServeMetrics {
   private readonly refused: Counter<string>;
 
   private models: ModelRegistry | null = null;
+  private feedback: FeedbackStore | null = null;
 
   /** Registers the series; the per-version gauges read the registry given to `watch`. */
   constructor(registry: Registry) {
@@ -84,6 +91,7 @@ export class ServeMetrics {
         for (const m of list()) this.set({ model: m.name }, m.loaded().length);
       },
     });
+    this.feedbackGauges(registers);
     const ready = (): boolean => this.models?.ready() ?? false;
     new Gauge({ name: 'tessera_serve_ready', help: '1 once every model has a version loaded.', registers, collect() { this.set(ready() ? 1 : 0); } });
   }
@@ -91,6 +99,34 @@ export class ServeMetrics {
   /** The models whose versions the gauges read. */
   watch(models: ModelRegistry): void {
     this.models = models;
+  }
+
+  /** The feedback whose per-version quality the feedback gauges read. */
+  watchFeedback(feedback: FeedbackStore): void {
+    this.feedback = feedback;
+  }
+
+  private feedbackGauges(registers: Registry[]): void {
+    const labelNames = ['model', 'version', 'label'];
+    const gauge = (name: string, help: string, pick: (s: AucSummary) => number): void => {
+      const self = this;
+      new Gauge({
+        name, help, labelNames, registers,
+        collect() {
+          this.reset();
+          for (const { model, version, summary } of self.feedback?.summaries() ?? []) {
+            const m = self.models?.list().find((x) => x.name === model);
+            const v = pick(summary);
+            if (Number.isFinite(v)) this.set({ model, version: String(version), label: m?.labelsOf(version).join('+') ?? '' }, v);
+          }
+        },
+      });
+    };
+    gauge('tessera_serve_feedback_rows', 'Labelled predictions scored by feedback.', (s) => s.count);
+    gauge('tessera_serve_feedback_auc', 'Streaming AUC of the predictions scored by feedback.', (s) => s.auc);
+    gauge('tessera_serve_feedback_auc_ci_lower', 'Lower end of the DeLong 95% interval of tessera_serve_feedback_auc.', (s) => s.auc_ci95[0]);
+    gauge('tessera_serve_feedback_auc_ci_upper', 'Upper end of the DeLong 95% interval of tessera_serve_feedback_auc.', (s) => s.auc_ci95[1]);
+    gauge('tessera_serve_feedback_logloss', 'LogLoss of the predictions scored by feedback.', (s) => s.logloss);
   }
 
   /** The registry events that feed the load and refusal series. */
