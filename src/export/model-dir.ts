@@ -188,18 +188,29 @@ async function readTable(dir: string, t: ModelManifest['tables'][number], store:
     const size = (await fh.stat()).size;
     if (size !== t.rows * rec) throw fail(dir, `${t.file}: ${size} bytes for ${t.rows} rows of dim ${dim}`);
     const hash = createHash('sha256');
-    // Whole records per chunk; records are 4-byte multiples, so the views below are aligned.
-    const buf = Buffer.allocUnsafeSlow(Math.max(rec, Math.floor(chunkBytes / rec) * rec));
-    const ids = new Uint32Array(buf.buffer, 0, buf.length >>> 2);
-    const state = new Float32Array(table.stateWidth);
+    // Whole records per chunk; records are 4-byte multiples, so the word view below is aligned.
+    const perChunk = Math.max(1, Math.floor(chunkBytes / rec));
+    const buf = Buffer.allocUnsafeSlow(perChunk * rec);
+    const words = new Uint32Array(buf.buffer, 0, buf.length >>> 2);
+    const ids = new Uint32Array(2 * perChunk);
+    const weights = new Float32Array(perChunk * dim);
+    const weightWords = new Uint32Array(weights.buffer);
     for (let pos = 0; pos < size;) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
-      if (bytesRead === 0) throw fail(dir, `${t.file}: ended at byte ${pos} of ${size}`);
-      hash.update(buf.subarray(0, bytesRead));
-      for (let off = 0; off < bytesRead; off += rec) {
-        table.putRow(ids[off >>> 2], ids[(off >>> 2) + 1], new Float32Array(buf.buffer, off + 8, dim), state);
+      const want = Math.min(buf.length, size - pos);
+      for (let got = 0; got < want;) {
+        const { bytesRead } = await fh.read(buf, got, want - got, pos + got);
+        if (bytesRead === 0) throw fail(dir, `${t.file}: ended at byte ${pos + got} of ${size}`);
+        got += bytesRead;
       }
-      pos += bytesRead;
+      hash.update(buf.subarray(0, want));
+      const n = want / rec;
+      for (let k = 0, w = 0; k < n; k++, w += rec >>> 2) {
+        ids[2 * k] = words[w];
+        ids[2 * k + 1] = words[w + 1];
+        for (let d = 0; d < dim; d++) weightWords[k * dim + d] = words[w + 2 + d];
+      }
+      table.putRows(ids, weights, n);
+      pos += want;
     }
     if (hash.digest('hex') !== t.sha256) throw fail(dir, `${t.file}: checksum mismatch`);
   } finally {
@@ -223,7 +234,10 @@ export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promi
   const store = opts.store ?? new TableStore();
   for (const t of manifest.tables) {
     const saved = t.spec as EmbeddingTableSpec;
-    store.create(opts.tableSpec ? opts.tableSpec(saved) : saved);
+    // Sized for every row up front: the rows come in the order of the exporting PS's index,
+    // sorted by hash, and a growing index fed keys in hash order degrades to quadratic probing
+    // (a 150k-row table took 4 s instead of 40 ms).
+    store.create(opts.tableSpec ? opts.tableSpec(saved) : saved, { initialCapacity: t.rows });
     await readTable(dir, t, store, opts.chunkBytes ?? READ_CHUNK_BYTES);
   }
   const denseBuf = await fs.promises.readFile(path.join(dir, manifest.dense.file)).catch(() => { throw fail(dir, `${manifest.dense.file} not found`); });

@@ -5,7 +5,7 @@
  */
 import { schemaFor } from '../data/record';
 import { createModel } from '../model/registry';
-import type { CtrModel } from '../model/types';
+import type { CtrModel, ModelOptions } from '../model/types';
 import { FeatureTransformer } from '../spec/transform';
 import type { JobSpec } from '../spec/types';
 import { planSlots } from './batch-assembler';
@@ -19,10 +19,11 @@ export interface ModelParts {
 }
 
 /**
- * Builds the parts of `spec`'s model. Needs a tfjs backend only to compute (`selectBackend`).
+ * Builds the parts of `spec`'s model (`opts`: how it computes, not what). Needs a tfjs backend
+ * only to compute (`selectBackend`).
  * @throws TesseraError CONFIG when the spec's features do not fit its model
  */
-export function buildModelParts(spec: JobSpec): ModelParts {
+export function buildModelParts(spec: JobSpec, opts: ModelOptions = {}): ModelParts {
   const transformer = new FeatureTransformer(spec, schemaFor(spec.data.format));
   const { numFields } = planSlots(spec.features.tables.map((t) => t.name), transformer.fieldsPerTable);
   const dims = spec.features.tables.map((t) => t.dim);
@@ -34,6 +35,6 @@ export function buildModelParts(spec: JobSpec): ModelParts {
     hidden: [...spec.model.hidden],
     crossLayers: spec.model.crossLayers,
     seed: spec.training.seed,
-  });
+  }, opts);
   return { transformer, model, layout: new FeatureLayout(spec, transformer, model) };
 }

@@ -14,6 +14,9 @@ import type { ModelManifest } from '../export/model-dir';
 import type { ModelParts } from '../infer/model-parts';
 import type { TableStore } from '../ps/store/table-store';
 
+/** Most rows one coalesced forward runs (a larger single call runs alone). */
+const MAX_COALESCED_ROWS = 1024;
+
 /** What a version was loaded from and how long it took. */
 export interface VersionOrigin {
   /** the version's directory in the model root */
@@ -37,6 +40,8 @@ export interface VersionRows {
 /** A servable model version; see the file comment. */
 export class LoadedVersion {
   private refs = 0;
+  private readonly waiting: { rows: readonly RawRow[]; resolve: (p: Float32Array) => void; reject: (err: unknown) => void }[] = [];
+  private computing = false;
   private retired = false;
   private isReleased = false;
   private markReleased!: () => void;
@@ -90,8 +95,45 @@ export class LoadedVersion {
    * Click probabilities of `rows` (raw values, in the format's schema order), computed as
    * evaluation computes them: the feature transform, rows read without inserting (absent ids get
    * their table's cold-start value; spilled rows come back from disk), then the model's forward.
+   *
+   * Calls that arrive while a forward is running are coalesced: when it ends, all of them run as
+   * one batch (up to MAX_COALESCED_ROWS rows), each getting its own rows' answers. A model's
+   * forward costs little more for 8 rows than for 1, so 8 concurrent batch-1 requests cost about
+   * one forward instead of 8, and none waits for a timer. Rows are independent in every model, so
+   * a row's answer does not depend on what it was batched with.
    */
-  async predict(rows: readonly RawRow[]): Promise<Float32Array> {
+  predict(rows: readonly RawRow[]): Promise<Float32Array> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ rows, resolve, reject });
+      if (!this.computing) void this.drain();
+    });
+  }
+
+  /** Runs the waiting calls, coalesced, until none is left. */
+  private async drain(): Promise<void> {
+    this.computing = true;
+    while (this.waiting.length > 0) {
+      let n = 0;
+      let k = 0;
+      while (k < this.waiting.length && (k === 0 || n + this.waiting[k].rows.length <= MAX_COALESCED_ROWS)) n += this.waiting[k++].rows.length;
+      const calls = this.waiting.splice(0, k);
+      try {
+        const probs = await this.forward(calls.length === 1 ? calls[0].rows : calls.flatMap((c) => c.rows));
+        let at = 0;
+        for (const c of calls) {
+          c.resolve(probs.subarray(at, at + c.rows.length));
+          at += c.rows.length;
+        }
+      } catch (err) {
+        // One call's bad rows must not fail the others: each is retried alone for its own answer.
+        if (calls.length === 1) calls[0].reject(err);
+        else for (const c of calls) await this.forward(c.rows).then(c.resolve, c.reject);
+      }
+    }
+    this.computing = false;
+  }
+
+  private async forward(rows: readonly RawRow[]): Promise<Float32Array> {
     const { transformer, layout, model } = this.parts;
     const tb = transformer.transformBatch(rows);
     const pulled = await layout.read(tb, (table, ids, dim) => {

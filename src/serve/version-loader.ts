@@ -114,7 +114,7 @@ export async function loadVersion(root: string, name: string, version: number, s
   checkCompatible(name, version, spec, served);
   let parts;
   try {
-    parts = buildModelParts(spec);
+    parts = buildModelParts(spec, { constantWeights: true }); // a version's dense weights never change
   } catch (err) {
     throw refuse(ERROR_CODES.INCOMPATIBLE_SPEC, name, version, `its job spec does not build a model here: ${(err as Error).message}`);
   }

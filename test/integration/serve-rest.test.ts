@@ -12,7 +12,7 @@ import { Registry } from 'prom-client';
 import { silentLogger } from '../../src/common/logger';
 import { selectBackend } from '../../src/model/backend';
 import { ModelServer } from '../../src/serve/model-server';
-import { curl, evalPredictions, publishTestModel, pyRequests, pythonAvailable, testInstances } from '../helpers/serve';
+import { curl, evalPredictions, instanceRow, publishTestModel, pyRequests, pythonAvailable, testInstances } from '../helpers/serve';
 
 describe('tessera serve REST: KServe v2 and TF Serving style, checked with curl and Python urllib (issue 14)', function () {
   this.timeout(60_000);
@@ -73,6 +73,24 @@ describe('tessera serve REST: KServe v2 and TF Serving style, checked with curl 
       expect(tf.body.predictions[i], `inputs row ${i}`).to.be.closeTo(want[i], 1e-6);
       expect(out.data[i], `v2 row ${i}`).to.be.closeTo(want[i], 1e-6);
     }
+  });
+
+  it('coalesces concurrent requests into one forward; each gets its own rows\' answers, and a bad call fails alone', async () => {
+    const v = server!.registry.model('srv').resolve({});
+    const calls = Array.from({ length: 8 }, (_, k) => testInstances(1 + k, 100 + k));
+    const alone = await Promise.all(calls.map((c) => evalPredictions(v1, c)));
+    const broken = { label: 0, numeric: [1], categorical: [] }; // a row of the wrong shape
+    const together = await Promise.allSettled([
+      ...calls.map((c) => v.predict(c.map(instanceRow))),
+      v.predict([broken]),
+    ]);
+    calls.forEach((_, k) => {
+      const r = together[k];
+      expect(r.status, `call ${k}`).to.equal('fulfilled');
+      Array.from((r as PromiseFulfilledResult<Float32Array>).value).forEach((p, i) => expect(p, `call ${k} row ${i}`).to.be.closeTo(alone[k][i], 1e-6));
+    });
+    expect(together[8].status).to.equal('rejected');
+    expect(String((together[8] as PromiseRejectedResult).reason.message)).to.match(/row 0: expected 13 numeric and 26 categorical values/);
   });
 
   it('reports health, model metadata (versions, inputs, spec fingerprint) and version status', async () => {

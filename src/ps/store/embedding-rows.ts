@@ -150,7 +150,6 @@ export class EmbeddingRows {
       ? new F16RowSlabs(this.dim, this.stateWidth, slabRows)
       : new F32RowSlabs(this.dim, this.stateWidth, slabRows);
     this.meta = new SlotMeta(slabRows, this.eviction !== null);
-    this.index = this.weightFormat === 'f16' ? new TaggedIdIndex(expected, this.meta) : new IdIndex(expected);
     this.grad = new GradSum(this.dim);
     if (this.eviction?.spill && !opts.tier) badConfig('eviction.spill', 'needs a disk tier: start the PS with --tier-dir (TESSERA_TIER_DIR)', true);
     this.admit = this.admission ? new RowAdmission(this.admission, this.counters) : null;
@@ -163,6 +162,9 @@ export class EmbeddingRows {
       }), slabRows,
         opts.now ?? (() => performance.now()), (r, cause) => this.onEvicted(r, cause))
       : null;
+    // Never more slots than the row budget holds: the budget counts the index at that size.
+    const capacity = Math.min(expected, this.evict?.maxRows ?? Infinity);
+    this.index = this.weightFormat === 'f16' ? new TaggedIdIndex(capacity, this.meta) : new IdIndex(capacity);
     this.slots = new RowSlots({
       storage: this.storage, meta: this.meta, evict: this.evict, initializer: this.initializer, seed: this.seed, opt: this.opt,
     });
