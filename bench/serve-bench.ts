@@ -180,6 +180,26 @@ async function hotSwap(root: string, base: string, url: string, bodyFile: string
   };
 }
 
+/** A Criteo line as a request instance: raw values by field name, empty cells left out. */
+function toInstance(line: string): Record<string, string | number> {
+  const c = line.split('\t');
+  const inst: Record<string, string | number> = {};
+  for (let i = 1; i <= 13; i++) if (c[i] !== '') inst[`I${i}`] = Number(c[i]);
+  for (let i = 1; i <= 26; i++) if (c[13 + i] !== '') inst[`C${i}`] = c[13 + i];
+  return inst;
+}
+
+/** The batch-1 and batch-64 requests from held-out rows, and the files the load generator sends. */
+function requestBodies(dir: string, lines: string[]): { bodies: Map<number, unknown[]>; files: Map<number, string> } {
+  const bodies = new Map([1, 64].map((b) => [b, lines.slice(0, b).map(toInstance)]));
+  const files = new Map([...bodies].map(([b, inst]) => {
+    const f = path.join(dir, `body-${b}.json`);
+    fs.writeFileSync(f, JSON.stringify({ instances: inst }));
+    return [b, f];
+  }));
+  return { bodies, files };
+}
+
 async function main(): Promise<void> {
   const json = process.argv.includes('--json');
   const seconds = argNum('seconds', 8);
@@ -188,19 +208,7 @@ async function main(): Promise<void> {
   try {
     const lines = await trainModel(dir, argNum('rows', 20_000));
     const root = path.join(dir, 'models');
-    const toInstance = (line: string): Record<string, string | number> => {
-      const c = line.split('\t');
-      const inst: Record<string, string | number> = {};
-      for (let i = 1; i <= 13; i++) if (c[i] !== '') inst[`I${i}`] = Number(c[i]);
-      for (let i = 1; i <= 26; i++) if (c[13 + i] !== '') inst[`C${i}`] = c[13 + i];
-      return inst;
-    };
-    const bodies = new Map([1, 64].map((b) => [b, lines.slice(0, b).map(toInstance)]));
-    const files = new Map([...bodies].map(([b, inst]) => {
-      const f = path.join(dir, `body-${b}.json`);
-      fs.writeFileSync(f, JSON.stringify({ instances: inst }));
-      return [b, f];
-    }));
+    const { bodies, files } = requestBodies(dir, lines);
     const server = await startServer(root);
     const url = `${server.url}/v1/models/${MODEL}:predict`;
     let http: Record<string, Record<string, number>>;

@@ -3,7 +3,7 @@
  * line per failure, and the request metrics. What each path does is in rest-routes.ts; this file
  * knows no model. node:http rather than a framework: the route table is a dozen regular
  * expressions, and the bench (bench/serve-bench.ts) measured the HTTP layer at a small share of a
- * DeepFM request (docs/adr/0018-serving.md).
+ * DeepFM request (docs/adr/0022-serving.md).
  *
  * Errors are `{"error": "…"}` with the status of the error's code (`httpStatusOf`): 400 bad
  * input (naming the field), 404 unknown model, version, label or path, 405 wrong method, 413 body

@@ -124,6 +124,15 @@ export async function evalPredictions(dir: string, instances: Record<string, str
   return out;
 }
 
+/** Exact AUC of (prediction, label) pairs by counting pairs (ties one half): an independent check. */
+export function exactAuc(pairs: readonly { p: number; y: number }[]): number {
+  const pos = pairs.filter((x) => x.y === 1);
+  const neg = pairs.filter((x) => x.y === 0);
+  let wins = 0;
+  for (const a of pos) for (const b of neg) wins += a.p > b.p ? 1 : a.p === b.p ? 0.5 : 0;
+  return wins / (pos.length * neg.length);
+}
+
 /** An HTTP answer: status and parsed JSON body (or text). */
 export interface HttpAnswer {
   status: number;

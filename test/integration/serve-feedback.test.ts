@@ -16,16 +16,7 @@ import { writeLabels } from '../../src/export/model-labels';
 import { selectBackend } from '../../src/model/backend';
 import { ModelServer } from '../../src/serve/model-server';
 import { parseSplit } from '../../src/serve/traffic-split';
-import { curl, publishTestModel, testInstances } from '../helpers/serve';
-
-/** Exact AUC by counting pairs (ties one half): an independent check of the server's figure. */
-function exactAuc(pairs: { p: number; y: number }[]): number {
-  const pos = pairs.filter((x) => x.y === 1);
-  const neg = pairs.filter((x) => x.y === 0);
-  let wins = 0;
-  for (const a of pos) for (const b of neg) wins += a.p > b.p ? 1 : a.p === b.p ? 0.5 : 0;
-  return wins / (pos.length * neg.length);
-}
+import { curl, exactAuc, publishTestModel, testInstances } from '../helpers/serve';
 
 describe('tessera serve feedback: per-version AUC with confidence intervals, slices and grouped AUC (issue 14)', function () {
   this.timeout(60_000);

@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TESSERA_BIN } from '../../src/local/ps-process';
 import { requireEtcd } from '../helpers/etcd';
-import { curl } from '../helpers/serve';
+import { curl, exactAuc } from '../helpers/serve';
 import { spawnNode, Spawned } from '../helpers/spawn';
 import { lastJson, runTessera } from '../helpers/tessera';
 import { ROOT } from '../helpers/cluster';
@@ -31,15 +31,6 @@ function instanceOf(line: string): { label: number; instance: Record<string, str
   for (let i = 1; i <= 13; i++) if (cells[i] !== '') instance[`I${i}`] = Number(cells[i]);
   for (let i = 1; i <= 26; i++) if (cells[13 + i] !== '') instance[`C${i}`] = cells[13 + i];
   return { label: Number(cells[0]), instance };
-}
-
-/** Exact AUC by counting pairs (ties one half). */
-function exactAuc(pairs: { p: number; y: number }[]): number {
-  const pos = pairs.filter((x) => x.y === 1);
-  const neg = pairs.filter((x) => x.y === 0);
-  let wins = 0;
-  for (const a of pos) for (const b of neg) wins += a.p > b.p ? 1 : a.p === b.p ? 0.5 : 0;
-  return wins / (pos.length * neg.length);
 }
 
 describe('serving end to end: tessera local --export-dir → tessera serve → eval parity, hot update, rollback, split, feedback (issue 14)', function () {
