@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { listVersions } from '../../src/export/model-root';
 import { lastJson, runTessera as tessera } from '../helpers/tessera';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -32,7 +33,7 @@ describe('tessera train / eval / gen binaries (real processes)', function () {
     expect(trained.samples).to.equal(7000);
     expect(trained.model_version).to.equal(1);
     expect(trained.model_dir).to.equal(path.join(root, 'criteo-deepfm', '1'));
-    expect(fs.readdirSync(path.join(root, 'criteo-deepfm'))).to.deep.equal(['1']);
+    expect(listVersions(root, 'criteo-deepfm')).to.deep.equal([1]);
     for (const saved of [model, trained.model_dir]) {
       const e = await tessera(['eval', '--checkpoint', saved, '--data', path.join(dir, 'eval.txt'), '--json']);
       expect(e.code, e.stderr).to.equal(0);
