@@ -94,6 +94,8 @@ export async function runChief(argv: string[]): Promise<number> {
     if (saved) checkSameModel(spec, saved, resumeRef!.id);
     const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
     await membership.register('chief', rt.id, rt.advertise);
+    rt.buildInfo.setBackend(backend.name);
+    if (checkpointDir) metrics.setCheckpointInterval(intOption(args, 'checkpoint-every', 0));
     const trainPaths = (spec.data.train ?? '').split(',').map((p) => p.trim()).filter(Boolean);
     const shardCount = o.shards === undefined ? undefined : intOption(args, 'shards', 1);
     let stopped = false;
@@ -112,6 +114,7 @@ export async function runChief(argv: string[]): Promise<number> {
         store, membership, root: checkpointDir, logger, keep: intOption(args, 'keep', 1),
         spec: { yaml: jobSpecToYaml(spec), fingerprint: specFingerprint(spec) },
         backend: await psCheckpointBackend(() => model!.client, checkpointDir),
+        onWritten: (c) => metrics.onCheckpoint(c),
       }) : undefined;
       chief = new Chief({
         id: rt.id, membership, store, shardMaps: new ShardMapStore({ client: etcd, job, logger }), logger,

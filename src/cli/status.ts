@@ -46,13 +46,13 @@ export async function runStatus(argv: string[]): Promise<number> {
     const status = {
       job,
       chief: chief ?? null,
-      members: members.map((m) => ({ role: m.role, id: m.id, addr: m.addr, incarnation: m.incarnation, startedAt: m.startedAt })),
+      members: members.map((m) => ({ role: m.role, id: m.id, addr: m.addr, metrics: m.metrics ?? null, incarnation: m.incarnation, startedAt: m.startedAt })),
       shard_map: map ? {
         version: map.version, num_buckets: map.numBuckets,
         ps: map.ps.map((p, i) => ({ id: p.id, addr: p.addr, buckets: bucketsOwnedBy(map, i).length })),
       } : null,
       progress: live ? {
-        phase: live.phase, epoch: live.epoch, epochs: live.epochs, step: live.step, samples: live.samples,
+        phase: live.phase, epoch: live.epoch + 1, epochs: live.epochs, step: live.step, samples: live.samples,
         samples_per_s: live.samplesPerS, loss: live.loss, last_eval: live.lastEval, result: live.result ?? null,
       } : null,
       shards: snap.state ? snap.state.shards.map((sh) => {
@@ -72,7 +72,7 @@ export async function runStatus(argv: string[]): Promise<number> {
         : 'shard map: (none published)');
       const pr = status.progress;
       lines.push(pr
-        ? `job: epoch ${pr.epoch + 1}/${pr.epochs} ${pr.phase}, step ${pr.step}, ${pr.samples} samples, ${pr.samples_per_s.toFixed(0)} samples/s`
+        ? `job: epoch ${pr.epoch}/${pr.epochs} ${pr.phase}, step ${pr.step}, ${pr.samples} samples, ${pr.samples_per_s.toFixed(0)} samples/s`
           + `${pr.loss === null ? '' : `, loss ${pr.loss.toFixed(4)}`}${pr.last_eval ? `, last eval AUC ${pr.last_eval.auc.toFixed(4)}` : ''}`
         : 'job: (not started)');
       for (const sh of status.shards) {

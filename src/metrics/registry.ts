@@ -1,13 +1,17 @@
 /**
  * One Prometheus registry per component (no process-global default registry), so
  * several PS nodes and a worker can live in one process (tests, `tessera train`) without their
- * series colliding. Every series carries the `job`, `role` and `id` labels of its owner.
+ * series colliding. Every series carries the `tessera_job`, `role` and `id` labels of its owner.
+ * The job's label is `tessera_job`, not `job`: `job` is the label Prometheus itself sets on every
+ * target (the scrape config's job name), and a colliding exported `job` comes back renamed to
+ * `exported_job`.
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Role } from '../common/roles';
 
-/** Labels added to every series of a registry. */
+/** Who owns a registry; stamped on every series as `tessera_job`, `role` and `id`. */
 export interface MetricsLabels {
+  /** The Tessera job name (label `tessera_job`). */
   job: string;
   role: Role;
   id: string;
@@ -29,7 +33,7 @@ export interface CreateMetricsOptions {
 }
 
 /**
- * Creates a fresh registry labelled `{ job, role, id }`.
+ * Creates a fresh registry labelled `{ tessera_job, role, id }`.
  *
  * ```ts
  * const metrics = createMetrics({ job: 'ctr', role: 'ps', id: 'ps-0' }, { processMetrics: true });
@@ -40,7 +44,7 @@ export interface CreateMetricsOptions {
 export function createMetrics(labels: MetricsLabels, opts: CreateMetricsOptions = {}): Metrics {
   const registry = new Registry();
   const frozen = Object.freeze({ ...labels });
-  registry.setDefaultLabels({ ...frozen });
+  registry.setDefaultLabels({ tessera_job: frozen.job, role: frozen.role, id: frozen.id });
   if (opts.processMetrics) collectDefaultMetrics({ register: registry });
   return { registry, labels: frozen };
 }
