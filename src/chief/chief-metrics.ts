@@ -7,7 +7,7 @@
  * - tessera_job_epoch, tessera_job_epochs (the target), tessera_job_phase{phase}
  * - tessera_job_step, tessera_job_samples_total (counter), tessera_job_samples_per_second
  * - tessera_job_loss, tessera_job_eval_auc, tessera_job_eval_logloss
- * - tessera_job_shards_done, tessera_job_shards_total, tessera_job_workers
+ * - tessera_job_shards_done, tessera_job_shards, tessera_job_workers
  * - tessera_job_nonfinite_stops: data shards of this epoch stopped on a NaN/Inf loss
  * - tessera_job_ps_restored_total, tessera_chief_is_leader
  * - tessera_checkpoint_last_success_timestamp_seconds, tessera_checkpoint_duration_seconds
@@ -52,7 +52,7 @@ export class ChiefMetrics {
       step: g('tessera_job_step', 'Global training steps, summed over workers.'),
       samplesPerS: g('tessera_job_samples_per_second', 'Training throughput of the job.'),
       shardsDone: g('tessera_job_shards_done', 'Data shards finished in this epoch.'),
-      shardsTotal: g('tessera_job_shards_total', 'Data shards per epoch.'),
+      shardsTotal: g('tessera_job_shards', 'Data shards per epoch.'),
       workers: g('tessera_job_workers', 'Live workers.'),
       nonFinite: g('tessera_job_nonfinite_stops', 'Data shards of this epoch whose worker stopped on a non-finite (NaN/Inf) loss.'),
     };

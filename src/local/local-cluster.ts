@@ -106,7 +106,9 @@ export class LocalCluster {
 
   /** Starts PS `ps-<i>` (again, after a kill: same id, new incarnation). */
   async startPs(i: number): Promise<PsProcess> {
-    const args = ['--id', `ps-${i}`, '--etcd', this.etcdUrl, '--job', this.opts.job, '--lease-ttl', String(this.opts.leaseTtlS ?? 5)];
+    const args = ['--id', `ps-${i}`, '--etcd', this.etcdUrl, '--job', this.opts.job, '--lease-ttl', String(this.opts.leaseTtlS ?? 5),
+      // Each PS's own disk tier for tables with eviction.spill (opened only by such a table).
+      '--tier-dir', path.join(this.opts.runDir, 'tier', `ps-${i}`)];
     // A restarted PS comes back on its old port, as a StatefulSet pod keeps its DNS name.
     const port = this.psPorts.get(i);
     if (port !== undefined) args.push('--port', String(port));

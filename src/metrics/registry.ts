@@ -8,6 +8,10 @@
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Role } from '../common/roles';
+import { registerMemoryLimit } from './memory-limit';
+
+/** prom-client default metrics that are gauges despite their `_total` names. */
+const NON_COUNTER_TOTALS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 /** Who owns a registry; stamped on every series as `tessera_job`, `role` and `id`. */
 export interface MetricsLabels {
@@ -26,7 +30,8 @@ export interface Metrics {
 /** Options for createMetrics. */
 export interface CreateMetricsOptions {
   /**
-   * Also collect prom-client's process metrics (CPU, heap, event-loop lag, GC). Off by default:
+   * Also collect prom-client's process metrics (CPU, heap, event-loop lag, GC) and
+   * `tessera_process_memory_limit_bytes`. Off by default:
    * they start timers and observers, which tests with several registries do not need.
    */
   processMetrics?: boolean;
@@ -45,6 +50,13 @@ export function createMetrics(labels: MetricsLabels, opts: CreateMetricsOptions 
   const registry = new Registry();
   const frozen = Object.freeze({ ...labels });
   registry.setDefaultLabels({ tessera_job: frozen.job, role: frozen.role, id: frozen.id });
-  if (opts.processMetrics) collectDefaultMetrics({ register: registry });
+  if (opts.processMetrics) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client exports these sums as gauges named `_total`, which promtool flags (a `_total`
+    // series must be a counter); the same figures remain, per type, in nodejs_active_handles,
+    // nodejs_active_requests and nodejs_active_resources.
+    for (const name of NON_COUNTER_TOTALS) registry.removeSingleMetric(name);
+    registerMemoryLimit(registry);
+  }
   return { registry, labels: frozen };
 }
