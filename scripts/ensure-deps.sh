@@ -12,6 +12,7 @@
 #                           --slice-by` against sklearn.metrics).
 #   TESSERA_REQUIRE_PROMETHEUS=1  the same for prometheus and promtool (the dashboard and alert-rule
 #                           tests against a real Prometheus).
+#   TESSERA_REQUIRE_CHROMIUM=1  the same for Chromium (the training page's headless browser test).
 #   TESSERA_WITH_REDIS=1    also install redis-server (benchmark peer; root only).
 #   TESSERA_REQUIRE_NATIVE=1  fail when the native OpenBLAS kernels (native/, ADR 0014) cannot be
 #                           built; otherwise warn, and models run on the slower wasm kernels.
@@ -96,6 +97,10 @@ command -v "${KUBECTL:-kubectl}" >/dev/null 2>&1 \
 # rules against Debian's Prometheus scraping a `tessera local` run.
 { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } \
   || missing_dependency Prometheus TESSERA_REQUIRE_PROMETHEUS 'the dashboard and alert-rule tests will skip' prometheus
+
+# chromium: test/observability loads the chief's training page in headless Chromium.
+[[ -x ${CHROMIUM_PATH:-/usr/bin/chromium} ]] \
+  || missing_dependency Chromium TESSERA_REQUIRE_CHROMIUM 'the training-page browser test will skip' chromium
 
 # Python grpcio and grpc_tools: test/multiprocess/python-client.test.ts generates a Python client
 # from protos/ with Debian's protoc (3.5) and creates tables with it.

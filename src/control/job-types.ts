@@ -121,6 +121,8 @@ export interface JobStatus {
   chief: string;
   /** Data shards of this epoch whose worker stopped on a non-finite (NaN/Inf) loss. */
   nonFiniteStops?: number;
+  /** Rows committed in this epoch, per worker id (the status page's per-worker samples/s). */
+  workerSamples?: Record<string, number>;
   result?: JobResult;
   at: string;
 }

@@ -153,6 +153,12 @@ export class LocalCluster {
     return this.membership().list();
   }
 
+  /** The URL of the chief's training page (its metrics port), once a chief serves one. */
+  async pageUrl(): Promise<string> {
+    const chief = await this.scrapeTargets!.member('chief');
+    return `http://${chief.metrics}/`;
+  }
+
   private membership(): EtcdMembership {
     return new EtcdMembership({ client: this.client, job: this.opts.job, logger: silentLogger() });
   }

@@ -36,8 +36,8 @@ export interface PrometheusHandle {
   readonly logFile: string;
   /** Instant query; rejects with Prometheus's error (e.g. a parse error) for a bad expression. */
   query(expr: string): Promise<PromSample[]>;
-  /** Range query over the last `seconds`, one point per `stepS`. */
-  queryRange(expr: string, seconds: number, stepS: number): Promise<{ metric: Record<string, string>; values: [number, string][] }[]>;
+  /** Range query over [start, end] (Unix seconds), one point per `stepS`. */
+  queryRange(expr: string, start: number, end: number, stepS: number): Promise<{ metric: Record<string, string>; values: [number, string][] }[]>;
   /** GET /api/v1/<path>'s `data`. */
   api<T>(pathAndQuery: string): Promise<T>;
   stop(): Promise<void>;
@@ -103,11 +103,8 @@ function handle(proc: ChildProcess, url: string, logFile: string): PrometheusHan
   return {
     url, logFile,
     query: (expr) => getJson<{ result: PromSample[] }>(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`).then((d) => d.result),
-    queryRange: (expr, seconds, stepS) => {
-      const end = Date.now() / 1000;
-      return getJson<{ result: { metric: Record<string, string>; values: [number, string][] }[] }>(
-        `${url}/api/v1/query_range?query=${encodeURIComponent(expr)}&start=${end - seconds}&end=${end}&step=${stepS}`).then((d) => d.result);
-    },
+    queryRange: (expr, start, end, stepS) => getJson<{ result: { metric: Record<string, string>; values: [number, string][] }[] }>(
+      `${url}/api/v1/query_range?query=${encodeURIComponent(expr)}&start=${start}&end=${end}&step=${stepS}`).then((d) => d.result),
     api: (p) => getJson(`${url}/api/v1/${p}`),
     stop: async () => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');

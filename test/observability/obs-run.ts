@@ -20,6 +20,8 @@ export interface ObsRun {
   readonly done: Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** True once it has exited. */
   finished(): boolean;
+  /** Resolves with the first match of `re` in its stderr; rejects if it exits first. */
+  stderrMatch(re: RegExp): Promise<RegExpExecArray>;
 }
 
 /** Writes the job spec and starts `tessera local` in `dir`. */
@@ -43,7 +45,19 @@ export function startObsRun(dir: string, job: string, rows = 100_000): ObsRun {
     exited = true;
     resolve({ code, stdout, stderr });
   }));
-  return { runDir, job, proc, done, finished: () => exited };
+  const stderrMatch = (re: RegExp) => new Promise<RegExpExecArray>((resolve, reject) => {
+    const look = () => {
+      const m = re.exec(stderr);
+      if (!m) return false;
+      proc.stderr!.off('data', look);
+      resolve(m);
+      return true;
+    };
+    if (look()) return;
+    proc.stderr!.on('data', look);
+    void done.then(() => look() || reject(new Error(`tessera local exited before printing ${re}: ${stderr.slice(-2000)}`)));
+  });
+  return { runDir, job, proc, done, finished: () => exited, stderrMatch };
 }
 
 /** Resolves once `file` exists (written by the run), or rejects when the run exits first. */
