@@ -63,6 +63,8 @@ export interface CheckpointerDeps {
   /** Give up waiting for acknowledgements after this long, ms. Default {@link DEFAULT_ACK_TIMEOUT_MS} (20 s). */
   ackTimeoutMs?: number;
   now?: () => number;
+  /** Told of every checkpoint written (metrics, the status page). */
+  onWritten?: (o: CheckpointOutcome) => void;
 }
 
 export interface CheckpointOutcome {
@@ -72,6 +74,13 @@ export interface CheckpointOutcome {
   kind: 'full' | 'incremental';
   pauseMs: number;
   bytes: number;
+  /** Global step and (0-based) epoch saved. */
+  step: number;
+  epoch: number;
+  /** From raising the barrier to the manifest and pointer in place, seconds. */
+  seconds: number;
+  /** When it was complete, ms since the Unix epoch. */
+  at: number;
 }
 
 export class Checkpointer {
@@ -136,13 +145,13 @@ export class Checkpointer {
     const resumed = this.now();
     const pauseMs = resumed - Math.min(firstAck, resumed); // the longest any worker stood still
     logger.info({ checkpoint: id, kind, base, waitForAcksMs: firstAck - raised, cutMs: resumed - cutAt, pauseMs }, 'checkpoint cut taken; training resumed');
-    const written = this.write(id, kind, base, saved, pauseMs);
+    const written = this.write(id, kind, base, saved, pauseMs, raised);
     this.inFlight = written;
     written.catch(() => undefined); // the caller awaits it or logs it; never unhandled
     return { id, pauseMs, written };
   }
 
-  private async write(id: string, kind: 'full' | 'incremental', base: string | undefined, saved: { state: JobState; progress: Progress[] }, pauseMs: number): Promise<CheckpointOutcome> {
+  private async write(id: string, kind: 'full' | 'incremental', base: string | undefined, saved: { state: JobState; progress: Progress[] }, pauseMs: number, raised: number): Promise<CheckpointOutcome> {
     const { store, backend, logger } = this.deps;
     const { state, progress } = saved;
     const samples = state.samplesBefore + (state.phase === 'train' ? progress.reduce((n, p) => n + p.rows, 0) : 0);
@@ -154,7 +163,10 @@ export class Checkpointer {
     this.sinceFull = kind === 'full' ? 0 : this.sinceFull + 1;
     await backend.collect(this.deps.keep ?? 3).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'checkpoint garbage collection failed'));
     logger.info({ checkpoint: id, kind, step, bytes, pauseMs }, 'checkpoint written');
-    return { id, path: joinPath(this.deps.root, id), kind, pauseMs, bytes };
+    const at = this.now();
+    const outcome: CheckpointOutcome = { id, path: joinPath(this.deps.root, id), kind, pauseMs, bytes, step, epoch: state.epoch, seconds: (at - raised) / 1000, at };
+    this.deps.onWritten?.(outcome);
+    return outcome;
   }
 
   /** Continues a chain after a restart or restore: the next checkpoint is incremental on `id`. */

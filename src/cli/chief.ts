@@ -15,6 +15,8 @@ import type { JobResult } from '../control/job-types';
 import { LeaderElection } from '../membership/leader';
 import { ShardMapStore } from '../membership/shard-map-store';
 import { ChiefMetrics } from '../chief/chief-metrics';
+import { StatusPage } from '../chief/status-page';
+import { serveStatusPage } from './status-page-routes';
 import { selectBackend, tfThreads } from '../model/backend';
 import { psChiefModel } from '../chief/chief-model';
 import { Chief } from '../chief/chief';
@@ -77,6 +79,15 @@ export async function runChief(argv: string[]): Promise<number> {
   const { logger, etcd, job, membership } = rt;
   const election = new LeaderElection({ client: etcd, job, logger, ttlS: rt.leaseTtlS });
   const metrics = new ChiefMetrics(rt.metrics.registry);
+  let model: ChiefModel | null = null;
+  const page = new StatusPage({
+    readers: {
+      job, membership, leader: () => election.leader(), shardMap: () => new ShardMapStore({ client: etcd, job, logger }).get(),
+      store: new EtcdJobStore({ client: etcd, job, logger }),
+    },
+    tables: () => (model ? model.client.admin.stats() : Promise.reject(new Error('no PS attached'))),
+  });
+  serveStatusPage(rt.http, page, logger);
   let chief: Chief | null = null;
   let lost = false;
   const stop = rt.stopping.then((signal) => {
@@ -94,6 +105,8 @@ export async function runChief(argv: string[]): Promise<number> {
     if (saved) checkSameModel(spec, saved, resumeRef!.id);
     const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
     await membership.register('chief', rt.id, rt.advertise);
+    rt.buildInfo.setBackend(backend.name);
+    if (checkpointDir) metrics.setCheckpointInterval(intOption(args, 'checkpoint-every', 0));
     const trainPaths = (spec.data.train ?? '').split(',').map((p) => p.trim()).filter(Boolean);
     const shardCount = o.shards === undefined ? undefined : intOption(args, 'shards', 1);
     let stopped = false;
@@ -107,16 +120,16 @@ export async function runChief(argv: string[]): Promise<number> {
       lost = false;
       metrics.setLeader(true);
       const store = new EtcdJobStore({ client: etcd, job, logger, leaderKey: await handle.key() });
-      let model: ChiefModel | null = null;
       const checkpointer = checkpointDir ? new Checkpointer({
         store, membership, root: checkpointDir, logger, keep: intOption(args, 'keep', 1),
         spec: { yaml: jobSpecToYaml(spec), fingerprint: specFingerprint(spec) },
         backend: await psCheckpointBackend(() => model!.client, checkpointDir),
+        onWritten: (c) => { metrics.onCheckpoint(c); page.onCheckpoint(c); },
       }) : undefined;
       chief = new Chief({
         id: rt.id, membership, store, shardMaps: new ShardMapStore({ client: etcd, job, logger }), logger,
         connect: (map) => (model = psChiefModel(spec, map, logger)),
-        onStatus: (s) => metrics.onStatus(s),
+        onStatus: (s) => { metrics.onStatus(s); page.onStatus(s); },
         onPsRestored: (ps) => metrics.onPsRestored(ps.length),
         options: {
           expectedPs: intOption(args, 'ps', 1), epochs: spec.training.epochs, evalPath: spec.data.eval ?? undefined,

@@ -12,6 +12,7 @@ import { etcdAvailable, ETCD_MISSING_MESSAGE } from '../common/etcd-launcher';
 import type { JobStatus } from '../control/job-types';
 import { generate } from '../gen/generate';
 import { LocalCluster } from '../local/local-cluster';
+import { METRICS_LOG_FILE } from '../local/run-records';
 import { tfThreads } from '../model/tf-threads';
 import { loadJobSpec } from '../spec/job-spec';
 import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
@@ -102,6 +103,9 @@ export async function runLocal(argv: string[]): Promise<number> {
   process.once('SIGINT', onSigint);
   process.once('SIGTERM', onSigint);
   const progress = new ProgressLine(err);
+  err.write(`tessera local: Prometheus targets (file_sd) in ${cluster.scrapeTargets!.file}; curves in ${path.join(runDir, METRICS_LOG_FILE)}\n`);
+  // Printed on its own line as soon as the chief serves it (it starts after etcd and the PS).
+  void cluster.pageUrl().then((url) => progress.done(`tessera local: training page ${url}`), () => undefined);
   try {
     const result = await cluster.waitDone((s) => progress.update(progressText(s)));
     progress.done(`done: ${result.samples} samples at ${result.samples_per_s.toFixed(0)} samples/s; eval AUC ${result.auc?.toFixed(4) ?? '-'}`

@@ -13,6 +13,7 @@ import { loadJobSpec } from '../spec/job-spec';
 import { createMetrics } from '../metrics/registry';
 import { serveMetrics } from '../metrics/http';
 import { WorkerMetrics } from '../worker/worker-metrics';
+import { BuildInfo } from '../metrics/build-info';
 import type { JobSpec } from '../spec/types';
 import { buildJob } from '../worker/job';
 import { overrideSpec } from '../spec/overrides';
@@ -71,6 +72,7 @@ export async function runTrain(argv: string[]): Promise<number> {
   const metricsPort = intOption(args, 'metrics-port', 0);
   const { client, servers } = await connect(o.ps, spec, logger);
   const metrics = createMetrics({ job: spec.name, role: 'worker', id: 'worker-0' }, { processMetrics: true });
+  new BuildInfo(metrics.registry).setBackend(backend.name);
   const workerMetrics = new WorkerMetrics(metrics.registry, { pushes: client.data });
   const metricsHttp = await serveMetrics(metrics.registry, { port: metricsPort }).catch(async (err: unknown) => {
     client.close();

@@ -60,6 +60,7 @@ export async function runWorker(argv: string[]): Promise<number> {
     const spec = await resolveJobSpec({ client: etcd, job, logger });
     const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
     logger.info({ backend: backend.name, model: spec.model.kind }, 'worker ready');
+    rt.buildInfo.setBackend(backend.name);
     let current: WorkerRole | null = null;
     const metrics = new WorkerMetrics(rt.metrics.registry, {
       pushes: { get inflightPushes() { return current?.inflightPushes ?? 0; }, get pushThrottles() { return current?.pushThrottles ?? 0; } },
@@ -71,6 +72,8 @@ export async function runWorker(argv: string[]): Promise<number> {
       connect: (map) => psParams(new PsClient({ shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes })),
       commitEveryMs: intOption(args, 'commit-every-ms', 1),
       onStep: (s) => metrics.onStep(s),
+      onBadLines: (n) => metrics.onBadLines(n),
+      onShardFailure: () => metrics.onShardFailure(),
     });
     current = role;
     if (stopSignal) return 0;

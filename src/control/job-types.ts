@@ -101,6 +101,8 @@ export interface Progress {
   /** Mean training loss of the rows since the previous commit. */
   loss: number | null;
   worker: string;
+  /** Set when the worker stopped training this shard on a non-finite loss: the error, naming the step. */
+  nonFinite?: string;
 }
 
 /** `status`: the chief's live summary. */
@@ -117,6 +119,10 @@ export interface JobStatus {
   shardsTotal: number;
   workers: number;
   chief: string;
+  /** Data shards of this epoch whose worker stopped on a non-finite (NaN/Inf) loss. */
+  nonFiniteStops?: number;
+  /** Rows committed in this epoch, per worker id (the status page's per-worker samples/s). */
+  workerSamples?: Record<string, number>;
   result?: JobResult;
   at: string;
 }
@@ -207,6 +213,7 @@ export function parseProgress(text: string): Progress {
   return {
     shard: int(o, 'shard', what), epoch: int(o, 'epoch', what), next: int(o, 'next', what), rows: int(o, 'rows', what),
     steps: int(o, 'steps', what), done: o.done === true, loss: nullableNum(o, 'loss', what), worker: str(o, 'worker', what),
+    ...(typeof o.nonFinite === 'string' ? { nonFinite: o.nonFinite } : {}),
   };
 }
 

@@ -22,6 +22,7 @@ import type { Member } from '../membership/membership';
 import type { JobResult, JobStatus } from '../control/job-types';
 import { spawnPs, PsProcess } from './ps-process';
 import { Child, spawnTessera } from './child';
+import { METRICS_LOG_FILE, MetricsLog, ScrapeTargets } from './run-records';
 
 export interface LocalClusterOptions {
   runDir: string;
@@ -61,9 +62,14 @@ export class LocalCluster {
   readonly chiefs: Child[] = [];
   private readonly client: Etcd3;
   private stopped = false;
+  /** RUN_DIR/prometheus-targets.json, kept current from etcd membership. */
+  scrapeTargets: ScrapeTargets | null = null;
+  private stopTargets: () => Promise<void> = async () => undefined;
+  private readonly metricsLog: MetricsLog;
 
   private constructor(readonly opts: LocalClusterOptions, readonly etcdUrl: string, readonly etcd: EtcdProcess | null) {
     this.client = createEtcdClient(etcdUrl);
+    this.metricsLog = new MetricsLog(path.join(opts.runDir, METRICS_LOG_FILE));
   }
 
   /** Starts etcd (unless given), the PS (waiting until each listens), one chief and the workers. */
@@ -71,6 +77,9 @@ export class LocalCluster {
     const etcd = opts.etcdUrl ? null : await launchEtcd({ dataDir: path.join(opts.runDir, 'etcd-data'), keepData: true });
     const cluster = new LocalCluster(opts, opts.etcdUrl ?? etcd!.url, etcd);
     try {
+      const watched = await ScrapeTargets.start(cluster.membership(), opts.runDir);
+      cluster.scrapeTargets = watched.targets;
+      cluster.stopTargets = watched.stop;
       for (let i = 0; i < opts.ps; i++) cluster.ps.push(await cluster.startPs(i));
       cluster.startChief('chief-0');
       for (let i = 0; i < opts.workers; i++) cluster.startWorker(i);
@@ -97,7 +106,9 @@ export class LocalCluster {
 
   /** Starts PS `ps-<i>` (again, after a kill: same id, new incarnation). */
   async startPs(i: number): Promise<PsProcess> {
-    const args = ['--id', `ps-${i}`, '--etcd', this.etcdUrl, '--job', this.opts.job, '--lease-ttl', String(this.opts.leaseTtlS ?? 5)];
+    const args = ['--id', `ps-${i}`, '--etcd', this.etcdUrl, '--job', this.opts.job, '--lease-ttl', String(this.opts.leaseTtlS ?? 5),
+      // Each PS's own disk tier for tables with eviction.spill (opened only by such a table).
+      '--tier-dir', path.join(this.opts.runDir, 'tier', `ps-${i}`)];
     // A restarted PS comes back on its old port, as a StatefulSet pod keeps its DNS name.
     const port = this.psPorts.get(i);
     if (port !== undefined) args.push('--port', String(port));
@@ -139,7 +150,17 @@ export class LocalCluster {
 
   /** Live members of the job (from etcd). */
   members(): Promise<Member[]> {
-    return new EtcdMembership({ client: this.client, job: this.opts.job, logger: silentLogger() }).list();
+    return this.membership().list();
+  }
+
+  /** The URL of the chief's training page (its metrics port), once a chief serves one. */
+  async pageUrl(): Promise<string> {
+    const chief = await this.scrapeTargets!.member('chief');
+    return `http://${chief.metrics}/`;
+  }
+
+  private membership(): EtcdMembership {
+    return new EtcdMembership({ client: this.client, job: this.opts.job, logger: silentLogger() });
   }
 
   /** The chief's latest status, if it has written one. */
@@ -164,7 +185,10 @@ export class LocalCluster {
       } catch (err) {
         if (++etcdErrors === 1) process.emitWarning(`tessera local: cannot read the job status from etcd (${(err as Error).message.split('\n')[0]}); retrying`);
       }
-      if (s) onStatus?.(s);
+      if (s) {
+        this.metricsLog.onStatus(s);
+        onStatus?.(s);
+      }
       if (s?.phase === 'done' && s.result) return s.result;
       const dead = this.deadReason();
       if (dead) throw new TesseraError(ERROR_CODES.UNAVAILABLE, `${dead}; logs in ${this.opts.runDir}`);
@@ -193,6 +217,7 @@ export class LocalCluster {
     this.stopped = true;
     await Promise.all([...this.workers, ...this.chiefs].map((c) => c.stop()));
     await Promise.all(this.ps.map((p) => (p.proc.exitCode === null && p.proc.signalCode === null ? p.stop() : Promise.resolve(null))));
+    await this.stopTargets().catch(() => undefined);
     this.client.close();
     await this.etcd?.stop();
   }

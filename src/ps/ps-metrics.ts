@@ -7,6 +7,8 @@
  * - tessera_ps_rows_total{op}                                    counter (rows in ok requests)
  * - tessera_ps_request_seconds{op}                               histogram
  * - tessera_ps_table_rows{table}, tessera_ps_table_bytes{table}  gauges
+ * - tessera_ps_table_budget_rows{table}, tessera_ps_table_budget_bytes{table}  gauges: the
+ *   table's eviction budget (`eviction.maxRows` / `maxBytes`), only for tables that have one
  * - tessera_ps_fenced                                            gauge, 1 while pushes are refused
  * - tessera_ps_admissions_total{table,outcome="admitted|rejected"} counter: ids given a row by
  *   feature admission, and pulled ids refused one
@@ -129,6 +131,18 @@ export class PsMetrics {
         }
       },
     });
+    const budget = (name: string, help: string, pick: (e: { maxRows?: number; maxBytes?: number }) => number | undefined) => new Gauge({
+      name, help, labelNames: ['table'], registers,
+      collect() {
+        this.reset();
+        for (const t of node.stats().tables) {
+          const limit = t.kind === 'embedding' ? pick((node.store.spec(t.name) as { eviction?: { maxRows?: number; maxBytes?: number } }).eviction ?? {}) : undefined;
+          if (limit !== undefined) this.labels(t.name).set(limit);
+        }
+      },
+    });
+    budget('tessera_ps_table_budget_rows', 'Row budget of the table (eviction.maxRows); absent when it has none.', (e) => e.maxRows);
+    budget('tessera_ps_table_budget_bytes', 'Byte budget of the table (eviction.maxBytes); absent when it has none.', (e) => e.maxBytes);
     registerTierMetrics(registry, node);
     new Gauge({
       name: 'tessera_ps_fenced', help: '1 while the PS refuses pushes (its etcd lease was lost), else 0.', registers,

@@ -21,7 +21,8 @@ import { createLogger, Logger } from '../common/logger';
 import type { Role } from '../common/roles';
 import { EtcdMembership } from '../membership/etcd-membership';
 import { validateJobName, validateMemberId } from '../membership/keys';
-import { serveMetrics } from '../metrics/http';
+import { BuildInfo } from '../metrics/build-info';
+import { serveMetrics, MetricsServer } from '../metrics/http';
 import { createMetrics, Metrics } from '../metrics/registry';
 import type { OptionSpec, ParsedArgs } from './args';
 import { intOption } from './args';
@@ -70,6 +71,10 @@ export interface Runtime {
   readonly id: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** `tessera_build_info`; a worker or chief names its tfjs backend there once chosen. */
+  readonly buildInfo: BuildInfo;
+  /** The /metrics HTTP server (the chief adds its status page and `/api/status` to it). */
+  readonly http: MetricsServer;
   /** The standalone health server, when `healthPort` was given. */
   readonly health: HealthServer | null;
   /** The job in etcd, when `cluster` was given. */
@@ -85,18 +90,19 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { role, id, cluster } = opts;
   const logger = createLogger({ level: opts.logLevel, base: { role, nodeId: id, ...(cluster ? { job: cluster.job } : {}) } });
   const metrics = createMetrics({ job: cluster?.job ?? 'standalone', role, id }, { processMetrics: true });
+  const buildInfo = new BuildInfo(metrics.registry);
   const health = opts.healthPort === undefined ? null : await startHealthServer({ host: opts.host, port: opts.healthPort });
   const metricsHttp = await serveMetrics(metrics.registry, { host: opts.host, port: opts.metricsPort })
     .catch(async (err: unknown) => { await health?.stop(); throw err; });
   // Logged, not printed: a role's stdout carries only the lines its parent process waits for.
   logger.info({ metricsUrl: metricsHttp.url, ...(health ? { healthAddr: health.addr } : {}) }, 'metrics and health listening');
-  const link = cluster ? joinCluster(cluster, logger) : null;
+  const link = cluster ? joinCluster(cluster, logger, reachableAddr(opts.host, metricsHttp.port)) : null;
   const stopping = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
   return {
-    role, id, logger, metrics, health, cluster: link, stopping,
+    role, id, logger, metrics, buildInfo, http: metricsHttp, health, cluster: link, stopping,
     close: async () => {
       // Leases first: etcd3's close() alone would leave their keepalives running.
       await link?.membership.close().catch(() => undefined);
@@ -106,10 +112,17 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   };
 }
 
-function joinCluster(c: { job: string; etcdUrl: string; leaseTtlS: number }, logger: Logger): ClusterLink {
+/** "host:port" peers reach a server bound to `host` at: a wildcard bind is reached at $POD_IP or the hostname. */
+function reachableAddr(host: string, port: number): string {
+  const shown = host === '0.0.0.0' || host === '::' ? process.env.POD_IP ?? hostname() : host;
+  return `${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
+}
+
+function joinCluster(c: { job: string; etcdUrl: string; leaseTtlS: number }, logger: Logger, metricsAddr: string): ClusterLink {
   const etcd = createEtcdClient(c.etcdUrl);
   try {
-    return { job: c.job, etcd, leaseTtlS: c.leaseTtlS, membership: new EtcdMembership({ client: etcd, job: c.job, logger, leaseTtlS: c.leaseTtlS }) };
+    const membership = new EtcdMembership({ client: etcd, job: c.job, logger, leaseTtlS: c.leaseTtlS, metricsAddr });
+    return { job: c.job, etcd, leaseTtlS: c.leaseTtlS, membership };
   } catch (err) {
     etcd.close();
     throw err;

@@ -35,6 +35,10 @@ export interface WorkerRoleDeps {
   logger: Logger;
   commitEveryMs?: number;
   onStep?: (s: StepInfo) => void;
+  /** Malformed lines skipped (metrics). */
+  onBadLines?: (n: number) => void;
+  /** Training a data shard failed and will be retried (metrics). */
+  onShardFailure?: () => void;
   backoff?: BackoffOptions;
 }
 
@@ -127,7 +131,7 @@ export class WorkerRole {
       await trainShard({
         workerId: this.deps.id, store: this.deps.store, params, trainer, schema: schemaFor(spec.data.format),
         batchSize: spec.training.batchSize, maxErrorRate: spec.data.maxErrorRate, commitEveryMs: this.deps.commitEveryMs ?? 1000,
-        logger: this.log, stopping: () => this.stopped, barrier: this.barrier ?? undefined,
+        logger: this.log, stopping: () => this.stopped, barrier: this.barrier ?? undefined, onBadLines: this.deps.onBadLines,
       }, a, state.shards[a.shard], committed);
       this.failures = 0;
     } catch (err) {
@@ -135,6 +139,7 @@ export class WorkerRole {
         this.log.warn({ shard: a.shard }, 'data shard was taken back; dropping it');
         return;
       }
+      this.deps.onShardFailure?.();
       if (err instanceof TesseraError && (err.code === ERROR_CODES.NON_FINITE || err.code === ERROR_CODES.CONFIG)) throw err;
       const waitMs = this.retryMs();
       this.failures++;
