@@ -5,7 +5,7 @@
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
-import { bucketOf, DEFAULT_NUM_BUCKETS } from '../sharding/buckets';
+import { bucketOf, checkNumBuckets, DEFAULT_NUM_BUCKETS } from '../sharding/buckets';
 import { Encoding } from '../wire/data-plane-codec';
 import { decodeF16, encodeF16 } from '../wire/f16';
 import { f32FromBytes, idsFromBytes } from '../wire/key-block';
@@ -143,6 +143,7 @@ export class PsNode {
       throw bad(ERROR_CODES.INVALID_ARGUMENT,
         `version: shard-map version ${version} is older than the current version ${this.version}`);
     }
+    checkNumBuckets(numBuckets, 'num_buckets');
     let owned: Uint8Array | null = null;
     if (ownedBuckets) {
       owned = new Uint8Array(numBuckets);

@@ -3,6 +3,7 @@
  * shapes in, src/checkpoint out. The data plane never reaches these.
  */
 import { ERROR_CODES, TesseraError } from '../../common/errors';
+import { checkNumBuckets } from '../../sharding/buckets';
 import type { Logger } from '../../common/logger';
 import { checkCheckpointId } from '../../checkpoint/checkpoint-id';
 import type { CheckpointRoots } from './checkpoint-roots';
@@ -18,6 +19,7 @@ export interface RestoreRequestMsg { root: string; checkpointId: string; buckets
 
 /** Decodes packed little-endian uint16 bucket numbers into a bucket → 1 mask (empty: no bucket). */
 export function bucketMask(packed: Uint8Array, numBuckets: number): Uint8Array {
+  checkNumBuckets(numBuckets, 'num_buckets');
   if (packed.byteLength % 2 !== 0) throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `buckets: ${packed.byteLength} bytes is not a multiple of 2 (packed uint16)`);
   const mask = new Uint8Array(numBuckets);
   const dv = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
