@@ -184,7 +184,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<Record<string, unknown
       cwd_entries: fs.readdirSync(ps.cwd).length, root_entries_not_ids: fs.readdirSync(ps.root).filter((d) => !isCheckpointId(d)).length,
     });
     clean = !crashed && report.hangs === 0 && report.internal === 0;
-    return report;
+    return clean ? { ...report, log: null } : report;
   } finally {
     conn.close();
     if (ps.proc.exitCode === null && ps.proc.signalCode === null) ps.proc.kill('SIGKILL');

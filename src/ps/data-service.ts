@@ -61,7 +61,8 @@ function unaryCall<Req, Res>(serve: (req: Req) => Res) {
 }
 
 /** A bidi handler: one answer per request, a failed one answered in-band by `failed`. */
-function streamCall<Req, Res>(serve: (req: Req) => Res, failed: (req: Req, err: unknown) => Res) {
+function streamCall<Req, Res>(serve: (req: Req) => Res, failed: (req: Req, err: unknown) => Res, rec?: OpRecorder) {
+  const onPause = rec ? () => rec.paused() : undefined;
   return (call: grpc.ServerDuplexStream<Req, Res>): void => {
     call.on('data', (req: Req) => {
       let res: Res;
@@ -70,7 +71,7 @@ function streamCall<Req, Res>(serve: (req: Req) => Res, failed: (req: Req, err: 
       } catch (err) {
         res = failed(req, err);
       }
-      writeOrPause(call as grpc.ServerDuplexStream<unknown, unknown>, res);
+      writeOrPause(call as grpc.ServerDuplexStream<unknown, unknown>, res, onPause);
     });
     call.on('end', () => call.end());
     call.on('error', () => undefined); // client went away; nothing to clean up
@@ -85,7 +86,7 @@ export function addDataService(server: grpc.Server, node: PsNode, metrics?: PsMe
     Pull: unaryCall(pull),
     Push: unaryCall(push),
     PullStream: streamCall(pull, (req, err): PullResponseMsg => (
-      { requestId: req.requestId, values: new Uint8Array(0), dim: 0, encoding: req.encoding, error: toRpcError(err) })),
-    PushStream: streamCall(push, (req, err): PushResponseMsg => ({ requestId: req.requestId, rowsApplied: 0, error: toRpcError(err) })),
+      { requestId: req.requestId, values: new Uint8Array(0), dim: 0, encoding: req.encoding, error: toRpcError(err) }), metrics?.pull),
+    PushStream: streamCall(push, (req, err): PushResponseMsg => ({ requestId: req.requestId, rowsApplied: 0, error: toRpcError(err) }), metrics?.push),
   });
 }

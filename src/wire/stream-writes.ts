@@ -54,11 +54,12 @@ export async function writeAll(call: StreamingCall, messages: Iterable<unknown>)
 /**
  * Writes one answer on a bidi call; when grpc-js's buffer is full, stops reading requests until
  * it drains (so a client that sends without reading is slowed by flow control, not answered
- * into an ever-growing buffer).
+ * into an ever-growing buffer), and calls `onPause`.
  */
-export function writeOrPause(call: grpc.ServerDuplexStream<unknown, unknown>, message: unknown): void {
+export function writeOrPause(call: grpc.ServerDuplexStream<unknown, unknown>, message: unknown, onPause?: () => void): void {
   if (call.write(message) || call.isPaused()) return;
   call.pause();
+  onPause?.();
   void writableOrOver(call).then(() => {
     if (!call.cancelled && !call.destroyed) call.resume();
   });
