@@ -112,12 +112,24 @@ export class LocalCluster {
     // A restarted PS comes back on its old port, as a StatefulSet pod keeps its DNS name.
     const port = this.psPorts.get(i);
     if (port !== undefined) args.push('--port', String(port));
+    const roots = this.checkpointRoots();
+    if (roots.length > 0) args.push('--checkpoint-root', roots.join(','));
     const ps = await spawnPs({ args, logFile: path.join(this.opts.runDir, `ps-${i}.log`), env: this.env() });
     this.psPorts.set(i, Number(ps.addr.slice(ps.addr.lastIndexOf(':') + 1)));
     return ps;
   }
 
   private readonly psPorts = new Map<number, number>();
+
+  /**
+   * Where the PS may snapshot and restore: the checkpoint dir, and the directory holding a
+   * `--resume`/`--init-from` checkpoint given as a path (DIR/ID, or a root DIR).
+   */
+  private checkpointRoots(): string[] {
+    const o = this.opts;
+    const from = [o.resume, o.initFrom].filter((r): r is string => !!r && r.includes(path.sep)).map((r) => path.dirname(path.resolve(r)));
+    return [...new Set([...(o.checkpointDir ? [path.resolve(o.checkpointDir)] : []), ...from])];
+  }
 
   /** Starts one more chief candidate (a standby if another leads). */
   startChief(id: string): Child {

@@ -13,6 +13,10 @@ export interface MetricsHttpOptions {
   host?: string;
   /** 0 picks a free port. */
   port: number;
+  /** most connections open at once; more are closed on arrival (default: no cap) */
+  maxConnections?: number;
+  /** a connection that has not sent a request's headers by then is closed (default: Node's 60 s) */
+  headersTimeoutMs?: number;
 }
 
 /** Answers one GET request of an added route. */
@@ -56,6 +60,11 @@ export async function serveMetrics(registry: Registry, opts: MetricsHttpOptions)
       (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
     );
   });
+  if (opts.maxConnections !== undefined) server.maxConnections = opts.maxConnections;
+  if (opts.headersTimeoutMs !== undefined) {
+    server.headersTimeout = opts.headersTimeoutMs;
+    server.requestTimeout = Math.max(server.requestTimeout, opts.headersTimeoutMs);
+  }
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

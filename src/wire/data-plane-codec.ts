@@ -34,6 +34,8 @@ export interface PullRequestMsg {
   readOnly?: boolean;
   /** Size of the encoded message; set by the decoder, used for the request-size limit. */
   encodedBytes?: number;
+  /** Set by the decoder when the bytes are not a valid message: why (the fields read before stay). */
+  malformed?: string;
 }
 
 export interface PullResponseMsg {
@@ -54,6 +56,8 @@ export interface PushRequestMsg {
   encoding: Encoding;
   requestId: number;
   encodedBytes?: number;
+  /** As PullRequestMsg.malformed. */
+  malformed?: string;
 }
 
 export interface PushResponseMsg {
@@ -98,14 +102,29 @@ export function encodePullRequest(m: PullRequestMsg): Buffer {
     .finish();
 }
 
+/**
+ * Reads every field of a request with `field`; bytes that are not a valid message set
+ * `m.malformed` instead of throwing. A request decoder must never throw: grpc-js answers a
+ * throwing deserializer with INTERNAL and ends the whole stream, so one bad message on a
+ * PullStream would fail every request behind it. This way the handler answers that one request
+ * INVALID_ARGUMENT (with its request id when it was read before the damage) and the stream goes on.
+ */
+function readFields(r: ProtoReader, m: { malformed?: string }, field: (f: number) => void): void {
+  try {
+    while (r.more()) field(r.tag());
+  } catch (err) {
+    m.malformed = err instanceof Error ? err.message : String(err);
+  }
+}
+
+/** Decodes a PullRequest; never throws (see `readFields`). */
 export function decodePullRequest(buf: Buffer): PullRequestMsg {
   const r = new ProtoReader(buf);
   const m: PullRequestMsg = {
     table: '', shardMapVersion: 0, ids: EMPTY, encoding: Encoding.F32, requestId: 0,
     encodedBytes: buf.byteLength,
   };
-  while (r.more()) {
-    const f = r.tag();
+  readFields(r, m, (f) => {
     if (f === 1) m.table = r.string();
     else if (f === 2) m.shardMapVersion = r.varint();
     else if (f === 3) m.ids = r.bytes();
@@ -113,7 +132,7 @@ export function decodePullRequest(buf: Buffer): PullRequestMsg {
     else if (f === 5) m.requestId = r.varint();
     else if (f === 6) m.readOnly = r.varint() !== 0;
     else r.skip();
-  }
+  });
   return m;
 }
 
@@ -133,14 +152,14 @@ export function encodePushRequest(m: PushRequestMsg): Buffer {
     .finish();
 }
 
+/** Decodes a PushRequest; never throws (see `readFields`). */
 export function decodePushRequest(buf: Buffer): PushRequestMsg {
   const r = new ProtoReader(buf);
   const m: PushRequestMsg = {
     table: '', shardMapVersion: 0, ids: EMPTY, grads: EMPTY, encoding: Encoding.F32,
     requestId: 0, encodedBytes: buf.byteLength,
   };
-  while (r.more()) {
-    const f = r.tag();
+  readFields(r, m, (f) => {
     if (f === 1) m.table = r.string();
     else if (f === 2) m.shardMapVersion = r.varint();
     else if (f === 3) m.ids = r.bytes();
@@ -148,7 +167,7 @@ export function decodePushRequest(buf: Buffer): PushRequestMsg {
     else if (f === 5) m.encoding = r.varint();
     else if (f === 6) m.requestId = r.varint();
     else r.skip();
-  }
+  });
   return m;
 }
 

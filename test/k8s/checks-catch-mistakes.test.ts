@@ -58,6 +58,16 @@ describe('deploy checks catch real mistakes in the base manifests (issue #7)', f
     expectFinding(noPodName, { object: 'StatefulSet/tessera-ps', check: 'args' }, 'TESSERA_POD_NAME is not set');
   });
 
+  it('args: a PS must bind beyond loopback and may checkpoint where the chief checkpoints (issue 23)', () => {
+    const noHost = after((ms) => {
+      const c = container(ms, 'StatefulSet', 'tessera-ps');
+      c.args.splice(c.args.indexOf('--host'), 2);
+    });
+    expectFinding(noHost, { object: 'StatefulSet/tessera-ps', check: 'args' }, '--host is 127.0.0.1');
+    expectFinding(after((ms) => setFlag(container(ms, 'StatefulSet', 'tessera-ps'), 'checkpoint-root', '/tmp')),
+      { object: 'StatefulSet/tessera-ps', check: 'args' }, "does not hold the chief's --checkpoint-dir /checkpoints");
+  });
+
   it('args: chief --ps must equal the PS replicas, and --spec must be a valid job spec', () => {
     expectFinding(after((ms) => { obj(ms, 'StatefulSet', 'tessera-ps').spec.replicas = 3; }), { object: 'Deployment/tessera-chief' }, '--ps 2 but the PS workloads run 3 replicas');
     const badSpec = after((ms) => {

@@ -116,18 +116,29 @@ function portFindings(r: RoleContainer): Finding[] {
 }
 
 function roleFindings(r: RoleContainer, all: RoleContainer[], manifests: Manifest[]): Finding[] {
-  if (r.role === 'ps') return psFindings(r);
+  if (r.role === 'ps') return psFindings(r, all);
   if (r.role === 'chief') return chiefFindings(r, all, manifests);
   return [];
 }
 
-function psFindings(r: RoleContainer): Finding[] {
+function psFindings(r: RoleContainer, all: RoleContainer[]): Finding[] {
   const out: Finding[] = [];
   const fail = (message: string): void => void out.push(findingAt(r.pod.manifest, `${r.at}/args`, `tessera ps: ${message}`, CHECK));
   try {
     // The real PS config loader, with the env of pod <statefulset>-0: validates the port and
     // fills --id's {ordinal} from TESSERA_POD_NAME.
-    loadPsConfig(r.env, { port: str(r, 'port'), host: str(r, 'host'), id: str(r, 'id'), maxRequestBytes: str(r, 'max-request-bytes'), logLevel: str(r, 'log-level') });
+    const config = loadPsConfig(r.env, {
+      port: str(r, 'port'), host: str(r, 'host'), id: str(r, 'id'), maxRequestBytes: str(r, 'max-request-bytes'), logLevel: str(r, 'log-level'),
+      checkpointRoot: str(r, 'checkpoint-root'), shutdownTimeoutMs: str(r, 'shutdown-timeout-ms'),
+    });
+    // A PS binds loopback unless told otherwise; in a pod the workers and the chief dial it from elsewhere.
+    if (/^(127\.|localhost$|::1$)/.test(config.host)) fail(`--host is ${config.host}: set --host 0.0.0.0 (or the pod IP), or no other pod can reach this PS`);
+    for (const chief of all.filter((x) => x.role === 'chief')) {
+      const dir = str(chief, 'checkpoint-dir');
+      if (dir && !config.checkpointRoots.some((root) => dir === root || dir.startsWith(`${root}/`))) {
+        fail(`--checkpoint-root (${config.checkpointRoots.join(',') || 'none'}) does not hold the chief's --checkpoint-dir ${dir}: every Snapshot would be refused`);
+      }
+    }
   } catch (err) {
     fail((err as Error).message);
   }

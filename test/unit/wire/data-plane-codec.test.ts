@@ -87,8 +87,14 @@ describe('data-plane codec vs protobufjs', () => {
     expect(viaPbjs.rowsApplied).to.equal(7);
   });
 
-  it('rejects a truncated message with a clear error', () => {
-    const bytes = codec.encodePullRequest({ table: 'emb', shardMapVersion: 1, ids, encoding: 0, requestId: 1 });
-    expect(() => codec.decodePullRequest(bytes.subarray(0, bytes.length - 5))).to.throw(/malformed protobuf message/);
+  it('marks a truncated request malformed with a clear reason, keeping the fields read before (issue 23: never throws)', () => {
+    const bytes = codec.encodePullRequest({ table: 'emb', shardMapVersion: 1, ids, encoding: 0, requestId: 7 });
+    const m = codec.decodePullRequest(bytes.subarray(0, bytes.length - 5));
+    expect(m.malformed).to.match(/malformed protobuf message: field of \d+ bytes overruns the message/);
+    expect(m).to.include({ table: 'emb', requestId: 7 });
+    const push = codec.decodePushRequest(Buffer.from([0x08, 0xff]));
+    expect(push.malformed).to.match(/malformed protobuf message/);
+    expect(push.requestId).to.equal(0);
+    expect(codec.decodePullRequest(bytes).malformed).to.equal(undefined);
   });
 });
