@@ -42,7 +42,10 @@ export function addAdminService(server: grpc.Server, node: PsNode, logger: Logge
     Snapshot: unary(ckpt.snapshot),
     SnapshotStatus: unary(ckpt.snapshotStatus),
     Restore: unaryAsync(ckpt.restore),
-    CreateTable: unary((req: { spec: WireTableSpec }) => ({ created: node.createTable(tableSpecFromWire(req.spec)) })),
+    CreateTable: unary((req: { spec: WireTableSpec }) => {
+      const spec = tableSpecFromWire(req.spec);
+      return { created: node.createTable(spec), incarnation: node.store.incarnation(spec.name) };
+    }),
     DropTable: unary((req: { name: string }) => ({ dropped: node.dropTable(req.name) })),
     SetShardMap: unary((req: { version: number; psIndex: number; numBuckets: number; ownedBuckets: Buffer }) => {
       const owned = req.ownedBuckets.byteLength === 0 ? null : Uint32Array.from(
@@ -68,7 +71,7 @@ export function addAdminService(server: grpc.Server, node: PsNode, logger: Logge
       return {
         tables: s.tables.map((t) => ({
           name: t.name, kind: t.kind === 'dense' ? 'DENSE' : 'EMBEDDING', dim: t.dim, rows: t.rows,
-          bytes: t.bytes, optimizer: t.optimizer,
+          bytes: t.bytes, optimizer: t.optimizer, incarnation: t.incarnation,
         })),
         shardMapVersion: s.shardMapVersion,
         pulls: s.counters.pulls,

@@ -43,6 +43,8 @@ export interface PullInput {
   encodedBytes?: number;
   /** Evaluation/serving: missing rows come from the initializer and are not inserted. */
   readOnly?: boolean;
+  /** The table incarnation the caller expects; 0 or absent: not checked. */
+  tableIncarnation?: number;
 }
 
 export interface PushInput extends PullInput {
@@ -412,7 +414,7 @@ export class PsNode {
     }
   }
 
-  /** Size limit, shard-map version and table lookup, in that order (cheapest first). */
+  /** Size limit, shard-map version, table lookup and incarnation, in that order (cheapest first). */
   private admit(req: PullInput): EmbeddingTable | DenseTable {
     const size = req.encodedBytes ?? req.ids.byteLength;
     if (size > this.deps.config.maxRequestBytes) {
@@ -426,7 +428,14 @@ export class PsNode {
     if (req.encoding !== Encoding.F32 && req.encoding !== Encoding.F16) {
       throw bad(ERROR_CODES.INVALID_ARGUMENT, `encoding: unknown encoding ${req.encoding}`);
     }
-    return this.store.get(req.table);
+    const table = this.store.get(req.table);
+    // A caller that names the incarnation it knows is never served by a table of the same name
+    // created since (dropped and recreated empty): its rows would silently start over.
+    if (req.tableIncarnation && req.tableIncarnation !== this.store.incarnation(req.table)) {
+      throw bad(ERROR_CODES.TABLE_INCARNATION,
+        `table_incarnation: table "${req.table}" on this PS is incarnation ${this.store.incarnation(req.table)}, the request expected ${req.tableIncarnation}: the table was dropped and created again, so its rows are not the ones the caller trained`);
+    }
+    return table;
   }
 
   private checkIds(bytes: Uint8Array): Uint32Array {
