@@ -1,6 +1,7 @@
 /**
- * `tessera local`: a whole cluster on this machine (its own etcd, N PS, M workers, a chief, each
- * a separate OS process), one live progress line, logs in a run directory, clean stop on Ctrl-C.
+ * `tessera local`: a whole cluster on this machine (its own etcd, N PS, M workers, two chiefs,
+ * each a separate OS process, restarted when it dies as Kubernetes would), one live progress
+ * line with a line per restart, logs in a run directory, clean stop on Ctrl-C.
  * With no flags it trains DeepFM on synthetic data from `tessera gen` and prints the planted
  * model's (oracle) AUC beside its own.
  */
@@ -11,7 +12,7 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import { etcdAvailable, ETCD_MISSING_MESSAGE } from '../common/etcd-launcher';
 import type { JobStatus } from '../control/job-types';
 import { generate } from '../gen/generate';
-import { LocalCluster } from '../local/local-cluster';
+import { ClusterFailedError, LocalCluster } from '../local/local-cluster';
 import { tfThreads } from '../model/tf-threads';
 import { loadJobSpec } from '../spec/job-spec';
 import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
@@ -23,12 +24,14 @@ export const LOCAL_SPEC: Record<string, OptionSpec> = {
   job: { type: 'string', describe: 'job spec YAML', default: path.join(EXAMPLES, 'synthetic-deepfm.yaml') },
   ps: { type: 'string', describe: 'parameter servers', default: '2' },
   workers: { type: 'string', describe: 'workers', default: '2' },
+  chiefs: { type: 'string', describe: 'chief candidates: one leads, the others stand by and take over', default: '2' },
   data: { type: 'string', describe: 'training data (default: data.train, or synthetic rows from tessera gen)' },
   eval: { type: 'string', describe: 'evaluation data (default: data.eval, or the synthetic held-out split)' },
   epochs: { type: 'string', describe: 'override training.epochs' },
   shards: { type: 'string', describe: 'data shards per epoch (default 4 per worker)' },
   'checkpoint-dir': { type: 'string', describe: 'checkpoint root: checkpoints DIR/<id> and the model DIR/model; default RUN_DIR/checkpoints' },
   'checkpoint-every': { type: 'string', describe: 'seconds between checkpoints while training (0: epoch ends and the job end)', default: '0' },
+  'on-checkpoint-error': { type: 'string', describe: 'a checkpoint that fails on its directory (disk full, not writable): fail the job, or continue and try again at the next one', default: 'fail' },
   resume: { type: 'string', describe: 'resume a stopped job from a checkpoint under --checkpoint-dir: latest | ID' },
   'init-from': { type: 'string', describe: 'warm start from a checkpoint (DIR/ID, or DIR for its latest) on new data' },
   'run-dir': { type: 'string', describe: 'directory for logs and generated data (default: a new temp dir)' },
@@ -43,8 +46,11 @@ export const LOCAL_SPEC: Record<string, OptionSpec> = {
 
 export const LOCAL_HELP = helpText('tessera local [--job FILE] [--ps N] [--workers M] [--data PATH] [--eval PATH] [--epochs E] [--checkpoint-dir DIR] [--resume latest|ID] [--etcd URL] [--json]',
   'Runs a whole cluster on this machine as separate processes, trains, evaluates after each\n'
-  + 'epoch and saves the model (readable by `tessera eval --checkpoint DIR/model`). Logs of every\n'
-  + 'process go to the run directory it prints. Ctrl-C stops every process.', LOCAL_SPEC);
+  + 'epoch and saves the model (readable by `tessera eval --checkpoint DIR/model`). A process that\n'
+  + 'dies is restarted with backoff (one line per restart); one that keeps failing right after it\n'
+  + 'starts ends the run with its last log line. Logs of every process go to the run directory it\n'
+  + 'prints. Ctrl-C stops every process. Exits 0 when the job is done, 1 when it failed, 2 when the\n'
+  + 'cause is the input or configuration (e.g. training data with no rows).', LOCAL_SPEC);
 
 function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
@@ -67,9 +73,14 @@ export async function runLocal(argv: string[]): Promise<number> {
   const spec = loadJobSpec(specPath);
   const numPs = intOption(args, 'ps', 1);
   const numWorkers = intOption(args, 'workers', 1);
+  const numChiefs = intOption(args, 'chiefs', 1);
+  const onCheckpointError = o['on-checkpoint-error'];
+  if (onCheckpointError !== 'fail' && onCheckpointError !== 'continue') {
+    throw new TesseraError(ERROR_CODES.CONFIG, `--on-checkpoint-error: must be fail or continue, got "${onCheckpointError}"`);
+  }
   const runDir = path.resolve(o['run-dir'] ?? fs.mkdtempSync(path.join(os.tmpdir(), `tessera-local-${stamp()}-`)));
   fs.mkdirSync(runDir, { recursive: true });
-  err.write(`tessera local: ${numPs} PS, ${numWorkers} workers, ${spec.model.kind}; logs in ${runDir}\n`);
+  err.write(`tessera local: ${numPs} PS, ${numWorkers} workers, ${numChiefs} chiefs, ${spec.model.kind}; logs in ${runDir}\n`);
 
   let data = o.data ?? spec.data.train ?? undefined;
   let evalPath = o.eval ?? spec.data.eval ?? undefined;
@@ -85,7 +96,9 @@ export async function runLocal(argv: string[]): Promise<number> {
     err.write(`tessera gen: wrote ${data}; oracle AUC on the held-out rows ${oracleAuc?.toFixed(4)}\n`);
   }
   const checkpointDir = path.resolve(o['checkpoint-dir'] ?? path.join(runDir, 'checkpoints'));
+  const progress = new ProgressLine(err);
   const cluster = await LocalCluster.start({
+    chiefs: numChiefs, onCheckpointError, onEvent: (line) => progress.done(`tessera local: ${line}`),
     runDir, job: o.name ?? `${spec.name}-${stamp()}`, specPath: o.resume && !argvHas(argv, '--job') ? '' : specPath, ps: numPs, workers: numWorkers,
     data: data ? path.resolve(data) : undefined, resume: o.resume, initFrom: o['init-from'], checkpointEvery: intOption(args, 'checkpoint-every', 0),
     eval: evalPath ? path.resolve(evalPath) : undefined, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1),
@@ -101,7 +114,6 @@ export async function runLocal(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', onSigint);
   process.once('SIGTERM', onSigint);
-  const progress = new ProgressLine(err);
   try {
     const result = await cluster.waitDone((s) => progress.update(progressText(s)));
     progress.done(`done: ${result.samples} samples at ${result.samples_per_s.toFixed(0)} samples/s; eval AUC ${result.auc?.toFixed(4) ?? '-'}`
@@ -113,7 +125,9 @@ export async function runLocal(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (interrupted) return 130;
-    throw e;
+    if (!(e instanceof ClusterFailedError)) throw e;
+    progress.done(`tessera local: ${e.message}`);
+    return e.exitCode;
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);

@@ -3,6 +3,7 @@
  * this process) or against running PS processes (--ps), evaluates, and saves the model.
  */
 import * as path from 'path';
+import { ERROR_CODES, TesseraError } from '../common/errors';
 import { createLogger, Logger } from '../common/logger';
 import { RowReader } from '../data/reader';
 import { schemaFor } from '../data/record';
@@ -65,7 +66,7 @@ export async function runTrain(argv: string[]): Promise<number> {
   const spec = overrideSpec(loadJobSpec(o.job!), {
     model: o.model, train: o.data, eval: o.eval, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1),
   });
-  if (!spec.data.train) throw new Error('no training data: pass --data PATH or set data.train in the job spec');
+  if (!spec.data.train) throw new TesseraError(ERROR_CODES.CONFIG, 'no training data: pass --data PATH or set data.train in the job spec');
   const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
   process.stderr.write(`tessera train: ${spec.model.kind} on ${spec.data.train}, tfjs backend ${backend.name}\n`);
   const metricsPort = intOption(args, 'metrics-port', 0);
@@ -95,6 +96,10 @@ export async function runTrain(argv: string[]): Promise<number> {
       const e = await trainer.trainEpoch(r.batches(spec.training.batchSize));
       trainSeconds += (performance.now() - epochStart) / 1000; // training only (reading included), like the peer's figure
       samples += e.samples;
+      if (e.samples === 0) {
+        // Nothing was trained: saving the untrained model would pass it off as a result.
+        throw new TesseraError(ERROR_CODES.CONFIG, `training data has no rows: ${spec.data.train} (${r.summary()}); give --data a file with training rows`);
+      }
       progress.done(`epoch ${epoch + 1}: ${e.samples} samples, mean loss ${e.loss.toFixed(4)}; ${r.summary()}`);
       if (spec.data.eval) {
         evalResult = await trainer.evaluate(reader(spec.data.eval, spec).batches(4096));

@@ -50,7 +50,7 @@ describe('cluster faults (real processes)', function () {
   }
 
   it('kill -9 of a worker mid-shard: its shard resumes on the other worker from the committed position, every row once', async () => {
-    const c = await start();
+    const c = await start({ supervise: false }); // not restarted, so the shard must move to worker-1
     const victim = await awaitSnapshot(c, (s) => [...s.progress.values()].find((p) => p.worker === 'worker-0' && !p.done && p.rows > 0 && p.epoch === 0),
       'worker-0 to commit part of a shard');
     await c.workers[0].kill();
@@ -70,10 +70,10 @@ describe('cluster faults (real processes)', function () {
     const leader = (await c.status())?.chief;
     const victim = c.chiefs.find((ch) => ch.name === leader);
     expect(victim, `a running chief named ${leader} leads`).to.not.equal(undefined);
+    const standby = c.chiefs.find((ch) => ch !== victim)!.name;
     await victim!.kill();
     const result = await c.waitDone();
     expect(result.samples).to.equal(ROWS);
-    const standby = c.chiefs.find((ch) => ch !== victim)!.name;
     expect((await c.status())?.chief).to.equal(standby);
     await expectExactlyOnce(c);
   });
