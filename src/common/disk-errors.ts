@@ -4,6 +4,8 @@
  * They become one non-retryable TESSERA_ERR_CHECKPOINT_DIR whose message says which and where
  * ("checkpoint dir full (ENOSPC): …"), instead of an I/O error retried as if the network failed.
  */
+import { accessSync, constants, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { ERROR_CODES, TesseraError } from './errors';
 
 /** errno code → what it means for the directory, as the message words it. */
@@ -15,6 +17,12 @@ const DISK_ERRORS: Readonly<Record<string, string>> = {
   EROFS: 'on a read-only filesystem',
 };
 
+/**
+ * Node's recursive mkdir reports ENOENT, not EROFS or EACCES, when it cannot create a directory
+ * on a read-only or unwritable filesystem. Such an error is checked against the directory itself.
+ */
+const MISLEADING = /\b(ENOENT|ENOTDIR)\b/;
+
 const CODE_IN_MESSAGE = new RegExp(`\\b(${Object.keys(DISK_ERRORS).join('|')})\\b`);
 
 /**
@@ -24,8 +32,23 @@ const CODE_IN_MESSAGE = new RegExp(`\\b(${Object.keys(DISK_ERRORS).join('|')})\\
 export function diskErrorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && code in DISK_ERRORS) return code;
-  const message = err instanceof Error ? err.message : typeof err === 'string' ? err : '';
-  return CODE_IN_MESSAGE.exec(message)?.[1];
+  return CODE_IN_MESSAGE.exec(messageOf(err))?.[1];
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : typeof err === 'string' ? err : '';
+}
+
+/** The disk error writing into `dir` (or its nearest existing ancestor) would meet, if any. */
+function probeWritable(dir: string): string | undefined {
+  let at = dir;
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  try {
+    accessSync(at, constants.W_OK);
+    return undefined;
+  } catch (e) {
+    return diskErrorCode(e);
+  }
 }
 
 /**
@@ -38,7 +61,7 @@ export function diskErrorCode(err: unknown): string | undefined {
  */
 export function asDiskError(err: unknown, dir: string, what = 'checkpoint dir'): unknown {
   if (err instanceof TesseraError && err.code === ERROR_CODES.CHECKPOINT_DIR) return err;
-  const code = diskErrorCode(err);
+  const code = diskErrorCode(err) ?? (MISLEADING.test(messageOf(err)) ? probeWritable(dir) : undefined);
   if (code === undefined) return err;
   const detail = err instanceof Error ? err.message : String(err);
   return new TesseraError(ERROR_CODES.CHECKPOINT_DIR, `${what} ${DISK_ERRORS[code]} (${code}): ${dir}: ${detail}`, { cause: err });
