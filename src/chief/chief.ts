@@ -368,13 +368,13 @@ export class Chief {
       this.model?.close();
       this.model = this.deps.connect(map);
     }
-    if (!(await this.guard.ensureMapVersion(this.model))) {
+    const seen = await this.guard.observe(this.model, false); // before anything is installed or created
+    if (!(await this.guard.ensureMapVersion(this.model, seen))) {
       this.psChanged = true;
       return false;
     }
     await this.model.initTables();
-    const before = (await store.snapshot()).tables;
-    this.tables = await this.guard.reconcileTables(this.model, before);
+    this.tables = await this.guard.reconcileTables(this.model, (await store.snapshot()).tables, seen);
     await store.putTables(this.tables);
     this.lastPsCheckAt = this.now();
     this.log.info({ version: map.version, ps: map.ps.map((p) => `${p.id}@${p.addr}`), tables: this.tables.generation }, 'parameter servers attached');

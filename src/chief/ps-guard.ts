@@ -81,12 +81,13 @@ export class PsGuard {
   }
 
   /**
-   * Before `map` is installed: when a PS serves a higher version, publishes the map again above
-   * it and returns false (attach again with it). Fails the job when no higher version exists.
+   * Before the map is installed: when a PS (as `seen` before anything was installed or created)
+   * serves a higher version, publishes the map again above it and returns false (attach again
+   * with it). Fails the job when no higher version exists.
    */
-  async ensureMapVersion(model: ChiefModel): Promise<boolean> {
+  async ensureMapVersion(model: ChiefModel, seen: readonly PsObservation[]): Promise<boolean> {
     const map = model.client.map;
-    const { mapAhead } = auditPs(map, undefined, await this.observe(model, false));
+    const { mapAhead } = auditPs(map, undefined, seen);
     if (mapAhead.length === 0) return true;
     const version = republishVersion(map, mapAhead);
     const which = mapAhead.map((a) => `ps ${a.ps} at version ${a.version}`).join(', ');
@@ -103,14 +104,14 @@ export class PsGuard {
 
   /**
    * After the tables were (re)created on every PS: restores the PS that restarted or lost tables
-   * since `record`, and returns the record of the tables as they are now.
+   * since `record` (as `seen` before the tables were created: the chief's own creation of a
+   * missing table is not the change), and returns the record of the tables as they are now.
    */
-  async reconcileTables(model: ChiefModel, record: TableRecord | undefined): Promise<TableRecord> {
-    const seen = await this.observe(model, false);
+  async reconcileTables(model: ChiefModel, record: TableRecord | undefined, seen: readonly PsObservation[]): Promise<TableRecord> {
     const f = auditPs(model.client.map, record, seen);
     if (f.recreated.length > 0) await this.restoreLostTables(model, f.recreated);
     if (f.restarted.length > 0) await this.restoreRestarted(model, f.restarted);
-    return tableRecordOf(model.client.map, record, seen);
+    return tableRecordOf(model.client.map, record, await this.observe(model, false));
   }
 
   /** PS alive all along whose tables were dropped: restore from the latest checkpoint, or fail. */
