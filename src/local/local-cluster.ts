@@ -272,7 +272,7 @@ export class LocalCluster {
   /**
    * Resolves with the job's result once the chief reports it done. Rejects with a
    * ClusterFailedError when the job can no longer finish: the chief failed it, a process was
-   * given up, or (unsupervised) every chief, every worker or any PS exited.
+   * given up, the cluster was stopped, or (unsupervised) every chief, every worker or any PS exited.
    */
   async waitDone(onStatus?: (s: JobStatus) => void, pollMs = 250): Promise<JobResult> {
     let etcdErrors = 0;
@@ -290,6 +290,7 @@ export class LocalCluster {
         throw new ClusterFailedError(failureExitCode(s.failure), `job ${this.opts.job} failed: ${s.failure.reason} [${s.failure.code}]; logs in ${this.opts.runDir}`);
       }
       if (this.gaveUp) throw new ClusterFailedError(this.gaveUp.exitCode, `${this.gaveUp.message}; logs in ${this.opts.runDir}`);
+      if (this.stopped) throw new ClusterFailedError(1, `stopped before the job was done; logs in ${this.opts.runDir}`);
       const dead = this.opts.supervise === false ? this.deadReason() : undefined;
       if (dead) throw new ClusterFailedError(1, `${dead}; logs in ${this.opts.runDir}`);
       await this.wake.wait(pollMs);
@@ -313,6 +314,7 @@ export class LocalCluster {
     if (this.stopped) return;
     this.stopped = true;
     this.stopping.abort();
+    this.wake.notify();
     await Promise.all([...this.workers, ...this.chiefs].map((c) => c.stop()));
     await Promise.all(this.ps.map((p) => (p.proc.exitCode === null && p.proc.signalCode === null ? p.stop() : Promise.resolve(null))));
     this.client.close();

@@ -48,12 +48,14 @@ export class RestartBackoff {
 }
 
 /**
- * The line that says why a process ended: the last line of its log that is not blank. A JSON log
+ * The line that says why a process ended: the last line of its log that is not blank or a stack
+ * frame. A JSON log
  * line (pino) gives its `msg` and `err`; a plain line (`tessera chief: … [TESSERA_ERR_…]`, what
  * the binary prints before it exits 2) is returned as it is.
  */
 export function reasonFromLog(tail: string): string {
-  const line = tail.split('\n').map((l) => l.trim()).filter(Boolean).pop();
+  // A stack trace's frames ("    at …") say where, not why: the line above them says why.
+  const line = tail.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('at ')).pop();
   if (line === undefined) return '(its log is empty)';
   if (!line.startsWith('{')) return line;
   try {

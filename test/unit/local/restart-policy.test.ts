@@ -31,6 +31,8 @@ describe('restart policy of tessera local (issue 23)', () => {
       .to.equal('tessera chief: training data /nope: ENOENT [TESSERA_ERR_CONFIG]');
     expect(reasonFromLog('{"level":50,"msg":"worker id taken by another process; stopping","err":"worker-0 is already registered"}\n'))
       .to.equal('worker id taken by another process; stopping: worker-0 is already registered');
+    expect(reasonFromLog('tessera: Error: listen EADDRINUSE: address already in use 0.0.0.0:7000\n    at Server.bindAddressList (server.js:491:27)\n    at async Server.bindPort (server.js:524:36)\n'))
+      .to.equal('tessera: Error: listen EADDRINUSE: address already in use 0.0.0.0:7000');
     expect(reasonFromLog('')).to.equal('(its log is empty)');
   });
 });
