@@ -38,13 +38,18 @@ describe('EtcdJobStore (real etcd)', function () {
     expect(snap.progress.get(1)?.rows).to.equal(10);
   });
 
-  it('startEpoch clears assignments and progress with the state write; watch reports the changes', async () => {
-    const job = `js-${++seq}`;
-    const store = new EtcdJobStore({ client: etcd.client, job, logger: silentLogger() });
+  /** A store of a new job with its state created, and a watch counting the changes after it. */
+  async function watchedStore() {
+    const store = new EtcdJobStore({ client: etcd.client, job: `js-${++seq}`, logger: silentLogger() });
     await store.createState(state());
     const changes = new EventLog<number>();
     let n = 0;
     const w = await store.watch(() => changes.push(++n));
+    return { store, changes, w };
+  }
+
+  it('startEpoch clears assignments and progress with the state write; watch reports the changes', async () => {
+    const { store, changes, w } = await watchedStore();
     const a: Assignment = { shard: 0, epoch: 0, worker: 'w0', incarnation: 'i1' };
     await store.assign(a);
     await store.commitProgress(a, progress(a, 100, true));
@@ -59,12 +64,7 @@ describe('EtcdJobStore (real etcd)', function () {
 
   // Issue 23: the table incarnations the chief publishes, the faults workers report, a failed job.
   it('stores the tables record, worker fault reports (watched) and a failed state with its reason', async () => {
-    const job = `js-${++seq}`;
-    const store = new EtcdJobStore({ client: etcd.client, job, logger: silentLogger() });
-    await store.createState(state());
-    const changes = new EventLog<number>();
-    let n = 0;
-    const w = await store.watch(() => changes.push(++n));
+    const { store, changes, w } = await watchedStore();
     await store.putTables({ generation: 2, mapVersion: 5, ps: [{ id: 0, member: 'm0', tables: { emb: 77 } }] });
     await store.reportFault({ worker: 'w0', kind: 'table', ps: '127.0.0.1:1', generation: 2, mapVersion: 5, message: 'table "emb" does not exist', at: 'now' });
     await changes.waitFor((k) => k >= 2, 5_000, 'the tables and fault events');

@@ -12,8 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ClusterFailedError, LocalCluster, LocalClusterOptions } from '../../src/local/local-cluster';
 import { PsConnection } from '../../src/wire/ps-connection';
-import { requireEtcd } from '../helpers/etcd';
-import { awaitSnapshot, shardLedger, snapshotOf, syntheticData, SYNTHETIC_SPEC } from '../helpers/cluster';
+import { awaitSnapshot, clusterSuite, shardLedger, snapshotOf, SYNTHETIC_SPEC } from '../helpers/cluster';
 
 const ROWS = 40_000;
 
@@ -23,34 +22,16 @@ function logsOf(runDir: string, role: 'chief' | 'worker'): string {
 
 describe('a PS changed under a running job (issue 23, items 2-3; real processes)', function () {
   this.timeout(240_000);
-  let data: { dir: string; train: string; evalFile: string };
-  let cluster: LocalCluster | undefined;
+  const suite = clusterSuite(ROWS, (seq) => ({
+    job: `ps-state-${seq}`, specPath: SYNTHETIC_SPEC, ps: 2, workers: 2, data: suite.data.train, eval: suite.data.evalFile,
+    epochs: 1, shards: 4, leaseTtlS: 2, commitEveryMs: 100, backend: 'wasm',
+  }));
   let conn: PsConnection | undefined;
-  let seq = 0;
-  let keep = false;
-
-  before(async function () {
-    requireEtcd(this);
-    data = await syntheticData(ROWS);
-  });
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') keep = true;
+  afterEach(() => {
     conn?.close();
     conn = undefined;
-    await cluster?.stop();
-    cluster = undefined;
   });
-  after(() => data && !keep && fs.rmSync(data.dir, { recursive: true, force: true }));
-
-  async function start(extra: Partial<LocalClusterOptions> = {}): Promise<LocalCluster> {
-    const runDir = path.join(data.dir, `run-${++seq}`);
-    fs.mkdirSync(runDir);
-    cluster = await LocalCluster.start({
-      runDir, job: `ps-state-${seq}`, specPath: SYNTHETIC_SPEC, ps: 2, workers: 2, data: data.train, eval: data.evalFile,
-      epochs: 1, shards: 4, leaseTtlS: 2, commitEveryMs: 100, backend: 'wasm', ...extra,
-    });
-    return cluster;
-  }
+  const start = (extra: Partial<LocalClusterOptions> = {}) => suite.start(extra);
 
   /** An admin connection to PS `i` of the cluster, as any gRPC client (an operator's tool) would open. */
   function admin(c: LocalCluster, i: number): PsConnection {
@@ -68,7 +49,7 @@ describe('a PS changed under a running job (issue 23, items 2-3; real processes)
   }
 
   it('a table dropped on one PS mid-job is restored from the latest checkpoint; no worker recreates it', async () => {
-    const c = await start({ checkpointDir: path.join(data.dir, `ckpt-${seq + 1}`), checkpointEvery: 1 });
+    const c = await start({ checkpointDir: path.join(suite.data.dir, 'ckpt-drop'), checkpointEvery: 1 });
     await awaitSnapshot(c, () => (fs.readdirSync(c.opts.checkpointDir!).some((d) => fs.existsSync(path.join(c.opts.checkpointDir!, d, 'manifest.json'))) ? true : undefined), 'a first checkpoint');
     const { dropped } = await admin(c, 1).adminCall<{ dropped: boolean }>('DropTable', { name: 'emb' }, 5_000);
     expect(dropped).to.equal(true);
