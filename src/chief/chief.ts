@@ -18,6 +18,7 @@ import type { Assignment, DataShard, JobFailure, JobResult, JobState, JobStatus,
 import type { Membership } from '../membership/membership';
 import type { ShardMap } from '../sharding/shard-map';
 import type { ChiefModel } from './chief-model';
+import type { CheckpointErrorPolicy } from './checkpoint-args';
 import type { CheckpointJob, Checkpointer } from './checkpointer';
 import { jobFatal, isTransient, JobFailedError, needsReattach } from './job-failure';
 import { epochTotals, jobStatus } from './job-status';
@@ -57,7 +58,7 @@ export interface ChiefOptions {
    * at once; `continue` logs and counts it and trains on, trying again at the next checkpoint.
    * The final save must succeed either way: a job whose model could not be saved has failed.
    */
-  onCheckpointError?: 'fail' | 'continue';
+  onCheckpointError?: CheckpointErrorPolicy;
   /** Where checkpoints and the model are written (named in disk errors). */
   checkpointDir?: string;
 }

@@ -22,7 +22,7 @@ import { describeDataFiles, planDataShards } from '../chief/data-shards';
 import { readManifest } from '../checkpoint';
 import { jobSpecToYaml, modelFingerprint, parseJobSpec, specFingerprint } from '../spec/job-spec';
 import type { JobSpec } from '../spec/types';
-import { resolveCheckpointRef } from '../chief/checkpoint-args';
+import { checkpointErrorPolicy, resolveCheckpointRef } from '../chief/checkpoint-args';
 import { psCheckpointBackend } from '../chief/checkpoint-backend';
 import { Checkpointer, checkpointJobOf, CheckpointJob } from '../chief/checkpointer';
 import type { ChiefModel } from '../chief/chief-model';
@@ -75,10 +75,7 @@ export async function runChief(argv: string[]): Promise<number> {
   const resumeRef = o.resume ? await resolveCheckpointRef(o.resume, checkpointDir) : undefined;
   const initRef = o['init-from'] ? await resolveCheckpointRef(o['init-from'], checkpointDir) : undefined;
   const resumeManifest = resumeRef ? await readManifest(path.join(resumeRef.root, resumeRef.id)) : undefined;
-  const onCheckpointError = o['on-checkpoint-error'];
-  if (onCheckpointError !== 'fail' && onCheckpointError !== 'continue') {
-    throw new TesseraError(ERROR_CODES.CONFIG, `--on-checkpoint-error: must be fail or continue, got "${onCheckpointError}"`);
-  }
+  const onCheckpointError = checkpointErrorPolicy(o['on-checkpoint-error']);
   const rt = await startRoleRuntime('chief', args, process.env.TESSERA_CHIEF_ID);
   const { logger, etcd, job, membership } = rt;
   const election = new LeaderElection({ client: etcd, job, logger, ttlS: rt.leaseTtlS });
@@ -158,20 +155,25 @@ export async function runChief(argv: string[]): Promise<number> {
       await handle.resign().catch(() => undefined);
       if (lost) continue;
       if (outcome === undefined) return 0; // stopped by a signal; a standby takes over
-      if ('failure' in outcome) {
-        process.stderr.write(`tessera chief: job ${job} failed: ${outcome.failure.reason} [${outcome.failure.code}]\n`);
-        if (args.options.linger) await stop;
-        return failureExitCode(outcome.failure);
-      }
-      process.stdout.write(args.options.json ? `${JSON.stringify(outcome.result)}\n` : `job done: ${JSON.stringify(outcome.result)}\n`);
+      const code = reportOutcome(outcome, job, args.options.json === true);
       if (args.options.linger) await stop;
-      return 0;
+      return code;
     }
     return 0;
   } finally {
     await election.resign().catch(() => undefined);
     await rt.close();
   }
+}
+
+/** Prints how the job ended (the result on stdout, or the failure on stderr); returns the exit code. */
+function reportOutcome(outcome: ChiefOutcome, job: string, json: boolean): number {
+  if ('failure' in outcome) {
+    process.stderr.write(`tessera chief: job ${job} failed: ${outcome.failure.reason} [${outcome.failure.code}]\n`);
+    return failureExitCode(outcome.failure);
+  }
+  process.stdout.write(json ? `${JSON.stringify(outcome.result)}\n` : `job done: ${JSON.stringify(outcome.result)}\n`);
+  return 0;
 }
 
 /** Campaigns, retrying while etcd is unreachable; null once stopped. */

@@ -12,6 +12,7 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import { etcdAvailable, ETCD_MISSING_MESSAGE } from '../common/etcd-launcher';
 import type { JobStatus } from '../control/job-types';
 import { generate } from '../gen/generate';
+import { checkpointErrorPolicy } from '../chief/checkpoint-args';
 import { ClusterFailedError, LocalCluster } from '../local/local-cluster';
 import { tfThreads } from '../model/tf-threads';
 import { loadJobSpec } from '../spec/job-spec';
@@ -74,27 +75,13 @@ export async function runLocal(argv: string[]): Promise<number> {
   const numPs = intOption(args, 'ps', 1);
   const numWorkers = intOption(args, 'workers', 1);
   const numChiefs = intOption(args, 'chiefs', 1);
-  const onCheckpointError = o['on-checkpoint-error'];
-  if (onCheckpointError !== 'fail' && onCheckpointError !== 'continue') {
-    throw new TesseraError(ERROR_CODES.CONFIG, `--on-checkpoint-error: must be fail or continue, got "${onCheckpointError}"`);
-  }
+  const onCheckpointError = checkpointErrorPolicy(o['on-checkpoint-error']);
   const runDir = path.resolve(o['run-dir'] ?? fs.mkdtempSync(path.join(os.tmpdir(), `tessera-local-${stamp()}-`)));
   fs.mkdirSync(runDir, { recursive: true });
   err.write(`tessera local: ${numPs} PS, ${numWorkers} workers, ${numChiefs} chiefs, ${spec.model.kind}; logs in ${runDir}\n`);
-
-  let data = o.data ?? spec.data.train ?? undefined;
-  let evalPath = o.eval ?? spec.data.eval ?? undefined;
-  let oracleAuc: number | undefined;
   if (o.resume && !o['checkpoint-dir']) throw new TesseraError(ERROR_CODES.CONFIG, '--resume needs --checkpoint-dir DIR (where the stopped job checkpointed)');
-  if (!data && !o.resume) {
-    const rows = intOption(args, 'synthetic-rows', 1);
-    data = path.join(runDir, 'synthetic-train.tsv');
-    evalPath ??= path.join(runDir, 'synthetic-eval.tsv');
-    err.write(`tessera gen: ${rows} training rows and ${Math.ceil(rows / 10)} held-out rows from a planted model …\n`);
-    const g = await generate({ rows, seed: 7, vocab: 1_000_000, zipf: 1.1, out: data, evalRows: Math.ceil(rows / 10), evalOut: evalPath });
-    oracleAuc = g.eval?.oracleAuc;
-    err.write(`tessera gen: wrote ${data}; oracle AUC on the held-out rows ${oracleAuc?.toFixed(4)}\n`);
-  }
+  const given: { data?: string; evalPath?: string; oracleAuc?: number } = { data: o.data ?? spec.data.train ?? undefined, evalPath: o.eval ?? spec.data.eval ?? undefined };
+  const { data, evalPath, oracleAuc } = given.data || o.resume ? given : await syntheticData(intOption(args, 'synthetic-rows', 1), runDir, given.evalPath);
   const checkpointDir = path.resolve(o['checkpoint-dir'] ?? path.join(runDir, 'checkpoints'));
   const progress = new ProgressLine(err);
   const cluster = await LocalCluster.start({
@@ -133,6 +120,17 @@ export async function runLocal(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSigint);
     await cluster.stop();
   }
+}
+
+/** Writes `rows` synthetic training rows (and a tenth as many held out, unless an eval file is given). */
+async function syntheticData(rows: number, runDir: string, evalGiven: string | undefined): Promise<{ data: string; evalPath: string; oracleAuc?: number }> {
+  const data = path.join(runDir, 'synthetic-train.tsv');
+  const evalPath = evalGiven ?? path.join(runDir, 'synthetic-eval.tsv');
+  process.stderr.write(`tessera gen: ${rows} training rows and ${Math.ceil(rows / 10)} held-out rows from a planted model …\n`);
+  const g = await generate({ rows, seed: 7, vocab: 1_000_000, zipf: 1.1, out: data, evalRows: Math.ceil(rows / 10), evalOut: evalPath });
+  const oracleAuc = g.eval?.oracleAuc;
+  process.stderr.write(`tessera gen: wrote ${data}; oracle AUC on the held-out rows ${oracleAuc?.toFixed(4)}\n`);
+  return { data, evalPath, oracleAuc };
 }
 
 function argvHas(argv: string[], flag: string): boolean {

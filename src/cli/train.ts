@@ -59,6 +59,15 @@ function reader(file: string, spec: JobSpec): RowReader {
   return new RowReader(file, schemaFor(spec.data.format), { maxErrorRate: spec.data.maxErrorRate });
 }
 
+/**
+ * The rows an epoch trained on; none is an error (exit 2), since saving the untrained model
+ * would pass it off as a result.
+ */
+function trainedRows(samples: number, file: string, r: RowReader): number {
+  if (samples === 0) throw new TesseraError(ERROR_CODES.CONFIG, `training data has no rows: ${file} (${r.summary()}); give --data a file with training rows`);
+  return samples;
+}
+
 export async function runTrain(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
   const o = args.options as Record<string, string | undefined>;
@@ -95,11 +104,7 @@ export async function runTrain(argv: string[]): Promise<number> {
       const epochStart = performance.now();
       const e = await trainer.trainEpoch(r.batches(spec.training.batchSize));
       trainSeconds += (performance.now() - epochStart) / 1000; // training only (reading included), like the peer's figure
-      samples += e.samples;
-      if (e.samples === 0) {
-        // Nothing was trained: saving the untrained model would pass it off as a result.
-        throw new TesseraError(ERROR_CODES.CONFIG, `training data has no rows: ${spec.data.train} (${r.summary()}); give --data a file with training rows`);
-      }
+      samples += trainedRows(e.samples, spec.data.train, r);
       progress.done(`epoch ${epoch + 1}: ${e.samples} samples, mean loss ${e.loss.toFixed(4)}; ${r.summary()}`);
       if (spec.data.eval) {
         evalResult = await trainer.evaluate(reader(spec.data.eval, spec).batches(4096));

@@ -68,8 +68,8 @@ export interface LocalClusterOptions {
   /** Restart processes that die (default true); false: a death ends the run as before. */
   supervise?: boolean;
   restartPolicy?: RestartPolicy;
-  /** A checkpoint that fails on a disk error: fail the job (default) or continue. */
-  onCheckpointError?: 'fail' | 'continue';
+  /** A checkpoint that fails on a disk error: `fail` the job (default) or `continue` (--on-checkpoint-error). */
+  onCheckpointError?: string;
   /** One line per supervision event ("ps-1 exited (killed by SIGKILL); restart #1 in 1.0 s"). */
   onEvent?: (line: string) => void;
 }
