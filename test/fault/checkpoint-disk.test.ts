@@ -10,6 +10,10 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeFileAtomic } from '../../src/checkpoint/fs-durable';
+import { ERROR_CODES } from '../../src/common/errors';
+import { loadJobSpec } from '../../src/spec/job-spec';
+import { saveModel } from '../../src/worker/model-dir';
 import { requireEtcd } from '../helpers/etcd';
 import { syntheticData, SYNTHETIC_SPEC } from '../helpers/cluster';
 import { lastJson, runTessera } from '../helpers/tessera';
@@ -63,6 +67,28 @@ describe('checkpoint directory full or read-only (issue 23, item 8; real process
     const logs = chiefLogs(runDir);
     expect(logs, 'the old wrong message, retried').to.not.contain('etcd or a PS is unreachable');
     expect(fs.readdirSync(fsys.dir), 'partial checkpoints and model.tmp-* left on the full disk').to.deep.equal([]);
+  });
+
+  it('the model save and the manifest write remove their temporary files on a full disk', async function () {
+    fsys = mountTmpfs(this, 1 << 20);
+    const spec = loadJobSpec(SYNTHETIC_SPEC);
+    const dim = 8;
+    async function* rows(table: string, kind: 'embedding' | 'dense') {
+      if (kind === 'dense') { yield { ids: new Uint32Array(0), values: new Float32Array(16), dim: 16 }; return; }
+      for (let c = 0; c < 64; c++) yield { ids: new Uint32Array(2 * 4096).map((_, i) => c * 8192 + i), values: new Float32Array(4096 * dim), dim };
+    }
+    const save = saveModel(path.join(fsys.dir, 'model'), {
+      spec, step: 1, samples: 1, rows,
+      tables: [{ name: 'emb', kind: 'embedding', dim, optimizer: { kind: 'sgd', lr: 1 } }],
+      dense: { name: 'dense', kind: 'dense', size: 16, optimizer: { kind: 'sgd', lr: 1 } },
+    }, 'checkpoint dir');
+    const err = await save.then(() => undefined, (e: unknown) => e);
+    expect(err).to.have.property('code', ERROR_CODES.CHECKPOINT_DIR);
+    expect((err as Error).message).to.match(/^checkpoint dir full \(ENOSPC\): /);
+    const big = Buffer.alloc(2 << 20);
+    const manifest = await writeFileAtomic(path.join(fsys.dir, 'manifest.json'), big).then(() => undefined, (e: unknown) => e);
+    expect(manifest).to.have.property('code', 'ENOSPC');
+    expect(fs.readdirSync(fsys.dir), 'model.tmp-* and manifest.json.tmp-* left on the full disk').to.deep.equal([]);
   });
 
   it('a read-only filesystem fails the job with "checkpoint dir on a read-only filesystem (EROFS)"', async function () {
