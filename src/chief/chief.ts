@@ -158,7 +158,7 @@ export class Chief {
         if (needsReattach(err)) this.psChanged = true;
         const waitMs = backoffDelay({ ...DEFAULT_BACKOFF, initialMs: 200 }, failures++);
         this.log.warn({ err: (err as Error).message.split('\n')[0], waitMs },
-          needsReattach(err) ? 'the parameter servers changed; attaching them again' : 'etcd or a PS is unreachable; the job waits and retries');
+          needsReattach(err) ? 'the parameter servers changed; attaching them again' : 'the job waits and retries (etcd or a PS unreachable, or a checkpoint to take again)');
         await this.signal.wait(waitMs);
       }
     }
