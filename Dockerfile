@@ -48,6 +48,7 @@ COPY --from=build /src/native/build native/build
 RUN apt-get update && apt-get install -y --no-install-recommends libopenblas0 && rm -rf /var/lib/apt/lists/*
 COPY bin bin
 COPY protos protos
+COPY ui ui
 RUN chmod 755 bin/tessera.js && ln -s /opt/tessera/bin/tessera.js /usr/local/bin/tessera
 # The UID the manifests run as (runAsUser: 10001); the root filesystem is read-only there.
 USER 10001:10001

@@ -10,6 +10,9 @@
 #                           a Python client built from protos/).
 #   TESSERA_REQUIRE_PYTHON_SKLEARN=1  the same for Python's scikit-learn (the check of `tessera eval
 #                           --slice-by` against sklearn.metrics).
+#   TESSERA_REQUIRE_PROMETHEUS=1  the same for prometheus and promtool (the dashboard and alert-rule
+#                           tests against a real Prometheus).
+#   TESSERA_REQUIRE_CHROMIUM=1  the same for Chromium (the training page's headless browser test).
 #   TESSERA_WITH_REDIS=1    also install redis-server (benchmark peer; root only).
 #   TESSERA_REQUIRE_NATIVE=1  fail when the native OpenBLAS kernels (native/, ADR 0014) cannot be
 #                           built; otherwise warn, and models run on the slower wasm kernels.
@@ -51,6 +54,7 @@ apt_install() {
   if [[ $own_policy == 1 ]]; then rm -f "$policy"; fi
   stop_service etcd 2379
   stop_service redis-server 6379
+  stop_service prometheus 9090
 }
 
 # Stops and disables a packaged service if something answers on its default port.
@@ -88,6 +92,15 @@ command -v etcd >/dev/null 2>&1 || missing_dependency etcd TESSERA_REQUIRE_ETCD 
 # kubernetes-client is kubectl 1.20, which the kustomizations are written to work with.
 command -v "${KUBECTL:-kubectl}" >/dev/null 2>&1 \
   || missing_dependency kubectl TESSERA_REQUIRE_KUBECTL 'the deploy/k8s overlay tests will skip' kubernetes-client
+
+# prometheus and promtool: test/observability checks the Grafana dashboard's queries and the alert
+# rules against Debian's Prometheus scraping a `tessera local` run.
+{ command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } \
+  || missing_dependency Prometheus TESSERA_REQUIRE_PROMETHEUS 'the dashboard and alert-rule tests will skip' prometheus
+
+# chromium: test/observability loads the chief's training page in headless Chromium.
+[[ -x ${CHROMIUM_PATH:-/usr/bin/chromium} ]] \
+  || missing_dependency Chromium TESSERA_REQUIRE_CHROMIUM 'the training-page browser test will skip' chromium
 
 # Python grpcio and grpc_tools: test/multiprocess/python-client.test.ts generates a Python client
 # from protos/ with Debian's protoc (3.5) and creates tables with it.

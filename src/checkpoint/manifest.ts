@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { ChunkKind } from './chunk-format';
+import { isCheckpointId } from './checkpoint-id';
 import { writeFileAtomic } from './fs-durable';
 import { tableFromFormat1 } from './manifest-format1';
 import type { ManifestTable } from './manifest-table';
@@ -83,9 +84,10 @@ export function validateManifest(m: unknown, file: string): Manifest {
   if (typeof m !== 'object' || m === null) throw bad(file, 'not a JSON object');
   const o = m as Record<string, unknown>;
   if (o.format !== MANIFEST_FORMAT && o.format !== 1) throw bad(file, `format: expected 1 or ${MANIFEST_FORMAT}, got ${JSON.stringify(o.format)}`);
-  if (typeof o.id !== 'string' || !o.id) throw bad(file, 'id: missing');
+  // Ids name directories beside this one: never a path (`..`), so a manifest cannot lead a reader out of the root.
+  if (!isCheckpointId(o.id)) throw bad(file, `id: ${JSON.stringify(o.id)} is not a checkpoint id`);
   if (o.kind !== 'full' && o.kind !== 'incremental') throw bad(file, `kind: must be full or incremental, got ${JSON.stringify(o.kind)}`);
-  if (o.kind === 'incremental' && (typeof o.base !== 'string' || !o.base)) throw bad(file, 'base: an incremental checkpoint needs its base id');
+  if (o.kind === 'incremental' && !isCheckpointId(o.base)) throw bad(file, `base: an incremental checkpoint needs its base id, got ${JSON.stringify(o.base)}`);
   if (o.kind === 'full' && o.base !== null) throw bad(file, 'base: a full checkpoint has base null');
   if (!Number.isInteger(o.numBuckets) || (o.numBuckets as number) < 1) throw bad(file, 'numBuckets: must be a positive integer');
   if (!Array.isArray(o.tables)) throw bad(file, 'tables: must be an array');

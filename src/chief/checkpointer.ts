@@ -63,6 +63,8 @@ export interface CheckpointerDeps {
   /** Give up waiting for acknowledgements after this long, ms. Default {@link DEFAULT_ACK_TIMEOUT_MS} (20 s). */
   ackTimeoutMs?: number;
   now?: () => number;
+  /** Told of every checkpoint written (metrics, the status page). */
+  onWritten?: (o: CheckpointOutcome) => void;
 }
 
 export interface CheckpointOutcome {
@@ -72,6 +74,13 @@ export interface CheckpointOutcome {
   kind: 'full' | 'incremental';
   pauseMs: number;
   bytes: number;
+  /** Global step and (0-based) epoch saved. */
+  step: number;
+  epoch: number;
+  /** From raising the barrier to the manifest and pointer in place, seconds. */
+  seconds: number;
+  /** When it was complete, ms since the Unix epoch. */
+  at: number;
 }
 
 export class Checkpointer {
@@ -89,17 +98,18 @@ export class Checkpointer {
    * (e.g. the next epoch's state at an epoch end). `wake` is notified on every store change.
    */
   async take(wake: Signal, jobAtCut?: (state: JobState, progress: Progress[], id: string) => { state: JobState; progress: Progress[] },
-    canCut?: () => boolean): Promise<CheckpointOutcome> {
-    return (await this.begin(wake, jobAtCut, canCut)).written;
+    canCut?: () => boolean, verify?: () => Promise<boolean>): Promise<CheckpointOutcome> {
+    return (await this.begin(wake, jobAtCut, canCut, verify)).written;
   }
 
   /**
    * Pauses, cuts and resumes; resolves as soon as training resumes, with `written`, which
    * settles once every PS has written its files and the manifest and pointer are in place. One
-   * checkpoint at a time: a begin waits for the previous one to be written.
+   * checkpoint at a time: a begin waits for the previous one to be written. `canCut` is asked
+   * while waiting for the workers; `verify`, once, right before the cut (it may ask the PS).
    */
   async begin(wake: Signal, jobAtCut?: (state: JobState, progress: Progress[], id: string) => { state: JobState; progress: Progress[] },
-    canCut: () => boolean = () => true): Promise<{ id: string; pauseMs: number; written: Promise<CheckpointOutcome> }> {
+    canCut: () => boolean = () => true, verify: () => Promise<boolean> = async () => true): Promise<{ id: string; pauseMs: number; written: Promise<CheckpointOutcome> }> {
     await this.inFlight?.catch(() => undefined);
     const { store, backend, logger } = this.deps;
     let id = backend.newId();
@@ -112,8 +122,9 @@ export class Checkpointer {
     let saved: { state: JobState; progress: Progress[] };
     try {
       firstAck = await this.awaitAcks(id, wake, canCut);
-      // A PS that restarted empty and is not restored yet would put a hole in the checkpoint.
-      if (!canCut()) throw abandoned(id);
+      // A PS that restarted empty (or lost a table) and is not restored yet would put a hole in
+      // the checkpoint, and the next restore would load the hole.
+      if (!canCut() || !(await verify()) || !canCut()) throw abandoned(id);
       try {
         await backend.cut(id, kind, base);
       } catch (err) {
@@ -136,13 +147,13 @@ export class Checkpointer {
     const resumed = this.now();
     const pauseMs = resumed - Math.min(firstAck, resumed); // the longest any worker stood still
     logger.info({ checkpoint: id, kind, base, waitForAcksMs: firstAck - raised, cutMs: resumed - cutAt, pauseMs }, 'checkpoint cut taken; training resumed');
-    const written = this.write(id, kind, base, saved, pauseMs);
+    const written = this.write(id, kind, base, saved, pauseMs, raised);
     this.inFlight = written;
     written.catch(() => undefined); // the caller awaits it or logs it; never unhandled
     return { id, pauseMs, written };
   }
 
-  private async write(id: string, kind: 'full' | 'incremental', base: string | undefined, saved: { state: JobState; progress: Progress[] }, pauseMs: number): Promise<CheckpointOutcome> {
+  private async write(id: string, kind: 'full' | 'incremental', base: string | undefined, saved: { state: JobState; progress: Progress[] }, pauseMs: number, raised: number): Promise<CheckpointOutcome> {
     const { store, backend, logger } = this.deps;
     const { state, progress } = saved;
     const samples = state.samplesBefore + (state.phase === 'train' ? progress.reduce((n, p) => n + p.rows, 0) : 0);
@@ -154,7 +165,15 @@ export class Checkpointer {
     this.sinceFull = kind === 'full' ? 0 : this.sinceFull + 1;
     await backend.collect(this.deps.keep ?? 3).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'checkpoint garbage collection failed'));
     logger.info({ checkpoint: id, kind, step, bytes, pauseMs }, 'checkpoint written');
-    return { id, path: joinPath(this.deps.root, id), kind, pauseMs, bytes };
+    const at = this.now();
+    const outcome: CheckpointOutcome = { id, path: joinPath(this.deps.root, id), kind, pauseMs, bytes, step, epoch: state.epoch, seconds: (at - raised) / 1000, at };
+    this.deps.onWritten?.(outcome);
+    return outcome;
+  }
+
+  /** Resolves once no checkpoint is being written (whether it succeeds or fails). */
+  async settled(): Promise<void> {
+    await this.inFlight?.catch(() => undefined);
   }
 
   /** Continues a chain after a restart or restore: the next checkpoint is incremental on `id`. */

@@ -27,6 +27,13 @@ export function jobStatus(args: {
 }): JobStatus {
   const { state, progress, nowMs } = args;
   const e = epochTotals(state, progress);
+  let nonFiniteStops = 0;
+  const workerSamples: Record<string, number> = {};
+  for (const p of progress.values()) {
+    if (p.epoch !== state.epoch) continue;
+    if (p.nonFinite) nonFiniteStops++;
+    workerSamples[p.worker] = (workerSamples[p.worker] ?? 0) + p.rows;
+  }
   const epochSeconds = Math.max(1e-3, (nowMs - Date.parse(state.epochStartedAt)) / 1000);
   const samplesPerS = state.phase === 'train' ? e.samples / epochSeconds
     : state.trainSecondsBefore > 0 ? state.samplesBefore / state.trainSecondsBefore : 0;
@@ -34,9 +41,10 @@ export function jobStatus(args: {
     epoch: state.epoch, epochs: state.epochs, phase: state.phase,
     step: state.stepsBefore + e.steps, samples: state.samplesBefore + e.samples, samplesPerS,
     loss: e.loss ?? args.lastLoss, lastEval: state.evals.length ? state.evals[state.evals.length - 1] : null,
-    shardsDone: args.shardsDone, shardsTotal: state.shards.length, workers: args.workers, chief: args.chief,
+    shardsDone: args.shardsDone, shardsTotal: state.shards.length, workers: args.workers, chief: args.chief, nonFiniteStops, workerSamples,
     at: new Date(nowMs).toISOString(),
   };
   if (state.result) status.result = state.result;
+  if (state.failure) status.failure = state.failure;
   return status;
 }

@@ -7,6 +7,7 @@ import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { loadPsConfig } from '../ps/config';
+import { loadConnectionLimits } from '../wire/connection-guard';
 import { startPsServer } from '../ps/ps-server';
 import { PsNode } from '../ps/ps-node';
 import { LmdbRowTier } from '../ps/tier/lmdb-row-tier';
@@ -15,7 +16,7 @@ import { ClusterLink, startRuntime } from '../runtime/role-runtime';
 /** Options of `tessera ps`; exported so deploy checks parse manifest args with the real parser. */
 export const PS_OPTIONS: Record<string, OptionSpec> = {
   port: { type: 'string', describe: 'port to listen on; 0 picks a free one [TESSERA_PS_PORT]' },
-  host: { type: 'string', describe: 'address to bind [TESSERA_PS_HOST]' },
+  host: { type: 'string', describe: 'address the gRPC and metrics ports bind (default 127.0.0.1); 0.0.0.0 or the pod IP to serve other hosts, as in Kubernetes [TESSERA_PS_HOST]' },
   id: { type: 'string', describe: 'this PS\'s id; {ordinal} is replaced by the ordinal of the pod named in TESSERA_POD_NAME (ps-{ordinal} in tessera-ps-3 → ps-3) [TESSERA_PS_ID]' },
   'max-request-bytes': { type: 'string', describe: 'largest data-plane request accepted [TESSERA_MAX_REQUEST_BYTES]' },
   'log-level': { type: 'string', describe: 'pino log level [TESSERA_LOG_LEVEL]' },
@@ -25,6 +26,10 @@ export const PS_OPTIONS: Record<string, OptionSpec> = {
   'metrics-port': { type: 'string', describe: 'port for Prometheus GET /metrics (logged as metricsUrl); 0 picks a free one', default: '0' },
   'tier-dir': { type: 'string', describe: 'directory of the disk tier for tables with eviction.spill; emptied per table at creation [TESSERA_TIER_DIR]' },
   'advertise': { type: 'string', describe: 'host:port peers should dial (default: the bound address)' },
+  'checkpoint-root': { type: 'string', describe: 'directory (or DIR,DIR...) under which Snapshot writes and Restore reads; the chief\'s --checkpoint-dir. Without one both are refused [TESSERA_CHECKPOINT_ROOT]' },
+  'max-connections': { type: 'string', describe: 'most TCP connections open at once, more are closed on arrival (default 1024) [TESSERA_MAX_CONNECTIONS]' },
+  'handshake-timeout-ms': { type: 'string', describe: 'a connection that has not completed the HTTP/2 handshake by then is closed (default 10000) [TESSERA_HANDSHAKE_TIMEOUT_MS]' },
+  'shutdown-timeout-ms': { type: 'string', describe: 'bound on the graceful stop after SIGTERM; then, or at a second signal, the process exits at once (default 10000) [TESSERA_SHUTDOWN_TIMEOUT_MS]' },
 };
 
 /** `tessera ps --help`. */
@@ -38,19 +43,25 @@ export async function runPs(argv: string[]): Promise<number> {
   const o = args.options as Record<string, string | undefined>;
   const config = loadPsConfig(process.env, {
     port: o.port, host: o.host, id: o.id, maxRequestBytes: o['max-request-bytes'], logLevel: o['log-level'], tierDir: o['tier-dir'],
+    checkpointRoot: o['checkpoint-root'], shutdownTimeoutMs: o['shutdown-timeout-ms'],
   });
+  const connectionLimits = loadConnectionLimits(process.env, { maxConnections: o['max-connections'], handshakeTimeoutMs: o['handshake-timeout-ms'] });
   const etcdUrl = o.etcd ?? process.env.TESSERA_ETCD;
   const job = o.job ?? process.env.TESSERA_JOB;
   if (etcdUrl && !job) throw new TesseraError(ERROR_CODES.CONFIG, '--etcd needs --job NAME (the job this PS serves)');
   const rt = await startRuntime({
     role: 'ps', id: config.id, logLevel: config.logLevel, host: config.host, metricsPort: intOption(args, 'metrics-port', 0),
     cluster: etcdUrl && job ? { job, etcdUrl, leaseTtlS: intOption(args, 'lease-ttl', 1) } : undefined,
+    shutdownTimeoutMs: config.shutdownTimeoutMs, connectionLimits,
   });
   const { logger } = rt;
   // Opened lazily by the first table that spills, so a bad directory fails CreateTable, not the PS.
   const tier = config.tierDir ? new LmdbRowTier({ dir: config.tierDir }) : undefined;
   const node = new PsNode({ config: { maxRequestBytes: config.maxRequestBytes }, logger, tier });
-  const server = await startPsServer({ host: config.host, port: config.port, maxRequestBytes: config.maxRequestBytes, logger, metrics: rt.metrics.registry, node })
+  const server = await startPsServer({
+    host: config.host, port: config.port, maxRequestBytes: config.maxRequestBytes, logger, metrics: rt.metrics.registry, node,
+    checkpointRoots: config.checkpointRoots, connectionLimits,
+  })
     .catch(async (err: unknown) => { await rt.close(); throw err; });
   const stop = async () => {
     await rt.close();
@@ -65,7 +76,8 @@ export async function runPs(argv: string[]): Promise<number> {
   const signal = await rt.stopping;
   logger.info({ signal }, 'shutting down');
   await stop().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'error while shutting down'));
-  return 0;
+  logger.info('stopped');
+  return rt.exitSoon(0);
 }
 
 /**

@@ -3,12 +3,12 @@
  * Serving style) and gRPC, with hot update, labels, rollback and a canary split (src/serve).
  * `tessera serve status|rollback|label` are in serve-admin.ts.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ERROR_CODES, TesseraError } from '../common/errors';
+import { tesseraVersion } from '../metrics/build-info';
 import { selectBackend, tfThreads } from '../model/backend';
 import { bytesOption, helpText, intOption, OptionSpec, parseArgs, ParsedArgs } from '../runtime/args';
-import { startRuntime } from '../runtime/role-runtime';
+import { ROLE_OPTIONS, startRuntime } from '../runtime/role-runtime';
 import { ModelServer, ModelServerOptions } from '../serve/model-server';
 import { DEFAULT_FEEDBACK_ROWS } from '../serve/feedback';
 import { DEFAULT_MAX_BATCH } from '../serve/prediction-service';
@@ -16,6 +16,7 @@ import { DEFAULT_MAX_BODY_BYTES } from '../serve/rest-server';
 import { DEFAULT_POLL_MS } from '../serve/root-watcher';
 import { parseSplit } from '../serve/traffic-split';
 import { parseVersionPolicy } from '../serve/version-policy';
+import { loadConnectionLimits } from '../wire/connection-guard';
 import { ADMIN_COMMANDS, SERVE_ADMIN_HELP } from './serve-admin';
 
 /** Options of `tessera serve`; exported so deploy checks parse manifest args with the real parser. */
@@ -39,6 +40,8 @@ export const SERVE_SPEC: Record<string, OptionSpec> = {
   'poll-ms': { type: 'string', describe: 'period of the model root rescan beside file-system events (network file systems send none)', default: String(DEFAULT_POLL_MS) },
   backend: { type: 'string', describe: 'tfjs backend: tensorflow | webgpu | wasm | cpu [TESSERA_TF_BACKEND]' },
   'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8 or auto [TESSERA_TF_THREADS]' },
+  'max-connections': { type: 'string', describe: 'most TCP connections open at once on each of the REST, gRPC and metrics ports; more are closed on arrival (default 1024) [TESSERA_MAX_CONNECTIONS]' },
+  'handshake-timeout-ms': ROLE_OPTIONS['handshake-timeout-ms'],
   id: { type: 'string', describe: 'this server\'s id in logs and metrics (default serve-<pid>)' },
   'log-level': { type: 'string', describe: 'pino log level [TESSERA_LOG_LEVEL]' },
   json: { type: 'boolean', describe: 'print {"rest","grpc","metrics","backend"} as one JSON line on stdout once listening' },
@@ -66,6 +69,7 @@ export function serverOptions(args: ParsedArgs): ModelServerOptions {
     unknownFields: unknown, maxBodyBytes: bytesOption(args, 'max-body-bytes'), maxBatch: intOption(args, 'max-batch', 1),
     maxResidentBytes: bytesOption(args, 'max-resident-bytes'), tierDir: o['tier-dir'] ? path.resolve(o['tier-dir']) : undefined,
     pollMs: intOption(args, 'poll-ms', 1),
+    connectionLimits: loadConnectionLimits(process.env, { maxConnections: o['max-connections'], handshakeTimeoutMs: o['handshake-timeout-ms'] }),
     feedback: {
       cacheRows: intOption(args, 'feedback-rows', 0),
       sliceBy: (o['feedback-slice-by'] ?? '').split(',').map((f) => f.trim()).filter(Boolean),
@@ -85,18 +89,19 @@ export async function runServe(argv: string[]): Promise<number> {
   const grpcPort = o['grpc-port'] === undefined ? undefined : intOption(args, 'grpc-port', 0);
   const rt = await startRuntime({
     role: 'serve', id: o.id ?? `serve-${process.pid}`, logLevel: o['log-level'] ?? process.env.TESSERA_LOG_LEVEL ?? 'info',
-    host: opts.host, metricsPort: intOption(args, 'metrics-port', 0),
+    host: opts.host, metricsPort: intOption(args, 'metrics-port', 0), connectionLimits: opts.connectionLimits,
   });
   const { logger } = rt;
   try {
     const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
-    const server = await ModelServer.start({ ...opts, serverVersion: packageVersion() }, { logger, registry: rt.metrics.registry })
+    rt.buildInfo.setBackend(backend.name);
+    const server = await ModelServer.start({ ...opts, serverVersion: tesseraVersion() }, { logger, registry: rt.metrics.registry })
       .catch((err: Error) => { throw new TesseraError(ERROR_CODES.CONFIG, `--port ${opts.port}: cannot serve REST on ${opts.host}: ${err.message}`); });
     const grpc = grpcPort === undefined ? null : await server.startGrpc(opts.host, grpcPort).catch(async (err: Error) => {
       await server.close();
       throw new TesseraError(ERROR_CODES.CONFIG, `--grpc-port ${grpcPort}: cannot serve gRPC on ${opts.host}: ${err.message}`);
     });
-    const where = { rest: server.rest.url, grpc: grpc?.addr ?? null, metrics: rt.metricsUrl, backend: backend.name };
+    const where = { rest: server.rest.url, grpc: grpc?.addr ?? null, metrics: rt.http.url, backend: backend.name };
     logger.info({ ...where, root: opts.root }, 'serving');
     if (args.options.json) process.stdout.write(`${JSON.stringify(where)}\n`);
     void server.registry.rescan().then(() => logger.info({ ready: server.registry.ready(), models: server.status().models.map((m) => ({ name: m.name, versions: m.versions.map((v) => v.version) })) }, 'first scan done'));
@@ -107,10 +112,4 @@ export async function runServe(argv: string[]): Promise<number> {
   } finally {
     await rt.close();
   }
-}
-
-/** This package's version (GET /v2). */
-function packageVersion(): string {
-  const pkg = path.resolve(__dirname, '..', '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '', 'package.json');
-  return (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { version: string }).version;
 }

@@ -1,7 +1,9 @@
 /**
  * `tessera status --etcd URL --job NAME`: what etcd says about a job — members and their
  * addresses, the elected chief, the shard-map version and how buckets are spread, the job's
- * epoch, step, samples/s, loss and last eval, and each data shard's worker and position.
+ * epoch, step, samples/s, loss and evals, the latest checkpoint, and each data shard's worker and
+ * position. `--json` prints the same status record the chief's status page reads from
+ * `/api/status` (src/chief/status-record.ts), without the page's live additions.
  */
 import { createEtcdClient } from '../runtime/etcd-client';
 import { ERROR_CODES, TesseraError } from '../common/errors';
@@ -10,7 +12,7 @@ import { EtcdMembership } from '../membership/etcd-membership';
 import { LeaderElection } from '../membership/leader';
 import { ShardMapStore } from '../membership/shard-map-store';
 import { EtcdJobStore } from '../control/etcd-job-store';
-import { bucketsOwnedBy } from '../sharding/shard-map';
+import { statusRecord, statusSources } from '../chief/status-record';
 import { helpText, OptionSpec, parseArgs } from '../runtime/args';
 
 const SPEC: Record<string, OptionSpec> = {
@@ -35,44 +37,27 @@ export async function runStatus(argv: string[]): Promise<number> {
   const logger = silentLogger();
   const membership = new EtcdMembership({ client, job, logger });
   try {
-    const [members, chief, map, snap, live] = await Promise.race([
-      Promise.all([membership.list(), new LeaderElection({ client, job, logger }).leader(), new ShardMapStore({ client, job, logger }).get(),
-        new EtcdJobStore({ client, job, logger }).snapshot(), new EtcdJobStore({ client, job, logger }).status()]),
+    const status = statusRecord(await Promise.race([
+      statusSources({
+        job, membership, leader: () => new LeaderElection({ client, job, logger }).leader(), shardMap: () => new ShardMapStore({ client, job, logger }).get(),
+        store: new EtcdJobStore({ client, job, logger }),
+      }),
       new Promise<never>((_, reject) => setTimeout(() => reject(new TesseraError(ERROR_CODES.UNAVAILABLE, `etcd at ${etcd} did not answer within ${ETCD_TIMEOUT_MS} ms`)), ETCD_TIMEOUT_MS).unref()),
     ]).catch((err: Error) => {
       if (err instanceof TesseraError) throw err;
       throw new TesseraError(ERROR_CODES.UNAVAILABLE, `cannot read job "${job}" from etcd at ${etcd}: ${err.message.split('\n')[0]}`);
-    });
-    const status = {
-      job,
-      chief: chief ?? null,
-      members: members.map((m) => ({ role: m.role, id: m.id, addr: m.addr, incarnation: m.incarnation, startedAt: m.startedAt })),
-      shard_map: map ? {
-        version: map.version, num_buckets: map.numBuckets,
-        ps: map.ps.map((p, i) => ({ id: p.id, addr: p.addr, buckets: bucketsOwnedBy(map, i).length })),
-      } : null,
-      progress: live ? {
-        phase: live.phase, epoch: live.epoch, epochs: live.epochs, step: live.step, samples: live.samples,
-        samples_per_s: live.samplesPerS, loss: live.loss, last_eval: live.lastEval, result: live.result ?? null,
-      } : null,
-      shards: snap.state ? snap.state.shards.map((sh) => {
-        const a = snap.assignments.get(sh.id);
-        const p = snap.progress.get(sh.id);
-        const current = p && p.epoch === snap.state!.epoch ? p : undefined;
-        return { shard: sh.id, path: sh.path, start: sh.start, end: sh.end, worker: a?.worker ?? null, rows: current?.rows ?? 0, next: current?.next ?? sh.start, done: current?.done ?? false };
-      }) : [],
-    };
+    }));
     if (args.options.json) {
       process.stdout.write(`${JSON.stringify(status)}\n`);
     } else {
-      const lines = [`job ${job}`, `chief: ${status.chief ?? '(none elected)'}`, `members (${members.length}):`];
+      const lines = [`job ${job}`, `chief: ${status.chief ?? '(none elected)'}`, `members (${status.members.length}):`];
       for (const m of status.members) lines.push(`  ${m.role.padEnd(6)} ${m.id.padEnd(12)} ${m.addr}  since ${m.startedAt}`);
       lines.push(status.shard_map
         ? `shard map v${status.shard_map.version}: ${status.shard_map.num_buckets} buckets over ${status.shard_map.ps.map((p) => `ps ${p.id} (${p.buckets})`).join(', ')}`
         : 'shard map: (none published)');
       const pr = status.progress;
       lines.push(pr
-        ? `job: epoch ${pr.epoch + 1}/${pr.epochs} ${pr.phase}, step ${pr.step}, ${pr.samples} samples, ${pr.samples_per_s.toFixed(0)} samples/s`
+        ? `job: epoch ${pr.epoch}/${pr.epochs} ${pr.phase}, step ${pr.step}, ${pr.samples} samples, ${pr.samples_per_s.toFixed(0)} samples/s`
           + `${pr.loss === null ? '' : `, loss ${pr.loss.toFixed(4)}`}${pr.last_eval ? `, last eval AUC ${pr.last_eval.auc.toFixed(4)}` : ''}`
         : 'job: (not started)');
       for (const sh of status.shards) {

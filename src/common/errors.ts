@@ -33,6 +33,10 @@ export const ERROR_CODES = {
   RESOURCE_EXHAUSTED: 'TESSERA_ERR_RESOURCE_EXHAUSTED',
   /** no such model, version or label on this server (serving) */
   UNKNOWN_MODEL: 'TESSERA_ERR_UNKNOWN_MODEL',
+  /** a table is not the incarnation the caller knows: it was dropped (and maybe created again) */
+  TABLE_INCARNATION: 'TESSERA_ERR_TABLE_INCARNATION',
+  /** the checkpoint or export directory cannot be written: disk full, no permission, read-only */
+  CHECKPOINT_DIR: 'TESSERA_ERR_CHECKPOINT_DIR',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fsyncDir } from '../checkpoint/fs-durable';
+import { asDiskError } from '../common/disk-errors';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { TableStore } from '../ps/store/table-store';
 import type { EmbeddingTableSpec, TableSpec } from '../ps/store/table-store';
@@ -122,15 +123,25 @@ export async function writeModel(dir: string, m: ModelContent): Promise<ModelMan
   return manifest;
 }
 
-/** Writes a model directory atomically (temp dir, fsync, rename), replacing what was at `dir`. */
-export async function saveModel(dir: string, m: ModelContent): Promise<ModelManifest> {
+/**
+ * Writes a model directory atomically (temp dir, fsync, rename), replacing what was at `dir`. On
+ * any failure the temporary directory is removed, so a full disk is not left fuller; a disk error
+ * (full, not writable, read-only) is thrown as TESSERA_ERR_CHECKPOINT_DIR, worded with `label`
+ * ("model dir full (ENOSPC): …").
+ */
+export async function saveModel(dir: string, m: ModelContent, label = 'model dir'): Promise<ModelManifest> {
   const tmp = `${dir.replace(/\/+$/, '')}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  const manifest = await writeModel(tmp, m);
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.renameSync(tmp, dir);
-  await fsyncDir(path.dirname(path.resolve(dir)));
-  return manifest;
+  try {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    const manifest = await writeModel(tmp, m);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(tmp, dir);
+    await fsyncDir(path.dirname(path.resolve(dir)));
+    return manifest;
+  } catch (err) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw asDiskError(err, path.dirname(tmp), label);
+  }
 }
 
 function fail(dir: string, what: string): TesseraError {

@@ -22,6 +22,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fsyncDir } from '../checkpoint/fs-durable';
+import { asDiskError } from '../common/disk-errors';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 
 /** Model names: one path component, usable in URLs and metric labels unescaped. */
@@ -95,11 +96,21 @@ export function listModels(root: string): string[] {
 /**
  * Publishes a new version of model `name` under `root`: `write(tmpDir)` fills a fresh temporary
  * directory (fsyncing what it writes), which is then renamed to the next version number.
- * Returns the version. The temporary directory is removed if `write` fails.
+ * Returns the version. The temporary directory is removed if `write` fails; a disk error (root
+ * full, not writable, read-only) is thrown as TESSERA_ERR_CHECKPOINT_DIR ("export dir full
+ * (ENOSPC): …").
  */
 export async function publishVersion(root: string, name: string, write: (dir: string) => Promise<unknown>): Promise<{ version: number; dir: string }> {
   checkModelName(name);
   const modelDir = path.join(root, name);
+  try {
+    return await publishInto(root, name, modelDir, write);
+  } catch (err) {
+    throw asDiskError(err, modelDir, 'export dir');
+  }
+}
+
+async function publishInto(root: string, name: string, modelDir: string, write: (dir: string) => Promise<unknown>): Promise<{ version: number; dir: string }> {
   fs.mkdirSync(modelDir, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(modelDir, `.tmp-${process.pid}-`));
   try {

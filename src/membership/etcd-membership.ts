@@ -32,6 +32,8 @@ export interface EtcdMembershipDeps {
   backoff?: BackoffOptions;
   /** Clock for `startedAt`. */
   now?: () => Date;
+  /** "host:port" of this process's Prometheus /metrics, recorded with every registration (scrape discovery). */
+  metricsAddr?: string;
 }
 
 /**
@@ -50,7 +52,7 @@ export interface EtcdMembershipDeps {
 export class EtcdMembership implements Membership {
   /** The job namespace, `/tessera/<job>/`. */
   readonly ns: Namespace;
-  private readonly deps: Required<Omit<EtcdMembershipDeps, 'client' | 'job'>>;
+  private readonly deps: Required<Omit<EtcdMembershipDeps, 'client' | 'job' | 'metricsAddr'>> & Pick<EtcdMembershipDeps, 'metricsAddr'>;
   private readonly registrations = new Set<Registration>();
   private readonly watches = new Set<MemberWatch>();
   private closed = false;
@@ -66,6 +68,7 @@ export class EtcdMembership implements Membership {
       leaseTtlS,
       backoff: deps.backoff ?? DEFAULT_BACKOFF,
       now: deps.now ?? (() => new Date()),
+      metricsAddr: deps.metricsAddr,
     };
   }
 

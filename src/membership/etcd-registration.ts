@@ -24,6 +24,8 @@ export interface EtcdRegistrationDeps {
   /** Backoff between re-registration attempts while etcd is unreachable. */
   backoff: BackoffOptions;
   now: () => Date;
+  /** "host:port" of this process's /metrics, recorded in every registration's value. */
+  metricsAddr?: string;
 }
 
 interface Acquired {
@@ -43,7 +45,7 @@ async function acquire(deps: EtcdRegistrationDeps, role: Role, id: string, addr:
   lease.on('lost', (err: Error) => onLost(lease, err));
   try {
     const leaseId = await lease.grant();
-    const value = newMemberValue(addr, deps.now());
+    const value = newMemberValue(addr, deps.now(), deps.metricsAddr);
     const res = await ns
       .if(key, 'Version', '==', 0)
       .then(ns.put(key).value(JSON.stringify(value)).lease(leaseId))

@@ -21,6 +21,8 @@ export interface MemberValue {
   pid: number;
   /** Hostname of the registering process (named in duplicate-id errors). */
   host: string;
+  /** "host:port" of the process's Prometheus `/metrics` endpoint, when it serves one (scrape discovery). */
+  metrics?: string;
 }
 
 /** One live member: its identity plus its value. */
@@ -105,8 +107,8 @@ export function newIncarnation(): string {
 }
 
 /** The value this process writes for a new incarnation. */
-export function newMemberValue(addr: string, now: Date = new Date()): MemberValue {
-  return { addr, incarnation: newIncarnation(), startedAt: now.toISOString(), pid: process.pid, host: hostname() };
+export function newMemberValue(addr: string, now: Date = new Date(), metrics?: string): MemberValue {
+  return { addr, incarnation: newIncarnation(), startedAt: now.toISOString(), pid: process.pid, host: hostname(), ...(metrics ? { metrics } : {}) };
 }
 
 /** Decodes a member key's JSON value; undefined if it is not a valid MemberValue. */
@@ -126,6 +128,7 @@ export function parseMemberValue(text: string): MemberValue | undefined {
     startedAt: o.startedAt,
     pid: typeof o.pid === 'number' ? o.pid : -1,
     host: typeof o.host === 'string' ? o.host : 'unknown',
+    ...(typeof o.metrics === 'string' ? { metrics: o.metrics } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 /**
- * Serves a registry over plain HTTP: `GET /metrics` in the Prometheus text format, 404 for
- * anything else. Separate from the gRPC port so a scraper never competes with the data plane.
+ * Serves a registry over plain HTTP: `GET /metrics` in the Prometheus text format, plus any GET
+ * routes a role adds (the chief's status page), 404 for anything else. Separate from the gRPC
+ * port so a scraper never competes with the data plane.
  */
 import * as http from 'http';
 import type { AddressInfo } from 'net';
@@ -12,7 +13,14 @@ export interface MetricsHttpOptions {
   host?: string;
   /** 0 picks a free port. */
   port: number;
+  /** most connections open at once; more are closed on arrival (default: no cap) */
+  maxConnections?: number;
+  /** a connection that has not sent a request's headers by then is closed (default: Node's 60 s) */
+  headersTimeoutMs?: number;
 }
+
+/** Answers one GET request of an added route. */
+export type RouteHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
 /** A running /metrics endpoint. */
 export interface MetricsServer {
@@ -20,7 +28,22 @@ export interface MetricsServer {
   readonly port: number;
   /** e.g. http://127.0.0.1:9464/metrics (0.0.0.0 is shown as 127.0.0.1). */
   readonly url: string;
+  /** Serves GET `path` (exact match, query ignored) with `handler`. */
+  route(path: string, handler: RouteHandler): void;
   close(): Promise<void>;
+}
+
+/**
+ * Caps a node:http server's open connections at `maxConnections` (more are closed on arrival)
+ * and closes a connection that has not sent a request's headers within `headersTimeoutMs`; an
+ * absent limit leaves Node's default.
+ */
+export function limitHttpConnections(server: http.Server, limits: { maxConnections?: number; headersTimeoutMs?: number }): void {
+  if (limits.maxConnections !== undefined) server.maxConnections = limits.maxConnections;
+  if (limits.headersTimeoutMs !== undefined) {
+    server.headersTimeout = limits.headersTimeoutMs;
+    server.requestTimeout = Math.max(server.requestTimeout, limits.headersTimeoutMs);
+  }
 }
 
 /**
@@ -33,10 +56,16 @@ export interface MetricsServer {
  * ```
  */
 export async function serveMetrics(registry: Registry, opts: MetricsHttpOptions): Promise<MetricsServer> {
+  const routes = new Map<string, RouteHandler>();
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
+    const route = req.method === 'GET' ? routes.get(path) : undefined;
+    if (route) {
+      route(req, res);
+      return;
+    }
     if (req.method !== 'GET' || path !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; try GET /metrics\n');
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found; try GET ${['/metrics', ...routes.keys()].join(', ')}\n`);
       return;
     }
     registry.metrics().then(
@@ -44,6 +73,7 @@ export async function serveMetrics(registry: Registry, opts: MetricsHttpOptions)
       (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
     );
   });
+  limitHttpConnections(server, opts);
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -57,6 +87,7 @@ export async function serveMetrics(registry: Registry, opts: MetricsHttpOptions)
   return {
     port,
     url: `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/metrics`,
+    route: (path, handler) => { routes.set(path, handler); },
     close: () => new Promise<void>((resolve) => {
       // A scraper keeps its connection alive between scrapes; cut it so close() does not wait for it.
       server.closeAllConnections();

@@ -1,7 +1,9 @@
 /**
  * gRPC adapter for tessera.v1.ParameterServer: decodes nothing itself (the codec did), calls
  * PsNode, and maps errors to status codes. Unary calls fail with a gRPC status; streamed calls
- * answer a failed request in-band (`error`) and keep the stream open.
+ * answer a failed request in-band (`error`) and keep the stream open, a request that did not
+ * decode included (its request id if it could be read, else 0: a stream-level error). Streamed
+ * answers are written with backpressure: while they are not being read, requests are not read.
  */
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -9,6 +11,7 @@ import {
 } from '../wire/data-plane-codec';
 import { PARAMETER_SERVER_SERVICE } from '../wire/services';
 import { toRpcError, toServiceError } from '../wire/status-map';
+import { writeOrPause } from '../wire/stream-writes';
 import type { OpRecorder, PsMetrics } from './ps-metrics';
 import type { PsNode } from './ps-node';
 
@@ -46,50 +49,44 @@ function timed<Req, Res extends { rows: number }>(rec: OpRecorder | undefined, s
   }
 }
 
+/** A unary handler: the answer, or the error as a gRPC status. */
+function unaryCall<Req, Res>(serve: (req: Req) => Res) {
+  return (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>): void => {
+    try {
+      cb(null, serve(call.request));
+    } catch (err) {
+      cb(toServiceError(err));
+    }
+  };
+}
+
+/** A bidi handler: one answer per request, a failed one answered in-band by `failed`. */
+function streamCall<Req, Res>(serve: (req: Req) => Res, failed: (req: Req, err: unknown) => Res, rec?: OpRecorder) {
+  const onPause = rec ? () => rec.paused() : undefined;
+  return (call: grpc.ServerDuplexStream<Req, Res>): void => {
+    call.on('data', (req: Req) => {
+      let res: Res;
+      try {
+        res = serve(req);
+      } catch (err) {
+        res = failed(req, err);
+      }
+      writeOrPause(call as grpc.ServerDuplexStream<unknown, unknown>, res, onPause);
+    });
+    call.on('end', () => call.end());
+    call.on('error', () => undefined); // client went away; nothing to clean up
+  };
+}
+
 /** Registers the data-plane service for `node` on `server`; `metrics` (optional) records each request. */
 export function addDataService(server: grpc.Server, node: PsNode, metrics?: PsMetrics): void {
   const pull = (req: PullRequestMsg) => timed(metrics?.pull, servePull, node, req);
   const push = (req: PushRequestMsg) => timed(metrics?.push, servePush, node, req);
   server.addService(PARAMETER_SERVER_SERVICE, {
-    Pull(call: grpc.ServerUnaryCall<PullRequestMsg, PullResponseMsg>, cb: grpc.sendUnaryData<PullResponseMsg>) {
-      try {
-        cb(null, pull(call.request));
-      } catch (err) {
-        cb(toServiceError(err));
-      }
-    },
-    Push(call: grpc.ServerUnaryCall<PushRequestMsg, PushResponseMsg>, cb: grpc.sendUnaryData<PushResponseMsg>) {
-      try {
-        cb(null, push(call.request));
-      } catch (err) {
-        cb(toServiceError(err));
-      }
-    },
-    PullStream(call: grpc.ServerDuplexStream<PullRequestMsg, PullResponseMsg>) {
-      call.on('data', (req: PullRequestMsg) => {
-        let res: PullResponseMsg;
-        try {
-          res = pull(req);
-        } catch (err) {
-          res = { requestId: req.requestId, values: new Uint8Array(0), dim: 0, encoding: req.encoding, error: toRpcError(err) };
-        }
-        call.write(res);
-      });
-      call.on('end', () => call.end());
-      call.on('error', () => undefined); // client went away; nothing to clean up
-    },
-    PushStream(call: grpc.ServerDuplexStream<PushRequestMsg, PushResponseMsg>) {
-      call.on('data', (req: PushRequestMsg) => {
-        let res: PushResponseMsg;
-        try {
-          res = push(req);
-        } catch (err) {
-          res = { requestId: req.requestId, rowsApplied: 0, error: toRpcError(err) };
-        }
-        call.write(res);
-      });
-      call.on('end', () => call.end());
-      call.on('error', () => undefined);
-    },
+    Pull: unaryCall(pull),
+    Push: unaryCall(push),
+    PullStream: streamCall(pull, (req, err): PullResponseMsg => (
+      { requestId: req.requestId, values: new Uint8Array(0), dim: 0, encoding: req.encoding, error: toRpcError(err) }), metrics?.pull),
+    PushStream: streamCall(push, (req, err): PushResponseMsg => ({ requestId: req.requestId, rowsApplied: 0, error: toRpcError(err) }), metrics?.push),
   });
 }

@@ -6,7 +6,11 @@
  * - tessera_ps_requests_total{op="pull|push",outcome="ok|error"}  counter
  * - tessera_ps_rows_total{op}                                    counter (rows in ok requests)
  * - tessera_ps_request_seconds{op}                               histogram
+ * - tessera_ps_stream_pauses_total{op}                           counter: times a PullStream/PushStream
+ *   stopped reading requests because its answers were not being read (backpressure)
  * - tessera_ps_table_rows{table}, tessera_ps_table_bytes{table}  gauges
+ * - tessera_ps_table_budget_rows{table}, tessera_ps_table_budget_bytes{table}  gauges: the
+ *   table's eviction budget (`eviction.maxRows` / `maxBytes`), only for tables that have one
  * - tessera_ps_fenced                                            gauge, 1 while pushes are refused
  * - tessera_ps_admissions_total{table,outcome="admitted|rejected"} counter: ids given a row by
  *   feature admission, and pulled ids refused one
@@ -34,16 +38,21 @@ export class OpRecorder {
   private readonly errorCount: CounterChild;
   private readonly rows: CounterChild;
   private readonly seconds: HistogramChild;
+  private readonly pauses: CounterChild;
 
-  constructor(op: 'pull' | 'push', requests: Counter<string>, rows: Counter<string>, seconds: Histogram<string>) {
-    this.okCount = requests.labels(op, 'ok');
-    this.errorCount = requests.labels(op, 'error');
-    this.rows = rows.labels(op);
-    this.seconds = seconds.labels(op);
+  constructor(op: 'pull' | 'push', series: { requests: Counter<string>; rows: Counter<string>; seconds: Histogram<string>; pauses: Counter<string> }) {
+    this.okCount = series.requests.labels(op, 'ok');
+    this.errorCount = series.requests.labels(op, 'error');
+    this.rows = series.rows.labels(op);
+    this.seconds = series.seconds.labels(op);
+    this.pauses = series.pauses.labels(op);
     // Export the zero series up front so rate() has a baseline before the first request.
-    this.okCount.inc(0);
-    this.errorCount.inc(0);
-    this.rows.inc(0);
+    for (const c of [this.okCount, this.errorCount, this.rows, this.pauses]) c.inc(0);
+  }
+
+  /** A stream of this op stopped reading requests: its answers were not being read. */
+  paused(): void {
+    this.pauses.inc();
   }
 
   /** A request that started at `startMs` (performance.now()) succeeded with `rows` rows. */
@@ -81,8 +90,12 @@ export class PsMetrics {
     const seconds = new Histogram({
       name: 'tessera_ps_request_seconds', help: 'Time to serve a data-plane request on the PS (decoding excluded).', labelNames: ['op'], buckets: PS_REQUEST_BUCKETS_S, registers,
     });
-    this.pull = new OpRecorder('pull', requests, rows, seconds);
-    this.push = new OpRecorder('push', requests, rows, seconds);
+    const pauses = new Counter({
+      name: 'tessera_ps_stream_pauses_total', help: 'Times a data-plane stream stopped reading requests because its answers were not being read.',
+      labelNames: ['op'], registers,
+    });
+    this.pull = new OpRecorder('pull', { requests, rows, seconds, pauses });
+    this.push = new OpRecorder('push', { requests, rows, seconds, pauses });
     new Gauge({
       name: 'tessera_ps_table_rows', help: 'Rows resident per table (1 for a dense table).', labelNames: ['table'], registers,
       collect() {
@@ -129,6 +142,18 @@ export class PsMetrics {
         }
       },
     });
+    const budget = (name: string, help: string, pick: (e: { maxRows?: number; maxBytes?: number }) => number | undefined) => new Gauge({
+      name, help, labelNames: ['table'], registers,
+      collect() {
+        this.reset();
+        for (const t of node.stats().tables) {
+          const limit = t.kind === 'embedding' ? pick((node.store.spec(t.name) as { eviction?: { maxRows?: number; maxBytes?: number } }).eviction ?? {}) : undefined;
+          if (limit !== undefined) this.labels(t.name).set(limit);
+        }
+      },
+    });
+    budget('tessera_ps_table_budget_rows', 'Row budget of the table (eviction.maxRows); absent when it has none.', (e) => e.maxRows);
+    budget('tessera_ps_table_budget_bytes', 'Byte budget of the table (eviction.maxBytes); absent when it has none.', (e) => e.maxBytes);
     registerTierMetrics(registry, node);
     new Gauge({
       name: 'tessera_ps_fenced', help: '1 while the PS refuses pushes (its etcd lease was lost), else 0.', registers,

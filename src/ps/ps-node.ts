@@ -5,7 +5,7 @@
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
-import { bucketOf, DEFAULT_NUM_BUCKETS } from '../sharding/buckets';
+import { bucketOf, checkNumBuckets, DEFAULT_NUM_BUCKETS } from '../sharding/buckets';
 import { Encoding } from '../wire/data-plane-codec';
 import { decodeF16, encodeF16 } from '../wire/f16';
 import { f32FromBytes, idsFromBytes } from '../wire/key-block';
@@ -14,10 +14,10 @@ import { EmbeddingTable } from './store/embedding-table';
 import { TableInfo, TableSpec, TableStore } from './store/table-store';
 import type { RowTier } from './store/row-tier';
 import { denseAtCut, SnapshotCursor, SnapshotOptions } from './checkpoint/snapshot-cursor';
+import { checkCheckpointId } from '../checkpoint/checkpoint-id';
 
 /** Cuts a PS remembers as possible bases of an incremental snapshot (older ones are refused). */
 export const KNOWN_CUTS = 16;
-const CHECKPOINT_ID_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 
 export interface PsNodeConfig {
   /** Largest data-plane request accepted, in bytes. */
@@ -43,6 +43,10 @@ export interface PullInput {
   encodedBytes?: number;
   /** Evaluation/serving: missing rows come from the initializer and are not inserted. */
   readOnly?: boolean;
+  /** Set when the request's bytes were not a valid message (why); such a request is refused. */
+  malformed?: string;
+  /** The table incarnation the caller expects; 0 or absent: not checked. */
+  tableIncarnation?: number;
 }
 
 export interface PushInput extends PullInput {
@@ -141,6 +145,7 @@ export class PsNode {
       throw bad(ERROR_CODES.INVALID_ARGUMENT,
         `version: shard-map version ${version} is older than the current version ${this.version}`);
     }
+    checkNumBuckets(numBuckets, 'num_buckets');
     let owned: Uint8Array | null = null;
     if (ownedBuckets) {
       owned = new Uint8Array(numBuckets);
@@ -275,9 +280,7 @@ export class PsNode {
     if (this.snapshot) {
       throw bad(ERROR_CODES.SNAPSHOT_CONFLICT, `snapshot "${opts.id}": snapshot "${this.snapshot.cut.id}" is still being written`);
     }
-    if (typeof opts.id !== 'string' || !CHECKPOINT_ID_PATTERN.test(opts.id)) {
-      throw bad(ERROR_CODES.INVALID_ARGUMENT, `checkpoint_id: ${JSON.stringify(opts.id)} must be 1-128 characters of [A-Za-z0-9_.-]`);
-    }
+    checkCheckpointId(opts.id, 'checkpoint_id');
     let sinceEpoch = 0;
     if (opts.kind === 'incremental') {
       const base = opts.baseId === undefined ? undefined : this.knownCuts.get(opts.baseId);
@@ -412,8 +415,11 @@ export class PsNode {
     }
   }
 
-  /** Size limit, shard-map version and table lookup, in that order (cheapest first). */
+  /** Decoding, size limit, shard-map version, table lookup and incarnation, in that order (cheapest first). */
   private admit(req: PullInput): EmbeddingTable | DenseTable {
+    if (req.malformed !== undefined) {
+      throw bad(ERROR_CODES.INVALID_ARGUMENT, `request: ${req.malformed}; nothing was applied`);
+    }
     const size = req.encodedBytes ?? req.ids.byteLength;
     if (size > this.deps.config.maxRequestBytes) {
       throw bad(ERROR_CODES.TOO_LARGE,
@@ -426,7 +432,14 @@ export class PsNode {
     if (req.encoding !== Encoding.F32 && req.encoding !== Encoding.F16) {
       throw bad(ERROR_CODES.INVALID_ARGUMENT, `encoding: unknown encoding ${req.encoding}`);
     }
-    return this.store.get(req.table);
+    const table = this.store.get(req.table);
+    // A caller that names the incarnation it knows is never served by a table of the same name
+    // created since (dropped and recreated empty): its rows would silently start over.
+    if (req.tableIncarnation && req.tableIncarnation !== this.store.incarnation(req.table)) {
+      throw bad(ERROR_CODES.TABLE_INCARNATION,
+        `table_incarnation: table "${req.table}" on this PS is incarnation ${this.store.incarnation(req.table)}, the request expected ${req.tableIncarnation}: the table was dropped and created again, so its rows are not the ones the caller trained`);
+    }
+    return table;
   }
 
   private checkIds(bytes: Uint8Array): Uint32Array {

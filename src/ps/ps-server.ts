@@ -5,9 +5,11 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../common/logger';
 import { PsMetrics } from './ps-metrics';
 import type { Registry } from 'prom-client';
+import { ConnectionLimits, DEFAULT_CONNECTION_LIMITS, GuardCounts, guardConnections, http2ServersOf } from '../wire/connection-guard';
 import { serverOptions } from '../wire/grpc-options';
 import { HealthRegistry } from '../wire/health-service';
 import { addAdminService } from './admin-service';
+import { CheckpointRoots } from './checkpoint/checkpoint-roots';
 import { addDataService } from './data-service';
 import { PsNode } from './ps-node';
 
@@ -20,6 +22,10 @@ export interface PsServerOptions {
   node?: PsNode;
   /** Registers this PS's metrics (requests, latency, table sizes) here; none when absent. */
   metrics?: Registry;
+  /** Directories Snapshot and Restore may use (and what is under them); none: both are refused. */
+  checkpointRoots?: readonly string[];
+  /** Connection cap and HTTP/2 handshake timeout (default DEFAULT_CONNECTION_LIMITS). */
+  connectionLimits?: ConnectionLimits;
 }
 
 /**
@@ -36,6 +42,8 @@ export interface PsServer {
   readonly addr: string;
   readonly port: number;
   readonly health: HealthRegistry;
+  /** Connections closed by the connection limits so far. */
+  readonly guard: GuardCounts;
   /** Graceful shutdown: stops accepting calls and waits for in-flight ones (bounded). */
   stop(): Promise<void>;
 }
@@ -64,8 +72,7 @@ function widenReceiveWindow(server: grpc.Server, logger: Logger): void {
 
 /** Same reason, for the connection-level window, which HTTP/2 settings do not cover. */
 function widenConnectionWindow(server: grpc.Server): void {
-  const servers = (server as unknown as { http2Servers?: Map<import('http2').Http2Server, unknown> }).http2Servers;
-  for (const h2 of servers?.keys() ?? []) {
+  for (const h2 of http2ServersOf(server) ?? []) {
     h2.on('session', (session: import('http2').ServerHttp2Session) => session.setLocalWindowSize(SERVER_WINDOW_BYTES));
   }
 }
@@ -76,17 +83,18 @@ export async function startPsServer(opts: PsServerOptions): Promise<PsServer> {
   widenReceiveWindow(server, opts.logger);
   const health = new HealthRegistry({ '': 'SERVING', 'tessera.v1.ParameterServer': 'SERVING' });
   addDataService(server, node, opts.metrics ? new PsMetrics(opts.metrics, node) : undefined);
-  addAdminService(server, node, opts.logger);
+  addAdminService(server, node, opts.logger, new CheckpointRoots(opts.checkpointRoots ?? []));
   health.addTo(server);
   const host = opts.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
   widenConnectionWindow(server);
+  const guard = guardConnections(server, opts.connectionLimits ?? DEFAULT_CONNECTION_LIMITS);
   const addr = `${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-  opts.logger.info({ addr, maxRequestBytes: opts.maxRequestBytes }, 'ps listening');
+  opts.logger.info({ addr, maxRequestBytes: opts.maxRequestBytes, checkpointRoots: opts.checkpointRoots ?? [], ...(opts.connectionLimits ?? DEFAULT_CONNECTION_LIMITS) }, 'ps listening');
   return {
-    node, addr, port, health,
+    node, addr, port, health, guard,
     stop: () => new Promise<void>((resolve) => {
       health.set('', 'NOT_SERVING');
       health.close();

@@ -47,7 +47,8 @@ function initializerFromWire(i: WireTableSpec['initializer']): InitializerConfig
 }
 
 /** Wire → store. */
-export function tableSpecFromWire(w: WireTableSpec): TableSpec {
+export function tableSpecFromWire(w: WireTableSpec | null | undefined): TableSpec {
+  if (!w) throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, 'spec: required (CreateTableRequest.spec, field 1)');
   if (!w.optimizer) {
     throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT,
       `spec.optimizer: table "${w.name}" has no optimizer; set TableSpec.optimizer (field 11) to an OptimizerSpec {kind, params}`);

@@ -3,6 +3,7 @@
  * so Kubernetes gRPC probes and `grpc_health_probe` work on every pod.
  */
 import * as grpc from '@grpc/grpc-js';
+import { ConnectionLimits, DEFAULT_CONNECTION_LIMITS, guardConnections } from '../wire/connection-guard';
 import { HealthRegistry } from '../wire/health-service';
 
 /** A running health-only gRPC server; `addr` is dialable (0.0.0.0 shown as 127.0.0.1). */
@@ -12,8 +13,8 @@ export interface HealthServer {
   stop(): Promise<void>;
 }
 
-/** Binds a health server on `host:port` (port 0: a free one), SERVING until stopped. */
-export async function startHealthServer(opts: { host?: string; port: number }): Promise<HealthServer> {
+/** Binds a health server on `host:port` (port 0: a free one), SERVING until stopped; `limits` guard its connections. */
+export async function startHealthServer(opts: { host?: string; port: number; limits?: ConnectionLimits }): Promise<HealthServer> {
   const server = new grpc.Server();
   const health = new HealthRegistry({ '': 'SERVING' });
   health.addTo(server);
@@ -21,6 +22,7 @@ export async function startHealthServer(opts: { host?: string; port: number }): 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
+  guardConnections(server, opts.limits ?? DEFAULT_CONNECTION_LIMITS);
   return {
     addr: `${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     health,

@@ -21,12 +21,14 @@ import { createLogger, Logger } from '../common/logger';
 import type { ProcessRole, Role } from '../common/roles';
 import { EtcdMembership } from '../membership/etcd-membership';
 import { validateJobName, validateMemberId } from '../membership/keys';
-import { serveMetrics } from '../metrics/http';
+import { BuildInfo } from '../metrics/build-info';
+import { serveMetrics, MetricsServer } from '../metrics/http';
 import { createMetrics, Metrics } from '../metrics/registry';
 import type { OptionSpec, ParsedArgs } from './args';
 import { intOption } from './args';
 import { createEtcdClient } from './etcd-client';
 import { startHealthServer, HealthServer } from './health-server';
+import { ConnectionLimits, DEFAULT_CONNECTION_LIMITS, loadConnectionLimits } from '../wire/connection-guard';
 
 /** Options the chief and worker commands take (the PS has its own, in cli/ps.ts). */
 export const ROLE_OPTIONS: Record<string, OptionSpec> = {
@@ -37,6 +39,8 @@ export const ROLE_OPTIONS: Record<string, OptionSpec> = {
   'metrics-port': { type: 'string', describe: 'Prometheus GET /metrics port (logged as metricsUrl); 0 picks a free one', default: '0' },
   'lease-ttl': { type: 'string', describe: 'etcd lease TTL in seconds', default: '5' },
   'log-level': { type: 'string', describe: 'pino log level [TESSERA_LOG_LEVEL]' },
+  'max-connections': { type: 'string', describe: 'most TCP connections open at once on the health and metrics ports (default 1024) [TESSERA_MAX_CONNECTIONS]' },
+  'handshake-timeout-ms': { type: 'string', describe: 'a connection that has not sent its HTTP/2 handshake or request headers by then is closed (default 10000) [TESSERA_HANDSHAKE_TIMEOUT_MS]' },
   advertise: { type: 'string', describe: 'host:port registered in etcd (default: the bound address; with --host 0.0.0.0, $POD_IP or the hostname)' },
 };
 
@@ -53,6 +57,13 @@ export interface RuntimeOptions {
   cluster?: { job: string; etcdUrl: string; leaseTtlS: number };
   /** start a gRPC health server on this port (roles with no gRPC server of their own) */
   healthPort?: number;
+  /**
+   * Bound on the graceful stop after SIGINT/SIGTERM: past it, or at a second signal, the process
+   * exits at once (code 1, logged). Absent: no bound.
+   */
+  shutdownTimeoutMs?: number;
+  /** Connection cap and HTTP/2 handshake timeout of the health and metrics servers (default DEFAULT_CONNECTION_LIMITS). */
+  connectionLimits?: ConnectionLimits;
 }
 
 /** A process's link to its job in etcd. */
@@ -70,14 +81,22 @@ export interface Runtime {
   readonly id: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** The /metrics URL. */
-  readonly metricsUrl: string;
+  /** `tessera_build_info`; a worker, chief or `tessera serve` names its tfjs backend there once chosen. */
+  readonly buildInfo: BuildInfo;
+  /** The /metrics HTTP server (the chief adds its status page and `/api/status` to it). */
+  readonly http: MetricsServer;
   /** The standalone health server, when `healthPort` was given. */
   readonly health: HealthServer | null;
   /** The job in etcd, when `cluster` was given. */
   readonly cluster: ClusterLink | null;
   /** Resolves with the signal name on SIGINT or SIGTERM. */
   readonly stopping: Promise<string>;
+  /**
+   * Ends the process with `code` once the current turn of the event loop is over: for a role
+   * whose graceful stop is done, so that nothing left running in the background (a snapshot
+   * write, a client that never reads) keeps it alive. Returns `code`.
+   */
+  exitSoon(code: number): number;
   /** Revokes the membership's leases, stops the metrics and health servers, closes etcd. */
   close(): Promise<void>;
 }
@@ -87,18 +106,23 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { role, id, cluster } = opts;
   const logger = createLogger({ level: opts.logLevel, base: { role, nodeId: id, ...(cluster ? { job: cluster.job } : {}) } });
   const metrics = createMetrics({ job: cluster?.job ?? 'standalone', role, id }, { processMetrics: true });
-  const health = opts.healthPort === undefined ? null : await startHealthServer({ host: opts.host, port: opts.healthPort });
-  const metricsHttp = await serveMetrics(metrics.registry, { host: opts.host, port: opts.metricsPort })
+  const buildInfo = new BuildInfo(metrics.registry);
+  const limits = opts.connectionLimits ?? DEFAULT_CONNECTION_LIMITS;
+  const health = opts.healthPort === undefined ? null : await startHealthServer({ host: opts.host, port: opts.healthPort, limits });
+  const metricsHttp = await serveMetrics(metrics.registry, {
+    host: opts.host, port: opts.metricsPort, maxConnections: limits.maxConnections, headersTimeoutMs: limits.handshakeTimeoutMs,
+  })
     .catch(async (err: unknown) => { await health?.stop(); throw err; });
   // Logged, not printed: a role's stdout carries only the lines its parent process waits for.
   logger.info({ metricsUrl: metricsHttp.url, ...(health ? { healthAddr: health.addr } : {}) }, 'metrics and health listening');
-  const link = cluster ? joinCluster(cluster, logger) : null;
-  const stopping = new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
+  const link = cluster ? joinCluster(cluster, logger, reachableAddr(opts.host, metricsHttp.port)) : null;
+  const stopping = stopSignal(logger, opts.shutdownTimeoutMs);
   return {
-    role, id, logger, metrics, metricsUrl: metricsHttp.url, health, cluster: link, stopping,
+    role, id, logger, metrics, buildInfo, http: metricsHttp, health, cluster: link, stopping,
+    exitSoon: (code: number) => {
+      setImmediate(() => process.exit(code)).unref();
+      return code;
+    },
     close: async () => {
       // Leases first: etcd3's close() alone would leave their keepalives running.
       await link?.membership.close().catch(() => undefined);
@@ -108,10 +132,43 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   };
 }
 
-function joinCluster(c: { job: string; etcdUrl: string; leaseTtlS: number }, logger: Logger): ClusterLink {
+/** "host:port" peers reach a server bound to `host` at: a wildcard bind is reached at $POD_IP or the hostname. */
+function reachableAddr(host: string, port: number): string {
+  const shown = host === '0.0.0.0' || host === '::' ? process.env.POD_IP ?? hostname() : host;
+  return `${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
+}
+
+/**
+ * Resolves with the first SIGINT or SIGTERM. With `boundMs`, the graceful stop that follows is
+ * bounded: past `boundMs`, or at a second signal, the process exits at once with code 1.
+ */
+function stopSignal(logger: Logger, boundMs: number | undefined): Promise<string> {
+  return new Promise<string>((resolve) => {
+    let first: string | null = null;
+    const onSignal = (signal: string) => {
+      if (first !== null) {
+        logger.warn({ signal, first }, 'second signal during shutdown: exiting now');
+        process.exit(1);
+      }
+      first = signal;
+      if (boundMs === undefined) process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      else {
+        setTimeout(() => {
+          logger.error({ signal, boundMs }, 'graceful shutdown did not finish in time: exiting now');
+          process.exit(1);
+        }, boundMs).unref();
+      }
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  });
+}
+
+function joinCluster(c: { job: string; etcdUrl: string; leaseTtlS: number }, logger: Logger, metricsAddr: string): ClusterLink {
   const etcd = createEtcdClient(c.etcdUrl);
   try {
-    return { job: c.job, etcd, leaseTtlS: c.leaseTtlS, membership: new EtcdMembership({ client: etcd, job: c.job, logger, leaseTtlS: c.leaseTtlS }) };
+    const membership = new EtcdMembership({ client: etcd, job: c.job, logger, leaseTtlS: c.leaseTtlS, metricsAddr });
+    return { job: c.job, etcd, leaseTtlS: c.leaseTtlS, membership };
   } catch (err) {
     etcd.close();
     throw err;
@@ -141,6 +198,7 @@ export async function startRoleRuntime(role: Role, args: ParsedArgs, defaultId: 
   const rt = await startRuntime({
     role, id, logLevel: o['log-level'] ?? process.env.TESSERA_LOG_LEVEL ?? 'info', host: o.host ?? '127.0.0.1',
     metricsPort: intOption(args, 'metrics-port', 0), healthPort: intOption(args, 'port', 0), cluster: { job, etcdUrl, leaseTtlS },
+    connectionLimits: loadConnectionLimits(process.env, { maxConnections: o['max-connections'], handshakeTimeoutMs: o['handshake-timeout-ms'] }),
   });
   const health = rt.health!;
   const link = rt.cluster!;

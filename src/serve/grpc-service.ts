@@ -8,6 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
+import { ConnectionLimits, DEFAULT_CONNECTION_LIMITS, guardConnections } from '../wire/connection-guard';
 import { HealthRegistry } from '../wire/health-service';
 import { predictionService } from '../wire/services';
 import { statusName, toServiceError } from '../wire/status-map';
@@ -77,6 +78,8 @@ export interface GrpcDeps {
   metrics?: ServeMetrics;
   /** largest request message; larger ones get RESOURCE_EXHAUSTED from grpc-js */
   maxMessageBytes: number;
+  /** connection cap and HTTP/2 handshake timeout (default DEFAULT_CONNECTION_LIMITS), as on every gRPC server */
+  connectionLimits?: ConnectionLimits;
 }
 
 /** Starts Prediction and Health on host:port (0 picks a free port). */
@@ -117,6 +120,7 @@ export async function startGrpcServer(deps: GrpcDeps, host: string, port: number
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
+  guardConnections(server, deps.connectionLimits ?? DEFAULT_CONNECTION_LIMITS);
   sync();
   return {
     addr: `${host === '0.0.0.0' ? '127.0.0.1' : host}:${bound}`,

@@ -22,6 +22,7 @@ import type { UnknownFieldPolicy } from './request-rows';
 import { restRoutes } from './rest-routes';
 import { DEFAULT_MAX_BODY_BYTES, RestServer, startRestServer } from './rest-server';
 import { GrpcDeps, GrpcServer, startGrpcServer } from './grpc-service';
+import { ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from '../wire/connection-guard';
 import { RootWatcher } from './root-watcher';
 import { ServeMetrics } from './serve-metrics';
 import { serverStatus, ServerStatus } from './serve-status';
@@ -50,6 +51,8 @@ export interface ModelServerOptions {
   /** how online feedback is kept (cache size, slices) */
   feedback?: FeedbackOptions;
   serverVersion?: string;
+  /** connection cap and handshake timeout of the REST and gRPC ports (default DEFAULT_CONNECTION_LIMITS) */
+  connectionLimits?: ConnectionLimits;
 }
 
 /** What the server is given. */
@@ -118,13 +121,13 @@ export class ModelServer {
       routes: restRoutes({ registry, service, feedback, status: statusOf, serverVersion: o.serverVersion ?? '0' }),
       logger: deps.logger, metrics, maxBodyBytes: o.maxBodyBytes,
       knownModel: (name) => registry.list().some((m) => m.name === name),
-    }, { host: o.host, port: o.port });
+    }, { host: o.host, port: o.port, limits: o.connectionLimits ?? DEFAULT_CONNECTION_LIMITS });
     // Not awaited: the server answers (not ready) while the first versions load.
     registry.rescan().catch((err: Error) => deps.logger.error({ err: err.message }, 'first scan of the model root failed'));
     const watcher = o.pollMs === 0 ? null : new RootWatcher({ registry, pollMs: o.pollMs, logger: deps.logger });
     watcher?.start();
     return new ModelServer(registry, service, rest, watcher, statusOf, ownTierDir,
-      { logger: deps.logger, metrics, maxMessageBytes: o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES });
+      { logger: deps.logger, metrics, maxMessageBytes: o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, connectionLimits: o.connectionLimits });
   }
 
   /** Stops watching and serving, and retires every version. */

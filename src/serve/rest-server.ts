@@ -14,6 +14,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ERROR_CODES, ErrorCode, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
+import { limitHttpConnections } from '../metrics/http';
+import type { ConnectionLimits } from '../wire/connection-guard';
 import { parseBody } from './lenient-json';
 import type { RouteGroup } from './prediction-service';
 import type { ServeMetrics } from './serve-metrics';
@@ -119,16 +121,20 @@ function match(routes: readonly RestRoute[], method: string, path: string): { ro
 }
 
 /**
- * Starts serving `routes` on host:port (0 picks a free port).
+ * Starts serving `routes` on host:port (0 picks a free port); `limits` cap its open connections
+ * and close one that sends no request headers in time (default: Node's own limits).
  *
  * ```ts
  * const rest = await startRestServer({ routes: restRoutes(ctx), logger }, { host: '0.0.0.0', port: 8500 });
  * ```
  */
-export async function startRestServer(deps: RestServerDeps, at: { host: string; port: number }): Promise<RestServer> {
+export async function startRestServer(deps: RestServerDeps, at: { host: string; port: number; limits?: ConnectionLimits }): Promise<RestServer> {
   const limit = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const log = deps.logger.child({ component: 'rest' });
-  const server = http.createServer((req, res) => {
+  // Node checks header timeouts on this period (default 30 s): a quarter of the timeout keeps a
+  // connection that sends nothing from outliving it by much.
+  const checkMs = at.limits ? Math.max(50, Math.min(30_000, Math.floor(at.limits.handshakeTimeoutMs / 4))) : undefined;
+  const server = http.createServer({ ...(checkMs !== undefined ? { connectionsCheckingInterval: checkMs } : {}) }, (req, res) => {
     const started = performance.now();
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0];
@@ -158,6 +164,7 @@ export async function startRestServer(deps: RestServerDeps, at: { host: string; 
   });
   // Keep-alive connections outlive a client's burst; a bench or a load balancer reuses them.
   server.keepAliveTimeout = 65_000;
+  if (at.limits) limitHttpConnections(server, { maxConnections: at.limits.maxConnections, headersTimeoutMs: at.limits.handshakeTimeoutMs });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(at.port, at.host, () => {

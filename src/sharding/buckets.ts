@@ -24,6 +24,17 @@ export const DEFAULT_NUM_BUCKETS = 4096;
 /** Largest supported bucket count (bucket → PS owners are stored in a Uint16Array by bucket). */
 export const MAX_NUM_BUCKETS = 65536;
 
+/**
+ * Returns `n` when it is a bucket count (an integer in [1, MAX_NUM_BUCKETS]); otherwise throws
+ * INVALID_ARGUMENT naming `key`. For counts that come from a request, before anything is sized by them.
+ */
+export function checkNumBuckets(n: unknown, key: string): number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_NUM_BUCKETS) {
+    throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `${key}: ${String(n)} is not a bucket count in [1, ${MAX_NUM_BUCKETS}]`);
+  }
+  return n;
+}
+
 /** Seed of the bucket hash. Fixed forever. */
 export const BUCKET_HASH_SEED = 0;
 

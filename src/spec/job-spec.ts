@@ -48,6 +48,8 @@
  *         kind: adagrad   #   sgd {lr} | adagrad {lr, initial_accumulator [0.1], eps [1e-10]}
  *         lr: 0.05        #   | adam {lr, beta1 [0.9], beta2 [0.999], eps [1e-8]}
  *                         #   | ftrl {alpha, beta [0], l1 [0], l2 [0], initial_accumulator [0.1]}
+ *                         #   each also takes clip_norm [off]: a row's summed gradient of larger
+ *                         #   L2 norm is scaled down to it before the update.
  *       initializer: { kind: uniform, scale: 0.01 }  # [table_defaults, else uniform 0.01]
  *                         #   zeros | constant {value} | uniform {scale} | normal {std}
  *       seed: 1           # [training.seed] uint32 seed of the row initialiser.

@@ -32,8 +32,12 @@ export interface PullRequestMsg {
   requestId: number;
   /** Evaluation/serving pull: missing rows are not created. */
   readOnly?: boolean;
+  /** The table incarnation the client knows; 0 or absent: not checked by the PS. */
+  tableIncarnation?: number;
   /** Size of the encoded message; set by the decoder, used for the request-size limit. */
   encodedBytes?: number;
+  /** Set by the decoder when the bytes are not a valid message: why (the fields read before stay). */
+  malformed?: string;
 }
 
 export interface PullResponseMsg {
@@ -53,7 +57,11 @@ export interface PushRequestMsg {
   grads: Uint8Array;
   encoding: Encoding;
   requestId: number;
+  /** As in PullRequestMsg. */
+  tableIncarnation?: number;
   encodedBytes?: number;
+  /** As PullRequestMsg.malformed. */
+  malformed?: string;
 }
 
 export interface PushResponseMsg {
@@ -86,46 +94,64 @@ function decodeRpcError(buf: Uint8Array): RpcErrorMsg {
 export function encodePullRequest(m: PullRequestMsg): Buffer {
   const size = bytesFieldSize(1, Buffer.byteLength(m.table)) + uintFieldSize(2, m.shardMapVersion)
     + bytesFieldSize(3, m.ids.byteLength) + uintFieldSize(4, m.encoding) + uintFieldSize(5, m.requestId)
-    + uintFieldSize(6, 1) + MAX_PADDING;
+    + uintFieldSize(6, 1) + uintFieldSize(7, m.tableIncarnation ?? 0) + MAX_PADDING;
   return new ProtoWriter(Buffer.allocUnsafe(size))
     .string(1, m.table)
     .uint(2, m.shardMapVersion)
     .uint(4, m.encoding)
     .uint(5, m.requestId)
     .uint(6, m.readOnly ? 1 : 0)
+    .uint(7, m.tableIncarnation ?? 0)
     .alignNext(3, m.ids.byteLength, GRPC_FRAME_HEADER)
     .bytes(3, m.ids)
     .finish();
 }
 
+/**
+ * Reads every field of a request with `field`; bytes that are not a valid message set
+ * `m.malformed` instead of throwing. A request decoder must never throw: grpc-js answers a
+ * throwing deserializer with INTERNAL and ends the whole stream, so one bad message on a
+ * PullStream would fail every request behind it. This way the handler answers that one request
+ * INVALID_ARGUMENT (with its request id when it was read before the damage) and the stream goes on.
+ */
+function readFields(r: ProtoReader, m: { malformed?: string }, field: (f: number) => void): void {
+  try {
+    while (r.more()) field(r.tag());
+  } catch (err) {
+    m.malformed = err instanceof Error ? err.message : String(err);
+  }
+}
+
+/** Decodes a PullRequest; never throws (see `readFields`). */
 export function decodePullRequest(buf: Buffer): PullRequestMsg {
   const r = new ProtoReader(buf);
   const m: PullRequestMsg = {
     table: '', shardMapVersion: 0, ids: EMPTY, encoding: Encoding.F32, requestId: 0,
     encodedBytes: buf.byteLength,
   };
-  while (r.more()) {
-    const f = r.tag();
+  readFields(r, m, (f) => {
     if (f === 1) m.table = r.string();
     else if (f === 2) m.shardMapVersion = r.varint();
     else if (f === 3) m.ids = r.bytes();
     else if (f === 4) m.encoding = r.varint();
     else if (f === 5) m.requestId = r.varint();
     else if (f === 6) m.readOnly = r.varint() !== 0;
+    else if (f === 7) m.tableIncarnation = r.varint();
     else r.skip();
-  }
+  });
   return m;
 }
 
 export function encodePushRequest(m: PushRequestMsg): Buffer {
   const size = bytesFieldSize(1, Buffer.byteLength(m.table)) + uintFieldSize(2, m.shardMapVersion)
     + bytesFieldSize(3, m.ids.byteLength) + bytesFieldSize(4, m.grads.byteLength)
-    + uintFieldSize(5, m.encoding) + uintFieldSize(6, m.requestId) + 2 * MAX_PADDING;
+    + uintFieldSize(5, m.encoding) + uintFieldSize(6, m.requestId) + uintFieldSize(7, m.tableIncarnation ?? 0) + 2 * MAX_PADDING;
   return new ProtoWriter(Buffer.allocUnsafe(size))
     .string(1, m.table)
     .uint(2, m.shardMapVersion)
     .uint(5, m.encoding)
     .uint(6, m.requestId)
+    .uint(7, m.tableIncarnation ?? 0)
     .alignNext(3, m.ids.byteLength, GRPC_FRAME_HEADER)
     .bytes(3, m.ids)
     .alignNext(4, m.grads.byteLength, GRPC_FRAME_HEADER)
@@ -133,22 +159,23 @@ export function encodePushRequest(m: PushRequestMsg): Buffer {
     .finish();
 }
 
+/** Decodes a PushRequest; never throws (see `readFields`). */
 export function decodePushRequest(buf: Buffer): PushRequestMsg {
   const r = new ProtoReader(buf);
   const m: PushRequestMsg = {
     table: '', shardMapVersion: 0, ids: EMPTY, grads: EMPTY, encoding: Encoding.F32,
     requestId: 0, encodedBytes: buf.byteLength,
   };
-  while (r.more()) {
-    const f = r.tag();
+  readFields(r, m, (f) => {
     if (f === 1) m.table = r.string();
     else if (f === 2) m.shardMapVersion = r.varint();
     else if (f === 3) m.ids = r.bytes();
     else if (f === 4) m.grads = r.bytes();
     else if (f === 5) m.encoding = r.varint();
     else if (f === 6) m.requestId = r.varint();
+    else if (f === 7) m.tableIncarnation = r.varint();
     else r.skip();
-  }
+  });
   return m;
 }
 

@@ -3,6 +3,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { healthService } from './services';
+import { toServiceError } from './status-map';
+import { tolerantService, undecodableError } from './tolerant-decode';
 
 export type ServingStatus = 'SERVING' | 'NOT_SERVING';
 
@@ -29,23 +31,36 @@ export class HealthRegistry {
   /** Sets a service's status and notifies its watchers. */
   set(service: string, status: ServingStatus): void {
     this.statuses.set(service, status);
-    for (const w of this.watchers.get(service) ?? []) w.write({ status });
+    for (const w of this.watchers.get(service) ?? []) this.tell(w, service);
+  }
+
+  /**
+   * Writes `service`'s current status to watcher `w`; while `w`'s buffer is full (a client not
+   * reading), changes are not queued: the status current at 'drain' is written then.
+   */
+  private tell(w: grpc.ServerWritableStream<CheckRequest, CheckResponse>, service: string): void {
+    if (w.writableNeedDrain) return;
+    if (!w.write({ status: this.statuses.get(service) ?? 'SERVICE_UNKNOWN' })) w.once('drain', () => this.tell(w, service));
   }
 
   /** Registers the Health service on a server. */
   addTo(server: grpc.Server): void {
-    server.addService(healthService().service, {
+    server.addService(tolerantService(healthService().service), {
       Check: (call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, cb: grpc.sendUnaryData<CheckResponse>) => {
+        const undecodable = undecodableError(call.request, 'Health.Check');
+        if (undecodable) return cb(toServiceError(undecodable));
         const status = this.statuses.get(call.request.service);
         if (!status) cb({ code: grpc.status.NOT_FOUND, details: `unknown service "${call.request.service}"` });
         else cb(null, { status });
       },
       Watch: (call: grpc.ServerWritableStream<CheckRequest, CheckResponse>) => {
+        const undecodable = undecodableError(call.request, 'Health.Watch');
+        if (undecodable) return void call.emit('error', toServiceError(undecodable));
         const name = call.request.service;
         let set = this.watchers.get(name);
         if (!set) this.watchers.set(name, (set = new Set()));
         set.add(call);
-        call.write({ status: this.statuses.get(name) ?? 'SERVICE_UNKNOWN' });
+        this.tell(call, name);
         call.on('cancelled', () => set!.delete(call));
         call.on('close', () => set!.delete(call));
       },

@@ -24,6 +24,8 @@ export async function modelContent(spec: JobSpec, layout: FeatureLayout, client:
 export interface ModelTargets {
   /** saved as one directory, replacing what is there */
   dir?: string;
+  /** what `dir` is called in a disk error's message (default "model dir") */
+  dirLabel?: string;
   /** published as the next version of `spec.name` under this model root */
   exportRoot?: string;
 }
@@ -31,7 +33,7 @@ export interface ModelTargets {
 /** Writes the model to each target; returns the published version, if any. */
 export async function saveTrainedModel(content: ModelContent, to: ModelTargets): Promise<{ manifest?: ModelManifest; version?: { version: number; dir: string } }> {
   const out: { manifest?: ModelManifest; version?: { version: number; dir: string } } = {};
-  if (to.dir) out.manifest = await saveModel(to.dir, content);
+  if (to.dir) out.manifest = await saveModel(to.dir, content, to.dirLabel);
   if (to.exportRoot) out.version = await publishVersion(to.exportRoot, content.spec.name, (dir) => writeModel(dir, content));
   return out;
 }

@@ -43,6 +43,8 @@ export interface ShardTrainerDeps {
   stopping: () => boolean;
   /** The checkpoint barrier; absent: never paused. */
   barrier?: BarrierGate;
+  /** Told how many more malformed lines were skipped, at each commit (metrics). */
+  onBadLines?: (n: number) => void;
   now?: () => number;
 }
 
@@ -67,8 +69,13 @@ export async function trainShard(deps: ShardTrainerDeps, a: Assignment, shard: D
   const log = deps.logger.child({ shard: a.shard, epoch: a.epoch });
   log.info({ path: shard.path, from: next, end: shard.end, rowsBefore: rows }, 'reading data shard');
 
-  const commit = async (done: boolean): Promise<void> => {
+  let badSeen = 0;
+  const commit = async (done: boolean, nonFinite?: string): Promise<void> => {
     const p: Progress = { shard: a.shard, epoch: a.epoch, next, rows, steps, done, loss: sinceRows ? sinceLoss / sinceRows : null, worker: deps.workerId };
+    if (nonFinite) p.nonFinite = nonFinite;
+    const bad = reader.stats().bad;
+    if (bad > badSeen) deps.onBadLines?.(bad - badSeen);
+    badSeen = bad;
     if (!(await commitWithRetry(deps, a, p, log))) throw new ShardLostError(a.shard);
     sinceRows = 0;
     sinceLoss = 0;
@@ -106,6 +113,13 @@ export async function trainShard(deps: ShardTrainerDeps, a: Assignment, shard: D
         await commit(false);
       }
     },
+  }).catch(async (err: unknown) => {
+    // A non-finite loss stops this worker for good: record it with the shard, so the chief's
+    // status and metrics show why training stopped (the pushes of the steps before it are kept).
+    if (err instanceof TesseraError && err.code === ERROR_CODES.NON_FINITE) {
+      await deps.params.flush().then(() => commit(false, err.message)).catch(() => undefined);
+    }
+    throw err;
   });
   // trainEpoch flushed every push: everything read so far is applied.
   if (stoppedEarly) {

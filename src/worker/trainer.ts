@@ -43,6 +43,15 @@ export interface StepInfo {
   step: number;
   samples: number;
   loss: number;
+  /** Where this step's time went, seconds: waiting for its pulls (and gathering the batch), in the model, waiting for room to push. */
+  time?: StepTime;
+}
+
+/** One step's wall time split into waits on the PS and compute. */
+export interface StepTime {
+  pullWaitS: number;
+  computeS: number;
+  pushWaitS: number;
 }
 
 interface Prepared {
@@ -69,7 +78,15 @@ export class Trainer {
     for (const t of this.tableSpecs()) await params.createTable(t);
     await params.createTable(this.deps.layout.denseSpec(model.denseSize));
     await params.assignDense(DENSE_TABLE, model.initialDense(), true);
-    this.dense = await params.pullDense(DENSE_TABLE);
+    await this.attach();
+  }
+
+  /**
+   * Joins tables someone else created (a cluster's chief): reads the dense weights, creates
+   * nothing. A table that is missing fails the first pull instead of being created empty.
+   */
+  async attach(): Promise<void> {
+    this.dense = await this.deps.params.pullDense(DENSE_TABLE);
   }
 
   /** The PS tables this job uses (embedding tables and their first-order companions). */
@@ -117,16 +134,21 @@ export class Trainer {
 
   private async trainOne(p: Prepared): Promise<number> {
     const { params, model, spec } = this.deps;
+    const t0 = performance.now();
     if (this.densePull) {
       this.dense = await this.densePull;
       this.densePull = null;
     }
     const inputs = await this.inputs(p);
+    const t1 = performance.now();
     const r = await model.trainStep(this.dense, inputs);
     if (!Number.isFinite(r.loss)) {
       throw new TesseraError(ERROR_CODES.NON_FINITE, `loss is ${r.loss} at step ${this.stepNo} (batch of ${p.tb.size} rows after ${this.samples} samples); nothing from this batch was pushed`);
     }
-    await params.pushStep(this.deps.layout.gradients(p.tb, r.embGrad, r.linearGrad), [{ table: DENSE_TABLE, grads: r.denseGrad }]);
+    const sends = this.deps.layout.gradients(p.tb, r.embGrad, r.linearGrad);
+    const t3 = performance.now();
+    await params.pushStep(sends, [{ table: DENSE_TABLE, grads: r.denseGrad }]);
+    const time = { pullWaitS: (t1 - t0) / 1000, computeS: (t3 - t1) / 1000, pushWaitS: (performance.now() - t3) / 1000 };
     if ((this.stepNo + 1) % spec.training.denseSyncEvery === 0) {
       // Issued now, awaited at the next step: the round trip overlaps the next batch's
       // preparation. With synchronous pushes it still starts after this step's push is applied.
@@ -135,7 +157,7 @@ export class Trainer {
     }
     this.stepNo++;
     this.samples += p.tb.size;
-    this.deps.onStep?.({ step: this.stepNo, samples: this.samples, loss: r.loss });
+    this.deps.onStep?.({ step: this.stepNo, samples: this.samples, loss: r.loss, time });
     return r.loss;
   }
 

@@ -2,12 +2,15 @@
  * Worker metrics, fed by the trainer's onStep callback and by evaluation results; push-window
  * figures are read from the PS client when scraped.
  *
- * Series (plus the registry's job/role/id labels): tessera_worker_samples_total,
+ * Series (plus the registry's tessera_job/role/id labels): tessera_worker_samples_total,
  * tessera_worker_samples_per_second, tessera_worker_loss, tessera_worker_step,
- * tessera_worker_eval_auc, tessera_worker_eval_logloss, tessera_worker_inflight_pushes,
- * tessera_worker_push_throttles_total.
+ * tessera_worker_eval_auc, tessera_worker_eval_logloss (absent until an evaluation),
+ * tessera_worker_{pull_wait,compute,push_wait}_seconds_total (where step time goes),
+ * tessera_worker_bad_lines_total, tessera_worker_shard_failures_total,
+ * tessera_worker_inflight_pushes, tessera_worker_push_throttles_total.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
+import { OptionalGauge } from '../metrics/optional-gauge';
 
 /** What onStep reports (structurally the trainer's StepInfo). */
 export interface StepFigures {
@@ -15,6 +18,8 @@ export interface StepFigures {
   /** Samples trained so far (cumulative). */
   samples: number;
   loss: number;
+  /** This step's waits and compute, seconds. */
+  time?: { pullWaitS: number; computeS: number; pushWaitS: number };
 }
 
 /** The push window of a PS client (PsDataClient satisfies this). */
@@ -51,8 +56,11 @@ export class WorkerMetrics {
   private readonly samplesPerS: Gauge;
   private readonly loss: Gauge;
   private readonly step: Gauge;
-  private readonly auc: Gauge;
-  private readonly logloss: Gauge;
+  private readonly auc: OptionalGauge;
+  private readonly logloss: OptionalGauge;
+  private readonly seconds: Record<'pull' | 'compute' | 'push', Counter>;
+  private readonly badLines: Counter;
+  private readonly shardFailures: Counter;
   private readonly now: () => number;
   private readonly windowMs: number;
   private lastSamples = 0;
@@ -66,8 +74,16 @@ export class WorkerMetrics {
     this.samplesPerS = new Gauge({ name: 'tessera_worker_samples_per_second', help: 'Training throughput over the last window.', registers });
     this.loss = new Gauge({ name: 'tessera_worker_loss', help: 'Training loss of the last step.', registers });
     this.step = new Gauge({ name: 'tessera_worker_step', help: 'Training steps completed.', registers });
-    this.auc = new Gauge({ name: 'tessera_worker_eval_auc', help: 'AUC of the last evaluation.', registers });
-    this.logloss = new Gauge({ name: 'tessera_worker_eval_logloss', help: 'LogLoss of the last evaluation.', registers });
+    this.auc = new OptionalGauge(registry, 'tessera_worker_eval_auc', 'AUC of the last evaluation (absent before one).');
+    this.logloss = new OptionalGauge(registry, 'tessera_worker_eval_logloss', 'LogLoss of the last evaluation (absent before one).');
+    const counter = (name: string, help: string) => new Counter({ name, help, registers });
+    this.seconds = {
+      pull: counter('tessera_worker_pull_wait_seconds_total', 'Step time spent waiting for pulled rows (and gathering the batch).'),
+      compute: counter('tessera_worker_compute_seconds_total', 'Step time spent in the model (forward, backward, gradient split).'),
+      push: counter('tessera_worker_push_wait_seconds_total', 'Step time spent waiting for room in the push window.'),
+    };
+    this.badLines = counter('tessera_worker_bad_lines_total', 'Malformed data lines skipped.');
+    this.shardFailures = counter('tessera_worker_shard_failures_total', 'Times training a data shard failed (it is retried from its last committed position).');
     const pushes = opts.pushes;
     if (!pushes) return;
     new Gauge({
@@ -93,6 +109,11 @@ export class WorkerMetrics {
     this.lastSamples = s.samples;
     this.loss.set(s.loss);
     this.step.set(s.step);
+    if (s.time) {
+      this.seconds.pull.inc(s.time.pullWaitS);
+      this.seconds.compute.inc(s.time.computeS);
+      this.seconds.push.inc(s.time.pushWaitS);
+    }
     const at = this.now();
     if (!this.mark) {
       this.mark = { atMs: at, samples: s.samples };
@@ -103,6 +124,16 @@ export class WorkerMetrics {
       this.samplesPerS.set((s.samples - this.mark.samples) / (elapsedMs / 1000));
       this.mark = { atMs: at, samples: s.samples };
     }
+  }
+
+  /** Counts malformed lines skipped. */
+  onBadLines(n: number): void {
+    this.badLines.inc(n);
+  }
+
+  /** Counts one failed attempt at a data shard. */
+  onShardFailure(): void {
+    this.shardFailures.inc();
   }
 
   /** Records an evaluation result. */

@@ -21,11 +21,14 @@ export interface CkptCluster {
   tearDown(): Promise<void>;
 }
 
-/** `n` PS on port 0 with `slabRows`-row slabs, tables created, shard map installed. */
-export async function ckptCluster(n: number, tables: TableSpec[], slabRows = 64): Promise<CkptCluster> {
+/**
+ * `n` PS on port 0 with `slabRows`-row slabs, tables created, shard map installed. They may
+ * checkpoint under `checkpointRoots` (default the temp directory, where `tempRoot` makes roots).
+ */
+export async function ckptCluster(n: number, tables: TableSpec[], slabRows = 64, checkpointRoots = [os.tmpdir()]): Promise<CkptCluster> {
   const servers = await Promise.all(Array.from({ length: n }, () => {
     const node = new PsNode({ config: { maxRequestBytes: 64 << 20 }, logger: silentLogger(), store: new TableStore({ slabRows }) });
-    return startPsServer({ port: 0, maxRequestBytes: 64 << 20, logger: silentLogger(), node });
+    return startPsServer({ port: 0, maxRequestBytes: 64 << 20, logger: silentLogger(), node, checkpointRoots });
   }));
   const map = planShardMap(servers.map((s, id) => ({ id, addr: s.addr })));
   const client = new PsClient({ shardMap: map, logger: silentLogger(), maxInflightPushes: 0 });

@@ -75,7 +75,7 @@ describe('a format-1 checkpoint (issue 13)', function () {
   it('restores onto 2 PS with the same optimizer settings and rows, and trains on as before', async () => {
     const m = await readManifest(path.join(FIXTURE, expected.checkpoint));
     const specs = m.tables.map(tableSpecOfLayout);
-    const c = suite.track(await ckptCluster(2, specs));
+    const c = suite.track(await ckptCluster(2, specs, undefined, [FIXTURE]));
     await restoreFromCheckpoint(c.client.checkpoints, FIXTURE, expected.checkpoint);
     for (const t of expected.tables) {
       for (const s of c.servers.filter((x) => x.node.store.has(t.name))) { // a dense table lives on one PS

@@ -9,6 +9,9 @@ import { planShardMap } from '../../src/sharding/shard-map';
 import { Encoding } from '../../src/wire/data-plane-codec';
 import { PsConnection } from '../../src/wire/ps-connection';
 import { PsClient } from '../../src/client/ps-client';
+import { ChiefMetrics } from '../../src/chief/chief-metrics';
+import { BuildInfo } from '../../src/metrics/build-info';
+import type { JobStatus } from '../../src/control/job-types';
 
 const DIM = 4;
 const SPEC: TableSpec = { name: 'emb', kind: 'embedding', dim: DIM, optimizer: { kind: 'sgd', lr: 0.1 }, initializer: { kind: 'uniform', scale: 0.1 }, seed: 1 };
@@ -72,7 +75,7 @@ describe('Prometheus /metrics', function () {
       grads: Buffer.from(new Float32Array(DIM).buffer), encoding: Encoding.F32, requestId: 0,
     }, 5000).then(() => null, (e: Error) => e);
 
-    it('counts pulls, pushes and rows, times them, and reports table sizes with job/role/id labels', async () => {
+    it('counts pulls, pushes and rows, times them, and reports table sizes with tessera_job/role/id labels', async () => {
       const before = await scrape(http);
       expect(value(before, 'tessera_ps_requests_total', { op: 'pull', outcome: 'ok' })).to.equal(0);
       await client.data.pull('emb', IDS, DIM);
@@ -81,7 +84,9 @@ describe('Prometheus /metrics', function () {
       await client.data.flush();
 
       const text = await scrape(http);
-      const ps7 = { job: 'metrics-test', role: 'ps', id: 'ps-7' };
+      // `tessera_job`, not `job`: Prometheus's own target label `job` would rename ours (issue 19).
+      const ps7 = { tessera_job: 'metrics-test', role: 'ps', id: 'ps-7' };
+      expect(parse(text).some((s) => 'job' in s.labels), 'no series carries a `job` label').to.equal(false);
       expect(value(text, 'tessera_ps_requests_total', { ...ps7, op: 'pull', outcome: 'ok' })).to.equal(2);
       expect(value(text, 'tessera_ps_requests_total', { op: 'push', outcome: 'ok' })).to.equal(1);
       expect(value(text, 'tessera_ps_requests_total', { op: 'push', outcome: 'error' })).to.equal(0);
@@ -133,14 +138,25 @@ describe('Prometheus /metrics', function () {
       const window = { inflightPushes: 2, pushThrottles: 5 };
       const wm = new WorkerMetrics(metrics.registry, { pushes: window, now: () => nowMs, rateWindowMs: 1000 });
       http = await serveMetrics(metrics.registry, { port: 0 });
+      const time = { pullWaitS: 0.01, computeS: 0.05, pushWaitS: 0.002 };
       for (const [t, step] of [[0, 1], [500, 2], [1000, 3]]) {
         nowMs = t;
-        wm.onStep({ step, samples: 100 * step, loss: 0.7 - 0.1 * step });
+        wm.onStep({ step, samples: 100 * step, loss: 0.7 - 0.1 * step, time });
       }
-      wm.onEval({ auc: 0.75, logloss: 0.45 });
-
+      // Before any evaluation the eval series are absent, not 0 (issue 19).
       let text = await scrape(http);
-      const w0 = { job: 'ctr', role: 'worker', id: 'worker-0' };
+      expect(parse(text).filter((s) => s.name.startsWith('tessera_worker_eval_'))).to.deep.equal([]);
+      wm.onEval({ auc: 0.75, logloss: 0.45 });
+      wm.onBadLines(3);
+      wm.onShardFailure();
+
+      text = await scrape(http);
+      const w0 = { tessera_job: 'ctr', role: 'worker', id: 'worker-0' };
+      expect(value(text, 'tessera_worker_pull_wait_seconds_total', w0)).to.be.closeTo(0.03, 1e-9);
+      expect(value(text, 'tessera_worker_compute_seconds_total')).to.be.closeTo(0.15, 1e-9);
+      expect(value(text, 'tessera_worker_push_wait_seconds_total')).to.be.closeTo(0.006, 1e-9);
+      expect(value(text, 'tessera_worker_bad_lines_total')).to.equal(3);
+      expect(value(text, 'tessera_worker_shard_failures_total')).to.equal(1);
       expect(value(text, 'tessera_worker_samples_total', w0)).to.equal(300);
       expect(value(text, 'tessera_worker_samples_per_second')).to.equal(200); // (300 - 100) samples in 1 s
       expect(value(text, 'tessera_worker_loss')).to.be.closeTo(0.4, 1e-9);
@@ -156,5 +172,50 @@ describe('Prometheus /metrics', function () {
       expect(value(text, 'tessera_worker_push_throttles_total')).to.equal(7);
       expect(value(text, 'tessera_worker_inflight_pushes')).to.equal(0);
     });
+  });
+});
+
+describe('chief and build-info metrics (issue 19)', () => {
+  let http: MetricsServer | null = null;
+  afterEach(async () => {
+    await http?.close();
+    http = null;
+  });
+
+  const status = (over: Partial<JobStatus>): JobStatus => ({
+    epoch: 0, epochs: 2, phase: 'train', step: 10, samples: 1000, samplesPerS: 500, loss: null, lastEval: null,
+    shardsDone: 1, shardsTotal: 8, workers: 2, chief: 'chief-0', at: new Date(0).toISOString(), ...over,
+  });
+
+  it('exports a 1-based epoch and the target, a samples counter, and no loss, AUC or checkpoint series before they are known', async () => {
+    const metrics = createMetrics({ job: 'ctr', role: 'chief', id: 'chief-0' });
+    const cm = new ChiefMetrics(metrics.registry);
+    new BuildInfo(metrics.registry, '9.9.9').setBackend('wasm');
+    http = await serveMetrics(metrics.registry, { port: 0 });
+    cm.onStatus(status({}));
+    let text = await scrape(http);
+    expect(value(text, 'tessera_job_epoch', { tessera_job: 'ctr' })).to.equal(1);
+    expect(value(text, 'tessera_job_epochs')).to.equal(2);
+    expect(value(text, 'tessera_job_phase', { phase: 'train' })).to.equal(1);
+    expect(value(text, 'tessera_job_phase', { phase: 'eval' })).to.equal(0);
+    expect(value(text, 'tessera_job_samples_total')).to.equal(1000);
+    expect(text).to.match(/# TYPE tessera_job_samples_total counter/);
+    expect(value(text, 'tessera_build_info', { version: '9.9.9', backend: 'wasm' })).to.equal(1);
+    const names = new Set(parse(text).map((s) => s.name));
+    for (const absent of ['tessera_job_loss', 'tessera_job_eval_auc', 'tessera_job_eval_logloss', 'tessera_checkpoint_last_success_timestamp_seconds']) {
+      expect(names.has(absent), absent).to.equal(false);
+    }
+
+    cm.onStatus(status({ epoch: 1, phase: 'eval', samples: 2500, loss: 0.45, lastEval: { epoch: 0, auc: 0.77, logloss: 0.46, rows: 100 }, nonFiniteStops: 1 }));
+    cm.onCheckpoint({ id: 'c1', path: '/x/c1', kind: 'full', pauseMs: 3, bytes: 4096, step: 20, epoch: 1, seconds: 0.7, at: 1_700_000_000_000 });
+    text = await scrape(http);
+    expect(value(text, 'tessera_job_epoch')).to.equal(2);
+    expect(value(text, 'tessera_job_samples_total')).to.equal(2500);
+    expect(value(text, 'tessera_job_loss')).to.equal(0.45);
+    expect(value(text, 'tessera_job_eval_auc')).to.equal(0.77);
+    expect(value(text, 'tessera_job_nonfinite_stops')).to.equal(1);
+    expect(value(text, 'tessera_checkpoint_last_success_timestamp_seconds')).to.equal(1_700_000_000);
+    expect(value(text, 'tessera_checkpoint_bytes')).to.equal(4096);
+    expect(value(text, 'tessera_checkpoint_duration_seconds_count')).to.equal(1);
   });
 });

@@ -42,7 +42,7 @@ function valuesFor(p: OptimizerParam): number[] {
 function optimizerCases(): Case[] {
   const cases: Case[] = [];
   for (const d of Object.values(OPTIMIZERS)) {
-    const required = Object.fromEntries(d.params.filter((p) => p.default === undefined).map((p) => [p.name, 0.01]));
+    const required = Object.fromEntries(d.params.filter((p) => p.default === undefined && !p.optional).map((p) => [p.name, 0.01]));
     cases.push({ label: `${d.kind} defaults`, table: { optimizer: { kind: d.kind, ...required } } });
     for (const p of d.params) {
       for (const v of valuesFor(p)) {

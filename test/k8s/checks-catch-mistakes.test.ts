@@ -65,6 +65,16 @@ describe('deploy checks catch real mistakes in the base manifests (issue #7)', f
     expectFinding(noPodName, { object: 'StatefulSet/tessera-ps', check: 'args' }, 'TESSERA_POD_NAME is not set');
   });
 
+  it('args: a PS must bind beyond loopback and may checkpoint where the chief checkpoints (issue 23)', () => {
+    const noHost = after((ms) => {
+      const c = container(ms, 'StatefulSet', 'tessera-ps');
+      c.args.splice(c.args.indexOf('--host'), 2);
+    });
+    expectFinding(noHost, { object: 'StatefulSet/tessera-ps', check: 'args' }, '--host is 127.0.0.1');
+    expectFinding(after((ms) => setFlag(container(ms, 'StatefulSet', 'tessera-ps'), 'checkpoint-root', '/tmp')),
+      { object: 'StatefulSet/tessera-ps', check: 'args' }, "does not hold the chief's --checkpoint-dir /checkpoints");
+  });
+
   it('args: chief --ps must equal the PS replicas, and --spec must be a valid job spec', () => {
     expectFinding(after((ms) => { obj(ms, 'StatefulSet', 'tessera-ps').spec.replicas = 3; }), { object: 'Deployment/tessera-chief' }, '--ps 2 but the PS workloads run 3 replicas');
     const badSpec = after((ms) => {
@@ -74,7 +84,7 @@ describe('deploy checks catch real mistakes in the base manifests (issue #7)', f
     expectFinding(badSpec, { object: 'Deployment/tessera-chief', check: 'args' }, 'bacth_size');
   });
 
-  it('serving (issue 14): a writable model root, a root the chief does not publish into, readiness not on /v2/health/ready', () => {
+  it('serving (issue 14): a writable model root, a root the chief does not publish into, readiness not on /v2/health/ready, a loopback bind', () => {
     const clean = validateManifests(withServing());
     expect(clean, formatFindings(clean)).to.deep.equal([]);
     const breakServing = (mutate: (c: K8sObject, pod: K8sObject, ms: Manifest[]) => void): Finding[] => {
@@ -90,6 +100,7 @@ describe('deploy checks catch real mistakes in the base manifests (issue #7)', f
     expectFinding(breakServing((c) => { c.readinessProbe = { grpc: { port: 8500 } }; }), where, 'must be httpGet /v2/health/ready');
     expectFinding(breakServing((c) => { c.livenessProbe = { httpGet: { path: '/healthz', port: 'http' } }; }), { object: 'Deployment/tessera-serve', check: 'policy' }, 'or the KServe v2 health endpoints');
     expectFinding(breakServing((c) => setFlag(c, 'grpc-port', '8600')), where, '--grpc-port 8600 must be the container port named "grpc"');
+    expectFinding(breakServing((c) => setFlag(c, 'host', '127.0.0.1')), where, '--host is 127.0.0.1');
   });
 
   it('ports: a probe, a Service, a NetworkPolicy or a scrape annotation on a port no container has', () => {

@@ -47,7 +47,7 @@ const ROLES = [
  * the environment. Anything else that changes fails the test.
  */
 const EXPECTED_CHANGES: Record<string, string[]> = {
-  ps: ['(program):entrypoint', '--etcd:endpoint', '--port:port', '--advertise:endpoint', '--metrics-port:port', 'env.TESSERA_ETCD:endpoint', 'env.TMPDIR:tmpdir'],
+  ps: ['(program):entrypoint', '--etcd:endpoint', '--port:port', '--checkpoint-root:path', '--advertise:endpoint', '--metrics-port:port', 'env.TESSERA_ETCD:endpoint', 'env.TMPDIR:tmpdir'],
   chief: ['(program):entrypoint', '--etcd:endpoint', '--spec:path', '--data:path', '--eval:path', '--checkpoint-dir:path', '--export-dir:path', '--port:port', '--metrics-port:port',
     'env.TESSERA_ETCD:endpoint', 'env.TMPDIR:tmpdir'],
   worker: ['(program):entrypoint', '--etcd:endpoint', '--port:port', '--metrics-port:port', 'env.TESSERA_ETCD:endpoint', 'env.TMPDIR:tmpdir'],

@@ -21,7 +21,7 @@ export const ROLE_OPTIONS: Readonly<Record<string, Record<string, OptionSpec>>> 
 
 /** Flags the manifests must pass to each role (the deployment contract, not the CLI's own defaults). */
 export const REQUIRED_FLAGS: Readonly<Record<string, readonly string[]>> = {
-  ps: ['etcd', 'job', 'id', 'port', 'advertise', 'metrics-port'],
+  ps: ['etcd', 'job', 'id', 'port', 'advertise', 'metrics-port', 'host', 'checkpoint-root'],
   chief: ['etcd', 'job', 'spec', 'ps', 'data', 'eval', 'epochs', 'checkpoint-dir', 'export-dir', 'port', 'metrics-port', 'host', 'linger'],
   worker: ['etcd', 'job', 'id', 'port', 'metrics-port', 'host'],
   serve: ['model-root', 'host', 'port', 'grpc-port', 'metrics-port'],

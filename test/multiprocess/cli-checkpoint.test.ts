@@ -28,7 +28,7 @@ describe('tessera checkpoint ls|inspect|verify and a PS killed mid-write (issue 
   });
 
   it('kill -9 of a PS while it writes a snapshot leaves the previous checkpoint verifying; ls/latest ignore the partial one', async () => {
-    ps = await spawnPs();
+    ps = await spawnPs({ args: ['--checkpoint-root', root] });
     client = new PsClient({ shardMap: planShardMap([{ id: 0, addr: ps.addr }]), logger: silentLogger(), maxInflightPushes: 0 });
     await client.admin.installShardMap();
     await client.admin.createTable({ name: 'emb', kind: 'embedding', dim: 16, optimizer: { kind: 'adagrad', lr: 0.05 } });

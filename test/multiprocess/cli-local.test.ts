@@ -38,6 +38,16 @@ describe('tessera local (real processes)', function () {
     expect(out.auc, run.stderr).to.be.at.least(0.70);
     expect(run.stderr).to.match(/logs in .*run/);
     for (const f of ['chief-0.log', 'ps-0.log', 'ps-1.log', 'worker-0.log', 'worker-1.log']) expect(fs.existsSync(path.join(dir, 'run', f)), f).to.equal(true);
+    // The curves outlive the run (issue 19): one eval line per epoch, the final one included,
+    // which no scrape of the chief sees.
+    const curves = fs.readFileSync(path.join(dir, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const evals = curves.filter((r) => r.kind === 'eval');
+    expect(evals.map((e) => e.epoch)).to.deep.equal([1, 2]);
+    expect(evals[1].auc).to.be.closeTo(out.auc, 1e-12);
+    const progress = curves.filter((r) => r.kind === 'progress');
+    expect(progress.length).to.be.greaterThan(1);
+    expect(progress[progress.length - 1]).to.include({ phase: 'done', samples: 14_000, epoch: 2 });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'run', 'prometheus-targets.json'), 'utf8'))).to.be.an('array');
     const ev = await runTessera(['eval', '--checkpoint', out.checkpoint, '--data', evalFile, '--json']);
     expect(ev.code, ev.stderr).to.equal(0);
     expect(lastJson(ev.stdout).auc).to.be.closeTo(out.auc, 1e-6);
@@ -87,7 +97,8 @@ describe('tessera local (real processes)', function () {
       const st = await runTessera(['status', '--etcd', cluster.etcdUrl, '--job', 'refusals', '--json']);
       expect(st.code, st.stderr).to.equal(0);
       const status = lastJson(st.stdout);
-      expect(status.progress).to.include({ phase: 'done', samples: 20_000, epoch: 0, epochs: 1 });
+      // Epochs are 1-based wherever a user reads them (issue 19).
+      expect(status.progress).to.include({ phase: 'done', samples: 20_000, epoch: 1, epochs: 1 });
       expect(status.shards.reduce((n: number, s: { rows: number }) => n + s.rows, 0)).to.equal(20_000);
       expect(status.members.map((m: { role: string }) => m.role)).to.include('ps');
     } finally {

@@ -5,7 +5,7 @@
  * key. Skips, saying why, when Python's grpc is not installed (scripts/ensure-deps.sh installs
  * it as root); TESSERA_REQUIRE_PYTHON_GRPC=1 makes that a failure.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,17 +15,9 @@ import { silentLogger } from '../../src/common/logger';
 import { startPsServer, PsServer } from '../../src/ps/ps-server';
 import { normalizeTableSpec, TableSpec } from '../../src/ps/store/table-spec';
 import { PROTO_ROOT } from '../../src/wire/services';
+import { INTEROP_DIR, pythonOrSkip } from '../helpers/python';
 
-const SCRIPT = path.resolve(__dirname, '..', '..', '..', 'test', 'interop', 'create_tables.py');
-const SKIP_MESSAGE = 'Python grpc not installed: apt-get install -y python3-grpcio python3-grpc-tools';
-
-/** The first Python that has grpc and grpc_tools, or null. */
-function findPython(): string | null {
-  for (const py of [process.env.TESSERA_PYTHON, 'python3', '/usr/bin/python3']) {
-    if (py && spawnSync(py, ['-c', 'import grpc, grpc_tools'], { stdio: 'ignore' }).status === 0) return py;
-  }
-  return null;
-}
+const SCRIPT = path.join(INTEROP_DIR, 'create_tables.py');
 
 /** Tables as a Python user writes them (proto JSON, snake_case), with the spec each means. */
 const GOOD: { wire: Record<string, unknown>; spec: TableSpec }[] = [
@@ -68,12 +60,7 @@ describe('a Python grpcio client creates tables (issue 13)', function () {
   let stubs = '';
 
   before(function () {
-    python = findPython();
-    if (python) return;
-    if (process.env.TESSERA_REQUIRE_PYTHON_GRPC === '1') throw new Error(`TESSERA_REQUIRE_PYTHON_GRPC=1 but ${SKIP_MESSAGE}`);
-    // eslint-disable-next-line no-console
-    console.warn(`  skipping: ${SKIP_MESSAGE}`);
-    this.skip();
+    python = pythonOrSkip(this);
   });
 
   afterEach(async () => {

@@ -3,7 +3,10 @@
  * shapes in, src/checkpoint out. The data plane never reaches these.
  */
 import { ERROR_CODES, TesseraError } from '../../common/errors';
+import { checkNumBuckets } from '../../sharding/buckets';
 import type { Logger } from '../../common/logger';
+import { checkCheckpointId } from '../../checkpoint/checkpoint-id';
+import type { CheckpointRoots } from './checkpoint-roots';
 import { restoreCheckpoint } from './restore-loader';
 import { SnapshotJobs } from './snapshot-jobs';
 import type { PsNode } from '../ps-node';
@@ -16,6 +19,7 @@ export interface RestoreRequestMsg { root: string; checkpointId: string; buckets
 
 /** Decodes packed little-endian uint16 bucket numbers into a bucket → 1 mask (empty: no bucket). */
 export function bucketMask(packed: Uint8Array, numBuckets: number): Uint8Array {
+  checkNumBuckets(numBuckets, 'num_buckets');
   if (packed.byteLength % 2 !== 0) throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `buckets: ${packed.byteLength} bytes is not a multiple of 2 (packed uint16)`);
   const mask = new Uint8Array(numBuckets);
   const dv = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
@@ -27,15 +31,21 @@ export function bucketMask(packed: Uint8Array, numBuckets: number): Uint8Array {
   return mask;
 }
 
-/** The three handlers' bodies, bound to one node. */
-export function checkpointHandlers(node: PsNode, logger: Logger) {
+/**
+ * The three handlers' bodies, bound to one node. Snapshot and Restore touch only directories
+ * under `roots` (checkpoint-roots.ts), and their checkpoint ids are checked alike.
+ */
+export function checkpointHandlers(node: PsNode, logger: Logger, roots: CheckpointRoots) {
   const jobs = new SnapshotJobs(node, logger);
   return {
     snapshot(req: SnapshotRequestMsg): { cutRows: number; cutMicros: number } {
       if (req.kind !== 'full' && req.kind !== 'incremental') {
         throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `kind: must be "full" or "incremental", got ${JSON.stringify(req.kind)}`);
       }
-      const r = jobs.start({ id: req.checkpointId, root: req.dir, kind: req.kind, baseId: req.baseId || undefined, psId: req.psId });
+      const root = roots.check(req.dir, 'dir');
+      const id = checkCheckpointId(req.checkpointId, 'checkpoint_id');
+      const baseId = req.baseId ? checkCheckpointId(req.baseId, 'base_id') : undefined;
+      const r = jobs.start({ id, root, kind: req.kind, baseId, psId: req.psId });
       return { cutRows: r.cutRows, cutMicros: r.cutMicros };
     },
     snapshotStatus(req: { checkpointId: string }) {
@@ -46,12 +56,13 @@ export function checkpointHandlers(node: PsNode, logger: Logger) {
       };
     },
     async restore(req: RestoreRequestMsg) {
-      if (!req.root || !req.checkpointId) throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, 'root and checkpoint_id are required');
+      const root = roots.check(req.root, 'root');
+      const id = checkCheckpointId(req.checkpointId, 'checkpoint_id');
       const t0 = performance.now();
       const tables = await restoreCheckpoint(node, {
-        root: req.root, id: req.checkpointId, buckets: bucketMask(req.buckets, req.numBuckets), numBuckets: req.numBuckets, denseTables: req.denseTables,
+        root, id, buckets: bucketMask(req.buckets, req.numBuckets), numBuckets: req.numBuckets, denseTables: req.denseTables,
       });
-      logger.info({ id: req.checkpointId, tables, ms: Math.round(performance.now() - t0) }, 'checkpoint restored');
+      logger.info({ id, tables, ms: Math.round(performance.now() - t0) }, 'checkpoint restored');
       return { tables };
     },
   };

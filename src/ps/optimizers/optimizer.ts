@@ -54,8 +54,27 @@ export interface FtrlConfig {
   initialAccumulator?: number;
 }
 
+/**
+ * Settings every optimizer takes besides its own (gradient-clip.ts). Optional: an absent key is
+ * off, and stays absent in the wire and manifest value.
+ */
+export interface CommonOptimizerConfig {
+  /**
+   * Per-row gradient clip: a row's summed gradient whose L2 norm exceeds it is scaled down to
+   * it before the update (a dense table is one row). Absent: no clipping.
+   */
+  clipNorm?: number;
+}
+
+/** One optimizer's own hyper-parameters, by kind. */
+export type OptimizerKindConfig = SgdConfig | AdagradConfig | AdamConfig | FtrlConfig;
+
 /** Which optimizer a table uses, with its hyper-parameters. Validated by `createOptimizer`. */
-export type OptimizerConfig = SgdConfig | AdagradConfig | AdamConfig | FtrlConfig;
+export type OptimizerConfig = OptimizerKindConfig & CommonOptimizerConfig;
+
+/** An optimizer config as validation returns it: every default filled in, optional settings as set. */
+export type FilledOptimizerConfig = (OptimizerKindConfig extends infer C ? C extends OptimizerKindConfig ? Required<C> : never : never)
+  & CommonOptimizerConfig;
 
 /** The optimizer kinds this build knows. */
 export type OptimizerKind = OptimizerConfig['kind'];
@@ -74,7 +93,7 @@ export type OptimizerKind = OptimizerConfig['kind'];
 export interface Optimizer {
   readonly kind: OptimizerKind;
   /** The configuration with every default filled in (what checkpoints and spec comparison use). */
-  readonly config: Readonly<Required<OptimizerConfig>>;
+  readonly config: Readonly<FilledOptimizerConfig>;
   /** Floats of optimizer state stored beside each row of width `dim`. */
   stateWidth(dim: number): number;
   /** Initialises state for a freshly created row; `w[wOff..wOff+dim)` is already initialised. */
@@ -99,8 +118,10 @@ export interface OptimizerParam {
   readonly name: string;
   /** the values validation accepts */
   readonly bounds: NumberBounds;
-  /** the value when the key is absent; none: the key is required */
+  /** the value when the key is absent; none: the key is required, unless `optional` */
   readonly default?: number;
+  /** absent means "off": the key stays absent (no default is filled in) */
+  readonly optional?: boolean;
 }
 
 /**
@@ -114,7 +135,7 @@ export interface OptimizerParam {
  * };
  * ```
  */
-export interface OptimizerDescriptor<C extends OptimizerConfig = OptimizerConfig> {
+export interface OptimizerDescriptor<C extends OptimizerKindConfig = OptimizerKindConfig> {
   readonly kind: C['kind'];
   /** every hyper-parameter, in the order messages and configs list them */
   readonly params: readonly OptimizerParam[];

@@ -8,15 +8,16 @@ import { ADAGRAD } from './adagrad';
 import { ADAM } from './adam';
 import { badConfig, checkKeys, checkNumber, checkObject } from './config-check';
 import { FTRL } from './ftrl';
-import type { Optimizer, OptimizerConfig, OptimizerDescriptor, OptimizerKind } from './optimizer';
+import { withGradientClip } from './gradient-clip';
+import type { FilledOptimizerConfig, Optimizer, OptimizerConfig, OptimizerDescriptor, OptimizerKind } from './optimizer';
 import { SGD } from './sgd';
 
-/** Every optimizer this build can create, by kind. */
+/** Every optimizer this build can create, by kind, each with the common `clip_norm` key. */
 export const OPTIMIZERS: Readonly<Record<OptimizerKind, OptimizerDescriptor>> = Object.freeze({
-  sgd: SGD as OptimizerDescriptor,
-  adagrad: ADAGRAD as OptimizerDescriptor,
-  adam: ADAM as OptimizerDescriptor,
-  ftrl: FTRL as OptimizerDescriptor,
+  sgd: withGradientClip(SGD as OptimizerDescriptor),
+  adagrad: withGradientClip(ADAGRAD as OptimizerDescriptor),
+  adam: withGradientClip(ADAM as OptimizerDescriptor),
+  ftrl: withGradientClip(FTRL as OptimizerDescriptor),
 });
 
 /** Every optimizer kind this build can create. */
@@ -55,8 +56,11 @@ export function createOptimizer(cfg: OptimizerConfig, key = 'optimizer'): Optimi
   const d = optimizerDescriptor(o.kind, key);
   checkKeys(key, o, ['kind', ...d.params.map((p) => p.key)]);
   const full: Record<string, unknown> = { kind: d.kind };
-  for (const p of d.params) full[p.key] = checkNumber(`${key}.${p.key}`, o[p.key], p.bounds, p.default);
-  const valid = full as Required<OptimizerConfig>;
+  for (const p of d.params) {
+    if (p.optional && o[p.key] === undefined) continue;
+    full[p.key] = checkNumber(`${key}.${p.key}`, o[p.key], p.bounds, p.default);
+  }
+  const valid = full as unknown as FilledOptimizerConfig;
   d.check?.(valid, key);
   return d.create(valid);
 }

@@ -3,11 +3,11 @@
  * optimizers as embedding rows. The whole vector is treated as one row of width `size`, so Adam
  * keeps a single step count for the table and `initRow` fills it as the row of id 0.
  */
-import type { Optimizer, OptimizerConfig } from '../optimizers/optimizer';
+import type { FilledOptimizerConfig, Optimizer, OptimizerConfig } from '../optimizers/optimizer';
 import { createOptimizer } from '../optimizers/registry';
 import { checkNumber } from '../optimizers/config-check';
 import { DEFAULT_INITIALIZER, InitializerConfig, initRow, validateInitializer } from './initializers';
-import { checkFinite, checkRegion } from './row-ops';
+import { allFinite, checkFinite, checkRegion, nonFiniteUpdate } from './row-ops';
 import { checkSeed, checkTableName, MAX_DENSE_SIZE } from './table-spec';
 
 /** Construction options; see `DenseTableSpec`. */
@@ -33,7 +33,7 @@ export class DenseTable {
   /** Number of floats in the vector. */
   readonly size: number;
   /** Optimizer config with defaults filled in. */
-  readonly optimizerConfig: Readonly<Required<OptimizerConfig>>;
+  readonly optimizerConfig: Readonly<FilledOptimizerConfig>;
   readonly initializer: InitializerConfig;
   readonly seed: number;
   /** The weights, live (not a copy). */
@@ -41,6 +41,8 @@ export class DenseTable {
   /** The optimizer state, live; `optimizer.stateWidth(size)` floats. */
   readonly state: Float32Array;
   private readonly opt: Optimizer;
+  /** Weights then state as they were before the current push (its rollback). */
+  private undo = new Float32Array(0);
 
   /** Validates `opts` (errors name the key) and initialises weights and state. */
   constructor(opts: DenseTableOptions) {
@@ -71,12 +73,21 @@ export class DenseTable {
 
   /**
    * Applies one gradient of exactly `size` finite floats. Validated first, so a rejected push
-   * leaves the table unchanged.
+   * leaves the table unchanged; an update that would leave a weight or state value non-finite
+   * is undone and refused (TESSERA_ERR_NON_FINITE). The undo copy of weights and state is kept
+   * between pushes, so a dense table takes twice its bytes once pushed to.
    */
   push(grads: Float32Array): void {
     checkRegion(this.name, 'grads', grads, 0, this.size, true);
     checkFinite(this.name, 'grads', grads, this.size, null);
+    if (this.undo.length === 0) this.undo = new Float32Array(this.size + this.state.length);
+    this.undo.set(this.values);
+    this.undo.set(this.state, this.size);
     this.opt.apply(this.values, 0, this.state, 0, grads, 0, this.size);
+    if (allFinite(this.values) && allFinite(this.state)) return;
+    this.values.set(this.undo.subarray(0, this.size));
+    this.state.set(this.undo.subarray(this.size));
+    throw nonFiniteUpdate(this.name, 'the dense vector');
   }
 
   /** Overwrites weights and state with copies (the restore path); validated first. */

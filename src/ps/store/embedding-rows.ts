@@ -20,10 +20,10 @@
  *
  * Without either option, requests take the original single-pass path (`resolvePlain`).
  */
-import type { IdArray } from '../../wire/key-block';
+import { idAt, IdArray } from '../../wire/key-block';
 import { ERROR_CODES, TesseraError } from '../../common/errors';
 import { createOptimizer } from '../optimizers/registry';
-import type { Optimizer, OptimizerConfig } from '../optimizers/optimizer';
+import type { FilledOptimizerConfig, Optimizer, OptimizerConfig } from '../optimizers/optimizer';
 import { badConfig, checkNumber } from '../optimizers/config-check';
 import { F16RowSlabs } from './f16-row-slabs';
 import { F32RowSlabs } from './f32-row-slabs';
@@ -33,7 +33,7 @@ import type { IdIndexBase } from './id-index-base';
 import { DEFAULT_INITIALIZER, InitializerConfig, initRow, validateInitializer } from './initializers';
 import type { RowStorage, WeightFormat } from './row-storage';
 import { EVICTION_META_BYTES_PER_ROW, EvictionCounts, RowEviction } from './row-eviction';
-import { checkFinite, checkIds, checkRegion, growInt32 } from './row-ops';
+import { checkFinite, checkIds, checkRegion, growInt32, nonFiniteUpdate } from './row-ops';
 import { AdmissionCounts, RowAdmission } from './row-admission';
 import { RowSlots } from './row-slots';
 import { SlotMeta, SLOT_META_BYTES_PER_ROW } from './slot-meta';
@@ -99,7 +99,7 @@ export class EmbeddingRows {
   readonly name: string;
   readonly dim: number;
   /** Optimizer config with defaults filled in. */
-  readonly optimizerConfig: Readonly<Required<OptimizerConfig>>;
+  readonly optimizerConfig: Readonly<FilledOptimizerConfig>;
   readonly initializer: InitializerConfig;
   readonly seed: number;
   /** Floats of optimizer state per row. */
@@ -323,6 +323,10 @@ export class EmbeddingRows {
    * Gradients of duplicate ids are summed (float32, in input order), then the optimizer runs once
    * per distinct row, in first-occurrence order. Missing rows are created from the initializer
    * first (a row evicted between pull and push), unless admission has not admitted the id.
+   * An update that would leave any weight or optimizer state non-finite (finite gradients can
+   * overflow: 3e38 with SGD, 1e20 three times with FTRL) is refused whole, after the optimizer's
+   * `clip_norm` if it has one: TESSERA_ERR_NON_FINITE naming the table and the id, and no row
+   * changes (rows the push created from the initializer stay, as after a pull).
    * @returns the number of distinct rows updated
    */
   push(ids: IdArray, grads: Float32Array): number {
@@ -331,7 +335,8 @@ export class EmbeddingRows {
     checkFinite(this.name, 'grads', grads, this.dim, ids);
     const rows = this.resolve(ids, n, true);
     const u = this.grad.sum(rows, n, grads);
-    this.slots.applyRows(this.opt, this.grad.uniq, u, this.grad.gsum);
+    const refused = this.slots.applyRows(this.opt, this.grad.uniq, u, this.grad.gsum);
+    if (refused >= 0) throw nonFiniteUpdate(this.name, `id ${idAt(ids, rows.indexOf(this.grad.uniq[refused]))}`);
     this.evict?.afterPush(n);
     return u;
   }

@@ -27,6 +27,9 @@ export class F16RowSlabs implements RowStorage {
   /** One row of weights (and of state, for stateless optimizers) in float32, for updates. */
   private readonly w32: Float32Array;
   private readonly s32: Float32Array;
+  /** The rows a push is updating, as they were (its all-or-nothing rollback). */
+  private undoW = new Uint16Array(0);
+  private undoS = new Float32Array(0);
 
   /** `slabRows` must be a power of two (the table validates it). */
   constructor(readonly dim: number, readonly stateWidth: number, readonly slabRows: number) {
@@ -66,16 +69,37 @@ export class F16RowSlabs implements RowStorage {
     for (let i = 0; i < n; i++) if (rows[i] >= 0) this.decodeRow(rows[i], out, outOff + i * this.dim);
   }
 
-  applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array): void {
+  /**
+   * Updates each row (weights decoded to float32, state in place) after saving its fp16 weights
+   * and its state to an undo log, and checks what was stored: a weight beyond fp16's range
+   * rounds to ±Infinity (exponent bits all ones), so finite float32 results can still be refused.
+   * On the first bad row every row updated so far is put back (all or nothing).
+   */
+  applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array): number {
     const { dim, w32 } = this;
     const sw = this.stateWidth;
+    if (this.undoW.length < u * dim) this.undoW = new Uint16Array(u * dim);
+    if (this.undoS.length < u * sw) this.undoS = new Float32Array(u * sw);
     for (let k = 0; k < u; k++) {
       const r = slots[k];
+      const [s, sOff] = this.stateOf(r);
+      const wts = this.weights[r >>> this.shift];
+      const wOff = (r & this.mask) * dim;
+      this.undoW.set(wts.subarray(wOff, wOff + dim), k * dim);
+      this.undoS.set(s.subarray(sOff, sOff + sw), k * sw);
       this.decodeRow(r, w32, 0);
-      const s = sw === 0 ? this.s32 : this.states[r >>> this.shift];
-      opt.apply(w32, 0, s, (r & this.mask) * sw, g, k * dim, dim);
+      opt.apply(w32, 0, s, sOff, g, k * dim, dim);
       this.storeWeights(r, w32);
+      let bad = 0;
+      for (let j = 0; j < dim; j++) bad |= (wts[wOff + j] & 0x7c00) === 0x7c00 ? 1 : 0;
+      let z = 0;
+      for (let j = 0; j < sw; j++) z += s[sOff + j] * 0;
+      if (bad !== 0 || z !== 0) {
+        for (let b = 0; b <= k; b++) this.writeStored(slots[b], this.undoW, b * dim, this.undoS, b * sw);
+        return k;
+      }
     }
+    return -1;
   }
 
   read(r: number, w: Float32Array, wOff: number, s: Float32Array, sOff: number): void {

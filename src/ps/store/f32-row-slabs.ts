@@ -25,6 +25,8 @@ export class F32RowSlabs implements RowStorage {
   private readonly shift: number;
   private readonly mask: number;
   private readonly wide: boolean;
+  /** The rows a push is updating, as they were (its all-or-nothing rollback). */
+  private undo = new Float32Array(0);
 
   /** `slabRows` must be a power of two (the table validates it). */
   constructor(readonly dim: number, readonly stateWidth: number, readonly slabRows: number) {
@@ -76,14 +78,33 @@ export class F32RowSlabs implements RowStorage {
     }
   }
 
-  applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array): void {
+  /**
+   * Updates each row in place after saving it to an undo log, and checks what it wrote: `v * 0`
+   * is 0 for a finite v and NaN for NaN or ±Infinity, so one sum per row finds any non-finite
+   * value. On the first bad row every row updated so far is put back (all or nothing).
+   */
+  applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array): number {
     const { dim, slabs, shift, mask, stride } = this;
+    if (this.undo.length < u * stride) this.undo = new Float32Array(u * stride);
+    const undo = this.undo;
     for (let k = 0; k < u; k++) {
       const r = slots[k];
       const slab = slabs[r >>> shift];
       const off = (r & mask) * stride;
+      const save = k * stride;
+      for (let j = 0; j < stride; j++) undo[save + j] = slab[off + j];
       opt.apply(slab, off, slab, off + dim, g, k * dim, dim);
+      let z = 0;
+      for (let j = 0; j < stride; j++) z += slab[off + j] * 0;
+      if (z !== 0) {
+        for (let b = 0; b <= k; b++) {
+          const rb = slots[b];
+          slabs[rb >>> shift].set(undo.subarray(b * stride, (b + 1) * stride), (rb & mask) * stride);
+        }
+        return k;
+      }
     }
+    return -1;
   }
 
   read(r: number, w: Float32Array, wOff: number, s: Float32Array, sOff: number): void {

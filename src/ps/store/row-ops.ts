@@ -57,6 +57,22 @@ export function checkFinite(
   }
 }
 
+/** True when every value of `a` is finite (`v * 0` is NaN exactly for NaN and ±Infinity). */
+export function allFinite(a: Float32Array): boolean {
+  let z = 0;
+  for (let i = 0; i < a.length; i++) z += a[i] * 0;
+  return z === 0;
+}
+
+/**
+ * The refusal of an update that would leave a weight or optimizer state of `row` (`id 42`) non-finite
+ * (TESSERA_ERR_NON_FINITE, so INVALID_ARGUMENT on the wire).
+ */
+export function nonFiniteUpdate(table: string, row: string): TesseraError {
+  return new TesseraError(ERROR_CODES.NON_FINITE, `table "${table}": the update of ${row} would make its weights or optimizer state `
+    + 'non-finite; nothing of this push was applied. Lower the learning rate, or set the optimizer\'s clip_norm');
+}
+
 /** A fresh Int32Array of at least `n` entries, rounded up to limit re-allocation. */
 export function growInt32(n: number): Int32Array {
   let cap = 64;

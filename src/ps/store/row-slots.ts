@@ -86,11 +86,16 @@ export class RowSlots {
     this.meta.setStamp(r, stamp);
   }
 
-  /** Applies gradient row `k` of `g` to slot `rows[k]` for k < `u` (a push), and stamps them. */
-  applyRows(opt: Optimizer, rows: Int32Array, u: number, g: Float32Array): void {
+  /**
+   * Applies gradient row `k` of `g` to slot `rows[k]` for k < `u` (a push), and stamps them; all
+   * or nothing: returns -1, or the first k whose update would be non-finite, and then no slot
+   * changed (RowStorage.applyRows).
+   */
+  applyRows(opt: Optimizer, rows: Int32Array, u: number, g: Float32Array): number {
     if (this.snap) this.snap.guardRows(rows, u);
-    this.storage.applyRows(opt, rows, u, g);
-    this.meta.stampRows(rows, u, this.epoch);
+    const refused = this.storage.applyRows(opt, rows, u, g);
+    if (refused < 0) this.meta.stampRows(rows, u, this.epoch);
+    return refused;
   }
 
   /** Eviction chose slot `r` (and puts it on its free list itself): the slot holds no row now. */

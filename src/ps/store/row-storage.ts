@@ -50,8 +50,12 @@ export interface RowStorage {
   initRow(r: number, lo: number, hi: number, init: InitializerConfig, seed: number, opt: Optimizer): void;
   /** Copies the weights of slots `rows[0..n)` into `out[outOff..]`; slots < 0 are skipped. */
   gather(rows: Int32Array, n: number, out: Float32Array, outOff: number): void;
-  /** Applies gradient row `k` of `g` (rows of `dim`) to slot `slots[k]`, for k in [0, u). */
-  applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array): void;
+  /**
+   * Applies gradient row `k` of `g` (rows of `dim`) to slot `slots[k]`, for k in [0, u), all or
+   * nothing: returns -1 when every row was updated, or the first k whose update would leave a
+   * weight or a state value non-finite (in the stored format), and then no slot has changed.
+   */
+  applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array): number;
   /** Copies slot `r` out: weights to `w[wOff..]`, state to `s[sOff..]`. */
   read(r: number, w: Float32Array, wOff: number, s: Float32Array, sOff: number): void;
   /** Overwrites slot `r` with `w[wOff..]` and `s[sOff..]`. */

@@ -20,6 +20,8 @@ import { byKind, containerHasPort, PodTemplate, podTemplates } from './pods';
 import { isTesseraContainer } from './policy';
 
 const CHECK = 'args';
+/** A bind address only this pod can reach. */
+const LOOPBACK = /^(127\.|localhost$|::1$)/;
 
 /** A Tessera container with its parsed command line. */
 interface RoleContainer {
@@ -128,7 +130,7 @@ function portFindings(r: RoleContainer): Finding[] {
 }
 
 function roleFindings(r: RoleContainer, all: RoleContainer[], manifests: Manifest[]): Finding[] {
-  if (r.role === 'ps') return psFindings(r);
+  if (r.role === 'ps') return psFindings(r, all);
   if (r.role === 'chief') return chiefFindings(r, all, manifests);
   if (r.role === 'serve') return serveFindings(r, all);
   return [];
@@ -152,6 +154,9 @@ function serveFindings(r: RoleContainer, all: RoleContainer[]): Finding[] {
   const out: Finding[] = [];
   const fail = (message: string): void => void out.push(findingAt(r.pod.manifest, `${r.at}/args`, `tessera serve: ${message}`, CHECK));
   const root = str(r, 'model-root') ?? '';
+  // tessera serve binds 127.0.0.1 by default, as a PS does; behind a Service it must not.
+  const host = str(r, 'host') ?? '127.0.0.1';
+  if (LOOPBACK.test(host)) fail(`--host is ${host}: set --host 0.0.0.0 (or the pod IP), or the Service and kubelet probes cannot reach it`);
   const m = volumeAt(r, root);
   if (!m?.volume?.persistentVolumeClaim) fail(`--model-root ${root} is not on a mounted PersistentVolumeClaim`);
   else if (m.mount.readOnly !== true || m.volume.persistentVolumeClaim.readOnly !== true) fail(`--model-root ${root} must be mounted read-only (a server never writes the model root)`);
@@ -161,13 +166,24 @@ function serveFindings(r: RoleContainer, all: RoleContainer[]): Finding[] {
   return out;
 }
 
-function psFindings(r: RoleContainer): Finding[] {
+function psFindings(r: RoleContainer, all: RoleContainer[]): Finding[] {
   const out: Finding[] = [];
   const fail = (message: string): void => void out.push(findingAt(r.pod.manifest, `${r.at}/args`, `tessera ps: ${message}`, CHECK));
   try {
     // The real PS config loader, with the env of pod <statefulset>-0: validates the port and
     // fills --id's {ordinal} from TESSERA_POD_NAME.
-    loadPsConfig(r.env, { port: str(r, 'port'), host: str(r, 'host'), id: str(r, 'id'), maxRequestBytes: str(r, 'max-request-bytes'), logLevel: str(r, 'log-level') });
+    const config = loadPsConfig(r.env, {
+      port: str(r, 'port'), host: str(r, 'host'), id: str(r, 'id'), maxRequestBytes: str(r, 'max-request-bytes'), logLevel: str(r, 'log-level'),
+      checkpointRoot: str(r, 'checkpoint-root'), shutdownTimeoutMs: str(r, 'shutdown-timeout-ms'),
+    });
+    // A PS binds loopback unless told otherwise; in a pod the workers and the chief dial it from elsewhere.
+    if (LOOPBACK.test(config.host)) fail(`--host is ${config.host}: set --host 0.0.0.0 (or the pod IP), or no other pod can reach this PS`);
+    for (const chief of all.filter((x) => x.role === 'chief')) {
+      const dir = str(chief, 'checkpoint-dir');
+      if (dir && !config.checkpointRoots.some((root) => dir === root || dir.startsWith(`${root}/`))) {
+        fail(`--checkpoint-root (${config.checkpointRoots.join(',') || 'none'}) does not hold the chief's --checkpoint-dir ${dir}: every Snapshot would be refused`);
+      }
+    }
   } catch (err) {
     fail((err as Error).message);
   }

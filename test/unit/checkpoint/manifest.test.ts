@@ -62,4 +62,10 @@ describe('checkpoint manifest tables (issue 13)', () => {
     expect(() => validateManifest(manifest(1, [{ name: 'x', kind: 'EMBEDDING', optimizer: { kind: 'sgd' } }]), 'm.json'))
       .to.throw('m.json: tables[0]: optimizer: expected a format-1 oneof');
   });
+
+  it('refuses an id or a base that is not a checkpoint id, so no manifest leads out of its root (issue 23)', () => {
+    expect(() => validateManifest({ ...manifest(2, []), id: '..' }, 'm.json')).to.throw('m.json: id: ".." is not a checkpoint id')
+      .with.property('code', 'TESSERA_ERR_CHECKPOINT_CORRUPT');
+    expect(() => validateManifest({ ...manifest(2, []), kind: 'incremental', base: '../../etc' }, 'm.json')).to.throw('m.json: base:');
+  });
 });

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { expect } from 'chai';
 import { optimizerFromSpec, optimizerToSpec } from '../../../src/ps/optimizers/optimizer-spec';
+import type { OptimizerParam } from '../../../src/ps/optimizers/optimizer';
 import { createOptimizer, OPTIMIZER_KINDS, OPTIMIZERS } from '../../../src/ps/optimizers/registry';
 
 /** dist/test/unit/ps → repository root. */
@@ -35,7 +36,7 @@ describe('optimizer spec {kind, params} (issue 13)', () => {
   it('the kinds are the descriptor table\'s, and each descriptor builds its own kind', () => {
     expect(OPTIMIZER_KINDS).to.deep.equal(Object.keys(OPTIMIZERS));
     for (const d of Object.values(OPTIMIZERS)) {
-      const required = Object.fromEntries(d.params.filter((p) => p.default === undefined).map((p) => [p.key, 0.5]));
+      const required = Object.fromEntries(d.params.filter((p) => p.default === undefined && !p.optional).map((p) => [p.key, 0.5]));
       const opt = createOptimizer({ kind: d.kind, ...required } as never);
       expect(opt.kind).to.equal(d.kind);
       expect(opt.stateWidth(16)).to.equal(d.stateWidth(16));
@@ -47,7 +48,8 @@ describe('optimizer spec {kind, params} (issue 13)', () => {
     for (const d of Object.values(OPTIMIZERS)) {
       const row = doc.split('\n').find((l) => l.includes(`| \`${d.kind}\` |`));
       expect(row, `a row for ${d.kind}`).to.be.a('string');
-      const listed = d.params.map((p) => `\`${p.name}\`${p.default === undefined ? '' : ` (${p.default})`}`).join(', ');
+      const note = (p: OptimizerParam) => (p.optional ? ' (optional)' : p.default === undefined ? '' : ` (${p.default})`);
+      const listed = d.params.map((p) => `\`${p.name}\`${note(p)}`).join(', ');
       expect(row).to.include(listed);
     }
   });

@@ -37,6 +37,19 @@ describe('data-plane codec vs protobufjs', () => {
     expect(Buffer.from(m.grads).equals(values)).to.equal(true);
   });
 
+  // Issue 23: the table incarnation a worker knows travels with each pull and push (field 7).
+  it('carries table_incarnation both ways, with protobufjs (issue 23)', () => {
+    const inc = 2 ** 47 + 11;
+    const pull = root.lookupType('tessera.v1.PullRequest').decode(codec.encodePullRequest({
+      table: 'emb', shardMapVersion: 1, ids, encoding: codec.Encoding.F32, requestId: 1, tableIncarnation: inc,
+    })) as unknown as Record<string, unknown>;
+    expect(String(pull.tableIncarnation)).to.equal(String(inc));
+    const T = root.lookupType('tessera.v1.PushRequest');
+    const enc = Buffer.from(T.encode(T.create({ table: 't', shardMapVersion: 9, ids, grads: values, tableIncarnation: inc })).finish());
+    expect(codec.decodePushRequest(enc).tableIncarnation).to.equal(inc);
+    expect(codec.decodePullRequest(codec.encodePullRequest({ table: 't', shardMapVersion: 1, ids, encoding: 0, requestId: 2 })).tableIncarnation).to.equal(0);
+  });
+
   it('allocPullResponse yields an aligned values region and a valid PullResponse', () => {
     const { encoded, values: region } = codec.allocPullResponse(12345, 3, codec.Encoding.F32, 12);
     expect(region.byteOffset % 4).to.equal(0);
@@ -87,8 +100,14 @@ describe('data-plane codec vs protobufjs', () => {
     expect(viaPbjs.rowsApplied).to.equal(7);
   });
 
-  it('rejects a truncated message with a clear error', () => {
-    const bytes = codec.encodePullRequest({ table: 'emb', shardMapVersion: 1, ids, encoding: 0, requestId: 1 });
-    expect(() => codec.decodePullRequest(bytes.subarray(0, bytes.length - 5))).to.throw(/malformed protobuf message/);
+  it('marks a truncated request malformed with a clear reason, keeping the fields read before (issue 23: never throws)', () => {
+    const bytes = codec.encodePullRequest({ table: 'emb', shardMapVersion: 1, ids, encoding: 0, requestId: 7 });
+    const m = codec.decodePullRequest(bytes.subarray(0, bytes.length - 5));
+    expect(m.malformed).to.match(/malformed protobuf message: field of \d+ bytes overruns the message/);
+    expect(m).to.include({ table: 'emb', requestId: 7 });
+    const push = codec.decodePushRequest(Buffer.from([0x08, 0xff]));
+    expect(push.malformed).to.match(/malformed protobuf message/);
+    expect(push.requestId).to.equal(0);
+    expect(codec.decodePullRequest(bytes).malformed).to.equal(undefined);
   });
 });

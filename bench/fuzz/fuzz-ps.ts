@@ -1,0 +1,210 @@
+/**
+ * One fuzz run against one real `tessera ps` process on loopback: start it (its working
+ * directory an empty temp dir, its checkpoint root another), create the fuzzed tables and a
+ * sentinel table, send the cases, and check what must hold whatever the input:
+ * - no crash (the process is alive), no hang (every call ends within the hang limit);
+ * - no INTERNAL or UNKNOWN status, final or in-band;
+ * - a refused push aimed at the watched rows leaves them bit-identical, and the sentinel
+ *   table, which no case names, is bit-identical at the end;
+ * - nothing appears in the PS's working directory, and only checkpoint ids in its root;
+ * then it measures RSS before and after, the CPU the PS uses once the fuzzing stops, and how
+ * long one SIGTERM takes to end it.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { isCheckpointId } from '../../src/checkpoint/checkpoint-id';
+import { TESSERA_BIN } from '../../src/local/ps-process';
+import type { TableSpec } from '../../src/ps/store/table-spec';
+import { tableSpecToWire } from '../../src/ps/table-spec-wire';
+import { Encoding } from '../../src/wire/data-plane-codec';
+import { PsConnection } from '../../src/wire/ps-connection';
+import { FuzzRng } from './fuzz-bytes';
+import { FuzzCase, FuzzTarget, nextCase } from './fuzz-cases';
+import { FuzzClient, Outcome } from './fuzz-runner';
+import { FuzzTally } from './fuzz-tally';
+
+/** What a run does. */
+export interface FuzzOptions {
+  seed: number;
+  cases: number;
+  /** a call with no status after this long is a hang */
+  hangMs: number;
+  /** the PS's --max-request-bytes (small, so no single case can ask for gigabytes) */
+  maxRequestBytes: number;
+  /** called every 1,000 cases with the count done */
+  progress?: (done: number) => void;
+}
+
+const DIM = 8;
+const TABLES: TableSpec[] = [
+  ...(['sgd', 'adagrad', 'adam', 'ftrl'] as const).map((kind): TableSpec => ({
+    name: `fz_${kind}`, kind: 'embedding', dim: DIM, optimizer: kind === 'ftrl' ? { kind, alpha: 0.5 } : { kind, lr: 0.5 },
+  })),
+  { name: 'fz_f16', kind: 'embedding', dim: DIM, weightFormat: 'f16', optimizer: { kind: 'adagrad', lr: 0.5 } },
+  { name: 'dense_fz', kind: 'dense', size: 16, optimizer: { kind: 'adam', lr: 0.01 } },
+];
+const SENTINEL: TableSpec = { name: 'sentinel', kind: 'embedding', dim: DIM, optimizer: { kind: 'sgd', lr: 1 } };
+
+/** `n` distinct ids from a seeded stream (lo, hi pairs). */
+function idSet(rng: FuzzRng, n: number): Uint32Array {
+  return Uint32Array.from({ length: 2 * n }, () => rng.u32());
+}
+
+/** A running PS child with its address, working directory and log file. */
+interface PsChild { proc: ChildProcess; addr: string; cwd: string; root: string; log: string }
+
+async function startPs(dir: string, maxRequestBytes: number): Promise<PsChild> {
+  const cwd = path.join(dir, 'cwd');
+  const root = path.join(dir, 'ckpt');
+  fs.mkdirSync(cwd);
+  fs.mkdirSync(root);
+  const log = path.join(dir, 'ps.log');
+  const err = fs.openSync(log, 'a');
+  const proc = spawn(process.execPath, [TESSERA_BIN, 'ps', '--port', '0', '--checkpoint-root', root, '--max-request-bytes', String(maxRequestBytes)],
+    { cwd, stdio: ['ignore', 'pipe', err] });
+  fs.closeSync(err);
+  const addr = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (c: Buffer) => {
+      out += c;
+      const m = /ps listening (\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    proc.once('exit', (code) => reject(new Error(`tessera ps exited (${code}) before listening; log: ${log}`)));
+  });
+  return { proc, addr, cwd, root, log };
+}
+
+/** Resident memory of process `pid`, MiB. */
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+/** CPU seconds process `pid` has used (user + system). */
+function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+/** Every watched row of every fuzzed embedding table, as bytes (a readOnly pull: nothing is created). */
+async function rowsOf(conn: PsConnection, tables: string[], ids: Uint32Array, version: number): Promise<string> {
+  const parts = await Promise.all(tables.map((table) => conn.pull({
+    table, shardMapVersion: version, ids: Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength), encoding: Encoding.F32, requestId: 0, readOnly: true,
+  }, 10_000)));
+  return parts.map((p) => Buffer.from(p.values).toString('hex')).join('|');
+}
+
+/** Creates the tables and the rows the checks watch; returns the fuzz target. */
+async function setUp(conn: PsConnection, ps: PsChild, rng: FuzzRng): Promise<FuzzTarget & { sentinelIds: Uint32Array }> {
+  for (const spec of [...TABLES, SENTINEL]) await conn.adminCall('CreateTable', { spec: tableSpecToWire(spec) }, 10_000);
+  const target = {
+    tables: TABLES.map((t) => ({ name: t.name, dim: t.kind === 'dense' ? t.size : t.dim, dense: t.kind === 'dense' })),
+    watched: idSet(rng, 16), pool: idSet(rng, 4096), shardMapVersion: 0, checkpointRoot: ps.root, sentinelIds: idSet(rng, 64),
+  };
+  const bytes = (a: Uint32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  for (const t of TABLES.filter((x) => x.kind === 'embedding')) await conn.pull({ table: t.name, shardMapVersion: 0, ids: bytes(target.watched), encoding: Encoding.F32, requestId: 0 }, 10_000);
+  await conn.pull({ table: SENTINEL.name, shardMapVersion: 0, ids: bytes(target.sentinelIds), encoding: Encoding.F32, requestId: 0 }, 10_000);
+  return target;
+}
+
+/**
+ * True when every hostile push of the case is known to be refused (then the watched rows must
+ * not have changed): a unary push that did not answer OK; a stream that ran to its end (not
+ * cancelled: messages after a cancel may still be applied unseen) with no hostile request id
+ * among the answers without an error.
+ */
+function allHostileRefused(c: FuzzCase, o: Outcome): boolean {
+  if (o.status === 'HANG') return false;
+  if (c.shape === 'unary') return o.status !== 'OK';
+  return o.status === 'OK' && !c.hostile!.some((id) => o.accepted.includes(id));
+}
+
+/** After a case that changed the shard map: install one that owns every bucket, a version up. */
+async function reclaimShardMap(conn: PsConnection, target: FuzzTarget): Promise<void> {
+  const stats = await conn.adminCall<{ shardMapVersion: number }>('Stats', {}, 10_000);
+  target.shardMapVersion = stats.shardMapVersion + 1;
+  await conn.adminCall('SetShardMap', { version: target.shardMapVersion, psIndex: 0, numBuckets: 4096, ownedBuckets: Buffer.alloc(0) }, 10_000);
+}
+
+/** Sends the cases one by one, checking the watched rows around hostile pushes. */
+async function drive(opts: FuzzOptions, conn: PsConnection, ps: PsChild, target: FuzzTarget, tally: FuzzTally): Promise<void> {
+  const rng = new FuzzRng(opts.seed ^ 0x5eed);
+  const client = new FuzzClient(ps.addr, opts.hangMs);
+  const embedding = TABLES.filter((t) => t.kind === 'embedding').map((t) => t.name);
+  let watched = await rowsOf(conn, embedding, target.watched, target.shardMapVersion);
+  try {
+    for (let i = 0; i < opts.cases && ps.proc.exitCode === null && ps.proc.signalCode === null; i++) {
+      const c = nextCase(rng, target);
+      const o = await client.run(c);
+      tally.add(c, o);
+      if (c.method === 'SetShardMap' && o.status === 'OK') await reclaimShardMap(conn, target);
+      if (c.hostile?.length || (c.method === 'Restore' && o.status === 'OK')) {
+        const now = await rowsOf(conn, embedding, target.watched, target.shardMapVersion);
+        if (c.hostile?.length && allHostileRefused(c, o) && now !== watched) tally.watchedChanged(c);
+        watched = now;
+      }
+      if (i % 1000 === 999) {
+        for (const d of fs.readdirSync(ps.root)) fs.rmSync(path.join(ps.root, d), { recursive: true, force: true });
+        opts.progress?.(i + 1);
+      }
+    }
+  } finally {
+    client.close();
+  }
+}
+
+/** Runs the fuzzer; resolves with its report (see FuzzTally.report). */
+export async function runFuzz(opts: FuzzOptions): Promise<Record<string, unknown>> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-fuzz-'));
+  const ps = await startPs(dir, opts.maxRequestBytes);
+  const conn = new PsConnection({ addr: ps.addr, maxMessageBytes: 256 << 20 });
+  const tally = new FuzzTally(opts.hangMs);
+  const t0 = performance.now();
+  let clean = false;
+  try {
+    const target = await setUp(conn, ps, new FuzzRng(opts.seed));
+    const sentinel = await rowsOf(conn, [SENTINEL.name], target.sentinelIds, 0);
+    const rssBefore = rssMb(ps.proc.pid!);
+    await drive(opts, conn, ps, target, tally);
+    const seconds = (performance.now() - t0) / 1000;
+    const crashed = ps.proc.exitCode !== null || ps.proc.signalCode !== null;
+    const after = crashed ? null : {
+      rss: rssMb(ps.proc.pid!),
+      sentinelUnchanged: (await rowsOf(conn, [SENTINEL.name], target.sentinelIds, target.shardMapVersion)) === sentinel,
+    };
+    conn.close();
+    const idle = crashed ? null : await idleCpu(ps.proc.pid!);
+    const stop = crashed ? null : await sigterm(ps.proc);
+    const report = tally.report({
+      seed: opts.seed, seconds, crashed, log: ps.log, rss_before_mb: rssBefore, rss_after_mb: after?.rss ?? null,
+      sentinel_rows_unchanged: after?.sentinelUnchanged ?? false, idle_cpu_pct: idle, sigterm: stop,
+      cwd_entries: fs.readdirSync(ps.cwd).length, root_entries_not_ids: fs.readdirSync(ps.root).filter((d) => !isCheckpointId(d)).length,
+    });
+    clean = !crashed && report.hangs === 0 && report.internal === 0;
+    return clean ? { ...report, log: null } : report;
+  } finally {
+    conn.close();
+    if (ps.proc.exitCode === null && ps.proc.signalCode === null) ps.proc.kill('SIGKILL');
+    // Kept (its log named in the report) when something went wrong.
+    fs.rmSync(clean ? dir : ps.root, { recursive: true, force: true });
+  }
+}
+
+/** The PS's CPU use (% of one core) over 2 s with no client (what a stuck loop would show). */
+async function idleCpu(pid: number): Promise<number> {
+  const c0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, 2000)); // a measurement window, not an ordering of events
+  return Math.round((100 * (cpuSeconds(pid) - c0)) / ((performance.now() - t0) / 1000));
+}
+
+/** Sends one SIGTERM; resolves with how long the process took to exit and its exit code. */
+function sigterm(proc: ChildProcess): Promise<{ exit_ms: number; code: number | null; signal: string | null }> {
+  const t0 = performance.now();
+  const exited = new Promise<{ exit_ms: number; code: number | null; signal: string | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ exit_ms: Math.round(performance.now() - t0), code, signal })));
+  proc.kill('SIGTERM');
+  return exited;
+}
