@@ -48,7 +48,10 @@ describe('tessera serve (real process) and tessera serve status (issue 14)', fun
     expect(text.stdout).to.match(/v2 default: loaded .* 1 requests \/ 4 rows/);
     const persisted = await runTessera(['serve', 'status', '--model-root', root, '--json']);
     expect(lastJson(persisted.stdout)).to.deep.equal({ root, models: [{ name: 'srv', versions: [1, 2], labels: {} }] });
-    expect(await (await fetch(where.metrics)).text()).to.match(/tessera_serve_requests_total\{model="srv",version="2",label="",protocol="rest",code="200",job="standalone",role="serve",id="serve-\d+"\} 1/);
+    // ADR 0018's labels (tessera_job, not job) and build info naming the backend it predicts on.
+    const metrics = await (await fetch(where.metrics)).text();
+    expect(metrics).to.match(/tessera_serve_requests_total\{model="srv",version="2",label="",protocol="rest",code="200",tessera_job="standalone",role="serve",id="serve-\d+"\} 1/);
+    expect(metrics).to.match(/tessera_build_info\{version="[^"]+",backend="(?!none")[a-z0-9]+",tessera_job="standalone",role="serve",id="serve-\d+"\} 1/);
 
     expect(await serve.kill('SIGTERM')).to.deep.equal({ code: 0, signal: null });
     expect(serve.lines.some((l) => /"signal":"SIGTERM","msg":"shutting down"/.test(l))).to.equal(true);
