@@ -4,7 +4,7 @@
  * closed on arrival, and one that sends nothing (no HTTP/2 handshake on gRPC, no request headers
  * on REST) is closed after `handshakeTimeoutMs`, while real clients are still answered.
  */
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,24 +15,11 @@ import { silentLogger } from '../../src/common/logger';
 import { selectBackend } from '../../src/model/backend';
 import { ModelServer } from '../../src/serve/model-server';
 import { healthService } from '../../src/wire/services';
+import { idleSockets } from '../helpers/idle-sockets';
 import { curl, publishTestModel } from '../helpers/serve';
 
 const CAP = 3;
 const HANDSHAKE_MS = 300;
-
-/** Opens `n` raw TCP connections that send nothing; resolves once the server has closed every one. */
-async function idleSocketsClosed(host: string, port: number, n: number, keep: net.Socket[]): Promise<void> {
-  const closed: Promise<void>[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = net.connect({ host, port });
-    s.on('error', () => undefined); // a reset from the server is what we expect
-    s.resume(); // read (and drop) what the server sends, or its close would go unseen
-    closed.push(new Promise((resolve) => s.once('close', () => resolve())));
-    keep.push(s);
-    await new Promise<void>((resolve) => { s.once('connect', () => resolve()); s.once('close', () => resolve()); });
-  }
-  await Promise.all(closed);
-}
 
 describe('tessera serve: connection cap and handshake timeout on its REST and gRPC ports (issues 14, 23)', function () {
   this.timeout(30_000);
@@ -56,17 +43,19 @@ describe('tessera serve: connection cap and handshake timeout on its REST and gR
   });
 
   it('REST closes connections over the cap and those that send no request, then answers a client', async () => {
-    const port = server!.rest.port;
     // 2 × CAP idle connections: CAP are closed on arrival, the others when their headers time out.
-    await idleSocketsClosed('127.0.0.1', port, 2 * CAP, sockets);
+    const idle = await idleSockets(`127.0.0.1:${server!.rest.port}`, 2 * CAP);
+    sockets.push(...idle.sockets);
+    await Promise.all(idle.closed);
     const ready = await curl('GET', `${server!.rest.url}/v2/health/ready`);
     expect(ready.status).to.equal(200);
   });
 
   it('gRPC closes connections over the cap and those without a handshake, then answers a client', async () => {
     const grpcServer = await server!.startGrpc('127.0.0.1', 0);
-    const port = Number(grpcServer.addr.slice(grpcServer.addr.lastIndexOf(':') + 1));
-    await idleSocketsClosed('127.0.0.1', port, 2 * CAP, sockets);
+    const idle = await idleSockets(grpcServer.addr, 2 * CAP);
+    sockets.push(...idle.sockets);
+    await Promise.all(idle.closed);
     const client = new (healthService())(grpcServer.addr, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Check: Function };
     const res = await new Promise<{ status: string }>((resolve, reject) => client.Check({ service: 'tessera.v1.Prediction' }, (e: Error | null, r: { status: string }) => (e ? reject(e) : resolve(r))));
     client.close();
