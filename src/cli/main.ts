@@ -47,6 +47,10 @@ const COMMANDS: Record<string, () => Command> = {
     const m = require('./checkpoint') as typeof import('./checkpoint');
     return { summary: 'checkpoints on disk: ls DIR, inspect DIR/ID, verify DIR[/ID]', help: () => m.CHECKPOINT_HELP, run: m.runCheckpoint };
   },
+  serve: () => {
+    const m = require('./serve') as typeof import('./serve');
+    return { summary: 'serve models from a model root (REST, gRPC): hot update, labels, rollback, canary (status|rollback|label)', help: () => m.SERVE_HELP, run: m.runServe };
+  },
   gen: () => {
     const m = require('./gen') as typeof import('./gen');
     return { summary: 'write synthetic Criteo-format rows from a planted model', help: () => m.GEN_HELP, run: m.runGen };

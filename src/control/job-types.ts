@@ -31,6 +31,8 @@ export interface JobResult {
   auc: number | null;
   logloss: number | null;
   checkpoint: string | null;
+  /** The last version published to the model root (`--export-dir`), when there is one. */
+  model_version?: number;
 }
 
 export type JobPhase = 'train' | 'eval' | 'done' | 'failed';

@@ -9,6 +9,7 @@
  */
 import type { TransformedBatch } from '../spec/transform';
 
+/** Where one table's fields sit in a row's F fields. */
 export interface TableSlot {
   name: string;
   /** Fields of this table per row. */
