@@ -5,7 +5,9 @@
  * the ParameterAccess), run forward and backward, push sparse gradients without waiting (the
  * ParameterAccess bounds pushes in flight), and push the dense gradient. The next batch's pulls
  * are issued before the current batch computes (prefetch). Dense weights are re-pulled every
- * `dense_sync_every` steps. A non-finite loss stops training before anything is pushed.
+ * `dense_sync_every` steps. A non-finite loss stops training before anything is pushed. A
+ * step the ParameterAccess samples for push staleness pulls its rows with their versions and
+ * pushes them back with its gradients, so the PS can tell how stale they were.
  *
  * ```ts
  * const trainer = new Trainer({ spec, params: psClient, model, transformer, logger });
@@ -23,6 +25,7 @@ import { embeddingTableSpecs } from '../spec/ps-config';
 import type { JobSpec } from '../spec/types';
 import type { FeatureTransformer, RawRow, TransformedBatch } from '../spec/transform';
 import { gatherTable, maskOf, planSlots, presentOnly, scatterTable, TableSlot } from './batch-assembler';
+import type { SparsePush } from '../client/data-client';
 import type { ParameterAccess } from './param-access';
 
 /** Name of the PS dense table holding the model's dense parameters. */
@@ -62,6 +65,8 @@ interface Prepared {
   rows: RawRow[];
   tb: TransformedBatch;
   pulled: Promise<{ emb: Float32Array[]; linear: Float32Array[] }>;
+  /** A step sampled for push staleness: the versions its pulls read, per slot (as `pulled`). */
+  versions: { emb: Uint32Array[]; linear: Uint32Array[] } | null;
 }
 
 export class Trainer {
@@ -161,7 +166,7 @@ export class Trainer {
     if (!Number.isFinite(r.loss)) {
       throw new TesseraError(ERROR_CODES.NON_FINITE, `loss is ${r.loss} at step ${this.stepNo} (batch of ${p.tb.size} rows after ${this.samples} samples); nothing from this batch was pushed`);
     }
-    const sends = this.sparseGrads(p.tb, r.embGrad, r.linearGrad);
+    const sends = this.sparseGrads(p, r.embGrad, r.linearGrad);
     const t3 = performance.now();
     await params.pushStep(sends, [{ table: DENSE_TABLE, grads: r.denseGrad }]);
     const time = { pullWaitS: (t1 - t0) / 1000, computeS: (t3 - t1) / 1000, pushWaitS: (performance.now() - t3) / 1000 };
@@ -177,21 +182,22 @@ export class Trainer {
     return r.loss;
   }
 
-  /** Splits the model's gradients into per-table pushes (dropped fields excluded). */
-  private sparseGrads(tb: TransformedBatch, embGrad: Float32Array, linearGrad: Float32Array) {
-    const out: { table: string; ids: Uint32Array; grads: Float32Array }[] = [];
-    for (const s of this.slots) {
+  /** Splits the model's gradients into per-table pushes (dropped fields excluded), with the pulled versions of a sampled step. */
+  private sparseGrads(p: Prepared, embGrad: Float32Array, linearGrad: Float32Array) {
+    const { tb, versions } = p;
+    const out: SparsePush[] = [];
+    this.slots.forEach((s, k) => {
       const ids = tb.ids[s.name];
       const mask = maskOf(tb, s.name);
       if (this.embTables) {
-        const g = presentOnly(ids, scatterTable(embGrad, s, this.numFields, this.dim, tb.size), this.dim, mask);
+        const g = presentOnly(ids, scatterTable(embGrad, s, this.numFields, this.dim, tb.size), this.dim, mask, versions?.emb[k]);
         out.push({ table: s.name, ...g });
       }
       if (this.linTables || !this.embTables) {
-        const g = presentOnly(ids, scatterTable(linearGrad, s, this.numFields, 1, tb.size), 1, mask);
+        const g = presentOnly(ids, scatterTable(linearGrad, s, this.numFields, 1, tb.size), 1, mask, versions?.linear[k]);
         out.push({ table: this.linTables ? linearTableOf(s.name) : s.name, ...g });
       }
-    }
+    });
     return out;
   }
 
@@ -210,14 +216,19 @@ export class Trainer {
   private prepare(rows: RawRow[], readOnly: boolean): Prepared {
     const tb = this.deps.transformer.transformBatch(rows);
     const { params } = this.deps;
-    const opts = { readOnly };
-    const emb = this.embTables ? Promise.all(this.slots.map((s) => params.pull(s.name, tb.ids[s.name], this.dim, opts))) : Promise.resolve([]);
-    const lin = this.linTables || !this.embTables
-      ? Promise.all(this.slots.map((s) => params.pull(this.linTables ? linearTableOf(s.name) : s.name, tb.ids[s.name], 1, opts)))
+    const sampled = !readOnly && params.sampleStaleness?.() === true;
+    const versionsOf = (on: boolean) => (sampled && on ? this.slots.map((s) => new Uint32Array(tb.ids[s.name].length >>> 1)) : []);
+    const readsEmb = this.embTables;
+    const readsLin = this.linTables || !this.embTables;
+    const versions = sampled ? { emb: versionsOf(readsEmb), linear: versionsOf(readsLin) } : null;
+    const opts = (v: Uint32Array | undefined) => (v ? { readOnly, versions: v } : { readOnly });
+    const emb = readsEmb ? Promise.all(this.slots.map((s, k) => params.pull(s.name, tb.ids[s.name], this.dim, opts(versions?.emb[k])))) : Promise.resolve([]);
+    const lin = readsLin
+      ? Promise.all(this.slots.map((s, k) => params.pull(this.linTables ? linearTableOf(s.name) : s.name, tb.ids[s.name], 1, opts(versions?.linear[k]))))
       : Promise.resolve([]);
     const pulled = Promise.all([emb, lin]).then(([e, l]) => ({ emb: e, linear: l }));
     pulled.catch(() => undefined); // awaited by the consumer; avoid an unhandled rejection meanwhile
-    return { rows, tb, pulled };
+    return { rows, tb, pulled, versions };
   }
 
   private async inputs(p: Prepared): Promise<BatchInputs> {

@@ -14,6 +14,7 @@ import type { Logger } from '../common/logger';
 import { Signal } from '../common/signal';
 import type { JobStore } from '../control/job-store';
 import type { Assignment, JobState } from '../control/job-types';
+import type { StalenessCounts } from '../control/push-staleness';
 import { schemaFor } from '../data/record';
 import type { ShardMap } from '../sharding/shard-map';
 import type { JobSpec } from '../spec/types';
@@ -39,6 +40,8 @@ export interface WorkerRoleDeps {
   onBadLines?: (n: number) => void;
   /** Training a data shard failed and will be retried (metrics). */
   onShardFailure?: () => void;
+  /** The worker's push-staleness counts so far, committed with each shard's progress (status p99). */
+  staleness?: () => StalenessCounts;
   backoff?: BackoffOptions;
 }
 
@@ -132,6 +135,7 @@ export class WorkerRole {
         workerId: this.deps.id, store: this.deps.store, params, trainer, schema: schemaFor(spec.data.format),
         batchSize: spec.training.batchSize, maxErrorRate: spec.data.maxErrorRate, commitEveryMs: this.deps.commitEveryMs ?? 1000,
         logger: this.log, stopping: () => this.stopped, barrier: this.barrier ?? undefined, onBadLines: this.deps.onBadLines,
+        staleness: this.deps.staleness,
       }, a, state.shards[a.shard], committed);
       this.failures = 0;
     } catch (err) {
