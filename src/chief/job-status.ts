@@ -48,5 +48,6 @@ export function jobStatus(args: {
     pushStalenessP99: stalenessQuantile(staleness, 0.99), at: new Date(nowMs).toISOString(),
   };
   if (state.result) status.result = state.result;
+  if (state.failure) status.failure = state.failure;
   return status;
 }

@@ -32,6 +32,8 @@ export interface PullRequestMsg {
   requestId: number;
   /** Evaluation/serving pull: missing rows are not created. */
   readOnly?: boolean;
+  /** The table incarnation the client knows; 0 or absent: not checked by the PS. */
+  tableIncarnation?: number;
   /** Also return each row's version (push staleness). */
   wantVersions?: boolean;
   /** Size of the encoded message; set by the decoder, used for the request-size limit. */
@@ -59,6 +61,8 @@ export interface PushRequestMsg {
   grads: Uint8Array;
   encoding: Encoding;
   requestId: number;
+  /** As in PullRequestMsg. */
+  tableIncarnation?: number;
   /** Also return each row's version before this push (push staleness). */
   wantVersions?: boolean;
   encodedBytes?: number;
@@ -98,15 +102,16 @@ function decodeRpcError(buf: Uint8Array): RpcErrorMsg {
 export function encodePullRequest(m: PullRequestMsg): Buffer {
   const size = bytesFieldSize(1, Buffer.byteLength(m.table)) + uintFieldSize(2, m.shardMapVersion)
     + bytesFieldSize(3, m.ids.byteLength) + uintFieldSize(4, m.encoding) + uintFieldSize(5, m.requestId)
-    + uintFieldSize(6, 1) + uintFieldSize(7, 1) + MAX_PADDING;
+    + uintFieldSize(6, 1) + uintFieldSize(7, m.tableIncarnation ?? 0) + uintFieldSize(8, 1) + MAX_PADDING;
   const w = new ProtoWriter(Buffer.allocUnsafe(size))
     .string(1, m.table)
     .uint(2, m.shardMapVersion)
     .uint(4, m.encoding)
     .uint(5, m.requestId)
-    .uint(6, m.readOnly ? 1 : 0);
+    .uint(6, m.readOnly ? 1 : 0)
+    .uint(7, m.tableIncarnation ?? 0);
   // Written only when set, so an ordinary pull is byte for byte what it was before the field.
-  if (m.wantVersions) w.uint(7, 1);
+  if (m.wantVersions) w.uint(8, 1);
   return w.alignNext(3, m.ids.byteLength, GRPC_FRAME_HEADER).bytes(3, m.ids).finish();
 }
 
@@ -139,7 +144,8 @@ export function decodePullRequest(buf: Buffer): PullRequestMsg {
     else if (f === 4) m.encoding = r.varint();
     else if (f === 5) m.requestId = r.varint();
     else if (f === 6) m.readOnly = r.varint() !== 0;
-    else if (f === 7) m.wantVersions = r.varint() !== 0;
+    else if (f === 7) m.tableIncarnation = r.varint();
+    else if (f === 8) m.wantVersions = r.varint() !== 0;
     else r.skip();
   });
   return m;
@@ -148,13 +154,15 @@ export function decodePullRequest(buf: Buffer): PullRequestMsg {
 export function encodePushRequest(m: PushRequestMsg): Buffer {
   const size = bytesFieldSize(1, Buffer.byteLength(m.table)) + uintFieldSize(2, m.shardMapVersion)
     + bytesFieldSize(3, m.ids.byteLength) + bytesFieldSize(4, m.grads.byteLength)
-    + uintFieldSize(5, m.encoding) + uintFieldSize(6, m.requestId) + uintFieldSize(7, 1) + 2 * MAX_PADDING;
+    + uintFieldSize(5, m.encoding) + uintFieldSize(6, m.requestId) + uintFieldSize(7, m.tableIncarnation ?? 0)
+    + uintFieldSize(8, 1) + 2 * MAX_PADDING;
   const w = new ProtoWriter(Buffer.allocUnsafe(size))
     .string(1, m.table)
     .uint(2, m.shardMapVersion)
     .uint(5, m.encoding)
-    .uint(6, m.requestId);
-  if (m.wantVersions) w.uint(7, 1);
+    .uint(6, m.requestId)
+    .uint(7, m.tableIncarnation ?? 0);
+  if (m.wantVersions) w.uint(8, 1);
   return w
     .alignNext(3, m.ids.byteLength, GRPC_FRAME_HEADER)
     .bytes(3, m.ids)
@@ -177,7 +185,8 @@ export function decodePushRequest(buf: Buffer): PushRequestMsg {
     else if (f === 4) m.grads = r.bytes();
     else if (f === 5) m.encoding = r.varint();
     else if (f === 6) m.requestId = r.varint();
-    else if (f === 7) m.wantVersions = r.varint() !== 0;
+    else if (f === 7) m.tableIncarnation = r.varint();
+    else if (f === 8) m.wantVersions = r.varint() !== 0;
     else r.skip();
   });
   return m;

@@ -38,6 +38,19 @@ describe('data-plane codec vs protobufjs', () => {
     expect(Buffer.from(m.grads).equals(values)).to.equal(true);
   });
 
+  // Issue 23: the table incarnation a worker knows travels with each pull and push (field 7).
+  it('carries table_incarnation both ways, with protobufjs (issue 23)', () => {
+    const inc = 2 ** 47 + 11;
+    const pull = root.lookupType('tessera.v1.PullRequest').decode(codec.encodePullRequest({
+      table: 'emb', shardMapVersion: 1, ids, encoding: codec.Encoding.F32, requestId: 1, tableIncarnation: inc,
+    })) as unknown as Record<string, unknown>;
+    expect(String(pull.tableIncarnation)).to.equal(String(inc));
+    const T = root.lookupType('tessera.v1.PushRequest');
+    const enc = Buffer.from(T.encode(T.create({ table: 't', shardMapVersion: 9, ids, grads: values, tableIncarnation: inc })).finish());
+    expect(codec.decodePushRequest(enc).tableIncarnation).to.equal(inc);
+    expect(codec.decodePullRequest(codec.encodePullRequest({ table: 't', shardMapVersion: 1, ids, encoding: 0, requestId: 2 })).tableIncarnation).to.equal(0);
+  });
+
   it('allocPullResponse yields an aligned values region and a valid PullResponse', () => {
     const { encoded, values: region } = codec.allocPullResponse(12345, 3, codec.Encoding.F32, 12);
     expect(region.byteOffset % 4).to.equal(0);
@@ -97,14 +110,21 @@ describe('data-plane codec vs protobufjs', () => {
     const ordinary = codec.encodePullRequest(plain);
     expect((pullT.decode(ordinary) as unknown as Record<string, unknown>).wantVersions).to.equal(false);
     expect(codec.decodePullRequest(ordinary).wantVersions).to.equal(undefined);
-    expect(fieldNumbers(ordinary), 'field 7 is written only when set').to.not.include(7);
-    expect(fieldNumbers(asked)).to.include(7);
+    expect(fieldNumbers(ordinary), 'field 8 is written only when set').to.not.include(8);
+    expect(fieldNumbers(asked)).to.include(8);
+    // Next to issue 23's table_incarnation (field 7): both read back, by both codecs.
+    const both = codec.encodePullRequest({ ...plain, wantVersions: true, tableIncarnation: 5 });
+    expect(pullT.decode(both)).to.include({ wantVersions: true });
+    expect(Number((pullT.decode(both) as unknown as Record<string, unknown>).tableIncarnation)).to.equal(5);
+    expect(codec.decodePullRequest(both)).to.include({ wantVersions: true, tableIncarnation: 5 });
 
     const pushT = root.lookupType('tessera.v1.PushRequest');
     const viaPbjs = Buffer.from(pushT.encode(pushT.create({ table: 't', shardMapVersion: 1, ids, grads: values, requestId: 4, wantVersions: true })).finish());
     expect(codec.decodePushRequest(viaPbjs)).to.include({ table: 't', wantVersions: true, requestId: 4 });
     const push = codec.encodePushRequest({ table: 't', shardMapVersion: 1, ids, grads: values, encoding: 0, requestId: 4, wantVersions: true });
     expect((pushT.decode(push) as unknown as Record<string, unknown>).wantVersions).to.equal(true);
+    const pushBoth = Buffer.from(pushT.encode(pushT.create({ table: 't', shardMapVersion: 1, ids, grads: values, tableIncarnation: 9, wantVersions: true })).finish());
+    expect(codec.decodePushRequest(pushBoth)).to.include({ wantVersions: true, tableIncarnation: 9 });
 
     const versions = Buffer.from(Uint32Array.of(0, 7, 0xffffffff).buffer);
     const { encoded, values: region, versions: vRegion } = codec.allocPullResponse(5, 1, codec.Encoding.F32, 12, 3);
