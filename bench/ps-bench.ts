@@ -3,9 +3,15 @@
  * of the same rows and the raw-TCP limit for the same bytes, all measured in this run.
  *
  *   npm run bench:ps -- [--json] [--seconds S] [--inflight K] [--encoding f32|f16]
+ *                       [--staleness ROUNDS] [--staleness-sample-every N]
  *
  * Setup: two `tessera ps` processes and one client process on loopback; batches of 8,192
  * distinct ids, dim 16, Zipf-distributed over a 2^40 id space; Adagrad for pushes.
+ *
+ * `--staleness R` adds the cost of push-staleness sampling: after the main figures, R rounds of
+ * the client with sampling off then on (one pull and one push in N carry row versions, N from
+ * `--staleness-sample-every`, default 16), alternated against the same PS so that load from
+ * other processes on the machine falls on both; every round's figures and the medians' ratio.
  */
 import { spawn } from 'child_process';
 import * as path from 'path';
@@ -22,9 +28,9 @@ function arg(name: string, fallback: string): string {
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
-function runClient(addrs: string[], seconds: number, inflight: number, encoding: string): Promise<Record<string, number | number[]>> {
+function runClient(addrs: string[], seconds: number, inflight: number, encoding: string, sampleEvery = 0): Promise<Record<string, number | number[]>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'ps-bench-client.js'), addrs.join(','), String(seconds), String(inflight), encoding],
+    const child = spawn(process.execPath, [path.join(__dirname, 'ps-bench-client.js'), addrs.join(','), String(seconds), String(inflight), encoding, String(sampleEvery)],
       { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (c) => { out += c; });
@@ -32,15 +38,56 @@ function runClient(addrs: string[], seconds: number, inflight: number, encoding:
   });
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+type StalenessRound = { sampling: 'off' | 'on'; pull_rows_per_s: number; push_rows_per_s: number; pull_p99_ms: number; rows_measured: number };
+
+/** `rounds` alternating off/on client runs against the same PS (see the header). */
+async function stalenessRounds(addrs: string[], rounds: number, every: number, seconds: number, inflight: number, encoding: string): Promise<StalenessRound[]> {
+  const out: StalenessRound[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const sampling of ['off', 'on'] as const) {
+      const c = await runClient(addrs, seconds, inflight, encoding, sampling === 'on' ? every : 0);
+      out.push({
+        sampling, pull_rows_per_s: Math.round(c.pull_rows_per_s as number), push_rows_per_s: Math.round(c.push_rows_per_s as number),
+        pull_p99_ms: Number((c.pull_p99_ms as number).toFixed(3)), rows_measured: c.staleness_rows_measured as number,
+      });
+    }
+  }
+  return out;
+}
+
+/** Report lines for the staleness rounds: each round, then on/off of the medians. */
+function stalenessLines(rounds: StalenessRound[], every: number): { lines: string[]; pullRatio: number; pushRatio: number } {
+  const med = (s: 'off' | 'on', k: 'pull_rows_per_s' | 'push_rows_per_s') => median(rounds.filter((r) => r.sampling === s).map((r) => r[k]));
+  const pullRatio = med('on', 'pull_rows_per_s') / med('off', 'pull_rows_per_s');
+  const pushRatio = med('on', 'push_rows_per_s') / med('off', 'push_rows_per_s');
+  // Each round's on/off: load from elsewhere drifts over minutes, so adjacent runs compare best.
+  const paired = (k: 'pull_rows_per_s' | 'push_rows_per_s') => median(Array.from({ length: rounds.length >> 1 }, (_, i) => rounds[2 * i + 1][k] / rounds[2 * i][k]));
+  const pct = (x: number) => `${x >= 1 ? '+' : ''}${(100 * (x - 1)).toFixed(1)}%`;
+  const lines = rounds.map((r, i) => `staleness ${r.sampling.padEnd(3)} (round ${(i >> 1) + 1}): pull ${(r.pull_rows_per_s / 1e6).toFixed(2)} M rows/s`
+    + `  p99 ${r.pull_p99_ms.toFixed(2)} ms  push ${(r.push_rows_per_s / 1e6).toFixed(2)} M rows/s  rows measured ${r.rows_measured}`);
+  lines.push(`staleness sampling 1 in ${every}, on/off: of the medians pull ${pct(pullRatio)}, push ${pct(pushRatio)};`
+    + ` median of each round's on/off pull ${pct(paired('pull_rows_per_s'))}, push ${pct(paired('push_rows_per_s'))}`);
+  return { lines, pullRatio, pushRatio };
+}
+
 async function main(): Promise<void> {
   const json = process.argv.includes('--json');
   const seconds = Number(arg('seconds', '5'));
   const inflight = Number(arg('inflight', '4'));
   const encoding = arg('encoding', 'f32');
+  const rounds = Number(arg('staleness', '0'));
+  const every = Number(arg('staleness-sample-every', '16'));
   const ps = await Promise.all([0, 1].map((i) => spawnPs({ args: ['--id', `ps-${i}`, '--log-level', 'warn'] })));
   let client;
+  let staleness: StalenessRound[] = [];
   try {
     client = await runClient(ps.map((p) => p.addr), seconds, inflight, encoding);
+    staleness = await stalenessRounds(ps.map((p) => p.addr), rounds, every, seconds, inflight, encoding);
   } finally {
     await Promise.all(ps.map((p) => p.stop()));
   }
@@ -61,6 +108,8 @@ async function main(): Promise<void> {
     `grpc-js stream, no PS work: ${(grpcRows / 1e6).toFixed(2)} M rows/s (${grpcStream.responseMbPerS.toFixed(0)} MB/s of values)  → pull is ${((100 * pull) / grpcRows).toFixed(1)}% of it`,
     `raw TCP limit: ${(tcpRows / 1e6).toFixed(2)} M rows/s (${tcp.responseMbPerS.toFixed(0)} MB/s of values)  → pull is ${((100 * pull) / tcpRows).toFixed(1)}% of it`,
   ];
+  const st = staleness.length > 0 ? stalenessLines(staleness, every) : null;
+  if (st) lines.push(...st.lines);
   process.stdout.write(`${lines.join('\n')}\n`);
   const summary = {
     bench: 'ps',
@@ -73,6 +122,7 @@ async function main(): Promise<void> {
     grpc_stream_limit_rows_per_s: Math.round(grpcRows),
     encoding,
     inflight,
+    ...(st ? { staleness_sample_every: every, staleness_rounds: staleness, staleness_pull_ratio: Number(st.pullRatio.toFixed(4)), staleness_push_ratio: Number(st.pushRatio.toFixed(4)) } : {}),
   };
   if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
 }

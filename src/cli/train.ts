@@ -47,10 +47,10 @@ export const TRAIN_HELP = helpText('tessera train [--job FILE] [--model NAME] [-
   + '{"samples","samples_per_s","auc","logloss","model","backend"}.', SPEC);
 
 /** PS shards for the run: running processes (--ps) or in-process gRPC servers. */
-async function connect(psArg: string | undefined, spec: JobSpec, logger: Logger): Promise<{ client: PsClient; servers: PsServer[] }> {
+async function connect(psArg: string | undefined, spec: JobSpec, logger: Logger, onStaleness: (u: Uint32Array) => void): Promise<{ client: PsClient; servers: PsServer[] }> {
   const servers = psArg ? [] : await Promise.all([0, 1].map(() => startPsServer({ port: 0, maxRequestBytes: 64 << 20, logger: logger.child({ role: 'ps' }) })));
   const addrs = psArg ? psArg.split(',').map((a) => a.trim()).filter(Boolean) : servers.map((s) => s.addr);
-  const client = new PsClient({ shardMap: planShardMap(addrs.map((addr, id) => ({ id, addr }))), logger, maxInflightPushes: spec.training.maxInflightPushes });
+  const client = new PsClient({ shardMap: planShardMap(addrs.map((addr, id) => ({ id, addr }))), logger, maxInflightPushes: spec.training.maxInflightPushes, onStaleness });
   await client.waitReady();
   await client.admin.installShardMap();
   return { client, servers };
@@ -80,7 +80,7 @@ export async function runTrain(argv: string[]): Promise<number> {
   const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
   process.stderr.write(`tessera train: ${spec.model.kind} on ${spec.data.train}, tfjs backend ${backend.name}\n`);
   const metricsPort = intOption(args, 'metrics-port', 0);
-  const { client, servers } = await connect(o.ps, spec, logger);
+  const { client, servers } = await connect(o.ps, spec, logger, (u) => workerMetrics.onStaleness(u));
   const metrics = createMetrics({ job: spec.name, role: 'worker', id: 'worker-0' }, { processMetrics: true });
   new BuildInfo(metrics.registry).setBackend(backend.name);
   const workerMetrics = new WorkerMetrics(metrics.registry, { pushes: client.data });

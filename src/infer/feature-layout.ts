@@ -29,13 +29,24 @@ export function linearTableOf(t: string): string {
   return `${t}.linear`;
 }
 
-/** Reads the rows [n × dim] of `ids` from `table`, in order. */
-export type RowRead = (table: string, ids: IdArray, dim: number) => Promise<Float32Array> | Float32Array;
+/**
+ * Reads the rows [n × dim] of `ids` from `table`, in order. With `versions` ([n]), storage that
+ * tracks row versions also writes the version of each row read (push staleness).
+ */
+export type RowRead = (table: string, ids: IdArray, dim: number, versions?: Uint32Array) => Promise<Float32Array> | Float32Array;
+
+/** Per slot, as in {@link PulledRows}: the version of each row read. */
+export interface RowVersions {
+  emb: Uint32Array[];
+  linear: Uint32Array[];
+}
 
 /** The rows a batch read, per slot: embeddings and first-order weights. */
 export interface PulledRows {
   emb: Float32Array[];
   linear: Float32Array[];
+  /** Their versions, when the read asked for them. */
+  versions?: RowVersions;
 }
 
 /** One table's gradient rows to push. */
@@ -43,6 +54,8 @@ export interface SparseGrad {
   table: string;
   ids: Uint32Array;
   grads: Float32Array;
+  /** The version of each id's row as read, when the read asked for versions. */
+  readVersions?: Uint32Array;
 }
 
 /** The feature layout of one job; see the file comment. */
@@ -83,13 +96,16 @@ export class FeatureLayout {
     return { name: DENSE_TABLE, kind: 'dense', size, optimizer: this.spec.model.denseOptimizer, initializer: { kind: 'zeros' } };
   }
 
-  /** Reads every row the batch needs, all tables at once. */
-  read(tb: TransformedBatch, read: RowRead): Promise<PulledRows> {
-    const emb = this.embTables ? Promise.all(this.slots.map((s) => read(s.name, tb.ids[s.name], this.dim))) : Promise.resolve([]);
-    const lin = this.linTables || !this.embTables
-      ? Promise.all(this.slots.map((s) => read(this.linTables ? linearTableOf(s.name) : s.name, tb.ids[s.name], 1)))
+  /** Reads every row the batch needs, all tables at once; with `withVersions`, their versions too. */
+  read(tb: TransformedBatch, read: RowRead, withVersions = false): Promise<PulledRows> {
+    const readsLin = this.linTables || !this.embTables;
+    const versionsOf = (on: boolean) => (withVersions && on ? this.slots.map((s) => new Uint32Array(tb.ids[s.name].length >>> 1)) : []);
+    const versions = withVersions ? { emb: versionsOf(this.embTables), linear: versionsOf(readsLin) } : undefined;
+    const emb = this.embTables ? Promise.all(this.slots.map((s, k) => read(s.name, tb.ids[s.name], this.dim, versions?.emb[k]))) : Promise.resolve([]);
+    const lin = readsLin
+      ? Promise.all(this.slots.map((s, k) => read(this.linTables ? linearTableOf(s.name) : s.name, tb.ids[s.name], 1, versions?.linear[k])))
       : Promise.resolve([]);
-    return Promise.all([emb, lin]).then(([e, l]) => ({ emb: e, linear: l }));
+    return Promise.all([emb, lin]).then(([e, l]) => (versions ? { emb: e, linear: l, versions } : { emb: e, linear: l }));
   }
 
   /** The model's inputs for `tb` from the rows read for it (dropped fields are zero vectors). */
@@ -104,18 +120,21 @@ export class FeatureLayout {
     return { batch: tb.size, emb, linear, dense: tb.dense, labels: tb.labels };
   }
 
-  /** Splits the model's gradients into per-table pushes (dropped fields excluded). */
-  gradients(tb: TransformedBatch, embGrad: Float32Array, linearGrad: Float32Array): SparseGrad[] {
+  /**
+   * Splits the model's gradients into per-table pushes (dropped fields excluded), carrying the
+   * versions the rows were read at when `versions` is given (a step sampled for staleness).
+   */
+  gradients(tb: TransformedBatch, embGrad: Float32Array, linearGrad: Float32Array, versions?: RowVersions): SparseGrad[] {
     const out: SparseGrad[] = [];
-    for (const s of this.slots) {
+    this.slots.forEach((s, k) => {
       const ids = tb.ids[s.name];
       const mask = maskOf(tb, s.name);
-      if (this.embTables) out.push({ table: s.name, ...presentOnly(ids, scatterTable(embGrad, s, this.numFields, this.dim, tb.size), this.dim, mask) });
+      if (this.embTables) out.push({ table: s.name, ...presentOnly(ids, scatterTable(embGrad, s, this.numFields, this.dim, tb.size), this.dim, mask, versions?.emb[k]) });
       if (this.linTables || !this.embTables) {
-        const g = presentOnly(ids, scatterTable(linearGrad, s, this.numFields, 1, tb.size), 1, mask);
+        const g = presentOnly(ids, scatterTable(linearGrad, s, this.numFields, 1, tb.size), 1, mask, versions?.linear[k]);
         out.push({ table: this.linTables ? linearTableOf(s.name) : s.name, ...g });
       }
-    }
+    });
     return out;
   }
 }

@@ -43,6 +43,8 @@ export interface PullInput {
   encodedBytes?: number;
   /** Evaluation/serving: missing rows come from the initializer and are not inserted. */
   readOnly?: boolean;
+  /** Push staleness: also report each row's version (see VersionAllocator). */
+  wantVersions?: boolean;
   /** Set when the request's bytes were not a valid message (why); such a request is refused. */
   malformed?: string;
   /** The table incarnation the caller expects; 0 or absent: not checked. */
@@ -53,8 +55,18 @@ export interface PushInput extends PullInput {
   grads: Uint8Array;
 }
 
-/** Gives the node an output region of `bytes` bytes, 4-byte aligned, for `dim`-wide rows. */
-export type ValueAllocator = (bytes: number, dim: number) => Uint8Array;
+/**
+ * Gives the node an output region of `bytes` bytes, 4-byte aligned, for `dim`-wide rows;
+ * `versionRows` is the number of row versions the answer will carry too (0 unless the request
+ * wanted versions), which the node then asks for through its VersionAllocator.
+ */
+export type ValueAllocator = (bytes: number, dim: number, versionRows: number) => Uint8Array;
+
+/**
+ * Gives the node the region for `rows` row versions (u32) of a request that wanted them: for a
+ * pull, each row's version as read; for a push, each row's version just before the push.
+ */
+export type VersionAllocator = (rows: number) => Uint32Array;
 
 export interface PsCounters {
   pulls: number;
@@ -165,20 +177,27 @@ export class PsNode {
     return previous;
   }
 
-  /** Serves a pull: validates, then gathers rows straight into the region `alloc` returns. */
-  pull(req: PullInput, alloc: ValueAllocator): number {
+  /**
+   * Serves a pull: validates, then gathers rows straight into the region `alloc` returns, and
+   * (when the request wants versions and `versions` is given) each row's version into the
+   * region `versions` returns. A read-only pull reads versions of rows that exist, 0 otherwise.
+   */
+  pull(req: PullInput, alloc: ValueAllocator, versions?: VersionAllocator): number {
     try {
       const table = this.admit(req);
+      const ver = req.wantVersions && versions ? versions : null;
       if (table instanceof DenseTable) {
-        const out = this.output(alloc, table.size, table.size, req.encoding);
+        const out = this.output(alloc, table.size, table.size, req.encoding, ver ? 1 : 0);
         this.finishOutput(out, req.encoding, () => table.pull(out.f32));
+        if (ver) ver(1)[0] = table.version;
         this.count(true, 1);
         return 1;
       }
       const ids = this.checkIds(req.ids);
       const n = ids.length >>> 1;
-      const out = this.output(alloc, n * table.dim, table.dim, req.encoding);
-      this.finishOutput(out, req.encoding, () => (req.readOnly ? table.peek(ids, out.f32) : table.pull(ids, out.f32)));
+      const out = this.output(alloc, n * table.dim, table.dim, req.encoding, ver ? n : 0);
+      const v = ver ? ver(n) : undefined;
+      this.finishOutput(out, req.encoding, () => (req.readOnly ? table.peek(ids, out.f32, 0, v) : table.pull(ids, out.f32, 0, v)));
       this.count(true, n);
       return n;
     } catch (err) {
@@ -187,8 +206,12 @@ export class PsNode {
     }
   }
 
-  /** Applies a push; all-or-nothing. Returns the number of distinct rows updated. */
-  push(req: PushInput): number {
+  /**
+   * Applies a push; all-or-nothing. Returns the number of distinct rows updated. When the
+   * request wants versions and `versions` is given, each id's row version just before this push
+   * is written to the region it returns.
+   */
+  push(req: PushInput, versions?: VersionAllocator): number {
     try {
       if (this.fencedReason !== null) {
         throw new TesseraError(ERROR_CODES.UNAVAILABLE, `ps is fenced (${this.fencedReason}); retry once it has re-registered`);
@@ -199,13 +222,14 @@ export class PsNode {
         if (req.ids.byteLength !== 0) {
           throw bad(ERROR_CODES.BAD_IDS, `ids: dense table "${table.name}" takes no ids`);
         }
+        if (req.wantVersions && versions) versions(1)[0] = table.version;
         table.push(grads);
         this.touchedDense.add(table.name);
         this.count(false, 1);
         return 1;
       }
       const ids = this.checkIds(req.ids);
-      const applied = table.push(ids, grads);
+      const applied = table.push(ids, grads, req.wantVersions && versions ? versions(ids.length >>> 1) : undefined);
       this.count(false, ids.length >>> 1);
       return applied;
     } catch (err) {
@@ -475,8 +499,8 @@ export class PsNode {
     return out;
   }
 
-  private output(alloc: ValueAllocator, values: number, dim: number, enc: Encoding) {
-    const region = alloc(values * (enc === Encoding.F16 ? 2 : 4), dim);
+  private output(alloc: ValueAllocator, values: number, dim: number, enc: Encoding, versionRows: number) {
+    const region = alloc(values * (enc === Encoding.F16 ? 2 : 4), dim, versionRows);
     if (enc === Encoding.F32) {
       return { f32: new Float32Array(region.buffer, region.byteOffset, values), region };
     }

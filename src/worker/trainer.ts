@@ -5,7 +5,9 @@
  * the ParameterAccess), run forward and backward, push sparse gradients without waiting (the
  * ParameterAccess bounds pushes in flight), and push the dense gradient. The next batch's pulls
  * are issued before the current batch computes (prefetch). Dense weights are re-pulled every
- * `dense_sync_every` steps. A non-finite loss stops training before anything is pushed.
+ * `dense_sync_every` steps. A non-finite loss stops training before anything is pushed. A
+ * step the ParameterAccess samples for push staleness pulls its rows with their versions and
+ * pushes them back with its gradients, so the PS can tell how stale they were.
  *
  * ```ts
  * const { transformer, model, layout } = buildModelParts(spec);
@@ -145,7 +147,7 @@ export class Trainer {
     if (!Number.isFinite(r.loss)) {
       throw new TesseraError(ERROR_CODES.NON_FINITE, `loss is ${r.loss} at step ${this.stepNo} (batch of ${p.tb.size} rows after ${this.samples} samples); nothing from this batch was pushed`);
     }
-    const sends = this.deps.layout.gradients(p.tb, r.embGrad, r.linearGrad);
+    const sends = this.deps.layout.gradients(p.tb, r.embGrad, r.linearGrad, (await p.pulled).versions);
     const t3 = performance.now();
     await params.pushStep(sends, [{ table: DENSE_TABLE, grads: r.denseGrad }]);
     const time = { pullWaitS: (t1 - t0) / 1000, computeS: (t3 - t1) / 1000, pushWaitS: (performance.now() - t3) / 1000 };
@@ -176,8 +178,8 @@ export class Trainer {
   private prepare(rows: RawRow[], readOnly: boolean): Prepared {
     const tb = this.deps.transformer.transformBatch(rows);
     const { params } = this.deps;
-    const opts = { readOnly };
-    const pulled = this.deps.layout.read(tb, (table, ids, dim) => params.pull(table, ids, dim, opts));
+    const sampled = !readOnly && params.sampleStaleness?.() === true;
+    const pulled = this.deps.layout.read(tb, (table, ids, dim, versions) => params.pull(table, ids, dim, versions ? { readOnly, versions } : { readOnly }), sampled);
     pulled.catch(() => undefined); // awaited by the consumer; avoid an unhandled rejection meanwhile
     return { rows, tb, pulled };
   }

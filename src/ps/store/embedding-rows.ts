@@ -221,26 +221,31 @@ export class EmbeddingRows {
   /**
    * Gathers the rows of `ids` into `out[outOff .. outOff + n*dim)`, creating missing rows from the
    * initializer (and the optimizer's initial state). Duplicate ids are gathered twice. With
-   * admission, an id not yet admitted reads zeros or the unknown row and gets no row.
+   * admission, an id not yet admitted reads zeros or the unknown row and gets no row. With
+   * `versions` ([n]), each row's version (pushes applied to it, slot-meta.ts) is written there
+   * too (0 for an id without a row).
    */
-  pull(ids: IdArray, out: Float32Array, outOff = 0): void {
+  pull(ids: IdArray, out: Float32Array, outOff = 0, versions?: Uint32Array): void {
     const n = checkIds(this.name, ids);
     checkRegion(this.name, 'out', out, outOff, n * this.dim);
     const rows = this.resolve(ids, n, false);
     this.gatherOrZero(rows, n, out, outOff);
+    if (versions) this.meta.versionsOf(rows, n, versions);
   }
 
   /**
    * Like `pull`, but a missing row is not inserted (evaluation and serving must not grow the
    * table), nothing is counted or touched, and it reads what a pull would: the initializer's row,
-   * or, for an id admission has not admitted yet, zeros or the unknown row.
+   * or, for an id admission has not admitted yet, zeros or the unknown row. `versions` as in
+   * `pull` (0 for an id without a resident row).
    */
-  peek(ids: IdArray, out: Float32Array, outOff = 0): void {
+  peek(ids: IdArray, out: Float32Array, outOff = 0, versions?: Uint32Array): void {
     const n = checkIds(this.name, ids);
     checkRegion(this.name, 'out', out, outOff, n * this.dim);
     if (this.rowScratch.length < n) this.rowScratch = growInt32(n);
     const rows = this.rowScratch;
     this.index.findAll(ids, n, rows);
+    if (versions) this.meta.versionsOf(rows, n, versions);
     this.storage.gather(rows, n, out, outOff);
     const { dim } = this;
     for (let i = 0; i < n; i++) {
@@ -326,14 +331,17 @@ export class EmbeddingRows {
    * An update that would leave any weight or optimizer state non-finite (finite gradients can
    * overflow: 3e38 with SGD, 1e20 three times with FTRL) is refused whole, after the optimizer's
    * `clip_norm` if it has one: TESSERA_ERR_NON_FINITE naming the table and the id, and no row
-   * changes (rows the push created from the initializer stay, as after a pull).
+   * changes (rows the push created from the initializer stay, as after a pull). With `versions`
+   * ([n]), the version each id's row had just before this push updated it is written there (the
+   * pull's version plus the updates that landed in between; 0 for an id without a row).
    * @returns the number of distinct rows updated
    */
-  push(ids: IdArray, grads: Float32Array): number {
+  push(ids: IdArray, grads: Float32Array, versions?: Uint32Array): number {
     const n = checkIds(this.name, ids);
     checkRegion(this.name, 'grads', grads, 0, n * this.dim, true);
     checkFinite(this.name, 'grads', grads, this.dim, ids);
     const rows = this.resolve(ids, n, true);
+    if (versions) this.meta.versionsOf(rows, n, versions);
     const u = this.grad.sum(rows, n, grads);
     const refused = this.slots.applyRows(this.opt, this.grad.uniq, u, this.grad.gsum);
     if (refused >= 0) throw nonFiniteUpdate(this.name, `id ${idAt(ids, rows.indexOf(this.grad.uniq[refused]))}`);
