@@ -51,8 +51,9 @@ export class OutgoingMigration {
   }
 
   /**
-   * Cuts the next round now (synchronously, so with `fence` no push to a moving bucket lands
-   * between the fence and the cut) and yields its chunks as they are read; `totals` fills in as
+   * Cuts the next round on the generator's first `next()` (fence and cut in that one synchronous
+   * step, so no push to a moving bucket lands between them) and yields its chunks as they are
+   * read (copy-on-write keeps them as of the cut); `totals` fills in as
    * it goes. The first round is the whole copy; later ones hold rows stamped since the previous
    * cut and the ids evicted since then (tombstone chunks first: the target deletes, then writes).
    */
