@@ -10,6 +10,7 @@ import { Encoding } from '../wire/data-plane-codec';
 import { decodeF16, encodeF16 } from '../wire/f16';
 import { f32FromBytes, idsFromBytes } from '../wire/key-block';
 import { DenseTable } from './store/dense-table';
+import type { TableSnapshot } from './store/table-snapshot';
 import { EmbeddingTable } from './store/embedding-table';
 import { TableInfo, TableSpec, TableStore } from './store/table-store';
 import type { RowTier } from './store/row-tier';
@@ -102,6 +103,10 @@ export class PsNode {
   private scratch = new Float32Array(0);
   private readonly touchedDense = new Set<string>(); // dense tables pushed to or assigned
   private fencedReason: string | null = null;
+  /** Buckets whose pushes are refused while they move to another PS (issue 17), and why. */
+  private movingFence: { buckets: Uint8Array; reason: string } | null = null;
+  /** Evictions logged since this epoch are kept even when no checkpoint needs them (a migration's tail does). */
+  private keepTombstonesFrom = Infinity;
   private readonly log: Logger;
   private readonly startedAt: number;
   private readonly now: () => number;
@@ -229,6 +234,7 @@ export class PsNode {
         return 1;
       }
       const ids = this.checkIds(req.ids);
+      if (this.movingFence) this.refuseMoving(ids, this.movingFence);
       const applied = table.push(ids, grads, req.wantVersions && versions ? versions(ids.length >>> 1) : undefined);
       this.count(false, ids.length >>> 1);
       return applied;
@@ -412,11 +418,45 @@ export class PsNode {
     this.knownCuts.delete(id);
     this.knownCuts.set(id, epoch);
     while (this.knownCuts.size > KNOWN_CUTS) this.knownCuts.delete(this.knownCuts.keys().next().value as string);
-    const oldest = Math.min(...this.knownCuts.values());
+    const oldest = Math.min(...this.knownCuts.values(), this.keepTombstonesFrom);
     for (const info of this.store.list()) {
       const t = this.store.get(info.name);
       if (t instanceof EmbeddingTable) t.pruneTombstones(oldest);
     }
+  }
+
+  /** bucket → 1 for the buckets this PS owns at its shard-map version; null: every bucket. */
+  get ownedBuckets(): Uint8Array | null {
+    return this.owned;
+  }
+
+  /**
+   * A copy-on-write cut of the rows of `buckets` (bucket → 1) in every embedding table, for a
+   * migration (issue 17): rows stamped at `>= sinceEpoch` (0: all) plus the ids evicted since
+   * then. Synchronous; advances the epoch like a checkpoint cut, so rows changed from now on are
+   * picked by the next round. End every table's snapshot once read (`EmbeddingTable.endSnapshot`).
+   * @returns the cuts and the epoch the next round starts from
+   */
+  cutBuckets(buckets: Uint8Array, sinceEpoch: number): { cuts: { table: EmbeddingTable; snap: TableSnapshot }[]; epoch: number } {
+    if (this.snapshot) throw bad(ERROR_CODES.SNAPSHOT_CONFLICT, `migration: checkpoint snapshot "${this.snapshot.cut.id}" is still being written; migrate after it`);
+    const nextEpoch = this.epoch + 1;
+    const cuts = [];
+    for (const info of this.store.list()) {
+      const t = this.store.get(info.name);
+      if (t instanceof EmbeddingTable) cuts.push({ table: t, snap: t.beginSnapshot({ sinceEpoch, nextEpoch, numBuckets: this.numBuckets, owned: buckets }) });
+    }
+    this.epoch = nextEpoch;
+    this.keepTombstonesFrom = Math.min(this.keepTombstonesFrom, sinceEpoch || nextEpoch);
+    return { cuts, epoch: nextEpoch };
+  }
+
+  /**
+   * Refuses pushes that touch `buckets` (bucket → 1) with a retryable UNAVAILABLE naming `reason`,
+   * until called with null (which also stops keeping tombstones for the migration).
+   */
+  fenceBuckets(buckets: Uint8Array | null, reason = ''): void {
+    this.movingFence = buckets ? { buckets, reason } : null;
+    if (!buckets) this.keepTombstonesFrom = Infinity;
   }
 
   /** Tables, counters and memory. */
@@ -464,6 +504,15 @@ export class PsNode {
         `table_incarnation: table "${req.table}" on this PS is incarnation ${this.store.incarnation(req.table)}, the request expected ${req.tableIncarnation}: the table was dropped and created again, so its rows are not the ones the caller trained`);
     }
     return table;
+  }
+
+  private refuseMoving(ids: Uint32Array, fence: { buckets: Uint8Array; reason: string }): void {
+    for (let i = 0; i < ids.length; i += 2) {
+      const b = bucketOf(ids[i], ids[i + 1], this.numBuckets);
+      if (fence.buckets[b] === 1) {
+        throw new TesseraError(ERROR_CODES.UNAVAILABLE, `ids: bucket ${b} is moving to another PS (${fence.reason}); retry, the new shard map follows`);
+      }
+    }
   }
 
   private checkIds(bytes: Uint8Array): Uint32Array {

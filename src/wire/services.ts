@@ -58,7 +58,7 @@ let loaded: grpc.GrpcObject | null = null;
 export function protoPackage(): grpc.GrpcObject {
   if (!loaded) {
     const def = protoLoader.loadSync(
-      ['tessera/v1/admin.proto', 'tessera/v1/data_plane.proto', 'tessera/v1/prediction.proto', 'grpc/health/v1/health.proto'],
+      ['tessera/v1/admin.proto', 'tessera/v1/data_plane.proto', 'tessera/v1/prediction.proto', 'tessera/v1/migration.proto', 'grpc/health/v1/health.proto'],
       LOADER_OPTIONS,
     );
     loaded = grpc.loadPackageDefinition(def);
@@ -78,6 +78,11 @@ function lookup(name: string): ServiceCtor {
 /** tessera.v1.PsAdmin client constructor (its `.service` is the definition for servers). */
 export function psAdminService(): ServiceCtor {
   return lookup('tessera.v1.PsAdmin');
+}
+
+/** tessera.v1.PsMigration client constructor (PS-to-PS and chief-to-PS; issue 17). */
+export function psMigrationService(): ServiceCtor {
+  return lookup('tessera.v1.PsMigration');
 }
 
 /** grpc.health.v1.Health client constructor. */

@@ -153,11 +153,16 @@ export class EmbeddingTable extends EmbeddingRows {
       this.tombs.clear();
       return removed;
     }
-    this.index.sweep(0, this.index.capacity, Infinity, (r) => {
-      if (!inSet(r)) return false;
-      this.slots.free(r);
-      return true;
-    });
+    // sweep counts a slot looked at again after a removal as a visit, so one pass of `capacity`
+    // visits misses the last slots when it removes anything: pass again until nothing is removed
+    // (issue 17: a migration's source kept rows of buckets it had handed over).
+    do {
+      this.index.sweep(0, this.index.capacity, Infinity, (r) => {
+        if (!inSet(r)) return false;
+        this.slots.free(r);
+        return true;
+      });
+    } while (this.index.lastRemoved > 0);
     return removed;
   }
 
