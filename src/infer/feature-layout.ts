@@ -15,19 +15,12 @@
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { BatchInputs, CtrModel } from '../model/types';
 import type { DenseTableSpec, TableSpec } from '../ps/store/table-store';
-import { embeddingTableSpecs } from '../spec/ps-config';
+import { denseTable, hasLinearCompanions, jobTables, linearTableOf } from '../spec/job-tables';
 import type { FeatureTransformer, TransformedBatch } from '../spec/transform';
 import type { JobSpec } from '../spec/types';
 import type { IdArray } from '../wire/key-block';
 import { gatherTable, maskOf, planSlots, presentOnly, scatterTable, TableSlot } from './batch-assembler';
 
-/** Name of the table holding the model's dense parameters. */
-export const DENSE_TABLE = 'dense';
-
-/** Name of the dim-1 first-order companion of embedding table `t`. */
-export function linearTableOf(t: string): string {
-  return `${t}.linear`;
-}
 
 /**
  * Reads the rows [n × dim] of `ids` from `table`, in order. With `versions` ([n]), storage that
@@ -68,6 +61,7 @@ export class FeatureLayout {
   readonly dim: number;
   private readonly embTables: boolean;
   private readonly linTables: boolean;
+  private readonly reads: CtrModel['reads'];
 
   /** @throws TesseraError CONFIG when a model that reads embeddings gets tables of different dims */
   constructor(private readonly spec: JobSpec, transformer: FeatureTransformer, model: Pick<CtrModel, 'reads'>) {
@@ -80,20 +74,18 @@ export class FeatureLayout {
     }
     this.dim = [...dims][0] ?? 1;
     this.embTables = model.reads.emb;
-    // LR reads only first-order weights: its (dim-1) tables are those weights themselves.
-    this.linTables = model.reads.linear && model.reads.emb;
+    this.linTables = hasLinearCompanions(model.reads);
+    this.reads = model.reads;
   }
 
   /** The tables this job uses (embedding tables and their first-order companions). */
   tableSpecs(): TableSpec[] {
-    const tables: TableSpec[] = embeddingTableSpecs(this.spec);
-    if (!this.linTables) return tables;
-    return [...tables, ...tables.map((t): TableSpec => ({ ...t, name: linearTableOf(t.name), kind: 'embedding', dim: 1, initializer: { kind: 'zeros' } }))];
+    return jobTables(this.spec, this.reads);
   }
 
   /** The dense table of a model with `size` dense parameters. */
   denseSpec(size: number): DenseTableSpec {
-    return { name: DENSE_TABLE, kind: 'dense', size, optimizer: this.spec.model.denseOptimizer, initializer: { kind: 'zeros' } };
+    return denseTable(this.spec, size);
   }
 
   /** Reads every row the batch needs, all tables at once; with `withVersions`, their versions too. */

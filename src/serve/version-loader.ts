@@ -19,7 +19,7 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import { schemaFor, newRawRow } from '../data/record';
 import { loadModel, MODEL_MANIFEST, readModelManifest, ModelManifest } from '../export/model-dir';
 import { versionDir } from '../export/model-root';
-import { DENSE_TABLE } from '../infer/feature-layout';
+import { DENSE_TABLE } from '../spec/job-tables';
 import { buildModelParts } from '../infer/model-parts';
 import type { EmbeddingTableSpec } from '../ps/store/table-store';
 import { TableStore } from '../ps/store/table-store';

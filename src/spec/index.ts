@@ -5,6 +5,8 @@
 export { loadJobSpec, parseJobSpec, JobSpecError } from './job-spec';
 export { jobSpecToPlain, jobSpecToYaml, modelFingerprint, specFingerprint, FINGERPRINT_HEX_CHARS } from './canonical';
 export { embeddingTableSpecs } from './ps-config';
+export { DENSE_TABLE, denseTable, jobTables, linearTableOf } from './job-tables';
+export type { ModelReads } from './job-tables';
 export { FeatureTransformer, bucketIndex } from './transform';
 export type { RawRow, TransformedBatch } from './transform';
 export { FORMAT_SCHEMAS, CRITEO_SCHEMA, AVAZU_SCHEMA } from './formats';

@@ -8,7 +8,8 @@ import type { PsClient } from '../client/ps-client';
 import { saveModel, writeModel } from '../export/model-dir';
 import type { ModelContent, ModelManifest } from '../export/model-dir';
 import { publishVersion } from '../export/model-root';
-import { DENSE_TABLE, FeatureLayout } from '../infer/feature-layout';
+import type { FeatureLayout } from '../infer/feature-layout';
+import { DENSE_TABLE } from '../spec/job-tables';
 import type { JobSpec } from '../spec/types';
 
 /** The model as the PS behind `client` holds it; rows are read from the PS while it is written. */

@@ -20,14 +20,14 @@
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { EvalAccumulator, EvalResult } from '../eval/metrics';
-import { DENSE_TABLE, FeatureLayout, PulledRows } from '../infer/feature-layout';
+import type { FeatureLayout, PulledRows } from '../infer/feature-layout';
+import { DENSE_TABLE } from '../spec/job-tables';
 import type { BatchInputs, CtrModel } from '../model/types';
 import type { TableSpec } from '../ps/store/table-store';
 import type { JobSpec } from '../spec/types';
 import type { FeatureTransformer, RawRow, TransformedBatch } from '../spec/transform';
 import type { ParameterAccess } from './param-access';
 
-export { DENSE_TABLE, linearTableOf } from '../infer/feature-layout';
 
 export interface TrainerDeps {
   spec: JobSpec;
