@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
+import { helpText, intOption, OptionSpec, noPositional, parseArgs } from '../runtime/args';
 import { createLogger } from '../common/logger';
 import { planShardMap } from '../sharding/shard-map';
 import { PsClient } from '../client/ps-client';
@@ -42,6 +42,7 @@ function batchIds(step: number, n: number, vocab: number): Uint32Array {
 
 export async function runDemo(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
+  noPositional(args);
   const numPs = intOption(args, 'ps', 1);
   const steps = intOption(args, 'steps', 1);
   const batch = intOption(args, 'batch', 1);

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { createLogger } from '../common/logger';
 import { RowReader } from '../data/reader';
+import { checkDataFiles } from '../data/data-errors';
 import { schemaFor } from '../data/record';
 import { SlicedEval } from '../eval/sliced-eval';
 import { selectBackend } from '../model/backend';
@@ -16,7 +17,7 @@ import type { JobSpec } from '../spec/types';
 import { buildJob } from '../worker/job';
 import { isCheckpointPath, loadCheckpointModel } from '../worker/checkpoint-model';
 import { loadModel } from '../worker/model-dir';
-import { helpText, intOption, OptionSpec, parseArgs, ParsedArgs } from '../runtime/args';
+import { helpText, intOption, OptionSpec, noPositional, parseArgs, ParsedArgs } from '../runtime/args';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { formatSliceReport } from './slice-table';
 
@@ -44,9 +45,11 @@ interface RowSinks {
 
 export async function runEval(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
+  noPositional(args);
   const o = args.options as Record<string, string | undefined>;
   if (!o.checkpoint) throw new TesseraError(ERROR_CODES.CONFIG, '--checkpoint DIR is required');
   if (!o.data) throw new TesseraError(ERROR_CODES.CONFIG, '--data PATH is required');
+  await checkDataFiles([o.data], '--data');
   const loaded = isCheckpointPath(o.checkpoint)
     ? await loadCheckpointModel(o.checkpoint).then((m) => ({ spec: m.spec, params: m.params, manifest: { step: m.step } }))
     : loadModel(o.checkpoint);

@@ -3,7 +3,7 @@
  * teacher's oracle AUC — the ceiling a model trained on these rows can approach.
  */
 import type { Writable } from 'node:stream';
-import { helpText, intOption, OptionSpec, ParsedArgs, parseArgs } from '../runtime/args';
+import { helpText, intOption, OptionSpec, ParsedArgs, noPositional, parseArgs } from '../runtime/args';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { DEFAULT_VOCAB, DEFAULT_ZIPF, GenerateResult, generate } from '../gen/generate';
 import { DEFAULT_CTR } from '../gen/teacher';
@@ -107,7 +107,7 @@ function jsonLine(r: GenerateResult, out: string, evalOut: string | undefined, s
  */
 export async function runGen(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
-  if (args.positional.length > 0) throw new TesseraError(ERROR_CODES.CONFIG, `unexpected argument "${args.positional[0]}" (see --help)`);
+  noPositional(args);
   const rows = intOption(args, 'rows', 1);
   const seed = intOption(args, 'seed', 0);
   if (!Number.isSafeInteger(seed)) throw new TesseraError(ERROR_CODES.CONFIG, `--seed must be a safe integer, got "${args.options.seed}"`);

@@ -12,12 +12,16 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import { etcdAvailable, ETCD_MISSING_MESSAGE } from '../common/etcd-launcher';
 import type { JobStatus } from '../control/job-types';
 import { generate } from '../gen/generate';
-import { checkpointErrorPolicy } from '../chief/checkpoint-args';
+import { checkpointErrorPolicy, checkWarmStartTables, resolveCheckpointRef } from '../chief/checkpoint-args';
+import { readManifest } from '../checkpoint';
+import type { JobSpec } from '../spec/types';
 import { ClusterFailedError, LocalCluster } from '../local/local-cluster';
 import { METRICS_LOG_FILE } from '../local/run-records';
 import { tfThreads } from '../model/tf-threads';
 import { loadJobSpec } from '../spec/job-spec';
-import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
+import { helpText, intOption, OptionSpec, ParsedArgs, noPositional, parseArgs } from '../runtime/args';
+import { checkEtcdReachable } from '../runtime/etcd-client';
+import { checkDataFiles } from '../data/data-errors';
 import { ProgressLine } from './progress';
 
 const EXAMPLES = path.resolve(__dirname, '..', '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '', 'examples');
@@ -67,31 +71,34 @@ function progressText(s: JobStatus): string {
 
 export async function runLocal(argv: string[]): Promise<number> {
   const args = parseArgs(argv, LOCAL_SPEC);
-  if (args.positional.length > 0) throw new TesseraError(ERROR_CODES.CONFIG, `unexpected argument "${args.positional[0]}" (see --help)`);
+  noPositional(args);
   const o = args.options as Record<string, string | undefined>;
   const err = process.stderr;
-  if (!o.etcd && !etcdAvailable()) throw new TesseraError(ERROR_CODES.CONFIG, ETCD_MISSING_MESSAGE);
+  // Every argument is checked before any work (etcd, data generation), so a typo costs nothing.
+  const n = localCounts(args);
+  const onCheckpointError = checkpointErrorPolicy(o['on-checkpoint-error']);
+  const threads = o['tf-threads'] === undefined ? undefined : tfThreads(o['tf-threads']);
+  if (o.resume && !o['checkpoint-dir']) throw new TesseraError(ERROR_CODES.CONFIG, '--resume needs --checkpoint-dir DIR (where the stopped job checkpointed)');
   const specPath = path.resolve(o.job!);
   const spec = loadJobSpec(specPath);
-  const numPs = intOption(args, 'ps', 1);
-  const numWorkers = intOption(args, 'workers', 1);
-  const numChiefs = intOption(args, 'chiefs', 1);
-  const onCheckpointError = checkpointErrorPolicy(o['on-checkpoint-error']);
+  const given: { data?: string; evalPath?: string; oracleAuc?: number } = { data: o.data ?? spec.data.train ?? undefined, evalPath: o.eval ?? spec.data.eval ?? undefined };
+  await checkDataFiles(given.data ? given.data.split(',').map((f) => f.trim()).filter(Boolean) : [], 'training data');
+  await checkDataFiles(given.evalPath ? [given.evalPath] : [], 'evaluation data');
+  await checkCheckpointArgs(o, spec);
+  if (o.etcd) await checkEtcdReachable(o.etcd, '--etcd (or leave it out: tessera local then starts its own etcd)');
+  else if (!etcdAvailable()) throw new TesseraError(ERROR_CODES.CONFIG, ETCD_MISSING_MESSAGE);
   const runDir = path.resolve(o['run-dir'] ?? fs.mkdtempSync(path.join(os.tmpdir(), `tessera-local-${stamp()}-`)));
   fs.mkdirSync(runDir, { recursive: true });
-  err.write(`tessera local: ${numPs} PS, ${numWorkers} workers, ${numChiefs} chiefs, ${spec.model.kind}; logs in ${runDir}\n`);
-  if (o.resume && !o['checkpoint-dir']) throw new TesseraError(ERROR_CODES.CONFIG, '--resume needs --checkpoint-dir DIR (where the stopped job checkpointed)');
-  const given: { data?: string; evalPath?: string; oracleAuc?: number } = { data: o.data ?? spec.data.train ?? undefined, evalPath: o.eval ?? spec.data.eval ?? undefined };
-  const { data, evalPath, oracleAuc } = given.data || o.resume ? given : await syntheticData(intOption(args, 'synthetic-rows', 1), runDir, given.evalPath);
+  err.write(`tessera local: ${n.ps} PS, ${n.workers} workers, ${n.chiefs} chiefs, ${spec.model.kind}; logs in ${runDir}\n`);
+  const { data, evalPath, oracleAuc } = given.data || o.resume ? given : await syntheticData(n.syntheticRows, runDir, given.evalPath);
   const checkpointDir = path.resolve(o['checkpoint-dir'] ?? path.join(runDir, 'checkpoints'));
   const progress = new ProgressLine(err);
   const cluster = await LocalCluster.start({
-    chiefs: numChiefs, onCheckpointError, onEvent: (line) => progress.done(`tessera local: ${line}`),
-    runDir, job: o.name ?? `${spec.name}-${stamp()}`, specPath: o.resume && !argvHas(argv, '--job') ? '' : specPath, ps: numPs, workers: numWorkers,
-    data: data ? path.resolve(data) : undefined, resume: o.resume, initFrom: o['init-from'], checkpointEvery: intOption(args, 'checkpoint-every', 0),
-    eval: evalPath ? path.resolve(evalPath) : undefined, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1),
-    shards: o.shards === undefined ? numWorkers * 4 : intOption(args, 'shards', 1), checkpointDir, etcdUrl: o.etcd,
-    backend: o.backend, force: args.options.force === true, tfThreads: o['tf-threads'] === undefined ? undefined : tfThreads(o['tf-threads']),
+    chiefs: n.chiefs, onCheckpointError, onEvent: (line) => progress.done(`tessera local: ${line}`),
+    runDir, job: o.name ?? `${spec.name}-${stamp()}`, specPath: o.resume && !argvHas(argv, '--job') ? '' : specPath, ps: n.ps, workers: n.workers,
+    data: data ? path.resolve(data) : undefined, resume: o.resume, initFrom: o['init-from'], checkpointEvery: n.checkpointEvery,
+    eval: evalPath ? path.resolve(evalPath) : undefined, epochs: n.epochs, shards: n.shards, checkpointDir, etcdUrl: o.etcd,
+    backend: o.backend, force: args.options.force === true, tfThreads: threads,
   });
   err.write(`tessera local: etcd ${cluster.etcdUrl}, job ${cluster.opts.job}\n`);
   let interrupted = false;
@@ -124,6 +131,29 @@ export async function runLocal(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSigint);
     await cluster.stop();
   }
+}
+
+/**
+ * --resume and --init-from name checkpoints that exist, and a warm start's tables are the spec's:
+ * checked here, before etcd and the processes start (the chief checks them again).
+ */
+async function checkCheckpointArgs(o: Record<string, string | undefined>, spec: JobSpec): Promise<void> {
+  const dir = o['checkpoint-dir'] ? path.resolve(o['checkpoint-dir']) : undefined;
+  if (o.resume) await resolveCheckpointRef(o.resume, dir);
+  if (!o['init-from']) return;
+  const ref = await resolveCheckpointRef(o['init-from'], dir);
+  checkWarmStartTables(spec.features.tables.map((t) => t.name), await readManifest(path.join(ref.root, ref.id)));
+}
+
+/** The numeric options of `tessera local`, each checked (an error names the flag). */
+function localCounts(args: ParsedArgs) {
+  const o = args.options;
+  const workers = intOption(args, 'workers', 1);
+  return {
+    ps: intOption(args, 'ps', 1), workers, chiefs: intOption(args, 'chiefs', 1), syntheticRows: intOption(args, 'synthetic-rows', 1),
+    checkpointEvery: intOption(args, 'checkpoint-every', 0), epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1),
+    shards: o.shards === undefined ? workers * 4 : intOption(args, 'shards', 1),
+  };
 }
 
 /** Writes `rows` synthetic training rows (and a tenth as many held out, unless an eval file is given). */

@@ -1,7 +1,7 @@
 /**
  * Entry point of the `tessera` binary: dispatches to a subcommand. Every subcommand takes --help.
  */
-import { TesseraError } from '../common/errors';
+import { EXIT, userErrorLine } from './user-errors';
 
 interface Command {
   summary: string;
@@ -62,6 +62,9 @@ function usage(): string {
 
 /** Runs the CLI and resolves with the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // grpc-js prints its own "E No address added …" lines before the error reaches us; the one line
+  // below says it better. GRPC_VERBOSITY=ERROR (or DEBUG) in the environment brings them back.
+  process.env.GRPC_VERBOSITY ??= 'NONE';
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage()}\n`);
@@ -80,11 +83,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(rest);
   } catch (err) {
-    if (err instanceof TesseraError) {
-      process.stderr.write(`tessera ${name}: ${err.message} [${err.code}]\n`);
-      return 2;
-    }
-    throw err;
+    const line = userErrorLine(err);
+    if (line === undefined) throw err;
+    process.stderr.write(`tessera ${name}: ${line}\n`);
+    return EXIT.USAGE;
   } finally {
     releaseModelBackend();
   }

@@ -13,7 +13,7 @@ import { bytesForRows, indexSlotBytesFor, RowCost } from '../ps/store/table-budg
 import { checkWeightFormat } from '../ps/store/table-options';
 import type { WeightFormat } from '../ps/store/row-storage';
 import { DEFAULT_NUM_BUCKETS } from '../sharding/buckets';
-import { helpText, OptionSpec, parseArgs, ParsedArgs } from '../runtime/args';
+import { helpText, OptionSpec, noPositional, parseArgs, ParsedArgs } from '../runtime/args';
 
 const GIB = 2 ** 30;
 
@@ -83,6 +83,7 @@ export function planCapacity(rows: number, cost: RowCost, podBytes: number, runt
 /** Runs `tessera plan`; resolves with the exit code. */
 export async function runPlan(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
+  noPositional(args);
   const rows = Math.ceil(positive(args, 'rows'));
   const dim = positive(args, 'dim');
   const kind = String(args.options.optimizer);

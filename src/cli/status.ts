@@ -13,7 +13,7 @@ import { LeaderElection } from '../membership/leader';
 import { ShardMapStore } from '../membership/shard-map-store';
 import { EtcdJobStore } from '../control/etcd-job-store';
 import { statusRecord, statusSources } from '../chief/status-record';
-import { helpText, OptionSpec, parseArgs } from '../runtime/args';
+import { helpText, OptionSpec, noPositional, parseArgs } from '../runtime/args';
 
 const SPEC: Record<string, OptionSpec> = {
   etcd: { type: 'string', describe: 'etcd endpoints, comma-separated [TESSERA_ETCD]' },
@@ -29,6 +29,7 @@ const ETCD_TIMEOUT_MS = 5_000;
 
 export async function runStatus(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
+  noPositional(args);
   const o = args.options as Record<string, string | undefined>;
   const etcd = o.etcd ?? process.env.TESSERA_ETCD;
   const job = o.job ?? process.env.TESSERA_JOB;

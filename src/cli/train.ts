@@ -6,6 +6,7 @@ import * as path from 'path';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { createLogger, Logger } from '../common/logger';
 import { RowReader } from '../data/reader';
+import { checkDataFiles } from '../data/data-errors';
 import { schemaFor } from '../data/record';
 import { selectBackend, tfThreads } from '../model/backend';
 import { startPsServer, PsServer } from '../ps/ps-server';
@@ -21,7 +22,7 @@ import { overrideSpec } from '../spec/overrides';
 import { saveModel } from '../worker/model-dir';
 import { PsClient } from '../client/ps-client';
 import { DENSE_TABLE } from '../worker/trainer';
-import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
+import { helpText, intOption, OptionSpec, noPositional, parseArgs } from '../runtime/args';
 import { ProgressLine } from './progress';
 import { psParams } from '../worker/ps-params';
 
@@ -71,15 +72,18 @@ function trainedRows(samples: number, file: string, r: RowReader): number {
 
 export async function runTrain(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
+  noPositional(args);
   const o = args.options as Record<string, string | undefined>;
   const logger = createLogger({ base: { role: 'worker' }, level: process.env.TESSERA_LOG_LEVEL ?? 'warn' });
   const spec = overrideSpec(loadJobSpec(o.job!), {
     model: o.model, train: o.data, eval: o.eval, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1),
   });
   if (!spec.data.train) throw new TesseraError(ERROR_CODES.CONFIG, 'no training data: pass --data PATH or set data.train in the job spec');
+  await checkDataFiles([spec.data.train], 'training data');
+  await checkDataFiles(spec.data.eval ? [spec.data.eval] : [], 'evaluation data');
+  const metricsPort = intOption(args, 'metrics-port', 0);
   const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
   process.stderr.write(`tessera train: ${spec.model.kind} on ${spec.data.train}, tfjs backend ${backend.name}\n`);
-  const metricsPort = intOption(args, 'metrics-port', 0);
   const { client, servers } = await connect(o.ps, spec, logger);
   const metrics = createMetrics({ job: spec.name, role: 'worker', id: 'worker-0' }, { processMetrics: true });
   new BuildInfo(metrics.registry).setBackend(backend.name);

@@ -44,6 +44,11 @@ export function parseArgs(argv: string[], spec: Record<string, OptionSpec>): Par
   return { options, positional };
 }
 
+/** Refuses positional arguments, for commands that take none: a stray word is never ignored. */
+export function noPositional(args: ParsedArgs): void {
+  if (args.positional.length > 0) throw new TesseraError(ERROR_CODES.CONFIG, `unexpected argument "${args.positional[0]}" (options start with --; see --help)`);
+}
+
 /** Reads a non-negative integer option, naming the option on error. */
 export function intOption(args: ParsedArgs, name: string, min = 0): number {
   const raw = args.options[name];

@@ -31,6 +31,7 @@ const TO_STATUS: Record<ErrorCode, grpc.status> = {
   [ERROR_CODES.RESOURCE_EXHAUSTED]: grpc.status.RESOURCE_EXHAUSTED,
   [ERROR_CODES.TABLE_INCARNATION]: grpc.status.FAILED_PRECONDITION,
   [ERROR_CODES.CHECKPOINT_DIR]: grpc.status.FAILED_PRECONDITION,
+  [ERROR_CODES.BAD_DATA]: grpc.status.INVALID_ARGUMENT,
 };
 
 const KNOWN = new Set<string>(Object.values(ERROR_CODES));
