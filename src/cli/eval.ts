@@ -17,6 +17,7 @@ import type { JobSpec } from '../spec/types';
 import { buildJob } from '../worker/job';
 import { isCheckpointPath, loadCheckpointModel } from '../worker/checkpoint-model';
 import { loadModel } from '../worker/model-dir';
+import { textOut } from './output';
 import { helpText, intOption, OptionSpec, noPositional, parseArgs, ParsedArgs } from '../runtime/args';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { formatSliceReport } from './slice-table';
@@ -62,7 +63,9 @@ export async function runEval(argv: string[]): Promise<number> {
   const reader = new RowReader(o.data, schemaFor(spec.data.format), { maxErrorRate: spec.data.maxErrorRate });
   const r = await trainer.evaluate(reader.batches(Number(o.batch)), (rows, probs) => score(sinks, rows, probs));
   if (sinks.predictionsFd !== null) fs.closeSync(sinks.predictionsFd);
-  process.stderr.write(`model ${o.checkpoint} (step ${manifest.step}) on ${o.data}: AUC ${r.auc.toFixed(4)}  LogLoss ${r.logloss.toFixed(4)}  calibration ${r.calibration.toFixed(3)}  rows ${r.rows}; ${reader.summary()}\n`);
+  // The result: on stdout, unless --json owns it (see output.ts); the reader's summary is a log.
+  textOut(args.options.json === true).write(`model ${o.checkpoint} (step ${manifest.step}) on ${o.data}: AUC ${r.auc.toFixed(4)}  LogLoss ${r.logloss.toFixed(4)}  calibration ${r.calibration.toFixed(3)}  rows ${r.rows}\n`);
+  process.stderr.write(`${reader.summary()}\n`);
   const report = sinks.sliced?.report();
   if (report && !args.options.json) process.stdout.write(`${formatSliceReport(report)}\n`);
   if (args.options.json) {

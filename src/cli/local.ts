@@ -47,7 +47,7 @@ export const LOCAL_SPEC: Record<string, OptionSpec> = {
   backend: { type: 'string', describe: 'tfjs backend for workers and chief: tensorflow | webgpu | wasm | cpu' },
   'tf-threads': { type: 'string', describe: 'wasm kernel threads of each worker and the chief: 1..8 or auto (default 1, or TESSERA_TF_THREADS)' },
   force: { type: 'boolean', describe: 'replace a different spec stored under the same job name' },
-  json: { type: 'boolean', describe: 'print {"samples","samples_per_s","auc","logloss","checkpoint"} as the last line' },
+  json: { type: 'boolean', describe: 'print the result as one JSON line on stdout, {"samples","samples_per_s","auc","logloss","checkpoint"} (-o json is the same)' },
 };
 
 export const LOCAL_HELP = helpText('tessera local [--job FILE] [--ps N] [--workers M] [--data PATH] [--eval PATH] [--epochs E] [--checkpoint-dir DIR] [--resume latest|ID] [--etcd URL] [--json]',
@@ -114,12 +114,14 @@ export async function runLocal(argv: string[]): Promise<number> {
   void cluster.pageUrl().then((url) => progress.done(`tessera local: training page ${url}`), () => undefined);
   try {
     const result = await cluster.waitDone((s) => progress.update(progressText(s)));
-    progress.done(`done: ${result.samples} samples at ${result.samples_per_s.toFixed(0)} samples/s; eval AUC ${result.auc?.toFixed(4) ?? '-'}`
-      + `${oracleAuc !== undefined ? ` (oracle AUC ${oracleAuc.toFixed(4)})` : ''}, LogLoss ${result.logloss?.toFixed(4) ?? '-'}`);
+    progress.clear();
     if (result.checkpoint) err.write(`model saved to ${result.checkpoint} (tessera eval --checkpoint ${result.checkpoint} --data …)\n`);
     err.write(`logs in ${runDir}\n`);
     const out = { ...result, ...(oracleAuc !== undefined ? { oracle_auc: oracleAuc } : {}), run_dir: runDir };
-    process.stdout.write(args.options.json ? `${JSON.stringify(out)}\n` : `${JSON.stringify(out, null, 2)}\n`);
+    // The result on stdout: one JSON line with --json, else one line of text.
+    process.stdout.write(args.options.json ? `${JSON.stringify(out)}\n`
+      : `done: ${result.samples} samples at ${result.samples_per_s.toFixed(0)} samples/s; eval AUC ${result.auc?.toFixed(4) ?? '-'}`
+        + `${oracleAuc !== undefined ? ` (oracle AUC ${oracleAuc.toFixed(4)})` : ''}, LogLoss ${result.logloss?.toFixed(4) ?? '-'}\n`);
     return 0;
   } catch (e) {
     if (interrupted) return 130;

@@ -2,6 +2,7 @@
  * Entry point of the `tessera` binary: dispatches to a subcommand. Every subcommand takes --help.
  */
 import { EXIT, userErrorLine } from './user-errors';
+import { quietOnClosedPipe } from './output';
 
 interface Command {
   summary: string;
@@ -65,6 +66,7 @@ export async function main(argv: string[]): Promise<number> {
   // grpc-js prints its own "E No address added …" lines before the error reaches us; the one line
   // below says it better. GRPC_VERBOSITY=ERROR (or DEBUG) in the environment brings them back.
   process.env.GRPC_VERBOSITY ??= 'NONE';
+  quietOnClosedPipe();
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage()}\n`);

@@ -39,7 +39,7 @@ const SPEC: Record<string, OptionSpec> = {
   backend: { type: 'string', describe: 'tfjs backend to prefer: tensorflow | webgpu | wasm | cpu [TESSERA_TF_BACKEND]' },
   'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8, or auto (the host\'s cores, at most 4); default 1 [TESSERA_TF_THREADS]' },
   'metrics-port': { type: 'string', describe: 'port for Prometheus GET /metrics on 127.0.0.1 (URL printed on stderr); 0 picks a free one', default: '0' },
-  json: { type: 'boolean', describe: 'print a JSON summary as the last line' },
+  json: { type: 'boolean', describe: 'print the result as one JSON line on stdout (-o json is the same)' },
 };
 
 export const TRAIN_HELP = helpText('tessera train [--job FILE] [--model NAME] [--data PATH] [--eval PATH] [--epochs E] [--ps host:port,…] [--out DIR] [--json]',
@@ -125,9 +125,10 @@ export async function runTrain(argv: string[]): Promise<number> {
       rows: (table, kind) => client.admin.exportTable(table, kind),
     });
     process.stderr.write(`model saved to ${out}\n`);
-    if (args.options.json) {
-      process.stdout.write(`${JSON.stringify({ samples, samples_per_s: samples / trainSeconds, auc: evalResult.auc, logloss: evalResult.logloss, model: out, backend: backend.name })}\n`);
-    }
+    const result = { samples, samples_per_s: samples / trainSeconds, auc: evalResult.auc, logloss: evalResult.logloss, model: out, backend: backend.name };
+    // The result on stdout: JSON with --json, else one line (logs and progress are on stderr).
+    process.stdout.write(args.options.json ? `${JSON.stringify(result)}\n`
+      : `trained: ${samples} samples at ${result.samples_per_s.toFixed(0)} samples/s; eval AUC ${result.auc.toFixed(4)}, LogLoss ${result.logloss.toFixed(4)}; model ${out}\n`);
     return 0;
   } finally {
     await metricsHttp.close();

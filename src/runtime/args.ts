@@ -25,6 +25,13 @@ export function parseArgs(argv: string[], spec: Record<string, OptionSpec>): Par
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
+    // `-o json` / `--output json` (as kubectl has) is --json, for commands that take --json.
+    if ((a === '-o' || a === '--output' || a.startsWith('--output=')) && spec.json?.type === 'boolean') {
+      const v = a.startsWith('--output=') ? a.slice(9) : argv[++i];
+      if (v !== 'json' && v !== 'text') throw new TesseraError(ERROR_CODES.CONFIG, `${a.split('=')[0]} must be json or text, got "${v ?? ''}"`);
+      options.json = v === 'json';
+      continue;
+    }
     if (!a.startsWith('--')) {
       positional.push(a);
       continue;
