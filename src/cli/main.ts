@@ -3,6 +3,7 @@
  */
 import { EXIT, userErrorLine } from './user-errors';
 import { quietOnClosedPipe } from './output';
+import { closest } from '../common/edit-distance';
 
 interface Command {
   summary: string;
@@ -57,7 +58,8 @@ const COMMANDS: Record<string, () => Command> = {
 function usage(): string {
   const lines = ['Usage: tessera <command> [options]', '', 'Commands:'];
   for (const [name, load] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${load().summary}`);
-  lines.push('', 'Run `tessera <command> --help` for a command\'s options.');
+  lines.push('', 'Run `tessera help <command>` (or `tessera <command> --help`) for a command\'s options;',
+    '`tessera --version` for the version.', '', 'Exit codes: 0 done, 1 failed, 2 usage or configuration error (one line on stderr says which).');
   return lines.join('\n');
 }
 
@@ -68,14 +70,20 @@ export async function main(argv: string[]): Promise<number> {
   process.env.GRPC_VERBOSITY ??= 'NONE';
   quietOnClosedPipe();
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`tessera ${packageVersion()}\n`);
+    return EXIT.OK;
+  }
+  if (name === 'help' && rest.length > 0) return main([rest[0], '--help']);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage()}\n`);
-    return name ? 0 : 2;
+    return name ? EXIT.OK : EXIT.USAGE;
   }
   const load = COMMANDS[name];
   if (!load) {
-    process.stderr.write(`tessera: unknown command "${name}"\n\n${usage()}\n`);
-    return 2;
+    const near = closest(name, Object.keys(COMMANDS));
+    process.stderr.write(`tessera: unknown command "${name}"${near ? ` (did you mean ${near}?)` : ''}; run \`tessera help\` for the commands\n`);
+    return EXIT.USAGE;
   }
   const cmd = load();
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -92,6 +100,11 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     releaseModelBackend();
   }
+}
+
+/** The version in package.json (the one the binary was built from). */
+function packageVersion(): string {
+  return (require('../../../package.json') as { version: string }).version;
 }
 
 /**

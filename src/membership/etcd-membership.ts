@@ -64,7 +64,9 @@ export class EtcdMembership implements Membership {
       throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `leaseTtlS must be an integer >= 1 (got ${leaseTtlS})`);
     }
     this.deps = {
-      logger: deps.logger.child({ component: 'membership', job: deps.job }),
+      // A role's logger already names the job; pino would write a second "job" key, which strict
+      // JSON consumers reject.
+      logger: deps.logger.child({ component: 'membership', ...('job' in deps.logger.bindings() ? {} : { job: deps.job }) }),
       leaseTtlS,
       backoff: deps.backoff ?? DEFAULT_BACKOFF,
       now: deps.now ?? (() => new Date()),

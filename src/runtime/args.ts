@@ -2,6 +2,7 @@
  * A small, strict command-line parser: `--name value`, `--name=value` and boolean `--flag`.
  * Unknown options are errors that name the option, so typos never pass silently.
  */
+import { closest } from '../common/edit-distance';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 
 /** One option of a command: whether it takes a value, its help line and its default. */
@@ -39,7 +40,10 @@ export function parseArgs(argv: string[], spec: Record<string, OptionSpec>): Par
     const eq = a.indexOf('=');
     const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
     const s = spec[name];
-    if (!s) throw new TesseraError(ERROR_CODES.CONFIG, `unknown option --${name} (see --help)`);
+    if (!s) {
+      const near = closest(name, Object.keys(spec));
+      throw new TesseraError(ERROR_CODES.CONFIG, `unknown option --${name}${near ? ` (did you mean --${near}?)` : ''} (see --help)`);
+    }
     if (s.type === 'boolean') {
       options[name] = eq > 0 ? a.slice(eq + 1) !== 'false' : true;
     } else {

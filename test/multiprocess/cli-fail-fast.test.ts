@@ -41,6 +41,12 @@ describe('issue 22 §1: fail fast, and say why (the tessera binary)', function (
       const r = await runTessera(['local', '--job', CRITEO_SPEC, '--data', csv, ...SMALL, '--run-dir', path.join(dir, 'avazu-run')]);
       expectOneLine(r, /failed: .*avazu\.csv: \d+ of \d+ lines are malformed.*set data\.format: avazu.*\[TESSERA_ERR_BAD_DATA\]/);
       expect(r.stderr).to.not.match(/restart #/);
+      // Issue 22 §4: no log line repeats a key (the membership logger wrote "job" twice).
+      for (const f of ['chief-0.log', 'worker-0.log', 'ps-0.log']) {
+        for (const line of fs.readFileSync(path.join(dir, 'avazu-run', f), 'utf8').split('\n').filter((l) => l.startsWith('{'))) {
+          expect(line.match(/"job":/g)?.length ?? 0, `${f}: ${line}`).to.be.at.most(1);
+        }
+      }
     });
 
     it('a missing --data file: one line, before any process starts', async () => {
