@@ -62,11 +62,35 @@ function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
 }
 
-function progressText(s: JobStatus): string {
+function progressText(s: JobStatus, eta: string): string {
   const auc = s.lastEval ? s.lastEval.auc.toFixed(4) : '-';
   const loss = s.loss === null ? '-' : s.loss.toFixed(4);
   return `epoch ${s.epoch + 1}/${s.epochs} ${s.phase}  step ${s.step}  samples ${s.samples}  ${s.samplesPerS.toFixed(0)} samples/s  `
-    + `loss ${loss}  eval AUC ${auc}  shards ${s.shardsDone}/${s.shardsTotal}  workers ${s.workers}`;
+    + `loss ${loss}  eval AUC ${auc}  shards ${s.shardsDone}/${s.shardsTotal}  workers ${s.workers}${eta}`;
+}
+
+/**
+ * The live line, plus one line that stays for each epoch evaluated (as `tessera train` prints):
+ * `epoch n/N: eval AUC …`. The ETA extrapolates the time so far over the shards done.
+ */
+function statusPrinter(progress: ProgressLine): (s: JobStatus) => void {
+  const started = Date.now();
+  let printed = -1;
+  return (s) => {
+    if (s.lastEval && s.lastEval.epoch > printed) {
+      printed = s.lastEval.epoch;
+      progress.done(`epoch ${s.lastEval.epoch + 1}/${s.epochs}: eval AUC ${s.lastEval.auc.toFixed(4)}  LogLoss ${s.lastEval.logloss.toFixed(4)}  `
+        + `(${s.lastEval.rows} rows); ${s.samples} samples trained`);
+    }
+    const done = (s.epoch + (s.phase === 'train' && s.shardsTotal > 0 ? s.shardsDone / s.shardsTotal : 1)) / Math.max(1, s.epochs);
+    const seconds = (Date.now() - started) / 1000;
+    const eta = done > 0 && done < 1 && s.phase !== 'done' ? `  ETA ${formatSeconds(seconds * (1 - done) / done)}` : '';
+    progress.update(progressText(s, eta));
+  };
+}
+
+function formatSeconds(s: number): string {
+  return s < 90 ? `${Math.ceil(s)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
 }
 
 export async function runLocal(argv: string[]): Promise<number> {
@@ -113,7 +137,7 @@ export async function runLocal(argv: string[]): Promise<number> {
   // Printed on its own line as soon as the chief serves it (it starts after etcd and the PS).
   void cluster.pageUrl().then((url) => progress.done(`tessera local: training page ${url}`), () => undefined);
   try {
-    const result = await cluster.waitDone((s) => progress.update(progressText(s)));
+    const result = await cluster.waitDone(statusPrinter(progress));
     progress.clear();
     if (result.checkpoint) err.write(`model saved to ${result.checkpoint} (tessera eval --checkpoint ${result.checkpoint} --data …)\n`);
     err.write(`logs in ${runDir}\n`);
