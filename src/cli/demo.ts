@@ -50,7 +50,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   const dim = intOption(args, 'dim', 1);
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-demo-'));
   const logger = createLogger({ base: { role: 'demo' }, destination: path.join(runDir, 'demo.log') });
-  process.stdout.write(`tessera demo: starting ${numPs} PS processes; logs in ${runDir}\n`);
+  process.stderr.write(`tessera demo: starting ${numPs} PS processes; logs in ${runDir}\n`);
   const ps: PsProcess[] = await Promise.all(
     Array.from({ length: numPs }, (_, i) => spawnPs({ args: ['--id', `ps-${i}`], logFile: path.join(runDir, `ps-${i}.log`) })));
   const map = planShardMap(ps.map((p, i) => ({ id: i, addr: p.addr })));

@@ -4,6 +4,7 @@
 import { EXIT, userErrorLine } from './user-errors';
 import { quietOnClosedPipe } from './output';
 import { closest } from '../common/edit-distance';
+import { tesseraVersion } from '../metrics/build-info';
 
 interface Command {
   summary: string;
@@ -71,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
   quietOnClosedPipe();
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-V' || name === 'version') {
-    process.stdout.write(`tessera ${packageVersion()}\n`);
+    process.stdout.write(`tessera ${tesseraVersion()}\n`);
     return EXIT.OK;
   }
   if (name === 'help' && rest.length > 0) return main([rest[0], '--help']);
@@ -100,11 +101,6 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     releaseModelBackend();
   }
-}
-
-/** The version in package.json (the one the binary was built from). */
-function packageVersion(): string {
-  return (require('../../../package.json') as { version: string }).version;
 }
 
 /**

@@ -94,5 +94,5 @@ async function register(cluster: ClusterLink, id: string, addr: string, node: Ps
     logger.error({ err: err.message }, 'lost the ps id to another process; exiting');
     process.kill(process.pid, 'SIGTERM');
   });
-  logger.info({ job: cluster.job, id, addr, incarnation: reg.incarnation }, 'registered in etcd');
+  logger.info({ id, addr, incarnation: reg.incarnation }, 'registered in etcd'); // the logger names the job
 }
