@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Makes sure npm packages and the etcd and kubectl binaries are present. Runs before every `npm test` and
-# `npm start` (package.json pretest/prestart), so it is idempotent and silent when nothing is
-# missing; it prints one line per action it takes.
+# Makes sure what a command needs is present. Runs before every `npm test` and `npm start`
+# (package.json pretest/prestart), so it is idempotent and silent when nothing is missing; it
+# prints one line per action it takes.
 #
+#   ensure-deps.sh start   what running Tessera needs: npm packages, etcd, the native kernels
+#   ensure-deps.sh [test]  that, plus what only the tests use (kubectl, Prometheus, Chromium,
+#                          Python grpc and scikit-learn)
+#
+# It never stops or disables a service it did not start: a packaged service is stopped only
+# when its own install started it (its port was free before and answers after).
+#
+#   TESSERA_DEPS_DRY_RUN=1  print what would be installed or stopped, and do none of it.
 #   TESSERA_REQUIRE_ETCD=1  fail (exit 1) when etcd is absent and cannot be installed;
 #                           otherwise warn, and etcd tests skip with a message.
 #   TESSERA_REQUIRE_KUBECTL=1  the same for kubectl (test/k8s renders deploy/k8s with it).
@@ -18,6 +26,8 @@
 #                           built; otherwise warn, and models run on the slower wasm kernels.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-test}
+if [[ $mode != start && $mode != test ]]; then echo "ensure-deps: unknown mode '$mode' (start or test)" >&2; exit 2; fi
 
 say() { echo "ensure-deps: $*" >&2; }
 
@@ -39,12 +49,17 @@ apt_updated=0
 # Installs Debian packages without letting their services start: Debian's etcd-server and
 # redis-server enable a service on 2379/6379, and our tests start their own on free ports.
 apt_install() {
+  if [[ ${TESSERA_DEPS_DRY_RUN:-0} == 1 ]]; then say "would apt-get install -y $*"; return 0; fi
   if [[ $apt_updated == 0 ]]; then
     say "apt-get update"
     apt-get update -qq >/dev/null
     apt_updated=1
   fi
   say "apt-get install -y $*"
+  # Ports of packaged services that answer before the install belong to someone else.
+  local -A busy=()
+  local port
+  for port in 2379 6379 9090; do answers "$port" && busy[$port]=1; done
   local policy=/usr/sbin/policy-rc.d own_policy=0
   if [[ ! -e $policy ]]; then
     # exit 101 = "action forbidden": invoke-rc.d and deb-systemd-invoke start nothing.
@@ -52,16 +67,18 @@ apt_install() {
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
   if [[ $own_policy == 1 ]]; then rm -f "$policy"; fi
-  stop_service etcd 2379
-  stop_service redis-server 6379
-  stop_service prometheus 9090
+  [[ -n ${busy[2379]:-} ]] || stop_service etcd 2379
+  [[ -n ${busy[6379]:-} ]] || stop_service redis-server 6379
+  [[ -n ${busy[9090]:-} ]] || stop_service prometheus 9090
 }
 
-# Stops and disables a packaged service if something answers on its default port.
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Stops and disables a packaged service that this install started on its default port.
 stop_service() {
   local name=$1 port=$2
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || return 0
-  say "stopping packaged $name service on port $port"
+  answers "$port" || return 0
+  say "stopping the packaged $name service this install started on port $port"
   if [[ -d /run/systemd/system ]]; then systemctl disable --now "$name" >/dev/null 2>&1 || true; fi
   if [[ -x /etc/init.d/$name ]]; then "/etc/init.d/$name" stop >/dev/null 2>&1 || true; fi
 }
@@ -88,6 +105,9 @@ has_python_module() { python3 -c "import $1" >/dev/null 2>&1 || /usr/bin/python3
 
 command -v etcd >/dev/null 2>&1 || missing_dependency etcd TESSERA_REQUIRE_ETCD 'etcd tests will skip' etcd-server
 
+# --- what only the tests use ---------------------------------------------------------------
+if [[ $mode == test ]]; then
+
 # kubectl renders deploy/k8s in test/k8s (kubectl kustomize; no cluster needed). Debian's
 # kubernetes-client is kubectl 1.20, which the kustomizations are written to work with.
 command -v "${KUBECTL:-kubectl}" >/dev/null 2>&1 \
@@ -111,6 +131,8 @@ has_python_module 'grpc, grpc_tools' \
 # `--group-by` against sklearn.metrics over the rows' predictions.
 has_python_module sklearn \
   || missing_dependency scikit-learn TESSERA_REQUIRE_PYTHON_SKLEARN 'the sliced-evaluation check against sklearn will skip' python3-sklearn
+
+fi # mode test
 
 if [[ ${TESSERA_WITH_REDIS:-0} == 1 ]] && ! command -v redis-server >/dev/null 2>&1; then
   if is_root; then

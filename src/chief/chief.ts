@@ -14,7 +14,7 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { Signal } from '../common/signal';
 import type { JobStore } from '../control/job-store';
-import type { Assignment, DataShard, JobFailure, JobResult, JobState, JobStatus, TableRecord } from '../control/job-types';
+import type { Assignment, DataShard, JobFailure, JobResult, JobState, JobStatus, PsFault, TableRecord } from '../control/job-types';
 import type { Membership } from '../membership/membership';
 import type { ShardMap } from '../sharding/shard-map';
 import type { ChiefModel } from './chief-model';
@@ -240,7 +240,10 @@ export class Chief {
    * Every PS_CHECK_EVERY_MS, and at once when a worker reports a fault: is every PS as published?
    * True when not: the PS are attached again (and repaired) at the next step.
    */
-  private async psNeedAttention(faults: ReadonlyMap<string, { worker: string; message: string }>): Promise<boolean> {
+  private async psNeedAttention(faults: ReadonlyMap<string, PsFault>): Promise<boolean> {
+    // A worker that cannot read its data shard: every worker would meet the same bytes.
+    const data = [...faults.values()].find((f) => f.kind === 'data');
+    if (data) throw new JobFailedError(ERROR_CODES.BAD_DATA, data.message);
     if (faults.size === 0 && this.now() - this.lastPsCheckAt < PS_CHECK_EVERY_MS) return false;
     this.lastPsCheckAt = this.now();
     for (const f of faults.values()) this.log.warn({ worker: f.worker, fault: f.message }, 'a worker reports a parameter server not as published');

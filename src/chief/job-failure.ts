@@ -24,6 +24,7 @@ export class JobFailedError extends TesseraError {
 const FATAL: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ERROR_CODES.CONFIG, ERROR_CODES.INVALID_ARGUMENT, ERROR_CODES.INCOMPATIBLE_SPEC, ERROR_CODES.DIM_MISMATCH,
   ERROR_CODES.NON_FINITE, ERROR_CODES.CHECKPOINT_CORRUPT, ERROR_CODES.CHECKPOINT_NOT_FOUND, ERROR_CODES.CHECKPOINT_DIR,
+  ERROR_CODES.BAD_DATA,
 ]);
 
 /** Codes that mean the PS changed under the chief: attach them again, then retry. */

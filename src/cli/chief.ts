@@ -24,7 +24,7 @@ import { describeDataFiles, planDataShards } from '../chief/data-shards';
 import { readManifest } from '../checkpoint';
 import { jobSpecToYaml, modelFingerprint, parseJobSpec, specFingerprint } from '../spec/job-spec';
 import type { JobSpec } from '../spec/types';
-import { checkpointErrorPolicy, resolveCheckpointRef } from '../chief/checkpoint-args';
+import { checkpointErrorPolicy, checkWarmStartTables, resolveCheckpointRef } from '../chief/checkpoint-args';
 import { psCheckpointBackend } from '../chief/checkpoint-backend';
 import { Checkpointer, checkpointJobOf, CheckpointJob } from '../chief/checkpointer';
 import type { ChiefModel } from '../chief/chief-model';
@@ -107,6 +107,7 @@ export async function runChief(argv: string[]): Promise<number> {
       specText: o.spec ? undefined : saved?.spec.yaml,
     });
     if (saved) checkSameModel(spec, saved, resumeRef!.id);
+    if (initRef) checkWarmStartTables(spec.features.tables.map((t) => t.name), await readManifest(path.join(initRef.root, initRef.id)));
     const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
     await membership.register('chief', rt.id, rt.advertise);
     rt.buildInfo.setBackend(backend.name);

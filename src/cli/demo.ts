@@ -6,7 +6,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
+import { textOut } from './output';
+import { helpText, intOption, OptionSpec, noPositional, parseArgs } from '../runtime/args';
 import { createLogger } from '../common/logger';
 import { planShardMap } from '../sharding/shard-map';
 import { PsClient } from '../client/ps-client';
@@ -42,13 +43,14 @@ function batchIds(step: number, n: number, vocab: number): Uint32Array {
 
 export async function runDemo(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
+  noPositional(args);
   const numPs = intOption(args, 'ps', 1);
   const steps = intOption(args, 'steps', 1);
   const batch = intOption(args, 'batch', 1);
   const dim = intOption(args, 'dim', 1);
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-demo-'));
   const logger = createLogger({ base: { role: 'demo' }, destination: path.join(runDir, 'demo.log') });
-  process.stdout.write(`tessera demo: starting ${numPs} PS processes; logs in ${runDir}\n`);
+  process.stderr.write(`tessera demo: starting ${numPs} PS processes; logs in ${runDir}\n`);
   const ps: PsProcess[] = await Promise.all(
     Array.from({ length: numPs }, (_, i) => spawnPs({ args: ['--id', `ps-${i}`], logFile: path.join(runDir, `ps-${i}.log`) })));
   const map = planShardMap(ps.map((p, i) => ({ id: i, addr: p.addr })));
@@ -74,13 +76,13 @@ export async function runDemo(argv: string[]): Promise<number> {
       }
       loss /= batch * dim;
       await client.data.push('demo', ids, grads);
-      if (step % 20 === 0 || step === steps - 1) process.stdout.write(`step ${step}  loss ${loss.toFixed(5)}\n`);
+      if (step % 20 === 0 || step === steps - 1) textOut(args.options.json === true).write(`step ${step}  loss ${loss.toFixed(5)}\n`);
     }
     await client.data.flush();
     const seconds = (performance.now() - started) / 1000;
     const stats = await client.admin.stats();
     const rows = stats.map((s) => s.tables.find((t) => t.name === 'demo')?.rows ?? 0);
-    process.stdout.write(`rows per PS: ${rows.join(', ')}; ${((steps * batch * 2) / seconds / 1e6).toFixed(2)} M rows/s pulled+pushed\n`);
+    textOut(args.options.json === true).write(`rows per PS: ${rows.join(', ')}; ${((steps * batch * 2) / seconds / 1e6).toFixed(2)} M rows/s pulled+pushed\n`);
     if (args.options.json) {
       process.stdout.write(`${JSON.stringify({ steps, final_loss: loss, rows_per_ps: rows, seconds, run_dir: runDir })}\n`);
     }

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { createLogger } from '../common/logger';
 import { RowReader } from '../data/reader';
+import { checkDataFiles } from '../data/data-errors';
 import { schemaFor } from '../data/record';
 import { SlicedEval } from '../eval/sliced-eval';
 import { selectBackend } from '../model/backend';
@@ -17,7 +18,8 @@ import { buildJob } from '../worker/job';
 import { isCheckpointPath, loadCheckpointModel } from '../worker/checkpoint-model';
 import { loadModel } from '../export/model-dir';
 import { LocalParams } from '../worker/local-params';
-import { helpText, intOption, OptionSpec, parseArgs, ParsedArgs } from '../runtime/args';
+import { textOut } from './output';
+import { helpText, intOption, OptionSpec, noPositional, parseArgs, ParsedArgs } from '../runtime/args';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { formatSliceReport } from './slice-table';
 
@@ -45,9 +47,11 @@ interface RowSinks {
 
 export async function runEval(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
+  noPositional(args);
   const o = args.options as Record<string, string | undefined>;
   if (!o.checkpoint) throw new TesseraError(ERROR_CODES.CONFIG, '--checkpoint DIR is required');
   if (!o.data) throw new TesseraError(ERROR_CODES.CONFIG, '--data PATH is required');
+  await checkDataFiles([o.data], '--data');
   const loaded = isCheckpointPath(o.checkpoint)
     ? await loadCheckpointModel(o.checkpoint).then((m) => ({ spec: m.spec, params: m.params, manifest: { step: m.step } }))
     : await loadModel(o.checkpoint).then((m) => ({ spec: m.spec, params: new LocalParams(m.store), manifest: m.manifest }));
@@ -60,7 +64,9 @@ export async function runEval(argv: string[]): Promise<number> {
   const reader = new RowReader(o.data, schemaFor(spec.data.format), { maxErrorRate: spec.data.maxErrorRate });
   const r = await trainer.evaluate(reader.batches(Number(o.batch)), (rows, probs) => score(sinks, rows, probs));
   if (sinks.predictionsFd !== null) fs.closeSync(sinks.predictionsFd);
-  process.stderr.write(`model ${o.checkpoint} (step ${manifest.step}) on ${o.data}: AUC ${r.auc.toFixed(4)}  LogLoss ${r.logloss.toFixed(4)}  calibration ${r.calibration.toFixed(3)}  rows ${r.rows}; ${reader.summary()}\n`);
+  // The result: on stdout, unless --json owns it (see output.ts); the reader's summary is a log.
+  textOut(args.options.json === true).write(`model ${o.checkpoint} (step ${manifest.step}) on ${o.data}: AUC ${r.auc.toFixed(4)}  LogLoss ${r.logloss.toFixed(4)}  calibration ${r.calibration.toFixed(3)}  rows ${r.rows}\n`);
+  process.stderr.write(`${reader.summary()}\n`);
   const report = sinks.sliced?.report();
   if (report && !args.options.json) process.stdout.write(`${formatSliceReport(report)}\n`);
   if (args.options.json) {

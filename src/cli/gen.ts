@@ -3,7 +3,8 @@
  * teacher's oracle AUC — the ceiling a model trained on these rows can approach.
  */
 import type { Writable } from 'node:stream';
-import { helpText, intOption, OptionSpec, ParsedArgs, parseArgs } from '../runtime/args';
+import { textOut } from './output';
+import { helpText, intOption, OptionSpec, ParsedArgs, noPositional, parseArgs } from '../runtime/args';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { DEFAULT_VOCAB, DEFAULT_ZIPF, GenerateResult, generate } from '../gen/generate';
 import { DEFAULT_CTR } from '../gen/teacher';
@@ -107,7 +108,7 @@ function jsonLine(r: GenerateResult, out: string, evalOut: string | undefined, s
  */
 export async function runGen(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
-  if (args.positional.length > 0) throw new TesseraError(ERROR_CODES.CONFIG, `unexpected argument "${args.positional[0]}" (see --help)`);
+  noPositional(args);
   const rows = intOption(args, 'rows', 1);
   const seed = intOption(args, 'seed', 0);
   if (!Number.isSafeInteger(seed)) throw new TesseraError(ERROR_CODES.CONFIG, `--seed must be a safe integer, got "${args.options.seed}"`);
@@ -122,8 +123,9 @@ export async function runGen(argv: string[]): Promise<number> {
   const ctr = numberOption(args, 'ctr', (x) => x > 0 && x < 1, 'a number in (0, 1)');
   const toStdout = out === STDOUT_PATH;
   const result = await generate({ ...opts, ctr, out: toStdout ? (process.stdout as Writable) : out, evalRows, evalOut });
-  const report = toStdout ? process.stderr : process.stdout;
-  report.write(`${summaryLine(result, out, evalOut)}\n`);
-  if (args.options.json === true) report.write(`${jsonLine(result, out, evalOut, seed)}\n`);
+  const json = args.options.json === true;
+  // Rows on stdout leave no room for a result there; with --json, stdout holds only the JSON.
+  (toStdout ? process.stderr : textOut(json)).write(`${summaryLine(result, out, evalOut)}\n`);
+  if (json) (toStdout ? process.stderr : process.stdout).write(`${jsonLine(result, out, evalOut, seed)}\n`);
   return 0;
 }

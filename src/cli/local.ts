@@ -12,12 +12,16 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import { etcdAvailable, ETCD_MISSING_MESSAGE } from '../common/etcd-launcher';
 import type { JobStatus } from '../control/job-types';
 import { generate } from '../gen/generate';
-import { checkpointErrorPolicy } from '../chief/checkpoint-args';
+import { checkpointErrorPolicy, checkWarmStartTables, resolveCheckpointRef } from '../chief/checkpoint-args';
+import { readManifest } from '../checkpoint';
+import type { JobSpec } from '../spec/types';
 import { ClusterFailedError, LocalCluster } from '../local/local-cluster';
 import { METRICS_LOG_FILE } from '../local/run-records';
 import { tfThreads } from '../model/tf-threads';
 import { loadJobSpec } from '../spec/job-spec';
-import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
+import { helpText, intOption, OptionSpec, ParsedArgs, noPositional, parseArgs } from '../runtime/args';
+import { checkEtcdReachable } from '../runtime/etcd-client';
+import { checkDataFiles } from '../data/data-errors';
 import { ProgressLine } from './progress';
 
 const EXAMPLES = path.resolve(__dirname, '..', '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '', 'examples');
@@ -44,7 +48,7 @@ export const LOCAL_SPEC: Record<string, OptionSpec> = {
   backend: { type: 'string', describe: 'tfjs backend for workers and chief: tensorflow | webgpu | wasm | cpu' },
   'tf-threads': { type: 'string', describe: 'wasm kernel threads of each worker and the chief: 1..8 or auto (default 1, or TESSERA_TF_THREADS)' },
   force: { type: 'boolean', describe: 'replace a different spec stored under the same job name' },
-  json: { type: 'boolean', describe: 'print {"samples","samples_per_s","auc","logloss","checkpoint"} as the last line' },
+  json: { type: 'boolean', describe: 'print the result as one JSON line on stdout, {"samples","samples_per_s","auc","logloss","checkpoint"} (-o json is the same)' },
 };
 
 export const LOCAL_HELP = helpText('tessera local [--job FILE] [--ps N] [--workers M] [--data PATH] [--eval PATH] [--epochs E] [--checkpoint-dir DIR] [--export-dir ROOT] [--resume latest|ID] [--etcd URL] [--json]',
@@ -59,41 +63,68 @@ function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
 }
 
-function progressText(s: JobStatus): string {
+function progressText(s: JobStatus, eta: string): string {
   const auc = s.lastEval ? s.lastEval.auc.toFixed(4) : '-';
   const loss = s.loss === null ? '-' : s.loss.toFixed(4);
   return `epoch ${s.epoch + 1}/${s.epochs} ${s.phase}  step ${s.step}  samples ${s.samples}  ${s.samplesPerS.toFixed(0)} samples/s  `
-    + `loss ${loss}  eval AUC ${auc}  shards ${s.shardsDone}/${s.shardsTotal}  workers ${s.workers}`;
+    + `loss ${loss}  eval AUC ${auc}  shards ${s.shardsDone}/${s.shardsTotal}  workers ${s.workers}${eta}`;
+}
+
+/**
+ * The live line, plus one line that stays for each epoch evaluated (as `tessera train` prints):
+ * `epoch n/N: eval AUC …`. The ETA extrapolates the time so far over the shards done.
+ */
+function statusPrinter(progress: ProgressLine): (s: JobStatus) => void {
+  const started = Date.now();
+  let printed = -1;
+  return (s) => {
+    if (s.lastEval && s.lastEval.epoch > printed) {
+      printed = s.lastEval.epoch;
+      progress.done(`epoch ${s.lastEval.epoch + 1}/${s.epochs}: eval AUC ${s.lastEval.auc.toFixed(4)}  LogLoss ${s.lastEval.logloss.toFixed(4)}  `
+        + `(${s.lastEval.rows} rows); ${s.samples} samples trained`);
+    }
+    const done = (s.epoch + (s.phase === 'train' && s.shardsTotal > 0 ? s.shardsDone / s.shardsTotal : 1)) / Math.max(1, s.epochs);
+    const seconds = (Date.now() - started) / 1000;
+    const eta = done > 0 && done < 1 && s.phase !== 'done' ? `  ETA ${formatSeconds(seconds * (1 - done) / done)}` : '';
+    progress.update(progressText(s, eta));
+  };
+}
+
+function formatSeconds(s: number): string {
+  return s < 90 ? `${Math.ceil(s)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
 }
 
 export async function runLocal(argv: string[]): Promise<number> {
   const args = parseArgs(argv, LOCAL_SPEC);
-  if (args.positional.length > 0) throw new TesseraError(ERROR_CODES.CONFIG, `unexpected argument "${args.positional[0]}" (see --help)`);
+  noPositional(args);
   const o = args.options as Record<string, string | undefined>;
   const err = process.stderr;
-  if (!o.etcd && !etcdAvailable()) throw new TesseraError(ERROR_CODES.CONFIG, ETCD_MISSING_MESSAGE);
+  // Every argument is checked before any work (etcd, data generation), so a typo costs nothing.
+  const n = localCounts(args);
+  const onCheckpointError = checkpointErrorPolicy(o['on-checkpoint-error']);
+  const threads = o['tf-threads'] === undefined ? undefined : tfThreads(o['tf-threads']);
+  if (o.resume && !o['checkpoint-dir']) throw new TesseraError(ERROR_CODES.CONFIG, '--resume needs --checkpoint-dir DIR (where the stopped job checkpointed)');
   const specPath = path.resolve(o.job!);
   const spec = loadJobSpec(specPath);
-  const numPs = intOption(args, 'ps', 1);
-  const numWorkers = intOption(args, 'workers', 1);
-  const numChiefs = intOption(args, 'chiefs', 1);
-  const onCheckpointError = checkpointErrorPolicy(o['on-checkpoint-error']);
+  const given: { data?: string; evalPath?: string; oracleAuc?: number } = { data: o.data ?? spec.data.train ?? undefined, evalPath: o.eval ?? spec.data.eval ?? undefined };
+  await checkDataFiles(given.data ? given.data.split(',').map((f) => f.trim()).filter(Boolean) : [], 'training data');
+  await checkDataFiles(given.evalPath ? [given.evalPath] : [], 'evaluation data');
+  await checkCheckpointArgs(o, spec);
+  if (o.etcd) await checkEtcdReachable(o.etcd, '--etcd (or leave it out: tessera local then starts its own etcd)');
+  else if (!etcdAvailable()) throw new TesseraError(ERROR_CODES.CONFIG, ETCD_MISSING_MESSAGE);
   const runDir = path.resolve(o['run-dir'] ?? fs.mkdtempSync(path.join(os.tmpdir(), `tessera-local-${stamp()}-`)));
   fs.mkdirSync(runDir, { recursive: true });
-  err.write(`tessera local: ${numPs} PS, ${numWorkers} workers, ${numChiefs} chiefs, ${spec.model.kind}; logs in ${runDir}\n`);
-  if (o.resume && !o['checkpoint-dir']) throw new TesseraError(ERROR_CODES.CONFIG, '--resume needs --checkpoint-dir DIR (where the stopped job checkpointed)');
-  const given: { data?: string; evalPath?: string; oracleAuc?: number } = { data: o.data ?? spec.data.train ?? undefined, evalPath: o.eval ?? spec.data.eval ?? undefined };
-  const { data, evalPath, oracleAuc } = given.data || o.resume ? given : await syntheticData(intOption(args, 'synthetic-rows', 1), runDir, given.evalPath);
+  err.write(`tessera local: ${n.ps} PS, ${n.workers} workers, ${n.chiefs} chiefs, ${spec.model.kind}; logs in ${runDir}\n`);
+  const { data, evalPath, oracleAuc } = given.data || o.resume ? given : await syntheticData(n.syntheticRows, runDir, given.evalPath);
   const checkpointDir = path.resolve(o['checkpoint-dir'] ?? path.join(runDir, 'checkpoints'));
   const progress = new ProgressLine(err);
   const cluster = await LocalCluster.start({
-    chiefs: numChiefs, onCheckpointError, onEvent: (line) => progress.done(`tessera local: ${line}`),
-    runDir, job: o.name ?? `${spec.name}-${stamp()}`, specPath: o.resume && !argvHas(argv, '--job') ? '' : specPath, ps: numPs, workers: numWorkers,
-    data: data ? path.resolve(data) : undefined, resume: o.resume, initFrom: o['init-from'], checkpointEvery: intOption(args, 'checkpoint-every', 0),
-    eval: evalPath ? path.resolve(evalPath) : undefined, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1),
-    shards: o.shards === undefined ? numWorkers * 4 : intOption(args, 'shards', 1), checkpointDir, etcdUrl: o.etcd,
+    chiefs: n.chiefs, onCheckpointError, onEvent: (line) => progress.done(`tessera local: ${line}`),
+    runDir, job: o.name ?? `${spec.name}-${stamp()}`, specPath: o.resume && !argvHas(argv, '--job') ? '' : specPath, ps: n.ps, workers: n.workers,
+    data: data ? path.resolve(data) : undefined, resume: o.resume, initFrom: o['init-from'], checkpointEvery: n.checkpointEvery,
+    eval: evalPath ? path.resolve(evalPath) : undefined, epochs: n.epochs, shards: n.shards, checkpointDir, etcdUrl: o.etcd,
     exportDir: o['export-dir'] ? path.resolve(o['export-dir']) : undefined,
-    backend: o.backend, force: args.options.force === true, tfThreads: o['tf-threads'] === undefined ? undefined : tfThreads(o['tf-threads']),
+    backend: o.backend, force: args.options.force === true, tfThreads: threads,
   });
   err.write(`tessera local: etcd ${cluster.etcdUrl}, job ${cluster.opts.job}\n`);
   let interrupted = false;
@@ -108,14 +139,16 @@ export async function runLocal(argv: string[]): Promise<number> {
   // Printed on its own line as soon as the chief serves it (it starts after etcd and the PS).
   void cluster.pageUrl().then((url) => progress.done(`tessera local: training page ${url}`), () => undefined);
   try {
-    const result = await cluster.waitDone((s) => progress.update(progressText(s)));
-    progress.done(`done: ${result.samples} samples at ${result.samples_per_s.toFixed(0)} samples/s; eval AUC ${result.auc?.toFixed(4) ?? '-'}`
-      + `${oracleAuc !== undefined ? ` (oracle AUC ${oracleAuc.toFixed(4)})` : ''}, LogLoss ${result.logloss?.toFixed(4) ?? '-'}`);
+    const result = await cluster.waitDone(statusPrinter(progress));
+    progress.clear();
     if (result.checkpoint) err.write(`model saved to ${result.checkpoint} (tessera eval --checkpoint ${result.checkpoint} --data …)\n`);
     if (result.model_version !== undefined) err.write(`model version ${result.model_version} published under ${o['export-dir']} (tessera serve --model-root ${o['export-dir']})\n`);
     err.write(`logs in ${runDir}\n`);
     const out = { ...result, ...(oracleAuc !== undefined ? { oracle_auc: oracleAuc } : {}), run_dir: runDir };
-    process.stdout.write(args.options.json ? `${JSON.stringify(out)}\n` : `${JSON.stringify(out, null, 2)}\n`);
+    // The result on stdout: one JSON line with --json, else one line of text.
+    process.stdout.write(args.options.json ? `${JSON.stringify(out)}\n`
+      : `done: ${result.samples} samples at ${result.samples_per_s.toFixed(0)} samples/s; eval AUC ${result.auc?.toFixed(4) ?? '-'}`
+        + `${oracleAuc !== undefined ? ` (oracle AUC ${oracleAuc.toFixed(4)})` : ''}, LogLoss ${result.logloss?.toFixed(4) ?? '-'}\n`);
     return 0;
   } catch (e) {
     if (interrupted) return 130;
@@ -127,6 +160,29 @@ export async function runLocal(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSigint);
     await cluster.stop();
   }
+}
+
+/**
+ * --resume and --init-from name checkpoints that exist, and a warm start's tables are the spec's:
+ * checked here, before etcd and the processes start (the chief checks them again).
+ */
+async function checkCheckpointArgs(o: Record<string, string | undefined>, spec: JobSpec): Promise<void> {
+  const dir = o['checkpoint-dir'] ? path.resolve(o['checkpoint-dir']) : undefined;
+  if (o.resume) await resolveCheckpointRef(o.resume, dir);
+  if (!o['init-from']) return;
+  const ref = await resolveCheckpointRef(o['init-from'], dir);
+  checkWarmStartTables(spec.features.tables.map((t) => t.name), await readManifest(path.join(ref.root, ref.id)));
+}
+
+/** The numeric options of `tessera local`, each checked (an error names the flag). */
+function localCounts(args: ParsedArgs) {
+  const o = args.options;
+  const workers = intOption(args, 'workers', 1);
+  return {
+    ps: intOption(args, 'ps', 1), workers, chiefs: intOption(args, 'chiefs', 1), syntheticRows: intOption(args, 'synthetic-rows', 1),
+    checkpointEvery: intOption(args, 'checkpoint-every', 0), epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1),
+    shards: o.shards === undefined ? workers * 4 : intOption(args, 'shards', 1),
+  };
 }
 
 /** Writes `rows` synthetic training rows (and a tenth as many held out, unless an eval file is given). */

@@ -1,7 +1,10 @@
 /**
  * Entry point of the `tessera` binary: dispatches to a subcommand. Every subcommand takes --help.
  */
-import { TesseraError } from '../common/errors';
+import { EXIT, userErrorLine } from './user-errors';
+import { quietOnClosedPipe } from './output';
+import { closest } from '../common/edit-distance';
+import { tesseraVersion } from '../metrics/build-info';
 
 interface Command {
   summary: string;
@@ -60,21 +63,32 @@ const COMMANDS: Record<string, () => Command> = {
 function usage(): string {
   const lines = ['Usage: tessera <command> [options]', '', 'Commands:'];
   for (const [name, load] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${load().summary}`);
-  lines.push('', 'Run `tessera <command> --help` for a command\'s options.');
+  lines.push('', 'Run `tessera help <command>` (or `tessera <command> --help`) for a command\'s options;',
+    '`tessera --version` for the version.', '', 'Exit codes: 0 done, 1 failed, 2 usage or configuration error (one line on stderr says which).');
   return lines.join('\n');
 }
 
 /** Runs the CLI and resolves with the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // grpc-js prints its own "E No address added …" lines before the error reaches us; the one line
+  // below says it better. GRPC_VERBOSITY=ERROR (or DEBUG) in the environment brings them back.
+  process.env.GRPC_VERBOSITY ??= 'NONE';
+  quietOnClosedPipe();
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`tessera ${tesseraVersion()}\n`);
+    return EXIT.OK;
+  }
+  if (name === 'help' && rest.length > 0) return main([rest[0], '--help']);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage()}\n`);
-    return name ? 0 : 2;
+    return name ? EXIT.OK : EXIT.USAGE;
   }
   const load = COMMANDS[name];
   if (!load) {
-    process.stderr.write(`tessera: unknown command "${name}"\n\n${usage()}\n`);
-    return 2;
+    const near = closest(name, Object.keys(COMMANDS));
+    process.stderr.write(`tessera: unknown command "${name}"${near ? ` (did you mean ${near}?)` : ''}; run \`tessera help\` for the commands\n`);
+    return EXIT.USAGE;
   }
   const cmd = load();
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -84,11 +98,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(rest);
   } catch (err) {
-    if (err instanceof TesseraError) {
-      process.stderr.write(`tessera ${name}: ${err.message} [${err.code}]\n`);
-      return 2;
-    }
-    throw err;
+    const line = userErrorLine(err);
+    if (line === undefined) throw err;
+    process.stderr.write(`tessera ${name}: ${line}\n`);
+    return EXIT.USAGE;
   } finally {
     releaseModelBackend();
   }

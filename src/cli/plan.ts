@@ -13,7 +13,8 @@ import { bytesForRows, indexSlotBytesFor, RowCost } from '../ps/store/table-budg
 import { checkWeightFormat } from '../ps/store/table-options';
 import type { WeightFormat } from '../ps/store/row-storage';
 import { DEFAULT_NUM_BUCKETS } from '../sharding/buckets';
-import { helpText, OptionSpec, parseArgs, ParsedArgs } from '../runtime/args';
+import { textOut } from './output';
+import { helpText, OptionSpec, noPositional, parseArgs, ParsedArgs } from '../runtime/args';
 
 const GIB = 2 ** 30;
 
@@ -83,6 +84,7 @@ export function planCapacity(rows: number, cost: RowCost, podBytes: number, runt
 /** Runs `tessera plan`; resolves with the exit code. */
 export async function runPlan(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
+  noPositional(args);
   const rows = Math.ceil(positive(args, 'rows'));
   const dim = positive(args, 'dim');
   const kind = String(args.options.optimizer);
@@ -103,7 +105,7 @@ export async function runPlan(argv: string[]): Promise<number> {
   };
   const p = planCapacity(rows, cost, positive(args, 'pod-gib') * GIB, positive(args, 'runtime-gib') * GIB);
   const gib = (x: number): string => `${(x / GIB).toFixed(1)} GiB`;
-  process.stdout.write([
+  textOut(args.options.json === true).write([
     `table: ${rows} rows × dim ${dim}, ${kind} (${stateWidth} state floats), ${format} weights${cost.metaBytes > SLOT_META_BYTES_PER_ROW ? ', eviction metadata' : ''}`,
     `payload: ${p.payloadBytesPerRow} bytes/row (weights + state + 8-byte id); resident: ${p.bytesPerRow.toFixed(1)} bytes/row ` +
       `(${(p.bytesPerRow / p.payloadBytesPerRow).toFixed(3)}×: index at its capacity, whole slabs)`,

@@ -5,6 +5,7 @@
 const NON_TTY_INTERVAL_MS = 5_000;
 const TTY_INTERVAL_MS = 200;
 
+/** A status line that stays current in place on a terminal (see above). */
 export class ProgressLine {
   private last = 0;
   private shown = false;
@@ -17,18 +18,26 @@ export class ProgressLine {
     if (now - this.last < (tty ? TTY_INTERVAL_MS : NON_TTY_INTERVAL_MS)) return;
     this.last = now;
     if (tty) {
-      this.out.write(`\r\x1b[K${text}`);
+      // Cut to the terminal's width: a line that wraps cannot be rewritten in place, and each
+      // update would leave a stale copy behind.
+      const width = this.out.columns;
+      this.out.write(`\r\x1b[K${width > 1 && text.length >= width ? text.slice(0, width - 1) : text}`);
       this.shown = true;
     } else {
       this.out.write(`${text}\n`);
     }
   }
 
-  /** Ends the live line with a message on its own line; the next update starts a new live line at once. */
-  done(text: string): void {
+  /** Erases the live line (the next output starts on a clean line). */
+  clear(): void {
     if (this.shown) this.out.write('\r\x1b[K');
     this.shown = false;
     this.last = 0;
+  }
+
+  /** Ends the live line with a message on its own line; the next update starts a new live line at once. */
+  done(text: string): void {
+    this.clear();
     this.out.write(`${text}\n`);
   }
 }

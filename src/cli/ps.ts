@@ -3,7 +3,7 @@
  * own it is addressed by host:port; with `--etcd URL --job NAME` it also registers under
  * members/ps/<id>, and fences itself (refuses pushes) while that lease is lost.
  */
-import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
+import { helpText, intOption, OptionSpec, noPositional, parseArgs } from '../runtime/args';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { loadPsConfig } from '../ps/config';
@@ -40,6 +40,7 @@ export const PS_HELP = helpText('tessera ps [--port P] [--host H] [--id ID] [--e
 /** Runs a PS until SIGINT/SIGTERM; resolves with the exit code. */
 export async function runPs(argv: string[]): Promise<number> {
   const args = parseArgs(argv, PS_OPTIONS);
+  noPositional(args);
   const o = args.options as Record<string, string | undefined>;
   const config = loadPsConfig(process.env, {
     port: o.port, host: o.host, id: o.id, maxRequestBytes: o['max-request-bytes'], logLevel: o['log-level'], tierDir: o['tier-dir'],
@@ -93,5 +94,5 @@ async function register(cluster: ClusterLink, id: string, addr: string, node: Ps
     logger.error({ err: err.message }, 'lost the ps id to another process; exiting');
     process.kill(process.pid, 'SIGTERM');
   });
-  logger.info({ job: cluster.job, id, addr, incarnation: reg.incarnation }, 'registered in etcd');
+  logger.info({ id, addr, incarnation: reg.incarnation }, 'registered in etcd'); // the logger names the job
 }

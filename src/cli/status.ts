@@ -5,7 +5,9 @@
  * position. `--json` prints the same status record the chief's status page reads from
  * `/api/status` (src/chief/status-record.ts), without the page's live additions.
  */
-import { createEtcdClient } from '../runtime/etcd-client';
+import type { Etcd3 } from 'etcd3';
+import { checkEtcdReachable, createEtcdClient } from '../runtime/etcd-client';
+import { KEY_ROOT } from '../membership/keys';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { silentLogger } from '../common/logger';
 import { EtcdMembership } from '../membership/etcd-membership';
@@ -13,27 +15,47 @@ import { LeaderElection } from '../membership/leader';
 import { ShardMapStore } from '../membership/shard-map-store';
 import { EtcdJobStore } from '../control/etcd-job-store';
 import { statusRecord, statusSources } from '../chief/status-record';
-import { helpText, OptionSpec, parseArgs } from '../runtime/args';
+import { helpText, OptionSpec, noPositional, parseArgs } from '../runtime/args';
 
 const SPEC: Record<string, OptionSpec> = {
   etcd: { type: 'string', describe: 'etcd endpoints, comma-separated [TESSERA_ETCD]' },
   job: { type: 'string', describe: 'job name [TESSERA_JOB]' },
-  json: { type: 'boolean', describe: 'print the status as one JSON object' },
+  json: { type: 'boolean', describe: 'print the status as one JSON object (-o json is the same)' },
+  list: { type: 'boolean', describe: 'list the jobs etcd holds (no --job needed)' },
 };
 
-export const STATUS_HELP = helpText('tessera status --etcd URL --job NAME [--json]',
-  'Shows a job\'s members, its chief and its shard map, as recorded in etcd.', SPEC);
+export const STATUS_HELP = helpText('tessera status --etcd URL (--job NAME | --list) [--json]',
+  'Shows a job\'s members, its chief and its shard map, as recorded in etcd; --list names the\n'
+  + 'jobs there. Exits 1 for a job etcd does not hold (naming the jobs it does).', SPEC);
+
+/** The names of the jobs etcd holds (anything under the key root), sorted. */
+async function listJobs(client: Etcd3): Promise<string[]> {
+  const keys = await client.getAll().prefix(KEY_ROOT).keys();
+  return [...new Set(keys.map((k) => k.slice(KEY_ROOT.length).split('/')[0]).filter(Boolean))].sort();
+}
 
 /** How long to wait for etcd before reporting it unreachable. */
 const ETCD_TIMEOUT_MS = 5_000;
 
 export async function runStatus(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
+  noPositional(args);
   const o = args.options as Record<string, string | undefined>;
   const etcd = o.etcd ?? process.env.TESSERA_ETCD;
-  const job = o.job ?? process.env.TESSERA_JOB;
-  if (!etcd || !job) throw new TesseraError(ERROR_CODES.CONFIG, '--etcd URL and --job NAME are required');
+  const job = o.job ?? process.env.TESSERA_JOB ?? '';
+  if (!etcd || (!job && !args.options.list)) throw new TesseraError(ERROR_CODES.CONFIG, '--etcd URL and --job NAME (or --list) are required');
+  await checkEtcdReachable(etcd, '--etcd', ETCD_TIMEOUT_MS);
   const client = createEtcdClient(etcd, { dialTimeoutMs: ETCD_TIMEOUT_MS });
+  const jobs = await listJobs(client);
+  if (args.options.list || !jobs.includes(job)) {
+    client.close();
+    if (args.options.list) {
+      process.stdout.write(args.options.json ? `${JSON.stringify({ jobs })}\n` : jobs.map((j) => `${j}\n`).join(''));
+      return 0;
+    }
+    process.stderr.write(`tessera status: no job ${job} in etcd at ${etcd}; ${jobs.length > 0 ? `its jobs: ${jobs.join(', ')}` : 'it holds no jobs'}\n`);
+    return 1;
+  }
   const logger = silentLogger();
   const membership = new EtcdMembership({ client, job, logger });
   try {

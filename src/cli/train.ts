@@ -6,6 +6,7 @@ import * as path from 'path';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { createLogger, Logger } from '../common/logger';
 import { RowReader } from '../data/reader';
+import { checkDataFiles } from '../data/data-errors';
 import { schemaFor } from '../data/record';
 import { selectBackend, tfThreads } from '../model/backend';
 import { startPsServer, PsServer } from '../ps/ps-server';
@@ -20,7 +21,7 @@ import { buildJob } from '../worker/job';
 import { overrideSpec } from '../spec/overrides';
 import { modelContent, saveTrainedModel } from '../worker/model-export';
 import { PsClient } from '../client/ps-client';
-import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
+import { helpText, intOption, OptionSpec, noPositional, parseArgs } from '../runtime/args';
 import { ProgressLine } from './progress';
 import { psParams } from '../worker/ps-params';
 
@@ -38,7 +39,7 @@ const SPEC: Record<string, OptionSpec> = {
   backend: { type: 'string', describe: 'tfjs backend to prefer: tensorflow | webgpu | wasm | cpu [TESSERA_TF_BACKEND]' },
   'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8, or auto (the host\'s cores, at most 4); default 1 [TESSERA_TF_THREADS]' },
   'metrics-port': { type: 'string', describe: 'port for Prometheus GET /metrics on 127.0.0.1 (URL printed on stderr); 0 picks a free one', default: '0' },
-  json: { type: 'boolean', describe: 'print a JSON summary as the last line' },
+  json: { type: 'boolean', describe: 'print the result as one JSON line on stdout (-o json is the same)' },
 };
 
 export const TRAIN_HELP = helpText('tessera train [--job FILE] [--model NAME] [--data PATH] [--eval PATH] [--epochs E] [--ps host:port,…] [--out DIR] [--export-dir ROOT] [--json]',
@@ -71,15 +72,18 @@ function trainedRows(samples: number, file: string, r: RowReader): number {
 
 export async function runTrain(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
+  noPositional(args);
   const o = args.options as Record<string, string | undefined>;
   const logger = createLogger({ base: { role: 'worker' }, level: process.env.TESSERA_LOG_LEVEL ?? 'warn' });
   const spec = overrideSpec(loadJobSpec(o.job!), {
     model: o.model, train: o.data, eval: o.eval, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1),
   });
   if (!spec.data.train) throw new TesseraError(ERROR_CODES.CONFIG, 'no training data: pass --data PATH or set data.train in the job spec');
+  await checkDataFiles([spec.data.train], 'training data');
+  await checkDataFiles(spec.data.eval ? [spec.data.eval] : [], 'evaluation data');
+  const metricsPort = intOption(args, 'metrics-port', 0);
   const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
   process.stderr.write(`tessera train: ${spec.model.kind} on ${spec.data.train}, tfjs backend ${backend.name}\n`);
-  const metricsPort = intOption(args, 'metrics-port', 0);
   const { client, servers } = await connect(o.ps, spec, logger, (u) => workerMetrics.onStaleness(u));
   const metrics = createMetrics({ job: spec.name, role: 'worker', id: 'worker-0' }, { processMetrics: true });
   new BuildInfo(metrics.registry).setBackend(backend.name);
@@ -119,10 +123,12 @@ export async function runTrain(argv: string[]): Promise<number> {
     const saved = await saveTrainedModel(await modelContent(spec, layout, client, { step: trainer.step, samples }), { dir: out, exportRoot });
     if (out) process.stderr.write(`model saved to ${out}\n`);
     if (saved.version) process.stderr.write(`model version ${saved.version.version} published to ${saved.version.dir}\n`);
-    if (args.options.json) {
-      const version = saved.version ? { model_version: saved.version.version, model_dir: saved.version.dir } : {};
-      process.stdout.write(`${JSON.stringify({ samples, samples_per_s: samples / trainSeconds, auc: evalResult.auc, logloss: evalResult.logloss, model: out ?? saved.version!.dir, ...version, backend: backend.name })}\n`);
-    }
+    const version = saved.version ? { model_version: saved.version.version, model_dir: saved.version.dir } : {};
+    const model = out ?? saved.version!.dir;
+    const result = { samples, samples_per_s: samples / trainSeconds, auc: evalResult.auc, logloss: evalResult.logloss, model, ...version, backend: backend.name };
+    // The result on stdout: JSON with --json, else one line (logs and progress are on stderr).
+    process.stdout.write(args.options.json ? `${JSON.stringify(result)}\n`
+      : `trained: ${samples} samples at ${result.samples_per_s.toFixed(0)} samples/s; eval AUC ${result.auc.toFixed(4)}, LogLoss ${result.logloss.toFixed(4)}; model ${model}\n`);
     return 0;
   } finally {
     await metricsHttp.close();

@@ -3,7 +3,7 @@
  * members/worker/<id> (a second process with the same id is refused), reads the job spec and
  * shard map from etcd, and trains the data shards the chief assigns it until the job is done.
  */
-import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
+import { helpText, intOption, OptionSpec, noPositional, parseArgs } from '../runtime/args';
 import { ROLE_OPTIONS, startRoleRuntime } from '../runtime/role-runtime';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { resolveJobSpec } from '../spec/job-spec-source';
@@ -52,7 +52,7 @@ function defaultWorkerId(): string | undefined {
 /** Runs a worker until the job is done or SIGINT/SIGTERM; resolves with the exit code. */
 export async function runWorker(argv: string[]): Promise<number> {
   const args = parseArgs(argv, WORKER_SPEC);
-  if (args.positional.length > 0) throw new TesseraError(ERROR_CODES.CONFIG, `unexpected argument "${args.positional[0]}" (see --help)`);
+  noPositional(args);
   const o = args.options as Record<string, string | undefined>;
   const sampleEvery = stalenessSampleEvery(o['staleness-sample-every'] ?? process.env.TESSERA_STALENESS_SAMPLE_EVERY);
   const rt = await startRoleRuntime('worker', args, defaultWorkerId());

@@ -10,3 +10,16 @@ export function editDistance(a: string, b: string): number {
   }
   return prev[b.length];
 }
+
+/**
+ * The candidate closest to `word` (a likely typo of it: case aside, at most `maxDistance` edits),
+ * or undefined. What every "did you mean" of Tessera uses: flags, commands, model kinds.
+ */
+export function closest(word: string, candidates: Iterable<string>, maxDistance = 2): string | undefined {
+  let best: { c: string; d: number } | undefined;
+  for (const c of candidates) {
+    const d = c.toLowerCase() === word.toLowerCase() ? 0 : editDistance(c, word);
+    if (d <= maxDistance && (best === undefined || d < best.d)) best = { c, d };
+  }
+  return best?.c;
+}

@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   TABLE_INCARNATION: 'TESSERA_ERR_TABLE_INCARNATION',
   /** the checkpoint or export directory cannot be written: disk full, no permission, read-only */
   CHECKPOINT_DIR: 'TESSERA_ERR_CHECKPOINT_DIR',
+  /** a data file cannot be used: missing or unreadable, or more malformed lines than the spec allows */
+  BAD_DATA: 'TESSERA_ERR_BAD_DATA',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

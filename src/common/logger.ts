@@ -24,3 +24,13 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/**
+ * A child of `logger` binding `bindings`, less those the logger already binds to the same value:
+ * pino would write such a key twice (`"job"` from the role and again from a component), and
+ * strict JSON readers reject duplicate keys.
+ */
+export function childLogger(logger: Logger, bindings: Record<string, unknown>): Logger {
+  const bound = logger.bindings();
+  return logger.child(Object.fromEntries(Object.entries(bindings).filter(([k, v]) => bound[k] !== v)));
+}

@@ -55,10 +55,11 @@ export interface JobFailure {
 
 /**
  * The exit code of a process ending with a failed job: 2 when the cause is the user's input or
- * configuration (TESSERA_ERR_CONFIG: fix the command and run again), 1 for any other failure.
+ * configuration (TESSERA_ERR_CONFIG, or TESSERA_ERR_BAD_DATA for a data file that does not fit the
+ * spec: fix the command and run again), 1 for any other failure.
  */
 export function failureExitCode(f: JobFailure): 1 | 2 {
-  return f.code === ERROR_CODES.CONFIG ? 2 : 1;
+  return f.code === ERROR_CODES.CONFIG || f.code === ERROR_CODES.BAD_DATA ? 2 : 1;
 }
 
 /** `state`: where the job is. Only the elected chief writes it. */
@@ -147,8 +148,12 @@ export function incarnationLookup(record: TableRecord): (psId: number, table: st
  */
 export interface PsFault {
   worker: string;
-  kind: 'table' | 'shard-map';
-  /** The PS's address as the worker dialled it. */
+  /**
+   * `data`: not about a PS: the worker cannot use its data shard (missing file, too many
+   * malformed lines); retrying reads the same bytes, so the chief fails the job with `message`.
+   */
+  kind: 'table' | 'shard-map' | 'data';
+  /** The PS's address as the worker dialled it ('' for a `data` fault). */
   ps: string;
   /** The `tables` generation and the shard-map version the worker was using. */
   generation: number;
@@ -347,9 +352,9 @@ export function parseTableRecord(text: string): TableRecord {
 export function parsePsFault(text: string): PsFault {
   const what = 'ps fault';
   const o = object(text, what);
-  if (o.kind !== 'table' && o.kind !== 'shard-map') fail(what, `kind must be table or shard-map, got ${JSON.stringify(o.kind)}`);
+  if (o.kind !== 'table' && o.kind !== 'shard-map' && o.kind !== 'data') fail(what, `kind must be table, shard-map or data, got ${JSON.stringify(o.kind)}`);
   return {
-    worker: str(o, 'worker', what), kind: o.kind, ps: str(o, 'ps', what), generation: int(o, 'generation', what),
+    worker: str(o, 'worker', what), kind: o.kind, ps: o.kind === 'data' && o.ps === '' ? '' : str(o, 'ps', what), generation: int(o, 'generation', what),
     mapVersion: int(o, 'mapVersion', what), message: str(o, 'message', what), at: str(o, 'at', what),
   };
 }

@@ -8,6 +8,7 @@ import { LineInfo, ReadLinesOptions, readLineBatches, DEFAULT_MAX_LINE_BYTES } f
 import { LineError, LineParser, parserFor } from './parsers';
 import { AVAZU_HEADER, RawRow, RowSchema, newRawRow } from './record';
 import { ByteRange } from './splits';
+import { formatHint } from './data-errors';
 
 /** Default tolerated fraction of malformed lines. */
 export const DEFAULT_MAX_ERROR_RATE = 0.01;
@@ -69,7 +70,7 @@ function percent(x: number): string {
  * for await (const batch of reader.batches(4096)) trainer.step(batch);
  * log.info(reader.summary());
  * ```
- * @throws TesseraError INVALID_ARGUMENT (while iterating) once more than `maxErrorRate` of the
+ * @throws TesseraError BAD_DATA (while iterating) once more than `maxErrorRate` of the
  * lines are malformed, after at least 1000 lines or at the end of input.
  */
 export class RowReader implements AsyncIterable<RawRow> {
@@ -77,6 +78,8 @@ export class RowReader implements AsyncIterable<RawRow> {
   private readonly maxErrorRate: number;
   private readonly name: string;
   private counts: ReaderStats = { rows: 0, bad: 0, blank: 0, samples: [] };
+  /** The first malformed line (its first 512 characters), to say which format it looks like. */
+  private firstBad: string | undefined;
 
   constructor(readonly path: string, readonly schema: RowSchema, private readonly opts: RowReaderOptions = {}) {
     this.parse = parserFor(schema.format);
@@ -117,6 +120,7 @@ export class RowReader implements AsyncIterable<RawRow> {
     let batch: RawRow[] = [];
     let next = this.opts.range?.start ?? 0;
     this.counts = { rows: 0, bad: 0, blank: 0, samples: [] };
+    this.firstBad = undefined;
     const lineOpts = { maxLineBytes: this.opts.maxLineBytes, chunkBytes: this.opts.chunkBytes };
     for await (const lines of readLineBatches(this.path, this.opts.range, lineOpts)) {
       for (const info of lines) {
@@ -181,12 +185,13 @@ export class RowReader implements AsyncIterable<RawRow> {
     const text = line.endsWith('\r') ? line.slice(0, -1) : line;
     if (text === AVAZU_HEADER) return true;
     if (!text.startsWith('id,')) return false; // a header-less piece of a file
-    throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT,
+    throw new TesseraError(ERROR_CODES.BAD_DATA,
       `${this.name}: unexpected Avazu header '${text.slice(0, 200)}'; expected '${AVAZU_HEADER}'`);
   }
 
   private recordBad(info: LineInfo, reason: string): void {
     this.counts.bad++;
+    this.firstBad ??= info.tooLong ? undefined : info.line.slice(0, 512);
     if (this.counts.samples.length < MAX_ERROR_SAMPLES) {
       const where = info.lineNo !== undefined ? `${this.name}:${info.lineNo}` : `${this.name}@offset ${info.offset}`;
       this.counts.samples.push(`${where}: ${reason}`);
@@ -198,8 +203,8 @@ export class RowReader implements AsyncIterable<RawRow> {
     const { rows, bad, samples } = this.counts;
     const total = rows + bad;
     if (bad === 0 || (!atEnd && total < ERROR_RATE_MIN_LINES) || bad <= this.maxErrorRate * total) return;
-    throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT,
+    throw new TesseraError(ERROR_CODES.BAD_DATA,
       `${this.name}: ${bad} of ${total} lines are malformed (${percent(bad / total)}), over maxErrorRate ` +
-      `${percent(this.maxErrorRate)} for ${this.schema.format} data; first bad lines: ${samples.join('; ')}`);
+      `${percent(this.maxErrorRate)} for ${this.schema.format} data${formatHint(this.firstBad, this.schema.format)}; first bad lines: ${samples.join('; ')}`);
   }
 }

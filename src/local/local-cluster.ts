@@ -92,6 +92,8 @@ interface Slot {
   logFile: string;
   backoff: RestartBackoff;
   startedAt: number;
+  /** Set once the process has exited unasked (any later run is a restart). */
+  restarted?: boolean;
 }
 
 /** Bytes read from the end of a log for the reason a process ended. */
@@ -239,10 +241,19 @@ export class LocalCluster {
     // A worker or chief that exits because the job failed is not restarted: waitDone reports it.
     if (slot.role !== 'ps' && (await this.status().catch(() => undefined))?.phase === 'failed') return;
     const how = signal ? `killed by ${signal}` : `exit code ${code}`;
-    const d = slot.backoff.onExit(Date.now() - slot.startedAt);
-    if (d.kind === 'give-up') {
-      this.report(`${slot.name} exited (${how}); not restarting it: it failed ${d.quickFailures} times in a row right after starting`);
-      this.gaveUp ??= { exitCode: code === 2 ? 2 : 1, message: `${slot.name} keeps failing right after it starts (${how}): ${reasonFromLog(logTail(slot.logFile))}` };
+    // Exit code 2 on the first start is a usage or configuration error: a restart would meet the
+    // same one. After a restart it may be the moment's (a PS's old port taken): back off as usual.
+    const first = !slot.restarted;
+    slot.restarted = true;
+    const d = code === 2 && first ? { kind: 'usage' as const } : slot.backoff.onExit(Date.now() - slot.startedAt);
+    if (d.kind !== 'restart') {
+      const why = d.kind === 'usage' ? 'a configuration error' : `it failed ${d.quickFailures} times in a row right after starting`;
+      this.report(`${slot.name} exited (${how}); not restarting it: ${why}`);
+      this.gaveUp ??= {
+        exitCode: code === 2 ? 2 : 1,
+        message: d.kind === 'usage' ? `${slot.name} stopped: ${reasonFromLog(logTail(slot.logFile))}`
+          : `${slot.name} keeps failing right after it starts (${how}): ${reasonFromLog(logTail(slot.logFile))}`,
+      };
       this.wake.notify();
       return;
     }

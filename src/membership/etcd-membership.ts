@@ -5,7 +5,7 @@
 import type { Namespace } from 'etcd3';
 import { BackoffOptions, DEFAULT_BACKOFF } from '../common/backoff';
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import type { Logger } from '../common/logger';
+import { childLogger, Logger } from '../common/logger';
 import { watchMembers, readMembers } from './etcd-member-watch';
 import { EtcdRegistration } from './etcd-registration';
 import type { Role } from '../common/roles';
@@ -64,7 +64,7 @@ export class EtcdMembership implements Membership {
       throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `leaseTtlS must be an integer >= 1 (got ${leaseTtlS})`);
     }
     this.deps = {
-      logger: deps.logger.child({ component: 'membership', job: deps.job }),
+      logger: childLogger(deps.logger, { component: 'membership', job: deps.job }),
       leaseTtlS,
       backoff: deps.backoff ?? DEFAULT_BACKOFF,
       now: deps.now ?? (() => new Date()),

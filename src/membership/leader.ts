@@ -10,7 +10,7 @@
  */
 import { Election, IKeyValue, Namespace } from 'etcd3';
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import type { Logger } from '../common/logger';
+import { childLogger, Logger } from '../common/logger';
 import { callOptions, keyOf, nextRevision } from './etcd-common';
 import { watcherConnected } from './etcd-member-watch';
 import { CHIEF_ELECTION, electionPrefix, jobPrefix, validateMemberId } from './keys';
@@ -119,7 +119,7 @@ export class LeaderElection {
     this.election = ns.election(name, ttlS);
     // etcd3 campaigns under `${Election.prefix}/${name}/`; keys.ts spells the same prefix.
     this.candidates = ns.namespace(electionPrefix(name));
-    this.logger = deps.logger.child({ component: 'election', job: deps.job, election: name });
+    this.logger = childLogger(deps.logger, { component: 'election', job: deps.job, election: name });
   }
 
   /**

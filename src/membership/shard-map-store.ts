@@ -10,7 +10,7 @@
  */
 import type { IKeyValue, Namespace } from 'etcd3';
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import type { Logger } from '../common/logger';
+import { childLogger, Logger } from '../common/logger';
 import { ShardMap, shardMapFromJSON, shardMapToJSON } from '../sharding/shard-map';
 import { callOptions, nextRevision } from './etcd-common';
 import { watcherConnected } from './etcd-member-watch';
@@ -48,7 +48,7 @@ export class ShardMapStore {
 
   constructor(deps: ShardMapStoreDeps) {
     this.ns = deps.client.namespace(jobPrefix(deps.job));
-    this.logger = deps.logger.child({ component: 'shard-map-store', job: deps.job });
+    this.logger = childLogger(deps.logger, { component: 'shard-map-store', job: deps.job });
   }
 
   /** The stored map, or undefined if none was published. Throws INVALID_ARGUMENT if it is corrupt. */

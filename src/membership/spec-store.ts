@@ -6,7 +6,7 @@
  */
 import type { IKeyValue, Namespace } from 'etcd3';
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import type { Logger } from '../common/logger';
+import { childLogger, Logger } from '../common/logger';
 import { callOptions } from './etcd-common';
 import { jobPrefix, KEYS } from './keys';
 
@@ -56,7 +56,7 @@ export class SpecStore {
 
   constructor(private readonly deps: SpecStoreDeps) {
     this.ns = deps.client.namespace(jobPrefix(deps.job));
-    this.logger = deps.logger.child({ component: 'spec-store', job: deps.job });
+    this.logger = childLogger(deps.logger, { component: 'spec-store', job: deps.job });
     this.now = deps.now ?? (() => new Date());
   }
 

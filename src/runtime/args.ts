@@ -2,6 +2,7 @@
  * A small, strict command-line parser: `--name value`, `--name=value` and boolean `--flag`.
  * Unknown options are errors that name the option, so typos never pass silently.
  */
+import { closest } from '../common/edit-distance';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 
 /** One option of a command: whether it takes a value, its help line and its default. */
@@ -25,6 +26,13 @@ export function parseArgs(argv: string[], spec: Record<string, OptionSpec>): Par
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
+    // `-o json` / `--output json` (as kubectl has) is --json, for commands that take --json.
+    if ((a === '-o' || a === '--output' || a.startsWith('--output=')) && spec.json?.type === 'boolean') {
+      const v = a.startsWith('--output=') ? a.slice(9) : argv[++i];
+      if (v !== 'json' && v !== 'text') throw new TesseraError(ERROR_CODES.CONFIG, `${a.split('=')[0]} must be json or text, got "${v ?? ''}"`);
+      options.json = v === 'json';
+      continue;
+    }
     if (!a.startsWith('--')) {
       positional.push(a);
       continue;
@@ -32,7 +40,10 @@ export function parseArgs(argv: string[], spec: Record<string, OptionSpec>): Par
     const eq = a.indexOf('=');
     const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
     const s = spec[name];
-    if (!s) throw new TesseraError(ERROR_CODES.CONFIG, `unknown option --${name} (see --help)`);
+    if (!s) {
+      const near = closest(name, Object.keys(spec));
+      throw new TesseraError(ERROR_CODES.CONFIG, `unknown option --${name}${near ? ` (did you mean --${near}?)` : ''} (see --help)`);
+    }
     if (s.type === 'boolean') {
       options[name] = eq > 0 ? a.slice(eq + 1) !== 'false' : true;
     } else {
@@ -42,6 +53,11 @@ export function parseArgs(argv: string[], spec: Record<string, OptionSpec>): Par
     }
   }
   return { options, positional };
+}
+
+/** Refuses positional arguments, for commands that take none: a stray word is never ignored. */
+export function noPositional(args: ParsedArgs): void {
+  if (args.positional.length > 0) throw new TesseraError(ERROR_CODES.CONFIG, `unexpected argument "${args.positional[0]}" (options start with --; see --help)`);
 }
 
 /** Reads a non-negative integer option, naming the option on error. */

@@ -9,6 +9,7 @@
  */
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, noop } from 'cockatiel';
 import { Etcd3, isRecoverableError } from 'etcd3';
+import { ERROR_CODES, TesseraError } from '../common/errors';
 
 type WatchBackoff = NonNullable<NonNullable<ConstructorParameters<typeof Etcd3>[0]>['faultHandling']>['watchBackoff'];
 
@@ -27,4 +28,24 @@ export function createEtcdClient(hosts: string | readonly string[], opts: { dial
       watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2_000 }) as unknown as WatchBackoff,
     },
   });
+}
+
+/**
+ * Checks that etcd at `hosts` answers (one status call, at most `timeoutMs`), before a command
+ * does any work that needs it; throws TESSERA_ERR_CONFIG naming the endpoint and the cause.
+ */
+export async function checkEtcdReachable(hosts: string, flag: string, timeoutMs = 5_000): Promise<void> {
+  const client = createEtcdClient(hosts, { dialTimeoutMs: timeoutMs });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs / 1000} s`)), timeoutMs); });
+    await Promise.race([client.maintenance.status(), timeout]);
+  } catch (err) {
+    const msg = (err as Error).message ?? String(err);
+    const cause = /connect (E[A-Z]+ \S+?)\.?(\s|$)/.exec(msg)?.[1] ?? msg.split('\n')[0];
+    throw new TesseraError(ERROR_CODES.CONFIG, `cannot reach etcd at ${hosts} (${cause}); start etcd there, or fix ${flag}`);
+  } finally {
+    clearTimeout(timer);
+    client.close();
+  }
 }

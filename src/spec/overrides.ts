@@ -4,6 +4,8 @@
  */
 import { stringify } from 'yaml';
 import { jobSpecToPlain, parseJobSpec } from './job-spec';
+import { closest } from '../common/edit-distance';
+import { ERROR_CODES, TesseraError } from '../common/errors';
 import { MODEL_TRAITS } from './types';
 import type { JobSpec, ModelKind } from './types';
 
@@ -11,6 +13,10 @@ import type { JobSpec, ModelKind } from './types';
 export function overrideSpec(spec: JobSpec, o: { model?: string; train?: string; eval?: string; epochs?: number }): JobSpec {
   const plain = jobSpecToPlain(spec) as { model: Record<string, unknown>; data: Record<string, unknown>; training: Record<string, unknown> };
   if (o.model !== undefined) {
+    if (!Object.prototype.hasOwnProperty.call(MODEL_TRAITS, o.model)) {
+      const near = closest(o.model, Object.keys(MODEL_TRAITS));
+      throw new TesseraError(ERROR_CODES.CONFIG, `--model: unknown model "${o.model}"${near ? ` (did you mean ${near}?)` : ''}; the models are ${Object.keys(MODEL_TRAITS).join(', ')}`);
+    }
     plain.model.kind = o.model;
     const traits = MODEL_TRAITS[o.model as ModelKind];
     if (traits && !traits.mlp) delete plain.model.hidden; // keys another kind does not take

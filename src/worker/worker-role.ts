@@ -5,7 +5,9 @@
  *
  * Faults: any error while training a shard (a PS restarting) is logged with what the worker
  * waits for, the PS client is rebuilt, and the shard is retried from its last committed position
- * with backoff. A non-finite loss is fatal: retrying would diverge again.
+ * with backoff. A non-finite loss is fatal: retrying would diverge again. A data shard that cannot
+ * be read (a missing file, more malformed lines than the spec allows) is reported to the chief
+ * (`faults/<worker>`, kind `data`), which fails the job: every worker would meet the same bytes.
  *
  * Tables are the chief's: the worker never creates one. It sends every table's incarnation, as
  * the chief recorded it, with each request; a PS whose table was dropped (or dropped and created
@@ -22,6 +24,7 @@ import type { Assignment, JobFailure, JobState, TableRecord } from '../control/j
 import type { JobSnapshot } from '../control/job-store';
 import type { StalenessCounts } from '../control/push-staleness';
 import { schemaFor } from '../data/record';
+import { asDataError } from '../data/data-errors';
 import type { ShardMap } from '../sharding/shard-map';
 import type { JobSpec } from '../spec/types';
 import { buildJob } from './job';
@@ -176,6 +179,11 @@ export class WorkerRole {
       if (err instanceof TesseraError && (err.code === ERROR_CODES.NON_FINITE || err.code === ERROR_CODES.CONFIG)) throw err;
       const waitMs = this.retryMs();
       this.failures++;
+      const bad = asDataError(err, state.shards[a.shard].path);
+      if (bad) {
+        await this.reportDataFault(bad, waitMs);
+        return;
+      }
       this.dropConnection();
       if (isPsFault(err)) {
         await this.reportFault(err, tables, waitMs);
@@ -201,6 +209,20 @@ export class WorkerRole {
     await this.deps.store.reportFault({
       worker: this.deps.id, kind, ps, generation: tables.generation, mapVersion: map.version, message: err.message, at: new Date().toISOString(),
     }).catch((e: Error) => this.log.warn({ err: e.message }, 'could not report the fault to etcd; the chief finds it on its own check'));
+  }
+
+  /**
+   * The data shard cannot be used: tell the chief, which fails the job with `err`'s reason; the
+   * next snapshot then shows the job failed. Until then the worker waits (the report is repeated
+   * with backoff should the chief not have seen it).
+   */
+  private async reportDataFault(err: TesseraError, waitMs: number): Promise<void> {
+    const map = this.map!;
+    this.log.error({ err: err.message }, 'cannot use the data shard; reported to the chief, which fails the job');
+    await this.deps.store.reportFault({
+      worker: this.deps.id, kind: 'data', ps: '', generation: 0, mapVersion: map.version, message: err.message, at: new Date().toISOString(),
+    }).catch((e: Error) => this.log.warn({ err: e.message }, 'could not report the data fault to etcd; trying again'));
+    await this.signal.wait(waitMs);
   }
 
   private dropConnection(): void {

@@ -44,8 +44,11 @@ describe('tessera checkpoint ls|inspect|verify and a PS killed mid-write (issue 
 
     const ls = await runTessera(['checkpoint', 'ls', root, '--json']);
     expect(ls.code, ls.stderr).to.equal(0);
-    expect(lastJson(ls.stdout).checkpoints.map((c: { id: string }) => c.id)).to.deep.equal([first]);
-    expect(ls.stdout).to.match(new RegExp(`${first}\\s+42\\s+full`));
+    // Issue 22 §2: with --json, stdout is only the JSON (the table moves to stderr).
+    expect(JSON.parse(ls.stdout).checkpoints.map((c: { id: string }) => c.id)).to.deep.equal([first]);
+    expect(ls.stderr).to.match(new RegExp(`${first}\\s+42\\s+full`));
+    const table = await runTessera(['checkpoint', 'ls', root]);
+    expect(table.stdout).to.match(new RegExp(`${first}\\s+42\\s+full`)).and.not.include('{');
 
     const verify = await runTessera(['checkpoint', 'verify', root, '--json']);
     expect(verify.code, verify.stderr).to.equal(0);
@@ -53,8 +56,10 @@ describe('tessera checkpoint ls|inspect|verify and a PS killed mid-write (issue 
 
     const inspect = await runTessera(['checkpoint', 'inspect', path.join(root, first), '--json']);
     expect(inspect.code, inspect.stderr).to.equal(0);
-    expect(lastJson(inspect.stdout).rows).to.deep.equal({ emb: 300_000 });
-    expect(inspect.stdout).to.include('model: {kind: lr}');
+    expect(JSON.parse(inspect.stdout).rows).to.deep.equal({ emb: 300_000 });
+    // Issue 22 §2: the spec as the YAML itself, not escaped JSON.
+    const text = await runTessera(['checkpoint', 'inspect', path.join(root, first)]);
+    expect(text.stdout).to.include('spec (YAML):\n').and.include('\nmodel: {kind: lr}').and.not.include('\\n');
   });
 
   it('verify exits non-zero naming the damaged file and chunk; bad arguments are clear errors', async () => {

@@ -99,7 +99,8 @@ describe('tessera eval --slice-by / --group-by against scikit-learn (issue 14)',
   it('prints the slices as a table without --json', async () => {
     const e = await tessera(['eval', '--checkpoint', model, '--data', path.join(dir, 'eval.txt'), '--slice-by', 'C9', '--group-by', 'C1']);
     expect(e.code, e.stderr).to.equal(0);
-    expect(e.stdout).to.match(/^slices by C9 \(\d+ values\)\n/);
+    // Issue 22 §2: the result line, then the report, on stdout.
+    expect(e.stdout).to.match(/^model .* AUC 0\.\d{4} .* rows 3000\nslices by C9 \(\d+ values\)\n/);
     expect(e.stdout).to.match(/\nall +3000 /);
     expect(e.stdout).to.match(/\nC9=[0-9a-f]{8} +\d+ /);
     expect(e.stdout).to.match(/\ngrouped AUC by C1: 0\.\d{4} /);

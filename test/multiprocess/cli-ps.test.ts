@@ -45,9 +45,9 @@ describe('tessera binary (real OS processes)', function () {
   it('tessera demo trains rows through 2 PS processes and reports a falling loss', async () => {
     const r = await runTessera(['demo', '--steps', '40', '--batch', '2048', '--json']);
     expect(r.code, r.stderr).to.equal(0);
-    const lines = r.stdout.trim().split('\n');
-    const summary = JSON.parse(lines[lines.length - 1]);
-    const first = Number(/step 0\s+loss (\S+)/.exec(r.stdout)![1]);
+    // With --json stdout holds only the JSON; the step lines are on stderr (issue 22).
+    const summary = JSON.parse(r.stdout);
+    const first = Number(/step 0\s+loss (\S+)/.exec(r.stderr)![1]);
     expect(summary.final_loss).to.be.lessThan(first / 2);
     expect(summary.rows_per_ps).to.have.length(2);
     expect(Math.min(...summary.rows_per_ps)).to.be.greaterThan(0);

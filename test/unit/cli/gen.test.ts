@@ -29,8 +29,9 @@ describe('tessera gen (the real binary)', function () {
     const out = join(dir, 'train.tsv');
     const res = tessera(['gen', '--rows', '2000', '--out', out, '--json']);
     expect(res.status, res.stderr).to.equal(0);
-    expect(res.stdout).to.match(/oracle AUC 0\.\d{4}/);
-    const j = JSON.parse(lastLine(res.stdout));
+    // With --json stdout holds only the JSON; the summary moves to stderr (issue 22).
+    expect(res.stderr).to.match(/oracle AUC 0\.\d{4}/);
+    const j = JSON.parse(res.stdout);
     expect(j).to.include({ rows: 2000, out });
     expect(j.oracle_auc).to.be.within(0.65, 0.95);
     expect(j.oracle_logloss).to.be.within(0.2, 0.7);

@@ -67,7 +67,7 @@ describe('data/reader: RowReader bad-line accounting', () => {
   it('at maxErrorRate 0.001 it throws a TesseraError naming the file, the rate, and the samples', async () => {
     const err = await caught(readAll(file, CRITEO_SCHEMA, { maxErrorRate: 0.001 }));
     expect(err).to.be.instanceOf(TesseraError);
-    expect((err as TesseraError).code).to.equal('TESSERA_ERR_INVALID_ARGUMENT');
+    expect((err as TesseraError).code).to.equal('TESSERA_ERR_BAD_DATA');
     expect(err.message).to.contain(file).and.contain('maxErrorRate 0.10%').and.contain(`${file}:10: expected 40 fields`);
     expect(err.message).to.match(/2 of 1\d\d\d lines are malformed/);
   });
