@@ -67,4 +67,40 @@ describe('checkpoint barrier (real etcd)', function () {
       await membership.close();
     }
   });
+
+  it('cutOnly (a delta\'s cut) pauses every worker the same way and reports the pause (issue 15)', async () => {
+    const job = 'barrier-delta';
+    const log = silentLogger();
+    const membership = new EtcdMembership({ client: etcd.client, job, logger: log });
+    const events: string[] = [];
+    try {
+      const regs = await Promise.all(['w0', 'w1'].map((id) => membership.register('worker', id, `${id}:1`)));
+      const handle = await new LeaderElection({ client: etcd.client, job, logger: log }).campaign('chief', 'c');
+      const chiefStore = new EtcdJobStore({ client: etcd.client, job, logger: log, leaderKey: await handle.key() });
+      await chiefStore.createState(state);
+      const gates = regs.map((r) => new BarrierGate({ store: new EtcdJobStore({ client: etcd.client, job, logger: log }), worker: r.id, incarnation: () => r.incarnation, logger: log }));
+      await Promise.all(gates.map((g) => g.start()));
+      const wake = new Signal();
+      const w = await chiefStore.watch(() => wake.notify());
+      const backend: CheckpointBackend = { newId: () => 'unused', cut: async () => undefined, finish: async () => ({ bytes: 0 }), collect: async () => undefined };
+      const ck = new Checkpointer({ store: chiefStore, membership, backend, root: '/ckpt', spec: { yaml: 'x', fingerprint: 'f' }, logger: log });
+      const cutting = ck.cutOnly('delta-1', wake, async () => { events.push('cut'); });
+      await Promise.all(gates.map(async (g, i) => {
+        while (!g.pauseRequested) await new Promise((r) => setImmediate(r));
+        await g.holdIfPaused(async () => { events.push(`settle w${i}`); });
+        events.push(`resumed w${i}`);
+      }));
+      const out = await cutting;
+      await w.stop();
+      for (const g of gates) await g.stop();
+      expect(events.indexOf('cut')).to.be.greaterThan(Math.max(events.indexOf('settle w0'), events.indexOf('settle w1')));
+      expect(events.indexOf('cut')).to.be.lessThan(Math.min(events.indexOf('resumed w0'), events.indexOf('resumed w1')));
+      expect(out.pauseMs).to.be.at.least(0);
+      expect(out).to.include({ step: 0, samples: 0 });
+      expect((await chiefStore.barrier())?.phase, 'barrier lowered').to.equal('resume');
+      await handle.resign();
+    } finally {
+      await membership.close();
+    }
+  });
 });
