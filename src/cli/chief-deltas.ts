@@ -26,16 +26,24 @@ export interface DeltaStreamOptions {
 }
 
 /**
- * The chief's `deltas` option for `--delta-every S` (undefined for 0).
- * @throws TesseraError CONFIG when --export-dir or --checkpoint-dir is missing
+ * `--delta-every` in ms (0: no deltas), checked before anything starts.
+ * @throws TesseraError CONFIG when --export-dir or --checkpoint-dir is missing, or a number is bad
  */
-export function deltaStream(o: DeltaStreamOptions): { publisher: DeltaPublisher; everyMs: number } | undefined {
-  const everyS = intOption(o.args, 'delta-every', 0);
-  if (everyS === 0) return undefined;
-  if (!o.exportDir) throw new TesseraError(ERROR_CODES.CONFIG, '--delta-every needs --export-dir ROOT: the deltas are published under ROOT/<name>/deltas/');
-  if (!o.checkpointDir || !o.checkpointer) {
+export function deltaEveryMs(args: ParsedArgs, checkpointDir: string | undefined, exportDir: string | undefined): number {
+  const everyS = intOption(args, 'delta-every', 0);
+  if (everyS === 0) return 0;
+  intOption(args, 'full-every', 1);
+  if (!exportDir) throw new TesseraError(ERROR_CODES.CONFIG, '--delta-every needs --export-dir ROOT: the deltas are published under ROOT/<name>/deltas/');
+  if (!checkpointDir) {
     throw new TesseraError(ERROR_CODES.CONFIG, '--delta-every needs --checkpoint-dir DIR: the parameter servers write each delta\'s cut under their checkpoint root');
   }
+  return 1000 * everyS;
+}
+
+/** The chief's `deltas` option for `--delta-every S` (undefined for 0); flags as `deltaEveryMs` checks them. */
+export function deltaStream(o: DeltaStreamOptions): { publisher: DeltaPublisher; everyMs: number } | undefined {
+  const everyMs = deltaEveryMs(o.args, o.checkpointDir, o.exportDir);
+  if (everyMs === 0 || !o.checkpointer || !o.checkpointDir || !o.exportDir) return undefined;
   const exportRoot = path.resolve(o.exportDir);
   const fullEvery = intOption(o.args, 'full-every', 1);
   const publisher = new DeltaPublisher({
@@ -43,5 +51,5 @@ export function deltaStream(o: DeltaStreamOptions): { publisher: DeltaPublisher;
     backend: psDeltaBackend({ client: o.client, spec: o.spec, checkpointRoot: o.checkpointDir, exportRoot, logger: o.logger }),
     announce: (version) => o.store.putDeltaPointer({ name: o.spec.name, root: exportRoot, version, at: new Date().toISOString() }),
   });
-  return { publisher, everyMs: 1000 * everyS };
+  return { publisher, everyMs };
 }

@@ -28,7 +28,7 @@ import { checkpointErrorPolicy, resolveCheckpointRef } from '../chief/checkpoint
 import { psCheckpointBackend } from '../chief/checkpoint-backend';
 import { Checkpointer, checkpointJobOf, CheckpointJob } from '../chief/checkpointer';
 import { DEFAULT_FULL_EVERY } from '../chief/delta-publisher';
-import { deltaStream } from './chief-deltas';
+import { deltaEveryMs, deltaStream } from './chief-deltas';
 import type { ChiefModel } from '../chief/chief-model';
 import { resolveJobSpec } from '../spec/job-spec-source';
 import { restoreFromCheckpoint } from '../client/restore-checkpoint';
@@ -83,6 +83,7 @@ export async function runChief(argv: string[]): Promise<number> {
   const initRef = o['init-from'] ? await resolveCheckpointRef(o['init-from'], checkpointDir) : undefined;
   const resumeManifest = resumeRef ? await readManifest(path.join(resumeRef.root, resumeRef.id)) : undefined;
   const onCheckpointError = checkpointErrorPolicy(o['on-checkpoint-error']);
+  deltaEveryMs(args, checkpointDir, o['export-dir']);
   const rt = await startRoleRuntime('chief', args, process.env.TESSERA_CHIEF_ID);
   const { logger, etcd, job, membership } = rt;
   const election = new LeaderElection({ client: etcd, job, logger, ttlS: rt.leaseTtlS });
