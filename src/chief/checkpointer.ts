@@ -111,20 +111,12 @@ export class Checkpointer {
   async begin(wake: Signal, jobAtCut?: (state: JobState, progress: Progress[], id: string) => { state: JobState; progress: Progress[] },
     canCut: () => boolean = () => true, verify: () => Promise<boolean> = async () => true): Promise<{ id: string; pauseMs: number; written: Promise<CheckpointOutcome> }> {
     await this.inFlight?.catch(() => undefined);
-    const { store, backend, logger } = this.deps;
+    const { backend, logger } = this.deps;
     let id = backend.newId();
     let kind: 'full' | 'incremental' = this.last === undefined || this.sinceFull >= (this.deps.fullEvery ?? 4) ? 'full' : 'incremental';
     let base = kind === 'incremental' ? this.last : undefined;
     const raised = this.now();
-    await store.putBarrier({ id, phase: 'pause' });
-    let cutAt: number;
-    let firstAck: number;
-    let saved: { state: JobState; progress: Progress[] };
-    try {
-      firstAck = await this.awaitAcks(id, wake, canCut);
-      // A PS that restarted empty (or lost a table) and is not restored yet would put a hole in
-      // the checkpoint, and the next restore would load the hole.
-      if (!canCut() || !(await verify()) || !canCut()) throw abandoned(id);
+    const cut = await this.pausedCut(id, wake, canCut, verify, async () => {
       try {
         await backend.cut(id, kind, base);
       } catch (err) {
@@ -136,28 +128,63 @@ export class Checkpointer {
         base = undefined;
         await backend.cut(id, kind, base);
       }
-      cutAt = this.now();
-      const snap = await store.snapshot();
-      if (!snap.state) throw new TesseraError(ERROR_CODES.INTERNAL, 'no job state at the checkpoint cut');
-      const progress = [...snap.progress.values()].filter((p) => p.epoch === snap.state!.epoch);
-      saved = jobAtCut ? jobAtCut(snap.state, progress, id) : { state: snap.state, progress };
-    } finally {
-      await store.putBarrier({ id, phase: 'resume' });
-    }
-    const resumed = this.now();
-    const pauseMs = resumed - Math.min(firstAck, resumed); // the longest any worker stood still
-    logger.info({ checkpoint: id, kind, base, waitForAcksMs: firstAck - raised, cutMs: resumed - cutAt, pauseMs }, 'checkpoint cut taken; training resumed');
+    });
+    const progress = [...cut.snapshot.progress.values()].filter((p) => p.epoch === cut.snapshot.state.epoch);
+    const saved = jobAtCut ? jobAtCut(cut.snapshot.state, progress, id) : { state: cut.snapshot.state, progress };
+    const { pauseMs } = cut;
+    logger.info({ checkpoint: id, kind, base, waitForAcksMs: cut.firstAck - raised, cutMs: cut.resumed - cut.cutAt, pauseMs }, 'checkpoint cut taken; training resumed');
     const written = this.write(id, kind, base, saved, pauseMs, raised);
     this.inFlight = written;
     written.catch(() => undefined); // the caller awaits it or logs it; never unhandled
     return { id, pauseMs, written };
   }
 
+  /**
+   * Raises the barrier `id`, waits for every live worker's acknowledgement, runs `cut` while they
+   * all stand still, reads the job state (which no one can change now) and lowers the barrier,
+   * whatever happened. The pause of every consistent cut: checkpoints and deltas.
+   */
+  private async pausedCut(id: string, wake: Signal, canCut: () => boolean, verify: () => Promise<boolean>, cut: () => Promise<void>): Promise<PausedCut> {
+    const { store } = this.deps;
+    await store.putBarrier({ id, phase: 'pause' });
+    let cutAt: number;
+    let firstAck: number;
+    let snapshot: PausedCut['snapshot'];
+    try {
+      firstAck = await this.awaitAcks(id, wake, canCut);
+      // A PS that restarted empty (or lost a table) and is not restored yet would put a hole in
+      // the cut, and the next restore (or a serving replica) would load the hole.
+      if (!canCut() || !(await verify()) || !canCut()) throw abandoned(id);
+      await cut();
+      cutAt = this.now();
+      const snap = await store.snapshot();
+      if (!snap.state) throw new TesseraError(ERROR_CODES.INTERNAL, 'no job state at the checkpoint cut');
+      snapshot = { state: snap.state, progress: snap.progress };
+    } finally {
+      await store.putBarrier({ id, phase: 'resume' });
+    }
+    const resumed = this.now();
+    return { firstAck, cutAt, resumed, pauseMs: resumed - Math.min(firstAck, resumed), snapshot };
+  }
+
+  /**
+   * A consistent cut for another consumer than a checkpoint (the delta publisher): pauses
+   * training exactly as a checkpoint does, one at a time with checkpoints, and runs `cut` while
+   * every worker stands still. Resolves once training resumed, with the pause (the longest any
+   * worker stood still) and the job's step and samples at the cut.
+   */
+  async cutOnly(id: string, wake: Signal, cut: () => Promise<void>, canCut: () => boolean = () => true,
+    verify: () => Promise<boolean> = async () => true): Promise<{ pauseMs: number; cutAt: number; step: number; samples: number }> {
+    await this.inFlight?.catch(() => undefined);
+    const c = await this.pausedCut(id, wake, canCut, verify, cut);
+    const { step, samples } = totalsAt(c.snapshot.state, [...c.snapshot.progress.values()].filter((p) => p.epoch === c.snapshot.state.epoch));
+    return { pauseMs: c.pauseMs, cutAt: c.cutAt, step, samples };
+  }
+
   private async write(id: string, kind: 'full' | 'incremental', base: string | undefined, saved: { state: JobState; progress: Progress[] }, pauseMs: number, raised: number): Promise<CheckpointOutcome> {
     const { store, backend, logger } = this.deps;
     const { state, progress } = saved;
-    const samples = state.samplesBefore + (state.phase === 'train' ? progress.reduce((n, p) => n + p.rows, 0) : 0);
-    const step = state.stepsBefore + (state.phase === 'train' ? progress.reduce((n, p) => n + p.steps, 0) : 0);
+    const { samples, step } = totalsAt(state, progress);
     const job: CheckpointJob = { spec: this.deps.spec, step, epoch: state.epoch, samples, state, progress, pause_ms: pauseMs };
     const { bytes } = await backend.finish(id, kind, base, job);
     await store.putCheckpointPointer({ id, root: this.deps.root, step, epoch: state.epoch, at: new Date(this.now()).toISOString() });
@@ -198,6 +225,24 @@ export class Checkpointer {
       await wake.wait(200);
     }
   }
+}
+
+/** What `pausedCut` found. */
+interface PausedCut {
+  firstAck: number;
+  cutAt: number;
+  resumed: number;
+  pauseMs: number;
+  snapshot: { state: JobState; progress: ReadonlyMap<number, Progress> };
+}
+
+/** The job's step and samples trained at a cut. */
+function totalsAt(state: JobState, progress: Progress[]): { step: number; samples: number } {
+  const training = state.phase === 'train';
+  return {
+    samples: state.samplesBefore + (training ? progress.reduce((n, p) => n + p.rows, 0) : 0),
+    step: state.stepsBefore + (training ? progress.reduce((n, p) => n + p.steps, 0) : 0),
+  };
 }
 
 function abandoned(id: string): TesseraError {

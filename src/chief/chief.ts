@@ -21,6 +21,7 @@ import type { ChiefModel } from './chief-model';
 import type { ModelTargets } from '../worker/model-export';
 import type { CheckpointErrorPolicy } from './checkpoint-args';
 import type { CheckpointJob, Checkpointer } from './checkpointer';
+import type { DeltaPublisher } from './delta-publisher';
 import { jobFatal, isTransient, JobFailedError, needsReattach } from './job-failure';
 import { epochTotals, jobStatus } from './job-status';
 import { allWell } from './ps-audit';
@@ -55,6 +56,8 @@ export interface ChiefOptions {
   statusEveryMs?: number;
   /** Consistent checkpoints: at each epoch end, at the job end, and every `everyMs` while training. */
   checkpoints?: { checkpointer: Checkpointer; everyMs?: number };
+  /** The delta stream to serving: a consistent cut published every `everyMs` while training. */
+  deltas?: { publisher: DeltaPublisher; everyMs: number };
   /** Restore the job from a checkpoint before leading (once: a restarted chief sees `restoredFrom`). */
   restore?: { id: string; load: (model: ChiefModel) => Promise<CheckpointJob> };
   /** Warm start: a new job begins from this checkpoint's tables and dense weights, with fresh data positions. */
@@ -107,6 +110,7 @@ export class Chief {
   private barrierChecked = false;
   private lastCheckpointAt: number;
   private lastPsCheckAt = -Infinity;
+  private lastDeltaAt = -Infinity;
   /** A failure found outside the reconcile loop (a background checkpoint write); fails the job at the next step. */
   private pendingFailure: TesseraError | undefined;
 
@@ -214,6 +218,13 @@ export class Chief {
       const { id, written } = await ck.checkpointer.begin(this.signal, undefined, () => !this.psChanged, () => this.psAsPublished());
       written.then(() => { this.lastCheckpointAt = this.now(); }, (err: unknown) => this.checkpointFailed(id, err, false));
       this.lastCheckpointAt = this.now();
+      return undefined;
+    }
+    const deltas = this.deps.options.deltas;
+    if (deltas && this.now() - this.lastDeltaAt >= deltas.everyMs) {
+      this.lastDeltaAt = this.now();
+      const { written } = await deltas.publisher.publish(this.signal, () => !this.psChanged, () => this.psAsPublished());
+      written.catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'publishing a delta failed; the next one starts from a full version'));
       return undefined;
     }
     await this.signal.wait(tickMs);

@@ -27,6 +27,8 @@ import type { JobSpec } from '../spec/types';
 import { checkpointErrorPolicy, checkWarmStartTables, resolveCheckpointRef } from '../chief/checkpoint-args';
 import { psCheckpointBackend } from '../chief/checkpoint-backend';
 import { Checkpointer, checkpointJobOf, CheckpointJob } from '../chief/checkpointer';
+import { DEFAULT_FULL_EVERY } from '../chief/delta-publisher';
+import { deltaEveryMs, deltaStream } from './chief-deltas';
 import type { ChiefModel } from '../chief/chief-model';
 import { resolveJobSpec } from '../spec/job-spec-source';
 import { restoreFromCheckpoint } from '../client/restore-checkpoint';
@@ -44,6 +46,8 @@ export const CHIEF_SPEC: Record<string, OptionSpec> = {
   shards: { type: 'string', describe: 'data shards per epoch (default: one per 64 MiB, at least 8)' },
   'checkpoint-dir': { type: 'string', describe: 'checkpoint root (shared by every PS): consistent checkpoints DIR/<id>, and the trained model DIR/model' },
   'export-dir': { type: 'string', describe: 'model root: publish the model as ROOT/<spec name>/<version>/ at every epoch end and the job end (what tessera serve reads)' },
+  'delta-every': { type: 'string', describe: 'seconds between deltas to serving while training: one consistent cut, published as ROOT/<name>/deltas/<v>/ (needs --export-dir and --checkpoint-dir; 0: none)', default: '0' },
+  'full-every': { type: 'string', describe: 'with --delta-every: publish a full model version after this many deltas', default: String(DEFAULT_FULL_EVERY) },
   'checkpoint-every': { type: 'string', describe: 'seconds between checkpoints while training (0: only at epoch ends and the job end)', default: '0' },
   keep: { type: 'string', describe: 'checkpoints kept (older ones are removed, never one a kept incremental needs)', default: '3' },
   resume: { type: 'string', describe: 'resume the job from a checkpoint: latest | ID | DIR/ID' },
@@ -79,6 +83,7 @@ export async function runChief(argv: string[]): Promise<number> {
   const initRef = o['init-from'] ? await resolveCheckpointRef(o['init-from'], checkpointDir) : undefined;
   const resumeManifest = resumeRef ? await readManifest(path.join(resumeRef.root, resumeRef.id)) : undefined;
   const onCheckpointError = checkpointErrorPolicy(o['on-checkpoint-error']);
+  deltaEveryMs(args, checkpointDir, o['export-dir']);
   const rt = await startRoleRuntime('chief', args, process.env.TESSERA_CHIEF_ID);
   const { logger, etcd, job, membership } = rt;
   const election = new LeaderElection({ client: etcd, job, logger, ttlS: rt.leaseTtlS });
@@ -142,6 +147,7 @@ export async function runChief(argv: string[]): Promise<number> {
           exportRoot: o['export-dir'] ? path.resolve(o['export-dir']) : undefined,
           planShards: async () => planDataShards(await describeDataFiles(trainPaths), shardCount),
           checkpoints: checkpointer ? { checkpointer, everyMs: 1000 * intOption(args, 'checkpoint-every', 0) } : undefined,
+          deltas: deltaStream({ args, spec, checkpointer, checkpointDir, exportDir: o['export-dir'], store, client: () => model!.client, logger }),
           restore: resumeRef && saved ? {
             id: resumeRef.id,
             load: async (m) => {

@@ -14,7 +14,7 @@ import type { Logger } from '../common/logger';
 import { callOptions, keyOf, nextRevision } from '../membership/etcd-common';
 import { watcherConnected } from '../membership/etcd-member-watch';
 import { assignmentKey, faultKey, jobPrefix, KEYS, progressKey } from '../membership/keys';
-import type { JobSnapshot, JobStore, JobStoreWatch } from './job-store';
+import type { DeltaPointer, JobSnapshot, JobStore, JobStoreWatch } from './job-store';
 import {
   Assignment, assignmentJSON, Barrier, BarrierAck, CheckpointPointer, JobState, JobStatus, parseAssignment, parseBarrier,
   parseBarrierAck, parseCheckpointPointer, parseJobState, parseJobStatus, parseProgress, parsePsFault, parseTableRecord, Progress,
@@ -109,6 +109,10 @@ export class EtcdJobStore implements JobStore {
     const ops = [this.ns.put(KEYS.CHECKPOINT_BARRIER).value(JSON.stringify(b))];
     if (b.phase === 'pause') ops.push(this.ns.delete().prefix(KEYS.CHECKPOINT_ACKS) as unknown as typeof ops[number]);
     await this.leaderTxn(ops, `${b.phase} workers for checkpoint ${b.id}`);
+  }
+
+  async putDeltaPointer(p: DeltaPointer): Promise<void> {
+    await this.leaderTxn([this.ns.put(KEYS.DELTAS_LATEST).value(JSON.stringify(p))], `announce model version ${p.version}`);
   }
 
   async putCheckpointPointer(p: CheckpointPointer): Promise<void> {

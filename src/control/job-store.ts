@@ -16,6 +16,17 @@ export interface JobSnapshot {
   revision: string;
 }
 
+/** `deltas/latest`: the newest version published for serving to follow. */
+export interface DeltaPointer {
+  /** Model name (the spec's name) under `root`. */
+  name: string;
+  /** The model root. */
+  root: string;
+  version: number;
+  /** ISO-8601 time of the announcement. */
+  at: string;
+}
+
 export interface JobStoreWatch {
   stop(): Promise<void>;
 }
@@ -39,6 +50,8 @@ export interface JobStore {
   /** Raises or lowers the checkpoint barrier. */
   putBarrier(b: Barrier): Promise<void>;
   putCheckpointPointer(p: CheckpointPointer): Promise<void>;
+  /** Announces the newest version of the delta stream (`deltas/latest`), which serving watches. */
+  putDeltaPointer(p: DeltaPointer): Promise<void>;
   /**
    * Replaces the job's state with a restored one: writes `state`, deletes every assignment and
    * progress record and the barrier, then writes `progress` (the checkpoint's data positions).

@@ -47,8 +47,12 @@ function lastPublished(modelDir: string): number {
   }
 }
 
-/** Raises the last-published mark to `v` (never lowers it; a racing publisher may raise it further). */
-async function markPublished(modelDir: string, v: number): Promise<void> {
+/**
+ * Raises the last-published mark of the model directory `modelDir` to `v` (never lowers it; a
+ * racing publisher may raise it further). Deltas (delta-dir.ts) raise it too, so full versions
+ * and deltas share one number sequence.
+ */
+export async function markPublished(modelDir: string, v: number): Promise<void> {
   if (lastPublished(modelDir) >= v) return;
   const tmp = path.join(modelDir, `${LAST_VERSION_FILE}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   fs.writeFileSync(tmp, `${v}\n`);
@@ -85,6 +89,11 @@ export function listVersions(root: string, name: string): number[] {
   }
   return entries.filter((e) => e.isDirectory()).map((e) => versionOfDir(e.name))
     .filter((v): v is number => v !== undefined).sort((a, b) => a - b);
+}
+
+/** The largest version number of model `name` published under `root` (present or deleted since); 0 for none. */
+export function lastVersion(root: string, name: string): number {
+  return Math.max(listVersions(root, name).pop() ?? 0, lastPublished(path.join(root, name)));
 }
 
 /** Model names under `root` (directories not starting with a dot), sorted. */

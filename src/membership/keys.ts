@@ -29,6 +29,8 @@ export const KEYS = {
   SPEC: 'spec',
   /** Pointer to the newest complete checkpoint manifest. */
   CHECKPOINTS_LATEST: 'checkpoints/latest',
+  /** The newest version of the job's delta stream to serving `{name, root, version, at}` (issue 15). */
+  DELTAS_LATEST: 'deltas/latest',
   /** `assignments/<shard>`: which worker reads data shard `<shard>`. */
   ASSIGNMENTS: 'assignments/',
   /** `progress/<shard>`: how far data shard `<shard>` has been read. */
