@@ -12,6 +12,7 @@
 import { decodeF16, toHalfBits } from '../../wire/f16';
 import type { Optimizer } from '../optimizers/optimizer';
 import { InitializerConfig, initRow } from './initializers';
+import { rowFinite } from './row-ops';
 import type { RowStorage, SlabView } from './row-storage';
 
 const EMPTY_STATE = new Float32Array(0);
@@ -80,22 +81,22 @@ export class F16RowSlabs implements RowStorage {
     const sw = this.stateWidth;
     if (this.undoW.length < u * dim) this.undoW = new Uint16Array(u * dim);
     if (this.undoS.length < u * sw) this.undoS = new Float32Array(u * sw);
+    const { undoW, undoS } = this;
     for (let k = 0; k < u; k++) {
       const r = slots[k];
       const [s, sOff] = this.stateOf(r);
       const wts = this.weights[r >>> this.shift];
       const wOff = (r & this.mask) * dim;
-      this.undoW.set(wts.subarray(wOff, wOff + dim), k * dim);
-      this.undoS.set(s.subarray(sOff, sOff + sw), k * sw);
+      // Element loops, not set(subarray()): a subarray is an object allocated per row.
+      for (let j = 0; j < dim; j++) undoW[k * dim + j] = wts[wOff + j];
+      for (let j = 0; j < sw; j++) undoS[k * sw + j] = s[sOff + j];
       this.decodeRow(r, w32, 0);
       opt.apply(w32, 0, s, sOff, g, k * dim, dim);
       this.storeWeights(r, w32);
       let bad = 0;
       for (let j = 0; j < dim; j++) bad |= (wts[wOff + j] & 0x7c00) === 0x7c00 ? 1 : 0;
-      let z = 0;
-      for (let j = 0; j < sw; j++) z += s[sOff + j] * 0;
-      if (bad !== 0 || z !== 0) {
-        for (let b = 0; b <= k; b++) this.writeStored(slots[b], this.undoW, b * dim, this.undoS, b * sw);
+      if (bad !== 0 || !rowFinite(s, sOff, sw)) {
+        for (let b = 0; b <= k; b++) this.writeStored(slots[b], undoW, b * dim, undoS, b * sw);
         return k;
       }
     }
