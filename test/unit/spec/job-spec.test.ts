@@ -10,7 +10,7 @@ import { baseSpec, parseObject } from './fixtures';
 
 /** dist/test/unit/spec → repository root. */
 const ROOT = path.resolve(__dirname, '../../../..');
-const EXAMPLES = ['criteo-deepfm.yaml', 'synthetic-deepfm.yaml'].map((f) => path.join(ROOT, 'examples', f));
+const EXAMPLES = ['criteo-deepfm.yaml', 'synthetic-deepfm.yaml', 'avazu-deepfm.yaml'].map((f) => path.join(ROOT, 'examples', f));
 
 /** A spec touching every optional feature: bucketize, dcn, drop, ftrl, normal init, data paths. */
 const RICH = `
@@ -177,6 +177,17 @@ describe('spec/job-spec', () => {
       expect(s.data.format).to.equal('criteo');
       expect(s.features.numeric).to.have.length(13);
       expect(s.features.categorical).to.have.length(26);
+      expect(s.model.kind).to.equal('deepfm');
+    });
+
+    it('avazu-deepfm.yaml: avazu format, every categorical column but the raw hour, one table each', () => {
+      const s = loadJobSpec(EXAMPLES[2]);
+      expect(s.data.format).to.equal('avazu');
+      expect(s.features.numeric).to.have.length(0);
+      const names = s.features.categorical.map((f) => f.name);
+      expect(names).to.have.length(22);
+      expect(names).to.include('hour_of_day').and.not.include('hour');
+      expect(s.features.tables).to.have.length(22);
       expect(s.model.kind).to.equal('deepfm');
     });
   });
