@@ -15,16 +15,25 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes `data` to `file` atomically: `file.tmp-PID`, fsync, rename over `file`, fsync the dir. */
+/**
+ * Writes `data` to `file` atomically: `file.tmp-PID`, fsync, rename over `file`, fsync the dir.
+ * On failure the temporary file is removed and the error rethrown as is.
+ */
 export async function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
-  const fh = await fs.promises.open(tmp, 'w');
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    const fh = await fs.promises.open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.promises.rename(tmp, file);
+  } catch (err) {
+    // A half-written temporary file would stay behind on a full disk, filling it further.
+    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
   }
-  await fs.promises.rename(tmp, file);
   await fsyncDir(path.dirname(file));
 }

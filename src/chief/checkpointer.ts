@@ -98,17 +98,18 @@ export class Checkpointer {
    * (e.g. the next epoch's state at an epoch end). `wake` is notified on every store change.
    */
   async take(wake: Signal, jobAtCut?: (state: JobState, progress: Progress[], id: string) => { state: JobState; progress: Progress[] },
-    canCut?: () => boolean): Promise<CheckpointOutcome> {
-    return (await this.begin(wake, jobAtCut, canCut)).written;
+    canCut?: () => boolean, verify?: () => Promise<boolean>): Promise<CheckpointOutcome> {
+    return (await this.begin(wake, jobAtCut, canCut, verify)).written;
   }
 
   /**
    * Pauses, cuts and resumes; resolves as soon as training resumes, with `written`, which
    * settles once every PS has written its files and the manifest and pointer are in place. One
-   * checkpoint at a time: a begin waits for the previous one to be written.
+   * checkpoint at a time: a begin waits for the previous one to be written. `canCut` is asked
+   * while waiting for the workers; `verify`, once, right before the cut (it may ask the PS).
    */
   async begin(wake: Signal, jobAtCut?: (state: JobState, progress: Progress[], id: string) => { state: JobState; progress: Progress[] },
-    canCut: () => boolean = () => true): Promise<{ id: string; pauseMs: number; written: Promise<CheckpointOutcome> }> {
+    canCut: () => boolean = () => true, verify: () => Promise<boolean> = async () => true): Promise<{ id: string; pauseMs: number; written: Promise<CheckpointOutcome> }> {
     await this.inFlight?.catch(() => undefined);
     const { store, backend, logger } = this.deps;
     let id = backend.newId();
@@ -121,8 +122,9 @@ export class Checkpointer {
     let saved: { state: JobState; progress: Progress[] };
     try {
       firstAck = await this.awaitAcks(id, wake, canCut);
-      // A PS that restarted empty and is not restored yet would put a hole in the checkpoint.
-      if (!canCut()) throw abandoned(id);
+      // A PS that restarted empty (or lost a table) and is not restored yet would put a hole in
+      // the checkpoint, and the next restore would load the hole.
+      if (!canCut() || !(await verify()) || !canCut()) throw abandoned(id);
       try {
         await backend.cut(id, kind, base);
       } catch (err) {
@@ -167,6 +169,11 @@ export class Checkpointer {
     const outcome: CheckpointOutcome = { id, path: joinPath(this.deps.root, id), kind, pauseMs, bytes, step, epoch: state.epoch, seconds: (at - raised) / 1000, at };
     this.deps.onWritten?.(outcome);
     return outcome;
+  }
+
+  /** Resolves once no checkpoint is being written (whether it succeeds or fails). */
+  async settled(): Promise<void> {
+    await this.inFlight?.catch(() => undefined);
   }
 
   /** Continues a chain after a restart or restore: the next checkpoint is incremental on `id`. */

@@ -47,7 +47,7 @@ export function psChiefModel(spec: JobSpec, map: ShardMap, logger: Logger): Chie
         spec, tables: trainer.tableSpecs(), step: info.step, samples: info.samples,
         dense: { name: DENSE_TABLE, kind: 'dense', size: dense.length, optimizer: spec.model.denseOptimizer, initializer: { kind: 'zeros' } },
         rows: (table, kind) => client.admin.exportTable(table, kind),
-      });
+      }, 'checkpoint dir'); // the model is written under the checkpoint root
     },
     close: () => client.close(),
   };

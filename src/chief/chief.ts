@@ -14,15 +14,25 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { Signal } from '../common/signal';
 import type { JobStore } from '../control/job-store';
-import type { Assignment, DataShard, JobResult, JobState, JobStatus } from '../control/job-types';
+import type { Assignment, DataShard, JobFailure, JobResult, JobState, JobStatus, TableRecord } from '../control/job-types';
 import type { Membership } from '../membership/membership';
 import type { ShardMap } from '../sharding/shard-map';
 import type { ChiefModel } from './chief-model';
+import type { CheckpointErrorPolicy } from './checkpoint-args';
 import type { CheckpointJob, Checkpointer } from './checkpointer';
+import { jobFatal, isTransient, JobFailedError, needsReattach } from './job-failure';
 import { epochTotals, jobStatus } from './job-status';
-import { decidePsSet, psNumber } from './ps-set';
+import { allWell } from './ps-audit';
+import { PsGuard, PsGuardEvents } from './ps-guard';
+import { decidePsSet } from './ps-set';
 import { planAssignments } from './scheduler';
 import { restoreFromCheckpoint } from '../client/restore-checkpoint';
+
+/** How a job that the chief led to its end ended. */
+export type ChiefOutcome = { result: JobResult | undefined } | { failure: JobFailure };
+
+/** Least time between two checks that every PS is as published (shard-map version, table incarnations). */
+export const PS_CHECK_EVERY_MS = 1_000;
 
 export interface ChiefOptions {
   /** PS count of the first shard map. */
@@ -43,6 +53,20 @@ export interface ChiefOptions {
   restore?: { id: string; load: (model: ChiefModel) => Promise<CheckpointJob> };
   /** Warm start: a new job begins from this checkpoint's tables and dense weights, with fresh data positions. */
   initFrom?: { root: string; id: string };
+  /**
+   * A checkpoint that fails on a disk error (full, not writable): `fail` (default) fails the job
+   * at once; `continue` logs and counts it and trains on, trying again at the next checkpoint.
+   * The final save must succeed either way: a job whose model could not be saved has failed.
+   */
+  onCheckpointError?: CheckpointErrorPolicy;
+  /** Where checkpoints and the model are written (named in disk errors). */
+  checkpointDir?: string;
+}
+
+/** What the chief counts (metrics). */
+export interface ChiefEvents extends PsGuardEvents {
+  /** A checkpoint (or the model save) failed on a disk error. */
+  checkpointFailed(err: TesseraError): void;
 }
 
 export interface ChiefDeps {
@@ -55,8 +79,8 @@ export interface ChiefDeps {
   logger: Logger;
   options: ChiefOptions;
   onStatus?: (s: JobStatus) => void;
-  /** Called after PS that restarted empty were restored from a checkpoint (metrics). */
-  onPsRestored?: (psIds: number[], checkpoint: string) => void;
+  /** Recoveries and failures, for metrics. */
+  events?: Partial<ChiefEvents>;
   now?: () => number;
 }
 
@@ -64,26 +88,35 @@ export class Chief {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly signal = new Signal();
+  private readonly guard: PsGuard;
   private psChanged = true;
   private model: ChiefModel | null = null;
+  /** The `tables` record as last read or written (every table's incarnation on every PS). */
+  private tables: TableRecord | undefined;
   private lastStatusAt = -Infinity;
   private lastPhase = '';
   private lastLoss: number | null = null;
   private stopped = false;
   private restored = false;
-  /** Incarnation of each PS (by number) at the last attach: a change means it restarted empty. */
-  private readonly psIncarnations = new Map<number, string>();
   private barrierChecked = false;
   private lastCheckpointAt: number;
+  private lastPsCheckAt = -Infinity;
+  /** A failure found outside the reconcile loop (a background checkpoint write); fails the job at the next step. */
+  private pendingFailure: TesseraError | undefined;
 
   constructor(private readonly deps: ChiefDeps) {
     this.log = deps.logger.child({ component: 'chief' });
     this.now = deps.now ?? Date.now;
     this.lastCheckpointAt = this.now();
+    const ck = deps.options.checkpoints?.checkpointer;
+    this.guard = new PsGuard({
+      membership: deps.membership, store: deps.store, shardMaps: deps.shardMaps, logger: deps.logger, events: deps.events,
+      checkpoints: ck !== undefined, settled: async () => { await ck?.settled(); },
+    });
   }
 
-  /** Leads until the job is done (or `stop()`); resolves with the job's result. */
-  async lead(): Promise<JobResult | undefined> {
+  /** Leads until the job is done or failed (or `stop()`); resolves with how it ended. */
+  async lead(): Promise<ChiefOutcome | undefined> {
     const { membership, store } = this.deps;
     const members = await membership.watch(undefined, (ev) => {
       if (ev.role === 'ps') this.psChanged = true;
@@ -105,99 +138,191 @@ export class Chief {
     this.signal.notify();
   }
 
-  private async loop(): Promise<JobResult | undefined> {
+  private async loop(): Promise<ChiefOutcome | undefined> {
     const tickMs = this.deps.options.tickMs ?? 1000;
     let failures = 0;
+    let fatal: TesseraError | undefined;
     while (!this.stopped) {
       try {
+        if (fatal) return await this.failJob(fatal);
         const done = await this.step(tickMs);
         failures = 0;
-        if (done) return done.result;
+        if (done) return done;
       } catch (err) {
-        if (!isTransient(err)) throw err;
+        const fails = fatal === undefined ? jobFatal(err, this.deps.options.checkpointDir ?? 'the checkpoint dir') : undefined;
+        if (fails) {
+          fatal = fails;
+          continue;
+        }
+        if (!isTransient(err) && !needsReattach(err)) throw err;
+        if (needsReattach(err)) this.psChanged = true;
         const waitMs = backoffDelay({ ...DEFAULT_BACKOFF, initialMs: 200 }, failures++);
-        this.log.warn({ err: (err as Error).message.split('\n')[0], waitMs }, 'etcd or a PS is unreachable; the job waits and retries');
+        this.log.warn({ err: (err as Error).message.split('\n')[0], waitMs },
+          needsReattach(err) ? 'the parameter servers changed; attaching them again' : 'the job waits and retries (etcd or a PS unreachable, or a checkpoint to take again)');
         await this.signal.wait(waitMs);
       }
     }
     return undefined;
   }
 
-  /** One reconcile; returns the state once the job is done. */
-  private async step(tickMs: number): Promise<{ result: JobResult | undefined } | undefined> {
-    {
-      if (!this.barrierChecked) {
-        await this.lowerAbandonedBarrier();
-        this.barrierChecked = true;
-      }
-      if (this.psChanged && !(await this.attachPs())) {
-        await this.signal.wait(tickMs);
-        return undefined;
-      }
-      await this.restoreIfAsked();
-      const snap = await this.deps.store.snapshot();
-      const state = snap.state ?? await this.createState();
-      const liveWorkers = async () => (await this.deps.membership.list('worker')).length;
-      if (state.phase === 'done') {
-        await this.publishStatus(state, snap.progress, state.shards.length, await liveWorkers(), true);
-        return { result: state.result };
-      }
-      if (state.phase === 'eval') {
-        await this.publishStatus(state, snap.progress, state.shards.length, await liveWorkers(), true);
-        await this.finishEpoch(state);
-        return undefined;
-      }
-      const workers = (await this.deps.membership.list('worker')).map((m) => ({ id: m.id, incarnation: m.incarnation }));
-      const plan = planAssignments(state, workers, snap.assignments, snap.progress);
-      for (const a of plan.revoke) await this.revoke(a, workers.some((w) => w.id === a.worker && w.incarnation === a.incarnation));
-      for (const a of plan.assign) {
-        if (await this.deps.store.assign(a)) this.log.info({ shard: a.shard, worker: a.worker, epoch: a.epoch, resumeAt: snap.progress.get(a.shard)?.next }, 'assigned data shard');
-      }
-      if (plan.epochDone) {
-        const e = epochTotals(state, snap.progress);
-        const seconds = (this.now() - Date.parse(state.epochStartedAt)) / 1000;
-        this.log.info({ epoch: state.epoch, samples: e.samples, seconds }, 'epoch trained');
-        await this.deps.store.putState({
-          ...state, phase: 'eval', samplesBefore: state.samplesBefore + e.samples, stepsBefore: state.stepsBefore + e.steps,
-          trainSecondsBefore: state.trainSecondsBefore + seconds,
-        });
-        return undefined;
-      }
-      await this.publishStatus(state, snap.progress, plan.shardsDone, workers.length, false);
-      const ck = this.deps.options.checkpoints;
-      if (ck?.everyMs && this.now() - this.lastCheckpointAt >= ck.everyMs) {
-        // Training resumes right after the cut; the PS write their files meanwhile.
-        const { id, written } = await ck.checkpointer.begin(this.signal, undefined, () => !this.psChanged);
-        written.then(() => { this.lastCheckpointAt = this.now(); }, (err: Error) => this.log.error({ checkpoint: id, err: err.message }, 'checkpoint failed; the previous one stays the latest'));
-        this.lastCheckpointAt = this.now();
-        return undefined;
-      }
+  /** One reconcile; returns the outcome once the job is done or failed. */
+  private async step(tickMs: number): Promise<ChiefOutcome | undefined> {
+    if (this.pendingFailure) throw this.pendingFailure;
+    if (!this.barrierChecked) {
+      await this.lowerAbandonedBarrier();
+      this.barrierChecked = true;
+    }
+    if (this.psChanged && !(await this.attachPs())) {
       await this.signal.wait(tickMs);
       return undefined;
     }
+    await this.restoreIfAsked();
+    const snap = await this.deps.store.snapshot();
+    if (snap.state?.phase === 'failed') return { failure: snap.state.failure! };
+    const state = snap.state ?? await this.createState();
+    const liveWorkers = async () => (await this.deps.membership.list('worker')).length;
+    if (state.phase === 'done') {
+      await this.publishStatus(state, snap.progress, state.shards.length, await liveWorkers(), true);
+      return { result: state.result };
+    }
+    if (await this.psNeedAttention(snap.faults)) return undefined;
+    if (state.phase === 'eval') {
+      await this.publishStatus(state, snap.progress, state.shards.length, await liveWorkers(), true);
+      await this.finishEpoch(state);
+      return undefined;
+    }
+    const workers = (await this.deps.membership.list('worker')).map((m) => ({ id: m.id, incarnation: m.incarnation }));
+    const plan = planAssignments(state, workers, snap.assignments, snap.progress);
+    for (const a of plan.revoke) await this.revoke(a, workers.some((w) => w.id === a.worker && w.incarnation === a.incarnation));
+    for (const a of plan.assign) {
+      if (await this.deps.store.assign(a)) this.log.info({ shard: a.shard, worker: a.worker, epoch: a.epoch, resumeAt: snap.progress.get(a.shard)?.next }, 'assigned data shard');
+    }
+    if (plan.epochDone) {
+      await this.endEpoch(state, snap.progress);
+      return undefined;
+    }
+    await this.publishStatus(state, snap.progress, plan.shardsDone, workers.length, false);
+    const ck = this.deps.options.checkpoints;
+    if (ck?.everyMs && this.now() - this.lastCheckpointAt >= ck.everyMs) {
+      // Training resumes right after the cut; the PS write their files meanwhile.
+      const { id, written } = await ck.checkpointer.begin(this.signal, undefined, () => !this.psChanged, () => this.psAsPublished());
+      written.then(() => { this.lastCheckpointAt = this.now(); }, (err: unknown) => this.checkpointFailed(id, err, false));
+      this.lastCheckpointAt = this.now();
+      return undefined;
+    }
+    await this.signal.wait(tickMs);
+    return undefined;
+  }
+
+  /** All shards of the epoch are done: on to evaluation, unless the epoch had no rows at all. */
+  private async endEpoch(state: JobState, progress: Parameters<typeof epochTotals>[1]): Promise<void> {
+    const e = epochTotals(state, progress);
+    if (e.samples === 0) {
+      const files = [...new Set(state.shards.map((s) => s.path))].join(', ');
+      throw new JobFailedError(ERROR_CODES.CONFIG,
+        `training data has no rows: ${files} (epoch ${state.epoch + 1} read 0 rows; every line is blank, or the file is empty); give --data a file with training rows`);
+    }
+    const seconds = (this.now() - Date.parse(state.epochStartedAt)) / 1000;
+    this.log.info({ epoch: state.epoch, samples: e.samples, seconds }, 'epoch trained');
+    await this.deps.store.putState({
+      ...state, phase: 'eval', samplesBefore: state.samplesBefore + e.samples, stepsBefore: state.stepsBefore + e.steps,
+      trainSecondsBefore: state.trainSecondsBefore + seconds,
+    });
+  }
+
+  /**
+   * Every PS_CHECK_EVERY_MS, and at once when a worker reports a fault: is every PS as published?
+   * True when not: the PS are attached again (and repaired) at the next step.
+   */
+  private async psNeedAttention(faults: ReadonlyMap<string, { worker: string; message: string }>): Promise<boolean> {
+    if (faults.size === 0 && this.now() - this.lastPsCheckAt < PS_CHECK_EVERY_MS) return false;
+    this.lastPsCheckAt = this.now();
+    for (const f of faults.values()) this.log.warn({ worker: f.worker, fault: f.message }, 'a worker reports a parameter server not as published');
+    const wrong = !(await this.psAsPublished());
+    await this.deps.store.deleteFaults([...faults.keys()]);
+    return wrong;
+  }
+
+  /** One quick check of every PS against the published map and tables; false (and attach again) when wrong. */
+  private async psAsPublished(): Promise<boolean> {
+    if (!this.model) return false;
+    const ok = allWell(await this.guard.check(this.model, this.tables));
+    if (!ok) this.psChanged = true;
+    return ok;
+  }
+
+  /** The disk error (TESSERA_ERR_CHECKPOINT_DIR) behind a failed checkpoint or save, if that is what it was. */
+  private diskFailure(err: unknown): TesseraError | undefined {
+    const fatal = jobFatal(err, this.deps.options.checkpointDir ?? 'the checkpoint dir');
+    return fatal?.code === ERROR_CODES.CHECKPOINT_DIR ? fatal : undefined;
+  }
+
+  /**
+   * A checkpoint failed. On a disk error the job fails (the final save, or by default), or with
+   * `--on-checkpoint-error continue` training goes on; any other failure leaves the previous
+   * checkpoint the latest, as a PS restarting mid-write does.
+   */
+  private checkpointFailed(id: string, err: unknown, final: boolean): void {
+    const disk = this.diskFailure(err);
+    if (!disk) {
+      this.log.error({ checkpoint: id, err: (err as Error).message }, 'checkpoint failed; the previous one stays the latest');
+      return;
+    }
+    this.deps.events?.checkpointFailed?.(disk);
+    if (final || this.deps.options.onCheckpointError !== 'continue') {
+      this.pendingFailure ??= disk;
+      this.signal.notify();
+      return;
+    }
+    this.log.error({ checkpoint: id, err: disk.message },
+      'checkpoint failed on its directory; training goes on (--on-checkpoint-error continue) and the next checkpoint tries again; the previous one stays the latest');
+  }
+
+  /**
+   * Takes an epoch-end or final checkpoint; returns its path. A disk error goes by the policy
+   * above (undefined: skipped); any other failure is retried, with the epoch's end.
+   */
+  private async checkpoint(jobAtCut: Parameters<Checkpointer['take']>[1], final: boolean): Promise<string | undefined> {
+    const ck = this.deps.options.checkpoints?.checkpointer;
+    if (!ck) return undefined;
+    try {
+      return (await ck.take(this.signal, jobAtCut, () => !this.psChanged, () => this.psAsPublished())).path;
+    } catch (err) {
+      if (isTransient(err) || needsReattach(err)) throw err;
+      if (!this.diskFailure(err)) throw new TesseraError(ERROR_CODES.UNAVAILABLE, `checkpoint failed (${(err as Error).message}); taking it again`);
+      this.checkpointFailed('(epoch end)', err, final);
+      if (this.pendingFailure) throw this.pendingFailure;
+      return undefined;
+    }
+  }
+
+  /** Saves the final model; a disk error fails the job whatever the policy. */
+  private async saveModel(dir: string, info: { step: number; samples: number }): Promise<void> {
+    try {
+      await this.model!.save(dir, info);
+    } catch (err) {
+      const disk = this.diskFailure(err);
+      if (disk) this.deps.events?.checkpointFailed?.(disk);
+      throw disk ?? err;
+    }
+  }
+
+  /** Records the job as failed with `err`'s reason; every chief and worker then ends with it. */
+  private async failJob(err: TesseraError): Promise<ChiefOutcome> {
+    const snap = await this.deps.store.snapshot();
+    if (snap.state?.phase === 'failed') return { failure: snap.state.failure! };
+    const failure: JobFailure = { code: err.code, reason: err.message, at: new Date(this.now()).toISOString() };
+    const state: JobState = { ...(snap.state ?? this.newState([])), phase: 'failed', failure };
+    await this.deps.store.putState(state);
+    this.log.error({ code: failure.code, reason: failure.reason }, 'job failed');
+    await this.publishStatus(state, snap.progress, 0, (await this.deps.membership.list('worker')).length, true);
+    return { failure };
   }
 
   private async revoke(a: Assignment, workerLive: boolean): Promise<void> {
     if (!(await this.deps.store.revoke(a))) return;
     const why = a.epoch !== undefined && workerLive ? 'shard finished or epoch over' : 'worker incarnation gone';
     this.log.info({ shard: a.shard, worker: a.worker, incarnation: a.incarnation, why }, 'took back data shard');
-  }
-
-  /**
-   * PS that came back empty get their buckets from the latest checkpoint, so training goes on
-   * without a global restart. Lost: the updates those shards took since that checkpoint.
-   */
-  private async recoverPs(psIds: number[]): Promise<void> {
-    const ptr = this.deps.options.checkpoints ? await this.deps.store.checkpointPointer() : undefined;
-    if (!ptr) {
-      this.log.warn({ ps: psIds }, 'parameter servers restarted empty and there is no checkpoint: their rows start over');
-      return;
-    }
-    const out = await restoreFromCheckpoint(this.model!.client.checkpoints, ptr.root, ptr.id, { onlyPsIds: psIds });
-    const rows = out.reduce((n, r) => n + r.tables.reduce((k, t) => k + t.rows, 0), 0);
-    this.log.warn({ ps: psIds, checkpoint: ptr.id, checkpointStep: ptr.step, rows },
-      'parameter servers restarted empty: restored their buckets from the latest checkpoint; the updates those shards took since it are lost');
-    this.deps.onPsRestored?.(psIds, ptr.id);
   }
 
   /** A barrier raised by a chief that died mid-checkpoint would hold the workers forever. */
@@ -213,7 +338,7 @@ export class Chief {
     const r = this.deps.options.restore;
     if (!r || this.restored) return;
     const snap = await this.deps.store.snapshot();
-    if (snap.state?.restoredFrom !== r.id) {
+    if (snap.state?.restoredFrom !== r.id && snap.state?.phase !== 'failed') {
       const job = await r.load(this.model!); // restores every PS's rows for the buckets it owns now
       const state: JobState = { ...job.state, restoredFrom: r.id, epochStartedAt: new Date(this.now()).toISOString() };
       await this.deps.store.restoreJob(state, job.progress);
@@ -223,10 +348,14 @@ export class Chief {
     this.restored = true;
   }
 
-  /** Decides and publishes the shard map, then (re)creates the tables; false while PS are missing. */
+  /**
+   * Decides and publishes the shard map, (re)creates the tables, restores PS that restarted or
+   * lost tables, and publishes every table's incarnation; false while PS are missing or the map
+   * had to be published again.
+   */
   private async attachPs(): Promise<boolean> {
     this.psChanged = false;
-    const { membership, shardMaps, options } = this.deps;
+    const { membership, shardMaps, options, store } = this.deps;
     const stored = await shardMaps.get();
     const decision = decidePsSet(await membership.list('ps'), stored, options.expectedPs);
     if (decision.kind === 'wait') {
@@ -240,18 +369,24 @@ export class Chief {
       this.model?.close();
       this.model = this.deps.connect(map);
     }
-    const live = await membership.list('ps');
-    const restarted: number[] = [];
-    for (const p of map.ps) {
-      const m = live.find((x) => psNumber(x.id) === p.id);
-      const before = this.psIncarnations.get(p.id);
-      if (m && before !== undefined && before !== m.incarnation) restarted.push(p.id);
-      if (m) this.psIncarnations.set(p.id, m.incarnation);
+    const seen = await this.guard.observe(this.model, false); // before anything is installed or created
+    if (!(await this.guard.ensureMapVersion(this.model, seen))) {
+      this.psChanged = true;
+      return false;
     }
     await this.model.initTables();
-    if (restarted.length > 0) await this.recoverPs(restarted);
-    this.log.info({ version: map.version, ps: map.ps.map((p) => `${p.id}@${p.addr}`) }, 'parameter servers attached');
+    this.tables = await this.guard.reconcileTables(this.model, (await store.snapshot()).tables, seen);
+    await store.putTables(this.tables);
+    this.lastPsCheckAt = this.now();
+    this.log.info({ version: map.version, ps: map.ps.map((p) => `${p.id}@${p.addr}`), tables: this.tables.generation }, 'parameter servers attached');
     return true;
+  }
+
+  private newState(shards: DataShard[]): JobState {
+    return {
+      epoch: 0, epochs: this.deps.options.epochs, phase: 'train', shards, samplesBefore: 0, stepsBefore: 0, trainSecondsBefore: 0,
+      epochStartedAt: new Date(this.now()).toISOString(), evals: [],
+    };
   }
 
   private async createState(): Promise<JobState> {
@@ -261,17 +396,13 @@ export class Chief {
       const rows = out.reduce((n, r) => n + r.tables.reduce((k, t) => k + t.rows, 0), 0);
       this.log.info({ checkpoint: options.initFrom.id, rows }, 'warm start: tables and dense weights loaded from the checkpoint; data positions start fresh');
     }
-    const shards = await options.planShards();
-    const state: JobState = {
-      epoch: 0, epochs: options.epochs, phase: 'train', shards, samplesBefore: 0, stepsBefore: 0, trainSecondsBefore: 0,
-      epochStartedAt: new Date(this.now()).toISOString(), evals: [],
-    };
+    const state = this.newState(await options.planShards());
     if (!(await store.createState(state))) {
       const snap = await store.snapshot();
       if (!snap.state) throw new TesseraError(ERROR_CODES.INTERNAL, 'job state vanished while it was being created');
       return snap.state;
     }
-    this.log.info({ shards: shards.length, epochs: options.epochs }, 'job started');
+    this.log.info({ shards: state.shards.length, epochs: options.epochs }, 'job started');
     return state;
   }
 
@@ -285,16 +416,15 @@ export class Chief {
       evals.push({ epoch: state.epoch, auc: finiteOr(r.auc, 0.5), logloss: finiteOr(r.logloss, 0), rows: r.rows });
       this.log.info({ epoch: state.epoch, auc: r.auc, logloss: r.logloss, rows: r.rows }, 'evaluated');
     }
-    const ck = options.checkpoints?.checkpointer;
     if (state.epoch + 1 < state.epochs) {
       const next: JobState = { ...state, epoch: state.epoch + 1, phase: 'train', evals, epochStartedAt: new Date(this.now()).toISOString() };
       // The epoch-end checkpoint resumes into the next epoch, with no position read yet.
-      if (ck) await ck.take(this.signal, () => ({ state: next, progress: [] }), () => !this.psChanged);
+      await this.checkpoint(() => ({ state: next, progress: [] }), false);
       this.lastCheckpointAt = this.now();
       await store.startEpoch({ ...next, epochStartedAt: new Date(this.now()).toISOString() });
       return;
     }
-    if (options.modelDir) await model.save(options.modelDir, { step: state.stepsBefore, samples: state.samplesBefore });
+    if (options.modelDir) await this.saveModel(options.modelDir, { step: state.stepsBefore, samples: state.samplesBefore });
     const last = evals[evals.length - 1];
     const result: JobResult = {
       samples: state.samplesBefore,
@@ -302,10 +432,8 @@ export class Chief {
       auc: last?.auc ?? null, logloss: last?.logloss ?? null, checkpoint: options.modelDir ?? null,
     };
     const done: JobState = { ...state, phase: 'done', evals, result };
-    if (ck) {
-      const out = await ck.take(this.signal, () => ({ state: done, progress: [] }), () => !this.psChanged);
-      result.checkpoint = out.path; // the consistent checkpoint (tessera eval reads it); the model is also in modelDir
-    }
+    // The consistent checkpoint (tessera eval reads it); the model is also in modelDir.
+    result.checkpoint = (await this.checkpoint(() => ({ state: done, progress: [] }), true)) ?? result.checkpoint;
     await store.putState({ ...done, result });
     this.log.info(result, 'job done');
   }
@@ -323,15 +451,6 @@ export class Chief {
 }
 
 type JobStateProgress = Parameters<typeof epochTotals>[1];
-
-/** Errors worth waiting out: etcd or a PS unreachable. Leadership loss and bad config are not. */
-function isTransient(err: unknown): boolean {
-  if (err instanceof TesseraError) return err.retryable || err.code === ERROR_CODES.UNAVAILABLE || err.code === ERROR_CODES.DEADLINE;
-  // etcd3's GRPC*Error and network errors are plain Errors; programming errors and requests
-  // etcd refuses as malformed (gRPC INVALID_ARGUMENT, FAILED_PRECONDITION) are not retried.
-  if (!(err instanceof Error) || err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || err instanceof SyntaxError) return false;
-  return !/^(3 INVALID_ARGUMENT|9 FAILED_PRECONDITION)\b/.test(err.message);
-}
 
 function finiteOr(x: number, fallback: number): number {
   return Number.isFinite(x) ? x : fallback;

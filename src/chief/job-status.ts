@@ -45,5 +45,6 @@ export function jobStatus(args: {
     at: new Date(nowMs).toISOString(),
   };
   if (state.result) status.result = state.result;
+  if (state.failure) status.failure = state.failure;
   return status;
 }

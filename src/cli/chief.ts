@@ -11,7 +11,7 @@ import { backoffDelay, DEFAULT_BACKOFF, delay } from '../common/backoff';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { EtcdJobStore } from '../control/etcd-job-store';
-import type { JobResult } from '../control/job-types';
+import { failureExitCode } from '../control/job-types';
 import { LeaderElection } from '../membership/leader';
 import { ShardMapStore } from '../membership/shard-map-store';
 import { ChiefMetrics } from '../chief/chief-metrics';
@@ -19,12 +19,12 @@ import { StatusPage } from '../chief/status-page';
 import { serveStatusPage } from './status-page-routes';
 import { selectBackend, tfThreads } from '../model/backend';
 import { psChiefModel } from '../chief/chief-model';
-import { Chief } from '../chief/chief';
+import { Chief, ChiefOutcome } from '../chief/chief';
 import { describeDataFiles, planDataShards } from '../chief/data-shards';
 import { readManifest } from '../checkpoint';
 import { jobSpecToYaml, modelFingerprint, parseJobSpec, specFingerprint } from '../spec/job-spec';
 import type { JobSpec } from '../spec/types';
-import { resolveCheckpointRef } from '../chief/checkpoint-args';
+import { checkpointErrorPolicy, resolveCheckpointRef } from '../chief/checkpoint-args';
 import { psCheckpointBackend } from '../chief/checkpoint-backend';
 import { Checkpointer, checkpointJobOf, CheckpointJob } from '../chief/checkpointer';
 import type { ChiefModel } from '../chief/chief-model';
@@ -50,6 +50,7 @@ export const CHIEF_SPEC: Record<string, OptionSpec> = {
   'init-from': { type: 'string', describe: 'warm start a new job from a checkpoint\'s tables and dense weights (DIR/ID, or DIR for its latest); data positions start fresh' },
   backend: { type: 'string', describe: 'tfjs backend for evaluation: tensorflow | webgpu | wasm | cpu [TESSERA_TF_BACKEND]' },
   'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8, or auto (the host\'s cores, at most 4); default 1 [TESSERA_TF_THREADS]' },
+  'on-checkpoint-error': { type: 'string', describe: 'a checkpoint that fails on its directory (disk full, not writable): fail the job, or continue training and try again at the next checkpoint (the final save must succeed either way)', default: 'fail' },
   linger: { type: 'boolean', describe: 'after the job is done, keep serving health and metrics until SIGTERM (Kubernetes Deployments)' },
   json: { type: 'boolean', describe: 'print the job result as one JSON line when done' },
 };
@@ -59,7 +60,8 @@ export const CHIEF_HELP = helpText('tessera chief [resume --checkpoint latest|ID
   'Campaigns to lead the job. The leader creates the tables, publishes the shard map, hands data\n'
   + 'shards to workers, evaluates after each epoch and saves the model; standbys wait and take\n'
   + 'over when it dies. Exits 0 when the job is done ({"samples","samples_per_s","auc","logloss",\n'
-  + '"checkpoint"} with --json). A chief that loses leadership campaigns again.', CHIEF_SPEC);
+  + '"checkpoint"} with --json); when the job failed (a cause retrying cannot fix, named on\n'
+  + 'stderr), 1, or 2 for a configuration error. A chief that loses leadership campaigns again.', CHIEF_SPEC);
 
 /** Runs one chief candidate until the job is done or SIGINT/SIGTERM; resolves with the exit code. */
 export async function runChief(argv: string[]): Promise<number> {
@@ -75,6 +77,7 @@ export async function runChief(argv: string[]): Promise<number> {
   const resumeRef = o.resume ? await resolveCheckpointRef(o.resume, checkpointDir) : undefined;
   const initRef = o['init-from'] ? await resolveCheckpointRef(o['init-from'], checkpointDir) : undefined;
   const resumeManifest = resumeRef ? await readManifest(path.join(resumeRef.root, resumeRef.id)) : undefined;
+  const onCheckpointError = checkpointErrorPolicy(o['on-checkpoint-error']);
   const rt = await startRoleRuntime('chief', args, process.env.TESSERA_CHIEF_ID);
   const { logger, etcd, job, membership } = rt;
   const election = new LeaderElection({ client: etcd, job, logger, ttlS: rt.leaseTtlS });
@@ -123,14 +126,14 @@ export async function runChief(argv: string[]): Promise<number> {
       const checkpointer = checkpointDir ? new Checkpointer({
         store, membership, root: checkpointDir, logger, keep: intOption(args, 'keep', 1),
         spec: { yaml: jobSpecToYaml(spec), fingerprint: specFingerprint(spec) },
-        backend: await psCheckpointBackend(() => model!.client, checkpointDir),
+        backend: await psCheckpointBackend(() => model!.client, checkpointDir, logger),
         onWritten: (c) => { metrics.onCheckpoint(c); page.onCheckpoint(c); },
       }) : undefined;
       chief = new Chief({
         id: rt.id, membership, store, shardMaps: new ShardMapStore({ client: etcd, job, logger }), logger,
         connect: (map) => (model = psChiefModel(spec, map, logger)),
         onStatus: (s) => { metrics.onStatus(s); page.onStatus(s); },
-        onPsRestored: (ps) => metrics.onPsRestored(ps.length),
+        events: metrics,
         options: {
           expectedPs: intOption(args, 'ps', 1), epochs: spec.training.epochs, evalPath: spec.data.eval ?? undefined,
           modelDir: checkpointDir ? path.resolve(checkpointDir, 'model') : undefined,
@@ -143,7 +146,7 @@ export async function runChief(argv: string[]): Promise<number> {
               return { ...saved, state: { ...saved.state, epochs: spec.training.epochs } };
             },
           } : undefined,
-          initFrom: initRef,
+          initFrom: initRef, onCheckpointError, checkpointDir,
         },
       });
       const current = chief;
@@ -152,7 +155,7 @@ export async function runChief(argv: string[]): Promise<number> {
         logger.error({ err: err.message }, 'lost leadership; stepping down');
         current.stop();
       });
-      const result: JobResult | undefined = await current.lead().catch((err: unknown) => {
+      const outcome: ChiefOutcome | undefined = await current.lead().catch((err: unknown) => {
         if (err instanceof TesseraError && err.code === ERROR_CODES.NOT_LEADER) {
           lost = true;
           logger.error({ err: err.message }, 'lost leadership; stepping down');
@@ -164,16 +167,26 @@ export async function runChief(argv: string[]): Promise<number> {
       metrics.setLeader(false);
       await handle.resign().catch(() => undefined);
       if (lost) continue;
-      if (result === undefined) return 0; // stopped by a signal; a standby takes over
-      process.stdout.write(args.options.json ? `${JSON.stringify(result)}\n` : `job done: ${JSON.stringify(result)}\n`);
+      if (outcome === undefined) return 0; // stopped by a signal; a standby takes over
+      const code = reportOutcome(outcome, job, args.options.json === true);
       if (args.options.linger) await stop;
-      return 0;
+      return code;
     }
     return 0;
   } finally {
     await election.resign().catch(() => undefined);
     await rt.close();
   }
+}
+
+/** Prints how the job ended (the result on stdout, or the failure on stderr); returns the exit code. */
+function reportOutcome(outcome: ChiefOutcome, job: string, json: boolean): number {
+  if ('failure' in outcome) {
+    process.stderr.write(`tessera chief: job ${job} failed: ${outcome.failure.reason} [${outcome.failure.code}]\n`);
+    return failureExitCode(outcome.failure);
+  }
+  process.stdout.write(json ? `${JSON.stringify(outcome.result)}\n` : `job done: ${JSON.stringify(outcome.result)}\n`);
+  return 0;
 }
 
 /** Campaigns, retrying while etcd is unreachable; null once stopped. */

@@ -1,6 +1,7 @@
 /**
- * `tessera local`: a whole cluster on this machine (its own etcd, N PS, M workers, a chief, each
- * a separate OS process), one live progress line, logs in a run directory, clean stop on Ctrl-C.
+ * `tessera local`: a whole cluster on this machine (its own etcd, N PS, M workers, two chiefs,
+ * each a separate OS process, restarted when it dies as Kubernetes would), one live progress
+ * line with a line per restart, logs in a run directory, clean stop on Ctrl-C.
  * With no flags it trains DeepFM on synthetic data from `tessera gen` and prints the planted
  * model's (oracle) AUC beside its own.
  */
@@ -11,7 +12,8 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import { etcdAvailable, ETCD_MISSING_MESSAGE } from '../common/etcd-launcher';
 import type { JobStatus } from '../control/job-types';
 import { generate } from '../gen/generate';
-import { LocalCluster } from '../local/local-cluster';
+import { checkpointErrorPolicy } from '../chief/checkpoint-args';
+import { ClusterFailedError, LocalCluster } from '../local/local-cluster';
 import { METRICS_LOG_FILE } from '../local/run-records';
 import { tfThreads } from '../model/tf-threads';
 import { loadJobSpec } from '../spec/job-spec';
@@ -24,12 +26,14 @@ export const LOCAL_SPEC: Record<string, OptionSpec> = {
   job: { type: 'string', describe: 'job spec YAML', default: path.join(EXAMPLES, 'synthetic-deepfm.yaml') },
   ps: { type: 'string', describe: 'parameter servers', default: '2' },
   workers: { type: 'string', describe: 'workers', default: '2' },
+  chiefs: { type: 'string', describe: 'chief candidates: one leads, the others stand by and take over', default: '2' },
   data: { type: 'string', describe: 'training data (default: data.train, or synthetic rows from tessera gen)' },
   eval: { type: 'string', describe: 'evaluation data (default: data.eval, or the synthetic held-out split)' },
   epochs: { type: 'string', describe: 'override training.epochs' },
   shards: { type: 'string', describe: 'data shards per epoch (default 4 per worker)' },
   'checkpoint-dir': { type: 'string', describe: 'checkpoint root: checkpoints DIR/<id> and the model DIR/model; default RUN_DIR/checkpoints' },
   'checkpoint-every': { type: 'string', describe: 'seconds between checkpoints while training (0: epoch ends and the job end)', default: '0' },
+  'on-checkpoint-error': { type: 'string', describe: 'a checkpoint that fails on its directory (disk full, not writable): fail the job, or continue and try again at the next one', default: 'fail' },
   resume: { type: 'string', describe: 'resume a stopped job from a checkpoint under --checkpoint-dir: latest | ID' },
   'init-from': { type: 'string', describe: 'warm start from a checkpoint (DIR/ID, or DIR for its latest) on new data' },
   'run-dir': { type: 'string', describe: 'directory for logs and generated data (default: a new temp dir)' },
@@ -44,8 +48,11 @@ export const LOCAL_SPEC: Record<string, OptionSpec> = {
 
 export const LOCAL_HELP = helpText('tessera local [--job FILE] [--ps N] [--workers M] [--data PATH] [--eval PATH] [--epochs E] [--checkpoint-dir DIR] [--resume latest|ID] [--etcd URL] [--json]',
   'Runs a whole cluster on this machine as separate processes, trains, evaluates after each\n'
-  + 'epoch and saves the model (readable by `tessera eval --checkpoint DIR/model`). Logs of every\n'
-  + 'process go to the run directory it prints. Ctrl-C stops every process.', LOCAL_SPEC);
+  + 'epoch and saves the model (readable by `tessera eval --checkpoint DIR/model`). A process that\n'
+  + 'dies is restarted with backoff (one line per restart); one that keeps failing right after it\n'
+  + 'starts ends the run with its last log line. Logs of every process go to the run directory it\n'
+  + 'prints. Ctrl-C stops every process. Exits 0 when the job is done, 1 when it failed, 2 when the\n'
+  + 'cause is the input or configuration (e.g. training data with no rows).', LOCAL_SPEC);
 
 function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
@@ -68,25 +75,18 @@ export async function runLocal(argv: string[]): Promise<number> {
   const spec = loadJobSpec(specPath);
   const numPs = intOption(args, 'ps', 1);
   const numWorkers = intOption(args, 'workers', 1);
+  const numChiefs = intOption(args, 'chiefs', 1);
+  const onCheckpointError = checkpointErrorPolicy(o['on-checkpoint-error']);
   const runDir = path.resolve(o['run-dir'] ?? fs.mkdtempSync(path.join(os.tmpdir(), `tessera-local-${stamp()}-`)));
   fs.mkdirSync(runDir, { recursive: true });
-  err.write(`tessera local: ${numPs} PS, ${numWorkers} workers, ${spec.model.kind}; logs in ${runDir}\n`);
-
-  let data = o.data ?? spec.data.train ?? undefined;
-  let evalPath = o.eval ?? spec.data.eval ?? undefined;
-  let oracleAuc: number | undefined;
+  err.write(`tessera local: ${numPs} PS, ${numWorkers} workers, ${numChiefs} chiefs, ${spec.model.kind}; logs in ${runDir}\n`);
   if (o.resume && !o['checkpoint-dir']) throw new TesseraError(ERROR_CODES.CONFIG, '--resume needs --checkpoint-dir DIR (where the stopped job checkpointed)');
-  if (!data && !o.resume) {
-    const rows = intOption(args, 'synthetic-rows', 1);
-    data = path.join(runDir, 'synthetic-train.tsv');
-    evalPath ??= path.join(runDir, 'synthetic-eval.tsv');
-    err.write(`tessera gen: ${rows} training rows and ${Math.ceil(rows / 10)} held-out rows from a planted model …\n`);
-    const g = await generate({ rows, seed: 7, vocab: 1_000_000, zipf: 1.1, out: data, evalRows: Math.ceil(rows / 10), evalOut: evalPath });
-    oracleAuc = g.eval?.oracleAuc;
-    err.write(`tessera gen: wrote ${data}; oracle AUC on the held-out rows ${oracleAuc?.toFixed(4)}\n`);
-  }
+  const given: { data?: string; evalPath?: string; oracleAuc?: number } = { data: o.data ?? spec.data.train ?? undefined, evalPath: o.eval ?? spec.data.eval ?? undefined };
+  const { data, evalPath, oracleAuc } = given.data || o.resume ? given : await syntheticData(intOption(args, 'synthetic-rows', 1), runDir, given.evalPath);
   const checkpointDir = path.resolve(o['checkpoint-dir'] ?? path.join(runDir, 'checkpoints'));
+  const progress = new ProgressLine(err);
   const cluster = await LocalCluster.start({
+    chiefs: numChiefs, onCheckpointError, onEvent: (line) => progress.done(`tessera local: ${line}`),
     runDir, job: o.name ?? `${spec.name}-${stamp()}`, specPath: o.resume && !argvHas(argv, '--job') ? '' : specPath, ps: numPs, workers: numWorkers,
     data: data ? path.resolve(data) : undefined, resume: o.resume, initFrom: o['init-from'], checkpointEvery: intOption(args, 'checkpoint-every', 0),
     eval: evalPath ? path.resolve(evalPath) : undefined, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1),
@@ -102,7 +102,6 @@ export async function runLocal(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', onSigint);
   process.once('SIGTERM', onSigint);
-  const progress = new ProgressLine(err);
   err.write(`tessera local: Prometheus targets (file_sd) in ${cluster.scrapeTargets!.file}; curves in ${path.join(runDir, METRICS_LOG_FILE)}\n`);
   // Printed on its own line as soon as the chief serves it (it starts after etcd and the PS).
   void cluster.pageUrl().then((url) => progress.done(`tessera local: training page ${url}`), () => undefined);
@@ -117,12 +116,25 @@ export async function runLocal(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (interrupted) return 130;
-    throw e;
+    if (!(e instanceof ClusterFailedError)) throw e;
+    progress.done(`tessera local: ${e.message}`);
+    return e.exitCode;
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
     await cluster.stop();
   }
+}
+
+/** Writes `rows` synthetic training rows (and a tenth as many held out, unless an eval file is given). */
+async function syntheticData(rows: number, runDir: string, evalGiven: string | undefined): Promise<{ data: string; evalPath: string; oracleAuc?: number }> {
+  const data = path.join(runDir, 'synthetic-train.tsv');
+  const evalPath = evalGiven ?? path.join(runDir, 'synthetic-eval.tsv');
+  process.stderr.write(`tessera gen: ${rows} training rows and ${Math.ceil(rows / 10)} held-out rows from a planted model …\n`);
+  const g = await generate({ rows, seed: 7, vocab: 1_000_000, zipf: 1.1, out: data, evalRows: Math.ceil(rows / 10), evalOut: evalPath });
+  const oracleAuc = g.eval?.oracleAuc;
+  process.stderr.write(`tessera gen: wrote ${data}; oracle AUC on the held-out rows ${oracleAuc?.toFixed(4)}\n`);
+  return { data, evalPath, oracleAuc };
 }
 
 function argvHas(argv: string[], flag: string): boolean {

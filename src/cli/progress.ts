@@ -24,10 +24,11 @@ export class ProgressLine {
     }
   }
 
-  /** Ends the live line with a final message on its own line. */
+  /** Ends the live line with a message on its own line; the next update starts a new live line at once. */
   done(text: string): void {
     if (this.shown) this.out.write('\r\x1b[K');
     this.shown = false;
+    this.last = 0;
     this.out.write(`${text}\n`);
   }
 }

@@ -3,6 +3,7 @@
  * this process) or against running PS processes (--ps), evaluates, and saves the model.
  */
 import * as path from 'path';
+import { ERROR_CODES, TesseraError } from '../common/errors';
 import { createLogger, Logger } from '../common/logger';
 import { RowReader } from '../data/reader';
 import { schemaFor } from '../data/record';
@@ -59,6 +60,15 @@ function reader(file: string, spec: JobSpec): RowReader {
   return new RowReader(file, schemaFor(spec.data.format), { maxErrorRate: spec.data.maxErrorRate });
 }
 
+/**
+ * The rows an epoch trained on; none is an error (exit 2), since saving the untrained model
+ * would pass it off as a result.
+ */
+function trainedRows(samples: number, file: string, r: RowReader): number {
+  if (samples === 0) throw new TesseraError(ERROR_CODES.CONFIG, `training data has no rows: ${file} (${r.summary()}); give --data a file with training rows`);
+  return samples;
+}
+
 export async function runTrain(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC);
   const o = args.options as Record<string, string | undefined>;
@@ -66,7 +76,7 @@ export async function runTrain(argv: string[]): Promise<number> {
   const spec = overrideSpec(loadJobSpec(o.job!), {
     model: o.model, train: o.data, eval: o.eval, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1),
   });
-  if (!spec.data.train) throw new Error('no training data: pass --data PATH or set data.train in the job spec');
+  if (!spec.data.train) throw new TesseraError(ERROR_CODES.CONFIG, 'no training data: pass --data PATH or set data.train in the job spec');
   const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
   process.stderr.write(`tessera train: ${spec.model.kind} on ${spec.data.train}, tfjs backend ${backend.name}\n`);
   const metricsPort = intOption(args, 'metrics-port', 0);
@@ -96,7 +106,7 @@ export async function runTrain(argv: string[]): Promise<number> {
       const epochStart = performance.now();
       const e = await trainer.trainEpoch(r.batches(spec.training.batchSize));
       trainSeconds += (performance.now() - epochStart) / 1000; // training only (reading included), like the peer's figure
-      samples += e.samples;
+      samples += trainedRows(e.samples, spec.data.train, r);
       progress.done(`epoch ${epoch + 1}: ${e.samples} samples, mean loss ${e.loss.toFixed(4)}; ${r.summary()}`);
       if (spec.data.eval) {
         evalResult = await trainer.evaluate(reader(spec.data.eval, spec).batches(4096));

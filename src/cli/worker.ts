@@ -8,6 +8,7 @@ import { ROLE_OPTIONS, startRoleRuntime } from '../runtime/role-runtime';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { resolveJobSpec } from '../spec/job-spec-source';
 import { EtcdJobStore } from '../control/etcd-job-store';
+import { failureExitCode, incarnationLookup } from '../control/job-types';
 import { ShardMapStore } from '../membership/shard-map-store';
 import { WorkerMetrics } from '../worker/worker-metrics';
 import { selectBackend, tfThreads } from '../model/backend';
@@ -28,7 +29,7 @@ export const WORKER_SPEC: Record<string, OptionSpec> = {
 export const WORKER_HELP = helpText('tessera worker --etcd URL --job NAME [--id ID] [--port P] [--metrics-port M]',
   'Joins the job as a training worker: pulls rows from the PS, trains the data shards the chief\n'
   + 'assigns, pushes gradients, and commits its position in each shard to etcd. Exits 0 when the\n'
-  + 'job is done.', WORKER_SPEC);
+  + 'job is done; 1 (2 for a configuration error) when the chief failed it.', WORKER_SPEC);
 
 function defaultWorkerId(): string | undefined {
   if (process.env.TESSERA_WORKER_ID) return process.env.TESSERA_WORKER_ID;
@@ -69,7 +70,9 @@ export async function runWorker(argv: string[]): Promise<number> {
       id: rt.id, incarnation: () => reg.incarnation, spec, logger,
       store: new EtcdJobStore({ client: etcd, job, logger }),
       shardMaps: new ShardMapStore({ client: etcd, job, logger }),
-      connect: (map) => psParams(new PsClient({ shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes })),
+      connect: (map, tables) => psParams(new PsClient({
+        shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes, tableIncarnation: incarnationLookup(tables),
+      })),
       commitEveryMs: intOption(args, 'commit-every-ms', 1),
       onStep: (s) => metrics.onStep(s),
       onBadLines: (n) => metrics.onBadLines(n),
@@ -78,6 +81,11 @@ export async function runWorker(argv: string[]): Promise<number> {
     current = role;
     if (stopSignal) return 0;
     const outcome = await role.run();
+    if (outcome === 'failed' && role.failure) {
+      logger.error({ code: role.failure.code, reason: role.failure.reason }, 'the job failed; exiting');
+      process.stderr.write(`tessera worker: job ${job} failed: ${role.failure.reason} [${role.failure.code}]\n`);
+      return failureExitCode(role.failure);
+    }
     logger.info({ outcome }, outcome === 'done' ? 'job done; exiting' : 'stopped');
     return 0;
   } finally {

@@ -36,11 +36,15 @@ export class PsAdminClient {
     })));
   }
 
-  /** Creates an embedding table on every PS, or a dense table on its owner. Idempotent. */
-  async createTable(spec: TableSpec): Promise<void> {
+  /**
+   * Creates an embedding table on every PS, or a dense table on its owner. Idempotent. Returns,
+   * per PS (stable id), whether it created the table and the table's incarnation there.
+   */
+  async createTable(spec: TableSpec): Promise<{ psId: number; created: boolean; incarnation: number }[]> {
     const req = { spec: tableSpecToWire(spec) };
-    const targets = spec.kind === 'dense' ? [this.fleet.denseConnection(spec.name)] : this.fleet.conns;
-    await Promise.all(targets.map((c) => adminCall(this.fleet, c, 'CreateTable', req)));
+    const { map, conns } = this.fleet;
+    const targets = spec.kind === 'dense' ? [this.fleet.ownerOfDense(spec.name)] : conns.map((_, i) => i);
+    return Promise.all(targets.map(async (i) => ({ psId: map.ps[i].id, ...await adminCall(this.fleet, conns[i], 'CreateTable', req) })));
   }
 
   /** Drops table `name` on every PS (a PS without it answers `dropped: false`). */
@@ -73,5 +77,13 @@ export class PsAdminClient {
   /** Stats of every PS, in shard-map order. */
   stats(): Promise<StatsResponse[]> {
     return Promise.all(this.fleet.conns.map((c) => adminCall(this.fleet, c, 'Stats', {})));
+  }
+
+  /**
+   * Stats of every PS, one attempt each with deadline `timeoutMs`: undefined for a PS that did
+   * not answer. For periodic checks that must not stall on a PS that is down.
+   */
+  statsOnce(timeoutMs: number): Promise<(StatsResponse | undefined)[]> {
+    return Promise.all(this.fleet.conns.map((c) => c.adminCall<StatsResponse>('Stats', {}, timeoutMs).catch(() => undefined)));
   }
 }

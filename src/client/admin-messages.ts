@@ -9,8 +9,8 @@ import type { tableSpecToWire, WireTableSpec } from '../ps/table-spec-wire';
 
 /** CreateTable: a table spec as it travels on the wire. */
 export interface CreateTableRequest { spec: ReturnType<typeof tableSpecToWire> }
-/** `created` is false when an identical table already existed. */
-export interface CreateTableResponse { created: boolean }
+/** `created` is false when an identical table already existed; `incarnation` is the table's either way. */
+export interface CreateTableResponse { created: boolean; incarnation: number }
 
 /** DropTable. */
 export interface DropTableRequest { name: string }
@@ -31,7 +31,7 @@ export interface AssignDenseResponse { assigned: boolean }
 export type StatsRequest = Record<string, never>;
 /** One PS's tables and counters. */
 export interface StatsResponse {
-  tables: { name: string; kind: string; dim: number; rows: number; bytes: number; optimizer: string }[];
+  tables: { name: string; kind: string; dim: number; rows: number; bytes: number; optimizer: string; incarnation: number }[];
   shardMapVersion: number;
   pulls: number;
   pushes: number;

@@ -33,6 +33,12 @@ export interface DataClientOptions {
   encoding?: 'f32' | 'f16';
   /** Largest number of ids in one request; bigger slices are split. Default 65,536. */
   maxRowsPerRequest?: number;
+  /**
+   * The incarnation of `table` on PS `psId` (its stable id in the shard map), sent with every
+   * request so that a PS whose table was dropped and created again refuses it
+   * (TESSERA_ERR_TABLE_INCARNATION) instead of serving fresh rows. Absent, or 0: not checked.
+   */
+  tableIncarnation?: (psId: number, table: string) => number;
 }
 
 /** Pull, push, flush over the PS of one shard map. */
@@ -40,6 +46,7 @@ export class PsDataClient {
   private readonly window: PushWindow;
   private readonly encoding: Encoding;
   private readonly maxRows: number;
+  private readonly incarnation: (psId: number, table: string) => number;
   // Dedup scratch, reused by every call. Safe with concurrent calls because each call consumes
   // it synchronously (slicing copies the ids) before its first await.
   private readonly deduper = new Deduper();
@@ -50,6 +57,7 @@ export class PsDataClient {
     this.window = new PushWindow(opts.maxInflightPushes ?? 2, fleet.log);
     this.encoding = opts.encoding === 'f16' ? Encoding.F16 : Encoding.F32;
     this.maxRows = opts.maxRowsPerRequest ?? 65_536;
+    this.incarnation = opts.tableIncarnation ?? (() => 0);
   }
 
   /** The shard map this client routes by. */
@@ -96,8 +104,9 @@ export class PsDataClient {
 
   /** All values of a dense table. */
   async pullDense(table: string): Promise<Float32Array> {
-    const c = this.conns[this.ownerOfDense(table)];
-    const res = await this.call(`pull ${table} from ${c.addr}`, () => c.pull(this.pullReq(table, new Uint8Array(0)), this.callTimeoutMs));
+    const owner = this.ownerOfDense(table);
+    const c = this.conns[owner];
+    const res = await this.call(`pull ${table} from ${c.addr}`, () => c.pull(this.pullReq(table, new Uint8Array(0), owner), this.callTimeoutMs));
     return this.decodeValues(res);
   }
 
@@ -152,10 +161,11 @@ export class PsDataClient {
   }
 
   private prepareDensePush(table: string, grads: Float32Array): () => Promise<void> {
-    const c = this.conns[this.ownerOfDense(table)];
+    const owner = this.ownerOfDense(table);
+    const c = this.conns[owner];
     const copy = Float32Array.from(grads); // the caller may reuse its buffer while this is in flight
     return async () => {
-      await this.call(`push ${table} to ${c.addr}`, () => c.push(this.pushReq(table, new Uint8Array(0), copy), this.callTimeoutMs));
+      await this.call(`push ${table} to ${c.addr}`, () => c.push(this.pushReq(table, new Uint8Array(0), copy, owner), this.callTimeoutMs));
     };
   }
 
@@ -207,7 +217,7 @@ export class PsDataClient {
     for (let a = 0; a < n; a += this.maxRows) {
       const b = Math.min(n, a + this.maxRows);
       const ids = asBytes(s.ids.subarray(2 * a, 2 * b));
-      chunks.push(this.call(`pull ${table} from ${c.addr}`, () => c.pull({ ...this.pullReq(table, ids), readOnly }, this.callTimeoutMs)).then((res) => {
+      chunks.push(this.call(`pull ${table} from ${c.addr}`, () => c.pull({ ...this.pullReq(table, ids, s.psIndex), readOnly }, this.callTimeoutMs)).then((res) => {
         const rows = this.decodeValues(res);
         if (res.dim !== dim || rows.length !== (b - a) * dim) {
           throw new TesseraError(ERROR_CODES.DIM_MISMATCH, `${c.addr}: table "${table}" has dim ${res.dim}, caller expected ${dim}`);
@@ -226,23 +236,25 @@ export class PsDataClient {
       const b = Math.min(n, a + this.maxRows);
       const g = gatherRows(s, summed, dim, a, b);
       const ids = asBytes(s.ids.subarray(2 * a, 2 * b));
-      sends.push(this.call(`push ${table} to ${c.addr}`, () => c.push(this.pushReq(table, ids, g), this.callTimeoutMs)));
+      sends.push(this.call(`push ${table} to ${c.addr}`, () => c.push(this.pushReq(table, ids, g, s.psIndex), this.callTimeoutMs)));
     }
     await Promise.all(sends);
   }
 
-  private pullReq(table: string, ids: Uint8Array) {
-    return { table, shardMapVersion: this.shardMap.version, ids, encoding: this.encoding, requestId: 0 };
+  /** Request fields common to pulls and pushes to the PS at `psIndex` (shard-map order). */
+  private pullReq(table: string, ids: Uint8Array, psIndex: number) {
+    const tableIncarnation = this.incarnation(this.shardMap.ps[psIndex].id, table);
+    return { table, shardMapVersion: this.shardMap.version, ids, encoding: this.encoding, requestId: 0, tableIncarnation };
   }
 
-  private pushReq(table: string, ids: Uint8Array, grads: Float32Array) {
+  private pushReq(table: string, ids: Uint8Array, grads: Float32Array, psIndex: number) {
     let payload: Uint8Array = asBytes(grads);
     if (this.encoding === Encoding.F16) {
       const half = new Uint16Array(grads.length);
       encodeF16(grads, half);
       payload = asBytes(half);
     }
-    return { table, shardMapVersion: this.shardMap.version, ids, grads: payload, encoding: this.encoding, requestId: 0 };
+    return { ...this.pullReq(table, ids, psIndex), grads: payload };
   }
 
   private decodeValues(res: PullResponseMsg): Float32Array {

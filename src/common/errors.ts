@@ -31,6 +31,10 @@ export const ERROR_CODES = {
   /** the PS's disk tier cannot be used (no tier configured, directory unusable, disk full) */
   TIER_UNAVAILABLE: 'TESSERA_ERR_TIER_UNAVAILABLE',
   RESOURCE_EXHAUSTED: 'TESSERA_ERR_RESOURCE_EXHAUSTED',
+  /** a table is not the incarnation the caller knows: it was dropped (and maybe created again) */
+  TABLE_INCARNATION: 'TESSERA_ERR_TABLE_INCARNATION',
+  /** the checkpoint or export directory cannot be written: disk full, no permission, read-only */
+  CHECKPOINT_DIR: 'TESSERA_ERR_CHECKPOINT_DIR',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

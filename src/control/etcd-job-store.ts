@@ -13,11 +13,12 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { callOptions, keyOf, nextRevision } from '../membership/etcd-common';
 import { watcherConnected } from '../membership/etcd-member-watch';
-import { assignmentKey, jobPrefix, KEYS, progressKey } from '../membership/keys';
+import { assignmentKey, faultKey, jobPrefix, KEYS, progressKey } from '../membership/keys';
 import type { JobSnapshot, JobStore, JobStoreWatch } from './job-store';
 import {
   Assignment, assignmentJSON, Barrier, BarrierAck, CheckpointPointer, JobState, JobStatus, parseAssignment, parseBarrier,
-  parseBarrierAck, parseCheckpointPointer, parseJobState, parseJobStatus, parseProgress, Progress,
+  parseBarrierAck, parseCheckpointPointer, parseJobState, parseJobStatus, parseProgress, parsePsFault, parseTableRecord, Progress,
+  PsFault, TableRecord,
 } from './job-types';
 
 type TxnOps = Parameters<ReturnType<Namespace['if']>['then']>;
@@ -32,7 +33,8 @@ export interface EtcdJobStoreDeps {
 }
 
 function isWatched(key: string): boolean {
-  return key === KEYS.STATE || key.startsWith(KEYS.ASSIGNMENTS) || key.startsWith(KEYS.PROGRESS) || key.startsWith(KEYS.CHECKPOINT_ACKS);
+  return key === KEYS.STATE || key === KEYS.TABLES || key.startsWith(KEYS.ASSIGNMENTS) || key.startsWith(KEYS.PROGRESS)
+    || key.startsWith(KEYS.CHECKPOINT_ACKS) || key.startsWith(KEYS.FAULTS);
 }
 
 export class EtcdJobStore implements JobStore {
@@ -46,7 +48,7 @@ export class EtcdJobStore implements JobStore {
 
   async snapshot(): Promise<JobSnapshot> {
     const res = await this.ns.getAll().prefix('').options(callOptions()).exec();
-    const snap: JobSnapshot = { state: undefined, assignments: new Map(), progress: new Map(), revision: res.header.revision };
+    const snap: JobSnapshot = { state: undefined, assignments: new Map(), progress: new Map(), tables: undefined, faults: new Map(), revision: res.header.revision };
     for (const kv of res.kvs) this.absorb(snap, kv);
     return snap;
   }
@@ -128,6 +130,19 @@ export class EtcdJobStore implements JobStore {
     ] as TxnOps, `restore the job state from checkpoint ${state.restoredFrom}`);
   }
 
+  async putTables(record: TableRecord): Promise<void> {
+    await this.leaderTxn([this.ns.put(KEYS.TABLES).value(JSON.stringify(record))], `publish table incarnations (generation ${record.generation})`);
+  }
+
+  async deleteFaults(workers: readonly string[]): Promise<void> {
+    if (workers.length === 0) return;
+    await this.leaderTxn(workers.map((w) => this.ns.delete().key(faultKey(w))) as TxnOps, 'delete handled fault reports');
+  }
+
+  async reportFault(fault: PsFault): Promise<void> {
+    await this.ns.put(faultKey(fault.worker)).value(JSON.stringify(fault)).options(callOptions()).exec();
+  }
+
   async ackBarrier(ack: BarrierAck): Promise<void> {
     await this.ns.put(`${KEYS.CHECKPOINT_ACKS}${ack.worker}`).value(JSON.stringify(ack)).options(callOptions()).exec();
   }
@@ -198,6 +213,8 @@ export class EtcdJobStore implements JobStore {
       if (key === KEYS.STATE) snap.state = parseJobState(text);
       else if (key.startsWith(KEYS.ASSIGNMENTS)) { const a = parseAssignment(text); snap.assignments.set(a.shard, a); }
       else if (key.startsWith(KEYS.PROGRESS)) { const p = parseProgress(text); snap.progress.set(p.shard, p); }
+      else if (key === KEYS.TABLES) snap.tables = parseTableRecord(text);
+      else if (key.startsWith(KEYS.FAULTS)) { const f = parsePsFault(text); snap.faults.set(f.worker, f); }
     } catch (err) {
       if (key === KEYS.STATE) throw err; // nothing sensible can run over a corrupt state
       this.log.error({ key, err: (err as Error).message }, 'ignoring a control record that does not parse');

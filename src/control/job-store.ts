@@ -2,13 +2,17 @@
  * JobStore: the control-plane records of one job (state, assignments, progress, status), and the
  * guarded writes the chief and workers make to them. `EtcdJobStore` is the implementation.
  */
-import type { Assignment, Barrier, BarrierAck, CheckpointPointer, JobState, JobStatus, Progress } from './job-types';
+import type { Assignment, Barrier, BarrierAck, CheckpointPointer, JobState, JobStatus, Progress, PsFault, TableRecord } from './job-types';
 
 /** Everything the chief reconciles over, read at one etcd revision. */
 export interface JobSnapshot {
   state: JobState | undefined;
   assignments: Map<number, Assignment>;
   progress: Map<number, Progress>;
+  /** Every table's incarnation on every PS (absent until the chief has created the tables). */
+  tables: TableRecord | undefined;
+  /** Open PS faults reported by workers, by worker id. */
+  faults: Map<string, PsFault>;
   revision: string;
 }
 
@@ -18,7 +22,7 @@ export interface JobStoreWatch {
 
 export interface JobStore {
   snapshot(): Promise<JobSnapshot>;
-  /** Calls `onChange` after every change to state, assignments or progress after the call. */
+  /** Calls `onChange` after every change to state, assignments, progress, tables or faults after the call. */
   watch(onChange: () => void): Promise<JobStoreWatch>;
 
   // ---- chief only; with a leader guard each write fails with NOT_LEADER once leadership is gone
@@ -40,6 +44,10 @@ export interface JobStore {
    * progress record and the barrier, then writes `progress` (the checkpoint's data positions).
    */
   restoreJob(state: JobState, progress: readonly Progress[]): Promise<void>;
+  /** Publishes every table's incarnation on every PS. */
+  putTables(record: TableRecord): Promise<void>;
+  /** Deletes the fault reports of these workers (handled). */
+  deleteFaults(workers: readonly string[]): Promise<void>;
 
   // ---- workers
   /**
@@ -49,6 +57,8 @@ export interface JobStore {
   commitProgress(a: Assignment, p: Progress): Promise<boolean>;
   progress(shard: number): Promise<Progress | undefined>;
   ackBarrier(ack: BarrierAck): Promise<void>;
+  /** Reports a PS that is not as the chief published it (replaces this worker's previous report). */
+  reportFault(fault: PsFault): Promise<void>;
   /** Calls `onBarrier` with the current barrier (undefined: none) and every change after it. */
   watchBarrier(onBarrier: (b: Barrier | undefined) => void): Promise<JobStoreWatch>;
 

@@ -33,7 +33,30 @@ export interface JobResult {
   checkpoint: string | null;
 }
 
-export type JobPhase = 'train' | 'eval' | 'done';
+export type JobPhase = 'train' | 'eval' | 'done' | 'failed';
+
+/**
+ * Why a job failed (`state.failure`, phase `failed`): an error that retrying cannot fix, such as
+ * training data with no rows, a checkpoint directory that cannot be written, or a table whose
+ * rows were lost with no checkpoint to restore them from. A failed job stays failed: every chief
+ * and worker that sees it exits non-zero with this reason.
+ */
+export interface JobFailure {
+  /** The stable TESSERA_ERR_* code of the cause. */
+  code: string;
+  /** One line naming what went wrong and what to do about it. */
+  reason: string;
+  /** When the chief failed the job (ISO-8601). */
+  at: string;
+}
+
+/**
+ * The exit code of a process ending with a failed job: 2 when the cause is the user's input or
+ * configuration (TESSERA_ERR_CONFIG: fix the command and run again), 1 for any other failure.
+ */
+export function failureExitCode(f: JobFailure): 1 | 2 {
+  return f.code === ERROR_CODES.CONFIG ? 2 : 1;
+}
 
 /** `state`: where the job is. Only the elected chief writes it. */
 export interface JobState {
@@ -54,6 +77,8 @@ export interface JobState {
   result?: JobResult;
   /** The checkpoint this state was restored from (so a restarted chief does not restore twice). */
   restoredFrom?: string;
+  /** Set with phase `failed`. */
+  failure?: JobFailure;
 }
 
 /** `checkpoint/barrier`: workers pause at their next step boundary while `phase` is `pause`. */
@@ -77,6 +102,56 @@ export interface CheckpointPointer {
   root: string;
   step: number;
   epoch: number;
+  at: string;
+}
+
+/** One PS's tables in the `tables` record. */
+export interface PsTables {
+  /** The PS's stable id in the shard map. */
+  id: number;
+  /** Its membership incarnation when the tables were recorded: a different one means it restarted. */
+  member: string;
+  /** Table name → the incarnation the PS gave it at creation. */
+  tables: Record<string, number>;
+}
+
+/**
+ * `tables`: every table's incarnation on every PS, as the elected chief created them. Workers send
+ * these with each request (a PS refuses a request naming another incarnation) and never create a
+ * table themselves; a standby chief compares the PS against it when it takes over.
+ */
+export interface TableRecord {
+  /** Bumped by every write: a worker rebuilds its PS connection when it changes. */
+  generation: number;
+  /** The shard-map version the tables were recorded under. */
+  mapVersion: number;
+  ps: PsTables[];
+}
+
+/**
+ * The incarnation of `table` on PS `psId` in `record`, as a PS client sends it with each request
+ * (DataClientOptions.tableIncarnation); 0 (not checked) for a table or PS the record lacks.
+ */
+export function incarnationLookup(record: TableRecord): (psId: number, table: string) => number {
+  const byPs = new Map(record.ps.map((p) => [p.id, p.tables]));
+  return (psId, table) => byPs.get(psId)?.[table] ?? 0;
+}
+
+/**
+ * `faults/<worker>`: a worker found a PS that is not as the chief published it (a table dropped or
+ * created again, a shard-map version the worker does not know). The worker stops pushing to it
+ * and waits; the chief repairs the PS (or fails the job) and deletes the record.
+ */
+export interface PsFault {
+  worker: string;
+  kind: 'table' | 'shard-map';
+  /** The PS's address as the worker dialled it. */
+  ps: string;
+  /** The `tables` generation and the shard-map version the worker was using. */
+  generation: number;
+  mapVersion: number;
+  /** The PS's answer. */
+  message: string;
   at: string;
 }
 
@@ -124,6 +199,8 @@ export interface JobStatus {
   /** Rows committed in this epoch, per worker id (the status page's per-worker samples/s). */
   workerSamples?: Record<string, number>;
   result?: JobResult;
+  /** Set with phase `failed`. */
+  failure?: JobFailure;
   at: string;
 }
 
@@ -166,7 +243,7 @@ function nullableNum(o: Obj, key: string, what: string): number | null {
   return o[key] === null || o[key] === undefined ? null : num(o, key, what);
 }
 
-const PHASES: readonly JobPhase[] = ['train', 'eval', 'done'];
+const PHASES: readonly JobPhase[] = ['train', 'eval', 'done', 'failed'];
 
 function shardOf(v: unknown, what: string): DataShard {
   if (typeof v !== 'object' || v === null) fail(what, 'shard must be an object');
@@ -198,7 +275,14 @@ export function parseJobState(text: string): JobState {
   state.shards.forEach((s, i) => { if (s.id !== i) fail(what, `shards[${i}] has id ${s.id}; ids must be 0..n-1 in order`); });
   if (o.result !== undefined) state.result = o.result as JobResult;
   if (typeof o.restoredFrom === 'string') state.restoredFrom = o.restoredFrom;
+  if (phase === 'failed') state.failure = failureOf(o.failure, what);
   return state;
+}
+
+function failureOf(v: unknown, what: string): JobFailure {
+  if (typeof v !== 'object' || v === null) fail(what, 'a failed job must have a failure {code, reason, at}');
+  const o = v as Obj;
+  return { code: str(o, 'code', what), reason: str(o, 'reason', what), at: str(o, 'at', what) };
 }
 
 export function parseAssignment(text: string): Assignment {
@@ -237,6 +321,29 @@ export function parseBarrierAck(text: string): BarrierAck {
   const what = 'checkpoint ack';
   const o = object(text, what);
   return { id: str(o, 'id', what), worker: str(o, 'worker', what), incarnation: str(o, 'incarnation', what), at: num(o, 'at', what) };
+}
+
+export function parseTableRecord(text: string): TableRecord {
+  const what = 'table record';
+  const o = object(text, what);
+  if (!Array.isArray(o.ps)) fail(what, 'ps must be an array');
+  const ps = o.ps.map((v): PsTables => {
+    const p = (v ?? {}) as Obj;
+    const tables = p.tables as Obj;
+    if (typeof tables !== 'object' || tables === null) fail(what, 'ps[].tables must be an object');
+    return { id: int(p, 'id', what), member: str(p, 'member', what), tables: Object.fromEntries(Object.keys(tables).map((k) => [k, int(tables, k, what)])) };
+  });
+  return { generation: int(o, 'generation', what), mapVersion: int(o, 'mapVersion', what), ps };
+}
+
+export function parsePsFault(text: string): PsFault {
+  const what = 'ps fault';
+  const o = object(text, what);
+  if (o.kind !== 'table' && o.kind !== 'shard-map') fail(what, `kind must be table or shard-map, got ${JSON.stringify(o.kind)}`);
+  return {
+    worker: str(o, 'worker', what), kind: o.kind, ps: str(o, 'ps', what), generation: int(o, 'generation', what),
+    mapVersion: int(o, 'mapVersion', what), message: str(o, 'message', what), at: str(o, 'at', what),
+  };
 }
 
 export function parseCheckpointPointer(text: string): CheckpointPointer {

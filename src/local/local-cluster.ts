@@ -1,7 +1,13 @@
 /**
  * A whole Tessera cluster on this machine, as separate OS processes: its own etcd (unless one is
- * given), N PS, M workers and a chief, each logging to a file in the run directory. What
- * `tessera local`, the cluster benchmark and the multi-process tests start.
+ * given), N PS, M workers and one or more chiefs, each logging to a file in the run directory.
+ * What `tessera local`, the cluster benchmark and the multi-process tests start.
+ *
+ * It supervises them as Kubernetes would: a PS that dies is started again under its id and port
+ * (a StatefulSet pod), a worker or chief that fails is started again (a Job's or Deployment's
+ * pod), each after a backoff (restart-policy.ts), once etcd has let go of the dead one's id. Each
+ * restart is reported through `onEvent`. A process that keeps failing right after it starts is
+ * given up, and the run fails with its last log line; so does a job the chief failed.
  *
  * ```ts
  * const cluster = await LocalCluster.start({ runDir, job: 'demo', specPath, ps: 2, workers: 2, data, eval });
@@ -9,20 +15,24 @@
  * await cluster.stop();
  * ```
  */
-import { createEtcdClient } from '../runtime/etcd-client';
+import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Etcd3 } from 'etcd3';
-import { ERROR_CODES, TesseraError } from '../common/errors';
+import { createEtcdClient } from '../runtime/etcd-client';
 import { silentLogger } from '../common/logger';
 import { EtcdProcess, launchEtcd } from '../common/etcd-launcher';
+import type { Role } from '../common/roles';
 import { Signal } from '../common/signal';
 import { EtcdJobStore } from '../control/etcd-job-store';
 import { EtcdMembership } from '../membership/etcd-membership';
 import type { Member } from '../membership/membership';
-import type { JobResult, JobStatus } from '../control/job-types';
+import { failureExitCode, JobResult, JobStatus } from '../control/job-types';
 import { spawnPs, PsProcess } from './ps-process';
 import { Child, spawnTessera } from './child';
 import { METRICS_LOG_FILE, MetricsLog, ScrapeTargets } from './run-records';
+import { DEFAULT_RESTART_POLICY, reasonFromLog, RestartBackoff, RestartPolicy } from './restart-policy';
 
 export interface LocalClusterOptions {
   runDir: string;
@@ -54,7 +64,36 @@ export interface LocalClusterOptions {
   logLevel?: string;
   /** Extra environment for every child. */
   env?: NodeJS.ProcessEnv;
+  /** Chief candidates (chief-0 … chief-<n-1>); one leads, the others stand by. Default 1. */
+  chiefs?: number;
+  /** Restart processes that die (default true); false: a death ends the run as before. */
+  supervise?: boolean;
+  restartPolicy?: RestartPolicy;
+  /** A checkpoint that fails on a disk error: `fail` the job (default) or `continue` (--on-checkpoint-error). */
+  onCheckpointError?: string;
+  /** One line per supervision event ("ps-1 exited (killed by SIGKILL); restart #1 in 1.0 s"). */
+  onEvent?: (line: string) => void;
 }
+
+/** The run cannot finish: the job failed, or a process was given up. */
+export class ClusterFailedError extends Error {
+  constructor(readonly exitCode: 1 | 2, message: string) {
+    super(message);
+    this.name = 'ClusterFailedError';
+  }
+}
+
+/** One supervised process slot; the process in it is replaced on each restart. */
+interface Slot {
+  name: string;
+  role: Role;
+  logFile: string;
+  backoff: RestartBackoff;
+  startedAt: number;
+}
+
+/** Bytes read from the end of a log for the reason a process ended. */
+const LOG_TAIL_BYTES = 16 << 10;
 
 export class LocalCluster {
   readonly ps: PsProcess[] = [];
@@ -66,13 +105,18 @@ export class LocalCluster {
   scrapeTargets: ScrapeTargets | null = null;
   private stopTargets: () => Promise<void> = async () => undefined;
   private readonly metricsLog: MetricsLog;
+  private readonly stopping = new AbortController();
+  private readonly wake = new Signal();
+  /** Set when a process was given up: the run fails with it. */
+  private gaveUp: { exitCode: 1 | 2; message: string } | undefined;
+  private readonly psPorts = new Map<number, number>();
 
   private constructor(readonly opts: LocalClusterOptions, readonly etcdUrl: string, readonly etcd: EtcdProcess | null) {
     this.client = createEtcdClient(etcdUrl);
     this.metricsLog = new MetricsLog(path.join(opts.runDir, METRICS_LOG_FILE));
   }
 
-  /** Starts etcd (unless given), the PS (waiting until each listens), one chief and the workers. */
+  /** Starts etcd (unless given), the PS (waiting until each listens), the chiefs and the workers. */
   static async start(opts: LocalClusterOptions): Promise<LocalCluster> {
     const etcd = opts.etcdUrl ? null : await launchEtcd({ dataDir: path.join(opts.runDir, 'etcd-data'), keepData: true });
     const cluster = new LocalCluster(opts, opts.etcdUrl ?? etcd!.url, etcd);
@@ -80,8 +124,8 @@ export class LocalCluster {
       const watched = await ScrapeTargets.start(cluster.membership(), opts.runDir);
       cluster.scrapeTargets = watched.targets;
       cluster.stopTargets = watched.stop;
-      for (let i = 0; i < opts.ps; i++) cluster.ps.push(await cluster.startPs(i));
-      cluster.startChief('chief-0');
+      for (let i = 0; i < opts.ps; i++) await cluster.startPs(i);
+      for (let i = 0; i < (opts.chiefs ?? 1); i++) cluster.startChief(`chief-${i}`);
       for (let i = 0; i < opts.workers; i++) cluster.startWorker(i);
     } catch (err) {
       await cluster.stop();
@@ -104,22 +148,25 @@ export class LocalCluster {
     };
   }
 
-  /** Starts PS `ps-<i>` (again, after a kill: same id, new incarnation). */
+  /** Starts PS `ps-<i>` (supervised: restarted under the same id and port when it dies). */
   async startPs(i: number): Promise<PsProcess> {
-    const args = ['--id', `ps-${i}`, '--etcd', this.etcdUrl, '--job', this.opts.job, '--lease-ttl', String(this.opts.leaseTtlS ?? 5),
-      // Each PS's own disk tier for tables with eviction.spill (opened only by such a table).
-      '--tier-dir', path.join(this.opts.runDir, 'tier', `ps-${i}`)];
-    // A restarted PS comes back on its old port, as a StatefulSet pod keeps its DNS name.
-    const port = this.psPorts.get(i);
-    if (port !== undefined) args.push('--port', String(port));
-    const roots = this.checkpointRoots();
-    if (roots.length > 0) args.push('--checkpoint-root', roots.join(','));
-    const ps = await spawnPs({ args, logFile: path.join(this.opts.runDir, `ps-${i}.log`), env: this.env() });
-    this.psPorts.set(i, Number(ps.addr.slice(ps.addr.lastIndexOf(':') + 1)));
-    return ps;
+    const spawn = async (): Promise<ChildProcess> => {
+      const args = ['--id', `ps-${i}`, '--etcd', this.etcdUrl, '--job', this.opts.job, '--lease-ttl', String(this.opts.leaseTtlS ?? 5),
+        // Each PS's own disk tier for tables with eviction.spill (opened only by such a table).
+        '--tier-dir', path.join(this.opts.runDir, 'tier', `ps-${i}`)];
+      // A restarted PS comes back on its old port, as a StatefulSet pod keeps its DNS name.
+      const port = this.psPorts.get(i);
+      if (port !== undefined) args.push('--port', String(port));
+      const roots = this.checkpointRoots();
+      if (roots.length > 0) args.push('--checkpoint-root', roots.join(','));
+      const ps = await spawnPs({ args, logFile: path.join(this.opts.runDir, `ps-${i}.log`), env: this.env() });
+      this.psPorts.set(i, Number(ps.addr.slice(ps.addr.lastIndexOf(':') + 1)));
+      this.ps[i] = ps;
+      return ps.proc;
+    };
+    this.supervise(this.slot(`ps-${i}`, 'ps'), await spawn(), spawn);
+    return this.ps[i];
   }
-
-  private readonly psPorts = new Map<number, number>();
 
   /**
    * Where the PS may snapshot and restore: the checkpoint dir, and the directory holding a
@@ -131,7 +178,7 @@ export class LocalCluster {
     return [...new Set([...(o.checkpointDir ? [path.resolve(o.checkpointDir)] : []), ...from])];
   }
 
-  /** Starts one more chief candidate (a standby if another leads). */
+  /** Starts one more chief candidate (a standby if another leads); supervised. */
   startChief(id: string): Child {
     const o = this.opts;
     const args = ['chief', ...this.common(), '--id', id, '--ps', String(o.ps), '--json'];
@@ -145,19 +192,94 @@ export class LocalCluster {
     if (o.epochs !== undefined) args.push('--epochs', String(o.epochs));
     if (o.shards !== undefined) args.push('--shards', String(o.shards));
     if (o.checkpointDir) args.push('--checkpoint-dir', o.checkpointDir);
+    if (o.onCheckpointError) args.push('--on-checkpoint-error', o.onCheckpointError);
     if (o.force) args.push('--force');
-    const child = spawnTessera(id, args, path.join(o.runDir, `${id}.log`), this.env());
-    this.chiefs.push(child);
-    return child;
+    const at = this.chiefs.length;
+    const spawn = async (): Promise<ChildProcess> => {
+      const child = spawnTessera(id, args, path.join(o.runDir, `${id}.log`), this.env());
+      this.chiefs[at] = child;
+      return child.proc;
+    };
+    void spawn().then((proc) => this.supervise(this.slot(id, 'chief'), proc, spawn));
+    return this.chiefs[at];
   }
 
-  /** Starts worker `worker-<i>` (again, after a kill: same id, new incarnation). */
+  /** Starts worker `worker-<i>`; supervised (restarted, new incarnation, when it fails). */
   startWorker(i: number): Child {
     const args = ['worker', ...this.common(), '--id', `worker-${i}`];
     if (this.opts.commitEveryMs !== undefined) args.push('--commit-every-ms', String(this.opts.commitEveryMs));
-    const child = spawnTessera(`worker-${i}`, args, path.join(this.opts.runDir, `worker-${i}.log`), this.env());
-    this.workers[i] = child;
-    return child;
+    const spawn = async (): Promise<ChildProcess> => {
+      const child = spawnTessera(`worker-${i}`, args, path.join(this.opts.runDir, `worker-${i}.log`), this.env());
+      this.workers[i] = child;
+      return child.proc;
+    };
+    void spawn().then((proc) => this.supervise(this.slot(`worker-${i}`, 'worker'), proc, spawn));
+    return this.workers[i];
+  }
+
+  private slot(name: string, role: Role): Slot {
+    return { name, role, logFile: path.join(this.opts.runDir, `${name}.log`), backoff: new RestartBackoff(this.opts.restartPolicy ?? DEFAULT_RESTART_POLICY), startedAt: Date.now() };
+  }
+
+  /** Watches `proc` in `slot`; when it dies unasked, restarts it through `spawn` (or gives it up). */
+  private supervise(slot: Slot, proc: ChildProcess, spawn: () => Promise<ChildProcess>): void {
+    slot.startedAt = Date.now();
+    proc.once('exit', (code, signal) => {
+      this.wake.notify();
+      void this.restart(slot, code, signal, spawn);
+    });
+  }
+
+  private async restart(slot: Slot, code: number | null, signal: NodeJS.Signals | null, spawn: () => Promise<ChildProcess>): Promise<void> {
+    // Workers and chiefs that exit 0 have finished (job done); a PS never exits unasked.
+    if (this.stopped || this.opts.supervise === false || (code === 0 && slot.role !== 'ps')) return;
+    // A worker or chief that exits because the job failed is not restarted: waitDone reports it.
+    if (slot.role !== 'ps' && (await this.status().catch(() => undefined))?.phase === 'failed') return;
+    const how = signal ? `killed by ${signal}` : `exit code ${code}`;
+    const d = slot.backoff.onExit(Date.now() - slot.startedAt);
+    if (d.kind === 'give-up') {
+      this.report(`${slot.name} exited (${how}); not restarting it: it failed ${d.quickFailures} times in a row right after starting`);
+      this.gaveUp ??= { exitCode: code === 2 ? 2 : 1, message: `${slot.name} keeps failing right after it starts (${how}): ${reasonFromLog(logTail(slot.logFile))}` };
+      this.wake.notify();
+      return;
+    }
+    this.report(`${slot.name} exited (${how}); restart #${d.restart} in ${(d.delayMs / 1000).toFixed(1)} s`);
+    try {
+      await sleep(d.delayMs, undefined, { signal: this.stopping.signal });
+      await this.memberGone(slot.role, slot.name);
+      if (this.stopped) return;
+      slot.startedAt = Date.now();
+      const proc = await spawn();
+      if (this.stopped) proc.kill('SIGTERM');
+      else this.supervise(slot, proc, spawn);
+    } catch {
+      if (this.stopped) return;
+      // It did not even start (a PS that exited before listening): a quick failure.
+      await this.restart(slot, 1, null, spawn);
+    }
+  }
+
+  /**
+   * Resolves once etcd no longer holds `role`/`id` (the dead process's lease expired), so the
+   * restarted process can register under it; or after the lease TTL and a margin, or at stop().
+   */
+  private async memberGone(role: Role, id: string): Promise<void> {
+    const membership = new EtcdMembership({ client: this.client, job: this.opts.job, logger: silentLogger() });
+    let gone!: () => void;
+    const removed = new Promise<void>((r) => { gone = r; });
+    const w = await membership.watch(role, (ev) => { if (ev.id === id && ev.type === 'remove') gone(); }).catch(() => undefined);
+    if (!w) return; // etcd unreachable: start it anyway; it waits for etcd itself
+    try {
+      if (!w.snapshot.some((m) => m.id === id)) return;
+      const ttlMs = ((this.opts.leaseTtlS ?? 5) + 5) * 1000;
+      await Promise.race([removed, sleep(ttlMs, undefined, { signal: this.stopping.signal }).catch(() => undefined)]);
+    } finally {
+      await w.stop();
+    }
+  }
+
+  private report(line: string): void {
+    this.opts.onEvent?.(line);
   }
 
   /** Live members of the job (from etcd). */
@@ -181,13 +303,11 @@ export class LocalCluster {
   }
 
   /**
-   * Resolves with the job's result once the chief reports it done. Rejects when the job can no
-   * longer finish: every chief, every worker, or any PS exited without being stopped.
+   * Resolves with the job's result once the chief reports it done. Rejects with a
+   * ClusterFailedError when the job can no longer finish: the chief failed it, a process was
+   * given up, the cluster was stopped, or (unsupervised) every chief, every worker or any PS exited.
    */
   async waitDone(onStatus?: (s: JobStatus) => void, pollMs = 250): Promise<JobResult> {
-    const wake = new Signal();
-    const exits = [...this.chiefs, ...this.workers, ...this.ps.map((p) => ({ exited: p.proc.exitCode !== null ? Promise.resolve(p.proc.exitCode) : new Promise((r) => p.proc.once('exit', r)) }))];
-    for (const e of exits) void e.exited.then(() => wake.notify());
     let etcdErrors = 0;
     for (;;) {
       let s: JobStatus | undefined;
@@ -202,9 +322,14 @@ export class LocalCluster {
         onStatus?.(s);
       }
       if (s?.phase === 'done' && s.result) return s.result;
-      const dead = this.deadReason();
-      if (dead) throw new TesseraError(ERROR_CODES.UNAVAILABLE, `${dead}; logs in ${this.opts.runDir}`);
-      await wake.wait(pollMs);
+      if (s?.phase === 'failed' && s.failure) {
+        throw new ClusterFailedError(failureExitCode(s.failure), `job ${this.opts.job} failed: ${s.failure.reason} [${s.failure.code}]; logs in ${this.opts.runDir}`);
+      }
+      if (this.gaveUp) throw new ClusterFailedError(this.gaveUp.exitCode, `${this.gaveUp.message}; logs in ${this.opts.runDir}`);
+      if (this.stopped) throw new ClusterFailedError(1, `stopped before the job was done; logs in ${this.opts.runDir}`);
+      const dead = this.opts.supervise === false ? this.deadReason() : undefined;
+      if (dead) throw new ClusterFailedError(1, `${dead}; logs in ${this.opts.runDir}`);
+      await this.wake.wait(pollMs);
     }
   }
 
@@ -212,25 +337,41 @@ export class LocalCluster {
     const gone = (c: Child) => !c.running && c.proc.exitCode !== 0;
     if (this.chiefs.length > 0 && this.chiefs.every((c) => !c.running)) {
       const codes = this.chiefs.map((c) => `${c.name} exited with ${c.proc.exitCode ?? c.proc.signalCode}`).join(', ');
-      return `no chief is running (${codes})`;
+      return `no chief is running (${codes}): ${reasonFromLog(logTail(this.chiefs[0].logFile))}`;
     }
     if (this.workers.length > 0 && this.workers.every(gone)) return 'every worker exited before the job was done';
     const psDown = this.ps.find((p) => p.proc.exitCode !== null || p.proc.signalCode !== null);
-    if (psDown && !this.psRestarting) return `parameter server ${this.ps.indexOf(psDown)} exited`;
+    if (psDown) return `parameter server ${this.ps.indexOf(psDown)} exited`;
     return undefined;
   }
-
-  /** Set by fault tests while they restart a PS on purpose. */
-  psRestarting = false;
 
   /** Stops every child (SIGTERM, workers and chiefs first), then etcd if it was started here. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.stopping.abort();
+    this.wake.notify();
     await Promise.all([...this.workers, ...this.chiefs].map((c) => c.stop()));
     await Promise.all(this.ps.map((p) => (p.proc.exitCode === null && p.proc.signalCode === null ? p.stop() : Promise.resolve(null))));
     await this.stopTargets().catch(() => undefined);
     this.client.close();
     await this.etcd?.stop();
+  }
+}
+
+/** The last LOG_TAIL_BYTES of a log file ('' when unreadable). */
+function logTail(file: string): string {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const buf = Buffer.alloc(Math.min(size, LOG_TAIL_BYTES));
+      fs.readSync(fd, buf, 0, buf.length, size - buf.length);
+      return buf.toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return '';
   }
 }

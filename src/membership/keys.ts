@@ -41,6 +41,10 @@ export const KEYS = {
   CHECKPOINT_BARRIER: 'checkpoint/barrier',
   /** `checkpoint/acks/<worker>`: a worker's "paused for checkpoint <id>, position committed". */
   CHECKPOINT_ACKS: 'checkpoint/acks/',
+  /** Every table's incarnation on every PS (JSON), written by the chief. */
+  TABLES: 'tables',
+  /** `faults/<worker>`: a PS a worker found not as published, for the chief to repair. */
+  FAULTS: 'faults/',
 } as const;
 
 /** Name of the chief election, the `<name>` in `election/<name>/`. */
@@ -123,6 +127,11 @@ export function electionPrefix(name: string = CHIEF_ELECTION): string {
 /** `assignments/<shard>`. */
 export function assignmentKey(shard: number): string {
   return `${KEYS.ASSIGNMENTS}${validateShard(shard)}`;
+}
+
+/** `faults/<worker>`. */
+export function faultKey(worker: string): string {
+  return `${KEYS.FAULTS}${validateMemberId(worker, 'worker')}`;
 }
 
 /** `progress/<shard>`. */

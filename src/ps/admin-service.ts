@@ -71,7 +71,10 @@ export function addAdminService(server: grpc.Server, node: PsNode, logger: Logge
     Snapshot: unary('Snapshot', ckpt.snapshot),
     SnapshotStatus: unary('SnapshotStatus', ckpt.snapshotStatus),
     Restore: unary('Restore', ckpt.restore),
-    CreateTable: unary('CreateTable', (req: { spec: WireTableSpec }) => ({ created: node.createTable(tableSpecFromWire(req.spec)) })),
+    CreateTable: unary('CreateTable', (req: { spec: WireTableSpec }) => {
+      const spec = tableSpecFromWire(req.spec);
+      return { created: node.createTable(spec), incarnation: node.store.incarnation(spec.name) };
+    }),
     DropTable: unary('DropTable', (req: { name: string }) => ({ dropped: node.dropTable(req.name) })),
     SetShardMap: unary('SetShardMap', (req: { version: number; psIndex: number; numBuckets: number; ownedBuckets: Buffer }) => {
       const owned = req.ownedBuckets.byteLength === 0 ? null : Uint32Array.from(
@@ -88,7 +91,7 @@ export function addAdminService(server: grpc.Server, node: PsNode, logger: Logge
       return {
         tables: s.tables.map((t) => ({
           name: t.name, kind: t.kind === 'dense' ? 'DENSE' : 'EMBEDDING', dim: t.dim, rows: t.rows,
-          bytes: t.bytes, optimizer: t.optimizer,
+          bytes: t.bytes, optimizer: t.optimizer, incarnation: t.incarnation,
         })),
         shardMapVersion: s.shardMapVersion,
         pulls: s.counters.pulls,

@@ -45,6 +45,8 @@ export interface PullInput {
   readOnly?: boolean;
   /** Set when the request's bytes were not a valid message (why); such a request is refused. */
   malformed?: string;
+  /** The table incarnation the caller expects; 0 or absent: not checked. */
+  tableIncarnation?: number;
 }
 
 export interface PushInput extends PullInput {
@@ -413,7 +415,7 @@ export class PsNode {
     }
   }
 
-  /** Decoding, size limit, shard-map version and table lookup, in that order (cheapest first). */
+  /** Decoding, size limit, shard-map version, table lookup and incarnation, in that order (cheapest first). */
   private admit(req: PullInput): EmbeddingTable | DenseTable {
     if (req.malformed !== undefined) {
       throw bad(ERROR_CODES.INVALID_ARGUMENT, `request: ${req.malformed}; nothing was applied`);
@@ -430,7 +432,14 @@ export class PsNode {
     if (req.encoding !== Encoding.F32 && req.encoding !== Encoding.F16) {
       throw bad(ERROR_CODES.INVALID_ARGUMENT, `encoding: unknown encoding ${req.encoding}`);
     }
-    return this.store.get(req.table);
+    const table = this.store.get(req.table);
+    // A caller that names the incarnation it knows is never served by a table of the same name
+    // created since (dropped and recreated empty): its rows would silently start over.
+    if (req.tableIncarnation && req.tableIncarnation !== this.store.incarnation(req.table)) {
+      throw bad(ERROR_CODES.TABLE_INCARNATION,
+        `table_incarnation: table "${req.table}" on this PS is incarnation ${this.store.incarnation(req.table)}, the request expected ${req.tableIncarnation}: the table was dropped and created again, so its rows are not the ones the caller trained`);
+    }
+    return table;
   }
 
   private checkIds(bytes: Uint8Array): Uint32Array {

@@ -32,6 +32,8 @@ export interface PullRequestMsg {
   requestId: number;
   /** Evaluation/serving pull: missing rows are not created. */
   readOnly?: boolean;
+  /** The table incarnation the client knows; 0 or absent: not checked by the PS. */
+  tableIncarnation?: number;
   /** Size of the encoded message; set by the decoder, used for the request-size limit. */
   encodedBytes?: number;
   /** Set by the decoder when the bytes are not a valid message: why (the fields read before stay). */
@@ -55,6 +57,8 @@ export interface PushRequestMsg {
   grads: Uint8Array;
   encoding: Encoding;
   requestId: number;
+  /** As in PullRequestMsg. */
+  tableIncarnation?: number;
   encodedBytes?: number;
   /** As PullRequestMsg.malformed. */
   malformed?: string;
@@ -90,13 +94,14 @@ function decodeRpcError(buf: Uint8Array): RpcErrorMsg {
 export function encodePullRequest(m: PullRequestMsg): Buffer {
   const size = bytesFieldSize(1, Buffer.byteLength(m.table)) + uintFieldSize(2, m.shardMapVersion)
     + bytesFieldSize(3, m.ids.byteLength) + uintFieldSize(4, m.encoding) + uintFieldSize(5, m.requestId)
-    + uintFieldSize(6, 1) + MAX_PADDING;
+    + uintFieldSize(6, 1) + uintFieldSize(7, m.tableIncarnation ?? 0) + MAX_PADDING;
   return new ProtoWriter(Buffer.allocUnsafe(size))
     .string(1, m.table)
     .uint(2, m.shardMapVersion)
     .uint(4, m.encoding)
     .uint(5, m.requestId)
     .uint(6, m.readOnly ? 1 : 0)
+    .uint(7, m.tableIncarnation ?? 0)
     .alignNext(3, m.ids.byteLength, GRPC_FRAME_HEADER)
     .bytes(3, m.ids)
     .finish();
@@ -131,6 +136,7 @@ export function decodePullRequest(buf: Buffer): PullRequestMsg {
     else if (f === 4) m.encoding = r.varint();
     else if (f === 5) m.requestId = r.varint();
     else if (f === 6) m.readOnly = r.varint() !== 0;
+    else if (f === 7) m.tableIncarnation = r.varint();
     else r.skip();
   });
   return m;
@@ -139,12 +145,13 @@ export function decodePullRequest(buf: Buffer): PullRequestMsg {
 export function encodePushRequest(m: PushRequestMsg): Buffer {
   const size = bytesFieldSize(1, Buffer.byteLength(m.table)) + uintFieldSize(2, m.shardMapVersion)
     + bytesFieldSize(3, m.ids.byteLength) + bytesFieldSize(4, m.grads.byteLength)
-    + uintFieldSize(5, m.encoding) + uintFieldSize(6, m.requestId) + 2 * MAX_PADDING;
+    + uintFieldSize(5, m.encoding) + uintFieldSize(6, m.requestId) + uintFieldSize(7, m.tableIncarnation ?? 0) + 2 * MAX_PADDING;
   return new ProtoWriter(Buffer.allocUnsafe(size))
     .string(1, m.table)
     .uint(2, m.shardMapVersion)
     .uint(5, m.encoding)
     .uint(6, m.requestId)
+    .uint(7, m.tableIncarnation ?? 0)
     .alignNext(3, m.ids.byteLength, GRPC_FRAME_HEADER)
     .bytes(3, m.ids)
     .alignNext(4, m.grads.byteLength, GRPC_FRAME_HEADER)
@@ -166,6 +173,7 @@ export function decodePushRequest(buf: Buffer): PushRequestMsg {
     else if (f === 4) m.grads = r.bytes();
     else if (f === 5) m.encoding = r.varint();
     else if (f === 6) m.requestId = r.varint();
+    else if (f === 7) m.tableIncarnation = r.varint();
     else r.skip();
   });
   return m;

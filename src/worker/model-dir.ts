@@ -15,6 +15,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { asDiskError } from '../common/disk-errors';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { TableStore } from '../ps/store/table-store';
 import type { TableSpec } from '../ps/store/table-store';
@@ -62,9 +63,33 @@ async function writeTable(file: string, rows: AsyncIterable<{ ids: Uint32Array; 
   return { rows: count, sha256: hash.digest('hex') };
 }
 
-/** Writes a model directory atomically (temp dir, fsync, rename). */
-export async function saveModel(dir: string, m: { spec: JobSpec; tables: TableSpec[]; dense: TableSpec; step: number; samples: number; rows: RowSource }): Promise<ModelManifest> {
+/** What saveModel writes: the spec, the tables' specs and rows, the dense table, and counters. */
+export interface ModelContent {
+  spec: JobSpec;
+  tables: TableSpec[];
+  dense: TableSpec;
+  step: number;
+  samples: number;
+  rows: RowSource;
+}
+
+/**
+ * Writes a model directory atomically (temp dir, fsync, rename). On any failure the temporary
+ * directory is removed, so a full disk is not left fuller; a disk error (full, not writable,
+ * read-only) is thrown as TESSERA_ERR_CHECKPOINT_DIR, worded with `label` ("model dir full
+ * (ENOSPC): …").
+ */
+export async function saveModel(dir: string, m: ModelContent, label = 'model dir'): Promise<ModelManifest> {
   const tmp = `${dir.replace(/\/+$/, '')}.tmp-${process.pid}`;
+  try {
+    return await writeModel(dir, tmp, m);
+  } catch (err) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw asDiskError(err, path.dirname(tmp), label);
+  }
+}
+
+async function writeModel(dir: string, tmp: string, m: ModelContent): Promise<ModelManifest> {
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(path.join(tmp, 'tables'), { recursive: true });
   fs.writeFileSync(path.join(tmp, 'spec.yaml'), jobSpecToYaml(m.spec));

@@ -9,7 +9,7 @@ import type { WorkerParams } from './param-access';
 export function psParams(client: PsClient): WorkerParams {
   const { data, admin } = client;
   return {
-    createTable: (spec) => admin.createTable(spec),
+    createTable: async (spec) => { await admin.createTable(spec); },
     assignDense: (table, values, onlyIfFresh) => admin.assignDense(table, values, onlyIfFresh),
     pull: (table, ids, dim, opts) => data.pull(table, ids, dim, opts),
     push: (table, ids, grads) => data.push(table, ids, grads),

@@ -100,7 +100,15 @@ export class Trainer {
     for (const t of this.tableSpecs()) await params.createTable(t);
     await params.createTable({ name: DENSE_TABLE, kind: 'dense', size: model.denseSize, optimizer: spec.model.denseOptimizer, initializer: { kind: 'zeros' } });
     await params.assignDense(DENSE_TABLE, model.initialDense(), true);
-    this.dense = await params.pullDense(DENSE_TABLE);
+    await this.attach();
+  }
+
+  /**
+   * Joins tables someone else created (a cluster's chief): reads the dense weights, creates
+   * nothing. A table that is missing fails the first pull instead of being created empty.
+   */
+  async attach(): Promise<void> {
+    this.dense = await this.deps.params.pullDense(DENSE_TABLE);
   }
 
   /** The PS tables this job uses (embedding tables and their first-order companions). */

@@ -3,17 +3,23 @@
  * this worker's assignments from the JobStore, and train each assigned shard (shard-trainer.ts).
  * It returns when the job is done or it is stopped.
  *
- * Faults: any error while training a shard (a PS restarting, a table not yet recreated) is
- * logged with what the worker waits for, the PS client is rebuilt, and the shard is retried from
- * its last committed position with backoff. A non-finite loss is fatal: retrying would diverge
- * again.
+ * Faults: any error while training a shard (a PS restarting) is logged with what the worker
+ * waits for, the PS client is rebuilt, and the shard is retried from its last committed position
+ * with backoff. A non-finite loss is fatal: retrying would diverge again.
+ *
+ * Tables are the chief's: the worker never creates one. It sends every table's incarnation, as
+ * the chief recorded it, with each request; a PS whose table was dropped (or dropped and created
+ * again), or that serves a shard map the worker does not know, is reported to the chief
+ * (`faults/<worker>`), and the worker pushes nothing more until the chief has repaired the PS
+ * and published new incarnations or a new map. A job the chief failed ends the worker ('failed').
  */
 import { backoffDelay, DEFAULT_BACKOFF, BackoffOptions } from '../common/backoff';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { Signal } from '../common/signal';
 import type { JobStore } from '../control/job-store';
-import type { Assignment, JobState } from '../control/job-types';
+import type { Assignment, JobFailure, JobState, TableRecord } from '../control/job-types';
+import type { JobSnapshot } from '../control/job-store';
 import { schemaFor } from '../data/record';
 import type { ShardMap } from '../sharding/shard-map';
 import type { JobSpec } from '../spec/types';
@@ -31,7 +37,8 @@ export interface WorkerRoleDeps {
   spec: JobSpec;
   store: JobStore;
   shardMaps: { watch(onMap: (m: ShardMap) => void): Promise<{ initial: ShardMap | undefined; stop(): Promise<void> }> };
-  connect: (map: ShardMap) => WorkerParams;
+  /** A PS client for `map` that sends the table incarnations of `tables` with every request. */
+  connect: (map: ShardMap, tables: TableRecord) => WorkerParams;
   logger: Logger;
   commitEveryMs?: number;
   onStep?: (s: StepInfo) => void;
@@ -46,7 +53,11 @@ export class WorkerRole {
   private readonly log: Logger;
   private readonly signal = new Signal();
   private map: ShardMap | undefined;
-  private conn: { version: number; params: WorkerParams; trainer: Trainer } | null = null;
+  private conn: { version: number; generation: number; params: WorkerParams; trainer: Trainer } | null = null;
+  /** After a reported fault: wait for a new map or tables generation (or `until`) before training again. */
+  private blocked: { mapVersion: number; generation: number; until: number } | null = null;
+  /** Why the job failed, once run() returned 'failed'. */
+  failure: JobFailure | undefined;
   private stopped = false;
   private failures = 0;
   private barrier: BarrierGate | null = null;
@@ -71,8 +82,8 @@ export class WorkerRole {
     return this.throttlesBefore + (this.conn?.params.pushThrottles ?? 0);
   }
 
-  /** Trains assigned shards until the job is done ('done') or stop() ('stopped'). */
-  async run(): Promise<'done' | 'stopped'> {
+  /** Trains assigned shards until the job is done ('done'), failed ('failed', see `failure`) or stop() ('stopped'). */
+  async run(): Promise<'done' | 'stopped' | 'failed'> {
     const maps = await this.deps.shardMaps.watch((m) => {
       this.map = m;
       this.signal.notify();
@@ -90,14 +101,14 @@ export class WorkerRole {
     }
   }
 
-  private async loop(): Promise<'done' | 'stopped'> {
+  private async loop(): Promise<'done' | 'stopped' | 'failed'> {
     let waitingFor = '';
     const waiting = (what: string) => {
       if (what !== waitingFor) this.log.info(`waiting for ${what}`);
       waitingFor = what;
     };
     while (!this.stopped) {
-      let snap;
+      let snap: JobSnapshot;
       try {
         snap = await this.deps.store.snapshot();
       } catch (err) {
@@ -107,26 +118,44 @@ export class WorkerRole {
       }
       const state = snap.state;
       if (state?.phase === 'done') return 'done';
+      if (state?.phase === 'failed') {
+        this.failure = state.failure;
+        return 'failed';
+      }
       // Not training a shard: nothing to settle, acknowledge a pause at once.
       if (this.barrier?.pauseRequested) { await this.barrier.holdIfPaused(async () => undefined, () => this.stopped); continue; }
-      if (!this.map) { waiting('the shard map'); await this.signal.wait(1000); continue; }
-      if (!state) { waiting('the chief to start the job'); await this.signal.wait(1000); continue; }
+      const why = this.notReady(snap);
+      if (why) { waiting(why); await this.signal.wait(this.blocked ? Math.max(1, this.blocked.until - Date.now()) : 1000); continue; }
       const mine = [...snap.assignments.values()]
-        .filter((a) => a.worker === this.deps.id && a.incarnation === this.deps.incarnation() && a.epoch === state.epoch)
+        .filter((a) => a.worker === this.deps.id && a.incarnation === this.deps.incarnation() && a.epoch === state!.epoch)
         .sort((x, y) => x.shard - y.shard);
-      if (mine.length === 0) { waiting(state.phase === 'train' ? 'a data shard' : `the chief to finish ${state.phase}`); await this.signal.wait(1000); continue; }
+      if (mine.length === 0) { waiting(state!.phase === 'train' ? 'a data shard' : `the chief to finish ${state!.phase}`); await this.signal.wait(1000); continue; }
       waitingFor = '';
       for (const a of mine) {
         if (this.stopped) break;
-        await this.runShard(a, state, snap.progress.get(a.shard));
+        await this.runShard(a, state!, snap.progress.get(a.shard), snap.tables!);
       }
     }
     return 'stopped';
   }
 
-  private async runShard(a: Assignment, state: JobState, committed: Parameters<typeof trainShard>[3]): Promise<void> {
+  /** What the worker waits for before it may train, or undefined when it may. */
+  private notReady(snap: JobSnapshot): string | undefined {
+    if (!this.map) return 'the shard map';
+    if (!snap.state) return 'the chief to start the job';
+    const tables = snap.tables;
+    if (!tables || tables.mapVersion !== this.map.version) return `the chief to create the tables for shard map ${this.map.version}`;
+    const b = this.blocked;
+    if (b && b.mapVersion === this.map.version && b.generation === tables.generation && Date.now() < b.until) {
+      return 'the chief to repair the parameter servers';
+    }
+    this.blocked = null;
+    return undefined;
+  }
+
+  private async runShard(a: Assignment, state: JobState, committed: Parameters<typeof trainShard>[3], tables: TableRecord): Promise<void> {
     try {
-      const { params, trainer } = await this.connection();
+      const { params, trainer } = await this.connection(tables);
       const { spec } = this.deps;
       await trainShard({
         workerId: this.deps.id, store: this.deps.store, params, trainer, schema: schemaFor(spec.data.format),
@@ -143,11 +172,31 @@ export class WorkerRole {
       if (err instanceof TesseraError && (err.code === ERROR_CODES.NON_FINITE || err.code === ERROR_CODES.CONFIG)) throw err;
       const waitMs = this.retryMs();
       this.failures++;
+      this.dropConnection();
+      if (isPsFault(err)) {
+        await this.reportFault(err, tables, waitMs);
+        return;
+      }
       this.log.warn({ shard: a.shard, err: (err as Error).message, waitMs },
         'training the data shard failed (a PS may be restarting); reconnecting and resuming from the last committed position');
-      this.dropConnection();
       await this.signal.wait(waitMs);
     }
+  }
+
+  /**
+   * A PS is not as the chief published it: stop using it, tell the chief, and wait for a new map
+   * or tables generation (or the backoff, should the chief find nothing wrong).
+   */
+  private async reportFault(err: TesseraError, tables: TableRecord, waitMs: number): Promise<void> {
+    const map = this.map!;
+    const kind = err.code === ERROR_CODES.STALE_SHARD_MAP ? 'shard-map' : 'table';
+    const ps = /^(\S+?):\s/.exec(err.message)?.[1] ?? 'unknown';
+    this.log.warn({ err: err.message, kind, ps, mapVersion: map.version, tables: tables.generation },
+      'a parameter server is not as the chief published it; stopped pushing to it and reported it to the chief');
+    this.blocked = { mapVersion: map.version, generation: tables.generation, until: Date.now() + waitMs };
+    await this.deps.store.reportFault({
+      worker: this.deps.id, kind, ps, generation: tables.generation, mapVersion: map.version, message: err.message, at: new Date().toISOString(),
+    }).catch((e: Error) => this.log.warn({ err: e.message }, 'could not report the fault to etcd; the chief finds it on its own check'));
   }
 
   private dropConnection(): void {
@@ -161,22 +210,28 @@ export class WorkerRole {
     return backoffDelay(this.deps.backoff ?? { ...DEFAULT_BACKOFF, initialMs: 200 }, this.failures);
   }
 
-  /** The PS client and trainer for the current shard map, (re)built when the map changed. */
-  private async connection(): Promise<{ params: WorkerParams; trainer: Trainer }> {
+  /** The PS client and trainer for the current shard map and tables, (re)built when either changed. */
+  private async connection(tables: TableRecord): Promise<{ params: WorkerParams; trainer: Trainer }> {
     const map = this.map!;
-    if (this.conn && this.conn.version === map.version) return this.conn;
+    if (this.conn && this.conn.version === map.version && this.conn.generation === tables.generation) return this.conn;
     this.dropConnection();
-    const raw = this.deps.connect(map);
+    const raw = this.deps.connect(map, tables);
     const params = this.barrier ? gatedParams(raw, this.barrier, () => this.stopped) : raw;
     const { trainer } = buildJob(this.deps.spec, params, this.deps.logger, this.deps.onStep);
     try {
-      await trainer.init();
+      await trainer.attach();
     } catch (err) {
       params.close();
       throw err;
     }
-    this.conn = { version: map.version, params, trainer };
-    this.log.info({ version: map.version }, 'connected to the parameter servers');
+    this.conn = { version: map.version, generation: tables.generation, params, trainer };
+    this.log.info({ version: map.version, tables: tables.generation }, 'connected to the parameter servers');
     return this.conn;
   }
+}
+
+/** A PS answer that means it is not as the chief published it (not a PS restarting). */
+function isPsFault(err: unknown): err is TesseraError {
+  return err instanceof TesseraError
+    && (err.code === ERROR_CODES.TABLE_INCARNATION || err.code === ERROR_CODES.UNKNOWN_TABLE || err.code === ERROR_CODES.STALE_SHARD_MAP);
 }

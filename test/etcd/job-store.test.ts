@@ -38,13 +38,18 @@ describe('EtcdJobStore (real etcd)', function () {
     expect(snap.progress.get(1)?.rows).to.equal(10);
   });
 
-  it('startEpoch clears assignments and progress with the state write; watch reports the changes', async () => {
-    const job = `js-${++seq}`;
-    const store = new EtcdJobStore({ client: etcd.client, job, logger: silentLogger() });
+  /** A store of a new job with its state created, and a watch counting the changes after it. */
+  async function watchedStore() {
+    const store = new EtcdJobStore({ client: etcd.client, job: `js-${++seq}`, logger: silentLogger() });
     await store.createState(state());
     const changes = new EventLog<number>();
     let n = 0;
     const w = await store.watch(() => changes.push(++n));
+    return { store, changes, w };
+  }
+
+  it('startEpoch clears assignments and progress with the state write; watch reports the changes', async () => {
+    const { store, changes, w } = await watchedStore();
     const a: Assignment = { shard: 0, epoch: 0, worker: 'w0', incarnation: 'i1' };
     await store.assign(a);
     await store.commitProgress(a, progress(a, 100, true));
@@ -55,6 +60,23 @@ describe('EtcdJobStore (real etcd)', function () {
     const snap = await store.snapshot();
     expect(snap.state?.epoch).to.equal(1);
     expect(snap.assignments.size + snap.progress.size).to.equal(0);
+  });
+
+  // Issue 23: the table incarnations the chief publishes, the faults workers report, a failed job.
+  it('stores the tables record, worker fault reports (watched) and a failed state with its reason', async () => {
+    const { store, changes, w } = await watchedStore();
+    await store.putTables({ generation: 2, mapVersion: 5, ps: [{ id: 0, member: 'm0', tables: { emb: 77 } }] });
+    await store.reportFault({ worker: 'w0', kind: 'table', ps: '127.0.0.1:1', generation: 2, mapVersion: 5, message: 'table "emb" does not exist', at: 'now' });
+    await changes.waitFor((k) => k >= 2, 5_000, 'the tables and fault events');
+    await w.stop();
+    let snap = await store.snapshot();
+    expect(snap.tables).to.deep.equal({ generation: 2, mapVersion: 5, ps: [{ id: 0, member: 'm0', tables: { emb: 77 } }] });
+    expect(snap.faults.get('w0')?.message).to.equal('table "emb" does not exist');
+    await store.deleteFaults(['w0']);
+    await store.putState({ ...state(), phase: 'failed', failure: { code: ERROR_CODES.CONFIG, reason: 'no rows', at: 'now' } });
+    snap = await store.snapshot();
+    expect(snap.faults.size).to.equal(0);
+    expect(snap.state?.failure).to.deep.equal({ code: ERROR_CODES.CONFIG, reason: 'no rows', at: 'now' });
   });
 
   it('fences a chief whose election key is gone: its writes fail with NOT_LEADER', async () => {

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { Election } from 'etcd3';
 import {
-  assignmentKey, CHIEF_ELECTION, electionPrefix, jobPrefix, KEYS, memberKey, memberPrefix, parseMemberKey, progressKey,
+  assignmentKey, CHIEF_ELECTION, electionPrefix, faultKey, jobPrefix, KEYS, memberKey, memberPrefix, parseMemberKey, progressKey,
   validateJobName, validateMemberId,
 } from '../../src/membership/keys';
 
@@ -18,6 +18,9 @@ describe('membership keys', () => {
     expect(KEYS.CHECKPOINTS_LATEST).to.equal('checkpoints/latest');
     expect(assignmentKey(3)).to.equal('assignments/3');
     expect(progressKey(0)).to.equal('progress/0');
+    expect(KEYS.TABLES).to.equal('tables'); // issue 23
+    expect(faultKey('worker-1')).to.equal('faults/worker-1');
+    expect(() => faultKey('a/b')).to.throw(/^worker must be/);
   });
 
   it('matches the prefix etcd3 campaigns under', () => {

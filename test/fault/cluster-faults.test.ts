@@ -4,41 +4,18 @@
  * each epoch must consume every row exactly once (committed rows per shard = rows in its range).
  */
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
-import { LocalCluster, LocalClusterOptions } from '../../src/local/local-cluster';
-import { requireEtcd } from '../helpers/etcd';
-import { awaitSnapshot, shardLedger, snapshotOf, syntheticData, SYNTHETIC_SPEC } from '../helpers/cluster';
+import type { LocalCluster, LocalClusterOptions } from '../../src/local/local-cluster';
+import { awaitSnapshot, clusterSuite, shardLedger, snapshotOf, SYNTHETIC_SPEC } from '../helpers/cluster';
 
 const ROWS = 40_000;
 
 describe('cluster faults (real processes)', function () {
   this.timeout(180_000);
-  let data: { dir: string; train: string; evalFile: string };
-  let cluster: LocalCluster | undefined;
-  let seq = 0;
-
-  before(async function () {
-    requireEtcd(this);
-    data = await syntheticData(ROWS);
-  });
-  let keep = false;
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') keep = true; // leave the logs for the failure report
-    await cluster?.stop();
-    cluster = undefined;
-  });
-  after(() => data && !keep && fs.rmSync(data.dir, { recursive: true, force: true }));
-
-  async function start(extra: Partial<LocalClusterOptions> = {}): Promise<LocalCluster> {
-    const runDir = path.join(data.dir, `run-${++seq}`);
-    fs.mkdirSync(runDir);
-    cluster = await LocalCluster.start({
-      runDir, job: `faults-${seq}`, specPath: SYNTHETIC_SPEC, ps: 2, workers: 2, data: data.train, eval: data.evalFile,
-      epochs: 1, shards: 4, leaseTtlS: 2, commitEveryMs: 100, backend: 'wasm', ...extra,
-    });
-    return cluster;
-  }
+  const suite = clusterSuite(ROWS, (seq) => ({
+    job: `faults-${seq}`, specPath: SYNTHETIC_SPEC, ps: 2, workers: 2, data: suite.data.train, eval: suite.data.evalFile,
+    epochs: 1, shards: 4, leaseTtlS: 2, commitEveryMs: 100, backend: 'wasm',
+  }));
+  const start = (extra: Partial<LocalClusterOptions> = {}) => suite.start(extra);
 
   async function expectExactlyOnce(c: LocalCluster): Promise<void> {
     const ledger = await shardLedger(await snapshotOf(c));
@@ -50,7 +27,7 @@ describe('cluster faults (real processes)', function () {
   }
 
   it('kill -9 of a worker mid-shard: its shard resumes on the other worker from the committed position, every row once', async () => {
-    const c = await start();
+    const c = await start({ supervise: false }); // not restarted, so the shard must move to worker-1
     const victim = await awaitSnapshot(c, (s) => [...s.progress.values()].find((p) => p.worker === 'worker-0' && !p.done && p.rows > 0 && p.epoch === 0),
       'worker-0 to commit part of a shard');
     await c.workers[0].kill();
@@ -70,10 +47,10 @@ describe('cluster faults (real processes)', function () {
     const leader = (await c.status())?.chief;
     const victim = c.chiefs.find((ch) => ch.name === leader);
     expect(victim, `a running chief named ${leader} leads`).to.not.equal(undefined);
+    const standby = c.chiefs.find((ch) => ch !== victim)!.name;
     await victim!.kill();
     const result = await c.waitDone();
     expect(result.samples).to.equal(ROWS);
-    const standby = c.chiefs.find((ch) => ch !== victim)!.name;
     expect((await c.status())?.chief).to.equal(standby);
     await expectExactlyOnce(c);
   });

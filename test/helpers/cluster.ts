@@ -13,7 +13,8 @@ import type { DataShard } from '../../src/control/job-types';
 import { RowReader } from '../../src/data/reader';
 import { schemaFor } from '../../src/data/record';
 import { generate } from '../../src/gen/generate';
-import { LocalCluster } from '../../src/local/local-cluster';
+import { LocalCluster, LocalClusterOptions } from '../../src/local/local-cluster';
+import { requireEtcd } from './etcd';
 
 export const ROOT = path.resolve(__dirname, '..', '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '');
 export const SYNTHETIC_SPEC = path.join(ROOT, 'examples', 'synthetic-deepfm.yaml');
@@ -69,4 +70,43 @@ export async function shardLedger(snap: JobSnapshot): Promise<{ shard: number; c
     const p = snap.progress.get(s.id);
     return { shard: s.id, committed: p?.rows ?? 0, actual: await rowsInShard(s), done: p?.done ?? false, worker: p?.worker ?? '' };
   }));
+}
+
+/** A suite of LocalCluster runs on one synthetic data set (see clusterSuite). */
+export interface ClusterSuite {
+  /** The suite's data, written in before(). */
+  readonly data: { dir: string; train: string; evalFile: string };
+  /** Starts a cluster on the suite's data in a new run dir; stopped after the test. */
+  start(extra?: Partial<LocalClusterOptions>): Promise<LocalCluster>;
+}
+
+/**
+ * Registers the hooks of a suite of cluster runs: etcd required and `rows` synthetic rows written
+ * before, the test's cluster stopped after each test, the data removed after all (kept, with the
+ * logs, when a test failed). `defaults(seq)` gives each run's options (job name, shape).
+ */
+export function clusterSuite(rows: number, defaults: (seq: number) => Omit<LocalClusterOptions, 'runDir'>): ClusterSuite {
+  let data: ClusterSuite['data'] | undefined;
+  let cluster: LocalCluster | undefined;
+  let seq = 0;
+  let keep = false;
+  before(async function () {
+    requireEtcd(this);
+    data = await syntheticData(rows);
+  });
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') keep = true; // leave the logs for the failure report
+    await cluster?.stop();
+    cluster = undefined;
+  });
+  after(() => data && !keep && fs.rmSync(data.dir, { recursive: true, force: true }));
+  return {
+    get data() { return data!; },
+    async start(extra = {}) {
+      const runDir = path.join(data!.dir, `run-${++seq}`);
+      fs.mkdirSync(runDir);
+      cluster = await LocalCluster.start({ ...defaults(seq), runDir, ...extra });
+      return cluster;
+    },
+  };
 }

@@ -72,6 +72,8 @@ export interface TableInfo {
   /** bytes of index, weights and optimizer state */
   bytes: number;
   optimizer: OptimizerKind;
+  /** set when the table was created; a table dropped and created again gets a new one */
+  incarnation: number;
   /** embedding tables only: admission and eviction counters */
   memory?: {
     admitted: number;

@@ -2,6 +2,7 @@
  * The tables one parameter server holds, by name. Creation is idempotent so a retried or
  * re-broadcast CreateTable is harmless, while a conflicting spec for an existing name is refused.
  */
+import { randomInt } from 'node:crypto';
 import { ERROR_CODES, TesseraError } from '../../common/errors';
 import { DenseTable } from './dense-table';
 import { EmbeddingTable } from './embedding-table';
@@ -18,11 +19,21 @@ export interface TableStoreOptions {
   now?: () => number;
   /** the PS's disk tier, for tables with `eviction.spill` (none: such tables are refused) */
   tier?: RowTier;
+  /** a new table's incarnation (default: random in [1, 2^48)) */
+  newIncarnation?: () => number;
 }
+
+/**
+ * Incarnations are random rather than counted so that they differ across PS restarts too: a
+ * caller holding one can tell "the same table" from "a table of that name created since",
+ * whoever created it. 48 bits keep them exact in JS numbers and on the wire (uint64).
+ */
+const MAX_INCARNATION = 2 ** 48;
 
 interface Entry {
   spec: TableSpec;
   table: EmbeddingTable | DenseTable;
+  incarnation: number;
 }
 
 function memoryOf(t: EmbeddingTable): NonNullable<TableInfo['memory']> {
@@ -65,7 +76,14 @@ export class TableStore {
         `table "${norm.name}" already exists with a different spec: ${JSON.stringify(existing.spec)}`);
     }
     const table = norm.kind === 'embedding' ? this.createEmbedding(norm) : new DenseTable(norm);
-    this.tables.set(norm.name, { spec: norm, table });
+    const incarnation = this.opts.newIncarnation?.() ?? randomInt(1, MAX_INCARNATION);
+    this.tables.set(norm.name, { spec: norm, table, incarnation });
+  }
+
+  /** The incarnation table `name` got when it was created; TESSERA_ERR_UNKNOWN_TABLE when absent. */
+  incarnation(name: string): number {
+    this.get(name);
+    return this.tables.get(name)!.incarnation;
   }
 
   /** Removes a table (and its rows in the disk tier); false when it did not exist. */
@@ -126,11 +144,11 @@ export class TableStore {
   /** One line per table, sorted by name. */
   list(): TableInfo[] {
     const out: TableInfo[] = [];
-    for (const { table: t } of this.tables.values()) {
+    for (const { table: t, incarnation } of this.tables.values()) {
       const optimizer = t.optimizerConfig.kind;
       out.push(t instanceof EmbeddingTable
-        ? { name: t.name, kind: 'embedding', dim: t.dim, rows: t.size, bytes: t.memoryBytes(), optimizer, memory: memoryOf(t) }
-        : { name: t.name, kind: 'dense', dim: t.size, size: t.size, rows: 1, bytes: t.memoryBytes(), optimizer });
+        ? { name: t.name, kind: 'embedding', dim: t.dim, rows: t.size, bytes: t.memoryBytes(), optimizer, incarnation, memory: memoryOf(t) }
+        : { name: t.name, kind: 'dense', dim: t.size, size: t.size, rows: 1, bytes: t.memoryBytes(), optimizer, incarnation });
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }

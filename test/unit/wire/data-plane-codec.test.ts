@@ -37,6 +37,19 @@ describe('data-plane codec vs protobufjs', () => {
     expect(Buffer.from(m.grads).equals(values)).to.equal(true);
   });
 
+  // Issue 23: the table incarnation a worker knows travels with each pull and push (field 7).
+  it('carries table_incarnation both ways, with protobufjs (issue 23)', () => {
+    const inc = 2 ** 47 + 11;
+    const pull = root.lookupType('tessera.v1.PullRequest').decode(codec.encodePullRequest({
+      table: 'emb', shardMapVersion: 1, ids, encoding: codec.Encoding.F32, requestId: 1, tableIncarnation: inc,
+    })) as unknown as Record<string, unknown>;
+    expect(String(pull.tableIncarnation)).to.equal(String(inc));
+    const T = root.lookupType('tessera.v1.PushRequest');
+    const enc = Buffer.from(T.encode(T.create({ table: 't', shardMapVersion: 9, ids, grads: values, tableIncarnation: inc })).finish());
+    expect(codec.decodePushRequest(enc).tableIncarnation).to.equal(inc);
+    expect(codec.decodePullRequest(codec.encodePullRequest({ table: 't', shardMapVersion: 1, ids, encoding: 0, requestId: 2 })).tableIncarnation).to.equal(0);
+  });
+
   it('allocPullResponse yields an aligned values region and a valid PullResponse', () => {
     const { encoded, values: region } = codec.allocPullResponse(12345, 3, codec.Encoding.F32, 12);
     expect(region.byteOffset % 4).to.equal(0);
