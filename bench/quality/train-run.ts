@@ -6,18 +6,16 @@
  */
 import { PsClient } from '../../src/client/ps-client';
 import { silentLogger } from '../../src/common/logger';
-import { RowReader } from '../../src/data/reader';
-import { schemaFor } from '../../src/data/record';
 import { startPsServer } from '../../src/ps/ps-server';
 import { planShardMap } from '../../src/sharding/shard-map';
 import type { JobSpec } from '../../src/spec/types';
+import { overrideSpec } from '../../src/spec/overrides';
+import { trainEpochs } from '../../src/worker/epoch-loop';
 import { buildJob } from '../../src/worker/job';
 import { psParams } from '../../src/worker/ps-params';
 
 /** PS shards of a bench run (what `tessera train` starts in-process). */
 const PS_SHARDS = 2;
-/** Rows per evaluation batch. */
-const EVAL_BATCH = 4096;
 
 /** The validation figures after one epoch. */
 export interface EpochScore {
@@ -36,12 +34,13 @@ export interface RunResult {
   samples: number;
   /** Training wall time (reading, pulls, compute, pushes), seconds. */
   trainSeconds: number;
-  /** One entry per epoch trained. */
+  /** One entry per epoch trained (fewer than `training.epochs` after an early stop). */
   epochs: EpochScore[];
 }
 
 /**
- * Trains `spec` on `train` for `spec.training.epochs` epochs, scoring `evalFile` after each.
+ * Trains `spec` on `train`, scoring `evalFile` after every epoch, for `spec.training.epochs`
+ * epochs or fewer when its `training.early_stop` ends the run (the loop of `tessera train`).
  *
  * ```ts
  * const r = await trainRun(spec, 'train.tsv', 'valid.tsv');
@@ -50,30 +49,22 @@ export interface RunResult {
  */
 export async function trainRun(spec: JobSpec, train: string, evalFile: string): Promise<RunResult> {
   const logger = silentLogger();
+  const job = overrideSpec(spec, { train, eval: evalFile });
   const servers = await Promise.all(Array.from({ length: PS_SHARDS },
     () => startPsServer({ port: 0, maxRequestBytes: 64 << 20, logger })));
   const client = new PsClient({
-    shardMap: planShardMap(servers.map((s, id) => ({ id, addr: s.addr }))), logger, maxInflightPushes: spec.training.maxInflightPushes,
+    shardMap: planShardMap(servers.map((s, id) => ({ id, addr: s.addr }))), logger, maxInflightPushes: job.training.maxInflightPushes,
   });
   try {
     await client.admin.installShardMap();
-    const { trainer } = buildJob(spec, psParams(client), logger);
+    const { trainer } = buildJob(job, psParams(client), logger);
     await trainer.init();
-    const reader = (file: string): RowReader => new RowReader(file, schemaFor(spec.data.format), { maxErrorRate: spec.data.maxErrorRate });
-    const epochs: EpochScore[] = [];
-    let samples = 0;
-    let trainSeconds = 0;
-    let rows = 0;
-    for (let e = 0; e < spec.training.epochs; e++) {
-      const t0 = performance.now();
-      samples += (await trainer.trainEpoch(reader(train).batches(spec.training.batchSize))).samples;
-      trainSeconds += (performance.now() - t0) / 1000;
-      const r = await trainer.evaluate(reader(evalFile).batches(EVAL_BATCH));
-      epochs.push({ auc: r.auc, logloss: r.logloss });
-      rows = r.rows;
-    }
-    const last = epochs[epochs.length - 1];
-    return { auc: last.auc, logloss: last.logloss, rows, samples, trainSeconds, epochs };
+    const run = await trainEpochs(trainer, job);
+    const last = run.evals[run.evals.length - 1];
+    return {
+      auc: last.auc, logloss: last.logloss, rows: last.rows, samples: run.samples, trainSeconds: run.trainSeconds,
+      epochs: run.evals.map((e) => ({ auc: e.auc, logloss: e.logloss })),
+    };
   } finally {
     client.close();
     await Promise.all(servers.map((s) => s.stop()));

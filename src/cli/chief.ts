@@ -29,6 +29,7 @@ import { psCheckpointBackend } from '../chief/checkpoint-backend';
 import { Checkpointer, checkpointJobOf, CheckpointJob } from '../chief/checkpointer';
 import type { ChiefModel } from '../chief/chief-model';
 import { resolveJobSpec } from '../spec/job-spec-source';
+import { checkEarlyStopEval } from '../spec/overrides';
 import { restoreFromCheckpoint } from '../client/restore-checkpoint';
 
 /** Options of `tessera chief`; exported so deploy checks parse manifest args with the real parser. */
@@ -106,6 +107,7 @@ export async function runChief(argv: string[]): Promise<number> {
       specText: o.spec ? undefined : saved?.spec.yaml,
     });
     if (saved) checkSameModel(spec, saved, resumeRef!.id);
+    checkEarlyStopEval(spec);
     const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
     await membership.register('chief', rt.id, rt.advertise);
     rt.buildInfo.setBackend(backend.name);
@@ -136,6 +138,7 @@ export async function runChief(argv: string[]): Promise<number> {
         events: metrics,
         options: {
           expectedPs: intOption(args, 'ps', 1), epochs: spec.training.epochs, evalPath: spec.data.eval ?? undefined,
+          earlyStop: spec.training.earlyStop,
           modelDir: checkpointDir ? path.resolve(checkpointDir, 'model') : undefined,
           planShards: async () => planDataShards(await describeDataFiles(trainPaths), shardCount),
           checkpoints: checkpointer ? { checkpointer, everyMs: 1000 * intOption(args, 'checkpoint-every', 0) } : undefined,

@@ -5,8 +5,6 @@
 import * as path from 'path';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { createLogger, Logger } from '../common/logger';
-import { RowReader } from '../data/reader';
-import { schemaFor } from '../data/record';
 import { selectBackend, tfThreads } from '../model/backend';
 import { startPsServer, PsServer } from '../ps/ps-server';
 import { planShardMap } from '../sharding/shard-map';
@@ -17,7 +15,8 @@ import { WorkerMetrics } from '../worker/worker-metrics';
 import { BuildInfo } from '../metrics/build-info';
 import type { JobSpec } from '../spec/types';
 import { buildJob } from '../worker/job';
-import { overrideSpec } from '../spec/overrides';
+import { trainEpochs } from '../worker/epoch-loop';
+import { checkEarlyStopEval, overrideSpec } from '../spec/overrides';
 import { saveModel } from '../worker/model-dir';
 import { PsClient } from '../client/ps-client';
 import { DENSE_TABLE } from '../worker/trainer';
@@ -44,7 +43,8 @@ const SPEC: Record<string, OptionSpec> = {
 export const TRAIN_HELP = helpText('tessera train [--job FILE] [--model NAME] [--data PATH] [--eval PATH] [--epochs E] [--ps host:port,…] [--out DIR] [--json]',
   'Trains one worker against PS shards, evaluates on --eval after each epoch, and saves the\n'
   + 'model to --out (readable by `tessera eval --checkpoint DIR`). With --json the last line is\n'
-  + '{"samples","samples_per_s","auc","logloss","model","backend"}.', SPEC);
+  + '{"samples","samples_per_s","auc","logloss","model","backend","epochs"} (epochs trained: fewer than asked\n'
+  + 'when training.early_stop ended the run).', SPEC);
 
 /** PS shards for the run: running processes (--ps) or in-process gRPC servers. */
 async function connect(psArg: string | undefined, spec: JobSpec, logger: Logger): Promise<{ client: PsClient; servers: PsServer[] }> {
@@ -56,17 +56,44 @@ async function connect(psArg: string | undefined, spec: JobSpec, logger: Logger)
   return { client, servers };
 }
 
-function reader(file: string, spec: JobSpec): RowReader {
-  return new RowReader(file, schemaFor(spec.data.format), { maxErrorRate: spec.data.maxErrorRate });
+/** Trains epoch by epoch with progress on stderr, saves the model to `out`; the JSON summary's figures. */
+async function trainAndSave(spec: JobSpec, client: PsClient, workerMetrics: WorkerMetrics, out: string, logger: Logger) {
+  const progress = new ProgressLine(process.stderr);
+  const started = performance.now();
+  const { trainer } = buildJob(spec, psParams(client), logger, (s) => {
+    workerMetrics.onStep(s);
+    progress.update(`step ${s.step}  samples ${s.samples}  ${(s.samples / ((performance.now() - started) / 1000)).toFixed(0)} samples/s  loss ${s.loss.toFixed(4)}`);
+  });
+  await trainer.init();
+  const run = await trainEpochs(trainer, spec, {
+    onTrained: (epoch, e, summary) => {
+      checkTrainedRows(e.samples, spec.data.train as string, summary);
+      progress.done(`epoch ${epoch + 1}: ${e.samples} samples, mean loss ${e.loss.toFixed(4)}; ${summary}`);
+    },
+    onEvaluated: (epoch, r) => {
+      workerMetrics.onEval(r);
+      process.stderr.write(`epoch ${epoch + 1} eval: AUC ${r.auc.toFixed(4)}  LogLoss ${r.logloss.toFixed(4)}  (${r.rows} rows)\n`);
+    },
+    onEarlyStop: (epochs, d) => process.stderr.write(`early stop after epoch ${epochs}: ${spec.training.earlyStop!.metric} best at epoch `
+      + `${d.bestEpoch + 1} (${d.best.toFixed(4)}), no improvement for ${spec.training.earlyStop!.patience} epoch(s)\n`),
+  });
+  const last = run.evals[run.evals.length - 1];
+  await saveModel(out, {
+    spec, tables: trainer.tableSpecs(), step: trainer.step, samples: run.samples,
+    dense: { name: DENSE_TABLE, kind: 'dense', size: (await client.data.pullDense(DENSE_TABLE)).length, optimizer: spec.model.denseOptimizer, initializer: { kind: 'zeros' } },
+    rows: (table, kind) => client.admin.exportTable(table, kind),
+  });
+  process.stderr.write(`model saved to ${out}\n`);
+  // samples/s over training time only (reading included), like the peer's figure.
+  return { samples: run.samples, samples_per_s: run.samples / run.trainSeconds, auc: last?.auc ?? NaN, logloss: last?.logloss ?? NaN, model: out, epochs: run.epochs };
 }
 
 /**
- * The rows an epoch trained on; none is an error (exit 2), since saving the untrained model
- * would pass it off as a result.
+ * An epoch that trained on no rows is an error (exit 2), since saving the untrained model would
+ * pass it off as a result.
  */
-function trainedRows(samples: number, file: string, r: RowReader): number {
-  if (samples === 0) throw new TesseraError(ERROR_CODES.CONFIG, `training data has no rows: ${file} (${r.summary()}); give --data a file with training rows`);
-  return samples;
+function checkTrainedRows(samples: number, file: string, readerSummary: string): void {
+  if (samples === 0) throw new TesseraError(ERROR_CODES.CONFIG, `training data has no rows: ${file} (${readerSummary}); give --data a file with training rows`);
 }
 
 export async function runTrain(argv: string[]): Promise<number> {
@@ -77,6 +104,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     model: o.model, train: o.data, eval: o.eval, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1),
   });
   if (!spec.data.train) throw new TesseraError(ERROR_CODES.CONFIG, 'no training data: pass --data PATH or set data.train in the job spec');
+  checkEarlyStopEval(spec);
   const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
   process.stderr.write(`tessera train: ${spec.model.kind} on ${spec.data.train}, tfjs backend ${backend.name}\n`);
   const metricsPort = intOption(args, 'metrics-port', 0);
@@ -90,40 +118,9 @@ export async function runTrain(argv: string[]): Promise<number> {
     throw err;
   });
   process.stderr.write(`tessera train: metrics at ${metricsHttp.url}\n`);
-  const progress = new ProgressLine(process.stderr);
   try {
-    const started = performance.now();
-    const { trainer } = buildJob(spec, psParams(client), logger, (s) => {
-      workerMetrics.onStep(s);
-      progress.update(`step ${s.step}  samples ${s.samples}  ${(s.samples / ((performance.now() - started) / 1000)).toFixed(0)} samples/s  loss ${s.loss.toFixed(4)}`);
-    });
-    await trainer.init();
-    let samples = 0;
-    let trainSeconds = 0;
-    let evalResult = { auc: NaN, logloss: NaN, rows: 0 };
-    for (let epoch = 0; epoch < spec.training.epochs; epoch++) {
-      const r = reader(spec.data.train, spec);
-      const epochStart = performance.now();
-      const e = await trainer.trainEpoch(r.batches(spec.training.batchSize));
-      trainSeconds += (performance.now() - epochStart) / 1000; // training only (reading included), like the peer's figure
-      samples += trainedRows(e.samples, spec.data.train, r);
-      progress.done(`epoch ${epoch + 1}: ${e.samples} samples, mean loss ${e.loss.toFixed(4)}; ${r.summary()}`);
-      if (spec.data.eval) {
-        evalResult = await trainer.evaluate(reader(spec.data.eval, spec).batches(4096));
-        workerMetrics.onEval(evalResult);
-        process.stderr.write(`epoch ${epoch + 1} eval: AUC ${evalResult.auc.toFixed(4)}  LogLoss ${evalResult.logloss.toFixed(4)}  (${evalResult.rows} rows)\n`);
-      }
-    }
-    const out = path.resolve(o.out!);
-    await saveModel(out, {
-      spec, tables: trainer.tableSpecs(), step: trainer.step, samples,
-      dense: { name: DENSE_TABLE, kind: 'dense', size: (await client.data.pullDense(DENSE_TABLE)).length, optimizer: spec.model.denseOptimizer, initializer: { kind: 'zeros' } },
-      rows: (table, kind) => client.admin.exportTable(table, kind),
-    });
-    process.stderr.write(`model saved to ${out}\n`);
-    if (args.options.json) {
-      process.stdout.write(`${JSON.stringify({ samples, samples_per_s: samples / trainSeconds, auc: evalResult.auc, logloss: evalResult.logloss, model: out, backend: backend.name })}\n`);
-    }
+    const r = await trainAndSave(spec, client, workerMetrics, path.resolve(o.out!), logger);
+    if (args.options.json) process.stdout.write(`${JSON.stringify({ ...r, backend: backend.name })}\n`);
     return 0;
   } finally {
     await metricsHttp.close();

@@ -32,6 +32,7 @@ export function buildJob(spec: JobSpec, params: ParameterAccess, logger: Logger,
     numDense: transformer.denseNames.length,
     hidden: [...spec.model.hidden],
     crossLayers: spec.model.crossLayers,
+    dropout: spec.model.dropout,
     seed: spec.training.seed,
   });
   const trainer = new Trainer({ spec, params, model, transformer, logger, onStep });

@@ -28,7 +28,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   client: ['common', 'wire', 'sharding', 'checkpoint', 'ps'],
   membership: ['common', 'sharding'],
   control: ['common', 'membership'],
-  spec: ['common', 'wire', 'sharding', 'data', 'ps', 'membership'],
+  spec: ['common', 'wire', 'sharding', 'data', 'eval', 'ps', 'membership'],
   runtime: ['common', 'wire', 'metrics', 'membership'],
   worker: ['common', 'wire', 'sharding', 'data', 'eval', 'model', 'checkpoint', 'ps', 'client', 'control', 'spec', 'metrics'],
   chief: ['common', 'sharding', 'data', 'eval', 'checkpoint', 'client', 'membership', 'control', 'spec', 'worker', 'metrics'],

@@ -55,7 +55,7 @@ describe('spec/job-spec', () => {
     expect(s.data).to.deep.equal({ format: 'criteo', train: null, eval: null, maxErrorRate: 0.01 });
     expect(s.training).to.deep.equal({ batchSize: 1024, epochs: 1, maxInflightPushes: 0, denseSyncEvery: 1, seed: 0 });
     expect(s.model).to.deep.equal({
-      kind: 'deepfm', hidden: [8], crossLayers: 0,
+      kind: 'deepfm', hidden: [8], crossLayers: 0, dropout: 0,
       denseOptimizer: { kind: 'adam', lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
     });
     expect(s.features.numeric).to.deep.equal([{ name: 'I1', transform: 'log', missing: 0 }]);
