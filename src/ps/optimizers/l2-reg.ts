@@ -8,10 +8,11 @@
  * the wire and the checkpoint manifest like the optimizer's own keys. (FTRL's own `l2` is the
  * proximal L2 of its closed form; `l2_reg` adds to the gradient it sees, like for the others.)
  */
-import type { FilledOptimizerConfig, Optimizer, OptimizerDescriptor, OptimizerParam } from './optimizer';
+import { GradientWrapper, withCommonKey } from './gradient-wrapper';
+import type { Optimizer, OptimizerDescriptor, OptimizerParam } from './optimizer';
 
 /** `l2_reg`: optional, >= 0. */
-export const L2_REG_PARAM: OptimizerParam = Object.freeze({ key: 'l2Reg', name: 'l2_reg', bounds: { min: 0 }, optional: true });
+export const L2_REG_PARAM = Object.freeze({ key: 'l2Reg', name: 'l2_reg', bounds: { min: 0 }, optional: true } as const satisfies OptimizerParam);
 
 /**
  * `inner` with the lazy L2 penalty `l2Reg`.
@@ -21,24 +22,9 @@ export const L2_REG_PARAM: OptimizerParam = Object.freeze({ key: 'l2Reg', name: 
  * opt.apply(w, 0, s, 0, grad, 0, dim); // w -= 0.1 · (grad + 0.5 · w)
  * ```
  */
-export class L2RegOptimizer implements Optimizer {
-  readonly kind: Optimizer['kind'];
-  readonly config: Optimizer['config'];
-  private scratch = new Float32Array(0);
-
-  constructor(private readonly inner: Optimizer, private readonly l2Reg: number) {
-    this.kind = inner.kind;
-    this.config = Object.freeze({ ...inner.config, l2Reg });
-  }
-
-  /** The inner optimizer's. */
-  stateWidth(dim: number): number {
-    return this.inner.stateWidth(dim);
-  }
-
-  /** The inner optimizer's. */
-  initState(w: Float32Array, wOff: number, s: Float32Array, sOff: number, dim: number): void {
-    this.inner.initState(w, wOff, s, sOff, dim);
+export class L2RegOptimizer extends GradientWrapper {
+  constructor(inner: Optimizer, private readonly l2Reg: number) {
+    super(inner, { l2Reg });
   }
 
   /** Applies `g + l2Reg · w` (in float64, rounded to float32 once) through the inner optimizer. */
@@ -47,8 +33,7 @@ export class L2RegOptimizer implements Optimizer {
       this.inner.apply(w, wOff, s, sOff, g, gOff, dim);
       return;
     }
-    if (this.scratch.length < dim) this.scratch = new Float32Array(dim);
-    const c = this.scratch;
+    const c = this.scratchRow(dim);
     for (let j = 0; j < dim; j++) c[j] = g[gOff + j] + this.l2Reg * w[wOff + j];
     this.inner.apply(w, wOff, s, sOff, c, 0, dim);
   }
@@ -59,12 +44,5 @@ export class L2RegOptimizer implements Optimizer {
  * before whatever `d` creates runs, so a clipped optimizer clips the penalised gradient.
  */
 export function withL2Reg(d: OptimizerDescriptor): OptimizerDescriptor {
-  return Object.freeze({
-    ...d,
-    params: Object.freeze([...d.params, L2_REG_PARAM]),
-    create: (cfg: FilledOptimizerConfig) => {
-      const opt = d.create(cfg);
-      return cfg.l2Reg === undefined ? opt : new L2RegOptimizer(opt, cfg.l2Reg);
-    },
-  });
+  return withCommonKey(d, L2_REG_PARAM, (inner, v) => new L2RegOptimizer(inner, v));
 }
