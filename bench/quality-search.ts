@@ -13,7 +13,7 @@
  *
  * Every run is appended to the results file (default ./quality-search-<dataset>.jsonl) and a
  * rerun skips what the file already holds. stderr gets one line per candidate; the end prints
- * the table of runs (markdown) and the chosen settings.
+ * the table of runs of the whole file (markdown, on stdout) and the chosen settings.
  */
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
@@ -25,13 +25,13 @@ import type { JobSpec } from '../src/spec/types';
 import { avazuSplit, criteoSplit, DEFAULT_DATA_DIR, Split } from './quality/datasets';
 import { SEARCH_STAGES, Stage } from './quality/search-stages';
 import { respec, withSeed } from './quality/spec-variants';
-import { spread } from './quality/spread';
+import { formatSpread, spread } from './quality/spread';
 import { trainRun } from './quality/train-run';
 
 const REPO_ROOT = path.resolve(__dirname, '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '');
 
-/** One candidate's runs: AUC per seed per epoch. */
-interface Scored {
+/** One candidate's runs: AUC and LogLoss per seed per epoch (a line of the results file). */
+export interface Scored {
   key: string;
   stage: string;
   label: string;
@@ -92,6 +92,23 @@ async function runStage(stage: Stage, best: JobSpec, split: Split, seeds: number
   return winner!.spec;
 }
 
+/**
+ * The table of runs (markdown): per candidate, validation AUC mean ± sd over seeds after each
+ * epoch, and the mean LogLoss at its best epoch; in the order the runs were made.
+ */
+export function runsTable(runs: Iterable<Scored>): string {
+  const all = [...runs];
+  const epochs = Math.max(0, ...all.map((r) => r.aucs[0]?.length ?? 0));
+  const head = Array.from({ length: epochs }, (_, e) => `AUC epoch ${e + 1}`);
+  const lines = [`| stage | candidate | ${head.join(' | ')} | LogLoss at best |`, `|---|---|${'---|'.repeat(epochs)}---|`];
+  for (const r of all) {
+    const cells = Array.from({ length: epochs }, (_, e) => (e < r.aucs[0].length ? formatSpread(spread(r.aucs.map((a) => a[e]))) : ''));
+    const best = bestEpoch(r.aucs).epoch - 1;
+    lines.push(`| ${r.stage} | ${r.label} | ${cells.join(' | ')} | ${spread(r.loglosses.map((l) => l[best])).mean.toFixed(4)} |`);
+  }
+  return lines.join('\n');
+}
+
 /** `stage` with only the candidates labelled in `labels`, when it has any of them. */
 function onlyLabels(stage: Stage, labels: string[]): Stage {
   const kept = stage.candidates.filter((c) => labels.includes(c.label));
@@ -118,6 +135,7 @@ async function main(): Promise<void> {
     let best = respec(example, `epochs ${epochs}`, (p) => { p.training.epochs = epochs; });
     const results = loadResults(file);
     for (const stage of stages) best = await runStage(stage, best, split, seeds, results, file);
+    process.stdout.write(`${runsTable(results.values())}\n`);
     process.stderr.write(`chosen: ${JSON.stringify({ tables: best.features.tables[0], model: best.model, training: best.training })}\n`);
   } finally {
     rmSync(work, { recursive: true, force: true });

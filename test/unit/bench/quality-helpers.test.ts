@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import * as path from 'node:path';
 import { avazuAsCriteo } from '../../../bench/quality/datasets';
 import { parseQualityOptions } from '../../../bench/quality/options';
+import { bestEpoch, runsTable } from '../../../bench/quality-search';
 import { asModel, withF16, withSeed } from '../../../bench/quality/spec-variants';
 import { spread } from '../../../bench/quality/spread';
 import { parseAvazuLine, parseCriteoLine } from '../../../src/data/parsers';
@@ -54,5 +55,19 @@ describe('bench:quality helpers', () => {
     expect(() => parseQualityOptions(['--models', 'dfm'])).to.throw(/--models: unknown "dfm"/);
     expect(() => parseQualityOptions(['--seed', '1'])).to.throw(/unknown flag --seed/);
     expect(() => parseQualityOptions(['--workers', '-1'])).to.throw(/--workers must be an integer >= 0/);
+  });
+
+  it('the search table: AUC mean ± sd per epoch, LogLoss at the best epoch, a blank past a short run', () => {
+    const runs = [
+      { key: 'a', stage: 'table optimizer', label: 'adam 0.001', aucs: [[0.70, 0.72], [0.72, 0.74]], loglosses: [[0.48, 0.46], [0.50, 0.44]] },
+      { key: 'b', stage: 'MLP dropout', label: '0.1', aucs: [[0.73]], loglosses: [[0.47]] },
+    ];
+    expect(bestEpoch(runs[0].aucs)).to.include({ epoch: 2 });
+    expect(runsTable(runs).split('\n')).to.deep.equal([
+      '| stage | candidate | AUC epoch 1 | AUC epoch 2 | LogLoss at best |',
+      '|---|---|---|---|---|',
+      '| table optimizer | adam 0.001 | 0.7100 ± 0.0141 | 0.7300 ± 0.0141 | 0.4500 |',
+      '| MLP dropout | 0.1 | 0.7300 ± 0.0000 |  | 0.4700 |',
+    ]);
   });
 });
