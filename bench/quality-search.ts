@@ -1,5 +1,5 @@
 /**
- * The defaults search behind the shipped examples (ADR 0024): a coordinate search over the
+ * The defaults search behind the shipped examples (ADR 0025): a coordinate search over the
  * settings in quality/search-stages.ts, each candidate trained over several seeds and scored on
  * the validation split only (rows 6,001–8,000), after every epoch. A stage keeps the candidate
  * with the best mean AUC at its best epoch count; later stages start from it.

@@ -1,5 +1,5 @@
 /**
- * The settings the defaults search tries, stage by stage (ADR 0024). Each stage varies one
+ * The settings the defaults search tries, stage by stage (ADR 0025). Each stage varies one
  * setting of the spec with the best of the earlier stages kept; a candidate is a named edit of
  * the spec's canonical YAML keys.
  */

@@ -63,7 +63,7 @@ describe('training through real PS shards (gRPC on port 0)', function () {
   // moved AUC by a systematic ~0.005 on 1,000 eval rows, so the bound measured the tiny data. Here
   // each epoch has ~47 steps (batch 128) and the eval split is the 2,000 rows bench:quality
   // validates on. Measured at load averages 13-26 on 2 cores: |gap| ≤ 0.0003 over 7 runs with
-  // Adagrad 0.05 tables, +0.0012..+0.0015 over 3 with the Adagrad 0.2 of docs/adr/0024.
+  // Adagrad 0.05 tables, +0.0012..+0.0015 over 3 with the Adagrad 0.2 of docs/adr/0025.
   it('async training with two pushes in flight lands within 0.005 AUC of synchronous training (issue 21)', async function () {
     this.timeout(360_000);
     const split = criteoSplit(6000);
