@@ -23,6 +23,8 @@ export interface TorchPeerOptions {
   epochs: number;
   /** torch.set_num_threads. */
   threads: number;
+  /** Rows per step (the peer's 5th argument); default the peer's own, 256. */
+  batch?: number;
   /** Kill the peer after this long and throw; default 30 minutes. */
   timeoutMs?: number;
 }
@@ -62,7 +64,7 @@ export async function runTorchPeer(opts: TorchPeerOptions): Promise<TorchPeerRes
   const missing = ensureTorchDependencies();
   if (missing !== undefined) return { skipped: missing };
 
-  const args = [TORCH_PEER_SCRIPT, opts.train, opts.test, String(opts.epochs), String(opts.threads)];
+  const args = [TORCH_PEER_SCRIPT, opts.train, opts.test, String(opts.epochs), String(opts.threads), ...(opts.batch === undefined ? [] : [String(opts.batch)])];
   const { code, signal, stdout, stderr, timedOut } = await run(TORCH_PYTHON, args, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const cmd = `${TORCH_PYTHON} ${args.join(' ')}`;
   if (timedOut) throw new Error(`torch peer timed out after ${opts.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms: ${cmd}\n${tail(stderr)}`);

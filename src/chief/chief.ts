@@ -23,6 +23,8 @@ import type { CheckpointErrorPolicy } from './checkpoint-args';
 import type { CheckpointJob, Checkpointer } from './checkpointer';
 import type { DeltaPublisher } from './delta-publisher';
 import { jobFatal, isTransient, JobFailedError, needsReattach } from './job-failure';
+import { earlyStopDecision } from '../eval/early-stopping';
+import type { EarlyStopConfig } from '../eval/early-stopping';
 import { epochTotals, jobStatus } from './job-status';
 import { allWell } from './ps-audit';
 import { PsGuard, PsGuardEvents } from './ps-guard';
@@ -43,6 +45,8 @@ export interface ChiefOptions {
   /** Plans the data shards (called once, when the job has no state yet). */
   planShards: () => Promise<DataShard[]>;
   evalPath?: string;
+  /** End the job early once the eval metric stops improving (needs `evalPath`). */
+  earlyStop?: EarlyStopConfig;
   /** Where the final model is saved; none: not saved. */
   modelDir?: string;
   /**
@@ -439,7 +443,10 @@ export class Chief {
       evals.push({ epoch: state.epoch, auc: finiteOr(r.auc, 0.5), logloss: finiteOr(r.logloss, 0), rows: r.rows });
       this.log.info({ epoch: state.epoch, auc: r.auc, logloss: r.logloss, rows: r.rows }, 'evaluated');
     }
-    if (state.epoch + 1 < state.epochs) {
+    // Decided from the evaluations kept in the job state, so a standby decides the same.
+    const early = options.earlyStop && options.evalPath ? earlyStopDecision(options.earlyStop, evals) : undefined;
+    if (early?.stop && state.epoch + 1 < state.epochs) this.log.info({ epoch: state.epoch, bestEpoch: early.bestEpoch, best: early.best }, 'early stop: the eval metric stopped improving');
+    if (state.epoch + 1 < state.epochs && !early?.stop) {
       await this.publishVersion(state);
       const next: JobState = { ...state, epoch: state.epoch + 1, phase: 'train', evals, epochStartedAt: new Date(this.now()).toISOString() };
       // The epoch-end checkpoint resumes into the next epoch, with no position read yet.

@@ -31,6 +31,7 @@ import { DEFAULT_FULL_EVERY } from '../chief/delta-publisher';
 import { deltaEveryMs, deltaStream } from './chief-deltas';
 import type { ChiefModel } from '../chief/chief-model';
 import { resolveJobSpec } from '../spec/job-spec-source';
+import { checkEarlyStopEval } from '../spec/overrides';
 import { restoreFromCheckpoint } from '../client/restore-checkpoint';
 
 /** Options of `tessera chief`; exported so deploy checks parse manifest args with the real parser. */
@@ -113,6 +114,7 @@ export async function runChief(argv: string[]): Promise<number> {
     });
     if (saved) checkSameModel(spec, saved, resumeRef!.id);
     if (initRef) checkWarmStartTables(spec.features.tables.map((t) => t.name), await readManifest(path.join(initRef.root, initRef.id)));
+    checkEarlyStopEval(spec);
     const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
     await membership.register('chief', rt.id, rt.advertise);
     rt.buildInfo.setBackend(backend.name);
@@ -143,6 +145,7 @@ export async function runChief(argv: string[]): Promise<number> {
         events: metrics,
         options: {
           expectedPs: intOption(args, 'ps', 1), epochs: spec.training.epochs, evalPath: spec.data.eval ?? undefined,
+          earlyStop: spec.training.earlyStop,
           modelDir: checkpointDir ? path.resolve(checkpointDir, 'model') : undefined,
           exportRoot: o['export-dir'] ? path.resolve(o['export-dir']) : undefined,
           planShards: async () => planDataShards(await describeDataFiles(trainPaths), shardCount),

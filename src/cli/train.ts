@@ -5,9 +5,7 @@
 import * as path from 'path';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { createLogger, Logger } from '../common/logger';
-import { RowReader } from '../data/reader';
 import { checkDataFiles } from '../data/data-errors';
-import { schemaFor } from '../data/record';
 import { selectBackend, tfThreads } from '../model/backend';
 import { startPsServer, PsServer } from '../ps/ps-server';
 import { planShardMap } from '../sharding/shard-map';
@@ -18,7 +16,8 @@ import { WorkerMetrics } from '../worker/worker-metrics';
 import { BuildInfo } from '../metrics/build-info';
 import type { JobSpec } from '../spec/types';
 import { buildJob } from '../worker/job';
-import { overrideSpec } from '../spec/overrides';
+import { trainEpochs } from '../worker/epoch-loop';
+import { checkEarlyStopEval, overrideSpec } from '../spec/overrides';
 import { modelContent, saveTrainedModel } from '../worker/model-export';
 import { PsClient } from '../client/ps-client';
 import { helpText, intOption, OptionSpec, noPositional, parseArgs } from '../runtime/args';
@@ -45,7 +44,8 @@ const SPEC: Record<string, OptionSpec> = {
 export const TRAIN_HELP = helpText('tessera train [--job FILE] [--model NAME] [--data PATH] [--eval PATH] [--epochs E] [--ps host:port,…] [--out DIR] [--export-dir ROOT] [--json]',
   'Trains one worker against PS shards, evaluates on --eval after each epoch, and saves the\n'
   + 'model to --out (readable by `tessera eval --checkpoint DIR`). With --json the last line is\n'
-  + '{"samples","samples_per_s","auc","logloss","model","backend"}.', SPEC);
+  + '{"samples","samples_per_s","auc","logloss","model","backend","epochs"} (epochs trained: fewer than asked\n'
+  + 'when training.early_stop ended the run).', SPEC);
 
 /** PS shards for the run: running processes (--ps) or in-process gRPC servers. */
 async function connect(psArg: string | undefined, spec: JobSpec, logger: Logger, onStaleness: (u: Uint32Array) => void): Promise<{ client: PsClient; servers: PsServer[] }> {
@@ -57,17 +57,47 @@ async function connect(psArg: string | undefined, spec: JobSpec, logger: Logger,
   return { client, servers };
 }
 
-function reader(file: string, spec: JobSpec): RowReader {
-  return new RowReader(file, schemaFor(spec.data.format), { maxErrorRate: spec.data.maxErrorRate });
+/**
+ * Trains epoch by epoch with progress on stderr, saves the model to `to.dir` and/or publishes it
+ * as the next version under `to.exportRoot` (neither: ./tessera-model); the result's figures.
+ */
+async function trainAndSave(spec: JobSpec, client: PsClient, workerMetrics: WorkerMetrics, to: { dir?: string; exportRoot?: string }, logger: Logger) {
+  const progress = new ProgressLine(process.stderr);
+  const started = performance.now();
+  const { trainer, layout } = buildJob(spec, psParams(client), logger, (s) => {
+    workerMetrics.onStep(s);
+    progress.update(`step ${s.step}  samples ${s.samples}  ${(s.samples / ((performance.now() - started) / 1000)).toFixed(0)} samples/s  loss ${s.loss.toFixed(4)}`);
+  });
+  await trainer.init();
+  const run = await trainEpochs(trainer, spec, {
+    onTrained: (epoch, e, summary) => {
+      checkTrainedRows(e.samples, spec.data.train as string, summary);
+      progress.done(`epoch ${epoch + 1}: ${e.samples} samples, mean loss ${e.loss.toFixed(4)}; ${summary}`);
+    },
+    onEvaluated: (epoch, r) => {
+      workerMetrics.onEval(r);
+      process.stderr.write(`epoch ${epoch + 1} eval: AUC ${r.auc.toFixed(4)}  LogLoss ${r.logloss.toFixed(4)}  (${r.rows} rows)\n`);
+    },
+    onEarlyStop: (epochs, d) => process.stderr.write(`early stop after epoch ${epochs}: ${spec.training.earlyStop!.metric} best at epoch `
+      + `${d.bestEpoch + 1} (${d.best.toFixed(4)}), no improvement for ${spec.training.earlyStop!.patience} epoch(s)\n`),
+  });
+  const last = run.evals[run.evals.length - 1];
+  const exportRoot = to.exportRoot ? path.resolve(to.exportRoot) : undefined;
+  const out = to.dir !== undefined || !exportRoot ? path.resolve(to.dir ?? 'tessera-model') : undefined;
+  const saved = await saveTrainedModel(await modelContent(spec, layout, client, { step: trainer.step, samples: run.samples }), { dir: out, exportRoot });
+  if (out) process.stderr.write(`model saved to ${out}\n`);
+  if (saved.version) process.stderr.write(`model version ${saved.version.version} published to ${saved.version.dir}\n`);
+  const version = saved.version ? { model_version: saved.version.version, model_dir: saved.version.dir } : {};
+  // samples/s over training time only (reading included), like the peer's figure.
+  return { samples: run.samples, samples_per_s: run.samples / run.trainSeconds, auc: last?.auc ?? NaN, logloss: last?.logloss ?? NaN, model: out ?? saved.version!.dir, ...version, epochs: run.epochs };
 }
 
 /**
- * The rows an epoch trained on; none is an error (exit 2), since saving the untrained model
- * would pass it off as a result.
+ * An epoch that trained on no rows is an error (exit 2), since saving the untrained model would
+ * pass it off as a result.
  */
-function trainedRows(samples: number, file: string, r: RowReader): number {
-  if (samples === 0) throw new TesseraError(ERROR_CODES.CONFIG, `training data has no rows: ${file} (${r.summary()}); give --data a file with training rows`);
-  return samples;
+function checkTrainedRows(samples: number, file: string, readerSummary: string): void {
+  if (samples === 0) throw new TesseraError(ERROR_CODES.CONFIG, `training data has no rows: ${file} (${readerSummary}); give --data a file with training rows`);
 }
 
 export async function runTrain(argv: string[]): Promise<number> {
@@ -81,6 +111,7 @@ export async function runTrain(argv: string[]): Promise<number> {
   if (!spec.data.train) throw new TesseraError(ERROR_CODES.CONFIG, 'no training data: pass --data PATH or set data.train in the job spec');
   await checkDataFiles([spec.data.train], 'training data');
   await checkDataFiles(spec.data.eval ? [spec.data.eval] : [], 'evaluation data');
+  checkEarlyStopEval(spec);
   const metricsPort = intOption(args, 'metrics-port', 0);
   const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
   process.stderr.write(`tessera train: ${spec.model.kind} on ${spec.data.train}, tfjs backend ${backend.name}\n`);
@@ -94,41 +125,12 @@ export async function runTrain(argv: string[]): Promise<number> {
     throw err;
   });
   process.stderr.write(`tessera train: metrics at ${metricsHttp.url}\n`);
-  const progress = new ProgressLine(process.stderr);
   try {
-    const started = performance.now();
-    const { trainer, layout } = buildJob(spec, psParams(client), logger, (s) => {
-      workerMetrics.onStep(s);
-      progress.update(`step ${s.step}  samples ${s.samples}  ${(s.samples / ((performance.now() - started) / 1000)).toFixed(0)} samples/s  loss ${s.loss.toFixed(4)}`);
-    });
-    await trainer.init();
-    let samples = 0;
-    let trainSeconds = 0;
-    let evalResult = { auc: NaN, logloss: NaN, rows: 0 };
-    for (let epoch = 0; epoch < spec.training.epochs; epoch++) {
-      const r = reader(spec.data.train, spec);
-      const epochStart = performance.now();
-      const e = await trainer.trainEpoch(r.batches(spec.training.batchSize));
-      trainSeconds += (performance.now() - epochStart) / 1000; // training only (reading included), like the peer's figure
-      samples += trainedRows(e.samples, spec.data.train, r);
-      progress.done(`epoch ${epoch + 1}: ${e.samples} samples, mean loss ${e.loss.toFixed(4)}; ${r.summary()}`);
-      if (spec.data.eval) {
-        evalResult = await trainer.evaluate(reader(spec.data.eval, spec).batches(4096));
-        workerMetrics.onEval(evalResult);
-        process.stderr.write(`epoch ${epoch + 1} eval: AUC ${evalResult.auc.toFixed(4)}  LogLoss ${evalResult.logloss.toFixed(4)}  (${evalResult.rows} rows)\n`);
-      }
-    }
-    const exportRoot = o['export-dir'] ? path.resolve(o['export-dir']) : undefined;
-    const out = o.out !== undefined || !exportRoot ? path.resolve(o.out ?? 'tessera-model') : undefined;
-    const saved = await saveTrainedModel(await modelContent(spec, layout, client, { step: trainer.step, samples }), { dir: out, exportRoot });
-    if (out) process.stderr.write(`model saved to ${out}\n`);
-    if (saved.version) process.stderr.write(`model version ${saved.version.version} published to ${saved.version.dir}\n`);
-    const version = saved.version ? { model_version: saved.version.version, model_dir: saved.version.dir } : {};
-    const model = out ?? saved.version!.dir;
-    const result = { samples, samples_per_s: samples / trainSeconds, auc: evalResult.auc, logloss: evalResult.logloss, model, ...version, backend: backend.name };
+    const r = await trainAndSave(spec, client, workerMetrics, { dir: o.out, exportRoot: o['export-dir'] }, logger);
+    const result = { ...r, backend: backend.name };
     // The result on stdout: JSON with --json, else one line (logs and progress are on stderr).
     process.stdout.write(args.options.json ? `${JSON.stringify(result)}\n`
-      : `trained: ${samples} samples at ${result.samples_per_s.toFixed(0)} samples/s; eval AUC ${result.auc.toFixed(4)}, LogLoss ${result.logloss.toFixed(4)}; model ${model}\n`);
+      : `trained: ${r.samples} samples at ${r.samples_per_s.toFixed(0)} samples/s; eval AUC ${r.auc.toFixed(4)}, LogLoss ${r.logloss.toFixed(4)}; model ${r.model}\n`);
     return 0;
   } finally {
     await metricsHttp.close();

@@ -34,6 +34,7 @@ export function buildModelParts(spec: JobSpec, opts: ModelOptions = {}): ModelPa
     numDense: transformer.denseNames.length,
     hidden: [...spec.model.hidden],
     crossLayers: spec.model.crossLayers,
+    dropout: spec.model.dropout,
     seed: spec.training.seed,
   }, opts);
   return { transformer, model, layout: new FeatureLayout(spec, transformer, model) };

@@ -22,6 +22,8 @@ export interface ForwardContext {
   readonly dense?: tf.Tensor2D;
   /** The dense layer implementation (explicit transposes or autodiff). */
   readonly denseFn: DenseFn;
+  /** Training with dropout: hidden layer `layer`'s activation `h` with the step's mask applied. */
+  readonly drop?: (layer: number, h: tf.Tensor2D) => tf.Tensor2D;
 }
 
 /** One model family: which inputs it reads, its slice layout, and its logit. */
@@ -88,11 +90,15 @@ export function mlpLayout(b: LayoutBuilder, inWidth: number, hidden: readonly nu
   return width;
 }
 
-/** ReLU hidden layers of the tower; returns the last hidden activation (or `x` if none). */
+/**
+ * ReLU hidden layers of the tower, each followed by the step's dropout when training with it;
+ * returns the last hidden activation (or `x` if none).
+ */
 export function mlpHidden(ctx: ForwardContext, x: tf.Tensor2D): tf.Tensor2D {
   let h = x;
   ctx.cfg.hidden.forEach((_, i) => {
     h = ctx.denseFn(h, ctx.p[`mlp.${i}.w`] as tf.Tensor2D, ctx.p[`mlp.${i}.b`] as tf.Tensor1D, 'relu');
+    if (ctx.drop) h = ctx.drop(i, h);
   });
   return h;
 }

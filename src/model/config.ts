@@ -5,6 +5,7 @@
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { towerWidth } from './blocks';
 import { DEFAULT_CROSS_LAYERS } from './dcn';
+import { MAX_DROPOUT } from './dropout';
 import { MODEL_KINDS } from './types';
 import type { ModelConfig, ModelKind } from './types';
 
@@ -31,6 +32,13 @@ function checkKind(v: unknown): ModelKind {
   return v as ModelKind;
 }
 
+function checkDropout(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_DROPOUT) {
+    throw bad('dropout', `must be a rate in [0, ${MAX_DROPOUT}], got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
 function checkHidden(v: unknown): number[] {
   if (!Array.isArray(v)) throw bad('hidden', `must be an array of layer widths, got ${JSON.stringify(v)}`);
   return v.map((h, i) => checkInt(`hidden[${i}]`, h, 1));
@@ -38,7 +46,7 @@ function checkHidden(v: unknown): number[] {
 
 /**
  * Validates `cfg` and returns a deeply frozen copy with defaults filled in (`seed` 0, and
- * `crossLayers` 3 for dcn).
+ * `crossLayers` 3 for dcn); a `dropout` of 0 is left out.
  *
  * ```ts
  * validateModelConfig({ kind: 'dfm', numFields: 26, embDim: 16, numDense: 13, hidden: [400] });
@@ -56,6 +64,7 @@ export function validateModelConfig(cfg: ModelConfig): Readonly<ModelConfig> {
     hidden: Object.freeze(checkHidden(cfg.hidden ?? [])) as number[],
     seed: cfg.seed === undefined ? 0 : checkInt('seed', cfg.seed, 0),
   };
+  if (cfg.dropout !== undefined && checkDropout(cfg.dropout) > 0) out.dropout = cfg.dropout;
   if (kind === 'dcn') out.crossLayers = cfg.crossLayers === undefined ? DEFAULT_CROSS_LAYERS : checkInt('crossLayers', cfg.crossLayers, 0);
   else if (cfg.crossLayers !== undefined) out.crossLayers = checkInt('crossLayers', cfg.crossLayers, 0);
   if (HAS_TOWER.has(kind) && towerWidth(out) < 1) {

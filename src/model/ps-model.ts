@@ -10,6 +10,7 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import { meanLogLoss } from './blocks';
 import type { ForwardContext, ModelDef } from './blocks';
 import { denseLayerFn } from './dense-layers';
+import { dropoutKey, dropoutMask } from './dropout';
 import type { DenseFn } from './dense-layers';
 import { checkBatch, inputTensors, sigmoidInto } from './inputs';
 import { readTensors } from './readback';
@@ -29,6 +30,8 @@ export class PsModel implements CtrModel {
   /** With `constantWeights`: the last predict's params and their tensors, kept between calls. */
   private kept: { params: Float32Array; tensors: tf.Tensor[] } | null = null;
   private disposed = false;
+  /** Training steps taken: with the seed, what keys each step's dropout masks. */
+  private trainSteps = 0;
 
   /** `cfg` must already be validated (createModel does it). */
   constructor(cfg: Readonly<ModelConfig>, def: ModelDef, opts: ModelOptions = {}) {
@@ -59,6 +62,7 @@ export class PsModel implements CtrModel {
       denseGrad: new Float32Array(this.denseSize),
     };
     const leafGrads: Array<'embGrad' | 'linearGrad'> = [];
+    const drop = this.dropoutOf(this.nextTrainStep(), b);
     const outs = tf.tidy(() => {
       const x = inputTensors(this.config, this.reads, inputs);
       const labels = tf.tensor1d(inputs.labels as Float32Array);
@@ -68,7 +72,7 @@ export class PsModel implements CtrModel {
       if (x.linear !== undefined) { leaves.push(x.linear); leafGrads.push('linearGrad'); }
       let logits: tf.Tensor1D | undefined;
       const lossOf = (): tf.Scalar => {
-        logits = tf.keep(this.def.logits(this.context(b, x, slices)));
+        logits = tf.keep(this.def.logits(this.context(b, x, slices, drop)));
         return meanLogLoss(logits, labels);
       };
       const { value, grads } = tf.valueAndGrads(lossOf)([...leaves, ...slices]);
@@ -93,6 +97,14 @@ export class PsModel implements CtrModel {
     const probs = new Float32Array(inputs.batch);
     sigmoidInto(z, probs);
     return probs;
+  }
+
+  /**
+   * The 0-based number of this training step, counted for the dropout masks. Another step
+   * implementation stepping for this model (the fused webgpu step) takes its numbers here too.
+   */
+  nextTrainStep(): number {
+    return this.trainSteps++;
   }
 
   /**
@@ -124,7 +136,15 @@ export class PsModel implements CtrModel {
     checkBatch(this.config, this.reads, this.denseSize, params, inputs, needLabels);
   }
 
-  private context(batch: number, x: InputTensors, slices: tf.Tensor[]): ForwardContext {
-    return { cfg: this.config, batch, p: byName(this.layout, slices), ...x, denseFn: this.denseFn };
+  /** Applies training step `step`'s dropout masks (dropout.ts); undefined without dropout. */
+  private dropoutOf(step: number, batch: number): ForwardContext['drop'] {
+    const rate = this.config.dropout ?? 0;
+    if (rate === 0) return undefined;
+    const key = dropoutKey(this.config.seed ?? 0, step);
+    return (layer, h) => tf.mul(h, tf.tensor2d(dropoutMask(key, layer, batch, h.shape[1], rate), [batch, h.shape[1]]));
+  }
+
+  private context(batch: number, x: InputTensors, slices: tf.Tensor[], drop?: ForwardContext['drop']): ForwardContext {
+    return { cfg: this.config, batch, p: byName(this.layout, slices), ...x, denseFn: this.denseFn, ...(drop ? { drop } : {}) };
   }
 }

@@ -22,7 +22,12 @@ export interface ModelConfig {
   hidden: number[];
   /** Cross layers of DCN-v2 (default 3); ignored by the other kinds. */
   crossLayers?: number;
-  /** Seed of `initialDense` (default 0). */
+  /**
+   * Dropout rate of the MLP tower's hidden layers during `trainStep` (default 0: none), in
+   * [0, 0.999]; see dropout.ts. Ignored by models without hidden layers.
+   */
+  dropout?: number;
+  /** Seed of `initialDense` and of the dropout masks (default 0). */
   seed?: number;
 }
 

@@ -31,6 +31,8 @@ function modelToPlain(spec: JobSpec): Record<string, unknown> {
   if (MODEL_TRAITS[m.kind].mlp) out.hidden = [...m.hidden];
   if (MODEL_TRAITS[m.kind].cross) out.cross_layers = m.crossLayers;
   out.dense_optimizer = optimizerToYaml(m.denseOptimizer);
+  // Written only when set, so specs without it keep their fingerprints.
+  if (m.dropout > 0) out.dropout = m.dropout;
   return out;
 }
 
@@ -67,6 +69,7 @@ export function jobSpecToPlain(spec: JobSpec): Record<string, unknown> {
       max_inflight_pushes: t.maxInflightPushes,
       dense_sync_every: t.denseSyncEvery,
       seed: t.seed,
+      ...(t.earlyStop ? { early_stop: { metric: t.earlyStop.metric, patience: t.earlyStop.patience, min_delta: t.earlyStop.minDelta } } : {}),
     },
   };
 }

@@ -48,7 +48,9 @@
  *         kind: adagrad   #   sgd {lr} | adagrad {lr, initial_accumulator [0.1], eps [1e-10]}
  *         lr: 0.05        #   | adam {lr, beta1 [0.9], beta2 [0.999], eps [1e-8]}
  *                         #   | ftrl {alpha, beta [0], l1 [0], l2 [0], initial_accumulator [0.1]}
- *                         #   each also takes clip_norm [off]: a row's summed gradient of larger
+ *                         #   each also takes l2_reg [off]: l2_reg · w is added to the gradient
+ *                         #   of each row a push touches (a lazy L2 penalty), and
+ *                         #   clip_norm [off]: a row's summed gradient of larger
  *                         #   L2 norm is scaled down to it before the update.
  *       initializer: { kind: uniform, scale: 0.01 }  # [table_defaults, else uniform 0.01]
  *                         #   zeros | constant {value} | uniform {scale} | normal {std}
@@ -60,12 +62,19 @@
  *   hidden: [400, 400]    # [[400, 400]] MLP widths; deepfm, widedeep and dcn only (1..16 layers).
  *   cross_layers: 3       # [3] dcn only; 1..16.
  *   dense_optimizer: { kind: adam, lr: 0.001 }  # [adam 0.001] optimizer of the dense weights.
+ *   dropout: 0.2          # [0] deepfm, widedeep and dcn only: each hidden unit of the MLP is
+ *                         #   dropped with this probability in training steps (kept units scaled
+ *                         #   by 1 / (1 − rate)); none at evaluation. In [0, 0.999].
  * training:               # [all defaults]
  *   batch_size: 1024      # [1024] rows per worker step, 1..1048576.
  *   epochs: 1             # [1] passes over data.train.
  *   max_inflight_pushes: 2  # [0] unacknowledged gradient pushes per worker; 0 = synchronous.
  *   dense_sync_every: 1   # [1] pull the dense weights every k steps.
  *   seed: 1               # [0] uint32 seed of shuffling and initialisation.
+ *   early_stop:           # [off] end training once the eval metric (evaluated after every
+ *     metric: auc         #   epoch; needs eval data) has not improved for `patience` epochs.
+ *     patience: 2         #   metric [auc] auc | logloss; patience [1] >= 1; min_delta [0]: a
+ *     min_delta: 0.0005   #   smaller gain is no improvement. The model of the last epoch is kept.
  * ```
  */
 import { readFileSync } from 'node:fs';

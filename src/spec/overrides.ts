@@ -3,9 +3,9 @@
  * canonical form and validated again, so an override is checked like the key it replaces.
  */
 import { stringify } from 'yaml';
+import { ERROR_CODES, TesseraError } from '../common/errors';
 import { jobSpecToPlain, parseJobSpec } from './job-spec';
 import { closest } from '../common/edit-distance';
-import { ERROR_CODES, TesseraError } from '../common/errors';
 import { MODEL_TRAITS } from './types';
 import type { JobSpec, ModelKind } from './types';
 
@@ -26,4 +26,16 @@ export function overrideSpec(spec: JobSpec, o: { model?: string; train?: string;
   if (o.eval !== undefined) plain.data.eval = o.eval;
   if (o.epochs !== undefined) plain.training.epochs = o.epochs;
   return parseJobSpec(stringify(plain), '<spec with command-line overrides>');
+}
+
+/**
+ * Refuses a spec whose `training.early_stop` has no evaluation data to watch (after overrides:
+ * `--eval` may supply it), naming the key and the fix.
+ *
+ * @throws TesseraError CONFIG
+ */
+export function checkEarlyStopEval(spec: JobSpec): void {
+  if (spec.training.earlyStop !== undefined && !spec.data.eval) {
+    throw new TesseraError(ERROR_CODES.CONFIG, 'training.early_stop needs evaluation data: pass --eval PATH or set data.eval (or remove early_stop)');
+  }
 }

@@ -3,6 +3,7 @@
  * camelCase spelling of the YAML keys (`training.batch_size` → `training.batchSize`); see
  * job-spec.ts for the YAML reference. Every object returned by `parseJobSpec` is deeply frozen.
  */
+import type { EarlyStopConfig } from '../eval/early-stopping';
 import type { OptimizerConfig } from '../ps/optimizers/optimizer';
 import type { InitializerConfig } from '../ps/store/initializers';
 import type { WeightFormat } from '../ps/store/row-storage';
@@ -60,6 +61,9 @@ export const JOB_SPEC_DEFAULTS = Object.freeze({
   maxInflightPushes: 0,
   denseSyncEvery: 1,
   seed: 0,
+  dropout: 0,
+  earlyStopPatience: 1,
+  earlyStopMinDelta: 0,
 });
 
 /** Upper bounds that catch typos (an extra zero) rather than real limits of the system. */
@@ -72,6 +76,8 @@ export const JOB_SPEC_LIMITS = Object.freeze({
   maxHiddenWidth: 1 << 16,
   maxCrossLayers: 16,
   maxBoundaries: 10_000,
+  /** the model's own bound (src/model/dropout.ts MAX_DROPOUT; a test holds them equal) */
+  maxDropout: 0.999,
 });
 
 /** `data`: where rows come from. */
@@ -159,6 +165,8 @@ export interface ModelSpec {
   readonly crossLayers: number;
   /** `dense_optimizer`: optimizer of the dense (MLP, bias, dense-feature) weights, fully defaulted */
   readonly denseOptimizer: OptimizerConfig;
+  /** `dropout`: dropout rate of the MLP's hidden layers while training; 0 for none and for models without an MLP */
+  readonly dropout: number;
 }
 
 /** `training` */
@@ -173,6 +181,8 @@ export interface TrainingSpec {
   readonly denseSyncEvery: number;
   /** uint32 seed of shuffling and dense initialisation; default of every table's seed */
   readonly seed: number;
+  /** `early_stop`: stop when the eval metric stops improving; undefined: train every epoch */
+  readonly earlyStop?: EarlyStopConfig;
 }
 
 /** A validated, fully-defaulted, deeply frozen job spec. */

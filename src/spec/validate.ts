@@ -4,6 +4,8 @@
  * validate-features.ts. Sections are checked in dependency order (training's seed is the tables'
  * default seed; data's format fixes the column names), and the first failure is thrown.
  */
+import { EARLY_STOP_METRICS } from '../eval/early-stopping';
+import type { EarlyStopConfig } from '../eval/early-stopping';
 import { JOB_NAME_PATTERN } from '../membership/keys';
 import { FORMAT_SCHEMAS } from './formats';
 import { specOptimizer } from './ps-config';
@@ -16,8 +18,9 @@ import { validateFeatures } from './validate-features';
 
 const TOP_KEYS = ['name', 'data', 'features', 'model', 'training'];
 const DATA_KEYS = ['format', 'train', 'eval', 'max_error_rate'];
-const MODEL_KEYS = ['kind', 'hidden', 'cross_layers', 'dense_optimizer'];
-const TRAINING_KEYS = ['batch_size', 'epochs', 'max_inflight_pushes', 'dense_sync_every', 'seed'];
+const MODEL_KEYS = ['kind', 'hidden', 'cross_layers', 'dense_optimizer', 'dropout'];
+const TRAINING_KEYS = ['batch_size', 'epochs', 'max_inflight_pushes', 'dense_sync_every', 'seed', 'early_stop'];
+const EARLY_STOP_KEYS = ['metric', 'patience', 'min_delta'];
 
 /**
  * Validates a plain object (YAML already parsed) and returns the fully-defaulted, deeply frozen
@@ -62,13 +65,15 @@ function validateModel(path: string, v: unknown): ModelSpec {
   const traits = MODEL_TRAITS[kind];
   if (!traits.mlp && o.hidden !== undefined) fail(at(path, 'hidden'), `not used by model ${kind} (it has no MLP)`);
   if (!traits.cross && o.cross_layers !== undefined) fail(at(path, 'cross_layers'), `only used by model dcn (model is ${kind})`);
+  if (!traits.mlp && o.dropout !== undefined) fail(at(path, 'dropout'), `not used by model ${kind} (it has no MLP)`);
   const hidden = traits.mlp ? hiddenLayers(at(path, 'hidden'), o.hidden) : [];
   const crossLayers = traits.cross
     ? num(at(path, 'cross_layers'), o.cross_layers,
       { integer: true, min: 1, max: JOB_SPEC_LIMITS.maxCrossLayers }, JOB_SPEC_DEFAULTS.crossLayers)
     : 0;
   const denseOptimizer = specOptimizer(at(path, 'dense_optimizer'), o.dense_optimizer ?? JOB_SPEC_DEFAULTS.denseOptimizer);
-  return { kind, hidden, crossLayers, denseOptimizer };
+  const dropout = num(at(path, 'dropout'), o.dropout, { min: 0, max: JOB_SPEC_LIMITS.maxDropout }, JOB_SPEC_DEFAULTS.dropout);
+  return { kind, hidden, crossLayers, denseOptimizer, dropout };
 }
 
 function hiddenLayers(path: string, v: unknown): number[] {
@@ -92,6 +97,17 @@ function validateTraining(path: string, v: unknown): TrainingSpec {
     maxInflightPushes: int('max_inflight_pushes', 0, L.maxInflightPushes, d.maxInflightPushes),
     denseSyncEvery: int('dense_sync_every', 1, L.maxDenseSyncEvery, d.denseSyncEvery),
     seed: int('seed', 0, 0xffffffff, d.seed),
+    ...(o.early_stop === undefined ? {} : { earlyStop: earlyStop(at(path, 'early_stop'), o.early_stop) }),
+  };
+}
+
+/** `training.early_stop: { metric: auc | logloss [auc], patience: N [1], min_delta: x [0] }`. */
+function earlyStop(path: string, v: unknown): EarlyStopConfig {
+  const o = mapping(path, v, EARLY_STOP_KEYS);
+  return {
+    metric: oneOf(at(path, 'metric'), o.metric, EARLY_STOP_METRICS, 'metric', 'auc'),
+    patience: num(at(path, 'patience'), o.patience, { integer: true, min: 1, max: JOB_SPEC_LIMITS.maxEpochs }, JOB_SPEC_DEFAULTS.earlyStopPatience),
+    minDelta: num(at(path, 'min_delta'), o.min_delta, { min: 0, max: 1 }, JOB_SPEC_DEFAULTS.earlyStopMinDelta),
   };
 }
 

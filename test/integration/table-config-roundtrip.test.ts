@@ -130,6 +130,16 @@ describe('table settings over gRPC equal the in-process ones (issue 13)', functi
     });
   }
 
+  it('carries l2_reg (issue 21) for every optimizer, zero included, beside clip_norm', () => {
+    for (const kind of Object.keys(OPTIMIZERS)) {
+      for (const v of [0, 0.5]) {
+        const c = CASES.find((x) => x.label === `${kind} l2_reg: ${v}`);
+        expect(c, `${kind} l2_reg: ${v}`).to.not.equal(undefined);
+        expect(server.node.store.getEmbedding(c!.name).optimizerConfig, `${kind} after gRPC`).to.include({ l2Reg: v });
+      }
+    }
+  });
+
   it('covers the three settings the issue found changed, with the values the spec gave', () => {
     const rows: [string, string, number][] = [
       ['adam beta1: 0', 'beta1', 0],

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { silentLogger } from '../../src/common/logger';
 import { RowReader } from '../../src/data/reader';
@@ -15,13 +16,14 @@ import { psParams } from '../../src/worker/ps-params';
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CRITEO = path.resolve(ROOT, '..', 'shared', 'data', 'criteo_dac', 'train_rows_00001-08000.txt');
 
-/** Issue #3: "train on the first 7,000 rows, evaluate on the last 1,000". */
-function criteoSplit(dir: string): { train: string; evalFile: string } {
+/** The first `trainRows` rows of the Criteo sample to train on, the rest to evaluate on. */
+function criteoSplit(trainRows: number): { train: string; evalFile: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-criteo-'));
   const lines = fs.readFileSync(CRITEO, 'utf8').split('\n').filter((l) => l.length > 0);
   const train = path.join(dir, 'train.txt');
   const evalFile = path.join(dir, 'eval.txt');
-  fs.writeFileSync(train, `${lines.slice(0, 7000).join('\n')}\n`);
-  fs.writeFileSync(evalFile, `${lines.slice(7000).join('\n')}\n`);
+  fs.writeFileSync(train, `${lines.slice(0, trainRows).join('\n')}\n`);
+  fs.writeFileSync(evalFile, `${lines.slice(trainRows).join('\n')}\n`);
   return { train, evalFile };
 }
 
@@ -41,7 +43,8 @@ describe('training through real PS shards (gRPC on port 0)', function () {
   before(async function () {
     if (!fs.existsSync(CRITEO)) this.skip();
     await selectBackend(silentLogger());
-    files = criteoSplit(fs.mkdtempSync(path.join(require('os').tmpdir(), 'tessera-criteo-')));
+    // Issue #3: "train on the first 7,000 rows, evaluate on the last 1,000".
+    files = criteoSplit(7000);
   });
   afterEach(async () => {
     await c?.tearDown();
@@ -56,12 +59,21 @@ describe('training through real PS shards (gRPC on port 0)', function () {
     expect(r.logloss).to.be.below(0.5);
   });
 
-  it('async training with two pushes in flight lands within 0.005 AUC of synchronous training', async () => {
+  // Issue 21 (flaky): at batch 256 on the 7,000/1,000 split, two stale steps out of ~27 per epoch
+  // moved AUC by a systematic ~0.005 on 1,000 eval rows, so the bound measured the tiny data. Here
+  // each epoch has ~47 steps (batch 128) and the eval split is the 2,000 rows bench:quality
+  // validates on. Measured at load averages 13-26 on 2 cores: |gap| ≤ 0.0003 over 7 runs with
+  // Adagrad 0.05 tables, +0.0012..+0.0015 over 3 with the Adagrad 0.2 of docs/adr/0025.
+  it('async training with two pushes in flight lands within 0.005 AUC of synchronous training (issue 21)', async function () {
+    this.timeout(360_000);
+    const split = criteoSplit(6000);
+    const small = { ...spec, training: { ...spec.training, batchSize: 128 } };
     c = await createTestCluster(2, { maxInflightPushes: 0 });
-    const sync = await trainAndEval(c, spec, files.train, files.evalFile, 2);
+    const sync = await trainAndEval(c, small, split.train, split.evalFile, 2);
     await c.tearDown();
     c = await createTestCluster(2, { maxInflightPushes: 2 });
-    const async = await trainAndEval(c, spec, files.train, files.evalFile, 2);
+    const async = await trainAndEval(c, small, split.train, split.evalFile, 2);
+    expect(async.rows).to.equal(2000);
     expect(Math.abs(async.auc - sync.auc)).to.be.at.most(0.005);
   });
 

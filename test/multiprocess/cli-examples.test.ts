@@ -35,17 +35,17 @@ describe('issue 22 §5: the examples work as shipped', function () {
     const csv = path.join(dir, 'avazu.csv');
     fs.writeFileSync(csv, avazuCsv(3000));
     const r = await runTessera(['train', '--job', path.join(ROOT, 'examples', 'avazu-deepfm.yaml'), '--data', csv, '--eval', csv,
-      '--out', path.join(dir, 'avazu-model'), '--json'], { env: { TESSERA_TF_BACKEND: 'wasm' } });
+      '--out', path.join(dir, 'avazu-model'), '--epochs', '1', '--json'], { env: { TESSERA_TF_BACKEND: 'wasm' } });
     expect(r.code, r.stderr).to.equal(0);
     const out = lastJson(r.stdout);
-    expect(out.samples).to.equal(3000);
+    expect(out.samples).to.equal(3000); // one epoch: every row once
     expect(out.auc).to.be.greaterThan(0.6);
   });
 
   it('tessera local --job examples/criteo-deepfm.yaml with no --data trains on synthetic rows (it failed on a missing file)', async function () {
     requireEtcd(this);
     const r = await runTessera(['local', '--job', path.join(ROOT, 'examples', 'criteo-deepfm.yaml'), '--synthetic-rows', '2000',
-      '--ps', '1', '--workers', '1', '--chiefs', '1', '--run-dir', path.join(dir, 'criteo-run'), '--json'], { env: { TESSERA_TF_BACKEND: 'wasm' } });
+      '--epochs', '1', '--ps', '1', '--workers', '1', '--chiefs', '1', '--run-dir', path.join(dir, 'criteo-run'), '--json'], { env: { TESSERA_TF_BACKEND: 'wasm' } });
     expect(r.code, r.stderr).to.equal(0);
     expect(lastJson(r.stdout).samples).to.equal(2000);
   });

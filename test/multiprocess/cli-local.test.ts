@@ -6,12 +6,23 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { parse, stringify } from 'yaml';
 import { LocalCluster } from '../../src/local/local-cluster';
 import { requireEtcd } from '../helpers/etcd';
 import { lastJson, runTessera } from '../helpers/tessera';
 import { awaitSnapshot, ROOT, syntheticData, SYNTHETIC_SPEC } from '../helpers/cluster';
 
 const CRITEO = path.resolve(ROOT, '..', 'shared', 'data', 'criteo_dac', 'train_rows_00001-08000.txt');
+
+/** The first `trainRows` Criteo sample rows and the last 1,000 (rows 7,001-8,000), as files in `dir`. */
+function criteoFiles(dir: string, prefix: string, trainRows: number): { train: string; evalFile: string } {
+  const lines = fs.readFileSync(CRITEO, 'utf8').split('\n').filter((l) => l.length > 0);
+  const train = path.join(dir, `${prefix}train.txt`);
+  const evalFile = path.join(dir, `${prefix}eval.txt`);
+  fs.writeFileSync(train, `${lines.slice(0, trainRows).join('\n')}\n`);
+  fs.writeFileSync(evalFile, `${lines.slice(7000).join('\n')}\n`);
+  return { train, evalFile };
+}
 
 describe('tessera local (real processes)', function () {
   this.timeout(180_000);
@@ -23,11 +34,7 @@ describe('tessera local (real processes)', function () {
   after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
 
   it('--ps 2 --workers 2 on the Criteo sample: every row consumed per epoch, AUC >= 0.70, a model tessera eval reads', async () => {
-    const lines = fs.readFileSync(CRITEO, 'utf8').split('\n').filter((l) => l.length > 0);
-    const train = path.join(dir, 'train.txt');
-    const evalFile = path.join(dir, 'eval.txt');
-    fs.writeFileSync(train, `${lines.slice(0, 7000).join('\n')}\n`);
-    fs.writeFileSync(evalFile, `${lines.slice(7000).join('\n')}\n`);
+    const { train, evalFile } = criteoFiles(dir, '', 7000);
     const run = await runTessera(['local', '--ps', '2', '--workers', '2', '--job', path.join(ROOT, 'examples', 'criteo-deepfm.yaml'),
       '--data', train, '--eval', evalFile, '--epochs', '2', '--run-dir', path.join(dir, 'run'), '--json']);
     expect(run.code, run.stderr).to.equal(0);
@@ -57,6 +64,23 @@ describe('tessera local (real processes)', function () {
     const ev = await runTessera(['eval', '--checkpoint', out.checkpoint, '--data', evalFile, '--json']);
     expect(ev.code, ev.stderr).to.equal(0);
     expect(lastJson(ev.stdout).auc).to.be.closeTo(out.auc, 1e-6);
+  });
+
+  // Issue 21: the chief stops the job early, from the evaluations it keeps in the job state.
+  it('the chief ends the job after the epoch at which training.early_stop sees no improvement', async () => {
+    const { train, evalFile } = criteoFiles(dir, 'early-', 1000);
+    const doc = parse(fs.readFileSync(path.join(ROOT, 'examples', 'criteo-deepfm.yaml'), 'utf8'));
+    doc.name = 'early-stop';
+    doc.training = { ...doc.training, epochs: 4, early_stop: { metric: 'auc', patience: 1, min_delta: 1 } }; // no gain can reach 1
+    const job = path.join(dir, 'early-stop.yaml');
+    fs.writeFileSync(job, stringify(doc));
+    const run = await runTessera(['local', '--ps', '1', '--workers', '1', '--job', job, '--data', train, '--eval', evalFile,
+      '--run-dir', path.join(dir, 'early'), '--json']);
+    expect(run.code, run.stderr).to.equal(0);
+    expect(lastJson(run.stdout).samples, 'two epochs of 1,000 rows, not four').to.equal(2000);
+    const curves = fs.readFileSync(path.join(dir, 'early', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(curves.filter((r) => r.kind === 'eval').map((e) => e.epoch)).to.deep.equal([1, 2]);
+    expect(fs.readFileSync(path.join(dir, 'early', 'chief-0.log'), 'utf8')).to.contain('early stop: the eval metric stopped improving');
   });
 
   it('fails with the install command when etcd is missing, and stops every child on Ctrl-C', async () => {

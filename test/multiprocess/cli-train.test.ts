@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { listVersions } from '../../src/export/model-root';
+import { parse, stringify } from 'yaml';
 import { lastJson, runTessera as tessera } from '../helpers/tessera';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -51,6 +52,25 @@ describe('tessera train / eval / gen binaries (real processes)', function () {
     const t = await tessera(['train', '--job', path.join(ROOT, 'examples', 'criteo-deepfm.yaml'), '--data', bad, '--out', path.join(dir, 'm2')]);
     expect(t.code).to.not.equal(0);
     expect(t.stderr).to.contain('bad.txt');
+  });
+
+  // Issue 21: early stopping on the eval metric.
+  it('training.early_stop ends the run once the eval AUC stops improving; without eval data it is refused in one line', async () => {
+    const doc = parse(fs.readFileSync(path.join(ROOT, 'examples', 'criteo-deepfm.yaml'), 'utf8'));
+    doc.training = { ...doc.training, epochs: 4, early_stop: { metric: 'auc', patience: 1, min_delta: 1 } }; // no gain can reach 1
+    delete doc.data.eval;
+    const job = path.join(dir, 'early-stop.yaml');
+    fs.writeFileSync(job, stringify(doc));
+    const small = path.join(dir, 'small.txt');
+    fs.writeFileSync(small, `${fs.readFileSync(path.join(dir, 'train.txt'), 'utf8').split('\n').slice(0, 1000).join('\n')}\n`);
+    const t = await tessera(['train', '--job', job, '--data', small, '--eval', path.join(dir, 'eval.txt'), '--out', path.join(dir, 'm3'), '--json']);
+    expect(t.code, t.stderr).to.equal(0);
+    expect(lastJson(t.stdout)).to.include({ epochs: 2, samples: 2000 });
+    expect(t.stderr).to.match(/early stop after epoch 2: auc best at epoch 1 \(0\.\d{4}\), no improvement for 1 epoch/);
+    const refused = await tessera(['train', '--job', job, '--data', small, '--out', path.join(dir, 'm4')]);
+    expect(refused.code).to.equal(2);
+    expect(refused.stderr.trim()).to.match(/training\.early_stop needs evaluation data: pass --eval PATH or set data\.eval/);
+    expect(refused.stderr).to.not.match(/\n\s+at /);
   });
 
   it('refuses an unknown model naming the key', async () => {

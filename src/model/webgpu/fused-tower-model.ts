@@ -24,6 +24,7 @@
  * ```
  */
 import { ERROR_CODES, TesseraError } from '../../common/errors';
+import { dropoutKey } from '../dropout';
 import { meanLogLossOf, sigmoidInto } from '../inputs';
 import type { PsModel } from '../ps-model';
 import type { BatchInputs, CtrModel, ModelConfig, ParamSlice, StepResult } from '../types';
@@ -76,8 +77,9 @@ export class FusedTowerModel implements CtrModel {
 
   async trainStep(params: Float32Array, inputs: BatchInputs): Promise<StepResult> {
     this.base.checkStep(params, inputs, true);
+    const key = dropoutKey(this.config.seed ?? 0, this.base.nextTrainStep());
     const res = await this.resourcesFor(inputs.batch);
-    const data = await this.run(res, res.train, params, inputs, true);
+    const data = await this.run(res, res.train, params, inputs, key);
     const { p, f, fd } = this.plan;
     const b = inputs.batch;
     const logits = data.subarray(p, p + b);
@@ -95,7 +97,7 @@ export class FusedTowerModel implements CtrModel {
   async predict(params: Float32Array, inputs: BatchInputs): Promise<Float32Array> {
     this.base.checkStep(params, inputs, false);
     const res = await this.resourcesFor(inputs.batch);
-    const logits = await this.run(res, res.predict, params, inputs, false);
+    const logits = await this.run(res, res.predict, params, inputs);
     const probs = new Float32Array(inputs.batch);
     sigmoidInto(logits, probs);
     return probs;
@@ -124,9 +126,13 @@ export class FusedTowerModel implements CtrModel {
     return this.resources;
   }
 
-  /** Uploads, dispatches `kernels` in one pass, and reads the result back once. */
-  private async run(res: TowerResources, kernels: readonly CompiledKernel[], params: Float32Array, inputs: BatchInputs, train: boolean): Promise<Float32Array> {
-    const shape = stepShape(this.plan, inputs.batch);
+  /**
+   * Uploads, dispatches `kernels` in one pass, and reads the result back once; `dropKey` (the
+   * training step's dropout key) marks a training step.
+   */
+  private async run(res: TowerResources, kernels: readonly CompiledKernel[], params: Float32Array, inputs: BatchInputs, dropKey?: number): Promise<Float32Array> {
+    const train = dropKey !== undefined;
+    const shape = { ...stepShape(this.plan, inputs.batch), dropKey: dropKey ?? 0 };
     const bytes = readbackFloats(this.plan, inputs.batch, train) * 4;
     const from = train ? 0 : shape.outLogits * 4;
     this.device.pushErrorScope('validation');
@@ -179,6 +185,7 @@ export class FusedTowerModel implements CtrModel {
     const u = new ArrayBuffer(UNIFORM_BYTES);
     new Uint32Array(u, 0, 6).set([shape.batch, shape.splits, shape.rowsPerSplit, shape.outLogits, shape.outLinear, shape.outEmb]);
     new Float32Array(u, 24, 1)[0] = 1 / shape.batch;
+    new Uint32Array(u, 28, 1)[0] = shape.dropKey;
     q.writeBuffer(buf.uniforms, 0, u);
   }
 }

@@ -17,7 +17,13 @@
  * the bias gradient (the column sums of dz), and since each bias follows its weight in the flat
  * vector, the result lands where the dense gradient expects it. Wide & Deep adds one product for
  * its wide weights. A prediction is the forward kernels and the head.
+ *
+ * With dropout (training only) the forward kernels store h_i = relu(…) ⊙ m_i, the mask m_i
+ * (0 or 1/(1 − rate)) computed in place from the step's key (../dropout.ts, the same hash the
+ * tfjs path uses). A dropped unit then stores 0, so relu'(h) is already 0 there, and the backward
+ * multiplies relu'(h) by 1/(1 − rate): dz = dy ⊙ relu'(z) ⊙ m, with no extra dispatch or buffer.
  */
+import { dropoutWgsl } from '../dropout';
 import { matmulGrid, matmulWgsl, type MatmulSpec } from './wgsl-matmul';
 import { workRow, type StepShape, type TowerPlan, type WorkRow } from './tower-plan';
 
@@ -45,11 +51,14 @@ function header(plan: TowerPlan, row: WorkRow): string {
   ];
   const bindings = STORAGE_BINDINGS.map((name, i) =>
     `@group(0) @binding(${i + 1}) var<storage, ${READ_ONLY_BINDINGS.has(name) ? 'read' : 'read_write'}> ${name}: array<f32>;`);
-  return `struct Step { batch: u32, splits: u32, rowsPerSplit: u32, outLogits: u32, outLinear: u32, outEmb: u32, invBatch: f32, pad: u32, }
+  // relu1 is relu'(h) of a hidden activation, times 1/(1 − rate) under dropout (see the header).
+  const relu1 = plan.dropout > 0 ? 'select(0.0, DROP_SCALE, h > 0.0)' : 'select(0.0, 1.0, h > 0.0)';
+  return `struct Step { batch: u32, splits: u32, rowsPerSplit: u32, outLogits: u32, outLinear: u32, outEmb: u32, invBatch: f32, dropKey: u32, }
 @group(0) @binding(0) var<uniform> u: Step;
 ${bindings.join('\n')}
 ${consts.map(([k, v]) => `const ${k} = ${v}u;`).join('\n')}
-fn relu1(h: f32) -> f32 { return select(0.0, 1.0, h > 0.0); }
+${plan.dropout > 0 ? dropoutWgsl(plan.dropout) : ''}
+fn relu1(h: f32) -> f32 { return ${relu1}; }
 fn x0(r: u32, k: u32) -> f32 { ${x0Body(plan)} }
 `;
 }
@@ -76,13 +85,15 @@ function matmul(name: string, head: string, spec: MatmulSpec, m: (s: StepShape) 
   return { name, code: matmulWgsl(head, spec), grid: (s) => matmulGrid(m(s), n, spec.split ? s.splits : 1) };
 }
 
-function forward(plan: TowerPlan, row: WorkRow, head: string, i: number): TowerKernel {
+/** Hidden layer i forward; `drop` applies the training step's dropout mask to what it stores. */
+function forward(plan: TowerPlan, row: WorkRow, head: string, i: number, drop: boolean): TowerKernel {
   const h = plan.hidden[i];
-  return matmul(`forward.${i}`, head, {
+  const mask = drop ? ` * select(0.0, DROP_SCALE, dropKeep(u.dropKey, ${i}u, r * ${h}u + c))` : '';
+  return matmul(`forward.${i}${drop ? '.dropout' : ''}`, head, {
     m: 'u.batch', n: `${h}u`, k: `${plan.inWidth[i]}u`, aAlongK: true, bAlongN: true, split: false,
     loadA: `return ${xOf(row, i, 'r', 'k')};`,
     loadB: `return params[${plan.w[i]}u + k * ${h}u + c];`,
-    store: `work[r * WROW + ${row.h[i]}u + c] = max(v + params[${plan.b[i]}u + c], 0.0);`,
+    store: `work[r * WROW + ${row.h[i]}u + c] = max(v + params[${plan.b[i]}u + c], 0.0)${mask};`,
   }, (s) => s.batch, h);
 }
 
@@ -176,7 +187,8 @@ export function towerKernels(plan: TowerPlan): { train: TowerKernel[]; predict: 
   const row = workRow(plan);
   const head = header(plan, row);
   const last = plan.hidden.length - 1;
-  const fwd = plan.hidden.map((_, i) => forward(plan, row, head, i));
+  const fwd = plan.hidden.map((_, i) => forward(plan, row, head, i, false));
+  const trainFwd = plan.dropout > 0 ? plan.hidden.map((_, i) => forward(plan, row, head, i, true)) : fwd;
   const dlogit = (k: string): string => `work[${k} * WROW + DLOGIT]`;
   const back: TowerKernel[] = [weightGrad('weight-grad.out', head, plan.hidden[last], true,
     (k, r) => `work[${k} * WROW + ${row.h[last]}u + ${r}]`, dlogit, 1, plan.outW)];
@@ -189,7 +201,7 @@ export function towerKernels(plan: TowerPlan): { train: TowerKernel[]; predict: 
     if (i > 0 || plan.fd > 0) back.push(inputGrad(plan, row, head, i));
   }
   return {
-    train: [...fwd, headKernel(plan, row, head, true), ...back, reduceKernel(plan, head)],
+    train: [...trainFwd, headKernel(plan, row, head, true), ...back, reduceKernel(plan, head)],
     predict: [...fwd, headKernel(plan, row, head, false)],
   };
 }

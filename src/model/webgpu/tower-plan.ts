@@ -41,6 +41,8 @@ export interface TowerPlan {
   readonly fm: boolean;
   /** The logit has Σ_f linear (both kinds, when F > 0). */
   readonly linear: boolean;
+  /** Dropout rate of the hidden layers while training (0: none); masks as in ../dropout.ts. */
+  readonly dropout: number;
   /** Offset of the wide `dense.w` (Wide & Deep with numeric features), else -1. */
   readonly wideW: number;
   /** Offsets of `mlp.<i>.w` and `mlp.<i>.b`; each bias directly follows its weight. */
@@ -82,6 +84,8 @@ export interface StepShape {
   outLogits: number;
   outLinear: number;
   outEmb: number;
+  /** The training step's dropout key (dropout.ts `dropoutKey`); 0 when predicting. */
+  dropKey: number;
 }
 
 /** Whether the fused step covers this model. */
@@ -106,6 +110,7 @@ export function towerPlan(cfg: Readonly<ModelConfig>, layout: readonly ParamSlic
     inWidth: hidden.map((_, i) => (i === 0 ? fd + cfg.numDense : hidden[i - 1])),
     fm: cfg.kind === 'deepfm',
     linear: f > 0,
+    dropout: cfg.dropout ?? 0,
     wideW: cfg.kind === 'widedeep' && cfg.numDense > 0 ? offsetOf(layout, 'dense.w') : -1,
     w: hidden.map((_, i) => offsetOf(layout, `mlp.${i}.w`)),
     b: hidden.map((_, i) => offsetOf(layout, `mlp.${i}.b`)),
@@ -147,6 +152,7 @@ export function stepShape(plan: TowerPlan, batch: number): StepShape {
     outLogits: plan.p,
     outLinear: plan.p + batch,
     outEmb: plan.p + batch + batch * plan.f,
+    dropKey: 0,
   };
 }
 

@@ -8,10 +8,11 @@
  * accumulator can still overflow over many steps). The table refuses any update that would
  * still leave a non-finite weight or state (RowStorage.applyRows).
  */
-import type { FilledOptimizerConfig, Optimizer, OptimizerDescriptor, OptimizerParam } from './optimizer';
+import { GradientWrapper, withCommonKey } from './gradient-wrapper';
+import type { Optimizer, OptimizerDescriptor, OptimizerParam } from './optimizer';
 
 /** `clip_norm`: optional, > 0. */
-export const CLIP_NORM_PARAM: OptimizerParam = Object.freeze({ key: 'clipNorm', name: 'clip_norm', bounds: { gt: 0 }, optional: true });
+export const CLIP_NORM_PARAM = Object.freeze({ key: 'clipNorm', name: 'clip_norm', bounds: { gt: 0 }, optional: true } as const satisfies OptimizerParam);
 
 /**
  * `inner` with per-row gradient clipping at L2 norm `clipNorm`.
@@ -21,24 +22,9 @@ export const CLIP_NORM_PARAM: OptimizerParam = Object.freeze({ key: 'clipNorm', 
  * opt.apply(w, 0, s, 0, Float32Array.of(3, 4), 0, 2); // applies (0.6, 0.8)
  * ```
  */
-export class ClippedOptimizer implements Optimizer {
-  readonly kind: Optimizer['kind'];
-  readonly config: Optimizer['config'];
-  private scratch = new Float32Array(0);
-
-  constructor(private readonly inner: Optimizer, private readonly clipNorm: number) {
-    this.kind = inner.kind;
-    this.config = Object.freeze({ ...inner.config, clipNorm });
-  }
-
-  /** The inner optimizer's. */
-  stateWidth(dim: number): number {
-    return this.inner.stateWidth(dim);
-  }
-
-  /** The inner optimizer's. */
-  initState(w: Float32Array, wOff: number, s: Float32Array, sOff: number, dim: number): void {
-    this.inner.initState(w, wOff, s, sOff, dim);
+export class ClippedOptimizer extends GradientWrapper {
+  constructor(inner: Optimizer, private readonly clipNorm: number) {
+    super(inner, { clipNorm });
   }
 
   /**
@@ -54,9 +40,8 @@ export class ClippedOptimizer implements Optimizer {
       this.inner.apply(w, wOff, s, sOff, g, gOff, dim);
       return;
     }
-    if (this.scratch.length < dim) this.scratch = new Float32Array(dim);
     const scale = this.clipNorm / norm;
-    const c = this.scratch;
+    const c = this.scratchRow(dim);
     for (let j = 0; j < dim; j++) c[j] = g[gOff + j] * scale;
     this.inner.apply(w, wOff, s, sOff, c, 0, dim);
   }
@@ -67,12 +52,5 @@ export class ClippedOptimizer implements Optimizer {
  * form of every descriptor.
  */
 export function withGradientClip(d: OptimizerDescriptor): OptimizerDescriptor {
-  return Object.freeze({
-    ...d,
-    params: Object.freeze([...d.params, CLIP_NORM_PARAM]),
-    create: (cfg: FilledOptimizerConfig) => {
-      const opt = d.create(cfg);
-      return cfg.clipNorm === undefined ? opt : new ClippedOptimizer(opt, cfg.clipNorm);
-    },
-  });
+  return withCommonKey(d, CLIP_NORM_PARAM, (inner, v) => new ClippedOptimizer(inner, v));
 }

@@ -55,8 +55,8 @@ export interface FtrlConfig {
 }
 
 /**
- * Settings every optimizer takes besides its own (gradient-clip.ts). Optional: an absent key is
- * off, and stays absent in the wire and manifest value.
+ * Settings every optimizer takes besides its own (gradient-clip.ts, l2-reg.ts). Optional: an
+ * absent key is off, and stays absent in the wire and manifest value.
  */
 export interface CommonOptimizerConfig {
   /**
@@ -64,6 +64,11 @@ export interface CommonOptimizerConfig {
    * it before the update (a dense table is one row). Absent: no clipping.
    */
   clipNorm?: number;
+  /**
+   * Lazy L2 penalty: `l2Reg · w` is added to the summed gradient of each row a push touches,
+   * before clipping (a dense table is one row, biases included). Absent: no penalty.
+   */
+  l2Reg?: number;
 }
 
 /** One optimizer's own hyper-parameters, by kind. */

@@ -9,15 +9,21 @@ import { ADAM } from './adam';
 import { badConfig, checkKeys, checkNumber, checkObject } from './config-check';
 import { FTRL } from './ftrl';
 import { withGradientClip } from './gradient-clip';
+import { withL2Reg } from './l2-reg';
 import type { FilledOptimizerConfig, Optimizer, OptimizerConfig, OptimizerDescriptor, OptimizerKind } from './optimizer';
 import { SGD } from './sgd';
 
-/** Every optimizer this build can create, by kind, each with the common `clip_norm` key. */
+/** The common keys every optimizer takes besides its own: `clip_norm`, then `l2_reg`. */
+function withCommonKeys(d: OptimizerDescriptor): OptimizerDescriptor {
+  return withL2Reg(withGradientClip(d));
+}
+
+/** Every optimizer this build can create, by kind, each with the common `clip_norm` and `l2_reg` keys. */
 export const OPTIMIZERS: Readonly<Record<OptimizerKind, OptimizerDescriptor>> = Object.freeze({
-  sgd: withGradientClip(SGD as OptimizerDescriptor),
-  adagrad: withGradientClip(ADAGRAD as OptimizerDescriptor),
-  adam: withGradientClip(ADAM as OptimizerDescriptor),
-  ftrl: withGradientClip(FTRL as OptimizerDescriptor),
+  sgd: withCommonKeys(SGD as OptimizerDescriptor),
+  adagrad: withCommonKeys(ADAGRAD as OptimizerDescriptor),
+  adam: withCommonKeys(ADAM as OptimizerDescriptor),
+  ftrl: withCommonKeys(FTRL as OptimizerDescriptor),
 });
 
 /** Every optimizer kind this build can create. */

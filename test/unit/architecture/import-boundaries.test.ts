@@ -28,7 +28,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   client: ['common', 'wire', 'sharding', 'checkpoint', 'ps'],
   membership: ['common', 'sharding'],
   control: ['common', 'membership'],
-  spec: ['common', 'wire', 'sharding', 'data', 'ps', 'membership'],
+  spec: ['common', 'wire', 'sharding', 'data', 'eval', 'ps', 'membership'],
   runtime: ['common', 'wire', 'metrics', 'membership'],
   export: ['common', 'wire', 'checkpoint', 'ps', 'spec'],
   infer: ['common', 'wire', 'data', 'model', 'ps', 'spec'],

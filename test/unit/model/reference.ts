@@ -24,12 +24,18 @@ function dot(a: Vec, b: ArrayLike<number>): number {
   return a.reduce((s, v, i) => s + v * b[i], 0);
 }
 
-function mlpHidden(model: CtrModel, params: Float32Array, x: Vec): Vec {
-  return model.config.hidden.reduce((h, _, i) => dense(h, slice(model, params, `mlp.${i}.w`), slice(model, params, `mlp.${i}.b`), true), x);
+/** A dropout mask: the factor on unit `unit` of hidden layer `layer` (1 without dropout). */
+export type UnitMask = (layer: number, unit: number) => number;
+
+const NO_MASK: UnitMask = () => 1;
+
+function mlpHidden(model: CtrModel, params: Float32Array, x: Vec, mask: UnitMask): Vec {
+  return model.config.hidden.reduce((h, _, i) =>
+    dense(h, slice(model, params, `mlp.${i}.w`), slice(model, params, `mlp.${i}.b`), true).map((v, c) => v * mask(i, c)), x);
 }
 
-function mlpLogit(model: CtrModel, params: Float32Array, x: Vec): number {
-  return dense(mlpHidden(model, params, x), slice(model, params, 'mlp.out.w'), slice(model, params, 'mlp.out.b'), false)[0];
+function mlpLogit(model: CtrModel, params: Float32Array, x: Vec, mask: UnitMask): number {
+  return dense(mlpHidden(model, params, x, mask), slice(model, params, 'mlp.out.w'), slice(model, params, 'mlp.out.b'), false)[0];
 }
 
 function fm(v: Vec[], dim: number): number {
@@ -42,18 +48,18 @@ function fm(v: Vec[], dim: number): number {
   return s;
 }
 
-function dcn(model: CtrModel, params: Float32Array, x0: Vec): number {
+function dcn(model: CtrModel, params: Float32Array, x0: Vec, mask: UnitMask): number {
   let x = x0;
   for (let l = 0; l < (model.config.crossLayers ?? 3); l++) {
     const wx = dense(x, slice(model, params, `cross.${l}.w`), slice(model, params, `cross.${l}.b`), false);
     x = x0.map((v, i) => v * wx[i] + x[i]);
   }
-  const top = model.config.hidden.length > 0 ? [...x, ...mlpHidden(model, params, x0)] : x;
+  const top = model.config.hidden.length > 0 ? [...x, ...mlpHidden(model, params, x0, mask)] : x;
   return dense(top, slice(model, params, 'out.w'), slice(model, params, 'out.b'), false)[0];
 }
 
-/** Logit of example `b` by the reference formulas. */
-export function referenceLogit(model: CtrModel, params: Float32Array, inputs: BatchInputs, b: number): number {
+/** Logit of example `b` by the reference formulas; `mask` applies dropout to the MLP's units. */
+export function referenceLogit(model: CtrModel, params: Float32Array, inputs: BatchInputs, b: number, mask: UnitMask = NO_MASK): number {
   const { numFields: F, embDim: D, numDense: N, kind } = model.config;
   const v: Vec[] = Array.from({ length: F }, (_, f) => Array.from(inputs.emb.subarray((b * F + f) * D, (b * F + f + 1) * D)));
   const lin = Array.from(inputs.linear.subarray(b * F, (b + 1) * F)).reduce((a, x) => a + x, 0);
@@ -63,9 +69,9 @@ export function referenceLogit(model: CtrModel, params: Float32Array, inputs: Ba
   switch (kind) {
     case 'lr': return lin + wide() + slice(model, params, 'bias')[0];
     case 'fm': return lin + wide() + slice(model, params, 'bias')[0] + fm(v, D);
-    case 'deepfm': return lin + fm(v, D) + mlpLogit(model, params, x0);
-    case 'widedeep': return lin + wide() + mlpLogit(model, params, x0);
-    case 'dcn': return dcn(model, params, x0);
+    case 'deepfm': return lin + fm(v, D) + mlpLogit(model, params, x0, mask);
+    case 'widedeep': return lin + wide() + mlpLogit(model, params, x0, mask);
+    case 'dcn': return dcn(model, params, x0, mask);
   }
 }
 

@@ -10,7 +10,7 @@ import { baseSpec, parseObject } from './fixtures';
 
 /** dist/test/unit/spec → repository root. */
 const ROOT = path.resolve(__dirname, '../../../..');
-const EXAMPLES = ['criteo-deepfm.yaml', 'synthetic-deepfm.yaml'].map((f) => path.join(ROOT, 'examples', f));
+const EXAMPLES = ['criteo-deepfm.yaml', 'synthetic-deepfm.yaml', 'avazu-deepfm.yaml'].map((f) => path.join(ROOT, 'examples', f));
 
 /** A spec touching every optional feature: bucketize, dcn, drop, ftrl, normal init, data paths. */
 const RICH = `
@@ -55,7 +55,7 @@ describe('spec/job-spec', () => {
     expect(s.data).to.deep.equal({ format: 'criteo', train: null, eval: null, maxErrorRate: 0.01 });
     expect(s.training).to.deep.equal({ batchSize: 1024, epochs: 1, maxInflightPushes: 0, denseSyncEvery: 1, seed: 0 });
     expect(s.model).to.deep.equal({
-      kind: 'deepfm', hidden: [8], crossLayers: 0,
+      kind: 'deepfm', hidden: [8], crossLayers: 0, dropout: 0,
       denseOptimizer: { kind: 'adam', lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
     });
     expect(s.features.numeric).to.deep.equal([{ name: 'I1', transform: 'log', missing: 0 }]);
@@ -157,7 +157,7 @@ describe('spec/job-spec', () => {
   });
 
   describe('examples/', () => {
-    it('criteo-deepfm.yaml: 13 log numeric, 26 own tables of dim 16 with Adagrad 0.05, DeepFM [400, 400]', () => {
+    it('criteo-deepfm.yaml: 13 log numeric, 26 own tables of dim 16 with Adagrad 0.2 (issue 21 search), DeepFM [400, 400]', () => {
       const s = loadJobSpec(EXAMPLES[0]);
       expect(s.data.format).to.equal('criteo');
       expect(s.features.numeric.map((f) => `${f.name}:${f.transform}`))
@@ -166,7 +166,7 @@ describe('spec/job-spec', () => {
       expect(s.features.tables).to.have.length(26);
       for (const t of s.features.tables) {
         expect(t.dim).to.equal(16);
-        expect(t.optimizer).to.include({ kind: 'adagrad', lr: 0.05 });
+        expect(t.optimizer).to.include({ kind: 'adagrad', lr: 0.2 });
       }
       expect(s.model).to.deep.include({ kind: 'deepfm', hidden: [400, 400] });
       expect(s.training.batchSize).to.equal(256); // the 8,000-row sample trains best with small batches
@@ -177,6 +177,17 @@ describe('spec/job-spec', () => {
       expect(s.data.format).to.equal('criteo');
       expect(s.features.numeric).to.have.length(13);
       expect(s.features.categorical).to.have.length(26);
+      expect(s.model.kind).to.equal('deepfm');
+    });
+
+    it('avazu-deepfm.yaml: avazu format, every categorical column but the raw hour, one table each', () => {
+      const s = loadJobSpec(EXAMPLES[2]);
+      expect(s.data.format).to.equal('avazu');
+      expect(s.features.numeric).to.have.length(0);
+      const names = s.features.categorical.map((f) => f.name);
+      expect(names).to.have.length(22);
+      expect(names).to.include('hour_of_day').and.not.include('hour');
+      expect(s.features.tables).to.have.length(22);
       expect(s.model.kind).to.equal('deepfm');
     });
   });

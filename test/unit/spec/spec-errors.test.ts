@@ -133,7 +133,7 @@ describe('spec/job-spec errors name the key path', () => {
     expectSpecError(opt({ kind: 'rmsprop', lr: 1 }), 'features.tables[0].optimizer.kind',
       'must be one of sgd, adagrad, adam, ftrl (got "rmsprop")');
     expectSpecError(opt({ kind: 'adam', lr: 1, beta_1: 0.9 }), 'features.tables[0].optimizer.beta_1',
-      'unknown key (expected one of kind, lr, beta1, beta2, eps, clip_norm)');
+      'unknown key (expected one of kind, lr, beta1, beta2, eps, clip_norm, l2_reg)');
     expectSpecError(opt({ kind: 'adagrad', lr: 1, initialAccumulator: 0.1 }),
       'features.tables[0].optimizer.initialAccumulator', 'unknown key (did you mean initial_accumulator?)');
     expectSpecError(opt({ kind: 'adagrad', lr: 1, initial_accumulator: -1 }),

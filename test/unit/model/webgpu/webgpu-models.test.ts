@@ -2,7 +2,8 @@
  * The five models on the webgpu backend (Dawn; a software Vulkan here and in CI) against the cpu
  * backend, at tiny shapes: trainStep and predict within 1e-5 on both step paths (fused WGSL for
  * DeepFM and Wide & Deep, tfjs's kernels for every model), no leaked tensors, the dense weights
- * resident on the GPU, overlapping steps, a growing batch, and issue #20's dispatch-count target.
+ * resident on the GPU, overlapping steps, a growing batch, issue #20's dispatch-count target, and
+ * issue #21's dropout with the same masks on the fused step as on the cpu backend.
  */
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
@@ -60,6 +61,27 @@ describe('models on the webgpu backend (issue #20)', function () {
       }
     });
   }
+
+  // Issue #21: dropout works on the fused step too, with the masks of the tfjs step.
+  it('dropout: the fused step drops the units the cpu step drops, step after step, within 1e-5', async () => {
+    for (const kind of ['deepfm', 'widedeep'] as const) {
+      const cfg: ModelConfig = { kind, ...TINY, dropout: 0.4 };
+      const params = jittered(createModel(cfg), 12);
+      const inputs = randomBatch(cfg, 9, 13);
+      await selectBackend(undefined, 'cpu');
+      const ref = createModel(cfg);
+      const want = [await ref.trainStep(params, inputs), await ref.trainStep(params, inputs)];
+      const wantProbs = await ref.predict(params, inputs);
+      await selectBackend(undefined, 'webgpu', { allowFallbackAdapter: true });
+      const model = createModel(cfg);
+      expect(model, kind).to.be.instanceOf(FusedTowerModel);
+      expectSame(await model.trainStep(params, inputs), want[0], `${kind} step 0`);
+      expectSame(await model.trainStep(params, inputs), want[1], `${kind} step 1`);
+      expect(want[0].loss, 'the two steps drew different masks').to.not.equal(want[1].loss);
+      expect(mismatches(await model.predict(params, inputs), wantProbs, ATOL, RTOL), `${kind} predict drops nothing`).to.deep.equal([]);
+      model.dispose();
+    }
+  });
 
   it('no tensor leaks on either path: numTensors is unchanged after steps of every model', async () => {
     const cases: Array<[ModelConfig['kind'], ModelOptions]> = [...KINDS.map((k): [ModelConfig['kind'], ModelOptions] => [k, {}]), ['deepfm', { webgpuStep: 'tfjs' }]];

@@ -1,0 +1,52 @@
+/**
+ * The job specs bench:quality trains: a shipped example, changed on its canonical form and
+ * validated again, so a variant is checked exactly as a user's YAML would be.
+ */
+import { stringify } from 'yaml';
+import { jobSpecToPlain, parseJobSpec } from '../../src/spec/job-spec';
+import { MODEL_TRAITS } from '../../src/spec/types';
+import type { JobSpec, ModelKind } from '../../src/spec/types';
+
+/** The canonical form of a spec as YAML keys (what `edit` functions change). */
+export interface PlainSpec {
+  name: string;
+  data: Record<string, unknown>;
+  features: { tables: Array<Record<string, unknown>>; [key: string]: unknown };
+  model: Record<string, unknown>;
+  training: Record<string, unknown>;
+}
+
+/** `spec` with `edit` applied to its canonical YAML keys, validated again. */
+export function respec(spec: JobSpec, what: string, edit: (plain: PlainSpec) => void): JobSpec {
+  const plain = jobSpecToPlain(spec) as unknown as PlainSpec;
+  edit(plain);
+  return parseJobSpec(stringify(plain), `<${spec.name}: ${what}>`);
+}
+
+/** `spec` with training seed `seed`, which every table's initialiser seed follows too. */
+export function withSeed(spec: JobSpec, seed: number): JobSpec {
+  return respec(spec, `seed ${seed}`, (p) => {
+    p.training.seed = seed;
+    for (const t of p.features.tables) t.seed = seed;
+  });
+}
+
+/**
+ * `spec` trained as model `kind`: keys the kind does not take are dropped, and for `lr` every
+ * table becomes dim 1 (its embeddings are the linear weights).
+ */
+export function asModel(spec: JobSpec, kind: ModelKind): JobSpec {
+  return respec(spec, `model ${kind}`, (p) => {
+    p.model.kind = kind;
+    if (!MODEL_TRAITS[kind].mlp) delete p.model.hidden;
+    if (!MODEL_TRAITS[kind].cross) delete p.model.cross_layers;
+    if (MODEL_TRAITS[kind].unitDims) for (const t of p.features.tables) t.dim = 1;
+  });
+}
+
+/** `spec` with every table's weights stored as fp16. */
+export function withF16(spec: JobSpec): JobSpec {
+  return respec(spec, 'f16 tables', (p) => {
+    for (const t of p.features.tables) t.weight_format = 'f16';
+  });
+}
