@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   TABLE_INCARNATION: 'TESSERA_ERR_TABLE_INCARNATION',
   /** the checkpoint or export directory cannot be written: disk full, no permission, read-only */
   CHECKPOINT_DIR: 'TESSERA_ERR_CHECKPOINT_DIR',
+  /** a push's sequence number is older than the PS's dedup window: it may or may not have been applied */
+  PUSH_OUTSIDE_WINDOW: 'TESSERA_ERR_PUSH_OUTSIDE_WINDOW',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
