@@ -5,7 +5,8 @@
  * PS in parallel → stitch the answers back into the caller's order (duplicates included).
  * Push: dedup ids and sum their gradients → slice → fan out, without waiting, up to
  * `maxInflightPushes` outstanding (bounded staleness, PushWindow). Every call has a deadline;
- * UNAVAILABLE and deadline errors are retried with backoff until the fleet's retry deadline.
+ * UNAVAILABLE and deadline errors are retried with backoff until the fleet's retry deadline. A
+ * retried push repeats its (client id, sequence number), so it is applied at most once (ADR 0027).
  * Push staleness: a caller that pulls with `versions` and pushes those ids with `readVersions`
  * is told, per row, how many other updates landed between the two (`onStaleness`;
  * row-versions.ts); `sampleStaleness()` says which training steps should.
@@ -209,7 +210,8 @@ export class PsDataClient {
     const c = this.conns[owner];
     const copy = Float32Array.from(grads); // the caller may reuse its buffer while this is in flight
     return async () => {
-      await this.call(`push ${table} to ${c.addr}`, () => c.push(this.pushReq(table, new Uint8Array(0), copy, owner), this.callTimeoutMs));
+      const req = this.pushReq(table, new Uint8Array(0), copy, owner);
+      await this.call(`push ${table} to ${c.addr}`, () => c.push(req, this.callTimeoutMs));
     };
   }
 
@@ -283,7 +285,8 @@ export class PsDataClient {
       const g = gatherRows(s, summed, dim, a, b);
       const ids = asBytes(s.ids.subarray(2 * a, 2 * b));
       const rv = read && gatherVersions(s, read, a, b);
-      const sent = this.call(`push ${table} to ${c.addr}`, () => c.push({ ...this.pushReq(table, ids, g, s.psIndex), wantVersions: rv !== null }, this.callTimeoutMs));
+      const req = { ...this.pushReq(table, ids, g, s.psIndex), wantVersions: rv !== null };
+      const sent = this.call(`push ${table} to ${c.addr}`, () => c.push(req, this.callTimeoutMs));
       sends.push(rv ? sent.then((res) => this.reportStaleness(rv, res.versions)) : sent);
     }
     await Promise.all(sends);
@@ -300,6 +303,11 @@ export class PsDataClient {
     return { table, shardMapVersion: this.shardMap.version, ids, encoding: this.encoding, requestId: 0, tableIncarnation };
   }
 
+  /**
+   * A push request with its identity (client id, next sequence number for that PS). Built once
+   * per request and resent as is by every retry, so a PS that applied it and answered late
+   * acknowledges the retry instead of applying it twice.
+   */
   private pushReq(table: string, ids: Uint8Array, grads: Float32Array, psIndex: number) {
     let payload: Uint8Array = asBytes(grads);
     if (this.encoding === Encoding.F16) {
@@ -307,7 +315,7 @@ export class PsDataClient {
       encodeF16(grads, half);
       payload = asBytes(half);
     }
-    return { ...this.pullReq(table, ids, psIndex), grads: payload };
+    return { ...this.pullReq(table, ids, psIndex), grads: payload, ...this.fleet.pushIdentity(psIndex) };
   }
 
   private decodeValues(res: PullResponseMsg): Float32Array {

@@ -1,9 +1,12 @@
 /**
  * The connections to every PS of one shard map, and what the data, admin and checkpoint clients
  * share over them: one PsConnection (one HTTP/2 channel) per PS, the deadline of one attempt,
- * retries with backoff on UNAVAILABLE and deadline errors up to an overall retry deadline, and
- * which PS holds each dense table.
+ * retries with backoff on UNAVAILABLE and deadline errors up to an overall retry deadline,
+ * which PS holds each dense table, and the identity that makes pushes idempotent: a random
+ * 64-bit client id and, per PS, a push sequence number that every retry of a push repeats
+ * (the PS acknowledges a repeated pair without applying it again; ADR 0027).
  */
+import { randomBytes } from 'node:crypto';
 import { DEFAULT_BACKOFF, BackoffOptions } from '../common/backoff';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
@@ -37,6 +40,9 @@ export class PsFleet {
   /** Deadline of one attempt of an ordinary call, ms. */
   readonly callTimeoutMs: number;
   readonly log: Logger;
+  /** Random, nonzero: names this client's pushes to every PS (a new fleet is a new client). */
+  readonly clientId: bigint = newClientId();
+  private readonly pushSeqs: number[];
   private readonly retry: RetryOptions;
   private readonly denseOwner = new Map<string, number>();
   private closed = false;
@@ -46,6 +52,7 @@ export class PsFleet {
     this.log = opts.logger.child({ component: 'ps-client' });
     const connect = opts.connect ?? ((addr: string) => new PsConnection({ addr, maxMessageBytes: DEFAULT_MAX_REQUEST_BYTES * 2 }));
     this.conns = opts.shardMap.ps.map((p) => connect(p.addr));
+    this.pushSeqs = this.conns.map(() => 0);
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
     this.retry = { backoff: opts.backoff ?? DEFAULT_BACKOFF, retryDeadlineMs: opts.retryDeadlineMs ?? 60_000, logger: this.log };
   }
@@ -57,6 +64,14 @@ export class PsFleet {
       if (this.closed) throw new TesseraError(ERROR_CODES.UNAVAILABLE, `${what}: client closed`, { retryable: false });
       return fn();
     });
+  }
+
+  /**
+   * The identity of a new push to the PS at `psIndex` (shard-map order): this client's id and
+   * the next sequence number, from 1. Take it once per push request, outside its retry loop.
+   */
+  pushIdentity(psIndex: number): { clientId: bigint; pushSeq: number } {
+    return { clientId: this.clientId, pushSeq: ++this.pushSeqs[psIndex] };
   }
 
   /** Index (in shard-map order) of the PS holding dense table `table`. */
@@ -84,5 +99,12 @@ export class PsFleet {
   close(): void {
     this.closed = true;
     for (const c of this.conns) c.close();
+  }
+}
+
+function newClientId(): bigint {
+  for (;;) {
+    const id = randomBytes(8).readBigUInt64LE(0);
+    if (id !== 0n) return id; // 0 means "no dedup" on the wire
   }
 }

@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   CHECKPOINT_DIR: 'TESSERA_ERR_CHECKPOINT_DIR',
   /** a data file cannot be used: missing or unreadable, or more malformed lines than the spec allows */
   BAD_DATA: 'TESSERA_ERR_BAD_DATA',
+  /** a push's sequence number is older than the PS's dedup window: it may or may not have been applied */
+  PUSH_OUTSIDE_WINDOW: 'TESSERA_ERR_PUSH_OUTSIDE_WINDOW',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -12,6 +12,8 @@
  * - tessera_ps_table_budget_rows{table}, tessera_ps_table_budget_bytes{table}  gauges: the
  *   table's eviction budget (`eviction.maxRows` / `maxBytes`), only for tables that have one
  * - tessera_ps_fenced                                            gauge, 1 while pushes are refused
+ * - tessera_ps_duplicate_pushes_total                            counter: retried pushes acknowledged
+ *   again without being applied (their first attempt was applied; its answer came late or was lost)
  * - tessera_ps_admissions_total{table,outcome="admitted|rejected"} counter: ids given a row by
  *   feature admission, and pulled ids refused one
  * - tessera_ps_dropped_gradient_rows_total{table}                 counter: pushed rows of ids not admitted
@@ -155,6 +157,14 @@ export class PsMetrics {
     budget('tessera_ps_table_budget_rows', 'Row budget of the table (eviction.maxRows); absent when it has none.', (e) => e.maxRows);
     budget('tessera_ps_table_budget_bytes', 'Byte budget of the table (eviction.maxBytes); absent when it has none.', (e) => e.maxBytes);
     registerTierMetrics(registry, node);
+    new Counter({
+      name: 'tessera_ps_duplicate_pushes_total', help: 'Retried pushes acknowledged again without being applied: their first attempt was applied already.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(node.dedup.duplicates);
+      },
+    });
     new Gauge({
       name: 'tessera_ps_fenced', help: '1 while the PS refuses pushes (its etcd lease was lost), else 0.', registers,
       collect() {

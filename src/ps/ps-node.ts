@@ -16,6 +16,7 @@ import { TableInfo, TableSpec, TableStore } from './store/table-store';
 import type { RowTier } from './store/row-tier';
 import { denseAtCut, SnapshotCursor, SnapshotOptions } from './checkpoint/snapshot-cursor';
 import { checkCheckpointId } from '../checkpoint/checkpoint-id';
+import { PushDedup } from './push-dedup';
 
 /** Cuts a PS remembers as possible bases of an incremental snapshot (older ones are refused). */
 export const KNOWN_CUTS = 16;
@@ -54,6 +55,9 @@ export interface PullInput {
 
 export interface PushInput extends PullInput {
   grads: Uint8Array;
+  /** Idempotent pushes: the sender's id and this push's sequence number (see PushDedup). */
+  clientId?: bigint;
+  pushSeq?: number;
 }
 
 /**
@@ -92,6 +96,8 @@ function bad(code: (typeof ERROR_CODES)[keyof typeof ERROR_CODES], msg: string):
 export class PsNode {
   readonly store: TableStore;
   readonly counters: PsCounters = { pulls: 0, pushes: 0, rowsPulled: 0, rowsPushed: 0, rejected: 0 };
+  /** The pushes applied recently, per client: a retried one is acknowledged, not applied again. */
+  readonly dedup = new PushDedup();
   private version = 0;
   private owned: Uint8Array | null = null; // bucket -> 1 if this PS owns it; null = owns all
   private numBuckets = DEFAULT_NUM_BUCKETS;
@@ -218,6 +224,10 @@ export class PsNode {
    */
   push(req: PushInput, versions?: VersionAllocator): number {
     try {
+      // Before the fence and shard-map checks: a retry of a push applied before its buckets
+      // moved (or before a fence) must be acknowledged here, never re-routed and applied twice.
+      const again = req.malformed === undefined ? this.dedup.lookup(req.clientId, req.pushSeq) : undefined;
+      if (again !== undefined) return again;
       if (this.fencedReason !== null) {
         throw new TesseraError(ERROR_CODES.UNAVAILABLE, `ps is fenced (${this.fencedReason}); retry once it has re-registered`);
       }
@@ -231,12 +241,14 @@ export class PsNode {
         table.push(grads);
         this.touchedDense.add(table.name);
         this.count(false, 1);
+        this.dedup.record(req.clientId, req.pushSeq, 1);
         return 1;
       }
       const ids = this.checkIds(req.ids);
       if (this.movingFence) this.refuseMoving(ids, this.movingFence);
       const applied = table.push(ids, grads, req.wantVersions && versions ? versions(ids.length >>> 1) : undefined);
       this.count(false, ids.length >>> 1);
+      this.dedup.record(req.clientId, req.pushSeq, applied);
       return applied;
     } catch (err) {
       this.counters.rejected++;

@@ -8,7 +8,7 @@
  * protobufjs in test/unit/wire/data-plane-codec.test.ts), so any gRPC client can talk to a PS.
  */
 import {
-  GRPC_FRAME_HEADER, MAX_PADDING, ProtoReader, ProtoWriter, bytesFieldSize, uintFieldSize, varintSize,
+  GRPC_FRAME_HEADER, MAX_PADDING, ProtoReader, ProtoWriter, bytesFieldSize, fixed64FieldSize, uintFieldSize, varintSize,
 } from './proto-bytes';
 
 /** Wire encodings of values and gradients (enum tessera.v1.Encoding). */
@@ -65,6 +65,10 @@ export interface PushRequestMsg {
   tableIncarnation?: number;
   /** Also return each row's version before this push (push staleness). */
   wantVersions?: boolean;
+  /** Random id of the sending client (idempotent pushes); 0n or absent: not deduplicated. */
+  clientId?: bigint;
+  /** The client's sequence number of this push to this PS, from 1; a retry repeats it. */
+  pushSeq?: number;
   encodedBytes?: number;
   /** As PullRequestMsg.malformed. */
   malformed?: string;
@@ -155,7 +159,7 @@ export function encodePushRequest(m: PushRequestMsg): Buffer {
   const size = bytesFieldSize(1, Buffer.byteLength(m.table)) + uintFieldSize(2, m.shardMapVersion)
     + bytesFieldSize(3, m.ids.byteLength) + bytesFieldSize(4, m.grads.byteLength)
     + uintFieldSize(5, m.encoding) + uintFieldSize(6, m.requestId) + uintFieldSize(7, m.tableIncarnation ?? 0)
-    + uintFieldSize(8, 1) + 2 * MAX_PADDING;
+    + uintFieldSize(8, 1) + fixed64FieldSize(9) + uintFieldSize(10, m.pushSeq ?? 0) + 2 * MAX_PADDING;
   const w = new ProtoWriter(Buffer.allocUnsafe(size))
     .string(1, m.table)
     .uint(2, m.shardMapVersion)
@@ -163,6 +167,8 @@ export function encodePushRequest(m: PushRequestMsg): Buffer {
     .uint(6, m.requestId)
     .uint(7, m.tableIncarnation ?? 0);
   if (m.wantVersions) w.uint(8, 1);
+  // Written only when set, so a push of a client without dedup is byte for byte what it was.
+  if (m.clientId && m.pushSeq) w.fixed64(9, m.clientId).uint(10, m.pushSeq);
   return w
     .alignNext(3, m.ids.byteLength, GRPC_FRAME_HEADER)
     .bytes(3, m.ids)
@@ -187,6 +193,8 @@ export function decodePushRequest(buf: Buffer): PushRequestMsg {
     else if (f === 6) m.requestId = r.varint();
     else if (f === 7) m.tableIncarnation = r.varint();
     else if (f === 8) m.wantVersions = r.varint() !== 0;
+    else if (f === 9) m.clientId = r.fixed64();
+    else if (f === 10) m.pushSeq = r.varint();
     else r.skip();
   });
   return m;

@@ -1,8 +1,8 @@
 /**
  * Minimal protobuf wire-format primitives for the hand-written hot-path codec.
- * Supports varint (wire type 0) and length-delimited (wire type 2) fields, which is all the
- * data-plane messages use; unknown fields of any wire type are skipped on read.
- * Integers are JS numbers and must stay below 2^53.
+ * Supports varint (wire type 0), fixed64 (wire type 1, as a bigint) and length-delimited (wire
+ * type 2) fields, which is all the data-plane messages use; unknown fields of any wire type are
+ * skipped on read. Varint integers are JS numbers and must stay below 2^53.
  */
 import { TesseraError, ERROR_CODES } from '../common/errors';
 
@@ -28,6 +28,11 @@ export function varintSize(v: number): number {
 /** Encoded size of a varint field. */
 export function uintFieldSize(field: number, v: number): number {
   return varintSize(field << 3) + varintSize(v);
+}
+
+/** Encoded size of a fixed64 field. */
+export function fixed64FieldSize(field: number): number {
+  return varintSize((field << 3) | 1) + 8;
 }
 
 /** Encoded size of a length-delimited field with a payload of `len` bytes. */
@@ -63,6 +68,15 @@ export class ProtoWriter {
   uint(field: number, v: number): this {
     this.rawVarint(field << 3);
     this.rawVarint(v);
+    return this;
+  }
+
+  /** Writes a fixed64 field: `v` (taken mod 2^64) as 8 little-endian bytes. */
+  fixed64(field: number, v: bigint): this {
+    this.rawVarint((field << 3) | 1);
+    this.ensure(8);
+    this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.pos);
+    this.pos += 8;
     return this;
   }
 
@@ -160,6 +174,18 @@ export class ProtoReader {
     const t = this.varint();
     this.wireType = t & 7;
     return Math.floor(t / 8);
+  }
+
+  /** Reads the value of a fixed64 field as an unsigned bigint. */
+  fixed64(): bigint {
+    if (this.wireType !== 1) throw malformed(`expected a fixed64 field, got wire type ${this.wireType}`);
+    if (this.pos + 8 > this.buf.length) throw malformed('truncated fixed64');
+    const b = this.buf;
+    const p = this.pos;
+    const lo = (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
+    const hi = (b[p + 4] | (b[p + 5] << 8) | (b[p + 6] << 16) | (b[p + 7] << 24)) >>> 0;
+    this.pos += 8;
+    return (BigInt(hi) << 32n) | BigInt(lo);
   }
 
   bytes(): Uint8Array {

@@ -33,6 +33,7 @@ const TO_STATUS: Record<ErrorCode, grpc.status> = {
   [ERROR_CODES.TABLE_INCARNATION]: grpc.status.FAILED_PRECONDITION,
   [ERROR_CODES.CHECKPOINT_DIR]: grpc.status.FAILED_PRECONDITION,
   [ERROR_CODES.BAD_DATA]: grpc.status.INVALID_ARGUMENT,
+  [ERROR_CODES.PUSH_OUTSIDE_WINDOW]: grpc.status.FAILED_PRECONDITION,
 };
 
 const KNOWN = new Set<string>(Object.values(ERROR_CODES));

@@ -152,6 +152,29 @@ describe('data-plane codec vs protobufjs', () => {
     expect(codec.decodePushResponse(codec.encodePushResponse({ requestId: 8, rowsApplied: 3 })).versions).to.equal(undefined);
   });
 
+  // Idempotent pushes (ADR 0027): client_id (fixed64, field 9) and push_seq (field 10), written
+  // only when set, so an ordinary push is byte for byte what it was.
+  it('carries client_id and push_seq as protobufjs reads and writes them; a push without them is unchanged', () => {
+    const pushT = root.lookupType('tessera.v1.PushRequest');
+    const plain = { table: 't', shardMapVersion: 1, ids, grads: values, encoding: codec.Encoding.F32, requestId: 4 };
+    const clientId = 0xfedcba9876543210n; // above 2^63: no sign or precision loss either way
+    const pushSeq = 2 ** 40 + 7;
+    const withId = codec.encodePushRequest({ ...plain, clientId, pushSeq, wantVersions: true, tableIncarnation: 3 });
+    const pbjs = pushT.decode(withId) as unknown as Record<string, { toString(): string }>;
+    expect(BigInt.asUintN(64, BigInt(pbjs.clientId.toString()))).to.equal(clientId);
+    expect(pbjs.pushSeq.toString()).to.equal(String(pushSeq));
+    expect(codec.decodePushRequest(withId)).to.include({ clientId, pushSeq, wantVersions: true, tableIncarnation: 3 });
+    const fromPbjs = Buffer.from(pushT.encode(pushT.create({ ...plain, clientId: '18364758544493064720', pushSeq: 12 })).finish());
+    expect(codec.decodePushRequest(fromPbjs)).to.include({ clientId, pushSeq: 12, table: 't' });
+    const ordinary = codec.encodePushRequest(plain);
+    expect(fieldNumbers(ordinary)).to.not.include.members([9, 10]);
+    expect(fieldNumbers(withId)).to.include.members([9, 10]);
+    expect(codec.decodePushRequest(ordinary).clientId).to.equal(undefined);
+    const aligned = codec.decodePushRequest(asReceived(withId));
+    expect(aligned.grads.byteOffset % 4, 'grads stay aligned after the new fields').to.equal(0);
+    expect(aligned.clientId).to.equal(clientId);
+  });
+
   it('round-trips an in-band error on Pull and Push responses', () => {
     const error = { code: 9, message: 'stale', tesseraCode: 'TESSERA_ERR_STALE_SHARD_MAP' };
     const pull = codec.decodePullResponse(codec.encodePullResponse({ requestId: 1, values: new Uint8Array(0), dim: 0, encoding: 0, error }));
