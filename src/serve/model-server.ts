@@ -26,6 +26,7 @@ import { DEFAULT_MAX_BODY_BYTES, RestServer, startRestServer } from './rest-serv
 import { GrpcDeps, GrpcServer, startGrpcServer } from './grpc-service';
 import { ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from '../wire/connection-guard';
 import { RootWatcher } from './root-watcher';
+import { loadVersion } from './version-loader';
 import { ServeMetrics } from './serve-metrics';
 import { serverStatus, ServerStatus } from './serve-status';
 import { SplitRouter, TrafficSplit } from './traffic-split';
@@ -98,7 +99,8 @@ export class ModelServer {
     if (tierRoot) fs.mkdirSync(tierRoot, { recursive: true });
     const metrics = new ServeMetrics(deps.registry);
     let models: ModelRegistry | null = null;
-    const follower = o.follow ? new DeltaFollower({ root: o.root, logger: deps.logger, events: new FollowMetrics(deps.registry, () => models).events() }) : undefined;
+    const follower = o.follow ? new DeltaFollower({
+      root: o.root, logger: deps.logger, load: (name, v) => loadVersion(o.root, name, v, undefined, {}), events: new FollowMetrics(deps.registry, () => models).events() }) : undefined;
     const registry = models = new ModelRegistry({
       root: o.root, policy: o.policy ?? parseVersionPolicy('latest'), logger: deps.logger,
       loader: { maxResidentBytes: o.maxResidentBytes, tierRoot }, events: metrics.events(), follower,

@@ -115,20 +115,22 @@ describe('tessera serve --follow: deltas applied in order, refused when bad, cau
     expect(followStatus(s).error).to.include({ version: 3, reason: 'checksum' });
     expect(followStatus(s).error.message).to.match(/dense\.f32: checksum mismatch/);
 
-    const v4 = await publishTestModel(root, { seed: 4 }); // the next full version: resync
+    const v4 = await publishTestModel(root, { seed: 4 }); // the chief's next full version …
     expect(v4.version).to.equal(4);
+    const e = await target(5);
+    await publishDeltaBetween(root, 'srv', v4.dir, e, 5, 4); // … and a delta on it: resync
     await s.registry.rescan();
-    expect((await served(s)).version).to.equal('4');
-    expect(followStatus(s)).to.include({ base: 4, head: 4, error: null });
+    const at5 = await served(s);
+    expect(at5.version).to.equal('5');
+    expectSame(at5.predictions, await evalPredictions(e, instances), 'version 5');
+    expect(followStatus(s)).to.include({ base: 4, head: 5, error: null });
 
-    // Delta 5 never arrives; 6 names it as its parent: a gap.
-    await publishDeltaBetween(root, 'srv', v4.dir, await target(6), 6, 5);
+    // Delta 6 never arrives; 7 names it as its parent: a gap.
+    await publishDeltaBetween(root, 'srv', e, await target(7), 7, 6);
     await s.registry.rescan();
-    const at4 = await served(s);
-    expect(at4.version, 'a gap leaves version 4 serving').to.equal('4');
-    expectSame(at4.predictions, await evalPredictions(v4.dir, instances), 'version 4');
-    expect(followStatus(s).error).to.include({ version: 6, reason: 'gap' });
-    expect(followStatus(s).error.message).to.match(/parent is version 5, the served version is 4/);
+    expect(await served(s), 'a gap leaves version 5 serving').to.deep.equal(at5);
+    expect(followStatus(s).error).to.include({ version: 7, reason: 'gap' });
+    expect(followStatus(s).error.message).to.match(/its parent, version 6, is neither a delta nor a full version on disk/);
     await s.registry.rescan(); // a refused chain is not read again
     expect(followStatus(s).refused).to.equal(2);
     const text = await metrics.metrics();
@@ -136,7 +138,7 @@ describe('tessera serve --follow: deltas applied in order, refused when bad, cau
     expect(text).to.match(/tessera_serve_deltas_refused_total\{model="srv",reason="gap"\} 1/);
   });
 
-  it('a restarted server catches up from the newest full version plus the deltas after it', async () => {
+  it('a restarted server catches up from the stream\'s last full version plus the deltas after it, past an epoch end\'s export', async () => {
     const v1 = await publishTestModel(root, { seed: 1 });
     const b = await target(2);
     const c = await target(3, 8);
@@ -145,11 +147,14 @@ describe('tessera serve --follow: deltas applied in order, refused when bad, cau
     expect((await served(first)).version).to.equal('2');
     await first.close();
     servers.splice(servers.indexOf(first), 1);
-    await publishDeltaBetween(root, 'srv', b, c, 3, 2); // published while no server ran
+    // Published while no server ran: an epoch end's full version (numbered in the sequence, no
+    // delta's parent), then the stream's next delta, on version 2.
+    expect((await publishTestModel(root, { seed: 9 })).version).to.equal(3);
+    await publishDeltaBetween(root, 'srv', b, c, 4, 2);
     const again = await start();
     const r = await served(again);
-    expect(r.version).to.equal('3');
-    expectSame(r.predictions, await evalPredictions(c, instances), 'caught up to version 3');
-    expect(followStatus(again)).to.include({ base: 1, head: 3, applied: 2 });
+    expect(r.version).to.equal('4');
+    expectSame(r.predictions, await evalPredictions(c, instances), 'caught up to version 4 from full version 1 and deltas 2 and 4');
+    expect(followStatus(again)).to.include({ base: 1, head: 4, applied: 2, refused: 0 });
   });
 });
