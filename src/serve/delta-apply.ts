@@ -4,7 +4,7 @@
  * modified, so a request sees V or V+1 whole, never a half-applied delta; V is retired by the swap
  * and released once the requests holding it end.
  *
- * V+1's rows are a copy of V's (an O(rows) copy per delta, measured in docs/adr/0027-serve-follow.md)
+ * V+1's rows are a copy of V's (an O(rows) copy per delta, measured in docs/adr/0030-serve-follow.md)
  * with the delta's rows written over them and its tombstones removed: a removed row reads as its
  * table's cold-start value, as it does for evaluation and for an id never trained. The dense
  * weights are the delta's whole vector.
@@ -17,11 +17,14 @@
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { DeltaContent } from '../export/delta-dir';
 import { buildModelParts } from '../infer/model-parts';
+import type { EmbeddingTable } from '../ps/store/embedding-table';
 import { TableStore } from '../ps/store/table-store';
 import { LoadedVersion } from './loaded-version';
 
 /** Rows per slab of a served table (as the loader's). */
 const SLAB_ROWS = 4096;
+/** Rows copied per batch. */
+const COPY_CHUNK_ROWS = 4096;
 
 /** Rows changed and removed by one applied delta. */
 export interface DeltaApplied {
@@ -32,6 +35,24 @@ export interface DeltaApplied {
 
 function refuse(name: string, d: DeltaContent, why: string): TesseraError {
   return new TesseraError(ERROR_CODES.INCOMPATIBLE_SPEC, `delta ${d.version} of ${name}: ${why}`);
+}
+
+/** Copies every row of `src` into `dst`, COPY_CHUNK_ROWS at a time (half the time of a putRow per row). */
+function copyRows(src: EmbeddingTable, dst: EmbeddingTable): void {
+  const dim = src.dim;
+  const ids = new Uint32Array(2 * COPY_CHUNK_ROWS);
+  const weights = new Float32Array(COPY_CHUNK_ROWS * dim);
+  let k = 0;
+  src.forEachRow((lo, hi, w) => {
+    ids[2 * k] = lo;
+    ids[2 * k + 1] = hi;
+    weights.set(w, k * dim);
+    if (++k === COPY_CHUNK_ROWS) {
+      dst.putRows(ids, weights, k);
+      k = 0;
+    }
+  });
+  if (k > 0) dst.putRows(ids, weights, k);
 }
 
 /** A copy of `from`'s tables and rows, in RAM. */
@@ -45,9 +66,7 @@ function copyStore(from: TableStore): TableStore {
     }
     const { eviction: _budget, ...inRam } = spec as typeof spec & { eviction?: unknown };
     to.create(inRam as typeof spec, { initialCapacity: t.rows });
-    const src = from.getEmbedding(t.name);
-    const dst = to.getEmbedding(t.name);
-    src.forEachRow((lo, hi, w, s) => dst.putRow(lo, hi, w, s));
+    copyRows(from.getEmbedding(t.name), to.getEmbedding(t.name));
   }
   return to;
 }
