@@ -20,9 +20,8 @@ import { buildModelParts } from '../infer/model-parts';
 import type { EmbeddingTable } from '../ps/store/embedding-table';
 import { TableStore } from '../ps/store/table-store';
 import { LoadedVersion } from './loaded-version';
+import { SERVE_SLAB_ROWS } from './version-loader';
 
-/** Rows per slab of a served table (as the loader's). */
-const SLAB_ROWS = 4096;
 /** Rows copied per batch. */
 const COPY_CHUNK_ROWS = 4096;
 
@@ -57,7 +56,7 @@ function copyRows(src: EmbeddingTable, dst: EmbeddingTable): void {
 
 /** A copy of `from`'s tables and rows, in RAM. */
 function copyStore(from: TableStore): TableStore {
-  const to = new TableStore({ slabRows: SLAB_ROWS });
+  const to = new TableStore({ slabRows: SERVE_SLAB_ROWS });
   for (const t of from.list()) {
     const spec = from.spec(t.name);
     if (t.kind !== 'embedding') {
