@@ -100,7 +100,9 @@ export class ModelServer {
     const metrics = new ServeMetrics(deps.registry);
     let models: ModelRegistry | null = null;
     const follower = o.follow ? new DeltaFollower({
-      root: o.root, logger: deps.logger, load: (name, v) => loadVersion(o.root, name, v, undefined, {}), events: new FollowMetrics(deps.registry, () => models).events() }) : undefined;
+      root: o.root, logger: deps.logger, events: new FollowMetrics(deps.registry, () => models).events(),
+      load: (name, v) => loadVersion(o.root, name, v, undefined, {}), // a chain's base, in RAM (--follow has no budget)
+    }) : undefined;
     const registry = models = new ModelRegistry({
       root: o.root, policy: o.policy ?? parseVersionPolicy('latest'), logger: deps.logger,
       loader: { maxResidentBytes: o.maxResidentBytes, tierRoot }, events: metrics.events(), follower,
