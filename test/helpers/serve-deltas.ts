@@ -15,8 +15,11 @@ function rowsOf(store: Awaited<ReturnType<typeof loadModel>>['store'], table: st
   return out;
 }
 
-/** Publishes under `root` delta `version` on `parent`: model dir `fromDir` → model dir `toDir` (see the file comment). */
-export async function publishDeltaBetween(root: string, name: string, fromDir: string, toDir: string, version: number, parent: number, cutAt = Date.now()): Promise<{ dir: string; rows: number; tombstones: number }> {
+/**
+ * Publishes under `root` delta `version` on `parent`: model dir `fromDir` → model dir `toDir` (see
+ * the file comment); `opts.fingerprint` replaces the spec fingerprint (a job whose spec changed).
+ */
+export async function publishDeltaBetween(root: string, name: string, fromDir: string, toDir: string, version: number, parent: number, opts: { fingerprint?: string } = {}): Promise<{ dir: string; rows: number; tombstones: number }> {
   const from = await loadModel(fromDir);
   const to = await loadModel(toDir);
   const tables: DeltaTable[] = [];
@@ -34,7 +37,7 @@ export async function publishDeltaBetween(root: string, name: string, fromDir: s
   }
   const dense = to.store.list().find((t) => t.kind === 'dense')!.name;
   const out = await writeDelta(root, name, {
-    version, parent, cutAt, step: to.manifest.step, samples: to.manifest.samples, specFingerprint: to.manifest.specFingerprint, pauseMs: 1,
+    version, parent, cutAt: Date.now(), step: to.manifest.step, samples: to.manifest.samples, specFingerprint: opts.fingerprint ?? to.manifest.specFingerprint, pauseMs: 1,
     tables, dense: { name: dense, values: to.store.getDense(dense).pull() },
   });
   return { dir: out.dir, rows: tables.reduce((n, t) => n + t.ids.length / 2, 0), tombstones: tables.reduce((n, t) => n + t.tombstones.length / 2, 0) };

@@ -2,9 +2,10 @@
  * Issue 15, `tessera serve --follow`: a real server over a real model root follows a delta stream
  * written with the chief's own writer (tessera-delta/1). Each delta is applied once, in order, as
  * a new version swapped in whole (a request holding V keeps V's answers); tombstoned rows return
- * to their cold-start value; a corrupted delta (one flipped byte) and a missing delta are refused
- * while the last good version keeps serving, shown in status and counted, until the next full
- * version resynchronises; a restarted server catches up from the newest full version.
+ * to their cold-start value; a corrupted delta (one flipped byte), a missing delta and a delta of
+ * a changed spec are refused while the last good version keeps serving, shown in status and
+ * counted, until the chief's next full version resynchronises; a restarted server catches up from
+ * the stream's last full version plus the deltas after it.
  */
 import { expect } from 'chai';
 import * as fs from 'node:fs';
@@ -136,6 +137,20 @@ describe('tessera serve --follow: deltas applied in order, refused when bad, cau
     const text = await metrics.metrics();
     expect(text).to.match(/tessera_serve_deltas_refused_total\{model="srv",reason="checksum"\} 1/);
     expect(text).to.match(/tessera_serve_deltas_refused_total\{model="srv",reason="gap"\} 1/);
+  });
+
+  it('refuses a delta from a job whose spec changed (fingerprint) and keeps serving the last good version', async () => {
+    const v1 = await publishTestModel(root, { seed: 1 });
+    const metrics = new Registry();
+    const s = await start(0, silentLogger(), metrics);
+    await publishDeltaBetween(root, 'srv', v1.dir, await target(2), 2, 1, { fingerprint: 'f'.repeat(64) });
+    await s.registry.rescan();
+    const r = await served(s);
+    expect(r.version).to.equal('1');
+    expectSame(r.predictions, await evalPredictions(v1.dir, instances), 'version 1');
+    expect(followStatus(s).error).to.include({ version: 2, reason: 'spec' });
+    expect(followStatus(s).error.message).to.match(/spec fingerprint f+ differs from the served/);
+    expect(await metrics.metrics()).to.match(/tessera_serve_deltas_refused_total\{model="srv",reason="spec"\} 1/);
   });
 
   it('a restarted server catches up from the stream\'s last full version plus the deltas after it, past an epoch end\'s export', async () => {
