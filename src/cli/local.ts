@@ -107,6 +107,8 @@ export async function runLocal(argv: string[]): Promise<number> {
   const n = localCounts(args);
   const onCheckpointError = checkpointErrorPolicy(o['on-checkpoint-error']);
   const threads = o['tf-threads'] === undefined ? undefined : tfThreads(o['tf-threads']);
+  // The checkpoint root always exists here (default RUN_DIR/checkpoints): only --export-dir can be missing.
+  const deltaEvery = deltaEveryMs(args, 'RUN_DIR/checkpoints', o['export-dir']) / 1000;
   if (o.resume && !o['checkpoint-dir']) throw new TesseraError(ERROR_CODES.CONFIG, '--resume needs --checkpoint-dir DIR (where the stopped job checkpointed)');
   const specPath = path.resolve(o.job!);
   const spec = loadJobSpec(specPath);
@@ -128,7 +130,7 @@ export async function runLocal(argv: string[]): Promise<number> {
     data: data ? path.resolve(data) : undefined, resume: o.resume, initFrom: o['init-from'], checkpointEvery: n.checkpointEvery,
     eval: evalPath ? path.resolve(evalPath) : undefined, epochs: n.epochs, shards: n.shards, checkpointDir, etcdUrl: o.etcd,
     exportDir: o['export-dir'] ? path.resolve(o['export-dir']) : undefined,
-    deltaEvery: deltaEveryMs(args, checkpointDir, o['export-dir']) / 1000, fullEvery: intOption(args, 'full-every', 1),
+    deltaEvery, fullEvery: intOption(args, 'full-every', 1),
     backend: o.backend, force: args.options.force === true, tfThreads: threads,
   });
   err.write(`tessera local: etcd ${cluster.etcdUrl}, job ${cluster.opts.job}\n`);
