@@ -22,6 +22,8 @@ import { loadJobSpec } from '../spec/job-spec';
 import { helpText, intOption, OptionSpec, ParsedArgs, noPositional, parseArgs } from '../runtime/args';
 import { checkEtcdReachable } from '../runtime/etcd-client';
 import { checkDataFiles } from '../data/data-errors';
+import { CHIEF_SPEC } from './chief';
+import { deltaEveryMs } from './chief-deltas';
 import { ProgressLine } from './progress';
 
 const EXAMPLES = path.resolve(__dirname, '..', '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '', 'examples');
@@ -38,6 +40,8 @@ export const LOCAL_SPEC: Record<string, OptionSpec> = {
   'checkpoint-dir': { type: 'string', describe: 'checkpoint root: checkpoints DIR/<id> and the model DIR/model; default RUN_DIR/checkpoints' },
   'export-dir': { type: 'string', describe: 'model root: the chief publishes ROOT/<spec name>/<version>/ at every epoch end and the job end (tessera serve --model-root ROOT serves them)' },
   'checkpoint-every': { type: 'string', describe: 'seconds between checkpoints while training (0: epoch ends and the job end)', default: '0' },
+  'delta-every': CHIEF_SPEC['delta-every'],
+  'full-every': CHIEF_SPEC['full-every'],
   'on-checkpoint-error': { type: 'string', describe: 'a checkpoint that fails on its directory (disk full, not writable): fail the job, or continue and try again at the next one', default: 'fail' },
   resume: { type: 'string', describe: 'resume a stopped job from a checkpoint under --checkpoint-dir: latest | ID' },
   'init-from': { type: 'string', describe: 'warm start from a checkpoint (DIR/ID, or DIR for its latest) on new data' },
@@ -103,6 +107,8 @@ export async function runLocal(argv: string[]): Promise<number> {
   const n = localCounts(args);
   const onCheckpointError = checkpointErrorPolicy(o['on-checkpoint-error']);
   const threads = o['tf-threads'] === undefined ? undefined : tfThreads(o['tf-threads']);
+  // The checkpoint root always exists here (default RUN_DIR/checkpoints): only --export-dir can be missing.
+  const deltaEvery = deltaEveryMs(args, 'RUN_DIR/checkpoints', o['export-dir']) / 1000;
   if (o.resume && !o['checkpoint-dir']) throw new TesseraError(ERROR_CODES.CONFIG, '--resume needs --checkpoint-dir DIR (where the stopped job checkpointed)');
   const specPath = path.resolve(o.job!);
   const spec = loadJobSpec(specPath);
@@ -124,6 +130,7 @@ export async function runLocal(argv: string[]): Promise<number> {
     data: data ? path.resolve(data) : undefined, resume: o.resume, initFrom: o['init-from'], checkpointEvery: n.checkpointEvery,
     eval: evalPath ? path.resolve(evalPath) : undefined, epochs: n.epochs, shards: n.shards, checkpointDir, etcdUrl: o.etcd,
     exportDir: o['export-dir'] ? path.resolve(o['export-dir']) : undefined,
+    deltaEvery, fullEvery: intOption(args, 'full-every', 1),
     backend: o.backend, force: args.options.force === true, tfThreads: threads,
   });
   err.write(`tessera local: etcd ${cluster.etcdUrl}, job ${cluster.opts.job}\n`);

@@ -18,6 +18,7 @@ import { parseSplit } from '../serve/traffic-split';
 import { parseVersionPolicy } from '../serve/version-policy';
 import { loadConnectionLimits } from '../wire/connection-guard';
 import { ADMIN_COMMANDS, SERVE_ADMIN_HELP } from './serve-admin';
+import { FOLLOW_SPEC, followFlags, watchAnnouncements } from './serve-follow';
 
 /** Options of `tessera serve`; exported so deploy checks parse manifest args with the real parser. */
 export const SERVE_SPEC: Record<string, OptionSpec> = {
@@ -45,6 +46,7 @@ export const SERVE_SPEC: Record<string, OptionSpec> = {
   id: { type: 'string', describe: 'this server\'s id in logs and metrics (default serve-<pid>)' },
   'log-level': { type: 'string', describe: 'pino log level [TESSERA_LOG_LEVEL]' },
   json: { type: 'boolean', describe: 'print {"rest","grpc","metrics","backend"} as one JSON line on stdout once listening' },
+  ...FOLLOW_SPEC,
 };
 
 /** `tessera serve --help`. */
@@ -53,7 +55,8 @@ export const SERVE_HELP = `${helpText('tessera serve --model-root ROOT [--port P
   + '/v2/models/NAME/infer) and gRPC, from raw feature values through the training code\'s feature\n'
   + 'transform. New versions are loaded, checked and swapped in as they appear; labels and\n'
   + 'rollbacks in ROOT/NAME/labels.json take effect at once. GET /status shows versions, labels,\n'
-  + 'load times and traffic; GET /v2/health/ready is 200 once every model has a version loaded.', SERVE_SPEC)}\n\n${SERVE_ADMIN_HELP}`;
+  + 'load times and traffic; GET /v2/health/ready is 200 once every model has a version loaded.\n'
+  + 'With --follow it also applies the delta stream the chief publishes (tessera chief --delta-every).', SERVE_SPEC)}\n\n${SERVE_ADMIN_HELP}`;
 
 /** The server's settings from the command line (every value checked before anything starts). */
 export function serverOptions(args: ParsedArgs): ModelServerOptions {
@@ -68,7 +71,7 @@ export function serverOptions(args: ParsedArgs): ModelServerOptions {
     policy: parseVersionPolicy(o['version-policy']!), split: o.split === undefined ? undefined : parseSplit(o.split), splitKey: o['split-key'],
     unknownFields: unknown, maxBodyBytes: bytesOption(args, 'max-body-bytes'), maxBatch: intOption(args, 'max-batch', 1),
     maxResidentBytes: bytesOption(args, 'max-resident-bytes'), tierDir: o['tier-dir'] ? path.resolve(o['tier-dir']) : undefined,
-    pollMs: intOption(args, 'poll-ms', 1),
+    pollMs: intOption(args, 'poll-ms', 1), follow: followFlags(args).follow,
     connectionLimits: loadConnectionLimits(process.env, { maxConnections: o['max-connections'], handshakeTimeoutMs: o['handshake-timeout-ms'] }),
     feedback: {
       cacheRows: intOption(args, 'feedback-rows', 0),
@@ -86,6 +89,7 @@ export async function runServe(argv: string[]): Promise<number> {
   if (args.positional.length > 0) throw new TesseraError(ERROR_CODES.CONFIG, `unknown subcommand "${args.positional[0]}": expected status, rollback or label (see --help)`);
   const o = args.options as Record<string, string | undefined>;
   const opts = serverOptions(args);
+  const { etcd } = followFlags(args);
   const grpcPort = o['grpc-port'] === undefined ? undefined : intOption(args, 'grpc-port', 0);
   const rt = await startRuntime({
     role: 'serve', id: o.id ?? `serve-${process.pid}`, logLevel: o['log-level'] ?? process.env.TESSERA_LOG_LEVEL ?? 'info',
@@ -101,12 +105,17 @@ export async function runServe(argv: string[]): Promise<number> {
       await server.close();
       throw new TesseraError(ERROR_CODES.CONFIG, `--grpc-port ${grpcPort}: cannot serve gRPC on ${opts.host}: ${err.message}`);
     });
+    const announced = etcd ? await watchAnnouncements(etcd, server.registry, logger).catch(async (err: Error) => {
+      await server.close();
+      throw err;
+    }) : null;
     const where = { rest: server.rest.url, grpc: grpc?.addr ?? null, metrics: rt.http.url, backend: backend.name };
     logger.info({ ...where, root: opts.root }, 'serving');
     if (args.options.json) process.stdout.write(`${JSON.stringify(where)}\n`);
     void server.registry.rescan().then(() => logger.info({ ready: server.registry.ready(), models: server.status().models.map((m) => ({ name: m.name, versions: m.versions.map((v) => v.version) })) }, 'first scan done'));
     const signal = await rt.stopping;
     logger.info({ signal }, 'shutting down');
+    await announced?.stop();
     await server.close();
     return 0;
   } finally {

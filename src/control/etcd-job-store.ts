@@ -115,6 +115,20 @@ export class EtcdJobStore implements JobStore {
     await this.leaderTxn([this.ns.put(KEYS.DELTAS_LATEST).value(JSON.stringify(p))], `announce model version ${p.version}`);
   }
 
+  /**
+   * Calls `onAnnounced` once now and after every write of `deltas/latest` (a new version of the
+   * delta stream on disk); `tessera serve --follow --etcd --job` rescans its model root on it.
+   */
+  async watchDeltaPointer(onAnnounced: () => void): Promise<JobStoreWatch> {
+    const first = await this.ns.get(KEYS.DELTAS_LATEST).options(callOptions()).exec();
+    onAnnounced();
+    const watcher = this.ns.watch().key(KEYS.DELTAS_LATEST).startRevision(nextRevision(first.header.revision)).watcher();
+    watcher.on('put', () => onAnnounced());
+    watcher.on('error', (err: Error) => this.log.warn({ err: err.message }, 'deltas/latest watch error; etcd3 reconnects it'));
+    await watcherConnected(watcher);
+    return { stop: async () => { await watcher.cancel(); } };
+  }
+
   async putCheckpointPointer(p: CheckpointPointer): Promise<void> {
     await this.leaderTxn([this.ns.put(KEYS.CHECKPOINTS_LATEST).value(JSON.stringify(p))], `point at checkpoint ${p.id}`);
   }

@@ -51,6 +51,10 @@ export interface LocalClusterOptions {
   checkpointEvery?: number;
   /** Model root the chief publishes versions into (`tessera chief --export-dir`). */
   exportDir?: string;
+  /** Seconds between deltas to serving (`tessera chief --delta-every`; 0 or absent: none). */
+  deltaEvery?: number;
+  /** A full model version after this many deltas (`tessera chief --full-every`). */
+  fullEvery?: number;
   /** Resume from this checkpoint (latest | ID | DIR/ID). */
   resume?: string;
   /** Warm start from this checkpoint. */
@@ -197,6 +201,7 @@ export class LocalCluster {
     if (o.shards !== undefined) args.push('--shards', String(o.shards));
     if (o.checkpointDir) args.push('--checkpoint-dir', o.checkpointDir);
     if (o.exportDir) args.push('--export-dir', o.exportDir);
+    if (o.deltaEvery) args.push('--delta-every', String(o.deltaEvery), ...(o.fullEvery ? ['--full-every', String(o.fullEvery)] : []));
     if (o.onCheckpointError) args.push('--on-checkpoint-error', o.onCheckpointError);
     if (o.force) args.push('--force');
     const at = this.chiefs.length;

@@ -57,7 +57,8 @@ export class LoadedVersion {
     readonly version: number,
     readonly spec: JobSpec,
     readonly parts: ModelParts,
-    private readonly store: TableStore,
+    /** Its rows; read-only once the version is constructed (a delta builds the next version from a copy). */
+    readonly store: TableStore,
     private readonly dense: Float32Array,
     readonly origin: VersionOrigin,
     private readonly release: () => Promise<void> | void,

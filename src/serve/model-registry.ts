@@ -23,6 +23,7 @@ import { Labels, LABELS_FILE, readLabels } from '../export/model-labels';
 import { MODEL_MANIFEST } from '../export/model-dir';
 import { listModels, listVersions, versionDir } from '../export/model-root';
 import type { LoadedVersion } from './loaded-version';
+import type { DeltaFollower } from './delta-follower';
 import { ServedModel } from './served-model';
 import { loadVersion, LoaderOptions } from './version-loader';
 import { policyVersions, VersionPolicy } from './version-policy';
@@ -41,6 +42,8 @@ export interface RegistryDeps {
   loader: LoaderOptions;
   logger: Logger;
   events?: RegistryEvents;
+  /** With `--follow`: applies each model's deltas after every scan (its head version stays loaded). */
+  follower?: DeltaFollower;
 }
 
 function message(err: unknown): string {
@@ -173,11 +176,24 @@ export class ModelRegistry {
       if ((!held || held.origin.stamp !== this.stampOf(m.name, v)) && !this.stillRefused(m, v)) await this.load(m, v);
     }
     if (!wanted.some((v) => m.get(v))) return; // nothing wanted is servable: keep what serves
+    const head = await this.followDeltas(m);
+    if (head !== undefined) wanted.push(head);
     for (const v of m.loaded()) {
       if (wanted.includes(v.version)) continue;
       m.remove(v.version);
       this.deps.events?.onUnloaded?.(m.name, v);
       this.log.info({ model: m.name, version: v.version, onDisk: m.onDisk.includes(v.version), inFlight: v.inFlight }, 'version unloaded');
+    }
+  }
+
+  /** The head of `m`'s delta chain after applying what is new (undefined without --follow). */
+  private async followDeltas(m: ServedModel): Promise<number | undefined> {
+    if (!this.deps.follower || this.closed) return undefined;
+    try {
+      return await this.deps.follower.follow(m);
+    } catch (err) {
+      this.log.error({ model: m.name, err: message(err) }, 'cannot list the deltas; the loaded versions keep serving');
+      return this.deps.follower.state(m.name).head ?? undefined;
     }
   }
 

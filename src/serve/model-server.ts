@@ -15,7 +15,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../common/logger';
+import { DeltaFollower } from './delta-follower';
 import { FeedbackOptions, FeedbackStore } from './feedback';
+import { FollowMetrics } from './follow-metrics';
 import { ModelRegistry } from './model-registry';
 import { PredictionService } from './prediction-service';
 import type { UnknownFieldPolicy } from './request-rows';
@@ -24,6 +26,7 @@ import { DEFAULT_MAX_BODY_BYTES, RestServer, startRestServer } from './rest-serv
 import { GrpcDeps, GrpcServer, startGrpcServer } from './grpc-service';
 import { ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from '../wire/connection-guard';
 import { RootWatcher } from './root-watcher';
+import { loadVersion } from './version-loader';
 import { ServeMetrics } from './serve-metrics';
 import { serverStatus, ServerStatus } from './serve-status';
 import { SplitRouter, TrafficSplit } from './traffic-split';
@@ -53,6 +56,8 @@ export interface ModelServerOptions {
   serverVersion?: string;
   /** connection cap and handshake timeout of the REST and gRPC ports (default DEFAULT_CONNECTION_LIMITS) */
   connectionLimits?: ConnectionLimits;
+  /** apply the delta stream after the newest full version (`--follow`); rows are then all in RAM */
+  follow?: boolean;
 }
 
 /** What the server is given. */
@@ -93,9 +98,14 @@ export class ModelServer {
     const tierRoot = o.tierDir ?? ownTierDir ?? undefined;
     if (tierRoot) fs.mkdirSync(tierRoot, { recursive: true });
     const metrics = new ServeMetrics(deps.registry);
-    const registry = new ModelRegistry({
+    let models: ModelRegistry | null = null;
+    const follower = o.follow ? new DeltaFollower({
+      root: o.root, logger: deps.logger, events: new FollowMetrics(deps.registry, () => models).events(),
+      load: (name, v) => loadVersion(o.root, name, v, undefined, {}), // a chain's base, in RAM (--follow has no budget)
+    }) : undefined;
+    const registry = models = new ModelRegistry({
       root: o.root, policy: o.policy ?? parseVersionPolicy('latest'), logger: deps.logger,
-      loader: { maxResidentBytes: o.maxResidentBytes, tierRoot }, events: metrics.events(),
+      loader: { maxResidentBytes: o.maxResidentBytes, tierRoot }, events: metrics.events(), follower,
     });
     metrics.watch(registry);
     const ignored = new Set<string>();
@@ -116,6 +126,7 @@ export class ModelServer {
     });
     const statusOf = (): ServerStatus => serverStatus(registry, o.split ? { split: o.split, key: o.splitKey } : undefined, (m, s) => {
       s.feedback = { versions: feedback.report(m.name), unmatched: feedback.unmatchedOf(m.name) };
+      if (follower) s.follow = follower.state(m.name);
     });
     const rest = await startRestServer({
       routes: restRoutes({ registry, service, feedback, status: statusOf, serverVersion: o.serverVersion ?? '0' }),
@@ -124,7 +135,7 @@ export class ModelServer {
     }, { host: o.host, port: o.port, limits: o.connectionLimits ?? DEFAULT_CONNECTION_LIMITS });
     // Not awaited: the server answers (not ready) while the first versions load.
     registry.rescan().catch((err: Error) => deps.logger.error({ err: err.message }, 'first scan of the model root failed'));
-    const watcher = o.pollMs === 0 ? null : new RootWatcher({ registry, pollMs: o.pollMs, logger: deps.logger });
+    const watcher = o.pollMs === 0 ? null : new RootWatcher({ registry, pollMs: o.pollMs, logger: deps.logger, deltas: o.follow });
     watcher?.start();
     return new ModelServer(registry, service, rest, watcher, statusOf, ownTierDir,
       { logger: deps.logger, metrics, maxMessageBytes: o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, connectionLimits: o.connectionLimits });

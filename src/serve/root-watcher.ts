@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../common/logger';
+import { DELTAS_DIR } from '../export/delta-dir';
 import type { ModelRegistry } from './model-registry';
 
 /** Default period of the safety-net rescan, ms. */
@@ -22,7 +23,8 @@ export class RootWatcher {
   private stopped = false;
   private readonly log: Logger;
 
-  constructor(private readonly deps: { registry: ModelRegistry; pollMs?: number; logger: Logger }) {
+  /** @param deps.deltas also watch every model's deltas directory (`--follow`) */
+  constructor(private readonly deps: { registry: ModelRegistry; pollMs?: number; logger: Logger; deltas?: boolean }) {
     this.log = deps.logger.child({ component: 'root-watcher' });
   }
 
@@ -52,7 +54,10 @@ export class RootWatcher {
     if (this.stopped) return;
     const { root } = this.deps.registry;
     this.watch(root);
-    for (const m of this.deps.registry.list()) this.watch(path.join(root, m.name));
+    for (const m of this.deps.registry.list()) {
+      this.watch(path.join(root, m.name));
+      if (this.deps.deltas) this.watch(path.join(root, m.name, DELTAS_DIR));
+    }
   }
 
   private watch(dir: string): void {

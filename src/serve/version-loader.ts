@@ -28,8 +28,8 @@ import { specFieldNames } from '../spec/raw-fields';
 import type { JobSpec } from '../spec/types';
 import { LoadedVersion } from './loaded-version';
 
-/** Rows per slab of a served table: small, so a memory budget of a few MiB per table works. */
-const SERVE_SLAB_ROWS = 4096;
+/** Rows per slab of a served table (a loaded version or one built from a delta): small, so a memory budget of a few MiB per table works. */
+export const SERVE_SLAB_ROWS = 4096;
 /** Rough bytes per resident row beyond its weights (id index, eviction metadata). */
 const ROW_OVERHEAD_BYTES = 24;
 /** Rows of the warm-up batch. */
