@@ -4,7 +4,7 @@
  * modified, so a request sees V or V+1 whole, never a half-applied delta; V is retired by the swap
  * and released once the requests holding it end.
  *
- * V+1's rows are a copy of V's (an O(rows) copy per delta, measured in docs/adr/0030-serve-follow.md)
+ * V+1's rows are a copy of V's (an O(rows) copy per delta, measured in docs/adr/0028-serve-follow.md)
  * with the delta's rows written over them and its tombstones removed: a removed row reads as its
  * table's cold-start value, as it does for evaluation and for an id never trained. The dense
  * weights are the delta's whole vector.
