@@ -157,7 +157,7 @@ describe('spec/job-spec', () => {
   });
 
   describe('examples/', () => {
-    it('criteo-deepfm.yaml: 13 log numeric, 26 own tables of dim 16 with Adagrad 0.2 (issue 21 search), DeepFM [400, 400]', () => {
+    it('criteo-deepfm.yaml: 13 log numeric, 26 own tables of dim 16 with Adagrad 0.1 (issue 21 search, ADR 0025 amendment), DeepFM [400, 400]', () => {
       const s = loadJobSpec(EXAMPLES[0]);
       expect(s.data.format).to.equal('criteo');
       expect(s.features.numeric.map((f) => `${f.name}:${f.transform}`))
@@ -166,7 +166,7 @@ describe('spec/job-spec', () => {
       expect(s.features.tables).to.have.length(26);
       for (const t of s.features.tables) {
         expect(t.dim).to.equal(16);
-        expect(t.optimizer).to.include({ kind: 'adagrad', lr: 0.2 });
+        expect(t.optimizer).to.include({ kind: 'adagrad', lr: 0.1 });
       }
       expect(s.model).to.deep.include({ kind: 'deepfm', hidden: [400, 400] });
       expect(s.training.batchSize).to.equal(256); // the 8,000-row sample trains best with small batches
