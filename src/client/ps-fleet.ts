@@ -4,6 +4,7 @@
  * retries with backoff on UNAVAILABLE and deadline errors up to an overall retry deadline, and
  * which PS holds each dense table.
  */
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { DEFAULT_BACKOFF, BackoffOptions } from '../common/backoff';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
@@ -23,6 +24,8 @@ export interface PsFleetOptions {
   /** Keep retrying UNAVAILABLE for this long, ms. Default 60 s. */
   retryDeadlineMs?: number;
   backoff?: BackoffOptions;
+  /** Credentials of every connection (mutual TLS); default plaintext. */
+  credentials?: ChannelCredentials;
   /** Opens a connection to a PS (injected in tests). */
   connect?: (addr: string) => PsConnection;
 }
@@ -44,7 +47,7 @@ export class PsFleet {
   constructor(opts: PsFleetOptions) {
     this.map = opts.shardMap;
     this.log = opts.logger.child({ component: 'ps-client' });
-    const connect = opts.connect ?? ((addr: string) => new PsConnection({ addr, maxMessageBytes: DEFAULT_MAX_REQUEST_BYTES * 2 }));
+    const connect = opts.connect ?? ((addr: string) => new PsConnection({ addr, maxMessageBytes: DEFAULT_MAX_REQUEST_BYTES * 2, credentials: opts.credentials }));
     this.conns = opts.shardMap.ps.map((p) => connect(p.addr));
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
     this.retry = { backoff: opts.backoff ?? DEFAULT_BACKOFF, retryDeadlineMs: opts.retryDeadlineMs ?? 60_000, logger: this.log };

@@ -35,6 +35,10 @@ export const ERROR_CODES = {
   TABLE_INCARNATION: 'TESSERA_ERR_TABLE_INCARNATION',
   /** the checkpoint or export directory cannot be written: disk full, no permission, read-only */
   CHECKPOINT_DIR: 'TESSERA_ERR_CHECKPOINT_DIR',
+  /** the caller's verified identity may not call this method (its role, or another job) */
+  PERMISSION_DENIED: 'TESSERA_ERR_PERMISSION_DENIED',
+  /** the caller presented no verifiable identity (no client certificate, or no SPIFFE URI in it) */
+  UNAUTHENTICATED: 'TESSERA_ERR_UNAUTHENTICATED',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -1,0 +1,66 @@
+/**
+ * Authorization per role at the PS, applied in one place: a grpc-js server interceptor that
+ * reads the caller's verified certificate (mutual TLS has checked it against the CA), takes the
+ * SPIFFE identity from its URI SAN, and lets the call through only when the identity's job is
+ * the server's and its role may call the method. Everything else ends with PERMISSION_DENIED
+ * (UNAUTHENTICATED when the certificate names no Tessera identity) before a handler runs, so
+ * the roles and the PsNode never see who called.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { PeerCertificate } from 'node:tls';
+import type { IdentityRole } from '../common/spiffe-id';
+import { toServiceError } from './status-map';
+import { peerIdentity } from './tls';
+
+const DATA = '/tessera.v1.ParameterServer/';
+const ADMIN = '/tessera.v1.PsAdmin/';
+const HEALTH = '/grpc.health.v1.Health/';
+
+const READ = ['Pull', 'PullStream'].map((m) => DATA + m);
+const WRITE = ['Push', 'PushStream'].map((m) => DATA + m);
+const ADMIN_METHODS = ['CreateTable', 'DropTable', 'SetShardMap', 'AssignDense', 'ExportTable', 'Snapshot', 'SnapshotStatus', 'Restore', 'Stats']
+  .map((m) => ADMIN + m);
+
+/**
+ * Which PS methods each role may call (full gRPC paths). The chief and admin tools run every
+ * admin method and read rows (evaluation and the saved model pull them); workers pull and push;
+ * a prediction server only pulls; a PS calls no other PS. Health is open to every identity of
+ * the job (probes and `tessera status`).
+ */
+export const PS_ROLE_METHODS: Readonly<Record<IdentityRole, readonly string[]>> = {
+  chief: [...ADMIN_METHODS, ...READ],
+  admin: [...ADMIN_METHODS, ...READ],
+  worker: [...READ, ...WRITE],
+  serve: READ,
+  ps: [],
+};
+
+const ANY_ROLE = new Set([`${HEALTH}Check`, `${HEALTH}Watch`]);
+
+/** The refusal for `path` called with `cert`, or null when the call may go on. */
+export function authorize(job: string, path: string, cert: PeerCertificate | undefined): TesseraError | null {
+  const who = peerIdentity(cert);
+  const method = path.slice(path.lastIndexOf('/') + 1);
+  if (!who) return new TesseraError(ERROR_CODES.UNAUTHENTICATED, `${method}: the caller's certificate has no spiffe://tessera/<job>/<role>/<id> URI SAN`);
+  if (who.job !== job) return new TesseraError(ERROR_CODES.PERMISSION_DENIED, `${method}: caller ${who.role}/${who.id} belongs to job "${who.job}", this server to job "${job}"`);
+  if (ANY_ROLE.has(path) || PS_ROLE_METHODS[who.role].includes(path)) return null;
+  return new TesseraError(ERROR_CODES.PERMISSION_DENIED, `role "${who.role}" may not call ${method} (caller ${who.role}/${who.id})`);
+}
+
+/**
+ * A server interceptor enforcing {@link authorize} for job `job` on every call, unary and
+ * streamed: a refused call gets its status before any message is read.
+ */
+export function authorizationInterceptor(job: string): grpc.ServerInterceptor {
+  return (method, call) => {
+    const listener = new grpc.ServerListenerBuilder()
+      .withOnReceiveMetadata((metadata, next) => {
+        const refused = authorize(job, method.path, call.getAuthContext().sslPeerCertificate);
+        if (refused) call.sendStatus(toServiceError(refused) as Parameters<typeof call.sendStatus>[0]);
+        else next(metadata);
+      })
+      .build();
+    return new grpc.ServerInterceptingCall(call, new grpc.ResponderBuilder().withStart((next) => next(listener)).build());
+  };
+}
