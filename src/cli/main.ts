@@ -47,6 +47,10 @@ const COMMANDS: Record<string, () => Command> = {
     const m = require('./checkpoint') as typeof import('./checkpoint');
     return { summary: 'checkpoints on disk: ls DIR, inspect DIR/ID, verify DIR[/ID]', help: () => m.CHECKPOINT_HELP, run: m.runCheckpoint };
   },
+  certs: () => {
+    const m = require('./certs') as typeof import('./certs');
+    return { summary: 'a job\'s CA and certificates for mutual TLS: init, issue', help: () => m.CERTS_HELP, run: m.runCerts };
+  },
   gen: () => {
     const m = require('./gen') as typeof import('./gen');
     return { summary: 'write synthetic Criteo-format rows from a planted model', help: () => m.GEN_HELP, run: m.runGen };

@@ -72,6 +72,7 @@ export async function runWorker(argv: string[]): Promise<number> {
       shardMaps: new ShardMapStore({ client: etcd, job, logger }),
       connect: (map, tables) => psParams(new PsClient({
         shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes, tableIncarnation: incarnationLookup(tables),
+        credentials: rt.tls?.channelCredentials(),
       })),
       commitEveryMs: intOption(args, 'commit-every-ms', 1),
       onStep: (s) => metrics.onStep(s),

@@ -102,10 +102,15 @@ function altNames(req: CertRequest): x509.JsonGeneralNames {
   return names;
 }
 
+/** File stem of a holder's certificate: its id when the id starts with the role (ps-0), else `<role>-<id>`. */
+export function certName(role: IdentityRole, id: string): string {
+  return id === role || id.startsWith(`${role}-`) ? id : `${role}-${id}`;
+}
+
 /** Issues one certificate signed by the CA in `dir` and writes `<name>.crt`/`<name>.key` there. */
 export async function issueCert(dir: string, req: CertRequest): Promise<IssuedCert> {
   const ca = await loadCa(dir);
-  const name = req.name ?? (req.identity ? `${req.identity.role}-${req.identity.id}` : 'server');
+  const name = req.name ?? (req.identity ? certName(req.identity.role, req.identity.id) : 'server');
   const keys = await keyPair();
   const notBefore = req.notBefore ?? new Date(Date.now() - 60_000);
   const cert = await x509.X509CertificateGenerator.create({
@@ -130,4 +135,32 @@ export async function issueCert(dir: string, req: CertRequest): Promise<IssuedCe
 /** When the certificate in `file` stops being valid (what `tessera certs` prints and rotation checks). */
 export function certExpiry(file: string): Date {
   return new Date(new NodeX509(readFileSync(file)).validTo);
+}
+
+/** What a local cluster needs: how many of each role, and extra host names for the certificates. */
+export interface CertDirPlan {
+  ps: number;
+  workers: number;
+  chiefs: number;
+  hosts?: readonly string[];
+  days?: number;
+}
+
+/**
+ * Creates (or keeps) the CA in `dir` and issues ps-<i>, worker-<i>, chief-<i>, an `admin`
+ * certificate for people's tools, and `etcd-server` (no identity: etcd's server certificate).
+ */
+export async function initCertDir(dir: string, job: string, plan: CertDirPlan): Promise<{ ca: string; certs: IssuedCert[] }> {
+  const { cert: ca } = await ensureCa(dir, job);
+  const notAfter = plan.days ? new Date(Date.now() + plan.days * DAY_MS) : undefined;
+  const holders: Array<{ role: IdentityRole; id: string }> = [
+    ...Array.from({ length: plan.ps }, (_, i) => ({ role: 'ps' as const, id: `ps-${i}` })),
+    ...Array.from({ length: plan.workers }, (_, i) => ({ role: 'worker' as const, id: `worker-${i}` })),
+    ...Array.from({ length: plan.chiefs }, (_, i) => ({ role: 'chief' as const, id: `chief-${i}` })),
+    { role: 'admin', id: 'admin' },
+  ];
+  const certs = [];
+  for (const h of holders) certs.push(await issueCert(dir, { identity: { job, ...h }, hosts: plan.hosts, notAfter }));
+  certs.push(await issueCert(dir, { name: 'etcd-server', hosts: plan.hosts, notAfter }));
+  return { ca, certs };
 }
