@@ -1,8 +1,13 @@
 /**
  * The client half of bench:ps, run as its own process: pulls and pushes through PsClient
  * against running PS processes and prints one JSON line of figures.
- * Usage: node dist/bench/ps-bench-client.js ADDR[,ADDR...] SECONDS INFLIGHT ENCODING
+ * Usage: node dist/bench/ps-bench-client.js ADDR[,ADDR...] SECONDS INFLIGHT ENCODING [TLS_DIR]
+ * With TLS_DIR (made by `tessera certs init`), it sets up as `admin` and pulls and pushes as
+ * `worker-0` over mutual TLS, as the roles would.
  */
+import * as path from 'path';
+import type { ChannelCredentials } from '@grpc/grpc-js';
+import { loadTlsConfig, openTls } from '../src/wire/tls';
 import { silentLogger } from '../src/common/logger';
 import { planShardMap } from '../src/sharding/shard-map';
 import { PsClient } from '../src/client/ps-client';
@@ -33,14 +38,23 @@ async function drive(seconds: number, inflight: number, op: (k: number, lane: nu
 }
 
 async function main(): Promise<void> {
-  const [addrs, secondsArg, inflightArg, encoding] = process.argv.slice(2);
+  const [addrs, secondsArg, inflightArg, encoding, tlsDir] = process.argv.slice(2);
   const seconds = Number(secondsArg);
   const inflight = Number(inflightArg);
   const map = planShardMap(addrs.split(',').map((addr, id) => ({ id, addr })));
-  const client = new PsClient({ shardMap: map, logger: silentLogger(), maxInflightPushes: inflight, encoding: encoding === 'f16' ? 'f16' : 'f32' });
+  const creds = (name: string): ChannelCredentials | undefined => {
+    if (!tlsDir) return undefined;
+    const tls = loadTlsConfig({}, { cert: path.join(tlsDir, `${name}.crt`), key: path.join(tlsDir, `${name}.key`), ca: path.join(tlsDir, 'ca.crt') });
+    return tls ? openTls(tls).channelCredentials() : undefined;
+  };
+  const admin = new PsClient({ shardMap: map, logger: silentLogger(), credentials: creds('admin') });
+  await admin.waitReady();
+  await admin.admin.installShardMap();
+  await admin.admin.createTable({ name: 'bench', kind: 'embedding', dim: DIM, optimizer: { kind: 'adagrad', lr: 0.05 } });
+  const client = new PsClient({
+    shardMap: map, logger: silentLogger(), maxInflightPushes: inflight, encoding: encoding === 'f16' ? 'f16' : 'f32', credentials: creds('worker-0'),
+  });
   await client.waitReady();
-  await client.admin.installShardMap();
-  await client.admin.createTable({ name: 'bench', kind: 'embedding', dim: DIM, optimizer: { kind: 'adagrad', lr: 0.05 } });
   const batches = zipfBatches(64, BATCH);
   const grads = new Float32Array(BATCH * DIM).fill(0.01);
   for (const ids of batches) await client.data.pull('bench', ids, DIM); // create the rows, warm up
@@ -52,8 +66,9 @@ async function main(): Promise<void> {
   for (let k = 0; performance.now() - t0 < seconds * 1000; k++, pushes++) await client.data.push('bench', batches[k % batches.length], grads);
   await client.data.flush();
   const pushSeconds = (performance.now() - t0) / 1000;
-  const stats = await client.admin.stats();
+  const stats = await admin.admin.stats();
   client.close();
+  admin.close();
   process.stdout.write(`${JSON.stringify({
     pull_rows_per_s: (pull.done * BATCH) / pull.seconds,
     push_rows_per_s: (pushes * BATCH) / pushSeconds,
