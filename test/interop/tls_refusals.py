@@ -11,15 +11,10 @@ certificate). "ca" is the CA the client trusts for the server's certificate.
 import json
 import sys
 
-from grpc_tools import protoc
+from admin_stubs import load_admin_stubs
 
 protos, stubs, addr, cases = sys.argv[1:5]
-rc = protoc.main(['protoc', '-I' + protos, '--python_out=' + stubs, '--grpc_python_out=' + stubs,
-                  'tessera/v1/admin.proto', 'tessera/v1/optimizer.proto'])
-if rc != 0:
-    print(json.dumps({'protoc_exit': rc}))
-    sys.exit(1)
-sys.path.insert(0, stubs)
+load_admin_stubs(protos, stubs)
 
 import grpc  # noqa: E402
 from tessera.v1 import admin_pb2, admin_pb2_grpc  # noqa: E402
