@@ -1,7 +1,11 @@
 /**
  * The client half of bench:ps, run as its own process: pulls and pushes through PsClient
  * against running PS processes and prints one JSON line of figures.
- * Usage: node dist/bench/ps-bench-client.js ADDR[,ADDR...] SECONDS INFLIGHT ENCODING [TLS_DIR]
+ * Usage: node dist/bench/ps-bench-client.js ADDR[,ADDR...] SECONDS INFLIGHT ENCODING SAMPLE_EVERY [TLS_DIR]
+ *
+ * SAMPLE_EVERY > 0 measures push staleness as a worker does: one pull in SAMPLE_EVERY asks for
+ * row versions, one push in SAMPLE_EVERY sends the versions its batch was last read at, and the
+ * staleness the client works out is tallied as the worker's histogram tallies it.
  * With TLS_DIR (made by `tessera certs init`), it sets up as `admin` and pulls and pushes as
  * `worker-0` over mutual TLS, as the roles would.
  */
@@ -11,6 +15,7 @@ import { loadTlsConfig, openTls } from '../src/wire/tls';
 import { silentLogger } from '../src/common/logger';
 import { planShardMap } from '../src/sharding/shard-map';
 import { PsClient } from '../src/client/ps-client';
+import { StalenessTally } from '../src/control/push-staleness';
 import { zipfBatches } from './zipf-ids';
 
 const BATCH = 8192;
@@ -38,9 +43,10 @@ async function drive(seconds: number, inflight: number, op: (k: number, lane: nu
 }
 
 async function main(): Promise<void> {
-  const [addrs, secondsArg, inflightArg, encoding, tlsDir] = process.argv.slice(2);
+  const [addrs, secondsArg, inflightArg, encoding, everyArg, tlsDir] = process.argv.slice(2);
   const seconds = Number(secondsArg);
   const inflight = Number(inflightArg);
+  const every = Number(everyArg ?? '0');
   const map = planShardMap(addrs.split(',').map((addr, id) => ({ id, addr })));
   const creds = (name: string): ChannelCredentials | undefined => {
     if (!tlsDir) return undefined;
@@ -51,19 +57,30 @@ async function main(): Promise<void> {
   await admin.waitReady();
   await admin.admin.installShardMap();
   await admin.admin.createTable({ name: 'bench', kind: 'embedding', dim: DIM, optimizer: { kind: 'adagrad', lr: 0.05 } });
+  const tally = new StalenessTally();
   const client = new PsClient({
     shardMap: map, logger: silentLogger(), maxInflightPushes: inflight, encoding: encoding === 'f16' ? 'f16' : 'f32', credentials: creds('worker-0'),
+    stalenessSampleEvery: every, onStaleness: (u) => tally.observe(u),
   });
   await client.waitReady();
   const batches = zipfBatches(64, BATCH);
   const grads = new Float32Array(BATCH * DIM).fill(0.01);
-  for (const ids of batches) await client.data.pull('bench', ids, DIM); // create the rows, warm up
+  // The versions each batch was last pulled at (sampled pulls refresh them; sampled pushes send them).
+  const read = batches.map(() => new Uint32Array(BATCH));
+  for (const [b, ids] of batches.entries()) await client.data.pull('bench', ids, DIM, every > 0 ? { versions: read[b] } : {}); // create the rows, warm up
   // Each lane pulls into its own reused buffer, as a worker double-buffering its batches would.
   const outs = Array.from({ length: inflight }, () => new Float32Array(BATCH * DIM));
-  const pull = await drive(seconds, inflight, async (k, lane) => { await client.data.pull('bench', batches[k % batches.length], DIM, { out: outs[lane] }); });
+  const pull = await drive(seconds, inflight, async (k, lane) => {
+    const b = k % batches.length;
+    const versions = client.data.sampleStaleness() ? read[b] : undefined;
+    await client.data.pull('bench', batches[b], DIM, { out: outs[lane], versions });
+  });
   const t0 = performance.now();
   let pushes = 0;
-  for (let k = 0; performance.now() - t0 < seconds * 1000; k++, pushes++) await client.data.push('bench', batches[k % batches.length], grads);
+  for (let k = 0; performance.now() - t0 < seconds * 1000; k++, pushes++) {
+    const b = k % batches.length;
+    await client.data.push('bench', batches[b], grads, client.data.sampleStaleness() ? read[b] : undefined);
+  }
   await client.data.flush();
   const pushSeconds = (performance.now() - t0) / 1000;
   const stats = await admin.admin.stats();
@@ -75,6 +92,7 @@ async function main(): Promise<void> {
     pull_p50_ms: percentile(pull.lat, 0.5),
     pull_p99_ms: percentile(pull.lat, 0.99),
     rows_per_ps: stats.map((s) => s.tables[0]?.rows ?? 0),
+    staleness_rows_measured: tally.counts.reduce((a, c) => a + c, 0),
   })}\n`);
 }
 

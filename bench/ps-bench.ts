@@ -2,7 +2,8 @@
  * bench:ps — PS pull/push throughput over gRPC between separate processes, beside Redis MGET
  * of the same rows and the raw-TCP limit for the same bytes, all measured in this run.
  *
- *   npm run bench:ps -- [--json] [--seconds S] [--inflight K] [--encoding f32|f16] [--tls [--rounds N]]
+ *   npm run bench:ps -- [--json] [--seconds S] [--inflight K] [--encoding f32|f16]
+ *                       [--staleness ROUNDS] [--staleness-sample-every N] [--tls [--rounds N]]
  *
  * --tls: the same PS and client with mutual TLS (a CA and certificates made for the run), in
  * the same run, alternating plaintext and TLS N times (default 3); reports every round and the
@@ -10,6 +11,11 @@
  *
  * Setup: two `tessera ps` processes and one client process on loopback; batches of 8,192
  * distinct ids, dim 16, Zipf-distributed over a 2^40 id space; Adagrad for pushes.
+ *
+ * `--staleness R` adds the cost of push-staleness sampling: after the main figures, R rounds of
+ * the client with sampling off then on (one pull and one push in N carry row versions, N from
+ * `--staleness-sample-every`, default 16), alternated against the same PS so that load from
+ * other processes on the machine falls on both; every round's figures and the medians' ratio.
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
@@ -31,9 +37,11 @@ function arg(name: string, fallback: string): string {
 
 type ClientFigures = Record<string, number | number[]>;
 
-function runClient(addrs: string[], seconds: number, inflight: number, encoding: string, tlsDir?: string): Promise<ClientFigures> {
+/** One client process against `addrs`; `sampleEvery` > 0 samples push staleness, `tlsDir` dials with mutual TLS. */
+function runClient(addrs: string[], seconds: number, inflight: number, encoding: string, opts: { sampleEvery?: number; tlsDir?: string } = {}): Promise<ClientFigures> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'ps-bench-client.js'), addrs.join(','), String(seconds), String(inflight), encoding, ...(tlsDir ? [tlsDir] : [])],
+    const child = spawn(process.execPath, [path.join(__dirname, 'ps-bench-client.js'), addrs.join(','), String(seconds), String(inflight), encoding,
+      String(opts.sampleEvery ?? 0), ...(opts.tlsDir ? [opts.tlsDir] : [])],
       { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (c) => { out += c; });
@@ -41,20 +49,55 @@ function runClient(addrs: string[], seconds: number, inflight: number, encoding:
   });
 }
 
-/** Two `tessera ps` processes (with mutual TLS when `tlsDir` is given) and one client run against them. */
-async function measurePs(seconds: number, inflight: number, encoding: string, tlsDir?: string): Promise<ClientFigures> {
+/** Two `tessera ps` processes (with mutual TLS when `tlsDir` is given), `run` against their addresses, then stopped. */
+async function withPs<T>(tlsDir: string | undefined, run: (addrs: string[]) => Promise<T>): Promise<T> {
   const tlsEnv = (i: number) => (tlsDir ? {
     TESSERA_TLS_CERT: path.join(tlsDir, `ps-${i}.crt`), TESSERA_TLS_KEY: path.join(tlsDir, `ps-${i}.key`), TESSERA_TLS_CA: path.join(tlsDir, 'ca.crt'),
   } : {});
   const ps = await Promise.all([0, 1].map((i) => spawnPs({ args: ['--id', `ps-${i}`, '--log-level', 'warn'], env: { ...process.env, ...tlsEnv(i) } })));
   try {
-    return await runClient(ps.map((p) => p.addr), seconds, inflight, encoding, tlsDir);
+    return await run(ps.map((p) => p.addr));
   } finally {
     await Promise.all(ps.map((p) => p.stop()));
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+type StalenessRound = { sampling: 'off' | 'on'; pull_rows_per_s: number; push_rows_per_s: number; pull_p99_ms: number; rows_measured: number };
+
+/** `rounds` alternating off/on client runs against the same PS (see the header). */
+async function stalenessRounds(addrs: string[], rounds: number, every: number, seconds: number, inflight: number, encoding: string): Promise<StalenessRound[]> {
+  const out: StalenessRound[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const sampling of ['off', 'on'] as const) {
+      const c = await runClient(addrs, seconds, inflight, encoding, { sampleEvery: sampling === 'on' ? every : 0 });
+      out.push({
+        sampling, pull_rows_per_s: Math.round(c.pull_rows_per_s as number), push_rows_per_s: Math.round(c.push_rows_per_s as number),
+        pull_p99_ms: Number((c.pull_p99_ms as number).toFixed(3)), rows_measured: c.staleness_rows_measured as number,
+      });
+    }
+  }
+  return out;
+}
+
+/** Report lines for the staleness rounds: each round, then on/off of the medians. */
+function stalenessLines(rounds: StalenessRound[], every: number): { lines: string[]; pullRatio: number; pushRatio: number } {
+  const med = (s: 'off' | 'on', k: 'pull_rows_per_s' | 'push_rows_per_s') => median(rounds.filter((r) => r.sampling === s).map((r) => r[k]));
+  const pullRatio = med('on', 'pull_rows_per_s') / med('off', 'pull_rows_per_s');
+  const pushRatio = med('on', 'push_rows_per_s') / med('off', 'push_rows_per_s');
+  // Each round's on/off: load from elsewhere drifts over minutes, so adjacent runs compare best.
+  const paired = (k: 'pull_rows_per_s' | 'push_rows_per_s') => median(Array.from({ length: rounds.length >> 1 }, (_, i) => rounds[2 * i + 1][k] / rounds[2 * i][k]));
+  const pct = (x: number) => `${x >= 1 ? '+' : ''}${(100 * (x - 1)).toFixed(1)}%`;
+  const lines = rounds.map((r, i) => `staleness ${r.sampling.padEnd(3)} (round ${(i >> 1) + 1}): pull ${(r.pull_rows_per_s / 1e6).toFixed(2)} M rows/s`
+    + `  p99 ${r.pull_p99_ms.toFixed(2)} ms  push ${(r.push_rows_per_s / 1e6).toFixed(2)} M rows/s  rows measured ${r.rows_measured}`);
+  lines.push(`staleness sampling 1 in ${every}, on/off: of the medians pull ${pct(pullRatio)}, push ${pct(pushRatio)};`
+    + ` median of each round's on/off pull ${pct(paired('pull_rows_per_s'))}, push ${pct(paired('push_rows_per_s'))}`);
+  return { lines, pullRatio, pushRatio };
+}
 
 /** Every round's pull and push rows/s, plaintext and TLS, and the loss of TLS's medians. */
 function tlsFigures(plain: ClientFigures[], secure: ClientFigures[]) {
@@ -75,25 +118,37 @@ function tlsFigures(plain: ClientFigures[], secure: ClientFigures[]) {
   return { figures, line };
 }
 
+/**
+ * The client figures: the main run and the staleness rounds against one pair of PS, then with
+ * --tls the alternating plaintext/TLS rounds, each on fresh PS processes so drifting load falls on both.
+ */
+async function measureClients(seconds: number, inflight: number, encoding: string, every: number) {
+  const tlsDir = process.argv.includes('--tls') ? fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-tls-')) : undefined;
+  const plain: ClientFigures[] = [];
+  const secure: ClientFigures[] = [];
+  try {
+    const { client, staleness } = await withPs(undefined, async (addrs) => ({
+      client: await runClient(addrs, seconds, inflight, encoding),
+      staleness: await stalenessRounds(addrs, Number(arg('staleness', '0')), every, seconds, inflight, encoding),
+    }));
+    if (tlsDir) await initCertDir(tlsDir, 'bench', { ps: 2, workers: 1, chiefs: 0 });
+    for (let r = 0; tlsDir && r < Number(arg('rounds', '3')); r++) {
+      plain.push(await withPs(undefined, (addrs) => runClient(addrs, seconds, inflight, encoding)));
+      secure.push(await withPs(tlsDir, (addrs) => runClient(addrs, seconds, inflight, encoding, { tlsDir })));
+    }
+    return { client, staleness, plain, secure };
+  } finally {
+    if (tlsDir) fs.rmSync(tlsDir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const json = process.argv.includes('--json');
   const seconds = Number(arg('seconds', '5'));
   const inflight = Number(arg('inflight', '4'));
   const encoding = arg('encoding', 'f32');
-  const tlsDir = process.argv.includes('--tls') ? fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-tls-')) : undefined;
-  if (tlsDir) await initCertDir(tlsDir, 'bench', { ps: 2, workers: 1, chiefs: 0 });
-  const rounds = tlsDir ? Number(arg('rounds', '3')) : 1;
-  const plain: ClientFigures[] = [];
-  const secure: ClientFigures[] = [];
-  try {
-    for (let r = 0; r < rounds; r++) {
-      plain.push(await measurePs(seconds, inflight, encoding));
-      if (tlsDir) secure.push(await measurePs(seconds, inflight, encoding, tlsDir));
-    }
-  } finally {
-    if (tlsDir) fs.rmSync(tlsDir, { recursive: true, force: true });
-  }
-  const client = plain[0];
+  const every = Number(arg('staleness-sample-every', '16'));
+  const { client, staleness, plain, secure } = await measureClients(seconds, inflight, encoding, every);
   const bytesPerValue = encoding === 'f16' ? 2 : 4;
   const redis = await measureRedisMget({ rows: 1_000_000, batch: BATCH, valueBytes: DIM * bytesPerValue, seconds, pipelineDepth: inflight });
   const tcp = await measureTcpRequestResponse({ requestBytes: BATCH * 8, responseBytes: BATCH * DIM * bytesPerValue, seconds, inflight });
@@ -113,6 +168,8 @@ async function main(): Promise<void> {
   ];
   const tls = secure.length > 0 ? tlsFigures(plain, secure) : undefined;
   if (tls) lines.push(tls.line);
+  const st = staleness.length > 0 ? stalenessLines(staleness, every) : null;
+  if (st) lines.push(...st.lines);
   process.stdout.write(`${lines.join('\n')}\n`);
   const summary = {
     ...(tls ? tls.figures : {}),
@@ -126,6 +183,7 @@ async function main(): Promise<void> {
     grpc_stream_limit_rows_per_s: Math.round(grpcRows),
     encoding,
     inflight,
+    ...(st ? { staleness_sample_every: every, staleness_rounds: staleness, staleness_pull_ratio: Number(st.pullRatio.toFixed(4)), staleness_push_ratio: Number(st.pushRatio.toFixed(4)) } : {}),
   };
   if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
 }

@@ -81,6 +81,7 @@
       show('logloss', p.last_eval && p.last_eval.logloss, p.last_eval ? num(p.last_eval.logloss, 4) : '–');
       show('workers', p.workers, String(p.workers));
       show('shards-done', p.shards_done, `${p.shards_done}/${p.shards_total}`);
+      show('push-staleness', p.push_staleness_p99, num(p.push_staleness_p99));
     }
     renderPlots(r);
     renderTables(r);

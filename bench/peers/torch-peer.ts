@@ -59,7 +59,7 @@ const INSTALL_TIMEOUT_MS = 20 * 60_000;
  */
 export async function runTorchPeer(opts: TorchPeerOptions): Promise<TorchPeerResult> {
   if (!existsSync(TORCH_PEER_SCRIPT)) return { skipped: `peer script not found: ${TORCH_PEER_SCRIPT}` };
-  const missing = ensureDependencies();
+  const missing = ensureTorchDependencies();
   if (missing !== undefined) return { skipped: missing };
 
   const args = [TORCH_PEER_SCRIPT, opts.train, opts.test, String(opts.epochs), String(opts.threads)];
@@ -98,8 +98,11 @@ export function parseTorchPeerOutput(text: string): { auc: number; logloss: numb
   return { auc, logloss, samplesPerS };
 }
 
-/** Undefined when python3, torch and sklearn import; else the skip message. Installs as root. */
-function ensureDependencies(): string | undefined {
+/**
+ * Undefined when python3, torch and sklearn import; else the skip message. Installs them with
+ * apt-get when running as root (unless TESSERA_BENCH_INSTALL=0). bench:serve's torch forward uses it too.
+ */
+export function ensureTorchDependencies(): string | undefined {
   const problem = probe();
   if (problem === undefined) return undefined;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

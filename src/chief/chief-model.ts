@@ -11,9 +11,8 @@ import type { EvalResult } from '../eval/metrics';
 import type { ShardMap } from '../sharding/shard-map';
 import type { JobSpec } from '../spec/types';
 import { buildJob } from '../worker/job';
-import { saveModel } from '../worker/model-dir';
+import { modelContent, ModelTargets, saveTrainedModel } from '../worker/model-export';
 import { PsClient } from '../client/ps-client';
-import { DENSE_TABLE } from '../worker/trainer';
 import { psParams } from '../worker/ps-params';
 
 export interface ChiefModel {
@@ -23,8 +22,11 @@ export interface ChiefModel {
   /** Installs the shard map on every PS, creates the tables and offers the initial dense weights (idempotent). */
   initTables(): Promise<void>;
   evaluate(path: string): Promise<EvalResult>;
-  /** Saves the model (readable by `tessera eval --checkpoint DIR`). */
-  save(dir: string, info: { step: number; samples: number }): Promise<void>;
+  /**
+   * Saves the model (readable by `tessera eval --checkpoint DIR`) to a directory and/or as the
+   * next version in a model root; resolves with the published version.
+   */
+  save(to: ModelTargets, info: { step: number; samples: number }): Promise<number | undefined>;
   close(): void;
 }
 
@@ -34,7 +36,7 @@ const EVAL_BATCH = 4096;
 /** The chief's model over the PS of `map`; `credentials`: mutual TLS to the PS (default plaintext). */
 export function psChiefModel(spec: JobSpec, map: ShardMap, logger: Logger, credentials?: ChannelCredentials): ChiefModel {
   const client = new PsClient({ shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes, credentials });
-  const { trainer } = buildJob(spec, psParams(client), logger);
+  const { trainer, layout } = buildJob(spec, psParams(client), logger);
   return {
     mapVersion: map.version,
     client,
@@ -43,13 +45,9 @@ export function psChiefModel(spec: JobSpec, map: ShardMap, logger: Logger, crede
       await trainer.init();
     },
     evaluate: (path) => trainer.evaluate(new RowReader(path, schemaFor(spec.data.format), { maxErrorRate: spec.data.maxErrorRate }).batches(EVAL_BATCH)),
-    async save(dir, info) {
-      const dense = await client.data.pullDense(DENSE_TABLE);
-      await saveModel(dir, {
-        spec, tables: trainer.tableSpecs(), step: info.step, samples: info.samples,
-        dense: { name: DENSE_TABLE, kind: 'dense', size: dense.length, optimizer: spec.model.denseOptimizer, initializer: { kind: 'zeros' } },
-        rows: (table, kind) => client.admin.exportTable(table, kind),
-      }, 'checkpoint dir'); // the model is written under the checkpoint root
+    async save(to, info) {
+      const out = await saveTrainedModel(await modelContent(spec, layout, client, info), to);
+      return out.version?.version;
     },
     close: () => client.close(),
   };

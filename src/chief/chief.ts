@@ -18,6 +18,7 @@ import type { Assignment, DataShard, JobFailure, JobResult, JobState, JobStatus,
 import type { Membership } from '../membership/membership';
 import type { ShardMap } from '../sharding/shard-map';
 import type { ChiefModel } from './chief-model';
+import type { ModelTargets } from '../worker/model-export';
 import type { CheckpointErrorPolicy } from './checkpoint-args';
 import type { CheckpointJob, Checkpointer } from './checkpointer';
 import { jobFatal, isTransient, JobFailedError, needsReattach } from './job-failure';
@@ -43,6 +44,11 @@ export interface ChiefOptions {
   evalPath?: string;
   /** Where the final model is saved; none: not saved. */
   modelDir?: string;
+  /**
+   * Model root the job publishes versions into (`ROOT/<spec name>/<version>/`): one at the end of
+   * every epoch and one at the job end. None: nothing is published.
+   */
+  exportRoot?: string;
   /** Longest wait between reconciles when nothing changes, ms. Default 1000. */
   tickMs?: number;
   /** Least time between two status writes, ms. Default 500. */
@@ -296,10 +302,13 @@ export class Chief {
     }
   }
 
-  /** Saves the final model; a disk error fails the job whatever the policy. */
-  private async saveModel(dir: string, info: { step: number; samples: number }): Promise<void> {
+  /**
+   * Saves the final model or publishes a version; resolves with the published version. A disk
+   * error fails the job whatever the policy.
+   */
+  private async saveModel(to: ModelTargets, info: { step: number; samples: number }): Promise<number | undefined> {
     try {
-      await this.model!.save(dir, info);
+      return await this.model!.save(to, info);
     } catch (err) {
       const disk = this.diskFailure(err);
       if (disk) this.deps.events?.checkpointFailed?.(disk);
@@ -417,6 +426,7 @@ export class Chief {
       this.log.info({ epoch: state.epoch, auc: r.auc, logloss: r.logloss, rows: r.rows }, 'evaluated');
     }
     if (state.epoch + 1 < state.epochs) {
+      await this.publishVersion(state);
       const next: JobState = { ...state, epoch: state.epoch + 1, phase: 'train', evals, epochStartedAt: new Date(this.now()).toISOString() };
       // The epoch-end checkpoint resumes into the next epoch, with no position read yet.
       await this.checkpoint(() => ({ state: next, progress: [] }), false);
@@ -424,18 +434,35 @@ export class Chief {
       await store.startEpoch({ ...next, epochStartedAt: new Date(this.now()).toISOString() });
       return;
     }
-    if (options.modelDir) await this.saveModel(options.modelDir, { step: state.stepsBefore, samples: state.samplesBefore });
+    // The model is written under the checkpoint root, so a disk error names the checkpoint dir.
+    if (options.modelDir) await this.saveModel({ dir: options.modelDir, dirLabel: 'checkpoint dir' }, { step: state.stepsBefore, samples: state.samplesBefore });
+    const version = await this.publishVersion(state);
     const last = evals[evals.length - 1];
     const result: JobResult = {
       samples: state.samplesBefore,
       samples_per_s: state.trainSecondsBefore > 0 ? state.samplesBefore / state.trainSecondsBefore : 0,
       auc: last?.auc ?? null, logloss: last?.logloss ?? null, checkpoint: options.modelDir ?? null,
+      ...(version !== undefined ? { model_version: version } : {}),
     };
     const done: JobState = { ...state, phase: 'done', evals, result };
     // The consistent checkpoint (tessera eval reads it); the model is also in modelDir.
     result.checkpoint = (await this.checkpoint(() => ({ state: done, progress: [] }), true)) ?? result.checkpoint;
     await store.putState({ ...done, result });
     this.log.info(result, 'job done');
+  }
+
+  /**
+   * Publishes the trained model as the next version under `exportRoot`. Runs in the `eval`
+   * phase, when no worker holds a data shard, so the PS rows are those of the finished epoch.
+   * A chief that dies after publishing and before moving on publishes the same epoch again as
+   * a newer version on takeover: versions stay monotonic, and the copy holds the same weights.
+   */
+  private async publishVersion(state: JobState): Promise<number | undefined> {
+    const root = this.deps.options.exportRoot;
+    if (!root) return undefined;
+    const version = await this.saveModel({ exportRoot: root }, { step: state.stepsBefore, samples: state.samplesBefore });
+    this.log.info({ epoch: state.epoch, version, root }, 'published model version');
+    return version;
   }
 
   private async publishStatus(state: JobState, progress: JobStateProgress, shardsDone: number, workers: number, force: boolean): Promise<void> {

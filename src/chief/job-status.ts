@@ -2,6 +2,7 @@
  * The status figures the chief publishes, computed from the job state and progress records. Pure.
  */
 import type { JobState, JobStatus, Progress } from '../control/job-types';
+import { emptyStalenessCounts, stalenessQuantile } from '../control/push-staleness';
 
 /** Samples, steps and mean recent loss of the epoch in training (zero outside the train phase). */
 export function epochTotals(state: JobState, progress: ReadonlyMap<number, Progress>): { samples: number; steps: number; loss: number | null } {
@@ -29,10 +30,12 @@ export function jobStatus(args: {
   const e = epochTotals(state, progress);
   let nonFiniteStops = 0;
   const workerSamples: Record<string, number> = {};
+  const staleness = emptyStalenessCounts();
   for (const p of progress.values()) {
     if (p.epoch !== state.epoch) continue;
     if (p.nonFinite) nonFiniteStops++;
     workerSamples[p.worker] = (workerSamples[p.worker] ?? 0) + p.rows;
+    p.staleness?.forEach((c, b) => { staleness[b] += c; });
   }
   const epochSeconds = Math.max(1e-3, (nowMs - Date.parse(state.epochStartedAt)) / 1000);
   const samplesPerS = state.phase === 'train' ? e.samples / epochSeconds
@@ -42,7 +45,7 @@ export function jobStatus(args: {
     step: state.stepsBefore + e.steps, samples: state.samplesBefore + e.samples, samplesPerS,
     loss: e.loss ?? args.lastLoss, lastEval: state.evals.length ? state.evals[state.evals.length - 1] : null,
     shardsDone: args.shardsDone, shardsTotal: state.shards.length, workers: args.workers, chief: args.chief, nonFiniteStops, workerSamples,
-    at: new Date(nowMs).toISOString(),
+    pushStalenessP99: stalenessQuantile(staleness, 0.99), at: new Date(nowMs).toISOString(),
   };
   if (state.result) status.result = state.result;
   if (state.failure) status.failure = state.failure;

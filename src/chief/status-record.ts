@@ -38,7 +38,7 @@ export function statusRecord(src: StatusSources) {
       phase: live.phase, epoch: live.epoch + 1, epochs: live.epochs, step: live.step, samples: live.samples,
       samples_per_s: live.samplesPerS, loss: live.loss, last_eval: live.lastEval ? { ...live.lastEval, epoch: live.lastEval.epoch + 1 } : null,
       shards_done: live.shardsDone, shards_total: live.shardsTotal, workers: live.workers,
-      nonfinite_stops: live.nonFiniteStops ?? 0, result: live.result ?? null, at: live.at,
+      nonfinite_stops: live.nonFiniteStops ?? 0, push_staleness_p99: live.pushStalenessP99 ?? null, result: live.result ?? null, at: live.at,
     } : null,
     evals: (state?.evals ?? []).map((e) => ({ ...e, epoch: e.epoch + 1 })),
     checkpoint: src.checkpoint ? { ...src.checkpoint, epoch: src.checkpoint.epoch + 1 } : null,

@@ -43,6 +43,7 @@ export const CHIEF_SPEC: Record<string, OptionSpec> = {
   epochs: { type: 'string', describe: 'override training.epochs' },
   shards: { type: 'string', describe: 'data shards per epoch (default: one per 64 MiB, at least 8)' },
   'checkpoint-dir': { type: 'string', describe: 'checkpoint root (shared by every PS): consistent checkpoints DIR/<id>, and the trained model DIR/model' },
+  'export-dir': { type: 'string', describe: 'model root: publish the model as ROOT/<spec name>/<version>/ at every epoch end and the job end (what tessera serve reads)' },
   'checkpoint-every': { type: 'string', describe: 'seconds between checkpoints while training (0: only at epoch ends and the job end)', default: '0' },
   keep: { type: 'string', describe: 'checkpoints kept (older ones are removed, never one a kept incremental needs)', default: '3' },
   resume: { type: 'string', describe: 'resume the job from a checkpoint: latest | ID | DIR/ID' },
@@ -56,7 +57,7 @@ export const CHIEF_SPEC: Record<string, OptionSpec> = {
 };
 
 /** `tessera chief --help`. */
-export const CHIEF_HELP = helpText('tessera chief [resume --checkpoint latest|ID] --etcd URL --job NAME [--spec FILE] [--ps N] [--data PATH] [--eval PATH] [--epochs E] [--checkpoint-dir DIR] [--resume latest|ID] [--init-from CKPT]',
+export const CHIEF_HELP = helpText('tessera chief [resume --checkpoint latest|ID] --etcd URL --job NAME [--spec FILE] [--ps N] [--data PATH] [--eval PATH] [--epochs E] [--checkpoint-dir DIR] [--export-dir ROOT] [--resume latest|ID] [--init-from CKPT]',
   'Campaigns to lead the job. The leader creates the tables, publishes the shard map, hands data\n'
   + 'shards to workers, evaluates after each epoch and saves the model; standbys wait and take\n'
   + 'over when it dies. Exits 0 when the job is done ({"samples","samples_per_s","auc","logloss",\n'
@@ -137,6 +138,7 @@ export async function runChief(argv: string[]): Promise<number> {
         options: {
           expectedPs: intOption(args, 'ps', 1), epochs: spec.training.epochs, evalPath: spec.data.eval ?? undefined,
           modelDir: checkpointDir ? path.resolve(checkpointDir, 'model') : undefined,
+          exportRoot: o['export-dir'] ? path.resolve(o['export-dir']) : undefined,
           planShards: async () => planDataShards(await describeDataFiles(trainPaths), shardCount),
           checkpoints: checkpointer ? { checkpointer, everyMs: 1000 * intOption(args, 'checkpoint-every', 0) } : undefined,
           restore: resumeRef && saved ? {

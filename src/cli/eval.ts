@@ -15,7 +15,8 @@ import type { RawRow } from '../spec/transform';
 import type { JobSpec } from '../spec/types';
 import { buildJob } from '../worker/job';
 import { isCheckpointPath, loadCheckpointModel } from '../worker/checkpoint-model';
-import { loadModel } from '../worker/model-dir';
+import { loadModel } from '../export/model-dir';
+import { LocalParams } from '../worker/local-params';
 import { helpText, intOption, OptionSpec, parseArgs, ParsedArgs } from '../runtime/args';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { formatSliceReport } from './slice-table';
@@ -49,7 +50,7 @@ export async function runEval(argv: string[]): Promise<number> {
   if (!o.data) throw new TesseraError(ERROR_CODES.CONFIG, '--data PATH is required');
   const loaded = isCheckpointPath(o.checkpoint)
     ? await loadCheckpointModel(o.checkpoint).then((m) => ({ spec: m.spec, params: m.params, manifest: { step: m.step } }))
-    : loadModel(o.checkpoint);
+    : await loadModel(o.checkpoint).then((m) => ({ spec: m.spec, params: new LocalParams(m.store), manifest: m.manifest }));
   const { spec, params, manifest } = loaded;
   const sinks = rowSinks(args, spec);
   const logger = createLogger({ base: { role: 'eval' }, level: process.env.TESSERA_LOG_LEVEL ?? 'warn' });

@@ -33,6 +33,7 @@ export const LOCAL_SPEC: Record<string, OptionSpec> = {
   epochs: { type: 'string', describe: 'override training.epochs' },
   shards: { type: 'string', describe: 'data shards per epoch (default 4 per worker)' },
   'checkpoint-dir': { type: 'string', describe: 'checkpoint root: checkpoints DIR/<id> and the model DIR/model; default RUN_DIR/checkpoints' },
+  'export-dir': { type: 'string', describe: 'model root: the chief publishes ROOT/<spec name>/<version>/ at every epoch end and the job end (tessera serve --model-root ROOT serves them)' },
   'checkpoint-every': { type: 'string', describe: 'seconds between checkpoints while training (0: epoch ends and the job end)', default: '0' },
   'on-checkpoint-error': { type: 'string', describe: 'a checkpoint that fails on its directory (disk full, not writable): fail the job, or continue and try again at the next one', default: 'fail' },
   resume: { type: 'string', describe: 'resume a stopped job from a checkpoint under --checkpoint-dir: latest | ID' },
@@ -48,7 +49,7 @@ export const LOCAL_SPEC: Record<string, OptionSpec> = {
   tls: { type: 'boolean', describe: 'mutual TLS everywhere: a CA and a certificate per process in RUN_DIR/tls, etcd with client-certificate auth' },
 };
 
-export const LOCAL_HELP = helpText('tessera local [--job FILE] [--ps N] [--workers M] [--data PATH] [--eval PATH] [--epochs E] [--checkpoint-dir DIR] [--resume latest|ID] [--etcd URL] [--json]',
+export const LOCAL_HELP = helpText('tessera local [--job FILE] [--ps N] [--workers M] [--data PATH] [--eval PATH] [--epochs E] [--checkpoint-dir DIR] [--export-dir ROOT] [--resume latest|ID] [--etcd URL] [--json]',
   'Runs a whole cluster on this machine as separate processes, trains, evaluates after each\n'
   + 'epoch and saves the model (readable by `tessera eval --checkpoint DIR/model`). A process that\n'
   + 'dies is restarted with backoff (one line per restart); one that keeps failing right after it\n'
@@ -101,6 +102,7 @@ export async function runLocal(argv: string[]): Promise<number> {
     data: data ? path.resolve(data) : undefined, resume: o.resume, initFrom: o['init-from'], checkpointEvery: intOption(args, 'checkpoint-every', 0),
     eval: evalPath ? path.resolve(evalPath) : undefined, epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1),
     shards: o.shards === undefined ? numWorkers * 4 : intOption(args, 'shards', 1), checkpointDir, etcdUrl: o.etcd,
+    exportDir: o['export-dir'] ? path.resolve(o['export-dir']) : undefined,
     backend: o.backend, force: args.options.force === true, tfThreads: o['tf-threads'] === undefined ? undefined : tfThreads(o['tf-threads']),
   });
   err.write(`tessera local: etcd ${cluster.etcdUrl}, job ${cluster.opts.job}\n`);
@@ -120,6 +122,7 @@ export async function runLocal(argv: string[]): Promise<number> {
     progress.done(`done: ${result.samples} samples at ${result.samples_per_s.toFixed(0)} samples/s; eval AUC ${result.auc?.toFixed(4) ?? '-'}`
       + `${oracleAuc !== undefined ? ` (oracle AUC ${oracleAuc.toFixed(4)})` : ''}, LogLoss ${result.logloss?.toFixed(4) ?? '-'}`);
     if (result.checkpoint) err.write(`model saved to ${result.checkpoint} (tessera eval --checkpoint ${result.checkpoint} --data …)\n`);
+    if (result.model_version !== undefined) err.write(`model version ${result.model_version} published under ${o['export-dir']} (tessera serve --model-root ${o['export-dir']})\n`);
     err.write(`logs in ${runDir}\n`);
     const out = { ...result, ...(oracleAuc !== undefined ? { oracle_auc: oracleAuc } : {}), run_dir: runDir };
     process.stdout.write(args.options.json ? `${JSON.stringify(out)}\n` : `${JSON.stringify(out, null, 2)}\n`);

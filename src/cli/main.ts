@@ -51,6 +51,10 @@ const COMMANDS: Record<string, () => Command> = {
     const m = require('./certs') as typeof import('./certs');
     return { summary: 'a job\'s CA and certificates for mutual TLS: init, issue', help: () => m.CERTS_HELP, run: m.runCerts };
   },
+  serve: () => {
+    const m = require('./serve') as typeof import('./serve');
+    return { summary: 'serve models from a model root (REST, gRPC): hot update, labels, rollback, canary (status|rollback|label)', help: () => m.SERVE_HELP, run: m.runServe };
+  },
   gen: () => {
     const m = require('./gen') as typeof import('./gen');
     return { summary: 'write synthetic Criteo-format rows from a planted model', help: () => m.GEN_HELP, run: m.runGen };

@@ -59,6 +59,7 @@ export async function runStatus(argv: string[]): Promise<number> {
       lines.push(pr
         ? `job: epoch ${pr.epoch}/${pr.epochs} ${pr.phase}, step ${pr.step}, ${pr.samples} samples, ${pr.samples_per_s.toFixed(0)} samples/s`
           + `${pr.loss === null ? '' : `, loss ${pr.loss.toFixed(4)}`}${pr.last_eval ? `, last eval AUC ${pr.last_eval.auc.toFixed(4)}` : ''}`
+          + `${pr.push_staleness_p99 === null ? '' : `, push staleness p99 ${pr.push_staleness_p99} updates`}`
         : 'job: (not started)');
       for (const sh of status.shards) {
         lines.push(`  shard ${String(sh.shard).padStart(3)} ${sh.done ? 'done' : sh.worker ? `→ ${sh.worker}` : 'pending'}  ${sh.rows} rows, at byte ${sh.next} of [${sh.start}, ${sh.end})`);

@@ -18,9 +18,8 @@ import { BuildInfo } from '../metrics/build-info';
 import type { JobSpec } from '../spec/types';
 import { buildJob } from '../worker/job';
 import { overrideSpec } from '../spec/overrides';
-import { saveModel } from '../worker/model-dir';
+import { modelContent, saveTrainedModel } from '../worker/model-export';
 import { PsClient } from '../client/ps-client';
-import { DENSE_TABLE } from '../worker/trainer';
 import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
 import { ProgressLine } from './progress';
 import { psParams } from '../worker/ps-params';
@@ -34,23 +33,24 @@ const SPEC: Record<string, OptionSpec> = {
   eval: { type: 'string', describe: 'evaluation data file (overrides data.eval)' },
   epochs: { type: 'string', describe: 'override training.epochs' },
   ps: { type: 'string', describe: 'comma-separated host:port of running PS processes; default: 2 in-process shards' },
-  out: { type: 'string', describe: 'directory to save the trained model in', default: 'tessera-model' },
+  out: { type: 'string', describe: 'directory to save the trained model in (default tessera-model, unless --export-dir is given)' },
+  'export-dir': { type: 'string', describe: 'model root: also (or, without --out, only) publish the model as the next version ROOT/<spec name>/<version>/' },
   backend: { type: 'string', describe: 'tfjs backend to prefer: tensorflow | webgpu | wasm | cpu [TESSERA_TF_BACKEND]' },
   'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8, or auto (the host\'s cores, at most 4); default 1 [TESSERA_TF_THREADS]' },
   'metrics-port': { type: 'string', describe: 'port for Prometheus GET /metrics on 127.0.0.1 (URL printed on stderr); 0 picks a free one', default: '0' },
   json: { type: 'boolean', describe: 'print a JSON summary as the last line' },
 };
 
-export const TRAIN_HELP = helpText('tessera train [--job FILE] [--model NAME] [--data PATH] [--eval PATH] [--epochs E] [--ps host:port,…] [--out DIR] [--json]',
+export const TRAIN_HELP = helpText('tessera train [--job FILE] [--model NAME] [--data PATH] [--eval PATH] [--epochs E] [--ps host:port,…] [--out DIR] [--export-dir ROOT] [--json]',
   'Trains one worker against PS shards, evaluates on --eval after each epoch, and saves the\n'
   + 'model to --out (readable by `tessera eval --checkpoint DIR`). With --json the last line is\n'
   + '{"samples","samples_per_s","auc","logloss","model","backend"}.', SPEC);
 
 /** PS shards for the run: running processes (--ps) or in-process gRPC servers. */
-async function connect(psArg: string | undefined, spec: JobSpec, logger: Logger): Promise<{ client: PsClient; servers: PsServer[] }> {
+async function connect(psArg: string | undefined, spec: JobSpec, logger: Logger, onStaleness: (u: Uint32Array) => void): Promise<{ client: PsClient; servers: PsServer[] }> {
   const servers = psArg ? [] : await Promise.all([0, 1].map(() => startPsServer({ port: 0, maxRequestBytes: 64 << 20, logger: logger.child({ role: 'ps' }) })));
   const addrs = psArg ? psArg.split(',').map((a) => a.trim()).filter(Boolean) : servers.map((s) => s.addr);
-  const client = new PsClient({ shardMap: planShardMap(addrs.map((addr, id) => ({ id, addr }))), logger, maxInflightPushes: spec.training.maxInflightPushes });
+  const client = new PsClient({ shardMap: planShardMap(addrs.map((addr, id) => ({ id, addr }))), logger, maxInflightPushes: spec.training.maxInflightPushes, onStaleness });
   await client.waitReady();
   await client.admin.installShardMap();
   return { client, servers };
@@ -80,7 +80,7 @@ export async function runTrain(argv: string[]): Promise<number> {
   const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
   process.stderr.write(`tessera train: ${spec.model.kind} on ${spec.data.train}, tfjs backend ${backend.name}\n`);
   const metricsPort = intOption(args, 'metrics-port', 0);
-  const { client, servers } = await connect(o.ps, spec, logger);
+  const { client, servers } = await connect(o.ps, spec, logger, (u) => workerMetrics.onStaleness(u));
   const metrics = createMetrics({ job: spec.name, role: 'worker', id: 'worker-0' }, { processMetrics: true });
   new BuildInfo(metrics.registry).setBackend(backend.name);
   const workerMetrics = new WorkerMetrics(metrics.registry, { pushes: client.data });
@@ -93,7 +93,7 @@ export async function runTrain(argv: string[]): Promise<number> {
   const progress = new ProgressLine(process.stderr);
   try {
     const started = performance.now();
-    const { trainer } = buildJob(spec, psParams(client), logger, (s) => {
+    const { trainer, layout } = buildJob(spec, psParams(client), logger, (s) => {
       workerMetrics.onStep(s);
       progress.update(`step ${s.step}  samples ${s.samples}  ${(s.samples / ((performance.now() - started) / 1000)).toFixed(0)} samples/s  loss ${s.loss.toFixed(4)}`);
     });
@@ -114,15 +114,14 @@ export async function runTrain(argv: string[]): Promise<number> {
         process.stderr.write(`epoch ${epoch + 1} eval: AUC ${evalResult.auc.toFixed(4)}  LogLoss ${evalResult.logloss.toFixed(4)}  (${evalResult.rows} rows)\n`);
       }
     }
-    const out = path.resolve(o.out!);
-    await saveModel(out, {
-      spec, tables: trainer.tableSpecs(), step: trainer.step, samples,
-      dense: { name: DENSE_TABLE, kind: 'dense', size: (await client.data.pullDense(DENSE_TABLE)).length, optimizer: spec.model.denseOptimizer, initializer: { kind: 'zeros' } },
-      rows: (table, kind) => client.admin.exportTable(table, kind),
-    });
-    process.stderr.write(`model saved to ${out}\n`);
+    const exportRoot = o['export-dir'] ? path.resolve(o['export-dir']) : undefined;
+    const out = o.out !== undefined || !exportRoot ? path.resolve(o.out ?? 'tessera-model') : undefined;
+    const saved = await saveTrainedModel(await modelContent(spec, layout, client, { step: trainer.step, samples }), { dir: out, exportRoot });
+    if (out) process.stderr.write(`model saved to ${out}\n`);
+    if (saved.version) process.stderr.write(`model version ${saved.version.version} published to ${saved.version.dir}\n`);
     if (args.options.json) {
-      process.stdout.write(`${JSON.stringify({ samples, samples_per_s: samples / trainSeconds, auc: evalResult.auc, logloss: evalResult.logloss, model: out, backend: backend.name })}\n`);
+      const version = saved.version ? { model_version: saved.version.version, model_dir: saved.version.dir } : {};
+      process.stdout.write(`${JSON.stringify({ samples, samples_per_s: samples / trainSeconds, auc: evalResult.auc, logloss: evalResult.logloss, model: out ?? saved.version!.dir, ...version, backend: backend.name })}\n`);
     }
     return 0;
   } finally {

@@ -13,6 +13,7 @@ import { ShardMapStore } from '../membership/shard-map-store';
 import { WorkerMetrics } from '../worker/worker-metrics';
 import { selectBackend, tfThreads } from '../model/backend';
 import { PsClient } from '../client/ps-client';
+import { DEFAULT_STALENESS_SAMPLE_EVERY } from '../client/row-versions';
 import { WorkerRole } from '../worker/worker-role';
 import { psParams } from '../worker/ps-params';
 
@@ -23,7 +24,18 @@ export const WORKER_SPEC: Record<string, OptionSpec> = {
   backend: { type: 'string', describe: 'tfjs backend to prefer: tensorflow | webgpu | wasm | cpu [TESSERA_TF_BACKEND]' },
   'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8, or auto (the host\'s cores, at most 4); default 1 [TESSERA_TF_THREADS]' },
   'commit-every-ms': { type: 'string', describe: 'least time between two data-position commits to etcd', default: '1000' },
+  'staleness-sample-every': { type: 'string', describe: `one training step in N measures push staleness (row versions on its pulls and its push); 0 = off; default ${DEFAULT_STALENESS_SAMPLE_EVERY} [TESSERA_STALENESS_SAMPLE_EVERY]` },
 };
+
+/** `--staleness-sample-every` (or its environment variable), checked. */
+export function stalenessSampleEvery(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_STALENESS_SAMPLE_EVERY;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isSafeInteger(n) || n < 0) {
+    throw new TesseraError(ERROR_CODES.CONFIG, `--staleness-sample-every (TESSERA_STALENESS_SAMPLE_EVERY) must be an integer ≥ 0 (0 = off), got "${raw}"`);
+  }
+  return n;
+}
 
 /** `tessera worker --help`. */
 export const WORKER_HELP = helpText('tessera worker --etcd URL --job NAME [--id ID] [--port P] [--metrics-port M]',
@@ -42,6 +54,7 @@ export async function runWorker(argv: string[]): Promise<number> {
   const args = parseArgs(argv, WORKER_SPEC);
   if (args.positional.length > 0) throw new TesseraError(ERROR_CODES.CONFIG, `unexpected argument "${args.positional[0]}" (see --help)`);
   const o = args.options as Record<string, string | undefined>;
+  const sampleEvery = stalenessSampleEvery(o['staleness-sample-every'] ?? process.env.TESSERA_STALENESS_SAMPLE_EVERY);
   const rt = await startRoleRuntime('worker', args, defaultWorkerId());
   const { logger, etcd, job, membership } = rt;
   let role: WorkerRole | null = null;
@@ -73,11 +86,13 @@ export async function runWorker(argv: string[]): Promise<number> {
       connect: (map, tables) => psParams(new PsClient({
         shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes, tableIncarnation: incarnationLookup(tables),
         credentials: rt.tls?.channelCredentials(),
+        stalenessSampleEvery: sampleEvery, onStaleness: (u) => metrics.onStaleness(u),
       })),
       commitEveryMs: intOption(args, 'commit-every-ms', 1),
       onStep: (s) => metrics.onStep(s),
       onBadLines: (n) => metrics.onBadLines(n),
       onShardFailure: () => metrics.onShardFailure(),
+      staleness: () => metrics.staleness.counts,
     });
     current = role;
     if (stopSignal) return 0;

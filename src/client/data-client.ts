@@ -6,6 +6,9 @@
  * Push: dedup ids and sum their gradients → slice → fan out, without waiting, up to
  * `maxInflightPushes` outstanding (bounded staleness, PushWindow). Every call has a deadline;
  * UNAVAILABLE and deadline errors are retried with backoff until the fleet's retry deadline.
+ * Push staleness: a caller that pulls with `versions` and pushes those ids with `readVersions`
+ * is told, per row, how many other updates landed between the two (`onStaleness`;
+ * row-versions.ts); `sampleStaleness()` says which training steps should.
  *
  * ```ts
  * const ps = new PsClient({ shardMap, logger });
@@ -20,10 +23,13 @@ import type { ShardMap } from '../sharding/shard-map';
 import { gatherRows, sliceByOwner, Slice, stitchRows } from '../sharding/slicer';
 import { Encoding, PullResponseMsg } from '../wire/data-plane-codec';
 import { decodeF16, encodeF16 } from '../wire/f16';
-import { asBytes, f32FromBytes, IdArray } from '../wire/key-block';
+import { asBytes, f32FromBytes, IdArray, u32FromBytes } from '../wire/key-block';
 import type { PsConnection } from '../wire/ps-connection';
 import type { PsFleet } from './ps-fleet';
 import { PushWindow } from './push-window';
+import {
+  DEFAULT_STALENESS_SAMPLE_EVERY, fromDistinct, gatherVersions, stalenessOf, StalenessSampler, stitchVersions, toDistinct,
+} from './row-versions';
 
 /** How the data client sends rows. */
 export interface DataClientOptions {
@@ -33,6 +39,13 @@ export interface DataClientOptions {
   encoding?: 'f32' | 'f16';
   /** Largest number of ids in one request; bigger slices are split. Default 65,536. */
   maxRowsPerRequest?: number;
+  /** One training step in this many measures push staleness (`sampleStaleness()`); 0 = never. Default 16. */
+  stalenessSampleEvery?: number;
+  /**
+   * Told, once a push sent with `readVersions` is applied, how many other updates landed on each
+   * of its rows since they were pulled (one value per distinct row that could be measured).
+   */
+  onStaleness?: (updates: Uint32Array) => void;
   /**
    * The incarnation of `table` on PS `psId` (its stable id in the shard map), sent with every
    * request so that a PS whose table was dropped and created again refuses it
@@ -41,11 +54,22 @@ export interface DataClientOptions {
   tableIncarnation?: (psId: number, table: string) => number;
 }
 
+/** One table's part of a training step's push (`pushStep`). */
+export interface SparsePush {
+  table: string;
+  ids: IdArray;
+  grads: Float32Array;
+  /** The version of each id's row as pulled (`pull`'s `versions`): report this push's staleness. */
+  readVersions?: Uint32Array;
+}
+
 /** Pull, push, flush over the PS of one shard map. */
 export class PsDataClient {
   private readonly window: PushWindow;
   private readonly encoding: Encoding;
   private readonly maxRows: number;
+  private readonly sampler: StalenessSampler;
+  private readonly onStaleness: ((updates: Uint32Array) => void) | undefined;
   private readonly incarnation: (psId: number, table: string) => number;
   // Dedup scratch, reused by every call. Safe with concurrent calls because each call consumes
   // it synchronously (slicing copies the ids) before its first await.
@@ -57,7 +81,17 @@ export class PsDataClient {
     this.window = new PushWindow(opts.maxInflightPushes ?? 2, fleet.log);
     this.encoding = opts.encoding === 'f16' ? Encoding.F16 : Encoding.F32;
     this.maxRows = opts.maxRowsPerRequest ?? 65_536;
+    this.sampler = new StalenessSampler(opts.stalenessSampleEvery ?? DEFAULT_STALENESS_SAMPLE_EVERY);
+    this.onStaleness = opts.onStaleness;
     this.incarnation = opts.tableIncarnation ?? (() => 0);
+  }
+
+  /**
+   * True for the training steps that should measure push staleness (one in
+   * `stalenessSampleEvery`): such a step pulls with `versions` and pushes with `readVersions`.
+   */
+  sampleStaleness(): boolean {
+    return this.sampler.next();
   }
 
   /** The shard map this client routes by. */
@@ -80,18 +114,24 @@ export class PsDataClient {
    * `readOnly` (evaluation, serving) rows that do not exist yet are computed by the table's
    * initializer but not created on the PS. With `out` ([n × dim], not shared with another call
    * in flight) the rows are written there and `out` is returned, so a caller that reuses its
-   * buffers allocates nothing per pull when the ids are distinct.
+   * buffers allocates nothing per pull when the ids are distinct. With `versions` ([n]), each
+   * row's version as read is written there (UNKNOWN_VERSION where a PS did not say), for a later
+   * push's `readVersions`.
    *
-   * @throws TesseraError INVALID_ARGUMENT when `out` does not hold exactly n × dim values.
+   * @throws TesseraError INVALID_ARGUMENT when `out` does not hold exactly n × dim values, or
+   *   `versions` exactly n.
    */
-  async pull(table: string, ids: IdArray, dim: number, opts: { readOnly?: boolean; out?: Float32Array } = {}): Promise<Float32Array> {
+  async pull(table: string, ids: IdArray, dim: number, opts: { readOnly?: boolean; out?: Float32Array; versions?: Uint32Array } = {}): Promise<Float32Array> {
     const n = ids.length >>> 1;
     if (opts.out !== undefined && opts.out.length !== n * dim) {
       throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `out: ${opts.out.length} values, expected ${n} ids × dim ${dim} = ${n * dim}`);
     }
+    checkVersions('versions', opts.versions, n);
     const { slices, count, inverse } = this.dedupAndSlice(ids);
     const uniqueRows = !inverse && opts.out !== undefined ? opts.out : new Float32Array(count * dim);
-    await Promise.all(slices.map((s) => this.pullSlice(table, s, dim, uniqueRows, opts.readOnly === true)));
+    const versions = opts.versions === undefined ? null : inverse ? new Uint32Array(count) : opts.versions;
+    await Promise.all(slices.map((s) => this.pullSlice(table, s, dim, uniqueRows, opts.readOnly === true, versions)));
+    if (versions && inverse) fromDistinct(versions, inverse, opts.versions!);
     if (!inverse) return uniqueRows;
     const out = opts.out ?? new Float32Array(inverse.length * dim);
     for (let i = 0; i < inverse.length; i++) {
@@ -112,10 +152,12 @@ export class PsDataClient {
 
   /**
    * Pushes gradients [n × dim] for `ids`. Returns once the push is in flight and the window has
-   * room; `flush()` waits for completion. Duplicate ids are summed here before sending.
+   * room; `flush()` waits for completion. Duplicate ids are summed here before sending. With
+   * `readVersions` (what `pull` wrote to its `versions` for these ids), the staleness of each row
+   * goes to `onStaleness` once the push is applied.
    */
-  async push(table: string, ids: IdArray, grads: Float32Array): Promise<void> {
-    const send = this.preparePush(table, ids, grads);
+  async push(table: string, ids: IdArray, grads: Float32Array, readVersions?: Uint32Array): Promise<void> {
+    const send = this.preparePush({ table, ids, grads, readVersions });
     await this.window.admit(send);
   }
 
@@ -123,9 +165,9 @@ export class PsDataClient {
    * Pushes one training step's gradients, sparse tables and dense ones, as ONE entry of the
    * push window: bounded staleness counts steps, not tables.
    */
-  async pushStep(sparse: { table: string; ids: IdArray; grads: Float32Array }[], dense: { table: string; grads: Float32Array }[] = []): Promise<void> {
+  async pushStep(sparse: SparsePush[], dense: { table: string; grads: Float32Array }[] = []): Promise<void> {
     const sends = [
-      ...sparse.map((p) => this.preparePush(p.table, p.ids, p.grads)),
+      ...sparse.map((p) => this.preparePush(p)),
       ...dense.map((d) => this.prepareDensePush(d.table, d.grads)),
     ];
     await this.window.admit(async () => { await Promise.all(sends.map((send) => send())); });
@@ -141,11 +183,12 @@ export class PsDataClient {
    * that sends it. Slices copy their rows when sent, so the caller may reuse `grads` once the
    * returned promise of the admission resolves.
    */
-  private preparePush(table: string, ids: IdArray, grads: Float32Array): () => Promise<void> {
+  private preparePush({ table, ids, grads, readVersions }: SparsePush): () => Promise<void> {
     const n = ids.length >>> 1;
     if (grads.length % Math.max(n, 1) !== 0 || (n === 0 && grads.length !== 0)) {
       throw new TesseraError(ERROR_CODES.BAD_GRADIENT, `grads: length ${grads.length} is not a multiple of ${n} ids`);
     }
+    checkVersions('readVersions', readVersions, n);
     const dim = n === 0 ? 0 : grads.length / n;
     const { slices, count, inverse } = this.dedupAndSlice(ids);
     let rows = grads;
@@ -157,7 +200,8 @@ export class PsDataClient {
         for (let d = 0; d < dim; d++) rows[dst + d] += grads[src + d];
       }
     }
-    return async () => { await Promise.all(slices.map((s) => this.pushSlice(table, s, rows, dim))); };
+    const read = readVersions === undefined ? null : inverse ? toDistinct(readVersions, inverse, count) : readVersions;
+    return async () => { await Promise.all(slices.map((s) => this.pushSlice(table, s, rows, dim, read))); };
   }
 
   private prepareDensePush(table: string, grads: Float32Array): () => Promise<void> {
@@ -210,25 +254,27 @@ export class PsDataClient {
     return this.fleet.call(what, fn);
   }
 
-  private async pullSlice(table: string, s: Slice, dim: number, out: Float32Array, readOnly: boolean): Promise<void> {
+  private async pullSlice(table: string, s: Slice, dim: number, out: Float32Array, readOnly: boolean, versions: Uint32Array | null): Promise<void> {
     const c = this.conns[s.psIndex];
     const n = s.ids.length >>> 1;
     const chunks: Promise<void>[] = [];
+    const wantVersions = versions !== null;
     for (let a = 0; a < n; a += this.maxRows) {
       const b = Math.min(n, a + this.maxRows);
       const ids = asBytes(s.ids.subarray(2 * a, 2 * b));
-      chunks.push(this.call(`pull ${table} from ${c.addr}`, () => c.pull({ ...this.pullReq(table, ids, s.psIndex), readOnly }, this.callTimeoutMs)).then((res) => {
+      chunks.push(this.call(`pull ${table} from ${c.addr}`, () => c.pull({ ...this.pullReq(table, ids, s.psIndex), readOnly, wantVersions }, this.callTimeoutMs)).then((res) => {
         const rows = this.decodeValues(res);
         if (res.dim !== dim || rows.length !== (b - a) * dim) {
           throw new TesseraError(ERROR_CODES.DIM_MISMATCH, `${c.addr}: table "${table}" has dim ${res.dim}, caller expected ${dim}`);
         }
         stitchRows(s, rows, dim, out, a, b);
+        if (versions) stitchVersions(s, res.versions ? u32FromBytes(res.versions) : null, versions, a, b);
       }));
     }
     await Promise.all(chunks);
   }
 
-  private async pushSlice(table: string, s: Slice, summed: Float32Array, dim: number): Promise<void> {
+  private async pushSlice(table: string, s: Slice, summed: Float32Array, dim: number, read: Uint32Array | null): Promise<void> {
     const c = this.conns[s.psIndex];
     const n = s.ids.length >>> 1;
     const sends: Promise<unknown>[] = [];
@@ -236,9 +282,16 @@ export class PsDataClient {
       const b = Math.min(n, a + this.maxRows);
       const g = gatherRows(s, summed, dim, a, b);
       const ids = asBytes(s.ids.subarray(2 * a, 2 * b));
-      sends.push(this.call(`push ${table} to ${c.addr}`, () => c.push(this.pushReq(table, ids, g, s.psIndex), this.callTimeoutMs)));
+      const rv = read && gatherVersions(s, read, a, b);
+      const sent = this.call(`push ${table} to ${c.addr}`, () => c.push({ ...this.pushReq(table, ids, g, s.psIndex), wantVersions: rv !== null }, this.callTimeoutMs));
+      sends.push(rv ? sent.then((res) => this.reportStaleness(rv, res.versions)) : sent);
     }
     await Promise.all(sends);
+  }
+
+  private reportStaleness(read: Uint32Array, before: Uint8Array | undefined): void {
+    const updates = stalenessOf(read, before ? u32FromBytes(before) : null);
+    if (updates.length > 0) this.onStaleness?.(updates);
   }
 
   /** Request fields common to pulls and pushes to the PS at `psIndex` (shard-map order). */
@@ -265,5 +318,10 @@ export class PsDataClient {
     decodeF16(half, out);
     return out;
   }
+}
 
+function checkVersions(what: string, versions: Uint32Array | undefined, n: number): void {
+  if (versions !== undefined && versions.length !== n) {
+    throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `${what}: ${versions.length} versions, expected one per id (${n})`);
+  }
 }

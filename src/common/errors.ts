@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   /** the PS's disk tier cannot be used (no tier configured, directory unusable, disk full) */
   TIER_UNAVAILABLE: 'TESSERA_ERR_TIER_UNAVAILABLE',
   RESOURCE_EXHAUSTED: 'TESSERA_ERR_RESOURCE_EXHAUSTED',
+  /** no such model, version or label on this server (serving) */
+  UNKNOWN_MODEL: 'TESSERA_ERR_UNKNOWN_MODEL',
   /** a table is not the incarnation the caller knows: it was dropped (and maybe created again) */
   TABLE_INCARNATION: 'TESSERA_ERR_TABLE_INCARNATION',
   /** the checkpoint or export directory cannot be written: disk full, no permission, read-only */

@@ -8,3 +8,9 @@ export const ROLES = ['ps', 'worker', 'chief'] as const;
 
 /** A process role. */
 export type Role = (typeof ROLES)[number];
+
+/**
+ * Every kind of Tessera process, for logs and metric labels: the job's roles, and `serve`
+ * (`tessera serve`), which answers predictions and is not a member of any job.
+ */
+export type ProcessRole = Role | 'serve';

@@ -5,6 +5,7 @@
  * names the one that is wrong, so a corrupt record is reported, never half-trusted.
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
+import { parseStalenessCounts, StalenessCounts } from './push-staleness';
 
 /** A byte range of one data file that one worker reads at a time (see src/data/splits.ts). */
 export interface DataShard {
@@ -31,6 +32,8 @@ export interface JobResult {
   auc: number | null;
   logloss: number | null;
   checkpoint: string | null;
+  /** The last version published to the model root (`--export-dir`), when there is one. */
+  model_version?: number;
 }
 
 export type JobPhase = 'train' | 'eval' | 'done' | 'failed';
@@ -178,6 +181,8 @@ export interface Progress {
   worker: string;
   /** Set when the worker stopped training this shard on a non-finite loss: the error, naming the step. */
   nonFinite?: string;
+  /** Push staleness measured on this shard's rows in this epoch (push-staleness.ts); absent: none measured. */
+  staleness?: StalenessCounts;
 }
 
 /** `status`: the chief's live summary. */
@@ -198,6 +203,8 @@ export interface JobStatus {
   nonFiniteStops?: number;
   /** Rows committed in this epoch, per worker id (the status page's per-worker samples/s). */
   workerSamples?: Record<string, number>;
+  /** p99 of the push staleness measured in this epoch, in updates (push-staleness.ts); null before any. */
+  pushStalenessP99?: number | null;
   result?: JobResult;
   /** Set with phase `failed`. */
   failure?: JobFailure;
@@ -298,6 +305,7 @@ export function parseProgress(text: string): Progress {
     shard: int(o, 'shard', what), epoch: int(o, 'epoch', what), next: int(o, 'next', what), rows: int(o, 'rows', what),
     steps: int(o, 'steps', what), done: o.done === true, loss: nullableNum(o, 'loss', what), worker: str(o, 'worker', what),
     ...(typeof o.nonFinite === 'string' ? { nonFinite: o.nonFinite } : {}),
+    ...(o.staleness !== undefined ? { staleness: parseStalenessCounts(o.staleness, what) } : {}),
   };
 }
 

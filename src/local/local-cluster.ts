@@ -49,6 +49,8 @@ export interface LocalClusterOptions {
   checkpointDir?: string;
   /** Seconds between checkpoints while training (0: epoch ends and the job end). */
   checkpointEvery?: number;
+  /** Model root the chief publishes versions into (`tessera chief --export-dir`). */
+  exportDir?: string;
   /** Resume from this checkpoint (latest | ID | DIR/ID). */
   resume?: string;
   /** Warm start from this checkpoint. */
@@ -209,6 +211,7 @@ export class LocalCluster {
     if (o.epochs !== undefined) args.push('--epochs', String(o.epochs));
     if (o.shards !== undefined) args.push('--shards', String(o.shards));
     if (o.checkpointDir) args.push('--checkpoint-dir', o.checkpointDir);
+    if (o.exportDir) args.push('--export-dir', o.exportDir);
     if (o.onCheckpointError) args.push('--on-checkpoint-error', o.onCheckpointError);
     if (o.force) args.push('--force');
     const at = this.chiefs.length;

@@ -5,7 +5,7 @@
  *   format (`file_sd_configs: [{files: [RUN_DIR/prometheus-targets.json]}]`), rewritten from
  *   etcd membership whenever a process joins, restarts on a new port or leaves;
  * - `metrics.jsonl`: the job's curves, one JSON object a line: `{"kind":"progress", at, epoch,
- *   phase, step, samples, loss, samples_per_s}` for each new status and `{"kind":"eval", at,
+ *   phase, step, samples, loss, samples_per_s, push_staleness_p99}` for each new status and `{"kind":"eval", at,
  *   epoch, auc, logloss, rows}` once per evaluated epoch (the final one included, which no
  *   scrape sees: the chief exits right after it). Epochs are 1-based, as on screen.
  */
@@ -91,6 +91,7 @@ export class MetricsLog {
     this.lastAt = s.at;
     const lines = [{
       kind: 'progress', at: s.at, epoch: s.epoch + 1, phase: s.phase, step: s.step, samples: s.samples, loss: s.loss, samples_per_s: s.samplesPerS,
+      push_staleness_p99: s.pushStalenessP99 ?? null,
     } as Record<string, unknown>];
     const e = s.lastEval;
     if (e && !this.evaluated.has(e.epoch)) {

@@ -45,6 +45,8 @@ export const KEYS = {
   TABLES: 'tables',
   /** `faults/<worker>`: a PS a worker found not as published, for the chief to repair. */
   FAULTS: 'faults/',
+  /** The live resharding in progress (JSON); its `phase: commit` is written with `shardmap` (issue 17). */
+  MIGRATION: 'migration',
 } as const;
 
 /** Name of the chief election, the `<name>` in `election/<name>/`. */

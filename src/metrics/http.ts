@@ -34,6 +34,19 @@ export interface MetricsServer {
 }
 
 /**
+ * Caps a node:http server's open connections at `maxConnections` (more are closed on arrival)
+ * and closes a connection that has not sent a request's headers within `headersTimeoutMs`; an
+ * absent limit leaves Node's default.
+ */
+export function limitHttpConnections(server: http.Server, limits: { maxConnections?: number; headersTimeoutMs?: number }): void {
+  if (limits.maxConnections !== undefined) server.maxConnections = limits.maxConnections;
+  if (limits.headersTimeoutMs !== undefined) {
+    server.headersTimeout = limits.headersTimeoutMs;
+    server.requestTimeout = Math.max(server.requestTimeout, limits.headersTimeoutMs);
+  }
+}
+
+/**
  * Starts serving `registry`.
  *
  * ```ts
@@ -60,11 +73,7 @@ export async function serveMetrics(registry: Registry, opts: MetricsHttpOptions)
       (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
     );
   });
-  if (opts.maxConnections !== undefined) server.maxConnections = opts.maxConnections;
-  if (opts.headersTimeoutMs !== undefined) {
-    server.headersTimeout = opts.headersTimeoutMs;
-    server.requestTimeout = Math.max(server.requestTimeout, opts.headersTimeoutMs);
-  }
+  limitHttpConnections(server, opts);
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

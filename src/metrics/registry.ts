@@ -7,7 +7,7 @@
  * `exported_job`.
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import type { Role } from '../common/roles';
+import type { ProcessRole } from '../common/roles';
 import { registerMemoryLimit } from './memory-limit';
 
 /** prom-client default metrics that are gauges despite their `_total` names. */
@@ -17,7 +17,7 @@ const NON_COUNTER_TOTALS = ['nodejs_active_handles_total', 'nodejs_active_reques
 export interface MetricsLabels {
   /** The Tessera job name (label `tessera_job`). */
   job: string;
-  role: Role;
+  role: ProcessRole;
   id: string;
 }
 

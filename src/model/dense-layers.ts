@@ -3,7 +3,8 @@
  *
  * Why a hand-written backward: on the wasm backend's own kernels a matMul with
  * `transposeA`/`transposeB` is about ten times slower than a plain one, and tfjs's own gradient of
- * matMul uses exactly those (DESIGN §4: 1,300 vs 6,900 samples/s for a 429→400→400→1 MLP).
+ * matMul uses exactly those (measured on a 429→400→400→1 MLP at batch 1024: 1,300 samples/s with
+ * autodiff against 6,900 with plain matMuls).
  * `denseExplicit` therefore materialises `tf.transpose` and runs plain matMuls:
  *
  *   dz = dy ⊙ act'(y),  dx = dz·transpose(W),  dW = transpose(x)·dz,  db = 1ᵀ·dz

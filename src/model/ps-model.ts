@@ -25,6 +25,9 @@ export class PsModel implements CtrModel {
   readonly reads: Readonly<{ emb: boolean; linear: boolean }>;
   private readonly def: ModelDef;
   private readonly denseFn: DenseFn;
+  private readonly constantWeights: boolean;
+  /** With `constantWeights`: the last predict's params and their tensors, kept between calls. */
+  private kept: { params: Float32Array; tensors: tf.Tensor[] } | null = null;
   private disposed = false;
 
   /** `cfg` must already be validated (createModel does it). */
@@ -37,6 +40,7 @@ export class PsModel implements CtrModel {
     this.denseSize = layoutSize(this.layout);
     this.reads = def.reads;
     this.denseFn = denseLayerFn(opts.denseLayer);
+    this.constantWeights = opts.constantWeights === true;
   }
 
   initialDense(): Float32Array {
@@ -80,9 +84,10 @@ export class PsModel implements CtrModel {
 
   async predict(params: Float32Array, inputs: BatchInputs): Promise<Float32Array> {
     this.checkStep(params, inputs, false);
+    const kept = this.keptWeights(params);
     const logits = tf.tidy(() => {
       const x = inputTensors(this.config, this.reads, inputs);
-      return this.def.logits(this.context(inputs.batch, x, sliceTensors(this.layout, params)));
+      return this.def.logits(this.context(inputs.batch, x, kept ?? sliceTensors(this.layout, params)));
     });
     const [z] = await readTensors([logits]);
     const probs = new Float32Array(inputs.batch);
@@ -90,9 +95,24 @@ export class PsModel implements CtrModel {
     return probs;
   }
 
-  /** The model holds no tensors between steps; after dispose() every call throws. */
+  /**
+   * The model holds no tensors between steps (with `constantWeights`, only the weights of the
+   * last predict); dispose() frees them, and after it every call throws.
+   */
   dispose(): void {
     this.disposed = true;
+    this.kept?.tensors.forEach((t) => t.dispose());
+    this.kept = null;
+  }
+
+  /** With `constantWeights`, the tensors of `params`, uploaded once per array; else null. */
+  private keptWeights(params: Float32Array): tf.Tensor[] | null {
+    if (!this.constantWeights) return null;
+    if (this.kept?.params !== params) {
+      this.kept?.tensors.forEach((t) => t.dispose());
+      this.kept = { params, tensors: sliceTensors(this.layout, params) };
+    }
+    return this.kept.tensors;
   }
 
   /**

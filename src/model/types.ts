@@ -97,7 +97,7 @@ export interface CtrModel {
  * registered when the model is built (`defaultDenseLayer()` in dense-layers.ts).
  * - `explicit-transpose` (default on the wasm backend's own kernels): `tf.customGrad` with
  *   materialised `tf.transpose` and plain matMuls: 4.3–6.5× faster than `autodiff` there for
- *   DeepFM at batch 1024 (bench/model-bench.ts; DESIGN §4 measured 5.3× for the bare MLP).
+ *   DeepFM at batch 1024 (bench/model-bench.ts; 5.3× for the bare MLP).
  * - `transposed-matmul` (default with the native OpenBLAS kernels): the same customGrad with
  *   matMul's transpose flags, which BLAS runs at full speed, so no transposed copies.
  * - `autodiff`: tfjs's own gradient of `matMul`, which uses transposeA/transposeB matMuls.
@@ -120,6 +120,13 @@ export type WebgpuStep = (typeof WEBGPU_STEPS)[number];
 /** Options of `createModel` that do not change the math. */
 export interface ModelOptions {
   denseLayer?: DenseLayerImpl;
+  /**
+   * The caller never changes a `params` array it passed to `predict` (a served model version):
+   * its weights stay uploaded as tensors while the same array comes back, instead of being
+   * copied into the backend on every call (1.3 MB for DeepFM 400-400). Default false: training
+   * and evaluation may update the array in place between calls.
+   */
+  constantWeights?: boolean;
   /** Ignored on other backends. */
   webgpuStep?: WebgpuStep;
 }

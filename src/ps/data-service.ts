@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import {
   allocPullResponse, PullRequestMsg, PullResponseMsg, PushRequestMsg, PushResponseMsg,
 } from '../wire/data-plane-codec';
+import { asBytes } from '../wire/key-block';
 import { PARAMETER_SERVER_SERVICE } from '../wire/services';
 import { toRpcError, toServiceError } from '../wire/status-map';
 import { writeOrPause } from '../wire/stream-writes';
@@ -18,21 +19,24 @@ import type { PsNode } from './ps-node';
 /** `rows` rides along for metrics only; the encoders write named fields and ignore it. */
 type Served<M> = M & { rows: number };
 
-/** Runs a pull and returns the pre-encoded response (values gathered in place). */
+/** Runs a pull and returns the pre-encoded response (values, and versions if asked, written in place). */
 function servePull(node: PsNode, req: PullRequestMsg): Served<PullResponseMsg> {
   let encoded: Buffer | undefined;
-  const rows = node.pull(req, (bytes, dim) => {
-    const r = allocPullResponse(req.requestId, dim, req.encoding, bytes);
+  let versions: Uint32Array | null = null;
+  const rows = node.pull(req, (bytes, dim, versionRows) => {
+    const r = allocPullResponse(req.requestId, dim, req.encoding, bytes, versionRows);
     encoded = r.encoded;
+    versions = r.versions;
     return r.values;
-  });
+  }, () => versions!);
   return { requestId: req.requestId, values: new Uint8Array(0), dim: 0, encoding: req.encoding, encoded, rows };
 }
 
 function servePush(node: PsNode, req: PushRequestMsg): Served<PushResponseMsg> {
-  const rowsApplied = node.push(req);
+  let versions: Uint32Array | undefined;
+  const rowsApplied = node.push(req, (n) => (versions = new Uint32Array(n)));
   // Rows as PsNode counts them: ids sent (8 bytes each), or 1 for a dense table.
-  return { requestId: req.requestId, rowsApplied, rows: req.ids.byteLength ? req.ids.byteLength >>> 3 : 1 };
+  return { requestId: req.requestId, rowsApplied, versions: versions && asBytes(versions), rows: req.ids.byteLength ? req.ids.byteLength >>> 3 : 1 };
 }
 
 /** Runs `serve` and records its outcome and latency on `rec` (when metrics are on). */

@@ -10,6 +10,7 @@ import { Encoding } from '../wire/data-plane-codec';
 import { decodeF16, encodeF16 } from '../wire/f16';
 import { f32FromBytes, idsFromBytes } from '../wire/key-block';
 import { DenseTable } from './store/dense-table';
+import type { TableSnapshot } from './store/table-snapshot';
 import { EmbeddingTable } from './store/embedding-table';
 import { TableInfo, TableSpec, TableStore } from './store/table-store';
 import type { RowTier } from './store/row-tier';
@@ -43,6 +44,8 @@ export interface PullInput {
   encodedBytes?: number;
   /** Evaluation/serving: missing rows come from the initializer and are not inserted. */
   readOnly?: boolean;
+  /** Push staleness: also report each row's version (see VersionAllocator). */
+  wantVersions?: boolean;
   /** Set when the request's bytes were not a valid message (why); such a request is refused. */
   malformed?: string;
   /** The table incarnation the caller expects; 0 or absent: not checked. */
@@ -53,8 +56,18 @@ export interface PushInput extends PullInput {
   grads: Uint8Array;
 }
 
-/** Gives the node an output region of `bytes` bytes, 4-byte aligned, for `dim`-wide rows. */
-export type ValueAllocator = (bytes: number, dim: number) => Uint8Array;
+/**
+ * Gives the node an output region of `bytes` bytes, 4-byte aligned, for `dim`-wide rows;
+ * `versionRows` is the number of row versions the answer will carry too (0 unless the request
+ * wanted versions), which the node then asks for through its VersionAllocator.
+ */
+export type ValueAllocator = (bytes: number, dim: number, versionRows: number) => Uint8Array;
+
+/**
+ * Gives the node the region for `rows` row versions (u32) of a request that wanted them: for a
+ * pull, each row's version as read; for a push, each row's version just before the push.
+ */
+export type VersionAllocator = (rows: number) => Uint32Array;
 
 export interface PsCounters {
   pulls: number;
@@ -90,6 +103,10 @@ export class PsNode {
   private scratch = new Float32Array(0);
   private readonly touchedDense = new Set<string>(); // dense tables pushed to or assigned
   private fencedReason: string | null = null;
+  /** Buckets whose pushes are refused while they move to another PS (issue 17), and why. */
+  private movingFence: { buckets: Uint8Array; reason: string } | null = null;
+  /** Evictions logged since this epoch are kept even when no checkpoint needs them (a migration's tail does). */
+  private keepTombstonesFrom = Infinity;
   private readonly log: Logger;
   private readonly startedAt: number;
   private readonly now: () => number;
@@ -165,20 +182,27 @@ export class PsNode {
     return previous;
   }
 
-  /** Serves a pull: validates, then gathers rows straight into the region `alloc` returns. */
-  pull(req: PullInput, alloc: ValueAllocator): number {
+  /**
+   * Serves a pull: validates, then gathers rows straight into the region `alloc` returns, and
+   * (when the request wants versions and `versions` is given) each row's version into the
+   * region `versions` returns. A read-only pull reads versions of rows that exist, 0 otherwise.
+   */
+  pull(req: PullInput, alloc: ValueAllocator, versions?: VersionAllocator): number {
     try {
       const table = this.admit(req);
+      const ver = req.wantVersions && versions ? versions : null;
       if (table instanceof DenseTable) {
-        const out = this.output(alloc, table.size, table.size, req.encoding);
+        const out = this.output(alloc, table.size, table.size, req.encoding, ver ? 1 : 0);
         this.finishOutput(out, req.encoding, () => table.pull(out.f32));
+        if (ver) ver(1)[0] = table.version;
         this.count(true, 1);
         return 1;
       }
       const ids = this.checkIds(req.ids);
       const n = ids.length >>> 1;
-      const out = this.output(alloc, n * table.dim, table.dim, req.encoding);
-      this.finishOutput(out, req.encoding, () => (req.readOnly ? table.peek(ids, out.f32) : table.pull(ids, out.f32)));
+      const out = this.output(alloc, n * table.dim, table.dim, req.encoding, ver ? n : 0);
+      const v = ver ? ver(n) : undefined;
+      this.finishOutput(out, req.encoding, () => (req.readOnly ? table.peek(ids, out.f32, 0, v) : table.pull(ids, out.f32, 0, v)));
       this.count(true, n);
       return n;
     } catch (err) {
@@ -187,8 +211,12 @@ export class PsNode {
     }
   }
 
-  /** Applies a push; all-or-nothing. Returns the number of distinct rows updated. */
-  push(req: PushInput): number {
+  /**
+   * Applies a push; all-or-nothing. Returns the number of distinct rows updated. When the
+   * request wants versions and `versions` is given, each id's row version just before this push
+   * is written to the region it returns.
+   */
+  push(req: PushInput, versions?: VersionAllocator): number {
     try {
       if (this.fencedReason !== null) {
         throw new TesseraError(ERROR_CODES.UNAVAILABLE, `ps is fenced (${this.fencedReason}); retry once it has re-registered`);
@@ -199,13 +227,15 @@ export class PsNode {
         if (req.ids.byteLength !== 0) {
           throw bad(ERROR_CODES.BAD_IDS, `ids: dense table "${table.name}" takes no ids`);
         }
+        if (req.wantVersions && versions) versions(1)[0] = table.version;
         table.push(grads);
         this.touchedDense.add(table.name);
         this.count(false, 1);
         return 1;
       }
       const ids = this.checkIds(req.ids);
-      const applied = table.push(ids, grads);
+      if (this.movingFence) this.refuseMoving(ids, this.movingFence);
+      const applied = table.push(ids, grads, req.wantVersions && versions ? versions(ids.length >>> 1) : undefined);
       this.count(false, ids.length >>> 1);
       return applied;
     } catch (err) {
@@ -388,11 +418,45 @@ export class PsNode {
     this.knownCuts.delete(id);
     this.knownCuts.set(id, epoch);
     while (this.knownCuts.size > KNOWN_CUTS) this.knownCuts.delete(this.knownCuts.keys().next().value as string);
-    const oldest = Math.min(...this.knownCuts.values());
+    const oldest = Math.min(...this.knownCuts.values(), this.keepTombstonesFrom);
     for (const info of this.store.list()) {
       const t = this.store.get(info.name);
       if (t instanceof EmbeddingTable) t.pruneTombstones(oldest);
     }
+  }
+
+  /** bucket → 1 for the buckets this PS owns at its shard-map version; null: every bucket. */
+  get ownedBuckets(): Uint8Array | null {
+    return this.owned;
+  }
+
+  /**
+   * A copy-on-write cut of the rows of `buckets` (bucket → 1) in every embedding table, for a
+   * migration (issue 17): rows stamped at `>= sinceEpoch` (0: all) plus the ids evicted since
+   * then. Synchronous; advances the epoch like a checkpoint cut, so rows changed from now on are
+   * picked by the next round. End every table's snapshot once read (`EmbeddingTable.endSnapshot`).
+   * @returns the cuts and the epoch the next round starts from
+   */
+  cutBuckets(buckets: Uint8Array, sinceEpoch: number): { cuts: { table: EmbeddingTable; snap: TableSnapshot }[]; epoch: number } {
+    if (this.snapshot) throw bad(ERROR_CODES.SNAPSHOT_CONFLICT, `migration: checkpoint snapshot "${this.snapshot.cut.id}" is still being written; migrate after it`);
+    const nextEpoch = this.epoch + 1;
+    const cuts = [];
+    for (const info of this.store.list()) {
+      const t = this.store.get(info.name);
+      if (t instanceof EmbeddingTable) cuts.push({ table: t, snap: t.beginSnapshot({ sinceEpoch, nextEpoch, numBuckets: this.numBuckets, owned: buckets }) });
+    }
+    this.epoch = nextEpoch;
+    this.keepTombstonesFrom = Math.min(this.keepTombstonesFrom, sinceEpoch || nextEpoch);
+    return { cuts, epoch: nextEpoch };
+  }
+
+  /**
+   * Refuses pushes that touch `buckets` (bucket → 1) with a retryable UNAVAILABLE naming `reason`,
+   * until called with null (which also stops keeping tombstones for the migration).
+   */
+  fenceBuckets(buckets: Uint8Array | null, reason = ''): void {
+    this.movingFence = buckets ? { buckets, reason } : null;
+    if (!buckets) this.keepTombstonesFrom = Infinity;
   }
 
   /** Tables, counters and memory. */
@@ -442,6 +506,15 @@ export class PsNode {
     return table;
   }
 
+  private refuseMoving(ids: Uint32Array, fence: { buckets: Uint8Array; reason: string }): void {
+    for (let i = 0; i < ids.length; i += 2) {
+      const b = bucketOf(ids[i], ids[i + 1], this.numBuckets);
+      if (fence.buckets[b] === 1) {
+        throw new TesseraError(ERROR_CODES.UNAVAILABLE, `ids: bucket ${b} is moving to another PS (${fence.reason}); retry, the new shard map follows`);
+      }
+    }
+  }
+
   private checkIds(bytes: Uint8Array): Uint32Array {
     if (bytes.byteLength % 8 !== 0) {
       throw bad(ERROR_CODES.BAD_IDS, `ids: ${bytes.byteLength} bytes is not a multiple of 8 (packed uint64)`);
@@ -475,8 +548,8 @@ export class PsNode {
     return out;
   }
 
-  private output(alloc: ValueAllocator, values: number, dim: number, enc: Encoding) {
-    const region = alloc(values * (enc === Encoding.F16 ? 2 : 4), dim);
+  private output(alloc: ValueAllocator, values: number, dim: number, enc: Encoding, versionRows: number) {
+    const region = alloc(values * (enc === Encoding.F16 ? 2 : 4), dim, versionRows);
     if (enc === Encoding.F32) {
       return { f32: new Float32Array(region.buffer, region.byteOffset, values), region };
     }

@@ -13,6 +13,7 @@ import { logRefusedHandshakes, TlsContext } from '../wire/tls';
 import { addAdminService } from './admin-service';
 import { CheckpointRoots } from './checkpoint/checkpoint-roots';
 import { addDataService } from './data-service';
+import { addMigrationService } from './migration/migration-service';
 import { PsNode } from './ps-node';
 
 export interface PsServerOptions {
@@ -91,6 +92,7 @@ export async function startPsServer(opts: PsServerOptions): Promise<PsServer> {
   const health = new HealthRegistry({ '': 'SERVING', 'tessera.v1.ParameterServer': 'SERVING' });
   addDataService(server, node, opts.metrics ? new PsMetrics(opts.metrics, node) : undefined);
   addAdminService(server, node, opts.logger, new CheckpointRoots(opts.checkpointRoots ?? []));
+  addMigrationService(server, node, opts.logger);
   health.addTo(server);
   const host = opts.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) => {

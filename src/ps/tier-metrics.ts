@@ -6,10 +6,11 @@
  * - tessera_ps_tier_spills_total{table}    counter: rows written to disk by budget eviction
  * - tessera_ps_tier_rows{table}            gauge: rows on disk now
  * - tessera_ps_tier_reload_seconds{table}  histogram: time to load one spilled row back
- * The histogram is a small custom collector: the table keeps its own bucket counts
- * (TIER_RELOAD_BUCKETS_S) and prom-client's Histogram cannot be set from counts.
+ * The histogram is read from the table's own bucket counts (TIER_RELOAD_BUCKETS_S) by a
+ * CountsHistogram: prom-client's Histogram cannot be set from counts.
  */
-import { Counter, Gauge, MetricObjectWithValues, MetricValueWithName, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { CountsHistogram } from '../metrics/counts-histogram';
 import type { PsNode } from './ps-node';
 import { TIER_RELOAD_BUCKETS_S } from './store/tier-rows';
 import type { TableInfo } from './store/table-spec';
@@ -20,34 +21,6 @@ function tiers(node: PsNode): { table: string; tier: TierOf }[] {
   const out: { table: string; tier: TierOf }[] = [];
   for (const t of node.stats().tables) if (t.memory?.tier) out.push({ table: t.name, tier: t.memory.tier });
   return out;
-}
-
-const RELOAD_SECONDS = 'tessera_ps_tier_reload_seconds';
-
-/** The reload-latency histogram as prom-client's registry reads a metric. */
-class ReloadHistogram {
-  readonly name = RELOAD_SECONDS;
-  readonly help = 'Time to load one spilled row back from the disk tier into RAM.';
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  constructor(private readonly node: PsNode) {}
-
-  async get(): Promise<Omit<MetricObjectWithValues<MetricValueWithName<string>>, 'collect'>> {
-    const values: MetricValueWithName<string>[] = [];
-    for (const { table, tier } of tiers(this.node)) {
-      let acc = 0;
-      tier.reload.counts.forEach((c, b) => {
-        acc += c;
-        const le = b < TIER_RELOAD_BUCKETS_S.length ? TIER_RELOAD_BUCKETS_S[b] : '+Inf';
-        values.push({ metricName: `${RELOAD_SECONDS}_bucket`, labels: { table, le }, value: acc });
-      });
-      values.push({ metricName: `${RELOAD_SECONDS}_sum`, labels: { table }, value: tier.reload.sum });
-      values.push({ metricName: `${RELOAD_SECONDS}_count`, labels: { table }, value: acc });
-    }
-    return { name: this.name, help: this.help, type: 'histogram' as never, aggregator: 'sum', values };
-  }
-
-  reset(): void {}
 }
 
 /** Registers the disk-tier series of `node` on `registry`. */
@@ -72,5 +45,8 @@ export function registerTierMetrics(registry: Registry, node: PsNode): void {
       for (const { table, tier } of tiers(node)) this.labels(table).set(tier.rows);
     },
   });
-  registry.registerMetric(new ReloadHistogram(node) as never);
+  registry.registerMetric(new CountsHistogram({
+    name: 'tessera_ps_tier_reload_seconds', help: 'Time to load one spilled row back from the disk tier into RAM.', bounds: TIER_RELOAD_BUCKETS_S,
+    read: () => tiers(node).map(({ table, tier }) => ({ labels: { table }, counts: tier.reload.counts, sum: tier.reload.sum })),
+  }) as never);
 }

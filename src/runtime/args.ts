@@ -64,3 +64,20 @@ export function helpText(usage: string, summary: string, spec: Record<string, Op
   lines.push(`  ${'--help'.padEnd(28)} show this help`);
   return lines.join('\n');
 }
+
+const BYTE_UNITS: Readonly<Record<string, number>> = { '': 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tib: 1024 ** 4 };
+
+/**
+ * Reads a byte-size option: an integer, optionally with a binary unit (`512MiB`, `4g`, `1024k`).
+ * Undefined when the option is absent; throws CONFIG naming the option when it is malformed.
+ */
+export function bytesOption(args: ParsedArgs, name: string): number | undefined {
+  const raw = args.options[name];
+  if (raw === undefined) return undefined;
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(String(raw).trim());
+  const unit = m ? BYTE_UNITS[m[2].toLowerCase()] : undefined;
+  if (!m || unit === undefined || Number(m[1]) < 1) {
+    throw new TesseraError(ERROR_CODES.CONFIG, `--${name} must be a positive byte count such as 536870912, 512MiB or 4GiB, got "${raw}"`);
+  }
+  return Number(m[1]) * unit;
+}

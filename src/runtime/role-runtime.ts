@@ -18,7 +18,7 @@ import { hostname } from 'node:os';
 import type { Etcd3 } from 'etcd3';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { createLogger, Logger } from '../common/logger';
-import type { Role } from '../common/roles';
+import type { ProcessRole, Role } from '../common/roles';
 import { EtcdMembership } from '../membership/etcd-membership';
 import { validateJobName, validateMemberId } from '../membership/keys';
 import { BuildInfo } from '../metrics/build-info';
@@ -49,7 +49,7 @@ export const ROLE_OPTIONS: Record<string, OptionSpec> = {
 
 /** How to start a role process's runtime. */
 export interface RuntimeOptions {
-  role: Role;
+  role: ProcessRole;
   id: string;
   logLevel: string;
   /** address the metrics (and health) servers bind */
@@ -82,11 +82,11 @@ export interface ClusterLink {
 
 /** The process-level services of one role process. */
 export interface Runtime {
-  readonly role: Role;
+  readonly role: ProcessRole;
   readonly id: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** `tessera_build_info`; a worker or chief names its tfjs backend there once chosen. */
+  /** `tessera_build_info`; a worker, chief or `tessera serve` names its tfjs backend there once chosen. */
   readonly buildInfo: BuildInfo;
   /** The /metrics HTTP server (the chief adds its status page and `/api/status` to it). */
   readonly http: MetricsServer;

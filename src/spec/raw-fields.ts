@@ -18,6 +18,16 @@ export function specFieldNames(spec: JobSpec): string[] {
 }
 
 /**
+ * `"X" is not a field of job J (did you mean Y?); its fields are …`: the one wording of an unknown
+ * field name, for flags and for serving requests alike.
+ */
+export function unknownFieldMessage(spec: JobSpec, unknown: string, known: readonly string[] = specFieldNames(spec)): string {
+  const near = known.find((k) => k.toLowerCase() === unknown.toLowerCase())
+    ?? known.map((k) => ({ k, d: editDistance(k, unknown) })).filter((c) => c.d <= 2).sort((a, b) => a.d - b.d)[0]?.k;
+  return `"${unknown}" is not a field of job ${spec.name}${near ? ` (did you mean ${near}?)` : ''}; its fields are ${known.join(', ')}`;
+}
+
+/**
  * Returns a function reading the raw values of `names` from a row of `schema`.
  *
  * ```ts
@@ -32,12 +42,7 @@ export function specFieldNames(spec: JobSpec): string[] {
 export function rawFieldReader(spec: JobSpec, schema: FeatureSchema, names: readonly string[], what: string): (row: RawRow) => Record<string, RawValue> {
   const known = specFieldNames(spec);
   const unknown = names.find((n) => !known.includes(n));
-  if (unknown !== undefined) {
-    const near = known.find((k) => k.toLowerCase() === unknown.toLowerCase())
-      ?? known.map((k) => ({ k, d: editDistance(k, unknown) })).filter((c) => c.d <= 2).sort((a, b) => a.d - b.d)[0]?.k;
-    throw new TesseraError(ERROR_CODES.CONFIG, `${what}: "${unknown}" is not a field of job ${spec.name}`
-      + `${near ? ` (did you mean ${near}?)` : ''}; its fields are ${known.join(', ')}`);
-  }
+  if (unknown !== undefined) throw new TesseraError(ERROR_CODES.CONFIG, `${what}: ${unknownFieldMessage(spec, unknown, known)}`);
   const columns = names.map((name) => {
     const numeric = schema.numericNames.indexOf(name);
     return numeric >= 0 ? { name, numeric: true, col: numeric } : { name, numeric: false, col: schema.categoricalNames.indexOf(name) };

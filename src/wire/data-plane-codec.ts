@@ -34,6 +34,8 @@ export interface PullRequestMsg {
   readOnly?: boolean;
   /** The table incarnation the client knows; 0 or absent: not checked by the PS. */
   tableIncarnation?: number;
+  /** Also return each row's version (push staleness). */
+  wantVersions?: boolean;
   /** Size of the encoded message; set by the decoder, used for the request-size limit. */
   encodedBytes?: number;
   /** Set by the decoder when the bytes are not a valid message: why (the fields read before stay). */
@@ -46,6 +48,8 @@ export interface PullResponseMsg {
   dim: number;
   encoding: Encoding;
   error?: RpcErrorMsg;
+  /** Each row's version as read (packed u32), when the request wanted versions. */
+  versions?: Uint8Array;
   /** Pre-encoded form; when present the serializer sends it as is. */
   encoded?: Buffer;
 }
@@ -59,6 +63,8 @@ export interface PushRequestMsg {
   requestId: number;
   /** As in PullRequestMsg. */
   tableIncarnation?: number;
+  /** Also return each row's version before this push (push staleness). */
+  wantVersions?: boolean;
   encodedBytes?: number;
   /** As PullRequestMsg.malformed. */
   malformed?: string;
@@ -68,6 +74,8 @@ export interface PushResponseMsg {
   requestId: number;
   rowsApplied: number;
   error?: RpcErrorMsg;
+  /** Each id's row version just before this push (packed u32), when the request wanted versions. */
+  versions?: Uint8Array;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -94,17 +102,17 @@ function decodeRpcError(buf: Uint8Array): RpcErrorMsg {
 export function encodePullRequest(m: PullRequestMsg): Buffer {
   const size = bytesFieldSize(1, Buffer.byteLength(m.table)) + uintFieldSize(2, m.shardMapVersion)
     + bytesFieldSize(3, m.ids.byteLength) + uintFieldSize(4, m.encoding) + uintFieldSize(5, m.requestId)
-    + uintFieldSize(6, 1) + uintFieldSize(7, m.tableIncarnation ?? 0) + MAX_PADDING;
-  return new ProtoWriter(Buffer.allocUnsafe(size))
+    + uintFieldSize(6, 1) + uintFieldSize(7, m.tableIncarnation ?? 0) + uintFieldSize(8, 1) + MAX_PADDING;
+  const w = new ProtoWriter(Buffer.allocUnsafe(size))
     .string(1, m.table)
     .uint(2, m.shardMapVersion)
     .uint(4, m.encoding)
     .uint(5, m.requestId)
     .uint(6, m.readOnly ? 1 : 0)
-    .uint(7, m.tableIncarnation ?? 0)
-    .alignNext(3, m.ids.byteLength, GRPC_FRAME_HEADER)
-    .bytes(3, m.ids)
-    .finish();
+    .uint(7, m.tableIncarnation ?? 0);
+  // Written only when set, so an ordinary pull is byte for byte what it was before the field.
+  if (m.wantVersions) w.uint(8, 1);
+  return w.alignNext(3, m.ids.byteLength, GRPC_FRAME_HEADER).bytes(3, m.ids).finish();
 }
 
 /**
@@ -137,6 +145,7 @@ export function decodePullRequest(buf: Buffer): PullRequestMsg {
     else if (f === 5) m.requestId = r.varint();
     else if (f === 6) m.readOnly = r.varint() !== 0;
     else if (f === 7) m.tableIncarnation = r.varint();
+    else if (f === 8) m.wantVersions = r.varint() !== 0;
     else r.skip();
   });
   return m;
@@ -145,13 +154,16 @@ export function decodePullRequest(buf: Buffer): PullRequestMsg {
 export function encodePushRequest(m: PushRequestMsg): Buffer {
   const size = bytesFieldSize(1, Buffer.byteLength(m.table)) + uintFieldSize(2, m.shardMapVersion)
     + bytesFieldSize(3, m.ids.byteLength) + bytesFieldSize(4, m.grads.byteLength)
-    + uintFieldSize(5, m.encoding) + uintFieldSize(6, m.requestId) + uintFieldSize(7, m.tableIncarnation ?? 0) + 2 * MAX_PADDING;
-  return new ProtoWriter(Buffer.allocUnsafe(size))
+    + uintFieldSize(5, m.encoding) + uintFieldSize(6, m.requestId) + uintFieldSize(7, m.tableIncarnation ?? 0)
+    + uintFieldSize(8, 1) + 2 * MAX_PADDING;
+  const w = new ProtoWriter(Buffer.allocUnsafe(size))
     .string(1, m.table)
     .uint(2, m.shardMapVersion)
     .uint(5, m.encoding)
     .uint(6, m.requestId)
-    .uint(7, m.tableIncarnation ?? 0)
+    .uint(7, m.tableIncarnation ?? 0);
+  if (m.wantVersions) w.uint(8, 1);
+  return w
     .alignNext(3, m.ids.byteLength, GRPC_FRAME_HEADER)
     .bytes(3, m.ids)
     .alignNext(4, m.grads.byteLength, GRPC_FRAME_HEADER)
@@ -174,6 +186,7 @@ export function decodePushRequest(buf: Buffer): PushRequestMsg {
     else if (f === 5) m.encoding = r.varint();
     else if (f === 6) m.requestId = r.varint();
     else if (f === 7) m.tableIncarnation = r.varint();
+    else if (f === 8) m.wantVersions = r.varint() !== 0;
     else r.skip();
   });
   return m;
@@ -183,6 +196,7 @@ export function encodePullResponse(m: PullResponseMsg): Buffer {
   if (m.encoded) return m.encoded;
   const w = new ProtoWriter().uint(1, m.requestId).bytes(2, m.values).uint(3, m.dim).uint(4, m.encoding);
   if (m.error) encodeRpcError(w, 5, m.error);
+  if (m.versions) w.bytes(6, m.versions);
   return w.finish();
 }
 
@@ -192,19 +206,29 @@ export function encodePullResponse(m: PullResponseMsg): Buffer {
  * reads it (gRPC puts a received message 5 bytes into a fresh buffer), so the client decodes
  * values as a view too. The message starts 1 byte into its ArrayBuffer (1 ≡ 5 mod 4), and a
  * padding field before `values` fixes the payload offset; protobuf allows any field order.
+ * With `versionRows` > 0 (a pull that wanted versions), a `versions` region of that many u32
+ * follows, aligned the same way.
  */
 export function allocPullResponse(
-  requestId: number, dim: number, encoding: Encoding, valueBytes: number,
-): { encoded: Buffer; values: Uint8Array } {
+  requestId: number, dim: number, encoding: Encoding, valueBytes: number, versionRows = 0,
+): { encoded: Buffer; values: Uint8Array; versions: Uint32Array | null } {
+  const versionBytes = 4 * versionRows;
   const size = MAX_PADDING + bytesFieldSize(2, valueBytes) + uintFieldSize(1, requestId)
-    + uintFieldSize(3, dim) + uintFieldSize(4, encoding);
+    + uintFieldSize(3, dim) + uintFieldSize(4, encoding) + (versionRows > 0 ? MAX_PADDING + bytesFieldSize(6, versionBytes) : 0);
   const START = GRPC_FRAME_HEADER % 4;
   const ab = new ArrayBuffer(START + size);
   const w = new ProtoWriter(Buffer.from(ab, START, size));
   w.alignNext(2, valueBytes, GRPC_FRAME_HEADER).lengthHeader(2, valueBytes);
   const values = new Uint8Array(ab, START + w.position, valueBytes);
-  w.advance(valueBytes).uint(1, requestId).uint(3, dim).uint(4, encoding);
-  return { encoded: w.finish(), values };
+  w.advance(valueBytes);
+  let versions: Uint32Array | null = null;
+  if (versionRows > 0) {
+    w.alignNext(6, versionBytes, GRPC_FRAME_HEADER).lengthHeader(6, versionBytes);
+    versions = new Uint32Array(ab, START + w.position, versionRows);
+    w.advance(versionBytes);
+  }
+  w.uint(1, requestId).uint(3, dim).uint(4, encoding);
+  return { encoded: w.finish(), values, versions };
 }
 
 export function decodePullResponse(buf: Buffer): PullResponseMsg {
@@ -217,6 +241,7 @@ export function decodePullResponse(buf: Buffer): PullResponseMsg {
     else if (f === 3) m.dim = r.varint();
     else if (f === 4) m.encoding = r.varint();
     else if (f === 5) m.error = decodeRpcError(r.bytes());
+    else if (f === 6) m.versions = r.bytes();
     else r.skip();
   }
   return m;
@@ -225,6 +250,7 @@ export function decodePullResponse(buf: Buffer): PullResponseMsg {
 export function encodePushResponse(m: PushResponseMsg): Buffer {
   const w = new ProtoWriter().uint(1, m.requestId).uint(2, m.rowsApplied);
   if (m.error) encodeRpcError(w, 3, m.error);
+  if (m.versions) w.alignNext(4, m.versions.byteLength, GRPC_FRAME_HEADER).bytes(4, m.versions);
   return w.finish();
 }
 
@@ -236,6 +262,7 @@ export function decodePushResponse(buf: Buffer): PushResponseMsg {
     if (f === 1) m.requestId = r.varint();
     else if (f === 2) m.rowsApplied = r.varint();
     else if (f === 3) m.error = decodeRpcError(r.bytes());
+    else if (f === 4) m.versions = r.bytes();
     else r.skip();
   }
   return m;

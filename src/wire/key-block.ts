@@ -46,6 +46,11 @@ export function idsToBigInts(ids: IdArray): bigint[] {
  * The caller has already checked `bytes.byteLength % 8 === 0`.
  */
 export function idsFromBytes(bytes: Uint8Array): IdArray {
+  return u32FromBytes(bytes);
+}
+
+/** Views u32 wire bytes (little-endian) as a Uint32Array; zero-copy when aligned. Length must be a multiple of 4. */
+export function u32FromBytes(bytes: Uint8Array): Uint32Array {
   if (bytes.byteOffset % 4 === 0) {
     return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
   }

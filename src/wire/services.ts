@@ -1,6 +1,7 @@
 /**
  * gRPC service definitions. The data plane uses the hand-written codec (data-plane-codec.ts);
- * the admin and health services are loaded from their .proto files with proto-loader.
+ * the admin, prediction (serving) and health services are loaded from their .proto files with
+ * proto-loader.
  */
 import * as path from 'path';
 import * as grpc from '@grpc/grpc-js';
@@ -57,7 +58,7 @@ let loaded: grpc.GrpcObject | null = null;
 export function protoPackage(): grpc.GrpcObject {
   if (!loaded) {
     const def = protoLoader.loadSync(
-      ['tessera/v1/admin.proto', 'tessera/v1/data_plane.proto', 'grpc/health/v1/health.proto'],
+      ['tessera/v1/admin.proto', 'tessera/v1/data_plane.proto', 'tessera/v1/prediction.proto', 'tessera/v1/migration.proto', 'grpc/health/v1/health.proto'],
       LOADER_OPTIONS,
     );
     loaded = grpc.loadPackageDefinition(def);
@@ -79,7 +80,17 @@ export function psAdminService(): ServiceCtor {
   return lookup('tessera.v1.PsAdmin');
 }
 
+/** tessera.v1.PsMigration client constructor (PS-to-PS and chief-to-PS; issue 17). */
+export function psMigrationService(): ServiceCtor {
+  return lookup('tessera.v1.PsMigration');
+}
+
 /** grpc.health.v1.Health client constructor. */
 export function healthService(): ServiceCtor {
   return lookup('grpc.health.v1.Health');
+}
+
+/** tessera.v1.Prediction (serving) client constructor (its `.service` is the definition for servers). */
+export function predictionService(): ServiceCtor {
+  return lookup('tessera.v1.Prediction');
 }

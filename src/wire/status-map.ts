@@ -29,6 +29,7 @@ const TO_STATUS: Record<ErrorCode, grpc.status> = {
   [ERROR_CODES.SNAPSHOT_CONFLICT]: grpc.status.FAILED_PRECONDITION,
   [ERROR_CODES.TIER_UNAVAILABLE]: grpc.status.FAILED_PRECONDITION,
   [ERROR_CODES.RESOURCE_EXHAUSTED]: grpc.status.RESOURCE_EXHAUSTED,
+  [ERROR_CODES.UNKNOWN_MODEL]: grpc.status.NOT_FOUND,
   [ERROR_CODES.TABLE_INCARNATION]: grpc.status.FAILED_PRECONDITION,
   [ERROR_CODES.CHECKPOINT_DIR]: grpc.status.FAILED_PRECONDITION,
   [ERROR_CODES.PERMISSION_DENIED]: grpc.status.PERMISSION_DENIED,
@@ -91,4 +92,13 @@ export function fromServiceError(err: unknown, peer: string): TesseraError {
     ? (fromMeta as ErrorCode)
     : codeForStatus(se.code ?? grpc.status.UNKNOWN);
   return new TesseraError(code, `${peer}: ${se.details ?? se.message ?? String(err)}`, { cause: err });
+}
+
+const STATUS_NAMES: Readonly<Record<number, string>> = Object.freeze(
+  Object.fromEntries(Object.entries(grpc.status).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v as number, k])),
+);
+
+/** A gRPC status code's name (`OK`, `INVALID_ARGUMENT`, …), e.g. for a metric label. */
+export function statusName(code: number): string {
+  return STATUS_NAMES[code] ?? String(code);
 }

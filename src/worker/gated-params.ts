@@ -16,6 +16,7 @@ export function gatedParams(inner: WorkerParams, gate: BarrierGate, stopping: ()
     pullDense: (table) => inner.pullDense(table),
     assignDense: (table, values, onlyIfFresh) => inner.assignDense(table, values, onlyIfFresh),
     flush: () => inner.flush(),
+    sampleStaleness: () => inner.sampleStaleness?.() ?? false,
     close: () => inner.close(),
     get inflightPushes() { return inner.inflightPushes; },
     get pushThrottles() { return inner.pushThrottles; },

@@ -3,18 +3,27 @@
  * processes) and LocalParams (an in-process TableStore, for evaluation of a saved model) both
  * provide it, so the trainer's logic stays free of transport.
  */
+import type { SparsePush } from '../client/data-client';
 import type { TableSpec } from '../ps/store/table-store';
 import type { IdArray } from '../wire/key-block';
 
 /** Parameter storage as the training loop sees it. */
 export interface ParameterAccess {
   createTable(spec: TableSpec): Promise<void>;
-  /** Rows [n × dim] for ids, in order; readOnly pulls never create rows. */
-  pull(table: string, ids: IdArray, dim: number, opts?: { readOnly?: boolean }): Promise<Float32Array>;
+  /**
+   * Rows [n × dim] for ids, in order; readOnly pulls never create rows. With `versions` ([n]),
+   * storage that tracks row versions writes the version of each row read (push staleness).
+   */
+  pull(table: string, ids: IdArray, dim: number, opts?: { readOnly?: boolean; versions?: Uint32Array }): Promise<Float32Array>;
   /** Gradients [n × dim]; may return before they are applied (bounded staleness). */
   push(table: string, ids: IdArray, grads: Float32Array): Promise<void>;
-  /** One training step's pushes, counted as one entry against the in-flight bound. */
-  pushStep(sparse: { table: string; ids: IdArray; grads: Float32Array }[], dense?: { table: string; grads: Float32Array }[]): Promise<void>;
+  /**
+   * One training step's pushes, counted as one entry against the in-flight bound. A table's
+   * `readVersions` (its pull's `versions`) has the push's staleness measured.
+   */
+  pushStep(sparse: SparsePush[], dense?: { table: string; grads: Float32Array }[]): Promise<void>;
+  /** True when this training step should measure push staleness; absent: never. */
+  sampleStaleness?(): boolean;
   pullDense(table: string): Promise<Float32Array>;
   pushDense(table: string, grads: Float32Array): Promise<void>;
   /** Offers initial dense values; the first offer wins when onlyIfFresh. */

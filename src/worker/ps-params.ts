@@ -14,6 +14,7 @@ export function psParams(client: PsClient): WorkerParams {
     pull: (table, ids, dim, opts) => data.pull(table, ids, dim, opts),
     push: (table, ids, grads) => data.push(table, ids, grads),
     pushStep: (sparse, dense) => data.pushStep(sparse, dense),
+    sampleStaleness: () => data.sampleStaleness(),
     pullDense: (table) => data.pullDense(table),
     pushDense: (table, grads) => data.pushDense(table, grads),
     flush: () => data.flush(),

@@ -15,6 +15,7 @@ import type { Logger } from '../common/logger';
 import { backoffDelay, DEFAULT_BACKOFF, delay } from '../common/backoff';
 import type { JobStore } from '../control/job-store';
 import type { Assignment, DataShard, Progress } from '../control/job-types';
+import { addStalenessSince, StalenessCounts } from '../control/push-staleness';
 import { RowReader } from '../data/reader';
 import type { RowSchema } from '../data/record';
 import type { BarrierGate } from './barrier-gate';
@@ -45,6 +46,8 @@ export interface ShardTrainerDeps {
   barrier?: BarrierGate;
   /** Told how many more malformed lines were skipped, at each commit (metrics). */
   onBadLines?: (n: number) => void;
+  /** The worker's push-staleness counts so far (live); what grows while this shard trains is committed with it. */
+  staleness?: () => StalenessCounts;
   now?: () => number;
 }
 
@@ -70,9 +73,13 @@ export async function trainShard(deps: ShardTrainerDeps, a: Assignment, shard: D
   log.info({ path: shard.path, from: next, end: shard.end, rowsBefore: rows }, 'reading data shard');
 
   let badSeen = 0;
+  const stalenessBase = deps.staleness ? [...deps.staleness()] : null;
   const commit = async (done: boolean, nonFinite?: string): Promise<void> => {
     const p: Progress = { shard: a.shard, epoch: a.epoch, next, rows, steps, done, loss: sinceRows ? sinceLoss / sinceRows : null, worker: deps.workerId };
     if (nonFinite) p.nonFinite = nonFinite;
+    // Committed after the flush: every push of the rows before `next` has reported its staleness.
+    const staleness = stalenessBase && addStalenessSince(prior?.staleness, deps.staleness!(), stalenessBase);
+    if (staleness?.some((c) => c > 0)) p.staleness = staleness;
     const bad = reader.stats().bad;
     if (bad > badSeen) deps.onBadLines?.(bad - badSeen);
     badSeen = bad;

@@ -5,10 +5,13 @@
  * the ParameterAccess), run forward and backward, push sparse gradients without waiting (the
  * ParameterAccess bounds pushes in flight), and push the dense gradient. The next batch's pulls
  * are issued before the current batch computes (prefetch). Dense weights are re-pulled every
- * `dense_sync_every` steps. A non-finite loss stops training before anything is pushed.
+ * `dense_sync_every` steps. A non-finite loss stops training before anything is pushed. A
+ * step the ParameterAccess samples for push staleness pulls its rows with their versions and
+ * pushes them back with its gradients, so the PS can tell how stale they were.
  *
  * ```ts
- * const trainer = new Trainer({ spec, params: psClient, model, transformer, logger });
+ * const { transformer, model, layout } = buildModelParts(spec);
+ * const trainer = new Trainer({ spec, params: psParams(client), model, transformer, layout, logger });
  * await trainer.init();
  * await trainer.trainEpoch(reader.batches(spec.training.batchSize));
  * const { auc } = await trainer.evaluate(evalReader.batches(4096));
@@ -17,27 +20,22 @@
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { EvalAccumulator, EvalResult } from '../eval/metrics';
-import type { CtrModel, BatchInputs } from '../model/types';
+import { DENSE_TABLE, FeatureLayout, PulledRows } from '../infer/feature-layout';
+import type { BatchInputs, CtrModel } from '../model/types';
 import type { TableSpec } from '../ps/store/table-store';
-import { embeddingTableSpecs } from '../spec/ps-config';
 import type { JobSpec } from '../spec/types';
 import type { FeatureTransformer, RawRow, TransformedBatch } from '../spec/transform';
-import { gatherTable, maskOf, planSlots, presentOnly, scatterTable, TableSlot } from './batch-assembler';
 import type { ParameterAccess } from './param-access';
 
-/** Name of the PS dense table holding the model's dense parameters. */
-export const DENSE_TABLE = 'dense';
-
-/** Name of the dim-1 first-order companion of embedding table `t`. */
-export function linearTableOf(t: string): string {
-  return `${t}.linear`;
-}
+export { DENSE_TABLE, linearTableOf } from '../infer/feature-layout';
 
 export interface TrainerDeps {
   spec: JobSpec;
   params: ParameterAccess;
   model: CtrModel;
   transformer: FeatureTransformer;
+  /** How the transformer's batches meet the model (src/infer). */
+  layout: FeatureLayout;
   logger: Logger;
   /** Called after each step with running figures (progress line, metrics). */
   onStep?: (s: StepInfo) => void;
@@ -61,34 +59,16 @@ export interface StepTime {
 interface Prepared {
   rows: RawRow[];
   tb: TransformedBatch;
-  pulled: Promise<{ emb: Float32Array[]; linear: Float32Array[] }>;
+  pulled: Promise<PulledRows>;
 }
 
 export class Trainer {
-  readonly slots: TableSlot[];
-  readonly numFields: number;
-  private readonly dim: number;
-  private readonly embTables: boolean;
-  private readonly linTables: boolean;
   private dense: Float32Array = new Float32Array(0);
   private densePull: Promise<Float32Array> | null = null;
   private stepNo = 0;
   private samples = 0;
 
-  constructor(private readonly deps: TrainerDeps) {
-    const { spec, model, transformer } = deps;
-    const plan = planSlots(spec.features.tables.map((t) => t.name), transformer.fieldsPerTable);
-    this.slots = plan.slots;
-    this.numFields = plan.numFields;
-    const dims = new Set(spec.features.tables.filter((t) => plan.slots.some((s) => s.name === t.name)).map((t) => t.dim));
-    if (model.reads.emb && dims.size > 1) {
-      throw new TesseraError(ERROR_CODES.CONFIG, `features.tables: model ${spec.model.kind} is trained with one embedding dim for all tables; got dims ${[...dims].join(', ')}`);
-    }
-    this.dim = [...dims][0] ?? 1;
-    this.embTables = model.reads.emb;
-    // LR reads only first-order weights: its (dim-1) tables are those weights themselves.
-    this.linTables = model.reads.linear && model.reads.emb;
-  }
+  constructor(private readonly deps: TrainerDeps) {}
 
   get step(): number {
     return this.stepNo;
@@ -96,9 +76,9 @@ export class Trainer {
 
   /** Creates every table (idempotent) and offers the model's initial dense weights. */
   async init(): Promise<void> {
-    const { params, spec, model } = this.deps;
+    const { params, model } = this.deps;
     for (const t of this.tableSpecs()) await params.createTable(t);
-    await params.createTable({ name: DENSE_TABLE, kind: 'dense', size: model.denseSize, optimizer: spec.model.denseOptimizer, initializer: { kind: 'zeros' } });
+    await params.createTable(this.deps.layout.denseSpec(model.denseSize));
     await params.assignDense(DENSE_TABLE, model.initialDense(), true);
     await this.attach();
   }
@@ -113,9 +93,7 @@ export class Trainer {
 
   /** The PS tables this job uses (embedding tables and their first-order companions). */
   tableSpecs(): TableSpec[] {
-    const tables: TableSpec[] = embeddingTableSpecs(this.deps.spec);
-    if (!this.linTables) return tables;
-    return [...tables, ...tables.map((t): TableSpec => ({ ...t, name: linearTableOf(t.name), kind: 'embedding', dim: 1, initializer: { kind: 'zeros' } }))];
+    return this.deps.layout.tableSpecs();
   }
 
   /**
@@ -169,7 +147,7 @@ export class Trainer {
     if (!Number.isFinite(r.loss)) {
       throw new TesseraError(ERROR_CODES.NON_FINITE, `loss is ${r.loss} at step ${this.stepNo} (batch of ${p.tb.size} rows after ${this.samples} samples); nothing from this batch was pushed`);
     }
-    const sends = this.sparseGrads(p.tb, r.embGrad, r.linearGrad);
+    const sends = this.deps.layout.gradients(p.tb, r.embGrad, r.linearGrad, (await p.pulled).versions);
     const t3 = performance.now();
     await params.pushStep(sends, [{ table: DENSE_TABLE, grads: r.denseGrad }]);
     const time = { pullWaitS: (t1 - t0) / 1000, computeS: (t3 - t1) / 1000, pushWaitS: (performance.now() - t3) / 1000 };
@@ -183,24 +161,6 @@ export class Trainer {
     this.samples += p.tb.size;
     this.deps.onStep?.({ step: this.stepNo, samples: this.samples, loss: r.loss, time });
     return r.loss;
-  }
-
-  /** Splits the model's gradients into per-table pushes (dropped fields excluded). */
-  private sparseGrads(tb: TransformedBatch, embGrad: Float32Array, linearGrad: Float32Array) {
-    const out: { table: string; ids: Uint32Array; grads: Float32Array }[] = [];
-    for (const s of this.slots) {
-      const ids = tb.ids[s.name];
-      const mask = maskOf(tb, s.name);
-      if (this.embTables) {
-        const g = presentOnly(ids, scatterTable(embGrad, s, this.numFields, this.dim, tb.size), this.dim, mask);
-        out.push({ table: s.name, ...g });
-      }
-      if (this.linTables || !this.embTables) {
-        const g = presentOnly(ids, scatterTable(linearGrad, s, this.numFields, 1, tb.size), 1, mask);
-        out.push({ table: this.linTables ? linearTableOf(s.name) : s.name, ...g });
-      }
-    }
-    return out;
   }
 
   /** Transforms batches and starts their pulls one batch ahead of the consumer. */
@@ -218,26 +178,13 @@ export class Trainer {
   private prepare(rows: RawRow[], readOnly: boolean): Prepared {
     const tb = this.deps.transformer.transformBatch(rows);
     const { params } = this.deps;
-    const opts = { readOnly };
-    const emb = this.embTables ? Promise.all(this.slots.map((s) => params.pull(s.name, tb.ids[s.name], this.dim, opts))) : Promise.resolve([]);
-    const lin = this.linTables || !this.embTables
-      ? Promise.all(this.slots.map((s) => params.pull(this.linTables ? linearTableOf(s.name) : s.name, tb.ids[s.name], 1, opts)))
-      : Promise.resolve([]);
-    const pulled = Promise.all([emb, lin]).then(([e, l]) => ({ emb: e, linear: l }));
+    const sampled = !readOnly && params.sampleStaleness?.() === true;
+    const pulled = this.deps.layout.read(tb, (table, ids, dim, versions) => params.pull(table, ids, dim, versions ? { readOnly, versions } : { readOnly }), sampled);
     pulled.catch(() => undefined); // awaited by the consumer; avoid an unhandled rejection meanwhile
     return { rows, tb, pulled };
   }
 
   private async inputs(p: Prepared): Promise<BatchInputs> {
-    const { tb } = p;
-    const pulled = await p.pulled;
-    const emb = new Float32Array(tb.size * this.numFields * (this.embTables ? this.dim : 0));
-    const linear = new Float32Array(tb.size * this.numFields);
-    this.slots.forEach((s, k) => {
-      const mask = maskOf(tb, s.name);
-      if (this.embTables) gatherTable(pulled.emb[k], s, this.numFields, this.dim, tb.size, emb, mask);
-      if (pulled.linear.length) gatherTable(pulled.linear[k], s, this.numFields, 1, tb.size, linear, mask);
-    });
-    return { batch: tb.size, emb, linear, dense: tb.dense, labels: tb.labels };
+    return this.deps.layout.inputs(p.tb, await p.pulled);
   }
 }

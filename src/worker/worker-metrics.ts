@@ -1,15 +1,19 @@
 /**
- * Worker metrics, fed by the trainer's onStep callback and by evaluation results; push-window
- * figures are read from the PS client when scraped.
+ * Worker metrics, fed by the trainer's onStep callback, by evaluation results and by the PS
+ * client's push-staleness reports; push-window figures are read from the PS client when scraped.
  *
  * Series (plus the registry's tessera_job/role/id labels): tessera_worker_samples_total,
  * tessera_worker_samples_per_second, tessera_worker_loss, tessera_worker_step,
  * tessera_worker_eval_auc, tessera_worker_eval_logloss (absent until an evaluation),
  * tessera_worker_{pull_wait,compute,push_wait}_seconds_total (where step time goes),
  * tessera_worker_bad_lines_total, tessera_worker_shard_failures_total,
- * tessera_worker_inflight_pushes, tessera_worker_push_throttles_total.
+ * tessera_worker_push_staleness_updates (histogram: per row of a sampled step, the updates that
+ * landed on it between its pull and its push), tessera_worker_pushes_in_flight (the push
+ * window's fill, in steps), tessera_worker_push_throttles_total.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
+import { StalenessTally, STALENESS_BUCKETS } from '../control/push-staleness';
+import { CountsHistogram } from '../metrics/counts-histogram';
 import { OptionalGauge } from '../metrics/optional-gauge';
 
 /** What onStep reports (structurally the trainer's StepInfo). */
@@ -52,6 +56,8 @@ export const SAMPLES_RATE_WINDOW_MS = 1_000;
  * ```
  */
 export class WorkerMetrics {
+  /** Push staleness so far: what the histogram exports, and what shard progress records carry. */
+  readonly staleness = new StalenessTally();
   private readonly samplesTotal: Counter;
   private readonly samplesPerS: Gauge;
   private readonly loss: Gauge;
@@ -84,10 +90,16 @@ export class WorkerMetrics {
     };
     this.badLines = counter('tessera_worker_bad_lines_total', 'Malformed data lines skipped.');
     this.shardFailures = counter('tessera_worker_shard_failures_total', 'Times training a data shard failed (it is retried from its last committed position).');
+    const tally = this.staleness;
+    registry.registerMetric(new CountsHistogram({
+      name: 'tessera_worker_push_staleness_updates',
+      help: 'Push staleness: per row of a sampled step\'s push, the updates other pushes applied to it between its pull and this push.',
+      bounds: STALENESS_BUCKETS, read: () => [{ labels: {}, counts: tally.counts, sum: tally.sum }],
+    }) as never);
     const pushes = opts.pushes;
     if (!pushes) return;
     new Gauge({
-      name: 'tessera_worker_inflight_pushes', help: 'Steps whose pushes are still in flight (push staleness, in steps).', registers,
+      name: 'tessera_worker_pushes_in_flight', help: 'Training steps whose pushes were sent and not yet acknowledged (the push window, bounded by max_inflight_pushes).', registers,
       collect() {
         this.set(pushes.inflightPushes);
       },
@@ -134,6 +146,11 @@ export class WorkerMetrics {
   /** Counts one failed attempt at a data shard. */
   onShardFailure(): void {
     this.shardFailures.inc();
+  }
+
+  /** Counts push staleness the PS client measured (pass it as the client's onStaleness). */
+  onStaleness(updates: Uint32Array): void {
+    this.staleness.observe(updates);
   }
 
   /** Records an evaluation result. */

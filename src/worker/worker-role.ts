@@ -20,6 +20,7 @@ import { Signal } from '../common/signal';
 import type { JobStore } from '../control/job-store';
 import type { Assignment, JobFailure, JobState, TableRecord } from '../control/job-types';
 import type { JobSnapshot } from '../control/job-store';
+import type { StalenessCounts } from '../control/push-staleness';
 import { schemaFor } from '../data/record';
 import type { ShardMap } from '../sharding/shard-map';
 import type { JobSpec } from '../spec/types';
@@ -46,6 +47,8 @@ export interface WorkerRoleDeps {
   onBadLines?: (n: number) => void;
   /** Training a data shard failed and will be retried (metrics). */
   onShardFailure?: () => void;
+  /** The worker's push-staleness counts so far, committed with each shard's progress (status p99). */
+  staleness?: () => StalenessCounts;
   backoff?: BackoffOptions;
 }
 
@@ -161,6 +164,7 @@ export class WorkerRole {
         workerId: this.deps.id, store: this.deps.store, params, trainer, schema: schemaFor(spec.data.format),
         batchSize: spec.training.batchSize, maxErrorRate: spec.data.maxErrorRate, commitEveryMs: this.deps.commitEveryMs ?? 1000,
         logger: this.log, stopping: () => this.stopped, barrier: this.barrier ?? undefined, onBadLines: this.deps.onBadLines,
+        staleness: this.deps.staleness,
       }, a, state.shards[a.shard], committed);
       this.failures = 0;
     } catch (err) {

@@ -19,6 +19,7 @@ describe('membership keys', () => {
     expect(assignmentKey(3)).to.equal('assignments/3');
     expect(progressKey(0)).to.equal('progress/0');
     expect(KEYS.TABLES).to.equal('tables'); // issue 23
+    expect(KEYS.MIGRATION).to.equal('migration'); // issue 17
     expect(faultKey('worker-1')).to.equal('faults/worker-1');
     expect(() => faultKey('a/b')).to.throw(/^worker must be/);
   });

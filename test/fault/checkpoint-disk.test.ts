@@ -13,7 +13,7 @@ import * as path from 'path';
 import { writeFileAtomic } from '../../src/checkpoint/fs-durable';
 import { ERROR_CODES } from '../../src/common/errors';
 import { loadJobSpec } from '../../src/spec/job-spec';
-import { saveModel } from '../../src/worker/model-dir';
+import { saveModel } from '../../src/export/model-dir';
 import { requireEtcd } from '../helpers/etcd';
 import { syntheticData, SYNTHETIC_SPEC } from '../helpers/cluster';
 import { lastJson, runTessera } from '../helpers/tessera';

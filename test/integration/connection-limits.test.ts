@@ -5,7 +5,7 @@
  * arrival and connections that never complete the handshake after `handshakeTimeoutMs`, while a
  * real client keeps its connection and is served.
  */
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { expect } from 'chai';
 import { silentLogger } from '../../src/common/logger';
 import { startPsServer, PsServer } from '../../src/ps/ps-server';
@@ -14,25 +14,10 @@ import { loadConnectionLimits, DEFAULT_CONNECTION_LIMITS } from '../../src/wire/
 import { PsConnection } from '../../src/wire/ps-connection';
 import { healthService } from '../../src/wire/services';
 import * as grpc from '@grpc/grpc-js';
+import { idleSockets } from '../helpers/idle-sockets';
 
 const CAP = 5;
 const HANDSHAKE_MS = 300;
-
-/** Opens `n` raw TCP connections that send nothing; each entry resolves when the server closes it. */
-async function idleSockets(addr: string, n: number): Promise<{ sockets: net.Socket[]; closed: Promise<void>[] }> {
-  const [host, port] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
-  const sockets: net.Socket[] = [];
-  const closed: Promise<void>[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = net.connect({ host, port });
-    s.on('error', () => undefined); // a reset from the server is what we expect
-    s.resume(); // read (and drop) what the server sends, or its close would go unseen
-    closed.push(new Promise((resolve) => s.once('close', () => resolve())));
-    await new Promise<void>((resolve) => s.once('connect', () => resolve()));
-    sockets.push(s);
-  }
-  return { sockets, closed };
-}
 
 describe('connection cap and HTTP/2 handshake timeout (issue 23)', function () {
   this.timeout(20_000);

@@ -163,14 +163,38 @@ describe('Prometheus /metrics', function () {
       expect(value(text, 'tessera_worker_step')).to.equal(3);
       expect(value(text, 'tessera_worker_eval_auc', w0)).to.equal(0.75);
       expect(value(text, 'tessera_worker_eval_logloss')).to.equal(0.45);
-      expect(value(text, 'tessera_worker_inflight_pushes')).to.equal(2);
+      expect(value(text, 'tessera_worker_pushes_in_flight')).to.equal(2);
       expect(value(text, 'tessera_worker_push_throttles_total')).to.equal(5);
+      // The in-flight gauge was named tessera_worker_inflight_pushes and sold as staleness (issue 19).
+      expect(parse(text).filter((x) => x.name === 'tessera_worker_inflight_pushes')).to.deep.equal([]);
 
       window.pushThrottles = 7;
       window.inflightPushes = 0;
       text = await scrape(http);
       expect(value(text, 'tessera_worker_push_throttles_total')).to.equal(7);
-      expect(value(text, 'tessera_worker_inflight_pushes')).to.equal(0);
+      expect(value(text, 'tessera_worker_pushes_in_flight')).to.equal(0);
+    });
+
+    it('exports push staleness as a histogram of updates per row, from the counts the worker keeps (issue 19)', async () => {
+      const metrics = createMetrics({ job: 'ctr', role: 'worker', id: 'worker-0' });
+      const wm = new WorkerMetrics(metrics.registry);
+      http = await serveMetrics(metrics.registry, { port: 0 });
+      const name = 'tessera_worker_push_staleness_updates';
+      let text = await scrape(http);
+      expect(value(text, `${name}_count`, { tessera_job: 'ctr' }), 'present (at 0) before any sampled push').to.equal(0);
+      wm.onStaleness(Uint32Array.of(0, 0, 2, 5, 5000));
+      wm.onStaleness(Uint32Array.of(1));
+      text = await scrape(http);
+      expect(value(text, `${name}_count`)).to.equal(6);
+      expect(value(text, `${name}_sum`)).to.equal(5008);
+      expect(value(text, `${name}_bucket`, { le: '0' })).to.equal(2);
+      expect(value(text, `${name}_bucket`, { le: '1' })).to.equal(3);
+      expect(value(text, `${name}_bucket`, { le: '4' })).to.equal(4);
+      expect(value(text, `${name}_bucket`, { le: '6' })).to.equal(5);
+      expect(value(text, `${name}_bucket`, { le: '4096' })).to.equal(5);
+      expect(value(text, `${name}_bucket`, { le: '+Inf', id: 'worker-0' })).to.equal(6);
+      expect(text).to.contain(`# TYPE ${name} histogram`);
+      expect(wm.staleness.counts.reduce((a, b) => a + b, 0)).to.equal(6);
     });
   });
 });

@@ -85,4 +85,35 @@ describe('training through real PS shards (gRPC on port 0)', function () {
     expect(err.message).to.match(/loss is NaN at step 0/);
     expect(params.pushes).to.equal(0);
   });
+
+  // Issue 19 §4: a sampled step's pushes report how stale its rows were. One worker pushing
+  // synchronously: the only update that can land between a row's pull (prefetched while the
+  // previous step computes) and its push is the previous step's, so every figure is 0 or 1, the
+  // first step's are all 0, and each step measures every row it pushes.
+  it('measures push staleness of every sampled step: one synchronous worker sees at most the previous step\'s update', async () => {
+    const perStep: number[][] = [[]];
+    c = await createTestCluster(2, { maxInflightPushes: 0, stalenessSampleEvery: 1, onStaleness: (u) => perStep[perStep.length - 1].push(...u) });
+    const lines = fs.readFileSync(files.train, 'utf8').split('\n').slice(0, 256);
+    const repeated = path.join(path.dirname(files.train), 'repeated.txt');
+    fs.writeFileSync(repeated, `${[0, 1, 2, 3].map(() => lines.join('\n')).join('\n')}\n`);
+    // A synchronous push is applied, and its staleness reported, before the step's onStep.
+    const { trainer } = buildJob(spec, psParams(c.client), silentLogger(), () => perStep.push([]));
+    await trainer.init();
+    const e = await trainer.trainEpoch(new RowReader(repeated, schemaFor('criteo')).batches(256));
+    expect(e.steps).to.equal(4);
+    const steps = perStep.slice(0, 4);
+    const rows = steps[0].length;
+    expect(rows, 'distinct rows of 26 tables and their linear companions').to.be.greaterThan(1000);
+    expect(steps.map((st) => st.length)).to.deep.equal([rows, rows, rows, rows]);
+    expect(new Set(steps[0])).to.deep.equal(new Set([0]));
+    const later = steps.slice(1).flat();
+    expect(later.filter((u) => u > 1), 'more than 1 update stale').to.deep.equal([]);
+    // The first requests of a prefetched pull leave before the previous step pushes.
+    expect(later).to.include(1);
+    // Evaluation pulls are never sampled.
+    perStep.length = 0;
+    perStep.push([]);
+    await trainer.evaluate(new RowReader(files.evalFile, schemaFor('criteo')).batches(4096));
+    expect(perStep).to.deep.equal([[]]);
+  });
 });

@@ -6,9 +6,16 @@ import { validateManifests } from './lib/validate';
 
 const BASE = path.join(REPO_ROOT, 'deploy', 'k8s', 'base');
 
+const SERVING = path.join(REPO_ROOT, 'deploy', 'k8s', 'serving');
+
 /** The base objects (no kubectl needed), deep-copied so each test can break one thing. */
 function base(): Manifest[] {
   return kustomizationFiles(BASE).resources.flatMap(loadFile).map((m) => ({ ...m, obj: structuredClone(m.obj) }));
+}
+
+/** The base and the serving objects. */
+function withServing(): Manifest[] {
+  return [...base(), ...kustomizationFiles(SERVING).resources.flatMap(loadFile).map((m) => ({ ...m, obj: structuredClone(m.obj) }))];
 }
 
 function obj(ms: Manifest[], kind: string, name: string): K8sObject {
@@ -75,6 +82,25 @@ describe('deploy checks catch real mistakes in the base manifests (issue #7)', f
       cm.data['job.yaml'] = cm.data['job.yaml'].replace('batch_size', 'bacth_size');
     });
     expectFinding(badSpec, { object: 'Deployment/tessera-chief', check: 'args' }, 'bacth_size');
+  });
+
+  it('serving (issue 14): a writable model root, a root the chief does not publish into, readiness not on /v2/health/ready, a loopback bind', () => {
+    const clean = validateManifests(withServing());
+    expect(clean, formatFindings(clean)).to.deep.equal([]);
+    const breakServing = (mutate: (c: K8sObject, pod: K8sObject, ms: Manifest[]) => void): Finding[] => {
+      const ms = withServing();
+      const dep = obj(ms, 'Deployment', 'tessera-serve');
+      mutate(dep.spec.template.spec.containers[0], dep.spec.template.spec, ms);
+      return validateManifests(ms);
+    };
+    const where = { file: 'deploy/k8s/serving/serve.yaml', object: 'Deployment/tessera-serve', check: 'args' };
+    expectFinding(breakServing((c) => { delete c.volumeMounts.find((m: K8sObject) => m.name === 'checkpoints').readOnly; }), where, '--model-root /checkpoints/models must be mounted read-only');
+    expectFinding(breakServing((c) => setFlag(c, 'model-root', '/checkpoints/other')), where, 'is not where the chief publishes (pvc/tessera-checkpoints/models)');
+    expectFinding(breakServing((_c, _p, ms) => setFlag(container(ms, 'Deployment', 'tessera-chief'), 'export-dir', '/checkpoints/elsewhere')), where, 'is not where the chief publishes (pvc/tessera-checkpoints/elsewhere)');
+    expectFinding(breakServing((c) => { c.readinessProbe = { grpc: { port: 8500 } }; }), where, 'must be httpGet /v2/health/ready');
+    expectFinding(breakServing((c) => { c.livenessProbe = { httpGet: { path: '/healthz', port: 'http' } }; }), { object: 'Deployment/tessera-serve', check: 'policy' }, 'or the KServe v2 health endpoints');
+    expectFinding(breakServing((c) => setFlag(c, 'grpc-port', '8600')), where, '--grpc-port 8600 must be the container port named "grpc"');
+    expectFinding(breakServing((c) => setFlag(c, 'host', '127.0.0.1')), where, '--host is 127.0.0.1');
   });
 
   it('ports: a probe, a Service, a NetworkPolicy or a scrape annotation on a port no container has', () => {

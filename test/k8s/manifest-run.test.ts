@@ -27,6 +27,10 @@ import { LocalProcess, substitute, verifyLocal } from './lib/local-substitution'
 import { K8sObject, Manifest, renderOverlay, REPO_ROOT } from './lib/manifests';
 import { dockerImageConfig, podProcess, PodProcess, podsOf } from './lib/pod-process';
 import { spawnPod } from './lib/spawn-pod';
+import { listVersions } from '../../src/export/model-root';
+import { SERVE_SPEC } from '../../src/cli/serve';
+import { waitForLogLine } from './lib/pod-log';
+import { curl, publishTestModel, serveSpec, testInstances } from '../helpers/serve';
 
 const ROWS = 20_000;
 const CPU_OVERLAY = path.join(REPO_ROOT, 'deploy', 'k8s', 'overlays', 'cpu');
@@ -44,7 +48,7 @@ const ROLES = [
  */
 const EXPECTED_CHANGES: Record<string, string[]> = {
   ps: ['(program):entrypoint', '--etcd:endpoint', '--port:port', '--checkpoint-root:path', '--advertise:endpoint', '--metrics-port:port', 'env.TESSERA_ETCD:endpoint', 'env.TMPDIR:tmpdir'],
-  chief: ['(program):entrypoint', '--etcd:endpoint', '--spec:path', '--data:path', '--eval:path', '--checkpoint-dir:path', '--port:port', '--metrics-port:port',
+  chief: ['(program):entrypoint', '--etcd:endpoint', '--spec:path', '--data:path', '--eval:path', '--checkpoint-dir:path', '--export-dir:path', '--port:port', '--metrics-port:port',
     'env.TESSERA_ETCD:endpoint', 'env.TMPDIR:tmpdir'],
   worker: ['(program):entrypoint', '--etcd:endpoint', '--port:port', '--metrics-port:port', 'env.TESSERA_ETCD:endpoint', 'env.TMPDIR:tmpdir'],
 };
@@ -191,6 +195,9 @@ describe('deploy/k8s overlays/cpu, run as local processes: the manifests\' comma
       expect(fs.existsSync(path.join(result.checkpoint!, 'manifest.json')), 'the final checkpoint\'s manifest').to.equal(true);
       const modelDir = path.join(chiefArgs['checkpoint-dir'], 'model');
       expect(fs.readdirSync(modelDir).length, 'files in the saved model').to.be.greaterThan(0);
+      // Issue 14: the chief publishes the job's model as version 1 where tessera serve reads it.
+      expect(listVersions(chiefArgs['export-dir'], 'ctr'), 'versions published for serving').to.deep.equal([1]);
+      expect(result.model_version).to.equal(1);
 
       // Workers complete the Indexed Job by exiting 0 on their own; PS and chiefs exit 0 on SIGTERM.
       const workers = pods.filter((p) => p.role === 'worker').map((p) => p.child!);
@@ -242,3 +249,72 @@ async function awaitDone(store: EtcdJobStore, children: Child[], timeoutMs: numb
     await watch.stop();
   }
 }
+
+/** What may differ for a tessera serve pod run locally (see EXPECTED_CHANGES). */
+const SERVE_CHANGES = ['(program):entrypoint', '--model-root:path', '--port:port', '--grpc-port:port', '--metrics-port:port', 'env.TMPDIR:tmpdir'];
+
+describe('deploy/k8s overlays/serving, run as local processes: both tessera serve replicas serve the model root (issue 14)', function () {
+  this.timeout(60_000);
+  let root = '';
+  let serving: (RolePod & { child?: Child })[] = [];
+  let plan: LocalPlan;
+  let keep = false;
+
+  before(async function () {
+    if (!kubectlAvailable()) {
+      if (kubectlRequired()) throw new Error(`TESSERA_REQUIRE_KUBECTL=1 but ${KUBECTL_SKIP_MESSAGE}`);
+      this.skip();
+    }
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-k8s-serve-'));
+    const ms = renderOverlay(path.join(REPO_ROOT, 'deploy', 'k8s', 'overlays', 'serving'));
+    const w = workload(ms, 'Deployment', 'tessera-serve');
+    const image = dockerImageConfig(path.join(REPO_ROOT, 'Dockerfile'));
+    const rendered = podsOf(w).map((pod) => podProcess(ms, w, pod, 'serve', image));
+    plan = await planLocal(ms, rendered, { root: path.join(root, 'volumes'), entrypoint: { from: 'tessera', to: TESSERA_BIN }, standIns: [], freePort });
+    materializeVolumes(plan, rendered, ms);
+    serving = rendered.map((r) => ({ role: 'serve', rendered: r, local: substitute(r, plan) }));
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') keep = true;
+  });
+
+  after(async () => {
+    await Promise.all(serving.map((p) => p.child?.kill()));
+    if (root && !keep) fs.rmSync(root, { recursive: true, force: true });
+    // eslint-disable-next-line no-console
+    else if (root) console.warn(`  logs and volumes kept in ${root}`);
+  });
+
+  it('mounts the chief\'s model root read-only, becomes ready with the model loaded, answers, scrapes, stops on SIGTERM', async () => {
+    expect(serving.map((p) => p.local.pod)).to.have.length(2);
+    for (const p of serving) {
+      expect(verifyLocal(p.rendered, p.local, plan), p.local.pod).to.deep.equal([]);
+      expect(changes(p).sort(), `${p.local.pod}: substituted tokens`).to.deep.equal([...SERVE_CHANGES].sort());
+      expect(p.rendered.mounts.find((m) => m.mountPath === '/checkpoints')).to.include({ volume: 'pvc/tessera-checkpoints', readOnly: true });
+    }
+    const args = parseArgs(serving[0].local.argv.slice(2), SERVE_SPEC).options as Record<string, string>;
+    // What the chief publishes into the checkpoint volume's models/ (its --export-dir there).
+    await publishTestModel(args['model-root'], { spec: serveSpec('ctr') });
+    const logs = path.join(root, 'logs');
+    fs.mkdirSync(logs);
+    for (const p of serving) p.child = spawnPod(p.local, path.join(logs, `${p.local.pod}.log`));
+    const answers: number[][] = [];
+    for (const p of serving) {
+      await waitForLogLine(p.child!, /"msg":"first scan done"/, 30_000);
+      const port = (cp: number): number => plan.ports.get(p.local.pod)!.get(cp)!;
+      const ready = await fetch(`http://127.0.0.1:${port(8501)}/v2/health/ready`);
+      expect(ready.status, `${p.local.pod} readiness probe`).to.equal(200);
+      const r = await curl('POST', `http://127.0.0.1:${port(8501)}/v1/models/ctr:predict`, JSON.stringify({ instances: testInstances(5) }));
+      expect(r.status, JSON.stringify(r.body)).to.equal(200);
+      answers.push(r.body.predictions);
+      const ann = p.rendered.pod.annotations ?? {};
+      const scraped = await fetch(`http://127.0.0.1:${port(Number(ann['prometheus.io/port']))}${ann['prometheus.io/path']}`);
+      expect(await scraped.text()).to.match(/tessera_serve_ready\{[^}]*\} 1/);
+    }
+    expect(answers[1], 'both replicas serve the same version').to.deep.equal(answers[0]);
+    const codes = await Promise.all(serving.map((p) => p.child!.stop()));
+    expect(codes).to.deep.equal([0, 0]);
+    expect(serving.filter((p) => !shutDownOnSigterm(p.child!)).map((p) => p.local.pod), 'exited before SIGTERM').to.deep.equal([]);
+  });
+});

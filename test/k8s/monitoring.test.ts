@@ -34,7 +34,8 @@ describe('deploy/k8s/monitoring renders and validates (issue 19)', function () {
       this.skip();
     }
     ms = renderOverlay(path.join(K8S, 'monitoring'));
-    pods = renderOverlay(path.join(K8S, 'overlays', 'cpu'));
+    // The serving overlay: the training roles (as overlays/cpu) and the tessera serve replicas.
+    pods = renderOverlay(path.join(K8S, 'overlays', 'serving'));
   });
 
   it('packages the dashboard as a ConfigMap labelled for Grafana\'s sidecar, byte for byte', () => {
@@ -51,11 +52,11 @@ describe('deploy/k8s/monitoring renders and validates (issue 19)', function () {
     expect(rule.spec.groups, 'edit tessera-prometheusrule.yaml together with tessera-rules.yaml').to.deep.equal(file.groups);
   });
 
-  it('has a valid PodMonitor that selects the PS, worker and chief pods on a port each of them declares', () => {
+  it('has a valid PodMonitor that selects the PS, worker, chief and serve pods on a port each of them declares', () => {
     const pm = one(ms, 'PodMonitor');
     new PodMonitor(pm as never).validate();
     const selected = podTemplates(pods).filter((t) => selectorMatches(pm.spec.selector, t.labels));
-    expect(selected.map((t) => t.labels['app.kubernetes.io/component']).sort()).to.deep.equal(['chief', 'ps', 'worker']);
+    expect(selected.map((t) => t.labels['app.kubernetes.io/component']).sort()).to.deep.equal(['chief', 'ps', 'serve', 'worker']);
     for (const t of selected) {
       for (const ep of pm.spec.podMetricsEndpoints) {
         expect(podHasPort(t.spec, ep.port), `${t.manifest.obj.kind}/${t.manifest.obj.metadata.name} port ${ep.port}`).to.equal(true);

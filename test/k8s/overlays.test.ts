@@ -99,6 +99,25 @@ describe('deploy/k8s overlays render and validate (issue #7)', function () {
     }
   });
 
+  it('serving (issue 14): 2 tessera serve replicas, ready when the models are loaded, the chief\'s model root mounted read-only, a Service and a PDB', () => {
+    const ms = rendered.get('serving')!;
+    const dep = find(ms, 'Deployment', 'tessera-serve');
+    expect(dep.spec.replicas).to.equal(2);
+    const pod = dep.spec.template.spec;
+    const c = pod.containers[0];
+    expect(c.image).to.match(/^tessera:/);
+    expect(c.args.slice(0, 3)).to.deep.equal(['serve', '--model-root', '/checkpoints/models']);
+    expect(c.readinessProbe.httpGet).to.deep.equal({ path: '/v2/health/ready', port: 'http' });
+    const mount = c.volumeMounts.find((m: K8sObject) => m.mountPath === '/checkpoints');
+    expect(mount.readOnly).to.equal(true);
+    expect(pod.volumes.find((v: K8sObject) => v.name === mount.name).persistentVolumeClaim).to.deep.equal({ claimName: 'tessera-checkpoints', readOnly: true });
+    const chief = find(ms, 'Deployment', 'tessera-chief').spec.template.spec.containers[0].args;
+    expect(chief[chief.indexOf('--export-dir') + 1], 'the chief publishes where serving reads').to.equal('/checkpoints/models');
+    expect(find(ms, 'Service', 'tessera-serve').spec.ports.map((p: K8sObject) => `${p.name}:${p.port}`)).to.deep.equal(['http:8501', 'grpc:8500', 'metrics:9400']);
+    expect(find(ms, 'PodDisruptionBudget', 'tessera-serve').spec.minAvailable).to.equal(1);
+    for (const overlay of ['cpu', 'gpu']) expect(rendered.get(overlay)!.some((m) => m.obj.metadata?.name === 'tessera-serve'), overlay).to.equal(false);
+  });
+
   it('cpu and gpu: TESSERA_ETCD names exactly the members of the 3-member etcd StatefulSet and its client port', () => {
     for (const overlay of ['cpu', 'gpu']) {
       const ms = rendered.get(overlay)!;

@@ -47,6 +47,12 @@ describe('tessera local (real processes)', function () {
     const progress = curves.filter((r) => r.kind === 'progress');
     expect(progress.length).to.be.greaterThan(1);
     expect(progress[progress.length - 1]).to.include({ phase: 'done', samples: 14_000, epoch: 2 });
+    // Push staleness (issue 19 §4): the workers' sampled steps measured it, and the job's p99 (in
+    // updates per row, from the progress records) reached the curves; two asynchronous workers
+    // on the same tables see each other's updates, but never more than a handful per row.
+    const p99s = progress.map((r) => r.push_staleness_p99).filter((v) => v !== null);
+    expect(p99s, 'progress lines with a push staleness p99').to.not.deep.equal([]);
+    for (const v of p99s) expect(v).to.be.a('number').within(0, 64);
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'run', 'prometheus-targets.json'), 'utf8'))).to.be.an('array');
     const ev = await runTessera(['eval', '--checkpoint', out.checkpoint, '--data', evalFile, '--json']);
     expect(ev.code, ev.stderr).to.equal(0);

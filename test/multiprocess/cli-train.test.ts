@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { listVersions } from '../../src/export/model-root';
 import { lastJson, runTessera as tessera } from '../helpers/tessera';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -21,20 +22,26 @@ describe('tessera train / eval / gen binaries (real processes)', function () {
   });
   after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('train --json saves a model that eval --json scores identically', async () => {
+  it('train --json saves a model, and publishes it as version 1 with --export-dir (issue 14); eval --json scores both identically', async () => {
     const model = path.join(dir, 'model');
+    const root = path.join(dir, 'models');
     const t = await tessera(['train', '--job', path.join(ROOT, 'examples', 'criteo-deepfm.yaml'), '--data', path.join(dir, 'train.txt'),
-      '--eval', path.join(dir, 'eval.txt'), '--epochs', '1', '--out', model, '--json']);
+      '--eval', path.join(dir, 'eval.txt'), '--epochs', '1', '--out', model, '--export-dir', root, '--json']);
     expect(t.code, t.stderr).to.equal(0);
     const trained = lastJson(t.stdout);
     expect(trained).to.include.keys('samples', 'samples_per_s', 'auc', 'logloss', 'model');
     expect(trained.samples).to.equal(7000);
-    const e = await tessera(['eval', '--checkpoint', model, '--data', path.join(dir, 'eval.txt'), '--json']);
-    expect(e.code, e.stderr).to.equal(0);
-    const scored = lastJson(e.stdout);
-    expect(scored.rows).to.equal(1000);
-    expect(scored.auc).to.be.closeTo(trained.auc, 1e-9);
-    expect(scored.logloss).to.be.closeTo(trained.logloss, 1e-6);
+    expect(trained.model_version).to.equal(1);
+    expect(trained.model_dir).to.equal(path.join(root, 'criteo-deepfm', '1'));
+    expect(listVersions(root, 'criteo-deepfm')).to.deep.equal([1]);
+    for (const saved of [model, trained.model_dir]) {
+      const e = await tessera(['eval', '--checkpoint', saved, '--data', path.join(dir, 'eval.txt'), '--json']);
+      expect(e.code, e.stderr).to.equal(0);
+      const scored = lastJson(e.stdout);
+      expect(scored.rows).to.equal(1000);
+      expect(scored.auc, saved).to.be.closeTo(trained.auc, 1e-9);
+      expect(scored.logloss, saved).to.be.closeTo(trained.logloss, 1e-6);
+    }
   });
 
   it('stops with a message naming the file when malformed lines exceed the error budget', async () => {

@@ -29,6 +29,7 @@ async function shown(page: Page) {
     const v = (id: string) => document.getElementById(id)!.dataset.value;
     return {
       phase: v('phase'), epoch: v('epoch'), samples: v('samples'), step: v('step'), loss: v('loss'), auc: v('auc'), workers: v('workers'), shardsDone: v('shards-done'),
+      pushStaleness: v('push-staleness'),
       tables: [...document.querySelectorAll('#tables tr[data-table]')].map((tr) => ({ name: tr.getAttribute('data-table'), rows: tr.children[1].dataset.value })),
       shards: [...document.querySelectorAll('#shards [data-shard]')].map((el) => ({ shard: el.getAttribute('data-shard'), rows: el.getAttribute('data-rows') })),
       checkpoints: [...document.querySelectorAll('#checkpoints tr[data-checkpoint]')].map((tr) => tr.getAttribute('data-checkpoint')),
@@ -65,10 +66,12 @@ describe('the training page in headless Chromium, and the dashboard drawn from P
     browser = await launchChromium(dir);
     const page = await browser.newPage();
     await page.goto(url);
-    // Wait (as the page updates itself) for an evaluated epoch and a checkpoint: epoch 2 trains.
+    // Wait (as the page updates itself) for an evaluated epoch and a checkpoint, and push staleness
+    // measured in epoch 2 (committed with the workers' progress about once a second).
     await page.waitForFunction(() => {
       const r = window.tesseraPage?.record;
-      return r && r.evals.length >= 1 && r.checkpoints.length >= 1 && r.progress?.phase === 'train' && r.history.length >= 5 && r.tables?.length > 0;
+      return r && r.evals.length >= 1 && r.checkpoints.length >= 1 && r.progress?.phase === 'train' && r.history.length >= 5 && r.tables?.length > 0
+        && r.progress.push_staleness_p99 !== null;
     }, null, { timeout: 240_000, polling: 250 });
 
     // Freeze the page's polling, refresh once, and compare what it shows with the JSON it rendered.
@@ -79,9 +82,11 @@ describe('the training page in headless Chromium, and the dashboard drawn from P
     const p = record.progress;
     expect(s).to.deep.include({
       phase: p.phase, epoch: String(p.epoch), samples: String(p.samples), step: String(p.step), loss: String(p.loss),
-      auc: String(p.last_eval.auc), workers: String(p.workers), shardsDone: String(p.shards_done),
+      auc: String(p.last_eval.auc), workers: String(p.workers), shardsDone: String(p.shards_done), pushStaleness: String(p.push_staleness_p99),
     });
     expect(p.epoch).to.equal(2);
+    // Two workers pushing asynchronously: sampled steps have measured staleness by now (issue 19 §4).
+    expect(p.push_staleness_p99).to.be.a('number');
     expect(s.tables).to.deep.equal(record.tables.map((t: { name: string; rows: number }) => ({ name: t.name, rows: String(t.rows) })));
     expect(s.tables.map((t) => t.name)).to.include('emb');
     expect(s.shards).to.deep.equal(record.shards.map((sh: { shard: number; rows: number }) => ({ shard: String(sh.shard), rows: String(sh.rows) })));

@@ -41,6 +41,7 @@ export class DenseTable {
   /** The optimizer state, live; `optimizer.stateWidth(size)` floats. */
   readonly state: Float32Array;
   private readonly opt: Optimizer;
+  private pushes = 0;
   /** Weights then state as they were before the current push (its rollback). */
   private undo = new Float32Array(0);
 
@@ -61,6 +62,11 @@ export class DenseTable {
   /** Bytes of weights and state. */
   memoryBytes(): number {
     return this.values.byteLength + this.state.byteLength;
+  }
+
+  /** Pushes applied so far, as a row's version (slot-meta.ts): wraps at 2^32, not checkpointed. */
+  get version(): number {
+    return this.pushes;
   }
 
   /** Copies the weights into `out` (at least `size` floats) or a new array, and returns it. */
@@ -84,7 +90,10 @@ export class DenseTable {
     this.undo.set(this.values);
     this.undo.set(this.state, this.size);
     this.opt.apply(this.values, 0, this.state, 0, grads, 0, this.size);
-    if (allFinite(this.values) && allFinite(this.state)) return;
+    if (allFinite(this.values) && allFinite(this.state)) {
+      this.pushes = (this.pushes + 1) >>> 0;
+      return;
+    }
     this.values.set(this.undo.subarray(0, this.size));
     this.state.set(this.undo.subarray(this.size));
     throw nonFiniteUpdate(this.name, 'the dense vector');

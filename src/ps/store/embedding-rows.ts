@@ -45,6 +45,9 @@ import { TombstoneLog } from './tombstone-log';
 import { AdmissionConfig, checkWeightFormat, EvictionConfig, validateAdmission, validateEviction } from './table-options';
 import { checkDim, checkSeed, checkTableName } from './table-spec';
 
+/** A missing slot whose id `lookup` found on the disk tier (before it is loaded back). */
+const ON_DISK = -2;
+
 /** Default rows per slab: 2^16 rows, 8 MiB per slab for dim 16 with Adagrad. */
 export const DEFAULT_SLAB_ROWS = 1 << 16;
 
@@ -147,7 +150,6 @@ export class EmbeddingRows {
       ? new F16RowSlabs(this.dim, this.stateWidth, slabRows)
       : new F32RowSlabs(this.dim, this.stateWidth, slabRows);
     this.meta = new SlotMeta(slabRows, this.eviction !== null);
-    this.index = this.weightFormat === 'f16' ? new TaggedIdIndex(expected, this.meta) : new IdIndex(expected);
     this.grad = new GradSum(this.dim);
     if (this.eviction?.spill && !opts.tier) badConfig('eviction.spill', 'needs a disk tier: start the PS with --tier-dir (TESSERA_TIER_DIR)', true);
     this.admit = this.admission ? new RowAdmission(this.admission, this.counters) : null;
@@ -160,6 +162,9 @@ export class EmbeddingRows {
       }), slabRows,
         opts.now ?? (() => performance.now()), (r, cause) => this.onEvicted(r, cause))
       : null;
+    // Never more slots than the row budget holds: the budget counts the index at that size.
+    const capacity = Math.min(expected, this.evict?.maxRows ?? Infinity);
+    this.index = this.weightFormat === 'f16' ? new TaggedIdIndex(capacity, this.meta) : new IdIndex(capacity);
     this.slots = new RowSlots({
       storage: this.storage, meta: this.meta, evict: this.evict, initializer: this.initializer, seed: this.seed, opt: this.opt,
     });
@@ -216,35 +221,104 @@ export class EmbeddingRows {
   /**
    * Gathers the rows of `ids` into `out[outOff .. outOff + n*dim)`, creating missing rows from the
    * initializer (and the optimizer's initial state). Duplicate ids are gathered twice. With
-   * admission, an id not yet admitted reads zeros or the unknown row and gets no row.
+   * admission, an id not yet admitted reads zeros or the unknown row and gets no row. With
+   * `versions` ([n]), each row's version (pushes applied to it, slot-meta.ts) is written there
+   * too (0 for an id without a row).
    */
-  pull(ids: IdArray, out: Float32Array, outOff = 0): void {
+  pull(ids: IdArray, out: Float32Array, outOff = 0, versions?: Uint32Array): void {
     const n = checkIds(this.name, ids);
     checkRegion(this.name, 'out', out, outOff, n * this.dim);
     const rows = this.resolve(ids, n, false);
     this.gatherOrZero(rows, n, out, outOff);
+    if (versions) this.meta.versionsOf(rows, n, versions);
   }
 
   /**
    * Like `pull`, but a missing row is not inserted (evaluation and serving must not grow the
    * table), nothing is counted or touched, and it reads what a pull would: the initializer's row,
-   * or, for an id admission has not admitted yet, zeros or the unknown row.
+   * or, for an id admission has not admitted yet, zeros or the unknown row. `versions` as in
+   * `pull` (0 for an id without a resident row).
    */
-  peek(ids: IdArray, out: Float32Array, outOff = 0): void {
+  peek(ids: IdArray, out: Float32Array, outOff = 0, versions?: Uint32Array): void {
     const n = checkIds(this.name, ids);
     checkRegion(this.name, 'out', out, outOff, n * this.dim);
     if (this.rowScratch.length < n) this.rowScratch = growInt32(n);
     const rows = this.rowScratch;
     this.index.findAll(ids, n, rows);
+    if (versions) this.meta.versionsOf(rows, n, versions);
     this.storage.gather(rows, n, out, outOff);
-    const { initializer, seed, dim, admit } = this;
+    const { dim } = this;
     for (let i = 0; i < n; i++) {
       if (rows[i] >= 0) continue;
       const lo = ids[2 * i];
       const hi = ids[2 * i + 1];
       if (this.tier?.peek(lo, hi, out, outOff + i * dim)) continue;
-      if (admit && !admit.seenEnough(lo, hi)) this.readDefault(out, outOff + i * dim);
-      else initRow(initializer, seed, lo, hi, out, outOff + i * dim, dim);
+      this.readAbsent(lo, hi, out, outOff + i * dim);
+    }
+  }
+
+  /**
+   * The serving read: like `peek` (an id the table does not hold is not inserted and reads what a
+   * pull would create), except that a row spilled to the disk tier is loaded back into RAM, so
+   * the rows being read stay resident and budget eviction sends the coldest ones to disk. Without
+   * a disk tier it is `peek`.
+   * @throws TesseraError TOO_LARGE when `ids` alone exceed the table's row budget
+   */
+  lookup(ids: IdArray, out: Float32Array, outOff = 0): void {
+    const { tier, evict } = this;
+    if (!tier || !evict) {
+      this.peek(ids, out, outOff);
+      return;
+    }
+    const n = checkIds(this.name, ids);
+    checkRegion(this.name, 'out', out, outOff, n * this.dim);
+    this.checkFitsBudget(n);
+    if (this.rowScratch.length < n) this.rowScratch = growInt32(n);
+    const rows = this.rowScratch;
+    evict.begin();
+    const missing = this.index.findAll(ids, n, rows);
+    for (let i = 0; i < n; i++) if (rows[i] >= 0) evict.touch(rows[i]);
+    if (missing > 0) this.reloadSpilled(ids, n, rows);
+    evict.unpin(rows, n);
+    tier.commit();
+    this.storage.gather(rows, n, out, outOff);
+    for (let i = 0; i < n; i++) if (rows[i] < 0) this.readAbsent(ids[2 * i], ids[2 * i + 1], out, outOff + i * this.dim);
+  }
+
+  /** Loads the spilled rows among the missing slots (< 0) of `rows` back into pinned slots. */
+  private reloadSpilled(ids: IdArray, n: number, rows: Int32Array): void {
+    const tier = this.tier!;
+    const evict = this.evict!;
+    let onDisk = 0;
+    for (let i = 0; i < n; i++) {
+      if (rows[i] < 0 && tier.has(ids[2 * i], ids[2 * i + 1])) {
+        rows[i] = ON_DISK;
+        onDisk++;
+      }
+    }
+    if (onDisk === 0) return;
+    if (this.size + onDisk > evict.maxRows) evict.makeRoom(this.size + onDisk - evict.maxRows);
+    for (let i = 0; i < n; i++) {
+      if (rows[i] !== ON_DISK) continue;
+      const lo = ids[2 * i];
+      const hi = ids[2 * i + 1];
+      const r = this.index.find(lo, hi); // a repeated id, loaded earlier in this call
+      if (r >= 0) rows[i] = r;
+      else if (tier.take(lo, hi)) tier.restore(rows[i] = this.insert(lo, hi, false));
+      else rows[i] = -1;
+    }
+  }
+
+  /** Writes what an id the table does not hold reads: the initializer's row, or the unadmitted default. */
+  private readAbsent(lo: number, hi: number, out: Float32Array, off: number): void {
+    if (this.admit && !this.admit.seenEnough(lo, hi)) this.readDefault(out, off);
+    else initRow(this.initializer, this.seed, lo, hi, out, off, this.dim);
+  }
+
+  /** @throws TesseraError TOO_LARGE when one request's `n` ids exceed the resident-row budget */
+  private checkFitsBudget(n: number): void {
+    if (this.evict && n > this.evict.maxRows) {
+      throw new TesseraError(ERROR_CODES.TOO_LARGE, `table "${this.name}": ids: ${n} ids exceed the table's row budget of ${this.evict.maxRows} on this PS`);
     }
   }
 
@@ -257,14 +331,17 @@ export class EmbeddingRows {
    * An update that would leave any weight or optimizer state non-finite (finite gradients can
    * overflow: 3e38 with SGD, 1e20 three times with FTRL) is refused whole, after the optimizer's
    * `clip_norm` if it has one: TESSERA_ERR_NON_FINITE naming the table and the id, and no row
-   * changes (rows the push created from the initializer stay, as after a pull).
+   * changes (rows the push created from the initializer stay, as after a pull). With `versions`
+   * ([n]), the version each id's row had just before this push updated it is written there (the
+   * pull's version plus the updates that landed in between; 0 for an id without a row).
    * @returns the number of distinct rows updated
    */
-  push(ids: IdArray, grads: Float32Array): number {
+  push(ids: IdArray, grads: Float32Array, versions?: Uint32Array): number {
     const n = checkIds(this.name, ids);
     checkRegion(this.name, 'grads', grads, 0, n * this.dim, true);
     checkFinite(this.name, 'grads', grads, this.dim, ids);
     const rows = this.resolve(ids, n, true);
+    if (versions) this.meta.versionsOf(rows, n, versions);
     const u = this.grad.sum(rows, n, grads);
     const refused = this.slots.applyRows(this.opt, this.grad.uniq, u, this.grad.gsum);
     if (refused >= 0) throw nonFiniteUpdate(this.name, `id ${idAt(ids, rows.indexOf(this.grad.uniq[refused]))}`);
@@ -311,9 +388,7 @@ export class EmbeddingRows {
   private resolveManaged(ids: IdArray, n: number, isPush: boolean): Int32Array {
     const { index, evict } = this;
     const rows = this.rowScratch;
-    if (evict && n > evict.maxRows) {
-      throw new TesseraError(ERROR_CODES.TOO_LARGE, `table "${this.name}": ids: ${n} ids exceed the table's row budget of ${evict.maxRows} on this PS`);
-    }
+    this.checkFitsBudget(n);
     evict?.begin();
     const missing = index.findAll(ids, n, rows);
     if (evict) for (let i = 0; i < n; i++) if (rows[i] >= 0) evict.touch(rows[i]);

@@ -65,9 +65,10 @@ export class TableStore {
   /**
    * Creates a table from `spec` (validated; errors name the key). Creating a table that exists
    * with an identical spec (after defaults are filled in) does nothing; a different spec throws
-   * TESSERA_ERR_TABLE_EXISTS.
+   * TESSERA_ERR_TABLE_EXISTS. `initialCapacity`: ids an embedding table's index holds before it
+   * first grows (at most its row budget), for a table about to be loaded with that many rows.
    */
-  create(spec: TableSpec): void {
+  create(spec: TableSpec, opts: { initialCapacity?: number } = {}): void {
     const norm = normalizeTableSpec(spec);
     const existing = this.tables.get(norm.name);
     if (existing) {
@@ -75,7 +76,7 @@ export class TableStore {
       throw new TesseraError(ERROR_CODES.TABLE_EXISTS,
         `table "${norm.name}" already exists with a different spec: ${JSON.stringify(existing.spec)}`);
     }
-    const table = norm.kind === 'embedding' ? this.createEmbedding(norm) : new DenseTable(norm);
+    const table = norm.kind === 'embedding' ? this.createEmbedding(norm, opts.initialCapacity) : new DenseTable(norm);
     const incarnation = this.opts.newIncarnation?.() ?? randomInt(1, MAX_INCARNATION);
     this.tables.set(norm.name, { spec: norm, table, incarnation });
   }
@@ -94,11 +95,11 @@ export class TableStore {
   }
 
   /** An embedding table, with its store in the disk tier when it spills (opened first: a bad tier dir fails here). */
-  private createEmbedding(norm: Extract<TableSpec, { kind: 'embedding' }>): EmbeddingTable {
+  private createEmbedding(norm: Extract<TableSpec, { kind: 'embedding' }>, initialCapacity?: number): EmbeddingTable {
     const spill = norm.eviction?.spill === true && this.opts.tier !== undefined;
     const tier = spill ? this.opts.tier!.openTable(norm.name) : undefined;
     try {
-      return new EmbeddingTable({ ...norm, slabRows: this.opts.slabRows, now: this.opts.now, tier });
+      return new EmbeddingTable({ ...norm, slabRows: this.opts.slabRows, now: this.opts.now, tier, initialCapacity });
     } catch (err) {
       if (spill) this.opts.tier!.dropTable(norm.name);
       throw err;

@@ -94,6 +94,11 @@ export class TierRows {
     this.observe((performance.now() - this.takenAt) / 1000);
   }
 
+  /** True when `(lo, hi)` is on the tier (nothing is loaded or counted). */
+  has(lo: number, hi: number): boolean {
+    return this.store.get(writeTierKey(this.key, lo, hi)) !== undefined;
+  }
+
   /** Reads the weights of spilled `(lo, hi)` as float32 into `out[off..]` without loading it; false if absent. */
   peek(lo: number, hi: number, out: Float32Array, off: number): boolean {
     const found = this.store.get(writeTierKey(this.key, lo, hi));

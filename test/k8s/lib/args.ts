@@ -3,7 +3,10 @@
  * parser (src/runtime/args.ts parseArgs) and each role's option spec, pass the flags the deployment
  * relies on, and agree with the rest of the manifest: --port is the probed gRPC port,
  * --metrics-port the scraped port, the PS advertises its own headless-Service name, the chief's
- * --ps is the PS replica count, and its --spec is a mounted ConfigMap key holding a valid job spec.
+ * --ps is the PS replica count, and its --spec is a mounted ConfigMap key holding a valid job spec;
+ * `tessera serve` answers REST on --port (the probed http port, readiness /v2/health/ready) and
+ * gRPC on --grpc-port, and its --model-root is a read-only mount of the claim and path the chief
+ * publishes into (--export-dir).
  */
 import * as path from 'path';
 import { parseArgs, ParsedArgs } from '../../../src/runtime/args';
@@ -17,6 +20,8 @@ import { byKind, containerHasPort, PodTemplate, podTemplates } from './pods';
 import { isTesseraContainer } from './policy';
 
 const CHECK = 'args';
+/** A bind address only this pod can reach. */
+const LOOPBACK = /^(127\.|localhost$|::1$)/;
 
 /** A Tessera container with its parsed command line. */
 interface RoleContainer {
@@ -99,12 +104,21 @@ function str(r: RoleContainer, flag: string): string | undefined {
 function portFindings(r: RoleContainer): Finding[] {
   const out: Finding[] = [];
   const fail = (where: string, message: string): void => void out.push(findingAt(r.pod.manifest, where, message, CHECK));
-  const port = Number(str(r, 'port'));
-  const grpc = (r.container.ports ?? []).find((p: K8sObject) => p.name === 'grpc');
-  if (!grpc || grpc.containerPort !== port) fail(`${r.at}/ports`, `--port ${port} must be the container port named "grpc"`);
+  // tessera serve answers REST on --port (named http, probed there) and gRPC on --grpc-port.
+  const grpcFlag = r.role === 'serve' ? 'grpc-port' : 'port';
+  const port = Number(str(r, grpcFlag));
+  const named = (name: string): K8sObject | undefined => (r.container.ports ?? []).find((p: K8sObject) => p.name === name);
+  if (named('grpc')?.containerPort !== port) fail(`${r.at}/ports`, `--${grpcFlag} ${port} must be the container port named "grpc"`);
+  const http = r.role === 'serve' ? Number(str(r, 'port')) : undefined;
+  if (http !== undefined && named('http')?.containerPort !== http) fail(`${r.at}/ports`, `--port ${http} must be the container port named "http"`);
   for (const probe of ['readinessProbe', 'livenessProbe']) {
     const probed = r.container[probe]?.grpc?.port;
-    if (probed !== undefined && probed !== port && probed !== 'grpc') fail(`${r.at}/${probe}/grpc/port`, `probes port ${probed}, but tessera ${r.role} serves gRPC health on --port ${port}`);
+    if (probed !== undefined && probed !== port && probed !== 'grpc') fail(`${r.at}/${probe}/grpc/port`, `probes port ${probed}, but tessera ${r.role} serves gRPC health on --${grpcFlag} ${port}`);
+    const get = r.container[probe]?.httpGet?.port;
+    if (get !== undefined && get !== http && get !== 'http') fail(`${r.at}/${probe}/httpGet/port`, `probes port ${get}, but tessera ${r.role} serves HTTP health on --port ${http ?? '(none)'}`);
+  }
+  if (r.role === 'serve' && r.container.readinessProbe?.httpGet?.path !== '/v2/health/ready') {
+    fail(`${r.at}/readinessProbe`, 'must be httpGet /v2/health/ready on the http port (ready once every model has a version loaded)');
   }
   const metrics = Number(str(r, 'metrics-port'));
   if (!containerHasPort(r.container, metrics)) fail(`${r.at}/ports`, `--metrics-port ${metrics} is not a container port`);
@@ -118,7 +132,38 @@ function portFindings(r: RoleContainer): Finding[] {
 function roleFindings(r: RoleContainer, all: RoleContainer[], manifests: Manifest[]): Finding[] {
   if (r.role === 'ps') return psFindings(r, all);
   if (r.role === 'chief') return chiefFindings(r, all, manifests);
+  if (r.role === 'serve') return serveFindings(r, all);
   return [];
+}
+
+/** The mount holding `file` in a container, with its volume. */
+function volumeAt(r: RoleContainer, file: string): { mount: K8sObject; volume: K8sObject | undefined } | undefined {
+  const mount = ((r.container.volumeMounts ?? []) as K8sObject[]).find((m) => file === m.mountPath || file.startsWith(`${m.mountPath}/`));
+  return mount ? { mount, volume: ((r.pod.spec.volumes ?? []) as K8sObject[]).find((v) => v.name === mount.name) } : undefined;
+}
+
+/** Where a path lives across pods: the claim and the path inside it. */
+function onClaim(r: RoleContainer, file: string): string | undefined {
+  const m = volumeAt(r, file);
+  const claim = m?.volume?.persistentVolumeClaim?.claimName;
+  return claim === undefined ? undefined : `pvc/${String(claim)}/${path.posix.relative(m!.mount.mountPath, file)}`;
+}
+
+/** The model root: a read-only mount of a claim, the one the chief publishes into. */
+function serveFindings(r: RoleContainer, all: RoleContainer[]): Finding[] {
+  const out: Finding[] = [];
+  const fail = (message: string): void => void out.push(findingAt(r.pod.manifest, `${r.at}/args`, `tessera serve: ${message}`, CHECK));
+  const root = str(r, 'model-root') ?? '';
+  // tessera serve binds 127.0.0.1 by default, as a PS does; behind a Service it must not.
+  const host = str(r, 'host') ?? '127.0.0.1';
+  if (LOOPBACK.test(host)) fail(`--host is ${host}: set --host 0.0.0.0 (or the pod IP), or the Service and kubelet probes cannot reach it`);
+  const m = volumeAt(r, root);
+  if (!m?.volume?.persistentVolumeClaim) fail(`--model-root ${root} is not on a mounted PersistentVolumeClaim`);
+  else if (m.mount.readOnly !== true || m.volume.persistentVolumeClaim.readOnly !== true) fail(`--model-root ${root} must be mounted read-only (a server never writes the model root)`);
+  const published = all.filter((x) => x.role === 'chief').map((c) => onClaim(c, str(c, 'export-dir') ?? '')).filter((x): x is string => x !== undefined);
+  const mine = onClaim(r, root);
+  if (published.length > 0 && mine !== undefined && !published.includes(mine)) fail(`--model-root ${root} (${mine}) is not where the chief publishes (${published.join(', ')})`);
+  return out;
 }
 
 function psFindings(r: RoleContainer, all: RoleContainer[]): Finding[] {
@@ -132,7 +177,7 @@ function psFindings(r: RoleContainer, all: RoleContainer[]): Finding[] {
       checkpointRoot: str(r, 'checkpoint-root'), shutdownTimeoutMs: str(r, 'shutdown-timeout-ms'),
     });
     // A PS binds loopback unless told otherwise; in a pod the workers and the chief dial it from elsewhere.
-    if (/^(127\.|localhost$|::1$)/.test(config.host)) fail(`--host is ${config.host}: set --host 0.0.0.0 (or the pod IP), or no other pod can reach this PS`);
+    if (LOOPBACK.test(config.host)) fail(`--host is ${config.host}: set --host 0.0.0.0 (or the pod IP), or no other pod can reach this PS`);
     for (const chief of all.filter((x) => x.role === 'chief')) {
       const dir = str(chief, 'checkpoint-dir');
       if (dir && !config.checkpointRoots.some((root) => dir === root || dir.startsWith(`${root}/`))) {
@@ -155,15 +200,16 @@ function chiefFindings(r: RoleContainer, all: RoleContainer[], manifests: Manife
   const psSets = [...new Set(all.filter((x) => x.role === 'ps').map((x) => x.pod.manifest.obj))];
   const replicas = psSets.map((s) => s.spec?.replicas ?? 1).reduce((a, b) => a + b, 0);
   if (psSets.length > 0 && Number(str(r, 'ps')) !== replicas) fail(`--ps ${str(r, 'ps')} but the PS workloads run ${replicas} replicas`);
-  const mounts = (r.container.volumeMounts ?? []) as K8sObject[];
   const volumes = new Map<string, K8sObject>((r.pod.spec.volumes ?? []).map((v: K8sObject) => [v.name, v]));
-  const mountOf = (file: string): K8sObject | undefined => mounts.find((m) => file === m.mountPath || file.startsWith(`${m.mountPath}/`));
-  for (const flag of ['data', 'eval', 'checkpoint-dir', 'spec']) {
+  const mountOf = (file: string): K8sObject | undefined => volumeAt(r, file)?.mount;
+  for (const flag of ['data', 'eval', 'checkpoint-dir', 'export-dir', 'spec']) {
     const v = str(r, flag);
     if (v !== undefined && !mountOf(v)) fail(`--${flag} ${v} is not on a mounted volume (the root filesystem is read-only)`);
   }
   const ckpt = mountOf(str(r, 'checkpoint-dir') ?? '');
   if (ckpt && (ckpt.readOnly || !volumes.get(ckpt.name)?.persistentVolumeClaim)) fail('--checkpoint-dir must be on a writable PersistentVolumeClaim mount');
+  const exp = mountOf(str(r, 'export-dir') ?? '');
+  if (exp && (exp.readOnly || !volumes.get(exp.name)?.persistentVolumeClaim)) fail('--export-dir must be on a writable PersistentVolumeClaim mount');
   const specFile = str(r, 'spec');
   const specMount = specFile ? mountOf(specFile) : undefined;
   const cmName = specMount ? volumes.get(specMount.name)?.configMap?.name : undefined;

@@ -1,6 +1,7 @@
 /**
  * Deployment policy of issue #7: every workload has a PodDisruptionBudget, readiness and
- * liveness probes (gRPC health for Tessera's own containers), CPU and memory requests and
+ * liveness probes (gRPC health for Tessera's own containers, or the KServe v2 HTTP health of
+ * `tessera serve`), CPU and memory requests and
  * limits, a non-root and read-only-root securityContext with a writable /tmp, and its own
  * ServiceAccount; Tessera pods keep Service links off and carry Prometheus scrape annotations.
  */
@@ -43,7 +44,9 @@ function podPolicy(p: PodTemplate): Finding[] {
     const base = ['containers', i];
     for (const probe of ['readinessProbe', 'livenessProbe']) {
       if (!c[probe]) fail([...base, probe], 'missing');
-      else if (isTesseraContainer(c) && !c[probe].grpc) fail([...base, probe], 'must use gRPC health (grpc: {port})');
+      else if (isTesseraContainer(c) && !c[probe].grpc && !String(c[probe].httpGet?.path ?? '').startsWith('/v2/health/')) {
+        fail([...base, probe], 'must use gRPC health (grpc: {port}) or the KServe v2 health endpoints (httpGet /v2/health/…)');
+      }
     }
     for (const kind of ['requests', 'limits']) {
       for (const r of ['cpu', 'memory']) if (c.resources?.[kind]?.[r] === undefined) fail([...base, 'resources', kind, r], 'missing');

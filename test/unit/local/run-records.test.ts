@@ -29,11 +29,12 @@ describe('run records', () => {
     log.onStatus(base); // the same record again: nothing new
     const evalled = { ...base, epoch: 1, at: 't2', lastEval: { epoch: 0, auc: 0.7, logloss: 0.5, rows: 10 } };
     log.onStatus(evalled);
-    log.onStatus({ ...evalled, at: 't3' });
+    log.onStatus({ ...evalled, at: 't3', pushStalenessP99: 6 });
     const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.kind)).to.deep.equal(['progress', 'progress', 'eval', 'progress']);
-    expect(lines[0]).to.deep.equal({ kind: 'progress', at: 't1', epoch: 1, phase: 'train', step: 5, samples: 100, loss: 0.5, samples_per_s: 50 });
+    expect(lines[0]).to.deep.equal({ kind: 'progress', at: 't1', epoch: 1, phase: 'train', step: 5, samples: 100, loss: 0.5, samples_per_s: 50, push_staleness_p99: null });
     expect(lines[2]).to.deep.equal({ kind: 'eval', at: 't2', epoch: 1, auc: 0.7, logloss: 0.5, rows: 10 });
+    expect(lines[3].push_staleness_p99, 'the job\'s push staleness p99 (issue 19)').to.equal(6);
     fs.rmSync(path.dirname(file), { recursive: true, force: true });
   });
 });

@@ -96,6 +96,31 @@ describe('disk tier (issue #6 part 4)', () => {
     });
   }
 
+  it('lookup (issue 14, serving): reloads spilled rows into RAM, inserts no absent id, reads what eval reads', () => {
+    const { t, ref } = pair('lookup');
+    const stored = Array.from({ length: 4 * SLAB }, (_, i) => i);
+    for (let i = 0; i < stored.length; i += 8) { // 3 slabs' worth spill to disk
+      const part = stored.slice(i, i + 8);
+      for (const x of [t, ref]) x.push(idsOf(part), gradsFor(part, 0));
+    }
+    expect(t.size).to.be.at.most(SLAB);
+    const spilled = stored.filter((k) => !t.has(...(Array.from(idsOf([k])) as [number, number]))).slice(0, 6);
+    const absent = [9000, 9001];
+    const keys = [...spilled, spilled[0], ...absent]; // a repeated spilled id, and ids never stored
+    const got = new Float32Array(keys.length * DIM);
+    const want = new Float32Array(keys.length * DIM);
+    t.lookup(idsOf(keys), got);
+    ref.peek(idsOf(keys), want);
+    expect(Array.from(got)).to.deep.equal(Array.from(want));
+    for (const k of spilled) expect(t.has(...(Array.from(idsOf([k])) as [number, number])), `spilled ${k} back in RAM`).to.equal(true);
+    for (const k of absent) expect(t.has(...(Array.from(idsOf([k])) as [number, number])), `absent ${k} not inserted`).to.equal(false);
+    expect(t.size).to.be.at.most(SLAB);
+    expect(t.memoryCounters().tier!.hits).to.equal(spilled.length);
+    expect(t.spilledRows + t.size).to.equal(stored.length);
+    const tooMany = Array.from({ length: SLAB + 1 }, (_, i) => i);
+    expect(() => t.lookup(idsOf(tooMany), new Float32Array(tooMany.length * DIM))).to.throw(/exceed the table's row budget of 16/);
+  });
+
   it('a full disk: RESOURCE_EXHAUSTED for rows that need room, resident rows keep serving, no spilled row lost', () => {
     // A real LMDB database whose write transactions fail as a full disk fails them while `full`.
     const env = openLmdb({ path: path.join(dir, 'full-env'), noSync: true });

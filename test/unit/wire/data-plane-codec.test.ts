@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import * as protobuf from 'protobufjs';
 import * as path from 'path';
 import * as codec from '../../../src/wire/data-plane-codec';
+import { ProtoReader } from '../../../src/wire/proto-bytes';
 import { PROTO_ROOT } from '../../../src/wire/services';
 
 // The hand-written codec must stay byte-compatible with protos/tessera/v1/data_plane.proto so
@@ -63,6 +64,17 @@ describe('data-plane codec vs protobufjs', () => {
     expect(Buffer.from(back.values).equals(values)).to.equal(true);
   });
 
+  /** The field numbers of an encoded message, in order. */
+  function fieldNumbers(buf: Uint8Array): number[] {
+    const r = new ProtoReader(buf);
+    const out: number[] = [];
+    while (r.more()) {
+      out.push(r.tag());
+      r.skip();
+    }
+    return out;
+  }
+
   /** What a gRPC receiver does: frame header + message in one fresh buffer, message at offset 5. */
   function asReceived(encoded: Buffer): Buffer {
     const framed = Buffer.alloc(encoded.length + 5 + 8192); // > 4 KiB: not from Node's pool
@@ -86,6 +98,58 @@ describe('data-plane codec vs protobufjs', () => {
       const { encoded } = codec.allocPullResponse(7, 1, codec.Encoding.F32, bytes);
       expect(codec.decodePullResponse(asReceived(encoded)).values.byteOffset % 4, `response of ${bytes} bytes`).to.equal(0);
     }
+  });
+
+  // Issue 19 §4: row versions for push staleness, optional fields old clients never see.
+  it('carries want_versions and versions as protobufjs reads and writes them; an ordinary pull is unchanged', () => {
+    const pullT = root.lookupType('tessera.v1.PullRequest');
+    const plain = { table: 'emb', shardMapVersion: 3, ids, encoding: codec.Encoding.F32, requestId: 9 };
+    const asked = codec.encodePullRequest({ ...plain, wantVersions: true });
+    expect((pullT.decode(asked) as unknown as Record<string, unknown>).wantVersions).to.equal(true);
+    expect(codec.decodePullRequest(asked).wantVersions).to.equal(true);
+    const ordinary = codec.encodePullRequest(plain);
+    expect((pullT.decode(ordinary) as unknown as Record<string, unknown>).wantVersions).to.equal(false);
+    expect(codec.decodePullRequest(ordinary).wantVersions).to.equal(undefined);
+    expect(fieldNumbers(ordinary), 'field 8 is written only when set').to.not.include(8);
+    expect(fieldNumbers(asked)).to.include(8);
+    // Next to issue 23's table_incarnation (field 7): both read back, by both codecs.
+    const both = codec.encodePullRequest({ ...plain, wantVersions: true, tableIncarnation: 5 });
+    expect(pullT.decode(both)).to.include({ wantVersions: true });
+    expect(Number((pullT.decode(both) as unknown as Record<string, unknown>).tableIncarnation)).to.equal(5);
+    expect(codec.decodePullRequest(both)).to.include({ wantVersions: true, tableIncarnation: 5 });
+
+    const pushT = root.lookupType('tessera.v1.PushRequest');
+    const viaPbjs = Buffer.from(pushT.encode(pushT.create({ table: 't', shardMapVersion: 1, ids, grads: values, requestId: 4, wantVersions: true })).finish());
+    expect(codec.decodePushRequest(viaPbjs)).to.include({ table: 't', wantVersions: true, requestId: 4 });
+    const push = codec.encodePushRequest({ table: 't', shardMapVersion: 1, ids, grads: values, encoding: 0, requestId: 4, wantVersions: true });
+    expect((pushT.decode(push) as unknown as Record<string, unknown>).wantVersions).to.equal(true);
+    const pushBoth = Buffer.from(pushT.encode(pushT.create({ table: 't', shardMapVersion: 1, ids, grads: values, tableIncarnation: 9, wantVersions: true })).finish());
+    expect(codec.decodePushRequest(pushBoth)).to.include({ wantVersions: true, tableIncarnation: 9 });
+
+    const versions = Buffer.from(Uint32Array.of(0, 7, 0xffffffff).buffer);
+    const { encoded, values: region, versions: vRegion } = codec.allocPullResponse(5, 1, codec.Encoding.F32, 12, 3);
+    new Float32Array(region.buffer, region.byteOffset, 3).set([1.5, -2, 3.25]);
+    vRegion!.set([0, 7, 0xffffffff]);
+    const pullRes = root.lookupType('tessera.v1.PullResponse').decode(encoded) as unknown as Record<string, unknown>;
+    expect(Buffer.from(pullRes.values as Uint8Array).equals(values)).to.equal(true);
+    expect(Buffer.from(pullRes.versions as Uint8Array).equals(versions)).to.equal(true);
+    const received = codec.decodePullResponse(asReceived(encoded));
+    expect(received.versions!.byteOffset % 4, 'versions aligned where the client reads them').to.equal(0);
+    expect(Buffer.from(received.versions!).equals(versions)).to.equal(true);
+    expect(codec.allocPullResponse(5, 1, codec.Encoding.F32, 12).versions).to.equal(null);
+    expect(codec.decodePullResponse(codec.encodePullResponse({ requestId: 1, values, dim: 3, encoding: 0, versions })).versions).to.deep.equal(new Uint8Array(versions));
+
+    const pushResT = root.lookupType('tessera.v1.PushResponse');
+    const res = codec.encodePushResponse({ requestId: 8, rowsApplied: 3, versions });
+    const pbjsRes = pushResT.decode(res) as unknown as Record<string, unknown>;
+    expect(pbjsRes.rowsApplied).to.equal(3);
+    expect(Buffer.from(pbjsRes.versions as Uint8Array).equals(versions)).to.equal(true);
+    const back = codec.decodePushResponse(asReceived(res));
+    expect(back.versions!.byteOffset % 4).to.equal(0);
+    expect(Buffer.from(back.versions!).equals(versions)).to.equal(true);
+    const fromPbjs = codec.decodePushResponse(Buffer.from(pushResT.encode(pushResT.create({ requestId: 8, rowsApplied: 3, versions })).finish()));
+    expect(Buffer.from(fromPbjs.versions!).equals(versions)).to.equal(true);
+    expect(codec.decodePushResponse(codec.encodePushResponse({ requestId: 8, rowsApplied: 3 })).versions).to.equal(undefined);
   });
 
   it('round-trips an in-band error on Pull and Push responses', () => {

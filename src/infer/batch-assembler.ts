@@ -9,6 +9,7 @@
  */
 import type { TransformedBatch } from '../spec/transform';
 
+/** Where one table's fields sit in a row's F fields. */
 export interface TableSlot {
   name: string;
   /** Fields of this table per row. */
@@ -66,21 +67,28 @@ export function scatterTable(grad: Float32Array, slot: TableSlot, numFields: num
   return out;
 }
 
-/** Ids of a table restricted to present fields (mask 1), with the matching rows of `grads`. */
-export function presentOnly(ids: Uint32Array, grads: Float32Array, width: number, mask?: Uint8Array): { ids: Uint32Array; grads: Float32Array } {
-  if (!mask || mask.every((m) => m === 1)) return { ids, grads };
+/**
+ * Ids of a table restricted to present fields (mask 1), with the matching rows of `grads` and,
+ * when given, the matching pulled row versions (`readVersions`, for push staleness).
+ */
+export function presentOnly(ids: Uint32Array, grads: Float32Array, width: number, mask?: Uint8Array, versions?: Uint32Array):
+  { ids: Uint32Array; grads: Float32Array; readVersions?: Uint32Array } {
+  const all = !mask || mask.every((m) => m === 1);
+  if (all) return versions ? { ids, grads, readVersions: versions } : { ids, grads };
   let n = 0;
   for (let i = 0; i < mask.length; i++) n += mask[i];
   const outIds = new Uint32Array(2 * n);
   const outGrads = new Float32Array(n * width);
+  const outVersions = versions ? new Uint32Array(n) : undefined;
   for (let i = 0, j = 0; i < mask.length; i++) {
     if (mask[i] === 0) continue;
     outIds[2 * j] = ids[2 * i];
     outIds[2 * j + 1] = ids[2 * i + 1];
     outGrads.set(grads.subarray(i * width, (i + 1) * width), j * width);
+    if (outVersions) outVersions[j] = versions![i];
     j++;
   }
-  return { ids: outIds, grads: outGrads };
+  return outVersions ? { ids: outIds, grads: outGrads, readVersions: outVersions } : { ids: outIds, grads: outGrads };
 }
 
 /** The mask of a table in a batch, if the transformer produced one. */

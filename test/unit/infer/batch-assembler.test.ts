@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { gatherTable, planSlots, presentOnly, scatterTable } from '../../../src/worker/batch-assembler';
+import { gatherTable, planSlots, presentOnly, scatterTable } from '../../../src/infer/batch-assembler';
 
 describe('batch assembler: per-table rows ↔ per-row model fields', () => {
   const { slots, numFields } = planSlots(['a', 'b', 'unused'], { a: ['f1', 'f2'], b: ['f3'] });

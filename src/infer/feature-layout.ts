@@ -1,0 +1,140 @@
+/**
+ * How a job's features meet its model: which tables a batch reads (the embedding tables and, for
+ * models that read first-order weights, their dim-1 `.linear` companions), how the rows read for
+ * a transformed batch become the model's inputs, and how the model's gradients split back into
+ * per-table pushes. One layout per job, used by training, evaluation and serving alike, so a
+ * served prediction is computed exactly the way evaluation computes it.
+ *
+ * ```ts
+ * const layout = new FeatureLayout(spec, transformer, model);
+ * const tb = transformer.transformBatch(rows);
+ * const pulled = await layout.read(tb, (table, ids, dim) => params.pull(table, ids, dim, { readOnly: true }));
+ * const probs = await model.predict(dense, layout.inputs(tb, pulled));
+ * ```
+ */
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { BatchInputs, CtrModel } from '../model/types';
+import type { DenseTableSpec, TableSpec } from '../ps/store/table-store';
+import { embeddingTableSpecs } from '../spec/ps-config';
+import type { FeatureTransformer, TransformedBatch } from '../spec/transform';
+import type { JobSpec } from '../spec/types';
+import type { IdArray } from '../wire/key-block';
+import { gatherTable, maskOf, planSlots, presentOnly, scatterTable, TableSlot } from './batch-assembler';
+
+/** Name of the table holding the model's dense parameters. */
+export const DENSE_TABLE = 'dense';
+
+/** Name of the dim-1 first-order companion of embedding table `t`. */
+export function linearTableOf(t: string): string {
+  return `${t}.linear`;
+}
+
+/**
+ * Reads the rows [n × dim] of `ids` from `table`, in order. With `versions` ([n]), storage that
+ * tracks row versions also writes the version of each row read (push staleness).
+ */
+export type RowRead = (table: string, ids: IdArray, dim: number, versions?: Uint32Array) => Promise<Float32Array> | Float32Array;
+
+/** Per slot, as in {@link PulledRows}: the version of each row read. */
+export interface RowVersions {
+  emb: Uint32Array[];
+  linear: Uint32Array[];
+}
+
+/** The rows a batch read, per slot: embeddings and first-order weights. */
+export interface PulledRows {
+  emb: Float32Array[];
+  linear: Float32Array[];
+  /** Their versions, when the read asked for them. */
+  versions?: RowVersions;
+}
+
+/** One table's gradient rows to push. */
+export interface SparseGrad {
+  table: string;
+  ids: Uint32Array;
+  grads: Float32Array;
+  /** The version of each id's row as read, when the read asked for versions. */
+  readVersions?: Uint32Array;
+}
+
+/** The feature layout of one job; see the file comment. */
+export class FeatureLayout {
+  /** The tables with fields, in spec order, with each one's field offset. */
+  readonly slots: TableSlot[];
+  /** Fields F of a row. */
+  readonly numFields: number;
+  /** The embedding dim the model reads. */
+  readonly dim: number;
+  private readonly embTables: boolean;
+  private readonly linTables: boolean;
+
+  /** @throws TesseraError CONFIG when a model that reads embeddings gets tables of different dims */
+  constructor(private readonly spec: JobSpec, transformer: FeatureTransformer, model: Pick<CtrModel, 'reads'>) {
+    const plan = planSlots(spec.features.tables.map((t) => t.name), transformer.fieldsPerTable);
+    this.slots = plan.slots;
+    this.numFields = plan.numFields;
+    const dims = new Set(spec.features.tables.filter((t) => plan.slots.some((s) => s.name === t.name)).map((t) => t.dim));
+    if (model.reads.emb && dims.size > 1) {
+      throw new TesseraError(ERROR_CODES.CONFIG, `features.tables: model ${spec.model.kind} is trained with one embedding dim for all tables; got dims ${[...dims].join(', ')}`);
+    }
+    this.dim = [...dims][0] ?? 1;
+    this.embTables = model.reads.emb;
+    // LR reads only first-order weights: its (dim-1) tables are those weights themselves.
+    this.linTables = model.reads.linear && model.reads.emb;
+  }
+
+  /** The tables this job uses (embedding tables and their first-order companions). */
+  tableSpecs(): TableSpec[] {
+    const tables: TableSpec[] = embeddingTableSpecs(this.spec);
+    if (!this.linTables) return tables;
+    return [...tables, ...tables.map((t): TableSpec => ({ ...t, name: linearTableOf(t.name), kind: 'embedding', dim: 1, initializer: { kind: 'zeros' } }))];
+  }
+
+  /** The dense table of a model with `size` dense parameters. */
+  denseSpec(size: number): DenseTableSpec {
+    return { name: DENSE_TABLE, kind: 'dense', size, optimizer: this.spec.model.denseOptimizer, initializer: { kind: 'zeros' } };
+  }
+
+  /** Reads every row the batch needs, all tables at once; with `withVersions`, their versions too. */
+  read(tb: TransformedBatch, read: RowRead, withVersions = false): Promise<PulledRows> {
+    const readsLin = this.linTables || !this.embTables;
+    const versionsOf = (on: boolean) => (withVersions && on ? this.slots.map((s) => new Uint32Array(tb.ids[s.name].length >>> 1)) : []);
+    const versions = withVersions ? { emb: versionsOf(this.embTables), linear: versionsOf(readsLin) } : undefined;
+    const emb = this.embTables ? Promise.all(this.slots.map((s, k) => read(s.name, tb.ids[s.name], this.dim, versions?.emb[k]))) : Promise.resolve([]);
+    const lin = readsLin
+      ? Promise.all(this.slots.map((s, k) => read(this.linTables ? linearTableOf(s.name) : s.name, tb.ids[s.name], 1, versions?.linear[k])))
+      : Promise.resolve([]);
+    return Promise.all([emb, lin]).then(([e, l]) => (versions ? { emb: e, linear: l, versions } : { emb: e, linear: l }));
+  }
+
+  /** The model's inputs for `tb` from the rows read for it (dropped fields are zero vectors). */
+  inputs(tb: TransformedBatch, pulled: PulledRows): BatchInputs {
+    const emb = new Float32Array(tb.size * this.numFields * (this.embTables ? this.dim : 0));
+    const linear = new Float32Array(tb.size * this.numFields);
+    this.slots.forEach((s, k) => {
+      const mask = maskOf(tb, s.name);
+      if (this.embTables) gatherTable(pulled.emb[k], s, this.numFields, this.dim, tb.size, emb, mask);
+      if (pulled.linear.length) gatherTable(pulled.linear[k], s, this.numFields, 1, tb.size, linear, mask);
+    });
+    return { batch: tb.size, emb, linear, dense: tb.dense, labels: tb.labels };
+  }
+
+  /**
+   * Splits the model's gradients into per-table pushes (dropped fields excluded), carrying the
+   * versions the rows were read at when `versions` is given (a step sampled for staleness).
+   */
+  gradients(tb: TransformedBatch, embGrad: Float32Array, linearGrad: Float32Array, versions?: RowVersions): SparseGrad[] {
+    const out: SparseGrad[] = [];
+    this.slots.forEach((s, k) => {
+      const ids = tb.ids[s.name];
+      const mask = maskOf(tb, s.name);
+      if (this.embTables) out.push({ table: s.name, ...presentOnly(ids, scatterTable(embGrad, s, this.numFields, this.dim, tb.size), this.dim, mask, versions?.emb[k]) });
+      if (this.linTables || !this.embTables) {
+        const g = presentOnly(ids, scatterTable(linearGrad, s, this.numFields, 1, tb.size), 1, mask, versions?.linear[k]);
+        out.push({ table: this.linTables ? linearTableOf(s.name) : s.name, ...g });
+      }
+    });
+    return out;
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The source half of a migration (issue 17), free of transport: a copy-on-write cut of the
+ * moving buckets, then tail rounds of what changed since the previous round, the last one behind
+ * a push fence. Each round is a sequence of chunks in the checkpoint chunk format (header and
+ * payload CRC-32), ready to stream to the target. docs/control-plane.md ("Live resharding")
+ * argues why these rounds lose and double nothing.
+ *
+ * ```ts
+ * const m = new OutgoingMigration(node, { id: 'mig-7', buckets, targetAddr });
+ * for (const chunk of m.round(false)) send(chunk);   // the copy
+ * for (const chunk of m.round(false)) send(chunk);   // a tail round, unfenced
+ * for (const chunk of m.round(true)) send(chunk);    // the last tail, pushes to `buckets` refused
+ * ```
+ */
+import { encodeChunk } from '../../checkpoint/chunk-format';
+import type { PsNode } from '../ps-node';
+import type { SnapshotBatch } from '../store/table-snapshot';
+import { idsInMask } from './bucket-set';
+
+/** What a source migration is: its id, the buckets that move, and where to. */
+export interface OutgoingMigrationInit {
+  id: string;
+  /** bucket → 1 for the moving buckets */
+  buckets: Uint8Array;
+  targetAddr: string;
+}
+
+/** Totals of one round, as the source produced it. */
+export interface RoundTotals {
+  rows: number;
+  tombstones: number;
+  chunks: number;
+  bytes: number;
+}
+
+/** One migration out of this PS. */
+export class OutgoingMigration {
+  readonly id: string;
+  readonly buckets: Uint8Array;
+  readonly targetAddr: string;
+  /** Rounds produced so far (0: the copy has not been cut). */
+  rounds = 0;
+  /** True from the fenced round on. */
+  fenced = false;
+  private sinceEpoch = 0;
+
+  constructor(private readonly node: PsNode, init: OutgoingMigrationInit) {
+    this.id = init.id;
+    this.buckets = init.buckets;
+    this.targetAddr = init.targetAddr;
+  }
+
+  /**
+   * Cuts the next round on the generator's first `next()` (fence and cut in that one synchronous
+   * step, so no push to a moving bucket lands between them) and yields its chunks as they are
+   * read (copy-on-write keeps them as of the cut); `totals` fills in as
+   * it goes. The first round is the whole copy; later ones hold rows stamped since the previous
+   * cut and the ids evicted since then (tombstone chunks first: the target deletes, then writes).
+   */
+  *round(fence: boolean, totals: RoundTotals = { rows: 0, tombstones: 0, chunks: 0, bytes: 0 }): Generator<Buffer> {
+    if (fence && !this.fenced) {
+      this.node.fenceBuckets(this.buckets, `migration ${this.id} to ${this.targetAddr}`);
+      this.fenced = true;
+    }
+    const { cuts, epoch } = this.node.cutBuckets(this.buckets, this.sinceEpoch);
+    this.sinceEpoch = epoch;
+    this.rounds++;
+    try {
+      for (const { snap } of cuts) {
+        const gone = idsInMask(snap.tombstones, this.buckets);
+        if (gone.length > 0) yield this.emit(totals, tombstoneChunk(snap.table, gone, this.buckets.length), 0, gone.length >>> 1);
+      }
+      for (const { table, snap } of cuts) {
+        const layout = { dim: table.dim, stateWidth: table.stateWidth, weightFormat: table.weightFormat };
+        for (let b = snap.next(); b !== null; b = snap.next()) {
+          if (b.rows > 0) yield this.emit(totals, rowChunk(b, layout), b.rows, 0);
+        }
+      }
+    } finally {
+      for (const { table, snap } of cuts) table.endSnapshot(snap);
+    }
+  }
+
+  /** Lifts the fence (the migration ended or was rolled back). */
+  release(): void {
+    this.node.fenceBuckets(null);
+    this.fenced = false;
+  }
+
+  private emit(totals: RoundTotals, chunk: Buffer, rows: number, tombstones: number): Buffer {
+    totals.rows += rows;
+    totals.tombstones += tombstones;
+    totals.chunks++;
+    totals.bytes += chunk.length;
+    return chunk;
+  }
+}
+
+function rowChunk(b: SnapshotBatch, layout: { dim: number; stateWidth: number; weightFormat: 'f32' | 'f16' }): Buffer {
+  return Buffer.concat(encodeChunk({
+    kind: 'rows', weightFormat: layout.weightFormat, table: b.table, dim: layout.dim, stateWidth: layout.stateWidth,
+    rows: b.rows, bucketStart: b.buckets[0], bucketEnd: b.buckets[b.rows - 1] + 1,
+  }, b.ids, b.weights, b.state));
+}
+
+function tombstoneChunk(table: string, ids: Uint32Array, numBuckets: number): Buffer {
+  return Buffer.concat(encodeChunk({
+    kind: 'tombstones', weightFormat: 'f32', table, dim: 0, stateWidth: 0, rows: ids.length >>> 1, bucketStart: 0, bucketEnd: numBuckets,
+  }, ids, new Float32Array(0), new Float32Array(0)));
+}

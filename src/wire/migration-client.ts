@@ -1,0 +1,74 @@
+/**
+ * The PS-to-PS side of a migration (issue 17): the source streams chunks to the target's
+ * `PsMigration.ReceiveBuckets`, with backpressure, and the chief's calls to a source. Every
+ * PsMigration client is built by `migrationClient`, the one place a channel to a peer PS is made
+ * (so transport security is added there once).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import { clientChannelOptions, DEFAULT_MAX_REQUEST_BYTES } from './grpc-options';
+import { psMigrationService } from './services';
+import { fromServiceError } from './status-map';
+
+type AnyClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+
+/** A PsMigration client on its own channel to `addr` ("host:port"); close it when done. */
+export function migrationClient(addr: string, maxMessageBytes = DEFAULT_MAX_REQUEST_BYTES): AnyClient {
+  const Ctor = psMigrationService();
+  return new Ctor(addr, grpc.credentials.createInsecure(), clientChannelOptions(maxMessageBytes)) as unknown as AnyClient;
+}
+
+/** What the target acknowledged for a stream of chunks. */
+export interface ReceivedTotals {
+  rows: number;
+  tombstones: number;
+  chunks: number;
+}
+
+/** Resolves when `call` takes writes again, or rejects if it fails first. */
+function drained<T>(call: grpc.ClientWritableStream<T>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const done = (err?: unknown) => {
+      call.off('drain', done);
+      call.off('error', done);
+      if (err) reject(err); else resolve();
+    };
+    call.once('drain', done);
+    call.once('error', done);
+  });
+}
+
+/**
+ * Streams `chunks` of migration `id` to the target at `addr`, the staged `buckets` (packed
+ * uint32) with the first message, and resolves with the target's totals once it has applied
+ * every chunk. Errors come back as TesseraErrors naming `addr`; the whole round may be sent
+ * again (the target overwrites).
+ */
+export async function sendChunks(addr: string, id: string, buckets: Buffer, chunks: Iterable<Buffer>, timeoutMs: number): Promise<ReceivedTotals> {
+  const client = migrationClient(addr);
+  try {
+    let settle!: (v: ReceivedTotals) => void;
+    let fail!: (e: unknown) => void;
+    const answer = new Promise<ReceivedTotals>((resolve, reject) => { settle = resolve; fail = reject; });
+    const call = client.ReceiveBuckets({ deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: ReceivedTotals) => {
+      if (err) fail(fromServiceError(err, addr)); else settle(res);
+    }) as grpc.ClientWritableStream<{ migrationId: string; chunk: Buffer; buckets: Buffer }>;
+    call.on('error', () => { /* reported through the callback */ });
+    let first = true;
+    const failed = answer.then(() => false, () => true);
+    for (const chunk of chunks) {
+      if (!call.write({ migrationId: id, chunk, buckets: first ? buckets : Buffer.alloc(0) })) {
+        await Promise.race([drained(call).catch(() => undefined), failed]);
+      }
+      first = false;
+      if (call.destroyed) break;
+    }
+    if (first) call.write({ migrationId: id, chunk: Buffer.alloc(0), buckets });
+    call.end();
+    return await answer;
+  } catch (err) {
+    throw err instanceof TesseraError ? err : new TesseraError(ERROR_CODES.UNAVAILABLE, `${addr}: migration stream failed: ${String(err)}`, { cause: err });
+  } finally {
+    client.close();
+  }
+}

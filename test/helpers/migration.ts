@@ -1,0 +1,40 @@
+/**
+ * Helpers for migration tests (issue 17): PS that join a running cluster owning nothing, the
+ * moving buckets between two maps per source, and calls to a PS's PsMigration service.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { silentLogger } from '../../src/common/logger';
+import { PsNode } from '../../src/ps/ps-node';
+import { startPsServer, PsServer } from '../../src/ps/ps-server';
+import { TableStore } from '../../src/ps/store/table-store';
+import type { TableSpec } from '../../src/ps/store/table-spec';
+import type { ShardMap } from '../../src/sharding/shard-map';
+import { migrationClient } from '../../src/wire/migration-client';
+import { fromServiceError } from '../../src/wire/status-map';
+
+/** A PS on port 0 with small slabs, `tables` created and shard-map `version` installed owning no bucket. */
+export async function joiningPs(tables: TableSpec[], version: number, numBuckets: number, slabRows = 64): Promise<PsServer> {
+  const node = new PsNode({ config: { maxRequestBytes: 64 << 20 }, logger: silentLogger(), store: new TableStore({ slabRows }) });
+  for (const t of tables) node.createTable(t);
+  node.setShardMap(version, numBuckets, []);
+  return startPsServer({ port: 0, maxRequestBytes: 64 << 20, logger: silentLogger(), node });
+}
+
+/** The buckets that move from PS id `from` to PS id `to` between `a` and `b`, packed uint32. */
+export function movingBuckets(a: ShardMap, b: ShardMap, from: number, to: number): Buffer {
+  const out: number[] = [];
+  for (let k = 0; k < a.numBuckets; k++) if (a.ps[a.owner[k]].id === from && b.ps[b.owner[k]].id === to) out.push(k);
+  return Buffer.from(Uint32Array.from(out).buffer);
+}
+
+/** Calls unary PsMigration `method` on the PS at `addr`; rejects with the TesseraError. */
+export async function migrationCall<Res = Record<string, number>>(addr: string, method: 'BeginMigration' | 'SendTail' | 'EndMigration', req: object): Promise<Res> {
+  const c = migrationClient(addr);
+  try {
+    return await new Promise<Res>((resolve, reject) => {
+      c[method](req, { deadline: Date.now() + 30_000 }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(fromServiceError(err, addr)) : resolve(res)));
+    });
+  } finally {
+    c.close();
+  }
+}
