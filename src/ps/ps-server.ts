@@ -92,7 +92,7 @@ export async function startPsServer(opts: PsServerOptions): Promise<PsServer> {
   const health = new HealthRegistry({ '': 'SERVING', 'tessera.v1.ParameterServer': 'SERVING' });
   addDataService(server, node, opts.metrics ? new PsMetrics(opts.metrics, node) : undefined);
   addAdminService(server, node, opts.logger, new CheckpointRoots(opts.checkpointRoots ?? []));
-  addMigrationService(server, node, opts.logger);
+  addMigrationService(server, node, opts.logger, opts.tls?.channelCredentials());
   health.addTo(server);
   const host = opts.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) => {

@@ -15,25 +15,31 @@ import { peerIdentity } from './tls';
 
 const DATA = '/tessera.v1.ParameterServer/';
 const ADMIN = '/tessera.v1.PsAdmin/';
+const MIGRATION = '/tessera.v1.PsMigration/';
 const HEALTH = '/grpc.health.v1.Health/';
 
 const READ = ['Pull', 'PullStream'].map((m) => DATA + m);
 const WRITE = ['Push', 'PushStream'].map((m) => DATA + m);
 const ADMIN_METHODS = ['CreateTable', 'DropTable', 'SetShardMap', 'AssignDense', 'ExportTable', 'Snapshot', 'SnapshotStatus', 'Restore', 'Stats']
   .map((m) => ADMIN + m);
+/** What drives a live resharding: the chief (or an operator) tells the source and target PS. */
+const MIGRATION_DRIVE = ['BeginMigration', 'SendTail', 'EndMigration'].map((m) => MIGRATION + m);
+/** What one PS calls on another: the source streams the moving rows to the target. */
+const MIGRATION_PEER = [`${MIGRATION}ReceiveBuckets`];
 
 /**
  * Which PS methods each role may call (full gRPC paths). The chief and admin tools run every
  * admin method and read rows (evaluation and the saved model pull them); workers pull and push;
- * a prediction server only pulls; a PS calls no other PS. Health is open to every identity of
- * the job (probes and `tessera status`).
+ * a prediction server only pulls; a PS calls another PS only to stream migrating rows
+ * (ReceiveBuckets), and only the chief or admin tools start, advance and end a migration.
+ * Health is open to every identity of the job (probes and `tessera status`).
  */
 export const PS_ROLE_METHODS: Readonly<Record<IdentityRole, readonly string[]>> = {
-  chief: [...ADMIN_METHODS, ...READ],
-  admin: [...ADMIN_METHODS, ...READ],
+  chief: [...ADMIN_METHODS, ...READ, ...MIGRATION_DRIVE],
+  admin: [...ADMIN_METHODS, ...READ, ...MIGRATION_DRIVE],
   worker: [...READ, ...WRITE],
   serve: READ,
-  ps: [],
+  ps: MIGRATION_PEER,
 };
 
 const ANY_ROLE = new Set([`${HEALTH}Check`, `${HEALTH}Watch`]);
