@@ -39,6 +39,11 @@ describe('SPIFFE identities and PS authorization (issue #16)', () => {
     ['ps', '/tessera.v1.ParameterServer/Pull', false],
     ['ps', '/grpc.health.v1.Health/Check', true],
     ['worker', '/tessera.v1.PsAdmin/SomethingNew', false],
+    ['chief', '/tessera.v1.PsMigration/BeginMigration', true],
+    ['ps', '/tessera.v1.PsMigration/BeginMigration', false],
+    ['chief', '/tessera.v1.PsMigration/ReceiveBuckets', false],
+    ['worker', '/tessera.v1.PsMigration/SendTail', false],
+    ['serve', '/tessera.v1.PsMigration/EndMigration', false],
   ];
   for (const [role, path, ok] of cases) {
     it(`${role} ${ok ? 'may' : 'may not'} call ${path}`, () => {
@@ -57,9 +62,9 @@ describe('SPIFFE identities and PS authorization (issue #16)', () => {
     expect(authorize('ctr', '/tessera.v1.ParameterServer/Pull', undefined)?.code).to.equal('TESSERA_ERR_UNAUTHENTICATED');
   });
 
-  it('lists every admin method for chief and admin, none for a PS', () => {
+  it('lists every admin method for chief and admin; a PS may only stream migrating rows to another', () => {
     expect(PS_ROLE_METHODS.chief.filter((m) => m.includes('PsAdmin'))).to.have.length(9);
     expect(PS_ROLE_METHODS.admin).to.deep.equal(PS_ROLE_METHODS.chief);
-    expect(PS_ROLE_METHODS.ps).to.deep.equal([]);
+    expect(PS_ROLE_METHODS.ps).to.deep.equal(['/tessera.v1.PsMigration/ReceiveBuckets']);
   });
 });
