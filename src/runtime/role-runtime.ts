@@ -124,6 +124,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const health = opts.healthPort === undefined ? null : await startHealthServer({ host: opts.host, port: opts.healthPort, limits, tls: tls ?? undefined });
   const metricsHttp = await serveMetrics(metrics.registry, {
     host: metricsHost, port: opts.metricsPort, maxConnections: limits.maxConnections, headersTimeoutMs: limits.handshakeTimeoutMs,
+    tls: tls && opts.security?.metricsTls ? tls : undefined,
   })
     .catch(async (err: unknown) => { await health?.stop(); throw err; });
   // Logged, not printed: a role's stdout carries only the lines its parent process waits for.

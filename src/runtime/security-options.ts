@@ -2,7 +2,8 @@
  * The security flags every role takes, read once: mutual TLS for its gRPC ports
  * (`--tls-cert/--tls-key/--tls-ca`, TESSERA_TLS_*), client certificates for etcd
  * (`--etcd-cert/--etcd-key/--etcd-ca`, TESSERA_ETCD_*; by default the TLS files when the etcd
- * URL is https), and where /metrics listens (`--metrics-host`, default 127.0.0.1).
+ * URL is https), where /metrics listens (`--metrics-host`, default 127.0.0.1), and whether it
+ * is HTTPS (`--metrics-tls`).
  */
 import { readFileSync } from 'node:fs';
 import { ERROR_CODES, TesseraError } from '../common/errors';
@@ -17,6 +18,7 @@ export const SECURITY_OPTIONS: Record<string, OptionSpec> = {
   'etcd-cert': { type: 'string', describe: 'client certificate for etcd (default: --tls-cert when --etcd is https://) [TESSERA_ETCD_CERT]' },
   'etcd-key': { type: 'string', describe: 'its key (default: --tls-key when --etcd is https://) [TESSERA_ETCD_KEY]' },
   'etcd-ca': { type: 'string', describe: 'CA of etcd\'s server certificate (default: --tls-ca when --etcd is https://) [TESSERA_ETCD_CA]' },
+  'metrics-tls': { type: 'boolean', describe: '/metrics over HTTPS with the --tls-* identity: scrapers present a client certificate of the job [TESSERA_METRICS_TLS=1]' },
   'metrics-host': { type: 'string', describe: 'address /metrics binds; 0.0.0.0 lets other hosts scrape it (plaintext: metric names, tables, peers) [TESSERA_METRICS_HOST]', default: '127.0.0.1' },
 };
 
@@ -32,6 +34,8 @@ export interface Security {
   tls: TlsConfig | null;
   etcd: EtcdCredentials | undefined;
   metricsHost: string;
+  /** /metrics over HTTPS with client certificates (`--metrics-tls`; needs `tls`). */
+  metricsTls: boolean;
 }
 
 function read(flag: string, file: string): Buffer {
@@ -56,5 +60,7 @@ export function loadSecurity(env: NodeJS.ProcessEnv, o: Record<string, string | 
   const etcd = ca ? {
     rootCertificate: read('etcd-ca', ca), ...(cert && key ? { certChain: read('etcd-cert', cert), privateKey: read('etcd-key', key) } : {}),
   } : undefined;
-  return { tls, etcd, metricsHost: s('metrics-host') ?? env.TESSERA_METRICS_HOST ?? '127.0.0.1' };
+  const metricsTls = o['metrics-tls'] === true || env.TESSERA_METRICS_TLS === '1';
+  if (metricsTls && !tls) throw new TesseraError(ERROR_CODES.CONFIG, '--metrics-tls needs --tls-cert, --tls-key and --tls-ca (the identity /metrics presents)');
+  return { tls, etcd, metricsHost: s('metrics-host') ?? env.TESSERA_METRICS_HOST ?? '127.0.0.1', metricsTls };
 }
