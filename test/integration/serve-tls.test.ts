@@ -85,7 +85,7 @@ describe('tessera serve with mutual TLS: HTTPS REST, gRPC Predict and /metrics (
       expect(res.code, role).to.equal(ERROR_CODES.UNKNOWN_MODEL);
     }
     const other = await predict(ca.openUnchecked(await ca.issue('worker', 'w-other', { job: 'other' })).channelCredentials()) as { code: string };
-    expect(other.code).to.equal(ERROR_CODES.UNAVAILABLE); // its client refuses a server of job "ctr" before any call
+    expect(other.code).to.equal(ERROR_CODES.PERMISSION_DENIED);
     expect((await predict(grpc.credentials.createInsecure()) as { code: string }).code).to.equal(ERROR_CODES.UNAVAILABLE);
   });
 
