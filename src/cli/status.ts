@@ -14,15 +14,23 @@ import { ShardMapStore } from '../membership/shard-map-store';
 import { EtcdJobStore } from '../control/etcd-job-store';
 import { statusRecord, statusSources } from '../chief/status-record';
 import { helpText, OptionSpec, parseArgs } from '../runtime/args';
+import { loadSecurity, SECURITY_OPTIONS } from '../runtime/security-options';
 
 const SPEC: Record<string, OptionSpec> = {
   etcd: { type: 'string', describe: 'etcd endpoints, comma-separated [TESSERA_ETCD]' },
   job: { type: 'string', describe: 'job name [TESSERA_JOB]' },
   json: { type: 'boolean', describe: 'print the status as one JSON object' },
+  'etcd-cert': SECURITY_OPTIONS['etcd-cert'],
+  'etcd-key': SECURITY_OPTIONS['etcd-key'],
+  'etcd-ca': SECURITY_OPTIONS['etcd-ca'],
+  'tls-cert': SECURITY_OPTIONS['tls-cert'],
+  'tls-key': SECURITY_OPTIONS['tls-key'],
+  'tls-ca': SECURITY_OPTIONS['tls-ca'],
 };
 
-export const STATUS_HELP = helpText('tessera status --etcd URL --job NAME [--json]',
-  'Shows a job\'s members, its chief and its shard map, as recorded in etcd.', SPEC);
+export const STATUS_HELP = helpText('tessera status --etcd URL --job NAME [--json] [--etcd-cert F --etcd-key F --etcd-ca F]',
+  'Shows a job\'s members, its chief and its shard map, as recorded in etcd. An https etcd with\n'
+  + 'client-certificate auth (tessera local --tls, the k8s tls component) needs --etcd-* (or --tls-*: the admin certificate).', SPEC);
 
 /** How long to wait for etcd before reporting it unreachable. */
 const ETCD_TIMEOUT_MS = 5_000;
@@ -33,7 +41,8 @@ export async function runStatus(argv: string[]): Promise<number> {
   const etcd = o.etcd ?? process.env.TESSERA_ETCD;
   const job = o.job ?? process.env.TESSERA_JOB;
   if (!etcd || !job) throw new TesseraError(ERROR_CODES.CONFIG, '--etcd URL and --job NAME are required');
-  const client = createEtcdClient(etcd, { dialTimeoutMs: ETCD_TIMEOUT_MS });
+  const credentials = loadSecurity(process.env, args.options, etcd).etcd;
+  const client = createEtcdClient(etcd, { dialTimeoutMs: ETCD_TIMEOUT_MS, credentials });
   const logger = silentLogger();
   const membership = new EtcdMembership({ client, job, logger });
   try {
