@@ -95,8 +95,7 @@ export async function runServe(argv: string[]): Promise<number> {
   const rt = await startRuntime({
     role: 'serve', id: o.id ?? `serve-${process.pid}`, logLevel: o['log-level'] ?? process.env.TESSERA_LOG_LEVEL ?? 'info',
     host: opts.host, metricsPort: intOption(args, 'metrics-port', 0), connectionLimits: opts.connectionLimits,
-    // /metrics binds --host, as the REST and gRPC ports do.
-    security: { ...loadSecurity(process.env, args.options), metricsHost: opts.host },
+    security: loadSecurity(process.env, args.options),
   });
   const { logger } = rt;
   try {

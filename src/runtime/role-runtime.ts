@@ -120,7 +120,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const buildInfo = new BuildInfo(metrics.registry);
   const limits = opts.connectionLimits ?? DEFAULT_CONNECTION_LIMITS;
   const tls = opts.security?.tls ? openTls(opts.security.tls) : null;
-  const metricsHost = opts.security?.metricsHost ?? '127.0.0.1';
+  // /metrics follows --host (loopback by default) unless --metrics-host says otherwise.
+  const metricsHost = opts.security?.metricsHost ?? opts.host;
   const health = opts.healthPort === undefined ? null : await startHealthServer({ host: opts.host, port: opts.healthPort, limits, tls: tls ?? undefined });
   const metricsHttp = await serveMetrics(metrics.registry, {
     host: metricsHost, port: opts.metricsPort, maxConnections: limits.maxConnections, headersTimeoutMs: limits.handshakeTimeoutMs,

@@ -2,7 +2,7 @@
  * The security flags every role takes, read once: mutual TLS for its gRPC ports
  * (`--tls-cert/--tls-key/--tls-ca`, TESSERA_TLS_*), client certificates for etcd
  * (`--etcd-cert/--etcd-key/--etcd-ca`, TESSERA_ETCD_*; by default the TLS files when the etcd
- * URL is https), where /metrics listens (`--metrics-host`, default 127.0.0.1), and whether it
+ * URL is https), where /metrics listens (`--metrics-host`, default the role's `--host`, itself 127.0.0.1 by default), and whether it
  * is HTTPS (`--metrics-tls`).
  */
 import { readFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ export const SECURITY_OPTIONS: Record<string, OptionSpec> = {
   'etcd-key': { type: 'string', describe: 'its key (default: --tls-key when --etcd is https://) [TESSERA_ETCD_KEY]' },
   'etcd-ca': { type: 'string', describe: 'CA of etcd\'s server certificate (default: --tls-ca when --etcd is https://) [TESSERA_ETCD_CA]' },
   'metrics-tls': { type: 'boolean', describe: '/metrics over HTTPS with the --tls-* identity: scrapers present a client certificate of the job [TESSERA_METRICS_TLS=1]' },
-  'metrics-host': { type: 'string', describe: 'address /metrics binds; 0.0.0.0 lets other hosts scrape it (plaintext: metric names, tables, peers) [TESSERA_METRICS_HOST]', default: '127.0.0.1' },
+  'metrics-host': { type: 'string', describe: 'address /metrics binds (default: --host, itself 127.0.0.1 by default); 0.0.0.0 lets other hosts scrape it (plaintext: metric names, tables, peers) [TESSERA_METRICS_HOST]' },
 };
 
 /** etcd client credentials (the contents of the three files). */
@@ -33,7 +33,8 @@ export interface EtcdCredentials {
 export interface Security {
   tls: TlsConfig | null;
   etcd: EtcdCredentials | undefined;
-  metricsHost: string;
+  /** Where /metrics binds when given (`--metrics-host`); absent: the role's `--host`. */
+  metricsHost?: string;
   /** /metrics over HTTPS with client certificates (`--metrics-tls`; needs `tls`). */
   metricsTls: boolean;
 }
@@ -62,5 +63,5 @@ export function loadSecurity(env: NodeJS.ProcessEnv, o: Record<string, string | 
   } : undefined;
   const metricsTls = o['metrics-tls'] === true || env.TESSERA_METRICS_TLS === '1';
   if (metricsTls && !tls) throw new TesseraError(ERROR_CODES.CONFIG, '--metrics-tls needs --tls-cert, --tls-key and --tls-ca (the identity /metrics presents)');
-  return { tls, etcd, metricsHost: s('metrics-host') ?? env.TESSERA_METRICS_HOST ?? '127.0.0.1', metricsTls };
+  return { tls, etcd, metricsHost: s('metrics-host') ?? env.TESSERA_METRICS_HOST, metricsTls };
 }
