@@ -1,12 +1,17 @@
 /**
  * The client half of bench:ps, run as its own process: pulls and pushes through PsClient
  * against running PS processes and prints one JSON line of figures.
- * Usage: node dist/bench/ps-bench-client.js ADDR[,ADDR...] SECONDS INFLIGHT ENCODING [SAMPLE_EVERY]
+ * Usage: node dist/bench/ps-bench-client.js ADDR[,ADDR...] SECONDS INFLIGHT ENCODING SAMPLE_EVERY [TLS_DIR]
  *
  * SAMPLE_EVERY > 0 measures push staleness as a worker does: one pull in SAMPLE_EVERY asks for
  * row versions, one push in SAMPLE_EVERY sends the versions its batch was last read at, and the
  * staleness the client works out is tallied as the worker's histogram tallies it.
+ * With TLS_DIR (made by `tessera certs init`), it sets up as `admin` and pulls and pushes as
+ * `worker-0` over mutual TLS, as the roles would.
  */
+import * as path from 'path';
+import type { ChannelCredentials } from '@grpc/grpc-js';
+import { loadTlsConfig, openTls } from '../src/wire/tls';
 import { silentLogger } from '../src/common/logger';
 import { planShardMap } from '../src/sharding/shard-map';
 import { PsClient } from '../src/client/ps-client';
@@ -38,19 +43,26 @@ async function drive(seconds: number, inflight: number, op: (k: number, lane: nu
 }
 
 async function main(): Promise<void> {
-  const [addrs, secondsArg, inflightArg, encoding, everyArg] = process.argv.slice(2);
+  const [addrs, secondsArg, inflightArg, encoding, everyArg, tlsDir] = process.argv.slice(2);
   const seconds = Number(secondsArg);
   const inflight = Number(inflightArg);
   const every = Number(everyArg ?? '0');
   const map = planShardMap(addrs.split(',').map((addr, id) => ({ id, addr })));
+  const creds = (name: string): ChannelCredentials | undefined => {
+    if (!tlsDir) return undefined;
+    const tls = loadTlsConfig({}, { cert: path.join(tlsDir, `${name}.crt`), key: path.join(tlsDir, `${name}.key`), ca: path.join(tlsDir, 'ca.crt') });
+    return tls ? openTls(tls).channelCredentials() : undefined;
+  };
+  const admin = new PsClient({ shardMap: map, logger: silentLogger(), credentials: creds('admin') });
+  await admin.waitReady();
+  await admin.admin.installShardMap();
+  await admin.admin.createTable({ name: 'bench', kind: 'embedding', dim: DIM, optimizer: { kind: 'adagrad', lr: 0.05 } });
   const tally = new StalenessTally();
   const client = new PsClient({
-    shardMap: map, logger: silentLogger(), maxInflightPushes: inflight, encoding: encoding === 'f16' ? 'f16' : 'f32',
+    shardMap: map, logger: silentLogger(), maxInflightPushes: inflight, encoding: encoding === 'f16' ? 'f16' : 'f32', credentials: creds('worker-0'),
     stalenessSampleEvery: every, onStaleness: (u) => tally.observe(u),
   });
   await client.waitReady();
-  await client.admin.installShardMap();
-  await client.admin.createTable({ name: 'bench', kind: 'embedding', dim: DIM, optimizer: { kind: 'adagrad', lr: 0.05 } });
   const batches = zipfBatches(64, BATCH);
   const grads = new Float32Array(BATCH * DIM).fill(0.01);
   // The versions each batch was last pulled at (sampled pulls refresh them; sampled pushes send them).
@@ -71,8 +83,9 @@ async function main(): Promise<void> {
   }
   await client.data.flush();
   const pushSeconds = (performance.now() - t0) / 1000;
-  const stats = await client.admin.stats();
+  const stats = await admin.admin.stats();
   client.close();
+  admin.close();
   process.stdout.write(`${JSON.stringify({
     pull_rows_per_s: (pull.done * BATCH) / pull.seconds,
     push_rows_per_s: (pushes * BATCH) / pushSeconds,

@@ -3,7 +3,11 @@
  * of the same rows and the raw-TCP limit for the same bytes, all measured in this run.
  *
  *   npm run bench:ps -- [--json] [--seconds S] [--inflight K] [--encoding f32|f16]
- *                       [--staleness ROUNDS] [--staleness-sample-every N]
+ *                       [--staleness ROUNDS] [--staleness-sample-every N] [--tls [--rounds N]]
+ *
+ * --tls: the same PS and client with mutual TLS (a CA and certificates made for the run), in
+ * the same run, alternating plaintext and TLS N times (default 3); reports every round and the
+ * loss of the medians.
  *
  * Setup: two `tessera ps` processes and one client process on loopback; batches of 8,192
  * distinct ids, dim 16, Zipf-distributed over a 2^40 id space; Adagrad for pushes.
@@ -14,7 +18,10 @@
  * other processes on the machine falls on both; every round's figures and the medians' ratio.
  */
 import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
+import { initCertDir } from '../src/common/cert-issuer';
 import { spawnPs } from '../src/local/ps-process';
 import { measureRedisMget } from './peers/redis-peer';
 import { measureGrpcStream } from './peers/grpc-echo';
@@ -28,14 +35,31 @@ function arg(name: string, fallback: string): string {
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
-function runClient(addrs: string[], seconds: number, inflight: number, encoding: string, sampleEvery = 0): Promise<Record<string, number | number[]>> {
+type ClientFigures = Record<string, number | number[]>;
+
+/** One client process against `addrs`; `sampleEvery` > 0 samples push staleness, `tlsDir` dials with mutual TLS. */
+function runClient(addrs: string[], seconds: number, inflight: number, encoding: string, opts: { sampleEvery?: number; tlsDir?: string } = {}): Promise<ClientFigures> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'ps-bench-client.js'), addrs.join(','), String(seconds), String(inflight), encoding, String(sampleEvery)],
+    const child = spawn(process.execPath, [path.join(__dirname, 'ps-bench-client.js'), addrs.join(','), String(seconds), String(inflight), encoding,
+      String(opts.sampleEvery ?? 0), ...(opts.tlsDir ? [opts.tlsDir] : [])],
       { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (c) => { out += c; });
     child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`bench client exited ${code}`))));
   });
+}
+
+/** Two `tessera ps` processes (with mutual TLS when `tlsDir` is given), `run` against their addresses, then stopped. */
+async function withPs<T>(tlsDir: string | undefined, run: (addrs: string[]) => Promise<T>): Promise<T> {
+  const tlsEnv = (i: number) => (tlsDir ? {
+    TESSERA_TLS_CERT: path.join(tlsDir, `ps-${i}.crt`), TESSERA_TLS_KEY: path.join(tlsDir, `ps-${i}.key`), TESSERA_TLS_CA: path.join(tlsDir, 'ca.crt'),
+  } : {});
+  const ps = await Promise.all([0, 1].map((i) => spawnPs({ args: ['--id', `ps-${i}`, '--log-level', 'warn'], env: { ...process.env, ...tlsEnv(i) } })));
+  try {
+    return await run(ps.map((p) => p.addr));
+  } finally {
+    await Promise.all(ps.map((p) => p.stop()));
+  }
 }
 
 function median(xs: number[]): number {
@@ -50,7 +74,7 @@ async function stalenessRounds(addrs: string[], rounds: number, every: number, s
   const out: StalenessRound[] = [];
   for (let r = 0; r < rounds; r++) {
     for (const sampling of ['off', 'on'] as const) {
-      const c = await runClient(addrs, seconds, inflight, encoding, sampling === 'on' ? every : 0);
+      const c = await runClient(addrs, seconds, inflight, encoding, { sampleEvery: sampling === 'on' ? every : 0 });
       out.push({
         sampling, pull_rows_per_s: Math.round(c.pull_rows_per_s as number), push_rows_per_s: Math.round(c.push_rows_per_s as number),
         pull_p99_ms: Number((c.pull_p99_ms as number).toFixed(3)), rows_measured: c.staleness_rows_measured as number,
@@ -75,22 +99,56 @@ function stalenessLines(rounds: StalenessRound[], every: number): { lines: strin
   return { lines, pullRatio, pushRatio };
 }
 
+/** Every round's pull and push rows/s, plaintext and TLS, and the loss of TLS's medians. */
+function tlsFigures(plain: ClientFigures[], secure: ClientFigures[]) {
+  const col = (runs: ClientFigures[], k: string) => runs.map((r) => Math.round(r[k] as number));
+  const f = {
+    plain_pull: col(plain, 'pull_rows_per_s'), tls_pull: col(secure, 'pull_rows_per_s'),
+    plain_push: col(plain, 'push_rows_per_s'), tls_push: col(secure, 'push_rows_per_s'),
+  };
+  const loss = (a: number[], b: number[]) => Number((100 * (1 - median(b) / median(a))).toFixed(1));
+  const figures = {
+    tls_rounds: plain.length, plain_pull_rows_per_s_rounds: f.plain_pull, tls_pull_rows_per_s_rounds: f.tls_pull,
+    plain_push_rows_per_s_rounds: f.plain_push, tls_push_rows_per_s_rounds: f.tls_push,
+    tls_pull_loss_pct: loss(f.plain_pull, f.tls_pull), tls_push_loss_pct: loss(f.plain_push, f.tls_push),
+  };
+  const m = (xs: number[]) => xs.map((x) => (x / 1e6).toFixed(2)).join(' ');
+  const line = `mutual TLS, ${plain.length} alternating rounds: pull plain ${m(f.plain_pull)} / tls ${m(f.tls_pull)} M rows/s (loss ${figures.tls_pull_loss_pct}% of medians); `
+    + `push plain ${m(f.plain_push)} / tls ${m(f.tls_push)} M rows/s (loss ${figures.tls_push_loss_pct}%)`;
+  return { figures, line };
+}
+
+/**
+ * The client figures: the main run and the staleness rounds against one pair of PS, then with
+ * --tls the alternating plaintext/TLS rounds, each on fresh PS processes so drifting load falls on both.
+ */
+async function measureClients(seconds: number, inflight: number, encoding: string, every: number) {
+  const tlsDir = process.argv.includes('--tls') ? fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-tls-')) : undefined;
+  const plain: ClientFigures[] = [];
+  const secure: ClientFigures[] = [];
+  try {
+    const { client, staleness } = await withPs(undefined, async (addrs) => ({
+      client: await runClient(addrs, seconds, inflight, encoding),
+      staleness: await stalenessRounds(addrs, Number(arg('staleness', '0')), every, seconds, inflight, encoding),
+    }));
+    if (tlsDir) await initCertDir(tlsDir, 'bench', { ps: 2, workers: 1, chiefs: 0 });
+    for (let r = 0; tlsDir && r < Number(arg('rounds', '3')); r++) {
+      plain.push(await withPs(undefined, (addrs) => runClient(addrs, seconds, inflight, encoding)));
+      secure.push(await withPs(tlsDir, (addrs) => runClient(addrs, seconds, inflight, encoding, { tlsDir })));
+    }
+    return { client, staleness, plain, secure };
+  } finally {
+    if (tlsDir) fs.rmSync(tlsDir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const json = process.argv.includes('--json');
   const seconds = Number(arg('seconds', '5'));
   const inflight = Number(arg('inflight', '4'));
   const encoding = arg('encoding', 'f32');
-  const rounds = Number(arg('staleness', '0'));
   const every = Number(arg('staleness-sample-every', '16'));
-  const ps = await Promise.all([0, 1].map((i) => spawnPs({ args: ['--id', `ps-${i}`, '--log-level', 'warn'] })));
-  let client;
-  let staleness: StalenessRound[] = [];
-  try {
-    client = await runClient(ps.map((p) => p.addr), seconds, inflight, encoding);
-    staleness = await stalenessRounds(ps.map((p) => p.addr), rounds, every, seconds, inflight, encoding);
-  } finally {
-    await Promise.all(ps.map((p) => p.stop()));
-  }
+  const { client, staleness, plain, secure } = await measureClients(seconds, inflight, encoding, every);
   const bytesPerValue = encoding === 'f16' ? 2 : 4;
   const redis = await measureRedisMget({ rows: 1_000_000, batch: BATCH, valueBytes: DIM * bytesPerValue, seconds, pipelineDepth: inflight });
   const tcp = await measureTcpRequestResponse({ requestBytes: BATCH * 8, responseBytes: BATCH * DIM * bytesPerValue, seconds, inflight });
@@ -108,10 +166,13 @@ async function main(): Promise<void> {
     `grpc-js stream, no PS work: ${(grpcRows / 1e6).toFixed(2)} M rows/s (${grpcStream.responseMbPerS.toFixed(0)} MB/s of values)  → pull is ${((100 * pull) / grpcRows).toFixed(1)}% of it`,
     `raw TCP limit: ${(tcpRows / 1e6).toFixed(2)} M rows/s (${tcp.responseMbPerS.toFixed(0)} MB/s of values)  → pull is ${((100 * pull) / tcpRows).toFixed(1)}% of it`,
   ];
+  const tls = secure.length > 0 ? tlsFigures(plain, secure) : undefined;
+  if (tls) lines.push(tls.line);
   const st = staleness.length > 0 ? stalenessLines(staleness, every) : null;
   if (st) lines.push(...st.lines);
   process.stdout.write(`${lines.join('\n')}\n`);
   const summary = {
+    ...(tls ? tls.figures : {}),
     bench: 'ps',
     pull_rows_per_s: Math.round(pull),
     push_rows_per_s: Math.round(client.push_rows_per_s as number),

@@ -104,6 +104,8 @@ missing_dependency() {
 has_python_module() { python3 -c "import $1" >/dev/null 2>&1 || /usr/bin/python3 -c "import $1" >/dev/null 2>&1; }
 
 command -v etcd >/dev/null 2>&1 || missing_dependency etcd TESSERA_REQUIRE_ETCD 'etcd tests will skip' etcd-server
+# etcdctl: the TLS test shows etcdctl without a client certificate refused by a --tls etcd.
+command -v etcdctl >/dev/null 2>&1 || missing_dependency etcdctl TESSERA_REQUIRE_ETCD 'the etcdctl refusal test will skip' etcd-client
 
 # --- what only the tests use ---------------------------------------------------------------
 if [[ $mode == test ]]; then

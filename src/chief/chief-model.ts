@@ -3,6 +3,7 @@
  * evaluate at the end of an epoch, and save the trained model. Built over a PsClient for one
  * shard map; rebuilt when the map changes.
  */
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from '../common/logger';
 import { RowReader } from '../data/reader';
 import { schemaFor } from '../data/record';
@@ -32,8 +33,9 @@ export interface ChiefModel {
 /** Rows per evaluation batch. */
 const EVAL_BATCH = 4096;
 
-export function psChiefModel(spec: JobSpec, map: ShardMap, logger: Logger): ChiefModel {
-  const client = new PsClient({ shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes });
+/** The chief's model over the PS of `map`; `credentials`: mutual TLS to the PS (default plaintext). */
+export function psChiefModel(spec: JobSpec, map: ShardMap, logger: Logger, credentials?: ChannelCredentials): ChiefModel {
+  const client = new PsClient({ shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes, credentials });
   const { trainer, layout } = buildJob(spec, psParams(client), logger);
   return {
     mapVersion: map.version,

@@ -140,7 +140,7 @@ export async function runChief(argv: string[]): Promise<number> {
       }) : undefined;
       chief = new Chief({
         id: rt.id, membership, store, shardMaps: new ShardMapStore({ client: etcd, job, logger }), logger,
-        connect: (map) => (model = psChiefModel(spec, map, logger)),
+        connect: (map) => (model = psChiefModel(spec, map, logger, rt.tls?.channelCredentials())),
         onStatus: (s) => { metrics.onStatus(s); page.onStatus(s); },
         events: metrics,
         options: {

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { etcdAvailable, ETCD_MISSING_MESSAGE } from '../common/etcd-launcher';
+import { initCertDir } from '../common/cert-issuer';
 import type { JobStatus } from '../control/job-types';
 import { generate } from '../gen/generate';
 import { checkpointErrorPolicy, checkWarmStartTables, resolveCheckpointRef } from '../chief/checkpoint-args';
@@ -53,6 +54,7 @@ export const LOCAL_SPEC: Record<string, OptionSpec> = {
   'tf-threads': { type: 'string', describe: 'wasm kernel threads of each worker and the chief: 1..8 or auto (default 1, or TESSERA_TF_THREADS)' },
   force: { type: 'boolean', describe: 'replace a different spec stored under the same job name' },
   json: { type: 'boolean', describe: 'print the result as one JSON line on stdout, {"samples","samples_per_s","auc","logloss","checkpoint"} (-o json is the same)' },
+  tls: { type: 'boolean', describe: 'mutual TLS everywhere: a CA and a certificate per process in RUN_DIR/tls, etcd with client-certificate auth' },
 };
 
 export const LOCAL_HELP = helpText('tessera local [--job FILE] [--ps N] [--workers M] [--data PATH] [--eval PATH] [--epochs E] [--checkpoint-dir DIR] [--export-dir ROOT] [--resume latest|ID] [--etcd URL] [--json]',
@@ -124,9 +126,17 @@ export async function runLocal(argv: string[]): Promise<number> {
   const { data, evalPath, oracleAuc } = given.data || o.resume ? given : await syntheticData(n.syntheticRows, runDir, given.evalPath);
   const checkpointDir = path.resolve(o['checkpoint-dir'] ?? path.join(runDir, 'checkpoints'));
   const progress = new ProgressLine(err);
+  const job = o.name ?? `${spec.name}-${stamp()}`;
+  const tlsDir = args.options.tls === true ? path.join(runDir, 'tls') : undefined;
+  if (tlsDir) {
+    if (o.etcd) throw new TesseraError(ERROR_CODES.CONFIG, '--tls starts its own etcd with TLS; drop --etcd');
+    await initCertDir(tlsDir, job, { ps: n.ps, workers: n.workers, chiefs: n.chiefs });
+    err.write(`tessera local: mutual TLS, CA and certificates in ${tlsDir}\n`);
+  }
   const cluster = await LocalCluster.start({
+    tlsDir,
     chiefs: n.chiefs, onCheckpointError, onEvent: (line) => progress.done(`tessera local: ${line}`),
-    runDir, job: o.name ?? `${spec.name}-${stamp()}`, specPath: o.resume && !argvHas(argv, '--job') ? '' : specPath, ps: n.ps, workers: n.workers,
+    runDir, job, specPath: o.resume && !argvHas(argv, '--job') ? '' : specPath, ps: n.ps, workers: n.workers,
     data: data ? path.resolve(data) : undefined, resume: o.resume, initFrom: o['init-from'], checkpointEvery: n.checkpointEvery,
     eval: evalPath ? path.resolve(evalPath) : undefined, epochs: n.epochs, shards: n.shards, checkpointDir, etcdUrl: o.etcd,
     exportDir: o['export-dir'] ? path.resolve(o['export-dir']) : undefined,

@@ -50,6 +50,10 @@ const COMMANDS: Record<string, () => Command> = {
     const m = require('./checkpoint') as typeof import('./checkpoint');
     return { summary: 'checkpoints on disk: ls DIR, inspect DIR/ID, verify DIR[/ID]', help: () => m.CHECKPOINT_HELP, run: m.runCheckpoint };
   },
+  certs: () => {
+    const m = require('./certs') as typeof import('./certs');
+    return { summary: 'a job\'s CA and certificates for mutual TLS: init, issue', help: () => m.CERTS_HELP, run: m.runCerts };
+  },
   serve: () => {
     const m = require('./serve') as typeof import('./serve');
     return { summary: 'serve models from a model root (REST, gRPC): hot update, labels, rollback, canary (status|rollback|label)', help: () => m.SERVE_HELP, run: m.runServe };

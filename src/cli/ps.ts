@@ -12,6 +12,7 @@ import { startPsServer } from '../ps/ps-server';
 import { PsNode } from '../ps/ps-node';
 import { LmdbRowTier } from '../ps/tier/lmdb-row-tier';
 import { ClusterLink, startRuntime } from '../runtime/role-runtime';
+import { loadSecurity, SECURITY_OPTIONS } from '../runtime/security-options';
 
 /** Options of `tessera ps`; exported so deploy checks parse manifest args with the real parser. */
 export const PS_OPTIONS: Record<string, OptionSpec> = {
@@ -30,6 +31,7 @@ export const PS_OPTIONS: Record<string, OptionSpec> = {
   'max-connections': { type: 'string', describe: 'most TCP connections open at once, more are closed on arrival (default 1024) [TESSERA_MAX_CONNECTIONS]' },
   'handshake-timeout-ms': { type: 'string', describe: 'a connection that has not completed the HTTP/2 handshake by then is closed (default 10000) [TESSERA_HANDSHAKE_TIMEOUT_MS]' },
   'shutdown-timeout-ms': { type: 'string', describe: 'bound on the graceful stop after SIGTERM; then, or at a second signal, the process exits at once (default 10000) [TESSERA_SHUTDOWN_TIMEOUT_MS]' },
+  ...SECURITY_OPTIONS,
 };
 
 /** `tessera ps --help`. */
@@ -53,7 +55,7 @@ export async function runPs(argv: string[]): Promise<number> {
   const rt = await startRuntime({
     role: 'ps', id: config.id, logLevel: config.logLevel, host: config.host, metricsPort: intOption(args, 'metrics-port', 0),
     cluster: etcdUrl && job ? { job, etcdUrl, leaseTtlS: intOption(args, 'lease-ttl', 1) } : undefined,
-    shutdownTimeoutMs: config.shutdownTimeoutMs, connectionLimits,
+    shutdownTimeoutMs: config.shutdownTimeoutMs, connectionLimits, security: loadSecurity(process.env, o, etcdUrl),
   });
   const { logger } = rt;
   // Opened lazily by the first table that spills, so a bad directory fails CreateTable, not the PS.
@@ -61,7 +63,7 @@ export async function runPs(argv: string[]): Promise<number> {
   const node = new PsNode({ config: { maxRequestBytes: config.maxRequestBytes }, logger, tier });
   const server = await startPsServer({
     host: config.host, port: config.port, maxRequestBytes: config.maxRequestBytes, logger, metrics: rt.metrics.registry, node,
-    checkpointRoots: config.checkpointRoots, connectionLimits,
+    checkpointRoots: config.checkpointRoots, connectionLimits, tls: rt.tls ?? undefined,
   })
     .catch(async (err: unknown) => { await rt.close(); throw err; });
   const stop = async () => {

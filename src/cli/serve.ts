@@ -9,6 +9,7 @@ import { tesseraVersion } from '../metrics/build-info';
 import { selectBackend, tfThreads } from '../model/backend';
 import { bytesOption, helpText, intOption, OptionSpec, parseArgs, ParsedArgs } from '../runtime/args';
 import { ROLE_OPTIONS, startRuntime } from '../runtime/role-runtime';
+import { loadSecurity, SECURITY_OPTIONS } from '../runtime/security-options';
 import { ModelServer, ModelServerOptions } from '../serve/model-server';
 import { DEFAULT_FEEDBACK_ROWS } from '../serve/feedback';
 import { DEFAULT_MAX_BATCH } from '../serve/prediction-service';
@@ -43,6 +44,10 @@ export const SERVE_SPEC: Record<string, OptionSpec> = {
   'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8 or auto [TESSERA_TF_THREADS]' },
   'max-connections': { type: 'string', describe: 'most TCP connections open at once on each of the REST, gRPC and metrics ports; more are closed on arrival (default 1024) [TESSERA_MAX_CONNECTIONS]' },
   'handshake-timeout-ms': ROLE_OPTIONS['handshake-timeout-ms'],
+  'tls-cert': { ...SECURITY_OPTIONS['tls-cert'], describe: 'this server\'s certificate (role serve); with --tls-key and --tls-ca the REST port is HTTPS and both ports require a client certificate of the job [TESSERA_TLS_CERT]' },
+  'tls-key': SECURITY_OPTIONS['tls-key'],
+  'tls-ca': SECURITY_OPTIONS['tls-ca'],
+  'metrics-tls': SECURITY_OPTIONS['metrics-tls'],
   id: { type: 'string', describe: 'this server\'s id in logs and metrics (default serve-<pid>)' },
   'log-level': { type: 'string', describe: 'pino log level [TESSERA_LOG_LEVEL]' },
   json: { type: 'boolean', describe: 'print {"rest","grpc","metrics","backend"} as one JSON line on stdout once listening' },
@@ -94,12 +99,13 @@ export async function runServe(argv: string[]): Promise<number> {
   const rt = await startRuntime({
     role: 'serve', id: o.id ?? `serve-${process.pid}`, logLevel: o['log-level'] ?? process.env.TESSERA_LOG_LEVEL ?? 'info',
     host: opts.host, metricsPort: intOption(args, 'metrics-port', 0), connectionLimits: opts.connectionLimits,
+    security: loadSecurity(process.env, args.options),
   });
   const { logger } = rt;
   try {
     const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
     rt.buildInfo.setBackend(backend.name);
-    const server = await ModelServer.start({ ...opts, serverVersion: tesseraVersion() }, { logger, registry: rt.metrics.registry })
+    const server = await ModelServer.start({ ...opts, serverVersion: tesseraVersion(), tls: rt.tls ?? undefined }, { logger, registry: rt.metrics.registry })
       .catch((err: Error) => { throw new TesseraError(ERROR_CODES.CONFIG, `--port ${opts.port}: cannot serve REST on ${opts.host}: ${err.message}`); });
     const grpc = grpcPort === undefined ? null : await server.startGrpc(opts.host, grpcPort).catch(async (err: Error) => {
       await server.close();

@@ -16,17 +16,25 @@ import { ShardMapStore } from '../membership/shard-map-store';
 import { EtcdJobStore } from '../control/etcd-job-store';
 import { statusRecord, statusSources } from '../chief/status-record';
 import { helpText, OptionSpec, noPositional, parseArgs } from '../runtime/args';
+import { loadSecurity, SECURITY_OPTIONS } from '../runtime/security-options';
 
 const SPEC: Record<string, OptionSpec> = {
   etcd: { type: 'string', describe: 'etcd endpoints, comma-separated [TESSERA_ETCD]' },
   job: { type: 'string', describe: 'job name [TESSERA_JOB]' },
   json: { type: 'boolean', describe: 'print the status as one JSON object (-o json is the same)' },
   list: { type: 'boolean', describe: 'list the jobs etcd holds (no --job needed)' },
+  'etcd-cert': SECURITY_OPTIONS['etcd-cert'],
+  'etcd-key': SECURITY_OPTIONS['etcd-key'],
+  'etcd-ca': SECURITY_OPTIONS['etcd-ca'],
+  'tls-cert': SECURITY_OPTIONS['tls-cert'],
+  'tls-key': SECURITY_OPTIONS['tls-key'],
+  'tls-ca': SECURITY_OPTIONS['tls-ca'],
 };
 
-export const STATUS_HELP = helpText('tessera status --etcd URL (--job NAME | --list) [--json]',
+export const STATUS_HELP = helpText('tessera status --etcd URL (--job NAME | --list) [--json] [--etcd-cert F --etcd-key F --etcd-ca F]',
   'Shows a job\'s members, its chief and its shard map, as recorded in etcd; --list names the\n'
-  + 'jobs there. Exits 1 for a job etcd does not hold (naming the jobs it does).', SPEC);
+  + 'jobs there. Exits 1 for a job etcd does not hold (naming the jobs it does). An https etcd with\n'
+  + 'client-certificate auth (tessera local --tls, the k8s tls component) needs --etcd-* (or --tls-*: the admin certificate).', SPEC);
 
 /** The names of the jobs etcd holds (anything under the key root), sorted. */
 async function listJobs(client: Etcd3): Promise<string[]> {
@@ -44,8 +52,9 @@ export async function runStatus(argv: string[]): Promise<number> {
   const etcd = o.etcd ?? process.env.TESSERA_ETCD;
   const job = o.job ?? process.env.TESSERA_JOB ?? '';
   if (!etcd || (!job && !args.options.list)) throw new TesseraError(ERROR_CODES.CONFIG, '--etcd URL and --job NAME (or --list) are required');
-  await checkEtcdReachable(etcd, '--etcd', ETCD_TIMEOUT_MS);
-  const client = createEtcdClient(etcd, { dialTimeoutMs: ETCD_TIMEOUT_MS });
+  const credentials = loadSecurity(process.env, args.options, etcd).etcd;
+  if (!credentials) await checkEtcdReachable(etcd, '--etcd', ETCD_TIMEOUT_MS);
+  const client = createEtcdClient(etcd, { dialTimeoutMs: ETCD_TIMEOUT_MS, credentials });
   const jobs = await listJobs(client);
   if (args.options.list || !jobs.includes(job)) {
     client.close();

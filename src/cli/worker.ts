@@ -85,6 +85,7 @@ export async function runWorker(argv: string[]): Promise<number> {
       shardMaps: new ShardMapStore({ client: etcd, job, logger }),
       connect: (map, tables) => psParams(new PsClient({
         shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes, tableIncarnation: incarnationLookup(tables),
+        credentials: rt.tls?.channelCredentials(),
         stalenessSampleEvery: sampleEvery, onStaleness: (u) => metrics.onStaleness(u),
       })),
       commitEveryMs: intOption(args, 'commit-every-ms', 1),

@@ -7,6 +7,7 @@
  * (the PS acknowledges a repeated pair without applying it again; ADR 0027).
  */
 import { randomBytes } from 'node:crypto';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { DEFAULT_BACKOFF, BackoffOptions } from '../common/backoff';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
@@ -26,6 +27,8 @@ export interface PsFleetOptions {
   /** Keep retrying UNAVAILABLE for this long, ms. Default 60 s. */
   retryDeadlineMs?: number;
   backoff?: BackoffOptions;
+  /** Credentials of every connection (mutual TLS); default plaintext. */
+  credentials?: ChannelCredentials;
   /** Opens a connection to a PS (injected in tests). */
   connect?: (addr: string) => PsConnection;
 }
@@ -50,7 +53,7 @@ export class PsFleet {
   constructor(opts: PsFleetOptions) {
     this.map = opts.shardMap;
     this.log = opts.logger.child({ component: 'ps-client' });
-    const connect = opts.connect ?? ((addr: string) => new PsConnection({ addr, maxMessageBytes: DEFAULT_MAX_REQUEST_BYTES * 2 }));
+    const connect = opts.connect ?? ((addr: string) => new PsConnection({ addr, maxMessageBytes: DEFAULT_MAX_REQUEST_BYTES * 2, credentials: opts.credentials }));
     this.conns = opts.shardMap.ps.map((p) => connect(p.addr));
     this.pushSeqs = this.conns.map(() => 0);
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;

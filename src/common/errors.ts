@@ -41,6 +41,10 @@ export const ERROR_CODES = {
   BAD_DATA: 'TESSERA_ERR_BAD_DATA',
   /** a push's sequence number is older than the PS's dedup window: it may or may not have been applied */
   PUSH_OUTSIDE_WINDOW: 'TESSERA_ERR_PUSH_OUTSIDE_WINDOW',
+  /** the caller's verified identity may not call this method (its role, or another job) */
+  PERMISSION_DENIED: 'TESSERA_ERR_PERMISSION_DENIED',
+  /** the caller presented no verifiable identity (no client certificate, or no SPIFFE URI in it) */
+  UNAUTHENTICATED: 'TESSERA_ERR_UNAUTHENTICATED',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -4,8 +4,9 @@
  * reuses it to run its own etcd.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -43,6 +44,20 @@ export interface EtcdLaunchOptions {
   name?: string;
   /** Readiness timeout in ms. Default {@link READY_TIMEOUT_MS}. */
   readyTimeoutMs?: number;
+  /** Mutual TLS on the client and peer URLs (https, --client-cert-auth); absent: plain http. */
+  tls?: EtcdTlsFiles;
+}
+
+/**
+ * etcd's TLS files: its server certificate (serving 127.0.0.1), the CA every client certificate
+ * must chain to, and a client certificate the launcher uses for its own health checks.
+ */
+export interface EtcdTlsFiles {
+  serverCert: string;
+  serverKey: string;
+  ca: string;
+  clientCert: string;
+  clientKey: string;
 }
 
 /** Full path of the `etcd` binary found on PATH, or undefined. */
@@ -92,8 +107,9 @@ export class EtcdProcess {
     private readonly keepData: boolean,
     private readonly name: string,
     private readonly readyTimeoutMs: number,
+    private readonly tls?: EtcdTlsFiles,
   ) {
-    this.url = `http://127.0.0.1:${clientPort}`;
+    this.url = `${tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
     [this.proc, this.exitPromise] = this.spawnOnce();
   }
 
@@ -114,7 +130,7 @@ export class EtcdProcess {
     while (Date.now() < deadline) {
       if (!this.running) throw this.fail(`etcd exited before becoming healthy (code ${this.proc.exitCode}, signal ${this.proc.signalCode})`);
       try {
-        if (await getHealth(this.url)) return;
+        if (await getHealth(this.url, this.tls)) return;
         lastError = 'health=false';
       } catch (err) {
         lastError = (err as Error).message;
@@ -154,7 +170,7 @@ export class EtcdProcess {
   }
 
   private spawnOnce(): [ChildProcess, Promise<void>] {
-    const peer = `http://127.0.0.1:${this.peerPort}`;
+    const peer = `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.peerPort}`;
     const args = [
       '--name', this.name,
       '--data-dir', this.dataDir,
@@ -173,6 +189,7 @@ export class EtcdProcess {
       '--logger', 'zap',
       '--log-outputs', 'stderr',
       // etcd 3.4 has no --unsafe-no-fsync (added in 3.5).
+      ...(this.tls ? tlsArgs(this.tls) : []),
     ];
     const proc = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     LIVE.add(proc);
@@ -214,7 +231,7 @@ export async function launchEtcd(opts: EtcdLaunchOptions = {}): Promise<EtcdProc
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'tessera-etcd-'));
   const keepData = opts.keepData ?? opts.dataDir !== undefined;
   const [clientPort, peerPort] = await freePorts(2);
-  const etcd = new EtcdProcess(binary, clientPort, peerPort, dataDir, keepData, opts.name ?? 'default', opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
+  const etcd = new EtcdProcess(binary, clientPort, peerPort, dataDir, keepData, opts.name ?? 'default', opts.readyTimeoutMs ?? READY_TIMEOUT_MS, opts.tls);
   try {
     await etcd.waitReady();
   } catch (err) {
@@ -238,9 +255,19 @@ async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
-function getHealth(url: string): Promise<boolean> {
+/** Client and peer TLS: every client and peer must present a certificate from `ca`. */
+function tlsArgs(t: EtcdTlsFiles): string[] {
+  return [
+    '--cert-file', t.serverCert, '--key-file', t.serverKey, '--trusted-ca-file', t.ca, '--client-cert-auth',
+    '--peer-cert-file', t.serverCert, '--peer-key-file', t.serverKey, '--peer-trusted-ca-file', t.ca, '--peer-client-cert-auth',
+  ];
+}
+
+function getHealth(url: string, tls?: EtcdTlsFiles): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const req = http.get(`${url}/health`, { timeout: HEALTH_REQUEST_TIMEOUT_MS, agent: false }, (res) => {
+    const get = tls ? https.get : http.get;
+    const certs = tls ? { ca: readFileSync(tls.ca), cert: readFileSync(tls.clientCert), key: readFileSync(tls.clientKey) } : {};
+    const req = get(`${url}/health`, { timeout: HEALTH_REQUEST_TIMEOUT_MS, agent: false, ...certs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));

@@ -61,6 +61,12 @@ export interface LocalClusterOptions {
   initFrom?: string;
   /** Use this etcd instead of starting one. */
   etcdUrl?: string;
+  /**
+   * Mutual TLS everywhere: a directory made by `tessera certs init` (ca.crt, <process id>.crt/.key,
+   * admin, etcd-server). Each process gets its own certificate; the etcd started here requires
+   * client certificates (--client-cert-auth) and peer TLS.
+   */
+  tlsDir?: string;
   leaseTtlS?: number;
   backend?: string;
   /** Kernel threads of each worker's (and the chief's) wasm backend: TESSERA_TF_THREADS. */
@@ -120,13 +126,21 @@ export class LocalCluster {
   private readonly psPorts = new Map<number, number>();
 
   private constructor(readonly opts: LocalClusterOptions, readonly etcdUrl: string, readonly etcd: EtcdProcess | null) {
-    this.client = createEtcdClient(etcdUrl);
+    const t = opts.tlsDir;
+    this.client = createEtcdClient(etcdUrl, t ? {
+      credentials: { rootCertificate: fs.readFileSync(path.join(t, 'ca.crt')), certChain: fs.readFileSync(path.join(t, 'admin.crt')), privateKey: fs.readFileSync(path.join(t, 'admin.key')) },
+    } : {});
     this.metricsLog = new MetricsLog(path.join(opts.runDir, METRICS_LOG_FILE));
   }
 
   /** Starts etcd (unless given), the PS (waiting until each listens), the chiefs and the workers. */
   static async start(opts: LocalClusterOptions): Promise<LocalCluster> {
-    const etcd = opts.etcdUrl ? null : await launchEtcd({ dataDir: path.join(opts.runDir, 'etcd-data'), keepData: true });
+    const t = opts.tlsDir;
+    const tls = t ? {
+      serverCert: path.join(t, 'etcd-server.crt'), serverKey: path.join(t, 'etcd-server.key'), ca: path.join(t, 'ca.crt'),
+      clientCert: path.join(t, 'admin.crt'), clientKey: path.join(t, 'admin.key'),
+    } : undefined;
+    const etcd = opts.etcdUrl ? null : await launchEtcd({ dataDir: path.join(opts.runDir, 'etcd-data'), keepData: true, tls });
     const cluster = new LocalCluster(opts, opts.etcdUrl ?? etcd!.url, etcd);
     try {
       const watched = await ScrapeTargets.start(cluster.membership(), opts.runDir);
@@ -147,10 +161,13 @@ export class LocalCluster {
     return ['--etcd', this.etcdUrl, '--job', o.job, '--lease-ttl', String(o.leaseTtlS ?? 5), ...(o.logLevel ? ['--log-level', o.logLevel] : [])];
   }
 
-  private env(): NodeJS.ProcessEnv {
+  /** The environment of process `name` (ps-0, chief-0, worker-1): its own certificate with --tls. */
+  private env(name: string): NodeJS.ProcessEnv {
     const o = this.opts;
+    const t = o.tlsDir;
     return {
       ...o.env,
+      ...(t ? { TESSERA_TLS_CERT: path.join(t, `${name}.crt`), TESSERA_TLS_KEY: path.join(t, `${name}.key`), TESSERA_TLS_CA: path.join(t, 'ca.crt') } : {}),
       ...(o.backend ? { TESSERA_TF_BACKEND: o.backend } : {}),
       ...(o.tfThreads !== undefined ? { TESSERA_TF_THREADS: String(o.tfThreads) } : {}),
     };
@@ -167,7 +184,7 @@ export class LocalCluster {
       if (port !== undefined) args.push('--port', String(port));
       const roots = this.checkpointRoots();
       if (roots.length > 0) args.push('--checkpoint-root', roots.join(','));
-      const ps = await spawnPs({ args, logFile: path.join(this.opts.runDir, `ps-${i}.log`), env: this.env() });
+      const ps = await spawnPs({ args, logFile: path.join(this.opts.runDir, `ps-${i}.log`), env: this.env(`ps-${i}`) });
       this.psPorts.set(i, Number(ps.addr.slice(ps.addr.lastIndexOf(':') + 1)));
       this.ps[i] = ps;
       return ps.proc;
@@ -206,7 +223,7 @@ export class LocalCluster {
     if (o.force) args.push('--force');
     const at = this.chiefs.length;
     const spawn = async (): Promise<ChildProcess> => {
-      const child = spawnTessera(id, args, path.join(o.runDir, `${id}.log`), this.env());
+      const child = spawnTessera(id, args, path.join(o.runDir, `${id}.log`), this.env(id));
       this.chiefs[at] = child;
       return child.proc;
     };
@@ -219,7 +236,7 @@ export class LocalCluster {
     const args = ['worker', ...this.common(), '--id', `worker-${i}`];
     if (this.opts.commitEveryMs !== undefined) args.push('--commit-every-ms', String(this.opts.commitEveryMs));
     const spawn = async (): Promise<ChildProcess> => {
-      const child = spawnTessera(`worker-${i}`, args, path.join(this.opts.runDir, `worker-${i}.log`), this.env());
+      const child = spawnTessera(`worker-${i}`, args, path.join(this.opts.runDir, `worker-${i}.log`), this.env(`worker-${i}`));
       this.workers[i] = child;
       return child.proc;
     };

@@ -6,6 +6,7 @@
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import type { Registry } from 'prom-client';
+import { createWebServer, WebServer, WebTls, webScheme } from './web-server';
 
 /** Where to listen. */
 export interface MetricsHttpOptions {
@@ -17,6 +18,8 @@ export interface MetricsHttpOptions {
   maxConnections?: number;
   /** a connection that has not sent a request's headers by then is closed (default: Node's 60 s) */
   headersTimeoutMs?: number;
+  /** HTTPS with client certificates of the job (`--metrics-tls`); absent: plain HTTP */
+  tls?: WebTls;
 }
 
 /** Answers one GET request of an added route. */
@@ -38,7 +41,7 @@ export interface MetricsServer {
  * and closes a connection that has not sent a request's headers within `headersTimeoutMs`; an
  * absent limit leaves Node's default.
  */
-export function limitHttpConnections(server: http.Server, limits: { maxConnections?: number; headersTimeoutMs?: number }): void {
+export function limitHttpConnections(server: WebServer, limits: { maxConnections?: number; headersTimeoutMs?: number }): void {
   if (limits.maxConnections !== undefined) server.maxConnections = limits.maxConnections;
   if (limits.headersTimeoutMs !== undefined) {
     server.headersTimeout = limits.headersTimeoutMs;
@@ -57,7 +60,7 @@ export function limitHttpConnections(server: http.Server, limits: { maxConnectio
  */
 export async function serveMetrics(registry: Registry, opts: MetricsHttpOptions): Promise<MetricsServer> {
   const routes = new Map<string, RouteHandler>();
-  const server = http.createServer((req, res) => {
+  const server = createWebServer(opts.tls, {}, (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     const route = req.method === 'GET' ? routes.get(path) : undefined;
     if (route) {
@@ -86,7 +89,7 @@ export async function serveMetrics(registry: Registry, opts: MetricsHttpOptions)
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return {
     port,
-    url: `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/metrics`,
+    url: `${webScheme(opts.tls)}://${shown.includes(':') ? `[${shown}]` : shown}:${port}/metrics`,
     route: (path, handler) => { routes.set(path, handler); },
     close: () => new Promise<void>((resolve) => {
       // A scraper keeps its connection alive between scrapes; cut it so close() does not wait for it.

@@ -8,6 +8,8 @@ import type { Registry } from 'prom-client';
 import { ConnectionLimits, DEFAULT_CONNECTION_LIMITS, GuardCounts, guardConnections, http2ServersOf } from '../wire/connection-guard';
 import { serverOptions } from '../wire/grpc-options';
 import { HealthRegistry } from '../wire/health-service';
+import { authorizationInterceptor } from '../wire/authorization';
+import { logRefusedHandshakes, TlsContext } from '../wire/tls';
 import { addAdminService } from './admin-service';
 import { CheckpointRoots } from './checkpoint/checkpoint-roots';
 import { addDataService } from './data-service';
@@ -27,6 +29,8 @@ export interface PsServerOptions {
   checkpointRoots?: readonly string[];
   /** Connection cap and HTTP/2 handshake timeout (default DEFAULT_CONNECTION_LIMITS). */
   connectionLimits?: ConnectionLimits;
+  /** Mutual TLS: client certificates required, every call authorized by role (src/wire/authorization.ts). Absent: plaintext. */
+  tls?: TlsContext;
 }
 
 /**
@@ -80,21 +84,25 @@ function widenConnectionWindow(server: grpc.Server): void {
 
 export async function startPsServer(opts: PsServerOptions): Promise<PsServer> {
   const node = opts.node ?? new PsNode({ config: { maxRequestBytes: opts.maxRequestBytes }, logger: opts.logger });
-  const server = new grpc.Server(serverOptions(opts.maxRequestBytes));
+  const server = new grpc.Server({
+    ...serverOptions(opts.maxRequestBytes),
+    ...(opts.tls ? { interceptors: [authorizationInterceptor(opts.tls.config.identity.job)] } : {}),
+  });
   widenReceiveWindow(server, opts.logger);
   const health = new HealthRegistry({ '': 'SERVING', 'tessera.v1.ParameterServer': 'SERVING' });
   addDataService(server, node, opts.metrics ? new PsMetrics(opts.metrics, node) : undefined);
   addAdminService(server, node, opts.logger, new CheckpointRoots(opts.checkpointRoots ?? []));
-  addMigrationService(server, node, opts.logger);
+  addMigrationService(server, node, opts.logger, opts.tls?.channelCredentials());
   health.addTo(server);
   const host = opts.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync(`${host}:${opts.port}`, opts.tls?.serverCredentials() ?? grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
   widenConnectionWindow(server);
+  if (opts.tls) logRefusedHandshakes(server, opts.logger);
   const guard = guardConnections(server, opts.connectionLimits ?? DEFAULT_CONNECTION_LIMITS);
   const addr = `${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-  opts.logger.info({ addr, maxRequestBytes: opts.maxRequestBytes, checkpointRoots: opts.checkpointRoots ?? [], ...(opts.connectionLimits ?? DEFAULT_CONNECTION_LIMITS) }, 'ps listening');
+  opts.logger.info({ addr, tls: opts.tls ? opts.tls.config.identity : false, maxRequestBytes: opts.maxRequestBytes, checkpointRoots: opts.checkpointRoots ?? [], ...(opts.connectionLimits ?? DEFAULT_CONNECTION_LIMITS) }, 'ps listening');
   return {
     node, addr, port, health, guard,
     stop: () => new Promise<void>((resolve) => {

@@ -13,12 +13,19 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 
 type WatchBackoff = NonNullable<NonNullable<ConstructorParameters<typeof Etcd3>[0]>['faultHandling']>['watchBackoff'];
 
-/** Opens an etcd3 client on comma-separated `hosts` with the fault handling above. */
-export function createEtcdClient(hosts: string | readonly string[], opts: { dialTimeoutMs?: number } = {}): Etcd3 {
+/**
+ * Opens an etcd3 client on comma-separated `hosts` with the fault handling above; `credentials`
+ * (CA, and a client certificate for etcd's --client-cert-auth) for https:// endpoints.
+ */
+export function createEtcdClient(
+  hosts: string | readonly string[],
+  opts: { dialTimeoutMs?: number; credentials?: { rootCertificate: Buffer; privateKey?: Buffer; certChain?: Buffer } } = {},
+): Etcd3 {
   const list = (typeof hosts === 'string' ? hosts.split(',') : [...hosts]).map((h) => h.trim()).filter(Boolean);
   return new Etcd3({
     hosts: list,
     dialTimeout: opts.dialTimeoutMs ?? 5_000,
+    ...(opts.credentials ? { credentials: opts.credentials } : {}),
     faultHandling: {
       host: () => (list.length > 1
         ? circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1_000, breaker: new ConsecutiveBreaker(3) })

@@ -29,6 +29,8 @@ import { intOption } from './args';
 import { createEtcdClient } from './etcd-client';
 import { startHealthServer, HealthServer } from './health-server';
 import { ConnectionLimits, DEFAULT_CONNECTION_LIMITS, loadConnectionLimits } from '../wire/connection-guard';
+import { openTls, TlsContext } from '../wire/tls';
+import { loadSecurity, Security, SECURITY_OPTIONS } from './security-options';
 
 /** Options the chief and worker commands take (the PS has its own, in cli/ps.ts). */
 export const ROLE_OPTIONS: Record<string, OptionSpec> = {
@@ -42,6 +44,7 @@ export const ROLE_OPTIONS: Record<string, OptionSpec> = {
   'max-connections': { type: 'string', describe: 'most TCP connections open at once on the health and metrics ports (default 1024) [TESSERA_MAX_CONNECTIONS]' },
   'handshake-timeout-ms': { type: 'string', describe: 'a connection that has not sent its HTTP/2 handshake or request headers by then is closed (default 10000) [TESSERA_HANDSHAKE_TIMEOUT_MS]' },
   advertise: { type: 'string', describe: 'host:port registered in etcd (default: the bound address; with --host 0.0.0.0, $POD_IP or the hostname)' },
+  ...SECURITY_OPTIONS,
 };
 
 /** How to start a role process's runtime. */
@@ -64,6 +67,8 @@ export interface RuntimeOptions {
   shutdownTimeoutMs?: number;
   /** Connection cap and HTTP/2 handshake timeout of the health and metrics servers (default DEFAULT_CONNECTION_LIMITS). */
   connectionLimits?: ConnectionLimits;
+  /** TLS, etcd credentials and the metrics address (src/runtime/security-options.ts); absent: plaintext, /metrics on 127.0.0.1. */
+  security?: Security;
 }
 
 /** A process's link to its job in etcd. */
@@ -89,6 +94,8 @@ export interface Runtime {
   readonly health: HealthServer | null;
   /** The job in etcd, when `cluster` was given. */
   readonly cluster: ClusterLink | null;
+  /** This process's mutual-TLS identity (servers and clients adopt it with one call), or null: plaintext. */
+  readonly tls: TlsContext | null;
   /** Resolves with the signal name on SIGINT or SIGTERM. */
   readonly stopping: Promise<string>;
   /**
@@ -104,21 +111,29 @@ export interface Runtime {
 /** Starts a role process's logger, metrics, health server and etcd membership. */
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { role, id, cluster } = opts;
+  const identity = opts.security?.tls?.identity;
+  if (identity && cluster && identity.job !== cluster.job) {
+    throw new TesseraError(ERROR_CODES.CONFIG, `--tls-cert names job "${identity.job}" (${identity.role}/${identity.id}), but --job is "${cluster.job}"`);
+  }
   const logger = createLogger({ level: opts.logLevel, base: { role, nodeId: id, ...(cluster ? { job: cluster.job } : {}) } });
   const metrics = createMetrics({ job: cluster?.job ?? 'standalone', role, id }, { processMetrics: true });
   const buildInfo = new BuildInfo(metrics.registry);
   const limits = opts.connectionLimits ?? DEFAULT_CONNECTION_LIMITS;
-  const health = opts.healthPort === undefined ? null : await startHealthServer({ host: opts.host, port: opts.healthPort, limits });
+  const tls = opts.security?.tls ? openTls(opts.security.tls) : null;
+  // /metrics follows --host (loopback by default) unless --metrics-host says otherwise.
+  const metricsHost = opts.security?.metricsHost ?? opts.host;
+  const health = opts.healthPort === undefined ? null : await startHealthServer({ host: opts.host, port: opts.healthPort, limits, tls: tls ?? undefined });
   const metricsHttp = await serveMetrics(metrics.registry, {
-    host: opts.host, port: opts.metricsPort, maxConnections: limits.maxConnections, headersTimeoutMs: limits.handshakeTimeoutMs,
+    host: metricsHost, port: opts.metricsPort, maxConnections: limits.maxConnections, headersTimeoutMs: limits.handshakeTimeoutMs,
+    tls: tls && opts.security?.metricsTls ? tls : undefined,
   })
     .catch(async (err: unknown) => { await health?.stop(); throw err; });
   // Logged, not printed: a role's stdout carries only the lines its parent process waits for.
-  logger.info({ metricsUrl: metricsHttp.url, ...(health ? { healthAddr: health.addr } : {}) }, 'metrics and health listening');
-  const link = cluster ? joinCluster(cluster, logger, reachableAddr(opts.host, metricsHttp.port)) : null;
+  logger.info({ metricsUrl: metricsHttp.url, ...(health ? { healthAddr: health.addr } : {}), tls: tls ? tls.config.identity : false }, 'metrics and health listening');
+  const link = cluster ? joinCluster(cluster, logger, reachableAddr(metricsHost, metricsHttp.port), opts.security?.etcd) : null;
   const stopping = stopSignal(logger, opts.shutdownTimeoutMs);
   return {
-    role, id, logger, metrics, buildInfo, http: metricsHttp, health, cluster: link, stopping,
+    role, id, logger, metrics, buildInfo, http: metricsHttp, health, cluster: link, stopping, tls,
     exitSoon: (code: number) => {
       setImmediate(() => process.exit(code)).unref();
       return code;
@@ -128,6 +143,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       await link?.membership.close().catch(() => undefined);
       await Promise.allSettled([metricsHttp.close(), health?.stop()]);
       link?.etcd.close();
+      tls?.close();
     },
   };
 }
@@ -164,8 +180,8 @@ function stopSignal(logger: Logger, boundMs: number | undefined): Promise<string
   });
 }
 
-function joinCluster(c: { job: string; etcdUrl: string; leaseTtlS: number }, logger: Logger, metricsAddr: string): ClusterLink {
-  const etcd = createEtcdClient(c.etcdUrl);
+function joinCluster(c: { job: string; etcdUrl: string; leaseTtlS: number }, logger: Logger, metricsAddr: string, credentials: Security['etcd']): ClusterLink {
+  const etcd = createEtcdClient(c.etcdUrl, { credentials });
   try {
     const membership = new EtcdMembership({ client: etcd, job: c.job, logger, leaseTtlS: c.leaseTtlS, metricsAddr });
     return { job: c.job, etcd, leaseTtlS: c.leaseTtlS, membership };
@@ -199,6 +215,7 @@ export async function startRoleRuntime(role: Role, args: ParsedArgs, defaultId: 
     role, id, logLevel: o['log-level'] ?? process.env.TESSERA_LOG_LEVEL ?? 'info', host: o.host ?? '127.0.0.1',
     metricsPort: intOption(args, 'metrics-port', 0), healthPort: intOption(args, 'port', 0), cluster: { job, etcdUrl, leaseTtlS },
     connectionLimits: loadConnectionLimits(process.env, { maxConnections: o['max-connections'], handshakeTimeoutMs: o['handshake-timeout-ms'] }),
+    security: loadSecurity(process.env, o, etcdUrl),
   });
   const health = rt.health!;
   const link = rt.cluster!;

@@ -9,9 +9,11 @@ import * as grpc from '@grpc/grpc-js';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { ConnectionLimits, DEFAULT_CONNECTION_LIMITS, guardConnections } from '../wire/connection-guard';
+import { authorizationInterceptor, SERVE_ROLE_METHODS } from '../wire/authorization';
 import { HealthRegistry } from '../wire/health-service';
 import { predictionService } from '../wire/services';
 import { statusName, toServiceError } from '../wire/status-map';
+import type { TlsContext } from '../wire/tls';
 import type { ModelRegistry } from './model-registry';
 import type { PredictionService } from './prediction-service';
 import type { InputColumn } from './request-rows';
@@ -80,11 +82,16 @@ export interface GrpcDeps {
   maxMessageBytes: number;
   /** connection cap and HTTP/2 handshake timeout (default DEFAULT_CONNECTION_LIMITS), as on every gRPC server */
   connectionLimits?: ConnectionLimits;
+  /** mutual TLS: client certificates of the job required, Predict open to every role of it; absent: plaintext */
+  tls?: TlsContext;
 }
 
 /** Starts Prediction and Health on host:port (0 picks a free port). */
 export async function startGrpcServer(deps: GrpcDeps, host: string, port: number): Promise<GrpcServer> {
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': deps.maxMessageBytes });
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': deps.maxMessageBytes,
+    ...(deps.tls ? { interceptors: [authorizationInterceptor(deps.tls.config.identity.job, SERVE_ROLE_METHODS)] } : {}),
+  });
   // Health says SERVING once every model has a version loaded, as GET /v2/health/ready does.
   const health = new HealthRegistry({ '': 'NOT_SERVING', 'tessera.v1.Prediction': 'NOT_SERVING' });
   health.addTo(server);
@@ -118,7 +125,7 @@ export async function startGrpcServer(deps: GrpcDeps, host: string, port: number
     },
   });
   const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync(`${host}:${port}`, deps.tls?.serverCredentials() ?? grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
   guardConnections(server, deps.connectionLimits ?? DEFAULT_CONNECTION_LIMITS);
   sync();

@@ -25,6 +25,7 @@ import { restRoutes } from './rest-routes';
 import { DEFAULT_MAX_BODY_BYTES, RestServer, startRestServer } from './rest-server';
 import { GrpcDeps, GrpcServer, startGrpcServer } from './grpc-service';
 import { ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from '../wire/connection-guard';
+import type { TlsContext } from '../wire/tls';
 import { RootWatcher } from './root-watcher';
 import { loadVersion } from './version-loader';
 import { ServeMetrics } from './serve-metrics';
@@ -58,6 +59,8 @@ export interface ModelServerOptions {
   connectionLimits?: ConnectionLimits;
   /** apply the delta stream after the newest full version (`--follow`); rows are then all in RAM */
   follow?: boolean;
+  /** mutual TLS on the REST (HTTPS) and gRPC ports: client certificates of the job required; absent: plaintext */
+  tls?: TlsContext;
 }
 
 /** What the server is given. */
@@ -132,13 +135,13 @@ export class ModelServer {
       routes: restRoutes({ registry, service, feedback, status: statusOf, serverVersion: o.serverVersion ?? '0' }),
       logger: deps.logger, metrics, maxBodyBytes: o.maxBodyBytes,
       knownModel: (name) => registry.list().some((m) => m.name === name),
-    }, { host: o.host, port: o.port, limits: o.connectionLimits ?? DEFAULT_CONNECTION_LIMITS });
+    }, { host: o.host, port: o.port, limits: o.connectionLimits ?? DEFAULT_CONNECTION_LIMITS, tls: o.tls });
     // Not awaited: the server answers (not ready) while the first versions load.
     registry.rescan().catch((err: Error) => deps.logger.error({ err: err.message }, 'first scan of the model root failed'));
     const watcher = o.pollMs === 0 ? null : new RootWatcher({ registry, pollMs: o.pollMs, logger: deps.logger, deltas: o.follow });
     watcher?.start();
     return new ModelServer(registry, service, rest, watcher, statusOf, ownTierDir,
-      { logger: deps.logger, metrics, maxMessageBytes: o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, connectionLimits: o.connectionLimits });
+      { logger: deps.logger, metrics, maxMessageBytes: o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, connectionLimits: o.connectionLimits, tls: o.tls });
   }
 
   /** Stops watching and serving, and retires every version. */

@@ -15,6 +15,8 @@ import type { AddressInfo } from 'node:net';
 import { ERROR_CODES, ErrorCode, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { limitHttpConnections } from '../metrics/http';
+import { createWebServer, webScheme } from '../metrics/web-server';
+import type { TlsContext } from '../wire/tls';
 import type { ConnectionLimits } from '../wire/connection-guard';
 import { parseBody } from './lenient-json';
 import type { RouteGroup } from './prediction-service';
@@ -128,13 +130,13 @@ function match(routes: readonly RestRoute[], method: string, path: string): { ro
  * const rest = await startRestServer({ routes: restRoutes(ctx), logger }, { host: '0.0.0.0', port: 8500 });
  * ```
  */
-export async function startRestServer(deps: RestServerDeps, at: { host: string; port: number; limits?: ConnectionLimits }): Promise<RestServer> {
+export async function startRestServer(deps: RestServerDeps, at: { host: string; port: number; limits?: ConnectionLimits; tls?: TlsContext }): Promise<RestServer> {
   const limit = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const log = deps.logger.child({ component: 'rest' });
   // Node checks header timeouts on this period (default 30 s): a quarter of the timeout keeps a
   // connection that sends nothing from outliving it by much.
   const checkMs = at.limits ? Math.max(50, Math.min(30_000, Math.floor(at.limits.handshakeTimeoutMs / 4))) : undefined;
-  const server = http.createServer({ ...(checkMs !== undefined ? { connectionsCheckingInterval: checkMs } : {}) }, (req, res) => {
+  const server = createWebServer(at.tls, { ...(checkMs !== undefined ? { connectionsCheckingInterval: checkMs } : {}) }, (req, res) => {
     const started = performance.now();
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0];
@@ -176,7 +178,7 @@ export async function startRestServer(deps: RestServerDeps, at: { host: string; 
   const shown = at.host === '0.0.0.0' || at.host === '::' ? '127.0.0.1' : at.host;
   return {
     port,
-    url: `http://${shown}:${port}`,
+    url: `${webScheme(at.tls)}://${shown}:${port}`,
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

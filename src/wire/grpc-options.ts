@@ -33,6 +33,10 @@ export function clientChannelOptions(maxMessageBytes: number): ChannelOptions {
     // Without this, channels to the same address share one subchannel; separate data-plane
     // clients get their own HTTP/2 connections so pulls and pushes do not queue behind each other.
     'grpc.use_local_subchannel_pool': 1,
+    // With TLS a server is checked by the SPIFFE identity in its certificate, not by its address
+    // (src/wire/tls.ts); a fixed name also keeps an IP address out of SNI, which RFC 6066 forbids.
+    // Plaintext channels ignore it.
+    'grpc.ssl_target_name_override': 'tessera',
   };
 }
 

@@ -12,10 +12,17 @@ import { fromServiceError } from './status-map';
 
 type AnyClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 
+/** How a PsMigration channel is made. */
+export interface MigrationChannelOptions {
+  /** The caller's mutual TLS credentials (a PS's own, or the chief's); absent: plaintext. */
+  credentials?: grpc.ChannelCredentials;
+  maxMessageBytes?: number;
+}
+
 /** A PsMigration client on its own channel to `addr` ("host:port"); close it when done. */
-export function migrationClient(addr: string, maxMessageBytes = DEFAULT_MAX_REQUEST_BYTES): AnyClient {
+export function migrationClient(addr: string, opts: MigrationChannelOptions = {}): AnyClient {
   const Ctor = psMigrationService();
-  return new Ctor(addr, grpc.credentials.createInsecure(), clientChannelOptions(maxMessageBytes)) as unknown as AnyClient;
+  return new Ctor(addr, opts.credentials ?? grpc.credentials.createInsecure(), clientChannelOptions(opts.maxMessageBytes ?? DEFAULT_MAX_REQUEST_BYTES)) as unknown as AnyClient;
 }
 
 /** What the target acknowledged for a stream of chunks. */
@@ -41,11 +48,12 @@ function drained<T>(call: grpc.ClientWritableStream<T>): Promise<void> {
 /**
  * Streams `chunks` of migration `id` to the target at `addr`, the staged `buckets` (packed
  * uint32) with the first message, and resolves with the target's totals once it has applied
- * every chunk. Errors come back as TesseraErrors naming `addr`; the whole round may be sent
+ * every chunk, presenting `opts.credentials` (the sending PS's identity). Errors come back as TesseraErrors naming `addr`; the whole round may be sent
  * again (the target overwrites).
  */
-export async function sendChunks(addr: string, id: string, buckets: Buffer, chunks: Iterable<Buffer>, timeoutMs: number): Promise<ReceivedTotals> {
-  const client = migrationClient(addr);
+export async function sendChunks(addr: string, id: string, buckets: Buffer, chunks: Iterable<Buffer>, opts: { timeoutMs: number; credentials?: grpc.ChannelCredentials }): Promise<ReceivedTotals> {
+  const { timeoutMs } = opts;
+  const client = migrationClient(addr, { credentials: opts.credentials });
   try {
     let settle!: (v: ReceivedTotals) => void;
     let fail!: (e: unknown) => void;

@@ -16,6 +16,8 @@ export interface PsConnectionOptions {
   addr: string;
   /** Largest message either way, bytes. */
   maxMessageBytes: number;
+  /** Channel credentials (mutual TLS: TlsContext.channelCredentials()); default plaintext. */
+  credentials?: grpc.ChannelCredentials;
 }
 
 type AnyClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
@@ -29,7 +31,7 @@ export class PsConnection {
 
   constructor(opts: PsConnectionOptions) {
     this.addr = opts.addr;
-    const creds = grpc.credentials.createInsecure();
+    const creds = opts.credentials ?? grpc.credentials.createInsecure();
     const options = clientChannelOptions(opts.maxMessageBytes);
     this.data = new ParameterServerClient(opts.addr, creds, options) as unknown as AnyClient;
     const Admin = psAdminService();

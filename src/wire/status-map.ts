@@ -34,6 +34,8 @@ const TO_STATUS: Record<ErrorCode, grpc.status> = {
   [ERROR_CODES.CHECKPOINT_DIR]: grpc.status.FAILED_PRECONDITION,
   [ERROR_CODES.BAD_DATA]: grpc.status.INVALID_ARGUMENT,
   [ERROR_CODES.PUSH_OUTSIDE_WINDOW]: grpc.status.FAILED_PRECONDITION,
+  [ERROR_CODES.PERMISSION_DENIED]: grpc.status.PERMISSION_DENIED,
+  [ERROR_CODES.UNAUTHENTICATED]: grpc.status.UNAUTHENTICATED,
 };
 
 const KNOWN = new Set<string>(Object.values(ERROR_CODES));
@@ -71,6 +73,8 @@ function codeForStatus(status: number): ErrorCode {
     case grpc.status.UNAVAILABLE: return ERROR_CODES.UNAVAILABLE;
     case grpc.status.DEADLINE_EXCEEDED: return ERROR_CODES.DEADLINE;
     case grpc.status.CANCELLED: return ERROR_CODES.UNAVAILABLE;
+    case grpc.status.PERMISSION_DENIED: return ERROR_CODES.PERMISSION_DENIED;
+    case grpc.status.UNAUTHENTICATED: return ERROR_CODES.UNAUTHENTICATED;
     default: return ERROR_CODES.INTERNAL;
   }
 }

@@ -27,9 +27,9 @@ export function movingBuckets(a: ShardMap, b: ShardMap, from: number, to: number
   return Buffer.from(Uint32Array.from(out).buffer);
 }
 
-/** Calls unary PsMigration `method` on the PS at `addr`; rejects with the TesseraError. */
-export async function migrationCall<Res = Record<string, number>>(addr: string, method: 'BeginMigration' | 'SendTail' | 'EndMigration', req: object): Promise<Res> {
-  const c = migrationClient(addr);
+/** Calls unary PsMigration `method` on the PS at `addr` (with `credentials`: mutual TLS); rejects with the TesseraError. */
+export async function migrationCall<Res = Record<string, number>>(addr: string, method: 'BeginMigration' | 'SendTail' | 'EndMigration', req: object, credentials?: grpc.ChannelCredentials): Promise<Res> {
+  const c = migrationClient(addr, { credentials });
   try {
     return await new Promise<Res>((resolve, reject) => {
       c[method](req, { deadline: Date.now() + 30_000 }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(fromServiceError(err, addr)) : resolve(res)));

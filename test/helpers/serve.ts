@@ -161,9 +161,17 @@ function parsed(text: string): unknown {
   }
 }
 
-/** Sends one request with curl (an HTTP client Tessera did not write). */
-export async function curl(method: 'GET' | 'POST', url: string, body?: string): Promise<HttpAnswer> {
+/** Client TLS files for curl: the CA to trust and, optionally, the certificate and key to present. */
+export interface CurlTls {
+  ca: string;
+  cert?: string;
+  key?: string;
+}
+
+/** Sends one request with curl (an HTTP client Tessera did not write); with `tls`, over HTTPS. */
+export async function curl(method: 'GET' | 'POST', url: string, body?: string, tls?: CurlTls): Promise<HttpAnswer> {
   const args = ['-s', '-S', '-X', method, '-H', 'content-type: application/json', '-w', '\n%{http_code}', url];
+  if (tls) args.push('--cacert', tls.ca, ...(tls.cert && tls.key ? ['--cert', tls.cert, '--key', tls.key] : []));
   if (body !== undefined) args.push('--data-binary', '@-');
   const out = await run('curl', args, body ?? '');
   const cut = out.lastIndexOf('\n');

@@ -112,14 +112,14 @@ describe('PS-to-PS bucket migration (issue 17)', function () {
     const chunk = Buffer.concat(encodeChunk({ kind: 'rows', weightFormat: 'f32', table: 'emb', dim: 8, stateWidth: 8, rows: 1, bucketStart: b, bucketEnd: b + 1 },
       Uint32Array.of(7, 0), new Float32Array(8).fill(0.5), new Float32Array(8)));
     chunk[chunk.length - 1] ^= 0xff;
-    const err = await expectCode(sendChunks(joined.addr, 'mig-x', Buffer.from(Uint32Array.of(b).buffer), [chunk], 10_000), ERROR_CODES.CHECKPOINT_CORRUPT);
+    const err = await expectCode(sendChunks(joined.addr, 'mig-x', Buffer.from(Uint32Array.of(b).buffer), [chunk], { timeoutMs: 10_000 }), ERROR_CODES.CHECKPOINT_CORRUPT);
     expect(err.message).to.match(/migration mig-x chunk.*checksum/);
     expect(joined.node.store.getEmbedding('emb').size).to.equal(0);
   });
 
   it('a target refuses to stage a bucket it owns: a late chunk never overwrites pushed rows', async () => {
     const owned = movingBuckets(cluster.map, cluster.map, 0, 0).subarray(0, 4);
-    const err = await expectCode(sendChunks(cluster.servers[0].addr, 'mig-y', owned, [], 10_000), ERROR_CODES.WRONG_SHARD);
+    const err = await expectCode(sendChunks(cluster.servers[0].addr, 'mig-y', owned, [], { timeoutMs: 10_000 }), ERROR_CODES.WRONG_SHARD);
     expect(err.message).to.match(/owned by this PS at shard-map version 1/);
   });
 

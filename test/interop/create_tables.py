@@ -10,15 +10,10 @@ SPECS_JSON is a list of TableSpec objects in proto JSON form. Prints one JSON li
 import json
 import sys
 
-from grpc_tools import protoc
+from admin_stubs import load_admin_stubs
 
 protos, stubs, addr, specs = sys.argv[1:5]
-rc = protoc.main(['protoc', '-I' + protos, '--python_out=' + stubs, '--grpc_python_out=' + stubs,
-                  'tessera/v1/admin.proto', 'tessera/v1/optimizer.proto'])
-if rc != 0:
-    print(json.dumps({'protoc_exit': rc}))
-    sys.exit(1)
-sys.path.insert(0, stubs)
+load_admin_stubs(protos, stubs)
 
 import grpc  # noqa: E402
 from google.protobuf import json_format  # noqa: E402

@@ -65,7 +65,7 @@ describe('test/k8s/lib local run: pods, plan and substitution of the manifests\'
   it('builds a pod\'s argv (entrypoint + expanded args) and env (ConfigMap keys, downward API, runtime)', () => {
     const ps1 = procs[1];
     expect(ps1.argv).to.deep.equal(['tessera', 'ps', '--etcd', ETCD_MEMBERS, '--job', 'ctr', '--id', 'ps-{ordinal}', '--port', '7000',
-      '--host', '0.0.0.0', '--checkpoint-root', '/checkpoints', '--advertise', 'tessera-ps-1.tessera-ps:7000', '--metrics-port', '9400']);
+      '--host', '0.0.0.0', '--metrics-host', '0.0.0.0', '--checkpoint-root', '/checkpoints', '--advertise', 'tessera-ps-1.tessera-ps:7000', '--metrics-port', '9400']);
     expect(ps1.env).to.deep.equal({ TESSERA_ETCD: ETCD_MEMBERS, TESSERA_JOB: 'ctr', TESSERA_POD_NAME: 'tessera-ps-1' });
     expect(ps1.runtimeEnv).to.deep.equal({ NODE_ENV: 'production', HOSTNAME: 'tessera-ps-1' });
     expect(ps1.ports).to.deep.equal({ grpc: 7000, metrics: 9400 });
@@ -95,12 +95,12 @@ describe('test/k8s/lib local run: pods, plan and substitution of the manifests\'
   it('substitutes a PS\'s etcd members, ports and advertised name, and records exactly those changes', () => {
     const local = substitute(procs[1], plan);
     expect(local.argv).to.deep.equal(['/repo/bin/tessera.js', 'ps', '--etcd', 'http://127.0.0.1:9999,http://127.0.0.1:9999,http://127.0.0.1:9999', '--job', 'ctr',
-      '--id', 'ps-{ordinal}', '--port', '20002', '--host', '0.0.0.0', '--checkpoint-root', path.join(root, 'pvc', 'tessera-checkpoints'),
+      '--id', 'ps-{ordinal}', '--port', '20002', '--host', '0.0.0.0', '--metrics-host', '0.0.0.0', '--checkpoint-root', path.join(root, 'pvc', 'tessera-checkpoints'),
       '--advertise', '127.0.0.1:20002', '--metrics-port', '20003']);
     expect(local.env).to.deep.equal({ NODE_ENV: 'production', HOSTNAME: 'tessera-ps-1', TESSERA_ETCD: 'http://127.0.0.1:9999,http://127.0.0.1:9999,http://127.0.0.1:9999',
       TESSERA_JOB: 'ctr', TESSERA_POD_NAME: 'tessera-ps-1', TMPDIR: path.join(root, 'emptyDir', 'tessera-ps-1', 'tmp') });
-    expect(local.substitutions.map((s) => `${s.where}:${s.kind}`)).to.deep.equal(['argv[0]:entrypoint', 'argv[3]:endpoint', 'argv[9]:port', 'argv[13]:path',
-      'argv[15]:endpoint', 'argv[17]:port', 'env.TESSERA_ETCD:endpoint', 'env.TMPDIR:tmpdir']);
+    expect(local.substitutions.map((s) => `${s.where}:${s.kind}`)).to.deep.equal(['argv[0]:entrypoint', 'argv[3]:endpoint', 'argv[9]:port', 'argv[15]:path',
+      'argv[17]:endpoint', 'argv[19]:port', 'env.TESSERA_ETCD:endpoint', 'env.TMPDIR:tmpdir']);
     expect(verifyLocal(procs[1], local, plan)).to.deep.equal([]);
   });
 

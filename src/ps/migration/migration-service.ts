@@ -35,7 +35,7 @@ class MigrationHandlers {
   private busy = false;
   readonly incoming: IncomingMigrations;
 
-  constructor(private readonly node: PsNode, private readonly log: Logger) {
+  constructor(private readonly node: PsNode, private readonly log: Logger, private readonly credentials?: grpc.ChannelCredentials) {
     this.incoming = new IncomingMigrations(node);
   }
 
@@ -98,7 +98,7 @@ class MigrationHandlers {
     const t0 = performance.now();
     const totals: RoundTotals = { rows: 0, tombstones: 0, chunks: 0, bytes: 0 };
     try {
-      const acked = await sendChunks(m.targetAddr, m.id, bucketMaskToBytes(m.buckets), m.round(fence, totals), ROUND_TIMEOUT_MS);
+      const acked = await sendChunks(m.targetAddr, m.id, bucketMaskToBytes(m.buckets), m.round(fence, totals), { timeoutMs: ROUND_TIMEOUT_MS, credentials: this.credentials });
       if (acked.rows !== totals.rows || acked.chunks !== totals.chunks) {
         throw new TesseraError(ERROR_CODES.INTERNAL, `migration "${m.id}": sent ${totals.rows} rows in ${totals.chunks} chunks, ${m.targetAddr} applied ${acked.rows} in ${acked.chunks}`);
       }
@@ -135,9 +135,12 @@ class MigrationHandlers {
   }
 }
 
-/** Registers tessera.v1.PsMigration for `node` on `server`. */
-export function addMigrationService(server: grpc.Server, node: PsNode, logger: Logger): void {
-  const h = new MigrationHandlers(node, logger.child({ component: 'migration' }));
+/**
+ * Registers tessera.v1.PsMigration for `node` on `server`; `credentials` are what this PS
+ * presents when it streams rows to a target PS (its own mutual TLS identity; absent: plaintext).
+ */
+export function addMigrationService(server: grpc.Server, node: PsNode, logger: Logger, credentials?: grpc.ChannelCredentials): void {
+  const h = new MigrationHandlers(node, logger.child({ component: 'migration' }), credentials);
   const unary = <Req>(method: string, body: (req: Req) => object | Promise<object>) => (call: grpc.ServerUnaryCall<Req, object>, cb: grpc.sendUnaryData<object>) => {
     const undecodable = undecodableError(call.request, method);
     if (undecodable) return cb(toServiceError(undecodable));
