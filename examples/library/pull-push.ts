@@ -7,7 +7,7 @@
  *
  * Prints one JSON line: the rows of ids [42, 7, 42] before and after one SGD push.
  */
-import { createLogger, idsFrom, planShardMap, PsClient } from 'tessera';
+import { createLogger, idsFrom, planShardMap, PsClient } from '@tessera-ps/tessera';
 
 async function main(addr = process.argv[2] ?? '127.0.0.1:7000'): Promise<void> {
   const ps = new PsClient({ shardMap: planShardMap([{ id: 0, addr }]), logger: createLogger({ level: 'warn' }), maxInflightPushes: 2 });

@@ -1,7 +1,7 @@
 /**
  * Issue #13: the package's public surface. The examples in examples/library/ are compiled by tsc
- * against the published types (package.json `exports`, resolved as `tessera` and
- * `tessera/model`) and run: a pull and a push through a real `tessera ps` process.
+ * against the published types (package.json `exports`, resolved as `@tessera-ps/tessera`
+ * and `@tessera-ps/tessera/model`) and run: a pull and a push through a real `tessera ps` process.
  * Issue #22 §6: README.md's library snippet is that pull-push example, character for character,
  * and the README stays under 10 KB.
  */
@@ -61,7 +61,7 @@ describe('the tessera package as a library (issue #13)', function () {
     expect(tsc.code).to.equal(0);
   });
 
-  it('pulls and pushes through `tessera` against a real tessera ps process', async () => {
+  it('pulls and pushes through `@tessera-ps/tessera` against a real tessera ps process', async () => {
     ps = await spawnPs();
     const r = await run([path.join(OUT, 'pull-push.js'), ps.addr]);
     expect(r.stderr).to.equal('');
@@ -78,7 +78,7 @@ describe('the tessera package as a library (issue #13)', function () {
     }
   });
 
-  it('builds a model through `tessera/model`', async () => {
+  it('builds a model through `@tessera-ps/tessera/model`', async () => {
     const r = await run([path.join(OUT, 'model.js'), 'lr']);
     expect(r.code, r.stderr).to.equal(0);
     const out = JSON.parse(r.stdout) as { kinds: string[]; kind: string; denseSize: number };
