@@ -174,7 +174,8 @@ export class EtcdProcess {
       '--log-outputs', 'stderr',
       // etcd 3.4 has no --unsafe-no-fsync (added in 3.5).
     ];
-    const proc = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // detached: a terminal's Ctrl-C must not stop etcd before the processes that use it.
+    const proc = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     LIVE.add(proc);
     const collect = (chunk: Buffer): void => {
       for (const line of chunk.toString('utf8').split('\n')) {

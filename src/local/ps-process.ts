@@ -31,6 +31,7 @@ export function spawnPs(opts: { args?: string[]; logFile?: string; env?: NodeJS.
   const proc = spawn(process.execPath, [opts.bin ?? TESSERA_BIN, 'ps', '--port', '0', ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', stderr],
     env: { ...process.env, ...opts.env },
+    detached: true, // own process group: a terminal's Ctrl-C reaches only the parent, which stops it in order
   });
   if (typeof stderr === 'number') fs.closeSync(stderr);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
