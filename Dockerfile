@@ -8,7 +8,7 @@
 #
 # The GPU image is Dockerfile.gpu. Neither can be built in Tessera's CI machines (no Docker,
 # no network for libtensorflow); README "Container images".
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:22-bookworm-slim
 
 # --- build: compile the TypeScript sources ---------------------------------------------------
 FROM ${NODE_IMAGE} AS build

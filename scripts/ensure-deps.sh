@@ -110,8 +110,9 @@ command -v etcdctl >/dev/null 2>&1 || missing_dependency etcdctl TESSERA_REQUIRE
 # --- what only the tests use ---------------------------------------------------------------
 if [[ $mode == test ]]; then
 
-# kubectl renders deploy/k8s in test/k8s (kubectl kustomize; no cluster needed). Debian's
-# kubernetes-client is kubectl 1.20, which the kustomizations are written to work with.
+# kubectl renders deploy/k8s in test/k8s (kubectl kustomize; no cluster needed). The
+# kustomizations need kubectl 1.22 or newer; Debian bookworm's kubernetes-client is 1.20, too old
+# to render them (docs/adr/0026), so it is only the fallback offered when none is installed.
 command -v "${KUBECTL:-kubectl}" >/dev/null 2>&1 \
   || missing_dependency kubectl TESSERA_REQUIRE_KUBECTL 'the deploy/k8s overlay tests will skip' kubernetes-client
 

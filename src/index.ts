@@ -1,10 +1,11 @@
 /**
- * Tessera as a library (`import … from 'tessera'`): a client of a cluster's parameter servers,
- * sharding and feature hashing, and job-spec loading with the feature transform that training
- * and evaluation share. The models are the `tessera/model` entry point (src/model/models.ts).
+ * Tessera as a library (`import … from '@tessera-ps/tessera'`): a client of a cluster's parameter
+ * servers, sharding and feature hashing, and job-spec loading with the feature transform that
+ * training and evaluation share. The models are the `@tessera-ps/tessera/model` entry point
+ * (src/model/models.ts).
  *
  * ```ts
- * import { PsClient, planShardMap, idsFrom, createLogger } from 'tessera';
+ * import { PsClient, planShardMap, idsFrom, createLogger } from '@tessera-ps/tessera';
  * const ps = new PsClient({ shardMap: planShardMap([{ id: 0, addr: '127.0.0.1:7000' }]), logger: createLogger() });
  * await ps.admin.installShardMap();
  * await ps.admin.createTable({ name: 'user', kind: 'embedding', dim: 16, optimizer: { kind: 'adagrad', lr: 0.05 } });

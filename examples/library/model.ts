@@ -5,7 +5,7 @@
  *
  * Prints one JSON line: the model kinds, and the chosen model's dense parameter count.
  */
-import { createModel, MODEL_KINDS, ModelKind } from 'tessera/model';
+import { createModel, MODEL_KINDS, ModelKind } from '@tessera-ps/tessera/model';
 
 const kind = (process.argv[2] ?? 'deepfm') as ModelKind;
 const model = createModel({ kind, numFields: 3, embDim: 4, numDense: 2, hidden: [8] });

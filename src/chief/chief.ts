@@ -25,7 +25,7 @@ import type { DeltaPublisher } from './delta-publisher';
 import { jobFatal, isTransient, JobFailedError, needsReattach } from './job-failure';
 import { earlyStopDecision } from '../eval/early-stopping';
 import type { EarlyStopConfig } from '../eval/early-stopping';
-import { epochTotals, jobStatus } from './job-status';
+import { epochTotals, finishedSamplesPerS, jobStatus } from './job-status';
 import { allWell } from './ps-audit';
 import { PsGuard, PsGuardEvents } from './ps-guard';
 import { decidePsSet } from './ps-set';
@@ -367,7 +367,10 @@ export class Chief {
     const snap = await this.deps.store.snapshot();
     if (snap.state?.restoredFrom !== r.id && snap.state?.phase !== 'failed') {
       const job = await r.load(this.model!); // restores every PS's rows for the buckets it owns now
-      const state: JobState = { ...job.state, restoredFrom: r.id, epochStartedAt: new Date(this.now()).toISOString() };
+      // Rates restart with this run: its seconds, and only the samples it trains (issue 22 §3).
+      const state: JobState = {
+        ...job.state, restoredFrom: r.id, epochStartedAt: new Date(this.now()).toISOString(), trainSecondsBefore: 0, samplesAtResume: job.samples,
+      };
       await this.deps.store.restoreJob(state, job.progress);
       this.log.info({ checkpoint: r.id, epoch: state.epoch, phase: state.phase, step: job.step, samples: job.samples }, 'job restored from checkpoint');
     }
@@ -461,7 +464,7 @@ export class Chief {
     const last = evals[evals.length - 1];
     const result: JobResult = {
       samples: state.samplesBefore,
-      samples_per_s: state.trainSecondsBefore > 0 ? state.samplesBefore / state.trainSecondsBefore : 0,
+      samples_per_s: finishedSamplesPerS(state),
       auc: last?.auc ?? null, logloss: last?.logloss ?? null, checkpoint: options.modelDir ?? null,
       ...(version !== undefined ? { model_version: version } : {}),
     };

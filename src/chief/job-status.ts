@@ -23,6 +23,15 @@ export function epochTotals(state: JobState, progress: ReadonlyMap<number, Progr
   return { samples, steps, loss: lossN ? lossSum / lossN : null };
 }
 
+/**
+ * samples/s over the finished epochs of this run: the samples trained since the job started or
+ * was last resumed, over the training seconds since then (evaluation excluded).
+ */
+export function finishedSamplesPerS(state: JobState): number {
+  const samples = state.samplesBefore - Math.min(state.samplesBefore, state.samplesAtResume ?? 0);
+  return state.trainSecondsBefore > 0 ? samples / state.trainSecondsBefore : 0;
+}
+
 export function jobStatus(args: {
   state: JobState; progress: ReadonlyMap<number, Progress>; shardsDone: number; workers: number; chief: string; nowMs: number; lastLoss: number | null;
 }): JobStatus {
@@ -38,8 +47,10 @@ export function jobStatus(args: {
     p.staleness?.forEach((c, b) => { staleness[b] += c; });
   }
   const epochSeconds = Math.max(1e-3, (nowMs - Date.parse(state.epochStartedAt)) / 1000);
-  const samplesPerS = state.phase === 'train' ? e.samples / epochSeconds
-    : state.trainSecondsBefore > 0 ? state.samplesBefore / state.trainSecondsBefore : 0;
+  // This run's samples in the epoch: those before a mid-epoch resume were trained by another run.
+  const samplesPerS = state.phase === 'train'
+    ? (state.samplesBefore + e.samples - Math.max(state.samplesBefore, state.samplesAtResume ?? 0)) / epochSeconds
+    : finishedSamplesPerS(state);
   const status: JobStatus = {
     epoch: state.epoch, epochs: state.epochs, phase: state.phase,
     step: state.stepsBefore + e.steps, samples: state.samplesBefore + e.samples, samplesPerS,

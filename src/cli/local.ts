@@ -14,7 +14,7 @@ import { initCertDir } from '../common/cert-issuer';
 import type { JobStatus } from '../control/job-types';
 import { generate } from '../gen/generate';
 import { checkpointErrorPolicy, checkWarmStartTables, resolveCheckpointRef } from '../chief/checkpoint-args';
-import { readManifest } from '../checkpoint';
+import { listCheckpoints, readManifest } from '../checkpoint';
 import type { JobSpec } from '../spec/types';
 import { ClusterFailedError, LocalCluster } from '../local/local-cluster';
 import { METRICS_LOG_FILE } from '../local/run-records';
@@ -168,7 +168,11 @@ export async function runLocal(argv: string[]): Promise<number> {
         + `${oracleAuc !== undefined ? ` (oracle AUC ${oracleAuc.toFixed(4)})` : ''}, LogLoss ${result.logloss?.toFixed(4) ?? '-'}\n`);
     return 0;
   } catch (e) {
-    if (interrupted) return 130;
+    if (interrupted) {
+      await cluster.stop();
+      err.write(`${await whatWasSaved(checkpointDir)}\n`);
+      return 130;
+    }
     if (!(e instanceof ClusterFailedError)) throw e;
     progress.done(`tessera local: ${e.message}`);
     return e.exitCode;
@@ -177,6 +181,15 @@ export async function runLocal(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSigint);
     await cluster.stop();
   }
+}
+
+/** After Ctrl-C: the newest checkpoint under `dir` and the command that resumes from it, or that none was saved. */
+async function whatWasSaved(dir: string): Promise<string> {
+  const all = await listCheckpoints(dir).catch(() => []);
+  const last = all[all.length - 1];
+  if (!last) return `tessera local: stopped; nothing was saved (no checkpoint in ${dir}; --checkpoint-every N saves one every N seconds)`;
+  return `tessera local: stopped; checkpoint ${last.id} saved (step ${last.step ?? '?'}); resume with:\n`
+    + `  tessera local --resume latest --checkpoint-dir ${dir}`;
 }
 
 /**

@@ -191,7 +191,8 @@ export class EtcdProcess {
       // etcd 3.4 has no --unsafe-no-fsync (added in 3.5).
       ...(this.tls ? tlsArgs(this.tls) : []),
     ];
-    const proc = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // detached: a terminal's Ctrl-C must not stop etcd before the processes that use it.
+    const proc = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     LIVE.add(proc);
     const collect = (chunk: Buffer): void => {
       for (const line of chunk.toString('utf8').split('\n')) {

@@ -73,8 +73,13 @@ export interface JobState {
   samplesBefore: number;
   /** Steps taken in finished epochs. */
   stepsBefore: number;
-  /** Wall seconds spent training (not evaluating) in finished epochs. */
+  /** Wall seconds spent training (not evaluating) in finished epochs, since the last resume. */
   trainSecondsBefore: number;
+  /**
+   * Samples already counted (finished epochs plus the epoch's committed rows) when the job was
+   * resumed from a checkpoint: samples/s counts only the samples trained after it.
+   */
+  samplesAtResume?: number;
   /** When the current epoch's training started (ISO-8601). */
   epochStartedAt: string;
   evals: EvalRecord[];
@@ -287,6 +292,7 @@ export function parseJobState(text: string): JobState {
   state.shards.forEach((s, i) => { if (s.id !== i) fail(what, `shards[${i}] has id ${s.id}; ids must be 0..n-1 in order`); });
   if (o.result !== undefined) state.result = o.result as JobResult;
   if (typeof o.restoredFrom === 'string') state.restoredFrom = o.restoredFrom;
+  if (typeof o.samplesAtResume === 'number') state.samplesAtResume = o.samplesAtResume;
   if (phase === 'failed') state.failure = failureOf(o.failure, what);
   return state;
 }

@@ -26,7 +26,9 @@ export function spawnTessera(name: string, args: string[], logFile: string, env:
 /** Runs `node <argv…>` with exactly `env`, its stdout and stderr appended to `logFile`. */
 export function spawnNode(name: string, argv: string[], logFile: string, env: NodeJS.ProcessEnv): Child {
   const fd = fs.openSync(logFile, 'a');
-  const proc = spawn(process.execPath, argv, { stdio: ['ignore', fd, fd], env });
+  // detached: its own process group, so a terminal's Ctrl-C (SIGINT to the whole foreground
+  // group) reaches only tessera local, which then stops the roles in order (LocalCluster.stop).
+  const proc = spawn(process.execPath, argv, { stdio: ['ignore', fd, fd], env, detached: true });
   fs.closeSync(fd);
   let running = true;
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => { running = false; resolve(code); }));

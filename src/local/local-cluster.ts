@@ -381,13 +381,14 @@ export class LocalCluster {
     return undefined;
   }
 
-  /** Stops every child (SIGTERM, workers and chiefs first), then etcd if it was started here. */
+  /** Stops every child with SIGTERM in order: workers, chiefs, PS, then etcd if it was started here. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.stopping.abort();
     this.wake.notify();
-    await Promise.all([...this.workers, ...this.chiefs].map((c) => c.stop()));
+    await Promise.all(this.workers.map((c) => c.stop()));
+    await Promise.all(this.chiefs.map((c) => c.stop()));
     await Promise.all(this.ps.map((p) => (p.proc.exitCode === null && p.proc.signalCode === null ? p.stop() : Promise.resolve(null))));
     await this.stopTargets().catch(() => undefined);
     this.client.close();

@@ -22,12 +22,16 @@ export interface PsProcess {
 /** How long a PS may take to print its listening line (process start + module load). */
 const START_TIMEOUT_MS = 20_000;
 
-/** Spawns a PS on a free port. `logFile` receives its stderr (JSON logs); default: discarded. */
-export function spawnPs(opts: { args?: string[]; logFile?: string; env?: NodeJS.ProcessEnv } = {}): Promise<PsProcess> {
+/**
+ * Spawns a PS on a free port. `logFile` receives its stderr (JSON logs); default: discarded.
+ * `bin` is the tessera binary to run: this checkout's, or an installed package's.
+ */
+export function spawnPs(opts: { args?: string[]; logFile?: string; env?: NodeJS.ProcessEnv; bin?: string } = {}): Promise<PsProcess> {
   const stderr = opts.logFile ? fs.openSync(opts.logFile, 'a') : 'ignore';
-  const proc = spawn(process.execPath, [TESSERA_BIN, 'ps', '--port', '0', ...(opts.args ?? [])], {
+  const proc = spawn(process.execPath, [opts.bin ?? TESSERA_BIN, 'ps', '--port', '0', ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', stderr],
     env: { ...process.env, ...opts.env },
+    detached: true, // own process group: a terminal's Ctrl-C reaches only the parent, which stops it in order
   });
   if (typeof stderr === 'number') fs.closeSync(stderr);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));

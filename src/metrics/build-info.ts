@@ -13,7 +13,7 @@ export function tesseraVersion(): string {
     const file = path.join(dir, 'package.json');
     if (fs.existsSync(file)) {
       const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'tessera' && pkg.version) return pkg.version;
+      if (pkg.name === '@tessera-ps/tessera' && pkg.version) return pkg.version;
     }
     if (path.dirname(dir) === dir) return 'unknown';
   }

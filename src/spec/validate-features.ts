@@ -18,12 +18,18 @@ import {
   MISSING_CATEGORICAL_POLICIES, NUMERIC_TRANSFORMS, NumericFeatureSpec,
 } from './types';
 
-const FEATURES_KEYS = ['numeric', 'categorical', 'tables', 'table_defaults', 'missing_categorical'];
-const NUMERIC_KEYS = ['name', 'names', 'transform', 'missing', 'boundaries', 'table'];
-const CATEGORICAL_KEYS = ['name', 'names', 'table'];
-const MEMORY_KEYS = ['weight_format', 'admission', 'eviction'];
-const TABLE_KEYS = ['name', 'dim', 'optimizer', 'initializer', 'seed', ...MEMORY_KEYS];
-const TABLE_DEFAULT_KEYS = ['dim', 'optimizer', 'initializer', ...MEMORY_KEYS];
+/** The keys of `features` (docs/job-spec.schema.json is built from these lists). */
+export const FEATURES_KEYS = ['numeric', 'categorical', 'tables', 'table_defaults', 'missing_categorical'];
+/** The keys of a `features.numeric` entry. */
+export const NUMERIC_KEYS = ['name', 'names', 'transform', 'missing', 'boundaries', 'table'];
+/** The keys of a `features.categorical` entry. */
+export const CATEGORICAL_KEYS = ['name', 'names', 'table'];
+/** A table's memory keys, in `tables` entries and `table_defaults`. */
+export const MEMORY_KEYS = ['weight_format', 'admission', 'eviction'];
+/** The keys of a `features.tables` entry. */
+export const TABLE_KEYS = ['name', 'dim', 'optimizer', 'initializer', 'seed', ...MEMORY_KEYS];
+/** The keys of `features.table_defaults`. */
+export const TABLE_DEFAULT_KEYS = ['dim', 'optimizer', 'initializer', ...MEMORY_KEYS];
 
 /** What the features section is checked against. */
 export interface FeatureContext {

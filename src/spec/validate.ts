@@ -16,11 +16,16 @@ import {
 } from './types';
 import { validateFeatures } from './validate-features';
 
-const TOP_KEYS = ['name', 'data', 'features', 'model', 'training'];
-const DATA_KEYS = ['format', 'train', 'eval', 'max_error_rate'];
-const MODEL_KEYS = ['kind', 'hidden', 'cross_layers', 'dense_optimizer', 'dropout'];
-const TRAINING_KEYS = ['batch_size', 'epochs', 'max_inflight_pushes', 'dense_sync_every', 'seed', 'early_stop'];
-const EARLY_STOP_KEYS = ['metric', 'patience', 'min_delta'];
+/** The keys of each section the validator accepts (docs/job-spec.schema.json is built from them). */
+export const TOP_KEYS = ['name', 'data', 'features', 'model', 'training'];
+/** The keys of `data`. */
+export const DATA_KEYS = ['format', 'train', 'eval', 'max_error_rate'];
+/** The keys of `model`. */
+export const MODEL_KEYS = ['kind', 'hidden', 'cross_layers', 'dense_optimizer', 'dropout'];
+/** The keys of `training`. */
+export const TRAINING_KEYS = ['batch_size', 'epochs', 'max_inflight_pushes', 'dense_sync_every', 'seed', 'early_stop'];
+/** The keys of `training.early_stop`. */
+export const EARLY_STOP_KEYS = ['metric', 'patience', 'min_delta'];
 
 /**
  * Validates a plain object (YAML already parsed) and returns the fully-defaulted, deeply frozen

@@ -10,9 +10,9 @@ export interface TesseraRun {
   stderr: string;
 }
 
-export function runTessera(args: string[], opts: { env?: NodeJS.ProcessEnv; onStderr?: (text: string, child: import('child_process').ChildProcess) => void } = {}): Promise<TesseraRun> {
+export function runTessera(args: string[], opts: { env?: NodeJS.ProcessEnv; onStderr?: (text: string, child: import('child_process').ChildProcess) => void; detached?: boolean } = {}): Promise<TesseraRun> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [TESSERA_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+    const p = spawn(process.execPath, [TESSERA_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env }, detached: opts.detached });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (c) => { stdout += c; });

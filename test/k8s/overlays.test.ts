@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatFindings } from './lib/finding';
-import { KUBECTL_SKIP_MESSAGE, kubectlAvailable, kubectlRequired } from './lib/kubectl';
+import { KUBECTL_SKIP_MESSAGE, kubectlAvailable, kubectlRequired, kustomizeWithWarnings } from './lib/kubectl';
 import { K8sObject, kustomizationFiles, loadFile, Manifest, renderOverlay, REPO_ROOT } from './lib/manifests';
 import { patchFindings, validateManifests } from './lib/validate';
 
@@ -61,6 +61,30 @@ describe('deploy/k8s overlays render and validate (issue #7)', function () {
     expect(patches.length).to.be.greaterThan(0);
     const f = patchFindings(patches);
     expect(f, formatFindings(f)).to.deep.equal([]);
+  });
+
+  it('every object of every overlay and of monitoring carries the recommended labels; selectors do not (issue #22 §7)', () => {
+    const version = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    const want = {
+      'app.kubernetes.io/instance': 'ctr', 'app.kubernetes.io/part-of': 'tessera',
+      'app.kubernetes.io/version': version, 'app.kubernetes.io/managed-by': 'kustomize',
+    };
+    const monitoring = renderOverlay(path.join(K8S, 'monitoring')).map((m) => m.obj);
+    const objects = [...OVERLAYS.flatMap((o) => rendered.get(o)!.map((m) => m.obj)), ...monitoring];
+    const missing = objects.flatMap((o) => [o.metadata?.labels, ...(o.spec?.template ? [o.spec.template.metadata?.labels] : [])]
+      .filter((labels) => !Object.entries(want).every(([k, v]) => labels?.[k] === v))
+      .map(() => `${o.kind}/${o.metadata?.name}`));
+    expect(missing, 'objects (or pod templates) without the recommended labels').to.deep.equal([]);
+    const selectors = objects.map((o) => JSON.stringify(o.spec?.selector ?? {})).filter((s) => /instance|part-of|version|managed-by/.test(s));
+    expect(selectors, 'a selector cannot change after creation: no version in it').to.deep.equal([]);
+  });
+
+  it('kustomizations use no deprecated syntax, and kubectl renders them without warnings (issue #22 §7)', () => {
+    const roots = [...OVERLAYS.map((o) => path.join(K8S, 'overlays', o)), path.join(K8S, 'monitoring')];
+    const files = yamlFilesUnder(path.join(REPO_ROOT, 'deploy')).filter((f) => path.basename(f) === 'kustomization.yaml');
+    const deprecated = files.filter((f) => /^(bases|patchesStrategicMerge|patchesJson6902|commonLabels|vars):/m.test(fs.readFileSync(f, 'utf8')));
+    expect(deprecated.map((f) => path.relative(REPO_ROOT, f))).to.deep.equal([]);
+    expect(roots.flatMap((r) => kustomizeWithWarnings(r).warnings.map((w) => `${path.relative(REPO_ROOT, r)}: ${w}`))).to.deep.equal([]);
   });
 
   it('gpu: workers request one GPU each on GPU nodes from the GPU image, on webgpu with Vulkan mounted; PS and chief stay on the CPU image', () => {

@@ -136,6 +136,10 @@ describe('checkpoints through the cluster (real processes)', function () {
     cluster = await LocalCluster.start({ runDir: runDir2, job: 'mid-2', specPath: '', ps: 2, workers: 2, epochs: 1, backend: 'wasm', checkpointDir: root, resume: mid.id });
     const resumed = await cluster.waitDone();
     expect(resumed.samples, `resumed from ${mid.samples} committed rows`).to.equal(ROWS);
+    // Issue 22 §3: samples/s counts only this run's samples, over this run's training seconds.
+    const final = (await snapshotOf(cluster)).state!;
+    expect(final.trainSecondsBefore).to.be.greaterThan(0);
+    expect(resumed.samples_per_s * final.trainSecondsBefore, 'samples trained by the resumed run').to.be.closeTo(ROWS - mid.samples, 1);
     // Every shard: rows committed before the checkpoint plus those after the resume = rows in its range.
     for (const sh of await shardLedger(await snapshotOf(cluster))) {
       expect(sh.done, `shard ${sh.shard} done`).to.equal(true);

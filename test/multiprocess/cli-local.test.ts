@@ -109,6 +109,48 @@ describe('tessera local (real processes)', function () {
     expect(pgrep(path.join(dir, 'ctrl-c', 'etcd-data')), 'its etcd').to.equal('');
   });
 
+  it('Ctrl-C in a terminal (SIGINT to the whole process group) stops in order and says nothing was saved (issue 22 §3)', async () => {
+    const name = `tty-c-${process.pid}`;
+    let sent = false;
+    const run = await runTessera(['local', '--synthetic-rows', '200000', '--name', name, '--run-dir', path.join(dir, 'tty-c')], {
+      detached: true, // its own process group, as a shell gives a foreground job
+      onStderr: (text, child) => {
+        if (!sent && /samples [1-9]/.test(text)) {
+          sent = true;
+          process.kill(-child.pid!, 'SIGINT'); // what the terminal does: every process of the group
+        }
+      },
+    });
+    expect(sent, run.stderr).to.equal(true);
+    expect(run.code, run.stderr).to.equal(130);
+    // etcd outlives the roles: nobody warns that the job status cannot be read.
+    expect(run.stderr, 'no warning from a dead etcd').to.not.match(/Warning|cannot read the job status/);
+    expect(run.stderr).to.contain(`nothing was saved (no checkpoint in ${path.join(dir, 'tty-c', 'checkpoints')}`);
+    // Each role was stopped by tessera local (SIGTERM, in order), none by the terminal's SIGINT.
+    const logs = fs.readdirSync(path.join(dir, 'tty-c')).filter((f) => f.endsWith('.log'))
+      .map((f) => fs.readFileSync(path.join(dir, 'tty-c', f), 'utf8'));
+    expect(logs.filter((l) => l.includes('"signal":"SIGTERM"')).length, 'roles stopped by tessera local').to.be.greaterThan(0);
+    expect(logs.filter((l) => l.includes('"signal":"SIGINT"')), 'roles the terminal signalled').to.deep.equal([]);
+  });
+
+  it('Ctrl-C after a checkpoint names it and prints the resume command (issue 22 §3)', async () => {
+    const ckpt = path.join(dir, 'tty-c2', 'ckpt');
+    let sent = false;
+    const run = await runTessera(['local', '--synthetic-rows', '400000', '--checkpoint-every', '1', '--checkpoint-dir', ckpt, '--run-dir', path.join(dir, 'tty-c2')], {
+      detached: true,
+      onStderr: (text, child) => {
+        if (!sent && fs.existsSync(ckpt) && fs.readdirSync(ckpt).some((d) => fs.existsSync(path.join(ckpt, d, 'manifest.json')))) {
+          sent = true;
+          process.kill(-child.pid!, 'SIGINT');
+        }
+      },
+    });
+    expect(sent, run.stderr).to.equal(true);
+    expect(run.code, run.stderr).to.equal(130);
+    expect(run.stderr).to.match(/checkpoint ckpt-\S+ saved \(step \d+\); resume with:/);
+    expect(run.stderr).to.contain(`tessera local --resume latest --checkpoint-dir ${ckpt}`);
+  });
+
   it('refuses a second worker with a live worker\'s id, and a different spec under the same job name', async () => {
     const data = await syntheticData(20_000);
     const runDir = path.join(dir, 'refusals');

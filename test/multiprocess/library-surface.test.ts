@@ -1,10 +1,13 @@
 /**
  * Issue #13: the package's public surface. The examples in examples/library/ are compiled by tsc
- * against the published types (package.json `exports`, resolved as `tessera` and
- * `tessera/model`) and run: a pull and a push through a real `tessera ps` process.
+ * against the published types (package.json `exports`, resolved as `@tessera-ps/tessera`
+ * and `@tessera-ps/tessera/model`) and run: a pull and a push through a real `tessera ps` process.
+ * Issue #22 §6: README.md's library snippet is that pull-push example, character for character,
+ * and the README stays under 10 KB.
  */
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PsProcess, spawnPs } from '../../src/local/ps-process';
 
@@ -18,6 +21,31 @@ function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: st
     });
   });
 }
+
+/** The code of a source file: everything after its leading TSDoc block. */
+function codeOf(file: string): string {
+  const text = fs.readFileSync(file, 'utf8');
+  return text.slice(text.indexOf('*/\n') + 3);
+}
+
+/** The fenced `ts` block under the README heading `heading`. */
+function readmeBlock(heading: string): string {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const at = readme.indexOf(`## ${heading}\n`);
+  expect(at, `README heading "${heading}"`).to.be.greaterThan(-1);
+  const open = readme.indexOf('```ts\n', at) + '```ts\n'.length;
+  return readme.slice(open, readme.indexOf('```\n', open));
+}
+
+describe('README.md (issue #22 §6)', () => {
+  it('shows examples/library/pull-push.ts as its library snippet, character for character', () => {
+    expect(readmeBlock('Use it as a library')).to.equal(codeOf(path.join(ROOT, 'examples', 'library', 'pull-push.ts')));
+  });
+
+  it('stays under 10 KB', () => {
+    expect(fs.statSync(path.join(ROOT, 'README.md')).size).to.be.below(10 * 1024);
+  });
+});
 
 describe('the tessera package as a library (issue #13)', function () {
   this.timeout(120_000);
@@ -33,7 +61,7 @@ describe('the tessera package as a library (issue #13)', function () {
     expect(tsc.code).to.equal(0);
   });
 
-  it('pulls and pushes through `tessera` against a real tessera ps process', async () => {
+  it('pulls and pushes through `@tessera-ps/tessera` against a real tessera ps process', async () => {
     ps = await spawnPs();
     const r = await run([path.join(OUT, 'pull-push.js'), ps.addr]);
     expect(r.stderr).to.equal('');
@@ -50,7 +78,7 @@ describe('the tessera package as a library (issue #13)', function () {
     }
   });
 
-  it('builds a model through `tessera/model`', async () => {
+  it('builds a model through `@tessera-ps/tessera/model`', async () => {
     const r = await run([path.join(OUT, 'model.js'), 'lr']);
     expect(r.code, r.stderr).to.equal(0);
     const out = JSON.parse(r.stdout) as { kinds: string[]; kind: string; denseSize: number };

@@ -66,11 +66,14 @@ export interface KustomizationFiles {
   patches: string[];
 }
 
-/** Walks `dir`'s kustomization.yaml and every base it names, collecting resource and patch files. */
+/**
+ * Walks `dir`'s kustomization.yaml and every directory it names (resources and components),
+ * collecting resource files and the files of `patches` entries.
+ */
 export function kustomizationFiles(dir: string): KustomizationFiles {
   const kust = parseDocument(fs.readFileSync(path.join(dir, 'kustomization.yaml'), 'utf8')).toJS() ?? {};
   const out: KustomizationFiles = { resources: [], patches: [] };
-  for (const entry of [...(kust.bases ?? []), ...(kust.resources ?? [])] as string[]) {
+  for (const entry of [...(kust.resources ?? []), ...(kust.components ?? [])] as string[]) {
     const p = path.resolve(dir, entry);
     if (fs.statSync(p).isDirectory()) {
       const sub = kustomizationFiles(p);
@@ -80,7 +83,7 @@ export function kustomizationFiles(dir: string): KustomizationFiles {
       out.resources.push(p);
     }
   }
-  for (const entry of (kust.patchesStrategicMerge ?? []) as string[]) out.patches.push(path.resolve(dir, entry));
+  for (const entry of (kust.patches ?? []) as { path?: string }[]) if (entry.path) out.patches.push(path.resolve(dir, entry.path));
   return out;
 }
 
