@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { ROOT } from './cluster';
+import type { PrometheusHandle } from './prometheus';
 
 export const DASHBOARD_FILE = path.join(ROOT, 'deploy', 'grafana', 'tessera-training.json');
 export const SERVING_DASHBOARD_FILE = path.join(ROOT, 'deploy', 'grafana', 'tessera-serving.json');
@@ -70,4 +71,21 @@ export function unknownMetrics(queries: { where: string; expr: string }[], expor
 export function alertRules(): { group: string; alert: string; expr: string }[] {
   const doc = parse(fs.readFileSync(RULES_FILE, 'utf8')) as { groups: { name: string; rules: { alert: string; expr: string }[] }[] };
   return doc.groups.flatMap((g) => g.rules.map((r) => ({ group: g.name, alert: r.alert, expr: r.expr })));
+}
+
+/** The variables of a dashboard file for which Prometheus finds no value. */
+export async function emptyVariables(prom: PrometheusHandle, file: string, vars: DashboardVars): Promise<string[]> {
+  const empty: string[] = [];
+  for (const v of variableQueries(file)) {
+    const series = await prom.api<Record<string, string>[]>(`series?match[]=${encodeURIComponent(fillVariables(v.selector, vars))}`);
+    if (!series.some((s) => s[v.label])) empty.push(v.name);
+  }
+  return empty;
+}
+
+/** The alerting rules Prometheus has loaded (sorted names), and those it failed to evaluate. */
+export async function loadedRules(prom: PrometheusHandle): Promise<{ names: string[]; unhealthy: string[] }> {
+  const rules = await prom.api<{ groups: { rules: { name: string; health: string; lastError?: string }[] }[] }>('rules');
+  const loaded = rules.groups.flatMap((g) => g.rules);
+  return { names: loaded.map((r) => r.name).sort(), unhealthy: loaded.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError}`) };
 }
