@@ -1,6 +1,6 @@
 /**
  * deploy/k8s/monitoring (issue 19): the PodMonitor, the alert rules as a PrometheusRule and the
- * dashboard ConfigMap render with kubectl, pass their schemas (kubernetes-models and
+ * dashboards' ConfigMap render with kubectl, pass their schemas (kubernetes-models and
  * @kubernetes-models/prometheus-operator), and agree with the files they package and the pods
  * they scrape.
  */
@@ -38,11 +38,13 @@ describe('deploy/k8s/monitoring renders and validates (issue 19)', function () {
     pods = renderOverlay(path.join(K8S, 'overlays', 'serving'));
   });
 
-  it('packages the dashboard as a ConfigMap labelled for Grafana\'s sidecar, byte for byte', () => {
+  it('packages the training and serving dashboards as a ConfigMap labelled for Grafana\'s sidecar, byte for byte', () => {
     const cm = one(ms, 'ConfigMap');
     expect(schemaProblems(cm)).to.deep.equal([]);
     expect(cm.metadata.labels).to.include({ grafana_dashboard: '1' });
-    expect(cm.data['tessera-training.json']).to.equal(fs.readFileSync(path.join(REPO_ROOT, 'deploy', 'grafana', 'tessera-training.json'), 'utf8'));
+    const files = ['tessera-training.json', 'tessera-serving.json'];
+    expect(Object.keys(cm.data).sort()).to.deep.equal([...files].sort());
+    for (const f of files) expect(cm.data[f], f).to.equal(fs.readFileSync(path.join(REPO_ROOT, 'deploy', 'grafana', f), 'utf8'));
   });
 
   it('ships the alert rules as a valid PrometheusRule whose groups equal deploy/prometheus/tessera-rules.yaml', () => {

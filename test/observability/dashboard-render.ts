@@ -1,5 +1,5 @@
 /**
- * Draws the shipped Grafana dashboard's panels from a real Prometheus's range queries with
+ * Draws a shipped Grafana dashboard's panels from a real Prometheus's range queries with
  * uPlot, in the browser the test drives (there is no Grafana here): one chart per panel, laid out
  * on Grafana's grid, titled as in the JSON, legends from its legendFormat.
  */
@@ -18,12 +18,12 @@ function legendOf(format: string, labels: Record<string, string>): string {
   return format.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, k: string) => labels[k] ?? '');
 }
 
-/** Runs every panel query over the last `seconds` (one point a second). */
-export async function panelData(prom: PrometheusHandle, vars: DashboardVars, seconds: number): Promise<PanelData[]> {
+/** Runs every panel query of `dashboard` (default: the training one) over the last `seconds` (one point a second). */
+export async function panelData(prom: PrometheusHandle, vars: DashboardVars, seconds: number, dashboard?: unknown): Promise<PanelData[]> {
   const panels = new Map<string, PanelData>();
   // One time grid for every query, so a panel's series share their timestamps.
   const end = Math.floor(Date.now() / 1000);
-  for (const q of panelQueries()) {
+  for (const q of panelQueries(dashboard)) {
     const result = await prom.queryRange(fillVariables(q.expr, vars), end - seconds, end, 1);
     const panel = panels.get(q.panel) ?? { title: q.panel, series: [] };
     for (const r of result) {
@@ -35,10 +35,10 @@ export async function panelData(prom: PrometheusHandle, vars: DashboardVars, sec
   return [...panels.values()];
 }
 
-/** Writes an HTML page drawing `panels` with uPlot (loaded from node_modules) into `dir`. */
-export function writeDashboardPage(dir: string, title: string, panels: PanelData[]): string {
+/** Writes an HTML page (`dir/name`) drawing `panels` with uPlot (loaded from node_modules). */
+export function writeDashboardPage(dir: string, title: string, panels: PanelData[], name = 'dashboard.html'): string {
   const uplot = path.dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
-  const file = path.join(dir, 'dashboard.html');
+  const file = path.join(dir, name);
   fs.writeFileSync(file, `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title>
 <link rel="stylesheet" href="file://${uplot}/uPlot.min.css"><script src="file://${uplot}/uPlot.iife.min.js"></script>
 <style>body{font:13px system-ui,sans-serif;background:#111217;color:#ccccdc;margin:0}h1{font-size:16px;margin:10px 14px}
