@@ -55,7 +55,11 @@ export async function runStatus(argv: string[]): Promise<number> {
   const credentials = loadSecurity(process.env, args.options, etcd).etcd;
   if (!credentials) await checkEtcdReachable(etcd, '--etcd', ETCD_TIMEOUT_MS);
   const client = createEtcdClient(etcd, { dialTimeoutMs: ETCD_TIMEOUT_MS, credentials });
-  const jobs = await listJobs(client);
+  const jobs = await listJobs(client).catch((err: Error) => {
+    client.close();
+    throw new TesseraError(ERROR_CODES.UNAVAILABLE, `cannot read the jobs from etcd at ${etcd}: ${err.message.split('\n')[0]}`
+      + `${credentials ? ' (an https etcd with client-certificate auth needs --etcd-cert/--etcd-key, or --tls-*)' : ''}`);
+  });
   if (args.options.list || !jobs.includes(job)) {
     client.close();
     if (args.options.list) {
