@@ -9,18 +9,15 @@ usage: push_twice.py PROTOS_DIR STUB_DIR PS_ADDR TABLE CLIENT_ID
 Prints one JSON line per push: {"push_seq", "rows_applied"} or {"push_seq", "code", "details"}.
 """
 import json
+import os
 import struct
 import sys
 
-from grpc_tools import protoc
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from admin_stubs import load_stubs  # noqa: E402
 
 protos, stubs, addr, table, client_id = sys.argv[1:6]
-rc = protoc.main(['protoc', '-I' + protos, '--python_out=' + stubs, '--grpc_python_out=' + stubs,
-                  'tessera/v1/data_plane.proto', 'tessera/v1/common.proto'])
-if rc != 0:
-    print(json.dumps({'protoc_exit': rc}))
-    sys.exit(1)
-sys.path.insert(0, stubs)
+load_stubs(protos, stubs, ['tessera/v1/data_plane.proto', 'tessera/v1/common.proto'])
 
 import grpc  # noqa: E402
 from tessera.v1 import data_plane_pb2, data_plane_pb2_grpc  # noqa: E402
