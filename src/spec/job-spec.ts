@@ -114,8 +114,15 @@ export function parseJobSpec(text: string, source = '<inline>'): JobSpec {
     const pos = lineCounter.linePos(e.pos[0]);
     throw new JobSpecError('', `invalid YAML: ${e.message}`, { source, line: pos.line, column: pos.col });
   }
+  let value: unknown;
   try {
-    return validateJobSpec(doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }));
+    value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (e) {
+    // yaml refuses an alias bomb with a ReferenceError ("Excessive alias count ..."): the user's file, not a bug.
+    throw new JobSpecError('', `invalid YAML: ${(e as Error).message} (at most ${MAX_YAML_ALIASES} alias expansions)`, { source });
+  }
+  try {
+    return validateJobSpec(value);
   } catch (e) {
     if (!(e instanceof JobSpecError)) throw e;
     const pos = locate(doc, lineCounter, e.keyPath);
