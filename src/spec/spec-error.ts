@@ -47,9 +47,13 @@ export class JobSpecError extends TesseraError {
 /** Longest key path or detail a message carries: a 10 MB value in a spec stays one readable line. */
 const MAX_MESSAGE_PART_CHARS = 300;
 
+/** Room for clip's suffix: a clipped text (parseJobSpec re-throws with a location) is not clipped twice. */
+const CLIP_SUFFIX_CHARS = 32;
+
 /** `text` cut to MAX_MESSAGE_PART_CHARS, saying how long it was (issue #16: fuzzed specs). */
 function clip(text: string): string {
-  return text.length <= MAX_MESSAGE_PART_CHARS ? text : `${text.slice(0, MAX_MESSAGE_PART_CHARS)}… (${text.length} characters)`;
+  if (text.length <= MAX_MESSAGE_PART_CHARS + CLIP_SUFFIX_CHARS) return text;
+  return `${text.slice(0, MAX_MESSAGE_PART_CHARS)}… (${text.length} characters)`;
 }
 
 /** Throws a JobSpecError for `path`. */

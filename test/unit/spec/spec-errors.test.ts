@@ -169,4 +169,18 @@ describe('spec/job-spec errors name the key path', () => {
     const typo = 'name: x\ntraining:\n  bacth_size: 3\n';
     expect(() => parseJobSpec(typo, 'job.yaml')).to.throw('job.yaml:3:15: training.bacth_size: unknown key');
   });
+
+  // Issue #16: found by the file fuzzer (npm run fuzz): both printed a stack or a 10 MB line before.
+  it('hostile documents: an alias bomb is one CONFIG error, long values are clipped in the message', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefghij'.split('').map((c, i) => {
+      const p = String.fromCharCode(97 + i);
+      return `${c}: &${c} [*${p}, *${p}, *${p}, *${p}]`;
+    })].join('\n');
+    expectSpecError(bomb, '', 'invalid YAML: Excessive alias count indicates a resource exhaustion attack (at most 100 alias expansions)');
+    const long = expectSpecError(`name: ${'n'.repeat(10 << 20)}\n`, 'name', 'must be 1-128 characters');
+    expect(long.message).to.match(/… \(10485\d{3} characters\)/);
+    expect(long.message.length).to.be.below(800);
+    const key = expectSpecError(edited((s) => { s.training = { ['k'.repeat(5000)]: 1 }; }), `training.${'k'.repeat(5000)}`.slice(0, 300) + '… (5009 characters)', 'unknown key');
+    expect(key.message.length).to.be.below(800);
+  });
 });
