@@ -168,24 +168,30 @@ async function drive(opts: FuzzOptions, conn: PsConnection, ps: PsChild, target:
  */
 async function loadPhase(opts: FuzzOptions, conn: PsConnection, ps: PsChild, target: FuzzTarget, tally: FuzzTally): Promise<Record<string, unknown>> {
   const client = new FuzzClient(ps.addr, opts.hangMs);
+  // The streams share one PS: each may wait behind all the others, so the hang limit grows with
+  // their number (hangMs per 100 streams; 50 s for 1,000 at 5 s). A deadlock still shows.
+  const n = opts.streams ?? 1_000;
+  const streamHangMs = opts.hangMs * Math.max(1, Math.ceil(n / 100));
+  const streamClient = new FuzzClient(ps.addr, streamHangMs);
   const embedding = TABLES.filter((t) => t.kind === 'embedding').map((t) => t.name);
   const rows = () => rowsOf(conn, embedding, target.watched, target.shardMapVersion);
   const alive = () => ps.proc.exitCode === null && ps.proc.signalCode === null;
   const out: Record<string, unknown> = {};
   try {
-    const n = opts.streams ?? 1_000;
     if (n > 0 && alive()) {
       const rng = new FuzzRng(opts.seed ^ 0x1000);
       const cases = Array.from({ length: n }, () => ({ ...dataStream(rng, target), cancel: false }));
       const before = await rows();
       const t0 = performance.now();
-      const outs = await Promise.all(cases.map((c) => client.run(c)));
+      const outs = await Promise.all(cases.map((c) => streamClient.run(c)));
       const seconds = (performance.now() - t0) / 1000;
       cases.forEach((c, k) => tally.add(c, outs[k]));
       if (alive() && cases.every((c, k) => !c.hostile?.length || allHostileRefused(c, outs[k])) && (await rows()) !== before) tally.watchedChanged(cases[0]);
       const byStatus: Record<string, number> = {};
       for (const o of outs) byStatus[o.status] = (byStatus[o.status] ?? 0) + 1;
-      out.concurrent_streams = { streams: n, messages: cases.reduce((a, c) => a + c.messages.length, 0), seconds: Number(seconds.toFixed(2)), by_status: byStatus };
+      out.concurrent_streams = {
+        streams: n, messages: cases.reduce((a, c) => a + c.messages.length, 0), seconds: Number(seconds.toFixed(2)), hang_limit_ms: streamHangMs, by_status: byStatus,
+      };
     }
     const bytes = opts.hugeBytes ?? 100 << 20;
     if (bytes > 0 && alive()) {
@@ -203,6 +209,7 @@ async function loadPhase(opts: FuzzOptions, conn: PsConnection, ps: PsChild, tar
     }
   } finally {
     client.close();
+    streamClient.close();
   }
   return out;
 }

@@ -77,6 +77,7 @@
  *     min_delta: 0.0005   #   smaller gain is no improvement. The model of the last epoch is kept.
  * ```
  */
+import { checkSpecLimits } from './spec-limits';
 import { readFileSync } from 'node:fs';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
@@ -107,6 +108,7 @@ const MAX_YAML_ALIASES = 100;
  * @throws JobSpecError (TESSERA_ERR_CONFIG) for invalid YAML or an invalid spec.
  */
 export function parseJobSpec(text: string, source = '<inline>'): JobSpec {
+  checkSpecLimits(text, source);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
