@@ -100,6 +100,9 @@ function dataCase(rng: FuzzRng, kind: Exclude<FileKind, 'spec'>): { label: strin
   return wholeFile(rng, lines, kind);
 }
 
+/** 32 MiB of zeros, gzipped (32 KB): made once per process. */
+let zeroBomb: Buffer | undefined;
+
 /** Whole-file oddities: junk, empty, a 10 MB line, Avazu header variants, and gzip in every state. */
 function wholeFile(rng: FuzzRng, lines: string[], kind: string): { label: string; content: Buffer; gz?: boolean } {
   const valid = linesToBytes(lines, false);
@@ -118,7 +121,7 @@ function wholeFile(rng: FuzzRng, lines: string[], kind: string): { label: string
   ];
   // Rarer: each costs a 10-32 MB write and read.
   const big: [string, () => Buffer][] = [
-    ['gzip-bomb-of-zeros', () => gzipSync(Buffer.alloc(32 << 20))],
+    ['gzip-bomb-of-zeros', () => (zeroBomb ??= gzipSync(Buffer.alloc(32 << 20)))],
     ['ten-mb-line', () => Buffer.concat([valid, Buffer.alloc(10 << 20, 0x61), Buffer.from('\n'), valid])],
   ];
   if (kind === 'avazu') {

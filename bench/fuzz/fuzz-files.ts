@@ -72,11 +72,11 @@ function runChild(opts: FileFuzzOptions, from: number, dir: string, tally: FileT
     timer = setTimeout(() => { hung = true; child.kill('SIGKILL'); }, opts.hangMs);
   };
   createInterface({ input: child.stdout! }).on('line', (text) => {
-    const r = JSON.parse(text) as FileOutcome & { rss_mb?: number; done?: boolean };
+    const r = JSON.parse(text) as FileOutcome & { rss_mb?: number; done?: boolean; start?: number };
     if (r.rss_mb !== undefined) rss.push(r.rss_mb);
-    if (r.done) return;
-    arm();
-    if (r.rss_mb !== undefined) return;
+    if (r.start !== undefined) arm();
+    if (r.start !== undefined || r.rss_mb !== undefined) return;
+    clearTimeout(timer);
     tally.add(r);
     next = r.i + 1;
     if (tally.done % 1000 === 0) opts.progress?.(tally.done);

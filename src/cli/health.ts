@@ -12,6 +12,7 @@
  * ```
  */
 import * as grpc from '@grpc/grpc-js';
+import { isIP } from 'node:net';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { helpText, intOption, noPositional, OptionSpec, parseArgs } from '../runtime/args';
 import { SECURITY_OPTIONS } from '../runtime/security-options';
@@ -41,7 +42,10 @@ export const HEALTH_HELP = helpText('tessera health (--addr HOST:PORT [--service
 
 function checkGrpc(addr: string, service: string, tls: TlsConfig | null, timeoutMs: number): Promise<string> {
   const ctx = tls ? openTls(tls) : null;
-  const client = new (healthService())(addr, ctx ? ctx.channelCredentials() : grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+  // A probe dials 127.0.0.1; Node warns (DEP0123) on every run when TLS's server name is an IP
+  // address. The server is accepted by the job in its certificate, never by host name.
+  const options = ctx && isIP(addr.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')) ? { 'grpc.ssl_target_name_override': 'localhost' } : {};
+  const client = new (healthService())(addr, ctx ? ctx.channelCredentials() : grpc.credentials.createInsecure(), options) as unknown as grpc.Client & {
     Check(req: { service: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;
   };
   return new Promise<string>((resolve, reject) => {
@@ -70,7 +74,8 @@ export async function runHealth(argv: string[]): Promise<number> {
     process.stderr.write(`tessera health: ${o.addr}${o.service ? ` (${o.service})` : ''}: ${status}\n`);
   } catch (err) {
     if (!(err instanceof TesseraError) || err.code === ERROR_CODES.CONFIG) throw err;
-    process.stderr.write(`tessera health: ${err.message}\n`);
+    // grpc-js appends a multi-line "Resolution note"; a probe's output is one line.
+    process.stderr.write(`tessera health: ${err.message.split('\n')[0].replace(/\s*Resolution note:\s*$/, '').trim()}\n`);
   }
   return EXIT.FAILED;
 }

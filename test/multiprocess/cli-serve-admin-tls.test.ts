@@ -23,6 +23,7 @@ describe('tessera serve status|rollback|label against a mutual-TLS serve (issue 
   let other: TestCa;
   let serve: Spawned | undefined;
   let url = '';
+  let grpcAddr = '';
   let admin: CurlTls;
   let adminFlags: string[] = [];
 
@@ -36,8 +37,8 @@ describe('tessera serve status|rollback|label against a mutual-TLS serve (issue 
     const issued = await ca.issue('admin', 'ops');
     admin = { ca: ca.ca, cert: issued.cert, key: issued.key };
     adminFlags = ['--tls-cert', issued.cert, '--tls-key', issued.key, '--tls-ca', ca.ca];
-    serve = spawnNode(TESSERA_BIN, ['serve', '--model-root', root, '--port', '0', '--json', '--tls-cert', served.cert, '--tls-key', served.key, '--tls-ca', ca.ca]);
-    url = (JSON.parse(await serve.waitForLine(/^\{"rest":/, 30_000)) as { rest: string }).rest;
+    serve = spawnNode(TESSERA_BIN, ['serve', '--model-root', root, '--port', '0', '--grpc-port', '0', '--json', '--tls-cert', served.cert, '--tls-key', served.key, '--tls-ca', ca.ca]);
+    ({ rest: url, grpc: grpcAddr } = JSON.parse(await serve.waitForLine(/^\{"rest":/, 30_000)) as { rest: string; grpc: string });
     await serve.waitForLine(/"msg":"first scan done"/, 30_000);
   });
 
@@ -95,5 +96,21 @@ describe('tessera serve status|rollback|label against a mutual-TLS serve (issue 
     expect(noCert.code).to.equal(2);
     expect(noCert.stderr).to.match(/missing --tls-key, --tls-ca/);
     expect(readLabels(root, 'srv'), 'a refused command leaves the labels as they were').to.deep.equal(before);
+  });
+
+  // The exec probes of deploy/k8s/tls: the kubelet's own gRPC and HTTPS probes have no certificate.
+  it('tessera health asks the mutual-TLS ports with a certificate of the job: 0 when serving, 1 when refused', async () => {
+    const ok = await runTessera(['health', '--addr', grpcAddr, ...adminFlags]);
+    expect(ok.code, ok.stderr).to.equal(0);
+    const ready = await runTessera(['health', '--url', `${url}/v2/health/ready`, ...adminFlags]);
+    expect(ready.code, ready.stderr).to.equal(0);
+    const stranger = await other.issue('worker', 'w');
+    const refused = await runTessera(['health', '--addr', grpcAddr, '--tls-cert', stranger.cert, '--tls-key', stranger.key, '--tls-ca', other.ca]);
+    expect(refused.code).to.equal(1);
+    expect(refused.stderr.trim().split('\n')).to.have.length(1);
+    const plain = await runTessera(['health', '--addr', grpcAddr, '--timeout-ms', '2000']);
+    expect(plain.code, 'a plaintext probe of a mutual-TLS port fails').to.equal(1);
+    const unknown = await runTessera(['health', '--addr', grpcAddr, '--service', 'nope', ...adminFlags]);
+    expect(unknown.code).to.equal(1);
   });
 });
