@@ -72,6 +72,25 @@ function benign(rng: FuzzRng, t: FuzzTarget, push: boolean, requestId: number): 
   return encodePushRequest({ ...base, grads: g });
 }
 
+/**
+ * A message of `bytes` bytes for `method` (100 MB in the load phase): a push of a few watched
+ * ids with a huge gradient block, a pull with a huge id block, or an admin request with a huge
+ * table name. The PS's request limit must refuse each before it is applied.
+ */
+export function hugeMessage(t: FuzzTarget, method: 'Push' | 'PushStream' | 'Pull' | 'CreateTable', bytes: number): FuzzCase {
+  const table = t.tables.find((x) => !x.dense)!;
+  const ids = bytesOf(t.watched.subarray(0, 8));
+  const base = { table: table.name, shardMapVersion: t.shardMapVersion, encoding: Encoding.F32, requestId: HOSTILE_ID_BASE };
+  const at = (path: string, shape: Shape) => ({ label: `${method} ${bytes >>> 20} MiB`, method, path, shape });
+  if (method === 'Pull') return { ...at(DATA + method, 'unary'), messages: [encodePullRequest({ ...base, ids: Buffer.alloc(bytes & ~7) })] };
+  if (method === 'CreateTable') {
+    const spec = { name: 'n'.repeat(bytes), kind: 'EMBEDDING', dim: 8, optimizer: { kind: 'sgd', params: { lr: 0.1 } } };
+    return { ...at(ADMIN + method, 'unary'), messages: [psAdminService().service.CreateTable.requestSerialize({ spec })] };
+  }
+  const push = encodePushRequest({ ...base, ids, grads: Buffer.alloc(bytes, 0x3c) });
+  return { ...at(DATA + method, method === 'Push' ? 'unary' : 'bidi'), messages: [push], hostile: [HOSTILE_ID_BASE] };
+}
+
 /** Gradient values that finite-input checks pass and optimizers can still overflow on. */
 const HOSTILE_GRADS = [NaN, Infinity, -Infinity, 3e38, -3e38, 1e20, 1e30];
 
@@ -134,7 +153,7 @@ function dataUnary(rng: FuzzRng, t: FuzzTarget): FuzzCase {
  * A PullStream or PushStream of 0-8 messages: benign ones with garbage, mutations and (pushes)
  * hostile ones interleaved; half-closed after the writes, or cancelled after the first answer.
  */
-function dataStream(rng: FuzzRng, t: FuzzTarget): FuzzCase {
+export function dataStream(rng: FuzzRng, t: FuzzTarget): FuzzCase {
   const push = rng.chance(0.5);
   const method = push ? 'PushStream' : 'PullStream';
   const messages: Buffer[] = [];

@@ -21,7 +21,7 @@ import { tableSpecToWire } from '../../src/ps/table-spec-wire';
 import { Encoding } from '../../src/wire/data-plane-codec';
 import { PsConnection } from '../../src/wire/ps-connection';
 import { FuzzRng } from './fuzz-bytes';
-import { FuzzCase, FuzzTarget, nextCase } from './fuzz-cases';
+import { dataStream, FuzzCase, FuzzTarget, hugeMessage, nextCase } from './fuzz-cases';
 import { FuzzClient, Outcome } from './fuzz-runner';
 import { FuzzTally } from './fuzz-tally';
 
@@ -35,6 +35,10 @@ export interface FuzzOptions {
   maxRequestBytes: number;
   /** called every 1,000 cases with the count done */
   progress?: (done: number) => void;
+  /** after the cases: this many streams opened at once (default 1,000; 0: none) */
+  streams?: number;
+  /** after the cases: one message this large to Push, PushStream, Pull and CreateTable (default 100 MiB; 0: none) */
+  hugeBytes?: number;
 }
 
 const DIM = 8;
@@ -156,6 +160,60 @@ async function drive(opts: FuzzOptions, conn: PsConnection, ps: PsChild, target:
   }
 }
 
+/**
+ * After the cases: `streams` data-plane streams (garbage and hostile pushes interleaved) opened at
+ * once and read to their end, then one `hugeBytes` message to each of Push, PushStream, Pull and
+ * CreateTable, which the request limit must refuse. Every outcome is tallied like a case (hangs,
+ * INTERNAL); the watched rows are compared before and after each part.
+ */
+async function loadPhase(opts: FuzzOptions, conn: PsConnection, ps: PsChild, target: FuzzTarget, tally: FuzzTally): Promise<Record<string, unknown>> {
+  const client = new FuzzClient(ps.addr, opts.hangMs);
+  // The streams share one PS: each may wait behind all the others, so the hang limit grows with
+  // their number (hangMs per 100 streams; 50 s for 1,000 at 5 s). A deadlock still shows.
+  const n = opts.streams ?? 1_000;
+  const streamHangMs = opts.hangMs * Math.max(1, Math.ceil(n / 100));
+  const streamClient = new FuzzClient(ps.addr, streamHangMs);
+  const embedding = TABLES.filter((t) => t.kind === 'embedding').map((t) => t.name);
+  const rows = () => rowsOf(conn, embedding, target.watched, target.shardMapVersion);
+  const alive = () => ps.proc.exitCode === null && ps.proc.signalCode === null;
+  const out: Record<string, unknown> = {};
+  try {
+    if (n > 0 && alive()) {
+      const rng = new FuzzRng(opts.seed ^ 0x1000);
+      const cases = Array.from({ length: n }, () => ({ ...dataStream(rng, target), cancel: false }));
+      const before = await rows();
+      const t0 = performance.now();
+      const outs = await Promise.all(cases.map((c) => streamClient.run(c)));
+      const seconds = (performance.now() - t0) / 1000;
+      cases.forEach((c, k) => tally.add(c, outs[k]));
+      if (alive() && cases.every((c, k) => !c.hostile?.length || allHostileRefused(c, outs[k])) && (await rows()) !== before) tally.watchedChanged(cases[0]);
+      const byStatus: Record<string, number> = {};
+      for (const o of outs) byStatus[o.status] = (byStatus[o.status] ?? 0) + 1;
+      out.concurrent_streams = {
+        streams: n, messages: cases.reduce((a, c) => a + c.messages.length, 0), seconds: Number(seconds.toFixed(2)), hang_limit_ms: streamHangMs, by_status: byStatus,
+      };
+    }
+    const bytes = opts.hugeBytes ?? 100 << 20;
+    if (bytes > 0 && alive()) {
+      const huge: Record<string, string> = {};
+      for (const method of ['Push', 'PushStream', 'Pull', 'CreateTable'] as const) {
+        const c = hugeMessage(target, method, bytes);
+        const before = await rows();
+        const o = await client.run(c);
+        tally.add(c, o);
+        huge[method] = o.status;
+        if (!alive()) break;
+        if (o.status !== 'OK' && (await rows()) !== before) tally.watchedChanged(c);
+      }
+      out.huge_messages = { bytes, by_method: huge, rss_after_mb: alive() ? rssMb(ps.proc.pid!) : null };
+    }
+  } finally {
+    client.close();
+    streamClient.close();
+  }
+  return out;
+}
+
 /** Runs the fuzzer; resolves with its report (see FuzzTally.report). */
 export async function runFuzz(opts: FuzzOptions): Promise<Record<string, unknown>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-fuzz-'));
@@ -169,6 +227,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<Record<string, unknown
     const sentinel = await rowsOf(conn, [SENTINEL.name], target.sentinelIds, 0);
     const rssBefore = rssMb(ps.proc.pid!);
     await drive(opts, conn, ps, target, tally);
+    const load = await loadPhase(opts, conn, ps, target, tally);
     const seconds = (performance.now() - t0) / 1000;
     const crashed = ps.proc.exitCode !== null || ps.proc.signalCode !== null;
     const after = crashed ? null : {
@@ -180,7 +239,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<Record<string, unknown
     const stop = crashed ? null : await sigterm(ps.proc);
     const report = tally.report({
       seed: opts.seed, seconds, crashed, log: ps.log, rss_before_mb: rssBefore, rss_after_mb: after?.rss ?? null,
-      sentinel_rows_unchanged: after?.sentinelUnchanged ?? false, idle_cpu_pct: idle, sigterm: stop,
+      sentinel_rows_unchanged: after?.sentinelUnchanged ?? false, idle_cpu_pct: idle, sigterm: stop, ...load,
       cwd_entries: fs.readdirSync(ps.cwd).length, root_entries_not_ids: fs.readdirSync(ps.root).filter((d) => !isCheckpointId(d)).length,
     });
     clean = !crashed && report.hangs === 0 && report.internal === 0;

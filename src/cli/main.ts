@@ -54,6 +54,10 @@ const COMMANDS: Record<string, () => Command> = {
     const m = require('./certs') as typeof import('./certs');
     return { summary: 'a job\'s CA and certificates for mutual TLS: init, issue', help: () => m.CERTS_HELP, run: m.runCerts };
   },
+  health: () => {
+    const m = require('./health') as typeof import('./health');
+    return { summary: 'one health probe of a gRPC port or an HTTP(S) URL, with the pod\'s certificate (exec probes)', help: () => m.HEALTH_HELP, run: m.runHealth };
+  },
   serve: () => {
     const m = require('./serve') as typeof import('./serve');
     return { summary: 'serve models from a model root (REST, gRPC): hot update, labels, rollback, canary (status|rollback|label)', help: () => m.SERVE_HELP, run: m.runServe };

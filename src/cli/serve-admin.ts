@@ -10,19 +10,30 @@
  * applies them and a restarted server keeps them. With --server the command asks each server to
  * rescan now and checks that it applied the change; without it servers apply it on their own
  * file-system event or next rescan.
+ *
+ * A server started with `--tls-*` is HTTPS and requires a client certificate of its job: give
+ * `--server https://…` with the same three flags (`--tls-cert/--tls-key/--tls-ca`, e.g. an admin
+ * certificate from `tessera certs issue --role admin`); the server must hold a certificate of
+ * that job signed by that CA.
  */
 import * as path from 'node:path';
 import { ERROR_CODES, TesseraError } from '../common/errors';
+import { loadTlsConfig, httpsClientOptions, HttpsClientOptions } from '../wire/tls';
+import { requestJson } from './admin-http';
 import { checkLabel, Labels, readLabels, writeLabels } from '../export/model-labels';
 import { checkModelName, listModels, listVersions } from '../export/model-root';
 import { helpText, OptionSpec, parseArgs, ParsedArgs } from '../runtime/args';
+import { SECURITY_OPTIONS } from '../runtime/security-options';
 import { STABLE_LABEL } from '../serve/served-model';
 import type { ServerStatus } from '../serve/serve-status';
 
 const COMMON: Record<string, OptionSpec> = {
   'model-root': { type: 'string', describe: 'the model root [TESSERA_MODEL_ROOT]' },
-  server: { type: 'string', describe: 'REST URL(s) of running servers, comma-separated (http://host:port)' },
+  server: { type: 'string', describe: 'REST URL(s) of running servers, comma-separated (http://host:port, or https:// with --tls-*)' },
   json: { type: 'boolean', describe: 'print the result as one JSON object' },
+  'tls-cert': { ...SECURITY_OPTIONS['tls-cert'], describe: 'a certificate of the servers\' job (e.g. role admin: tessera certs issue --role admin) for https:// servers, which require one [TESSERA_TLS_CERT]' },
+  'tls-key': SECURITY_OPTIONS['tls-key'],
+  'tls-ca': { ...SECURITY_OPTIONS['tls-ca'], describe: 'the job\'s CA (PEM): the servers\' certificates must be signed by it and name the same job [TESSERA_TLS_CA]' },
 };
 const STATUS_SPEC: Record<string, OptionSpec> = { ...COMMON };
 const ROLLBACK_SPEC: Record<string, OptionSpec> = { ...COMMON, model: { type: 'string', describe: 'model name' }, to: { type: 'string', describe: 'version the stable label moves to' } };
@@ -33,7 +44,7 @@ const LABEL_SPEC: Record<string, OptionSpec> = {
 
 /** The admin subcommands' help. */
 export const SERVE_ADMIN_HELP = [
-  helpText('tessera serve status [--server URL | --model-root ROOT] [--json]', 'A server\'s models: versions, labels, load times, traffic (or what ROOT holds).', STATUS_SPEC),
+  helpText('tessera serve status [--server URL [--tls-cert F --tls-key F --tls-ca F] | --model-root ROOT] [--json]', 'A server\'s models: versions, labels, load times, traffic (or what ROOT holds).', STATUS_SPEC),
   helpText('tessera serve rollback --model NAME --to V --model-root ROOT [--server URL,…]', 'Moves the stable label (the default route) to version V; servers apply it at once and keep it across restarts.', ROLLBACK_SPEC),
   helpText('tessera serve label --model NAME --set LABEL=V[,…] [--remove LABEL,…] --model-root ROOT [--server URL,…]', 'Sets or removes labels (stable, canary, …) of a model.', LABEL_SPEC),
 ].join('\n\n');
@@ -48,23 +59,19 @@ function servers(args: ParsedArgs): string[] {
   return String(args.options.server ?? '').split(',').map((s) => s.trim().replace(/\/+$/, '')).filter(Boolean);
 }
 
-async function fetchJson(url: string, method: 'GET' | 'POST'): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(url, { method, signal: AbortSignal.timeout(30_000) });
-  } catch (err) {
-    throw new TesseraError(ERROR_CODES.UNAVAILABLE, `${url}: ${(err as Error).message}`, { retryable: false });
-  }
-  const body = await res.json().catch(() => ({})) as { error?: string };
-  if (!res.ok) throw new TesseraError(ERROR_CODES.UNAVAILABLE, `${url}: HTTP ${res.status} ${body.error ?? ''}`.trim(), { retryable: false });
-  return body;
+/** The caller's certificate for https:// servers (`--tls-*`, TESSERA_TLS_*), checked as a role checks its own; undefined without. */
+function clientTls(args: ParsedArgs): HttpsClientOptions | undefined {
+  const o = args.options as Record<string, string | undefined>;
+  const config = loadTlsConfig(process.env, { cert: o['tls-cert'], key: o['tls-key'], ca: o['tls-ca'] });
+  return config ? httpsClientOptions(config) : undefined;
 }
 
 async function runStatus(argv: string[]): Promise<number> {
   const args = parseArgs(argv, STATUS_SPEC);
   const urls = servers(args);
   if (urls.length > 0) {
-    const all = await Promise.all(urls.map((u) => fetchJson(`${u}/status`, 'GET') as Promise<ServerStatus>));
+    const tls = clientTls(args);
+    const all = await Promise.all(urls.map((u) => requestJson(`${u}/status`, 'GET', { tls }) as Promise<ServerStatus>));
     for (const [i, s] of all.entries()) process.stdout.write(args.options.json ? `${JSON.stringify(s)}\n` : formatStatus(urls[i], s));
     return 0;
   }
@@ -95,11 +102,12 @@ function formatStatus(url: string, s: ServerStatus): string {
 
 /** Writes `next` as NAME's labels, then has every --server apply them and checks it did. */
 async function applyLabels(args: ParsedArgs, root: string, name: string, next: Labels): Promise<Record<string, unknown>> {
+  const tls = servers(args).length > 0 ? clientTls(args) : undefined;
   const before = readLabels(root, name);
   await writeLabels(root, name, next);
   const applied: Record<string, unknown> = {};
   for (const url of servers(args)) {
-    const s = await fetchJson(`${url}/admin/rescan`, 'POST') as ServerStatus;
+    const s = await requestJson(`${url}/admin/rescan`, 'POST', { tls }) as ServerStatus;
     const m = s.models.find((x) => x.name === name);
     if (!m || JSON.stringify(m.labels) !== JSON.stringify(Object.fromEntries(Object.entries(next).sort()))) {
       throw new TesseraError(ERROR_CODES.UNAVAILABLE, `${url} did not apply the labels of ${name}: it has ${JSON.stringify(m?.labels ?? null)}${m?.labels_error ? ` (${m.labels_error})` : ''}`, { retryable: false });

@@ -15,9 +15,18 @@ const FILE_ERRORS: Record<string, string> = {
   ENOTDIR: 'not a directory',
 };
 
+/**
+ * `text` with control characters escaped (\r, \n, \u0000 …): a message quoting a user's bytes
+ * (a table name read from a broken file) stays one line on the terminal (issue #16's fuzzer).
+ */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 /** The one line to print for `err`, or undefined when it is not a user's mistake (print the stack). */
 export function userErrorLine(err: unknown): string | undefined {
-  if (err instanceof TesseraError) return `${err.message} [${err.code}]`;
+  if (err instanceof TesseraError) return oneLine(`${err.message} [${err.code}]`);
   if (!(err instanceof Error)) return undefined;
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
   // Node's listen() error carries the address; grpc-js's bind error only names it in its text.

@@ -77,6 +77,7 @@
  *     min_delta: 0.0005   #   smaller gain is no improvement. The model of the last epoch is kept.
  * ```
  */
+import { checkSpecLimits } from './spec-limits';
 import { readFileSync } from 'node:fs';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
@@ -107,6 +108,7 @@ const MAX_YAML_ALIASES = 100;
  * @throws JobSpecError (TESSERA_ERR_CONFIG) for invalid YAML or an invalid spec.
  */
 export function parseJobSpec(text: string, source = '<inline>'): JobSpec {
+  checkSpecLimits(text, source);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -114,8 +116,15 @@ export function parseJobSpec(text: string, source = '<inline>'): JobSpec {
     const pos = lineCounter.linePos(e.pos[0]);
     throw new JobSpecError('', `invalid YAML: ${e.message}`, { source, line: pos.line, column: pos.col });
   }
+  let value: unknown;
   try {
-    return validateJobSpec(doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }));
+    value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (e) {
+    // yaml refuses an alias bomb with a ReferenceError ("Excessive alias count ..."): the user's file, not a bug.
+    throw new JobSpecError('', `invalid YAML: ${(e as Error).message} (at most ${MAX_YAML_ALIASES} alias expansions)`, { source });
+  }
+  try {
+    return validateJobSpec(value);
   } catch (e) {
     if (!(e instanceof JobSpecError)) throw e;
     const pos = locate(doc, lineCounter, e.keyPath);

@@ -32,6 +32,8 @@ export class JobSpecError extends TesseraError {
 
   constructor(keyPath: string, detail: string, where?: { source: string; line?: number; column?: number }) {
     const at = where === undefined ? '' : `${where.source}${where.line === undefined ? '' : `:${where.line}:${where.column}`}: `;
+    keyPath = clip(keyPath);
+    detail = clip(detail);
     super(ERROR_CODES.CONFIG, `${at}${keyPath === '' ? '' : `${keyPath}: `}${detail}`);
     this.name = 'JobSpecError';
     this.keyPath = keyPath;
@@ -40,6 +42,18 @@ export class JobSpecError extends TesseraError {
     this.line = where?.line;
     this.column = where?.column;
   }
+}
+
+/** Longest key path or detail a message carries: a 10 MB value in a spec stays one readable line. */
+const MAX_MESSAGE_PART_CHARS = 300;
+
+/** Room for clip's suffix: a clipped text (parseJobSpec re-throws with a location) is not clipped twice. */
+const CLIP_SUFFIX_CHARS = 32;
+
+/** `text` cut to MAX_MESSAGE_PART_CHARS, saying how long it was (issue #16: fuzzed specs). */
+function clip(text: string): string {
+  if (text.length <= MAX_MESSAGE_PART_CHARS + CLIP_SUFFIX_CHARS) return text;
+  return `${text.slice(0, MAX_MESSAGE_PART_CHARS)}… (${text.length} characters)`;
 }
 
 /** Throws a JobSpecError for `path`. */
@@ -54,7 +68,7 @@ export function at(path: string, key: string): string {
 
 /** How a bad value is shown in `(got ...)`. */
 export function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'string') return v.length > 80 ? `${JSON.stringify(v.slice(0, 80))}… (${v.length} characters)` : JSON.stringify(v);
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object' && v !== null) return 'a mapping';
   return String(v);

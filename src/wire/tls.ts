@@ -124,6 +124,25 @@ function sameJob(job: string) {
   };
 }
 
+/** What an HTTPS client (node:https request options) needs to present `config` to a server of its job. */
+export interface HttpsClientOptions {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
+  checkServerIdentity(host: string, cert: PeerCertificate): Error | undefined;
+}
+
+/**
+ * Request options for a short-lived HTTPS client (an admin command): the files read once, and the
+ * server accepted when its certificate names this job, as gRPC channels check it, rather than by
+ * host name (a Service's DNS name need not be in a Tessera certificate).
+ */
+export function httpsClientOptions(config: TlsConfig): HttpsClientOptions {
+  return {
+    cert: readFileSync(config.cert), key: readFileSync(config.key), ca: readFileSync(config.ca), checkServerIdentity: sameJob(config.identity.job),
+  };
+}
+
 /** Opens `config`: one file watcher shared by every server and client of this process. */
 export function openTls(config: TlsConfig): TlsContext {
   const provider = new grpc.experimental.FileWatcherCertificateProvider({

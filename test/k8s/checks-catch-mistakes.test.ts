@@ -97,8 +97,8 @@ describe('deploy checks catch real mistakes in the base manifests (issue #7)', f
     expectFinding(breakServing((c) => { delete c.volumeMounts.find((m: K8sObject) => m.name === 'checkpoints').readOnly; }), where, '--model-root /checkpoints/models must be mounted read-only');
     expectFinding(breakServing((c) => setFlag(c, 'model-root', '/checkpoints/other')), where, 'is not where the chief publishes (pvc/tessera-checkpoints/models)');
     expectFinding(breakServing((_c, _p, ms) => setFlag(container(ms, 'Deployment', 'tessera-chief'), 'export-dir', '/checkpoints/elsewhere')), where, 'is not where the chief publishes (pvc/tessera-checkpoints/elsewhere)');
-    expectFinding(breakServing((c) => { c.readinessProbe = { grpc: { port: 8500 } }; }), where, 'must be httpGet /v2/health/ready');
-    expectFinding(breakServing((c) => { c.livenessProbe = { httpGet: { path: '/healthz', port: 'http' } }; }), { object: 'Deployment/tessera-serve', check: 'policy' }, 'or the KServe v2 health endpoints');
+    expectFinding(breakServing((c) => { c.readinessProbe = { grpc: { port: 8500 } }; }), where, 'must ask /v2/health/ready');
+    expectFinding(breakServing((c) => { c.livenessProbe = { httpGet: { path: '/healthz', port: 'http' } }; }), { object: 'Deployment/tessera-serve', check: 'policy' }, 'the KServe v2 health endpoints (httpGet /v2/health/…)');
     expectFinding(breakServing((c) => setFlag(c, 'grpc-port', '8600')), where, '--grpc-port 8600 must be the container port named "grpc"');
     expectFinding(breakServing((c) => setFlag(c, 'host', '127.0.0.1')), where, '--host is 127.0.0.1');
   });
@@ -138,5 +138,26 @@ describe('deploy checks catch real mistakes in the base manifests (issue #7)', f
       { path: '/spec/template/spec/containers/0/securityContext/readOnlyRootFilesystem', check: 'policy' }, 'must be true');
     expectFinding(after((ms) => { delete obj(ms, 'Job', 'tessera-worker').spec.template.spec.enableServiceLinks; }),
       { path: '/spec/template/spec/enableServiceLinks', check: 'policy' }, 'TESSERA_*_PORT');
+  });
+
+  // Issue #16: with --tls-* a port requires a client certificate, which the kubelet's probes lack.
+  it('tls: a kubelet probe of a mutual-TLS role; an exec probe presenting other files or asking another port; an unknown probe command', () => {
+    const tlsPs = (ms: Manifest[]): K8sObject => {
+      const c = container(ms, 'StatefulSet', 'tessera-ps');
+      c.args.push('--tls-cert', '/etc/tessera/tls/tls.crt', '--tls-key', '/etc/tessera/tls/tls.key', '--tls-ca', '/etc/tessera/tls/ca.crt');
+      return c;
+    };
+    const at = { object: 'StatefulSet/tessera-ps', check: 'args', path: '/spec/template/spec/containers/0/readinessProbe' };
+    expectFinding(after((ms) => { tlsPs(ms); }), at, 'the kubelet\'s grpc probe presents no client certificate');
+    const exec = (flags: string[]) => ({ exec: { command: ['tessera', 'health', '--addr', '127.0.0.1:7000', ...flags] } });
+    expectFinding(after((ms) => { tlsPs(ms).readinessProbe = exec(['--tls-cert', '/etc/other/tls.crt', '--tls-key', '/etc/tessera/tls/tls.key', '--tls-ca', '/etc/tessera/tls/ca.crt']); }),
+      at, 'tessera health must present the container\'s own --tls-cert/--tls-key/--tls-ca');
+    const own = ['--tls-cert', '/etc/tessera/tls/tls.crt', '--tls-key', '/etc/tessera/tls/tls.key', '--tls-ca', '/etc/tessera/tls/ca.crt'];
+    expectFinding(after((ms) => { tlsPs(ms).readinessProbe = { exec: { command: ['tessera', 'health', '--addr', '127.0.0.1:7001', ...own] } }; }),
+      at, 'probes port 7001, but tessera ps serves gRPC health on --port 7000');
+    const clean = after((ms) => { const c = tlsPs(ms); c.readinessProbe = exec(own); c.livenessProbe = exec(own); });
+    expect(clean.filter((x) => x.object === 'StatefulSet/tessera-ps'), formatFindings(clean)).to.deep.equal([]);
+    expectFinding(after((ms) => { container(ms, 'StatefulSet', 'tessera-ps').readinessProbe = { exec: { command: ['sh', '-c', 'true'] } }; }),
+      { object: 'StatefulSet/tessera-ps', check: 'policy' }, 'or `tessera health` (exec, for mutual TLS)');
   });
 });

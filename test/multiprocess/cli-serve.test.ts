@@ -95,7 +95,7 @@ describe('tessera serve (real process) and tessera serve status (issue 14)', fun
       [['serve', '--model-root', root, '--split', 'stable=90,canary'], /--split "stable=90,canary": "canary" is not label=weight/],
       [['serve', '--model-root', root, '--unknown-fields', 'drop'], /--unknown-fields must be reject or ignore/],
       [['serve', '--model-root', root, '--max-resident-bytes', '12 parsecs'], /--max-resident-bytes must be a positive byte count/],
-      [['serve', 'status', '--server', 'http://127.0.0.1:1'], /http:\/\/127\.0\.0\.1:1\/status: fetch failed/],
+      [['serve', 'status', '--server', 'http://127.0.0.1:1'], /http:\/\/127\.0\.0\.1:1\/status: connect ECONNREFUSED/],
       [['serve', 'restart'], /unknown subcommand "restart"/],
     ];
     for (const [args, re] of cases) {

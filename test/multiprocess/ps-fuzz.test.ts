@@ -3,6 +3,8 @@
  * `npm run fuzz`) against a real `tessera ps` process: random bytes, mutated and hostile messages
  * on every data-plane and admin method, streams with garbage interleaved, broken gRPC framing.
  * On the code before this issue the same run found INTERNAL answers and calls that hung.
+ * Issue #16 added the load phase: 200 streams at once (1,000 in `npm run fuzz`) and one 100 MiB
+ * message to each of Push, PushStream, Pull and CreateTable, refused by the request limit.
  */
 import { expect } from 'chai';
 import { runFuzz } from '../../bench/fuzz/fuzz-ps';
@@ -10,10 +12,10 @@ import { runFuzz } from '../../bench/fuzz/fuzz-ps';
 describe('fuzzing a tessera ps process (issue 23)', function () {
   this.timeout(120_000);
 
-  it('400 fixed-seed cases: no crash, no hang, no INTERNAL, refused pushes change no row, one SIGTERM ends it', async () => {
-    const r = await runFuzz({ seed: 23, cases: 400, hangMs: 5_000, maxRequestBytes: 1 << 20 }) as Record<string, any>;
+  it('400 fixed-seed cases, 200 concurrent streams, 100 MiB messages: no crash, no hang, no INTERNAL, refused pushes change no row, one SIGTERM ends it', async () => {
+    const r = await runFuzz({ seed: 23, cases: 400, hangMs: 5_000, maxRequestBytes: 1 << 20, streams: 200, hugeBytes: 100 << 20 }) as Record<string, any>;
     const why = JSON.stringify({ examples: r.examples, log: r.log, by_status: r.by_status });
-    expect(r.cases).to.equal(400);
+    expect(r.cases, 'the cases, the streams and the four huge messages').to.equal(400 + 200 + 4);
     expect(r.crashes, why).to.equal(0);
     expect(r.hangs, why).to.equal(0);
     expect(r.internal, why).to.equal(0);
@@ -26,5 +28,11 @@ describe('fuzzing a tessera ps process (issue 23)', function () {
     expect(r.by_status.INVALID_ARGUMENT).to.be.greaterThan(50);
     expect(r.by_status.OK).to.be.greaterThan(50);
     expect(Object.keys(r.by_method).length).to.be.greaterThan(12);
+    // Issue #16: every stream of the 200 opened at once ran to its status; the huge messages were
+    // refused by the request limit (never decoded, never applied), and the PS's memory stayed bounded.
+    expect(r.concurrent_streams.streams).to.equal(200);
+    expect(Object.values(r.concurrent_streams.by_status as Record<string, number>).reduce((a, b) => a + b, 0)).to.equal(200);
+    expect(r.huge_messages.by_method).to.deep.equal({ Push: 'RESOURCE_EXHAUSTED', PushStream: 'RESOURCE_EXHAUSTED', Pull: 'RESOURCE_EXHAUSTED', CreateTable: 'RESOURCE_EXHAUSTED' });
+    expect(r.huge_messages.rss_after_mb, 'the PS never held a 100 MiB message').to.be.below(r.rss_before_mb + 100);
   });
 });

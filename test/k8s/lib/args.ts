@@ -18,6 +18,7 @@ import { Finding, findingAt, pointer } from './finding';
 import type { K8sObject, Manifest } from './manifests';
 import { byKind, containerHasPort, PodTemplate, podTemplates } from './pods';
 import { isTesseraContainer } from './policy';
+import { probeTarget } from './probes';
 
 const CHECK = 'args';
 /** A bind address only this pod can reach. */
@@ -111,14 +112,20 @@ function portFindings(r: RoleContainer): Finding[] {
   if (named('grpc')?.containerPort !== port) fail(`${r.at}/ports`, `--${grpcFlag} ${port} must be the container port named "grpc"`);
   const http = r.role === 'serve' ? Number(str(r, 'port')) : undefined;
   if (http !== undefined && named('http')?.containerPort !== http) fail(`${r.at}/ports`, `--port ${http} must be the container port named "http"`);
+  const tls = ['tls-cert', 'tls-key', 'tls-ca'].map((f) => str(r, f));
   for (const probe of ['readinessProbe', 'livenessProbe']) {
-    const probed = r.container[probe]?.grpc?.port;
-    if (probed !== undefined && probed !== port && probed !== 'grpc') fail(`${r.at}/${probe}/grpc/port`, `probes port ${probed}, but tessera ${r.role} serves gRPC health on --${grpcFlag} ${port}`);
-    const get = r.container[probe]?.httpGet?.port;
-    if (get !== undefined && get !== http && get !== 'http') fail(`${r.at}/${probe}/httpGet/port`, `probes port ${get}, but tessera ${r.role} serves HTTP health on --port ${http ?? '(none)'}`);
+    const t = probeTarget(r.container[probe]);
+    if (!t) continue;
+    const where = `${r.at}/${probe}`;
+    if (t.path === undefined && t.port !== port && t.port !== 'grpc') fail(where, `probes port ${t.port}, but tessera ${r.role} serves gRPC health on --${grpcFlag} ${port}`);
+    if (t.path !== undefined && t.port !== http && t.port !== 'http') fail(where, `probes port ${t.port}, but tessera ${r.role} serves HTTP health on --port ${http ?? '(none)'}`);
+    // With --tls-*, the port requires a client certificate: the kubelet has none.
+    if (tls[0] !== undefined && t.via !== 'exec') fail(where, `tessera ${r.role} runs with --tls-*: the kubelet's ${t.via} probe presents no client certificate; probe with exec tessera health and the same --tls-* files`);
+    if (t.via === 'exec' && JSON.stringify([t.tls?.cert, t.tls?.key, t.tls?.ca]) !== JSON.stringify(tls)) fail(where, `tessera health must present the container's own --tls-cert/--tls-key/--tls-ca (${tls.join(', ')})`);
+    if (t.via === 'exec' && t.path !== undefined && t.https !== (tls[0] !== undefined)) fail(where, `the REST port is ${tls[0] ? 'HTTPS (--tls-*)' : 'plain HTTP'}: probe it with ${tls[0] ? 'https' : 'http'}://`);
   }
-  if (r.role === 'serve' && r.container.readinessProbe?.httpGet?.path !== '/v2/health/ready') {
-    fail(`${r.at}/readinessProbe`, 'must be httpGet /v2/health/ready on the http port (ready once every model has a version loaded)');
+  if (r.role === 'serve' && probeTarget(r.container.readinessProbe)?.path !== '/v2/health/ready') {
+    fail(`${r.at}/readinessProbe`, 'must ask /v2/health/ready on the http port (ready once every model has a version loaded)');
   }
   const metrics = Number(str(r, 'metrics-port'));
   if (!containerHasPort(r.container, metrics)) fail(`${r.at}/ports`, `--metrics-port ${metrics} is not a container port`);

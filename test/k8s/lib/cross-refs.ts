@@ -1,7 +1,8 @@
 /**
  * Cross-reference checks over one set of objects (a rendered overlay, or one fixture file):
- * selectors select pods, named ConfigMaps / PVCs / ServiceAccounts / volumes exist, and every
- * port used by a probe, Service, NetworkPolicy or scrape annotation is a container port.
+ * selectors select pods, named ConfigMaps / PVCs / ServiceAccounts / volumes / Secrets exist (a
+ * Secret may be one a cert-manager Certificate of the set writes; its Issuer must exist too), and
+ * every port used by a probe, Service, NetworkPolicy or scrape annotation is a container port.
  */
 import { Finding, findingAt, pointer } from './finding';
 import type { K8sObject, Manifest } from './manifests';
@@ -16,7 +17,29 @@ export function crossReferenceFindings(manifests: Manifest[]): Finding[] {
     ...serviceFindings(manifests, pods),
     ...selectorFindings(manifests, pods),
     ...pods.flatMap((p) => podSpecFindings(p, manifests)),
+    ...certificateFindings(manifests),
   ];
+}
+
+/** Secrets the set provides: Secret objects, and those cert-manager writes for its Certificates. */
+function secretNames(manifests: Manifest[]): Set<string> {
+  return new Set([...byKind(manifests, 'Secret').keys(), ...manifests.filter((m) => m.obj.kind === 'Certificate').map((m) => String(m.obj.spec?.secretName))]);
+}
+
+/** cert-manager: a Certificate's issuer exists, and a CA Issuer's Secret is one a Certificate of the set writes. */
+function certificateFindings(manifests: Manifest[]): Finding[] {
+  const out: Finding[] = [];
+  const issuers = byKind(manifests, 'Issuer');
+  const secrets = secretNames(manifests);
+  for (const cert of manifests.filter((m) => m.obj.kind === 'Certificate')) {
+    const ref = cert.obj.spec?.issuerRef ?? {};
+    if ((ref.kind ?? 'Issuer') === 'Issuer' && !issuers.has(ref.name)) out.push(findingAt(cert, '/spec/issuerRef/name', `Issuer "${ref.name}" not found`, CHECK));
+  }
+  for (const issuer of issuers.values()) {
+    const ca = issuer.obj.spec?.ca?.secretName;
+    if (ca !== undefined && !secrets.has(ca)) out.push(findingAt(issuer, '/spec/ca/secretName', `Secret "${ca}" is neither a Secret nor a Certificate's secretName here`, CHECK));
+  }
+  return out;
 }
 
 function selected(pods: PodTemplate[], selector: LabelSelector): PodTemplate[] {
@@ -89,6 +112,7 @@ function podSpecFindings(p: PodTemplate, manifests: Manifest[]): Finding[] {
   const out: Finding[] = [];
   const at = (rest: Array<string | number>): string => `${p.specPath}${pointer(rest)}`;
   const configMaps = byKind(manifests, 'ConfigMap');
+  const secrets = secretNames(manifests);
   const sa = p.spec.serviceAccountName;
   if (sa !== undefined && !byKind(manifests, 'ServiceAccount').has(sa)) out.push(findingAt(p.manifest, at(['serviceAccountName']), `ServiceAccount "${sa}" not found`, CHECK));
   const claimTemplates = new Set((p.manifest.obj.spec?.volumeClaimTemplates ?? []).map((t: K8sObject) => t.metadata?.name));
@@ -106,7 +130,7 @@ function podSpecFindings(p: PodTemplate, manifests: Manifest[]): Finding[] {
     if (claim !== undefined && !byKind(manifests, 'PersistentVolumeClaim').has(claim)) {
       out.push(findingAt(p.manifest, at(['volumes', i, 'persistentVolumeClaim', 'claimName']), `PersistentVolumeClaim "${claim}" not found`, CHECK));
     }
-    if (v.secret && !byKind(manifests, 'Secret').has(v.secret.secretName)) out.push(findingAt(p.manifest, at(['volumes', i, 'secret', 'secretName']), `Secret "${v.secret.secretName}" not found`, CHECK));
+    if (v.secret && !secrets.has(v.secret.secretName)) out.push(findingAt(p.manifest, at(['volumes', i, 'secret', 'secretName']), `Secret "${v.secret.secretName}" not found (no Secret or Certificate makes it)`, CHECK));
   });
   const port = p.annotations['prometheus.io/port'];
   if (port !== undefined && !podHasPort(p.spec, Number(port))) {

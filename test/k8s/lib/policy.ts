@@ -1,13 +1,14 @@
 /**
  * Deployment policy of issue #7: every workload has a PodDisruptionBudget, readiness and
  * liveness probes (gRPC health for Tessera's own containers, or the KServe v2 HTTP health of
- * `tessera serve`), CPU and memory requests and
+ * `tessera serve`, asked by the kubelet or, with mutual TLS, by `tessera health`), CPU and memory requests and
  * limits, a non-root and read-only-root securityContext with a writable /tmp, and its own
  * ServiceAccount; Tessera pods keep Service links off and carry Prometheus scrape annotations.
  */
 import { Finding, findingAt, pointer } from './finding';
 import type { K8sObject, Manifest } from './manifests';
 import { PodTemplate, podTemplates, selectorMatches } from './pods';
+import { probeTarget } from './probes';
 
 const CHECK = 'policy';
 
@@ -44,8 +45,11 @@ function podPolicy(p: PodTemplate): Finding[] {
     const base = ['containers', i];
     for (const probe of ['readinessProbe', 'livenessProbe']) {
       if (!c[probe]) fail([...base, probe], 'missing');
-      else if (isTesseraContainer(c) && !c[probe].grpc && !String(c[probe].httpGet?.path ?? '').startsWith('/v2/health/')) {
-        fail([...base, probe], 'must use gRPC health (grpc: {port}) or the KServe v2 health endpoints (httpGet /v2/health/…)');
+      else if (isTesseraContainer(c)) {
+        const t = probeTarget(c[probe]);
+        if (!t || (t.path !== undefined && !t.path.startsWith('/v2/health/'))) {
+          fail([...base, probe], 'must use gRPC health (grpc: {port}), the KServe v2 health endpoints (httpGet /v2/health/…) or `tessera health` (exec, for mutual TLS)');
+        }
       }
     }
     for (const kind of ['requests', 'limits']) {

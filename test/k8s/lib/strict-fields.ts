@@ -13,6 +13,7 @@
 import * as path from 'path';
 import * as ts from 'typescript';
 import { pointer } from './finding';
+import { modelModule } from './schema';
 import { editDistance } from '../../../src/common/edit-distance';
 
 /** A problem found by the walk: where (JSON pointer) and what. */
@@ -29,6 +30,7 @@ export const STRICT_KINDS: Readonly<Record<string, readonly string[]>> = {
   'policy/v1': ['PodDisruptionBudget'],
   'networking.k8s.io/v1': ['NetworkPolicy'],
   'rbac.authorization.k8s.io/v1': ['Role', 'RoleBinding'],
+  'cert-manager.io/v1': ['Certificate', 'Issuer'],
 };
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..', '..');
@@ -47,7 +49,7 @@ export class StrictFieldChecker {
     const lines: string[] = [];
     for (const [apiVersion, kinds] of Object.entries(STRICT_KINDS)) {
       for (const kind of kinds) {
-        lines.push(`export type ${aliasName(apiVersion, kind)} = import("kubernetes-models/${apiVersion}/${kind}").I${kind};`);
+        lines.push(`export type ${aliasName(apiVersion, kind)} = import("${modelModule(apiVersion, kind)}").I${kind};`);
       }
     }
     const source = lines.join('\n');

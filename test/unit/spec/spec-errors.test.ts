@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { stringify } from 'yaml';
 import { parseJobSpec } from '../../../src/spec/job-spec';
 import { baseSpec, expectSpecError, parseObject } from './fixtures';
 
@@ -168,5 +169,23 @@ describe('spec/job-spec errors name the key path', () => {
     expect(() => parseJobSpec(text, 'job.yaml')).to.throw(/^job\.yaml:5:9: model\.kind: /);
     const typo = 'name: x\ntraining:\n  bacth_size: 3\n';
     expect(() => parseJobSpec(typo, 'job.yaml')).to.throw('job.yaml:3:15: training.bacth_size: unknown key');
+  });
+
+  // Issue #16: found by the file fuzzer (npm run fuzz): both printed a stack or a 10 MB line before.
+  it('hostile documents: an alias bomb, a 10 MB file, 100,000 nested brackets are one CONFIG error each; long values are clipped', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefghij'.split('').map((c, i) => {
+      const p = String.fromCharCode(97 + i);
+      return `${c}: &${c} [*${p}, *${p}, *${p}, *${p}]`;
+    })].join('\n');
+    expectSpecError(bomb, '', 'invalid YAML: Excessive alias count indicates a resource exhaustion attack (at most 100 alias expansions)');
+    const long = expectSpecError(`name: ${'n'.repeat(100_000)}\n`, 'name', 'must be 1-128 characters');
+    expect(long.message).to.match(/… \(100\d{3} characters\)/);
+    expect(long.message.length).to.be.below(800);
+    expectSpecError(`name: ${'n'.repeat(10 << 20)}\n`, '', 'the spec is 10485767 characters; a job spec is at most 1048576');
+    expectSpecError(`${'['.repeat(100_000)}${']'.repeat(100_000)}`, '', 'invalid YAML: [ and { nest 100000 deep; at most 64');
+    const commented = `${stringify(baseSpec())}# ${'['.repeat(100)}\nx_note: '${'{'.repeat(100)}'\n`;
+    expect(() => parseJobSpec(commented), 'brackets in comments and quoted strings do not count').to.throw('x_note: unknown key');
+    const key = expectSpecError(edited((s) => { s.training = { ['k'.repeat(5000)]: 1 }; }), `training.${'k'.repeat(5000)}`.slice(0, 300) + '… (5009 characters)', 'unknown key');
+    expect(key.message.length).to.be.below(800);
   });
 });
