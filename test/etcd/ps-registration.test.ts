@@ -11,8 +11,12 @@ import { EtcdHandle, requireEtcd, startEtcd } from '../helpers/etcd';
 import { lastJson, runTessera } from '../helpers/tessera';
 import { ShardMapStore } from '../../src/membership/shard-map-store';
 import { planShardMap } from '../../src/sharding/shard-map';
+import { PsClient } from '../../src/client/ps-client';
 
-/** Issue #4: PS processes register in etcd under a lease; a second PS with the same id is refused. */
+/**
+ * Issue #4: PS processes register in etcd under a lease; a second PS with the same id is refused.
+ * Issue 18: a process of several shards registers each shard as a PS of its own.
+ */
 describe('tessera ps --etcd (real etcd, real PS processes)', function () {
   this.timeout(60_000);
   let etcd: EtcdHandle;
@@ -79,5 +83,44 @@ describe('tessera ps --etcd (real etcd, real PS processes)', function () {
     expect((await observer.list('ps')).map((m) => m.id)).to.include('ps-8');
     expect(await ps.stop()).to.equal(0);
     expect((await observer.list('ps')).map((m) => m.id)).to.not.include('ps-8');
+  });
+
+  it('issue 18: a --shards 2 process registers one member per shard, serves each shard its own rows, labels /metrics by shard, and leaves etcd on SIGTERM', async () => {
+    const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-psshards-')), 'ps.log');
+    const ps = await spawnPs({ shards: 2, logFile: log, args: ['--etcd', etcd.url, '--job', job, '--id', 'ps-1', '--lease-ttl', '2'] });
+    expect(ps.addrs).to.have.length(2);
+    expect(new Set(ps.addrs).size).to.equal(2);
+    const members = (await observer.list('ps')).map((m) => `${m.id}@${m.addr}`).sort();
+    expect(members).to.deep.equal([`ps-2@${ps.addrs[0]}`, `ps-3@${ps.addrs[1]}`]);
+
+    // Each shard is a PS: a client routes buckets to both, and each holds only its own rows.
+    const ps2 = new PsClient({ shardMap: planShardMap(ps.addrs.map((addr, k) => ({ id: 2 + k, addr }))), logger: silentLogger() });
+    try {
+      await ps2.admin.installShardMap();
+      await ps2.admin.createTable({ name: 't', kind: 'embedding', dim: 4, optimizer: { kind: 'sgd', lr: 1 }, initializer: { kind: 'zeros' } });
+      const ids = new Uint32Array(4000).map((_, i) => (i % 2 === 0 ? i + 1 : 0));
+      await ps2.data.push('t', ids, new Float32Array(2000 * 4).fill(1));
+      await ps2.data.flush();
+      expect(Array.from(new Set(await ps2.data.pull('t', ids, 4)))).to.deep.equal([-1]);
+      const rows = (await ps2.admin.stats()).map((s) => s.tables[0].rows);
+      expect(rows[0] + rows[1]).to.equal(2000);
+      expect(Math.min(...rows)).to.be.greaterThan(700);
+
+      const url = /"metricsUrl":"([^"]+)"/.exec(fs.readFileSync(log, 'utf8'))![1];
+      const text = await (await fetch(url)).text();
+      for (const [k, id] of [[0, 'ps-2'], [1, 'ps-3']] as const) {
+        const line = text.split('\n').find((l) => l.startsWith('tessera_ps_rows_total{') && l.includes('op="push"') && l.includes(`shard="${k}"`));
+        expect(line, `push rows of shard ${k}`).to.include(`id="${id}"`);
+        expect(Number(line!.split(' ').pop())).to.equal(rows[k]);
+      }
+      // Process-wide series once, under the process's own id; every family declared once.
+      expect(text.match(/^process_cpu_user_seconds_total\{/gm)).to.have.length(1);
+      const types = text.split('\n').filter((l) => l.startsWith('# TYPE '));
+      expect(new Set(types).size).to.equal(types.length);
+    } finally {
+      ps2.close();
+    }
+    expect(await ps.stop()).to.equal(0);
+    expect(await observer.list('ps')).to.deep.equal([]);
   });
 });

@@ -4,8 +4,9 @@
  * - both shards register in etcd and the job trains against them;
  * - kill -9 of the process is survived as a PS kill is: restarted, its buckets restored from the
  *   latest checkpoint, every data row counted once;
- * - that checkpoint, taken with 2 shards, restores onto a `--shards 1` process (the planner moves
- *   the buckets) and the resumed job ends with the same AUC as eval of the checkpoint would give.
+ * - a mid-epoch checkpoint cut on the 2 shards restores onto a `--shards 1` process (the planner
+ *   gives the one PS every bucket): the resumed job reads every remaining row once, and its final
+ *   checkpoint evaluates to the AUC the job reported.
  */
 import { expect } from 'chai';
 import * as fs from 'fs';
@@ -14,8 +15,7 @@ import { silentLogger } from '../../src/common/logger';
 import { LocalCluster } from '../../src/local/local-cluster';
 import { EtcdMembership } from '../../src/membership/etcd-membership';
 import { createEtcdClient } from '../../src/runtime/etcd-client';
-import { requireEtcd } from '../helpers/etcd';
-import { awaitSnapshot, shardLedger, snapshotOf, syntheticData, SYNTHETIC_SPEC } from '../helpers/cluster';
+import { awaitSnapshot, clusterSuite, shardLedger, snapshotOf, SYNTHETIC_SPEC } from '../helpers/cluster';
 import { lastJson, runTessera } from '../helpers/tessera';
 
 const ROWS = 12_000;
@@ -34,29 +34,11 @@ async function psMembers(cluster: LocalCluster): Promise<string[]> {
 
 describe('tessera ps --shards (issue 18; real processes)', function () {
   this.timeout(300_000);
-  let data: { dir: string; train: string; evalFile: string };
-  let cluster: LocalCluster | undefined;
-  let keep = false;
-  before(async function () {
-    requireEtcd(this);
-    data = await syntheticData(ROWS);
-  });
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') keep = true;
-    await cluster?.stop();
-    cluster = undefined;
-  });
-  after(() => data && !keep && fs.rmSync(data.dir, { recursive: true, force: true }));
+  const suite = clusterSuite(ROWS, (seq) => ({ job: `sharded-${seq}`, specPath: SYNTHETIC_SPEC, ps: 1, workers: 1, epochs: 1, backend: 'wasm' }));
 
   it('two shards of one process register and train; kill -9 of the process is survived; the checkpoint restores onto --shards 1', async () => {
-    const root = path.join(data.dir, 'ckpt');
-    const runDir = path.join(data.dir, 'sharded');
-    fs.mkdirSync(runDir, { recursive: true });
-    cluster = await LocalCluster.start({
-      runDir, job: 'sharded', specPath: SYNTHETIC_SPEC, ps: 1, psShards: 2, workers: 1, data: data.train, eval: data.evalFile, epochs: 1, shards: 6,
-      backend: 'wasm', checkpointDir: root, checkpointEvery: 1, leaseTtlS: 2,
-    });
-    const c = cluster;
+    const root = path.join(suite.data.dir, 'ckpt');
+    const c = await suite.start({ psShards: 2, data: suite.data.train, eval: suite.data.evalFile, shards: 6, checkpointDir: root, checkpointEvery: 1, leaseTtlS: 2 });
     expect(c.ps[0].addrs).to.have.length(2);
     expect(await psMembers(c)).to.deep.equal(c.ps[0].addrs.map((a, k) => `ps-${k}@${a}`).sort());
     // A checkpoint cut mid-epoch, written by both shards.
@@ -74,22 +56,18 @@ describe('tessera ps --shards (issue 18; real processes)', function () {
     const r = await c.waitDone();
     expect(r.samples).to.equal(ROWS);
     for (const s of await shardLedger(await snapshotOf(c))) expect(s.committed, `data shard ${s.shard}`).to.equal(s.actual);
-    expect(fs.readFileSync(path.join(runDir, 'chief-0.log'), 'utf8')).to.match(/restored their buckets from the latest checkpoint/);
+    expect(fs.readFileSync(path.join(c.opts.runDir, 'chief-0.log'), 'utf8')).to.match(/restored their buckets from the latest checkpoint/);
     await c.stop();
-    cluster = undefined;
 
     // Resume the mid-epoch checkpoint (cut on ps-0 and ps-1) onto one process of one shard.
     for (const d of fs.readdirSync(root)) if (d > mid.id && d.startsWith('ckpt-')) fs.rmSync(path.join(root, d), { recursive: true });
-    const runDir2 = path.join(data.dir, 'one-shard');
-    fs.mkdirSync(runDir2, { recursive: true });
-    cluster = await LocalCluster.start({ runDir: runDir2, job: 'one-shard', specPath: '', ps: 1, psShards: 1, workers: 1, epochs: 1, backend: 'wasm', checkpointDir: root, resume: mid.id });
-    const one = cluster;
+    const one = await suite.start({ specPath: '', psShards: 1, checkpointDir: root, resume: mid.id });
     expect(await psMembers(one)).to.deep.equal([`ps-0@${one.ps[0].addr}`]);
     const resumed = await one.waitDone();
     expect(resumed.samples).to.equal(ROWS);
     for (const s of await shardLedger(await snapshotOf(one))) expect(s.committed, `data shard ${s.shard} after the resume`).to.equal(s.actual);
-    expect(fs.readFileSync(path.join(runDir2, 'chief-0.log'), 'utf8')).to.match(/resum/i);
-    const ev = await runTessera(['eval', '--checkpoint', resumed.checkpoint!, '--data', data.evalFile, '--json']);
+    expect(fs.readFileSync(path.join(one.opts.runDir, 'chief-0.log'), 'utf8')).to.match(/resum/i);
+    const ev = await runTessera(['eval', '--checkpoint', resumed.checkpoint!, '--data', suite.data.evalFile, '--json']);
     expect(ev.code, ev.stderr).to.equal(0);
     expect(lastJson(ev.stdout).auc).to.be.closeTo(resumed.auc!, 1e-9);
   });
