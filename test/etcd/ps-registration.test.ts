@@ -17,6 +17,9 @@ import { PsClient } from '../../src/client/ps-client';
  * Issue #4: PS processes register in etcd under a lease; a second PS with the same id is refused.
  * Issue 18: a process of several shards registers each shard as a PS of its own.
  */
+/** Distinct ids pulled into a table with a one-slab budget: about 150,000 per shard, so each spills. */
+const SPILL_IDS = 300_000;
+
 describe('tessera ps --etcd (real etcd, real PS processes)', function () {
   this.timeout(60_000);
   let etcd: EtcdHandle;
@@ -85,9 +88,11 @@ describe('tessera ps --etcd (real etcd, real PS processes)', function () {
     expect((await observer.list('ps')).map((m) => m.id)).to.not.include('ps-8');
   });
 
-  it('issue 18: a --shards 2 process registers one member per shard, serves each shard its own rows, labels /metrics by shard, and leaves etcd on SIGTERM', async () => {
-    const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-psshards-')), 'ps.log');
-    const ps = await spawnPs({ shards: 2, logFile: log, args: ['--etcd', etcd.url, '--job', job, '--id', 'ps-1', '--lease-ttl', '2'] });
+  it('issue 18: a --shards 2 process registers one member per shard, serves each shard its own rows, gives each its own disk tier, labels /metrics by shard, and leaves etcd on SIGTERM', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-psshards-'));
+    const log = path.join(dir, 'ps.log');
+    const tier = path.join(dir, 'tier');
+    const ps = await spawnPs({ shards: 2, logFile: log, args: ['--etcd', etcd.url, '--job', job, '--id', 'ps-1', '--lease-ttl', '2', '--tier-dir', tier] });
     expect(ps.addrs).to.have.length(2);
     expect(new Set(ps.addrs).size).to.equal(2);
     const members = (await observer.list('ps')).map((m) => `${m.id}@${m.addr}`).sort();
@@ -105,6 +110,13 @@ describe('tessera ps --etcd (real etcd, real PS processes)', function () {
       const rows = (await ps2.admin.stats()).map((s) => s.tables[0].rows);
       expect(rows[0] + rows[1]).to.equal(2000);
       expect(Math.min(...rows)).to.be.greaterThan(700);
+      // Each shard its own disk tier: a table over its one-slab budget (65,536 rows) spills into DIR/shard-<k>.
+      await ps2.admin.createTable({ name: 'spilled', kind: 'embedding', dim: 4, optimizer: { kind: 'sgd', lr: 1 }, eviction: { maxRows: 65_536, spill: true } });
+      const many = Uint32Array.from({ length: 2 * SPILL_IDS }, (_, i) => (i % 2 === 0 ? i + 1 : 0));
+      // In requests of 40,000 ids: a request's rows must fit the budget at once.
+      for (let i = 0; i < many.length; i += 80_000) await ps2.data.pull('spilled', many.subarray(i, i + 80_000), 4);
+      const spilledRows = (await ps2.admin.stats()).map((st) => st.tables.find((t) => t.name === 'spilled')!.rows);
+      expect(fs.readdirSync(tier).sort()).to.deep.equal(['shard-0', 'shard-1']);
 
       const url = /"metricsUrl":"([^"]+)"/.exec(fs.readFileSync(log, 'utf8'))![1];
       const text = await (await fetch(url)).text();
@@ -112,6 +124,10 @@ describe('tessera ps --etcd (real etcd, real PS processes)', function () {
         const line = text.split('\n').find((l) => l.startsWith('tessera_ps_rows_total{') && l.includes('op="push"') && l.includes(`shard="${k}"`));
         expect(line, `push rows of shard ${k}`).to.include(`id="${id}"`);
         expect(Number(line!.split(' ').pop())).to.equal(rows[k]);
+      }
+      for (const k of [0, 1]) {
+        const spills = text.split('\n').find((l) => l.startsWith('tessera_ps_tier_spills_total{') && l.includes(`shard="${k}"`));
+        expect(Number(spills?.split(' ').pop()), `rows shard ${k} spilled (${spilledRows[k]} resident)`).to.be.greaterThan(0);
       }
       // Process-wide series once, under the process's own id; every family declared once.
       expect(text.match(/^process_cpu_user_seconds_total\{/gm)).to.have.length(1);
