@@ -12,6 +12,9 @@ import { lastJson, runTessera } from '../helpers/tessera';
 import { ShardMapStore } from '../../src/membership/shard-map-store';
 import { planShardMap } from '../../src/sharding/shard-map';
 import { PsClient } from '../../src/client/ps-client';
+import { spawnNode } from '../helpers/spawn';
+import { TESSERA_BIN } from '../../src/local/ps-process';
+import { jobPrefix, memberKey } from '../../src/membership/keys';
 
 /**
  * Issue #4: PS processes register in etcd under a lease; a second PS with the same id is refused.
@@ -138,5 +141,23 @@ describe('tessera ps --etcd (real etcd, real PS processes)', function () {
     }
     expect(await ps.stop()).to.equal(0);
     expect(await observer.list('ps')).to.deep.equal([]);
+  });
+
+  it('issue 18: a lost lease fences only its own shard, which re-registers; the other shard is never fenced', async () => {
+    const ps = spawnNode(TESSERA_BIN, ['ps', '--port', '0', '--shards', '2', '--etcd', etcd.url, '--job', job, '--id', 'ps-2', '--lease-ttl', '2']);
+    try {
+      await ps.waitForLine(/^ps listening /, 20_000);
+      const kv = (await client.namespace(jobPrefix(job)).get(memberKey('ps', 'ps-5')).exec()).kvs[0];
+      await client.leaseClient.leaseRevoke({ ID: kv.lease });
+      const fenced = JSON.parse(await ps.waitForLine(/"fenced":true/, 20_000));
+      expect([fenced.nodeId, fenced.shard]).to.deep.equal(['ps-5', 1]);
+      const unfenced = JSON.parse(await ps.waitForLine(/"fenced":false/, 20_000));
+      expect([unfenced.nodeId, unfenced.shard]).to.deep.equal(['ps-5', 1]);
+      expect(ps.lines.filter((l) => l.includes('"fenced":true')), 'fence lines').to.have.length(1);
+      expect((await observer.list('ps')).map((m) => m.id).sort()).to.deep.equal(['ps-4', 'ps-5']);
+    } finally {
+      ps.proc.kill('SIGTERM');
+      await ps.exited;
+    }
   });
 });
