@@ -40,7 +40,7 @@ export const PS_OPTIONS: Record<string, OptionSpec> = {
 };
 
 /** `tessera ps --help`. */
-export const PS_HELP = helpText('tessera ps [--port P] [--host H] [--id ID] [--etcd URL --job NAME]',
+export const PS_HELP = helpText('tessera ps [--port P] [--shards K] [--host H] [--id ID] [--etcd URL --job NAME]',
   'Starts a parameter server process of --shards K shard servers, each serving Pull/Push, admin and gRPC health on its own port.\n'
   + 'It prints "ps listening <addr>[,<addr>...]" (shard 0 first) on stdout once ready; logs (JSON) go to stderr.', PS_OPTIONS);
 
