@@ -4,10 +4,16 @@
  *
  *   npm run bench:ps -- [--json] [--seconds S] [--inflight K] [--encoding f32|f16]
  *                       [--staleness ROUNDS] [--staleness-sample-every N] [--tls [--rounds N]]
+ *                       [--shards K,K... [--clients C] [--shard-rounds R]]
  *
  * --tls: the same PS and client with mutual TLS (a CA and certificates made for the run), in
  * the same run, alternating plaintext and TLS N times (default 3); reports every round and the
  * loss of the medians.
+ *
+ * --shards 1,2: after the main figures, one `tessera ps --shards K` process per K in the list,
+ * driven by C client processes at once (default 2) against all its shards; R rounds (default 1)
+ * in the list's order. Reports each K's summed pull and push rows/s and their ratio to the
+ * first K: how a PS process scales with the shard threads it runs on this machine's cores.
  *
  * Setup: two `tessera ps` processes and one client process on loopback; batches of 8,192
  * distinct ids, dim 16, Zipf-distributed over a 2^40 id space; Adagrad for pushes.
@@ -142,6 +148,48 @@ async function measureClients(seconds: number, inflight: number, encoding: strin
   }
 }
 
+type ShardRound = { shards: number; round: number; pull_rows_per_s: number; push_rows_per_s: number };
+
+/** One `tessera ps --shards K` process per K per round, `clients` client processes at once against it (see the header). */
+async function shardRounds(list: number[], clients: number, rounds: number, seconds: number, inflight: number, encoding: string): Promise<ShardRound[]> {
+  const out: ShardRound[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const shards of list) {
+      const ps = await spawnPs({ shards, args: ['--id', 'ps-0', '--log-level', 'warn'] });
+      try {
+        const figures = await Promise.all(Array.from({ length: clients }, () => runClient([...ps.addrs], seconds, inflight, encoding)));
+        const sum = (k: string) => Math.round(figures.reduce((a, f) => a + (f[k] as number), 0));
+        out.push({ shards, round, pull_rows_per_s: sum('pull_rows_per_s'), push_rows_per_s: sum('push_rows_per_s') });
+      } finally {
+        await ps.stop();
+      }
+    }
+  }
+  return out;
+}
+
+/** Report lines and figures for the shard rounds: each round, then each K's median over the first K's. */
+function shardLines(rounds: ShardRound[], clients: number) {
+  const list = [...new Set(rounds.map((r) => r.shards))];
+  const med = (k: number, f: 'pull_rows_per_s' | 'push_rows_per_s') => median(rounds.filter((r) => r.shards === k).map((r) => r[f]));
+  const lines = rounds.map((r) => `--shards ${r.shards} (round ${r.round}, ${clients} client processes): pull ${(r.pull_rows_per_s / 1e6).toFixed(2)} M rows/s  push ${(r.push_rows_per_s / 1e6).toFixed(2)} M rows/s`);
+  const scaling = Object.fromEntries(list.map((k) => [k, {
+    pull: Number((med(k, 'pull_rows_per_s') / med(list[0], 'pull_rows_per_s')).toFixed(3)),
+    push: Number((med(k, 'push_rows_per_s') / med(list[0], 'push_rows_per_s')).toFixed(3)),
+  }]));
+  // Each round's K over the first K: load from elsewhere drifts over minutes, so runs next to each other compare best.
+  const paired = (k: number, f: 'pull_rows_per_s' | 'push_rows_per_s') => Number(median([...new Set(rounds.map((r) => r.round))].map((round) => {
+    const at = (kk: number) => rounds.find((r) => r.round === round && r.shards === kk)![f];
+    return at(k) / at(list[0]);
+  })).toFixed(3));
+  const pairedScaling = Object.fromEntries(list.map((k) => [k, { pull: paired(k, 'pull_rows_per_s'), push: paired(k, 'push_rows_per_s') }]));
+  for (const k of list.slice(1)) {
+    lines.push(`--shards ${k} over --shards ${list[0]}: of the medians pull ${scaling[k].pull}×, push ${scaling[k].push}×;`
+      + ` median of each round's ratio pull ${pairedScaling[k].pull}×, push ${pairedScaling[k].push}×`);
+  }
+  return { lines, figures: { shard_clients: clients, shard_rounds: rounds, shard_scaling: scaling, shard_scaling_paired: pairedScaling } };
+}
+
 async function main(): Promise<void> {
   const json = process.argv.includes('--json');
   const seconds = Number(arg('seconds', '5'));
@@ -170,6 +218,10 @@ async function main(): Promise<void> {
   if (tls) lines.push(tls.line);
   const st = staleness.length > 0 ? stalenessLines(staleness, every) : null;
   if (st) lines.push(...st.lines);
+  const shardList = arg('shards', '').split(',').filter((x) => x !== '').map(Number);
+  const clients = Number(arg('clients', '2'));
+  const sh = shardList.length > 0 ? shardLines(await shardRounds(shardList, clients, Number(arg('shard-rounds', '1')), seconds, inflight, encoding), clients) : null;
+  if (sh) lines.push(...sh.lines);
   process.stdout.write(`${lines.join('\n')}\n`);
   const summary = {
     ...(tls ? tls.figures : {}),
@@ -183,6 +235,7 @@ async function main(): Promise<void> {
     grpc_stream_limit_rows_per_s: Math.round(grpcRows),
     encoding,
     inflight,
+    ...(sh ? sh.figures : {}),
     ...(st ? { staleness_sample_every: every, staleness_rounds: staleness, staleness_pull_ratio: Number(st.pullRatio.toFixed(4)), staleness_push_ratio: Number(st.pushRatio.toFixed(4)) } : {}),
   };
   if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);

@@ -66,7 +66,8 @@ async function startPs(dir: string, maxRequestBytes: number): Promise<PsChild> {
   fs.mkdirSync(root);
   const log = path.join(dir, 'ps.log');
   const err = fs.openSync(log, 'a');
-  const proc = spawn(process.execPath, [TESSERA_BIN, 'ps', '--port', '0', '--checkpoint-root', root, '--max-request-bytes', String(maxRequestBytes)],
+  // One shard: the fuzzer drives one PS and reads its one address.
+  const proc = spawn(process.execPath, [TESSERA_BIN, 'ps', '--port', '0', '--shards', '1', '--checkpoint-root', root, '--max-request-bytes', String(maxRequestBytes)],
     { cwd, stdio: ['ignore', 'pipe', err] });
   fs.closeSync(err);
   const addr = await new Promise<string>((resolve, reject) => {

@@ -10,15 +10,9 @@
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Member } from '../membership/membership';
 import { planShardMap, PsEndpoint, ShardMap } from '../sharding/shard-map';
+import { psNumber } from '../sharding/ps-number';
 
-/** The numeric PS id of a member id (its trailing digits). */
-export function psNumber(memberId: string): number {
-  const m = /(\d+)$/.exec(memberId);
-  if (!m || !Number.isSafeInteger(Number(m[1]))) {
-    throw new TesseraError(ERROR_CODES.CONFIG, `PS id "${memberId}" must end in its number (ps-0, ps-1, …): the number is its place in the shard map`);
-  }
-  return Number(m[1]);
-}
+export { psNumber };
 
 export type PsSetDecision =
   | { kind: 'wait'; reason: string }

@@ -31,7 +31,8 @@ const EXAMPLES = path.resolve(__dirname, '..', '..', __dirname.includes(`${path.
 
 export const LOCAL_SPEC: Record<string, OptionSpec> = {
   job: { type: 'string', describe: 'job spec YAML', default: path.join(EXAMPLES, 'synthetic-deepfm.yaml') },
-  ps: { type: 'string', describe: 'parameter servers', default: '2' },
+  ps: { type: 'string', describe: 'parameter server processes', default: '2' },
+  'ps-shards': { type: 'string', describe: 'shard servers in each PS process (tessera ps --shards): the job has ps × ps-shards PS in its shard map', default: '1' },
   workers: { type: 'string', describe: 'workers', default: '2' },
   chiefs: { type: 'string', describe: 'chief candidates: one leads, the others stand by and take over', default: '2' },
   data: { type: 'string', describe: 'training data (default: data.train, or synthetic rows from tessera gen)' },
@@ -122,7 +123,7 @@ export async function runLocal(argv: string[]): Promise<number> {
   else if (!etcdAvailable()) throw new TesseraError(ERROR_CODES.CONFIG, ETCD_MISSING_MESSAGE);
   const runDir = path.resolve(o['run-dir'] ?? fs.mkdtempSync(path.join(os.tmpdir(), `tessera-local-${stamp()}-`)));
   fs.mkdirSync(runDir, { recursive: true });
-  err.write(`tessera local: ${n.ps} PS, ${n.workers} workers, ${n.chiefs} chiefs, ${spec.model.kind}; logs in ${runDir}\n`);
+  err.write(`tessera local: ${n.ps} PS${n.psShards > 1 ? ` × ${n.psShards} shards` : ''}, ${n.workers} workers, ${n.chiefs} chiefs, ${spec.model.kind}; logs in ${runDir}\n`);
   const { data, evalPath, oracleAuc } = given.data || o.resume ? given : await syntheticData(n.syntheticRows, runDir, given.evalPath);
   const checkpointDir = path.resolve(o['checkpoint-dir'] ?? path.join(runDir, 'checkpoints'));
   const progress = new ProgressLine(err);
@@ -136,7 +137,7 @@ export async function runLocal(argv: string[]): Promise<number> {
   const cluster = await LocalCluster.start({
     tlsDir,
     chiefs: n.chiefs, onCheckpointError, onEvent: (line) => progress.done(`tessera local: ${line}`),
-    runDir, job, specPath: o.resume && !argvHas(argv, '--job') ? '' : specPath, ps: n.ps, workers: n.workers,
+    runDir, job, specPath: o.resume && !argvHas(argv, '--job') ? '' : specPath, ps: n.ps, psShards: n.psShards, workers: n.workers,
     data: data ? path.resolve(data) : undefined, resume: o.resume, initFrom: o['init-from'], checkpointEvery: n.checkpointEvery,
     eval: evalPath ? path.resolve(evalPath) : undefined, epochs: n.epochs, shards: n.shards, checkpointDir, etcdUrl: o.etcd,
     exportDir: o['export-dir'] ? path.resolve(o['export-dir']) : undefined,
@@ -209,7 +210,7 @@ function localCounts(args: ParsedArgs) {
   const o = args.options;
   const workers = intOption(args, 'workers', 1);
   return {
-    ps: intOption(args, 'ps', 1), workers, chiefs: intOption(args, 'chiefs', 1), syntheticRows: intOption(args, 'synthetic-rows', 1),
+    ps: intOption(args, 'ps', 1), psShards: intOption(args, 'ps-shards', 1), workers, chiefs: intOption(args, 'chiefs', 1), syntheticRows: intOption(args, 'synthetic-rows', 1),
     checkpointEvery: intOption(args, 'checkpoint-every', 0), epochs: o.epochs === undefined ? undefined : intOption(args, 'epochs', 1),
     shards: o.shards === undefined ? workers * 4 : intOption(args, 'shards', 1),
   };

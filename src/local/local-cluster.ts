@@ -38,7 +38,10 @@ export interface LocalClusterOptions {
   runDir: string;
   job: string;
   specPath: string;
+  /** PS processes. */
   ps: number;
+  /** Shard servers in each PS process (`tessera ps --shards`, default 1): the shard map holds ps × psShards PS. */
+  psShards?: number;
   workers: number;
   /** Training data (not needed to resume: the checkpoint holds the data plan). */
   data?: string;
@@ -173,7 +176,11 @@ export class LocalCluster {
     };
   }
 
-  /** Starts PS `ps-<i>` (supervised: restarted under the same id and port when it dies). */
+  /**
+   * Starts PS process `ps-<i>` (supervised: restarted under the same id when it dies, and on the
+   * same port with one shard; with several, its shards take fresh ports and the chief republishes
+   * their addresses, since the ports next to its first may have been taken meanwhile).
+   */
   async startPs(i: number): Promise<PsProcess> {
     const spawn = async (): Promise<ChildProcess> => {
       const args = ['--id', `ps-${i}`, '--etcd', this.etcdUrl, '--job', this.opts.job, '--lease-ttl', String(this.opts.leaseTtlS ?? 5),
@@ -181,10 +188,11 @@ export class LocalCluster {
         '--tier-dir', path.join(this.opts.runDir, 'tier', `ps-${i}`)];
       // A restarted PS comes back on its old port, as a StatefulSet pod keeps its DNS name.
       const port = this.psPorts.get(i);
-      if (port !== undefined) args.push('--port', String(port));
+      const shards = this.opts.psShards ?? 1;
+      if (port !== undefined && shards === 1) args.push('--port', String(port));
       const roots = this.checkpointRoots();
       if (roots.length > 0) args.push('--checkpoint-root', roots.join(','));
-      const ps = await spawnPs({ args, logFile: path.join(this.opts.runDir, `ps-${i}.log`), env: this.env(`ps-${i}`) });
+      const ps = await spawnPs({ args, shards, logFile: path.join(this.opts.runDir, `ps-${i}.log`), env: this.env(`ps-${i}`) });
       this.psPorts.set(i, Number(ps.addr.slice(ps.addr.lastIndexOf(':') + 1)));
       this.ps[i] = ps;
       return ps.proc;
@@ -206,7 +214,7 @@ export class LocalCluster {
   /** Starts one more chief candidate (a standby if another leads); supervised. */
   startChief(id: string): Child {
     const o = this.opts;
-    const args = ['chief', ...this.common(), '--id', id, '--ps', String(o.ps), '--json'];
+    const args = ['chief', ...this.common(), '--id', id, '--ps', String(o.ps * (o.psShards ?? 1)), '--json'];
     // Resuming takes the spec saved in the checkpoint unless one is given.
     if (!o.resume || o.specPath) args.push('--spec', o.specPath);
     if (o.data) args.push('--data', o.data);

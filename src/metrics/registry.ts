@@ -35,6 +35,8 @@ export interface CreateMetricsOptions {
    * they start timers and observers, which tests with several registries do not need.
    */
   processMetrics?: boolean;
+  /** More labels stamped on every series, e.g. `{ shard: '1' }` for one shard of a PS process. */
+  extraLabels?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -49,7 +51,7 @@ export interface CreateMetricsOptions {
 export function createMetrics(labels: MetricsLabels, opts: CreateMetricsOptions = {}): Metrics {
   const registry = new Registry();
   const frozen = Object.freeze({ ...labels });
-  registry.setDefaultLabels({ tessera_job: frozen.job, role: frozen.role, id: frozen.id });
+  registry.setDefaultLabels({ ...opts.extraLabels, tessera_job: frozen.job, role: frozen.role, id: frozen.id });
   if (opts.processMetrics) {
     collectDefaultMetrics({ register: registry });
     // prom-client exports these sums as gauges named `_total`, which promtool flags (a `_total`

@@ -3,6 +3,7 @@
  * (cli/ps.ts), validated, frozen, so no code reads the environment later. Every variable is
  * listed in docs/config.md.
  */
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { expandOrdinal } from '../common/pod-ordinal';
@@ -21,7 +22,15 @@ export interface PsConfig {
   readonly checkpointRoots: readonly string[];
   /** bound on the graceful stop after SIGTERM, after which the process exits anyway */
   readonly shutdownTimeoutMs: number;
+  /**
+   * shard servers this process runs, each on its own worker thread, port and PS identity
+   * (src/ps/shard-layout.ts); default: the cores Node may use (`os.availableParallelism()`)
+   */
+  readonly shards: number;
 }
+
+/** Most shards one PS process runs (each is a thread with its own heap and port). */
+export const MAX_SHARDS = 64;
 
 /** The flags and variables `loadPsConfig` reads: every PsConfig key but the list of roots, as strings. */
 type PsConfigInput = Record<Exclude<keyof PsConfig, 'checkpointRoots'> | 'checkpointRoot', string>;
@@ -35,6 +44,7 @@ export const PS_DEFAULTS: PsConfig = {
   tierDir: null,
   checkpointRoots: [],
   shutdownTimeoutMs: 10_000,
+  shards: 1, // replaced by the process's cores in loadPsConfig
 };
 
 const ENV: PsConfigInput = {
@@ -46,6 +56,7 @@ const ENV: PsConfigInput = {
   tierDir: 'TESSERA_TIER_DIR',
   checkpointRoot: 'TESSERA_CHECKPOINT_ROOT',
   shutdownTimeoutMs: 'TESSERA_SHUTDOWN_TIMEOUT_MS',
+  shards: 'TESSERA_PS_SHARDS',
 };
 
 function int(name: string, raw: string, min: number, max: number): number {
@@ -68,6 +79,7 @@ export function loadPsConfig(env: NodeJS.ProcessEnv, flags: Partial<PsConfigInpu
   const port = pick('port');
   const max = pick('maxRequestBytes');
   const grace = pick('shutdownTimeoutMs');
+  const shards = pick('shards');
   return Object.freeze({
     host: pick('host') ?? PS_DEFAULTS.host,
     port: port === undefined ? PS_DEFAULTS.port : int(flags.port ? '--port' : ENV.port, port, 0, 65535),
@@ -79,6 +91,8 @@ export function loadPsConfig(env: NodeJS.ProcessEnv, flags: Partial<PsConfigInpu
     checkpointRoots: checkpointRoots(pick('checkpointRoot')),
     shutdownTimeoutMs: grace === undefined ? PS_DEFAULTS.shutdownTimeoutMs
       : int(flags.shutdownTimeoutMs ? '--shutdown-timeout-ms' : ENV.shutdownTimeoutMs, grace, 1, 600_000),
+    shards: shards === undefined ? Math.min(MAX_SHARDS, availableParallelism())
+      : int(flags.shards ? '--shards' : ENV.shards, shards, 1, MAX_SHARDS),
   });
 }
 

@@ -75,8 +75,17 @@ describe('deploy checks catch real mistakes in the base manifests (issue #7)', f
       { object: 'StatefulSet/tessera-ps', check: 'args' }, "does not hold the chief's --checkpoint-dir /checkpoints");
   });
 
-  it('args: chief --ps must equal the PS replicas, and --spec must be a valid job spec', () => {
-    expectFinding(after((ms) => { obj(ms, 'StatefulSet', 'tessera-ps').spec.replicas = 3; }), { object: 'Deployment/tessera-chief' }, '--ps 2 but the PS workloads run 3 replicas');
+  it('args: chief --ps must equal the PS replicas × their shards, and --spec must be a valid job spec', () => {
+    expectFinding(after((ms) => { obj(ms, 'StatefulSet', 'tessera-ps').spec.replicas = 3; }), { object: 'Deployment/tessera-chief' }, '--ps 4 but the PS workloads run 6 PS (3 replicas × their shards)');
+    // Issue 18: the shards come from the PS's CPU limit, so raising it changes the PS count too.
+    const psContainer = (ms: Manifest[]) => container(ms, 'StatefulSet', 'tessera-ps');
+    expectFinding(after((ms) => { psContainer(ms).resources.limits.cpu = '3'; psContainer(ms).resources.requests.cpu = '3'; }), { object: 'Deployment/tessera-chief' }, '--ps 4 but the PS workloads run 6 PS (2 replicas × their shards)');
+    expectFinding(after((ms) => { psContainer(ms).resources.limits.cpu = '3'; }), { object: 'StatefulSet/tessera-ps' }, 'shard 2 of 3 serves on port 7002, which the container does not declare');
+    expectFinding(after((ms) => {
+      const c = psContainer(ms);
+      c.args.splice(c.args.indexOf('--shards'), 2);
+      c.env = c.env.filter((e: { name: string }) => e.name !== 'TESSERA_PS_SHARDS');
+    }), { object: 'StatefulSet/tessera-ps' }, 'set --shards (or TESSERA_PS_SHARDS');
     const badSpec = after((ms) => {
       const cm = obj(ms, 'ConfigMap', 'tessera-job-spec');
       cm.data['job.yaml'] = cm.data['job.yaml'].replace('batch_size', 'bacth_size');

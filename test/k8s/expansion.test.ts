@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { expandK8s, podField, PodIdentity, resolveEnv } from './lib/expansion';
+import { expandK8s, podField, PodIdentity, resolveEnv, resourceField } from './lib/expansion';
 import type { K8sObject } from './lib/manifests';
 
 describe('test/k8s/lib/expansion: $(VAR) expansion and env resolution as the kubelet does them', () => {
@@ -67,5 +67,15 @@ describe('test/k8s/lib/expansion: $(VAR) expansion and env resolution as the kub
     expect(resolveEnv({ env: [ref(true)] }, pod, cms)).to.deep.equal({});
     expect(() => resolveEnv({ name: 'c', envFrom: [{ configMapRef: { name: 'cluster' } }] }, pod, cms)).to.throw(/envFrom/);
     expect(() => resolveEnv({ env: [{ name: 'S', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] }, pod, cms)).to.throw(/secretKeyRef is not modelled/);
+  });
+
+  it('resourceFieldRef on CPU: the request or limit over the divisor, rounded up, as the kubelet gives it (issue 18)', () => {
+    const c = { name: 'ps', resources: { requests: { cpu: '500m' }, limits: { cpu: '2.5' } } };
+    expect(resourceField(c, { resource: 'limits.cpu', divisor: '1' })).to.equal('3');
+    expect(resourceField(c, { resource: 'limits.cpu' })).to.equal('3');
+    expect(resourceField(c, { resource: 'requests.cpu', divisor: '1' })).to.equal('1');
+    expect(resourceField(c, { resource: 'requests.cpu', divisor: '1m' })).to.equal('500');
+    expect(() => resourceField(c, { resource: 'limits.memory' })).to.throw(/not modelled/);
+    expect(() => resourceField({ name: 'x' }, { resource: 'limits.cpu' })).to.throw(/sets no limits.cpu/);
   });
 });

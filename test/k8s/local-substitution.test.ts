@@ -65,10 +65,12 @@ describe('test/k8s/lib local run: pods, plan and substitution of the manifests\'
   it('builds a pod\'s argv (entrypoint + expanded args) and env (ConfigMap keys, downward API, runtime)', () => {
     const ps1 = procs[1];
     expect(ps1.argv).to.deep.equal(['tessera', 'ps', '--etcd', ETCD_MEMBERS, '--job', 'ctr', '--id', 'ps-{ordinal}', '--port', '7000',
-      '--host', '0.0.0.0', '--metrics-host', '0.0.0.0', '--checkpoint-root', '/checkpoints', '--advertise', 'tessera-ps-1.tessera-ps:7000', '--metrics-port', '9400']);
-    expect(ps1.env).to.deep.equal({ TESSERA_ETCD: ETCD_MEMBERS, TESSERA_JOB: 'ctr', TESSERA_POD_NAME: 'tessera-ps-1' });
+      '--host', '0.0.0.0', '--metrics-host', '0.0.0.0', '--checkpoint-root', '/checkpoints', '--advertise', 'tessera-ps-1.tessera-ps:7000', '--metrics-port', '9400',
+      '--shards', '2']);
+    // Issue 18: the shard count is the CPU limit, read through the downward API's resourceFieldRef.
+    expect(ps1.env).to.deep.equal({ TESSERA_ETCD: ETCD_MEMBERS, TESSERA_JOB: 'ctr', TESSERA_POD_NAME: 'tessera-ps-1', TESSERA_PS_SHARDS: '2' });
     expect(ps1.runtimeEnv).to.deep.equal({ NODE_ENV: 'production', HOSTNAME: 'tessera-ps-1' });
-    expect(ps1.ports).to.deep.equal({ grpc: 7000, metrics: 9400 });
+    expect(ps1.ports).to.deep.equal({ grpc: 7000, 'grpc-1': 7001, metrics: 9400 });
     const w = procs[3];
     expect(w.argv.slice(w.argv.indexOf('--id'), w.argv.indexOf('--id') + 2)).to.deep.equal(['--id', 'worker-0']);
     expect(w.runtimeEnv.JOB_COMPLETION_INDEX).to.equal('0');
@@ -84,9 +86,9 @@ describe('test/k8s/lib local run: pods, plan and substitution of the manifests\'
   });
 
   it('plans a distinct local port per pod and container port, local addresses for pod names, one directory per volume', () => {
-    expect([...plan.ports.get('tessera-ps-0')!]).to.deep.equal([[7000, 20_000], [9400, 20_001]]);
-    expect([...plan.ports.get('tessera-ps-1')!]).to.deep.equal([[7000, 20_002], [9400, 20_003]]);
-    expect(plan.endpoints.get('tessera-ps-1.tessera-ps:7000')).to.equal('127.0.0.1:20002');
+    expect([...plan.ports.get('tessera-ps-0')!]).to.deep.equal([[7000, 20_000], [7001, 20_001], [9400, 20_002]]);
+    expect([...plan.ports.get('tessera-ps-1')!]).to.deep.equal([[7000, 20_003], [7001, 20_004], [9400, 20_005]]);
+    expect(plan.endpoints.get('tessera-ps-1.tessera-ps:7000')).to.equal('127.0.0.1:20003');
     expect(plan.endpoints.get('tessera-etcd-1.tessera-etcd:2379')).to.equal('127.0.0.1:9999');
     expect(plan.endpoints.has('tessera-etcd-1.tessera-etcd:2380'), 'no stand-in for the etcd peer port').to.equal(false);
     expect(plan.volumes.get('pvc/tessera-checkpoints')).to.equal(path.join(root, 'pvc', 'tessera-checkpoints'));
@@ -95,10 +97,10 @@ describe('test/k8s/lib local run: pods, plan and substitution of the manifests\'
   it('substitutes a PS\'s etcd members, ports and advertised name, and records exactly those changes', () => {
     const local = substitute(procs[1], plan);
     expect(local.argv).to.deep.equal(['/repo/bin/tessera.js', 'ps', '--etcd', 'http://127.0.0.1:9999,http://127.0.0.1:9999,http://127.0.0.1:9999', '--job', 'ctr',
-      '--id', 'ps-{ordinal}', '--port', '20002', '--host', '0.0.0.0', '--metrics-host', '0.0.0.0', '--checkpoint-root', path.join(root, 'pvc', 'tessera-checkpoints'),
-      '--advertise', '127.0.0.1:20002', '--metrics-port', '20003']);
+      '--id', 'ps-{ordinal}', '--port', '20003', '--host', '0.0.0.0', '--metrics-host', '0.0.0.0', '--checkpoint-root', path.join(root, 'pvc', 'tessera-checkpoints'),
+      '--advertise', '127.0.0.1:20003', '--metrics-port', '20005', '--shards', '2']);
     expect(local.env).to.deep.equal({ NODE_ENV: 'production', HOSTNAME: 'tessera-ps-1', TESSERA_ETCD: 'http://127.0.0.1:9999,http://127.0.0.1:9999,http://127.0.0.1:9999',
-      TESSERA_JOB: 'ctr', TESSERA_POD_NAME: 'tessera-ps-1', TMPDIR: path.join(root, 'emptyDir', 'tessera-ps-1', 'tmp') });
+      TESSERA_JOB: 'ctr', TESSERA_POD_NAME: 'tessera-ps-1', TESSERA_PS_SHARDS: '2', TMPDIR: path.join(root, 'emptyDir', 'tessera-ps-1', 'tmp') });
     expect(local.substitutions.map((s) => `${s.where}:${s.kind}`)).to.deep.equal(['argv[0]:entrypoint', 'argv[3]:endpoint', 'argv[9]:port', 'argv[15]:path',
       'argv[17]:endpoint', 'argv[19]:port', 'env.TESSERA_ETCD:endpoint', 'env.TMPDIR:tmpdir']);
     expect(verifyLocal(procs[1], local, plan)).to.deep.equal([]);
@@ -145,22 +147,22 @@ describe('test/k8s/lib local run: pods, plan and substitution of the manifests\'
     it('a recorded change that the plan does not allow (another pod\'s port, a cluster name, a non-port)', () => {
       const i = idx('--port');
       expect(tamper((l) => {
-        l.argv[i] = '20002';
-        l.substitutions.find((s) => s.where === `argv[${i}]`)!.to = '20002';
-      })).to.deep.equal([`argv[${i}]: port substitution "7000" → "20002" is not one the plan allows`]);
+        l.argv[i] = '20003';
+        l.substitutions.find((s) => s.where === `argv[${i}]`)!.to = '20003';
+      })).to.deep.equal([`argv[${i}]: port substitution "7000" → "20003" is not one the plan allows`]);
       expect(tamper((l) => {
         l.argv[idx('--job')] = '7000x';
         l.substitutions.push({ where: `argv[${idx('--job')}]`, kind: 'port', from: 'ctr', to: '7000x' });
       })).to.have.length(1);
       expect(tamper((l) => {
-        l.argv[idx('--advertise')] = '127.0.0.1:20002';
-        l.substitutions.find((s) => s.where === `argv[${idx('--advertise')}]`)!.to = '127.0.0.1:20002';
+        l.argv[idx('--advertise')] = '127.0.0.1:20003';
+        l.substitutions.find((s) => s.where === `argv[${idx('--advertise')}]`)!.to = '127.0.0.1:20003';
       }), 'ps-0 advertising ps-1').to.have.length(1);
     });
 
     it('a record that does not match the change, or a record where nothing changed', () => {
       const i = idx('--metrics-port');
-      expect(tamper((l) => { l.argv[i] = '1'; })[0]).to.match(/record "9400" → "20001" does not match "9400" → "1"/);
+      expect(tamper((l) => { l.argv[i] = '1'; })[0]).to.match(/record "9400" → "20002" does not match "9400" → "1"/);
       expect(tamper((l) => { l.substitutions.push({ where: 'argv[1]', kind: 'path', from: 'ps', to: 'ps' }); })).to.deep.equal(['argv[1]: substitution recorded but nothing changed']);
     });
 

@@ -67,6 +67,13 @@ describe('issue 22 §1: fail fast, and say why (the tessera binary)', function (
       expect(r.stderr).to.not.contain('tessera gen');
     });
 
+    it('issue 18: --ps-shards 0 (local) and --shards 0 (ps) are one line naming the flag', async () => {
+      const local = await runTessera(['local', '--ps-shards', '0', ...SMALL]);
+      expectOneLine(local, /--ps-shards must be an integer ≥ 1, got "0"/);
+      expectOneLine(await runTessera(['ps', '--shards', '0']), /--shards must be an integer in \[1, 64\], got "0"/);
+      expectOneLine(await runTessera(['ps', '--shards', '2', '--id', 'primary']), /PS id "primary" must end in its number/);
+    });
+
     it('--resume latest from an empty --checkpoint-dir, and --init-from another spec\'s checkpoint, in user words', async () => {
       const empty = fs.mkdtempSync(path.join(dir, 'empty-'));
       const resume = await runTessera(['local', '--resume', 'latest', '--checkpoint-dir', empty, ...SMALL]);

@@ -34,7 +34,7 @@ describe('server-streaming backpressure and a bounded shutdown (issue 23)', func
 
   /** Starts `tessera ps` with `args` and a table of ROWS rows; resolves with its address. */
   async function psWithRows(args: string[]): Promise<string> {
-    ps = spawnNode(TESSERA_BIN, ['ps', '--port', '0', ...args]);
+    ps = spawnNode(TESSERA_BIN, ['ps', '--port', '0', '--shards', '1', ...args]); // one PS: one address
     const addr = /^ps listening (\S+)/.exec(await ps.waitForLine(/^ps listening /, 20_000))![1];
     const data = new PsClient({ shardMap: planShardMap([{ id: 0, addr }]), logger: silentLogger(), maxInflightPushes: 0 });
     await data.admin.installShardMap();

@@ -13,7 +13,7 @@ import { parseArgs, ParsedArgs } from '../../../src/runtime/args';
 import { loadPsConfig } from '../../../src/ps/config';
 import { parseJobSpec } from '../../../src/spec/job-spec';
 import { INTEGER_FLAGS, REQUIRED_FLAGS, ROLE_OPTIONS } from '../role-options';
-import { expandK8s } from './expansion';
+import { expandK8s, resourceField } from './expansion';
 import { Finding, findingAt, pointer } from './finding';
 import type { K8sObject, Manifest } from './manifests';
 import { byKind, containerHasPort, PodTemplate, podTemplates } from './pods';
@@ -85,12 +85,23 @@ function podEnv(pod: PodTemplate, c: K8sObject, manifests: Manifest[]): Record<s
   for (const e of c.env ?? []) {
     const ref = e.valueFrom?.configMapKeyRef;
     const field = e.valueFrom?.fieldRef?.fieldPath;
+    const resource = e.valueFrom?.resourceFieldRef;
     env[e.name] = e.value !== undefined ? expand(String(e.value), env)
       : ref ? String(byKind(manifests, 'ConfigMap').get(ref.name)?.obj.data?.[ref.key] ?? '')
         : field === 'metadata.name' ? podName
-          : field?.includes('job-completion-index') ? '0' : 'sample';
+          : resource ? resourceFieldOr(c, resource, 'sample')
+            : field?.includes('job-completion-index') ? '0' : 'sample';
   }
   return env;
+}
+
+/** resourceField, or `fallback` where the container gives the kubelet nothing to read. */
+function resourceFieldOr(c: K8sObject, ref: K8sObject, fallback: string): string {
+  try {
+    return resourceField(c, ref);
+  } catch {
+    return fallback;
+  }
 }
 
 function expand(s: string, env: Record<string, string>): string {
@@ -181,8 +192,14 @@ function psFindings(r: RoleContainer, all: RoleContainer[]): Finding[] {
     // fills --id's {ordinal} from TESSERA_POD_NAME.
     const config = loadPsConfig(r.env, {
       port: str(r, 'port'), host: str(r, 'host'), id: str(r, 'id'), maxRequestBytes: str(r, 'max-request-bytes'), logLevel: str(r, 'log-level'),
-      checkpointRoot: str(r, 'checkpoint-root'), shutdownTimeoutMs: str(r, 'shutdown-timeout-ms'),
+      checkpointRoot: str(r, 'checkpoint-root'), shutdownTimeoutMs: str(r, 'shutdown-timeout-ms'), shards: str(r, 'shards'),
     });
+    // Unset, a PS runs one shard per core of whatever node it lands on, which the chief's --ps cannot know.
+    if (psShards(r) === undefined) fail('set --shards (or TESSERA_PS_SHARDS, e.g. from the CPU limit through resourceFieldRef): the chief\'s --ps counts shards');
+    // Shard k serves on port+k: each must be a declared container port (NetworkPolicy, Service, readers).
+    for (let k = 1; k < config.shards; k++) {
+      if (!containerHasPort(r.container, config.port + k)) fail(`shard ${k} of ${config.shards} serves on port ${config.port + k}, which the container does not declare`);
+    }
     // A PS binds loopback unless told otherwise; in a pod the workers and the chief dial it from elsewhere.
     if (LOOPBACK.test(config.host)) fail(`--host is ${config.host}: set --host 0.0.0.0 (or the pod IP), or no other pod can reach this PS`);
     for (const chief of all.filter((x) => x.role === 'chief')) {
@@ -201,12 +218,23 @@ function psFindings(r: RoleContainer, all: RoleContainer[]): Finding[] {
   return out;
 }
 
+/** A PS container's shard count from --shards or TESSERA_PS_SHARDS (as its pods would see them); undefined when neither is set. */
+function psShards(r: RoleContainer): number | undefined {
+  const raw = str(r, 'shards') ?? r.env.TESSERA_PS_SHARDS;
+  return raw === undefined ? undefined : Number(raw);
+}
+
 function chiefFindings(r: RoleContainer, all: RoleContainer[], manifests: Manifest[]): Finding[] {
   const out: Finding[] = [];
   const fail = (message: string): void => void out.push(findingAt(r.pod.manifest, `${r.at}/args`, `tessera chief: ${message}`, CHECK));
   const psSets = [...new Set(all.filter((x) => x.role === 'ps').map((x) => x.pod.manifest.obj))];
+  const ps = all.filter((x) => x.role === 'ps');
+  const shardsOf = (set: K8sObject) => psShards(ps.find((x) => x.pod.manifest.obj === set)!) ?? 1;
   const replicas = psSets.map((s) => s.spec?.replicas ?? 1).reduce((a, b) => a + b, 0);
-  if (psSets.length > 0 && Number(str(r, 'ps')) !== replicas) fail(`--ps ${str(r, 'ps')} but the PS workloads run ${replicas} replicas`);
+  const count = psSets.map((s) => (s.spec?.replicas ?? 1) * shardsOf(s)).reduce((a, b) => a + b, 0);
+  if (psSets.length > 0 && Number(str(r, 'ps')) !== count) {
+    fail(`--ps ${str(r, 'ps')} but the PS workloads run ${count} PS (${replicas} replicas${count !== replicas ? ' × their shards' : ''})`);
+  }
   const volumes = new Map<string, K8sObject>((r.pod.spec.volumes ?? []).map((v: K8sObject) => [v.name, v]));
   const mountOf = (file: string): K8sObject | undefined => volumeAt(r, file)?.mount;
   for (const flag of ['data', 'eval', 'checkpoint-dir', 'export-dir', 'spec']) {

@@ -62,11 +62,31 @@ export function podField(pod: PodIdentity, fieldPath: string): string {
   throw new Error(`fieldRef ${fieldPath}: not modelled for local runs`);
 }
 
+/** A CPU quantity ("2", "500m", "1.5") in cores; NaN when it is not one. */
+function cpuCores(q: unknown): number {
+  const s = String(q ?? '');
+  return s.endsWith('m') ? Number(s.slice(0, -1)) / 1000 : s === '' ? NaN : Number(s);
+}
+
+/**
+ * The value of a downward-API `resourceFieldRef` on CPU, as the kubelet gives it: the container's
+ * request or limit divided by `divisor` (default 1), rounded up to a whole number. Throws on any
+ * other resource, or a CPU the container does not set (the kubelet would give the node's).
+ */
+export function resourceField(container: K8sObject, ref: K8sObject): string {
+  const m = /^(limits|requests)\.cpu$/.exec(String(ref.resource));
+  if (!m) throw new Error(`resourceFieldRef ${String(ref.resource)}: not modelled for local runs`);
+  const cores = cpuCores(container.resources?.[m[1]]?.cpu);
+  const divisor = ref.divisor === undefined ? 1 : cpuCores(ref.divisor);
+  if (!Number.isFinite(cores) || !(divisor > 0)) throw new Error(`resourceFieldRef ${String(ref.resource)}: container ${String(container.name)} sets no ${m[0]}`);
+  return String(Math.ceil(cores / divisor));
+}
+
 /**
  * A container's environment as the kubelet builds it: in declaration order, `value` expanded
  * against the variables declared before it, `configMapKeyRef` read from `configMaps`, `fieldRef`
- * from `pod`. Throws on `envFrom`, secrets, resource fields and missing non-optional keys:
- * a local run must not silently guess.
+ * from `pod`, `resourceFieldRef` on CPU from the container's resources. Throws on `envFrom`,
+ * secrets, other resource fields and missing non-optional keys: a local run must not silently guess.
  */
 export function resolveEnv(container: K8sObject, pod: PodIdentity, configMaps: ReadonlyMap<string, K8sObject>): Record<string, string> {
   if (container.envFrom) throw new Error(`container ${String(container.name)}: envFrom is not modelled for local runs`);
@@ -85,6 +105,8 @@ export function resolveEnv(container: K8sObject, pod: PodIdentity, configMaps: R
       if (v !== undefined) env[name] = String(v);
     } else if (field !== undefined) {
       env[name] = podField(pod, String(field));
+    } else if (e.valueFrom.resourceFieldRef) {
+      env[name] = resourceField(container, e.valueFrom.resourceFieldRef);
     } else {
       throw new Error(`env ${name}: valueFrom ${Object.keys(e.valueFrom).join(', ')} is not modelled for local runs`);
     }
