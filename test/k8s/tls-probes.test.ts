@@ -95,12 +95,16 @@ describe('deploy/k8s overlays/tls probes and certificates against real processes
     const c = sts.spec.template.spec.containers[0];
     const subs = secretMounts(sts, secretDirs);
     ps = spawnNode(TESSERA_BIN, ['ps', '--port', '0', ...mapped(tlsFlags(c.args), subs)]);
-    const addr = /ps listening (\S+)/.exec(await ps.waitForLine(/ps listening /, 30_000))![1];
+    // A PS process runs one shard per core, each on its own port (7000, 7001, …): the probes ask
+    // the first shard's port, and every shard answers the same probe.
+    const addrs = /ps listening (\S+)/.exec(await ps.waitForLine(/ps listening /, 30_000))![1].split(',');
     for (const probe of ['readinessProbe', 'livenessProbe']) {
-      const r = runProbe(mapped(c[probe].exec.command, [...subs, ['127.0.0.1:7000', addr]]));
-      expect(r.code, `${probe}: ${r.out}`).to.equal(0);
+      for (const addr of addrs) {
+        const r = runProbe(mapped(c[probe].exec.command, [...subs, ['127.0.0.1:7000', addr]]));
+        expect(r.code, `${probe} of ${addr}: ${r.out}`).to.equal(0);
+      }
     }
-    const kubelet = runProbe(['tessera', 'health', '--addr', addr]);
+    const kubelet = runProbe(['tessera', 'health', '--addr', addrs[0]]);
     expect(kubelet.code, kubelet.out).to.equal(1);
   });
 
