@@ -90,7 +90,7 @@ export interface StepShape {
 
 /** Whether the fused step covers this model. */
 export function fusable(cfg: Readonly<ModelConfig>): boolean {
-  return (cfg.kind === 'deepfm' || cfg.kind === 'widedeep') && cfg.hidden.length >= 1;
+  return (cfg.kind === 'deepfm' || cfg.kind === 'widedeep') && cfg.hidden.length >= 1 && !cfg.lists?.length;
 }
 
 function offsetOf(layout: readonly ParamSlice[], name: string): number {
