@@ -19,7 +19,10 @@ import { denseTable, hasLinearCompanions, jobTables, linearTableOf } from '../sp
 import type { FeatureTransformer, TransformedBatch } from '../spec/transform';
 import type { JobSpec } from '../spec/types';
 import type { IdArray } from '../wire/key-block';
-import { gatherTable, maskOf, planSlots, presentOnly, scatterTable, TableSlot } from './batch-assembler';
+import type { ListInput } from '../model/types';
+import {
+  gatherTable, maskOf, orderedLengths, planLists, planSlots, presentOnly, scatterTable, TableSlot,
+} from './batch-assembler';
 
 
 /**
@@ -59,6 +62,10 @@ export class FeatureLayout {
   readonly numFields: number;
   /** The embedding dim the model reads. */
   readonly dim: number;
+  /** The model's list inputs (`ModelConfig.lists`), by field offset. */
+  readonly lists: readonly ListInput[];
+  /** Per model list, the transformer's list index (its `listLengths` column). */
+  private readonly listOrder: readonly number[];
   private readonly embTables: boolean;
   private readonly linTables: boolean;
   private readonly reads: CtrModel['reads'];
@@ -68,6 +75,9 @@ export class FeatureLayout {
     const plan = planSlots(spec.features.tables.map((t) => t.name), transformer.fieldsPerTable);
     this.slots = plan.slots;
     this.numFields = plan.numFields;
+    const lists = planLists(plan.slots, transformer.lists);
+    this.lists = lists.inputs;
+    this.listOrder = lists.order;
     const dims = new Set(spec.features.tables.filter((t) => plan.slots.some((s) => s.name === t.name)).map((t) => t.dim));
     if (model.reads.emb && dims.size > 1) {
       throw new TesseraError(ERROR_CODES.CONFIG, `features.tables: model ${spec.model.kind} is trained with one embedding dim for all tables; got dims ${[...dims].join(', ')}`);
@@ -109,7 +119,9 @@ export class FeatureLayout {
       if (this.embTables) gatherTable(pulled.emb[k], s, this.numFields, this.dim, tb.size, emb, mask);
       if (pulled.linear.length) gatherTable(pulled.linear[k], s, this.numFields, 1, tb.size, linear, mask);
     });
-    return { batch: tb.size, emb, linear, dense: tb.dense, labels: tb.labels };
+    const inputs: BatchInputs = { batch: tb.size, emb, linear, dense: tb.dense, labels: tb.labels };
+    if (tb.listLengths) inputs.listLengths = orderedLengths(tb.listLengths, this.listOrder, tb.size);
+    return inputs;
   }
 
   /**
