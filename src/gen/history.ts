@@ -33,7 +33,7 @@ export const HISTORY_SEPARATOR = '|';
 /** Item categories K. */
 export const HISTORY_CATEGORIES = 12;
 /** Logit change of a (mis)match between the candidate and the history. */
-export const HISTORY_WEIGHT = 1.2;
+export const HISTORY_WEIGHT = 2;
 /** Longest history `--history` accepts. */
 export const MAX_HISTORY = 64;
 /** Bytes one element can take: a token of at most 10 hex digits and a separator. */

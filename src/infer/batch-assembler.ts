@@ -118,6 +118,36 @@ export function presentOnly(ids: Uint32Array, grads: Float32Array, width: number
   return outVersions ? { ids: outIds, grads: outGrads, readVersions: outVersions } : { ids: outIds, grads: outGrads };
 }
 
+/**
+ * The ids of the present slots (mask 1) only, or null when every slot is present: what a read
+ * asks for, so an absent slot (a padded list slot, a dropped value) neither creates a row on the
+ * PS nor costs a lookup.
+ */
+export function presentIds(ids: Uint32Array, mask?: Uint8Array): Uint32Array | null {
+  if (!mask || mask.every((m) => m === 1)) return null;
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) n += mask[i];
+  const out = new Uint32Array(2 * n);
+  for (let i = 0, j = 0; i < mask.length; i++) {
+    if (mask[i] === 0) continue;
+    out[2 * j] = ids[2 * i];
+    out[2 * j + 1] = ids[2 * i + 1];
+    j++;
+  }
+  return out;
+}
+
+/** The reverse of presentIds for what was read: `width` values per slot, zeros at absent slots. */
+export function expandPresent<T extends Float32Array | Uint32Array>(read: T, mask: Uint8Array, width: number, make: (n: number) => T): T {
+  const out = make(mask.length * width);
+  for (let i = 0, j = 0; i < mask.length; i++) {
+    if (mask[i] === 0) continue;
+    out.set(read.subarray(j * width, (j + 1) * width), i * width);
+    j++;
+  }
+  return out;
+}
+
 /** The mask of a table in a batch, if the transformer produced one. */
 export function maskOf(batch: TransformedBatch, table: string): Uint8Array | undefined {
   return batch.mask?.[table];

@@ -21,7 +21,7 @@ import type { JobSpec } from '../spec/types';
 import type { IdArray } from '../wire/key-block';
 import type { ListInput } from '../model/types';
 import {
-  gatherTable, maskOf, orderedLengths, planLists, planSlots, presentOnly, scatterTable, TableSlot,
+  expandPresent, gatherTable, maskOf, orderedLengths, planLists, planSlots, presentIds, presentOnly, scatterTable, TableSlot,
 } from './batch-assembler';
 
 
@@ -98,14 +98,26 @@ export class FeatureLayout {
     return denseTable(this.spec, size);
   }
 
-  /** Reads every row the batch needs, all tables at once; with `withVersions`, their versions too. */
+  /**
+   * Reads every row the batch needs, all tables at once; with `withVersions`, their versions too.
+   * Absent slots (mask 0) are not read: their rows come back as zeros (and version 0).
+   */
   read(tb: TransformedBatch, read: RowRead, withVersions = false): Promise<PulledRows> {
     const readsLin = this.linTables || !this.embTables;
     const versionsOf = (on: boolean) => (withVersions && on ? this.slots.map((s) => new Uint32Array(tb.ids[s.name].length >>> 1)) : []);
     const versions = withVersions ? { emb: versionsOf(this.embTables), linear: versionsOf(readsLin) } : undefined;
-    const emb = this.embTables ? Promise.all(this.slots.map((s, k) => read(s.name, tb.ids[s.name], this.dim, versions?.emb[k]))) : Promise.resolve([]);
+    const readSlot = async (s: TableSlot, table: string, width: number, v?: Uint32Array): Promise<Float32Array> => {
+      const mask = maskOf(tb, s.name);
+      const ids = presentIds(tb.ids[s.name], mask);
+      if (ids === null || mask === undefined) return read(table, tb.ids[s.name], width, v);
+      const got = v ? new Uint32Array(ids.length >>> 1) : undefined;
+      const rows = await read(table, ids, width, got);
+      if (v && got) v.set(expandPresent(got, mask, 1, (n) => new Uint32Array(n)));
+      return expandPresent(rows, mask, width, (n) => new Float32Array(n));
+    };
+    const emb = this.embTables ? Promise.all(this.slots.map((s, k) => readSlot(s, s.name, this.dim, versions?.emb[k]))) : Promise.resolve([]);
     const lin = readsLin
-      ? Promise.all(this.slots.map((s, k) => read(this.linTables ? linearTableOf(s.name) : s.name, tb.ids[s.name], 1, versions?.linear[k])))
+      ? Promise.all(this.slots.map((s, k) => readSlot(s, this.linTables ? linearTableOf(s.name) : s.name, 1, versions?.linear[k])))
       : Promise.resolve([]);
     return Promise.all([emb, lin]).then(([e, l]) => (versions ? { emb: e, linear: l, versions } : { emb: e, linear: l }));
   }
