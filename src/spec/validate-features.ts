@@ -65,11 +65,11 @@ export function validateFeatures(path: string, v: unknown, ctx: FeatureContext):
   const lists = list(at(path, 'lists'), o.lists ?? []).flatMap((e, i) =>
     listEntries(`${at(path, 'lists')}[${i}]`, e, ctx, refs));
   if (numeric.length + categorical.length + lists.length === 0) fail(path, 'needs at least one numeric, categorical or list field');
-  checkListTargets(at(path, 'lists'), lists, categorical);
   const defaults = tableDefaults(at(path, 'table_defaults'), o.table_defaults);
   const tablesPath = at(path, 'tables');
   const tables = list(tablesPath, o.tables ?? []).map((e, i) => tableEntry(`${tablesPath}[${i}]`, e, defaults, ctx.seed));
   checkTableRefs(tablesPath, tables, refs.tables);
+  checkListTargets(at(path, 'lists'), lists, categorical);
   const missingCategorical = oneOf(at(path, 'missing_categorical'), o.missing_categorical,
     MISSING_CATEGORICAL_POLICIES, 'policy', JOB_SPEC_DEFAULTS.missingCategorical);
   return { numeric, categorical, lists, tables, missingCategorical };
