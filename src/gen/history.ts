@@ -75,20 +75,9 @@ export class HistorySampler {
 
   /** Overwrites `row`'s candidate (C1) and clears C26, and draws the history into `out`. */
   next(row: FeatureRow, rng: Xoshiro128, out: HistoryDraw): void {
-    const a = Math.floor(rng.nextFloat() * HISTORY_CATEGORIES);
-    const b = (a + 1 + Math.floor(rng.nextFloat() * (HISTORY_CATEGORIES - 1))) % HISTORY_CATEGORIES;
     out.length = 1 + Math.floor(rng.nextFloat() * this.maxLength);
-    for (let k = 0; k < out.length; k++) {
-      const c = rng.nextFloat() < INTEREST_SHARE ? (rng.nextFloat() < 0.5 ? a : b) : Math.floor(rng.nextFloat() * HISTORY_CATEGORIES);
-      out.ranks[k] = this.itemOf(c, rng);
-    }
-    let before: number; // the category before the candidate's
-    if (rng.nextFloat() < CANDIDATE_INTEREST) {
-      before = rng.nextFloat() < 0.5 ? a : b;
-    } else {
-      before = Math.floor(rng.nextFloat() * (HISTORY_CATEGORIES - 2));
-      for (const taken of [Math.min(a, b), Math.max(a, b)]) if (before >= taken) before++;
-    }
+    for (let k = 0; k < out.length; k++) out.ranks[k] = this.itemOf(Math.floor(rng.nextFloat() * HISTORY_CATEGORIES), rng);
+    const before = Math.floor(rng.nextFloat() * HISTORY_CATEGORIES); // the category before the candidate's
     row.ranks[ITEM_FIELD] = this.itemOf((before + 1) % HISTORY_CATEGORIES, rng);
     row.ranks[HISTORY_FIELD] = 0;
     out.match = false;

@@ -1,11 +1,14 @@
 /**
  * DIN (Deep Interest Network, Zhou et al. 2018): each attention list (a user's click history) is
  * pooled by target attention, then an MLP reads every field: logit = MLP(flatten(emb') ++ dense),
- * where emb' holds, in each attention list's place, Σ_k m_k · a(h_k, t) · h_k for the history
- * embeddings h_k, their mask m_k and the target's (candidate item's) embedding t. The local
- * activation unit is a small MLP over [h, t, h − t, h ⊙ t] (4D → ATTENTION_HIDDEN, ReLU → 1); its
- * weights are not normalised over the list (no softmax), as in the paper, so the pooled vector
- * keeps how strongly the history matches the target. Sum or mean lists pool as in every model.
+ * where emb' holds, in each attention list's place, Σ_k m_k · (1 + a(h_k, t)) · h_k for the
+ * history embeddings h_k, their mask m_k and the target's (candidate item's) embedding t. The
+ * local activation unit a is a small MLP over [h, t, h − t, h ⊙ t] (4D → ATTENTION_HIDDEN,
+ * ReLU → 1). Its weights are not normalised over the list (no softmax), as in the paper, so the
+ * pooled vector keeps how strongly the history matches the target. The 1 + is ours: an untrained
+ * unit (a ≈ 0) sum-pools, and training learns how much more or less each element counts; on the
+ * planted-history data of the DIN test it lifted held-out AUC from 0.69/0.74 to 0.79/0.77 (two
+ * seeds; docs/adr/0026). Sum or mean lists pool as in every model.
  *
  * Dense-vector layout, in order (k: the list's index in `cfg.lists`, attention lists only;
  * in_0 = F'·D + numDense for the F' fields after pooling):
@@ -23,7 +26,7 @@ import type { ModelConfig } from './types';
 /** Hidden units of the activation unit (the paper's 36). */
 export const ATTENTION_HIDDEN = 36;
 
-/** The activation unit's weights a(h_k, t), [B, L], times the mask; then Σ_k w_k h_k, [B, D]. */
+/** The weights 1 + a(h_k, t), [B, L], times the mask; then Σ_k w_k h_k, [B, D]. */
 function attend(ctx: ForwardContext, list: number, h: tf.Tensor3D, mask: tf.Tensor2D, target: tf.Tensor2D): tf.Tensor2D {
   const [b, len, d] = h.shape;
   const t = tf.tile(tf.expandDims(target, 1), [1, len, 1]);
@@ -31,7 +34,7 @@ function attend(ctx: ForwardContext, list: number, h: tf.Tensor3D, mask: tf.Tens
   const p = (name: string) => ctx.p[`att.${list}.${name}`];
   const hidden = ctx.denseFn(unitIn, p('0.w') as tf.Tensor2D, p('0.b') as tf.Tensor1D, 'relu');
   const score = ctx.denseFn(hidden, p('out.w') as tf.Tensor2D, p('out.b') as tf.Tensor1D);
-  const weights = tf.mul(tf.reshape(score, [b, len]), mask);
+  const weights = tf.mul(tf.add(tf.reshape(score, [b, len]), 1), mask);
   return tf.sum(tf.mul(h, tf.expandDims(weights, 2)), 1) as tf.Tensor2D;
 }
 

@@ -17,10 +17,11 @@ const DIN: ModelConfig = {
 const HISTORY = { offset: 2, length: 4 };
 /**
  * Seeds of the finite-difference case: a row whose ReLU units are all dead has no gradient at all,
- * and these give every row live units (so "each present row gets a gradient" can be asserted).
+ * and a pre-activation within eps of 0 makes the central difference straddle a kink; these give
+ * every row live units and no such straddle (so both assertions have teeth without flaking).
  */
-const SEED_P = 7;
-const SEED_I = 14;
+const SEED_P = 8;
+const SEED_I = 13;
 
 /** `model`'s params with every slice jittered (non-zero biases exercise their gradients too). */
 function jittered(params: Float32Array, seed: number): Float32Array {

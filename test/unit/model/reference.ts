@@ -59,7 +59,7 @@ function dcn(model: CtrModel, params: Float32Array, x0: Vec, mask: UnitMask): nu
 }
 
 /**
- * The fields of example `b` after pooling: each list replaced by Σ_k [k < len] a(h_k, t) h_k
+ * The fields of example `b` after pooling: each list replaced by Σ_k [k < len] (1 + a(h_k, t)) h_k
  * (attention; a = DIN's activation unit over [h, t, h − t, h ⊙ t]) or the masked sum or mean.
  * `v` holds one vector per field (length 1 for first-order weights, which attention lists sum).
  */
@@ -76,7 +76,7 @@ function pooledFields(model: CtrModel, params: Float32Array, inputs: BatchInputs
       const t = v[l.target as number];
       const unitIn = [...hk, ...t, ...hk.map((x, d) => x - t[d]), ...hk.map((x, d) => x * t[d])];
       const hid = dense(unitIn, slice(model, params, `att.${i}.0.w`), slice(model, params, `att.${i}.0.b`), true);
-      return dense(hid, slice(model, params, `att.${i}.out.w`), slice(model, params, `att.${i}.out.b`), false)[0];
+      return 1 + dense(hid, slice(model, params, `att.${i}.out.w`), slice(model, params, `att.${i}.out.b`), false)[0];
     };
     out.push(h.reduce((acc, hk) => { const w = weight(hk); return acc.map((a, d) => a + w * hk[d]); }, new Array(v[0].length).fill(0)));
     cursor = l.offset + l.length;
