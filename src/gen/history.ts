@@ -5,13 +5,10 @@
  *
  * ```text
  * items      the ranks of C1 (the candidate item column); item r is in category (r − 1) mod K
- * interests  two distinct categories per row, uniform
- * history    length uniform in [1, N]; each element an item of one of the interests (p = 0.85)
- *            or of any category, drawn by C1's Zipf law restricted to that category
- * candidate  C1 := an item of the category after an interest (p = 0.5, "completes" it), else of
- *            a category after no interest
- * logit     += HISTORY_WEIGHT · (+1 if some history item is of the category just before the
- *            candidate's, cyclically, else −1)
+ * history    length uniform in [1, N]; each element an item of a uniform category, drawn by
+ *            C1's Zipf law restricted to that category
+ * candidate  C1 := an item of a uniform category c
+ * logit     += HISTORY_WEIGHT · (+1 if some history item is of category c − 1 (mod K), else −1)
  * ```
  * The history is written into C26, the last column, as C1 tokens joined by HISTORY_SEPARATOR
  * (so a spec hashes its elements as C1 values, `hash_as: C1`, and they share C1's embedding
@@ -39,10 +36,6 @@ export const MAX_HISTORY = 64;
 /** Bytes one element can take: a token of at most 10 hex digits and a separator. */
 export const HISTORY_ELEMENT_BYTES = 11;
 
-/** Probability that a history element comes from one of the user's interests. */
-const INTEREST_SHARE = 0.85;
-/** Probability that the candidate comes from one of the user's interests. */
-const CANDIDATE_INTEREST = 0.5;
 const SEPARATOR_BYTE = HISTORY_SEPARATOR.charCodeAt(0);
 
 /** One row's history draw. */

@@ -28,9 +28,9 @@ import { curl, evalPredictions } from '../helpers/serve';
 
 /** History elements kept per row; the generator writes up to this many. */
 const MAX_LEN = 20;
-const TRAIN_ROWS = 24_000;
+const TRAIN_ROWS = 20_000;
 const EVAL_ROWS = 4_000;
-const EPOCHS = 3;
+const EPOCHS = 4;
 
 /**
  * DIN attends from the candidate item (C1) over its history (C26); the baseline sum-pools the
@@ -51,7 +51,7 @@ features:
   table_defaults: { dim: 8, initializer: { kind: uniform, scale: 0.05 }, optimizer: { kind: adagrad, lr: 0.1 } }
   tables: [{ name: items }, { name: ctx }]
 model: { kind: ${kind}, hidden: [64, 32], dense_optimizer: { kind: adam, lr: 0.003 } }
-training: { batch_size: 256, epochs: ${EPOCHS}, seed: 1 }
+training: { batch_size: 64, epochs: ${EPOCHS}, seed: 1 }
 `);
 }
 
@@ -67,10 +67,12 @@ describe('DIN on planted user histories, through real PS shards and tessera serv
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-din-'));
     train = path.join(dir, 'train.tsv');
     evalFile = path.join(dir, 'eval.tsv');
-    // C1 (the items) from 100 ids, so each item is seen often enough to learn; a weak base
-    // teacher (logitStd 0.5), so the history carries most of what can be learnt.
+    // C1 holds 12 items, one per category, so what there is to learn is the relation between
+    // the candidate and the history, not each item's category; the base teacher is weak
+    // (logitStd 0.5) and its 1e6-id fields are not learnt from 20,000 rows: the history carries
+    // what can be learnt (without the list, DeepFM scores AUC 0.50 here).
     const vocab = new Array<number>(26).fill(1e6);
-    vocab[0] = 100;
+    vocab[0] = 12;
     await generate({ rows: TRAIN_ROWS, seed: 5, out: train, evalRows: EVAL_ROWS, evalOut: evalFile, vocab, history: MAX_LEN, logitStd: 0.5 });
   });
   afterEach(async () => {
@@ -90,7 +92,9 @@ describe('DIN on planted user histories, through real PS shards and tessera serv
     return { result, layout, trainer, samples };
   }
 
-  it('beats DeepFM with the history sum-pooled by at least 0.02 AUC on held-out rows', async () => {
+  // Measured with LocalParams (same math) at training seeds 0 and 1: DIN 0.791 and 0.772, DeepFM
+  // sum-pooled 0.710 and 0.711; the oracle (the teacher's own AUC) 0.870.
+  it('beats DeepFM with the history sum-pooled by at least 0.03 AUC on held-out rows', async () => {
     const din = await trainOnCluster(historySpec('din'));
     await c!.tearDown();
     c = undefined;
@@ -98,7 +102,7 @@ describe('DIN on planted user histories, through real PS shards and tessera serv
     console.log(`      DIN AUC ${din.result.auc.toFixed(4)} (logloss ${din.result.logloss.toFixed(4)}), `
       + `DeepFM sum-pooled ${deepfm.result.auc.toFixed(4)} (${deepfm.result.logloss.toFixed(4)}), ${EVAL_ROWS} eval rows`);
     expect(din.result.rows).to.equal(EVAL_ROWS);
-    expect(din.result.auc - deepfm.result.auc).to.be.at.least(0.02);
+    expect(din.result.auc - deepfm.result.auc).to.be.at.least(0.03);
     expect(din.result.logloss).to.be.below(deepfm.result.logloss);
   });
 
@@ -132,7 +136,7 @@ describe('DIN on planted user histories, through real PS shards and tessera serv
       c = await createTestCluster(2, { maxInflightPushes: 0 });
       const parts = buildJob(spec, psParams(c.client), silentLogger());
       await parts.trainer.init();
-      const r = await parts.trainer.trainEpoch(new RowReader(evalFile, schemaFor('criteo')).batches(256));
+      const r = await parts.trainer.trainEpoch(new RowReader(evalFile, schemaFor('criteo')).batches(spec.training.batchSize));
       return { ...parts, samples: r.samples };
     })();
     const root = path.join(dir, 'models');
