@@ -132,12 +132,18 @@ function bucketBoundaries(path: string, v: unknown): number[] {
   return out;
 }
 
+/** An entry's required `table` (`what` it is for, in the message), recorded as a reference. */
+function tableRef(path: string, o: Record<string, unknown>, refs: Refs, what: string): string {
+  if (o.table === undefined) fail(at(path, 'table'), `required (${what})`);
+  const table = str(at(path, 'table'), o.table);
+  refs.tables.push({ name: table, path: at(path, 'table') });
+  return table;
+}
+
 function categoricalEntry(path: string, v: unknown, ctx: FeatureContext, refs: Refs): CategoricalFeatureSpec[] {
   const o = mapping(path, v, CATEGORICAL_KEYS);
   const named = entryNames(path, o, ctx.schema.categoricalNames, 'categorical', ctx, refs);
-  if (o.table === undefined) fail(at(path, 'table'), 'required (the embedding table this field is hashed into)');
-  const table = str(at(path, 'table'), o.table);
-  refs.tables.push({ name: table, path: at(path, 'table') });
+  const table = tableRef(path, o, refs, 'the embedding table this field is hashed into');
   return named.map(({ name }) => ({ name, table }));
 }
 
@@ -145,9 +151,7 @@ function categoricalEntry(path: string, v: unknown, ctx: FeatureContext, refs: R
 function listEntries(path: string, v: unknown, ctx: FeatureContext, refs: Refs): ListFeatureSpec[] {
   const o = mapping(path, v, LIST_KEYS);
   const named = entryNames(path, o, ctx.schema.categoricalNames, 'list', ctx, refs);
-  if (o.table === undefined) fail(at(path, 'table'), 'required (the embedding table the elements are looked up in)');
-  const table = str(at(path, 'table'), o.table);
-  refs.tables.push({ name: table, path: at(path, 'table') });
+  const table = tableRef(path, o, refs, 'the embedding table the elements are looked up in');
   const lctx = { format: ctx.format, delimiter: ctx.schema.delimiter, categoricalNames: ctx.schema.categoricalNames };
   return named.map(({ name }) => listEntry(path, o, name, table, lctx));
 }
