@@ -8,7 +8,7 @@
  * pooled vector keeps how strongly the history matches the target. The 1 + is ours: an untrained
  * unit (a ≈ 0) sum-pools, and training learns how much more or less each element counts; on the
  * planted-history data of the DIN test it lifted held-out AUC from 0.69/0.74 to 0.79/0.77 (two
- * seeds; docs/adr/0031). Sum or mean lists pool as in every model.
+ * seeds; docs/adr/0033). Sum or mean lists pool as in every model.
  *
  * Dense-vector layout, in order (k: the list's index in `cfg.lists`, attention lists only;
  * in_0 = F'·D + numDense for the F' fields after pooling):
