@@ -8,6 +8,7 @@ import { helpText, intOption, OptionSpec, ParsedArgs, noPositional, parseArgs } 
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { DEFAULT_VOCAB, DEFAULT_ZIPF, GenerateResult, generate } from '../gen/generate';
 import { DEFAULT_CTR } from '../gen/teacher';
+import { MAX_HISTORY } from '../gen/history';
 
 /** `--out -` writes the rows to stdout; the summary then goes to stderr. */
 const STDOUT_PATH = '-';
@@ -21,15 +22,18 @@ const SPEC: Record<string, OptionSpec> = {
   vocab: { type: 'string', describe: 'vocabulary per categorical field, ≤ 2^40 (e.g. 1e6, 2^40)', default: String(DEFAULT_VOCAB) },
   zipf: { type: 'string', describe: 'Zipf exponent of categorical ids, in (0, 10]', default: String(DEFAULT_ZIPF) },
   ctr: { type: 'string', describe: 'target positive rate, in (0, 1)', default: String(DEFAULT_CTR) },
+  history: { type: 'string', describe: `plant a user-history teacher: C26 holds up to N "|"-separated C1 items (1..${MAX_HISTORY})` },
   json: { type: 'boolean', describe: 'also print a JSON summary as the last line' },
 };
 
 /** Help text of `tessera gen`. */
 export const GEN_HELP = helpText(
-  'tessera gen [--rows N] [--out FILE] [--eval-rows N --eval-out FILE] [--seed S] [--vocab V] [--zipf S] [--ctr P] [--json]',
+  'tessera gen [--rows N] [--out FILE] [--eval-rows N --eval-out FILE] [--seed S] [--vocab V] [--zipf S] [--ctr P] [--history N] [--json]',
   'Writes synthetic Criteo-format rows (label, I1..I13, C1..C26; tab-separated) whose labels are drawn\n' +
     'from a planted teacher model, and reports the teacher\'s own (oracle) AUC on them. Categoricals are\n' +
-    '8 hex digits (10 when --vocab exceeds 2^32); about 10% of integers and 5% of some categoricals are empty.',
+    '8 hex digits (10 when --vocab exceeds 2^32); about 10% of integers and 5% of some categoricals are empty.\n' +
+    'With --history N, C1 is a candidate item and C26 the user\'s click history (C1 items joined by "|"),\n' +
+    'and the label also depends on whether the history holds an item of the candidate\'s category.',
   SPEC,
 );
 
@@ -122,7 +126,8 @@ export async function runGen(argv: string[]): Promise<number> {
   const opts = { rows, seed, vocab: vocabOption(args), zipf: numberOption(args, 'zipf', (x) => x > 0 && x <= 10, 'a number in (0, 10]') };
   const ctr = numberOption(args, 'ctr', (x) => x > 0 && x < 1, 'a number in (0, 1)');
   const toStdout = out === STDOUT_PATH;
-  const result = await generate({ ...opts, ctr, out: toStdout ? (process.stdout as Writable) : out, evalRows, evalOut });
+  const history = args.options.history === undefined ? undefined : intOption(args, 'history', 1);
+  const result = await generate({ ...opts, ctr, out: toStdout ? (process.stdout as Writable) : out, evalRows, evalOut, ...(history === undefined ? {} : { history }) });
   const json = args.options.json === true;
   // Rows on stdout leave no room for a result there; with --json, stdout holds only the JSON.
   (toStdout ? process.stderr : textOut(json)).write(`${summaryLine(result, out, evalOut)}\n`);

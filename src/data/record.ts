@@ -30,6 +30,8 @@ export interface RowSchema {
   readonly format: RowFormat;
   readonly numericNames: readonly string[];
   readonly categoricalNames: readonly string[];
+  /** The character between fields of a line (a list field's separator must differ from it). */
+  readonly delimiter: string;
 }
 
 /** Number of integer columns in Criteo DAC (I1..I13). */
@@ -52,6 +54,7 @@ export const CRITEO_SCHEMA: RowSchema = Object.freeze({
   format: 'criteo',
   numericNames: Object.freeze(names('I', CRITEO_NUM_INTEGER)),
   categoricalNames: Object.freeze(names('C', CRITEO_NUM_CATEGORICAL)),
+  delimiter: '\t',
 });
 
 /** The exact header line of an Avazu training CSV (24 columns). */
@@ -76,6 +79,7 @@ export const AVAZU_SCHEMA: RowSchema = Object.freeze({
   format: 'avazu',
   numericNames: Object.freeze([] as string[]),
   categoricalNames: Object.freeze([...AVAZU_COLUMNS.slice(2), AVAZU_HOUR_OF_DAY]),
+  delimiter: ',',
 });
 
 /** The schema for a format name. */

@@ -11,7 +11,10 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import { auc, logLoss } from '../eval/metrics';
 import { MAX_SEED, Xoshiro128 } from './rng';
 import { FeatureSpec, NUM_CATEGORICAL, RowSampler, featureSpec, newFeatureRow } from './rows';
-import { DEFAULT_CTR, DEFAULT_LOGIT_STD, Teacher } from './teacher';
+import {
+  HISTORY_CATEGORIES, HISTORY_ELEMENT_BYTES, HistorySampler, historyLogit, ITEM_FIELD, MAX_HISTORY, writeHistory,
+} from './history';
+import { DEFAULT_CTR, DEFAULT_LOGIT_STD, sigmoid, Teacher } from './teacher';
 import { TokenCodec } from './tokens';
 import { CHUNK_BYTES, MAX_LINE_BYTES, encodeCriteoLine, writeChunk } from './tsv-writer';
 import { MAX_ZIPF_N } from './zipf';
@@ -25,6 +28,7 @@ export const MAX_ROWS = 2 ** 31 - 1;
 /** Stream ids (see Xoshiro128): train and eval rows never share draws. */
 const STREAM_TRAIN = 1;
 const STREAM_EVAL = 2;
+const NEWLINE = 0x0a;
 /** fs write-stream buffer: a few chunks, so generation overlaps with the disk write. */
 const FILE_HIGH_WATER_MARK = 4 * CHUNK_BYTES;
 
@@ -48,6 +52,11 @@ export interface GenerateOptions {
   ctr?: number;
   /** Std of the teacher logit: larger = more predictable labels, higher oracle AUC. Default 1.4. */
   logitStd?: number;
+  /**
+   * Longest user history, in [1, 64]: plants the sequence teacher of history.ts (C1 is the
+   * candidate item, C26 its `|`-separated history of C1 tokens). Default: none.
+   */
+  history?: number;
 }
 
 /** What one written split looks like to the teacher. */
@@ -87,6 +96,11 @@ function validate(o: GenerateOptions): void {
   checkRange('logitStd', o.logitStd, (x) => Number.isFinite(x) && x > 0, 'a positive number');
   checkRange('evalRows', o.evalRows, rowCount, `an integer in [1, ${MAX_ROWS}]`);
   if ((o.evalRows === undefined) !== (o.evalOut === undefined)) throw configError('evalRows and evalOut go together: set both or neither');
+  checkRange('history', o.history, (x) => Number.isInteger(x) && x >= 1 && x <= MAX_HISTORY, `an integer in [1, ${MAX_HISTORY}]`);
+  const itemVocab = Array.isArray(o.vocab) ? o.vocab[ITEM_FIELD] : o.vocab ?? DEFAULT_VOCAB;
+  if (o.history !== undefined && itemVocab < HISTORY_CATEGORIES) {
+    throw configError(`history needs a vocabulary of at least ${HISTORY_CATEGORIES} items in C1 (its ${HISTORY_CATEGORIES} item categories), got ${itemVocab}`);
+  }
 }
 
 /** Opens a file output, turning an open failure into a TesseraError that names the path. */
@@ -106,6 +120,8 @@ interface SplitContext {
   spec: FeatureSpec;
   teacher: Teacher;
   codecs: TokenCodec[];
+  /** The sequence teacher, with `history`. */
+  history?: HistorySampler;
 }
 
 /** Generates one split into `stream`; returns the teacher's stats on it. */
@@ -115,19 +131,28 @@ async function writeSplit(ctx: SplitContext, rows: number, streamId: number, str
   const row = newFeatureRow();
   const probs = new Float64Array(rows);
   const labels = new Uint8Array(rows);
+  const { history } = ctx;
+  const draw = history?.newDraw();
+  const lineBytes = MAX_LINE_BYTES + (history ? history.maxLength * HISTORY_ELEMENT_BYTES : 0);
   let positives = 0;
   for (let done = 0; done < rows; ) {
     // A fresh buffer per chunk: the stream may still hold the previous one.
     const buf = Buffer.allocUnsafe(CHUNK_BYTES);
     let pos = 0;
-    while (done < rows && pos <= CHUNK_BYTES - MAX_LINE_BYTES) {
+    while (done < rows && pos <= CHUNK_BYTES - lineBytes) {
       sampler.next(row);
-      const p = ctx.teacher.probability(row);
+      if (history && draw) history.next(row, rng, draw);
+      const p = draw ? sigmoid(ctx.teacher.logit(row) + historyLogit(draw)) : ctx.teacher.probability(row);
       const label = rng.nextFloat() < p ? 1 : 0;
       probs[done] = p;
       labels[done] = label;
       positives += label;
       pos = encodeCriteoLine(buf, pos, label, row, ctx.codecs);
+      // C26 is the last column and was left empty: its history cell goes where the newline was.
+      if (draw) {
+        pos = writeHistory(buf, pos - 1, draw, ctx.codecs[ITEM_FIELD]);
+        buf[pos++] = NEWLINE;
+      }
       done++;
     }
     await writeChunk(stream, buf.subarray(0, pos));
@@ -166,7 +191,10 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const spec = featureSpec(opts.seed, opts.vocab ?? DEFAULT_VOCAB, opts.zipf ?? DEFAULT_ZIPF);
   const teacher = new Teacher(opts.seed, spec, { ctr: opts.ctr ?? DEFAULT_CTR, logitStd: opts.logitStd ?? DEFAULT_LOGIT_STD });
   const codecs = spec.vocab.map((v, j) => new TokenCodec(j, v));
-  const ctx: SplitContext = { seed: opts.seed, spec, teacher, codecs };
+  const ctx: SplitContext = {
+    seed: opts.seed, spec, teacher, codecs,
+    ...(opts.history === undefined ? {} : { history: new HistorySampler(opts.history, spec.vocab[ITEM_FIELD], spec.zipf) }),
+  };
   const train = await writeTo(ctx, opts.rows, STREAM_TRAIN, opts.out);
   const evalStats = opts.evalRows !== undefined && opts.evalOut !== undefined ? await writeTo(ctx, opts.evalRows, STREAM_EVAL, opts.evalOut) : undefined;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -7,7 +7,8 @@
  * model's gradients back into per-table push buffers. Fields dropped as missing (mask 0) get a
  * zero vector and no gradient.
  */
-import type { TransformedBatch } from '../spec/transform';
+import type { ListInput } from '../model/types';
+import type { ListSlots, TransformedBatch } from '../spec/transform';
 
 /** Where one table's fields sit in a row's F fields. */
 export interface TableSlot {
@@ -28,6 +29,32 @@ export function planSlots(tables: readonly string[], fieldsPerTable: Record<stri
     return slot;
   });
   return { slots: slots.filter((s) => s.fields > 0), numFields: offset };
+}
+
+/**
+ * The model's list inputs for the transformer's `lists`: each one's field offset among a row's F
+ * fields (and its target's), ordered by offset as the model wants them; `order[i]` is the
+ * transformer's index of model list i (the column of `listLengths` it reads).
+ */
+export function planLists(slots: readonly TableSlot[], lists: readonly ListSlots[]): { inputs: ListInput[]; order: number[] } {
+  const offsetOf = (table: string, slot: number): number => (slots.find((s) => s.name === table) as TableSlot).fieldOffset + slot;
+  const planned = lists.map((l, i) => ({
+    i,
+    input: {
+      offset: offsetOf(l.table, l.slot), length: l.maxLen, pooling: l.pooling,
+      ...(l.targetSlot === undefined ? {} : { target: offsetOf(l.table, l.targetSlot) }),
+    } as ListInput,
+  })).sort((a, b) => a.input.offset - b.input.offset);
+  return { inputs: planned.map((p) => p.input), order: planned.map((p) => p.i) };
+}
+
+/** `lengths` [B × n] with its columns in `order` (planLists); itself when already in order. */
+export function orderedLengths(lengths: Float32Array, order: readonly number[], batch: number): Float32Array {
+  if (order.every((o, i) => o === i)) return lengths;
+  const n = order.length;
+  const out = new Float32Array(batch * n);
+  for (let b = 0; b < batch; b++) for (let i = 0; i < n; i++) out[b * n + i] = lengths[b * n + order[i]];
+  return out;
 }
 
 /**
@@ -89,6 +116,36 @@ export function presentOnly(ids: Uint32Array, grads: Float32Array, width: number
     j++;
   }
   return outVersions ? { ids: outIds, grads: outGrads, readVersions: outVersions } : { ids: outIds, grads: outGrads };
+}
+
+/**
+ * The ids of the present slots (mask 1) only, or null when every slot is present: what a read
+ * asks for, so an absent slot (a padded list slot, a dropped value) neither creates a row on the
+ * PS nor costs a lookup.
+ */
+export function presentIds(ids: Uint32Array, mask?: Uint8Array): Uint32Array | null {
+  if (!mask || mask.every((m) => m === 1)) return null;
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) n += mask[i];
+  const out = new Uint32Array(2 * n);
+  for (let i = 0, j = 0; i < mask.length; i++) {
+    if (mask[i] === 0) continue;
+    out[2 * j] = ids[2 * i];
+    out[2 * j + 1] = ids[2 * i + 1];
+    j++;
+  }
+  return out;
+}
+
+/** The reverse of presentIds for what was read: `width` values per slot, zeros at absent slots. */
+export function expandPresent<T extends Float32Array | Uint32Array>(read: T, mask: Uint8Array, width: number, make: (n: number) => T): T {
+  const out = make(mask.length * width);
+  for (let i = 0, j = 0; i < mask.length; i++) {
+    if (mask[i] === 0) continue;
+    out.set(read.subarray(j * width, (j + 1) * width), i * width);
+    j++;
+  }
+  return out;
 }
 
 /** The mask of a table in a batch, if the transformer produced one. */

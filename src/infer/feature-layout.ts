@@ -19,7 +19,10 @@ import { denseTable, hasLinearCompanions, jobTables, linearTableOf } from '../sp
 import type { FeatureTransformer, TransformedBatch } from '../spec/transform';
 import type { JobSpec } from '../spec/types';
 import type { IdArray } from '../wire/key-block';
-import { gatherTable, maskOf, planSlots, presentOnly, scatterTable, TableSlot } from './batch-assembler';
+import type { ListInput } from '../model/types';
+import {
+  expandPresent, gatherTable, maskOf, orderedLengths, planLists, planSlots, presentIds, presentOnly, scatterTable, TableSlot,
+} from './batch-assembler';
 
 
 /**
@@ -59,6 +62,10 @@ export class FeatureLayout {
   readonly numFields: number;
   /** The embedding dim the model reads. */
   readonly dim: number;
+  /** The model's list inputs (`ModelConfig.lists`), by field offset. */
+  readonly lists: readonly ListInput[];
+  /** Per model list, the transformer's list index (its `listLengths` column). */
+  private readonly listOrder: readonly number[];
   private readonly embTables: boolean;
   private readonly linTables: boolean;
   private readonly reads: CtrModel['reads'];
@@ -68,6 +75,9 @@ export class FeatureLayout {
     const plan = planSlots(spec.features.tables.map((t) => t.name), transformer.fieldsPerTable);
     this.slots = plan.slots;
     this.numFields = plan.numFields;
+    const lists = planLists(plan.slots, transformer.lists);
+    this.lists = lists.inputs;
+    this.listOrder = lists.order;
     const dims = new Set(spec.features.tables.filter((t) => plan.slots.some((s) => s.name === t.name)).map((t) => t.dim));
     if (model.reads.emb && dims.size > 1) {
       throw new TesseraError(ERROR_CODES.CONFIG, `features.tables: model ${spec.model.kind} is trained with one embedding dim for all tables; got dims ${[...dims].join(', ')}`);
@@ -88,14 +98,26 @@ export class FeatureLayout {
     return denseTable(this.spec, size);
   }
 
-  /** Reads every row the batch needs, all tables at once; with `withVersions`, their versions too. */
+  /**
+   * Reads every row the batch needs, all tables at once; with `withVersions`, their versions too.
+   * Absent slots (mask 0) are not read: their rows come back as zeros (and version 0).
+   */
   read(tb: TransformedBatch, read: RowRead, withVersions = false): Promise<PulledRows> {
     const readsLin = this.linTables || !this.embTables;
     const versionsOf = (on: boolean) => (withVersions && on ? this.slots.map((s) => new Uint32Array(tb.ids[s.name].length >>> 1)) : []);
     const versions = withVersions ? { emb: versionsOf(this.embTables), linear: versionsOf(readsLin) } : undefined;
-    const emb = this.embTables ? Promise.all(this.slots.map((s, k) => read(s.name, tb.ids[s.name], this.dim, versions?.emb[k]))) : Promise.resolve([]);
+    const readSlot = async (s: TableSlot, table: string, width: number, v?: Uint32Array): Promise<Float32Array> => {
+      const mask = maskOf(tb, s.name);
+      const ids = presentIds(tb.ids[s.name], mask);
+      if (ids === null || mask === undefined) return read(table, tb.ids[s.name], width, v);
+      const got = v ? new Uint32Array(ids.length >>> 1) : undefined;
+      const rows = await read(table, ids, width, got);
+      if (v && got) v.set(expandPresent(got, mask, 1, (n) => new Uint32Array(n)));
+      return expandPresent(rows, mask, width, (n) => new Float32Array(n));
+    };
+    const emb = this.embTables ? Promise.all(this.slots.map((s, k) => readSlot(s, s.name, this.dim, versions?.emb[k]))) : Promise.resolve([]);
     const lin = readsLin
-      ? Promise.all(this.slots.map((s, k) => read(this.linTables ? linearTableOf(s.name) : s.name, tb.ids[s.name], 1, versions?.linear[k])))
+      ? Promise.all(this.slots.map((s, k) => readSlot(s, this.linTables ? linearTableOf(s.name) : s.name, 1, versions?.linear[k])))
       : Promise.resolve([]);
     return Promise.all([emb, lin]).then(([e, l]) => (versions ? { emb: e, linear: l, versions } : { emb: e, linear: l }));
   }
@@ -109,7 +131,9 @@ export class FeatureLayout {
       if (this.embTables) gatherTable(pulled.emb[k], s, this.numFields, this.dim, tb.size, emb, mask);
       if (pulled.linear.length) gatherTable(pulled.linear[k], s, this.numFields, 1, tb.size, linear, mask);
     });
-    return { batch: tb.size, emb, linear, dense: tb.dense, labels: tb.labels };
+    const inputs: BatchInputs = { batch: tb.size, emb, linear, dense: tb.dense, labels: tb.labels };
+    if (tb.listLengths) inputs.listLengths = orderedLengths(tb.listLengths, this.listOrder, tb.size);
+    return inputs;
   }
 
   /**

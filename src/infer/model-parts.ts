@@ -8,7 +8,7 @@ import { createModel } from '../model/registry';
 import type { CtrModel, ModelOptions } from '../model/types';
 import { FeatureTransformer } from '../spec/transform';
 import type { JobSpec } from '../spec/types';
-import { planSlots } from './batch-assembler';
+import { planLists, planSlots } from './batch-assembler';
 import { FeatureLayout } from './feature-layout';
 
 /** What computes predictions for a job spec (weights come from elsewhere). */
@@ -25,7 +25,8 @@ export interface ModelParts {
  */
 export function buildModelParts(spec: JobSpec, opts: ModelOptions = {}): ModelParts {
   const transformer = new FeatureTransformer(spec, schemaFor(spec.data.format));
-  const { numFields } = planSlots(spec.features.tables.map((t) => t.name), transformer.fieldsPerTable);
+  const { numFields, slots } = planSlots(spec.features.tables.map((t) => t.name), transformer.fieldsPerTable);
+  const lists = planLists(slots, transformer.lists).inputs;
   const dims = spec.features.tables.map((t) => t.dim);
   const model = createModel({
     kind: spec.model.kind,
@@ -36,6 +37,7 @@ export function buildModelParts(spec: JobSpec, opts: ModelOptions = {}): ModelPa
     crossLayers: spec.model.crossLayers,
     dropout: spec.model.dropout,
     seed: spec.training.seed,
+    ...(lists.length > 0 ? { lists } : {}),
   }, opts);
   return { transformer, model, layout: new FeatureLayout(spec, transformer, model) };
 }

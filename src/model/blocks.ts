@@ -34,6 +34,11 @@ export interface ModelDef {
   layout(cfg: Readonly<ModelConfig>, b: LayoutBuilder): void;
   /** Logits [B]. */
   logits(ctx: ForwardContext): tf.Tensor1D;
+  /**
+   * Pools attention list `list` (its index in `cfg.lists`): element embeddings h [B, L, D], their
+   * mask [B, L] and the target's embedding [B, D] → [B, D]. Only a model that attends has it.
+   */
+  attend?(ctx: ForwardContext, list: number, h: tf.Tensor3D, mask: tf.Tensor2D, target: tf.Tensor2D): tf.Tensor2D;
 }
 
 /** Σ of [B] terms; an all-zero [B] when there are none (so a lone [1] bias still broadcasts). */

@@ -12,6 +12,8 @@ export interface InputTensors {
   emb?: tf.Tensor3D;
   linear?: tf.Tensor2D;
   dense?: tf.Tensor2D;
+  /** [B, lists] elements present per list; absent without lists. */
+  lengths?: tf.Tensor2D;
 }
 
 function invalid(key: string, msg: string): TesseraError {
@@ -47,7 +49,22 @@ export function checkBatch(
   checkLength('inputs.emb', inputs.emb, [b, cfg.numFields, cfg.embDim], !reads.emb);
   checkLength('inputs.linear', inputs.linear, [b, cfg.numFields], !reads.linear);
   checkLength('inputs.dense', inputs.dense, [b, cfg.numDense], false);
+  if (cfg.lists !== undefined && cfg.lists.length > 0) checkListLengths(cfg, inputs.listLengths, b);
   if (needLabels) checkLabels(inputs.labels, b);
+}
+
+/** [B × lists] integers, each in [0, that list's length]. */
+function checkListLengths(cfg: Readonly<ModelConfig>, lengths: Float32Array | undefined, batch: number): void {
+  const lists = cfg.lists ?? [];
+  if (lengths === undefined) throw invalid('inputs.listLengths', `required: the model has ${lists.length} list input(s)`);
+  checkLength('inputs.listLengths', lengths, [batch, lists.length], false);
+  for (let i = 0; i < lengths.length; i++) {
+    const n = lengths[i];
+    const max = lists[i % lists.length].length;
+    if (!(Number.isInteger(n) && n >= 0 && n <= max)) {
+      throw invalid('inputs.listLengths', `entry ${i} is ${n}; expected an integer in [0, ${max}] (list ${i % lists.length}'s length)`);
+    }
+  }
 }
 
 /** Tensors of the parts the model reads (call inside tf.tidy). */
@@ -60,6 +77,7 @@ export function inputTensors(
     emb: reads.emb && f > 0 ? tf.tensor3d(inputs.emb, [b, f, cfg.embDim]) : undefined,
     linear: reads.linear && f > 0 ? tf.tensor2d(inputs.linear, [b, f]) : undefined,
     dense: cfg.numDense > 0 ? tf.tensor2d(inputs.dense, [b, cfg.numDense]) : undefined,
+    lengths: cfg.lists?.length ? tf.tensor2d(inputs.listLengths as Float32Array, [b, cfg.lists.length]) : undefined,
   };
 }
 

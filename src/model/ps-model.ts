@@ -11,6 +11,7 @@ import { meanLogLoss } from './blocks';
 import type { ForwardContext, ModelDef } from './blocks';
 import { denseLayerFn } from './dense-layers';
 import { dropoutKey, dropoutMask } from './dropout';
+import { poolFields, pooledConfig } from './list-pooling';
 import type { DenseFn } from './dense-layers';
 import { checkBatch, inputTensors, sigmoidInto } from './inputs';
 import { readTensors } from './readback';
@@ -25,6 +26,8 @@ export class PsModel implements CtrModel {
   readonly layout: readonly ParamSlice[];
   readonly reads: Readonly<{ emb: boolean; linear: boolean }>;
   private readonly def: ModelDef;
+  /** What the model's formula sees: `config` with each list pooled to one field. */
+  private readonly formulaConfig: Readonly<ModelConfig>;
   private readonly denseFn: DenseFn;
   private readonly constantWeights: boolean;
   /** With `constantWeights`: the last predict's params and their tensors, kept between calls. */
@@ -36,7 +39,8 @@ export class PsModel implements CtrModel {
   /** `cfg` must already be validated (createModel does it). */
   constructor(cfg: Readonly<ModelConfig>, def: ModelDef, opts: ModelOptions = {}) {
     const b = new LayoutBuilder();
-    def.layout(cfg, b);
+    this.formulaConfig = pooledConfig(cfg);
+    def.layout(this.formulaConfig, b);
     this.config = cfg;
     this.def = def;
     this.layout = b.build();
@@ -144,7 +148,19 @@ export class PsModel implements CtrModel {
     return (layer, h) => tf.mul(h, tf.tensor2d(dropoutMask(key, layer, batch, h.shape[1], rate), [batch, h.shape[1]]));
   }
 
+  /** The formula's view of one step: its parameters by name and the inputs, lists pooled. */
   private context(batch: number, x: InputTensors, slices: tf.Tensor[], drop?: ForwardContext['drop']): ForwardContext {
-    return { cfg: this.config, batch, p: byName(this.layout, slices), ...x, denseFn: this.denseFn, ...(drop ? { drop } : {}) };
+    const { emb, linear, dense, lengths } = x;
+    const ctx: ForwardContext = {
+      cfg: this.formulaConfig, batch, p: byName(this.layout, slices), emb, linear, dense, denseFn: this.denseFn, ...(drop ? { drop } : {}),
+    };
+    const lists = this.config.lists ?? [];
+    if (lists.length === 0 || lengths === undefined) return ctx;
+    const attend = this.def.attend;
+    return {
+      ...ctx,
+      emb: emb && poolFields(emb, lists, lengths, attend && ((k, h, m, t) => attend(ctx, k, h, m, t))),
+      linear: linear && poolFields(linear, lists, lengths),
+    };
   }
 }

@@ -7,6 +7,7 @@ import type { ModelDef } from './blocks';
 import { validateModelConfig } from './config';
 import { DCN_MODEL } from './dcn';
 import { DEEPFM_MODEL } from './deepfm';
+import { DIN_MODEL } from './din';
 import { FM_MODEL } from './fm';
 import { LR_MODEL } from './lr';
 import { PsModel } from './ps-model';
@@ -23,6 +24,7 @@ const MODEL_DEFS: Readonly<Record<ModelKind, ModelDef>> = Object.freeze({
   deepfm: DEEPFM_MODEL,
   widedeep: WIDEDEEP_MODEL,
   dcn: DCN_MODEL,
+  din: DIN_MODEL,
 });
 
 /**

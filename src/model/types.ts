@@ -5,14 +5,33 @@
  */
 
 /** Model families (`model.kind` in a job spec). */
-export const MODEL_KINDS = ['lr', 'fm', 'deepfm', 'widedeep', 'dcn'] as const;
+export const MODEL_KINDS = ['lr', 'fm', 'deepfm', 'widedeep', 'dcn', 'din'] as const;
 /** `model.kind` */
 export type ModelKind = (typeof MODEL_KINDS)[number];
+
+/** How a list input's element embeddings become one vector (`attention`: model din only). */
+export type ListPooling = 'sum' | 'mean' | 'attention';
+
+/**
+ * A list input (a user's click history): `length` adjacent fields of the F input fields starting
+ * at `offset`, of which each row's first `listLengths` are present. The model pools them into
+ * one field before anything else sees them, so the rest of the model sees F − Σ(length − 1)
+ * fields, each list where its first element was.
+ */
+export interface ListInput {
+  /** Field index of element 0. */
+  offset: number;
+  /** Elements (fields) the list takes, its `max_len`. */
+  length: number;
+  pooling: ListPooling;
+  /** With `attention`: field index (outside every list) of the target that attends. */
+  target?: number;
+}
 
 /** Shape of one model; validated by `createModel`. */
 export interface ModelConfig {
   kind: ModelKind;
-  /** Categorical fields F. */
+  /** Categorical fields F (each list element is one field). */
   numFields: number;
   /** Embedding dim D, the same for every field. */
   embDim: number;
@@ -29,6 +48,8 @@ export interface ModelConfig {
   dropout?: number;
   /** Seed of `initialDense` and of the dropout masks (default 0). */
   seed?: number;
+  /** List inputs, ascending and disjoint (default none); din needs one with attention. */
+  lists?: ListInput[];
 }
 
 /** One batch, already gathered per field. All arrays are row-major. */
@@ -43,6 +64,8 @@ export interface BatchInputs {
   dense: Float32Array;
   /** [B] labels in {0, 1}; required by `trainStep`. */
   labels?: Float32Array;
+  /** [B × lists] elements present in each row's lists (config order); required with lists. */
+  listLengths?: Float32Array;
 }
 
 /** What one forward + backward pass returns. Gradients are of the MEAN loss over the batch. */

@@ -10,6 +10,9 @@
  * data holds it, so `5` is refused rather than guessed to be `"5"`). A field the spec does not
  * have is refused with the spec's fields, or ignored (`unknown: 'ignore'`). Fields named in
  * `extra` (the split key, feedback slices) are accepted beside the features and returned apart.
+ * A list field (`features.lists`, e.g. a click history) takes its cell as the training data holds
+ * it (`"a|b|c"`, the spec's separator) or a list of strings (`["a", "b", "c"]`), which is joined
+ * with the separator; an element containing the separator is refused, since it would split.
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { newRawRow, schemaFor } from '../data/record';
@@ -48,6 +51,8 @@ export interface InputColumn {
 interface FieldSlot {
   numeric: boolean;
   col: number;
+  /** a list field's separator */
+  separator?: string;
 }
 
 function invalid(where: string, why: string): never {
@@ -67,9 +72,12 @@ export class RequestRows {
 
   constructor(private readonly spec: JobSpec, private readonly opts: RequestRowsOptions) {
     this.schema = schemaFor(spec.data.format);
+    const separators = new Map(spec.features.lists.map((l) => [l.name, l.separator]));
     for (const f of specFieldNames(spec)) {
       const numeric = this.schema.numericNames.indexOf(f);
-      this.slots.set(f, numeric >= 0 ? { numeric: true, col: numeric } : { numeric: false, col: this.schema.categoricalNames.indexOf(f) });
+      const separator = separators.get(f);
+      this.slots.set(f, numeric >= 0 ? { numeric: true, col: numeric }
+        : { numeric: false, col: this.schema.categoricalNames.indexOf(f), ...(separator === undefined ? {} : { separator }) });
     }
     this.extra = (opts.extra ?? []).filter((f) => !this.slots.has(f));
   }
@@ -127,7 +135,18 @@ export class RequestRows {
     const row = out.rows[i];
     if (slot.numeric) row.numeric[slot.col] = this.number(v, where);
     else if (typeof v === 'string') row.categorical[slot.col] = v;
+    else if (slot.separator !== undefined && Array.isArray(v)) row.categorical[slot.col] = this.joined(v, slot.separator, where);
+    else if (slot.separator !== undefined) invalid(where, `expected a string, a list of strings or null (got ${describe(v)}) for this list field`);
     else invalid(where, `expected a string or null (got ${describe(v)}); send categorical values as the strings the training data holds`);
+  }
+
+  /** A list field's elements as one cell, joined by its separator. */
+  private joined(elements: unknown[], separator: string, where: string): string {
+    elements.forEach((e, k) => {
+      if (typeof e !== 'string') invalid(`${where}[${k}]`, `expected a string (got ${describe(e)}); a list field holds the strings the training data holds`);
+      if (e.includes(separator)) invalid(`${where}[${k}]`, `${describe(e)} contains the list separator ${JSON.stringify(separator)}; send one element per entry`);
+    });
+    return elements.join(separator);
   }
 
   private number(v: unknown, where: string): number {

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { Document, isMap, isScalar, visit } from 'yaml';
 import { memoryOptionToYaml, optimizerToYaml } from './ps-config';
-import { JobSpec, MODEL_TRAITS, NumericFeatureSpec } from './types';
+import { JobSpec, ListFeatureSpec, MODEL_TRAITS, NumericFeatureSpec } from './types';
 
 /** Characters of the sha256 hex digest kept in a fingerprint (64 bits). */
 export const FINGERPRINT_HEX_CHARS = 16;
@@ -22,6 +22,13 @@ function numericToPlain(f: NumericFeatureSpec): Record<string, unknown> {
     out.table = f.table;
   }
   return out;
+}
+
+function listToPlain(l: ListFeatureSpec): Record<string, unknown> {
+  return {
+    name: l.name, separator: l.separator, max_len: l.maxLen, table: l.table, pooling: l.pooling,
+    ...(l.target === undefined ? {} : { target: l.target }), hash_as: l.hashAs,
+  };
 }
 
 /** The model section as YAML keys; keys a model kind does not use are left out. */
@@ -53,6 +60,8 @@ export function jobSpecToPlain(spec: JobSpec): Record<string, unknown> {
     features: {
       numeric: f.numeric.map(numericToPlain),
       categorical: f.categorical.map((c) => ({ name: c.name, table: c.table })),
+      // Written only when present, so specs without lists keep their fingerprints.
+      ...(f.lists.length === 0 ? {} : { lists: f.lists.map(listToPlain) }),
       tables: f.tables.map((tb) => ({
         name: tb.name, dim: tb.dim, optimizer: optimizerToYaml(tb.optimizer), initializer: { ...tb.initializer }, seed: tb.seed,
         // Written only when set, so specs without them keep their fingerprints.

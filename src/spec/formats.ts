@@ -10,6 +10,8 @@ import type { DataFormat } from './types';
 export interface FeatureSchema {
   readonly numericNames: readonly string[];
   readonly categoricalNames: readonly string[];
+  /** The character between fields of a line. */
+  readonly delimiter: string;
 }
 
 export { AVAZU_SCHEMA, CRITEO_SCHEMA };

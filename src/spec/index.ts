@@ -14,10 +14,10 @@ export type { FeatureSchema } from './formats';
 export { JOB_NAME_PATTERN } from '../membership/keys';
 export {
   DATA_FORMATS, MODEL_KINDS, NUMERIC_TRANSFORMS, MISSING_CATEGORICAL_POLICIES, MODEL_TRAITS,
-  JOB_SPEC_DEFAULTS, JOB_SPEC_LIMITS,
+  JOB_SPEC_DEFAULTS, JOB_SPEC_LIMITS, LIST_POOLINGS,
 } from './types';
 export type {
   JobSpec, DataSpec, FeaturesSpec, ModelSpec, TrainingSpec, NumericFeatureSpec, DenseNumericFeature,
   BucketizedNumericFeature, CategoricalFeatureSpec, FeatureTableSpec, DataFormat, ModelKind, NumericTransform,
-  MissingCategoricalPolicy,
+  MissingCategoricalPolicy, ListFeatureSpec, ListPooling,
 } from './types';

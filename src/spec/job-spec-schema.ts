@@ -16,9 +16,10 @@ import { OPTIMIZER_KINDS } from '../ps/optimizers/registry';
 import { WEIGHT_FORMATS } from '../ps/store/row-storage';
 import { MAX_EMBEDDING_DIM, TABLE_NAME_PATTERN } from '../ps/store/table-spec';
 import {
-  DATA_FORMATS, JOB_SPEC_DEFAULTS as D, JOB_SPEC_LIMITS as L, MISSING_CATEGORICAL_POLICIES, MODEL_KINDS,
+  DATA_FORMATS, JOB_SPEC_DEFAULTS as D, JOB_SPEC_LIMITS as L, LIST_POOLINGS, MISSING_CATEGORICAL_POLICIES, MODEL_KINDS,
   NUMERIC_TRANSFORMS,
 } from './types';
+import { LIST_KEYS } from './validate-lists';
 import { EARLY_STOP_METRICS } from '../eval/early-stopping';
 import { DATA_KEYS, EARLY_STOP_KEYS, MODEL_KEYS, TOP_KEYS, TRAINING_KEYS } from './validate';
 import {
@@ -80,9 +81,14 @@ function features(): SchemaNode {
     boundaries: { type: 'array', minItems: 1, maxItems: L.maxBoundaries, items: { type: 'number' } }, table: text(),
   });
   const categorical = section('features.categorical[]', CATEGORICAL_KEYS, { name: text(), names: names(), table: text() }, ['table']);
+  const lists = section('features.lists[]', LIST_KEYS, {
+    name: text(), names: names(), separator: text(), max_len: int(1, L.maxListLength), table: text(),
+    pooling: { enum: [...LIST_POOLINGS], default: D.listPooling }, target: text(), hash_as: text(),
+  }, ['separator', 'max_len', 'table']);
   return section('features', FEATURES_KEYS, {
     numeric: { type: 'array', items: { ...numeric, ...oneName } },
     categorical: { type: 'array', items: { ...categorical, ...oneName } },
+    lists: { type: 'array', items: { ...lists, ...oneName } },
     tables: { type: 'array', items: table() },
     table_defaults: tableDefaults(),
     missing_categorical: { enum: [...MISSING_CATEGORICAL_POLICIES], default: D.missingCategorical },

@@ -34,6 +34,19 @@
  *     - { name: C1, table: c1 }                 # table: required, defined in features.tables.
  *     - { names: [C2, C3], table: shared_23 }   # fields may share a table; each keeps its own
  *                                               # salt, so equal strings in C2 and C3 differ.
+ *   lists:                # [[]] list-valued columns: one cell holds a variable-length list of ids
+ *     - name: C26         #   (a user's click history), e.g. "a9f1|03bc|77e0". A categorical column.
+ *       separator: '|'    #   required; not the format's field delimiter (tab, or , for avazu).
+ *       max_len: 20       #   required, 1..1024: elements kept per row, the LAST ones when a cell
+ *                         #   holds more; empty elements are skipped; an empty cell is an empty list.
+ *       table: items      #   required: each element is hashed like a categorical value into it.
+ *       pooling: attention  # [sum] sum | mean of the element embeddings (any model), or attention
+ *                         #   from `target` (model din only: DIN's activation unit per element).
+ *       target: C1        #   attention only, required: a features.categorical field in the same
+ *                         #   table (the candidate item) whose embedding attends over the list.
+ *       hash_as: C1       #   [the target with attention, else the list's own name] the field whose
+ *                         #   salt hashes the elements, so an element and the same value in that
+ *                         #   column share one id and one row.
  *   missing_categorical: hash  # [hash] an empty categorical cell: hash = hash the literal "" (each
  *                              # field has its own "missing" id); drop = no id: the batch mask is 0
  *                              # and the model uses a zero vector.
@@ -56,13 +69,14 @@
  *                         #   zeros | constant {value} | uniform {scale} | normal {std}
  *       seed: 1           # [training.seed] uint32 seed of the row initialiser.
  * model:                  # required
- *   kind: deepfm          # required. lr | fm | deepfm | widedeep | dcn.
+ *   kind: deepfm          # required. lr | fm | deepfm | widedeep | dcn | din.
  *                         #   lr: every table must have dim 1 (an embedding is a linear weight).
- *                         #   fm, deepfm: every table must have the same dim, and one is required.
- *   hidden: [400, 400]    # [[400, 400]] MLP widths; deepfm, widedeep and dcn only (1..16 layers).
+ *                         #   fm, deepfm, din: every table must have the same dim, and one is required.
+ *                         #   din: needs a features.lists entry with pooling: attention.
+ *   hidden: [400, 400]    # [[400, 400]] MLP widths; deepfm, widedeep, dcn and din only (1..16 layers).
  *   cross_layers: 3       # [3] dcn only; 1..16.
  *   dense_optimizer: { kind: adam, lr: 0.001 }  # [adam 0.001] optimizer of the dense weights.
- *   dropout: 0.2          # [0] deepfm, widedeep and dcn only: each hidden unit of the MLP is
+ *   dropout: 0.2          # [0] deepfm, widedeep, dcn and din only: each hidden unit of the MLP is
  *                         #   dropped with this probability in training steps (kept units scaled
  *                         #   by 1 / (1 − rate)); none at evaluation. In [0, 0.999].
  * training:               # [all defaults]

@@ -12,9 +12,10 @@ import type { JobSpec } from './types';
 /** A raw value: a number, a string, or null for an empty cell. */
 export type RawValue = string | number | null;
 
-/** The spec's field names in spec order: numeric features, then categorical ones. */
+/** The spec's field names in spec order: numeric features, then categorical ones, then lists. */
 export function specFieldNames(spec: JobSpec): string[] {
-  return [...spec.features.numeric.map((f) => f.name), ...spec.features.categorical.map((f) => f.name)];
+  const f = spec.features;
+  return [...f.numeric.map((x) => x.name), ...f.categorical.map((x) => x.name), ...f.lists.map((x) => x.name)];
 }
 
 /**

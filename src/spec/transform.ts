@@ -9,13 +9,18 @@
  *   bucket; k ∈ [0, boundaries.length]); the id is `FeatureHasher(field).hash("b" + k)`, in the
  *   field's table. Bucketized fields produce ids, not dense values;
  * - categorical: id = `FeatureHasher(field).hash(raw)`; an empty cell (null, undefined or "") is
- *   hashed as "" under `missing_categorical: hash`, or leaves id 0 with mask 0 under `drop`.
+ *   hashed as "" under `missing_categorical: hash`, or leaves id 0 with mask 0 under `drop`;
+ * - list (`features.lists`): the cell is split by `splitListCell` (src/data/list-cell.ts: empty
+ *   elements skipped, the last `max_len` kept) and element k's id is
+ *   `FeatureHasher(hash_as).hash(element)` in list slot k; slots past the row's length keep id 0
+ *   with mask 0 (never pulled into the model, never pushed). An empty cell is an empty list.
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
+import { splitListCell } from '../data/list-cell';
 import { FeatureHasher } from '../sharding/feature-hash';
 import type { IdArray } from '../wire/key-block';
 import type { FeatureSchema } from './formats';
-import type { JobSpec } from './types';
+import type { JobSpec, ListPooling } from './types';
 
 /**
  * One input row, columns in the format's schema order (the same shape as `RawRow` in
@@ -41,13 +46,31 @@ export interface TransformedBatch {
    * one row adjacent (id of row r, field j at pairs index r·F + j).
    */
   ids: Record<string, IdArray>;
-  /** Per table, its fields in slot order: bucketized numeric fields, then categorical, spec order. */
+  /**
+   * Per table, its fields in slot order: bucketized numeric fields, then categorical, then each
+   * list's `max_len` slots (`name[0]` .. `name[max_len-1]`), spec order.
+   */
   fieldsPerTable: Record<string, string[]>;
   /**
-   * Only with `missing_categorical: drop`: per table, [size × fields] 1 = id present, 0 = the
-   * value was missing; the slot's id is 0 and must be neither pulled nor pushed (zero vector).
+   * With `missing_categorical: drop` or list fields: per table, [size × fields] 1 = id present,
+   * 0 = the value was missing (or a list slot past the row's length); the slot's id is 0 and must
+   * be neither pulled into the model nor pushed (zero vector).
    */
   mask?: Record<string, Uint8Array>;
+  /** With list fields: [size × lists] the number of elements of each row's lists, spec order. */
+  listLengths?: Float32Array;
+}
+
+/** Where one list field's slots sit in its table; see `FeatureTransformer.lists`. */
+export interface ListSlots {
+  field: string;
+  table: string;
+  /** the slot of element 0 among the table's fields; elements take `maxLen` adjacent slots */
+  slot: number;
+  maxLen: number;
+  pooling: ListPooling;
+  /** with attention: the slot of the target field in the same table */
+  targetSlot?: number;
 }
 
 /** Where one id-producing field reads its column and writes its id. */
@@ -71,6 +94,11 @@ interface BucketSlot extends IdSlot {
 
 interface CategoricalSlot extends IdSlot {
   hasher: FeatureHasher;
+}
+
+interface ListSlot extends CategoricalSlot {
+  separator: string;
+  maxLen: number;
 }
 
 interface DenseColumn {
@@ -112,10 +140,16 @@ export class FeatureTransformer {
   readonly tables: readonly string[];
   /** Per table, its fields in slot order. */
   readonly fieldsPerTable: Readonly<Record<string, readonly string[]>>;
+  /** The list fields, spec order, with their slots. */
+  readonly lists: readonly ListSlots[];
   private readonly dense: DenseColumn[] = [];
   private readonly buckets: BucketSlot[] = [];
   private readonly categorical: CategoricalSlot[] = [];
+  private readonly listSlots: ListSlot[] = [];
   private readonly dropMissing: boolean;
+  /** Tables that get a mask: every table with `drop`, else those holding a list. */
+  private readonly masked: ReadonlySet<string>;
+  private readonly elements: string[] = [];
 
   /**
    * @param spec a validated spec
@@ -144,12 +178,23 @@ export class FeatureTransformer {
       const col = column(schema.categoricalNames, f.name, 'categorical');
       this.categorical.push({ ...addSlot(f.name, col, f.table), hasher: new FeatureHasher(f.name) });
     }
-    for (const s of [...this.buckets, ...this.categorical]) s.stride = fields[s.table].length;
+    for (const f of spec.features.lists) {
+      const col = column(schema.categoricalNames, f.name, 'list');
+      const first = addSlot(`${f.name}[0]`, col, f.table);
+      for (let k = 1; k < f.maxLen; k++) fields[f.table].push(`${f.name}[${k}]`);
+      this.listSlots.push({ ...first, field: f.name, hasher: new FeatureHasher(f.hashAs), separator: f.separator, maxLen: f.maxLen });
+    }
+    for (const s of [...this.buckets, ...this.categorical, ...this.listSlots]) s.stride = fields[s.table].length;
+    this.lists = Object.freeze(spec.features.lists.map((f, i) => Object.freeze({
+      field: f.name, table: f.table, slot: this.listSlots[i].slot, maxLen: f.maxLen, pooling: f.pooling,
+      ...(f.target === undefined ? {} : { targetSlot: fields[f.table].indexOf(f.target) }),
+    })));
     this.denseNames = Object.freeze(denseNames);
     this.tables = Object.freeze(spec.features.tables.map((t) => t.name));
     for (const t of this.tables) Object.freeze(fields[t]);
     this.fieldsPerTable = Object.freeze(fields);
     this.dropMissing = spec.features.missingCategorical === 'drop';
+    this.masked = new Set(this.dropMissing ? this.tables : this.listSlots.map((l) => l.table));
   }
 
   /**
@@ -167,8 +212,9 @@ export class FeatureTransformer {
     const mask: Record<string, Uint8Array> = {};
     for (const t of this.tables) {
       ids[t] = new Uint32Array(2 * n * this.fieldsPerTable[t].length);
-      if (this.dropMissing) mask[t] = new Uint8Array(n * this.fieldsPerTable[t].length).fill(1);
+      if (this.masked.has(t)) mask[t] = new Uint8Array(n * this.fieldsPerTable[t].length).fill(1);
     }
+    const listLengths = new Float32Array(n * this.listSlots.length);
     for (let r = 0; r < n; r++) {
       const row = rows[r];
       this.checkRow(row, r);
@@ -180,11 +226,13 @@ export class FeatureTransformer {
       }
       this.writeBuckets(row, r, ids);
       this.writeCategorical(row, r, ids, mask);
+      this.writeLists(row, r, ids, mask, listLengths);
     }
     const fieldsPerTable: Record<string, string[]> = {};
     for (const t of this.tables) fieldsPerTable[t] = this.fieldsPerTable[t] as string[];
     const batch: TransformedBatch = { size: n, labels, dense, denseNames: this.denseNames as string[], ids, fieldsPerTable };
-    if (this.dropMissing) batch.mask = mask;
+    if (this.masked.size > 0) batch.mask = mask;
+    if (this.listSlots.length > 0) batch.listLengths = listLengths;
     return batch;
   }
 
@@ -231,6 +279,18 @@ export class FeatureTransformer {
       }
       c.hasher.hash(v, ids[c.table], index);
     }
+  }
+
+  private writeLists(row: RawRow, r: number, ids: Record<string, IdArray>, mask: Record<string, Uint8Array>, lengths: Float32Array): void {
+    this.listSlots.forEach((l, i) => {
+      const v = row.categorical[l.col];
+      if (v !== null && v !== undefined && typeof v !== 'string') invalid(`row ${r}: list field ${l.field} must be a string (got ${typeof v})`);
+      const n = splitListCell(v, l.separator, l.maxLen, this.elements);
+      lengths[r * this.listSlots.length + i] = n;
+      const first = r * l.stride + l.slot;
+      for (let k = 0; k < n; k++) l.hasher.hash(this.elements[k], ids[l.table], first + k);
+      mask[l.table].fill(0, first + n, first + l.maxLen); // the ids there stay 0
+    });
   }
 }
 

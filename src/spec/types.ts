@@ -15,7 +15,7 @@ export const DATA_FORMATS = ['criteo', 'avazu'] as const;
 export type DataFormat = (typeof DATA_FORMATS)[number];
 
 /** Model families (`model.kind`). */
-export const MODEL_KINDS = ['lr', 'fm', 'deepfm', 'widedeep', 'dcn'] as const;
+export const MODEL_KINDS = ['lr', 'fm', 'deepfm', 'widedeep', 'dcn', 'din'] as const;
 /** `model.kind` */
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
@@ -23,6 +23,11 @@ export type ModelKind = (typeof MODEL_KINDS)[number];
 export const NUMERIC_TRANSFORMS = ['none', 'log', 'bucketize'] as const;
 /** `features.numeric[i].transform` */
 export type NumericTransform = (typeof NUMERIC_TRANSFORMS)[number];
+
+/** How a list field's element embeddings become one vector (`features.lists[i].pooling`). */
+export const LIST_POOLINGS = ['sum', 'mean', 'attention'] as const;
+/** `features.lists[i].pooling` */
+export type ListPooling = (typeof LIST_POOLINGS)[number];
 
 /** What an empty categorical value becomes (`features.missing_categorical`). */
 export const MISSING_CATEGORICAL_POLICIES = ['hash', 'drop'] as const;
@@ -36,15 +41,18 @@ export type MissingCategoricalPolicy = (typeof MISSING_CATEGORICAL_POLICIES)[num
  * - `equalDims`: pairwise dot products of embeddings, so every table must have the same dim.
  * - `unitDims`: an embedding is the feature's linear weight, so every table must have dim 1.
  * - `needsEmbeddings`: at least one categorical or bucketized field is required.
+ * - `attention`: attends over list fields (`pooling: attention`); only such a model accepts them,
+ *   and it needs at least one.
  */
 export const MODEL_TRAITS: Readonly<Record<ModelKind, Readonly<{
-  mlp: boolean; cross: boolean; equalDims: boolean; unitDims: boolean; needsEmbeddings: boolean;
+  mlp: boolean; cross: boolean; equalDims: boolean; unitDims: boolean; needsEmbeddings: boolean; attention: boolean;
 }>>> = Object.freeze({
-  lr: Object.freeze({ mlp: false, cross: false, equalDims: false, unitDims: true, needsEmbeddings: false }),
-  fm: Object.freeze({ mlp: false, cross: false, equalDims: true, unitDims: false, needsEmbeddings: true }),
-  deepfm: Object.freeze({ mlp: true, cross: false, equalDims: true, unitDims: false, needsEmbeddings: true }),
-  widedeep: Object.freeze({ mlp: true, cross: false, equalDims: false, unitDims: false, needsEmbeddings: false }),
-  dcn: Object.freeze({ mlp: true, cross: true, equalDims: false, unitDims: false, needsEmbeddings: false }),
+  lr: Object.freeze({ mlp: false, cross: false, equalDims: false, unitDims: true, needsEmbeddings: false, attention: false }),
+  fm: Object.freeze({ mlp: false, cross: false, equalDims: true, unitDims: false, needsEmbeddings: true, attention: false }),
+  deepfm: Object.freeze({ mlp: true, cross: false, equalDims: true, unitDims: false, needsEmbeddings: true, attention: false }),
+  widedeep: Object.freeze({ mlp: true, cross: false, equalDims: false, unitDims: false, needsEmbeddings: false, attention: false }),
+  dcn: Object.freeze({ mlp: true, cross: true, equalDims: false, unitDims: false, needsEmbeddings: false, attention: false }),
+  din: Object.freeze({ mlp: true, cross: false, equalDims: true, unitDims: false, needsEmbeddings: true, attention: true }),
 });
 
 /** Defaults of every optional key. */
@@ -64,6 +72,7 @@ export const JOB_SPEC_DEFAULTS = Object.freeze({
   dropout: 0,
   earlyStopPatience: 1,
   earlyStopMinDelta: 0,
+  listPooling: 'sum' as ListPooling,
 });
 
 /** Upper bounds that catch typos (an extra zero) rather than real limits of the system. */
@@ -78,6 +87,8 @@ export const JOB_SPEC_LIMITS = Object.freeze({
   maxBoundaries: 10_000,
   /** the model's own bound (src/model/dropout.ts MAX_DROPOUT; a test holds them equal) */
   maxDropout: 0.999,
+  /** elements a list field keeps per row (each is a model input slot) */
+  maxListLength: 1024,
 });
 
 /** `data`: where rows come from. */
@@ -125,6 +136,31 @@ export interface CategoricalFeatureSpec {
   readonly table: string;
 }
 
+/**
+ * `features.lists[i]`: a column holding a variable-length list of ids (a user's click history),
+ * `separator`-separated. Each element is hashed like a categorical value and looked up in
+ * `table`; the row's element embeddings are pooled into one vector by `pooling`.
+ */
+export interface ListFeatureSpec {
+  /** column name from the format's schema (a categorical column) */
+  readonly name: string;
+  /** what separates the elements in the cell; never the format's own field delimiter */
+  readonly separator: string;
+  /** `max_len`: elements kept per row (the last ones when a cell holds more) */
+  readonly maxLen: number;
+  /** the embedding table the elements are looked up in */
+  readonly table: string;
+  /** `sum` or `mean` of the element embeddings, or `attention` from `target` (model din) */
+  readonly pooling: ListPooling;
+  /** `target`: with `attention`, the categorical field (same table) whose embedding attends */
+  readonly target?: string;
+  /**
+   * `hash_as`: the field whose salt hashes the elements, so that an element and the same value in
+   * that column get one id (and one row); default the target with attention, else the list itself
+   */
+  readonly hashAs: string;
+}
+
 /** `features.tables[i]`: one embedding table, with every default filled in. */
 export interface FeatureTableSpec {
   readonly name: string;
@@ -150,6 +186,8 @@ export interface FeaturesSpec {
   readonly numeric: readonly NumericFeatureSpec[];
   /** hashed categorical fields, in spec order */
   readonly categorical: readonly CategoricalFeatureSpec[];
+  /** list-valued fields, in spec order */
+  readonly lists: readonly ListFeatureSpec[];
   /** embedding tables, in spec order */
   readonly tables: readonly FeatureTableSpec[];
   /** `missing_categorical` */

@@ -14,12 +14,13 @@ import type { WeightFormat } from '../ps/store/row-storage';
 import type { AdmissionConfig, EvictionConfig } from '../ps/store/table-options';
 import { at, fail, list, mapping, num, oneOf, str } from './spec-error';
 import {
-  CategoricalFeatureSpec, FeaturesSpec, FeatureTableSpec, JOB_SPEC_DEFAULTS, JOB_SPEC_LIMITS,
+  CategoricalFeatureSpec, FeaturesSpec, FeatureTableSpec, JOB_SPEC_DEFAULTS, JOB_SPEC_LIMITS, ListFeatureSpec,
   MISSING_CATEGORICAL_POLICIES, NUMERIC_TRANSFORMS, NumericFeatureSpec,
 } from './types';
+import { checkListTargets, LIST_KEYS, listEntry } from './validate-lists';
 
 /** The keys of `features` (docs/job-spec.schema.json is built from these lists). */
-export const FEATURES_KEYS = ['numeric', 'categorical', 'tables', 'table_defaults', 'missing_categorical'];
+export const FEATURES_KEYS = ['numeric', 'categorical', 'lists', 'tables', 'table_defaults', 'missing_categorical'];
 /** The keys of a `features.numeric` entry. */
 export const NUMERIC_KEYS = ['name', 'names', 'transform', 'missing', 'boundaries', 'table'];
 /** The keys of a `features.categorical` entry. */
@@ -61,14 +62,17 @@ export function validateFeatures(path: string, v: unknown, ctx: FeatureContext):
     numericEntry(`${at(path, 'numeric')}[${i}]`, e, ctx, refs));
   const categorical = list(at(path, 'categorical'), o.categorical ?? []).flatMap((e, i) =>
     categoricalEntry(`${at(path, 'categorical')}[${i}]`, e, ctx, refs));
-  if (numeric.length + categorical.length === 0) fail(path, 'needs at least one numeric or categorical field');
+  const lists = list(at(path, 'lists'), o.lists ?? []).flatMap((e, i) =>
+    listEntries(`${at(path, 'lists')}[${i}]`, e, ctx, refs));
+  if (numeric.length + categorical.length + lists.length === 0) fail(path, 'needs at least one numeric, categorical or list field');
   const defaults = tableDefaults(at(path, 'table_defaults'), o.table_defaults);
   const tablesPath = at(path, 'tables');
   const tables = list(tablesPath, o.tables ?? []).map((e, i) => tableEntry(`${tablesPath}[${i}]`, e, defaults, ctx.seed));
   checkTableRefs(tablesPath, tables, refs.tables);
+  checkListTargets(at(path, 'lists'), lists, categorical);
   const missingCategorical = oneOf(at(path, 'missing_categorical'), o.missing_categorical,
     MISSING_CATEGORICAL_POLICIES, 'policy', JOB_SPEC_DEFAULTS.missingCategorical);
-  return { numeric, categorical, tables, missingCategorical };
+  return { numeric, categorical, lists, tables, missingCategorical };
 }
 
 /**
@@ -128,13 +132,28 @@ function bucketBoundaries(path: string, v: unknown): number[] {
   return out;
 }
 
+/** An entry's required `table` (`what` it is for, in the message), recorded as a reference. */
+function tableRef(path: string, o: Record<string, unknown>, refs: Refs, what: string): string {
+  if (o.table === undefined) fail(at(path, 'table'), `required (${what})`);
+  const table = str(at(path, 'table'), o.table);
+  refs.tables.push({ name: table, path: at(path, 'table') });
+  return table;
+}
+
 function categoricalEntry(path: string, v: unknown, ctx: FeatureContext, refs: Refs): CategoricalFeatureSpec[] {
   const o = mapping(path, v, CATEGORICAL_KEYS);
   const named = entryNames(path, o, ctx.schema.categoricalNames, 'categorical', ctx, refs);
-  if (o.table === undefined) fail(at(path, 'table'), 'required (the embedding table this field is hashed into)');
-  const table = str(at(path, 'table'), o.table);
-  refs.tables.push({ name: table, path: at(path, 'table') });
+  const table = tableRef(path, o, refs, 'the embedding table this field is hashed into');
   return named.map(({ name }) => ({ name, table }));
+}
+
+/** A `features.lists` entry (a categorical column holding a list of ids): one spec per name. */
+function listEntries(path: string, v: unknown, ctx: FeatureContext, refs: Refs): ListFeatureSpec[] {
+  const o = mapping(path, v, LIST_KEYS);
+  const named = entryNames(path, o, ctx.schema.categoricalNames, 'list', ctx, refs);
+  const table = tableRef(path, o, refs, 'the embedding table the elements are looked up in');
+  const lctx = { format: ctx.format, delimiter: ctx.schema.delimiter, categoricalNames: ctx.schema.categoricalNames };
+  return named.map(({ name }) => listEntry(path, o, name, table, lctx));
 }
 
 /** `table_defaults`: what a table entry inherits for each key it leaves out. */

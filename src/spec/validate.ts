@@ -15,6 +15,7 @@ import {
   ModelSpec, TrainingSpec,
 } from './types';
 import { validateFeatures } from './validate-features';
+import { checkListsForModel } from './validate-lists';
 
 /** The keys of each section the validator accepts (docs/job-spec.schema.json is built from them). */
 export const TOP_KEYS = ['name', 'data', 'features', 'model', 'training'];
@@ -120,6 +121,7 @@ function earlyStop(path: string, v: unknown): EarlyStopConfig {
 function checkModelFeatures(model: ModelSpec, features: FeaturesSpec): void {
   const traits = MODEL_TRAITS[model.kind];
   const tables = features.tables;
+  checkListsForModel(model.kind, features.lists);
   if (traits.needsEmbeddings && tables.length === 0) {
     fail('features', `model ${model.kind} needs at least one categorical or bucketized field`);
   }

@@ -88,9 +88,9 @@ export interface StepShape {
   dropKey: number;
 }
 
-/** Whether the fused step covers this model. */
+/** Whether the fused step covers this model (not one with list inputs: they pool in the tfjs step). */
 export function fusable(cfg: Readonly<ModelConfig>): boolean {
-  return (cfg.kind === 'deepfm' || cfg.kind === 'widedeep') && cfg.hidden.length >= 1;
+  return (cfg.kind === 'deepfm' || cfg.kind === 'widedeep') && cfg.hidden.length >= 1 && !cfg.lists?.length;
 }
 
 function offsetOf(layout: readonly ParamSlice[], name: string): number {

@@ -55,6 +55,9 @@ export function randomBatch(cfg: ModelConfig, batch: number, seed: number): Batc
     linear: uniform(rand, batch * cfg.numFields, 0.5),
     dense: uniform(rand, batch * cfg.numDense, 1),
     labels: Float32Array.from({ length: batch }, (_, i) => i % 2),
+    // Lengths from 0 to each list's length; the embeddings past them are left random, so a
+    // model that read them would not match the reference.
+    ...(cfg.lists?.length ? { listLengths: Float32Array.from({ length: batch * cfg.lists.length }, (_, i) => Math.floor(rand() * (cfg.lists![i % cfg.lists!.length].length + 1))) } : {}),
   };
 }
 

@@ -58,11 +58,39 @@ function dcn(model: CtrModel, params: Float32Array, x0: Vec, mask: UnitMask): nu
   return dense(top, slice(model, params, 'out.w'), slice(model, params, 'out.b'), false)[0];
 }
 
+/**
+ * The fields of example `b` after pooling: each list replaced by Σ_k [k < len] (1 + a(h_k, t)) h_k
+ * (attention; a = DIN's activation unit over [h, t, h − t, h ⊙ t]) or the masked sum or mean.
+ * `v` holds one vector per field (length 1 for first-order weights, which attention lists sum).
+ */
+function pooledFields(model: CtrModel, params: Float32Array, inputs: BatchInputs, b: number, v: Vec[]): Vec[] {
+  const lists = model.config.lists ?? [];
+  const out: Vec[] = [];
+  let cursor = 0;
+  lists.forEach((l, i) => {
+    out.push(...v.slice(cursor, l.offset));
+    const len = (inputs.listLengths as Float32Array)[b * lists.length + i];
+    const h = v.slice(l.offset, l.offset + len);
+    const weight = (hk: Vec): number => {
+      if (l.pooling !== 'attention' || hk.length !== model.config.embDim) return l.pooling === 'mean' ? 1 / Math.max(1, len) : 1;
+      const t = v[l.target as number];
+      const unitIn = [...hk, ...t, ...hk.map((x, d) => x - t[d]), ...hk.map((x, d) => x * t[d])];
+      const hid = dense(unitIn, slice(model, params, `att.${i}.0.w`), slice(model, params, `att.${i}.0.b`), true);
+      return 1 + dense(hid, slice(model, params, `att.${i}.out.w`), slice(model, params, `att.${i}.out.b`), false)[0];
+    };
+    out.push(h.reduce((acc, hk) => { const w = weight(hk); return acc.map((a, d) => a + w * hk[d]); }, new Array(v[0].length).fill(0)));
+    cursor = l.offset + l.length;
+  });
+  return [...out, ...v.slice(cursor)];
+}
+
 /** Logit of example `b` by the reference formulas; `mask` applies dropout to the MLP's units. */
 export function referenceLogit(model: CtrModel, params: Float32Array, inputs: BatchInputs, b: number, mask: UnitMask = NO_MASK): number {
   const { numFields: F, embDim: D, numDense: N, kind } = model.config;
-  const v: Vec[] = Array.from({ length: F }, (_, f) => Array.from(inputs.emb.subarray((b * F + f) * D, (b * F + f + 1) * D)));
-  const lin = Array.from(inputs.linear.subarray(b * F, (b + 1) * F)).reduce((a, x) => a + x, 0);
+  const v: Vec[] = pooledFields(model, params, inputs, b,
+    Array.from({ length: F }, (_, f) => Array.from(inputs.emb.subarray((b * F + f) * D, (b * F + f + 1) * D))));
+  const lin = pooledFields(model, params, inputs, b, Array.from(inputs.linear.subarray(b * F, (b + 1) * F), (x) => [x]))
+    .reduce((a, x) => a + x[0], 0);
   const dn = Array.from(inputs.dense.subarray(b * N, (b + 1) * N));
   const x0 = [...v.flat(), ...dn];
   const wide = (): number => (N > 0 ? dot(dn, slice(model, params, 'dense.w')) : 0);
@@ -72,6 +100,7 @@ export function referenceLogit(model: CtrModel, params: Float32Array, inputs: Ba
     case 'deepfm': return lin + fm(v, D) + mlpLogit(model, params, x0, mask);
     case 'widedeep': return lin + wide() + mlpLogit(model, params, x0, mask);
     case 'dcn': return dcn(model, params, x0, mask);
+    case 'din': return mlpLogit(model, params, x0, mask);
   }
 }
 

@@ -36,7 +36,7 @@ describe('spec/job-spec errors name the key path', () => {
 
   it('model', () => {
     expectSpecError(edited((s) => { s.model.kind = 'dfm'; }), 'model.kind',
-      'unknown model "dfm" (expected one of lr, fm, deepfm, widedeep, dcn)');
+      'unknown model "dfm" (expected one of lr, fm, deepfm, widedeep, dcn, din)');
     expectSpecError(edited((s) => { s.model.kind = 'fm'; }), 'model.hidden', 'not used by model fm');
     expectSpecError(edited((s) => { s.model.cross_layers = 2; }), 'model.cross_layers', 'only used by model dcn');
     expectSpecError(edited((s) => { s.model.hidden = []; }), 'model.hidden', 'must list 1 to 16 layer widths (got 0)');
@@ -81,7 +81,7 @@ describe('spec/job-spec errors name the key path', () => {
     expectSpecError(edited((s) => { s.features.missing_categorical = 'zero'; }), 'features.missing_categorical',
       'unknown policy "zero" (expected one of hash, drop)');
     expectSpecError(edited((s) => { s.features = { tables: [] }; s.model = { kind: 'widedeep' }; }), 'features',
-      'needs at least one numeric or categorical field');
+      'needs at least one numeric, categorical or list field');
     expectSpecError(edited((s) => { s.data.format = 'avazu'; }), 'features.numeric[0].name',
       'unknown numeric field "I1" for format avazu (expected one of none)');
   });
