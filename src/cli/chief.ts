@@ -3,6 +3,7 @@
  * the elected one runs the job (src/chief/chief.ts) and the others wait as standbys, taking over
  * within the lease TTL when the leader dies.
  */
+import { GrpcMigrationPeers } from '../client/migration-peers';
 import * as path from 'node:path';
 import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
 import { startRoleRuntime } from '../runtime/role-runtime';
@@ -143,6 +144,18 @@ export async function runChief(argv: string[]): Promise<number> {
         connect: (map) => (model = psChiefModel(spec, map, logger, rt.tls?.channelCredentials())),
         onStatus: (s) => { metrics.onStatus(s); page.onStatus(s); },
         events: metrics,
+        migrations: {
+          peers: new GrpcMigrationPeers({ logger, credentials: rt.tls?.channelCredentials() }),
+          // The tables on a PS about to receive buckets: its own client, so `model` (checkpoints) is untouched.
+          prepare: async (map) => {
+            const staging = psChiefModel(spec, map, logger, rt.tls?.channelCredentials());
+            try {
+              await staging.initTables();
+            } finally {
+              staging.close();
+            }
+          },
+        },
         options: {
           expectedPs: intOption(args, 'ps', 1), epochs: spec.training.epochs, evalPath: spec.data.eval ?? undefined,
           earlyStop: spec.training.earlyStop,

@@ -1,7 +1,8 @@
 /**
  * `tessera ps`: one parameter server serving Pull/Push, admin and gRPC health on one port. On its
  * own it is addressed by host:port; with `--etcd URL --job NAME` it also registers under
- * members/ps/<id>, and fences itself (refuses pushes) while that lease is lost.
+ * members/ps/<id>, and fences itself (refuses pushes) while that lease is lost. `tessera ps drain
+ * ID` (ps-drain.ts) asks the chief to move its buckets away; the PS then exits 0.
  */
 import { helpText, intOption, OptionSpec, noPositional, parseArgs } from '../runtime/args';
 import { ERROR_CODES, TesseraError } from '../common/errors';
@@ -13,6 +14,8 @@ import { PsNode } from '../ps/ps-node';
 import { LmdbRowTier } from '../ps/tier/lmdb-row-tier';
 import { ClusterLink, startRuntime } from '../runtime/role-runtime';
 import { loadSecurity, SECURITY_OPTIONS } from '../runtime/security-options';
+import { EtcdJobStore } from '../control/etcd-job-store';
+import { PS_DRAIN_HELP, runPsDrain } from './ps-drain';
 
 /** Options of `tessera ps`; exported so deploy checks parse manifest args with the real parser. */
 export const PS_OPTIONS: Record<string, OptionSpec> = {
@@ -35,12 +38,14 @@ export const PS_OPTIONS: Record<string, OptionSpec> = {
 };
 
 /** `tessera ps --help`. */
-export const PS_HELP = helpText('tessera ps [--port P] [--host H] [--id ID] [--etcd URL --job NAME]',
+export const PS_HELP = `${helpText('tessera ps [--port P] [--host H] [--id ID] [--etcd URL --job NAME]',
   'Starts one parameter server serving Pull/Push, admin and gRPC health on one port.\n'
-  + 'It prints "ps listening <addr>" on stdout once ready; logs (JSON) go to stderr.', PS_OPTIONS);
+  + 'It prints "ps listening <addr>" on stdout once ready; logs (JSON) go to stderr.\n'
+  + 'With --etcd it exits 0 once drained (tessera ps drain ID) and holding no bucket.', PS_OPTIONS)}\n\n${PS_DRAIN_HELP}`;
 
 /** Runs a PS until SIGINT/SIGTERM; resolves with the exit code. */
 export async function runPs(argv: string[]): Promise<number> {
+  if (argv[0] === 'drain') return runPsDrain(argv.slice(1));
   const args = parseArgs(argv, PS_OPTIONS);
   noPositional(args);
   const o = args.options as Record<string, string | undefined>;
@@ -66,13 +71,15 @@ export async function runPs(argv: string[]): Promise<number> {
     checkpointRoots: config.checkpointRoots, connectionLimits, tls: rt.tls ?? undefined,
   })
     .catch(async (err: unknown) => { await rt.close(); throw err; });
+  let drainWatch: { stop(): Promise<void> } | undefined;
   const stop = async () => {
+    await drainWatch?.stop();
     await rt.close();
     await server.stop();
     await tier?.close();
   };
   if (rt.cluster) {
-    await register(rt.cluster, config.id, o.advertise ?? server.addr, node, logger).catch(async (err: unknown) => { await stop(); throw err; });
+    drainWatch = await register(rt.cluster, config.id, o.advertise ?? server.addr, node, logger).catch(async (err: unknown) => { await stop(); throw err; });
   }
   // One stdout line a parent process (tests, tessera local, the demo) can wait for.
   process.stdout.write(`ps listening ${server.addr}\n`);
@@ -88,7 +95,7 @@ export async function runPs(argv: string[]): Promise<number> {
  * node refuses pushes, and a re-registration lifts that. The data plane only learns "fenced" or
  * "not fenced"; etcd stays here. Rejects on a duplicate id.
  */
-async function register(cluster: ClusterLink, id: string, addr: string, node: PsNode, logger: Logger): Promise<void> {
+async function register(cluster: ClusterLink, id: string, addr: string, node: PsNode, logger: Logger): Promise<{ stop(): Promise<void> }> {
   const reg = await cluster.membership.register('ps', id, addr);
   reg.on('lost', (ev) => node.setFenced(`etcd lease of incarnation ${ev.incarnation} lost: ${ev.error.message}`));
   reg.on('reregistered', () => node.setFenced(null));
@@ -96,5 +103,16 @@ async function register(cluster: ClusterLink, id: string, addr: string, node: Ps
     logger.error({ err: err.message }, 'lost the ps id to another process; exiting');
     process.kill(process.pid, 'SIGTERM');
   });
+  // Drained (issue 17): once the chief has moved every bucket away, the PS stops and exits 0.
+  const watch = await new EtcdJobStore({ client: cluster.etcd, job: cluster.job, logger }).watchDrain(id, (d) => {
+    if (!d?.done) return;
+    if (node.ownedBuckets?.includes(1) !== false) {
+      logger.warn({ version: node.shardMapVersion }, 'the chief marked this PS drained, but it still owns buckets; not exiting');
+      return;
+    }
+    logger.info({ version: node.shardMapVersion }, 'drained: this PS owns no bucket; exiting');
+    process.kill(process.pid, 'SIGTERM');
+  });
   logger.info({ id, addr, incarnation: reg.incarnation }, 'registered in etcd'); // the logger names the job
+  return watch;
 }
