@@ -1,0 +1,237 @@
+/**
+ * Issue 17: the chief's migration driver over a real etcd and real PS gRPC servers (port 0). A PS
+ * that registers is given buckets, a PS asked to drain gives all of its away, and a chief that
+ * stops mid-migration leaves a record its successor rolls back (before the commit) or forward
+ * (after it). Pushes land between the copy and the tails; in every case the rows and optimizer
+ * state end bit-equal to one PS that took the same pushes and never migrated.
+ */
+import { expect } from 'chai';
+import { ERROR_CODES, TesseraError } from '../../src/common/errors';
+import { silentLogger } from '../../src/common/logger';
+import { GrpcMigrationPeers } from '../../src/client/migration-peers';
+import { PsClient } from '../../src/client/ps-client';
+import { MigrationDriver, MigrationPeers } from '../../src/chief/migration-driver';
+import { EtcdJobStore } from '../../src/control/etcd-job-store';
+import { EtcdMembership } from '../../src/membership/etcd-membership';
+import { LeaderElection } from '../../src/membership/leader';
+import { ShardMapStore } from '../../src/membership/shard-map-store';
+import type { PsServer } from '../../src/ps/ps-server';
+import type { TableSpec } from '../../src/ps/store/table-spec';
+import type { ShardMap } from '../../src/sharding/shard-map';
+import { CkptCluster, ckptCluster, dumpTable, idRange, trainRound } from '../helpers/checkpoint';
+import { etcdClientPerTest } from '../helpers/etcd';
+import { joiningPs } from '../helpers/migration';
+
+const TABLES: TableSpec[] = [
+  { name: 'emb', kind: 'embedding', dim: 8, optimizer: { kind: 'adagrad', lr: 0.05 }, seed: 1 },
+  { name: 'half', kind: 'embedding', dim: 4, optimizer: { kind: 'adam', lr: 0.01 }, weightFormat: 'f16', seed: 2 },
+];
+
+/** Round `r`: more ids each round, so pulls during a migration create rows too. */
+async function round(client: PsClient, r: number): Promise<void> {
+  await trainRound(client, 'emb', idRange(0, 400 + 150 * r), 8, r);
+  await trainRound(client, 'half', idRange(50_000, 200 + 80 * r), 4, r);
+}
+
+const never = new Promise<never>(() => undefined);
+
+describe('chief migration driver on real etcd and PS (issue 17)', function () {
+  this.timeout(60_000);
+  const etcd = etcdClientPerTest();
+  let seq = 0;
+  let job: string;
+  let cluster: CkptCluster;
+  let reference: CkptCluster;
+  let membership: EtcdMembership;
+  let shardMaps: ShardMapStore;
+  const extra: PsServer[] = [];
+  const clients: PsClient[] = [];
+  /** The client of the map now published; the hook trains through it. */
+  let current: PsClient;
+  let r = 0;
+
+  /** One training round on the cluster (through `current`) and on the reference. */
+  const train = () => Promise.all([round(current, r), round(reference.client, r++)]);
+
+  function clientFor(map: ShardMap): PsClient {
+    const c = new PsClient({ shardMap: map, logger: silentLogger(), maxInflightPushes: 0 });
+    clients.push(c);
+    return c;
+  }
+
+  /**
+   * The real peers, training a round after every unfenced round (pushes after the cut) unless a
+   * fence is up (its pushes would wait for the commit, which waits for this round). Trains and
+   * fences take turns on one chain, so the cluster and the reference see the same push order.
+   * `stop`: the chief stops for good once `stop.fences` sources are fenced, or at the install,
+   * and `stop.reached` resolves then.
+   */
+  function peers(stop?: { at: 'fence' | 'install'; fences?: number; reached: () => void }): MigrationPeers {
+    const real = new GrpcMigrationPeers({ logger: silentLogger() });
+    let chain: Promise<unknown> = Promise.resolve();
+    let fenced = 0;
+    const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+      const p = chain.then(fn);
+      chain = p.catch(() => undefined);
+      return p;
+    };
+    const trainUnlessFenced = () => serial(async () => { if (fenced === 0) await train(); });
+    return {
+      begin: async (addr, req) => { const res = await real.begin(addr, req); await trainUnlessFenced(); return res; },
+      tail: async (addr, id, fence) => {
+        if (!fence) {
+          const res = await real.tail(addr, id, false);
+          await trainUnlessFenced();
+          return res;
+        }
+        const res = await serial(() => { fenced++; return real.tail(addr, id, true); });
+        if (stop?.at === 'fence' && fenced === stop.fences) stop.reached();
+        return stop?.at === 'fence' ? never : res;
+      },
+      end: async (addr, id, commit) => { fenced = 0; return real.end(addr, id, commit); },
+      install: (map) => {
+        if (stop?.at !== 'install') return real.install(map);
+        stop.reached();
+        return never;
+      },
+    };
+  }
+
+  /** A driver leading as `name` (its own election key guards its writes). */
+  async function chief(name: string, stop?: Parameters<typeof peers>[0]) {
+    const handle = await new LeaderElection({ client: etcd.client, job, logger: silentLogger(), ttlS: 5 }).campaign(name, name);
+    const store = new EtcdJobStore({ client: etcd.client, job, logger: silentLogger(), leaderKey: await handle.key() });
+    const prepare = async (map: ShardMap) => {
+      const c = clientFor(map);
+      await c.admin.installShardMap();
+      for (const t of TABLES) await c.admin.createTable(t);
+    };
+    const driver = new MigrationDriver({ store, membership, peers: peers(stop), prepare, settled: async () => undefined, logger: silentLogger() });
+    const reconcile = async () => driver.reconcile(await store.snapshot(), (await shardMaps.get())!);
+    return { handle, store, driver, reconcile };
+  }
+
+  async function start(n: number): Promise<void> {
+    job = `mig-${++seq}`;
+    cluster = await ckptCluster(n, TABLES);
+    reference = await ckptCluster(1, TABLES);
+    membership = new EtcdMembership({ client: etcd.client, job, logger: silentLogger() });
+    shardMaps = new ShardMapStore({ client: etcd.client, job, logger: silentLogger() });
+    await shardMaps.publish(cluster.map, 0);
+    for (const [i, s] of cluster.servers.entries()) await membership.register('ps', `ps-${i}`, s.addr);
+    current = cluster.client;
+    r = 0;
+    for (let k = 0; k < 3; k++) await train();
+  }
+
+  /** A fresh PS (no tables, no map) registered as ps-<id>. */
+  async function join(id: number): Promise<PsServer> {
+    const s = await joiningPs([], 0, cluster.map.numBuckets);
+    extra.push(s);
+    await membership.register('ps', `ps-${id}`, s.addr);
+    return s;
+  }
+
+  async function published(): Promise<ShardMap> {
+    const map = (await shardMaps.get())!;
+    current = clientFor(map);
+    return map;
+  }
+
+  function expectAsReference(servers: PsServer[]): void {
+    for (const t of ['emb', 'half']) {
+      const got = dumpTable(servers, t); // throws if two PS hold one row: the sources dropped theirs
+      expect(got.size).to.be.greaterThan(0);
+      expect(got).to.deep.equal(dumpTable(reference.servers, t));
+    }
+  }
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    await membership?.close();
+    await Promise.all([cluster?.tearDown(), reference?.tearDown(), ...extra.splice(0).map((s) => s.stop())]);
+  });
+
+  it('a PS that registers gets the buckets planShardMap gives it: 2 -> 3, bit-equal to a PS that never migrated', async () => {
+    await start(2);
+    const c = await chief('chief-a');
+    const joined = await join(2);
+    expect(await c.reconcile()).to.equal(true);
+    expect(r, 'training rounds during the migration').to.be.greaterThan(3);
+    const map = await published();
+    expect(map.version).to.equal(2);
+    expect(map.ps.map((p) => p.id)).to.deep.equal([0, 1, 2]);
+    expect((await c.store.snapshot()).migration).to.equal(undefined);
+    expect(await c.reconcile()).to.equal(false); // balanced: nothing more to move
+    await train();
+    expect(joined.node.store.getEmbedding('emb').size).to.be.greaterThan(0);
+    expectAsReference([...cluster.servers, joined]);
+  });
+
+  it('tessera ps drain: ps-2 gives every bucket away in two steps, is marked done, and is forgotten once gone', async () => {
+    await start(3);
+    const c = await chief('chief-a');
+    expect(await c.store.requestDrain('ps-2')).to.equal(true);
+    expect(await c.store.requestDrain('ps-2')).to.equal(false);
+    expect(await c.reconcile()).to.equal(true);
+    await published();
+    expect(await c.reconcile()).to.equal(true); // ps-2's buckets had two targets: one per step
+    const map = await published();
+    expect(map.ps.map((p) => p.id)).to.deep.equal([0, 1]);
+    expect(await c.reconcile()).to.equal(false);
+    expect((await c.store.snapshot()).drains.get('ps-2')?.done).to.equal(true);
+    const drained = cluster.servers[2].node;
+    expect(drained.ownedBuckets?.includes(1)).to.equal(false);
+    expect(drained.store.getEmbedding('emb').size).to.equal(0);
+    await train();
+    expectAsReference(cluster.servers);
+    await membership.close(); // every PS leaves; the drained one's record goes with it
+    membership = new EtcdMembership({ client: etcd.client, job, logger: silentLogger() });
+    await c.reconcile();
+    expect((await c.store.snapshot()).drains.size).to.equal(0);
+  });
+
+  it('a chief gone after the fence, before the commit: its successor rolls back, the old leader cannot commit, and the next plan completes', async () => {
+    await start(2);
+    let reached!: () => void;
+    const stopped = new Promise<void>((res) => { reached = res; });
+    const a = await chief('chief-a', { at: 'fence', fences: 2, reached });
+    const joined = await join(2);
+    void a.reconcile();
+    await stopped; // both sources fenced, their last tails on the target
+    const record = (await a.store.snapshot()).migration!;
+    expect(record.phase).to.equal('copy');
+    expect(joined.node.store.getEmbedding('emb').size).to.be.greaterThan(0);
+    await a.handle.resign();
+    const err = await a.store.commitMigration(record).then(() => null, (e: unknown) => e);
+    expect((err as TesseraError).code).to.equal(ERROR_CODES.NOT_LEADER);
+    const b = await chief('chief-b');
+    expect(await b.reconcile()).to.equal(false); // rolled back: the map is still v1
+    expect((await b.store.snapshot()).migration).to.equal(undefined);
+    expect((await shardMaps.get())!.version).to.equal(1);
+    expect(joined.node.store.getEmbedding('emb').size).to.equal(0);
+    await train(); // pushes to the moving buckets are taken again (the fence is lifted)
+    expect(await b.reconcile()).to.equal(true);
+    await published();
+    await train();
+    expectAsReference([...cluster.servers, joined]);
+  });
+
+  it('a chief gone after the commit: its successor installs the map and drops the moved rows at the sources', async () => {
+    await start(2);
+    let reached!: () => void;
+    const stopped = new Promise<void>((res) => { reached = res; });
+    const a = await chief('chief-a', { at: 'install', reached });
+    const joined = await join(2);
+    void a.reconcile();
+    await stopped; // committed: the map is v2 in etcd, installed nowhere yet
+    expect((await a.store.snapshot()).migration?.phase).to.equal('commit');
+    await a.handle.resign();
+    const b = await chief('chief-b');
+    expect(await b.reconcile()).to.equal(true);
+    expect((await b.store.snapshot()).migration).to.equal(undefined);
+    expect((await published()).version).to.equal(2);
+    await train();
+    expectAsReference([...cluster.servers, joined]);
+  });
+});
