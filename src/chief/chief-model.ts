@@ -10,6 +10,7 @@ import { schemaFor } from '../data/record';
 import type { EvalResult } from '../eval/metrics';
 import type { ShardMap } from '../sharding/shard-map';
 import type { JobSpec } from '../spec/types';
+import type { TableSpec } from '../ps/store/table-spec';
 import { buildJob } from '../worker/job';
 import { modelContent, ModelTargets, saveTrainedModel } from '../worker/model-export';
 import { PsClient } from '../client/ps-client';
@@ -21,6 +22,8 @@ export interface ChiefModel {
   readonly client: PsClient;
   /** Installs the shard map on every PS, creates the tables and offers the initial dense weights (idempotent). */
   initTables(): Promise<void>;
+  /** Every PS table of the job: the embedding tables and the dense table. */
+  readonly tableSpecs: readonly TableSpec[];
   evaluate(path: string): Promise<EvalResult>;
   /**
    * Saves the model (readable by `tessera eval --checkpoint DIR`) to a directory and/or as the
@@ -36,10 +39,11 @@ const EVAL_BATCH = 4096;
 /** The chief's model over the PS of `map`; `credentials`: mutual TLS to the PS (default plaintext). */
 export function psChiefModel(spec: JobSpec, map: ShardMap, logger: Logger, credentials?: ChannelCredentials): ChiefModel {
   const client = new PsClient({ shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes, credentials });
-  const { trainer, layout } = buildJob(spec, psParams(client), logger);
+  const { trainer, layout, model } = buildJob(spec, psParams(client), logger);
   return {
     mapVersion: map.version,
     client,
+    tableSpecs: [...trainer.tableSpecs(), layout.denseSpec(model.denseSize)],
     async initTables() {
       await client.admin.installShardMap();
       await trainer.init();

@@ -62,7 +62,10 @@ export interface MigrationDriverDeps {
   store: Pick<JobStore, 'createMigration' | 'commitMigration' | 'deleteMigration' | 'settleDrains'>;
   membership: Pick<Membership, 'list'>;
   peers: MigrationPeers;
-  /** Installs `map` on each of its PS and creates the job's tables there (idempotent). */
+  /**
+   * Creates the job's tables on each PS of `map` as `map` places them: embedding tables on every
+   * PS, a dense table on the owner of its bucket (idempotent). Installs nothing.
+   */
   prepare(map: ShardMap): Promise<void>;
   /** Resolves once no checkpoint or delta cut is being written (a table holds one cut at a time). */
   settled(): Promise<void>;
@@ -124,7 +127,9 @@ export class MigrationDriver {
     let rows = 0;
     let fenceMs = 0;
     try {
-      await this.deps.prepare(withIdlePs(from, to.ps));
+      // Targets install `from` owning nothing (they stage, and refuse requests), then get the tables `to` places on them.
+      await this.deps.peers.install(withIdlePs(from, to.ps));
+      await this.deps.prepare(to);
       // Every source's rounds end before anything is rolled back: EndMigration mid-round would race the stream.
       const out = await Promise.allSettled(moves.map((m) => this.move(record.id, from, byId.get(m.from)!.addr, byId.get(m.to)!.addr, m.buckets)));
       for (const r of out) {

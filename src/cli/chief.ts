@@ -4,6 +4,7 @@
  * within the lease TTL when the leader dies.
  */
 import { GrpcMigrationPeers } from '../client/migration-peers';
+import { PsClient } from '../client/ps-client';
 import * as path from 'node:path';
 import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
 import { startRoleRuntime } from '../runtime/role-runtime';
@@ -146,13 +147,13 @@ export async function runChief(argv: string[]): Promise<number> {
         events: metrics,
         migrations: {
           peers: new GrpcMigrationPeers({ logger, credentials: rt.tls?.channelCredentials() }),
-          // The tables on a PS about to receive buckets: its own client, so `model` (checkpoints) is untouched.
+          // Its own client, so `model` (checkpoints cut through it) is untouched.
           prepare: async (map) => {
-            const staging = psChiefModel(spec, map, logger, rt.tls?.channelCredentials());
+            const c = new PsClient({ shardMap: map, logger, credentials: rt.tls?.channelCredentials(), maxInflightPushes: 0 });
             try {
-              await staging.initTables();
+              for (const t of model!.tableSpecs) await c.admin.createTable(t);
             } finally {
-              staging.close();
+              c.close();
             }
           },
         },

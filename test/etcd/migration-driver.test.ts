@@ -17,20 +17,42 @@ import { LeaderElection } from '../../src/membership/leader';
 import { ShardMapStore } from '../../src/membership/shard-map-store';
 import type { PsServer } from '../../src/ps/ps-server';
 import type { TableSpec } from '../../src/ps/store/table-spec';
-import type { ShardMap } from '../../src/sharding/shard-map';
-import { CkptCluster, ckptCluster, dumpTable, idRange, trainRound } from '../helpers/checkpoint';
+import { planShardMap, ShardMap } from '../../src/sharding/shard-map';
+import { denseBucket } from '../../src/sharding/dense-bucket';
+import { CkptCluster, ckptCluster, denseBits, dumpTable, gradsFor, idRange, trainRound } from '../helpers/checkpoint';
 import { etcdClientPerTest } from '../helpers/etcd';
 import { joiningPs } from '../helpers/migration';
 
+/** Dense tables: two that move when a third PS joins two, two that ps-2 of three holds (drained), one that stays. */
+const DENSE = (() => {
+  const ps = (n: number) => Array.from({ length: n }, (_, id) => ({ id, addr: `ps-${id}:1` }));
+  const v1 = planShardMap(ps(2));
+  const v2 = planShardMap(ps(3), { previous: v1 });
+  const three = planShardMap(ps(3));
+  const names = Array.from({ length: 200 }, (_, k) => `d${k}`);
+  return [
+    ...names.filter((d) => denseOwner(v2, d) === 2).slice(0, 2),
+    ...names.filter((d) => denseOwner(three, d) === 2).slice(0, 2),
+    ...names.filter((d) => denseOwner(v2, d) !== 2 && denseOwner(three, d) !== 2).slice(0, 1),
+  ];
+})();
 const TABLES: TableSpec[] = [
   { name: 'emb', kind: 'embedding', dim: 8, optimizer: { kind: 'adagrad', lr: 0.05 }, seed: 1 },
   { name: 'half', kind: 'embedding', dim: 4, optimizer: { kind: 'adam', lr: 0.01 }, weightFormat: 'f16', seed: 2 },
+  ...DENSE.map((name): TableSpec => ({ name, kind: 'dense', size: 6, optimizer: { kind: 'adam', lr: 0.01 } })),
 ];
 
-/** Round `r`: more ids each round, so pulls during a migration create rows too. */
+/** Round `r`: more ids each round, so pulls during a migration create rows too; every dense table pushed. */
 async function round(client: PsClient, r: number): Promise<void> {
   await trainRound(client, 'emb', idRange(0, 400 + 150 * r), 8, r);
   await trainRound(client, 'half', idRange(50_000, 200 + 80 * r), 4, r);
+  for (const d of DENSE) await client.data.pushDense(d, gradsFor(1, 6, r));
+  await client.data.flush();
+}
+
+/** The PS id holding dense table `name` in `map`. */
+function denseOwner(map: ShardMap, name: string): number {
+  return map.ps[map.owner[denseBucket(name, map.numBuckets)]].id;
 }
 
 const never = new Promise<never>(() => undefined);
@@ -63,8 +85,8 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
    * The real peers, training a round after every unfenced round (pushes after the cut) unless a
    * fence is up (its pushes would wait for the commit, which waits for this round). Trains and
    * fences take turns on one chain, so the cluster and the reference see the same push order.
-   * `stop`: the chief stops for good once `stop.fences` sources are fenced, or at the install,
-   * and `stop.reached` resolves then.
+   * `stop`: the chief stops for good once `stop.fences` sources are fenced, or at the install of
+   * the new map, and `stop.reached` resolves then.
    */
   function peers(stop?: { at: 'fence' | 'install'; fences?: number; reached: () => void }): MigrationPeers {
     const real = new GrpcMigrationPeers({ logger: silentLogger() });
@@ -90,7 +112,7 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
       },
       end: async (addr, id, commit) => { fenced = 0; return real.end(addr, id, commit); },
       install: (map) => {
-        if (stop?.at !== 'install') return real.install(map);
+        if (stop?.at !== 'install' || map.version === 1) return real.install(map); // version 1: the targets' staging install
         stop.reached();
         return never;
       },
@@ -103,7 +125,6 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
     const store = new EtcdJobStore({ client: etcd.client, job, logger: silentLogger(), leaderKey: await handle.key() });
     const prepare = async (map: ShardMap) => {
       const c = clientFor(map);
-      await c.admin.installShardMap();
       for (const t of TABLES) await c.admin.createTable(t);
     };
     const driver = new MigrationDriver({ store, membership, peers: peers(stop), prepare, settled: async () => undefined, logger: silentLogger() });
@@ -138,12 +159,15 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
     return map;
   }
 
-  function expectAsReference(servers: PsServer[]): void {
+  /** Rows, and each dense table on its owner in `map` (servers indexed by PS id), as on the reference; some dense table moved. */
+  function expectAsReference(servers: PsServer[], map: ShardMap): void {
     for (const t of ['emb', 'half']) {
       const got = dumpTable(servers, t); // throws if two PS hold one row: the sources dropped theirs
       expect(got.size).to.be.greaterThan(0);
       expect(got).to.deep.equal(dumpTable(reference.servers, t));
     }
+    for (const d of DENSE) expect(denseBits(servers, d, denseOwner(map, d)), `dense table ${d}`).to.equal(denseBits(reference.servers, d, 0));
+    expect(DENSE.some((d) => denseOwner(map, d) !== denseOwner(cluster.map, d)), 'a dense table moved').to.equal(true);
   }
 
   afterEach(async () => {
@@ -165,7 +189,7 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
     expect(await c.reconcile()).to.equal(false); // balanced: nothing more to move
     await train();
     expect(joined.node.store.getEmbedding('emb').size).to.be.greaterThan(0);
-    expectAsReference([...cluster.servers, joined]);
+    expectAsReference([...cluster.servers, joined], map);
   });
 
   it('tessera ps drain: ps-2 gives every bucket away in two steps, is marked done, and is forgotten once gone', async () => {
@@ -184,7 +208,7 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
     expect(drained.ownedBuckets?.includes(1)).to.equal(false);
     expect(drained.store.getEmbedding('emb').size).to.equal(0);
     await train();
-    expectAsReference(cluster.servers);
+    expectAsReference(cluster.servers, map);
     await membership.close(); // every PS leaves; the drained one's record goes with it
     membership = new EtcdMembership({ client: etcd.client, job, logger: silentLogger() });
     await c.reconcile();
@@ -212,9 +236,9 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
     expect(joined.node.store.getEmbedding('emb').size).to.equal(0);
     await train(); // pushes to the moving buckets are taken again (the fence is lifted)
     expect(await b.reconcile()).to.equal(true);
-    await published();
+    const map = await published();
     await train();
-    expectAsReference([...cluster.servers, joined]);
+    expectAsReference([...cluster.servers, joined], map);
   });
 
   it('a chief gone after the commit: its successor installs the map and drops the moved rows at the sources', async () => {
@@ -230,8 +254,9 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
     const b = await chief('chief-b');
     expect(await b.reconcile()).to.equal(true);
     expect((await b.store.snapshot()).migration).to.equal(undefined);
-    expect((await published()).version).to.equal(2);
+    const map = await published();
+    expect(map.version).to.equal(2);
     await train();
-    expectAsReference([...cluster.servers, joined]);
+    expectAsReference([...cluster.servers, joined], map);
   });
 });
