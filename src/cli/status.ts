@@ -90,6 +90,12 @@ export async function runStatus(argv: string[]): Promise<number> {
       lines.push(status.shard_map
         ? `shard map v${status.shard_map.version}: ${status.shard_map.num_buckets} buckets over ${status.shard_map.ps.map((p) => `ps ${p.id} (${p.buckets})`).join(', ')}`
         : 'shard map: (none published)');
+      const mig = status.migration;
+      if (mig) {
+        lines.push(`migration ${mig.id} (${mig.phase}, since ${mig.started_at}): ${mig.buckets} of ${mig.of} buckets moving, v${mig.from_version} → v${mig.to_version}: `
+          + mig.moves.map((x) => `ps ${x.from} → ps ${x.to} (${x.buckets})`).join(', '));
+      }
+      for (const d of status.drains) lines.push(`drain ${d.ps}: ${d.done ? 'done: it owns no bucket and exits' : 'requested'} (${d.at})`);
       const pr = status.progress;
       lines.push(pr
         ? `job: epoch ${pr.epoch}/${pr.epochs} ${pr.phase}, step ${pr.step}, ${pr.samples} samples, ${pr.samples_per_s.toFixed(0)} samples/s`

@@ -22,6 +22,7 @@ import { denseBucket } from '../../src/sharding/dense-bucket';
 import { CkptCluster, ckptCluster, denseBits, dumpTable, gradsFor, idRange, trainRound } from '../helpers/checkpoint';
 import { etcdClientPerTest } from '../helpers/etcd';
 import { joiningPs } from '../helpers/migration';
+import { runTessera } from '../helpers/tessera';
 
 /** Dense tables: two that move when a third PS joins two, two that ps-2 of three holds (drained), one that stays. */
 const DENSE = (() => {
@@ -197,6 +198,7 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
     const c = await chief('chief-a');
     expect(await c.store.requestDrain('ps-2')).to.equal(true);
     expect(await c.store.requestDrain('ps-2')).to.equal(false);
+    expect((await runTessera(['status', '--etcd', etcd.url, '--job', job])).stdout).to.match(/drain ps-2: requested/);
     expect(await c.reconcile()).to.equal(true);
     await published();
     expect(await c.reconcile()).to.equal(true); // ps-2's buckets had two targets: one per step
@@ -226,6 +228,8 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
     const record = (await a.store.snapshot()).migration!;
     expect(record.phase).to.equal('copy');
     expect(joined.node.store.getEmbedding('emb').size).to.be.greaterThan(0);
+    const status = await runTessera(['status', '--etcd', etcd.url, '--job', job]);
+    expect(status.stdout).to.match(/migration mig-v2 \(copy, since [^)]+\): \d+ of 4096 buckets moving, v1 → v2: ps 0 → ps 2 \(\d+\), ps 1 → ps 2 \(\d+\)/);
     await a.handle.resign();
     const err = await a.store.commitMigration(record).then(() => null, (e: unknown) => e);
     expect((err as TesseraError).code).to.equal(ERROR_CODES.NOT_LEADER);
