@@ -10,7 +10,6 @@ import { schemaFor } from '../data/record';
 import type { EvalResult } from '../eval/metrics';
 import type { ShardMap } from '../sharding/shard-map';
 import type { JobSpec } from '../spec/types';
-import type { TableSpec } from '../ps/store/table-spec';
 import { buildJob } from '../worker/job';
 import { modelContent, ModelTargets, saveTrainedModel } from '../worker/model-export';
 import { PsClient } from '../client/ps-client';
@@ -22,8 +21,8 @@ export interface ChiefModel {
   readonly client: PsClient;
   /** Installs the shard map on every PS, creates the tables and offers the initial dense weights (idempotent). */
   initTables(): Promise<void>;
-  /** Every PS table of the job: the embedding tables and the dense table. */
-  readonly tableSpecs: readonly TableSpec[];
+  /** Every PS table of the job: the embedding tables and the dense table (as PsAdminClient.createTable takes them). */
+  readonly tableSpecs: readonly Parameters<PsClient['admin']['createTable']>[0][];
   evaluate(path: string): Promise<EvalResult>;
   /**
    * Saves the model (readable by `tessera eval --checkpoint DIR`) to a directory and/or as the
