@@ -15,6 +15,9 @@
  * `{"bench":"reshard","rows_moved_per_s","tcp_limit_rows_per_s","fence_p50_ms","fence_max_ms","train_share",...}`.
  * Recovery after kill -9 from a replica is not measured: buddy replication is not built.
  */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { silentLogger } from '../src/common/logger';
 import { TesseraError } from '../src/common/errors';
 import { GrpcMigrationPeers } from '../src/client/migration-peers';
@@ -121,7 +124,9 @@ async function main(): Promise<void> {
   const json = process.argv.includes('--json');
   const rows = argNum('rows', 10_000_000);
   const seconds = argNum('seconds', 5);
-  const ps: PsProcess[] = await Promise.all([0, 1, 2].map((i) => spawnPs({ args: ['--id', `ps-${i}`, '--log-level', 'warn'] })));
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-reshard-'));
+  const ps: PsProcess[] = await Promise.all([0, 1, 2].map((i) => spawnPs({ args: ['--id', `ps-${i}`, '--log-level', 'warn'], logFile: path.join(logDir, `ps-${i}.log`) })));
+  process.stderr.write(`PS logs in ${logDir}\n`);
   const peers = new GrpcMigrationPeers({ logger: silentLogger() });
   try {
     let map = planShardMap(ps.slice(0, 2).map((p, id) => ({ id, addr: p.addr })));

@@ -12,15 +12,11 @@ import { ShardMapStore } from '../membership/shard-map-store';
 import { psNumber } from '../chief/ps-set';
 import { helpText, OptionSpec, parseArgs } from '../runtime/args';
 import { checkEtcdReachable, createEtcdClient } from '../runtime/etcd-client';
-import { loadSecurity, SECURITY_OPTIONS } from '../runtime/security-options';
+import { ETCD_JOB_OPTIONS, loadSecurity } from '../runtime/security-options';
 
 const SPEC: Record<string, OptionSpec> = {
-  etcd: { type: 'string', describe: 'etcd endpoints, comma-separated [TESSERA_ETCD]' },
-  job: { type: 'string', describe: 'job name [TESSERA_JOB]' },
+  ...ETCD_JOB_OPTIONS,
   json: { type: 'boolean', describe: 'end with one JSON line {"ps", "requested", "buckets"}' },
-  'etcd-cert': SECURITY_OPTIONS['etcd-cert'],
-  'etcd-key': SECURITY_OPTIONS['etcd-key'],
-  'etcd-ca': SECURITY_OPTIONS['etcd-ca'],
 };
 
 /** `tessera ps drain --help`. */

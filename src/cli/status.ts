@@ -16,16 +16,12 @@ import { ShardMapStore } from '../membership/shard-map-store';
 import { EtcdJobStore } from '../control/etcd-job-store';
 import { statusRecord, statusSources } from '../chief/status-record';
 import { helpText, OptionSpec, noPositional, parseArgs } from '../runtime/args';
-import { loadSecurity, SECURITY_OPTIONS } from '../runtime/security-options';
+import { ETCD_JOB_OPTIONS, loadSecurity, SECURITY_OPTIONS } from '../runtime/security-options';
 
 const SPEC: Record<string, OptionSpec> = {
-  etcd: { type: 'string', describe: 'etcd endpoints, comma-separated [TESSERA_ETCD]' },
-  job: { type: 'string', describe: 'job name [TESSERA_JOB]' },
+  ...ETCD_JOB_OPTIONS,
   json: { type: 'boolean', describe: 'print the status as one JSON object (-o json is the same)' },
   list: { type: 'boolean', describe: 'list the jobs etcd holds (no --job needed)' },
-  'etcd-cert': SECURITY_OPTIONS['etcd-cert'],
-  'etcd-key': SECURITY_OPTIONS['etcd-key'],
-  'etcd-ca': SECURITY_OPTIONS['etcd-ca'],
   'tls-cert': SECURITY_OPTIONS['tls-cert'],
   'tls-key': SECURITY_OPTIONS['tls-key'],
   'tls-ca': SECURITY_OPTIONS['tls-ca'],
