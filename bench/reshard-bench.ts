@@ -91,7 +91,7 @@ function trainer(rows: number, map: () => ShardMap): { steps: () => number; stop
   return { steps: () => steps, stop: async () => { running = false; await loop; } };
 }
 
-interface MigrationFigures { copyRows: number; copyS: number; fenceMs: number[] }
+interface MigrationFigures { copyRows: number; copyS: number; fenceMs: number[]; fencedRoundMs: number[]; fencedRows: number }
 
 /** One migration from `from` to `to`, the chief's sequence (migration-driver.ts) without etcd. */
 async function migrate(peers: GrpcMigrationPeers, from: ShardMap, to: ShardMap, moves: { from: number; to: number; buckets: number[] }[], installed: () => void): Promise<MigrationFigures> {
@@ -101,7 +101,7 @@ async function migrate(peers: GrpcMigrationPeers, from: ShardMap, to: ShardMap, 
   const creator = clientOf(to);
   await creator.admin.createTable(TABLE);
   creator.close();
-  const out: MigrationFigures = { copyRows: 0, copyS: 0, fenceMs: [] };
+  const out: MigrationFigures = { copyRows: 0, copyS: 0, fenceMs: [], fencedRoundMs: [], fencedRows: 0 };
   const fenceStart: number[] = [];
   await Promise.all(moves.map(async (m) => {
     const t0 = performance.now();
@@ -110,7 +110,9 @@ async function migrate(peers: GrpcMigrationPeers, from: ShardMap, to: ShardMap, 
     out.copyS = Math.max(out.copyS, (performance.now() - t0) / 1000);
     for (let k = 0; k < 3 && r.rows > 4096; k++) r = await peers.tail(addr(m.from), id, false);
     fenceStart.push(performance.now());
-    await peers.tail(addr(m.from), id, true);
+    const last = await peers.tail(addr(m.from), id, true);
+    out.fencedRoundMs.push(last.micros / 1000);
+    out.fencedRows += last.rows;
   }));
   await peers.install(withIdlePs(to, from.ps));
   const at = performance.now();
@@ -159,19 +161,23 @@ async function main(): Promise<void> {
     const copyRows = all.reduce((n, f) => n + f.copyRows, 0);
     const copyS = all.reduce((n, f) => n + f.copyS, 0);
     const fences = all.flatMap((f) => f.fenceMs).sort((a, b) => a - b);
+    const rounds = all.flatMap((f) => f.fencedRoundMs).sort((a, b) => a - b);
+    const fencedRows = all.reduce((n, f) => n + f.fencedRows, 0);
     const frameRows = 65_536;
     const tcp = await measureTcpRequestResponse({ requestBytes: frameRows * ROW_BYTES, responseBytes: 8, seconds: 3, inflight: 2 });
     const res = {
       bench: 'reshard', rows, migrations: all.length, rows_moved: copyRows, rows_moved_per_s: Math.round(copyRows / copyS),
       tcp_limit_rows_per_s: Math.round(tcp.roundTripsPerS * frameRows), fence_p50_ms: +fences[Math.floor((fences.length - 1) / 2)].toFixed(1),
       fence_max_ms: +fences[fences.length - 1].toFixed(1), fences: fences.length,
+      fenced_round_p50_ms: +rounds[Math.floor((rounds.length - 1) / 2)].toFixed(1), fenced_round_max_ms: +rounds[rounds.length - 1].toFixed(1), fenced_rows: fencedRows,
       train_steps_per_s_before: +beforeRate.toFixed(1), train_steps_per_s_during: +duringRate.toFixed(1), train_share: +(duringRate / beforeRate).toFixed(3),
       migration_s: +migS.toFixed(2), fill_s: +fillS.toFixed(1),
     };
     process.stdout.write([
       `table: ${rows} rows (dim ${DIM}, Adagrad) over 2 PS, filled in ${fillS.toFixed(1)} s; ${all.length} migrations (2 -> 3, then ps-2 drained in ${all.length - 1} steps) in ${migS.toFixed(1)} s`,
       `copy rounds: ${copyRows} rows in ${copyS.toFixed(2)} s = ${(res.rows_moved_per_s / 1e6).toFixed(2)} M rows/s; raw TCP limit for the same bytes: ${(res.tcp_limit_rows_per_s / 1e6).toFixed(2)} M rows/s`,
-      `fence pause per source (fenced round to new map installed): p50 ${res.fence_p50_ms} ms, max ${res.fence_max_ms} ms over ${fences.length}`,
+      `fence pause per source (fenced round to new map installed): p50 ${res.fence_p50_ms} ms, max ${res.fence_max_ms} ms over ${fences.length}; `
+        + `of which the fenced round itself: p50 ${res.fenced_round_p50_ms} ms, max ${res.fenced_round_max_ms} ms (${fencedRows} rows in all)`,
       `trainer (pull+push of ${STEP_ROWS} rows): ${beforeRate.toFixed(1)} steps/s before, ${duringRate.toFixed(1)} during the migrations (${(100 * res.train_share).toFixed(0)}%)`,
     ].join('\n') + '\n');
     if (json) process.stdout.write(`${JSON.stringify(res)}\n`);
