@@ -92,7 +92,7 @@ export class MigrationDriver {
   async reconcile(snap: Pick<JobSnapshot, 'migration' | 'drains'>, current: ShardMap): Promise<boolean> {
     const live = await this.deps.membership.list('ps');
     if (snap.migration) return this.recover(snap.migration, live);
-    const draining = new Set([...snap.drains.keys()].map(psNumber));
+    const draining = this.drainingIds(snap.drains.keys());
     const inMap = new Set(current.ps.map((p) => p.id));
     const joining = live.filter((m) => !inMap.has(psNumber(m.id)) && !draining.has(psNumber(m.id))).map((m) => ({ id: psNumber(m.id), addr: m.addr }));
     const desired = [...current.ps.filter((p) => !draining.has(p.id)), ...joining];
@@ -107,7 +107,7 @@ export class MigrationDriver {
       return true;
     }
     const liveIds = new Set(live.map((m) => m.id));
-    const done = [...snap.drains.values()].filter((d) => !d.done && !inMap.has(psNumber(d.id))).map((d) => d.id);
+    const done = [...snap.drains.values()].filter((d) => !d.done && /\d$/.test(d.id) && !inMap.has(psNumber(d.id))).map((d) => d.id);
     const forget = [...snap.drains.values()].filter((d) => d.done && !liveIds.has(d.id)).map((d) => d.id);
     if (done.length > 0) this.log.info({ ps: done }, 'drained: the PS owns no bucket and may exit');
     await this.deps.store.settleDrains(done, forget);
@@ -200,6 +200,19 @@ export class MigrationDriver {
     if (failed) {
       throw new TesseraError(ERROR_CODES.UNAVAILABLE, `migration ${record.id}: a PS did not end it (${(failed.reason as Error).message}); trying again`);
     }
+  }
+
+  /** PS numbers asked to drain; a record whose id names no PS number (written by hand) is logged and skipped. */
+  private drainingIds(ids: Iterable<string>): Set<number> {
+    const out = new Set<number>();
+    for (const id of ids) {
+      try {
+        out.add(psNumber(id));
+      } catch (err) {
+        this.refuse(`ignoring drain/${id}: ${(err as Error).message}`);
+      }
+    }
+    return out;
   }
 
   private refuse(why: string): void {

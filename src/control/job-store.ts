@@ -88,14 +88,14 @@ export interface JobStore {
   ackBarrier(ack: BarrierAck): Promise<void>;
   /** Reports a PS that is not as the chief published it (replaces this worker's previous report). */
   reportFault(fault: PsFault): Promise<void>;
-  /** Records that PS `memberId` should drain; false when it was already asked to. */
-  requestDrain(memberId: string): Promise<boolean>;
-  /** Calls `onDrain` with PS `memberId`'s drain request (undefined: none) now and after every change. */
-  watchDrain(memberId: string, onDrain: (d: DrainRequest | undefined) => void): Promise<JobStoreWatch>;
   /** Calls `onBarrier` with the current barrier (undefined: none) and every change after it. */
   watchBarrier(onBarrier: (b: Barrier | undefined) => void): Promise<JobStoreWatch>;
 
   // ---- anyone
+  /** Records that PS `memberId` should drain; false when it was already asked to. */
+  requestDrain(memberId: string): Promise<boolean>;
+  /** Calls `onDrain` with PS `memberId`'s drain request (undefined: none) now and after every change (the PS itself). */
+  watchDrain(memberId: string, onDrain: (d: DrainRequest | undefined) => void): Promise<JobStoreWatch>;
   status(): Promise<JobStatus | undefined>;
   acks(): Promise<BarrierAck[]>;
   barrier(): Promise<Barrier | undefined>;
