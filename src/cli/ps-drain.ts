@@ -10,20 +10,39 @@ import { EtcdJobStore } from '../control/etcd-job-store';
 import { validateMemberId } from '../membership/keys';
 import { ShardMapStore } from '../membership/shard-map-store';
 import { psNumber } from '../chief/ps-set';
-import { helpText, OptionSpec, parseArgs } from '../runtime/args';
+import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
 import { checkEtcdReachable, createEtcdClient } from '../runtime/etcd-client';
 import { ETCD_JOB_OPTIONS, loadSecurity } from '../runtime/security-options';
 
 const SPEC: Record<string, OptionSpec> = {
   ...ETCD_JOB_OPTIONS,
-  json: { type: 'boolean', describe: 'end with one JSON line {"ps", "requested", "buckets"}' },
+  json: { type: 'boolean', describe: 'end with one JSON line {"ps", "requested", "buckets", "done"}' },
+  wait: { type: 'boolean', describe: 'return only once the chief has moved every bucket away (a Kubernetes preStop hook waits so)' },
+  timeout: { type: 'string', describe: 'with --wait: give up after this many seconds (exit 1)', default: '600' },
 };
 
 /** `tessera ps drain --help`. */
-export const PS_DRAIN_HELP = helpText('tessera ps drain ID --etcd URL --job NAME [--json]',
+export const PS_DRAIN_HELP = helpText('tessera ps drain ID --etcd URL --job NAME [--wait [--timeout S]] [--json]',
   'Asks the chief to move every bucket of parameter server ID (its member id, e.g. ps-2) to the\n'
   + 'other PS while the job trains; the PS exits 0 once it holds nothing. Returns once the request\n'
-  + 'is recorded; `tessera status` shows the migration.', SPEC);
+  + 'is recorded, or with --wait once the drain is done; `tessera status` shows the migration.', SPEC);
+
+/**
+ * Resolves true once the chief marks `id`'s drain done, or once the record is gone (done, the PS
+ * left, and the chief forgot it); false after `timeoutS`.
+ */
+async function drained(store: EtcdJobStore, id: string, timeoutS: number): Promise<boolean> {
+  let settle!: (done: boolean) => void;
+  const result = new Promise<boolean>((resolve) => { settle = resolve; });
+  const timer = setTimeout(() => settle(false), timeoutS * 1000);
+  const watch = await store.watchDrain(id, (d) => { if (!d || d.done) settle(true); });
+  try {
+    return await result;
+  } finally {
+    clearTimeout(timer);
+    await watch.stop();
+  }
+}
 
 /** How long to wait for etcd before reporting it unreachable. */
 const ETCD_TIMEOUT_MS = 5_000;
@@ -48,11 +67,14 @@ export async function runPsDrain(argv: string[]): Promise<number> {
     const i = map.ps.findIndex((p) => p.id === n);
     if (i < 0) throw new TesseraError(ERROR_CODES.CONFIG, `${id} is not in job ${job}'s shard map v${map.version} (its PS: ${map.ps.map((p) => p.id).join(', ')}); name one of them`);
     if (map.ps.length === 1) throw new TesseraError(ERROR_CODES.CONFIG, `${id} is the only PS of job ${job}: no PS would be left to own its buckets; start another PS first`);
-    const requested = await new EtcdJobStore({ client, job, logger }).requestDrain(id);
+    const store = new EtcdJobStore({ client, job, logger });
+    const requested = await store.requestDrain(id);
     const buckets = map.owner.reduce((k, o) => k + (o === i ? 1 : 0), 0);
     process.stdout.write(`${requested ? 'drain requested' : 'drain already requested'}: the chief moves the ${buckets} buckets of ${id} to the other PS; it exits 0 when it holds none\n`);
-    if (args.options.json) process.stdout.write(`${JSON.stringify({ ps: id, requested, buckets })}\n`);
-    return 0;
+    const done = args.options.wait ? await drained(store, id, intOption(args, 'timeout', 600)) : false;
+    if (args.options.wait) process.stdout.write(done ? `drained: ${id} owns no bucket\n` : `${id} was not drained within --timeout ${o.timeout} s; the request stands\n`);
+    if (args.options.json) process.stdout.write(`${JSON.stringify({ ps: id, requested, buckets, done })}\n`);
+    return args.options.wait && !done ? 1 : 0;
   } finally {
     client.close();
   }

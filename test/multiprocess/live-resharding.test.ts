@@ -1,7 +1,8 @@
 /**
  * Issue 17 on a whole local cluster (real etcd, PS, chief and workers, each its own process): a
  * third PS joins mid-job and the chief moves buckets to it; then `tessera ps drain ps-2` moves
- * them all back, ps-2 exits 0, and the job completes with every row counted once.
+ * them all back (`--wait` returns once done), ps-2 exits 0, and the job completes with every row
+ * counted once.
  */
 import { expect } from 'chai';
 import * as fs from 'fs';
@@ -48,11 +49,12 @@ describe('live resharding on a local cluster (issue 17; real processes)', functi
     const v2 = await awaitMap(c, (m) => m.ps.length === 3, 'ps-2 in the shard map');
     expect(v2.owner.filter((o) => v2.ps[o].id === 2).length).to.be.within(1365, 1366);
 
-    const drain = await runTessera(['ps', 'drain', 'ps-2', '--etcd', c.etcdUrl, '--job', c.opts.job, '--json']);
+    const drain = await runTessera(['ps', 'drain', 'ps-2', '--etcd', c.etcdUrl, '--job', c.opts.job, '--wait', '--json']);
     expect(drain.code, drain.stderr).to.equal(0);
-    expect(lastJson(drain.stdout)).to.deep.include({ ps: 'ps-2', requested: true });
+    expect(lastJson(drain.stdout)).to.deep.include({ ps: 'ps-2', requested: true, done: true });
+    const last = await awaitMap(c, () => true, 'the shard map');
+    expect(last.ps.map((p) => p.id), 'the map once --wait returned').to.deep.equal([0, 1]);
     expect(await exited, 'ps-2 exit code').to.equal(0);
-    const last = await awaitMap(c, (m) => m.ps.length === 2, 'ps-2 gone from the shard map');
     expect(last.version).to.be.greaterThan(v2.version);
 
     const result = await c.waitDone();
