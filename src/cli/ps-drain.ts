@@ -5,7 +5,8 @@
  * PS then exits 0. A Kubernetes preStop hook runs the same command.
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import { silentLogger } from '../common/logger';
+import { Logger, silentLogger } from '../common/logger';
+import type { ClusterLink } from '../runtime/role-runtime';
 import { EtcdJobStore } from '../control/etcd-job-store';
 import { validateMemberId } from '../membership/keys';
 import { ShardMapStore } from '../membership/shard-map-store';
@@ -42,6 +43,26 @@ async function drained(store: EtcdJobStore, id: string, timeoutS: number): Promi
     clearTimeout(timer);
     await watch.stop();
   }
+}
+
+/**
+ * The PS side (issue 17): watches the drain records of `ids` (the PS this process serves) and,
+ * once the chief has marked every one done (it does so only after the map that gives them no
+ * bucket is published and installed everywhere), stops the process with SIGTERM: it exits 0.
+ */
+export async function exitWhenDrained(cluster: ClusterLink, ids: readonly string[], logger: Logger): Promise<{ stop(): Promise<void> }> {
+  const store = new EtcdJobStore({ client: cluster.etcd, job: cluster.job, logger });
+  const done = new Set<string>();
+  const watches = await Promise.all(ids.map((id) => store.watchDrain(id, (d) => {
+    if (!d?.done || done.has(id)) return;
+    done.add(id);
+    logger.info({ id }, 'drained: the chief moved every bucket of this PS away');
+    if (done.size === ids.length) {
+      logger.info('every PS of this process is drained; exiting');
+      process.kill(process.pid, 'SIGTERM');
+    }
+  })));
+  return { stop: async () => { await Promise.all(watches.map((w) => w.stop())); } };
 }
 
 /** How long to wait for etcd before reporting it unreachable. */

@@ -14,8 +14,7 @@ import { PsNode } from '../ps/ps-node';
 import { LmdbRowTier } from '../ps/tier/lmdb-row-tier';
 import { ClusterLink, startRuntime } from '../runtime/role-runtime';
 import { loadSecurity, SECURITY_OPTIONS } from '../runtime/security-options';
-import { EtcdJobStore } from '../control/etcd-job-store';
-import { PS_DRAIN_HELP, runPsDrain } from './ps-drain';
+import { exitWhenDrained, PS_DRAIN_HELP, runPsDrain } from './ps-drain';
 
 /** Options of `tessera ps`; exported so deploy checks parse manifest args with the real parser. */
 export const PS_OPTIONS: Record<string, OptionSpec> = {
@@ -41,7 +40,7 @@ export const PS_OPTIONS: Record<string, OptionSpec> = {
 export const PS_HELP = `${helpText('tessera ps [--port P] [--host H] [--id ID] [--etcd URL --job NAME]',
   'Starts one parameter server serving Pull/Push, admin and gRPC health on one port.\n'
   + 'It prints "ps listening <addr>" on stdout once ready; logs (JSON) go to stderr.\n'
-  + 'With --etcd it exits 0 once drained (tessera ps drain ID) and holding no bucket.', PS_OPTIONS)}\n\n${PS_DRAIN_HELP}`;
+  + 'With --etcd it exits 0 once the chief has drained it (tessera ps drain ID).', PS_OPTIONS)}\n\n${PS_DRAIN_HELP}`;
 
 /** Runs a PS until SIGINT/SIGTERM; resolves with the exit code. */
 export async function runPs(argv: string[]): Promise<number> {
@@ -79,7 +78,8 @@ export async function runPs(argv: string[]): Promise<number> {
     await tier?.close();
   };
   if (rt.cluster) {
-    drainWatch = await register(rt.cluster, config.id, o.advertise ?? server.addr, node, logger).catch(async (err: unknown) => { await stop(); throw err; });
+    await register(rt.cluster, config.id, o.advertise ?? server.addr, node, logger).catch(async (err: unknown) => { await stop(); throw err; });
+    drainWatch = await exitWhenDrained(rt.cluster, [config.id], logger).catch(async (err: unknown) => { await stop(); throw err; });
   }
   // One stdout line a parent process (tests, tessera local, the demo) can wait for.
   process.stdout.write(`ps listening ${server.addr}\n`);
@@ -95,7 +95,7 @@ export async function runPs(argv: string[]): Promise<number> {
  * node refuses pushes, and a re-registration lifts that. The data plane only learns "fenced" or
  * "not fenced"; etcd stays here. Rejects on a duplicate id.
  */
-async function register(cluster: ClusterLink, id: string, addr: string, node: PsNode, logger: Logger): Promise<{ stop(): Promise<void> }> {
+async function register(cluster: ClusterLink, id: string, addr: string, node: PsNode, logger: Logger): Promise<void> {
   const reg = await cluster.membership.register('ps', id, addr);
   reg.on('lost', (ev) => node.setFenced(`etcd lease of incarnation ${ev.incarnation} lost: ${ev.error.message}`));
   reg.on('reregistered', () => node.setFenced(null));
@@ -103,16 +103,5 @@ async function register(cluster: ClusterLink, id: string, addr: string, node: Ps
     logger.error({ err: err.message }, 'lost the ps id to another process; exiting');
     process.kill(process.pid, 'SIGTERM');
   });
-  // Drained (issue 17): once the chief has moved every bucket away, the PS stops and exits 0.
-  const watch = await new EtcdJobStore({ client: cluster.etcd, job: cluster.job, logger }).watchDrain(id, (d) => {
-    if (!d?.done) return;
-    if (node.ownedBuckets?.includes(1) !== false) {
-      logger.warn({ version: node.shardMapVersion }, 'the chief marked this PS drained, but it still owns buckets; not exiting');
-      return;
-    }
-    logger.info({ version: node.shardMapVersion }, 'drained: this PS owns no bucket; exiting');
-    process.kill(process.pid, 'SIGTERM');
-  });
   logger.info({ id, addr, incarnation: reg.incarnation }, 'registered in etcd'); // the logger names the job
-  return watch;
 }
