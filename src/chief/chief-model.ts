@@ -21,6 +21,8 @@ export interface ChiefModel {
   readonly client: PsClient;
   /** Installs the shard map on every PS, creates the tables and offers the initial dense weights (idempotent). */
   initTables(): Promise<void>;
+  /** Every PS table of the job: the embedding tables and the dense table (as PsAdminClient.createTable takes them). */
+  readonly tableSpecs: readonly Parameters<PsClient['admin']['createTable']>[0][];
   evaluate(path: string): Promise<EvalResult>;
   /**
    * Saves the model (readable by `tessera eval --checkpoint DIR`) to a directory and/or as the
@@ -36,10 +38,11 @@ const EVAL_BATCH = 4096;
 /** The chief's model over the PS of `map`; `credentials`: mutual TLS to the PS (default plaintext). */
 export function psChiefModel(spec: JobSpec, map: ShardMap, logger: Logger, credentials?: ChannelCredentials): ChiefModel {
   const client = new PsClient({ shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes, credentials });
-  const { trainer, layout } = buildJob(spec, psParams(client), logger);
+  const { trainer, layout, model } = buildJob(spec, psParams(client), logger);
   return {
     mapVersion: map.version,
     client,
+    tableSpecs: [...trainer.tableSpecs(), layout.denseSpec(model.denseSize)],
     async initTables() {
       await client.admin.installShardMap();
       await trainer.init();

@@ -29,6 +29,7 @@ import { epochTotals, finishedSamplesPerS, jobStatus } from './job-status';
 import { allWell } from './ps-audit';
 import { PsGuard, PsGuardEvents } from './ps-guard';
 import { decidePsSet } from './ps-set';
+import { MigrationDriver, MigrationDriverDeps } from './migration-driver';
 import { planAssignments } from './scheduler';
 import { restoreFromCheckpoint } from '../client/restore-checkpoint';
 
@@ -94,6 +95,11 @@ export interface ChiefDeps {
   onStatus?: (s: JobStatus) => void;
   /** Recoveries and failures, for metrics. */
   events?: Partial<ChiefEvents>;
+  /**
+   * Live resharding (issue 17): with it, a PS that joins or is drained while the job trains gets
+   * buckets moved to or from it. Without it the PS set stays that of the first shard map.
+   */
+  migrations?: Pick<MigrationDriverDeps, 'peers' | 'prepare' | 'onDone'>;
   now?: () => number;
 }
 
@@ -102,6 +108,9 @@ export class Chief {
   private readonly now: () => number;
   private readonly signal = new Signal();
   private readonly guard: PsGuard;
+  private readonly driver: MigrationDriver | undefined;
+  /** Whether a migration left by a previous chief was looked for (once, before attaching the PS). */
+  private migrationChecked = false;
   private psChanged = true;
   private model: ChiefModel | null = null;
   /** The `tables` record as last read or written (every table's incarnation on every PS). */
@@ -126,6 +135,10 @@ export class Chief {
     this.guard = new PsGuard({
       membership: deps.membership, store: deps.store, shardMaps: deps.shardMaps, logger: deps.logger, events: deps.events,
       checkpoints: ck !== undefined, settled: async () => { await ck?.settled(); },
+    });
+    this.driver = deps.migrations && new MigrationDriver({
+      ...deps.migrations, store: deps.store, membership: deps.membership, logger: deps.logger,
+      settled: async () => { await Promise.all([ck?.settled(), deps.options.deltas?.publisher.settled()]); },
     });
   }
 
@@ -186,6 +199,13 @@ export class Chief {
       await this.lowerAbandonedBarrier();
       this.barrierChecked = true;
     }
+    if (this.driver && !this.migrationChecked) {
+      // A migration a previous chief left is finished or rolled back before the PS are attached.
+      const left = await this.deps.store.snapshot();
+      const map = left.migration ? await this.deps.shardMaps.get() : undefined;
+      if (map && await this.driver.reconcile(left, map)) this.psChanged = true;
+      this.migrationChecked = true;
+    }
     if (this.psChanged && !(await this.attachPs())) {
       await this.signal.wait(tickMs);
       return undefined;
@@ -200,6 +220,11 @@ export class Chief {
       return { result: state.result };
     }
     if (await this.psNeedAttention(snap.faults)) return undefined;
+    // Buckets move only while training: the eval and the end of the job read the PS as they are.
+    if (this.driver && state.phase === 'train' && await this.driver.reconcile(snap, this.model!.client.map)) {
+      this.psChanged = true;
+      return undefined;
+    }
     if (state.phase === 'eval') {
       await this.publishStatus(state, snap.progress, state.shards.length, await liveWorkers(), true);
       await this.finishEpoch(state);

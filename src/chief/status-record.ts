@@ -14,7 +14,7 @@ export interface StatusSources {
   chief: string | null | undefined;
   members: readonly Member[];
   map: ShardMap | undefined;
-  snap: Pick<JobSnapshot, 'state' | 'assignments' | 'progress'>;
+  snap: Pick<JobSnapshot, 'state' | 'assignments' | 'progress'> & Partial<Pick<JobSnapshot, 'migration' | 'drains'>>;
   live: JobStatus | undefined;
   checkpoint?: CheckpointPointer;
 }
@@ -34,6 +34,8 @@ export function statusRecord(src: StatusSources) {
       version: map.version, num_buckets: map.numBuckets,
       ps: map.ps.map((p, i) => ({ id: p.id, addr: p.addr, buckets: bucketsOwnedBy(map, i).length })),
     } : null,
+    migration: migrationView(snap.migration),
+    drains: [...(snap.drains?.values() ?? [])].map((d) => ({ ps: d.id, done: d.done, at: d.at })),
     progress: live ? {
       phase: live.phase, epoch: live.epoch + 1, epochs: live.epochs, step: live.step, samples: live.samples,
       samples_per_s: live.samplesPerS, loss: live.loss, last_eval: live.lastEval ? { ...live.lastEval, epoch: live.lastEval.epoch + 1 } : null,
@@ -51,6 +53,15 @@ export function statusRecord(src: StatusSources) {
         next: current?.next ?? sh.start, done: current?.done ?? false, ...(current?.nonFinite ? { nonfinite: current.nonFinite } : {}),
       };
     }) : [],
+  };
+}
+
+/** The live resharding in progress: buckets moving of all, by source and target (issue 17). */
+function migrationView(m: JobSnapshot['migration']) {
+  if (!m) return null;
+  return {
+    id: m.id, phase: m.phase, from_version: m.fromVersion, to_version: m.to.version, started_at: m.startedAt,
+    buckets: m.moves.reduce((n, x) => n + x.buckets, 0), of: m.to.numBuckets, moves: m.moves,
   };
 }
 

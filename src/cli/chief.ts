@@ -3,6 +3,8 @@
  * the elected one runs the job (src/chief/chief.ts) and the others wait as standbys, taking over
  * within the lease TTL when the leader dies.
  */
+import { GrpcMigrationPeers } from '../client/migration-peers';
+import { PsClient } from '../client/ps-client';
 import * as path from 'node:path';
 import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
 import { startRoleRuntime } from '../runtime/role-runtime';
@@ -143,6 +145,18 @@ export async function runChief(argv: string[]): Promise<number> {
         connect: (map) => (model = psChiefModel(spec, map, logger, rt.tls?.channelCredentials())),
         onStatus: (s) => { metrics.onStatus(s); page.onStatus(s); },
         events: metrics,
+        migrations: {
+          peers: new GrpcMigrationPeers({ logger, credentials: rt.tls?.channelCredentials() }),
+          // Its own client, so `model` (checkpoints cut through it) is untouched.
+          prepare: async (map) => {
+            const c = new PsClient({ shardMap: map, logger, credentials: rt.tls?.channelCredentials(), maxInflightPushes: 0 });
+            try {
+              for (const t of model!.tableSpecs) await c.admin.createTable(t);
+            } finally {
+              c.close();
+            }
+          },
+        },
         options: {
           expectedPs: intOption(args, 'ps', 1), epochs: spec.training.epochs, evalPath: spec.data.eval ?? undefined,
           earlyStop: spec.training.earlyStop,

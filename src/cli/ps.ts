@@ -4,7 +4,9 @@
  * thread; with several, each runs on its own worker thread with its own tables (no locks), and
  * is a PS of its own in the shard map (ids and ports: src/ps/shard-layout.ts). On its own a
  * shard is addressed by host:port; with `--etcd URL --job NAME` each shard also registers under
- * members/ps/<id>, and fences itself (refuses pushes) while that lease is lost.
+ * members/ps/<id>, and fences itself (refuses pushes) while that lease is lost. `tessera ps drain
+ * ID` (ps-drain.ts) asks the chief to move a PS's buckets away; a process exits 0 once every one
+ * of its shards is drained.
  */
 import { helpText, intOption, OptionSpec, noPositional, parseArgs } from '../runtime/args';
 import { ERROR_CODES, TesseraError } from '../common/errors';
@@ -17,6 +19,7 @@ import { startShardThreads } from '../ps/shard-threads';
 import { ClusterLink, Runtime, startRuntime } from '../runtime/role-runtime';
 import { loadSecurity, SECURITY_OPTIONS } from '../runtime/security-options';
 import type { TlsConfig } from '../wire/tls';
+import { exitWhenDrained, PS_DRAIN_HELP, runPsDrain } from './ps-drain';
 
 /** Options of `tessera ps`; exported so deploy checks parse manifest args with the real parser. */
 export const PS_OPTIONS: Record<string, OptionSpec> = {
@@ -40,12 +43,14 @@ export const PS_OPTIONS: Record<string, OptionSpec> = {
 };
 
 /** `tessera ps --help`. */
-export const PS_HELP = helpText('tessera ps [--port P] [--shards K] [--host H] [--id ID] [--etcd URL --job NAME]',
+export const PS_HELP = `${helpText('tessera ps [--port P] [--shards K] [--host H] [--id ID] [--etcd URL --job NAME]',
   'Starts a parameter server process of --shards K shard servers, each serving Pull/Push, admin and gRPC health on its own port.\n'
-  + 'It prints "ps listening <addr>[,<addr>...]" (shard 0 first) on stdout once ready; logs (JSON) go to stderr.', PS_OPTIONS);
+  + 'It prints "ps listening <addr>[,<addr>...]" (shard 0 first) on stdout once ready; logs (JSON) go to stderr.\n'
+  + 'With --etcd it exits 0 once the chief has drained all its shards (tessera ps drain ID).', PS_OPTIONS)}\n\n${PS_DRAIN_HELP}`;
 
 /** Runs a PS process until SIGINT/SIGTERM; resolves with the exit code. */
 export async function runPs(argv: string[]): Promise<number> {
+  if (argv[0] === 'drain') return runPsDrain(argv.slice(1));
   const args = parseArgs(argv, PS_OPTIONS);
   noPositional(args);
   const o = args.options as Record<string, string | undefined>;
@@ -71,7 +76,9 @@ export async function runPs(argv: string[]): Promise<number> {
   const { logger } = rt;
   const shards = await startShards(specs, rt, { logLevel: config.logLevel, job: job ?? 'standalone', tls: security.tls ?? null })
     .catch(async (err: unknown) => { await rt.close(); throw err; });
+  let drainWatch: { stop(): Promise<void> } | undefined;
   const stop = async () => {
+    await drainWatch?.stop();
     await rt.close();
     await shards.stop();
   };
@@ -79,6 +86,7 @@ export async function runPs(argv: string[]): Promise<number> {
     const link = rt.cluster;
     await Promise.all(shards.list.map((s, k) => register(link, s, advertise?.[k] ?? s.addr, logger)))
       .catch(async (err: unknown) => { await stop(); throw err; });
+    drainWatch = await exitWhenDrained(link, shards.list.map((s) => s.id), logger).catch(async (err: unknown) => { await stop(); throw err; });
   }
   // One stdout line a parent process (tests, tessera local, the demo) can wait for.
   process.stdout.write(`ps listening ${shards.list.map((s) => s.addr).join(',')}\n`);

@@ -16,16 +16,12 @@ import { ShardMapStore } from '../membership/shard-map-store';
 import { EtcdJobStore } from '../control/etcd-job-store';
 import { statusRecord, statusSources } from '../chief/status-record';
 import { helpText, OptionSpec, noPositional, parseArgs } from '../runtime/args';
-import { loadSecurity, SECURITY_OPTIONS } from '../runtime/security-options';
+import { ETCD_JOB_OPTIONS, loadSecurity, SECURITY_OPTIONS } from '../runtime/security-options';
 
 const SPEC: Record<string, OptionSpec> = {
-  etcd: { type: 'string', describe: 'etcd endpoints, comma-separated [TESSERA_ETCD]' },
-  job: { type: 'string', describe: 'job name [TESSERA_JOB]' },
+  ...ETCD_JOB_OPTIONS,
   json: { type: 'boolean', describe: 'print the status as one JSON object (-o json is the same)' },
   list: { type: 'boolean', describe: 'list the jobs etcd holds (no --job needed)' },
-  'etcd-cert': SECURITY_OPTIONS['etcd-cert'],
-  'etcd-key': SECURITY_OPTIONS['etcd-key'],
-  'etcd-ca': SECURITY_OPTIONS['etcd-ca'],
   'tls-cert': SECURITY_OPTIONS['tls-cert'],
   'tls-key': SECURITY_OPTIONS['tls-key'],
   'tls-ca': SECURITY_OPTIONS['tls-ca'],
@@ -90,6 +86,12 @@ export async function runStatus(argv: string[]): Promise<number> {
       lines.push(status.shard_map
         ? `shard map v${status.shard_map.version}: ${status.shard_map.num_buckets} buckets over ${status.shard_map.ps.map((p) => `ps ${p.id} (${p.buckets})`).join(', ')}`
         : 'shard map: (none published)');
+      const mig = status.migration;
+      if (mig) {
+        lines.push(`migration ${mig.id} (${mig.phase}, since ${mig.started_at}): ${mig.buckets} of ${mig.of} buckets moving, v${mig.from_version} → v${mig.to_version}: `
+          + mig.moves.map((x) => `ps ${x.from} → ps ${x.to} (${x.buckets})`).join(', '));
+      }
+      for (const d of status.drains) lines.push(`drain ${d.ps}: ${d.done ? 'done: it owns no bucket and exits' : 'requested'} (${d.at})`);
       const pr = status.progress;
       lines.push(pr
         ? `job: epoch ${pr.epoch}/${pr.epochs} ${pr.phase}, step ${pr.step}, ${pr.samples} samples, ${pr.samples_per_s.toFixed(0)} samples/s`

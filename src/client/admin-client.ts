@@ -28,12 +28,15 @@ export function adminCall<M extends keyof AdminRpcs>(
 export class PsAdminClient {
   constructor(private readonly fleet: PsFleet) {}
 
-  /** Installs the fleet's shard map on every PS (the chief's job in a cluster). */
+  /** Installs the fleet's shard map on every PS (the chief's job in a cluster); a PS of the map owning no bucket owns none. */
   async installShardMap(): Promise<void> {
     const m = this.fleet.map;
-    await Promise.all(this.fleet.conns.map((c, i) => adminCall(this.fleet, c, 'SetShardMap', {
-      version: m.version, psIndex: i, numBuckets: m.numBuckets, ownedBuckets: asBytes(Uint32Array.from(bucketsOwnedBy(m, i))),
-    })));
+    await Promise.all(this.fleet.conns.map((c, i) => {
+      const owned = bucketsOwnedBy(m, i);
+      return adminCall(this.fleet, c, 'SetShardMap', {
+        version: m.version, psIndex: i, numBuckets: m.numBuckets, ownedBuckets: asBytes(Uint32Array.from(owned)), ownsNone: owned.length === 0,
+      });
+    }));
   }
 
   /**

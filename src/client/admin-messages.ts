@@ -18,7 +18,7 @@ export interface DropTableRequest { name: string }
 export interface DropTableResponse { dropped: boolean }
 
 /** SetShardMap: the map's version and the buckets this PS owns (packed little-endian uint32). */
-export interface SetShardMapRequest { version: number; psIndex: number; numBuckets: number; ownedBuckets: Uint8Array }
+export interface SetShardMapRequest { version: number; psIndex: number; numBuckets: number; ownedBuckets: Uint8Array; ownsNone?: boolean }
 /** The version installed before. */
 export interface SetShardMapResponse { previousVersion: number }
 

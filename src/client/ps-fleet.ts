@@ -11,8 +11,7 @@ import type { ChannelCredentials } from '@grpc/grpc-js';
 import { DEFAULT_BACKOFF, BackoffOptions } from '../common/backoff';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
-import { bucketOf } from '../sharding/buckets';
-import { hashFeature } from '../sharding/feature-hash';
+import { denseBucket } from '../sharding/dense-bucket';
 import type { ShardMap } from '../sharding/shard-map';
 import { DEFAULT_MAX_REQUEST_BYTES } from '../wire/grpc-options';
 import { PsConnection } from '../wire/ps-connection';
@@ -32,9 +31,6 @@ export interface PsFleetOptions {
   /** Opens a connection to a PS (injected in tests). */
   connect?: (addr: string) => PsConnection;
 }
-
-/** Field name that salts the hash placing a dense table on one PS (as a feature field would). */
-const DENSE_SALT_FIELD = '__tessera_dense_table__';
 
 /** Connections to the PS of one shard map, in shard-map order. */
 export class PsFleet {
@@ -81,8 +77,7 @@ export class PsFleet {
   ownerOfDense(table: string): number {
     let owner = this.denseOwner.get(table);
     if (owner === undefined) {
-      const h = hashFeature(DENSE_SALT_FIELD, table);
-      owner = this.map.owner[bucketOf(Number(h & 0xffffffffn), Number(h >> 32n), this.map.numBuckets)];
+      owner = this.map.owner[denseBucket(table, this.map.numBuckets)];
       this.denseOwner.set(table, owner);
     }
     return owner;

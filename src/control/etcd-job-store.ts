@@ -13,12 +13,12 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { callOptions, keyOf, nextRevision } from '../membership/etcd-common';
 import { watcherConnected } from '../membership/etcd-member-watch';
-import { assignmentKey, faultKey, jobPrefix, KEYS, progressKey } from '../membership/keys';
+import { assignmentKey, drainKey, faultKey, jobPrefix, KEYS, progressKey } from '../membership/keys';
 import type { DeltaPointer, JobSnapshot, JobStore, JobStoreWatch } from './job-store';
 import {
-  Assignment, assignmentJSON, Barrier, BarrierAck, CheckpointPointer, JobState, JobStatus, parseAssignment, parseBarrier,
-  parseBarrierAck, parseCheckpointPointer, parseJobState, parseJobStatus, parseProgress, parsePsFault, parseTableRecord, Progress,
-  PsFault, TableRecord,
+  Assignment, assignmentJSON, Barrier, BarrierAck, CheckpointPointer, DrainRequest, JobState, JobStatus, MigrationRecord, parseAssignment,
+  parseBarrier, parseBarrierAck, parseCheckpointPointer, parseDrainRequest, parseJobState, parseJobStatus, parseMigrationRecord, parseProgress,
+  parsePsFault, parseTableRecord, Progress, PsFault, TableRecord,
 } from './job-types';
 
 type TxnOps = Parameters<ReturnType<Namespace['if']>['then']>;
@@ -34,7 +34,7 @@ export interface EtcdJobStoreDeps {
 
 function isWatched(key: string): boolean {
   return key === KEYS.STATE || key === KEYS.TABLES || key.startsWith(KEYS.ASSIGNMENTS) || key.startsWith(KEYS.PROGRESS)
-    || key.startsWith(KEYS.CHECKPOINT_ACKS) || key.startsWith(KEYS.FAULTS);
+    || key.startsWith(KEYS.CHECKPOINT_ACKS) || key.startsWith(KEYS.FAULTS) || key === KEYS.MIGRATION || key.startsWith(KEYS.DRAIN);
 }
 
 export class EtcdJobStore implements JobStore {
@@ -48,7 +48,10 @@ export class EtcdJobStore implements JobStore {
 
   async snapshot(): Promise<JobSnapshot> {
     const res = await this.ns.getAll().prefix('').options(callOptions()).exec();
-    const snap: JobSnapshot = { state: undefined, assignments: new Map(), progress: new Map(), tables: undefined, faults: new Map(), revision: res.header.revision };
+    const snap: JobSnapshot = {
+      state: undefined, assignments: new Map(), progress: new Map(), tables: undefined, faults: new Map(),
+      migration: undefined, drains: new Map(), revision: res.header.revision,
+    };
     for (const kv of res.kvs) this.absorb(snap, kv);
     return snap;
   }
@@ -157,6 +160,52 @@ export class EtcdJobStore implements JobStore {
     await this.leaderTxn(workers.map((w) => this.ns.delete().key(faultKey(w))) as TxnOps, 'delete handled fault reports');
   }
 
+  async createMigration(record: MigrationRecord): Promise<boolean> {
+    const res = await this.guarded(this.ns.if(KEYS.MIGRATION, 'Version', '==', 0)).then(this.ns.put(KEYS.MIGRATION).value(JSON.stringify(record)))
+      .options(callOptions()).commit();
+    if (!res.succeeded) await this.checkLeader();
+    return res.succeeded;
+  }
+
+  async commitMigration(record: MigrationRecord): Promise<void> {
+    const map = (await this.ns.get(KEYS.SHARD_MAP).options(callOptions()).exec()).kvs[0];
+    const stored = map === undefined ? 0 : (JSON.parse(map.value.toString('utf8')) as { version: number }).version;
+    const changed = () => new TesseraError(ERROR_CODES.STALE_SHARD_MAP,
+      `migration ${record.id} not committed: the shard map is version ${stored} (expected ${record.fromVersion}) or the migration record changed; the migration is rolled back`);
+    if (map === undefined || stored !== record.fromVersion) throw changed();
+    const res = await this.guarded(this.ns.if(KEYS.SHARD_MAP, 'Mod', '==', map.mod_revision).and(KEYS.MIGRATION, 'Value', '==', JSON.stringify(record)))
+      .then(this.ns.put(KEYS.SHARD_MAP).value(JSON.stringify(record.to)), this.ns.put(KEYS.MIGRATION).value(JSON.stringify({ ...record, phase: 'commit' })))
+      .options(callOptions()).commit();
+    if (!res.succeeded) {
+      await this.checkLeader();
+      throw changed();
+    }
+  }
+
+  async deleteMigration(): Promise<void> {
+    await this.leaderTxn([this.ns.delete().key(KEYS.MIGRATION)], 'delete the migration record');
+  }
+
+  async settleDrains(done: readonly string[], forget: readonly string[]): Promise<void> {
+    if (done.length + forget.length === 0) return;
+    const at = new Date().toISOString();
+    await this.leaderTxn([
+      ...done.map((id) => this.ns.put(drainKey(id)).value(JSON.stringify({ id, at, done: true }))),
+      ...forget.map((id) => this.ns.delete().key(drainKey(id))),
+    ] as TxnOps, 'record drained parameter servers');
+  }
+
+  async requestDrain(memberId: string): Promise<boolean> {
+    const key = drainKey(memberId);
+    const request: DrainRequest = { id: memberId, at: new Date().toISOString(), done: false };
+    const res = await this.ns.if(key, 'Version', '==', 0).then(this.ns.put(key).value(JSON.stringify(request))).options(callOptions()).commit();
+    return res.succeeded;
+  }
+
+  watchDrain(memberId: string, onDrain: (d: DrainRequest | undefined) => void): Promise<JobStoreWatch> {
+    return this.watchKey(drainKey(memberId), parseDrainRequest, onDrain, 'drain request');
+  }
+
   async reportFault(fault: PsFault): Promise<void> {
     await this.ns.put(faultKey(fault.worker)).value(JSON.stringify(fault)).options(callOptions()).exec();
   }
@@ -188,22 +237,27 @@ export class EtcdJobStore implements JobStore {
     return text === null ? undefined : parseCheckpointPointer(text);
   }
 
-  async watchBarrier(onBarrier: (b: Barrier | undefined) => void): Promise<JobStoreWatch> {
-    const first = await this.ns.get(KEYS.CHECKPOINT_BARRIER).options(callOptions()).exec();
-    const decode = (kv: IKeyValue | undefined): Barrier | undefined => {
+  watchBarrier(onBarrier: (b: Barrier | undefined) => void): Promise<JobStoreWatch> {
+    return this.watchKey(KEYS.CHECKPOINT_BARRIER, parseBarrier, onBarrier, 'checkpoint barrier');
+  }
+
+  /** Calls `on` with `key`'s decoded value (undefined: none, or it does not parse) now and after every change. */
+  private async watchKey<T>(key: string, parse: (text: string) => T, on: (v: T | undefined) => void, what: string): Promise<JobStoreWatch> {
+    const first = await this.ns.get(key).options(callOptions()).exec();
+    const decode = (kv: IKeyValue | undefined): T | undefined => {
       if (!kv) return undefined;
       try {
-        return parseBarrier(kv.value.toString('utf8'));
+        return parse(kv.value.toString('utf8'));
       } catch (err) {
-        this.log.error({ err: (err as Error).message }, 'ignoring a checkpoint barrier that does not parse');
+        this.log.error({ err: (err as Error).message }, `ignoring a ${what} that does not parse`);
         return undefined;
       }
     };
-    onBarrier(decode(first.kvs[0]));
-    const watcher = this.ns.watch().key(KEYS.CHECKPOINT_BARRIER).startRevision(nextRevision(first.header.revision)).watcher();
-    watcher.on('put', (kv: IKeyValue) => onBarrier(decode(kv)));
-    watcher.on('delete', () => onBarrier(undefined));
-    watcher.on('error', (err: Error) => this.log.warn({ err: err.message }, 'barrier watch error; etcd3 reconnects it'));
+    on(decode(first.kvs[0]));
+    const watcher = this.ns.watch().key(key).startRevision(nextRevision(first.header.revision)).watcher();
+    watcher.on('put', (kv: IKeyValue) => on(decode(kv)));
+    watcher.on('delete', () => on(undefined));
+    watcher.on('error', (err: Error) => this.log.warn({ err: err.message }, `${what} watch error; etcd3 reconnects it`));
     await watcherConnected(watcher);
     return { stop: async () => { await watcher.cancel(); } };
   }
@@ -233,6 +287,8 @@ export class EtcdJobStore implements JobStore {
       else if (key.startsWith(KEYS.PROGRESS)) { const p = parseProgress(text); snap.progress.set(p.shard, p); }
       else if (key === KEYS.TABLES) snap.tables = parseTableRecord(text);
       else if (key.startsWith(KEYS.FAULTS)) { const f = parsePsFault(text); snap.faults.set(f.worker, f); }
+      else if (key === KEYS.MIGRATION) snap.migration = parseMigrationRecord(text);
+      else if (key.startsWith(KEYS.DRAIN)) { const d = parseDrainRequest(text); snap.drains.set(d.id, d); }
     } catch (err) {
       if (key === KEYS.STATE) throw err; // nothing sensible can run over a corrupt state
       this.log.error({ key, err: (err as Error).message }, 'ignoring a control record that does not parse');

@@ -2,7 +2,7 @@
  * JobStore: the control-plane records of one job (state, assignments, progress, status), and the
  * guarded writes the chief and workers make to them. `EtcdJobStore` is the implementation.
  */
-import type { Assignment, Barrier, BarrierAck, CheckpointPointer, JobState, JobStatus, Progress, PsFault, TableRecord } from './job-types';
+import type { Assignment, Barrier, BarrierAck, CheckpointPointer, DrainRequest, JobState, JobStatus, MigrationRecord, Progress, PsFault, TableRecord } from './job-types';
 
 /** Everything the chief reconciles over, read at one etcd revision. */
 export interface JobSnapshot {
@@ -13,6 +13,10 @@ export interface JobSnapshot {
   tables: TableRecord | undefined;
   /** Open PS faults reported by workers, by worker id. */
   faults: Map<string, PsFault>;
+  /** The live resharding in progress (issue 17), if any. */
+  migration: MigrationRecord | undefined;
+  /** PS asked to drain, by member id. */
+  drains: Map<string, DrainRequest>;
   revision: string;
 }
 
@@ -61,6 +65,18 @@ export interface JobStore {
   putTables(record: TableRecord): Promise<void>;
   /** Deletes the fault reports of these workers (handled). */
   deleteFaults(workers: readonly string[]): Promise<void>;
+  /** Writes `record` (phase `copy`) if no migration is recorded; false if one is. */
+  createMigration(record: MigrationRecord): Promise<boolean>;
+  /**
+   * The commit point of a migration: in one transaction, publishes `record.to` as the shard map
+   * (only if the stored map is still version `record.fromVersion`) and sets the record's phase to
+   * `commit` (only if it is still exactly `record`). Throws STALE_SHARD_MAP when either changed.
+   */
+  commitMigration(record: MigrationRecord): Promise<void>;
+  /** Deletes the migration record (finished or rolled back). */
+  deleteMigration(): Promise<void>;
+  /** Marks these drains done (their PS owns no bucket in the published map) and deletes `forget`. */
+  settleDrains(done: readonly string[], forget: readonly string[]): Promise<void>;
 
   // ---- workers
   /**
@@ -76,6 +92,10 @@ export interface JobStore {
   watchBarrier(onBarrier: (b: Barrier | undefined) => void): Promise<JobStoreWatch>;
 
   // ---- anyone
+  /** Records that PS `memberId` should drain; false when it was already asked to. */
+  requestDrain(memberId: string): Promise<boolean>;
+  /** Calls `onDrain` with PS `memberId`'s drain request (undefined: none) now and after every change (the PS itself). */
+  watchDrain(memberId: string, onDrain: (d: DrainRequest | undefined) => void): Promise<JobStoreWatch>;
   status(): Promise<JobStatus | undefined>;
   acks(): Promise<BarrierAck[]>;
   barrier(): Promise<Barrier | undefined>;

@@ -221,6 +221,39 @@ export interface JobStatus {
   at: string;
 }
 
+/**
+ * `migration`: the live resharding in progress (issue 17), one at a time. Written by the chief
+ * (leader-guarded) before any row moves, with `phase: "copy"`; its `phase: "commit"` is written in
+ * the one transaction that publishes `to` as the shard map (the commit point). A successor chief
+ * rolls a `copy` back and a `commit` forward (docs/control-plane.md, "Live resharding").
+ */
+export interface MigrationRecord {
+  /** Names the migration on every PS: `mig-v<to.version>`. */
+  id: string;
+  /** The shard-map version the buckets move from. */
+  fromVersion: number;
+  /** The map that the commit publishes (ShardMapJSON). */
+  to: { version: number; numBuckets: number; ps: { id: number; addr: string }[]; owner: number[] };
+  phase: 'copy' | 'commit';
+  /** Every PS taking part (sources, targets, and the PS of both maps), with its address. */
+  ps: { id: number; addr: string }[];
+  /** Per source: where its moving buckets go and how many. */
+  moves: { from: number; to: number; buckets: number }[];
+  /** ISO-8601 time the migration started. */
+  startedAt: string;
+}
+
+/**
+ * `drain/<member id>`: `tessera ps drain ID` asked that this PS give its buckets away and exit.
+ * The chief sets `done` once the PS owns no bucket in the published map; the PS then exits 0.
+ */
+export interface DrainRequest {
+  /** The PS's member id (`ps-2`). */
+  id: string;
+  at: string;
+  done: boolean;
+}
+
 type Obj = Record<string, unknown>;
 
 function fail(what: string, msg: string): never {
@@ -369,4 +402,30 @@ export function parseCheckpointPointer(text: string): CheckpointPointer {
   const what = 'checkpoint pointer';
   const o = object(text, what);
   return { id: str(o, 'id', what), root: str(o, 'root', what), step: int(o, 'step', what), epoch: int(o, 'epoch', what), at: str(o, 'at', what) };
+}
+
+function endpointsOf(v: unknown, key: string, what: string): { id: number; addr: string }[] {
+  if (!Array.isArray(v)) fail(what, `${key} must be an array`);
+  return v.map((e) => { const o = (e ?? {}) as Obj; return { id: int(o, 'id', what), addr: str(o, 'addr', what) }; });
+}
+
+export function parseMigrationRecord(text: string): MigrationRecord {
+  const what = 'migration record';
+  const o = object(text, what);
+  if (o.phase !== 'copy' && o.phase !== 'commit') fail(what, `phase must be copy or commit, got ${JSON.stringify(o.phase)}`);
+  const to = (o.to ?? {}) as Obj;
+  if (!Array.isArray(to.owner)) fail(what, 'to.owner must be an array');
+  if (!Array.isArray(o.moves)) fail(what, 'moves must be an array');
+  return {
+    id: str(o, 'id', what), fromVersion: int(o, 'fromVersion', what), phase: o.phase, startedAt: str(o, 'startedAt', what),
+    to: { version: int(to, 'version', what), numBuckets: int(to, 'numBuckets', what), ps: endpointsOf(to.ps, 'to.ps', what), owner: to.owner as number[] },
+    ps: endpointsOf(o.ps, 'ps', what),
+    moves: o.moves.map((m) => { const x = (m ?? {}) as Obj; return { from: int(x, 'from', what), to: int(x, 'to', what), buckets: int(x, 'buckets', what) }; }),
+  };
+}
+
+export function parseDrainRequest(text: string): DrainRequest {
+  const what = 'drain request';
+  const o = object(text, what);
+  return { id: str(o, 'id', what), at: str(o, 'at', what), done: o.done === true };
 }

@@ -266,8 +266,9 @@ export class LocalCluster {
   }
 
   private async restart(slot: Slot, code: number | null, signal: NodeJS.Signals | null, spawn: () => Promise<ChildProcess>): Promise<void> {
-    // Workers and chiefs that exit 0 have finished (job done); a PS never exits unasked.
-    if (this.stopped || this.opts.supervise === false || (code === 0 && slot.role !== 'ps')) return;
+    // Workers and chiefs that exit 0 have finished (job done); a PS exits 0 only once drained
+    // (`tessera ps drain`, issue 17): its buckets live on the other PS now.
+    if (this.stopped || this.opts.supervise === false || code === 0) return;
     // A worker or chief that exits because the job failed is not restarted: waitDone reports it.
     if (slot.role !== 'ps' && (await this.status().catch(() => undefined))?.phase === 'failed') return;
     const how = signal ? `killed by ${signal}` : `exit code ${code}`;

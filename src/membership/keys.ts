@@ -49,6 +49,8 @@ export const KEYS = {
   FAULTS: 'faults/',
   /** The live resharding in progress (JSON); its `phase: commit` is written with `shardmap` (issue 17). */
   MIGRATION: 'migration',
+  /** `drain/<member id>`: a PS asked to give its buckets away and exit (`tessera ps drain`). */
+  DRAIN: 'drain/',
 } as const;
 
 /** Name of the chief election, the `<name>` in `election/<name>/`. */
@@ -141,4 +143,9 @@ export function faultKey(worker: string): string {
 /** `progress/<shard>`. */
 export function progressKey(shard: number): string {
   return `${KEYS.PROGRESS}${validateShard(shard)}`;
+}
+
+/** `drain/<member id>`. */
+export function drainKey(memberId: string): string {
+  return `${KEYS.DRAIN}${validateMemberId(memberId)}`;
 }

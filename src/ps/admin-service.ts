@@ -76,8 +76,8 @@ export function addAdminService(server: grpc.Server, node: PsNode, logger: Logge
       return { created: node.createTable(spec), incarnation: node.store.incarnation(spec.name) };
     }),
     DropTable: unary('DropTable', (req: { name: string }) => ({ dropped: node.dropTable(req.name) })),
-    SetShardMap: unary('SetShardMap', (req: { version: number; psIndex: number; numBuckets: number; ownedBuckets: Buffer }) => {
-      const owned = req.ownedBuckets.byteLength === 0 ? null : Uint32Array.from(
+    SetShardMap: unary('SetShardMap', (req: { version: number; psIndex: number; numBuckets: number; ownedBuckets: Buffer; ownsNone: boolean }) => {
+      const owned = req.ownsNone ? [] : req.ownedBuckets.byteLength === 0 ? null : Uint32Array.from(
         { length: req.ownedBuckets.byteLength >>> 2 }, (_, i) => req.ownedBuckets.readUInt32LE(i * 4));
       return { previousVersion: node.setShardMap(req.version, req.numBuckets, owned) };
     }),

@@ -9,6 +9,7 @@ import { bucketOf, checkNumBuckets, DEFAULT_NUM_BUCKETS } from '../sharding/buck
 import { Encoding } from '../wire/data-plane-codec';
 import { decodeF16, encodeF16 } from '../wire/f16';
 import { f32FromBytes, idsFromBytes } from '../wire/key-block';
+import { denseBucket } from '../sharding/dense-bucket';
 import { DenseTable } from './store/dense-table';
 import type { TableSnapshot } from './store/table-snapshot';
 import { EmbeddingTable } from './store/embedding-table';
@@ -110,7 +111,7 @@ export class PsNode {
   private readonly touchedDense = new Set<string>(); // dense tables pushed to or assigned
   private fencedReason: string | null = null;
   /** Buckets whose pushes are refused while they move to another PS (issue 17), and why. */
-  private movingFence: { buckets: Uint8Array; reason: string } | null = null;
+  private movingFence: { buckets: Uint8Array; reason: string; dense: Set<string> } | null = null;
   /** Evictions logged since this epoch are kept even when no checkpoint needs them (a migration's tail does). */
   private keepTombstonesFrom = Infinity;
   private readonly log: Logger;
@@ -237,6 +238,9 @@ export class PsNode {
         if (req.ids.byteLength !== 0) {
           throw bad(ERROR_CODES.BAD_IDS, `ids: dense table "${table.name}" takes no ids`);
         }
+        if (this.movingFence?.dense.has(table.name)) {
+          throw new TesseraError(ERROR_CODES.UNAVAILABLE, `dense table "${table.name}" is moving to another PS (${this.movingFence.reason}); retry, the new shard map follows`);
+        }
         if (req.wantVersions && versions) versions(1)[0] = table.version;
         table.push(grads);
         this.touchedDense.add(table.name);
@@ -342,7 +346,8 @@ export class PsNode {
       const t = this.store.get(info.name);
       specs.push(this.store.spec(info.name));
       if (t instanceof DenseTable) {
-        dense.push(denseAtCut(t));
+        // A dense table that moved away stays behind as a stale copy: only its owner's is cut.
+        if (this.owned === null || this.owned[denseBucket(t.name, this.numBuckets)] === 1) dense.push(denseAtCut(t));
         continue;
       }
       cutRows += t.size + t.spilledRows;
@@ -467,8 +472,18 @@ export class PsNode {
    * until called with null (which also stops keeping tombstones for the migration).
    */
   fenceBuckets(buckets: Uint8Array | null, reason = ''): void {
-    this.movingFence = buckets ? { buckets, reason } : null;
+    this.movingFence = buckets ? { buckets, reason, dense: new Set(this.denseIn(buckets).map((t) => t.name)) } : null;
     if (!buckets) this.keepTombstonesFrom = Infinity;
+  }
+
+  /** The dense tables that live in `buckets` (bucket → 1): they move with those buckets. */
+  denseIn(buckets: Uint8Array): DenseTable[] {
+    const out: DenseTable[] = [];
+    for (const info of this.store.list()) {
+      const t = this.store.get(info.name);
+      if (t instanceof DenseTable && buckets[denseBucket(t.name, buckets.length)] === 1) out.push(t);
+    }
+    return out;
   }
 
   /** Tables, counters and memory. */

@@ -22,6 +22,15 @@ export const SECURITY_OPTIONS: Record<string, OptionSpec> = {
   'metrics-host': { type: 'string', describe: 'address /metrics binds (default: --host, itself 127.0.0.1 by default); 0.0.0.0 lets other hosts scrape it (plaintext: metric names, tables, peers) [TESSERA_METRICS_HOST]' },
 };
 
+/** The options of a command that only reads or writes a job's records in etcd: where, which job, and etcd client certificates. */
+export const ETCD_JOB_OPTIONS: Record<string, OptionSpec> = {
+  etcd: { type: 'string', describe: 'etcd endpoints, comma-separated [TESSERA_ETCD]' },
+  job: { type: 'string', describe: 'job name [TESSERA_JOB]' },
+  'etcd-cert': SECURITY_OPTIONS['etcd-cert'],
+  'etcd-key': SECURITY_OPTIONS['etcd-key'],
+  'etcd-ca': SECURITY_OPTIONS['etcd-ca'],
+};
+
 /** etcd client credentials (the contents of the three files). */
 export interface EtcdCredentials {
   rootCertificate: Buffer;

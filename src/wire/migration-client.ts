@@ -25,6 +25,26 @@ export function migrationClient(addr: string, opts: MigrationChannelOptions = {}
   return new Ctor(addr, opts.credentials ?? grpc.credentials.createInsecure(), clientChannelOptions(opts.maxMessageBytes ?? DEFAULT_MAX_REQUEST_BYTES)) as unknown as AnyClient;
 }
 
+/** Default deadline of one unary PsMigration call; a round that copies many rows needs `timeoutMs`. */
+const MIGRATION_CALL_TIMEOUT_MS = 30_000;
+
+/**
+ * Calls unary PsMigration `method` on the PS at `addr` (with `opts.credentials`: mutual TLS) on a
+ * channel of its own; rejects with the TesseraError naming `addr`.
+ */
+export async function migrationCall<Res = Record<string, number>>(
+  addr: string, method: 'BeginMigration' | 'SendTail' | 'EndMigration', req: object, opts: MigrationChannelOptions & { timeoutMs?: number } = {},
+): Promise<Res> {
+  const c = migrationClient(addr, opts);
+  try {
+    return await new Promise<Res>((resolve, reject) => {
+      c[method](req, { deadline: Date.now() + (opts.timeoutMs ?? MIGRATION_CALL_TIMEOUT_MS) }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(fromServiceError(err, addr)) : resolve(res)));
+    });
+  } finally {
+    c.close();
+  }
+}
+
 /** What the target acknowledged for a stream of chunks. */
 export interface ReceivedTotals {
   rows: number;

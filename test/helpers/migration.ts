@@ -9,8 +9,7 @@ import { startPsServer, PsServer } from '../../src/ps/ps-server';
 import { TableStore } from '../../src/ps/store/table-store';
 import type { TableSpec } from '../../src/ps/store/table-spec';
 import type { ShardMap } from '../../src/sharding/shard-map';
-import { migrationClient } from '../../src/wire/migration-client';
-import { fromServiceError } from '../../src/wire/status-map';
+import { migrationCall as sendMigrationCall } from '../../src/wire/migration-client';
 
 /** A PS on port 0 with small slabs, `tables` created and shard-map `version` installed owning no bucket. */
 export async function joiningPs(tables: TableSpec[], version: number, numBuckets: number, slabRows = 64): Promise<PsServer> {
@@ -28,13 +27,6 @@ export function movingBuckets(a: ShardMap, b: ShardMap, from: number, to: number
 }
 
 /** Calls unary PsMigration `method` on the PS at `addr` (with `credentials`: mutual TLS); rejects with the TesseraError. */
-export async function migrationCall<Res = Record<string, number>>(addr: string, method: 'BeginMigration' | 'SendTail' | 'EndMigration', req: object, credentials?: grpc.ChannelCredentials): Promise<Res> {
-  const c = migrationClient(addr, { credentials });
-  try {
-    return await new Promise<Res>((resolve, reject) => {
-      c[method](req, { deadline: Date.now() + 30_000 }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(fromServiceError(err, addr)) : resolve(res)));
-    });
-  } finally {
-    c.close();
-  }
+export function migrationCall<Res = Record<string, number>>(addr: string, method: 'BeginMigration' | 'SendTail' | 'EndMigration', req: object, credentials?: grpc.ChannelCredentials): Promise<Res> {
+  return sendMigrationCall<Res>(addr, method, req, { credentials });
 }

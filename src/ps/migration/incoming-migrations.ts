@@ -1,12 +1,13 @@
 /**
  * The target half of migrations (issue 17), free of transport: checks each chunk (its header and
  * payload CRC-32, the table's layout, and that every row is in a bucket being staged here and not
- * owned here), then deletes tombstoned ids and overwrites rows bit-exactly. Overwriting makes a
+ * owned here), then deletes tombstoned ids and overwrites rows (and dense tables) bit-exactly. Overwriting makes a
  * chunk sent twice harmless. Refusing owned buckets keeps a late chunk from overwriting rows that
  * pushes have changed since this PS took the bucket over.
  */
 import { ERROR_CODES, TesseraError } from '../../common/errors';
 import { bucketOf } from '../../sharding/buckets';
+import { denseBucket } from '../../sharding/dense-bucket';
 import { readChunks } from '../../checkpoint/chunk-format';
 import { EmbeddingTable } from '../store/embedding-table';
 import type { PsNode } from '../ps-node';
@@ -54,7 +55,14 @@ export class IncomingMigrations {
       return mask[b] === 1 && owned !== null && owned[b] === 0;
     };
     if (kind === 'tombstones') return { rows: 0, tombstones: this.node.deleteRows(name, c.ids, inStage) };
-    if (kind !== 'rows') throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `chunk: ${where} is a ${kind} chunk; a migration carries rows and tombstones`);
+    if (kind === 'dense') {
+      const b = denseBucket(name, mask.length);
+      if (mask[b] !== 1 || owned === null || owned[b] === 1) {
+        throw new TesseraError(ERROR_CODES.WRONG_SHARD, `chunk: ${where} holds dense table "${name}" of bucket ${b}, which is ${mask[b] === 1 ? 'owned by this PS now' : 'not staged by this migration'}`);
+      }
+      this.node.restoreDense(name, c.weights as Float32Array, c.state);
+      return { rows: 1, tombstones: 0 };
+    }
     this.node.checkRestorable(name, c.header);
     for (let k = 0; k < rows; k++) {
       if (!inStage(k)) {

@@ -13,7 +13,9 @@
  * ```
  */
 import { encodeChunk } from '../../checkpoint/chunk-format';
+import { denseBucket } from '../../sharding/dense-bucket';
 import type { PsNode } from '../ps-node';
+import type { DenseTable } from '../store/dense-table';
 import type { SnapshotBatch } from '../store/table-snapshot';
 import { idsInMask } from './bucket-set';
 
@@ -76,6 +78,9 @@ export class OutgoingMigration {
           if (b.rows > 0) yield this.emit(totals, rowChunk(b, layout), b.rows, 0);
         }
       }
+      // Dense tables in moving buckets go whole, behind the fence (their pushes are refused from
+      // the cut on, so the copy is their last value here). Counted as one row each.
+      if (this.fenced) for (const t of this.node.denseIn(this.buckets)) yield this.emit(totals, denseChunk(t, this.buckets.length), 1, 0);
     } finally {
       for (const { table, snap } of cuts) table.endSnapshot(snap);
     }
@@ -101,6 +106,13 @@ function rowChunk(b: SnapshotBatch, layout: { dim: number; stateWidth: number; w
     kind: 'rows', weightFormat: layout.weightFormat, table: b.table, dim: layout.dim, stateWidth: layout.stateWidth,
     rows: b.rows, bucketStart: b.buckets[0], bucketEnd: b.buckets[b.rows - 1] + 1,
   }, b.ids, b.weights, b.state));
+}
+
+function denseChunk(t: DenseTable, numBuckets: number): Buffer {
+  const b = denseBucket(t.name, numBuckets);
+  return Buffer.concat(encodeChunk({
+    kind: 'dense', weightFormat: 'f32', table: t.name, dim: t.size, stateWidth: t.state.length, rows: 1, bucketStart: b, bucketEnd: b + 1,
+  }, new Uint32Array(0), t.values, t.state));
 }
 
 function tombstoneChunk(table: string, ids: Uint32Array, numBuckets: number): Buffer {

@@ -1,0 +1,222 @@
+/**
+ * The chief's half of live resharding (issue 17), free of transport: when a PS joins (a live
+ * `ps` member the shard map does not list) or is asked to drain (`drain/<id>`), it plans the next
+ * step (sharding/migration-step.ts), records it in etcd, drives the PS through copy, tail rounds
+ * and fence, commits by publishing the new map in the same transaction as `phase: commit`,
+ * installs the map and ends the migration on every PS. A recorded migration found at the next
+ * reconcile (this chief failed mid-way, or a predecessor died) is rolled back before its commit
+ * and forward after it. docs/control-plane.md ("Live resharding") argues why no update is lost or
+ * applied twice.
+ *
+ * ```ts
+ * const driver = new MigrationDriver({ store, membership, peers, prepare, settled, logger });
+ * if (await driver.reconcile(snapshot, publishedMap)) reattach();   // the map changed
+ * ```
+ */
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { Logger } from '../common/logger';
+import type { JobSnapshot, JobStore } from '../control/job-store';
+import type { MigrationRecord } from '../control/job-types';
+import type { Member, Membership } from '../membership/membership';
+import { nextMigrationStep, withIdlePs } from '../sharding/migration-step';
+import type { MigrationMove } from '../sharding/migration-step';
+import { PsEndpoint, ShardMap, shardMapFromJSON, shardMapToJSON } from '../sharding/shard-map';
+import { psNumber } from './ps-set';
+
+/**
+ * Unfenced tail rounds before the fence: each sends what training changed during the previous
+ * round, so they shrink; three bring the fenced round (the pause of pushes to the moving
+ * buckets) down to what changes in one short round.
+ */
+const MAX_UNFENCED_TAILS = 3;
+/** A tail this small is sent behind the fence at once: another unfenced round would not shrink it much. */
+const FENCE_WHEN_ROWS = 4096;
+
+/** One round as the source reports it. */
+export interface RoundFigures {
+  rows: number;
+  micros: number;
+}
+
+/** The chief's calls to the PS of a migration (GrpcMigrationPeers over gRPC). */
+export interface MigrationPeers {
+  begin(addr: string, req: { migrationId: string; buckets: readonly number[]; targetAddr: string; shardMapVersion: number }): Promise<RoundFigures>;
+  tail(addr: string, migrationId: string, fence: boolean): Promise<RoundFigures>;
+  end(addr: string, migrationId: string, commit: boolean): Promise<{ rowsDropped: number; known: boolean }>;
+  /** Installs `map` on each of its PS (one owning no bucket in it owns none). */
+  install(map: ShardMap): Promise<void>;
+}
+
+/** What a finished migration did, for logs and metrics. */
+export interface MigrationDone {
+  id: string;
+  version: number;
+  buckets: number;
+  rows: number;
+  /** Longest fenced round (pushes to its moving buckets refused), ms. */
+  fenceMs: number;
+  ms: number;
+}
+
+export interface MigrationDriverDeps {
+  store: Pick<JobStore, 'createMigration' | 'commitMigration' | 'deleteMigration' | 'settleDrains'>;
+  membership: Pick<Membership, 'list'>;
+  peers: MigrationPeers;
+  /**
+   * Creates the job's tables on each PS of `map` as `map` places them: embedding tables on every
+   * PS, a dense table on the owner of its bucket (idempotent). Installs nothing.
+   */
+  prepare(map: ShardMap): Promise<void>;
+  /** Resolves once no checkpoint or delta cut is being written (a table holds one cut at a time). */
+  settled(): Promise<void>;
+  logger: Logger;
+  onDone?: (d: MigrationDone) => void;
+  now?: () => number;
+}
+
+export class MigrationDriver {
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private lastRefusal = '';
+
+  constructor(private readonly deps: MigrationDriverDeps) {
+    this.log = deps.logger.child({ component: 'migration' });
+    this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * One reconcile over the published map `current`: finishes or rolls back a recorded migration,
+   * else runs the next step toward the PS set the members and drains ask for, else records the
+   * drains that are done. True when the published map changed (attach the PS again).
+   */
+  async reconcile(snap: Pick<JobSnapshot, 'migration' | 'drains'>, current: ShardMap): Promise<boolean> {
+    const live = await this.deps.membership.list('ps');
+    if (snap.migration) return this.recover(snap.migration, live);
+    const draining = this.drainingIds(snap.drains.keys());
+    const inMap = new Set(current.ps.map((p) => p.id));
+    const joining = live.filter((m) => !inMap.has(psNumber(m.id)) && !draining.has(psNumber(m.id))).map((m) => ({ id: psNumber(m.id), addr: m.addr }));
+    const desired = [...current.ps.filter((p) => !draining.has(p.id)), ...joining];
+    if (desired.length === 0) {
+      this.refuse(`cannot drain ${[...snap.drains.keys()].join(', ')}: no PS would be left to own the buckets; start another PS first`);
+      return false;
+    }
+    const step = nextMigrationStep(current, desired);
+    if (step) {
+      await this.deps.settled();
+      await this.run(current, step.to, step.moves);
+      return true;
+    }
+    const liveIds = new Set(live.map((m) => m.id));
+    const done = [...snap.drains.values()].filter((d) => !d.done && /\d$/.test(d.id) && !inMap.has(psNumber(d.id))).map((d) => d.id);
+    const forget = [...snap.drains.values()].filter((d) => d.done && !liveIds.has(d.id)).map((d) => d.id);
+    if (done.length > 0) this.log.info({ ps: done }, 'drained: the PS owns no bucket and may exit');
+    await this.deps.store.settleDrains(done, forget);
+    return false;
+  }
+
+  /** Runs one migration from `from` to `to`: record, copy, tails, fence, commit, install, end. */
+  private async run(from: ShardMap, to: ShardMap, moves: MigrationMove[]): Promise<void> {
+    const t0 = this.now();
+    const byId = new Map<number, PsEndpoint>([...from.ps, ...to.ps].map((p) => [p.id, p]));
+    const record: MigrationRecord = {
+      id: `mig-v${to.version}`, fromVersion: from.version, to: shardMapToJSON(to), phase: 'copy', ps: [...byId.values()].sort((a, b) => a.id - b.id),
+      moves: moves.map((m) => ({ from: m.from, to: m.to, buckets: m.buckets.length })), startedAt: new Date(t0).toISOString(),
+    };
+    if (!(await this.deps.store.createMigration(record))) return; // recorded meanwhile: the next reconcile recovers it
+    this.log.info({ migration: record.id, from: from.version, to: to.version, moves: record.moves }, 'migration started');
+    let rows = 0;
+    let fenceMs = 0;
+    try {
+      // Targets install `from` owning nothing (they stage, and refuse requests), then get the tables `to` places on them.
+      await this.deps.peers.install(withIdlePs(from, to.ps));
+      await this.deps.prepare(to);
+      // Every source's rounds end before anything is rolled back: EndMigration mid-round would race the stream.
+      const out = await Promise.allSettled(moves.map((m) => this.move(record.id, from, byId.get(m.from)!.addr, byId.get(m.to)!.addr, m.buckets)));
+      for (const r of out) {
+        if (r.status === 'rejected') throw r.reason;
+        rows += r.value.rows;
+        fenceMs = Math.max(fenceMs, r.value.fenceMs);
+      }
+      await this.deps.store.commitMigration(record);
+    } catch (err) {
+      this.log.warn({ migration: record.id, err: (err as Error).message }, 'migration failed before its commit; rolling it back');
+      await this.rollBack(record, await this.deps.membership.list('ps'));
+      throw err;
+    }
+    await this.rollForward({ ...record, phase: 'commit' }, await this.deps.membership.list('ps'));
+    const done: MigrationDone = { id: record.id, version: to.version, buckets: moves.reduce((n, m) => n + m.buckets.length, 0), rows, fenceMs, ms: this.now() - t0 };
+    this.log.info(done, 'migration committed');
+    this.deps.onDone?.(done);
+  }
+
+  /** Copy, unfenced tails while they are large, then the fenced last tail; the rows sent and the fenced round's time. */
+  private async move(id: string, from: ShardMap, source: string, target: string, buckets: number[]): Promise<{ rows: number; fenceMs: number }> {
+    const { peers } = this.deps;
+    let last = await peers.begin(source, { migrationId: id, buckets, targetAddr: target, shardMapVersion: from.version });
+    let rows = last.rows;
+    for (let k = 0; k < MAX_UNFENCED_TAILS && last.rows > FENCE_WHEN_ROWS; k++) {
+      last = await peers.tail(source, id, false);
+      rows += last.rows;
+    }
+    const fenced = await peers.tail(source, id, true);
+    return { rows: rows + fenced.rows, fenceMs: fenced.micros / 1000 };
+  }
+
+  /** Finishes or undoes a recorded migration; true when the published map changed (commit). */
+  private async recover(record: MigrationRecord, live: readonly Member[]): Promise<boolean> {
+    this.log.warn({ migration: record.id, phase: record.phase }, record.phase === 'commit'
+      ? 'found a committed migration not finished: installing its map and dropping the moved rows at the sources'
+      : 'found a migration that did not commit: rolling it back (the sources still own its buckets)');
+    if (record.phase === 'commit') await this.rollForward(record, live);
+    else await this.rollBack(record, live);
+    return record.phase === 'commit';
+  }
+
+  /** Before the commit: every live PS of the migration lifts its fence and drops what it staged. */
+  private async rollBack(record: MigrationRecord, live: readonly Member[]): Promise<void> {
+    await this.onLive(record, live, (p) => this.deps.peers.end(p.addr, record.id, false));
+    await this.deps.store.deleteMigration();
+    this.log.warn({ migration: record.id }, 'migration rolled back');
+  }
+
+  /** After the commit: install the new map everywhere (a PS leaving it owns none), drop at the sources. */
+  private async rollForward(record: MigrationRecord, live: readonly Member[]): Promise<void> {
+    const to = shardMapFromJSON(record.to);
+    const liveIds = new Set(live.map((m) => psNumber(m.id)));
+    await this.deps.peers.install(withIdlePs(to, record.ps.filter((p) => liveIds.has(p.id))));
+    await this.onLive(record, live, (p) => this.deps.peers.end(p.addr, record.id, true));
+    await this.deps.store.deleteMigration();
+  }
+
+  /**
+   * Runs `fn` on every PS of the migration that is a live member. One that is not holds nothing
+   * of it (the PS half is in memory and a restart empties it); a live one that fails is retried
+   * at the next reconcile.
+   */
+  private async onLive(record: MigrationRecord, live: readonly Member[], fn: (p: PsEndpoint) => Promise<unknown>): Promise<void> {
+    const liveIds = new Set(live.map((m) => psNumber(m.id)));
+    const out = await Promise.allSettled(record.ps.filter((p) => liveIds.has(p.id)).map(fn));
+    const failed = out.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      throw new TesseraError(ERROR_CODES.UNAVAILABLE, `migration ${record.id}: a PS did not end it (${(failed.reason as Error).message}); trying again`);
+    }
+  }
+
+  /** PS numbers asked to drain; a record whose id names no PS number (written by hand) is logged and skipped. */
+  private drainingIds(ids: Iterable<string>): Set<number> {
+    const out = new Set<number>();
+    for (const id of ids) {
+      try {
+        out.add(psNumber(id));
+      } catch (err) {
+        this.refuse(`ignoring drain/${id}: ${(err as Error).message}`);
+      }
+    }
+    return out;
+  }
+
+  private refuse(why: string): void {
+    if (why !== this.lastRefusal) this.log.error(why);
+    this.lastRefusal = why;
+  }
+}
