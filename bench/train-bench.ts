@@ -3,7 +3,7 @@
  * PS processes, beside the PyTorch DeepFM peer trained on the same files in the same run.
  *
  *   npm run bench:train -- [--json] [--rows N=200000] [--epochs E=1] [--eval-rows N=20000]
- *                          [--threads T=2] [--batch B=1024] [--workers-only]
+ *                          [--threads T=2] [--batch B=1024] [--wire f32,f16] [--workers-only]
  *                          [--data FILE --eval FILE] [--backend tensorflow|wasm|cpu] [--keep]
  *
  * Setup: `tessera gen` writes N synthetic Criteo-format rows (seed 7) and a 20,000-row eval
@@ -14,6 +14,8 @@
  * files with the same epochs and T threads, twice: at batch B (the like-for-like comparison:
  * both sides do the same number of steps) and at its own best batch, 256.
  *
+ * --wire           the job's `training.wire_encoding`s to train with, in order (default f32,f16:
+ *                  one Tessera run each; the first is the headline figure).
  * --workers-only   run only the Tessera side (no torch peer; its figures are null).
  * --data/--eval    bench on existing Criteo-format files instead of generating (no oracle).
  * --backend        passed to `tessera train --backend` (tfjs backend to prefer).
@@ -22,7 +24,9 @@
  * With --json the last stdout line is
  * `{"bench":"train","batch","samples_per_s","auc","logloss","torch_batch","torch_samples_per_s",
  *   "torch_auc","torch_logloss","ratio_equal_batch","torch_best_batch","torch_best_samples_per_s",
- *   "torch_best_auc","ratio_best_batch","oracle_auc","backend",...}`: `torch_*` is the peer at
+ *   "torch_best_auc","ratio_best_batch","wire_encoding","f16_samples_per_s","f16_auc",
+ *   "f16_logloss","f16_ratio_equal_batch","oracle_auc","backend",...}`: the unprefixed Tessera
+ * figures are the first --wire encoding's (`wire_encoding`), `<wire>_*` the others'; `torch_*` is the peer at
  * Tessera's batch (`torch_batch` = `batch`), `torch_best_*` the peer at 256; the ratios are
  * Tessera's samples/s over the peer's. oracle_auc is the planted model's AUC on the eval split
  * (gen's eval_oracle_auc; its train-split figure is oracle_train_auc). Progress of the children
@@ -34,6 +38,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PsProcess, spawnPs, TESSERA_BIN } from '../src/local/ps-process';
 import { parseJobSpec } from '../src/spec/job-spec';
+import { WIRE_ENCODINGS, WireEncoding } from '../src/spec/types';
 import { runTorchPeer, TorchPeerResult } from './peers/torch-peer';
 import { TRAIN_BENCH_JOB_YAML } from './bench-job';
 
@@ -137,7 +142,14 @@ function ratio(samplesPerS: number | null, peer: { samplesPerS: number } | undef
 /** Bench options from the command line. */
 interface BenchOptions {
   json: boolean; workersOnly: boolean; keep: boolean; rows: number; evalRows: number; epochs: number; threads: number;
-  batch: number; givenData: string; givenEval: string; backendArg: string;
+  batch: number; givenData: string; givenEval: string; backendArg: string; wire: WireEncoding[];
+}
+
+function wireList(raw: string): WireEncoding[] {
+  const list = raw.split(',').map((w) => w.trim());
+  const bad = list.find((w) => !(WIRE_ENCODINGS as readonly string[]).includes(w));
+  if (bad !== undefined || list.length === 0) throw new Error(`--wire takes a comma-separated list of ${WIRE_ENCODINGS.join(', ')}; got "${raw}"`);
+  return [...new Set(list)] as WireEncoding[];
 }
 
 function benchOptions(): BenchOptions {
@@ -153,6 +165,7 @@ function benchOptions(): BenchOptions {
     givenData: arg('data', ''),
     givenEval: arg('eval', ''),
     backendArg: arg('backend', ''),
+    wire: wireList(arg('wire', WIRE_ENCODINGS.join(','))),
   };
   if ((o.givenData === '') !== (o.givenEval === '')) throw new Error('--data and --eval go together');
   return o;
@@ -191,13 +204,42 @@ async function trainTessera(o: BenchOptions, tmp: string, data: BenchData, jobFi
   }
 }
 
-/** The job spec at the bench's batch size, written to `tmp` and validated before any process starts. */
-function writeJob(o: BenchOptions, tmp: string): string {
-  const yaml = TRAIN_BENCH_JOB_YAML.replace('batch_size: 1024', `batch_size: ${o.batch}`);
-  const jobFile = path.join(tmp, 'train-bench.yaml');
+/** The job spec at the bench's batch size and `wire` encoding, written to `tmp` and validated before any process starts. */
+function writeJob(o: BenchOptions, tmp: string, wire: WireEncoding): string {
+  const yaml = TRAIN_BENCH_JOB_YAML.replace('batch_size: 1024', `batch_size: ${o.batch}`).replace('seed: 1\n', `seed: 1\n  wire_encoding: ${wire}\n`);
+  const jobFile = path.join(tmp, `train-bench-${wire}.yaml`);
   writeFileSync(jobFile, yaml);
-  parseJobSpec(yaml, jobFile);
+  if (parseJobSpec(yaml, jobFile).training.wireEncoding !== wire) throw new Error(`bench job: wire_encoding ${wire} did not take`);
   return jobFile;
+}
+
+/** One Tessera run's figures. */
+interface TesseraRun { wire: WireEncoding; samplesPerS: number | null; auc: number | null; logloss: number | null; backend: string | null; samples: number | null; wallS: number }
+
+async function runTesseraSide(o: BenchOptions, tmp: string, data: BenchData, wire: WireEncoding): Promise<TesseraRun> {
+  const out = await trainTessera(o, tmp, data, writeJob(o, tmp, wire), wire);
+  const t = out.summary;
+  return {
+    wire, samplesPerS: num(t.samples_per_s), auc: num(t.auc), logloss: num(t.logloss),
+    backend: typeof t.backend === 'string' ? t.backend : null, samples: num(t.samples), wallS: Number(out.seconds.toFixed(2)),
+  };
+}
+
+function tesseraLine(o: BenchOptions, r: TesseraRun): string {
+  return `tessera (batch ${o.batch}, wire ${r.wire}): ${fmt(r.samplesPerS, 0)} samples/s   AUC ${fmt(r.auc)}   logloss ${fmt(r.logloss)}`
+    + `   backend ${r.backend ?? 'n/a'}   (process wall ${r.wallS.toFixed(1)} s)`;
+}
+
+/** The JSON figures of the runs after the first: `<wire>_samples_per_s`, `<wire>_auc`, ... */
+function otherWireFigures(runs: TesseraRun[], equal: { samplesPerS: number } | undefined): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const r of runs.slice(1)) {
+    out[`${r.wire}_samples_per_s`] = r.samplesPerS === null ? null : Math.round(r.samplesPerS);
+    out[`${r.wire}_auc`] = r.auc;
+    out[`${r.wire}_logloss`] = r.logloss;
+    out[`${r.wire}_ratio_equal_batch`] = ratio(r.samplesPerS, equal);
+  }
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -205,14 +247,12 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'tessera-train-bench-'));
   try {
     const data = await benchData(o, tmp);
-    const jobFile = writeJob(o, tmp);
-    const trainOut = await trainTessera(o, tmp, data, jobFile, 'f32');
-    const t = trainOut.summary;
-    const samplesPerS = num(t.samples_per_s);
-    const backend = typeof t.backend === 'string' ? t.backend : null;
+    const runs: TesseraRun[] = [];
+    for (const wire of o.wire) runs.push(await runTesseraSide(o, tmp, data, wire));
+    const first = runs[0];
 
     // The peer on the same files, epochs and cores: at Tessera's batch size (the comparison that
-    // counts) and at its own best one beside it.
+    // counts) and at its own batch size beside it.
     const peerBatches = o.workersOnly ? [] : [...new Set([o.batch, PEER_BEST_BATCH])];
     const peers: PeerRun[] = [];
     for (const batch of peerBatches) {
@@ -224,8 +264,8 @@ async function main(): Promise<void> {
     const lines = [
       `setup: ${o.givenData === '' ? `tessera gen ${o.rows} rows (seed ${GEN_SEED}), eval ${o.evalRows} rows` : `data ${data.train}, eval ${data.evalFile}`}; `
         + `2 PS + 1 worker process; DeepFM 26 fields × dim 16 (one table), MLP 400-400, batch ${o.batch}; ${o.epochs} epoch(s); ${os.cpus().length} cores`,
-      `tessera (batch ${o.batch}): ${fmt(samplesPerS, 0)} samples/s   AUC ${fmt(num(t.auc))}   logloss ${fmt(num(t.logloss))}   backend ${backend ?? 'n/a'}   (process wall ${trainOut.seconds.toFixed(1)} s)`,
-      ...(o.workersOnly ? ['torch peer: not run (--workers-only)'] : peers.map((p) => peerLine(p, o.threads, samplesPerS))),
+      ...runs.map((r) => tesseraLine(o, r)),
+      ...(o.workersOnly ? ['torch peer: not run (--workers-only)'] : peers.map((p) => peerLine(p, o.threads, first.samplesPerS))),
       `oracle (planted model) AUC on the eval split: ${fmt(data.oracleAuc)}`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
@@ -235,28 +275,30 @@ async function main(): Promise<void> {
     const summary = {
       bench: 'train',
       batch: o.batch,
-      samples_per_s: samplesPerS === null ? null : Math.round(samplesPerS),
-      auc: num(t.auc),
-      logloss: num(t.logloss),
+      wire_encoding: first.wire,
+      samples_per_s: first.samplesPerS === null ? null : Math.round(first.samplesPerS),
+      auc: first.auc,
+      logloss: first.logloss,
+      ...otherWireFigures(runs, equal),
       torch_batch: o.workersOnly ? null : o.batch,
       torch_samples_per_s: equal ? Math.round(equal.samplesPerS) : null,
       torch_auc: equal ? num(equal.auc) : null,
       torch_logloss: equal ? num(equal.logloss) : null,
-      ratio_equal_batch: ratio(samplesPerS, equal),
+      ratio_equal_batch: ratio(first.samplesPerS, equal),
       torch_best_batch: o.workersOnly ? null : PEER_BEST_BATCH,
       torch_best_samples_per_s: best ? Math.round(best.samplesPerS) : null,
       torch_best_auc: best ? num(best.auc) : null,
-      ratio_best_batch: ratio(samplesPerS, best),
+      ratio_best_batch: ratio(first.samplesPerS, best),
       torch_skipped: skipped ? skipped.skipped : null,
       oracle_auc: data.oracleAuc,
       oracle_train_auc: data.oracleTrainAuc,
-      backend,
-      samples: num(t.samples),
+      backend: first.backend,
+      samples: first.samples,
       rows: data.genRows,
       eval_rows: o.givenData === '' ? o.evalRows : null,
       epochs: o.epochs,
       torch_threads: o.workersOnly ? null : o.threads,
-      train_wall_s: Number(trainOut.seconds.toFixed(2)),
+      train_wall_s: first.wallS,
     };
     if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {

@@ -22,7 +22,7 @@ import { modelContent, saveTrainedModel } from '../worker/model-export';
 import { PsClient } from '../client/ps-client';
 import { helpText, intOption, OptionSpec, noPositional, parseArgs } from '../runtime/args';
 import { ProgressLine } from './progress';
-import { psParams } from '../worker/ps-params';
+import { psParams, trainingClientOptions } from '../worker/ps-params';
 
 const EXAMPLES = path.resolve(__dirname, '..', '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '', 'examples');
 
@@ -51,7 +51,7 @@ export const TRAIN_HELP = helpText('tessera train [--job FILE] [--model NAME] [-
 async function connect(psArg: string | undefined, spec: JobSpec, logger: Logger, onStaleness: (u: Uint32Array) => void): Promise<{ client: PsClient; servers: PsServer[] }> {
   const servers = psArg ? [] : await Promise.all([0, 1].map(() => startPsServer({ port: 0, maxRequestBytes: 64 << 20, logger: logger.child({ role: 'ps' }) })));
   const addrs = psArg ? psArg.split(',').map((a) => a.trim()).filter(Boolean) : servers.map((s) => s.addr);
-  const client = new PsClient({ shardMap: planShardMap(addrs.map((addr, id) => ({ id, addr }))), logger, maxInflightPushes: spec.training.maxInflightPushes, onStaleness });
+  const client = new PsClient({ shardMap: planShardMap(addrs.map((addr, id) => ({ id, addr }))), logger, ...trainingClientOptions(spec.training), onStaleness });
   await client.waitReady();
   await client.admin.installShardMap();
   return { client, servers };
