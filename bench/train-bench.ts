@@ -3,7 +3,7 @@
  * PS processes, beside the PyTorch DeepFM peer trained on the same files in the same run.
  *
  *   npm run bench:train -- [--json] [--rows N=200000] [--epochs E=1] [--eval-rows N=20000]
- *                          [--threads T=2] [--batch B=1024] [--wire f32,f16] [--workers-only]
+ *                          [--threads T=2] [--batch B=1024] [--wire f32,f16] [--data-thread] [--workers-only]
  *                          [--data FILE --eval FILE] [--backend tensorflow|wasm|cpu] [--keep]
  *
  * Setup: `tessera gen` writes N synthetic Criteo-format rows (seed 7) and a 20,000-row eval
@@ -16,6 +16,7 @@
  *
  * --wire           the job's `training.wire_encoding`s to train with, in order (default f32,f16:
  *                  one Tessera run each; the first is the headline figure).
+ * --data-thread    passed to `tessera train`: the worker's data path on a thread of its own.
  * --workers-only   run only the Tessera side (no torch peer; its figures are null).
  * --data/--eval    bench on existing Criteo-format files instead of generating (no oracle).
  * --backend        passed to `tessera train --backend` (tfjs backend to prefer).
@@ -142,7 +143,7 @@ function ratio(samplesPerS: number | null, peer: { samplesPerS: number } | undef
 /** Bench options from the command line. */
 interface BenchOptions {
   json: boolean; workersOnly: boolean; keep: boolean; rows: number; evalRows: number; epochs: number; threads: number;
-  batch: number; givenData: string; givenEval: string; backendArg: string; wire: WireEncoding[];
+  batch: number; givenData: string; givenEval: string; backendArg: string; wire: WireEncoding[]; dataThread: boolean;
 }
 
 function wireList(raw: string): WireEncoding[] {
@@ -166,6 +167,7 @@ function benchOptions(): BenchOptions {
     givenEval: arg('eval', ''),
     backendArg: arg('backend', ''),
     wire: wireList(arg('wire', WIRE_ENCODINGS.join(','))),
+    dataThread: process.argv.includes('--data-thread'),
   };
   if ((o.givenData === '') !== (o.givenEval === '')) throw new Error('--data and --eval go together');
   return o;
@@ -198,7 +200,7 @@ async function trainTessera(o: BenchOptions, tmp: string, data: BenchData, jobFi
     if (failed) throw failed.reason;
     return await runTessera('train', ['train', '--job', jobFile, '--data', data.train, '--eval', data.evalFile,
       '--epochs', String(o.epochs), '--ps', ps.map((p) => p.addr).join(','), '--out', path.join(tmp, `model-${label}`),
-      ...(o.backendArg !== '' ? ['--backend', o.backendArg] : []), '--json']);
+      ...(o.backendArg !== '' ? ['--backend', o.backendArg] : []), ...(o.dataThread ? ['--data-thread'] : []), '--json']);
   } finally {
     await stopAll(ps);
   }
@@ -293,6 +295,7 @@ async function main(): Promise<void> {
       oracle_auc: data.oracleAuc,
       oracle_train_auc: data.oracleTrainAuc,
       backend: first.backend,
+      data_thread: o.dataThread,
       samples: first.samples,
       rows: data.genRows,
       eval_rows: o.givenData === '' ? o.evalRows : null,
