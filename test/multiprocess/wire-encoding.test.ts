@@ -6,15 +6,13 @@
  */
 import { expect } from 'chai';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { parse, stringify } from 'yaml';
 import { PsProcess, spawnPs } from '../../src/local/ps-process';
-import { lastJson, runTessera as tessera } from '../helpers/tessera';
+import { criteoSplitDir, lastJson, runTessera as tessera } from '../helpers/tessera';
 import { TcpProxy } from '../helpers/tcp-proxy';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-const CRITEO = path.resolve(ROOT, '..', 'shared', 'data', 'criteo_dac', 'train_rows_00001-08000.txt');
 
 interface WireRun { auc: number; samples: number; sent: number; received: number }
 
@@ -24,11 +22,9 @@ describe('training.wire_encoding: f16 goes over the wire as half floats (issue 1
   const ps: PsProcess[] = [];
   const proxies: TcpProxy[] = [];
   before(function () {
-    if (!fs.existsSync(CRITEO)) this.skip();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-wire-'));
-    const lines = fs.readFileSync(CRITEO, 'utf8').split('\n').filter(Boolean);
-    fs.writeFileSync(path.join(dir, 'train.txt'), `${lines.slice(0, 7000).join('\n')}\n`);
-    fs.writeFileSync(path.join(dir, 'eval.txt'), `${lines.slice(7000).join('\n')}\n`);
+    const split = criteoSplitDir('tessera-wire-');
+    if (split === undefined) this.skip();
+    dir = split;
   });
   after(async () => {
     await Promise.all(proxies.map((p) => p.close()));
