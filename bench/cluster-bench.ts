@@ -1,12 +1,13 @@
 /**
  * bench:cluster — `tessera local`'s cluster (its own etcd, 2 PS, a chief, 1 then 2 workers, all
  * separate processes) on the same synthetic data as bench:train, then the PyTorch peer
- * (`../shared/peers/torch_deepfm.py`, 2 threads) on the same files, in the same run.
+ * (`../shared/peers/torch_deepfm.py`, 2 threads, at the workers' batch size) on the same files,
+ * in the same run.
  *
  *   npm run bench:cluster -- --json [--rows 200000] [--epochs 1] [--threads 2]
  *
  * Last line: {"bench":"cluster","samples_per_s_1w","samples_per_s_2w","torch_samples_per_s",
- * "auc","torch_auc",...}. samples/s is training rows consumed over the chief's training time
+ * "auc","torch_auc","batch","torch_batch",...}. samples/s is training rows consumed over the chief's training time
  * (reading, pulls, compute, pushes; not start-up or evaluation), like the peer's own figure.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -51,13 +52,14 @@ async function main(): Promise<void> {
     // worker (2 workers: 7.9k samples/s, AUC 0.7645 against 5.2k, 0.7561).
     const yaml = TRAIN_BENCH_JOB_YAML.replace('name: train-bench', 'name: cluster-bench').replace('max_inflight_pushes: 2', 'max_inflight_pushes: 0');
     writeFileSync(jobFile, yaml);
-    parseJobSpec(yaml, jobFile);
+    // The peer runs at the workers' batch size, so both sides take the same number of steps.
+    const batch = parseJobSpec(yaml, jobFile).training.batchSize;
     const one = await clusterRun(dir, 1, jobFile, train, evalFile, epochs);
     const two = await clusterRun(dir, 2, jobFile, train, evalFile, epochs);
-    const torch = await runTorchPeer({ train, test: evalFile, epochs, threads });
+    const torch = await runTorchPeer({ train, test: evalFile, epochs, threads, batch });
     const peer = 'skipped' in torch ? undefined : torch;
     if (!peer) process.stderr.write(`torch peer skipped: ${(torch as { skipped: string }).skipped}\n`);
-    else process.stderr.write(`torch peer (${threads} threads): ${peer.samplesPerS.toFixed(0)} samples/s, AUC ${peer.auc.toFixed(4)}`
+    else process.stderr.write(`torch peer (${threads} threads, batch ${batch}): ${peer.samplesPerS.toFixed(0)} samples/s, AUC ${peer.auc.toFixed(4)}`
       + ` → 2-worker cluster is ${(two.samples_per_s / peer.samplesPerS).toFixed(2)}× its throughput\n`);
     const out = {
       bench: 'cluster',
@@ -65,7 +67,7 @@ async function main(): Promise<void> {
       torch_samples_per_s: peer ? Math.round(peer.samplesPerS) : null,
       auc: num(two.auc), auc_1w: num(one.auc), torch_auc: peer ? num(peer.auc) : null,
       ratio_2w_vs_torch: peer ? two.samples_per_s / peer.samplesPerS : null,
-      oracle_auc: num(g.eval?.oracleAuc), rows, epochs, ps: 2, torch_threads: threads,
+      oracle_auc: num(g.eval?.oracleAuc), rows, epochs, ps: 2, torch_threads: threads, batch, torch_batch: batch,
     };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   } finally {

@@ -3,26 +3,35 @@
  * PS processes, beside the PyTorch DeepFM peer trained on the same files in the same run.
  *
  *   npm run bench:train -- [--json] [--rows N=200000] [--epochs E=1] [--eval-rows N=20000]
- *                          [--threads T=2] [--workers-only] [--data FILE --eval FILE]
- *                          [--backend tensorflow|wasm|cpu] [--keep]
+ *                          [--threads T=2] [--batch B=1024] [--wire f32,f16] [--data-thread] [--workers-only]
+ *                          [--data FILE --eval FILE] [--backend tensorflow|wasm|cpu] [--keep]
  *
  * Setup: `tessera gen` writes N synthetic Criteo-format rows (seed 7) and a 20,000-row eval
  * split, and reports its planted model's (oracle) AUC; two `tessera ps` processes; one
  * `tessera train` worker process; DeepFM, 26 categorical fields sharing one table of dim 16,
- * 13 numeric fields (log), MLP 400-400, batch 1024, Adagrad embeddings, Adam dense weights.
- * Then `../shared/peers/torch_deepfm.py` (PyTorch, sparse embeddings, batch 256) on the same
- * train / eval files with the same epochs and T threads.
+ * 13 numeric fields (log), MLP 400-400, batch B, Adagrad embeddings, Adam dense weights.
+ * Then `../shared/peers/torch_deepfm.py` (PyTorch, sparse embeddings) on the same train / eval
+ * files with the same epochs and T threads, twice: at batch B (the like-for-like comparison:
+ * both sides do the same number of steps) and at its own best batch, 256.
  *
+ * --wire           the job's `training.wire_encoding`s to train with, in order (default f32,f16:
+ *                  one Tessera run each; the first is the headline figure).
+ * --data-thread    passed to `tessera train`: the worker's data path on a thread of its own.
  * --workers-only   run only the Tessera side (no torch peer; its figures are null).
  * --data/--eval    bench on existing Criteo-format files instead of generating (no oracle).
  * --backend        passed to `tessera train --backend` (tfjs backend to prefer).
  * --keep           keep the temporary folder (data, job spec, PS logs, model) and print it.
  *
  * With --json the last stdout line is
- * `{"bench":"train","samples_per_s","auc","logloss","torch_samples_per_s","torch_auc",
- *   "torch_logloss","oracle_auc","backend",...}`; oracle_auc is the planted model's AUC on the eval
- * split (gen's eval_oracle_auc; its train-split figure is oracle_train_auc). Progress of the
- * children goes to stderr.
+ * `{"bench":"train","batch","samples_per_s","auc","logloss","torch_batch","torch_samples_per_s",
+ *   "torch_auc","torch_logloss","ratio_equal_batch","torch_best_batch","torch_best_samples_per_s",
+ *   "torch_best_auc","ratio_best_batch","wire_encoding","f16_samples_per_s","f16_auc",
+ *   "f16_logloss","f16_ratio_equal_batch","oracle_auc","backend",...}`: the unprefixed Tessera
+ * figures are the first --wire encoding's (`wire_encoding`), `<wire>_*` the others'; `torch_*` is the peer at
+ * Tessera's batch (`torch_batch` = `batch`), `torch_best_*` the peer at 256; the ratios are
+ * Tessera's samples/s over the peer's. oracle_auc is the planted model's AUC on the eval split
+ * (gen's eval_oracle_auc; its train-split figure is oracle_train_auc). Progress of the children
+ * goes to stderr.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,10 +39,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PsProcess, spawnPs, TESSERA_BIN } from '../src/local/ps-process';
 import { parseJobSpec } from '../src/spec/job-spec';
+import { WIRE_ENCODINGS, WireEncoding } from '../src/spec/types';
 import { runTorchPeer, TorchPeerResult } from './peers/torch-peer';
 import { TRAIN_BENCH_JOB_YAML } from './bench-job';
-
-/** The job spec the bench trains: 26 fields × dim 16, MLP 400-400, as the PyTorch peer. */
 
 const EVAL_ROWS = 20_000;
 const GEN_SEED = 7;
@@ -111,104 +119,193 @@ async function stopAll(ps: PsProcess[]): Promise<void> {
   }));
 }
 
-async function main(): Promise<void> {
-  const json = process.argv.includes('--json');
-  const workersOnly = process.argv.includes('--workers-only');
-  const keep = process.argv.includes('--keep');
-  const rows = intArg('rows', 200_000, 1);
-  const evalRows = intArg('eval-rows', EVAL_ROWS, 1);
-  const epochs = intArg('epochs', 1, 1);
-  const threads = intArg('threads', 2, 1);
-  const givenData = arg('data', '');
-  const givenEval = arg('eval', '');
-  const backendArg = arg('backend', '');
-  if ((givenData === '') !== (givenEval === '')) throw new Error('--data and --eval go together');
+/** The peer's own batch size (its default, the one its learning rates are tuned for), run beside the equal-batch comparison. */
+const PEER_BEST_BATCH = 256;
 
+/** One peer run at a batch size: its figures, or why it was skipped. */
+interface PeerRun { batch: number; result: TorchPeerResult }
+
+function peerFigures(run: PeerRun | undefined): { samplesPerS: number; auc: number; logloss: number } | undefined {
+  return run !== undefined && !('skipped' in run.result) ? run.result : undefined;
+}
+
+function peerLine(run: PeerRun, threads: number, samplesPerS: number | null): string {
+  const r = run.result;
+  if ('skipped' in r) return `torch peer (batch ${run.batch}): skipped (${r.skipped})`;
+  return `torch peer (${threads} threads, batch ${run.batch}): ${fmt(r.samplesPerS, 0)} samples/s   AUC ${fmt(r.auc)}   logloss ${fmt(r.logloss)}`
+    + (samplesPerS !== null ? `  → tessera is ${(samplesPerS / r.samplesPerS).toFixed(2)}× its throughput` : '');
+}
+
+function ratio(samplesPerS: number | null, peer: { samplesPerS: number } | undefined): number | null {
+  return samplesPerS === null || peer === undefined ? null : Number((samplesPerS / peer.samplesPerS).toFixed(3));
+}
+
+/** Bench options from the command line. */
+interface BenchOptions {
+  json: boolean; workersOnly: boolean; keep: boolean; rows: number; evalRows: number; epochs: number; threads: number;
+  batch: number; givenData: string; givenEval: string; backendArg: string; wire: WireEncoding[]; dataThread: boolean;
+}
+
+function wireList(raw: string): WireEncoding[] {
+  const list = raw.split(',').map((w) => w.trim());
+  const bad = list.find((w) => !(WIRE_ENCODINGS as readonly string[]).includes(w));
+  if (bad !== undefined || list.length === 0) throw new Error(`--wire takes a comma-separated list of ${WIRE_ENCODINGS.join(', ')}; got "${raw}"`);
+  return [...new Set(list)] as WireEncoding[];
+}
+
+function benchOptions(): BenchOptions {
+  const o: BenchOptions = {
+    json: process.argv.includes('--json'),
+    workersOnly: process.argv.includes('--workers-only'),
+    keep: process.argv.includes('--keep'),
+    rows: intArg('rows', 200_000, 1),
+    evalRows: intArg('eval-rows', EVAL_ROWS, 1),
+    epochs: intArg('epochs', 1, 1),
+    threads: intArg('threads', 2, 1),
+    batch: intArg('batch', 1024, 1),
+    givenData: arg('data', ''),
+    givenEval: arg('eval', ''),
+    backendArg: arg('backend', ''),
+    wire: wireList(arg('wire', WIRE_ENCODINGS.join(','))),
+    dataThread: process.argv.includes('--data-thread'),
+  };
+  if ((o.givenData === '') !== (o.givenEval === '')) throw new Error('--data and --eval go together');
+  return o;
+}
+
+/** The data the bench trains on: generated with the real CLI (with its oracle AUC), or given. */
+interface BenchData { train: string; evalFile: string; oracleAuc: number | null; oracleTrainAuc: number | null; genRows: number | null }
+
+async function benchData(o: BenchOptions, tmp: string): Promise<BenchData> {
+  if (o.givenData !== '') {
+    return { train: path.resolve(o.givenData), evalFile: path.resolve(o.givenEval), oracleAuc: null, oracleTrainAuc: null, genRows: null };
+  }
+  const train = path.join(tmp, 'train.tsv');
+  const evalFile = path.join(tmp, 'eval.tsv');
+  const gen = await runTessera('gen', ['gen', '--rows', String(o.rows), '--out', train, '--eval-rows', String(o.evalRows),
+    '--eval-out', evalFile, '--seed', String(GEN_SEED), '--json']);
+  // The AUCs below are measured on the eval split, so its oracle is the ceiling to compare with.
+  const oracleAuc = num(gen.summary.eval_oracle_auc) ?? num(gen.summary.oracle_auc);
+  process.stderr.write(`gen: ${o.rows} train + ${o.evalRows} eval rows in ${gen.seconds.toFixed(1)} s, oracle AUC ${fmt(oracleAuc)} (eval)\n`);
+  return { train, evalFile, oracleAuc, oracleTrainAuc: num(gen.summary.oracle_auc), genRows: num(gen.summary.rows) };
+}
+
+/** Two PS processes and one `tessera train` worker process on `jobFile`; the worker's JSON summary. */
+async function trainTessera(o: BenchOptions, tmp: string, data: BenchData, jobFile: string, label: string) {
+  const started = await Promise.allSettled([0, 1].map((i) =>
+    spawnPs({ args: ['--id', `ps-${i}`, '--log-level', 'warn'], logFile: path.join(tmp, `${label}-ps-${i}.log`) })));
+  const ps = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  try {
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    return await runTessera('train', ['train', '--job', jobFile, '--data', data.train, '--eval', data.evalFile,
+      '--epochs', String(o.epochs), '--ps', ps.map((p) => p.addr).join(','), '--out', path.join(tmp, `model-${label}`),
+      ...(o.backendArg !== '' ? ['--backend', o.backendArg] : []), ...(o.dataThread ? ['--data-thread'] : []), '--json']);
+  } finally {
+    await stopAll(ps);
+  }
+}
+
+/** The job spec at the bench's batch size and `wire` encoding, written to `tmp` and validated before any process starts. */
+function writeJob(o: BenchOptions, tmp: string, wire: WireEncoding): string {
+  const yaml = TRAIN_BENCH_JOB_YAML.replace('batch_size: 1024', `batch_size: ${o.batch}`).replace('seed: 1\n', `seed: 1\n  wire_encoding: ${wire}\n`);
+  const jobFile = path.join(tmp, `train-bench-${wire}.yaml`);
+  writeFileSync(jobFile, yaml);
+  if (parseJobSpec(yaml, jobFile).training.wireEncoding !== wire) throw new Error(`bench job: wire_encoding ${wire} did not take`);
+  return jobFile;
+}
+
+/** One Tessera run's figures. */
+interface TesseraRun { wire: WireEncoding; samplesPerS: number | null; auc: number | null; logloss: number | null; backend: string | null; samples: number | null; wallS: number }
+
+async function runTesseraSide(o: BenchOptions, tmp: string, data: BenchData, wire: WireEncoding): Promise<TesseraRun> {
+  const out = await trainTessera(o, tmp, data, writeJob(o, tmp, wire), wire);
+  const t = out.summary;
+  return {
+    wire, samplesPerS: num(t.samples_per_s), auc: num(t.auc), logloss: num(t.logloss),
+    backend: typeof t.backend === 'string' ? t.backend : null, samples: num(t.samples), wallS: Number(out.seconds.toFixed(2)),
+  };
+}
+
+function tesseraLine(o: BenchOptions, r: TesseraRun): string {
+  return `tessera (batch ${o.batch}, wire ${r.wire}): ${fmt(r.samplesPerS, 0)} samples/s   AUC ${fmt(r.auc)}   logloss ${fmt(r.logloss)}`
+    + `   backend ${r.backend ?? 'n/a'}   (process wall ${r.wallS.toFixed(1)} s)`;
+}
+
+/** The JSON figures of the runs after the first: `<wire>_samples_per_s`, `<wire>_auc`, ... */
+function otherWireFigures(runs: TesseraRun[], equal: { samplesPerS: number } | undefined): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const r of runs.slice(1)) {
+    out[`${r.wire}_samples_per_s`] = r.samplesPerS === null ? null : Math.round(r.samplesPerS);
+    out[`${r.wire}_auc`] = r.auc;
+    out[`${r.wire}_logloss`] = r.logloss;
+    out[`${r.wire}_ratio_equal_batch`] = ratio(r.samplesPerS, equal);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const o = benchOptions();
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'tessera-train-bench-'));
   try {
-    // 1. Data: generated with the real CLI, or given.
-    let train = path.resolve(givenData);
-    let evalFile = path.resolve(givenEval);
-    let oracleAuc: number | null = null;
-    let oracleTrainAuc: number | null = null;
-    let genRows: number | null = null;
-    if (givenData === '') {
-      train = path.join(tmp, 'train.tsv');
-      evalFile = path.join(tmp, 'eval.tsv');
-      const gen = await runTessera('gen', ['gen', '--rows', String(rows), '--out', train, '--eval-rows', String(evalRows),
-        '--eval-out', evalFile, '--seed', String(GEN_SEED), '--json']);
-      // The AUCs below are measured on the eval split, so its oracle is the ceiling to compare with.
-      oracleAuc = num(gen.summary.eval_oracle_auc) ?? num(gen.summary.oracle_auc);
-      oracleTrainAuc = num(gen.summary.oracle_auc);
-      genRows = num(gen.summary.rows);
-      process.stderr.write(`gen: ${rows} train + ${evalRows} eval rows in ${gen.seconds.toFixed(1)} s, oracle AUC ${fmt(oracleAuc)} (eval)\n`);
+    const data = await benchData(o, tmp);
+    const runs: TesseraRun[] = [];
+    for (const wire of o.wire) runs.push(await runTesseraSide(o, tmp, data, wire));
+    const first = runs[0];
+
+    // The peer on the same files, epochs and cores: at Tessera's batch size (the comparison that
+    // counts) and at its own batch size beside it.
+    const peerBatches = o.workersOnly ? [] : [...new Set([o.batch, PEER_BEST_BATCH])];
+    const peers: PeerRun[] = [];
+    for (const batch of peerBatches) {
+      peers.push({ batch, result: await runTorchPeer({ train: data.train, test: data.evalFile, epochs: o.epochs, threads: o.threads, batch }) });
     }
-
-    // 2. Job spec, validated here so a schema change fails before any process starts.
-    const jobFile = path.join(tmp, 'train-bench.yaml');
-    writeFileSync(jobFile, TRAIN_BENCH_JOB_YAML);
-    parseJobSpec(TRAIN_BENCH_JOB_YAML, jobFile);
-
-    // 3. Two PS processes and one worker.
-    const started = await Promise.allSettled([0, 1].map((i) =>
-      spawnPs({ args: ['--id', `ps-${i}`, '--log-level', 'warn'], logFile: path.join(tmp, `ps-${i}.log`) })));
-    const ps = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    let trainOut: { summary: Record<string, unknown>; seconds: number };
-    try {
-      const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-      if (failed) throw failed.reason;
-      trainOut = await runTessera('train', ['train', '--job', jobFile, '--data', train, '--eval', evalFile,
-        '--epochs', String(epochs), '--ps', ps.map((p) => p.addr).join(','), '--out', path.join(tmp, 'model'),
-        ...(backendArg !== '' ? ['--backend', backendArg] : []), '--json']);
-    } finally {
-      await stopAll(ps);
-    }
-    const t = trainOut.summary;
-    const samplesPerS = num(t.samples_per_s);
-    const auc = num(t.auc);
-    const logloss = num(t.logloss);
-    const backend = typeof t.backend === 'string' ? t.backend : null;
-
-    // 4. The peer, on the same files, epochs and cores.
-    let torch: TorchPeerResult | undefined;
-    if (!workersOnly) torch = await runTorchPeer({ train, test: evalFile, epochs, threads });
-    const peer = torch !== undefined && !('skipped' in torch) ? torch : undefined;
+    const equal = peerFigures(peers.find((p) => p.batch === o.batch));
+    const best = peerFigures(peers.find((p) => p.batch === PEER_BEST_BATCH));
 
     const lines = [
-      `setup: ${givenData === '' ? `tessera gen ${rows} rows (seed ${GEN_SEED}), eval ${evalRows} rows` : `data ${train}, eval ${evalFile}`}; `
-        + `2 PS + 1 worker process; DeepFM 26 fields × dim 16 (one table), MLP 400-400, batch 1024; ${epochs} epoch(s); ${os.cpus().length} cores`,
-      `tessera: ${fmt(samplesPerS, 0)} samples/s   AUC ${fmt(auc)}   logloss ${fmt(logloss)}   backend ${backend ?? 'n/a'}   (process wall ${trainOut.seconds.toFixed(1)} s)`,
-      torch === undefined ? 'torch peer: not run (--workers-only)'
-        : 'skipped' in torch ? `torch peer: skipped (${torch.skipped})`
-          : `torch peer (${threads} threads, batch 256): ${fmt(torch.samplesPerS, 0)} samples/s   AUC ${fmt(torch.auc)}   logloss ${fmt(torch.logloss)}`
-            + (samplesPerS !== null ? `  → tessera is ${(samplesPerS / torch.samplesPerS).toFixed(2)}× its throughput` : ''),
-      `oracle (planted model) AUC on the eval split: ${fmt(oracleAuc)}`,
+      `setup: ${o.givenData === '' ? `tessera gen ${o.rows} rows (seed ${GEN_SEED}), eval ${o.evalRows} rows` : `data ${data.train}, eval ${data.evalFile}`}; `
+        + `2 PS + 1 worker process; DeepFM 26 fields × dim 16 (one table), MLP 400-400, batch ${o.batch}; ${o.epochs} epoch(s); ${os.cpus().length} cores`,
+      ...runs.map((r) => tesseraLine(o, r)),
+      ...(o.workersOnly ? ['torch peer: not run (--workers-only)'] : peers.map((p) => peerLine(p, o.threads, first.samplesPerS))),
+      `oracle (planted model) AUC on the eval split: ${fmt(data.oracleAuc)}`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
-    if (keep) process.stdout.write(`kept ${tmp}\n`);
+    if (o.keep) process.stdout.write(`kept ${tmp}\n`);
 
+    const skipped = peers.map((p) => p.result).find((r): r is { skipped: string } => 'skipped' in r);
     const summary = {
       bench: 'train',
-      samples_per_s: samplesPerS === null ? null : Math.round(samplesPerS),
-      auc,
-      logloss,
-      torch_samples_per_s: peer ? Math.round(peer.samplesPerS) : null,
-      torch_auc: peer ? num(peer.auc) : null,
-      torch_logloss: peer ? num(peer.logloss) : null,
-      torch_skipped: torch !== undefined && 'skipped' in torch ? torch.skipped : null,
-      oracle_auc: oracleAuc,
-      oracle_train_auc: oracleTrainAuc,
-      backend,
-      samples: num(t.samples),
-      rows: genRows ?? null,
-      eval_rows: givenData === '' ? evalRows : null,
-      epochs,
-      torch_threads: workersOnly ? null : threads,
-      train_wall_s: Number(trainOut.seconds.toFixed(2)),
+      batch: o.batch,
+      wire_encoding: first.wire,
+      samples_per_s: first.samplesPerS === null ? null : Math.round(first.samplesPerS),
+      auc: first.auc,
+      logloss: first.logloss,
+      ...otherWireFigures(runs, equal),
+      torch_batch: o.workersOnly ? null : o.batch,
+      torch_samples_per_s: equal ? Math.round(equal.samplesPerS) : null,
+      torch_auc: equal ? num(equal.auc) : null,
+      torch_logloss: equal ? num(equal.logloss) : null,
+      ratio_equal_batch: ratio(first.samplesPerS, equal),
+      torch_best_batch: o.workersOnly ? null : PEER_BEST_BATCH,
+      torch_best_samples_per_s: best ? Math.round(best.samplesPerS) : null,
+      torch_best_auc: best ? num(best.auc) : null,
+      ratio_best_batch: ratio(first.samplesPerS, best),
+      torch_skipped: skipped ? skipped.skipped : null,
+      oracle_auc: data.oracleAuc,
+      oracle_train_auc: data.oracleTrainAuc,
+      backend: first.backend,
+      data_thread: o.dataThread,
+      samples: first.samples,
+      rows: data.genRows,
+      eval_rows: o.givenData === '' ? o.evalRows : null,
+      epochs: o.epochs,
+      torch_threads: o.workersOnly ? null : o.threads,
+      train_wall_s: first.wallS,
     };
-    if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
-    if (!keep) rmSync(tmp, { recursive: true, force: true });
+    if (!o.keep) rmSync(tmp, { recursive: true, force: true });
   }
 }
 

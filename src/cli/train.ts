@@ -16,13 +16,14 @@ import { WorkerMetrics } from '../worker/worker-metrics';
 import { BuildInfo } from '../metrics/build-info';
 import type { JobSpec } from '../spec/types';
 import { buildJob } from '../worker/job';
+import type { StepInfo } from '../worker/trainer';
 import { trainEpochs } from '../worker/epoch-loop';
 import { checkEarlyStopEval, overrideSpec } from '../spec/overrides';
 import { modelContent, saveTrainedModel } from '../worker/model-export';
 import { PsClient } from '../client/ps-client';
 import { helpText, intOption, OptionSpec, noPositional, parseArgs } from '../runtime/args';
 import { ProgressLine } from './progress';
-import { psParams } from '../worker/ps-params';
+import { psParams, trainingClientOptions } from '../worker/ps-params';
 
 const EXAMPLES = path.resolve(__dirname, '..', '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '', 'examples');
 
@@ -39,6 +40,7 @@ const SPEC: Record<string, OptionSpec> = {
   'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8, or auto (the host\'s cores, at most 4); default 1 [TESSERA_TF_THREADS]' },
   'metrics-port': { type: 'string', describe: 'port for Prometheus GET /metrics on 127.0.0.1 (URL printed on stderr); 0 picks a free one', default: '0' },
   json: { type: 'boolean', describe: 'print the result as one JSON line on stdout (-o json is the same)' },
+  'data-thread': { type: 'boolean', describe: 'read, transform, pull and push on a thread of their own while the model computes on this one' },
 };
 
 export const TRAIN_HELP = helpText('tessera train [--job FILE] [--model NAME] [--data PATH] [--eval PATH] [--epochs E] [--ps host:port,…] [--out DIR] [--export-dir ROOT] [--json]',
@@ -51,7 +53,7 @@ export const TRAIN_HELP = helpText('tessera train [--job FILE] [--model NAME] [-
 async function connect(psArg: string | undefined, spec: JobSpec, logger: Logger, onStaleness: (u: Uint32Array) => void): Promise<{ client: PsClient; servers: PsServer[] }> {
   const servers = psArg ? [] : await Promise.all([0, 1].map(() => startPsServer({ port: 0, maxRequestBytes: 64 << 20, logger: logger.child({ role: 'ps' }) })));
   const addrs = psArg ? psArg.split(',').map((a) => a.trim()).filter(Boolean) : servers.map((s) => s.addr);
-  const client = new PsClient({ shardMap: planShardMap(addrs.map((addr, id) => ({ id, addr }))), logger, maxInflightPushes: spec.training.maxInflightPushes, onStaleness });
+  const client = new PsClient({ shardMap: planShardMap(addrs.map((addr, id) => ({ id, addr }))), logger, ...trainingClientOptions(spec.training), onStaleness });
   await client.waitReady();
   await client.admin.installShardMap();
   return { client, servers };
@@ -61,15 +63,17 @@ async function connect(psArg: string | undefined, spec: JobSpec, logger: Logger,
  * Trains epoch by epoch with progress on stderr, saves the model to `to.dir` and/or publishes it
  * as the next version under `to.exportRoot` (neither: ./tessera-model); the result's figures.
  */
-async function trainAndSave(spec: JobSpec, client: PsClient, workerMetrics: WorkerMetrics, to: { dir?: string; exportRoot?: string }, logger: Logger) {
+async function trainAndSave(spec: JobSpec, client: PsClient, workerMetrics: WorkerMetrics, to: { dir?: string; exportRoot?: string; dataThread?: boolean }, logger: Logger) {
   const progress = new ProgressLine(process.stderr);
   const started = performance.now();
-  const { trainer, layout } = buildJob(spec, psParams(client), logger, (s) => {
+  const onStep = (s: StepInfo): void => {
     workerMetrics.onStep(s);
     progress.update(`step ${s.step}  samples ${s.samples}  ${(s.samples / ((performance.now() - started) / 1000)).toFixed(0)} samples/s  loss ${s.loss.toFixed(4)}`);
-  });
+  };
+  const { trainer, layout, model } = buildJob(spec, psParams(client), logger, onStep);
   await trainer.init();
   const run = await trainEpochs(trainer, spec, {
+    ...(to.dataThread ? { dataThread: { model, shardMap: client.data.map, onStep, logLevel: process.env.TESSERA_LOG_LEVEL ?? 'warn' } } : {}),
     onTrained: (epoch, e, summary) => {
       checkTrainedRows(e.samples, spec.data.train as string, summary);
       progress.done(`epoch ${epoch + 1}: ${e.samples} samples, mean loss ${e.loss.toFixed(4)}; ${summary}`);
@@ -84,7 +88,7 @@ async function trainAndSave(spec: JobSpec, client: PsClient, workerMetrics: Work
   const last = run.evals[run.evals.length - 1];
   const exportRoot = to.exportRoot ? path.resolve(to.exportRoot) : undefined;
   const out = to.dir !== undefined || !exportRoot ? path.resolve(to.dir ?? 'tessera-model') : undefined;
-  const saved = await saveTrainedModel(await modelContent(spec, layout, client, { step: trainer.step, samples: run.samples }), { dir: out, exportRoot });
+  const saved = await saveTrainedModel(await modelContent(spec, layout, client, { step: run.steps, samples: run.samples }), { dir: out, exportRoot });
   if (out) process.stderr.write(`model saved to ${out}\n`);
   if (saved.version) process.stderr.write(`model version ${saved.version.version} published to ${saved.version.dir}\n`);
   const version = saved.version ? { model_version: saved.version.version, model_dir: saved.version.dir } : {};
@@ -126,7 +130,7 @@ export async function runTrain(argv: string[]): Promise<number> {
   });
   process.stderr.write(`tessera train: metrics at ${metricsHttp.url}\n`);
   try {
-    const r = await trainAndSave(spec, client, workerMetrics, { dir: o.out, exportRoot: o['export-dir'] }, logger);
+    const r = await trainAndSave(spec, client, workerMetrics, { dir: o.out, exportRoot: o['export-dir'], dataThread: args.options['data-thread'] === true }, logger);
     const result = { ...r, backend: backend.name };
     // The result on stdout: JSON with --json, else one line (logs and progress are on stderr).
     process.stdout.write(args.options.json ? `${JSON.stringify(result)}\n`

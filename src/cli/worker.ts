@@ -15,7 +15,7 @@ import { selectBackend, tfThreads } from '../model/backend';
 import { PsClient } from '../client/ps-client';
 import { DEFAULT_STALENESS_SAMPLE_EVERY } from '../client/row-versions';
 import { WorkerRole } from '../worker/worker-role';
-import { psParams } from '../worker/ps-params';
+import { psParams, trainingClientOptions } from '../worker/ps-params';
 
 /** Options of `tessera worker`; exported so deploy checks parse manifest args with the real parser. */
 export const WORKER_SPEC: Record<string, OptionSpec> = {
@@ -84,7 +84,7 @@ export async function runWorker(argv: string[]): Promise<number> {
       store: new EtcdJobStore({ client: etcd, job, logger }),
       shardMaps: new ShardMapStore({ client: etcd, job, logger }),
       connect: (map, tables) => psParams(new PsClient({
-        shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes, tableIncarnation: incarnationLookup(tables),
+        shardMap: map, logger, ...trainingClientOptions(spec.training), tableIncarnation: incarnationLookup(tables),
         credentials: rt.tls?.channelCredentials(),
         stalenessSampleEvery: sampleEvery, onStaleness: (u) => metrics.onStaleness(u),
       })),

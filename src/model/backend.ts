@@ -15,6 +15,7 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { enableWasmThreads, type WasmThreadsModule } from './wasm-threads';
 import { installNativeKernels, loadNativeBlas, uninstallNativeKernels, type NativeBlas } from './native-kernels';
+import { installSharedIdentity, uninstallSharedIdentity } from './wasm-shared-identity';
 import { releaseWebgpu, tryWebgpu } from './webgpu/webgpu-backend';
 export { tfThreads } from './tf-threads';
 
@@ -45,6 +46,11 @@ export interface BackendDeps {
    * built (default: on unless `TESSERA_NATIVE_KERNELS=0`; see `native-kernels.ts`).
    */
   nativeKernels?: boolean;
+  /**
+   * Give the wasm backend the copy-free Identity kernel (default: on unless
+   * `TESSERA_WASM_SHARED_IDENTITY=0`; see `wasm-shared-identity.ts`).
+   */
+  sharedIdentity?: boolean;
   /** Loads the native addon (tests inject a failing one). */
   loadNative?: () => { ok: true; blas: NativeBlas } | { ok: false; reason: string };
   /**
@@ -132,6 +138,19 @@ function withNativeKernels(deps: BackendDeps, threads: number, logger?: Logger):
   return installNativeKernels(loaded.blas, threads);
 }
 
+/**
+ * The copy-free Identity kernel (wasm-shared-identity.ts) unless TESSERA_WASM_SHARED_IDENTITY=0,
+ * which keeps the copying one for A/B measurements; the detail says which.
+ */
+function withSharedIdentity(deps: BackendDeps): string {
+  if (!(deps.sharedIdentity ?? process.env.TESSERA_WASM_SHARED_IDENTITY !== '0')) {
+    uninstallSharedIdentity();
+    return 'copying Identity (TESSERA_WASM_SHARED_IDENTITY=0)';
+  }
+  installSharedIdentity();
+  return 'shared Identity';
+}
+
 async function tryWasm(load: (id: string) => unknown, deps: BackendDeps, logger?: Logger): Promise<Attempt> {
   const threads = deps.threads ?? 1;
   let dir: string;
@@ -155,7 +174,8 @@ async function tryWasm(load: (id: string) => unknown, deps: BackendDeps, logger?
   const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
   const n = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? mod.getThreadsCount?.() ?? 1 : 1;
   const native = withNativeKernels(deps, threads, logger);
-  return { ok: true, detail: `${WASM_PACKAGE} (simd=${simd}, threads=${n}) from ${dir}; ${native}` };
+  const identity = withSharedIdentity(deps);
+  return { ok: true, detail: `${WASM_PACKAGE} (simd=${simd}, threads=${n}) from ${dir}; ${native}; ${identity}` };
 }
 
 async function tryCpu(): Promise<Attempt> {

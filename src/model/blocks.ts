@@ -49,9 +49,35 @@ export function sumTerms(batch: number, terms: Array<tf.Tensor | undefined>): tf
   return acc as tf.Tensor1D;
 }
 
+/**
+ * Σ of `x` over `axis`, with a gradient computed as one matMul. tfjs's own Sum gradient multiplies
+ * dy by ones of x's shape, which it builds as a host array every step (1.7 MB for the
+ * [1024, 26, 16] embeddings: filled, uploaded, multiplied, freed; a tile instead is slower still on
+ * the wasm backend). Seen as [pre, n, post], the gradient is dy [pre, post] times the
+ * [post, n·post] matrix E with E[j, i·post + j] = 1: each dy value copied n times, exactly, by
+ * a small matMul whose only host array is E (6,656 floats for the embeddings).
+ */
+export function sumAlong<T extends tf.Tensor>(x: tf.Tensor, axis: number): T {
+  const shape = x.shape;
+  const n = shape[axis];
+  const post = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: tf.sum(args[0] as tf.Tensor, axis),
+    gradFunc: (dy: tf.Tensor) => tf.reshape(tf.matMul(tf.reshape(dy, [-1, post]), spreadMatrix(n, post)), shape),
+  }));
+  return op(x) as T;
+}
+
+/** E [post, n·post] with E[j, i·post + j] = 1 (see sumAlong). */
+function spreadMatrix(n: number, post: number): tf.Tensor2D {
+  const e = new Float32Array(post * n * post);
+  for (let j = 0; j < post; j++) for (let i = 0; i < n; i++) e[j * n * post + i * post + j] = 1;
+  return tf.tensor2d(e, [post, n * post]);
+}
+
 /** Σ_f linear[b, f]: the first-order term of the categorical fields. */
 export function linearTerm(ctx: ForwardContext): tf.Tensor1D | undefined {
-  return ctx.linear === undefined ? undefined : tf.sum<tf.Tensor1D>(ctx.linear, 1);
+  return ctx.linear === undefined ? undefined : sumAlong<tf.Tensor1D>(ctx.linear, 1);
 }
 
 /** dense · w for the `[numDense, 1]` slice `name`; undefined when there are no numeric features. */
@@ -63,9 +89,9 @@ export function denseLinearTerm(ctx: ForwardContext, name: string): tf.Tensor1D 
 /** FM second order: 0.5 Σ_d ((Σ_f v_fd)² − Σ_f v_fd²). */
 export function fmTerm(ctx: ForwardContext): tf.Tensor1D | undefined {
   if (ctx.emb === undefined) return undefined;
-  const sumSq = tf.square(tf.sum(ctx.emb, 1));
-  const sqSum = tf.sum(tf.square(ctx.emb), 1);
-  return tf.mul<tf.Tensor1D>(0.5, tf.sum(tf.sub(sumSq, sqSum), 1));
+  const sumSq = tf.square(sumAlong(ctx.emb, 1));
+  const sqSum = sumAlong(tf.square(ctx.emb), 1);
+  return tf.mul<tf.Tensor1D>(0.5, sumAlong(tf.sub(sumSq, sqSum), 1));
 }
 
 /** Width of the tower input `flatten(emb) ++ dense`. */

@@ -14,7 +14,7 @@ import { dropoutKey, dropoutMask } from './dropout';
 import { poolFields, pooledConfig } from './list-pooling';
 import type { DenseFn } from './dense-layers';
 import { checkBatch, inputTensors, sigmoidInto } from './inputs';
-import { readTensors } from './readback';
+import { readTensors, readTensorsInto } from './readback';
 import type { InputTensors } from './inputs';
 import { byName, initialVector, LayoutBuilder, layoutSize, sliceTensors } from './param-layout';
 import type { BatchInputs, CtrModel, ModelConfig, ModelOptions, ParamSlice, StepResult } from './types';
@@ -82,11 +82,12 @@ export class PsModel implements CtrModel {
       const { value, grads } = tf.valueAndGrads(lossOf)([...leaves, ...slices]);
       return [value, logits as tf.Tensor1D, ...grads];
     });
-    const [loss, logits, ...grads] = await readTensors(outs);
+    // Gradients land straight in the result's arrays (one copy, no intermediate arrays).
+    const dests = [undefined, undefined, ...leafGrads.map((key) => res[key]),
+      ...this.layout.map((s) => res.denseGrad.subarray(s.offset, s.offset + s.size))];
+    const [loss, logits] = await readTensorsInto(outs, dests);
     res.loss = loss[0];
     sigmoidInto(logits, res.probs);
-    leafGrads.forEach((key, i) => res[key].set(grads[i]));
-    this.layout.forEach((s, i) => res.denseGrad.set(grads[leafGrads.length + i], s.offset));
     return res;
   }
 

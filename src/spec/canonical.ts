@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { Document, isMap, isScalar, visit } from 'yaml';
 import { memoryOptionToYaml, optimizerToYaml } from './ps-config';
-import { JobSpec, ListFeatureSpec, MODEL_TRAITS, NumericFeatureSpec } from './types';
+import { JOB_SPEC_DEFAULTS, JobSpec, ListFeatureSpec, MODEL_TRAITS, NumericFeatureSpec } from './types';
 
 /** Characters of the sha256 hex digest kept in a fingerprint (64 bits). */
 export const FINGERPRINT_HEX_CHARS = 16;
@@ -78,6 +78,8 @@ export function jobSpecToPlain(spec: JobSpec): Record<string, unknown> {
       max_inflight_pushes: t.maxInflightPushes,
       dense_sync_every: t.denseSyncEvery,
       seed: t.seed,
+      // Written only when not the default, so specs without it keep their fingerprints.
+      ...(t.wireEncoding === JOB_SPEC_DEFAULTS.wireEncoding ? {} : { wire_encoding: t.wireEncoding }),
       ...(t.earlyStop ? { early_stop: { metric: t.earlyStop.metric, patience: t.earlyStop.patience, min_delta: t.earlyStop.minDelta } } : {}),
     },
   };

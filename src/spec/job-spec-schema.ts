@@ -17,7 +17,7 @@ import { WEIGHT_FORMATS } from '../ps/store/row-storage';
 import { MAX_EMBEDDING_DIM, TABLE_NAME_PATTERN } from '../ps/store/table-spec';
 import {
   DATA_FORMATS, JOB_SPEC_DEFAULTS as D, JOB_SPEC_LIMITS as L, LIST_POOLINGS, MISSING_CATEGORICAL_POLICIES, MODEL_KINDS,
-  NUMERIC_TRANSFORMS,
+  NUMERIC_TRANSFORMS, WIRE_ENCODINGS,
 } from './types';
 import { LIST_KEYS } from './validate-lists';
 import { EARLY_STOP_METRICS } from '../eval/early-stopping';
@@ -116,6 +116,7 @@ export function jobSpecSchema(): SchemaNode {
       batch_size: int(1, L.maxBatchSize, D.batchSize), epochs: int(1, L.maxEpochs, D.epochs),
       max_inflight_pushes: int(0, L.maxInflightPushes, D.maxInflightPushes),
       dense_sync_every: int(1, L.maxDenseSyncEvery, D.denseSyncEvery), seed: int(0, UINT32_MAX, D.seed),
+      wire_encoding: { enum: [...WIRE_ENCODINGS], default: D.wireEncoding },
       early_stop: section('training.early_stop', EARLY_STOP_KEYS, {
         metric: { enum: [...EARLY_STOP_METRICS], default: 'auc' },
         patience: int(1, L.maxEpochs, D.earlyStopPatience),

@@ -85,6 +85,8 @@
  *   max_inflight_pushes: 2  # [0] unacknowledged gradient pushes per worker; 0 = synchronous.
  *   dense_sync_every: 1   # [1] pull the dense weights every k steps.
  *   seed: 1               # [0] uint32 seed of shuffling and initialisation.
+ *   wire_encoding: f16    # [f32] f32 | f16: values and gradients of the worker's pulls and
+ *                         #   pushes as IEEE half floats (half the bytes on the wire).
  *   early_stop:           # [off] end training once the eval metric (evaluated after every
  *     metric: auc         #   epoch; needs eval data) has not improved for `patience` epochs.
  *     patience: 2         #   metric [auc] auc | logloss; patience [1] >= 1; min_delta [0]: a

@@ -69,6 +69,7 @@ export const JOB_SPEC_DEFAULTS = Object.freeze({
   maxInflightPushes: 0,
   denseSyncEvery: 1,
   seed: 0,
+  wireEncoding: 'f32' as WireEncoding,
   dropout: 0,
   earlyStopPatience: 1,
   earlyStopMinDelta: 0,
@@ -207,6 +208,11 @@ export interface ModelSpec {
   readonly dropout: number;
 }
 
+/** Encodings of values on the data plane (`training.wire_encoding`). */
+export const WIRE_ENCODINGS = Object.freeze(['f32', 'f16'] as const);
+/** One of {@link WIRE_ENCODINGS}. */
+export type WireEncoding = typeof WIRE_ENCODINGS[number];
+
 /** `training` */
 export interface TrainingSpec {
   /** `batch_size`: rows per worker step */
@@ -219,6 +225,11 @@ export interface TrainingSpec {
   readonly denseSyncEvery: number;
   /** uint32 seed of shuffling and dense initialisation; default of every table's seed */
   readonly seed: number;
+  /**
+   * `wire_encoding`: how the worker's pulls and pushes carry values: `f32`, or `f16` (IEEE half
+   * floats, half the bytes; the PS still stores and updates in its table's own format)
+   */
+  readonly wireEncoding: WireEncoding;
   /** `early_stop`: stop when the eval metric stops improving; undefined: train every epoch */
   readonly earlyStop?: EarlyStopConfig;
 }

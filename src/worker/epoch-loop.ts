@@ -9,6 +9,8 @@ import { earlyStopDecision } from '../eval/early-stopping';
 import type { EarlyStopDecision } from '../eval/early-stopping';
 import type { EvalResult } from '../eval/metrics';
 import type { JobSpec } from '../spec/types';
+import type { ThreadedEpochDeps } from './threaded-epoch';
+import { trainEpochThreaded } from './threaded-epoch';
 import type { Trainer } from './trainer';
 
 /** Rows per evaluation batch. */
@@ -21,6 +23,11 @@ export interface EpochLoopHooks {
   onEvaluated?(epoch: number, r: EvalResult): void;
   /** Training ends early after `epochs` epochs. */
   onEarlyStop?(epochs: number, d: EarlyStopDecision): void;
+  /**
+   * Run each epoch's data path (read, transform, pull, push) on its own thread
+   * (threaded-epoch.ts), with these parts; absent: the Trainer's own loop on this thread.
+   */
+  dataThread?: Pick<ThreadedEpochDeps, 'model' | 'shardMap' | 'onStep' | 'logLevel'>;
 }
 
 /** What the loop did. */
@@ -31,6 +38,8 @@ export interface EpochLoopResult {
   trainSeconds: number;
   /** Epochs trained (fewer than `training.epochs` after an early stop). */
   epochs: number;
+  /** Training steps, all epochs. */
+  steps: number;
   /** One evaluation per epoch, when the spec has eval data. */
   evals: EvalResult[];
 }
@@ -48,16 +57,16 @@ function reader(file: string, spec: JobSpec): RowReader {
  * ```
  */
 export async function trainEpochs(trainer: Trainer, spec: JobSpec, hooks: EpochLoopHooks = {}): Promise<EpochLoopResult> {
-  const out: EpochLoopResult = { samples: 0, trainSeconds: 0, epochs: 0, evals: [] };
+  const out: EpochLoopResult = { samples: 0, trainSeconds: 0, epochs: 0, steps: 0, evals: [] };
   const train = spec.data.train as string;
   for (let epoch = 0; epoch < spec.training.epochs; epoch++) {
-    const r = reader(train, spec);
     const started = performance.now();
-    const e = await trainer.trainEpoch(r.batches(spec.training.batchSize));
+    const e = await trainOneEpoch(trainer, spec, train, hooks.dataThread, out);
     out.trainSeconds += (performance.now() - started) / 1000;
     out.samples += e.samples;
+    out.steps += e.steps;
     out.epochs = epoch + 1;
-    hooks.onTrained?.(epoch, e, r.summary());
+    hooks.onTrained?.(epoch, e, e.summary);
     if (!spec.data.eval) continue;
     const ev = await trainer.evaluate(reader(spec.data.eval, spec).batches(EVAL_BATCH_ROWS));
     out.evals.push(ev);
@@ -69,4 +78,12 @@ export async function trainEpochs(trainer: Trainer, spec: JobSpec, hooks: EpochL
     }
   }
   return out;
+}
+
+/** One epoch over `file`, on this thread or with the data path on its own; the reader's summary with it. */
+async function trainOneEpoch(trainer: Trainer, spec: JobSpec, file: string, thread: EpochLoopHooks['dataThread'], before: EpochLoopResult) {
+  if (thread) return trainEpochThreaded({ spec, file, ...thread, stepsBefore: before.steps, samplesBefore: before.samples });
+  const r = reader(file, spec);
+  const e = await trainer.trainEpoch(r.batches(spec.training.batchSize));
+  return { ...e, summary: r.summary() };
 }

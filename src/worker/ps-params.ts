@@ -2,8 +2,22 @@
  * ParameterAccess over a PsClient: the training loop's pulls and pushes go to the data client,
  * table creation and the initial dense weights to the admin client.
  */
+import type { DataClientOptions } from '../client/data-client';
 import type { PsClient } from '../client/ps-client';
+import type { TrainingSpec } from '../spec/types';
 import type { WorkerParams } from './param-access';
+
+/**
+ * The data-client options a training worker takes from its job spec's `training` section: the
+ * push window and the wire encoding of values and gradients.
+ *
+ * ```ts
+ * new PsClient({ shardMap, logger, ...trainingClientOptions(spec.training) });
+ * ```
+ */
+export function trainingClientOptions(training: TrainingSpec): Pick<DataClientOptions, 'maxInflightPushes' | 'encoding'> {
+  return { maxInflightPushes: training.maxInflightPushes, encoding: training.wireEncoding };
+}
 
 /** The worker's view of the PS behind `client`; closing it closes the client. */
 export function psParams(client: PsClient): WorkerParams {

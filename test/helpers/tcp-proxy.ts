@@ -1,7 +1,8 @@
 /**
  * A real TCP proxy on 127.0.0.1:0 in front of a server, for fault tests: it forwards bytes both
  * ways and can hold back everything the server sends (the answers) until released, so a test
- * can make an answer come late without touching the server or the client. Closed in afterEach.
+ * can make an answer come late without touching the server or the client. It counts the bytes
+ * each way, so a test can see what went over the wire. Closed in afterEach.
  */
 import * as net from 'node:net';
 
@@ -10,6 +11,10 @@ export class TcpProxy {
   private holding = false;
   private readonly held: { socket: net.Socket; chunk: Buffer }[] = [];
   private readonly sockets = new Set<net.Socket>();
+  /** Bytes the clients sent through the proxy (requests), all connections. */
+  bytesFromClients = 0;
+  /** Bytes the server sent back through the proxy (answers), all connections, held ones included. */
+  bytesFromServer = 0;
 
   private constructor(private readonly server: net.Server, readonly addr: string) {}
 
@@ -54,8 +59,12 @@ export class TcpProxy {
       s.on('error', () => undefined); // the other side's close ends the pair below
       s.on('close', () => { this.sockets.delete(s); client.destroy(); upstream.destroy(); });
     }
-    client.on('data', (chunk: Buffer) => upstream.write(chunk));
+    client.on('data', (chunk: Buffer) => {
+      this.bytesFromClients += chunk.length;
+      upstream.write(chunk);
+    });
     upstream.on('data', (chunk: Buffer) => {
+      this.bytesFromServer += chunk.length;
       if (this.holding) this.held.push({ socket: client, chunk });
       else client.write(chunk);
     });

@@ -1,13 +1,11 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { listVersions } from '../../src/export/model-root';
 import { parse, stringify } from 'yaml';
-import { lastJson, runTessera as tessera } from '../helpers/tessera';
+import { criteoSplitDir, lastJson, runTessera as tessera } from '../helpers/tessera';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-const CRITEO = path.resolve(ROOT, '..', 'shared', 'data', 'criteo_dac', 'train_rows_00001-08000.txt');
 
 
 
@@ -15,11 +13,9 @@ describe('tessera train / eval / gen binaries (real processes)', function () {
   this.timeout(120_000);
   let dir: string;
   before(function () {
-    if (!fs.existsSync(CRITEO)) this.skip();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-cli-'));
-    const lines = fs.readFileSync(CRITEO, 'utf8').split('\n').filter(Boolean);
-    fs.writeFileSync(path.join(dir, 'train.txt'), `${lines.slice(0, 7000).join('\n')}\n`);
-    fs.writeFileSync(path.join(dir, 'eval.txt'), `${lines.slice(7000).join('\n')}\n`);
+    const split = criteoSplitDir('tessera-cli-');
+    if (split === undefined) this.skip();
+    dir = split;
   });
   after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
 

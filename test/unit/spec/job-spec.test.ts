@@ -53,7 +53,7 @@ describe('spec/job-spec', () => {
   it('fills every default', () => {
     const s = parseObject(baseSpec());
     expect(s.data).to.deep.equal({ format: 'criteo', train: null, eval: null, maxErrorRate: 0.01 });
-    expect(s.training).to.deep.equal({ batchSize: 1024, epochs: 1, maxInflightPushes: 0, denseSyncEvery: 1, seed: 0 });
+    expect(s.training).to.deep.equal({ batchSize: 1024, epochs: 1, maxInflightPushes: 0, denseSyncEvery: 1, seed: 0, wireEncoding: 'f32' });
     expect(s.model).to.deep.equal({
       kind: 'deepfm', hidden: [8], crossLayers: 0, dropout: 0,
       denseOptimizer: { kind: 'adam', lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
@@ -99,6 +99,19 @@ describe('spec/job-spec', () => {
       expect(jobSpecToYaml(again), s.name).to.equal(yaml); // canonical is a fixed point
       expect(yaml).to.contain(`# fingerprint: ${specFingerprint(s)}`);
     }
+  });
+
+  it('reads training.wire_encoding, keeps it through the canonical YAML, and writes it only when f16 (issue 18)', () => {
+    const f16 = baseSpec();
+    f16.training = { wire_encoding: 'f16' };
+    const s = parseObject(f16);
+    expect(s.training.wireEncoding).to.equal('f16');
+    const yaml = jobSpecToYaml(s);
+    expect(yaml).to.match(/wire_encoding: f16/);
+    expect(parseJobSpec(yaml).training.wireEncoding).to.equal('f16');
+    expect(specFingerprint(s)).to.not.equal(specFingerprint(parseObject(baseSpec())));
+    // The default is not written, so specs that never named it keep their fingerprints.
+    expect(jobSpecToYaml(parseObject(baseSpec()))).to.not.contain('wire_encoding');
   });
 
   it('writes the canonical YAML one field and one table per line', () => {

@@ -58,6 +58,9 @@ describe('spec/job-spec errors name the key path', () => {
     expectSpecError(edited((s) => { s.training = { dense_sync_every: 0 }; }), 'training.dense_sync_every', 'must be >= 1 (got 0)');
     expectSpecError(edited((s) => { s.training = { seed: 2 ** 32 }; }), 'training.seed', 'must be <= 4294967295');
     expectSpecError(edited((s) => { s.training = { epochs: 0.5 }; }), 'training.epochs', 'must be an integer');
+    // Issue 18: the wire encoding is f32 or f16, and a bad value names both.
+    expectSpecError(edited((s) => { s.training = { wire_encoding: 'bf16' }; }), 'training.wire_encoding',
+      'unknown wire encoding "bf16" (expected one of f32, f16)');
   });
 
   it('fields: unknown to the format, listed twice, name vs names', () => {

@@ -1,0 +1,137 @@
+/**
+ * The worker's data path, free of transport and of the model: read rows, transform (parse, hash),
+ * pull every table's rows (dedup, fan-out and stitch happen in the ParameterAccess), assemble the
+ * model's inputs, and push each step's gradients. It runs on the data thread (data-thread.ts)
+ * while the model computes on the main thread; the messages between the two are below.
+ *
+ * Order is the in-thread Trainer's, so a run trains exactly what it would: batch N+1's pulls are
+ * issued once batch N−1's push has been handed to the push window, before the model computes
+ * batch N; the dense weights are pulled after every `dense_sync_every`-th push and used from the
+ * next step on.
+ *
+ * ```ts
+ * const path = new DataPath({ spec, params, transformer, layout, port });
+ * await path.run(reader.batches(spec.training.batchSize));
+ * ```
+ */
+import type { FeatureLayout, PulledRows } from '../infer/feature-layout';
+import type { BatchInputs } from '../model/types';
+import { DENSE_TABLE } from '../spec/job-tables';
+import type { FeatureTransformer, RawRow, TransformedBatch } from '../spec/transform';
+import type { JobSpec } from '../spec/types';
+import type { ParameterAccess } from './param-access';
+
+/** A batch ready for the model, sent to the main thread; its arrays are transferred, not copied. */
+export interface BatchMessage { type: 'batch'; inputs: BatchInputs }
+/** Dense weights to use from the next step on (transferred). */
+export interface DenseMessage { type: 'dense'; values: Float32Array }
+/** Every batch was sent and every push applied; `summary` is the reader's (rows, bad lines). */
+export interface EndMessage { type: 'end'; summary: string }
+/** The data path failed: one line, and the error code when it had one. */
+export interface FailMessage { type: 'error'; message: string; code?: string }
+/** What the data thread sends. */
+export type FromDataThread = BatchMessage | DenseMessage | EndMessage | FailMessage;
+
+/** One step's gradients from the main thread (transferred); `stop` ends the run without pushing. */
+export type ToDataThread =
+  | { type: 'grads'; embGrad: Float32Array; linearGrad: Float32Array; denseGrad: Float32Array }
+  | { type: 'stop' };
+
+/** How the data path talks to the main thread. */
+export interface DataPathPort {
+  post(msg: FromDataThread, transfer: ArrayBuffer[]): void;
+  /** The main thread's next message. */
+  next(): Promise<ToDataThread>;
+}
+
+/** What a DataPath works with. */
+export interface DataPathDeps {
+  spec: JobSpec;
+  params: ParameterAccess;
+  transformer: FeatureTransformer;
+  layout: FeatureLayout;
+  port: DataPathPort;
+}
+
+interface Prepared { tb: TransformedBatch; pulled: Promise<PulledRows> }
+
+/**
+ * `a` itself when it spans its whole buffer, else a copy that does: transferring a view of a
+ * larger buffer (a pooled Node Buffer under a decoded gRPC message) would detach the rest of it.
+ */
+export function owned(a: Float32Array): Float32Array {
+  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice();
+}
+
+/** `inputs` with arrays that own their buffers, and those buffers, to transfer with it. */
+export function transferableInputs(inputs: BatchInputs): { inputs: BatchInputs; buffers: ArrayBuffer[] } {
+  const out: BatchInputs = {
+    ...inputs, emb: owned(inputs.emb), linear: owned(inputs.linear), dense: owned(inputs.dense),
+    ...(inputs.labels ? { labels: owned(inputs.labels as Float32Array) } : {}),
+  };
+  const arrays = [out.emb, out.linear, out.dense, out.labels as Float32Array | undefined].filter((a): a is Float32Array => a !== undefined);
+  return { inputs: out, buffers: [...new Set(arrays.map((a) => a.buffer as ArrayBuffer))] };
+}
+
+/** Reads, pulls and pushes for the model on another thread; see the file comment. */
+export class DataPath {
+  private step = 0;
+  /** The dense pull issued after the last synced push; awaited before the next push and at the end. */
+  private densePull: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: DataPathDeps) {}
+
+  /**
+   * Runs over `batches`: sends the initial dense weights, then each batch, pushing its gradients;
+   * ends with `summary()` (the reader's figures).
+   */
+  async run(batches: AsyncIterable<RawRow[]>, summary: () => string = () => ''): Promise<void> {
+    const { params, port } = this.deps;
+    this.sendDense(await params.pullDense(DENSE_TABLE));
+    const it = nonEmpty(batches)[Symbol.asyncIterator]();
+    let current = await this.prepareNext(it);
+    let ahead = current === null ? null : await this.prepareNext(it);
+    while (current !== null) {
+      const { inputs, buffers } = transferableInputs(this.deps.layout.inputs(current.tb, await current.pulled));
+      port.post({ type: 'batch', inputs }, buffers);
+      const msg = await port.next();
+      if (msg.type === 'stop') break;
+      await this.push(current, msg);
+      current = ahead;
+      ahead = current === null ? null : await this.prepareNext(it);
+    }
+    await this.densePull;
+    await params.flush();
+    port.post({ type: 'end', summary: summary() }, []);
+  }
+
+  private async prepareNext(it: AsyncIterator<RawRow[]>): Promise<Prepared | null> {
+    const r = await it.next();
+    if (r.done === true) return null;
+    const { params, layout, transformer } = this.deps;
+    const tb = transformer.transformBatch(r.value);
+    const sampled = params.sampleStaleness?.() === true;
+    const pulled = layout.read(tb, (table, ids, dim, versions) => params.pull(table, ids, dim, versions ? { versions } : {}), sampled);
+    pulled.catch(() => undefined); // awaited before the batch is sent; avoid an unhandled rejection meanwhile
+    return { tb, pulled };
+  }
+
+  private async push(p: Prepared, g: Extract<ToDataThread, { type: 'grads' }>): Promise<void> {
+    const { params, layout, spec } = this.deps;
+    const sends = layout.gradients(p.tb, g.embGrad, g.linearGrad, (await p.pulled).versions);
+    await this.densePull;
+    await params.pushStep(sends, [{ table: DENSE_TABLE, grads: g.denseGrad }]);
+    this.step++;
+    // Issued now, sent when it lands: like the Trainer's, it overlaps the next batch's pulls.
+    if (this.step % spec.training.denseSyncEvery === 0) this.densePull = params.pullDense(DENSE_TABLE).then((v) => this.sendDense(v));
+  }
+
+  private sendDense(values: Float32Array): void {
+    const v = owned(values);
+    this.deps.port.post({ type: 'dense', values: v }, [v.buffer as ArrayBuffer]);
+  }
+}
+
+async function* nonEmpty(batches: AsyncIterable<RawRow[]>): AsyncGenerator<RawRow[]> {
+  for await (const rows of batches) if (rows.length > 0) yield rows;
+}

@@ -1,0 +1,99 @@
+/**
+ * The worker's data path on its own thread (issue 18 §3, src/worker/threaded-epoch.ts): against
+ * real PS servers (gRPC on port 0), an epoch with the data thread trains the same rows to the
+ * same numbers as the Trainer's own loop, and a failure on the data thread (an error in the data
+ * path, or the thread dying) rejects the epoch with one clear error instead of hanging.
+ */
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import { silentLogger } from '../../src/common/logger';
+import { RowReader } from '../../src/data/reader';
+import { schemaFor } from '../../src/data/record';
+import { generate } from '../../src/gen/generate';
+import { selectBackend } from '../../src/model/backend';
+import { parseJobSpec } from '../../src/spec/job-spec';
+import { DENSE_TABLE } from '../../src/spec/job-tables';
+import { buildJob } from '../../src/worker/job';
+import { psParams } from '../../src/worker/ps-params';
+import { trainEpochThreaded } from '../../src/worker/threaded-epoch';
+import { createTestCluster, TestCluster } from '../helpers/ps';
+
+const SPEC = parseJobSpec(`
+name: threaded
+data: { format: criteo }
+features:
+  numeric: [{ names: [I1, I2, I3, I4, I5, I6, I7, I8, I9, I10, I11, I12, I13], transform: log, missing: 0 }]
+  categorical: [{ names: [C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13], table: emb }]
+  tables: [{ name: emb, dim: 8, optimizer: { kind: adagrad, lr: 0.05 } }]
+model: { kind: deepfm, hidden: [32] }
+training: { batch_size: 256, max_inflight_pushes: 0, dense_sync_every: 1, seed: 3 }
+`);
+
+describe('threaded data path: same rows, same numbers, failures surface (issue 18)', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let file: string;
+  const clusters: TestCluster[] = [];
+  before(async () => {
+    await selectBackend(silentLogger());
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-threaded-'));
+    file = path.join(dir, 'train.tsv');
+    await generate({ rows: 2_000, seed: 5, vocab: 5_000, out: file });
+  });
+  after(async () => {
+    await Promise.all(clusters.map((c) => c.tearDown()));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function fresh() {
+    const c = await createTestCluster(2, { maxInflightPushes: 0 });
+    clusters.push(c);
+    const job = buildJob(SPEC, psParams(c.client), silentLogger());
+    await job.trainer.init();
+    return { c, ...job };
+  }
+
+  it('trains the same rows to the same losses and weights as the in-thread Trainer', async () => {
+    const a = await fresh();
+    const losses: number[] = [];
+    const inThread = await a.trainer.trainEpoch(new RowReader(file, schemaFor('criteo')).batches(256), { afterStep: (s) => { losses.push(s.loss); } });
+    const b = await fresh();
+    const threadLosses: number[] = [];
+    const threaded = await trainEpochThreaded({ spec: SPEC, model: b.model, shardMap: b.c.map, file, onStep: (s) => { threadLosses.push(s.loss); } });
+    expect(threaded.samples).to.equal(2_000);
+    expect(threaded.samples).to.equal(inThread.samples);
+    expect(threaded.steps).to.equal(inThread.steps);
+    expect(threaded.summary).to.contain('2000 rows');
+    expect(threadLosses).to.have.length(losses.length);
+    threadLosses.forEach((l, i) => expect(l, `step ${i + 1}`).to.be.closeTo(losses[i], 1e-6));
+    const wa = await a.c.client.data.pullDense(DENSE_TABLE);
+    const wb = await b.c.client.data.pullDense(DENSE_TABLE);
+    let worst = 0;
+    for (let i = 0; i < wa.length; i++) worst = Math.max(worst, Math.abs(wa[i] - wb[i]));
+    expect(worst, 'largest difference of a dense weight').to.be.below(1e-5);
+  });
+
+  it('an error in the data path (a missing file) rejects the epoch with one line naming it', async () => {
+    const b = await fresh();
+    const missing = path.join(dir, 'no-such-file.tsv');
+    const err = await trainEpochThreaded({ spec: SPEC, model: b.model, shardMap: b.c.map, file: missing }).then(() => null, (e: Error) => e);
+    expect(err).to.be.instanceOf(Error);
+    expect(err!.message).to.contain('no-such-file.tsv');
+    expect(err!.message).to.not.contain('\n');
+  });
+
+  it('a data thread that dies mid-epoch rejects the epoch instead of hanging', async () => {
+    const b = await fresh();
+    let worker: Worker | undefined;
+    const err = await trainEpochThreaded({
+      spec: SPEC, model: b.model, shardMap: b.c.map, file,
+      startThread: (init) => (worker = new Worker(path.join(__dirname, '..', '..', 'src', 'worker', 'data-thread.js'), { workerData: init })),
+      onStep: (s) => { if (s.step === 2) void worker!.terminate(); },
+    }).then(() => null, (e: Error) => e);
+    expect(err).to.be.instanceOf(Error);
+    expect(err!.message).to.match(/data thread exited \(code \d+\) before the epoch ended/);
+  });
+});
