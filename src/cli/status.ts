@@ -54,7 +54,7 @@ export async function runStatus(argv: string[]): Promise<number> {
   if (!etcd || (!job && !args.options.list)) throw new TesseraError(ERROR_CODES.CONFIG, '--etcd URL and --job NAME (or --list) are required');
   const credentials = loadSecurity(process.env, args.options, etcd).etcd;
   if (!credentials) await checkEtcdReachable(etcd, '--etcd', ETCD_TIMEOUT_MS);
-  const client = createEtcdClient(etcd, { dialTimeoutMs: ETCD_TIMEOUT_MS, tls: credentials });
+  const client = createEtcdClient(etcd, { dialTimeoutMs: ETCD_TIMEOUT_MS, credentials });
   const jobs = await listJobs(client).catch((err: Error) => {
     client.close();
     throw new TesseraError(ERROR_CODES.UNAVAILABLE, `cannot read the jobs from etcd at ${etcd}: ${err.message.split('\n')[0]}`

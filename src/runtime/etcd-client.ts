@@ -44,15 +44,16 @@ function rotatingChannels(files: EtcdClientFiles): grpc.ClientOptions {
 }
 
 /**
- * Opens an etcd3 client on comma-separated `hosts` with the fault handling above; `tls` (CA, and
- * a client certificate for etcd's --client-cert-auth) for https:// endpoints, re-read for rotation.
+ * Opens an etcd3 client on comma-separated `hosts` with the fault handling above; `credentials`
+ * (the files of etcd's CA, and of a client certificate for etcd's --client-cert-auth) for
+ * https:// endpoints, re-read for rotation.
  */
-export function createEtcdClient(hosts: string | readonly string[], opts: { dialTimeoutMs?: number; tls?: EtcdClientFiles } = {}): Etcd3 {
+export function createEtcdClient(hosts: string | readonly string[], opts: { dialTimeoutMs?: number; credentials?: EtcdClientFiles } = {}): Etcd3 {
   const list = (typeof hosts === 'string' ? hosts.split(',') : [...hosts]).map((h) => h.trim()).filter(Boolean);
   return new Etcd3({
     hosts: list,
     dialTimeout: opts.dialTimeoutMs ?? 5_000,
-    ...(opts.tls ? { grpcOptions: rotatingChannels(opts.tls) as grpc.ChannelOptions } : {}),
+    ...(opts.credentials ? { grpcOptions: rotatingChannels(opts.credentials) as grpc.ChannelOptions } : {}),
     faultHandling: {
       host: () => (list.length > 1
         ? circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1_000, breaker: new ConsecutiveBreaker(3) })

@@ -181,7 +181,7 @@ function stopSignal(logger: Logger, boundMs: number | undefined): Promise<string
 }
 
 function joinCluster(c: { job: string; etcdUrl: string; leaseTtlS: number }, logger: Logger, metricsAddr: string, credentials: Security['etcd']): ClusterLink {
-  const etcd = createEtcdClient(c.etcdUrl, { tls: credentials });
+  const etcd = createEtcdClient(c.etcdUrl, { credentials });
   try {
     const membership = new EtcdMembership({ client: etcd, job: c.job, logger, leaseTtlS: c.leaseTtlS, metricsAddr });
     return { job: c.job, etcd, leaseTtlS: c.leaseTtlS, membership };

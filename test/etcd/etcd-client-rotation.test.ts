@@ -69,7 +69,7 @@ describe('etcd client certificate rotation without a restart (issue #16)', funct
     for (const k of ['cert', 'key', 'ca'] as const) copyFileSync(files[k], old[k]);
     etcd = await launchEtcd({ dataDir: at('etcd-data'), tls: etcdFiles });
 
-    const client = createEtcdClient(etcd.url, { tls: { ...files, refreshMs: 50 } });
+    const client = createEtcdClient(etcd.url, { credentials: { ...files, refreshMs: 50 } });
     clients.push(client);
     const lease: Lease = client.lease(6);
     const lost: Error[] = [];
@@ -81,7 +81,7 @@ describe('etcd client certificate rotation without a restart (issue #16)', funct
     await issueInto(at('ca-new'), etcdFiles, files);
     await etcd.restart(); // now trusts only the new CA; every connection is dropped
     await disconnected;
-    const writer = createEtcdClient(etcd.url, { tls: files });
+    const writer = createEtcdClient(etcd.url, { credentials: files });
     clients.push(writer);
     const seen = once<{ key: Buffer }>(watcher, 'put', 30_000);
     await writer.put('rot/after').value('1');
@@ -91,7 +91,7 @@ describe('etcd client certificate rotation without a restart (issue #16)', funct
     await client.put('rot/new-op').value('ok');
     expect(lost, 'lease lost').to.deep.equal([]);
 
-    const stale = createEtcdClient(etcd.url, { tls: old, dialTimeoutMs: 3_000 });
+    const stale = createEtcdClient(etcd.url, { credentials: old, dialTimeoutMs: 3_000 });
     clients.push(stale);
     const refused = await stale.get('rot/member').string().then(() => null, (e: Error) => e);
     expect(refused, 'the old CA\'s certificate is refused').to.be.instanceOf(Error);

@@ -96,13 +96,13 @@ describe('deploy/k8s overlays/tls, run as local processes: the mutual-TLS job tr
   it('the PS, both chiefs and every worker train to done over mutual TLS; a client without a certificate is refused by the PS and by etcd', async () => {
     const url = `https://127.0.0.1:${etcd!.clientPort}`;
     const ca = fs.readFileSync(admin.ca);
-    const client = createEtcdClient(url, { tls: admin });
+    const client = createEtcdClient(url, { credentials: admin });
     const whileServing = async (): Promise<void> => {
       const ps = `127.0.0.1:${plan.ports.get('tessera-ps-0')!.get(PS_PORT)}`;
       const adminConn = new PsConnection({ addr: ps, maxMessageBytes: 1 << 20, credentials: openTls(admin).channelCredentials() });
       // TLS with the job's CA, but no client certificate: the server accepts only the CA's holders.
       const anonymous = new PsConnection({ addr: ps, maxMessageBytes: 1 << 20, credentials: grpc.credentials.createSsl(ca, null, null, { checkServerIdentity: () => undefined }) });
-      const anonymousEtcd = createEtcdClient(url, { tls: { ca: admin.ca } });
+      const anonymousEtcd = createEtcdClient(url, { credentials: { ca: admin.ca } });
       try {
         expect(await adminConn.adminCall('Stats', {}, 10_000), 'the admin certificate is let in').to.be.an('object');
         const refused = await anonymous.adminCall('Stats', {}, 10_000).then(() => null, (e: { code: string }) => e);
