@@ -32,16 +32,21 @@ const TLS_OVERLAY = path.join(REPO_ROOT, 'deploy', 'k8s', 'overlays', 'tls');
 /** The PS's data-plane container port (base/ps.yaml). */
 const PS_PORT = 7000;
 
-/** GET `url` over HTTPS as the holder of `tls` (the server is checked by its job, as Tessera's clients do). */
+/**
+ * GET `url` over HTTPS as the holder of `tls` (the server is checked by its job, as Tessera's
+ * clients do); a server silent for 10 s fails the request instead of hanging the test.
+ */
 function httpsScrape(tls: HttpsClientOptions) {
   return (url: string): Promise<{ status: number; text: string }> => new Promise((resolve, reject) => {
-    https.get(url, tls, (res) => {
+    const req = https.get(url, { ...tls, timeout: 10_000 }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
       res.on('error', reject);
-    }).on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url}: no answer in 10 s`)));
+    req.on('error', reject);
   });
 }
 
