@@ -21,7 +21,7 @@ import { PsConnection } from '../../src/wire/ps-connection';
 import { httpsClientOptions, HttpsClientOptions, loadTlsConfig, openTls, TlsConfig } from '../../src/wire/tls';
 import { requireEtcd } from '../helpers/etcd';
 import { EtcdMember, startEtcdMember } from './lib/etcd-member';
-import { checkTrainingSubstitutions, planTrainingPods, RolePod, trainJobToDone } from './lib/job-run';
+import { checkTrainingSubstitutions, cleanUpRun, planTrainingPods, RolePod, trainJobToDone } from './lib/job-run';
 import { KUBECTL_SKIP_MESSAGE, kubectlAvailable, kubectlRequired } from './lib/kubectl';
 import type { LocalPlan } from './lib/local-plan';
 import { renderOverlay, REPO_ROOT } from './lib/manifests';
@@ -58,7 +58,6 @@ describe('deploy/k8s overlays/tls, run as local processes: the mutual-TLS job tr
   let plan: LocalPlan;
   let admin: TlsConfig;
   let secretDirs = new Map<string, string>();
-  let keep = false;
 
   before(async function () {
     if (!kubectlAvailable()) {
@@ -75,17 +74,7 @@ describe('deploy/k8s overlays/tls, run as local processes: the mutual-TLS job tr
     admin = loadTlsConfig({}, secretTlsFiles(secretDirs.get('tessera-admin-tls')!))!;
   });
 
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') keep = true;
-  });
-
-  after(async () => {
-    await Promise.all(pods.map((p) => p.child?.kill()));
-    await etcd?.stop();
-    if (root && !keep) fs.rmSync(root, { recursive: true, force: true });
-    // eslint-disable-next-line no-console
-    else if (root) console.warn(`  logs and volumes kept in ${root}`);
-  });
+  cleanUpRun(() => ({ root, pods, stop: async () => etcd?.stop() }));
 
   it('substitutes only the cpu overlay\'s local stand-ins and the certificate mount paths; every role has --tls-*, --metrics-tls and an https etcd', () => {
     checkTrainingSubstitutions(pods, plan, ['--tls-cert:path', '--tls-key:path', '--tls-ca:path']);

@@ -16,7 +16,7 @@ import type { Child } from '../../src/local/child';
 import { EtcdHandle, requireEtcd, startEtcd } from '../helpers/etcd';
 import { freePort } from '../helpers/ports';
 import { KUBECTL_SKIP_MESSAGE, kubectlAvailable, kubectlRequired } from './lib/kubectl';
-import { changes, checkTrainingSubstitutions, planTrainingPods, RolePod, shutDownOnSigterm, trainJobToDone } from './lib/job-run';
+import { changes, checkTrainingSubstitutions, cleanUpRun, planTrainingPods, RolePod, shutDownOnSigterm, trainJobToDone } from './lib/job-run';
 import { LocalPlan, materializeVolumes, planLocal } from './lib/local-plan';
 import { substitute, verifyLocal } from './lib/local-substitution';
 import { findObject, renderOverlay, REPO_ROOT } from './lib/manifests';
@@ -34,7 +34,6 @@ describe('deploy/k8s overlays/cpu, run as local processes: the manifests\' comma
   let etcd: EtcdHandle | undefined;
   let root = '';
   let pods: RolePod[] = [];
-  let keep = false;
   let plan: LocalPlan;
 
   before(async function () {
@@ -48,17 +47,7 @@ describe('deploy/k8s overlays/cpu, run as local processes: the manifests\' comma
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-k8s-run-'));
   });
 
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') keep = true;
-  });
-
-  after(async () => {
-    await Promise.all(pods.map((p) => p.child?.kill()));
-    await etcd?.stop();
-    if (root && !keep) fs.rmSync(root, { recursive: true, force: true });
-    // eslint-disable-next-line no-console
-    else if (root) console.warn(`  logs and volumes kept in ${root}`);
-  });
+  cleanUpRun(() => ({ root, pods, stop: async () => etcd?.stop() }));
 
   before(async () => {
     ({ pods, plan } = await planTrainingPods(renderOverlay(CPU_OVERLAY), root, new URL(etcd!.url).host));
@@ -92,7 +81,6 @@ describe('deploy/k8s overlays/serving, run as local processes: both tessera serv
   let root = '';
   let serving: (RolePod & { child?: Child })[] = [];
   let plan: LocalPlan;
-  let keep = false;
 
   before(async function () {
     if (!kubectlAvailable()) {
@@ -109,16 +97,7 @@ describe('deploy/k8s overlays/serving, run as local processes: both tessera serv
     serving = rendered.map((r) => ({ role: 'serve', rendered: r, local: substitute(r, plan) }));
   });
 
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') keep = true;
-  });
-
-  after(async () => {
-    await Promise.all(serving.map((p) => p.child?.kill()));
-    if (root && !keep) fs.rmSync(root, { recursive: true, force: true });
-    // eslint-disable-next-line no-console
-    else if (root) console.warn(`  logs and volumes kept in ${root}`);
-  });
+  cleanUpRun(() => ({ root, pods: serving }));
 
   it('mounts the chief\'s model root read-only, becomes ready with the model loaded, answers, scrapes, stops on SIGTERM', async () => {
     expect(serving.map((p) => p.local.pod)).to.have.length(2);

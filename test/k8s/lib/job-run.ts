@@ -69,6 +69,25 @@ export function logTail(c: Child): string {
 }
 
 /**
+ * Registers a suite's clean-up: every pod's process is killed and `stop` (its etcd) awaited, and
+ * `root` removed, unless a test failed: then its logs and volumes are kept and named.
+ */
+export function cleanUpRun(state: () => { root: string; pods: { child?: Child }[]; stop?: () => Promise<void> }): void {
+  let keep = false;
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') keep = true;
+  });
+  after(async () => {
+    const { root, pods, stop } = state();
+    await Promise.all(pods.map((p) => p.child?.kill()));
+    await stop?.();
+    if (root && !keep) fs.rmSync(root, { recursive: true, force: true });
+    // eslint-disable-next-line no-console
+    else if (root) console.warn(`  logs and volumes kept in ${root}`);
+  });
+}
+
+/**
  * Every PS, chief and worker pod of `ms`, planned under `root/volumes` with etcd's client port
  * standing in at `etcdHostPort`, volumes created. The images are the CPU image of the Dockerfile.
  */
