@@ -1,9 +1,9 @@
 /**
- * The security flags every role takes, read once (the files they name are re-read for rotation): mutual TLS for its gRPC ports
- * (`--tls-cert/--tls-key/--tls-ca`, TESSERA_TLS_*), client certificates for etcd
- * (`--etcd-cert/--etcd-key/--etcd-ca`, TESSERA_ETCD_*; by default the TLS files when the etcd
- * URL is https), where /metrics listens (`--metrics-host`, default the role's `--host`, itself 127.0.0.1 by default), and whether it
- * is HTTPS (`--metrics-tls`).
+ * The security flags every role takes, read once (the certificate files they name are re-read
+ * for rotation): mutual TLS for its gRPC ports (`--tls-cert/--tls-key/--tls-ca`, TESSERA_TLS_*),
+ * client certificates for etcd (`--etcd-cert/--etcd-key/--etcd-ca`, TESSERA_ETCD_*; by default
+ * the TLS files when the etcd URL is https), where /metrics listens (`--metrics-host`, default
+ * the role's `--host`, itself 127.0.0.1 by default), and whether it is HTTPS (`--metrics-tls`).
  */
 import { readFileSync } from 'node:fs';
 import { ERROR_CODES, TesseraError } from '../common/errors';
@@ -22,7 +22,6 @@ export const SECURITY_OPTIONS: Record<string, OptionSpec> = {
   'metrics-tls': { type: 'boolean', describe: '/metrics over HTTPS with the --tls-* identity: scrapers present a client certificate of the job [TESSERA_METRICS_TLS=1]' },
   'metrics-host': { type: 'string', describe: 'address /metrics binds (default: --host, itself 127.0.0.1 by default); 0.0.0.0 lets other hosts scrape it (plaintext: metric names, tables, peers) [TESSERA_METRICS_HOST]' },
 };
-
 
 /** What {@link loadSecurity} read. */
 export interface Security {
