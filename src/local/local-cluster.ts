@@ -130,9 +130,7 @@ export class LocalCluster {
 
   private constructor(readonly opts: LocalClusterOptions, readonly etcdUrl: string, readonly etcd: EtcdProcess | null) {
     const t = opts.tlsDir;
-    this.client = createEtcdClient(etcdUrl, t ? {
-      credentials: { rootCertificate: fs.readFileSync(path.join(t, 'ca.crt')), certChain: fs.readFileSync(path.join(t, 'admin.crt')), privateKey: fs.readFileSync(path.join(t, 'admin.key')) },
-    } : {});
+    this.client = createEtcdClient(etcdUrl, t ? { credentials: { ca: path.join(t, 'ca.crt'), cert: path.join(t, 'admin.crt'), key: path.join(t, 'admin.key') } } : {});
     this.metricsLog = new MetricsLog(path.join(opts.runDir, METRICS_LOG_FILE));
   }
 

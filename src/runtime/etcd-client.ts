@@ -6,26 +6,54 @@
  * - one host: no breaker (there is no other host to fail over to; callers retry themselves);
  * - several hosts: a breaker that half-opens after 1 s;
  * - watches reconnect with backoff from 100 ms up to 2 s.
+ *
+ * TLS (an https etcd): etcd3 would build its credentials from the file contents once, so a
+ * renewed client certificate would only be used after a restart. Instead every channel etcd3
+ * opens gets credentials from grpc-js's FileWatcherCertificateProvider (the same rotation the
+ * gRPC ports use, src/wire/tls.ts): the files are re-read every `refreshMs`, and each new
+ * connection presents the current certificate. The client object, its leases, watches and
+ * elections stay as they are; an open connection keeps its TLS session until it reconnects.
  */
+import * as grpc from '@grpc/grpc-js';
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, noop } from 'cockatiel';
 import { Etcd3, isRecoverableError } from 'etcd3';
 import { ERROR_CODES, TesseraError } from '../common/errors';
+import { DEFAULT_TLS_REFRESH_MS } from '../wire/tls';
 
 type WatchBackoff = NonNullable<NonNullable<ConstructorParameters<typeof Etcd3>[0]>['faultHandling']>['watchBackoff'];
 
+/** The files of an etcd client's TLS: etcd's CA, and a client certificate for its --client-cert-auth. */
+export interface EtcdClientFiles {
+  ca: string;
+  cert?: string;
+  key?: string;
+  /** Re-read the files this often (ms); default DEFAULT_TLS_REFRESH_MS. */
+  refreshMs?: number;
+}
+
+/**
+ * grpc-js client options (public: ClientOptions.channelFactoryOverride) under which every channel
+ * uses credentials that follow `files`. etcd3 passes its `grpcOptions` to each service client.
+ */
+function rotatingChannels(files: EtcdClientFiles): grpc.ClientOptions {
+  const provider = new grpc.experimental.FileWatcherCertificateProvider({
+    caCertificateFile: files.ca, certificateFile: files.cert, privateKeyFile: files.key, refreshIntervalMs: files.refreshMs ?? DEFAULT_TLS_REFRESH_MS,
+  });
+  const credentials = grpc.experimental.createCertificateProviderChannelCredentials(provider, files.cert ? provider : null);
+  return { channelFactoryOverride: (address, _static, options) => new grpc.Channel(address, credentials, options) };
+}
+
 /**
  * Opens an etcd3 client on comma-separated `hosts` with the fault handling above; `credentials`
- * (CA, and a client certificate for etcd's --client-cert-auth) for https:// endpoints.
+ * (the files of etcd's CA, and of a client certificate for etcd's --client-cert-auth) for
+ * https:// endpoints, re-read for rotation.
  */
-export function createEtcdClient(
-  hosts: string | readonly string[],
-  opts: { dialTimeoutMs?: number; credentials?: { rootCertificate: Buffer; privateKey?: Buffer; certChain?: Buffer } } = {},
-): Etcd3 {
+export function createEtcdClient(hosts: string | readonly string[], opts: { dialTimeoutMs?: number; credentials?: EtcdClientFiles } = {}): Etcd3 {
   const list = (typeof hosts === 'string' ? hosts.split(',') : [...hosts]).map((h) => h.trim()).filter(Boolean);
   return new Etcd3({
     hosts: list,
     dialTimeout: opts.dialTimeoutMs ?? 5_000,
-    ...(opts.credentials ? { credentials: opts.credentials } : {}),
+    ...(opts.credentials ? { grpcOptions: rotatingChannels(opts.credentials) as grpc.ChannelOptions } : {}),
     faultHandling: {
       host: () => (list.length > 1
         ? circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1_000, breaker: new ConsecutiveBreaker(3) })

@@ -1,14 +1,15 @@
 /**
- * The security flags every role takes, read once: mutual TLS for its gRPC ports
- * (`--tls-cert/--tls-key/--tls-ca`, TESSERA_TLS_*), client certificates for etcd
- * (`--etcd-cert/--etcd-key/--etcd-ca`, TESSERA_ETCD_*; by default the TLS files when the etcd
- * URL is https), where /metrics listens (`--metrics-host`, default the role's `--host`, itself 127.0.0.1 by default), and whether it
- * is HTTPS (`--metrics-tls`).
+ * The security flags every role takes, read once (the certificate files they name are re-read
+ * for rotation): mutual TLS for its gRPC ports (`--tls-cert/--tls-key/--tls-ca`, TESSERA_TLS_*),
+ * client certificates for etcd (`--etcd-cert/--etcd-key/--etcd-ca`, TESSERA_ETCD_*; by default
+ * the TLS files when the etcd URL is https), where /metrics listens (`--metrics-host`, default
+ * the role's `--host`, itself 127.0.0.1 by default), and whether it is HTTPS (`--metrics-tls`).
  */
 import { readFileSync } from 'node:fs';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { loadTlsConfig, TlsConfig } from '../wire/tls';
 import type { OptionSpec } from './args';
+import type { EtcdClientFiles } from './etcd-client';
 
 /** The options of {@link loadSecurity}, merged into each role's option list. */
 export const SECURITY_OPTIONS: Record<string, OptionSpec> = {
@@ -31,26 +32,21 @@ export const ETCD_JOB_OPTIONS: Record<string, OptionSpec> = {
   'etcd-ca': SECURITY_OPTIONS['etcd-ca'],
 };
 
-/** etcd client credentials (the contents of the three files). */
-export interface EtcdCredentials {
-  rootCertificate: Buffer;
-  privateKey?: Buffer;
-  certChain?: Buffer;
-}
-
 /** What {@link loadSecurity} read. */
 export interface Security {
   tls: TlsConfig | null;
-  etcd: EtcdCredentials | undefined;
+  /** etcd's CA and this process's client certificate (checked readable; re-read for rotation). */
+  etcd: EtcdClientFiles | undefined;
   /** Where /metrics binds when given (`--metrics-host`); absent: the role's `--host`. */
   metricsHost?: string;
   /** /metrics over HTTPS with client certificates (`--metrics-tls`; needs `tls`). */
   metricsTls: boolean;
 }
 
-function read(flag: string, file: string): Buffer {
+function readable(flag: string, file: string): string {
   try {
-    return readFileSync(file);
+    readFileSync(file);
+    return file;
   } catch (err) {
     throw new TesseraError(ERROR_CODES.CONFIG, `--${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
@@ -68,7 +64,7 @@ export function loadSecurity(env: NodeJS.ProcessEnv, o: Record<string, string | 
   if (!!cert !== !!key) throw new TesseraError(ERROR_CODES.CONFIG, '--etcd-cert and --etcd-key go together');
   if (httpsEtcd && !ca) throw new TesseraError(ERROR_CODES.CONFIG, `etcd at ${etcdUrl} is https: give --etcd-ca (or --tls-ca)`);
   const etcd = ca ? {
-    rootCertificate: read('etcd-ca', ca), ...(cert && key ? { certChain: read('etcd-cert', cert), privateKey: read('etcd-key', key) } : {}),
+    ca: readable('etcd-ca', ca), ...(cert && key ? { cert: readable('etcd-cert', cert), key: readable('etcd-key', key) } : {}), refreshMs: tls?.refreshMs,
   } : undefined;
   const metricsTls = o['metrics-tls'] === true || env.TESSERA_METRICS_TLS === '1';
   if (metricsTls && !tls) throw new TesseraError(ERROR_CODES.CONFIG, '--metrics-tls needs --tls-cert, --tls-key and --tls-ca (the identity /metrics presents)');

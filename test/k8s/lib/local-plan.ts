@@ -19,7 +19,7 @@ export interface LocalPlan {
   endpoints: ReadonlyMap<string, string>;
   /** Pod name → container port → local port. */
   ports: ReadonlyMap<string, ReadonlyMap<number, number>>;
-  /** Mount volume key (`pvc/…`, `configMap/…`, `emptyDir/<pod>/…`) → local directory. */
+  /** Mount volume key (`pvc/…`, `configMap/…`, `secret/…`, `emptyDir/<pod>/…`) → local directory (a Secret's files are written by whoever issues them: lib/tls-secrets.ts). */
   volumes: ReadonlyMap<string, string>;
 }
 

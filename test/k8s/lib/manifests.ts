@@ -106,3 +106,10 @@ export function renderOverlay(dir: string): Manifest[] {
     };
   });
 }
+
+/** The rendered object `kind/name`; throws when the set has none. */
+export function findObject(ms: Manifest[], kind: string, name: string): K8sObject {
+  const m = ms.find((x) => x.obj.kind === kind && x.obj.metadata?.name === name);
+  if (!m) throw new Error(`${kind}/${name} not rendered`);
+  return m.obj;
+}

@@ -15,10 +15,10 @@ export interface ImageConfig {
   env: Record<string, string>;
 }
 
-/** A volume as a local run shares it: PVCs and ConfigMaps across pods, emptyDirs per pod. */
+/** A volume as a local run shares it: PVCs, ConfigMaps and Secrets across pods, emptyDirs per pod. */
 export interface Mount {
   mountPath: string;
-  /** `pvc/<claim>`, `configMap/<name>` or `emptyDir/<pod>/<volume>`. */
+  /** `pvc/<claim>`, `configMap/<name>`, `secret/<name>` or `emptyDir/<pod>/<volume>`. */
   volume: string;
   readOnly: boolean;
   /** For a ConfigMap volume: file path in the mount → ConfigMap key. */
@@ -98,7 +98,8 @@ function mountsOf(container: K8sObject, podSpec: K8sObject, pod: PodIdentity): M
       const files = items ? Object.fromEntries(items.map((i) => [String(i.path), String(i.key)])) : undefined;
       return { mountPath, volume: `configMap/${String(v.configMap.name)}`, readOnly: true, files };
     }
-    throw new Error(`volume ${String(v.name)}: only persistentVolumeClaim, emptyDir and configMap are modelled`);
+    if (v.secret && !v.secret.items) return { mountPath, volume: `secret/${String(v.secret.secretName)}`, readOnly: true };
+    throw new Error(`volume ${String(v.name)}: only persistentVolumeClaim, emptyDir, configMap and secret (without items) are modelled`);
   });
 }
 
