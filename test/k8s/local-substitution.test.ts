@@ -40,7 +40,7 @@ describe('test/k8s/lib local run: pods, plan and substitution of the manifests\'
     plan = await planLocal(ms, procs, {
       root, entrypoint: { from: 'tessera', to: '/repo/bin/tessera.js' },
       standIns: [{ workload: 'tessera-etcd', containerPort: 2379, to: '127.0.0.1:9999' }],
-      freePort: async () => next++,
+      freePort: async (count) => { const base = next; next += count; return base; },
     });
   });
   after(() => fs.rmSync(root, { recursive: true, force: true }));

@@ -14,7 +14,7 @@ import { TESSERA_BIN } from '../../src/local/ps-process';
 import { createEtcdClient } from '../../src/runtime/etcd-client';
 import type { Child } from '../../src/local/child';
 import { EtcdHandle, requireEtcd, startEtcd } from '../helpers/etcd';
-import { freePort } from '../helpers/ports';
+import { freePort, freePortBlock } from '../helpers/ports';
 import { KUBECTL_SKIP_MESSAGE, kubectlAvailable, kubectlRequired } from './lib/kubectl';
 import { changes, checkTrainingSubstitutions, cleanUpRun, planTrainingPods, RolePod, shutDownOnSigterm, trainJobToDone } from './lib/job-run';
 import { LocalPlan, materializeVolumes, planLocal } from './lib/local-plan';
@@ -92,7 +92,7 @@ describe('deploy/k8s overlays/serving, run as local processes: both tessera serv
     const w = findObject(ms, 'Deployment', 'tessera-serve');
     const image = dockerImageConfig(path.join(REPO_ROOT, 'Dockerfile'));
     const rendered = podsOf(w).map((pod) => podProcess(ms, w, pod, 'serve', image));
-    plan = await planLocal(ms, rendered, { root: path.join(root, 'volumes'), entrypoint: { from: 'tessera', to: TESSERA_BIN }, standIns: [], freePort });
+    plan = await planLocal(ms, rendered, { root: path.join(root, 'volumes'), entrypoint: { from: 'tessera', to: TESSERA_BIN }, standIns: [], freePort: freePortBlock });
     materializeVolumes(plan, rendered, ms);
     serving = rendered.map((r) => ({ role: 'serve', rendered: r, local: substitute(r, plan) }));
   });

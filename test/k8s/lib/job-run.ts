@@ -20,7 +20,7 @@ import type { Child } from '../../../src/local/child';
 import { TESSERA_BIN } from '../../../src/local/ps-process';
 import { parseArgs } from '../../../src/runtime/args';
 import { shardLedger, syntheticData } from '../../helpers/cluster';
-import { freePort } from '../../helpers/ports';
+import { freePort, freePortBlock } from '../../helpers/ports';
 import { LocalPlan, materializeVolumes, planLocal } from './local-plan';
 import { LocalProcess, substitute, verifyLocal } from './local-substitution';
 import { findObject, K8sObject, Manifest, REPO_ROOT } from './manifests';
@@ -106,7 +106,7 @@ export async function planTrainingPods(ms: Manifest[], root: string, etcdHostPor
     root: path.join(root, 'volumes'),
     entrypoint: { from: 'tessera', to: TESSERA_BIN },
     standIns: [{ workload: 'tessera-etcd', containerPort: clientPort, to: etcdHostPort }],
-    freePort,
+    freePort: freePortBlock,
   });
   materializeVolumes(plan, rendered.map((p) => p.rendered), ms);
   return { pods: rendered.map((p) => ({ ...p, local: substitute(p.rendered, plan) })), plan };

@@ -70,10 +70,25 @@ export interface PlanOptions {
   /** The local program standing for the image entrypoint (bin/tessera.js). */
   entrypoint: { from: string; to: string };
   standIns: StandIn[];
-  /** A free local port (test/helpers/ports.ts freePort). */
-  freePort: () => Promise<number>;
+  /**
+   * The first of `count` consecutive free local ports (test/helpers/ports.ts freePortBlock): a
+   * pod's consecutive container ports get consecutive local ports, because a process binds a
+   * block from one flag (a PS with `--shards K` binds --port … --port+K-1).
+   */
+  freePort: (count: number) => Promise<number>;
   /** Local host the pods' ports live on. */
   host?: string;
+}
+
+/** Unique ports sorted, split into runs of consecutive numbers ([7000, 7001], [9090]). */
+function consecutiveRuns(ports: number[]): number[][] {
+  const runs: number[][] = [];
+  for (const p of [...new Set(ports)].sort((a, b) => a - b)) {
+    const last = runs[runs.length - 1];
+    if (last && last[last.length - 1] === p - 1) last.push(p);
+    else runs.push([p]);
+  }
+  return runs;
 }
 
 /** Allocates the local ports, addresses and directories for running `processes` here. */
@@ -82,7 +97,10 @@ export async function planLocal(manifests: Manifest[], processes: PodProcess[], 
   const ports = new Map<string, Map<number, number>>();
   for (const p of processes) {
     const mine = ports.get(p.pod.name) ?? new Map<number, number>();
-    for (const cp of Object.values(p.ports)) if (!mine.has(cp)) mine.set(cp, await opts.freePort());
+    for (const run of consecutiveRuns(Object.values(p.ports).filter((cp) => !mine.has(cp)))) {
+      const base = await opts.freePort(run.length);
+      run.forEach((cp, k) => mine.set(cp, base + k));
+    }
     ports.set(p.pod.name, mine);
   }
   const endpoints = new Map<string, string>();
