@@ -14,7 +14,7 @@ import { TESSERA_BIN } from '../../src/local/ps-process';
 import { createEtcdClient } from '../../src/runtime/etcd-client';
 import type { Child } from '../../src/local/child';
 import { EtcdHandle, requireEtcd, startEtcd } from '../helpers/etcd';
-import { freePort, freePortBlock } from '../helpers/ports';
+import { freePortBlock } from '../helpers/ports';
 import { KUBECTL_SKIP_MESSAGE, kubectlAvailable, kubectlRequired } from './lib/kubectl';
 import { changes, checkTrainingSubstitutions, cleanUpRun, planTrainingPods, RolePod, shutDownOnSigterm, trainJobToDone } from './lib/job-run';
 import { LocalPlan, materializeVolumes, planLocal } from './lib/local-plan';

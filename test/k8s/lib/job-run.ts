@@ -20,7 +20,7 @@ import type { Child } from '../../../src/local/child';
 import { TESSERA_BIN } from '../../../src/local/ps-process';
 import { parseArgs } from '../../../src/runtime/args';
 import { shardLedger, syntheticData } from '../../helpers/cluster';
-import { freePort, freePortBlock } from '../../helpers/ports';
+import { freePortBlock } from '../../helpers/ports';
 import { LocalPlan, materializeVolumes, planLocal } from './local-plan';
 import { LocalProcess, substitute, verifyLocal } from './local-substitution';
 import { findObject, K8sObject, Manifest, REPO_ROOT } from './manifests';
