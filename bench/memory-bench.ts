@@ -3,6 +3,7 @@
  * Zipf stream over 10^9 ids under a memory budget (issue #6).
  *
  *   node dist/bench/memory-bench.js [--json] [--rows N] [--pushes P] [--budget-mib M] [--dim D]
+ *     [--tier-rows N] [--tier-only]
  *
  * 1. Budget run (first, in a fresh heap so RSS means something): an in-process PsNode with one
  *    dim-16 Adagrad table whose eviction budget is `--budget-mib` (default 1 GiB, LFU) takes
@@ -187,6 +188,18 @@ function layout(name: string, rows: number, dim: number, extra: Partial<Embeddin
   return r;
 }
 
+/** The disk-tier line (and with `json` its figures), for `--tier-only` runs: part 3 alone, for A/B runs of the tier. */
+function writeTier(tr: TierRun, json: boolean): void {
+  process.stdout.write(`disk-tier pull (${tr.rows} rows, ${tr.spilled} on disk): ${(tr.pullRowsPerS / 1e6).toFixed(3)} M rows/s, ` +
+    `${(tr.hitRate * 100).toFixed(1)}% loaded from disk, reload p50 ≤ ${tr.reloadP50Us} µs\n`);
+  if (json) {
+    process.stdout.write(`${JSON.stringify({
+      bench: 'memory-tier', tier_rows: tr.rows, tier_spilled_rows: tr.spilled, tier_hit_rate: Number(tr.hitRate.toFixed(3)),
+      tier_pull_rows_per_s: Math.round(tr.pullRowsPerS), tier_reload_p50_us: tr.reloadP50Us,
+    })}\n`);
+  }
+}
+
 function main(): void {
   const json = process.argv.includes('--json');
   const rows = argNum('rows', 10_000_000);
@@ -196,6 +209,10 @@ function main(): void {
   const budgetBytes = argNum('budget-mib', 1024) * MIB;
   const dim = argNum('dim', 16);
   const tierRows = argNum('tier-rows', 1_000_000);
+  if (process.argv.includes('--tier-only')) {
+    writeTier(tierRun(tierRows, dim), json);
+    return;
+  }
   const b = budgetRun(pushes, budgetBytes, dim);
   const mib = (x: number): string => `${(x / MIB).toFixed(0)} MiB`;
   const lines = [
