@@ -64,6 +64,7 @@ for (const shardArgs of [[], ['--shards', '1']]) {
       expect(err!.message).to.match(/eviction\.maxRows must be at least one slab \(65536 rows\)/);
       expect(err!.message).to.not.match(/\n|\bat .*\.js:\d+/);
       await stillServing();
+      expect(ps.lines.join('\n'), 'no stack in the PS log').to.not.match(/\bat .*\.js:\d+/);
     });
 
     it('a spill table created and dropped before it spilled; the PS keeps serving', async () => {
