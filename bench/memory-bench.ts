@@ -3,6 +3,7 @@
  * Zipf stream over 10^9 ids under a memory budget (issue #6).
  *
  *   node dist/bench/memory-bench.js [--json] [--rows N] [--pushes P] [--budget-mib M] [--dim D]
+ *     [--tier-rows N] [--tier-only]
  *
  * 1. Budget run (first, in a fresh heap so RSS means something): an in-process PsNode with one
  *    dim-16 Adagrad table whose eviction budget is `--budget-mib` (default 1 GiB, LFU) takes
@@ -128,6 +129,8 @@ interface TierRun {
   spilled: number;
   hitRate: number;
   pullRowsPerS: number;
+  /** pulled rows per second of this process's CPU (user + system): steadier than wall time on a busy machine */
+  pullRowsPerCpuS: number;
   reloadP50Us: number;
 }
 
@@ -154,8 +157,10 @@ function tierRun(rows: number, dim: number): TierRun {
     const out = new Float32Array(batch * dim);
     const before = table.memoryCounters().tier!;
     const t0 = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
     for (const b of batches) table.pull(b, out);
     const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(cpu0);
     const after = table.memoryCounters().tier!;
     const hits = after.hits - before.hits;
     const counts = after.reload.counts.map((c, i) => c - before.reload.counts[i]);
@@ -164,6 +169,7 @@ function tierRun(rows: number, dim: number): TierRun {
     while (b < counts.length && (acc += counts[b]) < hits / 2) b++;
     return {
       rows, spilled: table.spilledRows, hitRate: hits / (batches.length * batch), pullRowsPerS: (batches.length * batch) / sec,
+      pullRowsPerCpuS: (batches.length * batch) / ((cpu.user + cpu.system) / 1e6),
       reloadP50Us: (TIER_RELOAD_BUCKETS_S[b] ?? Infinity) * 1e6,
     };
   } finally {
@@ -187,6 +193,18 @@ function layout(name: string, rows: number, dim: number, extra: Partial<Embeddin
   return r;
 }
 
+/** The disk-tier line (and with `json` its figures), for `--tier-only` runs: part 3 alone, for A/B runs of the tier. */
+function writeTier(tr: TierRun, json: boolean): void {
+  process.stdout.write(`disk-tier pull (${tr.rows} rows, ${tr.spilled} on disk): ${(tr.pullRowsPerS / 1e6).toFixed(3)} M rows/s, ` +
+    `${(tr.hitRate * 100).toFixed(1)}% loaded from disk, reload p50 ≤ ${tr.reloadP50Us} µs\n`);
+  if (json) {
+    process.stdout.write(`${JSON.stringify({
+      bench: 'memory-tier', tier_rows: tr.rows, tier_spilled_rows: tr.spilled, tier_hit_rate: Number(tr.hitRate.toFixed(3)),
+      tier_pull_rows_per_s: Math.round(tr.pullRowsPerS), tier_pull_rows_per_cpu_s: Math.round(tr.pullRowsPerCpuS), tier_reload_p50_us: tr.reloadP50Us,
+    })}\n`);
+  }
+}
+
 function main(): void {
   const json = process.argv.includes('--json');
   const rows = argNum('rows', 10_000_000);
@@ -196,6 +214,10 @@ function main(): void {
   const budgetBytes = argNum('budget-mib', 1024) * MIB;
   const dim = argNum('dim', 16);
   const tierRows = argNum('tier-rows', 1_000_000);
+  if (process.argv.includes('--tier-only')) {
+    writeTier(tierRun(tierRows, dim), json);
+    return;
+  }
   const b = budgetRun(pushes, budgetBytes, dim);
   const mib = (x: number): string => `${(x / MIB).toFixed(0)} MiB`;
   const lines = [

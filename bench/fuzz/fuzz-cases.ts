@@ -173,6 +173,27 @@ export function dataStream(rng: FuzzRng, t: FuzzTarget): FuzzCase {
   return { label, method, path: DATA + method, shape: 'bidi', messages, cancel, hostile };
 }
 
+/**
+ * Fixed cases for the PS's disk tier, sent before the random ones while its LMDB environment is
+ * still fresh: spill tables with a budget below one slab or below one row, which must be refused
+ * (INVALID_ARGUMENT), then a valid spill table created and dropped before it spilled. Issue 23:
+ * the first refused spill table, or that drop, aborted the PS inside LMDB (`useWritemap`).
+ */
+export function tierCases(): FuzzCase[] {
+  const spec = { name: 'fz_tier', kind: 'EMBEDDING', dim: 8, seed: 1, optimizer: { kind: 'sgd', params: { lr: 0.1 } } };
+  const admin = (label: string, method: string, req: object): FuzzCase => ({
+    label: `${method} tier: ${label}`, method, path: ADMIN + method, shape: 'unary', messages: [psAdminService().service[method].requestSerialize(req)],
+  });
+  const create = (label: string, eviction: object) => admin(label, 'CreateTable', { spec: { ...spec, eviction } });
+  return [
+    create('maxRows 100, spill', { maxRows: 100, spill: true }),
+    create('maxRows 1, spill', { maxRows: 1, spill: true }),
+    create('maxBytes 1, spill', { maxBytes: 1, spill: true }),
+    create('maxRows 65536 (one slab), spill', { maxRows: 65_536, spill: true }),
+    admin('the spill table, before it spilled', 'DropTable', { name: spec.name }),
+  ];
+}
+
 type AdminBase = (rng: FuzzRng, t: FuzzTarget) => Record<string, unknown>;
 
 const PATHS = (t: FuzzTarget, rng: FuzzRng): string[] => [
@@ -188,6 +209,9 @@ const ADMIN_BASES: Record<string, AdminBase> = {
       name: rng.pick(['fz_new_1', 'fz_new_2', LONG_NAME, '', '../x']), kind: rng.pick(['EMBEDDING', 'DENSE']),
       dim: rng.pick([0, 1, 8, 4096, 4097, 2 ** 31]), size: rng.pick([0, 16, 2 ** 31]), seed: rng.int(10),
       optimizer: { kind: rng.pick(['sgd', 'adagrad', 'adam', 'ftrl', 'rmsprop']), params: rng.pick([{ lr: 0.1 }, { alpha: 0.1 }, { lr: 0.1, clip_norm: 0 }, { lr: -1 }]) },
+      // The fuzzed PS has a disk tier: spill tables below one slab, at one slab, and byte budgets
+      // too small for a row (issue 23: one refused spill table aborted the PS inside LMDB).
+      eviction: rng.pick([undefined, { maxRows: 100, spill: true }, { maxRows: 1, spill: true }, { maxRows: 65_536, spill: true }, { maxBytes: 1, spill: true }, { maxRows: 65_536 }]),
     },
   }),
   DropTable: (rng) => ({ name: rng.pick(['fz_new_1', 'fz_new_2', 'nope', LONG_NAME]) }),

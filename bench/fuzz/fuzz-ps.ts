@@ -1,7 +1,7 @@
 /**
  * One fuzz run against one real `tessera ps` process on loopback: start it (its working
- * directory an empty temp dir, its checkpoint root another), create the fuzzed tables and a
- * sentinel table, send the cases, and check what must hold whatever the input:
+ * directory an empty temp dir, its checkpoint root another, its disk tier a third), create the
+ * fuzzed tables and a sentinel table, send the cases, and check what must hold whatever the input:
  * - no crash (the process is alive), no hang (every call ends within the hang limit);
  * - no INTERNAL or UNKNOWN status, final or in-band;
  * - a refused push aimed at the watched rows leaves them bit-identical, and the sentinel
@@ -21,7 +21,7 @@ import { tableSpecToWire } from '../../src/ps/table-spec-wire';
 import { Encoding } from '../../src/wire/data-plane-codec';
 import { PsConnection } from '../../src/wire/ps-connection';
 import { FuzzRng } from './fuzz-bytes';
-import { dataStream, FuzzCase, FuzzTarget, hugeMessage, nextCase } from './fuzz-cases';
+import { dataStream, FuzzCase, FuzzTarget, hugeMessage, nextCase, tierCases } from './fuzz-cases';
 import { FuzzClient, Outcome } from './fuzz-runner';
 import { FuzzTally } from './fuzz-tally';
 
@@ -66,9 +66,11 @@ async function startPs(dir: string, maxRequestBytes: number): Promise<PsChild> {
   fs.mkdirSync(root);
   const log = path.join(dir, 'ps.log');
   const err = fs.openSync(log, 'a');
-  // One shard: the fuzzer drives one PS and reads its one address.
-  const proc = spawn(process.execPath, [TESSERA_BIN, 'ps', '--port', '0', '--shards', '1', '--checkpoint-root', root, '--max-request-bytes', String(maxRequestBytes)],
-    { cwd, stdio: ['ignore', 'pipe', err] });
+  // One shard: the fuzzer drives one PS and reads its one address. A disk tier (outside the
+  // working directory and the checkpoint root), so CreateTable cases with eviction.spill reach it.
+  const proc = spawn(process.execPath, [
+    TESSERA_BIN, 'ps', '--port', '0', '--shards', '1', '--checkpoint-root', root, '--tier-dir', path.join(dir, 'tier'), '--max-request-bytes', String(maxRequestBytes),
+  ], { cwd, stdio: ['ignore', 'pipe', err] });
   fs.closeSync(err);
   const addr = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -134,13 +136,22 @@ async function reclaimShardMap(conn: PsConnection, target: FuzzTarget): Promise<
   await conn.adminCall('SetShardMap', { version: target.shardMapVersion, psIndex: 0, numBuckets: 4096, ownedBuckets: Buffer.alloc(0) }, 10_000);
 }
 
-/** Sends the cases one by one, checking the watched rows around hostile pushes. */
-async function drive(opts: FuzzOptions, conn: PsConnection, ps: PsChild, target: FuzzTarget, tally: FuzzTally): Promise<void> {
+/**
+ * Sends the disk tier's fixed cases, then the random cases one by one, checking the watched rows
+ * around hostile pushes. Resolves with the status of each tier case by label.
+ */
+async function drive(opts: FuzzOptions, conn: PsConnection, ps: PsChild, target: FuzzTarget, tally: FuzzTally): Promise<Record<string, string>> {
   const rng = new FuzzRng(opts.seed ^ 0x5eed);
   const client = new FuzzClient(ps.addr, opts.hangMs);
   const embedding = TABLES.filter((t) => t.kind === 'embedding').map((t) => t.name);
   let watched = await rowsOf(conn, embedding, target.watched, target.shardMapVersion);
+  const tier: Record<string, string> = {};
   try {
+    for (const c of tierCases()) {
+      const o = await client.run(c);
+      tally.add(c, o);
+      tier[c.label] = o.status;
+    }
     for (let i = 0; i < opts.cases && ps.proc.exitCode === null && ps.proc.signalCode === null; i++) {
       const c = nextCase(rng, target);
       const o = await client.run(c);
@@ -159,6 +170,7 @@ async function drive(opts: FuzzOptions, conn: PsConnection, ps: PsChild, target:
   } finally {
     client.close();
   }
+  return tier;
 }
 
 /**
@@ -227,7 +239,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<Record<string, unknown
     const target = await setUp(conn, ps, new FuzzRng(opts.seed));
     const sentinel = await rowsOf(conn, [SENTINEL.name], target.sentinelIds, 0);
     const rssBefore = rssMb(ps.proc.pid!);
-    await drive(opts, conn, ps, target, tally);
+    const tier = await drive(opts, conn, ps, target, tally);
     const load = await loadPhase(opts, conn, ps, target, tally);
     const seconds = (performance.now() - t0) / 1000;
     const crashed = ps.proc.exitCode !== null || ps.proc.signalCode !== null;
@@ -240,7 +252,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<Record<string, unknown
     const stop = crashed ? null : await sigterm(ps.proc);
     const report = tally.report({
       seed: opts.seed, seconds, crashed, log: ps.log, rss_before_mb: rssBefore, rss_after_mb: after?.rss ?? null,
-      sentinel_rows_unchanged: after?.sentinelUnchanged ?? false, idle_cpu_pct: idle, sigterm: stop, ...load,
+      sentinel_rows_unchanged: after?.sentinelUnchanged ?? false, idle_cpu_pct: idle, sigterm: stop, tier_cases: tier, ...load,
       cwd_entries: fs.readdirSync(ps.cwd).length, root_entries_not_ids: fs.readdirSync(ps.root).filter((d) => !isCheckpointId(d)).length,
     });
     clean = !crashed && report.hangs === 0 && report.internal === 0;

@@ -5,6 +5,7 @@
  * On the code before this issue the same run found INTERNAL answers and calls that hung.
  * Issue #16 added the load phase: 200 streams at once (1,000 in `npm run fuzz`) and one 100 MiB
  * message to each of Push, PushStream, Pull and CreateTable, refused by the request limit.
+ * The PS runs with a disk tier (`--tier-dir`), and fixed spill-table cases go first (issue 23).
  */
 import { expect } from 'chai';
 import { runFuzz } from '../../bench/fuzz/fuzz-ps';
@@ -15,7 +16,7 @@ describe('fuzzing a tessera ps process (issue 23)', function () {
   it('400 fixed-seed cases, 200 concurrent streams, 100 MiB messages: no crash, no hang, no INTERNAL, refused pushes change no row, one SIGTERM ends it', async () => {
     const r = await runFuzz({ seed: 23, cases: 400, hangMs: 5_000, maxRequestBytes: 1 << 20, streams: 200, hugeBytes: 100 << 20 }) as Record<string, any>;
     const why = JSON.stringify({ examples: r.examples, log: r.log, by_status: r.by_status });
-    expect(r.cases, 'the cases, the streams and the four huge messages').to.equal(400 + 200 + 4);
+    expect(r.cases, 'the tier cases, the cases, the streams and the four huge messages').to.equal(5 + 400 + 200 + 4);
     expect(r.crashes, why).to.equal(0);
     expect(r.hangs, why).to.equal(0);
     expect(r.internal, why).to.equal(0);
@@ -24,6 +25,13 @@ describe('fuzzing a tessera ps process (issue 23)', function () {
     expect(r.cwd_entries, 'entries in the PS\'s working directory').to.equal(0);
     expect(r.root_entries_not_ids, 'entries in the checkpoint root that are not checkpoint ids').to.equal(0);
     expect(r.sigterm).to.include({ code: 0, signal: null });
+    // Issue 23: on a PS with a disk tier, spill tables below one slab (or one row) are refused and
+    // a spill table dropped before it spilled is fine; both used to abort the PS inside LMDB.
+    expect(r.tier_cases, why).to.deep.equal({
+      'CreateTable tier: maxRows 100, spill': 'INVALID_ARGUMENT', 'CreateTable tier: maxRows 1, spill': 'INVALID_ARGUMENT',
+      'CreateTable tier: maxBytes 1, spill': 'INVALID_ARGUMENT', 'CreateTable tier: maxRows 65536 (one slab), spill': 'OK',
+      'DropTable tier: the spill table, before it spilled': 'OK',
+    });
     // The run exercised what it claims to: refusals, in-band errors and accepted requests alike.
     expect(r.by_status.INVALID_ARGUMENT).to.be.greaterThan(50);
     expect(r.by_status.OK).to.be.greaterThan(50);

@@ -73,8 +73,11 @@ export interface EmbeddingTableOptions {
   eviction?: EvictionConfig;
   /** monotonic milliseconds, for `eviction.ttlSeconds` (default performance.now) */
   now?: () => number;
-  /** this table's store in the PS's disk tier; required by `eviction.spill` (row-tier.ts) */
-  tier?: TableTier;
+  /**
+   * this table's store in the PS's disk tier; required by `eviction.spill` (row-tier.ts). A
+   * function is called only once every other option is valid, so a refused table never opens it.
+   */
+  tier?: TableTier | (() => TableTier);
 }
 
 /** Admission and eviction counters of one table. */
@@ -168,7 +171,8 @@ export class EmbeddingRows {
     this.slots = new RowSlots({
       storage: this.storage, meta: this.meta, evict: this.evict, initializer: this.initializer, seed: this.seed, opt: this.opt,
     });
-    this.tier = this.eviction?.spill && opts.tier ? new TierRows(opts.tier, this.slots) : null;
+    const tier = this.eviction?.spill ? opts.tier : undefined;
+    this.tier = tier ? new TierRows(typeof tier === 'function' ? tier() : tier, this.slots) : null;
     // The shared unknown row: a slot outside the index, never evicted.
     this.unknownSlot = unknown ? this.claimNew(UNKNOWN_ID, UNKNOWN_ID) : -1;
     if (unknown) this.evict?.reserve(this.unknownSlot);

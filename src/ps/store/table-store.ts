@@ -94,10 +94,15 @@ export class TableStore {
     return this.tables.delete(name);
   }
 
-  /** An embedding table, with its store in the disk tier when it spills (opened first: a bad tier dir fails here). */
+  /**
+   * An embedding table, with its store in the disk tier when it spills. The table opens that
+   * store only once the rest of its spec is valid (a bad tier dir fails here too), so a refused
+   * spec never reaches the disk (issue 23: an LMDB abort on a refused spill table).
+   */
   private createEmbedding(norm: Extract<TableSpec, { kind: 'embedding' }>, initialCapacity?: number): EmbeddingTable {
-    const spill = norm.eviction?.spill === true && this.opts.tier !== undefined;
-    const tier = spill ? this.opts.tier!.openTable(norm.name) : undefined;
+    const rowTier = this.opts.tier;
+    const spill = norm.eviction?.spill === true && rowTier !== undefined;
+    const tier = spill ? () => rowTier.openTable(norm.name) : undefined;
     try {
       return new EmbeddingTable({ ...norm, slabRows: this.opts.slabRows, now: this.opts.now, tier, initialCapacity });
     } catch (err) {

@@ -179,11 +179,11 @@ export class LmdbRowTier implements RowTier {
   private environment(): RootDatabase {
     if (this.env) return this.env;
     try {
-      // useWritemap: pages are written in place instead of copied into the transaction, which
-      // halves the cost of a spill/reload batch (measured: 4,096 random deletes + puts into 1M
-      // keys, 80 → 41 ms). Its risk, a stray write corrupting the file, cannot outlive the PS:
-      // the tier is emptied whenever a table is created.
-      this.env = open({ path: this.location, noSync: true, useWritemap: true, maxDbs: MAX_TABLES });
+      // No useWritemap: with it, LMDB aborts the whole process (`Assertion 'x <= dl[0].mid'
+      // failed in mdb_freelist_save()`) when the first table of a fresh environment is dropped
+      // while empty, e.g. a spill table created and dropped before it spilled (issue 23). One
+      // request must never kill a PS; the cost is measured in docs/adr/0012-disk-tier.md.
+      this.env = open({ path: this.location, noSync: true, maxDbs: MAX_TABLES });
     } catch (err) {
       throw unavailable(this.location, err);
     }

@@ -265,7 +265,10 @@ describe('disk tier (issue #6 part 4)', () => {
     expect(() => store.create(spec({ maxRows: 1 << 16, spill: 'yes' }))).to.throw(/eviction\.spill must be true or false/);
     expect(() => store.create(spec({ ttlSteps: 10, spill: true }))).to.throw(/eviction\.spill needs a budget/);
     expect(() => new TableStore().create(spec({ maxRows: 1 << 16, spill: true }))).to.throw(/eviction\.spill needs a disk tier: start the PS with --tier-dir/);
+    expect(() => store.create(spec({ maxRows: 100, spill: true }))).to.throw(/eviction\.maxRows must be at least one slab \(65536 rows\)/);
     expect(store.has('x')).to.equal(false);
+    // Issue 23: a refused spec never reaches LMDB (the environment, and so its directory, is not even opened).
+    expect(fs.existsSync(path.join(dir, 'tier')), 'tier directory').to.equal(false);
   });
 
   it('an unusable tier dir fails table creation with a clear error and the PS keeps serving', () => {
