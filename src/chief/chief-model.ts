@@ -6,7 +6,7 @@
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from '../common/logger';
 import { RowReader } from '../data/reader';
-import { schemaFor } from '../data/record';
+import { RawRow, schemaFor } from '../data/record';
 import type { EvalResult } from '../eval/metrics';
 import type { ShardMap } from '../sharding/shard-map';
 import type { JobSpec } from '../spec/types';
@@ -21,7 +21,8 @@ export interface ChiefModel {
   readonly client: PsClient;
   /** Installs the shard map on every PS, creates the tables and offers the initial dense weights (idempotent). */
   initTables(): Promise<void>;
-  evaluate(path: string): Promise<EvalResult>;
+  /** Evaluates a data file, or batches of rows (a stream job's held-out slice). */
+  evaluate(source: string | AsyncIterable<RawRow[]>): Promise<EvalResult>;
   /**
    * Saves the model (readable by `tessera eval --checkpoint DIR`) to a directory and/or as the
    * next version in a model root; resolves with the published version.
@@ -44,7 +45,8 @@ export function psChiefModel(spec: JobSpec, map: ShardMap, logger: Logger, crede
       await client.admin.installShardMap();
       await trainer.init();
     },
-    evaluate: (path) => trainer.evaluate(new RowReader(path, schemaFor(spec.data.format), { maxErrorRate: spec.data.maxErrorRate }).batches(EVAL_BATCH)),
+    evaluate: (source) => trainer.evaluate(typeof source !== 'string' ? source
+      : new RowReader(source, schemaFor(spec.data.format), { maxErrorRate: spec.data.maxErrorRate }).batches(EVAL_BATCH)),
     async save(to, info) {
       const out = await saveTrainedModel(await modelContent(spec, layout, client, info), to);
       return out.version?.version;
