@@ -13,7 +13,7 @@ import { TESSERA_BIN } from '../../src/local/ps-process';
 import { ROOT } from '../helpers/cluster';
 import { requireEtcd } from '../helpers/etcd';
 import { redisForSuite } from '../helpers/redis';
-import { curl } from '../helpers/serve';
+import { criteoInstance, curl } from '../helpers/serve';
 import { spawnNode, Spawned } from '../helpers/spawn';
 import { lastJson, runTessera } from '../helpers/tessera';
 
@@ -25,14 +25,6 @@ const DELTA_EVERY_S = 2;
 const NEW_ID = 'feedbeef';
 /** Trend events replayed. */
 const TREND_ROWS = 3000;
-
-function instance(line: string): Record<string, string | number> {
-  const cells = line.split('\t');
-  const inst: Record<string, string | number> = {};
-  for (let i = 1; i <= 13; i++) if (cells[i] !== '') inst[`I${i}`] = Number(cells[i]);
-  for (let i = 1; i <= 26; i++) if (cells[13 + i] !== '') inst[`C${i}`] = cells[13 + i];
-  return inst;
-}
 
 function withNewId(line: string, label: number): string {
   const cells = line.split('\t');
@@ -87,7 +79,7 @@ describe('stream job: a trend is learned and served (issue #15)', function () {
     const url = (JSON.parse(await serve.waitForLine(/^\{"rest":/, 60_000)) as { rest: string }).rest;
     await serve.waitForLine(/"msg":"delta applied"/, 120_000);
 
-    const probe = lines.slice(7000, 7050).map((l) => instance(withNewId(l, 0)));
+    const probe = lines.slice(7000, 7050).map((l) => criteoInstance(withNewId(l, 0)));
     const cold = await predict(url, probe);
     await replay(lines.slice(4000, 4000 + TREND_ROWS).map((l) => withNewId(l, 1)), 'trend.txt', source);
     const deadline = Date.now() + (DELTA_EVERY_S + 10) * 1000;
