@@ -23,6 +23,8 @@ export interface ReplayOptions {
   rate?: number;
   /** Every k-th line to `KEY:eval`; 0: none. */
   holdout?: number;
+  /** Checked before each chunk: true ends the replay early (what was written stays written). */
+  stop?: () => boolean;
   now?: () => number;
 }
 
@@ -68,7 +70,9 @@ export async function replayFile(file: string, log: StreamLog, o: ReplayOptions)
       }
       chunk.push({ key, fields: { [LINE_FIELD]: text } });
       if (chunk.length >= chunkSize) await send();
+      if (o.stop?.()) break;
     }
+    if (o.stop?.()) break;
   }
   await send();
   out.seconds = (now() - started) / 1000;
