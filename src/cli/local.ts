@@ -130,7 +130,7 @@ export async function runLocal(argv: string[]): Promise<number> {
   const runDir = path.resolve(o['run-dir'] ?? fs.mkdtempSync(path.join(os.tmpdir(), `tessera-local-${stamp()}-`)));
   fs.mkdirSync(runDir, { recursive: true });
   err.write(`tessera local: ${n.ps} PS, ${n.workers} workers, ${n.chiefs} chiefs, ${spec.model.kind}; logs in ${runDir}\n`);
-  const { data, evalPath, oracleAuc } = given.data || o.resume || stream ? given : await syntheticData(n.syntheticRows, runDir, given.evalPath);
+  const { data, evalPath, oracleAuc } = given.data || o.resume ? given : await syntheticData(n.syntheticRows, runDir, given.evalPath);
   const checkpointDir = path.resolve(o['checkpoint-dir'] ?? path.join(runDir, 'checkpoints'));
   const progress = new ProgressLine(err);
   const job = o.name ?? `${spec.name}-${stamp()}`;
@@ -144,12 +144,13 @@ export async function runLocal(argv: string[]): Promise<number> {
     tlsDir,
     chiefs: n.chiefs, onCheckpointError, onEvent: (line) => progress.done(`tessera local: ${line}`),
     runDir, job, specPath: o.resume && !argvHas(argv, '--job') ? '' : specPath, ps: n.ps, workers: n.workers,
-    data: data && !stream ? path.resolve(data) : data, partitions: stream ? intOption(args, 'partitions', 1) : undefined,
-    evalEvery: stream ? intOption(args, 'eval-every', 0) : undefined, resume: o.resume, initFrom: o['init-from'], checkpointEvery: n.checkpointEvery,
-    eval: evalPath && !stream ? path.resolve(evalPath) : undefined, epochs: n.epochs, shards: n.shards, checkpointDir, etcdUrl: o.etcd,
+    data: data ? path.resolve(data) : undefined, resume: o.resume, initFrom: o['init-from'], checkpointEvery: n.checkpointEvery,
+    eval: evalPath ? path.resolve(evalPath) : undefined, epochs: n.epochs, shards: n.shards, checkpointDir, etcdUrl: o.etcd,
     exportDir: o['export-dir'] ? path.resolve(o['export-dir']) : undefined,
     deltaEvery, fullEvery: intOption(args, 'full-every', 1),
     backend: o.backend, force: args.options.force === true, tfThreads: threads,
+    // A stream job: the URL as given (not a path), its partitions, and no eval file (it evaluates on KEY:eval).
+    ...(stream ? { data, eval: undefined, partitions: intOption(args, 'partitions', 1), evalEvery: intOption(args, 'eval-every', 0) } : {}),
   });
   err.write(`tessera local: etcd ${cluster.etcdUrl}, job ${cluster.opts.job}\n`);
   let interrupted = false;
