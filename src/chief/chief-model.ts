@@ -21,13 +21,14 @@ export interface ChiefModel {
   readonly client: PsClient;
   /** Installs the shard map on every PS, creates the tables and offers the initial dense weights (idempotent). */
   initTables(): Promise<void>;
-  /** Evaluates a data file, or batches of rows (a stream job's held-out slice). */
-  evaluate(source: string | AsyncIterable<RawRow[]>): Promise<EvalResult>;
+  evaluate(path: string): Promise<EvalResult>;
   /**
    * Saves the model (readable by `tessera eval --checkpoint DIR`) to a directory and/or as the
    * next version in a model root; resolves with the published version.
    */
   save(to: ModelTargets, info: { step: number; samples: number }): Promise<number | undefined>;
+  /** Evaluates batches of rows: a stream job's held-out slice. */
+  evaluateRows(batches: AsyncIterable<RawRow[]>): Promise<EvalResult>;
   close(): void;
 }
 
@@ -45,12 +46,12 @@ export function psChiefModel(spec: JobSpec, map: ShardMap, logger: Logger, crede
       await client.admin.installShardMap();
       await trainer.init();
     },
-    evaluate: (source) => trainer.evaluate(typeof source !== 'string' ? source
-      : new RowReader(source, schemaFor(spec.data.format), { maxErrorRate: spec.data.maxErrorRate }).batches(EVAL_BATCH)),
+    evaluate: (path) => trainer.evaluate(new RowReader(path, schemaFor(spec.data.format), { maxErrorRate: spec.data.maxErrorRate }).batches(EVAL_BATCH)),
     async save(to, info) {
       const out = await saveTrainedModel(await modelContent(spec, layout, client, info), to);
       return out.version?.version;
     },
+    evaluateRows: (batches) => trainer.evaluate(batches),
     close: () => client.close(),
   };
 }

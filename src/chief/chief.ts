@@ -259,7 +259,7 @@ export class Chief {
   private async evaluateStream(rows: () => Promise<RawRow[]>): Promise<void> {
     const batch = await rows();
     if (batch.length === 0) return;
-    const r = await this.model!.evaluate((async function* () { yield batch; })());
+    const r = await this.model!.evaluateRows((async function* () { yield batch; })());
     const snap = await this.deps.store.snapshot();
     if (!snap.state || snap.state.phase !== 'train') return;
     const evals = [...snap.state.evals, { epoch: snap.state.epoch, auc: finiteOr(r.auc, 0.5), logloss: finiteOr(r.logloss, 0), rows: r.rows }];
