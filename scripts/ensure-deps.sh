@@ -135,6 +135,10 @@ has_python_module 'grpc, grpc_tools' \
 has_python_module sklearn \
   || missing_dependency scikit-learn TESSERA_REQUIRE_PYTHON_SKLEARN 'the sliced-evaluation check against sklearn will skip' python3-sklearn
 
+# redis-server: the stream (online learning) tests start their own on a free port.
+command -v redis-server >/dev/null 2>&1 \
+  || missing_dependency redis-server TESSERA_REQUIRE_REDIS 'the stream (online learning) tests will skip' redis-server
+
 fi # mode test
 
 if [[ ${TESSERA_WITH_REDIS:-0} == 1 ]] && ! command -v redis-server >/dev/null 2>&1; then

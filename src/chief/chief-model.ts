@@ -6,7 +6,7 @@
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from '../common/logger';
 import { RowReader } from '../data/reader';
-import { schemaFor } from '../data/record';
+import { RawRow, schemaFor } from '../data/record';
 import type { EvalResult } from '../eval/metrics';
 import type { ShardMap } from '../sharding/shard-map';
 import type { JobSpec } from '../spec/types';
@@ -29,6 +29,8 @@ export interface ChiefModel {
    * next version in a model root; resolves with the published version.
    */
   save(to: ModelTargets, info: { step: number; samples: number }): Promise<number | undefined>;
+  /** Evaluates batches of rows: a stream job's held-out slice. */
+  evaluateRows(batches: AsyncIterable<RawRow[]>): Promise<EvalResult>;
   close(): void;
 }
 
@@ -52,6 +54,7 @@ export function psChiefModel(spec: JobSpec, map: ShardMap, logger: Logger, crede
       const out = await saveTrainedModel(await modelContent(spec, layout, client, info), to);
       return out.version?.version;
     },
+    evaluateRows: (batches) => trainer.evaluate(batches),
     close: () => client.close(),
   };
 }

@@ -14,8 +14,10 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { Signal } from '../common/signal';
 import type { JobStore } from '../control/job-store';
+import { isStreamJob } from '../control/job-types';
 import type { Assignment, DataShard, JobFailure, JobResult, JobState, JobStatus, PsFault, TableRecord } from '../control/job-types';
 import type { Membership } from '../membership/membership';
+import type { RawRow } from '../data/record';
 import type { ShardMap } from '../sharding/shard-map';
 import type { ChiefModel } from './chief-model';
 import type { ModelTargets } from '../worker/model-export';
@@ -31,10 +33,14 @@ import { PsGuard, PsGuardEvents } from './ps-guard';
 import { decidePsSet } from './ps-set';
 import { MigrationDriver, MigrationDriverDeps } from './migration-driver';
 import { planAssignments } from './scheduler';
+import { planPartitionAssignments } from './partition-scheduler';
 import { restoreFromCheckpoint } from '../client/restore-checkpoint';
 
 /** How a job that the chief led to its end ended. */
 export type ChiefOutcome = { result: JobResult | undefined } | { failure: JobFailure };
+
+/** Stream evaluations kept in the job state (older ones are in the chief's log). */
+export const STREAM_EVALS_KEPT = 100;
 
 /** Least time between two checks that every PS is as published (shard-map version, table incarnations). */
 export const PS_CHECK_EVERY_MS = 1_000;
@@ -75,6 +81,8 @@ export interface ChiefOptions {
   onCheckpointError?: CheckpointErrorPolicy;
   /** Where checkpoints and the model are written (named in disk errors). */
   checkpointDir?: string;
+  /** A stream job's evaluation: every `everyMs` while training, on the rows `rows()` returns (the held-out slice). */
+  streamEval?: { everyMs: number; rows: () => Promise<RawRow[]> };
 }
 
 /** What the chief counts (metrics). */
@@ -124,6 +132,7 @@ export class Chief {
   private lastCheckpointAt: number;
   private lastPsCheckAt = -Infinity;
   private lastDeltaAt = -Infinity;
+  private lastEvalAt: number;
   /** A failure found outside the reconcile loop (a background checkpoint write); fails the job at the next step. */
   private pendingFailure: TesseraError | undefined;
 
@@ -131,6 +140,7 @@ export class Chief {
     this.log = deps.logger.child({ component: 'chief' });
     this.now = deps.now ?? Date.now;
     this.lastCheckpointAt = this.now();
+    this.lastEvalAt = this.now();
     const ck = deps.options.checkpoints?.checkpointer;
     this.guard = new PsGuard({
       membership: deps.membership, store: deps.store, shardMaps: deps.shardMaps, logger: deps.logger, events: deps.events,
@@ -231,7 +241,7 @@ export class Chief {
       return undefined;
     }
     const workers = (await this.deps.membership.list('worker')).map((m) => ({ id: m.id, incarnation: m.incarnation }));
-    const plan = planAssignments(state, workers, snap.assignments, snap.progress);
+    const plan = isStreamJob(state) ? planPartitionAssignments(state, workers, snap.assignments) : planAssignments(state, workers, snap.assignments, snap.progress);
     for (const a of plan.revoke) await this.revoke(a, workers.some((w) => w.id === a.worker && w.incarnation === a.incarnation));
     for (const a of plan.assign) {
       if (await this.deps.store.assign(a)) this.log.info({ shard: a.shard, worker: a.worker, epoch: a.epoch, resumeAt: snap.progress.get(a.shard)?.next }, 'assigned data shard');
@@ -249,6 +259,12 @@ export class Chief {
       this.lastCheckpointAt = this.now();
       return undefined;
     }
+    const ev = this.deps.options.streamEval;
+    if (ev && isStreamJob(state) && this.now() - this.lastEvalAt >= ev.everyMs) {
+      this.lastEvalAt = this.now();
+      await this.evaluateStream(ev.rows);
+      return undefined;
+    }
     const deltas = this.deps.options.deltas;
     if (deltas && this.now() - this.lastDeltaAt >= deltas.everyMs) {
       this.lastDeltaAt = this.now();
@@ -258,6 +274,22 @@ export class Chief {
     }
     await this.signal.wait(tickMs);
     return undefined;
+  }
+
+  /**
+   * A stream job's periodic evaluation on its held-out slice: recorded in the job state's
+   * `evals` (the newest STREAM_EVALS_KEPT), so status and a standby see it. Nothing to
+   * evaluate yet is not an error: the slice fills as events arrive.
+   */
+  private async evaluateStream(rows: () => Promise<RawRow[]>): Promise<void> {
+    const batch = await rows();
+    if (batch.length === 0) return;
+    const r = await this.model!.evaluateRows((async function* () { yield batch; })());
+    const snap = await this.deps.store.snapshot();
+    if (!snap.state || snap.state.phase !== 'train') return;
+    const evals = [...snap.state.evals, { epoch: snap.state.epoch, auc: finiteOr(r.auc, 0.5), logloss: finiteOr(r.logloss, 0), rows: r.rows }];
+    await this.deps.store.putState({ ...snap.state, evals: evals.slice(-STREAM_EVALS_KEPT) });
+    this.log.info({ auc: r.auc, logloss: r.logloss, rows: r.rows }, 'evaluated on the held-out stream slice');
   }
 
   /** All shards of the epoch are done: on to evaluation, unless the epoch had no rows at all. */

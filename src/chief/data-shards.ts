@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { isGzip } from '../data/line-reader';
 import { splitByteRanges } from '../data/splits';
+import { parseStreamUrl, partitionUrl } from '../stream/stream-url';
 import type { DataShard } from '../control/job-types';
 
 export interface DataFile {
@@ -53,4 +54,14 @@ export async function describeDataFiles(paths: readonly string[]): Promise<DataF
     }
     return { path, size, gzip: size >= 2 && await isGzip(path) };
   }));
+}
+
+/**
+ * The data shards of a stream job: one per partition `KEY:0` … `KEY:N-1` of the stream at
+ * `source` (`redis-stream://HOST:PORT/KEY`).
+ */
+export function planStreamPartitions(source: string, partitions: number): DataShard[] {
+  const url = parseStreamUrl(source);
+  if (!Number.isSafeInteger(partitions) || partitions < 1) throw new TesseraError(ERROR_CODES.CONFIG, `--partitions must be a positive integer, got ${partitions}`);
+  return Array.from({ length: partitions }, (_, id) => ({ id, path: partitionUrl(url, id), start: 0, end: 0, gzip: false, stream: true as const }));
 }

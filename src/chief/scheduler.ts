@@ -3,6 +3,8 @@
  * to take back and which shards to hand to which idle workers. No I/O: the chief applies the
  * plan through the JobStore, and tests drive it with plain values.
  *
+ * A stream job's partitions are handed out by partition-scheduler.ts instead.
+ *
  * Rules, per epoch:
  * - a shard is done when its progress record (this epoch) says so;
  * - an assignment is taken back when its worker incarnation is no longer live (the worker died

@@ -22,7 +22,11 @@ import { serveStatusPage } from './status-page-routes';
 import { selectBackend, tfThreads } from '../model/backend';
 import { psChiefModel } from '../chief/chief-model';
 import { Chief, ChiefOutcome } from '../chief/chief';
-import { describeDataFiles, planDataShards } from '../chief/data-shards';
+import { describeDataFiles, planDataShards, planStreamPartitions } from '../chief/data-shards';
+import { RedisStreamLog } from '../stream/redis-stream-log';
+import { heldOutRows } from '../stream/held-out';
+import { isStreamUrl, parseStreamUrl } from '../stream/stream-url';
+import { schemaFor } from '../data/record';
 import { readManifest } from '../checkpoint';
 import { jobSpecToYaml, modelFingerprint, parseJobSpec, specFingerprint } from '../spec/job-spec';
 import type { JobSpec } from '../spec/types';
@@ -47,6 +51,8 @@ export const CHIEF_SPEC: Record<string, OptionSpec> = {
   eval: { type: 'string', describe: 'evaluation data file (overrides data.eval)' },
   epochs: { type: 'string', describe: 'override training.epochs' },
   shards: { type: 'string', describe: 'data shards per epoch (default: one per 64 MiB, at least 8)' },
+  partitions: { type: 'string', describe: 'with --data redis-stream://HOST:PORT/KEY: the stream\'s partitions KEY:0..N-1 (as written by tessera replay --partitions N)', default: '1' },
+  'eval-every': { type: 'string', describe: 'with a stream source: seconds between evaluations on the held-out partition KEY:eval (0: none)', default: '60' },
   'checkpoint-dir': { type: 'string', describe: 'checkpoint root (shared by every PS): consistent checkpoints DIR/<id>, and the trained model DIR/model' },
   'export-dir': { type: 'string', describe: 'model root: publish the model as ROOT/<spec name>/<version>/ at every epoch end and the job end (what tessera serve reads)' },
   'delta-every': { type: 'string', describe: 'seconds between deltas to serving while training: one consistent cut, published as ROOT/<name>/deltas/<v>/ (needs --export-dir and --checkpoint-dir; 0: none)', default: '0' },
@@ -101,6 +107,7 @@ export async function runChief(argv: string[]): Promise<number> {
   });
   serveStatusPage(rt.http, page, logger);
   let chief: Chief | null = null;
+  let stream: RedisStreamLog | undefined;
   let lost = false;
   const stop = rt.stopping.then((signal) => {
     logger.info({ signal }, 'shutting down');
@@ -123,6 +130,8 @@ export async function runChief(argv: string[]): Promise<number> {
     if (checkpointDir) metrics.setCheckpointInterval(intOption(args, 'checkpoint-every', 0));
     const trainPaths = (spec.data.train ?? '').split(',').map((p) => p.trim()).filter(Boolean);
     const shardCount = o.shards === undefined ? undefined : intOption(args, 'shards', 1);
+    // A stream job (--data redis-stream://…): partitions instead of file shards, evaluated on its held-out slice.
+    stream = spec.data.train && isStreamUrl(spec.data.train) ? new RedisStreamLog(parseStreamUrl(spec.data.train)) : undefined;
     let stopped = false;
     void stop.then(() => { stopped = true; });
     // A chief that loses leadership (its lease expired, e.g. etcd was unreachable) steps down
@@ -162,7 +171,11 @@ export async function runChief(argv: string[]): Promise<number> {
           earlyStop: spec.training.earlyStop,
           modelDir: checkpointDir ? path.resolve(checkpointDir, 'model') : undefined,
           exportRoot: o['export-dir'] ? path.resolve(o['export-dir']) : undefined,
-          planShards: async () => planDataShards(await describeDataFiles(trainPaths), shardCount),
+          planShards: async () => (stream ? planStreamPartitions(spec.data.train!, intOption(args, 'partitions', 1))
+            : planDataShards(await describeDataFiles(trainPaths), shardCount)),
+          streamEval: stream && intOption(args, 'eval-every', 0) > 0
+            ? { everyMs: 1000 * intOption(args, 'eval-every', 0), rows: () => heldOutRows(stream!, parseStreamUrl(spec.data.train!).key, schemaFor(spec.data.format)) }
+            : undefined,
           checkpoints: checkpointer ? { checkpointer, everyMs: 1000 * intOption(args, 'checkpoint-every', 0) } : undefined,
           deltas: deltaStream({ args, spec, checkpointer, checkpointDir, exportDir: o['export-dir'], store, client: () => model!.client, logger }),
           restore: resumeRef && saved ? {
@@ -200,6 +213,7 @@ export async function runChief(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
+    await stream?.close();
     await election.resign().catch(() => undefined);
     await rt.close();
   }

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isStreamUrl, parseStreamUrl } from '../stream/stream-url';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { etcdAvailable, ETCD_MISSING_MESSAGE } from '../common/etcd-launcher';
 import { initCertDir } from '../common/cert-issuer';
@@ -39,6 +40,9 @@ export const LOCAL_SPEC: Record<string, OptionSpec> = {
   eval: { type: 'string', describe: 'evaluation data (default: data.eval, or the synthetic held-out split)' },
   epochs: { type: 'string', describe: 'override training.epochs' },
   shards: { type: 'string', describe: 'data shards per epoch (default 4 per worker)' },
+  source: { type: 'string', describe: 'train online from an event stream, redis-stream://HOST:PORT/KEY (fed by tessera replay): no epochs, runs until Ctrl-C/SIGTERM' },
+  partitions: CHIEF_SPEC.partitions,
+  'eval-every': CHIEF_SPEC['eval-every'],
   'checkpoint-dir': { type: 'string', describe: 'checkpoint root: checkpoints DIR/<id> and the model DIR/model; default RUN_DIR/checkpoints' },
   'export-dir': { type: 'string', describe: 'model root: the chief publishes ROOT/<spec name>/<version>/ at every epoch end and the job end (tessera serve --model-root ROOT serves them)' },
   'checkpoint-every': { type: 'string', describe: 'seconds between checkpoints while training (0: epoch ends and the job end)', default: '0' },
@@ -58,7 +62,7 @@ export const LOCAL_SPEC: Record<string, OptionSpec> = {
   tls: { type: 'boolean', describe: 'mutual TLS everywhere: a CA and a certificate per process in RUN_DIR/tls, etcd with client-certificate auth' },
 };
 
-export const LOCAL_HELP = helpText('tessera local [--job FILE] [--ps N] [--workers M] [--data PATH] [--eval PATH] [--epochs E] [--checkpoint-dir DIR] [--export-dir ROOT] [--resume latest|ID] [--etcd URL] [--json]',
+export const LOCAL_HELP = helpText('tessera local [--job FILE] [--ps N] [--workers M] [--data PATH | --source redis-stream://HOST:PORT/KEY [--partitions N]] [--eval PATH] [--epochs E] [--checkpoint-dir DIR] [--export-dir ROOT] [--resume latest|ID] [--etcd URL] [--json]',
   'Runs a whole cluster on this machine as separate processes, trains, evaluates after each\n'
   + 'epoch and saves the model (readable by `tessera eval --checkpoint DIR/model`). A process that\n'
   + 'dies is restarted with backoff (one line per restart); one that keeps failing right after it\n'
@@ -115,8 +119,11 @@ export async function runLocal(argv: string[]): Promise<number> {
   if (o.resume && !o['checkpoint-dir']) throw new TesseraError(ERROR_CODES.CONFIG, '--resume needs --checkpoint-dir DIR (where the stopped job checkpointed)');
   const specPath = path.resolve(o.job!);
   const spec = loadJobSpec(specPath);
-  const given: { data?: string; evalPath?: string; oracleAuc?: number } = { data: o.data ?? spec.data.train ?? undefined, evalPath: o.eval ?? spec.data.eval ?? undefined };
-  await checkDataFiles(given.data ? given.data.split(',').map((f) => f.trim()).filter(Boolean) : [], 'training data');
+  if (o.source && o.data) throw new TesseraError(ERROR_CODES.CONFIG, 'give --source (a stream) or --data (files), not both');
+  const stream = o.source !== undefined || (o.data !== undefined && isStreamUrl(o.data));
+  if (stream) parseStreamUrl(o.source ?? o.data!); // a malformed URL fails here, before etcd starts
+  const given: { data?: string; evalPath?: string; oracleAuc?: number } = { data: o.source ?? o.data ?? spec.data.train ?? undefined, evalPath: o.eval ?? spec.data.eval ?? undefined };
+  if (!stream) await checkDataFiles(given.data ? given.data.split(',').map((f) => f.trim()).filter(Boolean) : [], 'training data');
   await checkDataFiles(given.evalPath ? [given.evalPath] : [], 'evaluation data');
   await checkCheckpointArgs(o, spec);
   if (o.etcd) await checkEtcdReachable(o.etcd, '--etcd (or leave it out: tessera local then starts its own etcd)');
@@ -143,6 +150,8 @@ export async function runLocal(argv: string[]): Promise<number> {
     exportDir: o['export-dir'] ? path.resolve(o['export-dir']) : undefined,
     deltaEvery, fullEvery: intOption(args, 'full-every', 1),
     backend: o.backend, force: args.options.force === true, tfThreads: threads,
+    // A stream job: the URL as given (not a path), its partitions, and no eval file (it evaluates on KEY:eval).
+    ...(stream ? { data, eval: undefined, partitions: intOption(args, 'partitions', 1), evalEvery: intOption(args, 'eval-every', 0) } : {}),
   });
   err.write(`tessera local: etcd ${cluster.etcdUrl}, job ${cluster.opts.job}\n`);
   let interrupted = false;
@@ -172,7 +181,8 @@ export async function runLocal(argv: string[]): Promise<number> {
     if (interrupted) {
       await cluster.stop();
       err.write(`${await whatWasSaved(checkpointDir)}\n`);
-      return 130;
+      // A stream job has no end: a signal is how it stops, not an interruption.
+      return stream ? 0 : 130;
     }
     if (!(e instanceof ClusterFailedError)) throw e;
     progress.done(`tessera local: ${e.message}`);

@@ -62,6 +62,10 @@ const COMMANDS: Record<string, () => Command> = {
     const m = require('./serve') as typeof import('./serve');
     return { summary: 'serve models from a model root (REST, gRPC): hot update, labels, rollback, canary (status|rollback|label)', help: () => m.SERVE_HELP, run: m.runServe };
   },
+  replay: () => {
+    const m = require('./replay') as typeof import('./replay');
+    return { summary: 'feed a data file into a redis-stream:// source\'s partitions (online learning)', help: () => m.REPLAY_HELP, run: m.runReplay };
+  },
   gen: () => {
     const m = require('./gen') as typeof import('./gen');
     return { summary: 'write synthetic Criteo-format rows from a planted model', help: () => m.GEN_HELP, run: m.runGen };

@@ -3,6 +3,8 @@
  * members/worker/<id> (a second process with the same id is refused), reads the job spec and
  * shard map from etcd, and trains the data shards the chief assigns it until the job is done.
  */
+import { RedisStreamLog } from '../stream/redis-stream-log';
+import { parseStreamUrl } from '../stream/stream-url';
 import { helpText, intOption, OptionSpec, noPositional, parseArgs } from '../runtime/args';
 import { ROLE_OPTIONS, startRoleRuntime } from '../runtime/role-runtime';
 import { ERROR_CODES, TesseraError } from '../common/errors';
@@ -83,6 +85,7 @@ export async function runWorker(argv: string[]): Promise<number> {
       id: rt.id, incarnation: () => reg.incarnation, spec, logger,
       store: new EtcdJobStore({ client: etcd, job, logger }),
       shardMaps: new ShardMapStore({ client: etcd, job, logger }),
+      openStream: (url) => new RedisStreamLog(parseStreamUrl(url)),
       connect: (map, tables) => psParams(new PsClient({
         shardMap: map, logger, ...trainingClientOptions(spec.training), tableIncarnation: incarnationLookup(tables),
         credentials: rt.tls?.channelCredentials(),

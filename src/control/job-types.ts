@@ -15,6 +15,17 @@ export interface DataShard {
   end: number;
   /** Gzip files cannot seek: their shard is the whole file and a resume skips lines. */
   gzip: boolean;
+  /**
+   * A partition of an event stream, not a byte range: `path` is the partition's URL
+   * (`redis-stream://HOST:PORT/KEY:n`), `start` and `end` are 0, and it is never done (a stream
+   * job runs until stopped). Its position is the progress record's `entry`.
+   */
+  stream?: true;
+}
+
+/** True for a stream job: its data shards are stream partitions (no epochs; it runs until stopped). */
+export function isStreamJob(state: { shards: readonly DataShard[] }): boolean {
+  return state.shards.length > 0 && state.shards.every((s) => s.stream === true);
 }
 
 /** One end-of-epoch evaluation. */
@@ -180,8 +191,10 @@ export interface Assignment {
 export interface Progress {
   shard: number;
   epoch: number;
-  /** Byte offset where reading resumes. */
+  /** Byte offset where reading resumes (0 for a stream partition: see `entry`). */
   next: number;
+  /** A stream partition's position: the id of the last entry applied (its pushes acknowledged). */
+  entry?: string;
   /** Rows of this shard consumed (committed) so far in this epoch. */
   rows: number;
   steps: number;
@@ -298,7 +311,10 @@ const PHASES: readonly JobPhase[] = ['train', 'eval', 'done', 'failed'];
 function shardOf(v: unknown, what: string): DataShard {
   if (typeof v !== 'object' || v === null) fail(what, 'shard must be an object');
   const o = v as Obj;
-  const s: DataShard = { id: int(o, 'id', what), path: str(o, 'path', what), start: int(o, 'start', what), end: int(o, 'end', what), gzip: o.gzip === true };
+  const s: DataShard = {
+    id: int(o, 'id', what), path: str(o, 'path', what), start: int(o, 'start', what), end: int(o, 'end', what), gzip: o.gzip === true,
+    ...(o.stream === true ? { stream: true as const } : {}),
+  };
   if (s.end < s.start) fail(what, `shard ${s.id} ends (${s.end}) before it starts (${s.start})`);
   return s;
 }
@@ -349,6 +365,7 @@ export function parseProgress(text: string): Progress {
     shard: int(o, 'shard', what), epoch: int(o, 'epoch', what), next: int(o, 'next', what), rows: int(o, 'rows', what),
     steps: int(o, 'steps', what), done: o.done === true, loss: nullableNum(o, 'loss', what), worker: str(o, 'worker', what),
     ...(typeof o.nonFinite === 'string' ? { nonFinite: o.nonFinite } : {}),
+    ...(o.entry !== undefined ? { entry: str(o, 'entry', what) } : {}),
     ...(o.staleness !== undefined ? { staleness: parseStalenessCounts(o.staleness, what) } : {}),
   };
 }

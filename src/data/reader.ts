@@ -9,6 +9,7 @@ import { LineError, LineParser, parserFor } from './parsers';
 import { AVAZU_HEADER, RawRow, RowSchema, newRawRow } from './record';
 import { ByteRange } from './splits';
 import { formatHint } from './data-errors';
+import type { PositionedRows, ReaderStats, RowSource } from './row-source';
 
 /** Default tolerated fraction of malformed lines. */
 export const DEFAULT_MAX_ERROR_RATE = 0.01;
@@ -32,24 +33,13 @@ export interface RowReaderOptions extends ReadLinesOptions {
   skipBefore?: number;
 }
 
-/** A batch of rows and where reading resumes after it. */
-export interface PositionedBatch {
-  rows: RawRow[];
-  /**
-   * Byte offset (decompressed for gzip) just past the last line this batch consumed: a reader
-   * of [next, end) reads exactly the rows after this batch.
-   */
-  next: number;
-}
+/**
+ * A batch of rows and the byte offset (decompressed for gzip) just past the last line it
+ * consumed: a reader of [next, end) reads exactly the rows after this batch.
+ */
+export type PositionedBatch = PositionedRows<number>;
 
-/** Counters of one pass over the input. Blank lines are neither rows nor bad. */
-export interface ReaderStats {
-  rows: number;
-  bad: number;
-  blank: number;
-  /** Up to 5 "file:line: reason" (or "file@offset N: reason" when the line number is unknown). */
-  samples: string[];
-}
+export type { ReaderStats };
 
 function formatBytes(n: number): string {
   if (n % (1 << 20) === 0) return `${n / (1 << 20)} MiB`;
@@ -73,7 +63,7 @@ function percent(x: number): string {
  * @throws TesseraError BAD_DATA (while iterating) once more than `maxErrorRate` of the
  * lines are malformed, after at least 1000 lines or at the end of input.
  */
-export class RowReader implements AsyncIterable<RawRow> {
+export class RowReader implements AsyncIterable<RawRow>, RowSource<number> {
   private readonly parse: LineParser;
   private readonly maxErrorRate: number;
   private readonly name: string;

@@ -48,6 +48,10 @@ export interface LocalClusterOptions {
   eval?: string;
   epochs?: number;
   shards?: number;
+  /** With a stream source (`data` redis-stream://…): its partitions (`tessera chief --partitions`). */
+  partitions?: number;
+  /** With a stream source: seconds between evaluations on its held-out partition (`tessera chief --eval-every`). */
+  evalEvery?: number;
   /** Checkpoint root: consistent checkpoints DIR/<id>, and the model DIR/model. */
   checkpointDir?: string;
   /** Seconds between checkpoints while training (0: epoch ends and the job end). */
@@ -222,6 +226,8 @@ export class LocalCluster {
     if (o.eval) args.push('--eval', o.eval);
     if (o.epochs !== undefined) args.push('--epochs', String(o.epochs));
     if (o.shards !== undefined) args.push('--shards', String(o.shards));
+    if (o.partitions !== undefined) args.push('--partitions', String(o.partitions));
+    if (o.evalEvery !== undefined) args.push('--eval-every', String(o.evalEvery));
     if (o.checkpointDir) args.push('--checkpoint-dir', o.checkpointDir);
     if (o.exportDir) args.push('--export-dir', o.exportDir);
     if (o.deltaEvery) args.push('--delta-every', String(o.deltaEvery), ...(o.fullEvery ? ['--full-every', String(o.fullEvery)] : []));

@@ -83,7 +83,7 @@ export async function trainShard(deps: ShardTrainerDeps, a: Assignment, shard: D
     const bad = reader.stats().bad;
     if (bad > badSeen) deps.onBadLines?.(bad - badSeen);
     badSeen = bad;
-    if (!(await commitWithRetry(deps, a, p, log))) throw new ShardLostError(a.shard);
+    if (!(await commitWithRetry(deps.store, a, p, log))) throw new ShardLostError(a.shard);
     sinceRows = 0;
     sinceLoss = 0;
     lastCommit = now();
@@ -141,10 +141,10 @@ export async function trainShard(deps: ShardTrainerDeps, a: Assignment, shard: D
 }
 
 /** Commits, retrying while etcd is unreachable (training stalls meanwhile); false if the shard was lost. */
-async function commitWithRetry(deps: ShardTrainerDeps, a: Assignment, p: Progress, log: Logger): Promise<boolean> {
+export async function commitWithRetry(store: JobStore, a: Assignment, p: Progress, log: Logger): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await deps.store.commitProgress(a, p);
+      return await store.commitProgress(a, p);
     } catch (err) {
       if (err instanceof TesseraError && err.code !== ERROR_CODES.UNAVAILABLE) throw err;
       const waitMs = backoffDelay({ ...DEFAULT_BACKOFF, maxMs: 1_000 }, attempt);

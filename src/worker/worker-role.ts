@@ -20,7 +20,10 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { Signal } from '../common/signal';
 import type { JobStore } from '../control/job-store';
+import { isStreamJob } from '../control/job-types';
 import type { Assignment, JobFailure, JobState, TableRecord } from '../control/job-types';
+import type { StreamLog } from '../stream/stream-log';
+import { trainPartitions } from './partition-trainer';
 import type { JobSnapshot } from '../control/job-store';
 import type { StalenessCounts } from '../control/push-staleness';
 import { schemaFor } from '../data/record';
@@ -53,7 +56,17 @@ export interface WorkerRoleDeps {
   /** The worker's push-staleness counts so far, committed with each shard's progress (status p99). */
   staleness?: () => StalenessCounts;
   backoff?: BackoffOptions;
+  /** Opens the event log of a stream job's partition URL (redis-stream://…); absent: file jobs only. */
+  openStream?: (partitionUrl: string) => StreamLog;
 }
+
+/**
+ * A stream pass waits this long for a new entry before it ends (ms): the longest a drained
+ * worker takes to acknowledge a checkpoint barrier or notice a new partition.
+ */
+export const STREAM_BLOCK_MS = 500;
+/** Longest stream pass (ms): how soon a busy worker notices partitions handed to it. */
+export const STREAM_ROUND_MS = 5_000;
 
 export class WorkerRole {
   private readonly log: Logger;
@@ -78,6 +91,9 @@ export class WorkerRole {
     this.stopped = true;
     this.signal.notify();
   }
+
+  /** The stream log of a stream job's partitions, opened at the first pass. */
+  private stream: StreamLog | undefined;
 
   /** Push-window figures of the current PS connection, for metrics (push staleness). */
   get inflightPushes(): number {
@@ -104,6 +120,7 @@ export class WorkerRole {
       await Promise.allSettled([maps.stop(), changes.stop(), this.barrier.stop()]);
       this.conn?.params.close();
       this.conn = null;
+      await this.stream?.close();
     }
   }
 
@@ -137,6 +154,10 @@ export class WorkerRole {
         .sort((x, y) => x.shard - y.shard);
       if (mine.length === 0) { waiting(state!.phase === 'train' ? 'a data shard' : `the chief to finish ${state!.phase}`); await this.signal.wait(1000); continue; }
       waitingFor = '';
+      if (isStreamJob(state!)) {
+        await this.runPartitions(mine, state!, snap.progress, snap.tables!);
+        continue;
+      }
       for (const a of mine) {
         if (this.stopped) break;
         await this.runShard(a, state!, snap.progress.get(a.shard), snap.tables!);
@@ -171,28 +192,51 @@ export class WorkerRole {
       }, a, state.shards[a.shard], committed);
       this.failures = 0;
     } catch (err) {
-      if (err instanceof ShardLostError) {
-        this.log.warn({ shard: a.shard }, 'data shard was taken back; dropping it');
-        return;
-      }
-      this.deps.onShardFailure?.();
-      if (err instanceof TesseraError && (err.code === ERROR_CODES.NON_FINITE || err.code === ERROR_CODES.CONFIG)) throw err;
-      const waitMs = this.retryMs();
-      this.failures++;
-      const bad = asDataError(err, state.shards[a.shard].path);
-      if (bad) {
-        await this.reportDataFault(bad, waitMs);
-        return;
-      }
-      this.dropConnection();
-      if (isPsFault(err)) {
-        await this.reportFault(err, tables, waitMs);
-        return;
-      }
-      this.log.warn({ shard: a.shard, err: (err as Error).message, waitMs },
-        'training the data shard failed (a PS may be restarting); reconnecting and resuming from the last committed position');
-      await this.signal.wait(waitMs);
+      await this.trainingFailed(err, a.shard, state.shards[a.shard].path, tables);
     }
+  }
+
+  /** Trains this worker's stream partitions for one pass (partition-trainer.ts). */
+  private async runPartitions(mine: Assignment[], state: JobState, progress: JobSnapshot['progress'], tables: TableRecord): Promise<void> {
+    const { spec, openStream } = this.deps;
+    if (!openStream) throw new TesseraError(ERROR_CODES.CONFIG, 'this worker cannot read a stream job\'s partitions (no stream source configured)');
+    try {
+      const { params, trainer } = await this.connection(tables);
+      this.stream ??= openStream(state.shards[mine[0].shard].path);
+      await trainPartitions({
+        workerId: this.deps.id, store: this.deps.store, params, trainer, log: this.stream, schema: schemaFor(spec.data.format),
+        batchSize: spec.training.batchSize, commitEveryMs: this.deps.commitEveryMs ?? 1000, blockMs: STREAM_BLOCK_MS, roundMs: STREAM_ROUND_MS,
+        logger: this.log, stopping: () => this.stopped, barrier: this.barrier ?? undefined, onBadLines: this.deps.onBadLines,
+      }, mine, state.shards, progress);
+      this.failures = 0;
+    } catch (err) {
+      await this.trainingFailed(err, mine[0].shard, state.shards[mine[0].shard].path, tables);
+    }
+  }
+
+  /** Training a data shard (or partitions) failed: drop it, report a fault, or back off and retry from the last commit. */
+  private async trainingFailed(err: unknown, shard: number, path: string, tables: TableRecord): Promise<void> {
+    if (err instanceof ShardLostError) {
+      this.log.warn({ shard: err.shard }, 'data shard was taken back; dropping it');
+      return;
+    }
+    this.deps.onShardFailure?.();
+    if (err instanceof TesseraError && (err.code === ERROR_CODES.NON_FINITE || err.code === ERROR_CODES.CONFIG)) throw err;
+    const waitMs = this.retryMs();
+    this.failures++;
+    const bad = asDataError(err, path);
+    if (bad) {
+      await this.reportDataFault(bad, waitMs);
+      return;
+    }
+    this.dropConnection();
+    if (isPsFault(err)) {
+      await this.reportFault(err, tables, waitMs);
+      return;
+    }
+    this.log.warn({ shard, err: (err as Error).message, waitMs },
+      'training the data shard failed (a PS or the stream may be restarting); reconnecting and resuming from the last committed position');
+    await this.signal.wait(waitMs);
   }
 
   /**

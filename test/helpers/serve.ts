@@ -200,3 +200,12 @@ export async function pyRequests(python: string, base: string, requests: PyReque
   const out = await run(python, [REST_CLIENT, base], JSON.stringify(requests));
   return out.trim().split('\n').map((l) => JSON.parse(l) as HttpAnswer);
 }
+
+/** A Criteo line as a prediction request instance: raw values by field name, empty cells left out. */
+export function criteoInstance(line: string): Record<string, string | number> {
+  const cells = line.split('\t');
+  const inst: Record<string, string | number> = {};
+  for (let i = 1; i <= 13; i++) if (cells[i] !== '') inst[`I${i}`] = Number(cells[i]);
+  for (let i = 1; i <= 26; i++) if (cells[13 + i] !== '') inst[`C${i}`] = cells[13 + i];
+  return inst;
+}

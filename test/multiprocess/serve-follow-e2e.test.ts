@@ -14,23 +14,13 @@ import { listDeltas } from '../../src/export/delta-dir';
 import { listVersions } from '../../src/export/model-root';
 import { TESSERA_BIN } from '../../src/local/ps-process';
 import { requireEtcd } from '../helpers/etcd';
-import { curl } from '../helpers/serve';
+import { criteoInstance, curl } from '../helpers/serve';
 import { spawnNode, Spawned } from '../helpers/spawn';
 import { ROOT } from '../helpers/cluster';
 
 const CRITEO = path.resolve(ROOT, '..', 'shared', 'data', 'criteo_dac', 'train_rows_00001-08000.txt');
 const JOB = path.join(ROOT, 'examples', 'criteo-deepfm.yaml');
 const MODEL = 'criteo-deepfm';
-
-function instancesOf(lines: string[]): Record<string, string | number>[] {
-  return lines.map((line) => {
-    const cells = line.split('\t');
-    const inst: Record<string, string | number> = {};
-    for (let i = 1; i <= 13; i++) if (cells[i] !== '') inst[`I${i}`] = Number(cells[i]);
-    for (let i = 1; i <= 26; i++) if (cells[13 + i] !== '') inst[`C${i}`] = cells[13 + i];
-    return inst;
-  });
-}
 
 describe('tessera serve --follow end to end: a training job\'s delta stream served as it is published (issue 15)', function () {
   this.timeout(300_000);
@@ -64,7 +54,7 @@ describe('tessera serve --follow end to end: a training job\'s delta stream serv
     const lines = fs.readFileSync(CRITEO, 'utf8').split('\n').filter((l) => l.length > 0);
     const train = path.join(dir, 'train.txt');
     fs.writeFileSync(train, `${lines.slice(0, 7000).join('\n')}\n`);
-    const probe = instancesOf(lines.slice(7000, 7020));
+    const probe = lines.slice(7000, 7020).map(criteoInstance);
     const root = path.join(dir, 'models');
     const local = spawnNode(TESSERA_BIN, ['local', '--ps', '2', '--workers', '2', '--job', JOB, '--data', train, '--epochs', '8',
       '--export-dir', root, '--delta-every', '1', '--full-every', '1000', '--run-dir', path.join(dir, 'run'), '--json']);
