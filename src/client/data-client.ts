@@ -224,7 +224,7 @@ export class PsDataClient {
     const owner = this.fleet.ownerOfDense(table, route.map);
     const c = route.conns[owner];
     const req = this.pushReq(table, new Uint8Array(0), grads, owner, route.map);
-    await this.fleet.callRouted(`push ${table} to ${c.addr}`, route, async () => { await c.push(req, this.callTimeoutMs); }, (next) => this.pushDenseOn(table, grads, next));
+    await this.fleet.callRouted(`push ${table} to ${c.addr}`, route, async () => { await c.push(req, this.callTimeoutMs); this.fleet.countAck(); }, (next) => this.pushDenseOn(table, grads, next));
   }
 
   /**
@@ -297,6 +297,7 @@ export class PsDataClient {
       const req = { ...this.pushReq(table, ids, g, s.psIndex, route.map), wantVersions: rv !== null };
       const sent = async (): Promise<void> => {
         const res = await c.push(req, this.callTimeoutMs);
+        this.fleet.countAck();
         if (rv) this.reportStaleness(rv, res.versions);
       };
       sends.push(this.fleet.callRouted(`push ${table} to ${c.addr}`, route, sent,

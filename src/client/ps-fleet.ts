@@ -63,6 +63,8 @@ export class PsFleet {
   private reading: Promise<ShardMap | undefined> | null = null;
   private denseOwner = new Map<string, number>();
   private closed = false;
+  private acked = 0;
+  private reroutes = 0;
 
   constructor(opts: PsFleetOptions) {
     this.log = opts.logger.child({ component: 'ps-client' });
@@ -116,6 +118,7 @@ export class PsFleet {
       }
     });
     if ('value' in out) return out.value;
+    this.reroutes++;
     this.log.debug({ what, from: route.map.version, to: out.next.map.version }, 'shard map changed: re-sending the refused request by the new map');
     return reroute(out.next);
   }
@@ -151,8 +154,24 @@ export class PsFleet {
     await Promise.all(this.conns.map((c) => c.waitReady(timeoutMs)));
   }
 
+  /** Counts one push request a PS acknowledged (applied, or acknowledged again as a retry). */
+  countAck(): void {
+    this.acked++;
+  }
+
+  /**
+   * Push requests acknowledged, and requests re-sent by a newer shard map, since this fleet
+   * opened. Logged on close: summed over a job's workers, the acknowledged count equals the
+   * pushes its PS applied (tessera_ps_requests_total{op="push",outcome="ok"} less
+   * tessera_ps_duplicate_pushes_total).
+   */
+  get counts(): { pushesAcked: number; reroutes: number } {
+    return { pushesAcked: this.acked, reroutes: this.reroutes };
+  }
+
   /** Closes every connection; calls in their retry loop fail at once. */
   close(): void {
+    if (!this.closed) this.log.info({ ...this.counts, mapVersion: this.map.version }, 'closed the PS connections');
     this.closed = true;
     for (const c of this.byAddr.values()) c.close();
   }
