@@ -81,13 +81,15 @@ export async function runWorker(argv: string[]): Promise<number> {
     const metrics = new WorkerMetrics(rt.metrics.registry, {
       pushes: { get inflightPushes() { return current?.inflightPushes ?? 0; }, get pushThrottles() { return current?.pushThrottles ?? 0; } },
     });
+    const shardMaps = new ShardMapStore({ client: etcd, job, logger });
     role = new WorkerRole({
       id: rt.id, incarnation: () => reg.incarnation, spec, logger,
       store: new EtcdJobStore({ client: etcd, job, logger }),
-      shardMaps: new ShardMapStore({ client: etcd, job, logger }),
+      shardMaps,
       openStream: (url) => new RedisStreamLog(parseStreamUrl(url)),
       connect: (map, tables) => psParams(new PsClient({
-        shardMap: map, logger, ...trainingClientOptions(spec.training), tableIncarnation: incarnationLookup(tables),
+        // A PS refusing the map as old: read the newest from etcd and re-send only the refused slices.
+        shardMap: map, latestMap: () => shardMaps.get(), logger, ...trainingClientOptions(spec.training), tableIncarnation: incarnationLookup(tables),
         credentials: rt.tls?.channelCredentials(),
         stalenessSampleEvery: sampleEvery, onStaleness: (u) => metrics.onStaleness(u),
       })),

@@ -7,6 +7,9 @@
  * `maxInflightPushes` outstanding (bounded staleness, PushWindow). Every call has a deadline;
  * UNAVAILABLE and deadline errors are retried with backoff until the fleet's retry deadline. A
  * retried push repeats its (client id, sequence number), so it is applied at most once (ADR 0027).
+ * A request a PS refuses as routed with an old shard map is sliced again by the newest map and
+ * only it is re-sent (pushes with fresh sequence numbers: the refused one was not applied), so a
+ * map change never fails a pull or push (PsFleet.callRouted).
  * Push staleness: a caller that pulls with `versions` and pushes those ids with `readVersions`
  * is told, per row, how many other updates landed between the two (`onStaleness`;
  * row-versions.ts); `sampleStaleness()` says which training steps should.
@@ -25,9 +28,9 @@ import { gatherRows, sliceByOwner, Slice, stitchRows } from '../sharding/slicer'
 import { Encoding, PullResponseMsg } from '../wire/data-plane-codec';
 import { decodeF16, encodeF16 } from '../wire/f16';
 import { asBytes, f32FromBytes, IdArray, u32FromBytes } from '../wire/key-block';
-import type { PsConnection } from '../wire/ps-connection';
 import type { PsFleet } from './ps-fleet';
 import { PushWindow } from './push-window';
+import { resliceByMap, Route } from './route';
 import {
   DEFAULT_STALENESS_SAMPLE_EVERY, fromDistinct, gatherVersions, stalenessOf, StalenessSampler, stitchVersions, toDistinct,
 } from './row-versions';
@@ -128,10 +131,11 @@ export class PsDataClient {
       throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `out: ${opts.out.length} values, expected ${n} ids × dim ${dim} = ${n * dim}`);
     }
     checkVersions('versions', opts.versions, n);
-    const { slices, count, inverse } = this.dedupAndSlice(ids);
+    const { slices, count, inverse, route } = this.dedupAndSlice(ids);
     const uniqueRows = !inverse && opts.out !== undefined ? opts.out : new Float32Array(count * dim);
     const versions = opts.versions === undefined ? null : inverse ? new Uint32Array(count) : opts.versions;
-    await Promise.all(slices.map((s) => this.pullSlice(table, s, dim, uniqueRows, opts.readOnly === true, versions)));
+    const into = { table, dim, out: uniqueRows, readOnly: opts.readOnly === true, versions };
+    await Promise.all(slices.map((s) => this.pullSlice(into, s, route)));
     if (versions && inverse) fromDistinct(versions, inverse, opts.versions!);
     if (!inverse) return uniqueRows;
     const out = opts.out ?? new Float32Array(inverse.length * dim);
@@ -144,11 +148,16 @@ export class PsDataClient {
   }
 
   /** All values of a dense table. */
-  async pullDense(table: string): Promise<Float32Array> {
-    const owner = this.ownerOfDense(table);
-    const c = this.conns[owner];
-    const res = await this.call(`pull ${table} from ${c.addr}`, () => c.pull(this.pullReq(table, new Uint8Array(0), owner), this.callTimeoutMs));
-    return this.decodeValues(res);
+  pullDense(table: string): Promise<Float32Array> {
+    return this.pullDenseOn(table, this.fleet.route);
+  }
+
+  private pullDenseOn(table: string, route: Route): Promise<Float32Array> {
+    const owner = this.fleet.ownerOfDense(table, route.map);
+    const c = route.conns[owner];
+    const req = this.pullReq(table, new Uint8Array(0), owner, route.map);
+    return this.fleet.callRouted(`pull ${table} from ${c.addr}`, route,
+      async () => this.decodeValues(await c.pull(req, this.callTimeoutMs)), (next) => this.pullDenseOn(table, next));
   }
 
   /**
@@ -191,7 +200,7 @@ export class PsDataClient {
     }
     checkVersions('readVersions', readVersions, n);
     const dim = n === 0 ? 0 : grads.length / n;
-    const { slices, count, inverse } = this.dedupAndSlice(ids);
+    const { slices, count, inverse, route } = this.dedupAndSlice(ids);
     let rows = grads;
     if (inverse) {
       rows = new Float32Array(count * dim); // duplicate ids: sum their gradients here
@@ -202,32 +211,36 @@ export class PsDataClient {
       }
     }
     const read = readVersions === undefined ? null : inverse ? toDistinct(readVersions, inverse, count) : readVersions;
-    return async () => { await Promise.all(slices.map((s) => this.pushSlice(table, s, rows, dim, read))); };
+    const from = { table, rows, dim, read };
+    return async () => { await Promise.all(slices.map((s) => this.pushSlice(from, s, route))); };
   }
 
   private prepareDensePush(table: string, grads: Float32Array): () => Promise<void> {
-    const owner = this.ownerOfDense(table);
-    const c = this.conns[owner];
     const copy = Float32Array.from(grads); // the caller may reuse its buffer while this is in flight
-    return async () => {
-      const req = this.pushReq(table, new Uint8Array(0), copy, owner);
-      await this.call(`push ${table} to ${c.addr}`, () => c.push(req, this.callTimeoutMs));
-    };
+    return () => this.pushDenseOn(table, copy, this.fleet.route);
+  }
+
+  private async pushDenseOn(table: string, grads: Float32Array, route: Route): Promise<void> {
+    const owner = this.fleet.ownerOfDense(table, route.map);
+    const c = route.conns[owner];
+    const req = this.pushReq(table, new Uint8Array(0), grads, owner, route.map);
+    await this.fleet.callRouted(`push ${table} to ${c.addr}`, route, async () => { await c.push(req, this.callTimeoutMs); this.fleet.countAck(); }, (next) => this.pushDenseOn(table, grads, next));
   }
 
   /**
    * Dedups `ids` and slices the distinct ids by owner. `inverse` (input position → distinct
    * index) is returned only when there were duplicates; otherwise distinct order = input order.
    */
-  private dedupAndSlice(ids: IdArray): { slices: Slice[]; count: number; inverse: Uint32Array | null } {
+  private dedupAndSlice(ids: IdArray): { slices: Slice[]; count: number; inverse: Uint32Array | null; route: Route } {
     const n = ids.length >>> 1;
     if (this.scratchInverse.length < n) {
       this.scratchUnique = new Uint32Array(2 * n);
       this.scratchInverse = new Uint32Array(n);
     }
     const count = this.deduper.dedupInto(ids, this.scratchUnique, this.scratchInverse);
-    const slices = sliceByOwner(this.scratchUnique.subarray(0, 2 * count), this.shardMap);
-    return { slices, count, inverse: count === n ? null : this.scratchInverse.slice(0, n) };
+    const route = this.fleet.route;
+    const slices = sliceByOwner(this.scratchUnique.subarray(0, 2 * count), route.map);
+    return { slices, count, inverse: count === n ? null : this.scratchInverse.slice(0, n), route };
   }
 
   /** Waits for every outstanding push and throws the first failure. */
@@ -235,59 +248,60 @@ export class PsDataClient {
     return this.window.drain();
   }
 
-  // The fleet's connections and call policy, under the names the methods below use.
-  private get conns(): readonly PsConnection[] {
-    return this.fleet.conns;
-  }
-
   private get callTimeoutMs(): number {
     return this.fleet.callTimeoutMs;
   }
 
-  private get shardMap(): ShardMap {
-    return this.fleet.map;
-  }
-
-  private ownerOfDense(table: string): number {
-    return this.fleet.ownerOfDense(table);
-  }
-
-  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return this.fleet.call(what, fn);
-  }
-
-  private async pullSlice(table: string, s: Slice, dim: number, out: Float32Array, readOnly: boolean, versions: Uint32Array | null): Promise<void> {
-    const c = this.conns[s.psIndex];
+  /**
+   * Pulls slice `s` (sliced by `route`) in requests of at most maxRows ids into `into.out`. A
+   * request refused for an old map is sliced again by the new one and pulled from its owners.
+   */
+  private async pullSlice(into: PullInto, s: Slice, route: Route): Promise<void> {
+    const { table, dim, out, readOnly, versions } = into;
+    const c = route.conns[s.psIndex];
     const n = s.ids.length >>> 1;
     const chunks: Promise<void>[] = [];
     const wantVersions = versions !== null;
     for (let a = 0; a < n; a += this.maxRows) {
       const b = Math.min(n, a + this.maxRows);
-      const ids = asBytes(s.ids.subarray(2 * a, 2 * b));
-      chunks.push(this.call(`pull ${table} from ${c.addr}`, () => c.pull({ ...this.pullReq(table, ids, s.psIndex), readOnly, wantVersions }, this.callTimeoutMs)).then((res) => {
+      const req = { ...this.pullReq(table, asBytes(s.ids.subarray(2 * a, 2 * b)), s.psIndex, route.map), readOnly, wantVersions };
+      const pulled = async (): Promise<void> => {
+        const res = await c.pull(req, this.callTimeoutMs);
         const rows = this.decodeValues(res);
         if (res.dim !== dim || rows.length !== (b - a) * dim) {
           throw new TesseraError(ERROR_CODES.DIM_MISMATCH, `${c.addr}: table "${table}" has dim ${res.dim}, caller expected ${dim}`);
         }
         stitchRows(s, rows, dim, out, a, b);
         if (versions) stitchVersions(s, res.versions ? u32FromBytes(res.versions) : null, versions, a, b);
-      }));
+      };
+      chunks.push(this.fleet.callRouted(`pull ${table} from ${c.addr}`, route, pulled,
+        (next) => Promise.all(resliceByMap(s, a, b, next.map).map((r) => this.pullSlice(into, r, next))).then(() => undefined)));
     }
     await Promise.all(chunks);
   }
 
-  private async pushSlice(table: string, s: Slice, summed: Float32Array, dim: number, read: Uint32Array | null): Promise<void> {
-    const c = this.conns[s.psIndex];
+  /**
+   * Pushes slice `s` (sliced by `route`) in requests of at most maxRows ids. A request refused
+   * for an old map was not applied: its rows are sliced again by the new map and sent anew.
+   */
+  private async pushSlice(from: PushFrom, s: Slice, route: Route): Promise<void> {
+    const { table, rows, dim, read } = from;
+    const c = route.conns[s.psIndex];
     const n = s.ids.length >>> 1;
     const sends: Promise<unknown>[] = [];
     for (let a = 0; a < n; a += this.maxRows) {
       const b = Math.min(n, a + this.maxRows);
-      const g = gatherRows(s, summed, dim, a, b);
+      const g = gatherRows(s, rows, dim, a, b);
       const ids = asBytes(s.ids.subarray(2 * a, 2 * b));
       const rv = read && gatherVersions(s, read, a, b);
-      const req = { ...this.pushReq(table, ids, g, s.psIndex), wantVersions: rv !== null };
-      const sent = this.call(`push ${table} to ${c.addr}`, () => c.push(req, this.callTimeoutMs));
-      sends.push(rv ? sent.then((res) => this.reportStaleness(rv, res.versions)) : sent);
+      const req = { ...this.pushReq(table, ids, g, s.psIndex, route.map), wantVersions: rv !== null };
+      const sent = async (): Promise<void> => {
+        const res = await c.push(req, this.callTimeoutMs);
+        this.fleet.countAck();
+        if (rv) this.reportStaleness(rv, res.versions);
+      };
+      sends.push(this.fleet.callRouted(`push ${table} to ${c.addr}`, route, sent,
+        (next) => Promise.all(resliceByMap(s, a, b, next.map).map((r) => this.pushSlice(from, r, next))).then(() => undefined)));
     }
     await Promise.all(sends);
   }
@@ -297,10 +311,10 @@ export class PsDataClient {
     if (updates.length > 0) this.onStaleness?.(updates);
   }
 
-  /** Request fields common to pulls and pushes to the PS at `psIndex` (shard-map order). */
-  private pullReq(table: string, ids: Uint8Array, psIndex: number) {
-    const tableIncarnation = this.incarnation(this.shardMap.ps[psIndex].id, table);
-    return { table, shardMapVersion: this.shardMap.version, ids, encoding: this.encoding, requestId: 0, tableIncarnation };
+  /** Request fields common to pulls and pushes to the PS at `psIndex` of `map`. */
+  private pullReq(table: string, ids: Uint8Array, psIndex: number, map: ShardMap) {
+    const tableIncarnation = this.incarnation(map.ps[psIndex].id, table);
+    return { table, shardMapVersion: map.version, ids, encoding: this.encoding, requestId: 0, tableIncarnation };
   }
 
   /**
@@ -308,14 +322,14 @@ export class PsDataClient {
    * per request and resent as is by every retry, so a PS that applied it and answered late
    * acknowledges the retry instead of applying it twice.
    */
-  private pushReq(table: string, ids: Uint8Array, grads: Float32Array, psIndex: number) {
+  private pushReq(table: string, ids: Uint8Array, grads: Float32Array, psIndex: number, map: ShardMap) {
     let payload: Uint8Array = asBytes(grads);
     if (this.encoding === Encoding.F16) {
       const half = new Uint16Array(grads.length);
       encodeF16(grads, half);
       payload = asBytes(half);
     }
-    return { ...this.pullReq(table, ids, psIndex), grads: payload, ...this.fleet.pushIdentity(psIndex) };
+    return { ...this.pullReq(table, ids, psIndex, map), grads: payload, ...this.fleet.pushIdentity(map.ps[psIndex].id) };
   }
 
   private decodeValues(res: PullResponseMsg): Float32Array {
@@ -326,6 +340,23 @@ export class PsDataClient {
     decodeF16(half, out);
     return out;
   }
+}
+
+/** Where a pull's slices write: the distinct rows `out` [count × dim] and, if asked, their versions. */
+interface PullInto {
+  table: string;
+  dim: number;
+  out: Float32Array;
+  readOnly: boolean;
+  versions: Uint32Array | null;
+}
+
+/** What a push's slices gather from: the summed distinct rows [count × dim] and read versions. */
+interface PushFrom {
+  table: string;
+  rows: Float32Array;
+  dim: number;
+  read: Uint32Array | null;
 }
 
 function checkVersions(what: string, versions: Uint32Array | undefined, n: number): void {

@@ -5,6 +5,13 @@
  * which PS holds each dense table, and the identity that makes pushes idempotent: a random
  * 64-bit client id and, per PS, a push sequence number that every retry of a push repeats
  * (the PS acknowledges a repeated pair without applying it again; ADR 0027).
+ *
+ * The map moves: when a PS refuses a request as routed with an old shard map, `callRouted`
+ * reads the newest published map (`latestMap`), switches the fleet to it (connecting to PS it
+ * had not met, keeping the others' connections) and hands the caller the new route, so that
+ * only the refused request is sliced again and re-sent (docs/control-plane.md, "Live
+ * resharding"). A refused request changed nothing on its PS, so re-sending its rows, each slice
+ * with a fresh sequence number, applies them exactly once.
  */
 import { randomBytes } from 'node:crypto';
 import type { ChannelCredentials } from '@grpc/grpc-js';
@@ -13,6 +20,7 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { denseBucket } from '../sharding/dense-bucket';
 import type { ShardMap } from '../sharding/shard-map';
+import { isStaleMap, Route } from './route';
 import { DEFAULT_MAX_REQUEST_BYTES } from '../wire/grpc-options';
 import { PsConnection } from '../wire/ps-connection';
 import { RetryOptions, withRetry } from './retry';
@@ -30,30 +38,56 @@ export interface PsFleetOptions {
   credentials?: ChannelCredentials;
   /** Opens a connection to a PS (injected in tests). */
   connect?: (addr: string) => PsConnection;
+  /**
+   * The newest published shard map (the worker reads it from etcd), asked when a PS refuses a
+   * request as routed with an old map. Absent: such a refusal is the caller's error.
+   */
+  latestMap?: () => Promise<ShardMap | undefined>;
 }
 
 /** Connections to the PS of one shard map, in shard-map order. */
 export class PsFleet {
-  readonly map: ShardMap;
-  readonly conns: readonly PsConnection[];
   /** Deadline of one attempt of an ordinary call, ms. */
   readonly callTimeoutMs: number;
   readonly log: Logger;
   /** Random, nonzero: names this client's pushes to every PS (a new fleet is a new client). */
   readonly clientId: bigint = newClientId();
-  private readonly pushSeqs: number[];
+  /** Push sequence numbers by PS id (ids are stable across maps, indexes are not). */
+  private readonly pushSeqs = new Map<number, number>();
   private readonly retry: RetryOptions;
-  private readonly denseOwner = new Map<string, number>();
+  private readonly connect: (addr: string) => PsConnection;
+  /** Every connection opened, by address: a PS that stays in a new map keeps its channel. */
+  private readonly byAddr = new Map<string, PsConnection>();
+  private readonly latestMap: (() => Promise<ShardMap | undefined>) | undefined;
+  private current: Route;
+  private reading: Promise<ShardMap | undefined> | null = null;
+  private denseOwner = new Map<string, number>();
   private closed = false;
+  private acked = 0;
+  private reroutes = 0;
 
   constructor(opts: PsFleetOptions) {
-    this.map = opts.shardMap;
     this.log = opts.logger.child({ component: 'ps-client' });
-    const connect = opts.connect ?? ((addr: string) => new PsConnection({ addr, maxMessageBytes: DEFAULT_MAX_REQUEST_BYTES * 2, credentials: opts.credentials }));
-    this.conns = opts.shardMap.ps.map((p) => connect(p.addr));
-    this.pushSeqs = this.conns.map(() => 0);
+    this.connect = opts.connect ?? ((addr: string) => new PsConnection({ addr, maxMessageBytes: DEFAULT_MAX_REQUEST_BYTES * 2, credentials: opts.credentials }));
+    this.latestMap = opts.latestMap;
+    this.current = this.routeFor(opts.shardMap);
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
     this.retry = { backoff: opts.backoff ?? DEFAULT_BACKOFF, retryDeadlineMs: opts.retryDeadlineMs ?? 60_000, logger: this.log };
+  }
+
+  /** The shard map requests are routed by now, and a connection per PS in its order. */
+  get route(): Route {
+    return this.current;
+  }
+
+  /** The shard map requests are routed by now. */
+  get map(): ShardMap {
+    return this.current.map;
+  }
+
+  /** The connections of the current map, in shard-map order. */
+  get conns(): readonly PsConnection[] {
+    return this.current.conns;
   }
 
   /** Runs `fn` with retries on retryable errors; `what` names the call in logs and errors. */
@@ -66,18 +100,45 @@ export class PsFleet {
   }
 
   /**
-   * The identity of a new push to the PS at `psIndex` (shard-map order): this client's id and
-   * the next sequence number, from 1. Take it once per push request, outside its retry loop.
+   * Runs `fn`, a request routed by `route`, with retries (`call`). When the PS refuses it as
+   * routed with an old shard map, and a newer map is published, the fleet moves to that map and
+   * `reroute` is run on the new route instead: the refused request was not applied, so the
+   * caller slices it again and sends it anew. When no newer map is published, the PS has not
+   * installed the map `route` carries yet: `fn` is retried like an UNAVAILABLE PS.
    */
-  pushIdentity(psIndex: number): { clientId: bigint; pushSeq: number } {
-    return { clientId: this.clientId, pushSeq: ++this.pushSeqs[psIndex] };
+  async callRouted<T>(what: string, route: Route, fn: () => Promise<T>, reroute: (next: Route) => Promise<T>): Promise<T> {
+    const out = await this.call(what, async (): Promise<{ value: T } | { next: Route }> => {
+      try {
+        return { value: await fn() };
+      } catch (err) {
+        if (!isStaleMap(err) || !this.latestMap) throw err;
+        const next = await this.newerRoute(route.map.version);
+        if (next) return { next };
+        throw new TesseraError(ERROR_CODES.UNAVAILABLE, `${(err as Error).message}; the PS is still installing shard map ${route.map.version}`, { retryable: true });
+      }
+    });
+    if ('value' in out) return out.value;
+    this.reroutes++;
+    this.log.debug({ what, from: route.map.version, to: out.next.map.version }, 'shard map changed: re-sending the refused request by the new map');
+    return reroute(out.next);
   }
 
-  /** Index (in shard-map order) of the PS holding dense table `table`. */
-  ownerOfDense(table: string): number {
+  /**
+   * The identity of a new push to the PS with id `psId`: this client's id and the next sequence
+   * number, from 1. Take it once per push request, outside its retry loop.
+   */
+  pushIdentity(psId: number): { clientId: bigint; pushSeq: number } {
+    const seq = (this.pushSeqs.get(psId) ?? 0) + 1;
+    this.pushSeqs.set(psId, seq);
+    return { clientId: this.clientId, pushSeq: seq };
+  }
+
+  /** Index (in the order of `map`, by default the current one) of the PS holding dense table `table`. */
+  ownerOfDense(table: string, map = this.map): number {
+    if (map !== this.map) return map.owner[denseBucket(table, map.numBuckets)];
     let owner = this.denseOwner.get(table);
     if (owner === undefined) {
-      owner = this.map.owner[denseBucket(table, this.map.numBuckets)];
+      owner = map.owner[denseBucket(table, map.numBuckets)];
       this.denseOwner.set(table, owner);
     }
     return owner;
@@ -93,10 +154,51 @@ export class PsFleet {
     await Promise.all(this.conns.map((c) => c.waitReady(timeoutMs)));
   }
 
+  /** Counts one push request a PS acknowledged (applied, or acknowledged again as a retry). */
+  countAck(): void {
+    this.acked++;
+  }
+
+  /**
+   * Push requests acknowledged, and requests re-sent by a newer shard map, since this fleet
+   * opened. Logged on close: summed over a job's workers, the acknowledged count equals the
+   * pushes its PS applied (tessera_ps_requests_total{op="push",outcome="ok"} less
+   * tessera_ps_duplicate_pushes_total).
+   */
+  get counts(): { pushesAcked: number; reroutes: number } {
+    return { pushesAcked: this.acked, reroutes: this.reroutes };
+  }
+
   /** Closes every connection; calls in their retry loop fail at once. */
   close(): void {
+    if (!this.closed) this.log.info({ ...this.counts, mapVersion: this.map.version }, 'closed the PS connections');
     this.closed = true;
-    for (const c of this.conns) c.close();
+    for (const c of this.byAddr.values()) c.close();
+  }
+
+  /**
+   * A route newer than `version`: the current one if the fleet has moved already, else the
+   * newest published map if it is newer (one read at a time, shared by every refused request).
+   */
+  private async newerRoute(version: number): Promise<Route | undefined> {
+    if (this.current.map.version > version) return this.current;
+    this.reading ??= this.latestMap!().finally(() => { this.reading = null; });
+    const latest = await this.reading;
+    if (latest && latest.version > this.current.map.version) {
+      this.log.info({ from: this.current.map.version, to: latest.version }, 'routing by the new shard map');
+      this.current = this.routeFor(latest);
+      this.denseOwner = new Map();
+    }
+    return this.current.map.version > version ? this.current : undefined;
+  }
+
+  private routeFor(map: ShardMap): Route {
+    const conns = map.ps.map((p) => {
+      let c = this.byAddr.get(p.addr);
+      if (!c) this.byAddr.set(p.addr, (c = this.connect(p.addr)));
+      return c;
+    });
+    return { map, conns };
   }
 }
 

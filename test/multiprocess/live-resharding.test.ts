@@ -7,32 +7,11 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { LocalCluster } from '../../src/local/local-cluster';
-import { silentLogger } from '../../src/common/logger';
-import { ShardMapStore } from '../../src/membership/shard-map-store';
-import { createEtcdClient } from '../../src/runtime/etcd-client';
-import type { ShardMap } from '../../src/sharding/shard-map';
 import { awaitSnapshot, clusterSuite, shardLedger, snapshotOf, SYNTHETIC_SPEC } from '../helpers/cluster';
 import { lastJson, runTessera } from '../helpers/tessera';
+import { awaitMap } from '../helpers/migration';
 
 const ROWS = 60_000;
-
-/** Re-reads the published shard map until `ok` holds; the timeout turns a hang into a failure naming `what`. */
-async function awaitMap(c: LocalCluster, ok: (m: ShardMap) => boolean, what: string, timeoutMs = 90_000): Promise<ShardMap> {
-  const client = createEtcdClient(c.etcdUrl);
-  const store = new ShardMapStore({ client, job: c.opts.job, logger: silentLogger() });
-  try {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const m = await store.get();
-      if (m && ok(m)) return m;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`timed out waiting for ${what}; logs in ${c.opts.runDir}`);
-  } finally {
-    client.close();
-  }
-}
 
 describe('live resharding on a local cluster (issue 17; real processes)', function () {
   this.timeout(300_000);
