@@ -31,6 +31,7 @@ import { buildJob } from './job';
 import type { WorkerParams } from './param-access';
 import { BarrierGate } from './barrier-gate';
 import { gatedParams } from './gated-params';
+import { boundedPushes, jobPushWindow, workersTraining } from './job-push-window';
 import { ShardLostError, trainShard } from './shard-trainer';
 import type { StepInfo, Trainer } from './trainer';
 
@@ -67,6 +68,8 @@ export class WorkerRole {
   private stopped = false;
   private failures = 0;
   private barrier: BarrierGate | null = null;
+  /** Pushes this worker keeps in flight, shared with the workers training at the same time (job-push-window.ts). */
+  private pushWindow: number | null = null;
   /** Throttles counted by connections closed since (the counter must not go back). */
   private throttlesBefore = 0;
 
@@ -137,6 +140,7 @@ export class WorkerRole {
         .sort((x, y) => x.shard - y.shard);
       if (mine.length === 0) { waiting(state!.phase === 'train' ? 'a data shard' : `the chief to finish ${state!.phase}`); await this.signal.wait(1000); continue; }
       waitingFor = '';
+      this.sharePushWindow(workersTraining(snap.assignments.values(), state!.epoch));
       for (const a of mine) {
         if (this.stopped) break;
         await this.runShard(a, state!, snap.progress.get(a.shard), snap.tables!);
@@ -225,6 +229,14 @@ export class WorkerRole {
     await this.signal.wait(waitMs);
   }
 
+  /** Shares the job-wide push budget with the `workers` training now; logs a change. */
+  private sharePushWindow(workers: number): void {
+    const window = jobPushWindow(this.deps.spec.training.maxInflightPushes, workers);
+    if (window === this.pushWindow) return;
+    this.pushWindow = window;
+    this.log.info({ workers, maxInflightPushes: window }, 'pushes in flight per worker, shared with the workers training now');
+  }
+
   private dropConnection(): void {
     if (!this.conn) return;
     this.throttlesBefore += this.conn.params.pushThrottles ?? 0;
@@ -242,7 +254,8 @@ export class WorkerRole {
     if (this.conn && this.conn.version === map.version && this.conn.generation === tables.generation) return this.conn;
     this.dropConnection();
     const raw = this.deps.connect(map, tables);
-    const params = this.barrier ? gatedParams(raw, this.barrier, () => this.stopped) : raw;
+    const gated = this.barrier ? gatedParams(raw, this.barrier, () => this.stopped) : raw;
+    const params = boundedPushes(gated, () => this.pushWindow ?? this.deps.spec.training.maxInflightPushes);
     const { trainer } = buildJob(this.deps.spec, params, this.deps.logger, this.deps.onStep);
     try {
       await trainer.attach();
