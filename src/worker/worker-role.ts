@@ -51,6 +51,11 @@ export interface WorkerRoleDeps {
   onBadLines?: (n: number) => void;
   /** Training a data shard failed and will be retried (metrics). */
   onShardFailure?: () => void;
+  /**
+   * Live workers of the job (membership), read at every push: workers training at once share
+   * one job-wide push budget (job-push-window.ts). Absent: the workers holding assignments.
+   */
+  liveWorkers?: () => number;
   /** The worker's push-staleness counts so far, committed with each shard's progress (status p99). */
   staleness?: () => StalenessCounts;
   backoff?: BackoffOptions;
@@ -68,8 +73,10 @@ export class WorkerRole {
   private stopped = false;
   private failures = 0;
   private barrier: BarrierGate | null = null;
-  /** Pushes this worker keeps in flight, shared with the workers training at the same time (job-push-window.ts). */
-  private pushWindow: number | null = null;
+  /** Workers holding assignments in the epoch, as of the last snapshot. */
+  private trainingWorkers = 1;
+  /** The push window last logged. */
+  private loggedWindow: number | null = null;
   /** Throttles counted by connections closed since (the counter must not go back). */
   private throttlesBefore = 0;
 
@@ -140,7 +147,7 @@ export class WorkerRole {
         .sort((x, y) => x.shard - y.shard);
       if (mine.length === 0) { waiting(state!.phase === 'train' ? 'a data shard' : `the chief to finish ${state!.phase}`); await this.signal.wait(1000); continue; }
       waitingFor = '';
-      this.sharePushWindow(workersTraining(snap.assignments.values(), state!.epoch));
+      this.trainingWorkers = workersTraining(snap.assignments.values(), state!.epoch);
       for (const a of mine) {
         if (this.stopped) break;
         await this.runShard(a, state!, snap.progress.get(a.shard), snap.tables!);
@@ -229,12 +236,15 @@ export class WorkerRole {
     await this.signal.wait(waitMs);
   }
 
-  /** Shares the job-wide push budget with the `workers` training now; logs a change. */
-  private sharePushWindow(workers: number): void {
+  /** This worker's share of the job-wide push budget now (read at every push); logs a change. */
+  private pushWindow(): number {
+    const workers = Math.max(this.deps.liveWorkers?.() ?? 1, this.trainingWorkers);
     const window = jobPushWindow(this.deps.spec.training.maxInflightPushes, workers);
-    if (window === this.pushWindow) return;
-    this.pushWindow = window;
-    this.log.info({ workers, maxInflightPushes: window }, 'pushes in flight per worker, shared with the workers training now');
+    if (window !== this.loggedWindow) {
+      this.loggedWindow = window;
+      this.log.info({ workers, maxInflightPushes: window }, 'pushes in flight per worker, shared with the other workers');
+    }
+    return window;
   }
 
   private dropConnection(): void {
@@ -255,7 +265,7 @@ export class WorkerRole {
     this.dropConnection();
     const raw = this.deps.connect(map, tables);
     const gated = this.barrier ? gatedParams(raw, this.barrier, () => this.stopped) : raw;
-    const params = boundedPushes(gated, () => this.pushWindow ?? this.deps.spec.training.maxInflightPushes);
+    const params = boundedPushes(gated, () => this.pushWindow());
     const { trainer } = buildJob(this.deps.spec, params, this.deps.logger, this.deps.onStep);
     try {
       await trainer.attach();
