@@ -19,12 +19,13 @@ export interface LiveCount {
   stop(): Promise<void>;
 }
 
-/** Watches `role`'s members of `membership` and counts them. */
-export async function watchLiveCount(membership: Membership, role: Role): Promise<LiveCount> {
+/** Watches `role`'s members of `membership` and counts them; `onChange` sees each new count. */
+export async function watchLiveCount(membership: Membership, role: Role, onChange?: (count: number) => void): Promise<LiveCount> {
   const live = new Set<string>();
   const w = await membership.watch(role, (ev) => {
     if (ev.type === 'remove') live.delete(ev.id);
     else live.add(ev.id);
+    onChange?.(live.size);
   });
   for (const m of w.snapshot) live.add(m.id);
   return { count: () => live.size, stop: () => w.stop() };
