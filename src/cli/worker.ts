@@ -12,6 +12,7 @@ import { resolveJobSpec } from '../spec/job-spec-source';
 import { EtcdJobStore } from '../control/etcd-job-store';
 import { failureExitCode, incarnationLookup } from '../control/job-types';
 import { ShardMapStore } from '../membership/shard-map-store';
+import { watchLiveCount } from '../membership/live-count';
 import { WorkerMetrics } from '../worker/worker-metrics';
 import { selectBackend, tfThreads } from '../model/backend';
 import { PsClient } from '../client/ps-client';
@@ -73,6 +74,9 @@ export async function runWorker(argv: string[]): Promise<number> {
       logger.error({ err: err.message }, 'worker id taken by another process; stopping');
       role?.stop();
     });
+    // Workers training at once share one push budget (src/worker/job-push-window.ts); the
+    // watch closes with the runtime's membership.
+    const workers = await watchLiveCount(membership, 'worker');
     const spec = await resolveJobSpec({ client: etcd, job, logger });
     const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
     logger.info({ backend: backend.name, model: spec.model.kind }, 'worker ready');
@@ -95,6 +99,7 @@ export async function runWorker(argv: string[]): Promise<number> {
       })),
       commitEveryMs: intOption(args, 'commit-every-ms', 1),
       onStep: (s) => metrics.onStep(s),
+      liveWorkers: () => workers.count(),
       onBadLines: (n) => metrics.onBadLines(n),
       onShardFailure: () => metrics.onShardFailure(),
       staleness: () => metrics.staleness.counts,

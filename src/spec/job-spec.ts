@@ -82,7 +82,9 @@
  * training:               # [all defaults]
  *   batch_size: 1024      # [1024] rows per worker step, 1..1048576.
  *   epochs: 1             # [1] passes over data.train.
- *   max_inflight_pushes: 2  # [0] unacknowledged gradient pushes per worker; 0 = synchronous.
+ *   max_inflight_pushes: 2  # [0] unacknowledged gradient pushes of a worker training alone;
+ *                         #   0 = synchronous. W workers training at once share the job-wide
+ *                         #   k + 1 steps in flight: each keeps floor((k + 1) / W) - 1.
  *   dense_sync_every: 1   # [1] pull the dense weights every k steps.
  *   seed: 1               # [0] uint32 seed of shuffling and initialisation.
  *   wire_encoding: f16    # [f32] f32 | f16: values and gradients of the worker's pulls and

@@ -34,6 +34,7 @@ import { buildJob } from './job';
 import type { WorkerParams } from './param-access';
 import { BarrierGate } from './barrier-gate';
 import { gatedParams } from './gated-params';
+import { boundedPushes, jobPushWindow, workersTraining } from './job-push-window';
 import { ShardLostError, trainShard } from './shard-trainer';
 import type { StepInfo, Trainer } from './trainer';
 
@@ -53,6 +54,11 @@ export interface WorkerRoleDeps {
   onBadLines?: (n: number) => void;
   /** Training a data shard failed and will be retried (metrics). */
   onShardFailure?: () => void;
+  /**
+   * Live workers of the job (membership), read at every push: workers training at once share
+   * one job-wide push budget (job-push-window.ts). Absent: the workers holding assignments.
+   */
+  liveWorkers?: () => number;
   /** The worker's push-staleness counts so far, committed with each shard's progress (status p99). */
   staleness?: () => StalenessCounts;
   backoff?: BackoffOptions;
@@ -80,6 +86,10 @@ export class WorkerRole {
   private stopped = false;
   private failures = 0;
   private barrier: BarrierGate | null = null;
+  /** Workers holding assignments in the epoch, as of the last snapshot. */
+  private trainingWorkers = 1;
+  /** The push window last logged. */
+  private loggedWindow: number | null = null;
   /** Throttles counted by connections closed since (the counter must not go back). */
   private throttlesBefore = 0;
 
@@ -154,6 +164,7 @@ export class WorkerRole {
         .sort((x, y) => x.shard - y.shard);
       if (mine.length === 0) { waiting(state!.phase === 'train' ? 'a data shard' : `the chief to finish ${state!.phase}`); await this.signal.wait(1000); continue; }
       waitingFor = '';
+      this.trainingWorkers = workersTraining(snap.assignments.values(), state!.epoch);
       if (isStreamJob(state!)) {
         await this.runPartitions(mine, state!, snap.progress, snap.tables!);
         continue;
@@ -269,6 +280,17 @@ export class WorkerRole {
     await this.signal.wait(waitMs);
   }
 
+  /** This worker's share of the job-wide push budget now (read at every push); logs a change. */
+  private pushWindow(): number {
+    const workers = Math.max(this.deps.liveWorkers?.() ?? 1, this.trainingWorkers);
+    const window = jobPushWindow(this.deps.spec.training.maxInflightPushes, workers);
+    if (window !== this.loggedWindow) {
+      this.loggedWindow = window;
+      this.log.info({ workers, maxInflightPushes: window }, 'pushes in flight per worker, shared with the other workers');
+    }
+    return window;
+  }
+
   private dropConnection(): void {
     if (!this.conn) return;
     this.throttlesBefore += this.conn.params.pushThrottles ?? 0;
@@ -286,7 +308,8 @@ export class WorkerRole {
     if (this.conn && this.conn.version === map.version && this.conn.generation === tables.generation) return this.conn;
     this.dropConnection();
     const raw = this.deps.connect(map, tables);
-    const params = this.barrier ? gatedParams(raw, this.barrier, () => this.stopped) : raw;
+    const gated = this.barrier ? gatedParams(raw, this.barrier, () => this.stopped) : raw;
+    const params = boundedPushes(gated, () => this.pushWindow());
     const { trainer } = buildJob(this.deps.spec, params, this.deps.logger, this.deps.onStep);
     try {
       await trainer.attach();
