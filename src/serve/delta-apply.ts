@@ -26,7 +26,9 @@ import { SERVE_SLAB_ROWS } from './version-loader';
 /** Rows changed and removed by one applied delta. */
 export interface DeltaApplied {
   version: LoadedVersion;
+  /** rows the delta writes */
   rows: number;
+  /** ids the delta removes (each reads its cold-start value from V+1 on) */
   tombstones: number;
   /** rows written into new overlay layers: the delta's ids, plus those of layers merged (no resident row is copied) */
   copied: number;
