@@ -7,12 +7,18 @@
  * its answer is computed. A version that is swapped out or unloaded is `retire`d: new requests
  * no longer reach it, and its memory and disk tier are released when the last request holding it
  * ends. So a hot swap never fails or changes a request in flight.
+ *
+ * **Delta versions.** A version built from a delta shares the rows of the full version it
+ * descends from (its row owner) and adds a `RowOverlay` of the rows changed since (row-overlay.ts).
+ * The owner's disk tier is released only once the owner and every version sharing its rows are
+ * released.
  */
 import type { RawRow } from '../spec/transform';
 import type { JobSpec } from '../spec/types';
 import type { ModelManifest } from '../export/model-dir';
 import type { ModelParts } from '../infer/model-parts';
 import type { TableStore } from '../ps/store/table-store';
+import { RowOverlay } from './row-overlay';
 
 /** Most rows one coalesced forward runs (a larger single call runs alone). */
 const MAX_COALESCED_ROWS = 1024;
@@ -35,6 +41,8 @@ export interface VersionRows {
   disk: number;
   /** rows loaded back from the disk tier since the version was loaded */
   reloads: number;
+  /** ids changed or removed by deltas over the full version whose rows it shares (0 for a full version) */
+  overlay: number;
 }
 
 /** A servable model version; see the file comment. */
@@ -44,6 +52,9 @@ export class LoadedVersion {
   private computing = false;
   private retired = false;
   private isReleased = false;
+  /** Versions built from deltas that share this version's rows and are not released yet. */
+  private rowShares = 0;
+  private modelDisposed = false;
   private markReleased!: () => void;
   /** Resolves once the version is released (retired, no request holding it, its tier closed). */
   readonly released = new Promise<void>((resolve) => { this.markReleased = resolve; });
@@ -57,12 +68,35 @@ export class LoadedVersion {
     readonly version: number,
     readonly spec: JobSpec,
     readonly parts: ModelParts,
-    /** Its rows; read-only once the version is constructed (a delta builds the next version from a copy). */
+    /** Its base rows, shared with the versions built from deltas on it: read-only once constructed. */
     readonly store: TableStore,
     private readonly dense: Float32Array,
     readonly origin: VersionOrigin,
     private readonly release: () => Promise<void> | void,
+    /** The rows deltas changed over `store` (none for a full version). */
+    readonly overlay: RowOverlay = RowOverlay.EMPTY,
+    /** The version that owns `store` (itself for a full version). */
+    readonly rowOwner?: LoadedVersion,
   ) {}
+
+  /**
+   * Takes a share in this version's rows for a version built from a delta on it: the rows' owner
+   * keeps its disk tier until the returned function is called (pass it as the new version's release).
+   */
+  shareRows(): { owner: LoadedVersion; release: () => void } {
+    const owner = this.rowOwner ?? this;
+    owner.rowShares++;
+    let done = false;
+    return {
+      owner,
+      release: () => {
+        if (done) return;
+        done = true;
+        owner.rowShares--;
+        owner.releaseIfIdle();
+      },
+    };
+  }
 
   /** Requests holding this version now. */
   get inFlight(): number {
@@ -137,17 +171,25 @@ export class LoadedVersion {
   private async forward(rows: readonly RawRow[]): Promise<Float32Array> {
     const { transformer, layout, model } = this.parts;
     const tb = transformer.transformBatch(rows);
-    const pulled = await layout.read(tb, (table, ids, dim) => {
-      const out = new Float32Array((ids.length >>> 1) * dim);
-      this.store.getEmbedding(table).lookup(ids, out);
-      return out;
-    });
+    const pulled = await layout.read(tb, (table, ids) => this.readRows(table, ids));
     return model.predict(this.dense, layout.inputs(tb, pulled));
+  }
+
+  /**
+   * The weights this version serves for `ids` ([2n] id halves) of embedding table `table`, [n * dim]:
+   * the base rows with the overlay's changes; absent and removed ids read their cold-start value.
+   */
+  readRows(table: string, ids: Uint32Array): Float32Array {
+    const t = this.store.getEmbedding(table);
+    const out = new Float32Array((ids.length >>> 1) * t.dim);
+    t.lookup(ids, out);
+    this.overlay.patch(table, ids, out);
+    return out;
   }
 
   /** Rows in RAM and on disk, over every embedding table. */
   rows(): VersionRows {
-    const out: VersionRows = { resident: 0, disk: 0, reloads: 0 };
+    const out: VersionRows = { resident: 0, disk: 0, reloads: 0, overlay: this.overlay.rows };
     for (const t of this.store.list()) {
       if (t.kind !== 'embedding') continue;
       out.resident += t.rows;
@@ -157,10 +199,15 @@ export class LoadedVersion {
     return out;
   }
 
+  /** Disposes the model once retired and idle; releases the rows too once no delta version shares them. */
   private releaseIfIdle(): void {
     if (!this.retired || this.refs > 0 || this.isReleased) return;
+    if (!this.modelDisposed) {
+      this.modelDisposed = true;
+      this.parts.model.dispose();
+    }
+    if (this.rowShares > 0) return;
     this.isReleased = true;
-    this.parts.model.dispose();
     void Promise.resolve().then(this.release).catch(() => undefined).then(this.markReleased);
   }
 }

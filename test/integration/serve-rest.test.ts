@@ -115,7 +115,7 @@ describe('tessera serve REST: KServe v2 and TF Serving style, checked with curl 
     expect(m.versions[0]).to.include({ version: 1, state: 'AVAILABLE', default: true, step: 1, samples: 100 });
     expect(m.versions[0].load_seconds).to.be.greaterThan(0);
     expect(m.versions[0].traffic.requests).to.be.greaterThan(0);
-    expect(m.versions[0].rows).to.deep.equal({ resident: 120, disk: 0, reloads: 0 });
+    expect(m.versions[0].rows).to.deep.equal({ resident: 120, disk: 0, reloads: 0, overlay: 0 });
     const text = await registry.metrics();
     expect(text).to.match(/tessera_serve_requests_total\{model="srv",version="1",label="",protocol="rest",code="200"\} \d+/);
     expect(text).to.match(/tessera_serve_request_seconds_count\{model="srv",version="1",label=""\} \d+/);
