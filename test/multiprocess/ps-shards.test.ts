@@ -19,6 +19,8 @@ import { awaitSnapshot, clusterSuite, shardLedger, snapshotOf, SYNTHETIC_SPEC } 
 import { lastJson, runTessera } from '../helpers/tessera';
 
 const ROWS = 12_000;
+/** Epochs: enough training that a 1 s checkpoint cadence cuts one mid-job even on an idle machine. */
+const EPOCHS = 3;
 
 /** The PS members registered in the cluster's etcd, as `id@addr`, sorted. */
 async function psMembers(cluster: LocalCluster): Promise<string[]> {
@@ -34,37 +36,37 @@ async function psMembers(cluster: LocalCluster): Promise<string[]> {
 
 describe('tessera ps --shards (issue 18; real processes)', function () {
   this.timeout(300_000);
-  const suite = clusterSuite(ROWS, (seq) => ({ job: `sharded-${seq}`, specPath: SYNTHETIC_SPEC, ps: 1, workers: 1, epochs: 1, backend: 'wasm' }));
+  const suite = clusterSuite(ROWS, (seq) => ({ job: `sharded-${seq}`, specPath: SYNTHETIC_SPEC, ps: 1, workers: 1, epochs: EPOCHS, backend: 'wasm' }));
 
   it('two shards of one process register and train; kill -9 of the process is survived; the checkpoint restores onto --shards 1', async () => {
     const root = path.join(suite.data.dir, 'ckpt');
     const c = await suite.start({ psShards: 2, data: suite.data.train, eval: suite.data.evalFile, shards: 6, checkpointDir: root, checkpointEvery: 1, leaseTtlS: 2 });
     expect(c.ps[0].addrs).to.have.length(2);
     expect(await psMembers(c)).to.deep.equal(c.ps[0].addrs.map((a, k) => `ps-${k}@${a}`).sort());
-    // A checkpoint cut mid-epoch, written by both shards.
+    // A checkpoint cut mid-job, written by both shards.
     const mid = await awaitSnapshot(c, () => {
       for (const d of fs.existsSync(root) ? fs.readdirSync(root) : []) {
         const f = path.join(root, d, 'manifest.json');
         if (!fs.existsSync(f)) continue;
         const m = JSON.parse(fs.readFileSync(f, 'utf8')) as { job: { state: { phase: string }; samples: number }; files: { ps: number }[] };
-        if (m.job.state.phase === 'train' && m.job.samples > 0 && m.job.samples < ROWS) return { id: d, ps: [...new Set(m.files.map((x) => x.ps))].sort() };
+        if (m.job.state.phase === 'train' && m.job.samples > 0 && m.job.samples < ROWS * EPOCHS) return { id: d, ps: [...new Set(m.files.map((x) => x.ps))].sort() };
       }
       return undefined;
-    }, 'a mid-epoch checkpoint');
+    }, 'a mid-job checkpoint');
     expect(mid.ps).to.deep.equal([0, 1]);
     await c.ps[0].kill(); // both shards at once, as when a pod is lost
     const r = await c.waitDone();
-    expect(r.samples).to.equal(ROWS);
+    expect(r.samples).to.equal(ROWS * EPOCHS);
     for (const s of await shardLedger(await snapshotOf(c))) expect(s.committed, `data shard ${s.shard}`).to.equal(s.actual);
     expect(fs.readFileSync(path.join(c.opts.runDir, 'chief-0.log'), 'utf8')).to.match(/restored their buckets from the latest checkpoint/);
     await c.stop();
 
-    // Resume the mid-epoch checkpoint (cut on ps-0 and ps-1) onto one process of one shard.
+    // Resume the mid-job checkpoint (cut on ps-0 and ps-1) onto one process of one shard.
     for (const d of fs.readdirSync(root)) if (d > mid.id && d.startsWith('ckpt-')) fs.rmSync(path.join(root, d), { recursive: true });
     const one = await suite.start({ specPath: '', psShards: 1, checkpointDir: root, resume: mid.id });
     expect(await psMembers(one)).to.deep.equal([`ps-0@${one.ps[0].addr}`]);
     const resumed = await one.waitDone();
-    expect(resumed.samples).to.equal(ROWS);
+    expect(resumed.samples).to.equal(ROWS * EPOCHS);
     for (const s of await shardLedger(await snapshotOf(one))) expect(s.committed, `data shard ${s.shard} after the resume`).to.equal(s.actual);
     expect(fs.readFileSync(path.join(one.opts.runDir, 'chief-0.log'), 'utf8')).to.match(/resum/i);
     const ev = await runTessera(['eval', '--checkpoint', resumed.checkpoint!, '--data', suite.data.evalFile, '--json']);
