@@ -2,9 +2,11 @@
  * bench:quality — the validation AUC and LogLoss of Tessera's models beside the PyTorch DeepFM
  * peer (`../shared/peers/torch_deepfm.py`), trained on the same splits in the same run:
  *
- * - per dataset (Criteo, Avazu, `tessera gen` synthetic rows; see quality/datasets.ts), LR, FM,
- *   DeepFM, Wide&Deep and DCN from the shipped example of that dataset (model kind switched),
- *   each over several seeds (mean ± sd, min, max), and the peer's DeepFM on the same rows;
+ * - per dataset (Criteo, Avazu, `tessera gen` synthetic rows, `tessera gen --history` planted
+ *   user histories; see quality/datasets.ts), LR, FM, DeepFM, Wide&Deep, DCN and DIN from the
+ *   shipped example of that dataset (model kind switched; DIN only where the example attends over
+ *   a list, which the other models sum-pool), each over several seeds (mean ± sd, min, max), and
+ *   the peer's DeepFM on the same rows;
  * - the cost of asynchrony: the Criteo example on `tessera local` with 1 worker against 4
  *   asynchronous workers (separate processes), same seeds (target: at most 0.002 AUC);
  * - f32 against f16 table weights (Criteo DeepFM, same seeds).
@@ -24,18 +26,18 @@ import { loadJobSpec } from '../src/spec/job-spec';
 import type { JobSpec, ModelKind } from '../src/spec/types';
 import { runTorchPeer } from './peers/torch-peer';
 import { clusterRun } from './quality/cluster-run';
-import { avazuSplit, criteoSplit, Split, syntheticSplit } from './quality/datasets';
+import { avazuSplit, criteoSplit, sequenceSplit, Split, syntheticSplit } from './quality/datasets';
 import { DatasetName, parseQualityOptions, QualityOptions } from './quality/options';
-import { asModel, respec, withF16, withSeed } from './quality/spec-variants';
+import { asModel, modelMisfit, respec, withF16, withSeed } from './quality/spec-variants';
 import { formatSpread, Spread, spread } from './quality/spread';
 import { trainRun } from './quality/train-run';
 
 const REPO_ROOT = path.resolve(__dirname, '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '');
 /** The shipped example each dataset's models start from. */
 const EXAMPLE: Readonly<Record<DatasetName, string>> = {
-  criteo: 'criteo-deepfm.yaml', avazu: 'avazu-deepfm.yaml', synthetic: 'synthetic-deepfm.yaml',
+  criteo: 'criteo-deepfm.yaml', avazu: 'avazu-deepfm.yaml', synthetic: 'synthetic-deepfm.yaml', sequence: 'synthetic-din.yaml',
 };
-/** Seed of the synthetic rows (the teacher and the data; the model seeds vary separately). */
+/** Seed of the synthetic and sequence rows (the teacher and the data; the model seeds vary separately). */
 const SYNTHETIC_DATA_SEED = 7;
 /** The target of the asynchrony comparison (issue #21). */
 const ASYNC_TARGET_AUC = 0.002;
@@ -57,6 +59,8 @@ interface DatasetReport {
   peer: { auc: number; logloss: number; samples_per_s: number } | null;
   peer_skipped?: string;
   models: Partial<Record<ModelKind, ModelFigures>>;
+  /** Models the dataset's example cannot train, with the reason. */
+  models_skipped?: Partial<Record<ModelKind, string>>;
 }
 
 function say(line: string): void {
@@ -82,12 +86,14 @@ export async function overSeeds(label: string, spec: JobSpec, split: Split, seed
 
 async function datasetReport(name: DatasetName, split: Split, o: QualityOptions): Promise<DatasetReport> {
   const base = baseSpec(name, o);
-  const report: DatasetReport = {
-    train_rows: name === 'synthetic' ? o.syntheticTrain : o.trainRows, valid_rows: name === 'synthetic' ? o.syntheticValid : o.validRows,
-    oracle_auc: split.oracleAuc ?? null, peer: null, models: {},
-  };
+  const sizes = splitSizes(name, o);
+  const report: DatasetReport = { train_rows: sizes.train, valid_rows: sizes.valid, oracle_auc: split.oracleAuc ?? null, peer: null, models: {} };
   say(`${name}: ${report.train_rows} train / ${report.valid_rows} validation rows${split.oracleAuc === undefined ? '' : `, planted teacher's AUC ${split.oracleAuc.toFixed(4)}`}`);
-  for (const kind of o.models) report.models[kind] = await overSeeds(`${name} ${kind}`, asModel(base, kind), split, o.seeds);
+  for (const kind of o.models) {
+    const misfit = modelMisfit(base, kind);
+    if (misfit === undefined) report.models[kind] = await overSeeds(`${name} ${kind}`, asModel(base, kind), split, o.seeds);
+    else (report.models_skipped ??= {})[kind] = misfit;
+  }
   if (o.peer) {
     const r = await runTorchPeer({ train: split.peerTrain, test: split.peerValid, epochs: o.peerEpochs, threads: PEER_THREADS });
     if ('skipped' in r) say(`  peer skipped: ${report.peer_skipped = r.skipped}`);
@@ -129,11 +135,19 @@ async function f16Report(split: Split, o: QualityOptions, f32?: ModelFigures) {
   return { auc_f32: ref.auc, auc_f16: f16.auc, logloss_f16: f16.logloss, auc_f32_minus_f16: diff };
 }
 
+/** Train and validation rows of dataset `name`. */
+function splitSizes(name: DatasetName, o: QualityOptions): { train: number; valid: number } {
+  if (name === 'synthetic') return { train: o.syntheticTrain, valid: o.syntheticValid };
+  if (name === 'sequence') return { train: o.sequenceTrain, valid: o.sequenceValid };
+  return { train: o.trainRows, valid: o.validRows };
+}
+
 async function split(name: DatasetName, o: QualityOptions, work: string): Promise<Split | string> {
-  const sizes = { train: o.trainRows, valid: o.validRows };
+  const sizes = splitSizes(name, o);
   if (name === 'criteo') return criteoSplit(o.dataDir, work, sizes);
   if (name === 'avazu') return avazuSplit(o.dataDir, work, sizes);
-  return syntheticSplit(work, { train: o.syntheticTrain, valid: o.syntheticValid }, SYNTHETIC_DATA_SEED);
+  if (name === 'sequence') return sequenceSplit(work, sizes, SYNTHETIC_DATA_SEED);
+  return syntheticSplit(work, sizes, SYNTHETIC_DATA_SEED);
 }
 
 async function main(): Promise<void> {

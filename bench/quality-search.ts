@@ -2,11 +2,12 @@
  * The defaults search behind the shipped examples (ADR 0025): a coordinate search over the
  * settings in quality/search-stages.ts, each candidate trained over several seeds and scored on
  * the validation split only (rows 6,001–8,000), after every epoch. A stage keeps the candidate
- * with the best mean AUC at its best epoch count; later stages start from it.
+ * with the best mean AUC at its best epoch count (the incoming value unless beaten by more than
+ * `--margin`, default 0.002); later stages start from it.
  *
  *   npm run bench:quality-search -- --dataset criteo|avazu [--seeds 1,2,3] [--epochs 4]
  *        [--stages "table optimizer,batch size"] [--candidates "adam 0.001,adagrad 0.05"]
- *        [--results FILE.jsonl] [--data-dir DIR]
+ *        [--results FILE.jsonl] [--data-dir DIR] [--margin 0.002]
  *
  * `--candidates` keeps only the candidates with those labels in the stages that have any (a way
  * to split one stage over several processes; the runs meet in the results file).
@@ -73,11 +74,37 @@ async function score(spec: JobSpec, split: Split, seeds: number[]): Promise<{ au
   return { aucs, loglosses };
 }
 
-async function runStage(stage: Stage, best: JobSpec, split: Split, seeds: number[], results: Map<string, Scored>, file: string): Promise<JobSpec> {
-  let winner: { spec: JobSpec; label: string; auc: number; epoch: number } | undefined;
+/** The AUC a challenger must gain over the incoming setting to replace it (about 3 seeds' noise). */
+const DEFAULT_MARGIN = 0.002;
+
+/** A candidate's score in a stage; `incumbent` marks the value the stage started from. */
+export interface StageScore {
+  label: string;
+  auc: number;
+  incumbent: boolean;
+}
+
+/**
+ * The candidate a stage keeps: the incumbent unless the best other beats its mean AUC by more
+ * than `margin` (a gain within the seeds' noise changes nothing); with no incumbent, the best.
+ */
+export function stageWinner<T extends StageScore>(scored: readonly T[], margin: number): T {
+  const top = scored.reduce((a, b) => (b.auc > a.auc ? b : a));
+  const incumbent = scored.find((s) => s.incumbent);
+  return incumbent && top.auc - incumbent.auc <= margin ? incumbent : top;
+}
+
+/**
+ * Runs a stage and returns the spec to keep: the incoming spec (`best`, when the stage tries its
+ * value) unless another candidate's best mean AUC beats it by more than `margin`; in a stage
+ * without the incoming value, the candidate with the best mean AUC.
+ */
+async function runStage(stage: Stage, best: JobSpec, split: Split, seeds: number[], results: Map<string, Scored>, file: string, margin: number): Promise<JobSpec> {
+  const keyOf = (spec: JobSpec): string => JSON.stringify({ ...spec, name: '' }) + JSON.stringify(seeds);
+  const scored: Array<{ spec: JobSpec; label: string; auc: number; epoch: number; incumbent: boolean }> = [];
   for (const c of stage.candidates) {
     const spec = respec(best, `${stage.name}: ${c.label}`, c.edit);
-    const key = JSON.stringify({ ...spec, name: '' }) + JSON.stringify(seeds);
+    const key = keyOf(spec);
     let r = results.get(key);
     if (!r) {
       r = { key, stage: stage.name, label: c.label, ...(await score(spec, split, seeds)) };
@@ -86,10 +113,11 @@ async function runStage(stage: Stage, best: JobSpec, split: Split, seeds: number
     }
     const b = bestEpoch(r.aucs);
     process.stderr.write(`${stage.name}: ${c.label.padEnd(22)} AUC ${b.auc.toFixed(4)} ± ${b.sd.toFixed(4)} at ${b.epoch} epochs\n`);
-    if (!winner || b.auc > winner.auc) winner = { spec, label: c.label, auc: b.auc, epoch: b.epoch };
+    scored.push({ spec, label: c.label, auc: b.auc, epoch: b.epoch, incumbent: key === keyOf(best) });
   }
-  process.stderr.write(`${stage.name}: keeping ${winner!.label} (AUC ${winner!.auc.toFixed(4)} at ${winner!.epoch} epochs)\n`);
-  return winner!.spec;
+  const winner = stageWinner(scored, margin);
+  process.stderr.write(`${stage.name}: keeping ${winner.label} (AUC ${winner.auc.toFixed(4)} at ${winner.epoch} epochs)\n`);
+  return winner.spec;
 }
 
 /**
@@ -120,6 +148,7 @@ async function main(): Promise<void> {
   if (dataset !== 'criteo' && dataset !== 'avazu') throw new Error(`--dataset must be criteo or avazu, got "${dataset}"`);
   const seeds = arg('seeds', '1,2,3').split(',').map(Number);
   const epochs = Number(arg('epochs', '4'));
+  const margin = Number(arg('margin', String(DEFAULT_MARGIN)));
   const wanted = arg('stages', '').split(',').map((s) => s.trim()).filter(Boolean);
   const labels = arg('candidates', '').split(',').map((s) => s.trim()).filter(Boolean);
   const stages = (wanted.length === 0 ? SEARCH_STAGES : SEARCH_STAGES.filter((s) => wanted.includes(s.name))).map((s) => onlyLabels(s, labels));
@@ -134,7 +163,7 @@ async function main(): Promise<void> {
     const example = loadJobSpec(path.join(REPO_ROOT, 'examples', `${dataset}-deepfm.yaml`));
     let best = respec(example, `epochs ${epochs}`, (p) => { p.training.epochs = epochs; });
     const results = loadResults(file);
-    for (const stage of stages) best = await runStage(stage, best, split, seeds, results, file);
+    for (const stage of stages) best = await runStage(stage, best, split, seeds, results, file, margin);
     process.stdout.write(`${runsTable(results.values())}\n`);
     process.stderr.write(`chosen: ${JSON.stringify({ tables: best.features.tables[0], model: best.model, training: best.training })}\n`);
   } finally {

@@ -5,13 +5,15 @@
  * - `avazu`: the Avazu rows (after the header) split the same way; the PyTorch peer reads
  *   Criteo-format TSV only, so its copy carries the same 23 categorical strings Tessera's
  *   avazu schema sees, in the categorical columns of a Criteo line with empty integer columns;
- * - `synthetic`: `tessera gen` rows from a planted teacher, with the teacher's own AUC.
+ * - `synthetic`: `tessera gen` rows from a planted teacher, with the teacher's own AUC;
+ * - `sequence`: `tessera gen --history` rows from a planted user-history teacher (ADR 0033).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseAvazuLine } from '../../src/data/parsers';
 import { CRITEO_NUM_CATEGORICAL, CRITEO_NUM_INTEGER } from '../../src/data/record';
 import { generate } from '../../src/gen/generate';
+import { HISTORY_CATEGORIES, ITEM_FIELD } from '../../src/gen/history';
 
 /** Repository root: this file is bench/quality/ in the sources, dist/bench/quality/ once compiled. */
 const REPO_ROOT = path.resolve(__dirname, '..', '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '');
@@ -99,4 +101,23 @@ export async function syntheticSplit(work: string, sizes: SplitSizes, seed: numb
   const valid = path.join(work, 'synthetic-valid.tsv');
   const g = await generate({ rows: sizes.train, seed, out: train, evalRows: sizes.valid, evalOut: valid });
   return { name: 'synthetic', format: 'criteo', train, valid, peerTrain: train, peerValid: valid, oracleAuc: g.eval?.oracleAuc };
+}
+
+/** Longest history of the `sequence` rows (examples/synthetic-din.yaml keeps all of it). */
+export const SEQUENCE_MAX_LEN = 20;
+
+/**
+ * `tessera gen --history` rows (seed `seed`): a weak base teacher (logit sd 0.5) whose 1e6-id
+ * fields are not learnt from this many rows, and C1 with one item per history category, so what
+ * there is to learn is how the candidate relates to the history (ADR 0033's DIN setting).
+ */
+export async function sequenceSplit(work: string, sizes: SplitSizes, seed: number): Promise<Split> {
+  const train = path.join(work, 'sequence-train.tsv');
+  const valid = path.join(work, 'sequence-valid.tsv');
+  const vocab = new Array<number>(CRITEO_NUM_CATEGORICAL).fill(1e6);
+  vocab[ITEM_FIELD] = HISTORY_CATEGORIES;
+  const g = await generate({
+    rows: sizes.train, seed, out: train, evalRows: sizes.valid, evalOut: valid, vocab, history: SEQUENCE_MAX_LEN, logitStd: 0.5,
+  });
+  return { name: 'sequence', format: 'criteo', train, valid, peerTrain: train, peerValid: valid, oracleAuc: g.eval?.oracleAuc };
 }

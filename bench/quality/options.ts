@@ -8,7 +8,7 @@ import type { ModelKind } from '../../src/spec/types';
 import { DEFAULT_DATA_DIR } from './datasets';
 
 /** Datasets the bench knows. */
-export const DATASETS = ['criteo', 'avazu', 'synthetic'] as const;
+export const DATASETS = ['criteo', 'avazu', 'synthetic', 'sequence'] as const;
 /** One of `DATASETS`. */
 export type DatasetName = (typeof DATASETS)[number];
 
@@ -27,6 +27,9 @@ export interface QualityOptions {
   validRows: number;
   syntheticTrain: number;
   syntheticValid: number;
+  /** Rows of the planted-history (`sequence`) split. */
+  sequenceTrain: number;
+  sequenceValid: number;
   /** Workers of the asynchronous side of the asynchrony comparison; 0 skips it. */
   workers: number;
   f16: boolean;
@@ -36,8 +39,8 @@ export interface QualityOptions {
 
 /** The usage line printed on a bad flag. */
 export const QUALITY_USAGE = 'npm run bench:quality -- [--json] [--seeds 1,2,3] [--epochs E] [--peer-epochs 2] '
-  + '[--datasets criteo,avazu,synthetic] [--models lr,fm,deepfm,widedeep,dcn] [--train-rows 6000] [--valid-rows 2000] '
-  + '[--synthetic-train 6000] [--synthetic-valid 2000] [--workers 4 (0: no asynchrony runs)] [--no-f16] [--no-peer] '
+  + '[--datasets criteo,avazu,synthetic,sequence] [--models lr,fm,deepfm,widedeep,dcn,din] [--train-rows 6000] [--valid-rows 2000] '
+  + '[--synthetic-train 6000] [--synthetic-valid 2000] [--sequence-train 20000] [--sequence-valid 4000] [--workers 4 (0: no asynchrony runs)] [--no-f16] [--no-peer] '
   + '[--data-dir DIR] [--keep]';
 
 function value(argv: string[], name: string): string | undefined {
@@ -68,7 +71,7 @@ function names<T extends string>(argv: string[], name: string, known: readonly T
 /** Parses bench:quality's flags; throws one line naming the bad flag and the usage. */
 export function parseQualityOptions(argv: string[]): QualityOptions {
   const known = new Set(['json', 'keep', 'no-f16', 'no-peer', 'seeds', 'epochs', 'peer-epochs', 'datasets', 'models', 'train-rows',
-    'valid-rows', 'synthetic-train', 'synthetic-valid', 'workers', 'data-dir']);
+    'valid-rows', 'synthetic-train', 'synthetic-valid', 'sequence-train', 'sequence-valid', 'workers', 'data-dir']);
   const flag = argv.find((a) => a.startsWith('--') && !known.has(a.slice(2)));
   if (flag !== undefined) throw new Error(`unknown flag ${flag}\nusage: ${QUALITY_USAGE}`);
   const seedsRaw = value(argv, 'seeds') ?? '1,2,3';
@@ -89,6 +92,8 @@ export function parseQualityOptions(argv: string[]): QualityOptions {
     validRows: int(argv, 'valid-rows', 2000, 1),
     syntheticTrain: int(argv, 'synthetic-train', 6000, 1),
     syntheticValid: int(argv, 'synthetic-valid', 2000, 1),
+    sequenceTrain: int(argv, 'sequence-train', 20_000, 1),
+    sequenceValid: int(argv, 'sequence-valid', 4_000, 1),
     workers: int(argv, 'workers', 4, 0),
     f16: !argv.includes('--no-f16'),
     peer: !argv.includes('--no-peer'),

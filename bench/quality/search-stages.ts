@@ -80,11 +80,12 @@ export const SEARCH_STAGES: readonly Stage[] = [
     ],
   },
   { name: 'table L2', candidates: [0, 0.0001, 0.001, 0.01].map(tableL2) },
-  { name: 'MLP dropout', candidates: [0, 0.1, 0.2, 0.3].map(dropout) },
   { name: 'numeric features', candidates: [{ label: 'log1p dense', edit: () => undefined }, bucketizeNumeric] },
-  { name: 'table initializer', candidates: [init('uniform', 0.001), init('uniform', 0.01), init('uniform', 0.05), init('normal', 0.01), init('normal', 0.05), init('normal', 0.1)] },
-  { name: 'batch size', candidates: [64, 128, 256, 512, 1024].map((b) => training('batch_size', b)) },
-  { name: 'dense optimizer', candidates: [0.0003, 0.001, 0.003].map((lr) => denseOptimizer('adam', lr)) },
-  { name: 'MLP widths', candidates: [[100, 100], [200, 200], [400, 400], [400, 400, 400], [800, 400]].map(hidden) },
+  // Three values around the shipped one, the shipped one first (ADR 0025).
+  { name: 'table initializer', candidates: [init('uniform', 0.01), init('uniform', 0.003), init('uniform', 0.03)] },
+  { name: 'batch size', candidates: [256, 128, 512].map((b) => training('batch_size', b)) },
+  { name: 'dense optimizer', candidates: [0.001, 0.0003, 0.003].map((lr) => denseOptimizer('adam', lr)) },
+  { name: 'MLP widths', candidates: [[400, 400], [200, 200], [400, 400, 400]].map(hidden) },
+  { name: 'MLP dropout', candidates: [0, 0.1, 0.2].map(dropout) },
   { name: 'pushes in flight', candidates: [0, 1, 2].map((n) => training('max_inflight_pushes', n)) },
 ];

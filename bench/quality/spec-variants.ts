@@ -32,8 +32,9 @@ export function withSeed(spec: JobSpec, seed: number): JobSpec {
 }
 
 /**
- * `spec` trained as model `kind`: keys the kind does not take are dropped, and for `lr` every
- * table becomes dim 1 (its embeddings are the linear weights).
+ * `spec` trained as model `kind`: keys the kind does not take are dropped, for `lr` every table
+ * becomes dim 1 (its embeddings are the linear weights), and for a kind without attention an
+ * attended list is sum-pooled, hashed as its target still (DIN's baseline, ADR 0033).
  */
 export function asModel(spec: JobSpec, kind: ModelKind): JobSpec {
   return respec(spec, `model ${kind}`, (p) => {
@@ -41,7 +42,21 @@ export function asModel(spec: JobSpec, kind: ModelKind): JobSpec {
     if (!MODEL_TRAITS[kind].mlp) delete p.model.hidden;
     if (!MODEL_TRAITS[kind].cross) delete p.model.cross_layers;
     if (MODEL_TRAITS[kind].unitDims) for (const t of p.features.tables) t.dim = 1;
+    if (!MODEL_TRAITS[kind].attention) {
+      for (const l of (p.features.lists ?? []) as Array<Record<string, unknown>>) {
+        if (l.pooling !== 'attention') continue;
+        l.hash_as = l.hash_as ?? l.target;
+        l.pooling = 'sum';
+        delete l.target;
+      }
+    }
   });
+}
+
+/** Why `spec` cannot train as `kind` (an attention model without an attended list), or undefined. */
+export function modelMisfit(spec: JobSpec, kind: ModelKind): string | undefined {
+  if (!MODEL_TRAITS[kind].attention || spec.features.lists.some((l) => l.pooling === 'attention')) return undefined;
+  return `${kind} needs a list field with pooling: attention, which ${spec.name} has none of`;
 }
 
 /** `spec` with every table's weights stored as fp16. */

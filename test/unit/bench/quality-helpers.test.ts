@@ -6,8 +6,8 @@ import { expect } from 'chai';
 import * as path from 'node:path';
 import { avazuAsCriteo } from '../../../bench/quality/datasets';
 import { parseQualityOptions } from '../../../bench/quality/options';
-import { bestEpoch, runsTable } from '../../../bench/quality-search';
-import { asModel, withF16, withSeed } from '../../../bench/quality/spec-variants';
+import { bestEpoch, runsTable, stageWinner } from '../../../bench/quality-search';
+import { asModel, modelMisfit, withF16, withSeed } from '../../../bench/quality/spec-variants';
 import { spread } from '../../../bench/quality/spread';
 import { parseAvazuLine, parseCriteoLine } from '../../../src/data/parsers';
 import { loadJobSpec } from '../../../src/spec/job-spec';
@@ -69,5 +69,24 @@ describe('bench:quality helpers', () => {
       '| table optimizer | adam 0.001 | 0.7100 ± 0.0141 | 0.7300 ± 0.0141 | 0.4500 |',
       '| MLP dropout | 0.1 | 0.7300 ± 0.0000 |  | 0.4700 |',
     ]);
+  });
+
+  it('a search stage keeps its incoming value unless another beats it by more than the margin', () => {
+    const at = (auc: number, incumbent = false) => ({ label: `${auc}`, auc, incumbent });
+    expect(stageWinner([at(0.7273, true), at(0.7284), at(0.7260)], 0.002).label).to.equal('0.7273');
+    expect(stageWinner([at(0.7273, true), at(0.7300), at(0.7260)], 0.002).label).to.equal('0.73');
+    expect(stageWinner([at(0.7273), at(0.7284)], 0.002).label, 'no incumbent: the best').to.equal('0.7284');
+  });
+
+  it('the DIN example: other models sum-pool its history hashed as the candidate; no DIN without an attended list', () => {
+    const din = loadJobSpec(path.join(ROOT, 'examples', 'synthetic-din.yaml'));
+    expect(modelMisfit(din, 'din')).to.equal(undefined);
+    const deepfm = asModel(din, 'deepfm');
+    expect(deepfm.features.lists.map((l) => [l.pooling, l.hashAs, l.target])).to.deep.equal([['sum', 'C1', undefined]]);
+    expect(asModel(din, 'din').features.lists[0].pooling).to.equal('attention');
+    const criteo = loadJobSpec(path.join(ROOT, 'examples', 'criteo-deepfm.yaml'));
+    expect(modelMisfit(criteo, 'din')).to.match(/din needs a list field with pooling: attention, which criteo-deepfm has none of/);
+    expect(modelMisfit(criteo, 'dcn')).to.equal(undefined);
+    expect(parseQualityOptions([]).datasets).to.include('sequence');
   });
 });
