@@ -80,7 +80,9 @@
  *                         #   dropped with this probability in training steps (kept units scaled
  *                         #   by 1 / (1 − rate)); none at evaluation. In [0, 0.999].
  * training:               # [all defaults]
- *   batch_size: 1024      # [1024] rows per worker step, 1..1048576.
+ *   batch_size: 1024      # [1024] rows per worker step, 1..1048576. The default suits full-size
+ *                         #   logs; on a sample of a few thousand rows 256 scored better (the
+ *                         #   examples set it; docs/adr/0025).
  *   epochs: 1             # [1] passes over data.train.
  *   max_inflight_pushes: 2  # [0] unacknowledged gradient pushes of a worker training alone;
  *                         #   0 = synchronous. W workers training at once share the job-wide
