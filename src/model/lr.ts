@@ -15,7 +15,7 @@ import type { ModelConfig } from './types';
 
 /** Slices of the first-order part shared by LR and FM: `dense.w` (if any) and `bias`. */
 export function firstOrderLayout(cfg: Readonly<ModelConfig>, b: LayoutBuilder): void {
-  if (cfg.numDense > 0) b.weight('dense.w', cfg.numDense, 1);
+  if (cfg.numDense > 0) b.zeroWeight('dense.w', cfg.numDense, 1);
   b.bias('bias', 1);
 }
 

@@ -17,7 +17,7 @@ export const WIDEDEEP_MODEL: ModelDef = Object.freeze({
   kind: 'widedeep' as const,
   reads: Object.freeze({ emb: true, linear: true }),
   layout: (cfg: Readonly<ModelConfig>, b: LayoutBuilder): void => {
-    if (cfg.numDense > 0) b.weight('dense.w', cfg.numDense, 1);
+    if (cfg.numDense > 0) b.zeroWeight('dense.w', cfg.numDense, 1);
     mlpLayout(b, towerWidth(cfg), cfg.hidden, true);
   },
   logits: (ctx: ForwardContext): tf.Tensor1D => sumTerms(ctx.batch, [
