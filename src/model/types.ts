@@ -105,7 +105,10 @@ export interface CtrModel {
   readonly layout: readonly ParamSlice[];
   /** Which batch inputs the model reads; a worker may skip pulling a table it ignores. */
   readonly reads: Readonly<{ emb: boolean; linear: boolean }>;
-  /** Seeded Glorot-uniform init of the flat vector; biases 0. Same bits for the same config. */
+  /**
+   * Seeded Glorot-uniform init of the flat vector; biases and the linear weights of numeric
+   * inputs 0. Same bits for the same config.
+   */
   initialDense(): Float32Array;
   /**
    * Forward + backward; gradients of the mean loss. Needs `inputs.labels`. Asynchronous because
