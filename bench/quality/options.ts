@@ -1,6 +1,6 @@
 /**
  * bench:quality's command line. Every flag has a default sized for this 2-core machine (the
- * default run takes about 15 minutes here); the flags make bigger runs.
+ * default run took about 40 minutes here under load, docs/benchmarks.md); the flags size it.
  */
 import * as path from 'node:path';
 import { MODEL_KINDS } from '../../src/spec/types';
