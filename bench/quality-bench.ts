@@ -92,7 +92,10 @@ async function datasetReport(name: DatasetName, split: Split, o: QualityOptions)
   for (const kind of o.models) {
     const misfit = modelMisfit(base, kind);
     if (misfit === undefined) report.models[kind] = await overSeeds(`${name} ${kind}`, asModel(base, kind), split, o.seeds);
-    else (report.models_skipped ??= {})[kind] = misfit;
+    else {
+      (report.models_skipped ??= {})[kind] = misfit;
+      say(`  ${name} ${kind} skipped: ${misfit}`);
+    }
   }
   if (o.peer) {
     const r = await runTorchPeer({ train: split.peerTrain, test: split.peerValid, epochs: o.peerEpochs, threads: PEER_THREADS });
