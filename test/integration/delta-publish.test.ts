@@ -29,7 +29,7 @@ const DIM = 4;
 const noWorkers: Pick<Checkpointer, 'cutOnly'> = {
   async cutOnly(_id, _wake, cut) {
     await cut();
-    return { pauseMs: 0, cutAt: Date.now(), step: 0, samples: 0 };
+    return { pauseMs: 0, pause: { acksMs: 0, verifyMs: 0, cutMs: 0, readMs: 0, resumeMs: 0 }, cutAt: Date.now(), step: 0, samples: 0 };
   },
 };
 
