@@ -27,6 +27,8 @@ export interface ProbeResult {
   /** When the events were written and when the crossing answer came, ms since the Unix epoch. */
   writtenAt: number;
   seenAt: number;
+  /** Each version the probe was answered by, with the difference it gave and when (seconds after the write). */
+  trace: { v: number; d: number; s: number }[];
 }
 
 /** How a probe runs. */
@@ -77,11 +79,14 @@ export async function probe(o: ProbeOptions): Promise<ProbeResult> {
   // performance.now(): a monotonic clock, so a wall-clock step cannot make a probe look slow or fast.
   const written = performance.now();
   const writtenAt = Date.now();
+  const trace: ProbeResult['trace'] = [];
   for (;;) {
     const now = await difference(o);
     const seconds = (performance.now() - written) / 1000;
-    if (now.diff - cold.diff > o.threshold) return { id: o.id, seconds, version: now.version, coldDiff: cold.diff, diff: now.diff, writtenAt, seenAt: Date.now() };
-    if (seconds * 1000 > o.timeoutMs) return { id: o.id, seconds: Infinity, version: null, coldDiff: cold.diff, diff: now.diff, writtenAt, seenAt: Date.now() };
+    if (trace.at(-1)?.v !== now.version) trace.push({ v: now.version, d: Number(now.diff.toFixed(4)), s: Number(seconds.toFixed(2)) });
+    const found = { id: o.id, coldDiff: cold.diff, diff: now.diff, writtenAt, seenAt: Date.now(), trace };
+    if (now.diff - cold.diff > o.threshold) return { ...found, seconds, version: now.version };
+    if (seconds * 1000 > o.timeoutMs) return { ...found, seconds: Infinity, version: null };
     await new Promise((r) => setTimeout(r, 50)); // the probe's sampling interval
   }
 }

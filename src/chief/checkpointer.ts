@@ -158,9 +158,14 @@ export class Checkpointer {
       // the cut, and the next restore (or a serving replica) would load the hole.
       if (!canCut() || !(await verify()) || !canCut()) throw abandoned(id);
       t.push(this.now());
-      await cut();
-      cutAt = this.now();
-      const snap = await store.snapshot();
+      // The PS cuts and the read of the positions and job state run together: no worker can
+      // change either while every worker stands still, so their order does not matter, and the
+      // pause is the longer of the two rather than their sum.
+      const [snap, cutDone] = await Promise.all([
+        store.snapshot().then((r) => { t.push(this.now()); return r; }),
+        cut().then(() => this.now()),
+      ]);
+      cutAt = cutDone;
       t.push(this.now());
       if (!snap.state) throw new TesseraError(ERROR_CODES.INTERNAL, 'no job state at the checkpoint cut');
       snapshot = { state: snap.state, progress: snap.progress };
@@ -168,7 +173,7 @@ export class Checkpointer {
       await store.putBarrier({ id, phase: 'resume' });
     }
     const resumed = this.now();
-    const stages = { acksMs: t[0] - firstAck, verifyMs: t[1] - t[0], cutMs: cutAt - t[1], readMs: t[2] - cutAt, resumeMs: resumed - t[2] };
+    const stages = { acksMs: t[0] - firstAck, verifyMs: t[1] - t[0], cutMs: cutAt - t[1], readMs: t[2] - t[1], resumeMs: resumed - t[3] };
     return { firstAck, cutAt, resumed, pauseMs: resumed - Math.min(firstAck, resumed), stages, snapshot };
   }
 
@@ -244,8 +249,8 @@ interface PausedCut {
 
 /**
  * Where a pause went, ms: from the first worker's acknowledgement to the last one seen
- * (`acksMs`), the check of the PS (`verifyMs`), the PS cuts (`cutMs`), the read of the job
- * state and positions (`readMs`) and the write that lowers the barrier (`resumeMs`).
+ * (`acksMs`), the check of the PS (`verifyMs`), the PS cuts (`cutMs`) and, at the same time, the
+ * read of the job state and positions (`readMs`), and the write that lowers the barrier (`resumeMs`).
  */
 export interface PauseStages { acksMs: number; verifyMs: number; cutMs: number; readMs: number; resumeMs: number }
 
