@@ -168,7 +168,8 @@ async function main(): Promise<void> {
     stops.unshift(() => serve.kill());
     serveLines = serve.lines;
     const url = (JSON.parse(await serve.waitForLine(/^\{"rest":/, 120_000)) as { rest: string }).rest;
-    await serve.waitForLine(/"msg":"delta applied"/, 120_000);
+    // Its first scan loads the stream's full version and applies every delta published so far.
+    await serve.waitForLine(/"msg":"first scan done"/, 600_000);
     // Background events at the fixed rate while the probes run.
     let background = true;
     const bg = (async () => { while (background) await replayFile(train, log, { key: 'events', partitions: 2, rate, stop: () => !background }); })();

@@ -66,6 +66,7 @@ const mean = (xs: ArrayLike<number>, from: number, to: number): number => {
 async function difference(o: ProbeOptions): Promise<{ diff: number; version: number }> {
   const instances = [...o.scored.map((l) => criteoInstance(withC1(l, o.id, 0))), ...o.scored.map((l) => criteoInstance(withC1(l, o.control, 0)))];
   const res = await fetch(`${o.url}/v1/models/${o.model}:predict`, { method: 'POST', body: JSON.stringify({ instances }) });
+  if (res.status !== 200) throw new Error(`probe ${o.id}: serving answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
   const body = await res.json() as { predictions: number[]; model_version: string };
   const n = o.scored.length;
   return { diff: mean(body.predictions, 0, n) - mean(body.predictions, n, 2 * n), version: Number(body.model_version) };
