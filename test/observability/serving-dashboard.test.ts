@@ -99,7 +99,7 @@ describe('Grafana serving dashboard and serving alert rules against a real Prome
     expect(errorRatio.map((s) => s.metric.model)).to.deep.equal(['srv']);
     expect(Number(errorRatio[0].value[1])).to.be.within(0.01, 0.99);
     const versions = await prom.query(fillVariables(panelQueries(dashboard).find((q) => q.panel === 'Loaded versions and labels')!.expr, vars));
-    expect(versions.map((s) => s.metric.version).sort()).to.deep.equal(['1', '2']);
+    expect(versions.map((s) => s.metric.version).sort(), 'both full versions and the delta applied on version 2').to.deep.equal(['1', '2', '3']);
 
     expect(await emptyVariables(prom, SERVING_DASHBOARD_FILE, vars), 'variables with no value').to.deep.equal([]);
     const rules = await loadedRules(prom);
