@@ -128,6 +128,37 @@ async function probeAll(o: { log: RedisStreamLog; url: string; lines: string[]; 
   return out;
 }
 
+/** The freshness and pause figures of a run, from the probes and the processes' logs. */
+function figures(runDir: string, results: ProbeResult[], serveLines: readonly string[]): Record<string, unknown> {
+  const fresh = results.map((r) => r.seconds);
+  const times = versionTimes(path.join(runDir, 'chief-0.log'), serveLines);
+  const paths = results.map((r) => probePath(r, times));
+  const stage = (k: keyof ProbePath) => spread(paths.map((p) => p[k]).filter((x): x is number => x !== null));
+  const d = deltaFigures(runDir, 2);
+  return {
+    freshness_p50_s: quantile(fresh, 0.5), freshness_p99_s: quantile(fresh, 0.99),
+    // A probe past PROBE_TIMEOUT_MS counts here; its Infinity makes a quantile it reaches null in JSON.
+    probes_timed_out: fresh.filter((x) => !Number.isFinite(x)).length,
+    freshness_path_s: { to_cut: stage('toCut'), publish: stage('publish'), apply: stage('apply'), seen: stage('seen') },
+    pause_ms: spread(d.pauses), pause_stages_ms: Object.fromEntries(Object.entries(d.stages).map(([k, v]) => [k, spread(v)])),
+    worker_pause_ms: spread(d.workerPauses), deltas: d.pauses.length, delta_bytes_per_row: d.rows ? d.bytes / d.rows : null,
+  };
+}
+
+/** Replays `train` into the stream at `rate` until the function returned is called (it resolves once stopped). */
+function background(train: string, log: RedisStreamLog, rate: number): () => Promise<void> {
+  let on = true;
+  const bg = (async () => { while (on) await replayFile(train, log, { key: 'events', partitions: 2, rate, stop: () => !on }); })();
+  bg.catch((err: Error) => process.stderr.write(`background replay stopped: ${err.message}\n`));
+  return async () => { on = false; await bg.catch(() => undefined); };
+}
+
+/** `--keep`: leaves the run's folder (every process's log; serving's output as serve.log) and names it. */
+function keepRun(dir: string, serveLines: readonly string[] | undefined): void {
+  if (serveLines) fs.writeFileSync(path.join(dir, 'serve.log'), `${serveLines.join('\n')}\n`);
+  process.stderr.write(`kept ${dir}\n`);
+}
+
 async function main(): Promise<void> {
   const rows = argNum('rows', 60_000);
   const rate = argNum('rate', 1_000);
@@ -171,36 +202,19 @@ async function main(): Promise<void> {
     // Its first scan loads the stream's full version and applies every delta published so far.
     await serve.waitForLine(/"msg":"first scan done"/, 600_000);
     // Background events at the fixed rate while the probes run.
-    let background = true;
-    const bg = (async () => { while (background) await replayFile(train, log, { key: 'events', partitions: 2, rate, stop: () => !background }); })();
-    bg.catch((err: Error) => process.stderr.write(`background replay stopped: ${err.message}\n`));
-    stops.unshift(async () => { background = false; await bg.catch(() => undefined); });
+    const stopBackground = background(train, log, rate);
+    stops.unshift(stopBackground);
     const results = await probeAll({ log, url, lines, probes, probeEvents });
-    background = false;
-    await bg.catch(() => undefined);
-    const fresh = results.map((r) => r.seconds);
-    const times = versionTimes(path.join(runDir, 'chief-0.log'), serve.lines);
-    const paths = results.map((r) => probePath(r, times));
-    const stage = (k: keyof ProbePath) => spread(paths.map((p) => p[k]).filter((x): x is number => x !== null));
-    const d = deltaFigures(runDir, 2);
+    await stopBackground();
     const out = {
       bench: 'online', stream_samples_per_s: Math.round(streamSamplesPerS), file_samples_per_s: Math.round(fileSamplesPerS),
-      stream_vs_file: streamSamplesPerS / fileSamplesPerS, freshness_p50_s: quantile(fresh, 0.5), freshness_p99_s: quantile(fresh, 0.99),
-      // A probe past PROBE_TIMEOUT_MS counts here; its Infinity makes a quantile it reaches null in JSON.
-      probes_timed_out: fresh.filter((x) => !Number.isFinite(x)).length,
-      freshness_path_s: { to_cut: stage('toCut'), publish: stage('publish'), apply: stage('apply'), seen: stage('seen') },
-      delta_every_s: deltaEvery, pause_ms: spread(d.pauses),
-      pause_stages_ms: Object.fromEntries(Object.entries(d.stages).map(([k, v]) => [k, spread(v)])), worker_pause_ms: spread(d.workerPauses),
-      deltas: d.pauses.length, delta_bytes_per_row: d.rows ? d.bytes / d.rows : null,
-      targets: { stream_vs_file: 0.8, freshness_p99_s: deltaEvery + 5, pause_ms: 50 }, rows, rate, probes, probe_events: probeEvents, ps: 2, workers: 2,
+      stream_vs_file: streamSamplesPerS / fileSamplesPerS, ...figures(runDir, results, serve.lines),
+      targets: { stream_vs_file: 0.8, freshness_p99_s: deltaEvery + 5, pause_ms: 50 }, delta_every_s: deltaEvery, rows, rate, probes, probe_events: probeEvents, ps: 2, workers: 2,
     };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   } finally {
     for (const s of stops) await s().catch(() => undefined);
-    if (keep) {
-      if (serveLines) fs.writeFileSync(path.join(dir, 'serve.log'), `${serveLines.join('\n')}\n`);
-      process.stderr.write(`kept ${dir}\n`);
-    }
+    if (keep) keepRun(dir, serveLines);
     else fs.rmSync(dir, { recursive: true, force: true });
   }
 }
