@@ -150,38 +150,39 @@ export class Checkpointer {
     let cutAt: number;
     let firstAck: number;
     let snapshot: PausedCut['snapshot'];
-    const t: number[] = [];
+    const at = { acked: 0, verified: 0, read: 0, done: 0 };
     try {
       firstAck = await this.awaitAcks(id, wake, canCut);
-      t.push(this.now());
+      at.acked = this.now();
       // A PS that restarted empty (or lost a table) and is not restored yet would put a hole in
       // the cut, and the next restore (or a serving replica) would load the hole.
       if (!canCut() || !(await verify()) || !canCut()) throw abandoned(id);
-      t.push(this.now());
+      at.verified = this.now();
       // The PS cuts and the read of the positions and job state run together: no worker can
       // change either while every worker stands still, so their order does not matter, and the
       // pause is the longer of the two rather than their sum.
       const [snap, cutDone] = await Promise.all([
-        store.snapshot().then((r) => { t.push(this.now()); return r; }),
+        store.snapshot().then((r) => { at.read = this.now(); return r; }),
         cut().then(() => this.now()),
       ]);
       cutAt = cutDone;
-      t.push(this.now());
+      at.done = this.now();
       if (!snap.state) throw new TesseraError(ERROR_CODES.INTERNAL, 'no job state at the checkpoint cut');
       snapshot = { state: snap.state, progress: snap.progress };
     } finally {
       await store.putBarrier({ id, phase: 'resume' });
     }
     const resumed = this.now();
-    const stages = { acksMs: t[0] - firstAck, verifyMs: t[1] - t[0], cutMs: cutAt - t[1], readMs: t[2] - t[1], resumeMs: resumed - t[3] };
+    const stages = { acksMs: at.acked - firstAck, verifyMs: at.verified - at.acked, cutMs: cutAt - at.verified, readMs: at.read - at.verified, resumeMs: resumed - at.done };
     return { firstAck, cutAt, resumed, pauseMs: resumed - Math.min(firstAck, resumed), stages, snapshot };
   }
 
   /**
    * A consistent cut for another consumer than a checkpoint (the delta publisher): pauses
    * training exactly as a checkpoint does, one at a time with checkpoints, and runs `cut` while
-   * every worker stands still. Resolves once training resumed, with the pause (the longest any
-   * worker stood still) and the job's step and samples at the cut.
+   * every worker stands still. Resolves once training resumed, with the pause (the barrier's
+   * span from the first acknowledgement to the barrier lowered), where it went, and the job's
+   * step and samples at the cut.
    */
   async cutOnly(id: string, wake: Signal, cut: () => Promise<void>, canCut: () => boolean = () => true,
     verify: () => Promise<boolean> = async () => true): Promise<{ pauseMs: number; pause: PauseStages; cutAt: number; step: number; samples: number }> {
