@@ -40,8 +40,8 @@ const PROBE_ROWS = 50;
  * How far the planted-minus-control mean prediction must rise for a probe to resolve. Before the
  * planted row is served, the two differ only by their cold-start rows: under 0.001, moving by less
  * than that as the dense weights train (measured). Label-1 training moves the planted row so the
- * difference grows by 0.01-0.05 over the next deltas, by how much depending on the rows scored: a
- * fixed 0.02 left one probe of twelve below it for a minute (it had reached 0.016).
+ * difference jump by about 0.01-0.07 in one version, by how much depending on the rows scored:
+ * a threshold of 0.02 left two probes of nine below it for a minute (they had reached 0.016).
  */
 const PROBE_THRESHOLD = 0.005;
 /** A probe that sees no effect in this long reports Infinity (freshness beyond any target). */
