@@ -40,7 +40,7 @@ const PROBE_ROWS = 50;
  * How far the planted-minus-control mean prediction must rise for a probe to resolve. Before the
  * planted row is served, the two differ only by their cold-start rows: under 0.001, moving by less
  * than that as the dense weights train (measured). Label-1 training moves the planted row so the
- * difference jump by about 0.01-0.07 in one version, by how much depending on the rows scored:
+ * difference jumps by about 0.01-0.07 in one version, by how much depending on the rows scored:
  * a threshold of 0.02 left two probes of nine below it for a minute (they had reached 0.016).
  */
 const PROBE_THRESHOLD = 0.005;
