@@ -4,13 +4,15 @@
  * `tessera serve --follow`, and `tessera replay`'s engine writing at a fixed rate. In the same
  * run, the same job on the same rows as files (bench:cluster's 2-worker figure) is the peer.
  *
- *   npm run bench:online -- --json [--rows 60000] [--rate 1000] [--probes 8] [--delta-every 2]
+ *   npm run bench:online -- --json [--rows 60000] [--rate 1000] [--probes 12] [--probe-events 1000] [--delta-every 2] [--keep]
  *
  * Figures: stream training rate (a backlog of `rows` events drained by the job, from its first
- * commit to its last) against the file rate; freshness p50/p99 (from the write of a burst of
- * events with a brand-new id, label 1, to the first served prediction for that id above its
- * cold-start value + 0.1 (or halfway to 1), while background events arrive at `rate`); the training pause per
- * delta and the delta bytes per changed row (from the chief's "published delta" log lines).
+ * commit to its last) against the file rate; freshness p50/p99 (online-probe.ts: from the write
+ * of `probe-events` label-1 events with a brand-new id to the first served answer where rows with
+ * that id score above the same rows with a never-written control id, while background events
+ * arrive at `rate`), with each probe's time split along the path; the training pause per delta
+ * (the chief's barrier, with where it went, and what each worker stood still) and the delta bytes
+ * per changed row, from the processes' logs. `--keep` keeps the run's folder (logs) and prints it.
  * Targets: stream ≥ 80% of the file rate, freshness p99 ≤ delta-every + 5 s, pause ≤ 50 ms.
  */
 import * as fs from 'node:fs';
@@ -27,14 +29,23 @@ import { replayFile } from '../src/stream/replay';
 import { parseStreamUrl } from '../src/stream/stream-url';
 import { startRedis } from '../test/helpers/redis';
 import { spawnNode } from '../test/helpers/spawn';
-import { criteoInstance } from '../test/helpers/serve';
 import { argNum } from './bench-args';
 import { TRAIN_BENCH_JOB_YAML } from './bench-job';
+import { probe, probePath, type ProbePath, type ProbeResult, versionTimes } from './online-probe';
 
 const MODEL = 'online-bench';
-const PROBE_EVENTS = 300;
+/** Rows scored by a probe (twice: with the planted id and with the control id). */
+const PROBE_ROWS = 50;
+/**
+ * How far the planted-minus-control mean prediction must rise for a probe to resolve. Before the
+ * planted row is served, the two differ only by their cold-start rows: under 0.001, moving by less
+ * than that as the dense weights train (measured). Label-1 training moves the planted row so the
+ * difference jumps by about 0.01-0.07 in one version, by how much depending on the rows scored:
+ * a threshold of 0.02 left two probes of nine below it for a minute (they had reached 0.016).
+ */
+const PROBE_THRESHOLD = 0.005;
 /** A probe that sees no effect in this long reports Infinity (freshness beyond any target). */
-const PROBE_TIMEOUT_MS = 120_000;
+const PROBE_TIMEOUT_MS = 60_000;
 
 const quantile = (xs: number[], q: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -73,63 +84,97 @@ async function drain(c: LocalCluster, rows: number): Promise<number> {
   }
 }
 
-async function predictMean(url: string, instances: unknown[]): Promise<number> {
-  const res = await fetch(`${url}/v1/models/${MODEL}:predict`, { method: 'POST', body: JSON.stringify({ instances }) });
-  const body = await res.json() as { predictions: number[] };
-  return body.predictions.reduce((a, b) => a + b, 0) / body.predictions.length;
-}
-
-function planted(lines: string[], id: string, label: number): string[] {
-  return lines.map((l) => { const c = l.split('\t'); c[0] = String(label); c[14] = id; return c.join('\t'); });
-}
-
-/**
- * Seconds from writing a burst of a new id's events to a served prediction that reflects them
- * (above the cold-start mean by 0.1, or by half the way to 1 when that is less). Each probe plants
- * its id on rows of its own, so an earlier probe's training does not move this one's baseline.
- */
-async function probe(log: RedisStreamLog, key: string, url: string, base: string[], id: string): Promise<number> {
-  const rows = planted(base.slice(0, 50), id, 0).map(criteoInstance);
-  const cold = await predictMean(url, rows);
-  const target = cold + Math.min(0.1, (1 - cold) / 2);
-  const events = planted(base.slice(0, PROBE_EVENTS), id, 1);
-  await log.append(events.map((line, i) => ({ key: `${key}:${i % 2}`, fields: { line } })));
-  // performance.now(): a monotonic clock, so a wall-clock step cannot make a probe look slow or fast.
-  const written = performance.now();
-  for (;;) {
-    if (await predictMean(url, rows) > target) return (performance.now() - written) / 1000;
-    if (performance.now() - written > PROBE_TIMEOUT_MS) {
-      process.stderr.write(`probe ${id}: cold ${cold.toFixed(3)}, target ${target.toFixed(3)}, still ${(await predictMean(url, rows)).toFixed(3)}\n`);
-      return Infinity;
-    }
-    await new Promise((r) => setTimeout(r, 50)); // the probe's sampling interval
-  }
-}
-
-function deltaFigures(chiefLog: string): { pauses: number[]; bytes: number; rows: number } {
-  const out = { pauses: [] as number[], bytes: 0, rows: 0 };
-  for (const line of fs.readFileSync(chiefLog, 'utf8').split('\n')) {
+/** Figures of the published deltas (the chief's log) and of the pauses each worker saw (the workers' logs). */
+function deltaFigures(runDir: string, workers: number): { pauses: number[]; stages: Record<string, number[]>; workerPauses: number[]; bytes: number; rows: number } {
+  const out = { pauses: [] as number[], stages: {} as Record<string, number[]>, workerPauses: [] as number[], bytes: 0, rows: 0 };
+  for (const line of fs.readFileSync(path.join(runDir, 'chief-0.log'), 'utf8').split('\n')) {
     if (!line.includes('"msg":"published delta"')) continue;
-    const o = JSON.parse(line) as { pauseMs: number; bytes: number; rows: number };
+    const o = JSON.parse(line) as { pauseMs: number; pause?: Record<string, number>; bytes: number; rows: number };
     out.pauses.push(o.pauseMs);
+    for (const [k, v] of Object.entries(o.pause ?? {})) (out.stages[k] ??= []).push(v);
     out.bytes += o.bytes;
     out.rows += o.rows;
   }
+  // A worker's pause for a cut: its settle (flush, commit, acknowledge) plus its push held after it.
+  const perCut = new Map<string, number>();
+  for (let i = 0; i < workers; i++) {
+    for (const line of fs.readFileSync(path.join(runDir, `worker-${i}.log`), 'utf8').split('\n')) {
+      if (!line.includes('"msg":"checkpoint cut taken; pushes resume"')) continue;
+      const o = JSON.parse(line) as { checkpoint: string; pushHeldMs: number; settleMs?: number };
+      if (!o.checkpoint.startsWith('delta-')) continue;
+      perCut.set(o.checkpoint, Math.max(perCut.get(o.checkpoint) ?? 0, o.pushHeldMs + (o.settleMs ?? 0)));
+    }
+  }
+  out.workerPauses = [...perCut.values()];
   return out;
+}
+
+/** p50, p99 and max of `xs` (nulls when empty). */
+const spread = (xs: number[]) => ({ p50: xs.length ? quantile(xs, 0.5) : null, p99: xs.length ? quantile(xs, 0.99) : null, max: xs.length ? Math.max(...xs) : null });
+
+/** Runs the probes one after another (each with ids and rows of its own), while background events arrive. */
+async function probeAll(o: { log: RedisStreamLog; url: string; lines: string[]; probes: number; probeEvents: number }): Promise<ProbeResult[]> {
+  const out: ProbeResult[] = [];
+  const eventsFrom = o.probes * PROBE_ROWS;
+  for (let i = 0; i < o.probes; i++) {
+    const r = await probe({
+      log: o.log, key: 'events', partitions: 2, url: o.url, model: MODEL, threshold: PROBE_THRESHOLD, timeoutMs: PROBE_TIMEOUT_MS,
+      scored: o.lines.slice(i * PROBE_ROWS, (i + 1) * PROBE_ROWS), events: o.lines.slice(eventsFrom + i * o.probeEvents, eventsFrom + (i + 1) * o.probeEvents),
+      id: `f00d${String(i).padStart(4, '0')}`, control: `c0de${String(i).padStart(4, '0')}`,
+    });
+    process.stderr.write(`probe ${i}: ${r.seconds.toFixed(2)} s (v${r.version}, planted - control ${r.coldDiff.toFixed(4)} -> ${r.diff.toFixed(4)}; by version ${JSON.stringify(r.trace)})\n`);
+    out.push(r);
+  }
+  return out;
+}
+
+/** The freshness and pause figures of a run, from the probes and the processes' logs. */
+function figures(runDir: string, results: ProbeResult[], serveLines: readonly string[]): Record<string, unknown> {
+  const fresh = results.map((r) => r.seconds);
+  const times = versionTimes(path.join(runDir, 'chief-0.log'), serveLines);
+  const paths = results.map((r) => probePath(r, times));
+  const stage = (k: keyof ProbePath) => spread(paths.map((p) => p[k]).filter((x): x is number => x !== null));
+  const d = deltaFigures(runDir, 2);
+  return {
+    freshness_p50_s: quantile(fresh, 0.5), freshness_p99_s: quantile(fresh, 0.99),
+    // A probe past PROBE_TIMEOUT_MS counts here; its Infinity makes a quantile it reaches null in JSON.
+    probes_timed_out: fresh.filter((x) => !Number.isFinite(x)).length,
+    freshness_path_s: { to_cut: stage('toCut'), publish: stage('publish'), apply: stage('apply'), seen: stage('seen') },
+    pause_ms: spread(d.pauses), pause_stages_ms: Object.fromEntries(Object.entries(d.stages).map(([k, v]) => [k, spread(v)])),
+    worker_pause_ms: spread(d.workerPauses), deltas: d.pauses.length, delta_bytes_per_row: d.rows ? d.bytes / d.rows : null,
+  };
+}
+
+/** Replays `train` into the stream at `rate` until the function returned is called (it resolves once stopped). */
+function background(train: string, log: RedisStreamLog, rate: number): () => Promise<void> {
+  let on = true;
+  const bg = (async () => { while (on) await replayFile(train, log, { key: 'events', partitions: 2, rate, stop: () => !on }); })();
+  bg.catch((err: Error) => process.stderr.write(`background replay stopped: ${err.message}\n`));
+  return async () => { on = false; await bg.catch(() => undefined); };
+}
+
+/** `--keep`: leaves the run's folder (every process's log; serving's output as serve.log) and names it. */
+function keepRun(dir: string, serveLines: readonly string[] | undefined): void {
+  if (serveLines) fs.writeFileSync(path.join(dir, 'serve.log'), `${serveLines.join('\n')}\n`);
+  process.stderr.write(`kept ${dir}\n`);
 }
 
 async function main(): Promise<void> {
   const rows = argNum('rows', 60_000);
   const rate = argNum('rate', 1_000);
-  const probes = argNum('probes', 8);
+  const probes = argNum('probes', 12);
+  const probeEvents = argNum('probe-events', 1_000);
   const deltaEvery = argNum('delta-every', 2);
+  const keep = process.argv.includes('--keep');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-online-bench-'));
   const redis = await startRedis();
   const stops: (() => Promise<unknown>)[] = [() => redis.stop()];
+  let serveLines: string[] | undefined;
   try {
     const train = path.join(dir, 'train.tsv');
     await generate({ rows, seed: 7, out: train });
     const lines = fs.readFileSync(train, 'utf8').split('\n').filter(Boolean);
+    if ((PROBE_ROWS + probeEvents) * probes > lines.length) throw new Error(`--probes ${probes} x --probe-events ${probeEvents} needs more than --rows ${rows}`);
     const jobFile = path.join(dir, 'job.yaml');
     fs.writeFileSync(jobFile, TRAIN_BENCH_JOB_YAML.replace('name: train-bench', `name: ${MODEL}`).replace('max_inflight_pushes: 2', 'max_inflight_pushes: 0'));
     const fileSamplesPerS = await fileRate(dir, jobFile, train);
@@ -152,39 +197,29 @@ async function main(): Promise<void> {
 
     const serve = spawnNode(TESSERA_BIN, ['serve', '--follow', '--model-root', root, '--port', '0', '--poll-ms', '600000', '--json', '--etcd', c.etcdUrl, '--job', 'online-stream']);
     stops.unshift(() => serve.kill());
+    serveLines = serve.lines;
     const url = (JSON.parse(await serve.waitForLine(/^\{"rest":/, 120_000)) as { rest: string }).rest;
-    await serve.waitForLine(/"msg":"delta applied"/, 120_000);
+    // Its first scan loads the stream's full version and applies every delta published so far.
+    await serve.waitForLine(/"msg":"first scan done"/, 600_000);
     // Background events at the fixed rate while the probes run.
-    let background = true;
-    const bg = (async () => { while (background) await replayFile(train, log, { key: 'events', partitions: 2, rate, stop: () => !background }); })();
-    bg.catch((err: Error) => process.stderr.write(`background replay stopped: ${err.message}\n`));
-    stops.unshift(async () => { background = false; await bg.catch(() => undefined); });
-    const fresh: number[] = [];
-    for (let i = 0; i < probes; i++) {
-      const base = lines.slice(i * PROBE_EVENTS, (i + 1) * PROBE_EVENTS);
-      fresh.push(await probe(log, 'events', url, base, `f00d${String(i).padStart(4, '0')}`));
-      process.stderr.write(`probe ${i}: ${fresh[i].toFixed(2)} s\n`);
-    }
-    background = false;
-    await bg.catch(() => undefined);
-    const d = deltaFigures(path.join(runDir, 'chief-0.log'));
+    const stopBackground = background(train, log, rate);
+    stops.unshift(stopBackground);
+    const results = await probeAll({ log, url, lines, probes, probeEvents });
+    await stopBackground();
     const out = {
       bench: 'online', stream_samples_per_s: Math.round(streamSamplesPerS), file_samples_per_s: Math.round(fileSamplesPerS),
-      stream_vs_file: streamSamplesPerS / fileSamplesPerS, freshness_p50_s: quantile(fresh, 0.5), freshness_p99_s: quantile(fresh, 0.99),
-      delta_every_s: deltaEvery, pause_ms_p50: d.pauses.length ? quantile(d.pauses, 0.5) : null, pause_ms_max: d.pauses.length ? Math.max(...d.pauses) : null,
-      // A probe past PROBE_TIMEOUT_MS counts here; its Infinity makes a quantile it reaches null in JSON.
-      probes_timed_out: fresh.filter((x) => !Number.isFinite(x)).length,
-      deltas: d.pauses.length, delta_bytes_per_row: d.rows ? d.bytes / d.rows : null,
-      targets: { stream_vs_file: 0.8, freshness_p99_s: deltaEvery + 5, pause_ms: 50 }, rows, rate, probes, ps: 2, workers: 2,
+      stream_vs_file: streamSamplesPerS / fileSamplesPerS, ...figures(runDir, results, serve.lines),
+      targets: { stream_vs_file: 0.8, freshness_p99_s: deltaEvery + 5, pause_ms: 50 }, delta_every_s: deltaEvery, rows, rate, probes, probe_events: probeEvents, ps: 2, workers: 2,
     };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   } finally {
     for (const s of stops) await s().catch(() => undefined);
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (keep) keepRun(dir, serveLines);
+    else fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
 main().catch((err) => {
-  process.stderr.write(`bench:online failed: ${err instanceof Error ? err.stack : err}\n`);
+  process.stderr.write(`bench:online failed: ${err instanceof Error ? `${err.stack}${err.cause ? `\ncause: ${String(err.cause)}` : ''}` : err}\n`);
   process.exit(1);
 });

@@ -132,7 +132,7 @@ export class Checkpointer {
     const progress = [...cut.snapshot.progress.values()].filter((p) => p.epoch === cut.snapshot.state.epoch);
     const saved = jobAtCut ? jobAtCut(cut.snapshot.state, progress, id) : { state: cut.snapshot.state, progress };
     const { pauseMs } = cut;
-    logger.info({ checkpoint: id, kind, base, waitForAcksMs: cut.firstAck - raised, cutMs: cut.resumed - cut.cutAt, pauseMs }, 'checkpoint cut taken; training resumed');
+    logger.info({ checkpoint: id, kind, base, waitForAcksMs: cut.firstAck - raised, pauseMs, pause: cut.stages }, 'checkpoint cut taken; training resumed');
     const written = this.write(id, kind, base, saved, pauseMs, raised);
     this.inFlight = written;
     written.catch(() => undefined); // the caller awaits it or logs it; never unhandled
@@ -150,35 +150,46 @@ export class Checkpointer {
     let cutAt: number;
     let firstAck: number;
     let snapshot: PausedCut['snapshot'];
+    const at = { acked: 0, verified: 0, read: 0, done: 0 };
     try {
       firstAck = await this.awaitAcks(id, wake, canCut);
+      at.acked = this.now();
       // A PS that restarted empty (or lost a table) and is not restored yet would put a hole in
       // the cut, and the next restore (or a serving replica) would load the hole.
       if (!canCut() || !(await verify()) || !canCut()) throw abandoned(id);
-      await cut();
-      cutAt = this.now();
-      const snap = await store.snapshot();
+      at.verified = this.now();
+      // The PS cuts and the read of the positions and job state run together: no worker can
+      // change either while every worker stands still, so their order does not matter, and the
+      // pause is the longer of the two rather than their sum.
+      const [snap, cutDone] = await Promise.all([
+        store.snapshot().then((r) => { at.read = this.now(); return r; }),
+        cut().then(() => this.now()),
+      ]);
+      cutAt = cutDone;
+      at.done = this.now();
       if (!snap.state) throw new TesseraError(ERROR_CODES.INTERNAL, 'no job state at the checkpoint cut');
       snapshot = { state: snap.state, progress: snap.progress };
     } finally {
       await store.putBarrier({ id, phase: 'resume' });
     }
     const resumed = this.now();
-    return { firstAck, cutAt, resumed, pauseMs: resumed - Math.min(firstAck, resumed), snapshot };
+    const stages = { acksMs: at.acked - firstAck, verifyMs: at.verified - at.acked, cutMs: cutAt - at.verified, readMs: at.read - at.verified, resumeMs: resumed - at.done };
+    return { firstAck, cutAt, resumed, pauseMs: resumed - Math.min(firstAck, resumed), stages, snapshot };
   }
 
   /**
    * A consistent cut for another consumer than a checkpoint (the delta publisher): pauses
    * training exactly as a checkpoint does, one at a time with checkpoints, and runs `cut` while
-   * every worker stands still. Resolves once training resumed, with the pause (the longest any
-   * worker stood still) and the job's step and samples at the cut.
+   * every worker stands still. Resolves once training resumed, with the pause (the barrier's
+   * span from the first acknowledgement to the barrier lowered), where it went, and the job's
+   * step and samples at the cut.
    */
   async cutOnly(id: string, wake: Signal, cut: () => Promise<void>, canCut: () => boolean = () => true,
-    verify: () => Promise<boolean> = async () => true): Promise<{ pauseMs: number; cutAt: number; step: number; samples: number }> {
+    verify: () => Promise<boolean> = async () => true): Promise<{ pauseMs: number; pause: PauseStages; cutAt: number; step: number; samples: number }> {
     await this.inFlight?.catch(() => undefined);
     const c = await this.pausedCut(id, wake, canCut, verify, cut);
     const { step, samples } = totalsAt(c.snapshot.state, [...c.snapshot.progress.values()].filter((p) => p.epoch === c.snapshot.state.epoch));
-    return { pauseMs: c.pauseMs, cutAt: c.cutAt, step, samples };
+    return { pauseMs: c.pauseMs, pause: c.stages, cutAt: c.cutAt, step, samples };
   }
 
   private async write(id: string, kind: 'full' | 'incremental', base: string | undefined, saved: { state: JobState; progress: Progress[] }, pauseMs: number, raised: number): Promise<CheckpointOutcome> {
@@ -233,8 +244,16 @@ interface PausedCut {
   cutAt: number;
   resumed: number;
   pauseMs: number;
+  stages: PauseStages;
   snapshot: { state: JobState; progress: ReadonlyMap<number, Progress> };
 }
+
+/**
+ * Where a pause went, ms: from the first worker's acknowledgement to the last one seen
+ * (`acksMs`), the check of the PS (`verifyMs`), the PS cuts (`cutMs`) and, at the same time, the
+ * read of the job state and positions (`readMs`), and the write that lowers the barrier (`resumeMs`).
+ */
+export interface PauseStages { acksMs: number; verifyMs: number; cutMs: number; readMs: number; resumeMs: number }
 
 /** The job's step and samples trained at a cut. */
 function totalsAt(state: JobState, progress: Progress[]): { step: number; samples: number } {

@@ -272,7 +272,8 @@ export class Chief {
       written.catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'publishing a delta failed; the next one starts from a full version'));
       return undefined;
     }
-    await this.signal.wait(tickMs);
+    // Wake when the next delta is due, not at the next tick: a tick late is a tick less fresh.
+    await this.signal.wait(deltas ? Math.max(1, Math.min(tickMs, this.lastDeltaAt + deltas.everyMs - this.now())) : tickMs);
     return undefined;
   }
 

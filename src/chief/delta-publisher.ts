@@ -15,13 +15,13 @@
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import type { Signal } from '../common/signal';
-import type { Checkpointer } from './checkpointer';
+import type { Checkpointer, PauseStages } from './checkpointer';
 
 /** A full version after this many deltas, by default. */
 export const DEFAULT_FULL_EVERY = 30;
 
-/** What the cut was: when, after how long a pause, at which step. */
-export interface DeltaCutInfo { pauseMs: number; cutAt: number; step: number; samples: number }
+/** What the cut was: when, after how long a pause (and where the pause went), at which step. */
+export interface DeltaCutInfo { pauseMs: number; pause?: PauseStages; cutAt: number; step: number; samples: number }
 
 /** The PS and file operations of a delta (delta-backend.ts provides them). */
 export interface DeltaBackend {

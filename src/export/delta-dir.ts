@@ -53,7 +53,7 @@ export interface DeltaContent {
   step: number;
   samples: number;
   specFingerprint: string;
-  /** How long training stood still for the cut, ms. */
+  /** The cut's barrier as the chief held it, ms: from the first worker's acknowledgement to the barrier lowered. */
   pauseMs: number;
   tables: DeltaTable[];
   /** The name of the dense table and its whole vector at the cut. */

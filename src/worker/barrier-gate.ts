@@ -47,28 +47,42 @@ export class BarrierGate {
     if (!this.pauseRequested) return;
     const id = this.barrier!.id;
     const now = this.deps.now ?? Date.now;
+    const started = now();
     await settle();
     await this.deps.store.ackBarrier({ id, worker: this.deps.worker, incarnation: this.deps.incarnation(), at: now() });
     this.acked = id;
     this.heldSince = now();
+    this.settleMs = this.heldSince - started;
   }
 
-  /** Resolves once no acknowledged pause is raised; returns the milliseconds it waited. */
+  /**
+   * Resolves once no acknowledged pause is raised; returns the milliseconds it waited. The first
+   * push after each acknowledgement logs what the cut cost this worker (one line per cut): the
+   * settle before the acknowledgement and the time this push was held, 0 when the barrier was
+   * lowered while the worker computed its next step.
+   */
   async untilLowered(stopping: () => boolean = () => false): Promise<number> {
     const id = this.acked;
-    if (!id || !(this.barrier?.phase === 'pause' && this.barrier.id === id)) return 0;
+    const raised = () => this.barrier?.phase === 'pause' && this.barrier.id === id;
+    if (!id || (!raised() && id === this.reported)) return 0;
     const now = this.deps.now ?? Date.now;
     const started = now();
-    while (this.barrier?.phase === 'pause' && this.barrier.id === id && this.watch !== null && !stopping()) await this.changed.wait(1_000);
+    while (raised() && this.watch !== null && !stopping()) await this.changed.wait(1_000);
     const held = now() - started;
-    this.deps.logger.info({ checkpoint: id, pushHeldMs: held, sinceAckMs: now() - this.heldSince }, 'checkpoint cut taken; pushes resume');
-    this.lastHeldMs = held;
+    if (id !== this.reported) {
+      this.reported = id;
+      this.lastHeldMs = held;
+      this.deps.logger.info({ checkpoint: id, pushHeldMs: held, settleMs: this.settleMs, sinceAckMs: now() - this.heldSince }, 'checkpoint cut taken; pushes resume');
+    }
     return held;
   }
 
   /** Milliseconds the last push was held by a checkpoint (the training pause this worker saw). */
   lastHeldMs = 0;
   private heldSince = 0;
+  private settleMs = 0;
+  /** The acknowledged cut whose cost was logged (by the first push after it). */
+  private reported = '';
 
   /**
    * If a pause is requested: runs `settle` (flush pushes, commit the position), acknowledges and

@@ -19,6 +19,10 @@ import { buildModelParts } from '../../src/infer/model-parts';
 import type { TableSpec } from '../../src/ps/store/table-spec';
 import { ckptCluster, ckptPerTest, CkptCluster, dumpTable, idRange, tempRoot, trainRound } from '../helpers/checkpoint';
 import { serveSpec } from '../helpers/serve';
+import { selectBackend } from '../../src/model/backend';
+import { TableStore } from '../../src/ps/store/table-store';
+import { ModelServer } from '../../src/serve/model-server';
+import { Registry } from 'prom-client';
 
 const DIM = 4;
 
@@ -29,7 +33,7 @@ const DIM = 4;
 const noWorkers: Pick<Checkpointer, 'cutOnly'> = {
   async cutOnly(_id, _wake, cut) {
     await cut();
-    return { pauseMs: 0, cutAt: Date.now(), step: 0, samples: 0 };
+    return { pauseMs: 0, pause: { acksMs: 0, verifyMs: 0, cutMs: 0, readMs: 0, resumeMs: 0 }, cutAt: Date.now(), step: 0, samples: 0 };
   },
 };
 
@@ -123,5 +127,47 @@ describe('delta publishing from consistent cuts (issue 15)', function () {
     expect(published.map((o) => o.version)).to.deep.equal([1, 2, 3, 4, 5, 6, 7]);
     // After full version 7 with a retention of 2 versions, deltas below 5 are gone.
     expect(listDeltas(exportRoot, 'online')).to.deep.equal([5, 6]);
+  });
+
+  it('rows the PS evicted are tombstoned in serving: a following server reads them at their cold-start value, live rows at the PS weights (issue 15 §3)', async () => {
+    await selectBackend(silentLogger());
+    const { c, publisher } = await setUp(10);
+    const first = idRange(0, 200);
+    await trainRound(c.client, 'emb', first, DIM, 0);
+    const full = await publish(publisher);
+    await trainRound(c.client, 'emb', idRange(1000, 300), DIM, 1); // new rows: the budget evicts old ones
+    const d1 = await publish(publisher);
+    expect(d1.tombstones, 'evictions travel as tombstones').to.be.greaterThan(0);
+
+    const server = await ModelServer.start({ root: exportRoot, host: '127.0.0.1', port: 0, pollMs: 0, follow: true }, { logger: silentLogger(), registry: new Registry() });
+    try {
+      await server.registry.rescan();
+      const served = server.registry.model('online').resolve({});
+      expect(served.version, 'the delta is served').to.equal(d1.version);
+      const live = dumpTable(c.servers, 'emb');
+      const evicted: number[] = [];
+      const kept: number[] = [];
+      for (let i = 0; i < first.length / 2; i++) (live.has(`${first[2 * i]}:${first[2 * i + 1]}`) ? kept : evicted).push(i);
+      expect(evicted.length, 'the PS evicted some of the first rows').to.be.greaterThan(0);
+      expect(kept.length, 'and kept some').to.be.greaterThan(0);
+      const pick = (idx: number[]) => Uint32Array.from(idx.flatMap((i) => [first[2 * i], first[2 * i + 1]]));
+      const dim = served.store.getEmbedding('emb').dim;
+      const atFull = (await loadModel(versionDir(exportRoot, 'online', full.version), { tableSpec: (t) => ({ ...t, eviction: undefined }) })).store.getEmbedding('emb');
+      const before = new Float32Array(evicted.length * dim);
+      atFull.lookup(pick(evicted), before);
+      const cold = new TableStore();
+      cold.create({ ...served.store.spec('emb'), eviction: undefined } as TableSpec);
+      const coldRows = new Float32Array(evicted.length * dim);
+      cold.getEmbedding('emb').lookup(pick(evicted), coldRows);
+      expect(Array.from(before), 'the full version served the trained rows').to.not.deep.equal(Array.from(coldRows));
+      expect(Array.from(served.readRows('emb', pick(evicted))), 'evicted rows read their cold-start value').to.deep.equal(Array.from(coldRows));
+      const keptRows = served.readRows('emb', pick(kept));
+      kept.forEach((id, j) => {
+        const w = keptRows.subarray(j * dim, (j + 1) * dim);
+        expect(Buffer.from(w.buffer, w.byteOffset, w.byteLength).toString('hex'), `live row ${id}`).to.equal(live.get(`${first[2 * id]}:${first[2 * id + 1]}`)!.split('|')[0]);
+      });
+    } finally {
+      await server.close();
+    }
   });
 });

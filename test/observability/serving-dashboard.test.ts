@@ -1,7 +1,8 @@
 /**
  * The serving dashboard (deploy/grafana/tessera-serving.json) and the serving alert rules, proven
- * against a real Prometheus (Debian's) scraping a real `tessera serve` that answers real HTTP
- * requests (issue 19): every panel query and every metric a serving rule reads parses and returns
+ * against a real Prometheus (Debian's) scraping a real `tessera serve --follow` (so the delta
+ * stream's series, freshness among them, exist: issue 15) that answers real HTTP requests
+ * (issue 19): every panel query and every metric a serving rule reads parses and returns
  * series, every metric they name is exported, the variables find the server and its model,
  * Prometheus evaluates every rule without error, and `promtool check metrics` passes on the
  * server's /metrics. Then the panels are drawn from the same Prometheus's range queries with
@@ -18,6 +19,7 @@ import { artifactDir, launchChromium, requireChromium } from '../helpers/chromiu
 import { alertRules, DashboardVars, emptyVariables, fillVariables, loadedRules, metricNames, panelQueries, RULES_FILE, SERVING_DASHBOARD_FILE, unknownMetrics } from '../helpers/dashboard';
 import { prometheusConfig, PrometheusHandle, requirePrometheus, startPrometheus } from '../helpers/prometheus';
 import { publishTestModel, testInstances } from '../helpers/serve';
+import { publishDeltaBetween } from '../helpers/serve-deltas';
 import { spawnNode, Spawned } from '../helpers/spawn';
 import { panelData, writeDashboardPage } from './dashboard-render';
 
@@ -46,8 +48,10 @@ describe('Grafana serving dashboard and serving alert rules against a real Prome
     requirePrometheus(this);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-prom-serve-'));
     const root = path.join(dir, 'models');
-    await publishTestModel(root, { seed: 1 });
-    await publishTestModel(root, { seed: 2 });
+    const v1 = await publishTestModel(root, { seed: 1 });
+    const v2 = await publishTestModel(root, { seed: 2 });
+    // A delta on version 2 (it serves what version 1 serves): the follower applies it at its first scan.
+    await publishDeltaBetween(root, 'srv', v2.dir, v1.dir, 3, v2.version);
   });
   after(async () => {
     await prom?.stop();
@@ -56,7 +60,7 @@ describe('Grafana serving dashboard and serving alert rules against a real Prome
   });
 
   it('every panel query and serving rule returns series while tessera serve answers requests; its /metrics passes promtool', async () => {
-    serve = spawnNode(TESSERA_BIN, ['serve', '--model-root', path.join(dir, 'models'), '--port', '0', '--grpc-port', '0', '--metrics-port', '0', '--version-policy', 'latest:2', '--json']);
+    serve = spawnNode(TESSERA_BIN, ['serve', '--follow', '--model-root', path.join(dir, 'models'), '--port', '0', '--grpc-port', '0', '--metrics-port', '0', '--version-policy', 'latest:2', '--json']);
     const where = JSON.parse(await serve.waitForLine(/^\{"rest":/, 30_000)) as { rest: string; metrics: string };
     rest = where.rest;
     await serve.waitForLine(/"msg":"first scan done"/, 30_000);
@@ -95,7 +99,7 @@ describe('Grafana serving dashboard and serving alert rules against a real Prome
     expect(errorRatio.map((s) => s.metric.model)).to.deep.equal(['srv']);
     expect(Number(errorRatio[0].value[1])).to.be.within(0.01, 0.99);
     const versions = await prom.query(fillVariables(panelQueries(dashboard).find((q) => q.panel === 'Loaded versions and labels')!.expr, vars));
-    expect(versions.map((s) => s.metric.version).sort()).to.deep.equal(['1', '2']);
+    expect(versions.map((s) => s.metric.version).sort(), 'both full versions and the delta applied on version 2').to.deep.equal(['1', '2', '3']);
 
     expect(await emptyVariables(prom, SERVING_DASHBOARD_FILE, vars), 'variables with no value').to.deep.equal([]);
     const rules = await loadedRules(prom);
