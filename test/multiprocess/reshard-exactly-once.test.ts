@@ -12,17 +12,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { LocalCluster } from '../../src/local/local-cluster';
 import { SCRAPE_TARGETS_FILE } from '../../src/local/run-records';
-import { awaitSnapshot, clusterSuite, shardLedger, snapshotOf, SYNTHETIC_SPEC } from '../helpers/cluster';
+import { awaitSnapshot, clusterSuite, logLines, shardLedger, snapshotOf, SYNTHETIC_SPEC } from '../helpers/cluster';
 import { awaitMap } from '../helpers/migration';
 
 const ROWS = 60_000;
-
-/** The log lines (parsed) of every process whose log file starts with `role`. */
-function logLines(c: LocalCluster, role: string): Record<string, unknown>[] {
-  return fs.readdirSync(c.opts.runDir).filter((f) => f.startsWith(`${role}-`) && f.endsWith('.log'))
-    .flatMap((f) => fs.readFileSync(path.join(c.opts.runDir, f), 'utf8').split('\n'))
-    .flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; } });
-}
 
 /** Resolves once `n` workers logged that they closed their PS client and exited (their last words). */
 async function workersExited(c: LocalCluster, n: number, timeoutMs = 60_000): Promise<void> {
