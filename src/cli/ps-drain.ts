@@ -110,6 +110,7 @@ export async function runPsDrain(argv: string[]): Promise<number> {
   const etcd = o.etcd ?? process.env.TESSERA_ETCD;
   const job = o.job ?? process.env.TESSERA_JOB;
   const ids = drainIds(args.positional, o);
+  const timeoutS = intOption(args, 'timeout', 1); // checked before anything is recorded
   if (!etcd || !job) throw new TesseraError(ERROR_CODES.CONFIG, 'tessera ps drain needs --etcd URL and --job NAME');
   const credentials = loadSecurity(process.env, args.options, etcd).etcd;
   if (!credentials) await checkEtcdReachable(etcd, '--etcd', ETCD_TIMEOUT_MS);
@@ -127,7 +128,7 @@ export async function runPsDrain(argv: string[]): Promise<number> {
     const requested = (await Promise.all(ids.map((id) => store.requestDrain(id)))).some(Boolean);
     const buckets = map.owner.reduce((k, i) => k + (at.includes(i) ? 1 : 0), 0);
     process.stdout.write(`${requested ? 'drain requested' : 'drain already requested'}: the chief moves the ${buckets} buckets of ${name} to the other PS; it exits 0 when it holds none\n`);
-    const outcome = args.options.wait ? await drained(store, ids, map.ps.map((p) => p.id), intOption(args, 'timeout', 600)) : undefined;
+    const outcome = args.options.wait ? await drained(store, ids, map.ps.map((p) => p.id), timeoutS) : undefined;
     if (args.options.wait) process.stdout.write(`${waitLine(name, outcome, o.timeout)}\n`);
     const ps = ids.length === 1 ? ids[0] : ids;
     if (args.options.json) process.stdout.write(`${JSON.stringify({ ps, requested, buckets, done: outcome === 'done', ...(outcome ? { outcome } : {}) })}\n`);
