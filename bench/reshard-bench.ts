@@ -10,7 +10,8 @@
  * sequence (copy, unfenced tails, fenced tail, SetShardMap, EndMigration): 2 → 3 PS, then ps-2
  * drained back in two steps. Reported: rows moved per second by the copy rounds (PS-to-PS) and the
  * raw-TCP limit for the same bytes; the fence pause per source (fenced round start to the new
- * map installed: the time pushes to its moving buckets wait), p50 and max; trainer steps/s during
+ * map installed: the time pushes to its moving buckets wait), p50 and max, and of it the fenced
+ * round and the install of the new map; trainer steps/s during
  * the migrations as a share of before. The last stdout line with --json is
  * `{"bench":"reshard","rows_moved_per_s","tcp_limit_rows_per_s","fence_p50_ms","fence_max_ms","train_share",...}`.
  * Recovery after kill -9 from a replica is not measured: buddy replication is not built.
@@ -91,7 +92,7 @@ function trainer(rows: number, map: () => ShardMap): { steps: () => number; stop
   return { steps: () => steps, stop: async () => { running = false; await loop; } };
 }
 
-interface MigrationFigures { copyRows: number; copyS: number; fenceMs: number[]; fencedRoundMs: number[]; fencedRows: number }
+interface MigrationFigures { copyRows: number; copyS: number; fenceMs: number[]; fencedRoundMs: number[]; fencedRows: number; installMs: number }
 
 /** One migration from `from` to `to`, the chief's sequence (migration-driver.ts) without etcd. */
 async function migrate(peers: GrpcMigrationPeers, from: ShardMap, to: ShardMap, moves: { from: number; to: number; buckets: number[] }[], installed: () => void): Promise<MigrationFigures> {
@@ -101,7 +102,7 @@ async function migrate(peers: GrpcMigrationPeers, from: ShardMap, to: ShardMap, 
   const creator = clientOf(to);
   await creator.admin.createTable(TABLE);
   creator.close();
-  const out: MigrationFigures = { copyRows: 0, copyS: 0, fenceMs: [], fencedRoundMs: [], fencedRows: 0 };
+  const out: MigrationFigures = { copyRows: 0, copyS: 0, fenceMs: [], fencedRoundMs: [], fencedRows: 0, installMs: 0 };
   const fenceStart: number[] = [];
   await Promise.all(moves.map(async (m) => {
     const t0 = performance.now();
@@ -114,8 +115,10 @@ async function migrate(peers: GrpcMigrationPeers, from: ShardMap, to: ShardMap, 
     out.fencedRoundMs.push(last.micros / 1000);
     out.fencedRows += last.rows;
   }));
+  const ti = performance.now();
   await peers.install(withIdlePs(to, from.ps));
   const at = performance.now();
+  out.installMs = at - ti;
   installed();
   out.fenceMs = fenceStart.map((t) => at - t);
   await Promise.all([...new Set([...from.ps, ...to.ps].map((p) => p.addr))].map((a) => peers.end(a, id, true)));
@@ -163,6 +166,7 @@ async function main(): Promise<void> {
     const fences = all.flatMap((f) => f.fenceMs).sort((a, b) => a - b);
     const rounds = all.flatMap((f) => f.fencedRoundMs).sort((a, b) => a - b);
     const fencedRows = all.reduce((n, f) => n + f.fencedRows, 0);
+    const installs = all.map((f) => f.installMs).sort((a, b) => a - b);
     const frameRows = 65_536;
     const tcp = await measureTcpRequestResponse({ requestBytes: frameRows * ROW_BYTES, responseBytes: 8, seconds: 3, inflight: 2 });
     const res = {
@@ -170,6 +174,7 @@ async function main(): Promise<void> {
       tcp_limit_rows_per_s: Math.round(tcp.roundTripsPerS * frameRows), fence_p50_ms: +fences[Math.floor((fences.length - 1) / 2)].toFixed(1),
       fence_max_ms: +fences[fences.length - 1].toFixed(1), fences: fences.length,
       fenced_round_p50_ms: +rounds[Math.floor((rounds.length - 1) / 2)].toFixed(1), fenced_round_max_ms: +rounds[rounds.length - 1].toFixed(1), fenced_rows: fencedRows,
+      install_p50_ms: +installs[Math.floor((installs.length - 1) / 2)].toFixed(1), install_max_ms: +installs[installs.length - 1].toFixed(1),
       train_steps_per_s_before: +beforeRate.toFixed(1), train_steps_per_s_during: +duringRate.toFixed(1), train_share: +(duringRate / beforeRate).toFixed(3),
       migration_s: +migS.toFixed(2), fill_s: +fillS.toFixed(1),
     };
@@ -177,7 +182,8 @@ async function main(): Promise<void> {
       `table: ${rows} rows (dim ${DIM}, Adagrad) over 2 PS, filled in ${fillS.toFixed(1)} s; ${all.length} migrations (2 -> 3, then ps-2 drained in ${all.length - 1} steps) in ${migS.toFixed(1)} s`,
       `copy rounds: ${copyRows} rows in ${copyS.toFixed(2)} s = ${(res.rows_moved_per_s / 1e6).toFixed(2)} M rows/s; raw TCP limit for the same bytes: ${(res.tcp_limit_rows_per_s / 1e6).toFixed(2)} M rows/s`,
       `fence pause per source (fenced round to new map installed): p50 ${res.fence_p50_ms} ms, max ${res.fence_max_ms} ms over ${fences.length}; `
-        + `of which the fenced round itself: p50 ${res.fenced_round_p50_ms} ms, max ${res.fenced_round_max_ms} ms (${fencedRows} rows in all)`,
+        + `of which the fenced round itself: p50 ${res.fenced_round_p50_ms} ms, max ${res.fenced_round_max_ms} ms (${fencedRows} rows in all); `
+        + `the new map's install (SetShardMap on every PS): p50 ${res.install_p50_ms} ms, max ${res.install_max_ms} ms`,
       `trainer (pull+push of ${STEP_ROWS} rows): ${beforeRate.toFixed(1)} steps/s before, ${duringRate.toFixed(1)} during the migrations (${(100 * res.train_share).toFixed(0)}%)`,
     ].join('\n') + '\n');
     if (json) process.stdout.write(`${JSON.stringify(res)}\n`);

@@ -37,9 +37,21 @@ export interface ChiefModel {
 /** Rows per evaluation batch. */
 const EVAL_BATCH = 4096;
 
-/** The chief's model over the PS of `map`; `credentials`: mutual TLS to the PS (default plaintext). */
-export function psChiefModel(spec: JobSpec, map: ShardMap, logger: Logger, credentials?: ChannelCredentials): ChiefModel {
-  const client = new PsClient({ shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes, credentials });
+/** How the chief's model reaches the PS besides its shard map. */
+export interface ChiefModelOptions {
+  /** Mutual TLS to the PS (default plaintext). */
+  credentials?: ChannelCredentials;
+  /**
+   * The newest published shard map (the chief reads it from etcd). A PS that refuses an
+   * evaluation's pull as routed with an old map then costs a re-route by the new map, as a
+   * worker's does (docs/adr/0035), instead of a failed evaluation. Absent: the refusal is an error.
+   */
+  latestMap?: () => Promise<ShardMap | undefined>;
+}
+
+/** The chief's model over the PS of `map`. */
+export function psChiefModel(spec: JobSpec, map: ShardMap, logger: Logger, opts: ChiefModelOptions = {}): ChiefModel {
+  const client = new PsClient({ shardMap: map, logger, maxInflightPushes: spec.training.maxInflightPushes, credentials: opts.credentials, latestMap: opts.latestMap });
   const { trainer, layout, model } = buildJob(spec, psParams(client), logger);
   return {
     mapVersion: map.version,

@@ -149,9 +149,10 @@ export async function runChief(argv: string[]): Promise<number> {
         backend: await psCheckpointBackend(() => model!.client, checkpointDir, logger),
         onWritten: (c) => { metrics.onCheckpoint(c); page.onCheckpoint(c); },
       }) : undefined;
+      const shardMaps = new ShardMapStore({ client: etcd, job, logger });
       chief = new Chief({
-        id: rt.id, membership, store, shardMaps: new ShardMapStore({ client: etcd, job, logger }), logger,
-        connect: (map) => (model = psChiefModel(spec, map, logger, rt.tls?.channelCredentials())),
+        id: rt.id, membership, store, shardMaps, logger,
+        connect: (map) => (model = psChiefModel(spec, map, logger, { credentials: rt.tls?.channelCredentials(), latestMap: () => shardMaps.get() })),
         onStatus: (s) => { metrics.onStatus(s); page.onStatus(s); },
         events: metrics,
         migrations: {

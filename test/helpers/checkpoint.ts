@@ -1,6 +1,7 @@
 /**
  * Helpers for checkpoint tests: in-process PS clusters with small slabs (so a few thousand rows
- * span many slabs), a bit-exact dump of what every PS holds, and deterministic training traffic.
+ * span many slabs), a bit-exact dump of what every PS holds or a checkpoint holds, and
+ * deterministic training traffic.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -13,6 +14,9 @@ import { TableStore } from '../../src/ps/store/table-store';
 import type { TableSpec } from '../../src/ps/store/table-spec';
 import { planShardMap, ShardMap } from '../../src/sharding/shard-map';
 import { PsClient } from '../../src/client/ps-client';
+import { resolveChain } from '../../src/checkpoint/catalog';
+import { restoreCheckpoint } from '../../src/ps/checkpoint/restore-loader';
+import { tableSpecOfLayout } from '../../src/ps/table-layout';
 
 export interface CkptCluster {
   servers: PsServer[];
@@ -114,4 +118,26 @@ export function ckptPerTest(): { readonly root: string; track(c: CkptCluster): C
     get root() { return root; },
     track(c: CkptCluster) { clusters.push(c); return c; },
   };
+}
+
+/**
+ * Every row of checkpoint `id` under `root` (its chain applied, as a restore applies it) as
+ * `table lo:hi → weight bits|state bits`, dense tables as `table → bits`: loaded into one PS
+ * that owns every bucket, so checkpoints written by different PS sets compare key by key.
+ */
+export async function checkpointRows(root: string, id: string): Promise<Map<string, string>> {
+  const [manifest] = (await resolveChain(root, id)).slice(-1);
+  const node = new PsNode({ config: { maxRequestBytes: 64 << 20 }, logger: silentLogger(), store: new TableStore({ slabRows: 4096 }) });
+  const specs = manifest.tables.map(tableSpecOfLayout);
+  for (const spec of specs) node.createTable(spec);
+  node.setShardMap(manifest.shardMapVersion, manifest.numBuckets, null);
+  const dense = specs.filter((s) => s.kind === 'dense').map((s) => s.name);
+  await restoreCheckpoint(node, { root, id, buckets: null, numBuckets: manifest.numBuckets, denseTables: dense });
+  const out = new Map<string, string>();
+  for (const spec of specs) {
+    const t = node.store.get(spec.name);
+    if (t instanceof DenseTable) out.set(spec.name, `${bits(t.values)}|${bits(t.state)}`);
+    else t.forEachRow((lo, hi, w, st) => out.set(`${spec.name} ${lo}:${hi}`, `${bits(w)}|${bits(st)}`));
+  }
+  return out;
 }

@@ -147,6 +147,12 @@ export interface JobRunChecks {
   scrape(url: string): Promise<{ status: number; text: string }>;
   /** Run after the job is done, before the PS and chiefs are stopped. */
   whileServing?: () => Promise<void>;
+  /** Pods not started with the others (a scale-up): `midJob` starts them. */
+  held?: readonly RolePod[];
+  /** Run once every other pod is started, before the job's result is awaited; `start` starts a held pod. */
+  midJob?: (start: (p: RolePod) => void) => Promise<void>;
+  /** How long the job may take to be done (default 60 s). */
+  timeoutMs?: number;
 }
 
 /** Writes `rows` synthetic Criteo-format rows where the chief's --data and --eval name them. */
@@ -168,10 +174,14 @@ export async function trainJobToDone(pods: RolePod[], plan: LocalPlan, root: str
   const logs = path.join(root, 'logs');
   fs.mkdirSync(logs);
   // All at once, as Kubernetes starts them; roles wait for each other through etcd.
-  for (const p of pods) p.child = spawnPod(p.local, path.join(logs, `${p.local.pod}.log`));
+  const start = (p: RolePod): void => { p.child = spawnPod(p.local, path.join(logs, `${p.local.pod}.log`)); };
+  for (const p of pods) if (!checks.held?.includes(p)) start(p);
   const store = new EtcdJobStore({ client, job: chiefLocal.env.TESSERA_JOB, logger: silentLogger() });
   try {
-    const result = await awaitDone(store, pods.map((p) => p.child!), 60_000);
+    await checks.midJob?.(start);
+    // A held pod that already exited was scaled away by `midJob` (a drained PS exits 0): not awaited or stopped.
+    const gone = (p: RolePod) => !p.child || (checks.held?.includes(p) === true && !p.child.running);
+    const result = await awaitDone(store, pods.filter((p) => !gone(p)).map((p) => p.child!), checks.timeoutMs ?? 60_000);
     expect(result.samples, 'one epoch over every row').to.equal(rows);
     expect(result.auc).to.be.a('number');
     const status = (await store.status())!;
@@ -181,9 +191,9 @@ export async function trainJobToDone(pods: RolePod[], plan: LocalPlan, root: str
     // Workers complete the Indexed Job by exiting 0 on their own; PS and chiefs exit 0 on SIGTERM.
     const workers = pods.filter((p) => p.role === 'worker').map((p) => p.child!);
     expect(await Promise.all(workers.map((w) => w.exited)), 'worker exit codes').to.deep.equal(workers.map(() => 0));
-    await checkScrapes(pods.filter((x) => x.role !== 'worker'), plan, checks);
+    await checkScrapes(pods.filter((x) => x.role !== 'worker' && !gone(x)), plan, checks);
     await checks.whileServing?.();
-    const rest = pods.filter((p) => p.role !== 'worker').map((p) => p.child!);
+    const rest = pods.filter((p) => p.role !== 'worker' && !gone(p)).map((p) => p.child!);
     const codes = await Promise.all(rest.map((c) => c.stop()));
     expect(codes, rest.map((c) => c.name).join(', ')).to.deep.equal(rest.map(() => 0));
     // Each was still running when SIGTERM came (a Deployment or StatefulSet restarts a container
@@ -191,7 +201,7 @@ export async function trainJobToDone(pods: RolePod[], plan: LocalPlan, root: str
     expect(rest.filter((c) => !shutDownOnSigterm(c)).map((c) => c.name), 'exited before SIGTERM').to.deep.equal([]);
     expect(workers.filter(shutDownOnSigterm).map((c) => c.name), 'workers stopped by a signal').to.deep.equal([]);
   } catch (err) {
-    (err as Error).message += `\n${pods.map((p) => logTail(p.child!)).join('\n')}`;
+    (err as Error).message += `\n${pods.flatMap((p) => (p.child ? [logTail(p.child)] : [])).join('\n')}`;
     throw err;
   }
 }
