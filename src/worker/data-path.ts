@@ -121,6 +121,7 @@ export class DataPath {
   async run(batches: AsyncIterable<PositionedBatch>, stats: () => { summary: string; bad: number } = () => ({ summary: '', bad: 0 })): Promise<void> {
     const { params, port } = this.deps;
     this.bad = () => stats().bad;
+    this.step = 0; // dense syncs count from each run's start, as the main thread's do
     this.sendDense(await params.pullDense(DENSE_TABLE));
     const it = nonEmpty(batches)[Symbol.asyncIterator]();
     let current = await this.prepareNext(it);
