@@ -105,6 +105,11 @@ class Inbox {
     });
   }
 
+  /** Drops what is queued of `kind` (replies nobody will ask for). */
+  clear(kind: keyof Replies): void {
+    this.queues[kind].length = 0;
+  }
+
   /** The first failure wins. */
   fail(code: ErrorCode, message: string): void {
     if (this.failure) return;
@@ -149,6 +154,7 @@ export class DataThreadSession {
         this.noteFigures(m.figures);
         if (m.type === 'end') {
           ended = true;
+          this.ranOut();
           return { samples: acc.samples, loss: acc.samples ? acc.lossSum / acc.samples : NaN, steps: acc.steps, summary: m.summary, stoppedEarly: false };
         }
         if (hooks.stopping?.()) {
@@ -204,8 +210,17 @@ export class DataThreadSession {
     for (;;) {
       const m = await this.inbox.wait('batch');
       this.noteFigures(m.figures);
-      if (m.type === 'end') return;
+      if (m.type === 'end') return this.ranOut();
     }
+  }
+
+  /**
+   * A run ended: the dense weights its thread pulled after the last push (sent before `end`) are
+   * no step's; the next run starts from the ones its thread pulls first. Without this the next
+   * run would use each dense one step late (issue 18: lower AUC with 2 workers).
+   */
+  private ranOut(): void {
+    this.inbox.clear('dense');
   }
 
   private send(m: ToDataThread, transfer: ArrayBuffer[] = []): void {

@@ -19,6 +19,7 @@ import { DENSE_TABLE } from '../../src/spec/job-tables';
 import { buildJob } from '../../src/worker/job';
 import { psParams } from '../../src/worker/ps-params';
 import { trainEpochThreaded } from '../../src/worker/threaded-epoch';
+import { DataThreadSession } from '../../src/worker/data-thread-session';
 import { ReportedPushWindow, WorkerMetrics } from '../../src/worker/worker-metrics';
 import { Registry } from 'prom-client';
 import { createTestCluster, TestCluster } from '../helpers/ps';
@@ -76,6 +77,24 @@ describe('threaded data path: same rows, same numbers, failures surface (issue 1
     let worst = 0;
     for (let i = 0; i < wa.length; i++) worst = Math.max(worst, Math.abs(wa[i] - wb[i]));
     expect(worst, 'largest difference of a dense weight').to.be.below(1e-5);
+  });
+
+  // Issue 18 §3: a cluster worker's thread serves one run per data shard; the dense weights its
+  // thread pulled after a run's last push must not be taken as the next run's (one step late).
+  it('two runs on one data thread train the same numbers as two in-thread epochs', async () => {
+    const a = await fresh();
+    const losses: number[] = [];
+    for (let e = 0; e < 2; e++) await a.trainer.trainEpoch(new RowReader(file, schemaFor('criteo')).batches(256), { afterStep: (s) => { losses.push(s.loss); } });
+    const b = await fresh();
+    const session = new DataThreadSession({ init: { spec: SPEC, shardMap: b.c.map, reads: b.model.reads, logLevel: 'silent' } });
+    const threadLosses: number[] = [];
+    try {
+      for (let e = 0; e < 2; e++) await session.train({ path: file, reader: {} }, b.model, { afterStep: (s) => { threadLosses.push(s.loss); } });
+    } finally {
+      await session.close();
+    }
+    expect(threadLosses).to.have.length(losses.length);
+    threadLosses.forEach((l, i) => expect(l, `step ${i + 1}`).to.be.closeTo(losses[i], 1e-6));
   });
 
   // Issue 18 §3: under --data-thread the pushes leave from the thread's own PS client, so the
