@@ -12,7 +12,7 @@ import { planShardMap } from '../sharding/shard-map';
 import { loadJobSpec } from '../spec/job-spec';
 import { createMetrics } from '../metrics/registry';
 import { serveMetrics } from '../metrics/http';
-import { WorkerMetrics } from '../worker/worker-metrics';
+import { PushWindowSource, ReportedPushWindow, WorkerMetrics } from '../worker/worker-metrics';
 import { BuildInfo } from '../metrics/build-info';
 import type { JobSpec } from '../spec/types';
 import { buildJob } from '../worker/job';
@@ -40,7 +40,7 @@ const SPEC: Record<string, OptionSpec> = {
   'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8, or auto (the host\'s cores, at most 4); default 1 [TESSERA_TF_THREADS]' },
   'metrics-port': { type: 'string', describe: 'port for Prometheus GET /metrics on 127.0.0.1 (URL printed on stderr); 0 picks a free one', default: '0' },
   json: { type: 'boolean', describe: 'print the result as one JSON line on stdout (-o json is the same)' },
-  'data-thread': { type: 'boolean', describe: 'read, transform, pull and push on a thread of their own while the model computes on this one' },
+  'data-thread': { type: 'boolean', describe: 'read, transform, pull and push on a thread of their own while the model computes on this one (also: training.data_thread in the spec)' },
 };
 
 export const TRAIN_HELP = helpText('tessera train [--job FILE] [--model NAME] [--data PATH] [--eval PATH] [--epochs E] [--ps host:port,…] [--out DIR] [--export-dir ROOT] [--json]',
@@ -63,7 +63,7 @@ async function connect(psArg: string | undefined, spec: JobSpec, logger: Logger,
  * Trains epoch by epoch with progress on stderr, saves the model to `to.dir` and/or publishes it
  * as the next version under `to.exportRoot` (neither: ./tessera-model); the result's figures.
  */
-async function trainAndSave(spec: JobSpec, client: PsClient, workerMetrics: WorkerMetrics, to: { dir?: string; exportRoot?: string; dataThread?: boolean }, logger: Logger) {
+async function trainAndSave(spec: JobSpec, client: PsClient, workerMetrics: WorkerMetrics, to: { dir?: string; exportRoot?: string; dataThread?: ReportedPushWindow }, logger: Logger) {
   const progress = new ProgressLine(process.stderr);
   const started = performance.now();
   const onStep = (s: StepInfo): void => {
@@ -73,7 +73,11 @@ async function trainAndSave(spec: JobSpec, client: PsClient, workerMetrics: Work
   const { trainer, layout, model } = buildJob(spec, psParams(client), logger, onStep);
   await trainer.init();
   const run = await trainEpochs(trainer, spec, {
-    ...(to.dataThread ? { dataThread: { model, shardMap: client.data.map, onStep, logLevel: process.env.TESSERA_LOG_LEVEL ?? 'warn' } } : {}),
+    // The thread's own PS client measures staleness and fills the push window: its figures feed the metrics.
+    ...(to.dataThread ? { dataThread: {
+      model, shardMap: client.data.map, onStep, logLevel: process.env.TESSERA_LOG_LEVEL ?? 'warn',
+      onStaleness: (u: Uint32Array) => workerMetrics.onStaleness(u), onFigures: (f: PushWindowSource) => to.dataThread!.update(f),
+    } } : {}),
     onTrained: (epoch, e, summary) => {
       checkTrainedRows(e.samples, spec.data.train as string, summary);
       progress.done(`epoch ${epoch + 1}: ${e.samples} samples, mean loss ${e.loss.toFixed(4)}; ${summary}`);
@@ -122,7 +126,9 @@ export async function runTrain(argv: string[]): Promise<number> {
   const { client, servers } = await connect(o.ps, spec, logger, (u) => workerMetrics.onStaleness(u));
   const metrics = createMetrics({ job: spec.name, role: 'worker', id: 'worker-0' }, { processMetrics: true });
   new BuildInfo(metrics.registry).setBackend(backend.name);
-  const workerMetrics = new WorkerMetrics(metrics.registry, { pushes: client.data });
+  // With --data-thread the PS client that pushes is the thread's: its reported figures are the ones to export.
+  const threadPushes = args.options['data-thread'] === true || spec.training.dataThread ? new ReportedPushWindow() : undefined;
+  const workerMetrics = new WorkerMetrics(metrics.registry, { pushes: threadPushes ?? client.data });
   const metricsHttp = await serveMetrics(metrics.registry, { port: metricsPort }).catch(async (err: unknown) => {
     client.close();
     await Promise.all(servers.map((s) => s.stop()));
@@ -130,7 +136,7 @@ export async function runTrain(argv: string[]): Promise<number> {
   });
   process.stderr.write(`tessera train: metrics at ${metricsHttp.url}\n`);
   try {
-    const r = await trainAndSave(spec, client, workerMetrics, { dir: o.out, exportRoot: o['export-dir'], dataThread: args.options['data-thread'] === true }, logger);
+    const r = await trainAndSave(spec, client, workerMetrics, { dir: o.out, exportRoot: o['export-dir'], dataThread: threadPushes }, logger);
     const result = { ...r, backend: backend.name };
     // The result on stdout: JSON with --json, else one line (logs and progress are on stderr).
     process.stdout.write(args.options.json ? `${JSON.stringify(result)}\n`

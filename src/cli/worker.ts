@@ -18,6 +18,7 @@ import { selectBackend, tfThreads } from '../model/backend';
 import { PsClient } from '../client/ps-client';
 import { DEFAULT_STALENESS_SAMPLE_EVERY } from '../client/row-versions';
 import { WorkerRole } from '../worker/worker-role';
+import { DataThreadSession } from '../worker/data-thread-session';
 import { psParams, trainingClientOptions } from '../worker/ps-params';
 
 /** Options of `tessera worker`; exported so deploy checks parse manifest args with the real parser. */
@@ -97,6 +98,11 @@ export async function runWorker(argv: string[]): Promise<number> {
         credentials: rt.tls?.channelCredentials(),
         stalenessSampleEvery: sampleEvery, onStaleness: (u) => metrics.onStaleness(u),
       })),
+      // training.data_thread: the same client, built on the data thread (TLS files re-read there).
+      startDataThread: (init) => new DataThreadSession({
+        init: { ...init, spec, logLevel: logger.level, stalenessSampleEvery: sampleEvery, ...(rt.tls ? { tls: rt.tls.config } : {}) },
+        onStaleness: (u) => metrics.onStaleness(u), latestMap: () => shardMaps.get(),
+      }),
       commitEveryMs: intOption(args, 'commit-every-ms', 1),
       onStep: (s) => metrics.onStep(s),
       liveWorkers: () => workers.count(),

@@ -23,6 +23,7 @@
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { Deduper } from '../sharding/dedup';
+import { gatherRowsAt } from '../sharding/row-moves';
 import type { ShardMap } from '../sharding/shard-map';
 import { gatherRows, sliceByOwner, Slice, stitchRows } from '../sharding/slicer';
 import { Encoding, PullResponseMsg } from '../wire/data-plane-codec';
@@ -139,11 +140,7 @@ export class PsDataClient {
     if (versions && inverse) fromDistinct(versions, inverse, opts.versions!);
     if (!inverse) return uniqueRows;
     const out = opts.out ?? new Float32Array(inverse.length * dim);
-    for (let i = 0; i < inverse.length; i++) {
-      const src = inverse[i] * dim;
-      const dst = i * dim;
-      for (let d = 0; d < dim; d++) out[dst + d] = uniqueRows[src + d];
-    }
+    gatherRowsAt(uniqueRows, out, inverse, dim);
     return out;
   }
 

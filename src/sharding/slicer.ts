@@ -13,6 +13,7 @@
 
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { IdArray } from '../wire/key-block';
+import { scatterRows } from './row-moves';
 import { ownerOf, type ShardMap } from './shard-map';
 
 /** The ids of one batch that one PS owns. */
@@ -114,10 +115,7 @@ export function stitchRows(slice: Slice, rows: Float32Array, dim: number, out: F
   if (count > 0 && (positions[to - 1] + 1) * dim > out.length) {
     throw invalid(`out has ${out.length} values, too short for row ${positions[to - 1]} × dim ${dim}`);
   }
-  for (let k = from; k < to; k++) {
-    const dst = positions[k] * dim, src = (k - from) * dim;
-    for (let d = 0; d < dim; d++) out[dst + d] = rows[src + d];
-  }
+  scatterRows(rows, out, positions, from, to, dim);
 }
 
 /**

@@ -80,6 +80,7 @@ export function jobSpecToPlain(spec: JobSpec): Record<string, unknown> {
       seed: t.seed,
       // Written only when not the default, so specs without it keep their fingerprints.
       ...(t.wireEncoding === JOB_SPEC_DEFAULTS.wireEncoding ? {} : { wire_encoding: t.wireEncoding }),
+      ...(t.dataThread === JOB_SPEC_DEFAULTS.dataThread ? {} : { data_thread: t.dataThread }),
       ...(t.earlyStop ? { early_stop: { metric: t.earlyStop.metric, patience: t.earlyStop.patience, min_delta: t.earlyStop.minDelta } } : {}),
     },
   };

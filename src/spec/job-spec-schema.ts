@@ -117,6 +117,7 @@ export function jobSpecSchema(): SchemaNode {
       max_inflight_pushes: int(0, L.maxInflightPushes, D.maxInflightPushes),
       dense_sync_every: int(1, L.maxDenseSyncEvery, D.denseSyncEvery), seed: int(0, UINT32_MAX, D.seed),
       wire_encoding: { enum: [...WIRE_ENCODINGS], default: D.wireEncoding },
+      data_thread: { type: 'boolean', default: D.dataThread },
       early_stop: section('training.early_stop', EARLY_STOP_KEYS, {
         metric: { enum: [...EARLY_STOP_METRICS], default: 'auc' },
         patience: int(1, L.maxEpochs, D.earlyStopPatience),

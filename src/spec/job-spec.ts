@@ -91,6 +91,8 @@
  *   seed: 1               # [0] uint32 seed of shuffling and initialisation.
  *   wire_encoding: f16    # [f32] f32 | f16: values and gradients of the worker's pulls and
  *                         #   pushes as IEEE half floats (half the bytes on the wire).
+ *   data_thread: true     # [false] cluster workers read, transform, pull and push on a thread
+ *                         #   of their own while the model computes (same rows, same numbers).
  *   early_stop:           # [off] end training once the eval metric (evaluated after every
  *     metric: auc         #   epoch; needs eval data) has not improved for `patience` epochs.
  *     patience: 2         #   metric [auc] auc | logloss; patience [1] >= 1; min_delta [0]: a

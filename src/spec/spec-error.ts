@@ -117,6 +117,13 @@ export function oneOf<T extends string>(path: string, v: unknown, allowed: reado
   return v as T;
 }
 
+/** A YAML boolean at `path`, or `fallback` when absent. */
+export function flag(path: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') fail(path, `expected true or false, got ${show(v)}`);
+  return v;
+}
+
 /** Bounds of `num`: `min`/`max` inclusive, `gt` exclusive. */
 export interface Bounds {
   min?: number;

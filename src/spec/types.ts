@@ -70,6 +70,7 @@ export const JOB_SPEC_DEFAULTS = Object.freeze({
   denseSyncEvery: 1,
   seed: 0,
   wireEncoding: 'f32' as WireEncoding,
+  dataThread: false,
   dropout: 0,
   earlyStopPatience: 1,
   earlyStopMinDelta: 0,
@@ -230,6 +231,11 @@ export interface TrainingSpec {
    * floats, half the bytes; the PS still stores and updates in its table's own format)
    */
   readonly wireEncoding: WireEncoding;
+  /**
+   * `data_thread`: a cluster worker reads, transforms, pulls and pushes on a thread of its own
+   * while the model computes on its main thread (same rows, same numbers)
+   */
+  readonly dataThread: boolean;
   /** `early_stop`: stop when the eval metric stops improving; undefined: train every epoch */
   readonly earlyStop?: EarlyStopConfig;
 }

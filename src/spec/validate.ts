@@ -9,7 +9,7 @@ import type { EarlyStopConfig } from '../eval/early-stopping';
 import { JOB_NAME_PATTERN } from '../membership/keys';
 import { FORMAT_SCHEMAS } from './formats';
 import { specOptimizer } from './ps-config';
-import { at, fail, list, mapping, num, oneOf, str } from './spec-error';
+import { at, fail, flag, list, mapping, num, oneOf, str } from './spec-error';
 import {
   DATA_FORMATS, DataSpec, FeaturesSpec, JOB_SPEC_DEFAULTS, JOB_SPEC_LIMITS, JobSpec, MODEL_KINDS, MODEL_TRAITS,
   ModelSpec, TrainingSpec, WIRE_ENCODINGS,
@@ -24,7 +24,7 @@ export const DATA_KEYS = ['format', 'train', 'eval', 'max_error_rate'];
 /** The keys of `model`. */
 export const MODEL_KEYS = ['kind', 'hidden', 'cross_layers', 'dense_optimizer', 'dropout'];
 /** The keys of `training`. */
-export const TRAINING_KEYS = ['batch_size', 'epochs', 'max_inflight_pushes', 'dense_sync_every', 'seed', 'wire_encoding', 'early_stop'];
+export const TRAINING_KEYS = ['batch_size', 'epochs', 'max_inflight_pushes', 'dense_sync_every', 'seed', 'wire_encoding', 'data_thread', 'early_stop'];
 /** The keys of `training.early_stop`. */
 export const EARLY_STOP_KEYS = ['metric', 'patience', 'min_delta'];
 
@@ -104,6 +104,7 @@ function validateTraining(path: string, v: unknown): TrainingSpec {
     denseSyncEvery: int('dense_sync_every', 1, L.maxDenseSyncEvery, d.denseSyncEvery),
     seed: int('seed', 0, 0xffffffff, d.seed),
     wireEncoding: oneOf(at(path, 'wire_encoding'), o.wire_encoding, WIRE_ENCODINGS, 'wire encoding', d.wireEncoding),
+    dataThread: flag(at(path, 'data_thread'), o.data_thread, d.dataThread),
     ...(o.early_stop === undefined ? {} : { earlyStop: earlyStop(at(path, 'early_stop'), o.early_stop) }),
   };
 }

@@ -16,11 +16,9 @@ import { backoffDelay, DEFAULT_BACKOFF, delay } from '../common/backoff';
 import type { JobStore } from '../control/job-store';
 import type { Assignment, DataShard, Progress } from '../control/job-types';
 import { addStalenessSince, StalenessCounts } from '../control/push-staleness';
-import { RowReader } from '../data/reader';
-import type { RowSchema } from '../data/record';
+import type { RowReaderOptions } from '../data/reader';
 import type { BarrierGate } from './barrier-gate';
-import type { ParameterAccess } from './param-access';
-import type { Trainer } from './trainer';
+import type { ShardSteps } from './shard-steps';
 
 /** The shard was taken back (or the epoch moved on): stop reading it, commit nothing more. */
 export class ShardLostError extends Error {
@@ -32,10 +30,8 @@ export class ShardLostError extends Error {
 export interface ShardTrainerDeps {
   workerId: string;
   store: JobStore;
-  params: ParameterAccess;
-  trainer: Trainer;
-  schema: RowSchema;
-  batchSize: number;
+  /** Trains the shard's batches: on this thread (trainerSteps) or beside it (threadSteps). */
+  steps: ShardSteps;
   maxErrorRate: number;
   /** Least time between two progress commits, ms. */
   commitEveryMs: number;
@@ -66,9 +62,9 @@ export async function trainShard(deps: ShardTrainerDeps, a: Assignment, shard: D
   let sinceRows = 0;
   let sinceLoss = 0;
   let lastCommit = now();
-  const reader = new RowReader(shard.path, deps.schema, shard.gzip
+  const readerOptions: RowReaderOptions = shard.gzip
     ? { skipBefore: next, maxErrorRate: deps.maxErrorRate }
-    : { range: { start: next, end: shard.end }, maxErrorRate: deps.maxErrorRate });
+    : { range: { start: next, end: shard.end }, maxErrorRate: deps.maxErrorRate };
   const log = deps.logger.child({ shard: a.shard, epoch: a.epoch });
   log.info({ path: shard.path, from: next, end: shard.end, rowsBefore: rows }, 'reading data shard');
 
@@ -80,7 +76,7 @@ export async function trainShard(deps: ShardTrainerDeps, a: Assignment, shard: D
     // Committed after the flush: every push of the rows before `next` has reported its staleness.
     const staleness = stalenessBase && addStalenessSince(prior?.staleness, deps.staleness!(), stalenessBase);
     if (staleness?.some((c) => c > 0)) p.staleness = staleness;
-    const bad = reader.stats().bad;
+    const bad = deps.steps.badLines();
     if (bad > badSeen) deps.onBadLines?.(bad - badSeen);
     badSeen = bad;
     if (!(await commitWithRetry(deps.store, a, p, log))) throw new ShardLostError(a.shard);
@@ -89,22 +85,10 @@ export async function trainShard(deps: ShardTrainerDeps, a: Assignment, shard: D
     lastCommit = now();
   };
 
-  const positions: number[] = [];
-  let stoppedEarly = false;
-  async function* batches(): AsyncGenerator<import('../data/record').RawRow[]> {
-    for await (const b of reader.positionedBatches(deps.batchSize)) {
-      if (b.rows.length === 0) continue;
-      if (deps.stopping()) {
-        stoppedEarly = true;
-        return;
-      }
-      positions.push(b.next);
-      yield b.rows;
-    }
-  }
-  await deps.trainer.trainEpoch(batches(), {
+  const run = deps.steps.train({ path: shard.path, reader: readerOptions }, {
+    stopping: deps.stopping,
     afterStep: async (s) => {
-      next = positions.shift()!;
+      next = s.next;
       rows += s.size;
       steps++;
       sinceRows += s.size;
@@ -112,23 +96,24 @@ export async function trainShard(deps: ShardTrainerDeps, a: Assignment, shard: D
       if (deps.barrier?.pauseRequested) {
         // Acknowledge and keep computing: the next step's push waits for the cut (gated params).
         await deps.barrier.ackIfPaused(async () => {
-          await deps.params.flush();
+          await deps.steps.flush();
           await commit(false);
         });
       } else if (now() - lastCommit >= deps.commitEveryMs) {
-        await deps.params.flush();
+        await deps.steps.flush();
         await commit(false);
       }
     },
-  }).catch(async (err: unknown) => {
+  });
+  const { stoppedEarly } = await run.catch(async (err: unknown) => {
     // A non-finite loss stops this worker for good: record it with the shard, so the chief's
     // status and metrics show why training stopped (the pushes of the steps before it are kept).
     if (err instanceof TesseraError && err.code === ERROR_CODES.NON_FINITE) {
-      await deps.params.flush().then(() => commit(false, err.message)).catch(() => undefined);
+      await deps.steps.flush().then(() => commit(false, err.message)).catch(() => undefined);
     }
     throw err;
   });
-  // trainEpoch flushed every push: everything read so far is applied.
+  // The run flushed every push: everything read so far is applied.
   if (stoppedEarly) {
     await commit(false);
     log.info({ rows, next }, 'stopping: committed the shard position for the next reader');

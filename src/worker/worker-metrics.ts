@@ -32,6 +32,27 @@ export interface PushWindowSource {
   readonly pushThrottles: number;
 }
 
+/**
+ * Push-window figures reported by data threads (data-thread-session.ts), one after another: each
+ * new thread's client counts its throttles from 0, so the total adds what the earlier ones counted.
+ */
+export class ReportedPushWindow implements PushWindowSource {
+  inflightPushes = 0;
+  private before = 0;
+  private last = 0;
+
+  get pushThrottles(): number {
+    return this.before + this.last;
+  }
+
+  /** The current thread's figures; a throttle count below its last means a new thread. */
+  update(f: PushWindowSource): void {
+    if (f.pushThrottles < this.last) this.before += this.last;
+    this.last = f.pushThrottles;
+    this.inflightPushes = f.inflightPushes;
+  }
+}
+
 /** Options for WorkerMetrics. */
 export interface WorkerMetricsOptions {
   /** Read on every scrape for the push-window series. */

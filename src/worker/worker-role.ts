@@ -26,17 +26,18 @@ import type { StreamLog } from '../stream/stream-log';
 import { trainPartitions } from './partition-trainer';
 import type { JobSnapshot } from '../control/job-store';
 import type { StalenessCounts } from '../control/push-staleness';
-import { schemaFor } from '../data/record';
 import { asDataError } from '../data/data-errors';
+import { schemaFor } from '../data/record';
 import type { ShardMap } from '../sharding/shard-map';
 import type { JobSpec } from '../spec/types';
-import { buildJob } from './job';
 import type { WorkerParams } from './param-access';
 import { BarrierGate } from './barrier-gate';
-import { gatedParams } from './gated-params';
-import { boundedPushes, jobPushWindow, workersTraining } from './job-push-window';
+import type { DataThreadInit } from './data-thread';
+import type { DataThreadSession } from './data-thread-session';
+import { jobPushWindow, workersTraining } from './job-push-window';
+import { openConnection, threaded, WorkerConnection } from './worker-connection';
 import { ShardLostError, trainShard } from './shard-trainer';
-import type { StepInfo, Trainer } from './trainer';
+import type { StepInfo } from './trainer';
 
 export interface WorkerRoleDeps {
   id: string;
@@ -47,6 +48,11 @@ export interface WorkerRoleDeps {
   shardMaps: { watch(onMap: (m: ShardMap) => void): Promise<{ initial: ShardMap | undefined; stop(): Promise<void> }> };
   /** A PS client for `map` that sends the table incarnations of `tables` with every request. */
   connect: (map: ShardMap, tables: TableRecord) => WorkerParams;
+  /**
+   * Starts a data thread whose PS client is like `connect`'s (worker-connection.ts); used when
+   * the spec's `training.data_thread` is on. Absent: the data path always runs on this thread.
+   */
+  startDataThread?: (init: Pick<DataThreadInit, 'reads' | 'shardMap' | 'tables'>) => DataThreadSession;
   logger: Logger;
   commitEveryMs?: number;
   onStep?: (s: StepInfo) => void;
@@ -78,7 +84,7 @@ export class WorkerRole {
   private readonly log: Logger;
   private readonly signal = new Signal();
   private map: ShardMap | undefined;
-  private conn: { version: number; generation: number; params: WorkerParams; trainer: Trainer } | null = null;
+  private conn: { version: number; generation: number; stream: boolean; c: WorkerConnection } | null = null;
   /** After a reported fault: wait for a new map or tables generation (or `until`) before training again. */
   private blocked: { mapVersion: number; generation: number; until: number } | null = null;
   /** Why the job failed, once run() returned 'failed'. */
@@ -107,11 +113,11 @@ export class WorkerRole {
 
   /** Push-window figures of the current PS connection, for metrics (push staleness). */
   get inflightPushes(): number {
-    return this.conn?.params.inflightPushes ?? 0;
+    return this.conn?.c.pushes.inflightPushes ?? 0;
   }
 
   get pushThrottles(): number {
-    return this.throttlesBefore + (this.conn?.params.pushThrottles ?? 0);
+    return this.throttlesBefore + (this.conn?.c.pushes.pushThrottles ?? 0);
   }
 
   /** Trains assigned shards until the job is done ('done'), failed ('failed', see `failure`) or stop() ('stopped'). */
@@ -128,8 +134,7 @@ export class WorkerRole {
       return await this.loop();
     } finally {
       await Promise.allSettled([maps.stop(), changes.stop(), this.barrier.stop()]);
-      this.conn?.params.close();
-      this.conn = null;
+      this.dropConnection();
       await this.stream?.close();
     }
   }
@@ -193,11 +198,9 @@ export class WorkerRole {
 
   private async runShard(a: Assignment, state: JobState, committed: Parameters<typeof trainShard>[3], tables: TableRecord): Promise<void> {
     try {
-      const { params, trainer } = await this.connection(tables);
-      const { spec } = this.deps;
+      const { steps } = await this.connection(tables, false);
       await trainShard({
-        workerId: this.deps.id, store: this.deps.store, params, trainer, schema: schemaFor(spec.data.format),
-        batchSize: spec.training.batchSize, maxErrorRate: spec.data.maxErrorRate, commitEveryMs: this.deps.commitEveryMs ?? 1000,
+        workerId: this.deps.id, store: this.deps.store, steps, maxErrorRate: this.deps.spec.data.maxErrorRate, commitEveryMs: this.deps.commitEveryMs ?? 1000,
         logger: this.log, stopping: () => this.stopped, barrier: this.barrier ?? undefined, onBadLines: this.deps.onBadLines,
         staleness: this.deps.staleness,
       }, a, state.shards[a.shard], committed);
@@ -212,7 +215,7 @@ export class WorkerRole {
     const { spec, openStream } = this.deps;
     if (!openStream) throw new TesseraError(ERROR_CODES.CONFIG, 'this worker cannot read a stream job\'s partitions (no stream source configured)');
     try {
-      const { params, trainer } = await this.connection(tables);
+      const { params, trainer } = (await this.connection(tables, true)).inThread!;
       this.stream ??= openStream(state.shards[mine[0].shard].path);
       await trainPartitions({
         workerId: this.deps.id, store: this.deps.store, params, trainer, log: this.stream, schema: schemaFor(spec.data.format),
@@ -293,8 +296,8 @@ export class WorkerRole {
 
   private dropConnection(): void {
     if (!this.conn) return;
-    this.throttlesBefore += this.conn.params.pushThrottles ?? 0;
-    this.conn.params.close();
+    this.throttlesBefore += this.conn.c.pushes.pushThrottles;
+    this.conn.c.close();
     this.conn = null;
   }
 
@@ -302,24 +305,24 @@ export class WorkerRole {
     return backoffDelay(this.deps.backoff ?? { ...DEFAULT_BACKOFF, initialMs: 200 }, this.failures);
   }
 
-  /** The PS client and trainer for the current shard map and tables, (re)built when either changed. */
-  private async connection(tables: TableRecord): Promise<{ params: WorkerParams; trainer: Trainer }> {
+  /**
+   * The connection for the current shard map and tables, (re)built when either changed or it
+   * died; threaded per `training.data_thread` (worker-connection.ts), never for a stream pass.
+   */
+  private async connection(tables: TableRecord, stream: boolean): Promise<WorkerConnection> {
     const map = this.map!;
-    if (this.conn && this.conn.version === map.version && this.conn.generation === tables.generation) return this.conn;
+    const c = this.conn;
+    if (c && c.version === map.version && c.generation === tables.generation && c.stream === stream && c.c.alive()) return c.c;
     this.dropConnection();
-    const raw = this.deps.connect(map, tables);
-    const gated = this.barrier ? gatedParams(raw, this.barrier, () => this.stopped) : raw;
-    const params = boundedPushes(gated, () => this.pushWindow());
-    const { trainer } = buildJob(this.deps.spec, params, this.deps.logger, this.deps.onStep);
-    try {
-      await trainer.attach();
-    } catch (err) {
-      params.close();
-      throw err;
-    }
-    this.conn = { version: map.version, generation: tables.generation, params, trainer };
-    this.log.info({ version: map.version, tables: tables.generation }, 'connected to the parameter servers');
-    return this.conn;
+    const { spec, logger, onStep, startDataThread } = this.deps;
+    const conn = await openConnection({
+      spec, logger, onStep, barrier: this.barrier, stopping: () => this.stopped, pushWindow: () => this.pushWindow(),
+      connect: () => this.deps.connect(map, tables),
+      ...(startDataThread ? { startDataThread: (init: Pick<DataThreadInit, 'reads'>) => startDataThread({ ...init, shardMap: map, tables }) } : {}),
+    }, stream);
+    this.conn = { version: map.version, generation: tables.generation, stream, c: conn };
+    this.log.info({ version: map.version, tables: tables.generation, dataThread: threaded(this.deps, stream) }, 'connected to the parameter servers');
+    return conn;
   }
 }
 

@@ -15,6 +15,7 @@ import { loadJobSpec } from '../../src/spec/job-spec';
 import { buildJob } from '../../src/worker/job';
 import { LocalParams } from '../../src/worker/local-params';
 import { trainShard } from '../../src/worker/shard-trainer';
+import { trainerSteps } from '../../src/worker/shard-steps';
 import { etcdClientPerTest } from '../helpers/etcd';
 import { syntheticData, SYNTHETIC_SPEC } from '../helpers/cluster';
 
@@ -50,7 +51,7 @@ describe('non-finite loss stop, recorded in etcd (real etcd)', function () {
     const { trainer } = buildJob(spec, params, silentLogger());
     await trainer.init();
     const err = await trainShard({
-      workerId: 'worker-0', store, params, trainer, schema: schemaFor(spec.data.format), batchSize: 256, maxErrorRate: 0.01,
+      workerId: 'worker-0', store, steps: trainerSteps(trainer, params, schemaFor(spec.data.format), 256), maxErrorRate: 0.01,
       commitEveryMs: 1000, logger: silentLogger(), stopping: () => false,
     }, a, state.shards[0], undefined).then(() => null, (e: Error) => e);
     expect(err?.message).to.match(/loss is NaN at step 0/);

@@ -4,6 +4,8 @@
  * each epoch must consume every row exactly once (committed rows per shard = rows in its range).
  */
 import { expect } from 'chai';
+import * as fs from 'fs';
+import * as path from 'path';
 import type { LocalCluster, LocalClusterOptions } from '../../src/local/local-cluster';
 import { awaitSnapshot, clusterSuite, shardLedger, snapshotOf, SYNTHETIC_SPEC } from '../helpers/cluster';
 
@@ -26,8 +28,9 @@ describe('cluster faults (real processes)', function () {
     expect(ledger.reduce((n, s) => n + s.actual, 0)).to.equal(ROWS);
   }
 
-  it('kill -9 of a worker mid-shard: its shard resumes on the other worker from the committed position, every row once', async () => {
-    const c = await start({ supervise: false }); // not restarted, so the shard must move to worker-1
+  /** Kills worker-0 once it has committed part of a shard; the other worker must finish it. */
+  async function killWorkerMidShard(extra: Partial<LocalClusterOptions>): Promise<string> {
+    const c = await start({ supervise: false, ...extra }); // not restarted, so the shard must move to worker-1
     const victim = await awaitSnapshot(c, (s) => [...s.progress.values()].find((p) => p.worker === 'worker-0' && !p.done && p.rows > 0 && p.epoch === 0),
       'worker-0 to commit part of a shard');
     await c.workers[0].kill();
@@ -38,6 +41,23 @@ describe('cluster faults (real processes)', function () {
     expect(final.rows).to.be.greaterThan(victim.rows);
     await expectExactlyOnce(c);
     expect(result.auc!).to.be.greaterThan(0.6);
+    return c.opts.runDir;
+  }
+
+  it('kill -9 of a worker mid-shard: its shard resumes on the other worker from the committed position, every row once', async () => {
+    await killWorkerMidShard({});
+  });
+
+  // Issue 18 §3: with the data path on its own thread the commit rule and kill -9 survival are unchanged.
+  it('the same with training.data_thread on (reads, pulls and pushes on the workers\' data threads)', async () => {
+    const spec = path.join(suite.data.dir, 'data-thread.yaml');
+    fs.writeFileSync(spec, fs.readFileSync(SYNTHETIC_SPEC, 'utf8').replace(/^training:\n/m, 'training:\n  data_thread: true\n'));
+    const runDir = await killWorkerMidShard({ specPath: spec });
+    // The surviving worker trained through its data thread (it logs how it connected).
+    const connected = fs.readFileSync(path.join(runDir, 'worker-1.log'), 'utf8').split('\n')
+      .filter((l) => l.includes('connected to the parameter servers')).map((l) => JSON.parse(l) as { dataThread?: boolean });
+    expect(connected.length).to.be.greaterThan(0);
+    expect(connected.every((l) => l.dataThread === true)).to.equal(true);
   });
 
   it('kill -9 of the leading chief: the standby takes over from etcd and the job completes', async () => {

@@ -19,6 +19,9 @@ import { DENSE_TABLE } from '../../src/spec/job-tables';
 import { buildJob } from '../../src/worker/job';
 import { psParams } from '../../src/worker/ps-params';
 import { trainEpochThreaded } from '../../src/worker/threaded-epoch';
+import { DataThreadSession } from '../../src/worker/data-thread-session';
+import { ReportedPushWindow, WorkerMetrics } from '../../src/worker/worker-metrics';
+import { Registry } from 'prom-client';
 import { createTestCluster, TestCluster } from '../helpers/ps';
 
 const SPEC = parseJobSpec(`
@@ -74,6 +77,44 @@ describe('threaded data path: same rows, same numbers, failures surface (issue 1
     let worst = 0;
     for (let i = 0; i < wa.length; i++) worst = Math.max(worst, Math.abs(wa[i] - wb[i]));
     expect(worst, 'largest difference of a dense weight').to.be.below(1e-5);
+  });
+
+  // Issue 18 §3: a cluster worker's thread serves one run per data shard; the dense weights its
+  // thread pulled after a run's last push must not be taken as the next run's (one step late).
+  it('two runs on one data thread train the same numbers as two in-thread epochs', async () => {
+    const a = await fresh();
+    const losses: number[] = [];
+    for (let e = 0; e < 2; e++) await a.trainer.trainEpoch(new RowReader(file, schemaFor('criteo')).batches(256), { afterStep: (s) => { losses.push(s.loss); } });
+    const b = await fresh();
+    const session = new DataThreadSession({ init: { spec: SPEC, shardMap: b.c.map, reads: b.model.reads, logLevel: 'silent' } });
+    const threadLosses: number[] = [];
+    try {
+      for (let e = 0; e < 2; e++) await session.train({ path: file, reader: {} }, b.model, { afterStep: (s) => { threadLosses.push(s.loss); } });
+    } finally {
+      await session.close();
+    }
+    expect(threadLosses).to.have.length(losses.length);
+    threadLosses.forEach((l, i) => expect(l, `step ${i + 1}`).to.be.closeTo(losses[i], 1e-6));
+  });
+
+  // Issue 18 §3: under --data-thread the pushes leave from the thread's own PS client, so the
+  // staleness it measures and its push-window figures must come back to the main thread's metrics.
+  it('push staleness and the push window measured on the data thread reach the worker metrics', async () => {
+    const b = await fresh();
+    const registry = new Registry();
+    const window = new ReportedPushWindow();
+    const metrics = new WorkerMetrics(registry, { pushes: window });
+    const r = await trainEpochThreaded({
+      spec: SPEC, model: b.model, shardMap: b.c.map, file, stalenessSampleEvery: 1,
+      onStaleness: (u) => metrics.onStaleness(u), onFigures: (f) => window.update(f),
+    });
+    // Every step is sampled; each pushes its batch's distinct rows with the versions it pulled.
+    expect(metrics.staleness.counts.reduce((n, c) => n + c, 0), 'rows measured').to.be.at.least(r.steps);
+    // Batch N+1 is pulled before batch N's push lands, so rows the two share are at least 1 update stale.
+    expect(metrics.staleness.sum, 'updates missed, summed over the measured rows').to.be.greaterThan(0);
+    const text = await registry.metrics();
+    expect(text).to.match(/tessera_worker_push_staleness_updates_count \d+/);
+    expect(/tessera_worker_push_staleness_updates_count (\d+)/.exec(text)![1]).to.not.equal('0');
   });
 
   it('an error in the data path (a missing file) rejects the epoch with one line naming it', async () => {

@@ -53,7 +53,7 @@ describe('spec/job-spec', () => {
   it('fills every default', () => {
     const s = parseObject(baseSpec());
     expect(s.data).to.deep.equal({ format: 'criteo', train: null, eval: null, maxErrorRate: 0.01 });
-    expect(s.training).to.deep.equal({ batchSize: 1024, epochs: 1, maxInflightPushes: 0, denseSyncEvery: 1, seed: 0, wireEncoding: 'f32' });
+    expect(s.training).to.deep.equal({ batchSize: 1024, epochs: 1, maxInflightPushes: 0, denseSyncEvery: 1, seed: 0, wireEncoding: 'f32', dataThread: false });
     expect(s.model).to.deep.equal({
       kind: 'deepfm', hidden: [8], crossLayers: 0, dropout: 0,
       denseOptimizer: { kind: 'adam', lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
@@ -112,6 +112,18 @@ describe('spec/job-spec', () => {
     expect(specFingerprint(s)).to.not.equal(specFingerprint(parseObject(baseSpec())));
     // The default is not written, so specs that never named it keep their fingerprints.
     expect(jobSpecToYaml(parseObject(baseSpec()))).to.not.contain('wire_encoding');
+  });
+
+  it('reads training.data_thread, keeps it through the canonical YAML, refuses a non-boolean (issue 18)', () => {
+    const on = baseSpec();
+    on.training = { data_thread: true };
+    const s = parseObject(on);
+    expect(s.training.dataThread).to.equal(true);
+    expect(parseJobSpec(jobSpecToYaml(s)).training.dataThread).to.equal(true);
+    expect(jobSpecToYaml(parseObject(baseSpec()))).to.not.contain('data_thread');
+    const bad = baseSpec();
+    bad.training = { data_thread: 'yes' };
+    expect(() => parseObject(bad)).to.throw(/training\.data_thread.*expected true or false, got "yes"/);
   });
 
   it('writes the canonical YAML one field and one table per line', () => {
