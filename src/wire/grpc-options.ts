@@ -3,6 +3,16 @@
  */
 import type { ChannelOptions } from '@grpc/grpc-js';
 
+/**
+ * What carries the data plane (Pull, Push and their streams): grpc-js, or gRPC framing written
+ * directly on node:http2 (src/wire/h2-data-server.ts, h2-data-channel.ts; ADR 0038). Both speak
+ * the same gRPC on the same port; admin, migration and health are always grpc-js.
+ */
+export type DataPlane = 'grpc-js' | 'http2';
+
+/** The data planes, as flags and TESSERA_DATA_PLANE spell them. */
+export const DATA_PLANES: readonly DataPlane[] = ['grpc-js', 'http2'];
+
 /** Default largest data-plane request a PS accepts (bytes). Configurable per PS. */
 export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024;
 
