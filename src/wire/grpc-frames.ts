@@ -69,7 +69,8 @@ export class MessageReader {
     this.headerFill = 0;
     const length = this.header.readUInt32BE(1);
     if (this.header[0] !== 0) {
-      this.refused = { code: status.INTERNAL, details: 'compressed messages are not accepted (no grpc-encoding is offered)' };
+      // grpc-js answers an encoding it does not support UNIMPLEMENTED; so does this side.
+      this.refused = { code: status.UNIMPLEMENTED, details: 'compressed messages are not accepted (no grpc-encoding is offered)' };
       return;
     }
     if (length > this.limit) {

@@ -97,9 +97,10 @@ function serveCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
     if (refusal) endWithStatus(stream, statusTrailers(refusal.code, refusal.details));
   });
   stream.on('end', () => {
-    if (reader.midMessage) endWithStatus(stream, statusTrailers(grpc.status.INTERNAL, 'the request stream ended inside a message'));
+    // Bad framing is bad input: a clear status, never INTERNAL (which says the PS failed).
+    if (reader.midMessage) endWithStatus(stream, statusTrailers(grpc.status.INVALID_ARGUMENT, `${path}: the request stream ended inside a message (a length prefix past the body)`));
     else if (method.streaming) endWithStatus(stream, OK_TRAILERS);
-    else if (!stream.headersSent) endWithStatus(stream, statusTrailers(grpc.status.INTERNAL, 'the unary call carried no request message'));
+    else if (!stream.headersSent) endWithStatus(stream, statusTrailers(grpc.status.UNIMPLEMENTED, `Received no request message for unary method ${path}`));
   });
 }
 
