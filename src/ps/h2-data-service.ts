@@ -21,6 +21,20 @@ function pullFrame(res: PullResponseMsg): Buffer {
   return res.frame ?? frameMessage(encodePullResponse(res));
 }
 
+/** A streamed method's answer to one message: served, or the failure in-band; never throws. */
+function inBand<Req, Res>(decode: (m: Buffer) => Req, serve: (req: Req) => Res, failed: (req: Req, err: unknown) => Res, frame: (res: Res) => Buffer) {
+  return (message: Buffer): Buffer => {
+    const req = decode(message);
+    let res: Res;
+    try {
+      res = serve(req);
+    } catch (err) {
+      res = failed(req, err);
+    }
+    return frame(res);
+  };
+}
+
 /** What the node:http2 data plane needs besides the PsNode. */
 export interface Http2DataOptions {
   /** Largest request message read (bytes): the transport's limit, above the PS's own check. */
@@ -41,29 +55,9 @@ export function serveDataOnHttp2(server: grpc.Server, node: PsNode, opts: Http2D
   const methods = new Map<string, Http2Method>([
     [PARAMETER_SERVER_SERVICE.Pull.path, { streaming: false, answer: (m) => pullFrame(h.pull(decodePullRequest(m))) }],
     [PARAMETER_SERVER_SERVICE.Push.path, { streaming: false, answer: (m) => frameMessage(encodePushResponse(h.push(decodePushRequest(m)))) }],
-    [PARAMETER_SERVER_SERVICE.PullStream.path, {
-      streaming: true,
-      onPause: pullPaused,
-      answer: (m) => {
-        const req = decodePullRequest(m);
-        try {
-          return pullFrame(h.pull(req));
-        } catch (err) {
-          return pullFrame(h.pullFailed(req, err));
-        }
-      },
-    }],
+    [PARAMETER_SERVER_SERVICE.PullStream.path, { streaming: true, onPause: pullPaused, answer: inBand(decodePullRequest, h.pull, h.pullFailed, pullFrame) }],
     [PARAMETER_SERVER_SERVICE.PushStream.path, {
-      streaming: true,
-      onPause: pushPaused,
-      answer: (m) => {
-        const req = decodePushRequest(m);
-        try {
-          return frameMessage(encodePushResponse(h.push(req)));
-        } catch (err) {
-          return frameMessage(encodePushResponse(h.pushFailed(req, err)));
-        }
-      },
+      streaming: true, onPause: pushPaused, answer: inBand(decodePushRequest, h.push, h.pushFailed, (res) => frameMessage(encodePushResponse(res))),
     }],
   ]);
   serveOnHttp2(server, { methods, receiveLimit: opts.receiveLimit, authorize: opts.authorize });
