@@ -55,6 +55,11 @@ export interface PullResponseMsg {
   encoded?: Buffer;
   /** `encoded` behind its gRPC frame header (allocPullResponse), for the node:http2 data plane. */
   frame?: Buffer;
+  /**
+   * Set on answers read into a reused buffer (the node:http2 client, answer-pool.ts): call it
+   * once nothing reads `values` or `versions` any more, and never read them after.
+   */
+  release?: () => void;
 }
 
 export interface PushRequestMsg {

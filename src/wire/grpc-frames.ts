@@ -37,7 +37,15 @@ export class MessageReader {
   private messageFill = 0;
   private refused: FrameRefusal | null = null;
 
-  constructor(private readonly limit: number, private readonly onMessage: (msg: Buffer) => void) {}
+  /**
+   * @param alloc where a message of `length` bytes is read into (default: a fresh buffer placed
+   *   GRPC_FRAME_HEADER bytes into its own ArrayBuffer); answer-pool.ts reuses them
+   */
+  constructor(
+    private readonly limit: number,
+    private readonly onMessage: (msg: Buffer) => void,
+    private readonly alloc: (length: number) => Buffer = (length) => Buffer.from(new ArrayBuffer(GRPC_FRAME_HEADER + length), GRPC_FRAME_HEADER, length),
+  ) {}
 
   /** True while a message has been started but not completed (a stream that ends here was cut). */
   get midMessage(): boolean {
@@ -77,7 +85,7 @@ export class MessageReader {
       this.refused = { code: status.RESOURCE_EXHAUSTED, details: `Received message larger than max (${length} vs. ${this.limit})` };
       return;
     }
-    this.message = Buffer.from(new ArrayBuffer(GRPC_FRAME_HEADER + length), GRPC_FRAME_HEADER, length);
+    this.message = this.alloc(length);
     this.messageFill = 0;
     if (length === 0) this.finishMessage();
   }

@@ -11,6 +11,7 @@
 import { EventEmitter } from 'node:events';
 import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
+import type { AnswerPool } from './answer-pool';
 import { MessageReader, grpcTimeout, writeFrameHeader } from './grpc-frames';
 import { GRPC_FRAME_HEADER } from './proto-bytes';
 import { serviceErrorOfTrailers, statusTrailers } from './status-map';
@@ -45,9 +46,9 @@ export interface Http2DataChannelOptions {
 class Http2Call<Req, Res> extends EventEmitter implements MuxStream<Req> {
   private finished = false;
 
-  constructor(private readonly stream: http2.ClientHttp2Stream, private readonly encode: (m: Req) => Buffer, decode: (b: Buffer) => Res, limit: number) {
+  constructor(private readonly stream: http2.ClientHttp2Stream, private readonly encode: (m: Req) => Buffer, decode: (b: Buffer) => Res, limit: number, pool?: AnswerPool) {
     super();
-    const reader = new MessageReader(limit, (msg) => this.emit('data', decode(msg)));
+    const reader = new MessageReader(limit, (msg) => this.emit('data', decode(msg)), pool && ((n) => pool.take(n)));
     stream.on('response', (headers) => {
       if (headers['grpc-status'] !== undefined) this.finish(headers); // trailers-only answer
       else if (headers[':status'] !== 200) this.finish(statusTrailers(grpc.status.UNAVAILABLE, `HTTP status ${headers[':status']}`));
@@ -102,9 +103,12 @@ export class Http2DataChannel {
 
   constructor(private readonly opts: Http2DataChannelOptions) {}
 
-  /** Opens a bidi call to `path` (a StreamMux's `open`). */
-  openStream<Req, Res>(path: string, encode: (m: Req) => Buffer, decode: (b: Buffer) => Res): MuxStream<Req> {
-    return this.call(path, encode, decode, {});
+  /**
+   * Opens a bidi call to `path` (a StreamMux's `open`); with `pool`, answers are read into its
+   * buffers, and `decode` must let the caller give each back (PullResponseMsg.release).
+   */
+  openStream<Req, Res>(path: string, encode: (m: Req) => Buffer, decode: (b: Buffer) => Res, pool?: AnswerPool): MuxStream<Req> {
+    return this.call(path, encode, decode, {}, pool);
   }
 
   /** One unary call to `path` with a deadline; rejects with the status's ServiceError fields. */
@@ -135,11 +139,11 @@ export class Http2DataChannel {
     this.dropSession();
   }
 
-  private call<Req, Res>(path: string, encode: (m: Req) => Buffer, decode: (b: Buffer) => Res, extra: http2.OutgoingHttpHeaders): Http2Call<Req, Res> {
+  private call<Req, Res>(path: string, encode: (m: Req) => Buffer, decode: (b: Buffer) => Res, extra: http2.OutgoingHttpHeaders, pool?: AnswerPool): Http2Call<Req, Res> {
     const stream = this.sessionNow().request({
       ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...extra,
     });
-    return new Http2Call(stream, encode, decode, this.opts.maxMessageBytes);
+    return new Http2Call(stream, encode, decode, this.opts.maxMessageBytes, pool);
   }
 
   private sessionNow(): http2.ClientHttp2Session {

@@ -11,6 +11,7 @@ import {
   decodePullResponse, decodePushResponse, encodePullRequest, encodePushRequest, PullRequestMsg, PullResponseMsg, PushRequestMsg, PushResponseMsg,
 } from './data-plane-codec';
 import { clientChannelOptions, DataPlane } from './grpc-options';
+import { AnswerPool } from './answer-pool';
 import { Http2DataChannel } from './h2-data-channel';
 import { PARAMETER_SERVER_SERVICE as PS, ParameterServerClient, psAdminService } from './services';
 import type { HttpsClientOptions } from './tls';
@@ -52,7 +53,9 @@ export class PsConnection {
       if (opts.credentials && !opts.http2Tls) throw new TesseraError(ERROR_CODES.CONFIG, `${opts.addr}: the http2 data plane over TLS needs http2Tls (httpsClientOptions of the same identity)`);
       const h2 = new Http2DataChannel({ addr: opts.addr, maxMessageBytes: opts.maxMessageBytes, tls: opts.http2Tls });
       this.h2 = h2;
-      this.pulls = new StreamMux(() => h2.openStream(PS.PullStream.path, encodePullRequest, decodePullResponse), opts.addr);
+      const pool = new AnswerPool();
+      const decodePooled = (b: Buffer): PullResponseMsg => ({ ...decodePullResponse(b), release: () => pool.give(b) });
+      this.pulls = new StreamMux(() => h2.openStream(PS.PullStream.path, encodePullRequest, decodePooled, pool), opts.addr);
       this.pushes = new StreamMux(() => h2.openStream(PS.PushStream.path, encodePushRequest, decodePushResponse), opts.addr);
     } else {
       this.pulls = new StreamMux(() => this.data.PullStream() as grpc.ClientDuplexStream<PullRequestMsg, PullResponseMsg>, opts.addr);
