@@ -83,7 +83,7 @@ export async function runWorker(argv: string[]): Promise<number> {
     const workers = await watchLiveCount(membership, 'worker');
     const spec = await resolveJobSpec({ client: etcd, job, logger });
     const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
-    logger.info({ backend: backend.name, model: spec.model.kind }, 'worker ready');
+    logger.info({ backend: backend.name, model: spec.model.kind, dataPlane }, 'worker ready');
     rt.buildInfo.setBackend(backend.name);
     let current: WorkerRole | null = null;
     const metrics = new WorkerMetrics(rt.metrics.registry, {
