@@ -8,10 +8,15 @@
  * staleness the client works out is tallied as the worker's histogram tallies it.
  * With TLS_DIR (made by `tessera certs init`), it sets up as `admin` and pulls and pushes as
  * `worker-0` over mutual TLS, as the roles would.
+ * TESSERA_DATA_PLANE (grpc-js | http2) picks what carries its pulls and pushes (ADR 0038).
+ * BENCH_PS_PIDS (comma-separated) names the PS processes whose CPU time (/proc/PID/stat) it
+ * reports for its pull and push phases beside its own (process.cpuUsage).
  */
 import * as path from 'path';
 import type { ChannelCredentials } from '@grpc/grpc-js';
-import { loadTlsConfig, openTls } from '../src/wire/tls';
+import { readFileSync } from 'fs';
+import { httpsClientOptions, loadTlsConfig, openTls, TlsConfig } from '../src/wire/tls';
+import { loadDataPlane } from '../src/wire/grpc-options';
 import { silentLogger } from '../src/common/logger';
 import { planShardMap } from '../src/sharding/shard-map';
 import { PsClient } from '../src/client/ps-client';
@@ -42,17 +47,36 @@ async function drive(seconds: number, inflight: number, op: (k: number, lane: nu
   return { done, seconds: (performance.now() - t0) / 1000, lat: lat.sort((a, b) => a - b) };
 }
 
+/** CPU ms (user + system) the processes `pids` have used so far, from /proc (clock ticks of 10 ms). */
+function procCpuMs(pids: number[]): number {
+  return pids.reduce((sum, pid) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd on
+    return sum + (Number(fields[11]) + Number(fields[12])) * 10;
+  }, 0);
+}
+
+/** CPU ms this process has used so far. */
+function ownCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 async function main(): Promise<void> {
   const [addrs, secondsArg, inflightArg, encoding, everyArg, tlsDir] = process.argv.slice(2);
   const seconds = Number(secondsArg);
   const inflight = Number(inflightArg);
   const every = Number(everyArg ?? '0');
   const map = planShardMap(addrs.split(',').map((addr, id) => ({ id, addr })));
+  const dataPlane = loadDataPlane(process.env, undefined);
+  const pids = (process.env.BENCH_PS_PIDS ?? '').split(',').filter((p) => p !== '').map(Number);
+  const tlsOf = (name: string): TlsConfig | null => (tlsDir
+    ? loadTlsConfig({}, { cert: path.join(tlsDir, `${name}.crt`), key: path.join(tlsDir, `${name}.key`), ca: path.join(tlsDir, 'ca.crt') }) : null);
   const creds = (name: string): ChannelCredentials | undefined => {
-    if (!tlsDir) return undefined;
-    const tls = loadTlsConfig({}, { cert: path.join(tlsDir, `${name}.crt`), key: path.join(tlsDir, `${name}.key`), ca: path.join(tlsDir, 'ca.crt') });
+    const tls = tlsOf(name);
     return tls ? openTls(tls).channelCredentials() : undefined;
   };
+  const workerTls = tlsOf('worker-0');
   const admin = new PsClient({ shardMap: map, logger: silentLogger(), credentials: creds('admin') });
   await admin.waitReady();
   await admin.admin.installShardMap();
@@ -60,6 +84,7 @@ async function main(): Promise<void> {
   const tally = new StalenessTally();
   const client = new PsClient({
     shardMap: map, logger: silentLogger(), maxInflightPushes: inflight, encoding: encoding === 'f16' ? 'f16' : 'f32', credentials: creds('worker-0'),
+    dataPlane, http2Tls: workerTls ? httpsClientOptions(workerTls) : undefined,
     stalenessSampleEvery: every, onStaleness: (u) => tally.observe(u),
   });
   await client.waitReady();
@@ -70,11 +95,13 @@ async function main(): Promise<void> {
   for (const [b, ids] of batches.entries()) await client.data.pull('bench', ids, DIM, every > 0 ? { versions: read[b] } : {}); // create the rows, warm up
   // Each lane pulls into its own reused buffer, as a worker double-buffering its batches would.
   const outs = Array.from({ length: inflight }, () => new Float32Array(BATCH * DIM));
+  const cpu0 = { own: ownCpuMs(), ps: procCpuMs(pids) };
   const pull = await drive(seconds, inflight, async (k, lane) => {
     const b = k % batches.length;
     const versions = client.data.sampleStaleness() ? read[b] : undefined;
     await client.data.pull('bench', batches[b], DIM, { out: outs[lane], versions });
   });
+  const cpu1 = { own: ownCpuMs(), ps: procCpuMs(pids) };
   const t0 = performance.now();
   let pushes = 0;
   for (let k = 0; performance.now() - t0 < seconds * 1000; k++, pushes++) {
@@ -83,6 +110,7 @@ async function main(): Promise<void> {
   }
   await client.data.flush();
   const pushSeconds = (performance.now() - t0) / 1000;
+  const cpu2 = { own: ownCpuMs(), ps: procCpuMs(pids) };
   const stats = await admin.admin.stats();
   client.close();
   admin.close();
@@ -93,6 +121,12 @@ async function main(): Promise<void> {
     pull_p99_ms: percentile(pull.lat, 0.99),
     rows_per_ps: stats.map((s) => s.tables[0]?.rows ?? 0),
     staleness_rows_measured: tally.counts.reduce((a, c) => a + c, 0),
+    data_plane: dataPlane,
+    // CPU ms per 1,000 rows moved, in this client and summed over the PS processes.
+    client_pull_cpu_ms_per_1k_rows: (cpu1.own - cpu0.own) / (pull.done * BATCH / 1000),
+    client_push_cpu_ms_per_1k_rows: (cpu2.own - cpu1.own) / (pushes * BATCH / 1000),
+    ps_pull_cpu_ms_per_1k_rows: pids.length ? (cpu1.ps - cpu0.ps) / (pull.done * BATCH / 1000) : null,
+    ps_push_cpu_ms_per_1k_rows: pids.length ? (cpu2.ps - cpu1.ps) / (pushes * BATCH / 1000) : null,
   })}\n`);
 }
 

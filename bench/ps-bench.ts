@@ -4,11 +4,15 @@
  *
  *   npm run bench:ps -- [--json] [--seconds S] [--inflight K] [--encoding f32|f16]
  *                       [--staleness ROUNDS] [--staleness-sample-every N] [--tls [--rounds N]]
- *                       [--shards K,K... [--clients C] [--shard-rounds R]]
+ *                       [--shards K,K... [--clients C] [--shard-rounds R]] [--planes N]
  *
  * --tls: the same PS and client with mutual TLS (a CA and certificates made for the run), in
  * the same run, alternating plaintext and TLS N times (default 3); reports every round and the
  * loss of the medians.
+ *
+ * --planes N: N rounds of the data plane A/B (ADR 0038), grpc-js then node:http2, each on fresh PS
+ * processes serving that plane with a client using it; reports each round's rows/s and CPU ms
+ * per 1,000 rows (client, and both PS summed), the medians' ratio and each plane's Redis multiple.
  *
  * --shards 1,2: after the main figures, one `tessera ps --shards K` process per K in the list,
  * driven by C client processes at once (default 2) against all its shards; R rounds (default 1)
@@ -44,25 +48,31 @@ function arg(name: string, fallback: string): string {
 type ClientFigures = Record<string, number | number[]>;
 
 /** One client process against `addrs`; `sampleEvery` > 0 samples push staleness, `tlsDir` dials with mutual TLS. */
-function runClient(addrs: string[], seconds: number, inflight: number, encoding: string, opts: { sampleEvery?: number; tlsDir?: string } = {}): Promise<ClientFigures> {
+function runClient(addrs: string[], seconds: number, inflight: number, encoding: string, opts: { sampleEvery?: number; tlsDir?: string; plane?: PlaneEnv } = {}): Promise<ClientFigures> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(__dirname, 'ps-bench-client.js'), addrs.join(','), String(seconds), String(inflight), encoding,
       String(opts.sampleEvery ?? 0), ...(opts.tlsDir ? [opts.tlsDir] : [])],
-      { stdio: ['ignore', 'pipe', 'inherit'] });
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...opts.plane } });
     let out = '';
     child.stdout.on('data', (c) => { out += c; });
     child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`bench client exited ${code}`))));
   });
 }
 
-/** Two `tessera ps` processes (with mutual TLS when `tlsDir` is given), `run` against their addresses, then stopped. */
-async function withPs<T>(tlsDir: string | undefined, run: (addrs: string[]) => Promise<T>): Promise<T> {
+/** What a client of a data-plane round is told: the plane (client and PS alike) and the PS pids whose CPU it reports. */
+type PlaneEnv = { TESSERA_DATA_PLANE: string; BENCH_PS_PIDS: string };
+
+/**
+ * Two `tessera ps` processes (with mutual TLS when `tlsDir` is given, serving the data plane on
+ * `dataPlane`), `run` against their addresses, then stopped.
+ */
+async function withPs<T>(tlsDir: string | undefined, run: (addrs: string[], plane: PlaneEnv) => Promise<T>, dataPlane = 'grpc-js'): Promise<T> {
   const tlsEnv = (i: number) => (tlsDir ? {
     TESSERA_TLS_CERT: path.join(tlsDir, `ps-${i}.crt`), TESSERA_TLS_KEY: path.join(tlsDir, `ps-${i}.key`), TESSERA_TLS_CA: path.join(tlsDir, 'ca.crt'),
   } : {});
-  const ps = await Promise.all([0, 1].map((i) => spawnPs({ args: ['--id', `ps-${i}`, '--log-level', 'warn'], env: { ...process.env, ...tlsEnv(i) } })));
+  const ps = await Promise.all([0, 1].map((i) => spawnPs({ args: ['--id', `ps-${i}`, '--log-level', 'warn'], env: { ...process.env, ...tlsEnv(i), TESSERA_DATA_PLANE: dataPlane } })));
   try {
-    return await run(ps.map((p) => p.addr));
+    return await run(ps.map((p) => p.addr), { TESSERA_DATA_PLANE: dataPlane, BENCH_PS_PIDS: ps.map((p) => p.proc.pid).join(',') });
   } finally {
     await Promise.all(ps.map((p) => p.stop()));
   }
@@ -133,8 +143,8 @@ async function measureClients(seconds: number, inflight: number, encoding: strin
   const plain: ClientFigures[] = [];
   const secure: ClientFigures[] = [];
   try {
-    const { client, staleness } = await withPs(undefined, async (addrs) => ({
-      client: await runClient(addrs, seconds, inflight, encoding),
+    const { client, staleness } = await withPs(undefined, async (addrs, plane) => ({
+      client: await runClient(addrs, seconds, inflight, encoding, { plane }),
       staleness: await stalenessRounds(addrs, Number(arg('staleness', '0')), every, seconds, inflight, encoding),
     }));
     if (tlsDir) await initCertDir(tlsDir, 'bench', { ps: 2, workers: 1, chiefs: 0 });
@@ -146,6 +156,48 @@ async function measureClients(seconds: number, inflight: number, encoding: strin
   } finally {
     if (tlsDir) fs.rmSync(tlsDir, { recursive: true, force: true });
   }
+}
+
+/** One round of the data-plane A/B: the plane and its client's figures. */
+type PlaneRound = { plane: string; round: number; figures: ClientFigures };
+
+/** `rounds` rounds of grpc-js then http2, each on fresh PS processes serving that plane (see the header). */
+async function planeRounds(rounds: number, seconds: number, inflight: number, encoding: string): Promise<PlaneRound[]> {
+  const out: PlaneRound[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const plane of ['grpc-js', 'http2']) {
+      out.push({ plane, round, figures: await withPs(undefined, (addrs, env) => runClient(addrs, seconds, inflight, encoding, { plane: env }), plane) });
+    }
+  }
+  return out;
+}
+
+/** Report lines and figures of the A/B: each round, then the medians of each plane and their ratio, beside Redis. */
+function planeLines(rounds: PlaneRound[], redisRows: number | null) {
+  const f = (x: number | number[]) => (x as number);
+  const lines = rounds.map(({ plane, round, figures: r }) => `data plane ${plane.padEnd(7)} (round ${round}): pull ${(f(r.pull_rows_per_s) / 1e6).toFixed(2)} M rows/s, push ${(f(r.push_rows_per_s) / 1e6).toFixed(2)} M rows/s;`
+    + ` CPU ms per 1k rows pull client ${f(r.client_pull_cpu_ms_per_1k_rows).toFixed(3)} + PS ${f(r.ps_pull_cpu_ms_per_1k_rows).toFixed(3)},`
+    + ` push client ${f(r.client_push_cpu_ms_per_1k_rows).toFixed(3)} + PS ${f(r.ps_push_cpu_ms_per_1k_rows).toFixed(3)}`);
+  const keys = ['pull_rows_per_s', 'push_rows_per_s', 'client_pull_cpu_ms_per_1k_rows', 'ps_pull_cpu_ms_per_1k_rows', 'client_push_cpu_ms_per_1k_rows', 'ps_push_cpu_ms_per_1k_rows'];
+  const med = (plane: string) => Object.fromEntries(keys.map((k) => [k, Number(median(rounds.filter((r) => r.plane === plane).map((r) => f(r.figures[k]))).toFixed(4))]));
+  const medians = { 'grpc-js': med('grpc-js'), http2: med('http2') };
+  const ratio = (k: string) => Number((medians.http2[k] / medians['grpc-js'][k]).toFixed(3));
+  const redisX = (plane: 'grpc-js' | 'http2', k: string) => (redisRows ? Number((medians[plane][k] / redisRows).toFixed(2)) : null);
+  lines.push(`http2 over grpc-js (medians): pull ${ratio('pull_rows_per_s')}×, push ${ratio('push_rows_per_s')}×;`
+    + ` CPU per row pull client ${ratio('client_pull_cpu_ms_per_1k_rows')}×, PS ${ratio('ps_pull_cpu_ms_per_1k_rows')}×;`
+    + ` push client ${ratio('client_push_cpu_ms_per_1k_rows')}×, PS ${ratio('ps_push_cpu_ms_per_1k_rows')}×`);
+  if (redisRows) {
+    lines.push(`Redis MGET multiple (medians): pull grpc-js ${redisX('grpc-js', 'pull_rows_per_s')}×, http2 ${redisX('http2', 'pull_rows_per_s')}×;`
+      + ` push grpc-js ${redisX('grpc-js', 'push_rows_per_s')}×, http2 ${redisX('http2', 'push_rows_per_s')}×`);
+  }
+  return {
+    lines,
+    figures: {
+      plane_rounds: rounds, plane_medians: medians,
+      http2_pull_redis_multiple: redisX('http2', 'pull_rows_per_s'), http2_push_redis_multiple: redisX('http2', 'push_rows_per_s'),
+      grpcjs_pull_redis_multiple: redisX('grpc-js', 'pull_rows_per_s'), grpcjs_push_redis_multiple: redisX('grpc-js', 'push_rows_per_s'),
+    },
+  };
 }
 
 type ShardRound = { shards: number; round: number; pull_rows_per_s: number; push_rows_per_s: number };
@@ -197,6 +249,7 @@ async function main(): Promise<void> {
   const encoding = arg('encoding', 'f32');
   const every = Number(arg('staleness-sample-every', '16'));
   const { client, staleness, plain, secure } = await measureClients(seconds, inflight, encoding, every);
+  const planes = await planeRounds(Number(arg('planes', '0')), seconds, inflight, encoding);
   const bytesPerValue = encoding === 'f16' ? 2 : 4;
   const redis = await measureRedisMget({ rows: 1_000_000, batch: BATCH, valueBytes: DIM * bytesPerValue, seconds, pipelineDepth: inflight });
   const tcp = await measureTcpRequestResponse({ requestBytes: BATCH * 8, responseBytes: BATCH * DIM * bytesPerValue, seconds, inflight });
@@ -218,6 +271,8 @@ async function main(): Promise<void> {
   if (tls) lines.push(tls.line);
   const st = staleness.length > 0 ? stalenessLines(staleness, every) : null;
   if (st) lines.push(...st.lines);
+  const pl = planes.length > 0 ? planeLines(planes, redisRows) : null;
+  if (pl) lines.push(...pl.lines);
   const shardList = arg('shards', '').split(',').filter((x) => x !== '').map(Number);
   const clients = Number(arg('clients', '2'));
   const sh = shardList.length > 0 ? shardLines(await shardRounds(shardList, clients, Number(arg('shard-rounds', '1')), seconds, inflight, encoding), clients) : null;
@@ -236,6 +291,7 @@ async function main(): Promise<void> {
     encoding,
     inflight,
     ...(sh ? sh.figures : {}),
+    ...(pl ? pl.figures : {}),
     ...(st ? { staleness_sample_every: every, staleness_rounds: staleness, staleness_pull_ratio: Number(st.pullRatio.toFixed(4)), staleness_push_ratio: Number(st.pushRatio.toFixed(4)) } : {}),
   };
   if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);

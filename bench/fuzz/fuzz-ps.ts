@@ -10,6 +10,7 @@
  * then it measures RSS before and after, the CPU the PS uses once the fuzzing stops, and how
  * long one SIGTERM takes to end it.
  */
+import type { DataPlane } from '../../src/wire/grpc-options';
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -39,6 +40,8 @@ export interface FuzzOptions {
   streams?: number;
   /** after the cases: one message this large to Push, PushStream, Pull and CreateTable (default 100 MiB; 0: none) */
   hugeBytes?: number;
+  /** what serves the PS's data plane (`tessera ps --data-plane`; default grpc-js; ADR 0038) */
+  dataPlane?: DataPlane;
 }
 
 const DIM = 8;
@@ -59,7 +62,7 @@ function idSet(rng: FuzzRng, n: number): Uint32Array {
 /** A running PS child with its address, working directory and log file. */
 interface PsChild { proc: ChildProcess; addr: string; cwd: string; root: string; log: string }
 
-async function startPs(dir: string, maxRequestBytes: number): Promise<PsChild> {
+async function startPs(dir: string, maxRequestBytes: number, dataPlane: DataPlane): Promise<PsChild> {
   const cwd = path.join(dir, 'cwd');
   const root = path.join(dir, 'ckpt');
   fs.mkdirSync(cwd);
@@ -70,6 +73,7 @@ async function startPs(dir: string, maxRequestBytes: number): Promise<PsChild> {
   // working directory and the checkpoint root), so CreateTable cases with eviction.spill reach it.
   const proc = spawn(process.execPath, [
     TESSERA_BIN, 'ps', '--port', '0', '--shards', '1', '--checkpoint-root', root, '--tier-dir', path.join(dir, 'tier'), '--max-request-bytes', String(maxRequestBytes),
+    '--data-plane', dataPlane,
   ], { cwd, stdio: ['ignore', 'pipe', err] });
   fs.closeSync(err);
   const addr = await new Promise<string>((resolve, reject) => {
@@ -230,7 +234,7 @@ async function loadPhase(opts: FuzzOptions, conn: PsConnection, ps: PsChild, tar
 /** Runs the fuzzer; resolves with its report (see FuzzTally.report). */
 export async function runFuzz(opts: FuzzOptions): Promise<Record<string, unknown>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-fuzz-'));
-  const ps = await startPs(dir, opts.maxRequestBytes);
+  const ps = await startPs(dir, opts.maxRequestBytes, opts.dataPlane ?? 'grpc-js');
   const conn = new PsConnection({ addr: ps.addr, maxMessageBytes: 256 << 20 });
   const tally = new FuzzTally(opts.hangMs);
   const t0 = performance.now();

@@ -7,6 +7,7 @@
  *   specs (YAML, JSON) through the readers and the spec loader: one clear line or a parse.
  *
  *   npm run fuzz -- [--json] [--seed N] [--cases N] [--streams N] [--huge-mb N] [--files N] [--hang-ms MS]
+ *                   [--data-plane grpc-js|http2]
  *
  * Defaults: seed 23, 25,000 PS cases, 1,000 streams, 100 MiB messages, 5,000 file cases, 5 s
  * hang limit. With --json the last stdout line is one JSON object: the PS report (cases, rpcs,
@@ -17,6 +18,13 @@
  * check failed.
  */
 import { argNum } from '../bench-args';
+import { loadDataPlane } from '../../src/wire/grpc-options';
+
+/** `--data-plane grpc-js|http2`: what serves the fuzzed PS's data plane (ADR 0038); absent: TESSERA_DATA_PLANE, else grpc-js. */
+function dataPlaneFlag(): string | undefined {
+  const i = process.argv.indexOf('--data-plane');
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
 import { runFileFuzz } from './fuzz-files';
 import { runFuzz } from './fuzz-ps';
 
@@ -56,6 +64,7 @@ async function main(): Promise<void> {
   const hangMs = argNum('hang-ms', 5_000);
   const r = await runFuzz({
     seed, cases: argNum('cases', 25_000), hangMs, maxRequestBytes: 1 << 20, streams: argNum('streams', 1_000), hugeBytes: argNum('huge-mb', 100) << 20,
+    dataPlane: loadDataPlane(process.env, dataPlaneFlag()),
     progress: (done) => process.stderr.write(`fuzz: ${done} PS cases\n`),
   }) as Record<string, any>;
   const f = await runFileFuzz({ seed, cases: argNum('files', 5_000), hangMs, progress: (done) => process.stderr.write(`fuzz: ${done} file cases\n`) }) as Record<string, any>;

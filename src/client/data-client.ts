@@ -270,6 +270,7 @@ export class PsDataClient {
         }
         stitchRows(s, rows, dim, out, a, b);
         if (versions) stitchVersions(s, res.versions ? u32FromBytes(res.versions) : null, versions, a, b);
+        res.release?.(); // the rows are copied out: its buffer may take the next answer
       };
       chunks.push(this.fleet.callRouted(`pull ${table} from ${c.addr}`, route, pulled,
         (next) => Promise.all(resliceByMap(s, a, b, next.map).map((r) => this.pullSlice(into, r, next))).then(() => undefined)));

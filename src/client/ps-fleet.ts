@@ -23,6 +23,8 @@ import type { ShardMap } from '../sharding/shard-map';
 import { isStaleMap, Route } from './route';
 import { DEFAULT_MAX_REQUEST_BYTES } from '../wire/grpc-options';
 import { PsConnection } from '../wire/ps-connection';
+import type { DataPlane } from '../wire/grpc-options';
+import type { HttpsClientOptions } from '../wire/tls';
 import { RetryOptions, withRetry } from './retry';
 
 /** How a fleet connects and retries. */
@@ -36,6 +38,10 @@ export interface PsFleetOptions {
   backoff?: BackoffOptions;
   /** Credentials of every connection (mutual TLS); default plaintext. */
   credentials?: ChannelCredentials;
+  /** What carries pulls and pushes (default 'grpc-js'; ADR 0038). */
+  dataPlane?: DataPlane;
+  /** With `dataPlane: 'http2'` and mutual TLS: the identity of `credentials` as tls.ts's httpsClientOptions. */
+  http2Tls?: HttpsClientOptions;
   /** Opens a connection to a PS (injected in tests). */
   connect?: (addr: string) => PsConnection;
   /**
@@ -68,7 +74,9 @@ export class PsFleet {
 
   constructor(opts: PsFleetOptions) {
     this.log = opts.logger.child({ component: 'ps-client' });
-    this.connect = opts.connect ?? ((addr: string) => new PsConnection({ addr, maxMessageBytes: DEFAULT_MAX_REQUEST_BYTES * 2, credentials: opts.credentials }));
+    this.connect = opts.connect ?? ((addr: string) => new PsConnection({
+      addr, maxMessageBytes: DEFAULT_MAX_REQUEST_BYTES * 2, credentials: opts.credentials, dataPlane: opts.dataPlane, http2Tls: opts.http2Tls,
+    }));
     this.latestMap = opts.latestMap;
     this.current = this.routeFor(opts.shardMap);
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;

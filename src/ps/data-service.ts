@@ -17,19 +17,21 @@ import type { OpRecorder, PsMetrics } from './ps-metrics';
 import type { PsNode } from './ps-node';
 
 /** `rows` rides along for metrics only; the encoders write named fields and ignore it. */
-type Served<M> = M & { rows: number };
+export type Served<M> = M & { rows: number };
 
 /** Runs a pull and returns the pre-encoded response (values, and versions if asked, written in place). */
 function servePull(node: PsNode, req: PullRequestMsg): Served<PullResponseMsg> {
   let encoded: Buffer | undefined;
+  let frame: Buffer | undefined;
   let versions: Uint32Array | null = null;
   const rows = node.pull(req, (bytes, dim, versionRows) => {
     const r = allocPullResponse(req.requestId, dim, req.encoding, bytes, versionRows);
     encoded = r.encoded;
+    frame = r.frame;
     versions = r.versions;
     return r.values;
   }, () => versions!);
-  return { requestId: req.requestId, values: new Uint8Array(0), dim: 0, encoding: req.encoding, encoded, rows };
+  return { requestId: req.requestId, values: new Uint8Array(0), dim: 0, encoding: req.encoding, encoded, frame, rows };
 }
 
 function servePush(node: PsNode, req: PushRequestMsg): Served<PushResponseMsg> {
@@ -82,15 +84,35 @@ function streamCall<Req, Res>(serve: (req: Req) => Res, failed: (req: Req, err: 
   };
 }
 
+/**
+ * The data plane of one PsNode, whatever carries it (grpc-js here, node:http2 in
+ * h2-data-service.ts): each request served and recorded on `metrics`, and the in-band answer of
+ * a streamed request that failed.
+ */
+export interface DataHandlers {
+  pull(req: PullRequestMsg): Served<PullResponseMsg>;
+  push(req: PushRequestMsg): Served<PushResponseMsg>;
+  pullFailed(req: PullRequestMsg, err: unknown): PullResponseMsg;
+  pushFailed(req: PushRequestMsg, err: unknown): PushResponseMsg;
+}
+
+/** The data-plane handlers of `node`; `metrics` (optional) records each request. */
+export function dataHandlers(node: PsNode, metrics?: PsMetrics): DataHandlers {
+  return {
+    pull: (req) => timed(metrics?.pull, servePull, node, req),
+    push: (req) => timed(metrics?.push, servePush, node, req),
+    pullFailed: (req, err) => ({ requestId: req.requestId, values: new Uint8Array(0), dim: 0, encoding: req.encoding, error: toRpcError(err) }),
+    pushFailed: (req, err) => ({ requestId: req.requestId, rowsApplied: 0, error: toRpcError(err) }),
+  };
+}
+
 /** Registers the data-plane service for `node` on `server`; `metrics` (optional) records each request. */
 export function addDataService(server: grpc.Server, node: PsNode, metrics?: PsMetrics): void {
-  const pull = (req: PullRequestMsg) => timed(metrics?.pull, servePull, node, req);
-  const push = (req: PushRequestMsg) => timed(metrics?.push, servePush, node, req);
+  const h = dataHandlers(node, metrics);
   server.addService(PARAMETER_SERVER_SERVICE, {
-    Pull: unaryCall(pull),
-    Push: unaryCall(push),
-    PullStream: streamCall(pull, (req, err): PullResponseMsg => (
-      { requestId: req.requestId, values: new Uint8Array(0), dim: 0, encoding: req.encoding, error: toRpcError(err) }), metrics?.pull),
-    PushStream: streamCall(push, (req, err): PushResponseMsg => ({ requestId: req.requestId, rowsApplied: 0, error: toRpcError(err) }), metrics?.push),
+    Pull: unaryCall(h.pull),
+    Push: unaryCall(h.push),
+    PullStream: streamCall(h.pull, h.pullFailed, metrics?.pull),
+    PushStream: streamCall(h.push, h.pushFailed, metrics?.push),
   });
 }

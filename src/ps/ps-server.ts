@@ -6,13 +6,14 @@ import type { Logger } from '../common/logger';
 import { PsMetrics } from './ps-metrics';
 import type { Registry } from 'prom-client';
 import { ConnectionLimits, DEFAULT_CONNECTION_LIMITS, GuardCounts, guardConnections, http2ServersOf } from '../wire/connection-guard';
-import { serverOptions } from '../wire/grpc-options';
+import { DataPlane, serverOptions, transportReceiveLimit } from '../wire/grpc-options';
 import { HealthRegistry } from '../wire/health-service';
-import { authorizationInterceptor } from '../wire/authorization';
+import { authorizationInterceptor, authorize } from '../wire/authorization';
 import { logRefusedHandshakes, TlsContext } from '../wire/tls';
 import { addAdminService } from './admin-service';
 import { CheckpointRoots } from './checkpoint/checkpoint-roots';
 import { addDataService } from './data-service';
+import { serveDataOnHttp2 } from './h2-data-service';
 import { addMigrationService } from './migration/migration-service';
 import { PsNode } from './ps-node';
 
@@ -31,6 +32,8 @@ export interface PsServerOptions {
   connectionLimits?: ConnectionLimits;
   /** Mutual TLS: client certificates required, every call authorized by role (src/wire/authorization.ts). Absent: plaintext. */
   tls?: TlsContext;
+  /** What carries Pull/Push and their streams on the PS's port (default 'grpc-js'; ADR 0038). */
+  dataPlane?: DataPlane;
 }
 
 /**
@@ -90,7 +93,8 @@ export async function startPsServer(opts: PsServerOptions): Promise<PsServer> {
   });
   widenReceiveWindow(server, opts.logger);
   const health = new HealthRegistry({ '': 'SERVING', 'tessera.v1.ParameterServer': 'SERVING' });
-  addDataService(server, node, opts.metrics ? new PsMetrics(opts.metrics, node) : undefined);
+  const metrics = opts.metrics ? new PsMetrics(opts.metrics, node) : undefined;
+  addDataService(server, node, metrics);
   addAdminService(server, node, opts.logger, new CheckpointRoots(opts.checkpointRoots ?? []));
   addMigrationService(server, node, opts.logger, opts.tls?.channelCredentials());
   health.addTo(server);
@@ -99,10 +103,17 @@ export async function startPsServer(opts: PsServerOptions): Promise<PsServer> {
     server.bindAsync(`${host}:${opts.port}`, opts.tls?.serverCredentials() ?? grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
   widenConnectionWindow(server);
+  if (opts.dataPlane === 'http2') {
+    const job = opts.tls?.config.identity.job;
+    serveDataOnHttp2(server, node, {
+      receiveLimit: transportReceiveLimit(opts.maxRequestBytes), metrics,
+      authorize: job === undefined ? undefined : (path, cert) => authorize(job, path, cert),
+    });
+  }
   if (opts.tls) logRefusedHandshakes(server, opts.logger);
   const guard = guardConnections(server, opts.connectionLimits ?? DEFAULT_CONNECTION_LIMITS);
   const addr = `${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-  opts.logger.info({ addr, tls: opts.tls ? opts.tls.config.identity : false, maxRequestBytes: opts.maxRequestBytes, checkpointRoots: opts.checkpointRoots ?? [], ...(opts.connectionLimits ?? DEFAULT_CONNECTION_LIMITS) }, 'ps listening');
+  opts.logger.info({ addr, dataPlane: opts.dataPlane ?? 'grpc-js', tls: opts.tls ? opts.tls.config.identity : false, maxRequestBytes: opts.maxRequestBytes, checkpointRoots: opts.checkpointRoots ?? [], ...(opts.connectionLimits ?? DEFAULT_CONNECTION_LIMITS) }, 'ps listening');
   return {
     node, addr, port, health, guard,
     stop: () => new Promise<void>((resolve) => {

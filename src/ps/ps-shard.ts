@@ -3,6 +3,7 @@
  * `tessera ps` runs one in its main thread (`--shards 1`) or one per worker thread
  * (shard-thread.ts), the same way in both.
  */
+import type { DataPlane } from '../wire/grpc-options';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../common/logger';
 import type { ConnectionLimits } from '../wire/connection-guard';
@@ -25,6 +26,8 @@ export interface ShardSpec {
   /** Its own disk-tier directory; null: no tier. */
   tierDir: string | null;
   connectionLimits: ConnectionLimits;
+  /** What carries Pull/Push (ADR 0038); absent: grpc-js. */
+  dataPlane?: DataPlane;
 }
 
 /** A running shard, wherever it runs. */
@@ -47,6 +50,7 @@ export async function startShard(spec: ShardSpec, deps: { logger: Logger; regist
   const server = await startPsServer({
     host: spec.host, port: spec.port, maxRequestBytes: spec.maxRequestBytes, logger: deps.logger, metrics: deps.registry, node,
     checkpointRoots: spec.checkpointRoots, connectionLimits: spec.connectionLimits, tls: deps.tls,
+    dataPlane: spec.dataPlane,
   }).catch(async (err: unknown) => { await tier?.close(); throw err; });
   return {
     shard: spec.shard, id: spec.id, addr: server.addr,

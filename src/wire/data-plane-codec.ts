@@ -10,6 +10,7 @@
 import {
   GRPC_FRAME_HEADER, MAX_PADDING, ProtoReader, ProtoWriter, bytesFieldSize, fixed64FieldSize, uintFieldSize, varintSize,
 } from './proto-bytes';
+import { writeFrameHeader } from './grpc-frames';
 
 /** Wire encodings of values and gradients (enum tessera.v1.Encoding). */
 export const enum Encoding {
@@ -52,6 +53,13 @@ export interface PullResponseMsg {
   versions?: Uint8Array;
   /** Pre-encoded form; when present the serializer sends it as is. */
   encoded?: Buffer;
+  /** `encoded` behind its gRPC frame header (allocPullResponse), for the node:http2 data plane. */
+  frame?: Buffer;
+  /**
+   * Set on answers read into a reused buffer (the node:http2 client, answer-pool.ts): call it
+   * once nothing reads `values` or `versions` any more, and never read them after.
+   */
+  release?: () => void;
 }
 
 export interface PushRequestMsg {
@@ -215,15 +223,17 @@ export function encodePullResponse(m: PullResponseMsg): Buffer {
  * values as a view too. The message starts 1 byte into its ArrayBuffer (1 ≡ 5 mod 4), and a
  * padding field before `values` fixes the payload offset; protobuf allows any field order.
  * With `versionRows` > 0 (a pull that wanted versions), a `versions` region of that many u32
- * follows, aligned the same way.
+ * follows, aligned the same way. The message is placed GRPC_FRAME_HEADER bytes into its buffer
+ * (5 ≡ 1 mod 4) and `frame` is the same bytes behind their gRPC frame header, so the node:http2
+ * data plane (src/wire/h2-data-server.ts) sends a pull without copying it.
  */
 export function allocPullResponse(
   requestId: number, dim: number, encoding: Encoding, valueBytes: number, versionRows = 0,
-): { encoded: Buffer; values: Uint8Array; versions: Uint32Array | null } {
+): { encoded: Buffer; frame: Buffer; values: Uint8Array; versions: Uint32Array | null } {
   const versionBytes = 4 * versionRows;
   const size = MAX_PADDING + bytesFieldSize(2, valueBytes) + uintFieldSize(1, requestId)
     + uintFieldSize(3, dim) + uintFieldSize(4, encoding) + (versionRows > 0 ? MAX_PADDING + bytesFieldSize(6, versionBytes) : 0);
-  const START = GRPC_FRAME_HEADER % 4;
+  const START = GRPC_FRAME_HEADER;
   const ab = new ArrayBuffer(START + size);
   const w = new ProtoWriter(Buffer.from(ab, START, size));
   w.alignNext(2, valueBytes, GRPC_FRAME_HEADER).lengthHeader(2, valueBytes);
@@ -236,7 +246,10 @@ export function allocPullResponse(
     w.advance(versionBytes);
   }
   w.uint(1, requestId).uint(3, dim).uint(4, encoding);
-  return { encoded: w.finish(), values, versions };
+  const encoded = w.finish();
+  const frame = Buffer.from(ab, 0, START + encoded.length);
+  writeFrameHeader(frame, encoded.length);
+  return { encoded, frame, values, versions };
 }
 
 export function decodePullResponse(buf: Buffer): PullResponseMsg {

@@ -2,6 +2,28 @@
  * Channel and server options shared by every Tessera gRPC endpoint, each with the reason for it.
  */
 import type { ChannelOptions } from '@grpc/grpc-js';
+import { ERROR_CODES, TesseraError } from '../common/errors';
+
+/**
+ * What carries the data plane (Pull, Push and their streams): grpc-js, or gRPC framing written
+ * directly on node:http2 (src/wire/h2-data-server.ts, h2-data-channel.ts; ADR 0038). Both speak
+ * the same gRPC on the same port; admin, migration and health are always grpc-js.
+ */
+export type DataPlane = 'grpc-js' | 'http2';
+
+/** The data planes, as flags and TESSERA_DATA_PLANE spell them. */
+export const DATA_PLANES: readonly DataPlane[] = ['grpc-js', 'http2'];
+
+/** Environment variable of `--data-plane`. */
+export const DATA_PLANE_ENV = 'TESSERA_DATA_PLANE';
+
+/** The data plane from the flag (undefined when absent) over TESSERA_DATA_PLANE over 'grpc-js'; a bad value is a CONFIG error naming it. */
+export function loadDataPlane(env: NodeJS.ProcessEnv, flag: string | undefined): DataPlane {
+  const raw = flag ?? env[DATA_PLANE_ENV];
+  if (raw === undefined) return 'grpc-js';
+  if ((DATA_PLANES as readonly string[]).includes(raw)) return raw as DataPlane;
+  throw new TesseraError(ERROR_CODES.CONFIG, `${flag !== undefined ? '--data-plane' : DATA_PLANE_ENV} must be one of ${DATA_PLANES.join(', ')}, got "${raw}"`);
+}
 
 /** Default largest data-plane request a PS accepts (bytes). Configurable per PS. */
 export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024;

@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ERROR_CODES, ErrorCode, TesseraError } from '../common/errors';
 import type { RpcErrorMsg } from './data-plane-codec';
+import { decodeGrpcMessage, encodeGrpcMessage } from './grpc-frames';
 
 const TO_STATUS: Record<ErrorCode, grpc.status> = {
   [ERROR_CODES.INVALID_ARGUMENT]: grpc.status.INVALID_ARGUMENT,
@@ -77,6 +78,29 @@ function codeForStatus(status: number): ErrorCode {
     case grpc.status.UNAUTHENTICATED: return ERROR_CODES.UNAUTHENTICATED;
     default: return ERROR_CODES.INTERNAL;
   }
+}
+
+/**
+ * Converts an error into the status headers of a call answered on node:http2 (the data plane of
+ * src/wire/h2-data-server.ts): the same status, details and `tessera-code` a grpc-js server sends.
+ */
+export function toGrpcTrailers(err: unknown): Record<string, string> {
+  const e = asTesseraError(err);
+  return { 'grpc-status': String(TO_STATUS[e.code]), 'grpc-message': encodeGrpcMessage(e.message), [TESSERA_CODE_KEY]: e.code };
+}
+
+/** Status headers for a transport-level refusal (a gRPC status code with no TesseraError behind it). */
+export function statusTrailers(code: number, details: string): Record<string, string> {
+  return { 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(details) };
+}
+
+/** The status of a call's trailers as the `ServiceError` fields `fromServiceError` reads (code, details, tessera-code). */
+export function serviceErrorOfTrailers(headers: Record<string, string | string[] | undefined>): Partial<grpc.ServiceError> {
+  const metadata = new grpc.Metadata();
+  const tesseraCode = headers[TESSERA_CODE_KEY];
+  if (typeof tesseraCode === 'string') metadata.set(TESSERA_CODE_KEY, tesseraCode);
+  const raw = headers['grpc-message'];
+  return { code: Number(headers['grpc-status'] ?? grpc.status.UNKNOWN), details: typeof raw === 'string' ? decodeGrpcMessage(raw) : '', metadata };
 }
 
 /** Converts an in-band RpcError back into a TesseraError on the client. */

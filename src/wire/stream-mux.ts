@@ -1,11 +1,12 @@
 /**
- * Multiplexes many request/response pairs over one gRPC bidi stream, matched by request_id.
+ * Multiplexes many request/response pairs over one gRPC bidi stream (grpc-js's, or the node:http2
+ * data plane's), matched by request_id.
  * A lost stream fails every pending request with UNAVAILABLE (retryable) and is reopened
  * lazily by the next request.
  */
-import type * as grpc from '@grpc/grpc-js';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { RpcErrorMsg } from './data-plane-codec';
+import type { MuxStream } from './h2-data-channel';
 import { fromRpcError, fromServiceError } from './status-map';
 
 interface Pending<Res> {
@@ -19,7 +20,7 @@ export interface MuxMessage {
 }
 
 export class StreamMux<Req extends MuxMessage, Res extends MuxMessage & { error?: RpcErrorMsg }> {
-  private stream: grpc.ClientDuplexStream<Req, Res> | null = null;
+  private stream: MuxStream<Req> | null = null;
   private readonly pending = new Map<number, Pending<Res>>();
   private nextId = 1;
 
@@ -27,7 +28,7 @@ export class StreamMux<Req extends MuxMessage, Res extends MuxMessage & { error?
    * @param open opens a new bidi stream
    * @param peer name used in error messages (the PS address)
    */
-  constructor(private readonly open: () => grpc.ClientDuplexStream<Req, Res>, private readonly peer: string) {}
+  constructor(private readonly open: () => MuxStream<Req>, private readonly peer: string) {}
 
   get inflight(): number {
     return this.pending.size;
@@ -56,7 +57,7 @@ export class StreamMux<Req extends MuxMessage, Res extends MuxMessage & { error?
     this.failAll(new TesseraError(ERROR_CODES.UNAVAILABLE, `${this.peer}: connection closed`));
   }
 
-  private ensureStream(): grpc.ClientDuplexStream<Req, Res> {
+  private ensureStream(): MuxStream<Req> {
     if (this.stream) return this.stream;
     const s = this.open();
     this.stream = s;

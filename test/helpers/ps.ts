@@ -13,9 +13,12 @@ export interface TestCluster {
   tearDown(): Promise<void>;
 }
 
-/** Starts `n` PS servers on 127.0.0.1:0 and a client with the shard map installed. */
+/**
+ * Starts `n` PS servers on 127.0.0.1:0 and a client with the shard map installed; the servers
+ * serve the data plane on `clientOpts.dataPlane`, as the client uses it (default grpc-js).
+ */
 export async function createTestCluster(n: number, clientOpts: Partial<PsClientOptions> = {}, maxRequestBytes = 64 << 20): Promise<TestCluster> {
-  const servers = await Promise.all(Array.from({ length: n }, () => startPsServer({ port: 0, maxRequestBytes, logger: silentLogger() })));
+  const servers = await Promise.all(Array.from({ length: n }, () => startPsServer({ port: 0, maxRequestBytes, logger: silentLogger(), dataPlane: clientOpts.dataPlane })));
   const map = planShardMap(servers.map((s, id) => ({ id, addr: s.addr })));
   const client = new PsClient({ shardMap: map, logger: silentLogger(), ...clientOpts });
   await client.admin.installShardMap();

@@ -4,6 +4,7 @@ import { silentLogger } from '../../src/common/logger';
 import { startPsServer, PsServer } from '../../src/ps/ps-server';
 import { Encoding } from '../../src/wire/data-plane-codec';
 import { PsConnection } from '../../src/wire/ps-connection';
+import { DATA_PLANES } from '../../src/wire/grpc-options';
 import { tableSpecToWire } from '../../src/ps/table-spec-wire';
 import type { TableSpec } from '../../src/ps/store/table-store';
 
@@ -14,14 +15,15 @@ const IDS = Buffer.from(new BigUint64Array([1n, 2n, 3n]).buffer);
 type Send = 'stream' | 'unary';
 
 /** Issue #2, "Bad input": each case is rejected with a clear message, the PS keeps serving and the table is unchanged. */
-describe('PS rejects bad input and keeps serving (real gRPC)', function () {
+// Issue 18: every case runs on both data planes (grpc-js, and gRPC framing on node:http2; ADR 0038).
+for (const dataPlane of DATA_PLANES) describe(`PS rejects bad input and keeps serving (real gRPC), data plane ${dataPlane}`, function () {
   this.timeout(20_000);
   let ps: PsServer;
   let conn: PsConnection;
 
   beforeEach(async () => {
-    ps = await startPsServer({ port: 0, maxRequestBytes: 4096, logger: silentLogger() });
-    conn = new PsConnection({ addr: ps.addr, maxMessageBytes: 1 << 20 });
+    ps = await startPsServer({ port: 0, maxRequestBytes: 4096, logger: silentLogger(), dataPlane });
+    conn = new PsConnection({ addr: ps.addr, maxMessageBytes: 1 << 20, dataPlane });
     await conn.adminCall('CreateTable', { spec: tableSpecToWire(SPEC) }, 5000);
   });
   afterEach(async () => {

@@ -5,6 +5,7 @@ import { EmbeddingTable } from '../../src/ps/store/embedding-table';
 import type { TableSpec } from '../../src/ps/store/table-store';
 import { PsClient } from '../../src/client/ps-client';
 import { dedup } from '../helpers/ids';
+import { DATA_PLANES } from '../../src/wire/grpc-options';
 import { createTestCluster, TestCluster } from '../helpers/ps';
 
 const DIM = 8;
@@ -25,13 +26,14 @@ function bits(a: Float32Array): Uint32Array {
   return new Uint32Array(a.buffer, a.byteOffset, a.length);
 }
 
-describe('PS over real gRPC (2 servers on port 0)', function () {
+// Issue 18: every case runs on both data planes (grpc-js, and gRPC framing on node:http2; ADR 0038).
+for (const dataPlane of DATA_PLANES) describe(`PS over real gRPC (2 servers on port 0), data plane ${dataPlane}`, function () {
   this.timeout(120_000);
   let c: TestCluster;
   afterEach(async () => c?.tearDown());
 
   it('pulls and pushes 1M distinct ids exactly like one in-process table', async () => {
-    c = await createTestCluster(2, { maxInflightPushes: 2 });
+    c = await createTestCluster(2, { dataPlane, maxInflightPushes: 2 });
     await c.client.admin.createTable(SPEC);
     const ref = new EmbeddingTable({ ...SPEC });
     const ids = randomIds(1_000_000, 1);
@@ -58,7 +60,7 @@ describe('PS over real gRPC (2 servers on port 0)', function () {
   });
 
   it('returns duplicate ids in caller order and sums their gradients', async () => {
-    c = await createTestCluster(2);
+    c = await createTestCluster(2, { dataPlane });
     await c.client.admin.createTable(SPEC);
     const ids = new Uint32Array([5, 0, 9, 1, 5, 0, 5, 0]); // 5, 2^32+9, 5, 5
     const rows = await c.client.data.pull('emb', ids, DIM);
@@ -75,7 +77,7 @@ describe('PS over real gRPC (2 servers on port 0)', function () {
   });
 
   it('pulls into a caller-owned buffer, overwriting it whole, with or without duplicate ids', async () => {
-    c = await createTestCluster(2);
+    c = await createTestCluster(2, { dataPlane });
     await c.client.admin.createTable(SPEC);
     const distinct = randomIds(5_000, 3);
     const n = distinct.length >>> 1;
@@ -97,7 +99,7 @@ describe('PS over real gRPC (2 servers on port 0)', function () {
   });
 
   it('serves dense tables from one owner', async () => {
-    c = await createTestCluster(2);
+    c = await createTestCluster(2, { dataPlane });
     await c.client.admin.createTable({ name: 'mlp', kind: 'dense', size: 1000, optimizer: { kind: 'sgd', lr: 0.5 }, initializer: { kind: 'zeros' } });
     await c.client.data.pushDense('mlp', new Float32Array(1000).fill(2));
     await c.client.data.flush();
@@ -109,7 +111,7 @@ describe('PS over real gRPC (2 servers on port 0)', function () {
   });
 
   it('moves values in fp16 on the wire within fp16 precision', async () => {
-    c = await createTestCluster(2, { encoding: 'f16' });
+    c = await createTestCluster(2, { dataPlane, encoding: 'f16' });
     await c.client.admin.createTable(SPEC);
     const ref = new EmbeddingTable({ ...SPEC });
     const ids = randomIds(5000, 3);
@@ -120,8 +122,8 @@ describe('PS over real gRPC (2 servers on port 0)', function () {
   });
 
   it('retries an unreachable PS until it answers, then fails with UNAVAILABLE past the deadline', async () => {
-    c = await createTestCluster(1);
-    const dead = new PsClient({ shardMap: { ...c.map, ps: [{ id: 0, addr: '127.0.0.1:1' }] }, logger: silentLogger(), retryDeadlineMs: 300, callTimeoutMs: 200 });
+    c = await createTestCluster(1, { dataPlane });
+    const dead = new PsClient({ shardMap: { ...c.map, ps: [{ id: 0, addr: '127.0.0.1:1' }] }, logger: silentLogger(), retryDeadlineMs: 300, callTimeoutMs: 200, dataPlane });
     try {
       const err = await dead.data.pull('emb', new Uint32Array([1, 0]), DIM).then(() => null, (e) => e);
       expect(err).to.have.property('code').that.is.oneOf(['TESSERA_ERR_UNAVAILABLE', 'TESSERA_ERR_DEADLINE']);

@@ -11,7 +11,8 @@ import { tableSpecToWire } from '../../src/ps/table-spec-wire';
 import type { TableSpec } from '../../src/ps/store/table-store';
 import { Encoding } from '../../src/wire/data-plane-codec';
 import { PsConnection } from '../../src/wire/ps-connection';
-import { loadTlsConfig, TlsContext } from '../../src/wire/tls';
+import { httpsClientOptions, loadTlsConfig, TlsContext } from '../../src/wire/tls';
+import { DATA_PLANES } from '../../src/wire/grpc-options';
 import { createLogSink } from '../helpers/log-sink';
 import { createTestCa, TestCa } from '../helpers/tls';
 
@@ -20,7 +21,8 @@ const IDS = Buffer.from(new BigUint64Array([1n, 2n, 3n]).buffer);
 const pullReq = { table: 'emb', shardMapVersion: 0, ids: IDS, encoding: Encoding.F32, requestId: 0 };
 const pushReq = { ...pullReq, grads: Buffer.from(new Float32Array(12).fill(0.5).buffer) };
 
-describe('PS with mutual TLS and per-role authorization (issue #16)', function () {
+// Issue 18: every case runs on both data planes (grpc-js, and gRPC framing on node:http2; ADR 0038).
+for (const dataPlane of DATA_PLANES) describe(`PS with mutual TLS and per-role authorization (issue #16), data plane ${dataPlane}`, function () {
   this.timeout(30_000);
   let ca: TestCa;
   let other: TestCa;
@@ -29,8 +31,12 @@ describe('PS with mutual TLS and per-role authorization (issue #16)', function (
   const conns: PsConnection[] = [];
   const sink = createLogSink('warn');
 
+  /** A connection to `addr` as `ctx` (null: plaintext) on this suite's data plane. */
+  const dial = (addr: string, ctx: TlsContext | null) => new PsConnection({
+    addr, maxMessageBytes: 1 << 20, credentials: ctx?.channelCredentials(), dataPlane, http2Tls: ctx && dataPlane === 'http2' ? httpsClientOptions(ctx.config) : undefined,
+  });
   async function connect(ctx: TlsContext | null): Promise<PsConnection> {
-    const c = new PsConnection({ addr: ps.addr, maxMessageBytes: 1 << 20, credentials: ctx?.channelCredentials() });
+    const c = dial(ps.addr, ctx);
     conns.push(c);
     return c;
   }
@@ -41,7 +47,7 @@ describe('PS with mutual TLS and per-role authorization (issue #16)', function (
     ca = await createTestCa('ctr');
     other = await createTestCa('ctr');
     psTls = ca.open(await ca.issue('ps', 'ps-0'));
-    ps = await startPsServer({ port: 0, maxRequestBytes: 1 << 20, logger: sink.logger, tls: psTls });
+    ps = await startPsServer({ port: 0, maxRequestBytes: 1 << 20, logger: sink.logger, tls: psTls, dataPlane });
     await (await as('chief')).adminCall('CreateTable', { spec: tableSpecToWire(SPEC) }, 5000);
   });
   after(async () => {
@@ -105,9 +111,9 @@ describe('PS with mutual TLS and per-role authorization (issue #16)', function (
 
   it('a client refuses a PS whose certificate expired, and says so', async () => {
     const expired = await ca.issue('ps', 'old', { notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2020-02-01T00:00:00Z') });
-    const old = await startPsServer({ port: 0, maxRequestBytes: 1 << 20, logger: silentLogger(), tls: ca.openUnchecked(expired) });
+    const old = await startPsServer({ port: 0, maxRequestBytes: 1 << 20, logger: silentLogger(), tls: ca.openUnchecked(expired), dataPlane });
     try {
-      const c = new PsConnection({ addr: old.addr, maxMessageBytes: 1 << 20, credentials: ca.open(await ca.issue('worker', 'w-e')).channelCredentials() });
+      const c = dial(old.addr, ca.open(await ca.issue('worker', 'w-e')));
       conns.push(c);
       expect((await failure(c.pull(pullReq, 3000))).message).to.match(/certificate has expired/);
     } finally {
@@ -119,7 +125,7 @@ describe('PS with mutual TLS and per-role authorization (issue #16)', function (
     const next = await createTestCa('ctr');
     try {
       const files = ca.open(await ca.issue('ps', 'rot'), 100);
-      const rotating = await startPsServer({ port: 0, maxRequestBytes: 1 << 20, logger: silentLogger(), tls: files });
+      const rotating = await startPsServer({ port: 0, maxRequestBytes: 1 << 20, logger: silentLogger(), tls: files, dataPlane });
       const dial = (ctx: TlsContext) => {
         const c = new PsConnection({ addr: rotating.addr, maxMessageBytes: 1 << 20, credentials: ctx.channelCredentials() });
         conns.push(c);

@@ -13,6 +13,7 @@ import { silentLogger } from '../../src/common/logger';
 import { createMetrics } from '../../src/metrics/registry';
 import { startPsServer, PsServer } from '../../src/ps/ps-server';
 import { encodePullRequest, Encoding } from '../../src/wire/data-plane-codec';
+import { DATA_PLANES } from '../../src/wire/grpc-options';
 
 const REQUESTS = 300;
 const IDS = 4096; // dim 8: 128 KiB per answer
@@ -33,7 +34,8 @@ async function until(read: () => Promise<number>, min: number, what: string): Pr
   throw new Error(`timed out waiting for ${what} >= ${min}`);
 }
 
-describe('a data-plane stream stops reading while its answers are not read (issue 23)', function () {
+// Issue 18: on both data planes (grpc-js, and gRPC framing on node:http2; ADR 0038).
+for (const dataPlane of DATA_PLANES) describe(`a data-plane stream stops reading while its answers are not read (issue 23), data plane ${dataPlane}`, function () {
   this.timeout(30_000);
   let ps: PsServer;
   let session: http2.ClientHttp2Session;
@@ -45,7 +47,7 @@ describe('a data-plane stream stops reading while its answers are not read (issu
 
   it('pauses after a bounded number of unread answers, then answers every request once the client reads', async () => {
     const { registry } = createMetrics({ job: 't', role: 'ps', id: 'ps-0' });
-    ps = await startPsServer({ port: 0, maxRequestBytes: 1 << 20, logger: silentLogger(), metrics: registry });
+    ps = await startPsServer({ port: 0, maxRequestBytes: 1 << 20, logger: silentLogger(), metrics: registry, dataPlane });
     ps.node.createTable({ name: 'emb', kind: 'embedding', dim: 8, optimizer: { kind: 'sgd', lr: 1 } });
     session = http2.connect(`http://${ps.addr}`);
     const req = session.request({ ':method': 'POST', ':path': '/tessera.v1.ParameterServer/PullStream', 'content-type': 'application/grpc', te: 'trailers' });

@@ -9,12 +9,14 @@
  */
 import { expect } from 'chai';
 import { runFuzz } from '../../bench/fuzz/fuzz-ps';
+import { DATA_PLANES } from '../../src/wire/grpc-options';
 
-describe('fuzzing a tessera ps process (issue 23)', function () {
+// Issue 18: on both data planes (grpc-js, and gRPC framing on node:http2; ADR 0038).
+for (const dataPlane of DATA_PLANES) describe(`fuzzing a tessera ps process (issue 23), data plane ${dataPlane}`, function () {
   this.timeout(120_000);
 
   it('400 fixed-seed cases, 200 concurrent streams, 100 MiB messages: no crash, no hang, no INTERNAL, refused pushes change no row, one SIGTERM ends it', async () => {
-    const r = await runFuzz({ seed: 23, cases: 400, hangMs: 5_000, maxRequestBytes: 1 << 20, streams: 200, hugeBytes: 100 << 20 }) as Record<string, any>;
+    const r = await runFuzz({ seed: 23, cases: 400, hangMs: 5_000, maxRequestBytes: 1 << 20, streams: 200, hugeBytes: 100 << 20, dataPlane }) as Record<string, any>;
     const why = JSON.stringify({ examples: r.examples, log: r.log, by_status: r.by_status });
     expect(r.cases, 'the tier cases, the cases, the streams and the four huge messages').to.equal(5 + 400 + 200 + 4);
     expect(r.crashes, why).to.equal(0);

@@ -14,12 +14,14 @@ import { expect } from 'chai';
 import { silentLogger } from '../../src/common/logger';
 import { startPsServer, PsServer } from '../../src/ps/ps-server';
 import { PROTO_ROOT } from '../../src/wire/services';
+import { DATA_PLANES } from '../../src/wire/grpc-options';
 import { INTEROP_DIR, pythonOrSkip } from '../helpers/python';
 
 const SCRIPT = path.join(INTEROP_DIR, 'push_twice.py');
 const CLIENT_ID = 0xfedc_ba98_7654_3210n;
 
-describe('a Python client retrying a push with the same push_seq (ADR 0027)', function () {
+// Issue 18: on both data planes (grpc-js, and gRPC framing on node:http2; ADR 0038).
+for (const dataPlane of DATA_PLANES) describe(`a Python client retrying a push with the same push_seq (ADR 0027), data plane ${dataPlane}`, function () {
   this.timeout(60_000);
   let python = '';
   let ps: PsServer;
@@ -27,7 +29,7 @@ describe('a Python client retrying a push with the same push_seq (ADR 0027)', fu
 
   before(async function () {
     python = pythonOrSkip(this);
-    ps = await startPsServer({ port: 0, maxRequestBytes: 1 << 20, logger: silentLogger() });
+    ps = await startPsServer({ port: 0, maxRequestBytes: 1 << 20, logger: silentLogger(), dataPlane });
     ps.node.createTable({ name: 'emb', kind: 'embedding', dim: 4, optimizer: { kind: 'sgd', lr: 0.1 } });
     stubs = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-py-stubs-'));
   });

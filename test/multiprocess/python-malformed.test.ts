@@ -19,6 +19,7 @@ import { startPsServer, PsServer } from '../../src/ps/ps-server';
 import {
   decodePullResponse, decodePushResponse, encodePullRequest, encodePushRequest, Encoding,
 } from '../../src/wire/data-plane-codec';
+import { DATA_PLANES } from '../../src/wire/grpc-options';
 import { INTEROP_DIR, pythonOrSkip } from '../helpers/python';
 
 const SCRIPT = path.join(INTEROP_DIR, 'raw_requests.py');
@@ -38,14 +39,15 @@ const truncated = (b: Buffer) => b.subarray(0, b.length - 3);
 
 const ADMIN = ['CreateTable', 'DropTable', 'SetShardMap', 'AssignDense', 'Snapshot', 'SnapshotStatus', 'Restore', 'Stats'];
 
-describe('undecodable requests from a Python client: INVALID_ARGUMENT, streams go on (issue 23)', function () {
+// Issue 18: every case runs on both data planes (grpc-js, and gRPC framing on node:http2; ADR 0038).
+for (const dataPlane of DATA_PLANES) describe(`undecodable requests from a Python client: INVALID_ARGUMENT, streams go on (issue 23), data plane ${dataPlane}`, function () {
   this.timeout(60_000);
   let python = '';
   let ps: PsServer;
 
   before(async function () {
     python = pythonOrSkip(this);
-    ps = await startPsServer({ port: 0, maxRequestBytes: 1 << 20, logger: silentLogger() });
+    ps = await startPsServer({ port: 0, maxRequestBytes: 1 << 20, logger: silentLogger(), dataPlane });
     ps.node.createTable({ name: 'emb', kind: 'embedding', dim: 4, optimizer: { kind: 'sgd', lr: 0.1 } });
   });
   after(async () => {

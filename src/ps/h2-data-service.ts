@@ -1,0 +1,64 @@
+/**
+ * tessera.v1.ParameterServer served on node:http2 (`--data-plane http2`, ADR 0038): the same four
+ * methods, messages, statuses and in-band stream errors as the grpc-js adapter (data-service.ts),
+ * through the same handlers, on the PS's one port; admin, migration and health stay on grpc-js.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import {
+  decodePullRequest, decodePushRequest, encodePullResponse, encodePushResponse, PullResponseMsg,
+} from '../wire/data-plane-codec';
+import { frameMessage } from '../wire/grpc-frames';
+import { Http2Method, serveOnHttp2 } from '../wire/h2-data-server';
+import { PARAMETER_SERVER_SERVICE } from '../wire/services';
+import type { TesseraError } from '../common/errors';
+import type { PeerCertificate } from 'node:tls';
+import { dataHandlers } from './data-service';
+import type { PsMetrics } from './ps-metrics';
+import type { PsNode } from './ps-node';
+
+/** A pull answer framed for the wire: the gathered buffer itself when the PS allocated it. */
+function pullFrame(res: PullResponseMsg): Buffer {
+  return res.frame ?? frameMessage(encodePullResponse(res));
+}
+
+/** A streamed method's answer to one message: served, or the failure in-band; never throws. */
+function inBand<Req, Res>(decode: (m: Buffer) => Req, serve: (req: Req) => Res, failed: (req: Req, err: unknown) => Res, frame: (res: Res) => Buffer) {
+  return (message: Buffer): Buffer => {
+    const req = decode(message);
+    let res: Res;
+    try {
+      res = serve(req);
+    } catch (err) {
+      res = failed(req, err);
+    }
+    return frame(res);
+  };
+}
+
+/** What the node:http2 data plane needs besides the PsNode. */
+export interface Http2DataOptions {
+  /** Largest request message read (bytes): the transport's limit, above the PS's own check. */
+  receiveLimit: number;
+  metrics?: PsMetrics;
+  /** With mutual TLS: the same role check the grpc-js interceptor applies. */
+  authorize?: (path: string, cert: PeerCertificate | undefined) => TesseraError | null;
+}
+
+/**
+ * Serves `node`'s data plane on node:http2 on every listener of the bound `server` (which keeps
+ * serving everything else); call after `bindAsync`.
+ */
+export function serveDataOnHttp2(server: grpc.Server, node: PsNode, opts: Http2DataOptions): void {
+  const h = dataHandlers(node, opts.metrics);
+  const pullPaused = opts.metrics ? () => opts.metrics!.pull.paused() : undefined;
+  const pushPaused = opts.metrics ? () => opts.metrics!.push.paused() : undefined;
+  const methods = new Map<string, Http2Method>([
+    [PARAMETER_SERVER_SERVICE.Pull.path, { streaming: false, answer: (m) => pullFrame(h.pull(decodePullRequest(m))) }],
+    [PARAMETER_SERVER_SERVICE.Push.path, { streaming: false, answer: (m) => frameMessage(encodePushResponse(h.push(decodePushRequest(m)))) }],
+    [PARAMETER_SERVER_SERVICE.PullStream.path, { streaming: true, onPause: pullPaused, answer: inBand(decodePullRequest, h.pull, h.pullFailed, pullFrame) }],
+    [PARAMETER_SERVER_SERVICE.PushStream.path, {
+      streaming: true, onPause: pushPaused, answer: inBand(decodePushRequest, h.push, h.pushFailed, (res) => frameMessage(encodePushResponse(res))),
+    }],
+  ]);
+  serveOnHttp2(server, { methods, receiveLimit: opts.receiveLimit, authorize: opts.authorize });
+}
