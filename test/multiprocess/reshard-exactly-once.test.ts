@@ -8,46 +8,11 @@
  * again), and every row is counted once.
  */
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
-import type { LocalCluster } from '../../src/local/local-cluster';
-import { SCRAPE_TARGETS_FILE } from '../../src/local/run-records';
 import { awaitSnapshot, clusterSuite, shardLedger, snapshotOf, SYNTHETIC_SPEC } from '../helpers/cluster';
 import { awaitMap } from '../helpers/migration';
+import { logLines, psCounters, workerAcks, workersExited } from '../helpers/cluster-ledger';
 
 const ROWS = 60_000;
-
-/** The log lines (parsed) of every process whose log file starts with `role`. */
-function logLines(c: LocalCluster, role: string): Record<string, unknown>[] {
-  return fs.readdirSync(c.opts.runDir).filter((f) => f.startsWith(`${role}-`) && f.endsWith('.log'))
-    .flatMap((f) => fs.readFileSync(path.join(c.opts.runDir, f), 'utf8').split('\n'))
-    .flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; } });
-}
-
-/** Resolves once `n` workers logged that they closed their PS client and exited (their last words). */
-async function workersExited(c: LocalCluster, n: number, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (logLines(c, 'worker').filter((l) => l.msg === 'job done; exiting').length < n) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} workers to exit; logs in ${c.opts.runDir}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-/** Sum over the live PS of each named counter (series with role="ps"), scraped from their /metrics. */
-async function psCounters(c: LocalCluster, names: string[]): Promise<Map<string, number>> {
-  const groups = JSON.parse(fs.readFileSync(path.join(c.opts.runDir, SCRAPE_TARGETS_FILE), 'utf8')) as { targets: string[] }[];
-  const sums = new Map(names.map((n) => [n, 0]));
-  for (const target of groups.flatMap((g) => g.targets)) {
-    const text = await fetch(`http://${target}/metrics`).then((r) => r.text(), () => '');
-    for (const line of text.split('\n')) {
-      const m = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
-      if (!m || !sums.has(m[1]) || !/role="ps"/.test(m[2])) continue;
-      if (m[1] === 'tessera_ps_requests_total' && !/op="push",?.*outcome="ok"|outcome="ok",?.*op="push"/.test(m[2])) continue;
-      sums.set(m[1], sums.get(m[1])! + Number(m[3]));
-    }
-  }
-  return sums;
-}
 
 describe('async resharding 2 -> 4 PS applies every acknowledged push exactly once (issue 17; real processes)', function () {
   this.timeout(300_000);
@@ -74,9 +39,7 @@ describe('async resharding 2 -> 4 PS applies every acknowledged push exactly onc
     const workers = logLines(c, 'worker');
     const faults = workers.filter((l) => /not as the chief published it|resuming from the last committed position/.test(String(l.msg)));
     expect(faults.map((l) => l.msg), 'worker faults or retrains').to.deep.equal([]);
-    const closes = workers.filter((l) => l.msg === 'closed the PS connections');
-    const acked = closes.reduce((n, l) => n + Number(l.pushesAcked), 0);
-    const reroutes = closes.reduce((n, l) => n + Number(l.reroutes), 0);
+    const { acked, reroutes, closes } = workerAcks(c);
     expect(closes.some((l) => Number(l.mapVersion) >= v4.version), 'a worker client routed by the final map').to.equal(true);
     expect(reroutes, 'requests re-sent by a newer map').to.be.greaterThan(0);
     const ps = await psCounters(c, ['tessera_ps_requests_total', 'tessera_ps_duplicate_pushes_total']);
