@@ -70,6 +70,7 @@ export class ReplicationLog {
   private inFlight: { clients: bigint[]; seqs: number[]; acks: number[] } | null = null;
   private batchSeq = 0;
   private resetNext = true;
+  private resyncAtCut = false;
   private readonly dedup = new Deduper();
   private readonly now: () => number;
 
@@ -146,6 +147,12 @@ export class ReplicationLog {
    * One batch at a time: call `acked` or `failed` before the next cut.
    */
   cut(maxRows: number): ReplicaBatch | undefined {
+    if (this.resyncAtCut) {
+      const oldest = this.oldestPendingMs;
+      this.resyncAtCut = false;
+      this.resync();
+      this.oldestPendingMs = Math.min(oldest, this.oldestPendingMs);
+    }
     if (this.pending.size === 0 && this.dense.size === 0 && !this.resetNext && this.clients.length === 0) return undefined;
     const parts: Buffer[] = [];
     let rows = 0;
@@ -196,7 +203,8 @@ export class ReplicationLog {
       this.acks = [...this.inFlight.acks, ...this.acks];
       this.inFlight = null;
     }
-    this.resync();
+    // The copy is listed at the next cut, not now: while the buddy is down, nothing is listed.
+    this.resyncAtCut = true;
     this.oldestPendingMs = oldest;
   }
 

@@ -41,6 +41,9 @@ export class Replication {
   private log: ReplicationLog | null = null;
   private buddy: Buddy | null = null;
   private sending = false;
+  /** Failed batches in a row, and when the next may be tried (backoff while the buddy is down). */
+  private failures = 0;
+  private retryAt = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly intervalMs: number;
   private readonly maxRows: number;
@@ -117,7 +120,7 @@ export class Replication {
   private async flush(): Promise<void> {
     const log = this.log;
     const buddy = this.buddy;
-    if (this.sending || !log || !buddy) return;
+    if (this.sending || !log || !buddy || performance.now() < this.retryAt) return;
     const batch = log.cut(this.maxRows);
     if (!batch) return;
     this.sending = true;
@@ -128,11 +131,18 @@ export class Replication {
       log.acked(batch);
       this.counts.batches++;
       this.counts.rowsSent += batch.rows;
+      if (this.failures > 0) this.logger.info({ buddy: buddy.addr, failures: this.failures }, 'replication to the buddy resumed');
+      this.failures = 0;
+      this.retryAt = 0;
     } catch (err) {
       if (this.log !== log) return;
       this.counts.failures++;
       log.failed(batch);
-      this.logger.warn({ buddy: buddy.addr, err: (err as Error).message }, 'replication batch failed; a full copy follows once the buddy answers');
+      // Back off to 5 s: a dead buddy costs a full copy per attempt, and the chief reassigns it.
+      this.retryAt = performance.now() + Math.min(5_000, this.intervalMs * 2 ** ++this.failures);
+      if ((this.failures & (this.failures - 1)) === 0) {
+        this.logger.warn({ buddy: buddy.addr, failures: this.failures, err: (err as Error).message }, 'replication batch failed; a full copy follows once the buddy answers');
+      }
     } finally {
       this.sending = false;
     }
