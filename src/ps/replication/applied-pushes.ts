@@ -48,3 +48,17 @@ export function inheritedClientId(clientId: bigint, primaryId: number): bigint {
   const out = (clientId ^ z ^ (z >> 31n)) & MASK64;
   return out === 0n ? 1n : out;
 }
+
+/**
+ * A visiting order of `[0, n)` that is far from any hash order: a stride near n × 0.618,
+ * coprime with n. Rows read out of one id index come in its hash order, and inserting them into
+ * another (same hash, growing) in that order piles them into one probe cluster: a replica or a
+ * promotion written in this order instead inserts as fast as pushes do.
+ */
+export function scrambledOrder(n: number): (i: number) => number {
+  if (n < 3) return (i) => i;
+  let step = Math.max(1, Math.floor(n * 0.6180339887));
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  while (gcd(step, n) !== 1) step++;
+  return (i) => (i * step) % n;
+}

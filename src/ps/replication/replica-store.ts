@@ -18,7 +18,7 @@ import type { PsNode } from '../ps-node';
 import { PushDedup } from '../push-dedup';
 import { EmbeddingTable } from '../store/embedding-table';
 import { TableStore } from '../store/table-store';
-import { forEachApplied, inheritedClientId } from './applied-pushes';
+import { forEachApplied, inheritedClientId, scrambledOrder } from './applied-pushes';
 import type { ReplicaBatch } from './replication-log';
 
 /** What a replica holds of one primary. */
@@ -109,14 +109,7 @@ export class ReplicaStore {
     if (!r) throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `primary_id: this PS holds no replica of ps ${primaryId} (held: ${[...this.replicas.keys()].join(', ') || 'none'})`);
     const nb = buckets.length;
     let rows = 0;
-    for (const info of r.tables.list()) {
-      const live = this.node.store.getEmbedding(info.name);
-      r.tables.getEmbedding(info.name).forEachRow((lo, hi, w, s) => {
-        if (buckets[bucketOf(lo, hi, nb)] !== 1) return;
-        live.putRow(lo, hi, w, s);
-        rows++;
-      });
-    }
+    for (const info of r.tables.list()) rows += this.promoteTable(r.tables.getEmbedding(info.name), this.node.store.getEmbedding(info.name), buckets);
     let dense = 0;
     for (const [name, d] of r.dense) {
       if (buckets[denseBucket(name, nb)] !== 1 || !this.node.store.has(name)) continue;
@@ -130,6 +123,29 @@ export class ReplicaStore {
     });
     this.replicas.delete(primaryId);
     return { primaryId, rows, dense, identities, pushesApplied: r.pushesApplied, appliedAtMs: r.appliedAtMs };
+  }
+
+  /** Writes `replica`'s rows of `buckets` into `live` (scrambled: not in the replica's hash order); returns the count. */
+  private promoteTable(replica: EmbeddingTable, live: EmbeddingTable, buckets: Uint8Array): number {
+    const { dim, stateWidth: sw } = replica;
+    const ids = new Uint32Array(2 * replica.size);
+    const w = new Float32Array(dim * replica.size);
+    const s = new Float32Array(sw * replica.size);
+    let n = 0;
+    replica.forEachRow((lo, hi, rw, rs) => {
+      if (buckets[bucketOf(lo, hi, buckets.length)] !== 1) return;
+      ids[2 * n] = lo;
+      ids[2 * n + 1] = hi;
+      w.set(rw.subarray(0, dim), n * dim);
+      s.set(rs.subarray(0, sw), n * sw);
+      n++;
+    });
+    const at = scrambledOrder(n);
+    for (let i = 0; i < n; i++) {
+      const k = at(i);
+      live.putRow(ids[2 * k], ids[2 * k + 1], w.subarray(k * dim, (k + 1) * dim), s.subarray(k * sw, (k + 1) * sw));
+    }
+    return n;
   }
 
   private tableOf(r: Replica, name: string): EmbeddingTable {

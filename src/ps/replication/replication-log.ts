@@ -21,7 +21,7 @@ import { Deduper } from '../../sharding/dedup';
 import type { PsNode } from '../ps-node';
 import { DenseTable } from '../store/dense-table';
 import { EmbeddingTable } from '../store/embedding-table';
-import { encodeApplied } from './applied-pushes';
+import { encodeApplied, scrambledOrder } from './applied-pushes';
 
 /** One batch for the buddy (the fields of tessera.v1.ReplicaBatch). */
 export interface ReplicaBatch {
@@ -227,8 +227,16 @@ export class ReplicationLog {
 
   /** Appends the chunk of table `t`'s pending rows (distinct, resident) to `parts`; returns its rows. */
   private encodeRows(t: EmbeddingTable, p: Pending, parts: Buffer[]): number {
-    const unique = new Uint32Array(2 * p.n);
-    const k = this.dedup.dedupInto(p.ids.subarray(0, 2 * p.n), unique, new Uint32Array(p.n));
+    const found = new Uint32Array(2 * p.n);
+    const k = this.dedup.dedupInto(p.ids.subarray(0, 2 * p.n), found, new Uint32Array(p.n));
+    // A full copy lists rows in this table's hash order; the buddy must not insert them so.
+    const unique = new Uint32Array(2 * k);
+    const at = scrambledOrder(k);
+    for (let i = 0; i < k; i++) {
+      const j = at(i);
+      unique[2 * i] = found[2 * j];
+      unique[2 * i + 1] = found[2 * j + 1];
+    }
     const ids = new Uint32Array(2 * k);
     const w = new Float32Array(k * t.dim);
     const s = new Float32Array(k * t.stateWidth);
