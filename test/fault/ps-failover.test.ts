@@ -17,6 +17,7 @@ import { replicationCall } from '../../src/wire/replication-client';
 import { awaitSnapshot, clusterSuite, SYNTHETIC_SPEC } from '../helpers/cluster';
 import { awaitLogs, logLines, psCounters, workerAcks, workersExited } from '../helpers/cluster-ledger';
 import { awaitMap } from '../helpers/migration';
+import { lastJson, runTessera } from '../helpers/tessera';
 
 const ROWS = 40_000;
 const OK_PUSHES = 'tessera_ps_requests_total';
@@ -55,6 +56,11 @@ describe('PS failover: kill -9 with and without a buddy replica (issue 17; real 
     const status = await replicationCall<{ lagSeconds: number; buddyAddr: string }>(c.ps[0].addr, 'ReplicationStatus', {});
     expect(status.buddyAddr).to.equal(c.ps[1].addr);
     expect(status.lagSeconds).to.be.within(0, 5);
+    const shown = await runTessera(['status', '--etcd', c.etcdUrl, '--job', c.opts.job, '--json']);
+    expect(shown.code).to.equal(0);
+    const rep = lastJson(shown.stdout).replication as { ps: number; buddy: number; lag_s: number | null }[];
+    expect(rep.map((r) => [r.ps, r.buddy]), 'tessera status: each PS and its buddy').to.deep.equal([[0, 1], [1, 0]]);
+    for (const r of rep) expect(r.lag_s, `ps ${r.ps} lag`).to.be.a('number').and.within(0, 5);
     const result = await c.waitDone();
     expect(result.samples).to.equal(2 * ROWS);
     cleanAuc = result.auc ?? undefined;

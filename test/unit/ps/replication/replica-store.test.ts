@@ -30,15 +30,20 @@ function rowsOf(n: PsNode, xs: number[]): number[][] {
   return xs.map((_, i) => [...w.subarray(4 * i, 4 * i + 4), ...s.subarray(t.stateWidth * i, t.stateWidth * (i + 1))]);
 }
 
+/** A primary logging its applied pushes for `primaryId`, and a buddy with an empty replica store. */
+function pair(primaryId: number) {
+  const primary = node();
+  const buddy = node();
+  const log = new ReplicationLog(primary, { primaryId });
+  primary.onApplied = (t, i, c, s, r) => log.applied(t, i, c, s, r);
+  return { primary, buddy, log, store: new ReplicaStore(buddy) };
+}
+
 describe('ReplicationLog -> ReplicaStore (issue 17 buddy replication)', () => {
   const C = 0xabcdefn;
 
   it('a promoted replica holds the primary\'s rows and optimizer state bit for bit as of the last batch, and nothing after it', () => {
-    const primary = node();
-    const buddy = node();
-    const log = new ReplicationLog(primary, { primaryId: 3 });
-    primary.onApplied = (t, i, c, s, r) => log.applied(t, i, c, s, r);
-    const store = new ReplicaStore(buddy);
+    const { primary, buddy, log, store } = pair(3);
     push(primary, [1, 2, 3], C, 1);
     push(primary, [2, 3, 4], C, 2);
     primary.push({ table: 'mlp', shardMapVersion: 1, ids: new Uint8Array(0), grads: asBytes(Float32Array.of(1, 2, 3)), encoding: Encoding.F32 });
@@ -65,11 +70,7 @@ describe('ReplicationLog -> ReplicaStore (issue 17 buddy replication)', () => {
   });
 
   it('the promoted replica acknowledges a retried push under the inherited id, and a new push of the same seq is applied', () => {
-    const primary = node();
-    const buddy = node();
-    const log = new ReplicationLog(primary, { primaryId: 3 });
-    primary.onApplied = (t, i, c, s, r) => log.applied(t, i, c, s, r);
-    const store = new ReplicaStore(buddy);
+    const { primary, buddy, log, store } = pair(3);
     push(primary, [1, 2], C, 1);
     store.apply(log.cut(1 << 16)!);
     store.promote(3, new Uint8Array(NB).fill(1));
@@ -82,11 +83,7 @@ describe('ReplicationLog -> ReplicaStore (issue 17 buddy replication)', () => {
   });
 
   it('promotes only the dead PS\'s buckets, and refuses a batch out of order (the primary resyncs)', () => {
-    const primary = node();
-    const buddy = node();
-    const log = new ReplicationLog(primary, { primaryId: 1 });
-    primary.onApplied = (t, i, c, s, r) => log.applied(t, i, c, s, r);
-    const store = new ReplicaStore(buddy);
+    const { primary, buddy, log, store } = pair(1);
     const xs = Array.from({ length: 64 }, (_, i) => i + 1);
     push(primary, xs, C, 1);
     store.apply(log.cut(1 << 16)!);
