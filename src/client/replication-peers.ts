@@ -4,13 +4,12 @@
  * takes them through its `ReplicationPeers` interface, so it stays free of transport.
  */
 import type { ChannelCredentials } from '@grpc/grpc-js';
-import type { ReplicationPeers } from '../chief/buddy-keeper';
 import { replicationCall } from '../wire/replication-client';
 
 const u32Bytes = (xs: readonly number[]): Buffer => Buffer.from(Uint32Array.from(xs).buffer);
 
 /** PsReplication calls over gRPC, presenting `credentials` (the chief's identity). */
-export class GrpcReplicationPeers implements ReplicationPeers {
+export class GrpcReplicationPeers {
   constructor(private readonly opts: { credentials?: ChannelCredentials } = {}) {}
 
   /** Tells the PS at `addr` its id, its buddy (none: null) and whose replicas it keeps. */
