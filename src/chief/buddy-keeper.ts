@@ -55,13 +55,26 @@ export class BuddyKeeper {
     const here = new Set(live.map((m) => psNumber(m.id)));
     const dead = stored.ps.filter((p) => !here.has(p.id));
     if (dead.length === 0) return stored;
-    const byId = new Map(stored.ps.map((p) => [p.id, p]));
     const orphaned = dead.filter((p) => p.buddy === undefined || !here.has(p.buddy));
     if (orphaned.length > 0) {
       this.log.warn({ ps: orphaned.map((p) => p.id) }, 'PS gone with no live buddy to promote: waiting for it to come back (restored from the latest checkpoint)');
       return stored;
     }
     const next = this.withBuddiesFor(failoverMap(stored, new Set(dead.map((p) => p.id))), live);
+    try {
+      await this.promoteAll(stored, dead);
+    } catch (err) {
+      this.log.warn({ ps: dead.map((p) => p.id), err: (err as Error).message }, 'replica not promoted: waiting for the PS to come back (restored from the latest checkpoint)');
+      return stored;
+    }
+    await this.deps.shardMaps.publish(next, stored.version);
+    this.log.warn({ from: stored.version, to: next.version, dead: dead.map((p) => p.id) }, 'failover map published: the buddies own the lost PS\'s buckets');
+    return next;
+  }
+
+  /** Promotes, on each dead PS's buddy, its replica of the dead PS's buckets in `stored`. */
+  private async promoteAll(stored: ShardMap, dead: readonly ShardMap['ps'][number][]): Promise<void> {
+    const byId = new Map(stored.ps.map((p) => [p.id, p]));
     for (const p of dead) {
       const buddy = byId.get(p.buddy!)!;
       const buckets = bucketsOwnedBy(stored, stored.ps.indexOf(p));
@@ -71,9 +84,6 @@ export class BuddyKeeper {
         'PS lost: promoted its buddy\'s replica');
       this.deps.onPromoted?.({ dead: p.id, buddy: buddy.id, rows: r.rows, pushesApplied: r.pushesApplied, appliedAtMs: r.appliedAtMs });
     }
-    await this.deps.shardMaps.publish(next, stored.version);
-    this.log.warn({ from: stored.version, to: next.version, dead: dead.map((p) => p.id) }, 'failover map published: the buddies own the lost PS\'s buckets');
-    return next;
   }
 
   /**

@@ -31,6 +31,8 @@ interface Replica {
   pushesApplied: number;
   /** Wall-clock ms of the newest push the replica holds (0: none yet). */
   appliedAtMs: number;
+  /** A complete batch was applied since the last reset: the replica holds every row (a copy may span batches). */
+  whole: boolean;
 }
 
 /** What one primary's replica holds, for status and tests. */
@@ -63,7 +65,7 @@ export class ReplicaStore {
     let r = this.replicas.get(batch.primaryId);
     if (batch.reset || !r) {
       if (!batch.reset) throw this.outOfOrder(batch, 'no replica is held; send a reset');
-      r = { tables: new TableStore(), dense: new Map(), dedup: r?.dedup ?? new PushDedup(), lastSeq: 0, pushesApplied: 0, appliedAtMs: 0 };
+      r = { tables: new TableStore(), dense: new Map(), dedup: r?.dedup ?? new PushDedup(), lastSeq: 0, pushesApplied: 0, appliedAtMs: 0, whole: false };
       this.replicas.set(batch.primaryId, r);
     } else if (batch.batchSeq !== r.lastSeq + 1) {
       throw this.outOfOrder(batch, `expected batch ${r.lastSeq + 1}`);
@@ -80,6 +82,7 @@ export class ReplicaStore {
     forEachApplied(batch.applied, (id, seq, n) => r.dedup.record(id, seq, n));
     r.lastSeq = batch.batchSeq;
     if (batch.complete) {
+      r.whole = true;
       r.pushesApplied = batch.pushesApplied;
       r.appliedAtMs = batch.appliedAtMs;
     }
@@ -101,12 +104,15 @@ export class ReplicaStore {
   /**
    * Loads the replica of `primaryId` into the live tables for the buckets in `buckets`
    * (bucket → 1), dense tables of those buckets too, and hands its push identities to the live
-   * dedup window (under `inheritedClientId`), then forgets the replica.
-   * @throws TesseraError INVALID_ARGUMENT when no replica of `primaryId` is held
+   * dedup window (under `inheritedClientId`). The replica stays until `retain` drops it (the next
+   * configuration), so a promotion the chief repeats (it failed to publish the map) does the same.
+   * @throws TesseraError INVALID_ARGUMENT when no replica of `primaryId` is held, SNAPSHOT_CONFLICT
+   *   while its full copy is still arriving (nothing is loaded then)
    */
   promote(primaryId: number, buckets: Uint8Array): Promoted {
     const r = this.replicas.get(primaryId);
     if (!r) throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `primary_id: this PS holds no replica of ps ${primaryId} (held: ${[...this.replicas.keys()].join(', ') || 'none'})`);
+    if (!r.whole) throw new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, `primary_id: the replica of ps ${primaryId} is still receiving its full copy; it cannot stand in for the PS`);
     const nb = buckets.length;
     let rows = 0;
     for (const info of r.tables.list()) rows += this.promoteTable(r.tables.getEmbedding(info.name), this.node.store.getEmbedding(info.name), buckets);
@@ -121,7 +127,6 @@ export class ReplicaStore {
       this.node.dedup.record(inheritedClientId(id, primaryId), seq, n);
       identities++;
     });
-    this.replicas.delete(primaryId);
     return { primaryId, rows, dense, identities, pushesApplied: r.pushesApplied, appliedAtMs: r.appliedAtMs };
   }
 

@@ -66,7 +66,10 @@ describe('ReplicationLog -> ReplicaStore (issue 17 buddy replication)', () => {
     expect(p.pushesApplied).to.equal(3);
     expect(rowsOf(buddy, [1, 2, 3, 4])).to.deep.equal(asOfBatch);
     expect([...buddy.store.getDense('mlp').pull()]).to.deep.equal([...primary.store.getDense('mlp').pull()]);
-    expect(store.list(), 'the replica is forgotten once promoted').to.deep.equal([]);
+    expect(store.promote(3, all).rows, 'promoting again does the same (the chief may repeat it)').to.equal(4);
+    expect(rowsOf(buddy, [1, 2, 3, 4])).to.deep.equal(asOfBatch);
+    store.retain(new Set());
+    expect(store.list(), 'dropped at the next configuration').to.deep.equal([]);
   });
 
   it('the promoted replica acknowledges a retried push under the inherited id, and a new push of the same seq is applied', () => {
@@ -80,6 +83,21 @@ describe('ReplicationLog -> ReplicaStore (issue 17 buddy replication)', () => {
     expect(rowsOf(buddy, [1]), 'and not applied again').to.deep.equal(before);
     push(buddy, [1], C, 1); // the client's own first push to the buddy: not a duplicate
     expect(rowsOf(buddy, [1])).to.not.deep.equal(before);
+  });
+
+  it('refuses to promote a replica whose full copy has not arrived whole', () => {
+    const { primary, buddy, store } = pair(2);
+    buddy.createTable({ name: 'emb2', kind: 'embedding', dim: 4, optimizer: { kind: 'sgd', lr: 0.1 } });
+    push(primary, [1, 2], C, 1);
+    primary.createTable({ name: 'emb2', kind: 'embedding', dim: 4, optimizer: { kind: 'sgd', lr: 0.1 } });
+    primary.push({ table: 'emb2', shardMapVersion: 1, ids: asBytes(ids([7])), grads: asBytes(new Float32Array(4)), encoding: Encoding.F32 });
+    const log2 = new ReplicationLog(primary, { primaryId: 2 });
+    const first = log2.cut(1)!; // one table per batch: the copy spans two batches
+    expect(first.complete).to.equal(false);
+    store.apply(first);
+    expect(() => store.promote(2, new Uint8Array(NB).fill(1))).to.throw(/still receiving its full copy/);
+    store.apply(log2.cut(1)!);
+    expect(store.promote(2, new Uint8Array(NB).fill(1)).rows).to.equal(3);
   });
 
   it('promotes only the dead PS\'s buckets, and refuses a batch out of order (the primary resyncs)', () => {
