@@ -5,6 +5,7 @@
  *   npm run bench:ps -- [--json] [--seconds S] [--inflight K] [--encoding f32|f16]
  *                       [--staleness ROUNDS] [--staleness-sample-every N] [--tls [--rounds N]]
  *                       [--shards K,K... [--clients C] [--shard-rounds R]] [--planes N]
+ *                       [--replication R]
  *
  * --tls: the same PS and client with mutual TLS (a CA and certificates made for the run), in
  * the same run, alternating plaintext and TLS N times (default 3); reports every round and the
@@ -18,6 +19,10 @@
  * driven by C client processes at once (default 2) against all its shards; R rounds (default 1)
  * in the list's order. Reports each K's summed pull and push rows/s and their ratio to the
  * first K: how a PS process scales with the shard threads it runs on this machine's cores.
+ *
+ * --replication R: R alternating rounds on fresh PS pairs, `ps.replication` none then buddy
+ * (each PS the other's buddy): pull and push rows/s, PS CPU per row, the lag at the end of a
+ * buddy round and the time to promote the replica after kill -9 (bench/replication-rounds.ts).
  *
  * Setup: two `tessera ps` processes and one client process on loopback; batches of 8,192
  * distinct ids, dim 16, Zipf-distributed over a 2^40 id space; Adagrad for pushes.
@@ -36,6 +41,7 @@ import { spawnPs } from '../src/local/ps-process';
 import { measureRedisMget } from './peers/redis-peer';
 import { measureGrpcStream } from './peers/grpc-echo';
 import { measureTcpRequestResponse } from './peers/tcp-echo';
+import { replicationRounds } from './replication-rounds';
 
 const BATCH = 8192;
 const DIM = 16;
@@ -277,6 +283,8 @@ async function main(): Promise<void> {
   const clients = Number(arg('clients', '2'));
   const sh = shardList.length > 0 ? shardLines(await shardRounds(shardList, clients, Number(arg('shard-rounds', '1')), seconds, inflight, encoding), clients) : null;
   if (sh) lines.push(...sh.lines);
+  const rep = Number(arg('replication', '0')) > 0 ? await replicationRounds(Number(arg('replication', '0')), seconds, (addrs) => runClient(addrs, seconds, inflight, encoding)) : null;
+  if (rep) lines.push(...rep.lines);
   process.stdout.write(`${lines.join('\n')}\n`);
   const summary = {
     ...(tls ? tls.figures : {}),
@@ -292,6 +300,7 @@ async function main(): Promise<void> {
     inflight,
     ...(sh ? sh.figures : {}),
     ...(pl ? pl.figures : {}),
+    ...(rep ? rep.figures : {}),
     ...(st ? { staleness_sample_every: every, staleness_rounds: staleness, staleness_pull_ratio: Number(st.pullRatio.toFixed(4)), staleness_push_ratio: Number(st.pushRatio.toFixed(4)) } : {}),
   };
   if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);

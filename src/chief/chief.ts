@@ -32,6 +32,7 @@ import { allWell } from './ps-audit';
 import { PsGuard, PsGuardEvents } from './ps-guard';
 import { decidePsSet } from './ps-set';
 import { MigrationDriver, MigrationDriverDeps } from './migration-driver';
+import { BuddyKeeper, BuddyKeeperDeps } from './buddy-keeper';
 import { planAssignments } from './scheduler';
 import { planPartitionAssignments } from './partition-scheduler';
 import { restoreFromCheckpoint } from '../client/restore-checkpoint';
@@ -108,6 +109,8 @@ export interface ChiefDeps {
    * buckets moved to or from it. Without it the PS set stays that of the first shard map.
    */
   migrations?: Pick<MigrationDriverDeps, 'peers' | 'prepare' | 'onDone'>;
+  /** `ps.replication` (issue 17): buddies in the map, and failover to them. Absent: none. */
+  replication?: Pick<BuddyKeeperDeps, 'mode' | 'peers' | 'onPromoted'>;
   now?: () => number;
 }
 
@@ -116,6 +119,7 @@ export class Chief {
   private readonly now: () => number;
   private readonly signal = new Signal();
   private readonly guard: PsGuard;
+  private readonly buddies: BuddyKeeper | undefined;
   private readonly driver: MigrationDriver | undefined;
   /** Whether a migration left by a previous chief was looked for (once, before attaching the PS). */
   private migrationChecked = false;
@@ -146,6 +150,7 @@ export class Chief {
       membership: deps.membership, store: deps.store, shardMaps: deps.shardMaps, logger: deps.logger, events: deps.events,
       checkpoints: ck !== undefined, settled: async () => { await ck?.settled(); },
     });
+    this.buddies = deps.replication && new BuddyKeeper({ ...deps.replication, shardMaps: deps.shardMaps, logger: deps.logger });
     this.driver = deps.migrations && new MigrationDriver({
       ...deps.migrations, store: deps.store, membership: deps.membership, logger: deps.logger,
       settled: async () => { await Promise.all([ck?.settled(), deps.options.deltas?.publisher.settled()]); },
@@ -444,15 +449,16 @@ export class Chief {
   private async attachPs(): Promise<boolean> {
     this.psChanged = false;
     const { membership, shardMaps, options, store } = this.deps;
-    const stored = await shardMaps.get();
-    const decision = decidePsSet(await membership.list('ps'), stored, options.expectedPs);
+    const live = await membership.list('ps');
+    const stored = this.buddies ? await this.buddies.failover(await shardMaps.get(), live) : await shardMaps.get();
+    const decision = decidePsSet(live, stored, options.expectedPs);
     if (decision.kind === 'wait') {
       this.log.info({ reason: decision.reason }, 'waiting for parameter servers');
       this.psChanged = true;
       return false;
     }
-    const { map } = decision;
-    if (decision.publish) await shardMaps.publish(map, stored?.version ?? 0);
+    const map = this.buddies ? this.buddies.assign(decision.map, live, decision.publish) : decision.map;
+    if (decision.publish || map !== decision.map) await shardMaps.publish(map, stored?.version ?? 0);
     if (this.model?.mapVersion !== map.version) {
       this.model?.close();
       this.model = this.deps.connect(map);
@@ -465,6 +471,7 @@ export class Chief {
     await this.model.initTables();
     this.tables = await this.guard.reconcileTables(this.model, (await store.snapshot()).tables, seen);
     await store.putTables(this.tables);
+    await this.buddies?.configure(map);
     this.lastPsCheckAt = this.now();
     this.log.info({ version: map.version, ps: map.ps.map((p) => `${p.id}@${p.addr}`), tables: this.tables.generation }, 'parameter servers attached');
     return true;

@@ -32,7 +32,7 @@ export function statusRecord(src: StatusSources) {
     members: src.members.map((m) => ({ role: m.role, id: m.id, addr: m.addr, metrics: m.metrics ?? null, incarnation: m.incarnation, startedAt: m.startedAt })),
     shard_map: map ? {
       version: map.version, num_buckets: map.numBuckets,
-      ps: map.ps.map((p, i) => ({ id: p.id, addr: p.addr, buckets: bucketsOwnedBy(map, i).length })),
+      ps: map.ps.map((p, i) => ({ id: p.id, addr: p.addr, buckets: bucketsOwnedBy(map, i).length, buddy: p.buddy ?? null })),
     } : null,
     migration: migrationView(snap.migration),
     drains: [...(snap.drains?.values() ?? [])].map((d) => ({ ps: d.id, done: d.done, at: d.at })),

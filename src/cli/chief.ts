@@ -4,6 +4,7 @@
  * within the lease TTL when the leader dies.
  */
 import { GrpcMigrationPeers } from '../client/migration-peers';
+import { GrpcReplicationPeers } from '../client/replication-peers';
 import { PsClient } from '../client/ps-client';
 import * as path from 'node:path';
 import { helpText, intOption, OptionSpec, parseArgs } from '../runtime/args';
@@ -155,6 +156,7 @@ export async function runChief(argv: string[]): Promise<number> {
         connect: (map) => (model = psChiefModel(spec, map, logger, { credentials: rt.tls?.channelCredentials(), latestMap: () => shardMaps.get() })),
         onStatus: (s) => { metrics.onStatus(s); page.onStatus(s); },
         events: metrics,
+        replication: { mode: spec.ps.replication, peers: new GrpcReplicationPeers({ credentials: rt.tls?.channelCredentials() }) },
         migrations: {
           peers: new GrpcMigrationPeers({ logger, credentials: rt.tls?.channelCredentials() }),
           // Its own client, so `model` (checkpoints cut through it) is untouched.

@@ -3,7 +3,8 @@
  * addresses, the elected chief, the shard-map version and how buckets are spread, the job's
  * epoch, step, samples/s, loss and evals, the latest checkpoint, and each data shard's worker and
  * position. `--json` prints the same status record the chief's status page reads from
- * `/api/status` (src/chief/status-record.ts), without the page's live additions.
+ * `/api/status` (src/chief/status-record.ts), without the page's live additions, plus each PS's
+ * replication lag when the job replicates (`replication`: asked of the PS themselves).
  */
 import type { Etcd3 } from 'etcd3';
 import { checkEtcdReachable, createEtcdClient } from '../runtime/etcd-client';
@@ -17,6 +18,7 @@ import { EtcdJobStore } from '../control/etcd-job-store';
 import { statusRecord, statusSources } from '../chief/status-record';
 import { helpText, OptionSpec, noPositional, parseArgs } from '../runtime/args';
 import { ETCD_JOB_OPTIONS, loadSecurity, SECURITY_OPTIONS } from '../runtime/security-options';
+import { replicaLagLine, replicaLags } from './replica-lags';
 
 const SPEC: Record<string, OptionSpec> = {
   ...ETCD_JOB_OPTIONS,
@@ -48,7 +50,8 @@ export async function runStatus(argv: string[]): Promise<number> {
   const etcd = o.etcd ?? process.env.TESSERA_ETCD;
   const job = o.job ?? process.env.TESSERA_JOB ?? '';
   if (!etcd || (!job && !args.options.list)) throw new TesseraError(ERROR_CODES.CONFIG, '--etcd URL and --job NAME (or --list) are required');
-  const credentials = loadSecurity(process.env, args.options, etcd).etcd;
+  const security = loadSecurity(process.env, args.options, etcd);
+  const credentials = security.etcd;
   if (!credentials) await checkEtcdReachable(etcd, '--etcd', ETCD_TIMEOUT_MS);
   const client = createEtcdClient(etcd, { dialTimeoutMs: ETCD_TIMEOUT_MS, credentials });
   const jobs = await listJobs(client).catch((err: Error) => {
@@ -78,14 +81,17 @@ export async function runStatus(argv: string[]): Promise<number> {
       if (err instanceof TesseraError) throw err;
       throw new TesseraError(ERROR_CODES.UNAVAILABLE, `cannot read job "${job}" from etcd at ${etcd}: ${err.message.split('\n')[0]}`);
     }));
+    const replication = await replicaLags(status.shard_map?.ps ?? [], security.tls);
     if (args.options.json) {
-      process.stdout.write(`${JSON.stringify(status)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...status, replication })}\n`);
     } else {
       const lines = [`job ${job}`, `chief: ${status.chief ?? '(none elected)'}`, `members (${status.members.length}):`];
       for (const m of status.members) lines.push(`  ${m.role.padEnd(6)} ${m.id.padEnd(12)} ${m.addr}  since ${m.startedAt}`);
       lines.push(status.shard_map
         ? `shard map v${status.shard_map.version}: ${status.shard_map.num_buckets} buckets over ${status.shard_map.ps.map((p) => `ps ${p.id} (${p.buckets})`).join(', ')}`
         : 'shard map: (none published)');
+      const rep = replicaLagLine(replication);
+      if (rep) lines.push(rep);
       const mig = status.migration;
       if (mig) {
         lines.push(`migration ${mig.id} (${mig.phase}, since ${mig.started_at}): ${mig.buckets} of ${mig.of} buckets moving, v${mig.from_version} → v${mig.to_version}: `

@@ -154,7 +154,7 @@ export class PsDataClient {
     const c = route.conns[owner];
     const req = this.pullReq(table, new Uint8Array(0), owner, route.map);
     return this.fleet.callRouted(`pull ${table} from ${c.addr}`, route,
-      async () => this.decodeValues(await c.pull(req, this.callTimeoutMs)), (next) => this.pullDenseOn(table, next));
+      async () => this.decodeValues(await c.pull(req, this.callTimeoutMs)), (next) => this.pullDenseOn(table, next), c.addr);
   }
 
   /**
@@ -221,7 +221,7 @@ export class PsDataClient {
     const owner = this.fleet.ownerOfDense(table, route.map);
     const c = route.conns[owner];
     const req = this.pushReq(table, new Uint8Array(0), grads, owner, route.map);
-    await this.fleet.callRouted(`push ${table} to ${c.addr}`, route, async () => { await c.push(req, this.callTimeoutMs); this.fleet.countAck(); }, (next) => this.pushDenseOn(table, grads, next));
+    await this.fleet.callRouted(`push ${table} to ${c.addr}`, route, async () => { await c.push(req, this.callTimeoutMs); this.fleet.countAck(); }, (next) => this.pushDenseOn(table, grads, next), c.addr);
   }
 
   /**
@@ -273,7 +273,7 @@ export class PsDataClient {
         res.release?.(); // the rows are copied out: its buffer may take the next answer
       };
       chunks.push(this.fleet.callRouted(`pull ${table} from ${c.addr}`, route, pulled,
-        (next) => Promise.all(resliceByMap(s, a, b, next.map).map((r) => this.pullSlice(into, r, next))).then(() => undefined)));
+        (next) => Promise.all(resliceByMap(s, a, b, next.map).map((r) => this.pullSlice(into, r, next))).then(() => undefined), c.addr));
     }
     await Promise.all(chunks);
   }
@@ -299,7 +299,7 @@ export class PsDataClient {
         if (rv) this.reportStaleness(rv, res.versions);
       };
       sends.push(this.fleet.callRouted(`push ${table} to ${c.addr}`, route, sent,
-        (next) => Promise.all(resliceByMap(s, a, b, next.map).map((r) => this.pushSlice(from, r, next))).then(() => undefined)));
+        (next) => Promise.all(resliceByMap(s, a, b, next.map).map((r) => this.pushSlice(from, r, next))).then(() => undefined), c.addr));
     }
     await Promise.all(sends);
   }

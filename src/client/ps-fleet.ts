@@ -112,13 +112,22 @@ export class PsFleet {
    * routed with an old shard map, and a newer map is published, the fleet moves to that map and
    * `reroute` is run on the new route instead: the refused request was not applied, so the
    * caller slices it again and sends it anew. When no newer map is published, the PS has not
-   * installed the map `route` carries yet: `fn` is retried like an UNAVAILABLE PS.
+   * installed the map `route` carries yet: `fn` is retried like an UNAVAILABLE PS. With `psAddr`
+   * (the PS `fn` calls), an UNAVAILABLE PS that a newer map no longer lists (failed over to its
+   * buddy, issue 17) is re-routed the same way.
    */
-  async callRouted<T>(what: string, route: Route, fn: () => Promise<T>, reroute: (next: Route) => Promise<T>): Promise<T> {
+  async callRouted<T>(what: string, route: Route, fn: () => Promise<T>, reroute: (next: Route) => Promise<T>, psAddr?: string): Promise<T> {
     const out = await this.call(what, async (): Promise<{ value: T } | { next: Route }> => {
       try {
         return { value: await fn() };
       } catch (err) {
+        if (psAddr !== undefined && this.latestMap && isUnavailable(err)) {
+          // A PS that stopped answering may have been failed over (its buddy owns its buckets
+          // in a newer map): then re-send by that map, else keep retrying it.
+          const next = await this.newerRoute(route.map.version);
+          if (next && !next.map.ps.some((p) => p.addr === psAddr)) return { next };
+          throw err;
+        }
         if (!isStaleMap(err) || !this.latestMap) throw err;
         const next = await this.newerRoute(route.map.version);
         if (next) return { next };
@@ -208,6 +217,11 @@ export class PsFleet {
     });
     return { map, conns };
   }
+}
+
+/** UNAVAILABLE or a deadline: the PS may be gone. */
+function isUnavailable(err: unknown): boolean {
+  return err instanceof TesseraError && (err.code === ERROR_CODES.UNAVAILABLE || err.code === ERROR_CODES.DEADLINE);
 }
 
 function newClientId(): bigint {

@@ -1,5 +1,5 @@
 /**
- * Puts a PsNode behind a gRPC server: data plane, admin and health on one port.
+ * Puts a PsNode behind a gRPC server: data plane, admin, migration, replication and health on one port.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../common/logger';
@@ -16,6 +16,7 @@ import { addDataService } from './data-service';
 import { serveDataOnHttp2 } from './h2-data-service';
 import { addMigrationService } from './migration/migration-service';
 import { PsNode } from './ps-node';
+import { addReplicationService } from './replication/replication-service';
 
 export interface PsServerOptions {
   host?: string;
@@ -97,6 +98,7 @@ export async function startPsServer(opts: PsServerOptions): Promise<PsServer> {
   addDataService(server, node, metrics);
   addAdminService(server, node, opts.logger, new CheckpointRoots(opts.checkpointRoots ?? []));
   addMigrationService(server, node, opts.logger, opts.tls?.channelCredentials());
+  const replication = addReplicationService(server, node, opts.logger, { credentials: opts.tls?.channelCredentials(), metrics: opts.metrics });
   health.addTo(server);
   const host = opts.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) => {
@@ -117,6 +119,7 @@ export async function startPsServer(opts: PsServerOptions): Promise<PsServer> {
   return {
     node, addr, port, health, guard,
     stop: () => new Promise<void>((resolve) => {
+      replication.stop();
       health.set('', 'NOT_SERVING');
       health.close();
       const timer = setTimeout(() => server.forceShutdown(), SHUTDOWN_GRACE_MS);

@@ -90,6 +90,15 @@ export class PushDedup {
     return w.acks[slot];
   }
 
+  /** Calls `fn` for every push remembered, per client in window order (a replica hands them over). */
+  forEach(fn: (clientId: bigint, seq: number, rowsApplied: number) => void): void {
+    for (const [id, w] of this.clients) {
+      for (let s = Math.max(1, w.highest - this.size + 1); s <= w.highest; s++) {
+        if (w.seqs[s % this.size] === s) fn(id, s, w.acks[s % this.size]);
+      }
+    }
+  }
+
   /** Remembers that push `seq` of `clientId` was applied and answered `rowsApplied`. */
   record(clientId: bigint | undefined, seq: number | undefined, rowsApplied: number): void {
     if (!clientId || !seq) return;

@@ -15,6 +15,11 @@ export interface PsEndpoint {
   id: number;
   /** "host:port" ("[v6addr]:port" for IPv6). */
   addr: string;
+  /**
+   * With `ps.replication: buddy`, the id of the PS that holds this PS's replica and takes its
+   * buckets over if it dies (sharding/buddies.ts); absent: none.
+   */
+  buddy?: number;
 }
 
 /** A versioned assignment of every bucket to one PS. */
@@ -69,7 +74,7 @@ function checkPsList(value: unknown, key: string): PsEndpoint[] {
   const seen = new Set<number>();
   return value.map((p: unknown, i) => {
     if (typeof p !== 'object' || p === null) throw invalid(`shard map "${key}[${i}]" must be an object`);
-    const { id, addr } = p as Record<string, unknown>;
+    const { id, addr, buddy } = p as Record<string, unknown>;
     checkInt(id, `${key}[${i}].id`, 0, Number.MAX_SAFE_INTEGER);
     if (seen.has(id as number)) throw invalid(`shard map "${key}[${i}].id" duplicates PS id ${id}`);
     seen.add(id as number);
@@ -77,7 +82,8 @@ function checkPsList(value: unknown, key: string): PsEndpoint[] {
     if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) {
       throw invalid(`shard map "${key}[${i}].addr" must be "host:port", got ${JSON.stringify(addr)}`);
     }
-    return { id: id as number, addr: addr as string };
+    if (buddy !== undefined) checkInt(buddy, `${key}[${i}].buddy`, 0, Number.MAX_SAFE_INTEGER);
+    return { id: id as number, addr: addr as string, ...(buddy === undefined ? {} : { buddy: buddy as number }) };
   });
 }
 
@@ -204,7 +210,7 @@ export function shardMapToJSON(map: ShardMap): ShardMapJSON {
   return {
     version: map.version,
     numBuckets: map.numBuckets,
-    ps: map.ps.map((p) => ({ id: p.id, addr: p.addr })),
+    ps: map.ps.map((p) => ({ id: p.id, addr: p.addr, ...(p.buddy === undefined ? {} : { buddy: p.buddy }) })),
     owner: Array.from(map.owner),
   };
 }

@@ -83,6 +83,8 @@ export function jobSpecToPlain(spec: JobSpec): Record<string, unknown> {
       ...(t.dataThread === JOB_SPEC_DEFAULTS.dataThread ? {} : { data_thread: t.dataThread }),
       ...(t.earlyStop ? { early_stop: { metric: t.earlyStop.metric, patience: t.earlyStop.patience, min_delta: t.earlyStop.minDelta } } : {}),
     },
+    // Written only when not the default, so specs without it keep their fingerprints.
+    ...(spec.ps.replication === JOB_SPEC_DEFAULTS.replication ? {} : { ps: { replication: spec.ps.replication } }),
   };
 }
 

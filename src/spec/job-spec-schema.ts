@@ -17,11 +17,11 @@ import { WEIGHT_FORMATS } from '../ps/store/row-storage';
 import { MAX_EMBEDDING_DIM, TABLE_NAME_PATTERN } from '../ps/store/table-spec';
 import {
   DATA_FORMATS, JOB_SPEC_DEFAULTS as D, JOB_SPEC_LIMITS as L, LIST_POOLINGS, MISSING_CATEGORICAL_POLICIES, MODEL_KINDS,
-  NUMERIC_TRANSFORMS, WIRE_ENCODINGS,
+  NUMERIC_TRANSFORMS, PS_REPLICATIONS, WIRE_ENCODINGS,
 } from './types';
 import { LIST_KEYS } from './validate-lists';
 import { EARLY_STOP_METRICS } from '../eval/early-stopping';
-import { DATA_KEYS, EARLY_STOP_KEYS, MODEL_KEYS, TOP_KEYS, TRAINING_KEYS } from './validate';
+import { DATA_KEYS, EARLY_STOP_KEYS, MODEL_KEYS, PS_KEYS, TOP_KEYS, TRAINING_KEYS } from './validate';
 import {
   CATEGORICAL_KEYS, FEATURES_KEYS, NUMERIC_KEYS, TABLE_DEFAULT_KEYS, TABLE_KEYS,
 } from './validate-features';
@@ -123,6 +123,9 @@ export function jobSpecSchema(): SchemaNode {
         patience: int(1, L.maxEpochs, D.earlyStopPatience),
         min_delta: { type: 'number', minimum: 0, maximum: 1, default: D.earlyStopMinDelta },
       }),
+    }),
+    ps: section('ps', PS_KEYS, {
+      replication: { enum: [...PS_REPLICATIONS], default: D.replication },
     }),
   }, ['name', 'data', 'features', 'model']);
   return {

@@ -74,6 +74,7 @@ export const JOB_SPEC_DEFAULTS = Object.freeze({
   dropout: 0,
   earlyStopPatience: 1,
   earlyStopMinDelta: 0,
+  replication: 'none' as PsReplication,
   listPooling: 'sum' as ListPooling,
 });
 
@@ -240,6 +241,17 @@ export interface TrainingSpec {
   readonly earlyStop?: EarlyStopConfig;
 }
 
+/** `ps.replication`: `buddy` streams each PS's applied updates to a buddy PS for failover (issue 17). */
+export type PsReplication = 'buddy' | 'none';
+/** The values of `ps.replication`. */
+export const PS_REPLICATIONS: readonly PsReplication[] = ['buddy', 'none'];
+
+/** `ps`: how the parameter servers run the job. */
+export interface PsSpec {
+  /** `replication`: buddy replicas and failover to them, or none (restore from a checkpoint) */
+  readonly replication: PsReplication;
+}
+
 /** A validated, fully-defaulted, deeply frozen job spec. */
 export interface JobSpec {
   /** job name; also names etcd keys and run directories */
@@ -248,4 +260,5 @@ export interface JobSpec {
   readonly features: FeaturesSpec;
   readonly model: ModelSpec;
   readonly training: TrainingSpec;
+  readonly ps: PsSpec;
 }

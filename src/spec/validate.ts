@@ -11,14 +11,16 @@ import { FORMAT_SCHEMAS } from './formats';
 import { specOptimizer } from './ps-config';
 import { at, fail, flag, list, mapping, num, oneOf, str } from './spec-error';
 import {
-  DATA_FORMATS, DataSpec, FeaturesSpec, JOB_SPEC_DEFAULTS, JOB_SPEC_LIMITS, JobSpec, MODEL_KINDS, MODEL_TRAITS,
+  DATA_FORMATS, DataSpec, PS_REPLICATIONS, PsSpec, FeaturesSpec, JOB_SPEC_DEFAULTS, JOB_SPEC_LIMITS, JobSpec, MODEL_KINDS, MODEL_TRAITS,
   ModelSpec, TrainingSpec, WIRE_ENCODINGS,
 } from './types';
 import { validateFeatures } from './validate-features';
 import { checkListsForModel } from './validate-lists';
 
 /** The keys of each section the validator accepts (docs/job-spec.schema.json is built from them). */
-export const TOP_KEYS = ['name', 'data', 'features', 'model', 'training'];
+export const TOP_KEYS = ['name', 'data', 'features', 'model', 'training', 'ps'];
+/** The keys of `ps`. */
+export const PS_KEYS = ['replication'];
 /** The keys of `data`. */
 export const DATA_KEYS = ['format', 'train', 'eval', 'max_error_rate'];
 /** The keys of `model`. */
@@ -48,7 +50,8 @@ export function validateJobSpec(doc: unknown): JobSpec {
     format: data.format, schema: FORMAT_SCHEMAS[data.format], seed: training.seed,
   });
   checkModelFeatures(model, features);
-  return deepFreeze({ name, data, features, model, training });
+  const ps = validatePs('ps', o.ps ?? {});
+  return deepFreeze({ name, data, features, model, training, ps });
 }
 
 function optionalPath(path: string, v: unknown): string | null {
@@ -107,6 +110,12 @@ function validateTraining(path: string, v: unknown): TrainingSpec {
     dataThread: flag(at(path, 'data_thread'), o.data_thread, d.dataThread),
     ...(o.early_stop === undefined ? {} : { earlyStop: earlyStop(at(path, 'early_stop'), o.early_stop) }),
   };
+}
+
+/** `ps: { replication: buddy | none }`. */
+function validatePs(path: string, v: unknown): PsSpec {
+  const o = mapping(path, v, PS_KEYS);
+  return { replication: oneOf(at(path, 'replication'), o.replication, PS_REPLICATIONS, 'replication mode', JOB_SPEC_DEFAULTS.replication) };
 }
 
 /** `training.early_stop: { metric: auc | logloss [auc], patience: N [1], min_delta: x [0] }`. */

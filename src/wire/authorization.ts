@@ -16,6 +16,7 @@ import { peerIdentity } from './tls';
 const DATA = '/tessera.v1.ParameterServer/';
 const ADMIN = '/tessera.v1.PsAdmin/';
 const MIGRATION = '/tessera.v1.PsMigration/';
+const REPLICATION = '/tessera.v1.PsReplication/';
 const HEALTH = '/grpc.health.v1.Health/';
 
 const READ = ['Pull', 'PullStream'].map((m) => DATA + m);
@@ -26,20 +27,24 @@ const ADMIN_METHODS = ['CreateTable', 'DropTable', 'SetShardMap', 'AssignDense',
 const MIGRATION_DRIVE = ['BeginMigration', 'SendTail', 'EndMigration'].map((m) => MIGRATION + m);
 /** What one PS calls on another: the source streams the moving rows to the target. */
 const MIGRATION_PEER = [`${MIGRATION}ReceiveBuckets`];
+/** Replication: the chief configures buddies and promotes replicas; a PS streams to its buddy. */
+const REPLICATION_DRIVE = ['ConfigureReplication', 'PromoteReplica', 'ReplicationStatus'].map((m) => REPLICATION + m);
+const REPLICATION_PEER = [`${REPLICATION}Replicate`];
 
 /**
  * Which PS methods each role may call (full gRPC paths). The chief and admin tools run every
  * admin method and read rows (evaluation and the saved model pull them); workers pull and push;
  * a prediction server only pulls; a PS calls another PS only to stream migrating rows
- * (ReceiveBuckets), and only the chief or admin tools start, advance and end a migration.
+ * (ReceiveBuckets) or replicate to its buddy (Replicate), and only the chief or admin tools
+ * start, advance and end a migration or configure replication and promote a replica.
  * Health is open to every identity of the job (probes and `tessera status`).
  */
 export const PS_ROLE_METHODS: RoleMethods = {
-  chief: [...ADMIN_METHODS, ...READ, ...MIGRATION_DRIVE],
-  admin: [...ADMIN_METHODS, ...READ, ...MIGRATION_DRIVE],
+  chief: [...ADMIN_METHODS, ...READ, ...MIGRATION_DRIVE, ...REPLICATION_DRIVE],
+  admin: [...ADMIN_METHODS, ...READ, ...MIGRATION_DRIVE, ...REPLICATION_DRIVE],
   worker: [...READ, ...WRITE],
   serve: READ,
-  ps: MIGRATION_PEER,
+  ps: [...MIGRATION_PEER, ...REPLICATION_PEER],
 };
 
 /** Methods each role may call on a server: full gRPC paths by role. */

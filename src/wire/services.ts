@@ -58,7 +58,7 @@ let loaded: grpc.GrpcObject | null = null;
 export function protoPackage(): grpc.GrpcObject {
   if (!loaded) {
     const def = protoLoader.loadSync(
-      ['tessera/v1/admin.proto', 'tessera/v1/data_plane.proto', 'tessera/v1/prediction.proto', 'tessera/v1/migration.proto', 'grpc/health/v1/health.proto'],
+      ['tessera/v1/admin.proto', 'tessera/v1/data_plane.proto', 'tessera/v1/prediction.proto', 'tessera/v1/migration.proto', 'tessera/v1/replication.proto', 'grpc/health/v1/health.proto'],
       LOADER_OPTIONS,
     );
     loaded = grpc.loadPackageDefinition(def);
@@ -83,6 +83,11 @@ export function psAdminService(): ServiceCtor {
 /** tessera.v1.PsMigration client constructor (PS-to-PS and chief-to-PS; issue 17). */
 export function psMigrationService(): ServiceCtor {
   return lookup('tessera.v1.PsMigration');
+}
+
+/** tessera.v1.PsReplication client constructor (PS-to-buddy and chief-to-PS; issue 17). */
+export function psReplicationService(): ServiceCtor {
+  return lookup('tessera.v1.PsReplication');
 }
 
 /** grpc.health.v1.Health client constructor. */

@@ -58,11 +58,7 @@ export async function awaitSnapshot<T>(cluster: LocalCluster, pick: (s: JobSnaps
 }
 
 /** The log lines (parsed) of every process whose log file starts with `role`. */
-export function logLines(c: LocalCluster, role: string): Record<string, unknown>[] {
-  return fs.readdirSync(c.opts.runDir).filter((f) => f.startsWith(`${role}-`) && f.endsWith('.log'))
-    .flatMap((f) => fs.readFileSync(path.join(c.opts.runDir, f), 'utf8').split('\n'))
-    .flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; } });
-}
+export { logLines } from './cluster-ledger';
 
 /** Rows in a shard's byte range, counted by an independent reader. */
 export async function rowsInShard(s: DataShard): Promise<number> {

@@ -3,12 +3,9 @@
  * moving buckets between two maps per source, calls to a PS's PsMigration service, waiting
  * for a local cluster's published shard map, and the push counts of its workers and PS.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import * as grpc from '@grpc/grpc-js';
 import { silentLogger } from '../../src/common/logger';
 import type { LocalCluster } from '../../src/local/local-cluster';
-import { SCRAPE_TARGETS_FILE } from '../../src/local/run-records';
 import { ShardMapStore } from '../../src/membership/shard-map-store';
 import { createEtcdClient } from '../../src/runtime/etcd-client';
 import { PsNode } from '../../src/ps/ps-node';
@@ -18,6 +15,7 @@ import type { TableSpec } from '../../src/ps/store/table-spec';
 import type { ShardMap } from '../../src/sharding/shard-map';
 import { migrationCall as sendMigrationCall } from '../../src/wire/migration-client';
 import { logLines } from './cluster';
+import { psCounters, workersExited } from './cluster-ledger';
 
 /** A PS on port 0 with small slabs, `tables` created and shard-map `version` installed owning no bucket. */
 export async function joiningPs(tables: TableSpec[], version: number, numBuckets: number, slabRows = 64): Promise<PsServer> {
@@ -54,31 +52,6 @@ export async function awaitMap(c: LocalCluster, ok: (m: ShardMap) => boolean, wh
   } finally {
     client.close();
   }
-}
-
-/** Resolves once `n` workers logged that they closed their PS client and exited (their last words). */
-export async function workersExited(c: LocalCluster, n: number, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (logLines(c, 'worker').filter((l) => l.msg === 'job done; exiting').length < n) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} workers to exit; logs in ${c.opts.runDir}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-/** Sum over the live PS of each named counter (series with role="ps"), scraped from their /metrics. */
-export async function psCounters(c: LocalCluster, names: string[]): Promise<Map<string, number>> {
-  const groups = JSON.parse(fs.readFileSync(path.join(c.opts.runDir, SCRAPE_TARGETS_FILE), 'utf8')) as { targets: string[] }[];
-  const sums = new Map(names.map((n) => [n, 0]));
-  for (const target of groups.flatMap((g) => g.targets)) {
-    const text = await fetch(`http://${target}/metrics`).then((r) => r.text(), () => '');
-    for (const line of text.split('\n')) {
-      const m = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
-      if (!m || !sums.has(m[1]) || !/role="ps"/.test(m[2])) continue;
-      if (m[1] === 'tessera_ps_requests_total' && !/op="push",?.*outcome="ok"|outcome="ok",?.*op="push"/.test(m[2])) continue;
-      sums.set(m[1], sums.get(m[1])! + Number(m[3]));
-    }
-  }
-  return sums;
 }
 
 /** What the workers' PS clients and the PS counted of the pushes of a run (see pushTally). */

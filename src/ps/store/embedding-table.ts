@@ -188,6 +188,26 @@ export class EmbeddingTable extends EmbeddingRows {
     return loaded;
   }
 
+  /**
+   * Reads the resident rows among ids `[0, n)` (lo, hi pairs) as float32 weights and state,
+   * compacted: row j of the output is `outIds[2j, 2j+2)`. Rows not resident (never created,
+   * evicted, or spilled to the disk tier) are skipped. Replication's read of changed rows.
+   * @returns the rows written
+   */
+  readResident(ids: Uint32Array, n: number, outIds: Uint32Array, outWeights: Float32Array, outState: Float32Array): number {
+    const { dim, stateWidth: sw } = this;
+    let j = 0;
+    for (let k = 0; k < n; k++) {
+      const r = this.index.find(ids[2 * k], ids[2 * k + 1]);
+      if (r < 0) continue;
+      outIds[2 * j] = ids[2 * k];
+      outIds[2 * j + 1] = ids[2 * k + 1];
+      this.storage.read(r, outWeights, j * dim, outState, j * sw);
+      j++;
+    }
+    return j;
+  }
+
   /** Removes the ids (lo, hi pairs) that are resident (tombstones of a checkpoint chain). */
   deleteIds(ids: Uint32Array, keep?: (k: number) => boolean): number {
     this.refuseWhileSnapshotting('delete');

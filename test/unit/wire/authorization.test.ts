@@ -62,9 +62,12 @@ describe('SPIFFE identities and PS authorization (issue #16)', () => {
     expect(authorize('ctr', '/tessera.v1.ParameterServer/Pull', undefined)?.code).to.equal('TESSERA_ERR_UNAUTHENTICATED');
   });
 
-  it('lists every admin method for chief and admin; a PS may only stream migrating rows to another', () => {
+  it('lists every admin method for chief and admin; a PS may only stream migrating rows or replica batches to another', () => {
     expect(PS_ROLE_METHODS.chief.filter((m) => m.includes('PsAdmin'))).to.have.length(9);
     expect(PS_ROLE_METHODS.admin).to.deep.equal(PS_ROLE_METHODS.chief);
-    expect(PS_ROLE_METHODS.ps).to.deep.equal(['/tessera.v1.PsMigration/ReceiveBuckets']);
+    expect(PS_ROLE_METHODS.ps).to.deep.equal(['/tessera.v1.PsMigration/ReceiveBuckets', '/tessera.v1.PsReplication/Replicate']);
+    // Issue 17 §2: only the chief (or an admin) configures buddies and promotes a replica.
+    expect(PS_ROLE_METHODS.chief).to.include('/tessera.v1.PsReplication/PromoteReplica');
+    expect(PS_ROLE_METHODS.worker.some((m) => m.includes('PsReplication'))).to.equal(false);
   });
 });

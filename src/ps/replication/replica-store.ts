@@ -1,0 +1,169 @@
+/**
+ * The buddy half of replication (issue 17), free of transport: per primary, a replica of its
+ * rows in tables of its own (never served: pulls and pushes reach only the PS's live tables),
+ * its dense tables, and the dedup identities of the pushes the replica holds. `promote` turns a
+ * replica into live rows when the chief hands this PS the dead primary's buckets.
+ *
+ * ```ts
+ * const replicas = new ReplicaStore(node);
+ * replicas.apply(batch);                        // each ReplicaBatch from the primary, in order
+ * replicas.promote(3, bucketsOfPs3);            // ps 3 died: its rows become this PS's
+ * ```
+ */
+import { readChunks } from '../../checkpoint/chunk-format';
+import { ERROR_CODES, TesseraError } from '../../common/errors';
+import { bucketOf } from '../../sharding/buckets';
+import { denseBucket } from '../../sharding/dense-bucket';
+import type { PsNode } from '../ps-node';
+import { PushDedup } from '../push-dedup';
+import { EmbeddingTable } from '../store/embedding-table';
+import { TableStore } from '../store/table-store';
+import { forEachApplied, inheritedClientId, scrambledOrder } from './applied-pushes';
+import type { ReplicaBatch } from './replication-log';
+
+/** What a replica holds of one primary. */
+interface Replica {
+  tables: TableStore;
+  dense: Map<string, { values: Float32Array; state: Float32Array }>;
+  dedup: PushDedup;
+  lastSeq: number;
+  /** Pushes applied on the primary up to the newest complete batch. */
+  pushesApplied: number;
+  /** Wall-clock ms of the newest push the replica holds (0: none yet). */
+  appliedAtMs: number;
+  /** A complete batch was applied since the last reset: the replica holds every row (a copy may span batches). */
+  whole: boolean;
+}
+
+/** What one primary's replica holds, for status and tests. */
+export interface ReplicaInfo {
+  primaryId: number;
+  rows: number;
+  pushesApplied: number;
+  appliedAtMs: number;
+}
+
+/** What a promotion loaded into the live tables. */
+export interface Promoted extends ReplicaInfo {
+  dense: number;
+  identities: number;
+}
+
+/** Every replica this PS holds, by primary id. */
+export class ReplicaStore {
+  private readonly replicas = new Map<number, Replica>();
+
+  constructor(private readonly node: PsNode) {}
+
+  /**
+   * Applies one batch of `batch.primaryId`: with `reset`, what this PS held of it is dropped
+   * first; otherwise the batch must follow the previous one (else FAILED_PRECONDITION: the
+   * primary resyncs). Rows and dense tables overwrite; identities join the replica's window.
+   * @returns the rows written
+   */
+  apply(batch: Omit<ReplicaBatch, 'oldestMs'>): number {
+    let r = this.replicas.get(batch.primaryId);
+    if (batch.reset || !r) {
+      if (!batch.reset) throw this.outOfOrder(batch, 'no replica is held; send a reset');
+      r = { tables: new TableStore(), dense: new Map(), dedup: r?.dedup ?? new PushDedup(), lastSeq: 0, pushesApplied: 0, appliedAtMs: 0, whole: false };
+      this.replicas.set(batch.primaryId, r);
+    } else if (batch.batchSeq !== r.lastSeq + 1) {
+      throw this.outOfOrder(batch, `expected batch ${r.lastSeq + 1}`);
+    }
+    let rows = 0;
+    for (const c of readChunks(batch.chunks, `replica batch ${batch.batchSeq} of ps ${batch.primaryId}`, true)) {
+      const { table: name, kind } = c.header;
+      if (kind === 'dense') {
+        r.dense.set(name, { values: Float32Array.from(c.weights), state: Float32Array.from(c.state) });
+      } else if (kind === 'rows') {
+        rows += this.tableOf(r, name).loadRows(c.ids, c.weights, c.state, 0, c.header.rows);
+      }
+    }
+    forEachApplied(batch.applied, (id, seq, n) => r.dedup.record(id, seq, n));
+    r.lastSeq = batch.batchSeq;
+    if (batch.complete) {
+      r.whole = true;
+      r.pushesApplied = batch.pushesApplied;
+      r.appliedAtMs = batch.appliedAtMs;
+    }
+    return rows;
+  }
+
+  /** The replicas held now. */
+  list(): ReplicaInfo[] {
+    return [...this.replicas].map(([primaryId, r]) => ({
+      primaryId, rows: r.tables.list().reduce((n, t) => n + t.rows, 0), pushesApplied: r.pushesApplied, appliedAtMs: r.appliedAtMs,
+    }));
+  }
+
+  /** Drops the replicas of every primary not in `keep` (this PS is no longer their buddy). */
+  retain(keep: ReadonlySet<number>): void {
+    for (const id of [...this.replicas.keys()]) if (!keep.has(id)) this.replicas.delete(id);
+  }
+
+  /**
+   * Loads the replica of `primaryId` into the live tables for the buckets in `buckets`
+   * (bucket → 1), dense tables of those buckets too, and hands its push identities to the live
+   * dedup window (under `inheritedClientId`). The replica stays until `retain` drops it (the next
+   * configuration), so a promotion the chief repeats (it failed to publish the map) does the same.
+   * @throws TesseraError INVALID_ARGUMENT when no replica of `primaryId` is held, SNAPSHOT_CONFLICT
+   *   while its full copy is still arriving (nothing is loaded then)
+   */
+  promote(primaryId: number, buckets: Uint8Array): Promoted {
+    const r = this.replicas.get(primaryId);
+    if (!r) throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `primary_id: this PS holds no replica of ps ${primaryId} (held: ${[...this.replicas.keys()].join(', ') || 'none'})`);
+    if (!r.whole) throw new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, `primary_id: the replica of ps ${primaryId} is still receiving its full copy; it cannot stand in for the PS`);
+    const nb = buckets.length;
+    let rows = 0;
+    for (const info of r.tables.list()) rows += this.promoteTable(r.tables.getEmbedding(info.name), this.node.store.getEmbedding(info.name), buckets);
+    let dense = 0;
+    for (const [name, d] of r.dense) {
+      if (buckets[denseBucket(name, nb)] !== 1 || !this.node.store.has(name)) continue;
+      this.node.restoreDense(name, d.values, d.state);
+      dense++;
+    }
+    let identities = 0;
+    r.dedup.forEach((id, seq, n) => {
+      this.node.dedup.record(inheritedClientId(id, primaryId), seq, n);
+      identities++;
+    });
+    return { primaryId, rows, dense, identities, pushesApplied: r.pushesApplied, appliedAtMs: r.appliedAtMs };
+  }
+
+  /** Writes `replica`'s rows of `buckets` into `live` (scrambled: not in the replica's hash order); returns the count. */
+  private promoteTable(replica: EmbeddingTable, live: EmbeddingTable, buckets: Uint8Array): number {
+    const { dim, stateWidth: sw } = replica;
+    const ids = new Uint32Array(2 * replica.size);
+    const w = new Float32Array(dim * replica.size);
+    const s = new Float32Array(sw * replica.size);
+    let n = 0;
+    replica.forEachRow((lo, hi, rw, rs) => {
+      if (buckets[bucketOf(lo, hi, buckets.length)] !== 1) return;
+      ids[2 * n] = lo;
+      ids[2 * n + 1] = hi;
+      w.set(rw.subarray(0, dim), n * dim);
+      s.set(rs.subarray(0, sw), n * sw);
+      n++;
+    });
+    const at = scrambledOrder(n);
+    for (let i = 0; i < n; i++) {
+      const k = at(i);
+      live.putRow(ids[2 * k], ids[2 * k + 1], w.subarray(k * dim, (k + 1) * dim), s.subarray(k * sw, (k + 1) * sw));
+    }
+    return n;
+  }
+
+  private tableOf(r: Replica, name: string): EmbeddingTable {
+    if (!r.tables.has(name)) {
+      const live = this.node.store.spec(name);
+      if (live.kind !== 'embedding') throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `chunk: table "${name}" is dense on this PS, the replica batch sends rows`);
+      // Replica rows are float32 (exact for f16 tables too) and never admitted or evicted here.
+      r.tables.create({ name, kind: 'embedding', dim: live.dim, optimizer: live.optimizer, initializer: live.initializer, seed: live.seed });
+    }
+    return r.tables.getEmbedding(name);
+  }
+
+  private outOfOrder(batch: { primaryId: number; batchSeq: number }, why: string): TesseraError {
+    return new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, `batch_seq: batch ${batch.batchSeq} of ps ${batch.primaryId} is out of order (${why}); resync from a reset`);
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * The primary half of buddy replication (issue 17), free of transport: remembers which rows
+ * (and dense tables) the pushes applied here changed, with each push's dedup identity, and cuts
+ * them into batches of row deltas *after apply* (weights and optimizer state, read at the cut)
+ * for the buddy. A batch overwrites rows on the buddy, so the buddy's replica after batch k is
+ * this PS's rows at the cut of batch k: what a kill loses is what was applied after the newest
+ * batch the buddy acknowledged, which is what `lagSeconds` measures (docs/control-plane.md,
+ * "Failover with a buddy replica").
+ *
+ * ```ts
+ * const log = new ReplicationLog(node, { primaryId: 3 });
+ * node.onApplied = (t, ids, c, s, r) => log.applied(t, ids, c, s, r);
+ * const batch = log.cut(65_536);        // undefined when nothing changed
+ * if (batch) send(batch).then(() => log.acked(batch), () => log.failed(batch));
+ * ```
+ */
+import { encodeChunk } from '../../checkpoint/chunk-format';
+import { bucketOf } from '../../sharding/buckets';
+import { denseBucket } from '../../sharding/dense-bucket';
+import { Deduper } from '../../sharding/dedup';
+import type { PsNode } from '../ps-node';
+import { DenseTable } from '../store/dense-table';
+import { EmbeddingTable } from '../store/embedding-table';
+import { encodeApplied, scrambledOrder } from './applied-pushes';
+
+/** One batch for the buddy (the fields of tessera.v1.ReplicaBatch). */
+export interface ReplicaBatch {
+  primaryId: number;
+  batchSeq: number;
+  /** The buddy drops what it holds of this primary first (a new buddy, or a resync). */
+  reset: boolean;
+  /** Checkpoint-format chunks (`rows`, `dense`), concatenated. */
+  chunks: Buffer;
+  /** The dedup identities of the pushes whose rows this batch completes (applied-pushes.ts). */
+  applied: Buffer;
+  /** Pushes applied on the primary up to this batch's cut (set on the batch that completes a cut). */
+  pushesApplied: number;
+  /** Wall-clock ms of the newest push this batch completes (0: none). */
+  appliedAtMs: number;
+  /** True on the last batch of a cut: the buddy then holds every push up to `pushesApplied`. */
+  complete: boolean;
+  rows: number;
+  /** Monotonic ms of the oldest push this batch completes (the lag it clears once acknowledged). */
+  oldestMs: number;
+}
+
+/** Pending ids above this are dropped for a resync (the buddy is unreachable for long). */
+const MAX_PENDING_IDS = 1 << 24;
+
+interface Pending {
+  ids: Uint32Array;
+  n: number;
+}
+
+/** The primary's replication state. */
+export class ReplicationLog {
+  readonly primaryId: number;
+  private pending = new Map<string, Pending>();
+  private dense = new Set<string>();
+  private clients: bigint[] = [];
+  private seqs: number[] = [];
+  private acks: number[] = [];
+  private pushes = 0;
+  private newestAtMs = 0;
+  /** Monotonic ms of the oldest push applied and not in a batch yet; Infinity: none. */
+  private oldestPendingMs = Infinity;
+  /** Same, of the batch in flight (Infinity: none). */
+  private oldestInFlightMs = Infinity;
+  /** The identities of the batch in flight, put back if it fails. */
+  private inFlight: { clients: bigint[]; seqs: number[]; acks: number[] } | null = null;
+  private batchSeq = 0;
+  private resetNext = true;
+  private resyncAtCut = false;
+  private readonly dedup = new Deduper();
+  private readonly now: () => number;
+
+  constructor(private readonly node: PsNode, opts: { primaryId: number; now?: () => number }) {
+    this.primaryId = opts.primaryId;
+    this.now = opts.now ?? (() => performance.now());
+    this.resync();
+  }
+
+  /** Records one applied push: its table, ids (null: a dense table), identity and answer. */
+  applied(table: string, ids: Uint32Array | null, clientId: bigint | undefined, seq: number | undefined, rows: number): void {
+    if (this.oldestPendingMs === Infinity) this.oldestPendingMs = this.now();
+    this.newestAtMs = Date.now();
+    this.pushes++;
+    if (clientId && seq) {
+      this.clients.push(clientId);
+      this.seqs.push(seq);
+      this.acks.push(rows);
+    }
+    if (ids === null) {
+      this.dense.add(table);
+      return;
+    }
+    this.append(table, ids);
+  }
+
+  /** Row ids waiting for the next batch (repeats included). */
+  get pendingIds(): number {
+    let n = 0;
+    for (const p of this.pending.values()) n += p.n;
+    return n;
+  }
+
+  /**
+   * Seconds since the oldest push applied here that the buddy has not acknowledged yet; 0 when
+   * it holds every one. A kill now loses exactly the pushes of that interval.
+   */
+  lagSeconds(): number {
+    const oldest = Math.min(this.oldestPendingMs, this.oldestInFlightMs);
+    return oldest === Infinity ? 0 : (this.now() - oldest) / 1000;
+  }
+
+  /**
+   * Marks every resident row of the buckets this PS owns, and every dense table it owns, as
+   * changed: the next batches copy them whole, the first with `reset`. For a new buddy, and after
+   * a batch was lost.
+   */
+  resync(): void {
+    this.pending = new Map();
+    this.dense = new Set();
+    this.resetNext = true;
+    const owned = this.node.ownedBuckets;
+    const nb = this.node.bucketCount;
+    for (const info of this.node.store.list()) {
+      const t = this.node.store.get(info.name);
+      if (t instanceof DenseTable) {
+        if (owned === null || owned[denseBucket(t.name, nb)] === 1) this.dense.add(t.name);
+        continue;
+      }
+      const one = new Uint32Array(2);
+      t.forEachRow((lo, hi) => {
+        if (owned !== null && owned[bucketOf(lo, hi, nb)] === 0) return;
+        one[0] = lo;
+        one[1] = hi;
+        this.append(t.name, one);
+      });
+    }
+    if (this.oldestPendingMs === Infinity) this.oldestPendingMs = this.now();
+  }
+
+  /**
+   * Cuts the next batch of at most about `maxRows` rows (whole tables' pending rows go together
+   * unless one alone is larger), reading each row as it is now. Undefined when nothing is pending.
+   * One batch at a time: call `acked` or `failed` before the next cut.
+   */
+  cut(maxRows: number): ReplicaBatch | undefined {
+    if (this.resyncAtCut) {
+      const oldest = this.oldestPendingMs;
+      this.resyncAtCut = false;
+      this.resync();
+      this.oldestPendingMs = Math.min(oldest, this.oldestPendingMs);
+    }
+    if (this.pending.size === 0 && this.dense.size === 0 && !this.resetNext && this.clients.length === 0) return undefined;
+    const parts: Buffer[] = [];
+    let rows = 0;
+    for (const [name, p] of this.pending) {
+      if (rows > 0 && rows + p.n > maxRows) break;
+      this.pending.delete(name);
+      if (this.node.store.has(name)) rows += this.encodeRows(this.node.store.getEmbedding(name), p, parts);
+    }
+    for (const name of this.dense) {
+      const t = this.node.store.has(name) ? this.node.store.get(name) : undefined;
+      if (t instanceof DenseTable) parts.push(...encodeChunk({ kind: 'dense', weightFormat: 'f32', table: name, dim: t.size, stateWidth: t.state.length, rows: 1, bucketStart: 0, bucketEnd: 0 }, new Uint32Array(0), t.pull(), t.state));
+    }
+    this.dense.clear();
+    const complete = this.pending.size === 0;
+    const batch: ReplicaBatch = {
+      primaryId: this.primaryId, batchSeq: ++this.batchSeq, reset: this.resetNext, chunks: Buffer.concat(parts), rows,
+      applied: Buffer.alloc(0), pushesApplied: 0, appliedAtMs: 0, complete, oldestMs: this.oldestPendingMs,
+    };
+    this.resetNext = false;
+    if (complete) {
+      batch.applied = encodeApplied(this.clients, this.seqs, this.acks);
+      batch.pushesApplied = this.pushes;
+      batch.appliedAtMs = this.newestAtMs;
+      this.inFlight = { clients: this.clients, seqs: this.seqs, acks: this.acks };
+      this.clients = [];
+      this.seqs = [];
+      this.acks = [];
+      this.oldestInFlightMs = this.oldestPendingMs;
+      this.oldestPendingMs = Infinity;
+    }
+    return batch;
+  }
+
+  /** The buddy applied `batch`. */
+  acked(batch: ReplicaBatch): void {
+    if (!batch.complete) return;
+    this.oldestInFlightMs = Infinity;
+    this.inFlight = null;
+  }
+
+  /** `batch` may not have been applied: everything is sent again, from a reset. */
+  failed(batch: ReplicaBatch): void {
+    const oldest = Math.min(batch.oldestMs, this.oldestInFlightMs, this.oldestPendingMs);
+    this.oldestInFlightMs = Infinity;
+    if (this.inFlight) {
+      this.clients = [...this.inFlight.clients, ...this.clients];
+      this.seqs = [...this.inFlight.seqs, ...this.seqs];
+      this.acks = [...this.inFlight.acks, ...this.acks];
+      this.inFlight = null;
+    }
+    // The copy is listed at the next cut, not now: while the buddy is down, nothing is listed.
+    this.resyncAtCut = true;
+    this.oldestPendingMs = oldest;
+  }
+
+  private append(table: string, ids: Uint32Array): void {
+    let p = this.pending.get(table);
+    if (!p) this.pending.set(table, (p = { ids: new Uint32Array(Math.max(1024, ids.length)), n: 0 }));
+    if (2 * p.n + ids.length > p.ids.length) {
+      if (2 * p.n + ids.length > MAX_PENDING_IDS) {
+        // The buddy has been away too long to keep a list: copy everything once it answers.
+        this.resync();
+        return;
+      }
+      const grown = new Uint32Array(Math.max(2 * p.ids.length, 2 * p.n + ids.length));
+      grown.set(p.ids.subarray(0, 2 * p.n));
+      p.ids = grown;
+    }
+    p.ids.set(ids, 2 * p.n);
+    p.n += ids.length >>> 1;
+  }
+
+  /** Appends the chunk of table `t`'s pending rows (distinct, resident) to `parts`; returns its rows. */
+  private encodeRows(t: EmbeddingTable, p: Pending, parts: Buffer[]): number {
+    const found = new Uint32Array(2 * p.n);
+    const k = this.dedup.dedupInto(p.ids.subarray(0, 2 * p.n), found, new Uint32Array(p.n));
+    // A full copy lists rows in this table's hash order; the buddy must not insert them so.
+    const unique = new Uint32Array(2 * k);
+    const at = scrambledOrder(k);
+    for (let i = 0; i < k; i++) {
+      const j = at(i);
+      unique[2 * i] = found[2 * j];
+      unique[2 * i + 1] = found[2 * j + 1];
+    }
+    const ids = new Uint32Array(2 * k);
+    const w = new Float32Array(k * t.dim);
+    const s = new Float32Array(k * t.stateWidth);
+    const n = t.readResident(unique, k, ids, w, s);
+    if (n === 0) return 0;
+    parts.push(...encodeChunk({ kind: 'rows', weightFormat: 'f32', table: t.name, dim: t.dim, stateWidth: t.stateWidth, rows: n, bucketStart: 0, bucketEnd: 0 },
+      ids.subarray(0, 2 * n), w.subarray(0, n * t.dim), s.subarray(0, n * t.stateWidth)));
+    return n;
+  }
+}

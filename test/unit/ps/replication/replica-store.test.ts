@@ -1,0 +1,121 @@
+import { expect } from 'chai';
+import { silentLogger } from '../../../../src/common/logger';
+import { PsNode } from '../../../../src/ps/ps-node';
+import { inheritedClientId } from '../../../../src/ps/replication/applied-pushes';
+import { ReplicaStore } from '../../../../src/ps/replication/replica-store';
+import { ReplicationLog } from '../../../../src/ps/replication/replication-log';
+import { bucketOf } from '../../../../src/sharding/buckets';
+import { Encoding } from '../../../../src/wire/data-plane-codec';
+import { asBytes } from '../../../../src/wire/key-block';
+
+// Issue 17 §2: the primary's replication log and the buddy's replica store, in one process.
+const NB = 16;
+function node(): PsNode {
+  const n = new PsNode({ config: { maxRequestBytes: 1 << 24 }, logger: silentLogger() });
+  n.createTable({ name: 'emb', kind: 'embedding', dim: 4, optimizer: { kind: 'adagrad', lr: 0.1 }, initializer: { kind: 'uniform', scale: 0.1 }, seed: 7 });
+  n.createTable({ name: 'mlp', kind: 'dense', size: 3, optimizer: { kind: 'sgd', lr: 1 } });
+  n.setShardMap(1, NB, null);
+  return n;
+}
+const ids = (xs: number[]) => Uint32Array.from(xs.flatMap((x) => [x, 0]));
+function push(n: PsNode, xs: number[], clientId: bigint, seq: number): number {
+  return n.push({ table: 'emb', shardMapVersion: 1, ids: asBytes(ids(xs)), grads: asBytes(new Float32Array(xs.length * 4).fill(0.5)), encoding: Encoding.F32, clientId, pushSeq: seq });
+}
+function rowsOf(n: PsNode, xs: number[]): number[][] {
+  const t = n.store.getEmbedding('emb');
+  const w = new Float32Array(4 * xs.length);
+  const s = new Float32Array(t.stateWidth * xs.length);
+  const out = new Uint32Array(2 * xs.length);
+  expect(t.readResident(ids(xs), xs.length, out, w, s)).to.equal(xs.length);
+  return xs.map((_, i) => [...w.subarray(4 * i, 4 * i + 4), ...s.subarray(t.stateWidth * i, t.stateWidth * (i + 1))]);
+}
+
+/** A primary logging its applied pushes for `primaryId`, and a buddy with an empty replica store. */
+function pair(primaryId: number) {
+  const primary = node();
+  const buddy = node();
+  const log = new ReplicationLog(primary, { primaryId });
+  primary.onApplied = (t, i, c, s, r) => log.applied(t, i, c, s, r);
+  return { primary, buddy, log, store: new ReplicaStore(buddy) };
+}
+
+describe('ReplicationLog -> ReplicaStore (issue 17 buddy replication)', () => {
+  const C = 0xabcdefn;
+
+  it('a promoted replica holds the primary\'s rows and optimizer state bit for bit as of the last batch, and nothing after it', () => {
+    const { primary, buddy, log, store } = pair(3);
+    push(primary, [1, 2, 3], C, 1);
+    push(primary, [2, 3, 4], C, 2);
+    primary.push({ table: 'mlp', shardMapVersion: 1, ids: new Uint8Array(0), grads: asBytes(Float32Array.of(1, 2, 3)), encoding: Encoding.F32 });
+    const b1 = log.cut(1 << 16)!;
+    expect(b1.reset, 'the first batch resets the buddy').to.equal(true);
+    expect(b1.complete).to.equal(true);
+    expect(b1.pushesApplied).to.equal(3);
+    expect(log.lagSeconds(), 'in flight, not acknowledged').to.be.greaterThan(0);
+    store.apply(b1);
+    log.acked(b1);
+    expect(log.lagSeconds(), 'the buddy holds every push').to.equal(0);
+    const asOfBatch = rowsOf(primary, [1, 2, 3, 4]);
+    push(primary, [1, 4], C, 3); // applied after the last batch: what a kill now would lose
+    expect(log.lagSeconds()).to.be.greaterThan(0);
+
+    const all = new Uint8Array(NB).fill(1);
+    const p = store.promote(3, all);
+    expect(p.rows).to.equal(4);
+    expect(p.dense).to.equal(1);
+    expect(p.pushesApplied).to.equal(3);
+    expect(rowsOf(buddy, [1, 2, 3, 4])).to.deep.equal(asOfBatch);
+    expect([...buddy.store.getDense('mlp').pull()]).to.deep.equal([...primary.store.getDense('mlp').pull()]);
+    expect(store.promote(3, all).rows, 'promoting again does the same (the chief may repeat it)').to.equal(4);
+    expect(rowsOf(buddy, [1, 2, 3, 4])).to.deep.equal(asOfBatch);
+    store.retain(new Set());
+    expect(store.list(), 'dropped at the next configuration').to.deep.equal([]);
+  });
+
+  it('the promoted replica acknowledges a retried push under the inherited id, and a new push of the same seq is applied', () => {
+    const { primary, buddy, log, store } = pair(3);
+    push(primary, [1, 2], C, 1);
+    store.apply(log.cut(1 << 16)!);
+    store.promote(3, new Uint8Array(NB).fill(1));
+    const before = rowsOf(buddy, [1]);
+    const again = buddy.push({ table: 'emb', shardMapVersion: 1, ids: asBytes(ids([1, 2])), grads: asBytes(new Float32Array(8).fill(0.5)), encoding: Encoding.F32, clientId: inheritedClientId(C, 3), pushSeq: 1 });
+    expect(again, 'acknowledged with the first answer').to.equal(2);
+    expect(rowsOf(buddy, [1]), 'and not applied again').to.deep.equal(before);
+    push(buddy, [1], C, 1); // the client's own first push to the buddy: not a duplicate
+    expect(rowsOf(buddy, [1])).to.not.deep.equal(before);
+  });
+
+  it('refuses to promote a replica whose full copy has not arrived whole', () => {
+    const { primary, buddy, store } = pair(2);
+    buddy.createTable({ name: 'emb2', kind: 'embedding', dim: 4, optimizer: { kind: 'sgd', lr: 0.1 } });
+    push(primary, [1, 2], C, 1);
+    primary.createTable({ name: 'emb2', kind: 'embedding', dim: 4, optimizer: { kind: 'sgd', lr: 0.1 } });
+    primary.push({ table: 'emb2', shardMapVersion: 1, ids: asBytes(ids([7])), grads: asBytes(new Float32Array(4)), encoding: Encoding.F32 });
+    const log2 = new ReplicationLog(primary, { primaryId: 2 });
+    const first = log2.cut(1)!; // one table per batch: the copy spans two batches
+    expect(first.complete).to.equal(false);
+    store.apply(first);
+    expect(() => store.promote(2, new Uint8Array(NB).fill(1))).to.throw(/still receiving its full copy/);
+    store.apply(log2.cut(1)!);
+    expect(store.promote(2, new Uint8Array(NB).fill(1)).rows).to.equal(3);
+  });
+
+  it('promotes only the dead PS\'s buckets, and refuses a batch out of order (the primary resyncs)', () => {
+    const { primary, buddy, log, store } = pair(1);
+    const xs = Array.from({ length: 64 }, (_, i) => i + 1);
+    push(primary, xs, C, 1);
+    store.apply(log.cut(1 << 16)!);
+    push(primary, [5], C, 2);
+    const b2 = log.cut(1 << 16)!;
+    expect(() => store.apply({ ...b2, batchSeq: b2.batchSeq + 1 })).to.throw(/out of order/);
+    log.failed(b2);
+    const b3 = log.cut(1 << 16)!;
+    expect(b3.reset, 'after a failure the log sends everything from a reset').to.equal(true);
+    store.apply(b3);
+    const mask = new Uint8Array(NB);
+    mask[bucketOf(5, 0, NB)] = 1;
+    const inMask = xs.filter((x) => mask[bucketOf(x, 0, NB)] === 1).length;
+    expect(store.promote(1, mask).rows).to.equal(inMask);
+    expect(buddy.store.getEmbedding('emb').size).to.equal(inMask);
+  });
+});
