@@ -78,7 +78,8 @@ describe('tessera ps --etcd (real etcd, real PS processes)', function () {
       expect(s.members.map((m: { id: string; addr: string }) => `${m.id}@${m.addr}`)).to.include(`ps-9@${ps.addr}`);
       expect(s.chief).to.equal(null);
       expect(s.shard_map).to.deep.include({ version: 1, num_buckets: 64 });
-      expect(s.shard_map.ps).to.deep.equal([{ id: 9, addr: ps.addr, buckets: 64 }]);
+      // buddy: the PS holding its replica under `ps.replication: buddy` (issue 17); none here.
+      expect(s.shard_map.ps).to.deep.equal([{ id: 9, addr: ps.addr, buckets: 64, buddy: null }]);
     } finally {
       await ps.stop();
     }
