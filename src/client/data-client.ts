@@ -29,7 +29,7 @@ import { gatherRows, sliceByOwner, Slice, stitchRows } from '../sharding/slicer'
 import { Encoding, PullResponseMsg } from '../wire/data-plane-codec';
 import { decodeF16, encodeF16 } from '../wire/f16';
 import { asBytes, f32FromBytes, IdArray, u32FromBytes } from '../wire/key-block';
-import type { PsFleet } from './ps-fleet';
+import type { PsFleet, PushIdentity } from './ps-fleet';
 import { PushWindow } from './push-window';
 import { resliceByMap, Route } from './route';
 import {
@@ -217,11 +217,13 @@ export class PsDataClient {
     return () => this.pushDenseOn(table, copy, this.fleet.route);
   }
 
-  private async pushDenseOn(table: string, grads: Float32Array, route: Route): Promise<void> {
+  /** Pushes a dense table's gradient to its owner in `route`; `identity` as in `pushSlice`. */
+  private async pushDenseOn(table: string, grads: Float32Array, route: Route, identity?: PushIdentity): Promise<void> {
     const owner = this.fleet.ownerOfDense(table, route.map);
     const c = route.conns[owner];
-    const req = this.pushReq(table, new Uint8Array(0), grads, owner, route.map);
-    await this.fleet.callRouted(`push ${table} to ${c.addr}`, route, async () => { await c.push(req, this.callTimeoutMs); this.fleet.countAck(); }, (next) => this.pushDenseOn(table, grads, next), c.addr);
+    const req = this.pushReq(table, new Uint8Array(0), grads, owner, route.map, identity);
+    await this.fleet.callRouted(`push ${table} to ${c.addr}`, route, async () => { await c.push(req, this.callTimeoutMs); this.fleet.countAck(); },
+      (next, failedOver) => this.pushDenseOn(table, grads, next, this.resendIdentity(req, owner, route.map, failedOver)), c.addr);
   }
 
   /**
@@ -280,9 +282,11 @@ export class PsDataClient {
 
   /**
    * Pushes slice `s` (sliced by `route`) in requests of at most maxRows ids. A request refused
-   * for an old map was not applied: its rows are sliced again by the new map and sent anew.
+   * for an old map was not applied: its rows are sliced again by the new map and sent anew. A
+   * request whose PS failed over is sliced again the same way, each new slice (one request: it
+   * is no larger) sent under `identity`, the one the promoted buddy knows it by.
    */
-  private async pushSlice(from: PushFrom, s: Slice, route: Route): Promise<void> {
+  private async pushSlice(from: PushFrom, s: Slice, route: Route, identity?: PushIdentity): Promise<void> {
     const { table, rows, dim, read } = from;
     const c = route.conns[s.psIndex];
     const n = s.ids.length >>> 1;
@@ -292,14 +296,17 @@ export class PsDataClient {
       const g = gatherRows(s, rows, dim, a, b);
       const ids = asBytes(s.ids.subarray(2 * a, 2 * b));
       const rv = read && gatherVersions(s, read, a, b);
-      const req = { ...this.pushReq(table, ids, g, s.psIndex, route.map), wantVersions: rv !== null };
+      const req = { ...this.pushReq(table, ids, g, s.psIndex, route.map, identity), wantVersions: rv !== null };
       const sent = async (): Promise<void> => {
         const res = await c.push(req, this.callTimeoutMs);
         this.fleet.countAck();
         if (rv) this.reportStaleness(rv, res.versions);
       };
-      sends.push(this.fleet.callRouted(`push ${table} to ${c.addr}`, route, sent,
-        (next) => Promise.all(resliceByMap(s, a, b, next.map).map((r) => this.pushSlice(from, r, next))).then(() => undefined), c.addr));
+      const resend = (next: Route, failedOver: boolean) => {
+        const again = this.resendIdentity(req, s.psIndex, route.map, failedOver);
+        return Promise.all(resliceByMap(s, a, b, next.map).map((r) => this.pushSlice(from, r, next, again))).then(() => undefined);
+      };
+      sends.push(this.fleet.callRouted(`push ${table} to ${c.addr}`, route, sent, resend, c.addr));
     }
     await Promise.all(sends);
   }
@@ -316,18 +323,28 @@ export class PsDataClient {
   }
 
   /**
-   * A push request with its identity (client id, next sequence number for that PS). Built once
-   * per request and resent as is by every retry, so a PS that applied it and answered late
-   * acknowledges the retry instead of applying it twice.
+   * A push request with its identity: `identity` when given, else this client's id and the next
+   * sequence number for that PS. Built once per request and resent as is by every retry, so a
+   * PS that applied it and answered late acknowledges the retry instead of applying it twice.
    */
-  private pushReq(table: string, ids: Uint8Array, grads: Float32Array, psIndex: number, map: ShardMap) {
+  private pushReq(table: string, ids: Uint8Array, grads: Float32Array, psIndex: number, map: ShardMap, identity?: PushIdentity) {
     let payload: Uint8Array = asBytes(grads);
     if (this.encoding === Encoding.F16) {
       const half = new Uint16Array(grads.length);
       encodeF16(grads, half);
       payload = asBytes(half);
     }
-    return { ...this.pullReq(table, ids, psIndex, map), grads: payload, ...this.fleet.pushIdentity(map.ps[psIndex].id) };
+    return { ...this.pullReq(table, ids, psIndex, map), grads: payload, ...(identity ?? this.fleet.pushIdentity(map.ps[psIndex].id)) };
+  }
+
+  /**
+   * The identity a push `sent` to the PS at `psIndex` of `map` is re-sent under by a newer map:
+   * none (fresh sequence numbers) when that PS refused it as stale, so it was not applied; the
+   * identity its promoted buddy inherited when that PS failed over, so that a push it applied
+   * and replicated before dying is acknowledged, not applied twice (issue 17).
+   */
+  private resendIdentity(sent: PushIdentity, psIndex: number, map: ShardMap, failedOver: boolean): PushIdentity | undefined {
+    return failedOver ? this.fleet.failedOverIdentity(sent, map.ps[psIndex].id) : undefined;
   }
 
   private decodeValues(res: PullResponseMsg): Float32Array {

@@ -11,13 +11,17 @@
  * had not met, keeping the others' connections) and hands the caller the new route, so that
  * only the refused request is sliced again and re-sent (docs/control-plane.md, "Live
  * resharding"). A refused request changed nothing on its PS, so re-sending its rows, each slice
- * with a fresh sequence number, applies them exactly once.
+ * with a fresh sequence number, applies them exactly once. A PS that stopped answering and that
+ * a newer map no longer lists was failed over to its buddy, and may have applied the request
+ * before it died: a push is then re-sent under the identity the promoted buddy inherited
+ * (`failedOverIdentity`), so that it is applied at most once there too.
  */
 import { randomBytes } from 'node:crypto';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { DEFAULT_BACKOFF, BackoffOptions } from '../common/backoff';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
+import { inheritedClientId } from '../ps/replication/applied-pushes';
 import { denseBucket } from '../sharding/dense-bucket';
 import type { ShardMap } from '../sharding/shard-map';
 import { isStaleMap, Route } from './route';
@@ -26,6 +30,12 @@ import { PsConnection } from '../wire/ps-connection';
 import type { DataPlane } from '../wire/grpc-options';
 import type { HttpsClientOptions } from '../wire/tls';
 import { RetryOptions, withRetry } from './retry';
+
+/** What names a push to a PS: the PS acknowledges a repeated pair without applying it again. */
+export interface PushIdentity {
+  clientId: bigint;
+  pushSeq: number;
+}
 
 /** How a fleet connects and retries. */
 export interface PsFleetOptions {
@@ -114,10 +124,11 @@ export class PsFleet {
    * caller slices it again and sends it anew. When no newer map is published, the PS has not
    * installed the map `route` carries yet: `fn` is retried like an UNAVAILABLE PS. With `psAddr`
    * (the PS `fn` calls), an UNAVAILABLE PS that a newer map no longer lists (failed over to its
-   * buddy, issue 17) is re-routed the same way.
+   * buddy, issue 17) is re-routed the same way, with `failedOver` true: that PS may have applied
+   * the request before it died, so a push is re-sent under `failedOverIdentity`, not a fresh one.
    */
-  async callRouted<T>(what: string, route: Route, fn: () => Promise<T>, reroute: (next: Route) => Promise<T>, psAddr?: string): Promise<T> {
-    const out = await this.call(what, async (): Promise<{ value: T } | { next: Route }> => {
+  async callRouted<T>(what: string, route: Route, fn: () => Promise<T>, reroute: (next: Route, failedOver: boolean) => Promise<T>, psAddr?: string): Promise<T> {
+    const out = await this.call(what, async (): Promise<{ value: T } | { next: Route; failedOver: boolean }> => {
       try {
         return { value: await fn() };
       } catch (err) {
@@ -125,29 +136,43 @@ export class PsFleet {
           // A PS that stopped answering may have been failed over (its buddy owns its buckets
           // in a newer map): then re-send by that map, else keep retrying it.
           const next = await this.newerRoute(route.map.version);
-          if (next && !next.map.ps.some((p) => p.addr === psAddr)) return { next };
+          if (next && !next.map.ps.some((p) => p.addr === psAddr)) return { next, failedOver: true };
           throw err;
         }
         if (!isStaleMap(err) || !this.latestMap) throw err;
         const next = await this.newerRoute(route.map.version);
-        if (next) return { next };
+        if (next) return { next, failedOver: false };
         throw new TesseraError(ERROR_CODES.UNAVAILABLE, `${(err as Error).message}; the PS is still installing shard map ${route.map.version}`, { retryable: true });
       }
     });
     if ('value' in out) return out.value;
     this.reroutes++;
-    this.log.debug({ what, from: route.map.version, to: out.next.map.version }, 'shard map changed: re-sending the refused request by the new map');
-    return reroute(out.next);
+    this.log.debug({ what, from: route.map.version, to: out.next.map.version, failedOver: out.failedOver }, 'shard map changed: re-sending the request by the new map');
+    return reroute(out.next, out.failedOver);
   }
 
   /**
    * The identity of a new push to the PS with id `psId`: this client's id and the next sequence
    * number, from 1. Take it once per push request, outside its retry loop.
    */
-  pushIdentity(psId: number): { clientId: bigint; pushSeq: number } {
+  pushIdentity(psId: number): PushIdentity {
     const seq = (this.pushSeqs.get(psId) ?? 0) + 1;
     this.pushSeqs.set(psId, seq);
     return { clientId: this.clientId, pushSeq: seq };
+  }
+
+  /**
+   * The identity to re-send a push under when the PS with id `psId`, which it was sent to as
+   * `sent`, is gone and a newer map gives its buckets to its buddy (failover). The promoted
+   * buddy inherited the dead PS's dedup window under `inheritedClientId(client id, psId)` with
+   * the original sequence numbers, so a push the dead PS applied and replicated, but never
+   * answered, is acknowledged there instead of applied twice; one it never applied (or never
+   * replicated) is unknown there and applied. Sequence numbers per PS id only grow, so the pair
+   * is never reused; and since it names the identity it derives from, a push failed over twice
+   * is recognized by the second buddy (which inherited the first's window) too.
+   */
+  failedOverIdentity(sent: PushIdentity, psId: number): PushIdentity {
+    return { clientId: inheritedClientId(sent.clientId, psId), pushSeq: sent.pushSeq };
   }
 
   /** Index (in the order of `map`, by default the current one) of the PS holding dense table `table`. */

@@ -17,20 +17,12 @@ import { bucketOf } from '../../src/sharding/buckets';
 import { bucketsOwnedBy, planShardMap, ShardMap } from '../../src/sharding/shard-map';
 import { CkptCluster, ckptCluster, dumpTable, gradsFor, idRange, trainRound } from '../helpers/checkpoint';
 import { joiningPs, migrationCall, movingBuckets } from '../helpers/migration';
+import { until } from '../helpers/until';
 
 const TABLES: TableSpec[] = [
   { name: 'emb', kind: 'embedding', dim: 8, optimizer: { kind: 'adagrad', lr: 0.05 }, seed: 1 },
   { name: 'dense', kind: 'dense', size: 6, optimizer: { kind: 'sgd', lr: 0.1 }, seed: 3 },
 ];
-
-/** Resolves once `ok` holds, re-checking on every turn of the event loop (the thing awaited is another request's refusal). */
-async function until(ok: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('stale shard map: the client re-sends only the refused slices (issue 17)', function () {
   this.timeout(60_000);
