@@ -72,6 +72,7 @@ describe('deploy/k8s overlays/cpu: the PS StatefulSet scaled 2 -> 3 mid-job and 
         scrape: async (url) => { const r = await fetch(url); return { status: r.status, text: await r.text() }; },
         held: [third],
         timeoutMs: 240_000,
+        republishOk: true,
         midJob: async (start) => {
           await trainingStarted(client, job);
           start(third);
