@@ -16,9 +16,10 @@ import { migrationCall } from '../wire/migration-client';
 import { PsClient } from './ps-client';
 
 /**
- * Deadline of BeginMigration and SendTail: the PS answers once the target has loaded the whole
- * round, and a first copy of 10M rows takes about 10 s here; ten minutes leaves room for a loaded
- * machine while still ending a round whose PS hung.
+ * Deadline of BeginMigration, SendTail and EndMigration: the PS answers once the target has loaded
+ * the whole round, or once it has dropped the moved rows, and for 10M rows either takes seconds
+ * to tens of seconds here; ten minutes leaves room for a loaded machine while still ending a call
+ * whose PS hung.
  */
 const ROUND_CALL_TIMEOUT_MS = 600_000;
 
@@ -49,7 +50,7 @@ export class GrpcMigrationPeers {
 
   /** Source or target `addr`: ends the migration (commit, or roll back). */
   async end(addr: string, migrationId: string, commit: boolean): Promise<{ rowsDropped: number; known: boolean }> {
-    const res = await migrationCall<{ rowsDropped: number | string; known: boolean }>(addr, 'EndMigration', { migrationId, commit }, this.call());
+    const res = await migrationCall<{ rowsDropped: number | string; known: boolean }>(addr, 'EndMigration', { migrationId, commit }, this.call(ROUND_CALL_TIMEOUT_MS));
     return { rowsDropped: Number(res.rowsDropped), known: res.known };
   }
 

@@ -9,8 +9,8 @@ import { ERROR_CODES, TesseraError } from '../../common/errors';
 import { bucketOf } from '../../sharding/buckets';
 import { denseBucket } from '../../sharding/dense-bucket';
 import { readChunks } from '../../checkpoint/chunk-format';
-import { EmbeddingTable } from '../store/embedding-table';
 import type { PsNode } from '../ps-node';
+import { dropBucketRows } from './drop-rows';
 
 /** What a chunk changed on the target. */
 export interface ChunkApplied {
@@ -78,18 +78,13 @@ export class IncomingMigrations {
    * installed). Otherwise drop the staged rows of the buckets this PS still does not own.
    * @returns rows dropped, and whether the migration was known
    */
-  end(id: string, commit: boolean): { rowsDropped: number; known: boolean } {
+  async end(id: string, commit: boolean): Promise<{ rowsDropped: number; known: boolean }> {
     const mask = this.staged.get(id);
     if (!mask) return { rowsDropped: 0, known: false };
     this.staged.delete(id);
     if (commit) return { rowsDropped: 0, known: true };
     const owned = this.node.ownedBuckets;
     const drop = mask.map((m, b) => (m === 1 && owned !== null && owned[b] === 0 ? 1 : 0));
-    let rowsDropped = 0;
-    for (const info of this.node.store.list()) {
-      const t = this.node.store.get(info.name);
-      if (t instanceof EmbeddingTable) rowsDropped += this.node.clearBuckets(info.name, drop);
-    }
-    return { rowsDropped, known: true };
+    return { rowsDropped: await dropBucketRows(this.node, drop), known: true };
   }
 }

@@ -13,8 +13,8 @@ import { psMigrationService } from '../../wire/services';
 import { toServiceError } from '../../wire/status-map';
 import { tolerantService, undecodableError } from '../../wire/tolerant-decode';
 import type { PsNode } from '../ps-node';
-import { EmbeddingTable } from '../store/embedding-table';
 import { bucketMaskFromBytes, bucketMaskToBytes } from './bucket-set';
+import { dropBucketRows } from './drop-rows';
 import { IncomingMigrations } from './incoming-migrations';
 import { OutgoingMigration, RoundTotals } from './outgoing-migration';
 
@@ -33,6 +33,8 @@ function precondition(message: string): TesseraError {
 class MigrationHandlers {
   private outgoing: OutgoingMigration | null = null;
   private busy = false;
+  /** Ends being carried out, by migration id. */
+  private readonly ending = new Map<string, Promise<{ rowsDropped: number; known: boolean }>>();
   readonly incoming: IncomingMigrations;
 
   constructor(private readonly node: PsNode, private readonly log: Logger, private readonly credentials?: grpc.ChannelCredentials) {
@@ -62,34 +64,44 @@ class MigrationHandlers {
     return this.sendRound(m, req.fence);
   }
 
-  end(req: { migrationId: string; commit: boolean }): object {
+  /**
+   * Ends migration `id` on this PS. The rows to drop go in slices (drop-rows.ts) while the PS
+   * serves; the answer waits for them, and an end sent again meanwhile waits for the same drop.
+   */
+  async end(req: { migrationId: string; commit: boolean }): Promise<object> {
+    const pending = this.ending.get(req.migrationId);
+    if (pending) return pending;
+    const ending = this.endNow(req).finally(() => this.ending.delete(req.migrationId));
+    this.ending.set(req.migrationId, ending);
+    return ending;
+  }
+
+  private async endNow(req: { migrationId: string; commit: boolean }): Promise<{ rowsDropped: number; known: boolean }> {
     const m = this.outgoing;
-    let rowsDropped = 0;
+    let moved: Uint8Array | null = null;
     let known = false;
     if (m && m.id === req.migrationId) {
-      if (req.commit) rowsDropped = this.dropMoved(m);
+      if (req.commit) moved = this.movedAway(m);
       m.release();
       this.outgoing = null;
       known = true;
     }
-    const inc = this.incoming.end(req.migrationId, req.commit);
-    this.log.info({ migration: req.migrationId, commit: req.commit, rowsDropped: rowsDropped + inc.rowsDropped }, 'migration ended');
-    return { rowsDropped: rowsDropped + inc.rowsDropped, known: known || inc.known };
+    const dropped = moved ? await dropBucketRows(this.node, moved) : 0;
+    const inc = await this.incoming.end(req.migrationId, req.commit);
+    const rowsDropped = dropped + inc.rowsDropped;
+    this.log.info({ migration: req.migrationId, commit: req.commit, rowsDropped }, 'migration ended');
+    return { rowsDropped, known: known || inc.known };
   }
 
-  /** The source drops the moved rows only once it no longer owns them (the new map is installed). */
-  private dropMoved(m: OutgoingMigration): number {
+  /** The source drops the moved rows only once it no longer owns them (the new map is installed): their buckets. */
+  private movedAway(m: OutgoingMigration): Uint8Array {
     const owned = this.node.ownedBuckets;
     for (let b = 0; b < m.buckets.length; b++) {
       if (m.buckets[b] === 1 && (owned === null || owned[b] === 1)) {
         throw precondition(`commit: bucket ${b} of migration "${m.id}" is still owned by this PS at shard-map version ${this.node.shardMapVersion}; install the new shard map before committing`);
       }
     }
-    let rows = 0;
-    for (const info of this.node.store.list()) {
-      if (this.node.store.get(info.name) instanceof EmbeddingTable) rows += this.node.clearBuckets(info.name, m.buckets);
-    }
-    return rows;
+    return m.buckets;
   }
 
   private async sendRound(m: OutgoingMigration, fence: boolean): Promise<object> {
