@@ -188,6 +188,7 @@ async function main(): Promise<void> {
     ].join('\n') + '\n');
     if (json) process.stdout.write(`${JSON.stringify(res)}\n`);
   } finally {
+    peers.close();
     await Promise.all(ps.map((p) => p.stop()));
   }
 }

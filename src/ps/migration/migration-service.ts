@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ERROR_CODES, TesseraError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { checkCheckpointId } from '../../checkpoint/checkpoint-id';
-import { sendChunks } from '../../wire/migration-client';
+import { migrationClient, sendChunks } from '../../wire/migration-client';
 import { psMigrationService } from '../../wire/services';
 import { toServiceError } from '../../wire/status-map';
 import { tolerantService, undecodableError } from '../../wire/tolerant-decode';
@@ -32,6 +32,8 @@ function precondition(message: string): TesseraError {
 /** The migration state of one PS: at most one outgoing migration, any number incoming. */
 class MigrationHandlers {
   private outgoing: OutgoingMigration | null = null;
+  /** The channel to the outgoing migration's target, kept for all its rounds. */
+  private toTarget: grpc.Client | null = null;
   private busy = false;
   /** Ends being carried out, by migration id. */
   private readonly ending = new Map<string, Promise<{ rowsDropped: number; known: boolean }>>();
@@ -54,7 +56,10 @@ class MigrationHandlers {
     }
     const cur = this.outgoing;
     if (cur && (cur.id !== id || cur.fenced)) throw precondition(`migration_id: migration "${cur.id}" is ${cur.fenced ? 'fenced' : 'in progress'} on this PS; end it first`);
+    if (this.busy) throw precondition(`migration "${cur?.id}": a round is still being sent; wait for its answer`);
     this.outgoing = new OutgoingMigration(this.node, { id, buckets, targetAddr: req.targetAddr });
+    this.toTarget?.close();
+    this.toTarget = migrationClient(req.targetAddr, { credentials: this.credentials });
     return this.sendRound(this.outgoing, false);
   }
 
@@ -84,6 +89,8 @@ class MigrationHandlers {
       if (req.commit) moved = this.movedAway(m);
       m.release();
       this.outgoing = null;
+      this.toTarget?.close();
+      this.toTarget = null;
       known = true;
     }
     const dropped = moved ? await dropBucketRows(this.node, moved) : 0;
@@ -110,7 +117,7 @@ class MigrationHandlers {
     const t0 = performance.now();
     const totals: RoundTotals = { rows: 0, tombstones: 0, chunks: 0, bytes: 0 };
     try {
-      const acked = await sendChunks(m.targetAddr, m.id, bucketMaskToBytes(m.buckets), m.round(fence, totals), { timeoutMs: ROUND_TIMEOUT_MS, credentials: this.credentials });
+      const acked = await sendChunks(m.targetAddr, m.id, bucketMaskToBytes(m.buckets), m.round(fence, totals), { timeoutMs: ROUND_TIMEOUT_MS, credentials: this.credentials, client: this.toTarget ?? undefined });
       if (acked.rows !== totals.rows || acked.chunks !== totals.chunks) {
         throw new TesseraError(ERROR_CODES.INTERNAL, `migration "${m.id}": sent ${totals.rows} rows in ${totals.chunks} chunks, ${m.targetAddr} applied ${acked.rows} in ${acked.chunks}`);
       }
