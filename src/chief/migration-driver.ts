@@ -27,8 +27,8 @@ import { psNumber } from './ps-set';
 /** The chief's calls to the PS of a migration (GrpcMigrationPeers over gRPC). */
 export interface MigrationPeers extends RoundPeers {
   end(addr: string, migrationId: string, commit: boolean): Promise<{ rowsDropped: number; known: boolean }>;
-  /** Installs `map` on each of its PS (one owning no bucket in it owns none). */
-  install(map: ShardMap): Promise<void>;
+  /** Installs `map` on each of its PS (one owning no bucket in it owns none); `onInstalled(addr)` as each PS has it. */
+  install(map: ShardMap, onInstalled?: (addr: string) => void): Promise<void>;
 }
 
 /** What a finished migration did, for logs and metrics. */
@@ -37,7 +37,7 @@ export interface MigrationDone {
   version: number;
   buckets: number;
   rows: number;
-  /** Longest fence (pushes to its moving buckets refused): fencing SendTail sent to the new map installed, ms. */
+  /** Longest fence (pushes to a source's moving buckets refused): fencing SendTail sent to the new map on the source and its target, ms. */
   fenceMs: number;
   /** Where the longest fence went, ms (see FenceStages). */
   fence: FenceStages;
@@ -128,8 +128,8 @@ export class MigrationDriver {
       throw err;
     }
     const installed = await this.rollForward({ ...record, phase: 'commit' }, await this.deps.membership.list('ps'));
-    const first = sources.reduce((a, b) => (b.fencedAt < a.fencedAt ? b : a)); // the longest fence
-    const { fenceMs, stages: fence } = fenceOf(first, sources, committed, installed);
+    const fences = sources.map((x) => fenceOf(x, sources, committed, installed));
+    const { fenceMs, stages: fence } = fences.reduce((a, b) => (b.fenceMs > a.fenceMs ? b : a)); // the longest
     const done: MigrationDone = {
       id: record.id, version: to.version, buckets: moves.reduce((n, m) => n + m.buckets.length, 0), rows: sources.reduce((n, s) => n + s.rows, 0), fenceMs, fence, ms: this.now() - t0,
     };
@@ -154,15 +154,16 @@ export class MigrationDriver {
     this.log.warn({ migration: record.id }, 'migration rolled back');
   }
 
-  /** After the commit: install the new map everywhere (a PS leaving it owns none), drop at the sources; when it was installed. */
-  private async rollForward(record: MigrationRecord, live: readonly Member[]): Promise<number> {
+  /** After the commit: install the new map everywhere (a PS leaving it owns none), drop at the sources; when each PS had the map. */
+  private async rollForward(record: MigrationRecord, live: readonly Member[]): Promise<(addr: string) => number> {
     const to = shardMapFromJSON(record.to);
     const liveIds = new Set(live.map((m) => psNumber(m.id)));
-    await this.deps.peers.install(withIdlePs(to, record.ps.filter((p) => liveIds.has(p.id))));
-    const installed = this.now();
+    const at = new Map<string, number>();
+    await this.deps.peers.install(withIdlePs(to, record.ps.filter((p) => liveIds.has(p.id))), (addr) => at.set(addr, this.now()));
+    const all = this.now();
     await this.onLive(record, live, (p) => this.deps.peers.end(p.addr, record.id, true));
     await this.deps.store.deleteMigration();
-    return installed;
+    return (addr) => at.get(addr) ?? all;
   }
 
   /**

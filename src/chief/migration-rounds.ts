@@ -2,7 +2,7 @@
  * The rounds of one migration step, free of transport and etcd (issue 17): every source copies
  * its moving buckets to its target, runs unfenced tail rounds until its tail is small, keeps
  * sending small tails while another source is still catching up, and only when every source has
- * caught up do all of them fence together. So a source's fence never covers another source's
+ * caught up (and none is mid-round) do all of them fence together. So a source's fence never covers another source's
  * copy, and each fenced round carries only what changed during one short round. The chief's
  * migration driver and bench:reshard both run a step through `runRounds`.
  *
@@ -34,6 +34,7 @@ export interface SourceMove {
 /** What one source's rounds did, with the times (of `now`) of its fence. */
 export interface SourceRounds {
   source: string;
+  target: string;
   /** Rows sent by every round, fenced one included. */
   rows: number;
   copyRows: number;
@@ -81,20 +82,23 @@ export interface RoundsOptions {
  */
 export async function runRounds(peers: RoundPeers, opts: RoundsOptions): Promise<SourceRounds[]> {
   const now = opts.now ?? Date.now;
-  const barrier = new CatchUpBarrier(opts.moves.length);
+  const barriers = { caughtUp: new CatchUpBarrier(opts.moves.length), idle: new CatchUpBarrier(opts.moves.length) };
   const out = await Promise.allSettled(opts.moves.map(async (m) => {
     try {
-      return await oneSource(peers, opts, m, barrier, now);
+      return await oneSource(peers, opts, m, barriers, now);
     } catch (err) {
-      barrier.fail(err);
+      barriers.caughtUp.fail(err);
+      barriers.idle.fail(err);
       throw err;
     }
   }));
-  if (barrier.failure) throw barrier.failure.cause;
+  if (barriers.caughtUp.failure) throw barriers.caughtUp.failure.cause;
   return out.map((r) => (r as PromiseFulfilledResult<SourceRounds>).value);
 }
 
-async function oneSource(peers: RoundPeers, opts: RoundsOptions, m: SourceMove, barrier: CatchUpBarrier, now: () => number): Promise<SourceRounds> {
+async function oneSource(
+  peers: RoundPeers, opts: RoundsOptions, m: SourceMove, barriers: { caughtUp: CatchUpBarrier; idle: CatchUpBarrier }, now: () => number,
+): Promise<SourceRounds> {
   const t0 = now();
   const copy = await peers.begin(m.source, { migrationId: opts.id, buckets: m.buckets, targetAddr: m.target, shardMapVersion: opts.fromVersion });
   const copyMs = now() - t0;
@@ -106,17 +110,21 @@ async function oneSource(peers: RoundPeers, opts: RoundsOptions, m: SourceMove, 
     rows += last.rows;
     tails++;
   }
-  barrier.arrive();
-  while (!(await barrier.wait(WAIT_TAIL_MS))) {
+  barriers.caughtUp.arrive();
+  while (!(await barriers.caughtUp.wait(WAIT_TAIL_MS))) {
     last = await peers.tail(m.source, opts.id, false);
     rows += last.rows;
     tails++;
   }
+  // A source may be mid-tail when the last one catches up: all fence once none is, so that no
+  // fence waits through another source's unfenced round.
+  barriers.idle.arrive();
+  while (!(await barriers.idle.wait(WAIT_TAIL_MS))) { /* another source is mid-tail */ }
   const fencedAt = now();
   const fenced = await peers.tail(m.source, opts.id, true);
   const fenceAnsweredAt = now();
   return {
-    source: m.source, rows: rows + fenced.rows, copyRows: copy.rows, copyMs, tails, fencedRows: fenced.rows,
+    source: m.source, target: m.target, rows: rows + fenced.rows, copyRows: copy.rows, copyMs, tails, fencedRows: fenced.rows,
     fencedRoundMs: fenced.micros / 1000, fenceCallMs: fenceAnsweredAt - fencedAt, fencedAt, fenceAnsweredAt,
   };
 }
@@ -172,7 +180,7 @@ class CatchUpBarrier {
 /**
  * The stages of a source's fence, in order: its fenced round on the source (cut to the target's
  * acknowledgement), the rest of the SendTail call (RPC), waiting for the other sources' fenced
- * rounds, the commit, and the new map's install on every PS.
+ * rounds, the commit, and the new map's install on the source and its target.
  */
 export interface FenceStages {
   roundMs: number;
@@ -183,15 +191,19 @@ export interface FenceStages {
 }
 
 /**
- * Source `s`'s fence, from its fencing SendTail to the new map installed (times of `now`), and
- * where it went; `all` holds every source of the step.
+ * Source `s`'s fence and where it went. It ends once the new map is on both the source (a push
+ * it refused as moving is then refused as routed by an old map, and its client re-routes) and
+ * the target (which then takes it); PS outside the move do not hold it up. `installedAt(addr)`:
+ * when that PS had the new map; times are of the `now` the rounds ran with; `all` holds every
+ * source of the step.
  */
-export function fenceOf(s: SourceRounds, all: readonly SourceRounds[], committed: number, installed: number): { fenceMs: number; stages: FenceStages } {
+export function fenceOf(s: SourceRounds, all: readonly SourceRounds[], committed: number, installedAt: (addr: string) => number): { fenceMs: number; stages: FenceStages } {
   const lastAnswer = Math.max(...all.map((o) => o.fenceAnsweredAt));
+  const over = Math.max(installedAt(s.source), installedAt(s.target));
   return {
-    fenceMs: installed - s.fencedAt,
+    fenceMs: over - s.fencedAt,
     stages: {
-      roundMs: s.fencedRoundMs, rpcMs: s.fenceCallMs - s.fencedRoundMs, othersMs: lastAnswer - s.fenceAnsweredAt, commitMs: committed - lastAnswer, installMs: installed - committed,
+      roundMs: s.fencedRoundMs, rpcMs: s.fenceCallMs - s.fencedRoundMs, othersMs: lastAnswer - s.fenceAnsweredAt, commitMs: committed - lastAnswer, installMs: over - committed,
     },
   };
 }

@@ -68,11 +68,15 @@ export class GrpcMigrationPeers {
 
   /**
    * Installs `map` on each of its PS (one owning no bucket in it owns none), on the kept
-   * connections; if that fails, once more through a PsClient, which retries what is retryable.
+   * connections, calling `onInstalled(addr)` as each PS has it; if that fails, once more through
+   * a PsClient, which retries what is retryable.
    */
-  async install(map: ShardMap): Promise<void> {
+  async install(map: ShardMap, onInstalled?: (addr: string) => void): Promise<void> {
     try {
-      await Promise.all(map.ps.map((p, i) => this.link(p.addr).setShardMap(shardMapRequest(map, i))));
+      await Promise.all(map.ps.map(async (p, i) => {
+        await this.link(p.addr).setShardMap(shardMapRequest(map, i));
+        onInstalled?.(p.addr);
+      }));
       return;
     } catch (err) {
       this.opts.logger.warn({ err: (err as Error).message, version: map.version }, 'installing the shard map on the kept connections failed; retrying through a PS client');
@@ -80,6 +84,7 @@ export class GrpcMigrationPeers {
     const client = new PsClient({ shardMap: map, logger: this.opts.logger, credentials: this.opts.credentials, maxInflightPushes: 0 });
     try {
       await client.admin.installShardMap();
+      for (const p of map.ps) onInstalled?.(p.addr);
     } finally {
       client.close();
     }

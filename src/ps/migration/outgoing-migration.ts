@@ -74,9 +74,24 @@ export class OutgoingMigration {
       }
       for (const { table, snap } of cuts) {
         const layout = { dim: table.dim, stateWidth: table.stateWidth, weightFormat: table.weightFormat };
+        // A tail holds a few rows of every slab: one chunk per slab would be one message each.
+        let small: SnapshotBatch[] = [];
+        let smallRows = 0;
         for (let b = snap.next(); b !== null; b = snap.next()) {
-          if (b.rows > 0) yield this.emit(totals, rowChunk(b, layout), b.rows, 0);
+          if (b.rows === 0) continue;
+          if (b.rows >= MERGE_BELOW_ROWS) {
+            yield this.emit(totals, rowChunk(b, layout), b.rows, 0);
+            continue;
+          }
+          small.push(b);
+          smallRows += b.rows;
+          if (smallRows >= MERGE_BELOW_ROWS) {
+            yield this.emit(totals, rowChunk(mergeBatches(small), layout), smallRows, 0);
+            small = [];
+            smallRows = 0;
+          }
         }
+        if (smallRows > 0) yield this.emit(totals, rowChunk(mergeBatches(small), layout), smallRows, 0);
       }
       // Dense tables in moving buckets go whole, behind the fence (their pushes are refused from
       // the cut on, so the copy is their last value here). Counted as one row each.
@@ -101,10 +116,46 @@ export class OutgoingMigration {
   }
 }
 
+/** Batches smaller than this go out merged, up to about this many rows a chunk. */
+const MERGE_BELOW_ROWS = 8192;
+
+/** One batch of the rows of `batches` (of one table), in order; bucketStart/End of a chunk span them all. */
+function mergeBatches(batches: SnapshotBatch[]): SnapshotBatch {
+  if (batches.length === 1) return batches[0];
+  const cat = <T extends Uint32Array | Float32Array | Uint16Array>(parts: T[], make: (n: number) => T): T => {
+    const out = make(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  };
+  const f16 = batches[0].weights instanceof Uint16Array;
+  return {
+    table: batches[0].table, rows: batches.reduce((n, b) => n + b.rows, 0),
+    ids: cat(batches.map((b) => b.ids), (n) => new Uint32Array(n)),
+    buckets: cat(batches.map((b) => b.buckets), (n) => new Uint32Array(n)),
+    weights: f16 ? cat(batches.map((b) => b.weights as Uint16Array), (n) => new Uint16Array(n)) : cat(batches.map((b) => b.weights as Float32Array), (n) => new Float32Array(n)),
+    state: cat(batches.map((b) => b.state), (n) => new Float32Array(n)),
+  };
+}
+
+/** The bucket range a chunk's header gives: from the least bucket of its rows to past the greatest. */
+function bucketSpan(buckets: Uint32Array): { bucketStart: number; bucketEnd: number } {
+  let lo = buckets[0];
+  let hi = buckets[0];
+  for (const b of buckets) {
+    if (b < lo) lo = b;
+    if (b > hi) hi = b;
+  }
+  return { bucketStart: lo, bucketEnd: hi + 1 };
+}
+
 function rowChunk(b: SnapshotBatch, layout: { dim: number; stateWidth: number; weightFormat: 'f32' | 'f16' }): Buffer {
   return Buffer.concat(encodeChunk({
     kind: 'rows', weightFormat: layout.weightFormat, table: b.table, dim: layout.dim, stateWidth: layout.stateWidth,
-    rows: b.rows, bucketStart: b.buckets[0], bucketEnd: b.buckets[b.rows - 1] + 1,
+    rows: b.rows, ...bucketSpan(b.buckets),
   }, b.ids, b.weights, b.state));
 }
 
