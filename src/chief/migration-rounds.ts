@@ -82,7 +82,7 @@ export interface RoundsOptions {
  */
 export async function runRounds(peers: RoundPeers, opts: RoundsOptions): Promise<SourceRounds[]> {
   const now = opts.now ?? Date.now;
-  const barriers = { caughtUp: new CatchUpBarrier(opts.moves.length), idle: new CatchUpBarrier(opts.moves.length) };
+  const barriers = { caughtUp: new SourceBarrier(opts.moves.length), idle: new SourceBarrier(opts.moves.length) };
   const out = await Promise.allSettled(opts.moves.map(async (m) => {
     try {
       return await oneSource(peers, opts, m, barriers, now);
@@ -97,7 +97,7 @@ export async function runRounds(peers: RoundPeers, opts: RoundsOptions): Promise
 }
 
 async function oneSource(
-  peers: RoundPeers, opts: RoundsOptions, m: SourceMove, barriers: { caughtUp: CatchUpBarrier; idle: CatchUpBarrier }, now: () => number,
+  peers: RoundPeers, opts: RoundsOptions, m: SourceMove, barriers: { caughtUp: SourceBarrier; idle: SourceBarrier }, now: () => number,
 ): Promise<SourceRounds> {
   const t0 = now();
   const copy = await peers.begin(m.source, { migrationId: opts.id, buckets: m.buckets, targetAddr: m.target, shardMapVersion: opts.fromVersion });
@@ -133,8 +133,8 @@ function caughtUp(r: RoundFigures): boolean {
   return r.rows <= FENCE_WHEN_ROWS || r.micros <= FENCE_WHEN_MS * 1000;
 }
 
-/** Sources that have caught up; opens once all have, and fails every waiter once one source failed. */
-class CatchUpBarrier {
+/** Sources that reached a point (caught up; between rounds): opens once all have, and fails every waiter once one source failed. */
+class SourceBarrier {
   private arrived = 0;
   /** The first source's failure (the others stop at the barrier). */
   failure: { cause: unknown } | null = null;
@@ -152,8 +152,8 @@ class CatchUpBarrier {
   }
 
   /**
-   * True once every source has caught up; false after `ms` without that (send another tail).
-   * Rejects once another source failed: this one stops sending, unfenced.
+   * True once every source has arrived; false after `ms` without that (a caught-up source sends
+   * another tail). Rejects once another source failed: this one stops sending, unfenced.
    */
   async wait(ms: number): Promise<boolean> {
     if (!this.open && !this.failure) {
