@@ -76,6 +76,7 @@ export class MigrationLink {
     return unary(this.admin, this.addr, 'SetShardMap', req, timeoutMs);
   }
 
+  /** Closes the connection (both clients share it). */
   close(): void {
     this.migration.close();
   }
