@@ -13,6 +13,7 @@
  * ```
  */
 import { encodeChunk } from '../../checkpoint/chunk-format';
+import { concatTyped } from '../../common/concat-typed';
 import { denseBucket } from '../../sharding/dense-bucket';
 import type { PsNode } from '../ps-node';
 import type { DenseTable } from '../store/dense-table';
@@ -122,22 +123,13 @@ const MERGE_BELOW_ROWS = 8192;
 /** One batch of the rows of `batches` (of one table), in order; bucketStart/End of a chunk span them all. */
 function mergeBatches(batches: SnapshotBatch[]): SnapshotBatch {
   if (batches.length === 1) return batches[0];
-  const cat = <T extends Uint32Array | Float32Array | Uint16Array>(parts: T[], make: (n: number) => T): T => {
-    const out = make(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  };
   const f16 = batches[0].weights instanceof Uint16Array;
   return {
     table: batches[0].table, rows: batches.reduce((n, b) => n + b.rows, 0),
-    ids: cat(batches.map((b) => b.ids), (n) => new Uint32Array(n)),
-    buckets: cat(batches.map((b) => b.buckets), (n) => new Uint32Array(n)),
-    weights: f16 ? cat(batches.map((b) => b.weights as Uint16Array), (n) => new Uint16Array(n)) : cat(batches.map((b) => b.weights as Float32Array), (n) => new Float32Array(n)),
-    state: cat(batches.map((b) => b.state), (n) => new Float32Array(n)),
+    ids: concatTyped(batches.map((b) => b.ids), (n) => new Uint32Array(n)),
+    buckets: concatTyped(batches.map((b) => b.buckets), (n) => new Uint32Array(n)),
+    weights: f16 ? concatTyped(batches.map((b) => b.weights as Uint16Array), (n) => new Uint16Array(n)) : concatTyped(batches.map((b) => b.weights as Float32Array), (n) => new Float32Array(n)),
+    state: concatTyped(batches.map((b) => b.state), (n) => new Float32Array(n)),
   };
 }
 
