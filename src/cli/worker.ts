@@ -17,7 +17,6 @@ import { WorkerMetrics } from '../worker/worker-metrics';
 import { selectBackend, tfThreads } from '../model/backend';
 import { PsClient } from '../client/ps-client';
 import { loadDataPlane } from '../wire/grpc-options';
-import { httpsClientOptions } from '../wire/tls';
 import { DEFAULT_STALENESS_SAMPLE_EVERY } from '../client/row-versions';
 import { WorkerRole } from '../worker/worker-role';
 import { DataThreadSession } from '../worker/data-thread-session';
@@ -99,7 +98,7 @@ export async function runWorker(argv: string[]): Promise<number> {
       connect: (map, tables) => psParams(new PsClient({
         // A PS refusing the map as old: read the newest from etcd and re-send only the refused slices.
         shardMap: map, latestMap: () => shardMaps.get(), logger, ...trainingClientOptions(spec.training), tableIncarnation: incarnationLookup(tables),
-        credentials: rt.tls?.channelCredentials(), dataPlane, http2Tls: rt.tls && dataPlane === 'http2' ? httpsClientOptions(rt.tls.config) : undefined,
+        credentials: rt.tls?.channelCredentials(), dataPlane, http2Tls: rt.tls && dataPlane === 'http2' ? rt.tls.httpsClient : undefined,
         stalenessSampleEvery: sampleEvery, onStaleness: (u) => metrics.onStaleness(u),
       })),
       // training.data_thread: the same client, built on the data thread (TLS files re-read there).
