@@ -98,12 +98,12 @@ export async function runWorker(argv: string[]): Promise<number> {
       connect: (map, tables) => psParams(new PsClient({
         // A PS refusing the map as old: read the newest from etcd and re-send only the refused slices.
         shardMap: map, latestMap: () => shardMaps.get(), logger, ...trainingClientOptions(spec.training), tableIncarnation: incarnationLookup(tables),
-        credentials: rt.tls?.channelCredentials(), dataPlane, http2Tls: rt.tls && dataPlane === 'http2' ? rt.tls.httpsClient : undefined,
+        credentials: rt.tls?.channelCredentials(), dataPlane, http2Tls: rt.tls && dataPlane === 'http2' ? () => rt.tls!.httpsClient() : undefined,
         stalenessSampleEvery: sampleEvery, onStaleness: (u) => metrics.onStaleness(u),
       })),
-      // training.data_thread: the same client, built on the data thread (TLS files re-read there).
+      // training.data_thread: the same client (data plane, TLS), built on the data thread (TLS files re-read there).
       startDataThread: (init) => new DataThreadSession({
-        init: { ...init, spec, logLevel: logger.level, stalenessSampleEvery: sampleEvery, ...(rt.tls ? { tls: rt.tls.config } : {}) },
+        init: { ...init, spec, logLevel: logger.level, stalenessSampleEvery: sampleEvery, dataPlane, ...(rt.tls ? { tls: rt.tls.config } : {}) },
         onStaleness: (u) => metrics.onStaleness(u), latestMap: () => shardMaps.get(),
       }),
       commitEveryMs: intOption(args, 'commit-every-ms', 1),
