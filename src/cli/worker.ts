@@ -29,7 +29,7 @@ export const WORKER_SPEC: Record<string, OptionSpec> = {
   backend: { type: 'string', describe: 'tfjs backend to prefer: tensorflow | webgpu | wasm | cpu [TESSERA_TF_BACKEND]' },
   'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8, or auto (the host\'s cores, at most 4); default 1 [TESSERA_TF_THREADS]' },
   'commit-every-ms': { type: 'string', describe: 'least time between two data-position commits to etcd', default: '1000' },
-  'data-plane': { type: 'string', describe: 'what carries pulls and pushes: grpc-js, or gRPC framing directly on node:http2 (same protocol, less CPU per row; ADR 0038) (default grpc-js) [TESSERA_DATA_PLANE]' },
+  'data-plane': { type: 'string', describe: 'what carries pulls and pushes: grpc-js, or gRPC framing directly on node:http2 (same protocol, less CPU per row; ADR 0038) (default http2) [TESSERA_DATA_PLANE]' },
   'staleness-sample-every': { type: 'string', describe: `one training step in N measures push staleness (row versions on its pulls and its push); 0 = off; default ${DEFAULT_STALENESS_SAMPLE_EVERY} [TESSERA_STALENESS_SAMPLE_EVERY]` },
 };
 
