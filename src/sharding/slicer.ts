@@ -13,7 +13,7 @@
 
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { IdArray } from '../wire/key-block';
-import { scatterRows } from './row-moves';
+import { gatherRowsAt, scatterRows } from './row-moves';
 import { ownerOf, type ShardMap } from './shard-map';
 
 /** The ids of one batch that one PS owns. */
@@ -132,10 +132,7 @@ export function gatherRows(slice: Slice, src: Float32Array, dim: number, from = 
   const positions = slice.positions;
   if (to > from && positions[to - 1] >= n) throw invalid(`slice position ${positions[to - 1]} is outside src ([${n} × ${dim}])`);
   const out = new Float32Array((to - from) * dim);
-  for (let k = from; k < to; k++) {
-    const srcRow = positions[k] * dim, dst = (k - from) * dim;
-    for (let d = 0; d < dim; d++) out[dst + d] = src[srcRow + d];
-  }
+  gatherRowsAt(src, out, positions.subarray(from, to), dim);
   return out;
 }
 
