@@ -23,9 +23,22 @@
  *       Deduper.dedupInto (src/sharding/dedup.ts): vals[0, slots) must be zero; slots a power of two.
  *   copyRowsTo(src, dst, at, from, to, dim)    row k - from of src to row at[k] of dst, k in [from, to)
  *   copyRowsFrom(src, dst, at, from, to, dim)  row at[k] of src to row k - from of dst, k in [from, to)
+ *   ownersOf(ids, n, numBuckets, owner, owners, counts)
+ *       sliceByOwner's first pass (src/sharding/slicer.ts): owners[i] = owner[bucket of id i]
+ *       (bucketOf of src/sharding/buckets.ts), counts[owner] += 1; counts.length is the PS count.
+ *   fillSlices(ids, n, owners, sliceIds, slicePositions)
+ *       its second pass: id i appended to sliceIds[owners[i]] with position i (arrays by PS index).
+ *   sumGrads(rows, n, grads, dim, table, bits, uniq, gsum) -> u
+ *       GradSum.sum (src/ps/store/grad-sum.ts): table[0, 2^bits) must be -1.
+ *   adagradF32(slabs, shift, stride, dim, slots, u, g, lr, eps) -> -1 or k
+ *       AdagradOptimizer.apply to f32 rows slots[0, u) with gradient rows of g, in float64 as the
+ *       JS does; stops at the first row left holding a non-finite weight or state and returns its
+ *       k (rows before it stay updated: the caller rolls them back from its undo copy).
  */
+#include <math.h>
 #include <node_api.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -468,6 +481,204 @@ static napi_value CopyRowsFrom(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* murmur3_x86_32 of the id's 8 little-endian bytes, seed 0 (bucketHash of src/sharding/buckets.ts). */
+static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+static inline uint32_t mix_block(uint32_t h, uint32_t k) {
+  k *= 0xcc9e2d51u;
+  k = rotl32(k, 15);
+  k *= 0x1b873593u;
+  h ^= k;
+  h = rotl32(h, 13);
+  return h * 5 + 0xe6546b64u;
+}
+static inline uint32_t bucket_hash(uint32_t lo, uint32_t hi) {
+  uint32_t h = mix_block(mix_block(0, lo), hi) ^ 8;
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+static napi_value OwnersOf(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  Array ids, owner, owners, counts;
+  int64_t n, numBuckets;
+  const char *fn = "ownersOf";
+  if (!get_args(env, info, 6, argv, fn) || !get_array(env, argv[0], napi_uint32_array, 0, fn, "ids", &ids) ||
+      !get_int(env, argv[1], 0, INT32_MAX, fn, "n", &n) || !get_int(env, argv[2], 1, 65536, fn, "numBuckets", &numBuckets) ||
+      !get_array(env, argv[3], napi_uint16_array, 0, fn, "owner", &owner) || !get_array(env, argv[4], napi_uint16_array, 0, fn, "owners", &owners) ||
+      !get_array(env, argv[5], napi_uint32_array, 0, fn, "counts", &counts)) {
+    return NULL;
+  }
+  if ((uint64_t)n * 2 > ids.length || (uint64_t)n > owners.length || (uint64_t)numBuckets > owner.length) {
+    fail_range(env, fn, "ids or owners hold fewer than n ids, or owner fewer than numBuckets buckets");
+    return NULL;
+  }
+  const uint32_t *id = ids.data;
+  const uint16_t *own = owner.data;
+  uint16_t *out = owners.data;
+  uint32_t *cnt = counts.data;
+  for (int64_t i = 0; i < n; i++) {
+    const uint32_t b = (uint32_t)(((uint64_t)bucket_hash(id[2 * i], id[2 * i + 1]) * (uint64_t)numBuckets) >> 32);
+    const uint16_t o = own[b];
+    if (o >= counts.length) {
+      fail_range(env, fn, "the shard map names a PS index beyond counts");
+      return NULL;
+    }
+    out[i] = o;
+    cnt[o]++;
+  }
+  return NULL;
+}
+
+static napi_value FillSlices(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  Array ids, owners;
+  int64_t n;
+  uint32_t numPs, numPos;
+  const char *fn = "fillSlices";
+  if (!get_args(env, info, 5, argv, fn) || !get_array(env, argv[0], napi_uint32_array, 0, fn, "ids", &ids) ||
+      !get_int(env, argv[1], 0, INT32_MAX, fn, "n", &n) || !get_array(env, argv[2], napi_uint16_array, 0, fn, "owners", &owners)) {
+    return NULL;
+  }
+  if ((uint64_t)n * 2 > ids.length || (uint64_t)n > owners.length || napi_get_array_length(env, argv[3], &numPs) != napi_ok ||
+      napi_get_array_length(env, argv[4], &numPos) != napi_ok || numPs != numPos) {
+    fail_range(env, fn, "ids or owners hold fewer than n ids, or sliceIds and slicePositions are not arrays of one length");
+    return NULL;
+  }
+  uint32_t **sid = calloc(numPs + 1, sizeof *sid);
+  uint32_t **spos = calloc(numPs + 1, sizeof *spos);
+  size_t *room = calloc(numPs + 1, sizeof *room);
+  size_t *at = calloc(numPs + 1, sizeof *at);
+  int ok = sid && spos && room && at;
+  for (uint32_t p = 0; ok && p < numPs; p++) {
+    napi_value a, b;
+    Array x, y;
+    ok = napi_get_element(env, argv[3], p, &a) == napi_ok && napi_get_element(env, argv[4], p, &b) == napi_ok &&
+         get_array(env, a, napi_uint32_array, 0, fn, "sliceIds[p]", &x) && get_array(env, b, napi_uint32_array, 0, fn, "slicePositions[p]", &y);
+    if (!ok) break;
+    sid[p] = x.data;
+    spos[p] = y.data;
+    room[p] = x.length / 2 < y.length ? x.length / 2 : y.length;
+  }
+  const uint32_t *id = ids.data;
+  const uint16_t *own = owners.data;
+  for (int64_t i = 0; ok && i < n; i++) {
+    const uint16_t o = own[i];
+    if (o >= numPs || at[o] >= room[o]) {
+      fail_range(env, fn, "a slice has no room for its ids (owners and the slices' sizes disagree)");
+      ok = 0;
+      break;
+    }
+    const size_t j = at[o]++;
+    sid[o][2 * j] = id[2 * i];
+    sid[o][2 * j + 1] = id[2 * i + 1];
+    spos[o][j] = (uint32_t)i;
+  }
+  free(sid);
+  free(spos);
+  free(room);
+  free(at);
+  return NULL;
+}
+
+static napi_value SumGrads(napi_env env, napi_callback_info info) {
+  napi_value argv[8];
+  Array rows, grads, table, uniq, gsum;
+  int64_t n, dim, bits;
+  const char *fn = "sumGrads";
+  if (!get_args(env, info, 8, argv, fn) || !get_array(env, argv[0], napi_int32_array, 0, fn, "rows", &rows) ||
+      !get_int(env, argv[1], 0, INT32_MAX, fn, "n", &n) || !get_array(env, argv[2], napi_float32_array, 0, fn, "grads", &grads) ||
+      !get_int(env, argv[3], 1, 1 << 20, fn, "dim", &dim) || !get_array(env, argv[4], napi_int32_array, 0, fn, "table", &table) ||
+      !get_int(env, argv[5], 1, 31, fn, "bits", &bits) || !get_array(env, argv[6], napi_int32_array, 0, fn, "uniq", &uniq) ||
+      !get_array(env, argv[7], napi_float32_array, 0, fn, "gsum", &gsum)) {
+    return NULL;
+  }
+  if ((uint64_t)n > rows.length || (uint64_t)n > uniq.length || (uint64_t)n * (uint64_t)dim > grads.length ||
+      (uint64_t)n * (uint64_t)dim > gsum.length || ((uint64_t)1 << bits) > table.length || ((uint64_t)1 << bits) < (uint64_t)n) {
+    fail_range(env, fn, "rows, uniq, grads, gsum or table are too short for n rows");
+    return NULL;
+  }
+  const int32_t *r = rows.data;
+  const float *g = grads.data;
+  int32_t *t = table.data, *uq = uniq.data;
+  float *sum = gsum.data;
+  const uint32_t mask = (uint32_t)(((uint64_t)1 << bits) - 1);
+  int32_t u = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const int32_t row = r[i];
+    if (row < 0) continue;
+    uint32_t h = ((uint32_t)row * 0x9e3779b1u) >> (32 - bits);
+    int32_t k = t[h];
+    while (k >= 0 && uq[k] != row) {
+      h = (h + 1) & mask;
+      k = t[h];
+    }
+    const float *gi = g + (uint64_t)i * (uint64_t)dim;
+    if (k < 0) {
+      t[h] = u;
+      uq[u] = row;
+      memcpy(sum + (uint64_t)u * (uint64_t)dim, gi, (size_t)dim * sizeof(float));
+      u++;
+    } else {
+      float *sk = sum + (uint64_t)k * (uint64_t)dim;
+      for (int64_t j = 0; j < dim; j++) sk[j] = (float)((double)sk[j] + (double)gi[j]);
+    }
+  }
+  return number(env, (double)u);
+}
+
+static napi_value AdagradF32(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
+  Slabs sl;
+  Array slots, g;
+  int64_t shift, stride, dim, u;
+  double lr, eps;
+  const char *fn = "adagradF32";
+  if (!get_args(env, info, 9, argv, fn) || !slabs_open(env, argv[0], napi_float32_array, fn, &sl) ||
+      !get_int(env, argv[1], 0, 24, fn, "shift", &shift) || !get_int(env, argv[2], 1, 1 << 22, fn, "stride", &stride) ||
+      !get_int(env, argv[3], 1, 1 << 20, fn, "dim", &dim) || !get_array(env, argv[4], napi_int32_array, 0, fn, "slots", &slots) ||
+      !get_int(env, argv[5], 0, INT32_MAX, fn, "u", &u) || !get_array(env, argv[6], napi_float32_array, 0, fn, "g", &g) ||
+      napi_get_value_double(env, argv[7], &lr) != napi_ok || napi_get_value_double(env, argv[8], &eps) != napi_ok) {
+    return NULL;
+  }
+  if (2 * dim > stride || (uint64_t)u > slots.length || (uint64_t)u * (uint64_t)dim > g.length) {
+    fail_range(env, fn, "a row holds fewer than 2 * dim floats, or slots or g hold fewer than u rows");
+    return NULL;
+  }
+  const int32_t *sv = slots.data;
+  const float *gr = g.data;
+  const uint32_t mask = ((uint32_t)1 << shift) - 1;
+  for (int64_t k = 0; k < u; k++) {
+    void *data;
+    size_t length;
+    if (sv[k] < 0 || !slab_at(env, &sl, (uint32_t)sv[k] >> shift, fn, &data, &length)) {
+      if (sv[k] < 0) fail_range(env, fn, "a slot is negative");
+      return NULL;
+    }
+    const uint64_t at = (uint64_t)((uint32_t)sv[k] & mask) * (uint64_t)stride;
+    if (at + (uint64_t)stride > length) {
+      fail_range(env, fn, "a row lies beyond the end of its slab");
+      return NULL;
+    }
+    float *w = (float *)data + at;
+    float *s = w + dim;
+    const float *gk = gr + (uint64_t)k * (uint64_t)dim;
+    for (int64_t j = 0; j < dim; j++) {
+      const double gj = gk[j];
+      const double acc = (double)s[j] + gj * gj;
+      s[j] = (float)acc;
+      w[j] = (float)((double)w[j] - (lr * gj) / (sqrt(acc) + eps));
+    }
+    int finite = 1;
+    for (int64_t j = 0; j < stride; j++) finite &= isfinite(w[j]) ? 1 : 0;
+    if (!finite) return number(env, (double)k);
+  }
+  return number(env, -1);
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"probeIds", NULL, ProbeIds, NULL, NULL, NULL, napi_default, NULL},
@@ -477,6 +688,10 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"dedup", NULL, Dedup, NULL, NULL, NULL, napi_default, NULL},
     {"copyRowsTo", NULL, CopyRowsTo, NULL, NULL, NULL, napi_default, NULL},
     {"copyRowsFrom", NULL, CopyRowsFrom, NULL, NULL, NULL, napi_default, NULL},
+    {"ownersOf", NULL, OwnersOf, NULL, NULL, NULL, napi_default, NULL},
+    {"fillSlices", NULL, FillSlices, NULL, NULL, NULL, napi_default, NULL},
+    {"sumGrads", NULL, SumGrads, NULL, NULL, NULL, napi_default, NULL},
+    {"adagradF32", NULL, AdagradF32, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -39,12 +39,12 @@ compile() {
   shift 3
   mkdir -p "$(dirname "$to")"
   tmp=$to.tmp.$$
-  "$cc" -O3 -Wall -Wextra -shared -fPIC -DNODE_GYP_MODULE_NAME="$name" -I"$include" "$from" -o "$tmp" "$@"
+  "$cc" -O3 -ffp-contract=off -fno-math-errno -Wall -Wextra -shared -fPIC -DNODE_GYP_MODULE_NAME="$name" -I"$include" "$from" -o "$tmp" "$@"
   mv -f "$tmp" "$to"
   say "built $to"
 }
 
-if ! fresh "$rows_out" "$rows_src"; then compile tessera_rows "$rows_src" "$rows_out"; fi
+if ! fresh "$rows_out" "$rows_src"; then compile tessera_rows "$rows_src" "$rows_out" -lm; fi
 if fresh "$out" "$src"; then exit 0; fi
 
 if ! printf '#include <cblas.h>\nint main(void){return 0;}\n' | "$cc" -x c - -o /dev/null -lopenblas 2>/dev/null; then

@@ -35,6 +35,17 @@ export interface NativeRows {
   copyRowsTo(src: Float32Array, dst: Float32Array, at: Uint32Array | Int32Array, from: number, to: number, dim: number): void;
   /** Row `at[k]` of `src` to row `k - from` of `dst`, for k in [from, to). */
   copyRowsFrom(src: Float32Array, dst: Float32Array, at: Uint32Array | Int32Array, from: number, to: number, dim: number): void;
+  /** `sliceByOwner`'s first pass: `owners[i]` = `owner[bucket of id i]`; `counts[o]` += 1 per id. */
+  ownersOf(ids: Uint32Array, n: number, numBuckets: number, owner: Uint16Array, owners: Uint16Array, counts: Uint32Array): void;
+  /** `sliceByOwner`'s second pass: id i to `sliceIds[owners[i]]`, its position to `slicePositions[owners[i]]`. */
+  fillSlices(ids: Uint32Array, n: number, owners: Uint16Array, sliceIds: Uint32Array[], slicePositions: Uint32Array[]): void;
+  /** `GradSum.sum` over its scratch (`table[0, 2^bits)` must be -1); returns the distinct rows. */
+  sumGrads(rows: Int32Array, n: number, grads: Float32Array, dim: number, table: Int32Array, bits: number, uniq: Int32Array, gsum: Float32Array): number;
+  /**
+   * `AdagradOptimizer.apply` on f32 rows `slots[0, u)`; returns -1, or the first k whose row is
+   * left non-finite (rows before it stay updated: the caller rolls back).
+   */
+  adagradF32(slabs: Float32Array[], shift: number, stride: number, dim: number, slots: Int32Array, u: number, g: Float32Array, lr: number, eps: number): number;
 }
 
 /** Where `scripts/build-native.sh` writes the addon, relative to the package root. */

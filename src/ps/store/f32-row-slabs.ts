@@ -11,6 +11,7 @@
  * and the push's undo copy run there instead, about twice as fast again.
  */
 import { nativeRows } from '../../common/native-rows';
+import { AdagradOptimizer } from '../optimizers/adagrad';
 import type { Optimizer } from '../optimizers/optimizer';
 import { InitializerConfig, initRow } from './initializers';
 import type { RowStorage, SlabView } from './row-storage';
@@ -89,25 +90,39 @@ export class F32RowSlabs implements RowStorage {
    * Updates each row in place, all or nothing: every row is first copied to an undo log (one
    * pass of the gather kernel), then each is updated and checked (`rowFinite`), and on the first
    * row holding a non-finite value every row updated so far is put back. A float32 copy loop and
-   * a one-accumulator check per row cost a push about a quarter more PS CPU than this.
+   * a one-accumulator check per row cost a push about a quarter more PS CPU than this. Adagrad
+   * (unwrapped: no clip_norm or l2_reg) runs natively where the addon is built, computing what
+   * `AdagradOptimizer.apply` computes, in float64 per element.
    */
   applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array): number {
     const { dim, slabs, shift, mask, stride } = this;
     const undo = this.saveRows(slots, u);
+    const native = nativeRows(u);
+    if (native && opt instanceof AdagradOptimizer) {
+      const k = native.adagradF32(slabs, shift, stride, dim, slots, u, g, opt.config.lr, opt.config.eps);
+      if (k >= 0) this.restoreRows(slots, k, undo);
+      return k;
+    }
     for (let k = 0; k < u; k++) {
       const r = slots[k];
       const slab = slabs[r >>> shift];
       const off = (r & mask) * stride;
       opt.apply(slab, off, slab, off + dim, g, k * dim, dim);
       if (!rowFinite(slab, off, stride)) {
-        for (let b = 0; b <= k; b++) {
-          const rb = slots[b];
-          slabs[rb >>> shift].set(undo.subarray(b * stride, (b + 1) * stride), (rb & mask) * stride);
-        }
+        this.restoreRows(slots, k, undo);
         return k;
       }
     }
     return -1;
+  }
+
+  /** Puts slots `slots[0..k]` back as `saveRows` copied them to `undo`. */
+  private restoreRows(slots: Int32Array, k: number, undo: Float32Array): void {
+    const { slabs, shift, mask, stride } = this;
+    for (let b = 0; b <= k; b++) {
+      const rb = slots[b];
+      slabs[rb >>> shift].set(undo.subarray(b * stride, (b + 1) * stride), (rb & mask) * stride);
+    }
   }
 
   /** Copies slots `slots[0..u)` (weights and state) to the undo log, row k at `k * stride`. */
