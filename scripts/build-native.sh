@@ -12,13 +12,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { echo "build-native: $*" >&2; }
-fresh() { [[ -f $1 && $1 -nt $2 && $1 -nt "$0" ]]; }
-rows_src=native/tessera_rows.c
+# fresh OUT SRC...: OUT exists and is newer than every SRC and this script.
+fresh() {
+  local out=$1 f
+  shift
+  [[ -f $out && $out -nt $0 ]] || return 1
+  for f in "$@"; do [[ $out -nt $f ]] || return 1; done
+}
+rows_src=(native/tessera_rows.c native/rows/*.c native/rows/*.h)
 rows_out=native/build/tessera_rows.node
 src=native/tessera_blas.c
 out=native/build/tessera_blas.node
 
-if fresh "$rows_out" "$rows_src" && fresh "$out" "$src"; then exit 0; fi
+if fresh "$rows_out" "${rows_src[@]}" && fresh "$out" "$src"; then exit 0; fi
 
 cc=${CC:-$(command -v cc || command -v gcc || true)}
 if [[ -z $cc ]]; then say "no C compiler (install gcc)"; exit 1; fi
@@ -33,18 +39,19 @@ for dir in "$(dirname "$(readlink -f "$node_bin")")/../include/node" /usr/includ
 done
 if [[ -z $include ]]; then say "node_api.h not found (Node's headers)"; exit 1; fi
 
-# compile NAME SRC OUT [LIBS...]: an addon, written atomically.
+# compile NAME OUT SOURCES... [-lLIB...]: an addon, written atomically. No fused multiply-adds
+# (-ffp-contract=off), so float results are the ones V8 computes (ADR 0041).
 compile() {
-  local name=$1 from=$2 to=$3 tmp
-  shift 3
+  local name=$1 to=$2 tmp
+  shift 2
   mkdir -p "$(dirname "$to")"
   tmp=$to.tmp.$$
-  "$cc" -O3 -ffp-contract=off -fno-math-errno -Wall -Wextra -shared -fPIC -DNODE_GYP_MODULE_NAME="$name" -I"$include" "$from" -o "$tmp" "$@"
+  "$cc" -O3 -ffp-contract=off -fno-math-errno -Wall -Wextra -shared -fPIC -DNODE_GYP_MODULE_NAME="$name" -I"$include" "$@" -o "$tmp"
   mv -f "$tmp" "$to"
   say "built $to"
 }
 
-if ! fresh "$rows_out" "$rows_src"; then compile tessera_rows "$rows_src" "$rows_out" -lm; fi
+if ! fresh "$rows_out" "${rows_src[@]}"; then compile tessera_rows "$rows_out" native/tessera_rows.c native/rows/*.c -lm; fi
 if fresh "$out" "$src"; then exit 0; fi
 
 if ! printf '#include <cblas.h>\nint main(void){return 0;}\n' | "$cc" -x c - -o /dev/null -lopenblas 2>/dev/null; then
@@ -52,4 +59,4 @@ if ! printf '#include <cblas.h>\nint main(void){return 0;}\n' | "$cc" -x c - -o 
   exit 1
 fi
 
-compile tessera_blas "$src" "$out" -lopenblas
+compile tessera_blas "$out" "$src" -lopenblas
