@@ -29,6 +29,8 @@
  *       (bucketOf of src/sharding/buckets.ts), counts[owner] += 1; counts.length is the PS count.
  *   fillSlices(ids, n, owners, sliceIds, slicePositions)
  *       its second pass: id i appended to sliceIds[owners[i]] with position i (arrays by PS index).
+ *   firstNonFinite(values) -> index or -1
+ *       checkFinite's scan (src/ps/store/row-ops.ts): the first NaN or ±Infinity of a Float32Array.
  *   sumGrads(rows, n, grads, dim, table, bits, uniq, gsum) -> u
  *       GradSum.sum (src/ps/store/grad-sum.ts): table[0, 2^bits) must be -1.
  *   adagradF32(slabs, shift, stride, dim, slots, u, g, lr, eps) -> -1 or k
@@ -49,6 +51,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"copyRowsFrom", NULL, CopyRowsFrom, NULL, NULL, NULL, napi_default, NULL},
     {"ownersOf", NULL, OwnersOf, NULL, NULL, NULL, napi_default, NULL},
     {"fillSlices", NULL, FillSlices, NULL, NULL, NULL, napi_default, NULL},
+    {"firstNonFinite", NULL, FirstNonFinite, NULL, NULL, NULL, napi_default, NULL},
     {"sumGrads", NULL, SumGrads, NULL, NULL, NULL, napi_default, NULL},
     {"adagradF32", NULL, AdagradF32, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -211,6 +211,27 @@ napi_value GatherF16(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+napi_value FirstNonFinite(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  Array values;
+  if (!get_args(env, info, 1, argv, "firstNonFinite") ||
+      !get_array(env, argv[0], napi_float32_array, 0, "firstNonFinite", "values", &values)) {
+    return NULL;
+  }
+  const float *v = values.data;
+  /* Blocks of 64 summed as "any non-finite" without branching, then the exact index found. */
+  for (size_t b = 0; b < values.length; b += 64) {
+    const size_t end = b + 64 < values.length ? b + 64 : values.length;
+    int bad = 0;
+    for (size_t i = b; i < end; i++) bad |= !isfinite(v[i]);
+    if (!bad) continue;
+    for (size_t i = b; i < end; i++) {
+      if (!isfinite(v[i])) return number(env, (double)i);
+    }
+  }
+  return number(env, -1);
+}
+
 napi_value SumGrads(napi_env env, napi_callback_info info) {
   napi_value argv[8];
   Array rows, grads, table, uniq, gsum;

@@ -49,6 +49,7 @@ napi_value ProbeIds(napi_env env, napi_callback_info info);
 napi_value ProbeTags(napi_env env, napi_callback_info info);
 napi_value GatherF32(napi_env env, napi_callback_info info);
 napi_value GatherF16(napi_env env, napi_callback_info info);
+napi_value FirstNonFinite(napi_env env, napi_callback_info info);
 napi_value SumGrads(napi_env env, napi_callback_info info);
 napi_value AdagradF32(napi_env env, napi_callback_info info);
 napi_value Dedup(napi_env env, napi_callback_info info);

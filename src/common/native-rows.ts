@@ -35,6 +35,8 @@ export interface NativeRows {
   copyRowsTo(src: Float32Array, dst: Float32Array, at: Uint32Array | Int32Array, from: number, to: number, dim: number): void;
   /** Row `at[k]` of `src` to row `k - from` of `dst`, for k in [from, to). */
   copyRowsFrom(src: Float32Array, dst: Float32Array, at: Uint32Array | Int32Array, from: number, to: number, dim: number): void;
+  /** The index of the first NaN or ±Infinity of `values`, or -1 (`checkFinite`'s scan). */
+  firstNonFinite(values: Float32Array): number;
   /** `sliceByOwner`'s first pass: `owners[i]` = `owner[bucket of id i]`; `counts[o]` += 1 per id. */
   ownersOf(ids: Uint32Array, n: number, numBuckets: number, owner: Uint16Array, owners: Uint16Array, counts: Uint32Array): void;
   /** `sliceByOwner`'s second pass: id i to `sliceIds[owners[i]]`, its position to `slicePositions[owners[i]]`. */

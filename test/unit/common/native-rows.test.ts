@@ -11,6 +11,7 @@ import { loadNativeRows, NATIVE_MIN_ROWS, nativeRows, useNativeRows } from '../.
 import { mulberry32 } from '../../../src/common/mulberry32';
 import { EmbeddingTable } from '../../../src/ps/store/embedding-table';
 import { IdIndex } from '../../../src/ps/store/id-index';
+import { checkFinite } from '../../../src/ps/store/row-ops';
 import { Deduper } from '../../../src/sharding/dedup';
 import { gatherRowsAt } from '../../../src/sharding/row-moves';
 import { planShardMap } from '../../../src/sharding/shard-map';
@@ -110,6 +111,27 @@ describe('native data-plane kernels (issue 18 §1)', function () {
       r.native.forEach((out, i) => expect(Buffer.from(out.buffer).equals(Buffer.from(r.js[i].buffer)), `output ${i}`).to.equal(true));
     });
   }
+
+  it('finds the first non-finite value of a push as the JavaScript does', () => {
+    const next = mulberry32(17);
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      for (const at of [0, 63, 64, 1_000, 4_095]) {
+        const grads = Float32Array.from({ length: 4_096 }, () => next() / 2 ** 32 - 0.5);
+        grads[at] = bad;
+        grads[4_095 - (at % 7)] = NaN; // a later one must not be the one named
+        const r = both(() => {
+          try {
+            checkFinite('t', 'grads', grads, 16, null);
+            return 'accepted';
+          } catch (err) {
+            return (err as Error).message;
+          }
+        });
+        expect(r.native).to.equal(r.js).and.contain(`grads[${Math.min(at, 4_095 - (at % 7))}]`);
+      }
+    }
+    expect(k.firstNonFinite(new Float32Array(100))).to.equal(-1);
+  });
 
   it('dedups ids as the JavaScript does', () => {
     const next = mulberry32(11);
