@@ -148,8 +148,8 @@ napi_value GatherF32(napi_env env, napi_callback_info info) {
       fail_range(env, fn, "a row lies beyond the end of its slab");
       return NULL;
     }
-    if (i + AHEAD < n && r[i + AHEAD] >= 0 && ((uint32_t)r[i + AHEAD] >> shift) < SLAB_CACHE) {
-      const float *next = sl.data[(uint32_t)r[i + AHEAD] >> shift];
+    if (i + AHEAD < n && r[i + AHEAD] >= 0) { /* a prefetch never faults, even past a slab's end */
+      const float *next = slab_cached(&sl, (uint32_t)r[i + AHEAD] >> shift);
       if (next != NULL) __builtin_prefetch(next + (uint64_t)((uint32_t)r[i + AHEAD] & mask) * (uint64_t)stride);
     }
     memcpy(o + i * dim, (const float *)data + at, (size_t)dim * sizeof(float));

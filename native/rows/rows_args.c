@@ -74,14 +74,15 @@ int slabs_open(napi_env env, napi_value v, napi_typedarray_type type, const char
   (void)fn;
   sl->array = v;
   sl->type = type;
-  memset(sl->data, 0, sizeof sl->data);
+  memset(sl->slab, 0xff, sizeof sl->slab);
   return 1;
 }
 
 int slab_at(napi_env env, Slabs *sl, uint32_t k, const char *fn, void **data, size_t *length) {
-  if (k < SLAB_CACHE && sl->data[k] != NULL) {
-    *data = sl->data[k];
-    *length = sl->length[k];
+  const uint32_t e = k % SLAB_CACHE;
+  if (sl->slab[e] == k) {
+    *data = sl->data[e];
+    *length = sl->length[e];
     return 1;
   }
   if (k >= sl->count) {
@@ -91,10 +92,9 @@ int slab_at(napi_env env, Slabs *sl, uint32_t k, const char *fn, void **data, si
   napi_value v;
   Array a;
   if (napi_get_element(env, sl->array, k, &v) != napi_ok || !get_array(env, v, sl->type, 0, fn, "a slab", &a)) return 0;
-  if (k < SLAB_CACHE) {
-    sl->data[k] = a.data;
-    sl->length[k] = a.length;
-  }
+  sl->slab[e] = k;
+  sl->data[e] = a.data;
+  sl->length[e] = a.length;
   *data = a.data;
   *length = a.length;
   return 1;

@@ -18,15 +18,25 @@ typedef struct {
   napi_typedarray_type type;
 } Array;
 
-/* The slabs of one gather call, read from the JS array as rows first touch them. */
+/*
+ * The slabs of one call, read from their JS array as rows first touch them, through a
+ * direct-mapped cache of SLAB_CACHE entries (slab k in entry k % SLAB_CACHE): no allocation per
+ * call, and a table of more slabs than that only re-reads a slab whose entry another took.
+ */
 #define SLAB_CACHE 256
 typedef struct {
   napi_value array;
   uint32_t count;
   napi_typedarray_type type;
+  uint32_t slab[SLAB_CACHE]; /* which slab each entry holds; UINT32_MAX: none */
   void *data[SLAB_CACHE];
   size_t length[SLAB_CACHE];
 } Slabs;
+
+/* The cached data of slab k, or NULL (for prefetching: it never reads the JS array). */
+static inline const void *slab_cached(const Slabs *sl, uint32_t k) {
+  return sl->slab[k % SLAB_CACHE] == k ? sl->data[k % SLAB_CACHE] : NULL;
+}
 
 /* Throws a RangeError "tessera_rows.<fn>: <what>". */
 void fail_range(napi_env env, const char *fn, const char *what);

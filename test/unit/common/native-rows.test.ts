@@ -48,8 +48,8 @@ function idsFrom(next: () => number, n: number, pool: Uint32Array | null, share:
   return ids;
 }
 
-function table(format: WeightFormat, dim: number): EmbeddingTable {
-  return new EmbeddingTable({ name: 't', dim, optimizer: { kind: 'adagrad', lr: 0.05 }, weightFormat: format, slabRows: 256, seed: 3 });
+function table(format: WeightFormat, dim: number, slabRows = 256): EmbeddingTable {
+  return new EmbeddingTable({ name: 't', dim, optimizer: { kind: 'adagrad', lr: 0.05 }, weightFormat: format, slabRows, seed: 3 });
 }
 
 describe('native data-plane kernels (issue 18 §1)', function () {
@@ -111,6 +111,22 @@ describe('native data-plane kernels (issue 18 §1)', function () {
       r.native.forEach((out, i) => expect(Buffer.from(out.buffer).equals(Buffer.from(r.js[i].buffer)), `output ${i}`).to.equal(true));
     });
   }
+
+  it('gathers and updates rows of a table with more slabs than the kernels cache (1,000 slabs)', () => {
+    const next = mulberry32(19);
+    const ids = idsFrom(next, 4_000, null, 0);
+    const grads = Float32Array.from({ length: 4_000 * 16 }, () => next() / 2 ** 32 - 0.5);
+    const r = both(() => {
+      const t = table('f32', 16, 4);
+      t.pull(ids, new Float32Array(4_000 * 16));
+      t.push(ids, grads);
+      const out = new Float32Array(4_000 * 16);
+      t.pull(ids.slice().reverse(), out); // (hi, lo) swapped: new ids, rows created again
+      t.pull(ids, out);
+      return Array.from(out);
+    });
+    expect(r.native).to.deep.equal(r.js);
+  });
 
   it('finds the first non-finite value of a push as the JavaScript does', () => {
     const next = mulberry32(17);
