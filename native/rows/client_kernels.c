@@ -9,13 +9,7 @@
 
 /* slotHash of src/sharding/dedup.ts. */
 static inline uint32_t dedup_hash(uint32_t lo, uint32_t hi) {
-  uint32_t h = lo ^ (hi * 0x9e3779b1u);
-  h ^= h >> 16;
-  h *= 0x85ebca6bu;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35u;
-  h ^= h >> 16;
-  return h;
+  return fmix32(lo ^ (hi * 0x9e3779b1u));
 }
 
 napi_value Dedup(napi_env env, napi_callback_info info) {
@@ -122,13 +116,7 @@ static inline uint32_t mix_block(uint32_t h, uint32_t k) {
   return h * 5 + 0xe6546b64u;
 }
 static inline uint32_t bucket_hash(uint32_t lo, uint32_t hi) {
-  uint32_t h = mix_block(mix_block(0, lo), hi) ^ 8;
-  h ^= h >> 16;
-  h *= 0x85ebca6bu;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35u;
-  h ^= h >> 16;
-  return h;
+  return fmix32(mix_block(mix_block(0, lo), hi) ^ 8);
 }
 
 napi_value OwnersOf(napi_env env, napi_callback_info info) {

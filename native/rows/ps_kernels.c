@@ -140,19 +140,13 @@ napi_value GatherF32(napi_env env, napi_callback_info info) {
   const uint32_t mask = ((uint32_t)1 << shift) - 1;
   for (int64_t i = 0; i < n; i++) {
     if (r[i] < 0) continue;
-    void *data;
-    size_t length;
-    if (!slab_at(env, &sl, (uint32_t)r[i] >> shift, fn, &data, &length)) return NULL;
-    const uint64_t at = (uint64_t)((uint32_t)r[i] & mask) * (uint64_t)stride;
-    if (at + (uint64_t)dim > length) {
-      fail_range(env, fn, "a row lies beyond the end of its slab");
-      return NULL;
-    }
+    const float *src = row_at(env, &sl, (uint32_t)r[i], shift, stride, dim, sizeof(float), fn);
+    if (src == NULL) return NULL;
     if (i + AHEAD < n && r[i + AHEAD] >= 0) { /* a prefetch never faults, even past a slab's end */
       const float *next = slab_cached(&sl, (uint32_t)r[i + AHEAD] >> shift);
       if (next != NULL) __builtin_prefetch(next + (uint64_t)((uint32_t)r[i + AHEAD] & mask) * (uint64_t)stride);
     }
-    memcpy(o + i * dim, (const float *)data + at, (size_t)dim * sizeof(float));
+    memcpy(o + i * dim, src, (size_t)dim * sizeof(float));
   }
   return NULL;
 }
@@ -194,18 +188,10 @@ napi_value GatherF16(napi_env env, napi_callback_info info) {
   }
   const int32_t *r = rows.data;
   float *o = (float *)out.data + off;
-  const uint32_t mask = ((uint32_t)1 << shift) - 1;
   for (int64_t i = 0; i < n; i++) {
     if (r[i] < 0) continue;
-    void *data;
-    size_t length;
-    if (!slab_at(env, &sl, (uint32_t)r[i] >> shift, fn, &data, &length)) return NULL;
-    const uint64_t at = (uint64_t)((uint32_t)r[i] & mask) * (uint64_t)dim;
-    if (at + (uint64_t)dim > length) {
-      fail_range(env, fn, "a row lies beyond the end of its slab");
-      return NULL;
-    }
-    const uint16_t *src = (const uint16_t *)data + at;
+    const uint16_t *src = row_at(env, &sl, (uint32_t)r[i], shift, dim, dim, sizeof(uint16_t), fn);
+    if (src == NULL) return NULL;
     for (int64_t j = 0; j < dim; j++) o[i * dim + j] = half_to_float(src[j]);
   }
   return NULL;
@@ -298,20 +284,13 @@ napi_value AdagradF32(napi_env env, napi_callback_info info) {
   }
   const int32_t *sv = slots.data;
   const float *gr = g.data;
-  const uint32_t mask = ((uint32_t)1 << shift) - 1;
   for (int64_t k = 0; k < u; k++) {
-    void *data;
-    size_t length;
-    if (sv[k] < 0 || !slab_at(env, &sl, (uint32_t)sv[k] >> shift, fn, &data, &length)) {
-      if (sv[k] < 0) fail_range(env, fn, "a slot is negative");
+    if (sv[k] < 0) {
+      fail_range(env, fn, "a slot is negative");
       return NULL;
     }
-    const uint64_t at = (uint64_t)((uint32_t)sv[k] & mask) * (uint64_t)stride;
-    if (at + (uint64_t)stride > length) {
-      fail_range(env, fn, "a row lies beyond the end of its slab");
-      return NULL;
-    }
-    float *w = (float *)data + at;
+    float *w = row_at(env, &sl, (uint32_t)sv[k], shift, stride, stride, sizeof(float), fn);
+    if (w == NULL) return NULL;
     float *s = w + dim;
     const float *gk = gr + (uint64_t)k * (uint64_t)dim;
     for (int64_t j = 0; j < dim; j++) {

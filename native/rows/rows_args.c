@@ -100,3 +100,15 @@ int slab_at(napi_env env, Slabs *sl, uint32_t k, const char *fn, void **data, si
   return 1;
 }
 
+
+void *row_at(napi_env env, Slabs *sl, uint32_t row, int64_t shift, int64_t stride, int64_t width, size_t elem, const char *fn) {
+  void *data;
+  size_t length;
+  if (!slab_at(env, sl, row >> shift, fn, &data, &length)) return NULL;
+  const uint64_t at = (uint64_t)(row & (((uint32_t)1 << shift) - 1)) * (uint64_t)stride;
+  if (at + (uint64_t)width > length) {
+    fail_range(env, fn, "a row lies beyond the end of its slab");
+    return NULL;
+  }
+  return (char *)data + at * elem;
+}

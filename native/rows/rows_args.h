@@ -54,6 +54,22 @@ int slabs_open(napi_env env, napi_value v, napi_typedarray_type type, const char
 /* Slab `k` (its data and length in elements), or 0 with an exception pending. */
 int slab_at(napi_env env, Slabs *sl, uint32_t k, const char *fn, void **data, size_t *length);
 
+/*
+ * Element offset of row `row` (slab row >> shift, `width` elements from (row & mask) * stride),
+ * as a pointer into its slab, or NULL with a RangeError pending (row beyond the slabs or its slab).
+ */
+void *row_at(napi_env env, Slabs *sl, uint32_t row, int64_t shift, int64_t stride, int64_t width, size_t elem, const char *fn);
+
+/* murmur3's fmix32 finalizer (src/common/fmix32.ts). */
+static inline uint32_t fmix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
 /* The exports (native/rows/ps_kernels.c, native/rows/client_kernels.c). */
 napi_value ProbeIds(napi_env env, napi_callback_info info);
 napi_value ProbeTags(napi_env env, napi_callback_info info);
