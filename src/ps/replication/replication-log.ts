@@ -184,13 +184,17 @@ export class ReplicationLog {
     if (this.pending.size === 0 && this.dense.size === 0 && this.shipped.length === 0 && !this.resetNext && this.clients.length === 0) return undefined;
     const parts: Buffer[] = [];
     const named = new Set(this.shippedTables);
-    let rows = this.shippedRows;
+    // Shipped pushes do not count against `maxRows` here: a batch always takes a pending table,
+    // or pushes arriving meanwhile would keep a full copy from ever completing (and the
+    // identities of the pushes the buddy holds from ever reaching it).
+    let rows = 0;
     for (const [name, p] of this.pending) {
       if (rows > 0 && rows + p.n > maxRows) break;
       this.pending.delete(name);
       if (this.node.store.has(name)) rows += this.encodeRows(this.node.store.getEmbedding(name), p, parts);
       named.add(name);
     }
+    rows += this.shippedRows;
     for (const name of this.dense) {
       const t = this.node.store.has(name) ? this.node.store.get(name) : undefined;
       if (t instanceof DenseTable) parts.push(...encodeChunk({ kind: 'dense', weightFormat: 'f32', table: name, dim: t.size, stateWidth: t.state.length, rows: 1, bucketStart: 0, bucketEnd: 0 }, new Uint32Array(0), t.pull(), t.state));
