@@ -19,6 +19,7 @@ import { denseBucket } from '../../sharding/dense-bucket';
 import type { PsNode } from '../ps-node';
 import { PushDedup } from '../push-dedup';
 import { EmbeddingTable } from '../store/embedding-table';
+import { sameSpec } from '../store/table-spec';
 import { TableSpec, TableStore } from '../store/table-store';
 import { forEachApplied, inheritedClientId, scrambledOrder } from './applied-pushes';
 import type { ReplicaBatch } from './replication-log';
@@ -76,9 +77,17 @@ export class ReplicaStore {
     } else if (batch.batchSeq !== r.lastSeq + 1) {
       throw this.outOfOrder(batch, `expected batch ${r.lastSeq + 1}`);
     }
-    for (const spec of batch.specs) r.specs.set(spec.name, spec);
+    for (const spec of batch.specs) {
+      const held = r.specs.get(spec.name);
+      // The primary dropped the table and created it again otherwise: its rows went with it.
+      if (held && !sameSpec(held, spec)) {
+        r.tables.drop(spec.name);
+        r.dense.delete(spec.name);
+      }
+      r.specs.set(spec.name, spec);
+    }
     const where = `replica batch ${batch.batchSeq} of ps ${batch.primaryId}`;
-    // Every push is checked before any is applied: a damaged batch leaves the replica as it was.
+    // Every push is checked (CRC-32) before any is applied; a refused batch is followed by a reset.
     const pushes = batch.pushes.map((bytes, i) => decodeShippedPush(bytes, `${where}, push ${i}`));
     let rows = 0;
     for (const c of readChunks(batch.chunks, where, true)) {

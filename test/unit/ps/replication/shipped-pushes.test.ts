@@ -113,6 +113,23 @@ describe('shipped pushes and replicated table specs (issue 17 §2)', () => {
     expect(bits(buddy)).to.deep.equal(bits(primary));
   });
 
+  it('a table the primary created again with another spec is replicated anew, not pushed into the old replica', () => {
+    const primary = node(SPECS);
+    const log = new ReplicationLog(primary, { primaryId: 4 });
+    primary.onApplied = (t, i, c, s, r, g) => log.applied(t, i, c, s, r, g);
+    const buddy = node([]);
+    const store = new ReplicaStore(buddy);
+    push(primary, 'emb', [1, 2], 1, 1);
+    store.apply(wire(log.cut(1 << 16)!));
+    primary.dropTable('emb');
+    primary.createTable({ ...SPECS[0], optimizer: { kind: 'sgd', lr: 0.5 } } as TableSpec);
+    push(primary, 'emb', [2, 3], 2, 2);
+    store.apply(wire(log.cut(1 << 16)!));
+    store.promote(4, ALL);
+    expect(Object.keys(bits(buddy)).sort()).to.deep.equal(['emb 2:0', 'emb 3:0', 'mlp']);
+    expect(bits(buddy)).to.deep.equal(bits(primary));
+  });
+
   it('refuses a damaged push with a line naming it', () => {
     const bytes = encodeShippedPush('emb', ids([1, 2]), grads(8, 1));
     expect(decodeShippedPush(bytes, 'x').grads).to.deep.equal(grads(8, 1));
