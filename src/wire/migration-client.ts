@@ -50,6 +50,8 @@ export interface ReceivedTotals {
   rows: number;
   tombstones: number;
   chunks: number;
+  /** Dedup identities the target inherited. */
+  applied: number;
 }
 
 /** Resolves when `call` takes writes again, or rejects if it fails first. */
@@ -65,13 +67,23 @@ function drained<T>(call: grpc.ClientWritableStream<T>): Promise<void> {
   });
 }
 
+/** One message of a ReceiveBuckets stream (tessera.v1.MigrationChunk). */
+export interface ChunkMessage {
+  migrationId: string;
+  chunk: Buffer;
+  buckets: Buffer;
+  applied: Buffer;
+}
+
 /**
  * Streams `chunks` of migration `id` to the target at `addr`, the staged `buckets` (packed
- * uint32) with the first message, and resolves with the target's totals once it has applied
- * every chunk, presenting `opts.credentials` (the sending PS's identity). Errors come back as TesseraErrors naming `addr`; the whole round may be sent
- * again (the target overwrites).
+ * uint32) with the first message and, with `opts.applied`, what it returns (dedup identities,
+ * asked once every chunk is read) with the last, and resolves with the target's totals once it
+ * has applied them, presenting `opts.credentials` (the sending PS's identity). Errors come back
+ * as TesseraErrors naming `addr`; the whole round may be sent again (the target overwrites).
  */
-export async function sendChunks(addr: string, id: string, buckets: Buffer, chunks: Iterable<Buffer>, opts: { timeoutMs: number; credentials?: grpc.ChannelCredentials }): Promise<ReceivedTotals> {
+export async function sendChunks(addr: string, id: string, buckets: Buffer, chunks: Iterable<Buffer>,
+  opts: { timeoutMs: number; credentials?: grpc.ChannelCredentials; applied?: () => Buffer }): Promise<ReceivedTotals> {
   const { timeoutMs } = opts;
   const client = migrationClient(addr, { credentials: opts.credentials });
   try {
@@ -80,18 +92,20 @@ export async function sendChunks(addr: string, id: string, buckets: Buffer, chun
     const answer = new Promise<ReceivedTotals>((resolve, reject) => { settle = resolve; fail = reject; });
     const call = client.ReceiveBuckets({ deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: ReceivedTotals) => {
       if (err) fail(fromServiceError(err, addr)); else settle(res);
-    }) as grpc.ClientWritableStream<{ migrationId: string; chunk: Buffer; buckets: Buffer }>;
+    }) as grpc.ClientWritableStream<ChunkMessage>;
+    const none = Buffer.alloc(0);
     call.on('error', () => { /* reported through the callback */ });
     let first = true;
     const failed = answer.then(() => false, () => true);
     for (const chunk of chunks) {
-      if (!call.write({ migrationId: id, chunk, buckets: first ? buckets : Buffer.alloc(0) })) {
+      if (!call.write({ migrationId: id, chunk, buckets: first ? buckets : none, applied: none })) {
         await Promise.race([drained(call).catch(() => undefined), failed]);
       }
       first = false;
       if (call.destroyed) break;
     }
-    if (first) call.write({ migrationId: id, chunk: Buffer.alloc(0), buckets });
+    const applied = call.destroyed ? none : opts.applied?.() ?? none;
+    if (first || applied.byteLength > 0) call.write({ migrationId: id, chunk: none, buckets: first ? buckets : none, applied });
     call.end();
     return await answer;
   } catch (err) {
