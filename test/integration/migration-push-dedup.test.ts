@@ -21,11 +21,10 @@ import { startPsServer, PsServer } from '../../src/ps/ps-server';
 import type { TableSpec } from '../../src/ps/store/table-spec';
 import { failoverMap, withBuddies } from '../../src/sharding/buddies';
 import { denseBucket } from '../../src/sharding/dense-bucket';
-import { bucketsOwnedBy, ownerOf, planShardMap, ShardMap } from '../../src/sharding/shard-map';
-import { DEFAULT_MAX_REQUEST_BYTES } from '../../src/wire/grpc-options';
-import { PsConnection } from '../../src/wire/ps-connection';
+import { bucketsOwnedBy, planShardMap, ShardMap } from '../../src/sharding/shard-map';
 import { replicationCall } from '../../src/wire/replication-client';
-import { CkptCluster, ckptCluster, dumpTable, gradsFor, idRange } from '../helpers/checkpoint';
+import { CkptCluster, ckptCluster, dumpTable } from '../helpers/checkpoint';
+import { countingWorker, psZeroSteps, Step } from '../helpers/held-push';
 import { joiningPs } from '../helpers/migration';
 import { TcpProxy } from '../helpers/tcp-proxy';
 import { until } from '../helpers/until';
@@ -57,30 +56,13 @@ describe('a push applied unanswered before its buckets migrated is acknowledged 
     servers.push(ps0, ps1);
     const front = (proxy = await TcpProxy.start(ps0.addr));
     const v1 = withBuddies(planShardMap([{ id: 0, addr: front.addr }, { id: 1, addr: ps1.addr }]), new Map([[0, 1], [1, 0]]));
-    const dense: TableSpec = { name: ['mlp', 'mlp1', 'mlp2', 'mlp3', 'mlp4', 'mlp5'].find((n) => v1.owner[denseBucket(n, v1.numBuckets)] === 0)!, kind: 'dense', size: DENSE_SIZE, optimizer: { kind: 'sgd', lr: 0.1 }, seed: 3 };
-    const all = idRange(0, 400);
-    const mine = [...Array(400).keys()].filter((k) => ownerOf(v1, all[2 * k], all[2 * k + 1]) === 0);
-    const ids = Uint32Array.from(mine.flatMap((k) => [all[2 * k], all[2 * k + 1]]));
-    const step = (r: number) => ({ sparse: [{ table: 'emb', ids, grads: gradsFor(mine.length, DIM, r) }], dense: [{ table: dense.name, grads: gradsFor(1, DENSE_SIZE, r) }] });
+    const { dense, step } = psZeroSteps(v1, DIM, DENSE_SIZE);
     const admin = track(new PsClient({ shardMap: v1, logger: silentLogger() }));
     await admin.admin.installShardMap();
     for (const t of [EMB, dense]) await admin.admin.createTable(t);
     ps1.node.createTable(dense); // a migrated or promoted dense table loads only into one the PS has
     const world = { published: v1 as ShardMap, acked: 0 }; // acked: push requests some PS answered, on the wire
-    const worker = track(new PsClient({
-      shardMap: v1, logger: silentLogger(), maxInflightPushes: 2, latestMap: async () => world.published,
-      callTimeoutMs: 5_000, backoff: { initialMs: 5, maxMs: 50, multiplier: 2 },
-      connect: (addr) => {
-        const conn = new PsConnection({ addr, maxMessageBytes: DEFAULT_MAX_REQUEST_BYTES * 2 });
-        const push = conn.push.bind(conn);
-        conn.push = async (req, timeoutMs) => {
-          const res = await push(req, timeoutMs);
-          world.acked++;
-          return res;
-        };
-        return conn;
-      },
-    }));
+    const worker = track(countingWorker(v1, () => world.published, world));
     await worker.waitReady(); // connected before the proxy holds answers (the handshake is one)
     return { ps0, ps1, front, v1, dense, step, worker, world };
   }
@@ -92,7 +74,7 @@ describe('a push applied unanswered before its buckets migrated is acknowledged 
   }
 
   /** Applied = acknowledged, and `owners` hold exactly the rows of one PS that took steps 1 and 2 once. */
-  async function expectOnce(owners: PsServer[], everyPs: PsServer[], acked: number, dense: TableSpec, step: (r: number) => { sparse: { table: string; ids: Uint32Array; grads: Float32Array }[]; dense: { table: string; grads: Float32Array }[] }) {
+  async function expectOnce(owners: PsServer[], everyPs: PsServer[], acked: number, dense: TableSpec, step: (r: number) => Step) {
     const applied = everyPs.reduce((n, s) => n + s.node.stats().counters.pushes, 0);
     expect(acked, 'two steps of two requests, each acknowledged once').to.equal(4);
     expect(applied, 'pushes the PS applied = pushes the client saw acknowledged').to.equal(acked);
