@@ -18,6 +18,7 @@ import { PsClient } from '../../src/client/ps-client';
 import { GrpcReplicationPeers } from '../../src/client/replication-peers';
 import { silentLogger } from '../../src/common/logger';
 import { startPsServer, PsServer } from '../../src/ps/ps-server';
+import { inheritedClientId } from '../../src/ps/replication/applied-pushes';
 import type { TableSpec } from '../../src/ps/store/table-spec';
 import { failoverMap, withBuddies } from '../../src/sharding/buddies';
 import { denseBucket } from '../../src/sharding/dense-bucket';
@@ -141,6 +142,18 @@ describe('a push applied unanswered before its buckets migrated is acknowledged 
     expect(worker.map.version, 'the worker routes by the map after the migration').to.equal(3);
     expect(ps2.node.dedup.duplicates, 'step 1, re-sent, was acknowledged from the window that moved with the buckets').to.equal(2);
     await expectOnce([ps1, ps2], [ps0, ps1, ps2], world.acked, dense, step);
+  });
+
+  it('windows larger than one stream message all reach the target, each under the source\'s derived key', async () => {
+    const { ps0, ps1, v1 } = await setUp();
+    const clientsSeeded = 70; // 70 windows of 1,024: 71,680 identities, two messages
+    for (let c = 1; c <= clientsSeeded; c++) for (let seq = 1; seq <= 1024; seq++) ps0.node.dedup.record(BigInt(c) << 32n, seq, seq % 7);
+    await migrate('mig-big', ps0, 0, ps1, bucketsOwnedBy(v1, 0), 1);
+    for (const c of [1, 35, clientsSeeded]) {
+      for (const seq of [1, 512, 1024]) expect(ps1.node.dedup.lookup(inheritedClientId(BigInt(c) << 32n, 0), seq), `client ${c} push ${seq}`).to.equal(seq % 7);
+    }
+    await peers.end(ps0.addr, 'mig-big', false);
+    await peers.end(ps1.addr, 'mig-big', false);
   });
 
   function track(c: PsClient): PsClient {

@@ -16,8 +16,8 @@ import type { PsNode } from '../ps-node';
 import { EmbeddingTable } from '../store/embedding-table';
 import { bucketMaskFromBytes, bucketMaskToBytes } from './bucket-set';
 import { IncomingMigrations } from './incoming-migrations';
-import { OutgoingMigration, RoundTotals } from './outgoing-migration';
 import { APPLIED_ENTRY_BYTES } from '../replication/applied-pushes';
+import { OutgoingMigration, RoundTotals } from './outgoing-migration';
 
 /**
  * Deadline of one round's stream to the target. A copy of 10M rows at the ~1M rows/s a PS-to-PS
@@ -25,6 +25,9 @@ import { APPLIED_ENTRY_BYTES } from '../replication/applied-pushes';
  * ending a round whose target hung.
  */
 const ROUND_TIMEOUT_MS = 600_000;
+
+/** Push identities per ReceiveBuckets message (1.3 MB): a full window of 4,096 clients is 80 MB. */
+const APPLIED_PER_MESSAGE = 65_536;
 
 function precondition(message: string): TesseraError {
   return new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, message);
@@ -100,15 +103,18 @@ class MigrationHandlers {
     const totals: RoundTotals = { rows: 0, tombstones: 0, chunks: 0, bytes: 0 };
     try {
       let identities = 0;
-      const applied = (): Buffer => {
+      const applied = (): Buffer[] => {
         const bytes = m.appliedSince();
         identities = bytes.byteLength / APPLIED_ENTRY_BYTES;
-        return bytes;
+        const pieces: Buffer[] = [];
+        for (let at = 0; at < bytes.byteLength; at += APPLIED_PER_MESSAGE * APPLIED_ENTRY_BYTES) pieces.push(bytes.subarray(at, at + APPLIED_PER_MESSAGE * APPLIED_ENTRY_BYTES));
+        return pieces;
       };
       const acked = await sendChunks(m.targetAddr, m.id, bucketMaskToBytes(m.buckets), m.round(fence, totals), { timeoutMs: ROUND_TIMEOUT_MS, credentials: this.credentials, applied });
       if (acked.rows !== totals.rows || acked.chunks !== totals.chunks || Number(acked.applied) !== identities) {
         throw new TesseraError(ERROR_CODES.INTERNAL, `migration "${m.id}": sent ${totals.rows} rows in ${totals.chunks} chunks and ${identities} push identities, ${m.targetAddr} applied ${acked.rows} in ${acked.chunks} and ${acked.applied}`);
       }
+      m.roundAcked();
       const micros = Math.round((performance.now() - t0) * 1000);
       this.log.info({ migration: m.id, round: m.rounds, fence, ...totals, identities, micros }, 'migration round sent');
       return { ...totals, micros };

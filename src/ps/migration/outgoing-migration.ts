@@ -8,9 +8,9 @@
  * ```ts
  * const m = new OutgoingMigration(node, { id: 'mig-7', buckets, targetAddr, sourceId: 0 });
  * for (const chunk of m.round(false)) send(chunk);   // the copy
- * sendApplied(m.appliedSince());                     // then every dedup window
+ * sendApplied(m.appliedSince()); m.roundAcked();     // then every dedup window
  * for (const chunk of m.round(false)) send(chunk);   // a tail round, unfenced
- * sendApplied(m.appliedSince());                     // the windows changed since
+ * sendApplied(m.appliedSince()); m.roundAcked();     // the windows changed since
  * for (const chunk of m.round(true)) send(chunk);    // the last tail, pushes to `buckets` refused
  * sendApplied(m.appliedSince());
  * ```
@@ -53,6 +53,7 @@ export class OutgoingMigration {
   fenced = false;
   private sinceEpoch = 0;
   private sinceStamp = 0;
+  private nextStamp = 0;
 
   constructor(private readonly node: PsNode, init: OutgoingMigrationInit) {
     this.id = init.id;
@@ -96,15 +97,19 @@ export class OutgoingMigration {
   }
 
   /**
-   * The dedup identities to send after a round's chunks: the windows changed since the previous
-   * call (all of them the first time). Taken after the fenced round's cut, they hold every push
+   * The dedup identities to send after a round's chunks: the windows changed since those of the
+   * last acknowledged round were read (all of them the first time). Taken after the fenced round's cut, they hold every push
    * this PS applied to the moving buckets, so a retry of one that reaches the target is
    * acknowledged there, not applied twice.
    */
   appliedSince(): Buffer {
-    const since = this.sinceStamp;
-    this.sinceStamp = this.node.dedup.stamp + 1;
-    return windowToMigrate(this.node.dedup, this.sourceId, since);
+    this.nextStamp = this.node.dedup.stamp + 1;
+    return windowToMigrate(this.node.dedup, this.sourceId, this.sinceStamp);
+  }
+
+  /** The target has the round and its identities: the next round's identities start after them. */
+  roundAcked(): void {
+    this.sinceStamp = this.nextStamp;
   }
 
   /** Lifts the fence (the migration ended or was rolled back). */
