@@ -14,6 +14,7 @@
  * ```
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { MigrationBegin } from '../client/migration-peers';
 import type { Logger } from '../common/logger';
 import type { JobSnapshot, JobStore } from '../control/job-store';
 import type { MigrationRecord } from '../control/job-types';
@@ -40,7 +41,7 @@ export interface RoundFigures {
 
 /** The chief's calls to the PS of a migration (GrpcMigrationPeers over gRPC). */
 export interface MigrationPeers {
-  begin(addr: string, req: { migrationId: string; buckets: readonly number[]; targetAddr: string; shardMapVersion: number }): Promise<RoundFigures>;
+  begin(addr: string, req: MigrationBegin): Promise<RoundFigures>;
   tail(addr: string, migrationId: string, fence: boolean): Promise<RoundFigures>;
   end(addr: string, migrationId: string, commit: boolean): Promise<{ rowsDropped: number; known: boolean }>;
   /** Installs `map` on each of its PS (one owning no bucket in it owns none). */
@@ -78,10 +79,19 @@ export class MigrationDriver {
   private readonly log: Logger;
   private readonly now: () => number;
   private lastRefusal = '';
+  private readonly drainedIds = new Set<string>();
 
   constructor(private readonly deps: MigrationDriverDeps) {
     this.log = deps.logger.child({ component: 'migration' });
     this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * Member ids of the PS whose drain is recorded done (read from etcd, or recorded by this
+   * driver), until their records are deleted after they left: their exit is planned.
+   */
+  get drained(): ReadonlySet<string> {
+    return this.drainedIds;
   }
 
   /**
@@ -110,7 +120,11 @@ export class MigrationDriver {
     const done = [...snap.drains.values()].filter((d) => !d.done && /\d$/.test(d.id) && !inMap.has(psNumber(d.id))).map((d) => d.id);
     const forget = [...snap.drains.values()].filter((d) => d.done && !liveIds.has(d.id)).map((d) => d.id);
     if (done.length > 0) this.log.info({ ps: done }, 'drained: the PS owns no bucket and may exit');
+    // Known before the record is written, so the PS's exit (it exits on reading it) is never seen first.
+    for (const d of snap.drains.values()) if (d.done) this.drainedIds.add(d.id);
+    for (const id of done) this.drainedIds.add(id);
     await this.deps.store.settleDrains(done, forget);
+    for (const id of forget) this.drainedIds.delete(id);
     return false;
   }
 
@@ -131,7 +145,7 @@ export class MigrationDriver {
       await this.deps.peers.install(withIdlePs(from, to.ps));
       await this.deps.prepare(to);
       // Every source's rounds end before anything is rolled back: EndMigration mid-round would race the stream.
-      const out = await Promise.allSettled(moves.map((m) => this.move(record.id, from, byId.get(m.from)!.addr, byId.get(m.to)!.addr, m.buckets)));
+      const out = await Promise.allSettled(moves.map((m) => this.move(record.id, from, byId.get(m.from)!, byId.get(m.to)!.addr, m.buckets)));
       for (const r of out) {
         if (r.status === 'rejected') throw r.reason;
         rows += r.value.rows;
@@ -150,9 +164,10 @@ export class MigrationDriver {
   }
 
   /** Copy, unfenced tails while they are large, then the fenced last tail; the rows sent and the fenced round's time. */
-  private async move(id: string, from: ShardMap, source: string, target: string, buckets: number[]): Promise<{ rows: number; fenceMs: number }> {
+  private async move(id: string, from: ShardMap, src: PsEndpoint, target: string, buckets: number[]): Promise<{ rows: number; fenceMs: number }> {
     const { peers } = this.deps;
-    let last = await peers.begin(source, { migrationId: id, buckets, targetAddr: target, shardMapVersion: from.version });
+    const source = src.addr;
+    let last = await peers.begin(source, { migrationId: id, buckets, targetAddr: target, shardMapVersion: from.version, sourceId: src.id });
     let rows = last.rows;
     for (let k = 0; k < MAX_UNFENCED_TAILS && last.rows > FENCE_WHEN_ROWS; k++) {
       last = await peers.tail(source, id, false);

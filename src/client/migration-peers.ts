@@ -6,7 +6,7 @@
  *
  * ```ts
  * const peers = new GrpcMigrationPeers({ logger, credentials });
- * await peers.begin('127.0.0.1:7001', { migrationId: 'mig-v2', buckets: [3, 9], targetAddr: '127.0.0.1:7003', shardMapVersion: 1 });
+ * await peers.begin('127.0.0.1:7001', { migrationId: 'mig-v2', buckets: [3, 9], targetAddr: '127.0.0.1:7003', shardMapVersion: 1, sourceId: 0 });
  * ```
  */
 import type { ChannelCredentials } from '@grpc/grpc-js';
@@ -32,12 +32,24 @@ export interface MigrationRound {
   micros: number;
 }
 
+/**
+ * What starts a migration on a source: the moving buckets, the target, the map version it is
+ * planned from, and the source's own PS id (its dedup windows go to the target under it).
+ */
+export interface MigrationBegin {
+  migrationId: string;
+  buckets: readonly number[];
+  targetAddr: string;
+  shardMapVersion: number;
+  sourceId?: number;
+}
+
 /** PsMigration and SetShardMap calls over gRPC, presenting `credentials` (the chief's identity). */
 export class GrpcMigrationPeers {
   constructor(private readonly opts: { logger: Logger; credentials?: ChannelCredentials }) {}
 
   /** Source `addr`: cuts `buckets` and copies them to `targetAddr`; resolves when the target has them. */
-  async begin(addr: string, req: { migrationId: string; buckets: readonly number[]; targetAddr: string; shardMapVersion: number }): Promise<MigrationRound> {
+  async begin(addr: string, req: MigrationBegin): Promise<MigrationRound> {
     const buckets = Buffer.from(Uint32Array.from(req.buckets).buffer);
     return round(await migrationCall(addr, 'BeginMigration', { ...req, buckets }, this.call(ROUND_CALL_TIMEOUT_MS)));
   }

@@ -13,6 +13,7 @@ import { PsClient } from '../../src/client/ps-client';
 import { MigrationDriver, MigrationPeers } from '../../src/chief/migration-driver';
 import { EtcdJobStore } from '../../src/control/etcd-job-store';
 import { EtcdMembership } from '../../src/membership/etcd-membership';
+import { isPlannedExit } from '../../src/chief/ps-guard';
 import { drainKey, jobPrefix } from '../../src/membership/keys';
 import { LeaderElection } from '../../src/membership/leader';
 import { ShardMapStore } from '../../src/membership/shard-map-store';
@@ -207,8 +208,14 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
     expect(await c.reconcile()).to.equal(true); // ps-2's buckets had two targets: one per step
     const map = await published();
     expect(map.ps.map((p) => p.id)).to.deep.equal([0, 1]);
+    expect(c.driver.drained.has('ps-2'), 'not done while ps-2 still owns buckets').to.equal(false);
     expect(await c.reconcile()).to.equal(false);
     expect((await c.store.snapshot()).drains.get('ps-2')?.done).to.equal(true);
+    // Issue 17: the chief knows ps-2's exit is planned (it then neither attaches again nor abandons a checkpoint).
+    expect(isPlannedExit({ type: 'remove', role: 'ps', id: 'ps-2' }, map, c.driver.drained)).to.equal(true);
+    const fresh = new MigrationDriver({ store: c.store, membership, peers: peers(), prepare: async () => undefined, settled: async () => undefined, logger: silentLogger() });
+    expect(await fresh.reconcile(await c.store.snapshot(), map)).to.equal(false);
+    expect(fresh.drained.has('ps-2'), 'a driver that did not record the drain (a new chief) reads it from etcd').to.equal(true);
     const drained = cluster.servers[2].node;
     expect(drained.ownedBuckets?.includes(1)).to.equal(false);
     expect(drained.store.getEmbedding('emb').size).to.equal(0);
@@ -218,6 +225,7 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
     membership = new EtcdMembership({ client: etcd.client, job, logger: silentLogger() });
     await c.reconcile();
     expect([...(await c.store.snapshot()).drains.keys()]).to.deep.equal(['oops']);
+    expect(c.driver.drained.has('ps-2'), 'forgotten with its record').to.equal(false);
   });
 
   it('a chief gone after the fence, before the commit: its successor rolls back, the old leader cannot commit, and the next plan completes', async () => {

@@ -150,7 +150,7 @@ export class ReplicaStore {
     }
     let identities = 0;
     r.dedup.forEach((id, seq, n) => {
-      this.node.dedup.record(inheritedClientId(id, primaryId), seq, n);
+      this.node.dedup.inherit(inheritedClientId(id, primaryId), seq, n);
       identities++;
     });
     return { primaryId, rows, dense, identities, pushesApplied: r.pushesApplied, appliedAtMs: r.appliedAtMs };
