@@ -107,7 +107,7 @@ async function migrate(peers: GrpcMigrationPeers, from: ShardMap, to: ShardMap, 
   await creator.admin.createTable(TABLE);
   creator.close();
   const now = () => performance.now();
-  const sources = await runRounds(peers, { id, fromVersion: from.version, now, moves: moves.map((m) => ({ source: addr(m.from), target: addr(m.to), buckets: m.buckets })) });
+  const sources = await runRounds(peers, { id, fromVersion: from.version, now, moves: moves.map((m) => ({ source: addr(m.from), sourceId: m.from, target: addr(m.to), buckets: m.buckets })) });
   const committed = now(); // no etcd here: the commit is the chief's one transaction
   const installedAt = new Map<string, number>();
   await peers.install(withIdlePs(to, from.ps), (a) => installedAt.set(a, now()));

@@ -64,10 +64,19 @@ export class MigrationDriver {
   private readonly log: Logger;
   private readonly now: () => number;
   private lastRefusal = '';
+  private readonly drainedIds = new Set<string>();
 
   constructor(private readonly deps: MigrationDriverDeps) {
     this.log = deps.logger.child({ component: 'migration' });
     this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * Member ids of the PS whose drain is recorded done (read from etcd, or recorded by this
+   * driver), until their records are deleted after they left: their exit is planned.
+   */
+  get drained(): ReadonlySet<string> {
+    return this.drainedIds;
   }
 
   /**
@@ -96,7 +105,11 @@ export class MigrationDriver {
     const done = [...snap.drains.values()].filter((d) => !d.done && /\d$/.test(d.id) && !inMap.has(psNumber(d.id))).map((d) => d.id);
     const forget = [...snap.drains.values()].filter((d) => d.done && !liveIds.has(d.id)).map((d) => d.id);
     if (done.length > 0) this.log.info({ ps: done }, 'drained: the PS owns no bucket and may exit');
+    // Known before the record is written, so the PS's exit (it exits on reading it) is never seen first.
+    for (const d of snap.drains.values()) if (d.done) this.drainedIds.add(d.id);
+    for (const id of done) this.drainedIds.add(id);
     await this.deps.store.settleDrains(done, forget);
+    for (const id of forget) this.drainedIds.delete(id);
     return false;
   }
 
@@ -116,9 +129,10 @@ export class MigrationDriver {
       // Targets install `from` owning nothing (they stage, and refuse requests), then get the tables `to` places on them.
       await this.deps.peers.install(withIdlePs(from, to.ps));
       await this.deps.prepare(to);
-      const addr = (id: number) => byId.get(id)!.addr;
+      const ps = (id: number) => byId.get(id)!;
       sources = await runRounds(this.deps.peers, {
-        id: record.id, fromVersion: from.version, now: this.now, moves: moves.map((m) => ({ source: addr(m.from), target: addr(m.to), buckets: m.buckets })),
+        id: record.id, fromVersion: from.version, now: this.now,
+        moves: moves.map((m) => ({ source: ps(m.from).addr, sourceId: m.from, target: ps(m.to).addr, buckets: m.buckets })),
       });
       await this.deps.store.commitMigration(record);
       committed = this.now();

@@ -10,6 +10,7 @@
  * const figures = await runRounds(peers, { id: 'mig-v2', fromVersion: 1, moves: [{ source, target, buckets }] });
  * ```
  */
+import type { MigrationBegin } from '../client/migration-peers';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 
 /** One round as the source reports it. */
@@ -20,13 +21,15 @@ export interface RoundFigures {
 
 /** The source's calls of a migration (BeginMigration and SendTail). */
 export interface RoundPeers {
-  begin(addr: string, req: { migrationId: string; buckets: readonly number[]; targetAddr: string; shardMapVersion: number }): Promise<RoundFigures>;
+  begin(addr: string, req: MigrationBegin): Promise<RoundFigures>;
   tail(addr: string, migrationId: string, fence: boolean): Promise<RoundFigures>;
 }
 
 /** One source's part of a step: its buckets go to one target. */
 export interface SourceMove {
   source: string;
+  /** The source's PS id: its dedup windows go to the target under it (ADR 0043). */
+  sourceId: number;
   target: string;
   buckets: number[];
 }
@@ -100,7 +103,7 @@ async function oneSource(
   peers: RoundPeers, opts: RoundsOptions, m: SourceMove, barriers: { caughtUp: SourceBarrier; idle: SourceBarrier }, now: () => number,
 ): Promise<SourceRounds> {
   const t0 = now();
-  const copy = await peers.begin(m.source, { migrationId: opts.id, buckets: m.buckets, targetAddr: m.target, shardMapVersion: opts.fromVersion });
+  const copy = await peers.begin(m.source, { migrationId: opts.id, buckets: m.buckets, targetAddr: m.target, shardMapVersion: opts.fromVersion, sourceId: m.sourceId });
   const copyMs = now() - t0;
   let rows = copy.rows;
   let tails = 0;

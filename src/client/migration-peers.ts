@@ -6,7 +6,7 @@
  *
  * ```ts
  * const peers = new GrpcMigrationPeers({ logger, credentials });
- * await peers.begin('127.0.0.1:7001', { migrationId: 'mig-v2', buckets: [3, 9], targetAddr: '127.0.0.1:7003', shardMapVersion: 1 });
+ * await peers.begin('127.0.0.1:7001', { migrationId: 'mig-v2', buckets: [3, 9], targetAddr: '127.0.0.1:7003', shardMapVersion: 1, sourceId: 0 });
  * ```
  */
 import type { ChannelCredentials } from '@grpc/grpc-js';
@@ -35,6 +35,18 @@ export interface MigrationRound {
 }
 
 /**
+ * What starts a migration on a source: the moving buckets, the target, the map version it is
+ * planned from, and the source's own PS id (its dedup windows go to the target under it).
+ */
+export interface MigrationBegin {
+  migrationId: string;
+  buckets: readonly number[];
+  targetAddr: string;
+  shardMapVersion: number;
+  sourceId?: number;
+}
+
+/**
  * PsMigration and SetShardMap calls over gRPC, presenting `credentials` (the chief's identity).
  * A migration's calls to one PS share one kept connection (MigrationLink), opened by its first
  * call and closed by its EndMigration (the last call of a migration on each PS), or by `close`.
@@ -45,7 +57,7 @@ export class GrpcMigrationPeers {
   constructor(private readonly opts: { logger: Logger; credentials?: ChannelCredentials }) {}
 
   /** Source `addr`: cuts `buckets` and copies them to `targetAddr`; resolves when the target has them. */
-  async begin(addr: string, req: { migrationId: string; buckets: readonly number[]; targetAddr: string; shardMapVersion: number }): Promise<MigrationRound> {
+  async begin(addr: string, req: MigrationBegin): Promise<MigrationRound> {
     const buckets = Buffer.from(Uint32Array.from(req.buckets).buffer);
     return round(await this.link(addr).call('BeginMigration', { ...req, buckets }, ROUND_CALL_TIMEOUT_MS));
   }

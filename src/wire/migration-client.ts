@@ -87,6 +87,8 @@ export interface ReceivedTotals {
   rows: number;
   tombstones: number;
   chunks: number;
+  /** Dedup identities the target inherited. */
+  applied: number;
 }
 
 /** Resolves when `call` takes writes again, or rejects if it fails first. */
@@ -102,16 +104,41 @@ function drained<T>(call: grpc.ClientWritableStream<T>): Promise<void> {
   });
 }
 
+/** The messages of one round: a message per chunk, then per piece of identities; `buckets` with the first. */
+function* roundMessages(id: string, buckets: Buffer, chunks: Iterable<Buffer>, applied?: () => Iterable<Buffer>): Generator<ChunkMessage> {
+  const none = Buffer.alloc(0);
+  let first = true;
+  const msg = (chunk: Buffer, ids: Buffer): ChunkMessage => {
+    const m = { migrationId: id, chunk, buckets: first ? buckets : none, applied: ids };
+    first = false;
+    return m;
+  };
+  for (const chunk of chunks) yield msg(chunk, none);
+  for (const piece of applied?.() ?? []) yield msg(none, piece);
+  if (first) yield msg(none, none); // nothing to send: the buckets still go, so the target stages them
+}
+
+/** One message of a ReceiveBuckets stream (tessera.v1.MigrationChunk). */
+export interface ChunkMessage {
+  migrationId: string;
+  chunk: Buffer;
+  buckets: Buffer;
+  applied: Buffer;
+}
+
 /**
  * Streams `chunks` of migration `id` to the target at `addr`, the staged `buckets` (packed
- * uint32) with the first message, and resolves with the target's totals once it has applied
- * every chunk, presenting `opts.credentials` (the sending PS's identity). `opts.client`: a
- * `migrationClient` to `addr` kept for every round of a migration (the caller closes it), so a
- * round pays no connection set-up; absent, one is made and closed. Errors come back as
- * TesseraErrors naming `addr`; the whole round may be sent again (the target overwrites).
+ * uint32) with the first message, then, with `opts.applied`, the pieces it yields (dedup
+ * identities, asked for once every chunk is read) one message each, and resolves with the
+ * target's totals once it has applied them all, presenting `opts.credentials` (the sending PS's
+ * identity). `opts.client`: a `migrationClient` to `addr` kept for every round of a migration
+ * (the caller closes it), so a round pays no connection set-up; absent, one is made and closed.
+ * Errors come back as TesseraErrors naming `addr`; the whole round may be sent again (the target
+ * overwrites).
  */
 export async function sendChunks(
-  addr: string, id: string, buckets: Buffer, chunks: Iterable<Buffer>, opts: { timeoutMs: number; credentials?: grpc.ChannelCredentials; client?: grpc.Client },
+  addr: string, id: string, buckets: Buffer, chunks: Iterable<Buffer>,
+  opts: { timeoutMs: number; credentials?: grpc.ChannelCredentials; client?: grpc.Client; applied?: () => Iterable<Buffer> },
 ): Promise<ReceivedTotals> {
   const { timeoutMs } = opts;
   const client = (opts.client ?? migrationClient(addr, { credentials: opts.credentials })) as AnyClient;
@@ -121,18 +148,13 @@ export async function sendChunks(
     const answer = new Promise<ReceivedTotals>((resolve, reject) => { settle = resolve; fail = reject; });
     const call = client.ReceiveBuckets({ deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: ReceivedTotals) => {
       if (err) fail(fromServiceError(err, addr)); else settle(res);
-    }) as grpc.ClientWritableStream<{ migrationId: string; chunk: Buffer; buckets: Buffer }>;
+    }) as grpc.ClientWritableStream<ChunkMessage>;
     call.on('error', () => { /* reported through the callback */ });
-    let first = true;
     const failed = answer.then(() => false, () => true);
-    for (const chunk of chunks) {
-      if (!call.write({ migrationId: id, chunk, buckets: first ? buckets : Buffer.alloc(0) })) {
-        await Promise.race([drained(call).catch(() => undefined), failed]);
-      }
-      first = false;
+    for (const msg of roundMessages(id, buckets, chunks, opts.applied)) {
+      if (!call.write(msg)) await Promise.race([drained(call).catch(() => undefined), failed]);
       if (call.destroyed) break;
     }
-    if (first) call.write({ migrationId: id, chunk: Buffer.alloc(0), buckets });
     call.end();
     return await answer;
   } catch (err) {

@@ -39,7 +39,7 @@ describe('migration rounds: catch up, then fence together (issue 17)', function 
   });
 
   const moves = () => cluster.servers.map((s, i) => ({
-    source: s.addr, target: joined.addr, buckets: [...Array(v2.numBuckets).keys()].filter((b) => cluster.map.owner[b] === i && v2.ps[v2.owner[b]].id === 2),
+    source: s.addr, sourceId: cluster.map.ps[i].id, target: joined.addr, buckets: [...Array(v2.numBuckets).keys()].filter((b) => cluster.map.owner[b] === i && v2.ps[v2.owner[b]].id === 2),
   }));
 
   /** The real peers, logging each call; source `slow`'s BeginMigration waits for `release` (and then fails, with `fail`). */

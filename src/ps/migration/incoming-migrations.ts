@@ -11,6 +11,7 @@ import { denseBucket } from '../../sharding/dense-bucket';
 import { readChunks } from '../../checkpoint/chunk-format';
 import type { PsNode } from '../ps-node';
 import { dropBucketRows } from './drop-rows';
+import { inheritMigrated } from './migrated-window';
 
 /** What a chunk changed on the target. */
 export interface ChunkApplied {
@@ -71,6 +72,15 @@ export class IncomingMigrations {
       }
     }
     return { rows: this.node.restoreRows(name, c.ids, c.weights, c.state, 0, rows), tombstones: 0 };
+  }
+
+  /**
+   * Remembers the dedup identities `bytes` of migration `id` (pushes its source applied; see
+   * migrated-window.ts) as applied here; returns how many.
+   */
+  inherit(id: string, bytes: Buffer): number {
+    if (!this.staged.has(id)) throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `migration_id: no buckets are staged for migration "${id}"; send them with the first message`);
+    return inheritMigrated(this.node.dedup, bytes);
   }
 
   /**

@@ -6,10 +6,13 @@
  * argues why these rounds lose and double nothing.
  *
  * ```ts
- * const m = new OutgoingMigration(node, { id: 'mig-7', buckets, targetAddr });
+ * const m = new OutgoingMigration(node, { id: 'mig-7', buckets, targetAddr, sourceId: 0 });
  * for (const chunk of m.round(false)) send(chunk);   // the copy
+ * sendApplied(m.appliedSince()); m.roundAcked();     // then every dedup window
  * for (const chunk of m.round(false)) send(chunk);   // a tail round, unfenced
+ * sendApplied(m.appliedSince()); m.roundAcked();     // the windows changed since
  * for (const chunk of m.round(true)) send(chunk);    // the last tail, pushes to `buckets` refused
+ * sendApplied(m.appliedSince());
  * ```
  */
 import { encodeChunk } from '../../checkpoint/chunk-format';
@@ -19,6 +22,7 @@ import type { PsNode } from '../ps-node';
 import type { DenseTable } from '../store/dense-table';
 import type { SnapshotBatch } from '../store/table-snapshot';
 import { idsInMask } from './bucket-set';
+import { windowToMigrate } from './migrated-window';
 
 /** What a source migration is: its id, the buckets that move, and where to. */
 export interface OutgoingMigrationInit {
@@ -26,6 +30,8 @@ export interface OutgoingMigrationInit {
   /** bucket → 1 for the moving buckets */
   buckets: Uint8Array;
   targetAddr: string;
+  /** The source's PS id, under which its own dedup windows are handed over (migrated-window.ts). */
+  sourceId?: number;
 }
 
 /** Totals of one round, as the source produced it. */
@@ -41,16 +47,20 @@ export class OutgoingMigration {
   readonly id: string;
   readonly buckets: Uint8Array;
   readonly targetAddr: string;
+  readonly sourceId: number | undefined;
   /** Rounds produced so far (0: the copy has not been cut). */
   rounds = 0;
   /** True from the fenced round on. */
   fenced = false;
   private sinceEpoch = 0;
+  private sinceStamp = 0;
+  private nextStamp = 0;
 
   constructor(private readonly node: PsNode, init: OutgoingMigrationInit) {
     this.id = init.id;
     this.buckets = init.buckets;
     this.targetAddr = init.targetAddr;
+    this.sourceId = init.sourceId;
   }
 
   /**
@@ -100,6 +110,22 @@ export class OutgoingMigration {
     } finally {
       for (const { table, snap } of cuts) table.endSnapshot(snap);
     }
+  }
+
+  /**
+   * The dedup identities to send after a round's chunks: the windows changed since those of the
+   * last acknowledged round were read (all of them the first time). Taken after the fenced round's cut, they hold every push
+   * this PS applied to the moving buckets, so a retry of one that reaches the target is
+   * acknowledged there, not applied twice.
+   */
+  appliedSince(): Buffer {
+    this.nextStamp = this.node.dedup.stamp + 1;
+    return windowToMigrate(this.node.dedup, this.sourceId, this.sinceStamp);
+  }
+
+  /** The target has the round and its identities: the next round's identities start after them. */
+  roundAcked(): void {
+    this.sinceStamp = this.nextStamp;
   }
 
   /** Lifts the fence (the migration ended or was rolled back). */
