@@ -3,16 +3,17 @@
  * rounds without stopping workers at their step boundaries:
  *
  *   1. `prepare(id)`: from now on arriving pushes are held (queued, neither applied nor
- *      answered); the answer is, per worker, the highest step with a push applied here.
+ *      answered); the answer is, per worker, the highest step with a push applied here and the
+ *      data positions that push carried (every push of a step carries the same ones).
  *   2. The chief takes, per worker, `s_w` = the highest over every PS, and sends `cutAt(id, s)`:
  *      the held pushes of steps <= s_w are applied (in arrival order), pushes of those steps
  *      still on their way are applied as they arrive, and once every listed worker's steps
  *      <= s_w are complete here (StepLedger) the cut is taken (`cut()`, the PS's copy-on-write
- *      snapshot), the positions attached to each worker's step s_w are answered, and every
- *      push still held is applied in arrival order.
+ *      snapshot), and every push still held is applied in arrival order.
  *
  * So on every PS the cut holds exactly the pushes of each listed worker's steps <= s_w, and the
- * positions answered are the positions after step s_w: the same instant everywhere. A worker's
+ * positions round 1 returned with s_w (from a PS that had applied it) are the positions after
+ * step s_w: the same instant everywhere. A worker's
  * push waits only while it is held, about two chief round trips, not for another worker's step.
  *
  * Every hold ends: `prepare`'s hold is released if no `cutAt` follows within `holdMs` (the chief
@@ -27,12 +28,12 @@
  * const hold = new CutHold({ logger });
  * hold.offer(tag, () => applyAndAnswer(req));          // every push not answered by dedup
  * const highest = hold.prepare('d-12', 2_000);         // chief round 1
- * const { result, positions } = await hold.cutAt('d-12', steps, 1_000, () => node.beginSnapshot(o));
+ * const cursor = await hold.cutAt('d-12', steps, 1_000, () => node.beginSnapshot(o));
  * ```
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
-import { StepLedger, type StepTag } from './step-ledger';
+import { type AppliedStep, StepLedger, type StepTag } from './step-ledger';
 
 /** Applies a push and answers it; true if applied, false if refused (the refusal was answered). */
 export type PushRun = () => boolean;
@@ -47,12 +48,6 @@ export interface CutHoldDeps {
   schedule?: Schedule;
   /** Monotonic ms, for the log. */
   now?: () => number;
-}
-
-/** What a cut answers: the snapshot's result and, per listed worker, its positions after step s_w. */
-export interface CutAnswer<T> {
-  result: T;
-  positions: Map<bigint, Uint8Array | undefined>;
 }
 
 interface Held { tag: StepTag | undefined; run: PushRun }
@@ -107,10 +102,10 @@ export class CutHold {
 
   /**
    * Round 1: holds every push from now until `cutAt` or `release` (or `holdMs` passed), and
-   * returns, per worker, the highest step with a push applied here. Repeating it for the cut
-   * holding now answers again; another cut's is refused.
+   * returns, per worker, the highest step with a push applied here and its positions. Repeating
+   * it for the cut holding now answers again; another cut's is refused.
    */
-  prepare(id: string, holdMs: number): Map<bigint, number> {
+  prepare(id: string, holdMs: number): Map<bigint, AppliedStep> {
     if (this.hold && this.hold.id !== id) {
       throw new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, `cut ${id}: cut ${this.hold.id} is holding pushes on this PS; release it first`);
     }
@@ -126,22 +121,20 @@ export class CutHold {
    * having released every held push, after `waitMs` without those steps complete, or when a
    * listed worker's push of a step in the cut was refused here.
    */
-  cutAt<T>(id: string, steps: ReadonlyMap<bigint, number>, waitMs: number, cut: () => T): Promise<CutAnswer<T>> {
+  cutAt<T>(id: string, steps: ReadonlyMap<bigint, number>, waitMs: number, cut: () => T): Promise<T> {
     const h = this.hold;
     if (!h || h.id !== id) {
       return Promise.reject(new TesseraError(ERROR_CODES.UNAVAILABLE, `cut ${id}: not prepared on this PS (it restarted, or its hold ended); abandon the cut`));
     }
     if (h.at) return Promise.reject(new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, `cut ${id}: already cutting on this PS`));
     h.cancel();
-    return new Promise<CutAnswer<T>>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const fail = (err: Error): void => { this.end(h, err.message); reject(err); };
       const take = (): void => {
         let result: T;
         try { result = cut(); } catch (err) { fail(err as Error); return; }
-        const positions = new Map<bigint, Uint8Array | undefined>();
-        for (const [w, s] of steps) positions.set(w, this.ledger.positionsAt(w, s));
         this.end(h, 'cut taken');
-        resolve({ result, positions });
+        resolve(result);
       };
       h.at = { steps, take, fail };
       h.cancel = this.schedule(waitMs, () => fail(new TesseraError(ERROR_CODES.UNAVAILABLE,

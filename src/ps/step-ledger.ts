@@ -21,6 +21,7 @@
  * ledger.heard(tag);                 // on arrival, before the push is applied or held
  * ledger.applied(tag);               // once it is applied (or ledger.refused(tag))
  * ledger.complete(tag.client) >= s;  // every push of steps <= s is answered here
+ * ledger.highestApplied();           // per worker: { step, positions } (the chief's round 1)
  * ```
  */
 
@@ -35,6 +36,12 @@ export interface StepTag {
   /** Highest step whose every push, to every PS, the worker has seen answered (0: none). */
   ackedThrough: number;
   /** The worker's data positions once this step is trained (opaque here; the chief reads them). */
+  positions: Uint8Array;
+}
+
+/** A worker's highest step applied on a PS, and its data positions after that step. */
+export interface AppliedStep {
+  step: number;
   positions: Uint8Array;
 }
 
@@ -97,16 +104,13 @@ export class StepLedger {
     return low;
   }
 
-  /** The positions carried by `client`'s push of `step`, if that is the highest step applied here. */
-  positionsAt(client: bigint, step: number): Uint8Array | undefined {
-    const c = this.clients.get(client);
-    return c && c.highest === step && c.positions ? c.positions : undefined;
-  }
-
-  /** Per worker, the highest step with a push applied here (workers with none are left out). */
-  highestApplied(): Map<bigint, number> {
-    const out = new Map<bigint, number>();
-    for (const [id, c] of this.clients) if (c.highest > 0) out.set(id, c.highest);
+  /**
+   * Per worker, the highest step with a push applied here and the positions that push carried
+   * (workers with none applied are left out).
+   */
+  highestApplied(): Map<bigint, AppliedStep> {
+    const out = new Map<bigint, AppliedStep>();
+    for (const [id, c] of this.clients) if (c.highest > 0 && c.positions) out.set(id, { step: c.highest, positions: c.positions });
     return out;
   }
 

@@ -32,7 +32,7 @@ class FakePs {
     this.hold.offer(t, () => { if (ok) this.applied.push(label); return ok; });
   }
   cut(id: string, steps: Map<bigint, number>): Promise<string[]> {
-    return this.hold.cutAt(id, steps, 1_000, () => [...this.applied]).then((a) => a.result);
+    return this.hold.cutAt(id, steps, 1_000, () => [...this.applied]);
   }
 }
 
@@ -50,9 +50,9 @@ describe('StepLedger: which steps of each worker are complete on one PS (issue 1
     expect(l.complete(A)).to.equal(0);
     l.applied(tag(A, 1, { parts: 2 }));
     expect(l.complete(A)).to.equal(2);
-    expect(l.highestApplied().get(A)).to.equal(2);
-    expect(text(l.positionsAt(A, 2))).to.equal('aaaa000000000001@2');
-    expect(l.positionsAt(A, 1), 'only the highest step applied keeps its positions').to.equal(undefined);
+    const highest = l.highestApplied().get(A);
+    expect(highest?.step).to.equal(2);
+    expect(text(highest?.positions), 'the positions of the highest step applied').to.equal('aaaa000000000001@2');
   });
 
   it('takes a worker first heard mid-run as complete through what it says it saw answered', () => {
@@ -94,7 +94,8 @@ describe('CutHold: a cut at per-worker steps, without stopping workers (issue 15
     const ps = new FakePs();
     ps.push(tag(A, 1));
     ps.push(tag(B, 1));
-    expect([...ps.hold.prepare('c1', 1_000)]).to.deep.equal([[A, 1], [B, 1]]);
+    const highest = ps.hold.prepare('c1', 1_000);
+    expect([...highest].map(([w, a]) => [w, a.step, text(a.positions)])).to.deep.equal([[A, 1, 'aaaa000000000001@1'], [B, 1, 'bbbb000000000002@1']]);
     ps.push(tag(A, 2));
     ps.push(tag(B, 2));
     ps.push(undefined);
@@ -102,10 +103,7 @@ describe('CutHold: a cut at per-worker steps, without stopping workers (issue 15
     expect(ps.applied, 'nothing applied while held').to.deep.equal(['A1', 'B1']);
     expect(ps.hold.held).to.equal(4);
     // Another PS had applied A's step 2: the chief cuts at A 2, B 1.
-    const answer = await ps.hold.cutAt('c1', new Map([[A, 2], [B, 1]]), 1_000, () => [...ps.applied]);
-    expect(answer.result).to.deep.equal(['A1', 'B1', 'A2']);
-    expect(text(answer.positions.get(A))).to.equal('aaaa000000000001@2');
-    expect(text(answer.positions.get(B))).to.equal('bbbb000000000002@1');
+    expect(await ps.cut('c1', new Map([[A, 2], [B, 1]]))).to.deep.equal(['A1', 'B1', 'A2']);
     expect(ps.applied).to.deep.equal(['A1', 'B1', 'A2', 'B2', 'untagged', 'A3']);
     expect(ps.hold.holding).to.equal(null);
     expect(ps.timers.pending(), 'no timer left behind').to.equal(0);
@@ -136,7 +134,7 @@ describe('CutHold: a cut at per-worker steps, without stopping workers (issue 15
     ps[1].push(tag(B, 1));
     const highest = ps.map((p) => p.hold.prepare('c1', 1_000));
     const steps = new Map<bigint, number>();
-    for (const h of highest) for (const [w, s] of h) steps.set(w, Math.max(s, steps.get(w) ?? 0));
+    for (const h of highest) for (const [w, a] of h) steps.set(w, Math.max(a.step, steps.get(w) ?? 0));
     expect([...steps]).to.deep.equal([[A, 2], [B, 1]]);
     const cuts = ps.map((p) => p.cut('c1', steps));
     // In flight at prepare, and arriving while the chief decides: A2 and B1 to their PS, then the next steps.
@@ -208,7 +206,7 @@ describe('CutHold: a cut at per-worker steps, without stopping workers (issue 15
     ps.hold.prepare('c1', 1_000);
     ps.push(tag(A, 1));
     ps.push(tag(A, 2));
-    const err = await ps.hold.cutAt('c1', new Map([[A, 1]]), 1_000, () => { throw new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, 'still writing'); })
+    const err = await ps.hold.cutAt('c1', new Map([[A, 1]]), 1_000, (): string[] => { throw new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, 'still writing'); })
       .then(() => null, (e: unknown) => e as Error);
     expect(err?.message).to.equal('still writing');
     expect(ps.applied).to.deep.equal(['A1', 'A2']);
