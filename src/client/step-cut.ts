@@ -2,10 +2,10 @@
  * The caller's half of a cut at per-worker step numbers (ADR 0040), run by the chief over every
  * PS without stopping any worker at a step boundary (the PS's half is src/ps/cut-hold.ts):
  *
- *   1. `prepare` on every PS: each holds arriving pushes and answers, per worker (push client),
- *      the highest step it applied and the data positions that step's pushes carried;
+ *   1. `prepare` on every PS: each holds arriving pushes and answers, per worker (its step id,
+ *      StepTag.client), the highest step it applied and the data positions that step carried;
  *   2. per worker, `s_w` = the highest step over every PS, with that answer's positions; workers
- *      that `counts` rejects (a dead worker, an old incarnation's client) are left out: their
+ *      that `counts` rejects (a dead worker, an old process of a restarted worker) are left out: their
  *      pushes applied so far are in the cut and their positions are the ones they committed,
  *      today's at-least-once rule for a worker that dies between a push and its commit;
  *   3. `cutAt` on every PS with the steps; each applies exactly the steps <= s_w, cuts, releases.
@@ -24,7 +24,7 @@ import type { AppliedStep } from '../ps/step-ledger';
 
 /** One PS as the cut sees it (the admin RPCs, or an in-process CutHold). */
 export interface StepCutParty {
-  /** Round 1: hold pushes; per push client, the highest step applied and its positions. */
+  /** Round 1: hold pushes; per worker step id, the highest step applied and its positions. */
   prepare(id: string, holdMs: number): Promise<Map<bigint, AppliedStep>>;
   /** Round 2: cut at these steps (see CutHold.cutAt). */
   cutAt(id: string, steps: ReadonlyMap<bigint, number>, waitMs: number): Promise<void>;
@@ -41,7 +41,7 @@ export interface StepCutOptions {
   counts?: (positions: Uint8Array) => boolean;
 }
 
-/** The steps a cut was taken at and, per push client, the positions after its step. */
+/** The steps a cut was taken at and, per worker step id, the positions after its step. */
 export interface StepCut {
   steps: Map<bigint, number>;
   positions: Map<bigint, Uint8Array>;

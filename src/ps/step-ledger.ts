@@ -27,11 +27,14 @@
 
 /** The step a push belongs to, as the worker tags it. */
 export interface StepTag {
-  /** The worker's push client id (random per worker process, as for idempotent pushes). */
+  /**
+   * The worker process's random step-numbering id. Not the idempotent-push client id: a worker
+   * draws a new one of those with each shard map, while its step numbers run on.
+   */
   client: bigint;
   /** The worker's step number, from 1, the same on every push of the step. */
   step: number;
-  /** Pushes this step sends to this PS (at least 1: an empty push when it touches none). */
+  /** Requests this step sends to this PS, chunks included (at least 1: an empty one when it touches none). */
   parts: number;
   /** Highest step whose every push, to every PS, the worker has seen answered (0: none). */
   ackedThrough: number;
