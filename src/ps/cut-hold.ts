@@ -22,6 +22,10 @@
  * <= s_w was refused here (it may have been re-sent to another PS, which could not know to wait
  * for it). A failed cut is abandoned by the chief, which tells every PS to `release`.
  *
+ * Only tagged pushes are held. An untagged push (a client that numbers no steps: Python, tools)
+ * carries no positions for a cut to match, so it is applied at once, hold or not, and the cut
+ * has whatever of it was applied before the snapshot.
+ *
  * Free of transport: each push comes with a `run` that applies and answers it.
  *
  * ```ts
@@ -35,8 +39,12 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { type AppliedStep, StepLedger, type StepTag } from './step-ledger';
 
-/** Applies a push and answers it; true if applied, false if refused (the refusal was answered). */
-export type PushRun = () => boolean;
+/**
+ * Applies a push and answers it: 'applied', 'refused' (nothing applied; the refusal was
+ * answered), or 'duplicate' (a retry of a push applied already, acknowledged again: it is not
+ * counted twice).
+ */
+export type PushRun = () => 'applied' | 'refused' | 'duplicate';
 
 /** Runs `fn` after `ms`; returns what cancels it. */
 export type Schedule = (ms: number, fn: () => void) => () => void;
@@ -50,7 +58,7 @@ export interface CutHoldDeps {
   now?: () => number;
 }
 
-interface Held { tag: StepTag | undefined; run: PushRun }
+interface Held { tag: StepTag; run: PushRun }
 
 interface Hold {
   id: string;
@@ -92,12 +100,12 @@ export class CutHold {
 
   /** Applies `run` now, or holds it while a cut is prepared and its step is not part of the cut. */
   offer(tag: StepTag | undefined, run: PushRun): void {
-    if (tag) this.ledger.heard(tag);
     const h = this.hold;
-    if (!h) { this.apply({ tag, run }); return; }
-    if (h.at && tag && tag.step <= (h.at.steps.get(tag.client) ?? 0)) this.apply({ tag, run });
+    if (!tag || !h) { if (tag) this.ledger.heard(tag); this.apply({ tag, run }); return; }
+    this.ledger.heard(tag);
+    if (h.at && tag.step <= (h.at.steps.get(tag.client) ?? 0)) this.apply({ tag, run });
     else h.queue.push({ tag, run });
-    if (h.at && tag) this.check(h);
+    if (h.at) this.check(h);
   }
 
   /**
@@ -141,7 +149,7 @@ export class CutHold {
         `cut ${id}: the pushes of ${this.missing(steps).join(', ')} did not arrive within ${waitMs} ms (a worker died mid-step?); abandon the cut`)));
       const rest: Held[] = [];
       for (const p of h.queue.splice(0)) {
-        if (p.tag && p.tag.step <= (steps.get(p.tag.client) ?? 0)) this.apply(p);
+        if (p.tag.step <= (steps.get(p.tag.client) ?? 0)) this.apply(p);
         else rest.push(p);
       }
       h.queue.push(...rest);
@@ -187,10 +195,10 @@ export class CutHold {
     this.deps.logger.info({ cut: h.id, heldPushes: queue.length, heldMs: Math.round(this.now() - h.since), reason }, 'cut hold ended; held pushes applied');
   }
 
-  private apply(p: Held): void {
-    const ok = p.run();
+  private apply(p: { tag: StepTag | undefined; run: PushRun }): void {
+    const outcome = p.run();
     if (!p.tag) return;
-    if (ok) this.ledger.applied(p.tag);
-    else this.ledger.refused(p.tag);
+    if (outcome === 'applied') this.ledger.applied(p.tag);
+    else if (outcome === 'refused') this.ledger.refused(p.tag);
   }
 }

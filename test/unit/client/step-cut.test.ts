@@ -85,7 +85,7 @@ class Sim {
         this.queues[w * this.psCount + p].push(() => this.ps[p].hold.offer(tag, () => {
           this.ps[p].applied.push(label);
           this.answered(w, step);
-          return true;
+          return 'applied';
         }));
       }
       this.sent.set(`${w}/${p}/${step}`, labels);
@@ -176,7 +176,7 @@ describe('cutAtSteps: a cut while workers keep pushing (issue 15)', () => {
     const parties0 = parties[0];
     const first = parties0.prepare('c1', 1_000);
     await first;
-    holds[0].offer({ client: 1n, step: 1, parts: 1, ackedThrough: 0, positions: enc('w@1') }, () => { applied.push('held'); return true; });
+    holds[0].offer({ client: 1n, step: 1, parts: 1, ackedThrough: 0, positions: enc('w@1') }, () => { applied.push('held'); return 'applied'; });
     expect(applied, 'held by the prepared PS').to.deep.equal([]);
     const err = await cutAtSteps(parties, 'c1', { holdMs: 1_000, waitMs: 1_000 }).then(() => null, (e: unknown) => e as TesseraError);
     expect(err?.code).to.equal(ERROR_CODES.UNAVAILABLE);

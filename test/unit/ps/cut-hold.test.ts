@@ -28,8 +28,8 @@ class FakePs {
   readonly applied: string[] = [];
   readonly timers = manualTimers();
   readonly hold = new CutHold({ logger: silentLogger(), schedule: this.timers.schedule });
-  push(t: StepTag | undefined, label = t ? `${t.client === A ? 'A' : 'B'}${t.step}` : 'untagged', ok = true): void {
-    this.hold.offer(t, () => { if (ok) this.applied.push(label); return ok; });
+  push(t: StepTag | undefined, label = t ? `${t.client === A ? 'A' : 'B'}${t.step}` : 'untagged', outcome: 'applied' | 'refused' | 'duplicate' = 'applied'): void {
+    this.hold.offer(t, () => { if (outcome === 'applied') this.applied.push(label); return outcome; });
   }
   cut(id: string, steps: Map<bigint, number>): Promise<string[]> {
     return this.hold.cutAt(id, steps, 1_000, () => [...this.applied]);
@@ -100,11 +100,11 @@ describe('CutHold: a cut at per-worker steps, without stopping workers (issue 15
     ps.push(tag(B, 2));
     ps.push(undefined);
     ps.push(tag(A, 3));
-    expect(ps.applied, 'nothing applied while held').to.deep.equal(['A1', 'B1']);
-    expect(ps.hold.held).to.equal(4);
+    expect(ps.applied, 'no tagged push applied while held; an untagged one carries no positions and goes through').to.deep.equal(['A1', 'B1', 'untagged']);
+    expect(ps.hold.held).to.equal(3);
     // Another PS had applied A's step 2: the chief cuts at A 2, B 1.
-    expect(await ps.cut('c1', new Map([[A, 2], [B, 1]]))).to.deep.equal(['A1', 'B1', 'A2']);
-    expect(ps.applied).to.deep.equal(['A1', 'B1', 'A2', 'B2', 'untagged', 'A3']);
+    expect(await ps.cut('c1', new Map([[A, 2], [B, 1]]))).to.deep.equal(['A1', 'B1', 'untagged', 'A2']);
+    expect(ps.applied).to.deep.equal(['A1', 'B1', 'untagged', 'A2', 'B2', 'A3']);
     expect(ps.hold.holding).to.equal(null);
     expect(ps.timers.pending(), 'no timer left behind').to.equal(0);
   });
@@ -153,9 +153,9 @@ describe('CutHold: a cut at per-worker steps, without stopping workers (issue 15
     const ps = new FakePs();
     ps.hold.prepare('c1', 1_000);
     ps.push(tag(A, 1));
-    ps.push(undefined);
+    ps.push(tag(B, 1));
     ps.timers.fire();
-    expect(ps.applied).to.deep.equal(['A1', 'untagged']);
+    expect(ps.applied).to.deep.equal(['A1', 'B1']);
     expect(ps.hold.holding).to.equal(null);
   });
 
@@ -175,11 +175,25 @@ describe('CutHold: a cut at per-worker steps, without stopping workers (issue 15
   it('refuses a cut over a step whose part was refused here (it may have gone to another PS)', async () => {
     const ps = new FakePs();
     ps.hold.prepare('c1', 1_000);
-    ps.push(tag(A, 1), 'A1', false);
+    ps.push(tag(A, 1), 'A1', 'refused');
     ps.push(tag(A, 2, { ackedThrough: 0 }));
     const err = await ps.cut('c1', new Map([[A, 2]])).then(() => null, (e: unknown) => e as Error);
     expect(err?.message).to.match(/a push of step 1 of client aaaa000000000001 was refused here/);
     expect(ps.applied).to.deep.equal(['A2']);
+  });
+
+  it('does not count a retry of a push twice (a duplicate leaves the step incomplete)', async () => {
+    const ps = new FakePs();
+    ps.hold.prepare('c1', 1_000);
+    ps.push(tag(A, 1, { parts: 2 }), 'A1a');
+    ps.push(tag(A, 1, { parts: 2 }), 'A1a again', 'duplicate');
+    let cut: string[] | undefined;
+    const done = ps.cut('c1', new Map([[A, 1]])).then((c) => { cut = c; });
+    await Promise.resolve();
+    expect(cut).to.equal(undefined);
+    ps.push(tag(A, 1, { parts: 2 }), 'A1b');
+    await done;
+    expect(cut).to.deep.equal(['A1a', 'A1b']);
   });
 
   it('refuses a cut that was not prepared here (the PS restarted between the rounds)', async () => {
