@@ -37,7 +37,8 @@
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
-import { type AppliedStep, StepLedger, type StepTag } from './step-ledger';
+import type { StepTag } from '../wire/step-tag';
+import { type AppliedStep, StepLedger } from './step-ledger';
 
 /**
  * Applies a push and answers it: 'applied', 'refused' (nothing applied; the refusal was

@@ -24,23 +24,7 @@
  * ledger.highestApplied();           // per worker: { step, positions } (the chief's round 1)
  * ```
  */
-
-/** The step a push belongs to, as the worker tags it. */
-export interface StepTag {
-  /**
-   * The worker process's random step-numbering id. Not the idempotent-push client id: a worker
-   * draws a new one of those with each shard map, while its step numbers run on.
-   */
-  client: bigint;
-  /** The worker's step number, from 1, the same on every push of the step. */
-  step: number;
-  /** Requests this step sends to this PS, chunks included (at least 1: an empty one when it touches none). */
-  parts: number;
-  /** Highest step whose every push, to every PS, the worker has seen answered (0: none). */
-  ackedThrough: number;
-  /** The worker's data positions once this step is trained (opaque here; the chief reads them). */
-  positions: Uint8Array;
-}
+import type { StepTag } from '../wire/step-tag';
 
 /** A worker's highest step applied on a PS, and its data positions after that step. */
 export interface AppliedStep {
@@ -83,7 +67,8 @@ export class StepLedger {
     const c = this.answered(tag);
     if (c && tag.step >= c.highest) {
       c.highest = tag.step;
-      c.positions = tag.positions;
+      // A copy: the tag's bytes are a view into the whole request, gradients included.
+      c.positions = tag.positions.slice();
     }
   }
 

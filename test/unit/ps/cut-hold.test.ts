@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { ERROR_CODES, TesseraError } from '../../../src/common/errors';
 import { silentLogger } from '../../../src/common/logger';
 import { CutHold, type Schedule } from '../../../src/ps/cut-hold';
-import { StepLedger, type StepTag } from '../../../src/ps/step-ledger';
+import { StepLedger } from '../../../src/ps/step-ledger';
+import type { StepTag } from '../../../src/wire/step-tag';
 
 // Issue 15 (pause per delta <= 50 ms): the PS's hold and cut at per-worker step numbers (ADR 0040).
 
