@@ -86,7 +86,8 @@ function unaryCall<Req, Res>(serve: (req: Req) => Res | Promise<Res>) {
 function streamCall<Req, Res>(serve: (req: Req) => Res | Promise<Res>, failed: (req: Req, err: unknown) => Res, rec?: OpRecorder) {
   const onPause = rec ? () => rec.paused() : undefined;
   return (call: grpc.ServerDuplexStream<Req, Res>): void => {
-    const answers = new OrderedAnswers<Res>((res) => writeOrPause(call as grpc.ServerDuplexStream<unknown, unknown>, res, onPause));
+    // A held push's answer may come after the client went away: nothing to write then.
+    const answers = new OrderedAnswers<Res>((res) => { if (!call.cancelled && !call.destroyed) writeOrPause(call as grpc.ServerDuplexStream<unknown, unknown>, res, onPause); });
     call.on('data', (req: Req) => answers.add(answerInBand(serve, failed, req)));
     call.on('end', () => answers.afterAll(() => call.end()));
     call.on('error', () => undefined); // client went away; nothing to clean up
