@@ -49,8 +49,9 @@ describe('push step tags from real worker processes (issue 15)', function () {
     const map = await new ShardMapStore({ client: etcd, job: 'tags', logger: silentLogger() }).get();
     const ps = new PsClient({ shardMap: map!, logger: silentLogger() });
     try {
-      const cut = await cutAtSteps(ps.checkpoints.stepCutParties(newCheckpointId(99), root, 'full'), 'e2e', { holdMs: 10_000, waitMs: 10_000 });
-      await ps.checkpoints.awaitSnapshot(newCheckpointId(99), 60_000);
+      const id = newCheckpointId(99);
+      const cut = await cutAtSteps(ps.checkpoints.stepCutParties(id, root, 'full'), 'e2e', { holdMs: 10_000, waitMs: 10_000 });
+      await ps.checkpoints.awaitSnapshot(id, 60_000);
       const decoded = [...cut.positions.values()].map((b) => decodeStepPositions(b)!);
       expect(decoded.every((d) => d !== undefined), 'every worker step id carries a worker\'s positions').to.equal(true);
       expect(new Set(decoded.map((d) => d.worker)).size, 'both workers are in the cut').to.equal(2);
