@@ -195,10 +195,16 @@ export class PsDataClient {
       const empty = { table: sparse[0].table, rows: new Float32Array(0), dim: 0, read: null, tags };
       for (const psIndex of tags.untouched()) sends.push(() => this.pushEmpty(empty, psIndex, tags.route));
     }
-    const step = tags?.seal();
+    const sealed = tags?.seal();
     await this.window.admit(async () => {
-      await Promise.all(sends.map((send) => send()));
-      if (step !== undefined) this.steps!.answered(step);
+      try {
+        await Promise.all(sends.map((send) => send()));
+      } catch (err) {
+        // A step that failed may never be complete on some PS: later steps must not wait behind it.
+        if (sealed && sealed.client === this.steps!.id) this.steps!.renew();
+        throw err;
+      }
+      if (sealed && sealed.client === this.steps!.id) this.steps!.answered(sealed.step);
     });
   }
 
@@ -420,7 +426,7 @@ interface PushFrom {
 class StepTags {
   private readonly parts: number[];
   private readonly tags = new Map<number, StepTag>();
-  private sealed: { step: number; ackedThrough: number; positions: Uint8Array } | undefined;
+  private sealed: { client: bigint; step: number; ackedThrough: number; positions: Uint8Array } | undefined;
 
   constructor(private readonly steps: StepNumbering, readonly route: Route) {
     this.parts = route.map.ps.map(() => 0);
@@ -436,17 +442,17 @@ class StepTags {
     return out;
   }
 
-  /** Numbers the step (every request counted); returns its number. */
-  seal(): number {
-    this.sealed = { step: this.steps.begin(), ackedThrough: this.steps.ackedThrough, positions: this.steps.positions() };
-    return this.sealed.step;
+  /** Numbers the step (every request counted); returns its step id and number. */
+  seal(): { client: bigint; step: number } {
+    this.sealed = { client: this.steps.id, step: this.steps.begin(), ackedThrough: this.steps.ackedThrough, positions: this.steps.positions() };
+    return this.sealed;
   }
 
   tagFor(psId: number): StepTag {
     let t = this.tags.get(psId);
     if (!t) {
       const i = this.route.map.ps.findIndex((p) => p.id === psId);
-      t = { client: this.steps.id, ...this.sealed!, parts: i < 0 ? 1 : this.parts[i] };
+      t = { ...this.sealed!, parts: i < 0 ? 1 : this.parts[i] };
       this.tags.set(psId, t);
     }
     return t;

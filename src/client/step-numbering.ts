@@ -17,8 +17,8 @@ import { randomNonzeroId } from '../common/random-id';
 
 /** Step numbers and their acknowledgement, for one worker process. */
 export class StepNumbering {
-  /** Random, nonzero (0 means "untagged" on the wire). */
-  readonly id: bigint;
+  /** Random, nonzero (0 means "untagged" on the wire); a new one after `renew`. */
+  id: bigint;
   private last = 0;
   private acked = 0;
   /** Steps above `acked` already answered, waiting for an earlier one. */
@@ -40,6 +40,19 @@ export class StepNumbering {
   /** The highest step whose every push, to every PS, has been answered (0: none). */
   get ackedThrough(): number {
     return this.acked;
+  }
+
+  /**
+   * Starts over under a fresh step id, from step 1: after a step whose push failed. That step may
+   * never be complete on some PS (or be applied there late), and every later step of the same id
+   * would wait behind it; the worker retries its data from its last commit anyway, so its steps
+   * under the old id end with the failed one. Steps already sealed keep the id they were sealed with.
+   */
+  renew(): void {
+    this.id = randomNonzeroId();
+    this.last = 0;
+    this.acked = 0;
+    this.early.clear();
   }
 
   /** Records that every push of `step` has been answered. */

@@ -91,6 +91,32 @@ describe('pushStep tags its requests for a cut at per-worker steps (issue 15)', 
     }
   });
 
+  it('a step whose push fails starts the numbering over under a fresh step id, so no later step waits behind it', async () => {
+    const c = suite.track(await ckptCluster(2, TABLES));
+    const steps = new StepNumbering();
+    const client = new PsClient({ shardMap: c.map, logger: silentLogger(), maxInflightPushes: 0, steps });
+    try {
+      const ids = new Uint32Array([1, 0]);
+      await client.data.pushStep([{ table: 'emb', ids, grads: new Float32Array(DIM) }]);
+      const first = steps.id;
+      expect(steps.ackedThrough).to.equal(1);
+      const err = await client.data.pushStep([{ table: 'nope', ids, grads: new Float32Array(DIM) }]).then(() => undefined, (e: unknown) => e);
+      expect(err, 'an unknown table is refused').to.be.instanceOf(Error);
+      expect(steps.id).to.not.equal(first);
+      expect(steps.ackedThrough).to.equal(0);
+      await client.data.pushStep([{ table: 'emb', ids, grads: new Float32Array(DIM) }]);
+      expect(steps.ackedThrough, 'the new id numbers from 1').to.equal(1);
+      const answers = await Promise.all(c.client.checkpoints.stepCutParties('unused', suite.root, 'full').map(async (p, i) => {
+        const a = await p.prepare(`probe-${i}`, 10_000);
+        await p.release(`probe-${i}`, 'test probe');
+        return a;
+      }));
+      for (const a of answers) expect(a.get(steps.id)?.step, 'every PS has step 1 of the new id').to.equal(1);
+    } finally {
+      client.close();
+    }
+  });
+
   it('numbers steps from 1 and acknowledges them in order, whatever order they are answered in', () => {
     const n = new StepNumbering();
     expect([n.begin(), n.begin(), n.begin()]).to.deep.equal([1, 2, 3]);
