@@ -29,11 +29,11 @@ import { gatherRows, sliceByOwner, Slice, stitchRows } from '../sharding/slicer'
 import { Encoding, PullResponseMsg } from '../wire/data-plane-codec';
 import { decodeF16, encodeF16 } from '../wire/f16';
 import { asBytes, f32FromBytes, IdArray, u32FromBytes } from '../wire/key-block';
-import type { StepTag } from '../wire/step-tag';
 import type { PsFleet, PushIdentity } from './ps-fleet';
 import { PushWindow } from './push-window';
 import { resliceByMap, Route } from './route';
 import type { StepNumbering } from './step-numbering';
+import { StepTags } from './step-tags';
 import {
   DEFAULT_STALENESS_SAMPLE_EVERY, fromDistinct, gatherVersions, stalenessOf, StalenessSampler, stitchVersions, toDistinct,
 } from './row-versions';
@@ -416,47 +416,6 @@ interface PushFrom {
   read: Uint32Array | null;
   /** The step's tags, when the client numbers steps. */
   tags: StepTags | undefined;
-}
-
-/**
- * The StepTags of one step's requests: `count` the requests per PS while preparing, `seal` to
- * number the step, then `tagFor` each PS (by id, stable across maps). A PS the step sends nothing
- * to is `untouched`: it gets an empty request, so that it can count the step complete.
- */
-class StepTags {
-  private readonly parts: number[];
-  private readonly tags = new Map<number, StepTag>();
-  private sealed: { client: bigint; step: number; ackedThrough: number; positions: Uint8Array } | undefined;
-
-  constructor(private readonly steps: StepNumbering, readonly route: Route) {
-    this.parts = route.map.ps.map(() => 0);
-  }
-
-  count(psIndex: number, requests: number): void {
-    this.parts[psIndex] += requests;
-  }
-
-  untouched(): number[] {
-    const out: number[] = [];
-    this.parts.forEach((n, i) => { if (n === 0) { out.push(i); this.parts[i] = 1; } });
-    return out;
-  }
-
-  /** Numbers the step (every request counted); returns its step id and number. */
-  seal(): { client: bigint; step: number } {
-    this.sealed = { client: this.steps.id, step: this.steps.begin(), ackedThrough: this.steps.ackedThrough, positions: this.steps.positions() };
-    return this.sealed;
-  }
-
-  tagFor(psId: number): StepTag {
-    let t = this.tags.get(psId);
-    if (!t) {
-      const i = this.route.map.ps.findIndex((p) => p.id === psId);
-      t = { ...this.sealed!, parts: i < 0 ? 1 : this.parts[i] };
-      this.tags.set(psId, t);
-    }
-    return t;
-  }
 }
 
 function checkVersions(what: string, versions: Uint32Array | undefined, n: number): void {
