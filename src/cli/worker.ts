@@ -11,11 +11,13 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import { resolveJobSpec } from '../spec/job-spec-source';
 import { EtcdJobStore } from '../control/etcd-job-store';
 import { failureExitCode, incarnationLookup } from '../control/job-types';
+import { StepPositions } from '../control/step-positions';
 import { ShardMapStore } from '../membership/shard-map-store';
 import { watchLiveCount } from '../membership/live-count';
 import { WorkerMetrics } from '../worker/worker-metrics';
 import { selectBackend, tfThreads } from '../model/backend';
 import { PsClient } from '../client/ps-client';
+import { StepNumbering } from '../client/step-numbering';
 import { loadDataPlane } from '../wire/grpc-options';
 import { DEFAULT_STALENESS_SAMPLE_EVERY } from '../client/row-versions';
 import { WorkerRole } from '../worker/worker-role';
@@ -90,6 +92,9 @@ export async function runWorker(argv: string[]): Promise<number> {
       pushes: { get inflightPushes() { return current?.inflightPushes ?? 0; }, get pushThrottles() { return current?.pushThrottles ?? 0; } },
     });
     const shardMaps = new ShardMapStore({ client: etcd, job, logger });
+    // Every push is tagged with its step and the positions after it (a cut at per-worker steps, ADR 0040).
+    const positions = new StepPositions({ worker: rt.id, incarnation: () => reg.incarnation });
+    const steps = new StepNumbering(() => positions.encode());
     role = new WorkerRole({
       id: rt.id, incarnation: () => reg.incarnation, spec, logger,
       store: new EtcdJobStore({ client: etcd, job, logger }),
@@ -99,8 +104,9 @@ export async function runWorker(argv: string[]): Promise<number> {
         // A PS refusing the map as old: read the newest from etcd and re-send only the refused slices.
         shardMap: map, latestMap: () => shardMaps.get(), logger, ...trainingClientOptions(spec.training), tableIncarnation: incarnationLookup(tables),
         credentials: rt.tls?.channelCredentials(), dataPlane, http2Tls: rt.tls && dataPlane === 'http2' ? () => rt.tls!.httpsClient() : undefined,
-        stalenessSampleEvery: sampleEvery, onStaleness: (u) => metrics.onStaleness(u),
+        stalenessSampleEvery: sampleEvery, onStaleness: (u) => metrics.onStaleness(u), steps,
       })),
+      positions,
       // training.data_thread: the same client (data plane, TLS), built on the data thread (TLS files re-read there).
       startDataThread: (init) => new DataThreadSession({
         init: { ...init, spec, logLevel: logger.level, stalenessSampleEvery: sampleEvery, dataPlane, ...(rt.tls ? { tls: rt.tls.config } : {}) },

@@ -47,6 +47,18 @@ export interface SnapshotRequest { checkpointId: string; dir: string; kind: 'ful
 /** Rows resident at the cut and how long the cut took on the PS. */
 export interface SnapshotResponse { cutRows: number; cutMicros: number }
 
+/** One worker's step in a cut at per-worker steps (ADR 0040); `stepClient` is 8 bytes little-endian. */
+export interface WorkerStepMessage { stepClient: Buffer; step: number; positions?: Buffer }
+/** PrepareCut: hold tagged pushes; the answer is each worker's highest step applied, with its positions. */
+export interface PrepareCutRequest { cutId: string; holdMs: number }
+export interface PrepareCutResponse { steps: WorkerStepMessage[] }
+/** CutAt: cut at these steps, taking `snapshot` there. */
+export interface CutAtRequest { cutId: string; steps: WorkerStepMessage[]; waitMs: number; snapshot: SnapshotRequest }
+export interface CutAtResponse { snapshot: SnapshotResponse }
+/** ReleaseCut: end an abandoned cut's hold. */
+export interface ReleaseCutRequest { cutId: string; reason: string }
+export interface ReleaseCutResponse { released: boolean }
+
 /** SnapshotStatus. */
 export interface SnapshotStatusRequest { checkpointId: string }
 /** Where a snapshot's background write stands; files when DONE, error when FAILED. */
@@ -84,4 +96,7 @@ export interface AdminRpcs {
   Snapshot: { req: SnapshotRequest; res: SnapshotResponse };
   SnapshotStatus: { req: SnapshotStatusRequest; res: SnapshotStatusResponse };
   Restore: { req: RestoreRequest; res: RestoreResponse };
+  PrepareCut: { req: PrepareCutRequest; res: PrepareCutResponse };
+  CutAt: { req: CutAtRequest; res: CutAtResponse };
+  ReleaseCut: { req: ReleaseCutRequest; res: ReleaseCutResponse };
 }

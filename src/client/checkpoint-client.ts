@@ -14,9 +14,11 @@ import { bucketsOwnedBy } from '../sharding/shard-map';
 import { asBytes } from '../wire/key-block';
 import type { TableSpec } from '../ps/store/table-spec';
 import { tableSpecFromWire } from '../ps/table-spec-wire';
-import type { SnapshotRequest, SnapshotResponse, SnapshotStatusResponse } from './admin-messages';
+import { workerStepWire } from '../ps/checkpoint/cut-handlers';
+import type { CutAtResponse, SnapshotRequest, SnapshotResponse, SnapshotStatusResponse } from './admin-messages';
 import { adminCall } from './admin-client';
 import type { PsFleet } from './ps-fleet';
+import type { StepCutParty } from './step-cut';
 
 /** How often awaitSnapshot polls SnapshotStatus. */
 const SNAPSHOT_POLL_MS = 25;
@@ -61,6 +63,29 @@ export class PsCheckpointClient {
       const res = await c.adminCall<SnapshotResponse>('Snapshot', req, this.fleet.callTimeoutMs);
       return { psId, addr: c.addr, cutRows: res.cutRows, cutMicros: res.cutMicros };
     }));
+  }
+
+  /**
+   * Every PS as a party to a cut at per-worker steps (ADR 0040, `cutAtSteps`), whose CutAt takes
+   * checkpoint `snapshotId`'s snapshot as `snapshot` does. PrepareCut and ReleaseCut are retried
+   * (repeating them is harmless); CutAt is not, like Snapshot.
+   */
+  stepCutParties(snapshotId: string, dir: string, kind: 'full' | 'incremental', baseId?: string): StepCutParty[] {
+    return this.fleet.conns.map((c, i) => {
+      const psId = this.fleet.map.ps[i].id;
+      const snapshot: SnapshotRequest = { checkpointId: snapshotId, dir, kind, baseId: baseId ?? '', psId };
+      return {
+        prepare: async (cutId, holdMs) => {
+          const res = await adminCall(this.fleet, c, 'PrepareCut', { cutId, holdMs });
+          return new Map(res.steps.map((s) => [workerStepWire.clientOf(s, 0), { step: s.step, positions: new Uint8Array(s.positions ?? []) }]));
+        },
+        cutAt: async (cutId, steps, waitMs) => {
+          const wire = [...steps].map(([client, step]) => ({ stepClient: workerStepWire.clientBytes(client), step }));
+          await c.adminCall<CutAtResponse>('CutAt', { cutId, steps: wire, waitMs, snapshot }, this.fleet.callTimeoutMs + waitMs);
+        },
+        release: (cutId, reason) => adminCall(this.fleet, c, 'ReleaseCut', { cutId, reason }),
+      };
+    });
   }
 
   /** SnapshotStatus of checkpoint `id` on every PS, in shard-map order. */

@@ -32,6 +32,8 @@ import { asBytes, f32FromBytes, IdArray, u32FromBytes } from '../wire/key-block'
 import type { PsFleet, PushIdentity } from './ps-fleet';
 import { PushWindow } from './push-window';
 import { resliceByMap, Route } from './route';
+import type { StepNumbering } from './step-numbering';
+import { StepTags } from './step-tags';
 import {
   DEFAULT_STALENESS_SAMPLE_EVERY, fromDistinct, gatherVersions, stalenessOf, StalenessSampler, stitchVersions, toDistinct,
 } from './row-versions';
@@ -57,6 +59,13 @@ export interface DataClientOptions {
    * (TESSERA_ERR_TABLE_INCARNATION) instead of serving fresh rows. Absent, or 0: not checked.
    */
   tableIncarnation?: (psId: number, table: string) => number;
+  /**
+   * The worker process's step numbering: with it, every request of a `pushStep` carries the
+   * step's StepTag, and a step sends an empty request to each PS it touches no row of, so every
+   * PS can count when it has the whole step (a cut at per-worker steps, ADR 0040). Absent:
+   * pushes are untagged.
+   */
+  steps?: StepNumbering;
 }
 
 /** One table's part of a training step's push (`pushStep`). */
@@ -76,6 +85,7 @@ export class PsDataClient {
   private readonly sampler: StalenessSampler;
   private readonly onStaleness: ((updates: Uint32Array) => void) | undefined;
   private readonly incarnation: (psId: number, table: string) => number;
+  private readonly steps: StepNumbering | undefined;
   // Dedup scratch, reused by every call. Safe with concurrent calls because each call consumes
   // it synchronously (slicing copies the ids) before its first await.
   private readonly deduper = new Deduper();
@@ -89,6 +99,7 @@ export class PsDataClient {
     this.sampler = new StalenessSampler(opts.stalenessSampleEvery ?? DEFAULT_STALENESS_SAMPLE_EVERY);
     this.onStaleness = opts.onStaleness;
     this.incarnation = opts.tableIncarnation ?? (() => 0);
+    this.steps = opts.steps;
   }
 
   /**
@@ -170,14 +181,31 @@ export class PsDataClient {
 
   /**
    * Pushes one training step's gradients, sparse tables and dense ones, as ONE entry of the
-   * push window: bounded staleness counts steps, not tables.
+   * push window: bounded staleness counts steps, not tables. With `steps` (DataClientOptions)
+   * every request is tagged with the step, and each PS the step touches no row of gets an empty
+   * request of `sparse[0].table`.
    */
   async pushStep(sparse: SparsePush[], dense: { table: string; grads: Float32Array }[] = []): Promise<void> {
+    const tags = this.steps && sparse.length > 0 ? new StepTags(this.steps, this.fleet.route) : undefined;
     const sends = [
-      ...sparse.map((p) => this.preparePush(p)),
-      ...dense.map((d) => this.prepareDensePush(d.table, d.grads)),
+      ...sparse.map((p) => this.preparePush(p, tags)),
+      ...dense.map((d) => this.prepareDensePush(d.table, d.grads, tags)),
     ];
-    await this.window.admit(async () => { await Promise.all(sends.map((send) => send())); });
+    if (tags) {
+      const empty = { table: sparse[0].table, rows: new Float32Array(0), dim: 0, read: null, tags };
+      for (const psIndex of tags.untouched()) sends.push(() => this.pushEmpty(empty, psIndex, tags.route));
+    }
+    const sealed = tags?.seal();
+    await this.window.admit(async () => {
+      try {
+        await Promise.all(sends.map((send) => send()));
+      } catch (err) {
+        // A step that failed may never be complete on some PS: later steps must not wait behind it.
+        if (sealed && sealed.client === this.steps!.id) this.steps!.renew();
+        throw err;
+      }
+      if (sealed && sealed.client === this.steps!.id) this.steps!.answered(sealed.step);
+    });
   }
 
   /** Pushes a dense table's gradient (async, same window as push()). */
@@ -190,7 +218,7 @@ export class PsDataClient {
    * that sends it. Slices copy their rows when sent, so the caller may reuse `grads` once the
    * returned promise of the admission resolves.
    */
-  private preparePush({ table, ids, grads, readVersions }: SparsePush): () => Promise<void> {
+  private preparePush({ table, ids, grads, readVersions }: SparsePush, tags?: StepTags): () => Promise<void> {
     const n = ids.length >>> 1;
     if (grads.length % Math.max(n, 1) !== 0 || (n === 0 && grads.length !== 0)) {
       throw new TesseraError(ERROR_CODES.BAD_GRADIENT, `grads: length ${grads.length} is not a multiple of ${n} ids`);
@@ -208,22 +236,34 @@ export class PsDataClient {
       }
     }
     const read = readVersions === undefined ? null : inverse ? toDistinct(readVersions, inverse, count) : readVersions;
-    const from = { table, rows, dim, read };
+    const from = { table, rows, dim, read, tags };
+    for (const sl of slices) tags?.count(sl.psIndex, Math.ceil((sl.ids.length >>> 1) / this.maxRows));
     return async () => { await Promise.all(slices.map((s) => this.pushSlice(from, s, route))); };
   }
 
-  private prepareDensePush(table: string, grads: Float32Array): () => Promise<void> {
+  private prepareDensePush(table: string, grads: Float32Array, tags?: StepTags): () => Promise<void> {
     const copy = Float32Array.from(grads); // the caller may reuse its buffer while this is in flight
-    return () => this.pushDenseOn(table, copy, this.fleet.route);
+    const route = this.fleet.route;
+    tags?.count(this.fleet.ownerOfDense(table, route.map), 1);
+    return () => this.pushDenseOn(table, copy, route, undefined, tags);
   }
 
-  /** Pushes a dense table's gradient to its owner in `route`; `identity` as in `pushSlice`. */
-  private async pushDenseOn(table: string, grads: Float32Array, route: Route, identity?: PushIdentity): Promise<void> {
+  /** Pushes a dense table's gradient to its owner in `route`; `identity` and `tags` as in `pushSlice`. */
+  private async pushDenseOn(table: string, grads: Float32Array, route: Route, identity?: PushIdentity, tags?: StepTags): Promise<void> {
     const owner = this.fleet.ownerOfDense(table, route.map);
     const c = route.conns[owner];
-    const req = this.pushReq(table, new Uint8Array(0), grads, owner, route.map, identity);
+    const req = this.pushReq(table, new Uint8Array(0), grads, owner, route.map, identity, tags);
     await this.fleet.callRouted(`push ${table} to ${c.addr}`, route, async () => { await c.push(req, this.callTimeoutMs); this.fleet.countAck(); },
-      (next, failedOver) => this.pushDenseOn(table, grads, next, this.resendIdentity(req, owner, route.map, failedOver)), c.addr);
+      (next, failedOver) => this.pushDenseOn(table, grads, next, this.resendIdentity(req, owner, route.map, failedOver), tags), c.addr);
+  }
+
+  /** A step's empty request to the PS at `psIndex` of `route`, which it touches no row of (ADR 0040). */
+  private async pushEmpty(from: PushFrom, psIndex: number, route: Route): Promise<void> {
+    const c = route.conns[psIndex];
+    const req = this.pushReq(from.table, new Uint8Array(0), from.rows, psIndex, route.map, undefined, from.tags);
+    // Re-routed, it is not needed: the PS it was for left the map, or refused it (a failed cut).
+    await this.fleet.callRouted(`push ${from.table} to ${c.addr}`, route, async () => { await c.push(req, this.callTimeoutMs); this.fleet.countAck(); },
+      async () => undefined, c.addr);
   }
 
   /**
@@ -296,7 +336,7 @@ export class PsDataClient {
       const g = gatherRows(s, rows, dim, a, b);
       const ids = asBytes(s.ids.subarray(2 * a, 2 * b));
       const rv = read && gatherVersions(s, read, a, b);
-      const req = { ...this.pushReq(table, ids, g, s.psIndex, route.map, identity), wantVersions: rv !== null };
+      const req = { ...this.pushReq(table, ids, g, s.psIndex, route.map, identity, from.tags), wantVersions: rv !== null };
       const sent = async (): Promise<void> => {
         const res = await c.push(req, this.callTimeoutMs);
         this.fleet.countAck();
@@ -326,15 +366,17 @@ export class PsDataClient {
    * A push request with its identity: `identity` when given, else this client's id and the next
    * sequence number for that PS. Built once per request and resent as is by every retry, so a
    * PS that applied it and answered late acknowledges the retry instead of applying it twice.
+   * With `tags`, it carries its step's tag for that PS (a re-sent one: for the PS it goes to now).
    */
-  private pushReq(table: string, ids: Uint8Array, grads: Float32Array, psIndex: number, map: ShardMap, identity?: PushIdentity) {
+  private pushReq(table: string, ids: Uint8Array, grads: Float32Array, psIndex: number, map: ShardMap, identity?: PushIdentity, tags?: StepTags) {
     let payload: Uint8Array = asBytes(grads);
     if (this.encoding === Encoding.F16) {
       const half = new Uint16Array(grads.length);
       encodeF16(grads, half);
       payload = asBytes(half);
     }
-    return { ...this.pullReq(table, ids, psIndex, map), grads: payload, ...(identity ?? this.fleet.pushIdentity(map.ps[psIndex].id)) };
+    const stepTag = tags?.tagFor(map.ps[psIndex].id);
+    return { ...this.pullReq(table, ids, psIndex, map), grads: payload, ...(identity ?? this.fleet.pushIdentity(map.ps[psIndex].id)), ...(stepTag ? { stepTag } : {}) };
   }
 
   /**
@@ -372,6 +414,8 @@ interface PushFrom {
   rows: Float32Array;
   dim: number;
   read: Uint32Array | null;
+  /** The step's tags, when the client numbers steps. */
+  tags: StepTags | undefined;
 }
 
 function checkVersions(what: string, versions: Uint32Array | undefined, n: number): void {

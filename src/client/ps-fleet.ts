@@ -16,10 +16,10 @@
  * before it died: a push is then re-sent under the identity the promoted buddy inherited
  * (`failedOverIdentity`), so that it is applied at most once there too.
  */
-import { randomBytes } from 'node:crypto';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { DEFAULT_BACKOFF, BackoffOptions } from '../common/backoff';
 import { ERROR_CODES, TesseraError } from '../common/errors';
+import { randomNonzeroId } from '../common/random-id';
 import type { Logger } from '../common/logger';
 import { inheritedClientId } from '../ps/replication/applied-pushes';
 import { denseBucket } from '../sharding/dense-bucket';
@@ -67,7 +67,7 @@ export class PsFleet {
   readonly callTimeoutMs: number;
   readonly log: Logger;
   /** Random, nonzero: names this client's pushes to every PS (a new fleet is a new client). */
-  readonly clientId: bigint = newClientId();
+  readonly clientId: bigint = randomNonzeroId();
   /** Push sequence numbers by PS id (ids are stable across maps, indexes are not). */
   private readonly pushSeqs = new Map<number, number>();
   private readonly retry: RetryOptions;
@@ -247,11 +247,4 @@ export class PsFleet {
 /** UNAVAILABLE or a deadline: the PS may be gone. */
 function isUnavailable(err: unknown): boolean {
   return err instanceof TesseraError && (err.code === ERROR_CODES.UNAVAILABLE || err.code === ERROR_CODES.DEADLINE);
-}
-
-function newClientId(): bigint {
-  for (;;) {
-    const id = randomBytes(8).readBigUInt64LE(0);
-    if (id !== 0n) return id; // 0 means "no dedup" on the wire
-  }
 }

@@ -11,6 +11,8 @@ import { tolerantService, undecodableError } from '../wire/tolerant-decode';
 import type { Logger } from '../common/logger';
 import { silentLogger } from '../common/logger';
 import { checkpointHandlers } from './checkpoint/checkpoint-handlers';
+import { cutHandlers } from './checkpoint/cut-handlers';
+import { CutHold } from './cut-hold';
 import { CheckpointRoots } from './checkpoint/checkpoint-roots';
 import type { PsNode } from './ps-node';
 import { DenseTable } from './store/dense-table';
@@ -64,10 +66,18 @@ function exportTable(node: PsNode, logger: Logger) {
   };
 }
 
-/** Registers the admin service for `node` on `server`. */
-export function addAdminService(server: grpc.Server, node: PsNode, logger: Logger = silentLogger(), roots = new CheckpointRoots([])): void {
+/**
+ * Registers the admin service for `node` on `server`; `hold` is the cut hold its data plane
+ * shares (ADR 0040; a PS server passes its own).
+ */
+export function addAdminService(server: grpc.Server, node: PsNode, logger: Logger = silentLogger(), roots = new CheckpointRoots([]),
+  hold = new CutHold({ logger })): void {
   const ckpt = checkpointHandlers(node, logger, roots);
+  const cut = cutHandlers(hold, ckpt.snapshot);
   server.addService(tolerantService(psAdminService().service), {
+    PrepareCut: unary('PrepareCut', cut.prepareCut),
+    CutAt: unary('CutAt', cut.cutAt),
+    ReleaseCut: unary('ReleaseCut', cut.releaseCut),
     Snapshot: unary('Snapshot', ckpt.snapshot),
     SnapshotStatus: unary('SnapshotStatus', ckpt.snapshotStatus),
     Restore: unary('Restore', ckpt.restore),

@@ -5,14 +5,15 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import {
-  decodePullRequest, decodePushRequest, encodePullResponse, encodePushResponse, PullResponseMsg,
+  decodePullRequest, decodePushRequest, encodePullResponse, encodePushResponse, PullResponseMsg, PushResponseMsg,
 } from '../wire/data-plane-codec';
 import { frameMessage } from '../wire/grpc-frames';
 import { Http2Method, serveOnHttp2 } from '../wire/h2-data-server';
 import { PARAMETER_SERVER_SERVICE } from '../wire/services';
 import type { TesseraError } from '../common/errors';
 import type { PeerCertificate } from 'node:tls';
-import { dataHandlers } from './data-service';
+import type { CutHold } from './cut-hold';
+import { answerInBand, dataHandlers } from './data-service';
 import type { PsMetrics } from './ps-metrics';
 import type { PsNode } from './ps-node';
 
@@ -22,17 +23,17 @@ function pullFrame(res: PullResponseMsg): Buffer {
 }
 
 /** A streamed method's answer to one message: served, or the failure in-band; never throws. */
-function inBand<Req, Res>(decode: (m: Buffer) => Req, serve: (req: Req) => Res, failed: (req: Req, err: unknown) => Res, frame: (res: Res) => Buffer) {
-  return (message: Buffer): Buffer => {
-    const req = decode(message);
-    let res: Res;
-    try {
-      res = serve(req);
-    } catch (err) {
-      res = failed(req, err);
-    }
-    return frame(res);
+function inBand<Req, Res>(decode: (m: Buffer) => Req, serve: (req: Req) => Res | Promise<Res>, failed: (req: Req, err: unknown) => Res, frame: (res: Res) => Buffer) {
+  return (message: Buffer): Buffer | Promise<Buffer> => {
+    const res = answerInBand(serve, failed, decode(message));
+    return res instanceof Promise ? res.then(frame) : frame(res);
   };
+}
+
+/** A push's framed answer, now or (held by a cut) later. */
+function pushFrame(res: PushResponseMsg | Promise<PushResponseMsg>): Buffer | Promise<Buffer> {
+  const frame = (r: PushResponseMsg): Buffer => frameMessage(encodePushResponse(r));
+  return res instanceof Promise ? res.then(frame) : frame(res);
 }
 
 /** What the node:http2 data plane needs besides the PsNode. */
@@ -40,6 +41,8 @@ export interface Http2DataOptions {
   /** Largest request message read (bytes): the transport's limit, above the PS's own check. */
   receiveLimit: number;
   metrics?: PsMetrics;
+  /** Holds tagged pushes while a cut is prepared (ADR 0040), as on the grpc-js plane. */
+  hold?: CutHold;
   /** With mutual TLS: the same role check the grpc-js interceptor applies. */
   authorize?: (path: string, cert: PeerCertificate | undefined) => TesseraError | null;
 }
@@ -49,12 +52,12 @@ export interface Http2DataOptions {
  * serving everything else); call after `bindAsync`.
  */
 export function serveDataOnHttp2(server: grpc.Server, node: PsNode, opts: Http2DataOptions): void {
-  const h = dataHandlers(node, opts.metrics);
+  const h = dataHandlers(node, opts.metrics, opts.hold);
   const pullPaused = opts.metrics ? () => opts.metrics!.pull.paused() : undefined;
   const pushPaused = opts.metrics ? () => opts.metrics!.push.paused() : undefined;
   const methods = new Map<string, Http2Method>([
     [PARAMETER_SERVER_SERVICE.Pull.path, { streaming: false, answer: (m) => pullFrame(h.pull(decodePullRequest(m))) }],
-    [PARAMETER_SERVER_SERVICE.Push.path, { streaming: false, answer: (m) => frameMessage(encodePushResponse(h.push(decodePushRequest(m)))) }],
+    [PARAMETER_SERVER_SERVICE.Push.path, { streaming: false, answer: (m) => pushFrame(h.push(decodePushRequest(m))) }],
     [PARAMETER_SERVER_SERVICE.PullStream.path, { streaming: true, onPause: pullPaused, answer: inBand(decodePullRequest, h.pull, h.pullFailed, pullFrame) }],
     [PARAMETER_SERVER_SERVICE.PushStream.path, {
       streaming: true, onPause: pushPaused, answer: inBand(decodePushRequest, h.push, h.pushFailed, (res) => frameMessage(encodePushResponse(res))),

@@ -15,6 +15,7 @@ import { CheckpointRoots } from './checkpoint/checkpoint-roots';
 import { addDataService } from './data-service';
 import { serveDataOnHttp2 } from './h2-data-service';
 import { addMigrationService } from './migration/migration-service';
+import { CutHold } from './cut-hold';
 import { PsNode } from './ps-node';
 import { addReplicationService } from './replication/replication-service';
 
@@ -95,8 +96,10 @@ export async function startPsServer(opts: PsServerOptions): Promise<PsServer> {
   widenReceiveWindow(server, opts.logger);
   const health = new HealthRegistry({ '': 'SERVING', 'tessera.v1.ParameterServer': 'SERVING' });
   const metrics = opts.metrics ? new PsMetrics(opts.metrics, node) : undefined;
-  addDataService(server, node, metrics);
-  addAdminService(server, node, opts.logger, new CheckpointRoots(opts.checkpointRoots ?? []));
+  // Tagged pushes wait here while a cut at per-worker steps is prepared (ADR 0040).
+  const hold = new CutHold({ logger: opts.logger.child({ component: 'cut-hold' }) });
+  addDataService(server, node, metrics, hold);
+  addAdminService(server, node, opts.logger, new CheckpointRoots(opts.checkpointRoots ?? []), hold);
   addMigrationService(server, node, opts.logger, opts.tls?.channelCredentials());
   const replication = addReplicationService(server, node, opts.logger, { credentials: opts.tls?.channelCredentials(), metrics: opts.metrics });
   health.addTo(server);
@@ -108,7 +111,7 @@ export async function startPsServer(opts: PsServerOptions): Promise<PsServer> {
   if (opts.dataPlane === 'http2') {
     const job = opts.tls?.config.identity.job;
     serveDataOnHttp2(server, node, {
-      receiveLimit: transportReceiveLimit(opts.maxRequestBytes), metrics,
+      receiveLimit: transportReceiveLimit(opts.maxRequestBytes), metrics, hold,
       authorize: job === undefined ? undefined : (path, cert) => authorize(job, path, cert),
     });
   }

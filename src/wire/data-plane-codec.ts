@@ -11,6 +11,7 @@ import {
   GRPC_FRAME_HEADER, MAX_PADDING, ProtoReader, ProtoWriter, bytesFieldSize, fixed64FieldSize, uintFieldSize, varintSize,
 } from './proto-bytes';
 import { writeFrameHeader } from './grpc-frames';
+import type { StepTag } from './step-tag';
 
 /** Wire encodings of values and gradients (enum tessera.v1.Encoding). */
 export const enum Encoding {
@@ -77,6 +78,8 @@ export interface PushRequestMsg {
   clientId?: bigint;
   /** The client's sequence number of this push to this PS, from 1; a retry repeats it. */
   pushSeq?: number;
+  /** The worker step this push belongs to (ADR 0040); absent: untagged, never held by a cut. */
+  stepTag?: StepTag;
   encodedBytes?: number;
   /** As PullRequestMsg.malformed. */
   malformed?: string;
@@ -167,7 +170,7 @@ export function encodePushRequest(m: PushRequestMsg): Buffer {
   const size = bytesFieldSize(1, Buffer.byteLength(m.table)) + uintFieldSize(2, m.shardMapVersion)
     + bytesFieldSize(3, m.ids.byteLength) + bytesFieldSize(4, m.grads.byteLength)
     + uintFieldSize(5, m.encoding) + uintFieldSize(6, m.requestId) + uintFieldSize(7, m.tableIncarnation ?? 0)
-    + uintFieldSize(8, 1) + fixed64FieldSize(9) + uintFieldSize(10, m.pushSeq ?? 0) + 2 * MAX_PADDING;
+    + uintFieldSize(8, 1) + fixed64FieldSize(9) + uintFieldSize(10, m.pushSeq ?? 0) + stepTagSize(m.stepTag) + 2 * MAX_PADDING;
   const w = new ProtoWriter(Buffer.allocUnsafe(size))
     .string(1, m.table)
     .uint(2, m.shardMapVersion)
@@ -177,6 +180,8 @@ export function encodePushRequest(m: PushRequestMsg): Buffer {
   if (m.wantVersions) w.uint(8, 1);
   // Written only when set, so a push of a client without dedup is byte for byte what it was.
   if (m.clientId && m.pushSeq) w.fixed64(9, m.clientId).uint(10, m.pushSeq);
+  const t = m.stepTag;
+  if (t) w.fixed64(11, t.client).uint(12, t.step).uint(13, t.parts).uint(14, t.ackedThrough).bytes(16, t.positions);
   return w
     .alignNext(3, m.ids.byteLength, GRPC_FRAME_HEADER)
     .bytes(3, m.ids)
@@ -203,9 +208,26 @@ export function decodePushRequest(buf: Buffer): PushRequestMsg {
     else if (f === 8) m.wantVersions = r.varint() !== 0;
     else if (f === 9) m.clientId = r.fixed64();
     else if (f === 10) m.pushSeq = r.varint();
+    else if (f >= 11 && f <= 16 && f !== 15) readStepField(r, f, (m.stepTag ??= { client: 0n, step: 0, parts: 0, ackedThrough: 0, positions: EMPTY }));
     else r.skip();
   });
+  // A tag without a client or a step is no tag (its fields' zero values).
+  if (m.stepTag && !(m.stepTag.client && m.stepTag.step)) m.stepTag = undefined;
   return m;
+}
+
+/** Encoded size of a push's step tag (fields 11-14, 16). */
+function stepTagSize(t: StepTag | undefined): number {
+  if (!t) return 0;
+  return fixed64FieldSize(11) + uintFieldSize(12, t.step) + uintFieldSize(13, t.parts) + uintFieldSize(14, t.ackedThrough) + bytesFieldSize(16, t.positions.byteLength);
+}
+
+function readStepField(r: ProtoReader, f: number, t: StepTag): void {
+  if (f === 11) t.client = r.fixed64();
+  else if (f === 12) t.step = r.varint();
+  else if (f === 13) t.parts = r.varint();
+  else if (f === 14) t.ackedThrough = r.varint();
+  else t.positions = r.bytes();
 }
 
 export function encodePullResponse(m: PullResponseMsg): Buffer {

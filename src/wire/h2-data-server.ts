@@ -22,6 +22,7 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import { http2ServersOf } from './connection-guard';
 import { MessageReader, parseGrpcTimeout } from './grpc-frames';
 import { statusTrailers, toGrpcTrailers } from './status-map';
+import { OrderedAnswers } from './ordered-answers';
 
 /** One method served on node:http2. */
 export interface Http2Method {
@@ -30,8 +31,12 @@ export interface Http2Method {
    * never throws); false: unary, a thrown error becomes the call's status.
    */
   readonly streaming: boolean;
-  /** The framed answer (gRPC frame header included) to one request message. */
-  answer(message: Buffer): Buffer;
+  /**
+   * The framed answer (gRPC frame header included) to one request message; a promise when it
+   * comes later (a push held by a cut, ADR 0040; a streamed one must never reject). A stream's
+   * answers go out in request order.
+   */
+  answer(message: Buffer): Buffer | Promise<Buffer>;
   /** Called when a stream stops reading requests because its answers are not being read. */
   onPause?(): void;
 }
@@ -89,8 +94,9 @@ function serveCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
     timer.unref();
     stream.once('close', () => clearTimeout(timer));
   }
+  const answers = new OrderedAnswers<Buffer>((frame) => writeAnswer(stream, method, frame));
   const reader = new MessageReader(opts.receiveLimit, method.streaming
-    ? (msg) => answerStreamed(stream, method, msg)
+    ? (msg) => { if (!stream.destroyed && !stream.writableEnded) answers.add(method.answer(msg)); }
     : (msg) => answerUnary(stream, method, msg));
   stream.on('data', (chunk: Buffer) => {
     const refusal = reader.push(chunk);
@@ -99,7 +105,7 @@ function serveCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
   stream.on('end', () => {
     // Bad framing is bad input: a clear status, never INTERNAL (which says the PS failed).
     if (reader.midMessage) endWithStatus(stream, statusTrailers(grpc.status.INVALID_ARGUMENT, `${path}: the request stream ended inside a message (a length prefix past the body)`));
-    else if (method.streaming) endWithStatus(stream, OK_TRAILERS);
+    else if (method.streaming) answers.afterAll(() => endWithStatus(stream, OK_TRAILERS));
     else if (!stream.headersSent) endWithStatus(stream, statusTrailers(grpc.status.UNIMPLEMENTED, `Received no request message for unary method ${path}`));
   });
 }
@@ -107,26 +113,31 @@ function serveCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
 /** Answers the one message of a unary call and ends it; a thrown error is the call's status. */
 function answerUnary(stream: http2.ServerHttp2Stream, method: Http2Method, message: Buffer): void {
   if (stream.headersSent) return; // a second request message on a unary call: answered already
-  let frame: Buffer;
+  let frame: Buffer | Promise<Buffer>;
   try {
     frame = method.answer(message);
   } catch (err) {
     endWithStatus(stream, toGrpcTrailers(err));
     return;
   }
-  respond(stream);
-  stream.end(frame);
+  const send = (f: Buffer): void => {
+    if (stream.destroyed || stream.writableEnded) return;
+    respond(stream);
+    stream.end(f);
+  };
+  if (frame instanceof Promise) frame.then(send, (err: unknown) => endWithStatus(stream, toGrpcTrailers(err)));
+  else send(frame);
 }
 
 /**
- * Answers one message of a bidi call. When the answer does not fit HTTP/2's buffers, stops
+ * Writes one answer of a bidi call. When the answer does not fit HTTP/2's buffers, stops
  * reading requests until they drain, so a client that sends without reading is slowed by flow
  * control instead of being answered into an ever-growing buffer.
  */
-function answerStreamed(stream: http2.ServerHttp2Stream, method: Http2Method, message: Buffer): void {
+function writeAnswer(stream: http2.ServerHttp2Stream, method: Http2Method, frame: Buffer): void {
   if (stream.destroyed || stream.writableEnded) return;
   respond(stream);
-  if (stream.write(method.answer(message)) || stream.isPaused()) return;
+  if (stream.write(frame) || stream.isPaused()) return;
   stream.pause();
   method.onPause?.();
   stream.once('drain', () => stream.resume());

@@ -84,7 +84,7 @@ export class PsConnection {
   }
 
   /** Calls a PsAdmin method by name with a deadline. */
-  adminCall<Res>(method: 'CreateTable' | 'DropTable' | 'SetShardMap' | 'Stats' | 'AssignDense' | 'Snapshot' | 'SnapshotStatus' | 'Restore', req: object, timeoutMs: number): Promise<Res> {
+  adminCall<Res>(method: 'CreateTable' | 'DropTable' | 'SetShardMap' | 'Stats' | 'AssignDense' | 'Snapshot' | 'SnapshotStatus' | 'Restore' | 'PrepareCut' | 'CutAt' | 'ReleaseCut', req: object, timeoutMs: number): Promise<Res> {
     return this.unary<Res>(this.admin, method, req, timeoutMs);
   }
 

@@ -59,7 +59,7 @@ export type FromDataThread = BatchMessage | DenseMessage | EndMessage | FlushedM
  * `flushed`; `run` starts a run over a file (range); `map` answers a `latest-map`.
  */
 export type ToDataThread =
-  | { type: 'grads'; embGrad: Float32Array; linearGrad: Float32Array; denseGrad: Float32Array; window?: number }
+  | { type: 'grads'; embGrad: Float32Array; linearGrad: Float32Array; denseGrad: Float32Array; window?: number; positions?: Uint8Array }
   | { type: 'stop' }
   | { type: 'flush' }
   | { type: 'run'; path: string; reader: RowReaderOptions }
@@ -83,6 +83,8 @@ export interface DataPathDeps {
   pushes?: { readonly inflightPushes?: number; readonly pushThrottles?: number };
   /** Told the push window each `grads` message asks for. */
   setWindow?: (pushesInFlight: number) => void;
+  /** Takes the positions the main thread sent with a step's gradients, before the step is pushed (its tags carry them). */
+  setPositions?: (positions: Uint8Array) => void;
 }
 
 interface Prepared { tb: TransformedBatch; next: number; pulled: Promise<PulledRows> }
@@ -175,6 +177,7 @@ export class DataPath {
   private async push(p: Prepared, g: Extract<ToDataThread, { type: 'grads' }>): Promise<void> {
     const { params, layout, spec } = this.deps;
     if (g.window !== undefined) this.deps.setWindow?.(g.window);
+    if (g.positions !== undefined) this.deps.setPositions?.(g.positions);
     const sends = layout.gradients(p.tb, g.embGrad, g.linearGrad, (await p.pulled).versions);
     await this.densePull;
     await params.pushStep(sends, [{ table: DENSE_TABLE, grads: g.denseGrad }]);

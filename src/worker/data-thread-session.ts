@@ -57,6 +57,8 @@ export interface RunHooks {
   beforePush?: () => Promise<unknown>;
   /** Pushes in flight the thread may keep, read at each step (absent: the spec's). */
   window?: () => number;
+  /** Before each step's gradients go to the thread: the positions its pushes carry (ADR 0040); absent: none. */
+  positions?: (s: Pick<RunStep, 'size' | 'next'>) => Uint8Array;
   /** After each step (its gradients sent); awaited before the next step. */
   afterStep?: (s: RunStep) => Promise<void> | void;
   /** Steps and samples before this run, so StepInfo counts on across runs. */
@@ -194,7 +196,8 @@ export class DataThreadSession {
     }
     const t2 = performance.now();
     await hooks.beforePush?.();
-    this.send({ type: 'grads', embGrad: r.embGrad, linearGrad: r.linearGrad, denseGrad: r.denseGrad, ...(hooks.window ? { window: hooks.window() } : {}) },
+    const positions = hooks.positions?.({ size: inputs.batch, next: m.next });
+    this.send({ type: 'grads', embGrad: r.embGrad, linearGrad: r.linearGrad, denseGrad: r.denseGrad, ...(hooks.window ? { window: hooks.window() } : {}), ...(positions ? { positions } : {}) },
       [r.embGrad.buffer as ArrayBuffer, r.linearGrad.buffer as ArrayBuffer, r.denseGrad.buffer as ArrayBuffer]);
     acc.lossSum += r.loss * inputs.batch;
     acc.samples += inputs.batch;

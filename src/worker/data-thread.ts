@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { PsClient } from '../client/ps-client';
+import { StepNumbering } from '../client/step-numbering';
 import { createLogger } from '../common/logger';
 import { incarnationLookup } from '../control/job-types';
 import type { TableRecord } from '../control/job-types';
@@ -40,6 +41,11 @@ export interface DataThreadInit {
   dataPlane?: DataPlane;
   /** One training step in this many measures push staleness (the PS client's default when absent). */
   stalenessSampleEvery?: number;
+  /**
+   * Tag this thread's pushes with step numbers (ADR 0040). The thread numbers its own steps under
+   * a step id of its own: steps pushed by another thread (or the main thread) never share a number.
+   */
+  tagSteps?: boolean;
 }
 
 /** A DataPathPort over a worker_threads MessagePort: messages queue until asked for; `map` replies go to `onMap`. */
@@ -72,6 +78,9 @@ async function main(port: MessagePort, init: DataThreadInit): Promise<void> {
   const layout = new FeatureLayout(spec, transformer, { reads: init.reads });
   const tls = init.tls ? openTls(init.tls) : null;
   const maps: Array<(m: ShardMap | undefined) => void> = [];
+  // The positions of the step being pushed come from the main thread with its gradients.
+  let positions: Uint8Array = new Uint8Array(0);
+  const steps = init.tagSteps === true ? new StepNumbering(() => positions) : undefined;
   const link = messagePort(port, (m) => maps.shift()?.(m));
   const client = new PsClient({
     shardMap: init.shardMap, logger, ...trainingClientOptions(spec.training),
@@ -80,6 +89,7 @@ async function main(port: MessagePort, init: DataThreadInit): Promise<void> {
     ...(init.dataPlane ? { dataPlane: init.dataPlane } : {}),
     ...(tls && init.dataPlane === 'http2' ? { http2Tls: () => tls.httpsClient() } : {}),
     ...(init.stalenessSampleEvery !== undefined ? { stalenessSampleEvery: init.stalenessSampleEvery } : {}),
+    ...(steps ? { steps } : {}),
     // A PS refusing the map as old: the main thread follows the published maps; ask it.
     latestMap: () => new Promise((resolve) => { maps.push(resolve); link.post({ type: 'latest-map' }, []); }),
     onStaleness: (u) => { const v = owned(u); link.post({ type: 'staleness', updates: v }, [v.buffer as ArrayBuffer]); },
@@ -87,7 +97,7 @@ async function main(port: MessagePort, init: DataThreadInit): Promise<void> {
   let window = spec.training.maxInflightPushes;
   const pushes = psParams(client);
   const path = new DataPath({
-    spec, params: boundedPushes(pushes, () => window), transformer, layout, port: link, pushes, setWindow: (w) => { window = w; },
+    spec, params: boundedPushes(pushes, () => window), transformer, layout, port: link, pushes, setWindow: (w) => { window = w; }, setPositions: (p) => { positions = p; },
   });
   let file = '';
   try {

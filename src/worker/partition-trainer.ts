@@ -16,6 +16,7 @@
 import type { Logger } from '../common/logger';
 import type { JobStore } from '../control/job-store';
 import type { Assignment, DataShard, Progress } from '../control/job-types';
+import type { StepPositions } from '../control/step-positions';
 import type { RawRow, RowSchema } from '../data/record';
 import { START_POSITION, StreamLog } from '../stream/stream-log';
 import { StreamRows } from '../stream/stream-rows';
@@ -44,6 +45,8 @@ export interface PartitionTrainerDeps {
   /** Told of every bad entry skipped (metrics). */
   onBadLines?: (n: number) => void;
   now?: () => number;
+  /** Where this worker's partitions stand after the step being pushed (its pushes carry it; ADR 0040). */
+  positions?: StepPositions;
 }
 
 /** One partition's counters while it trains. */
@@ -110,7 +113,9 @@ export async function trainPartitions(deps: PartitionTrainerDeps, mine: readonly
     }
   }
   let trained = 0;
+  const { positions } = deps;
   await deps.trainer.trainEpoch(batches(), {
+    ...(positions ? { beforePush: () => setPositions(positions, parts, pending) } : {}),
     afterStep: async (step) => {
       // Runs of bad entries queued before this step's batch are applied with it.
       while (pending.length > 0 && pending[0].rows === 0) apply(pending.shift()!);
@@ -127,5 +132,25 @@ export async function trainPartitions(deps: PartitionTrainerDeps, mine: readonly
   // trainEpoch flushed every push: every batch read, and every bad entry after them, is applied.
   for (const q of pending.splice(0)) apply(q);
   await commit();
+  // Committed: the committed records are these partitions' positions.
+  for (const s of parts.values()) positions?.drop(s.a.shard);
   return { rows: trained };
+}
+
+/**
+ * Where the partitions stand once the step being pushed is applied (what `afterStep` will apply:
+ * the runs of bad entries queued before its batch, then its batch), for its tags.
+ */
+function setPositions(positions: StepPositions, parts: ReadonlyMap<string, PartitionState>, pending: readonly Pending[]): void {
+  const after = new Map<string, { entry: string; rows: number; steps: number }>();
+  for (const q of pending) {
+    const s = parts.get(q.key)!;
+    const was = after.get(q.key) ?? { entry: s.entry, rows: s.rows, steps: s.steps };
+    after.set(q.key, { entry: q.id, rows: was.rows + q.rows, steps: was.steps + (q.rows > 0 ? 1 : 0) });
+    if (q.rows > 0) break;
+  }
+  for (const [key, p] of after) {
+    const { a } = parts.get(key)!;
+    positions.set({ shard: a.shard, epoch: a.epoch, next: 0, ...p });
+  }
 }

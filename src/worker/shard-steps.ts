@@ -23,6 +23,8 @@ export interface ShardRunHooks {
   stopping: () => boolean;
   /** After each step, awaited before the next: the worker commits its position here. */
   afterStep: (s: Pick<RunStep, 'size' | 'loss' | 'next'>) => Promise<void>;
+  /** Just before each step's push, with where the reader will stand after it: the worker sets the positions its pushes carry. */
+  beforePush?: (s: Pick<RunStep, 'size' | 'next'>) => void;
 }
 
 /** Trains runs of batches and flushes their pushes. */
@@ -56,7 +58,11 @@ export function trainerSteps(trainer: Trainer, params: ParameterAccess, schema: 
           yield b.rows;
         }
       }
-      await trainer.trainEpoch(batches(), { afterStep: (s) => hooks.afterStep({ size: s.size, loss: s.loss, next: positions.shift()! }) });
+      await trainer.trainEpoch(batches(), {
+        afterStep: (s) => hooks.afterStep({ size: s.size, loss: s.loss, next: positions.shift()! }),
+        // The step being pushed is the oldest one not yet through afterStep: positions[0].
+        beforePush: hooks.beforePush && ((size) => hooks.beforePush!({ size, next: positions[0] })),
+      });
       return { stoppedEarly };
     },
   };
@@ -64,10 +70,11 @@ export function trainerSteps(trainer: Trainer, params: ParameterAccess, schema: 
 
 /**
  * Steps with the data path on the session's thread; `beforePush` (the checkpoint barrier) and
- * `window` (the job-wide push window) act on each step's gradients before the thread pushes them.
+ * `window` (the job-wide push window) act on each step's gradients before the thread pushes them;
+ * `encodePositions` (after a run's `beforePush` set them) goes with them, for the thread's tags.
  */
 export function threadSteps(session: DataThreadSession, model: Pick<CtrModel, 'trainStep'>,
-  hooks: Pick<RunHooks, 'beforePush' | 'window'> & { onStep?: (s: StepInfo) => void } = {}): ShardSteps {
+  hooks: Pick<RunHooks, 'beforePush' | 'window'> & { onStep?: (s: StepInfo) => void; encodePositions?: () => Uint8Array } = {}): ShardSteps {
   // Steps and samples count on across runs, as the Trainer's do across shards.
   const total = { steps: 0, samples: 0 };
   return {
@@ -76,6 +83,7 @@ export function threadSteps(session: DataThreadSession, model: Pick<CtrModel, 't
     async train(source, run) {
       const r = await session.train(source, model, {
         beforePush: hooks.beforePush, window: hooks.window, stopping: run.stopping, stepsBefore: total.steps, samplesBefore: total.samples,
+        ...(run.beforePush && hooks.encodePositions ? { positions: (s: Pick<RunStep, 'size' | 'next'>) => { run.beforePush!(s); return hooks.encodePositions!(); } } : {}),
         afterStep: async (s) => {
           Object.assign(total, { steps: s.step, samples: s.samples });
           hooks.onStep?.(s);

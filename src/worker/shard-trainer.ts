@@ -15,6 +15,7 @@ import type { Logger } from '../common/logger';
 import { backoffDelay, DEFAULT_BACKOFF, delay } from '../common/backoff';
 import type { JobStore } from '../control/job-store';
 import type { Assignment, DataShard, Progress } from '../control/job-types';
+import type { StepPositions } from '../control/step-positions';
 import { addStalenessSince, StalenessCounts } from '../control/push-staleness';
 import type { RowReaderOptions } from '../data/reader';
 import type { BarrierGate } from './barrier-gate';
@@ -45,6 +46,8 @@ export interface ShardTrainerDeps {
   /** The worker's push-staleness counts so far (live); what grows while this shard trains is committed with it. */
   staleness?: () => StalenessCounts;
   now?: () => number;
+  /** Where this worker's data stands after the step being pushed (its pushes carry it; ADR 0040). */
+  positions?: StepPositions;
 }
 
 export interface ShardOutcome {
@@ -85,8 +88,10 @@ export async function trainShard(deps: ShardTrainerDeps, a: Assignment, shard: D
     lastCommit = now();
   };
 
+  const { positions } = deps;
   const run = deps.steps.train({ path: shard.path, reader: readerOptions }, {
     stopping: deps.stopping,
+    ...(positions ? { beforePush: (s: { size: number; next: number }) => positions.set({ shard: a.shard, epoch: a.epoch, next: s.next, rows: rows + s.size, steps: steps + 1 }) } : {}),
     afterStep: async (s) => {
       next = s.next;
       rows += s.size;
@@ -114,6 +119,8 @@ export async function trainShard(deps: ShardTrainerDeps, a: Assignment, shard: D
     throw err;
   });
   // The run flushed every push: everything read so far is applied.
+  // Committed from here on: the committed record is this shard's position.
+  positions?.drop(a.shard);
   if (stoppedEarly) {
     await commit(false);
     log.info({ rows, next }, 'stopping: committed the shard position for the next reader');

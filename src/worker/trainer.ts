@@ -99,14 +99,16 @@ export class Trainer {
   /**
    * Trains on every batch; returns samples seen and the mean loss. `afterStep` runs after each
    * step (its pushes issued, maybe not yet applied) and is awaited before the next step; a
-   * worker commits its data position there. Pushes are flushed before this resolves.
+   * worker commits its data position there. `beforePush` runs just before each step's push, with
+   * the step's batch size: the worker says there where its data stands once the step is trained
+   * (its pushes carry that). Pushes are flushed before this resolves.
    */
-  async trainEpoch(batches: AsyncIterable<RawRow[]>, hooks: { afterStep?: (s: StepInfo & { size: number }) => Promise<void> | void } = {}): Promise<{ samples: number; loss: number; steps: number }> {
+  async trainEpoch(batches: AsyncIterable<RawRow[]>, hooks: { afterStep?: (s: StepInfo & { size: number }) => Promise<void> | void; beforePush?: (size: number) => void } = {}): Promise<{ samples: number; loss: number; steps: number }> {
     let lossSum = 0;
     let n = 0;
     let steps = 0;
     for await (const p of this.prefetch(batches, false)) {
-      const loss = await this.trainOne(p);
+      const loss = await this.trainOne(p, hooks.beforePush);
       lossSum += loss * p.tb.size;
       n += p.tb.size;
       steps++;
@@ -134,7 +136,7 @@ export class Trainer {
     return acc.result();
   }
 
-  private async trainOne(p: Prepared): Promise<number> {
+  private async trainOne(p: Prepared, beforePush?: (size: number) => void): Promise<number> {
     const { params, model, spec } = this.deps;
     const t0 = performance.now();
     if (this.densePull) {
@@ -149,6 +151,7 @@ export class Trainer {
     }
     const sends = this.deps.layout.gradients(p.tb, r.embGrad, r.linearGrad, (await p.pulled).versions);
     const t3 = performance.now();
+    beforePush?.(p.tb.size);
     await params.pushStep(sends, [{ table: DENSE_TABLE, grads: r.denseGrad }]);
     const time = { pullWaitS: (t1 - t0) / 1000, computeS: (t3 - t1) / 1000, pushWaitS: (performance.now() - t3) / 1000 };
     if ((this.stepNo + 1) % spec.training.denseSyncEvery === 0) {

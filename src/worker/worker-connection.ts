@@ -13,6 +13,7 @@
  * ```
  */
 import type { Logger } from '../common/logger';
+import type { StepPositions } from '../control/step-positions';
 import { buildModelParts } from '../infer/model-parts';
 import { schemaFor } from '../data/record';
 import type { JobSpec } from '../spec/types';
@@ -51,6 +52,8 @@ export interface WorkerConnectionDeps {
   /** Pushes in flight this worker may keep now (the job-wide window's share). */
   pushWindow: () => number;
   onStep?: (s: StepInfo) => void;
+  /** The positions a data thread's pushes carry (ADR 0040), sent with each step's gradients. */
+  positions?: StepPositions;
 }
 
 /** True when this connection runs the data path on a thread of its own. */
@@ -68,6 +71,7 @@ export async function openConnection(deps: WorkerConnectionDeps, stream: boolean
     return {
       steps: threadSteps(session, model, {
         beforePush: barrier ? () => barrier.untilLowered(deps.stopping) : undefined, window: deps.pushWindow, onStep: deps.onStep,
+        ...(deps.positions ? { encodePositions: () => deps.positions!.encode() } : {}),
       }),
       pushes: session,
       alive: () => session.alive,

@@ -31,6 +31,7 @@ import { schemaFor } from '../data/record';
 import type { ShardMap } from '../sharding/shard-map';
 import type { JobSpec } from '../spec/types';
 import type { WorkerParams } from './param-access';
+import type { StepPositions } from '../control/step-positions';
 import { BarrierGate } from './barrier-gate';
 import type { DataThreadInit } from './data-thread';
 import type { DataThreadSession } from './data-thread-session';
@@ -52,7 +53,7 @@ export interface WorkerRoleDeps {
    * Starts a data thread whose PS client is like `connect`'s (worker-connection.ts); used when
    * the spec's `training.data_thread` is on. Absent: the data path always runs on this thread.
    */
-  startDataThread?: (init: Pick<DataThreadInit, 'reads' | 'shardMap' | 'tables'>) => DataThreadSession;
+  startDataThread?: (init: Pick<DataThreadInit, 'reads' | 'shardMap' | 'tables' | 'tagSteps'>) => DataThreadSession;
   logger: Logger;
   commitEveryMs?: number;
   onStep?: (s: StepInfo) => void;
@@ -70,6 +71,12 @@ export interface WorkerRoleDeps {
   backoff?: BackoffOptions;
   /** Opens the event log of a stream job's partition URL (redis-stream://…); absent: file jobs only. */
   openStream?: (partitionUrl: string) => StreamLog;
+  /**
+   * Where this worker's data stands after the step being pushed, which its pushes carry (ADR
+   * 0040; `connect`'s client numbers the steps over `positions.encode()`). Set before each
+   * step's push; a data thread gets them with each step's gradients. Absent: untagged pushes.
+   */
+  positions?: StepPositions;
 }
 
 /**
@@ -202,7 +209,7 @@ export class WorkerRole {
       await trainShard({
         workerId: this.deps.id, store: this.deps.store, steps, maxErrorRate: this.deps.spec.data.maxErrorRate, commitEveryMs: this.deps.commitEveryMs ?? 1000,
         logger: this.log, stopping: () => this.stopped, barrier: this.barrier ?? undefined, onBadLines: this.deps.onBadLines,
-        staleness: this.deps.staleness,
+        staleness: this.deps.staleness, positions: this.deps.positions,
       }, a, state.shards[a.shard], committed);
       this.failures = 0;
     } catch (err) {
@@ -221,6 +228,7 @@ export class WorkerRole {
         workerId: this.deps.id, store: this.deps.store, params, trainer, log: this.stream, schema: schemaFor(spec.data.format),
         batchSize: spec.training.batchSize, commitEveryMs: this.deps.commitEveryMs ?? 1000, blockMs: STREAM_BLOCK_MS, roundMs: STREAM_ROUND_MS,
         logger: this.log, stopping: () => this.stopped, barrier: this.barrier ?? undefined, onBadLines: this.deps.onBadLines,
+        positions: this.deps.positions,
       }, mine, state.shards, progress);
       this.failures = 0;
     } catch (err) {
@@ -314,11 +322,11 @@ export class WorkerRole {
     const c = this.conn;
     if (c && c.version === map.version && c.generation === tables.generation && c.stream === stream && c.c.alive()) return c.c;
     this.dropConnection();
-    const { spec, logger, onStep, startDataThread } = this.deps;
+    const { spec, logger, onStep, startDataThread, positions } = this.deps;
     const conn = await openConnection({
       spec, logger, onStep, barrier: this.barrier, stopping: () => this.stopped, pushWindow: () => this.pushWindow(),
-      connect: () => this.deps.connect(map, tables),
-      ...(startDataThread ? { startDataThread: (init: Pick<DataThreadInit, 'reads'>) => startDataThread({ ...init, shardMap: map, tables }) } : {}),
+      connect: () => this.deps.connect(map, tables), positions,
+      ...(startDataThread ? { startDataThread: (init: Pick<DataThreadInit, 'reads'>) => startDataThread({ ...init, shardMap: map, tables, tagSteps: positions !== undefined }) } : {}),
     }, stream);
     this.conn = { version: map.version, generation: tables.generation, stream, c: conn };
     this.log.info({ version: map.version, tables: tables.generation, dataThread: threaded(this.deps, stream) }, 'connected to the parameter servers');

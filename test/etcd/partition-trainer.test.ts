@@ -5,6 +5,7 @@
  * its rows are the good entries, and a partition taken back is never committed.
  */
 import { expect } from 'chai';
+import { decodeStepPositions, ShardPosition, StepPositions } from '../../src/control/step-positions';
 import * as path from 'node:path';
 import { silentLogger } from '../../src/common/logger';
 import { EtcdJobStore } from '../../src/control/etcd-job-store';
@@ -79,6 +80,24 @@ describe('stream partitions trained for one pass (issue #15)', function () {
     const again = await trainPartitions(deps, mine, state.shards, snap.progress);
     expect(again.rows).to.equal(1);
     expect((await store.snapshot()).progress.get(0)!.rows).to.equal(151);
+  });
+
+  // Issue 15 (ADR 0040): before each step's push, the trainer says where its partitions will stand
+  // once that step is applied; the positions its last step carried are the ones it commits.
+  it('sets the positions after each step before its push, and drops them once committed', async () => {
+    const { store, state, deps } = await setUp('r');
+    const ids = await log!.append(Array.from({ length: 200 }, (_, i) => ({ key: `r:${i % 2}`, fields: { line: line(i) } })));
+    const mine: Assignment[] = [0, 1].map((shard) => ({ shard, epoch: 0, worker: 'w0', incarnation: 'i1' }));
+    for (const a of mine) expect(await store.assign(a)).to.equal(true);
+    const last = new Map<number, ShardPosition>();
+    const positions = new StepPositions({ worker: 'w0', incarnation: () => 'i1' });
+    const set = positions.set.bind(positions);
+    positions.set = (p) => { last.set(p.shard, p); set(p); };
+    await trainPartitions({ ...deps, positions }, mine, state.shards, new Map());
+    const snap = await store.snapshot();
+    for (const shard of [0, 1]) expect(last.get(shard), `partition ${shard}`).to.deep.include({ rows: 100, entry: snap.progress.get(shard)!.entry, steps: snap.progress.get(shard)!.steps });
+    expect(last.get(1)!.entry).to.equal(ids[199]);
+    expect(decodeStepPositions(positions.encode())!.shards, 'committed: dropped').to.deep.equal([]);
   });
 
   it('stops with ShardLostError, committing nothing more, once a partition is taken back', async () => {

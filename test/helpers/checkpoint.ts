@@ -17,6 +17,7 @@ import { PsClient } from '../../src/client/ps-client';
 import { resolveChain } from '../../src/checkpoint/catalog';
 import { restoreCheckpoint } from '../../src/ps/checkpoint/restore-loader';
 import { tableSpecOfLayout } from '../../src/ps/table-layout';
+import type { DataPlane } from '../../src/wire/grpc-options';
 
 export interface CkptCluster {
   servers: PsServer[];
@@ -27,12 +28,13 @@ export interface CkptCluster {
 
 /**
  * `n` PS on port 0 with `slabRows`-row slabs, tables created, shard map installed. They may
- * checkpoint under `checkpointRoots` (default the temp directory, where `tempRoot` makes roots).
+ * checkpoint under `checkpointRoots` (default the temp directory, where `tempRoot` makes roots);
+ * `dataPlane` carries their pulls and pushes (default grpc-js).
  */
-export async function ckptCluster(n: number, tables: TableSpec[], slabRows = 64, checkpointRoots = [os.tmpdir()]): Promise<CkptCluster> {
+export async function ckptCluster(n: number, tables: TableSpec[], slabRows = 64, checkpointRoots = [os.tmpdir()], dataPlane?: DataPlane): Promise<CkptCluster> {
   const servers = await Promise.all(Array.from({ length: n }, () => {
     const node = new PsNode({ config: { maxRequestBytes: 64 << 20 }, logger: silentLogger(), store: new TableStore({ slabRows }) });
-    return startPsServer({ port: 0, maxRequestBytes: 64 << 20, logger: silentLogger(), node, checkpointRoots });
+    return startPsServer({ port: 0, maxRequestBytes: 64 << 20, logger: silentLogger(), node, checkpointRoots, dataPlane });
   }));
   const map = planShardMap(servers.map((s, id) => ({ id, addr: s.addr })));
   const client = new PsClient({ shardMap: map, logger: silentLogger(), maxInflightPushes: 0 });

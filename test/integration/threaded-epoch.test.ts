@@ -97,6 +97,29 @@ describe('threaded data path: same rows, same numbers, failures surface (issue 1
     threadLosses.forEach((l, i) => expect(l, `step ${i + 1}`).to.be.closeTo(losses[i], 1e-6));
   });
 
+  // Issue 15 (ADR 0040): with tagSteps, the thread tags each step's pushes with its own step id and
+  // the positions the main thread sent with the step's gradients, on every PS.
+  it('tags the thread\'s pushes with its step numbers and the positions sent with each step', async () => {
+    const b = await fresh();
+    const session = new DataThreadSession({ init: { spec: SPEC, shardMap: b.c.map, reads: b.model.reads, logLevel: 'silent', tagSteps: true } });
+    const seen: number[] = [];
+    try {
+      await session.train({ path: file, reader: {} }, b.model, {
+        positions: (s) => new TextEncoder().encode(`at ${s.next}`),
+        afterStep: (s) => { seen.push(s.next); },
+      });
+    } finally {
+      await session.close();
+    }
+    const parties = b.c.client.checkpoints.stepCutParties('unused', dir, 'full');
+    for (const [i, party] of parties.entries()) {
+      const answer = await party.prepare(`probe-${i}`, 10_000);
+      await party.release(`probe-${i}`, 'test probe');
+      expect([...answer.values()].map((a) => ({ step: a.step, positions: new TextDecoder().decode(a.positions) })), `PS ${i}`)
+        .to.deep.equal([{ step: seen.length, positions: `at ${seen[seen.length - 1]}` }]);
+    }
+  });
+
   // Issue 18 §3: under --data-thread the pushes leave from the thread's own PS client, so the
   // staleness it measures and its push-window figures must come back to the main thread's metrics.
   it('push staleness and the push window measured on the data thread reach the worker metrics', async () => {

@@ -175,6 +175,26 @@ describe('data-plane codec vs protobufjs', () => {
     expect(aligned.clientId).to.equal(clientId);
   });
 
+  // Issue 15: a cut at per-worker steps (ADR 0040). The step tag (fields 11-14, 16) is written
+  // only when set, and read by protobufjs (so by any generated client) as the proto declares it.
+  it('carries a push step tag as protobufjs reads and writes it; an untagged push has none', () => {
+    const pushT = root.lookupType('tessera.v1.PushRequest');
+    const plain = { table: 't', shardMapVersion: 1, ids, grads: values, encoding: codec.Encoding.F32, requestId: 4 };
+    const stepTag = { client: 0xf00d_0000_0000_0001n, step: 2 ** 33 + 1, parts: 3, ackedThrough: 2 ** 33 - 2, positions: new Uint8Array([1, 2, 3]) };
+    const tagged = codec.encodePushRequest({ ...plain, stepTag });
+    const pbjs = pushT.decode(tagged) as unknown as Record<string, { toString(): string }>;
+    expect(BigInt.asUintN(64, BigInt(pbjs.stepClient.toString()))).to.equal(stepTag.client);
+    expect([pbjs.step, pbjs.stepParts, pbjs.ackedThrough].map(String)).to.deep.equal([String(stepTag.step), '3', String(stepTag.ackedThrough)]);
+    expect([...(pbjs.stepPositions as unknown as Uint8Array)]).to.deep.equal([1, 2, 3]);
+    const back = codec.decodePushRequest(asReceived(tagged));
+    expect({ ...back.stepTag, positions: [...back.stepTag!.positions] }).to.deep.equal({ ...stepTag, positions: [1, 2, 3] });
+    expect(back.grads.byteOffset % 4, 'grads stay aligned after the tag').to.equal(0);
+    const fromPbjs = Buffer.from(pushT.encode(pushT.create({ ...plain, stepClient: '9', step: 5, stepParts: 1, ackedThrough: 4, stepPositions: new Uint8Array([9]) })).finish());
+    expect(codec.decodePushRequest(fromPbjs).stepTag).to.deep.include({ client: 9n, step: 5, parts: 1, ackedThrough: 4 });
+    expect(fieldNumbers(codec.encodePushRequest(plain))).to.not.include.members([11, 12, 13, 14, 16]);
+    expect(codec.decodePushRequest(codec.encodePushRequest(plain)).stepTag).to.equal(undefined);
+  });
+
   it('round-trips an in-band error on Pull and Push responses', () => {
     const error = { code: 9, message: 'stale', tesseraCode: 'TESSERA_ERR_STALE_SHARD_MAP' };
     const pull = codec.decodePullResponse(codec.encodePullResponse({ requestId: 1, values: new Uint8Array(0), dim: 0, encoding: 0, error }));

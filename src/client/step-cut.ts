@@ -1,0 +1,86 @@
+/**
+ * The caller's half of a cut at per-worker step numbers (ADR 0040), run by the chief over every
+ * PS without stopping any worker at a step boundary (the PS's half is src/ps/cut-hold.ts):
+ *
+ *   1. `prepare` on every PS: each holds arriving pushes and answers, per worker (its step id,
+ *      StepTag.client), the highest step it applied and the data positions that step carried;
+ *   2. per worker, `s_w` = the highest step over every PS, with that answer's positions; workers
+ *      that `counts` rejects (a dead worker, an old process of a restarted worker) are left out: their
+ *      pushes applied so far are in the cut and their positions are the ones they committed,
+ *      today's at-least-once rule for a worker that dies between a push and its commit;
+ *   3. `cutAt` on every PS with the steps; each applies exactly the steps <= s_w, cuts, releases.
+ *
+ * Any failure (a PS restarted between the rounds, a worker's step missing past the wait, a PS
+ * refusing) releases every PS's hold and rejects: the cut is abandoned, as a barrier that times
+ * out is today, and a PS that did cut holds a snapshot no manifest will name.
+ *
+ * ```ts
+ * const cut = await cutAtSteps(parties, 'd-12', { holdMs: 2_000, waitMs: 1_000, counts: (p) => liveWorker(p) });
+ * cut.positions.get(client);   // the worker's positions at the cut
+ * ```
+ */
+import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { AppliedStep } from '../ps/step-ledger';
+
+/** One PS as the cut sees it (the admin RPCs, or an in-process CutHold). */
+export interface StepCutParty {
+  /** Round 1: hold pushes; per worker step id, the highest step applied and its positions. */
+  prepare(id: string, holdMs: number): Promise<Map<bigint, AppliedStep>>;
+  /** Round 2: cut at these steps (see CutHold.cutAt). */
+  cutAt(id: string, steps: ReadonlyMap<bigint, number>, waitMs: number): Promise<void>;
+  /** Ends the hold of an abandoned cut (false-y outcome ignored: the PS's own deadline ends it too). */
+  release(id: string, reason: string): Promise<unknown>;
+}
+
+export interface StepCutOptions {
+  /** How long a PS holds pushes waiting for round 2 before releasing them on its own, ms. */
+  holdMs: number;
+  /** How long a PS waits for the pushes of the steps in the cut, ms. */
+  waitMs: number;
+  /** Whether a worker's positions belong in the cut (decoded by the caller). Default: all do. */
+  counts?: (positions: Uint8Array) => boolean;
+}
+
+/** The steps a cut was taken at and, per worker step id, the positions after its step. */
+export interface StepCut {
+  steps: Map<bigint, number>;
+  positions: Map<bigint, Uint8Array>;
+}
+
+/** Round 1's answers → the steps to cut at: per client the highest step over every PS, with its positions. */
+export function stepsToCut(answers: readonly ReadonlyMap<bigint, AppliedStep>[], counts: (positions: Uint8Array) => boolean = () => true): StepCut {
+  const best = new Map<bigint, AppliedStep>();
+  for (const a of answers) {
+    for (const [client, s] of a) {
+      const b = best.get(client);
+      if (!b || s.step > b.step) best.set(client, s);
+    }
+  }
+  const cut: StepCut = { steps: new Map(), positions: new Map() };
+  for (const [client, s] of best) {
+    if (!counts(s.positions)) continue;
+    cut.steps.set(client, s.step);
+    cut.positions.set(client, s.positions);
+  }
+  return cut;
+}
+
+/** Runs both rounds on every PS (see the file comment); rejects, every hold released, on any failure. */
+export async function cutAtSteps(parties: readonly StepCutParty[], id: string, opts: StepCutOptions): Promise<StepCut> {
+  const settled = <T>(ps: Promise<T>[]): Promise<T[]> => Promise.allSettled(ps).then((rs) => {
+    const failed = rs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return rs.map((r) => (r as PromiseFulfilledResult<T>).value);
+  });
+  try {
+    // Every PS must hold before any is told where to cut, so both rounds wait for all.
+    const answers = await settled(parties.map((p) => p.prepare(id, opts.holdMs)));
+    const cut = stepsToCut(answers, opts.counts);
+    await settled(parties.map((p) => p.cutAt(id, cut.steps, opts.waitMs)));
+    return cut;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    await Promise.allSettled(parties.map((p) => p.release(id, `abandoned: ${reason}`)));
+    throw err instanceof TesseraError ? err : new TesseraError(ERROR_CODES.UNAVAILABLE, `cut ${id} abandoned: ${reason}`);
+  }
+}
