@@ -7,13 +7,11 @@
  * The job completes with every row counted once, and no PS restored from a checkpoint.
  */
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as path from 'path';
 import { replicationCall } from '../../src/wire/replication-client';
 import { awaitSnapshot, clusterSuite, shardLedger, snapshotOf, SYNTHETIC_SPEC } from '../helpers/cluster';
 import { awaitLogs, logLines } from '../helpers/cluster-ledger';
 import { awaitMap } from '../helpers/migration';
-import { lastJson, runTessera } from '../helpers/tessera';
+import { expectStatusReplication, specWith } from '../helpers/replication';
 
 const ROWS = 60_000;
 
@@ -25,9 +23,7 @@ describe('PS failover, then the PS comes back: buckets move back to it and repli
   }));
 
   it('kill -9, promote, restart: the restarted PS owns buckets again, both PS replicate with a lag, every row counted once', async () => {
-    const spec = path.join(suite.data.dir, 'spec-buddy.yaml');
-    fs.writeFileSync(spec, `${fs.readFileSync(SYNTHETIC_SPEC, 'utf8')}\nps:\n  replication: buddy\n`);
-    const c = await suite.start({ specPath: spec });
+    const c = await suite.start({ specPath: specWith(suite.data.dir, 'buddy') });
     await awaitSnapshot(c, (s) => ([...s.progress.values()].some((p) => p.rows > 2_000) ? true : undefined), 'training to be under way');
     const before = await awaitMap(c, (m) => m.ps.length === 2 && m.ps.every((p) => p.buddy !== undefined), 'buddies in the shard map');
 
@@ -46,11 +42,7 @@ describe('PS failover, then the PS comes back: buckets move back to it and repli
       const st = await replicationCall<{ lagSeconds: number; buddyAddr: string }>(p.addr, 'ReplicationStatus', {});
       expect(st.buddyAddr, `ps ${p.id} replicates to its buddy`).to.equal(back.ps.find((q) => q.id === p.buddy)!.addr);
     }
-    const shown = await runTessera(['status', '--etcd', c.etcdUrl, '--job', c.opts.job, '--json']);
-    expect(shown.code).to.equal(0);
-    const rep = lastJson(shown.stdout).replication as { ps: number; buddy: number; lag_s: number | null }[];
-    expect(rep.map((r) => [r.ps, r.buddy]), 'tessera status: each PS and its buddy').to.deep.equal([[0, 1], [1, 0]]);
-    for (const r of rep) expect(r.lag_s, `ps ${r.ps} lag`).to.be.a('number').and.within(0, 5);
+    await expectStatusReplication(c, [[0, 1], [1, 0]]);
 
     const result = await c.waitDone();
     expect(result.samples).to.equal(2 * ROWS);
