@@ -19,7 +19,8 @@ RUN npm ci --omit=optional --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src src
 RUN npx tsc -p tsconfig.build.json
-# The native OpenBLAS matMul kernels (ADR 0014): the fallback when tfjs-node cannot load.
+# The native addons: OpenBLAS matMul kernels (ADR 0014; the fallback when tfjs-node cannot load)
+# and the data plane's probe/gather/dedup/stitch kernels (ADR 0041; gcc alone).
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev libopenblas-dev \
  && rm -rf /var/lib/apt/lists/*
 COPY native native

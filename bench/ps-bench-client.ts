@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   const tally = new StalenessTally();
   const client = new PsClient({
     shardMap: map, logger: silentLogger(), maxInflightPushes: inflight, encoding: encoding === 'f16' ? 'f16' : 'f32', credentials: creds('worker-0'),
-    dataPlane, http2Tls: workerTls ? httpsClientOptions(workerTls) : undefined,
+    dataPlane, http2Tls: workerTls ? () => httpsClientOptions(workerTls) : undefined,
     stalenessSampleEvery: every, onStaleness: (u) => tally.observe(u),
   });
   await client.waitReady();

@@ -5,7 +5,7 @@
  *   npm run bench:ps -- [--json] [--seconds S] [--inflight K] [--encoding f32|f16]
  *                       [--staleness ROUNDS] [--staleness-sample-every N] [--tls [--rounds N]]
  *                       [--shards K,K... [--clients C] [--shard-rounds R]] [--planes N]
- *                       [--replication R]
+ *                       [--replication R] [--native N]
  *
  * --tls: the same PS and client with mutual TLS (a CA and certificates made for the run), in
  * the same run, alternating plaintext and TLS N times (default 3); reports every round and the
@@ -14,6 +14,10 @@
  * --planes N: N rounds of the data plane A/B (ADR 0038), grpc-js then node:http2, each on fresh PS
  * processes serving that plane with a client using it; reports each round's rows/s and CPU ms
  * per 1,000 rows (client, and both PS summed), the medians' ratio and each plane's Redis multiple.
+ *
+ * --native N: N rounds of the native-kernel A/B (ADR 0041) on the http2 plane: the PS and the
+ * client with the data plane's JavaScript loops (TESSERA_NATIVE_ROWS=0), then with the native
+ * addon, each on fresh PS processes; the same figures as --planes, and native over JavaScript.
  *
  * --shards 1,2: after the main figures, one `tessera ps --shards K` process per K in the list,
  * driven by C client processes at once (default 2) against all its shards; R rounds (default 1)
@@ -164,46 +168,56 @@ async function measureClients(seconds: number, inflight: number, encoding: strin
   }
 }
 
-/** One round of the data-plane A/B: the plane and its client's figures. */
+/** One round of an A/B (data planes, or JavaScript against native kernels): the variant and its client's figures. */
 type PlaneRound = { plane: string; round: number; figures: ClientFigures };
 
-/** `rounds` rounds of grpc-js then http2, each on fresh PS processes serving that plane (see the header). */
-async function planeRounds(rounds: number, seconds: number, inflight: number, encoding: string): Promise<PlaneRound[]> {
+/** One variant of an A/B: its label, the data plane, and TESSERA_NATIVE_ROWS for the PS and the client (absent: as this process has it). */
+type Variant = { label: string; plane: string; nativeRows?: '0' | '1' };
+
+const PLANE_AB: [Variant, Variant] = [{ label: 'grpc-js', plane: 'grpc-js' }, { label: 'http2', plane: 'http2' }];
+const NATIVE_AB: [Variant, Variant] = [{ label: 'js', plane: 'http2', nativeRows: '0' }, { label: 'native', plane: 'http2', nativeRows: '1' }];
+
+/** `rounds` rounds of the two variants in turn, each on fresh PS processes (see the header). */
+async function abRounds(variants: [Variant, Variant], rounds: number, seconds: number, inflight: number, encoding: string): Promise<PlaneRound[]> {
   const out: PlaneRound[] = [];
-  for (let round = 1; round <= rounds; round++) {
-    for (const plane of ['grpc-js', 'http2']) {
-      out.push({ plane, round, figures: await withPs(undefined, (addrs, env) => runClient(addrs, seconds, inflight, encoding, { plane: env }), plane) });
+  const was = process.env.TESSERA_NATIVE_ROWS;
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      for (const v of variants) {
+        if (v.nativeRows !== undefined) process.env.TESSERA_NATIVE_ROWS = v.nativeRows; // inherited by the PS and client processes
+        out.push({ plane: v.label, round, figures: await withPs(undefined, (addrs, env) => runClient(addrs, seconds, inflight, encoding, { plane: env }), v.plane) });
+      }
     }
+  } finally {
+    if (was === undefined) delete process.env.TESSERA_NATIVE_ROWS;
+    else process.env.TESSERA_NATIVE_ROWS = was;
   }
   return out;
 }
 
-/** Report lines and figures of the A/B: each round, then the medians of each plane and their ratio, beside Redis. */
-function planeLines(rounds: PlaneRound[], redisRows: number | null) {
+/**
+ * Report lines and figures of an A/B: each round, then the medians of each variant and b over a,
+ * beside Redis. JSON keys are `<key(label)>_pull_redis_multiple` and so on.
+ */
+function abLines(rounds: PlaneRound[], redisRows: number | null, [a, b]: [Variant, Variant], what: string, key: (label: string) => string) {
   const f = (x: number | number[]) => (x as number);
-  const lines = rounds.map(({ plane, round, figures: r }) => `data plane ${plane.padEnd(7)} (round ${round}): pull ${(f(r.pull_rows_per_s) / 1e6).toFixed(2)} M rows/s, push ${(f(r.push_rows_per_s) / 1e6).toFixed(2)} M rows/s;`
+  const lines = rounds.map(({ plane, round, figures: r }) => `${what} ${plane.padEnd(7)} (round ${round}): pull ${(f(r.pull_rows_per_s) / 1e6).toFixed(2)} M rows/s, push ${(f(r.push_rows_per_s) / 1e6).toFixed(2)} M rows/s;`
     + ` CPU ms per 1k rows pull client ${f(r.client_pull_cpu_ms_per_1k_rows).toFixed(3)} + PS ${f(r.ps_pull_cpu_ms_per_1k_rows).toFixed(3)},`
     + ` push client ${f(r.client_push_cpu_ms_per_1k_rows).toFixed(3)} + PS ${f(r.ps_push_cpu_ms_per_1k_rows).toFixed(3)}`);
   const keys = ['pull_rows_per_s', 'push_rows_per_s', 'client_pull_cpu_ms_per_1k_rows', 'ps_pull_cpu_ms_per_1k_rows', 'client_push_cpu_ms_per_1k_rows', 'ps_push_cpu_ms_per_1k_rows'];
   const med = (plane: string) => Object.fromEntries(keys.map((k) => [k, Number(median(rounds.filter((r) => r.plane === plane).map((r) => f(r.figures[k]))).toFixed(4))]));
-  const medians = { 'grpc-js': med('grpc-js'), http2: med('http2') };
-  const ratio = (k: string) => Number((medians.http2[k] / medians['grpc-js'][k]).toFixed(3));
-  const redisX = (plane: 'grpc-js' | 'http2', k: string) => (redisRows ? Number((medians[plane][k] / redisRows).toFixed(2)) : null);
-  lines.push(`http2 over grpc-js (medians): pull ${ratio('pull_rows_per_s')}×, push ${ratio('push_rows_per_s')}×;`
+  const medians = { [a.label]: med(a.label), [b.label]: med(b.label) };
+  const ratio = (k: string) => Number((medians[b.label][k] / medians[a.label][k]).toFixed(3));
+  const redisX = (label: string, k: string) => (redisRows ? Number((medians[label][k] / redisRows).toFixed(2)) : null);
+  lines.push(`${b.label} over ${a.label} (medians): pull ${ratio('pull_rows_per_s')}×, push ${ratio('push_rows_per_s')}×;`
     + ` CPU per row pull client ${ratio('client_pull_cpu_ms_per_1k_rows')}×, PS ${ratio('ps_pull_cpu_ms_per_1k_rows')}×;`
     + ` push client ${ratio('client_push_cpu_ms_per_1k_rows')}×, PS ${ratio('ps_push_cpu_ms_per_1k_rows')}×`);
   if (redisRows) {
-    lines.push(`Redis MGET multiple (medians): pull grpc-js ${redisX('grpc-js', 'pull_rows_per_s')}×, http2 ${redisX('http2', 'pull_rows_per_s')}×;`
-      + ` push grpc-js ${redisX('grpc-js', 'push_rows_per_s')}×, http2 ${redisX('http2', 'push_rows_per_s')}×`);
+    lines.push(`Redis MGET multiple (medians): pull ${a.label} ${redisX(a.label, 'pull_rows_per_s')}×, ${b.label} ${redisX(b.label, 'pull_rows_per_s')}×;`
+      + ` push ${a.label} ${redisX(a.label, 'push_rows_per_s')}×, ${b.label} ${redisX(b.label, 'push_rows_per_s')}×`);
   }
-  return {
-    lines,
-    figures: {
-      plane_rounds: rounds, plane_medians: medians,
-      http2_pull_redis_multiple: redisX('http2', 'pull_rows_per_s'), http2_push_redis_multiple: redisX('http2', 'push_rows_per_s'),
-      grpcjs_pull_redis_multiple: redisX('grpc-js', 'pull_rows_per_s'), grpcjs_push_redis_multiple: redisX('grpc-js', 'push_rows_per_s'),
-    },
-  };
+  const multiples = Object.fromEntries([a, b].flatMap((v) => ['pull', 'push'].map((op) => [`${key(v.label)}_${op}_redis_multiple`, redisX(v.label, `${op}_rows_per_s`)])));
+  return { lines, rounds, medians, multiples };
 }
 
 type ShardRound = { shards: number; round: number; pull_rows_per_s: number; push_rows_per_s: number };
@@ -255,7 +269,8 @@ async function main(): Promise<void> {
   const encoding = arg('encoding', 'f32');
   const every = Number(arg('staleness-sample-every', '16'));
   const { client, staleness, plain, secure } = await measureClients(seconds, inflight, encoding, every);
-  const planes = await planeRounds(Number(arg('planes', '0')), seconds, inflight, encoding);
+  const planes = await abRounds(PLANE_AB, Number(arg('planes', '0')), seconds, inflight, encoding);
+  const natives = await abRounds(NATIVE_AB, Number(arg('native', '0')), seconds, inflight, encoding);
   const bytesPerValue = encoding === 'f16' ? 2 : 4;
   const redis = await measureRedisMget({ rows: 1_000_000, batch: BATCH, valueBytes: DIM * bytesPerValue, seconds, pipelineDepth: inflight });
   const tcp = await measureTcpRequestResponse({ requestBytes: BATCH * 8, responseBytes: BATCH * DIM * bytesPerValue, seconds, inflight });
@@ -277,8 +292,10 @@ async function main(): Promise<void> {
   if (tls) lines.push(tls.line);
   const st = staleness.length > 0 ? stalenessLines(staleness, every) : null;
   if (st) lines.push(...st.lines);
-  const pl = planes.length > 0 ? planeLines(planes, redisRows) : null;
+  const pl = planes.length > 0 ? abLines(planes, redisRows, PLANE_AB, 'data plane', (l) => l.replace('-', '')) : null;
   if (pl) lines.push(...pl.lines);
+  const na = natives.length > 0 ? abLines(natives, redisRows, NATIVE_AB, 'http2 kernels', (l) => `http2_${l}`) : null;
+  if (na) lines.push(...na.lines);
   const shardList = arg('shards', '').split(',').filter((x) => x !== '').map(Number);
   const clients = Number(arg('clients', '2'));
   const sh = shardList.length > 0 ? shardLines(await shardRounds(shardList, clients, Number(arg('shard-rounds', '1')), seconds, inflight, encoding), clients) : null;
@@ -299,7 +316,8 @@ async function main(): Promise<void> {
     encoding,
     inflight,
     ...(sh ? sh.figures : {}),
-    ...(pl ? pl.figures : {}),
+    ...(pl ? { plane_rounds: pl.rounds, plane_medians: pl.medians, ...pl.multiples } : {}),
+    ...(na ? { native_rounds: na.rounds, native_medians: na.medians, ...na.multiples } : {}),
     ...(rep ? rep.figures : {}),
     ...(st ? { staleness_sample_every: every, staleness_rounds: staleness, staleness_pull_ratio: Number(st.pullRatio.toFixed(4)), staleness_push_ratio: Number(st.pushRatio.toFixed(4)) } : {}),
   };

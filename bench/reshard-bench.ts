@@ -7,13 +7,16 @@
  * Setup: 2 PS processes own one embedding table of N rows (default 10M), dim 16, Adagrad; a third
  * PS joins. A synthetic trainer (pull then push of 4,096 random existing rows per step, through a
  * PsClient) runs for S seconds before, then during three migrations driven with the chief's RPC
- * sequence (copy, unfenced tails, fenced tail, SetShardMap, EndMigration): 2 → 3 PS, then ps-2
+ * sequence (the chief's own rounds, chief/migration-rounds.ts: copy, catch-up tails, every
+ * source fenced together; then SetShardMap, EndMigration; no etcd commit): 2 → 3 PS, then ps-2
  * drained back in two steps. Reported: rows moved per second by the copy rounds (PS-to-PS) and the
- * raw-TCP limit for the same bytes; the fence pause per source (fenced round start to the new
- * map installed: the time pushes to its moving buckets wait), p50 and max, and of it the fenced
- * round and the install of the new map; trainer steps/s during
+ * raw-TCP limit for the same bytes; the fence pause per source (fencing SendTail sent to the new
+ * map on that source and its target: the time pushes to its moving buckets wait; also until every
+ * PS has it, `fence_all_ps_*`), p50 and max, and its stages
+ * (`fence_stages_ms`: the fenced round on the source, the rest of the SendTail call, waiting for
+ * the other sources, the commit, the install); trainer steps/s during
  * the migrations as a share of before. The last stdout line with --json is
- * `{"bench":"reshard","rows_moved_per_s","tcp_limit_rows_per_s","fence_p50_ms","fence_max_ms","train_share",...}`.
+ * `{"bench":"reshard","rows_moved_per_s","tcp_limit_rows_per_s","fence_p50_ms","fence_max_ms","fence_stages_ms","train_share",...}`.
  * Recovery after kill -9 from a replica is not measured: buddy replication is not built.
  */
 import * as fs from 'fs';
@@ -21,6 +24,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { silentLogger } from '../src/common/logger';
 import { TesseraError } from '../src/common/errors';
+import { fenceOf, FenceStages, runRounds } from '../src/chief/migration-rounds';
 import { GrpcMigrationPeers } from '../src/client/migration-peers';
 import { PsClient } from '../src/client/ps-client';
 import { PsProcess, spawnPs } from '../src/local/ps-process';
@@ -92,7 +96,7 @@ function trainer(rows: number, map: () => ShardMap): { steps: () => number; stop
   return { steps: () => steps, stop: async () => { running = false; await loop; } };
 }
 
-interface MigrationFigures { copyRows: number; copyS: number; fenceMs: number[]; fencedRoundMs: number[]; fencedRows: number; installMs: number }
+interface MigrationFigures { copyRows: number; copyS: number; fenceMs: number[]; fenceAllMs: number[]; fencedRoundMs: number[]; fencedRows: number; tails: number; stages: FenceStages[] }
 
 /** One migration from `from` to `to`, the chief's sequence (migration-driver.ts) without etcd. */
 async function migrate(peers: GrpcMigrationPeers, from: ShardMap, to: ShardMap, moves: { from: number; to: number; buckets: number[] }[], installed: () => void): Promise<MigrationFigures> {
@@ -102,27 +106,20 @@ async function migrate(peers: GrpcMigrationPeers, from: ShardMap, to: ShardMap, 
   const creator = clientOf(to);
   await creator.admin.createTable(TABLE);
   creator.close();
-  const out: MigrationFigures = { copyRows: 0, copyS: 0, fenceMs: [], fencedRoundMs: [], fencedRows: 0, installMs: 0 };
-  const fenceStart: number[] = [];
-  await Promise.all(moves.map(async (m) => {
-    const t0 = performance.now();
-    let r = await peers.begin(addr(m.from), { migrationId: id, buckets: m.buckets, targetAddr: addr(m.to), shardMapVersion: from.version });
-    out.copyRows += r.rows;
-    out.copyS = Math.max(out.copyS, (performance.now() - t0) / 1000);
-    for (let k = 0; k < 3 && r.rows > 4096; k++) r = await peers.tail(addr(m.from), id, false);
-    fenceStart.push(performance.now());
-    const last = await peers.tail(addr(m.from), id, true);
-    out.fencedRoundMs.push(last.micros / 1000);
-    out.fencedRows += last.rows;
-  }));
-  const ti = performance.now();
-  await peers.install(withIdlePs(to, from.ps));
-  const at = performance.now();
-  out.installMs = at - ti;
+  const now = () => performance.now();
+  const sources = await runRounds(peers, { id, fromVersion: from.version, now, moves: moves.map((m) => ({ source: addr(m.from), sourceId: m.from, target: addr(m.to), buckets: m.buckets })) });
+  const committed = now(); // no etcd here: the commit is the chief's one transaction
+  const installedAt = new Map<string, number>();
+  await peers.install(withIdlePs(to, from.ps), (a) => installedAt.set(a, now()));
+  const at = now();
   installed();
-  out.fenceMs = fenceStart.map((t) => at - t);
   await Promise.all([...new Set([...from.ps, ...to.ps].map((p) => p.addr))].map((a) => peers.end(a, id, true)));
-  return out;
+  return {
+    copyRows: sources.reduce((n, s) => n + s.copyRows, 0), copyS: Math.max(...sources.map((s) => s.copyMs)) / 1000,
+    fenceMs: sources.map((s) => fenceOf(s, sources, committed, (a) => installedAt.get(a)!).fenceMs), fenceAllMs: sources.map((s) => at - s.fencedAt), fencedRoundMs: sources.map((s) => s.fencedRoundMs),
+    fencedRows: sources.reduce((n, s) => n + s.fencedRows, 0), tails: sources.reduce((n, s) => n + s.tails, 0),
+    stages: sources.map((s) => fenceOf(s, sources, committed, (a) => installedAt.get(a)!).stages),
+  };
 }
 
 async function main(): Promise<void> {
@@ -164,30 +161,41 @@ async function main(): Promise<void> {
     const copyRows = all.reduce((n, f) => n + f.copyRows, 0);
     const copyS = all.reduce((n, f) => n + f.copyS, 0);
     const fences = all.flatMap((f) => f.fenceMs).sort((a, b) => a - b);
+    const fencesAll = all.flatMap((f) => f.fenceAllMs).sort((a, b) => a - b);
     const rounds = all.flatMap((f) => f.fencedRoundMs).sort((a, b) => a - b);
     const fencedRows = all.reduce((n, f) => n + f.fencedRows, 0);
-    const installs = all.map((f) => f.installMs).sort((a, b) => a - b);
+    const stages = all.flatMap((f) => f.stages);
+    const stageFigures = (k: keyof FenceStages) => {
+      const v = stages.map((x) => x[k]).sort((a, b) => a - b);
+      return { p50: +v[Math.floor((v.length - 1) / 2)].toFixed(1), max: +v[v.length - 1].toFixed(1) };
+    };
+    const fenceStagesMs = Object.fromEntries((['roundMs', 'rpcMs', 'othersMs', 'commitMs', 'installMs'] as const).map((k) => [k.replace(/Ms$/, ''), stageFigures(k)]));
     const frameRows = 65_536;
     const tcp = await measureTcpRequestResponse({ requestBytes: frameRows * ROW_BYTES, responseBytes: 8, seconds: 3, inflight: 2 });
     const res = {
       bench: 'reshard', rows, migrations: all.length, rows_moved: copyRows, rows_moved_per_s: Math.round(copyRows / copyS),
       tcp_limit_rows_per_s: Math.round(tcp.roundTripsPerS * frameRows), fence_p50_ms: +fences[Math.floor((fences.length - 1) / 2)].toFixed(1),
       fence_max_ms: +fences[fences.length - 1].toFixed(1), fences: fences.length,
+      fence_all_ps_p50_ms: +fencesAll[Math.floor((fencesAll.length - 1) / 2)].toFixed(1), fence_all_ps_max_ms: +fencesAll[fencesAll.length - 1].toFixed(1),
       fenced_round_p50_ms: +rounds[Math.floor((rounds.length - 1) / 2)].toFixed(1), fenced_round_max_ms: +rounds[rounds.length - 1].toFixed(1), fenced_rows: fencedRows,
-      install_p50_ms: +installs[Math.floor((installs.length - 1) / 2)].toFixed(1), install_max_ms: +installs[installs.length - 1].toFixed(1),
+      install_p50_ms: stageFigures('installMs').p50, install_max_ms: stageFigures('installMs').max, fence_stages_ms: fenceStagesMs,
+      unfenced_tails: all.reduce((n, f) => n + f.tails, 0),
       train_steps_per_s_before: +beforeRate.toFixed(1), train_steps_per_s_during: +duringRate.toFixed(1), train_share: +(duringRate / beforeRate).toFixed(3),
       migration_s: +migS.toFixed(2), fill_s: +fillS.toFixed(1),
     };
     process.stdout.write([
       `table: ${rows} rows (dim ${DIM}, Adagrad) over 2 PS, filled in ${fillS.toFixed(1)} s; ${all.length} migrations (2 -> 3, then ps-2 drained in ${all.length - 1} steps) in ${migS.toFixed(1)} s`,
       `copy rounds: ${copyRows} rows in ${copyS.toFixed(2)} s = ${(res.rows_moved_per_s / 1e6).toFixed(2)} M rows/s; raw TCP limit for the same bytes: ${(res.tcp_limit_rows_per_s / 1e6).toFixed(2)} M rows/s`,
-      `fence pause per source (fenced round to new map installed): p50 ${res.fence_p50_ms} ms, max ${res.fence_max_ms} ms over ${fences.length}; `
+      `fence pause per source (fencing SendTail to the new map on the source and its target): p50 ${res.fence_p50_ms} ms, max ${res.fence_max_ms} ms over ${fences.length} `
+        + `(to the new map on every PS: p50 ${res.fence_all_ps_p50_ms} ms, max ${res.fence_all_ps_max_ms} ms); `
         + `of which the fenced round itself: p50 ${res.fenced_round_p50_ms} ms, max ${res.fenced_round_max_ms} ms (${fencedRows} rows in all); `
-        + `the new map's install (SetShardMap on every PS): p50 ${res.install_p50_ms} ms, max ${res.install_max_ms} ms`,
+        + `the new map's install (SetShardMap on the source and its target): p50 ${res.install_p50_ms} ms, max ${res.install_max_ms} ms`,
+      `fence stages p50/max ms: ${Object.entries(fenceStagesMs).map(([k, v]) => `${k} ${v.p50}/${v.max}`).join(', ')}; ${res.unfenced_tails} unfenced tail rounds in all`,
       `trainer (pull+push of ${STEP_ROWS} rows): ${beforeRate.toFixed(1)} steps/s before, ${duringRate.toFixed(1)} during the migrations (${(100 * res.train_share).toFixed(0)}%)`,
     ].join('\n') + '\n');
     if (json) process.stdout.write(`${JSON.stringify(res)}\n`);
   } finally {
+    peers.close();
     await Promise.all(ps.map((p) => p.stop()));
   }
 }

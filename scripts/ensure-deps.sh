@@ -22,8 +22,9 @@
 #                           tests against a real Prometheus).
 #   TESSERA_REQUIRE_CHROMIUM=1  the same for Chromium (the training page's headless browser test).
 #   TESSERA_WITH_REDIS=1    also install redis-server (benchmark peer; root only).
-#   TESSERA_REQUIRE_NATIVE=1  fail when the native OpenBLAS kernels (native/, ADR 0014) cannot be
-#                           built; otherwise warn, and models run on the slower wasm kernels.
+#   TESSERA_REQUIRE_NATIVE=1  fail when the native addons (native/: the OpenBLAS kernels, ADR 0014,
+#                           and the data-plane kernels, ADR 0041) cannot be built; otherwise warn,
+#                           and models run on the slower wasm kernels, the data plane on JavaScript.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
@@ -149,7 +150,7 @@ if [[ ${TESSERA_WITH_REDIS:-0} == 1 ]] && ! command -v redis-server >/dev/null 2
   fi
 fi
 
-# --- native matMul kernels (scripts/build-native.sh) ----------------------------------------
+# --- native addons: matMul kernels and data-plane kernels (scripts/build-native.sh) ---------
 if ! bash scripts/build-native.sh; then
   if is_root && ! dpkg -s libopenblas-dev >/dev/null 2>&1; then
     apt_install libopenblas-dev
@@ -159,9 +160,9 @@ if ! bash scripts/build-native.sh; then
   fi
   if ! bash scripts/build-native.sh; then
     if [[ ${TESSERA_REQUIRE_NATIVE:-0} == 1 ]]; then
-      say "the native matMul kernels could not be built (see above); install gcc and libopenblas-dev"
+      say "the native addons (matMul and data-plane kernels) could not be built (see above); install gcc and libopenblas-dev"
       exit 1
     fi
-    say "WARNING: native matMul kernels not built; training uses tfjs's wasm kernels (about 3x slower). Install gcc and libopenblas-dev."
+    say "WARNING: native addons not built; training uses tfjs's wasm kernels (about 3x slower) and the data plane its JavaScript loops. Install gcc and libopenblas-dev."
   fi
 fi

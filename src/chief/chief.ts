@@ -16,7 +16,7 @@ import { Signal } from '../common/signal';
 import type { JobStore } from '../control/job-store';
 import { isStreamJob } from '../control/job-types';
 import type { Assignment, DataShard, JobFailure, JobResult, JobState, JobStatus, PsFault, TableRecord } from '../control/job-types';
-import type { Membership } from '../membership/membership';
+import type { Membership, MembershipEvent } from '../membership/membership';
 import type { RawRow } from '../data/record';
 import type { ShardMap } from '../sharding/shard-map';
 import type { ChiefModel } from './chief-model';
@@ -29,7 +29,7 @@ import { earlyStopDecision } from '../eval/early-stopping';
 import type { EarlyStopConfig } from '../eval/early-stopping';
 import { epochTotals, finishedSamplesPerS, jobStatus } from './job-status';
 import { allWell } from './ps-audit';
-import { PsGuard, PsGuardEvents } from './ps-guard';
+import { isPlannedExit, PsGuard, PsGuardEvents } from './ps-guard';
 import { decidePsSet } from './ps-set';
 import { MigrationDriver, MigrationDriverDeps } from './migration-driver';
 import { BuddyKeeper, BuddyKeeperDeps } from './buddy-keeper';
@@ -161,7 +161,7 @@ export class Chief {
   async lead(): Promise<ChiefOutcome | undefined> {
     const { membership, store } = this.deps;
     const members = await membership.watch(undefined, (ev) => {
-      if (ev.role === 'ps') this.psChanged = true;
+      if (ev.role === 'ps') this.onPsMember(ev);
       this.signal.notify();
     });
     const changes = await store.watch(() => this.signal.notify());
@@ -172,6 +172,18 @@ export class Chief {
       this.model?.close();
       this.model = null;
     }
+  }
+
+  /**
+   * A PS registered, re-registered or left: attach the PS again (and abandon a checkpoint being
+   * cut) unless it is a drained PS's planned exit, which changes nothing the chief published.
+   */
+  private onPsMember(ev: MembershipEvent): void {
+    if (!isPlannedExit(ev, this.model?.client.map, this.driver?.drained ?? new Set())) {
+      this.psChanged = true;
+      return;
+    }
+    this.log.info({ ps: ev.id }, 'a drained parameter server left (it owned no bucket): nothing to attach again');
   }
 
   /** Makes `lead()` return at its next wake-up. */

@@ -21,30 +21,14 @@ import type { Member, Membership } from '../membership/membership';
 import { nextMigrationStep, withIdlePs } from '../sharding/migration-step';
 import type { MigrationMove } from '../sharding/migration-step';
 import { PsEndpoint, ShardMap, shardMapFromJSON, shardMapToJSON } from '../sharding/shard-map';
+import { fenceOf, FenceStages, runRounds, RoundPeers, SourceRounds } from './migration-rounds';
 import { psNumber } from './ps-set';
 
-/**
- * Unfenced tail rounds before the fence: each sends what training changed during the previous
- * round, so they shrink; three bring the fenced round (the pause of pushes to the moving
- * buckets) down to what changes in one short round.
- */
-const MAX_UNFENCED_TAILS = 3;
-/** A tail this small is sent behind the fence at once: another unfenced round would not shrink it much. */
-const FENCE_WHEN_ROWS = 4096;
-
-/** One round as the source reports it. */
-export interface RoundFigures {
-  rows: number;
-  micros: number;
-}
-
 /** The chief's calls to the PS of a migration (GrpcMigrationPeers over gRPC). */
-export interface MigrationPeers {
-  begin(addr: string, req: { migrationId: string; buckets: readonly number[]; targetAddr: string; shardMapVersion: number }): Promise<RoundFigures>;
-  tail(addr: string, migrationId: string, fence: boolean): Promise<RoundFigures>;
+export interface MigrationPeers extends RoundPeers {
   end(addr: string, migrationId: string, commit: boolean): Promise<{ rowsDropped: number; known: boolean }>;
-  /** Installs `map` on each of its PS (one owning no bucket in it owns none). */
-  install(map: ShardMap): Promise<void>;
+  /** Installs `map` on each of its PS (one owning no bucket in it owns none); `onInstalled(addr)` as each PS has it. */
+  install(map: ShardMap, onInstalled?: (addr: string) => void): Promise<void>;
 }
 
 /** What a finished migration did, for logs and metrics. */
@@ -53,8 +37,10 @@ export interface MigrationDone {
   version: number;
   buckets: number;
   rows: number;
-  /** Longest fenced round (pushes to its moving buckets refused), ms. */
+  /** Longest fence (pushes to a source's moving buckets refused): fencing SendTail sent to the new map on the source and its target, ms. */
   fenceMs: number;
+  /** Where the longest fence went, ms (see FenceStages). */
+  fence: FenceStages;
   ms: number;
 }
 
@@ -78,10 +64,19 @@ export class MigrationDriver {
   private readonly log: Logger;
   private readonly now: () => number;
   private lastRefusal = '';
+  private readonly drainedIds = new Set<string>();
 
   constructor(private readonly deps: MigrationDriverDeps) {
     this.log = deps.logger.child({ component: 'migration' });
     this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * Member ids of the PS whose drain is recorded done (read from etcd, or recorded by this
+   * driver), until their records are deleted after they left: their exit is planned.
+   */
+  get drained(): ReadonlySet<string> {
+    return this.drainedIds;
   }
 
   /**
@@ -110,7 +105,11 @@ export class MigrationDriver {
     const done = [...snap.drains.values()].filter((d) => !d.done && /\d$/.test(d.id) && !inMap.has(psNumber(d.id))).map((d) => d.id);
     const forget = [...snap.drains.values()].filter((d) => d.done && !liveIds.has(d.id)).map((d) => d.id);
     if (done.length > 0) this.log.info({ ps: done }, 'drained: the PS owns no bucket and may exit');
+    // Known before the record is written, so the PS's exit (it exits on reading it) is never seen first.
+    for (const d of snap.drains.values()) if (d.done) this.drainedIds.add(d.id);
+    for (const id of done) this.drainedIds.add(id);
     await this.deps.store.settleDrains(done, forget);
+    for (const id of forget) this.drainedIds.delete(id);
     return false;
   }
 
@@ -124,42 +123,32 @@ export class MigrationDriver {
     };
     if (!(await this.deps.store.createMigration(record))) return; // recorded meanwhile: the next reconcile recovers it
     this.log.info({ migration: record.id, from: from.version, to: to.version, moves: record.moves }, 'migration started');
-    let rows = 0;
-    let fenceMs = 0;
+    let sources: SourceRounds[];
+    let committed: number;
     try {
       // Targets install `from` owning nothing (they stage, and refuse requests), then get the tables `to` places on them.
       await this.deps.peers.install(withIdlePs(from, to.ps));
       await this.deps.prepare(to);
-      // Every source's rounds end before anything is rolled back: EndMigration mid-round would race the stream.
-      const out = await Promise.allSettled(moves.map((m) => this.move(record.id, from, byId.get(m.from)!.addr, byId.get(m.to)!.addr, m.buckets)));
-      for (const r of out) {
-        if (r.status === 'rejected') throw r.reason;
-        rows += r.value.rows;
-        fenceMs = Math.max(fenceMs, r.value.fenceMs);
-      }
+      const ps = (id: number) => byId.get(id)!;
+      sources = await runRounds(this.deps.peers, {
+        id: record.id, fromVersion: from.version, now: this.now,
+        moves: moves.map((m) => ({ source: ps(m.from).addr, sourceId: m.from, target: ps(m.to).addr, buckets: m.buckets })),
+      });
       await this.deps.store.commitMigration(record);
+      committed = this.now();
     } catch (err) {
       this.log.warn({ migration: record.id, err: (err as Error).message }, 'migration failed before its commit; rolling it back');
       await this.rollBack(record, await this.deps.membership.list('ps'));
       throw err;
     }
-    await this.rollForward({ ...record, phase: 'commit' }, await this.deps.membership.list('ps'));
-    const done: MigrationDone = { id: record.id, version: to.version, buckets: moves.reduce((n, m) => n + m.buckets.length, 0), rows, fenceMs, ms: this.now() - t0 };
+    const installed = await this.rollForward({ ...record, phase: 'commit' }, await this.deps.membership.list('ps'));
+    const fences = sources.map((x) => fenceOf(x, sources, committed, installed));
+    const { fenceMs, stages: fence } = fences.reduce((a, b) => (b.fenceMs > a.fenceMs ? b : a)); // the longest
+    const done: MigrationDone = {
+      id: record.id, version: to.version, buckets: moves.reduce((n, m) => n + m.buckets.length, 0), rows: sources.reduce((n, s) => n + s.rows, 0), fenceMs, fence, ms: this.now() - t0,
+    };
     this.log.info(done, 'migration committed');
     this.deps.onDone?.(done);
-  }
-
-  /** Copy, unfenced tails while they are large, then the fenced last tail; the rows sent and the fenced round's time. */
-  private async move(id: string, from: ShardMap, source: string, target: string, buckets: number[]): Promise<{ rows: number; fenceMs: number }> {
-    const { peers } = this.deps;
-    let last = await peers.begin(source, { migrationId: id, buckets, targetAddr: target, shardMapVersion: from.version });
-    let rows = last.rows;
-    for (let k = 0; k < MAX_UNFENCED_TAILS && last.rows > FENCE_WHEN_ROWS; k++) {
-      last = await peers.tail(source, id, false);
-      rows += last.rows;
-    }
-    const fenced = await peers.tail(source, id, true);
-    return { rows: rows + fenced.rows, fenceMs: fenced.micros / 1000 };
   }
 
   /** Finishes or undoes a recorded migration; true when the published map changed (commit). */
@@ -179,13 +168,16 @@ export class MigrationDriver {
     this.log.warn({ migration: record.id }, 'migration rolled back');
   }
 
-  /** After the commit: install the new map everywhere (a PS leaving it owns none), drop at the sources. */
-  private async rollForward(record: MigrationRecord, live: readonly Member[]): Promise<void> {
+  /** After the commit: install the new map everywhere (a PS leaving it owns none), drop at the sources; when each PS had the map. */
+  private async rollForward(record: MigrationRecord, live: readonly Member[]): Promise<(addr: string) => number> {
     const to = shardMapFromJSON(record.to);
     const liveIds = new Set(live.map((m) => psNumber(m.id)));
-    await this.deps.peers.install(withIdlePs(to, record.ps.filter((p) => liveIds.has(p.id))));
+    const at = new Map<string, number>();
+    await this.deps.peers.install(withIdlePs(to, record.ps.filter((p) => liveIds.has(p.id))), (addr) => at.set(addr, this.now()));
+    const all = this.now();
     await this.onLive(record, live, (p) => this.deps.peers.end(p.addr, record.id, true));
     await this.deps.store.deleteMigration();
+    return (addr) => at.get(addr) ?? all;
   }
 
   /**
@@ -220,3 +212,4 @@ export class MigrationDriver {
     this.lastRefusal = why;
   }
 }
+

@@ -16,7 +16,7 @@ import { ERROR_CODES } from '../common/errors';
 import type { Logger } from '../common/logger';
 import type { JobStore } from '../control/job-store';
 import type { TableRecord } from '../control/job-types';
-import type { Membership } from '../membership/membership';
+import type { Membership, MembershipEvent } from '../membership/membership';
 import type { ShardMap } from '../sharding/shard-map';
 import { restoreFromCheckpoint } from '../client/restore-checkpoint';
 import type { StatsResponse } from '../client/admin-messages';
@@ -24,6 +24,25 @@ import type { ChiefModel } from './chief-model';
 import { JobFailedError } from './job-failure';
 import { allWell, auditPs, describeChanges, PsFindings, PsObservation, republishVersion, tableRecordOf } from './ps-audit';
 import { psNumber } from './ps-set';
+
+/**
+ * Whether a PS membership change is a drained PS's planned exit rather than a change of the PS
+ * the chief published: the PS left (its member key is gone), the published map `map` does not
+ * list it (its buckets were migrated away: it owns none), and its drain is recorded done in etcd
+ * (`drained`: member ids of done drain records). Such an exit changes nothing a checkpoint cut
+ * reads, so the chief neither attaches the PS again nor abandons a checkpoint for it. Anything
+ * else (a PS of the map leaving or coming back, one that left without a done drain) is a change.
+ */
+export function isPlannedExit(ev: Pick<MembershipEvent, 'type' | 'role' | 'id'>, map: ShardMap | undefined, drained: ReadonlySet<string>): boolean {
+  if (ev.role !== 'ps' || ev.type !== 'remove' || !map || !drained.has(ev.id)) return false;
+  let ps: number;
+  try {
+    ps = psNumber(ev.id);
+  } catch {
+    return false; // not a PS id the map could name
+  }
+  return !map.ps.some((p) => p.id === ps);
+}
 
 /** Deadline of one Stats call in a periodic check: a PS slower than this is skipped this time. */
 const CHECK_STATS_TIMEOUT_MS = 2_000;

@@ -39,7 +39,7 @@ export const PS_OPTIONS: Record<string, OptionSpec> = {
   'checkpoint-root': { type: 'string', describe: 'directory (or DIR,DIR...) under which Snapshot writes and Restore reads; the chief\'s --checkpoint-dir. Without one both are refused [TESSERA_CHECKPOINT_ROOT]' },
   'max-connections': { type: 'string', describe: 'most TCP connections open at once, more are closed on arrival (default 1024) [TESSERA_MAX_CONNECTIONS]' },
   'handshake-timeout-ms': { type: 'string', describe: 'a connection that has not completed the HTTP/2 handshake by then is closed (default 10000) [TESSERA_HANDSHAKE_TIMEOUT_MS]' },
-  'data-plane': { type: 'string', describe: 'what serves Pull/Push on each shard\'s port: grpc-js, or gRPC framing directly on node:http2 (same protocol, less CPU per row; ADR 0038) (default grpc-js) [TESSERA_DATA_PLANE]' },
+  'data-plane': { type: 'string', describe: 'what serves Pull/Push on each shard\'s port: grpc-js, or gRPC framing directly on node:http2 (same protocol, less CPU per row; ADR 0038) (default http2) [TESSERA_DATA_PLANE]' },
   'shutdown-timeout-ms': { type: 'string', describe: 'bound on the graceful stop after SIGTERM; then, or at a second signal, the process exits at once (default 10000) [TESSERA_SHUTDOWN_TIMEOUT_MS]' },
   ...SECURITY_OPTIONS,
 };

@@ -17,7 +17,6 @@ import { WorkerMetrics } from '../worker/worker-metrics';
 import { selectBackend, tfThreads } from '../model/backend';
 import { PsClient } from '../client/ps-client';
 import { loadDataPlane } from '../wire/grpc-options';
-import { httpsClientOptions } from '../wire/tls';
 import { DEFAULT_STALENESS_SAMPLE_EVERY } from '../client/row-versions';
 import { WorkerRole } from '../worker/worker-role';
 import { DataThreadSession } from '../worker/data-thread-session';
@@ -30,7 +29,7 @@ export const WORKER_SPEC: Record<string, OptionSpec> = {
   backend: { type: 'string', describe: 'tfjs backend to prefer: tensorflow | webgpu | wasm | cpu [TESSERA_TF_BACKEND]' },
   'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8, or auto (the host\'s cores, at most 4); default 1 [TESSERA_TF_THREADS]' },
   'commit-every-ms': { type: 'string', describe: 'least time between two data-position commits to etcd', default: '1000' },
-  'data-plane': { type: 'string', describe: 'what carries pulls and pushes: grpc-js, or gRPC framing directly on node:http2 (same protocol, less CPU per row; ADR 0038) (default grpc-js) [TESSERA_DATA_PLANE]' },
+  'data-plane': { type: 'string', describe: 'what carries pulls and pushes: grpc-js, or gRPC framing directly on node:http2 (same protocol, less CPU per row; ADR 0038) (default http2) [TESSERA_DATA_PLANE]' },
   'staleness-sample-every': { type: 'string', describe: `one training step in N measures push staleness (row versions on its pulls and its push); 0 = off; default ${DEFAULT_STALENESS_SAMPLE_EVERY} [TESSERA_STALENESS_SAMPLE_EVERY]` },
 };
 
@@ -99,12 +98,12 @@ export async function runWorker(argv: string[]): Promise<number> {
       connect: (map, tables) => psParams(new PsClient({
         // A PS refusing the map as old: read the newest from etcd and re-send only the refused slices.
         shardMap: map, latestMap: () => shardMaps.get(), logger, ...trainingClientOptions(spec.training), tableIncarnation: incarnationLookup(tables),
-        credentials: rt.tls?.channelCredentials(), dataPlane, http2Tls: rt.tls && dataPlane === 'http2' ? httpsClientOptions(rt.tls.config) : undefined,
+        credentials: rt.tls?.channelCredentials(), dataPlane, http2Tls: rt.tls && dataPlane === 'http2' ? () => rt.tls!.httpsClient() : undefined,
         stalenessSampleEvery: sampleEvery, onStaleness: (u) => metrics.onStaleness(u),
       })),
-      // training.data_thread: the same client, built on the data thread (TLS files re-read there).
+      // training.data_thread: the same client (data plane, TLS), built on the data thread (TLS files re-read there).
       startDataThread: (init) => new DataThreadSession({
-        init: { ...init, spec, logLevel: logger.level, stalenessSampleEvery: sampleEvery, ...(rt.tls ? { tls: rt.tls.config } : {}) },
+        init: { ...init, spec, logLevel: logger.level, stalenessSampleEvery: sampleEvery, dataPlane, ...(rt.tls ? { tls: rt.tls.config } : {}) },
         onStaleness: (u) => metrics.onStaleness(u), latestMap: () => shardMaps.get(),
       }),
       commitEveryMs: intOption(args, 'commit-every-ms', 1),

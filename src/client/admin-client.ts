@@ -11,7 +11,7 @@
  */
 import type { TableSpec } from '../ps/store/table-spec';
 import { tableSpecToWire } from '../ps/table-spec-wire';
-import { bucketsOwnedBy } from '../sharding/shard-map';
+import { bucketsOwnedBy, ShardMap } from '../sharding/shard-map';
 import { asBytes, f32FromBytes, IdArray, idsFromBytes } from '../wire/key-block';
 import type { PsConnection } from '../wire/ps-connection';
 import type { AdminRpcs, StatsResponse } from './admin-messages';
@@ -24,6 +24,12 @@ export function adminCall<M extends keyof AdminRpcs>(
   return fleet.call(`${method} on ${conn.addr}`, () => conn.adminCall<AdminRpcs[M]['res']>(method, req, timeoutMs));
 }
 
+/** The SetShardMap request that installs `map` on its PS at position `i` (owning none when it owns no bucket). */
+export function shardMapRequest(map: ShardMap, i: number): AdminRpcs['SetShardMap']['req'] {
+  const owned = bucketsOwnedBy(map, i);
+  return { version: map.version, psIndex: i, numBuckets: map.numBuckets, ownedBuckets: asBytes(Uint32Array.from(owned)), ownsNone: owned.length === 0 };
+}
+
 /** Table lifecycle, shard-map installation, dense assignment, export and stats. */
 export class PsAdminClient {
   constructor(private readonly fleet: PsFleet) {}
@@ -31,12 +37,7 @@ export class PsAdminClient {
   /** Installs the fleet's shard map on every PS (the chief's job in a cluster); a PS of the map owning no bucket owns none. */
   async installShardMap(): Promise<void> {
     const m = this.fleet.map;
-    await Promise.all(this.fleet.conns.map((c, i) => {
-      const owned = bucketsOwnedBy(m, i);
-      return adminCall(this.fleet, c, 'SetShardMap', {
-        version: m.version, psIndex: i, numBuckets: m.numBuckets, ownedBuckets: asBytes(Uint32Array.from(owned)), ownsNone: owned.length === 0,
-      });
-    }));
+    await Promise.all(this.fleet.conns.map((c, i) => adminCall(this.fleet, c, 'SetShardMap', shardMapRequest(m, i))));
   }
 
   /**

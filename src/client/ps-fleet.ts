@@ -50,8 +50,8 @@ export interface PsFleetOptions {
   credentials?: ChannelCredentials;
   /** What carries pulls and pushes (default 'grpc-js'; ADR 0038). */
   dataPlane?: DataPlane;
-  /** With `dataPlane: 'http2'` and mutual TLS: the identity of `credentials` as tls.ts's httpsClientOptions. */
-  http2Tls?: HttpsClientOptions;
+  /** With `dataPlane: 'http2'` and mutual TLS: the identity of `credentials` for node:http2, read at each connect (TlsContext.httpsClient). */
+  http2Tls?: () => HttpsClientOptions;
   /** Opens a connection to a PS (injected in tests). */
   connect?: (addr: string) => PsConnection;
   /**

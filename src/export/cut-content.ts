@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { readChunks } from '../checkpoint/chunk-format';
 import type { Manifest } from '../checkpoint/manifest';
 import { verifyFile } from '../checkpoint/verify';
+import { concatTyped } from '../common/concat-typed';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { tableSpecOfLayout } from '../ps/table-layout';
 import type { TableSpec } from '../ps/store/table-spec';
@@ -27,16 +28,6 @@ export interface CutContent {
 }
 
 interface Parts { ids: Uint32Array[]; weights: Float32Array[]; tombs: Uint32Array[] }
-
-function concat<T extends Uint32Array | Float32Array>(parts: T[], make: (n: number) => T): T {
-  const out = make(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function weightsOf(w: Float32Array | Uint16Array): Float32Array {
   if (w instanceof Float32Array) return w.slice();
@@ -75,9 +66,9 @@ export async function readCutContent(dir: string, manifest: Manifest): Promise<C
     const p = parts.get(t.name)!;
     return {
       name: t.name, dim: t.dim ?? 0,
-      ids: concat(p.ids, (n) => new Uint32Array(n)),
-      weights: concat(p.weights, (n) => new Float32Array(n)),
-      tombstones: concat(p.tombs, (n) => new Uint32Array(n)),
+      ids: concatTyped(p.ids, (n) => new Uint32Array(n)),
+      weights: concatTyped(p.weights, (n) => new Float32Array(n)),
+      tombstones: concatTyped(p.tombs, (n) => new Uint32Array(n)),
     };
   });
   return { tables, dense, specs: manifest.tables.map(tableSpecOfLayout) };

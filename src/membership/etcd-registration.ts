@@ -76,6 +76,8 @@ export class EtcdRegistration implements Registration {
   /** Aborts the backoff sleep of a re-registration loop when the registration closes. */
   private readonly abort = new AbortController();
   private reregistering: Promise<void> | undefined;
+  /** The lease whose loss was reported last: etcd3 may report one lease lost twice. */
+  private lostLease: Lease | undefined;
 
   private constructor(
     private readonly deps: EtcdRegistrationDeps,
@@ -119,8 +121,16 @@ export class EtcdRegistration implements Registration {
     this.deps.logger.info({ role: this.role, id: this.id, incarnation: this.incarnation }, 'membership closed');
   }
 
+  /**
+   * One loss per lease. etcd3 can report the same lease lost twice: after an event-loop stall
+   * past twice the TTL, the expired keepalive answer reports it, and so does the keepalive retry
+   * it scheduled 100 ms earlier. A second re-registration would find the key the first had just
+   * created under the new incarnation and give the id up as taken by another process.
+   */
   private onLost(lease: Lease, error: Error): void {
     if (this.closed || lease !== this.lease) return; // a stale lease of an earlier incarnation
+    if (lease === this.lostLease) return; // already lost, and being re-registered
+    this.lostLease = lease;
     const previous = this.incarnation;
     this.deps.logger.warn({ role: this.role, id: this.id, incarnation: previous, err: error }, 'membership lease lost; fencing and re-registering');
     this.listeners.emit('lost', { incarnation: previous, error });

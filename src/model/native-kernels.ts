@@ -16,6 +16,7 @@
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { loadAddon } from '../common/native-addon';
 
 /** The addon's exports (see the header of native/tessera_blas.c). */
 export interface NativeBlas {
@@ -32,23 +33,10 @@ export interface NativeBlas {
 /** Where `scripts/build-native.sh` writes the addon, relative to the package root. */
 export const NATIVE_BLAS_PATH = path.join('native', 'build', 'tessera_blas.node');
 
-/** The package root from this file, whether it runs from `src/` (ts-node) or `dist/src/`. */
-function packageRoot(): string {
-  return path.resolve(__dirname, '..', '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '');
-}
-
 /** Loads the addon, or says why it cannot (not built, or built against another OpenBLAS). */
-export function loadNativeBlas(file: string = path.join(packageRoot(), NATIVE_BLAS_PATH)):
-  { ok: true; blas: NativeBlas } | { ok: false; reason: string } {
-  try {
-    return { ok: true, blas: require(file) as NativeBlas };
-  } catch (err) {
-    const e = err as { code?: string; message?: string };
-    const why = e.code === 'MODULE_NOT_FOUND'
-      ? `${file} is not built (scripts/build-native.sh; needs gcc and libopenblas-dev)`
-      : `${file}: ${String(e.message ?? err).split('\n')[0]}`;
-    return { ok: false, reason: why };
-  }
+export function loadNativeBlas(file: string = NATIVE_BLAS_PATH): { ok: true; blas: NativeBlas } | { ok: false; reason: string } {
+  const loaded = loadAddon<NativeBlas>(file, 'gcc and libopenblas-dev');
+  return loaded.ok ? { ok: true, blas: loaded.addon } : loaded;
 }
 
 /** The parts of tfjs-backend-wasm's BackendWasm these kernels use. */

@@ -99,8 +99,11 @@ export class PsNode {
   readonly counters: PsCounters = { pulls: 0, pushes: 0, rowsPulled: 0, rowsPushed: 0, rejected: 0 };
   /** The pushes applied recently, per client: a retried one is acknowledged, not applied again. */
   readonly dedup = new PushDedup();
-  /** Told of every push applied (table, ids or null for dense, identity, answer): replication's log. */
-  onApplied: ((table: string, ids: Uint32Array | null, clientId: bigint | undefined, seq: number | undefined, rows: number) => void) | null = null;
+  /**
+   * Told of every push applied (table, ids or null for dense, identity, answer, and the decoded
+   * gradients, valid only during the call): replication's log.
+   */
+  onApplied: ((table: string, ids: Uint32Array | null, clientId: bigint | undefined, seq: number | undefined, rows: number, grads: Float32Array) => void) | null = null;
   private version = 0;
   private owned: Uint8Array | null = null; // bucket -> 1 if this PS owns it; null = owns all
   private numBuckets = DEFAULT_NUM_BUCKETS;
@@ -248,7 +251,7 @@ export class PsNode {
         this.touchedDense.add(table.name);
         this.count(false, 1);
         this.dedup.record(req.clientId, req.pushSeq, 1);
-        this.onApplied?.(table.name, null, req.clientId, req.pushSeq, 1);
+        this.onApplied?.(table.name, null, req.clientId, req.pushSeq, 1, grads);
         return 1;
       }
       const ids = this.checkIds(req.ids);
@@ -256,7 +259,7 @@ export class PsNode {
       const applied = table.push(ids, grads, req.wantVersions && versions ? versions(ids.length >>> 1) : undefined);
       this.count(false, ids.length >>> 1);
       this.dedup.record(req.clientId, req.pushSeq, applied);
-      this.onApplied?.(table.name, ids, req.clientId, req.pushSeq, applied);
+      this.onApplied?.(table.name, ids, req.clientId, req.pushSeq, applied, grads);
       return applied;
     } catch (err) {
       this.counters.rejected++;

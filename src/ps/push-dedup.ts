@@ -13,7 +13,9 @@
  *   be applied again: a client must push within the last `maxClients` clients' activity).
  * Memory: 12 bytes × windowSeqs per client, about 12 KiB at the defaults; 48 MiB at most.
  * Nothing here is checkpointed: a restarted PS restores its rows from a checkpoint and forgets
- * every push since, so a retry it does not remember is one whose effect it lost anyway.
+ * every push since, so a retry it does not remember is one whose effect it lost anyway. The
+ * window travels instead with a replica (replica-store.ts) and with migrated buckets
+ * (migration/migrated-window.ts), to the PS that takes over the rows its pushes changed.
  *
  * ```ts
  * const dedup = new PushDedup();
@@ -36,11 +38,17 @@ export interface PushDedupOptions {
   maxClients?: number;
 }
 
-/** One client's window: slot seq % size holds the seq applied there (0: none) and its answer. */
+/**
+ * One client's window: slot seq % size holds the seq applied there (0: none) and its answer.
+ * `touched`: the record count when it last changed; `inherited`: it holds pushes another PS
+ * applied (a promoted replica's, or a migrated window), not only pushes sent to this PS.
+ */
 interface ClientWindow {
   highest: number;
   seqs: Float64Array;
   acks: Uint32Array;
+  touched: number;
+  inherited: boolean;
 }
 
 /** The applied-push memory of one PS. */
@@ -51,6 +59,7 @@ export class PushDedup {
   // recently pushing client first, which is the one evicted.
   private readonly clients = new Map<bigint, ClientWindow>();
   private dups = 0;
+  private records = 0;
 
   constructor(opts: PushDedupOptions = {}) {
     this.size = opts.windowSeqs ?? DEDUP_WINDOW_SEQS;
@@ -63,6 +72,11 @@ export class PushDedup {
   /** Repeated pushes acknowledged without being applied, since this PS started. */
   get duplicates(): number {
     return this.dups;
+  }
+
+  /** Records so far: pass it to `forEach` later to visit only the windows changed since. */
+  get stamp(): number {
+    return this.records;
   }
 
   /** Clients remembered now. */
@@ -90,26 +104,45 @@ export class PushDedup {
     return w.acks[slot];
   }
 
-  /** Calls `fn` for every push remembered, per client in window order (a replica hands them over). */
-  forEach(fn: (clientId: bigint, seq: number, rowsApplied: number) => void): void {
+  /**
+   * Calls `fn` for every push remembered, per client in window order (a replica or a migration
+   * hands them over); with `since` (a `stamp`), only in the windows changed from then on.
+   * `inherited` tells a window another PS handed over (`inherit`) from one of pushes sent here.
+   */
+  forEach(fn: (clientId: bigint, seq: number, rowsApplied: number, inherited: boolean) => void, since = 0): void {
     for (const [id, w] of this.clients) {
+      if (w.touched < since) continue;
       for (let s = Math.max(1, w.highest - this.size + 1); s <= w.highest; s++) {
-        if (w.seqs[s % this.size] === s) fn(id, s, w.acks[s % this.size]);
+        if (w.seqs[s % this.size] === s) fn(id, s, w.acks[s % this.size], w.inherited);
       }
     }
   }
 
   /** Remembers that push `seq` of `clientId` was applied and answered `rowsApplied`. */
   record(clientId: bigint | undefined, seq: number | undefined, rowsApplied: number): void {
+    this.put(clientId, seq, rowsApplied, false);
+  }
+
+  /**
+   * Remembers a push another PS applied to rows this PS now holds (a promoted replica, buckets
+   * migrated here), under the identity a client re-sends it with (inheritedClientId).
+   */
+  inherit(clientId: bigint, seq: number, rowsApplied: number): void {
+    this.put(clientId, seq, rowsApplied, true);
+  }
+
+  private put(clientId: bigint | undefined, seq: number | undefined, rowsApplied: number, inherited: boolean): void {
     if (!clientId || !seq) return;
     let w = this.clients.get(clientId);
     if (w) {
       this.clients.delete(clientId);
     } else {
       if (this.clients.size >= this.maxClients) this.clients.delete(this.clients.keys().next().value as bigint);
-      w = { highest: 0, seqs: new Float64Array(this.size), acks: new Uint32Array(this.size) };
+      w = { highest: 0, seqs: new Float64Array(this.size), acks: new Uint32Array(this.size), touched: 0, inherited: false };
     }
     this.clients.set(clientId, w);
+    w.touched = ++this.records;
+    if (inherited) w.inherited = true;
     if (seq <= w.highest - this.size) return; // lookup refuses these; never let one overwrite a live slot
     const slot = seq % this.size;
     w.seqs[slot] = seq;

@@ -1,10 +1,12 @@
 /**
  * Batch id de-duplication: a CTR batch repeats hot ids many times, and each unique id should be
  * pulled and pushed once. Uses an open-addressing (linear probing) hash table on typed arrays:
- * no Map, no BigInt, no per-id allocation.
+ * no Map, no BigInt, no per-id allocation. Where the native addon is built
+ * (src/common/native-rows.ts) the same table is probed natively, with the same result.
  */
 
 import { ERROR_CODES, TesseraError } from '../common/errors';
+import { nativeRows } from '../common/native-rows';
 import type { IdArray } from '../wire/key-block';
 
 /** Smallest table capacity; avoids regrowing for tiny batches. */
@@ -62,6 +64,8 @@ export class Deduper {
     if (inverse.length < n) throw this.tooSmall('inverse', inverse.length, n);
     this.prepare(n);
     const keysLo = this.keysLo, keysHi = this.keysHi, vals = this.vals;
+    const native = nativeRows(n);
+    if (native) return native.dedup(ids, n, keysLo, keysHi, vals, this.slots, unique, inverse);
     const mask = this.slots - 1;
     let k = 0;
     for (let i = 0; i < n; i++) {

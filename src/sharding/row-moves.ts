@@ -5,13 +5,16 @@
  * When `dim` is even and both arrays start on an 8-byte boundary, rows move as float64 pairs
  * through Float64Array views, unrolled by two pairs: half the loads and stores of a float32 loop
  * (the PS's row slabs gather the same way). A pair moved as a float64 keeps its bits unless its
- * high float32 is a NaN; pulled rows are finite (the PS refuses non-finite updates).
+ * high float32 is a NaN; pulled rows are finite (the PS refuses non-finite updates). Where the
+ * native addon is built (src/common/native-rows.ts, ADR 0041), rows move there instead, one
+ * `memcpy` each.
  *
  * ```ts
  * scatterRows(rows, out, positions, from, to, 16); // row k - from of rows → row positions[k] of out
  * gatherRowsAt(unique, out, inverse, 16);          // row inverse[i] of unique → row i of out
  * ```
  */
+import { nativeRows } from '../common/native-rows';
 
 function pairs(a: Float32Array): Float64Array | null {
   return (a.byteOffset & 7) === 0 ? new Float64Array(a.buffer, a.byteOffset, a.length >>> 1) : null;
@@ -19,6 +22,11 @@ function pairs(a: Float32Array): Float64Array | null {
 
 /** Row `k - from` of `src` to row `at[k]` of `dst`, for k in [from, to). */
 export function scatterRows(src: Float32Array, dst: Float32Array, at: Uint32Array, from: number, to: number, dim: number): void {
+  const native = nativeRows(to - from);
+  if (native) {
+    native.copyRowsTo(src, dst, at, from, to, dim);
+    return;
+  }
   const s64 = (dim & 1) === 0 ? pairs(src) : null;
   const d64 = s64 ? pairs(dst) : null;
   if (s64 && d64) {
@@ -34,6 +42,11 @@ export function scatterRows(src: Float32Array, dst: Float32Array, at: Uint32Arra
 
 /** Row `from[i]` of `src` to row i of `dst`, for every i of `from`. */
 export function gatherRowsAt(src: Float32Array, dst: Float32Array, from: Uint32Array | Int32Array, dim: number): void {
+  const native = nativeRows(from.length);
+  if (native) {
+    native.copyRowsFrom(src, dst, from, 0, from.length, dim);
+    return;
+  }
   const s64 = (dim & 1) === 0 ? pairs(src) : null;
   const d64 = s64 ? pairs(dst) : null;
   if (s64 && d64) {

@@ -12,8 +12,9 @@
  */
 
 import { ERROR_CODES, TesseraError } from '../common/errors';
+import { nativeRows } from '../common/native-rows';
 import type { IdArray } from '../wire/key-block';
-import { scatterRows } from './row-moves';
+import { gatherRowsAt, scatterRows } from './row-moves';
 import { ownerOf, type ShardMap } from './shard-map';
 
 /** The ids of one batch that one PS owns. */
@@ -50,7 +51,8 @@ function checkDim(dim: number): void {
 /**
  * Splits `ids` by owning PS: one {@link Slice} per PS that owns at least one id, ordered by
  * psIndex; ids keep their input order within a slice. Two passes (count, then fill), so each slice
- * is exactly one allocation (its ids and positions share one ArrayBuffer).
+ * is exactly one allocation (its ids and positions share one ArrayBuffer). With the bucket map
+ * both passes run natively where the addon is built (src/common/native-rows.ts).
  *
  * @param ownerFn partition function; defaults to the bucket map, `ownerOf(map, lo, hi)`.
  * @throws TesseraError BAD_IDS for an odd-length IdArray; INVALID_ARGUMENT when ownerFn returns
@@ -63,6 +65,37 @@ export function sliceByOwner(ids: IdArray, map: ShardMap, ownerFn?: OwnerFn): Sl
   if (ownerScratch.length < n) ownerScratch = new Uint16Array(Math.max(n, 2 * ownerScratch.length));
   const owners = ownerScratch;
   const counts = new Uint32Array(numPs);
+  const native = ownerFn === undefined ? nativeRows(n) : null;
+  if (native) native.ownersOf(ids, n, map.numBuckets, map.owner, owners, counts);
+  else countOwners(ids, n, map, ownerFn, owners, counts);
+  const slices: Slice[] = [];
+  const sliceOf: Slice[] = new Array(numPs);
+  for (let p = 0; p < numPs; p++) {
+    const c = counts[p];
+    const buf = new ArrayBuffer(12 * c);
+    const s: Slice = { psIndex: p, ids: new Uint32Array(buf, 0, 2 * c), positions: new Uint32Array(buf, 8 * c, c) };
+    sliceOf[p] = s;
+    if (c > 0) slices.push(s);
+  }
+  if (native) {
+    native.fillSlices(ids, n, owners, sliceOf.map((s) => s.ids), sliceOf.map((s) => s.positions));
+    return slices;
+  }
+  counts.fill(0); // reused as the fill cursor per PS
+  for (let i = 0; i < n; i++) {
+    const o = owners[i];
+    const s = sliceOf[o];
+    const j = counts[o]++;
+    s.ids[2 * j] = ids[2 * i];
+    s.ids[2 * j + 1] = ids[2 * i + 1];
+    s.positions[j] = i;
+  }
+  return slices;
+}
+
+/** The first pass of `sliceByOwner` in JavaScript: each id's owner, and the ids per owner. */
+function countOwners(ids: IdArray, n: number, map: ShardMap, ownerFn: OwnerFn | undefined, owners: Uint16Array, counts: Uint32Array): void {
+  const numPs = counts.length;
   for (let i = 0; i < n; i++) {
     const lo = ids[2 * i], hi = ids[2 * i + 1];
     const o = ownerFn === undefined ? ownerOf(map, lo, hi) : ownerFn(lo, hi);
@@ -72,26 +105,6 @@ export function sliceByOwner(ids: IdArray, map: ShardMap, ownerFn?: OwnerFn): Sl
     owners[i] = o;
     counts[o]++;
   }
-  const slices: Slice[] = [];
-  const sliceOf: (Slice | undefined)[] = new Array(numPs);
-  for (let p = 0; p < numPs; p++) {
-    const c = counts[p];
-    if (c === 0) continue;
-    const buf = new ArrayBuffer(12 * c);
-    const s: Slice = { psIndex: p, ids: new Uint32Array(buf, 0, 2 * c), positions: new Uint32Array(buf, 8 * c, c) };
-    sliceOf[p] = s;
-    slices.push(s);
-  }
-  counts.fill(0); // reused as the fill cursor per PS
-  for (let i = 0; i < n; i++) {
-    const o = owners[i];
-    const s = sliceOf[o] as Slice;
-    const j = counts[o]++;
-    s.ids[2 * j] = ids[2 * i];
-    s.ids[2 * j + 1] = ids[2 * i + 1];
-    s.positions[j] = i;
-  }
-  return slices;
 }
 
 /**
@@ -132,10 +145,7 @@ export function gatherRows(slice: Slice, src: Float32Array, dim: number, from = 
   const positions = slice.positions;
   if (to > from && positions[to - 1] >= n) throw invalid(`slice position ${positions[to - 1]} is outside src ([${n} × ${dim}])`);
   const out = new Float32Array((to - from) * dim);
-  for (let k = from; k < to; k++) {
-    const srcRow = positions[k] * dim, dst = (k - from) * dim;
-    for (let d = 0; d < dim; d++) out[dst + d] = src[srcRow + d];
-  }
+  gatherRowsAt(src, out, positions.subarray(from, to), dim);
   return out;
 }
 

@@ -17,10 +17,13 @@ export const DATA_PLANES: readonly DataPlane[] = ['grpc-js', 'http2'];
 /** Environment variable of `--data-plane`. */
 export const DATA_PLANE_ENV = 'TESSERA_DATA_PLANE';
 
-/** The data plane from the flag (undefined when absent) over TESSERA_DATA_PLANE over 'grpc-js'; a bad value is a CONFIG error naming it. */
+/**
+ * A `tessera ps` or `tessera worker` process's data plane: the flag (undefined when absent) over
+ * TESSERA_DATA_PLANE over 'http2' (ADR 0038, amendment 1); a bad value is a CONFIG error naming it.
+ */
 export function loadDataPlane(env: NodeJS.ProcessEnv, flag: string | undefined): DataPlane {
   const raw = flag ?? env[DATA_PLANE_ENV];
-  if (raw === undefined) return 'grpc-js';
+  if (raw === undefined) return 'http2';
   if ((DATA_PLANES as readonly string[]).includes(raw)) return raw as DataPlane;
   throw new TesseraError(ERROR_CODES.CONFIG, `${flag !== undefined ? '--data-plane' : DATA_PLANE_ENV} must be one of ${DATA_PLANES.join(', ')}, got "${raw}"`);
 }

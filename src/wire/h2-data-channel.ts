@@ -38,8 +38,11 @@ export interface Http2DataChannelOptions {
   addr: string;
   /** Largest answer message accepted (bytes). */
   maxMessageBytes: number;
-  /** Mutual TLS material and the server check (tls.ts's httpsClientOptions); absent: plaintext. */
-  tls?: HttpsClientOptions;
+  /**
+   * Mutual TLS material and the server check, asked for at each (re)connect so that a rotation
+   * of the files reaches the next session (TlsContext.httpsClient); absent: plaintext.
+   */
+  tls?: () => HttpsClientOptions;
 }
 
 /** One gRPC call on an HTTP/2 stream: messages out, decoded answers and the final status in. */
@@ -149,7 +152,7 @@ export class Http2DataChannel {
   private sessionNow(): http2.ClientHttp2Session {
     if (this.closed) throw new Error(`${this.opts.addr}: the data channel is closed`);
     if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
-    const tls = this.opts.tls;
+    const tls = this.opts.tls?.();
     const s = http2.connect(`${tls ? 'https' : 'http'}://${this.opts.addr}`, {
       settings: { initialWindowSize: WINDOW_BYTES, enablePush: false },
       // Answers read off the socket are held here until the caller takes them; HTTP/2 flow

@@ -7,7 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import { clientChannelOptions, DEFAULT_MAX_REQUEST_BYTES } from './grpc-options';
-import { psMigrationService } from './services';
+import { psAdminService, psMigrationService } from './services';
 import { fromServiceError } from './status-map';
 
 type AnyClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
@@ -28,6 +28,13 @@ export function migrationClient(addr: string, opts: MigrationChannelOptions = {}
 /** Default deadline of one unary PsMigration call; a round that copies many rows needs `timeoutMs`. */
 const MIGRATION_CALL_TIMEOUT_MS = 30_000;
 
+/** Calls unary `method` of `client`; rejects with the TesseraError naming `addr`. */
+function unary<Res>(client: AnyClient, addr: string, method: string, req: object, timeoutMs: number): Promise<Res> {
+  return new Promise<Res>((resolve, reject) => {
+    client[method](req, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(fromServiceError(err, addr)) : resolve(res)));
+  });
+}
+
 /**
  * Calls unary PsMigration `method` on the PS at `addr` (with `opts.credentials`: mutual TLS) on a
  * channel of its own; rejects with the TesseraError naming `addr`.
@@ -37,11 +44,41 @@ export async function migrationCall<Res = Record<string, number>>(
 ): Promise<Res> {
   const c = migrationClient(addr, opts);
   try {
-    return await new Promise<Res>((resolve, reject) => {
-      c[method](req, { deadline: Date.now() + (opts.timeoutMs ?? MIGRATION_CALL_TIMEOUT_MS) }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(fromServiceError(err, addr)) : resolve(res)));
-    });
+    return await unary<Res>(c, addr, method, req, opts.timeoutMs ?? MIGRATION_CALL_TIMEOUT_MS);
   } finally {
     c.close();
+  }
+}
+
+/**
+ * One connection from the chief to a PS for the whole of a migration: PsMigration calls and
+ * SetShardMap on the same channel. A fenced round and the new map's install are on the fence's
+ * critical path; a call on a kept connection skips the TCP and HTTP/2 set-up a fresh channel
+ * pays (on a loaded machine, several turns of both event loops).
+ */
+export class MigrationLink {
+  private readonly migration: AnyClient;
+  private readonly admin: AnyClient;
+
+  constructor(readonly addr: string, opts: MigrationChannelOptions = {}) {
+    this.migration = migrationClient(addr, opts);
+    const Admin = psAdminService();
+    this.admin = new Admin(addr, opts.credentials ?? grpc.credentials.createInsecure(), { channelOverride: this.migration.getChannel() }) as unknown as AnyClient;
+  }
+
+  /** Unary PsMigration `method`; rejects with the TesseraError naming the PS. */
+  call<Res = Record<string, number>>(method: 'BeginMigration' | 'SendTail' | 'EndMigration', req: object, timeoutMs = MIGRATION_CALL_TIMEOUT_MS): Promise<Res> {
+    return unary<Res>(this.migration, this.addr, method, req, timeoutMs);
+  }
+
+  /** PsAdmin.SetShardMap (the request as PsAdminClient builds it: shardMapRequest). */
+  setShardMap(req: object, timeoutMs = MIGRATION_CALL_TIMEOUT_MS): Promise<unknown> {
+    return unary(this.admin, this.addr, 'SetShardMap', req, timeoutMs);
+  }
+
+  /** Closes the connection (both clients share it). */
+  close(): void {
+    this.migration.close();
   }
 }
 
@@ -50,6 +87,8 @@ export interface ReceivedTotals {
   rows: number;
   tombstones: number;
   chunks: number;
+  /** Dedup identities the target inherited. */
+  applied: number;
 }
 
 /** Resolves when `call` takes writes again, or rejects if it fails first. */
@@ -65,38 +104,62 @@ function drained<T>(call: grpc.ClientWritableStream<T>): Promise<void> {
   });
 }
 
+/** The messages of one round: a message per chunk, then per piece of identities; `buckets` with the first. */
+function* roundMessages(id: string, buckets: Buffer, chunks: Iterable<Buffer>, applied?: () => Iterable<Buffer>): Generator<ChunkMessage> {
+  const none = Buffer.alloc(0);
+  let first = true;
+  const msg = (chunk: Buffer, ids: Buffer): ChunkMessage => {
+    const m = { migrationId: id, chunk, buckets: first ? buckets : none, applied: ids };
+    first = false;
+    return m;
+  };
+  for (const chunk of chunks) yield msg(chunk, none);
+  for (const piece of applied?.() ?? []) yield msg(none, piece);
+  if (first) yield msg(none, none); // nothing to send: the buckets still go, so the target stages them
+}
+
+/** One message of a ReceiveBuckets stream (tessera.v1.MigrationChunk). */
+export interface ChunkMessage {
+  migrationId: string;
+  chunk: Buffer;
+  buckets: Buffer;
+  applied: Buffer;
+}
+
 /**
  * Streams `chunks` of migration `id` to the target at `addr`, the staged `buckets` (packed
- * uint32) with the first message, and resolves with the target's totals once it has applied
- * every chunk, presenting `opts.credentials` (the sending PS's identity). Errors come back as TesseraErrors naming `addr`; the whole round may be sent
- * again (the target overwrites).
+ * uint32) with the first message, then, with `opts.applied`, the pieces it yields (dedup
+ * identities, asked for once every chunk is read) one message each, and resolves with the
+ * target's totals once it has applied them all, presenting `opts.credentials` (the sending PS's
+ * identity). `opts.client`: a `migrationClient` to `addr` kept for every round of a migration
+ * (the caller closes it), so a round pays no connection set-up; absent, one is made and closed.
+ * Errors come back as TesseraErrors naming `addr`; the whole round may be sent again (the target
+ * overwrites).
  */
-export async function sendChunks(addr: string, id: string, buckets: Buffer, chunks: Iterable<Buffer>, opts: { timeoutMs: number; credentials?: grpc.ChannelCredentials }): Promise<ReceivedTotals> {
+export async function sendChunks(
+  addr: string, id: string, buckets: Buffer, chunks: Iterable<Buffer>,
+  opts: { timeoutMs: number; credentials?: grpc.ChannelCredentials; client?: grpc.Client; applied?: () => Iterable<Buffer> },
+): Promise<ReceivedTotals> {
   const { timeoutMs } = opts;
-  const client = migrationClient(addr, { credentials: opts.credentials });
+  const client = (opts.client ?? migrationClient(addr, { credentials: opts.credentials })) as AnyClient;
   try {
     let settle!: (v: ReceivedTotals) => void;
     let fail!: (e: unknown) => void;
     const answer = new Promise<ReceivedTotals>((resolve, reject) => { settle = resolve; fail = reject; });
     const call = client.ReceiveBuckets({ deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: ReceivedTotals) => {
       if (err) fail(fromServiceError(err, addr)); else settle(res);
-    }) as grpc.ClientWritableStream<{ migrationId: string; chunk: Buffer; buckets: Buffer }>;
+    }) as grpc.ClientWritableStream<ChunkMessage>;
     call.on('error', () => { /* reported through the callback */ });
-    let first = true;
     const failed = answer.then(() => false, () => true);
-    for (const chunk of chunks) {
-      if (!call.write({ migrationId: id, chunk, buckets: first ? buckets : Buffer.alloc(0) })) {
-        await Promise.race([drained(call).catch(() => undefined), failed]);
-      }
-      first = false;
+    for (const msg of roundMessages(id, buckets, chunks, opts.applied)) {
+      if (!call.write(msg)) await Promise.race([drained(call).catch(() => undefined), failed]);
       if (call.destroyed) break;
     }
-    if (first) call.write({ migrationId: id, chunk: Buffer.alloc(0), buckets });
     call.end();
     return await answer;
   } catch (err) {
     throw err instanceof TesseraError ? err : new TesseraError(ERROR_CODES.UNAVAILABLE, `${addr}: migration stream failed: ${String(err)}`, { cause: err });
   } finally {
-    client.close();
+    if (!opts.client) client.close();
   }
 }

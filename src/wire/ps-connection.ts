@@ -28,7 +28,7 @@ export interface PsConnectionOptions {
   /** What carries pulls and pushes (default 'grpc-js'); admin calls are always grpc-js. */
   dataPlane?: DataPlane;
   /** With `dataPlane: 'http2'` and mutual TLS: the same identity as `credentials`, as files' contents. */
-  http2Tls?: HttpsClientOptions;
+  http2Tls?: () => HttpsClientOptions;
 }
 
 type AnyClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
@@ -50,7 +50,7 @@ export class PsConnection {
     // The admin client shares the data client's channel: one connection per PS.
     this.admin = new Admin(opts.addr, creds, { channelOverride: this.data.getChannel() }) as unknown as AnyClient;
     if (opts.dataPlane === 'http2') {
-      if (opts.credentials && !opts.http2Tls) throw new TesseraError(ERROR_CODES.CONFIG, `${opts.addr}: the http2 data plane over TLS needs http2Tls (httpsClientOptions of the same identity)`);
+      if (opts.credentials && !opts.http2Tls) throw new TesseraError(ERROR_CODES.CONFIG, `${opts.addr}: the http2 data plane over TLS needs http2Tls (TlsContext.httpsClient of the same identity)`);
       const h2 = new Http2DataChannel({ addr: opts.addr, maxMessageBytes: opts.maxMessageBytes, tls: opts.http2Tls });
       this.h2 = h2;
       const pool = new AnswerPool();

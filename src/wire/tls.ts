@@ -110,6 +110,11 @@ export interface TlsContext {
   /** Options for https.createServer (client certificates required), and rotation on `server`. */
   httpsOptions(): { cert: Buffer; key: Buffer; ca: Buffer; requestCert: true; rejectUnauthorized: true };
   watchHttps(server: HttpsServer): void;
+  /**
+   * What a long-lived HTTPS or HTTP/2 client presents now: the files as last read by the watcher,
+   * so a connection opened after a rotation uses the new certificate and CA (as gRPC channels do).
+   */
+  httpsClient(): HttpsClientOptions;
   /** Stops watching the files for HTTPS servers (gRPC's watchers stop with their servers and channels). */
   close(): void;
 }
@@ -150,6 +155,7 @@ export function openTls(config: TlsConfig): TlsContext {
   });
   const listeners: Array<() => void> = [];
   const read = () => ({ cert: readFileSync(config.cert), key: readFileSync(config.key), ca: readFileSync(config.ca) });
+  let client: HttpsClientOptions | null = null;
   return {
     config,
     serverCredentials: () => grpc.experimental.createCertificateProviderServerCredentials(provider, provider, true),
@@ -162,6 +168,23 @@ export function openTls(config: TlsConfig): TlsContext {
       provider.addIdentityCertificateListener(onIdentity);
       listeners.push(() => provider.removeIdentityCertificateListener(onIdentity));
       server.once('close', () => listeners.splice(0).forEach((f) => f()));
+    },
+    httpsClient() {
+      if (!client) {
+        const latest = { ...httpsClientOptions(config) };
+        const onIdentity = (u: grpc.experimental.IdentityCertificateUpdate | null) => {
+          if (u) Object.assign(latest, { cert: u.certificate, key: u.privateKey });
+        };
+        const onCa = (u: grpc.experimental.CaCertificateUpdate | null) => { if (u) latest.ca = u.caCertificate; };
+        provider.addIdentityCertificateListener(onIdentity);
+        provider.addCaCertificateListener(onCa);
+        listeners.push(() => {
+          provider.removeIdentityCertificateListener(onIdentity);
+          provider.removeCaCertificateListener(onCa);
+        });
+        client = latest;
+      }
+      return { ...client };
     },
     close: () => listeners.splice(0).forEach((f) => f()),
   };

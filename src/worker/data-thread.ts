@@ -18,6 +18,7 @@ import type { CtrModel } from '../model/types';
 import type { ShardMap } from '../sharding/shard-map';
 import { FeatureTransformer } from '../spec/transform';
 import type { JobSpec } from '../spec/types';
+import type { DataPlane } from '../wire/grpc-options';
 import { openTls, TlsConfig } from '../wire/tls';
 import { DataPath, DataPathPort, FromDataThread, owned, ToDataThread } from './data-path';
 import { boundedPushes } from './job-push-window';
@@ -35,6 +36,8 @@ export interface DataThreadInit {
   tables?: TableRecord;
   /** Mutual TLS to the PS (the files are read, and followed, on this thread). */
   tls?: TlsConfig;
+  /** What carries pulls and pushes (the worker's `--data-plane`; default grpc-js). */
+  dataPlane?: DataPlane;
   /** One training step in this many measures push staleness (the PS client's default when absent). */
   stalenessSampleEvery?: number;
 }
@@ -74,6 +77,8 @@ async function main(port: MessagePort, init: DataThreadInit): Promise<void> {
     shardMap: init.shardMap, logger, ...trainingClientOptions(spec.training),
     ...(init.tables ? { tableIncarnation: incarnationLookup(init.tables) } : {}),
     ...(tls ? { credentials: tls.channelCredentials() } : {}),
+    ...(init.dataPlane ? { dataPlane: init.dataPlane } : {}),
+    ...(tls && init.dataPlane === 'http2' ? { http2Tls: () => tls.httpsClient() } : {}),
     ...(init.stalenessSampleEvery !== undefined ? { stalenessSampleEvery: init.stalenessSampleEvery } : {}),
     // A PS refusing the map as old: the main thread follows the published maps; ask it.
     latestMap: () => new Promise((resolve) => { maps.push(resolve); link.post({ type: 'latest-map' }, []); }),

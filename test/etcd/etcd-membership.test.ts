@@ -12,7 +12,7 @@ const TEST_TTL_S = 2;
 const LOG_WAIT_MS = 8_000;
 
 describe('EtcdMembership (real etcd)', function () {
-  // One etcd (~0.2 s to start); no test here waits for a TTL to run out.
+  // One etcd (~0.2 s to start); only the stall test outlasts a TTL (it blocks for 2 x TTL + 1 s).
   this.timeout(30_000);
   const etcd = etcdForSuite();
   let client: Etcd3;
@@ -73,8 +73,36 @@ describe('EtcdMembership (real etcd)', function () {
     expect(sink.lines[back]).to.deep.include({ previous: first, incarnation: reg.incarnation });
   });
 
+  it('issue 17: an event loop stalled past twice the lease TTL gives one lease loss and one re-registration, not a second that finds its own new key and gives up', async () => {
+    membership = new EtcdMembership({ client, job: 'stall', logger: silentLogger(), leaseTtlS: TEST_TTL_S });
+    const reg = await membership.register('ps', 'ps-0', '127.0.0.1:7000');
+    const first = reg.incarnation;
+    const seen: string[] = [];
+    reg.on('lost', () => {
+      seen.push('lost');
+      // What a PS does on a loss takes a while on a loaded machine; etcd3 meanwhile reports the
+      // same lease lost a second time (its keepalive retry, 100 ms after the first report).
+      block(300);
+    });
+    reg.on('failed', () => seen.push('failed'));
+    const back = new Promise<void>((resolve) => reg.on('reregistered', () => { seen.push('reregistered'); resolve(); }));
+    block((2 * TEST_TTL_S + 1) * 1000); // the event loop stalls: no keepalive goes out
+    await back;
+    const key = '/tessera/stall/members/ps/ps-0';
+    const holder = JSON.parse((await client.get(key).string())!) as { incarnation: string };
+    expect(holder.incarnation, 'the key is held by the new incarnation').to.equal(reg.incarnation).and.not.equal(first);
+    // One more round trip after the re-registration, in which a second loop would have been refused.
+    await client.get(key).string();
+    expect(seen).to.deep.equal(['lost', 'reregistered']);
+  });
+
   it('rejects a bad job name or TTL, naming the field', () => {
     expect(() => new EtcdMembership({ client, job: 'a/b', logger: silentLogger() })).to.throw(/^job must be 1-128 characters/);
     expect(() => new EtcdMembership({ client, job: 'ok', logger: silentLogger(), leaseTtlS: 0.5 })).to.throw(/^leaseTtlS must be/);
   });
 });
+
+/** Blocks the event loop for `ms` (a stalled process: no timer, keepalive or I/O runs). */
+function block(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}

@@ -13,6 +13,7 @@ import { PsClient } from '../../src/client/ps-client';
 import { MigrationDriver, MigrationPeers } from '../../src/chief/migration-driver';
 import { EtcdJobStore } from '../../src/control/etcd-job-store';
 import { EtcdMembership } from '../../src/membership/etcd-membership';
+import { isPlannedExit } from '../../src/chief/ps-guard';
 import { drainKey, jobPrefix } from '../../src/membership/keys';
 import { LeaderElection } from '../../src/membership/leader';
 import { ShardMapStore } from '../../src/membership/shard-map-store';
@@ -73,6 +74,8 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
   /** The client of the map now published; the hook trains through it. */
   let current: PsClient;
   let r = 0;
+  /** Every BeginMigration the driver sent: the source's address and the id it named the source by. */
+  const begun: Array<{ addr: string; sourceId?: number }> = [];
 
   /** One training round on the cluster (through `current`) and on the reference. */
   const train = () => Promise.all([round(current, r), round(reference.client, r++)]);
@@ -101,7 +104,12 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
     };
     const trainUnlessFenced = () => serial(async () => { if (fenced === 0) await train(); });
     return {
-      begin: async (addr, req) => { const res = await real.begin(addr, req); await trainUnlessFenced(); return res; },
+      begin: async (addr, req) => {
+        begun.push({ addr, sourceId: req.sourceId });
+        const res = await real.begin(addr, req);
+        await trainUnlessFenced();
+        return res;
+      },
       tail: async (addr, id, fence) => {
         if (!fence) {
           const res = await real.tail(addr, id, false);
@@ -144,6 +152,7 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
     for (const [i, s] of cluster.servers.entries()) await membership.register('ps', `ps-${i}`, s.addr);
     current = cluster.client;
     r = 0;
+    begun.length = 0;
     for (let k = 0; k < 3; k++) await train();
   }
 
@@ -192,6 +201,9 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
     await train();
     expect(joined.node.store.getEmbedding('emb').size).to.be.greaterThan(0);
     expectAsReference([...cluster.servers, joined], map);
+    // ADR 0043: each source is named by its PS id, under which its dedup windows reach the target.
+    expect(begun.map((b) => b.addr)).to.have.members(cluster.servers.map((s) => s.addr));
+    for (const b of begun) expect(b.sourceId, b.addr).to.equal(cluster.map.ps.find((p) => p.addr === b.addr)!.id);
   });
 
   it('tessera ps drain: ps-2 gives every bucket away in two steps, is marked done, and is forgotten once gone', async () => {
@@ -207,8 +219,14 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
     expect(await c.reconcile()).to.equal(true); // ps-2's buckets had two targets: one per step
     const map = await published();
     expect(map.ps.map((p) => p.id)).to.deep.equal([0, 1]);
+    expect(c.driver.drained.has('ps-2'), 'not done while ps-2 still owns buckets').to.equal(false);
     expect(await c.reconcile()).to.equal(false);
     expect((await c.store.snapshot()).drains.get('ps-2')?.done).to.equal(true);
+    // Issue 17: the chief knows ps-2's exit is planned (it then neither attaches again nor abandons a checkpoint).
+    expect(isPlannedExit({ type: 'remove', role: 'ps', id: 'ps-2' }, map, c.driver.drained)).to.equal(true);
+    const fresh = new MigrationDriver({ store: c.store, membership, peers: peers(), prepare: async () => undefined, settled: async () => undefined, logger: silentLogger() });
+    expect(await fresh.reconcile(await c.store.snapshot(), map)).to.equal(false);
+    expect(fresh.drained.has('ps-2'), 'a driver that did not record the drain (a new chief) reads it from etcd').to.equal(true);
     const drained = cluster.servers[2].node;
     expect(drained.ownedBuckets?.includes(1)).to.equal(false);
     expect(drained.store.getEmbedding('emb').size).to.equal(0);
@@ -218,6 +236,7 @@ describe('chief migration driver on real etcd and PS (issue 17)', function () {
     membership = new EtcdMembership({ client: etcd.client, job, logger: silentLogger() });
     await c.reconcile();
     expect([...(await c.store.snapshot()).drains.keys()]).to.deep.equal(['oops']);
+    expect(c.driver.drained.has('ps-2'), 'forgotten with its record').to.equal(false);
   });
 
   it('a chief gone after the fence, before the commit: its successor rolls back, the old leader cannot commit, and the next plan completes', async () => {

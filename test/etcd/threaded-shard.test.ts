@@ -20,10 +20,12 @@ import { trainShard } from '../../src/worker/shard-trainer';
 import { etcdClientPerTest } from '../helpers/etcd';
 import { rowsInShard, syntheticData, SYNTHETIC_SPEC } from '../helpers/cluster';
 import { createTestCluster, TestCluster } from '../helpers/ps';
+import { DATA_PLANES } from '../../src/wire/grpc-options';
 
 const ROWS = 3_000;
 
-describe('a data shard trained with the data thread: exactly-once positions (real etcd, issue 18)', function () {
+// On both data planes: the thread's client uses the worker's --data-plane (ADR 0038, amendment 1).
+for (const dataPlane of DATA_PLANES) describe(`a data shard trained with the data thread: exactly-once positions (real etcd, issue 18), data plane ${dataPlane}`, function () {
   this.timeout(120_000);
   const etcd = etcdClientPerTest();
   let data: { dir: string; train: string };
@@ -41,7 +43,7 @@ describe('a data shard trained with the data thread: exactly-once positions (rea
 
   it('a worker stopped mid-shard commits where its applied pushes end; the next one finishes it; every row once', async () => {
     const spec = loadJobSpec(SYNTHETIC_SPEC);
-    c = await createTestCluster(2, { maxInflightPushes: 0 });
+    c = await createTestCluster(2, { maxInflightPushes: 0, dataPlane });
     const { trainer, model } = buildJob(spec, psParams(c.client), silentLogger());
     await trainer.init();
     const store = new EtcdJobStore({ client: etcd.client, job: 'threaded-shard', logger: silentLogger() });
@@ -53,7 +55,7 @@ describe('a data shard trained with the data thread: exactly-once positions (rea
     await store.createState(state);
     const run = async (a: Assignment, stopAfterSteps: number) => {
       await store.assign(a);
-      const session = new DataThreadSession({ init: { spec, shardMap: c!.map, reads: model.reads, logLevel: 'silent' } });
+      const session = new DataThreadSession({ init: { spec, shardMap: c!.map, reads: model.reads, logLevel: 'silent', dataPlane } });
       sessions.push(session);
       let trained = 0;
       const steps = threadSteps(session, model, { onStep: (s) => { trained = s.samples; } });

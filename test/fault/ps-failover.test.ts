@@ -6,14 +6,22 @@
  *   workers, applied by no live PS and absent from the replica) are at most what the dead PS
  *   applied within the replication lag measured at its death; the job completes with an AUC
  *   within 0.005 of a clean run.
+ * - The same when the dead PS owns the dense table (issue 17 §2: the buddy replicates it from the
+ *   primary's spec, and the promotion creates it there): its values survive, and no push fails
+ *   "does not exist".
  * - With replication off (the default), the restarted PS is restored from the latest checkpoint,
  *   as before: every update since that checkpoint is lost; the job still completes.
  */
+import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { LocalCluster } from '../../src/local/local-cluster';
+import { denseBucket } from '../../src/sharding/dense-bucket';
+import { DENSE_TABLE } from '../../src/spec/job-tables';
+import { f32FromBytes } from '../../src/wire/key-block';
 import { replicationCall } from '../../src/wire/replication-client';
+import { psAdminService } from '../../src/wire/services';
 import { awaitSnapshot, clusterSuite, SYNTHETIC_SPEC } from '../helpers/cluster';
 import { awaitLogs, logLines, psCounters, workerAcks, workersExited } from '../helpers/cluster-ledger';
 import { awaitMap } from '../helpers/migration';
@@ -29,8 +37,44 @@ async function appliedPushes(c: LocalCluster, only?: string): Promise<number> {
   return m.get(OK_PUSHES)! - m.get(DUPS)!;
 }
 
-async function training(c: LocalCluster): Promise<void> {
-  await awaitSnapshot(c, (s) => ([...s.progress.values()].some((p) => p.rows > 2_000) ? true : undefined), 'training to be under way');
+async function training(c: LocalCluster, rows = 2_000): Promise<void> {
+  await awaitSnapshot(c, (s) => ([...s.progress.values()].some((p) => p.rows > rows) ? true : undefined), 'training to be under way');
+}
+
+/** The dense table's weights on the PS at `addr` (ExportTable). */
+async function denseOn(addr: string): Promise<Float32Array> {
+  const client = new (psAdminService())(addr, grpc.credentials.createInsecure()) as unknown as grpc.Client & { ExportTable(req: object): grpc.ClientReadableStream<{ values: Buffer }> };
+  try {
+    return await new Promise<Float32Array>((resolve, reject) => {
+      const parts: Float32Array[] = [];
+      const call = client.ExportTable({ table: DENSE_TABLE });
+      call.on('data', (chunk) => parts.push(Float32Array.from(f32FromBytes(chunk.values))));
+      call.on('error', reject);
+      call.on('end', () => resolve(Float32Array.from(parts.flatMap((p) => [...p]))));
+    });
+  } finally {
+    client.close();
+  }
+}
+
+const distance = (a: Float32Array, b: Float32Array): number => Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]) ** 2, 0));
+
+/** Pushes lost at the kill of the PS killed at `killedAt`, against the bound its lag at death allows. */
+async function lossAtKill(c: LocalCluster, promoted: Record<string, unknown>, killedAt: number, rate: number): Promise<{ lost: number; bound: number; lagAtDeathMs: number; reroutes: number }> {
+  const { acked, reroutes } = workerAcks(c);
+  const lost = acked - (await appliedPushes(c)) - Number(promoted.pushesApplied);
+  const lagAtDeathMs = killedAt - Number(promoted.appliedAtMs);
+  return { lost, bound: Math.ceil(rate * Math.max(0, lagAtDeathMs) * 1.5) + 2, lagAtDeathMs, reroutes };
+}
+
+/** Pushes per ms applied on the PS labelled `only` as it trains (its own /metrics), the highest of 7 intervals. */
+async function pushRate(c: LocalCluster, only: string): Promise<number> {
+  const samples: { t: number; n: number }[] = [];
+  for (let i = 0; i < 8; i++) {
+    samples.push({ t: Date.now(), n: await appliedPushes(c, only) });
+    await new Promise((r) => setTimeout(r, 150)); // a sampling interval, not an ordering
+  }
+  return Math.max(...samples.slice(1).map((s, i) => (s.n - samples[i].n) / Math.max(1, s.t - samples[i].t)));
 }
 
 describe('PS failover: kill -9 with and without a buddy replica (issue 17; real processes)', function () {
@@ -60,13 +104,7 @@ describe('PS failover: kill -9 with and without a buddy replica (issue 17; real 
     const c = await suite.start({ specPath: specWith(suite.data.dir, 'buddy') });
     await training(c);
     await awaitMap(c, (m) => m.ps.every((p) => p.buddy !== undefined), 'buddies in the shard map');
-    // ps-1's push rate as it trains (its own /metrics), for the bound below.
-    const samples: { t: number; n: number }[] = [];
-    for (let i = 0; i < 8; i++) {
-      samples.push({ t: Date.now(), n: await appliedPushes(c, 'id="ps-1"') });
-      await new Promise((r) => setTimeout(r, 150)); // a sampling interval, not an ordering
-    }
-    const rate = Math.max(...samples.slice(1).map((s, i) => (s.n - samples[i].n) / Math.max(1, s.t - samples[i].t))); // pushes per ms
+    const rate = await pushRate(c, 'id="ps-1"'); // ps-1's, for the bound below
     const killedAt = Date.now();
     await c.ps[1].kill();
     const promoted = await awaitLogs(c, 'chief', (ls) => ls.find((l) => l.msg === 'PS lost: promoted its buddy\'s replica'), 'the chief to promote the replica');
@@ -74,11 +112,9 @@ describe('PS failover: kill -9 with and without a buddy replica (issue 17; real 
     expect(result.samples).to.equal(2 * ROWS);
     await workersExited(c, 2);
 
-    const { acked, reroutes } = workerAcks(c);
     const replicated = Number(promoted.pushesApplied);
-    const lost = acked - (await appliedPushes(c)) - replicated;
-    const lagAtDeathMs = killedAt - Number(promoted.appliedAtMs);
-    const bound = Math.ceil(rate * Math.max(0, lagAtDeathMs) * 1.5) + 2;
+    const { lost, bound, lagAtDeathMs, reroutes } = await lossAtKill(c, promoted, killedAt, rate);
+    const { acked } = workerAcks(c);
     console.log(`      failover: acked ${acked}, replica held ${replicated} of the dead PS's pushes, lost ${lost}, lag at death ${lagAtDeathMs} ms (bound ${bound} pushes at ${(rate * 1000).toFixed(0)}/s), promotion ${promoted.ms} ms, reroutes ${reroutes}, auc ${result.auc!.toFixed(4)} vs clean ${cleanAuc!.toFixed(4)}`);
     expect(promoted.dead).to.equal(1);
     expect(promoted.buddy).to.equal(0);
@@ -88,6 +124,39 @@ describe('PS failover: kill -9 with and without a buddy replica (issue 17; real 
     expect(Math.abs(result.auc! - cleanAuc!), 'AUC against the clean run').to.be.at.most(0.005);
     const restarted = logLines(c, 'chief').filter((l) => /restarted empty/.test(String(l.msg)));
     expect(restarted.map((l) => l.msg), 'no PS treated as restarted empty').to.deep.equal([]);
+  });
+
+  it('replication on, the dense table\'s owner killed: the promotion installs the dense table, its values survive, no push fails "does not exist" (issue 17 §2)', async function () {
+    if (cleanAuc === undefined) this.skip();
+    const c = await suite.start({ specPath: specWith(suite.data.dir, 'buddy') });
+    await training(c);
+    const map = await awaitMap(c, (m) => m.ps.every((p) => p.buddy !== undefined), 'buddies in the shard map');
+    const owner = map.ps[map.owner[denseBucket(DENSE_TABLE, map.numBuckets)]];
+    const buddy = map.ps.find((p) => p.id === owner.buddy)!;
+    const early = await denseOn(owner.addr);
+    await training(c, 6_000);
+    const rate = await pushRate(c, `id="ps-${owner.id}"`);
+    const atKill = await denseOn(owner.addr);
+    const killedAt = Date.now();
+    await c.ps[owner.id].kill();
+    const promoted = await awaitLogs(c, 'chief', (ls) => ls.find((l) => l.msg === 'PS lost: promoted its buddy\'s replica'), 'the chief to promote the replica');
+    const promotedDense = await denseOn(buddy.addr);
+    const result = await c.waitDone();
+    expect(result.samples).to.equal(2 * ROWS);
+    await workersExited(c, 2);
+
+    const { lost, bound, lagAtDeathMs } = await lossAtKill(c, promoted, killedAt, rate);
+    const moved = distance(atKill, early);
+    const off = distance(promotedDense, atKill);
+    console.log(`      dense owner ps-${owner.id} killed: promoted dense ${promoted.dense}, |promoted - at kill| ${off.toExponential(2)} vs |at kill - earlier| ${moved.toExponential(2)}, lost ${lost} pushes (bound ${bound}, lag at death ${lagAtDeathMs} ms), auc ${result.auc!.toFixed(4)}`);
+    expect(promoted.dead).to.equal(owner.id);
+    expect(Number(promoted.dense), 'the dense table promoted').to.equal(1);
+    expect(moved, 'the dense weights trained between the two reads').to.be.greaterThan(0);
+    expect(off, 'the promoted dense weights are those at the kill, less at most the lag\'s pushes: nearer than the earlier weights').to.be.lessThan(moved);
+    expect(lost, 'pushes lost, at most what the lag at death allows').to.be.within(0, bound);
+    const missing = ['worker', 'chief', 'ps'].flatMap((role) => logLines(c, role)).filter((l) => /does not exist/.test(JSON.stringify(l)));
+    expect(missing.map((l) => l.msg), 'no "does not exist"').to.deep.equal([]);
+    expect(Math.abs(result.auc! - cleanAuc!), 'AUC against the clean run').to.be.at.most(0.005);
   });
 
   it('replication off: the restarted PS is restored from the latest checkpoint, and the job completes', async function () {

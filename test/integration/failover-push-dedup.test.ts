@@ -16,12 +16,10 @@ import { silentLogger } from '../../src/common/logger';
 import { startPsServer, PsServer } from '../../src/ps/ps-server';
 import type { TableSpec } from '../../src/ps/store/table-spec';
 import { failoverMap, withBuddies } from '../../src/sharding/buddies';
-import { denseBucket } from '../../src/sharding/dense-bucket';
-import { bucketsOwnedBy, ownerOf, planShardMap, ShardMap } from '../../src/sharding/shard-map';
-import { DEFAULT_MAX_REQUEST_BYTES } from '../../src/wire/grpc-options';
-import { PsConnection } from '../../src/wire/ps-connection';
+import { bucketsOwnedBy, planShardMap, ShardMap } from '../../src/sharding/shard-map';
 import { replicationCall } from '../../src/wire/replication-client';
-import { CkptCluster, ckptCluster, dumpTable, gradsFor, idRange } from '../helpers/checkpoint';
+import { CkptCluster, ckptCluster, dumpTable } from '../helpers/checkpoint';
+import { countingWorker, psZeroSteps } from '../helpers/held-push';
 import { TcpProxy } from '../helpers/tcp-proxy';
 import { until } from '../helpers/until';
 
@@ -51,12 +49,7 @@ describe('a push applied and replicated by a PS that died unanswered is not appl
     [primary, buddy] = [ps0, ps1];
     const front = (proxy = await TcpProxy.start(ps0.addr));
     const v1 = withBuddies(planShardMap([{ id: 0, addr: proxy.addr }, { id: 1, addr: ps1.addr }]), new Map([[0, 1], [1, 0]]));
-    // A dense table and ids that PS 0 holds at v1: every push of the test goes to it.
-    const dense: TableSpec = { name: ['mlp', 'mlp1', 'mlp2', 'mlp3', 'mlp4', 'mlp5'].find((n) => v1.owner[denseBucket(n, v1.numBuckets)] === 0)!, kind: 'dense', size: DENSE_SIZE, optimizer: { kind: 'sgd', lr: 0.1 }, seed: 3 };
-    const all = idRange(0, 400);
-    const mine = [...Array(400).keys()].filter((k) => ownerOf(v1, all[2 * k], all[2 * k + 1]) === 0);
-    const ids = Uint32Array.from(mine.flatMap((k) => [all[2 * k], all[2 * k + 1]]));
-    const step = (round: number) => ({ sparse: [{ table: 'emb', ids, grads: gradsFor(mine.length, DIM, round) }], dense: [{ table: dense.name, grads: gradsFor(1, DENSE_SIZE, round) }] });
+    const { dense, step } = psZeroSteps(v1, DIM, DENSE_SIZE); // every push of the test goes to PS 0
 
     const admin = track(new PsClient({ shardMap: v1, logger: silentLogger() }));
     await admin.admin.installShardMap();
@@ -66,21 +59,8 @@ describe('a push applied and replicated by a PS that died unanswered is not appl
     await peers.configure(ps1.addr, { selfId: 1, buddy: null, primaries: [0], shardMapVersion: 1 });
     await peers.configure(ps0.addr, { selfId: 0, buddy: { id: 1, addr: ps1.addr }, primaries: [], shardMapVersion: 1 });
     let published: ShardMap = v1;
-    let acked = 0; // push requests some PS answered, counted on the wire
-    const worker = track(new PsClient({
-      shardMap: v1, logger: silentLogger(), maxInflightPushes: 2, latestMap: async () => published,
-      callTimeoutMs: 5_000, backoff: { initialMs: 5, maxMs: 50, multiplier: 2 },
-      connect: (addr) => {
-        const conn = new PsConnection({ addr, maxMessageBytes: DEFAULT_MAX_REQUEST_BYTES * 2 });
-        const push = conn.push.bind(conn);
-        conn.push = async (req, timeoutMs) => {
-          const res = await push(req, timeoutMs);
-          acked++;
-          return res;
-        };
-        return conn;
-      },
-    }));
+    const counter = { acked: 0 }; // push requests some PS answered, counted on the wire
+    const worker = track(countingWorker(v1, () => published, counter));
 
     await worker.waitReady(); // connected before the proxy holds answers (the handshake is one)
 
@@ -110,8 +90,8 @@ describe('a push applied and replicated by a PS that died unanswered is not appl
     expect(worker.map.version, 'the worker routes by the failover map').to.equal(2);
     expect(ps1.node.dedup.duplicates, 'step 1, re-sent, was acknowledged from the inherited window').to.equal(2);
     const applied = ps0.node.stats().counters.pushes + ps1.node.stats().counters.pushes;
-    expect(acked, 'two steps of two requests, each acknowledged once').to.equal(4);
-    expect(applied, 'pushes the PS applied = pushes the client saw acknowledged').to.equal(acked);
+    expect(counter.acked, 'two steps of two requests, each acknowledged once').to.equal(4);
+    expect(applied, 'pushes the PS applied = pushes the client saw acknowledged').to.equal(counter.acked);
 
     // Each step applied once: the same as one PS that took each step once.
     reference = await ckptCluster(1, [EMB, dense]);

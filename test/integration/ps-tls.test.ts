@@ -4,17 +4,18 @@
  * foreign CA, an expired certificate, and rotation of the PS's files without a restart.
  */
 import { expect } from 'chai';
-import { renameSync } from 'node:fs';
+import { copyFileSync, renameSync } from 'node:fs';
 import { silentLogger } from '../../src/common/logger';
 import { startPsServer, PsServer } from '../../src/ps/ps-server';
 import { tableSpecToWire } from '../../src/ps/table-spec-wire';
 import type { TableSpec } from '../../src/ps/store/table-store';
 import { Encoding } from '../../src/wire/data-plane-codec';
 import { PsConnection } from '../../src/wire/ps-connection';
-import { httpsClientOptions, loadTlsConfig, TlsContext } from '../../src/wire/tls';
+import { loadTlsConfig, TlsContext } from '../../src/wire/tls';
 import { DATA_PLANES } from '../../src/wire/grpc-options';
 import { createLogSink } from '../helpers/log-sink';
 import { createTestCa, TestCa } from '../helpers/tls';
+import { until } from '../helpers/until';
 
 const SPEC: TableSpec = { name: 'emb', kind: 'embedding', dim: 4, optimizer: { kind: 'sgd', lr: 1 }, initializer: { kind: 'uniform', scale: 0.1 }, seed: 3 };
 const IDS = Buffer.from(new BigUint64Array([1n, 2n, 3n]).buffer);
@@ -33,7 +34,7 @@ for (const dataPlane of DATA_PLANES) describe(`PS with mutual TLS and per-role a
 
   /** A connection to `addr` as `ctx` (null: plaintext) on this suite's data plane. */
   const dial = (addr: string, ctx: TlsContext | null) => new PsConnection({
-    addr, maxMessageBytes: 1 << 20, credentials: ctx?.channelCredentials(), dataPlane, http2Tls: ctx && dataPlane === 'http2' ? httpsClientOptions(ctx.config) : undefined,
+    addr, maxMessageBytes: 1 << 20, credentials: ctx?.channelCredentials(), dataPlane, http2Tls: ctx && dataPlane === 'http2' ? () => ctx.httpsClient() : undefined,
   });
   async function connect(ctx: TlsContext | null): Promise<PsConnection> {
     const c = dial(ps.addr, ctx);
@@ -148,6 +149,50 @@ for (const dataPlane of DATA_PLANES) describe(`PS with mutual TLS and per-role a
       await rotating.stop();
     } finally {
       next.remove();
+    }
+  });
+
+  it('a long-lived client follows rotation of its own files: its next connection presents the new certificate', async () => {
+    // Two CAs of its own: the test before this one moved the suite's CA file.
+    const old = await createTestCa('ctr');
+    const next = await createTestCa('ctr');
+    let second: PsServer | undefined;
+    // A pull of a table the PS lacks answers UNKNOWN_TABLE once the handshake and the role check
+    // passed. A PS just started may drop a first handshake before its certificate watcher has read
+    // the files (UNAVAILABLE, which clients retry), so UNAVAILABLE is asked again for up to 10 s.
+    const answer = async (c: PsConnection) => {
+      const once = () => c.pull(pullReq, 3000).then(() => 'OK', (e: { code: string }) => e.code);
+      const deadline = Date.now() + 10_000;
+      let got = await once();
+      while (got === 'TESSERA_ERR_UNAVAILABLE' && Date.now() < deadline) got = await once();
+      return got;
+    };
+    try {
+      const worker = old.open(await old.issue('worker', 'w-rot'), 100);
+      const first = await startPsServer({ port: 0, maxRequestBytes: 1 << 20, logger: silentLogger(), tls: old.open(await old.issue('ps', 'rot-1')), dataPlane });
+      const c = dial(first.addr, worker);
+      conns.push(c);
+      expect(await answer(c)).to.equal('TESSERA_ERR_UNKNOWN_TABLE');
+      // The worker's files move to the new CA in place; its watcher re-reads them every 100 ms.
+      const fresh = await next.issue('worker', 'w-rot');
+      const psFiles = next.open(await next.issue('ps', 'rot-2'));
+      const before = worker.httpsClient().cert;
+      copyFileSync(next.ca, `${worker.config.ca}.new`);
+      renameSync(`${worker.config.ca}.new`, worker.config.ca);
+      renameSync(fresh.key, worker.config.key);
+      renameSync(fresh.cert, worker.config.cert);
+      await until(() => !worker.httpsClient().cert.equals(before), 'the worker to re-read its files');
+      // The PS restarts on the same address with a certificate of the new CA; the same connection
+      // reconnects, so it must present (and trust) the new files, not those it started with.
+      const port = Number(first.addr.split(':').pop());
+      await first.stop();
+      second = await startPsServer({ port, maxRequestBytes: 1 << 20, logger: silentLogger(), tls: psFiles, dataPlane });
+      expect(await answer(c)).to.equal('TESSERA_ERR_UNKNOWN_TABLE');
+      worker.close();
+    } finally {
+      await second?.stop();
+      next.remove();
+      old.remove();
     }
   });
 });

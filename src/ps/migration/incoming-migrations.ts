@@ -9,8 +9,9 @@ import { ERROR_CODES, TesseraError } from '../../common/errors';
 import { bucketOf } from '../../sharding/buckets';
 import { denseBucket } from '../../sharding/dense-bucket';
 import { readChunks } from '../../checkpoint/chunk-format';
-import { EmbeddingTable } from '../store/embedding-table';
 import type { PsNode } from '../ps-node';
+import { dropBucketRows } from './drop-rows';
+import { inheritMigrated } from './migrated-window';
 
 /** What a chunk changed on the target. */
 export interface ChunkApplied {
@@ -74,22 +75,26 @@ export class IncomingMigrations {
   }
 
   /**
+   * Remembers the dedup identities `bytes` of migration `id` (pushes its source applied; see
+   * migrated-window.ts) as applied here; returns how many.
+   */
+  inherit(id: string, bytes: Buffer): number {
+    if (!this.staged.has(id)) throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `migration_id: no buckets are staged for migration "${id}"; send them with the first message`);
+    return inheritMigrated(this.node.dedup, bytes);
+  }
+
+  /**
    * Ends migration `id` here. `commit`: forget it (the rows are this PS's once the new map is
    * installed). Otherwise drop the staged rows of the buckets this PS still does not own.
    * @returns rows dropped, and whether the migration was known
    */
-  end(id: string, commit: boolean): { rowsDropped: number; known: boolean } {
+  async end(id: string, commit: boolean): Promise<{ rowsDropped: number; known: boolean }> {
     const mask = this.staged.get(id);
     if (!mask) return { rowsDropped: 0, known: false };
     this.staged.delete(id);
     if (commit) return { rowsDropped: 0, known: true };
     const owned = this.node.ownedBuckets;
     const drop = mask.map((m, b) => (m === 1 && owned !== null && owned[b] === 0 ? 1 : 0));
-    let rowsDropped = 0;
-    for (const info of this.node.store.list()) {
-      const t = this.node.store.get(info.name);
-      if (t instanceof EmbeddingTable) rowsDropped += this.node.clearBuckets(info.name, drop);
-    }
-    return { rowsDropped, known: true };
+    return { rowsDropped: await dropBucketRows(this.node, drop), known: true };
   }
 }

@@ -8,14 +8,15 @@ import * as grpc from '@grpc/grpc-js';
 import { ERROR_CODES, TesseraError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { checkCheckpointId } from '../../checkpoint/checkpoint-id';
-import { sendChunks } from '../../wire/migration-client';
+import { ChunkMessage, migrationClient, sendChunks } from '../../wire/migration-client';
 import { psMigrationService } from '../../wire/services';
 import { toServiceError } from '../../wire/status-map';
 import { tolerantService, undecodableError } from '../../wire/tolerant-decode';
 import type { PsNode } from '../ps-node';
-import { EmbeddingTable } from '../store/embedding-table';
 import { bucketMaskFromBytes, bucketMaskToBytes } from './bucket-set';
+import { dropBucketRows } from './drop-rows';
 import { IncomingMigrations } from './incoming-migrations';
+import { APPLIED_ENTRY_BYTES } from '../replication/applied-pushes';
 import { OutgoingMigration, RoundTotals } from './outgoing-migration';
 
 /**
@@ -25,6 +26,9 @@ import { OutgoingMigration, RoundTotals } from './outgoing-migration';
  */
 const ROUND_TIMEOUT_MS = 600_000;
 
+/** Push identities per ReceiveBuckets message (1.3 MB): a full window of 4,096 clients is 80 MB. */
+const APPLIED_PER_MESSAGE = 65_536;
+
 function precondition(message: string): TesseraError {
   return new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, message);
 }
@@ -32,14 +36,18 @@ function precondition(message: string): TesseraError {
 /** The migration state of one PS: at most one outgoing migration, any number incoming. */
 class MigrationHandlers {
   private outgoing: OutgoingMigration | null = null;
+  /** The channel to the outgoing migration's target, kept for all its rounds. */
+  private toTarget: grpc.Client | null = null;
   private busy = false;
+  /** Ends being carried out, by migration id. */
+  private readonly ending = new Map<string, Promise<{ rowsDropped: number; known: boolean }>>();
   readonly incoming: IncomingMigrations;
 
   constructor(private readonly node: PsNode, private readonly log: Logger, private readonly credentials?: grpc.ChannelCredentials) {
     this.incoming = new IncomingMigrations(node);
   }
 
-  async begin(req: { migrationId: string; buckets: Buffer; targetAddr: string; shardMapVersion: number }): Promise<object> {
+  async begin(req: { migrationId: string; buckets: Buffer; targetAddr: string; shardMapVersion: number; sourceId?: number | null }): Promise<object> {
     const id = checkCheckpointId(req.migrationId, 'migration_id');
     if (req.shardMapVersion !== this.node.shardMapVersion) {
       throw new TesseraError(ERROR_CODES.STALE_SHARD_MAP, `shard_map_version: the migration was planned from version ${req.shardMapVersion}, this PS serves version ${this.node.shardMapVersion}`);
@@ -52,7 +60,10 @@ class MigrationHandlers {
     }
     const cur = this.outgoing;
     if (cur && (cur.id !== id || cur.fenced)) throw precondition(`migration_id: migration "${cur.id}" is ${cur.fenced ? 'fenced' : 'in progress'} on this PS; end it first`);
-    this.outgoing = new OutgoingMigration(this.node, { id, buckets, targetAddr: req.targetAddr });
+    if (this.busy) throw precondition(`migration "${cur?.id}": a round is still being sent; wait for its answer`);
+    this.outgoing = new OutgoingMigration(this.node, { id, buckets, targetAddr: req.targetAddr, sourceId: req.sourceId ?? undefined });
+    this.toTarget?.close();
+    this.toTarget = migrationClient(req.targetAddr, { credentials: this.credentials });
     return this.sendRound(this.outgoing, false);
   }
 
@@ -62,34 +73,46 @@ class MigrationHandlers {
     return this.sendRound(m, req.fence);
   }
 
-  end(req: { migrationId: string; commit: boolean }): object {
-    const m = this.outgoing;
-    let rowsDropped = 0;
-    let known = false;
-    if (m && m.id === req.migrationId) {
-      if (req.commit) rowsDropped = this.dropMoved(m);
-      m.release();
-      this.outgoing = null;
-      known = true;
-    }
-    const inc = this.incoming.end(req.migrationId, req.commit);
-    this.log.info({ migration: req.migrationId, commit: req.commit, rowsDropped: rowsDropped + inc.rowsDropped }, 'migration ended');
-    return { rowsDropped: rowsDropped + inc.rowsDropped, known: known || inc.known };
+  /**
+   * Ends migration `id` on this PS. The rows to drop go in slices (drop-rows.ts) while the PS
+   * serves; the answer waits for them, and an end sent again meanwhile waits for the same drop.
+   */
+  async end(req: { migrationId: string; commit: boolean }): Promise<object> {
+    const pending = this.ending.get(req.migrationId);
+    if (pending) return pending;
+    const ending = this.endNow(req).finally(() => this.ending.delete(req.migrationId));
+    this.ending.set(req.migrationId, ending);
+    return ending;
   }
 
-  /** The source drops the moved rows only once it no longer owns them (the new map is installed). */
-  private dropMoved(m: OutgoingMigration): number {
+  private async endNow(req: { migrationId: string; commit: boolean }): Promise<{ rowsDropped: number; known: boolean }> {
+    const m = this.outgoing;
+    let moved: Uint8Array | null = null;
+    let known = false;
+    if (m && m.id === req.migrationId) {
+      if (req.commit) moved = this.movedAway(m);
+      m.release();
+      this.outgoing = null;
+      this.toTarget?.close();
+      this.toTarget = null;
+      known = true;
+    }
+    const dropped = moved ? await dropBucketRows(this.node, moved) : 0;
+    const inc = await this.incoming.end(req.migrationId, req.commit);
+    const rowsDropped = dropped + inc.rowsDropped;
+    this.log.info({ migration: req.migrationId, commit: req.commit, rowsDropped }, 'migration ended');
+    return { rowsDropped, known: known || inc.known };
+  }
+
+  /** The source drops the moved rows only once it no longer owns them (the new map is installed): their buckets. */
+  private movedAway(m: OutgoingMigration): Uint8Array {
     const owned = this.node.ownedBuckets;
     for (let b = 0; b < m.buckets.length; b++) {
       if (m.buckets[b] === 1 && (owned === null || owned[b] === 1)) {
         throw precondition(`commit: bucket ${b} of migration "${m.id}" is still owned by this PS at shard-map version ${this.node.shardMapVersion}; install the new shard map before committing`);
       }
     }
-    let rows = 0;
-    for (const info of this.node.store.list()) {
-      if (this.node.store.get(info.name) instanceof EmbeddingTable) rows += this.node.clearBuckets(info.name, m.buckets);
-    }
-    return rows;
+    return m.buckets;
   }
 
   private async sendRound(m: OutgoingMigration, fence: boolean): Promise<object> {
@@ -98,28 +121,40 @@ class MigrationHandlers {
     const t0 = performance.now();
     const totals: RoundTotals = { rows: 0, tombstones: 0, chunks: 0, bytes: 0 };
     try {
-      const acked = await sendChunks(m.targetAddr, m.id, bucketMaskToBytes(m.buckets), m.round(fence, totals), { timeoutMs: ROUND_TIMEOUT_MS, credentials: this.credentials });
-      if (acked.rows !== totals.rows || acked.chunks !== totals.chunks) {
-        throw new TesseraError(ERROR_CODES.INTERNAL, `migration "${m.id}": sent ${totals.rows} rows in ${totals.chunks} chunks, ${m.targetAddr} applied ${acked.rows} in ${acked.chunks}`);
+      let identities = 0;
+      const applied = (): Buffer[] => {
+        const bytes = m.appliedSince();
+        identities = bytes.byteLength / APPLIED_ENTRY_BYTES;
+        const pieces: Buffer[] = [];
+        for (let at = 0; at < bytes.byteLength; at += APPLIED_PER_MESSAGE * APPLIED_ENTRY_BYTES) pieces.push(bytes.subarray(at, at + APPLIED_PER_MESSAGE * APPLIED_ENTRY_BYTES));
+        return pieces;
+      };
+      const acked = await sendChunks(m.targetAddr, m.id, bucketMaskToBytes(m.buckets), m.round(fence, totals), {
+        timeoutMs: ROUND_TIMEOUT_MS, credentials: this.credentials, client: this.toTarget ?? undefined, applied,
+      });
+      if (acked.rows !== totals.rows || acked.chunks !== totals.chunks || Number(acked.applied) !== identities) {
+        throw new TesseraError(ERROR_CODES.INTERNAL, `migration "${m.id}": sent ${totals.rows} rows in ${totals.chunks} chunks and ${identities} push identities, ${m.targetAddr} applied ${acked.rows} in ${acked.chunks} and ${acked.applied}`);
       }
+      m.roundAcked();
       const micros = Math.round((performance.now() - t0) * 1000);
-      this.log.info({ migration: m.id, round: m.rounds, fence, ...totals, micros }, 'migration round sent');
+      this.log.info({ migration: m.id, round: m.rounds, fence, ...totals, identities, micros }, 'migration round sent');
       return { ...totals, micros };
     } finally {
       this.busy = false;
     }
   }
 
-  receive(call: grpc.ServerReadableStream<{ migrationId: string; chunk: Buffer; buckets: Buffer }, object>, cb: grpc.sendUnaryData<object>): void {
-    const totals = { rows: 0, tombstones: 0, chunks: 0 };
+  receive(call: grpc.ServerReadableStream<ChunkMessage, object>, cb: grpc.sendUnaryData<object>): void {
+    const totals = { rows: 0, tombstones: 0, chunks: 0, applied: 0 };
     let failed = false;
-    call.on('data', (msg: { migrationId: string; chunk: Buffer; buckets: Buffer }) => {
+    call.on('data', (msg: ChunkMessage) => {
       if (failed) return;
       try {
         const undecodable = undecodableError(msg, 'ReceiveBuckets');
         if (undecodable) throw undecodable;
         const id = checkCheckpointId(msg.migrationId, 'migration_id');
         if (msg.buckets.byteLength > 0) this.incoming.stage(id, bucketMaskFromBytes(msg.buckets, this.node.bucketCount, 'buckets'));
+        if (msg.applied.byteLength > 0) totals.applied += this.incoming.inherit(id, msg.applied);
         if (msg.chunk.byteLength === 0) return;
         const r = this.incoming.apply(id, msg.chunk);
         totals.rows += r.rows;
@@ -150,6 +185,6 @@ export function addMigrationService(server: grpc.Server, node: PsNode, logger: L
     BeginMigration: unary('BeginMigration', (req: Parameters<MigrationHandlers['begin']>[0]) => h.begin(req)),
     SendTail: unary('SendTail', (req: Parameters<MigrationHandlers['tail']>[0]) => h.tail(req)),
     EndMigration: unary('EndMigration', (req: Parameters<MigrationHandlers['end']>[0]) => h.end(req)),
-    ReceiveBuckets: (call: grpc.ServerReadableStream<{ migrationId: string; chunk: Buffer; buckets: Buffer }, object>, cb: grpc.sendUnaryData<object>) => h.receive(call, cb),
+    ReceiveBuckets: (call: grpc.ServerReadableStream<ChunkMessage, object>, cb: grpc.sendUnaryData<object>) => h.receive(call, cb),
   });
 }

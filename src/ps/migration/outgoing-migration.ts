@@ -6,18 +6,23 @@
  * argues why these rounds lose and double nothing.
  *
  * ```ts
- * const m = new OutgoingMigration(node, { id: 'mig-7', buckets, targetAddr });
+ * const m = new OutgoingMigration(node, { id: 'mig-7', buckets, targetAddr, sourceId: 0 });
  * for (const chunk of m.round(false)) send(chunk);   // the copy
+ * sendApplied(m.appliedSince()); m.roundAcked();     // then every dedup window
  * for (const chunk of m.round(false)) send(chunk);   // a tail round, unfenced
+ * sendApplied(m.appliedSince()); m.roundAcked();     // the windows changed since
  * for (const chunk of m.round(true)) send(chunk);    // the last tail, pushes to `buckets` refused
+ * sendApplied(m.appliedSince());
  * ```
  */
 import { encodeChunk } from '../../checkpoint/chunk-format';
+import { concatTyped } from '../../common/concat-typed';
 import { denseBucket } from '../../sharding/dense-bucket';
 import type { PsNode } from '../ps-node';
 import type { DenseTable } from '../store/dense-table';
 import type { SnapshotBatch } from '../store/table-snapshot';
 import { idsInMask } from './bucket-set';
+import { windowToMigrate } from './migrated-window';
 
 /** What a source migration is: its id, the buckets that move, and where to. */
 export interface OutgoingMigrationInit {
@@ -25,6 +30,8 @@ export interface OutgoingMigrationInit {
   /** bucket → 1 for the moving buckets */
   buckets: Uint8Array;
   targetAddr: string;
+  /** The source's PS id, under which its own dedup windows are handed over (migrated-window.ts). */
+  sourceId?: number;
 }
 
 /** Totals of one round, as the source produced it. */
@@ -40,16 +47,20 @@ export class OutgoingMigration {
   readonly id: string;
   readonly buckets: Uint8Array;
   readonly targetAddr: string;
+  readonly sourceId: number | undefined;
   /** Rounds produced so far (0: the copy has not been cut). */
   rounds = 0;
   /** True from the fenced round on. */
   fenced = false;
   private sinceEpoch = 0;
+  private sinceStamp = 0;
+  private nextStamp = 0;
 
   constructor(private readonly node: PsNode, init: OutgoingMigrationInit) {
     this.id = init.id;
     this.buckets = init.buckets;
     this.targetAddr = init.targetAddr;
+    this.sourceId = init.sourceId;
   }
 
   /**
@@ -74,9 +85,24 @@ export class OutgoingMigration {
       }
       for (const { table, snap } of cuts) {
         const layout = { dim: table.dim, stateWidth: table.stateWidth, weightFormat: table.weightFormat };
+        // A tail holds a few rows of every slab: one chunk per slab would be one message each.
+        let small: SnapshotBatch[] = [];
+        let smallRows = 0;
         for (let b = snap.next(); b !== null; b = snap.next()) {
-          if (b.rows > 0) yield this.emit(totals, rowChunk(b, layout), b.rows, 0);
+          if (b.rows === 0) continue;
+          if (b.rows >= MERGE_BELOW_ROWS) {
+            yield this.emit(totals, rowChunk(b, layout), b.rows, 0);
+            continue;
+          }
+          small.push(b);
+          smallRows += b.rows;
+          if (smallRows >= MERGE_BELOW_ROWS) {
+            yield this.emit(totals, rowChunk(mergeBatches(small), layout), smallRows, 0);
+            small = [];
+            smallRows = 0;
+          }
         }
+        if (smallRows > 0) yield this.emit(totals, rowChunk(mergeBatches(small), layout), smallRows, 0);
       }
       // Dense tables in moving buckets go whole, behind the fence (their pushes are refused from
       // the cut on, so the copy is their last value here). Counted as one row each.
@@ -84,6 +110,22 @@ export class OutgoingMigration {
     } finally {
       for (const { table, snap } of cuts) table.endSnapshot(snap);
     }
+  }
+
+  /**
+   * The dedup identities to send after a round's chunks: the windows changed since those of the
+   * last acknowledged round were read (all of them the first time). Taken after the fenced round's cut, they hold every push
+   * this PS applied to the moving buckets, so a retry of one that reaches the target is
+   * acknowledged there, not applied twice.
+   */
+  appliedSince(): Buffer {
+    this.nextStamp = this.node.dedup.stamp + 1;
+    return windowToMigrate(this.node.dedup, this.sourceId, this.sinceStamp);
+  }
+
+  /** The target has the round and its identities: the next round's identities start after them. */
+  roundAcked(): void {
+    this.sinceStamp = this.nextStamp;
   }
 
   /** Lifts the fence (the migration ended or was rolled back). */
@@ -101,10 +143,37 @@ export class OutgoingMigration {
   }
 }
 
+/** Batches smaller than this go out merged, up to about this many rows a chunk. */
+const MERGE_BELOW_ROWS = 8192;
+
+/** One batch of the rows of `batches` (of one table), in order; bucketStart/End of a chunk span them all. */
+function mergeBatches(batches: SnapshotBatch[]): SnapshotBatch {
+  if (batches.length === 1) return batches[0];
+  const f16 = batches[0].weights instanceof Uint16Array;
+  return {
+    table: batches[0].table, rows: batches.reduce((n, b) => n + b.rows, 0),
+    ids: concatTyped(batches.map((b) => b.ids), (n) => new Uint32Array(n)),
+    buckets: concatTyped(batches.map((b) => b.buckets), (n) => new Uint32Array(n)),
+    weights: f16 ? concatTyped(batches.map((b) => b.weights as Uint16Array), (n) => new Uint16Array(n)) : concatTyped(batches.map((b) => b.weights as Float32Array), (n) => new Float32Array(n)),
+    state: concatTyped(batches.map((b) => b.state), (n) => new Float32Array(n)),
+  };
+}
+
+/** The bucket range a chunk's header gives: from the least bucket of its rows to past the greatest. */
+function bucketSpan(buckets: Uint32Array): { bucketStart: number; bucketEnd: number } {
+  let lo = buckets[0];
+  let hi = buckets[0];
+  for (const b of buckets) {
+    if (b < lo) lo = b;
+    if (b > hi) hi = b;
+  }
+  return { bucketStart: lo, bucketEnd: hi + 1 };
+}
+
 function rowChunk(b: SnapshotBatch, layout: { dim: number; stateWidth: number; weightFormat: 'f32' | 'f16' }): Buffer {
   return Buffer.concat(encodeChunk({
     kind: 'rows', weightFormat: layout.weightFormat, table: b.table, dim: layout.dim, stateWidth: layout.stateWidth,
-    rows: b.rows, bucketStart: b.buckets[0], bucketEnd: b.buckets[b.rows - 1] + 1,
+    rows: b.rows, ...bucketSpan(b.buckets),
   }, b.ids, b.weights, b.state));
 }
 

@@ -12,7 +12,9 @@
  * 2. write them into the live table in a scrambled order (applied-pushes.ts `scrambledOrder`:
  *    rows in one index's hash order pile into one probe run of another).
  * Swapping the replica's structures in whole is not possible: the live table holds the buddy's
- * own rows too, and may store weights as f16 where the replica holds float32.
+ * own rows too. Rows are read as float32 (an f16 replica gives exact widened copies) and
+ * `putRow` stores them in the live table's format, the same spec's, so f16 rows come back
+ * unchanged.
  *
  * ```ts
  * const slicer = new LoopSlicer();

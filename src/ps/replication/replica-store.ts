@@ -1,8 +1,10 @@
 /**
- * The buddy half of replication (issue 17), free of transport: per primary, a replica of its
- * rows in tables of its own (never served: pulls and pushes reach only the PS's live tables),
- * its dense tables, and the dedup identities of the pushes the replica holds. `promote` turns a
- * replica into live rows when the chief hands this PS the dead primary's buckets.
+ * The buddy half of replication (issue 17), free of transport: per primary, a replica of every
+ * table it owns, created from the primary's own specs (never served: pulls and pushes reach only
+ * the PS's live tables), its dense tables, and the dedup identities of the pushes the replica
+ * holds. `promote` turns a replica into live rows and tables when the chief hands this PS the
+ * dead primary's buckets, in time slices so this PS keeps serving meanwhile; a table this PS
+ * lacks (a dense table lives on its owner only) is created there from the replicated spec.
  *
  * ```ts
  * const replicas = new ReplicaStore(node);
@@ -16,14 +18,18 @@ import { denseBucket } from '../../sharding/dense-bucket';
 import type { PsNode } from '../ps-node';
 import { PushDedup } from '../push-dedup';
 import { EmbeddingTable } from '../store/embedding-table';
-import { TableStore } from '../store/table-store';
+import { sameSpec } from '../store/table-spec';
+import { TableSpec, TableStore } from '../store/table-store';
 import { forEachApplied, inheritedClientId } from './applied-pushes';
 import { LoopSlicer, promoteRows } from './replica-promotion';
 import type { ReplicaBatch } from './replication-log';
+import { decodeShippedPush } from './shipped-pushes';
 
 /** What a replica holds of one primary. */
 interface Replica {
   tables: TableStore;
+  /** The primary's spec of each table it sent, by name. */
+  specs: Map<string, TableSpec>;
   dense: Map<string, { values: Float32Array; state: Float32Array }>;
   dedup: PushDedup;
   lastSeq: number;
@@ -67,7 +73,8 @@ export class ReplicaStore {
   /**
    * Applies one batch of `batch.primaryId`: with `reset`, what this PS held of it is dropped
    * first; otherwise the batch must follow the previous one (else FAILED_PRECONDITION: the
-   * primary resyncs). Rows and dense tables overwrite; identities join the replica's window.
+   * primary resyncs). Rows and dense tables overwrite; shipped pushes are applied in order with
+   * the table's optimizer; identities join the replica's window.
    * @returns the rows written
    */
   apply(batch: Omit<ReplicaBatch, 'oldestMs'>): number {
@@ -75,20 +82,35 @@ export class ReplicaStore {
     let r = this.replicas.get(batch.primaryId);
     if (batch.reset || !r) {
       if (!batch.reset) throw this.outOfOrder(batch, 'no replica is held; send a reset');
-      r = { tables: new TableStore(), dense: new Map(), dedup: r?.dedup ?? new PushDedup(), lastSeq: 0, pushesApplied: 0, appliedAtMs: 0, whole: false };
+      r = { tables: new TableStore(), specs: new Map(), dense: new Map(), dedup: r?.dedup ?? new PushDedup(), lastSeq: 0, pushesApplied: 0, appliedAtMs: 0, whole: false };
       this.replicas.set(batch.primaryId, r);
     } else if (batch.batchSeq !== r.lastSeq + 1) {
       throw this.outOfOrder(batch, `expected batch ${r.lastSeq + 1}`);
     }
+    for (const spec of batch.specs) {
+      const held = r.specs.get(spec.name);
+      // The primary dropped the table and created it again otherwise: its rows went with it.
+      if (held && !sameSpec(held, spec)) {
+        r.tables.drop(spec.name);
+        r.dense.delete(spec.name);
+      }
+      r.specs.set(spec.name, spec);
+    }
+    const where = `replica batch ${batch.batchSeq} of ps ${batch.primaryId}`;
+    // Every push is checked (CRC-32) before any is applied; a refused batch is followed by a reset.
+    const pushes = batch.pushes.map((bytes, i) => decodeShippedPush(bytes, `${where}, push ${i}`));
     let rows = 0;
-    for (const c of readChunks(batch.chunks, `replica batch ${batch.batchSeq} of ps ${batch.primaryId}`, true)) {
+    for (const c of readChunks(batch.chunks, where, true)) {
       const { table: name, kind } = c.header;
       if (kind === 'dense') {
+        const spec = this.specOf(r, name, 'dense');
+        if (spec.size !== c.weights.length) throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `chunk: dense table "${name}" of ${where} holds ${c.weights.length} floats, its spec ${spec.size}`);
         r.dense.set(name, { values: Float32Array.from(c.weights), state: Float32Array.from(c.state) });
       } else if (kind === 'rows') {
         rows += this.tableOf(r, name).loadRows(c.ids, c.weights, c.state, 0, c.header.rows);
       }
     }
+    for (const p of pushes) rows += this.tableOf(r, p.table).push(p.ids, p.grads);
     forEachApplied(batch.applied, (id, seq, n) => r.dedup.record(id, seq, n));
     r.lastSeq = batch.batchSeq;
     if (batch.complete) {
@@ -145,29 +167,46 @@ export class ReplicaStore {
     const nb = buckets.length;
     const slicer = this.slicer();
     let rows = 0;
-    for (const info of r.tables.list()) rows += await promoteRows(r.tables.getEmbedding(info.name), this.node.store.getEmbedding(info.name), buckets, slicer);
+    for (const info of r.tables.list()) {
+      this.ensureLive(r, info.name);
+      rows += await promoteRows(r.tables.getEmbedding(info.name), this.node.store.getEmbedding(info.name), buckets, slicer);
+    }
     let dense = 0;
     for (const [name, d] of r.dense) {
-      if (buckets[denseBucket(name, nb)] !== 1 || !this.node.store.has(name)) continue;
+      if (buckets[denseBucket(name, nb)] !== 1) continue;
+      this.ensureLive(r, name);
       this.node.restoreDense(name, d.values, d.state);
       dense++;
     }
     let identities = 0;
     r.dedup.forEach((id, seq, n) => {
-      this.node.dedup.record(inheritedClientId(id, primaryId), seq, n);
+      this.node.dedup.inherit(inheritedClientId(id, primaryId), seq, n);
       identities++;
     });
     return { primaryId, rows, dense, identities, pushesApplied: r.pushesApplied, appliedAtMs: r.appliedAtMs, slices: slicer.yields + 1 };
   }
 
+  /** Creates the live table `name` from the primary's spec when this PS lacks it (a dense table lives on its owner only). */
+  private ensureLive(r: Replica, name: string): void {
+    if (!this.node.store.has(name)) this.node.createTable(r.specs.get(name)!);
+  }
+
+  /** The replica's table `name`, created from the primary's spec (in the weight format of the primary's, so shipped pushes round alike). */
   private tableOf(r: Replica, name: string): EmbeddingTable {
     if (!r.tables.has(name)) {
-      const live = this.node.store.spec(name);
-      if (live.kind !== 'embedding') throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `chunk: table "${name}" is dense on this PS, the replica batch sends rows`);
-      // Replica rows are float32 (exact for f16 tables too) and never admitted or evicted here.
-      r.tables.create({ name, kind: 'embedding', dim: live.dim, optimizer: live.optimizer, initializer: live.initializer, seed: live.seed });
+      const spec = this.specOf(r, name, 'embedding');
+      // Never admitted or evicted here: pushes to such tables come as rows read after apply.
+      r.tables.create({ name, kind: 'embedding', dim: spec.dim, optimizer: spec.optimizer, initializer: spec.initializer, seed: spec.seed, weightFormat: spec.weightFormat });
     }
     return r.tables.getEmbedding(name);
+  }
+
+  private specOf<K extends TableSpec['kind']>(r: Replica, name: string, kind: K): Extract<TableSpec, { kind: K }> {
+    const spec = r.specs.get(name);
+    if (spec?.kind !== kind) {
+      throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `specs: the batch sends ${kind} table "${name}" but ${spec ? `specs it as ${spec.kind}` : 'no spec of it'}`);
+    }
+    return spec as Extract<TableSpec, { kind: K }>;
   }
 
   private outOfOrder(batch: { primaryId: number; batchSeq: number }, why: string): TesseraError {

@@ -1,15 +1,17 @@
 /**
- * The primary half of buddy replication (issue 17), free of transport: remembers which rows
- * (and dense tables) the pushes applied here changed, with each push's dedup identity, and cuts
- * them into batches of row deltas *after apply* (weights and optimizer state, read at the cut)
- * for the buddy. A batch overwrites rows on the buddy, so the buddy's replica after batch k is
- * this PS's rows at the cut of batch k: what a kill loses is what was applied after the newest
- * batch the buddy acknowledged, which is what `lagSeconds` measures (docs/control-plane.md,
- * "Failover with a buddy replica").
+ * The primary half of buddy replication (issue 17), free of transport: records the pushes
+ * applied here, with each push's dedup identity, and cuts them into batches for the buddy. A
+ * push to a table with neither admission nor eviction is shipped as it was applied (ids and
+ * gradients, in apply order: the buddy applies it with the same optimizer and gets the same
+ * bits); for other tables, and while a full copy is still being sent, the log keeps the ids, and
+ * a cut reads those rows *after apply* (weights and optimizer state) for the buddy to overwrite.
+ * Either way the buddy's replica after batch k is this PS's tables at the cut of batch k: what a
+ * kill loses is what was applied after the newest batch the buddy acknowledged, which is what
+ * `lagSeconds` measures (docs/control-plane.md, "Failover with a buddy replica").
  *
  * ```ts
  * const log = new ReplicationLog(node, { primaryId: 3 });
- * node.onApplied = (t, ids, c, s, r) => log.applied(t, ids, c, s, r);
+ * node.onApplied = (t, ids, c, s, r, g) => log.applied(t, ids, c, s, r, g);
  * const batch = log.cut(65_536);        // undefined when nothing changed
  * if (batch) send(batch).then(() => log.acked(batch), () => log.failed(batch));
  * ```
@@ -18,10 +20,13 @@ import { encodeChunk } from '../../checkpoint/chunk-format';
 import { bucketOf } from '../../sharding/buckets';
 import { denseBucket } from '../../sharding/dense-bucket';
 import { Deduper } from '../../sharding/dedup';
+import { encodeF16 } from '../../wire/f16';
 import type { PsNode } from '../ps-node';
 import { DenseTable } from '../store/dense-table';
 import { EmbeddingTable } from '../store/embedding-table';
+import type { TableSpec } from '../store/table-store';
 import { encodeApplied, scrambledOrder } from './applied-pushes';
+import { encodeShippedPush } from './shipped-pushes';
 
 /** One batch for the buddy (the fields of tessera.v1.ReplicaBatch). */
 export interface ReplicaBatch {
@@ -31,6 +36,10 @@ export interface ReplicaBatch {
   reset: boolean;
   /** Checkpoint-format chunks (`rows`, `dense`), concatenated. */
   chunks: Buffer;
+  /** Pushes applied since the previous batch, in apply order (shipped-pushes.ts). */
+  pushes: Buffer[];
+  /** This PS's spec of every table the chunks and pushes name. */
+  specs: TableSpec[];
   /** The dedup identities of the pushes whose rows this batch completes (applied-pushes.ts). */
   applied: Buffer;
   /** Pushes applied on the primary up to this batch's cut (set on the batch that completes a cut). */
@@ -44,7 +53,7 @@ export interface ReplicaBatch {
   oldestMs: number;
 }
 
-/** Pending ids above this are dropped for a resync (the buddy is unreachable for long). */
+/** Pending ids (rows or shipped pushes' rows) above this are dropped for a resync (the buddy is unreachable for long). */
 const MAX_PENDING_IDS = 1 << 24;
 
 interface Pending {
@@ -56,6 +65,12 @@ interface Pending {
 export class ReplicationLog {
   readonly primaryId: number;
   private pending = new Map<string, Pending>();
+  /** Pushes to ship, in apply order, and their rows. */
+  private shipped: Buffer[] = [];
+  private shippedRows = 0;
+  private shippedTables = new Set<string>();
+  /** Per table (by name and incarnation): may its pushes be shipped (no admission, no eviction)? */
+  private readonly shippable = new Map<string, { incarnation: number; ok: boolean }>();
   private dense = new Set<string>();
   private clients: bigint[] = [];
   private seqs: number[] = [];
@@ -80,8 +95,11 @@ export class ReplicationLog {
     this.resync();
   }
 
-  /** Records one applied push: its table, ids (null: a dense table), identity and answer. */
-  applied(table: string, ids: Uint32Array | null, clientId: bigint | undefined, seq: number | undefined, rows: number): void {
+  /**
+   * Records one applied push: its table, ids (null: a dense table), identity, answer and
+   * gradients (absent: only its rows are recorded, to be read at the cut).
+   */
+  applied(table: string, ids: Uint32Array | null, clientId: bigint | undefined, seq: number | undefined, rows: number, grads?: Float32Array): void {
     if (this.oldestPendingMs === Infinity) this.oldestPendingMs = this.now();
     this.newestAtMs = Date.now();
     this.pushes++;
@@ -94,12 +112,21 @@ export class ReplicationLog {
       this.dense.add(table);
       return;
     }
+    // Rows of the table still pending (a full copy under way) are read at a cut, after this push:
+    // shipping it as well would apply it twice on the buddy.
+    if (grads && !this.pending.has(table) && this.canShip(table)) {
+      this.shipped.push(encodeShippedPush(table, ids, grads));
+      this.shippedTables.add(table);
+      this.shippedRows += ids.length >>> 1;
+      if (this.shippedRows > MAX_PENDING_IDS) this.resync();
+      return;
+    }
     this.append(table, ids);
   }
 
-  /** Row ids waiting for the next batch (repeats included). */
+  /** Row ids waiting for the next batch (repeats included), of rows and of shipped pushes. */
   get pendingIds(): number {
-    let n = 0;
+    let n = this.shippedRows;
     for (const p of this.pending.values()) n += p.n;
     return n;
   }
@@ -121,6 +148,7 @@ export class ReplicationLog {
   resync(): void {
     this.pending = new Map();
     this.dense = new Set();
+    this.clearShipped();
     this.resetNext = true;
     const owned = this.node.ownedBuckets;
     const nb = this.node.bucketCount;
@@ -153,25 +181,34 @@ export class ReplicationLog {
       this.resync();
       this.oldestPendingMs = Math.min(oldest, this.oldestPendingMs);
     }
-    if (this.pending.size === 0 && this.dense.size === 0 && !this.resetNext && this.clients.length === 0) return undefined;
+    if (this.pending.size === 0 && this.dense.size === 0 && this.shipped.length === 0 && !this.resetNext && this.clients.length === 0) return undefined;
     const parts: Buffer[] = [];
+    const named = new Set(this.shippedTables);
+    // Shipped pushes do not count against `maxRows` here: a batch always takes a pending table,
+    // or pushes arriving meanwhile would keep a full copy from ever completing (and the
+    // identities of the pushes the buddy holds from ever reaching it).
     let rows = 0;
     for (const [name, p] of this.pending) {
       if (rows > 0 && rows + p.n > maxRows) break;
       this.pending.delete(name);
       if (this.node.store.has(name)) rows += this.encodeRows(this.node.store.getEmbedding(name), p, parts);
+      named.add(name);
     }
+    rows += this.shippedRows;
     for (const name of this.dense) {
       const t = this.node.store.has(name) ? this.node.store.get(name) : undefined;
       if (t instanceof DenseTable) parts.push(...encodeChunk({ kind: 'dense', weightFormat: 'f32', table: name, dim: t.size, stateWidth: t.state.length, rows: 1, bucketStart: 0, bucketEnd: 0 }, new Uint32Array(0), t.pull(), t.state));
+      named.add(name);
     }
     this.dense.clear();
     const complete = this.pending.size === 0;
+    const specs = [...named].filter((n) => this.node.store.has(n)).map((n) => this.node.store.spec(n));
     const batch: ReplicaBatch = {
-      primaryId: this.primaryId, batchSeq: ++this.batchSeq, reset: this.resetNext, chunks: Buffer.concat(parts), rows,
+      primaryId: this.primaryId, batchSeq: ++this.batchSeq, reset: this.resetNext, chunks: Buffer.concat(parts), pushes: this.shipped, specs, rows,
       applied: Buffer.alloc(0), pushesApplied: 0, appliedAtMs: 0, complete, oldestMs: this.oldestPendingMs,
     };
     this.resetNext = false;
+    this.clearShipped();
     if (complete) {
       batch.applied = encodeApplied(this.clients, this.seqs, this.acks);
       batch.pushesApplied = this.pushes;
@@ -208,6 +245,24 @@ export class ReplicationLog {
     this.oldestPendingMs = oldest;
   }
 
+  private clearShipped(): void {
+    this.shipped = [];
+    this.shippedRows = 0;
+    this.shippedTables = new Set();
+  }
+
+  /** True when pushes to `table` may be shipped: the buddy's replica, applying them, ends bit-equal (no admission or eviction decisions of this PS's own). */
+  private canShip(table: string): boolean {
+    const incarnation = this.node.store.incarnation(table);
+    let c = this.shippable.get(table);
+    if (c?.incarnation !== incarnation) {
+      const spec = this.node.store.spec(table);
+      c = { incarnation, ok: spec.kind === 'embedding' && spec.admission === undefined && spec.eviction === undefined };
+      this.shippable.set(table, c);
+    }
+    return c.ok;
+  }
+
   private append(table: string, ids: Uint32Array): void {
     let p = this.pending.get(table);
     if (!p) this.pending.set(table, (p = { ids: new Uint32Array(Math.max(1024, ids.length)), n: 0 }));
@@ -242,8 +297,11 @@ export class ReplicationLog {
     const s = new Float32Array(k * t.stateWidth);
     const n = t.readResident(unique, k, ids, w, s);
     if (n === 0) return 0;
-    parts.push(...encodeChunk({ kind: 'rows', weightFormat: 'f32', table: t.name, dim: t.dim, stateWidth: t.stateWidth, rows: n, bucketStart: 0, bucketEnd: 0 },
-      ids.subarray(0, 2 * n), w.subarray(0, n * t.dim), s.subarray(0, n * t.stateWidth)));
+    // In the table's stored format: the replica is kept in it, so shipped pushes round alike.
+    let stored: Float32Array | Uint16Array = w.subarray(0, n * t.dim);
+    if (t.weightFormat === 'f16') encodeF16(w.subarray(0, n * t.dim), (stored = new Uint16Array(n * t.dim)));
+    parts.push(...encodeChunk({ kind: 'rows', weightFormat: t.weightFormat, table: t.name, dim: t.dim, stateWidth: t.stateWidth, rows: n, bucketStart: 0, bucketEnd: 0 },
+      ids.subarray(0, 2 * n), stored, s.subarray(0, n * t.stateWidth)));
     return n;
   }
 }

@@ -15,6 +15,7 @@ import { toServiceError } from '../../wire/status-map';
 import { tolerantService, undecodableError } from '../../wire/tolerant-decode';
 import { bucketMaskFromBytes } from '../migration/bucket-set';
 import type { PsNode } from '../ps-node';
+import { tableSpecFromWire, tableSpecToWire, WireTableSpec } from '../table-spec-wire';
 import { ReplicaStore } from './replica-store';
 import { ReplicaBatch, ReplicationLog } from './replication-log';
 
@@ -84,8 +85,8 @@ export class Replication {
     this.buddy = { id: req.buddyId, addr: req.buddyAddr, client: replicationClient(req.buddyAddr, this.credentials) };
     const log = new ReplicationLog(this.node, { primaryId: req.selfId });
     this.log = log;
-    this.node.onApplied = (t, ids, c, s, r) => {
-      log.applied(t, ids, c, s, r);
+    this.node.onApplied = (t, ids, c, s, r, g) => {
+      log.applied(t, ids, c, s, r, g);
       if (log.pendingIds >= this.maxRows) void this.flush();
     };
     this.timer = setInterval(() => void this.flush(), this.intervalMs);
@@ -126,7 +127,8 @@ export class Replication {
     if (!batch) return;
     this.sending = true;
     try {
-      const { oldestMs: _o, ...req } = batch;
+      const { oldestMs: _o, ...rest } = batch;
+      const req = { ...rest, specs: batch.specs.map(tableSpecToWire) };
       await replicationCallOn(buddy.client, buddy.addr, 'Replicate', req, this.timeoutMs);
       if (this.log !== log) return;
       log.acked(batch);
@@ -179,7 +181,9 @@ export function addReplicationService(server: grpc.Server, node: PsNode, logger:
     }
   };
   server.addService(tolerantService(psReplicationService().service), {
-    Replicate: unary('Replicate', (req: Omit<ReplicaBatch, 'oldestMs' | 'rows'>) => ({ rows: r.replicas.apply({ ...req, rows: 0 }) })),
+    Replicate: unary('Replicate', (req: Omit<ReplicaBatch, 'oldestMs' | 'rows' | 'specs'> & { specs: WireTableSpec[] }) => ({
+      rows: r.replicas.apply({ ...req, specs: req.specs.map(tableSpecFromWire), rows: 0 }),
+    })),
     ConfigureReplication: unary('ConfigureReplication', (req: Parameters<Replication['configure']>[0]) => r.configure(req)),
     PromoteReplica: unary('PromoteReplica', (req: Parameters<Replication['promote']>[0]) => r.promote(req)),
     ReplicationStatus: unary('ReplicationStatus', () => r.status()),

@@ -169,6 +169,33 @@ export class EmbeddingTable extends EmbeddingRows {
   }
 
   /**
+   * One slice of removing the rows whose bucket has `buckets[b] === 1`: looks at row slots
+   * `[from, from + count)` (the first slice also drops spilled rows of those buckets). Unlike
+   * `clearBuckets` it leaves the table serving between slices: row slots never move (index
+   * slots do, on growth and deletion), so the slices together see every row, provided no row of
+   * those buckets is created meanwhile (the PS owns them no longer). Freed slots are guarded for a
+   * snapshot being written. Returns the slot to go on from (`done` once past the last) and the
+   * rows removed.
+   */
+  clearBucketsSlice(buckets: Uint8Array, numBuckets: number, from: number, count: number): { next: number; done: boolean; removed: number } {
+    let removed = 0;
+    if (from === 0 && this.tier) {
+      removed += this.tier.clear((lo, hi) => buckets[bucketOf(lo, hi, numBuckets)] === 1);
+      this.tier.commit();
+    }
+    const end = Math.min(this.slots.count, from + count);
+    for (let r = from; r < end; r++) {
+      if (r === this.unknownSlot) continue;
+      const [lo, hi] = this.meta.idOf(r);
+      if (buckets[bucketOf(lo, hi, numBuckets)] !== 1 || this.index.find(lo, hi) !== r) continue;
+      this.index.remove(lo, hi);
+      this.slots.free(r);
+      removed++;
+    }
+    return { next: end, done: end >= this.slots.count, removed };
+  }
+
+  /**
    * Inserts or overwrites rows `[from, to)` of a checkpoint chunk bit-exactly: `ids` (lo, hi
    * pairs), `weights` in the stored format (float32, or fp16 bits for `f16` tables) and `state`.
    * `keep(k)` may skip rows (a bucket this PS does not own).

@@ -9,6 +9,7 @@
  * updates smaller than half a step are lost. ADR 0010 records the choice of fp16 over bf16 and the
  * measured effect on AUC.
  */
+import { nativeRows } from '../../common/native-rows';
 import { decodeF16, toHalfBits } from '../../wire/f16';
 import type { Optimizer } from '../optimizers/optimizer';
 import { InitializerConfig, initRow } from './initializers';
@@ -67,6 +68,11 @@ export class F16RowSlabs implements RowStorage {
   }
 
   gather(rows: Int32Array, n: number, out: Float32Array, outOff: number): void {
+    const k = nativeRows(n);
+    if (k) {
+      k.gatherF16(this.weights, this.shift, rows, n, this.dim, out, outOff);
+      return;
+    }
     for (let i = 0; i < n; i++) if (rows[i] >= 0) this.decodeRow(rows[i], out, outOff + i * this.dim);
   }
 

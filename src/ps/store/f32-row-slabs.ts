@@ -7,8 +7,11 @@
  * 10.6 M rows/s against 2.5 M for a plain float32 loop (bench/table-bench.ts measures both). Moving float32 pairs as
  * float64 keeps bits: a pair is a float64 NaN (whose payload an engine could canonicalise) only
  * when its high float32 is itself a NaN, which validated finite input cannot produce short of
- * float32 overflow.
+ * float32 overflow. Where the native addon is built (src/common/native-rows.ts, ADR 0041), gathers
+ * and the push's undo copy run there instead, about twice as fast again.
  */
+import { nativeRows } from '../../common/native-rows';
+import { AdagradOptimizer } from '../optimizers/adagrad';
 import type { Optimizer } from '../optimizers/optimizer';
 import { InitializerConfig, initRow } from './initializers';
 import type { RowStorage, SlabView } from './row-storage';
@@ -62,6 +65,11 @@ export class F32RowSlabs implements RowStorage {
 
   gather(rows: Int32Array, n: number, out: Float32Array, outOff: number): void {
     const { dim, stride, shift, mask } = this;
+    const k = nativeRows(n);
+    if (k) {
+      k.gatherF32(this.slabs, shift, stride, rows, n, dim, out, outOff);
+      return;
+    }
     const byteOff = out.byteOffset + outOff * 4;
     if (this.wide && byteOff % 8 === 0) {
       const o64 = new Float64Array(out.buffer, byteOff, (n * dim) >>> 1);
@@ -82,25 +90,39 @@ export class F32RowSlabs implements RowStorage {
    * Updates each row in place, all or nothing: every row is first copied to an undo log (one
    * pass of the gather kernel), then each is updated and checked (`rowFinite`), and on the first
    * row holding a non-finite value every row updated so far is put back. A float32 copy loop and
-   * a one-accumulator check per row cost a push about a quarter more PS CPU than this.
+   * a one-accumulator check per row cost a push about a quarter more PS CPU than this. Adagrad
+   * (unwrapped: no clip_norm or l2_reg) runs natively where the addon is built, computing what
+   * `AdagradOptimizer.apply` computes, in float64 per element.
    */
   applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array): number {
     const { dim, slabs, shift, mask, stride } = this;
     const undo = this.saveRows(slots, u);
+    const native = nativeRows(u);
+    if (native && opt instanceof AdagradOptimizer) {
+      const k = native.adagradF32(slabs, shift, stride, dim, slots, u, g, opt.config.lr, opt.config.eps);
+      if (k >= 0) this.restoreRows(slots, k, undo);
+      return k;
+    }
     for (let k = 0; k < u; k++) {
       const r = slots[k];
       const slab = slabs[r >>> shift];
       const off = (r & mask) * stride;
       opt.apply(slab, off, slab, off + dim, g, k * dim, dim);
       if (!rowFinite(slab, off, stride)) {
-        for (let b = 0; b <= k; b++) {
-          const rb = slots[b];
-          slabs[rb >>> shift].set(undo.subarray(b * stride, (b + 1) * stride), (rb & mask) * stride);
-        }
+        this.restoreRows(slots, k, undo);
         return k;
       }
     }
     return -1;
+  }
+
+  /** Puts slots `slots[0..k]` back as `saveRows` copied them to `undo`. */
+  private restoreRows(slots: Int32Array, k: number, undo: Float32Array): void {
+    const { slabs, shift, mask, stride } = this;
+    for (let b = 0; b <= k; b++) {
+      const rb = slots[b];
+      slabs[rb >>> shift].set(undo.subarray(b * stride, (b + 1) * stride), (rb & mask) * stride);
+    }
   }
 
   /** Copies slots `slots[0..u)` (weights and state) to the undo log, row k at `k * stride`. */
@@ -108,6 +130,11 @@ export class F32RowSlabs implements RowStorage {
     const { stride, shift, mask } = this;
     if (this.undo.length < u * stride) this.undo = new Float32Array(u * stride);
     const undo = this.undo;
+    const k = nativeRows(u);
+    if (k) {
+      k.gatherF32(this.slabs, shift, stride, slots, u, stride, undo, 0);
+      return undo;
+    }
     if (this.wide) {
       const pairs = stride >>> 1;
       rowCopy(this.slabs64, slots, u, new Float64Array(undo.buffer, 0, u * pairs), pairs, pairs, shift, mask);

@@ -1,7 +1,9 @@
 /**
  * Sums the gradient rows of a push that target the same row slot, so the optimizer runs once per
- * distinct row. Scratch buffers are reused across calls (one GradSum per table).
+ * distinct row. Scratch buffers are reused across calls (one GradSum per table). Where the native
+ * addon is built (src/common/native-rows.ts) the same sums run there.
  */
+import { nativeRows } from '../../common/native-rows';
 import { growInt32 } from './row-ops';
 
 /** Duplicate-summing scratch of one table. */
@@ -29,6 +31,8 @@ export class GradSum {
     const { dedup, uniq, gsum } = this;
     const mask = (1 << bits) - 1;
     dedup.fill(-1, 0, mask + 1);
+    const native = nativeRows(n);
+    if (native) return native.sumGrads(rows, n, grads, dim, dedup, bits, uniq, gsum);
     let u = 0;
     for (let i = 0; i < n; i++) {
       const r = rows[i];

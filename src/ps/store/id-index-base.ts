@@ -145,13 +145,16 @@ export abstract class IdIndexBase {
   }
 
   /**
-   * Rows of the `n` ids of `ids` into `rows`, inserting the absent ones: for each, in order,
-   * `create(lo, hi)` is called when it is found absent and returns its new row, which it must
-   * make `RowIds` hold (tagged-id-index.ts) before the index is used again. Each absent id is
-   * probed again right away to insert it, while its slots are still in cache.
+   * Rows of the `n` ids of `ids` into `rows`, inserting the absent ones: `findAll` first (native
+   * where the addon is built, src/common/native-rows.ts), then, for each absent id in order,
+   * `create(lo, hi)` is called and returns its new row, which it must make `RowIds` hold
+   * (tagged-id-index.ts) before the index is used again. An id absent from `findAll` is probed
+   * again before it is created: an earlier copy of it in this batch may have inserted it.
    */
   findOrInsertAll(ids: Uint32Array, n: number, rows: Int32Array, create: (lo: number, hi: number) => number): void {
+    if (this.findAll(ids, n, rows) === 0) return;
     for (let i = 0; i < n; i++) {
+      if (rows[i] >= 0) continue;
       const lo = ids[2 * i];
       const hi = ids[2 * i + 1];
       let r = this.find(lo, hi);

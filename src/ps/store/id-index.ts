@@ -9,6 +9,7 @@
  * The index of f32 tables. f16 tables, a memory option, use the 8-byte slots of
  * tagged-id-index.ts, which confirm matches in the slot metadata at the cost of one more read.
  */
+import { nativeRows } from '../../common/native-rows';
 import { hashId, IdIndexBase } from './id-index-base';
 
 export {
@@ -38,6 +39,11 @@ export class IdIndex extends IdIndexBase {
     super(expected, W);
   }
 
+  /** Rows of the `n` ids of `ids` into `rows` (-1 when absent), natively where the addon is built. */
+  override findAll(ids: Uint32Array, n: number, rows: Int32Array): number {
+    const k = nativeRows(n);
+    return k ? k.probeIds(this.slots, this.scale, ids, n, rows) : super.findAll(ids, n, rows);
+  }
 
   protected hashAt(b: number): number {
     return hashId(this.slots[b], this.slots[b + 1]);

@@ -4,6 +4,7 @@
  */
 import { ERROR_CODES, ErrorCode, TesseraError } from '../../common/errors';
 import { idAt, IdArray } from '../../wire/key-block';
+import { nativeRows } from '../../common/native-rows';
 
 function fail(code: ErrorCode, table: string, message: string): never {
   throw new TesseraError(code, `table "${table}": ${message}`);
@@ -42,13 +43,15 @@ export function checkRegion(
 
 /**
  * Checks every value of `arr` is finite. The message names the first bad index, its value and,
- * when `ids` is given, the row and id it belongs to (rows are `width` floats).
+ * when `ids` is given, the row and id it belongs to (rows are `width` floats). The scan runs
+ * natively where the addon is built (src/common/native-rows.ts).
  */
 export function checkFinite(
   table: string, field: string, arr: Float32Array, width: number, ids: IdArray | null,
 ): void {
   const len = arr.length;
-  for (let k = 0; k < len; k++) {
+  const native = nativeRows(len);
+  for (let k = native ? native.firstNonFinite(arr) : 0; k >= 0 && k < len; k++) {
     const v = arr[k];
     if (v - v === 0) continue; // false only for NaN and ±Infinity
     const row = Math.floor(k / width);

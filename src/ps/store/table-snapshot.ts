@@ -144,20 +144,26 @@ export class TableSnapshot {
     const { dim, stateWidth: sw, numBuckets, owned, sinceEpoch, excludeSlot } = this.init;
     const base = s * slabRows;
     const end = Math.min(slabRows, this.init.cutSlots - base);
-    const pick = new Int32Array(end);
-    const pickBucket = new Uint32Array(end);
-    const counts = new Uint32Array(numBuckets + 1);
+    // An incremental cut (a migration's tail) usually keeps few rows of a slab: count the stamped
+    // slots first and size the arrays by that, not by the slab (a tail over 5M rows allocated
+    // and zeroed 40 MB it mostly did not use).
+    const stamps = meta.stamps;
+    let stamped = 0;
+    for (let i = 0; i < end; i++) if (stamps[i] >= sinceEpoch) stamped++;
+    const pick = new Int32Array(stamped);
+    const pickBucket = new Uint32Array(stamped);
+    const counts = new Uint32Array(stamped === 0 ? 0 : numBuckets + 1);
     let n = 0;
-    for (let i = 0; i < end; i++) {
+    for (let i = 0; i < end && n < stamped; i++) {
+      if (stamps[i] < sinceEpoch || base + i === excludeSlot) continue;
       if (meta.live && meta.live[i] === 0) continue;
-      if (meta.stamps[i] < sinceEpoch || base + i === excludeSlot) continue;
       const b = bucketOf(meta.ids[2 * i], meta.ids[2 * i + 1], numBuckets);
       if (owned && owned[b] === 0) continue;
       pick[n] = i;
       pickBucket[n++] = b;
       counts[b + 1]++;
     }
-    for (let b = 0; b < numBuckets; b++) counts[b + 1] += counts[b];
+    for (let b = 0; b < numBuckets && n > 0; b++) counts[b + 1] += counts[b];
     const ids = new Uint32Array(2 * n);
     const buckets = new Uint32Array(n);
     const weights = rows.weights instanceof Uint16Array ? new Uint16Array(n * dim) : new Float32Array(n * dim);

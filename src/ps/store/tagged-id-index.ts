@@ -12,6 +12,7 @@
  * `IdIndex`. A match fails the confirmation only when another resident id has the same 32-bit
  * hash (for a lookup among n ids, probability about n / 2^32); the probe then goes on.
  */
+import { nativeRows } from '../../common/native-rows';
 import { hashId, IdIndexBase } from './id-index-base';
 
 /** uint32 words per slot: `[tag, row + 1 (0 = empty)]`. */
@@ -47,10 +48,25 @@ export class TaggedIdIndex extends IdIndexBase {
   }
 
   /**
-   * `find` for each id in two passes: first every probe up to its first tag match, then the
-   * confirmations, so that the memory reads of different ids overlap.
+   * `find` for each id in two passes: first every probe up to its first tag match (native where
+   * the addon is built), then the confirmations, so that the memory reads of different ids overlap.
    */
   override findAll(ids: Uint32Array, n: number, rows: Int32Array): number {
+    const k = nativeRows(n);
+    if (k) k.probeTags(this.slots, this.scale, ids, n, rows);
+    else this.probeTags(ids, n, rows);
+    const holder = this.ids;
+    let missing = 0;
+    for (let i = 0; i < n; i++) {
+      let r = rows[i];
+      if (r >= 0 && !holder.holds(r, ids[2 * i], ids[2 * i + 1])) rows[i] = r = this.find(ids[2 * i], ids[2 * i + 1]);
+      if (r < 0) missing++;
+    }
+    return missing;
+  }
+
+  /** The first pass of `findAll` in JavaScript: each id's first tag match, or -1. */
+  private probeTags(ids: Uint32Array, n: number, rows: Int32Array): void {
     const { slots, scale } = this;
     const end = slots.length;
     for (let i = 0; i < n; i++) {
@@ -68,30 +84,6 @@ export class TaggedIdIndex extends IdIndexBase {
         if (b === end) b = 0;
       }
       rows[i] = row;
-    }
-    const holder = this.ids;
-    let missing = 0;
-    for (let i = 0; i < n; i++) {
-      let r = rows[i];
-      if (r >= 0 && !holder.holds(r, ids[2 * i], ids[2 * i + 1])) rows[i] = r = this.find(ids[2 * i], ids[2 * i + 1]);
-      if (r < 0) missing++;
-    }
-    return missing;
-  }
-
-  /** `findAll` first (its two passes are faster), then the absent ids one by one. */
-  override findOrInsertAll(ids: Uint32Array, n: number, rows: Int32Array, create: (lo: number, hi: number) => number): void {
-    if (this.findAll(ids, n, rows) === 0) return;
-    for (let i = 0; i < n; i++) {
-      if (rows[i] >= 0) continue;
-      const lo = ids[2 * i];
-      const hi = ids[2 * i + 1];
-      let r = this.find(lo, hi); // an earlier copy of the id in this batch may have inserted it
-      if (r < 0) {
-        r = create(lo, hi);
-        this.findOrInsert(lo, hi, r);
-      }
-      rows[i] = r;
     }
   }
 

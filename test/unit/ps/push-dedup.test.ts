@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { ERROR_CODES, TesseraError } from '../../../src/common/errors';
+import { inheritMigrated, windowToMigrate } from '../../../src/ps/migration/migrated-window';
 import { PushDedup } from '../../../src/ps/push-dedup';
+import { inheritedClientId } from '../../../src/ps/replication/applied-pushes';
 import { PsNode } from '../../../src/ps/ps-node';
 import { silentLogger } from '../../../src/common/logger';
 import { Encoding } from '../../../src/wire/data-plane-codec';
@@ -61,6 +63,27 @@ describe('PushDedup: the window of applied pushes per client', () => {
     expect(d.lookup(B, 1), 'B was evicted: its memory is gone').to.equal(undefined);
     expect(d.lookup(A, 2)).to.equal(3);
     expect(d.lookup(0x77n, 1)).to.equal(4);
+  });
+
+  it('hands over the windows changed since a stamp, and the migrated identities are re-keyed by the source (issue 17)', () => {
+    const src = new PushDedup();
+    src.record(A, 1, 10);
+    src.inherit(B, 4, 40); // a promoted replica's push: the client re-sends it under B itself
+    const since = src.stamp + 1;
+    src.record(A, 2, 20);
+    const all: string[] = [];
+    src.forEach((id, seq, n, inherited) => all.push(`${id.toString(16)}:${seq}:${n}:${inherited}`));
+    expect(all).to.deep.equal([`${B.toString(16)}:4:40:true`, `${A.toString(16)}:1:10:false`, `${A.toString(16)}:2:20:false`]);
+    const changed: number[] = [];
+    src.forEach((_id, seq) => changed.push(seq), since);
+    expect(changed, 'only A changed after the stamp: its whole window').to.deep.equal([1, 2]);
+
+    const dst = new PushDedup();
+    expect(inheritMigrated(dst, windowToMigrate(src, 3, 0))).to.equal(4); // A's 2 re-keyed, B's 1 re-keyed and 1 as is
+    expect(dst.lookup(inheritedClientId(A, 3), 2), 'a re-send to the new owner once PS 3 is gone').to.equal(20);
+    expect(dst.lookup(B, 4), 'the inherited push under the key it was re-sent with').to.equal(40);
+    expect(dst.lookup(inheritedClientId(B, 3), 4)).to.equal(40);
+    expect(dst.lookup(A, 1), 'the source\'s own numbers are not the target\'s').to.equal(undefined);
   });
 
   it('refuses bounds that are not positive integers', () => {

@@ -36,7 +36,7 @@ function pair(primaryId: number) {
   const primary = node();
   const buddy = node();
   const log = new ReplicationLog(primary, { primaryId });
-  primary.onApplied = (t, i, c, s, r) => log.applied(t, i, c, s, r);
+  primary.onApplied = (t, i, c, s, r, g) => log.applied(t, i, c, s, r, g);
   return { primary, buddy, log, store: new ReplicaStore(buddy) };
 }
 

@@ -1,0 +1,62 @@
+/*
+ * tessera_rows: the data plane's hot loops over rows and ids, run natively (ADR 0041).
+ *
+ * Every function works in place on typed arrays the caller owns (no copy in or out, nothing kept
+ * between calls) and computes exactly what its JavaScript twin computes, so either may run:
+ * src/common/native-rows.ts loads this addon and falls back to the JavaScript loops without it.
+ * Every index is checked against the array it reads or writes before it is used; a bad one
+ * throws a RangeError naming it, and nothing past it is written. The kernels live in native/rows/:
+ * ps_kernels.c (the PS's), client_kernels.c (the client's), rows_args.c (argument checks).
+ *
+ * Exports (all synchronous, on the calling JS thread; n, counts and offsets are element counts):
+ *   probeIds(slots, scale, ids, n, rows) -> missing
+ *       IdIndex.findAll (src/ps/store/id-index.ts): slots is the [lo, hi, row + 1] Uint32Array,
+ *       scale its capacity / 2^32; rows[i] = row of id i or -1; returns how many are -1.
+ *   probeTags(slots, scale, ids, n, rows)
+ *       TaggedIdIndex.findAll's first pass (tagged-id-index.ts): rows[i] = row of the first slot
+ *       of id i's probe whose tag is its hash, or -1; the caller confirms the id.
+ *   gatherF32(slabs, shift, stride, rows, n, dim, out, outOff)
+ *       F32RowSlabs.gather: row rows[i] (slab rows[i] >> shift, row rows[i] & (2^shift - 1),
+ *       `stride` floats apart) to out[outOff + i*dim ..]; rows < 0 are skipped.
+ *   gatherF16(slabs, shift, rows, n, dim, out, outOff)
+ *       F16RowSlabs.gather: the same from fp16 weight slabs of `dim` halves per row, decoded.
+ *   dedup(ids, n, keysLo, keysHi, vals, slots, unique, inverse) -> count
+ *       Deduper.dedupInto (src/sharding/dedup.ts): vals[0, slots) must be zero; slots a power of two.
+ *   copyRowsTo(src, dst, at, from, to, dim)    row k - from of src to row at[k] of dst, k in [from, to)
+ *   copyRowsFrom(src, dst, at, from, to, dim)  row at[k] of src to row k - from of dst, k in [from, to)
+ *   ownersOf(ids, n, numBuckets, owner, owners, counts)
+ *       sliceByOwner's first pass (src/sharding/slicer.ts): owners[i] = owner[bucket of id i]
+ *       (bucketOf of src/sharding/buckets.ts), counts[owner] += 1; counts.length is the PS count.
+ *   fillSlices(ids, n, owners, sliceIds, slicePositions)
+ *       its second pass: id i appended to sliceIds[owners[i]] with position i (arrays by PS index).
+ *   firstNonFinite(values) -> index or -1
+ *       checkFinite's scan (src/ps/store/row-ops.ts): the first NaN or ±Infinity of a Float32Array.
+ *   sumGrads(rows, n, grads, dim, table, bits, uniq, gsum) -> u
+ *       GradSum.sum (src/ps/store/grad-sum.ts): table[0, 2^bits) must be -1.
+ *   adagradF32(slabs, shift, stride, dim, slots, u, g, lr, eps) -> -1 or k
+ *       AdagradOptimizer.apply to f32 rows slots[0, u) with gradient rows of g, in float64 as the
+ *       JS does; stops at the first row left holding a non-finite weight or state and returns its
+ *       k (rows before it stay updated: the caller rolls them back from its undo copy).
+ */
+#include "rows/rows_args.h"
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"probeIds", NULL, ProbeIds, NULL, NULL, NULL, napi_default, NULL},
+    {"probeTags", NULL, ProbeTags, NULL, NULL, NULL, napi_default, NULL},
+    {"gatherF32", NULL, GatherF32, NULL, NULL, NULL, napi_default, NULL},
+    {"gatherF16", NULL, GatherF16, NULL, NULL, NULL, napi_default, NULL},
+    {"dedup", NULL, Dedup, NULL, NULL, NULL, napi_default, NULL},
+    {"copyRowsTo", NULL, CopyRowsTo, NULL, NULL, NULL, napi_default, NULL},
+    {"copyRowsFrom", NULL, CopyRowsFrom, NULL, NULL, NULL, napi_default, NULL},
+    {"ownersOf", NULL, OwnersOf, NULL, NULL, NULL, napi_default, NULL},
+    {"fillSlices", NULL, FillSlices, NULL, NULL, NULL, napi_default, NULL},
+    {"firstNonFinite", NULL, FirstNonFinite, NULL, NULL, NULL, napi_default, NULL},
+    {"sumGrads", NULL, SumGrads, NULL, NULL, NULL, napi_default, NULL},
+    {"adagradF32", NULL, AdagradF32, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
