@@ -29,7 +29,7 @@ function node(): PsNode {
 function buddyWithReplica(rows: number): { buddy: PsNode; store: ReplicaStore } {
   const primary = node();
   const log = new ReplicationLog(primary, { primaryId: 1 });
-  primary.onApplied = (t, i, c, s, r) => log.applied(t, i, c, s, r);
+  primary.onApplied = (t, i, c, s, r, g) => log.applied(t, i, c, s, r, g);
   const grads = asBytes(new Float32Array(PUSH * DIM).fill(0.01));
   for (let at = 0; at < rows; at += PUSH) {
     const n = Math.min(PUSH, rows - at);
