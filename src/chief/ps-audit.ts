@@ -5,7 +5,10 @@
  * - a PS serving a shard-map version above the published one (someone else installed it: every
  *   request routed with the published map is refused as stale, forever);
  * - a PS serving an older version (it has not been told of the current map);
- * - a PS that restarted since the tables were recorded (it came back empty);
+ * - a PS that restarted since the tables were recorded (it came back empty); a PS whose member
+ *   incarnation changed while every recorded table is there under its recorded incarnation did
+ *   not restart: it re-registered after losing its etcd lease (a stall past the TTL) and kept
+ *   its rows, which a restore from a checkpoint would roll back (issue 17);
  * - a PS alive all along whose table was dropped, or dropped and created again (its rows are gone,
  *   though the PS itself looks healthy).
  *
@@ -37,7 +40,7 @@ export interface PsFindings {
   mapAhead: { ps: number; version: number }[];
   /** PS serving an older shard-map version. */
   mapBehind: number[];
-  /** PS whose member incarnation changed since the record: they restarted empty. */
+  /** PS whose member incarnation changed since the record, and their tables with it: they restarted empty. */
   restarted: number[];
   /** PS that did not restart but whose tables were dropped or created again. */
   recreated: { ps: number; changes: TableChange[] }[];
@@ -52,12 +55,10 @@ export function auditPs(map: ShardMap, record: TableRecord | undefined, seen: re
     else if (p.stats.shardMapVersion < map.version) out.mapBehind.push(p.id);
     const recorded = record?.ps.find((r) => r.id === p.id);
     if (!recorded) continue;
-    if (recorded.member !== p.member) {
-      out.restarted.push(p.id);
-      continue;
-    }
     const changes = tableChanges(recorded, p.stats.tables);
-    if (changes.length > 0) out.recreated.push({ ps: p.id, changes });
+    if (changes.length === 0) continue; // the same tables: a new member incarnation is a lease lost and regained
+    if (recorded.member !== p.member) out.restarted.push(p.id);
+    else out.recreated.push({ ps: p.id, changes });
   }
   return out;
 }

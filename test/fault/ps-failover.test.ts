@@ -25,18 +25,11 @@ import { psAdminService } from '../../src/wire/services';
 import { awaitSnapshot, clusterSuite, SYNTHETIC_SPEC } from '../helpers/cluster';
 import { awaitLogs, logLines, psCounters, workerAcks, workersExited } from '../helpers/cluster-ledger';
 import { awaitMap } from '../helpers/migration';
-import { lastJson, runTessera } from '../helpers/tessera';
+import { expectStatusReplication, specWith } from '../helpers/replication';
 
 const ROWS = 40_000;
 const OK_PUSHES = 'tessera_ps_requests_total';
 const DUPS = 'tessera_ps_duplicate_pushes_total';
-
-/** The example spec with `ps.replication: mode`, written next to the data. */
-function specWith(dir: string, mode: string): string {
-  const file = path.join(dir, `spec-${mode}.yaml`);
-  fs.writeFileSync(file, `${fs.readFileSync(SYNTHETIC_SPEC, 'utf8')}\nps:\n  replication: ${mode}\n`);
-  return file;
-}
 
 /** Pushes the PS applied (ok push requests less those acknowledged again as retries), over the live PS, or only `only`. */
 async function appliedPushes(c: LocalCluster, only?: string): Promise<number> {
@@ -100,11 +93,7 @@ describe('PS failover: kill -9 with and without a buddy replica (issue 17; real 
     const status = await replicationCall<{ lagSeconds: number; buddyAddr: string }>(c.ps[0].addr, 'ReplicationStatus', {});
     expect(status.buddyAddr).to.equal(c.ps[1].addr);
     expect(status.lagSeconds).to.be.within(0, 5);
-    const shown = await runTessera(['status', '--etcd', c.etcdUrl, '--job', c.opts.job, '--json']);
-    expect(shown.code).to.equal(0);
-    const rep = lastJson(shown.stdout).replication as { ps: number; buddy: number; lag_s: number | null }[];
-    expect(rep.map((r) => [r.ps, r.buddy]), 'tessera status: each PS and its buddy').to.deep.equal([[0, 1], [1, 0]]);
-    for (const r of rep) expect(r.lag_s, `ps ${r.ps} lag`).to.be.a('number').and.within(0, 5);
+    await expectStatusReplication(c, [[0, 1], [1, 0]]);
     const result = await c.waitDone();
     expect(result.samples).to.equal(2 * ROWS);
     cleanAuc = result.auc ?? undefined;

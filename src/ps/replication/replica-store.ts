@@ -3,25 +3,25 @@
  * table it owns, created from the primary's own specs (never served: pulls and pushes reach only
  * the PS's live tables), its dense tables, and the dedup identities of the pushes the replica
  * holds. `promote` turns a replica into live rows and tables when the chief hands this PS the
- * dead primary's buckets; a table this PS lacks (a dense table lives on its owner only) is
- * created there from the replicated spec.
+ * dead primary's buckets, in time slices so this PS keeps serving meanwhile; a table this PS
+ * lacks (a dense table lives on its owner only) is created there from the replicated spec.
  *
  * ```ts
  * const replicas = new ReplicaStore(node);
  * replicas.apply(batch);                        // each ReplicaBatch from the primary, in order
- * replicas.promote(3, bucketsOfPs3);            // ps 3 died: its rows become this PS's
+ * await replicas.promote(3, bucketsOfPs3);      // ps 3 died: its rows become this PS's
  * ```
  */
 import { readChunks } from '../../checkpoint/chunk-format';
 import { ERROR_CODES, TesseraError } from '../../common/errors';
-import { bucketOf } from '../../sharding/buckets';
 import { denseBucket } from '../../sharding/dense-bucket';
 import type { PsNode } from '../ps-node';
 import { PushDedup } from '../push-dedup';
 import { EmbeddingTable } from '../store/embedding-table';
 import { sameSpec } from '../store/table-spec';
 import { TableSpec, TableStore } from '../store/table-store';
-import { forEachApplied, inheritedClientId, scrambledOrder } from './applied-pushes';
+import { forEachApplied, inheritedClientId } from './applied-pushes';
+import { LoopSlicer, promoteRows } from './replica-promotion';
 import type { ReplicaBatch } from './replication-log';
 import { decodeShippedPush } from './shipped-pushes';
 
@@ -53,13 +53,22 @@ export interface ReplicaInfo {
 export interface Promoted extends ReplicaInfo {
   dense: number;
   identities: number;
+  /** Time slices it ran in (the event loop had a turn between each two). */
+  slices: number;
+}
+
+function sameMask(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Every replica this PS holds, by primary id. */
 export class ReplicaStore {
   private readonly replicas = new Map<number, Replica>();
+  /** Promotions under way, by primary id, with the buckets each was asked for. */
+  private readonly promoting = new Map<number, { buckets: Uint8Array; done: Promise<Promoted> }>();
 
-  constructor(private readonly node: PsNode) {}
+  /** @param slicer how a promotion shares the event loop (default: 8 ms slices) */
+  constructor(private readonly node: PsNode, private readonly slicer: () => LoopSlicer = () => new LoopSlicer()) {}
 
   /**
    * Applies one batch of `batch.primaryId`: with `reset`, what this PS held of it is dropped
@@ -69,6 +78,7 @@ export class ReplicaStore {
    * @returns the rows written
    */
   apply(batch: Omit<ReplicaBatch, 'oldestMs'>): number {
+    if (this.promoting.has(batch.primaryId)) throw this.outOfOrder(batch, 'its replica is being promoted');
     let r = this.replicas.get(batch.primaryId);
     if (batch.reset || !r) {
       if (!batch.reset) throw this.outOfOrder(batch, 'no replica is held; send a reset');
@@ -126,20 +136,40 @@ export class ReplicaStore {
   /**
    * Loads the replica of `primaryId` into the live tables for the buckets in `buckets`
    * (bucket → 1), dense tables of those buckets too, and hands its push identities to the live
-   * dedup window (under `inheritedClientId`). The replica stays until `retain` drops it (the next
-   * configuration), so a promotion the chief repeats (it failed to publish the map) does the same.
+   * dedup window (under `inheritedClientId`). The rows go in time slices (replica-promotion.ts),
+   * so this PS goes on serving its own buckets meanwhile; batches for the replica are refused
+   * until it resolves. The replica stays until `retain` drops it (the next configuration), so a
+   * promotion the chief repeats (it failed to publish the map, or its call timed out) does the
+   * same; a repeat that arrives while the first still runs joins it.
    * @throws TesseraError INVALID_ARGUMENT when no replica of `primaryId` is held, SNAPSHOT_CONFLICT
    *   while its full copy is still arriving (nothing is loaded then)
    */
-  promote(primaryId: number, buckets: Uint8Array): Promoted {
+  async promote(primaryId: number, buckets: Uint8Array): Promise<Promoted> {
+    const running = this.promoting.get(primaryId);
+    if (running) {
+      if (sameMask(running.buckets, buckets)) return running.done;
+      await running.done.catch(() => undefined);
+    }
+    // Registered before any of it runs, so a batch or a repeat arriving in its first slice sees it.
+    const done = Promise.resolve().then(() => this.promoteNow(primaryId, buckets));
+    this.promoting.set(primaryId, { buckets, done });
+    try {
+      return await done;
+    } finally {
+      if (this.promoting.get(primaryId)?.done === done) this.promoting.delete(primaryId);
+    }
+  }
+
+  private async promoteNow(primaryId: number, buckets: Uint8Array): Promise<Promoted> {
     const r = this.replicas.get(primaryId);
     if (!r) throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `primary_id: this PS holds no replica of ps ${primaryId} (held: ${[...this.replicas.keys()].join(', ') || 'none'})`);
     if (!r.whole) throw new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, `primary_id: the replica of ps ${primaryId} is still receiving its full copy; it cannot stand in for the PS`);
     const nb = buckets.length;
+    const slicer = this.slicer();
     let rows = 0;
     for (const info of r.tables.list()) {
       this.ensureLive(r, info.name);
-      rows += this.promoteTable(r.tables.getEmbedding(info.name), this.node.store.getEmbedding(info.name), buckets);
+      rows += await promoteRows(r.tables.getEmbedding(info.name), this.node.store.getEmbedding(info.name), buckets, slicer);
     }
     let dense = 0;
     for (const [name, d] of r.dense) {
@@ -153,30 +183,7 @@ export class ReplicaStore {
       this.node.dedup.inherit(inheritedClientId(id, primaryId), seq, n);
       identities++;
     });
-    return { primaryId, rows, dense, identities, pushesApplied: r.pushesApplied, appliedAtMs: r.appliedAtMs };
-  }
-
-  /** Writes `replica`'s rows of `buckets` into `live` (scrambled: not in the replica's hash order); returns the count. */
-  private promoteTable(replica: EmbeddingTable, live: EmbeddingTable, buckets: Uint8Array): number {
-    const { dim, stateWidth: sw } = replica;
-    const ids = new Uint32Array(2 * replica.size);
-    const w = new Float32Array(dim * replica.size);
-    const s = new Float32Array(sw * replica.size);
-    let n = 0;
-    replica.forEachRow((lo, hi, rw, rs) => {
-      if (buckets[bucketOf(lo, hi, buckets.length)] !== 1) return;
-      ids[2 * n] = lo;
-      ids[2 * n + 1] = hi;
-      w.set(rw.subarray(0, dim), n * dim);
-      s.set(rs.subarray(0, sw), n * sw);
-      n++;
-    });
-    const at = scrambledOrder(n);
-    for (let i = 0; i < n; i++) {
-      const k = at(i);
-      live.putRow(ids[2 * k], ids[2 * k + 1], w.subarray(k * dim, (k + 1) * dim), s.subarray(k * sw, (k + 1) * sw));
-    }
-    return n;
+    return { primaryId, rows, dense, identities, pushesApplied: r.pushesApplied, appliedAtMs: r.appliedAtMs, slices: slicer.yields + 1 };
   }
 
   /** Creates the live table `name` from the primary's spec when this PS lacks it (a dense table lives on its owner only). */

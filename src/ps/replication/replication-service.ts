@@ -95,10 +95,11 @@ export class Replication {
     return { changed: true };
   }
 
-  /** Loads the replica of dead `primaryId`'s `buckets` into the live tables. */
-  promote(req: { primaryId: number; buckets: Buffer }): object {
-    const p = this.replicas.promote(req.primaryId, bucketMaskFromBytes(req.buckets, this.node.bucketCount, 'buckets'));
-    this.logger.warn({ ...p, ageMs: p.appliedAtMs ? Date.now() - p.appliedAtMs : null }, 'replica promoted: its rows are live on this PS');
+  /** Loads the replica of dead `primaryId`'s `buckets` into the live tables (in time slices: this PS keeps serving). */
+  async promote(req: { primaryId: number; buckets: Buffer }): Promise<object> {
+    const t0 = performance.now();
+    const p = await this.replicas.promote(req.primaryId, bucketMaskFromBytes(req.buckets, this.node.bucketCount, 'buckets'));
+    this.logger.warn({ ...p, ms: Math.round(performance.now() - t0), ageMs: p.appliedAtMs ? Date.now() - p.appliedAtMs : null }, 'replica promoted: its rows are live on this PS');
     return p;
   }
 
@@ -168,11 +169,13 @@ function registerLag(registry: Registry, replication: Replication): void {
 export function addReplicationService(server: grpc.Server, node: PsNode, logger: Logger, opts: { credentials?: grpc.ChannelCredentials; metrics?: Registry } & ReplicationOptions = {}): Replication {
   const r = new Replication(node, logger.child({ component: 'replication' }), opts.credentials, opts);
   if (opts.metrics) registerLag(opts.metrics, r);
-  const unary = <Req>(method: string, body: (req: Req) => object) => (call: grpc.ServerUnaryCall<Req, object>, cb: grpc.sendUnaryData<object>) => {
+  const unary = <Req>(method: string, body: (req: Req) => object | Promise<object>) => (call: grpc.ServerUnaryCall<Req, object>, cb: grpc.sendUnaryData<object>) => {
     const undecodable = undecodableError(call.request, method);
     if (undecodable) return cb(toServiceError(undecodable));
     try {
-      cb(null, body(call.request));
+      const out = body(call.request);
+      if (out instanceof Promise) out.then((v) => cb(null, v), (err: unknown) => cb(toServiceError(err)));
+      else cb(null, out);
     } catch (err) {
       cb(toServiceError(err));
     }

@@ -28,16 +28,18 @@ export class EmbeddingTable extends EmbeddingRows {
   /**
    * Calls `fn` for every resident row with its id halves, weights and state. For f32 tables these
    * are views (valid until the row changes); for f16 tables, float32 copies in reused scratch.
-   * The table must not be modified during iteration.
+   * The table must not be modified during iteration. `from`/`to` limit it to the rows in id-index
+   * slots `[from, to)` of `indexCapacity`, so a long walk can be split across event-loop turns
+   * (with the table unmodified between them).
    */
-  forEachRow(fn: (lo: number, hi: number, weights: Float32Array, state: Float32Array) => void): void {
+  forEachRow(fn: (lo: number, hi: number, weights: Float32Array, state: Float32Array) => void, from = 0, to = this.indexCapacity): void {
     const w = new Float32Array(this.dim);
     const s = new Float32Array(this.stateWidth);
     this.index.forEach((r) => {
       const [lo, hi] = this.meta.idOf(r);
       this.storage.read(r, w, 0, s, 0);
       fn(lo, hi, w, s);
-    });
+    }, from, to);
   }
 
   /** Inserts or overwrites row `(lo, hi)` with copies of `weights [dim]` and `state [stateWidth]`. */

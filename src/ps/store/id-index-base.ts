@@ -181,10 +181,15 @@ export abstract class IdIndexBase {
     return this.slots.byteLength;
   }
 
-  /** Calls `fn` for the row of every id, in slot order. The index must not be modified meanwhile. */
-  forEach(fn: (row: number) => void): void {
+  /**
+   * Calls `fn` for the row of every id in slots `[from, to)` (default: all), in slot order. The
+   * index must not be modified meanwhile; a caller that visits it range by range across event-loop
+   * turns keeps it unmodified between ranges too (the capacity must not change).
+   */
+  forEach(fn: (row: number) => void, from = 0, to = this.cap): void {
     const { slots, w } = this;
-    for (let b = w - 1; b < slots.length; b += w) {
+    const end = Math.min(to, this.cap) * w;
+    for (let b = from * w + w - 1; b < end; b += w) {
       const r = slots[b];
       if (r !== 0) fn(r - 1);
     }

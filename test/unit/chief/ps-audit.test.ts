@@ -38,6 +38,15 @@ describe('auditing the PS against the published map and tables (issue 23, items 
     expect(describeChanges(f.recreated)).to.equal('ps 0: table "emb" was dropped and created again (incarnation 99, recorded 11), table "dense" was dropped');
   });
 
+  // Issue 17: a PS that lost its etcd lease (stalled past the TTL) re-registers under a new
+  // member incarnation but keeps its tables and rows; restoring it from a checkpoint would roll
+  // its rows back (seen after a failover's migration back on a loaded machine).
+  it('does not take a PS that re-registered with its recorded tables for one that restarted', () => {
+    const f = auditPs(map, record, seen(7, { emb: 11, dense: 12 }, 'm1-again', 7, { emb: 21 }));
+    expect(allWell(f)).to.equal(true);
+    expect(tableRecordOf(map, record, seen(7, { emb: 11, dense: 12 }, 'm1-again')).ps[1].member, 'recorded under its new incarnation').to.equal('m1-again');
+  });
+
   it('skips a PS that did not answer or is not registered, and records the next generation', () => {
     const f = auditPs(map, record, [{ id: 0, member: undefined, stats: undefined }, { id: 1, member: 'm1', stats: undefined }]);
     expect(allWell(f)).to.equal(true);

@@ -48,7 +48,7 @@ describe('PsFleet.failedOverIdentity (issue 17, exactly-once across failovers)',
     expect(fleet.failedOverIdentity(sent, 0), 'the same for every re-send').to.deep.equal(again);
   });
 
-  it('a push PS 0 never applied is applied once by PS 1; PS 1 dies unanswered; PS 2, promoted, acknowledges the re-send', () => {
+  it('a push PS 0 never applied is applied once by PS 1; PS 1 dies unanswered; PS 2, promoted, acknowledges the re-send', async () => {
     const sent = fleet.pushIdentity(0); // to PS 0, which died before applying it
     const b = primary(1);
     const toB = fleet.failedOverIdentity(sent, 0);
@@ -56,7 +56,7 @@ describe('PsFleet.failedOverIdentity (issue 17, exactly-once across failovers)',
     const c = node();
     const replicas = new ReplicaStore(c);
     replicas.apply(b.log.cut(1 << 16)!); // replicated; then PS 1 dies before answering
-    replicas.promote(1, ALL);
+    await replicas.promote(1, ALL);
     const applied = () => c.stats().counters.pushes;
     expect(applied()).to.equal(0);
     const toC = fleet.failedOverIdentity(toB, 1);

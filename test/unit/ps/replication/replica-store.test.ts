@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { silentLogger } from '../../../../src/common/logger';
 import { PsNode } from '../../../../src/ps/ps-node';
 import { inheritedClientId } from '../../../../src/ps/replication/applied-pushes';
+import { LoopSlicer } from '../../../../src/ps/replication/replica-promotion';
 import { ReplicaStore } from '../../../../src/ps/replication/replica-store';
 import { ReplicationLog } from '../../../../src/ps/replication/replication-log';
 import { bucketOf } from '../../../../src/sharding/buckets';
@@ -42,7 +43,7 @@ function pair(primaryId: number) {
 describe('ReplicationLog -> ReplicaStore (issue 17 buddy replication)', () => {
   const C = 0xabcdefn;
 
-  it('a promoted replica holds the primary\'s rows and optimizer state bit for bit as of the last batch, and nothing after it', () => {
+  it('a promoted replica holds the primary\'s rows and optimizer state bit for bit as of the last batch, and nothing after it', async () => {
     const { primary, buddy, log, store } = pair(3);
     push(primary, [1, 2, 3], C, 1);
     push(primary, [2, 3, 4], C, 2);
@@ -60,23 +61,23 @@ describe('ReplicationLog -> ReplicaStore (issue 17 buddy replication)', () => {
     expect(log.lagSeconds()).to.be.greaterThan(0);
 
     const all = new Uint8Array(NB).fill(1);
-    const p = store.promote(3, all);
+    const p = await store.promote(3, all);
     expect(p.rows).to.equal(4);
     expect(p.dense).to.equal(1);
     expect(p.pushesApplied).to.equal(3);
     expect(rowsOf(buddy, [1, 2, 3, 4])).to.deep.equal(asOfBatch);
     expect([...buddy.store.getDense('mlp').pull()]).to.deep.equal([...primary.store.getDense('mlp').pull()]);
-    expect(store.promote(3, all).rows, 'promoting again does the same (the chief may repeat it)').to.equal(4);
+    expect((await store.promote(3, all)).rows, 'promoting again does the same (the chief may repeat it)').to.equal(4);
     expect(rowsOf(buddy, [1, 2, 3, 4])).to.deep.equal(asOfBatch);
     store.retain(new Set());
     expect(store.list(), 'dropped at the next configuration').to.deep.equal([]);
   });
 
-  it('the promoted replica acknowledges a retried push under the inherited id, and a new push of the same seq is applied', () => {
+  it('the promoted replica acknowledges a retried push under the inherited id, and a new push of the same seq is applied', async () => {
     const { primary, buddy, log, store } = pair(3);
     push(primary, [1, 2], C, 1);
     store.apply(log.cut(1 << 16)!);
-    store.promote(3, new Uint8Array(NB).fill(1));
+    await store.promote(3, new Uint8Array(NB).fill(1));
     const before = rowsOf(buddy, [1]);
     const again = buddy.push({ table: 'emb', shardMapVersion: 1, ids: asBytes(ids([1, 2])), grads: asBytes(new Float32Array(8).fill(0.5)), encoding: Encoding.F32, clientId: inheritedClientId(C, 3), pushSeq: 1 });
     expect(again, 'acknowledged with the first answer').to.equal(2);
@@ -85,7 +86,7 @@ describe('ReplicationLog -> ReplicaStore (issue 17 buddy replication)', () => {
     expect(rowsOf(buddy, [1])).to.not.deep.equal(before);
   });
 
-  it('refuses to promote a replica whose full copy has not arrived whole', () => {
+  it('refuses to promote a replica whose full copy has not arrived whole', async () => {
     const { primary, buddy, store } = pair(2);
     buddy.createTable({ name: 'emb2', kind: 'embedding', dim: 4, optimizer: { kind: 'sgd', lr: 0.1 } });
     push(primary, [1, 2], C, 1);
@@ -95,12 +96,13 @@ describe('ReplicationLog -> ReplicaStore (issue 17 buddy replication)', () => {
     const first = log2.cut(1)!; // one table per batch: the copy spans two batches
     expect(first.complete).to.equal(false);
     store.apply(first);
-    expect(() => store.promote(2, new Uint8Array(NB).fill(1))).to.throw(/still receiving its full copy/);
+    const early = await store.promote(2, new Uint8Array(NB).fill(1)).then(() => null, (err: Error) => err);
+    expect(early?.message).to.match(/still receiving its full copy/);
     store.apply(log2.cut(1)!);
-    expect(store.promote(2, new Uint8Array(NB).fill(1)).rows).to.equal(3);
+    expect((await store.promote(2, new Uint8Array(NB).fill(1))).rows).to.equal(3);
   });
 
-  it('promotes only the dead PS\'s buckets, and refuses a batch out of order (the primary resyncs)', () => {
+  it('promotes only the dead PS\'s buckets, and refuses a batch out of order (the primary resyncs)', async () => {
     const { primary, buddy, log, store } = pair(1);
     const xs = Array.from({ length: 64 }, (_, i) => i + 1);
     push(primary, xs, C, 1);
@@ -115,7 +117,45 @@ describe('ReplicationLog -> ReplicaStore (issue 17 buddy replication)', () => {
     const mask = new Uint8Array(NB);
     mask[bucketOf(5, 0, NB)] = 1;
     const inMask = xs.filter((x) => mask[bucketOf(x, 0, NB)] === 1).length;
-    expect(store.promote(1, mask).rows).to.equal(inMask);
+    expect((await store.promote(1, mask)).rows).to.equal(inMask);
     expect(buddy.store.getEmbedding('emb').size).to.equal(inMask);
+  });
+
+  // Issue 17: a promotion written in one synchronous step blocked the buddy about 1 s per 100k
+  // rows, past a lease TTL at tens of millions of rows. It now runs in slices, with the event
+  // loop's turn between them.
+  it('promotes in slices: between them the buddy serves its own pushes, refuses replica batches, and a repeated promote joins', async () => {
+    const primary = node();
+    const buddy = node();
+    const log = new ReplicationLog(primary, { primaryId: 5 });
+    primary.onApplied = (t, i, c, s, r) => log.applied(t, i, c, s, r);
+    const xs = Array.from({ length: 5_000 }, (_, i) => i + 100);
+    push(primary, xs, C, 1);
+    let turns = 0;
+    let refused = '';
+    let repeat: Promise<unknown> | undefined;
+    const store: ReplicaStore = new ReplicaStore(buddy, () => new LoopSlicer(0, async () => {
+      if (turns++ === 0) {
+        push(buddy, [1], C, 7); // the buddy's own bucket, served mid-promotion
+        try {
+          store.apply(log.cut(1 << 16)!);
+        } catch (err) {
+          refused = (err as Error).message;
+        }
+        repeat = store.promote(5, new Uint8Array(NB).fill(1));
+      }
+      await new Promise((r) => setImmediate(r));
+    }));
+    store.apply(log.cut(1 << 16)!);
+    const want = rowsOf(primary, xs);
+    push(primary, [100], C, 2); // pending on the primary: a batch for the replica mid-promotion
+    const p = await store.promote(5, new Uint8Array(NB).fill(1));
+    expect(p.rows).to.equal(xs.length);
+    expect(p.slices, 'slices').to.be.greaterThan(2);
+    expect(turns).to.equal(p.slices - 1);
+    expect(refused).to.match(/being promoted/);
+    expect(await repeat, 'the repeat joined the running promotion').to.equal(p);
+    expect(rowsOf(buddy, xs), 'rows and state bit for bit').to.deep.equal(want);
+    expect(buddy.store.getEmbedding('emb').size).to.equal(xs.length + 1);
   });
 });

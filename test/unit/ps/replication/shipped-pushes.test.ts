@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { silentLogger } from '../../../../src/common/logger';
 import { PsNode } from '../../../../src/ps/ps-node';
+import { LoopSlicer } from '../../../../src/ps/replication/replica-promotion';
 import { ReplicaStore } from '../../../../src/ps/replication/replica-store';
 import { ReplicationLog } from '../../../../src/ps/replication/replication-log';
 import { decodeShippedPush, encodeShippedPush } from '../../../../src/ps/replication/shipped-pushes';
@@ -58,11 +59,12 @@ function pair() {
   const log = new ReplicationLog(primary, { primaryId: 4 });
   primary.onApplied = (t, i, c, s, r, g) => log.applied(t, i, c, s, r, g);
   const buddy = node(SPECS.filter((t) => t.kind === 'embedding')); // a dense table lives on its owner only
-  return { primary, log, buddy, store: new ReplicaStore(buddy) };
+  // Slices of 0 ms: the promotion gives the event loop a turn at every look at the clock.
+  return { primary, log, buddy, store: new ReplicaStore(buddy, () => new LoopSlicer(0)) };
 }
 
 describe('shipped pushes and replicated table specs (issue 17 §2)', () => {
-  it('ships pushes to tables without admission or eviction; the promoted replica equals the primary bit for bit (adam, f16, dense)', () => {
+  it('ships pushes to tables without admission or eviction; the promoted replica equals the primary bit for bit (adam, f16, dense)', async () => {
     const { primary, log, buddy, store } = pair();
     for (let k = 1; k <= 6; k++) {
       push(primary, 'emb', [k, k + 1, 40 + k, k], k, 3 * k);
@@ -77,7 +79,7 @@ describe('shipped pushes and replicated table specs (issue 17 §2)', () => {
       }
     }
     expect(log.lagSeconds()).to.equal(0);
-    const p = store.promote(4, ALL);
+    const p = await store.promote(4, ALL);
     expect(p.dense, 'the dense table, which the buddy lacked').to.equal(1);
     expect(bits(buddy)).to.deep.equal(bits(primary));
     expect(buddy.store.spec('mlp'), 'created from the primary\'s spec').to.deep.equal(primary.store.spec('mlp'));
@@ -87,7 +89,7 @@ describe('shipped pushes and replicated table specs (issue 17 §2)', () => {
     expect(bits(buddy).mlp, 'a dense push after the promotion applies as on the primary').to.equal(bits(primary).mlp);
   });
 
-  it('sends rows, not pushes, for a table with admission, and for a table whose full copy is still under way', () => {
+  it('sends rows, not pushes, for a table with admission, and for a table whose full copy is still under way', async () => {
     const { primary, buddy, store } = pair();
     ['admitted', 'emb', 'half'].forEach((t, i) => push(primary, t, [1, 2, 3], 1, i + 1));
     const replica = new ReplicationLog(primary, { primaryId: 4 }); // a new buddy: a full copy of 3 tables
@@ -109,11 +111,11 @@ describe('shipped pushes and replicated table specs (issue 17 §2)', () => {
     const fourth = replica.cut(1 << 16)!;
     expect(fourth.pushes.map((b) => decodeShippedPush(b, 'test').table), 'admission decisions are the primary\'s: rows').to.deep.equal(['half']);
     store.apply(wire(fourth));
-    store.promote(4, ALL);
+    await store.promote(4, ALL);
     expect(bits(buddy)).to.deep.equal(bits(primary));
   });
 
-  it('a table the primary created again with another spec is replicated anew, not pushed into the old replica', () => {
+  it('a table the primary created again with another spec is replicated anew, not pushed into the old replica', async () => {
     const primary = node(SPECS);
     const log = new ReplicationLog(primary, { primaryId: 4 });
     primary.onApplied = (t, i, c, s, r, g) => log.applied(t, i, c, s, r, g);
@@ -125,8 +127,22 @@ describe('shipped pushes and replicated table specs (issue 17 §2)', () => {
     primary.createTable({ ...SPECS[0], optimizer: { kind: 'sgd', lr: 0.5 } } as TableSpec);
     push(primary, 'emb', [2, 3], 2, 2);
     store.apply(wire(log.cut(1 << 16)!));
-    store.promote(4, ALL);
+    await store.promote(4, ALL);
     expect(Object.keys(bits(buddy)).sort()).to.deep.equal(['emb 2:0', 'emb 3:0', 'mlp']);
+    expect(bits(buddy)).to.deep.equal(bits(primary));
+  });
+
+  it('an f16 replica built from shipped pushes is promoted across many time slices, bit for bit (ADR 0044)', async () => {
+    const { primary, log, buddy, store } = pair();
+    const many = Array.from({ length: 3000 }, (_, i) => i + 1);
+    for (let k = 1; k <= 3; k++) push(primary, 'half', many, k, k);
+    const b = log.cut(1 << 16)!;
+    expect(b.pushes.length, 'the pushes went shipped, not as rows').to.equal(3);
+    store.apply(wire(b));
+    log.acked(b);
+    const p = await store.promote(4, ALL);
+    expect(p.rows, 'every row of the f16 table (the others hold none)').to.equal(3000);
+    expect(p.slices, 'an index of more than 3,000 slots, a turn every 1,024').to.be.greaterThan(3);
     expect(bits(buddy)).to.deep.equal(bits(primary));
   });
 
