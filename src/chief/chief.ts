@@ -33,6 +33,7 @@ import { isPlannedExit, PsGuard, PsGuardEvents } from './ps-guard';
 import { decidePsSet } from './ps-set';
 import { MigrationDriver, MigrationDriverDeps } from './migration-driver';
 import { BuddyKeeper, BuddyKeeperDeps } from './buddy-keeper';
+import { PsChanges } from './ps-change-race';
 import { planAssignments } from './scheduler';
 import { planPartitionAssignments } from './partition-scheduler';
 import { restoreFromCheckpoint } from '../client/restore-checkpoint';
@@ -124,6 +125,8 @@ export class Chief {
   /** Whether a migration left by a previous chief was looked for (once, before attaching the PS). */
   private migrationChecked = false;
   private psChanged = true;
+  /** Evaluations give way to a PS change, so a failover is not stuck behind them (ps-change-race.ts). */
+  private readonly psChanges = new PsChanges();
   private model: ChiefModel | null = null;
   /** The `tables` record as last read or written (every table's incarnation on every PS). */
   private tables: TableRecord | undefined;
@@ -181,6 +184,7 @@ export class Chief {
   private onPsMember(ev: MembershipEvent): void {
     if (!isPlannedExit(ev, this.model?.client.map, this.driver?.drained ?? new Set())) {
       this.psChanged = true;
+      this.psChanges.notify();
       return;
     }
     this.log.info({ ps: ev.id }, 'a drained parameter server left (it owned no bucket): nothing to attach again');
@@ -302,7 +306,7 @@ export class Chief {
   private async evaluateStream(rows: () => Promise<RawRow[]>): Promise<void> {
     const batch = await rows();
     if (batch.length === 0) return;
-    const r = await this.model!.evaluateRows((async function* () { yield batch; })());
+    const r = await this.psChanges.race(this.model!.evaluateRows((async function* () { yield batch; })()), 'the stream evaluation');
     const snap = await this.deps.store.snapshot();
     if (!snap.state || snap.state.phase !== 'train') return;
     const evals = [...snap.state.evals, { epoch: snap.state.epoch, auc: finiteOr(r.auc, 0.5), logloss: finiteOr(r.logloss, 0), rows: r.rows }];
@@ -519,7 +523,7 @@ export class Chief {
     const model = this.model!;
     const evals = [...state.evals];
     if (options.evalPath) {
-      const r = await model.evaluate(options.evalPath);
+      const r = await this.psChanges.race(model.evaluate(options.evalPath));
       evals.push({ epoch: state.epoch, auc: finiteOr(r.auc, 0.5), logloss: finiteOr(r.logloss, 0), rows: r.rows });
       this.log.info({ epoch: state.epoch, auc: r.auc, logloss: r.logloss, rows: r.rows }, 'evaluated');
     }
