@@ -46,6 +46,7 @@ import { measureRedisMget } from './peers/redis-peer';
 import { measureGrpcStream } from './peers/grpc-echo';
 import { measureTcpRequestResponse } from './peers/tcp-echo';
 import { replicationRounds } from './replication-rounds';
+import { loadDataPlane } from '../src/wire/grpc-options';
 
 const BATCH = 8192;
 const DIM = 16;
@@ -300,7 +301,8 @@ async function main(): Promise<void> {
   const clients = Number(arg('clients', '2'));
   const sh = shardList.length > 0 ? shardLines(await shardRounds(shardList, clients, Number(arg('shard-rounds', '1')), seconds, inflight, encoding), clients) : null;
   if (sh) lines.push(...sh.lines);
-  const rep = Number(arg('replication', '0')) > 0 ? await replicationRounds(Number(arg('replication', '0')), seconds, (addrs) => runClient(addrs, seconds, inflight, encoding)) : null;
+  const rep = Number(arg('replication', '0')) > 0 ? await replicationRounds(Number(arg('replication', '0')), seconds,
+    (addrs, pids) => runClient(addrs, seconds, inflight, encoding, { plane: { TESSERA_DATA_PLANE: loadDataPlane(process.env, undefined), BENCH_PS_PIDS: pids.join(',') } })) : null;
   if (rep) lines.push(...rep.lines);
   process.stdout.write(`${lines.join('\n')}\n`);
   const summary = {
