@@ -123,6 +123,32 @@ export class ProtoWriter {
     return this;
   }
 
+  /** The next `n` bytes, for the caller to fill in now (a view, valid until the writer grows). */
+  reserve(n: number): Uint8Array {
+    this.ensure(n);
+    this.pos += n;
+    return this.buf.subarray(this.pos - n, this.pos);
+  }
+
+  /** Appends `data` as it is (bytes already in the wire format, e.g. another encoder's fields). */
+  raw(data: Uint8Array): this {
+    this.ensure(data.byteLength);
+    this.buf.set(data, this.pos);
+    this.pos += data.byteLength;
+    return this;
+  }
+
+  /** Drops everything written after the first `pos` bytes. */
+  truncate(pos: number): this {
+    this.pos = Math.min(this.pos, pos);
+    return this;
+  }
+
+  /** Bytes the writer holds before it must grow (a caller reusing it may drop one grown too large). */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
   /** Skips `n` bytes the caller fills in itself. */
   advance(n: number): this {
     this.ensure(n);

@@ -7,6 +7,7 @@ import * as path from 'path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import * as codec from './data-plane-codec';
+import { replicateSerializer } from './replicate-request';
 
 /** Root of the protos/ folder (works from src/ under ts-node and from dist/src/ after tsc). */
 export const PROTO_ROOT = path.resolve(__dirname, '..', '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '', 'protos');
@@ -85,9 +86,21 @@ export function psMigrationService(): ServiceCtor {
   return lookup('tessera.v1.PsMigration');
 }
 
-/** tessera.v1.PsReplication client constructor (PS-to-buddy and chief-to-PS; issue 17). */
+let replication: ServiceCtor | null = null;
+
+/**
+ * tessera.v1.PsReplication client constructor (PS-to-buddy and chief-to-PS; issue 17), its
+ * `.service` the definition for servers: the proto's codec, but `Replicate` requests finished in
+ * the buffer the primary's log wrote the pushes into (replicate-request.ts).
+ */
 export function psReplicationService(): ServiceCtor {
-  return lookup('tessera.v1.PsReplication');
+  if (!replication) {
+    const base = lookup('tessera.v1.PsReplication');
+    const replicate = base.service.Replicate;
+    const def = { ...base.service, Replicate: { ...replicate, requestSerialize: replicateSerializer(replicate.requestSerialize) } };
+    replication = grpc.makeGenericClientConstructor(def, 'PsReplication') as unknown as ServiceCtor;
+  }
+  return replication;
 }
 
 /** grpc.health.v1.Health client constructor. */

@@ -110,7 +110,7 @@ export class ReplicaStore {
         rows += this.tableOf(r, name).loadRows(c.ids, c.weights, c.state, 0, c.header.rows);
       }
     }
-    for (const p of pushes) rows += this.tableOf(r, p.table).push(p.ids, p.grads);
+    for (const p of pushes) rows += this.tableOf(r, p.table).replay(p.ids, p.grads);
     forEachApplied(batch.applied, (id, seq, n) => r.dedup.record(id, seq, n));
     r.lastSeq = batch.batchSeq;
     if (batch.complete) {

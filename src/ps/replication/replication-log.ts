@@ -26,7 +26,8 @@ import { DenseTable } from '../store/dense-table';
 import { EmbeddingTable } from '../store/embedding-table';
 import type { TableSpec } from '../store/table-store';
 import { encodeApplied, scrambledOrder } from './applied-pushes';
-import { encodeShippedPush } from './shipped-pushes';
+import { ProtoWriter } from '../../wire/proto-bytes';
+import { writeShippedPush } from './shipped-pushes';
 
 /** One batch for the buddy (the fields of tessera.v1.ReplicaBatch). */
 export interface ReplicaBatch {
@@ -37,7 +38,14 @@ export interface ReplicaBatch {
   /** Checkpoint-format chunks (`rows`, `dense`), concatenated. */
   chunks: Buffer;
   /** Pushes applied since the previous batch, in apply order (shipped-pushes.ts). */
-  pushes: Buffer[];
+  pushes: Uint8Array[];
+  /**
+   * On the primary: the same pushes already written as the message's field `pushes`, the first
+   * `pushesBytes` bytes of this writer, for the Replicate encoder to finish the message in place
+   * (replicate-request.ts). Absent on a batch decoded by the buddy.
+   */
+  pushesWire?: ProtoWriter;
+  pushesBytes?: number;
   /** This PS's spec of every table the chunks and pushes name. */
   specs: TableSpec[];
   /** The dedup identities of the pushes whose rows this batch completes (applied-pushes.ts). */
@@ -56,6 +64,13 @@ export interface ReplicaBatch {
 /** Pending ids (rows or shipped pushes' rows) above this are dropped for a resync (the buddy is unreachable for long). */
 const MAX_PENDING_IDS = 1 << 24;
 
+/** The ReplicaBatch field shipped pushes are written as (tessera.v1.ReplicaBatch `pushes`). */
+const PUSHES_FIELD = 10;
+
+/** A shipped-push buffer starts this large; one grown past the largest kept is not reused. */
+const WIRE_INITIAL_BYTES = 1 << 20;
+const WIRE_KEPT_BYTES = 64 << 20;
+
 interface Pending {
   ids: Uint32Array;
   n: number;
@@ -65,8 +80,15 @@ interface Pending {
 export class ReplicationLog {
   readonly primaryId: number;
   private pending = new Map<string, Pending>();
-  /** Pushes to ship, in apply order, and their rows. */
-  private shipped: Buffer[] = [];
+  /**
+   * Pushes to ship, in apply order, written once into `wire` as the batch message's `pushes`
+   * (views of each in `shipped`), and their rows. The buffer of the batch before the one in
+   * flight is reused (`spare`): a batch's buffer is sent as it is, and the steady stream of
+   * multi-megabyte buffers per batch otherwise drives the V8 collector (ADR 0037, amendment 3).
+   */
+  private shipped: Uint8Array[] = [];
+  private wire = new ProtoWriter(Buffer.allocUnsafe(WIRE_INITIAL_BYTES));
+  private spare: ProtoWriter | null = null;
   private shippedRows = 0;
   private shippedTables = new Set<string>();
   /** Per table (by name and incarnation): may its pushes be shipped (no admission, no eviction)? */
@@ -115,7 +137,7 @@ export class ReplicationLog {
     // Rows of the table still pending (a full copy under way) are read at a cut, after this push:
     // shipping it as well would apply it twice on the buddy.
     if (grads && !this.pending.has(table) && this.canShip(table)) {
-      this.shipped.push(encodeShippedPush(table, ids, grads));
+      this.shipped.push(writeShippedPush(this.wire, PUSHES_FIELD, table, ids, grads));
       this.shippedTables.add(table);
       this.shippedRows += ids.length >>> 1;
       if (this.shippedRows > MAX_PENDING_IDS) this.resync();
@@ -205,6 +227,7 @@ export class ReplicationLog {
     const specs = [...named].filter((n) => this.node.store.has(n)).map((n) => this.node.store.spec(n));
     const batch: ReplicaBatch = {
       primaryId: this.primaryId, batchSeq: ++this.batchSeq, reset: this.resetNext, chunks: Buffer.concat(parts), pushes: this.shipped, specs, rows,
+      ...(this.wire.position > 0 ? { pushesWire: this.wire, pushesBytes: this.wire.position } : {}),
       applied: Buffer.alloc(0), pushesApplied: 0, appliedAtMs: 0, complete, oldestMs: this.oldestPendingMs,
     };
     this.resetNext = false;
@@ -225,6 +248,7 @@ export class ReplicationLog {
 
   /** The buddy applied `batch`. */
   acked(batch: ReplicaBatch): void {
+    this.recycle(batch);
     if (!batch.complete) return;
     this.oldestInFlightMs = Infinity;
     this.inFlight = null;
@@ -232,6 +256,7 @@ export class ReplicationLog {
 
   /** `batch` may not have been applied: everything is sent again, from a reset. */
   failed(batch: ReplicaBatch): void {
+    this.recycle(batch);
     const oldest = Math.min(batch.oldestMs, this.oldestInFlightMs, this.oldestPendingMs);
     this.oldestInFlightMs = Infinity;
     if (this.inFlight) {
@@ -245,10 +270,21 @@ export class ReplicationLog {
     this.oldestPendingMs = oldest;
   }
 
+  /** Starts a new list of pushes to ship, in the spare buffer when there is one. */
   private clearShipped(): void {
     this.shipped = [];
     this.shippedRows = 0;
     this.shippedTables = new Set();
+    if (this.wire.position === 0) return;
+    this.wire = this.spare?.truncate(0) ?? new ProtoWriter(Buffer.allocUnsafe(WIRE_INITIAL_BYTES));
+    this.spare = null;
+  }
+
+  /** `batch` was sent (answered or failed): its buffer is free for the batch after next. */
+  private recycle(batch: ReplicaBatch): void {
+    const w = batch.pushesWire;
+    if (w && w !== this.wire && w.capacity <= WIRE_KEPT_BYTES) this.spare = w;
+    batch.pushesWire = undefined;
   }
 
   /** True when pushes to `table` may be shipped: the buddy's replica, applying them, ends bit-equal (no admission or eviction decisions of this PS's own). */

@@ -13,6 +13,7 @@
  */
 import * as zlib from 'node:zlib';
 import { ERROR_CODES, TesseraError } from '../../common/errors';
+import { GRPC_FRAME_HEADER, ProtoWriter } from '../../wire/proto-bytes';
 
 const HEADER_BYTES = 12;
 
@@ -27,18 +28,43 @@ export interface ShippedPush {
 /** One push's bytes: a copy of `ids` and `grads` (the request's buffers are not kept). */
 export function encodeShippedPush(table: string, ids: Uint32Array, grads: Float32Array): Buffer {
   const name = Buffer.from(table, 'utf8');
-  const namePadded = (name.length + 3) & ~3;
-  const out = Buffer.allocUnsafe(HEADER_BYTES + namePadded + ids.byteLength + grads.byteLength);
-  out.writeUInt32LE(name.length, 4);
-  out.writeUInt32LE(ids.length >>> 1, 8);
-  out.fill(0, HEADER_BYTES + name.length, HEADER_BYTES + namePadded);
-  name.copy(out, HEADER_BYTES);
-  let at = HEADER_BYTES + namePadded;
-  out.set(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength), at);
-  at += ids.byteLength;
-  out.set(new Uint8Array(grads.buffer, grads.byteOffset, grads.byteLength), at);
-  out.writeUInt32LE(zlib.crc32(out.subarray(4)), 0);
+  const out = Buffer.allocUnsafe(shippedPushBytes(name.length, ids, grads));
+  fillShippedPush(out, name, ids, grads);
   return out;
+}
+
+/**
+ * Writes one push as field `field` (a ReplicaBatch's `pushes`) of the message `w` is writing,
+ * after a padding field that puts its ids and gradients 4-byte aligned where a gRPC receiver
+ * places the message (5 bytes into its buffer), so the buddy reads them as views. This is the
+ * only copy the primary makes of a push: from the request into the log's buffer, which goes to
+ * the wire as it is (ReplicationLog, replicate-request.ts). Returns the push's bytes (a view).
+ */
+export function writeShippedPush(w: ProtoWriter, field: number, table: string, ids: Uint32Array, grads: Float32Array): Uint8Array {
+  const name = Buffer.from(table, 'utf8');
+  const len = shippedPushBytes(name.length, ids, grads);
+  const out = w.alignNext(field, len, GRPC_FRAME_HEADER).lengthHeader(field, len).reserve(len);
+  fillShippedPush(out, name, ids, grads);
+  return out;
+}
+
+function shippedPushBytes(nameBytes: number, ids: Uint32Array, grads: Float32Array): number {
+  return HEADER_BYTES + ((nameBytes + 3) & ~3) + ids.byteLength + grads.byteLength;
+}
+
+/** The layout of the header above into `out` (exactly `shippedPushBytes` long). */
+function fillShippedPush(out: Uint8Array, name: Buffer, ids: Uint32Array, grads: Float32Array): void {
+  const b = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  b.writeUInt32LE(name.length, 4);
+  b.writeUInt32LE(ids.length >>> 1, 8);
+  const namePadded = (name.length + 3) & ~3;
+  b.fill(0, HEADER_BYTES + name.length, HEADER_BYTES + namePadded);
+  name.copy(b, HEADER_BYTES);
+  let at = HEADER_BYTES + namePadded;
+  b.set(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength), at);
+  at += ids.byteLength;
+  b.set(new Uint8Array(grads.buffer, grads.byteOffset, grads.byteLength), at);
+  b.writeUInt32LE(zlib.crc32(b.subarray(4)), 0);
 }
 
 /**

@@ -344,11 +344,32 @@ export class EmbeddingRows {
     const n = checkIds(this.name, ids);
     checkRegion(this.name, 'grads', grads, 0, n * this.dim, true);
     checkFinite(this.name, 'grads', grads, this.dim, ids);
+    return this.update(ids, n, grads, versions, true);
+  }
+
+  /**
+   * Applies a push that another PS already applied, as `push` did there: a buddy's replica of
+   * that PS (issue 17), bit for bit. What only a served table needs is left out: the scan of
+   * the gradients (the primary's push checked them), the undo copy (a refusal, which only a
+   * replica that diverged can meet, throws with the rows before it updated, and the replica is
+   * then discarded and copied again whole), and the change stamps and row versions (a replica
+   * is never snapshotted and a promotion copies weights and state only).
+   * @returns the number of distinct rows updated
+   */
+  replay(ids: IdArray, grads: Float32Array): number {
+    const n = checkIds(this.name, ids);
+    checkRegion(this.name, 'grads', grads, 0, n * this.dim, true);
+    return this.update(ids, n, grads, undefined, false);
+  }
+
+  /** The update of `push` and `replay` (`served`: all or nothing, stamped). */
+  private update(ids: IdArray, n: number, grads: Float32Array, versions: Uint32Array | undefined, served: boolean): number {
     const rows = this.resolve(ids, n, true);
     if (versions) this.meta.versionsOf(rows, n, versions);
     const u = this.grad.sum(rows, n, grads);
-    const refused = this.slots.applyRows(this.opt, this.grad.uniq, u, this.grad.gsum);
-    if (refused >= 0) throw nonFiniteUpdate(this.name, `id ${idAt(ids, rows.indexOf(this.grad.uniq[refused]))}`);
+    const { opt, grad } = this;
+    const refused = served ? this.slots.applyRows(opt, grad.uniq, u, grad.gsum) : this.slots.replayRows(opt, grad.uniq, u, grad.gsum);
+    if (refused >= 0) throw nonFiniteUpdate(this.name, `id ${idAt(ids, rows.indexOf(grad.uniq[refused]))}`);
     this.evict?.afterPush(n);
     return u;
   }

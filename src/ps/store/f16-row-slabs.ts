@@ -82,7 +82,7 @@ export class F16RowSlabs implements RowStorage {
    * rounds to ±Infinity (exponent bits all ones), so finite float32 results can still be refused.
    * On the first bad row every row updated so far is put back (all or nothing).
    */
-  applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array): number {
+  applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array, keepUndo = true): number {
     const { dim, w32 } = this;
     const sw = this.stateWidth;
     if (this.undoW.length < u * dim) this.undoW = new Uint16Array(u * dim);
@@ -94,15 +94,17 @@ export class F16RowSlabs implements RowStorage {
       const wts = this.weights[r >>> this.shift];
       const wOff = (r & this.mask) * dim;
       // Element loops, not set(subarray()): a subarray is an object allocated per row.
-      for (let j = 0; j < dim; j++) undoW[k * dim + j] = wts[wOff + j];
-      for (let j = 0; j < sw; j++) undoS[k * sw + j] = s[sOff + j];
+      if (keepUndo) {
+        for (let j = 0; j < dim; j++) undoW[k * dim + j] = wts[wOff + j];
+        for (let j = 0; j < sw; j++) undoS[k * sw + j] = s[sOff + j];
+      }
       this.decodeRow(r, w32, 0);
       opt.apply(w32, 0, s, sOff, g, k * dim, dim);
       this.storeWeights(r, w32);
       let bad = 0;
       for (let j = 0; j < dim; j++) bad |= (wts[wOff + j] & 0x7c00) === 0x7c00 ? 1 : 0;
       if (bad !== 0 || !rowFinite(s, sOff, sw)) {
-        for (let b = 0; b <= k; b++) this.writeStored(slots[b], undoW, b * dim, undoS, b * sw);
+        if (keepUndo) for (let b = 0; b <= k; b++) this.writeStored(slots[b], undoW, b * dim, undoS, b * sw);
         return k;
       }
     }

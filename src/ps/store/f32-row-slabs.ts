@@ -94,13 +94,13 @@ export class F32RowSlabs implements RowStorage {
    * (unwrapped: no clip_norm or l2_reg) runs natively where the addon is built, computing what
    * `AdagradOptimizer.apply` computes, in float64 per element.
    */
-  applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array): number {
+  applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array, keepUndo = true): number {
     const { dim, slabs, shift, mask, stride } = this;
-    const undo = this.saveRows(slots, u);
+    const undo = keepUndo ? this.saveRows(slots, u) : null;
     const native = nativeRows(u);
     if (native && opt instanceof AdagradOptimizer) {
       const k = native.adagradF32(slabs, shift, stride, dim, slots, u, g, opt.config.lr, opt.config.eps);
-      if (k >= 0) this.restoreRows(slots, k, undo);
+      if (k >= 0 && undo) this.restoreRows(slots, k, undo);
       return k;
     }
     for (let k = 0; k < u; k++) {
@@ -109,7 +109,7 @@ export class F32RowSlabs implements RowStorage {
       const off = (r & mask) * stride;
       opt.apply(slab, off, slab, off + dim, g, k * dim, dim);
       if (!rowFinite(slab, off, stride)) {
-        this.restoreRows(slots, k, undo);
+        if (undo) this.restoreRows(slots, k, undo);
         return k;
       }
     }

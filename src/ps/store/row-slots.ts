@@ -98,6 +98,16 @@ export class RowSlots {
     return refused;
   }
 
+  /**
+   * `applyRows` for a push another PS already applied (a buddy's replica): no undo copy (after
+   * a refusal the rows before it stay updated, and the replica is discarded) and no stamps (a
+   * replica is never snapshotted, and its rows' versions are never read).
+   */
+  replayRows(opt: Optimizer, rows: Int32Array, u: number, g: Float32Array): number {
+    if (this.snap) this.snap.guardRows(rows, u);
+    return this.storage.applyRows(opt, rows, u, g, false);
+  }
+
   /** Eviction chose slot `r` (and puts it on its free list itself): the slot holds no row now. */
   release(r: number): void {
     this.guard(r);

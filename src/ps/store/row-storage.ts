@@ -54,8 +54,10 @@ export interface RowStorage {
    * Applies gradient row `k` of `g` (rows of `dim`) to slot `slots[k]`, for k in [0, u), all or
    * nothing: returns -1 when every row was updated, or the first k whose update would leave a
    * weight or a state value non-finite (in the stored format), and then no slot has changed.
+   * With `undo` false no undo copy is kept, so after a refusal the rows before k stay updated
+   * (a replica's replay, whose refusal discards the replica).
    */
-  applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array): number;
+  applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array, undo?: boolean): number;
   /** Copies slot `r` out: weights to `w[wOff..]`, state to `s[sOff..]`. */
   read(r: number, w: Float32Array, wOff: number, s: Float32Array, sOff: number): void;
   /** Overwrites slot `r` with `w[wOff..]` and `s[sOff..]`. */
