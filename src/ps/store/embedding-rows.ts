@@ -344,7 +344,7 @@ export class EmbeddingRows {
     const n = checkIds(this.name, ids);
     checkRegion(this.name, 'grads', grads, 0, n * this.dim, true);
     checkFinite(this.name, 'grads', grads, this.dim, ids);
-    return this.update(ids, n, grads, versions, true);
+    return this.update(ids, n, grads, versions, true, (row) => nonFiniteUpdate(this.name, row));
   }
 
   /**
@@ -359,17 +359,18 @@ export class EmbeddingRows {
   replay(ids: IdArray, grads: Float32Array): number {
     const n = checkIds(this.name, ids);
     checkRegion(this.name, 'grads', grads, 0, n * this.dim, true);
-    return this.update(ids, n, grads, undefined, false);
+    return this.update(ids, n, grads, undefined, false, (row) => new TesseraError(ERROR_CODES.NON_FINITE,
+      `table "${this.name}": replaying the primary's push would make ${row} non-finite: this replica no longer matches its primary, which copies it again whole`));
   }
 
-  /** The update of `push` and `replay` (`served`: all or nothing, stamped). */
-  private update(ids: IdArray, n: number, grads: Float32Array, versions: Uint32Array | undefined, served: boolean): number {
+  /** The update of `push` and `replay` (`served`: all or nothing, stamped); `refusal` names a non-finite result. */
+  private update(ids: IdArray, n: number, grads: Float32Array, versions: Uint32Array | undefined, served: boolean, refusal: (row: string) => TesseraError): number {
     const rows = this.resolve(ids, n, true);
     if (versions) this.meta.versionsOf(rows, n, versions);
     const u = this.grad.sum(rows, n, grads);
     const { opt, grad } = this;
     const refused = served ? this.slots.applyRows(opt, grad.uniq, u, grad.gsum) : this.slots.replayRows(opt, grad.uniq, u, grad.gsum);
-    if (refused >= 0) throw nonFiniteUpdate(this.name, `id ${idAt(ids, rows.indexOf(grad.uniq[refused]))}`);
+    if (refused >= 0) throw refusal(`id ${idAt(ids, rows.indexOf(grad.uniq[refused]))}`);
     this.evict?.afterPush(n);
     return u;
   }
