@@ -89,13 +89,14 @@ class Http2Call<Req, Res> extends EventEmitter implements MuxStream<Req> {
    */
   write(req: Req): boolean {
     const pool = this.requests;
-    if (pool) {
-      const msg = this.encode(req, (n) => pool.take(n));
-      const frame = Buffer.from(msg.buffer, msg.byteOffset - GRPC_FRAME_HEADER, GRPC_FRAME_HEADER + msg.length);
+    let taken: Buffer | undefined;
+    const msg = pool ? this.encode(req, (n) => (taken = pool.take(n))) : this.encode(req);
+    if (pool && taken && msg.buffer === taken.buffer && msg.byteOffset === GRPC_FRAME_HEADER) {
+      const frame = Buffer.from(msg.buffer, 0, GRPC_FRAME_HEADER + msg.length);
       writeFrameHeader(frame, msg.length);
       return this.stream.write(frame, (err) => { if (!err) pool.give(msg); });
     }
-    const msg = this.encode(req);
+    // An encoder that outgrew its buffer (or took none) wrote elsewhere: header and message apart.
     const header = Buffer.allocUnsafe(GRPC_FRAME_HEADER);
     writeFrameHeader(header, msg.length);
     this.stream.cork();
