@@ -37,11 +37,6 @@
  *       AdagradOptimizer.apply to f32 rows slots[0, u) with gradient rows of g, in float64 as the
  *       JS does; stops at the first row left holding a non-finite weight or state and returns its
  *       k (rows before it stay updated: the caller rolls them back from its undo copy).
- *   stampRows(stamps, versions, shift, rows, n, epoch)
- *       SlotMeta.stampRows (src/ps/store/slot-meta.ts): slot rows[k] (slab rows[k] >> shift of
- *       both Uint32Array slab arrays) gets stamp `epoch` and its version + 1 (wrapping at 2^32);
- *       rows < 0 are skipped. A slot beyond the slabs throws before it is written, the slots
- *       before it stay stamped (a caller passes only slots it owns).
  */
 #include "rows/rows_args.h"
 
@@ -59,7 +54,6 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"firstNonFinite", NULL, FirstNonFinite, NULL, NULL, NULL, napi_default, NULL},
     {"sumGrads", NULL, SumGrads, NULL, NULL, NULL, napi_default, NULL},
     {"adagradF32", NULL, AdagradF32, NULL, NULL, NULL, napi_default, NULL},
-    {"stampRows", NULL, StampRows, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

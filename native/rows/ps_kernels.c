@@ -306,32 +306,3 @@ napi_value AdagradF32(napi_env env, napi_callback_info info) {
   return number(env, -1);
 }
 
-
-napi_value StampRows(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  Slabs stamps, versions;
-  Array rows;
-  int64_t shift, n, epoch;
-  const char *fn = "stampRows";
-  if (!get_args(env, info, 6, argv, fn) || !slabs_open(env, argv[0], napi_uint32_array, fn, &stamps) ||
-      !slabs_open(env, argv[1], napi_uint32_array, fn, &versions) || !get_int(env, argv[2], 0, 24, fn, "shift", &shift) ||
-      !get_array(env, argv[3], napi_int32_array, 0, fn, "rows", &rows) || !get_int(env, argv[4], 0, INT32_MAX, fn, "n", &n) ||
-      !get_int(env, argv[5], 0, UINT32_MAX, fn, "epoch", &epoch)) {
-    return NULL;
-  }
-  if ((uint64_t)n > rows.length) {
-    fail_range(env, fn, "rows holds fewer than n slots");
-    return NULL;
-  }
-  const int32_t *rv = rows.data;
-  for (int64_t k = 0; k < n; k++) {
-    if (rv[k] < 0) continue;
-    uint32_t *st = row_at(env, &stamps, (uint32_t)rv[k], shift, 1, 1, sizeof(uint32_t), fn);
-    if (st == NULL) return NULL;
-    uint32_t *ve = row_at(env, &versions, (uint32_t)rv[k], shift, 1, 1, sizeof(uint32_t), fn);
-    if (ve == NULL) return NULL;
-    *st = (uint32_t)epoch;
-    *ve += 1; /* wraps at 2^32, as the Uint32Array does */
-  }
-  return NULL;
-}

@@ -48,8 +48,6 @@ export interface NativeRows {
    * left non-finite (rows before it stay updated: the caller rolls back).
    */
   adagradF32(slabs: Float32Array[], shift: number, stride: number, dim: number, slots: Int32Array, u: number, g: Float32Array, lr: number, eps: number): number;
-  /** `SlotMeta.stampRows`: slots `rows[0, n)` (< 0 skipped) stamped `epoch`, their versions + 1. */
-  stampRows(stamps: Uint32Array[], versions: Uint32Array[], shift: number, rows: Int32Array, n: number, epoch: number): void;
 }
 
 /** Where `scripts/build-native.sh` writes the addon, relative to the package root. */

@@ -16,7 +16,6 @@
  * versions are live only.
  */
 import type { RowIds } from './tagged-id-index';
-import { nativeRows } from '../../common/native-rows';
 
 /** Metadata bytes per row slot: u64 id + u32 stamp + u32 version (the live byte of eviction tables is extra). */
 export const SLOT_META_BYTES_PER_ROW = 16;
@@ -76,11 +75,6 @@ export class SlotMeta implements RowIds {
    */
   stampRows(rows: Int32Array, n: number, epoch: number): void {
     const { stamps, versions, shift, mask } = this;
-    const k = nativeRows(n);
-    if (k) {
-      k.stampRows(stamps, versions, shift, rows, n, epoch);
-      return;
-    }
     for (let k = 0; k < n; k++) {
       const r = rows[k];
       if (r < 0) continue;

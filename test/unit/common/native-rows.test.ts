@@ -11,7 +11,6 @@ import { loadNativeRows, NATIVE_MIN_ROWS, nativeRows, useNativeRows } from '../.
 import { mulberry32 } from '../../../src/common/mulberry32';
 import { EmbeddingTable } from '../../../src/ps/store/embedding-table';
 import { IdIndex } from '../../../src/ps/store/id-index';
-import { SlotMeta } from '../../../src/ps/store/slot-meta';
 import { checkFinite } from '../../../src/ps/store/row-ops';
 import { Deduper } from '../../../src/sharding/dedup';
 import { gatherRowsAt } from '../../../src/sharding/row-moves';
@@ -182,33 +181,6 @@ describe('native data-plane kernels (issue 18 §1)', function () {
       expect(r.native).to.deep.equal(r.js);
       expect(r.native.out).to.deep.equal(Array.from(src));
     }
-  });
-
-  it('stamps pushed rows and advances their versions as the JavaScript does, wrapping at 2^32 (issue 18 §1)', () => {
-    const { js, native } = both(() => {
-      const meta = new SlotMeta(64, false);
-      meta.ensure(64 * 40 - 1);
-      const r0 = mulberry32(5);
-      const all = new Int32Array(64 * 40);
-      for (let r = 0; r < all.length; r++) all[r] = r;
-      meta.versionsOf(all, all.length, new Uint32Array(all.length));
-      for (let step = 1; step <= 20; step++) {
-        // Each slot once per push (as GradSum leaves them), some skipped (< 0), in random order.
-        const rows = Int32Array.from(all.filter(() => r0() / 2 ** 32 < 0.3), (r) => (r0() / 2 ** 32 < 0.1 ? -1 : r));
-        rows.sort(() => (r0() & 1) - 0.5);
-        meta.stampRows(rows, rows.length, 1000 + step);
-      }
-      const versions = new Uint32Array(all.length);
-      meta.versionsOf(all, all.length, versions);
-      return { versions, stamps: Array.from(all, (r) => meta.stampOf(r)) };
-    });
-    expect(native).to.deep.equal(js);
-    expect(js.versions.some((v) => v > 1), 'rows pushed more than once').to.equal(true);
-    const rows = Int32Array.from({ length: 32 }, (_, i) => i);
-    const v = [Uint32Array.of(2 ** 32 - 1, ...new Uint32Array(63))];
-    k.stampRows([new Uint32Array(64)], v, 6, rows, 32, 7);
-    expect([v[0][0], v[0][1]], 'the version wraps at 2^32, as a Uint32Array does').to.deep.equal([0, 1]);
-    expect(() => k.stampRows([new Uint32Array(64)], [new Uint32Array(64)], 6, Int32Array.of(64), 1, 7)).to.throw(RangeError, /beyond the last slab/);
   });
 
   it('runs the JavaScript below NATIVE_MIN_ROWS ids and when turned off', () => {
