@@ -16,6 +16,7 @@ import * as path from 'path';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { readFileSync } from 'fs';
 import { httpsClientOptions, loadTlsConfig, openTls, TlsConfig } from '../src/wire/tls';
+import { tuneHeapGrowth } from '../src/common/heap-growth';
 import { loadDataPlane } from '../src/wire/grpc-options';
 import { silentLogger } from '../src/common/logger';
 import { planShardMap } from '../src/sharding/shard-map';
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
   const every = Number(everyArg ?? '0');
   const map = planShardMap(addrs.split(',').map((addr, id) => ({ id, addr })));
   const dataPlane = loadDataPlane(process.env, undefined);
+  tuneHeapGrowth(process.env); // as `tessera worker` does: this client stands in for a worker's data client
   const pids = (process.env.BENCH_PS_PIDS ?? '').split(',').filter((p) => p !== '').map(Number);
   const tlsOf = (name: string): TlsConfig | null => (tlsDir
     ? loadTlsConfig({}, { cert: path.join(tlsDir, `${name}.crt`), key: path.join(tlsDir, `${name}.key`), ca: path.join(tlsDir, 'ca.crt') }) : null);

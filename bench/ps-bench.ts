@@ -169,6 +169,9 @@ async function measureClients(seconds: number, inflight: number, encoding: strin
   }
 }
 
+/** The client's CPU figures (ms per 1,000 rows), as ps-bench-client.ts reports them. */
+const CPU_KEYS = ['client_pull_cpu_ms_per_1k_rows', 'ps_pull_cpu_ms_per_1k_rows', 'client_push_cpu_ms_per_1k_rows', 'ps_push_cpu_ms_per_1k_rows'];
+
 /** One round of an A/B (data planes, or JavaScript against native kernels): the variant and its client's figures. */
 type PlaneRound = { plane: string; round: number; figures: ClientFigures };
 
@@ -205,7 +208,7 @@ function abLines(rounds: PlaneRound[], redisRows: number | null, [a, b]: [Varian
   const lines = rounds.map(({ plane, round, figures: r }) => `${what} ${plane.padEnd(7)} (round ${round}): pull ${(f(r.pull_rows_per_s) / 1e6).toFixed(2)} M rows/s, push ${(f(r.push_rows_per_s) / 1e6).toFixed(2)} M rows/s;`
     + ` CPU ms per 1k rows pull client ${f(r.client_pull_cpu_ms_per_1k_rows).toFixed(3)} + PS ${f(r.ps_pull_cpu_ms_per_1k_rows).toFixed(3)},`
     + ` push client ${f(r.client_push_cpu_ms_per_1k_rows).toFixed(3)} + PS ${f(r.ps_push_cpu_ms_per_1k_rows).toFixed(3)}`);
-  const keys = ['pull_rows_per_s', 'push_rows_per_s', 'client_pull_cpu_ms_per_1k_rows', 'ps_pull_cpu_ms_per_1k_rows', 'client_push_cpu_ms_per_1k_rows', 'ps_push_cpu_ms_per_1k_rows'];
+  const keys = ['pull_rows_per_s', 'push_rows_per_s', ...CPU_KEYS];
   const med = (plane: string) => Object.fromEntries(keys.map((k) => [k, Number(median(rounds.filter((r) => r.plane === plane).map((r) => f(r.figures[k]))).toFixed(4))]));
   const medians = { [a.label]: med(a.label), [b.label]: med(b.label) };
   const ratio = (k: string) => Number((medians[b.label][k] / medians[a.label][k]).toFixed(3));
@@ -312,6 +315,8 @@ async function main(): Promise<void> {
     push_rows_per_s: Math.round(client.push_rows_per_s as number),
     pull_p50_ms: Number((client.pull_p50_ms as number).toFixed(3)),
     pull_p99_ms: Number((client.pull_p99_ms as number).toFixed(3)),
+    // CPU ms per 1,000 rows, the client and both PS: the figure to compare on a loaded machine.
+    ...Object.fromEntries(CPU_KEYS.map((k) => [k, client[k] === null ? null : Number((client[k] as number).toFixed(4))])),
     redis_mget_rows_per_s: redisRows === null ? null : Math.round(redisRows),
     tcp_limit_rows_per_s: Math.round(tcpRows),
     grpc_stream_limit_rows_per_s: Math.round(grpcRows),

@@ -13,6 +13,7 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { loadPsConfig } from '../ps/config';
 import { loadConnectionLimits } from '../wire/connection-guard';
+import { tuneHeapGrowth } from '../common/heap-growth';
 import { loadDataPlane } from '../wire/grpc-options';
 import { ShardHandle, ShardSpec, startShard } from '../ps/ps-shard';
 import { shardAdvertise, shardMemberIds, shardPort, shardTierDir } from '../ps/shard-layout';
@@ -62,6 +63,7 @@ export async function runPs(argv: string[]): Promise<number> {
   });
   const connectionLimits = loadConnectionLimits(process.env, { maxConnections: o['max-connections'], handshakeTimeoutMs: o['handshake-timeout-ms'] });
   const dataPlane = loadDataPlane(process.env, o['data-plane']);
+  tuneHeapGrowth(process.env);
   const etcdUrl = o.etcd ?? process.env.TESSERA_ETCD;
   const job = o.job ?? process.env.TESSERA_JOB;
   if (etcdUrl && !job) throw new TesseraError(ERROR_CODES.CONFIG, '--etcd needs --job NAME (the job this PS serves)');

@@ -18,6 +18,7 @@ import { WorkerMetrics } from '../worker/worker-metrics';
 import { selectBackend, tfThreads } from '../model/backend';
 import { PsClient } from '../client/ps-client';
 import { StepNumbering } from '../client/step-numbering';
+import { tuneHeapGrowth } from '../common/heap-growth';
 import { loadDataPlane } from '../wire/grpc-options';
 import { DEFAULT_STALENESS_SAMPLE_EVERY } from '../client/row-versions';
 import { WorkerRole } from '../worker/worker-role';
@@ -64,6 +65,7 @@ export async function runWorker(argv: string[]): Promise<number> {
   const o = args.options as Record<string, string | undefined>;
   const sampleEvery = stalenessSampleEvery(o['staleness-sample-every'] ?? process.env.TESSERA_STALENESS_SAMPLE_EVERY);
   const dataPlane = loadDataPlane(process.env, o['data-plane']);
+  tuneHeapGrowth(process.env);
   const rt = await startRoleRuntime('worker', args, defaultWorkerId());
   const { logger, etcd, job, membership } = rt;
   let role: WorkerRole | null = null;

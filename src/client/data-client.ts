@@ -26,6 +26,7 @@ import { Deduper } from '../sharding/dedup';
 import { gatherRowsAt } from '../sharding/row-moves';
 import type { ShardMap } from '../sharding/shard-map';
 import { gatherRows, sliceByOwner, Slice, stitchRows } from '../sharding/slicer';
+import { AnswerPool } from '../wire/answer-pool';
 import { Encoding, PullResponseMsg } from '../wire/data-plane-codec';
 import { decodeF16, encodeF16 } from '../wire/f16';
 import { asBytes, f32FromBytes, IdArray, u32FromBytes } from '../wire/key-block';
@@ -89,6 +90,8 @@ export class PsDataClient {
   // Dedup scratch, reused by every call. Safe with concurrent calls because each call consumes
   // it synchronously (slicing copies the ids) before its first await.
   private readonly deduper = new Deduper();
+  /** Buffers of the gradients a push request carries (pushSlice), reused between pushes. */
+  private readonly gradBuffers = new AnswerPool();
   private scratchUnique = new Uint32Array(0);
   private scratchInverse = new Uint32Array(0);
 
@@ -333,7 +336,9 @@ export class PsDataClient {
     const sends: Promise<unknown>[] = [];
     for (let a = 0; a < n; a += this.maxRows) {
       const b = Math.min(n, a + this.maxRows);
-      const g = gatherRows(s, rows, dim, a, b);
+      // The slice's gradients, kept for retries; their buffer is reused once the PS acknowledged
+      // them (a request that failed may still sit in a transport's queue: left to the GC).
+      const g = gatherRows(s, rows, dim, a, b, this.gradBuffers.takeF32((b - a) * dim));
       const ids = asBytes(s.ids.subarray(2 * a, 2 * b));
       const rv = read && gatherVersions(s, read, a, b);
       const req = { ...this.pushReq(table, ids, g, s.psIndex, route.map, identity, from.tags), wantVersions: rv !== null };
@@ -346,7 +351,7 @@ export class PsDataClient {
         const again = this.resendIdentity(req, s.psIndex, route.map, failedOver);
         return Promise.all(resliceByMap(s, a, b, next.map).map((r) => this.pushSlice(from, r, next, again))).then(() => undefined);
       };
-      sends.push(this.fleet.callRouted(`push ${table} to ${c.addr}`, route, sent, resend, c.addr));
+      sends.push(this.fleet.callRouted(`push ${table} to ${c.addr}`, route, sent, resend, c.addr).then(() => this.gradBuffers.give(g)));
     }
     await Promise.all(sends);
   }

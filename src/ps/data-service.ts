@@ -7,7 +7,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import {
-  allocPullResponse, PullRequestMsg, PullResponseMsg, PushRequestMsg, PushResponseMsg,
+  allocPullResponse, MessageAlloc, PullRequestMsg, PullResponseMsg, PushRequestMsg, PushResponseMsg,
 } from '../wire/data-plane-codec';
 import { asBytes } from '../wire/key-block';
 import { PARAMETER_SERVER_SERVICE } from '../wire/services';
@@ -22,20 +22,23 @@ import type { PsNode } from './ps-node';
 /** `rows` rides along for metrics only; the encoders write named fields and ignore it. */
 export type Served<M> = M & { rows: number };
 
-/** Runs a pull and returns the pre-encoded response (values, and versions if asked, written in place). */
-function servePull(node: PsNode, req: PullRequestMsg): Served<PullResponseMsg> {
+/**
+ * Runs a pull and returns the pre-encoded response (values, and versions if asked, written in
+ * place), in a buffer from `alloc` when given (the node:http2 plane's answer pool).
+ */
+const servePullInto = (alloc?: MessageAlloc) => (node: PsNode, req: PullRequestMsg): Served<PullResponseMsg> => {
   let encoded: Buffer | undefined;
   let frame: Buffer | undefined;
   let versions: Uint32Array | null = null;
   const rows = node.pull(req, (bytes, dim, versionRows) => {
-    const r = allocPullResponse(req.requestId, dim, req.encoding, bytes, versionRows);
+    const r = allocPullResponse(req.requestId, dim, req.encoding, bytes, versionRows, alloc);
     encoded = r.encoded;
     frame = r.frame;
     versions = r.versions;
     return r.values;
   }, () => versions!);
   return { requestId: req.requestId, values: new Uint8Array(0), dim: 0, encoding: req.encoding, encoded, frame, rows };
-}
+};
 
 /** A push answered now, or (tagged, while a cut holds it: ADR 0040) once the cut applies it. */
 function servePushThrough(hold: CutHold | undefined) {
@@ -109,10 +112,12 @@ export interface DataHandlers {
 
 /**
  * The data-plane handlers of `node`; `metrics` (optional) records each request; `hold` (optional)
- * holds tagged pushes while a cut is prepared (ADR 0040).
+ * holds tagged pushes while a cut is prepared (ADR 0040); `pullAlloc` (optional) is where pull
+ * answers are encoded (the node:http2 plane's answer pool; default a fresh buffer each).
  */
-export function dataHandlers(node: PsNode, metrics?: PsMetrics, hold?: CutHold): DataHandlers {
+export function dataHandlers(node: PsNode, metrics?: PsMetrics, hold?: CutHold, pullAlloc?: MessageAlloc): DataHandlers {
   const push = servePushThrough(hold);
+  const servePull = servePullInto(pullAlloc);
   return {
     pull: (req) => timed(metrics?.pull, servePull, node, req) as Served<PullResponseMsg>,
     push: (req) => timed(metrics?.push, push, node, req),

@@ -7,6 +7,7 @@ import type * as grpc from '@grpc/grpc-js';
 import {
   decodePullRequest, decodePushRequest, encodePullResponse, encodePushResponse, PullResponseMsg, PushResponseMsg,
 } from '../wire/data-plane-codec';
+import { AnswerPool } from '../wire/answer-pool';
 import { frameMessage } from '../wire/grpc-frames';
 import { Http2Method, serveOnHttp2 } from '../wire/h2-data-server';
 import { PARAMETER_SERVER_SERVICE } from '../wire/services';
@@ -52,15 +53,23 @@ export interface Http2DataOptions {
  * serving everything else); call after `bindAsync`.
  */
 export function serveDataOnHttp2(server: grpc.Server, node: PsNode, opts: Http2DataOptions): void {
-  const h = dataHandlers(node, opts.metrics, opts.hold);
+  // Pull answers are gathered into reused buffers, each given back once HTTP/2 has written it.
+  const answers = new AnswerPool();
+  const h = dataHandlers(node, opts.metrics, opts.hold, (n) => answers.take(n));
+  const sent = (frame: Buffer): void => answers.give(frame);
   const pullPaused = opts.metrics ? () => opts.metrics!.pull.paused() : undefined;
   const pushPaused = opts.metrics ? () => opts.metrics!.push.paused() : undefined;
   const methods = new Map<string, Http2Method>([
-    [PARAMETER_SERVER_SERVICE.Pull.path, { streaming: false, answer: (m) => pullFrame(h.pull(decodePullRequest(m))) }],
-    [PARAMETER_SERVER_SERVICE.Push.path, { streaming: false, answer: (m) => pushFrame(h.push(decodePushRequest(m))) }],
-    [PARAMETER_SERVER_SERVICE.PullStream.path, { streaming: true, onPause: pullPaused, answer: inBand(decodePullRequest, h.pull, h.pullFailed, pullFrame) }],
+    // Every handler copies what it keeps of a request (ids into the index, gradients into the
+    // rows, the replication log's own copies), so a request answered at once may be reused; a
+    // held push (a promise) keeps its request until the cut applies it and is not.
+    [PARAMETER_SERVER_SERVICE.Pull.path, { streaming: false, reuseRequests: true, sent, answer: (m) => pullFrame(h.pull(decodePullRequest(m))) }],
+    [PARAMETER_SERVER_SERVICE.Push.path, { streaming: false, reuseRequests: true, answer: (m) => pushFrame(h.push(decodePushRequest(m))) }],
+    [PARAMETER_SERVER_SERVICE.PullStream.path, {
+      streaming: true, reuseRequests: true, sent, onPause: pullPaused, answer: inBand(decodePullRequest, h.pull, h.pullFailed, pullFrame),
+    }],
     [PARAMETER_SERVER_SERVICE.PushStream.path, {
-      streaming: true, onPause: pushPaused, answer: inBand(decodePushRequest, h.push, h.pushFailed, (res) => frameMessage(encodePushResponse(res))),
+      streaming: true, reuseRequests: true, onPause: pushPaused, answer: inBand(decodePushRequest, h.push, h.pushFailed, (res) => frameMessage(encodePushResponse(res))),
     }],
   ]);
   serveOnHttp2(server, { methods, receiveLimit: opts.receiveLimit, authorize: opts.authorize });

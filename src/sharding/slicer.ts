@@ -133,20 +133,22 @@ export function stitchRows(slice: Slice, rows: Float32Array, dim: number, out: F
 
 /**
  * Picks rows `[from, to)` of `slice` (default: all of it) out of a batch-ordered `src`
- * ([n × dim], e.g. gradients for a push), in slice order.
+ * ([n × dim], e.g. gradients for a push), in slice order, into `out` when given (exactly
+ * [(to − from) × dim]; a reused buffer) or a new array.
  *
- * @throws TesseraError INVALID_ARGUMENT for a bad dim or range, or a `src` that is not [n × dim]
- *   with every slice position < n.
+ * @throws TesseraError INVALID_ARGUMENT for a bad dim or range, a `src` that is not [n × dim]
+ *   with every slice position < n, or an `out` of another length.
  */
-export function gatherRows(slice: Slice, src: Float32Array, dim: number, from = 0, to = slice.positions.length): Float32Array {
+export function gatherRows(slice: Slice, src: Float32Array, dim: number, from = 0, to = slice.positions.length, out?: Float32Array): Float32Array {
   checkRange(slice, dim, from, to);
   if (src.length % dim !== 0) throw invalid(`src has ${src.length} values, not a multiple of dim ${dim}`);
   const n = src.length / dim;
   const positions = slice.positions;
   if (to > from && positions[to - 1] >= n) throw invalid(`slice position ${positions[to - 1]} is outside src ([${n} × ${dim}])`);
-  const out = new Float32Array((to - from) * dim);
-  gatherRowsAt(src, out, positions.subarray(from, to), dim);
-  return out;
+  if (out !== undefined && out.length !== (to - from) * dim) throw invalid(`out has ${out.length} values, expected ${to - from} rows × dim ${dim}`);
+  const into = out ?? new Float32Array((to - from) * dim);
+  gatherRowsAt(src, into, positions.subarray(from, to), dim);
+  return into;
 }
 
 function checkRange(slice: Slice, dim: number, from: number, to: number): void {

@@ -1,18 +1,24 @@
 /**
- * Reused receive buffers for pull answers on the node:http2 data plane (ADR 0038). Each answer
- * of a pull is about 256 KiB per PS for an 8,192-row batch; a fresh ArrayBuffer per answer is
- * external memory V8 counts towards its next full collection, and in the client's profile GC was
- * the largest single cost after the transport. A caller that has copied an answer's rows out
- * (the data client, once it has stitched them) gives its buffer back; an answer never given
- * back is simply collected.
+ * Reused message buffers on the node:http2 data plane (ADR 0038, ADR 0045): the client's pull
+ * answers and its encoded requests, the PS's received requests and its pull answers. Each is
+ * tens to hundreds of KiB for an 8,192-row batch (a pull answer about 256 KiB per PS, a push
+ * request about 290 KiB); a fresh ArrayBuffer per message is external memory V8 counts towards
+ * its next collection, and GC was the largest single cost in both processes' profiles. Whoever
+ * is done with a buffer gives it back: the data client once it has stitched an answer's rows
+ * out, the channel or the server once HTTP/2 has written a message to the socket (the write's
+ * callback), the server once a request was answered synchronously. A buffer never given back is
+ * simply collected.
  */
 import { GRPC_FRAME_HEADER } from './proto-bytes';
 
 /** Buffers kept for reuse at most; beyond it a given-back buffer is left to the GC. */
 const MAX_KEPT = 16;
 
-/** Smallest buffer worth keeping: below it a fresh allocation costs nothing that matters. */
-const MIN_POOLED_BYTES = 64 * 1024;
+/** Smallest buffer worth keeping (a pull request of 4,096 ids is 32 KiB): below it a fresh allocation costs little. */
+const MIN_POOLED_BYTES = 16 * 1024;
+
+/** Where `takeF32`'s floats start in their ArrayBuffer: the first multiple of 4 past the frame header. */
+const F32_START = 8;
 
 /**
  * Message buffers placed GRPC_FRAME_HEADER bytes into their ArrayBuffer (as grpc-js places a
@@ -37,8 +43,17 @@ export class AnswerPool {
     return Buffer.from(ab, GRPC_FRAME_HEADER, length);
   }
 
-  /** Gives back a buffer `take` returned; the caller must not read it afterwards. */
-  give(message: Uint8Array): void {
+  /**
+   * `length` floats, 8 bytes into a buffer of the pool (aligned for a Float32Array), for rows
+   * gathered before they are encoded; give it back with `give` like any other.
+   */
+  takeF32(length: number): Float32Array {
+    const b = this.take(4 * length + F32_START - GRPC_FRAME_HEADER);
+    return new Float32Array(b.buffer, F32_START, length);
+  }
+
+  /** Gives back a buffer `take` or `takeF32` returned; the caller must not read it afterwards. */
+  give(message: ArrayBufferView): void {
     const ab = message.buffer as ArrayBuffer;
     if (ab.byteLength >= MIN_POOLED_BYTES && this.free.length < MAX_KEPT && !this.free.includes(ab)) this.free.push(ab);
   }

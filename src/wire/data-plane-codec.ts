@@ -95,6 +95,15 @@ export interface PushResponseMsg {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Where an encoder writes a message of at most `size` bytes: by default a fresh buffer; the
+ * node:http2 data plane passes AnswerPool.take, whose buffers have room for the gRPC frame
+ * header just before them.
+ */
+export type MessageAlloc = (size: number) => Buffer;
+
+const freshBuffer: MessageAlloc = (size) => Buffer.allocUnsafe(size);
+
 function encodeRpcError(w: ProtoWriter, field: number, e: RpcErrorMsg): void {
   const inner = new ProtoWriter();
   inner.uint(1, e.code).string(2, e.message).string(3, e.tesseraCode);
@@ -114,11 +123,12 @@ function decodeRpcError(buf: Uint8Array): RpcErrorMsg {
   return e;
 }
 
-export function encodePullRequest(m: PullRequestMsg): Buffer {
+/** Encodes a PullRequest into a buffer from `alloc`. */
+export function encodePullRequest(m: PullRequestMsg, alloc: MessageAlloc = freshBuffer): Buffer {
   const size = bytesFieldSize(1, Buffer.byteLength(m.table)) + uintFieldSize(2, m.shardMapVersion)
     + bytesFieldSize(3, m.ids.byteLength) + uintFieldSize(4, m.encoding) + uintFieldSize(5, m.requestId)
     + uintFieldSize(6, 1) + uintFieldSize(7, m.tableIncarnation ?? 0) + uintFieldSize(8, 1) + MAX_PADDING;
-  const w = new ProtoWriter(Buffer.allocUnsafe(size))
+  const w = new ProtoWriter(alloc(size))
     .string(1, m.table)
     .uint(2, m.shardMapVersion)
     .uint(4, m.encoding)
@@ -166,12 +176,13 @@ export function decodePullRequest(buf: Buffer): PullRequestMsg {
   return m;
 }
 
-export function encodePushRequest(m: PushRequestMsg): Buffer {
+/** Encodes a PushRequest into a buffer from `alloc`. */
+export function encodePushRequest(m: PushRequestMsg, alloc: MessageAlloc = freshBuffer): Buffer {
   const size = bytesFieldSize(1, Buffer.byteLength(m.table)) + uintFieldSize(2, m.shardMapVersion)
     + bytesFieldSize(3, m.ids.byteLength) + bytesFieldSize(4, m.grads.byteLength)
     + uintFieldSize(5, m.encoding) + uintFieldSize(6, m.requestId) + uintFieldSize(7, m.tableIncarnation ?? 0)
     + uintFieldSize(8, 1) + fixed64FieldSize(9) + uintFieldSize(10, m.pushSeq ?? 0) + stepTagSize(m.stepTag) + 2 * MAX_PADDING;
-  const w = new ProtoWriter(Buffer.allocUnsafe(size))
+  const w = new ProtoWriter(alloc(size))
     .string(1, m.table)
     .uint(2, m.shardMapVersion)
     .uint(5, m.encoding)
@@ -247,16 +258,18 @@ export function encodePullResponse(m: PullResponseMsg): Buffer {
  * With `versionRows` > 0 (a pull that wanted versions), a `versions` region of that many u32
  * follows, aligned the same way. The message is placed GRPC_FRAME_HEADER bytes into its buffer
  * (5 ≡ 1 mod 4) and `frame` is the same bytes behind their gRPC frame header, so the node:http2
- * data plane (src/wire/h2-data-server.ts) sends a pull without copying it.
+ * data plane (src/wire/h2-data-server.ts) sends a pull without copying it. With `alloc`
+ * (AnswerPool.take) the message goes into a reused buffer, which must then be at offset
+ * GRPC_FRAME_HEADER of its ArrayBuffer.
  */
 export function allocPullResponse(
-  requestId: number, dim: number, encoding: Encoding, valueBytes: number, versionRows = 0,
+  requestId: number, dim: number, encoding: Encoding, valueBytes: number, versionRows = 0, alloc?: MessageAlloc,
 ): { encoded: Buffer; frame: Buffer; values: Uint8Array; versions: Uint32Array | null } {
   const versionBytes = 4 * versionRows;
   const size = MAX_PADDING + bytesFieldSize(2, valueBytes) + uintFieldSize(1, requestId)
     + uintFieldSize(3, dim) + uintFieldSize(4, encoding) + (versionRows > 0 ? MAX_PADDING + bytesFieldSize(6, versionBytes) : 0);
   const START = GRPC_FRAME_HEADER;
-  const ab = new ArrayBuffer(START + size);
+  const ab = alloc ? framedArrayBuffer(alloc(size)) : new ArrayBuffer(START + size);
   const w = new ProtoWriter(Buffer.from(ab, START, size));
   w.alignNext(2, valueBytes, GRPC_FRAME_HEADER).lengthHeader(2, valueBytes);
   const values = new Uint8Array(ab, START + w.position, valueBytes);
@@ -272,6 +285,12 @@ export function allocPullResponse(
   const frame = Buffer.from(ab, 0, START + encoded.length);
   writeFrameHeader(frame, encoded.length);
   return { encoded, frame, values, versions };
+}
+
+/** The ArrayBuffer of a buffer placed GRPC_FRAME_HEADER bytes into it (AnswerPool.take). */
+function framedArrayBuffer(b: Buffer): ArrayBuffer {
+  if (b.byteOffset !== GRPC_FRAME_HEADER) throw new RangeError(`allocPullResponse: a buffer at offset ${b.byteOffset}, expected ${GRPC_FRAME_HEADER}`);
+  return b.buffer as ArrayBuffer;
 }
 
 export function decodePullResponse(buf: Buffer): PullResponseMsg {

@@ -12,6 +12,7 @@ import { EventEmitter } from 'node:events';
 import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import type { AnswerPool } from './answer-pool';
+import type { MessageAlloc } from './data-plane-codec';
 import { MessageReader, grpcTimeout, writeFrameHeader } from './grpc-frames';
 import { GRPC_FRAME_HEADER } from './proto-bytes';
 import { serviceErrorOfTrailers, statusTrailers } from './status-map';
@@ -45,13 +46,25 @@ export interface Http2DataChannelOptions {
   tls?: () => HttpsClientOptions;
 }
 
+/** A message encoder; with `alloc`, it writes into the buffer `alloc` returns (data-plane-codec.ts). */
+export type Encoder<Req> = (m: Req, alloc?: MessageAlloc) => Buffer;
+
+/** Reused buffers of a call: answers are read into `answers`, requests encoded into `requests`. */
+export interface CallPools {
+  answers?: AnswerPool;
+  requests?: AnswerPool;
+}
+
 /** One gRPC call on an HTTP/2 stream: messages out, decoded answers and the final status in. */
 class Http2Call<Req, Res> extends EventEmitter implements MuxStream<Req> {
   private finished = false;
+  private readonly requests: AnswerPool | undefined;
 
-  constructor(private readonly stream: http2.ClientHttp2Stream, private readonly encode: (m: Req) => Buffer, decode: (b: Buffer) => Res, limit: number, pool?: AnswerPool) {
+  constructor(private readonly stream: http2.ClientHttp2Stream, private readonly encode: Encoder<Req>, decode: (b: Buffer) => Res, limit: number, pools: CallPools = {}) {
     super();
-    const reader = new MessageReader(limit, (msg) => this.emit('data', decode(msg)), pool && ((n) => pool.take(n)));
+    const answers = pools.answers;
+    this.requests = pools.requests;
+    const reader = new MessageReader(limit, (msg) => this.emit('data', decode(msg)), answers && ((n) => answers.take(n)));
     stream.on('response', (headers) => {
       if (headers['grpc-status'] !== undefined) this.finish(headers); // trailers-only answer
       else if (headers[':status'] !== 200) this.finish(statusTrailers(grpc.status.UNAVAILABLE, `HTTP status ${headers[':status']}`));
@@ -68,9 +81,22 @@ class Http2Call<Req, Res> extends EventEmitter implements MuxStream<Req> {
     stream.on('close', () => this.finish(statusTrailers(grpc.status.UNAVAILABLE, 'the stream closed without a status')));
   }
 
-  /** Sends one message; the header and the message go out in one write, the message uncopied. */
+  /**
+   * Sends one message. With a request pool it is encoded into a pooled buffer that has room for
+   * the frame header before it, goes out as one write, and the buffer is given back once HTTP/2
+   * has written it (the write's callback; on a failed write it is left to the GC). Without one,
+   * the header and the message go out in one corked write, the message uncopied.
+   */
   write(req: Req): boolean {
-    const msg = this.encode(req);
+    const pool = this.requests;
+    let taken: Buffer | undefined;
+    const msg = pool ? this.encode(req, (n) => (taken = pool.take(n))) : this.encode(req);
+    if (pool && taken && msg.buffer === taken.buffer && msg.byteOffset === GRPC_FRAME_HEADER) {
+      const frame = Buffer.from(msg.buffer, 0, GRPC_FRAME_HEADER + msg.length);
+      writeFrameHeader(frame, msg.length);
+      return this.stream.write(frame, (err) => { if (!err) pool.give(msg); });
+    }
+    // An encoder that outgrew its buffer (or took none) wrote elsewhere: header and message apart.
     const header = Buffer.allocUnsafe(GRPC_FRAME_HEADER);
     writeFrameHeader(header, msg.length);
     this.stream.cork();
@@ -107,11 +133,12 @@ export class Http2DataChannel {
   constructor(private readonly opts: Http2DataChannelOptions) {}
 
   /**
-   * Opens a bidi call to `path` (a StreamMux's `open`); with `pool`, answers are read into its
-   * buffers, and `decode` must let the caller give each back (PullResponseMsg.release).
+   * Opens a bidi call to `path` (a StreamMux's `open`); with `pools.answers`, answers are read
+   * into its buffers, and `decode` must let the caller give each back (PullResponseMsg.release);
+   * with `pools.requests`, requests are encoded into its buffers.
    */
-  openStream<Req, Res>(path: string, encode: (m: Req) => Buffer, decode: (b: Buffer) => Res, pool?: AnswerPool): MuxStream<Req> {
-    return this.call(path, encode, decode, {}, pool);
+  openStream<Req, Res>(path: string, encode: Encoder<Req>, decode: (b: Buffer) => Res, pools?: CallPools): MuxStream<Req> {
+    return this.call(path, encode, decode, {}, pools);
   }
 
   /** One unary call to `path` with a deadline; rejects with the status's ServiceError fields. */
@@ -142,11 +169,11 @@ export class Http2DataChannel {
     this.dropSession();
   }
 
-  private call<Req, Res>(path: string, encode: (m: Req) => Buffer, decode: (b: Buffer) => Res, extra: http2.OutgoingHttpHeaders, pool?: AnswerPool): Http2Call<Req, Res> {
+  private call<Req, Res>(path: string, encode: Encoder<Req>, decode: (b: Buffer) => Res, extra: http2.OutgoingHttpHeaders, pools?: CallPools): Http2Call<Req, Res> {
     const stream = this.sessionNow().request({
       ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...extra,
     });
-    return new Http2Call(stream, encode, decode, this.opts.maxMessageBytes, pool);
+    return new Http2Call(stream, encode, decode, this.opts.maxMessageBytes, pools);
   }
 
   private sessionNow(): http2.ClientHttp2Session {

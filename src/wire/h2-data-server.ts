@@ -23,6 +23,7 @@ import { http2ServersOf } from './connection-guard';
 import { MessageReader, parseGrpcTimeout } from './grpc-frames';
 import { statusTrailers, toGrpcTrailers } from './status-map';
 import { OrderedAnswers } from './ordered-answers';
+import { AnswerPool } from './answer-pool';
 
 /** One method served on node:http2. */
 export interface Http2Method {
@@ -39,6 +40,16 @@ export interface Http2Method {
   answer(message: Buffer): Buffer | Promise<Buffer>;
   /** Called when a stream stops reading requests because its answers are not being read. */
   onPause?(): void;
+  /**
+   * Called with each answer once HTTP/2 has written it to the socket (the write's callback), so
+   * its buffer may be reused (answer-pool.ts); not called for a write that failed.
+   */
+  sent?(frame: Buffer): void;
+  /**
+   * True when `answer` keeps no view of the request message once it has returned an answer
+   * synchronously (not a promise): requests are then read into reused buffers.
+   */
+  readonly reuseRequests?: boolean;
 }
 
 /** What `serveOnHttp2` serves, and how it guards it. */
@@ -65,20 +76,22 @@ const RESPONSE_HEADERS = Object.freeze({ ':status': 200, 'content-type': 'applic
 export function serveOnHttp2(server: grpc.Server, opts: Http2ServeOptions): void {
   const listeners = http2ServersOf(server);
   if (!listeners) throw new TesseraError(ERROR_CODES.INTERNAL, 'grpc-js internals changed: cannot serve the data plane on node:http2');
+  // One pool of request buffers per method: a method's requests are of one size class.
+  const requestPools = new Map([...opts.methods].filter(([, m]) => m.reuseRequests).map(([path]) => [path, new AnswerPool()]));
   for (const h2 of listeners) {
     const grpcHandlers = h2.listeners('stream') as Array<(...args: unknown[]) => void>;
     h2.removeAllListeners('stream');
     h2.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: unknown) => {
       const path = headers[':path'] ?? '';
       const method = opts.methods.get(path);
-      if (method && headers['content-type']?.startsWith('application/grpc')) serveCall(stream, headers, path, method, opts);
+      if (method && headers['content-type']?.startsWith('application/grpc')) serveCall(stream, headers, path, method, opts, requestPools.get(path));
       else for (const handler of grpcHandlers) handler.call(h2, stream, headers, flags, rawHeaders);
     });
   }
 }
 
-/** One call: authorization, deadline, then unary or bidi handling. */
-function serveCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, path: string, method: Http2Method, opts: Http2ServeOptions): void {
+/** One call: authorization, deadline, then unary or bidi handling; requests read into `pool`'s buffers when given. */
+function serveCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, path: string, method: Http2Method, opts: Http2ServeOptions, pool?: AnswerPool): void {
   stream.on('error', () => undefined); // the client went away; nothing to clean up
   const socket = stream.session?.socket as TLSSocket | undefined;
   const refused = opts.authorize?.(path, typeof socket?.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined);
@@ -96,8 +109,13 @@ function serveCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
   }
   const answers = new OrderedAnswers<Buffer>((frame) => writeAnswer(stream, method, frame));
   const reader = new MessageReader(opts.receiveLimit, method.streaming
-    ? (msg) => { if (!stream.destroyed && !stream.writableEnded) answers.add(method.answer(msg)); }
-    : (msg) => answerUnary(stream, method, msg));
+    ? (msg) => {
+      if (stream.destroyed || stream.writableEnded) return;
+      const answer = method.answer(msg);
+      answers.add(answer);
+      if (pool && !(answer instanceof Promise)) pool.give(msg);
+    }
+    : (msg) => answerUnary(stream, method, msg, pool), pool && ((n) => pool.take(n)));
   stream.on('data', (chunk: Buffer) => {
     const refusal = reader.push(chunk);
     if (refusal) endWithStatus(stream, statusTrailers(refusal.code, refusal.details));
@@ -110,23 +128,31 @@ function serveCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
   });
 }
 
-/** Answers the one message of a unary call and ends it; a thrown error is the call's status. */
-function answerUnary(stream: http2.ServerHttp2Stream, method: Http2Method, message: Buffer): void {
+/**
+ * Answers the one message of a unary call and ends it; a thrown error is the call's status. A
+ * request answered synchronously (or refused) goes back to `pool`.
+ */
+function answerUnary(stream: http2.ServerHttp2Stream, method: Http2Method, message: Buffer, pool?: AnswerPool): void {
   if (stream.headersSent) return; // a second request message on a unary call: answered already
   let frame: Buffer | Promise<Buffer>;
   try {
     frame = method.answer(message);
   } catch (err) {
+    pool?.give(message);
     endWithStatus(stream, toGrpcTrailers(err));
     return;
   }
   const send = (f: Buffer): void => {
     if (stream.destroyed || stream.writableEnded) return;
     respond(stream);
-    stream.end(f);
+    stream.write(f, (err) => { if (!err) method.sent?.(f); });
+    stream.end();
   };
   if (frame instanceof Promise) frame.then(send, (err: unknown) => endWithStatus(stream, toGrpcTrailers(err)));
-  else send(frame);
+  else {
+    pool?.give(message);
+    send(frame);
+  }
 }
 
 /**
@@ -137,7 +163,7 @@ function answerUnary(stream: http2.ServerHttp2Stream, method: Http2Method, messa
 function writeAnswer(stream: http2.ServerHttp2Stream, method: Http2Method, frame: Buffer): void {
   if (stream.destroyed || stream.writableEnded) return;
   respond(stream);
-  if (stream.write(frame) || stream.isPaused()) return;
+  if (stream.write(frame, (err) => { if (!err) method.sent?.(frame); }) || stream.isPaused()) return;
   stream.pause();
   method.onPause?.();
   stream.once('drain', () => stream.resume());

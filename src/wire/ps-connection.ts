@@ -53,10 +53,13 @@ export class PsConnection {
       if (opts.credentials && !opts.http2Tls) throw new TesseraError(ERROR_CODES.CONFIG, `${opts.addr}: the http2 data plane over TLS needs http2Tls (TlsContext.httpsClient of the same identity)`);
       const h2 = new Http2DataChannel({ addr: opts.addr, maxMessageBytes: opts.maxMessageBytes, tls: opts.http2Tls });
       this.h2 = h2;
-      const pool = new AnswerPool();
-      const decodePooled = (b: Buffer): PullResponseMsg => ({ ...decodePullResponse(b), release: () => pool.give(b) });
-      this.pulls = new StreamMux(() => h2.openStream(PS.PullStream.path, encodePullRequest, decodePooled, pool), opts.addr);
-      this.pushes = new StreamMux(() => h2.openStream(PS.PushStream.path, encodePushRequest, decodePushResponse), opts.addr);
+      // Separate pools: a pull's answer, its request and a push's request differ in size.
+      const answers = new AnswerPool();
+      const pullPools = { answers, requests: new AnswerPool() };
+      const pushPools = { requests: new AnswerPool() };
+      const decodePooled = (b: Buffer): PullResponseMsg => ({ ...decodePullResponse(b), release: () => answers.give(b) });
+      this.pulls = new StreamMux(() => h2.openStream(PS.PullStream.path, encodePullRequest, decodePooled, pullPools), opts.addr);
+      this.pushes = new StreamMux(() => h2.openStream(PS.PushStream.path, encodePushRequest, decodePushResponse, pushPools), opts.addr);
     } else {
       this.pulls = new StreamMux(() => this.data.PullStream() as grpc.ClientDuplexStream<PullRequestMsg, PullResponseMsg>, opts.addr);
       this.pushes = new StreamMux(() => this.data.PushStream() as grpc.ClientDuplexStream<PushRequestMsg, PushResponseMsg>, opts.addr);

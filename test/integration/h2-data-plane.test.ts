@@ -85,4 +85,32 @@ describe('the node:http2 data plane (issue 18)', function () {
     ok.end(frameMessage(encodePullRequest({ ...pullReq })));
     expect((await statusOf(ok)).status).to.equal('0');
   });
+
+  it('reuses message buffers on both sides without mixing them up: 64 pulls and 32 pushes in flight get their own rows (issue 18 §1, ADR 0045)', async () => {
+    const s = await ps('http2');
+    s.node.createTable({ name: 'rows', kind: 'embedding', dim: 8, optimizer: { kind: 'sgd', lr: 1 }, seed: 11 });
+    s.node.createTable({ name: 'pushed', kind: 'embedding', dim: 8, optimizer: { kind: 'sgd', lr: 1 }, initializer: { kind: 'constant', value: 0 } });
+    const reference = new PsConnection({ addr: s.addr, maxMessageBytes: 1 << 20, dataPlane: 'grpc-js' });
+    const c = new PsConnection({ addr: s.addr, maxMessageBytes: 1 << 20, dataPlane: 'http2' });
+    conns.push(reference, c);
+    // 8 batches of 2,000 distinct ids: each answer is 64 KiB, above the pools' smallest buffer.
+    const batches = Array.from({ length: 8 }, (_, b) => Buffer.from(BigUint64Array.from({ length: 2000 }, (_, i) => BigInt(1 + b * 2000 + i)).buffer));
+    const want: number[][] = [];
+    for (const ids of batches) want.push([...f32FromBytes((await reference.pull({ ...pullReq, table: 'rows', ids }, 5000)).values)]);
+    const pulls = Array.from({ length: 64 }, async (_, k) => {
+      const res = await c.pull({ ...pullReq, table: 'rows', ids: batches[k % 8] }, 5000);
+      const got = [...f32FromBytes(res.values)];
+      res.release?.();
+      return got;
+    });
+    const pushes = Array.from({ length: 32 }, (_, k) => c.push({ ...pullReq, table: 'pushed', ids: batches[k % 8], grads: Buffer.from(new Float32Array(2000 * 8).fill(k % 8 + 1).buffer) }, 5000));
+    const got = await Promise.all(pulls);
+    await Promise.all(pushes);
+    got.forEach((rows, k) => expect(rows, `pull ${k}`).to.deep.equal(want[k % 8]));
+    for (const [b, ids] of batches.entries()) {
+      // Four pushes of gradient b + 1 each, at learning rate 1: every value of batch b is -4 (b + 1).
+      const rows = f32FromBytes((await reference.pull({ ...pullReq, table: 'pushed', ids }, 5000)).values);
+      expect(rows.every((v) => v === -4 * (b + 1)), `batch ${b}`).to.equal(true);
+    }
+  });
 });

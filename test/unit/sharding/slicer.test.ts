@@ -116,6 +116,15 @@ describe('sharding/slicer', () => {
     expect(() => gatherRows(slice, new Float32Array(8), 0)).to.throw(/dim must be a positive integer/);
   });
 
+  it('gatherRows writes into a caller\'s buffer of the exact size, and refuses another size (issue 18 §1)', () => {
+    const slice: Slice = { psIndex: 0, ids: idsFrom([1n, 2n]), positions: new Uint32Array([3, 1]) };
+    const grads = new Float32Array(8).map((_, k) => k);
+    const out = new Float32Array(4).fill(-1);
+    expect(gatherRows(slice, grads, 2, 0, 2, out)).to.equal(out);
+    expect(Array.from(out)).to.deep.equal([6, 7, 2, 3]);
+    expect(() => gatherRows(slice, grads, 2, 0, 2, new Float32Array(5))).to.throw(/out has 5 values, expected 2 rows × dim 2/);
+  });
+
   it('stitches and gathers a slice a range of rows at a time, as the client splits requests', () => {
     const map = planShardMap(ps(3), { numBuckets: 32 });
     const n = 400, dim = 3;

@@ -33,4 +33,14 @@ describe('AnswerPool (issue 18)', () => {
     expect(pool.take(100_000).buffer).to.equal(big.buffer);
     expect(pool.take(100_000).buffer).to.not.equal(big.buffer);
   });
+
+  it('hands out float buffers aligned for a Float32Array, reused once given back (issue 18 §1)', () => {
+    const pool = new AnswerPool();
+    const g = pool.takeF32(20_000);
+    expect([g.length, g.byteOffset % 4]).to.deep.equal([20_000, 0]);
+    pool.give(g);
+    const again = pool.take(70_000);
+    expect(again.buffer, 'the same buffer serves a message next').to.equal(g.buffer);
+    expect(pool.takeF32(20_000).buffer).to.not.equal(g.buffer);
+  });
 });
