@@ -108,8 +108,8 @@ static int span_ok(napi_env env, const Heap *heap, int64_t off, int64_t count, c
   return 0;
 }
 
-/* Reads exactly `want` arguments (at most 16) into argv, the first being the heap. */
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *fn, Heap *heap) {
+/* Reads exactly `want` arguments (at most 16) into argv. */
+static int get_plain_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *fn) {
   size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
     napi_throw_error(env, NULL, "tessera_blas: cannot read the arguments");
@@ -121,7 +121,12 @@ static int get_args(napi_env env, napi_callback_info info, size_t want, napi_val
     napi_throw_type_error(env, NULL, msg);
     return 0;
   }
-  return get_heap(env, argv[0], heap);
+  return 1;
+}
+
+/* Like get_plain_args, the first argument being the heap. */
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *fn, Heap *heap) {
+  return get_plain_args(env, info, want, argv, fn) && get_heap(env, argv[0], heap);
 }
 
 /*
@@ -234,17 +239,6 @@ static napi_value Info(napi_env env, napi_callback_info info) {
 
 /* ---- Kernels on plain Float32Arrays (the native tower step) ---- */
 
-/* Reads exactly `want` arguments (at most 16). */
-static int get_plain_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *fn) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != want) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "tessera_blas.%s: expected %zu arguments", fn, want);
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
-  return 1;
-}
 
 /*
  * A Float32Array of at least `count` elements (null allowed when `nullable`, giving NULL);
@@ -313,26 +307,25 @@ __attribute__((noinline)) static void relu_grad(float *restrict dh, const float 
   for (int64_t i = 0; i < count; i++) dh[i] = h[i] > 0.0f ? dh[i] : 0.0f;
 }
 
-static napi_value ReluGrad(napi_env env, napi_callback_info info) {
+/* The arguments (x, y, count) of an elementwise kernel `fn`, its arrays named xn and yn in errors. */
+static int get_pair(napi_env env, napi_callback_info info, const char *fn, const char *xn, const char *yn,
+                    float **x, float **y, int64_t *count) {
   napi_value argv[3];
+  return get_plain_args(env, info, 3, argv, fn) && get_index(env, argv[2], "count", 0, count) &&
+         get_f32(env, argv[0], xn, *count, 0, x) && get_f32(env, argv[1], yn, *count, 0, y);
+}
+
+static napi_value ReluGrad(napi_env env, napi_callback_info info) {
   int64_t count;
   float *dh, *h;
-  if (!get_plain_args(env, info, 3, argv, "reluGrad") || !get_index(env, argv[2], "count", 0, &count) ||
-      !get_f32(env, argv[0], "dh", count, 0, &dh) || !get_f32(env, argv[1], "h", count, 0, &h)) {
-    return NULL;
-  }
-  relu_grad(dh, h, count);
+  if (get_pair(env, info, "reluGrad", "dh", "h", &dh, &h, &count)) relu_grad(dh, h, count);
   return NULL;
 }
 
 static napi_value Scale(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
   int64_t count;
   float *x, *s;
-  if (!get_plain_args(env, info, 3, argv, "scale") || !get_index(env, argv[2], "count", 0, &count) ||
-      !get_f32(env, argv[0], "x", count, 0, &x) || !get_f32(env, argv[1], "s", count, 0, &s)) {
-    return NULL;
-  }
+  if (!get_pair(env, info, "scale", "x", "s", &x, &s, &count)) return NULL;
   for (int64_t i = 0; i < count; i++) x[i] *= s[i];
   return NULL;
 }

@@ -11,11 +11,9 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { createModel } from '../../../src/model/models';
-import { installNativeKernels, loadNativeBlas, uninstallNativeKernels } from '../../../src/model/native-kernels';
+import { installNativeKernels, uninstallNativeKernels } from '../../../src/model/native-kernels';
 import type { BatchInputs, CtrModel, ModelConfig, StepResult } from '../../../src/model/types';
-import { centralDiff, lossOf, mismatches, randomBatch, rng, uniform, useBackend } from './helpers';
-
-const loaded = loadNativeBlas();
+import { centralDiff, lossOf, mismatches, nativeBlasOrSkip, randomBatch, rng, uniform, useBackend } from './helpers';
 
 const CASES: Array<{ name: string; cfg: ModelConfig }> = [
   { name: 'deepfm, numeric features, 2 hidden layers', cfg: { kind: 'deepfm', numFields: 5, embDim: 4, numDense: 3, hidden: [8, 6], seed: 3 } },
@@ -68,15 +66,8 @@ async function compare(cfg: ModelConfig, batches: BatchInputs[]): Promise<void> 
 
 describe('native tower step (issue 18 §3)', function () {
   this.timeout(60000);
-  if (!loaded.ok) {
-    if (process.env.TESSERA_REQUIRE_NATIVE === '1') {
-      it('is built (TESSERA_REQUIRE_NATIVE=1)', () => { throw new Error(loaded.reason); });
-    } else {
-      it.skip(`skipped: ${loaded.reason}`);
-    }
-    return;
-  }
-  const blas = loaded.blas;
+  const blas = nativeBlasOrSkip();
+  if (blas === undefined) return;
   useBackend('wasm');
   before(() => { installNativeKernels(blas, 1); });
 
