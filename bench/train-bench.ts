@@ -26,10 +26,12 @@
  * `{"bench":"train","batch","samples_per_s","auc","logloss","torch_batch","torch_samples_per_s",
  *   "torch_auc","torch_logloss","ratio_equal_batch","torch_best_batch","torch_best_samples_per_s",
  *   "torch_best_auc","ratio_best_batch","wire_encoding","f16_samples_per_s","f16_auc",
- *   "f16_logloss","f16_ratio_equal_batch","oracle_auc","backend",...}`: the unprefixed Tessera
+ *   "f16_logloss","f16_ratio_equal_batch","cpu_us_per_sample","oracle_auc","backend",...}`: the unprefixed Tessera
  * figures are the first --wire encoding's (`wire_encoding`), `<wire>_*` the others'; `torch_*` is the peer at
  * Tessera's batch (`torch_batch` = `batch`), `torch_best_*` the peer at 256; the ratios are
- * Tessera's samples/s over the peer's. oracle_auc is the planted model's AUC on the eval split
+ * Tessera's samples/s over the peer's. cpu_us_per_sample is the worker process's CPU per training
+ * sample (all its threads, from `tessera train`'s train_cpu_s; the PS processes not counted): the
+ * figure to compare between builds on a loaded machine. oracle_auc is the planted model's AUC on the eval split
  * (gen's eval_oracle_auc; its train-split figure is oracle_train_auc). Progress of the children
  * goes to stderr.
  */
@@ -102,6 +104,11 @@ function runTessera(label: string, args: string[]): Promise<{ summary: Record<st
 
 function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/** CPU seconds over samples, in µs per sample (2 decimals); null when either is missing. */
+function perSampleUs(cpuS: number | null, samples: number | null): number | null {
+  return cpuS === null || !samples ? null : Number(((cpuS * 1e6) / samples).toFixed(2));
 }
 
 function fmt(v: number | null, digits = 4): string {
@@ -216,7 +223,11 @@ function writeJob(o: BenchOptions, tmp: string, wire: WireEncoding): string {
 }
 
 /** One Tessera run's figures. */
-interface TesseraRun { wire: WireEncoding; samplesPerS: number | null; auc: number | null; logloss: number | null; backend: string | null; samples: number | null; wallS: number }
+interface TesseraRun {
+  wire: WireEncoding; samplesPerS: number | null; auc: number | null; logloss: number | null; backend: string | null; samples: number | null; wallS: number;
+  /** The worker process's CPU µs per training sample (all its threads; the PS processes' not counted). */
+  cpuUsPerSample: number | null;
+}
 
 async function runTesseraSide(o: BenchOptions, tmp: string, data: BenchData, wire: WireEncoding): Promise<TesseraRun> {
   const out = await trainTessera(o, tmp, data, writeJob(o, tmp, wire), wire);
@@ -224,11 +235,13 @@ async function runTesseraSide(o: BenchOptions, tmp: string, data: BenchData, wir
   return {
     wire, samplesPerS: num(t.samples_per_s), auc: num(t.auc), logloss: num(t.logloss),
     backend: typeof t.backend === 'string' ? t.backend : null, samples: num(t.samples), wallS: Number(out.seconds.toFixed(2)),
+    cpuUsPerSample: perSampleUs(num(t.train_cpu_s), num(t.samples)),
   };
 }
 
 function tesseraLine(o: BenchOptions, r: TesseraRun): string {
   return `tessera (batch ${o.batch}, wire ${r.wire}): ${fmt(r.samplesPerS, 0)} samples/s   AUC ${fmt(r.auc)}   logloss ${fmt(r.logloss)}`
+    + `   worker CPU ${fmt(r.cpuUsPerSample, 1)} µs/sample`
     + `   backend ${r.backend ?? 'n/a'}   (process wall ${r.wallS.toFixed(1)} s)`;
 }
 
@@ -240,6 +253,7 @@ function otherWireFigures(runs: TesseraRun[], equal: { samplesPerS: number } | u
     out[`${r.wire}_auc`] = r.auc;
     out[`${r.wire}_logloss`] = r.logloss;
     out[`${r.wire}_ratio_equal_batch`] = ratio(r.samplesPerS, equal);
+    out[`${r.wire}_cpu_us_per_sample`] = r.cpuUsPerSample;
   }
   return out;
 }
@@ -281,6 +295,7 @@ async function main(): Promise<void> {
       samples_per_s: first.samplesPerS === null ? null : Math.round(first.samplesPerS),
       auc: first.auc,
       logloss: first.logloss,
+      cpu_us_per_sample: first.cpuUsPerSample,
       ...otherWireFigures(runs, equal),
       torch_batch: o.workersOnly ? null : o.batch,
       torch_samples_per_s: equal ? Math.round(equal.samplesPerS) : null,

@@ -46,8 +46,8 @@ const SPEC: Record<string, OptionSpec> = {
 export const TRAIN_HELP = helpText('tessera train [--job FILE] [--model NAME] [--data PATH] [--eval PATH] [--epochs E] [--ps host:port,…] [--out DIR] [--export-dir ROOT] [--json]',
   'Trains one worker against PS shards, evaluates on --eval after each epoch, and saves the\n'
   + 'model to --out (readable by `tessera eval --checkpoint DIR`). With --json the last line is\n'
-  + '{"samples","samples_per_s","auc","logloss","model","backend","epochs"} (epochs trained: fewer than asked\n'
-  + 'when training.early_stop ended the run).', SPEC);
+  + '{"samples","samples_per_s","train_cpu_s","auc","logloss","model","backend","epochs"} (epochs trained: fewer than asked\n'
+  + 'when training.early_stop ended the run; train_cpu_s: this process\'s CPU seconds, all threads, while training).', SPEC);
 
 /** PS shards for the run: running processes (--ps) or in-process gRPC servers. */
 async function connect(psArg: string | undefined, spec: JobSpec, logger: Logger, onStaleness: (u: Uint32Array) => void): Promise<{ client: PsClient; servers: PsServer[] }> {
@@ -97,7 +97,10 @@ async function trainAndSave(spec: JobSpec, client: PsClient, workerMetrics: Work
   if (saved.version) process.stderr.write(`model version ${saved.version.version} published to ${saved.version.dir}\n`);
   const version = saved.version ? { model_version: saved.version.version, model_dir: saved.version.dir } : {};
   // samples/s over training time only (reading included), like the peer's figure.
-  return { samples: run.samples, samples_per_s: run.samples / run.trainSeconds, auc: last?.auc ?? NaN, logloss: last?.logloss ?? NaN, model: out ?? saved.version!.dir, ...version, epochs: run.epochs };
+  return {
+    samples: run.samples, samples_per_s: run.samples / run.trainSeconds, train_cpu_s: run.trainCpuSeconds,
+    auc: last?.auc ?? NaN, logloss: last?.logloss ?? NaN, model: out ?? saved.version!.dir, ...version, epochs: run.epochs,
+  };
 }
 
 /**

@@ -57,6 +57,11 @@ export function orderedLengths(lengths: Float32Array, order: readonly number[], 
   return out;
 }
 
+/** The slot holds every field of a row and none is dropped: its rows are the model's rows as they are. */
+function wholeRow(slot: TableSlot, numFields: number, mask?: Uint8Array): boolean {
+  return mask === undefined && slot.fieldOffset === 0 && slot.fields === numFields;
+}
+
 /**
  * Copies one table's pulled rows [B × F_t × width] into the model buffer [B × F × width].
  * `mask` (1 = present) zeroes dropped fields.
@@ -64,6 +69,8 @@ export function orderedLengths(lengths: Float32Array, order: readonly number[], 
 export function gatherTable(rows: Float32Array, slot: TableSlot, numFields: number, width: number, batch: number,
   out: Float32Array, mask?: Uint8Array): void {
   const rowWidth = slot.fields * width;
+  // One table for all fields (the common DeepFM job): one memcpy instead of a loop per float.
+  if (wholeRow(slot, numFields, mask)) { out.set(rows.subarray(0, batch * rowWidth)); return; }
   for (let b = 0; b < batch; b++) {
     const src = b * rowWidth;
     const dst = (b * numFields + slot.fieldOffset) * width;
@@ -80,6 +87,9 @@ export function gatherTable(rows: Float32Array, slot: TableSlot, numFields: numb
 export function scatterTable(grad: Float32Array, slot: TableSlot, numFields: number, width: number, batch: number,
   mask?: Uint8Array): Float32Array {
   const rowWidth = slot.fields * width;
+  // One table for all fields: the gradient is already laid out per row (a step's result is its
+  // own, so it is handed on rather than copied: 1.7 MB a DeepFM step at batch 1,024).
+  if (wholeRow(slot, numFields, mask)) return grad.subarray(0, batch * rowWidth);
   const out = new Float32Array(batch * rowWidth);
   for (let b = 0; b < batch; b++) {
     const src = (b * numFields + slot.fieldOffset) * width;

@@ -28,6 +28,21 @@ export interface NativeBlas {
   transpose(heap: Uint8Array, x: number, y: number, rows: number, cols: number): void;
   setThreads(threads: number): void;
   info(): { corename: string; threads: number };
+  /** c = act(op(a)·op(b) + bias + (accumulate ? c : 0)) on plain arrays (the native tower step). */
+  mm(
+    a: Float32Array, b: Float32Array, c: Float32Array, bias: Float32Array | null,
+    m: number, n: number, k: number, transA: boolean, transB: boolean, accumulate: boolean, relu: boolean,
+  ): void;
+  /** dh[i] = h[i] > 0 ? dh[i] : 0 for i < count. */
+  reluGrad(dh: Float32Array, h: Float32Array, count: number): void;
+  /** x[i] *= s[i] for i < count. */
+  scale(x: Float32Array, s: Float32Array, count: number): void;
+  /** out[j] = Σ_r x[r, j] of a row-major [rows, cols]. */
+  colSums(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
+  /** FM: sums[b, d] = Σ_f v[b, f, d], out[b] = 0.5 Σ_d (sums² − Σ_f v²). */
+  fmForward(emb: Float32Array, batch: number, fields: number, dim: number, sums: Float32Array, out: Float32Array): void;
+  /** grad[b, f, d] = g[b] · (sums[b, d] − v[b, f, d]). */
+  fmBackward(emb: Float32Array, sums: Float32Array, g: Float32Array, batch: number, fields: number, dim: number, grad: Float32Array): void;
 }
 
 /** Where `scripts/build-native.sh` writes the addon, relative to the package root. */
@@ -53,6 +68,8 @@ const KERNELS = ['BatchMatMul', '_FusedMatMul', 'Transpose'] as const;
 const BACKEND = 'wasm';
 /** The wasm kernels replaced by the installed native ones, for fall-through and uninstall. */
 const originals = new Map<string, tf.KernelConfig>();
+/** The addon behind the installed kernels. */
+let installed: NativeBlas | undefined;
 
 function offsetOf(backend: WasmBackendView, t: tf.TensorInfo): number {
   return backend.dataIdMap.get(t.dataId).memoryOffset;
@@ -148,6 +165,14 @@ export function nativeKernelsInstalled(): boolean {
 }
 
 /**
+ * The addon behind the installed kernels while they are installed and the wasm backend computes
+ * (so `TESSERA_NATIVE_KERNELS=0`, or another backend, leaves models on tfjs); else undefined.
+ */
+export function installedNativeBlas(): NativeBlas | undefined {
+  return nativeKernelsInstalled() && tf.getBackend() === BACKEND ? installed : undefined;
+}
+
+/**
  * Replaces the wasm backend's matMul and 2-D transpose kernels with the native ones and sets
  * OpenBLAS's thread count. Idempotent. Returns a one-line description for the backend log.
  *
@@ -155,6 +180,7 @@ export function nativeKernelsInstalled(): boolean {
  */
 export function installNativeKernels(blas: NativeBlas, threads: number): string {
   blas.setThreads(threads);
+  installed = blas;
   if (!nativeKernelsInstalled()) {
     const impls: Record<(typeof KERNELS)[number], KernelFn> = {
       BatchMatMul: makeMatMul(blas, false),
@@ -183,4 +209,5 @@ export function uninstallNativeKernels(): void {
     tf.registerKernel(original);
   }
   originals.clear();
+  installed = undefined;
 }

@@ -11,6 +11,9 @@ import { meanLogLoss } from './blocks';
 import type { ForwardContext, ModelDef } from './blocks';
 import { denseLayerFn } from './dense-layers';
 import { dropoutKey, dropoutMask } from './dropout';
+import { installedNativeBlas } from './native-kernels';
+import { NativeTowerStep } from './native-tower-step';
+import { fusable, towerPlan } from './webgpu/tower-plan';
 import { poolFields, pooledConfig } from './list-pooling';
 import type { DenseFn } from './dense-layers';
 import { checkBatch, inputTensors, sigmoidInto } from './inputs';
@@ -35,6 +38,9 @@ export class PsModel implements CtrModel {
   private disposed = false;
   /** Training steps taken: with the seed, what keys each step's dropout masks. */
   private trainSteps = 0;
+  /** Whether this model may step natively (see `ModelOptions.nativeStep`), and its step once built. */
+  private readonly nativeAllowed: boolean;
+  private nativeTower: NativeTowerStep | undefined;
 
   /** `cfg` must already be validated (createModel does it). */
   constructor(cfg: Readonly<ModelConfig>, def: ModelDef, opts: ModelOptions = {}) {
@@ -48,6 +54,7 @@ export class PsModel implements CtrModel {
     this.reads = def.reads;
     this.denseFn = denseLayerFn(opts.denseLayer);
     this.constantWeights = opts.constantWeights === true;
+    this.nativeAllowed = (opts.nativeStep ?? process.env.TESSERA_NATIVE_STEP !== '0') && fusable(cfg);
   }
 
   initialDense(): Float32Array {
@@ -56,6 +63,8 @@ export class PsModel implements CtrModel {
 
   async trainStep(params: Float32Array, inputs: BatchInputs): Promise<StepResult> {
     this.checkStep(params, inputs, true);
+    const native = this.nativeStep();
+    if (native !== undefined) return native.train(params, inputs, dropoutKey(this.config.seed ?? 0, this.nextTrainStep()));
     const { numFields: f, embDim: d } = this.config;
     const b = inputs.batch;
     const res: StepResult = {
@@ -93,6 +102,8 @@ export class PsModel implements CtrModel {
 
   async predict(params: Float32Array, inputs: BatchInputs): Promise<Float32Array> {
     this.checkStep(params, inputs, false);
+    const native = this.nativeStep();
+    if (native !== undefined) return native.predict(params, inputs);
     const kept = this.keptWeights(params);
     const logits = tf.tidy(() => {
       const x = inputTensors(this.config, this.reads, inputs);
@@ -120,6 +131,14 @@ export class PsModel implements CtrModel {
     this.disposed = true;
     this.kept?.tensors.forEach((t) => t.dispose());
     this.kept = null;
+  }
+
+  /** The native tower step when this model may use it and the native kernels compute now. */
+  private nativeStep(): NativeTowerStep | undefined {
+    const blas = this.nativeAllowed ? installedNativeBlas() : undefined;
+    if (blas === undefined) return undefined;
+    this.nativeTower ??= new NativeTowerStep(blas, towerPlan(this.config, this.layout, this.denseSize));
+    return this.nativeTower;
   }
 
   /** With `constantWeights`, the tensors of `params`, uploaded once per array; else null. */

@@ -160,4 +160,11 @@ export interface ModelOptions {
   constantWeights?: boolean;
   /** Ignored on other backends. */
   webgpuStep?: WebgpuStep;
+  /**
+   * On the wasm backend with the native OpenBLAS kernels installed, DeepFM and Wide & Deep (with
+   * hidden layers, without lists) step on the native tower step (native-tower-step.ts, ADR 0046)
+   * instead of op by op through tfjs. Default true unless `TESSERA_NATIVE_STEP=0`; false keeps
+   * the tfjs graph (the dense-layer comparisons of bench:model, A/B runs).
+   */
+  nativeStep?: boolean;
 }

@@ -36,6 +36,8 @@ export interface EpochLoopResult {
   samples: number;
   /** Training time (reading included; evaluation not), seconds. */
   trainSeconds: number;
+  /** CPU time of this process (every thread) over the same training time, seconds. */
+  trainCpuSeconds: number;
   /** Epochs trained (fewer than `training.epochs` after an early stop). */
   epochs: number;
   /** Training steps, all epochs. */
@@ -57,12 +59,15 @@ function reader(file: string, spec: JobSpec): RowReader {
  * ```
  */
 export async function trainEpochs(trainer: Trainer, spec: JobSpec, hooks: EpochLoopHooks = {}): Promise<EpochLoopResult> {
-  const out: EpochLoopResult = { samples: 0, trainSeconds: 0, epochs: 0, steps: 0, evals: [] };
+  const out: EpochLoopResult = { samples: 0, trainSeconds: 0, trainCpuSeconds: 0, epochs: 0, steps: 0, evals: [] };
   const train = spec.data.train as string;
   for (let epoch = 0; epoch < spec.training.epochs; epoch++) {
     const started = performance.now();
+    const cpu = process.cpuUsage();
     const e = await trainOneEpoch(trainer, spec, train, hooks.dataThread, out);
     out.trainSeconds += (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpu);
+    out.trainCpuSeconds += (used.user + used.system) / 1e6;
     out.samples += e.samples;
     out.steps += e.steps;
     out.epochs = epoch + 1;

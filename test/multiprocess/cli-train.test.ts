@@ -26,8 +26,10 @@ describe('tessera train / eval / gen binaries (real processes)', function () {
       '--eval', path.join(dir, 'eval.txt'), '--epochs', '1', '--out', model, '--export-dir', root, '--json']);
     expect(t.code, t.stderr).to.equal(0);
     const trained = lastJson(t.stdout);
-    expect(trained).to.include.keys('samples', 'samples_per_s', 'auc', 'logloss', 'model');
+    expect(trained).to.include.keys('samples', 'samples_per_s', 'train_cpu_s', 'auc', 'logloss', 'model');
     expect(trained.samples).to.equal(7000);
+    // The worker's CPU while training (bench:train's per-sample figure, issue 18 §3): some, and no more than 2 cores' worth of its time.
+    expect(trained.train_cpu_s).to.be.above(0).and.below((2 * 7000) / trained.samples_per_s + 1);
     expect(trained.model_version).to.equal(1);
     expect(trained.model_dir).to.equal(path.join(root, 'criteo-deepfm', '1'));
     expect(listVersions(root, 'criteo-deepfm')).to.deep.equal([1]);

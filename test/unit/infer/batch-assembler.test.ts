@@ -22,6 +22,22 @@ describe('batch assembler: per-table rows ↔ per-row model fields', () => {
     expect(Array.from(scatterTable(out, slots[1], numFields, D, B))).to.deep.equal(Array.from(rowsB));
   });
 
+  it('one table for every field: gathers with one copy and hands the gradient on uncopied (issue 18 §3)', () => {
+    const whole = planSlots(['t'], { t: ['f1', 'f2'] });
+    const rows = Float32Array.from([1, 2, 3, 4, /* row 1 */ 5, 6, 7, 8]); // [B=2 × 2 × D=2]
+    const out = new Float32Array(rows.length).fill(9);
+    gatherTable(rows, whole.slots[0], whole.numFields, 2, 2, out);
+    expect(Array.from(out)).to.deep.equal(Array.from(rows));
+    const grad = Float32Array.from(rows, (v) => v / 10);
+    const back = scatterTable(grad, whole.slots[0], whole.numFields, 2, 2);
+    expect(back.buffer).to.equal(grad.buffer);
+    expect(Array.from(back)).to.deep.equal(Array.from(grad));
+    // With a dropped field the copy (and its zeroing) still happens.
+    const masked = scatterTable(grad, whole.slots[0], whole.numFields, 2, 2, Uint8Array.from([1, 0, 1, 1]));
+    expect(masked.buffer).to.not.equal(grad.buffer);
+    expect(Array.from(masked.subarray(2, 4))).to.deep.equal([0, 0]);
+  });
+
   it('zeroes dropped fields on the way in and drops them from pushes', () => {
     const mask = Uint8Array.from([1, 0, 0, 1]); // row 0 f2 and row 1 f1 dropped
     const out = new Float32Array(2 * numFields * 1);

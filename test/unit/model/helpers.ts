@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import pino from 'pino';
 import { selectBackend } from '../../../src/model/models';
 import type { BackendName, BatchInputs, CtrModel, ModelConfig } from '../../../src/model/models';
+import { loadNativeBlas, type NativeBlas } from '../../../src/model/native-kernels';
 
 /**
  * Runs the enclosing suite on `name`, then puts back whatever backend was active before, so
@@ -116,4 +117,19 @@ export function logSink(): { logger: pino.Logger; lines: Array<Record<string, un
   const lines: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'debug' }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } });
   return { logger, lines };
+}
+
+/**
+ * The native OpenBLAS addon for a suite that needs it; when it is not built, registers one test
+ * that fails under TESSERA_REQUIRE_NATIVE=1 (CI) or is skipped otherwise, and returns undefined.
+ */
+export function nativeBlasOrSkip(): NativeBlas | undefined {
+  const loaded = loadNativeBlas();
+  if (loaded.ok) return loaded.blas;
+  if (process.env.TESSERA_REQUIRE_NATIVE === '1') {
+    it('is built (TESSERA_REQUIRE_NATIVE=1)', () => { throw new Error(loaded.reason); });
+  } else {
+    it.skip(`skipped: ${loaded.reason}`);
+  }
+  return undefined;
 }

@@ -9,12 +9,10 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../../src/model/models';
 import {
-  installNativeKernels, loadNativeBlas, nativeKernelsInstalled, uninstallNativeKernels, type NativeBlas,
+  installNativeKernels, nativeKernelsInstalled, uninstallNativeKernels, type NativeBlas,
 } from '../../../src/model/native-kernels';
 import { defaultDenseLayer } from '../../../src/model/dense-layers';
-import { mismatches, rng, uniform, useBackend } from './helpers';
-
-const loaded = loadNativeBlas();
+import { mismatches, nativeBlasOrSkip, rng, uniform, useBackend } from './helpers';
 
 /** Runs `f` on the wasm backend's own kernels, then puts the native ones back. */
 function withWasmKernels<T>(blas: NativeBlas, f: () => T): T {
@@ -43,15 +41,8 @@ function both(blas: NativeBlas, f: () => tf.Tensor): { native: Float32Array; was
 }
 
 describe('native matMul kernels for the wasm backend', function () {
-  if (!loaded.ok) {
-    if (process.env.TESSERA_REQUIRE_NATIVE === '1') {
-      it('is built (TESSERA_REQUIRE_NATIVE=1)', () => { throw new Error(loaded.reason); });
-    } else {
-      it.skip(`skipped: ${loaded.reason}`);
-    }
-    return;
-  }
-  const blas = loaded.blas;
+  const blas = nativeBlasOrSkip();
+  if (blas === undefined) return;
   useBackend('wasm');
   before(() => { installNativeKernels(blas, 1); });
 
