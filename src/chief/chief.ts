@@ -275,7 +275,7 @@ export class Chief {
     const ck = this.deps.options.checkpoints;
     if (ck?.everyMs && this.now() - this.lastCheckpointAt >= ck.everyMs) {
       // Training resumes right after the cut; the PS write their files meanwhile.
-      const { id, written } = await ck.checkpointer.begin(this.signal, undefined, () => !this.psChanged, () => this.psAsPublished());
+      const { id, written } = await ck.checkpointer.begin(undefined, () => !this.psChanged, () => this.psAsPublished());
       written.then(() => { this.lastCheckpointAt = this.now(); }, (err: unknown) => this.checkpointFailed(id, err, false));
       this.lastCheckpointAt = this.now();
       return undefined;
@@ -289,7 +289,7 @@ export class Chief {
     const deltas = this.deps.options.deltas;
     if (deltas && this.now() - this.lastDeltaAt >= deltas.everyMs) {
       this.lastDeltaAt = this.now();
-      const { written } = await deltas.publisher.publish(this.signal, () => !this.psChanged, () => this.psAsPublished());
+      const { written } = await deltas.publisher.publish(() => !this.psChanged, () => this.psAsPublished());
       written.catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'publishing a delta failed; the next one starts from a full version'));
       return undefined;
     }
@@ -385,11 +385,11 @@ export class Chief {
    * Takes an epoch-end or final checkpoint; returns its path. A disk error goes by the policy
    * above (undefined: skipped); any other failure is retried, with the epoch's end.
    */
-  private async checkpoint(jobAtCut: Parameters<Checkpointer['take']>[1], final: boolean): Promise<string | undefined> {
+  private async checkpoint(jobAtCut: Parameters<Checkpointer['take']>[0], final: boolean): Promise<string | undefined> {
     const ck = this.deps.options.checkpoints?.checkpointer;
     if (!ck) return undefined;
     try {
-      return (await ck.take(this.signal, jobAtCut, () => !this.psChanged, () => this.psAsPublished())).path;
+      return (await ck.take(jobAtCut, () => !this.psChanged, () => this.psAsPublished())).path;
     } catch (err) {
       if (isTransient(err) || needsReattach(err)) throw err;
       if (!this.diskFailure(err)) throw new TesseraError(ERROR_CODES.UNAVAILABLE, `checkpoint failed (${(err as Error).message}); taking it again`);
