@@ -135,7 +135,6 @@ export class Chief {
   private lastLoss: number | null = null;
   private stopped = false;
   private restored = false;
-  private barrierChecked = false;
   private lastCheckpointAt: number;
   private lastPsCheckAt = -Infinity;
   private lastDeltaAt = -Infinity;
@@ -226,10 +225,6 @@ export class Chief {
   /** One reconcile; returns the outcome once the job is done or failed. */
   private async step(tickMs: number): Promise<ChiefOutcome | undefined> {
     if (this.pendingFailure) throw this.pendingFailure;
-    if (!this.barrierChecked) {
-      await this.lowerAbandonedBarrier();
-      this.barrierChecked = true;
-    }
     if (this.driver && !this.migrationChecked) {
       // A migration a previous chief left is finished or rolled back before the PS are attached.
       const left = await this.deps.store.snapshot();
@@ -429,14 +424,6 @@ export class Chief {
     if (!(await this.deps.store.revoke(a))) return;
     const why = a.epoch !== undefined && workerLive ? 'shard finished or epoch over' : 'worker incarnation gone';
     this.log.info({ shard: a.shard, worker: a.worker, incarnation: a.incarnation, why }, 'took back data shard');
-  }
-
-  /** A barrier raised by a chief that died mid-checkpoint would hold the workers forever. */
-  private async lowerAbandonedBarrier(): Promise<void> {
-    const b = await this.deps.store.barrier();
-    if (b?.phase !== 'pause') return;
-    await this.deps.store.putBarrier({ id: b.id, phase: 'resume' });
-    this.log.warn({ checkpoint: b.id }, 'lowered the barrier of a checkpoint the previous chief did not finish');
   }
 
   /** Restores the PS rows and the job state from the requested checkpoint, once per job. */

@@ -18,13 +18,12 @@
  */
 import type { Progress } from '../control/job-types';
 import { decodeStepPositions, overProgress } from '../control/step-positions';
-import type { AppliedStep } from '../ps/step-ledger';
 
 /** A registered worker process: its id and registration incarnation. */
 export interface LiveWorker { id: string; incarnation: string }
 
-/** The step ids a cut waits for: per live worker incarnation, the one with the newest positions. */
-export function countedSteps(best: ReadonlyMap<bigint, AppliedStep>, live: readonly LiveWorker[]): Set<bigint> {
+/** The step ids a cut waits for (of round 1's highest steps): per live worker incarnation, the one with the newest positions. */
+export function countedSteps(best: ReadonlyMap<bigint, { positions: Uint8Array }>, live: readonly LiveWorker[]): Set<bigint> {
   const newest = new Map<string, { client: bigint; seq: number }>();
   for (const [client, s] of best) {
     const d = decodeStepPositions(s.positions);
