@@ -4,8 +4,8 @@
  * pushing. No worker stops or acknowledges anything: the manifest's data positions are those
  * the counted workers' pushes carried at s_w, laid over the committed records, and the rows in
  * the checkpoint are exactly those steps. Dead workers and renewed step ids are not waited for;
- * a live worker's missing step abandons the cut with every hold released; a hold left by a chief
- * that died between the rounds ends at its deadline.
+ * a live worker's missing step, or the PS changing between the rounds, abandons the cut with
+ * every hold released; a hold left by a chief that died between the rounds ends at its deadline.
  */
 import { expect } from 'chai';
 import type { Etcd3 } from 'etcd3';
@@ -207,6 +207,28 @@ describe('the checkpoint cut at per-worker steps, while workers keep pushing (re
       await trainStep(f, other);
       expect(other.steps).to.equal(2);
       expect(await f.store.checkpointPointer()).to.equal(undefined);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('abandons the cut, releasing every hold, when the PS change between the rounds (a migration or a PS restart begins)', async () => {
+    const c = suite.track(await ckptCluster(2, TABLES));
+    const f = await fixture(etcd.client, 'cut-fence', c, suite.root);
+    const used = new Set<number>();
+    const w = pusher(f, 0, 1n << 48n, used);
+    await trainStep(f, w);
+    try {
+      // canCut holds before round 1 and turns false once round 1 has run (its 3rd question).
+      let asked = 0;
+      const err = await f.ck.take(undefined, () => ++asked < 3).then(() => null, (e: unknown) => e as TesseraError);
+      expect(asked).to.equal(3);
+      expect(err?.code).to.equal(ERROR_CODES.UNAVAILABLE);
+      expect(err?.message).to.match(/abandoned: the parameter servers changed/);
+      // Nothing is held: the next step is applied and answered, and a later cut goes through.
+      await trainStep(f, w);
+      const out = await f.ck.take();
+      expect(checkpointJobOf(await readManifest(out.path)).progress.find((q) => q.shard === 0)).to.include({ steps: 2 });
     } finally {
       await f.close();
     }
