@@ -121,10 +121,29 @@ function afterSteps(start: number[], n: number): number[] {
   return start.map((v) => { for (let i = 0; i < n; i++) v = Math.fround(v - 1); return v; });
 }
 
+/** What `p` rejected with (null: it resolved). */
+function failure(p: Promise<unknown>): Promise<TesseraError | null> {
+  return p.then(() => null, (e: unknown) => e as TesseraError);
+}
+
+/** The position checkpoint `path` records for shard `shard`. */
+async function recorded(path: string, shard: number): Promise<Progress | undefined> {
+  return checkpointJobOf(await readManifest(path)).progress.find((q) => q.shard === shard);
+}
+
 describe('the checkpoint cut at per-worker steps, while workers keep pushing (real etcd and PS; issue 15)', function () {
   this.timeout(60_000);
   const etcd = etcdClientPerTest();
   const suite = ckptPerTest();
+
+  /** A fixture on two real PS whose worker w0 has trained one step. */
+  async function oneStepIn(job: string): Promise<{ f: Fixture; w: Pusher }> {
+    const c = suite.track(await ckptCluster(2, TABLES));
+    const f = await fixture(etcd.client, job, c, suite.root);
+    const w = pusher(f, 0, 1n << 48n, new Set());
+    await trainStep(f, w);
+    return { f, w };
+  }
 
   it('records the positions at s_w over the committed records and holds exactly steps 1..s_w; a worker with no pushes keeps its committed record', async () => {
     const c = suite.track(await ckptCluster(2, TABLES));
@@ -183,9 +202,8 @@ describe('the checkpoint cut at per-worker steps, while workers keep pushing (re
     await f.regs[1].close();
     try {
       const out = await f.ck.take();
-      const job = checkpointJobOf(await readManifest(out.path));
-      expect(job.progress.find((q) => q.shard === 0)).to.include({ steps: 1, rows: ROWS_PER_STEP });
-      expect(job.progress.find((q) => q.shard === 1)).to.deep.equal(committed);
+      expect(await recorded(out.path, 0)).to.include({ steps: 1, rows: ROWS_PER_STEP });
+      expect(await recorded(out.path, 1)).to.deep.equal(committed);
     } finally {
       await f.close();
     }
@@ -200,7 +218,7 @@ describe('the checkpoint cut at per-worker steps, while workers keep pushing (re
     await pushPart(f, stuck, 0, 1, 2);
     await trainStep(f, other);
     try {
-      const err = await f.ck.take().then(() => null, (e: unknown) => e as TesseraError);
+      const err = await failure(f.ck.take());
       expect(err?.code).to.equal(ERROR_CODES.UNAVAILABLE);
       expect(err?.message).to.match(/did not arrive within 300 ms/);
       // Nothing is held: the other worker's next step is applied and answered.
@@ -213,44 +231,33 @@ describe('the checkpoint cut at per-worker steps, while workers keep pushing (re
   });
 
   it('abandons the cut, releasing every hold, when the PS change between the rounds (a migration or a PS restart begins)', async () => {
-    const c = suite.track(await ckptCluster(2, TABLES));
-    const f = await fixture(etcd.client, 'cut-fence', c, suite.root);
-    const used = new Set<number>();
-    const w = pusher(f, 0, 1n << 48n, used);
-    await trainStep(f, w);
+    const { f, w } = await oneStepIn('cut-fence');
     try {
       // canCut holds before round 1 and turns false once round 1 has run (its 3rd question).
       let asked = 0;
-      const err = await f.ck.take(undefined, () => ++asked < 3).then(() => null, (e: unknown) => e as TesseraError);
+      const err = await failure(f.ck.take(undefined, () => ++asked < 3));
       expect(asked).to.equal(3);
       expect(err?.code).to.equal(ERROR_CODES.UNAVAILABLE);
       expect(err?.message).to.match(/abandoned: the parameter servers changed/);
       // Nothing is held: the next step is applied and answered, and a later cut goes through.
       await trainStep(f, w);
-      const out = await f.ck.take();
-      expect(checkpointJobOf(await readManifest(out.path)).progress.find((q) => q.shard === 0)).to.include({ steps: 2 });
+      expect(await recorded((await f.ck.take()).path, 0)).to.include({ steps: 2 });
     } finally {
       await f.close();
     }
   });
 
   it('a hold left by a chief that died between the rounds ends at its deadline, and the next cut succeeds', async () => {
-    const c = suite.track(await ckptCluster(2, TABLES));
-    const f = await fixture(etcd.client, 'cut-chief', c, suite.root);
-    const used = new Set<number>();
-    const w = pusher(f, 0, 1n << 48n, used);
-    await trainStep(f, w);
+    const { f, w } = await oneStepIn('cut-chief');
     try {
       // The dead chief's round 1 only: every PS holds for 500 ms.
-      const dead = c.client.checkpoints.stepCutParties('orphan', suite.root, 'full');
+      const dead = f.c.client.checkpoints.stepCutParties('orphan', suite.root, 'full');
       await Promise.all(dead.map((p) => p.prepare('orphan', 500)));
-      const err = await f.ck.take().then(() => null, (e: unknown) => e as TesseraError);
+      const err = await failure(f.ck.take());
       expect(err?.code, 'another cut holds: retryable').to.equal(ERROR_CODES.UNAVAILABLE);
       // The held step is applied once the orphaned hold ends on its own.
       await trainStep(f, w);
-      const out = await f.ck.take();
-      const job = checkpointJobOf(await readManifest(out.path));
-      expect(job.progress.find((q) => q.shard === 0)).to.include({ steps: 2 });
+      expect(await recorded((await f.ck.take()).path, 0)).to.include({ steps: 2 });
     } finally {
       await f.close();
     }
