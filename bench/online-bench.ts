@@ -11,8 +11,8 @@
  * of `probe-events` label-1 events with a brand-new id to the first served answer where rows with
  * that id score above the same rows with a never-written control id, while background events
  * arrive at `rate`), with each probe's time split along the path; the training pause per delta
- * (the chief's barrier, with where it went, and what each worker stood still) and the delta bytes
- * per changed row, from the processes' logs. `--keep` keeps the run's folder (logs) and prints it.
+ * (the chief's cut at per-worker steps, with where it went, and the longest any worker's push
+ * was held, from the PS's logs) and the delta bytes per changed row, from the processes' logs. `--keep` keeps the run's folder (logs) and prints it.
  * Targets: stream ≥ 80% of the file rate, freshness p99 ≤ delta-every + 5 s, pause ≤ 50 ms.
  */
 import * as fs from 'node:fs';
@@ -84,8 +84,12 @@ async function drain(c: LocalCluster, rows: number): Promise<number> {
   }
 }
 
-/** Figures of the published deltas (the chief's log) and of the pauses each worker saw (the workers' logs). */
-function deltaFigures(runDir: string, workers: number): { pauses: number[]; stages: Record<string, number[]>; workerPauses: number[]; bytes: number; rows: number } {
+/**
+ * Figures of the published deltas (the chief's log) and of the longest any worker's push was
+ * held per cut (the PS's logs: a PS holds pushes from the chief's first round to its cut, so its
+ * `heldMs` bounds what a push it held waited; a cut that held no push paused no worker).
+ */
+function deltaFigures(runDir: string, psCount: number): { pauses: number[]; stages: Record<string, number[]>; workerPauses: number[]; bytes: number; rows: number } {
   const out = { pauses: [] as number[], stages: {} as Record<string, number[]>, workerPauses: [] as number[], bytes: 0, rows: 0 };
   for (const line of fs.readFileSync(path.join(runDir, 'chief-0.log'), 'utf8').split('\n')) {
     if (!line.includes('"msg":"published delta"')) continue;
@@ -95,14 +99,13 @@ function deltaFigures(runDir: string, workers: number): { pauses: number[]; stag
     out.bytes += o.bytes;
     out.rows += o.rows;
   }
-  // A worker's pause for a cut: its settle (flush, commit, acknowledge) plus its push held after it.
   const perCut = new Map<string, number>();
-  for (let i = 0; i < workers; i++) {
-    for (const line of fs.readFileSync(path.join(runDir, `worker-${i}.log`), 'utf8').split('\n')) {
-      if (!line.includes('"msg":"checkpoint cut taken; pushes resume"')) continue;
-      const o = JSON.parse(line) as { checkpoint: string; pushHeldMs: number; settleMs?: number };
-      if (!o.checkpoint.startsWith('delta-')) continue;
-      perCut.set(o.checkpoint, Math.max(perCut.get(o.checkpoint) ?? 0, o.pushHeldMs + (o.settleMs ?? 0)));
+  for (let i = 0; i < psCount; i++) {
+    for (const line of fs.readFileSync(path.join(runDir, `ps-${i}.log`), 'utf8').split('\n')) {
+      if (!line.includes('"msg":"cut hold ended; held pushes applied"')) continue;
+      const o = JSON.parse(line) as { cut: string; heldPushes: number; heldMs: number };
+      if (!o.cut.startsWith('delta-')) continue;
+      perCut.set(o.cut, Math.max(perCut.get(o.cut) ?? 0, o.heldPushes > 0 ? o.heldMs : 0));
     }
   }
   out.workerPauses = [...perCut.values()];

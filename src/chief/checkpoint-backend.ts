@@ -34,9 +34,7 @@ export async function psCheckpointBackend(client: () => PsClient, root: string, 
   }
   return {
     newId: () => newCheckpointId(++seq),
-    async cut(id, kind, base) {
-      await client().checkpoints.snapshot(id, root, kind, base);
-    },
+    parties: (id, kind, base) => client().checkpoints.stepCutParties(id, root, kind, base),
     async finish(id, kind, base, job: CheckpointJob) {
       try {
         const statuses = await client().checkpoints.awaitSnapshot(id, WRITE_TIMEOUT_MS);

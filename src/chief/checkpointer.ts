@@ -1,31 +1,41 @@
 /**
- * The chief's side of a consistent checkpoint (docs/control-plane.md, "Checkpoints"):
+ * The chief's side of a consistent checkpoint (docs/control-plane.md, "Checkpoints"), a cut at
+ * per-worker step numbers (ADR 0040) that stops no worker:
  *
- *   1. raise the barrier: every live worker, at its next step boundary, waits for its pushes to
- *      be applied, commits its data position and acknowledges;
- *   2. once every live worker incarnation has acknowledged, cut every PS (Snapshot: copy-on-write
- *      armed, O(slabs)) and read the data positions and job state, which no one can change now;
- *   3. lower the barrier: training resumes while each PS writes its chunk files from the cut;
- *   4. when every PS is done, write the manifest (atomically, last), point `checkpoints/latest`
- *      at it, and collect old checkpoints.
+ *   1. every PS holds the pushes that arrive and answers, per worker step id, the highest step it
+ *      applied with that step's data positions (round 1, src/client/step-cut.ts);
+ *   2. while they hold, the chief reads who is live, the job state and the committed positions,
+ *      none of which a held push can move, and chooses the step ids to cut at (`countedSteps`);
+ *   3. each PS applies exactly the pushes of steps <= s_w, cuts (copy-on-write armed, O(slabs))
+ *      and applies what it still holds (round 2): training never stood still, and a push waited
+ *      at most from round 1 to its PS's cut;
+ *   4. when every PS has written its chunk files from the cut, write the manifest (atomically,
+ *      last) with the positions at the cut (`positionsAtCut`), point `checkpoints/latest` at it,
+ *      and collect old checkpoints.
  *
  * Free of transport: the PS side, the manifest files and the job store are passed in.
  */
 import { join as joinPath } from 'node:path';
+import * as stepCut from '../client/step-cut';
+import type { StepCutParty } from '../client/step-cut';
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
-import { Signal } from '../common/signal';
 import type { JobStore } from '../control/job-store';
 import type { JobState, Progress } from '../control/job-types';
 import type { Membership } from '../membership/membership';
+import { countedSteps, positionsAtCut } from './cut-positions';
 
 /**
- * How long the chief waits for every live worker to acknowledge the barrier. A worker acknowledges
- * at its next step boundary, after its pushes are applied and its position committed: well under
- * a second normally. Past this, the checkpoint is abandoned (UNAVAILABLE, the barrier lowered) and
- * training goes on, so one stuck worker cannot hold every other worker paused for long.
+ * How long a PS holds pushes after round 1 waiting for round 2, ms. Past it the PS releases them
+ * on its own: a chief that dies between the rounds holds training back at most this long.
  */
-export const DEFAULT_ACK_TIMEOUT_MS = 20_000;
+export const DEFAULT_CUT_HOLD_MS = 5_000;
+/**
+ * How long a PS waits in round 2 for the pushes of the steps in the cut, ms. A worker that died
+ * with a push of such a step in flight makes the cut fail after this (every hold released, the
+ * cut abandoned, training going on); the next cut leaves the dead worker out.
+ */
+export const DEFAULT_CUT_WAIT_MS = 5_000;
 
 /** What the manifest's `job` field holds: everything the chief needs to resume. */
 export interface CheckpointJob {
@@ -38,12 +48,15 @@ export interface CheckpointJob {
   pause_ms: number;
 }
 
+/** Full or incremental on a base: the kind of cut every PS takes. */
+export type CutKind = 'full' | 'incremental';
+
 /** The PS and file operations a checkpoint needs (src/client and src/checkpoint provide them). */
 export interface CheckpointBackend {
-  /** Cuts every PS; resolves once every cut is taken. */
-  cut(id: string, kind: 'full' | 'incremental', baseId: string | undefined): Promise<void>;
+  /** Every PS as a party to cut `id`; its round 2 takes checkpoint `id`'s snapshot. */
+  parties(id: string, kind: CutKind, baseId: string | undefined): StepCutParty[];
   /** Waits until every PS has written its files, then writes the manifest with `job`; returns its size in bytes. */
-  finish(id: string, kind: 'full' | 'incremental', baseId: string | undefined, job: CheckpointJob): Promise<{ bytes: number }>;
+  finish(id: string, kind: CutKind, baseId: string | undefined, job: CheckpointJob): Promise<{ bytes: number }>;
   /** Removes checkpoints beyond the newest `keep`, never one a kept chain needs. */
   collect(keep: number): Promise<void>;
   newId(): string;
@@ -60,8 +73,10 @@ export interface CheckpointerDeps {
   keep?: number;
   /** A full checkpoint after this many incrementals. Default 4. */
   fullEvery?: number;
-  /** Give up waiting for acknowledgements after this long, ms. Default {@link DEFAULT_ACK_TIMEOUT_MS} (20 s). */
-  ackTimeoutMs?: number;
+  /** See {@link DEFAULT_CUT_HOLD_MS}. */
+  cutHoldMs?: number;
+  /** See {@link DEFAULT_CUT_WAIT_MS}. */
+  cutWaitMs?: number;
   now?: () => number;
   /** Told of every checkpoint written (metrics, the status page). */
   onWritten?: (o: CheckpointOutcome) => void;
@@ -71,16 +86,43 @@ export interface CheckpointOutcome {
   id: string;
   /** Directory of the checkpoint (root/id). */
   path: string;
-  kind: 'full' | 'incremental';
+  kind: CutKind;
   pauseMs: number;
   bytes: number;
   /** Global step and (0-based) epoch saved. */
   step: number;
   epoch: number;
-  /** From raising the barrier to the manifest and pointer in place, seconds. */
+  /** From the start of the cut to the manifest and pointer in place, seconds. */
   seconds: number;
   /** When it was complete, ms since the Unix epoch. */
   at: number;
+}
+
+/** Maps the state and positions at the cut to what is saved (e.g. the next epoch's state at an epoch end). */
+export type JobAtCut = (state: JobState, progress: Progress[], id: string) => { state: JobState; progress: Progress[] };
+
+/** One cut to take: the first try's id and kind, and what the PS are (`parties`, per try). */
+export interface CutRequest {
+  id: string;
+  kind: CutKind;
+  base: string | undefined;
+  parties: (id: string, kind: CutKind, base: string | undefined) => StepCutParty[];
+  /** A new id, for a full cut taken instead of an incremental a PS refused (it restarted since the base). */
+  newId: () => string;
+}
+
+/** A cut taken: its id and kind (full if the incremental was refused), pause and positions. */
+export interface TakenCut {
+  id: string;
+  kind: CutKind;
+  /** From round 1 sent to round 2 done: the longest any push was held, ms. */
+  pauseMs: number;
+  pause: PauseStages;
+  /** When every PS had cut, ms since the Unix epoch. */
+  cutAt: number;
+  state: JobState;
+  /** The positions at the cut of the current epoch's shards. */
+  progress: Progress[];
 }
 
 export class Checkpointer {
@@ -93,106 +135,92 @@ export class Checkpointer {
     this.now = deps.now ?? Date.now;
   }
 
-  /**
-   * Takes a checkpoint. `jobAtCut` maps the state and progress read at the cut to what is saved
-   * (e.g. the next epoch's state at an epoch end). `wake` is notified on every store change.
-   */
-  async take(wake: Signal, jobAtCut?: (state: JobState, progress: Progress[], id: string) => { state: JobState; progress: Progress[] },
-    canCut?: () => boolean, verify?: () => Promise<boolean>): Promise<CheckpointOutcome> {
-    return (await this.begin(wake, jobAtCut, canCut, verify)).written;
+  /** Takes a checkpoint (see `begin`) and resolves once it is written. */
+  async take(jobAtCut?: JobAtCut, canCut?: () => boolean, verify?: () => Promise<boolean>): Promise<CheckpointOutcome> {
+    return (await this.begin(jobAtCut, canCut, verify)).written;
   }
 
   /**
-   * Pauses, cuts and resumes; resolves as soon as training resumes, with `written`, which
-   * settles once every PS has written its files and the manifest and pointer are in place. One
-   * checkpoint at a time: a begin waits for the previous one to be written. `canCut` is asked
-   * while waiting for the workers; `verify`, once, right before the cut (it may ask the PS).
+   * Cuts; resolves as soon as the cut is taken, with `written`, which settles once every PS has
+   * written its files and the manifest and pointer are in place. One checkpoint at a time: a
+   * begin waits for the previous one to be written. `canCut` and `verify` (which may ask the PS)
+   * are asked right before the cut, and `canCut` again between its rounds.
    */
-  async begin(wake: Signal, jobAtCut?: (state: JobState, progress: Progress[], id: string) => { state: JobState; progress: Progress[] },
-    canCut: () => boolean = () => true, verify: () => Promise<boolean> = async () => true): Promise<{ id: string; pauseMs: number; written: Promise<CheckpointOutcome> }> {
+  async begin(jobAtCut?: JobAtCut, canCut: () => boolean = () => true, verify: () => Promise<boolean> = async () => true): Promise<{ id: string; pauseMs: number; written: Promise<CheckpointOutcome> }> {
     await this.inFlight?.catch(() => undefined);
     const { backend, logger } = this.deps;
-    let id = backend.newId();
-    let kind: 'full' | 'incremental' = this.last === undefined || this.sinceFull >= (this.deps.fullEvery ?? 4) ? 'full' : 'incremental';
-    let base = kind === 'incremental' ? this.last : undefined;
-    const raised = this.now();
-    const cut = await this.pausedCut(id, wake, canCut, verify, async () => {
-      try {
-        await backend.cut(id, kind, base);
-      } catch (err) {
-        // A PS that restarted since the base cannot cut an incremental on it: take a full one.
-        if (!(kind === 'incremental' && err instanceof TesseraError && err.code === ERROR_CODES.SNAPSHOT_CONFLICT)) throw err;
-        logger.warn({ checkpoint: id, base, err: err.message }, 'incremental refused; taking a full checkpoint instead');
-        id = backend.newId();
-        kind = 'full';
-        base = undefined;
-        await backend.cut(id, kind, base);
-      }
-    });
-    const progress = [...cut.snapshot.progress.values()].filter((p) => p.epoch === cut.snapshot.state.epoch);
-    const saved = jobAtCut ? jobAtCut(cut.snapshot.state, progress, id) : { state: cut.snapshot.state, progress };
-    const { pauseMs } = cut;
-    logger.info({ checkpoint: id, kind, base, waitForAcksMs: cut.firstAck - raised, pauseMs, pause: cut.stages }, 'checkpoint cut taken; training resumed');
-    const written = this.write(id, kind, base, saved, pauseMs, raised);
+    const kind: CutKind = this.last === undefined || this.sinceFull >= (this.deps.fullEvery ?? 4) ? 'full' : 'incremental';
+    const started = this.now();
+    const cut = await this.cutAtSteps({
+      id: backend.newId(), kind, base: kind === 'incremental' ? this.last : undefined, newId: () => backend.newId(),
+      parties: (id, k, base) => backend.parties(id, k, base),
+    }, canCut, verify);
+    const { id, pauseMs } = cut;
+    const base = cut.kind === 'incremental' ? this.last : undefined;
+    const saved = jobAtCut ? jobAtCut(cut.state, cut.progress, id) : { state: cut.state, progress: cut.progress };
+    logger.info({ checkpoint: id, kind: cut.kind, base, pauseMs, pause: cut.pause }, 'checkpoint cut taken');
+    const written = this.write(id, cut.kind, base, saved, pauseMs, started);
     this.inFlight = written;
     written.catch(() => undefined); // the caller awaits it or logs it; never unhandled
     return { id, pauseMs, written };
   }
 
   /**
-   * Raises the barrier `id`, waits for every live worker's acknowledgement, runs `cut` while they
-   * all stand still, reads the job state (which no one can change now) and lowers the barrier,
-   * whatever happened. The pause of every consistent cut: checkpoints and deltas.
+   * A consistent cut for another consumer than a checkpoint (the delta publisher), one at a time
+   * with checkpoints; resolves once every PS has cut, with the cut's id, kind, pause (and where
+   * it went), and the job's step and samples at the cut.
    */
-  private async pausedCut(id: string, wake: Signal, canCut: () => boolean, verify: () => Promise<boolean>, cut: () => Promise<void>): Promise<PausedCut> {
-    const { store } = this.deps;
-    await store.putBarrier({ id, phase: 'pause' });
-    let cutAt: number;
-    let firstAck: number;
-    let snapshot: PausedCut['snapshot'];
-    const at = { acked: 0, verified: 0, read: 0, done: 0 };
-    try {
-      firstAck = await this.awaitAcks(id, wake, canCut);
-      at.acked = this.now();
-      // A PS that restarted empty (or lost a table) and is not restored yet would put a hole in
-      // the cut, and the next restore (or a serving replica) would load the hole.
-      if (!canCut() || !(await verify()) || !canCut()) throw abandoned(id);
-      at.verified = this.now();
-      // The PS cuts and the read of the positions and job state run together: no worker can
-      // change either while every worker stands still, so their order does not matter, and the
-      // pause is the longer of the two rather than their sum.
-      const [snap, cutDone] = await Promise.all([
-        store.snapshot().then((r) => { at.read = this.now(); return r; }),
-        cut().then(() => this.now()),
-      ]);
-      cutAt = cutDone;
-      at.done = this.now();
-      if (!snap.state) throw new TesseraError(ERROR_CODES.INTERNAL, 'no job state at the checkpoint cut');
-      snapshot = { state: snap.state, progress: snap.progress };
-    } finally {
-      await store.putBarrier({ id, phase: 'resume' });
-    }
-    const resumed = this.now();
-    const stages = { acksMs: at.acked - firstAck, verifyMs: at.verified - at.acked, cutMs: cutAt - at.verified, readMs: at.read - at.verified, resumeMs: resumed - at.done };
-    return { firstAck, cutAt, resumed, pauseMs: resumed - Math.min(firstAck, resumed), stages, snapshot };
+  async cutOnly(req: CutRequest, canCut: () => boolean = () => true, verify: () => Promise<boolean> = async () => true): Promise<TakenCut & { step: number; samples: number }> {
+    await this.inFlight?.catch(() => undefined);
+    const c = await this.cutAtSteps(req, canCut, verify);
+    return { ...c, ...totalsAt(c.state, c.progress) };
   }
 
   /**
-   * A consistent cut for another consumer than a checkpoint (the delta publisher): pauses
-   * training exactly as a checkpoint does, one at a time with checkpoints, and runs `cut` while
-   * every worker stands still. Resolves once training resumed, with the pause (the barrier's
-   * span from the first acknowledgement to the barrier lowered), where it went, and the job's
-   * step and samples at the cut.
+   * The cut of every checkpoint and delta (see the file comment); a full one instead when a PS
+   * refuses the incremental (it restarted since the base). Abandoned (every hold released,
+   * UNAVAILABLE) when the PS changed, a counted worker's step did not arrive, or a PS failed.
    */
-  async cutOnly(id: string, wake: Signal, cut: () => Promise<void>, canCut: () => boolean = () => true,
-    verify: () => Promise<boolean> = async () => true): Promise<{ pauseMs: number; pause: PauseStages; cutAt: number; step: number; samples: number }> {
-    await this.inFlight?.catch(() => undefined);
-    const c = await this.pausedCut(id, wake, canCut, verify, cut);
-    const { step, samples } = totalsAt(c.snapshot.state, [...c.snapshot.progress.values()].filter((p) => p.epoch === c.snapshot.state.epoch));
-    return { pauseMs: c.pauseMs, pause: c.stages, cutAt: c.cutAt, step, samples };
+  private async cutAtSteps(req: CutRequest, canCut: () => boolean, verify: () => Promise<boolean>): Promise<TakenCut> {
+    try {
+      return await this.cutOnce(req.id, req.kind, req.base, req.parties, canCut, verify);
+    } catch (err) {
+      if (!(req.kind === 'incremental' && err instanceof TesseraError && err.code === ERROR_CODES.SNAPSHOT_CONFLICT)) throw err;
+      const id = req.newId();
+      this.deps.logger.warn({ cut: req.id, base: req.base, err: err.message, instead: id }, 'incremental cut refused; taking a full one instead');
+      return this.cutOnce(id, 'full', undefined, req.parties, canCut, verify);
+    }
   }
 
-  private async write(id: string, kind: 'full' | 'incremental', base: string | undefined, saved: { state: JobState; progress: Progress[] }, pauseMs: number, raised: number): Promise<CheckpointOutcome> {
+  private async cutOnce(id: string, kind: CutKind, base: string | undefined, parties: CutRequest['parties'], canCut: () => boolean, verify: () => Promise<boolean>): Promise<TakenCut> {
+    const { store, membership } = this.deps;
+    // A PS that restarted empty (or lost a table) and is not restored yet would put a hole in
+    // the cut, and the next restore (or a serving replica) would load the hole.
+    if (!canCut() || !(await verify()) || !canCut()) throw abandoned(id);
+    const at = { start: this.now(), prepared: 0, read: 0 };
+    let read: { state: JobState; progress: ReadonlyMap<number, Progress> } | undefined;
+    const cut = await stepCut.cutAtSteps(parties(id, kind, base), id, {
+      holdMs: this.deps.cutHoldMs ?? DEFAULT_CUT_HOLD_MS,
+      waitMs: this.deps.cutWaitMs ?? DEFAULT_CUT_WAIT_MS,
+      choose: async (best) => {
+        at.prepared = this.now();
+        // Every PS holds: no push is answered, so no worker commits past the cut meanwhile.
+        const [snap, live] = await Promise.all([store.snapshot(), membership.list('worker')]);
+        at.read = this.now();
+        if (!canCut()) throw abandoned(id);
+        if (!snap.state) throw new TesseraError(ERROR_CODES.INTERNAL, 'no job state at the cut');
+        read = { state: snap.state, progress: snap.progress };
+        return countedSteps(best, live);
+      },
+    });
+    const done = this.now();
+    const { state, progress } = read!;
+    const pause: PauseStages = { prepareMs: at.prepared - at.start, readMs: at.read - at.prepared, cutMs: done - at.read };
+    const atCut = [...positionsAtCut(progress, cut.positions).values()].filter((p) => p.epoch === state.epoch);
+    return { id, kind, pauseMs: done - at.start, pause, cutAt: done, state, progress: atCut };
+  }
+
+  private async write(id: string, kind: CutKind, base: string | undefined, saved: { state: JobState; progress: Progress[] }, pauseMs: number, started: number): Promise<CheckpointOutcome> {
     const { store, backend, logger } = this.deps;
     const { state, progress } = saved;
     const { samples, step } = totalsAt(state, progress);
@@ -204,7 +232,7 @@ export class Checkpointer {
     await backend.collect(this.deps.keep ?? 3).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'checkpoint garbage collection failed'));
     logger.info({ checkpoint: id, kind, step, bytes, pauseMs }, 'checkpoint written');
     const at = this.now();
-    const outcome: CheckpointOutcome = { id, path: joinPath(this.deps.root, id), kind, pauseMs, bytes, step, epoch: state.epoch, seconds: (at - raised) / 1000, at };
+    const outcome: CheckpointOutcome = { id, path: joinPath(this.deps.root, id), kind, pauseMs, bytes, step, epoch: state.epoch, seconds: (at - started) / 1000, at };
     this.deps.onWritten?.(outcome);
     return outcome;
   }
@@ -219,41 +247,13 @@ export class Checkpointer {
     this.last = id;
     this.sinceFull = 1;
   }
-
-  /** Waits until every live worker incarnation acknowledged `id`; returns the first ack's time. */
-  private async awaitAcks(id: string, wake: Signal, canCut: () => boolean): Promise<number> {
-    const timeoutMs = this.deps.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
-    const deadline = this.now() + timeoutMs;
-    for (;;) {
-      if (!canCut()) throw abandoned(id);
-      const [workers, acks] = await Promise.all([this.deps.membership.list('worker'), this.deps.store.acks()]);
-      const mine = acks.filter((a) => a.id === id);
-      const missing = workers.filter((w) => !mine.some((a) => a.worker === w.id && a.incarnation === w.incarnation));
-      if (missing.length === 0) return mine.length ? Math.min(...mine.map((a) => a.at)) : this.now();
-      if (this.now() > deadline) {
-        throw new TesseraError(ERROR_CODES.UNAVAILABLE, `checkpoint ${id}: workers ${missing.map((w) => w.id).join(', ')} did not pause within ${timeoutMs} ms`);
-      }
-      await wake.wait(200);
-    }
-  }
-}
-
-/** What `pausedCut` found. */
-interface PausedCut {
-  firstAck: number;
-  cutAt: number;
-  resumed: number;
-  pauseMs: number;
-  stages: PauseStages;
-  snapshot: { state: JobState; progress: ReadonlyMap<number, Progress> };
 }
 
 /**
- * Where a pause went, ms: from the first worker's acknowledgement to the last one seen
- * (`acksMs`), the check of the PS (`verifyMs`), the PS cuts (`cutMs`) and, at the same time, the
- * read of the job state and positions (`readMs`), and the write that lowers the barrier (`resumeMs`).
+ * Where a cut's pause went, ms: round 1 on every PS (`prepareMs`), the read of who is live, the
+ * job state and the committed positions while every PS holds (`readMs`), and round 2 (`cutMs`).
  */
-export interface PauseStages { acksMs: number; verifyMs: number; cutMs: number; readMs: number; resumeMs: number }
+export interface PauseStages { prepareMs: number; readMs: number; cutMs: number }
 
 /** The job's step and samples trained at a cut. */
 function totalsAt(state: JobState, progress: Progress[]): { step: number; samples: number } {
@@ -265,7 +265,7 @@ function totalsAt(state: JobState, progress: Progress[]): { step: number; sample
 }
 
 function abandoned(id: string): TesseraError {
-  return new TesseraError(ERROR_CODES.UNAVAILABLE, `checkpoint ${id} abandoned: the parameter servers changed (one restarted); recovering them first`);
+  return new TesseraError(ERROR_CODES.UNAVAILABLE, `cut ${id} abandoned: the parameter servers changed (one restarted, or buckets are moving); recovering them first`);
 }
 
 /** The chief's record inside a manifest (`job`), checked enough to resume from. */

@@ -85,7 +85,7 @@ export class ChiefMetrics implements ChiefEvents {
       help: 'Checkpoints and model saves that failed on their directory (reason: the errno, e.g. ENOSPC, EACCES, EROFS).',
     });
     this.checkpointSeconds = new Histogram({
-      name: 'tessera_checkpoint_duration_seconds', help: 'Checkpoint time from raising the barrier to the manifest in place.', buckets: CHECKPOINT_DURATION_BUCKETS_S, registers,
+      name: 'tessera_checkpoint_duration_seconds', help: 'Checkpoint time from the start of the cut to the manifest in place.', buckets: CHECKPOINT_DURATION_BUCKETS_S, registers,
     });
     this.checkpointInterval = g('tessera_checkpoint_interval_seconds', 'Seconds between checkpoints while training (0: only at epoch ends).');
   }

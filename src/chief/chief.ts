@@ -135,7 +135,6 @@ export class Chief {
   private lastLoss: number | null = null;
   private stopped = false;
   private restored = false;
-  private barrierChecked = false;
   private lastCheckpointAt: number;
   private lastPsCheckAt = -Infinity;
   private lastDeltaAt = -Infinity;
@@ -226,10 +225,6 @@ export class Chief {
   /** One reconcile; returns the outcome once the job is done or failed. */
   private async step(tickMs: number): Promise<ChiefOutcome | undefined> {
     if (this.pendingFailure) throw this.pendingFailure;
-    if (!this.barrierChecked) {
-      await this.lowerAbandonedBarrier();
-      this.barrierChecked = true;
-    }
     if (this.driver && !this.migrationChecked) {
       // A migration a previous chief left is finished or rolled back before the PS are attached.
       const left = await this.deps.store.snapshot();
@@ -275,7 +270,7 @@ export class Chief {
     const ck = this.deps.options.checkpoints;
     if (ck?.everyMs && this.now() - this.lastCheckpointAt >= ck.everyMs) {
       // Training resumes right after the cut; the PS write their files meanwhile.
-      const { id, written } = await ck.checkpointer.begin(this.signal, undefined, () => !this.psChanged, () => this.psAsPublished());
+      const { id, written } = await ck.checkpointer.begin(undefined, () => !this.psChanged, () => this.psAsPublished());
       written.then(() => { this.lastCheckpointAt = this.now(); }, (err: unknown) => this.checkpointFailed(id, err, false));
       this.lastCheckpointAt = this.now();
       return undefined;
@@ -289,7 +284,7 @@ export class Chief {
     const deltas = this.deps.options.deltas;
     if (deltas && this.now() - this.lastDeltaAt >= deltas.everyMs) {
       this.lastDeltaAt = this.now();
-      const { written } = await deltas.publisher.publish(this.signal, () => !this.psChanged, () => this.psAsPublished());
+      const { written } = await deltas.publisher.publish(() => !this.psChanged, () => this.psAsPublished());
       written.catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'publishing a delta failed; the next one starts from a full version'));
       return undefined;
     }
@@ -385,11 +380,11 @@ export class Chief {
    * Takes an epoch-end or final checkpoint; returns its path. A disk error goes by the policy
    * above (undefined: skipped); any other failure is retried, with the epoch's end.
    */
-  private async checkpoint(jobAtCut: Parameters<Checkpointer['take']>[1], final: boolean): Promise<string | undefined> {
+  private async checkpoint(jobAtCut: Parameters<Checkpointer['take']>[0], final: boolean): Promise<string | undefined> {
     const ck = this.deps.options.checkpoints?.checkpointer;
     if (!ck) return undefined;
     try {
-      return (await ck.take(this.signal, jobAtCut, () => !this.psChanged, () => this.psAsPublished())).path;
+      return (await ck.take(jobAtCut, () => !this.psChanged, () => this.psAsPublished())).path;
     } catch (err) {
       if (isTransient(err) || needsReattach(err)) throw err;
       if (!this.diskFailure(err)) throw new TesseraError(ERROR_CODES.UNAVAILABLE, `checkpoint failed (${(err as Error).message}); taking it again`);
@@ -429,14 +424,6 @@ export class Chief {
     if (!(await this.deps.store.revoke(a))) return;
     const why = a.epoch !== undefined && workerLive ? 'shard finished or epoch over' : 'worker incarnation gone';
     this.log.info({ shard: a.shard, worker: a.worker, incarnation: a.incarnation, why }, 'took back data shard');
-  }
-
-  /** A barrier raised by a chief that died mid-checkpoint would hold the workers forever. */
-  private async lowerAbandonedBarrier(): Promise<void> {
-    const b = await this.deps.store.barrier();
-    if (b?.phase !== 'pause') return;
-    await this.deps.store.putBarrier({ id: b.id, phase: 'resume' });
-    this.log.warn({ checkpoint: b.id }, 'lowered the barrier of a checkpoint the previous chief did not finish');
   }
 
   /** Restores the PS rows and the job state from the requested checkpoint, once per job. */

@@ -44,9 +44,7 @@ export function psDeltaBackend(o: DeltaBackendOptions): DeltaBackend {
   return {
     // Unique across chief restarts: the PS remember their recent cuts by id.
     newId: () => `delta-${Date.now().toString(36)}-${process.pid}-${++seq}`,
-    async cut(id, kind, base) {
-      await o.client().checkpoints.snapshot(id, staging, kind, base);
-    },
+    parties: (id, kind, base) => o.client().checkpoints.stepCutParties(id, staging, kind, base),
     async publish(id, kind, parent, info) {
       const dir = path.join(staging, id);
       try {

@@ -1,7 +1,7 @@
 /**
  * The chief's delta stream to serving (docs/model-format.md, "Deltas"): every `--delta-every`
- * seconds, one consistent cut (the checkpoint's barrier and copy-on-write cut, so sparse rows and
- * dense weights are of the same instant), published as the next version of the model:
+ * seconds, one consistent cut (the checkpoint's cut at per-worker steps and copy-on-write, so
+ * sparse rows and dense weights are of the same instant), published as the next version of the model:
  *
  *   - a full model version (ROOT/<name>/<v>/) first, and again every `fullEvery` deltas, or when
  *     a PS cannot cut an incremental on the previous cut (it restarted);
@@ -12,10 +12,9 @@
  *
  * Free of transport and disk: the cut, the files and the announcement are passed in.
  */
-import { ERROR_CODES, TesseraError } from '../common/errors';
+import type { StepCutParty } from '../client/step-cut';
 import type { Logger } from '../common/logger';
-import type { Signal } from '../common/signal';
-import type { Checkpointer, PauseStages } from './checkpointer';
+import type { Checkpointer, CutKind, PauseStages } from './checkpointer';
 
 /** A full version after this many deltas, by default. */
 export const DEFAULT_FULL_EVERY = 30;
@@ -26,8 +25,8 @@ export interface DeltaCutInfo { pauseMs: number; pause?: PauseStages; cutAt: num
 /** The PS and file operations of a delta (delta-backend.ts provides them). */
 export interface DeltaBackend {
   newId(): string;
-  /** Cuts every PS as `id` (run while training is paused). */
-  cut(id: string, kind: 'full' | 'incremental', base: string | undefined): Promise<void>;
+  /** Every PS as a party to cut `id`, whose round 2 takes the snapshot of the delta. */
+  parties(id: string, kind: CutKind, base: string | undefined): StepCutParty[];
   /**
    * Waits for every PS's files of cut `id`, publishes them (a full version, or a delta numbered
    * after every published version, on `parent`), removes the cut's files; returns the version.
@@ -69,29 +68,22 @@ export class DeltaPublisher {
   constructor(private readonly deps: DeltaPublisherDeps) {}
 
   /**
-   * Cuts (pausing training like a checkpoint) and resolves once training resumed, with
-   * `written`, which settles once the version is on disk and announced. One at a time: a publish
-   * waits for the previous one to be written.
+   * Cuts (a cut at per-worker steps: no worker stops) and resolves once every PS has cut, with
+   * `written`, which settles once the version is on disk and announced. One at a time: a
+   * publish waits for the previous one to be written. A PS that restarted since the previous cut
+   * has no base for an incremental: the stream resyncs with a full version.
    */
-  async publish(wake: Signal, canCut?: () => boolean, verify?: () => Promise<boolean>): Promise<{ pauseMs: number; written: Promise<DeltaOutcome> }> {
+  async publish(canCut?: () => boolean, verify?: () => Promise<boolean>): Promise<{ pauseMs: number; written: Promise<DeltaOutcome> }> {
     await this.inFlight?.catch(() => undefined);
-    const { backend, logger } = this.deps;
+    const { backend } = this.deps;
     const full = this.head === undefined || this.sinceFull >= (this.deps.fullEvery ?? DEFAULT_FULL_EVERY);
-    let kind: 'full' | 'incremental' = full ? 'full' : 'incremental';
-    let id = backend.newId();
-    const info = await this.deps.checkpointer.cutOnly(id, wake, async () => {
-      try {
-        await backend.cut(id, kind, this.head?.cut);
-      } catch (err) {
-        // A PS that restarted since the previous cut has no base for an incremental: resync with a full version.
-        if (!(kind === 'incremental' && err instanceof TesseraError && err.code === ERROR_CODES.SNAPSHOT_CONFLICT)) throw err;
-        logger.warn({ cut: id, err: err.message }, 'incremental delta refused; publishing a full version instead');
-        kind = 'full';
-        id = backend.newId();
-        await backend.cut(id, kind, undefined);
-      }
+    const kind: CutKind = full ? 'full' : 'incremental';
+    const cut = await this.deps.checkpointer.cutOnly({
+      id: backend.newId(), kind, base: this.head?.cut, newId: () => backend.newId(),
+      parties: (id, k, base) => backend.parties(id, k, base),
     }, canCut, verify);
-    const written = this.write(id, kind, info);
+    const info: DeltaCutInfo = { pauseMs: cut.pauseMs, pause: cut.pause, cutAt: cut.cutAt, step: cut.step, samples: cut.samples };
+    const written = this.write(cut.id, cut.kind, info);
     this.inFlight = written;
     written.catch(() => undefined); // the caller awaits or logs it; never unhandled
     return { pauseMs: info.pauseMs, written };
@@ -102,7 +94,7 @@ export class DeltaPublisher {
     await this.inFlight?.catch(() => undefined);
   }
 
-  private async write(id: string, kind: 'full' | 'incremental', info: DeltaCutInfo): Promise<DeltaOutcome> {
+  private async write(id: string, kind: CutKind, info: DeltaCutInfo): Promise<DeltaOutcome> {
     const { backend, logger } = this.deps;
     const parent = kind === 'incremental' ? this.head?.version : undefined;
     let out: Awaited<ReturnType<DeltaBackend['publish']>>;

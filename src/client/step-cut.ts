@@ -4,10 +4,12 @@
  *
  *   1. `prepare` on every PS: each holds arriving pushes and answers, per worker (its step id,
  *      StepTag.client), the highest step it applied and the data positions that step carried;
- *   2. per worker, `s_w` = the highest step over every PS, with that answer's positions; workers
- *      that `counts` rejects (a dead worker, an old process of a restarted worker) are left out: their
- *      pushes applied so far are in the cut and their positions are the ones they committed,
- *      today's at-least-once rule for a worker that dies between a push and its commit;
+ *   2. per worker, `s_w` = the highest step over every PS, with that answer's positions; step ids
+ *      that `choose` leaves out (a dead worker, an old process of a restarted worker, a renewed
+ *      step id) are not waited for: their pushes applied so far are in the cut and their positions
+ *      are the ones they committed, the at-least-once rule for a worker that dies between a push
+ *      and its commit. `choose` runs while every PS holds, so what it reads (who is live, the
+ *      committed positions) cannot move past the cut;
  *   3. `cutAt` on every PS with the steps; each applies exactly the steps <= s_w, cuts, releases.
  *
  * Any failure (a PS restarted between the rounds, a worker's step missing past the wait, a PS
@@ -15,7 +17,7 @@
  * out is today, and a PS that did cut holds a snapshot no manifest will name.
  *
  * ```ts
- * const cut = await cutAtSteps(parties, 'd-12', { holdMs: 2_000, waitMs: 1_000, counts: (p) => liveWorker(p) });
+ * const cut = await cutAtSteps(parties, 'd-12', { holdMs: 2_000, waitMs: 1_000, choose: async (best) => liveOnes(best) });
  * cut.positions.get(client);   // the worker's positions at the cut
  * ```
  */
@@ -37,8 +39,11 @@ export interface StepCutOptions {
   holdMs: number;
   /** How long a PS waits for the pushes of the steps in the cut, ms. */
   waitMs: number;
-  /** Whether a worker's positions belong in the cut (decoded by the caller). Default: all do. */
-  counts?: (positions: Uint8Array) => boolean;
+  /**
+   * Between the rounds, while every PS holds: the step ids the cut waits for, of round 1's
+   * highest steps (positions decoded by the caller). Default: all of them.
+   */
+  choose?: (best: ReadonlyMap<bigint, AppliedStep>) => Iterable<bigint> | Promise<Iterable<bigint>>;
 }
 
 /** The steps a cut was taken at and, per worker step id, the positions after its step. */
@@ -47,8 +52,8 @@ export interface StepCut {
   positions: Map<bigint, Uint8Array>;
 }
 
-/** Round 1's answers → the steps to cut at: per client the highest step over every PS, with its positions. */
-export function stepsToCut(answers: readonly ReadonlyMap<bigint, AppliedStep>[], counts: (positions: Uint8Array) => boolean = () => true): StepCut {
+/** Round 1's answers → per client the highest step over every PS, with its positions. */
+export function highestSteps(answers: readonly ReadonlyMap<bigint, AppliedStep>[]): Map<bigint, AppliedStep> {
   const best = new Map<bigint, AppliedStep>();
   for (const a of answers) {
     for (const [client, s] of a) {
@@ -56,9 +61,15 @@ export function stepsToCut(answers: readonly ReadonlyMap<bigint, AppliedStep>[],
       if (!b || s.step > b.step) best.set(client, s);
     }
   }
+  return best;
+}
+
+/** The steps to cut at: the chosen clients' highest steps, with their positions. */
+export function stepsToCut(best: ReadonlyMap<bigint, AppliedStep>, chosen: Iterable<bigint> = best.keys()): StepCut {
   const cut: StepCut = { steps: new Map(), positions: new Map() };
-  for (const [client, s] of best) {
-    if (!counts(s.positions)) continue;
+  for (const client of chosen) {
+    const s = best.get(client);
+    if (!s) continue;
     cut.steps.set(client, s.step);
     cut.positions.set(client, s.positions);
   }
@@ -74,8 +85,14 @@ export async function cutAtSteps(parties: readonly StepCutParty[], id: string, o
   });
   try {
     // Every PS must hold before any is told where to cut, so both rounds wait for all.
-    const answers = await settled(parties.map((p) => p.prepare(id, opts.holdMs)));
-    const cut = stepsToCut(answers, opts.counts);
+    const answers = await settled(parties.map((p) => p.prepare(id, opts.holdMs))).catch((err: unknown) => {
+      // Another cut holds (a previous chief's, until its hold deadline): a later cut succeeds.
+      // Only round 2's conflict (an incremental's base the PS does not have) is left as it is.
+      if (!(err instanceof TesseraError && err.code === ERROR_CODES.SNAPSHOT_CONFLICT)) throw err;
+      throw new TesseraError(ERROR_CODES.UNAVAILABLE, `cut ${id}: ${err.message}`);
+    });
+    const best = highestSteps(answers);
+    const cut = stepsToCut(best, opts.choose ? await opts.choose(best) : best.keys());
     await settled(parties.map((p) => p.cutAt(id, cut.steps, opts.waitMs)));
     return cut;
   } catch (err) {

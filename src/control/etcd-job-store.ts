@@ -16,8 +16,8 @@ import { watcherConnected } from '../membership/etcd-member-watch';
 import { assignmentKey, drainKey, faultKey, jobPrefix, KEYS, progressKey } from '../membership/keys';
 import type { DeltaPointer, JobSnapshot, JobStore, JobStoreWatch } from './job-store';
 import {
-  Assignment, assignmentJSON, Barrier, BarrierAck, CheckpointPointer, DrainRequest, JobState, JobStatus, MigrationRecord, parseAssignment,
-  parseBarrier, parseBarrierAck, parseCheckpointPointer, parseDrainRequest, parseJobState, parseJobStatus, parseMigrationRecord, parseProgress,
+  Assignment, assignmentJSON, CheckpointPointer, DrainRequest, JobState, JobStatus, MigrationRecord, parseAssignment,
+  parseCheckpointPointer, parseDrainRequest, parseJobState, parseJobStatus, parseMigrationRecord, parseProgress,
   parsePsFault, parseTableRecord, Progress, PsFault, TableRecord,
 } from './job-types';
 
@@ -34,7 +34,7 @@ export interface EtcdJobStoreDeps {
 
 function isWatched(key: string): boolean {
   return key === KEYS.STATE || key === KEYS.TABLES || key.startsWith(KEYS.ASSIGNMENTS) || key.startsWith(KEYS.PROGRESS)
-    || key.startsWith(KEYS.CHECKPOINT_ACKS) || key.startsWith(KEYS.FAULTS) || key === KEYS.MIGRATION || key.startsWith(KEYS.DRAIN);
+    || key.startsWith(KEYS.FAULTS) || key === KEYS.MIGRATION || key.startsWith(KEYS.DRAIN);
 }
 
 export class EtcdJobStore implements JobStore {
@@ -108,12 +108,6 @@ export class EtcdJobStore implements JobStore {
     await this.leaderTxn([this.ns.put(KEYS.STATUS).value(JSON.stringify(status))], 'write the status');
   }
 
-  async putBarrier(b: Barrier): Promise<void> {
-    const ops = [this.ns.put(KEYS.CHECKPOINT_BARRIER).value(JSON.stringify(b))];
-    if (b.phase === 'pause') ops.push(this.ns.delete().prefix(KEYS.CHECKPOINT_ACKS) as unknown as typeof ops[number]);
-    await this.leaderTxn(ops, `${b.phase} workers for checkpoint ${b.id}`);
-  }
-
   async putDeltaPointer(p: DeltaPointer): Promise<void> {
     await this.leaderTxn([this.ns.put(KEYS.DELTAS_LATEST).value(JSON.stringify(p))], `announce model version ${p.version}`);
   }
@@ -137,8 +131,8 @@ export class EtcdJobStore implements JobStore {
   }
 
   async restoreJob(state: JobState, progress: readonly Progress[]): Promise<void> {
-    // 1. Take every assignment back (and drop the barrier): from here on no worker can commit.
-    await this.leaderTxn([this.ns.delete().prefix(KEYS.ASSIGNMENTS), this.ns.delete().key(KEYS.CHECKPOINT_BARRIER)] as TxnOps,
+    // 1. Take every assignment back: from here on no worker can commit.
+    await this.leaderTxn([this.ns.delete().prefix(KEYS.ASSIGNMENTS)] as TxnOps,
       `take back the assignments before restoring checkpoint ${state.restoredFrom}`);
     // 2. The state and the checkpoint's positions in one transaction. etcd refuses a range
     //    delete and puts inside that range in one transaction, so stale records go one by one.
@@ -210,35 +204,9 @@ export class EtcdJobStore implements JobStore {
     await this.ns.put(faultKey(fault.worker)).value(JSON.stringify(fault)).options(callOptions()).exec();
   }
 
-  async ackBarrier(ack: BarrierAck): Promise<void> {
-    await this.ns.put(`${KEYS.CHECKPOINT_ACKS}${ack.worker}`).value(JSON.stringify(ack)).options(callOptions()).exec();
-  }
-
-  async acks(): Promise<BarrierAck[]> {
-    const res = await this.ns.getAll().prefix(KEYS.CHECKPOINT_ACKS).options(callOptions()).strings();
-    const out: BarrierAck[] = [];
-    for (const text of Object.values(res)) {
-      try {
-        out.push(parseBarrierAck(text));
-      } catch (err) {
-        this.log.error({ err: (err as Error).message }, 'ignoring a checkpoint ack that does not parse');
-      }
-    }
-    return out;
-  }
-
-  async barrier(): Promise<Barrier | undefined> {
-    const text = await this.ns.get(KEYS.CHECKPOINT_BARRIER).options(callOptions()).string();
-    return text === null ? undefined : parseBarrier(text);
-  }
-
   async checkpointPointer(): Promise<CheckpointPointer | undefined> {
     const text = await this.ns.get(KEYS.CHECKPOINTS_LATEST).options(callOptions()).string();
     return text === null ? undefined : parseCheckpointPointer(text);
-  }
-
-  watchBarrier(onBarrier: (b: Barrier | undefined) => void): Promise<JobStoreWatch> {
-    return this.watchKey(KEYS.CHECKPOINT_BARRIER, parseBarrier, onBarrier, 'checkpoint barrier');
   }
 
   /** Calls `on` with `key`'s decoded value (undefined: none, or it does not parse) now and after every change. */

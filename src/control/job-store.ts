@@ -2,7 +2,7 @@
  * JobStore: the control-plane records of one job (state, assignments, progress, status), and the
  * guarded writes the chief and workers make to them. `EtcdJobStore` is the implementation.
  */
-import type { Assignment, Barrier, BarrierAck, CheckpointPointer, DrainRequest, JobState, JobStatus, MigrationRecord, Progress, PsFault, TableRecord } from './job-types';
+import type { Assignment, CheckpointPointer, DrainRequest, JobState, JobStatus, MigrationRecord, Progress, PsFault, TableRecord } from './job-types';
 
 /** Everything the chief reconciles over, read at one etcd revision. */
 export interface JobSnapshot {
@@ -51,14 +51,12 @@ export interface JobStore {
   /** Deletes the assignment if it is still exactly `a`; false otherwise. */
   revoke(a: Assignment): Promise<boolean>;
   putStatus(status: JobStatus): Promise<void>;
-  /** Raises or lowers the checkpoint barrier. */
-  putBarrier(b: Barrier): Promise<void>;
   putCheckpointPointer(p: CheckpointPointer): Promise<void>;
   /** Announces the newest version of the delta stream (`deltas/latest`), which serving watches. */
   putDeltaPointer(p: DeltaPointer): Promise<void>;
   /**
    * Replaces the job's state with a restored one: writes `state`, deletes every assignment and
-   * progress record and the barrier, then writes `progress` (the checkpoint's data positions).
+   * progress record, then writes `progress` (the checkpoint's data positions).
    */
   restoreJob(state: JobState, progress: readonly Progress[]): Promise<void>;
   /** Publishes every table's incarnation on every PS. */
@@ -85,11 +83,8 @@ export interface JobStore {
    */
   commitProgress(a: Assignment, p: Progress): Promise<boolean>;
   progress(shard: number): Promise<Progress | undefined>;
-  ackBarrier(ack: BarrierAck): Promise<void>;
   /** Reports a PS that is not as the chief published it (replaces this worker's previous report). */
   reportFault(fault: PsFault): Promise<void>;
-  /** Calls `onBarrier` with the current barrier (undefined: none) and every change after it. */
-  watchBarrier(onBarrier: (b: Barrier | undefined) => void): Promise<JobStoreWatch>;
 
   // ---- anyone
   /** Records that PS `memberId` should drain; false when it was already asked to. */
@@ -97,7 +92,5 @@ export interface JobStore {
   /** Calls `onDrain` with PS `memberId`'s drain request (undefined: none) now and after every change (the PS itself). */
   watchDrain(memberId: string, onDrain: (d: DrainRequest | undefined) => void): Promise<JobStoreWatch>;
   status(): Promise<JobStatus | undefined>;
-  acks(): Promise<BarrierAck[]>;
-  barrier(): Promise<Barrier | undefined>;
   checkpointPointer(): Promise<CheckpointPointer | undefined>;
 }

@@ -101,21 +101,6 @@ export interface JobState {
   failure?: JobFailure;
 }
 
-/** `checkpoint/barrier`: workers pause at their next step boundary while `phase` is `pause`. */
-export interface Barrier {
-  id: string;
-  phase: 'pause' | 'resume';
-}
-
-/** `checkpoint/acks/<worker>`: paused for barrier `id` with every push applied and the position committed. */
-export interface BarrierAck {
-  id: string;
-  worker: string;
-  incarnation: string;
-  /** When the worker stopped training (ms since the epoch). */
-  at: number;
-}
-
 /** `checkpoints/latest`: the newest complete checkpoint (its manifest is on disk). */
 export interface CheckpointPointer {
   id: string;
@@ -377,19 +362,6 @@ export function parseJobStatus(text: string): JobStatus {
 /** The exact JSON an assignment is stored as; commits compare against these bytes. */
 export function assignmentJSON(a: Assignment): string {
   return JSON.stringify({ shard: a.shard, epoch: a.epoch, worker: a.worker, incarnation: a.incarnation });
-}
-
-export function parseBarrier(text: string): Barrier {
-  const what = 'checkpoint barrier';
-  const o = object(text, what);
-  if (o.phase !== 'pause' && o.phase !== 'resume') fail(what, `phase must be pause or resume, got ${JSON.stringify(o.phase)}`);
-  return { id: str(o, 'id', what), phase: o.phase };
-}
-
-export function parseBarrierAck(text: string): BarrierAck {
-  const what = 'checkpoint ack';
-  const o = object(text, what);
-  return { id: str(o, 'id', what), worker: str(o, 'worker', what), incarnation: str(o, 'incarnation', what), at: num(o, 'at', what) };
 }
 
 export function parseTableRecord(text: string): TableRecord {

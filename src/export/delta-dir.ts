@@ -53,7 +53,7 @@ export interface DeltaContent {
   step: number;
   samples: number;
   specFingerprint: string;
-  /** The cut's barrier as the chief held it, ms: from the first worker's acknowledgement to the barrier lowered. */
+  /** The cut's pause, ms: from the chief's first round to every PS cut, the longest any push was held. */
   pauseMs: number;
   tables: DeltaTable[];
   /** The name of the dense table and its whole vector at the cut. */

@@ -39,10 +39,6 @@ export const KEYS = {
   STATE: 'state',
   /** Live figures for `tessera status` and `tessera local` (JSON), written by the chief. */
   STATUS: 'status',
-  /** The checkpoint barrier `{id, phase}` the chief raises to pause workers at a cut. */
-  CHECKPOINT_BARRIER: 'checkpoint/barrier',
-  /** `checkpoint/acks/<worker>`: a worker's "paused for checkpoint <id>, position committed". */
-  CHECKPOINT_ACKS: 'checkpoint/acks/',
   /** Every table's incarnation on every PS (JSON), written by the chief. */
   TABLES: 'tables',
   /** `faults/<worker>`: a PS a worker found not as published, for the chief to repair. */

@@ -53,8 +53,6 @@ export interface RunStep extends StepInfo { size: number; next: number }
 export interface RunHooks {
   /** Checked before each step: true ends the run there (that batch is neither trained nor pushed). */
   stopping?: () => boolean;
-  /** Awaited before each step's gradients go to the thread (a raised checkpoint barrier holds them). */
-  beforePush?: () => Promise<unknown>;
   /** Pushes in flight the thread may keep, read at each step (absent: the spec's). */
   window?: () => number;
   /** Before each step's gradients go to the thread: the positions its pushes carry (ADR 0040); absent: none. */
@@ -185,7 +183,7 @@ export class DataThreadSession {
     await this.worker.terminate();
   }
 
-  /** One model step; its gradients go to the thread (transferred) once `beforePush` allows. */
+  /** One model step; its gradients go to the thread (transferred). */
   private async step(model: Pick<CtrModel, 'trainStep'>, dense: Float32Array, m: BatchMessage, hooks: RunHooks,
     acc: { lossSum: number; samples: number; steps: number; stepsBefore: number; samplesBefore: number }, t0: number): Promise<RunStep> {
     const inputs: BatchInputs = m.inputs;
@@ -195,7 +193,6 @@ export class DataThreadSession {
       throw new TesseraError(ERROR_CODES.NON_FINITE, `loss is ${r.loss} at step ${acc.stepsBefore + acc.steps} (batch of ${inputs.batch} rows after ${acc.samplesBefore + acc.samples} samples); nothing from this batch was pushed`);
     }
     const t2 = performance.now();
-    await hooks.beforePush?.();
     const positions = hooks.positions?.({ size: inputs.batch, next: m.next });
     this.send({ type: 'grads', embGrad: r.embGrad, linearGrad: r.linearGrad, denseGrad: r.denseGrad, ...(hooks.window ? { window: hooks.window() } : {}), ...(positions ? { positions } : {}) },
       [r.embGrad.buffer as ArrayBuffer, r.linearGrad.buffer as ArrayBuffer, r.denseGrad.buffer as ArrayBuffer]);

@@ -21,7 +21,6 @@ import type { RawRow, RowSchema } from '../data/record';
 import { START_POSITION, StreamLog } from '../stream/stream-log';
 import { StreamRows } from '../stream/stream-rows';
 import { parseStreamUrl } from '../stream/stream-url';
-import type { BarrierGate } from './barrier-gate';
 import type { ParameterAccess } from './param-access';
 import { commitWithRetry, ShardLostError } from './shard-trainer';
 import type { Trainer } from './trainer';
@@ -41,7 +40,6 @@ export interface PartitionTrainerDeps {
   roundMs: number;
   logger: Logger;
   stopping: () => boolean;
-  barrier?: BarrierGate;
   /** Told of every bad entry skipped (metrics). */
   onBadLines?: (n: number) => void;
   now?: () => number;
@@ -121,9 +119,7 @@ export async function trainPartitions(deps: PartitionTrainerDeps, mine: readonly
       while (pending.length > 0 && pending[0].rows === 0) apply(pending.shift()!);
       apply(pending.shift()!, step.loss);
       trained += step.size;
-      if (deps.barrier?.pauseRequested) {
-        await deps.barrier.ackIfPaused(async () => { await deps.params.flush(); await commit(); });
-      } else if (now() - lastCommit >= deps.commitEveryMs) {
+      if (now() - lastCommit >= deps.commitEveryMs) {
         await deps.params.flush();
         await commit();
       }

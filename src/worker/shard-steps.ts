@@ -69,12 +69,12 @@ export function trainerSteps(trainer: Trainer, params: ParameterAccess, schema: 
 }
 
 /**
- * Steps with the data path on the session's thread; `beforePush` (the checkpoint barrier) and
- * `window` (the job-wide push window) act on each step's gradients before the thread pushes them;
- * `encodePositions` (after a run's `beforePush` set them) goes with them, for the thread's tags.
+ * Steps with the data path on the session's thread; `window` (the job-wide push window) acts on
+ * each step's gradients before the thread pushes them; `encodePositions` (after a run's
+ * `beforePush` set them) goes with them, for the thread's tags.
  */
 export function threadSteps(session: DataThreadSession, model: Pick<CtrModel, 'trainStep'>,
-  hooks: Pick<RunHooks, 'beforePush' | 'window'> & { onStep?: (s: StepInfo) => void; encodePositions?: () => Uint8Array } = {}): ShardSteps {
+  hooks: Pick<RunHooks, 'window'> & { onStep?: (s: StepInfo) => void; encodePositions?: () => Uint8Array } = {}): ShardSteps {
   // Steps and samples count on across runs, as the Trainer's do across shards.
   const total = { steps: 0, samples: 0 };
   return {
@@ -82,7 +82,7 @@ export function threadSteps(session: DataThreadSession, model: Pick<CtrModel, 't
     badLines: () => session.badLines,
     async train(source, run) {
       const r = await session.train(source, model, {
-        beforePush: hooks.beforePush, window: hooks.window, stopping: run.stopping, stepsBefore: total.steps, samplesBefore: total.samples,
+        window: hooks.window, stopping: run.stopping, stepsBefore: total.steps, samplesBefore: total.samples,
         ...(run.beforePush && hooks.encodePositions ? { positions: (s: Pick<RunStep, 'size' | 'next'>) => { run.beforePush!(s); return hooks.encodePositions!(); } } : {}),
         afterStep: async (s) => {
           Object.assign(total, { steps: s.step, samples: s.samples });

@@ -18,7 +18,6 @@ import type { Assignment, DataShard, Progress } from '../control/job-types';
 import type { StepPositions } from '../control/step-positions';
 import { addStalenessSince, StalenessCounts } from '../control/push-staleness';
 import type { RowReaderOptions } from '../data/reader';
-import type { BarrierGate } from './barrier-gate';
 import type { ShardSteps } from './shard-steps';
 
 /** The shard was taken back (or the epoch moved on): stop reading it, commit nothing more. */
@@ -39,8 +38,6 @@ export interface ShardTrainerDeps {
   logger: Logger;
   /** True once the process is asked to stop: commit where we are and return. */
   stopping: () => boolean;
-  /** The checkpoint barrier; absent: never paused. */
-  barrier?: BarrierGate;
   /** Told how many more malformed lines were skipped, at each commit (metrics). */
   onBadLines?: (n: number) => void;
   /** The worker's push-staleness counts so far (live); what grows while this shard trains is committed with it. */
@@ -98,13 +95,7 @@ export async function trainShard(deps: ShardTrainerDeps, a: Assignment, shard: D
       steps++;
       sinceRows += s.size;
       sinceLoss += s.loss * s.size;
-      if (deps.barrier?.pauseRequested) {
-        // Acknowledge and keep computing: the next step's push waits for the cut (gated params).
-        await deps.barrier.ackIfPaused(async () => {
-          await deps.steps.flush();
-          await commit(false);
-        });
-      } else if (now() - lastCommit >= deps.commitEveryMs) {
+      if (now() - lastCommit >= deps.commitEveryMs) {
         await deps.steps.flush();
         await commit(false);
       }

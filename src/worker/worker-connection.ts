@@ -17,10 +17,8 @@ import type { StepPositions } from '../control/step-positions';
 import { buildModelParts } from '../infer/model-parts';
 import { schemaFor } from '../data/record';
 import type { JobSpec } from '../spec/types';
-import type { BarrierGate } from './barrier-gate';
 import type { DataThreadInit } from './data-thread';
 import type { DataThreadSession } from './data-thread-session';
-import { gatedParams } from './gated-params';
 import { buildJob } from './job';
 import { boundedPushes } from './job-push-window';
 import type { WorkerParams } from './param-access';
@@ -47,7 +45,6 @@ export interface WorkerConnectionDeps {
   connect: () => WorkerParams;
   /** Starts a data thread for the connection's map and tables; absent: never threaded. */
   startDataThread?: (init: Pick<DataThreadInit, 'reads'>) => DataThreadSession;
-  barrier: BarrierGate | null;
   stopping: () => boolean;
   /** Pushes in flight this worker may keep now (the job-wide window's share). */
   pushWindow: () => number;
@@ -67,10 +64,9 @@ export async function openConnection(deps: WorkerConnectionDeps, stream: boolean
   if (threaded(deps, stream)) {
     const { model } = buildModelParts(spec);
     const session = deps.startDataThread!({ reads: model.reads });
-    const barrier = deps.barrier;
     return {
       steps: threadSteps(session, model, {
-        beforePush: barrier ? () => barrier.untilLowered(deps.stopping) : undefined, window: deps.pushWindow, onStep: deps.onStep,
+        window: deps.pushWindow, onStep: deps.onStep,
         ...(deps.positions ? { encodePositions: () => deps.positions!.encode() } : {}),
       }),
       pushes: session,
@@ -79,8 +75,7 @@ export async function openConnection(deps: WorkerConnectionDeps, stream: boolean
     };
   }
   const raw = deps.connect();
-  const gated = deps.barrier ? gatedParams(raw, deps.barrier, deps.stopping) : raw;
-  const params = boundedPushes(gated, deps.pushWindow);
+  const params = boundedPushes(raw, deps.pushWindow);
   const { trainer } = buildJob(spec, params, deps.logger, deps.onStep);
   try {
     await trainer.attach();

@@ -32,7 +32,6 @@ import type { ShardMap } from '../sharding/shard-map';
 import type { JobSpec } from '../spec/types';
 import type { WorkerParams } from './param-access';
 import type { StepPositions } from '../control/step-positions';
-import { BarrierGate } from './barrier-gate';
 import type { DataThreadInit } from './data-thread';
 import type { DataThreadSession } from './data-thread-session';
 import { jobPushWindow, workersTraining } from './job-push-window';
@@ -81,7 +80,7 @@ export interface WorkerRoleDeps {
 
 /**
  * A stream pass waits this long for a new entry before it ends (ms): the longest a drained
- * worker takes to acknowledge a checkpoint barrier or notice a new partition.
+ * worker takes to notice a new partition or its stop.
  */
 export const STREAM_BLOCK_MS = 500;
 /** Longest stream pass (ms): how soon a busy worker notices partitions handed to it. */
@@ -98,7 +97,6 @@ export class WorkerRole {
   failure: JobFailure | undefined;
   private stopped = false;
   private failures = 0;
-  private barrier: BarrierGate | null = null;
   /** Workers holding assignments in the epoch, as of the last snapshot. */
   private trainingWorkers = 1;
   /** The push window last logged. */
@@ -135,12 +133,10 @@ export class WorkerRole {
     });
     this.map ??= maps.initial;
     const changes = await this.deps.store.watch(() => this.signal.notify());
-    this.barrier = new BarrierGate({ store: this.deps.store, worker: this.deps.id, incarnation: this.deps.incarnation, logger: this.log, onChange: () => this.signal.notify() });
-    await this.barrier.start();
     try {
       return await this.loop();
     } finally {
-      await Promise.allSettled([maps.stop(), changes.stop(), this.barrier.stop()]);
+      await Promise.allSettled([maps.stop(), changes.stop()]);
       this.dropConnection();
       await this.stream?.close();
     }
@@ -167,8 +163,6 @@ export class WorkerRole {
         this.failure = state.failure;
         return 'failed';
       }
-      // Not training a shard: nothing to settle, acknowledge a pause at once.
-      if (this.barrier?.pauseRequested) { await this.barrier.holdIfPaused(async () => undefined, () => this.stopped); continue; }
       const why = this.notReady(snap);
       if (why) { waiting(why); await this.signal.wait(this.blocked ? Math.max(1, this.blocked.until - Date.now()) : 1000); continue; }
       const mine = [...snap.assignments.values()]
@@ -208,7 +202,7 @@ export class WorkerRole {
       const { steps } = await this.connection(tables, false);
       await trainShard({
         workerId: this.deps.id, store: this.deps.store, steps, maxErrorRate: this.deps.spec.data.maxErrorRate, commitEveryMs: this.deps.commitEveryMs ?? 1000,
-        logger: this.log, stopping: () => this.stopped, barrier: this.barrier ?? undefined, onBadLines: this.deps.onBadLines,
+        logger: this.log, stopping: () => this.stopped, onBadLines: this.deps.onBadLines,
         staleness: this.deps.staleness, positions: this.deps.positions,
       }, a, state.shards[a.shard], committed);
       this.failures = 0;
@@ -227,7 +221,7 @@ export class WorkerRole {
       await trainPartitions({
         workerId: this.deps.id, store: this.deps.store, params, trainer, log: this.stream, schema: schemaFor(spec.data.format),
         batchSize: spec.training.batchSize, commitEveryMs: this.deps.commitEveryMs ?? 1000, blockMs: STREAM_BLOCK_MS, roundMs: STREAM_ROUND_MS,
-        logger: this.log, stopping: () => this.stopped, barrier: this.barrier ?? undefined, onBadLines: this.deps.onBadLines,
+        logger: this.log, stopping: () => this.stopped, onBadLines: this.deps.onBadLines,
         positions: this.deps.positions,
       }, mine, state.shards, progress);
       this.failures = 0;
@@ -324,7 +318,7 @@ export class WorkerRole {
     this.dropConnection();
     const { spec, logger, onStep, startDataThread, positions } = this.deps;
     const conn = await openConnection({
-      spec, logger, onStep, barrier: this.barrier, stopping: () => this.stopped, pushWindow: () => this.pushWindow(),
+      spec, logger, onStep, stopping: () => this.stopped, pushWindow: () => this.pushWindow(),
       connect: () => this.deps.connect(map, tables), positions,
       ...(startDataThread ? { startDataThread: (init: Pick<DataThreadInit, 'reads'>) => startDataThread({ ...init, shardMap: map, tables, tagSteps: positions !== undefined }) } : {}),
     }, stream);

@@ -8,7 +8,8 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { silentLogger } from '../../src/common/logger';
-import { Signal } from '../../src/common/signal';
+import { cutAtSteps } from '../../src/client/step-cut';
+import type { JobState } from '../../src/control/job-types';
 import { psDeltaBackend } from '../../src/chief/delta-backend';
 import { DeltaPublisher, DeltaOutcome } from '../../src/chief/delta-publisher';
 import type { Checkpointer } from '../../src/chief/checkpointer';
@@ -27,13 +28,15 @@ import { Registry } from 'prom-client';
 const DIM = 4;
 
 /**
- * No worker trains in these tests (the test pushes between publishes), so the pause around a cut
- * is the cut itself; the barrier in front of it is Checkpointer's, tested in test/etcd.
+ * No worker trains in these tests (the test pushes between publishes, untagged), so the cut is
+ * the two rounds over the PS with no step to wait for and no positions to read; the Checkpointer's
+ * cut with workers pushing is tested in test/etcd/step-cut-checkpoint.test.ts.
  */
 const noWorkers: Pick<Checkpointer, 'cutOnly'> = {
-  async cutOnly(_id, _wake, cut) {
-    await cut();
-    return { pauseMs: 0, pause: { acksMs: 0, verifyMs: 0, cutMs: 0, readMs: 0, resumeMs: 0 }, cutAt: Date.now(), step: 0, samples: 0 };
+  async cutOnly(req) {
+    await cutAtSteps(req.parties(req.id, req.kind, req.base), req.id, { holdMs: 10_000, waitMs: 10_000 });
+    const state = { phase: 'train', epoch: 0 } as JobState;
+    return { id: req.id, kind: req.kind, pauseMs: 0, pause: { prepareMs: 0, readMs: 0, cutMs: 0 }, cutAt: Date.now(), state, progress: [], step: 0, samples: 0 };
   },
 };
 
@@ -58,7 +61,7 @@ describe('delta publishing from consistent cuts (issue 15)', function () {
   }
 
   async function publish(p: DeltaPublisher): Promise<DeltaOutcome> {
-    return (await p.publish(new Signal())).written;
+    return (await p.publish()).written;
   }
 
   it('a full version then deltas (rows, tombstones, dense) rebuild exactly the weights of the last cut', async () => {

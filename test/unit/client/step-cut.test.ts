@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { ERROR_CODES, TesseraError } from '../../../src/common/errors';
 import { silentLogger } from '../../../src/common/logger';
 import { mulberry32Unit } from '../../../src/common/mulberry32';
-import { cutAtSteps, type StepCut, type StepCutParty, stepsToCut } from '../../../src/client/step-cut';
+import { cutAtSteps, highestSteps, type StepCut, type StepCutParty, stepsToCut } from '../../../src/client/step-cut';
 import { CutHold } from '../../../src/ps/cut-hold';
 
 // Issue 15 (pause per delta <= 50 ms): the chief's two rounds of a cut at per-worker steps
@@ -14,16 +14,17 @@ const never = (): (() => void) => () => undefined;
 
 describe('stepsToCut: round 1 answers to the steps of the cut (issue 15)', () => {
   it('takes per client the highest step over every PS, with the positions of that step', () => {
-    const cut = stepsToCut([
+    const cut = stepsToCut(highestSteps([
       new Map([[1n, { step: 4, positions: enc('w1@4') }], [2n, { step: 9, positions: enc('w2@9') }]]),
       new Map([[1n, { step: 5, positions: enc('w1@5') }]]),
-    ]);
+    ]));
     expect([...cut.steps]).to.deep.equal([[1n, 5], [2n, 9]]);
     expect(dec(cut.positions.get(1n))).to.equal('w1@5');
   });
 
   it('leaves out the workers the caller does not count (dead, or an old incarnation)', () => {
-    const cut = stepsToCut([new Map([[1n, { step: 4, positions: enc('dead') }], [2n, { step: 2, positions: enc('live') }]])], (p) => dec(p) === 'live');
+    const best = highestSteps([new Map([[1n, { step: 4, positions: enc('dead') }], [2n, { step: 2, positions: enc('live') }]])]);
+    const cut = stepsToCut(best, [...best].filter(([, s]) => dec(s.positions) === 'live').map(([c]) => c));
     expect([...cut.steps]).to.deep.equal([[2n, 2]]);
   });
 });
