@@ -22,6 +22,7 @@ import { silentLogger } from '../src/common/logger';
 import { planShardMap } from '../src/sharding/shard-map';
 import { PsClient } from '../src/client/ps-client';
 import { StalenessTally } from '../src/control/push-staleness';
+import { replicationCall } from '../src/wire/replication-client';
 import { zipfBatches } from './zipf-ids';
 
 const BATCH = 8192;
@@ -46,6 +47,20 @@ async function drive(seconds: number, inflight: number, op: (k: number, lane: nu
     }
   }));
   return { done, seconds: (performance.now() - t0) / 1000, lat: lat.sort((a, b) => a - b) };
+}
+
+/**
+ * Resolves once no PS at `addrs` has pushes its buddy lacks (ReplicationStatus lag 0; at once
+ * without replication), polling every 20 ms; rejects after 60 s.
+ */
+async function replicasCaughtUp(addrs: string[], credentials: ChannelCredentials | undefined): Promise<void> {
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    const lags = await Promise.all(addrs.map((a) => replicationCall<{ lagSeconds: number }>(a, 'ReplicationStatus', {}, { credentials })));
+    if (lags.every((l) => l.lagSeconds === 0)) return;
+    if (performance.now() > deadline) throw new Error(`replication did not catch up in 60 s (lag ${lags.map((l) => l.lagSeconds).join(', ')} s)`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** CPU ms (user + system) the processes `pids` have used so far, from /proc (clock ticks of 10 ms). */
@@ -95,6 +110,12 @@ async function main(): Promise<void> {
   // The versions each batch was last pulled at (sampled pulls refresh them; sampled pushes send them).
   const read = batches.map(() => new Uint32Array(BATCH));
   for (const [b, ids] of batches.entries()) await client.data.pull('bench', ids, DIM, every > 0 ? { versions: read[b] } : {}); // create the rows, warm up
+  // Each row pushed once too, and held by the buddy where there is one, before anything is
+  // measured: the push phase is then steady-state pushes, not the replica creating its rows (a
+  // cost per new row, as the pulls above are on the PS itself; ADR 0037, amendment 3).
+  for (const ids of batches) await client.data.push('bench', ids, grads);
+  await client.data.flush();
+  await replicasCaughtUp(addrs.split(','), creds('admin'));
   // Each lane pulls into its own reused buffer, as a worker double-buffering its batches would.
   const outs = Array.from({ length: inflight }, () => new Float32Array(BATCH * DIM));
   const cpu0 = { own: ownCpuMs(), ps: procCpuMs(pids) };

@@ -4,7 +4,7 @@
  * (so that other load on the machine changes wall time, not these CPU times):
  * - a push without replication, and with the primary's log recording it (the difference is the log);
  * - cutting batches, encoding them as `Replicate` requests, decoding them, and the buddy replaying
- *   them on its replica, for N pushes of 4,096 rows (dim 16, Adagrad; batches of 65,536 rows);
+ *   them on its replica, for N pushes of 4,096 rows (dim 16, Adagrad; batches of the sender's default, 16,384 rows);
  * - carrying B such batches over grpc-js PS to PS (both ends here, the buddy's side decoding), and,
  *   as the limit for the same bytes, over node:http2 with the request written as it is and received
  *   into one reused buffer (no gRPC call machinery, no buffer per message).
@@ -17,6 +17,7 @@ import { silentLogger } from '../src/common/logger';
 import { PsNode } from '../src/ps/ps-node';
 import { ReplicaStore } from '../src/ps/replication/replica-store';
 import { ReplicaBatch, ReplicationLog } from '../src/ps/replication/replication-log';
+import { DEFAULT_BATCH_ROWS } from '../src/ps/replication/replication-service';
 import { tableSpecFromWire, tableSpecToWire, WireTableSpec } from '../src/ps/table-spec-wire';
 import { Encoding } from '../src/wire/data-plane-codec';
 import { replicationCallOn, replicationClient } from '../src/wire/replication-client';
@@ -26,7 +27,7 @@ import { zipfBatches } from './zipf-ids';
 
 const DIM = 16;
 const ROWS = 4096; // a PS's share of one 8,192-id push of bench:ps
-const BATCH_ROWS = 65_536;
+const BATCH_ROWS = DEFAULT_BATCH_ROWS;
 const replicate = psReplicationService().service.Replicate;
 type Stage = 'plain' | 'logged' | 'cut' | 'encode' | 'decode' | 'replay';
 

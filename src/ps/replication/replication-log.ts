@@ -12,7 +12,7 @@
  * ```ts
  * const log = new ReplicationLog(node, { primaryId: 3 });
  * node.onApplied = (t, ids, c, s, r, g) => log.applied(t, ids, c, s, r, g);
- * const batch = log.cut(65_536);        // undefined when nothing changed
+ * const batch = log.cut(16_384);        // undefined when nothing changed
  * if (batch) send(batch).then(() => log.acked(batch), () => log.failed(batch));
  * ```
  */
