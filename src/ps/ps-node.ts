@@ -358,7 +358,7 @@ export class PsNode {
         continue;
       }
       cutRows += t.size + t.spilledRows;
-      snaps.push({ table: t, snap: t.beginSnapshot({ sinceEpoch, nextEpoch, numBuckets: this.numBuckets, owned: this.owned }) });
+      snaps.push({ table: t, snap: t.beginSnapshot({ sinceEpoch, nextEpoch, numBuckets: this.numBuckets, owned: this.owned, expire: true }) });
     }
     this.epoch = nextEpoch;
     this.rememberCut(opts.id, nextEpoch);

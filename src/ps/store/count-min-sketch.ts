@@ -9,6 +9,7 @@
  * counters on an unbounded id stream (10^9 distinct ids would otherwise drive every counter of a
  * 2^20-wide sketch to 255 and admit everything).
  */
+import { ERROR_CODES, TesseraError } from '../../common/errors';
 import { hashId } from './id-index-base';
 
 /** Counters saturate here; admission thresholds are at most this. */
@@ -74,6 +75,42 @@ export class CountMinSketch {
     }
     if (++this.sinceReset >= this.resetEvery) this.halve();
     return min;
+  }
+
+  /**
+   * The counters greater than in `sent` (a copy of this sketch's counters, zeros at first, that
+   * this call raises to match) as `[cell, count]` pairs: what a migration's target lacks of this
+   * sketch, if it has merged every earlier answer (`mergeCells`).
+   */
+  cellsAbove(sent: Uint8Array): Uint32Array {
+    const c = this.counters;
+    let n = 0;
+    for (let i = 0; i < c.length; i++) if (c[i] > sent[i]) n++;
+    const out = new Uint32Array(2 * n);
+    let j = 0;
+    for (let i = 0; i < c.length && j < out.length; i++) {
+      if (c[i] <= sent[i]) continue;
+      sent[i] = c[i];
+      out[j++] = i;
+      out[j++] = c[i];
+    }
+    return out;
+  }
+
+  /**
+   * Raises counters to the `[cell, count]` pairs of another sketch of the same shape (a migration's
+   * source): the per-cell maximum never undercounts an id of either sketch, and merging the same
+   * cells again changes nothing. Throws on a cell or count out of range; nothing is merged then.
+   */
+  mergeCells(pairs: Uint32Array): number {
+    const c = this.counters;
+    for (let k = 0; k < pairs.length; k += 2) {
+      if (pairs[k] >= c.length || pairs[k + 1] > SKETCH_MAX_COUNT) {
+        throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `sketch cell ${pairs[k]} = ${pairs[k + 1]} is outside a ${this.depth} x ${this.width} sketch of counts <= ${SKETCH_MAX_COUNT}`);
+      }
+    }
+    for (let k = 0; k < pairs.length; k += 2) if (pairs[k + 1] > c[pairs[k]]) c[pairs[k]] = pairs[k + 1];
+    return pairs.length >>> 1;
   }
 
   /** Halves every counter (ageing). */

@@ -119,7 +119,7 @@ export class EmbeddingRows {
   protected readonly storage: RowStorage;
   /** Slot → id, change stamp and liveness (checkpoints, slot-meta.ts). */
   protected readonly meta: SlotMeta;
-  private readonly admit: RowAdmission | null;
+  protected readonly admit: RowAdmission | null;
   protected readonly evict: RowEviction | null;
   /** Slot of the shared unknown row, or -1 (unadmitted ids then read zeros). */
   protected readonly unknownSlot: number;
@@ -394,8 +394,12 @@ export class EmbeddingRows {
     const rows = this.rowScratch;
     this.checkFitsBudget(n);
     evict?.begin();
-    const missing = index.findAll(ids, n, rows);
-    if (evict) for (let i = 0; i < n; i++) if (rows[i] >= 0) evict.touch(rows[i]);
+    let missing = index.findAll(ids, n, rows);
+    if (evict) {
+      // A row past its TTL reads as evicted even before the hand reaches it (row-eviction.ts).
+      for (let i = 0; i < n; i++) if (rows[i] >= 0 && evict.expireOnAccess(rows[i])) { rows[i] = -1; missing++; }
+      for (let i = 0; i < n; i++) if (rows[i] >= 0) evict.touch(rows[i]);
+    }
     if (evict?.bounded && missing > 0 && this.size + missing > evict.maxRows) {
       evict.makeRoom(this.size + missing - evict.maxRows);
     }
