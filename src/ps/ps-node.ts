@@ -211,6 +211,8 @@ export class PsNode {
         return 1;
       }
       const ids = this.checkIds(req.ids);
+      // A counting pull changes admission counts and eviction metadata, which the fenced round read.
+      if (this.movingFence && !req.readOnly && (table.admission || table.eviction)) this.refuseMoving(ids, this.movingFence);
       const n = ids.length >>> 1;
       const out = this.output(alloc, n * table.dim, table.dim, req.encoding, ver ? n : 0);
       const v = ver ? ver(n) : undefined;

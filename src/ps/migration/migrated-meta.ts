@@ -12,15 +12,21 @@
  *   not touched again keep aging on the source's clock until the fence, which the target does not
  *   see, so the fenced round ends with an empty `meta` chunk of the source's clock then: the
  *   target shifts every staged row of the table by how far the two clocks drifted apart meanwhile.
+ *   Until then the target keeps staged rows' ticks half the clock ahead, where its own TTL sweeps
+ *   never take them: whether a moving row expires is the source's call until the fence.
  * - **Admission counts** (`sketch` chunks): a count-min sketch cannot list the ids it has seen, so
- *   the counters themselves go, those raised since the previous round (the copy: every non-zero
- *   one), and the target keeps the per-cell maximum of its sketch and the source's. That never
- *   undercounts an id of either PS (what admission relies on); it can overcount the target's own
- *   ids where the two sketches' cells collide, as any sketch does.
+ *   the counters themselves go: those of the sketch regions that hold the moving buckets' ids
+ *   (count-min-sketch.ts), all of them with the copy, then those changed since the previous round.
+ *   The target sets the counters of regions that hold only moving buckets' ids, so a moved id's
+ *   estimate is the one it had on the source, collisions included; a region shared with other
+ *   buckets (a bucket count that is not a power of two, or a small sketch) keeps the maximum of
+ *   both, which never undercounts an id of either PS.
  */
 import { encodeChunk, Chunk } from '../../checkpoint/chunk-format';
 import type { EmbeddingTable } from '../store/embedding-table';
 
+/** Half the range of a tick: a tick this far ahead of the clock is never expired. */
+const HALF_CLOCK = 2 ** 31;
 /** Row slots read per slice of the metadata scan. */
 const SLICE_SLOTS = 65_536;
 /** Rows of metadata per `meta` chunk (about, as with row chunks). */
@@ -32,7 +38,7 @@ const SKETCH_CELLS = 1 << 20;
 export class OutgoingMeta {
   /** Eviction clock at the previous round's read, by table. */
   private readonly since = new Map<string, number>();
-  /** Sketch counters sent so far, by table. */
+  /** Sketch counters as last sent, by table. */
   private readonly sent = new Map<string, Uint8Array>();
 
   /** @param buckets bucket → 1 for the moving buckets */
@@ -45,7 +51,7 @@ export class OutgoingMeta {
   *chunks(tables: readonly EmbeddingTable[], fenced: boolean): Generator<Buffer> {
     for (const t of tables) {
       if (t.eviction) yield* this.evictionChunks(t, fenced);
-      const a = t.admissionCells(this.sent.get(t.name) ?? null);
+      const a = t.admissionCells(this.buckets, this.sent.get(t.name) ?? null);
       for (let at = 0; a && at < a.cells.length; at += 2 * SKETCH_CELLS) yield sketchChunk(t.name, a.cells.subarray(at, at + 2 * SKETCH_CELLS));
       if (a) this.sent.set(t.name, a.sent);
     }
@@ -85,7 +91,7 @@ export class IncomingMeta {
    * bucket, `staged` (bucket → 1) is every staged bucket not owned here. Returns the rows changed.
    */
   apply(table: EmbeddingTable, c: Chunk, keep: (k: number) => boolean, staged: Uint8Array): number {
-    if (c.header.kind === 'sketch') return table.mergeAdmissionCells(c.ids);
+    if (c.header.kind === 'sketch') return table.mergeAdmissionCells(c.ids, staged);
     const sourceClock = c.header.stateWidth;
     const shift = (table.evictionClock() - sourceClock) | 0;
     const was = this.shifts.get(table.name);
@@ -94,9 +100,12 @@ export class IncomingMeta {
       this.shifts.set(table.name, shift);
       return was === undefined ? 0 : table.shiftEvictionTicks(staged, (shift - was) | 0);
     }
-    if (was === undefined) this.shifts.set(table.name, shift);
+    // Until the fence, staged rows' ticks lie half the clock ahead (row-eviction.ts: never
+    // expired): this PS's own TTL sweeps must not evict a row only the source decides about.
+    const first = (shift + HALF_CLOCK) | 0;
+    if (was === undefined) this.shifts.set(table.name, first);
     const w = c.weights;
-    return table.loadEvictionMeta(c.ids, new Uint32Array(w.buffer, w.byteOffset, 2 * c.header.rows), was ?? shift, keep);
+    return table.loadEvictionMeta(c.ids, new Uint32Array(w.buffer, w.byteOffset, 2 * c.header.rows), was ?? first, keep);
   }
 }
 

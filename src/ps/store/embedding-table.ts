@@ -323,18 +323,27 @@ export class EmbeddingTable extends EmbeddingRows {
   }
 
   /**
-   * The admission sketch's counters above `sent` as `[cell, count]` pairs, raising `sent` to them
-   * (count-min-sketch.ts); `sent` null: a zeroed baseline is made. Null without admission.
+   * The admission sketch's counters of the ids in `buckets` (bucket → 1; its length the bucket
+   * count) that differ from `sent`, as `[cell, count]` pairs, bringing `sent` up to date
+   * (count-min-sketch.ts); `sent` null: every counter of those ids, and a copy to go on from is
+   * made. Null without admission.
    */
-  admissionCells(sent: Uint8Array | null): { cells: Uint32Array; sent: Uint8Array } | null {
+  admissionCells(buckets: Uint8Array, sent: Uint8Array | null): { cells: Uint32Array; sent: Uint8Array } | null {
     if (!this.admit) return null;
-    const base = sent ?? new Uint8Array(this.admit.counters.bytes());
-    return { cells: this.admit.counters.cellsAbove(base), sent: base };
+    const sketch = this.admit.counters;
+    const base = sent ?? sketch.copyCounters();
+    return { cells: sketch.changedCells(sketch.regionsOf(buckets, true), sent), sent: base };
   }
 
-  /** Merges another PS's sketch counters (`[cell, count]` pairs) into this table's; 0 without admission. */
-  mergeAdmissionCells(cells: Uint32Array): number {
-    return this.admit?.counters.mergeCells(cells) ?? 0;
+  /**
+   * Takes another PS's sketch counters (`[cell, count]` pairs, `admissionCells`) for the ids of
+   * `buckets` (bucket → 1), which this PS takes over: their counters are set, counters shared
+   * with other buckets' ids raised to the maximum. Returns the pairs taken (0 without admission).
+   */
+  mergeAdmissionCells(cells: Uint32Array, buckets: Uint8Array): number {
+    if (!this.admit) return 0;
+    const sketch = this.admit.counters;
+    return sketch.setCells(cells, sketch.regionsOf(buckets, false));
   }
 
   private refuseWhileSnapshotting(what: string): void {
