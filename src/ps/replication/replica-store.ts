@@ -108,6 +108,8 @@ export class ReplicaStore {
         r.dense.set(name, { values: Float32Array.from(c.weights), state: Float32Array.from(c.state) });
       } else if (kind === 'rows') {
         rows += this.tableOf(r, name).loadRows(c.ids, c.weights, c.state, 0, c.header.rows);
+      } else if (kind === 'tombstones') {
+        this.tableOf(r, name).deleteIds(c.ids); // rows the primary's eviction dropped
       }
     }
     for (const p of pushes) rows += this.tableOf(r, p.table).push(p.ids, p.grads);

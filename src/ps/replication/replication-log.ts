@@ -72,6 +72,9 @@ export class ReplicationLog {
   /** Per table (by name and incarnation): may its pushes be shipped (no admission, no eviction)? */
   private readonly shippable = new Map<string, { incarnation: number; ok: boolean }>();
   private dense = new Set<string>();
+  /** Ids eviction dropped since the previous cut, by table (lo, hi pairs). */
+  private dropped = new Map<string, number[]>();
+  private readonly dropHooks = new Map<string, (lo: number, hi: number) => void>();
   private clients: bigint[] = [];
   private seqs: number[] = [];
   private acks: number[] = [];
@@ -148,6 +151,8 @@ export class ReplicationLog {
   resync(): void {
     this.pending = new Map();
     this.dense = new Set();
+    this.dropped = new Map();
+    this.watchDrops();
     this.clearShipped();
     this.resetNext = true;
     const owned = this.node.ownedBuckets;
@@ -181,9 +186,17 @@ export class ReplicationLog {
       this.resync();
       this.oldestPendingMs = Math.min(oldest, this.oldestPendingMs);
     }
-    if (this.pending.size === 0 && this.dense.size === 0 && this.shipped.length === 0 && !this.resetNext && this.clients.length === 0) return undefined;
+    this.watchDrops();
+    if (this.pending.size === 0 && this.dense.size === 0 && this.shipped.length === 0 && !this.resetNext && this.clients.length === 0 && this.dropped.size === 0) return undefined;
     const parts: Buffer[] = [];
     const named = new Set(this.shippedTables);
+    // Evicted rows first, as tombstones: the buddy deletes them, then writes rows (one evicted
+    // and created again since comes back with them), so a promoted replica resurrects none.
+    for (const [name, ids] of this.dropped) {
+      parts.push(...encodeChunk({ kind: 'tombstones', weightFormat: 'f32', table: name, dim: 0, stateWidth: 0, rows: ids.length >>> 1, bucketStart: 0, bucketEnd: 0 }, Uint32Array.from(ids), new Float32Array(0), new Float32Array(0)));
+      named.add(name);
+    }
+    this.dropped.clear();
     // Shipped pushes do not count against `maxRows` here: a batch always takes a pending table,
     // or pushes arriving meanwhile would keep a full copy from ever completing (and the
     // identities of the pushes the buddy holds from ever reaching it).
@@ -243,6 +256,24 @@ export class ReplicationLog {
     // The copy is listed at the next cut, not now: while the buddy is down, nothing is listed.
     this.resyncAtCut = true;
     this.oldestPendingMs = oldest;
+  }
+
+  /** Has every table with eviction report the ids it drops (tables made since included). */
+  private watchDrops(): void {
+    for (const info of this.node.store.list()) {
+      const t = this.node.store.get(info.name);
+      if (!(t instanceof EmbeddingTable) || !t.eviction) continue;
+      let hook = this.dropHooks.get(t.name);
+      if (!hook) {
+        hook = (lo, hi) => {
+          let ids = this.dropped.get(t.name);
+          if (!ids) this.dropped.set(t.name, (ids = []));
+          ids.push(lo, hi);
+        };
+        this.dropHooks.set(t.name, hook);
+      }
+      t.onDropped = hook; // a later log (a new buddy) takes the table over
+    }
   }
 
   private clearShipped(): void {

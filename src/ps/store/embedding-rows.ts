@@ -130,6 +130,8 @@ export class EmbeddingRows {
   /** Spilled rows (with `eviction.spill`), and the snapshot generation their records carry. */
   protected readonly tier: TierRows | null;
   protected tierGen = 0;
+  /** Told each id eviction drops (TTL, or a budget victim without a disk tier): replication's tombstones. */
+  onDropped: ((lo: number, hi: number) => void) | null = null;
   private rowScratch: Int32Array = new Int32Array(0);
   /** A fresh initialised slot for a new id, bound once for `findOrInsertAll` (the plain path). */
   private readonly createRow = (lo: number, hi: number): number => this.claimNew(lo, hi);
@@ -367,7 +369,10 @@ export class EmbeddingRows {
     const [lo, hi] = this.meta.idOf(r);
     this.index.remove(lo, hi);
     if (this.tier && cause === 'budget') this.tier.spill(r, lo, hi, this.tierGen);
-    else if (this.trackTombstones) this.tombs.add(lo, hi, this.slots.epoch);
+    else {
+      if (this.trackTombstones) this.tombs.add(lo, hi, this.slots.epoch);
+      this.onDropped?.(lo, hi);
+    }
     this.slots.release(r);
   }
 
