@@ -112,10 +112,7 @@ export class PsNode {
   private scratch = new Float32Array(0);
   private readonly touchedDense = new Set<string>(); // dense tables pushed to or assigned
   private fencedReason: string | null = null;
-  /**
-   * Buckets whose pushes are refused while they move to another PS (issue 17), and why; so are
-   * counting pulls on tables with admission or eviction (they change what the fenced round read).
-   */
+  /** Buckets moving to another PS (issue 17), and why: pushes, and counting pulls of tables with admission or eviction, are refused. */
   private movingFence: { buckets: Uint8Array; reason: string; dense: Set<string> } | null = null;
   /** Evictions logged since this epoch are kept even when no checkpoint needs them (a migration's tail does). */
   private keepTombstonesFrom = Infinity;
