@@ -52,7 +52,7 @@ export class OutgoingMeta {
     for (const t of tables) {
       if (t.eviction) yield* this.evictionChunks(t, fenced);
       const a = t.admissionCells(this.buckets, this.sent.get(t.name) ?? null);
-      for (let at = 0; a && at < a.cells.length; at += 2 * SKETCH_CELLS) yield sketchChunk(t.name, a.cells.subarray(at, at + 2 * SKETCH_CELLS));
+      if (a) yield* sketchChunks(t.name, a.cells);
       if (a) this.sent.set(t.name, a.sent);
     }
   }
@@ -104,9 +104,13 @@ export class IncomingMeta {
     // expired): this PS's own TTL sweeps must not evict a row only the source decides about.
     const first = (shift + HALF_CLOCK) | 0;
     if (was === undefined) this.shifts.set(table.name, first);
-    const w = c.weights;
-    return table.loadEvictionMeta(c.ids, new Uint32Array(w.buffer, w.byteOffset, 2 * c.header.rows), was ?? first, keep);
+    return table.loadEvictionMeta(c.ids, metaWords(c), was ?? first, keep);
   }
+}
+
+/** The `[tick, uses]` words of a `meta` chunk. */
+export function metaWords(c: Chunk): Uint32Array {
+  return new Uint32Array(c.weights.buffer, c.weights.byteOffset, 2 * c.header.rows);
 }
 
 function join(parts: Uint32Array[]): Uint32Array {
@@ -121,10 +125,17 @@ function join(parts: Uint32Array[]): Uint32Array {
 }
 
 /** A `meta` chunk: ids, then `[tick, uses]` per row as raw u32 words; the header's state width is the clock. */
-function metaChunk(table: string, clock: number, ids: Uint32Array, words: Uint32Array): Buffer {
+export function metaChunk(table: string, clock: number, ids: Uint32Array, words: Uint32Array): Buffer {
   return Buffer.concat(encodeChunk({
     kind: 'meta', weightFormat: 'f32', table, dim: 2, stateWidth: clock >>> 0, rows: ids.length >>> 1, bucketStart: 0, bucketEnd: 0,
   }, ids, new Float32Array(words.buffer, words.byteOffset, words.length), new Float32Array(0)));
+}
+
+/** `sketch` chunks of `cells` (`[cell, count]` pairs), at most SKETCH_CELLS each. */
+export function sketchChunks(table: string, cells: Uint32Array): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < cells.length; at += 2 * SKETCH_CELLS) out.push(sketchChunk(table, cells.subarray(at, at + 2 * SKETCH_CELLS)));
+  return out;
 }
 
 /** A `sketch` chunk: `[cell, count]` pairs in the ids section. */

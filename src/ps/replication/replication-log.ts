@@ -26,6 +26,7 @@ import { DenseTable } from '../store/dense-table';
 import { EmbeddingTable } from '../store/embedding-table';
 import type { TableSpec } from '../store/table-store';
 import { encodeApplied, scrambledOrder } from './applied-pushes';
+import { ReplicatedMeta } from './replicated-meta';
 import { encodeShippedPush } from './shipped-pushes';
 
 /** One batch for the buddy (the fields of tessera.v1.ReplicaBatch). */
@@ -34,7 +35,7 @@ export interface ReplicaBatch {
   batchSeq: number;
   /** The buddy drops what it holds of this primary first (a new buddy, or a resync). */
   reset: boolean;
-  /** Checkpoint-format chunks (`rows`, `dense`), concatenated. */
+  /** Checkpoint-format chunks (`tombstones`, `rows` with their `meta`, `dense`, `sketch`), concatenated. */
   chunks: Buffer;
   /** Pushes applied since the previous batch, in apply order (shipped-pushes.ts). */
   pushes: Buffer[];
@@ -75,6 +76,8 @@ export class ReplicationLog {
   /** Ids eviction dropped since the previous cut, by table (lo, hi pairs). */
   private dropped = new Map<string, number[]>();
   private readonly dropHooks = new Map<string, (lo: number, hi: number) => void>();
+  /** Admission counters and eviction metadata that go with the rows (replicated-meta.ts). */
+  private readonly meta = new ReplicatedMeta();
   private clients: bigint[] = [];
   private seqs: number[] = [];
   private acks: number[] = [];
@@ -152,6 +155,7 @@ export class ReplicationLog {
     this.pending = new Map();
     this.dense = new Set();
     this.dropped = new Map();
+    this.meta.reset();
     this.watchDrops();
     this.clearShipped();
     this.resetNext = true;
@@ -214,6 +218,14 @@ export class ReplicationLog {
       named.add(name);
     }
     this.dense.clear();
+    const owned = this.node.ownedBuckets ?? new Uint8Array(this.node.bucketCount).fill(1);
+    for (const info of this.node.store.list()) {
+      const t = this.node.store.get(info.name);
+      if (!(t instanceof EmbeddingTable) || !t.admission) continue;
+      const sketch = this.meta.sketches(t, owned);
+      if (sketch.length > 0) named.add(t.name);
+      parts.push(...sketch);
+    }
     const complete = this.pending.size === 0;
     const specs = [...named].filter((n) => this.node.store.has(n)).map((n) => this.node.store.spec(n));
     const batch: ReplicaBatch = {
@@ -332,7 +344,7 @@ export class ReplicationLog {
     let stored: Float32Array | Uint16Array = w.subarray(0, n * t.dim);
     if (t.weightFormat === 'f16') encodeF16(w.subarray(0, n * t.dim), (stored = new Uint16Array(n * t.dim)));
     parts.push(...encodeChunk({ kind: 'rows', weightFormat: t.weightFormat, table: t.name, dim: t.dim, stateWidth: t.stateWidth, rows: n, bucketStart: 0, bucketEnd: 0 },
-      ids.subarray(0, 2 * n), stored, s.subarray(0, n * t.stateWidth)));
+      ids.subarray(0, 2 * n), stored, s.subarray(0, n * t.stateWidth)), ...this.meta.rowsMeta(t, ids, n));
     return n;
   }
 }

@@ -288,6 +288,20 @@ export class EmbeddingTable extends EmbeddingRows {
     return { ids: Uint32Array.from(ids), words: Uint32Array.from(words), next: end, done: end >= this.slots.count };
   }
 
+  /** `[tick, uses]` per id of `ids[0..2n)` (lo, hi pairs), resident rows only (0, 0 otherwise); null without eviction. */
+  evictionMetaOf(ids: Uint32Array, n: number): Uint32Array | null {
+    const evict = this.evict;
+    if (!evict) return null;
+    const words = new Uint32Array(2 * n);
+    for (let k = 0; k < n; k++) {
+      const r = this.index.find(ids[2 * k], ids[2 * k + 1]);
+      if (r < 0) continue;
+      words[2 * k] = evict.tickOf(r);
+      words[2 * k + 1] = evict.usesOf(r);
+    }
+    return words;
+  }
+
   /**
    * Sets the eviction metadata of the resident rows among `ids` (lo, hi pairs): per row `[tick,
    * uses]` of `words`, `tick + shift` being the tick in this PS's clock; `keep(k)` may skip rows.
