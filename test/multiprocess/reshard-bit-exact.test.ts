@@ -73,8 +73,9 @@ describe('resharding 2 -> 3 -> 2 PS under a synchronous job is bit-exact (issue 
     await compare('plain');
   });
 
-  // Pending: bit-exact in 5 of the first 6 runs here (and failing in every run with the metadata
-  // left out), then diverging in 6 runs in a row on the loaded machine, pull fence or not. Some
+  // Pending: bit-exact in 3 of 8 runs here (the first two; it failed the one run with the
+  // metadata left out), diverging in the others on the loaded machine, and in 2 of 2 without the
+  // fence on counting pulls. Some
   // timing of the fence against the worker's prefetched pulls is not yet covered; see
   // docs/control-plane.md ("Admission counts and eviction metadata move too").
   it.skip('with admission and TTL eviction too: admission counts and eviction metadata move with the buckets (issue 17)', async () => {
