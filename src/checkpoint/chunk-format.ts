@@ -4,7 +4,8 @@
  *
  * ```text
  * header (192 bytes)
- *   0  u32 magic 0x4b435354 ("TSCK")     4  u16 version (1)     6  u8 kind (0 rows, 1 tombstones, 2 dense)
+ *   0  u32 magic 0x4b435354 ("TSCK")     4  u16 version (1)     6  u8 kind (0 rows, 1 tombstones, 2 dense,
+ *                                                                      3 meta, 4 sketch: migration only)
  *   7  u8  weight format (0 f32, 1 f16)   8  u32 dim (dense: size) 12 u32 state width (floats per row)
  *  16  u32 rows                          20  u32 bucket start     24 u32 bucket end (exclusive)
  *  28  u32 payload bytes                 32  u32 crc32 of the payload
@@ -15,6 +16,11 @@
  *   weights rows × dim × (f32 | fp16 bits), zero padded to a multiple of 4 bytes (absent for tombstones)
  *   state   rows × state width × f32 (absent for tombstones)
  * ```
+ * A migration (issue 17) also sends two kinds no checkpoint file holds: `meta`, the eviction
+ * metadata of rows (dim 2: per row a u32 tick and a u32 use count, in the weights section; the
+ * header's state width holds the source's eviction clock, and there is no state section), and
+ * `sketch`, admission sketch counters (the ids section holds `[cell, count]` pairs; dim and state
+ * width 0).
  * Every chunk is a multiple of 4 bytes long, so typed-array views of a file read into memory are
  * aligned. The checksum is CRC-32 (IEEE 802.3 polynomial, zlib's `crc32`), native in Node.
  */
@@ -27,8 +33,8 @@ export const CHUNK_HEADER_BYTES = 192;
 const NAME_MAX = 128;
 
 /** What a chunk holds. */
-export type ChunkKind = 'rows' | 'tombstones' | 'dense';
-const KINDS: readonly ChunkKind[] = ['rows', 'tombstones', 'dense'];
+export type ChunkKind = 'rows' | 'tombstones' | 'dense' | 'meta' | 'sketch';
+const KINDS: readonly ChunkKind[] = ['rows', 'tombstones', 'dense', 'meta', 'sketch'];
 
 export interface ChunkHeader {
   kind: ChunkKind;
@@ -60,7 +66,7 @@ export function payloadLayout(h: Pick<ChunkHeader, 'kind' | 'weightFormat' | 'di
   const ids = h.kind === 'dense' ? 0 : h.rows * 8;
   const raw = h.kind === 'tombstones' ? 0 : h.rows * h.dim * (h.weightFormat === 'f16' ? 2 : 4);
   const pad = (4 - (raw % 4)) % 4;
-  const state = h.kind === 'tombstones' ? 0 : h.rows * h.stateWidth * 4;
+  const state = h.kind === 'tombstones' || h.kind === 'meta' ? 0 : h.rows * h.stateWidth * 4;
   return { ids, weights: raw, pad, state, total: ids + raw + pad + state };
 }
 

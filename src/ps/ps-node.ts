@@ -99,10 +99,7 @@ export class PsNode {
   readonly counters: PsCounters = { pulls: 0, pushes: 0, rowsPulled: 0, rowsPushed: 0, rejected: 0 };
   /** The pushes applied recently, per client: a retried one is acknowledged, not applied again. */
   readonly dedup = new PushDedup();
-  /**
-   * Told of every push applied (table, ids or null for dense, identity, answer, and the decoded
-   * gradients, valid only during the call): replication's log.
-   */
+  /** Told of every push applied (table, ids or null for dense, identity, answer, decoded gradients valid during the call only): replication's log. */
   onApplied: ((table: string, ids: Uint32Array | null, clientId: bigint | undefined, seq: number | undefined, rows: number, grads: Float32Array) => void) | null = null;
   private version = 0;
   private owned: Uint8Array | null = null; // bucket -> 1 if this PS owns it; null = owns all
@@ -115,7 +112,7 @@ export class PsNode {
   private scratch = new Float32Array(0);
   private readonly touchedDense = new Set<string>(); // dense tables pushed to or assigned
   private fencedReason: string | null = null;
-  /** Buckets whose pushes are refused while they move to another PS (issue 17), and why. */
+  /** Buckets moving to another PS (issue 17), and why: pushes, and counting pulls of tables with admission or eviction, are refused. */
   private movingFence: { buckets: Uint8Array; reason: string; dense: Set<string> } | null = null;
   /** Evictions logged since this epoch are kept even when no checkpoint needs them (a migration's tail does). */
   private keepTombstonesFrom = Infinity;
@@ -211,6 +208,7 @@ export class PsNode {
         return 1;
       }
       const ids = this.checkIds(req.ids);
+      if (this.movingFence && !req.readOnly && (table.admission || table.eviction)) this.refuseMoving(ids, this.movingFence);
       const n = ids.length >>> 1;
       const out = this.output(alloc, n * table.dim, table.dim, req.encoding, ver ? n : 0);
       const v = ver ? ver(n) : undefined;
@@ -358,7 +356,7 @@ export class PsNode {
         continue;
       }
       cutRows += t.size + t.spilledRows;
-      snaps.push({ table: t, snap: t.beginSnapshot({ sinceEpoch, nextEpoch, numBuckets: this.numBuckets, owned: this.owned }) });
+      snaps.push({ table: t, snap: t.beginSnapshot({ sinceEpoch, nextEpoch, numBuckets: this.numBuckets, owned: this.owned, expire: true }) });
     }
     this.epoch = nextEpoch;
     this.rememberCut(opts.id, nextEpoch);

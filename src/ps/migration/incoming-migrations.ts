@@ -11,6 +11,7 @@ import { denseBucket } from '../../sharding/dense-bucket';
 import { readChunks } from '../../checkpoint/chunk-format';
 import type { PsNode } from '../ps-node';
 import { dropBucketRows } from './drop-rows';
+import { IncomingMeta } from './migrated-meta';
 import { inheritMigrated } from './migrated-window';
 
 /** What a chunk changed on the target. */
@@ -22,6 +23,8 @@ export interface ChunkApplied {
 /** Migrations into this PS, by id: the buckets each is staging. */
 export class IncomingMigrations {
   private readonly staged = new Map<string, Uint8Array>();
+  /** Admission and eviction metadata being received, by migration id. */
+  private readonly metas = new Map<string, IncomingMeta>();
 
   constructor(private readonly node: PsNode) {}
 
@@ -56,6 +59,13 @@ export class IncomingMigrations {
       return mask[b] === 1 && owned !== null && owned[b] === 0;
     };
     if (kind === 'tombstones') return { rows: 0, tombstones: this.node.deleteRows(name, c.ids, inStage) };
+    if (kind === 'meta' || kind === 'sketch') {
+      let meta = this.metas.get(id);
+      if (!meta) this.metas.set(id, meta = new IncomingMeta());
+      const staged = mask.map((m, b) => (m === 1 && owned !== null && owned[b] === 0 ? 1 : 0));
+      meta.apply(this.node.store.getEmbedding(name), c, inStage, staged);
+      return { rows: 0, tombstones: 0 };
+    }
     if (kind === 'dense') {
       const b = denseBucket(name, mask.length);
       if (mask[b] !== 1 || owned === null || owned[b] === 1) {
@@ -92,6 +102,7 @@ export class IncomingMigrations {
     const mask = this.staged.get(id);
     if (!mask) return { rowsDropped: 0, known: false };
     this.staged.delete(id);
+    this.metas.delete(id);
     if (commit) return { rowsDropped: 0, known: true };
     const owned = this.node.ownedBuckets;
     const drop = mask.map((m, b) => (m === 1 && owned !== null && owned[b] === 0 ? 1 : 0));

@@ -22,6 +22,7 @@ import type { PsNode } from '../ps-node';
 import type { DenseTable } from '../store/dense-table';
 import type { SnapshotBatch } from '../store/table-snapshot';
 import { idsInMask } from './bucket-set';
+import { OutgoingMeta } from './migrated-meta';
 import { windowToMigrate } from './migrated-window';
 
 /** What a source migration is: its id, the buckets that move, and where to. */
@@ -55,12 +56,14 @@ export class OutgoingMigration {
   private sinceEpoch = 0;
   private sinceStamp = 0;
   private nextStamp = 0;
+  private readonly meta: OutgoingMeta;
 
   constructor(private readonly node: PsNode, init: OutgoingMigrationInit) {
     this.id = init.id;
     this.buckets = init.buckets;
     this.targetAddr = init.targetAddr;
     this.sourceId = init.sourceId;
+    this.meta = new OutgoingMeta(init.buckets);
   }
 
   /**
@@ -69,6 +72,7 @@ export class OutgoingMigration {
    * read (copy-on-write keeps them as of the cut); `totals` fills in as
    * it goes. The first round is the whole copy; later ones hold rows stamped since the previous
    * cut and the ids evicted since then (tombstone chunks first: the target deletes, then writes).
+   * Each round ends with the admission and eviction metadata changed since the previous one.
    */
   *round(fence: boolean, totals: RoundTotals = { rows: 0, tombstones: 0, chunks: 0, bytes: 0 }): Generator<Buffer> {
     if (fence && !this.fenced) {
@@ -107,6 +111,8 @@ export class OutgoingMigration {
       // Dense tables in moving buckets go whole, behind the fence (their pushes are refused from
       // the cut on, so the copy is their last value here). Counted as one row each.
       if (this.fenced) for (const t of this.node.denseIn(this.buckets)) yield this.emit(totals, denseChunk(t, this.buckets.length), 1, 0);
+      // Admission and eviction metadata last, once the target holds the rows (migrated-meta.ts).
+      for (const chunk of this.meta.chunks(cuts.map((c) => c.table), this.fenced)) yield this.emit(totals, chunk, 0, 0);
     } finally {
       for (const { table, snap } of cuts) table.endSnapshot(snap);
     }

@@ -22,6 +22,7 @@ import { sameSpec } from '../store/table-spec';
 import { TableSpec, TableStore } from '../store/table-store';
 import { forEachApplied, inheritedClientId } from './applied-pushes';
 import { LoopSlicer, promoteRows } from './replica-promotion';
+import { applyReplicatedMeta, promoteMeta, REPLICA_EVICTION } from './replicated-meta';
 import type { ReplicaBatch } from './replication-log';
 import { decodeShippedPush } from './shipped-pushes';
 
@@ -37,6 +38,8 @@ interface Replica {
   pushesApplied: number;
   /** Wall-clock ms of the newest push the replica holds (0: none yet). */
   appliedAtMs: number;
+  /** The primary's eviction clock of the newest `meta` chunk, by table (replicated-meta.ts). */
+  clocks: Map<string, number>;
   /** A complete batch was applied since the last reset: the replica holds every row (a copy may span batches). */
   whole: boolean;
 }
@@ -82,7 +85,7 @@ export class ReplicaStore {
     let r = this.replicas.get(batch.primaryId);
     if (batch.reset || !r) {
       if (!batch.reset) throw this.outOfOrder(batch, 'no replica is held; send a reset');
-      r = { tables: new TableStore(), specs: new Map(), dense: new Map(), dedup: r?.dedup ?? new PushDedup(), lastSeq: 0, pushesApplied: 0, appliedAtMs: 0, whole: false };
+      r = { tables: new TableStore(), specs: new Map(), dense: new Map(), dedup: r?.dedup ?? new PushDedup(), clocks: new Map(), lastSeq: 0, pushesApplied: 0, appliedAtMs: 0, whole: false };
       this.replicas.set(batch.primaryId, r);
     } else if (batch.batchSeq !== r.lastSeq + 1) {
       throw this.outOfOrder(batch, `expected batch ${r.lastSeq + 1}`);
@@ -93,6 +96,7 @@ export class ReplicaStore {
       if (held && !sameSpec(held, spec)) {
         r.tables.drop(spec.name);
         r.dense.delete(spec.name);
+        r.clocks.delete(spec.name);
       }
       r.specs.set(spec.name, spec);
     }
@@ -108,6 +112,11 @@ export class ReplicaStore {
         r.dense.set(name, { values: Float32Array.from(c.weights), state: Float32Array.from(c.state) });
       } else if (kind === 'rows') {
         rows += this.tableOf(r, name).loadRows(c.ids, c.weights, c.state, 0, c.header.rows);
+      } else if (kind === 'tombstones') {
+        this.tableOf(r, name).deleteIds(c.ids); // rows the primary's eviction dropped
+      } else if (kind === 'meta' || kind === 'sketch') {
+        const clock = applyReplicatedMeta(this.tableOf(r, name), c);
+        if (clock !== undefined) r.clocks.set(name, clock);
       }
     }
     for (const p of pushes) rows += this.tableOf(r, p.table).replay(p.ids, p.grads);
@@ -170,6 +179,7 @@ export class ReplicaStore {
     for (const info of r.tables.list()) {
       this.ensureLive(r, info.name);
       rows += await promoteRows(r.tables.getEmbedding(info.name), this.node.store.getEmbedding(info.name), buckets, slicer);
+      await promoteMeta(r.tables.getEmbedding(info.name), this.node.store.getEmbedding(info.name), buckets, r.clocks.get(info.name), slicer);
     }
     let dense = 0;
     for (const [name, d] of r.dense) {
@@ -195,8 +205,12 @@ export class ReplicaStore {
   private tableOf(r: Replica, name: string): EmbeddingTable {
     if (!r.tables.has(name)) {
       const spec = this.specOf(r, name, 'embedding');
-      // Never admitted or evicted here: pushes to such tables come as rows read after apply.
-      r.tables.create({ name, kind: 'embedding', dim: spec.dim, optimizer: spec.optimizer, initializer: spec.initializer, seed: spec.seed, weightFormat: spec.weightFormat });
+      // Never admitted or evicted here: pushes to such tables come as rows read after apply. The
+      // primary's admission and an eviction that never evicts keep what they count (replicated-meta.ts).
+      r.tables.create({
+        name, kind: 'embedding', dim: spec.dim, optimizer: spec.optimizer, initializer: spec.initializer, seed: spec.seed, weightFormat: spec.weightFormat,
+        ...(spec.admission ? { admission: spec.admission } : {}), ...(spec.eviction ? { eviction: REPLICA_EVICTION } : {}),
+      });
     }
     return r.tables.getEmbedding(name);
   }

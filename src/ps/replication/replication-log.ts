@@ -27,6 +27,7 @@ import { EmbeddingTable } from '../store/embedding-table';
 import type { TableSpec } from '../store/table-store';
 import { encodeApplied, scrambledOrder } from './applied-pushes';
 import { ProtoWriter } from '../../wire/proto-bytes';
+import { ReplicatedMeta } from './replicated-meta';
 import { writeShippedPush } from './shipped-pushes';
 
 /** One batch for the buddy (the fields of tessera.v1.ReplicaBatch). */
@@ -35,7 +36,7 @@ export interface ReplicaBatch {
   batchSeq: number;
   /** The buddy drops what it holds of this primary first (a new buddy, or a resync). */
   reset: boolean;
-  /** Checkpoint-format chunks (`rows`, `dense`), concatenated. */
+  /** Checkpoint-format chunks (`tombstones`, `rows` with their `meta`, `dense`, `sketch`), concatenated. */
   chunks: Buffer;
   /** Pushes applied since the previous batch, in apply order (shipped-pushes.ts). */
   pushes: Uint8Array[];
@@ -94,6 +95,11 @@ export class ReplicationLog {
   /** Per table (by name and incarnation): may its pushes be shipped (no admission, no eviction)? */
   private readonly shippable = new Map<string, { incarnation: number; ok: boolean }>();
   private dense = new Set<string>();
+  /** Ids eviction dropped since the previous cut, by table (lo, hi pairs). */
+  private dropped = new Map<string, number[]>();
+  private readonly dropHooks = new Map<string, (lo: number, hi: number) => void>();
+  /** Admission counters and eviction metadata that go with the rows (replicated-meta.ts). */
+  private readonly meta = new ReplicatedMeta();
   private clients: bigint[] = [];
   private seqs: number[] = [];
   private acks: number[] = [];
@@ -170,6 +176,9 @@ export class ReplicationLog {
   resync(): void {
     this.pending = new Map();
     this.dense = new Set();
+    this.dropped = new Map();
+    this.meta.reset();
+    this.watchDrops();
     this.clearShipped();
     this.resetNext = true;
     const owned = this.node.ownedBuckets;
@@ -203,9 +212,17 @@ export class ReplicationLog {
       this.resync();
       this.oldestPendingMs = Math.min(oldest, this.oldestPendingMs);
     }
-    if (this.pending.size === 0 && this.dense.size === 0 && this.shipped.length === 0 && !this.resetNext && this.clients.length === 0) return undefined;
+    this.watchDrops();
+    if (this.pending.size === 0 && this.dense.size === 0 && this.shipped.length === 0 && !this.resetNext && this.clients.length === 0 && this.dropped.size === 0) return undefined;
     const parts: Buffer[] = [];
     const named = new Set(this.shippedTables);
+    // Evicted rows first, as tombstones: the buddy deletes them, then writes rows (one evicted
+    // and created again since comes back with them), so a promoted replica resurrects none.
+    for (const [name, ids] of this.dropped) {
+      parts.push(...encodeChunk({ kind: 'tombstones', weightFormat: 'f32', table: name, dim: 0, stateWidth: 0, rows: ids.length >>> 1, bucketStart: 0, bucketEnd: 0 }, Uint32Array.from(ids), new Float32Array(0), new Float32Array(0)));
+      named.add(name);
+    }
+    this.dropped.clear();
     // Shipped pushes do not count against `maxRows` here: a batch always takes a pending table,
     // or pushes arriving meanwhile would keep a full copy from ever completing (and the
     // identities of the pushes the buddy holds from ever reaching it).
@@ -223,6 +240,14 @@ export class ReplicationLog {
       named.add(name);
     }
     this.dense.clear();
+    const owned = this.node.ownedBuckets ?? new Uint8Array(this.node.bucketCount).fill(1);
+    for (const info of this.node.store.list()) {
+      const t = this.node.store.get(info.name);
+      if (!(t instanceof EmbeddingTable) || !t.admission) continue;
+      const sketch = this.meta.sketches(t, owned);
+      if (sketch.length > 0) named.add(t.name);
+      parts.push(...sketch);
+    }
     const complete = this.pending.size === 0;
     const specs = [...named].filter((n) => this.node.store.has(n)).map((n) => this.node.store.spec(n));
     const batch: ReplicaBatch = {
@@ -268,6 +293,24 @@ export class ReplicationLog {
     // The copy is listed at the next cut, not now: while the buddy is down, nothing is listed.
     this.resyncAtCut = true;
     this.oldestPendingMs = oldest;
+  }
+
+  /** Has every table with eviction report the ids it drops (tables made since included). */
+  private watchDrops(): void {
+    for (const info of this.node.store.list()) {
+      const t = this.node.store.get(info.name);
+      if (!(t instanceof EmbeddingTable) || !t.eviction) continue;
+      let hook = this.dropHooks.get(t.name);
+      if (!hook) {
+        hook = (lo, hi) => {
+          let ids = this.dropped.get(t.name);
+          if (!ids) this.dropped.set(t.name, (ids = []));
+          ids.push(lo, hi);
+        };
+        this.dropHooks.set(t.name, hook);
+      }
+      t.onDropped = hook; // a later log (a new buddy) takes the table over
+    }
   }
 
   /** Starts a new list of pushes to ship, in the spare buffer when there is one. */
@@ -337,7 +380,7 @@ export class ReplicationLog {
     let stored: Float32Array | Uint16Array = w.subarray(0, n * t.dim);
     if (t.weightFormat === 'f16') encodeF16(w.subarray(0, n * t.dim), (stored = new Uint16Array(n * t.dim)));
     parts.push(...encodeChunk({ kind: 'rows', weightFormat: t.weightFormat, table: t.name, dim: t.dim, stateWidth: t.stateWidth, rows: n, bucketStart: 0, bucketEnd: 0 },
-      ids.subarray(0, 2 * n), stored, s.subarray(0, n * t.stateWidth)));
+      ids.subarray(0, 2 * n), stored, s.subarray(0, n * t.stateWidth)), ...this.meta.rowsMeta(t, ids, n));
     return n;
   }
 }

@@ -119,7 +119,7 @@ export class EmbeddingRows {
   protected readonly storage: RowStorage;
   /** Slot → id, change stamp and liveness (checkpoints, slot-meta.ts). */
   protected readonly meta: SlotMeta;
-  private readonly admit: RowAdmission | null;
+  protected readonly admit: RowAdmission | null;
   protected readonly evict: RowEviction | null;
   /** Slot of the shared unknown row, or -1 (unadmitted ids then read zeros). */
   protected readonly unknownSlot: number;
@@ -130,6 +130,8 @@ export class EmbeddingRows {
   /** Spilled rows (with `eviction.spill`), and the snapshot generation their records carry. */
   protected readonly tier: TierRows | null;
   protected tierGen = 0;
+  /** Told each id eviction drops (TTL, or a budget victim without a disk tier): replication's tombstones. */
+  onDropped: ((lo: number, hi: number) => void) | null = null;
   private rowScratch: Int32Array = new Int32Array(0);
   /** A fresh initialised slot for a new id, bound once for `findOrInsertAll` (the plain path). */
   private readonly createRow = (lo: number, hi: number): number => this.claimNew(lo, hi);
@@ -389,7 +391,10 @@ export class EmbeddingRows {
     const [lo, hi] = this.meta.idOf(r);
     this.index.remove(lo, hi);
     if (this.tier && cause === 'budget') this.tier.spill(r, lo, hi, this.tierGen);
-    else if (this.trackTombstones) this.tombs.add(lo, hi, this.slots.epoch);
+    else {
+      if (this.trackTombstones) this.tombs.add(lo, hi, this.slots.epoch);
+      this.onDropped?.(lo, hi);
+    }
     this.slots.release(r);
   }
 
@@ -416,8 +421,12 @@ export class EmbeddingRows {
     const rows = this.rowScratch;
     this.checkFitsBudget(n);
     evict?.begin();
-    const missing = index.findAll(ids, n, rows);
-    if (evict) for (let i = 0; i < n; i++) if (rows[i] >= 0) evict.touch(rows[i]);
+    let missing = index.findAll(ids, n, rows);
+    if (evict) {
+      // A row past its TTL reads as evicted even before the hand reaches it (row-eviction.ts).
+      for (let i = 0; i < n; i++) if (rows[i] >= 0 && evict.expireOnAccess(rows[i])) { rows[i] = -1; missing++; }
+      for (let i = 0; i < n; i++) if (rows[i] >= 0) evict.touch(rows[i]);
+    }
     if (evict?.bounded && missing > 0 && this.size + missing > evict.maxRows) {
       evict.makeRoom(this.size + missing - evict.maxRows);
     }

@@ -82,10 +82,13 @@ export class EmbeddingTable extends EmbeddingRows {
    * Takes a cut of the table (O(slabs), nothing copied yet): the returned snapshot reads every
    * row as it is now, while pulls and pushes go on (table-snapshot.ts). Rows stamped before
    * `sinceEpoch` are left out (incremental; 0 = all). Then the epoch advances to `nextEpoch`, so
-   * rows changed from now on carry a stamp the next incremental snapshot will pick.
+   * rows changed from now on carry a stamp the next incremental snapshot will pick. With
+   * `expire`, rows past their TTL are evicted first, so a checkpoint holds none (when the hand
+   * has passed a row would otherwise decide whether it is saved).
    */
-  beginSnapshot(opts: { sinceEpoch: number; nextEpoch: number; numBuckets: number; owned: Uint8Array | null }): TableSnapshot {
+  beginSnapshot(opts: { sinceEpoch: number; nextEpoch: number; numBuckets: number; owned: Uint8Array | null; expire?: boolean }): TableSnapshot {
     if (this.slots.snap) throw new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, `table "${this.name}": a snapshot is already being written`);
+    if (opts.expire) this.evictExpired();
     const snap = new TableSnapshot({
       table: this.name, dim: this.dim, stateWidth: this.stateWidth, weightFormat: this.weightFormat,
       storage: this.storage, meta: this.meta, cutSlots: this.slots.count, excludeSlot: this.unknownSlot,
@@ -253,6 +256,108 @@ export class EmbeddingTable extends EmbeddingRows {
     }
     this.tier?.commit();
     return removed;
+  }
+
+  /** The eviction clock now (row-eviction.ts: pushes, or seconds); 0 without eviction. */
+  evictionClock(): number {
+    return this.evict?.clock() ?? 0;
+  }
+
+  /**
+   * One slice of the eviction metadata a migration carries: of the rows in row slots
+   * `[from, from + count)` whose bucket has `buckets[b] === 1` and that were last touched at or
+   * after tick `since` (null: every row), the ids and, per row, `[tick, uses]`. Null without
+   * eviction. Slices read the table as it is then; between them it may change.
+   */
+  evictionMetaSlice(buckets: Uint8Array, since: number | null, from: number, count: number): { ids: Uint32Array; words: Uint32Array; next: number; done: boolean } | null {
+    const evict = this.evict;
+    if (!evict) return null;
+    const clock = evict.clock();
+    const end = Math.min(this.slots.count, from + count);
+    const ids: number[] = [];
+    const words: number[] = [];
+    for (let r = from; r < end; r++) {
+      if (r === this.unknownSlot || !this.meta.isLive(r)) continue;
+      const tick = evict.tickOf(r);
+      if (since !== null && ((tick - since) >>> 0) > ((clock - since) >>> 0)) continue;
+      const [lo, hi] = this.meta.idOf(r);
+      if (buckets[bucketOf(lo, hi, buckets.length)] !== 1) continue;
+      ids.push(lo, hi);
+      words.push(tick, evict.usesOf(r));
+    }
+    return { ids: Uint32Array.from(ids), words: Uint32Array.from(words), next: end, done: end >= this.slots.count };
+  }
+
+  /** `[tick, uses]` per id of `ids[0..2n)` (lo, hi pairs), resident rows only (0, 0 otherwise); null without eviction. */
+  evictionMetaOf(ids: Uint32Array, n: number): Uint32Array | null {
+    const evict = this.evict;
+    if (!evict) return null;
+    const words = new Uint32Array(2 * n);
+    for (let k = 0; k < n; k++) {
+      const r = this.index.find(ids[2 * k], ids[2 * k + 1]);
+      if (r < 0) continue;
+      words[2 * k] = evict.tickOf(r);
+      words[2 * k + 1] = evict.usesOf(r);
+    }
+    return words;
+  }
+
+  /**
+   * Sets the eviction metadata of the resident rows among `ids` (lo, hi pairs): per row `[tick,
+   * uses]` of `words`, `tick + shift` being the tick in this PS's clock; `keep(k)` may skip rows.
+   * Rows not resident are skipped. Returns the rows set (0 without eviction).
+   */
+  loadEvictionMeta(ids: Uint32Array, words: Uint32Array, shift: number, keep?: (k: number) => boolean): number {
+    const evict = this.evict;
+    if (!evict) return 0;
+    let set = 0;
+    for (let k = 0; k < ids.length >>> 1; k++) {
+      if (keep && !keep(k)) continue;
+      const r = this.index.find(ids[2 * k], ids[2 * k + 1]);
+      if (r < 0) continue;
+      evict.setMeta(r, words[2 * k] + shift, words[2 * k + 1]);
+      set++;
+    }
+    return set;
+  }
+
+  /** Moves the last-touch ticks of the rows in `buckets` (bucket → 1) by `delta`; returns how many. */
+  shiftEvictionTicks(buckets: Uint8Array, delta: number): number {
+    const evict = this.evict;
+    if (!evict || delta === 0) return 0;
+    let shifted = 0;
+    for (let r = 0; r < this.slots.count; r++) {
+      if (r === this.unknownSlot || !this.meta.isLive(r)) continue;
+      const [lo, hi] = this.meta.idOf(r);
+      if (buckets[bucketOf(lo, hi, buckets.length)] !== 1) continue;
+      evict.shiftTick(r, delta);
+      shifted++;
+    }
+    return shifted;
+  }
+
+  /**
+   * The admission sketch's counters of the ids in `buckets` (bucket → 1; its length the bucket
+   * count) that differ from `sent`, as `[cell, count]` pairs, bringing `sent` up to date
+   * (count-min-sketch.ts); `sent` null: every counter of those ids, and a copy to go on from is
+   * made. Null without admission.
+   */
+  admissionCells(buckets: Uint8Array, sent: Uint8Array | null): { cells: Uint32Array; sent: Uint8Array } | null {
+    if (!this.admit) return null;
+    const sketch = this.admit.counters;
+    const base = sent ?? sketch.copyCounters();
+    return { cells: sketch.changedCells(sketch.regionsOf(buckets, true), sent), sent: base };
+  }
+
+  /**
+   * Takes another PS's sketch counters (`[cell, count]` pairs, `admissionCells`) for the ids of
+   * `buckets` (bucket → 1), which this PS takes over: their counters are set, counters shared
+   * with other buckets' ids raised to the maximum. Returns the pairs taken (0 without admission).
+   */
+  mergeAdmissionCells(cells: Uint32Array, buckets: Uint8Array): number {
+    if (!this.admit) return 0;
+    const sketch = this.admit.counters;
+    return sketch.setCells(cells, sketch.regionsOf(buckets, false));
   }
 
   private refuseWhileSnapshotting(what: string): void {

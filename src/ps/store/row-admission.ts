@@ -47,6 +47,11 @@ export class RowAdmission {
     return false;
   }
 
+  /** The sketch's counters (`CountMinSketch.cellsAbove`, `mergeCells`): a migration moves them. */
+  get counters(): CountMinSketch {
+    return this.sketch;
+  }
+
   /** True when the sketch has seen `(lo, hi)` at least `minCount` times; counts and changes nothing. */
   seenEnough(lo: number, hi: number): boolean {
     return this.sketch.estimate(lo, hi) >= this.minCount;

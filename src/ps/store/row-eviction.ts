@@ -32,6 +32,8 @@ const FREE = PIN;
 /** Index slots the after-push TTL sweep visits per pushed row, plus a floor. */
 const TTL_SLOTS_PER_ROW = 2;
 const TTL_SLOTS_MIN = 64;
+/** Ages from here up are ticks ahead of the clock, not old ones. */
+const AHEAD = 2 ** 31;
 
 /** Evicted rows by cause. */
 export interface EvictionCounts {
@@ -125,6 +127,47 @@ export class RowEviction {
     if (r >= this.top) this.top = r + 1;
   }
 
+  /** The tick a row touched now gets (reads the clock, as `begin`). */
+  clock(): number {
+    this.begin();
+    return this.nowTick;
+  }
+
+  /** The tick row `r` was last touched at. */
+  tickOf(r: number): number {
+    return this.ticks[r >>> this.shift][r & this.mask];
+  }
+
+  /** The use count of row `r` (0..127; the pin bit left out). */
+  usesOf(r: number): number {
+    return this.uses[r >>> this.shift][r & this.mask] & COUNT;
+  }
+
+  /**
+   * Sets row `r`'s last touch to `tick` and its use count to `uses` (unpinned): a row moved here
+   * from another PS, its tick already brought to this PS's clock.
+   */
+  setMeta(r: number, tick: number, uses: number): void {
+    this.ticks[r >>> this.shift][r & this.mask] = tick >>> 0;
+    this.uses[r >>> this.shift][r & this.mask] = uses & COUNT;
+  }
+
+  /** Moves row `r`'s last touch by `delta` ticks (wrapping). */
+  shiftTick(r: number, delta: number): void {
+    const t = this.ticks[r >>> this.shift];
+    t[r & this.mask] = (t[r & this.mask] + delta) >>> 0;
+  }
+
+  /**
+   * Evicts row `r` now if it is past its TTL and not pinned (a request found it: an expired row
+   * reads as evicted whether or not the hand has passed it yet, so when a row expires does not
+   * depend on where the hand is). True when it was evicted, or `r` is already free.
+   */
+  expireOnAccess(r: number): boolean {
+    if (this.uses[r >>> this.shift][r & this.mask] === FREE) return true;
+    return this.ttl > 0 && this.expire(r);
+  }
+
   /** Slot `r` holds a row that is never evicted: the hand skips it. */
   reserve(r: number): void {
     this.reserved = r;
@@ -199,8 +242,14 @@ export class RowEviction {
     return removed;
   }
 
+  /**
+   * Past the TTL. An age of 2^31 ticks or more is a tick ahead of the clock (a row moved from a PS
+   * whose clock ran ahead, before the migration brings it to this one), never expired.
+   */
   private expired(r: number): boolean {
-    return this.ttl > 0 && ((this.nowTick - this.ticks[r >>> this.shift][r & this.mask]) >>> 0) > this.ttl;
+    if (this.ttl === 0) return false;
+    const age = (this.nowTick - this.ticks[r >>> this.shift][r & this.mask]) >>> 0;
+    return age > this.ttl && age < AHEAD;
   }
 
   private chooseVictim(r: number): boolean {

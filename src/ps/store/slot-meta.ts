@@ -109,6 +109,11 @@ export class SlotMeta implements RowIds {
     if (this.tracksLive) this.live[r >>> this.shift][r & this.mask] = 0;
   }
 
+  /** True when slot `r` holds a row (tables without eviction: every slot handed out does). */
+  isLive(r: number): boolean {
+    return !this.tracksLive || this.live[r >>> this.shift][r & this.mask] === 1;
+  }
+
   /** True when slot `r` holds id `(lo, hi)` (the id index confirms its tag matches here). */
   holds(r: number, lo: number, hi: number): boolean {
     const a = this.ids[r >>> this.shift];
