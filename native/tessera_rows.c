@@ -37,10 +37,6 @@
  *       AdagradOptimizer.apply to f32 rows slots[0, u) with gradient rows of g, in float64 as the
  *       JS does; stops at the first row left holding a non-finite weight or state and returns its
  *       k (rows before it stay updated: the caller rolls them back from its undo copy).
- *   adagradBoundedF32(slabs, shift, stride, dim, slots, u, g, lr, eps) -> 1 or 0
- *       adagradF32 without the undo copy: a read-only pass first shows every updated value
- *       finite by a bound (ps_kernels.c), then the same update; 0 when the bound does not hold,
- *       and then nothing is written (the caller takes the undo copy and adagradF32).
  */
 #include "rows/rows_args.h"
 
@@ -58,7 +54,6 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"firstNonFinite", NULL, FirstNonFinite, NULL, NULL, NULL, napi_default, NULL},
     {"sumGrads", NULL, SumGrads, NULL, NULL, NULL, napi_default, NULL},
     {"adagradF32", NULL, AdagradF32, NULL, NULL, NULL, napi_default, NULL},
-    {"adagradBoundedF32", NULL, AdagradBoundedF32, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

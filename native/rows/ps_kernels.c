@@ -264,121 +264,45 @@ napi_value SumGrads(napi_env env, napi_callback_info info) {
   return number(env, (double)u);
 }
 
-/* The arguments of both Adagrad kernels: slabs, shift, stride, dim, slots, u, g, lr, eps. */
-typedef struct {
+napi_value AdagradF32(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
   Slabs sl;
   Array slots, g;
   int64_t shift, stride, dim, u;
   double lr, eps;
-} AdagradArgs;
-
-static int adagrad_args(napi_env env, napi_callback_info info, const char *fn, AdagradArgs *a) {
-  napi_value argv[9];
-  if (!get_args(env, info, 9, argv, fn) || !slabs_open(env, argv[0], napi_float32_array, fn, &a->sl) ||
-      !get_int(env, argv[1], 0, 24, fn, "shift", &a->shift) || !get_int(env, argv[2], 1, 1 << 22, fn, "stride", &a->stride) ||
-      !get_int(env, argv[3], 1, 1 << 20, fn, "dim", &a->dim) || !get_array(env, argv[4], napi_int32_array, 0, fn, "slots", &a->slots) ||
-      !get_int(env, argv[5], 0, INT32_MAX, fn, "u", &a->u) || !get_array(env, argv[6], napi_float32_array, 0, fn, "g", &a->g) ||
-      napi_get_value_double(env, argv[7], &a->lr) != napi_ok || napi_get_value_double(env, argv[8], &a->eps) != napi_ok) {
-    return 0;
-  }
-  if (2 * a->dim > a->stride || (uint64_t)a->u > a->slots.length || (uint64_t)a->u * (uint64_t)a->dim > a->g.length) {
-    fail_range(env, fn, "a row holds fewer than 2 * dim floats, or slots or g hold fewer than u rows");
-    return 0;
-  }
-  return 1;
-}
-
-/* Row k's weights (state follows at + dim), or NULL with a RangeError pending. */
-static float *adagrad_row(napi_env env, AdagradArgs *a, int64_t k, const char *fn) {
-  const int32_t slot = ((const int32_t *)a->slots.data)[k];
-  if (slot < 0) {
-    fail_range(env, fn, "a slot is negative");
+  const char *fn = "adagradF32";
+  if (!get_args(env, info, 9, argv, fn) || !slabs_open(env, argv[0], napi_float32_array, fn, &sl) ||
+      !get_int(env, argv[1], 0, 24, fn, "shift", &shift) || !get_int(env, argv[2], 1, 1 << 22, fn, "stride", &stride) ||
+      !get_int(env, argv[3], 1, 1 << 20, fn, "dim", &dim) || !get_array(env, argv[4], napi_int32_array, 0, fn, "slots", &slots) ||
+      !get_int(env, argv[5], 0, INT32_MAX, fn, "u", &u) || !get_array(env, argv[6], napi_float32_array, 0, fn, "g", &g) ||
+      napi_get_value_double(env, argv[7], &lr) != napi_ok || napi_get_value_double(env, argv[8], &eps) != napi_ok) {
     return NULL;
   }
-  return row_at(env, &a->sl, (uint32_t)slot, a->shift, a->stride, a->stride, sizeof(float), fn);
-}
-
-/* Prefetches row k's memory when its slab is cached already (a prefetch never faults). */
-static inline void adagrad_prefetch(const AdagradArgs *a, int64_t k) {
-  if (k >= a->u) return;
-  const int32_t slot = ((const int32_t *)a->slots.data)[k];
-  if (slot < 0) return;
-  const float *slab = slab_cached(&a->sl, (uint32_t)slot >> a->shift);
-  const uint32_t mask = ((uint32_t)1 << a->shift) - 1;
-  if (slab != NULL) __builtin_prefetch(slab + (uint64_t)((uint32_t)slot & mask) * (uint64_t)a->stride);
-}
-
-/* AdagradOptimizer.apply on one row, in float64 per element as V8 computes it. */
-static inline void adagrad_update(float *w, float *s, const float *gk, int64_t dim, double lr, double eps) {
-  for (int64_t j = 0; j < dim; j++) {
-    const double gj = gk[j];
-    const double acc = (double)s[j] + gj * gj;
-    s[j] = (float)acc;
-    w[j] = (float)((double)w[j] - (lr * gj) / (sqrt(acc) + eps));
+  if (2 * dim > stride || (uint64_t)u > slots.length || (uint64_t)u * (uint64_t)dim > g.length) {
+    fail_range(env, fn, "a row holds fewer than 2 * dim floats, or slots or g hold fewer than u rows");
+    return NULL;
   }
-}
-
-napi_value AdagradF32(napi_env env, napi_callback_info info) {
-  AdagradArgs a;
-  const char *fn = "adagradF32";
-  if (!adagrad_args(env, info, fn, &a)) return NULL;
-  const float *gr = a.g.data;
-  const int64_t dim = a.dim;
-  for (int64_t k = 0; k < a.u; k++) {
-    float *w = adagrad_row(env, &a, k, fn);
+  const int32_t *sv = slots.data;
+  const float *gr = g.data;
+  for (int64_t k = 0; k < u; k++) {
+    if (sv[k] < 0) {
+      fail_range(env, fn, "a slot is negative");
+      return NULL;
+    }
+    float *w = row_at(env, &sl, (uint32_t)sv[k], shift, stride, stride, sizeof(float), fn);
     if (w == NULL) return NULL;
     float *s = w + dim;
     const float *gk = gr + (uint64_t)k * (uint64_t)dim;
-    adagrad_update(w, s, gk, dim, a.lr, a.eps);
+    for (int64_t j = 0; j < dim; j++) {
+      const double gj = gk[j];
+      const double acc = (double)s[j] + gj * gj;
+      s[j] = (float)acc;
+      w[j] = (float)((double)w[j] - (lr * gj) / (sqrt(acc) + eps));
+    }
     int finite = 1;
-    for (int64_t j = 0; j < a.stride; j++) finite &= isfinite(w[j]) ? 1 : 0;
+    for (int64_t j = 0; j < stride; j++) finite &= isfinite(w[j]) ? 1 : 0;
     if (!finite) return number(env, (double)k);
   }
   return number(env, -1);
 }
 
-/*
- * Bound of the Adagrad pre-check: a double of magnitude at most 2 * BOUND (plus rounding) rounds
- * to a finite float32 (FLT_MAX is about 3.4e38).
- */
-#define BOUND 1e38
-
-/*
- * adagradF32 without an undo copy: first a read-only pass shows every updated value finite, then
- * the update runs exactly as adagradF32's. Per element, with eps > 0 and q = |lr| / eps finite:
- * acc = s + g*g in [0, BOUND] (so the new state is finite and sqrt(acc) >= 0), |w| <= BOUND and
- * |g| * q <= BOUND (so |lr*g / (sqrt(acc) + eps)| <= |lr*g| / eps, and the new weight is within
- * 2 * BOUND). The slots must be distinct (GradSum's are): a row updated twice would be checked
- * once. Returns 1 when applied; 0 when some value is outside the bound (nothing written:
- * the caller takes the undo copy and adagradF32, which finds whether the update really is
- * non-finite).
- */
-napi_value AdagradBoundedF32(napi_env env, napi_callback_info info) {
-  AdagradArgs a;
-  const char *fn = "adagradBoundedF32";
-  if (!adagrad_args(env, info, fn, &a)) return NULL;
-  const double q = fabs(a.lr) / a.eps;
-  if (!(a.eps > 0) || !(q <= BOUND)) return number(env, 0);
-  const float *gr = a.g.data;
-  const int64_t dim = a.dim;
-  for (int64_t k = 0; k < a.u; k++) {
-    const float *w = adagrad_row(env, &a, k, fn);
-    if (w == NULL) return NULL;
-    adagrad_prefetch(&a, k + AHEAD);
-    const float *s = w + dim;
-    const float *gk = gr + (uint64_t)k * (uint64_t)dim;
-    int ok = 1;
-    for (int64_t j = 0; j < dim; j++) {
-      const double gj = gk[j];
-      const double acc = (double)s[j] + gj * gj;
-      ok &= (acc >= 0) & (acc <= BOUND) & (fabs((double)w[j]) <= BOUND) & (fabs(gj) * q <= BOUND);
-    }
-    if (!ok) return number(env, 0);
-  }
-  for (int64_t k = 0; k < a.u; k++) {
-    float *w = adagrad_row(env, &a, k, fn);
-    if (w == NULL) return NULL;
-    adagrad_update(w, w + dim, gr + (uint64_t)k * (uint64_t)dim, dim, a.lr, a.eps);
-  }
-  return number(env, 1);
-}

@@ -48,12 +48,6 @@ export interface NativeRows {
    * left non-finite (rows before it stay updated: the caller rolls back).
    */
   adagradF32(slabs: Float32Array[], shift: number, stride: number, dim: number, slots: Int32Array, u: number, g: Float32Array, lr: number, eps: number): number;
-  /**
-   * `adagradF32` on distinct slots without an undo copy: returns true when a read-only pass
-   * showed every updated value finite by a bound and the update then ran; false when a value
-   * is outside the bound (nothing written: take the undo copy and `adagradF32`).
-   */
-  adagradBoundedF32(slabs: Float32Array[], shift: number, stride: number, dim: number, slots: Int32Array, u: number, g: Float32Array, lr: number, eps: number): 0 | 1;
 }
 
 /** Where `scripts/build-native.sh` writes the addon, relative to the package root. */

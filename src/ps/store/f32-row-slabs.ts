@@ -87,24 +87,19 @@ export class F32RowSlabs implements RowStorage {
   }
 
   /**
-   * Updates each row (`slots` distinct) in place, all or nothing: every row is first copied to
-   * an undo log (one pass of the gather kernel), then each is updated and checked (`rowFinite`),
-   * and on the first row holding a non-finite value every row updated so far is put back. A
-   * float32 copy loop and a one-accumulator check per row cost a push about a quarter more PS
-   * CPU than this. Adagrad (unwrapped: no clip_norm or l2_reg) runs natively where the addon is
-   * built, computing what `AdagradOptimizer.apply` computes, in float64 per element; there a
-   * read-only pass first bounds every updated value (`adagradBoundedF32`, ADR 0045's amendment)
-   * and, when all are safely finite, the update runs without the undo copy. Without `keepUndo`
-   * (a replica's replay) rows before a refused one stay updated.
+   * Updates each row in place, all or nothing: every row is first copied to an undo log (one
+   * pass of the gather kernel), then each is updated and checked (`rowFinite`), and on the first
+   * row holding a non-finite value every row updated so far is put back. A float32 copy loop and
+   * a one-accumulator check per row cost a push about a quarter more PS CPU than this. Adagrad
+   * (unwrapped: no clip_norm or l2_reg) runs natively where the addon is built, computing what
+   * `AdagradOptimizer.apply` computes, in float64 per element.
    */
   applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array, keepUndo = true): number {
     const { dim, slabs, shift, mask, stride } = this;
-    const native = nativeRows(u);
-    const adagrad = native && opt instanceof AdagradOptimizer ? opt.config : null;
-    if (native && adagrad && keepUndo && native.adagradBoundedF32(slabs, shift, stride, dim, slots, u, g, adagrad.lr, adagrad.eps) === 1) return -1;
     const undo = keepUndo ? this.saveRows(slots, u) : null;
-    if (native && adagrad) {
-      const k = native.adagradF32(slabs, shift, stride, dim, slots, u, g, adagrad.lr, adagrad.eps);
+    const native = nativeRows(u);
+    if (native && opt instanceof AdagradOptimizer) {
+      const k = native.adagradF32(slabs, shift, stride, dim, slots, u, g, opt.config.lr, opt.config.eps);
       if (k >= 0 && undo) this.restoreRows(slots, k, undo);
       return k;
     }

@@ -112,45 +112,14 @@ describe('native data-plane kernels (issue 18 §1)', function () {
     });
   }
 
-  it('updates rows without the undo copy bit for bit as adagradF32 does, and writes nothing outside its bound', () => {
-    const next = mulberry32(23);
-    const rand = (n: number, scale: number): Float32Array => Float32Array.from({ length: n }, () => (next() / 2 ** 32 - 0.5) * scale);
-    const u = 500;
-    const slots = Int32Array.from({ length: u }, (_, i) => (i * 7919) % 1024); // distinct, spread over 16 slabs
-    for (let trial = 0; trial < 20; trial++) {
-      const slabs = Array.from({ length: 16 }, () => rand(64 * 32, 2).map(Math.abs)); // state (and weights) >= 0
-      const g = rand(u * 16, trial < 10 ? 1 : 1e6);
-      const twin = slabs.map((x) => x.slice());
-      expect(k.adagradBoundedF32(slabs, 6, 32, 16, slots, u, g, 0.05, 1e-8)).to.equal(1);
-      expect(k.adagradF32(twin, 6, 32, 16, slots, u, g, 0.05, 1e-8)).to.equal(-1);
-      slabs.forEach((x, i) => expect(Buffer.from(x.buffer).equals(Buffer.from(twin[i].buffer)), `trial ${trial} slab ${i}`).to.equal(true));
-    }
-    // Out of the bound (each still finite input): nothing is written, whichever row it is in.
-    const cases: Array<[string, (slabs: Float32Array[], g: Float32Array) => void, number]> = [
-      ['a weight above 1e38', (slabs) => { slabs[slots[123] >> 6][(slots[123] & 63) * 32 + 2] = 2e38; }, 1e-8],
-      ['an accumulator above 1e38', (_, g) => { g[(u - 1) * 16] = 1e20; }, 1e-8],
-      ['a negative accumulator', (slabs) => { slabs[slots[321] >> 6][(slots[321] & 63) * 32 + 16] = -1; }, 1e-8],
-      ['eps 0', () => undefined, 0],
-    ];
-    for (const [what, spoil, eps] of cases) {
-      const slabs = Array.from({ length: 16 }, () => rand(64 * 32, 2).map(Math.abs));
-      const g = rand(u * 16, 1);
-      spoil(slabs, g);
-      const before = slabs.map((x) => x.slice());
-      expect(k.adagradBoundedF32(slabs, 6, 32, 16, slots, u, g, 0.05, eps), what).to.equal(0);
-      slabs.forEach((x, i) => expect(Buffer.from(x.buffer).equals(Buffer.from(before[i].buffer)), `${what}: slab ${i}`).to.equal(true));
-    }
-    expect(() => k.adagradBoundedF32([new Float32Array(32)], 0, 32, 16, Int32Array.of(-1), 1, new Float32Array(16), 0.05, 1e-8)).to.throw(RangeError, /negative/);
-  });
-
-  it('applies a finite push outside the bound, and refuses NaN gradients naming the table and id, as the JavaScript does', () => {
+  it('applies a push to a row near float32\'s largest value, and refuses NaN gradients naming the table and id, as the JavaScript does', () => {
     const next = mulberry32(29);
     const ids = idsFrom(next, 600, null, 0);
     const grads = Float32Array.from({ length: 600 * 16 }, () => next() / 2 ** 32 - 0.5);
     const r = both(() => {
       const t = table('f32', 16);
       t.pull(ids, new Float32Array(600 * 16));
-      const w = new Float32Array(16).fill(3e38); // finite, above the bound: the push takes the undo copy
+      const w = new Float32Array(16).fill(3e38); // finite, and stays finite: updated, not refused
       t.putRow(ids[2 * 100], ids[2 * 100 + 1], w, new Float32Array(16).fill(1));
       t.push(ids, grads);
       const before = new Float32Array(600 * 16);
