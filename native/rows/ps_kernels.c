@@ -264,6 +264,16 @@ napi_value SumGrads(napi_env env, napi_callback_info info) {
   return number(env, (double)u);
 }
 
+/*
+ * The update prefetches the row this many rows ahead, every cache line of it up to
+ * ADAGRAD_PREFETCH_BYTES, for writing. Its float64 divisions leave the CPU too few rows in flight
+ * to overlap their misses itself: on 8,192 random rows of a 2^20-row table (dim 16, stride 32) a
+ * row took 240-250 ns with no prefetch, the same with the row's first line 8 or 32 ahead, 75-85
+ * ns with this, and 34 ns when the rows are in cache (ADR 0045, amendment).
+ */
+#define ADAGRAD_AHEAD 16
+#define ADAGRAD_PREFETCH_BYTES 512
+
 napi_value AdagradF32(napi_env env, napi_callback_info info) {
   napi_value argv[9];
   Slabs sl;
@@ -284,6 +294,10 @@ napi_value AdagradF32(napi_env env, napi_callback_info info) {
   }
   const int32_t *sv = slots.data;
   const float *gr = g.data;
+  const uint32_t mask = ((uint32_t)1 << shift) - 1;
+  const int64_t row_bytes = stride * (int64_t)sizeof(float);
+  /* + 63: a row need not start on a cache line */
+  const int64_t span = row_bytes < ADAGRAD_PREFETCH_BYTES ? row_bytes + 63 : ADAGRAD_PREFETCH_BYTES;
   for (int64_t k = 0; k < u; k++) {
     if (sv[k] < 0) {
       fail_range(env, fn, "a slot is negative");
@@ -291,6 +305,13 @@ napi_value AdagradF32(napi_env env, napi_callback_info info) {
     }
     float *w = row_at(env, &sl, (uint32_t)sv[k], shift, stride, stride, sizeof(float), fn);
     if (w == NULL) return NULL;
+    if (k + ADAGRAD_AHEAD < u && sv[k + ADAGRAD_AHEAD] >= 0) { /* a prefetch never faults, even past a slab's end */
+      const float *next = slab_cached(&sl, (uint32_t)sv[k + ADAGRAD_AHEAD] >> shift);
+      if (next != NULL) {
+        const char *p = (const char *)(next + (uint64_t)((uint32_t)sv[k + ADAGRAD_AHEAD] & mask) * (uint64_t)stride);
+        for (int64_t b = 0; b < span; b += 64) __builtin_prefetch(p + b, 1);
+      }
+    }
     float *s = w + dim;
     const float *gk = gr + (uint64_t)k * (uint64_t)dim;
     for (int64_t j = 0; j < dim; j++) {

@@ -112,6 +112,31 @@ describe('native data-plane kernels (issue 18 §1)', function () {
     });
   }
 
+  it('applies a push to a row near float32\'s largest value, and refuses NaN gradients naming the table and id, as the JavaScript does', () => {
+    const next = mulberry32(29);
+    const ids = idsFrom(next, 600, null, 0);
+    const grads = Float32Array.from({ length: 600 * 16 }, () => next() / 2 ** 32 - 0.5);
+    const r = both(() => {
+      const t = table('f32', 16);
+      t.pull(ids, new Float32Array(600 * 16));
+      const w = new Float32Array(16).fill(3e38); // finite, and stays finite: updated, not refused
+      t.putRow(ids[2 * 100], ids[2 * 100 + 1], w, new Float32Array(16).fill(1));
+      t.push(ids, grads);
+      const before = new Float32Array(600 * 16);
+      t.peek(ids, before);
+      const nan = new Float32Array(600 * 16).fill(0.01);
+      nan[450 * 16 + 3] = NaN;
+      let refusal = '';
+      try { t.push(ids, nan); } catch (e) { refusal = (e as Error).message; }
+      const after = new Float32Array(600 * 16);
+      t.peek(ids, after);
+      expect(Buffer.from(after.buffer).equals(Buffer.from(before.buffer)), 'no row changed').to.equal(true);
+      return { refusal, rows: Array.from(before) };
+    });
+    expect(r.native.refusal).to.match(/table "t": grads\[7203\] is NaN \(row 450, id \d+\)/).and.equal(r.js.refusal);
+    expect(r.native.rows).to.deep.equal(r.js.rows);
+  });
+
   it('gathers and updates rows of a table with more slabs than the kernels cache (1,000 slabs)', () => {
     const next = mulberry32(19);
     const ids = idsFrom(next, 4_000, null, 0);
