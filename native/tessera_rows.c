@@ -29,6 +29,9 @@
  *       (bucketOf of src/sharding/buckets.ts), counts[owner] += 1; counts.length is the PS count.
  *   fillSlices(ids, n, owners, sliceIds, slicePositions)
  *       its second pass: id i appended to sliceIds[owners[i]] with position i (arrays by PS index).
+ *   firstNotOwned(ids, n, owned) -> index or -1
+ *       checkIds of src/ps/ps-node.ts: the first id whose bucket (bucketOf over owned.length
+ *       buckets) has owned[bucket] == 0 (a Uint8Array, bucket -> 1 when this PS owns it).
  *   firstNonFinite(values) -> index or -1
  *       checkFinite's scan (src/ps/store/row-ops.ts): the first NaN or ±Infinity of a Float32Array.
  *   sumGrads(rows, n, grads, dim, table, bits, uniq, gsum) -> u
@@ -51,6 +54,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"copyRowsFrom", NULL, CopyRowsFrom, NULL, NULL, NULL, napi_default, NULL},
     {"ownersOf", NULL, OwnersOf, NULL, NULL, NULL, napi_default, NULL},
     {"fillSlices", NULL, FillSlices, NULL, NULL, NULL, napi_default, NULL},
+    {"firstNotOwned", NULL, FirstNotOwned, NULL, NULL, NULL, napi_default, NULL},
     {"firstNonFinite", NULL, FirstNonFinite, NULL, NULL, NULL, napi_default, NULL},
     {"sumGrads", NULL, SumGrads, NULL, NULL, NULL, napi_default, NULL},
     {"adagradF32", NULL, AdagradF32, NULL, NULL, NULL, napi_default, NULL},

@@ -105,20 +105,6 @@ static napi_value copy_rows(napi_env env, napi_callback_info info, int scatter) 
 napi_value CopyRowsTo(napi_env env, napi_callback_info info) { return copy_rows(env, info, 1); }
 napi_value CopyRowsFrom(napi_env env, napi_callback_info info) { return copy_rows(env, info, 0); }
 
-/* murmur3_x86_32 of the id's 8 little-endian bytes, seed 0 (bucketHash of src/sharding/buckets.ts). */
-static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
-static inline uint32_t mix_block(uint32_t h, uint32_t k) {
-  k *= 0xcc9e2d51u;
-  k = rotl32(k, 15);
-  k *= 0x1b873593u;
-  h ^= k;
-  h = rotl32(h, 13);
-  return h * 5 + 0xe6546b64u;
-}
-static inline uint32_t bucket_hash(uint32_t lo, uint32_t hi) {
-  return fmix32(mix_block(mix_block(0, lo), hi) ^ 8);
-}
-
 napi_value OwnersOf(napi_env env, napi_callback_info info) {
   napi_value argv[6];
   Array ids, owner, owners, counts;
@@ -139,7 +125,7 @@ napi_value OwnersOf(napi_env env, napi_callback_info info) {
   uint16_t *out = owners.data;
   uint32_t *cnt = counts.data;
   for (int64_t i = 0; i < n; i++) {
-    const uint32_t b = (uint32_t)(((uint64_t)bucket_hash(id[2 * i], id[2 * i + 1]) * (uint64_t)numBuckets) >> 32);
+    const uint32_t b = bucket_of(id[2 * i], id[2 * i + 1], (uint64_t)numBuckets);
     const uint16_t o = own[b];
     if (o >= counts.length) {
       fail_range(env, fn, "the shard map names a PS index beyond counts");

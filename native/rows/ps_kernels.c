@@ -106,6 +106,32 @@ napi_value ProbeTags(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * The PS's check that it owns every id of a request (checkIds of src/ps/ps-node.ts): the index of
+ * the first id whose bucket b (bucketOf over owned.length buckets) has owned[b] == 0, or -1.
+ */
+napi_value FirstNotOwned(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  Array ids, owned;
+  int64_t n;
+  const char *fn = "firstNotOwned";
+  if (!get_args(env, info, 3, argv, fn) || !get_array(env, argv[0], napi_uint32_array, 0, fn, "ids", &ids) ||
+      !get_int(env, argv[1], 0, INT32_MAX, fn, "n", &n) || !get_array(env, argv[2], napi_uint8_array, 0, fn, "owned", &owned)) {
+    return NULL;
+  }
+  if ((uint64_t)n * 2 > ids.length || owned.length == 0 || owned.length > 65536) {
+    fail_range(env, fn, "ids hold fewer than n ids, or owned is not 1 to 65,536 buckets");
+    return NULL;
+  }
+  const uint32_t *id = ids.data;
+  const uint8_t *own = owned.data;
+  const uint64_t buckets = owned.length;
+  for (int64_t i = 0; i < n; i++) {
+    if (own[bucket_of(id[2 * i], id[2 * i + 1], buckets)] == 0) return number(env, (double)i);
+  }
+  return number(env, -1);
+}
+
 /* Checks the shared gather arguments: rows, n, dim, out, outOff. */
 static int gather_args(napi_env env, napi_value *argv, const char *fn, Array *rows, int64_t *n, int64_t *dim, Array *out, int64_t *off) {
   if (!get_array(env, argv[0], napi_int32_array, 0, fn, "rows", rows) || !get_int(env, argv[1], 0, INT32_MAX, fn, "n", n) ||

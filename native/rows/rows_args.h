@@ -70,6 +70,25 @@ static inline uint32_t fmix32(uint32_t h) {
   return h;
 }
 
+/* murmur3_x86_32 of the id's 8 little-endian bytes, seed 0 (bucketHash of src/sharding/buckets.ts). */
+static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+static inline uint32_t mix_block(uint32_t h, uint32_t k) {
+  k *= 0xcc9e2d51u;
+  k = rotl32(k, 15);
+  k *= 0x1b873593u;
+  h ^= k;
+  h = rotl32(h, 13);
+  return h * 5 + 0xe6546b64u;
+}
+static inline uint32_t bucket_hash(uint32_t lo, uint32_t hi) {
+  return fmix32(mix_block(mix_block(0, lo), hi) ^ 8);
+}
+
+/* bucketOf of src/sharding/buckets.ts: floor(hash * numBuckets / 2^32), exact in integers. */
+static inline uint32_t bucket_of(uint32_t lo, uint32_t hi, uint64_t numBuckets) {
+  return (uint32_t)(((uint64_t)bucket_hash(lo, hi) * numBuckets) >> 32);
+}
+
 /* The exports (native/rows/ps_kernels.c, native/rows/client_kernels.c). */
 napi_value ProbeIds(napi_env env, napi_callback_info info);
 napi_value ProbeTags(napi_env env, napi_callback_info info);
@@ -83,5 +102,6 @@ napi_value CopyRowsTo(napi_env env, napi_callback_info info);
 napi_value CopyRowsFrom(napi_env env, napi_callback_info info);
 napi_value OwnersOf(napi_env env, napi_callback_info info);
 napi_value FillSlices(napi_env env, napi_callback_info info);
+napi_value FirstNotOwned(napi_env env, napi_callback_info info);
 
 #endif

@@ -41,6 +41,8 @@ export interface NativeRows {
   ownersOf(ids: Uint32Array, n: number, numBuckets: number, owner: Uint16Array, owners: Uint16Array, counts: Uint32Array): void;
   /** `sliceByOwner`'s second pass: id i to `sliceIds[owners[i]]`, its position to `slicePositions[owners[i]]`. */
   fillSlices(ids: Uint32Array, n: number, owners: Uint16Array, sliceIds: Uint32Array[], slicePositions: Uint32Array[]): void;
+  /** `firstNotOwned` of src/sharding/buckets.ts: the first id whose bucket has `owned[bucket] === 0`, or -1. */
+  firstNotOwned(ids: Uint32Array, n: number, owned: Uint8Array): number;
   /** `GradSum.sum` over its scratch (`table[0, 2^bits)` must be -1); returns the distinct rows. */
   sumGrads(rows: Int32Array, n: number, grads: Float32Array, dim: number, table: Int32Array, bits: number, uniq: Int32Array, gsum: Float32Array): number;
   /**

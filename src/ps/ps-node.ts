@@ -5,7 +5,7 @@
  */
 import { ERROR_CODES, TesseraError } from '../common/errors';
 import type { Logger } from '../common/logger';
-import { bucketOf, checkNumBuckets, DEFAULT_NUM_BUCKETS } from '../sharding/buckets';
+import { bucketOf, checkNumBuckets, DEFAULT_NUM_BUCKETS, firstNotOwned } from '../sharding/buckets';
 import { Encoding } from '../wire/data-plane-codec';
 import { decodeF16, encodeF16 } from '../wire/f16';
 import { f32FromBytes, idsFromBytes } from '../wire/key-block';
@@ -553,14 +553,10 @@ export class PsNode {
     }
     const ids = idsFromBytes(bytes);
     const owned = this.owned;
-    if (owned) {
-      for (let i = 0; i < ids.length; i += 2) {
-        const b = bucketOf(ids[i], ids[i + 1], owned.length);
-        if (owned[b] === 0) {
-          throw bad(ERROR_CODES.WRONG_SHARD,
-            `ids: id at index ${i >>> 1} belongs to bucket ${b}, which this PS does not own at shard-map version ${this.version}`);
-        }
-      }
+    const i = owned ? firstNotOwned(ids, ids.length >>> 1, owned) : -1;
+    if (i >= 0) {
+      const b = bucketOf(ids[2 * i], ids[2 * i + 1], owned!.length);
+      throw bad(ERROR_CODES.WRONG_SHARD, `ids: id at index ${i} belongs to bucket ${b}, which this PS does not own at shard-map version ${this.version}`);
     }
     return ids;
   }

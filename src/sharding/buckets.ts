@@ -16,6 +16,7 @@
 
 import { fmix32 } from '../common/fmix32';
 import { ERROR_CODES, TesseraError } from '../common/errors';
+import { nativeRows } from '../common/native-rows';
 import type { IdArray } from '../wire/key-block';
 
 /** Default number of virtual buckets per table. */
@@ -90,4 +91,23 @@ export function bucketsOf(ids: IdArray, numBuckets: number, out: Uint32Array): v
   for (let i = 0; i < n; i++) {
     out[i] = Math.floor((bucketHash(ids[2 * i], ids[2 * i + 1]) * numBuckets) / TWO_POW_32);
   }
+}
+
+/**
+ * The index of the first of the `n` ids of `ids` whose bucket (over `owned.length` buckets) has
+ * `owned[bucket] === 0`, or -1 when every bucket is owned: a PS's check that a request is its own.
+ * Runs natively where the addon is built (src/common/native-rows.ts), with the same result.
+ *
+ * ```ts
+ * const i = firstNotOwned(ids, ids.length >>> 1, owned); // owned: bucket → 1 for this PS's buckets
+ * ```
+ */
+export function firstNotOwned(ids: IdArray, n: number, owned: Uint8Array): number {
+  const native = nativeRows(n);
+  if (native) return native.firstNotOwned(ids, n, owned);
+  const numBuckets = owned.length;
+  for (let i = 0; i < n; i++) {
+    if (owned[bucketOf(ids[2 * i], ids[2 * i + 1], numBuckets)] === 0) return i;
+  }
+  return -1;
 }

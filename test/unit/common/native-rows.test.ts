@@ -12,6 +12,7 @@ import { mulberry32 } from '../../../src/common/mulberry32';
 import { EmbeddingTable } from '../../../src/ps/store/embedding-table';
 import { IdIndex } from '../../../src/ps/store/id-index';
 import { checkFinite } from '../../../src/ps/store/row-ops';
+import { bucketsOf, firstNotOwned } from '../../../src/sharding/buckets';
 import { Deduper } from '../../../src/sharding/dedup';
 import { gatherRowsAt } from '../../../src/sharding/row-moves';
 import { planShardMap } from '../../../src/sharding/shard-map';
@@ -208,6 +209,27 @@ describe('native data-plane kernels (issue 18 §1)', function () {
     }
   });
 
+  it('finds the first id of a bucket the PS does not own as the JavaScript does', () => {
+    const next = mulberry32(17);
+    for (const numBuckets of [1, 1000, 4096, 65536]) {
+      const ids = idsFrom(next, 8_192, null, 0);
+      const buckets = new Uint32Array(8_192);
+      bucketsOf(ids, numBuckets, buckets);
+      const owned = new Uint8Array(numBuckets).fill(1);
+      const all = both(() => firstNotOwned(ids, 8_192, owned));
+      expect(all).to.deep.equal({ js: -1, native: -1 });
+      for (const at of [0, 4_000, 8_191]) {
+        const o = Uint8Array.from(owned);
+        for (let i = 0; i < 8_192; i++) if (i >= at && next() % 3 === 0) o[buckets[i]] = 0;
+        o[buckets[at]] = 0;
+        const r = both(() => firstNotOwned(ids, 8_192, o));
+        expect(r.native).to.equal(r.js);
+        expect(r.js).to.be.at.most(at); // an earlier id may share a bucket given up later
+        expect(o[buckets[r.js]]).to.equal(0);
+      }
+    }
+  });
+
   it('runs the JavaScript below NATIVE_MIN_ROWS ids and when turned off', () => {
     expect(nativeRows(NATIVE_MIN_ROWS - 1)).to.equal(null);
     expect(nativeRows(NATIVE_MIN_ROWS)).to.equal(k);
@@ -237,6 +259,8 @@ describe('native data-plane kernels (issue 18 §1)', function () {
       expect(() => k.dedup(new Uint32Array(8), 4, new Uint32Array(4), new Uint32Array(4), new Uint32Array(4), 4, new Uint32Array(8), new Uint32Array(4)))
         .to.throw(RangeError, /power of two >= 2n/);
       expect(() => k.ownersOf(new Uint32Array(2), 1, 1, Uint16Array.of(5), new Uint16Array(1), new Uint32Array(2))).to.throw(RangeError, /beyond counts/);
+      expect(() => k.firstNotOwned(new Uint32Array(2), 2, new Uint8Array(4))).to.throw(RangeError, /fewer than n ids/);
+      expect(() => k.firstNotOwned(new Uint32Array(2), 1, new Uint8Array(0))).to.throw(RangeError, /1 to 65,536 buckets/);
     });
   });
 });
