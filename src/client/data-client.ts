@@ -92,6 +92,13 @@ export class PsDataClient {
   private readonly deduper = new Deduper();
   /** Buffers of the gradients a push request carries (pushSlice), reused between pushes. */
   private readonly gradBuffers = new AnswerPool();
+  /**
+   * Buffers of the slices' ids and positions (sliceByOwner's `alloc`), reused once every request
+   * of the pull or push that sliced them succeeded; a failed one's are left to the GC (a request
+   * of it may still be in flight, or sit in a transport's queue).
+   */
+  private readonly sliceBuffers = new AnswerPool();
+  private readonly takeSlice = (words: number): Uint32Array => this.sliceBuffers.takeU32(words);
   private scratchUnique = new Uint32Array(0);
   private scratchInverse = new Uint32Array(0);
 
@@ -151,6 +158,7 @@ export class PsDataClient {
     const versions = opts.versions === undefined ? null : inverse ? new Uint32Array(count) : opts.versions;
     const into = { table, dim, out: uniqueRows, readOnly: opts.readOnly === true, versions };
     await Promise.all(slices.map((s) => this.pullSlice(into, s, route)));
+    this.giveSlices(slices);
     if (versions && inverse) fromDistinct(versions, inverse, opts.versions!);
     if (!inverse) return uniqueRows;
     const out = opts.out ?? new Float32Array(inverse.length * dim);
@@ -241,7 +249,10 @@ export class PsDataClient {
     const read = readVersions === undefined ? null : inverse ? toDistinct(readVersions, inverse, count) : readVersions;
     const from = { table, rows, dim, read, tags };
     for (const sl of slices) tags?.count(sl.psIndex, Math.ceil((sl.ids.length >>> 1) / this.maxRows));
-    return async () => { await Promise.all(slices.map((s) => this.pushSlice(from, s, route))); };
+    return async () => {
+      await Promise.all(slices.map((s) => this.pushSlice(from, s, route)));
+      this.giveSlices(slices);
+    };
   }
 
   private prepareDensePush(table: string, grads: Float32Array, tags?: StepTags): () => Promise<void> {
@@ -281,8 +292,13 @@ export class PsDataClient {
     }
     const count = this.deduper.dedupInto(ids, this.scratchUnique, this.scratchInverse);
     const route = this.fleet.route;
-    const slices = sliceByOwner(this.scratchUnique.subarray(0, 2 * count), route.map);
+    const slices = sliceByOwner(this.scratchUnique.subarray(0, 2 * count), route.map, undefined, this.takeSlice);
     return { slices, count, inverse: count === n ? null : this.scratchInverse.slice(0, n), route };
+  }
+
+  /** Gives back the buffers of `slices` (dedupAndSlice's), once nothing reads them any more. */
+  private giveSlices(slices: Slice[]): void {
+    for (const s of slices) this.sliceBuffers.give(s.ids);
   }
 
   /** Waits for every outstanding push and throws the first failure. */

@@ -28,6 +28,12 @@ export interface Slice {
 }
 
 /**
+ * Gives `words` uint32 words (not necessarily zeroed) for one slice: its ids (2 words an id),
+ * then its positions (1 word an id).
+ */
+export type SliceAlloc = (words: number) => Uint32Array;
+
+/**
  * Partition function: the index (into `map.ps`) of the PS that owns id (lo, hi). Injectable
  * (like TFRA's `partition_fn`); it must be deterministic, since it is called twice per id.
  */
@@ -51,14 +57,16 @@ function checkDim(dim: number): void {
 /**
  * Splits `ids` by owning PS: one {@link Slice} per PS that owns at least one id, ordered by
  * psIndex; ids keep their input order within a slice. Two passes (count, then fill), so each slice
- * is exactly one allocation (its ids and positions share one ArrayBuffer). With the bucket map
+ * is exactly one allocation (its ids and positions share one buffer, from `alloc` when given). With the bucket map
  * both passes run natively where the addon is built (src/common/native-rows.ts).
  *
  * @param ownerFn partition function; defaults to the bucket map, `ownerOf(map, lo, hi)`.
+ * @param alloc where each slice's words come from (a reused buffer; every word is written);
+ *   default: a fresh array per slice.
  * @throws TesseraError BAD_IDS for an odd-length IdArray; INVALID_ARGUMENT when ownerFn returns
  *   something that is not an index into map.ps.
  */
-export function sliceByOwner(ids: IdArray, map: ShardMap, ownerFn?: OwnerFn): Slice[] {
+export function sliceByOwner(ids: IdArray, map: ShardMap, ownerFn?: OwnerFn, alloc?: SliceAlloc): Slice[] {
   if (ids.length % 2 !== 0) throw new TesseraError(ERROR_CODES.BAD_IDS, `ids has odd length ${ids.length}`);
   const n = ids.length >>> 1;
   const numPs = map.ps.length;
@@ -72,8 +80,8 @@ export function sliceByOwner(ids: IdArray, map: ShardMap, ownerFn?: OwnerFn): Sl
   const sliceOf: Slice[] = new Array(numPs);
   for (let p = 0; p < numPs; p++) {
     const c = counts[p];
-    const buf = new ArrayBuffer(12 * c);
-    const s: Slice = { psIndex: p, ids: new Uint32Array(buf, 0, 2 * c), positions: new Uint32Array(buf, 8 * c, c) };
+    const words = alloc && c > 0 ? alloc(3 * c) : new Uint32Array(3 * c);
+    const s: Slice = { psIndex: p, ids: words.subarray(0, 2 * c), positions: words.subarray(2 * c, 3 * c) };
     sliceOf[p] = s;
     if (c > 0) slices.push(s);
   }

@@ -48,11 +48,23 @@ export class AnswerPool {
    * gathered before they are encoded; give it back with `give` like any other.
    */
   takeF32(length: number): Float32Array {
-    const b = this.take(4 * length + F32_START - GRPC_FRAME_HEADER);
-    return new Float32Array(b.buffer, F32_START, length);
+    return new Float32Array(this.takeWords(length), F32_START, length);
   }
 
-  /** Gives back a buffer `take` or `takeF32` returned; the caller must not read it afterwards. */
+  /**
+   * `length` uint32 words, aligned as `takeF32`'s floats: the ids and positions of a batch's
+   * slices (sliceByOwner's `alloc`); give it back with `give` like any other.
+   */
+  takeU32(length: number): Uint32Array {
+    return new Uint32Array(this.takeWords(length), F32_START, length);
+  }
+
+  /** The ArrayBuffer of a buffer with room for `length` 4-byte words from F32_START. */
+  private takeWords(length: number): ArrayBuffer {
+    return this.take(4 * length + F32_START - GRPC_FRAME_HEADER).buffer as ArrayBuffer;
+  }
+
+  /** Gives back a buffer `take`, `takeF32` or `takeU32` returned; the caller must not read it afterwards. */
   give(message: ArrayBufferView): void {
     const ab = message.buffer as ArrayBuffer;
     if (ab.byteLength >= MIN_POOLED_BYTES && this.free.length < MAX_KEPT && !this.free.includes(ab)) this.free.push(ab);

@@ -6,12 +6,14 @@
  */
 import * as http2 from 'node:http2';
 import { expect } from 'chai';
+import { PsClient } from '../../src/client/ps-client';
 import { silentLogger } from '../../src/common/logger';
+import { planShardMap } from '../../src/sharding/shard-map';
 import { startPsServer, PsServer } from '../../src/ps/ps-server';
 import { encodePullRequest, Encoding } from '../../src/wire/data-plane-codec';
 import { DATA_PLANES } from '../../src/wire/grpc-options';
 import { frameMessage } from '../../src/wire/grpc-frames';
-import { f32FromBytes } from '../../src/wire/key-block';
+import { f32FromBytes, idsFrom } from '../../src/wire/key-block';
 import { PsConnection } from '../../src/wire/ps-connection';
 
 const IDS = Buffer.from(new BigUint64Array([5n, 6n]).buffer);
@@ -111,6 +113,33 @@ describe('the node:http2 data plane (issue 18)', function () {
       // Four pushes of gradient b + 1 each, at learning rate 1: every value of batch b is -4 (b + 1).
       const rows = f32FromBytes((await reference.pull({ ...pullReq, table: 'pushed', ids }, 5000)).values);
       expect(rows.every((v) => v === -4 * (b + 1)), `batch ${b}`).to.equal(true);
+    }
+  });
+
+  it('reuses the data client\'s slice buffers only once a pull or push is done: 32 pulls and 16 pushes in flight over 2 PS get their own rows (issue 18 §1)', async () => {
+    const both = [await ps('http2'), await ps('http2')];
+    const map = planShardMap(both.map((s, id) => ({ id, addr: s.addr })));
+    const client = new PsClient({ shardMap: map, logger: silentLogger(), maxInflightPushes: 16, dataPlane: 'http2' });
+    try {
+      await client.admin.installShardMap();
+      await client.admin.createTable({ name: 'rows', kind: 'embedding', dim: 4, optimizer: { kind: 'sgd', lr: 1 }, seed: 5 });
+      await client.admin.createTable({ name: 'pushed', kind: 'embedding', dim: 4, optimizer: { kind: 'sgd', lr: 1 }, initializer: { kind: 'constant', value: 0 } });
+      // 4 batches of 6,000 distinct ids: each PS's slice (about 3,000 ids, 36 KB) is above the pools' smallest buffer.
+      const batches = Array.from({ length: 4 }, (_, b) => idsFrom(Array.from({ length: 6000 }, (_, i) => BigInt(7 + b * 6000 + i))));
+      const want: Float32Array[] = [];
+      for (const ids of batches) want.push(await client.data.pull('rows', ids, 4));
+      const pushes = Array.from({ length: 16 }, (_, k) => client.data.push('pushed', batches[k % 4], new Float32Array(6000 * 4).fill((k % 4) + 1)));
+      const got = await Promise.all(Array.from({ length: 32 }, (_, k) => client.data.pull('rows', batches[k % 4], 4)));
+      await Promise.all(pushes);
+      await client.data.flush();
+      got.forEach((rows, k) => expect(rows, `pull ${k}`).to.deep.equal(want[k % 4]));
+      for (const [b, ids] of batches.entries()) {
+        // Four pushes of gradient b + 1 each, at learning rate 1: every value of batch b is -4 (b + 1).
+        const rows = await client.data.pull('pushed', ids, 4);
+        expect(rows.every((v) => v === -4 * (b + 1)), `batch ${b}`).to.equal(true);
+      }
+    } finally {
+      client.close();
     }
   });
 });

@@ -85,6 +85,23 @@ describe('sharding/slicer', () => {
     }
   });
 
+  it('takes each slice\'s words from a reused buffer when given one, overwriting whatever it held (issue 18 §1)', () => {
+    const map = planShardMap(ps(3), { numBuckets: 64 });
+    const ids = randomIds(new Rng(54), 3000);
+    const taken: Uint32Array[] = [];
+    const alloc = (words: number): Uint32Array => {
+      const w = new Uint32Array(words + 7).fill(0xdeadbeef).subarray(7); // dirty, and not at its buffer's start
+      taken.push(w);
+      return w;
+    };
+    const pooled = sliceByOwner(ids, map, undefined, alloc);
+    expectValidSlices(ids, map, pooled);
+    expect(pooled.map((s) => s.ids.buffer)).to.deep.equal(taken.map((w) => w.buffer));
+    const fresh = sliceByOwner(ids, map);
+    expect(pooled.map((s) => [s.psIndex, Array.from(s.ids), Array.from(s.positions)]))
+      .to.deep.equal(fresh.map((s) => [s.psIndex, Array.from(s.ids), Array.from(s.positions)]));
+  });
+
   it('uses an injected partition function instead of the bucket map', () => {
     const map = planShardMap(ps(3), { numBuckets: 16 });
     const ids = idsFrom([0n, 1n, 2n, 3n, 4n, 5n, 7n]);

@@ -43,4 +43,12 @@ describe('AnswerPool (issue 18)', () => {
     expect(again.buffer, 'the same buffer serves a message next').to.equal(g.buffer);
     expect(pool.takeF32(20_000).buffer).to.not.equal(g.buffer);
   });
+
+  it('hands out word buffers for slices aligned for a Uint32Array, reused once given back (issue 18 §1)', () => {
+    const pool = new AnswerPool();
+    const w = pool.takeU32(12_000);
+    expect([w.length, w.byteOffset % 4]).to.deep.equal([12_000, 0]);
+    pool.give(w.subarray(8_000));
+    expect(pool.takeU32(12_000).buffer, 'a view of the buffer gives it back').to.equal(w.buffer);
+  });
 });
