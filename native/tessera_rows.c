@@ -18,6 +18,9 @@
  *   gatherF32(slabs, shift, stride, rows, n, dim, out, outOff)
  *       F32RowSlabs.gather: row rows[i] (slab rows[i] >> shift, row rows[i] & (2^shift - 1),
  *       `stride` floats apart) to out[outOff + i*dim ..]; rows < 0 are skipped.
+ *   probeGatherF32(slots, scale, ids, n, rows, slabs, shift, stride, dim, out, outOff) -> missing
+ *       probeIds then gatherF32 over its rows, in one pass (the row of id i - 8 is copied while id
+ *       i is probed); rows of absent ids are not written.
  *   gatherF16(slabs, shift, rows, n, dim, out, outOff)
  *       F16RowSlabs.gather: the same from fp16 weight slabs of `dim` halves per row, decoded.
  *   dedup(ids, n, keysLo, keysHi, vals, slots, unique, inverse) -> count
@@ -48,6 +51,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"probeIds", NULL, ProbeIds, NULL, NULL, NULL, napi_default, NULL},
     {"probeTags", NULL, ProbeTags, NULL, NULL, NULL, napi_default, NULL},
     {"gatherF32", NULL, GatherF32, NULL, NULL, NULL, napi_default, NULL},
+    {"probeGatherF32", NULL, ProbeGatherF32, NULL, NULL, NULL, napi_default, NULL},
     {"gatherF16", NULL, GatherF16, NULL, NULL, NULL, napi_default, NULL},
     {"dedup", NULL, Dedup, NULL, NULL, NULL, napi_default, NULL},
     {"copyRowsTo", NULL, CopyRowsTo, NULL, NULL, NULL, napi_default, NULL},

@@ -133,6 +133,65 @@ napi_value FirstNotOwned(napi_env env, napi_callback_info info) {
 }
 
 /* Checks the shared gather arguments: rows, n, dim, out, outOff. */
+static int gather_args(napi_env env, napi_value *argv, const char *fn, Array *rows, int64_t *n, int64_t *dim, Array *out, int64_t *off);
+
+/*
+ * probeIds and gatherF32 in one pass (a pull of a table without admission or eviction): id i is
+ * probed while the row of id i - AHEAD, prefetched when its probe found it, is copied, so the
+ * misses on the index and on the rows overlap. Rows of absent ids are left as they were, so
+ * the caller, finding any absent, resolves and gathers the batch again as before.
+ */
+napi_value ProbeGatherF32(napi_env env, napi_callback_info info) {
+  napi_value argv[11];
+  Array slots, ids, rows, out;
+  Slabs sl;
+  double scale;
+  int64_t n, shift, stride, n2, dim, off;
+  const char *fn = "probeGatherF32";
+  if (!get_args(env, info, 11, argv, fn) || !probe_args(env, argv, 3, fn, &slots, &scale, &ids, &n, &rows) ||
+      !slabs_open(env, argv[5], napi_float32_array, fn, &sl) || !get_int(env, argv[6], 0, 24, fn, "shift", &shift) ||
+      !get_int(env, argv[7], 1, 1 << 22, fn, "stride", &stride) || !gather_args(env, (napi_value[]){argv[4], argv[3], argv[8], argv[9], argv[10]}, fn, &rows, &n2, &dim, &out, &off)) {
+    return NULL;
+  }
+  if (dim > stride) {
+    fail_range(env, fn, "dim exceeds the row stride");
+    return NULL;
+  }
+  const uint32_t *s = slots.data;
+  const uint32_t *id = ids.data;
+  int32_t *r = rows.data;
+  float *o = (float *)out.data + off;
+  const float *src[AHEAD];
+  const uint64_t cap = slots.length / 3;
+  int64_t missing = 0;
+  for (int64_t i = 0; i < n + AHEAD; i++) {
+    const int64_t j = i - AHEAD; /* first the row found AHEAD ids ago: its entry of src is i's next */
+    if (j >= 0 && src[j % AHEAD] != NULL) memcpy(o + j * dim, src[j % AHEAD], (size_t)dim * sizeof(float));
+    if (i < n) {
+      if (i + AHEAD < n) __builtin_prefetch(s + 3 * home_of(hash_id(id[2 * (i + AHEAD)], id[2 * (i + AHEAD) + 1]), scale));
+      const uint32_t lo = id[2 * i], hi = id[2 * i + 1];
+      uint64_t b = home_in(hash_id(lo, hi), scale, cap);
+      int32_t row = -1;
+      for (uint64_t k = 0; k < cap && s[3 * b + 2] != 0; k++) {
+        if (s[3 * b] == lo && s[3 * b + 1] == hi) {
+          row = (int32_t)(s[3 * b + 2] - 1);
+          break;
+        }
+        if (++b == cap) b = 0;
+      }
+      r[i] = row;
+      src[i % AHEAD] = NULL;
+      if (row < 0) {
+        missing++;
+      } else {
+        src[i % AHEAD] = row_at(env, &sl, (uint32_t)row, shift, stride, dim, sizeof(float), fn);
+        if (src[i % AHEAD] == NULL) return NULL;
+        __builtin_prefetch(src[i % AHEAD]);
+      }
+    }
+  }
+  return number(env, (double)missing);
+}
 static int gather_args(napi_env env, napi_value *argv, const char *fn, Array *rows, int64_t *n, int64_t *dim, Array *out, int64_t *off) {
   if (!get_array(env, argv[0], napi_int32_array, 0, fn, "rows", rows) || !get_int(env, argv[1], 0, INT32_MAX, fn, "n", n) ||
       !get_int(env, argv[2], 1, 1 << 20, fn, "dim", dim) || !get_array(env, argv[3], napi_float32_array, 0, fn, "out", out) ||

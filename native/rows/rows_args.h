@@ -103,5 +103,6 @@ napi_value CopyRowsFrom(napi_env env, napi_callback_info info);
 napi_value OwnersOf(napi_env env, napi_callback_info info);
 napi_value FillSlices(napi_env env, napi_callback_info info);
 napi_value FirstNotOwned(napi_env env, napi_callback_info info);
+napi_value ProbeGatherF32(napi_env env, napi_callback_info info);
 
 #endif

@@ -27,6 +27,12 @@ export interface NativeRows {
   probeTags(slots: Uint32Array, scale: number, ids: Uint32Array, n: number, rows: Int32Array): void;
   /** `F32RowSlabs.gather` (rows < 0 skipped); with `dim === stride`, whole rows. */
   gatherF32(slabs: Float32Array[], shift: number, stride: number, rows: Int32Array, n: number, dim: number, out: Float32Array, outOff: number): void;
+  /**
+   * `probeIds` then `gatherF32` over the rows found, in one pass; rows of absent ids are not
+   * written. Returns the number of ids absent.
+   */
+  probeGatherF32(slots: Uint32Array, scale: number, ids: Uint32Array, n: number, rows: Int32Array,
+    slabs: Float32Array[], shift: number, stride: number, dim: number, out: Float32Array, outOff: number): number;
   /** `F16RowSlabs.gather`: fp16 weights decoded to float32 (rows < 0 skipped). */
   gatherF16(slabs: Uint16Array[], shift: number, rows: Int32Array, n: number, dim: number, out: Float32Array, outOff: number): void;
   /** `Deduper.dedupInto` over its tables; `vals[0, slots)` must be zero. Returns the distinct count. */

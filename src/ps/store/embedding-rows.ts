@@ -234,9 +234,25 @@ export class EmbeddingRows {
   pull(ids: IdArray, out: Float32Array, outOff = 0, versions?: Uint32Array): void {
     const n = checkIds(this.name, ids);
     checkRegion(this.name, 'out', out, outOff, n * this.dim);
-    const rows = this.resolve(ids, n, false);
-    this.gatherOrZero(rows, n, out, outOff);
+    let rows = this.rowScratch;
+    if (!this.pullFound(ids, n, out, outOff)) {
+      rows = this.resolve(ids, n, false);
+      this.gatherOrZero(rows, n, out, outOff);
+    }
     if (versions) this.meta.versionsOf(rows, n, versions);
+  }
+
+  /**
+   * A pull of a table without admission or eviction, in one native pass (IdIndex.findAllGathered):
+   * true when every id had a row, so `rowScratch` holds them and `out` has them; false when the
+   * pass does not apply or an id was absent (none in a steady state), and the caller resolves and
+   * gathers the batch as usual.
+   */
+  private pullFound(ids: IdArray, n: number, out: Float32Array, outOff: number): boolean {
+    const { index, storage } = this;
+    if (this.admit || this.evict || !(index instanceof IdIndex) || !(storage instanceof F32RowSlabs)) return false;
+    if (this.rowScratch.length < n) this.rowScratch = growInt32(n);
+    return index.findAllGathered(ids, n, this.rowScratch, storage.layout, out, outOff) === 0;
   }
 
   /**

@@ -18,6 +18,15 @@ import type { RowStorage, SlabView } from './row-storage';
 import { rowCopy, rowFinite } from './row-ops';
 
 /** Interleaved float32 weights and state. */
+/** Where a table's f32 rows are: row r is `stride` floats from `(r & (2^shift - 1)) * stride` of slab `r >> shift`. */
+export interface RowSlabLayout {
+  slabs: Float32Array[];
+  shift: number;
+  stride: number;
+  /** Weights per row: the floats a pull reads. */
+  dim: number;
+}
+
 export class F32RowSlabs implements RowStorage {
   readonly format = 'f32' as const;
   /** Floats per row: `dim + stateWidth`. */
@@ -61,6 +70,11 @@ export class F32RowSlabs implements RowStorage {
     const off = (r & this.mask) * this.stride;
     initRow(init, seed, lo, hi, slab, off, this.dim);
     opt.initState(slab, off, slab, off + this.dim, this.dim);
+  }
+
+  /** The slabs as the native kernels read them (IdIndex.findAllGathered). */
+  get layout(): RowSlabLayout {
+    return { slabs: this.slabs, shift: this.shift, stride: this.stride, dim: this.dim };
   }
 
   gather(rows: Int32Array, n: number, out: Float32Array, outOff: number): void {

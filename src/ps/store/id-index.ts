@@ -10,6 +10,7 @@
  * tagged-id-index.ts, which confirm matches in the slot metadata at the cost of one more read.
  */
 import { nativeRows } from '../../common/native-rows';
+import type { RowSlabLayout } from './f32-row-slabs';
 import { hashId, IdIndexBase } from './id-index-base';
 
 export {
@@ -43,6 +44,17 @@ export class IdIndex extends IdIndexBase {
   override findAll(ids: Uint32Array, n: number, rows: Int32Array): number {
     const k = nativeRows(n);
     return k ? k.probeIds(this.slots, this.scale, ids, n, rows) : super.findAll(ids, n, rows);
+  }
+
+  /**
+   * `findAll` and the gather of the rows found from `layout` into `out` (row i at
+   * `outOff + i * dim`), in one native pass; null where the addon does not run (the caller probes
+   * and gathers apart). Rows of absent ids are not written: returns how many there are.
+   */
+  findAllGathered(ids: Uint32Array, n: number, rows: Int32Array, layout: RowSlabLayout, out: Float32Array, outOff: number): number | null {
+    const k = nativeRows(n);
+    const { slabs, shift, stride, dim } = layout;
+    return k ? k.probeGatherF32(this.slots, this.scale, ids, n, rows, slabs, shift, stride, dim, out, outOff) : null;
   }
 
   protected hashAt(b: number): number {

@@ -113,6 +113,40 @@ describe('native data-plane kernels (issue 18 §1)', function () {
     });
   }
 
+  it('probes and gathers a pull of rows already present in one pass, as probing then gathering does, past the kernels\' slab cache', () => {
+    const next = mulberry32(19);
+    const t = table('f32', 6, 4); // 4 rows a slab: 3,000 rows span 750 slabs
+    const ids = idsFrom(next, 3_000, null, 0);
+    t.pull(ids, new Float32Array(3_000 * 6)); // creates them
+    t.push(ids, Float32Array.from({ length: 3_000 * 6 }, () => next() / 2 ** 32 - 0.5));
+    const again = idsFrom(next, 2_000, ids, 1); // present ids only, with repeats
+    const r = both(() => {
+      const out = new Float32Array(5 + 2_000 * 6).fill(7);
+      t.pull(again, out, 5);
+      return Array.from(out);
+    });
+    expect(r.native).to.deep.equal(r.js);
+    expect(r.native.slice(0, 5)).to.deep.equal([7, 7, 7, 7, 7]);
+    // The pass itself: every id found (0 absent), the same rows and values as findAll then gather.
+    const index = new IdIndex();
+    const slabs = Array.from({ length: 4 }, () => new Float32Array(8 * 4)); // 4 slabs of 4 rows, stride 8
+    slabs.forEach((sl, k) => sl.forEach((_, j) => { sl[j] = 100 * k + j; }));
+    const some = idsFrom(next, 40, null, 0);
+    for (let i = 0; i < 16; i++) index.findOrInsert(some[2 * i], some[2 * i + 1], 15 - i);
+    const rows = new Int32Array(40);
+    const out = new Float32Array(40 * 3);
+    const layout = { slabs, shift: 2, stride: 8, dim: 3 };
+    expect(index.findAllGathered(some.subarray(0, 32), 16, rows, layout, out, 0)).to.equal(0);
+    const want = new Float32Array(40 * 3);
+    for (let i = 0; i < 16; i++) want.set(slabs[(15 - i) >> 2].subarray(((15 - i) & 3) * 8, ((15 - i) & 3) * 8 + 3), 3 * i);
+    expect(Array.from(rows.subarray(0, 16))).to.deep.equal(Array.from({ length: 16 }, (_, i) => 15 - i));
+    expect(Array.from(out)).to.deep.equal(Array.from(want));
+    out.fill(-1);
+    expect(index.findAllGathered(some, 40, rows, layout, out, 0), 'ids 16-39 absent').to.equal(24);
+    expect(Array.from(out.subarray(0, 48))).to.deep.equal(Array.from(want.subarray(0, 48)));
+    expect(out.subarray(48).every((v) => v === -1), 'absent ids\' rows not written').to.equal(true);
+  });
+
   it('applies a push to a row near float32\'s largest value, and refuses NaN gradients naming the table and id, as the JavaScript does', () => {
     const next = mulberry32(29);
     const ids = idsFrom(next, 600, null, 0);
