@@ -49,6 +49,22 @@ static int probe_args(napi_env env, napi_value *argv, size_t w, const char *fn, 
   return 1;
 }
 
+/*
+ * The row of id i of `id` in the [lo, hi, row + 1] slots `s` of capacity `cap`, or -1; first
+ * prefetches the home slot of id i + AHEAD (when there is one of the n).
+ */
+static inline int32_t probe_at(const uint32_t *s, uint64_t cap, double scale, const uint32_t *id, int64_t n, int64_t i) {
+  if (i + AHEAD < n) __builtin_prefetch(s + 3 * home_of(hash_id(id[2 * (i + AHEAD)], id[2 * (i + AHEAD) + 1]), scale));
+  const uint32_t lo = id[2 * i], hi = id[2 * i + 1];
+  uint64_t b = home_in(hash_id(lo, hi), scale, cap);
+  /* At most `cap` slots: the index always keeps an empty one, but a bad array must not spin. */
+  for (uint64_t k = 0; k < cap && s[3 * b + 2] != 0; k++) {
+    if (s[3 * b] == lo && s[3 * b + 1] == hi) return (int32_t)(s[3 * b + 2] - 1);
+    if (++b == cap) b = 0;
+  }
+  return -1;
+}
+
 napi_value ProbeIds(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   Array slots, ids, rows;
@@ -61,18 +77,7 @@ napi_value ProbeIds(napi_env env, napi_callback_info info) {
   const uint64_t cap = slots.length / 3;
   int64_t missing = 0;
   for (int64_t i = 0; i < n; i++) {
-    if (i + AHEAD < n) __builtin_prefetch(s + 3 * home_of(hash_id(id[2 * (i + AHEAD)], id[2 * (i + AHEAD) + 1]), scale));
-    const uint32_t lo = id[2 * i], hi = id[2 * i + 1];
-    uint64_t b = home_in(hash_id(lo, hi), scale, cap);
-    int32_t row = -1;
-    /* At most `cap` slots: the index always keeps an empty one, but a bad array must not spin. */
-    for (uint64_t k = 0; k < cap && s[3 * b + 2] != 0; k++) {
-      if (s[3 * b] == lo && s[3 * b + 1] == hi) {
-        row = (int32_t)(s[3 * b + 2] - 1);
-        break;
-      }
-      if (++b == cap) b = 0;
-    }
+    const int32_t row = probe_at(s, cap, scale, id, n, i);
     out[i] = row;
     if (row < 0) missing++;
   }
@@ -168,17 +173,7 @@ napi_value ProbeGatherF32(napi_env env, napi_callback_info info) {
     const int64_t j = i - AHEAD; /* first the row found AHEAD ids ago: its entry of src is i's next */
     if (j >= 0 && src[j % AHEAD] != NULL) memcpy(o + j * dim, src[j % AHEAD], (size_t)dim * sizeof(float));
     if (i < n) {
-      if (i + AHEAD < n) __builtin_prefetch(s + 3 * home_of(hash_id(id[2 * (i + AHEAD)], id[2 * (i + AHEAD) + 1]), scale));
-      const uint32_t lo = id[2 * i], hi = id[2 * i + 1];
-      uint64_t b = home_in(hash_id(lo, hi), scale, cap);
-      int32_t row = -1;
-      for (uint64_t k = 0; k < cap && s[3 * b + 2] != 0; k++) {
-        if (s[3 * b] == lo && s[3 * b + 1] == hi) {
-          row = (int32_t)(s[3 * b + 2] - 1);
-          break;
-        }
-        if (++b == cap) b = 0;
-      }
+      const int32_t row = probe_at(s, cap, scale, id, n, i);
       r[i] = row;
       src[i % AHEAD] = NULL;
       if (row < 0) {
