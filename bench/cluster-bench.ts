@@ -5,7 +5,7 @@
  * (`../shared/peers/torch_deepfm.py`, 2 threads, at the workers' batch size) on the same files,
  * in the same run.
  *
- *   npm run bench:cluster -- --json [--rows 200000] [--epochs 1] [--threads 2]
+ *   npm run bench:cluster -- --json [--rows 200000] [--epochs 1] [--threads 2] [--two-workers-only]
  *
  * Last line: {"bench":"cluster","samples_per_s_1w","samples_per_s_2w","samples_per_s_2w_thread",
  * "torch_samples_per_s","auc","auc_2w_thread","torch_auc","batch","torch_batch",
@@ -86,6 +86,12 @@ async function main(): Promise<void> {
     writeFileSync(threadJob, yaml.replace(/^training:\n/m, 'training:\n  data_thread: true\n'));
     // The peer runs at the workers' batch size, so both sides take the same number of steps.
     const batch = parseJobSpec(yaml, jobFile).training.batchSize;
+    if (process.argv.includes('--two-workers-only')) {
+      // A/B of the cluster's own CPU per sample (alternate builds): the 2-worker run alone.
+      const r = await clusterRun(dir, '2w', 2, jobFile, train, evalFile, epochs);
+      process.stdout.write(`${JSON.stringify({ bench: 'cluster', samples_per_s_2w: Math.round(r.samples_per_s), auc: num(r.auc), cpu_s_2w: r.cpuS, cpu_split_2w: r.cpuSplit, rows, batch })}\n`);
+      return;
+    }
     const one = await clusterRun(dir, '1w', 1, jobFile, train, evalFile, epochs);
     const two = await clusterRun(dir, '2w', 2, jobFile, train, evalFile, epochs);
     const twoThread = await clusterRun(dir, '2w-thread', 2, threadJob, train, evalFile, epochs);
