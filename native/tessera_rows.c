@@ -23,15 +23,18 @@
  *       i is probed); rows of absent ids are not written.
  *   gatherF16(slabs, shift, rows, n, dim, out, outOff)
  *       F16RowSlabs.gather: the same from fp16 weight slabs of `dim` halves per row, decoded.
- *   dedup(ids, n, keysLo, keysHi, vals, slots, unique, inverse) -> count
- *       Deduper.dedupInto (src/sharding/dedup.ts): vals[0, slots) must be zero; slots a power of two.
+ *   dedup(ids, n, table, slots, stamp, unique, inverse) -> count
+ *       Deduper.dedupInto (src/sharding/dedup.ts): table holds `slots` (a power of two >= 2n)
+ *       slots of 4 words [lo, hi, 1 + distinct index, stamp]; a slot is empty unless its stamp
+ *       is this call's (nothing is cleared between calls). unique[0, 2 count) the distinct ids in
+ *       first-occurrence order, inverse[i] the index of id i among them.
+ *   dedupSlice(ids, n, table, slots, stamp, unique, inverse, numBuckets, owner, owners, counts, words) -> count
+ *       Deduper.dedupAndSlice: dedup, and in the same pass the owner of each new distinct id
+ *       (owner[bucket], bucketOf of src/sharding/buckets.ts over numBuckets, from the same hash
+ *       as its slot) to owners[k], counts[owner] (zeroed first; counts.length is the PS count);
+ *       then the slices into words, PS 0 first: each owner's ids, then their distinct indexes.
  *   copyRowsTo(src, dst, at, from, to, dim)    row k - from of src to row at[k] of dst, k in [from, to)
  *   copyRowsFrom(src, dst, at, from, to, dim)  row at[k] of src to row k - from of dst, k in [from, to)
- *   ownersOf(ids, n, numBuckets, owner, owners, counts)
- *       sliceByOwner's first pass (src/sharding/slicer.ts): owners[i] = owner[bucket of id i]
- *       (bucketOf of src/sharding/buckets.ts), counts[owner] += 1; counts.length is the PS count.
- *   fillSlices(ids, n, owners, sliceIds, slicePositions)
- *       its second pass: id i appended to sliceIds[owners[i]] with position i (arrays by PS index).
  *   firstNotOwned(ids, n, owned) -> index or -1
  *       checkIds of src/ps/ps-node.ts: the first id whose bucket (bucketOf over owned.length
  *       buckets) has owned[bucket] == 0 (a Uint8Array, bucket -> 1 when this PS owns it).
@@ -60,8 +63,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"dedup", NULL, Dedup, NULL, NULL, NULL, napi_default, NULL},
     {"copyRowsTo", NULL, CopyRowsTo, NULL, NULL, NULL, napi_default, NULL},
     {"copyRowsFrom", NULL, CopyRowsFrom, NULL, NULL, NULL, napi_default, NULL},
-    {"ownersOf", NULL, OwnersOf, NULL, NULL, NULL, napi_default, NULL},
-    {"fillSlices", NULL, FillSlices, NULL, NULL, NULL, napi_default, NULL},
+    {"dedupSlice", NULL, DedupSlice, NULL, NULL, NULL, napi_default, NULL},
     {"firstNotOwned", NULL, FirstNotOwned, NULL, NULL, NULL, napi_default, NULL},
     {"firstNonFinite", NULL, FirstNonFinite, NULL, NULL, NULL, napi_default, NULL},
     {"sumGrads", NULL, SumGrads, NULL, NULL, NULL, napi_default, NULL},

@@ -7,52 +7,156 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* slotHash of src/sharding/dedup.ts. */
-static inline uint32_t dedup_hash(uint32_t lo, uint32_t hi) {
-  return fmix32(lo ^ (hi * 0x9e3779b1u));
-}
+/*
+ * A slot of Deduper's table (src/sharding/dedup.ts): the id, 1 + its index among the distinct
+ * ids, and the stamp of the call that wrote it. A slot whose stamp is not the call's is empty,
+ * so a call clears nothing: the next call's stamp empties every slot at once.
+ */
+typedef struct {
+  uint32_t lo, hi, val, stamp;
+} DedupSlot;
 
-napi_value Dedup(napi_env env, napi_callback_info info) {
-  napi_value argv[8];
-  Array ids, keysLo, keysHi, vals, unique, inverse;
-  int64_t n, slots;
-  const char *fn = "dedup";
-  if (!get_args(env, info, 8, argv, fn) || !get_array(env, argv[0], napi_uint32_array, 0, fn, "ids", &ids) ||
-      !get_int(env, argv[1], 0, INT32_MAX, fn, "n", &n) || !get_array(env, argv[2], napi_uint32_array, 0, fn, "keysLo", &keysLo) ||
-      !get_array(env, argv[3], napi_uint32_array, 0, fn, "keysHi", &keysHi) || !get_array(env, argv[4], napi_uint32_array, 0, fn, "vals", &vals) ||
-      !get_int(env, argv[5], 1, INT64_C(1) << 32, fn, "slots", &slots) || !get_array(env, argv[6], napi_uint32_array, 0, fn, "unique", &unique) ||
-      !get_array(env, argv[7], napi_uint32_array, 0, fn, "inverse", &inverse)) {
-    return NULL;
+/* Where dedupSlice puts each new distinct id's owner (NULL for plain dedup). */
+typedef struct {
+  uint64_t numBuckets;
+  const uint16_t *owner; /* bucket -> PS index */
+  uint32_t numPs;
+  uint16_t *owners;      /* distinct index -> PS index */
+  uint32_t *counts;      /* PS index -> distinct ids it owns */
+} DedupOwners;
+
+/*
+ * Deduper.dedupInto: unique[0, 2k) the distinct ids in first-occurrence order, inverse[i] the
+ * index of id i among them; returns k, or -1 with a RangeError pending (an owner beyond numPs).
+ * One hash per id serves both the table (its low bits) and, with `own`, the id's bucket (its
+ * high bits: bucket_of); the slot of id i + AHEAD is prefetched while id i is probed.
+ */
+static int64_t dedup_pass(napi_env env, const char *fn, const uint32_t *id, int64_t n, DedupSlot *t, uint32_t mask,
+                          uint32_t stamp, uint32_t *u, uint32_t *inv, const DedupOwners *own) {
+  uint32_t ring[AHEAD];
+  for (int64_t i = 0; i < n && i < AHEAD; i++) {
+    ring[i] = bucket_hash(id[2 * i], id[2 * i + 1]);
+    __builtin_prefetch(&t[ring[i] & mask], 1);
   }
-  if ((slots & (slots - 1)) != 0 || slots < 2 * n || (uint64_t)slots > vals.length || (uint64_t)slots > keysLo.length ||
-      (uint64_t)slots > keysHi.length || (uint64_t)n * 2 > ids.length || (uint64_t)n * 2 > unique.length || (uint64_t)n > inverse.length) {
-    fail_range(env, fn, "slots must be a power of two >= 2n within the tables, and ids, unique and inverse hold n ids");
-    return NULL;
-  }
-  const uint32_t *id = ids.data;
-  uint32_t *klo = keysLo.data, *khi = keysHi.data, *v = vals.data, *u = unique.data, *inv = inverse.data;
-  const uint32_t mask = (uint32_t)(slots - 1);
   uint32_t k = 0;
   for (int64_t i = 0; i < n; i++) {
-    const uint32_t lo = id[2 * i], hi = id[2 * i + 1];
-    uint32_t s = dedup_hash(lo, hi) & mask;
-    for (;;) {
-      const uint32_t x = v[s];
-      if (x == 0) {
-        klo[s] = lo;
-        khi[s] = hi;
-        v[s] = k + 1;
+    const uint32_t lo = id[2 * i], hi = id[2 * i + 1], h = ring[(size_t)i % AHEAD];
+    if (i + AHEAD < n) {
+      const uint32_t next = bucket_hash(id[2 * (i + AHEAD)], id[2 * (i + AHEAD) + 1]);
+      ring[(size_t)i % AHEAD] = next;
+      __builtin_prefetch(&t[next & mask], 1);
+    }
+    for (uint32_t s = h & mask;; s = (s + 1) & mask) {
+      DedupSlot *e = &t[s];
+      if (e->stamp != stamp) {
+        if (own) {
+          const uint16_t o = own->owner[((uint64_t)h * own->numBuckets) >> 32];
+          if (o >= own->numPs) {
+            fail_range(env, fn, "the shard map names a PS index beyond counts");
+            return -1;
+          }
+          own->owners[k] = o;
+          own->counts[o]++;
+        }
+        e->lo = lo;
+        e->hi = hi;
+        e->val = k + 1;
+        e->stamp = stamp;
         u[2 * k] = lo;
         u[2 * k + 1] = hi;
         inv[i] = k++;
         break;
       }
-      if (klo[s] == lo && khi[s] == hi) {
-        inv[i] = x - 1;
+      if (e->lo == lo && e->hi == hi) {
+        inv[i] = e->val - 1;
         break;
       }
-      s = (s + 1) & mask;
     }
+  }
+  return k;
+}
+
+/* The arguments dedup and dedupSlice share: ids, n, table, slots, stamp, unique, inverse. */
+typedef struct {
+  Array ids, table, unique, inverse;
+  int64_t n, slots, stamp;
+} DedupArgs;
+
+static int dedup_args(napi_env env, napi_value *argv, const char *fn, DedupArgs *a) {
+  if (!get_array(env, argv[0], napi_uint32_array, 0, fn, "ids", &a->ids) || !get_int(env, argv[1], 0, INT32_MAX, fn, "n", &a->n) ||
+      !get_array(env, argv[2], napi_uint32_array, 0, fn, "table", &a->table) ||
+      !get_int(env, argv[3], 1, INT64_C(1) << 30, fn, "slots", &a->slots) || !get_int(env, argv[4], 1, UINT32_MAX, fn, "stamp", &a->stamp) ||
+      !get_array(env, argv[5], napi_uint32_array, 0, fn, "unique", &a->unique) ||
+      !get_array(env, argv[6], napi_uint32_array, 0, fn, "inverse", &a->inverse)) {
+    return 0;
+  }
+  const int64_t n = a->n, slots = a->slots;
+  if ((slots & (slots - 1)) != 0 || slots < 2 * n || (uint64_t)slots * 4 > a->table.length || (uint64_t)n * 2 > a->ids.length ||
+      (uint64_t)n * 2 > a->unique.length || (uint64_t)n > a->inverse.length) {
+    fail_range(env, fn, "slots must be a power of two >= 2n within the table (4 words a slot), and ids, unique and inverse hold n ids");
+    return 0;
+  }
+  return 1;
+}
+
+napi_value Dedup(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  DedupArgs a;
+  const char *fn = "dedup";
+  if (!get_args(env, info, 7, argv, fn) || !dedup_args(env, argv, fn, &a)) return NULL;
+  const int64_t k = dedup_pass(env, fn, a.ids.data, a.n, a.table.data, (uint32_t)(a.slots - 1), (uint32_t)a.stamp, a.unique.data,
+                               a.inverse.data, NULL);
+  return number(env, (double)k);
+}
+
+/*
+ * The distinct ids of each owner, PS 0 first, into `words`: owner p's c_p ids (2 words each),
+ * then their c_p indexes among the distinct ids, ascending; owners of no id take no words.
+ */
+static int fill_slices(const uint32_t *u, uint32_t k, const uint16_t *owners, const uint32_t *counts, uint32_t numPs, uint32_t *w) {
+  size_t *at = malloc(2 * (size_t)numPs * sizeof *at);
+  if (!at) return 0;
+  size_t *pos = at + numPs, off = 0;
+  for (uint32_t p = 0; p < numPs; p++) {
+    at[p] = 3 * off;
+    pos[p] = 3 * off + 2 * (size_t)counts[p];
+    off += counts[p];
+  }
+  for (uint32_t j = 0; j < k; j++) {
+    const uint16_t o = owners[j];
+    w[at[o]++] = u[2 * j];
+    w[at[o]++] = u[2 * j + 1];
+    w[pos[o]++] = j;
+  }
+  free(at);
+  return 1;
+}
+
+napi_value DedupSlice(napi_env env, napi_callback_info info) {
+  napi_value argv[12];
+  DedupArgs a;
+  Array owner, owners, counts, words;
+  int64_t numBuckets;
+  const char *fn = "dedupSlice";
+  if (!get_args(env, info, 12, argv, fn) || !dedup_args(env, argv, fn, &a) ||
+      !get_int(env, argv[7], 1, 65536, fn, "numBuckets", &numBuckets) || !get_array(env, argv[8], napi_uint16_array, 0, fn, "owner", &owner) ||
+      !get_array(env, argv[9], napi_uint16_array, 0, fn, "owners", &owners) || !get_array(env, argv[10], napi_uint32_array, 0, fn, "counts", &counts) ||
+      !get_array(env, argv[11], napi_uint32_array, 0, fn, "words", &words)) {
+    return NULL;
+  }
+  if ((uint64_t)numBuckets > owner.length || (uint64_t)a.n > owners.length || (uint64_t)a.n * 3 > words.length || counts.length > 65536) {
+    fail_range(env, fn, "owner holds fewer than numBuckets buckets, owners fewer than n ids, words fewer than 3n, or counts more than 65,536 PS");
+    return NULL;
+  }
+  uint32_t *cnt = counts.data;
+  memset(cnt, 0, counts.length * sizeof *cnt);
+  const DedupOwners own = { (uint64_t)numBuckets, owner.data, (uint32_t)counts.length, owners.data, cnt };
+  const int64_t k = dedup_pass(env, fn, a.ids.data, a.n, a.table.data, (uint32_t)(a.slots - 1), (uint32_t)a.stamp, a.unique.data,
+                               a.inverse.data, &own);
+  if (k < 0) return NULL;
+  if (!fill_slices(a.unique.data, (uint32_t)k, owners.data, cnt, (uint32_t)counts.length, words.data)) {
+    napi_throw_error(env, NULL, "tessera_rows.dedupSlice: out of memory");
+    return NULL;
   }
   return number(env, (double)k);
 }
@@ -104,87 +208,3 @@ static napi_value copy_rows(napi_env env, napi_callback_info info, int scatter) 
 
 napi_value CopyRowsTo(napi_env env, napi_callback_info info) { return copy_rows(env, info, 1); }
 napi_value CopyRowsFrom(napi_env env, napi_callback_info info) { return copy_rows(env, info, 0); }
-
-napi_value OwnersOf(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  Array ids, owner, owners, counts;
-  int64_t n, numBuckets;
-  const char *fn = "ownersOf";
-  if (!get_args(env, info, 6, argv, fn) || !get_array(env, argv[0], napi_uint32_array, 0, fn, "ids", &ids) ||
-      !get_int(env, argv[1], 0, INT32_MAX, fn, "n", &n) || !get_int(env, argv[2], 1, 65536, fn, "numBuckets", &numBuckets) ||
-      !get_array(env, argv[3], napi_uint16_array, 0, fn, "owner", &owner) || !get_array(env, argv[4], napi_uint16_array, 0, fn, "owners", &owners) ||
-      !get_array(env, argv[5], napi_uint32_array, 0, fn, "counts", &counts)) {
-    return NULL;
-  }
-  if ((uint64_t)n * 2 > ids.length || (uint64_t)n > owners.length || (uint64_t)numBuckets > owner.length) {
-    fail_range(env, fn, "ids or owners hold fewer than n ids, or owner fewer than numBuckets buckets");
-    return NULL;
-  }
-  const uint32_t *id = ids.data;
-  const uint16_t *own = owner.data;
-  uint16_t *out = owners.data;
-  uint32_t *cnt = counts.data;
-  for (int64_t i = 0; i < n; i++) {
-    const uint32_t b = bucket_of(id[2 * i], id[2 * i + 1], (uint64_t)numBuckets);
-    const uint16_t o = own[b];
-    if (o >= counts.length) {
-      fail_range(env, fn, "the shard map names a PS index beyond counts");
-      return NULL;
-    }
-    out[i] = o;
-    cnt[o]++;
-  }
-  return NULL;
-}
-
-napi_value FillSlices(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  Array ids, owners;
-  int64_t n;
-  uint32_t numPs, numPos;
-  const char *fn = "fillSlices";
-  if (!get_args(env, info, 5, argv, fn) || !get_array(env, argv[0], napi_uint32_array, 0, fn, "ids", &ids) ||
-      !get_int(env, argv[1], 0, INT32_MAX, fn, "n", &n) || !get_array(env, argv[2], napi_uint16_array, 0, fn, "owners", &owners)) {
-    return NULL;
-  }
-  if ((uint64_t)n * 2 > ids.length || (uint64_t)n > owners.length || napi_get_array_length(env, argv[3], &numPs) != napi_ok ||
-      napi_get_array_length(env, argv[4], &numPos) != napi_ok || numPs != numPos) {
-    fail_range(env, fn, "ids or owners hold fewer than n ids, or sliceIds and slicePositions are not arrays of one length");
-    return NULL;
-  }
-  uint32_t **sid = calloc(numPs + 1, sizeof *sid);
-  uint32_t **spos = calloc(numPs + 1, sizeof *spos);
-  size_t *room = calloc(numPs + 1, sizeof *room);
-  size_t *at = calloc(numPs + 1, sizeof *at);
-  int ok = sid && spos && room && at;
-  for (uint32_t p = 0; ok && p < numPs; p++) {
-    napi_value a, b;
-    Array x, y;
-    ok = napi_get_element(env, argv[3], p, &a) == napi_ok && napi_get_element(env, argv[4], p, &b) == napi_ok &&
-         get_array(env, a, napi_uint32_array, 0, fn, "sliceIds[p]", &x) && get_array(env, b, napi_uint32_array, 0, fn, "slicePositions[p]", &y);
-    if (!ok) break;
-    sid[p] = x.data;
-    spos[p] = y.data;
-    room[p] = x.length / 2 < y.length ? x.length / 2 : y.length;
-  }
-  const uint32_t *id = ids.data;
-  const uint16_t *own = owners.data;
-  for (int64_t i = 0; ok && i < n; i++) {
-    const uint16_t o = own[i];
-    if (o >= numPs || at[o] >= room[o]) {
-      fail_range(env, fn, "a slice has no room for its ids (owners and the slices' sizes disagree)");
-      ok = 0;
-      break;
-    }
-    const size_t j = at[o]++;
-    sid[o][2 * j] = id[2 * i];
-    sid[o][2 * j + 1] = id[2 * i + 1];
-    spos[o][j] = (uint32_t)i;
-  }
-  free(sid);
-  free(spos);
-  free(room);
-  free(at);
-  return NULL;
-}
-

@@ -101,8 +101,7 @@ napi_value AdamDense(napi_env env, napi_callback_info info);
 napi_value Dedup(napi_env env, napi_callback_info info);
 napi_value CopyRowsTo(napi_env env, napi_callback_info info);
 napi_value CopyRowsFrom(napi_env env, napi_callback_info info);
-napi_value OwnersOf(napi_env env, napi_callback_info info);
-napi_value FillSlices(napi_env env, napi_callback_info info);
+napi_value DedupSlice(napi_env env, napi_callback_info info);
 napi_value FirstNotOwned(napi_env env, napi_callback_info info);
 napi_value ProbeGatherF32(napi_env env, napi_callback_info info);
 

@@ -25,7 +25,7 @@ import { ERROR_CODES, TesseraError } from '../common/errors';
 import { Deduper } from '../sharding/dedup';
 import { gatherRowsAt } from '../sharding/row-moves';
 import type { ShardMap } from '../sharding/shard-map';
-import { gatherRows, sliceByOwner, Slice, stitchRows } from '../sharding/slicer';
+import { gatherRows, Slice, stitchRows } from '../sharding/slicer';
 import { AnswerPool } from '../wire/answer-pool';
 import { Encoding, PullResponseMsg } from '../wire/data-plane-codec';
 import { decodeF16, encodeF16 } from '../wire/f16';
@@ -93,9 +93,10 @@ export class PsDataClient {
   /** Buffers of the gradients a push request carries (pushSlice), reused between pushes. */
   private readonly gradBuffers = new AnswerPool();
   /**
-   * Buffers of the slices' ids and positions (sliceByOwner's `alloc`), reused once every request
-   * of the pull or push that sliced them succeeded; a failed one's are left to the GC (a request
-   * of it may still be in flight, or sit in a transport's queue).
+   * Buffers of the slices' ids and positions (dedupAndSlice's `alloc`: one per pull or push, all
+   * its slices in it), reused once every request of the pull or push that sliced them succeeded;
+   * a failed one's are left to the GC (a request of it may still be in flight, or sit in a
+   * transport's queue).
    */
   private readonly sliceBuffers = new AnswerPool();
   private readonly takeSlice = (words: number): Uint32Array => this.sliceBuffers.takeU32(words);
@@ -290,15 +291,14 @@ export class PsDataClient {
       this.scratchUnique = new Uint32Array(2 * n);
       this.scratchInverse = new Uint32Array(n);
     }
-    const count = this.deduper.dedupInto(ids, this.scratchUnique, this.scratchInverse);
     const route = this.fleet.route;
-    const slices = sliceByOwner(this.scratchUnique.subarray(0, 2 * count), route.map, undefined, this.takeSlice);
+    const { count, slices } = this.deduper.dedupAndSlice(ids, this.scratchUnique, this.scratchInverse, route.map, this.takeSlice);
     return { slices, count, inverse: count === n ? null : this.scratchInverse.slice(0, n), route };
   }
 
-  /** Gives back the buffers of `slices` (dedupAndSlice's), once nothing reads them any more. */
+  /** Gives back the buffer of `slices` (dedupAndSlice's; they share one), once nothing reads them any more. */
   private giveSlices(slices: Slice[]): void {
-    for (const s of slices) this.sliceBuffers.give(s.ids);
+    if (slices.length > 0) this.sliceBuffers.give(slices[0].ids);
   }
 
   /** Waits for every outstanding push and throws the first failure. */

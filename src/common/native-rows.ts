@@ -1,6 +1,7 @@
 /**
  * The data plane's hot loops in native code (ADR 0041): the PS's id-index probes and row gathers,
- * the client's id dedup and its row stitching. `native/tessera_rows.c` is a small N-API addon
+ * the client's id dedup and slicing by owner (one pass) and its row stitching.
+ * `native/tessera_rows.c` is a small N-API addon
  * (no dependency beyond the C library) that works in place on the typed arrays the JavaScript
  * already holds, and computes exactly what the JavaScript loops compute; the loops stay as the
  * fallback, so a host without a C compiler runs everything, only slower.
@@ -35,18 +36,24 @@ export interface NativeRows {
     slabs: Float32Array[], shift: number, stride: number, dim: number, out: Float32Array, outOff: number): number;
   /** `F16RowSlabs.gather`: fp16 weights decoded to float32 (rows < 0 skipped). */
   gatherF16(slabs: Uint16Array[], shift: number, rows: Int32Array, n: number, dim: number, out: Float32Array, outOff: number): void;
-  /** `Deduper.dedupInto` over its tables; `vals[0, slots)` must be zero. Returns the distinct count. */
-  dedup(ids: Uint32Array, n: number, keysLo: Uint32Array, keysHi: Uint32Array, vals: Uint32Array, slots: number, unique: Uint32Array, inverse: Uint32Array): number;
+  /**
+   * `Deduper.dedupInto` over its table (`slots` slots of 4 words, empty unless stamped `stamp`).
+   * Returns the distinct count.
+   */
+  dedup(ids: Uint32Array, n: number, table: Uint32Array, slots: number, stamp: number, unique: Uint32Array, inverse: Uint32Array): number;
+  /**
+   * `Deduper.dedupAndSlice`: `dedup`, each distinct id's owner (`owner[bucket]`) to `owners` and
+   * `counts` in the same pass, then the slices laid out in `words` (see `slicesIn`). Returns the
+   * distinct count.
+   */
+  dedupSlice(ids: Uint32Array, n: number, table: Uint32Array, slots: number, stamp: number, unique: Uint32Array, inverse: Uint32Array,
+    numBuckets: number, owner: Uint16Array, owners: Uint16Array, counts: Uint32Array, words: Uint32Array): number;
   /** Row `k - from` of `src` to row `at[k]` of `dst`, for k in [from, to). */
   copyRowsTo(src: Float32Array, dst: Float32Array, at: Uint32Array | Int32Array, from: number, to: number, dim: number): void;
   /** Row `at[k]` of `src` to row `k - from` of `dst`, for k in [from, to). */
   copyRowsFrom(src: Float32Array, dst: Float32Array, at: Uint32Array | Int32Array, from: number, to: number, dim: number): void;
   /** The index of the first NaN or ±Infinity of `values`, or -1 (`checkFinite`'s scan). */
   firstNonFinite(values: Float32Array): number;
-  /** `sliceByOwner`'s first pass: `owners[i]` = `owner[bucket of id i]`; `counts[o]` += 1 per id. */
-  ownersOf(ids: Uint32Array, n: number, numBuckets: number, owner: Uint16Array, owners: Uint16Array, counts: Uint32Array): void;
-  /** `sliceByOwner`'s second pass: id i to `sliceIds[owners[i]]`, its position to `slicePositions[owners[i]]`. */
-  fillSlices(ids: Uint32Array, n: number, owners: Uint16Array, sliceIds: Uint32Array[], slicePositions: Uint32Array[]): void;
   /** `firstNotOwned` of src/sharding/buckets.ts: the first id whose bucket has `owned[bucket] === 0`, or -1. */
   firstNotOwned(ids: Uint32Array, n: number, owned: Uint8Array): number;
   /** `GradSum.sum` over its scratch (`table[0, 2^bits)` must be -1); returns the distinct rows. */

@@ -12,7 +12,6 @@
  */
 
 import { ERROR_CODES, TesseraError } from '../common/errors';
-import { nativeRows } from '../common/native-rows';
 import type { IdArray } from '../wire/key-block';
 import { gatherRowsAt, scatterRows } from './row-moves';
 import { ownerOf, type ShardMap } from './shard-map';
@@ -28,8 +27,9 @@ export interface Slice {
 }
 
 /**
- * Gives `words` uint32 words (not necessarily zeroed) for one slice: its ids (2 words an id),
- * then its positions (1 word an id).
+ * Gives `words` uint32 words (not necessarily zeroed) for the slices of one batch of n ids
+ * (3n words): each slice's ids (2 words an id), then its positions (1 word an id), slice after
+ * slice by psIndex (`slicesIn`).
  */
 export type SliceAlloc = (words: number) => Uint32Array;
 
@@ -56,13 +56,15 @@ function checkDim(dim: number): void {
 
 /**
  * Splits `ids` by owning PS: one {@link Slice} per PS that owns at least one id, ordered by
- * psIndex; ids keep their input order within a slice. Two passes (count, then fill), so each slice
- * is exactly one allocation (its ids and positions share one buffer, from `alloc` when given). With the bucket map
- * both passes run natively where the addon is built (src/common/native-rows.ts).
+ * psIndex; ids keep their input order within a slice. Two passes (count, then fill), and every
+ * slice lies in one allocation of 3n words (from `alloc` when given; `slicesIn`). A client's
+ * pull or push slices its ids with `Deduper.dedupAndSlice` instead (one native pass with the
+ * dedup); this is the slicing of ids already distinct (a slice sliced again by a newer map) and
+ * of an injected partition function.
  *
  * @param ownerFn partition function; defaults to the bucket map, `ownerOf(map, lo, hi)`.
- * @param alloc where each slice's words come from (a reused buffer; every word is written);
- *   default: a fresh array per slice.
+ * @param alloc where the slices' words come from (a reused buffer; every word is written);
+ *   default: a fresh array.
  * @throws TesseraError BAD_IDS for an odd-length IdArray; INVALID_ARGUMENT when ownerFn returns
  *   something that is not an index into map.ps.
  */
@@ -73,22 +75,10 @@ export function sliceByOwner(ids: IdArray, map: ShardMap, ownerFn?: OwnerFn, all
   if (ownerScratch.length < n) ownerScratch = new Uint16Array(Math.max(n, 2 * ownerScratch.length));
   const owners = ownerScratch;
   const counts = new Uint32Array(numPs);
-  const native = ownerFn === undefined ? nativeRows(n) : null;
-  if (native) native.ownersOf(ids, n, map.numBuckets, map.owner, owners, counts);
-  else countOwners(ids, n, map, ownerFn, owners, counts);
-  const slices: Slice[] = [];
+  countOwners(ids, n, map, ownerFn, owners, counts);
+  const slices = slicesIn(n > 0 && alloc ? alloc(3 * n) : new Uint32Array(3 * n), counts);
   const sliceOf: Slice[] = new Array(numPs);
-  for (let p = 0; p < numPs; p++) {
-    const c = counts[p];
-    const words = alloc && c > 0 ? alloc(3 * c) : new Uint32Array(3 * c);
-    const s: Slice = { psIndex: p, ids: words.subarray(0, 2 * c), positions: words.subarray(2 * c, 3 * c) };
-    sliceOf[p] = s;
-    if (c > 0) slices.push(s);
-  }
-  if (native) {
-    native.fillSlices(ids, n, owners, sliceOf.map((s) => s.ids), sliceOf.map((s) => s.positions));
-    return slices;
-  }
+  for (const s of slices) sliceOf[s.psIndex] = s;
   counts.fill(0); // reused as the fill cursor per PS
   for (let i = 0; i < n; i++) {
     const o = owners[i];
@@ -97,6 +87,23 @@ export function sliceByOwner(ids: IdArray, map: ShardMap, ownerFn?: OwnerFn, all
     s.ids[2 * j] = ids[2 * i];
     s.ids[2 * j + 1] = ids[2 * i + 1];
     s.positions[j] = i;
+  }
+  return slices;
+}
+
+/**
+ * The slices laid out in `words`, `counts[p]` ids owned by PS p: from PS 0 on, each PS that owns
+ * any gets 2 words an id for its ids, then 1 an id for its positions, right after the previous
+ * one's. The one layout of `sliceByOwner` and of the native `dedupSlice`.
+ */
+export function slicesIn(words: Uint32Array, counts: Uint32Array): Slice[] {
+  const slices: Slice[] = [];
+  let at = 0;
+  for (let p = 0; p < counts.length; p++) {
+    const c = counts[p];
+    if (c === 0) continue;
+    slices.push({ psIndex: p, ids: words.subarray(at, at + 2 * c), positions: words.subarray(at + 2 * c, at + 3 * c) });
+    at += 3 * c;
   }
   return slices;
 }

@@ -243,6 +243,57 @@ describe('native data-plane kernels (issue 18 §1)', function () {
     }
   });
 
+  it('dedups and slices by owner in one pass as the JavaScript does, with one Deduper reused across batches (issue 18 §1)', () => {
+    const next = mulberry32(12);
+    const map = planShardMap([0, 1, 2].map((id) => ({ id, addr: `ps-${id}:1` })), { numBuckets: 1000 });
+    // Later batches repeat ids of earlier ones: a slot left by an earlier call must read as empty.
+    const pool = idsFrom(next, 2_000, null, 0);
+    const batches = [8_192, 1_000, 2 * NATIVE_MIN_ROWS, 5_000, 8_192].map((n) => idsFrom(next, n, pool, 0.6));
+    const runs = both(() => {
+      const dd = new Deduper();
+      return batches.map((ids) => {
+        const n = ids.length >>> 1;
+        const unique = new Uint32Array(2 * n).fill(7);
+        const inverse = new Uint32Array(n).fill(7);
+        const dirty = (words: number) => new Uint32Array(words + 3).fill(0xdeadbeef).subarray(3); // reused, not at its buffer's start
+        const { count, slices } = dd.dedupAndSlice(ids, unique, inverse, map, dirty);
+        return { count, unique: Array.from(unique.subarray(0, 2 * count)), inverse, slices: slices.map((s) => [s.psIndex, Array.from(s.ids), Array.from(s.positions)]) };
+      });
+    });
+    expect(runs.native).to.deep.equal(runs.js);
+    expect(runs.native.map((r) => r.count < r.inverse.length)).to.deep.equal([true, true, false, true, true]); // repeats, but not in the smallest
+    for (const [b, r] of runs.native.entries()) {
+      const fresh = new Uint32Array(2 * r.inverse.length), inv = new Uint32Array(r.inverse.length);
+      const count = new Deduper().dedupInto(batches[b], fresh, inv);
+      expect([r.count, r.unique, r.inverse]).to.deep.equal([count, Array.from(fresh.subarray(0, 2 * count)), inv]);
+      const sliced = sliceByOwner(fresh.subarray(0, 2 * count), map).map((s) => [s.psIndex, Array.from(s.ids), Array.from(s.positions)]);
+      expect(r.slices).to.deep.equal(sliced);
+    }
+  });
+
+  it('a Deduper whose stamp wraps clears its table and still dedups exactly', () => {
+    const next = mulberry32(14);
+    const ids = idsFrom(next, 4_000, idsFrom(next, 500, null, 0), 0.5);
+    const expected = new Deduper();
+    const u0 = new Uint32Array(8_000), i0 = new Uint32Array(4_000);
+    const count = expected.dedupInto(ids, u0, i0);
+    for (const native of [false, true]) {
+      const was = useNativeRows(native);
+      try {
+        const dd = new Deduper();
+        dd.dedupInto(ids, new Uint32Array(8_000), new Uint32Array(4_000));
+        (dd as unknown as { stamp: number }).stamp = 0xfffffffe; // private: the stamp of the 2^32 - 2nd call
+        for (let call = 0; call < 3; call++) {
+          const u = new Uint32Array(8_000), inv = new Uint32Array(4_000);
+          expect(dd.dedupInto(ids, u, inv)).to.equal(count);
+          expect([u, inv]).to.deep.equal([u0, i0]);
+        }
+      } finally {
+        useNativeRows(was);
+      }
+    }
+  });
+
   it('slices by owner, stitches and gathers rows as the JavaScript does, for odd dims and unaligned views', () => {
     const next = mulberry32(13);
     const map = planShardMap([0, 1, 2].map((id) => ({ id, addr: `ps-${id}:1` })), { numBuckets: 1000 });
@@ -311,9 +362,15 @@ describe('native data-plane kernels (issue 18 §1)', function () {
       expect(() => k.gatherF32([new Float32Array(32)], 2, 8, new Int32Array(4), 4, 4, new Float32Array(15), 0)).to.throw(RangeError, /out is too short/);
       expect(() => k.probeIds(new Uint32Array(48), 0.5, new Uint32Array(2), 1, new Int32Array(1))).to.throw(RangeError, /scale/);
       expect(() => k.copyRowsTo(new Float32Array(4), new Float32Array(8), Uint32Array.of(2), 0, 1, 4)).to.throw(RangeError, /beyond dst/);
-      expect(() => k.dedup(new Uint32Array(8), 4, new Uint32Array(4), new Uint32Array(4), new Uint32Array(4), 4, new Uint32Array(8), new Uint32Array(4)))
+      expect(() => k.dedup(new Uint32Array(8), 4, new Uint32Array(16), 4, 1, new Uint32Array(8), new Uint32Array(4)))
         .to.throw(RangeError, /power of two >= 2n/);
-      expect(() => k.ownersOf(new Uint32Array(2), 1, 1, Uint16Array.of(5), new Uint16Array(1), new Uint32Array(2))).to.throw(RangeError, /beyond counts/);
+      expect(() => k.dedup(new Uint32Array(8), 4, new Uint32Array(16), 8, 1, new Uint32Array(8), new Uint32Array(4)))
+        .to.throw(RangeError, /within the table/);
+      const dedupSlice = (owner: Uint16Array, words: number) => () =>
+        k.dedupSlice(new Uint32Array(2), 1, new Uint32Array(16), 4, 1, new Uint32Array(2), new Uint32Array(1), 1, owner, new Uint16Array(1), new Uint32Array(2), new Uint32Array(words));
+      expect(dedupSlice(Uint16Array.of(5), 3)).to.throw(RangeError, /beyond counts/);
+      expect(dedupSlice(Uint16Array.of(1), 2)).to.throw(RangeError, /words fewer than 3n/);
+      expect(dedupSlice(Uint16Array.of(1), 3)()).to.equal(1);
       expect(() => k.firstNotOwned(new Uint32Array(2), 2, new Uint8Array(4))).to.throw(RangeError, /fewer than n ids/);
       expect(() => k.firstNotOwned(new Uint32Array(2), 1, new Uint8Array(0))).to.throw(RangeError, /1 to 65,536 buckets/);
     });

@@ -77,15 +77,19 @@ describe('sharding/slicer', () => {
     expect(sliceByOwner(new Uint32Array(0), map)).to.deep.equal([]);
   });
 
-  it('gives each slice one buffer shared by ids and positions', () => {
+  it('lays every slice out in one buffer of 3 words an id: its ids, then its positions, slice after slice', () => {
     const map = planShardMap(ps(3), { numBuckets: 16 });
-    for (const s of sliceByOwner(randomIds(new Rng(53), 100), map)) {
-      expect(s.ids.buffer).to.equal(s.positions.buffer);
-      expect(s.ids.buffer.byteLength).to.equal(12 * s.positions.length);
+    const slices = sliceByOwner(randomIds(new Rng(53), 100), map);
+    let at = 0;
+    for (const s of slices) {
+      expect([s.ids.buffer, s.positions.buffer]).to.deep.equal([slices[0].ids.buffer, slices[0].ids.buffer]);
+      expect([s.ids.byteOffset, s.positions.byteOffset]).to.deep.equal([4 * at, 4 * (at + s.ids.length)]);
+      at += s.ids.length + s.positions.length;
     }
+    expect(slices[0].ids.buffer.byteLength).to.equal(12 * 100);
   });
 
-  it('takes each slice\'s words from a reused buffer when given one, overwriting whatever it held (issue 18 §1)', () => {
+  it('takes the slices\' words from one reused buffer when given one, overwriting whatever it held (issue 18 §1)', () => {
     const map = planShardMap(ps(3), { numBuckets: 64 });
     const ids = randomIds(new Rng(54), 3000);
     const taken: Uint32Array[] = [];
@@ -96,7 +100,8 @@ describe('sharding/slicer', () => {
     };
     const pooled = sliceByOwner(ids, map, undefined, alloc);
     expectValidSlices(ids, map, pooled);
-    expect(pooled.map((s) => s.ids.buffer)).to.deep.equal(taken.map((w) => w.buffer));
+    expect(taken.map((w) => w.length)).to.deep.equal([3 * 3000]);
+    for (const s of pooled) expect([s.ids.buffer, s.positions.buffer]).to.deep.equal([taken[0].buffer, taken[0].buffer]);
     const fresh = sliceByOwner(ids, map);
     expect(pooled.map((s) => [s.psIndex, Array.from(s.ids), Array.from(s.positions)]))
       .to.deep.equal(fresh.map((s) => [s.psIndex, Array.from(s.ids), Array.from(s.positions)]));
