@@ -91,12 +91,9 @@ static int dedup_args(napi_env env, napi_value *argv, const char *fn, DedupArgs 
     return 0;
   }
   const int64_t n = a->n, slots = a->slots;
-  if ((slots & (slots - 1)) != 0 || slots < 2 * n || (uint64_t)slots * 4 > a->table.length || (uint64_t)n * 2 > a->ids.length ||
-      (uint64_t)n * 2 > a->unique.length || (uint64_t)n > a->inverse.length) {
-    fail_range(env, fn, "slots must be a power of two >= 2n within the table (4 words a slot), and ids, unique and inverse hold n ids");
-    return 0;
-  }
-  return 1;
+  return within(env, fn, (slots & (slots - 1)) == 0 && slots >= 2 * n && (uint64_t)slots * 4 <= a->table.length &&
+                (uint64_t)n * 2 <= a->ids.length && (uint64_t)n * 2 <= a->unique.length && (uint64_t)n <= a->inverse.length,
+                "slots must be a power of two >= 2n within the table (4 words a slot), and ids, unique and inverse hold n ids");
 }
 
 napi_value Dedup(napi_env env, napi_callback_info info) {
@@ -171,11 +168,7 @@ static int copy_args(napi_env env, napi_callback_info info, const char *fn, Arra
       !get_int(env, argv[5], 1, 1 << 20, fn, "dim", dim)) {
     return 0;
   }
-  if (*to < *from || (uint64_t)*to > at->length) {
-    fail_range(env, fn, "[from, to) is not within at");
-    return 0;
-  }
-  return 1;
+  return within(env, fn, *from <= *to && (uint64_t)*to <= at->length, "[from, to) is not within at");
 }
 
 /* copyRowsTo (scatter: packed rows of src to rows at[k] of dst) and copyRowsFrom (the reverse). */

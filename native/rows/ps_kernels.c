@@ -29,34 +29,49 @@ static inline uint64_t home_in(uint32_t h, double scale, uint64_t cap) {
   return b < cap ? b : cap - 1;
 }
 
-/* Checks the shared arguments of the probes: slots (w words per slot), scale, ids, n, rows. */
-static int probe_args(napi_env env, napi_value *argv, size_t w, const char *fn, Array *slots, double *scale, Array *ids,
-                      int64_t *n, Array *rows) {
-  if (!get_array(env, argv[0], napi_uint32_array, 0, fn, "slots", slots) || !get_double(env, argv[1], fn, "scale", scale) ||
-      !get_array(env, argv[2], napi_uint32_array, 0, fn, "ids", ids) || !get_int(env, argv[3], 0, INT32_MAX, fn, "n", n) ||
-      !get_array(env, argv[4], napi_int32_array, 0, fn, "rows", rows)) {
+/* The arguments every probe reads: slots (w words a slot) of capacity cap, scale, ids, n, rows. */
+typedef struct {
+  const uint32_t *s;
+  uint64_t cap;
+  double scale;
+  const uint32_t *id;
+  int64_t n;
+  int32_t *rows;
+} Probe;
+
+/* Reads and checks a probe's arguments: argv[0..4] are slots, scale, ids, n, rows. */
+static int probe_args(napi_env env, napi_value *argv, size_t w, const char *fn, Probe *p) {
+  Array slots, ids, rows;
+  if (!get_array(env, argv[0], napi_uint32_array, 0, fn, "slots", &slots) || !get_double(env, argv[1], fn, "scale", &p->scale) ||
+      !get_array(env, argv[2], napi_uint32_array, 0, fn, "ids", &ids) || !get_int(env, argv[3], 0, INT32_MAX, fn, "n", &p->n) ||
+      !get_array(env, argv[4], napi_int32_array, 0, fn, "rows", &rows)) {
     return 0;
   }
-  const uint64_t cap = slots->length / w;
-  if (cap == 0 || slots->length % w != 0 || (double)cap / 4294967296.0 != *scale) {
+  p->cap = slots.length / w;
+  if (p->cap == 0 || slots.length % w != 0 || (double)p->cap / 4294967296.0 != p->scale) {
     fail_range(env, fn, "scale is not the slots' capacity / 2^32");
     return 0;
   }
-  if ((uint64_t)*n * 2 > ids->length || (uint64_t)*n > rows->length) {
+  if ((uint64_t)p->n * 2 > ids.length || (uint64_t)p->n > rows.length) {
     fail_range(env, fn, "ids or rows hold fewer than n ids");
     return 0;
   }
+  p->s = slots.data;
+  p->id = ids.data;
+  p->rows = rows.data;
   return 1;
 }
 
 /*
- * The row of id i of `id` in the [lo, hi, row + 1] slots `s` of capacity `cap`, or -1; first
- * prefetches the home slot of id i + AHEAD (when there is one of the n).
+ * The row of id i in the [lo, hi, row + 1] slots of `p`, or -1; first prefetches the home slot
+ * of id i + AHEAD (when there is one of the n).
  */
-static inline int32_t probe_at(const uint32_t *s, uint64_t cap, double scale, const uint32_t *id, int64_t n, int64_t i) {
-  if (i + AHEAD < n) __builtin_prefetch(s + 3 * home_of(hash_id(id[2 * (i + AHEAD)], id[2 * (i + AHEAD) + 1]), scale));
+static inline int32_t probe_at(const Probe *p, int64_t i) {
+  const uint32_t *s = p->s, *id = p->id;
+  const uint64_t cap = p->cap;
+  if (i + AHEAD < p->n) __builtin_prefetch(s + 3 * home_of(hash_id(id[2 * (i + AHEAD)], id[2 * (i + AHEAD) + 1]), p->scale));
   const uint32_t lo = id[2 * i], hi = id[2 * i + 1];
-  uint64_t b = home_in(hash_id(lo, hi), scale, cap);
+  uint64_t b = home_in(hash_id(lo, hi), p->scale, cap);
   /* At most `cap` slots: the index always keeps an empty one, but a bad array must not spin. */
   for (uint64_t k = 0; k < cap && s[3 * b + 2] != 0; k++) {
     if (s[3 * b] == lo && s[3 * b + 1] == hi) return (int32_t)(s[3 * b + 2] - 1);
@@ -65,51 +80,40 @@ static inline int32_t probe_at(const uint32_t *s, uint64_t cap, double scale, co
   return -1;
 }
 
-napi_value ProbeIds(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  Array slots, ids, rows;
-  double scale;
-  int64_t n;
-  if (!get_args(env, info, 5, argv, "probeIds") || !probe_args(env, argv, 3, "probeIds", &slots, &scale, &ids, &n, &rows)) return NULL;
-  const uint32_t *s = slots.data;
-  const uint32_t *id = ids.data;
-  int32_t *out = rows.data;
-  const uint64_t cap = slots.length / 3;
-  int64_t missing = 0;
-  for (int64_t i = 0; i < n; i++) {
-    const int32_t row = probe_at(s, cap, scale, id, n, i);
-    out[i] = row;
-    if (row < 0) missing++;
+/*
+ * The row of the first slot of id i's probe in the [tag, row + 1] slots of `p` whose tag is the
+ * id's hash, or -1 (the caller confirms the id); prefetches as probe_at does.
+ */
+static inline int32_t probe_tag_at(const Probe *p, int64_t i) {
+  const uint32_t *s = p->s, *id = p->id;
+  const uint64_t cap = p->cap;
+  if (i + AHEAD < p->n) __builtin_prefetch(s + 2 * home_of(hash_id(id[2 * (i + AHEAD)], id[2 * (i + AHEAD) + 1]), p->scale));
+  const uint32_t t = hash_id(id[2 * i], id[2 * i + 1]);
+  uint64_t b = home_in(t, p->scale, cap);
+  for (uint64_t k = 0; k < cap && s[2 * b + 1] != 0; k++) {
+    if (s[2 * b] == t) return (int32_t)(s[2 * b + 1] - 1);
+    if (++b == cap) b = 0;
   }
-  return number(env, (double)missing);
+  return -1;
 }
 
-napi_value ProbeTags(napi_env env, napi_callback_info info) {
+/* probeIds (tags 0) and probeTags (tags 1): rows[i] = probe_at or probe_tag_at of id i. */
+static napi_value probe(napi_env env, napi_callback_info info, int tags) {
   napi_value argv[5];
-  Array slots, ids, rows;
-  double scale;
-  int64_t n;
-  if (!get_args(env, info, 5, argv, "probeTags") || !probe_args(env, argv, 2, "probeTags", &slots, &scale, &ids, &n, &rows)) return NULL;
-  const uint32_t *s = slots.data;
-  const uint32_t *id = ids.data;
-  int32_t *out = rows.data;
-  const uint64_t cap = slots.length / 2;
-  for (int64_t i = 0; i < n; i++) {
-    if (i + AHEAD < n) __builtin_prefetch(s + 2 * home_of(hash_id(id[2 * (i + AHEAD)], id[2 * (i + AHEAD) + 1]), scale));
-    const uint32_t t = hash_id(id[2 * i], id[2 * i + 1]);
-    uint64_t b = home_in(t, scale, cap);
-    int32_t row = -1;
-    for (uint64_t k = 0; k < cap && s[2 * b + 1] != 0; k++) {
-      if (s[2 * b] == t) {
-        row = (int32_t)(s[2 * b + 1] - 1);
-        break;
-      }
-      if (++b == cap) b = 0;
-    }
-    out[i] = row;
+  Probe p;
+  const char *fn = tags ? "probeTags" : "probeIds";
+  if (!get_args(env, info, 5, argv, fn) || !probe_args(env, argv, tags ? 2 : 3, fn, &p)) return NULL;
+  int64_t missing = 0;
+  for (int64_t i = 0; i < p.n; i++) {
+    const int32_t row = tags ? probe_tag_at(&p, i) : probe_at(&p, i);
+    p.rows[i] = row;
+    if (row < 0) missing++;
   }
-  return NULL;
+  return tags ? NULL : number(env, (double)missing);
 }
+
+napi_value ProbeIds(napi_env env, napi_callback_info info) { return probe(env, info, 0); }
+napi_value ProbeTags(napi_env env, napi_callback_info info) { return probe(env, info, 1); }
 
 /*
  * The PS's check that it owns every id of a request (checkIds of src/ps/ps-node.ts): the index of
@@ -148,12 +152,12 @@ static int gather_args(napi_env env, napi_value *argv, const char *fn, Array *ro
  */
 napi_value ProbeGatherF32(napi_env env, napi_callback_info info) {
   napi_value argv[11];
-  Array slots, ids, rows, out;
+  Array rows, out;
+  Probe p;
   Slabs sl;
-  double scale;
-  int64_t n, shift, stride, n2, dim, off;
+  int64_t shift, stride, n2, dim, off;
   const char *fn = "probeGatherF32";
-  if (!get_args(env, info, 11, argv, fn) || !probe_args(env, argv, 3, fn, &slots, &scale, &ids, &n, &rows) ||
+  if (!get_args(env, info, 11, argv, fn) || !probe_args(env, argv, 3, fn, &p) ||
       !slabs_open(env, argv[5], napi_float32_array, fn, &sl) || !get_int(env, argv[6], 0, 24, fn, "shift", &shift) ||
       !get_int(env, argv[7], 1, 1 << 22, fn, "stride", &stride) || !gather_args(env, (napi_value[]){argv[4], argv[3], argv[8], argv[9], argv[10]}, fn, &rows, &n2, &dim, &out, &off)) {
     return NULL;
@@ -162,18 +166,16 @@ napi_value ProbeGatherF32(napi_env env, napi_callback_info info) {
     fail_range(env, fn, "dim exceeds the row stride");
     return NULL;
   }
-  const uint32_t *s = slots.data;
-  const uint32_t *id = ids.data;
-  int32_t *r = rows.data;
+  const int64_t n = p.n;
+  int32_t *r = p.rows;
   float *o = (float *)out.data + off;
   const float *src[AHEAD];
-  const uint64_t cap = slots.length / 3;
   int64_t missing = 0;
   for (int64_t i = 0; i < n + AHEAD; i++) {
     const int64_t j = i - AHEAD; /* first the row found AHEAD ids ago: its entry of src is i's next */
     if (j >= 0 && src[j % AHEAD] != NULL) memcpy(o + j * dim, src[j % AHEAD], (size_t)dim * sizeof(float));
     if (i < n) {
-      const int32_t row = probe_at(s, cap, scale, id, n, i);
+      const int32_t row = probe_at(&p, i);
       r[i] = row;
       src[i % AHEAD] = NULL;
       if (row < 0) {
@@ -193,11 +195,8 @@ static int gather_args(napi_env env, napi_value *argv, const char *fn, Array *ro
       !get_int(env, argv[4], 0, INT64_C(1) << 50, fn, "outOff", off)) {
     return 0;
   }
-  if ((uint64_t)*n > rows->length || (uint64_t)*off + (uint64_t)*n * (uint64_t)*dim > out->length) {
-    fail_range(env, fn, "rows hold fewer than n rows, or out is too short for n rows of dim from outOff");
-    return 0;
-  }
-  return 1;
+  return within(env, fn, (uint64_t)*n <= rows->length && (uint64_t)*off + (uint64_t)*n * (uint64_t)*dim <= out->length,
+                "rows hold fewer than n rows, or out is too short for n rows of dim from outOff");
 }
 
 napi_value GatherF32(napi_env env, napi_callback_info info) {

@@ -1,6 +1,7 @@
 /* Argument reading and checks shared by the tessera_rows kernels (rows_args.h). */
 #include "rows_args.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,15 +11,22 @@ void fail_range(napi_env env, const char *fn, const char *what) {
   napi_throw_range_error(env, NULL, msg);
 }
 
+/* Throws a TypeError "tessera_rows.<fn>: <what>", `what` formatted as printf's. */
+static void fail_type(napi_env env, const char *fn, const char *what, ...) {
+  char text[128], msg[200];
+  va_list ap;
+  va_start(ap, what);
+  vsnprintf(text, sizeof text, what, ap);
+  va_end(ap);
+  snprintf(msg, sizeof msg, "tessera_rows.%s: %s", fn, text);
+  napi_throw_type_error(env, NULL, msg);
+}
+
 int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *fn) {
   size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != want) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "tessera_rows.%s: expected %zu arguments", fn, want);
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
-  return 1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == want) return 1;
+  fail_type(env, fn, "expected %zu arguments", want);
+  return 0;
 }
 
 /* A typed array of type `type` (or either uint32/int32 when `type` is napi_int32_array and any32). */
@@ -26,15 +34,13 @@ int get_array(napi_env env, napi_value v, napi_typedarray_type type, int any32, 
   bool is_ta = false;
   napi_value ab;
   size_t offset;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, v, &out->type, &out->length, &out->data, &ab, &offset) != napi_ok ||
-      !(out->type == type || (any32 && (out->type == napi_int32_array || out->type == napi_uint32_array)))) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "tessera_rows.%s: %s is not a typed array of the expected type", fn, name);
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
+  if (napi_is_typedarray(env, v, &is_ta) == napi_ok && is_ta &&
+      napi_get_typedarray_info(env, v, &out->type, &out->length, &out->data, &ab, &offset) == napi_ok &&
+      (out->type == type || (any32 && (out->type == napi_int32_array || out->type == napi_uint32_array)))) {
+    return 1;
   }
-  return 1;
+  fail_type(env, fn, "%s is not a typed array of the expected type", name);
+  return 0;
 }
 
 /* An integer argument in [min, max]. */

@@ -40,6 +40,11 @@ static inline const void *slab_cached(const Slabs *sl, uint32_t k) {
 
 /* Throws a RangeError "tessera_rows.<fn>: <what>". */
 void fail_range(napi_env env, const char *fn, const char *what);
+/* `ok`, after throwing a RangeError naming `what` (fail_range) when it is 0: a check's last step. */
+static inline int within(napi_env env, const char *fn, int ok, const char *what) {
+  if (!ok) fail_range(env, fn, what);
+  return ok;
+}
 /* Reads exactly `want` arguments into argv, or throws a TypeError. */
 int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *fn);
 /* A typed array of `type` (any32: Int32Array or Uint32Array), or a TypeError naming `name`. */
