@@ -75,9 +75,11 @@ type PlaneEnv = { TESSERA_DATA_PLANE: string; BENCH_PS_PIDS: string };
 
 /**
  * Two `tessera ps` processes (with mutual TLS when `tlsDir` is given, serving the data plane on
- * `dataPlane`), `run` against their addresses, then stopped.
+ * `dataPlane`: by default the one `tessera ps` and `tessera worker` run, http2 unless
+ * TESSERA_DATA_PLANE says otherwise), `run` against their addresses, then stopped.
  */
-async function withPs<T>(tlsDir: string | undefined, run: (addrs: string[], plane: PlaneEnv) => Promise<T>, dataPlane = 'grpc-js'): Promise<T> {
+async function withPs<T>(tlsDir: string | undefined, run: (addrs: string[], plane: PlaneEnv) => Promise<T>,
+  dataPlane: string = loadDataPlane(process.env, undefined)): Promise<T> {
   const tlsEnv = (i: number) => (tlsDir ? {
     TESSERA_TLS_CERT: path.join(tlsDir, `ps-${i}.crt`), TESSERA_TLS_KEY: path.join(tlsDir, `ps-${i}.key`), TESSERA_TLS_CA: path.join(tlsDir, 'ca.crt'),
   } : {});
@@ -284,7 +286,7 @@ async function main(): Promise<void> {
   const tcpRows = tcp.roundTripsPerS * BATCH;
   const pull = client.pull_rows_per_s as number;
   const lines = [
-    `setup: 2 PS processes + 1 client process, batch ${BATCH} distinct Zipf ids over 2^40, dim ${DIM}, ${encoding} on the wire, ${inflight} requests in flight`,
+    `setup: 2 PS processes + 1 client process, ${String(client.data_plane)} data plane, batch ${BATCH} distinct Zipf ids over 2^40, dim ${DIM}, ${encoding} on the wire, ${inflight} requests in flight`,
     `pull:  ${(pull / 1e6).toFixed(2)} M rows/s   p50 ${(client.pull_p50_ms as number).toFixed(2)} ms   p99 ${(client.pull_p99_ms as number).toFixed(2)} ms`,
     `push:  ${((client.push_rows_per_s as number) / 1e6).toFixed(2)} M rows/s (Adagrad)`,
     'skipped' in redis ? `redis: skipped (${redis.skipped})`
@@ -311,6 +313,7 @@ async function main(): Promise<void> {
   const summary = {
     ...(tls ? tls.figures : {}),
     bench: 'ps',
+    data_plane: String(client.data_plane), // the client reports it (ps-bench-client.ts)
     pull_rows_per_s: Math.round(pull),
     push_rows_per_s: Math.round(client.push_rows_per_s as number),
     pull_p50_ms: Number((client.pull_p50_ms as number).toFixed(3)),
