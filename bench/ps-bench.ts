@@ -28,7 +28,8 @@
  * (each PS the other's buddy): pull and push rows/s, PS CPU per row, the lag at the end of a
  * buddy round and the time to promote the replica after kill -9 (bench/replication-rounds.ts).
  *
- * Setup: two `tessera ps` processes and one client process on loopback; batches of 8,192
+ * Setup: two `tessera ps` processes and one client process on loopback, on the data plane
+ * `tessera` runs by default (http2; TESSERA_DATA_PLANE=grpc-js for the other); batches of 8,192
  * distinct ids, dim 16, Zipf-distributed over a 2^40 id space; Adagrad for pushes.
  *
  * `--staleness R` adds the cost of push-staleness sampling: after the main figures, R rounds of

@@ -9,13 +9,7 @@
 
 /* hashId of id-index-base.ts: murmur3-style mix of both halves. */
 static inline uint32_t hash_id(uint32_t lo, uint32_t hi) {
-  uint32_t h = lo ^ ((hi ^ (hi >> 16)) * 0x85ebca6bu);
-  h ^= h >> 16;
-  h *= 0x7feb352du;
-  h ^= h >> 15;
-  h *= 0x846ca68bu;
-  h ^= h >> 16;
-  return h;
+  return mix32(lo ^ ((hi ^ (hi >> 16)) * 0x85ebca6bu), 0x7feb352du, 15, 0x846ca68bu);
 }
 
 /* The home slot of hash h: floor(h * capacity / 2^32), computed in doubles as the JS does. */

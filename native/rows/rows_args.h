@@ -65,15 +65,18 @@ int slab_at(napi_env env, Slabs *sl, uint32_t k, const char *fn, void **data, si
  */
 void *row_at(napi_env env, Slabs *sl, uint32_t row, int64_t shift, int64_t stride, int64_t width, size_t elem, const char *fn);
 
-/* murmur3's fmix32 finalizer (src/common/fmix32.ts). */
-static inline uint32_t fmix32(uint32_t h) {
+/* The xorshift-multiply finalizer both id hashes end with: shifts 16, s, 16 around two multiplies. */
+static inline uint32_t mix32(uint32_t h, uint32_t c1, int s, uint32_t c2) {
   h ^= h >> 16;
-  h *= 0x85ebca6bu;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35u;
+  h *= c1;
+  h ^= h >> s;
+  h *= c2;
   h ^= h >> 16;
   return h;
 }
+
+/* murmur3's fmix32 finalizer (src/common/fmix32.ts). */
+static inline uint32_t fmix32(uint32_t h) { return mix32(h, 0x85ebca6bu, 13, 0xc2b2ae35u); }
 
 /* murmur3_x86_32 of the id's 8 little-endian bytes, seed 0 (bucketHash of src/sharding/buckets.ts). */
 static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
