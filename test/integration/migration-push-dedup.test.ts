@@ -144,6 +144,50 @@ describe('a push applied unanswered before its buckets migrated is acknowledged 
     await expectOnce([ps1, ps2], [ps0, ps1, ps2], world.acked, dense, step);
   });
 
+  // The target's buddy must hold the window the target inherited: a target killed after the
+  // migration, before the client's re-send, is replaced by that buddy.
+  it('a drained source, then its target killed: the re-sent step is a duplicate at the target\'s promoted buddy', async () => {
+    const { ps0, ps1, front, v1, dense, step, worker, world } = await setUp();
+    const ps2 = await joiningPs([EMB], 1, v1.numBuckets); // PS 1's buddy: owns nothing
+    servers.push(ps2);
+    const replication = new GrpcReplicationPeers();
+    const configure = async (version: number) => {
+      await replication.configure(ps2.addr, { selfId: 2, buddy: null, primaries: [1], shardMapVersion: version });
+      await replication.configure(ps1.addr, { selfId: 1, buddy: { id: 2, addr: ps2.addr }, primaries: [], shardMapVersion: version });
+    };
+    await configure(1);
+    front.holdAnswers();
+    await worker.data.pushStep(step(1).sparse, step(1).dense);
+    await until(() => ps0.node.stats().counters.pushes === 2, 'PS 0 to apply step 1');
+
+    // Drain PS 0 into PS 1 (v2: PS 1 owns every bucket, PS 2 its buddy); the chief then configures
+    // replication for v2, and PS 1's buddy catches up.
+    await migrate('mig-v2', ps0, 0, ps1, bucketsOwnedBy(v1, 0), 1);
+    const v2: ShardMap = { version: 2, numBuckets: v1.numBuckets, ps: [{ id: 1, addr: ps1.addr, buddy: 2 }, { id: 2, addr: ps2.addr, buddy: 1 }], owner: new Uint16Array(v1.numBuckets) };
+    ps0.node.setShardMap(v2.version, v2.numBuckets, []);
+    ps1.node.setShardMap(v2.version, v2.numBuckets, bucketsOwnedBy(v2, 0));
+    ps2.node.setShardMap(v2.version, v2.numBuckets, []);
+    for (const s of [ps0, ps1]) await peers.end(s.addr, 'mig-v2', true);
+    await configure(2);
+    await until(async () => (await replication.lagSeconds(ps1.addr)) === 0, 'PS 1\'s buddy to hold the migrated buckets');
+
+    // PS 1 dies before the client re-sends; PS 2 is promoted (v3); PS 0 has left.
+    await ps1.stop();
+    const promoted = await replication.promote(ps2.addr, 1, bucketsOwnedBy(v2, 0));
+    expect(promoted.identities, 'the replica handed over the window PS 1 inherited from PS 0').to.be.at.least(2);
+    const v3 = failoverMap(v2, new Set([1]));
+    ps2.node.setShardMap(v3.version, v3.numBuckets, bucketsOwnedBy(v3, 0));
+    world.published = v3;
+    await front.close();
+    await ps0.stop();
+    await worker.data.pushStep(step(2).sparse, step(2).dense);
+    await worker.data.flush();
+
+    expect(worker.map.version, 'the worker routes by the failover map').to.equal(3);
+    expect(ps2.node.dedup.duplicates, 'step 1, re-sent, was acknowledged from the window PS 1 inherited and replicated').to.equal(2);
+    await expectOnce([ps2], [ps0, ps1, ps2], world.acked, dense, step);
+  });
+
   it('windows larger than one stream message all reach the target, each under the source\'s derived key', async () => {
     const { ps0, ps1, v1 } = await setUp();
     const clientsSeeded = 70; // 70 windows of 1,024: 71,680 identities, two messages
