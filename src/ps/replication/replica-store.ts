@@ -20,7 +20,7 @@ import { PushDedup } from '../push-dedup';
 import { EmbeddingTable } from '../store/embedding-table';
 import { sameSpec } from '../store/table-spec';
 import { TableSpec, TableStore } from '../store/table-store';
-import { forEachApplied, inheritedClientId } from './applied-pushes';
+import { forEachApplied, forEachHandedOver } from './applied-pushes';
 import { LoopSlicer, promoteRows } from './replica-promotion';
 import { applyReplicatedMeta, promoteMeta, REPLICA_EVICTION } from './replicated-meta';
 import type { ReplicaBatch } from './replication-log';
@@ -77,7 +77,8 @@ export class ReplicaStore {
    * Applies one batch of `batch.primaryId`: with `reset`, what this PS held of it is dropped
    * first; otherwise the batch must follow the previous one (else FAILED_PRECONDITION: the
    * primary resyncs). Rows and dense tables overwrite; shipped pushes are applied in order with
-   * the table's optimizer; identities join the replica's window.
+   * the table's optimizer; identities join the replica's window (kept across a reset), the
+   * primary's inherited ones marked inherited.
    * @returns the rows written
    */
   apply(batch: Omit<ReplicaBatch, 'oldestMs'>): number {
@@ -121,6 +122,7 @@ export class ReplicaStore {
     }
     for (const p of pushes) rows += this.tableOf(r, p.table).replay(p.ids, p.grads);
     forEachApplied(batch.applied, (id, seq, n) => r.dedup.record(id, seq, n));
+    forEachApplied(batch.inherited, (id, seq, n) => r.dedup.inherit(id, seq, n)); // kept as the primary keeps them (replicated-windows.ts)
     r.lastSeq = batch.batchSeq;
     if (batch.complete) {
       r.whole = true;
@@ -145,11 +147,12 @@ export class ReplicaStore {
   /**
    * Loads the replica of `primaryId` into the live tables for the buckets in `buckets`
    * (bucket → 1), dense tables of those buckets too, and hands its push identities to the live
-   * dedup window (under `inheritedClientId`). The rows go in time slices (replica-promotion.ts),
-   * so this PS goes on serving its own buckets meanwhile; batches for the replica are refused
-   * until it resolves. The replica stays until `retain` drops it (the next configuration), so a
-   * promotion the chief repeats (it failed to publish the map, or its call timed out) does the
-   * same; a repeat that arrives while the first still runs joins it.
+   * dedup window (under the keys a client re-sends them with: `forEachHandedOver`). The rows go
+   * in time slices (replica-promotion.ts), so this PS goes on serving its own buckets meanwhile;
+   * batches for the replica are refused until it resolves. The replica stays until `retain`
+   * drops it (the next configuration), so a promotion the chief repeats (it failed to publish
+   * the map, or its call timed out) does the same; a repeat that arrives while the first still
+   * runs joins it.
    * @throws TesseraError INVALID_ARGUMENT when no replica of `primaryId` is held, SNAPSHOT_CONFLICT
    *   while its full copy is still arriving (nothing is loaded then)
    */
@@ -189,8 +192,8 @@ export class ReplicaStore {
       dense++;
     }
     let identities = 0;
-    r.dedup.forEach((id, seq, n) => {
-      this.node.dedup.inherit(inheritedClientId(id, primaryId), seq, n);
+    forEachHandedOver(r.dedup, primaryId, (id, seq, n) => {
+      this.node.dedup.inherit(id, seq, n);
       identities++;
     });
     return { primaryId, rows, dense, identities, pushesApplied: r.pushesApplied, appliedAtMs: r.appliedAtMs, slices: slicer.yields + 1 };

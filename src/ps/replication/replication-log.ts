@@ -28,6 +28,7 @@ import type { TableSpec } from '../store/table-store';
 import { encodeApplied, scrambledOrder } from './applied-pushes';
 import { ProtoWriter } from '../../wire/proto-bytes';
 import { ReplicatedMeta } from './replicated-meta';
+import { ReplicatedWindows } from './replicated-windows';
 import { writeShippedPush } from './shipped-pushes';
 
 /** One batch for the buddy (the fields of tessera.v1.ReplicaBatch). */
@@ -49,8 +50,10 @@ export interface ReplicaBatch {
   pushesBytes?: number;
   /** This PS's spec of every table the chunks and pushes name. */
   specs: TableSpec[];
-  /** The dedup identities of the pushes whose rows this batch completes (applied-pushes.ts). */
+  /** The dedup identities of the pushes whose rows this batch completes (applied-pushes.ts); after a reset, every own window's too. */
   applied: Buffer;
+  /** The same, of the windows this PS inherited (replicated-windows.ts). */
+  inherited: Buffer;
   /** Pushes applied on the primary up to this batch's cut (set on the batch that completes a cut). */
   pushesApplied: number;
   /** Wall-clock ms of the newest push this batch completes (0: none). */
@@ -100,6 +103,8 @@ export class ReplicationLog {
   private readonly dropHooks = new Map<string, (lo: number, hi: number) => void>();
   /** Admission counters and eviction metadata that go with the rows (replicated-meta.ts). */
   private readonly meta = new ReplicatedMeta();
+  /** The dedup windows beyond the pushes' identities: inherited ones, and all after a reset. */
+  private readonly windows = new ReplicatedWindows();
   private clients: bigint[] = [];
   private seqs: number[] = [];
   private acks: number[] = [];
@@ -178,6 +183,7 @@ export class ReplicationLog {
     this.dense = new Set();
     this.dropped = new Map();
     this.meta.reset();
+    this.windows.reset();
     this.watchDrops();
     this.clearShipped();
     this.resetNext = true;
@@ -213,7 +219,7 @@ export class ReplicationLog {
       this.oldestPendingMs = Math.min(oldest, this.oldestPendingMs);
     }
     this.watchDrops();
-    if (this.pending.size === 0 && this.dense.size === 0 && this.shipped.length === 0 && !this.resetNext && this.clients.length === 0 && this.dropped.size === 0) return undefined;
+    if (this.pending.size === 0 && this.dense.size === 0 && this.shipped.length === 0 && !this.resetNext && this.clients.length === 0 && this.dropped.size === 0 && !this.windows.pending(this.node.dedup)) return undefined;
     const parts: Buffer[] = [];
     const named = new Set(this.shippedTables);
     // Evicted rows first, as tombstones: the buddy deletes them, then writes rows (one evicted
@@ -253,12 +259,14 @@ export class ReplicationLog {
     const batch: ReplicaBatch = {
       primaryId: this.primaryId, batchSeq: ++this.batchSeq, reset: this.resetNext, chunks: Buffer.concat(parts), pushes: this.shipped, specs, rows,
       ...(this.wire.position > 0 ? { pushesWire: this.wire, pushesBytes: this.wire.position } : {}),
-      applied: Buffer.alloc(0), pushesApplied: 0, appliedAtMs: 0, complete, oldestMs: this.oldestPendingMs,
+      applied: Buffer.alloc(0), inherited: Buffer.alloc(0), pushesApplied: 0, appliedAtMs: 0, complete, oldestMs: this.oldestPendingMs,
     };
     this.resetNext = false;
     this.clearShipped();
     if (complete) {
-      batch.applied = encodeApplied(this.clients, this.seqs, this.acks);
+      const windows = this.windows.take(this.node.dedup);
+      batch.applied = Buffer.concat([encodeApplied(this.clients, this.seqs, this.acks), windows.own]);
+      batch.inherited = windows.inherited;
       batch.pushesApplied = this.pushes;
       batch.appliedAtMs = this.newestAtMs;
       this.inFlight = { clients: this.clients, seqs: this.seqs, acks: this.acks };
