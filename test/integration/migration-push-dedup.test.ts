@@ -2,14 +2,17 @@
  * Issue 17, the dedup window moves with migrated buckets. A push whose answer a PS never sent
  * is re-sent by its client; when the buckets it touched have migrated meanwhile and the PS it
  * was sent to is gone, the re-send reaches the new owner, which must acknowledge it, not apply
- * it twice. Two cases on real PS servers (port 0), the first PS behind a TCP proxy that holds
+ * it twice. Three cases on real PS servers (port 0), the first PS behind a TCP proxy that holds
  * its answers:
  * - a drained source: PS 0 applies a step unanswered, migrates all its buckets to PS 1 and
  *   exits; the client re-sends the step to PS 1;
  * - a failover followed at once by a migration: PS 0 applies and replicates a step unanswered
  *   and dies, its buddy PS 1 is promoted and moves those buckets on to PS 2 before the client
- *   re-sends; the client re-sends to PS 2.
- * Either way the pushes the PS applied equal the pushes the client saw acknowledged, and every
+ *   re-sends; the client re-sends to PS 2;
+ * - a drained source, then its target killed: PS 0 applies a step unanswered and is drained
+ *   into PS 1, which replicates to its buddy PS 2 and dies before the client re-sends; PS 2 is
+ *   promoted and the client re-sends to it (the window PS 1 inherited must reach PS 2).
+ * Every way the pushes the PS applied equal the pushes the client saw acknowledged, and every
  * row and the dense table equal, bit for bit, one PS that took each step once.
  */
 import { expect } from 'chai';

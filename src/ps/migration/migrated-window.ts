@@ -11,7 +11,9 @@
  *   replica's, or an earlier migration's) also under its own key: the client last sent those
  *   pushes to a PS other than the source, and re-sends them under the identity derived from that one.
  * A window is a client's, not a bucket's, so the whole window goes: an identity of a push that
- * touched no moving bucket is never re-sent to the target, so it is only memory there.
+ * touched no moving bucket is never re-sent to the target, so it is only memory there. A target
+ * with a buddy replicates the windows it inherits on to it (replication/replicated-windows.ts),
+ * for a re-send that reaches that buddy once the target has died.
  */
 import type { PushDedup } from '../push-dedup';
 import { encodeApplied, forEachApplied, forEachHandedOver } from '../replication/applied-pushes';
