@@ -77,6 +77,19 @@ describe('a push applied unanswered before its buckets migrated is acknowledged 
     await peers.tail(source.addr, id, true);
   }
 
+  /**
+   * Publishes `map`, then PS 0 leaves: the client's held step 1 fails there and is re-sent by
+   * `map`; step 2 follows, and both are answered.
+   */
+  async function resendBy(map: ShardMap, s: Pick<Awaited<ReturnType<typeof setUp>>, 'front' | 'ps0' | 'worker' | 'world' | 'step'>) {
+    s.world.published = map;
+    await s.front.close();
+    await s.ps0.stop();
+    await s.worker.data.pushStep(s.step(2).sparse, s.step(2).dense);
+    await s.worker.data.flush();
+    expect(s.worker.map.version, 'the worker routes by the newest map').to.equal(map.version);
+  }
+
   /** Applied = acknowledged, and `owners` hold exactly the rows of one PS that took steps 1 and 2 once. */
   async function expectOnce(owners: PsServer[], everyPs: PsServer[], acked: number, dense: TableSpec, step: (r: number) => Step) {
     const applied = everyPs.reduce((n, s) => n + s.node.stats().counters.pushes, 0);
@@ -102,13 +115,7 @@ describe('a push applied unanswered before its buckets migrated is acknowledged 
     ps0.node.setShardMap(v2.version, v2.numBuckets, []);
     ps1.node.setShardMap(v2.version, v2.numBuckets, bucketsOwnedBy(v2, 0));
     for (const s of [ps0, ps1]) await peers.end(s.addr, 'mig-v2', true);
-    world.published = v2;
-    await front.close();
-    await ps0.stop();
-    await worker.data.pushStep(step(2).sparse, step(2).dense);
-    await worker.data.flush();
-
-    expect(worker.map.version, 'the worker routes by the map without PS 0').to.equal(2);
+    await resendBy(v2, { front, ps0, worker, world, step });
     expect(ps1.node.dedup.duplicates, 'step 1, re-sent to the new owner, was acknowledged from the migrated window').to.equal(2);
     await expectOnce([ps1], [ps0, ps1], world.acked, dense, step);
   });
@@ -180,13 +187,7 @@ describe('a push applied unanswered before its buckets migrated is acknowledged 
     expect(promoted.identities, 'the replica handed over the window PS 1 inherited from PS 0').to.be.at.least(2);
     const v3 = failoverMap(v2, new Set([1]));
     ps2.node.setShardMap(v3.version, v3.numBuckets, bucketsOwnedBy(v3, 0));
-    world.published = v3;
-    await front.close();
-    await ps0.stop();
-    await worker.data.pushStep(step(2).sparse, step(2).dense);
-    await worker.data.flush();
-
-    expect(worker.map.version, 'the worker routes by the failover map').to.equal(3);
+    await resendBy(v3, { front, ps0, worker, world, step });
     expect(ps2.node.dedup.duplicates, 'step 1, re-sent, was acknowledged from the window PS 1 inherited and replicated').to.equal(2);
     await expectOnce([ps2], [ps0, ps1, ps2], world.acked, dense, step);
   });
