@@ -263,20 +263,23 @@ export class ReplicationLog {
     };
     this.resetNext = false;
     this.clearShipped();
-    if (complete) {
-      const windows = this.windows.take(this.node.dedup);
-      batch.applied = Buffer.concat([encodeApplied(this.clients, this.seqs, this.acks), windows.own]);
-      batch.inherited = windows.inherited;
-      batch.pushesApplied = this.pushes;
-      batch.appliedAtMs = this.newestAtMs;
-      this.inFlight = { clients: this.clients, seqs: this.seqs, acks: this.acks };
-      this.clients = [];
-      this.seqs = [];
-      this.acks = [];
-      this.oldestInFlightMs = this.oldestPendingMs;
-      this.oldestPendingMs = Infinity;
-    }
+    if (complete) this.completeCut(batch);
     return batch;
+  }
+
+  /** Makes `batch` complete a cut: it carries the identities and windows of every push so far. */
+  private completeCut(batch: ReplicaBatch): void {
+    const windows = this.windows.take(this.node.dedup);
+    batch.applied = Buffer.concat([encodeApplied(this.clients, this.seqs, this.acks), windows.own]);
+    batch.inherited = windows.inherited;
+    batch.pushesApplied = this.pushes;
+    batch.appliedAtMs = this.newestAtMs;
+    this.inFlight = { clients: this.clients, seqs: this.seqs, acks: this.acks };
+    this.clients = [];
+    this.seqs = [];
+    this.acks = [];
+    this.oldestInFlightMs = this.oldestPendingMs;
+    this.oldestPendingMs = Infinity;
   }
 
   /** The buddy applied `batch`. */
