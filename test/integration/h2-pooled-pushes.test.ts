@@ -4,7 +4,7 @@
  * it; a push held by a cut (ADR 0040) keeps its buffer until the cut applies it. Pushes here are
  * 1,000 rows (about 40 KiB), above the pool's smallest buffer, so each one after the first is
  * read into the buffer of the one before, unary and streamed. The unary held push also covers a
- * second fault the first test found: the server ended a held unary push UNIMPLEMENTED ("Received
+ * second fault this file found: the server ended a held unary push UNIMPLEMENTED ("Received
  * no request message") when its request stream ended before the cut applied it.
  */
 import { expect } from 'chai';
