@@ -29,6 +29,7 @@ import { encodeApplied, scrambledOrder } from './applied-pushes';
 import { ProtoWriter } from '../../wire/proto-bytes';
 import { ReplicatedMeta } from './replicated-meta';
 import { writeShippedPush } from './shipped-pushes';
+import { SpilledCopy, walkSlice } from './spilled-copy';
 
 /** One batch for the buddy (the fields of tessera.v1.ReplicaBatch). */
 export interface ReplicaBatch {
@@ -116,11 +117,19 @@ export class ReplicationLog {
   private resyncAtCut = false;
   private readonly dedup = new Deduper();
   private readonly now: () => number;
+  /** A full copy's walks over the disk tiers (spilled-copy.ts). */
+  private readonly spilled: SpilledCopy;
 
   constructor(private readonly node: PsNode, opts: { primaryId: number; now?: () => number }) {
     this.primaryId = opts.primaryId;
     this.now = opts.now ?? (() => performance.now());
+    this.spilled = new SpilledCopy(node, (table, id) => this.append(table, id));
     this.resync();
+  }
+
+  /** Stops watching the tables (replication to this buddy ended). */
+  close(): void {
+    this.spilled.stop();
   }
 
   /**
@@ -169,9 +178,10 @@ export class ReplicationLog {
   }
 
   /**
-   * Marks every resident row of the buckets this PS owns, and every dense table it owns, as
-   * changed: the next batches copy them whole, the first with `reset`. For a new buddy, and after
-   * a batch was lost.
+   * Marks every row of the buckets this PS owns, and every dense table it owns, as changed: the
+   * next batches copy them whole, the first with `reset`. Resident rows are listed now; rows on
+   * the disk tier are walked a slice per batch (spilled-copy.ts). For a new buddy, and after a
+   * batch was lost.
    */
   resync(): void {
     this.pending = new Map();
@@ -181,6 +191,7 @@ export class ReplicationLog {
     this.watchDrops();
     this.clearShipped();
     this.resetNext = true;
+    this.spilled.start();
     const owned = this.node.ownedBuckets;
     const nb = this.node.bucketCount;
     for (const info of this.node.store.list()) {
@@ -213,7 +224,7 @@ export class ReplicationLog {
       this.oldestPendingMs = Math.min(oldest, this.oldestPendingMs);
     }
     this.watchDrops();
-    if (this.pending.size === 0 && this.dense.size === 0 && this.shipped.length === 0 && !this.resetNext && this.clients.length === 0 && this.dropped.size === 0) return undefined;
+    if (this.pending.size === 0 && this.dense.size === 0 && this.shipped.length === 0 && !this.resetNext && this.clients.length === 0 && this.dropped.size === 0 && !this.spilled.running) return undefined;
     const parts: Buffer[] = [];
     const named = new Set(this.shippedTables);
     // Evicted rows first, as tombstones: the buddy deletes them, then writes rows (one evicted
@@ -233,6 +244,13 @@ export class ReplicationLog {
       if (this.node.store.has(name)) rows += this.encodeRows(this.node.store.getEmbedding(name), p, parts);
       named.add(name);
     }
+    // The next slice of each disk-tier walk, read now like the pending rows.
+    for (const name of this.spilled.tables()) {
+      const slice = this.spilled.next(name, walkSlice(maxRows, rows));
+      if (!slice || slice.n === 0 || !this.node.store.has(name)) continue;
+      rows += this.encodeRows(this.node.store.getEmbedding(name), slice, parts);
+      named.add(name);
+    }
     rows += this.shippedRows;
     for (const name of this.dense) {
       const t = this.node.store.has(name) ? this.node.store.get(name) : undefined;
@@ -248,7 +266,7 @@ export class ReplicationLog {
       if (sketch.length > 0) named.add(t.name);
       parts.push(...sketch);
     }
-    const complete = this.pending.size === 0;
+    const complete = this.pending.size === 0 && !this.spilled.running;
     const specs = [...named].filter((n) => this.node.store.has(n)).map((n) => this.node.store.spec(n));
     const batch: ReplicaBatch = {
       primaryId: this.primaryId, batchSeq: ++this.batchSeq, reset: this.resetNext, chunks: Buffer.concat(parts), pushes: this.shipped, specs, rows,
@@ -359,7 +377,7 @@ export class ReplicationLog {
     p.n += ids.length >>> 1;
   }
 
-  /** Appends the chunk of table `t`'s pending rows (distinct, resident) to `parts`; returns its rows. */
+  /** Appends the chunk of table `t`'s pending rows (distinct; resident or spilled) to `parts`; returns its rows. */
   private encodeRows(t: EmbeddingTable, p: Pending, parts: Buffer[]): number {
     const found = new Uint32Array(2 * p.n);
     const k = this.dedup.dedupInto(p.ids.subarray(0, 2 * p.n), found, new Uint32Array(p.n));
@@ -374,7 +392,7 @@ export class ReplicationLog {
     const ids = new Uint32Array(2 * k);
     const w = new Float32Array(k * t.dim);
     const s = new Float32Array(k * t.stateWidth);
-    const n = t.readResident(unique, k, ids, w, s);
+    const n = t.readRows(unique, k, ids, w, s);
     if (n === 0) return 0;
     // In the table's stored format: the replica is kept in it, so shipped pushes round alike.
     let stored: Float32Array | Uint16Array = w.subarray(0, n * t.dim);

@@ -124,6 +124,7 @@ export class Replication {
     this.node.onApplied = null;
     this.buddy?.client.close();
     this.buddy = null;
+    this.log?.close();
     this.log = null;
   }
 
