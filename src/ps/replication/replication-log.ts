@@ -168,6 +168,11 @@ export class ReplicationLog {
     return n;
   }
 
+  /** True while a full copy is still walking a disk tier: the sender goes on without waiting for its timer. */
+  get walkingTier(): boolean {
+    return this.spilled.running;
+  }
+
   /**
    * Seconds since the oldest push applied here that the buddy has not acknowledged yet; 0 when
    * it holds every one. A kill now loses exactly the pushes of that interval.

@@ -159,7 +159,7 @@ export class Replication {
     } finally {
       this.sending = false;
     }
-    if (this.log === log && log.pendingIds >= this.maxRows) void this.flush();
+    if (this.log === log && (log.pendingIds >= this.maxRows || log.walkingTier)) void this.flush();
   }
 }
 
