@@ -249,13 +249,7 @@ export class ReplicationLog {
       if (this.node.store.has(name)) rows += this.encodeRows(this.node.store.getEmbedding(name), p, parts);
       named.add(name);
     }
-    // The next slice of each disk-tier walk, read now like the pending rows.
-    for (const name of this.spilled.tables()) {
-      const slice = this.spilled.next(name, walkSlice(maxRows, rows));
-      if (!slice || slice.n === 0 || !this.node.store.has(name)) continue;
-      rows += this.encodeRows(this.node.store.getEmbedding(name), slice, parts);
-      named.add(name);
-    }
+    rows += this.encodeWalks(maxRows, rows, parts, named);
     rows += this.shippedRows;
     for (const name of this.dense) {
       const t = this.node.store.has(name) ? this.node.store.get(name) : undefined;
@@ -380,6 +374,22 @@ export class ReplicationLog {
     }
     p.ids.set(ids, 2 * p.n);
     p.n += ids.length >>> 1;
+  }
+
+  /**
+   * Appends the next slice of each disk-tier walk of a full copy (spilled-copy.ts) to `parts`,
+   * read now like the pending rows, into a batch that holds `rows` of at most `maxRows`; returns
+   * the rows added and names their tables in `named`.
+   */
+  private encodeWalks(maxRows: number, rows: number, parts: Buffer[], named: Set<string>): number {
+    let added = 0;
+    for (const name of this.spilled.tables()) {
+      const slice = this.spilled.next(name, walkSlice(maxRows, rows + added));
+      if (!slice || slice.n === 0 || !this.node.store.has(name)) continue;
+      added += this.encodeRows(this.node.store.getEmbedding(name), slice, parts);
+      named.add(name);
+    }
+    return added;
   }
 
   /** Appends the chunk of table `t`'s pending rows (distinct; resident or spilled) to `parts`; returns its rows. */
