@@ -14,7 +14,7 @@ import { DenseTable } from './store/dense-table';
 import type { TableSnapshot } from './store/table-snapshot';
 import { EmbeddingTable } from './store/embedding-table';
 import { TableInfo, TableSpec, TableStore } from './store/table-store';
-import type { RowTier } from './store/row-tier';
+import type { ReplicaTiers, RowTier } from './store/row-tier';
 import { denseAtCut, SnapshotCursor, SnapshotOptions } from './checkpoint/snapshot-cursor';
 import { checkCheckpointId } from '../checkpoint/checkpoint-id';
 import { PushDedup } from './push-dedup';
@@ -33,6 +33,8 @@ export interface PsNodeDeps {
   store?: TableStore;
   /** The PS's disk tier for tables with `eviction.spill` (ignored when `store` is given). */
   tier?: RowTier;
+  /** Disk tiers for the replicas this PS keeps as a buddy (none: replica tables stay in RAM). */
+  replicaTiers?: ReplicaTiers;
   /** Monotonic milliseconds; injected for tests. */
   now?: () => number;
 }
@@ -96,6 +98,8 @@ function bad(code: (typeof ERROR_CODES)[keyof typeof ERROR_CODES], msg: string):
  */
 export class PsNode {
   readonly store: TableStore;
+  /** Where replica tables spill (replica-store.ts); undefined without a disk tier. */
+  readonly replicaTiers: ReplicaTiers | undefined;
   readonly counters: PsCounters = { pulls: 0, pushes: 0, rowsPulled: 0, rowsPushed: 0, rejected: 0 };
   /** The pushes applied recently, per client: a retried one is acknowledged, not applied again. */
   readonly dedup = new PushDedup();
@@ -121,6 +125,7 @@ export class PsNode {
   private readonly now: () => number;
 
   constructor(private readonly deps: PsNodeDeps) {
+    this.replicaTiers = deps.replicaTiers;
     this.store = deps.store ?? new TableStore({ now: deps.now, tier: deps.tier });
     this.log = deps.logger.child({ component: 'ps-node' });
     this.now = deps.now ?? (() => performance.now());

@@ -21,8 +21,8 @@ import { EmbeddingTable } from '../store/embedding-table';
 import { sameSpec } from '../store/table-spec';
 import { TableSpec, TableStore } from '../store/table-store';
 import { forEachApplied, forEachHandedOver } from './applied-pushes';
-import { LoopSlicer, promoteRows } from './replica-promotion';
-import { applyReplicatedMeta, promoteMeta, REPLICA_EVICTION } from './replicated-meta';
+import { LoopSlicer, promoteRows, promoteSpilled } from './replica-promotion';
+import { applyReplicatedMeta, promoteMeta, replicaEviction } from './replicated-meta';
 import type { ReplicaBatch } from './replication-log';
 import { decodeShippedPush } from './shipped-pushes';
 
@@ -86,7 +86,8 @@ export class ReplicaStore {
     let r = this.replicas.get(batch.primaryId);
     if (batch.reset || !r) {
       if (!batch.reset) throw this.outOfOrder(batch, 'no replica is held; send a reset');
-      r = { tables: new TableStore(), specs: new Map(), dense: new Map(), dedup: r?.dedup ?? new PushDedup(), clocks: new Map(), lastSeq: 0, pushesApplied: 0, appliedAtMs: 0, whole: false };
+      for (const t of r?.tables.list() ?? []) r!.tables.drop(t.name); // frees their disk tier
+      r = { tables: new TableStore({ slabRows: this.node.store.slabRows, tier: this.node.replicaTiers?.of(batch.primaryId) }), specs: new Map(), dense: new Map(), dedup: r?.dedup ?? new PushDedup(), clocks: new Map(), lastSeq: 0, pushesApplied: 0, appliedAtMs: 0, whole: false };
       this.replicas.set(batch.primaryId, r);
     } else if (batch.batchSeq !== r.lastSeq + 1) {
       throw this.outOfOrder(batch, `expected batch ${r.lastSeq + 1}`);
@@ -135,13 +136,21 @@ export class ReplicaStore {
   /** The replicas held now. */
   list(): ReplicaInfo[] {
     return [...this.replicas].map(([primaryId, r]) => ({
-      primaryId, rows: r.tables.list().reduce((n, t) => n + t.rows, 0), pushesApplied: r.pushesApplied, appliedAtMs: r.appliedAtMs,
+      primaryId, rows: r.tables.list().reduce((n, t) => n + t.rows + (t.memory?.tier?.rows ?? 0), 0), pushesApplied: r.pushesApplied, appliedAtMs: r.appliedAtMs,
     }));
   }
 
-  /** Drops the replicas of every primary not in `keep` (this PS is no longer their buddy). */
+  /**
+   * Drops the replicas of every primary not in `keep` (this PS is no longer their buddy), and
+   * deletes their disk tiers. A tier that fails to go is left on disk, emptied when a replica
+   * of that primary is kept here again.
+   */
   retain(keep: ReadonlySet<number>): void {
-    for (const id of [...this.replicas.keys()]) if (!keep.has(id)) this.replicas.delete(id);
+    for (const id of [...this.replicas.keys()]) {
+      if (keep.has(id)) continue;
+      this.replicas.delete(id);
+      this.node.replicaTiers?.release(id).catch(() => undefined);
+    }
   }
 
   /**
@@ -182,6 +191,7 @@ export class ReplicaStore {
     for (const info of r.tables.list()) {
       this.ensureLive(r, info.name);
       rows += await promoteRows(r.tables.getEmbedding(info.name), this.node.store.getEmbedding(info.name), buckets, slicer);
+      rows += await promoteSpilled(r.tables.getEmbedding(info.name), this.node.store.getEmbedding(info.name), buckets, slicer);
       await promoteMeta(r.tables.getEmbedding(info.name), this.node.store.getEmbedding(info.name), buckets, r.clocks.get(info.name), slicer);
     }
     let dense = 0;
@@ -209,10 +219,12 @@ export class ReplicaStore {
     if (!r.tables.has(name)) {
       const spec = this.specOf(r, name, 'embedding');
       // Never admitted or evicted here: pushes to such tables come as rows read after apply. The
-      // primary's admission and an eviction that never evicts keep what they count (replicated-meta.ts).
+      // primary's admission and an eviction that never drops a row keep what they count; a table
+      // that spills on the primary spills here too, to the replica's own tier (replicated-meta.ts).
+      const eviction = spec.eviction ? replicaEviction(spec.eviction, this.node.replicaTiers !== undefined) : undefined;
       r.tables.create({
         name, kind: 'embedding', dim: spec.dim, optimizer: spec.optimizer, initializer: spec.initializer, seed: spec.seed, weightFormat: spec.weightFormat,
-        ...(spec.admission ? { admission: spec.admission } : {}), ...(spec.eviction ? { eviction: REPLICA_EVICTION } : {}),
+        ...(spec.admission ? { admission: spec.admission } : {}), ...(eviction ? { eviction } : {}),
       });
     }
     return r.tables.getEmbedding(name);

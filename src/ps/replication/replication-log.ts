@@ -30,6 +30,7 @@ import { ProtoWriter } from '../../wire/proto-bytes';
 import { ReplicatedMeta } from './replicated-meta';
 import { ReplicatedWindows } from './replicated-windows';
 import { writeShippedPush } from './shipped-pushes';
+import { SpilledCopy, walkSlice } from './spilled-copy';
 
 /** One batch for the buddy (the fields of tessera.v1.ReplicaBatch). */
 export interface ReplicaBatch {
@@ -121,11 +122,19 @@ export class ReplicationLog {
   private resyncAtCut = false;
   private readonly dedup = new Deduper();
   private readonly now: () => number;
+  /** A full copy's walks over the disk tiers (spilled-copy.ts). */
+  private readonly spilled: SpilledCopy;
 
   constructor(private readonly node: PsNode, opts: { primaryId: number; now?: () => number }) {
     this.primaryId = opts.primaryId;
     this.now = opts.now ?? (() => performance.now());
+    this.spilled = new SpilledCopy(node, (table, id) => this.append(table, id));
     this.resync();
+  }
+
+  /** Stops watching the tables (replication to this buddy ended). */
+  close(): void {
+    this.spilled.stop();
   }
 
   /**
@@ -164,6 +173,11 @@ export class ReplicationLog {
     return n;
   }
 
+  /** True while a full copy is still walking a disk tier: the sender goes on without waiting for its timer. */
+  get walkingTier(): boolean {
+    return this.spilled.running;
+  }
+
   /**
    * Seconds since the oldest push applied here that the buddy has not acknowledged yet; 0 when
    * it holds every one. A kill now loses exactly the pushes of that interval.
@@ -174,9 +188,10 @@ export class ReplicationLog {
   }
 
   /**
-   * Marks every resident row of the buckets this PS owns, and every dense table it owns, as
-   * changed: the next batches copy them whole, the first with `reset`. For a new buddy, and after
-   * a batch was lost.
+   * Marks every row of the buckets this PS owns, and every dense table it owns, as changed: the
+   * next batches copy them whole, the first with `reset`. Resident rows are listed now; rows on
+   * the disk tier are walked a slice per batch (spilled-copy.ts). For a new buddy, and after a
+   * batch was lost.
    */
   resync(): void {
     this.pending = new Map();
@@ -187,6 +202,7 @@ export class ReplicationLog {
     this.watchDrops();
     this.clearShipped();
     this.resetNext = true;
+    this.spilled.start();
     const owned = this.node.ownedBuckets;
     const nb = this.node.bucketCount;
     for (const info of this.node.store.list()) {
@@ -219,7 +235,7 @@ export class ReplicationLog {
       this.oldestPendingMs = Math.min(oldest, this.oldestPendingMs);
     }
     this.watchDrops();
-    if (this.pending.size === 0 && this.dense.size === 0 && this.shipped.length === 0 && !this.resetNext && this.clients.length === 0 && this.dropped.size === 0 && !this.windows.pending(this.node.dedup)) return undefined;
+    if (this.pending.size === 0 && this.dense.size === 0 && this.shipped.length === 0 && !this.resetNext && this.clients.length === 0 && this.dropped.size === 0 && !this.windows.pending(this.node.dedup) && !this.spilled.running) return undefined;
     const parts: Buffer[] = [];
     const named = new Set(this.shippedTables);
     // Evicted rows first, as tombstones: the buddy deletes them, then writes rows (one evicted
@@ -239,6 +255,7 @@ export class ReplicationLog {
       if (this.node.store.has(name)) rows += this.encodeRows(this.node.store.getEmbedding(name), p, parts);
       named.add(name);
     }
+    rows += this.encodeWalks(maxRows, rows, parts, named);
     rows += this.shippedRows;
     for (const name of this.dense) {
       const t = this.node.store.has(name) ? this.node.store.get(name) : undefined;
@@ -254,7 +271,7 @@ export class ReplicationLog {
       if (sketch.length > 0) named.add(t.name);
       parts.push(...sketch);
     }
-    const complete = this.pending.size === 0;
+    const complete = this.pending.size === 0 && !this.spilled.running;
     const specs = [...named].filter((n) => this.node.store.has(n)).map((n) => this.node.store.spec(n));
     const batch: ReplicaBatch = {
       primaryId: this.primaryId, batchSeq: ++this.batchSeq, reset: this.resetNext, chunks: Buffer.concat(parts), pushes: this.shipped, specs, rows,
@@ -370,7 +387,23 @@ export class ReplicationLog {
     p.n += ids.length >>> 1;
   }
 
-  /** Appends the chunk of table `t`'s pending rows (distinct, resident) to `parts`; returns its rows. */
+  /**
+   * Appends the next slice of each disk-tier walk of a full copy (spilled-copy.ts) to `parts`,
+   * read now like the pending rows, into a batch that holds `rows` of at most `maxRows`; returns
+   * the rows added and names their tables in `named`.
+   */
+  private encodeWalks(maxRows: number, rows: number, parts: Buffer[], named: Set<string>): number {
+    let added = 0;
+    for (const name of this.spilled.tables()) {
+      const slice = this.spilled.next(name, walkSlice(maxRows, rows + added));
+      if (!slice || slice.n === 0 || !this.node.store.has(name)) continue;
+      added += this.encodeRows(this.node.store.getEmbedding(name), slice, parts);
+      named.add(name);
+    }
+    return added;
+  }
+
+  /** Appends the chunk of table `t`'s pending rows (distinct; resident or spilled) to `parts`; returns its rows. */
   private encodeRows(t: EmbeddingTable, p: Pending, parts: Buffer[]): number {
     const found = new Uint32Array(2 * p.n);
     const k = this.dedup.dedupInto(p.ids.subarray(0, 2 * p.n), found, new Uint32Array(p.n));
@@ -385,7 +418,7 @@ export class ReplicationLog {
     const ids = new Uint32Array(2 * k);
     const w = new Float32Array(k * t.dim);
     const s = new Float32Array(k * t.stateWidth);
-    const n = t.readResident(unique, k, ids, w, s);
+    const n = t.readRows(unique, k, ids, w, s);
     if (n === 0) return 0;
     // In the table's stored format: the replica is kept in it, so shipped pushes round alike.
     let stored: Float32Array | Uint16Array = w.subarray(0, n * t.dim);

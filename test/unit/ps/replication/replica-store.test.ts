@@ -27,7 +27,7 @@ function rowsOf(n: PsNode, xs: number[]): number[][] {
   const w = new Float32Array(4 * xs.length);
   const s = new Float32Array(t.stateWidth * xs.length);
   const out = new Uint32Array(2 * xs.length);
-  expect(t.readResident(ids(xs), xs.length, out, w, s)).to.equal(xs.length);
+  expect(t.readRows(ids(xs), xs.length, out, w, s)).to.equal(xs.length);
   return xs.map((_, i) => [...w.subarray(4 * i, 4 * i + 4), ...s.subarray(t.stateWidth * i, t.stateWidth * (i + 1))]);
 }
 
