@@ -6,7 +6,8 @@
  * src/common/native-rows.ts loads this addon and falls back to the JavaScript loops without it.
  * Every index is checked against the array it reads or writes before it is used; a bad one
  * throws a RangeError naming it, and nothing past it is written. The kernels live in native/rows/:
- * ps_kernels.c (the PS's), client_kernels.c (the client's), rows_args.c (argument checks).
+ * ps_kernels.c (the PS's), store_kernels.c (the PS store's growth), client_kernels.c (the
+ * client's), rows_args.c (argument checks).
  *
  * Exports (all synchronous, on the calling JS thread; n, counts and offsets are element counts):
  *   probeIds(slots, scale, ids, n, rows) -> missing
@@ -41,6 +42,9 @@
  *       non-finite: AdamOptimizer.apply's loop over a whole dense table (DenseTable.push), m in
  *       s[0, n) and v in s[n, 2n) with n = w.length, in float64 as the JS does; the caller has
  *       already advanced the step count and computed lrT, and rolls back from its undo copy.
+ *   rehashIds(old, slots, scale)
+ *       IdIndex.rehash (id-index.ts): every entry of the [lo, hi, row + 1] slots `old`, in order,
+ *       into the empty `slots`, whose capacity / 2^32 is `scale`.
  */
 #include "rows/rows_args.h"
 
@@ -59,6 +63,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"sumGrads", NULL, SumGrads, NULL, NULL, NULL, napi_default, NULL},
     {"adagradF32", NULL, AdagradF32, NULL, NULL, NULL, napi_default, NULL},
     {"adamDense", NULL, AdamDense, NULL, NULL, NULL, napi_default, NULL},
+    {"rehashIds", NULL, RehashIds, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

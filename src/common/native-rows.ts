@@ -54,6 +54,8 @@ export interface NativeRows {
    * left non-finite (the caller rolls back).
    */
   adamDense(w: Float32Array, s: Float32Array, g: Float32Array, beta1: number, beta2: number, eps: number, lrT: number): number;
+  /** `IdIndex.rehash`: every entry of the `[lo, hi, row + 1]` slots `old`, in order, into the empty `slots`. */
+  rehashIds(old: Uint32Array, slots: Uint32Array, scale: number): void;
 }
 
 /** Where `scripts/build-native.sh` writes the addon, relative to the package root. */

@@ -190,7 +190,7 @@ export class EmbeddingRows {
     return this.index.size;
   }
 
-  /** Slots in the id index (grows ×1.25 at load 0.8). */
+  /** Slots in the id index (grows at load 0.8: ×2 below 2^20 slots, ×1.25 above). */
   get indexCapacity(): number {
     return this.index.capacity;
   }
