@@ -6,8 +6,8 @@
  * src/common/native-rows.ts loads this addon and falls back to the JavaScript loops without it.
  * Every index is checked against the array it reads or writes before it is used; a bad one
  * throws a RangeError naming it, and nothing past it is written. The kernels live in native/rows/:
- * ps_kernels.c (the PS's), store_kernels.c (the PS store's growth), client_kernels.c (the
- * client's), rows_args.c (argument checks).
+ * ps_kernels.c (the PS's), store_kernels.c (the PS store's growth), dense_kernels.c (the dense
+ * table's Adam), client_kernels.c (the client's), rows_args.c (argument checks).
  *
  * Exports (all synchronous, on the calling JS thread; n, counts and offsets are element counts):
  *   probeIds(slots, scale, ids, n, rows) -> missing
@@ -38,10 +38,11 @@
  *       AdagradOptimizer.apply to f32 rows slots[0, u) with gradient rows of g, in float64 as the
  *       JS does; stops at the first row left holding a non-finite weight or state and returns its
  *       k (rows before it stay updated: the caller rolls them back from its undo copy).
- *   adamDense(w, s, g, beta1, beta2, eps, lrT) -> 1, or 0 when a weight or moment was left
+ *   adamDense(w, s, g, undo, beta1, beta2, eps, lrT) -> 1, or 0 when a weight or moment was left
  *       non-finite: AdamOptimizer.apply's loop over a whole dense table (DenseTable.push), m in
- *       s[0, n) and v in s[n, 2n) with n = w.length, in float64 as the JS does; the caller has
- *       already advanced the step count and computed lrT, and rolls back from its undo copy.
+ *       s[0, n) and v in s[n, 2n) with n = w.length, in float64 as the JS does, in the same pass
+ *       copying the old w, m and v to undo[0, 3n); the caller has already advanced the step count
+ *       and computed lrT, and rolls back from undo.
  *   rehashIds(old, slots, scale)
  *       IdIndex.rehash (id-index.ts): every entry of the [lo, hi, row + 1] slots `old`, in order,
  *       into the empty `slots`, whose capacity / 2^32 is `scale`.

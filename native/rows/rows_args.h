@@ -70,7 +70,7 @@ static inline uint32_t fmix32(uint32_t h) {
   return h;
 }
 
-/* The exports (native/rows/ps_kernels.c, native/rows/client_kernels.c, native/rows/store_kernels.c). */
+/* The exports (native/rows/ps_kernels.c, client_kernels.c, store_kernels.c, dense_kernels.c). */
 napi_value ProbeIds(napi_env env, napi_callback_info info);
 napi_value ProbeTags(napi_env env, napi_callback_info info);
 napi_value GatherF32(napi_env env, napi_callback_info info);
@@ -78,13 +78,13 @@ napi_value GatherF16(napi_env env, napi_callback_info info);
 napi_value FirstNonFinite(napi_env env, napi_callback_info info);
 napi_value SumGrads(napi_env env, napi_callback_info info);
 napi_value AdagradF32(napi_env env, napi_callback_info info);
-napi_value AdamDense(napi_env env, napi_callback_info info);
 napi_value Dedup(napi_env env, napi_callback_info info);
 napi_value CopyRowsTo(napi_env env, napi_callback_info info);
 napi_value CopyRowsFrom(napi_env env, napi_callback_info info);
 napi_value OwnersOf(napi_env env, napi_callback_info info);
 napi_value FillSlices(napi_env env, napi_callback_info info);
-/* native/rows/store_kernels.c */
+/* native/rows/store_kernels.c, dense_kernels.c */
 napi_value RehashIds(napi_env env, napi_callback_info info);
+napi_value AdamDense(napi_env env, napi_callback_info info);
 
 #endif

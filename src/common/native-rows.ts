@@ -50,10 +50,11 @@ export interface NativeRows {
   adagradF32(slabs: Float32Array[], shift: number, stride: number, dim: number, slots: Int32Array, u: number, g: Float32Array, lr: number, eps: number): number;
   /**
    * `AdamOptimizer.apply`'s loop over a whole dense table (`m` in `s[0, n)`, `v` in `s[n, 2n)`,
-   * n = `w.length`) with the step's `lrT` already computed; 1, or 0 when a weight or moment was
-   * left non-finite (the caller rolls back).
+   * n = `w.length`) with the step's `lrT` already computed, copying the old `w`, `m` and `v` to
+   * `undo[0, 3n)` in the same pass; 1, or 0 when a weight or moment was left non-finite (the
+   * caller rolls back from `undo`).
    */
-  adamDense(w: Float32Array, s: Float32Array, g: Float32Array, beta1: number, beta2: number, eps: number, lrT: number): number;
+  adamDense(w: Float32Array, s: Float32Array, g: Float32Array, undo: Float32Array, beta1: number, beta2: number, eps: number, lrT: number): number;
   /** `IdIndex.rehash`: every entry of the `[lo, hi, row + 1]` slots `old`, in order, into the empty `slots`. */
   rehashIds(old: Uint32Array, slots: Uint32Array, scale: number): void;
 }
