@@ -102,15 +102,25 @@ export abstract class IdIndexBase {
    * values (as read from a Uint32Array) and `nextRow` a non-negative int32.
    */
   findOrInsert(lo: number, hi: number, nextRow: number): number {
-    let b = this.slotOf(lo, hi);
+    const b = this.slotOf(lo, hi);
     if (b >= 0) return this.slots[b + this.w - 1] - 1;
+    this.insertAt(b, lo, hi, nextRow);
+    return nextRow;
+  }
+
+  /**
+   * Inserts the absent id `(lo, hi)` with `row`, where `absent` is what `slotOf` returned for it
+   * (`-1 - b`, b the empty slot ending its probe) with the index unchanged since: growing first
+   * when the insert would pass the load limit, which moves that slot.
+   */
+  private insertAt(absent: number, lo: number, hi: number, row: number): void {
+    let b = -1 - absent;
     if (this.count >= this.growAt) {
       this.grow();
-      b = this.slotOf(lo, hi);
+      b = -1 - this.slotOf(lo, hi);
     }
-    this.writeSlot(-1 - b, lo, hi, nextRow + 1);
+    this.writeSlot(b, lo, hi, row + 1);
     this.count++;
-    return nextRow;
   }
 
   /** Removes id `(lo, hi)`; returns the row it held, or -1 when absent. */
@@ -155,20 +165,24 @@ export abstract class IdIndexBase {
    * Rows of the `n` ids of `ids` into `rows`, inserting the absent ones: `findAll` first (native
    * where the addon is built, src/common/native-rows.ts), then, for each absent id in order,
    * `create(lo, hi)` is called and returns its new row, which it must make `RowIds` hold
-   * (tagged-id-index.ts) before the index is used again. An id absent from `findAll` is probed
-   * again before it is created: an earlier copy of it in this batch may have inserted it.
+   * (tagged-id-index.ts), without changing the index itself. An id absent from `findAll` is
+   * probed again before it is created (an earlier copy of it in this batch may have inserted
+   * it), and that probe's empty slot is where it goes: one probe per new id.
    */
   findOrInsertAll(ids: Uint32Array, n: number, rows: Int32Array, create: (lo: number, hi: number) => number): void {
     if (this.findAll(ids, n, rows) === 0) return;
+    const w = this.w;
     for (let i = 0; i < n; i++) {
       if (rows[i] >= 0) continue;
       const lo = ids[2 * i];
       const hi = ids[2 * i + 1];
-      let r = this.find(lo, hi);
-      if (r < 0) {
-        r = create(lo, hi);
-        this.findOrInsert(lo, hi, r);
+      const b = this.slotOf(lo, hi);
+      if (b >= 0) {
+        rows[i] = this.slots[b + w - 1] - 1;
+        continue;
       }
+      const r = create(lo, hi);
+      this.insertAt(b, lo, hi, r);
       rows[i] = r;
     }
   }
