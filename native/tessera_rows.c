@@ -46,6 +46,9 @@
  *   rehashIds(old, slots, scale)
  *       IdIndex.rehash (id-index.ts): every entry of the [lo, hi, row + 1] slots `old`, in order,
  *       into the empty `slots`, whose capacity / 2^32 is `scale`.
+ *   initUniformF32(slabs, shift, stride, dim, rows, ids, k, seed, scale, acc)
+ *       F32RowSlabs.initRows: row rows[i] (i < k) gets initRow's uniform weights of id
+ *       (ids[2i], ids[2i + 1]) for table seed `seed` (initializers.ts) and `acc` in its state.
  */
 #include "rows/rows_args.h"
 
@@ -65,6 +68,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"adagradF32", NULL, AdagradF32, NULL, NULL, NULL, napi_default, NULL},
     {"adamDense", NULL, AdamDense, NULL, NULL, NULL, napi_default, NULL},
     {"rehashIds", NULL, RehashIds, NULL, NULL, NULL, napi_default, NULL},
+    {"initUniformF32", NULL, InitUniformF32, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -16,20 +16,9 @@ static inline uint32_t non_finite_bits(float x) {
 }
 
 /*
- * On x86-64 Linux the loop is built three times, for AVX-512, AVX2 and the baseline, and the
- * loader picks the widest the CPU has (GCC's target_clones): 8 or 4 float64 divisions and square
- * roots a step instead of 2. IEEE division and square root are correctly rounded at every width,
- * and -ffp-contract=off keeps multiply and add apart in every clone, so each gives the same bits.
- */
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-#define WIDEST_CPU __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define WIDEST_CPU
-#endif
-
-/*
  * Elements [0, n): old w, m, v to undo[j], undo[n + j], undo[2n + j], then Adam's update in
- * place. Returns nonzero when a new weight or moment is non-finite.
+ * place. Returns nonzero when a new weight or moment is non-finite. Built for the widest CPU
+ * (rows_args.h): 8 or 4 float64 divisions and square roots a step instead of 2.
  */
 WIDEST_CPU static uint32_t adam_loop(float *restrict wv, float *restrict m, float *restrict v, const float *restrict gv,
                                      float *restrict undo, size_t n, double b1, double b2, double eps, double lr_t) {

@@ -57,6 +57,11 @@ export interface NativeRows {
   adamDense(w: Float32Array, s: Float32Array, g: Float32Array, undo: Float32Array, beta1: number, beta2: number, eps: number, lrT: number): number;
   /** `IdIndex.rehash`: every entry of the `[lo, hi, row + 1]` slots `old`, in order, into the empty `slots`. */
   rehashIds(old: Uint32Array, slots: Uint32Array, scale: number): void;
+  /**
+   * `F32RowSlabs.initRows`: row `rows[i]` (i < k) gets the uniform initializer's weights for id
+   * `(ids[2i], ids[2i + 1])` and table seed `seed` (a uint32), and `acc` in every state float.
+   */
+  initUniformF32(slabs: Float32Array[], shift: number, stride: number, dim: number, rows: Int32Array, ids: Uint32Array, k: number, seed: number, scale: number, acc: number): void;
 }
 
 /** Where `scripts/build-native.sh` writes the addon, relative to the package root. */

@@ -63,6 +63,17 @@ export class F32RowSlabs implements RowStorage {
     opt.initState(slab, off, slab, off + this.dim, this.dim);
   }
 
+  /**
+   * Natively for the uniform initializer and Adagrad (the defaults), where the addon is built:
+   * the same bits as `initRow`, without its per-element calls (a PS creating rows).
+   */
+  initRows(rows: Int32Array, ids: Uint32Array, k: number, init: InitializerConfig, seed: number, opt: Optimizer): boolean {
+    const native = nativeRows(k);
+    if (!native || init.kind !== 'uniform' || !(opt instanceof AdagradOptimizer)) return false;
+    native.initUniformF32(this.slabs, this.shift, this.stride, this.dim, rows, ids, k, seed >>> 0, init.scale, opt.config.initialAccumulator);
+    return true;
+  }
+
   gather(rows: Int32Array, n: number, out: Float32Array, outOff: number): void {
     const { dim, stride, shift, mask } = this;
     const k = nativeRows(n);
