@@ -7,7 +7,8 @@
  * Skips when the addon is not built, unless TESSERA_REQUIRE_NATIVE=1 (CI), where that fails.
  */
 import { expect } from 'chai';
-import { loadNativeRows, useNativeRows } from '../../../src/common/native-rows';
+import { loadNativeRows } from '../../../src/common/native-rows';
+import { bothPaths, requireNativeRowsOrSkip } from '../../helpers/native-rows';
 import { mulberry32 } from '../../../src/common/mulberry32';
 import { DenseTable } from '../../../src/ps/store/dense-table';
 
@@ -17,37 +18,26 @@ const loaded = loadNativeRows();
 const bytesOf = (t: DenseTable): Buffer => Buffer.concat([Buffer.from(t.values.slice().buffer), Buffer.from(t.state.slice().buffer)]);
 
 describe('dense table native Adam with its undo copy (issue 18 §3)', () => {
-  before(function () {
-    if (loaded.ok) return;
-    if (process.env.TESSERA_REQUIRE_NATIVE === '1') throw new Error(`native rows addon required: ${loaded.reason}`);
-    this.skip();
-  });
+  requireNativeRowsOrSkip();
 
   it('rolls back a push that overflows at its first, a middle or its last element, as the JavaScript does', () => {
     const size = 1_001;
     const next = mulberry32(7);
     const g = Float32Array.from({ length: size }, () => (next() / 2 ** 32 - 0.5) * 0.1);
     for (const at of [0, 500, size - 1]) {
-      const run = (native: boolean): { before: Buffer; after: Buffer; code: string; next: Buffer } => {
-        const was = useNativeRows(native);
-        try {
-          const t = new DenseTable({ name: 'mlp', size, optimizer: { kind: 'adam', lr: 0.01 }, seed: 3 });
-          t.push(g);
-          t.push(g);
-          const before = bytesOf(t);
-          const huge = g.slice();
-          huge[at] = 3e38;
-          let code = '';
-          try { t.push(huge); } catch (e) { code = (e as { code?: string }).code ?? ''; }
-          const after = bytesOf(t);
-          t.push(g); // the table goes on from where it was, step count included
-          return { before, after, code, next: bytesOf(t) };
-        } finally {
-          useNativeRows(was);
-        }
-      };
-      const js = run(false);
-      const native = run(true);
+      const { js, native } = bothPaths(() => {
+        const t = new DenseTable({ name: 'mlp', size, optimizer: { kind: 'adam', lr: 0.01 }, seed: 3 });
+        t.push(g);
+        t.push(g);
+        const before = bytesOf(t);
+        const huge = g.slice();
+        huge[at] = 3e38;
+        let code = '';
+        try { t.push(huge); } catch (e) { code = (e as { code?: string }).code ?? ''; }
+        const after = bytesOf(t);
+        t.push(g); // the table goes on from where it was, step count included
+        return { before, after, code, next: bytesOf(t) };
+      });
       expect(native.code, `element ${at}`).to.equal('TESSERA_ERR_NON_FINITE');
       expect(js.code).to.equal(native.code);
       expect(native.after.equals(native.before), `element ${at}: rolled back`).to.equal(true);

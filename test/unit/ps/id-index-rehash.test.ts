@@ -7,7 +7,8 @@
  * Skips when the addon is not built, unless TESSERA_REQUIRE_NATIVE=1 (CI), where that fails.
  */
 import { expect } from 'chai';
-import { loadNativeRows, useNativeRows } from '../../../src/common/native-rows';
+import { loadNativeRows } from '../../../src/common/native-rows';
+import { bothPaths, requireNativeRowsOrSkip } from '../../helpers/native-rows';
 import { mulberry32 } from '../../../src/common/mulberry32';
 import { IdIndex } from '../../../src/ps/store/id-index';
 
@@ -40,24 +41,10 @@ function grownIndex(n: number, seed: number): { index: IdIndex; afterGrowth: Uin
 
 describe('id index rehash, native against JavaScript (issue 18 §3)', function () {
   this.timeout(60000);
-  before(function () {
-    if (loaded.ok) return;
-    if (process.env.TESSERA_REQUIRE_NATIVE === '1') throw new Error(`native rows addon required: ${loaded.reason}`);
-    this.skip();
-  });
+  requireNativeRowsOrSkip();
 
   it('writes the same slots at every growth, past 2^20 slots', () => {
-    const n = 1_000_000;
-    const was = useNativeRows(false);
-    let js: ReturnType<typeof grownIndex>;
-    let native: ReturnType<typeof grownIndex>;
-    try {
-      js = grownIndex(n, 11);
-      useNativeRows(true);
-      native = grownIndex(n, 11);
-    } finally {
-      useNativeRows(was);
-    }
+    const { js, native } = bothPaths(() => grownIndex(1_000_000, 11));
     expect(native.index.capacity).to.be.above(2 ** 20);
     expect(native.afterGrowth.length).to.equal(js.afterGrowth.length);
     for (let g = 0; g < js.afterGrowth.length; g++) {

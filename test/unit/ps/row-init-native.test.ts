@@ -8,7 +8,8 @@
  * Skips when the addon is not built, unless TESSERA_REQUIRE_NATIVE=1 (CI), where that fails.
  */
 import { expect } from 'chai';
-import { loadNativeRows, useNativeRows } from '../../../src/common/native-rows';
+import { loadNativeRows } from '../../../src/common/native-rows';
+import { bothPaths, requireNativeRowsOrSkip } from '../../helpers/native-rows';
 import { mulberry32 } from '../../../src/common/mulberry32';
 import { EmbeddingTable } from '../../../src/ps/store/embedding-table';
 import { InitializerConfig, initRow } from '../../../src/ps/store/initializers';
@@ -49,23 +50,12 @@ function grow(dim: number, initializer: InitializerConfig, optimizer: OptimizerC
 
 /** `grow` with the JavaScript loops, then with the native kernels. */
 function both(dim: number, initializer: InitializerConfig, optimizer: OptimizerConfig, seed: number) {
-  const was = useNativeRows(false);
-  try {
-    const js = grow(dim, initializer, optimizer, seed);
-    useNativeRows(true);
-    return { js, native: grow(dim, initializer, optimizer, seed) };
-  } finally {
-    useNativeRows(was);
-  }
+  return bothPaths(() => grow(dim, initializer, optimizer, seed));
 }
 
 describe('new rows initialised together, natively (issue 18 §3)', function () {
   this.timeout(30000);
-  before(function () {
-    if (loaded.ok) return;
-    if (process.env.TESSERA_REQUIRE_NATIVE === '1') throw new Error(`native rows addon required: ${loaded.reason}`);
-    this.skip();
-  });
+  requireNativeRowsOrSkip();
 
   for (const dim of [16, 3]) {
     it(`gives every new row of dim ${dim} the bits of initRow and Adagrad's initState, seed past 2^31`, () => {
