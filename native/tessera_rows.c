@@ -34,10 +34,11 @@
  *       checkFinite's scan (src/ps/store/row-ops.ts): the first NaN or ±Infinity of a Float32Array.
  *   sumGrads(rows, n, grads, dim, table, bits, uniq, gsum) -> u
  *       GradSum.sum (src/ps/store/grad-sum.ts): table[0, 2^bits) must be -1.
- *   adagradF32(slabs, shift, stride, dim, slots, u, g, lr, eps) -> -1 or k
+ *   adagradF32(slabs, shift, stride, dim, slots, u, g, lr, eps, undo) -> -1 or k
  *       AdagradOptimizer.apply to f32 rows slots[0, u) with gradient rows of g, in float64 as the
- *       JS does; stops at the first row left holding a non-finite weight or state and returns its
- *       k (rows before it stay updated: the caller rolls them back from its undo copy).
+ *       JS does, first copying each whole row to undo[k * stride ..] unless undo is empty; stops
+ *       at the first row left holding a non-finite weight or state and returns its k (rows up to
+ *       it stay updated: the caller rolls them back from undo).
  *   adamDense(w, s, g, undo, beta1, beta2, eps, lrT) -> 1, or 0 when a weight or moment was left
  *       non-finite: AdamOptimizer.apply's loop over a whole dense table (DenseTable.push), m in
  *       s[0, n) and v in s[n, 2n) with n = w.length, in float64 as the JS does, in the same pass

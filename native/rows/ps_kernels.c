@@ -254,21 +254,28 @@ napi_value SumGrads(napi_env env, napi_callback_info info) {
 #define ADAGRAD_PREFETCH_BYTES 512
 
 napi_value AdagradF32(napi_env env, napi_callback_info info) {
-  napi_value argv[9];
+  napi_value argv[10];
   Slabs sl;
-  Array slots, g;
+  Array slots, g, undo;
   int64_t shift, stride, dim, u;
   double lr, eps;
   const char *fn = "adagradF32";
-  if (!get_args(env, info, 9, argv, fn) || !slabs_open(env, argv[0], napi_float32_array, fn, &sl) ||
+  if (!get_args(env, info, 10, argv, fn) || !slabs_open(env, argv[0], napi_float32_array, fn, &sl) ||
       !get_int(env, argv[1], 0, 24, fn, "shift", &shift) || !get_int(env, argv[2], 1, 1 << 22, fn, "stride", &stride) ||
       !get_int(env, argv[3], 1, 1 << 20, fn, "dim", &dim) || !get_array(env, argv[4], napi_int32_array, 0, fn, "slots", &slots) ||
       !get_int(env, argv[5], 0, INT32_MAX, fn, "u", &u) || !get_array(env, argv[6], napi_float32_array, 0, fn, "g", &g) ||
-      napi_get_value_double(env, argv[7], &lr) != napi_ok || napi_get_value_double(env, argv[8], &eps) != napi_ok) {
+      napi_get_value_double(env, argv[7], &lr) != napi_ok || napi_get_value_double(env, argv[8], &eps) != napi_ok ||
+      !get_array(env, argv[9], napi_float32_array, 0, fn, "undo", &undo)) {
     return NULL;
   }
   if (2 * dim > stride || (uint64_t)u > slots.length || (uint64_t)u * (uint64_t)dim > g.length) {
     fail_range(env, fn, "a row holds fewer than 2 * dim floats, or slots or g hold fewer than u rows");
+    return NULL;
+  }
+  /* undo: empty for none, else each row as it was, before its update (the caller's rollback) */
+  float *saved = undo.length == 0 ? NULL : undo.data;
+  if (saved != NULL && (uint64_t)u * (uint64_t)stride > undo.length) {
+    fail_range(env, fn, "undo holds fewer than u rows of stride floats");
     return NULL;
   }
   const int32_t *sv = slots.data;
@@ -291,6 +298,7 @@ napi_value AdagradF32(napi_env env, napi_callback_info info) {
         for (int64_t b = 0; b < span; b += 64) __builtin_prefetch(p + b, 1);
       }
     }
+    if (saved != NULL) memcpy(saved + (uint64_t)k * (uint64_t)stride, w, (size_t)stride * sizeof(float));
     float *s = w + dim;
     const float *gk = gr + (uint64_t)k * (uint64_t)dim;
     for (int64_t j = 0; j < dim; j++) {

@@ -44,10 +44,11 @@ export interface NativeRows {
   /** `GradSum.sum` over its scratch (`table[0, 2^bits)` must be -1); returns the distinct rows. */
   sumGrads(rows: Int32Array, n: number, grads: Float32Array, dim: number, table: Int32Array, bits: number, uniq: Int32Array, gsum: Float32Array): number;
   /**
-   * `AdagradOptimizer.apply` on f32 rows `slots[0, u)`; returns -1, or the first k whose row is
-   * left non-finite (rows before it stay updated: the caller rolls back).
+   * `AdagradOptimizer.apply` on f32 rows `slots[0, u)`, each whole row first copied to
+   * `undo[k * stride ..]` unless `undo` is empty; returns -1, or the first k whose row is left
+   * non-finite (rows up to it stay updated: the caller rolls back from `undo`).
    */
-  adagradF32(slabs: Float32Array[], shift: number, stride: number, dim: number, slots: Int32Array, u: number, g: Float32Array, lr: number, eps: number): number;
+  adagradF32(slabs: Float32Array[], shift: number, stride: number, dim: number, slots: Int32Array, u: number, g: Float32Array, lr: number, eps: number, undo: Float32Array): number;
   /**
    * `AdamOptimizer.apply`'s loop over a whole dense table (`m` in `s[0, n)`, `v` in `s[n, 2n)`,
    * n = `w.length`) with the step's `lrT` already computed, copying the old `w`, `m` and `v` to
