@@ -60,6 +60,18 @@ int slab_at(napi_env env, Slabs *sl, uint32_t k, const char *fn, void **data, si
  */
 void *row_at(napi_env env, Slabs *sl, uint32_t row, int64_t shift, int64_t stride, int64_t width, size_t elem, const char *fn);
 
+/*
+ * On x86-64 Linux a loop marked WIDEST_CPU is built three times, for AVX-512, AVX2 and the
+ * baseline, and the loader picks the widest the CPU has (GCC's target_clones). Results do not
+ * depend on the width: IEEE division and square root are correctly rounded at every width,
+ * integer arithmetic is exact, and -ffp-contract=off keeps multiply and add apart in every clone.
+ */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define WIDEST_CPU __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define WIDEST_CPU
+#endif
+
 /* murmur3's fmix32 finalizer (src/common/fmix32.ts). */
 static inline uint32_t fmix32(uint32_t h) {
   h ^= h >> 16;
@@ -70,7 +82,7 @@ static inline uint32_t fmix32(uint32_t h) {
   return h;
 }
 
-/* The exports (native/rows/ps_kernels.c, native/rows/client_kernels.c). */
+/* The exports (native/rows/ps_kernels.c, client_kernels.c, store_kernels.c, dense_kernels.c). */
 napi_value ProbeIds(napi_env env, napi_callback_info info);
 napi_value ProbeTags(napi_env env, napi_callback_info info);
 napi_value GatherF32(napi_env env, napi_callback_info info);
@@ -78,11 +90,14 @@ napi_value GatherF16(napi_env env, napi_callback_info info);
 napi_value FirstNonFinite(napi_env env, napi_callback_info info);
 napi_value SumGrads(napi_env env, napi_callback_info info);
 napi_value AdagradF32(napi_env env, napi_callback_info info);
-napi_value AdamDense(napi_env env, napi_callback_info info);
 napi_value Dedup(napi_env env, napi_callback_info info);
 napi_value CopyRowsTo(napi_env env, napi_callback_info info);
 napi_value CopyRowsFrom(napi_env env, napi_callback_info info);
 napi_value OwnersOf(napi_env env, napi_callback_info info);
 napi_value FillSlices(napi_env env, napi_callback_info info);
+/* native/rows/store_kernels.c, dense_kernels.c */
+napi_value RehashIds(napi_env env, napi_callback_info info);
+napi_value InitUniformF32(napi_env env, napi_callback_info info);
+napi_value AdamDense(napi_env env, napi_callback_info info);
 
 #endif

@@ -133,8 +133,12 @@ export class EmbeddingRows {
   /** Told each id eviction drops (TTL, or a budget victim without a disk tier): replication's tombstones. */
   onDropped: ((lo: number, hi: number) => void) | null = null;
   private rowScratch: Int32Array = new Int32Array(0);
-  /** A fresh initialised slot for a new id, bound once for `findOrInsertAll` (the plain path). */
-  private readonly createRow = (lo: number, hi: number): number => this.claimNew(lo, hi);
+  /** A fresh slot for a new id, initialised after the batch (`initClaimed`); bound once for `findOrInsertAll`. */
+  private readonly createRow = (lo: number, hi: number): number => {
+    const r = this.slots.next();
+    this.slots.claimUninitialised(r, lo, hi);
+    return r;
+  };
 
   /** Validates `opts` (errors name the key) and creates an empty table. */
   constructor(opts: EmbeddingTableOptions) {
@@ -190,7 +194,7 @@ export class EmbeddingRows {
     return this.index.size;
   }
 
-  /** Slots in the id index (grows ×1.25 at load 0.8). */
+  /** Slots in the id index (grows at load 0.8: ×2 below 2^20 slots, ×1.25 above). */
   get indexCapacity(): number {
     return this.index.capacity;
   }
@@ -405,9 +409,13 @@ export class EmbeddingRows {
     return this.resolveManaged(ids, n, isPush);
   }
 
-  /** Find-or-insert of every id: the path of tables without admission or eviction. */
+  /** Find-or-insert of every id, the new rows initialised together: the path of tables without admission or eviction. */
   private resolvePlain(ids: IdArray, n: number): Int32Array {
-    this.index.findOrInsertAll(ids, n, this.rowScratch, this.createRow);
+    try {
+      this.index.findOrInsertAll(ids, n, this.rowScratch, this.createRow);
+    } finally {
+      this.slots.initClaimed();
+    }
     return this.rowScratch;
   }
 
