@@ -73,11 +73,13 @@ describe('resharding 2 -> 3 -> 2 PS under a synchronous job is bit-exact (issue 
     await compare('plain');
   });
 
-  // Pending: bit-exact in 3 of 8 runs here (the first two; it failed the one run with the
-  // metadata left out), diverging in the others on the loaded machine, and in 2 of 2 without the
-  // fence on counting pulls. Some
-  // timing of the fence against the worker's prefetched pulls is not yet covered; see
-  // docs/control-plane.md ("Admission counts and eviction metadata move too").
+  // Pending (issue 17). Two causes of divergence at a fence are fixed: the ttl_steps clock ticked
+  // twice on the target for a step whose part the fence refused at the source and re-routed there
+  // (row-eviction.ts counts a step once; migrated-meta.ts leaves out of the clocks' drift the steps
+  // the target counted before the source's fence), and a prefetched counting pull refused by the
+  // fence could land after the push issued behind it (counting-pulls.ts). It still diverged in 5 of
+  // 5 runs after both fixes, with every PS's clock at the job's 472 steps (instrumented run): a
+  // third cause is not found yet; see ADR 0023, "The ttl_steps clock counts a step once per PS".
   it.skip('with admission and TTL eviction too: admission counts and eviction metadata move with the buckets (issue 17)', async () => {
     const spec = parse(fs.readFileSync(SYNTHETIC_SPEC, 'utf8'));
     // A wide sketch, so merging two PS's counters raises no id's estimate by a collision here.

@@ -92,6 +92,74 @@ describe('admission and eviction metadata move with migrated buckets (issue 17)'
     for (let k = 0; k < rest.length >>> 1; k++) expect(d.has(rest[2 * k], 0), `pending id ${k} admitted at its third sighting`).to.equal(true);
   });
 
+  it('a step split by the fence ticks each PS once, and the target\'s part of it before the fence is not counted into moved rows\' ages (issue 17)', () => {
+    // A PS that never resharded takes each step in one request; src and dst take the same steps split by owner.
+    const ref = node([...Array(B).keys()]);
+    const src = node([...Array(B / 2).keys()]);
+    const dst = node([...Array(B / 2).keys()].map((b) => b + B / 2));
+    const moving = new Uint8Array(B).map((_, b) => (b < B / 4 ? 1 : 0));
+    const theirs = new Uint8Array(B).map((_, b) => (b >= B / 2 ? 1 : 0));
+    const hot = idsWhere(0, 30, (b) => b < B / 4);
+    const own = idsWhere(3000, 20, (b) => b >= B / 2);
+    const both = new Uint32Array([...hot, ...own]);
+    const hotA = hot.subarray(0, 20); // pushed in the split step; the rest last on the source
+    const step5 = new Uint32Array([...hotA, ...own]);
+    const step6 = own.subarray(0, 4);
+    const tagged = (n: PsNode, k: Uint32Array, step: number, v = 1) => n.push({
+      table: 'emb', shardMapVersion: v, ids: new Uint8Array(k.buffer, k.byteOffset, k.byteLength),
+      grads: new Uint8Array(new Float32Array(k.length).fill(0.01).buffer), encoding: Encoding.F32, stepTag: { client: 7n, step },
+    });
+    for (let i = 0; i < MIN_COUNT; i++) {
+      pull(ref, both);
+      pull(src, hot);
+      pull(dst, own);
+    }
+    for (let step = 1; step <= 4; step++) {
+      tagged(ref, step % 2 === 0 ? both : own, step);
+      tagged(src, step % 2 === 0 ? hot : new Uint32Array(0), step); // a PS a step touches no row of gets an empty request
+      tagged(dst, own, step);
+    }
+    const out = new OutgoingMigration(src, { id: 'm2', buckets: moving, targetAddr: 'x:1' });
+    const inc = new IncomingMigrations(dst);
+    inc.stage('m2', moving);
+    for (const c of out.round(false)) inc.apply('m2', c);
+    // Step 5: dst takes its own part before the fenced round; the source's part is refused
+    // (fenced), then re-routed to dst under the new map. Step 6 goes by the new map.
+    tagged(ref, step5, 5);
+    tagged(dst, own, 5);
+    for (const c of out.round(true)) inc.apply('m2', c);
+    dst.setShardMap(2, B, [...Array(B / 4).keys(), ...[...Array(B / 2).keys()].map((b) => b + B / 2)]);
+    tagged(dst, hotA, 5, 2);
+    tagged(ref, step6, 6);
+    tagged(dst, step6, 6, 2);
+
+    const r = ref.store.getEmbedding('emb');
+    const d = dst.store.getEmbedding('emb');
+    expect(ages(d, theirs), "the target's own rows").to.deep.equal(ages(r, theirs));
+    expect(ages(d, moving), 'the moved rows').to.deep.equal(ages(r, moving));
+  });
+
+  it('the ttl_steps clock counts each tagged step once per PS, and every untagged push (issue 17)', () => {
+    const n = node([...Array(B).keys()]);
+    const t = n.store.getEmbedding('emb');
+    const ids = idsWhere(0, 4, () => true);
+    const req = (step?: number) => ({
+      table: 'emb', shardMapVersion: 1, ids: new Uint8Array(ids.buffer), grads: new Uint8Array(new Float32Array(ids.length).fill(0.01).buffer),
+      encoding: Encoding.F32, ...(step === undefined ? {} : { stepTag: { client: 9n, step } }),
+    });
+    const clock = () => t.evictionClock();
+    const at = clock();
+    n.push(req());
+    n.push(req());
+    expect(clock() - at, 'untagged').to.equal(2);
+    n.push(req(1));
+    n.push(req(1)); // a re-routed part of step 1
+    n.push(req(2));
+    n.push(req(1)); // late, still among the recent steps
+    expect(clock() - at, 'tagged').to.equal(4);
+    expect([...t.evictionSteps()]).to.deep.equal([[9n, 2]]);
+  });
+
   it('an expired row reads as evicted before the hand reaches it, so TTL does not depend on slot order', () => {
     const t = new EmbeddingTable({ name: 'e', dim: 2, optimizer: { kind: 'sgd', lr: 1 }, slabRows: 16, seed: 5, eviction: { ttlSteps: 2 } });
     const fresh = new EmbeddingTable({ name: 'e', dim: 2, optimizer: { kind: 'sgd', lr: 1 }, slabRows: 16, seed: 5 });
