@@ -5,7 +5,7 @@
  * (`../shared/peers/torch_deepfm.py`, 2 threads, at the workers' batch size) on the same files,
  * in the same run.
  *
- *   npm run bench:cluster -- --json [--rows 200000] [--epochs 1] [--threads 2]
+ *   npm run bench:cluster -- --json [--rows 200000] [--epochs 1] [--threads 2] [--two-workers-only]
  *
  * Last line: {"bench":"cluster","samples_per_s_1w","samples_per_s_2w","samples_per_s_2w_thread",
  * "torch_samples_per_s","auc","auc_2w_thread","torch_auc","batch","torch_batch",
@@ -14,9 +14,10 @@
  * start-up or evaluation), like the peer's own figure. On a shared, loaded machine wall time
  * says little, so each run's CPU time is reported too: the CPU seconds of every process it
  * started (etcd, PS, chief, workers; or the peer), start-up and evaluation included, and the
- * training rows per such CPU second.
+ * training rows per such CPU second. `cpu_split_*` splits each cluster run's CPU seconds per
+ * process (etcd, chief-0, ps-0, ps-1, worker-0, …): `total` for the whole run as last read from
+ * /proc before the process ended, `train` for the job's training phase alone.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -26,10 +27,9 @@ import { parseJobSpec } from '../src/spec/job-spec';
 import { runTorchPeer } from './peers/torch-peer';
 import { argNum } from './bench-args';
 import { TRAIN_BENCH_JOB_YAML } from './bench-job';
+import { CLOCK_TICKS_PER_S, ProcessCpuSampler } from './process-cpu';
 
 const num = (x: number | null | undefined): number | null => (x === null || x === undefined || !Number.isFinite(x) ? null : x);
-
-const CLOCK_TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 /** CPU seconds of this process's children that have exited and been waited for (cutime + cstime). */
 function childCpuSeconds(): number {
@@ -52,14 +52,18 @@ async function clusterRun(dir: string, name: string, workers: number, jobFile: s
     const cluster = await LocalCluster.start({
       runDir, job: `bench-${name}`, specPath: jobFile, ps: 2, workers, data: train, eval: evalFile, epochs, shards: workers * 4, logLevel: 'warn',
     });
+    const cpu = new ProcessCpuSampler(cluster);
     try {
-      return await cluster.waitDone();
+      const result = await cluster.waitDone((st) => cpu.sample(st.phase));
+      cpu.sample();
+      return { ...result, cpuSplit: cpu.split() };
     } finally {
       await cluster.stop();
     }
   });
   process.stderr.write(`cluster 2 PS × ${workers} worker(s) ${name}: ${r.samples} samples at ${r.samples_per_s.toFixed(0)} samples/s, AUC ${r.auc?.toFixed(4)}; `
-    + `${r.cpuS.toFixed(1)} CPU s, ${(r.samples / r.cpuS).toFixed(0)} samples per CPU s\n`);
+    + `${r.cpuS.toFixed(1)} CPU s, ${(r.samples / r.cpuS).toFixed(0)} samples per CPU s; CPU s per process ${JSON.stringify(r.cpuSplit.total)}`
+    + `, in training ${JSON.stringify(r.cpuSplit.train)}\n`);
   return r;
 }
 
@@ -82,6 +86,12 @@ async function main(): Promise<void> {
     writeFileSync(threadJob, yaml.replace(/^training:\n/m, 'training:\n  data_thread: true\n'));
     // The peer runs at the workers' batch size, so both sides take the same number of steps.
     const batch = parseJobSpec(yaml, jobFile).training.batchSize;
+    if (process.argv.includes('--two-workers-only')) {
+      // A/B of the cluster's own CPU per sample (alternate builds): the 2-worker run alone.
+      const r = await clusterRun(dir, '2w', 2, jobFile, train, evalFile, epochs);
+      process.stdout.write(`${JSON.stringify({ bench: 'cluster', samples_per_s_2w: Math.round(r.samples_per_s), auc: num(r.auc), cpu_s_2w: r.cpuS, cpu_split_2w: r.cpuSplit, rows, batch })}\n`);
+      return;
+    }
     const one = await clusterRun(dir, '1w', 1, jobFile, train, evalFile, epochs);
     const two = await clusterRun(dir, '2w', 2, jobFile, train, evalFile, epochs);
     const twoThread = await clusterRun(dir, '2w-thread', 2, threadJob, train, evalFile, epochs);
@@ -105,6 +115,7 @@ async function main(): Promise<void> {
       cpu_s_1w: one.cpuS, cpu_s_2w: two.cpuS, cpu_s_2w_thread: twoThread.cpuS, torch_cpu_s: peer ? torchRun.cpuS : null,
       samples_per_cpu_s_1w: perCpu(one.samples, one.cpuS), samples_per_cpu_s_2w: perCpu(two.samples, two.cpuS),
       samples_per_cpu_s_2w_thread: perCpu(twoThread.samples, twoThread.cpuS), torch_samples_per_cpu_s: torchPerCpu,
+      cpu_split_1w: one.cpuSplit, cpu_split_2w: two.cpuSplit, cpu_split_2w_thread: twoThread.cpuSplit,
       oracle_auc: num(g.eval?.oracleAuc), rows, epochs, ps: 2, torch_threads: threads, batch, torch_batch: batch,
     };
     process.stdout.write(`${JSON.stringify(out)}\n`);

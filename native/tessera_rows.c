@@ -37,6 +37,10 @@
  *       AdagradOptimizer.apply to f32 rows slots[0, u) with gradient rows of g, in float64 as the
  *       JS does; stops at the first row left holding a non-finite weight or state and returns its
  *       k (rows before it stay updated: the caller rolls them back from its undo copy).
+ *   adamDense(w, s, g, beta1, beta2, eps, lrT) -> 1, or 0 when a weight or moment was left
+ *       non-finite: AdamOptimizer.apply's loop over a whole dense table (DenseTable.push), m in
+ *       s[0, n) and v in s[n, 2n) with n = w.length, in float64 as the JS does; the caller has
+ *       already advanced the step count and computed lrT, and rolls back from its undo copy.
  */
 #include "rows/rows_args.h"
 
@@ -54,6 +58,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"firstNonFinite", NULL, FirstNonFinite, NULL, NULL, NULL, napi_default, NULL},
     {"sumGrads", NULL, SumGrads, NULL, NULL, NULL, napi_default, NULL},
     {"adagradF32", NULL, AdagradF32, NULL, NULL, NULL, napi_default, NULL},
+    {"adamDense", NULL, AdamDense, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

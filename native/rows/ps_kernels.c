@@ -327,3 +327,43 @@ napi_value AdagradF32(napi_env env, napi_callback_info info) {
   return number(env, -1);
 }
 
+
+/* 1 when the float's exponent bits are all ones (NaN or ±Infinity): integer ops, so it vectorizes. */
+static inline uint32_t non_finite_bits(float x) {
+  uint32_t b;
+  memcpy(&b, &x, sizeof b);
+  return ((b >> 23) & 0xffu) == 0xffu;
+}
+
+napi_value AdamDense(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  Array w, s, g;
+  double b1, b2, eps, lr_t;
+  const char *fn = "adamDense";
+  if (!get_args(env, info, 7, argv, fn) || !get_array(env, argv[0], napi_float32_array, 0, fn, "w", &w) ||
+      !get_array(env, argv[1], napi_float32_array, 0, fn, "s", &s) || !get_array(env, argv[2], napi_float32_array, 0, fn, "g", &g) ||
+      napi_get_value_double(env, argv[3], &b1) != napi_ok || napi_get_value_double(env, argv[4], &b2) != napi_ok ||
+      napi_get_value_double(env, argv[5], &eps) != napi_ok || napi_get_value_double(env, argv[6], &lr_t) != napi_ok) {
+    return NULL;
+  }
+  const size_t n = w.length;
+  if (s.length < 2 * n || g.length < n) {
+    fail_range(env, fn, "s holds fewer than 2 * w.length floats, or g fewer than w.length");
+    return NULL;
+  }
+  float *wv = w.data, *m = s.data, *v = (float *)s.data + n;
+  const float *gv = g.data;
+  uint32_t bad = 0;
+  for (size_t j = 0; j < n; j++) {
+    const double gj = gv[j];
+    const double mj = b1 * (double)m[j] + (1 - b1) * gj;
+    const double vj = b2 * (double)v[j] + (1 - b2) * gj * gj;
+    const float mf = (float)mj, vf = (float)vj;
+    const float wf = (float)((double)wv[j] - (lr_t * mj) / (sqrt(vj) + eps));
+    m[j] = mf;
+    v[j] = vf;
+    wv[j] = wf;
+    bad |= non_finite_bits(mf) | non_finite_bits(vf) | non_finite_bits(wf);
+  }
+  return number(env, bad ? 0 : 1);
+}

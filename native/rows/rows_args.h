@@ -78,6 +78,7 @@ napi_value GatherF16(napi_env env, napi_callback_info info);
 napi_value FirstNonFinite(napi_env env, napi_callback_info info);
 napi_value SumGrads(napi_env env, napi_callback_info info);
 napi_value AdagradF32(napi_env env, napi_callback_info info);
+napi_value AdamDense(napi_env env, napi_callback_info info);
 napi_value Dedup(napi_env env, napi_callback_info info);
 napi_value CopyRowsTo(napi_env env, napi_callback_info info);
 napi_value CopyRowsFrom(napi_env env, napi_callback_info info);

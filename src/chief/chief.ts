@@ -24,7 +24,7 @@ import type { ModelTargets } from '../worker/model-export';
 import type { CheckpointErrorPolicy } from './checkpoint-args';
 import type { CheckpointJob, Checkpointer } from './checkpointer';
 import type { DeltaPublisher } from './delta-publisher';
-import { jobFatal, isTransient, JobFailedError, needsReattach } from './job-failure';
+import { isFatalCode, jobFatal, isTransient, JobFailedError, needsReattach } from './job-failure';
 import { earlyStopDecision } from '../eval/early-stopping';
 import type { EarlyStopConfig } from '../eval/early-stopping';
 import { epochTotals, finishedSamplesPerS, jobStatus } from './job-status';
@@ -386,7 +386,7 @@ export class Chief {
     try {
       return (await ck.take(jobAtCut, () => !this.psChanged, () => this.psAsPublished())).path;
     } catch (err) {
-      if (isTransient(err) || needsReattach(err)) throw err;
+      if (isTransient(err) || needsReattach(err) || isFatalCode(err)) throw err;
       if (!this.diskFailure(err)) throw new TesseraError(ERROR_CODES.UNAVAILABLE, `checkpoint failed (${(err as Error).message}); taking it again`);
       this.checkpointFailed('(epoch end)', err, final);
       if (this.pendingFailure) throw this.pendingFailure;

@@ -24,7 +24,7 @@ export class JobFailedError extends TesseraError {
 const FATAL: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ERROR_CODES.CONFIG, ERROR_CODES.INVALID_ARGUMENT, ERROR_CODES.INCOMPATIBLE_SPEC, ERROR_CODES.DIM_MISMATCH,
   ERROR_CODES.NON_FINITE, ERROR_CODES.CHECKPOINT_CORRUPT, ERROR_CODES.CHECKPOINT_NOT_FOUND, ERROR_CODES.CHECKPOINT_DIR,
-  ERROR_CODES.BAD_DATA,
+  ERROR_CODES.BAD_DATA, ERROR_CODES.PERMISSION_DENIED, ERROR_CODES.UNAUTHENTICATED,
 ]);
 
 /** Codes that mean the PS changed under the chief: attach them again, then retry. */
@@ -39,9 +39,17 @@ const REATTACH: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
  * not writable, read-only) becomes TESSERA_ERR_CHECKPOINT_DIR.
  */
 export function jobFatal(err: unknown, dir: string): TesseraError | undefined {
-  if (err instanceof JobFailedError || (err instanceof TesseraError && !err.retryable && FATAL.has(err.code))) return err;
+  if (err instanceof JobFailedError || isFatalCode(err)) return err;
   if (!(err instanceof TesseraError) && diskErrorCode(err) !== undefined) return asDiskError(err, dir) as TesseraError;
   return undefined;
+}
+
+/**
+ * True when `err` carries a code that retrying cannot change: bad input or config, a corrupt
+ * checkpoint, or a caller the PS refuses (its certificate's role may not call the method).
+ */
+export function isFatalCode(err: unknown): err is TesseraError {
+  return err instanceof TesseraError && !err.retryable && FATAL.has(err.code);
 }
 
 /** True when the chief should attach the PS again and retry. */

@@ -5,6 +5,7 @@ import { EXIT, userErrorLine } from './user-errors';
 import { quietOnClosedPipe } from './output';
 import { closest } from '../common/edit-distance';
 import { tesseraVersion } from '../metrics/build-info';
+import { startCpuProfileFromEnv } from '../runtime/cpu-profile';
 
 interface Command {
   summary: string;
@@ -96,6 +97,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${usage()}\n`);
     return name ? EXIT.OK : EXIT.USAGE;
   }
+  const id = rest.indexOf('--id');
+  startCpuProfileFromEnv(id >= 0 && rest[id + 1] ? rest[id + 1] : name);
   const load = COMMANDS[name];
   if (!load) {
     const near = closest(name, Object.keys(COMMANDS));

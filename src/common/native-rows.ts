@@ -48,6 +48,12 @@ export interface NativeRows {
    * left non-finite (rows before it stay updated: the caller rolls back).
    */
   adagradF32(slabs: Float32Array[], shift: number, stride: number, dim: number, slots: Int32Array, u: number, g: Float32Array, lr: number, eps: number): number;
+  /**
+   * `AdamOptimizer.apply`'s loop over a whole dense table (`m` in `s[0, n)`, `v` in `s[n, 2n)`,
+   * n = `w.length`) with the step's `lrT` already computed; 1, or 0 when a weight or moment was
+   * left non-finite (the caller rolls back).
+   */
+  adamDense(w: Float32Array, s: Float32Array, g: Float32Array, beta1: number, beta2: number, eps: number, lrT: number): number;
 }
 
 /** Where `scripts/build-native.sh` writes the addon, relative to the package root. */

@@ -21,8 +21,9 @@ const HEALTH = '/grpc.health.v1.Health/';
 
 const READ = ['Pull', 'PullStream'].map((m) => DATA + m);
 const WRITE = ['Push', 'PushStream'].map((m) => DATA + m);
-const ADMIN_METHODS = ['CreateTable', 'DropTable', 'SetShardMap', 'AssignDense', 'ExportTable', 'Snapshot', 'SnapshotStatus', 'Restore', 'Stats']
-  .map((m) => ADMIN + m);
+/** Every PsAdmin method, the consistent cut's three rounds (ADR 0040) included. */
+const ADMIN_METHODS = ['CreateTable', 'DropTable', 'SetShardMap', 'AssignDense', 'ExportTable', 'Snapshot', 'PrepareCut', 'CutAt', 'ReleaseCut',
+  'SnapshotStatus', 'Restore', 'Stats'].map((m) => ADMIN + m);
 /** What drives a live resharding: the chief (or an operator) tells the source and target PS. */
 const MIGRATION_DRIVE = ['BeginMigration', 'SendTail', 'EndMigration'].map((m) => MIGRATION + m);
 /** What one PS calls on another: the source streams the moving rows to the target. */

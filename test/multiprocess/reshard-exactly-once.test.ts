@@ -12,7 +12,8 @@ import { expect } from 'chai';
 import { awaitSnapshot, clusterSuite, logLines, shardLedger, snapshotOf, SYNTHETIC_SPEC } from '../helpers/cluster';
 import { awaitMap, pushTally } from '../helpers/migration';
 
-const ROWS = 60_000;
+// Enough rows that pushes are still in flight when the two PS join (training got faster).
+const ROWS = 120_000;
 
 describe('async resharding 2 -> 4 PS applies every acknowledged push exactly once (issue 17; real processes)', function () {
   this.timeout(300_000);

@@ -59,7 +59,9 @@ describe('the training page in headless Chromium, and the dashboard drawn from P
   });
 
   it('draws the curves and shows the numbers of /api/status during a tessera local run', async () => {
-    run = startObsRun(dir, `page-${process.pid}`);
+    // 300,000 rows: epoch 2 must still train when the page has an eval, a checkpoint and 5 points
+    // (100,000 once ended first with the faster worker step).
+    run = startObsRun(dir, `page-${process.pid}`, 300_000);
     await awaitFile(run, path.join(run.runDir, 'prometheus-targets.json'));
     prom = await startPrometheus(path.join(dir, 'prometheus'), prometheusConfig('tessera', path.join(run.runDir, 'prometheus-targets.json'), []));
     const url = (await run.stderrMatch(/training page (http:\/\/\S+)/))[1];

@@ -62,12 +62,10 @@ export class AdamOptimizer implements Optimizer {
     g: Float32Array, gOff: number,
     dim: number,
   ): void {
-    const t = AdamOptimizer.readStep(s, sOff, dim) + 1;
-    AdamOptimizer.writeStep(s, sOff, dim, t);
+    const lrT = this.advanceStep(s, sOff, dim);
     const b1 = this.b1;
     const b2 = this.b2;
     const eps = this.eps;
-    const lrT = (this.lr * Math.sqrt(1 - Math.pow(b2, t))) / (1 - Math.pow(b1, t));
     const vOff = sOff + dim;
     for (let j = 0; j < dim; j++) {
       const gj = g[gOff + j];
@@ -77,6 +75,17 @@ export class AdamOptimizer implements Optimizer {
       s[vOff + j] = v;
       w[wOff + j] = w[wOff + j] - (lrT * m) / (Math.sqrt(v) + eps);
     }
+  }
+
+  /**
+   * Advances the step count `t` of the row whose state starts at `s[sOff]` and returns this
+   * step's `lr_t`: the first half of `apply`, for a caller that runs its loop elsewhere (the
+   * native loop over a whole dense table).
+   */
+  advanceStep(s: Float32Array, sOff: number, dim: number): number {
+    const t = AdamOptimizer.readStep(s, sOff, dim) + 1;
+    AdamOptimizer.writeStep(s, sOff, dim, t);
+    return (this.lr * Math.sqrt(1 - Math.pow(this.b2, t))) / (1 - Math.pow(this.b1, t));
   }
 
   /** The step count stored in a row's state (tests, checkpoints, debugging). */

@@ -5,6 +5,8 @@
  */
 import type { FilledOptimizerConfig, Optimizer, OptimizerConfig } from '../optimizers/optimizer';
 import { createOptimizer } from '../optimizers/registry';
+import { AdamOptimizer } from '../optimizers/adam';
+import { nativeRows } from '../../common/native-rows';
 import { checkNumber } from '../optimizers/config-check';
 import { DEFAULT_INITIALIZER, InitializerConfig, initRow, validateInitializer } from './initializers';
 import { allFinite, checkFinite, checkRegion, nonFiniteUpdate } from './row-ops';
@@ -89,14 +91,33 @@ export class DenseTable {
     if (this.undo.length === 0) this.undo = new Float32Array(this.size + this.state.length);
     this.undo.set(this.values);
     this.undo.set(this.state, this.size);
-    this.opt.apply(this.values, 0, this.state, 0, grads, 0, this.size);
-    if (allFinite(this.values) && allFinite(this.state)) {
+    if (this.applyNative(grads) ?? this.applyJs(grads)) {
       this.pushes = (this.pushes + 1) >>> 0;
       return;
     }
     this.values.set(this.undo.subarray(0, this.size));
     this.state.set(this.undo.subarray(this.size));
     throw nonFiniteUpdate(this.name, 'the dense vector');
+  }
+
+  /**
+   * Adam's update through the native loop (one pass that also checks what it wrote): true when
+   * every weight and moment stayed finite, or null where it does not apply (another optimizer,
+   * no addon) and the JavaScript loop runs. The dense table is the PS's largest single update
+   * (the DeepFM tower: 333k floats per push, every step of every worker).
+   */
+  private applyNative(grads: Float32Array): boolean | null {
+    const native = nativeRows(this.size);
+    if (!native || !(this.opt instanceof AdamOptimizer)) return null;
+    const c = this.opt.config;
+    const lrT = this.opt.advanceStep(this.state, 0, this.size);
+    return native.adamDense(this.values, this.state, grads, c.beta1, c.beta2, c.eps, lrT) === 1;
+  }
+
+  /** The optimizer's own loop, then a scan of weights and state: true when all stayed finite. */
+  private applyJs(grads: Float32Array): boolean {
+    this.opt.apply(this.values, 0, this.state, 0, grads, 0, this.size);
+    return allFinite(this.values) && allFinite(this.state);
   }
 
   /** Overwrites weights and state with copies (the restore path); validated first. */

@@ -11,6 +11,12 @@ describe('job failure classification (issue 23)', () => {
     for (const code of [ERROR_CODES.CONFIG, ERROR_CODES.CHECKPOINT_CORRUPT, ERROR_CODES.CHECKPOINT_DIR, ERROR_CODES.INCOMPATIBLE_SPEC]) {
       expect(jobFatal(new TesseraError(code, 'x'), '/ckpt'), code).to.be.instanceOf(TesseraError);
     }
+    // A PS that refuses the chief's certificate refuses it again: fail fast, never retry (issue 15:
+    // the cut's rounds were once missing from the chief's role and every checkpoint was retried).
+    for (const code of [ERROR_CODES.PERMISSION_DENIED, ERROR_CODES.UNAUTHENTICATED]) {
+      expect(jobFatal(new TesseraError(code, 'role "chief" may not call PrepareCut'), '/ckpt'), code).to.be.instanceOf(TesseraError);
+      expect(isTransient(new TesseraError(code, 'x')), code).to.equal(false);
+    }
     const raw = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     expect(jobFatal(raw, '/ckpt')?.message).to.match(/^checkpoint dir full \(ENOSPC\): \/ckpt: /);
     expect(isTransient(raw), 'a full disk is not waited out').to.equal(false);

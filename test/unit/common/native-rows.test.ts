@@ -9,6 +9,7 @@
 import { expect } from 'chai';
 import { loadNativeRows, NATIVE_MIN_ROWS, nativeRows, useNativeRows } from '../../../src/common/native-rows';
 import { mulberry32 } from '../../../src/common/mulberry32';
+import { DenseTable } from '../../../src/ps/store/dense-table';
 import { EmbeddingTable } from '../../../src/ps/store/embedding-table';
 import { IdIndex } from '../../../src/ps/store/id-index';
 import { checkFinite } from '../../../src/ps/store/row-ops';
@@ -135,6 +136,26 @@ describe('native data-plane kernels (issue 18 §1)', function () {
     });
     expect(r.native.refusal).to.match(/table "t": grads\[7203\] is NaN \(row 450, id \d+\)/).and.equal(r.js.refusal);
     expect(r.native.rows).to.deep.equal(r.js.rows);
+  });
+
+  it('applies Adam to a dense table bit for bit as the JavaScript does, and rolls back an update that overflows (issue 18 §3, bench:cluster)', () => {
+    const size = 333_001; // the bench's DeepFM tower is 333k floats; odd, so no loop tail is assumed
+    const next = mulberry32(31);
+    const steps = Array.from({ length: 3 }, () => Float32Array.from({ length: size }, () => (next() / 2 ** 32 - 0.5) * 0.2));
+    const r = both(() => {
+      const t = new DenseTable({ name: 'dense', size, optimizer: { kind: 'adam', lr: 0.001 }, seed: 5 });
+      for (const g of steps) t.push(g);
+      const before = [Buffer.from(t.values.slice().buffer), Buffer.from(t.state.slice().buffer)];
+      const huge = new Float32Array(size).fill(0.01);
+      huge[size - 1] = 3e38; // finite, but its square times (1 - beta2) overflows float32 in v
+      let refusal = '';
+      try { t.push(huge); } catch (e) { refusal = `${(e as { code?: string }).code}: ${(e as Error).message}`; }
+      expect(Buffer.from(t.values.buffer).equals(before[0]) && Buffer.from(t.state.buffer).equals(before[1]), 'rolled back').to.equal(true);
+      return { refusal, values: before[0], state: before[1] };
+    });
+    expect(r.native.refusal).to.match(/^TESSERA_ERR_NON_FINITE/).and.equal(r.js.refusal);
+    expect(r.native.values.equals(r.js.values), 'weights').to.equal(true);
+    expect(r.native.state.equals(r.js.state), 'moments and step count').to.equal(true);
   });
 
   it('gathers and updates rows of a table with more slabs than the kernels cache (1,000 slabs)', () => {
