@@ -8,7 +8,7 @@
  *   each PS's own clock (pushes to the table there, or seconds since the table was made there),
  *   so the source sends its ticks with its clock, and the target writes them shifted into its own
  *   clock by the difference of the two clocks at the migration's first `meta` chunk of the table.
- *   Each round sends the rows touched since the previous round's read (the copy: all). The rows
+ *   Each round sends the rows touched since the previous round's cut (the copy: all). The rows
  *   not touched again keep aging on the source's clock until the fence, which the target does not
  *   see, so the fenced round ends with a `meta` chunk of the source's clock then, and the newest
  *   step it counted per worker: the target shifts every staged row of the table by how far the
@@ -39,13 +39,28 @@ const SKETCH_CELLS = 1 << 20;
 
 /** The source's side: what it sent of each table so far. */
 export class OutgoingMeta {
-  /** Eviction clock at the previous round's read, by table. */
+  /** Eviction clock at the previous round's cut, by table: rows touched from then on go next. */
   private readonly since = new Map<string, number>();
+  /** Eviction clock at this round's cut, by table (`cut`). */
+  private readonly atCut = new Map<string, number>();
   /** Sketch counters as last sent, by table. */
   private readonly sent = new Map<string, Uint8Array>();
 
   /** @param buckets bucket → 1 for the moving buckets */
   constructor(private readonly buckets: Uint8Array) {}
+
+  /**
+   * Notes the eviction clocks of `tables` when the round's rows are cut (in the same synchronous
+   * step). The round's metadata is read only after its rows were sent, many event-loop turns
+   * later: a row created in between is not on the target yet, so that read skips it, and its
+   * tick can be older than the clock then (a push came between). The next round sends the rows
+   * touched from this cut on, which is every row the next round's rows can bring (issue 17:
+   * from the previous read on, such a row came up on the target with the target's tick of its
+   * arrival, which the fence then moved half the clock away, so it never expired).
+   */
+  cut(tables: readonly EmbeddingTable[]): void {
+    for (const t of tables) if (t.eviction) this.atCut.set(t.name, t.evictionClock());
+  }
 
   /**
    * The `meta` and `sketch` chunks of one round for `tables` (after the round's rows), and with
@@ -63,7 +78,7 @@ export class OutgoingMeta {
   private *evictionChunks(t: EmbeddingTable, fenced: boolean): Generator<Buffer> {
     const since = this.since.get(t.name) ?? null;
     const clock = t.evictionClock();
-    this.since.set(t.name, clock);
+    this.since.set(t.name, this.atCut.get(t.name) ?? clock);
     let ids: Uint32Array[] = [];
     let words: Uint32Array[] = [];
     let rows = 0;

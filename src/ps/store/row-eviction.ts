@@ -32,8 +32,14 @@ const FREE = PIN;
 /** Index slots the after-push TTL sweep visits per pushed row, plus a floor. */
 const TTL_SLOTS_PER_ROW = 2;
 const TTL_SLOTS_MIN = 64;
-/** Ages from here up are ticks ahead of the clock, not old ones. */
-const AHEAD = 2 ** 31;
+/**
+ * Ages from here up are ticks ahead of the clock, not old ones. A migration stages a row half the
+ * clock (2^31) ahead of its tick (migrated-meta.ts), and that tick, in this PS's clock, can itself
+ * run a few steps ahead before the fence settles the two clocks' offset, which puts the staged age
+ * just below 2^31. A quarter of the clock keeps both sides of 2^31 "ahead" (issue 17: staged rows
+ * were evicted at an age of 2^31 - 1); real ages stay far below it (2^30 steps or seconds).
+ */
+const AHEAD = 2 ** 30;
 
 /** Recent steps remembered per worker, so a step's late requests (re-routed parts) do not tick again. */
 const RECENT_STEPS = 16;
@@ -269,8 +275,8 @@ export class RowEviction {
   }
 
   /**
-   * Past the TTL. An age of 2^31 ticks or more is a tick ahead of the clock (a row moved from a PS
-   * whose clock ran ahead, before the migration brings it to this one), never expired.
+   * Past the TTL. An age of 2^30 ticks or more is a tick ahead of the clock (a row staged by a
+   * migration, or moved from a PS whose clock ran ahead), never expired (`AHEAD`).
    */
   private expired(r: number): boolean {
     if (this.ttl === 0) return false;

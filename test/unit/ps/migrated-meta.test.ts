@@ -139,6 +139,81 @@ describe('admission and eviction metadata move with migrated buckets (issue 17)'
     expect(ages(d, moving), 'the moved rows').to.deep.equal(ages(r, moving));
   });
 
+  it('a row created on the source between a round\'s cut and its metadata read moves with its own age (issue 17)', () => {
+    const src = node([...Array(B / 2).keys()]);
+    const dst = node([...Array(B / 2).keys()].map((b) => b + B / 2));
+    const moving = new Uint8Array(B).map((_, b) => (b < B / 4 ? 1 : 0));
+    const hot = idsWhere(0, 20, (b) => b < B / 4);
+    const late = idsWhere(1000, 5, (b) => b < B / 4);
+    const stay = idsWhere(2000, 10, (b) => b >= B / 4 && b < B / 2);
+    for (let i = 0; i < MIN_COUNT; i++) pull(src, hot);
+    for (let i = 0; i < MIN_COUNT - 1; i++) pull(src, late);
+    for (let step = 0; step < 3; step++) push(src, hot);
+    for (let step = 0; step < 7; step++) push(dst, idsWhere(3000, 5, (b) => b >= B / 2)); // dst's clock runs ahead
+
+    const out = new OutgoingMigration(src, { id: 'm3', buckets: moving, targetAddr: 'x:1' });
+    const inc = new IncomingMigrations(dst);
+    inc.stage('m3', moving);
+    // The copy's row chunks are read from its cut; its metadata only after they were sent. A
+    // worker's requests land in between (the copy takes many event-loop turns): 'late' is
+    // admitted and gets rows, then a push moves the clock on before the metadata is read.
+    const copy = out.round(false);
+    const first = copy.next();
+    expect(first.done).to.equal(false);
+    inc.apply('m3', first.value as Buffer);
+    pull(src, late);
+    push(src, stay);
+    for (let c = copy.next(); !c.done; c = copy.next()) inc.apply('m3', c.value);
+    push(src, stay);
+    for (const c of out.round(true)) inc.apply('m3', c);
+
+    const s = src.store.getEmbedding('emb');
+    const d = dst.store.getEmbedding('emb');
+    expect(ages(s, moving).size, 'the hot rows and the late ones').to.equal(25);
+    expect(ages(d, moving)).to.deep.equal(ages(s, moving));
+  });
+
+  it('a staged row whose tick runs ahead of the target\'s clock before the fence is not expired there (issue 17)', () => {
+    // Two PS that take the same steps, one request each (a synchronous job): which of them counts
+    // a step first is a race, so until the fence the target's estimate of the source's clock can
+    // be a step or two off, and a staged row's tick ahead of the target's clock.
+    const src = node([...Array(B / 2).keys()]);
+    const dst = node([...Array(B / 2).keys()].map((b) => b + B / 2));
+    const moving = new Uint8Array(B).map((_, b) => (b < B / 4 ? 1 : 0));
+    const hot = idsWhere(0, 20, (b) => b < B / 4);
+    const own = idsWhere(3000, 10, (b) => b >= B / 2);
+    const tagged = (n: PsNode, k: Uint32Array, step: number) => n.push({
+      table: 'emb', shardMapVersion: 1, ids: new Uint8Array(k.buffer, k.byteOffset, k.byteLength),
+      grads: new Uint8Array(new Float32Array(k.length).fill(0.01).buffer), encoding: Encoding.F32, stepTag: { client: 7n, step },
+    });
+    for (let i = 0; i < MIN_COUNT; i++) {
+      pull(src, hot);
+      pull(dst, own);
+    }
+    for (let step = 1; step <= 4; step++) {
+      tagged(src, hot, step);
+      tagged(dst, own, step);
+    }
+    tagged(dst, own, 5); // the target counts step 5 before the copy's metadata, the source after
+    const out = new OutgoingMigration(src, { id: 'm4', buckets: moving, targetAddr: 'x:1' });
+    const inc = new IncomingMigrations(dst);
+    inc.stage('m4', moving);
+    for (const c of out.round(false)) inc.apply('m4', c);
+    tagged(src, hot, 5);
+    tagged(src, hot, 6);
+    pull(src, hot); // step 7's prefetched pull touches the rows before the target has step 6
+    for (const c of out.round(false)) inc.apply('m4', c);
+    tagged(dst, own, 6);
+    const d = dst.store.getEmbedding('emb');
+    d.evictExpired(); // a TTL sweep of the target's own may pass the staged rows any time
+    for (const c of out.round(true)) inc.apply('m4', c);
+
+    const s = src.store.getEmbedding('emb');
+    expect(d.memoryCounters().evicted.ttl, 'staged rows evicted on the target').to.equal(0);
+    expect(ages(d, moving).size).to.equal(20);
+    expect(ages(d, moving)).to.deep.equal(ages(s, moving));
+  });
+
   it('the ttl_steps clock counts each tagged step once per PS, and every untagged push (issue 17)', () => {
     const n = node([...Array(B).keys()]);
     const t = n.store.getEmbedding('emb');
