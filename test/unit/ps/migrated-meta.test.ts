@@ -38,6 +38,22 @@ function node(owned: number[]): PsNode {
 
 const pull = (n: PsNode, k: Uint32Array, v = 1) => n.pull({ table: 'emb', shardMapVersion: v, ids: new Uint8Array(k.buffer, k.byteOffset, k.byteLength), encoding: Encoding.F32 }, (bytes) => new Uint8Array(bytes));
 const push = (n: PsNode, k: Uint32Array, v = 1) => n.push({ table: 'emb', shardMapVersion: v, ids: new Uint8Array(k.buffer, k.byteOffset, k.byteLength), grads: new Uint8Array(new Float32Array(k.length).fill(0.01).buffer), encoding: Encoding.F32 });
+/** Step `step` of worker 7's push of `k` to `n` (its step tag), at map version `v`. */
+const tagged = (n: PsNode, k: Uint32Array, step: number, v = 1) => n.push({
+  table: 'emb', shardMapVersion: v, ids: new Uint8Array(k.buffer, k.byteOffset, k.byteLength),
+  grads: new Uint8Array(new Float32Array(k.length).fill(0.01).buffer), encoding: Encoding.F32, stepTag: { client: 7n, step },
+});
+
+/** Migration `id` of the `moving` buckets from `src` to `dst`, both halves in this process. */
+function migration(src: PsNode, dst: PsNode, id: string, moving: Uint8Array) {
+  const out = new OutgoingMigration(src, { id, buckets: moving, targetAddr: 'x:1' });
+  const inc = new IncomingMigrations(dst);
+  inc.stage(id, moving);
+  const apply = (c: Buffer) => inc.apply(id, c);
+  /** Streams one round (`fence`: the fenced one) from the source to the target. */
+  const send = (fence: boolean) => { for (const c of out.round(fence)) apply(c); };
+  return { round: (fence: boolean) => out.round(fence), apply, send };
+}
 
 /** id → `age,uses` of the rows of `t` in `buckets`, at `t`'s clock now. */
 function ages(t: EmbeddingTable, buckets: Uint8Array): Map<number, string> {
@@ -65,10 +81,7 @@ describe('admission and eviction metadata move with migrated buckets (issue 17)'
     for (let step = 0; step < 4; step++) push(src, step % 2 === 0 ? hot : hot.subarray(0, 20));
     for (let step = 0; step < 9; step++) push(dst, dstOwn); // dst's clock runs ahead
 
-    const out = new OutgoingMigration(src, { id: 'm1', buckets: moving, targetAddr: 'x:1' });
-    const inc = new IncomingMigrations(dst);
-    inc.stage('m1', moving);
-    const send = (fence: boolean) => { for (const c of out.round(fence)) inc.apply('m1', c); };
+    const { send } = migration(src, dst, 'm1', moving);
     send(false);
     // Between the copy and the fence the clocks drift apart: the source's moving rows age by
     // pushes elsewhere; a few are touched; the target counts its own pushes.
@@ -105,10 +118,6 @@ describe('admission and eviction metadata move with migrated buckets (issue 17)'
     const hotA = hot.subarray(0, 20); // pushed in the split step; the rest last on the source
     const step5 = new Uint32Array([...hotA, ...own]);
     const step6 = own.subarray(0, 4);
-    const tagged = (n: PsNode, k: Uint32Array, step: number, v = 1) => n.push({
-      table: 'emb', shardMapVersion: v, ids: new Uint8Array(k.buffer, k.byteOffset, k.byteLength),
-      grads: new Uint8Array(new Float32Array(k.length).fill(0.01).buffer), encoding: Encoding.F32, stepTag: { client: 7n, step },
-    });
     for (let i = 0; i < MIN_COUNT; i++) {
       pull(ref, both);
       pull(src, hot);
@@ -119,15 +128,13 @@ describe('admission and eviction metadata move with migrated buckets (issue 17)'
       tagged(src, step % 2 === 0 ? hot : new Uint32Array(0), step); // a PS a step touches no row of gets an empty request
       tagged(dst, own, step);
     }
-    const out = new OutgoingMigration(src, { id: 'm2', buckets: moving, targetAddr: 'x:1' });
-    const inc = new IncomingMigrations(dst);
-    inc.stage('m2', moving);
-    for (const c of out.round(false)) inc.apply('m2', c);
+    const m = migration(src, dst, 'm2', moving);
+    m.send(false);
     // Step 5: dst takes its own part before the fenced round; the source's part is refused
     // (fenced), then re-routed to dst under the new map. Step 6 goes by the new map.
     tagged(ref, step5, 5);
     tagged(dst, own, 5);
-    for (const c of out.round(true)) inc.apply('m2', c);
+    m.send(true);
     dst.setShardMap(2, B, [...Array(B / 4).keys(), ...[...Array(B / 2).keys()].map((b) => b + B / 2)]);
     tagged(dst, hotA, 5, 2);
     tagged(ref, step6, 6);
@@ -151,21 +158,19 @@ describe('admission and eviction metadata move with migrated buckets (issue 17)'
     for (let step = 0; step < 3; step++) push(src, hot);
     for (let step = 0; step < 7; step++) push(dst, idsWhere(3000, 5, (b) => b >= B / 2)); // dst's clock runs ahead
 
-    const out = new OutgoingMigration(src, { id: 'm3', buckets: moving, targetAddr: 'x:1' });
-    const inc = new IncomingMigrations(dst);
-    inc.stage('m3', moving);
+    const m = migration(src, dst, 'm3', moving);
     // The copy's row chunks are read from its cut; its metadata only after they were sent. A
     // worker's requests land in between (the copy takes many event-loop turns): 'late' is
     // admitted and gets rows, then a push moves the clock on before the metadata is read.
-    const copy = out.round(false);
+    const copy = m.round(false);
     const first = copy.next();
     expect(first.done).to.equal(false);
-    inc.apply('m3', first.value as Buffer);
+    m.apply(first.value as Buffer);
     pull(src, late);
     push(src, stay);
-    for (let c = copy.next(); !c.done; c = copy.next()) inc.apply('m3', c.value);
+    for (let c = copy.next(); !c.done; c = copy.next()) m.apply(c.value);
     push(src, stay);
-    for (const c of out.round(true)) inc.apply('m3', c);
+    m.send(true);
 
     const s = src.store.getEmbedding('emb');
     const d = dst.store.getEmbedding('emb');
@@ -182,10 +187,6 @@ describe('admission and eviction metadata move with migrated buckets (issue 17)'
     const moving = new Uint8Array(B).map((_, b) => (b < B / 4 ? 1 : 0));
     const hot = idsWhere(0, 20, (b) => b < B / 4);
     const own = idsWhere(3000, 10, (b) => b >= B / 2);
-    const tagged = (n: PsNode, k: Uint32Array, step: number) => n.push({
-      table: 'emb', shardMapVersion: 1, ids: new Uint8Array(k.buffer, k.byteOffset, k.byteLength),
-      grads: new Uint8Array(new Float32Array(k.length).fill(0.01).buffer), encoding: Encoding.F32, stepTag: { client: 7n, step },
-    });
     for (let i = 0; i < MIN_COUNT; i++) {
       pull(src, hot);
       pull(dst, own);
@@ -195,18 +196,16 @@ describe('admission and eviction metadata move with migrated buckets (issue 17)'
       tagged(dst, own, step);
     }
     tagged(dst, own, 5); // the target counts step 5 before the copy's metadata, the source after
-    const out = new OutgoingMigration(src, { id: 'm4', buckets: moving, targetAddr: 'x:1' });
-    const inc = new IncomingMigrations(dst);
-    inc.stage('m4', moving);
-    for (const c of out.round(false)) inc.apply('m4', c);
+    const m = migration(src, dst, 'm4', moving);
+    m.send(false);
     tagged(src, hot, 5);
     tagged(src, hot, 6);
     pull(src, hot); // step 7's prefetched pull touches the rows before the target has step 6
-    for (const c of out.round(false)) inc.apply('m4', c);
+    m.send(false);
     tagged(dst, own, 6);
     const d = dst.store.getEmbedding('emb');
     d.evictExpired(); // a TTL sweep of the target's own may pass the staged rows any time
-    for (const c of out.round(true)) inc.apply('m4', c);
+    m.send(true);
 
     const s = src.store.getEmbedding('emb');
     expect(d.memoryCounters().evicted.ttl, 'staged rows evicted on the target').to.equal(0);
