@@ -44,6 +44,11 @@ const tagged = (n: PsNode, k: Uint32Array, step: number, v = 1) => n.push({
   grads: new Uint8Array(new Float32Array(k.length).fill(0.01).buffer), encoding: Encoding.F32, stepTag: { client: 7n, step },
 });
 
+/** A source owning buckets [0, B/2), a target owning the rest, and the buckets that move: [0, B/4). */
+function halves(): { src: PsNode; dst: PsNode; moving: Uint8Array } {
+  return { src: node([...Array(B / 2).keys()]), dst: node([...Array(B / 2).keys()].map((b) => b + B / 2)), moving: new Uint8Array(B).map((_, b) => (b < B / 4 ? 1 : 0)) };
+}
+
 /** Migration `id` of the `moving` buckets from `src` to `dst`, both halves in this process. */
 function migration(src: PsNode, dst: PsNode, id: string, moving: Uint8Array) {
   const out = new OutgoingMigration(src, { id, buckets: moving, targetAddr: 'x:1' });
@@ -66,9 +71,7 @@ function ages(t: EmbeddingTable, buckets: Uint8Array): Map<number, string> {
 
 describe('admission and eviction metadata move with migrated buckets (issue 17)', () => {
   it('the target holds the moved rows with the ages and use counts they had on the source, and counts pending ids on from the source', () => {
-    const src = node([...Array(B / 2).keys()]);
-    const dst = node([...Array(B / 2).keys()].map((b) => b + B / 2));
-    const moving = new Uint8Array(B).map((_, b) => (b < B / 4 ? 1 : 0));
+    const { src, dst, moving } = halves();
     const hot = idsWhere(0, 40, (b) => b < B / 4);
     const pending = idsWhere(1000, 40, (b) => b < B / 4);
     const stay = idsWhere(2000, 20, (b) => b >= B / 4 && b < B / 2);
@@ -108,9 +111,7 @@ describe('admission and eviction metadata move with migrated buckets (issue 17)'
   it('a step split by the fence ticks each PS once, and the target\'s part of it before the fence is not counted into moved rows\' ages (issue 17)', () => {
     // A PS that never resharded takes each step in one request; src and dst take the same steps split by owner.
     const ref = node([...Array(B).keys()]);
-    const src = node([...Array(B / 2).keys()]);
-    const dst = node([...Array(B / 2).keys()].map((b) => b + B / 2));
-    const moving = new Uint8Array(B).map((_, b) => (b < B / 4 ? 1 : 0));
+    const { src, dst, moving } = halves();
     const theirs = new Uint8Array(B).map((_, b) => (b >= B / 2 ? 1 : 0));
     const hot = idsWhere(0, 30, (b) => b < B / 4);
     const own = idsWhere(3000, 20, (b) => b >= B / 2);
@@ -147,9 +148,7 @@ describe('admission and eviction metadata move with migrated buckets (issue 17)'
   });
 
   it('a row created on the source between a round\'s cut and its metadata read moves with its own age (issue 17)', () => {
-    const src = node([...Array(B / 2).keys()]);
-    const dst = node([...Array(B / 2).keys()].map((b) => b + B / 2));
-    const moving = new Uint8Array(B).map((_, b) => (b < B / 4 ? 1 : 0));
+    const { src, dst, moving } = halves();
     const hot = idsWhere(0, 20, (b) => b < B / 4);
     const late = idsWhere(1000, 5, (b) => b < B / 4);
     const stay = idsWhere(2000, 10, (b) => b >= B / 4 && b < B / 2);
@@ -182,9 +181,7 @@ describe('admission and eviction metadata move with migrated buckets (issue 17)'
     // Two PS that take the same steps, one request each (a synchronous job): which of them counts
     // a step first is a race, so until the fence the target's estimate of the source's clock can
     // be a step or two off, and a staged row's tick ahead of the target's clock.
-    const src = node([...Array(B / 2).keys()]);
-    const dst = node([...Array(B / 2).keys()].map((b) => b + B / 2));
-    const moving = new Uint8Array(B).map((_, b) => (b < B / 4 ? 1 : 0));
+    const { src, dst, moving } = halves();
     const hot = idsWhere(0, 20, (b) => b < B / 4);
     const own = idsWhere(3000, 10, (b) => b >= B / 2);
     for (let i = 0; i < MIN_COUNT; i++) {
