@@ -35,6 +35,7 @@ import { PushWindow } from './push-window';
 import { resliceByMap, Route } from './route';
 import type { StepNumbering } from './step-numbering';
 import { StepTags } from './step-tags';
+import { CountingPulls } from './counting-pulls';
 import {
   DEFAULT_STALENESS_SAMPLE_EVERY, fromDistinct, gatherVersions, stalenessOf, StalenessSampler, stitchVersions, toDistinct,
 } from './row-versions';
@@ -90,6 +91,8 @@ export class PsDataClient {
   // Dedup scratch, reused by every call. Safe with concurrent calls because each call consumes
   // it synchronously (slicing copies the ids) before its first await.
   private readonly deduper = new Deduper();
+  /** Pushes wait for the counting pulls issued before them (counting-pulls.ts). */
+  private readonly countingPulls = new CountingPulls();
   /** Buffers of the gradients a push request carries (pushSlice), reused between pushes. */
   private readonly gradBuffers = new AnswerPool();
   private scratchUnique = new Uint32Array(0);
@@ -150,7 +153,9 @@ export class PsDataClient {
     const uniqueRows = !inverse && opts.out !== undefined ? opts.out : new Float32Array(count * dim);
     const versions = opts.versions === undefined ? null : inverse ? new Uint32Array(count) : opts.versions;
     const into = { table, dim, out: uniqueRows, readOnly: opts.readOnly === true, versions };
-    await Promise.all(slices.map((s) => this.pullSlice(into, s, route)));
+    const pulled = Promise.all(slices.map((s) => this.pullSlice(into, s, route)));
+    if (!into.readOnly) this.countingPulls.track(pulled);
+    await pulled;
     if (versions && inverse) fromDistinct(versions, inverse, opts.versions!);
     if (!inverse) return uniqueRows;
     const out = opts.out ?? new Float32Array(inverse.length * dim);
@@ -178,7 +183,7 @@ export class PsDataClient {
    * goes to `onStaleness` once the push is applied.
    */
   async push(table: string, ids: IdArray, grads: Float32Array, readVersions?: Uint32Array): Promise<void> {
-    const send = this.preparePush({ table, ids, grads, readVersions });
+    const send = this.afterEarlierPulls(this.preparePush({ table, ids, grads, readVersions }));
     await this.window.admit(send);
   }
 
@@ -199,7 +204,9 @@ export class PsDataClient {
       for (const psIndex of tags.untouched()) sends.push(() => this.pushEmpty(empty, psIndex, tags.route));
     }
     const sealed = tags?.seal();
+    const earlier = this.countingPulls.before();
     await this.window.admit(async () => {
+      if (earlier) await earlier;
       try {
         await Promise.all(sends.map((send) => send()));
       } catch (err) {
@@ -213,7 +220,7 @@ export class PsDataClient {
 
   /** Pushes a dense table's gradient (async, same window as push()). */
   async pushDense(table: string, grads: Float32Array): Promise<void> {
-    await this.window.admit(this.prepareDensePush(table, grads));
+    await this.window.admit(this.afterEarlierPulls(this.prepareDensePush(table, grads)));
   }
 
   /**
@@ -283,6 +290,12 @@ export class PsDataClient {
     const route = this.fleet.route;
     const slices = sliceByOwner(this.scratchUnique.subarray(0, 2 * count), route.map);
     return { slices, count, inverse: count === n ? null : this.scratchInverse.slice(0, n), route };
+  }
+
+  /** `send`, held until every counting pull issued before this call has been answered (counting-pulls.ts). */
+  private afterEarlierPulls(send: () => Promise<void>): () => Promise<void> {
+    const earlier = this.countingPulls.before();
+    return earlier ? async () => { await earlier; await send(); } : send;
   }
 
   /** Waits for every outstanding push and throws the first failure. */

@@ -61,6 +61,8 @@ export interface PushInput extends PullInput {
   /** Idempotent pushes: the sender's id and this push's sequence number (see PushDedup). */
   clientId?: bigint;
   pushSeq?: number;
+  /** The training step this push is part of (its step tag, ADR 0040): the eviction clock counts it once. */
+  stepTag?: { client: bigint; step: number };
 }
 
 /**
@@ -259,7 +261,7 @@ export class PsNode {
       }
       const ids = this.checkIds(req.ids);
       if (this.movingFence) this.refuseMoving(ids, this.movingFence);
-      const applied = table.push(ids, grads, req.wantVersions && versions ? versions(ids.length >>> 1) : undefined);
+      const applied = table.push(ids, grads, req.wantVersions && versions ? versions(ids.length >>> 1) : undefined, req.stepTag);
       this.count(false, ids.length >>> 1);
       this.dedup.record(req.clientId, req.pushSeq, applied);
       this.onApplied?.(table.name, ids, req.clientId, req.pushSeq, applied, grads);

@@ -47,7 +47,7 @@ export class ReplicatedMeta {
     this.sent = new Map();
   }
 
-  /** The `meta` chunk of the resident rows `ids[0..2n)` of `t` a batch carries; none without eviction. */
+  /** The `meta` chunk of the resident rows `ids[0..2n)` of `t` a batch carries (n = 0: the primary's clock alone); none without eviction. */
   rowsMeta(t: EmbeddingTable, ids: Uint32Array, n: number): Buffer[] {
     const words = t.evictionMetaOf(ids, n);
     return words ? [metaChunk(t.name, t.evictionClock(), ids.subarray(0, 2 * n), words)] : [];

@@ -419,7 +419,13 @@ export class ReplicationLog {
     const w = new Float32Array(k * t.dim);
     const s = new Float32Array(k * t.stateWidth);
     const n = t.readRows(unique, k, ids, w, s);
-    if (n === 0) return 0;
+    // No row to send, yet the push ticked the ttl_steps clock (a step's empty request, or rows
+    // evicted or not admitted): the clock goes alone, or promoted rows would come out that many
+    // steps young (issue 17).
+    if (n === 0) {
+      parts.push(...this.meta.rowsMeta(t, ids, 0));
+      return 0;
+    }
     // In the table's stored format: the replica is kept in it, so shipped pushes round alike.
     let stored: Float32Array | Uint16Array = w.subarray(0, n * t.dim);
     if (t.weightFormat === 'f16') encodeF16(w.subarray(0, n * t.dim), (stored = new Uint16Array(n * t.dim)));

@@ -322,6 +322,11 @@ export class EmbeddingTable extends EmbeddingRows {
     return this.evict?.clock() ?? 0;
   }
 
+  /** The newest step the eviction clock counted per worker (row-eviction.ts); empty without eviction. */
+  evictionSteps(): Map<bigint, number> {
+    return this.evict?.stepsCounted() ?? new Map();
+  }
+
   /**
    * One slice of the eviction metadata a migration carries: of the rows in row slots
    * `[from, from + count)` whose bucket has `buckets[b] === 1` and that were last touched at or
