@@ -57,7 +57,12 @@ export interface StepTime {
 }
 
 interface Prepared {
-  rows: RawRow[];
+  /**
+   * The raw rows, kept only for evaluation's `onScored`. Training drops them once transformed:
+   * a prefetched batch's rows (about a thousand objects and 26 strings each) would otherwise
+   * live through the young-generation collections of the step before it and be promoted.
+   */
+  rows: readonly RawRow[];
   tb: TransformedBatch;
   pulled: Promise<PulledRows>;
 }
@@ -184,7 +189,7 @@ export class Trainer {
     const sampled = !readOnly && params.sampleStaleness?.() === true;
     const pulled = this.deps.layout.read(tb, (table, ids, dim, versions) => params.pull(table, ids, dim, versions ? { readOnly, versions } : { readOnly }), sampled);
     pulled.catch(() => undefined); // awaited by the consumer; avoid an unhandled rejection meanwhile
-    return { rows, tb, pulled };
+    return { rows: readOnly ? rows : [], tb, pulled };
   }
 
   private async inputs(p: Prepared): Promise<BatchInputs> {
