@@ -221,7 +221,7 @@ export class PsDataClient {
     const tags = this.steps && sparse.length > 0 ? new StepTags(this.steps, this.fleet.route) : undefined;
     const sends = [
       ...sparse.map((p) => this.preparePush(p, tags)),
-      ...dense.map((d) => this.prepareDensePush(d.table, d.given === true ? d.grads : Float32Array.from(d.grads), tags)),
+      ...dense.map((d) => this.prepareDensePush(d.table, d.grads, tags, d.given === true)),
     ];
     if (tags) {
       const empty = { table: sparse[0].table, rows: new Float32Array(0), dim: 0, read: null, tags };
@@ -242,7 +242,7 @@ export class PsDataClient {
 
   /** Pushes a dense table's gradient (async, same window as push()). */
   async pushDense(table: string, grads: Float32Array): Promise<void> {
-    await this.window.admit(this.prepareDensePush(table, Float32Array.from(grads)));
+    await this.window.admit(this.prepareDensePush(table, grads));
   }
 
   /**
@@ -273,11 +273,12 @@ export class PsDataClient {
     return async () => { await Promise.all(slices.map((s) => this.pushSlice(from, s, route))); };
   }
 
-  /** `grads` is the client's own from here on (the caller's copy, or an array it gave up: `DensePush.given`). */
-  private prepareDensePush(table: string, grads: Float32Array, tags?: StepTags): () => Promise<void> {
+  /** `given`: the caller gave `grads` up (`DensePush.given`), so it is sent without a copy. */
+  private prepareDensePush(table: string, grads: Float32Array, tags?: StepTags, given = false): () => Promise<void> {
+    const own = given ? grads : Float32Array.from(grads); // else the caller may reuse its buffer while this is in flight
     const route = this.fleet.route;
     tags?.count(this.fleet.ownerOfDense(table, route.map), 1);
-    return () => this.pushDenseOn(table, grads, route, undefined, tags);
+    return () => this.pushDenseOn(table, own, route, undefined, tags);
   }
 
   /** Pushes a dense table's gradient to its owner in `route`; `identity` and `tags` as in `pushSlice`. */
