@@ -1,6 +1,6 @@
 /**
- * `npm run bench:replication -- [--pushes N] [--batches B] [--json]` (issue 17 §2, ADR 0037
- * amendment 3): where buddy replication's CPU per pushed row goes, stage by stage, in one process
+ * `npm run bench:replication -- [--pushes N] [--batches B] [--tier] [--json]` (issue 17 §2, ADR
+ * 0037 amendments 3 and 5): where buddy replication's CPU per pushed row goes, stage by stage, in one process
  * (so that other load on the machine changes wall time, not these CPU times):
  * - a push without replication, and with the primary's log recording it (the difference is the log);
  * - cutting batches, encoding them as `Replicate` requests, decoding them, and the buddy replaying
@@ -8,13 +8,23 @@
  * - carrying B such batches over grpc-js PS to PS (both ends here, the buddy's side decoding), and,
  *   as the limit for the same bytes, over node:http2 with the request written as it is and received
  *   into one reused buffer (no gRPC call machinery, no buffer per message).
+ * With `--tier`, the stages again for a table with `eviction.spill` (its pushes go as rows read
+ * at the cut, not shipped; the replica spills to its own tier): once with a budget that holds
+ * every row (nothing spilled) and once with 16,384 resident rows of about 150,000 (most rows on
+ * LMDB at both ends), so the difference is what the disk tier costs replication.
  * CPU is this process's user + system time per row pushed; ends with one JSON line with --json.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { silentLogger } from '../src/common/logger';
 import { PsNode } from '../src/ps/ps-node';
+import { TableStore } from '../src/ps/store/table-store';
+import { LmdbReplicaTiers } from '../src/ps/tier/lmdb-replica-tiers';
+import { LmdbRowTier } from '../src/ps/tier/lmdb-row-tier';
 import { ReplicaStore } from '../src/ps/replication/replica-store';
 import { ReplicaBatch, ReplicationLog } from '../src/ps/replication/replication-log';
 import { DEFAULT_BATCH_ROWS } from '../src/ps/replication/replication-service';
@@ -36,9 +46,26 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
-function node(): PsNode {
-  const n = new PsNode({ config: { maxRequestBytes: 1 << 26 }, logger: silentLogger() });
-  n.createTable({ name: 'bench', kind: 'embedding', dim: DIM, optimizer: { kind: 'adagrad', lr: 0.05 } });
+/** The table: no eviction (pushes shipped), or spilling with a budget of every row or of 16,384 rows. */
+type Mode = 'shipped' | 'tier-resident' | 'tier-spilled';
+const TIER_SLAB = 4096;
+const tierDirs: string[] = [];
+const closers: (() => Promise<void>)[] = [];
+
+function node(mode: Mode = 'shipped'): PsNode {
+  if (mode === 'shipped') {
+    const n = new PsNode({ config: { maxRequestBytes: 1 << 26 }, logger: silentLogger() });
+    n.createTable({ name: 'bench', kind: 'embedding', dim: DIM, optimizer: { kind: 'adagrad', lr: 0.05 } });
+    return n;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-replication-'));
+  tierDirs.push(dir);
+  const tier = new LmdbRowTier({ dir });
+  const replicaTiers = new LmdbReplicaTiers({ dir });
+  closers.push(() => tier.close(), () => replicaTiers.close());
+  const n = new PsNode({ config: { maxRequestBytes: 1 << 26 }, logger: silentLogger(), store: new TableStore({ slabRows: TIER_SLAB, tier }), replicaTiers });
+  const maxRows = mode === 'tier-spilled' ? 4 * TIER_SLAB : 1 << 20;
+  n.createTable({ name: 'bench', kind: 'embedding', dim: DIM, optimizer: { kind: 'adagrad', lr: 0.05 }, eviction: { maxRows, spill: true } });
   return n;
 }
 
@@ -50,8 +77,8 @@ function pushes(): (k: number) => Parameters<PsNode['push']>[0] {
 }
 
 /** A primary with its log, and the cut batches as `Replicate` sends them. */
-function primaryWithLog() {
-  const primary = node();
+function primaryWithLog(mode: Mode = 'shipped') {
+  const primary = node(mode);
   const log = new ReplicationLog(primary, { primaryId: 0 });
   primary.onApplied = (t, ids, c, s, r, g) => log.applied(t, ids, c, s, r, g);
   const request = (b: ReplicaBatch) => {
@@ -62,7 +89,7 @@ function primaryWithLog() {
 }
 
 /** CPU ms per stage for `n` pushes of `ROWS` rows (after a warm-up of 128). */
-function stages(n: number): Record<Stage, number> {
+function stages(n: number, mode: Mode = 'shipped'): Record<Stage, number> & { spilled: number } {
   const t: Record<Stage, number> = { plain: 0, logged: 0, cut: 0, encode: 0, decode: 0, replay: 0 };
   const timed = <T>(k: Stage, fn: () => T): T => {
     const c0 = cpuMs();
@@ -70,9 +97,9 @@ function stages(n: number): Record<Stage, number> {
     t[k] += cpuMs() - c0;
     return out;
   };
-  const plain = node();
-  const { primary, log, request } = primaryWithLog();
-  const replicas = new ReplicaStore(node());
+  const plain = node(mode);
+  const { primary, log, request } = primaryWithLog(mode);
+  const replicas = new ReplicaStore(node(mode));
   const req = pushes();
   const ship = () => {
     const batch = timed('cut', () => log.cut(BATCH_ROWS));
@@ -89,7 +116,7 @@ function stages(n: number): Record<Stage, number> {
     if (log.pendingIds >= BATCH_ROWS) ship();
   }
   ship();
-  return t;
+  return { ...t, spilled: primary.store.getEmbedding('bench').spilledRows };
 }
 
 /** CPU ms of carrying `count` log batches to a grpc-js PsReplication server (which decodes them). */
@@ -158,21 +185,41 @@ async function main(): Promise<void> {
   const count = argNum('batches', 100);
   const t = stages(n);
   const perRow = (ms: number, rows: number) => Number(((1000 * ms) / rows).toFixed(3));
-  const us = Object.fromEntries(Object.entries(t).map(([k, ms]) => [k, perRow(ms, n * ROWS)])) as Record<Stage, number>;
-  const log = Number((us.logged - us.plain).toFixed(3));
-  const extra = Number((log + us.cut + us.encode + us.decode + us.replay).toFixed(3));
+  const perPushedRow = (st: Record<Stage, number>) => {
+    const us = Object.fromEntries(Object.entries(st).map(([k, ms]) => [k, perRow(ms, n * ROWS)])) as Record<Stage, number>;
+    const log = Number((us.logged - us.plain).toFixed(3));
+    return { us, log, extra: Number((log + us.cut + us.encode + us.decode + us.replay).toFixed(3)) };
+  };
+  const { us, log, extra } = perPushedRow(t);
+  const tiers = process.argv.includes('--tier') ? tierLines(n, perPushedRow) : { lines: [], json: {} };
   const grpcUs = perRow(await overGrpc(count), count * BATCH_ROWS);
   const h2Us = perRow(await overHttp2(count, BATCH_ROWS * (8 + 4 * DIM) + 20_000), count * BATCH_ROWS);
   const lines = [
     `in one process, CPU per pushed row (${n} pushes of ${ROWS} rows, dim ${DIM}, Adagrad, batches of ${BATCH_ROWS} rows):`,
     `  push ${us.plain} µs; replication adds: the primary's log ${log}, cut ${us.cut}, encode ${us.encode}, decode ${us.decode}, the buddy's replay ${us.replay} = ${extra} µs`,
     `carrying the batches PS to PS, both ends: grpc-js ${grpcUs} µs per row; node:http2 written as is, received into a reused buffer (limit) ${h2Us} µs`,
+    ...tiers.lines,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   if (process.argv.includes('--json')) {
     process.stdout.write(`${JSON.stringify({ bench: 'replication', push_us_per_row: us.plain, log_us_per_row: log, cut_us_per_row: us.cut, encode_us_per_row: us.encode,
-      decode_us_per_row: us.decode, replay_us_per_row: us.replay, replication_extra_us_per_row: extra, grpc_transport_us_per_row: grpcUs, http2_limit_us_per_row: h2Us })}\n`);
+      decode_us_per_row: us.decode, replay_us_per_row: us.replay, replication_extra_us_per_row: extra, grpc_transport_us_per_row: grpcUs, http2_limit_us_per_row: h2Us, ...tiers.json })}\n`);
   }
+  for (const close of closers) await close();
+  for (const dir of tierDirs) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** The stages for a spilling table, every row resident and most rows on the tier: lines and JSON fields. */
+function tierLines(n: number, perPushedRow: (st: Record<Stage, number>) => { us: Record<Stage, number>; log: number; extra: number }): { lines: string[]; json: object } {
+  const lines: string[] = [];
+  const json: Record<string, object> = {};
+  for (const mode of ['tier-resident', 'tier-spilled'] as const) {
+    const st = stages(n, mode);
+    const { us, log, extra } = perPushedRow(st);
+    lines.push(`${mode} (eviction.spill, rows read at the cut; ${st.spilled} rows on the primary's tier at the end): push ${us.plain} µs; replication adds: log ${log}, cut ${us.cut}, encode ${us.encode}, decode ${us.decode}, the buddy's apply ${us.replay} = ${extra} µs`);
+    json[mode.replace('-', '_')] = { push_us_per_row: us.plain, log_us_per_row: log, cut_us_per_row: us.cut, encode_us_per_row: us.encode, decode_us_per_row: us.decode, apply_us_per_row: us.replay, replication_extra_us_per_row: extra, spilled_rows: st.spilled };
+  }
+  return { lines, json };
 }
 
 main().catch((err) => {

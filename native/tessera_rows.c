@@ -6,7 +6,8 @@
  * src/common/native-rows.ts loads this addon and falls back to the JavaScript loops without it.
  * Every index is checked against the array it reads or writes before it is used; a bad one
  * throws a RangeError naming it, and nothing past it is written. The kernels live in native/rows/:
- * ps_kernels.c (the PS's), client_kernels.c (the client's), rows_args.c (argument checks).
+ * ps_kernels.c (the PS's), store_kernels.c (the PS store's growth), dense_kernels.c (the dense
+ * table's Adam), client_kernels.c (the client's), rows_args.c (argument checks).
  *
  * Exports (all synchronous, on the calling JS thread; n, counts and offsets are element counts):
  *   probeIds(slots, scale, ids, n, rows) -> missing
@@ -42,14 +43,22 @@
  *       checkFinite's scan (src/ps/store/row-ops.ts): the first NaN or ±Infinity of a Float32Array.
  *   sumGrads(rows, n, grads, dim, table, bits, uniq, gsum) -> u
  *       GradSum.sum (src/ps/store/grad-sum.ts): table[0, 2^bits) must be -1.
- *   adagradF32(slabs, shift, stride, dim, slots, u, g, lr, eps) -> -1 or k
+ *   adagradF32(slabs, shift, stride, dim, slots, u, g, lr, eps, undo) -> -1 or k
  *       AdagradOptimizer.apply to f32 rows slots[0, u) with gradient rows of g, in float64 as the
- *       JS does; stops at the first row left holding a non-finite weight or state and returns its
- *       k (rows before it stay updated: the caller rolls them back from its undo copy).
- *   adamDense(w, s, g, beta1, beta2, eps, lrT) -> 1, or 0 when a weight or moment was left
+ *       JS does, first copying each whole row to undo[k * stride ..] unless undo is empty; stops
+ *       at the first row left holding a non-finite weight or state and returns its k (rows up to
+ *       it stay updated: the caller rolls them back from undo).
+ *   adamDense(w, s, g, undo, beta1, beta2, eps, lrT) -> 1, or 0 when a weight or moment was left
  *       non-finite: AdamOptimizer.apply's loop over a whole dense table (DenseTable.push), m in
- *       s[0, n) and v in s[n, 2n) with n = w.length, in float64 as the JS does; the caller has
- *       already advanced the step count and computed lrT, and rolls back from its undo copy.
+ *       s[0, n) and v in s[n, 2n) with n = w.length, in float64 as the JS does, in the same pass
+ *       copying the old w, m and v to undo[0, 3n); the caller has already advanced the step count
+ *       and computed lrT, and rolls back from undo.
+ *   rehashIds(old, slots, scale)
+ *       IdIndex.rehash (id-index.ts): every entry of the [lo, hi, row + 1] slots `old`, in order,
+ *       into the empty `slots`, whose capacity / 2^32 is `scale`.
+ *   initUniformF32(slabs, shift, stride, dim, rows, ids, k, seed, scale, acc)
+ *       F32RowSlabs.initRows: row rows[i] (i < k) gets initRow's uniform weights of id
+ *       (ids[2i], ids[2i + 1]) for table seed `seed` (initializers.ts) and `acc` in its state.
  */
 #include "rows/rows_args.h"
 
@@ -69,6 +78,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"sumGrads", NULL, SumGrads, NULL, NULL, NULL, napi_default, NULL},
     {"adagradF32", NULL, AdagradF32, NULL, NULL, NULL, napi_default, NULL},
     {"adamDense", NULL, AdamDense, NULL, NULL, NULL, napi_default, NULL},
+    {"rehashIds", NULL, RehashIds, NULL, NULL, NULL, napi_default, NULL},
+    {"initUniformF32", NULL, InitUniformF32, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

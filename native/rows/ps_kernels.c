@@ -3,25 +3,10 @@
  * a push and the f32 Adagrad update. Each computes exactly what its JavaScript twin computes.
  */
 #include "rows_args.h"
+#include "id_hash.h"
 
 #include <math.h>
 #include <string.h>
-
-/* hashId of id-index-base.ts: murmur3-style mix of both halves. */
-static inline uint32_t hash_id(uint32_t lo, uint32_t hi) {
-  return mix32(lo ^ ((hi ^ (hi >> 16)) * 0x85ebca6bu), 0x7feb352du, 15, 0x846ca68bu);
-}
-
-/* The home slot of hash h: floor(h * capacity / 2^32), computed in doubles as the JS does. */
-static inline uint64_t home_of(uint32_t h, double scale) {
-  return (uint64_t)((double)h * scale);
-}
-
-/* home_of, kept inside the table even for a scale the caller got wrong (it is checked anyway). */
-static inline uint64_t home_in(uint32_t h, double scale, uint64_t cap) {
-  const uint64_t b = home_of(h, scale);
-  return b < cap ? b : cap - 1;
-}
 
 /* The arguments every probe reads: slots (w words a slot) of capacity cap, scale, ids, n, rows. */
 typedef struct {
@@ -348,21 +333,28 @@ napi_value SumGrads(napi_env env, napi_callback_info info) {
 #define ADAGRAD_PREFETCH_BYTES 512
 
 napi_value AdagradF32(napi_env env, napi_callback_info info) {
-  napi_value argv[9];
+  napi_value argv[10];
   Slabs sl;
-  Array slots, g;
+  Array slots, g, undo;
   int64_t shift, stride, dim, u;
   double lr, eps;
   const char *fn = "adagradF32";
-  if (!get_args(env, info, 9, argv, fn) || !slabs_open(env, argv[0], napi_float32_array, fn, &sl) ||
+  if (!get_args(env, info, 10, argv, fn) || !slabs_open(env, argv[0], napi_float32_array, fn, &sl) ||
       !get_int(env, argv[1], 0, 24, fn, "shift", &shift) || !get_int(env, argv[2], 1, 1 << 22, fn, "stride", &stride) ||
       !get_int(env, argv[3], 1, 1 << 20, fn, "dim", &dim) || !get_array(env, argv[4], napi_int32_array, 0, fn, "slots", &slots) ||
       !get_int(env, argv[5], 0, INT32_MAX, fn, "u", &u) || !get_array(env, argv[6], napi_float32_array, 0, fn, "g", &g) ||
-      napi_get_value_double(env, argv[7], &lr) != napi_ok || napi_get_value_double(env, argv[8], &eps) != napi_ok) {
+      napi_get_value_double(env, argv[7], &lr) != napi_ok || napi_get_value_double(env, argv[8], &eps) != napi_ok ||
+      !get_array(env, argv[9], napi_float32_array, 0, fn, "undo", &undo)) {
     return NULL;
   }
   if (2 * dim > stride || (uint64_t)u > slots.length || (uint64_t)u * (uint64_t)dim > g.length) {
     fail_range(env, fn, "a row holds fewer than 2 * dim floats, or slots or g hold fewer than u rows");
+    return NULL;
+  }
+  /* undo: empty for none, else each row as it was, before its update (the caller's rollback) */
+  float *saved = undo.length == 0 ? NULL : undo.data;
+  if (saved != NULL && (uint64_t)u * (uint64_t)stride > undo.length) {
+    fail_range(env, fn, "undo holds fewer than u rows of stride floats");
     return NULL;
   }
   const int32_t *sv = slots.data;
@@ -385,6 +377,7 @@ napi_value AdagradF32(napi_env env, napi_callback_info info) {
         for (int64_t b = 0; b < span; b += 64) __builtin_prefetch(p + b, 1);
       }
     }
+    if (saved != NULL) memcpy(saved + (uint64_t)k * (uint64_t)stride, w, (size_t)stride * sizeof(float));
     float *s = w + dim;
     const float *gk = gr + (uint64_t)k * (uint64_t)dim;
     for (int64_t j = 0; j < dim; j++) {
@@ -400,43 +393,3 @@ napi_value AdagradF32(napi_env env, napi_callback_info info) {
   return number(env, -1);
 }
 
-
-/* 1 when the float's exponent bits are all ones (NaN or ±Infinity): integer ops, so it vectorizes. */
-static inline uint32_t non_finite_bits(float x) {
-  uint32_t b;
-  memcpy(&b, &x, sizeof b);
-  return ((b >> 23) & 0xffu) == 0xffu;
-}
-
-napi_value AdamDense(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
-  Array w, s, g;
-  double b1, b2, eps, lr_t;
-  const char *fn = "adamDense";
-  if (!get_args(env, info, 7, argv, fn) || !get_array(env, argv[0], napi_float32_array, 0, fn, "w", &w) ||
-      !get_array(env, argv[1], napi_float32_array, 0, fn, "s", &s) || !get_array(env, argv[2], napi_float32_array, 0, fn, "g", &g) ||
-      napi_get_value_double(env, argv[3], &b1) != napi_ok || napi_get_value_double(env, argv[4], &b2) != napi_ok ||
-      napi_get_value_double(env, argv[5], &eps) != napi_ok || napi_get_value_double(env, argv[6], &lr_t) != napi_ok) {
-    return NULL;
-  }
-  const size_t n = w.length;
-  if (s.length < 2 * n || g.length < n) {
-    fail_range(env, fn, "s holds fewer than 2 * w.length floats, or g fewer than w.length");
-    return NULL;
-  }
-  float *wv = w.data, *m = s.data, *v = (float *)s.data + n;
-  const float *gv = g.data;
-  uint32_t bad = 0;
-  for (size_t j = 0; j < n; j++) {
-    const double gj = gv[j];
-    const double mj = b1 * (double)m[j] + (1 - b1) * gj;
-    const double vj = b2 * (double)v[j] + (1 - b2) * gj * gj;
-    const float mf = (float)mj, vf = (float)vj;
-    const float wf = (float)((double)wv[j] - (lr_t * mj) / (sqrt(vj) + eps));
-    m[j] = mf;
-    v[j] = vf;
-    wv[j] = wf;
-    bad |= non_finite_bits(mf) | non_finite_bits(vf) | non_finite_bits(wf);
-  }
-  return number(env, bad ? 0 : 1);
-}

@@ -65,6 +65,18 @@ int slab_at(napi_env env, Slabs *sl, uint32_t k, const char *fn, void **data, si
  */
 void *row_at(napi_env env, Slabs *sl, uint32_t row, int64_t shift, int64_t stride, int64_t width, size_t elem, const char *fn);
 
+/*
+ * On x86-64 Linux a loop marked WIDEST_CPU is built three times, for AVX-512, AVX2 and the
+ * baseline, and the loader picks the widest the CPU has (GCC's target_clones). Results do not
+ * depend on the width: IEEE division and square root are correctly rounded at every width,
+ * integer arithmetic is exact, and -ffp-contract=off keeps multiply and add apart in every clone.
+ */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define WIDEST_CPU __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define WIDEST_CPU
+#endif
+
 /* The xorshift-multiply finalizer both id hashes end with: shifts 16, s, 16 around two multiplies. */
 static inline uint32_t mix32(uint32_t h, uint32_t c1, int s, uint32_t c2) {
   h ^= h >> 16;
@@ -97,7 +109,7 @@ static inline uint32_t bucket_of(uint32_t lo, uint32_t hi, uint64_t numBuckets) 
   return (uint32_t)(((uint64_t)bucket_hash(lo, hi) * numBuckets) >> 32);
 }
 
-/* The exports (native/rows/ps_kernels.c, native/rows/client_kernels.c). */
+/* The exports (native/rows/ps_kernels.c, client_kernels.c, store_kernels.c, dense_kernels.c). */
 napi_value ProbeIds(napi_env env, napi_callback_info info);
 napi_value ProbeTags(napi_env env, napi_callback_info info);
 napi_value GatherF32(napi_env env, napi_callback_info info);
@@ -105,12 +117,15 @@ napi_value GatherF16(napi_env env, napi_callback_info info);
 napi_value FirstNonFinite(napi_env env, napi_callback_info info);
 napi_value SumGrads(napi_env env, napi_callback_info info);
 napi_value AdagradF32(napi_env env, napi_callback_info info);
-napi_value AdamDense(napi_env env, napi_callback_info info);
 napi_value Dedup(napi_env env, napi_callback_info info);
 napi_value CopyRowsTo(napi_env env, napi_callback_info info);
 napi_value CopyRowsFrom(napi_env env, napi_callback_info info);
 napi_value DedupSlice(napi_env env, napi_callback_info info);
 napi_value FirstNotOwned(napi_env env, napi_callback_info info);
 napi_value ProbeGatherF32(napi_env env, napi_callback_info info);
+/* native/rows/store_kernels.c, dense_kernels.c */
+napi_value RehashIds(napi_env env, napi_callback_info info);
+napi_value InitUniformF32(napi_env env, napi_callback_info info);
+napi_value AdamDense(napi_env env, napi_callback_info info);
 
 #endif

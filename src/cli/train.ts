@@ -24,6 +24,8 @@ import { PsClient } from '../client/ps-client';
 import { helpText, intOption, OptionSpec, noPositional, parseArgs } from '../runtime/args';
 import { ProgressLine } from './progress';
 import { psParams, trainingClientOptions } from '../worker/ps-params';
+import { tuneHeapGrowth } from '../common/heap-growth';
+import { DataPlane, loadDataPlane } from '../wire/grpc-options';
 
 const EXAMPLES = path.resolve(__dirname, '..', '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '', 'examples');
 
@@ -40,6 +42,7 @@ const SPEC: Record<string, OptionSpec> = {
   'tf-threads': { type: 'string', describe: 'threads for the wasm backend\'s kernels: 1..8, or auto (the host\'s cores, at most 4); default 1 [TESSERA_TF_THREADS]' },
   'metrics-port': { type: 'string', describe: 'port for Prometheus GET /metrics on 127.0.0.1 (URL printed on stderr); 0 picks a free one', default: '0' },
   json: { type: 'boolean', describe: 'print the result as one JSON line on stdout (-o json is the same)' },
+  'data-plane': { type: 'string', describe: 'what carries pulls and pushes (and serves them on the in-process PS): grpc-js, or gRPC framing directly on node:http2 (same protocol, less CPU per row; ADR 0038) (default http2) [TESSERA_DATA_PLANE]' },
   'data-thread': { type: 'boolean', describe: 'read, transform, pull and push on a thread of their own while the model computes on this one (also: training.data_thread in the spec)' },
 };
 
@@ -50,10 +53,10 @@ export const TRAIN_HELP = helpText('tessera train [--job FILE] [--model NAME] [-
   + 'when training.early_stop ended the run; train_cpu_s: this process\'s CPU seconds, all threads, while training).', SPEC);
 
 /** PS shards for the run: running processes (--ps) or in-process gRPC servers. */
-async function connect(psArg: string | undefined, spec: JobSpec, logger: Logger, onStaleness: (u: Uint32Array) => void): Promise<{ client: PsClient; servers: PsServer[] }> {
-  const servers = psArg ? [] : await Promise.all([0, 1].map(() => startPsServer({ port: 0, maxRequestBytes: 64 << 20, logger: logger.child({ role: 'ps' }) })));
+async function connect(psArg: string | undefined, spec: JobSpec, dataPlane: DataPlane, logger: Logger, onStaleness: (u: Uint32Array) => void): Promise<{ client: PsClient; servers: PsServer[] }> {
+  const servers = psArg ? [] : await Promise.all([0, 1].map(() => startPsServer({ port: 0, maxRequestBytes: 64 << 20, dataPlane, logger: logger.child({ role: 'ps' }) })));
   const addrs = psArg ? psArg.split(',').map((a) => a.trim()).filter(Boolean) : servers.map((s) => s.addr);
-  const client = new PsClient({ shardMap: planShardMap(addrs.map((addr, id) => ({ id, addr }))), logger, ...trainingClientOptions(spec.training), onStaleness });
+  const client = new PsClient({ shardMap: planShardMap(addrs.map((addr, id) => ({ id, addr }))), logger, ...trainingClientOptions(spec.training), dataPlane, onStaleness });
   await client.waitReady();
   await client.admin.installShardMap();
   return { client, servers };
@@ -63,7 +66,7 @@ async function connect(psArg: string | undefined, spec: JobSpec, logger: Logger,
  * Trains epoch by epoch with progress on stderr, saves the model to `to.dir` and/or publishes it
  * as the next version under `to.exportRoot` (neither: ./tessera-model); the result's figures.
  */
-async function trainAndSave(spec: JobSpec, client: PsClient, workerMetrics: WorkerMetrics, to: { dir?: string; exportRoot?: string; dataThread?: ReportedPushWindow }, logger: Logger) {
+async function trainAndSave(spec: JobSpec, client: PsClient, workerMetrics: WorkerMetrics, to: { dir?: string; exportRoot?: string; dataThread?: ReportedPushWindow; dataPlane: DataPlane }, logger: Logger) {
   const progress = new ProgressLine(process.stderr);
   const started = performance.now();
   const onStep = (s: StepInfo): void => {
@@ -75,7 +78,7 @@ async function trainAndSave(spec: JobSpec, client: PsClient, workerMetrics: Work
   const run = await trainEpochs(trainer, spec, {
     // The thread's own PS client measures staleness and fills the push window: its figures feed the metrics.
     ...(to.dataThread ? { dataThread: {
-      model, shardMap: client.data.map, onStep, logLevel: process.env.TESSERA_LOG_LEVEL ?? 'warn',
+      model, shardMap: client.data.map, dataPlane: to.dataPlane, onStep, logLevel: process.env.TESSERA_LOG_LEVEL ?? 'warn',
       onStaleness: (u: Uint32Array) => workerMetrics.onStaleness(u), onFigures: (f: PushWindowSource) => to.dataThread!.update(f),
     } } : {}),
     onTrained: (epoch, e, summary) => {
@@ -124,9 +127,11 @@ export async function runTrain(argv: string[]): Promise<number> {
   await checkDataFiles(spec.data.eval ? [spec.data.eval] : [], 'evaluation data');
   checkEarlyStopEval(spec);
   const metricsPort = intOption(args, 'metrics-port', 0);
+  const dataPlane = loadDataPlane(process.env, o['data-plane']);
+  tuneHeapGrowth(process.env);
   const backend = await selectBackend(logger, o.backend ?? process.env.TESSERA_TF_BACKEND, { threads: tfThreads(o['tf-threads'] ?? process.env.TESSERA_TF_THREADS) });
   process.stderr.write(`tessera train: ${spec.model.kind} on ${spec.data.train}, tfjs backend ${backend.name}\n`);
-  const { client, servers } = await connect(o.ps, spec, logger, (u) => workerMetrics.onStaleness(u));
+  const { client, servers } = await connect(o.ps, spec, dataPlane, logger, (u) => workerMetrics.onStaleness(u));
   const metrics = createMetrics({ job: spec.name, role: 'worker', id: 'worker-0' }, { processMetrics: true });
   new BuildInfo(metrics.registry).setBackend(backend.name);
   // With --data-thread the PS client that pushes is the thread's: its reported figures are the ones to export.
@@ -139,7 +144,7 @@ export async function runTrain(argv: string[]): Promise<number> {
   });
   process.stderr.write(`tessera train: metrics at ${metricsHttp.url}\n`);
   try {
-    const r = await trainAndSave(spec, client, workerMetrics, { dir: o.out, exportRoot: o['export-dir'], dataThread: threadPushes }, logger);
+    const r = await trainAndSave(spec, client, workerMetrics, { dir: o.out, exportRoot: o['export-dir'], dataThread: threadPushes, dataPlane }, logger);
     const result = { ...r, backend: backend.name };
     // The result on stdout: JSON with --json, else one line (logs and progress are on stderr).
     process.stdout.write(args.options.json ? `${JSON.stringify(result)}\n`

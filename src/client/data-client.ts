@@ -35,6 +35,7 @@ import { PushWindow } from './push-window';
 import { resliceByMap, Route } from './route';
 import type { StepNumbering } from './step-numbering';
 import { StepTags } from './step-tags';
+import { CountingPulls } from './counting-pulls';
 import {
   DEFAULT_STALENESS_SAMPLE_EVERY, fromDistinct, gatherVersions, stalenessOf, StalenessSampler, stitchVersions, toDistinct,
 } from './row-versions';
@@ -69,6 +70,18 @@ export interface DataClientOptions {
   steps?: StepNumbering;
 }
 
+/** A dense table's part of a training step's push (`pushStep`). */
+export interface DensePush {
+  table: string;
+  grads: Float32Array;
+  /**
+   * The caller gives `grads` up (never reads or writes it again, as with a step's fresh
+   * gradient): it is sent as it is, without the copy that otherwise lets the caller reuse it
+   * while the push is in flight (1.3 MB a DeepFM step).
+   */
+  given?: boolean;
+}
+
 /** One table's part of a training step's push (`pushStep`). */
 export interface SparsePush {
   table: string;
@@ -90,6 +103,8 @@ export class PsDataClient {
   // Dedup scratch, reused by every call. Safe with concurrent calls because each call consumes
   // it synchronously (slicing copies the ids) before its first await.
   private readonly deduper = new Deduper();
+  /** Pushes wait for the counting pulls issued before them (counting-pulls.ts). */
+  private readonly countingPulls = new CountingPulls();
   /** Buffers of the gradients a push request carries (pushSlice), reused between pushes. */
   private readonly gradBuffers = new AnswerPool();
   /**
@@ -158,7 +173,9 @@ export class PsDataClient {
     const uniqueRows = !inverse && opts.out !== undefined ? opts.out : new Float32Array(count * dim);
     const versions = opts.versions === undefined ? null : inverse ? new Uint32Array(count) : opts.versions;
     const into = { table, dim, out: uniqueRows, readOnly: opts.readOnly === true, versions };
-    await Promise.all(slices.map((s) => this.pullSlice(into, s, route)));
+    const pulled = Promise.all(slices.map((s) => this.pullSlice(into, s, route)));
+    if (!into.readOnly) this.countingPulls.track(pulled);
+    await pulled;
     this.giveSlices(slices);
     if (versions && inverse) fromDistinct(versions, inverse, opts.versions!);
     if (!inverse) return uniqueRows;
@@ -167,17 +184,34 @@ export class PsDataClient {
     return out;
   }
 
-  /** All values of a dense table. */
-  pullDense(table: string): Promise<Float32Array> {
-    return this.pullDenseOn(table, this.fleet.route);
+  /**
+   * All values of a dense table. With `out` (as long as the table, not shared with another call
+   * in flight) they are copied there, the answer's pooled buffer goes back for the next answer,
+   * and `out` is returned: a caller that pulls into its own buffers in turn allocates nothing per
+   * pull (without it, the answer's buffer stays the returned array's).
+   *
+   * @throws TesseraError INVALID_ARGUMENT when `out` does not hold exactly the table's values.
+   */
+  pullDense(table: string, out?: Float32Array): Promise<Float32Array> {
+    return this.pullDenseOn(table, this.fleet.route, out);
   }
 
-  private pullDenseOn(table: string, route: Route): Promise<Float32Array> {
+  private pullDenseOn(table: string, route: Route, out?: Float32Array): Promise<Float32Array> {
     const owner = this.fleet.ownerOfDense(table, route.map);
     const c = route.conns[owner];
     const req = this.pullReq(table, new Uint8Array(0), owner, route.map);
-    return this.fleet.callRouted(`pull ${table} from ${c.addr}`, route,
-      async () => this.decodeValues(await c.pull(req, this.callTimeoutMs)), (next) => this.pullDenseOn(table, next), c.addr);
+    const pulled = async (): Promise<Float32Array> => {
+      const res = await c.pull(req, this.callTimeoutMs);
+      const values = this.decodeValues(res);
+      if (out === undefined) return values;
+      if (out.length !== values.length) {
+        throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `out: ${out.length} values, dense table "${table}" has ${values.length}`);
+      }
+      out.set(values);
+      res.release?.(); // copied out: its buffer may take the next answer
+      return out;
+    };
+    return this.fleet.callRouted(`pull ${table} from ${c.addr}`, route, pulled, (next) => this.pullDenseOn(table, next, out), c.addr);
   }
 
   /**
@@ -187,7 +221,7 @@ export class PsDataClient {
    * goes to `onStaleness` once the push is applied.
    */
   async push(table: string, ids: IdArray, grads: Float32Array, readVersions?: Uint32Array): Promise<void> {
-    const send = this.preparePush({ table, ids, grads, readVersions });
+    const send = this.afterEarlierPulls(this.preparePush({ table, ids, grads, readVersions }));
     await this.window.admit(send);
   }
 
@@ -197,18 +231,20 @@ export class PsDataClient {
    * every request is tagged with the step, and each PS the step touches no row of gets an empty
    * request of `sparse[0].table`.
    */
-  async pushStep(sparse: SparsePush[], dense: { table: string; grads: Float32Array }[] = []): Promise<void> {
+  async pushStep(sparse: SparsePush[], dense: DensePush[] = []): Promise<void> {
     const tags = this.steps && sparse.length > 0 ? new StepTags(this.steps, this.fleet.route) : undefined;
     const sends = [
       ...sparse.map((p) => this.preparePush(p, tags)),
-      ...dense.map((d) => this.prepareDensePush(d.table, d.grads, tags)),
+      ...dense.map((d) => this.prepareDensePush(d.table, d.grads, tags, d.given === true)),
     ];
     if (tags) {
       const empty = { table: sparse[0].table, rows: new Float32Array(0), dim: 0, read: null, tags };
       for (const psIndex of tags.untouched()) sends.push(() => this.pushEmpty(empty, psIndex, tags.route));
     }
     const sealed = tags?.seal();
+    const earlier = this.countingPulls.before();
     await this.window.admit(async () => {
+      if (earlier) await earlier;
       try {
         await Promise.all(sends.map((send) => send()));
       } catch (err) {
@@ -222,7 +258,7 @@ export class PsDataClient {
 
   /** Pushes a dense table's gradient (async, same window as push()). */
   async pushDense(table: string, grads: Float32Array): Promise<void> {
-    await this.window.admit(this.prepareDensePush(table, grads));
+    await this.window.admit(this.afterEarlierPulls(this.prepareDensePush(table, grads)));
   }
 
   /**
@@ -256,11 +292,12 @@ export class PsDataClient {
     };
   }
 
-  private prepareDensePush(table: string, grads: Float32Array, tags?: StepTags): () => Promise<void> {
-    const copy = Float32Array.from(grads); // the caller may reuse its buffer while this is in flight
+  /** `given`: the caller gave `grads` up (`DensePush.given`), so it is sent without a copy. */
+  private prepareDensePush(table: string, grads: Float32Array, tags?: StepTags, given = false): () => Promise<void> {
+    const own = given ? grads : Float32Array.from(grads); // else the caller may reuse its buffer while this is in flight
     const route = this.fleet.route;
     tags?.count(this.fleet.ownerOfDense(table, route.map), 1);
-    return () => this.pushDenseOn(table, copy, route, undefined, tags);
+    return () => this.pushDenseOn(table, own, route, undefined, tags);
   }
 
   /** Pushes a dense table's gradient to its owner in `route`; `identity` and `tags` as in `pushSlice`. */
@@ -299,6 +336,12 @@ export class PsDataClient {
   /** Gives back the buffer of `slices` (dedupAndSlice's; they share one), once nothing reads them any more. */
   private giveSlices(slices: Slice[]): void {
     if (slices.length > 0) this.sliceBuffers.give(slices[0].ids);
+  }
+
+  /** `send`, held until every counting pull issued before this call has been answered (counting-pulls.ts). */
+  private afterEarlierPulls(send: () => Promise<void>): () => Promise<void> {
+    const earlier = this.countingPulls.before();
+    return earlier ? async () => { await earlier; await send(); } : send;
   }
 
   /** Waits for every outstanding push and throws the first failure. */

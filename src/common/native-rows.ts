@@ -59,16 +59,25 @@ export interface NativeRows {
   /** `GradSum.sum` over its scratch (`table[0, 2^bits)` must be -1); returns the distinct rows. */
   sumGrads(rows: Int32Array, n: number, grads: Float32Array, dim: number, table: Int32Array, bits: number, uniq: Int32Array, gsum: Float32Array): number;
   /**
-   * `AdagradOptimizer.apply` on f32 rows `slots[0, u)`; returns -1, or the first k whose row is
-   * left non-finite (rows before it stay updated: the caller rolls back).
+   * `AdagradOptimizer.apply` on f32 rows `slots[0, u)`, each whole row first copied to
+   * `undo[k * stride ..]` unless `undo` is empty; returns -1, or the first k whose row is left
+   * non-finite (rows up to it stay updated: the caller rolls back from `undo`).
    */
-  adagradF32(slabs: Float32Array[], shift: number, stride: number, dim: number, slots: Int32Array, u: number, g: Float32Array, lr: number, eps: number): number;
+  adagradF32(slabs: Float32Array[], shift: number, stride: number, dim: number, slots: Int32Array, u: number, g: Float32Array, lr: number, eps: number, undo: Float32Array): number;
   /**
    * `AdamOptimizer.apply`'s loop over a whole dense table (`m` in `s[0, n)`, `v` in `s[n, 2n)`,
-   * n = `w.length`) with the step's `lrT` already computed; 1, or 0 when a weight or moment was
-   * left non-finite (the caller rolls back).
+   * n = `w.length`) with the step's `lrT` already computed, copying the old `w`, `m` and `v` to
+   * `undo[0, 3n)` in the same pass; 1, or 0 when a weight or moment was left non-finite (the
+   * caller rolls back from `undo`).
    */
-  adamDense(w: Float32Array, s: Float32Array, g: Float32Array, beta1: number, beta2: number, eps: number, lrT: number): number;
+  adamDense(w: Float32Array, s: Float32Array, g: Float32Array, undo: Float32Array, beta1: number, beta2: number, eps: number, lrT: number): number;
+  /** `IdIndex.rehash`: every entry of the `[lo, hi, row + 1]` slots `old`, in order, into the empty `slots`. */
+  rehashIds(old: Uint32Array, slots: Uint32Array, scale: number): void;
+  /**
+   * `F32RowSlabs.initRows`: row `rows[i]` (i < k) gets the uniform initializer's weights for id
+   * `(ids[2i], ids[2i + 1])` and table seed `seed` (a uint32), and `acc` in every state float.
+   */
+  initUniformF32(slabs: Float32Array[], shift: number, stride: number, dim: number, rows: Int32Array, ids: Uint32Array, k: number, seed: number, scale: number, acc: number): void;
 }
 
 /** Where `scripts/build-native.sh` writes the addon, relative to the package root. */

@@ -58,7 +58,7 @@ export function orderedLengths(lengths: Float32Array, order: readonly number[], 
 }
 
 /** The slot holds every field of a row and none is dropped: its rows are the model's rows as they are. */
-function wholeRow(slot: TableSlot, numFields: number, mask?: Uint8Array): boolean {
+export function wholeRow(slot: TableSlot, numFields: number, mask?: Uint8Array): boolean {
   return mask === undefined && slot.fieldOffset === 0 && slot.fields === numFields;
 }
 

@@ -21,13 +21,15 @@ import type { JobSpec } from '../spec/types';
 import type { IdArray } from '../wire/key-block';
 import type { ListInput } from '../model/types';
 import {
-  expandPresent, gatherTable, maskOf, orderedLengths, planLists, planSlots, presentIds, presentOnly, scatterTable, TableSlot,
+  expandPresent, gatherTable, maskOf, orderedLengths, planLists, planSlots, presentIds, presentOnly, scatterTable, TableSlot, wholeRow,
 } from './batch-assembler';
 
 
 /**
  * Reads the rows [n × dim] of `ids` from `table`, in order. With `versions` ([n]), storage that
- * tracks row versions also writes the version of each row read (push staleness).
+ * tracks row versions also writes the version of each row read (push staleness). The array
+ * returned is the caller's own (no one else writes it): `FeatureLayout.inputs` may hand it to
+ * the model as its input.
  */
 export type RowRead = (table: string, ids: IdArray, dim: number, versions?: Uint32Array) => Promise<Float32Array> | Float32Array;
 
@@ -122,18 +124,27 @@ export class FeatureLayout {
     return Promise.all([emb, lin]).then(([e, l]) => (versions ? { emb: e, linear: l, versions } : { emb: e, linear: l }));
   }
 
-  /** The model's inputs for `tb` from the rows read for it (dropped fields are zero vectors). */
+  /**
+   * The model's inputs for `tb` from the rows read for it (dropped fields are zero vectors). One
+   * table holding every field with none dropped (the common DeepFM job) reads rows already laid
+   * out as the model's: those arrays are the inputs, not copies (1.7 MB a DeepFM step at batch
+   * 1,024 that is neither allocated nor copied).
+   */
   inputs(tb: TransformedBatch, pulled: PulledRows): BatchInputs {
-    const emb = new Float32Array(tb.size * this.numFields * (this.embTables ? this.dim : 0));
-    const linear = new Float32Array(tb.size * this.numFields);
-    this.slots.forEach((s, k) => {
-      const mask = maskOf(tb, s.name);
-      if (this.embTables) gatherTable(pulled.emb[k], s, this.numFields, this.dim, tb.size, emb, mask);
-      if (pulled.linear.length) gatherTable(pulled.linear[k], s, this.numFields, 1, tb.size, linear, mask);
-    });
+    const emb = this.assemble(pulled.emb, tb, this.embTables ? this.dim : 0);
+    const linear = this.assemble(pulled.linear, tb, 1);
     const inputs: BatchInputs = { batch: tb.size, emb, linear, dense: tb.dense, labels: tb.labels };
     if (tb.listLengths) inputs.listLengths = orderedLengths(tb.listLengths, this.listOrder, tb.size);
     return inputs;
+  }
+
+  /** One model input [B × F × width] from the rows of each slot (none read: zeros); see `inputs`. */
+  private assemble(rows: Float32Array[], tb: TransformedBatch, width: number): Float32Array {
+    const size = tb.size * this.numFields * width;
+    if (rows.length === 1 && rows[0].length === size && wholeRow(this.slots[0], this.numFields, maskOf(tb, this.slots[0].name))) return rows[0];
+    const out = new Float32Array(size);
+    if (rows.length > 0) this.slots.forEach((s, k) => gatherTable(rows[k], s, this.numFields, width, tb.size, out, maskOf(tb, s.name)));
+    return out;
   }
 
   /**

@@ -68,7 +68,11 @@ export interface BatchInputs {
   listLengths?: Float32Array;
 }
 
-/** What one forward + backward pass returns. Gradients are of the MEAN loss over the batch. */
+/**
+ * What one forward + backward pass returns. Gradients are of the MEAN loss over the batch. Its
+ * arrays are the caller's own, new each step, never written by the model again: the Trainer
+ * hands the dense gradient to the push without a copy.
+ */
 export interface StepResult {
   /** Mean sigmoid cross-entropy (log loss). */
   loss: number;

@@ -60,19 +60,17 @@ export function serveDataOnHttp2(server: grpc.Server, node: PsNode, opts: Http2D
   const pullPaused = opts.metrics ? () => opts.metrics!.pull.paused() : undefined;
   const pushPaused = opts.metrics ? () => opts.metrics!.push.paused() : undefined;
   const methods = new Map<string, Http2Method>([
-    // A pull handler copies what it keeps of a request (its ids into the index probe), so a pull
-    // answered at once may be read into a reused buffer. Push requests are not: with reuse, a
-    // step-tagged push ended with another worker's step positions in the PS's step ledger (two
-    // workers pushing through a cut, test/multiprocess/step-tags-checkpoint.test.ts), so some
-    // path still reads a push request after its buffer went back; until it is found, each push
-    // gets a buffer of its own.
+    // Every handler copies what it keeps of a request (a pull's ids into the index probe, a
+    // push's gradients into the rows, its step positions into the step ledger, the replication
+    // log its own copy), so a request answered at once is read into a reused buffer; a push held
+    // by a cut answers with a promise and keeps its buffer (ADR 0045).
     [PARAMETER_SERVER_SERVICE.Pull.path, { streaming: false, reuseRequests: true, sent, answer: (m) => pullFrame(h.pull(decodePullRequest(m))) }],
-    [PARAMETER_SERVER_SERVICE.Push.path, { streaming: false, reuseRequests: false, answer: (m) => pushFrame(h.push(decodePushRequest(m))) }],
+    [PARAMETER_SERVER_SERVICE.Push.path, { streaming: false, reuseRequests: true, answer: (m) => pushFrame(h.push(decodePushRequest(m))) }],
     [PARAMETER_SERVER_SERVICE.PullStream.path, {
       streaming: true, reuseRequests: true, sent, onPause: pullPaused, answer: inBand(decodePullRequest, h.pull, h.pullFailed, pullFrame),
     }],
     [PARAMETER_SERVER_SERVICE.PushStream.path, {
-      streaming: true, reuseRequests: false, onPause: pushPaused, answer: inBand(decodePushRequest, h.push, h.pushFailed, (res) => frameMessage(encodePushResponse(res))),
+      streaming: true, reuseRequests: true, onPause: pushPaused, answer: inBand(decodePushRequest, h.push, h.pushFailed, (res) => frameMessage(encodePushResponse(res))),
     }],
   ]);
   serveOnHttp2(server, { methods, receiveLimit: opts.receiveLimit, authorize: opts.authorize });

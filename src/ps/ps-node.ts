@@ -14,7 +14,7 @@ import { DenseTable } from './store/dense-table';
 import type { TableSnapshot } from './store/table-snapshot';
 import { EmbeddingTable } from './store/embedding-table';
 import { TableInfo, TableSpec, TableStore } from './store/table-store';
-import type { RowTier } from './store/row-tier';
+import type { ReplicaTiers, RowTier } from './store/row-tier';
 import { denseAtCut, SnapshotCursor, SnapshotOptions } from './checkpoint/snapshot-cursor';
 import { checkCheckpointId } from '../checkpoint/checkpoint-id';
 import { PushDedup } from './push-dedup';
@@ -33,6 +33,8 @@ export interface PsNodeDeps {
   store?: TableStore;
   /** The PS's disk tier for tables with `eviction.spill` (ignored when `store` is given). */
   tier?: RowTier;
+  /** Disk tiers for the replicas this PS keeps as a buddy (none: replica tables stay in RAM). */
+  replicaTiers?: ReplicaTiers;
   /** Monotonic milliseconds; injected for tests. */
   now?: () => number;
 }
@@ -59,6 +61,8 @@ export interface PushInput extends PullInput {
   /** Idempotent pushes: the sender's id and this push's sequence number (see PushDedup). */
   clientId?: bigint;
   pushSeq?: number;
+  /** The training step this push is part of (its step tag, ADR 0040): the eviction clock counts it once. */
+  stepTag?: { client: bigint; step: number };
 }
 
 /**
@@ -96,6 +100,8 @@ function bad(code: (typeof ERROR_CODES)[keyof typeof ERROR_CODES], msg: string):
  */
 export class PsNode {
   readonly store: TableStore;
+  /** Where replica tables spill (replica-store.ts); undefined without a disk tier. */
+  readonly replicaTiers: ReplicaTiers | undefined;
   readonly counters: PsCounters = { pulls: 0, pushes: 0, rowsPulled: 0, rowsPushed: 0, rejected: 0 };
   /** The pushes applied recently, per client: a retried one is acknowledged, not applied again. */
   readonly dedup = new PushDedup();
@@ -121,6 +127,7 @@ export class PsNode {
   private readonly now: () => number;
 
   constructor(private readonly deps: PsNodeDeps) {
+    this.replicaTiers = deps.replicaTiers;
     this.store = deps.store ?? new TableStore({ now: deps.now, tier: deps.tier });
     this.log = deps.logger.child({ component: 'ps-node' });
     this.now = deps.now ?? (() => performance.now());
@@ -254,7 +261,7 @@ export class PsNode {
       }
       const ids = this.checkIds(req.ids);
       if (this.movingFence) this.refuseMoving(ids, this.movingFence);
-      const applied = table.push(ids, grads, req.wantVersions && versions ? versions(ids.length >>> 1) : undefined);
+      const applied = table.push(ids, grads, req.wantVersions && versions ? versions(ids.length >>> 1) : undefined, req.stepTag);
       this.count(false, ids.length >>> 1);
       this.dedup.record(req.clientId, req.pushSeq, applied);
       this.onApplied?.(table.name, ids, req.clientId, req.pushSeq, applied, grads);

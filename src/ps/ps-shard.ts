@@ -10,6 +10,7 @@ import type { ConnectionLimits } from '../wire/connection-guard';
 import type { TlsContext } from '../wire/tls';
 import { PsNode } from './ps-node';
 import { startPsServer } from './ps-server';
+import { LmdbReplicaTiers } from './tier/lmdb-replica-tiers';
 import { LmdbRowTier } from './tier/lmdb-row-tier';
 
 /** What a shard serves and where; plain data, so it crosses to a worker thread as it is. */
@@ -38,7 +39,7 @@ export interface ShardHandle {
   readonly addr: string;
   /** Fences (a reason) or unfences (null) the shard's pushes; see PsNode.setFenced. */
   setFenced(reason: string | null): void;
-  /** Stops its server gracefully, then closes its disk tier. */
+  /** Stops its server gracefully, then closes its disk tier and its replicas' tiers. */
   stop(): Promise<void>;
 }
 
@@ -46,18 +47,20 @@ export interface ShardHandle {
 export async function startShard(spec: ShardSpec, deps: { logger: Logger; registry?: Registry; tls?: TlsContext }): Promise<ShardHandle> {
   // Opened lazily by the first table that spills, so a bad directory fails CreateTable, not the PS.
   const tier = spec.tierDir ? new LmdbRowTier({ dir: spec.tierDir }) : undefined;
-  const node = new PsNode({ config: { maxRequestBytes: spec.maxRequestBytes }, logger: deps.logger, tier });
+  const replicaTiers = spec.tierDir ? new LmdbReplicaTiers({ dir: spec.tierDir }) : undefined;
+  const closeTiers = async (): Promise<void> => { await tier?.close(); await replicaTiers?.close(); };
+  const node = new PsNode({ config: { maxRequestBytes: spec.maxRequestBytes }, logger: deps.logger, tier, replicaTiers });
   const server = await startPsServer({
     host: spec.host, port: spec.port, maxRequestBytes: spec.maxRequestBytes, logger: deps.logger, metrics: deps.registry, node,
     checkpointRoots: spec.checkpointRoots, connectionLimits: spec.connectionLimits, tls: deps.tls,
     dataPlane: spec.dataPlane,
-  }).catch(async (err: unknown) => { await tier?.close(); throw err; });
+  }).catch(async (err: unknown) => { await closeTiers(); throw err; });
   return {
     shard: spec.shard, id: spec.id, addr: server.addr,
     setFenced: (reason) => node.setFenced(reason),
     stop: async () => {
       await server.stop();
-      await tier?.close();
+      await closeTiers();
     },
   };
 }

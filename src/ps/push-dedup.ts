@@ -106,12 +106,13 @@ export class PushDedup {
 
   /**
    * Calls `fn` for every push remembered, per client in window order (a replica or a migration
-   * hands them over); with `since` (a `stamp`), only in the windows changed from then on.
-   * `inherited` tells a window another PS handed over (`inherit`) from one of pushes sent here.
+   * hands them over); with `since` (a `stamp`), only in the windows changed from then on; with
+   * `inheritedOnly`, only in inherited windows. `inherited` tells a window another PS handed
+   * over (`inherit`) from one of pushes sent here.
    */
-  forEach(fn: (clientId: bigint, seq: number, rowsApplied: number, inherited: boolean) => void, since = 0): void {
+  forEach(fn: (clientId: bigint, seq: number, rowsApplied: number, inherited: boolean) => void, since = 0, inheritedOnly = false): void {
     for (const [id, w] of this.clients) {
-      if (w.touched < since) continue;
+      if (w.touched < since || (inheritedOnly && !w.inherited)) continue;
       for (let s = Math.max(1, w.highest - this.size + 1); s <= w.highest; s++) {
         if (w.seqs[s % this.size] === s) fn(id, s, w.acks[s % this.size], w.inherited);
       }

@@ -67,8 +67,10 @@ export class StepLedger {
     const c = this.answered(tag);
     if (c && tag.step >= c.highest) {
       c.highest = tag.step;
-      // A copy: the tag's bytes are a view into the whole request, gradients included.
-      c.positions = tag.positions.slice();
+      // A copy, which `new Uint8Array(view)` always makes: the tag's bytes are a view into the
+      // request, whose buffer the node:http2 plane reuses for the next push once this one is
+      // answered. (`slice()` was a view when the view was a Buffer: issue 18, ADR 0045.)
+      c.positions = new Uint8Array(tag.positions);
     }
   }
 

@@ -108,6 +108,8 @@ function serveCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
     stream.once('close', () => clearTimeout(timer));
   }
   const answers = new OrderedAnswers<Buffer>((frame) => writeAnswer(stream, method, frame));
+  // A unary call answers its first message only; a held push answers it later, after 'end'.
+  let received = false;
   const reader = new MessageReader(opts.receiveLimit, method.streaming
     ? (msg) => {
       if (stream.destroyed || stream.writableEnded) return;
@@ -115,7 +117,11 @@ function serveCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
       answers.add(answer);
       if (pool && !(answer instanceof Promise)) pool.give(msg);
     }
-    : (msg) => answerUnary(stream, method, msg, pool), pool && ((n) => pool.take(n)));
+    : (msg) => {
+      if (received) return;
+      received = true;
+      answerUnary(stream, method, msg, pool);
+    }, pool && ((n) => pool.take(n)));
   stream.on('data', (chunk: Buffer) => {
     const refusal = reader.push(chunk);
     if (refusal) endWithStatus(stream, statusTrailers(refusal.code, refusal.details));
@@ -124,7 +130,7 @@ function serveCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
     // Bad framing is bad input: a clear status, never INTERNAL (which says the PS failed).
     if (reader.midMessage) endWithStatus(stream, statusTrailers(grpc.status.INVALID_ARGUMENT, `${path}: the request stream ended inside a message (a length prefix past the body)`));
     else if (method.streaming) answers.afterAll(() => endWithStatus(stream, OK_TRAILERS));
-    else if (!stream.headersSent) endWithStatus(stream, statusTrailers(grpc.status.UNIMPLEMENTED, `Received no request message for unary method ${path}`));
+    else if (!received) endWithStatus(stream, statusTrailers(grpc.status.UNIMPLEMENTED, `Received no request message for unary method ${path}`));
   });
 }
 
@@ -133,7 +139,6 @@ function serveCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
  * request answered synchronously (or refused) goes back to `pool`.
  */
 function answerUnary(stream: http2.ServerHttp2Stream, method: Http2Method, message: Buffer, pool?: AnswerPool): void {
-  if (stream.headersSent) return; // a second request message on a unary call: answered already
   let frame: Buffer | Promise<Buffer>;
   try {
     frame = method.answer(message);

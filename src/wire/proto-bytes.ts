@@ -171,7 +171,7 @@ function malformed(what: string): TesseraError {
   return new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `malformed protobuf message: ${what}`);
 }
 
-/** Reads fields from a buffer. `bytes()` returns views into it, never copies. */
+/** Reads fields from a buffer. `bytes()` returns plain Uint8Array views into it, never copies. */
 export class ProtoReader {
   private pos = 0;
   private wireType = 0;
@@ -218,7 +218,10 @@ export class ProtoReader {
     if (this.wireType !== 2) throw malformed(`expected a length-delimited field, got wire type ${this.wireType}`);
     const len = this.varint();
     if (this.pos + len > this.buf.length) throw malformed(`field of ${len} bytes overruns the message`);
-    const out = this.buf.subarray(this.pos, this.pos + len);
+    // A plain Uint8Array view even when `buf` is a Buffer (a received message is): Buffer's
+    // `slice()` returns a view where a Uint8Array's copies, so a caller that copies a field with
+    // `slice()` would keep a view of a buffer the transport reuses (issue 18, ADR 0045).
+    const out = new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.pos, len);
     this.pos += len;
     return out;
   }

@@ -180,7 +180,8 @@ export class DataPath {
     if (g.positions !== undefined) this.deps.setPositions?.(g.positions);
     const sends = layout.gradients(p.tb, g.embGrad, g.linearGrad, (await p.pulled).versions);
     await this.densePull;
-    await params.pushStep(sends, [{ table: DENSE_TABLE, grads: g.denseGrad }]);
+    // Transferred from the main thread, which keeps no view of it: it goes uncopied.
+    await params.pushStep(sends, [{ table: DENSE_TABLE, grads: g.denseGrad, given: true }]);
     this.step++;
     // Issued now, sent when it lands: like the Trainer's, it overlaps the next batch's pulls.
     if (this.step % spec.training.denseSyncEvery === 0) this.densePull = params.pullDense(DENSE_TABLE).then((v) => this.sendDense(v));

@@ -27,7 +27,7 @@ export interface EpochLoopHooks {
    * Run each epoch's data path (read, transform, pull, push) on its own thread
    * (threaded-epoch.ts), with these parts; absent: the Trainer's own loop on this thread.
    */
-  dataThread?: Pick<ThreadedEpochDeps, 'model' | 'shardMap' | 'onStep' | 'logLevel' | 'onStaleness' | 'onFigures' | 'stalenessSampleEvery'>;
+  dataThread?: Pick<ThreadedEpochDeps, 'model' | 'shardMap' | 'dataPlane' | 'onStep' | 'logLevel' | 'onStaleness' | 'onFigures' | 'stalenessSampleEvery'>;
 }
 
 /** What the loop did. */

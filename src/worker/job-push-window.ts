@@ -50,7 +50,7 @@ export function boundedPushes(inner: WorkerParams, window: () => number): Worker
   return {
     createTable: (spec) => inner.createTable(spec),
     pull: (table, ids, dim, opts) => inner.pull(table, ids, dim, opts),
-    pullDense: (table) => inner.pullDense(table),
+    pullDense: (table, out) => inner.pullDense(table, out),
     assignDense: (table, values, onlyIfFresh) => inner.assignDense(table, values, onlyIfFresh),
     flush: async () => { await inner.flush(); unflushed = 0; },
     sampleStaleness: () => inner.sampleStaleness?.() ?? false,

@@ -18,9 +18,9 @@ export class LocalParams implements ParameterAccess {
     if (!existed && spec.kind === 'dense') this.fresh.add(spec.name);
   }
 
-  async pull(table: string, ids: IdArray, dim: number, opts: { readOnly?: boolean } = {}): Promise<Float32Array> {
+  async pull(table: string, ids: IdArray, dim: number, opts: { readOnly?: boolean; out?: Float32Array } = {}): Promise<Float32Array> {
     const t = this.store.getEmbedding(table);
-    const out = new Float32Array((ids.length >>> 1) * dim);
+    const out = opts.out ?? new Float32Array((ids.length >>> 1) * dim);
     if (opts.readOnly) t.peek(ids, out);
     else t.pull(ids, out);
     return out;
@@ -35,8 +35,11 @@ export class LocalParams implements ParameterAccess {
     for (const d of dense) await this.pushDense(d.table, d.grads);
   }
 
-  async pullDense(table: string): Promise<Float32Array> {
-    return this.store.getDense(table).pull();
+  async pullDense(table: string, out?: Float32Array): Promise<Float32Array> {
+    const values = this.store.getDense(table).pull();
+    if (out === undefined) return values;
+    out.set(values);
+    return out;
   }
 
   async pushDense(table: string, grads: Float32Array): Promise<void> {

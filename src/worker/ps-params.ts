@@ -29,7 +29,7 @@ export function psParams(client: PsClient): WorkerParams {
     push: (table, ids, grads) => data.push(table, ids, grads),
     pushStep: (sparse, dense) => data.pushStep(sparse, dense),
     sampleStaleness: () => data.sampleStaleness(),
-    pullDense: (table) => data.pullDense(table),
+    pullDense: (table, out) => data.pullDense(table, out),
     pushDense: (table, grads) => data.pushDense(table, grads),
     flush: () => data.flush(),
     close: () => client.close(),

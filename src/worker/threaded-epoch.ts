@@ -23,6 +23,8 @@ export interface ThreadedEpochDeps extends Pick<DataThreadSessionDeps, 'startThr
   shardMap: ShardMap;
   /** The training file this epoch reads. */
   file: string;
+  /** What carries the thread's pulls and pushes (default grpc-js, as a PsClient's). */
+  dataPlane?: DataThreadInit['dataPlane'];
   /** pino level of the data thread's logger (default warn). */
   logLevel?: string;
   /** One training step in this many measures push staleness (the PS client's default when absent). */
@@ -43,6 +45,7 @@ export async function trainEpochThreaded(deps: ThreadedEpochDeps): Promise<Threa
   const init: DataThreadInit = {
     spec: deps.spec, shardMap: deps.shardMap, reads: deps.model.reads, logLevel: deps.logLevel ?? 'warn',
     ...(deps.stalenessSampleEvery !== undefined ? { stalenessSampleEvery: deps.stalenessSampleEvery } : {}),
+    ...(deps.dataPlane !== undefined ? { dataPlane: deps.dataPlane } : {}),
   };
   const session = new DataThreadSession({ init, startThread: deps.startThread, onStaleness: deps.onStaleness });
   try {

@@ -27,6 +27,7 @@ import type { TableSpec } from '../ps/store/table-store';
 import type { JobSpec } from '../spec/types';
 import type { FeatureTransformer, RawRow, TransformedBatch } from '../spec/transform';
 import type { ParameterAccess } from './param-access';
+import { RowBuffers } from './row-buffers';
 
 
 export interface TrainerDeps {
@@ -57,7 +58,12 @@ export interface StepTime {
 }
 
 interface Prepared {
-  rows: RawRow[];
+  /**
+   * The raw rows, kept only for evaluation's `onScored`. Training drops them once transformed:
+   * a prefetched batch's rows (about a thousand objects and 26 strings each) would otherwise
+   * live through the young-generation collections of the step before it and be promoted.
+   */
+  rows: readonly RawRow[];
   tb: TransformedBatch;
   pulled: Promise<PulledRows>;
 }
@@ -67,6 +73,13 @@ export class Trainer {
   private densePull: Promise<Float32Array> | null = null;
   private stepNo = 0;
   private samples = 0;
+  /**
+   * Where training pulls its rows. Three batches deep: when a batch is prepared the one before
+   * it may still be pulling and the one before that has finished its step (see `prefetch`).
+   * New for each `trainEpoch`, so a pull left in flight by an epoch that failed never writes
+   * into a later epoch's rows.
+   */
+  private rowBuffers = new RowBuffers(3);
 
   constructor(private readonly deps: TrainerDeps) {}
 
@@ -107,6 +120,7 @@ export class Trainer {
     let lossSum = 0;
     let n = 0;
     let steps = 0;
+    this.rowBuffers = new RowBuffers(3);
     for await (const p of this.prefetch(batches, false)) {
       const loss = await this.trainOne(p, hooks.beforePush);
       lossSum += loss * p.tb.size;
@@ -152,12 +166,16 @@ export class Trainer {
     const sends = this.deps.layout.gradients(p.tb, r.embGrad, r.linearGrad, (await p.pulled).versions);
     const t3 = performance.now();
     beforePush?.(p.tb.size);
-    await params.pushStep(sends, [{ table: DENSE_TABLE, grads: r.denseGrad }]);
+    // The step's gradients are its own and not read again here: the dense one goes uncopied.
+    await params.pushStep(sends, [{ table: DENSE_TABLE, grads: r.denseGrad, given: true }]);
     const time = { pullWaitS: (t1 - t0) / 1000, computeS: (t3 - t1) / 1000, pushWaitS: (performance.now() - t3) / 1000 };
     if ((this.stepNo + 1) % spec.training.denseSyncEvery === 0) {
       // Issued now, awaited at the next step: the round trip overlaps the next batch's
       // preparation. With synchronous pushes it still starts after this step's push is applied.
-      this.densePull = params.pullDense(DENSE_TABLE);
+      // Into the weights this step used, which nothing reads again before the pull lands (the
+      // next step awaits it first): no step allocates its 1.3 MB (DeepFM). A pull dropped
+      // unawaited (`evaluate`) writes into an array no one keeps.
+      this.densePull = params.pullDense(DENSE_TABLE, this.dense);
       this.densePull.catch(() => undefined); // awaited next step; avoid an unhandled rejection meanwhile
     }
     this.stepNo++;
@@ -182,9 +200,13 @@ export class Trainer {
     const tb = this.deps.transformer.transformBatch(rows);
     const { params } = this.deps;
     const sampled = !readOnly && params.sampleStaleness?.() === true;
-    const pulled = this.deps.layout.read(tb, (table, ids, dim, versions) => params.pull(table, ids, dim, versions ? { readOnly, versions } : { readOnly }), sampled);
+    // Training pulls into reused buffers (evaluation's few, larger batches allocate their own).
+    const slot = readOnly ? undefined : this.rowBuffers.nextBatch();
+    const pulled = this.deps.layout.read(tb, (table, ids, dim, versions) => params.pull(table, ids, dim, {
+      readOnly, ...(versions ? { versions } : {}), ...(slot ? { out: slot.take(table, (ids.length >>> 1) * dim) } : {}),
+    }), sampled);
     pulled.catch(() => undefined); // awaited by the consumer; avoid an unhandled rejection meanwhile
-    return { rows, tb, pulled };
+    return { rows: readOnly ? rows : [], tb, pulled };
   }
 
   private async inputs(p: Prepared): Promise<BatchInputs> {

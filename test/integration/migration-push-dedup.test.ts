@@ -2,14 +2,17 @@
  * Issue 17, the dedup window moves with migrated buckets. A push whose answer a PS never sent
  * is re-sent by its client; when the buckets it touched have migrated meanwhile and the PS it
  * was sent to is gone, the re-send reaches the new owner, which must acknowledge it, not apply
- * it twice. Two cases on real PS servers (port 0), the first PS behind a TCP proxy that holds
+ * it twice. Three cases on real PS servers (port 0), the first PS behind a TCP proxy that holds
  * its answers:
  * - a drained source: PS 0 applies a step unanswered, migrates all its buckets to PS 1 and
  *   exits; the client re-sends the step to PS 1;
  * - a failover followed at once by a migration: PS 0 applies and replicates a step unanswered
  *   and dies, its buddy PS 1 is promoted and moves those buckets on to PS 2 before the client
- *   re-sends; the client re-sends to PS 2.
- * Either way the pushes the PS applied equal the pushes the client saw acknowledged, and every
+ *   re-sends; the client re-sends to PS 2;
+ * - a drained source, then its target killed: PS 0 applies a step unanswered and is drained
+ *   into PS 1, which replicates to its buddy PS 2 and dies before the client re-sends; PS 2 is
+ *   promoted and the client re-sends to it (the window PS 1 inherited must reach PS 2).
+ * Every way the pushes the PS applied equal the pushes the client saw acknowledged, and every
  * row and the dense table equal, bit for bit, one PS that took each step once.
  */
 import { expect } from 'chai';
@@ -74,6 +77,19 @@ describe('a push applied unanswered before its buckets migrated is acknowledged 
     await peers.tail(source.addr, id, true);
   }
 
+  /**
+   * Publishes `map`, then PS 0 leaves: the client's held step 1 fails there and is re-sent by
+   * `map`; step 2 follows, and both are answered.
+   */
+  async function resendBy(map: ShardMap, s: Pick<Awaited<ReturnType<typeof setUp>>, 'front' | 'ps0' | 'worker' | 'world' | 'step'>) {
+    s.world.published = map;
+    await s.front.close();
+    await s.ps0.stop();
+    await s.worker.data.pushStep(s.step(2).sparse, s.step(2).dense);
+    await s.worker.data.flush();
+    expect(s.worker.map.version, 'the worker routes by the newest map').to.equal(map.version);
+  }
+
   /** Applied = acknowledged, and `owners` hold exactly the rows of one PS that took steps 1 and 2 once. */
   async function expectOnce(owners: PsServer[], everyPs: PsServer[], acked: number, dense: TableSpec, step: (r: number) => Step) {
     const applied = everyPs.reduce((n, s) => n + s.node.stats().counters.pushes, 0);
@@ -99,13 +115,7 @@ describe('a push applied unanswered before its buckets migrated is acknowledged 
     ps0.node.setShardMap(v2.version, v2.numBuckets, []);
     ps1.node.setShardMap(v2.version, v2.numBuckets, bucketsOwnedBy(v2, 0));
     for (const s of [ps0, ps1]) await peers.end(s.addr, 'mig-v2', true);
-    world.published = v2;
-    await front.close();
-    await ps0.stop();
-    await worker.data.pushStep(step(2).sparse, step(2).dense);
-    await worker.data.flush();
-
-    expect(worker.map.version, 'the worker routes by the map without PS 0').to.equal(2);
+    await resendBy(v2, { front, ps0, worker, world, step });
     expect(ps1.node.dedup.duplicates, 'step 1, re-sent to the new owner, was acknowledged from the migrated window').to.equal(2);
     await expectOnce([ps1], [ps0, ps1], world.acked, dense, step);
   });
@@ -142,6 +152,44 @@ describe('a push applied unanswered before its buckets migrated is acknowledged 
     expect(worker.map.version, 'the worker routes by the map after the migration').to.equal(3);
     expect(ps2.node.dedup.duplicates, 'step 1, re-sent, was acknowledged from the window that moved with the buckets').to.equal(2);
     await expectOnce([ps1, ps2], [ps0, ps1, ps2], world.acked, dense, step);
+  });
+
+  // The target's buddy must hold the window the target inherited: a target killed after the
+  // migration, before the client's re-send, is replaced by that buddy.
+  it('a drained source, then its target killed: the re-sent step is a duplicate at the target\'s promoted buddy', async () => {
+    const { ps0, ps1, front, v1, dense, step, worker, world } = await setUp();
+    const ps2 = await joiningPs([EMB], 1, v1.numBuckets); // PS 1's buddy: owns nothing
+    servers.push(ps2);
+    const replication = new GrpcReplicationPeers();
+    const configure = async (version: number) => {
+      await replication.configure(ps2.addr, { selfId: 2, buddy: null, primaries: [1], shardMapVersion: version });
+      await replication.configure(ps1.addr, { selfId: 1, buddy: { id: 2, addr: ps2.addr }, primaries: [], shardMapVersion: version });
+    };
+    await configure(1);
+    front.holdAnswers();
+    await worker.data.pushStep(step(1).sparse, step(1).dense);
+    await until(() => ps0.node.stats().counters.pushes === 2, 'PS 0 to apply step 1');
+
+    // Drain PS 0 into PS 1 (v2: PS 1 owns every bucket, PS 2 its buddy); the chief then configures
+    // replication for v2, and PS 1's buddy catches up.
+    await migrate('mig-v2', ps0, 0, ps1, bucketsOwnedBy(v1, 0), 1);
+    const v2: ShardMap = { version: 2, numBuckets: v1.numBuckets, ps: [{ id: 1, addr: ps1.addr, buddy: 2 }, { id: 2, addr: ps2.addr, buddy: 1 }], owner: new Uint16Array(v1.numBuckets) };
+    ps0.node.setShardMap(v2.version, v2.numBuckets, []);
+    ps1.node.setShardMap(v2.version, v2.numBuckets, bucketsOwnedBy(v2, 0));
+    ps2.node.setShardMap(v2.version, v2.numBuckets, []);
+    for (const s of [ps0, ps1]) await peers.end(s.addr, 'mig-v2', true);
+    await configure(2);
+    await until(async () => (await replication.lagSeconds(ps1.addr)) === 0, 'PS 1\'s buddy to hold the migrated buckets');
+
+    // PS 1 dies before the client re-sends; PS 2 is promoted (v3); PS 0 has left.
+    await ps1.stop();
+    const promoted = await replication.promote(ps2.addr, 1, bucketsOwnedBy(v2, 0));
+    expect(promoted.identities, 'the replica handed over the window PS 1 inherited from PS 0').to.be.at.least(2);
+    const v3 = failoverMap(v2, new Set([1]));
+    ps2.node.setShardMap(v3.version, v3.numBuckets, bucketsOwnedBy(v3, 0));
+    await resendBy(v3, { front, ps0, worker, world, step });
+    expect(ps2.node.dedup.duplicates, 'step 1, re-sent, was acknowledged from the window PS 1 inherited and replicated').to.equal(2);
+    await expectOnce([ps2], [ps0, ps1, ps2], world.acked, dense, step);
   });
 
   it('windows larger than one stream message all reach the target, each under the source\'s derived key', async () => {

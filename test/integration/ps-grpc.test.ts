@@ -110,6 +110,24 @@ for (const dataPlane of DATA_PLANES) describe(`PS over real gRPC (2 servers on p
     expect(owners).to.have.length(1);
   });
 
+  // Issue 18 §3: the training loop's dense pull into its own buffer and its uncopied dense push.
+  it('pulls a dense table into a caller buffer again and again, and pushes a given gradient as a copied one', async () => {
+    c = await createTestCluster(2, { dataPlane });
+    await c.client.admin.createTable({ name: 'mlp', kind: 'dense', size: 1000, optimizer: { kind: 'sgd', lr: 0.5 }, initializer: { kind: 'zeros' } });
+    const out = new Float32Array(1000).fill(7);
+    for (let step = 1; step <= 3; step++) {
+      const given = Float32Array.from({ length: 1000 }, (_, i) => i % 3);
+      await c.client.data.pushStep([], [{ table: 'mlp', grads: given, given: true }]);
+      await c.client.data.pushStep([], [{ table: 'mlp', grads: Float32Array.from({ length: 1000 }, (_, i) => i % 3) }]);
+      await c.client.data.flush();
+      expect(await c.client.data.pullDense('mlp', out)).to.equal(out);
+      expect(Array.from(out.subarray(0, 3))).to.deep.equal([0, -step, -2 * step]); // two pushes of lr 0.5 a step
+      expect(Array.from(out)).to.deep.equal(Array.from(await c.client.data.pullDense('mlp')));
+    }
+    const err = await c.client.data.pullDense('mlp', new Float32Array(999)).catch((e: Error) => e);
+    expect(String(err)).to.match(/out: 999 values, dense table "mlp" has 1000/);
+  });
+
   it('moves values in fp16 on the wire within fp16 precision', async () => {
     c = await createTestCluster(2, { dataPlane, encoding: 'f16' });
     await c.client.admin.createTable(SPEC);

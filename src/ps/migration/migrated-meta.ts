@@ -8,10 +8,11 @@
  *   each PS's own clock (pushes to the table there, or seconds since the table was made there),
  *   so the source sends its ticks with its clock, and the target writes them shifted into its own
  *   clock by the difference of the two clocks at the migration's first `meta` chunk of the table.
- *   Each round sends the rows touched since the previous round's read (the copy: all). The rows
+ *   Each round sends the rows touched since the previous round's cut (the copy: all). The rows
  *   not touched again keep aging on the source's clock until the fence, which the target does not
- *   see, so the fenced round ends with an empty `meta` chunk of the source's clock then: the
- *   target shifts every staged row of the table by how far the two clocks drifted apart meanwhile.
+ *   see, so the fenced round ends with a `meta` chunk of the source's clock then, and the newest
+ *   step it counted per worker: the target shifts every staged row of the table by how far the
+ *   two clocks drifted apart meanwhile, less the steps it counted that the source had not yet.
  *   Until then the target keeps staged rows' ticks half the clock ahead, where its own TTL sweeps
  *   never take them: whether a moving row expires is the source's call until the fence.
  * - **Admission counts** (`sketch` chunks): a count-min sketch cannot list the ids it has seen, so
@@ -25,6 +26,8 @@
 import { encodeChunk, Chunk } from '../../checkpoint/chunk-format';
 import type { EmbeddingTable } from '../store/embedding-table';
 
+/** `bucketEnd` of the fenced round's last `meta` chunk: the source's clock and steps at the fence. */
+const AT_FENCE = 1;
 /** Half the range of a tick: a tick this far ahead of the clock is never expired. */
 const HALF_CLOCK = 2 ** 31;
 /** Row slots read per slice of the metadata scan. */
@@ -36,13 +39,28 @@ const SKETCH_CELLS = 1 << 20;
 
 /** The source's side: what it sent of each table so far. */
 export class OutgoingMeta {
-  /** Eviction clock at the previous round's read, by table. */
+  /** Eviction clock at the previous round's cut, by table: rows touched from then on go next. */
   private readonly since = new Map<string, number>();
+  /** Eviction clock at this round's cut, by table (`cut`). */
+  private readonly atCut = new Map<string, number>();
   /** Sketch counters as last sent, by table. */
   private readonly sent = new Map<string, Uint8Array>();
 
   /** @param buckets bucket → 1 for the moving buckets */
   constructor(private readonly buckets: Uint8Array) {}
+
+  /**
+   * Notes the eviction clocks of `tables` when the round's rows are cut (in the same synchronous
+   * step). The round's metadata is read only after its rows were sent, many event-loop turns
+   * later: a row created in between is not on the target yet, so that read skips it, and its
+   * tick can be older than the clock then (a push came between). The next round sends the rows
+   * touched from this cut on, which is every row the next round's rows can bring (issue 17:
+   * from the previous read on, such a row came up on the target with the target's tick of its
+   * arrival, which the fence then moved half the clock away, so it never expired).
+   */
+  cut(tables: readonly EmbeddingTable[]): void {
+    for (const t of tables) if (t.eviction) this.atCut.set(t.name, t.evictionClock());
+  }
 
   /**
    * The `meta` and `sketch` chunks of one round for `tables` (after the round's rows), and with
@@ -60,7 +78,7 @@ export class OutgoingMeta {
   private *evictionChunks(t: EmbeddingTable, fenced: boolean): Generator<Buffer> {
     const since = this.since.get(t.name) ?? null;
     const clock = t.evictionClock();
-    this.since.set(t.name, clock);
+    this.since.set(t.name, this.atCut.get(t.name) ?? clock);
     let ids: Uint32Array[] = [];
     let words: Uint32Array[] = [];
     let rows = 0;
@@ -78,7 +96,7 @@ export class OutgoingMeta {
       rows = 0;
     }
     if (rows > 0) yield metaChunk(t.name, clock, join(ids), join(words));
-    if (fenced) yield metaChunk(t.name, t.evictionClock(), new Uint32Array(0), new Uint32Array(0));
+    if (fenced) yield fenceChunk(t.name, t.evictionClock(), t.evictionSteps());
   }
 }
 
@@ -95,10 +113,13 @@ export class IncomingMeta {
     const sourceClock = c.header.stateWidth;
     const shift = (table.evictionClock() - sourceClock) | 0;
     const was = this.shifts.get(table.name);
-    if (c.header.rows === 0) {
-      // The source's clock at the fence: move every staged row by the drift since the first chunk.
-      this.shifts.set(table.name, shift);
-      return was === undefined ? 0 : table.shiftEvictionTicks(staged, (shift - was) | 0);
+    if (c.header.rows === 0 || c.header.bucketEnd === AT_FENCE) {
+      // The source's clock at the fence: move every staged row by the drift since the first
+      // chunk, less the steps this PS counted that the source had not yet (a step's part here
+      // landed before the fence's read, its part there was refused): those are one step in both.
+      const atFence = (shift - stepsAhead(table.evictionSteps(), c)) | 0;
+      this.shifts.set(table.name, atFence);
+      return was === undefined ? 0 : table.shiftEvictionTicks(staged, (atFence - was) | 0);
     }
     // Until the fence, staged rows' ticks lie half the clock ahead (row-eviction.ts: never
     // expired): this PS's own TTL sweeps must not evict a row only the source decides about.
@@ -106,6 +127,34 @@ export class IncomingMeta {
     if (was === undefined) this.shifts.set(table.name, first);
     return table.loadEvictionMeta(c.ids, metaWords(c), was ?? first, keep);
   }
+}
+
+/**
+ * The fenced round's last `meta` chunk: the source's clock then, and per worker the newest step
+ * it counted (client id as the row's id, `[step, 0]` as its words).
+ */
+function fenceChunk(table: string, clock: number, steps: ReadonlyMap<bigint, number>): Buffer {
+  const ids = new Uint32Array(2 * steps.size);
+  const words = new Uint32Array(2 * steps.size);
+  let k = 0;
+  for (const [client, step] of steps) {
+    ids[2 * k] = Number(client & 0xffffffffn);
+    ids[2 * k + 1] = Number(client >> 32n);
+    words[2 * k] = step;
+    k++;
+  }
+  return metaChunk(table, clock, ids, words, AT_FENCE);
+}
+
+/** Steps this PS counted beyond those the fence chunk `c` says the source counted, over the workers both know. */
+function stepsAhead(mine: ReadonlyMap<bigint, number>, c: Chunk): number {
+  const words = metaWords(c);
+  let ahead = 0;
+  for (let k = 0; k < c.header.rows; k++) {
+    const here = mine.get(BigInt(c.ids[2 * k]) | (BigInt(c.ids[2 * k + 1]) << 32n));
+    if (here !== undefined) ahead += here - words[2 * k];
+  }
+  return ahead;
 }
 
 /** The `[tick, uses]` words of a `meta` chunk. */
@@ -125,9 +174,9 @@ function join(parts: Uint32Array[]): Uint32Array {
 }
 
 /** A `meta` chunk: ids, then `[tick, uses]` per row as raw u32 words; the header's state width is the clock. */
-export function metaChunk(table: string, clock: number, ids: Uint32Array, words: Uint32Array): Buffer {
+export function metaChunk(table: string, clock: number, ids: Uint32Array, words: Uint32Array, bucketEnd = 0): Buffer {
   return Buffer.concat(encodeChunk({
-    kind: 'meta', weightFormat: 'f32', table, dim: 2, stateWidth: clock >>> 0, rows: ids.length >>> 1, bucketStart: 0, bucketEnd: 0,
+    kind: 'meta', weightFormat: 'f32', table, dim: 2, stateWidth: clock >>> 0, rows: ids.length >>> 1, bucketStart: 0, bucketEnd,
   }, ids, new Float32Array(words.buffer, words.byteOffset, words.length), new Float32Array(0)));
 }
 

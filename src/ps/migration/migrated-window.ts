@@ -11,25 +11,24 @@
  *   replica's, or an earlier migration's) also under its own key: the client last sent those
  *   pushes to a PS other than the source, and re-sends them under the identity derived from that one.
  * A window is a client's, not a bucket's, so the whole window goes: an identity of a push that
- * touched no moving bucket is never re-sent to the target, so it is only memory there.
+ * touched no moving bucket is never re-sent to the target, so it is only memory there. A target
+ * with a buddy replicates the windows it inherits on to it (replication/replicated-windows.ts),
+ * for a re-send that reaches that buddy once the target has died.
  */
 import type { PushDedup } from '../push-dedup';
-import { encodeApplied, forEachApplied, inheritedClientId } from '../replication/applied-pushes';
+import { encodeApplied, forEachApplied, forEachHandedOver } from '../replication/applied-pushes';
 
 /**
  * The identities to hand to a target: the windows of `dedup` changed at or after stamp `since`
- * (0: all), keyed as above; without `sourceId` (a chief that does not name the source), only
- * the inherited windows, under their own keys.
+ * (0: all), keyed as above (`forEachHandedOver`, the rule a promotion follows too); without
+ * `sourceId` (a chief that does not name the source), only the inherited windows, under their
+ * own keys.
  */
 export function windowToMigrate(dedup: PushDedup, sourceId: number | undefined, since: number): Buffer {
   const clients: bigint[] = [];
   const seqs: number[] = [];
   const acks: number[] = [];
-  const add = (k: bigint, s: number, n: number) => { clients.push(k); seqs.push(s); acks.push(n); };
-  dedup.forEach((k, s, n, inherited) => {
-    if (sourceId !== undefined) add(inheritedClientId(k, sourceId), s, n);
-    if (inherited) add(k, s, n);
-  }, since);
+  forEachHandedOver(dedup, sourceId, (k, s, n) => { clients.push(k); seqs.push(s); acks.push(n); }, since);
   return encodeApplied(clients, seqs, acks);
 }
 

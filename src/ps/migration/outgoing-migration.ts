@@ -80,6 +80,7 @@ export class OutgoingMigration {
       this.fenced = true;
     }
     const { cuts, epoch } = this.node.cutBuckets(this.buckets, this.sinceEpoch);
+    this.meta.cut(cuts.map((c) => c.table));
     this.sinceEpoch = epoch;
     this.rounds++;
     try {

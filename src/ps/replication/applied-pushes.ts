@@ -4,6 +4,7 @@
  * (f64, a safe integer) and the rows_applied it was answered (u32).
  */
 import { ERROR_CODES, TesseraError } from '../../common/errors';
+import type { PushDedup } from '../push-dedup';
 
 /** Bytes per identity. */
 export const APPLIED_ENTRY_BYTES = 20;
@@ -47,6 +48,25 @@ export function inheritedClientId(clientId: bigint, primaryId: number): bigint {
   z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK64;
   const out = (clientId ^ z ^ (z >> 31n)) & MASK64;
   return out === 0n ? 1n : out;
+}
+
+/**
+ * Calls `fn` with every identity `dedup` (the window of PS `fromId`) remembers, under each key a
+ * client re-sends that push with once PS `fromId` is gone (ADR 0043): every window under
+ * `inheritedClientId(key, fromId)`, what a client re-sends a push it sent to `fromId` under; an
+ * inherited window (pushes another PS applied and handed over: a promoted replica's, a
+ * migration's) also under its own key, because its clients last sent those pushes to that other
+ * PS and derive the re-send's identity from it. So the key a client uses depends only on the PS
+ * it last sent the push to, however often the rows moved after. A migration hands its target the
+ * source's windows so (`fromId` undefined, from a chief that does not name the source: only the
+ * inherited windows), and a promotion hands the live window the replica's (`fromId` the dead
+ * primary). With `since` (a PushDedup stamp), only the windows changed from then on.
+ */
+export function forEachHandedOver(dedup: PushDedup, fromId: number | undefined, fn: (clientId: bigint, seq: number, rows: number) => void, since = 0): void {
+  dedup.forEach((k, s, n, inherited) => {
+    if (fromId !== undefined) fn(inheritedClientId(k, fromId), s, n);
+    if (inherited) fn(k, s, n);
+  }, since);
 }
 
 /**

@@ -14,7 +14,8 @@
  * Swapping the replica's structures in whole is not possible: the live table holds the buddy's
  * own rows too. Rows are read as float32 (an f16 replica gives exact widened copies) and
  * `putRow` stores them in the live table's format, the same spec's, so f16 rows come back
- * unchanged.
+ * unchanged. Then the replica's rows on its disk tier go onto the live table's tier record by
+ * record (`promoteSpilled`), never through RAM: a replica larger than RAM stays so once live.
  *
  * ```ts
  * const slicer = new LoopSlicer();
@@ -92,4 +93,22 @@ export async function promoteRows(replica: EmbeddingTable, live: EmbeddingTable,
     if ((i & (STEP - 1)) === STEP - 1 && slicer.due()) await slicer.pause();
   }
   return n;
+}
+
+/**
+ * Copies `replica`'s rows on its disk tier of `buckets` (bucket → 1) onto `live`'s tier, slice by
+ * slice, without loading them (`EmbeddingTable.copySpilledFrom`); returns the count. `replica`
+ * must not change until it resolves.
+ */
+export async function promoteSpilled(replica: EmbeddingTable, live: EmbeddingTable, buckets: Uint8Array, slicer: LoopSlicer): Promise<number> {
+  const keep = (lo: number, hi: number): boolean => buckets[bucketOf(lo, hi, buckets.length)] === 1;
+  let after: [number, number] | null = null;
+  let n = 0;
+  for (;;) {
+    const s = live.copySpilledFrom(replica, after, STEP, keep);
+    n += s.copied;
+    if (s.done) return n;
+    after = s.last;
+    if (slicer.due()) await slicer.pause();
+  }
 }

@@ -20,9 +20,9 @@ import { PushDedup } from '../push-dedup';
 import { EmbeddingTable } from '../store/embedding-table';
 import { sameSpec } from '../store/table-spec';
 import { TableSpec, TableStore } from '../store/table-store';
-import { forEachApplied, inheritedClientId } from './applied-pushes';
-import { LoopSlicer, promoteRows } from './replica-promotion';
-import { applyReplicatedMeta, promoteMeta, REPLICA_EVICTION } from './replicated-meta';
+import { forEachApplied, forEachHandedOver } from './applied-pushes';
+import { LoopSlicer, promoteRows, promoteSpilled } from './replica-promotion';
+import { applyReplicatedMeta, promoteMeta, replicaEviction } from './replicated-meta';
 import type { ReplicaBatch } from './replication-log';
 import { decodeShippedPush } from './shipped-pushes';
 
@@ -77,7 +77,8 @@ export class ReplicaStore {
    * Applies one batch of `batch.primaryId`: with `reset`, what this PS held of it is dropped
    * first; otherwise the batch must follow the previous one (else FAILED_PRECONDITION: the
    * primary resyncs). Rows and dense tables overwrite; shipped pushes are applied in order with
-   * the table's optimizer; identities join the replica's window.
+   * the table's optimizer; identities join the replica's window (kept across a reset), the
+   * primary's inherited ones marked inherited.
    * @returns the rows written
    */
   apply(batch: Omit<ReplicaBatch, 'oldestMs'>): number {
@@ -85,7 +86,8 @@ export class ReplicaStore {
     let r = this.replicas.get(batch.primaryId);
     if (batch.reset || !r) {
       if (!batch.reset) throw this.outOfOrder(batch, 'no replica is held; send a reset');
-      r = { tables: new TableStore(), specs: new Map(), dense: new Map(), dedup: r?.dedup ?? new PushDedup(), clocks: new Map(), lastSeq: 0, pushesApplied: 0, appliedAtMs: 0, whole: false };
+      for (const t of r?.tables.list() ?? []) r!.tables.drop(t.name); // frees their disk tier
+      r = { tables: new TableStore({ slabRows: this.node.store.slabRows, tier: this.node.replicaTiers?.of(batch.primaryId) }), specs: new Map(), dense: new Map(), dedup: r?.dedup ?? new PushDedup(), clocks: new Map(), lastSeq: 0, pushesApplied: 0, appliedAtMs: 0, whole: false };
       this.replicas.set(batch.primaryId, r);
     } else if (batch.batchSeq !== r.lastSeq + 1) {
       throw this.outOfOrder(batch, `expected batch ${r.lastSeq + 1}`);
@@ -121,6 +123,7 @@ export class ReplicaStore {
     }
     for (const p of pushes) rows += this.tableOf(r, p.table).replay(p.ids, p.grads);
     forEachApplied(batch.applied, (id, seq, n) => r.dedup.record(id, seq, n));
+    forEachApplied(batch.inherited, (id, seq, n) => r.dedup.inherit(id, seq, n)); // kept as the primary keeps them (replicated-windows.ts)
     r.lastSeq = batch.batchSeq;
     if (batch.complete) {
       r.whole = true;
@@ -133,23 +136,32 @@ export class ReplicaStore {
   /** The replicas held now. */
   list(): ReplicaInfo[] {
     return [...this.replicas].map(([primaryId, r]) => ({
-      primaryId, rows: r.tables.list().reduce((n, t) => n + t.rows, 0), pushesApplied: r.pushesApplied, appliedAtMs: r.appliedAtMs,
+      primaryId, rows: r.tables.list().reduce((n, t) => n + t.rows + (t.memory?.tier?.rows ?? 0), 0), pushesApplied: r.pushesApplied, appliedAtMs: r.appliedAtMs,
     }));
   }
 
-  /** Drops the replicas of every primary not in `keep` (this PS is no longer their buddy). */
+  /**
+   * Drops the replicas of every primary not in `keep` (this PS is no longer their buddy), and
+   * deletes their disk tiers. A tier that fails to go is left on disk, emptied when a replica
+   * of that primary is kept here again.
+   */
   retain(keep: ReadonlySet<number>): void {
-    for (const id of [...this.replicas.keys()]) if (!keep.has(id)) this.replicas.delete(id);
+    for (const id of [...this.replicas.keys()]) {
+      if (keep.has(id)) continue;
+      this.replicas.delete(id);
+      this.node.replicaTiers?.release(id).catch(() => undefined);
+    }
   }
 
   /**
    * Loads the replica of `primaryId` into the live tables for the buckets in `buckets`
    * (bucket → 1), dense tables of those buckets too, and hands its push identities to the live
-   * dedup window (under `inheritedClientId`). The rows go in time slices (replica-promotion.ts),
-   * so this PS goes on serving its own buckets meanwhile; batches for the replica are refused
-   * until it resolves. The replica stays until `retain` drops it (the next configuration), so a
-   * promotion the chief repeats (it failed to publish the map, or its call timed out) does the
-   * same; a repeat that arrives while the first still runs joins it.
+   * dedup window (under the keys a client re-sends them with: `forEachHandedOver`). The rows go
+   * in time slices (replica-promotion.ts), so this PS goes on serving its own buckets meanwhile;
+   * batches for the replica are refused until it resolves. The replica stays until `retain`
+   * drops it (the next configuration), so a promotion the chief repeats (it failed to publish
+   * the map, or its call timed out) does the same; a repeat that arrives while the first still
+   * runs joins it.
    * @throws TesseraError INVALID_ARGUMENT when no replica of `primaryId` is held, SNAPSHOT_CONFLICT
    *   while its full copy is still arriving (nothing is loaded then)
    */
@@ -179,6 +191,7 @@ export class ReplicaStore {
     for (const info of r.tables.list()) {
       this.ensureLive(r, info.name);
       rows += await promoteRows(r.tables.getEmbedding(info.name), this.node.store.getEmbedding(info.name), buckets, slicer);
+      rows += await promoteSpilled(r.tables.getEmbedding(info.name), this.node.store.getEmbedding(info.name), buckets, slicer);
       await promoteMeta(r.tables.getEmbedding(info.name), this.node.store.getEmbedding(info.name), buckets, r.clocks.get(info.name), slicer);
     }
     let dense = 0;
@@ -189,8 +202,8 @@ export class ReplicaStore {
       dense++;
     }
     let identities = 0;
-    r.dedup.forEach((id, seq, n) => {
-      this.node.dedup.inherit(inheritedClientId(id, primaryId), seq, n);
+    forEachHandedOver(r.dedup, primaryId, (id, seq, n) => {
+      this.node.dedup.inherit(id, seq, n);
       identities++;
     });
     return { primaryId, rows, dense, identities, pushesApplied: r.pushesApplied, appliedAtMs: r.appliedAtMs, slices: slicer.yields + 1 };
@@ -206,10 +219,12 @@ export class ReplicaStore {
     if (!r.tables.has(name)) {
       const spec = this.specOf(r, name, 'embedding');
       // Never admitted or evicted here: pushes to such tables come as rows read after apply. The
-      // primary's admission and an eviction that never evicts keep what they count (replicated-meta.ts).
+      // primary's admission and an eviction that never drops a row keep what they count; a table
+      // that spills on the primary spills here too, to the replica's own tier (replicated-meta.ts).
+      const eviction = spec.eviction ? replicaEviction(spec.eviction, this.node.replicaTiers !== undefined) : undefined;
       r.tables.create({
         name, kind: 'embedding', dim: spec.dim, optimizer: spec.optimizer, initializer: spec.initializer, seed: spec.seed, weightFormat: spec.weightFormat,
-        ...(spec.admission ? { admission: spec.admission } : {}), ...(spec.eviction ? { eviction: REPLICA_EVICTION } : {}),
+        ...(spec.admission ? { admission: spec.admission } : {}), ...(eviction ? { eviction } : {}),
       });
     }
     return r.tables.getEmbedding(name);

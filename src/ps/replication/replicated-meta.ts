@@ -18,6 +18,20 @@ import type { LoopSlicer } from './replica-promotion';
 /** A replica table's eviction: metadata storage only (no budget, and a TTL no age passes). */
 export const REPLICA_EVICTION: EvictionConfig = Object.freeze({ ttlSteps: 0xffffffff });
 
+/**
+ * A replica table's eviction: with `spills` (the primary's table spills, and the buddy has a disk
+ * tier for the replica) the primary's budget, spilling to the replica's own tier, and no TTL (the
+ * primary's TTL evictions arrive as tombstones); otherwise `REPLICA_EVICTION`, every row in RAM.
+ */
+export function replicaEviction(primary: EvictionConfig, spills: boolean): EvictionConfig {
+  if (!spills || !primary.spill) return REPLICA_EVICTION;
+  return {
+    ...(primary.maxRows !== undefined ? { maxRows: primary.maxRows } : {}),
+    ...(primary.maxBytes !== undefined ? { maxBytes: primary.maxBytes } : {}),
+    spill: true,
+  };
+}
+
 /** Every bucket, at any bucket count: a replica's sketch holds its primary's counters only. */
 const EVERY_BUCKET = Uint8Array.of(1);
 
@@ -33,7 +47,7 @@ export class ReplicatedMeta {
     this.sent = new Map();
   }
 
-  /** The `meta` chunk of the resident rows `ids[0..2n)` of `t` a batch carries; none without eviction. */
+  /** The `meta` chunk of the resident rows `ids[0..2n)` of `t` a batch carries (n = 0: the primary's clock alone); none without eviction. */
   rowsMeta(t: EmbeddingTable, ids: Uint32Array, n: number): Buffer[] {
     const words = t.evictionMetaOf(ids, n);
     return words ? [metaChunk(t.name, t.evictionClock(), ids.subarray(0, 2 * n), words)] : [];

@@ -28,7 +28,9 @@ import type { TableSpec } from '../store/table-store';
 import { encodeApplied, scrambledOrder } from './applied-pushes';
 import { ProtoWriter } from '../../wire/proto-bytes';
 import { ReplicatedMeta } from './replicated-meta';
+import { ReplicatedWindows } from './replicated-windows';
 import { writeShippedPush } from './shipped-pushes';
+import { SpilledCopy, walkSlice } from './spilled-copy';
 
 /** One batch for the buddy (the fields of tessera.v1.ReplicaBatch). */
 export interface ReplicaBatch {
@@ -49,8 +51,10 @@ export interface ReplicaBatch {
   pushesBytes?: number;
   /** This PS's spec of every table the chunks and pushes name. */
   specs: TableSpec[];
-  /** The dedup identities of the pushes whose rows this batch completes (applied-pushes.ts). */
+  /** The dedup identities of the pushes whose rows this batch completes (applied-pushes.ts); after a reset, every own window's too. */
   applied: Buffer;
+  /** The same, of the windows this PS inherited (replicated-windows.ts). */
+  inherited: Buffer;
   /** Pushes applied on the primary up to this batch's cut (set on the batch that completes a cut). */
   pushesApplied: number;
   /** Wall-clock ms of the newest push this batch completes (0: none). */
@@ -100,6 +104,8 @@ export class ReplicationLog {
   private readonly dropHooks = new Map<string, (lo: number, hi: number) => void>();
   /** Admission counters and eviction metadata that go with the rows (replicated-meta.ts). */
   private readonly meta = new ReplicatedMeta();
+  /** The dedup windows beyond the pushes' identities: inherited ones, and all after a reset. */
+  private readonly windows = new ReplicatedWindows();
   private clients: bigint[] = [];
   private seqs: number[] = [];
   private acks: number[] = [];
@@ -116,11 +122,19 @@ export class ReplicationLog {
   private resyncAtCut = false;
   private readonly dedup = new Deduper();
   private readonly now: () => number;
+  /** A full copy's walks over the disk tiers (spilled-copy.ts). */
+  private readonly spilled: SpilledCopy;
 
   constructor(private readonly node: PsNode, opts: { primaryId: number; now?: () => number }) {
     this.primaryId = opts.primaryId;
     this.now = opts.now ?? (() => performance.now());
+    this.spilled = new SpilledCopy(node, (table, id) => this.append(table, id));
     this.resync();
+  }
+
+  /** Stops watching the tables (replication to this buddy ended). */
+  close(): void {
+    this.spilled.stop();
   }
 
   /**
@@ -159,6 +173,11 @@ export class ReplicationLog {
     return n;
   }
 
+  /** True while a full copy is still walking a disk tier: the sender goes on without waiting for its timer. */
+  get walkingTier(): boolean {
+    return this.spilled.running;
+  }
+
   /**
    * Seconds since the oldest push applied here that the buddy has not acknowledged yet; 0 when
    * it holds every one. A kill now loses exactly the pushes of that interval.
@@ -169,18 +188,21 @@ export class ReplicationLog {
   }
 
   /**
-   * Marks every resident row of the buckets this PS owns, and every dense table it owns, as
-   * changed: the next batches copy them whole, the first with `reset`. For a new buddy, and after
-   * a batch was lost.
+   * Marks every row of the buckets this PS owns, and every dense table it owns, as changed: the
+   * next batches copy them whole, the first with `reset`. Resident rows are listed now; rows on
+   * the disk tier are walked a slice per batch (spilled-copy.ts). For a new buddy, and after a
+   * batch was lost.
    */
   resync(): void {
     this.pending = new Map();
     this.dense = new Set();
     this.dropped = new Map();
     this.meta.reset();
+    this.windows.reset();
     this.watchDrops();
     this.clearShipped();
     this.resetNext = true;
+    this.spilled.start();
     const owned = this.node.ownedBuckets;
     const nb = this.node.bucketCount;
     for (const info of this.node.store.list()) {
@@ -213,7 +235,7 @@ export class ReplicationLog {
       this.oldestPendingMs = Math.min(oldest, this.oldestPendingMs);
     }
     this.watchDrops();
-    if (this.pending.size === 0 && this.dense.size === 0 && this.shipped.length === 0 && !this.resetNext && this.clients.length === 0 && this.dropped.size === 0) return undefined;
+    if (this.pending.size === 0 && this.dense.size === 0 && this.shipped.length === 0 && !this.resetNext && this.clients.length === 0 && this.dropped.size === 0 && !this.windows.pending(this.node.dedup) && !this.spilled.running) return undefined;
     const parts: Buffer[] = [];
     const named = new Set(this.shippedTables);
     // Evicted rows first, as tombstones: the buddy deletes them, then writes rows (one evicted
@@ -233,6 +255,7 @@ export class ReplicationLog {
       if (this.node.store.has(name)) rows += this.encodeRows(this.node.store.getEmbedding(name), p, parts);
       named.add(name);
     }
+    rows += this.encodeWalks(maxRows, rows, parts, named);
     rows += this.shippedRows;
     for (const name of this.dense) {
       const t = this.node.store.has(name) ? this.node.store.get(name) : undefined;
@@ -248,27 +271,32 @@ export class ReplicationLog {
       if (sketch.length > 0) named.add(t.name);
       parts.push(...sketch);
     }
-    const complete = this.pending.size === 0;
+    const complete = this.pending.size === 0 && !this.spilled.running;
     const specs = [...named].filter((n) => this.node.store.has(n)).map((n) => this.node.store.spec(n));
     const batch: ReplicaBatch = {
       primaryId: this.primaryId, batchSeq: ++this.batchSeq, reset: this.resetNext, chunks: Buffer.concat(parts), pushes: this.shipped, specs, rows,
       ...(this.wire.position > 0 ? { pushesWire: this.wire, pushesBytes: this.wire.position } : {}),
-      applied: Buffer.alloc(0), pushesApplied: 0, appliedAtMs: 0, complete, oldestMs: this.oldestPendingMs,
+      applied: Buffer.alloc(0), inherited: Buffer.alloc(0), pushesApplied: 0, appliedAtMs: 0, complete, oldestMs: this.oldestPendingMs,
     };
     this.resetNext = false;
     this.clearShipped();
-    if (complete) {
-      batch.applied = encodeApplied(this.clients, this.seqs, this.acks);
-      batch.pushesApplied = this.pushes;
-      batch.appliedAtMs = this.newestAtMs;
-      this.inFlight = { clients: this.clients, seqs: this.seqs, acks: this.acks };
-      this.clients = [];
-      this.seqs = [];
-      this.acks = [];
-      this.oldestInFlightMs = this.oldestPendingMs;
-      this.oldestPendingMs = Infinity;
-    }
+    if (complete) this.completeCut(batch);
     return batch;
+  }
+
+  /** Makes `batch` complete a cut: it carries the identities and windows of every push so far. */
+  private completeCut(batch: ReplicaBatch): void {
+    const windows = this.windows.take(this.node.dedup);
+    batch.applied = Buffer.concat([encodeApplied(this.clients, this.seqs, this.acks), windows.own]);
+    batch.inherited = windows.inherited;
+    batch.pushesApplied = this.pushes;
+    batch.appliedAtMs = this.newestAtMs;
+    this.inFlight = { clients: this.clients, seqs: this.seqs, acks: this.acks };
+    this.clients = [];
+    this.seqs = [];
+    this.acks = [];
+    this.oldestInFlightMs = this.oldestPendingMs;
+    this.oldestPendingMs = Infinity;
   }
 
   /** The buddy applied `batch`. */
@@ -359,7 +387,23 @@ export class ReplicationLog {
     p.n += ids.length >>> 1;
   }
 
-  /** Appends the chunk of table `t`'s pending rows (distinct, resident) to `parts`; returns its rows. */
+  /**
+   * Appends the next slice of each disk-tier walk of a full copy (spilled-copy.ts) to `parts`,
+   * read now like the pending rows, into a batch that holds `rows` of at most `maxRows`; returns
+   * the rows added and names their tables in `named`.
+   */
+  private encodeWalks(maxRows: number, rows: number, parts: Buffer[], named: Set<string>): number {
+    let added = 0;
+    for (const name of this.spilled.tables()) {
+      const slice = this.spilled.next(name, walkSlice(maxRows, rows + added));
+      if (!slice || slice.n === 0 || !this.node.store.has(name)) continue;
+      added += this.encodeRows(this.node.store.getEmbedding(name), slice, parts);
+      named.add(name);
+    }
+    return added;
+  }
+
+  /** Appends the chunk of table `t`'s pending rows (distinct; resident or spilled) to `parts`; returns its rows. */
   private encodeRows(t: EmbeddingTable, p: Pending, parts: Buffer[]): number {
     const found = new Uint32Array(2 * p.n);
     const k = this.dedup.dedupInto(p.ids.subarray(0, 2 * p.n), found, new Uint32Array(p.n));
@@ -374,8 +418,14 @@ export class ReplicationLog {
     const ids = new Uint32Array(2 * k);
     const w = new Float32Array(k * t.dim);
     const s = new Float32Array(k * t.stateWidth);
-    const n = t.readResident(unique, k, ids, w, s);
-    if (n === 0) return 0;
+    const n = t.readRows(unique, k, ids, w, s);
+    // No row to send, yet the push ticked the ttl_steps clock (a step's empty request, or rows
+    // evicted or not admitted): the clock goes alone, or promoted rows would come out that many
+    // steps young (issue 17).
+    if (n === 0) {
+      parts.push(...this.meta.rowsMeta(t, ids, 0));
+      return 0;
+    }
     // In the table's stored format: the replica is kept in it, so shipped pushes round alike.
     let stored: Float32Array | Uint16Array = w.subarray(0, n * t.dim);
     if (t.weightFormat === 'f16') encodeF16(w.subarray(0, n * t.dim), (stored = new Uint16Array(n * t.dim)));

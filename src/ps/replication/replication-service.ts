@@ -124,6 +124,7 @@ export class Replication {
     this.node.onApplied = null;
     this.buddy?.client.close();
     this.buddy = null;
+    this.log?.close();
     this.log = null;
   }
 
@@ -158,7 +159,7 @@ export class Replication {
     } finally {
       this.sending = false;
     }
-    if (this.log === log && log.pendingIds >= this.maxRows) void this.flush();
+    if (this.log === log && (log.pendingIds >= this.maxRows || log.walkingTier)) void this.flush();
   }
 }
 

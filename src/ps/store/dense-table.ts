@@ -89,8 +89,6 @@ export class DenseTable {
     checkRegion(this.name, 'grads', grads, 0, this.size, true);
     checkFinite(this.name, 'grads', grads, this.size, null);
     if (this.undo.length === 0) this.undo = new Float32Array(this.size + this.state.length);
-    this.undo.set(this.values);
-    this.undo.set(this.state, this.size);
     if (this.applyNative(grads) ?? this.applyJs(grads)) {
       this.pushes = (this.pushes + 1) >>> 0;
       return;
@@ -101,21 +99,26 @@ export class DenseTable {
   }
 
   /**
-   * Adam's update through the native loop (one pass that also checks what it wrote): true when
-   * every weight and moment stayed finite, or null where it does not apply (another optimizer,
-   * no addon) and the JavaScript loop runs. The dense table is the PS's largest single update
-   * (the DeepFM tower: 333k floats per push, every step of every worker).
+   * Adam's update through the native loop (one pass that also takes the undo copy and checks what
+   * it wrote): true when every weight and moment stayed finite, or null where it does not apply
+   * (another optimizer, no addon) and the JavaScript loop runs. The dense table is the PS's
+   * largest single update (the DeepFM tower: 333k floats per push, every step of every worker).
    */
   private applyNative(grads: Float32Array): boolean | null {
     const native = nativeRows(this.size);
     if (!native || !(this.opt instanceof AdamOptimizer)) return null;
+    const { size, undo, state } = this;
+    // The loop copies weights and both moments (state[0, 2 * size)); the step count is copied here, before it advances.
+    undo.set(state.subarray(2 * size), 3 * size);
     const c = this.opt.config;
-    const lrT = this.opt.advanceStep(this.state, 0, this.size);
-    return native.adamDense(this.values, this.state, grads, c.beta1, c.beta2, c.eps, lrT) === 1;
+    const lrT = this.opt.advanceStep(state, 0, size);
+    return native.adamDense(this.values, state, grads, undo, c.beta1, c.beta2, c.eps, lrT) === 1;
   }
 
-  /** The optimizer's own loop, then a scan of weights and state: true when all stayed finite. */
+  /** The undo copy, the optimizer's own loop, then a scan of weights and state: true when all stayed finite. */
   private applyJs(grads: Float32Array): boolean {
+    this.undo.set(this.values);
+    this.undo.set(this.state, this.size);
     this.opt.apply(this.values, 0, this.state, 0, grads, 0, this.size);
     return allFinite(this.values) && allFinite(this.state);
   }

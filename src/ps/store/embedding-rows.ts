@@ -32,7 +32,7 @@ import { IdIndex } from './id-index';
 import type { IdIndexBase } from './id-index-base';
 import { DEFAULT_INITIALIZER, InitializerConfig, initRow, validateInitializer } from './initializers';
 import type { RowStorage, WeightFormat } from './row-storage';
-import { EVICTION_META_BYTES_PER_ROW, EvictionCounts, RowEviction } from './row-eviction';
+import { EVICTION_META_BYTES_PER_ROW, EvictionCounts, PushStep, RowEviction } from './row-eviction';
 import { checkFinite, checkIds, checkRegion, growInt32, nonFiniteUpdate } from './row-ops';
 import { AdmissionCounts, RowAdmission } from './row-admission';
 import { RowSlots } from './row-slots';
@@ -133,8 +133,12 @@ export class EmbeddingRows {
   /** Told each id eviction drops (TTL, or a budget victim without a disk tier): replication's tombstones. */
   onDropped: ((lo: number, hi: number) => void) | null = null;
   private rowScratch: Int32Array = new Int32Array(0);
-  /** A fresh initialised slot for a new id, bound once for `findOrInsertAll` (the plain path). */
-  private readonly createRow = (lo: number, hi: number): number => this.claimNew(lo, hi);
+  /** A fresh slot for a new id, initialised after the batch (`initClaimed`); bound once for `findOrInsertAll`. */
+  private readonly createRow = (lo: number, hi: number): number => {
+    const r = this.slots.next();
+    this.slots.claimUninitialised(r, lo, hi);
+    return r;
+  };
 
   /** Validates `opts` (errors name the key) and creates an empty table. */
   constructor(opts: EmbeddingTableOptions) {
@@ -190,7 +194,7 @@ export class EmbeddingRows {
     return this.index.size;
   }
 
-  /** Slots in the id index (grows ×1.25 at load 0.8). */
+  /** Slots in the id index (grows at load 0.8: ×2 below 2^20 slots, ×1.25 above). */
   get indexCapacity(): number {
     return this.index.capacity;
   }
@@ -355,14 +359,15 @@ export class EmbeddingRows {
    * `clip_norm` if it has one: TESSERA_ERR_NON_FINITE naming the table and the id, and no row
    * changes (rows the push created from the initializer stay, as after a pull). With `versions`
    * ([n]), the version each id's row had just before this push updated it is written there (the
-   * pull's version plus the updates that landed in between; 0 for an id without a row).
+   * pull's version plus the updates that landed in between; 0 for an id without a row). `step`
+   * (the push's step tag) makes the eviction clock count each step once (row-eviction.ts).
    * @returns the number of distinct rows updated
    */
-  push(ids: IdArray, grads: Float32Array, versions?: Uint32Array): number {
+  push(ids: IdArray, grads: Float32Array, versions?: Uint32Array, step?: PushStep): number {
     const n = checkIds(this.name, ids);
     checkRegion(this.name, 'grads', grads, 0, n * this.dim, true);
     checkFinite(this.name, 'grads', grads, this.dim, ids);
-    return this.update(ids, n, grads, versions, true, (row) => nonFiniteUpdate(this.name, row));
+    return this.update(ids, n, grads, versions, true, (row) => nonFiniteUpdate(this.name, row), step);
   }
 
   /**
@@ -382,14 +387,14 @@ export class EmbeddingRows {
   }
 
   /** The update of `push` and `replay` (`served`: all or nothing, stamped); `refusal` names a non-finite result. */
-  private update(ids: IdArray, n: number, grads: Float32Array, versions: Uint32Array | undefined, served: boolean, refusal: (row: string) => TesseraError): number {
-    const rows = this.resolve(ids, n, true);
+  private update(ids: IdArray, n: number, grads: Float32Array, versions: Uint32Array | undefined, served: boolean, refusal: (row: string) => TesseraError, step?: PushStep): number {
+    const rows = this.resolve(ids, n, true, step);
     if (versions) this.meta.versionsOf(rows, n, versions);
     const u = this.grad.sum(rows, n, grads);
     const { opt, grad } = this;
     const refused = served ? this.slots.applyRows(opt, grad.uniq, u, grad.gsum) : this.slots.replayRows(opt, grad.uniq, u, grad.gsum);
     if (refused >= 0) throw refusal(`id ${idAt(ids, rows.indexOf(grad.uniq[refused]))}`);
-    this.evict?.afterPush(n);
+    this.evict?.afterPush(n, step);
     return u;
   }
 
@@ -415,15 +420,19 @@ export class EmbeddingRows {
   }
 
   /** Row slots of `ids` into the shared scratch, creating (or admitting) missing rows. */
-  private resolve(ids: IdArray, n: number, isPush: boolean): Int32Array {
+  private resolve(ids: IdArray, n: number, isPush: boolean, step?: PushStep): Int32Array {
     if (this.rowScratch.length < n) this.rowScratch = growInt32(n);
     if (!this.admit && !this.evict) return this.resolvePlain(ids, n);
-    return this.resolveManaged(ids, n, isPush);
+    return this.resolveManaged(ids, n, isPush, step);
   }
 
-  /** Find-or-insert of every id: the path of tables without admission or eviction. */
+  /** Find-or-insert of every id, the new rows initialised together: the path of tables without admission or eviction. */
   private resolvePlain(ids: IdArray, n: number): Int32Array {
-    this.index.findOrInsertAll(ids, n, this.rowScratch, this.createRow);
+    try {
+      this.index.findOrInsertAll(ids, n, this.rowScratch, this.createRow);
+    } finally {
+      this.slots.initClaimed();
+    }
     return this.rowScratch;
   }
 
@@ -432,11 +441,11 @@ export class EmbeddingRows {
    * never chosen); then admit and create the missing ones. Unpins before returning. Slot -1 means
    * "not admitted, read zeros and drop the gradient".
    */
-  private resolveManaged(ids: IdArray, n: number, isPush: boolean): Int32Array {
+  private resolveManaged(ids: IdArray, n: number, isPush: boolean, step?: PushStep): Int32Array {
     const { index, evict } = this;
     const rows = this.rowScratch;
     this.checkFitsBudget(n);
-    evict?.begin();
+    evict?.begin(step);
     let missing = index.findAll(ids, n, rows);
     if (evict) {
       // A row past its TTL reads as evicted even before the hand reaches it (row-eviction.ts).

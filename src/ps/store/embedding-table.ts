@@ -221,23 +221,82 @@ export class EmbeddingTable extends EmbeddingRows {
   }
 
   /**
-   * Reads the resident rows among ids `[0, n)` (lo, hi pairs) as float32 weights and state,
-   * compacted: row j of the output is `outIds[2j, 2j+2)`. Rows not resident (never created,
-   * evicted, or spilled to the disk tier) are skipped. Replication's read of changed rows.
+   * Reads the rows among ids `[0, n)` (lo, hi pairs), resident or spilled to the disk tier (read
+   * there without loading them), as float32 weights and state, compacted: row j of the output is
+   * `outIds[2j, 2j+2)`. Ids with no row (never created, or dropped by eviction) are skipped.
+   * Replication's read of changed rows at a cut.
    * @returns the rows written
    */
-  readResident(ids: Uint32Array, n: number, outIds: Uint32Array, outWeights: Float32Array, outState: Float32Array): number {
-    const { dim, stateWidth: sw } = this;
+  readRows(ids: Uint32Array, n: number, outIds: Uint32Array, outWeights: Float32Array, outState: Float32Array): number {
+    const { dim, stateWidth: sw, tier } = this;
     let j = 0;
     for (let k = 0; k < n; k++) {
-      const r = this.index.find(ids[2 * k], ids[2 * k + 1]);
-      if (r < 0) continue;
-      outIds[2 * j] = ids[2 * k];
-      outIds[2 * j + 1] = ids[2 * k + 1];
-      this.storage.read(r, outWeights, j * dim, outState, j * sw);
+      const lo = ids[2 * k];
+      const hi = ids[2 * k + 1];
+      const r = this.index.find(lo, hi);
+      if (r >= 0) this.storage.read(r, outWeights, j * dim, outState, j * sw);
+      else if (!tier?.read(lo, hi, outWeights, j * dim, outState, j * sw)) continue;
+      outIds[2 * j] = lo;
+      outIds[2 * j + 1] = hi;
       j++;
     }
     return j;
+  }
+
+  /**
+   * The ids (lo, hi pairs) of up to `limit` rows on the disk tier after id `after` in the tier's
+   * key order (null: from the first), the last id looked at, and whether that was the end. A
+   * replication full copy walks the tier with it, a slice per batch. No tier: none, done.
+   */
+  spilledIds(after: readonly [number, number] | null, limit: number): { ids: Uint32Array; n: number; last: [number, number] | null; done: boolean } {
+    const ids = new Uint32Array(2 * limit);
+    let n = 0;
+    if (!this.tier) return { ids, n, last: null, done: true };
+    const s = this.tier.scan(after, limit, (lo, hi) => {
+      ids[2 * n] = lo;
+      ids[2 * n + 1] = hi;
+      n++;
+    });
+    return { ids, n, ...s };
+  }
+
+  /**
+   * Tells `fn` each id whose row leaves the disk tier from now on (reloaded into RAM, overwritten
+   * or deleted); null stops it. One watcher at a time (replication's log).
+   */
+  watchSpilled(fn: ((lo: number, hi: number) => void) | null): void {
+    if (this.tier) this.tier.onLeave = fn;
+  }
+
+  /**
+   * Copies up to `limit` rows of `from`'s disk tier after id `after` (key order; null: from the
+   * first) whose id `keep` accepts into this table: onto this table's tier as they are, record
+   * to record, without loading them into RAM (stamped with this table's epoch, so the next
+   * incremental checkpoint saves them); into RAM only when this table has no tier or holds the
+   * id resident. A promoted replica's spilled rows (issue 17). `from` must have this table's
+   * dim, optimizer state and weight format.
+   */
+  copySpilledFrom(from: EmbeddingTable, after: readonly [number, number] | null, limit: number, keep: (lo: number, hi: number) => boolean): { copied: number; last: [number, number] | null; done: boolean } {
+    const src = from.tier;
+    if (!src) return { copied: 0, last: null, done: true };
+    const a = src.layout;
+    if (a.dim !== this.dim || a.stateWidth !== this.stateWidth || a.f16 !== (this.weightFormat === 'f16')) {
+      throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, `table "${this.name}": cannot take the spilled rows of table "${from.name}" (another dim, optimizer or weight format)`);
+    }
+    let copied = 0;
+    const s = src.scan(after, limit, (lo, hi, rec) => {
+      if (!keep(lo, hi)) return;
+      copied++;
+      if (this.tier && this.index.find(lo, hi) < 0) {
+        this.tier.adopt(lo, hi, rec, this.slots.epoch, this.tierGen);
+        return;
+      }
+      const r = this.slotFor(lo, hi);
+      this.slots.writeRow(r, rec.weights, 0, rec.state, 0, true);
+      if (this.evict) this.evict.unpin(Int32Array.of(r), 1);
+    });
+    this.tier?.commit();
+    return { copied, ...s };
   }
 
   /** Removes the ids (lo, hi pairs) that are resident (tombstones of a checkpoint chain). */
@@ -261,6 +320,11 @@ export class EmbeddingTable extends EmbeddingRows {
   /** The eviction clock now (row-eviction.ts: pushes, or seconds); 0 without eviction. */
   evictionClock(): number {
     return this.evict?.clock() ?? 0;
+  }
+
+  /** The newest step the eviction clock counted per worker (row-eviction.ts); empty without eviction. */
+  evictionSteps(): Map<bigint, number> {
+    return this.evict?.stepsCounted() ?? new Map();
   }
 
   /**
@@ -288,14 +352,22 @@ export class EmbeddingTable extends EmbeddingRows {
     return { ids: Uint32Array.from(ids), words: Uint32Array.from(words), next: end, done: end >= this.slots.count };
   }
 
-  /** `[tick, uses]` per id of `ids[0..2n)` (lo, hi pairs), resident rows only (0, 0 otherwise); null without eviction. */
+  /**
+   * `[tick, uses]` per id of `ids[0..2n)` (lo, hi pairs); an id not resident (spilled, or no row)
+   * reads `[clock now, 0]`: a spilled row keeps no metadata, and comes back touched now. Null
+   * without eviction.
+   */
   evictionMetaOf(ids: Uint32Array, n: number): Uint32Array | null {
     const evict = this.evict;
     if (!evict) return null;
     const words = new Uint32Array(2 * n);
+    const clock = evict.clock();
     for (let k = 0; k < n; k++) {
       const r = this.index.find(ids[2 * k], ids[2 * k + 1]);
-      if (r < 0) continue;
+      if (r < 0) {
+        words[2 * k] = clock;
+        continue;
+      }
       words[2 * k] = evict.tickOf(r);
       words[2 * k + 1] = evict.usesOf(r);
     }

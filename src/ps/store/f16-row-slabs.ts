@@ -67,6 +67,11 @@ export class F16RowSlabs implements RowStorage {
     opt.initState(w32, 0, s, sOff, dim);
   }
 
+  /** No batch pass for fp16 rows: `initRow` one by one. */
+  initRows(): boolean {
+    return false;
+  }
+
   gather(rows: Int32Array, n: number, out: Float32Array, outOff: number): void {
     const k = nativeRows(n);
     if (k) {

@@ -17,7 +17,9 @@ import { InitializerConfig, initRow } from './initializers';
 import type { RowStorage, SlabView } from './row-storage';
 import { rowCopy, rowFinite } from './row-ops';
 
-/** Interleaved float32 weights and state. */
+/** The empty undo array: the native Adagrad keeps no undo copy (a replica's replay). */
+const NO_UNDO = new Float32Array(0);
+
 /** Where a table's f32 rows are: row r is `stride` floats from `(r & (2^shift - 1)) * stride` of slab `r >> shift`. */
 export interface RowSlabLayout {
   slabs: Float32Array[];
@@ -27,6 +29,7 @@ export interface RowSlabLayout {
   dim: number;
 }
 
+/** Interleaved float32 weights and state. */
 export class F32RowSlabs implements RowStorage {
   readonly format = 'f32' as const;
   /** Floats per row: `dim + stateWidth`. */
@@ -77,6 +80,17 @@ export class F32RowSlabs implements RowStorage {
     return { slabs: this.slabs, shift: this.shift, stride: this.stride, dim: this.dim };
   }
 
+  /**
+   * Natively for the uniform initializer and Adagrad (the defaults), where the addon is built:
+   * the same bits as `initRow`, without its per-element calls (a PS creating rows).
+   */
+  initRows(rows: Int32Array, ids: Uint32Array, k: number, init: InitializerConfig, seed: number, opt: Optimizer): boolean {
+    const native = nativeRows(k);
+    if (!native || init.kind !== 'uniform' || !(opt instanceof AdagradOptimizer)) return false;
+    native.initUniformF32(this.slabs, this.shift, this.stride, this.dim, rows, ids, k, seed >>> 0, init.scale, opt.config.initialAccumulator);
+    return true;
+  }
+
   gather(rows: Int32Array, n: number, out: Float32Array, outOff: number): void {
     const { dim, stride, shift, mask } = this;
     const k = nativeRows(n);
@@ -102,21 +116,25 @@ export class F32RowSlabs implements RowStorage {
 
   /**
    * Updates each row in place, all or nothing: every row is first copied to an undo log (one
-   * pass of the gather kernel), then each is updated and checked (`rowFinite`), and on the first
-   * row holding a non-finite value every row updated so far is put back. A float32 copy loop and
+   * pass of the gather kernel; the native Adagrad copies each row in its own pass, just before
+   * updating it), then each is updated and checked (`rowFinite`), and on the first row holding
+   * a non-finite value every row updated so far is put back. A float32 copy loop and
    * a one-accumulator check per row cost a push about a quarter more PS CPU than this. Adagrad
    * (unwrapped: no clip_norm or l2_reg) runs natively where the addon is built, computing what
    * `AdagradOptimizer.apply` computes, in float64 per element.
    */
   applyRows(opt: Optimizer, slots: Int32Array, u: number, g: Float32Array, keepUndo = true): number {
     const { dim, slabs, shift, mask, stride } = this;
-    const undo = keepUndo ? this.saveRows(slots, u) : null;
     const native = nativeRows(u);
     if (native && opt instanceof AdagradOptimizer) {
-      const k = native.adagradF32(slabs, shift, stride, dim, slots, u, g, opt.config.lr, opt.config.eps);
-      if (k >= 0 && undo) this.restoreRows(slots, k, undo);
+      // The kernel takes the undo copy row by row as it updates (one pass over the rows, not two).
+      if (keepUndo && this.undo.length < u * stride) this.undo = new Float32Array(u * stride);
+      const undo = keepUndo ? this.undo : NO_UNDO;
+      const k = native.adagradF32(slabs, shift, stride, dim, slots, u, g, opt.config.lr, opt.config.eps, undo);
+      if (k >= 0 && keepUndo) this.restoreRows(slots, k, undo);
       return k;
     }
+    const undo = keepUndo ? this.saveRows(slots, u) : null;
     for (let k = 0; k < u; k++) {
       const r = slots[k];
       const slab = slabs[r >>> shift];

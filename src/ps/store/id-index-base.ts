@@ -8,8 +8,10 @@
  * keys costs ~85 bytes per key and is ~10x slower).
  *
  * Home slot: `floor(hashId(id) * capacity / 2^32)` ("fastrange"), so the capacity need not be a
- * power of two: it grows ×1.25 when an insert would pass load 0.8, so the load stays in about
- * [0.64, 0.8] and an index costs 1.25-1.56 slots per key. The product exceeds 2^53 above 2^21
+ * power of two. It grows when an insert would pass load 0.8: ×2 while it has fewer than 2^20
+ * slots (at most 12 MiB of index, so a table filling from empty rehashes its ids about once, not
+ * four times: a PS's row creation at a job's start), ×1.25 from there on, so the load of a large
+ * index stays in about [0.64, 0.8] and it costs 1.25-1.56 slots per key (a small one: 1.25-2.5). The product exceeds 2^53 above 2^21
  * slots, so for a few hashes the home is rounded to the next slot; it is still deterministic and
  * below the capacity (rounding moves the product by at most 2^8, and the largest product is
  * `capacity` below `capacity * 2^32`), which is all probing needs.
@@ -30,6 +32,10 @@ import { ERROR_CODES, TesseraError } from '../../common/errors';
 export const ID_INDEX_MAX_LOAD = 0.8;
 /** Capacity factor of one growth step: load just after growing is about 0.8 / 1.25 = 0.64. */
 export const ID_INDEX_GROWTH = 1.25;
+/** Capacity factor of one growth step below `ID_INDEX_FAST_GROWTH_BELOW` slots. */
+export const ID_INDEX_FAST_GROWTH = 2;
+/** Capacity below which the index doubles (a power of two: doubling from the minimum reaches it). */
+export const ID_INDEX_FAST_GROWTH_BELOW = 2 ** 20;
 /** Smallest capacity an index allocates. */
 export const ID_INDEX_MIN_CAPACITY = 16;
 /** Largest capacity: 2^30 slots is 8-12 GiB of index, far beyond one PS. */
@@ -50,6 +56,7 @@ export function hashId(lo: number, hi: number): number {
 
 /** The capacity one growth step after `cap`. */
 export function nextCapacity(cap: number): number {
+  if (cap < ID_INDEX_FAST_GROWTH_BELOW) return Math.min(ID_INDEX_FAST_GROWTH_BELOW, cap * ID_INDEX_FAST_GROWTH);
   return Math.min(ID_INDEX_MAX_CAPACITY, Math.ceil(cap * ID_INDEX_GROWTH));
 }
 
@@ -95,15 +102,25 @@ export abstract class IdIndexBase {
    * values (as read from a Uint32Array) and `nextRow` a non-negative int32.
    */
   findOrInsert(lo: number, hi: number, nextRow: number): number {
-    let b = this.slotOf(lo, hi);
+    const b = this.slotOf(lo, hi);
     if (b >= 0) return this.slots[b + this.w - 1] - 1;
+    this.insertAt(b, lo, hi, nextRow);
+    return nextRow;
+  }
+
+  /**
+   * Inserts the absent id `(lo, hi)` with `row`, where `absent` is what `slotOf` returned for it
+   * (`-1 - b`, b the empty slot ending its probe) with the index unchanged since: growing first
+   * when the insert would pass the load limit, which moves that slot.
+   */
+  private insertAt(absent: number, lo: number, hi: number, row: number): void {
+    let b = -1 - absent;
     if (this.count >= this.growAt) {
       this.grow();
-      b = this.slotOf(lo, hi);
+      b = -1 - this.slotOf(lo, hi);
     }
-    this.writeSlot(-1 - b, lo, hi, nextRow + 1);
+    this.writeSlot(b, lo, hi, row + 1);
     this.count++;
-    return nextRow;
   }
 
   /** Removes id `(lo, hi)`; returns the row it held, or -1 when absent. */
@@ -148,20 +165,24 @@ export abstract class IdIndexBase {
    * Rows of the `n` ids of `ids` into `rows`, inserting the absent ones: `findAll` first (native
    * where the addon is built, src/common/native-rows.ts), then, for each absent id in order,
    * `create(lo, hi)` is called and returns its new row, which it must make `RowIds` hold
-   * (tagged-id-index.ts) before the index is used again. An id absent from `findAll` is probed
-   * again before it is created: an earlier copy of it in this batch may have inserted it.
+   * (tagged-id-index.ts), without changing the index itself. An id absent from `findAll` is
+   * probed again before it is created (an earlier copy of it in this batch may have inserted
+   * it), and that probe's empty slot is where it goes: one probe per new id.
    */
   findOrInsertAll(ids: Uint32Array, n: number, rows: Int32Array, create: (lo: number, hi: number) => number): void {
     if (this.findAll(ids, n, rows) === 0) return;
+    const w = this.w;
     for (let i = 0; i < n; i++) {
       if (rows[i] >= 0) continue;
       const lo = ids[2 * i];
       const hi = ids[2 * i + 1];
-      let r = this.find(lo, hi);
-      if (r < 0) {
-        r = create(lo, hi);
-        this.findOrInsert(lo, hi, r);
+      const b = this.slotOf(lo, hi);
+      if (b >= 0) {
+        rows[i] = this.slots[b + w - 1] - 1;
+        continue;
       }
+      const r = create(lo, hi);
+      this.insertAt(b, lo, hi, r);
       rows[i] = r;
     }
   }
@@ -258,7 +279,7 @@ export abstract class IdIndexBase {
   }
 
   /**
-   * Grows the capacity ×1.25 and reinserts every entry (subclasses call it when `count` reaches
+   * Grows the capacity (`nextCapacity`) and reinserts every entry (subclasses call it when `count` reaches
    * `growAt` before an insert). Row slots are untouched.
    */
   protected grow(): void {

@@ -14,7 +14,8 @@ import type { RowSlabLayout } from './f32-row-slabs';
 import { hashId, IdIndexBase } from './id-index-base';
 
 export {
-  capacityFor, hashId, IdIndexBase, ID_INDEX_GROWTH, ID_INDEX_MAX_CAPACITY, ID_INDEX_MAX_LOAD, ID_INDEX_MIN_CAPACITY, nextCapacity,
+  capacityFor, hashId, IdIndexBase, ID_INDEX_FAST_GROWTH, ID_INDEX_FAST_GROWTH_BELOW, ID_INDEX_GROWTH, ID_INDEX_MAX_CAPACITY,
+  ID_INDEX_MAX_LOAD, ID_INDEX_MIN_CAPACITY, nextCapacity,
 } from './id-index-base';
 
 /** uint32 words per slot: `[lo, hi, row + 1 (0 = empty)]`. */
@@ -61,7 +62,13 @@ export class IdIndex extends IdIndexBase {
     return hashId(this.slots[b], this.slots[b + 1]);
   }
 
+  /** Natively where the addon is built (the same slots: the same order, the same homes). */
   protected rehash(old: Uint32Array, slots: Uint32Array, scale: number): void {
+    const k = nativeRows(this.count);
+    if (k) {
+      k.rehashIds(old, slots, scale);
+      return;
+    }
     const end = slots.length;
     for (let s = 0; s < old.length; s += W) {
       const r = old[s + ROW];

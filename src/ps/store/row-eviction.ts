@@ -2,8 +2,8 @@
  * Per-row eviction bookkeeping of one embedding table: when each row was last touched, an ageing
  * use counter, a pin bit, and the list of freed row slots.
  *
- * Per row: a uint32 tick (the table's push count for `ttlSteps`, whole seconds since creation for
- * `ttlSeconds`) and a uint8 whose low 7 bits count uses and whose top bit pins the row while a
+ * Per row: a uint32 tick (the table's push count for `ttlSteps`, a step-tagged step counted once;
+ * whole seconds since creation for `ttlSeconds`) and a uint8 whose low 7 bits count uses and whose top bit pins the row while a
  * request holds its slot. 5 bytes per row, in per-slab arrays beside the row slabs. A free slot
  * has the pin bit with count 0, which no row has (a pinned row has been used), so sweeps skip it.
  *
@@ -32,8 +32,23 @@ const FREE = PIN;
 /** Index slots the after-push TTL sweep visits per pushed row, plus a floor. */
 const TTL_SLOTS_PER_ROW = 2;
 const TTL_SLOTS_MIN = 64;
-/** Ages from here up are ticks ahead of the clock, not old ones. */
-const AHEAD = 2 ** 31;
+/**
+ * Ages from here up are ticks ahead of the clock, not old ones. A migration stages a row half the
+ * clock (2^31) ahead of its tick (migrated-meta.ts), and that tick, in this PS's clock, can itself
+ * run a few steps ahead before the fence settles the two clocks' offset, which puts the staged age
+ * just below 2^31. A quarter of the clock keeps both sides of 2^31 "ahead" (issue 17: staged rows
+ * were evicted at an age of 2^31 - 1); real ages stay far below it (2^30 steps or seconds).
+ */
+const AHEAD = 2 ** 30;
+
+/** Recent steps remembered per worker, so a step's late requests (re-routed parts) do not tick again. */
+const RECENT_STEPS = 16;
+
+/** The step a push belongs to (its step tag, ADR 0040): a worker's step-numbering id and step number. */
+export interface PushStep {
+  client: bigint;
+  step: number;
+}
 
 /** Evicted rows by cause. */
 export interface EvictionCounts {
@@ -55,6 +70,8 @@ export class RowEviction {
   /** Head of the free-slot list, -1 when empty; a free slot's tick holds `next + 1`. */
   private freeHead = -1;
   private step = 0;
+  /** The steps that ticked `step` lately, per worker (newest last), with the tick each began at. */
+  private readonly recent = new Map<bigint, { step: number; tick: number }[]>();
   /** Next row slot the clock hand visits. */
   private hand = 0;
   /** One past the highest slot a row was created in since the last reset: the hand's range. */
@@ -104,9 +121,13 @@ export class RowEviction {
     }
   }
 
-  /** Starts a request: reads the clock once, so every row of the request gets the same tick. */
-  begin(): void {
-    this.nowTick = this.bySeconds ? Math.floor((this.now() - this.startMs) / 1000) >>> 0 : this.step;
+  /**
+   * Starts a request: reads the clock once, so every row of the request gets the same tick. A
+   * push of a `step` counted here already gets the tick that step began at, as one request would.
+   */
+  begin(step?: PushStep): void {
+    const counted = step && !this.bySeconds ? this.recent.get(step.client)?.find((s) => s.step === step.step) : undefined;
+    this.nowTick = this.bySeconds ? Math.floor((this.now() - this.startMs) / 1000) >>> 0 : counted?.tick ?? this.step;
   }
 
   /** Marks row `r` used now and pins it until `unpin`. */
@@ -210,12 +231,23 @@ export class RowEviction {
     return this.sweep(this.top * 9, target, this.victim);
   }
 
-  /** Counts a push (the step clock of `ttlSteps`) and sweeps part of the rows for expired ones. */
-  afterPush(rows: number): void {
-    this.step = (this.step + 1) >>> 0;
+  /**
+   * Counts a push (the step clock of `ttlSteps`) and sweeps part of the rows for expired ones. A
+   * push of a `step` already counted here does not tick again: a step sends one request per PS,
+   * but the part a migration's fence refused on another PS comes here later, re-routed.
+   */
+  afterPush(rows: number, step?: PushStep): void {
+    if (!step || this.firstOf(step)) this.step = (this.step + 1) >>> 0;
     if (this.ttl === 0) return;
     this.begin();
     this.sweep(TTL_SLOTS_PER_ROW * rows + TTL_SLOTS_MIN, Infinity, this.expire);
+  }
+
+  /** The newest step counted per worker (step-tagged pushes only). */
+  stepsCounted(): Map<bigint, number> {
+    const out = new Map<bigint, number>();
+    for (const [client, steps] of this.recent) out.set(client, Math.max(...steps.map((s) => s.step)));
+    return out;
   }
 
   /** Sweeps every row for expired ones now; returns how many were evicted. */
@@ -243,13 +275,23 @@ export class RowEviction {
   }
 
   /**
-   * Past the TTL. An age of 2^31 ticks or more is a tick ahead of the clock (a row moved from a PS
-   * whose clock ran ahead, before the migration brings it to this one), never expired.
+   * Past the TTL. An age of 2^30 ticks or more is a tick ahead of the clock (a row staged by a
+   * migration, or moved from a PS whose clock ran ahead), never expired (`AHEAD`).
    */
   private expired(r: number): boolean {
     if (this.ttl === 0) return false;
     const age = (this.nowTick - this.ticks[r >>> this.shift][r & this.mask]) >>> 0;
     return age > this.ttl && age < AHEAD;
+  }
+
+  /** True the first time `s` is seen (among the worker's recent steps); remembers it. */
+  private firstOf(s: PushStep): boolean {
+    let steps = this.recent.get(s.client);
+    if (!steps) this.recent.set(s.client, steps = []);
+    if (steps.some((x) => x.step === s.step)) return false;
+    steps.push({ step: s.step, tick: this.step });
+    if (steps.length > RECENT_STEPS) steps.shift();
+    return true;
   }
 
   private chooseVictim(r: number): boolean {

@@ -45,6 +45,10 @@ export class RowSlots {
   /** The snapshot being written, which must see every change before it happens. */
   snap: TableSnapshot | null = null;
   private readonly evict: RowEviction | null;
+  /** Slots `claimUninitialised` claimed since the last `initClaimed`, and their ids. */
+  private claimedRows = new Int32Array(256);
+  private claimedIds = new Uint32Array(512);
+  private claimed = 0;
 
   constructor(private readonly init: RowSlotsInit) {
     this.storage = init.storage;
@@ -72,6 +76,34 @@ export class RowSlots {
     this.meta.assign(r, lo, hi, this.epoch);
     this.evict?.ensure(r);
     if (init) this.storage.initRow(r, lo, hi, this.init.initializer, this.init.seed, this.init.opt);
+  }
+
+  /**
+   * `claim` whose initial row is written later, by `initClaimed`, together with every other slot
+   * claimed so since (one pass, native where it applies). The caller must call `initClaimed`
+   * before the event loop turns or any row is read (the slot was guarded here already).
+   */
+  claimUninitialised(r: number, lo: number, hi: number): void {
+    this.claim(r, lo, hi, false);
+    const k = this.claimed++;
+    if (k === this.claimedRows.length) {
+      this.claimedRows = growCopy(this.claimedRows, new Int32Array(2 * k));
+      this.claimedIds = growCopy(this.claimedIds, new Uint32Array(4 * k));
+    }
+    this.claimedRows[k] = r;
+    this.claimedIds[2 * k] = lo;
+    this.claimedIds[2 * k + 1] = hi;
+  }
+
+  /** Writes the initial row (initializer and optimizer state) of every slot `claimUninitialised` claimed. */
+  initClaimed(): void {
+    const k = this.claimed;
+    if (k === 0) return;
+    this.claimed = 0;
+    const { storage, claimedRows: rows, claimedIds: ids } = this;
+    const { initializer, seed, opt } = this.init;
+    if (storage.initRows(rows, ids, k, initializer, seed, opt)) return;
+    for (let i = 0; i < k; i++) storage.initRow(rows[i], ids[2 * i], ids[2 * i + 1], initializer, seed, opt);
   }
 
   /**
@@ -131,4 +163,10 @@ export class RowSlots {
   private guard(r: number): void {
     if (this.snap) this.snap.guard(r);
   }
+}
+
+/** `to` with `from` copied into its start. */
+function growCopy<T extends Int32Array | Uint32Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
 }

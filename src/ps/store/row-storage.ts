@@ -48,6 +48,11 @@ export interface RowStorage {
   ensure(r: number): void;
   /** Fills slot `r` with the initial row of id `(lo, hi)` and the optimizer's initial state. */
   initRow(r: number, lo: number, hi: number, init: InitializerConfig, seed: number, opt: Optimizer): void;
+  /**
+   * `initRow` for slots `rows[i]` and ids `(ids[2i], ids[2i + 1])`, i < k, in one pass where the
+   * storage has one for `init` and `opt` (true); false: nothing written, the caller runs `initRow`.
+   */
+  initRows(rows: Int32Array, ids: Uint32Array, k: number, init: InitializerConfig, seed: number, opt: Optimizer): boolean;
   /** Copies the weights of slots `rows[0..n)` into `out[outOff..]`; slots < 0 are skipped. */
   gather(rows: Int32Array, n: number, out: Float32Array, outOff: number): void;
   /**

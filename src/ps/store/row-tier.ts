@@ -66,3 +66,17 @@ export function readTierKey(key: Uint8Array): [number, number] {
   const lo = ((key[4] << 24) | (key[5] << 16) | (key[6] << 8) | key[7]) >>> 0;
   return [lo, hi];
 }
+
+/**
+ * The disk tiers of the replicas a buddy keeps (issue 17, ADR 0037 amendment 5): one per
+ * primary, apart from the PS's own tier, so a replica's rows spill on the buddy under the
+ * primary's budgets as the primary's rows do, and dropping a replica drops its tier whole.
+ */
+export interface ReplicaTiers {
+  /** The tier of `primaryId`'s replica: the same one on every call until `release`. */
+  of(primaryId: number): RowTier;
+  /** Closes and deletes the tier of `primaryId`'s replica (this PS keeps it no longer). */
+  release(primaryId: number): Promise<void>;
+  /** Closes every replica tier (process shutdown); their files stay until the next `release`. */
+  close(): Promise<void>;
+}

@@ -111,6 +111,11 @@ export class TableStore {
     }
   }
 
+  /** Rows per slab of its embedding tables, as configured (undefined: the default). */
+  get slabRows(): number | undefined {
+    return this.opts.slabRows;
+  }
+
   /** True when a table of that name exists. */
   has(name: string): boolean {
     return this.tables.has(name);

@@ -8,7 +8,7 @@
  */
 import { decodeF16 } from '../../wire/f16';
 import type { RowSlots } from './row-slots';
-import { TIER_KEY_BYTES, TableTier, writeTierKey } from './row-tier';
+import { readTierKey, TIER_KEY_BYTES, TableTier, writeTierKey } from './row-tier';
 import { recordLayout, TierRecord, TierRecordLayout } from './tier-record';
 import type { TierCut } from './tier-snapshot';
 
@@ -36,6 +36,8 @@ export class TierRows {
   };
   /** The checkpoint reader of the snapshot being written, which must see rows leave the tier. */
   cut: TierCut | null = null;
+  /** Told each id whose record leaves the tier (reloaded, overwritten, deleted): a replication full copy walking the tier. */
+  onLeave: ((lo: number, hi: number) => void) | null = null;
   readonly layout: TierRecordLayout;
   private readonly rec: TierRecord;
   private readonly key = new Uint8Array(TIER_KEY_BYTES);
@@ -84,6 +86,7 @@ export class TierRows {
     this.cut?.keep(key, this.rec);
     this.store.delete(key);
     this.counters.rows--;
+    this.onLeave?.(lo, hi);
     return true;
   }
 
@@ -109,6 +112,50 @@ export class TierRows {
     return true;
   }
 
+  /**
+   * Reads spilled `(lo, hi)` without loading it: weights as float32 into `w[wOff..]`, state into
+   * `s[sOff..]`. False if it is not on the tier.
+   */
+  read(lo: number, hi: number, w: Float32Array, wOff: number, s: Float32Array, sOff: number): boolean {
+    const found = this.store.get(writeTierKey(this.key, lo, hi));
+    if (!found) return false;
+    const rec = this.rec.load(found);
+    if (rec.weights instanceof Uint16Array) decodeF16(rec.weights, w, 0, wOff);
+    else w.set(rec.weights, wOff);
+    s.set(rec.state, sOff);
+    return true;
+  }
+
+  /**
+   * Visits up to `limit` spilled rows with ids after `after` (`[lo, hi]`, in key order: hi, then
+   * lo; null: from the first), each decoded into a scratch record valid during its call; `fn` must
+   * not change this tier. Returns the last id visited and whether the walk reached the end.
+   */
+  scan(after: readonly [number, number] | null, limit: number, fn: (lo: number, hi: number, rec: TierRecord) => void): { last: [number, number] | null; done: boolean } {
+    const start = after ? writeTierKey(new Uint8Array(TIER_KEY_BYTES), after[0], after[1]) : null;
+    let last: [number, number] | null = after ? [after[0], after[1]] : null;
+    const seen = this.store.scan(start, limit, (key, value) => {
+      last = readTierKey(key);
+      fn(last[0], last[1], this.rec.load(value));
+    });
+    return { last, done: seen < limit };
+  }
+
+  /**
+   * Stores `rec` (a record of another table of this layout: a replica's, at a promotion) as
+   * spilled row `(lo, hi)`, with change stamp `stamp` and snapshot generation `gen`.
+   */
+  adopt(lo: number, hi: number, rec: TierRecord, stamp: number, gen: number): void {
+    const key = writeTierKey(this.key, lo, hi);
+    const found = this.store.get(key);
+    if (found) this.cut?.keep(key, this.rec.load(found));
+    else this.counters.rows++;
+    this.rec.load(rec.bytes);
+    this.rec.header[0] = stamp;
+    this.rec.header[1] = gen;
+    this.store.put(key, this.rec.bytes);
+  }
+
   /** Removes `(lo, hi)` from the tier if it is there (the row is being overwritten or deleted). */
   discard(lo: number, hi: number): boolean {
     const key = writeTierKey(this.key, lo, hi);
@@ -117,6 +164,7 @@ export class TierRows {
     this.cut?.keep(key, this.rec.load(found));
     this.store.delete(key);
     this.counters.rows--;
+    this.onLeave?.(lo, hi);
     return true;
   }
 

@@ -19,20 +19,9 @@ import { gatherRowsAt } from '../../../src/sharding/row-moves';
 import { planShardMap } from '../../../src/sharding/shard-map';
 import { gatherRows, sliceByOwner, stitchRows } from '../../../src/sharding/slicer';
 import type { WeightFormat } from '../../../src/ps/store/row-storage';
+import { bothPaths as both } from '../../helpers/native-rows';
 
 const loaded = loadNativeRows();
-
-/** `f` with the JavaScript loops, then with the native kernels. */
-function both<T>(f: () => T): { js: T; native: T } {
-  const was = useNativeRows(false);
-  try {
-    const js = f();
-    useNativeRows(true);
-    return { js, native: f() };
-  } finally {
-    useNativeRows(was);
-  }
-}
 
 /** `n` random ids, a share of them drawn from `pool` (present or repeated ones). */
 function idsFrom(next: () => number, n: number, pool: Uint32Array | null, share: number): Uint32Array {

@@ -76,6 +76,19 @@ describe('StepLedger: which steps of each worker are complete on one PS (issue 1
     expect(l.refusedUpTo(A, 5)).to.equal(undefined);
   });
 
+  // Issue 18 (ADR 0045, amendment 4): a tag's positions are a view into a request buffer the
+  // node:http2 PS reuses for the next push; the ledger copied them with slice(), which on a
+  // Buffer view is another view, so a worker's positions became the next push's bytes.
+  it('keeps its own copy of the positions of a tag read from a Buffer (issue 18)', () => {
+    const l = new StepLedger();
+    const request = Buffer.from('....aaaa000000000001@1....');
+    const t = tag(A, 1, { positions: request.subarray(4, 22) });
+    l.heard(t);
+    l.applied(t);
+    request.write('bbbb000000000002@9', 4); // the buffer serves the next request
+    expect(text(l.highestApplied().get(A)?.positions)).to.equal('aaaa000000000001@1');
+  });
+
   it('forgets the least recently heard worker beyond its bound', () => {
     const l = new StepLedger(1);
     for (const t of [tag(A, 1), tag(B, 1)]) { l.heard(t); l.applied(t); }

@@ -176,12 +176,12 @@ describe('EmbeddingTable', () => {
   it('reports memory: index plus whole slabs', () => {
     const t = table({ slabRows: 16 });
     t.pull(idsFrom(Array.from({ length: 17 }, (_, i) => i)), new Float32Array(17 * DIM));
-    // 2 slabs of 16 rows x (4 weights + 4 accumulators) floats; index grown 16 -> 20 -> 25 slots
+    // 2 slabs of 16 rows x (4 weights + 4 accumulators) floats; index grown 16 -> 32 slots
     // x 12 bytes; per-slot metadata (id + change stamp + version, 16 bytes) for the 2 slabs
-    expect(t.memoryBytes()).to.equal(2 * 16 * 8 * 4 + 25 * 12 + 2 * 16 * 16);
+    expect(t.memoryBytes()).to.equal(2 * 16 * 8 * 4 + 32 * 12 + 2 * 16 * 16);
     // f16 weights (2 bytes each) and the tagged index (8 bytes per slot)
     const h = table({ slabRows: 16, weightFormat: 'f16' });
     h.pull(idsFrom(Array.from({ length: 17 }, (_, i) => i)), new Float32Array(17 * DIM));
-    expect(h.memoryBytes()).to.equal(2 * 16 * (4 * 2 + 4 * 4) + 25 * 8 + 2 * 16 * 16);
+    expect(h.memoryBytes()).to.equal(2 * 16 * (4 * 2 + 4 * 4) + 32 * 8 + 2 * 16 * 16);
   });
 });

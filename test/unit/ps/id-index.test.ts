@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { capacityFor, hashId, IdIndex, IdIndexBase, ID_INDEX_MAX_CAPACITY, ID_INDEX_MAX_LOAD, nextCapacity } from '../../../src/ps/store/id-index';
+import {
+  capacityFor, hashId, IdIndex, IdIndexBase, ID_INDEX_FAST_GROWTH_BELOW, ID_INDEX_MAX_CAPACITY, ID_INDEX_MAX_LOAD, nextCapacity,
+} from '../../../src/ps/store/id-index';
 import { RowIds, TaggedIdIndex } from '../../../src/ps/store/tagged-id-index';
 
 /** xorshift32: a tiny deterministic generator for test ids. */
@@ -90,7 +92,7 @@ for (const tagged of [false, true]) {
       expect([idx.find(0, 0), idx.find(0xffffffff, 0xffffffff), idx.find(1, 2)]).to.deep.equal([-1, -1, 0]);
     });
 
-    it('grows x1.25 to non-power-of-two capacities, exactly when an insert would pass load 0.8', () => {
+    it('grows x2 while small, exactly when an insert would pass load 0.8', () => {
       const h = new Harness(tagged);
       const idx = h.index;
       const caps = [idx.capacity];
@@ -105,13 +107,13 @@ for (const tagged of [false, true]) {
         if (full) {
           expect(idx.capacity).to.equal(nextCapacity(before));
           caps.push(idx.capacity);
-          expect(idx.size / idx.capacity).to.be.at.least(0.6);
+          expect(idx.size / idx.capacity).to.be.at.least(0.4);
         } else {
           expect(idx.capacity).to.equal(before);
         }
         expect(idx.size / idx.capacity).to.be.at.most(ID_INDEX_MAX_LOAD);
       }
-      expect(caps.slice(0, 8)).to.deep.equal([16, 20, 25, 32, 40, 50, 63, 79]);
+      expect(caps).to.deep.equal([16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]);
       for (let i = 0; i < 5000; i++) expect(idx.find(i, 7)).to.equal(i);
       expect(idx.capacity).to.equal(capacityFor(idx.size));
       const pre = new Harness(tagged, 1000).index;
@@ -212,7 +214,6 @@ for (const tagged of [false, true]) {
       const h = new Harness(tagged);
       const idx = h.index;
       for (let i = 0; i < 700; i++) h.findOrInsert(i * 7919, i & 1, i);
-      expect(idx.capacity & (idx.capacity - 1)).to.not.equal(0);
       let hand = 123;
       let removed = 0;
       for (let pass = 0; pass < 40 && removed < 350; pass++) {
@@ -221,7 +222,27 @@ for (const tagged of [false, true]) {
       }
       expect(removed).to.equal(350);
       for (let i = 0; i < 700; i++) expect(idx.find(i * 7919, i & 1)).to.equal(i % 2 === 0 ? -1 : i);
-    });
+      // Past 2^20 slots the capacity is no power of two; a sweep from near its end wraps.
+      const n = 900_000;
+      for (let i = 700; i < n; i++) h.findOrInsert(Math.imul(i, 7919) >>> 0, i & 1, i);
+      expect(idx.capacity & (idx.capacity - 1)).to.not.equal(0);
+      hand = idx.capacity - 600;
+      removed = 0;
+      for (let pass = 0; pass < 80 && removed < 350; pass++) {
+        hand = idx.sweep(hand, 37, 350 - removed, (r) => r % 2 === 0);
+        removed += idx.lastRemoved;
+      }
+      expect(removed).to.equal(350);
+      expect(hand).to.be.below(idx.capacity - 600);
+      let gone = 0;
+      let wrong = 0;
+      for (let i = 700; i < n; i++) {
+        const r = idx.find(Math.imul(i, 7919) >>> 0, i & 1);
+        if (r === -1 && i % 2 === 0) gone++;
+        else if (r !== i) wrong++;
+      }
+      expect([gone, wrong]).to.deep.equal([350, 0]);
+    }).timeout(60000);
   });
 }
 
@@ -278,7 +299,7 @@ describe('id index capacity arithmetic', () => {
       caps.push(c);
       if (c === ID_INDEX_MAX_CAPACITY) break;
     }
-    expect(caps.length).to.be.greaterThan(50);
+    expect(caps.length).to.be.greaterThan(40);
     const next = rng(3);
     for (const cap of [...caps, 2 ** 21 + 1, 2 ** 29 + 12345, ID_INDEX_MAX_CAPACITY - 1]) {
       const scale = cap / 2 ** 32;
@@ -293,12 +314,27 @@ describe('id index capacity arithmetic', () => {
     }
   });
 
-  it('capacityFor is the capacity growth reaches, with load in [0.64, 0.8] past the minimum', () => {
+  it('doubles below 2^20 slots and grows x1.25 from there to non-power-of-two capacities', () => {
+    expect(ID_INDEX_FAST_GROWTH_BELOW).to.equal(2 ** 20);
+    expect(nextCapacity(16)).to.equal(32);
+    expect(nextCapacity(2 ** 19)).to.equal(2 ** 20);
+    expect(nextCapacity(2 ** 20)).to.equal(1_310_720);
+    expect(nextCapacity(1_310_720)).to.equal(1_638_400);
+    expect(nextCapacity(ID_INDEX_MAX_CAPACITY - 1)).to.equal(ID_INDEX_MAX_CAPACITY);
+  });
+
+  it('capacityFor is the capacity growth reaches: load in [0.4, 0.8] while small, [0.64, 0.8] past 2^20 slots', () => {
     expect(capacityFor(0)).to.equal(16);
     expect(capacityFor(12)).to.equal(16);
-    expect(capacityFor(13)).to.equal(20);
-    for (const keys of [1000, 123_457, 10_000_000, 100_000_000]) {
+    expect(capacityFor(13)).to.equal(32);
+    for (const keys of [1000, 123_457, 838_860]) {
       const cap = capacityFor(keys);
+      expect(cap).to.be.at.most(2 ** 20);
+      expect(keys / cap).to.be.within(0.8 / 2 - 0.01, 0.8);
+    }
+    for (const keys of [838_861, 10_000_000, 100_000_000]) {
+      const cap = capacityFor(keys);
+      expect(cap).to.be.above(2 ** 20);
       expect(keys / cap).to.be.within(0.8 / 1.25 - 0.01, 0.8);
     }
   });

@@ -217,4 +217,19 @@ describe('data-plane codec vs protobufjs', () => {
     expect(push.requestId).to.equal(0);
     expect(codec.decodePullRequest(bytes).malformed).to.equal(undefined);
   });
+
+  // Issue 18 (ADR 0045, amendment 4): a received message is a Buffer the node:http2 PS reuses for
+  // the next request, and Buffer's slice() is a view; the step ledger copied a tag's positions
+  // with slice() and so kept a view, which the next push overwrote. Decoded fields are plain
+  // Uint8Array views, whose slice() copies as the type says.
+  it('decodes bytes fields of a Buffer as plain Uint8Array views: slice() copies them (issue 18)', () => {
+    const stepTag = { client: 7n, step: 1, parts: 1, ackedThrough: 0, positions: new Uint8Array([1, 2, 3]) };
+    const received = asReceived(codec.encodePushRequest({ table: 't', shardMapVersion: 1, ids, grads: values, encoding: codec.Encoding.F32, requestId: 4, stepTag }));
+    const m = codec.decodePushRequest(received);
+    for (const field of [m.ids, m.grads, m.stepTag!.positions]) expect(Buffer.isBuffer(field)).to.equal(false);
+    const kept = m.stepTag!.positions.slice();
+    received.fill(0xee);
+    expect([...kept], 'a copy, untouched by the buffer\'s next use').to.deep.equal([1, 2, 3]);
+    expect(m.stepTag!.positions[0], 'the decoded field itself is still a view').to.equal(0xee);
+  });
 });

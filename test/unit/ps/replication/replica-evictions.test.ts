@@ -1,7 +1,8 @@
 /**
  * Issue 17 §2: rows the primary's eviction drops reach its buddy as tombstones, so a promoted
  * replica holds the primary's table as of the last batch, without the rows evicted by then; and
- * the rows' eviction metadata and the admission counts go with them (replicated-meta.ts).
+ * the rows' eviction metadata and the admission counts go with them (replicated-meta.ts), with
+ * the primary's `ttl_steps` clock even when a push left no row to send.
  */
 import { expect } from 'chai';
 import { silentLogger } from '../../../../src/common/logger';
@@ -42,26 +43,34 @@ function table(n: PsNode): Map<number, string> {
   return m;
 }
 
-describe('buddy replication of evictions (issue 17)', () => {
-  it('a promoted replica equals the primary\'s table after evictions: evicted rows come back as tombstones, not as rows', async () => {
-    const primary = node();
-    const buddy = node();
-    const log = new ReplicationLog(primary, { primaryId: 3 });
-    primary.onApplied = (t, i, c, s, r, g) => log.applied(t, i, c, s, r, g);
-    const store = new ReplicaStore(buddy);
-    const ship = () => {
-      const b = log.cut(1 << 16)!;
+/** A primary (id 3) replicating to its buddy; `ship()` cuts a batch, if any, and applies it there. */
+function replicated() {
+  const primary = node();
+  const buddy = node();
+  const log = new ReplicationLog(primary, { primaryId: 3 });
+  primary.onApplied = (t, i, c, s, r, g) => log.applied(t, i, c, s, r, g);
+  const store = new ReplicaStore(buddy);
+  const ship = () => {
+    const b = log.cut(1 << 16);
+    if (b) {
       store.apply(b);
       log.acked(b);
-      return b;
-    };
+    }
+    return b;
+  };
+  return { primary, buddy, store, ship };
+}
+
+describe('buddy replication of evictions (issue 17)', () => {
+  it('a promoted replica equals the primary\'s table after evictions: evicted rows come back as tombstones, not as rows', async () => {
+    const { primary, buddy, store, ship } = replicated();
     for (let i = 0; i < 2; i++) pull(primary, [1, 2, 3, 4, 5, 10, 11]);
     pull(primary, [20, 21]); // seen once: not admitted yet
     push(primary, [1, 2, 3, 4, 5]);
     ship();
     for (let i = 0; i < 5; i++) push(primary, i % 2 === 0 ? [10, 11] : [10]); // rows 1..5 pass their TTL and are swept
     expect(primary.store.getEmbedding('emb').memoryCounters().evicted.ttl).to.equal(5);
-    const b = ship();
+    const b = ship()!;
     expect(b.chunks.length, 'the batch carries the tombstones').to.be.greaterThan(0);
     await store.promote(3, new Uint8Array(NB).fill(1));
     expect(table(buddy)).to.deep.equal(table(primary));
@@ -69,5 +78,22 @@ describe('buddy replication of evictions (issue 17)', () => {
     expect(ages(buddy), 'ages and use counts').to.deep.equal(ages(primary));
     pull(buddy, [20, 21]);
     expect(buddy.store.getEmbedding('emb').has(20, 0), 'an id seen once on the primary is admitted at its second sighting').to.equal(true);
+  });
+
+  it('promoted rows have the primary\'s ages when its last pushes left no row to send (issue 17)', async () => {
+    // A promotion moves each row's tick by the primary's clock of the newest batch. The empty
+    // request of a step that touches no row of the primary ticks that clock and has no row to
+    // send: the clock must go anyway, or the promoted rows come out a step young per such step.
+    const { primary, buddy, store, ship } = replicated();
+    for (let i = 0; i < 2; i++) pull(primary, [1, 2, 3]);
+    // Both PS take every step (the buddy none of its rows here), so their clocks count alike.
+    for (let step = 1; step <= 5; step++) {
+      push(primary, step === 3 ? [1, 2, 3] : step < 3 ? [1] : []);
+      push(buddy, []);
+      ship();
+    }
+    await store.promote(3, new Uint8Array(NB).fill(1));
+    expect(ages(primary).size).to.equal(3);
+    expect(ages(buddy), 'ages and use counts').to.deep.equal(ages(primary));
   });
 });

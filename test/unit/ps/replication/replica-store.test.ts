@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { silentLogger } from '../../../../src/common/logger';
 import { PsNode } from '../../../../src/ps/ps-node';
-import { inheritedClientId } from '../../../../src/ps/replication/applied-pushes';
+import { APPLIED_ENTRY_BYTES, inheritedClientId } from '../../../../src/ps/replication/applied-pushes';
 import { LoopSlicer } from '../../../../src/ps/replication/replica-promotion';
 import { ReplicaStore } from '../../../../src/ps/replication/replica-store';
 import { ReplicationLog } from '../../../../src/ps/replication/replication-log';
@@ -27,7 +27,7 @@ function rowsOf(n: PsNode, xs: number[]): number[][] {
   const w = new Float32Array(4 * xs.length);
   const s = new Float32Array(t.stateWidth * xs.length);
   const out = new Uint32Array(2 * xs.length);
-  expect(t.readResident(ids(xs), xs.length, out, w, s)).to.equal(xs.length);
+  expect(t.readRows(ids(xs), xs.length, out, w, s)).to.equal(xs.length);
   return xs.map((_, i) => [...w.subarray(4 * i, 4 * i + 4), ...s.subarray(t.stateWidth * i, t.stateWidth * (i + 1))]);
 }
 
@@ -84,6 +84,62 @@ describe('ReplicationLog -> ReplicaStore (issue 17 buddy replication)', () => {
     expect(rowsOf(buddy, [1]), 'and not applied again').to.deep.equal(before);
     push(buddy, [1], C, 1); // the client's own first push to the buddy: not a duplicate
     expect(rowsOf(buddy, [1])).to.not.deep.equal(before);
+  });
+
+  // Issue 17 (ADR 0043, amendment 1): a window the primary inherited (buckets migrated to it, a
+  // replica it promoted) never reached its buddy, so a promoted buddy applied a re-sent push of
+  // it a second time. K is the key PS 9 (a migration's source) handed push 4 of client C over under.
+  it('a window the primary inherited reaches the buddy with the next batch, and its promotion answers re-sends under both keys', async () => {
+    const { primary, buddy, log, store } = pair(3);
+    push(primary, [1, 2], C, 1);
+    const first = log.cut(1 << 16)!;
+    expect(first.inherited.length, 'nothing inherited yet').to.equal(0);
+    store.apply(first);
+    log.acked(first);
+    const K = inheritedClientId(C, 9);
+    primary.dedup.inherit(K, 4, 2); // a migration round installs it; no push follows
+    const b = log.cut(1 << 16)!;
+    expect(b, 'a batch goes for the window alone').to.not.equal(undefined);
+    expect([b.complete, b.applied.length, b.inherited.length]).to.deep.equal([true, 0, APPLIED_ENTRY_BYTES]);
+    store.apply(b);
+    log.acked(b);
+    expect(log.cut(1 << 16), 'nothing changed since').to.equal(undefined);
+
+    await store.promote(3, new Uint8Array(NB).fill(1));
+    const before = rowsOf(buddy, [1, 2]);
+    // K: the client last sent push 4 to PS 9. Derived from K for PS 3: it re-sent it to PS 3, which died.
+    for (const clientId of [K, inheritedClientId(K, 3)]) {
+      const again = buddy.push({ table: 'emb', shardMapVersion: 1, ids: asBytes(ids([1, 2])), grads: asBytes(new Float32Array(8).fill(0.5)), encoding: Encoding.F32, clientId, pushSeq: 4 });
+      expect(again, 'acknowledged with the first answer').to.equal(2);
+    }
+    expect(buddy.dedup.duplicates).to.equal(2);
+    expect(rowsOf(buddy, [1, 2]), 'and not applied again').to.deep.equal(before);
+  });
+
+  it('windows survive a reset: its full copy carries every window, own and inherited, to a buddy that held none, and again after a lost batch', async () => {
+    const { primary, log, store } = pair(3);
+    push(primary, [1], C, 1);
+    push(primary, [2], C, 2);
+    const K = inheritedClientId(C, 9);
+    primary.dedup.inherit(K, 4, 1);
+    const lost = log.cut(1 << 16)!;
+    expect(lost.inherited.length).to.equal(APPLIED_ENTRY_BYTES);
+    log.failed(lost); // never applied: the reset that follows carries the window again
+    const again = log.cut(1 << 16)!;
+    expect([again.reset, again.inherited.length]).to.deep.equal([true, APPLIED_ENTRY_BYTES]);
+    store.apply(again);
+    log.acked(again);
+
+    log.resync(); // a new buddy (the chief reassigned it): a full copy, to a PS that knows no window
+    const copy = log.cut(1 << 16)!;
+    expect([copy.reset, copy.complete]).to.deep.equal([true, true]);
+    const promoted = node();
+    const replicas = new ReplicaStore(promoted);
+    replicas.apply(copy);
+    await replicas.promote(3, new Uint8Array(NB).fill(1));
+    for (const [clientId, seq] of [[inheritedClientId(C, 3), 1], [inheritedClientId(C, 3), 2], [K, 4], [inheritedClientId(K, 3), 4]] as const) {
+      expect(promoted.dedup.lookup(clientId, seq), `push ${seq} of ${clientId.toString(16)}`).to.equal(1);
+    }
   });
 
   it('refuses to promote a replica whose full copy has not arrived whole', async () => {
