@@ -23,7 +23,7 @@ import type { Logger } from '../common/logger';
 import type { JobStore } from '../control/job-store';
 import type { JobState, Progress } from '../control/job-types';
 import type { Membership } from '../membership/membership';
-import { countedSteps, positionsAtCut } from './cut-positions';
+import { acknowledgedSteps, countedSteps, positionsAtCut } from './cut-positions';
 
 /**
  * How long a PS holds pushes after round 1 waiting for round 2, ms. Past it the PS releases them
@@ -210,7 +210,8 @@ export class Checkpointer {
         if (!canCut()) throw abandoned(id);
         if (!snap.state) throw new TesseraError(ERROR_CODES.INTERNAL, 'no job state at the cut');
         read = { state: snap.state, progress: snap.progress };
-        return countedSteps(best, live);
+        const counted = countedSteps(best, live);
+        return { counted, acknowledged: acknowledgedSteps(best, counted, snap.progress) };
       },
     });
     const done = this.now();

@@ -79,8 +79,8 @@ export class PsCheckpointClient {
           const res = await adminCall(this.fleet, c, 'PrepareCut', { cutId, holdMs });
           return new Map(res.steps.map((s) => [workerStepWire.clientOf(s, 0), { step: s.step, positions: new Uint8Array(s.positions ?? []) }]));
         },
-        cutAt: async (cutId, steps, waitMs) => {
-          const wire = [...steps].map(([client, step]) => ({ stepClient: workerStepWire.clientBytes(client), step }));
+        cutAt: async (cutId, steps, waitMs, acknowledged) => {
+          const wire = [...steps].map(([client, step]) => ({ stepClient: workerStepWire.clientBytes(client), step, acknowledged: acknowledged?.has(client) === true }));
           await c.adminCall<CutAtResponse>('CutAt', { cutId, steps: wire, waitMs, snapshot }, this.fleet.callTimeoutMs + waitMs);
         },
         release: (cutId, reason) => adminCall(this.fleet, c, 'ReleaseCut', { cutId, reason }),

@@ -11,6 +11,10 @@
  *      and its commit. `choose` runs while every PS holds, so what it reads (who is live, the
  *      committed positions) cannot move past the cut;
  *   3. `cutAt` on every PS with the steps; each applies exactly the steps <= s_w, cuts, releases.
+ *      The steps `choose` names acknowledged (the worker committed positions past s_w, which it
+ *      does only once every push before was answered) are complete on every PS, heard of or
+ *      not: a PS that started after them (restarted, or joined) would otherwise wait for pushes
+ *      that went to its previous incarnation, or nowhere.
  *
  * Any failure (a PS restarted between the rounds, a worker's step missing past the wait, a PS
  * refusing) releases every PS's hold and rejects: the cut is abandoned, as a barrier that times
@@ -28,8 +32,8 @@ import type { AppliedStep } from '../ps/step-ledger';
 export interface StepCutParty {
   /** Round 1: hold pushes; per worker step id, the highest step applied and its positions. */
   prepare(id: string, holdMs: number): Promise<Map<bigint, AppliedStep>>;
-  /** Round 2: cut at these steps (see CutHold.cutAt). */
-  cutAt(id: string, steps: ReadonlyMap<bigint, number>, waitMs: number): Promise<void>;
+  /** Round 2: cut at these steps (see CutHold.cutAt); `acknowledged` as StepCut's. */
+  cutAt(id: string, steps: ReadonlyMap<bigint, number>, waitMs: number, acknowledged?: ReadonlySet<bigint>): Promise<void>;
   /** Ends the hold of an abandoned cut (false-y outcome ignored: the PS's own deadline ends it too). */
   release(id: string, reason: string): Promise<unknown>;
 }
@@ -41,15 +45,24 @@ export interface StepCutOptions {
   waitMs: number;
   /**
    * Between the rounds, while every PS holds: the step ids the cut waits for, of round 1's
-   * highest steps (positions decoded by the caller). Default: all of them.
+   * highest steps (positions decoded by the caller), and which of them are acknowledged.
+   * Default: all of them, none acknowledged.
    */
-  choose?: (best: ReadonlyMap<bigint, AppliedStep>) => Iterable<bigint> | Promise<Iterable<bigint>>;
+  choose?: (best: ReadonlyMap<bigint, AppliedStep>) => ChosenSteps | Promise<ChosenSteps>;
+}
+
+/** The step ids a cut waits for, and those whose every push up to the step was answered. */
+export interface ChosenSteps {
+  counted: Iterable<bigint>;
+  acknowledged?: Iterable<bigint>;
 }
 
 /** The steps a cut was taken at and, per worker step id, the positions after its step. */
 export interface StepCut {
   steps: Map<bigint, number>;
   positions: Map<bigint, Uint8Array>;
+  /** Step ids whose every push up to their step was answered (ChosenSteps.acknowledged). */
+  acknowledged: Set<bigint>;
 }
 
 /** Round 1's answers → per client the highest step over every PS, with its positions. */
@@ -65,14 +78,15 @@ export function highestSteps(answers: readonly ReadonlyMap<bigint, AppliedStep>[
 }
 
 /** The steps to cut at: the chosen clients' highest steps, with their positions. */
-export function stepsToCut(best: ReadonlyMap<bigint, AppliedStep>, chosen: Iterable<bigint> = best.keys()): StepCut {
-  const cut: StepCut = { steps: new Map(), positions: new Map() };
-  for (const client of chosen) {
+export function stepsToCut(best: ReadonlyMap<bigint, AppliedStep>, chosen: ChosenSteps = { counted: best.keys() }): StepCut {
+  const cut: StepCut = { steps: new Map(), positions: new Map(), acknowledged: new Set() };
+  for (const client of chosen.counted) {
     const s = best.get(client);
     if (!s) continue;
     cut.steps.set(client, s.step);
     cut.positions.set(client, s.positions);
   }
+  for (const client of chosen.acknowledged ?? []) if (cut.steps.has(client)) cut.acknowledged.add(client);
   return cut;
 }
 
@@ -92,8 +106,8 @@ export async function cutAtSteps(parties: readonly StepCutParty[], id: string, o
       throw new TesseraError(ERROR_CODES.UNAVAILABLE, `cut ${id}: ${err.message}`);
     });
     const best = highestSteps(answers);
-    const cut = stepsToCut(best, opts.choose ? await opts.choose(best) : best.keys());
-    await settled(parties.map((p) => p.cutAt(id, cut.steps, opts.waitMs)));
+    const cut = stepsToCut(best, opts.choose ? await opts.choose(best) : undefined);
+    await settled(parties.map((p) => p.cutAt(id, cut.steps, opts.waitMs, cut.acknowledged)));
     return cut;
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);

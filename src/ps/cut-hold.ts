@@ -128,15 +128,21 @@ export class CutHold {
   /**
    * Round 2: cuts at step `steps.get(w)` of every listed worker (see the file comment). Rejects,
    * having released every held push, after `waitMs` without those steps complete, or when a
-   * listed worker's push of a step in the cut was refused here.
+   * listed worker's push of a step in the cut was refused here. `acknowledged`: workers whose
+   * every push of steps <= their step was answered (the chief read their committed positions):
+   * those steps are complete here even if this PS never heard of them (it started after them).
    */
-  cutAt<T>(id: string, steps: ReadonlyMap<bigint, number>, waitMs: number, cut: () => T): Promise<T> {
+  cutAt<T>(id: string, steps: ReadonlyMap<bigint, number>, waitMs: number, cut: () => T, acknowledged: Iterable<bigint> = []): Promise<T> {
     const h = this.hold;
     if (!h || h.id !== id) {
       return Promise.reject(new TesseraError(ERROR_CODES.UNAVAILABLE, `cut ${id}: not prepared on this PS (it restarted, or its hold ended); abandon the cut`));
     }
     if (h.at) return Promise.reject(new TesseraError(ERROR_CODES.SNAPSHOT_CONFLICT, `cut ${id}: already cutting on this PS`));
     h.cancel();
+    for (const w of acknowledged) {
+      const s = steps.get(w);
+      if (s !== undefined) this.ledger.acknowledged(w, s);
+    }
     return new Promise<T>((resolve, reject) => {
       const fail = (err: Error): void => { this.end(h, err.message); reject(err); };
       const take = (): void => {

@@ -57,9 +57,18 @@ export class StepLedger {
 
   /** Learns what a push's tag says about earlier steps; call on arrival, held or not. */
   heard(tag: StepTag): void {
-    const c = this.client(tag.client, tag.ackedThrough);
-    for (const s of c.refused) if (s <= tag.ackedThrough) c.refused.delete(s);
-    if (tag.ackedThrough > c.complete) this.settle(c, tag.ackedThrough);
+    this.acknowledged(tag.client, tag.ackedThrough);
+  }
+
+  /**
+   * Learns that every push of the worker's steps <= `through` was answered, on every PS: from a
+   * push's tag, or from the chief (the worker committed positions past them), which matters to
+   * a PS that started after those steps and so will hear nothing of them.
+   */
+  acknowledged(client: bigint, through: number): void {
+    const c = this.client(client, through);
+    for (const s of c.refused) if (s <= through) c.refused.delete(s);
+    if (through > c.complete) this.settle(c, through);
   }
 
   /** Records that a tagged push was applied. */

@@ -7,7 +7,7 @@ import type { CutHold } from '../cut-hold';
 import type { SnapshotRequestMsg } from './checkpoint-handlers';
 
 /** A WorkerStep as proto-loader decodes it (step_client: 8 bytes little-endian). */
-export interface WorkerStepMsg { stepClient: Buffer; step: number; positions?: Buffer }
+export interface WorkerStepMsg { stepClient: Buffer; step: number; positions?: Buffer; acknowledged?: boolean }
 
 /** The longest hold or wait a request may ask for, ms: a hold stops a worker's pushes. */
 export const MAX_CUT_HOLD_MS = 60_000;
@@ -40,8 +40,9 @@ export function cutHandlers(hold: CutHold, snapshot: (req: SnapshotRequestMsg) =
     async cutAt(req: { cutId: string; steps: WorkerStepMsg[]; waitMs: number; snapshot: SnapshotRequestMsg | null }) {
       if (!req.snapshot) throw new TesseraError(ERROR_CODES.INVALID_ARGUMENT, 'snapshot: the snapshot to take at the cut is missing');
       const steps = new Map(req.steps.map((s, i) => [clientOf(s, i), s.step]));
+      const acknowledged = req.steps.flatMap((s, i) => (s.acknowledged === true ? [clientOf(s, i)] : []));
       const snap = req.snapshot;
-      return { snapshot: await hold.cutAt(req.cutId, steps, checkMs(req.waitMs, 'wait_ms'), () => snapshot(snap)) };
+      return { snapshot: await hold.cutAt(req.cutId, steps, checkMs(req.waitMs, 'wait_ms'), () => snapshot(snap), acknowledged) };
     },
     releaseCut(req: { cutId: string; reason: string }): { released: boolean } {
       return { released: hold.release(req.cutId, req.reason || 'released by the chief') };

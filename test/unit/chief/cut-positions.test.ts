@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { countedSteps, positionsAtCut } from '../../../src/chief/cut-positions';
+import { acknowledgedSteps, countedSteps, positionsAtCut } from '../../../src/chief/cut-positions';
 import type { Progress } from '../../../src/control/job-types';
 import { StepPositions } from '../../../src/control/step-positions';
 
@@ -35,5 +35,24 @@ describe('countedSteps and positionsAtCut (issue 15)', () => {
     expect(out.get(0)).to.deep.equal({ shard: 0, epoch: 0, next: 300, rows: 30, steps: 3, done: false, loss: 0.7, worker: 'w0' });
     expect(out.get(1)).to.equal(committed.get(1));
     expect(committed.get(0)!.rows, 'the committed map is left as it was').to.equal(10);
+  });
+
+  it('acknowledges a counted step only when its worker committed at or past it on every shard it names (a PS restarted after it waits for nothing)', () => {
+    const progress = (shard: number, worker: string, rows: number, epoch = 0): Progress => ({ shard, epoch, next: 10 * rows, rows, steps: rows / 10, done: false, loss: null, worker });
+    const best = new Map([
+      [1n, { step: 3, positions: positions('w0', 'a', 3) }], // shard 0 at 30 rows
+      [2n, { step: 4, positions: positions('w1', 'b', 4, 1) }], // shard 1 at 40 rows
+      [3n, { step: 2, positions: positions('w2', 'c', 2, 2) }], // shard 2 at 20 rows
+      [4n, { step: 5, positions: positions('w3', 'd', 5, 3) }], // shard 3 at 50 rows
+      [5n, { step: 1, positions: new Uint8Array(0) }],
+    ]);
+    const committed = new Map<number, Progress>([
+      [0, progress(0, 'w0', 30)], // committed exactly at the step: acknowledged
+      [1, progress(1, 'w1', 30)], // behind the step: its last pushes may be on their way
+      [2, progress(2, 'w9', 90)], // another worker's record
+      [3, progress(3, 'w3', 60, 1)], // another epoch
+    ]);
+    expect([...acknowledgedSteps(best, [1n, 2n, 3n, 4n, 5n], committed)]).to.deep.equal([1n]);
+    expect([...acknowledgedSteps(best, [2n, 3n], committed)], 'only counted step ids').to.deep.equal([]);
   });
 });

@@ -24,7 +24,7 @@ describe('stepsToCut: round 1 answers to the steps of the cut (issue 15)', () =>
 
   it('leaves out the workers the caller does not count (dead, or an old incarnation)', () => {
     const best = highestSteps([new Map([[1n, { step: 4, positions: enc('dead') }], [2n, { step: 2, positions: enc('live') }]])]);
-    const cut = stepsToCut(best, [...best].filter(([, s]) => dec(s.positions) === 'live').map(([c]) => c));
+    const cut = stepsToCut(best, { counted: [...best].filter(([, s]) => dec(s.positions) === 'live').map(([c]) => c) });
     expect([...cut.steps]).to.deep.equal([[2n, 2]]);
   });
 });

@@ -186,6 +186,28 @@ describe('CutHold: a cut at per-worker steps, without stopping workers (issue 15
     expect(ps.applied).to.deep.equal(['B1']);
   });
 
+  it('takes acknowledged steps it never heard of as complete (the PS started after them), and still waits for the others', async () => {
+    const ps = new FakePs();
+    ps.hold.prepare('c1', 1_000);
+    ps.push(tag(B, 1));
+    let cut: string[] | undefined;
+    const done = ps.hold.cutAt('c1', new Map([[A, 80], [B, 2]]), 1_000, () => [...ps.applied], [A]).then((c) => { cut = c; });
+    await Promise.resolve();
+    expect(cut, 'B2 is neither acknowledged nor here').to.equal(undefined);
+    expect(ps.hold.ledger.complete(A)).to.equal(80);
+    ps.push(tag(B, 2));
+    await done;
+    expect(cut).to.deep.equal(['B1', 'B2']);
+  });
+
+  it('clears a refusal the acknowledgement covers (the worker re-sent that part elsewhere and saw it answered)', async () => {
+    const ps = new FakePs();
+    ps.hold.prepare('c1', 1_000);
+    ps.push(tag(A, 1), 'A1', 'refused');
+    const cut = await ps.hold.cutAt('c1', new Map([[A, 1]]), 1_000, () => [...ps.applied], [A]);
+    expect(cut).to.deep.equal([]);
+  });
+
   it('refuses a cut over a step whose part was refused here (it may have gone to another PS)', async () => {
     const ps = new FakePs();
     ps.hold.prepare('c1', 1_000);
