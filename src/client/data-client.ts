@@ -305,7 +305,7 @@ export class PsDataClient {
     const owner = this.fleet.ownerOfDense(table, route.map);
     const c = route.conns[owner];
     const req = this.pushReq(table, new Uint8Array(0), grads, owner, route.map, identity, tags);
-    await this.fleet.callRouted(`push ${table} to ${c.addr}`, route, async () => { await c.push(req, this.callTimeoutMs); this.fleet.countAck(); },
+    await this.fleet.callRouted(`push ${table} to ${c.addr}`, route, async () => { await this.fleet.countedPush(() => c.push(req, this.callTimeoutMs)); },
       (next, failedOver) => this.pushDenseOn(table, grads, next, this.resendIdentity(req, owner, route.map, failedOver), tags), c.addr);
   }
 
@@ -314,7 +314,7 @@ export class PsDataClient {
     const c = route.conns[psIndex];
     const req = this.pushReq(from.table, new Uint8Array(0), from.rows, psIndex, route.map, undefined, from.tags);
     // Re-routed, it is not needed: the PS it was for left the map, or refused it (a failed cut).
-    await this.fleet.callRouted(`push ${from.table} to ${c.addr}`, route, async () => { await c.push(req, this.callTimeoutMs); this.fleet.countAck(); },
+    await this.fleet.callRouted(`push ${from.table} to ${c.addr}`, route, async () => { await this.fleet.countedPush(() => c.push(req, this.callTimeoutMs)); },
       async () => undefined, c.addr);
   }
 
@@ -402,8 +402,7 @@ export class PsDataClient {
       const rv = read && gatherVersions(s, read, a, b);
       const req = { ...this.pushReq(table, ids, g, s.psIndex, route.map, identity, from.tags), wantVersions: rv !== null };
       const sent = async (): Promise<void> => {
-        const res = await c.push(req, this.callTimeoutMs);
-        this.fleet.countAck();
+        const res = await this.fleet.countedPush(() => c.push(req, this.callTimeoutMs));
         if (rv) this.reportStaleness(rv, res.versions);
       };
       const resend = (next: Route, failedOver: boolean) => {

@@ -80,6 +80,8 @@ export class PsFleet {
   private denseOwner = new Map<string, number>();
   private closed = false;
   private acked = 0;
+  /** Push request attempts sent and not answered yet (countedPush). */
+  private unanswered = 0;
   private reroutes = 0;
 
   constructor(opts: PsFleetOptions) {
@@ -196,19 +198,32 @@ export class PsFleet {
     await Promise.all(this.conns.map((c) => c.waitReady(timeoutMs)));
   }
 
-  /** Counts one push request a PS acknowledged (applied, or acknowledged again as a retry). */
-  countAck(): void {
-    this.acked++;
+  /**
+   * Sends one attempt of a push request (`send`) and counts its answer: acknowledged (applied,
+   * or acknowledged again as a retry) once it resolves; unanswered while it is on its way.
+   */
+  async countedPush<T>(send: () => Promise<T>): Promise<T> {
+    this.unanswered++;
+    try {
+      const res = await send();
+      this.acked++;
+      return res;
+    } finally {
+      this.unanswered--;
+    }
   }
 
   /**
    * Push requests acknowledged, and requests re-sent by a newer shard map, since this fleet
-   * opened. Logged on close: summed over a job's workers, the acknowledged count equals the
-   * pushes its PS applied (tessera_ps_requests_total{op="push",outcome="ok"} less
-   * tessera_ps_duplicate_pushes_total).
+   * opened; and push requests sent but not answered yet. Logged on close: summed over a job's
+   * workers, the acknowledged count equals the pushes its PS applied
+   * (tessera_ps_requests_total{op="push",outcome="ok"} less tessera_ps_duplicate_pushes_total),
+   * except that each request still unanswered at the close may have been applied too: closing
+   * cancels the call, so its answer is never counted (a worker that stops pushing to a PS not as
+   * the chief published it closes its client with pushes to the other PS still in flight).
    */
-  get counts(): { pushesAcked: number; reroutes: number } {
-    return { pushesAcked: this.acked, reroutes: this.reroutes };
+  get counts(): { pushesAcked: number; pushesUnanswered: number; reroutes: number } {
+    return { pushesAcked: this.acked, pushesUnanswered: this.unanswered, reroutes: this.reroutes };
   }
 
   /** Closes every connection; calls in their retry loop fail at once. */

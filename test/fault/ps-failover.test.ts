@@ -59,12 +59,23 @@ async function denseOn(addr: string): Promise<Float32Array> {
 
 const distance = (a: Float32Array, b: Float32Array): number => Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]) ** 2, 0));
 
-/** Pushes lost at the kill of the PS killed at `killedAt`, against the bound its lag at death allows. */
-async function lossAtKill(c: LocalCluster, promoted: Record<string, unknown>, killedAt: number, rate: number): Promise<{ lost: number; bound: number; lagAtDeathMs: number; reroutes: number }> {
-  const { acked, reroutes } = workerAcks(c);
+/**
+ * Pushes lost at the kill of the PS killed at `killedAt`, against the bound its lag at death allows.
+ * `lost` = pushes acknowledged to the workers less those the live PS and the replica applied; the
+ * pushes truly lost lie between `lost` and `lost + unanswered`. `unanswered`: push requests still
+ * on their way when a worker closed its PS client. A worker does that mid-job when a PS is not as
+ * the chief published it (here: the killed PS, restarted on its old address with new tables,
+ * refuses a retry sent there as TABLE_INCARNATION), then trains again from its last commit. The
+ * close cancels the calls in flight, to the live PS too: such a push may have been applied, and
+ * counted by the PS and the replica, while its answer was never counted by the worker (issue 17:
+ * lost -1 to -6 in about half the runs of the dense-owner case, each an applied push to the live
+ * buddy cancelled by the close, seen per push identity).
+ */
+async function lossAtKill(c: LocalCluster, promoted: Record<string, unknown>, killedAt: number, rate: number): Promise<{ lost: number; unanswered: number; bound: number; lagAtDeathMs: number; reroutes: number }> {
+  const { acked, unanswered, reroutes } = workerAcks(c);
   const lost = acked - (await appliedPushes(c)) - Number(promoted.pushesApplied);
   const lagAtDeathMs = killedAt - Number(promoted.appliedAtMs);
-  return { lost, bound: Math.ceil(rate * Math.max(0, lagAtDeathMs) * 1.5) + 2, lagAtDeathMs, reroutes };
+  return { lost, unanswered, bound: Math.ceil(rate * Math.max(0, lagAtDeathMs) * 1.5) + 2, lagAtDeathMs, reroutes };
 }
 
 /** Pushes per ms applied on the PS labelled `only` as it trains (its own /metrics), the highest of 7 intervals. */
@@ -113,13 +124,13 @@ describe('PS failover: kill -9 with and without a buddy replica (issue 17; real 
     await workersExited(c, 2);
 
     const replicated = Number(promoted.pushesApplied);
-    const { lost, bound, lagAtDeathMs, reroutes } = await lossAtKill(c, promoted, killedAt, rate);
+    const { lost, unanswered, bound, lagAtDeathMs, reroutes } = await lossAtKill(c, promoted, killedAt, rate);
     const { acked } = workerAcks(c);
-    console.log(`      failover: acked ${acked}, replica held ${replicated} of the dead PS's pushes, lost ${lost}, lag at death ${lagAtDeathMs} ms (bound ${bound} pushes at ${(rate * 1000).toFixed(0)}/s), promotion ${promoted.ms} ms, reroutes ${reroutes}, auc ${result.auc!.toFixed(4)} vs clean ${cleanAuc!.toFixed(4)}`);
+    console.log(`      failover: acked ${acked}, replica held ${replicated} of the dead PS's pushes, lost ${lost} (unanswered at a close ${unanswered}), lag at death ${lagAtDeathMs} ms (bound ${bound} pushes at ${(rate * 1000).toFixed(0)}/s), promotion ${promoted.ms} ms, reroutes ${reroutes}, auc ${result.auc!.toFixed(4)} vs clean ${cleanAuc!.toFixed(4)}`);
     expect(promoted.dead).to.equal(1);
     expect(promoted.buddy).to.equal(0);
     expect(replicated, 'the replica held pushes').to.be.greaterThan(0);
-    expect(lost, 'pushes lost').to.be.at.least(0);
+    expect(lost + unanswered, 'pushes lost (counting those unanswered at a close as applied)').to.be.at.least(0);
     expect(lost, 'pushes lost, at most what the lag at death allows').to.be.at.most(bound);
     expect(Math.abs(result.auc! - cleanAuc!), 'AUC against the clean run').to.be.at.most(0.005);
     const restarted = logLines(c, 'chief').filter((l) => /restarted empty/.test(String(l.msg)));
@@ -145,15 +156,16 @@ describe('PS failover: kill -9 with and without a buddy replica (issue 17; real 
     expect(result.samples).to.equal(2 * ROWS);
     await workersExited(c, 2);
 
-    const { lost, bound, lagAtDeathMs } = await lossAtKill(c, promoted, killedAt, rate);
+    const { lost, unanswered, bound, lagAtDeathMs } = await lossAtKill(c, promoted, killedAt, rate);
     const moved = distance(atKill, early);
     const off = distance(promotedDense, atKill);
-    console.log(`      dense owner ps-${owner.id} killed: promoted dense ${promoted.dense}, |promoted - at kill| ${off.toExponential(2)} vs |at kill - earlier| ${moved.toExponential(2)}, lost ${lost} pushes (bound ${bound}, lag at death ${lagAtDeathMs} ms), auc ${result.auc!.toFixed(4)}`);
+    console.log(`      dense owner ps-${owner.id} killed: promoted dense ${promoted.dense}, |promoted - at kill| ${off.toExponential(2)} vs |at kill - earlier| ${moved.toExponential(2)}, lost ${lost} pushes (unanswered at a close ${unanswered}; bound ${bound}, lag at death ${lagAtDeathMs} ms), auc ${result.auc!.toFixed(4)}`);
     expect(promoted.dead).to.equal(owner.id);
     expect(Number(promoted.dense), 'the dense table promoted').to.equal(1);
     expect(moved, 'the dense weights trained between the two reads').to.be.greaterThan(0);
     expect(off, 'the promoted dense weights are those at the kill, less at most the lag\'s pushes: nearer than the earlier weights').to.be.lessThan(moved);
-    expect(lost, 'pushes lost, at most what the lag at death allows').to.be.within(0, bound);
+    expect(lost + unanswered, 'pushes lost (counting those unanswered at a close as applied)').to.be.at.least(0);
+    expect(lost, 'pushes lost, at most what the lag at death allows').to.be.at.most(bound);
     const missing = ['worker', 'chief', 'ps'].flatMap((role) => logLines(c, role)).filter((l) => /does not exist/.test(JSON.stringify(l)));
     expect(missing.map((l) => l.msg), 'no "does not exist"').to.deep.equal([]);
     expect(Math.abs(result.auc! - cleanAuc!), 'AUC against the clean run').to.be.at.most(0.005);

@@ -50,11 +50,15 @@ export async function psCounters(c: LocalCluster, names: string[], only?: string
   return sums;
 }
 
-/** Push requests the workers' clients saw acknowledged, summed over their close lines. */
-export function workerAcks(c: LocalCluster): { acked: number; reroutes: number; closes: Record<string, unknown>[] } {
+/**
+ * Push requests the workers' clients saw acknowledged, and those still unanswered when a client
+ * closed (each may have been applied, its answer never counted), summed over their close lines.
+ */
+export function workerAcks(c: LocalCluster): { acked: number; unanswered: number; reroutes: number; closes: Record<string, unknown>[] } {
   const closes = logLines(c, 'worker').filter((l) => l.msg === 'closed the PS connections');
   return {
     acked: closes.reduce((n, l) => n + Number(l.pushesAcked), 0),
+    unanswered: closes.reduce((n, l) => n + Number(l.pushesUnanswered), 0),
     reroutes: closes.reduce((n, l) => n + Number(l.reroutes), 0),
     closes,
   };
